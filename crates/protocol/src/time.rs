@@ -40,13 +40,11 @@ impl Millis {
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`. Instants outside the years 0–9999 are clamped to that range.
     pub fn to_iso(self) -> String {
-        let nanos = i128::from(self.0) * 1_000_000;
-        let dt = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if self.0 < 0 {
-            OffsetDateTime::UNIX_EPOCH
-        } else {
-            OffsetDateTime::from_unix_timestamp(253_402_300_799)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        });
+        // 0000-01-01T00:00:00.000Z ..= 9999-12-31T23:59:59.999Z
+        let ms = self.0.clamp(-62_167_219_200_000, 253_402_300_799_999);
+        let nanos = i128::from(ms) * 1_000_000;
+        let dt =
+            OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let fmt = format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
         );
@@ -146,19 +144,56 @@ impl<'de> Deserialize<'de> for Millis {
 }
 
 /// Serde helpers for a `Millis` written as a JSON *number* of epoch milliseconds (event
-/// `createdAt` in the stream protocol, vote `createdAt`). Reading accepts every date form.
+/// `createdAt` in the stream protocol, vote `createdAt`). Reading takes a number (or a string
+/// holding an integer) as milliseconds whatever its size, so small values round-trip too (the
+/// seconds heuristic of [`SECONDS_LIMIT`] is not applied); other text is read as any date form.
 pub mod epoch_ms {
-    use super::Millis;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use super::{Millis, MillisVisitor};
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::Serializer;
+    use std::fmt;
 
     /// Writes the number of milliseconds.
     pub fn serialize<S: Serializer>(v: &Millis, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_i64(v.0)
     }
 
-    /// Reads any date form.
+    /// Reads epoch milliseconds (a number or an integer string), else any date form.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
-        Millis::deserialize(d)
+        d.deserialize_any(MsVisitor)
+    }
+
+    /// Epoch ms within the range [`Millis::from_epoch_number`] accepts.
+    fn exact_ms<E: de::Error>(n: f64) -> Result<Millis, E> {
+        if n.is_finite() && n.abs() < 1.0e16 {
+            Ok(Millis(n.round() as i64))
+        } else {
+            Err(E::custom("date out of range"))
+        }
+    }
+
+    struct MsVisitor;
+
+    impl<'de> Visitor<'de> for MsVisitor {
+        type Value = Millis;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("epoch milliseconds, or a date as text")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Millis, E> {
+            exact_ms(v as f64).map(|_| Millis(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Millis, E> {
+            exact_ms(v as f64).map(|_| Millis(v as i64))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Millis, E> {
+            exact_ms(v)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Millis, E> {
+            match crate::lenient::int_from_str(v) {
+                Some(ms) => self.visit_i64(ms),
+                None => MillisVisitor.visit_str(v),
+            }
+        }
     }
 }
 
