@@ -1,1 +1,163 @@
-fn main() {}
+//! `fastcomments`: one binary for the hub and its tools.
+//!
+//! - `serve`: run the hub (SQLite by default, in `./fastcomments-data/`).
+//! - `tenant create`: create a tenant in the data directory and print its id and API secret.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use fastcomments_hub::{open_store, Hub, HubConfig, RunningHub, SystemClock};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fastcomments",
+    version,
+    about = "FastComments hub and integration tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the hub: integration API, comments API, operator API.
+    Serve(ServeArgs),
+    /// Manage tenants directly in the data directory (no running hub needed).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCmd,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct StoreArgs {
+    /// Where the embedded SQLite database lives (hub.db).
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_DATA_DIR",
+        default_value = "./fastcomments-data"
+    )]
+    data_dir: PathBuf,
+    /// sqlite://PATH; overrides --data-dir.
+    #[arg(long, env = "FASTCOMMENTS_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FASTCOMMENTS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Largest upload body in bytes; bigger batches get 413 and the plugin halves them.
+    #[arg(long, env = "FASTCOMMENTS_UPLOAD_LIMIT", default_value_t = 1024 * 1024)]
+    upload_limit: usize,
+    /// Days timeline entries are kept; older cursors are told to re-sync.
+    #[arg(long, env = "FASTCOMMENTS_RETENTION_DAYS", default_value_t = 14)]
+    retention_days: u64,
+    /// Events per stream page.
+    #[arg(long, env = "FASTCOMMENTS_PAGE_SIZE", default_value_t = 500)]
+    page_size: u64,
+}
+
+#[derive(Subcommand, Debug)]
+enum TenantCmd {
+    /// Create a tenant with a wildcard ("All Domains") API secret.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// A domain the tenant owns (repeatable).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let store = open_store(args.store.database_url.as_deref(), &args.store.data_dir)
+        .await
+        .context("opening the store")?;
+    let admin_token = std::env::var("FASTCOMMENTS_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    if args.page_size == 0 {
+        anyhow::bail!("--page-size must be at least 1");
+    }
+    let config = HubConfig {
+        admin_token,
+        upload_limit_bytes: args.upload_limit,
+        retention: Duration::from_secs(args.retention_days.max(1) * 24 * 3600),
+        page_size: args.page_size,
+        ..HubConfig::default()
+    };
+    let running = RunningHub::bind(&args.listen, store, config, shutdown_signal())
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    println!("fastcomments hub listening on {}", running.url());
+    running.wait().await.context("serving")?;
+    Ok(())
+}
+
+async fn tenant_create(name: String, domains: Vec<String>, store: StoreArgs) -> Result<()> {
+    let store = open_store(store.database_url.as_deref(), &store.data_dir)
+        .await
+        .context("opening the store")?;
+    let hub = Hub::new(store, Arc::new(SystemClock), HubConfig::default());
+    let (tenant, secret) = hub
+        .create_tenant(&name, domains)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.reason))?;
+    println!("tenant id:  {}", tenant.id);
+    println!("api secret: {}", secret.secret);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Serve(args) => serve(args).await,
+        Cmd::Tenant {
+            command:
+                TenantCmd::Create {
+                    name,
+                    domains,
+                    store,
+                },
+        } => tenant_create(name, domains, store).await,
+    }
+}

@@ -1,1 +1,29 @@
-//! fastcomments-hub
+//! The FastComments hub: tenants, comments and votes, the per-tenant event timeline, and the
+//! integration API that site plugins poll (`../shared/SPEC.md` §1, §3).
+//!
+//! Code map:
+//! - [`server`]: open the store, bind, serve, shut down gracefully.
+//! - [`api`]: HTTP handlers grouped by resource; they validate input, call [`hub::Hub`] or the
+//!   store, and shape responses. They never touch SQL.
+//! - [`hub`]: shared state and the caches that let idle polls skip the disk.
+//! - [`store`]: the [`store::Store`] trait and its backends; every atomic step lives here.
+//! - [`domain`]: pure comment rules (validation, rendering, upload merge, vote counts).
+//! - [`clock`], [`ids`], [`config`], [`error`], [`metrics`]: the small parts.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod hub;
+pub mod ids;
+pub mod metrics;
+pub mod server;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::HubConfig;
+pub use hub::Hub;
+pub use server::{open_store, RunningHub};

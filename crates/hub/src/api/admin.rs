@@ -1,0 +1,40 @@
+//! `/admin/v1/…`: the operator API, behind `FASTCOMMENTS_ADMIN_TOKEN`.
+
+use super::extract::{AppState, JsonBody, OperatorAuth};
+use crate::error::ApiResult;
+use axum::extract::State;
+use axum::Json;
+use fastcomments_protocol::Status;
+use serde::{Deserialize, Serialize};
+
+/// Body of `POST /admin/v1/tenants`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantInput {
+    name: String,
+    #[serde(default)]
+    domains: Vec<String>,
+}
+
+/// `{status, tenantId, apiSecret}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantCreated {
+    status: Status,
+    tenant_id: String,
+    api_secret: String,
+}
+
+/// `POST /admin/v1/tenants {"name","domains"}`.
+pub async fn create_tenant(
+    State(hub): State<AppState>,
+    _: OperatorAuth,
+    JsonBody(input): JsonBody<TenantInput>,
+) -> ApiResult<Json<TenantCreated>> {
+    let (tenant, secret) = hub.create_tenant(&input.name, input.domains).await?;
+    Ok(Json(TenantCreated {
+        status: Status::Success,
+        tenant_id: tenant.id,
+        api_secret: secret.secret,
+    }))
+}

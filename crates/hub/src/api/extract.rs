@@ -1,0 +1,141 @@
+//! Extractors that turn bad input into the SPEC's JSON errors instead of axum's plain text.
+
+use crate::error::ApiError;
+use crate::hub::Hub;
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// Shared state of the router.
+pub type AppState = Arc<Hub>;
+
+/// Query parameters, URL-decoded; a malformed query is `400 invalid-query`.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded_from_str(query).map(QueryParams)
+    }
+}
+
+fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| ApiError::invalid_query("the query string is malformed"))?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| ApiError::invalid_query(e.body_text()))
+}
+
+/// Reads a body of at most `limit` bytes; over the limit is `413 payload-too-large`.
+pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            fastcomments_protocol::codes::PAYLOAD_TOO_LARGE,
+            format!("the body is over the limit of {limit} bytes; send smaller batches"),
+        )
+    })
+}
+
+/// Parses JSON, naming where it went wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::invalid_body(
+            "the body is empty; a JSON object is expected",
+        ));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid_body(format!("invalid JSON body: {e}")))
+}
+
+/// A JSON body within the hub's general body limit; errors are `400 invalid-body` / `413`.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req.into_body(), state.config.body_limit_bytes).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// A JSON body that may be absent (an empty body is `T::default()`).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req.into_body(), state.config.body_limit_bytes).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
+/// The tenant whose API secret is in `x-api-key`.
+#[derive(Debug, Clone)]
+pub struct TenantAuth {
+    /// The tenant id.
+    pub tenant_id: String,
+}
+
+impl FromRequestParts<AppState> for TenantAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, hub: &AppState) -> Result<Self, ApiError> {
+        let key = parts
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("send the tenant's API secret in the x-api-key header")
+            })?;
+        let owner = hub.api_key_owner(key).await?;
+        Ok(TenantAuth {
+            tenant_id: owner.tenant_id,
+        })
+    }
+}
+
+/// The operator, authenticated by `Authorization: Bearer <FASTCOMMENTS_ADMIN_TOKEN>`.
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorAuth;
+
+impl FromRequestParts<AppState> for OperatorAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, hub: &AppState) -> Result<Self, ApiError> {
+        let Some(expected) = hub.config.admin_token.as_deref() else {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "operator-api-disabled",
+                "the operator API is off: start the hub with FASTCOMMENTS_ADMIN_TOKEN set",
+            ));
+        };
+        let given = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        use subtle::ConstantTimeEq;
+        if given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+        {
+            Ok(OperatorAuth)
+        } else {
+            Err(ApiError::unauthorized(
+                "send Authorization: Bearer <admin token>",
+            ))
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! `/api/v1/…`: the tenant's own API (SPEC §3), authenticated by an API secret in `x-api-key`.
+
+use super::extract::{AppState, JsonBody, OptionalJson, QueryParams, TenantAuth};
+use crate::domain::{self, NewCommentInput};
+use crate::error::{ApiError, ApiResult};
+use crate::hub::{normalize_domain, Hub};
+use crate::ids;
+use crate::store::{ApiSecret, Change, CommentPatch, EntryKind, NewEntry, TokenRecord, TokenState};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use fastcomments_protocol::{lenient, Comment, Millis, Status, Vote, VoteDirection};
+use serde::{Deserialize, Serialize};
+
+// ---------- comments ----------
+
+/// `{status, comment}`.
+#[derive(Debug, Serialize)]
+pub struct CommentOut {
+    status: Status,
+    comment: Comment,
+}
+
+/// `POST /api/v1/comments`.
+pub async fn create_comment(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    JsonBody(input): JsonBody<NewCommentInput>,
+) -> ApiResult<Json<CommentOut>> {
+    input.validate().map_err(ApiError::invalid_body)?;
+    let comment = input.into_comment(&auth.tenant_id, ids::object_id(), Millis(hub.now_ms()));
+    let applied = hub
+        .apply(&auth.tenant_id, Change::CreateComment(Box::new(comment)))
+        .await?;
+    let comment = applied.comment.ok_or_else(ApiError::internal)?;
+    Ok(Json(CommentOut {
+        status: Status::Success,
+        comment,
+    }))
+}
+
+/// Body of `PATCH /api/v1/comments/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchInput {
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_boolean")]
+    approved: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_boolean")]
+    is_spam: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_boolean")]
+    reviewed: Option<bool>,
+}
+
+/// `PATCH /api/v1/comments/{id}`.
+pub async fn update_comment(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<PatchInput>,
+) -> ApiResult<Json<CommentOut>> {
+    let patch = CommentPatch {
+        comment: input.comment,
+        approved: input.approved,
+        is_spam: input.is_spam,
+        reviewed: input.reviewed,
+    };
+    domain::validate_patch(&patch).map_err(ApiError::invalid_body)?;
+    let applied = hub
+        .apply(&auth.tenant_id, Change::UpdateComment { id, patch })
+        .await?;
+    let comment = applied.comment.ok_or_else(ApiError::internal)?;
+    Ok(Json(CommentOut {
+        status: Status::Success,
+        comment,
+    }))
+}
+
+/// `DELETE /api/v1/comments/{id}`: answers with the comment as it was.
+pub async fn delete_comment(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CommentOut>> {
+    let applied = hub
+        .apply(&auth.tenant_id, Change::DeleteComment { id })
+        .await?;
+    let comment = applied.comment.ok_or_else(ApiError::internal)?;
+    Ok(Json(CommentOut {
+        status: Status::Success,
+        comment,
+    }))
+}
+
+/// Query of `GET /api/v1/comments`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    url_id: Option<String>,
+}
+
+/// `{status, comments}`.
+#[derive(Debug, Serialize)]
+pub struct CommentsOut {
+    status: Status,
+    comments: Vec<Comment>,
+}
+
+/// `GET /api/v1/comments?urlId=`.
+pub async fn list_comments(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> ApiResult<Json<CommentsOut>> {
+    let url_id = q
+        .url_id
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ApiError::invalid_query("urlId is required"))?;
+    let comments = hub
+        .store
+        .comments_by_url(&auth.tenant_id, url_id.trim())
+        .await?;
+    Ok(Json(CommentsOut {
+        status: Status::Success,
+        comments,
+    }))
+}
+
+// ---------- votes ----------
+
+/// Body of `POST /api/v1/comments/{id}/votes`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VoteInput {
+    direction: VoteDirection,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    user_id: Option<String>,
+}
+
+/// `{status, vote}`.
+#[derive(Debug, Serialize)]
+pub struct VoteOut {
+    status: Status,
+    vote: Vote,
+}
+
+/// `POST /api/v1/comments/{id}/votes`.
+pub async fn vote(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(comment_id): Path<String>,
+    JsonBody(input): JsonBody<VoteInput>,
+) -> ApiResult<Json<VoteOut>> {
+    let vote = Vote {
+        id: ids::object_id(),
+        comment_id,
+        comment_external_id: None,
+        tenant_id: auth.tenant_id.clone(),
+        url_id: String::new(),
+        user_id: input.user_id.filter(|u| !u.is_empty()),
+        direction: input.direction,
+        created_at: Millis(hub.now_ms()),
+        extra: Default::default(),
+    };
+    let applied = hub
+        .apply(&auth.tenant_id, Change::AddVote(Box::new(vote)))
+        .await?;
+    let vote = applied.vote.ok_or_else(ApiError::internal)?;
+    Ok(Json(VoteOut {
+        status: Status::Success,
+        vote,
+    }))
+}
+
+/// `DELETE /api/v1/votes/{voteId}`.
+pub async fn delete_vote(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VoteOut>> {
+    let applied = hub
+        .apply(&auth.tenant_id, Change::DeleteVote { id })
+        .await?;
+    let vote = applied.vote.ok_or_else(ApiError::internal)?;
+    Ok(Json(VoteOut {
+        status: Status::Success,
+        vote,
+    }))
+}
+
+// ---------- API secrets ----------
+
+/// An API secret as listed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretOut {
+    id: String,
+    domain: String,
+    secret: String,
+    created_at: Millis,
+}
+
+impl From<ApiSecret> for SecretOut {
+    fn from(s: ApiSecret) -> Self {
+        SecretOut {
+            id: s.id,
+            domain: s.domain,
+            secret: s.secret,
+            created_at: Millis(s.created_at),
+        }
+    }
+}
+
+/// `{status, apiSecrets}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsOut {
+    status: Status,
+    api_secrets: Vec<SecretOut>,
+}
+
+/// `GET /api/v1/api-secrets`.
+pub async fn list_secrets(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+) -> ApiResult<Json<SecretsOut>> {
+    let secrets = hub.store.list_secrets(&auth.tenant_id).await?;
+    Ok(Json(SecretsOut {
+        status: Status::Success,
+        api_secrets: secrets.into_iter().map(SecretOut::from).collect(),
+    }))
+}
+
+/// Body of `POST /api/v1/api-secrets`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretInput {
+    domain: String,
+}
+
+/// `{status, apiSecret}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretCreated {
+    status: Status,
+    api_secret: SecretOut,
+}
+
+/// `POST /api/v1/api-secrets {"domain"}` (`*` for all domains).
+pub async fn create_secret(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    JsonBody(input): JsonBody<SecretInput>,
+) -> ApiResult<Json<SecretCreated>> {
+    let domain = normalize_domain(&input.domain)
+        .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {:?}", input.domain)))?;
+    let secret = ApiSecret {
+        id: ids::object_id(),
+        tenant_id: auth.tenant_id,
+        domain,
+        secret: ids::api_secret(),
+        created_at: hub.now_ms(),
+    };
+    hub.store.add_secret(&secret).await?;
+    Ok(Json(SecretCreated {
+        status: Status::Success,
+        api_secret: secret.into(),
+    }))
+}
+
+/// `{status}`.
+#[derive(Debug, Serialize)]
+pub struct Done {
+    status: Status,
+}
+
+/// `DELETE /api/v1/api-secrets/{id}`.
+pub async fn delete_secret(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Done>> {
+    let removed = hub
+        .store
+        .delete_secret(&auth.tenant_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API secret"))?;
+    hub.forget_secret(&removed.secret);
+    Ok(Json(Done {
+        status: Status::Success,
+    }))
+}
+
+// ---------- integrations ----------
+
+/// A token as the tenant sees it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationOut {
+    token: String,
+    state: &'static str,
+    integration_type: Option<String>,
+    domain: Option<String>,
+    created_at: Millis,
+    acknowledged_at: Option<Millis>,
+    comments_received: i64,
+    upload_finished: bool,
+    setup_completed_at: Option<Millis>,
+}
+
+impl From<TokenRecord> for IntegrationOut {
+    fn from(r: TokenRecord) -> Self {
+        IntegrationOut {
+            token: r.token,
+            state: r.state.as_str(),
+            integration_type: r.integration_type,
+            domain: r.domain,
+            created_at: Millis(r.created_at),
+            acknowledged_at: r.acknowledged_at.map(Millis),
+            comments_received: r.upload_received,
+            upload_finished: r.upload_finished,
+            setup_completed_at: r.setup_completed_at.map(Millis),
+        }
+    }
+}
+
+/// `{status, integrations}`.
+#[derive(Debug, Serialize)]
+pub struct IntegrationsOut {
+    status: Status,
+    integrations: Vec<IntegrationOut>,
+}
+
+/// `GET /api/v1/integrations`.
+pub async fn list_integrations(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+) -> ApiResult<Json<IntegrationsOut>> {
+    let tokens = hub.store.list_tokens(&auth.tenant_id).await?;
+    Ok(Json(IntegrationsOut {
+        status: Status::Success,
+        integrations: tokens.into_iter().map(IntegrationOut::from).collect(),
+    }))
+}
+
+/// `{status, integration}`.
+#[derive(Debug, Serialize)]
+pub struct IntegrationResult {
+    status: Status,
+    integration: IntegrationOut,
+}
+
+/// Body of the acknowledge call.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcknowledgeInput {
+    #[serde(default, deserialize_with = "lenient::opt_boolean")]
+    skip_initial_sync: Option<bool>,
+}
+
+/// The `SetSetupCompleted` entry for a token.
+fn setup_entry(token: &str) -> NewEntry {
+    NewEntry {
+        kind: EntryKind::SetupCompleted,
+        url_id: String::new(),
+        origin_token: None,
+        only_token: Some(token.to_owned()),
+        payload: None,
+    }
+}
+
+/// Binds a pending token to the tenant (SPEC §1.1). Acknowledging again is idempotent.
+pub async fn acknowledge_token(
+    hub: &Hub,
+    tenant: &str,
+    token: &str,
+    skip: Option<bool>,
+) -> ApiResult<TokenRecord> {
+    let record = hub
+        .token_record(token)
+        .await?
+        .ok_or_else(|| ApiError::not_found("integration token"))?;
+    let ttl = hub.config.pending_token_ttl.as_millis() as i64;
+    match record.state {
+        TokenState::Validated if record.tenant_id.as_deref() == Some(tenant) => return Ok(record),
+        TokenState::Validated => return Err(ApiError::not_found("integration token")),
+        TokenState::Revoked => return Err(crate::hub::revoked()),
+        TokenState::Pending if record.created_at + ttl < hub.now_ms() => {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "token-expired",
+                "this token expired; the plugin must register again",
+            ))
+        }
+        TokenState::Pending => {}
+    }
+    let skip = skip.unwrap_or(record.skip_requested);
+    let mut next = record.clone();
+    next.tenant_id = Some(tenant.to_owned());
+    next.state = TokenState::Validated;
+    next.acknowledged_at = Some(hub.now_ms());
+    next.skip_requested = skip;
+    next.upload_finished = skip;
+    let entry = skip.then(|| setup_entry(token));
+    let (saved, written) = hub.store.save_token(&next, entry, hub.now_ms()).await?;
+    if let Some(e) = written {
+        hub.note_entries(tenant, &[e]);
+    }
+    hub.remember_token(saved.clone());
+    tracing::info!(token = %ids::redact(token), tenant, skip, "integration token acknowledged");
+    Ok(saved)
+}
+
+/// `POST /api/v1/integrations/{token}/acknowledge {"skipInitialSync?"}`.
+pub async fn acknowledge(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(token): Path<String>,
+    OptionalJson(input): OptionalJson<AcknowledgeInput>,
+) -> ApiResult<Json<IntegrationResult>> {
+    let saved = acknowledge_token(&hub, &auth.tenant_id, &token, input.skip_initial_sync).await?;
+    Ok(Json(IntegrationResult {
+        status: Status::Success,
+        integration: saved.into(),
+    }))
+}
+
+async fn own_token(hub: &Hub, tenant: &str, token: &str) -> ApiResult<TokenRecord> {
+    hub.token_record(token)
+        .await?
+        .filter(|r| r.tenant_id.as_deref() == Some(tenant))
+        .ok_or_else(|| ApiError::not_found("integration token"))
+}
+
+/// `POST /api/v1/integrations/{token}/resync`: the upload starts over.
+pub async fn resync(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(token): Path<String>,
+) -> ApiResult<Json<IntegrationResult>> {
+    let record = own_token(&hub, &auth.tenant_id, &token).await?;
+    if record.state == TokenState::Revoked {
+        return Err(crate::hub::revoked());
+    }
+    let saved = hub.store.restart_upload(&record).await?;
+    hub.remember_token(saved.clone());
+    Ok(Json(IntegrationResult {
+        status: Status::Success,
+        integration: saved.into(),
+    }))
+}
+
+/// `DELETE /api/v1/integrations/{token}`: revokes the token for good.
+pub async fn revoke(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(token): Path<String>,
+) -> ApiResult<Json<IntegrationResult>> {
+    let mut record = own_token(&hub, &auth.tenant_id, &token).await?;
+    record.state = TokenState::Revoked;
+    let (saved, _) = hub.store.save_token(&record, None, hub.now_ms()).await?;
+    hub.remember_token(saved.clone());
+    tracing::info!(token = %ids::redact(&token), "integration token revoked");
+    Ok(Json(IntegrationResult {
+        status: Status::Success,
+        integration: saved.into(),
+    }))
+}

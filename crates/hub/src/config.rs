@@ -1,0 +1,46 @@
+//! The hub's settings. Every limit SPEC.md calls configurable lives here, with its default.
+
+use std::time::Duration;
+
+/// How the hub behaves. `HubConfig::default()` is what `fastcomments serve` runs with.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Bearer token of the operator API (`/admin/v1/…`); `None` disables that API.
+    pub admin_token: Option<String>,
+    /// Most events in one stream/events page (SPEC §1.3: 500).
+    pub page_size: u64,
+    /// A generation-B page is extended to the end of its last wall-clock second, up to this
+    /// many events in that second (SPEC §1.5: 10,000).
+    pub max_second_extension: u64,
+    /// How long timeline entries are kept (SPEC §1.2: at least 14 days).
+    pub retention: Duration,
+    /// How long an unacknowledged token stays registered (SPEC §1.1: 7 days).
+    pub pending_token_ttl: Duration,
+    /// Largest upload body (SPEC §1.4: 1 MiB).
+    pub upload_limit_bytes: usize,
+    /// Largest body of any other call.
+    pub body_limit_bytes: usize,
+    /// Comments asked for per upload batch before any 413.
+    pub initial_batch_size: i64,
+    /// Comments per page of `GET /integrations/v1/comments`.
+    pub download_page_size: u64,
+    /// How often expired tokens and old timeline entries are removed.
+    pub maintenance_interval: Duration,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            admin_token: None,
+            page_size: 500,
+            max_second_extension: 10_000,
+            retention: Duration::from_secs(14 * 24 * 3600),
+            pending_token_ttl: Duration::from_secs(7 * 24 * 3600),
+            upload_limit_bytes: 1024 * 1024,
+            body_limit_bytes: 1024 * 1024,
+            initial_batch_size: 100,
+            download_page_size: 100,
+            maintenance_interval: Duration::from_secs(3600),
+        }
+    }
+}

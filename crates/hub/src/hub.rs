@@ -1,0 +1,302 @@
+//! [`Hub`]: the shared state behind every handler — the store, the clock, the settings and
+//! the in-memory caches that let an idle poll answer without touching the disk.
+//!
+//! Caches are written only after the store committed, and only ever move forward (a tenant's
+//! newest position is a `max`), so a reader never sees a position whose entry is not durable.
+
+use crate::clock::Clock;
+use crate::config::HubConfig;
+use crate::error::{ApiError, ApiResult};
+use crate::ids;
+use crate::metrics::Metrics;
+use crate::store::{
+    ApiSecret, Applied, Change, Store, StoreResult, Tenant, TimelineBounds, TimelineEntry,
+    TokenRecord, TokenState,
+};
+use axum::http::StatusCode;
+use fastcomments_protocol::codes;
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Shared state of a running hub.
+pub struct Hub {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Settings.
+    pub config: HubConfig,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    tokens: RwLock<HashMap<String, TokenRecord>>,
+    secrets: RwLock<HashMap<String, ApiSecret>>,
+    bounds: RwLock<HashMap<String, TimelineBounds>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// A hub over `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: HubConfig) -> Hub {
+        Hub {
+            store,
+            clock,
+            config,
+            metrics: Metrics::default(),
+            tokens: RwLock::new(HashMap::new()),
+            secrets: RwLock::new(HashMap::new()),
+            bounds: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Now, epoch ms.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    // ---------- tokens ----------
+
+    /// A token's record, from memory when possible.
+    pub async fn token_record(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
+        if let Some(r) = self.tokens.read().get(token) {
+            return Ok(Some(r.clone()));
+        }
+        let found = self.store.token(token).await?;
+        if let Some(r) = &found {
+            self.remember_token(r.clone());
+        }
+        Ok(found)
+    }
+
+    /// Records a committed token state in the cache.
+    pub fn remember_token(&self, record: TokenRecord) {
+        self.tokens.write().insert(record.token.clone(), record);
+    }
+
+    /// The token's record if it may read and write its tenant's data; else the SPEC's error.
+    pub async fn validated_token(&self, token: &str) -> ApiResult<(TokenRecord, String)> {
+        if !fastcomments_protocol::is_valid_token(token) {
+            return Err(ApiError::bad_request(
+                codes::INVALID_TOKEN,
+                "token must be 8 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
+            ));
+        }
+        let record = self.token_record(token).await?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::UNKNOWN_TOKEN,
+                "this token is not registered; PUT it first",
+            )
+        })?;
+        match (record.state, record.tenant_id.clone()) {
+            (TokenState::Revoked, _) => Err(revoked()),
+            (TokenState::Validated, Some(tenant)) => Ok((record, tenant)),
+            _ => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::TOKEN_NOT_VALIDATED,
+                "a tenant admin has not acknowledged this token yet",
+            )),
+        }
+    }
+
+    /// Forgets expired pending tokens and pruned timeline bounds (after maintenance).
+    pub fn forget_after_maintenance(&self) {
+        self.tokens
+            .write()
+            .retain(|_, r| r.state != TokenState::Pending);
+        self.bounds.write().clear();
+    }
+
+    // ---------- tenants and secrets ----------
+
+    /// Creates a tenant with a wildcard API secret.
+    pub async fn create_tenant(
+        &self,
+        name: &str,
+        domains: Vec<String>,
+    ) -> ApiResult<(Tenant, ApiSecret)> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(ApiError::invalid_body("name must be 1 to 200 characters"));
+        }
+        let mut clean = Vec::new();
+        for d in domains {
+            clean.push(
+                normalize_domain(&d)
+                    .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?,
+            );
+        }
+        clean.sort();
+        clean.dedup();
+        let now = self.now_ms();
+        let tenant = Tenant {
+            id: ids::tenant_id(),
+            name: name.to_owned(),
+            domains: clean,
+            created_at: now,
+        };
+        let secret = ApiSecret {
+            id: ids::object_id(),
+            tenant_id: tenant.id.clone(),
+            domain: "*".into(),
+            secret: ids::api_secret(),
+            created_at: now,
+        };
+        self.store.create_tenant(&tenant, &secret).await?;
+        tracing::info!(tenant = %tenant.id, "tenant created");
+        Ok((tenant, secret))
+    }
+
+    /// The secret record for an `x-api-key` value.
+    pub async fn api_key_owner(&self, key: &str) -> ApiResult<ApiSecret> {
+        if let Some(s) = self.secrets.read().get(key) {
+            return Ok(s.clone());
+        }
+        let found = self
+            .store
+            .secret_by_value(key)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the x-api-key is not a valid API secret"))?;
+        self.secrets.write().insert(key.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// Forgets a revoked secret.
+    pub fn forget_secret(&self, secret: &str) {
+        self.secrets.write().remove(secret);
+    }
+
+    /// The secret for `domain`, else the tenant's wildcard secret.
+    pub async fn secret_for_domain(
+        &self,
+        tenant: &str,
+        domain: Option<&str>,
+    ) -> StoreResult<Option<ApiSecret>> {
+        let secrets = self.store.list_secrets(tenant).await?;
+        let host = domain.and_then(normalize_domain);
+        let specific = host.and_then(|h| secrets.iter().find(|s| s.domain == h).cloned());
+        Ok(specific.or_else(|| secrets.iter().find(|s| s.domain == "*").cloned()))
+    }
+
+    // ---------- the timeline ----------
+
+    /// A tenant's newest position and prune mark, from memory when possible.
+    pub async fn bounds(&self, tenant: &str) -> StoreResult<TimelineBounds> {
+        if let Some(b) = self.bounds.read().get(tenant) {
+            return Ok(*b);
+        }
+        let b = self.store.timeline_bounds(tenant).await?;
+        let mut map = self.bounds.write();
+        let entry = map.entry(tenant.to_owned()).or_insert(b);
+        entry.newest = entry.newest.max(b.newest);
+        entry.pruned_through = entry.pruned_through.max(b.pruned_through);
+        Ok(*entry)
+    }
+
+    /// Records committed entries so idle polls see them.
+    pub fn note_entries(&self, tenant: &str, entries: &[TimelineEntry]) {
+        let Some(newest) = entries.iter().map(|e| e.created_at).max() else {
+            return;
+        };
+        self.metrics.timeline_entries.add(entries.len() as u64);
+        let mut map = self.bounds.write();
+        if let Some(b) = map.get_mut(tenant) {
+            b.newest = b.newest.max(newest);
+        }
+        // A tenant not cached yet is loaded from the store on its next read.
+    }
+
+    /// Applies an API change and records its entries.
+    pub async fn apply(&self, tenant: &str, change: Change) -> ApiResult<Applied> {
+        let applied = self.store.apply(tenant, change, self.now_ms()).await?;
+        self.note_entries(tenant, &applied.entries);
+        Ok(applied)
+    }
+
+    /// Removes expired pending tokens and timeline entries past retention.
+    pub async fn run_maintenance(&self) -> StoreResult<(u64, u64)> {
+        let now = self.now_ms();
+        let ttl = self.config.pending_token_ttl.as_millis() as i64;
+        let keep = self.config.retention.as_millis() as i64;
+        let tokens = self.store.delete_expired_pending(now - ttl).await?;
+        let entries = self.store.prune_timeline(now - keep).await?;
+        self.forget_after_maintenance();
+        if tokens + entries > 0 {
+            tracing::info!(
+                tokens,
+                entries,
+                "maintenance removed expired tokens and timeline entries"
+            );
+        }
+        Ok((tokens, entries))
+    }
+}
+
+/// `403 token-revoked`.
+pub fn revoked() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        codes::TOKEN_REVOKED,
+        "this token was revoked by the tenant",
+    )
+}
+
+/// The bare lower-case host of a domain or URL (`https://Example.com:8080/x` → `example.com`),
+/// `*` for the wildcard, or `None` when it is not a host name.
+pub fn normalize_domain(input: &str) -> Option<String> {
+    let t = input.trim();
+    if t == "*" {
+        return Some("*".into());
+    }
+    let no_scheme = t.split_once("://").map(|(_, rest)| rest).unwrap_or(t);
+    let host_port = no_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = host_port
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(host_port);
+    let host = match host_port.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host_port,
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !host.starts_with('.')
+        && !host.contains("..");
+    ok.then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_domain;
+
+    #[test]
+    fn domains_normalise() {
+        assert_eq!(
+            normalize_domain("https://Example.com:8080/x?y").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            normalize_domain("example.com").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            normalize_domain("localhost:3000").as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(normalize_domain("*").as_deref(), Some("*"));
+        assert_eq!(normalize_domain("bad domain"), None);
+        assert_eq!(normalize_domain(""), None);
+        assert_eq!(normalize_domain("a..b"), None);
+    }
+}

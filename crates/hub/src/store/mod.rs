@@ -1,0 +1,126 @@
+//! Persistence behind one trait, [`Store`], so the SQLite default and a PostgreSQL backend for
+//! several hub nodes pass the same conformance suite.
+//!
+//! The store owns every *atomic* step: a comment change, its timeline entry (and, later, its
+//! webhook outbox rows) commit together or not at all. Business rules that need no transaction
+//! (validation, rendering) live in [`crate::domain`]; rules that must read and write inside one
+//! transaction (upload upserts, vote counts) are expressed as pure functions there too and
+//! called by each backend inside its transaction, so the backends cannot drift apart.
+//!
+//! Nothing above this module may assume SQLite: no rowids, no single-writer ordering. Timeline
+//! order is `(tenant, created_at)`, with `created_at` drawn from the per-tenant clock row inside
+//! the writing transaction (SPEC §1.2), which also serialises one tenant's commits.
+
+mod model;
+pub mod sqlite;
+
+pub use model::*;
+
+use async_trait::async_trait;
+use fastcomments_protocol::{Comment, CommentIdMapping, Vote};
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The named object does not exist (or is not the caller tenant's).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The change contradicts what is stored.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The input cannot be stored as given.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> StoreError {
+        StoreError::Database(format!("stored JSON is corrupt: {e}"))
+    }
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The hub's persistence. Every method is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- tenants and API secrets ---
+
+    /// Creates a tenant with its domains and its wildcard secret.
+    async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()>;
+    /// A tenant by id.
+    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
+    /// The API secret record holding this secret text, if any.
+    async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>>;
+    /// A tenant's secrets.
+    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>>;
+    /// Adds a secret.
+    async fn add_secret(&self, secret: &ApiSecret) -> StoreResult<()>;
+    /// Removes a secret; `false` when the tenant has none with that id.
+    async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>>;
+
+    // --- integration tokens ---
+
+    /// A token's record.
+    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>>;
+    /// Inserts a pending token, or returns the record already stored under that token.
+    async fn register_token(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
+    /// A tenant's tokens.
+    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>>;
+    /// Replaces a token's record; with `entry`, appends it to the record's tenant timeline in
+    /// the same transaction (the `SetSetupCompleted` entry), stamping its position into
+    /// `setup_completed_at`.
+    async fn save_token(
+        &self,
+        record: &TokenRecord,
+        entry: Option<NewEntry>,
+        now_ms: i64,
+    ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)>;
+    /// Starts a token's upload over (a re-sync): progress to zero, setup not completed, and
+    /// the token forgets which comments it uploaded, so `start` counts from 0 again.
+    async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
+    /// Deletes pending tokens registered before `created_before`.
+    async fn delete_expired_pending(&self, created_before: i64) -> StoreResult<u64>;
+
+    // --- comments and votes ---
+
+    /// A comment of the tenant.
+    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>>;
+    /// A thread's comments, oldest first.
+    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>>;
+    /// All the tenant's comments by `(date, id)`, `skip` then at most `limit`.
+    async fn comments_page(&self, tenant: &str, skip: u64, limit: u64)
+        -> StoreResult<Vec<Comment>>;
+    /// How many comments the tenant has.
+    async fn count_comments(&self, tenant: &str) -> StoreResult<u64>;
+    /// A vote of the tenant.
+    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>>;
+    /// Applies one API change with its timeline entries, atomically.
+    async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied>;
+    /// Upserts an upload batch from `token` (SPEC §1.4), atomically with its timeline entries
+    /// and the token's progress.
+    async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome>;
+    /// Stores plugin-local ids in `meta.wpId`; returns how many comments were found.
+    async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64>;
+
+    // --- the timeline ---
+
+    /// Entries visible to the query's reader, ascending.
+    async fn read_timeline(&self, query: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>>;
+    /// How many entries after the cursor are visible to the reader (at most `cap`).
+    async fn count_timeline(&self, query: &TimelineQuery, cap: u64) -> StoreResult<u64>;
+    /// The tenant's newest position and how far the timeline was pruned.
+    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds>;
+    /// Deletes entries older than `before_ms` in every tenant; returns how many.
+    async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64>;
+}

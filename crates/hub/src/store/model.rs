@@ -1,0 +1,253 @@
+//! Records as the store keeps them: separate from the wire types, which they only carry.
+
+use fastcomments_protocol::{Comment, EventType, UploadComment, Vote};
+use std::collections::BTreeMap;
+
+/// A customer of the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// `t-…`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Domains the tenant owns.
+    pub domains: Vec<String>,
+    /// Creation time, epoch ms.
+    pub created_at: i64,
+}
+
+/// An API secret: authenticates the tenant API and signs webhooks for its domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSecret {
+    /// Id for listing and revoking.
+    pub id: String,
+    /// Owner.
+    pub tenant_id: String,
+    /// The domain it is for, or `*` for all domains.
+    pub domain: String,
+    /// The secret text.
+    pub secret: String,
+    /// Creation time, epoch ms.
+    pub created_at: i64,
+}
+
+/// Where an integration token is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    /// Registered, waiting for a tenant admin.
+    Pending,
+    /// Bound to a tenant.
+    Validated,
+    /// Revoked by the tenant: reads return nothing, forever.
+    Revoked,
+}
+
+impl TokenState {
+    /// Storage text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenState::Pending => "pending",
+            TokenState::Validated => "validated",
+            TokenState::Revoked => "revoked",
+        }
+    }
+
+    /// Inverse of [`TokenState::as_str`].
+    pub fn parse(s: &str) -> Option<TokenState> {
+        match s {
+            "pending" => Some(TokenState::Pending),
+            "validated" => Some(TokenState::Validated),
+            "revoked" => Some(TokenState::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// An integration token and its setup progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// The token text.
+    pub token: String,
+    /// The tenant, once acknowledged.
+    pub tenant_id: Option<String>,
+    /// Life stage.
+    pub state: TokenState,
+    /// `wordpress`, … as the plugin said.
+    pub integration_type: Option<String>,
+    /// The plugin's site host.
+    pub domain: Option<String>,
+    /// The plugin asked to skip the initial upload.
+    pub skip_requested: bool,
+    /// First registration, epoch ms (pending tokens expire from here).
+    pub created_at: i64,
+    /// When a tenant admin acknowledged it.
+    pub acknowledged_at: Option<i64>,
+    /// Distinct comments received from this token (the next `start`).
+    pub upload_received: i64,
+    /// The initial upload is finished or skipped.
+    pub upload_finished: bool,
+    /// How many comments to ask for per batch (halved after a 413).
+    pub batch_size: i64,
+    /// Position of this token's `SetSetupCompleted` entry.
+    pub setup_completed_at: Option<i64>,
+}
+
+/// What a timeline entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A comment or vote event.
+    Event(EventType),
+    /// A token's initial sync finished (visible to that token only).
+    SetupCompleted,
+}
+
+impl EntryKind {
+    /// Storage text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Event(e) => e.as_str(),
+            EntryKind::SetupCompleted => "SetSetupCompleted",
+        }
+    }
+
+    /// Inverse of [`EntryKind::as_str`].
+    pub fn parse(s: &str) -> Option<EntryKind> {
+        if s == "SetSetupCompleted" {
+            return Some(EntryKind::SetupCompleted);
+        }
+        EventType::parse(s).map(EntryKind::Event)
+    }
+}
+
+/// An entry to append; the store gives it its id and position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    /// What happened.
+    pub kind: EntryKind,
+    /// The thread.
+    pub url_id: String,
+    /// The token whose upload caused it: hidden from that token (echo suppression).
+    pub origin_token: Option<String>,
+    /// Visible to this token only.
+    pub only_token: Option<String>,
+    /// The comment or vote JSON as of the event.
+    pub payload: Option<String>,
+}
+
+/// A stored timeline entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineEntry {
+    /// The entry's id (event id).
+    pub id: String,
+    /// Position: per-tenant strictly increasing epoch ms.
+    pub created_at: i64,
+    /// What happened.
+    pub kind: EntryKind,
+    /// The thread.
+    pub url_id: String,
+    /// The comment or vote JSON.
+    pub payload: Option<String>,
+}
+
+/// A read of one tenant's timeline on behalf of one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineQuery {
+    /// Whose timeline.
+    pub tenant_id: String,
+    /// The reader (echo suppression and token-only entries).
+    pub viewer_token: String,
+    /// Entries with `created_at > after_ms`.
+    pub after_ms: i64,
+    /// And `created_at <= until_ms`, when set.
+    pub until_ms: Option<i64>,
+    /// At most this many.
+    pub limit: u64,
+    /// Include `SetSetupCompleted` entries (the stream protocol does; commands/events does not).
+    pub include_setup: bool,
+}
+
+/// The ends of a tenant's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimelineBounds {
+    /// The newest position (0 when empty).
+    pub newest: i64,
+    /// Every entry at or before this position may have been pruned (0: none pruned).
+    pub pruned_through: i64,
+}
+
+/// A change through the comments API.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Store a new comment (its parent, if any, must exist in the tenant).
+    CreateComment(Box<Comment>),
+    /// Change fields of a comment.
+    UpdateComment {
+        /// The comment's id.
+        id: String,
+        /// What to change.
+        patch: CommentPatch,
+    },
+    /// Delete a comment (and its votes).
+    DeleteComment {
+        /// The comment's id.
+        id: String,
+    },
+    /// Cast a vote; when the same user already voted on the comment, that vote is replaced
+    /// (or kept, if it points the same way).
+    AddVote(Box<Vote>),
+    /// Remove a vote.
+    DeleteVote {
+        /// The vote's id.
+        id: String,
+    },
+}
+
+/// Fields the comments API may change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommentPatch {
+    /// New text (re-rendered to HTML).
+    pub comment: Option<String>,
+    /// Visibility.
+    pub approved: Option<bool>,
+    /// Spam flag.
+    pub is_spam: Option<bool>,
+    /// Reviewed flag.
+    pub reviewed: Option<bool>,
+}
+
+/// What [`Change`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The comment after the change (before it, for a delete).
+    pub comment: Option<Comment>,
+    /// The vote cast or removed.
+    pub vote: Option<Vote>,
+    /// The entries appended, in order.
+    pub entries: Vec<TimelineEntry>,
+}
+
+/// An upload batch (SPEC §1.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadBatch {
+    /// The token's tenant.
+    pub tenant_id: String,
+    /// The uploading token.
+    pub token: String,
+    /// The comments, already validated.
+    pub comments: Vec<UploadComment>,
+    /// This is the last batch of the initial upload.
+    pub finishes_upload: bool,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadOutcome {
+    /// Plugin id → hub id.
+    pub comment_ids: BTreeMap<String, String>,
+    /// Comments stored.
+    pub received: u64,
+    /// The token's record after the batch.
+    pub token: TokenRecord,
+    /// Entries appended.
+    pub entries: Vec<TimelineEntry>,
+}

@@ -1,0 +1,75 @@
+-- The hub's schema, version 1. Kept portable: the PostgreSQL schema differs only in types.
+CREATE TABLE IF NOT EXISTS tenants (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    domains     TEXT NOT NULL,           -- JSON array
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_secrets (
+    id          TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL,
+    domain      TEXT NOT NULL,           -- '*' for all domains
+    secret      TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_secrets_by_tenant ON api_secrets (tenant_id, domain);
+-- The per-tenant timeline clock: last position handed out, and how far entries were pruned.
+CREATE TABLE IF NOT EXISTS tenant_clock (
+    tenant_id       TEXT PRIMARY KEY,
+    last_ms         INTEGER NOT NULL,
+    pruned_through  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS integration_tokens (
+    token               TEXT PRIMARY KEY,
+    tenant_id           TEXT,
+    state               TEXT NOT NULL,
+    integration_type    TEXT,
+    domain              TEXT,
+    skip_requested      INTEGER NOT NULL,
+    created_at          INTEGER NOT NULL,
+    acknowledged_at     INTEGER,
+    upload_received     INTEGER NOT NULL,
+    upload_finished     INTEGER NOT NULL,
+    batch_size          INTEGER NOT NULL,
+    setup_completed_at  INTEGER
+);
+CREATE INDEX IF NOT EXISTS integration_tokens_by_tenant ON integration_tokens (tenant_id);
+-- `doc` is the comment's JSON and the truth; the other columns are copies for lookups.
+CREATE TABLE IF NOT EXISTS comments (
+    id                  TEXT PRIMARY KEY,
+    tenant_id           TEXT NOT NULL,
+    url_id              TEXT NOT NULL,
+    parent_id           TEXT,
+    external_id         TEXT,
+    external_parent_id  TEXT,
+    date_ms             INTEGER NOT NULL,
+    upload_token        TEXT,
+    doc                 TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS comments_by_external ON comments (tenant_id, external_id)
+    WHERE external_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS comments_by_thread ON comments (tenant_id, url_id, date_ms);
+CREATE INDEX IF NOT EXISTS comments_by_date ON comments (tenant_id, date_ms, id);
+CREATE INDEX IF NOT EXISTS comments_waiting_for_parent ON comments (tenant_id, external_parent_id)
+    WHERE parent_id IS NULL AND external_parent_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS votes (
+    id          TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL,
+    comment_id  TEXT NOT NULL,
+    user_id     TEXT,
+    direction   INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    doc         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS votes_by_comment ON votes (comment_id, user_id);
+CREATE TABLE IF NOT EXISTS timeline (
+    tenant_id     TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    id            TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    url_id        TEXT NOT NULL,
+    origin_token  TEXT,
+    only_token    TEXT,
+    payload       TEXT,
+    PRIMARY KEY (tenant_id, created_at)
+) WITHOUT ROWID;

@@ -1,0 +1,962 @@
+//! The embedded default backend: one SQLite file in WAL mode, one writer connection (SQLite
+//! allows one writer at a time anyway; a single connection makes that explicit and keeps
+//! write transactions from waiting on locks) and a pool of readers.
+
+use super::*;
+use crate::clock::next_position;
+use crate::domain;
+use crate::ids;
+use fastcomments_protocol::Millis;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Most bound values one statement carries (SQLite allows 32,766).
+const MAX_PARAMS: usize = 30_000;
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Database(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(false);
+        Self::with_options(options).await
+    }
+
+    /// Opens a `sqlite://…` URL.
+    pub async fn open_url(url: &str) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("bad SQLite URL {url:?}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        Self::with_options(options).await
+    }
+
+    async fn with_options(options: SqliteConnectOptions) -> StoreResult<SqliteStore> {
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::raw_sql(include_str!("schema_sqlite.sql"))
+            .execute(&writer)
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Closes both pools (waits for in-flight statements).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+// ---------- row mapping ----------
+
+fn tenant_from_row(row: &SqliteRow) -> StoreResult<Tenant> {
+    let domains: String = row.try_get("domains")?;
+    Ok(Tenant {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        domains: serde_json::from_str(&domains)?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn secret_from_row(row: &SqliteRow) -> StoreResult<ApiSecret> {
+    Ok(ApiSecret {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        domain: row.try_get("domain")?,
+        secret: row.try_get("secret")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
+    let state: String = row.try_get("state")?;
+    Ok(TokenRecord {
+        token: row.try_get("token")?,
+        tenant_id: row.try_get("tenant_id")?,
+        state: TokenState::parse(&state)
+            .ok_or_else(|| StoreError::Database(format!("unknown token state {state:?}")))?,
+        integration_type: row.try_get("integration_type")?,
+        domain: row.try_get("domain")?,
+        skip_requested: row.try_get("skip_requested")?,
+        created_at: row.try_get("created_at")?,
+        acknowledged_at: row.try_get("acknowledged_at")?,
+        upload_received: row.try_get("upload_received")?,
+        upload_finished: row.try_get("upload_finished")?,
+        batch_size: row.try_get("batch_size")?,
+        setup_completed_at: row.try_get("setup_completed_at")?,
+    })
+}
+
+fn comment_from_row(row: &SqliteRow) -> StoreResult<Comment> {
+    let doc: String = row.try_get("doc")?;
+    Ok(serde_json::from_str(&doc)?)
+}
+
+fn vote_from_row(row: &SqliteRow) -> StoreResult<Vote> {
+    let doc: String = row.try_get("doc")?;
+    Ok(serde_json::from_str(&doc)?)
+}
+
+fn entry_from_row(row: &SqliteRow) -> StoreResult<TimelineEntry> {
+    let kind: String = row.try_get("kind")?;
+    Ok(TimelineEntry {
+        id: row.try_get("id")?,
+        created_at: row.try_get("created_at")?,
+        kind: EntryKind::parse(&kind)
+            .ok_or_else(|| StoreError::Database(format!("unknown entry kind {kind:?}")))?,
+        url_id: row.try_get("url_id")?,
+        payload: row.try_get("payload")?,
+    })
+}
+
+// ---------- helpers used inside write transactions ----------
+
+/// Appends entries to a tenant's timeline at strictly increasing positions.
+async fn append_entries(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    entries: Vec<NewEntry>,
+    now_ms: i64,
+) -> StoreResult<Vec<TimelineEntry>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT last_ms FROM tenant_clock WHERE tenant_id = ?")
+            .bind(tenant)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let mut position = last.unwrap_or(0);
+    let mut stored = Vec::with_capacity(entries.len());
+    let per_row = 8;
+    for chunk in entries.chunks(MAX_PARAMS / per_row) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, origin_token, only_token, payload) ",
+        );
+        let mut rows = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            position = next_position(now_ms, position);
+            rows.push((position, ids::object_id(), e));
+        }
+        qb.push_values(rows.iter(), |mut b, (pos, id, e)| {
+            b.push_bind(tenant)
+                .push_bind(*pos)
+                .push_bind(id.as_str())
+                .push_bind(e.kind.as_str())
+                .push_bind(e.url_id.as_str())
+                .push_bind(e.origin_token.as_deref())
+                .push_bind(e.only_token.as_deref())
+                .push_bind(e.payload.as_deref());
+        });
+        qb.build().execute(&mut *conn).await?;
+        for (pos, id, e) in rows {
+            stored.push(TimelineEntry {
+                id,
+                created_at: pos,
+                kind: e.kind,
+                url_id: e.url_id.clone(),
+                payload: e.payload.clone(),
+            });
+        }
+    }
+    sqlx::query(
+        "INSERT INTO tenant_clock (tenant_id, last_ms) VALUES (?, ?) \
+         ON CONFLICT (tenant_id) DO UPDATE SET last_ms = excluded.last_ms",
+    )
+    .bind(tenant)
+    .bind(position)
+    .execute(&mut *conn)
+    .await?;
+    Ok(stored)
+}
+
+async fn load_comment(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    id: &str,
+) -> StoreResult<Option<Comment>> {
+    let row = sqlx::query("SELECT doc FROM comments WHERE tenant_id = ? AND id = ?")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(comment_from_row).transpose()
+}
+
+/// A stored comment with the token that last uploaded it.
+struct Existing {
+    comment: Comment,
+    upload_token: Option<String>,
+}
+
+/// Writes comments (insert or replace by id), keeping the lookup columns in step with `doc`.
+async fn upsert_comments(
+    conn: &mut SqliteConnection,
+    rows: &[(&Comment, Option<&str>)],
+) -> StoreResult<()> {
+    let per_row = 9;
+    for chunk in rows.chunks(MAX_PARAMS / per_row) {
+        let docs: Vec<String> = chunk
+            .iter()
+            .map(|(c, _)| serde_json::to_string(c))
+            .collect::<Result<_, _>>()?;
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO comments (id, tenant_id, url_id, parent_id, external_id, external_parent_id, date_ms, upload_token, doc) ",
+        );
+        qb.push_values(chunk.iter().zip(docs.iter()), |mut b, ((c, token), doc)| {
+            b.push_bind(c.id.as_str())
+                .push_bind(c.tenant_id.as_str())
+                .push_bind(c.url_id.as_str())
+                .push_bind(c.parent_id.as_deref())
+                .push_bind(c.external_id.as_deref())
+                .push_bind(c.external_parent_id.as_deref())
+                .push_bind(c.date.0)
+                .push_bind(*token)
+                .push_bind(doc.as_str());
+        });
+        qb.push(
+            " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id, parent_id = excluded.parent_id, \
+             external_id = excluded.external_id, external_parent_id = excluded.external_parent_id, \
+             date_ms = excluded.date_ms, upload_token = COALESCE(excluded.upload_token, comments.upload_token), \
+             doc = excluded.doc",
+        );
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Loads comments of a tenant whose `column` is one of `keys`.
+async fn comments_where_in(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    column: &'static str,
+    extra_condition: &'static str,
+    keys: &[&str],
+) -> StoreResult<Vec<Existing>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(900) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT doc, upload_token FROM comments WHERE tenant_id = ");
+        qb.push_bind(tenant);
+        qb.push(format!(" {extra_condition} AND {column} IN ("));
+        let mut sep = qb.separated(", ");
+        for k in chunk {
+            sep.push_bind(*k);
+        }
+        qb.push(")");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            out.push(Existing {
+                comment: comment_from_row(&row)?,
+                upload_token: row.try_get("upload_token")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn comment_entry(
+    kind: fastcomments_protocol::EventType,
+    c: &Comment,
+    origin: Option<&str>,
+) -> StoreResult<NewEntry> {
+    Ok(NewEntry {
+        kind: EntryKind::Event(kind),
+        url_id: c.url_id.clone(),
+        origin_token: origin.map(str::to_owned),
+        only_token: None,
+        payload: Some(serde_json::to_string(c)?),
+    })
+}
+
+fn vote_entry(kind: fastcomments_protocol::EventType, v: &Vote) -> StoreResult<NewEntry> {
+    Ok(NewEntry {
+        kind: EntryKind::Event(kind),
+        url_id: v.url_id.clone(),
+        origin_token: None,
+        only_token: None,
+        payload: Some(serde_json::to_string(v)?),
+    })
+}
+
+async fn write_token(conn: &mut SqliteConnection, r: &TokenRecord) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE integration_tokens SET tenant_id = ?, state = ?, integration_type = ?, domain = ?, \
+         skip_requested = ?, acknowledged_at = ?, upload_received = ?, upload_finished = ?, \
+         batch_size = ?, setup_completed_at = ? WHERE token = ?",
+    )
+    .bind(r.tenant_id.as_deref())
+    .bind(r.state.as_str())
+    .bind(r.integration_type.as_deref())
+    .bind(r.domain.as_deref())
+    .bind(r.skip_requested)
+    .bind(r.acknowledged_at)
+    .bind(r.upload_received)
+    .bind(r.upload_finished)
+    .bind(r.batch_size)
+    .bind(r.setup_completed_at)
+    .bind(r.token.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn read_token(conn: &mut SqliteConnection, token: &str) -> StoreResult<Option<TokenRecord>> {
+    let row = sqlx::query("SELECT * FROM integration_tokens WHERE token = ?")
+        .bind(token)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(token_from_row).transpose()
+}
+
+fn push_visibility(qb: &mut QueryBuilder<'_, Sqlite>, q: &TimelineQuery) {
+    qb.push(" WHERE tenant_id = ");
+    qb.push_bind(q.tenant_id.clone());
+    qb.push(" AND created_at > ");
+    qb.push_bind(q.after_ms);
+    if let Some(until) = q.until_ms {
+        qb.push(" AND created_at <= ");
+        qb.push_bind(until);
+    }
+    qb.push(" AND (origin_token IS NULL OR origin_token <> ");
+    qb.push_bind(q.viewer_token.clone());
+    qb.push(") AND (only_token IS NULL OR only_token = ");
+    qb.push_bind(q.viewer_token.clone());
+    qb.push(")");
+    if !q.include_setup {
+        qb.push(" AND kind <> 'SetSetupCompleted'");
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO tenants (id, name, domains, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&tenant.id)
+            .bind(&tenant.name)
+            .bind(serde_json::to_string(&tenant.domains)?)
+            .bind(tenant.created_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO api_secrets (id, tenant_id, domain, secret, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&wildcard.id)
+            .bind(&wildcard.tenant_id)
+            .bind(&wildcard.domain)
+            .bind(&wildcard.secret)
+            .bind(wildcard.created_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
+        let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(tenant_from_row).transpose()
+    }
+
+    async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>> {
+        let row = sqlx::query("SELECT * FROM api_secrets WHERE secret = ?")
+            .bind(secret)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(secret_from_row).transpose()
+    }
+
+    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>> {
+        let rows =
+            sqlx::query("SELECT * FROM api_secrets WHERE tenant_id = ? ORDER BY created_at, id")
+                .bind(tenant)
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter().map(secret_from_row).collect()
+    }
+
+    async fn add_secret(&self, s: &ApiSecret) -> StoreResult<()> {
+        sqlx::query("INSERT INTO api_secrets (id, tenant_id, domain, secret, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&s.id)
+            .bind(&s.tenant_id)
+            .bind(&s.domain)
+            .bind(&s.secret)
+            .bind(s.created_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>> {
+        let row = sqlx::query("DELETE FROM api_secrets WHERE tenant_id = ? AND id = ? RETURNING *")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await?;
+        row.as_ref().map(secret_from_row).transpose()
+    }
+
+    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT * FROM integration_tokens WHERE token = ?")
+            .bind(token)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn register_token(&self, r: &TokenRecord) -> StoreResult<TokenRecord> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO integration_tokens (token, tenant_id, state, integration_type, domain, skip_requested, \
+             created_at, acknowledged_at, upload_received, upload_finished, batch_size, setup_completed_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING",
+        )
+        .bind(&r.token)
+        .bind(r.tenant_id.as_deref())
+        .bind(r.state.as_str())
+        .bind(r.integration_type.as_deref())
+        .bind(r.domain.as_deref())
+        .bind(r.skip_requested)
+        .bind(r.created_at)
+        .bind(r.acknowledged_at)
+        .bind(r.upload_received)
+        .bind(r.upload_finished)
+        .bind(r.batch_size)
+        .bind(r.setup_completed_at)
+        .execute(&mut *tx)
+        .await?;
+        let stored = read_token(&mut tx, &r.token)
+            .await?
+            .ok_or(StoreError::NotFound("token"))?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM integration_tokens WHERE tenant_id = ? ORDER BY created_at, token",
+        )
+        .bind(tenant)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn save_token(
+        &self,
+        record: &TokenRecord,
+        entry: Option<NewEntry>,
+        now_ms: i64,
+    ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)> {
+        let mut tx = self.writer.begin().await?;
+        let mut record = record.clone();
+        let mut written = None;
+        if let Some(entry) = entry {
+            let tenant = record.tenant_id.clone().ok_or_else(|| {
+                StoreError::Invalid("a timeline entry needs the token's tenant".into())
+            })?;
+            let mut entries = append_entries(&mut tx, &tenant, vec![entry], now_ms).await?;
+            let e = entries
+                .pop()
+                .ok_or_else(|| StoreError::Database("entry not appended".into()))?;
+            record.setup_completed_at = Some(e.created_at);
+            written = Some(e);
+        }
+        write_token(&mut tx, &record).await?;
+        tx.commit().await?;
+        Ok((record, written))
+    }
+
+    async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord> {
+        let mut tx = self.writer.begin().await?;
+        let mut record = record.clone();
+        record.upload_received = 0;
+        record.upload_finished = false;
+        record.setup_completed_at = None;
+        sqlx::query("UPDATE comments SET upload_token = NULL WHERE upload_token = ?")
+            .bind(&record.token)
+            .execute(&mut *tx)
+            .await?;
+        write_token(&mut tx, &record).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn delete_expired_pending(&self, created_before: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM integration_tokens WHERE state = 'pending' AND created_at < ?",
+        )
+        .bind(created_before)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>> {
+        let mut conn = self.reader.acquire().await?;
+        load_comment(&mut conn, tenant, id).await
+    }
+
+    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>> {
+        let rows = sqlx::query(
+            "SELECT doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id",
+        )
+        .bind(tenant)
+        .bind(url_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(comment_from_row).collect()
+    }
+
+    async fn comments_page(
+        &self,
+        tenant: &str,
+        skip: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Comment>> {
+        let rows = sqlx::query(
+            "SELECT doc FROM comments WHERE tenant_id = ? ORDER BY date_ms, id LIMIT ? OFFSET ?",
+        )
+        .bind(tenant)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(skip).unwrap_or(i64::MAX))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(comment_from_row).collect()
+    }
+
+    async fn count_comments(&self, tenant: &str) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE tenant_id = ?")
+            .bind(tenant)
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
+        let row = sqlx::query("SELECT doc FROM votes WHERE tenant_id = ? AND id = ?")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(vote_from_row).transpose()
+    }
+
+    async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied> {
+        use fastcomments_protocol::EventType as E;
+        let mut tx = self.writer.begin().await?;
+        let mut entries = Vec::new();
+        let (comment, vote) = match change {
+            Change::CreateComment(c) => {
+                if let Some(parent) = &c.parent_id {
+                    if load_comment(&mut tx, tenant, parent).await?.is_none() {
+                        return Err(StoreError::NotFound("parent comment"));
+                    }
+                }
+                upsert_comments(&mut tx, &[(&c, None)]).await?;
+                entries.push(comment_entry(E::NewComment, &c, None)?);
+                (Some(*c), None)
+            }
+            Change::UpdateComment { id, patch } => {
+                let mut c = load_comment(&mut tx, tenant, &id)
+                    .await?
+                    .ok_or(StoreError::NotFound("comment"))?;
+                domain::apply_patch(&mut c, &patch);
+                upsert_comments(&mut tx, &[(&c, None)]).await?;
+                entries.push(comment_entry(E::UpdatedComment, &c, None)?);
+                (Some(c), None)
+            }
+            Change::DeleteComment { id } => {
+                let c = load_comment(&mut tx, tenant, &id)
+                    .await?
+                    .ok_or(StoreError::NotFound("comment"))?;
+                sqlx::query("DELETE FROM comments WHERE tenant_id = ? AND id = ?")
+                    .bind(tenant)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM votes WHERE tenant_id = ? AND comment_id = ?")
+                    .bind(tenant)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                entries.push(comment_entry(E::DeletedComment, &c, None)?);
+                (Some(c), None)
+            }
+            Change::AddVote(vote) => {
+                let mut c = load_comment(&mut tx, tenant, &vote.comment_id)
+                    .await?
+                    .ok_or(StoreError::NotFound("comment"))?;
+                let vote = domain::vote_for(*vote, &c);
+                if let Some(user) = &vote.user_id {
+                    let prior = sqlx::query("SELECT doc FROM votes WHERE comment_id = ? AND user_id = ? AND tenant_id = ?")
+                        .bind(&c.id)
+                        .bind(user)
+                        .bind(tenant)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(prior) = prior.as_ref().map(vote_from_row).transpose()? {
+                        if prior.direction == vote.direction {
+                            tx.commit().await?;
+                            return Ok(Applied {
+                                comment: Some(c),
+                                vote: Some(prior),
+                                entries: Vec::new(),
+                            });
+                        }
+                        sqlx::query("DELETE FROM votes WHERE id = ?")
+                            .bind(&prior.id)
+                            .execute(&mut *tx)
+                            .await?;
+                        domain::count_vote(&mut c, prior.direction, -1);
+                        entries.push(vote_entry(E::DeletedVote, &prior)?);
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO votes (id, tenant_id, comment_id, user_id, direction, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&vote.id)
+                .bind(tenant)
+                .bind(&vote.comment_id)
+                .bind(vote.user_id.as_deref())
+                .bind(vote.direction.as_i64())
+                .bind(vote.created_at.0)
+                .bind(serde_json::to_string(&vote)?)
+                .execute(&mut *tx)
+                .await?;
+                domain::count_vote(&mut c, vote.direction, 1);
+                upsert_comments(&mut tx, &[(&c, None)]).await?;
+                entries.push(vote_entry(E::NewVote, &vote)?);
+                (Some(c), Some(vote))
+            }
+            Change::DeleteVote { id } => {
+                let row =
+                    sqlx::query("DELETE FROM votes WHERE tenant_id = ? AND id = ? RETURNING doc")
+                        .bind(tenant)
+                        .bind(&id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let vote = row
+                    .as_ref()
+                    .map(vote_from_row)
+                    .transpose()?
+                    .ok_or(StoreError::NotFound("vote"))?;
+                let mut comment = load_comment(&mut tx, tenant, &vote.comment_id).await?;
+                if let Some(c) = comment.as_mut() {
+                    domain::count_vote(c, vote.direction, -1);
+                    upsert_comments(&mut tx, &[(c, None)]).await?;
+                }
+                entries.push(vote_entry(E::DeletedVote, &vote)?);
+                (comment, Some(vote))
+            }
+        };
+        let entries = append_entries(&mut tx, tenant, entries, now_ms).await?;
+        tx.commit().await?;
+        Ok(Applied {
+            comment,
+            vote,
+            entries,
+        })
+    }
+
+    async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome> {
+        use fastcomments_protocol::EventType as E;
+        let tenant = batch.tenant_id.as_str();
+        let token = batch.token.as_str();
+        let mut tx = self.writer.begin().await?;
+        let mut record = read_token(&mut tx, token)
+            .await?
+            .ok_or(StoreError::NotFound("token"))?;
+
+        // 1. Prefetch what the batch may touch: comments by hub id, by plugin id, and parents.
+        let by_id_keys: Vec<&str> = batch
+            .comments
+            .iter()
+            .filter_map(|c| c.id.as_deref())
+            .collect();
+        let ext_keys: Vec<&str> = batch
+            .comments
+            .iter()
+            .filter_map(|c| c.external_id.as_deref())
+            .collect();
+        let parent_keys: Vec<&str> = batch
+            .comments
+            .iter()
+            .filter_map(|c| c.external_parent_id.as_deref())
+            .collect();
+        let mut known: HashMap<String, Existing> = HashMap::new();
+        let mut ext_to_id: HashMap<String, String> = HashMap::new();
+        let mut fetched = comments_where_in(&mut tx, tenant, "id", "", &by_id_keys).await?;
+        let mut ext_and_parents: Vec<&str> = ext_keys.clone();
+        ext_and_parents.extend(parent_keys.iter().copied());
+        fetched
+            .extend(comments_where_in(&mut tx, tenant, "external_id", "", &ext_and_parents).await?);
+        for e in fetched {
+            if let Some(ext) = &e.comment.external_id {
+                ext_to_id.insert(ext.clone(), e.comment.id.clone());
+            }
+            known.insert(e.comment.id.clone(), e);
+        }
+
+        // 2. Merge each uploaded comment over what is stored, in batch order.
+        let now = Millis(now_ms);
+        let mut order: Vec<String> = Vec::new();
+        let mut merged: HashMap<String, (Comment, bool)> = HashMap::new(); // id → (comment, is_new)
+        let mut before: HashMap<String, Comment> = HashMap::new();
+        let mut new_for_token = 0i64;
+        let mut comment_ids = BTreeMap::new();
+        let mut counted: HashSet<String> = HashSet::new();
+        for up in &batch.comments {
+            let target = up
+                .id
+                .as_deref()
+                .filter(|id| known.contains_key(*id) || merged.contains_key(*id))
+                .map(str::to_owned)
+                .or_else(|| {
+                    up.external_id
+                        .as_ref()
+                        .and_then(|e| ext_to_id.get(e).cloned())
+                });
+            let (existing, id, is_new) = match target {
+                Some(id) => {
+                    let current = merged
+                        .get(&id)
+                        .map(|(c, _)| c.clone())
+                        .or_else(|| known.get(&id).map(|e| e.comment.clone()));
+                    let is_new = merged.get(&id).map(|(_, n)| *n).unwrap_or(false);
+                    (current, id, is_new)
+                }
+                None => (None, ids::object_id(), true),
+            };
+            if let Some(old) = known.get(&id) {
+                before
+                    .entry(id.clone())
+                    .or_insert_with(|| old.comment.clone());
+            }
+            let mut c = domain::merge_upload(existing, up, tenant, &id, now);
+            if let Some(p) = up.parent_id.as_deref().filter(|p| !p.is_empty()) {
+                c.parent_id = Some(p.to_owned());
+            } else if let Some(ext_parent) = &c.external_parent_id {
+                c.parent_id = ext_to_id.get(ext_parent).cloned();
+            }
+            if let Some(ext) = &c.external_id {
+                ext_to_id.insert(ext.clone(), id.clone());
+                comment_ids.insert(ext.clone(), id.clone());
+            }
+            let previously_from_token =
+                known.get(&id).and_then(|e| e.upload_token.as_deref()) == Some(token);
+            if !previously_from_token && counted.insert(id.clone()) {
+                new_for_token += 1;
+            }
+            if !merged.contains_key(&id) {
+                order.push(id.clone());
+            }
+            merged.insert(id, (c, is_new));
+        }
+        // Children of this batch that came before their parent in the same batch.
+        for id in &order {
+            let Some((c, _)) = merged.get(id) else {
+                continue;
+            };
+            if c.parent_id.is_none() {
+                if let Some(pid) = c
+                    .external_parent_id
+                    .as_ref()
+                    .and_then(|e| ext_to_id.get(e))
+                    .cloned()
+                {
+                    if let Some((c, _)) = merged.get_mut(id) {
+                        c.parent_id = Some(pid);
+                    }
+                }
+            }
+        }
+
+        // 3. Stored children that were waiting for a parent that arrived now.
+        let arrived: Vec<&str> = order
+            .iter()
+            .filter_map(|id| merged.get(id).and_then(|(c, _)| c.external_id.as_deref()))
+            .collect();
+        let waiting = comments_where_in(
+            &mut tx,
+            tenant,
+            "external_parent_id",
+            "AND parent_id IS NULL",
+            &arrived,
+        )
+        .await?;
+        let mut linked: Vec<Comment> = Vec::new();
+        for w in waiting {
+            if merged.contains_key(&w.comment.id) {
+                continue;
+            }
+            let mut child = w.comment;
+            child.parent_id = child
+                .external_parent_id
+                .as_ref()
+                .and_then(|e| ext_to_id.get(e))
+                .cloned();
+            if child.parent_id.is_some() {
+                linked.push(child);
+            }
+        }
+
+        // 4. Write comments, their events and the token's progress.
+        let mut rows: Vec<(&Comment, Option<&str>)> =
+            Vec::with_capacity(order.len() + linked.len());
+        let mut entries = Vec::with_capacity(order.len() + linked.len() + 1);
+        for id in &order {
+            if let Some((c, is_new)) = merged.get(id) {
+                rows.push((c, Some(token)));
+                if *is_new && !before.contains_key(id) {
+                    entries.push(comment_entry(E::NewComment, c, Some(token))?);
+                } else if before.get(id) != Some(c) {
+                    entries.push(comment_entry(E::UpdatedComment, c, Some(token))?);
+                }
+            }
+        }
+        for c in &linked {
+            rows.push((c, None));
+            entries.push(comment_entry(E::UpdatedComment, c, Some(token))?);
+        }
+        upsert_comments(&mut tx, &rows).await?;
+        record.upload_received += new_for_token;
+        if batch.finishes_upload && !record.upload_finished {
+            record.upload_finished = true;
+        }
+        let wants_setup_entry = record.upload_finished && record.setup_completed_at.is_none();
+        if wants_setup_entry {
+            entries.push(NewEntry {
+                kind: EntryKind::SetupCompleted,
+                url_id: String::new(),
+                origin_token: None,
+                only_token: Some(token.to_owned()),
+                payload: None,
+            });
+        }
+        let entries = append_entries(&mut tx, tenant, entries, now_ms).await?;
+        if wants_setup_entry {
+            record.setup_completed_at = entries.last().map(|e| e.created_at);
+        }
+        write_token(&mut tx, &record).await?;
+        tx.commit().await?;
+        Ok(UploadOutcome {
+            comment_ids,
+            received: batch.comments.len() as u64,
+            token: record,
+            entries,
+        })
+    }
+
+    async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await?;
+        let mut found = 0;
+        for m in mappings {
+            let Some(mut c) = load_comment(&mut tx, tenant, &m.fc_id).await? else {
+                continue;
+            };
+            c.meta
+                .get_or_insert_with(Default::default)
+                .insert("wpId".into(), serde_json::Value::String(m.wp_id.clone()));
+            upsert_comments(&mut tx, &[(&c, None)]).await?;
+            found += 1;
+        }
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT id, created_at, kind, url_id, payload FROM timeline");
+        push_visibility(&mut qb, q);
+        qb.push(" ORDER BY created_at LIMIT ");
+        qb.push_bind(i64::try_from(q.limit).unwrap_or(i64::MAX));
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    async fn count_timeline(&self, q: &TimelineQuery, cap: u64) -> StoreResult<u64> {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM timeline");
+        push_visibility(&mut qb, q);
+        qb.push(" LIMIT ");
+        qb.push_bind(i64::try_from(cap).unwrap_or(i64::MAX));
+        qb.push(")");
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.reader).await?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds> {
+        let row =
+            sqlx::query("SELECT last_ms, pruned_through FROM tenant_clock WHERE tenant_id = ?")
+                .bind(tenant)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(match row {
+            Some(r) => TimelineBounds {
+                newest: r.try_get("last_ms")?,
+                pruned_through: r.try_get("pruned_through")?,
+            },
+            None => TimelineBounds::default(),
+        })
+    }
+
+    async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "UPDATE tenant_clock SET pruned_through = MAX(pruned_through, \
+             (SELECT MAX(created_at) FROM timeline t WHERE t.tenant_id = tenant_clock.tenant_id AND t.created_at < ?)) \
+             WHERE EXISTS (SELECT 1 FROM timeline t WHERE t.tenant_id = tenant_clock.tenant_id AND t.created_at < ?)",
+        )
+        .bind(before_ms)
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM timeline WHERE created_at < ?")
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,170 @@
+//! [`Verifier`]: the secrets, tolerance and clock of a receiver, set up once and shared by
+//! every request.
+//!
+//! Each secret is absorbed into an HMAC state when the verifier is built; a verification clones
+//! that state (a copy of two SHA-256 states) instead of re-keying, so verifying costs little
+//! more than hashing the body once. The verifier is an `Arc` inside: cloning it into every
+//! request handler, as axum's state does, copies one pointer.
+
+use crate::error::VerifyError;
+use crate::headers::HeaderLookup;
+use crate::sign::{keyed_mac, HmacSha256};
+use crate::verify::{SignedHeaders, Verified, DEFAULT_TOLERANCE_SECS};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The largest body the axum extractor reads unless configured otherwise: 1 MiB, far above any
+/// comment and low enough that a flood of large bodies cannot exhaust memory.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A source of "now" in unix seconds. Tests pass a closure over a value they control.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock in unix seconds (0 if it reads before 1970).
+pub fn system_clock() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .unwrap_or(0)
+}
+
+/// What a [`Verifier`] shares between its clones.
+#[derive(Clone)]
+struct Settings {
+    /// One keyed MAC per non-empty secret, with the secret's index in the list given.
+    keys: Vec<(usize, HmacSha256)>,
+    /// Allowed distance between the request's timestamp and the clock, both ways.
+    tolerance_secs: u64,
+    /// "Now".
+    clock: Clock,
+    /// Largest body the axum extractor reads.
+    max_body_bytes: usize,
+}
+
+/// Verifies webhook requests against a fixed set of secrets.
+///
+/// ```
+/// use fastcomments_webhooks::{sign, Verifier};
+/// let verifier = Verifier::new(["per-domain secret", "wildcard secret"])
+///     .with_tolerance_secs(120)
+///     .with_clock(|| 1763880000);
+/// let body = br#"{"id":"abc"}"#;
+/// let sig = sign(b"wildcard secret", 1763880000, body);
+/// let headers = [
+///     ("x-fastcomments-timestamp", sig.timestamp_header()),
+///     ("x-fastcomments-signature", sig.signature_header()),
+/// ];
+/// assert_eq!(verifier.verify(&headers, body).unwrap().secret_index, 1);
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    /// Shared so that a clone per request costs a reference count.
+    settings: Arc<Settings>,
+}
+
+impl Verifier {
+    /// A verifier accepting a signature by any of `secrets` (empty ones are skipped), with the
+    /// default tolerance ([`DEFAULT_TOLERANCE_SECS`]), the system clock and the default body
+    /// limit ([`DEFAULT_MAX_BODY_BYTES`]).
+    pub fn new<I>(secrets: I) -> Verifier
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let keys = secrets
+            .into_iter()
+            .enumerate()
+            .filter(|(_, s)| !s.as_ref().is_empty())
+            .map(|(i, s)| (i, keyed_mac(s.as_ref())))
+            .collect();
+        Verifier {
+            settings: Arc::new(Settings {
+                keys,
+                tolerance_secs: DEFAULT_TOLERANCE_SECS,
+                clock: Arc::new(system_clock),
+                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            }),
+        }
+    }
+
+    /// Sets how far, in seconds, a timestamp may be from the clock in either direction.
+    pub fn with_tolerance_secs(mut self, tolerance_secs: u64) -> Verifier {
+        Arc::make_mut(&mut self.settings).tolerance_secs = tolerance_secs;
+        self
+    }
+
+    /// Replaces the clock (unix seconds), e.g. with a fixed instant in tests.
+    pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Verifier {
+        Arc::make_mut(&mut self.settings).clock = Arc::new(clock);
+        self
+    }
+
+    /// Sets the largest body, in bytes, the axum extractor reads (larger ones are answered 413).
+    pub fn with_max_body_bytes(mut self, max_body_bytes: usize) -> Verifier {
+        Arc::make_mut(&mut self.settings).max_body_bytes = max_body_bytes;
+        self
+    }
+
+    /// The tolerance in force, seconds.
+    pub fn tolerance_secs(&self) -> u64 {
+        self.settings.tolerance_secs
+    }
+
+    /// The body limit of the axum extractor, bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.settings.max_body_bytes
+    }
+
+    /// How many (non-empty) secrets are configured.
+    pub fn secret_count(&self) -> usize {
+        self.settings.keys.len()
+    }
+
+    /// The clock's "now", unix seconds.
+    pub fn now(&self) -> i64 {
+        (self.settings.clock)()
+    }
+
+    /// Verifies a request as of the clock's "now". See [`verify`](crate::verify) for the checks.
+    pub fn verify<H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &H,
+        raw_body: &[u8],
+    ) -> Result<Verified, VerifyError> {
+        self.verify_at(headers, raw_body, self.now())
+    }
+
+    /// Verifies a request as of `now_unix_secs` instead of the clock.
+    pub fn verify_at<H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &H,
+        raw_body: &[u8],
+        now_unix_secs: i64,
+    ) -> Result<Verified, VerifyError> {
+        let settings = &*self.settings;
+        if settings.keys.is_empty() {
+            return Err(VerifyError::NoSecret);
+        }
+        let signed = SignedHeaders::read(headers, now_unix_secs, settings.tolerance_secs)?;
+        for (index, keyed) in &settings.keys {
+            if signed.matches(keyed, raw_body) {
+                return Ok(signed.verified(headers, *index));
+            }
+        }
+        Err(VerifyError::SignatureMismatch)
+    }
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secret_count()),
+            )
+            .field("tolerance_secs", &self.settings.tolerance_secs)
+            .field("max_body_bytes", &self.settings.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
