@@ -135,8 +135,8 @@ pub struct Comment {
     /// Users mentioned.
     #[serde(default)]
     pub mentions: Vec<Mention>,
-    /// Free-form data, e.g. `wpId` (the plugin's local id).
-    #[serde(default)]
+    /// Free-form data, e.g. `wpId` (the plugin's local id). `[]` (PHP's empty map) is `None`.
+    #[serde(default, deserialize_with = "lenient::opt_object")]
     pub meta: Option<Map<String, Value>>,
     /// Fields this crate does not know.
     #[serde(flatten)]
@@ -213,8 +213,13 @@ pub struct UploadComment {
         skip_serializing_if = "Option::is_none"
     )]
     pub comment_html: Option<String>,
-    /// When it was written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When it was written. WordPress's zero date (`0000-00-00 00:00:00`), `""` and `null`
+    /// mean "unknown" (the hub then uses the upload time).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::opt_lenient"
+    )]
     pub date: Option<Millis>,
     /// Net votes.
     #[serde(
@@ -274,8 +279,12 @@ pub struct UploadComment {
     /// Domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
-    /// Free-form data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Free-form data. PHP writes an empty map as `[]`, which reads as `None`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_object"
+    )]
     pub meta: Option<Map<String, Value>>,
     /// Fields this crate does not know.
     #[serde(flatten)]

@@ -135,6 +135,22 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     d.deserialize_any(OptVisitor(StringVisitor, |_: &str| false))
 }
 
+/// An optional JSON object: `null` and `[]` (PHP's encoding of an empty map) are `None`; any
+/// other non-object is refused.
+pub fn opt_object<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, D::Error> {
+    use serde::Deserialize;
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(m)) => Ok(Some(m)),
+        Some(serde_json::Value::Array(a)) if a.is_empty() => Ok(None),
+        Some(other) => Err(de::Error::custom(format!(
+            "expected an object, got {other}"
+        ))),
+    }
+}
+
 /// Wraps a visitor so that `null` (and, where `empty_is_none` says so, some strings) is `None`.
 struct OptVisitor<V>(V, fn(&str) -> bool);
 
@@ -202,6 +218,28 @@ mod tests {
         let p = probe(r#"{"n":1,"o":"","b":"false","s":"x"}"#).unwrap();
         assert_eq!(p.o, None);
         assert!(!p.b);
+    }
+
+    #[test]
+    fn php_empty_maps_and_zero_dates_are_absent() {
+        let c: crate::UploadComment =
+            serde_json::from_str(r#"{"comment":"x","meta":[],"date":"0000-00-00 00:00:00"}"#)
+                .unwrap();
+        assert_eq!((c.meta, c.date), (None, None));
+        let c: crate::UploadComment = serde_json::from_str(r#"{"comment":"x","date":""}"#).unwrap();
+        assert_eq!(c.date, None);
+        let c: crate::UploadComment =
+            serde_json::from_str(r#"{"comment":"x","meta":{"a":1},"date":"2024-01-02 03:04:05"}"#)
+                .unwrap();
+        assert_eq!(c.meta.map(|m| m.len()), Some(1));
+        assert!(c.date.is_some());
+        assert!(
+            serde_json::from_str::<crate::UploadComment>(r#"{"comment":"x","meta":[1]}"#).is_err()
+        );
+        assert!(
+            serde_json::from_str::<crate::UploadComment>(r#"{"comment":"x","date":"soon"}"#)
+                .is_err()
+        );
     }
 
     #[test]

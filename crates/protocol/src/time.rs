@@ -143,6 +143,26 @@ impl<'de> Deserialize<'de> for Millis {
     }
 }
 
+/// An optional date in any accepted form; `null`, `""` and zero dates such as
+/// `0000-00-00 00:00:00` (what WordPress stores for "no date") are `None`.
+pub fn opt_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => {
+            let t = s.trim();
+            if t.is_empty() || t.starts_with("0000-00-00") {
+                Ok(None)
+            } else {
+                Millis::parse(t).map(Some).map_err(de::Error::custom)
+            }
+        }
+        Some(other) => Millis::deserialize(other)
+            .map(Some)
+            .map_err(de::Error::custom),
+    }
+}
+
 /// Serde helpers for a `Millis` written as a JSON *number* of epoch milliseconds (event
 /// `createdAt` in the stream protocol, vote `createdAt`). Reading takes a number (or a string
 /// holding an integer) as milliseconds whatever its size, so small values round-trip too (the

@@ -1,0 +1,519 @@
+//! The tenant API, the operator API and the operational endpoints over real HTTP.
+
+mod common;
+
+use common::{code, TestHub};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn operator_api_guards_tenant_creation() {
+    let hub = TestHub::start().await;
+    let url = format!("{}/admin/v1/tenants", hub.base);
+    let res = hub
+        .client
+        .post(&url)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = hub
+        .client
+        .post(&url)
+        .bearer_auth("wrong")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = hub
+        .client
+        .post(&url)
+        .bearer_auth("admin-secret")
+        .json(&json!({"name": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = hub
+        .client
+        .post(&url)
+        .bearer_auth("admin-secret")
+        .json(&json!({"name": "x", "domains": ["not a domain"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let t = hub.tenant("Acme").await;
+    assert!(t.id.starts_with("t-"));
+    assert_eq!(t.key.len(), 64);
+
+    let off = TestHub::start_with(
+        Default::default(),
+        std::sync::Arc::new(fastcomments_hub::SystemClock),
+    )
+    .await;
+    let res = off
+        .client
+        .post(format!("{}/admin/v1/tenants", off.base))
+        .bearer_auth("anything")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn comments_crud_threads_and_votes() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant("Acme").await;
+    let root = hub
+        .comment(
+            &t,
+            "thread-1",
+            "first <b>bold</b>\nline two https://example.com/a",
+        )
+        .await;
+    assert_eq!(
+        root["commentHTML"],
+        "first &lt;b&gt;bold&lt;/b&gt;<br>line two https://example.com/a"
+    );
+    assert_eq!(root["hasLinks"], true);
+    assert_eq!(root["approved"], true);
+    let id = root["_id"].as_str().unwrap();
+    let (s, reply) = hub
+        .call(
+            Method::POST,
+            "/api/v1/comments",
+            Some(&t.key),
+            Some(json!({"urlId": "thread-1", "commenterName": "Боб", "comment": "reply", "parentId": id, "userId": 7})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(reply["comment"]["parentId"], id);
+    assert_eq!(reply["comment"]["userId"], "7");
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/comments",
+            Some(&t.key),
+            Some(json!({"urlId": "thread-1", "commenterName": "x", "comment": "orphan", "parentId": "nope"})),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
+
+    let (_, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/comments?urlId=thread-1",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(v["comments"].as_array().unwrap().len(), 2);
+    let (s, v) = hub
+        .call(Method::GET, "/api/v1/comments", Some(&t.key), None)
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
+
+    let (s, v) = hub
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/comments/{id}"),
+            Some(&t.key),
+            Some(json!({"approved": false, "reviewed": "true"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (
+            v["comment"]["approved"].clone(),
+            v["comment"]["reviewed"].clone()
+        ),
+        (json!(false), json!(true))
+    );
+    let (s, v) = hub
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/comments/{id}"),
+            Some(&t.key),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
+    let (s, v) = hub
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/comments/{id}"),
+            Some(&t.key),
+            Some(json!({"approvd": true})),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid-body"),
+        "unknown fields are refused: {v}"
+    );
+
+    // Votes: up from two users, one changes its mind, one is removed.
+    let vote = |dir: i64, user: &str| {
+        let hub = &hub;
+        let key = t.key.clone();
+        let user = user.to_owned();
+        async move {
+            hub.call(
+                Method::POST,
+                &format!("/api/v1/comments/{id}/votes"),
+                Some(&key),
+                Some(json!({"direction": dir, "userId": user})),
+            )
+            .await
+        }
+    };
+    let (_, v1) = vote(1, "u1").await;
+    let (_, _) = vote(1, "u2").await;
+    let (_, again) = vote(1, "u2").await;
+    let (_, flipped) = vote(-1, "u2").await;
+    assert_ne!(again["vote"]["_id"], flipped["vote"]["_id"]);
+    let (s, v) = vote(2, "u3").await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
+    let (_, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/comments?urlId=thread-1",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    let c = v["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["_id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            c["votes"].clone(),
+            c["votesUp"].clone(),
+            c["votesDown"].clone()
+        ),
+        (json!(0), json!(1), json!(1))
+    );
+    let vid = v1["vote"]["_id"].as_str().unwrap();
+    let (s, _) = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/votes/{vid}"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/votes/{vid}"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
+    let (_, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/comments?urlId=thread-1",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    let c = v["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["_id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            c["votes"].clone(),
+            c["votesUp"].clone(),
+            c["votesDown"].clone()
+        ),
+        (json!(-1), json!(0), json!(1))
+    );
+
+    let (s, v) = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/comments/{id}"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        v["comment"]["votesDown"], 1,
+        "delete answers with the comment as it was"
+    );
+    let (s, _) = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/comments/{id}"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors_not_500s() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant("Acme").await;
+    let (s, v) = hub
+        .call(Method::GET, "/api/v1/comments?urlId=x", None, None)
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (s, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/comments?urlId=x",
+            Some("not-a-key"),
+            None,
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    for body in [
+        json!({}),
+        json!({"urlId": "x", "commenterName": "n"}),
+        json!({"urlId": "", "commenterName": "n", "comment": "c"}),
+        json!({"urlId": "x", "commenterName": "n", "comment": "x".repeat(70_000)}),
+        json!({"urlId": "x", "commenterName": "n", "comment": "c", "extra": 1}),
+        json!("string"),
+    ] {
+        let (s, v) = hub
+            .call(
+                Method::POST,
+                "/api/v1/comments",
+                Some(&t.key),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid-body"),
+            "{body}"
+        );
+    }
+    let res = hub
+        .client
+        .post(format!("{}/api/v1/comments", hub.base))
+        .header("x-api-key", &t.key)
+        .body(vec![b'{'; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (s, v) = hub.get("/no/such/route").await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
+    let (s, v) = hub
+        .call(Method::DELETE, "/integrations/v1/stream", None, None)
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed")
+    );
+    let (s, v) = hub
+        .get("/integrations/v1/stream?token=abcdefgh123&lastFetchDate=-3")
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
+    let (s, v) = hub.get("/integrations/v1/stream").await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-token"));
+    let (s, v) = hub
+        .get("/integrations/v1/comments?token=abcdefgh123&skip=lots")
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
+}
+
+#[tokio::test]
+async fn api_secrets_are_listed_created_and_revoked() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant("Acme").await;
+    let (_, v) = hub
+        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
+        .await;
+    assert_eq!(v["apiSecrets"].as_array().unwrap().len(), 1);
+    assert_eq!(v["apiSecrets"][0]["domain"], "*");
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/api-secrets",
+            Some(&t.key),
+            Some(json!({"domain": "localhost"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let new_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
+    let new_id = v["apiSecret"]["id"].as_str().unwrap().to_owned();
+    // The new secret authenticates too.
+    let (s, _) = hub
+        .call(Method::GET, "/api/v1/api-secrets", Some(&new_key), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/api-secrets",
+            Some(&t.key),
+            Some(json!({"domain": "a b"})),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
+    let (s, _) = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/api-secrets/{new_id}"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = hub
+        .call(Method::GET, "/api/v1/api-secrets", Some(&new_key), None)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "a revoked secret stops working at once"
+    );
+    let other = hub.tenant("Other").await;
+    let (_, v) = hub
+        .call(Method::GET, "/api/v1/api-secrets", Some(&other.key), None)
+        .await;
+    let other_id = v["apiSecrets"][0]["id"].as_str().unwrap().to_owned();
+    let (s, _) = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/api-secrets/{other_id}"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn health_metrics_and_openapi() {
+    let hub = TestHub::start().await;
+    let (s, v) = hub.get("/healthz").await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"status": "success"})));
+    let text = hub
+        .client
+        .get(format!("{}/metrics", hub.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("# TYPE fastcomments_polls_total counter"),
+        "{text}"
+    );
+    assert!(text.contains("fastcomments_http_responses_total{class=\"2xx\"}"));
+    let (s, doc) = hub.get("/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/integrations/v1/token/{token}", "put"),
+        ("/integrations/v1/stream", "get"),
+        ("/integrations/v1/commands", "get"),
+        ("/integrations/v1/events", "get"),
+        ("/integrations/v1/comments", "post"),
+        ("/integrations/v1/comments", "get"),
+        ("/integrations/v1/comment-ids", "patch"),
+        ("/integrations/v1/api-secret", "get"),
+        ("/admin/v1/tenants", "post"),
+        ("/api/v1/comments/{id}/votes", "post"),
+        ("/api/v1/integrations/{token}/acknowledge", "post"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn setup_page_acknowledges_a_token() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant("Acme").await;
+    let token = "page-token-123456";
+    hub.call(
+        Method::PUT,
+        &format!("/integrations/v1/token/{token}"),
+        None,
+        None,
+    )
+    .await;
+    let page = hub
+        .client
+        .get(format!(
+            "{}/auth/my-account/integrations/v1/setup?token={token}",
+            hub.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("value=\"{token}\"")), "{page}");
+    let res = hub
+        .client
+        .post(format!(
+            "{}/auth/my-account/integrations/v1/setup",
+            hub.base
+        ))
+        .form(&[("token", token), ("apiKey", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = hub
+        .client
+        .post(format!(
+            "{}/auth/my-account/integrations/v1/setup",
+            hub.base
+        ))
+        .form(&[
+            ("token", token),
+            ("apiKey", t.key.as_str()),
+            ("skipInitialSync", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("connected"));
+    let (_, v): (_, Value) = hub
+        .call(
+            Method::PUT,
+            &format!("/integrations/v1/token/{token}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(v["isTokenValidated"], true);
+    let (_, v) = hub
+        .get(&format!("/integrations/v1/stream?token={token}"))
+        .await;
+    assert_eq!(
+        v["commands"][0]["command"], "SetSetupCompleted",
+        "skip chosen on the page: {v}"
+    );
+}

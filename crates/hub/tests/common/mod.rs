@@ -1,0 +1,174 @@
+//! A real hub on 127.0.0.1:0 with a temporary SQLite file, and a real HTTP client.
+#![allow(dead_code)]
+
+use fastcomments_hub::store::sqlite::SqliteStore;
+use fastcomments_hub::{Clock, HubConfig, ManualClock, RunningHub, SystemClock};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub struct TestHub {
+    pub running: RunningHub,
+    pub client: reqwest::Client,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Tenant {
+    pub id: String,
+    pub key: String,
+}
+
+impl TestHub {
+    pub async fn start() -> TestHub {
+        Self::start_with(
+            HubConfig {
+                admin_token: Some("admin-secret".into()),
+                ..HubConfig::default()
+            },
+            Arc::new(SystemClock),
+        )
+        .await
+    }
+
+    pub async fn start_with(config: HubConfig, clock: Arc<dyn Clock>) -> TestHub {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+        let running = RunningHub::bind_with_clock(
+            "127.0.0.1:0",
+            Arc::new(store),
+            clock,
+            config,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        let base = running.url();
+        TestHub {
+            running,
+            client: reqwest::Client::new(),
+            base,
+            dir,
+        }
+    }
+
+    pub async fn with_manual_clock(config: HubConfig, start_ms: i64) -> (TestHub, ManualClock) {
+        let clock = ManualClock::new(start_ms);
+        (
+            Self::start_with(config, Arc::new(clock.clone())).await,
+            clock,
+        )
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"));
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None, None).await
+    }
+
+    /// Creates a tenant through the operator API.
+    pub async fn tenant(&self, name: &str) -> Tenant {
+        let res = self
+            .client
+            .post(format!("{}/admin/v1/tenants", self.base))
+            .bearer_auth("admin-secret")
+            .json(&json!({"name": name, "domains": [format!("{}.example", name.to_lowercase())]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.unwrap();
+        Tenant {
+            id: v["tenantId"].as_str().unwrap().to_owned(),
+            key: v["apiSecret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Registers `token` and acknowledges it for `tenant`.
+    pub async fn connect(&self, tenant: &Tenant, token: &str, skip: bool) {
+        let (s, v) = self
+            .call(
+                Method::PUT,
+                &format!("/integrations/v1/token/{token}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/integrations/{token}/acknowledge"),
+                Some(&tenant.key),
+                Some(json!({"skipInitialSync": skip})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+
+    pub async fn comment(&self, tenant: &Tenant, url_id: &str, text: &str) -> Value {
+        let (s, v) = self
+            .call(
+                Method::POST,
+                "/api/v1/comments",
+                Some(&tenant.key),
+                Some(json!({"urlId": url_id, "commenterName": "Ана", "comment": text})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["comment"].clone()
+    }
+
+    /// Reads the whole stream from `cursor` in pages; returns (events, commands, final cursor).
+    pub async fn drain_stream(
+        &self,
+        token: &str,
+        mut cursor: i64,
+    ) -> (Vec<Value>, Vec<Value>, i64) {
+        let mut events = Vec::new();
+        let mut commands = Vec::new();
+        for _ in 0..10_000 {
+            let (s, v) = self
+                .get(&format!(
+                    "/integrations/v1/stream?token={token}&lastFetchDate={cursor}"
+                ))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            events.extend(v["events"].as_array().unwrap().iter().cloned());
+            commands.extend(v["commands"].as_array().unwrap().iter().cloned());
+            let next = v["nextFetchDate"].as_i64().unwrap();
+            assert!(next >= cursor, "cursor went back: {cursor} -> {next}");
+            cursor = next;
+            if !v["hasMore"].as_bool().unwrap() {
+                return (events, commands, cursor);
+            }
+        }
+        panic!("stream never ended");
+    }
+}
+
+pub fn code(v: &Value) -> &str {
+    v["code"].as_str().unwrap_or("")
+}
