@@ -26,6 +26,18 @@ pub struct HubConfig {
     pub download_page_size: u64,
     /// How often expired tokens and old timeline entries are removed.
     pub maintenance_interval: Duration,
+    /// Webhook retry delay unit: attempt *n* failing waits `n × webhook_retry_base`
+    /// (SPEC §2.2: 1 minute; tests use milliseconds).
+    pub webhook_retry_base: Duration,
+    /// Attempts before a delivery is `failed` (SPEC §2.2: 99).
+    pub webhook_max_attempts: i64,
+    /// Deliveries in flight at once.
+    pub webhook_concurrency: usize,
+    /// Timeout of one webhook call.
+    pub webhook_timeout: Duration,
+    /// Let webhooks of any domain target private, loopback and link-local addresses (normally
+    /// only the `localhost` domain may).
+    pub allow_private_webhook_targets: bool,
 }
 
 impl Default for HubConfig {
@@ -41,6 +53,11 @@ impl Default for HubConfig {
             initial_batch_size: 100,
             download_page_size: 100,
             maintenance_interval: Duration::from_secs(3600),
+            webhook_retry_base: Duration::from_secs(60),
+            webhook_max_attempts: 99,
+            webhook_concurrency: 64,
+            webhook_timeout: Duration::from_secs(10),
+            allow_private_webhook_targets: false,
         }
     }
 }

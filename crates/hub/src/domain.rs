@@ -201,6 +201,43 @@ pub fn vote_for(mut vote: Vote, comment: &Comment) -> Vote {
     vote
 }
 
+/// The webhook body for a comment (SPEC §2.1). Page numbers are not tracked by this hub and
+/// are sent as 0.
+pub fn webhook_comment(c: &Comment) -> fastcomments_protocol::WebhookComment {
+    fastcomments_protocol::WebhookComment {
+        id: c.id.clone(),
+        url_id: c.url_id.clone(),
+        url: c.url.clone(),
+        user_id: c.user_id.clone(),
+        commenter_email: c.commenter_email.clone(),
+        commenter_name: c.commenter_name.clone(),
+        comment: c.comment.clone(),
+        comment_html: c.comment_html.clone(),
+        external_id: c.external_id.clone(),
+        parent_id: c.parent_id.clone(),
+        date: c.date,
+        votes: c.votes,
+        votes_up: c.votes_up,
+        votes_down: c.votes_down,
+        verified: c.verified,
+        verified_date: None,
+        reviewed: c.reviewed,
+        avatar_src: c.avatar_src.clone(),
+        is_spam: c.is_spam,
+        ai_determined_spam: c.ai_determined_spam,
+        has_images: c.has_images,
+        page_number: 0,
+        page_number_of: 0,
+        page_number_nf: 0,
+        approved: c.approved,
+        locale: c.locale.clone(),
+        mentions: Some(c.mentions.clone()),
+        domain: c.domain.clone(),
+        moderation_group_ids: None,
+        extra: Extra::new(),
+    }
+}
+
 /// Refuses an uploaded comment that cannot be stored.
 pub fn validate_upload(c: &UploadComment) -> Result<(), String> {
     let has_thread = c.url_id.as_deref().is_some_and(|u| !u.trim().is_empty())

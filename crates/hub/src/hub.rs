@@ -29,7 +29,10 @@ pub struct Hub {
     pub config: HubConfig,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Wakes the webhook dispatcher when a commit queued deliveries.
+    pub webhook_wake: Arc<tokio::sync::Notify>,
     tokens: RwLock<HashMap<String, TokenRecord>>,
+    tenant_secrets: RwLock<HashMap<String, Vec<ApiSecret>>>,
     secrets: RwLock<HashMap<String, ApiSecret>>,
     bounds: RwLock<HashMap<String, TimelineBounds>>,
 }
@@ -50,7 +53,9 @@ impl Hub {
             clock,
             config,
             metrics: Metrics::default(),
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
             tokens: RwLock::new(HashMap::new()),
+            tenant_secrets: RwLock::new(HashMap::new()),
             secrets: RwLock::new(HashMap::new()),
             bounds: RwLock::new(HashMap::new()),
         }
@@ -169,17 +174,35 @@ impl Hub {
     }
 
     /// Forgets a revoked secret.
-    pub fn forget_secret(&self, secret: &str) {
-        self.secrets.write().remove(secret);
+    pub fn forget_secret(&self, secret: &ApiSecret) {
+        self.secrets.write().remove(&secret.secret);
+        self.tenant_secrets.write().remove(&secret.tenant_id);
     }
 
-    /// The secret for `domain`, else the tenant's wildcard secret.
+    /// Adds a secret and refreshes the caches.
+    pub async fn add_secret(&self, secret: &ApiSecret) -> StoreResult<()> {
+        self.store.add_secret(secret).await?;
+        self.tenant_secrets.write().remove(&secret.tenant_id);
+        Ok(())
+    }
+
+    /// The secret for `domain`, else the tenant's wildcard secret (cached per tenant).
     pub async fn secret_for_domain(
         &self,
         tenant: &str,
         domain: Option<&str>,
     ) -> StoreResult<Option<ApiSecret>> {
-        let secrets = self.store.list_secrets(tenant).await?;
+        let cached = self.tenant_secrets.read().get(tenant).cloned();
+        let secrets = match cached {
+            Some(s) => s,
+            None => {
+                let s = self.store.list_secrets(tenant).await?;
+                self.tenant_secrets
+                    .write()
+                    .insert(tenant.to_owned(), s.clone());
+                s
+            }
+        };
         let host = domain.and_then(normalize_domain);
         let specific = host.and_then(|h| secrets.iter().find(|s| s.domain == h).cloned());
         Ok(specific.or_else(|| secrets.iter().find(|s| s.domain == "*").cloned()))
@@ -217,6 +240,9 @@ impl Hub {
     pub async fn apply(&self, tenant: &str, change: Change) -> ApiResult<Applied> {
         let applied = self.store.apply(tenant, change, self.now_ms()).await?;
         self.note_entries(tenant, &applied.entries);
+        if applied.deliveries > 0 {
+            self.webhook_wake.notify_one();
+        }
         Ok(applied)
     }
 

@@ -7,6 +7,7 @@
 //!   store, and shape responses. They never touch SQL.
 //! - [`hub`]: shared state and the caches that let idle polls skip the disk.
 //! - [`store`]: the [`store::Store`] trait and its backends; every atomic step lives here.
+//! - [`delivery`]: the webhook dispatcher: outbox → signed HTTP → attempt log → retry.
 //! - [`domain`]: pure comment rules (validation, rendering, upload merge, vote counts).
 //! - [`clock`], [`ids`], [`config`], [`error`], [`metrics`]: the small parts.
 
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod hub;

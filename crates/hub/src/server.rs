@@ -49,6 +49,7 @@ pub struct RunningHub {
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     maintenance: JoinHandle<()>,
+    dispatcher: JoinHandle<()>,
 }
 
 impl RunningHub {
@@ -73,6 +74,9 @@ impl RunningHub {
                 .with_graceful_shutdown(shutdown)
                 .await
         });
+        let senders = crate::delivery::Senders::new(hub.config.webhook_timeout)
+            .map_err(std::io::Error::other)?;
+        let dispatcher = crate::delivery::spawn(hub.clone(), senders, stopped.clone());
         let maint_hub = hub.clone();
         let maintenance = tokio::spawn(async move {
             let mut tick = tokio::time::interval(maint_hub.config.maintenance_interval);
@@ -93,6 +97,7 @@ impl RunningHub {
             stop,
             task,
             maintenance,
+            dispatcher,
         })
     }
 
@@ -137,6 +142,9 @@ impl RunningHub {
         };
         let _ = self.stop.send(true);
         let _ = self.maintenance.await;
+        // In-flight deliveries finish (bounded by the webhook timeout) and are recorded; the
+        // rest stay queued in the store for the next start.
+        let _ = self.dispatcher.await;
         result
     }
 }

@@ -530,6 +530,9 @@ pub async fn upload(
         )
         .await?;
     hub.note_entries(&tenant, &outcome.entries);
+    if outcome.deliveries > 0 {
+        hub.webhook_wake.notify_one();
+    }
     hub.remember_token(outcome.token);
     hub.metrics.comments_uploaded.add(count);
     Ok(Json(UploadResponse {

@@ -7,6 +7,7 @@ pub mod integration;
 pub mod ops;
 pub mod setup_page;
 pub mod tenant;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::hub::Hub;
@@ -77,7 +78,16 @@ pub fn router(hub: Arc<Hub>) -> Router {
             post(tenant::acknowledge),
         )
         .route("/integrations/{token}/resync", post(tenant::resync))
-        .route("/integrations/{token}", delete(tenant::revoke));
+        .route("/integrations/{token}", delete(tenant::revoke))
+        .route(
+            "/webhook-config",
+            get(webhooks::get_config).put(webhooks::put_config),
+        )
+        .route("/webhook-deliveries", get(webhooks::list_deliveries))
+        .route("/webhook-deliveries/{id}", get(webhooks::get_delivery))
+        .route("/webhook-deliveries/{id}/cancel", post(webhooks::cancel))
+        .route("/webhook-deliveries/{id}/retry", post(webhooks::retry))
+        .route("/webhook-test", post(webhooks::send_test));
     Router::new()
         .nest("/integrations/v1", integration)
         .nest("/api/v1", tenant_api)

@@ -262,7 +262,7 @@ pub async fn create_secret(
         secret: ids::api_secret(),
         created_at: hub.now_ms(),
     };
-    hub.store.add_secret(&secret).await?;
+    hub.add_secret(&secret).await?;
     Ok(Json(SecretCreated {
         status: Status::Success,
         api_secret: secret.into(),
@@ -286,7 +286,7 @@ pub async fn delete_secret(
         .delete_secret(&auth.tenant_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("API secret"))?;
-    hub.forget_secret(&removed.secret);
+    hub.forget_secret(&removed);
     Ok(Json(Done {
         status: Status::Success,
     }))

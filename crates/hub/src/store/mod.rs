@@ -123,4 +123,47 @@ pub trait Store: Send + Sync + 'static {
     async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds>;
     /// Deletes entries older than `before_ms` in every tenant; returns how many.
     async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64>;
+
+    // --- webhooks (SPEC §2) ---
+
+    /// A tenant's webhook configurations.
+    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>>;
+    /// Creates or replaces the configuration of `config.domain`.
+    async fn put_webhook_config(
+        &self,
+        tenant: &str,
+        config: &WebhookConfig,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    /// Pending deliveries due at `now_ms` whose comment has no earlier pending delivery, in
+    /// due order, at most `limit`.
+    async fn due_deliveries(&self, now_ms: i64, limit: u64) -> StoreResult<Vec<Delivery>>;
+    /// When the earliest pending delivery due strictly after `after_ms` is due.
+    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
+    /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile.
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()>;
+    /// A tenant's deliveries, newest first.
+    async fn deliveries(
+        &self,
+        tenant: &str,
+        status: Option<DeliveryStatus>,
+        comment_id: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// One delivery with its attempts.
+    async fn delivery(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>>;
+    /// Cancels a queued or retrying delivery.
+    async fn cancel_delivery(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<Delivery>;
+    /// Queues a failed or cancelled delivery again, with `extra_attempts` more attempts.
+    async fn retry_delivery(
+        &self,
+        tenant: &str,
+        id: &str,
+        now_ms: i64,
+        extra_attempts: i64,
+    ) -> StoreResult<Delivery>;
 }

@@ -224,6 +224,8 @@ pub struct Applied {
     pub vote: Option<Vote>,
     /// The entries appended, in order.
     pub entries: Vec<TimelineEntry>,
+    /// Webhook deliveries queued by the change.
+    pub deliveries: usize,
 }
 
 /// An upload batch (SPEC §1.4).
@@ -250,4 +252,170 @@ pub struct UploadOutcome {
     pub token: TokenRecord,
     /// Entries appended.
     pub entries: Vec<TimelineEntry>,
+    /// Webhook deliveries queued (imports fire only where the tenant turned that on).
+    pub deliveries: usize,
+}
+
+/// Where one kind of webhook goes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebhookTarget {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// The HTTP method.
+    pub method: fastcomments_protocol::HttpMethod,
+}
+
+/// A tenant's webhook configuration for one domain (`*`: any domain without its own).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookConfig {
+    /// The domain (`localhost` for local development, `*` for all).
+    pub domain: String,
+    /// Comment created.
+    #[serde(default)]
+    pub create: Option<WebhookTarget>,
+    /// Comment updated (votes included).
+    #[serde(default)]
+    pub update: Option<WebhookTarget>,
+    /// Comment deleted.
+    #[serde(default)]
+    pub delete: Option<WebhookTarget>,
+    /// Also send the API secret in clear in a `token` header (legacy receivers).
+    #[serde(default)]
+    pub legacy_token_header: bool,
+    /// Fire for comments imported by integration uploads too.
+    #[serde(default)]
+    pub fire_on_import: bool,
+}
+
+impl WebhookConfig {
+    /// The target for one kind.
+    pub fn target(&self, kind: fastcomments_protocol::WebhookEventKind) -> Option<&WebhookTarget> {
+        use fastcomments_protocol::WebhookEventKind as K;
+        match kind {
+            K::Create => self.create.as_ref(),
+            K::Update => self.update.as_ref(),
+            K::Delete => self.delete.as_ref(),
+        }
+    }
+}
+
+/// Where a delivery is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt.
+    Queued,
+    /// Failed at least once; waits for `next_attempt_at`.
+    Retrying,
+    /// A 2xx answer was received.
+    Succeeded,
+    /// Gave up (attempts exhausted, no secret, or a refused target).
+    Failed,
+    /// Cancelled by the tenant.
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    /// Storage and API text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Retrying => "retrying",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Inverse of [`DeliveryStatus::as_str`].
+    pub fn parse(s: &str) -> Option<DeliveryStatus> {
+        Some(match s {
+            "queued" => DeliveryStatus::Queued,
+            "retrying" => DeliveryStatus::Retrying,
+            "succeeded" => DeliveryStatus::Succeeded,
+            "failed" => DeliveryStatus::Failed,
+            "cancelled" => DeliveryStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// Still to be sent.
+    pub fn is_pending(self) -> bool {
+        matches!(self, DeliveryStatus::Queued | DeliveryStatus::Retrying)
+    }
+}
+
+/// One webhook to deliver (the outbox row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The delivery id (`X-FastComments-Delivery`, stable across retries).
+    pub id: String,
+    /// Owner.
+    pub tenant_id: String,
+    /// The comment.
+    pub comment_id: String,
+    /// The change's timeline position; deliveries of one comment go out in this order.
+    pub position: i64,
+    /// Create, update or delete.
+    pub kind: fastcomments_protocol::WebhookEventKind,
+    /// The comment's domain (picks the signing secret).
+    pub domain: Option<String>,
+    /// The configuration's domain (`localhost` may target loopback).
+    pub config_domain: String,
+    /// Target URL.
+    pub url: String,
+    /// Target method.
+    pub method: fastcomments_protocol::HttpMethod,
+    /// Send the legacy `token` header.
+    pub legacy_token: bool,
+    /// The exact body bytes (compact JSON).
+    pub body: String,
+    /// Life stage.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: i64,
+    /// Attempt limit; 0 means the hub's default.
+    pub max_attempts: i64,
+    /// When the next attempt is due, epoch ms.
+    pub next_attempt_at: i64,
+    /// Created, epoch ms.
+    pub created_at: i64,
+    /// Last change, epoch ms.
+    pub updated_at: i64,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+}
+
+/// The log of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// The delivery.
+    pub delivery_id: String,
+    /// 1, 2, 3 …
+    pub attempt: i64,
+    /// When it started, epoch ms.
+    pub at: i64,
+    /// URL called.
+    pub url: String,
+    /// Method used.
+    pub method: String,
+    /// HTTP status, when an answer came.
+    pub status_code: Option<i64>,
+    /// The answer's first 4 KiB.
+    pub response_body: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+/// An attempt and what it means for its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    /// The log row.
+    pub attempt: DeliveryAttempt,
+    /// The delivery's status after it.
+    pub status: DeliveryStatus,
+    /// When the next attempt is due (for `Retrying`).
+    pub next_attempt_at: i64,
 }

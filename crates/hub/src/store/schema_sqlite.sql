@@ -73,3 +73,48 @@ CREATE TABLE IF NOT EXISTS timeline (
     payload       TEXT,
     PRIMARY KEY (tenant_id, created_at)
 ) WITHOUT ROWID;
+-- Webhooks (SPEC §2): configuration per tenant and domain ('*' = any domain), the outbox of
+-- deliveries written in the comment change's transaction, and every attempt's log.
+CREATE TABLE IF NOT EXISTS webhook_configs (
+    tenant_id   TEXT NOT NULL,
+    domain      TEXT NOT NULL,
+    config      TEXT NOT NULL,           -- JSON: WebhookConfig minus the keys
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, domain)
+);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id               TEXT PRIMARY KEY,
+    tenant_id        TEXT NOT NULL,
+    comment_id       TEXT NOT NULL,
+    position         INTEGER NOT NULL,   -- the change's timeline position: per-comment order
+    kind             TEXT NOT NULL,
+    domain           TEXT,               -- the comment's domain (picks the signing secret)
+    config_domain    TEXT NOT NULL,
+    url              TEXT NOT NULL,
+    method           TEXT NOT NULL,
+    legacy_token     INTEGER NOT NULL,
+    body             TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL,
+    max_attempts     INTEGER NOT NULL,   -- 0: the hub's default
+    next_attempt_at  INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    last_error       TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+    WHERE status IN ('queued', 'retrying');
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_comment ON webhook_deliveries (tenant_id, comment_id, position);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, created_at);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    delivery_id    TEXT NOT NULL,
+    attempt        INTEGER NOT NULL,
+    at             INTEGER NOT NULL,
+    url            TEXT NOT NULL,
+    method         TEXT NOT NULL,
+    status_code    INTEGER,
+    response_body  TEXT,
+    duration_ms    INTEGER NOT NULL,
+    error          TEXT,
+    PRIMARY KEY (delivery_id, attempt)
+);

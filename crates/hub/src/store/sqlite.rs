@@ -6,7 +6,7 @@ use super::*;
 use crate::clock::next_position;
 use crate::domain;
 use crate::ids;
-use fastcomments_protocol::Millis;
+use fastcomments_protocol::{HttpMethod, Millis, WebhookEventKind};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -367,6 +367,147 @@ fn push_visibility(qb: &mut QueryBuilder<'_, Sqlite>, q: &TimelineQuery) {
     }
 }
 
+// ---------- webhooks ----------
+
+async fn load_webhook_configs(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+) -> StoreResult<Vec<WebhookConfig>> {
+    let rows =
+        sqlx::query("SELECT config FROM webhook_configs WHERE tenant_id = ? ORDER BY domain")
+            .bind(tenant)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            let text: String = r.try_get("config")?;
+            Ok(serde_json::from_str(&text)?)
+        })
+        .collect()
+}
+
+/// The configuration for a comment's domain: its own, else the `*` one.
+fn config_for<'a>(configs: &'a [WebhookConfig], domain: Option<&str>) -> Option<&'a WebhookConfig> {
+    let host = domain.and_then(crate::hub::normalize_domain);
+    host.and_then(|h| configs.iter().find(|c| c.domain == h))
+        .or_else(|| configs.iter().find(|c| c.domain == "*"))
+}
+
+/// Queues webhook deliveries for changed comments, in the caller's transaction (the outbox).
+async fn enqueue_webhooks(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    configs: &[WebhookConfig],
+    changes: &[(WebhookEventKind, &Comment, i64)],
+    imported: bool,
+    now_ms: i64,
+) -> StoreResult<usize> {
+    let mut rows: Vec<(
+        String,
+        &Comment,
+        i64,
+        WebhookEventKind,
+        &WebhookConfig,
+        &WebhookTarget,
+        String,
+    )> = Vec::new();
+    for (kind, comment, position) in changes {
+        let Some(config) = config_for(configs, comment.domain.as_deref()) else {
+            continue;
+        };
+        if imported && !config.fire_on_import {
+            continue;
+        }
+        let Some(target) = config.target(*kind) else {
+            continue;
+        };
+        let body = serde_json::to_string(&domain::webhook_comment(comment))?;
+        rows.push((
+            ids::object_id(),
+            comment,
+            *position,
+            *kind,
+            config,
+            target,
+            body,
+        ));
+    }
+    let per_row = 17;
+    for chunk in rows.chunks(MAX_PARAMS / per_row) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, url, method, \
+             legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at) ",
+        );
+        qb.push_values(
+            chunk.iter(),
+            |mut b, (id, c, pos, kind, config, target, body)| {
+                b.push_bind(id.as_str())
+                    .push_bind(tenant)
+                    .push_bind(c.id.as_str())
+                    .push_bind(*pos)
+                    .push_bind(kind.as_str())
+                    .push_bind(c.domain.as_deref())
+                    .push_bind(config.domain.as_str())
+                    .push_bind(target.url.as_str())
+                    .push_bind(target.method.as_str())
+                    .push_bind(config.legacy_token_header)
+                    .push_bind(body.as_str())
+                    .push_bind(DeliveryStatus::Queued.as_str())
+                    .push_bind(0i64)
+                    .push_bind(0i64)
+                    .push_bind(now_ms)
+                    .push_bind(now_ms)
+                    .push_bind(now_ms);
+            },
+        );
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(rows.len())
+}
+
+fn delivery_from_row(row: &SqliteRow) -> StoreResult<Delivery> {
+    let kind: String = row.try_get("kind")?;
+    let method: String = row.try_get("method")?;
+    let status: String = row.try_get("status")?;
+    Ok(Delivery {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        comment_id: row.try_get("comment_id")?,
+        position: row.try_get("position")?,
+        kind: WebhookEventKind::parse(&kind)
+            .ok_or_else(|| StoreError::Database(format!("unknown webhook kind {kind:?}")))?,
+        domain: row.try_get("domain")?,
+        config_domain: row.try_get("config_domain")?,
+        url: row.try_get("url")?,
+        method: HttpMethod::parse(&method)
+            .ok_or_else(|| StoreError::Database(format!("unknown method {method:?}")))?,
+        legacy_token: row.try_get("legacy_token")?,
+        body: row.try_get("body")?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| StoreError::Database(format!("unknown delivery status {status:?}")))?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+fn attempt_from_row(row: &SqliteRow) -> StoreResult<DeliveryAttempt> {
+    Ok(DeliveryAttempt {
+        delivery_id: row.try_get("delivery_id")?,
+        attempt: row.try_get("attempt")?,
+        at: row.try_get("at")?,
+        url: row.try_get("url")?,
+        method: row.try_get("method")?,
+        status_code: row.try_get("status_code")?,
+        response_body: row.try_get("response_body")?,
+        duration_ms: row.try_get("duration_ms")?,
+        error: row.try_get("error")?,
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
@@ -586,6 +727,11 @@ impl Store for SqliteStore {
         use fastcomments_protocol::EventType as E;
         let mut tx = self.writer.begin().await?;
         let mut entries = Vec::new();
+        let webhook_kind = match &change {
+            Change::CreateComment(_) => Some(WebhookEventKind::Create),
+            Change::DeleteComment { .. } => Some(WebhookEventKind::Delete),
+            _ => Some(WebhookEventKind::Update),
+        };
         let (comment, vote) = match change {
             Change::CreateComment(c) => {
                 if let Some(parent) = &c.parent_id {
@@ -642,6 +788,7 @@ impl Store for SqliteStore {
                                 comment: Some(c),
                                 vote: Some(prior),
                                 entries: Vec::new(),
+                                deliveries: 0,
                             });
                         }
                         sqlx::query("DELETE FROM votes WHERE id = ?")
@@ -691,11 +838,22 @@ impl Store for SqliteStore {
             }
         };
         let entries = append_entries(&mut tx, tenant, entries, now_ms).await?;
+        let mut deliveries = 0;
+        if let (Some(kind), Some(c), Some(last)) = (webhook_kind, comment.as_ref(), entries.last())
+        {
+            let configs = load_webhook_configs(&mut tx, tenant).await?;
+            if !configs.is_empty() {
+                let changes = [(kind, c, last.created_at)];
+                deliveries =
+                    enqueue_webhooks(&mut tx, tenant, &configs, &changes, false, now_ms).await?;
+            }
+        }
         tx.commit().await?;
         Ok(Applied {
             comment,
             vote,
             entries,
+            deliveries,
         })
     }
 
@@ -875,6 +1033,29 @@ impl Store for SqliteStore {
             });
         }
         let entries = append_entries(&mut tx, tenant, entries, now_ms).await?;
+        let mut deliveries = 0;
+        let configs = load_webhook_configs(&mut tx, tenant).await?;
+        if configs.iter().any(|c| c.fire_on_import) {
+            let mut changes = Vec::new();
+            for e in &entries {
+                let Some(payload) = &e.payload else { continue };
+                let kind = match e.kind {
+                    EntryKind::Event(fastcomments_protocol::EventType::NewComment) => {
+                        WebhookEventKind::Create
+                    }
+                    EntryKind::Event(_) => WebhookEventKind::Update,
+                    EntryKind::SetupCompleted => continue,
+                };
+                changes.push((
+                    kind,
+                    serde_json::from_str::<Comment>(payload)?,
+                    e.created_at,
+                ));
+            }
+            let refs: Vec<(WebhookEventKind, &Comment, i64)> =
+                changes.iter().map(|(k, c, p)| (*k, c, *p)).collect();
+            deliveries = enqueue_webhooks(&mut tx, tenant, &configs, &refs, true, now_ms).await?;
+        }
         if wants_setup_entry {
             record.setup_completed_at = entries.last().map(|e| e.created_at);
         }
@@ -885,6 +1066,7 @@ impl Store for SqliteStore {
             received: batch.comments.len() as u64,
             token: record,
             entries,
+            deliveries,
         })
     }
 
@@ -958,5 +1140,194 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>> {
+        let mut conn = self.reader.acquire().await?;
+        load_webhook_configs(&mut conn, tenant).await
+    }
+
+    async fn put_webhook_config(
+        &self,
+        tenant: &str,
+        config: &WebhookConfig,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO webhook_configs (tenant_id, domain, config, updated_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (tenant_id, domain) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
+        )
+        .bind(tenant)
+        .bind(&config.domain)
+        .bind(serde_json::to_string(config)?)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn due_deliveries(&self, now_ms: i64, limit: u64) -> StoreResult<Vec<Delivery>> {
+        let rows = sqlx::query(
+            "SELECT * FROM webhook_deliveries d WHERE d.status IN ('queued', 'retrying') AND d.next_attempt_at <= ? \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.tenant_id = d.tenant_id \
+               AND e.comment_id = d.comment_id AND e.position < d.position AND e.status IN ('queued', 'retrying')) \
+             ORDER BY d.next_attempt_at, d.position LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>> {
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status IN ('queued', 'retrying') \
+             AND next_attempt_at > ?",
+        )
+        .bind(after_ms)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(next)
+    }
+
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        for o in outcomes {
+            let a = &o.attempt;
+            sqlx::query(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, at, url, method, status_code, response_body, duration_ms, error) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, attempt) DO NOTHING",
+            )
+            .bind(&a.delivery_id)
+            .bind(a.attempt)
+            .bind(a.at)
+            .bind(&a.url)
+            .bind(&a.method)
+            .bind(a.status_code)
+            .bind(a.response_body.as_deref())
+            .bind(a.duration_ms)
+            .bind(a.error.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = ?, attempts = MAX(attempts, ?), next_attempt_at = ?, \
+                 updated_at = ?, last_error = ? WHERE id = ? AND status IN ('queued', 'retrying')",
+            )
+            .bind(o.status.as_str())
+            .bind(a.attempt)
+            .bind(o.next_attempt_at)
+            .bind(now_ms)
+            .bind(a.error.as_deref())
+            .bind(&a.delivery_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        tenant: &str,
+        status: Option<DeliveryStatus>,
+        comment_id: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<Delivery>> {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT * FROM webhook_deliveries WHERE tenant_id = ");
+        qb.push_bind(tenant);
+        if let Some(s) = status {
+            qb.push(" AND status = ");
+            qb.push_bind(s.as_str());
+        }
+        if let Some(c) = comment_id {
+            qb.push(" AND comment_id = ");
+            qb.push_bind(c);
+        }
+        qb.push(" ORDER BY created_at DESC, position DESC LIMIT ");
+        qb.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn delivery(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
+        let row = sqlx::query("SELECT * FROM webhook_deliveries WHERE tenant_id = ? AND id = ?")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(d) = row.as_ref().map(delivery_from_row).transpose()? else {
+            return Ok(None);
+        };
+        let rows =
+            sqlx::query("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt")
+                .bind(id)
+                .fetch_all(&self.reader)
+                .await?;
+        let attempts = rows
+            .iter()
+            .map(attempt_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok(Some((d, attempts)))
+    }
+
+    async fn cancel_delivery(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<Delivery> {
+        let row = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ? \
+             WHERE tenant_id = ? AND id = ? AND status IN ('queued', 'retrying') RETURNING *",
+        )
+        .bind(now_ms)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await?;
+        match row.as_ref().map(delivery_from_row).transpose()? {
+            Some(d) => Ok(d),
+            None => match self.delivery(tenant, id).await? {
+                Some((d, _)) => Err(StoreError::Conflict(format!(
+                    "only queued or retrying deliveries can be cancelled; this one is {}",
+                    d.status.as_str()
+                ))),
+                None => Err(StoreError::NotFound("webhook delivery")),
+            },
+        }
+    }
+
+    async fn retry_delivery(
+        &self,
+        tenant: &str,
+        id: &str,
+        now_ms: i64,
+        extra_attempts: i64,
+    ) -> StoreResult<Delivery> {
+        let row = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ?, \
+             max_attempts = attempts + ? WHERE tenant_id = ? AND id = ? AND status IN ('failed', 'cancelled') RETURNING *",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(extra_attempts)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await?;
+        match row.as_ref().map(delivery_from_row).transpose()? {
+            Some(d) => Ok(d),
+            None => match self.delivery(tenant, id).await? {
+                Some((d, _)) => Err(StoreError::Conflict(format!(
+                    "only failed or cancelled deliveries can be retried; this one is {}",
+                    d.status.as_str()
+                ))),
+                None => Err(StoreError::NotFound("webhook delivery")),
+            },
+        }
     }
 }

@@ -1,0 +1,444 @@
+//! `/api/v1/webhook-…`: webhook configuration, delivery logs, cancel, retry and test payloads
+//! (SPEC §2, §3).
+
+use super::extract::{AppState, JsonBody, QueryParams, TenantAuth};
+use crate::delivery::{send_once, Outgoing, Senders};
+use crate::error::{ApiError, ApiResult};
+use crate::hub::normalize_domain;
+use crate::ids;
+use crate::store::{Delivery, DeliveryAttempt, DeliveryStatus, WebhookConfig, WebhookTarget};
+use axum::extract::{Path, State};
+use axum::Json;
+use fastcomments_protocol::{
+    DeleteTestPayload, HttpMethod, Millis, Status, WebhookComment, WebhookEventKind,
+};
+use serde::{Deserialize, Serialize};
+
+// ---------- configuration ----------
+
+/// One kind's target as given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetInput {
+    url: String,
+    #[serde(default)]
+    method: Option<String>,
+}
+
+/// Body of `PUT /api/v1/webhook-config`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigInput {
+    domain: String,
+    #[serde(default)]
+    create: Option<TargetInput>,
+    #[serde(default)]
+    update: Option<TargetInput>,
+    #[serde(default)]
+    delete: Option<TargetInput>,
+    #[serde(default)]
+    legacy_token_header: bool,
+    #[serde(default)]
+    fire_on_import: bool,
+}
+
+fn target(kind: WebhookEventKind, input: Option<TargetInput>) -> ApiResult<Option<WebhookTarget>> {
+    let Some(input) = input else { return Ok(None) };
+    let url = reqwest::Url::parse(input.url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            ApiError::invalid_body(format!(
+                "{}: not an http(s) URL: {:?}",
+                kind.as_str(),
+                input.url
+            ))
+        })?;
+    let method = match input.method.as_deref() {
+        None => kind.default_method(),
+        Some(m) => HttpMethod::parse(m)
+            .filter(|m| kind.allows(*m))
+            .ok_or_else(|| {
+                ApiError::invalid_body(format!("{}: method {m:?} is not allowed", kind.as_str()))
+            })?,
+    };
+    Ok(Some(WebhookTarget {
+        url: url.to_string(),
+        method,
+    }))
+}
+
+/// `{status, config}`.
+#[derive(Debug, Serialize)]
+pub struct ConfigOut {
+    status: Status,
+    config: WebhookConfig,
+}
+
+/// `PUT /api/v1/webhook-config`.
+pub async fn put_config(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    JsonBody(input): JsonBody<ConfigInput>,
+) -> ApiResult<Json<ConfigOut>> {
+    let domain = normalize_domain(&input.domain)
+        .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {:?}", input.domain)))?;
+    let config = WebhookConfig {
+        domain,
+        create: target(WebhookEventKind::Create, input.create)?,
+        update: target(WebhookEventKind::Update, input.update)?,
+        delete: target(WebhookEventKind::Delete, input.delete)?,
+        legacy_token_header: input.legacy_token_header,
+        fire_on_import: input.fire_on_import,
+    };
+    hub.store
+        .put_webhook_config(&auth.tenant_id, &config, hub.now_ms())
+        .await?;
+    Ok(Json(ConfigOut {
+        status: Status::Success,
+        config,
+    }))
+}
+
+/// Query of `GET /api/v1/webhook-config`.
+#[derive(Debug, Deserialize)]
+pub struct ConfigQuery {
+    domain: Option<String>,
+}
+
+/// `{status, configs}`.
+#[derive(Debug, Serialize)]
+pub struct ConfigsOut {
+    status: Status,
+    configs: Vec<WebhookConfig>,
+}
+
+/// `GET /api/v1/webhook-config[?domain=]`: every configuration, or the one of a domain.
+pub async fn get_config(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    QueryParams(q): QueryParams<ConfigQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let configs = hub.store.webhook_configs(&auth.tenant_id).await?;
+    match q.domain {
+        Some(d) => {
+            let d = normalize_domain(&d)
+                .ok_or_else(|| ApiError::invalid_query(format!("not a domain: {d:?}")))?;
+            let config = configs
+                .into_iter()
+                .find(|c| c.domain == d)
+                .ok_or_else(|| ApiError::not_found("webhook config"))?;
+            Ok(Json(ConfigOut {
+                status: Status::Success,
+                config,
+            })
+            .into_response())
+        }
+        None => Ok(Json(ConfigsOut {
+            status: Status::Success,
+            configs,
+        })
+        .into_response()),
+    }
+}
+
+// ---------- deliveries ----------
+
+/// A delivery as listed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryOut {
+    id: String,
+    comment_id: String,
+    kind: WebhookEventKind,
+    url: String,
+    method: HttpMethod,
+    status: &'static str,
+    attempts: i64,
+    next_attempt_at: Option<Millis>,
+    created_at: Millis,
+    updated_at: Millis,
+    last_error: Option<String>,
+    body: String,
+}
+
+impl From<Delivery> for DeliveryOut {
+    fn from(d: Delivery) -> Self {
+        DeliveryOut {
+            next_attempt_at: d.status.is_pending().then_some(Millis(d.next_attempt_at)),
+            id: d.id,
+            comment_id: d.comment_id,
+            kind: d.kind,
+            url: d.url,
+            method: d.method,
+            status: d.status.as_str(),
+            attempts: d.attempts,
+            created_at: Millis(d.created_at),
+            updated_at: Millis(d.updated_at),
+            last_error: d.last_error,
+            body: d.body,
+        }
+    }
+}
+
+/// An attempt's log.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptOut {
+    attempt: i64,
+    at: Millis,
+    url: String,
+    method: String,
+    status_code: Option<i64>,
+    response_body: Option<String>,
+    duration_ms: i64,
+    error: Option<String>,
+}
+
+impl From<DeliveryAttempt> for AttemptOut {
+    fn from(a: DeliveryAttempt) -> Self {
+        AttemptOut {
+            attempt: a.attempt,
+            at: Millis(a.at),
+            url: a.url,
+            method: a.method,
+            status_code: a.status_code,
+            response_body: a.response_body,
+            duration_ms: a.duration_ms,
+            error: a.error,
+        }
+    }
+}
+
+/// Query of the delivery list.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveriesQuery {
+    status: Option<String>,
+    comment_id: Option<String>,
+    #[serde(default, deserialize_with = "fastcomments_protocol::lenient::opt_int")]
+    limit: Option<i64>,
+}
+
+/// `{status, deliveries}`.
+#[derive(Debug, Serialize)]
+pub struct DeliveriesOut {
+    status: Status,
+    deliveries: Vec<DeliveryOut>,
+}
+
+/// `GET /api/v1/webhook-deliveries?status=&commentId=`.
+pub async fn list_deliveries(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    QueryParams(q): QueryParams<DeliveriesQuery>,
+) -> ApiResult<Json<DeliveriesOut>> {
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid_query(format!(
+                "status must be queued, retrying, succeeded, failed or cancelled, got {s:?}"
+            ))
+        })?),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000) as u64;
+    let list = hub
+        .store
+        .deliveries(&auth.tenant_id, status, q.comment_id.as_deref(), limit)
+        .await?;
+    Ok(Json(DeliveriesOut {
+        status: Status::Success,
+        deliveries: list.into_iter().map(DeliveryOut::from).collect(),
+    }))
+}
+
+/// `{status, delivery, attempts}`.
+#[derive(Debug, Serialize)]
+pub struct DeliveryDetail {
+    status: Status,
+    delivery: DeliveryOut,
+    attempts: Vec<AttemptOut>,
+}
+
+/// `GET /api/v1/webhook-deliveries/{id}`.
+pub async fn get_delivery(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryDetail>> {
+    let (d, attempts) = hub
+        .store
+        .delivery(&auth.tenant_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook delivery"))?;
+    Ok(Json(DeliveryDetail {
+        status: Status::Success,
+        delivery: d.into(),
+        attempts: attempts.into_iter().map(AttemptOut::from).collect(),
+    }))
+}
+
+/// `{status, delivery}`.
+#[derive(Debug, Serialize)]
+pub struct DeliveryResult {
+    status: Status,
+    delivery: DeliveryOut,
+}
+
+/// `POST /api/v1/webhook-deliveries/{id}/cancel`.
+pub async fn cancel(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryResult>> {
+    let d = hub
+        .store
+        .cancel_delivery(&auth.tenant_id, &id, hub.now_ms())
+        .await?;
+    Ok(Json(DeliveryResult {
+        status: Status::Success,
+        delivery: d.into(),
+    }))
+}
+
+/// `POST /api/v1/webhook-deliveries/{id}/retry`: a fresh budget of attempts, due now.
+pub async fn retry(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryResult>> {
+    let d = hub
+        .store
+        .retry_delivery(
+            &auth.tenant_id,
+            &id,
+            hub.now_ms(),
+            hub.config.webhook_max_attempts,
+        )
+        .await?;
+    hub.webhook_wake.notify_one();
+    Ok(Json(DeliveryResult {
+        status: Status::Success,
+        delivery: d.into(),
+    }))
+}
+
+// ---------- test payloads ----------
+
+/// Body of `POST /api/v1/webhook-test`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestInput {
+    kind: String,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+/// `{status, attempt}`.
+#[derive(Debug, Serialize)]
+pub struct TestOut {
+    status: Status,
+    attempt: AttemptOut,
+    /// Whether the receiver answered 2xx.
+    ok: bool,
+}
+
+/// A dummy comment for create/update test payloads.
+pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
+    let c = crate::domain::NewCommentInput {
+        url_id: "fastcomments-webhook-test".into(),
+        url: Some("https://example.com/webhook-test".into()),
+        page_title: Some("Webhook test".into()),
+        commenter_name: "Webhook Test".into(),
+        commenter_email: None,
+        comment: "This is a test payload from FastComments. Проверка 👋".into(),
+        parent_id: None,
+        user_id: None,
+        domain: domain.map(str::to_owned),
+    }
+    .into_comment("test", ids::object_id(), Millis::now());
+    crate::domain::webhook_comment(&c)
+}
+
+/// `POST /api/v1/webhook-test {"kind","domain?","url?"}`: sends one signed test payload now
+/// and answers with the attempt's log.
+pub async fn send_test(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    JsonBody(input): JsonBody<TestInput>,
+) -> ApiResult<Json<TestOut>> {
+    let kind = WebhookEventKind::parse(&input.kind).ok_or_else(|| {
+        ApiError::invalid_body(format!(
+            "kind must be create, update or delete, got {:?}",
+            input.kind
+        ))
+    })?;
+    let domain = match input.domain.as_deref() {
+        Some(d) => Some(
+            normalize_domain(d)
+                .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?,
+        ),
+        None => None,
+    };
+    let configs = hub.store.webhook_configs(&auth.tenant_id).await?;
+    let config = match &domain {
+        Some(d) => configs.iter().find(|c| &c.domain == d),
+        None => None,
+    }
+    .or_else(|| configs.iter().find(|c| c.domain == "*"))
+    .or_else(|| {
+        if domain.is_none() {
+            configs.first()
+        } else {
+            None
+        }
+    });
+    let configured = config.and_then(|c| c.target(kind));
+    let url = match (input.url, configured) {
+        (Some(u), _) => u,
+        (None, Some(t)) => t.url.clone(),
+        (None, None) => {
+            return Err(ApiError::invalid_body(
+                "no URL given and none configured for this kind and domain",
+            ))
+        }
+    };
+    let method = configured
+        .map(|t| t.method)
+        .unwrap_or_else(|| kind.default_method());
+    let config_domain = domain
+        .clone()
+        .or_else(|| config.map(|c| c.domain.clone()))
+        .unwrap_or_else(|| "*".into());
+    let body = match kind {
+        WebhookEventKind::Delete => serde_json::to_vec(&DeleteTestPayload {
+            id: ids::object_id(),
+        }),
+        _ => serde_json::to_vec(&dummy_comment(domain.as_deref())),
+    }
+    .map_err(|_| ApiError::internal())?;
+    let senders = Senders::new(hub.config.webhook_timeout).map_err(|_| ApiError::internal())?;
+    let delivery_id = format!("test-{}", ids::object_id());
+    let out = Outgoing {
+        delivery_id: &delivery_id,
+        tenant_id: &auth.tenant_id,
+        domain: domain.as_deref(),
+        config_domain: &config_domain,
+        url: &url,
+        method,
+        kind,
+        legacy_token: config.is_some_and(|c| c.legacy_token_header),
+        body: &body,
+        attempt: 1,
+    };
+    let (sent, attempt) = send_once(&hub, &senders, &out).await;
+    let ok = matches!(sent, crate::delivery::Sent::Answered { status, .. } if (200..300).contains(&status));
+    Ok(Json(TestOut {
+        status: Status::Success,
+        attempt: attempt.into(),
+        ok,
+    }))
+}

@@ -1,0 +1,102 @@
+//! A real HTTP webhook receiver on 127.0.0.1:0 that records every request and answers as told.
+#![allow(dead_code)]
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::Router;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: Method,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+type Answer = Arc<dyn Fn(&Received, &[Received]) -> (u16, String) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    /// Answers 200 to everything.
+    pub async fn ok() -> Receiver {
+        Self::with(|_, _| (200, "ok".into())).await
+    }
+
+    /// Answers with `answer(request, earlier requests)`.
+    pub async fn with(
+        answer: impl Fn(&Received, &[Received]) -> (u16, String) + Send + Sync + 'static,
+    ) -> Receiver {
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let answer: Answer = Arc::new(answer);
+        let state = (got.clone(), answer);
+        let app = Router::new().fallback(
+            move |method: Method, uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
+                let (got, answer) = state.clone();
+                async move {
+                    let r = Received {
+                        method,
+                        path: uri.path().to_owned(),
+                        headers,
+                        body,
+                        at: Instant::now(),
+                    };
+                    let (code, text) = {
+                        let mut all = got.lock();
+                        let reply = answer(&r, &all);
+                        all.push(r);
+                        reply
+                    };
+                    (
+                        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                        text,
+                    )
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { url, got }
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.got.lock().clone()
+    }
+
+    /// Waits until at least `n` requests arrived (or panics after `secs`).
+    pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<Received> {
+        let deadline = Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let all = self.all();
+            if all.len() >= n {
+                return all;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} webhook requests arrived",
+                all.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+}
