@@ -2,6 +2,9 @@
 //!
 //! - `serve`: run the hub (SQLite by default, in `./fastcomments-data/`).
 //! - `tenant create`: create a tenant in the data directory and print its id and API secret.
+//! - `webhooks listen`: a verifying webhook receiver for local development.
+
+mod webhooks;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -25,6 +28,11 @@ struct Cli {
 enum Cmd {
     /// Run the hub: integration API, comments API, operator API.
     Serve(ServeArgs),
+    /// Webhook tools for local development.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCmd,
+    },
     /// Manage tenants directly in the data directory (no running hub needed).
     Tenant {
         #[command(subcommand)]
@@ -62,6 +70,24 @@ struct ServeArgs {
     /// Events per stream page.
     #[arg(long, env = "FASTCOMMENTS_PAGE_SIZE", default_value_t = 500)]
     page_size: u64,
+    /// Webhook retry unit in milliseconds: attempt n failing waits n × this (default 1 minute).
+    #[arg(long, env = "FASTCOMMENTS_WEBHOOK_RETRY_BASE_MS", default_value_t = 60_000)]
+    webhook_retry_base_ms: u64,
+    /// Webhook attempts before a delivery is marked failed.
+    #[arg(long, env = "FASTCOMMENTS_WEBHOOK_MAX_ATTEMPTS", default_value_t = 99)]
+    webhook_max_attempts: i64,
+    /// Webhook deliveries in flight at once.
+    #[arg(long, env = "FASTCOMMENTS_WEBHOOK_CONCURRENCY", default_value_t = 64)]
+    webhook_concurrency: usize,
+    /// Let webhooks of any domain target private or loopback addresses (else only `localhost`).
+    #[arg(long, env = "FASTCOMMENTS_ALLOW_PRIVATE_WEBHOOK_TARGETS")]
+    allow_private_webhook_targets: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum WebhooksCmd {
+    /// Receive webhooks on 127.0.0.1, verify each one and print kind, comment id and verdict.
+    Listen(webhooks::ListenArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +142,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         upload_limit_bytes: args.upload_limit,
         retention: Duration::from_secs(args.retention_days.max(1) * 24 * 3600),
         page_size: args.page_size,
+        webhook_retry_base: Duration::from_millis(args.webhook_retry_base_ms.max(1)),
+        webhook_max_attempts: args.webhook_max_attempts.max(1),
+        webhook_concurrency: args.webhook_concurrency.max(1),
+        allow_private_webhook_targets: args.allow_private_webhook_targets,
         ..HubConfig::default()
     };
     let running = RunningHub::bind(&args.listen, store, config, shutdown_signal())
@@ -151,6 +181,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Serve(args) => serve(args).await,
+        Cmd::Webhooks { command: WebhooksCmd::Listen(args) } => webhooks::listen(args).await,
         Cmd::Tenant {
             command:
                 TenantCmd::Create {
