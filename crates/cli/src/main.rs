@@ -2,8 +2,10 @@
 //!
 //! - `serve`: run the hub (SQLite by default, in `./fastcomments-data/`).
 //! - `tenant create`: create a tenant in the data directory and print its id and API secret.
+//! - `sync`: an integration mirroring a tenant's comments into SQLite.
 //! - `webhooks listen`: a verifying webhook receiver for local development.
 
+mod sync;
 mod webhooks;
 
 use anyhow::{Context, Result};
@@ -28,6 +30,8 @@ struct Cli {
 enum Cmd {
     /// Run the hub: integration API, comments API, operator API.
     Serve(ServeArgs),
+    /// Run an integration that mirrors a tenant's comments into SQLite (upload, then events).
+    Sync(sync::SyncArgs),
     /// Webhook tools for local development.
     Webhooks {
         #[command(subcommand)]
@@ -77,7 +81,7 @@ struct ServeArgs {
     #[arg(long, env = "FASTCOMMENTS_WEBHOOK_MAX_ATTEMPTS", default_value_t = 99)]
     webhook_max_attempts: i64,
     /// Webhook deliveries in flight at once.
-    #[arg(long, env = "FASTCOMMENTS_WEBHOOK_CONCURRENCY", default_value_t = 64)]
+    #[arg(long, env = "FASTCOMMENTS_WEBHOOK_CONCURRENCY", default_value_t = 128)]
     webhook_concurrency: usize,
     /// Let webhooks of any domain target private or loopback addresses (else only `localhost`).
     #[arg(long, env = "FASTCOMMENTS_ALLOW_PRIVATE_WEBHOOK_TARGETS")]
@@ -181,6 +185,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Serve(args) => serve(args).await,
+        Cmd::Sync(args) => sync::run(args).await,
         Cmd::Webhooks { command: WebhooksCmd::Listen(args) } => webhooks::listen(args).await,
         Cmd::Tenant {
             command:
