@@ -99,7 +99,10 @@ pub async fn run(args: SyncArgs) -> Result<()> {
             .import_jsonl(file)
             .await
             .map_err(|e| anyhow::anyhow!("importing {}: {e}", file.display()))?;
-        eprintln!("imported {added} new local comments from {}", file.display());
+        eprintln!(
+            "imported {added} new local comments from {}",
+            file.display()
+        );
     }
     let mut config = Config::new(args.hub.clone());
     config.protocol = match args.protocol {

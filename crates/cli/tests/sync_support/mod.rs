@@ -85,6 +85,27 @@ impl TestHub {
         .await;
     }
 
+    /// Acknowledges a token a child process registers: it may not have reached the hub yet.
+    pub async fn acknowledge_when_registered(&self, token: &str, skip: bool) {
+        let url = format!("{}/api/v1/integrations/{token}/acknowledge", self.base);
+        for _ in 0..2_000 {
+            let res = self
+                .http
+                .post(&url)
+                .header("x-api-key", &self.key)
+                .json(&json!({ "skipInitialSync": skip }))
+                .send()
+                .await
+                .unwrap();
+            if res.status().is_success() {
+                return;
+            }
+            assert_eq!(res.status(), reqwest::StatusCode::NOT_FOUND);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("token {token} never registered");
+    }
+
     pub async fn integrations(&self) -> Vec<Value> {
         let v = self.api(Method::GET, "/api/v1/integrations", None).await;
         v["integrations"].as_array().unwrap().clone()
