@@ -75,7 +75,11 @@ struct ServeArgs {
     #[arg(long, env = "FASTCOMMENTS_PAGE_SIZE", default_value_t = 500)]
     page_size: u64,
     /// Webhook retry unit in milliseconds: attempt n failing waits n × this (default 1 minute).
-    #[arg(long, env = "FASTCOMMENTS_WEBHOOK_RETRY_BASE_MS", default_value_t = 60_000)]
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 60_000
+    )]
     webhook_retry_base_ms: u64,
     /// Webhook attempts before a delivery is marked failed.
     #[arg(long, env = "FASTCOMMENTS_WEBHOOK_MAX_ATTEMPTS", default_value_t = 99)]
@@ -186,7 +190,9 @@ async fn main() -> Result<()> {
     match cli.command {
         Cmd::Serve(args) => serve(args).await,
         Cmd::Sync(args) => sync::run(args).await,
-        Cmd::Webhooks { command: WebhooksCmd::Listen(args) } => webhooks::listen(args).await,
+        Cmd::Webhooks {
+            command: WebhooksCmd::Listen(args),
+        } => webhooks::listen(args).await,
         Cmd::Tenant {
             command:
                 TenantCmd::Create {

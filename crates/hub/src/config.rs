@@ -55,7 +55,7 @@ impl Default for HubConfig {
             maintenance_interval: Duration::from_secs(3600),
             webhook_retry_base: Duration::from_secs(60),
             webhook_max_attempts: 99,
-            webhook_concurrency: 64,
+            webhook_concurrency: 128,
             webhook_timeout: Duration::from_secs(10),
             allow_private_webhook_targets: false,
         }

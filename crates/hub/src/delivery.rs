@@ -343,19 +343,16 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
             continue;
         }
         let free = concurrency.saturating_sub(in_flight.len());
-        if free > 0 {
+        // Claim in batches: a query per freed slot would re-read the outbox far too often.
+        if free > 0 && (in_flight.is_empty() || free >= (concurrency / 4).max(1)) {
+            let exclude: Vec<String> = in_flight.iter().cloned().collect();
             match hub
                 .store
-                .due_deliveries(hub.now_ms(), (free + in_flight.len()) as u64)
+                .due_deliveries(hub.now_ms(), free as u64, &exclude)
                 .await
             {
                 Ok(due) => {
-                    let fresh: Vec<Delivery> = due
-                        .into_iter()
-                        .filter(|d| !in_flight.contains(&d.id))
-                        .take(free)
-                        .collect();
-                    for d in fresh {
+                    for d in due {
                         in_flight.insert(d.id.clone());
                         let hub = hub.clone();
                         let senders = senders.clone();

@@ -136,8 +136,13 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<()>;
     /// Pending deliveries due at `now_ms` whose comment has no earlier pending delivery, in
-    /// due order, at most `limit`.
-    async fn due_deliveries(&self, now_ms: i64, limit: u64) -> StoreResult<Vec<Delivery>>;
+    /// due order, at most `limit`, leaving out the ids in `exclude` (those in flight).
+    async fn due_deliveries(
+        &self,
+        now_ms: i64,
+        limit: u64,
+        exclude: &[String],
+    ) -> StoreResult<Vec<Delivery>>;
     /// When the earliest pending delivery due strictly after `after_ms` is due.
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
     /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile.

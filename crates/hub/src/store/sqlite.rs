@@ -1166,17 +1166,31 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn due_deliveries(&self, now_ms: i64, limit: u64) -> StoreResult<Vec<Delivery>> {
-        let rows = sqlx::query(
-            "SELECT * FROM webhook_deliveries d WHERE d.status IN ('queued', 'retrying') AND d.next_attempt_at <= ? \
-             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.tenant_id = d.tenant_id \
-               AND e.comment_id = d.comment_id AND e.position < d.position AND e.status IN ('queued', 'retrying')) \
-             ORDER BY d.next_attempt_at, d.position LIMIT ?",
-        )
-        .bind(now_ms)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.reader)
-        .await?;
+    async fn due_deliveries(
+        &self,
+        now_ms: i64,
+        limit: u64,
+        exclude: &[String],
+    ) -> StoreResult<Vec<Delivery>> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT * FROM webhook_deliveries d WHERE d.status IN ('queued', 'retrying') AND d.next_attempt_at <= ",
+        );
+        qb.push_bind(now_ms);
+        qb.push(
+            " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.tenant_id = d.tenant_id \
+               AND e.comment_id = d.comment_id AND e.position < d.position AND e.status IN ('queued', 'retrying'))",
+        );
+        if !exclude.is_empty() {
+            qb.push(" AND d.id NOT IN (");
+            let mut sep = qb.separated(", ");
+            for id in exclude.iter().take(MAX_PARAMS - 2) {
+                sep.push_bind(id.as_str());
+            }
+            qb.push(")");
+        }
+        qb.push(" ORDER BY d.next_attempt_at, d.position LIMIT ");
+        qb.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = qb.build().fetch_all(&self.reader).await?;
         rows.iter().map(delivery_from_row).collect()
     }
 
@@ -1196,35 +1210,43 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.writer.begin().await?;
-        for o in outcomes {
-            let a = &o.attempt;
-            sqlx::query(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, at, url, method, status_code, response_body, duration_ms, error) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, attempt) DO NOTHING",
-            )
-            .bind(&a.delivery_id)
-            .bind(a.attempt)
-            .bind(a.at)
-            .bind(&a.url)
-            .bind(&a.method)
-            .bind(a.status_code)
-            .bind(a.response_body.as_deref())
-            .bind(a.duration_ms)
-            .bind(a.error.as_deref())
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = ?, attempts = MAX(attempts, ?), next_attempt_at = ?, \
-                 updated_at = ?, last_error = ? WHERE id = ? AND status IN ('queued', 'retrying')",
-            )
-            .bind(o.status.as_str())
-            .bind(a.attempt)
-            .bind(o.next_attempt_at)
-            .bind(now_ms)
-            .bind(a.error.as_deref())
-            .bind(&a.delivery_id)
-            .execute(&mut *tx)
-            .await?;
+        // One multi-row statement each for the logs and the status changes: the dispatcher
+        // records results in batches, and one commit (one fsync) covers the whole batch.
+        for chunk in outcomes.chunks(MAX_PARAMS / 9) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, at, url, method, status_code, response_body, duration_ms, error) ",
+            );
+            qb.push_values(chunk.iter(), |mut b, o| {
+                let a = &o.attempt;
+                b.push_bind(a.delivery_id.as_str())
+                    .push_bind(a.attempt)
+                    .push_bind(a.at)
+                    .push_bind(a.url.as_str())
+                    .push_bind(a.method.as_str())
+                    .push_bind(a.status_code)
+                    .push_bind(a.response_body.as_deref())
+                    .push_bind(a.duration_ms)
+                    .push_bind(a.error.as_deref());
+            });
+            qb.push(" ON CONFLICT (delivery_id, attempt) DO NOTHING");
+            qb.build().execute(&mut *tx).await?;
+
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("WITH v(id, status, attempt, next_at, err) AS (");
+            qb.push_values(chunk.iter(), |mut b, o| {
+                b.push_bind(o.attempt.delivery_id.as_str())
+                    .push_bind(o.status.as_str())
+                    .push_bind(o.attempt.attempt)
+                    .push_bind(o.next_attempt_at)
+                    .push_bind(o.attempt.error.as_deref());
+            });
+            qb.push(
+                ") UPDATE webhook_deliveries SET status = v.status, attempts = MAX(webhook_deliveries.attempts, v.attempt), \
+                 next_attempt_at = v.next_at, last_error = v.err, updated_at = ",
+            );
+            qb.push_bind(now_ms);
+            qb.push(" FROM v WHERE webhook_deliveries.id = v.id AND webhook_deliveries.status IN ('queued', 'retrying')");
+            qb.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
