@@ -517,3 +517,56 @@ async fn setup_page_acknowledges_a_token() {
         "skip chosen on the page: {v}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_writes_share_commits_and_a_failing_one_fails_alone() {
+    let hub = std::sync::Arc::new(TestHub::start().await);
+    let t = std::sync::Arc::new(hub.tenant("Acme").await);
+    hub.connect(&t, "concurrent-reader", true).await;
+    let mut tasks = Vec::new();
+    for i in 0..80 {
+        let (hub, t) = (hub.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            let parent = if i % 10 == 0 { Some("missing-parent") } else { None };
+            hub.call(
+                Method::POST,
+                "/api/v1/comments",
+                Some(&t.key),
+                Some(json!({"urlId": "busy", "commenterName": "n", "comment": format!("c{i}"), "parentId": parent})),
+            )
+            .await
+        }));
+    }
+    let mut created = Vec::new();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let (s, v) = task.await.unwrap();
+        if i % 10 == 0 {
+            assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
+        } else {
+            assert_eq!(s, StatusCode::OK, "{v}");
+            created.push(v["comment"]["_id"].as_str().unwrap().to_owned());
+        }
+    }
+    let (_, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/comments?urlId=busy",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(v["comments"].as_array().unwrap().len(), 72);
+    let (events, _, _) = hub.drain_stream("concurrent-reader", 0).await;
+    let mut streamed: Vec<String> = events
+        .iter()
+        .map(|e| e["comment"]["_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        streamed.len(),
+        72,
+        "one event per stored comment, none for the refused ones"
+    );
+    streamed.sort();
+    created.sort();
+    assert_eq!(streamed, created);
+}

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 /// Most bound values one statement carries (SQLite allows 32,766).
 const MAX_PARAMS: usize = 30_000;
@@ -25,6 +26,7 @@ const MAX_PARAMS: usize = 30_000;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    changes: mpsc::Sender<PendingChange>,
 }
 
 impl SqliteStore {
@@ -73,7 +75,13 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        let (changes, queue) = mpsc::channel(4096);
+        tokio::spawn(group_commit_writer(writer.clone(), queue));
+        Ok(SqliteStore {
+            writer,
+            reader,
+            changes,
+        })
     }
 
     /// Closes both pools (waits for in-flight statements).
@@ -508,6 +516,203 @@ fn attempt_from_row(row: &SqliteRow) -> StoreResult<DeliveryAttempt> {
     })
 }
 
+/// Applies one API change inside the caller's transaction (the group-commit writer's).
+async fn apply_in(
+    tx: &mut SqliteConnection,
+    tenant: &str,
+    change: Change,
+    now_ms: i64,
+) -> StoreResult<Applied> {
+    use fastcomments_protocol::EventType as E;
+    let mut entries = Vec::new();
+    let webhook_kind = match &change {
+        Change::CreateComment(_) => Some(WebhookEventKind::Create),
+        Change::DeleteComment { .. } => Some(WebhookEventKind::Delete),
+        _ => Some(WebhookEventKind::Update),
+    };
+    let (comment, vote) = match change {
+        Change::CreateComment(c) => {
+            if let Some(parent) = &c.parent_id {
+                if load_comment(tx, tenant, parent).await?.is_none() {
+                    return Err(StoreError::NotFound("parent comment"));
+                }
+            }
+            upsert_comments(tx, &[(&c, None)]).await?;
+            entries.push(comment_entry(E::NewComment, &c, None)?);
+            (Some(*c), None)
+        }
+        Change::UpdateComment { id, patch } => {
+            let mut c = load_comment(tx, tenant, &id)
+                .await?
+                .ok_or(StoreError::NotFound("comment"))?;
+            domain::apply_patch(&mut c, &patch);
+            upsert_comments(tx, &[(&c, None)]).await?;
+            entries.push(comment_entry(E::UpdatedComment, &c, None)?);
+            (Some(c), None)
+        }
+        Change::DeleteComment { id } => {
+            let c = load_comment(tx, tenant, &id)
+                .await?
+                .ok_or(StoreError::NotFound("comment"))?;
+            sqlx::query("DELETE FROM comments WHERE tenant_id = ? AND id = ?")
+                .bind(tenant)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM votes WHERE tenant_id = ? AND comment_id = ?")
+                .bind(tenant)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            entries.push(comment_entry(E::DeletedComment, &c, None)?);
+            (Some(c), None)
+        }
+        Change::AddVote(vote) => {
+            let mut c = load_comment(tx, tenant, &vote.comment_id)
+                .await?
+                .ok_or(StoreError::NotFound("comment"))?;
+            let vote = domain::vote_for(*vote, &c);
+            if let Some(user) = &vote.user_id {
+                let prior = sqlx::query(
+                    "SELECT doc FROM votes WHERE comment_id = ? AND user_id = ? AND tenant_id = ?",
+                )
+                .bind(&c.id)
+                .bind(user)
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(prior) = prior.as_ref().map(vote_from_row).transpose()? {
+                    if prior.direction == vote.direction {
+                        return Ok(Applied {
+                            comment: Some(c),
+                            vote: Some(prior),
+                            entries: Vec::new(),
+                            deliveries: 0,
+                        });
+                    }
+                    sqlx::query("DELETE FROM votes WHERE id = ?")
+                        .bind(&prior.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    domain::count_vote(&mut c, prior.direction, -1);
+                    entries.push(vote_entry(E::DeletedVote, &prior)?);
+                }
+            }
+            sqlx::query(
+                "INSERT INTO votes (id, tenant_id, comment_id, user_id, direction, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&vote.id)
+            .bind(tenant)
+            .bind(&vote.comment_id)
+            .bind(vote.user_id.as_deref())
+            .bind(vote.direction.as_i64())
+            .bind(vote.created_at.0)
+            .bind(serde_json::to_string(&vote)?)
+            .execute(&mut *tx)
+            .await?;
+            domain::count_vote(&mut c, vote.direction, 1);
+            upsert_comments(tx, &[(&c, None)]).await?;
+            entries.push(vote_entry(E::NewVote, &vote)?);
+            (Some(c), Some(vote))
+        }
+        Change::DeleteVote { id } => {
+            let row = sqlx::query("DELETE FROM votes WHERE tenant_id = ? AND id = ? RETURNING doc")
+                .bind(tenant)
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let vote = row
+                .as_ref()
+                .map(vote_from_row)
+                .transpose()?
+                .ok_or(StoreError::NotFound("vote"))?;
+            let mut comment = load_comment(tx, tenant, &vote.comment_id).await?;
+            if let Some(c) = comment.as_mut() {
+                domain::count_vote(c, vote.direction, -1);
+                upsert_comments(tx, &[(c, None)]).await?;
+            }
+            entries.push(vote_entry(E::DeletedVote, &vote)?);
+            (comment, Some(vote))
+        }
+    };
+    let entries = append_entries(tx, tenant, entries, now_ms).await?;
+    let mut deliveries = 0;
+    if let (Some(kind), Some(c), Some(last)) = (webhook_kind, comment.as_ref(), entries.last()) {
+        let configs = load_webhook_configs(tx, tenant).await?;
+        if !configs.is_empty() {
+            let changes = [(kind, c, last.created_at)];
+            deliveries = enqueue_webhooks(tx, tenant, &configs, &changes, false, now_ms).await?;
+        }
+    }
+    Ok(Applied {
+        comment,
+        vote,
+        entries,
+        deliveries,
+    })
+}
+
+/// An API change waiting for the group-commit writer.
+struct PendingChange {
+    tenant: String,
+    change: Change,
+    now_ms: i64,
+    reply: oneshot::Sender<StoreResult<Applied>>,
+}
+
+/// Most API changes one commit covers.
+const GROUP_COMMIT_MAX: usize = 256;
+
+/// The group-commit writer: every API change that arrives while a commit is under way joins
+/// the next transaction, each inside its own savepoint (a failing change rolls back alone), so
+/// N concurrent writers share one fsync instead of paying N.
+async fn group_commit_writer(pool: SqlitePool, mut changes: mpsc::Receiver<PendingChange>) {
+    while let Some(first) = changes.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_MAX {
+            match changes.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut results: Vec<StoreResult<Applied>> = Vec::with_capacity(batch.len());
+        let committed: StoreResult<()> = async {
+            let mut tx = pool.begin().await?;
+            for p in &mut batch {
+                sqlx::query("SAVEPOINT api_change")
+                    .execute(&mut *tx)
+                    .await?;
+                let change =
+                    std::mem::replace(&mut p.change, Change::DeleteVote { id: String::new() });
+                let result = apply_in(&mut tx, &p.tenant, change, p.now_ms).await;
+                if result.is_err() {
+                    sqlx::query("ROLLBACK TO api_change")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("RELEASE api_change").execute(&mut *tx).await?;
+                results.push(result);
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        match committed {
+            Ok(()) => {
+                for (p, r) in batch.into_iter().zip(results) {
+                    let _ = p.reply.send(r);
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                for p in batch {
+                    let _ = p.reply.send(Err(StoreError::Database(text.clone())));
+                }
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
@@ -724,137 +929,20 @@ impl Store for SqliteStore {
     }
 
     async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied> {
-        use fastcomments_protocol::EventType as E;
-        let mut tx = self.writer.begin().await?;
-        let mut entries = Vec::new();
-        let webhook_kind = match &change {
-            Change::CreateComment(_) => Some(WebhookEventKind::Create),
-            Change::DeleteComment { .. } => Some(WebhookEventKind::Delete),
-            _ => Some(WebhookEventKind::Update),
+        let (reply, answer) = oneshot::channel();
+        let pending = PendingChange {
+            tenant: tenant.to_owned(),
+            change,
+            now_ms,
+            reply,
         };
-        let (comment, vote) = match change {
-            Change::CreateComment(c) => {
-                if let Some(parent) = &c.parent_id {
-                    if load_comment(&mut tx, tenant, parent).await?.is_none() {
-                        return Err(StoreError::NotFound("parent comment"));
-                    }
-                }
-                upsert_comments(&mut tx, &[(&c, None)]).await?;
-                entries.push(comment_entry(E::NewComment, &c, None)?);
-                (Some(*c), None)
-            }
-            Change::UpdateComment { id, patch } => {
-                let mut c = load_comment(&mut tx, tenant, &id)
-                    .await?
-                    .ok_or(StoreError::NotFound("comment"))?;
-                domain::apply_patch(&mut c, &patch);
-                upsert_comments(&mut tx, &[(&c, None)]).await?;
-                entries.push(comment_entry(E::UpdatedComment, &c, None)?);
-                (Some(c), None)
-            }
-            Change::DeleteComment { id } => {
-                let c = load_comment(&mut tx, tenant, &id)
-                    .await?
-                    .ok_or(StoreError::NotFound("comment"))?;
-                sqlx::query("DELETE FROM comments WHERE tenant_id = ? AND id = ?")
-                    .bind(tenant)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM votes WHERE tenant_id = ? AND comment_id = ?")
-                    .bind(tenant)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-                entries.push(comment_entry(E::DeletedComment, &c, None)?);
-                (Some(c), None)
-            }
-            Change::AddVote(vote) => {
-                let mut c = load_comment(&mut tx, tenant, &vote.comment_id)
-                    .await?
-                    .ok_or(StoreError::NotFound("comment"))?;
-                let vote = domain::vote_for(*vote, &c);
-                if let Some(user) = &vote.user_id {
-                    let prior = sqlx::query("SELECT doc FROM votes WHERE comment_id = ? AND user_id = ? AND tenant_id = ?")
-                        .bind(&c.id)
-                        .bind(user)
-                        .bind(tenant)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some(prior) = prior.as_ref().map(vote_from_row).transpose()? {
-                        if prior.direction == vote.direction {
-                            tx.commit().await?;
-                            return Ok(Applied {
-                                comment: Some(c),
-                                vote: Some(prior),
-                                entries: Vec::new(),
-                                deliveries: 0,
-                            });
-                        }
-                        sqlx::query("DELETE FROM votes WHERE id = ?")
-                            .bind(&prior.id)
-                            .execute(&mut *tx)
-                            .await?;
-                        domain::count_vote(&mut c, prior.direction, -1);
-                        entries.push(vote_entry(E::DeletedVote, &prior)?);
-                    }
-                }
-                sqlx::query(
-                    "INSERT INTO votes (id, tenant_id, comment_id, user_id, direction, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&vote.id)
-                .bind(tenant)
-                .bind(&vote.comment_id)
-                .bind(vote.user_id.as_deref())
-                .bind(vote.direction.as_i64())
-                .bind(vote.created_at.0)
-                .bind(serde_json::to_string(&vote)?)
-                .execute(&mut *tx)
-                .await?;
-                domain::count_vote(&mut c, vote.direction, 1);
-                upsert_comments(&mut tx, &[(&c, None)]).await?;
-                entries.push(vote_entry(E::NewVote, &vote)?);
-                (Some(c), Some(vote))
-            }
-            Change::DeleteVote { id } => {
-                let row =
-                    sqlx::query("DELETE FROM votes WHERE tenant_id = ? AND id = ? RETURNING doc")
-                        .bind(tenant)
-                        .bind(&id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let vote = row
-                    .as_ref()
-                    .map(vote_from_row)
-                    .transpose()?
-                    .ok_or(StoreError::NotFound("vote"))?;
-                let mut comment = load_comment(&mut tx, tenant, &vote.comment_id).await?;
-                if let Some(c) = comment.as_mut() {
-                    domain::count_vote(c, vote.direction, -1);
-                    upsert_comments(&mut tx, &[(c, None)]).await?;
-                }
-                entries.push(vote_entry(E::DeletedVote, &vote)?);
-                (comment, Some(vote))
-            }
-        };
-        let entries = append_entries(&mut tx, tenant, entries, now_ms).await?;
-        let mut deliveries = 0;
-        if let (Some(kind), Some(c), Some(last)) = (webhook_kind, comment.as_ref(), entries.last())
-        {
-            let configs = load_webhook_configs(&mut tx, tenant).await?;
-            if !configs.is_empty() {
-                let changes = [(kind, c, last.created_at)];
-                deliveries =
-                    enqueue_webhooks(&mut tx, tenant, &configs, &changes, false, now_ms).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(Applied {
-            comment,
-            vote,
-            entries,
-            deliveries,
-        })
+        self.changes
+            .send(pending)
+            .await
+            .map_err(|_| StoreError::Database("the SQLite writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database("the SQLite writer has stopped".into()))?
     }
 
     async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome> {
