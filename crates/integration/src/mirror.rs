@@ -19,8 +19,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
-use std::collections::HashSet;
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -150,91 +150,142 @@ fn upload_from_hub(c: Comment) -> UploadComment {
     }
 }
 
-async fn upsert_hub_comment(
+/// Rows per multi-row statement (19 parameters each, well under SQLite's 32,766).
+const CHUNK: usize = 400;
+
+/// Upserts hub comments, many rows per statement: the mirror's connection lives on its own
+/// thread, so each statement is a thread round trip and batching them is what keeps a
+/// catch-up fast. `force` skips the position guard (re-sync snapshots).
+async fn upsert_hub_comments(
     tx: &mut Transaction<'_, Sqlite>,
-    c: &Comment,
-    pos: i64,
+    rows: &[(&Comment, i64)],
     force: bool,
 ) -> Result<(), HostError> {
-    let raw = serde_json::to_string(c)?;
-    let guard = if force {
-        ""
-    } else {
-        " WHERE comments.applied_at < excluded.applied_at"
-    };
-    let sql = format!(
-        "INSERT INTO comments (hub_id, origin, external_id, external_parent_id, parent_hub_id, url_id, \
-         commenter_name, commenter_email, comment, comment_html, date_ms, votes, votes_up, votes_down, \
-         approved, reviewed, is_spam, applied_at, raw) \
-         VALUES (?, 'hub', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT(hub_id) DO UPDATE SET origin = 'hub', external_id = excluded.external_id, \
-         external_parent_id = excluded.external_parent_id, parent_hub_id = excluded.parent_hub_id, \
-         url_id = excluded.url_id, commenter_name = excluded.commenter_name, \
-         commenter_email = excluded.commenter_email, comment = excluded.comment, \
-         comment_html = excluded.comment_html, date_ms = excluded.date_ms, votes = excluded.votes, \
-         votes_up = excluded.votes_up, votes_down = excluded.votes_down, approved = excluded.approved, \
-         reviewed = excluded.reviewed, is_spam = excluded.is_spam, applied_at = excluded.applied_at, \
-         raw = excluded.raw{guard}"
-    );
-    sqlx::query(&sql)
-        .bind(&c.id)
-        .bind(&c.external_id)
-        .bind(&c.external_parent_id)
-        .bind(&c.parent_id)
-        .bind(&c.url_id)
-        .bind(&c.commenter_name)
-        .bind(&c.commenter_email)
-        .bind(&c.comment)
-        .bind(&c.comment_html)
-        .bind(c.date.0)
-        .bind(c.votes)
-        .bind(c.votes_up)
-        .bind(c.votes_down)
-        .bind(c.approved)
-        .bind(c.reviewed)
-        .bind(c.is_spam)
-        .bind(pos)
-        .bind(raw)
-        .execute(&mut **tx)
-        .await?;
+    for chunk in rows.chunks(CHUNK) {
+        let raws = chunk
+            .iter()
+            .map(|(c, _)| serde_json::to_string(c))
+            .collect::<Result<Vec<String>, _>>()?;
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO comments (hub_id, origin, external_id, external_parent_id, parent_hub_id, \
+             url_id, commenter_name, commenter_email, comment, comment_html, date_ms, votes, \
+             votes_up, votes_down, approved, reviewed, is_spam, applied_at, raw) ",
+        );
+        qb.push_values(chunk.iter().zip(raws), |mut b, ((c, pos), raw)| {
+            b.push_bind(&c.id)
+                .push("'hub'")
+                .push_bind(&c.external_id)
+                .push_bind(&c.external_parent_id)
+                .push_bind(&c.parent_id)
+                .push_bind(&c.url_id)
+                .push_bind(&c.commenter_name)
+                .push_bind(&c.commenter_email)
+                .push_bind(&c.comment)
+                .push_bind(&c.comment_html)
+                .push_bind(c.date.0)
+                .push_bind(c.votes)
+                .push_bind(c.votes_up)
+                .push_bind(c.votes_down)
+                .push_bind(c.approved)
+                .push_bind(c.reviewed)
+                .push_bind(c.is_spam)
+                .push_bind(*pos)
+                .push_bind(raw);
+        });
+        qb.push(
+            " ON CONFLICT(hub_id) DO UPDATE SET origin = 'hub', external_id = excluded.external_id, \
+             external_parent_id = excluded.external_parent_id, parent_hub_id = excluded.parent_hub_id, \
+             url_id = excluded.url_id, commenter_name = excluded.commenter_name, \
+             commenter_email = excluded.commenter_email, comment = excluded.comment, \
+             comment_html = excluded.comment_html, date_ms = excluded.date_ms, votes = excluded.votes, \
+             votes_up = excluded.votes_up, votes_down = excluded.votes_down, approved = excluded.approved, \
+             reviewed = excluded.reviewed, is_spam = excluded.is_spam, applied_at = excluded.applied_at, \
+             raw = excluded.raw",
+        );
+        if !force {
+            qb.push(" WHERE comments.applied_at < excluded.applied_at");
+        }
+        qb.build().execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
-async fn apply_one(tx: &mut Transaction<'_, Sqlite>, e: &SyncEvent) -> Result<(), HostError> {
-    let pos = e.created_at.0;
-    match &e.change {
-        Change::NewComment(c) | Change::UpdatedComment(c) => {
-            upsert_hub_comment(tx, c, pos, false).await?
+async fn apply_vote(
+    tx: &mut Transaction<'_, Sqlite>,
+    v: &fastcomments_protocol::Vote,
+    sign: i64,
+    pos: i64,
+) -> Result<(), HostError> {
+    let d = v.direction.as_i64();
+    let (up, down) = if d > 0 { (sign, 0) } else { (0, sign) };
+    sqlx::query(
+        "UPDATE comments SET votes = COALESCE(votes, 0) + ?, \
+         votes_up = COALESCE(votes_up, 0) + ?, votes_down = COALESCE(votes_down, 0) + ?, \
+         applied_at = ? WHERE hub_id = ? AND applied_at < ?",
+    )
+    .bind(d * sign)
+    .bind(up)
+    .bind(down)
+    .bind(pos)
+    .bind(&v.comment_id)
+    .bind(pos)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Applies events in order, turning each run of comment upserts into multi-row statements.
+async fn apply_events(
+    tx: &mut Transaction<'_, Sqlite>,
+    events: &[SyncEvent],
+) -> Result<(), HostError> {
+    let mut run: Vec<(&Comment, i64)> = Vec::new();
+    for e in events {
+        let pos = e.created_at.0;
+        if let Change::NewComment(c) | Change::UpdatedComment(c) = &e.change {
+            run.push((c, pos));
+            continue;
         }
-        Change::DeletedComment(c) => {
-            sqlx::query("DELETE FROM comments WHERE hub_id = ?")
-                .bind(&c.id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Change::NewVote(v) | Change::DeletedVote(v) => {
-            let sign = if matches!(e.change, Change::NewVote(_)) {
-                1
-            } else {
-                -1
-            };
-            let d = v.direction.as_i64();
-            let (up, down) = if d > 0 { (sign, 0) } else { (0, sign) };
-            sqlx::query(
-                "UPDATE comments SET votes = COALESCE(votes, 0) + ?, \
-                 votes_up = COALESCE(votes_up, 0) + ?, votes_down = COALESCE(votes_down, 0) + ?, \
-                 applied_at = ? WHERE hub_id = ? AND applied_at < ?",
-            )
-            .bind(d * sign)
-            .bind(up)
-            .bind(down)
-            .bind(pos)
-            .bind(&v.comment_id)
-            .bind(pos)
-            .execute(&mut **tx)
-            .await?;
+        upsert_hub_comments(tx, &run, false).await?;
+        run.clear();
+        match &e.change {
+            Change::DeletedComment(c) => {
+                sqlx::query("DELETE FROM comments WHERE hub_id = ?")
+                    .bind(&c.id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Change::NewVote(v) => apply_vote(tx, v, 1, pos).await?,
+            Change::DeletedVote(v) => apply_vote(tx, v, -1, pos).await?,
+            Change::NewComment(_) | Change::UpdatedComment(_) => {}
         }
     }
+    upsert_hub_comments(tx, &run, false).await
+}
+
+/// Moves row `from`'s hub snapshot onto row `into` (keeping `into`'s local id) and drops `from`.
+async fn merge_into(
+    tx: &mut Transaction<'_, Sqlite>,
+    from: i64,
+    into: i64,
+) -> Result<(), HostError> {
+    sqlx::query(
+        "UPDATE comments SET (origin, external_id, external_parent_id, parent_hub_id, url_id, \
+         commenter_name, commenter_email, comment, comment_html, date_ms, votes, votes_up, \
+         votes_down, approved, reviewed, is_spam, applied_at, raw) = (SELECT origin, \
+         external_id, external_parent_id, parent_hub_id, url_id, commenter_name, \
+         commenter_email, comment, comment_html, date_ms, votes, votes_up, votes_down, \
+         approved, reviewed, is_spam, applied_at, raw FROM comments WHERE local_id = ?) \
+         WHERE local_id = ?",
+    )
+    .bind(from)
+    .bind(into)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM comments WHERE local_id = ?")
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -454,60 +505,55 @@ impl EventSink for SqliteMirror {
 
     async fn apply_page(&self, events: &[SyncEvent]) -> Result<(), HostError> {
         let mut tx = self.pool.begin().await?;
-        for e in events {
-            apply_one(&mut tx, e).await?;
-        }
+        apply_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn map_ids(&self, pairs: &[(LocalId, String)]) -> Result<(), HostError> {
         let mut tx = self.pool.begin().await?;
-        for (local, hub) in pairs {
-            let local = parse_local(Some(local))?;
-            // A row the hub's events created for this comment before the mapping was known
-            // (a crash between upload and mapping): keep its newer snapshot on the local row.
-            let other =
-                sqlx::query("SELECT local_id FROM comments WHERE hub_id = ? AND local_id != ?")
-                    .bind(hub)
-                    .bind(local)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(o) = other {
-                let other_id: i64 = o.try_get("local_id")?;
-                sqlx::query(
-                    "UPDATE comments SET (origin, external_id, external_parent_id, parent_hub_id, url_id, \
-                     commenter_name, commenter_email, comment, comment_html, date_ms, votes, votes_up, \
-                     votes_down, approved, reviewed, is_spam, applied_at, raw) = (SELECT origin, \
-                     external_id, external_parent_id, parent_hub_id, url_id, commenter_name, \
-                     commenter_email, comment, comment_html, date_ms, votes, votes_up, votes_down, \
-                     approved, reviewed, is_spam, applied_at, raw FROM comments WHERE local_id = ?) \
-                     WHERE local_id = ?",
-                )
-                .bind(other_id)
-                .bind(local)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM comments WHERE local_id = ?")
-                    .bind(other_id)
-                    .execute(&mut *tx)
-                    .await?;
+        for chunk in pairs.chunks(CHUNK) {
+            let parsed = chunk
+                .iter()
+                .map(|(l, h)| Ok((parse_local(Some(l))?, h.as_str())))
+                .collect::<Result<Vec<(i64, &str)>, HostError>>()?;
+            // Rows the hub's events created for these comments before the mapping was known
+            // (a crash between an accepted upload and its mapping): rare, merged one by one.
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT local_id, hub_id FROM comments WHERE hub_id IN (");
+            let mut sep = qb.separated(", ");
+            for (_, h) in &parsed {
+                sep.push_bind(*h);
             }
-            sqlx::query("UPDATE comments SET hub_id = ? WHERE local_id = ?")
-                .bind(hub)
-                .bind(local)
-                .execute(&mut *tx)
-                .await?;
+            qb.push(")");
+            let holders: HashMap<String, i64> = qb
+                .build()
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("hub_id")?, r.try_get("local_id")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+            for (local, hub) in &parsed {
+                if let Some(other) = holders.get(*hub).filter(|o| **o != *local) {
+                    merge_into(&mut tx, *other, *local).await?;
+                }
+            }
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("UPDATE comments SET hub_id = m.column2 FROM (");
+            qb.push_values(&parsed, |mut b, (l, h)| {
+                b.push_bind(*l).push_bind(*h);
+            });
+            qb.push(") AS m WHERE comments.local_id = m.column1");
+            qb.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn resync_page(&self, comments: &[Comment], as_of: Millis) -> Result<(), HostError> {
+        let rows: Vec<(&Comment, i64)> = comments.iter().map(|c| (c, as_of.0)).collect();
         let mut tx = self.pool.begin().await?;
-        for c in comments {
-            upsert_hub_comment(&mut tx, c, as_of.0, true).await?;
-        }
+        upsert_hub_comments(&mut tx, &rows, true).await?;
         tx.commit().await?;
         Ok(())
     }
