@@ -321,11 +321,14 @@ impl Integration {
         Ok(())
     }
 
-    /// Generation A: `GET /stream` until `hasMore` is false.
+    /// Generation A: `GET /stream` until `hasMore` is false. While a page is applied, the
+    /// next one is already being fetched (its cursor is known from `nextFetchDate`); the saved
+    /// cursor still only moves after the page was applied.
     async fn poll_stream(&mut self, token: &str, out: &mut TickOutcome) -> Result<()> {
+        let client = self.client.clone();
         let mut uploaded_now = false;
+        let mut page = client.stream(token, self.state.cursor).await?;
         loop {
-            let page = self.client.stream(token, self.state.cursor).await?;
             if page.gap_detected {
                 self.note_gap().await?;
             }
@@ -356,17 +359,36 @@ impl Integration {
                     })
                 })
                 .collect();
-            out.events_applied += self.apply_page(events, page.next_fetch_date).await?;
+            let cursor = page.next_fetch_date;
+            // A hub that says "more" without moving the cursor would loop us forever.
+            let more = page.has_more && cursor > self.state.cursor;
+            let next = if more && !upload_again {
+                let (applied, next) = tokio::join!(
+                    self.apply_page(events, cursor),
+                    client.stream(token, cursor)
+                );
+                out.events_applied += applied?;
+                Some(next)
+            } else {
+                out.events_applied += self.apply_page(events, cursor).await?;
+                None
+            };
             if setup_done {
                 self.mark_setup_completed().await?;
             }
-            // After an upload the hub writes SetSetupCompleted: poll once more to receive it.
-            if !page.has_more && !upload_again {
-                self.report(Progress::CaughtUp {
-                    cursor: self.state.cursor,
-                });
-                return Ok(());
-            }
+            page = match next {
+                Some(next) => next?,
+                // After an upload the hub writes SetSetupCompleted: poll once more to receive it.
+                None if upload_again => {
+                    client.stream(token, self.state.cursor).await?
+                }
+                None => {
+                    self.report(Progress::CaughtUp {
+                        cursor: self.state.cursor,
+                    });
+                    return Ok(());
+                }
+            };
         }
     }
 
@@ -398,11 +420,13 @@ impl Integration {
         Ok(())
     }
 
-    /// `GET /events` pages until `hasMore` is false.
+    /// `GET /events` pages until `hasMore` is false, fetching the next page while the current
+    /// one is applied.
     async fn fetch_events(&mut self, token: &str) -> Result<u64> {
+        let client = self.client.clone();
         let mut applied = 0;
+        let mut page = client.events(token, self.state.cursor).await?;
         loop {
-            let page = self.client.events(token, self.state.cursor).await?;
             if page.gap_detected {
                 self.note_gap().await?;
             }
@@ -412,7 +436,8 @@ impl Integration {
                 last = last.max(e.created_at.0);
                 match e.decode() {
                     Ok(d) => {
-                        if let Some(change) = Change::from_parts(d.event_type, d.comment, d.vote) {
+                        if let Some(change) = Change::from_parts(d.event_type, d.comment, d.vote)
+                        {
                             events.push(SyncEvent {
                                 id: e.id.clone(),
                                 created_at: e.created_at,
@@ -426,11 +451,13 @@ impl Integration {
                     }
                 }
             }
-            let empty = page.events.is_empty();
-            applied += self.apply_page(events, last).await?;
-            if !page.has_more || empty {
+            if !page.has_more || page.events.is_empty() {
+                applied += self.apply_page(events, last).await?;
                 return Ok(applied);
             }
+            let (n, next) = tokio::join!(self.apply_page(events, last), client.events(token, last));
+            applied += n?;
+            page = next?;
         }
     }
 
