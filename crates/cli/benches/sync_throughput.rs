@@ -64,6 +64,11 @@ async fn run_sync(hub: &RunningHub, key: &str, dir: &Path, protocol: &str, skip:
         .arg("--mirror")
         .arg(dir.join("mirror.db"))
         .args(["--exit-when-synced", "--poll-interval-ms", "10", "--stats"])
+        .args(
+            std::env::var("SYNC_BENCH_ARGS")
+                .unwrap_or_default()
+                .split_whitespace(),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)

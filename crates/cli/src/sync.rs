@@ -80,6 +80,17 @@ struct Stats {
     last_event: Option<Instant>,
 }
 
+/// CPU seconds (user + system) this process used, from `/proc/self/stat`.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
@@ -140,6 +151,7 @@ pub async fn run(args: SyncArgs) -> Result<()> {
                     }
                 }
                 Progress::Connected { tenant_id } => {
+                    s.first_poll.get_or_insert_with(Instant::now);
                     bar.println(format!("connected to tenant {tenant_id}"));
                 }
                 Progress::UploadStarted { sent, total } => {
@@ -233,6 +245,7 @@ pub async fn run(args: SyncArgs) -> Result<()> {
                 "events_secs": secs(s.first_poll, s.last_event),
                 "total_secs": started.elapsed().as_secs_f64(),
                 "peak_rss_kib": peak_rss_kib(),
+                "cpu_secs": cpu_secs(),
                 "phase": format!("{:?}", integration.phase()),
             })
         );
