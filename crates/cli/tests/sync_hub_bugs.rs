@@ -1,6 +1,5 @@
-//! Hub bugs found while building the integration client, as tests that fail today.
-//! They are `#[ignore]`d so the suite stays green; run them with
-//! `cargo test -p fastcomments --test sync_hub_bugs -- --ignored`.
+//! Hub bugs found while building the integration client. Each test failed before its fix and
+//! now guards against the bug coming back.
 
 mod sync_support;
 
@@ -16,7 +15,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// and so would `upload_finished` / `setup_completed_at`. A client that pipelines batches
 /// (as SPEC's "split only that batch" invites) hits this whenever one batch is too large.
 #[tokio::test]
-#[ignore = "hub bug: the 413 path of upload overwrites the token's progress with a stale copy"]
 async fn a_413_does_not_undo_a_concurrent_upload() {
     let hub = TestHub::start(HubConfig {
         upload_limit_bytes: 4096,

@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use fastcomments_protocol::codes;
 use parking_lot::RwLock;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Shared state of a running hub.
@@ -32,6 +33,7 @@ pub struct Hub {
     /// Wakes the webhook dispatcher when a commit queued deliveries.
     pub webhook_wake: Arc<tokio::sync::Notify>,
     tokens: RwLock<HashMap<String, TokenRecord>>,
+    token_generation: AtomicU64,
     tenant_secrets: RwLock<HashMap<String, Vec<ApiSecret>>>,
     secrets: RwLock<HashMap<String, ApiSecret>>,
     bounds: RwLock<HashMap<String, TimelineBounds>>,
@@ -55,6 +57,7 @@ impl Hub {
             metrics: Metrics::default(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
             tokens: RwLock::new(HashMap::new()),
+            token_generation: AtomicU64::new(0),
             tenant_secrets: RwLock::new(HashMap::new()),
             secrets: RwLock::new(HashMap::new()),
             bounds: RwLock::new(HashMap::new()),
@@ -69,20 +72,30 @@ impl Hub {
     // ---------- tokens ----------
 
     /// A token's record, from memory when possible.
+    ///
+    /// The cache is filled only by reads and emptied by every write ([`Hub::token_changed`]);
+    /// a read that raced with a write does not fill it (the generation moved), so the cache
+    /// never holds a state older than the store's.
     pub async fn token_record(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
         if let Some(r) = self.tokens.read().get(token) {
             return Ok(Some(r.clone()));
         }
+        let generation = self.token_generation.load(Ordering::Acquire);
         let found = self.store.token(token).await?;
         if let Some(r) = &found {
-            self.remember_token(r.clone());
+            let mut tokens = self.tokens.write();
+            if self.token_generation.load(Ordering::Acquire) == generation {
+                tokens.insert(r.token.clone(), r.clone());
+            }
         }
         Ok(found)
     }
 
-    /// Records a committed token state in the cache.
-    pub fn remember_token(&self, record: TokenRecord) {
-        self.tokens.write().insert(record.token.clone(), record);
+    /// Call after any committed change of a token: drops it from the cache.
+    pub fn token_changed(&self, token: &str) {
+        let mut tokens = self.tokens.write();
+        self.token_generation.fetch_add(1, Ordering::AcqRel);
+        tokens.remove(token);
     }
 
     /// The token's record if it may read and write its tenant's data; else the SPEC's error.

@@ -138,7 +138,7 @@ async fn every_change_sends_the_right_kind_method_and_signed_body() {
             r.header("token").is_none(),
             "no legacy header unless asked for"
         );
-        delivery_ids.push(v.delivery_id.unwrap());
+        delivery_ids.push(v.delivery_id.unwrap().to_string());
     }
     let bodies: Vec<WebhookComment> = got
         .iter()
@@ -269,7 +269,7 @@ async fn retries_follow_the_schedule_and_updates_never_overtake_creates() {
     // Every attempt is re-signed and verifies; the delivery id is stable across retries.
     let ids: Vec<String> = got[..4]
         .iter()
-        .map(|r| verify(r, &t.key).0.delivery_id.unwrap())
+        .map(|r| verify(r, &t.key).0.delivery_id.unwrap().to_string())
         .collect();
     assert!(ids.windows(2).all(|w| w[0] == w[1]));
     let (_, v) = hub

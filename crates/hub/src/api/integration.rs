@@ -88,7 +88,7 @@ async fn register(hub: &Hub, token: &str, q: TokenQuery) -> ApiResult<Json<Token
             };
             let stored = hub.store.register_token(&fresh).await?;
             tracing::info!(token = %crate::ids::redact(token), "integration token registered (pending)");
-            hub.remember_token(stored.clone());
+            hub.token_changed(token);
             stored
         }
     };
@@ -502,12 +502,9 @@ pub async fn upload(
         Ok(b) => b,
         Err(e) => {
             hub.metrics.uploads_too_large.inc();
-            let mut lowered = record.clone();
-            lowered.batch_size = (record.batch_size / 2).max(1);
-            if lowered.batch_size != record.batch_size {
-                let (saved, _) = hub.store.save_token(&lowered, None, hub.now_ms()).await?;
-                hub.remember_token(saved);
-            }
+            // Only the batch size changes: the record read above may be stale by now.
+            let lowered = hub.store.halve_batch_size(&record.token).await?;
+            hub.token_changed(&lowered.token);
             return Err(e);
         }
     };
@@ -533,7 +530,7 @@ pub async fn upload(
     if outcome.deliveries > 0 {
         hub.webhook_wake.notify_one();
     }
-    hub.remember_token(outcome.token);
+    hub.token_changed(&token);
     hub.metrics.comments_uploaded.add(count);
     Ok(Json(UploadResponse {
         status: Status::Success,

@@ -407,7 +407,7 @@ pub async fn acknowledge_token(
     if let Some(e) = written {
         hub.note_entries(tenant, &[e]);
     }
-    hub.remember_token(saved.clone());
+    hub.token_changed(&saved.token);
     tracing::info!(token = %ids::redact(token), tenant, skip, "integration token acknowledged");
     Ok(saved)
 }
@@ -444,7 +444,7 @@ pub async fn resync(
         return Err(crate::hub::revoked());
     }
     let saved = hub.store.restart_upload(&record).await?;
-    hub.remember_token(saved.clone());
+    hub.token_changed(&saved.token);
     Ok(Json(IntegrationResult {
         status: Status::Success,
         integration: saved.into(),
@@ -457,10 +457,9 @@ pub async fn revoke(
     auth: TenantAuth,
     Path(token): Path<String>,
 ) -> ApiResult<Json<IntegrationResult>> {
-    let mut record = own_token(&hub, &auth.tenant_id, &token).await?;
-    record.state = TokenState::Revoked;
-    let (saved, _) = hub.store.save_token(&record, None, hub.now_ms()).await?;
-    hub.remember_token(saved.clone());
+    own_token(&hub, &auth.tenant_id, &token).await?;
+    let saved = hub.store.revoke_token(&token).await?;
+    hub.token_changed(&saved.token);
     tracing::info!(token = %ids::redact(&token), "integration token revoked");
     Ok(Json(IntegrationResult {
         status: Status::Success,

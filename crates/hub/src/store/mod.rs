@@ -86,6 +86,11 @@ pub trait Store: Send + Sync + 'static {
         entry: Option<NewEntry>,
         now_ms: i64,
     ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)>;
+    /// Halves the token's upload batch size (not below 1) after a 413, touching nothing else,
+    /// so a concurrent upload's progress is never overwritten.
+    async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord>;
+    /// Revokes a token, touching nothing else.
+    async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord>;
     /// Starts a token's upload over (a re-sync): progress to zero, setup not completed, and
     /// the token forgets which comments it uploaded, so `start` counts from 0 again.
     async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;

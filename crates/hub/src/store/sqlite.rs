@@ -853,6 +853,32 @@ impl Store for SqliteStore {
         Ok((record, written))
     }
 
+    async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord> {
+        let row = sqlx::query(
+            "UPDATE integration_tokens SET batch_size = MAX(1, batch_size / 2) WHERE token = ? RETURNING *",
+        )
+        .bind(token)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref()
+            .map(token_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound("token"))
+    }
+
+    async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord> {
+        let row = sqlx::query(
+            "UPDATE integration_tokens SET state = 'revoked' WHERE token = ? RETURNING *",
+        )
+        .bind(token)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref()
+            .map(token_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound("token"))
+    }
+
     async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord> {
         let mut tx = self.writer.begin().await?;
         let mut record = record.clone();
