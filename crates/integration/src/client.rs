@@ -179,6 +179,14 @@ impl Integration {
         Ok(token)
     }
 
+    /// Starts over with a new token (after [`Error::TokenRevoked`], or to connect to another
+    /// tenant): the state is reset and saved; the next tick registers a fresh token. The
+    /// host's comments and mirrored events are left as they are.
+    pub async fn forget_token(&mut self) -> Result<()> {
+        self.state = IntegrationState::default();
+        self.save(Durability::Durable).await
+    }
+
     /// Step 1: `PUT token`. Returns whether the token is acknowledged.
     async fn validate(&mut self, token: &str) -> Result<bool> {
         let r = self
@@ -379,9 +387,7 @@ impl Integration {
             page = match next {
                 Some(next) => next?,
                 // After an upload the hub writes SetSetupCompleted: poll once more to receive it.
-                None if upload_again => {
-                    client.stream(token, self.state.cursor).await?
-                }
+                None if upload_again => client.stream(token, self.state.cursor).await?,
                 None => {
                     self.report(Progress::CaughtUp {
                         cursor: self.state.cursor,
@@ -436,8 +442,7 @@ impl Integration {
                 last = last.max(e.created_at.0);
                 match e.decode() {
                     Ok(d) => {
-                        if let Some(change) = Change::from_parts(d.event_type, d.comment, d.vote)
-                        {
+                        if let Some(change) = Change::from_parts(d.event_type, d.comment, d.vote) {
                             events.push(SyncEvent {
                                 id: e.id.clone(),
                                 created_at: e.created_at,

@@ -170,3 +170,124 @@ async fn resync_replaces_and_drops_missing() {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].comment.as_str(), rows[0].votes), ("a2", Some(3)));
 }
+
+mod replay {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One step of a random history over a few comments.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Create(u8),
+        Edit(u8, u8),
+        Delete(u8),
+        Vote(u8, bool),
+        Unvote(u8),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u8..4).prop_map(Step::Create),
+            (0u8..4, any::<u8>()).prop_map(|(c, t)| Step::Edit(c, t)),
+            (0u8..4).prop_map(Step::Delete),
+            (0u8..4, any::<bool>()).prop_map(|(c, up)| Step::Vote(c, up)),
+            (0u8..4).prop_map(Step::Unvote),
+        ]
+    }
+
+    /// The events a hub would write for `steps` (positions strictly increasing).
+    fn events(steps: &[Step]) -> Vec<SyncEvent> {
+        let mut out = Vec::new();
+        let mut alive = [false; 4];
+        let mut votes: Vec<Vec<(String, VoteDirection)>> = vec![Vec::new(); 4];
+        for (i, s) in steps.iter().enumerate() {
+            let pos = 100 + i as i64;
+            let id = format!("e{i}");
+            let change = match s {
+                Step::Create(c) if !alive[*c as usize] => {
+                    alive[*c as usize] = true;
+                    Change::NewComment(hub_comment(&format!("h{c}"), "new"))
+                }
+                Step::Edit(c, t) if alive[*c as usize] => {
+                    let mut hc = hub_comment(&format!("h{c}"), &format!("text {t} ü"));
+                    let (up, down) = votes[*c as usize].iter().fold((0, 0), |(u, d), (_, v)| {
+                        if *v == VoteDirection::Up {
+                            (u + 1, d)
+                        } else {
+                            (u, d + 1)
+                        }
+                    });
+                    (hc.votes_up, hc.votes_down, hc.votes) = (up, down, up - down);
+                    Change::UpdatedComment(hc)
+                }
+                Step::Delete(c) if alive[*c as usize] => {
+                    alive[*c as usize] = false;
+                    votes[*c as usize].clear();
+                    Change::DeletedComment(hub_comment(&format!("h{c}"), "gone"))
+                }
+                Step::Vote(c, up) if alive[*c as usize] => {
+                    let dir = if *up {
+                        VoteDirection::Up
+                    } else {
+                        VoteDirection::Down
+                    };
+                    votes[*c as usize].push((format!("v{i}"), dir));
+                    Change::NewVote(vote(&format!("v{i}"), &format!("h{c}"), dir))
+                }
+                Step::Unvote(c) if !votes[*c as usize].is_empty() => {
+                    let (vid, dir) = votes[*c as usize].remove(0);
+                    Change::DeletedVote(vote(&vid, &format!("h{c}"), dir))
+                }
+                _ => continue,
+            };
+            out.push(ev(&id, pos, change));
+        }
+        out
+    }
+
+    async fn state_after(
+        pages: &[&[SyncEvent]],
+    ) -> Vec<(
+        Option<String>,
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    )> {
+        let m = SqliteMirror::in_memory().await.unwrap();
+        for p in pages {
+            m.apply_page(p).await.unwrap();
+        }
+        m.comments()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.hub_id, c.comment, c.votes, c.votes_up, c.votes_down))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        /// A crash after any page, followed by a replay from any earlier saved cursor, ends in
+        /// the state of applying every event once.
+        #[test]
+        fn replaying_any_suffix_converges(
+            steps in proptest::collection::vec(step(), 0..40),
+            cut in 0usize..40,
+            back in 0usize..40,
+        ) {
+            let evs = events(&steps);
+            let cut = cut.min(evs.len());
+            let resume = cut.saturating_sub(back);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let once = rt.block_on(state_after(&[&evs]));
+            let replayed = rt.block_on(state_after(&[&evs[..cut], &evs[resume..]]));
+            prop_assert_eq!(once, replayed);
+        }
+    }
+}
