@@ -1,1 +1,421 @@
-fn main() {}
+//! Verifications per second for one realistic webhook (a ~1.5 KB `WebhookComment` with
+//! Bulgarian text), three ways in one run:
+//!
+//! - `raw_hmac`: HMAC-SHA256 over the same `timestamp "." body` bytes, keyed once, then
+//!   clone + update + finalize. The ceiling: no header handling, no compare.
+//! - `verifier`: `fastcomments_webhooks::Verifier::verify` with one secret, over an
+//!   `http::HeaderMap` holding every header the hub sends (timestamp, signature, event, delivery,
+//!   attempt): header lookups, parsing, freshness against the system clock, MAC, compare, and
+//!   the extension headers read into `Verified`.
+//! - `svix`: `svix::webhooks::Webhook::verify` on the equivalent message (`svix-id`,
+//!   `svix-timestamp`, `svix-signature: v1,<base64>`, signed by svix's own `Webhook::sign`).
+//!
+//! Each is measured twice by criterion: in wall-clock time (`webhook_verify`) and in the CPU
+//! time of the benchmark thread (`webhook_verify_cpu`, `CLOCK_THREAD_CPUTIME_ID`), because the
+//! machine this runs on is shared: wall-clock time also counts the moments another process held
+//! the core, CPU time does not. After criterion's report, a table of verifies/s and ratios is
+//! printed from the estimates criterion just wrote, plus an interleaved cross-check.
+//!
+//! Run: `cargo bench -p fastcomments-webhooks --bench verify`.
+
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{black_box, Criterion, Throughput};
+use fastcomments_protocol::{Extra, Mention, MentionKind, Millis, WebhookComment};
+use fastcomments_webhooks::{sign, verifier::system_clock, Verifier};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+const GROUP: &str = "webhook_verify";
+const CPU_GROUP: &str = "webhook_verify_cpu";
+const SECRET: &[u8] = b"fc-api-secret-7f3a9c2e1b5d4f60a8e7c6b5d4e3f2a1";
+
+/// A comment as a busy Bulgarian blog would send it.
+fn realistic_comment() -> WebhookComment {
+    let text = "Благодаря за статията! \
+                При по-стари версии на nginx услугата трябва да се рестартира, иначе новите \
+                сертификати не се зареждат. Поздрави от София 🇧🇬🙂";
+    WebhookComment {
+        id: "6741a2b3c4d5e6f708192a3b".into(),
+        url_id: "https://blog.example.bg/2025/11/nginx-letsencrypt-настройка".into(),
+        url: Some("https://blog.example.bg/2025/11/nginx-letsencrypt-настройка#comments".into()),
+        user_id: Some("6741a2b3c4d5e6f70819aa01".into()),
+        commenter_email: Some("georgi.ivanov@example.bg".into()),
+        commenter_name: "Георги Иванов".into(),
+        comment: text.into(),
+        comment_html: format!("<p>{text}</p>"),
+        external_id: Some("wp-18342".into()),
+        parent_id: Some("6741a2b3c4d5e6f708192a00".into()),
+        date: Millis(1_763_880_000_123),
+        votes: 12,
+        votes_up: 14,
+        votes_down: 2,
+        verified: true,
+        verified_date: Some(Millis(1_763_879_000_000)),
+        reviewed: true,
+        avatar_src: Some("https://cdn.example.bg/avatars/6741a2b3c4d5e6f70819aa01.png".into()),
+        is_spam: false,
+        ai_determined_spam: false,
+        has_images: false,
+        page_number: 0,
+        page_number_of: 3,
+        page_number_nf: 0,
+        approved: true,
+        locale: Some("bg_bg".into()),
+        mentions: Some(vec![Mention {
+            id: "6741a2b3c4d5e6f70819aa02".into(),
+            tag: "@Мария".into(),
+            raw_tag: "@Мария Петрова".into(),
+            kind: MentionKind::User,
+            sent: true,
+        }]),
+        domain: Some("blog.example.bg".into()),
+        moderation_group_ids: Some(vec!["bg-moderators".into()]),
+        extra: Extra::new(),
+    }
+}
+
+fn header_map(pairs: &[(&'static str, String)]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(*name, value.parse().expect("valid header value"));
+    }
+    map
+}
+
+/// The three contenders, set up once with the same secret, timestamp and body.
+struct Setup {
+    body: Vec<u8>,
+    /// (a) `timestamp "." body` in one buffer, and a MAC keyed with the secret.
+    message: Vec<u8>,
+    keyed: Hmac<Sha256>,
+    /// (b) our verifier and the request headers the hub sends.
+    verifier: Verifier,
+    ours: http::HeaderMap,
+    /// (c) svix and the equivalent svix request headers.
+    svix: svix::webhooks::Webhook,
+    theirs: http::HeaderMap,
+}
+
+/// Headers every request carries, whoever signs it.
+fn common_headers(body: &[u8]) -> Vec<(&'static str, String)> {
+    vec![
+        ("host", "blog.example.bg".into()),
+        ("user-agent", "FastComments-Webhooks/1.0".into()),
+        ("accept", "*/*".into()),
+        ("content-type", "application/json".into()),
+        ("content-length", body.len().to_string()),
+    ]
+}
+
+impl Setup {
+    fn new(body: Vec<u8>, now: i64) -> Setup {
+        let mut message = format!("{now}.").into_bytes();
+        message.extend_from_slice(&body);
+        let keyed = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
+
+        let verifier = Verifier::new([SECRET]);
+        let sig = sign(SECRET, now, &body);
+        let mut pairs = common_headers(&body);
+        pairs.extend([
+            ("x-fastcomments-timestamp", sig.timestamp_header().into()),
+            ("x-fastcomments-signature", sig.signature_header().into()),
+            ("x-fastcomments-event", "comment.created".into()),
+            (
+                "x-fastcomments-delivery",
+                "dlv_2p6Yv1wLq8kR3nZ0aB7cD9eF".into(),
+            ),
+            ("x-fastcomments-attempt", "1".into()),
+        ]);
+        let ours = header_map(&pairs);
+
+        let svix = svix::webhooks::Webhook::from_bytes(SECRET.to_vec()).expect("svix key");
+        let msg_id = "msg_2p6Yv1wLq8kR3nZ0aB7cD9eF";
+        let svix_sig = svix.sign(msg_id, now, &body).expect("svix sign");
+        let mut pairs = common_headers(&body);
+        pairs.extend([
+            ("svix-id", msg_id.into()),
+            ("svix-timestamp", now.to_string()),
+            ("svix-signature", svix_sig),
+        ]);
+        let theirs = header_map(&pairs);
+
+        let setup = Setup {
+            body,
+            message,
+            keyed,
+            verifier,
+            ours,
+            svix,
+            theirs,
+        };
+        assert!(setup.verifier.verify(&setup.ours, &setup.body).is_ok());
+        assert!(setup.svix.verify(&setup.body, &setup.theirs).is_ok());
+        setup
+    }
+
+    fn raw_hmac(&self) -> bool {
+        let mut mac = self.keyed.clone();
+        mac.update(black_box(&self.message));
+        black_box(mac.finalize().into_bytes())[0] != 1
+    }
+
+    fn verifier(&self) -> bool {
+        black_box(
+            self.verifier
+                .verify(black_box(&self.ours), black_box(&self.body)),
+        )
+        .is_ok()
+    }
+
+    fn svix(&self) -> bool {
+        black_box(
+            self.svix
+                .verify(black_box(&self.body), black_box(&self.theirs)),
+        )
+        .is_ok()
+    }
+}
+
+const NAMES: [&str; 3] = ["raw_hmac", "verifier", "svix"];
+/// The contenders, in the order of `NAMES`.
+const RUNNERS: [fn(&Setup) -> bool; 3] = [Setup::raw_hmac, Setup::verifier, Setup::svix];
+
+fn benches<M: Measurement>(c: &mut Criterion<M>, group: &str, setup: &Setup) {
+    let mut group = c.benchmark_group(group);
+    group.throughput(Throughput::Elements(1));
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("raw_hmac", |b| b.iter(|| setup.raw_hmac()));
+    group.bench_function("verifier", |b| b.iter(|| setup.verifier()));
+    group.bench_function("svix", |b| b.iter(|| setup.svix()));
+    group.finish();
+}
+
+/// The CPU time this thread has used, nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` only writes the `timespec` it is given, which lives on our stack.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(rc, 0, "CLOCK_THREAD_CPUTIME_ID is available on Linux");
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+/// A criterion measurement in CPU time of the benchmark thread instead of wall-clock time.
+struct ThreadCpuTime;
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &NanosFormatter
+    }
+}
+
+/// Prints nanosecond values the way criterion prints wall-clock times.
+struct NanosFormatter;
+
+impl ValueFormatter for NanosFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = match typical {
+            t if t < 1e3 => (1.0, "ns"),
+            t if t < 1e6 => (1e-3, "µs"),
+            t if t < 1e9 => (1e-6, "ms"),
+            _ => (1e-9, "s"),
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+
+    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let (per_iteration, unit) = match t {
+            Throughput::Elements(n) => (*n as f64, "elem/s"),
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => (*n as f64, "B/s"),
+        };
+        values
+            .iter_mut()
+            .for_each(|v| *v = per_iteration * 1e9 / *v);
+        unit
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+/// A cross-check that does not depend on the machine staying equally busy between criterion's
+/// benchmarks (the bench machine is shared): many short rounds, each timing the three
+/// contenders back to back in thread CPU time (rotating their order), and the median of the
+/// per-round ratios. Batches last a few milliseconds each (3000 verifications for the fast
+/// two, 300 for svix) so that branch predictors and caches are warm for most of a batch.
+fn interleaved_ratios(setup: &Setup) -> (f64, f64, usize) {
+    const ROUNDS: usize = 300;
+    const BATCHES: [u32; 3] = [3000, 3000, 300];
+    let mut ours_vs_raw = Vec::with_capacity(ROUNDS);
+    let mut ours_vs_svix = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        let mut ns = [0f64; 3];
+        for k in 0..3 {
+            let i = (round + k) % 3;
+            let runner = RUNNERS[i];
+            let start = thread_cpu_ns();
+            for _ in 0..BATCHES[i] {
+                black_box(runner(setup));
+            }
+            ns[i] = (thread_cpu_ns() - start) as f64 / f64::from(BATCHES[i]);
+        }
+        ours_vs_raw.push(ns[0] / ns[1]);
+        ours_vs_svix.push(ns[2] / ns[1]);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(&mut ours_vs_raw), median(&mut ours_vs_svix), ROUNDS)
+}
+
+/// Where criterion keeps its results: `$CRITERION_HOME`, `$CARGO_TARGET_DIR/criterion`, or the
+/// `criterion` folder of the target directory this bench binary was built into.
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(target).join("criterion");
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf)) // target/release/deps/verify-…
+        .map(|target| target.join("criterion"))
+        .unwrap_or_else(|| PathBuf::from("target/criterion"))
+}
+
+/// Nanoseconds per verification from this run's `estimates.json` (criterion's typical value:
+/// the slope, else the mean), or `None` when the benchmark did not run now.
+fn estimate_ns(dir: &Path, group: &str, name: &str, started: SystemTime) -> Option<f64> {
+    let path = dir
+        .join(group)
+        .join(name)
+        .join("new")
+        .join("estimates.json");
+    let fresh = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|modified| modified >= started);
+    if !fresh {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    let typical = if value["slope"].is_object() {
+        &value["slope"]
+    } else {
+        &value["mean"]
+    };
+    typical["point_estimate"].as_f64()
+}
+
+fn print_table(dir: &Path, started: SystemTime, setup: &Setup) {
+    let estimates = |group| -> Option<[f64; 3]> {
+        let [a, b, c] = NAMES.map(|name| estimate_ns(dir, group, name, started));
+        Some([a?, b?, c?])
+    };
+    let (Some(wall), Some(cpu)) = (estimates(GROUP), estimates(CPU_GROUP)) else {
+        println!("\n(ratio table skipped: not all benchmarks ran in this invocation)");
+        return;
+    };
+    println!(
+        "\nWebhook verification, {}-byte WebhookComment body, one secret",
+        setup.body.len()
+    );
+    println!(
+        "| implementation | CPU ns/verify | CPU verifies/s | vs raw HMAC (CPU) | ours is faster by \
+         (CPU) | wall ns/verify | wall verifies/s | vs raw HMAC (wall) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let labels = [
+        "raw HMAC-SHA256 (hmac+sha2, keyed once)",
+        "fastcomments_webhooks::Verifier::verify",
+        "svix 1.70 Webhook::verify",
+    ];
+    for (i, label) in labels.iter().enumerate() {
+        println!(
+            "| {label} | {:.0} | {:.0} | {:.1}% | {:.2}x | {:.0} | {:.0} | {:.1}% |",
+            cpu[i],
+            1e9 / cpu[i],
+            100.0 * cpu[0] / cpu[i],
+            cpu[i] / cpu[1],
+            wall[i],
+            1e9 / wall[i],
+            100.0 * wall[0] / wall[i],
+        );
+    }
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    for (clock, [raw, ours, svix]) in [
+        ("CPU time", cpu),
+        (
+            "wall-clock (also counts time given to other processes)",
+            wall,
+        ),
+    ] {
+        println!(
+            "{clock}: ours / raw HMAC = {:.1}% (bar >= 85%: {}), ours / svix = {:.2}x (bar >= 4x: {})",
+            100.0 * raw / ours,
+            verdict(raw / ours >= 0.85),
+            svix / ours,
+            verdict(svix / ours >= 4.0)
+        );
+    }
+    let (paired_raw, paired_svix, rounds) = interleaved_ratios(setup);
+    println!(
+        "interleaved CPU-time check ({rounds} rounds, median of per-round ratios): \
+         ours / raw HMAC = {:.1}%, ours / svix = {paired_svix:.2}x",
+        100.0 * paired_raw
+    );
+    println!(
+        "load average during the run: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+}
+
+fn main() {
+    let started = SystemTime::now();
+    let body = realistic_comment().to_body();
+    assert!(
+        (1400..=1700).contains(&body.len()),
+        "a ~1.5 KB body, got {} bytes",
+        body.len()
+    );
+    let setup = Setup::new(body, system_clock());
+    let dir = criterion_dir();
+    let mut wall = Criterion::default()
+        .with_measurement(WallTime)
+        .output_directory(&dir)
+        .configure_from_args();
+    benches(&mut wall, GROUP, &setup);
+    let mut cpu = Criterion::default()
+        .with_measurement(ThreadCpuTime)
+        .output_directory(&dir)
+        .configure_from_args();
+    benches(&mut cpu, CPU_GROUP, &setup);
+    cpu.final_summary();
+    print_table(&dir, started, &setup);
+}

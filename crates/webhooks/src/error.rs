@@ -6,7 +6,7 @@
 
 use thiserror::Error;
 
-/// The check of [`verify`](crate::verify) / [`Verifier::verify`](crate::Verifier::verify) that
+/// The check of [`verify`](fn@crate::verify) / [`Verifier::verify`](crate::Verifier::verify) that
 /// failed. The checks run in the order of the variants.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VerifyError {

@@ -10,7 +10,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, InvalidHeaderValue};
 
 /// `X-FastComments-Timestamp`: unix **seconds** at which the request was signed.
 pub const TIMESTAMP: &str = "X-FastComments-Timestamp";
-/// `X-FastComments-Signature`: `sha256=<lowercase hex HMAC-SHA256(secret, timestamp + "." + body)>`.
+/// `X-FastComments-Signature`: `sha256=<lowercase hex HMAC-SHA256(secret, ts + "." + body)>`.
 pub const SIGNATURE: &str = "X-FastComments-Signature";
 /// `X-FastComments-Event` (extension): `comment.created`, `comment.updated` or `comment.deleted`.
 pub const EVENT: &str = "X-FastComments-Event";
@@ -66,6 +66,34 @@ impl WebhookHeader {
         }
     }
 
+    /// Which webhook header `name` is, ASCII-case-insensitively (`None` for any other header,
+    /// and for [`LEGACY_TOKEN`], which verification never reads).
+    ///
+    /// Cheap enough to run on every header of a request: a length check rejects most other
+    /// names before any byte is compared.
+    pub fn classify(name: &[u8]) -> Option<WebhookHeader> {
+        classify_with(name, <[u8]>::eq_ignore_ascii_case)
+    }
+
+    /// [`classify`](WebhookHeader::classify) for names known to be lowercase (as
+    /// [`http::HeaderMap`] stores them): fixed-length byte compares, several times faster.
+    pub fn classify_lowercase(name: &[u8]) -> Option<WebhookHeader> {
+        let (prefix, rest) = name.split_first_chunk::<15>()?;
+        // Fixed-size array compares compile to a few word compares, no `memcmp` call.
+        fn is<const N: usize>(rest: &[u8], expected: &[u8; N]) -> bool {
+            <&[u8; N]>::try_from(rest).is_ok_and(|r| r == expected)
+        }
+        let header = match rest.first()? {
+            b't' if is(rest, b"timestamp") => WebhookHeader::Timestamp,
+            b's' if is(rest, b"signature") => WebhookHeader::Signature,
+            b'e' if is(rest, b"event") => WebhookHeader::Event,
+            b'd' if is(rest, b"delivery") => WebhookHeader::Delivery,
+            b'a' if is(rest, b"attempt") => WebhookHeader::Attempt,
+            _ => return None,
+        };
+        (prefix == b"x-fastcomments-").then_some(header)
+    }
+
     /// The name as an [`http`] header name (lowercase, as HTTP/2 and `http` store it).
     pub fn header_name(self) -> HeaderName {
         match self {
@@ -79,19 +107,131 @@ impl WebhookHeader {
     }
 }
 
+/// The values of the webhook headers of one request, read in one pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookHeaderValues<'a> {
+    /// [`TIMESTAMP`]
+    pub timestamp: Option<&'a [u8]>,
+    /// [`SIGNATURE`]
+    pub signature: Option<&'a [u8]>,
+    /// [`EVENT`]
+    pub event: Option<&'a [u8]>,
+    /// [`DELIVERY`]
+    pub delivery: Option<&'a [u8]>,
+    /// [`ATTEMPT`]
+    pub attempt: Option<&'a [u8]>,
+}
+
+impl<'a> WebhookHeaderValues<'a> {
+    /// Keeps `value` for `name` unless that header already had a value (the first one counts).
+    /// Returns whether it was kept.
+    fn offer(&mut self, name: WebhookHeader, value: &'a [u8]) -> bool {
+        let slot = match name {
+            WebhookHeader::Timestamp => &mut self.timestamp,
+            WebhookHeader::Signature => &mut self.signature,
+            WebhookHeader::Event => &mut self.event,
+            WebhookHeader::Delivery => &mut self.delivery,
+            WebhookHeader::Attempt => &mut self.attempt,
+            WebhookHeader::LegacyToken => return false,
+        };
+        let fresh = slot.is_none();
+        if fresh {
+            *slot = Some(value);
+        }
+        fresh
+    }
+
+    /// Collects the webhook headers from `(name, value)` pairs in one pass, names compared
+    /// ASCII-case-insensitively.
+    pub fn scan<I>(pairs: I) -> WebhookHeaderValues<'a>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        Self::scan_with(pairs, WebhookHeader::classify)
+    }
+
+    /// [`scan`](WebhookHeaderValues::scan) for pairs whose names are known to be lowercase.
+    pub fn scan_lowercase<I>(pairs: I) -> WebhookHeaderValues<'a>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        Self::scan_with(pairs, WebhookHeader::classify_lowercase)
+    }
+
+    #[inline(always)]
+    fn scan_with<I, C>(pairs: I, classify: C) -> WebhookHeaderValues<'a>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        C: Fn(&[u8]) -> Option<WebhookHeader>,
+    {
+        let mut values = WebhookHeaderValues::default();
+        let mut missing = 5;
+        for (name, value) in pairs {
+            if let Some(header) = classify(name) {
+                missing -= usize::from(values.offer(header, value));
+                if missing == 0 {
+                    break; // all five found: the rest of the request's headers cannot matter
+                }
+            }
+        }
+        values
+    }
+}
+
+/// The body of [`WebhookHeader::classify`]: a length check first, then case-insensitive
+/// compares.
+fn classify_with(name: &[u8], eq: impl Fn(&[u8], &[u8]) -> bool) -> Option<WebhookHeader> {
+    const PREFIX: &[u8] = b"x-fastcomments-";
+    if name.len() < PREFIX.len() + 5 || name.len() > PREFIX.len() + 9 {
+        return None;
+    }
+    let (prefix, rest) = name.split_at(PREFIX.len());
+    let (candidate, lowercase_suffix): (WebhookHeader, &[u8]) = match rest.len() {
+        9 if eq(&rest[..1], b"t") => (WebhookHeader::Timestamp, b"timestamp"),
+        9 => (WebhookHeader::Signature, b"signature"),
+        5 => (WebhookHeader::Event, b"event"),
+        8 => (WebhookHeader::Delivery, b"delivery"),
+        7 => (WebhookHeader::Attempt, b"attempt"),
+        _ => return None,
+    };
+    (eq(rest, lowercase_suffix) && eq(prefix, PREFIX)).then_some(candidate)
+}
+
 /// Read access to a request's headers.
 ///
 /// Implement it for your HTTP stack's header type if it is neither an [`http::HeaderMap`] nor a
-/// list of pairs: return the *first* value of the header named `name.as_str()`, comparing names
-/// ASCII-case-insensitively, as raw bytes.
+/// list of pairs: [`header`](HeaderLookup::header) returns the *first* value of the header named
+/// `name.as_str()`, comparing names ASCII-case-insensitively, as raw bytes.
 pub trait HeaderLookup {
     /// The first value of `name`, if the request has that header.
     fn header(&self, name: WebhookHeader) -> Option<&[u8]>;
+
+    /// All webhook headers at once. The default asks [`header`](HeaderLookup::header) for each;
+    /// the implementations of this crate read them in a single pass over the headers instead.
+    fn webhook_headers(&self) -> WebhookHeaderValues<'_> {
+        WebhookHeaderValues {
+            timestamp: self.header(WebhookHeader::Timestamp),
+            signature: self.header(WebhookHeader::Signature),
+            event: self.header(WebhookHeader::Event),
+            delivery: self.header(WebhookHeader::Delivery),
+            attempt: self.header(WebhookHeader::Attempt),
+        }
+    }
 }
 
 impl HeaderLookup for HeaderMap {
     fn header(&self, name: WebhookHeader) -> Option<&[u8]> {
         self.get(name.header_name()).map(HeaderValue::as_bytes)
+    }
+
+    /// One walk over the map instead of five hashed lookups: a request has few headers, and
+    /// hashing each long `x-fastcomments-…` name costs more than rejecting the other names by
+    /// length. `http` stores names lowercase, so plain byte compares suffice.
+    fn webhook_headers(&self) -> WebhookHeaderValues<'_> {
+        WebhookHeaderValues::scan_lowercase(
+            self.iter()
+                .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes())),
+        )
     }
 }
 
@@ -106,10 +246,22 @@ fn find_pair<N: AsRef<str>, V: AsRef<[u8]>>(
         .map(|(_, v)| v.as_ref())
 }
 
+fn scan_pairs<N: AsRef<str>, V: AsRef<[u8]>>(pairs: &[(N, V)]) -> WebhookHeaderValues<'_> {
+    WebhookHeaderValues::scan(
+        pairs
+            .iter()
+            .map(|(n, v)| (n.as_ref().as_bytes(), v.as_ref())),
+    )
+}
+
 /// `(name, value)` pairs, e.g. `&[("X-FastComments-Timestamp", "1763880000"), …][..]`.
 impl<N: AsRef<str>, V: AsRef<[u8]>> HeaderLookup for [(N, V)] {
     fn header(&self, name: WebhookHeader) -> Option<&[u8]> {
         find_pair(self, name)
+    }
+
+    fn webhook_headers(&self) -> WebhookHeaderValues<'_> {
+        scan_pairs(self)
     }
 }
 
@@ -118,6 +270,10 @@ impl<N: AsRef<str>, V: AsRef<[u8]>, const K: usize> HeaderLookup for [(N, V); K]
     fn header(&self, name: WebhookHeader) -> Option<&[u8]> {
         find_pair(self, name)
     }
+
+    fn webhook_headers(&self) -> WebhookHeaderValues<'_> {
+        scan_pairs(self)
+    }
 }
 
 /// A vector of `(name, value)` pairs, e.g. headers collected from a CGI environment.
@@ -125,11 +281,19 @@ impl<N: AsRef<str>, V: AsRef<[u8]>> HeaderLookup for Vec<(N, V)> {
     fn header(&self, name: WebhookHeader) -> Option<&[u8]> {
         find_pair(self, name)
     }
+
+    fn webhook_headers(&self) -> WebhookHeaderValues<'_> {
+        scan_pairs(self)
+    }
 }
 
 impl<T: HeaderLookup + ?Sized> HeaderLookup for &T {
     fn header(&self, name: WebhookHeader) -> Option<&[u8]> {
         (**self).header(name)
+    }
+
+    fn webhook_headers(&self) -> WebhookHeaderValues<'_> {
+        (**self).webhook_headers()
     }
 }
 
@@ -147,4 +311,78 @@ pub fn insert_extensions(
     headers.insert(DELIVERY_NAME, HeaderValue::from_str(delivery_id)?);
     headers.insert(ATTEMPT_NAME, HeaderValue::from(attempt));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_names() {
+        use WebhookHeader::*;
+        for header in [Timestamp, Signature, Event, Delivery, Attempt] {
+            let name = header.as_str();
+            assert_eq!(WebhookHeader::classify(name.as_bytes()), Some(header));
+            let lower = name.to_ascii_lowercase();
+            assert_eq!(WebhookHeader::classify(lower.as_bytes()), Some(header));
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(WebhookHeader::classify(upper.as_bytes()), Some(header));
+            assert_eq!(
+                WebhookHeader::classify_lowercase(lower.as_bytes()),
+                Some(header)
+            );
+            assert_eq!(WebhookHeader::classify_lowercase(name.as_bytes()), None);
+            assert_eq!(header.header_name().as_str(), lower);
+        }
+        for other in [
+            "token",
+            "content-type",
+            "x-fastcomments-",
+            "x-fastcomments-times",
+            "x-fastcomments-timestampx",
+            "x-fastcomments-tignature",
+            "x-fastcomments-sxgnature",
+            "x-fastcomment-timestamp",
+            "y-fastcomments-event",
+            "x-fastcomments-evenT2",
+            "x-fastcomments-deliverx",
+            "x-fastcomments-attempts",
+            "x-fastcomments-époque",
+        ] {
+            assert_eq!(WebhookHeader::classify(other.as_bytes()), None, "{other}");
+            assert_eq!(
+                WebhookHeader::classify_lowercase(other.as_bytes()),
+                None,
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn scan_keeps_the_first_value() {
+        let pairs = [
+            ("Host", "example.bg"),
+            ("X-FastComments-Event", "comment.created"),
+            ("x-fastcomments-event", "comment.deleted"),
+            ("X-FASTCOMMENTS-ATTEMPT", "4"),
+        ];
+        let values = pairs.webhook_headers();
+        assert_eq!(values.event, Some(&b"comment.created"[..]));
+        assert_eq!(values.attempt, Some(&b"4"[..]));
+        assert_eq!(values.timestamp, None);
+        let mut map = HeaderMap::new();
+        map.append(
+            "x-fastcomments-event",
+            HeaderValue::from_static("comment.created"),
+        );
+        map.append(
+            "x-fastcomments-event",
+            HeaderValue::from_static("comment.deleted"),
+        );
+        assert_eq!(map.webhook_headers().event, Some(&b"comment.created"[..]));
+        assert_eq!(
+            map.header(WebhookHeader::Event),
+            Some(&b"comment.created"[..])
+        );
+    }
 }

@@ -19,6 +19,7 @@
 //! - [`verifier`]: [`Verifier`], the secrets (keyed once), tolerance, clock and body limit of a
 //!   receiver, cheap to clone into every request.
 //! - [`error`]: [`VerifyError`], one variant per failed check, each with a kebab-case code.
+//! - [`delivery`]: [`DeliveryId`], the idempotency key of a delivery, read without allocating.
 //! - `extract` (feature `axum`): `VerifiedWebhook`, `VerifiedBody` and `WebhookRejection`,
 //!   axum 0.8 extractors that verify before a handler runs.
 //!
@@ -50,6 +51,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod delivery;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
@@ -58,6 +60,7 @@ pub mod sign;
 pub mod verifier;
 pub mod verify;
 
+pub use delivery::DeliveryId;
 pub use error::{SignatureFormatError, VerifyError};
 #[cfg(feature = "axum")]
 pub use extract::{CommentOrId, VerifiedBody, VerifiedWebhook, WebhookRejection};
@@ -66,3 +69,8 @@ pub use headers::{HeaderLookup, WebhookHeader};
 pub use sign::{sign, Signature, Signer};
 pub use verifier::{Clock, Verifier, DEFAULT_MAX_BODY_BYTES};
 pub use verify::{verify, Verified, DEFAULT_TOLERANCE_SECS};
+
+/// Compiles (and runs, where not `no_run`) the Rust examples of `docs/webhooks.md`.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/webhooks.md")]
+struct WebhooksGuideExamples;

@@ -11,6 +11,7 @@ use crate::headers::HeaderLookup;
 use crate::sign::{keyed_mac, HmacSha256};
 use crate::verify::{SignedHeaders, Verified, DEFAULT_TOLERANCE_SECS};
 use std::sync::Arc;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The largest body the axum extractor reads unless configured otherwise: 1 MiB, far above any
@@ -20,13 +21,25 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A source of "now" in unix seconds. Tests pass a closure over a value they control.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
-/// The system clock in unix seconds (0 if it reads before 1970).
+/// The system's wall clock in unix seconds.
+///
+/// On Linux this reads `CLOCK_REALTIME_COARSE` through the vDSO: its resolution is a few
+/// milliseconds, far finer than the seconds the freshness check works in, and it costs a few
+/// nanoseconds instead of the ~35 ns of a precise read, on every verification. Elsewhere it is
+/// [`SystemTime::now`] (0 if that reads before 1970).
 pub fn system_clock() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .unwrap_or(0)
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+            .unwrap_or(0)
+    }
 }
 
 /// What a [`Verifier`] shares between its clones.
@@ -126,7 +139,8 @@ impl Verifier {
         (self.settings.clock)()
     }
 
-    /// Verifies a request as of the clock's "now". See [`verify`](crate::verify) for the checks.
+    /// Verifies a request as of the clock's "now". See [`verify`](fn@crate::verify) for the
+    /// checks.
     pub fn verify<H: HeaderLookup + ?Sized>(
         &self,
         headers: &H,
@@ -146,10 +160,11 @@ impl Verifier {
         if settings.keys.is_empty() {
             return Err(VerifyError::NoSecret);
         }
-        let signed = SignedHeaders::read(headers, now_unix_secs, settings.tolerance_secs)?;
+        let values = headers.webhook_headers();
+        let signed = SignedHeaders::read(&values, now_unix_secs, settings.tolerance_secs)?;
         for (index, keyed) in &settings.keys {
             if signed.matches(keyed, raw_body) {
-                return Ok(signed.verified(headers, *index));
+                return Ok(signed.verified(&values, *index));
             }
         }
         Err(VerifyError::SignatureMismatch)

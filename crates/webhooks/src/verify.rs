@@ -9,12 +9,13 @@
 //! accepted, because both spell the same 32 bytes and the comparison is on those bytes. The
 //! `sha256=` prefix, an identifier of the scheme, must be written exactly so.
 
+use crate::delivery::DeliveryId;
 use crate::error::{SignatureFormatError, VerifyError};
-use crate::headers::{HeaderLookup, WebhookHeader, SIGNATURE_PREFIX};
+use crate::headers::{HeaderLookup, WebhookHeaderValues, SIGNATURE_PREFIX};
 use crate::sign::{feed, keyed_mac, HmacSha256};
 use fastcomments_protocol::WebhookEventKind;
 use hmac::Mac;
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 
 /// How far the timestamp may be from "now", in either direction, unless configured otherwise.
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
@@ -33,8 +34,8 @@ pub struct Verified {
     pub secret_index: usize,
     /// `X-FastComments-Event`, when present and one of the three known values.
     pub event: Option<WebhookEventKind>,
-    /// `X-FastComments-Delivery`, when present and valid UTF-8: the idempotency key.
-    pub delivery_id: Option<String>,
+    /// `X-FastComments-Delivery`, when present, non-empty and valid UTF-8: the idempotency key.
+    pub delivery_id: Option<DeliveryId>,
     /// `X-FastComments-Attempt`, when present and a number.
     pub attempt: Option<u32>,
 }
@@ -42,15 +43,20 @@ pub struct Verified {
 /// The signed parts of a request, read and checked before any MAC is computed.
 pub(crate) struct SignedHeaders<'h> {
     /// The timestamp header bytes exactly as received: the MAC covers these.
-    pub(crate) timestamp_text: &'h [u8],
+    timestamp_text: &'h [u8],
     /// Their value.
-    pub(crate) timestamp: i64,
-    /// The decoded signature.
-    pub(crate) tag: [u8; 32],
+    timestamp: i64,
+    /// The decoded signature, as four words for a cheap constant-time compare.
+    tag: [u64; 4],
 }
 
 /// Optional whitespace around a header value is not part of it (RFC 9110 §5.5).
+#[inline]
 fn trim_ows(value: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    if !value.first().is_some_and(is_ows) && !value.last().is_some_and(is_ows) {
+        return value; // the usual case: nothing to trim
+    }
     let start = value
         .iter()
         .position(|b| *b != b' ' && *b != b'\t')
@@ -63,35 +69,102 @@ fn trim_ows(value: &[u8]) -> &[u8] {
 }
 
 /// `-?[0-9]+` fitting an `i64`; nothing else (no `+`, no fraction, no exponent).
+#[inline]
 fn parse_timestamp(text: &[u8]) -> Result<i64, VerifyError> {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
-    if digits.is_empty() {
+    // Up to 18 digits cannot overflow; 19 may (checked below); 20 or more always do.
+    if digits.is_empty() || digits.len() > 19 {
         return Err(VerifyError::MalformedTimestamp);
     }
-    let mut value: i64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return Err(VerifyError::MalformedTimestamp);
-        }
-        let digit = i64::from(b - b'0');
-        value = value
-            .checked_mul(10)
-            .and_then(|v| {
-                if negative {
-                    v.checked_sub(digit)
-                } else {
-                    v.checked_add(digit)
-                }
-            })
-            .ok_or(VerifyError::MalformedTimestamp)?;
+    // Two halves parsed independently (shorter dependency chains), then joined.
+    let split = digits.len().saturating_sub(9);
+    let (high, low) = digits.split_at(split);
+    let mut invalid = false;
+    let mut parse = |part: &[u8]| {
+        part.iter().fold(0u64, |acc, &b| {
+            let digit = b.wrapping_sub(b'0');
+            invalid |= digit > 9;
+            acc * 10 + u64::from(digit)
+        })
+    };
+    let high = parse(high);
+    let low = parse(low);
+    if invalid {
+        return Err(VerifyError::MalformedTimestamp);
     }
-    Ok(value)
+    // At most 10 high digits times 10^9 plus 9 low digits: below 10^19, no overflow.
+    let magnitude = high * 1_000_000_000 + low;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+    .ok_or(VerifyError::MalformedTimestamp)
+}
+
+/// Splats a byte over a word.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// Eight ASCII hex digits (either case), little-endian in a word, into the four bytes they
+/// spell (little-endian in the low half), and whether all eight were hex digits. SWAR: the
+/// eight bytes are classified and converted at once.
+#[inline(always)]
+fn decode_hex8(x: u64) -> (u32, bool) {
+    const HIGH: u64 = splat(0x80);
+    // For bytes below 0x80, adding up to 0x80 never carries into the next byte: the top bit
+    // of each byte of `v + splat(0x80 - lo)` says "byte >= lo".
+    let in_range = |v: u64, lo: u8, hi: u8| {
+        (v.wrapping_add(splat(0x80 - lo)) & !v.wrapping_add(splat(0x7F - hi))) & HIGH
+    };
+    let ascii = x & HIGH == 0;
+    let digit = in_range(x, b'0', b'9');
+    let letter = in_range(x | splat(0x20), b'a', b'f'); // | 0x20 lowercases letters
+    let valid = ascii & (digit | letter == HIGH);
+    // '0'..'9' are 0x30..0x39, 'a'..'f' / 'A'..'F' end in 1..6: low nibble, plus 9 for letters.
+    let nibbles = (x & splat(0x0F)) + (letter >> 7) * 9;
+    // Byte 2k becomes (nibble 2k << 4) | nibble 2k+1; then the even bytes are packed.
+    let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let packed = (pairs | (pairs >> 8)) & 0x0000_FFFF_0000_FFFF;
+    let packed = (packed | (packed >> 16)) & 0xFFFF_FFFF;
+    (packed as u32, valid)
+}
+
+/// 64 hex digits into 32 bytes, or `None` if any is not a hex digit. The received signature
+/// is public, so nothing here needs to be constant-time.
+#[inline]
+fn decode_hex32(digits: &[u8]) -> Option<[u8; 32]> {
+    let digits: &[u8; 64] = digits.try_into().ok()?;
+    let mut bytes = [0u8; 32];
+    let mut valid = true;
+    for i in 0..8 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&digits[i * 8..i * 8 + 8]);
+        let (four, ok) = decode_hex8(u64::from_le_bytes(word));
+        bytes[i * 4..i * 4 + 4].copy_from_slice(&four.to_le_bytes());
+        valid &= ok;
+    }
+    valid.then_some(bytes)
+}
+
+/// 32 bytes as four native-endian words (the same for both sides of a compare).
+#[inline]
+fn words(bytes: &[u8; 32]) -> [u64; 4] {
+    let mut words = [0u64; 4];
+    for (i, word) in words.iter_mut().enumerate() {
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+        *word = u64::from_ne_bytes(buf);
+    }
+    words
 }
 
 /// `sha256=` and 64 hex digits (either case) into the 32 bytes they spell.
+#[inline]
 fn parse_signature(value: &[u8]) -> Result<[u8; 32], SignatureFormatError> {
     let hex_digits = value
         .strip_prefix(SIGNATURE_PREFIX.as_bytes())
@@ -101,12 +174,11 @@ fn parse_signature(value: &[u8]) -> Result<[u8; 32], SignatureFormatError> {
             len: hex_digits.len(),
         });
     }
-    let mut tag = [0u8; 32];
-    hex::decode_to_slice(hex_digits, &mut tag).map_err(|_| SignatureFormatError::NotHex)?;
-    Ok(tag)
+    decode_hex32(hex_digits).ok_or(SignatureFormatError::NotHex)
 }
 
 /// Checks that `timestamp` is within `tolerance_secs` of `now`, both ways.
+#[inline]
 fn check_freshness(timestamp: i64, now: i64, tolerance_secs: u64) -> Result<(), VerifyError> {
     // i128: no overflow whatever the two instants are.
     let diff = i128::from(now) - i128::from(timestamp);
@@ -126,19 +198,28 @@ fn check_freshness(timestamp: i64, now: i64, tolerance_secs: u64) -> Result<(), 
     }
 }
 
+/// A header value as text: surrounding whitespace trimmed, `None` unless UTF-8.
+#[inline]
+fn text(value: Option<&[u8]>) -> Option<&str> {
+    value
+        .map(trim_ows)
+        .and_then(|v| std::str::from_utf8(v).ok())
+}
+
 impl<'h> SignedHeaders<'h> {
-    /// Reads the two signed headers and runs every check that needs no secret.
-    pub(crate) fn read<H: HeaderLookup + ?Sized>(
-        headers: &'h H,
+    /// Runs every check that needs no secret on the webhook headers.
+    #[inline]
+    pub(crate) fn read(
+        values: &WebhookHeaderValues<'h>,
         now: i64,
         tolerance_secs: u64,
     ) -> Result<SignedHeaders<'h>, VerifyError> {
-        let timestamp_text = headers
-            .header(WebhookHeader::Timestamp)
+        let timestamp_text = values
+            .timestamp
             .map(trim_ows)
             .ok_or(VerifyError::MissingTimestamp)?;
-        let signature = headers
-            .header(WebhookHeader::Signature)
+        let signature = values
+            .signature
             .map(trim_ows)
             .ok_or(VerifyError::MissingSignature)?;
         let timestamp = parse_timestamp(timestamp_text)?;
@@ -147,38 +228,40 @@ impl<'h> SignedHeaders<'h> {
         Ok(SignedHeaders {
             timestamp_text,
             timestamp,
-            tag,
+            tag: words(&tag),
         })
     }
 
-    /// Whether the MAC keyed with one secret (`keyed` is cloned, not consumed) matches.
+    /// Whether the MAC keyed with one secret (`keyed` is cloned, not consumed) matches, compared
+    /// in constant time.
+    #[inline]
     pub(crate) fn matches(&self, keyed: &HmacSha256, body: &[u8]) -> bool {
         let mut mac = keyed.clone();
         feed(&mut mac, self.timestamp_text, body);
-        let computed = mac.finalize().into_bytes();
-        bool::from(computed.as_slice().ct_eq(&self.tag))
+        let computed: [u8; 32] = mac.finalize().into_bytes().into();
+        let computed = words(&computed);
+        let equal = computed
+            .iter()
+            .zip(&self.tag)
+            .fold(Choice::from(1), |acc, (a, b)| acc & a.ct_eq(b));
+        bool::from(equal)
     }
 
     /// The result, with the unsigned extension headers read.
-    pub(crate) fn verified<H: HeaderLookup + ?Sized>(
+    #[inline]
+    pub(crate) fn verified(
         &self,
-        headers: &H,
+        values: &WebhookHeaderValues<'_>,
         secret_index: usize,
     ) -> Verified {
-        let text = |name| {
-            headers
-                .header(name)
-                .map(trim_ows)
-                .and_then(|v| std::str::from_utf8(v).ok())
-        };
         Verified {
             timestamp: self.timestamp,
             secret_index,
-            event: text(WebhookHeader::Event).and_then(WebhookEventKind::parse),
-            delivery_id: text(WebhookHeader::Delivery)
+            event: text(values.event).and_then(WebhookEventKind::parse),
+            delivery_id: text(values.delivery)
                 .filter(|v| !v.is_empty())
-                .map(str::to_owned),
-            attempt: text(WebhookHeader::Attempt).and_then(|v| v.parse().ok()),
+                .map(DeliveryId::new),
+            attempt: text(values.attempt).and_then(|v| v.parse().ok()),
         }
     }
 }
@@ -221,11 +304,12 @@ where
     if secrets.iter().all(|s| s.as_ref().is_empty()) {
         return Err(VerifyError::NoSecret);
     }
-    let signed = SignedHeaders::read(headers, now_unix_secs, tolerance_secs)?;
+    let values = headers.webhook_headers();
+    let signed = SignedHeaders::read(&values, now_unix_secs, tolerance_secs)?;
     for (index, secret) in secrets.iter().enumerate() {
         let secret = secret.as_ref();
         if !secret.is_empty() && signed.matches(&keyed_mac(secret), raw_body) {
-            return Ok(signed.verified(headers, index));
+            return Ok(signed.verified(&values, index));
         }
     }
     Err(VerifyError::SignatureMismatch)
@@ -254,6 +338,32 @@ mod tests {
             "١٢٣".as_bytes(),
         ] {
             assert_eq!(parse_timestamp(bad), Err(VerifyError::MalformedTimestamp));
+        }
+    }
+
+    #[test]
+    fn hex_decoding() {
+        let lower = "00ff10a0b1c2d3e4f5a6b7c8d9eafb0c1d2e3f405162738495a6b7c8d9eaf0ff";
+        let expected = hex::decode(lower).unwrap();
+        assert_eq!(decode_hex32(lower.as_bytes()).unwrap().to_vec(), expected);
+        let upper = lower.to_ascii_uppercase();
+        assert_eq!(decode_hex32(upper.as_bytes()).unwrap().to_vec(), expected);
+        for bad_at in [0, 1, 31, 62, 63] {
+            for bad in [b'g', b'G', b' ', b'/', b':', b'@', b'`', 0x80, 0xFF] {
+                let mut digits = lower.as_bytes().to_vec();
+                digits[bad_at] = bad;
+                assert_eq!(decode_hex32(&digits), None);
+            }
+        }
+        assert_eq!(decode_hex32(&lower.as_bytes()[..62]), None);
+        // Every byte value is classified like the hex crate does.
+        for b in 0..=255u8 {
+            let digits = [b; 64];
+            assert_eq!(
+                decode_hex32(&digits).is_some(),
+                hex::decode(digits).is_ok(),
+                "{b}"
+            );
         }
     }
 

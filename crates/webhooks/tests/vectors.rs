@@ -638,3 +638,35 @@ fn negative_and_extreme_timestamps_round_trip() {
         assert_eq!(ok.timestamp, ts);
     }
 }
+
+/// A receiver's own header type, implementing only the required method of `HeaderLookup`.
+struct CgiEnv(Vec<(String, String)>);
+
+impl fastcomments_webhooks::HeaderLookup for CgiEnv {
+    fn header(&self, name: fastcomments_webhooks::WebhookHeader) -> Option<&[u8]> {
+        // CGI spells `X-FastComments-Timestamp` as `HTTP_X_FASTCOMMENTS_TIMESTAMP`.
+        let wanted = format!(
+            "HTTP_{}",
+            name.as_str().replace('-', "_").to_ascii_uppercase()
+        );
+        self.0
+            .iter()
+            .find(|(k, _)| *k == wanted)
+            .map(|(_, v)| v.as_bytes())
+    }
+}
+
+#[test]
+fn own_header_types_plug_in() {
+    let env = CgiEnv(vec![
+        ("HTTP_X_FASTCOMMENTS_TIMESTAMP".into(), "1763880000".into()),
+        ("HTTP_X_FASTCOMMENTS_SIGNATURE".into(), sig_header(SIG_BG)),
+        ("HTTP_X_FASTCOMMENTS_DELIVERY".into(), "dlv-9".into()),
+    ]);
+    let ok = verify(&env, BODY_BG.as_bytes(), &["secret"], TS, 300).unwrap();
+    assert_eq!(ok.delivery_id.as_deref(), Some("dlv-9"));
+    assert_eq!(
+        Verifier::new(["secret"]).verify_at(&env, b"{}", TS),
+        Err(VerifyError::SignatureMismatch)
+    );
+}
