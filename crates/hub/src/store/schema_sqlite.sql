@@ -72,7 +72,7 @@ CREATE TABLE IF NOT EXISTS timeline (
     only_token    TEXT,
     payload       TEXT,
     PRIMARY KEY (tenant_id, created_at)
-) WITHOUT ROWID;
+);  -- a rowid table: payloads (~1 KB) fit in its pages, where WITHOUT ROWID spills each to an overflow page
 -- Webhooks (SPEC §2): configuration per tenant and domain ('*' = any domain), the outbox of
 -- deliveries written in the comment change's transaction, and every attempt's log.
 CREATE TABLE IF NOT EXISTS webhook_configs (

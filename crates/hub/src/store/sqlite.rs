@@ -61,11 +61,19 @@ impl SqliteStore {
     }
 
     async fn with_options(options: SqliteConnectOptions) -> StoreResult<SqliteStore> {
+        // The writer gets a 64 MiB page cache, in-memory statement journals and a larger
+        // checkpoint interval (so an upload batch does not checkpoint on every commit); the
+        // readers keep SQLite's defaults.
+        let writer_options = options
+            .clone()
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory")
+            .pragma("wal_autocheckpoint", "16384");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.clone())
+            .connect_with(writer_options)
             .await?;
         sqlx::raw_sql(include_str!("schema_sqlite.sql"))
             .execute(&writer)
@@ -239,16 +247,24 @@ async fn upsert_comments(
     conn: &mut SqliteConnection,
     rows: &[(&Comment, Option<&str>)],
 ) -> StoreResult<()> {
+    let mut with_docs = Vec::with_capacity(rows.len());
+    for (c, token) in rows {
+        with_docs.push((*c, *token, serde_json::to_string(c)?));
+    }
+    upsert_comment_docs(conn, &with_docs).await
+}
+
+/// As [`upsert_comments`], with each comment's JSON already made.
+async fn upsert_comment_docs(
+    conn: &mut SqliteConnection,
+    rows: &[(&Comment, Option<&str>, String)],
+) -> StoreResult<()> {
     let per_row = 9;
     for chunk in rows.chunks(MAX_PARAMS / per_row) {
-        let docs: Vec<String> = chunk
-            .iter()
-            .map(|(c, _)| serde_json::to_string(c))
-            .collect::<Result<_, _>>()?;
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO comments (id, tenant_id, url_id, parent_id, external_id, external_parent_id, date_ms, upload_token, doc) ",
         );
-        qb.push_values(chunk.iter().zip(docs.iter()), |mut b, ((c, token), doc)| {
+        qb.push_values(chunk.iter(), |mut b, (c, token, doc)| {
             b.push_bind(c.id.as_str())
                 .push_bind(c.tenant_id.as_str())
                 .push_bind(c.url_id.as_str())
@@ -314,6 +330,22 @@ fn comment_entry(
         only_token: None,
         payload: Some(serde_json::to_string(c)?),
     })
+}
+
+/// A comment event whose payload (the comment's JSON) is already made.
+fn entry_with_payload(
+    kind: fastcomments_protocol::EventType,
+    c: &Comment,
+    origin: Option<&str>,
+    payload: String,
+) -> NewEntry {
+    NewEntry {
+        kind: EntryKind::Event(kind),
+        url_id: c.url_id.clone(),
+        origin_token: origin.map(str::to_owned),
+        only_token: None,
+        payload: Some(payload),
+    }
 }
 
 fn vote_entry(kind: fastcomments_protocol::EventType, v: &Vote) -> StoreResult<NewEntry> {
@@ -1113,25 +1145,38 @@ impl Store for SqliteStore {
             }
         }
 
-        // 4. Write comments, their events and the token's progress.
-        let mut rows: Vec<(&Comment, Option<&str>)> =
+        // 4. Write comments, their events and the token's progress. Each comment is serialised
+        //    once: the same JSON is the stored document and the event's payload.
+        let mut rows: Vec<(&Comment, Option<&str>, String)> =
             Vec::with_capacity(order.len() + linked.len());
         let mut entries = Vec::with_capacity(order.len() + linked.len() + 1);
         for id in &order {
             if let Some((c, is_new)) = merged.get(id) {
-                rows.push((c, Some(token)));
-                if *is_new && !before.contains_key(id) {
-                    entries.push(comment_entry(E::NewComment, c, Some(token))?);
+                let doc = serde_json::to_string(c)?;
+                let kind = if *is_new && !before.contains_key(id) {
+                    Some(E::NewComment)
                 } else if before.get(id) != Some(c) {
-                    entries.push(comment_entry(E::UpdatedComment, c, Some(token))?);
+                    Some(E::UpdatedComment)
+                } else {
+                    None
+                };
+                if let Some(kind) = kind {
+                    entries.push(entry_with_payload(kind, c, Some(token), doc.clone()));
                 }
+                rows.push((c, Some(token), doc));
             }
         }
         for c in &linked {
-            rows.push((c, None));
-            entries.push(comment_entry(E::UpdatedComment, c, Some(token))?);
+            let doc = serde_json::to_string(c)?;
+            entries.push(entry_with_payload(
+                E::UpdatedComment,
+                c,
+                Some(token),
+                doc.clone(),
+            ));
+            rows.push((c, None, doc));
         }
-        upsert_comments(&mut tx, &rows).await?;
+        upsert_comment_docs(&mut tx, &rows).await?;
         record.upload_received += new_for_token;
         if batch.finishes_upload && !record.upload_finished {
             record.upload_finished = true;
