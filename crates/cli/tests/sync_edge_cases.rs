@@ -146,3 +146,42 @@ async fn gap_detected_resyncs_stream() {
 async fn gap_detected_resyncs_commands() {
     gap_resync(Protocol::Commands).await;
 }
+
+/// A revoked token stops the run loop with a fatal error; `forget_token` starts over with a
+/// fresh token that waits for acknowledgement.
+#[tokio::test]
+async fn revoked_token_is_fatal_until_forgotten() {
+    let hub = TestHub::start(HubConfig::default()).await;
+    let mirror = SqliteMirror::in_memory().await.unwrap();
+    let mut i = Integration::new(
+        config(&hub, Protocol::Stream, 100),
+        Arc::new(MemoryStateStore::new()),
+        Arc::new(mirror.clone()),
+        Arc::new(mirror.clone()),
+    )
+    .await
+    .unwrap();
+    i.tick().await.unwrap();
+    let old = i.state().token.clone().unwrap();
+    hub.acknowledge(&old, true).await;
+    assert_eq!(i.tick().await.unwrap().phase, Phase::SetupCompleted);
+    hub.api(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/integrations/{old}"),
+        None,
+    )
+    .await;
+    let err = i.run(std::future::pending()).await.unwrap_err();
+    assert!(
+        matches!(err, fastcomments_integration::Error::TokenRevoked),
+        "{err}"
+    );
+    i.forget_token().await.unwrap();
+    assert_eq!(
+        i.tick().await.unwrap().phase,
+        Phase::AwaitingAcknowledgement
+    );
+    let new = i.state().token.clone().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(i.state().cursor, 0);
+}

@@ -235,9 +235,18 @@ impl Integration {
             Err(Error::Hub {
                 status: 401, code, ..
             }) if code == codes::UNKNOWN_TOKEN || code == codes::TOKEN_NOT_VALIDATED => {
-                // The hub forgot the token or it is no longer acknowledged: register again.
+                // The hub no longer accepts the token: register it again. A hub that forgot it
+                // entirely (e.g. restored from a backup) has no timeline our cursor points
+                // into: start over from the beginning (applying and uploading are idempotent).
                 tracing::warn!(%code, "the hub no longer accepts the token; registering it again");
-                self.state.tenant_id = None;
+                if code == codes::UNKNOWN_TOKEN {
+                    self.state = IntegrationState {
+                        token: Some(token.clone()),
+                        ..IntegrationState::default()
+                    };
+                } else {
+                    self.state.tenant_id = None;
+                }
                 self.save(Durability::Durable).await?;
                 self.validate(&token).await?;
             }

@@ -19,6 +19,8 @@ use std::time::Duration;
 
 #[derive(Default)]
 struct Fake {
+    /// Answer `401 unknown-token` to this many stream calls first (a hub that lost the token).
+    forget: AtomicUsize,
     stream_calls: AtomicUsize,
     /// How many stream calls misbehave before a good answer.
     failures: usize,
@@ -38,6 +40,16 @@ async fn token(State(f): State<Arc<Fake>>, Query(q): Query<HashMap<String, Strin
 }
 
 async fn stream(State(f): State<Arc<Fake>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    if f.forget
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"status":"failed","code":"unknown-token","reason":"who?"}"#,
+        )
+            .into_response();
+    }
     let n = f.stream_calls.fetch_add(1, Ordering::SeqCst);
     if n < f.failures {
         return match n % 5 {
@@ -163,4 +175,26 @@ async fn giving_up_leaves_the_saved_state_as_it_was() {
     assert_eq!(after.tenant_id.as_deref(), Some("t1"));
     assert!(sink.applied().is_empty());
     assert_eq!(i.phase(), Phase::Syncing);
+}
+
+#[tokio::test]
+async fn a_hub_that_forgot_the_token_gets_it_registered_again_from_the_start() {
+    let fake = Arc::new(Fake::default());
+    let base = start(fake.clone()).await;
+    let (mut i, store, sink) = integration(base, 3).await;
+    assert_eq!(i.tick().await.unwrap().events_applied, 1);
+    assert_eq!(store.snapshot().unwrap().cursor, 1_000);
+    fake.forget.store(1, Ordering::SeqCst);
+    i.tick().await.unwrap();
+    // Registered again (the fake acknowledges at once) and the cursor starts over.
+    assert_eq!(fake.queries.lock().unwrap().len(), 2);
+    let saved = store.snapshot().unwrap();
+    assert_eq!(saved.cursor, 0);
+    assert_eq!(saved.tenant_id.as_deref(), Some("t1"));
+    assert_eq!(i.tick().await.unwrap().events_applied, 1);
+    assert_eq!(
+        sink.comments().len(),
+        1,
+        "the replayed event is applied idempotently"
+    );
 }
