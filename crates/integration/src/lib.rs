@@ -11,6 +11,28 @@
 //! | the site's comments, for the upload | [`CommentSource`] | [`MemorySource`], [`SqliteMirror`] |
 //! | where hub events land | [`EventSink`] | [`MemorySink`], [`SqliteMirror`] |
 //!
+//! ```no_run
+//! use fastcomments_integration::{Config, Integration, JsonFileStateStore, Protocol, SqliteMirror};
+//! use std::sync::Arc;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let mirror = SqliteMirror::open("comments.db".as_ref()).await?;
+//! let mut config = Config::new("https://fastcomments.com");
+//! config.protocol = Protocol::Commands;
+//! let mut integration = Integration::new(
+//!     config,
+//!     Arc::new(JsonFileStateStore::new("state.json")),
+//!     Arc::new(mirror.clone()), // the comments to upload
+//!     Arc::new(mirror),         // where hub events land
+//! )
+//! .await?;
+//! integration.ensure_token().await?;
+//! println!("open {}", integration.setup_url().unwrap_or_default());
+//! integration.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Module map:
 //! - [`client`]: [`Integration`], the state machine (token → validation → poll → upload →
 //!   events → setup completed) and the run loop.
