@@ -198,6 +198,30 @@ fn check_freshness(timestamp: i64, now: i64, tolerance_secs: u64) -> Result<(), 
     }
 }
 
+/// The event kind an `X-FastComments-Event` value names (`comment.created` …, or the short
+/// `create` … that [`WebhookEventKind::parse`] also accepts), compared as bytes.
+#[inline]
+fn event_kind(value: &[u8]) -> Option<WebhookEventKind> {
+    WebhookEventKind::ALL
+        .into_iter()
+        .find(|kind| value == kind.header_value().as_bytes() || value == kind.as_str().as_bytes())
+}
+
+/// An `X-FastComments-Attempt` value: decimal digits fitting a `u32`.
+#[inline]
+fn parse_attempt(value: &[u8]) -> Option<u32> {
+    if value.is_empty() || value.len() > 10 {
+        return None;
+    }
+    value.iter().try_fold(0u32, |acc, &b| {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u32::from(digit))
+    })
+}
+
 /// A header value as text: surrounding whitespace trimmed, `None` unless UTF-8.
 #[inline]
 fn text(value: Option<&[u8]>) -> Option<&str> {
@@ -257,11 +281,11 @@ impl<'h> SignedHeaders<'h> {
         Verified {
             timestamp: self.timestamp,
             secret_index,
-            event: text(values.event).and_then(WebhookEventKind::parse),
+            event: values.event.map(trim_ows).and_then(event_kind),
             delivery_id: text(values.delivery)
                 .filter(|v| !v.is_empty())
                 .map(DeliveryId::new),
-            attempt: text(values.attempt).and_then(|v| v.parse().ok()),
+            attempt: values.attempt.map(trim_ows).and_then(parse_attempt),
         }
     }
 }
@@ -364,6 +388,39 @@ mod tests {
                 hex::decode(digits).is_ok(),
                 "{b}"
             );
+        }
+    }
+
+    #[test]
+    fn extension_values() {
+        for kind in WebhookEventKind::ALL {
+            assert_eq!(event_kind(kind.header_value().as_bytes()), Some(kind));
+            assert_eq!(event_kind(kind.as_str().as_bytes()), Some(kind));
+            assert_eq!(
+                event_kind(kind.header_value().as_bytes()),
+                WebhookEventKind::parse(kind.header_value())
+            );
+        }
+        for other in [
+            &b""[..],
+            b"comment.exploded",
+            b"Comment.Created",
+            b"comment.created ",
+        ] {
+            assert_eq!(event_kind(other), None);
+        }
+        assert_eq!(parse_attempt(b"1"), Some(1));
+        assert_eq!(parse_attempt(b"4294967295"), Some(u32::MAX));
+        for bad in [
+            &b""[..],
+            b"-1",
+            b"+1",
+            b"4294967296",
+            b"1.0",
+            b"x",
+            b"99999999999",
+        ] {
+            assert_eq!(parse_attempt(bad), None, "{bad:?}");
         }
     }
 
