@@ -26,7 +26,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// On Linux this reads `CLOCK_REALTIME_COARSE` through the vDSO: its resolution is a few
 /// milliseconds, far finer than the seconds the freshness check works in, and it costs a few
 /// nanoseconds instead of the ~35 ns of a precise read, on every verification. Elsewhere it is
-/// [`SystemTime::now`] (0 if that reads before 1970).
+/// [`SystemTime::now`](std::time::SystemTime::now) (0 if that reads before 1970).
 pub fn system_clock() -> i64 {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
