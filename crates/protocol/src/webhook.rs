@@ -112,6 +112,11 @@ pub struct WebhookComment {
 
 impl WebhookComment {
     /// The exact body bytes the hub sends: compact JSON, UTF-8 and `/` unescaped.
+    ///
+    /// Serialising this type cannot fail (every field is a string, number, boolean, list or a
+    /// string-keyed JSON map), so the empty fallback is unreachable. It matches
+    /// `JSON.stringify` byte for byte for every known field; a floating-point number inside
+    /// `extra` would be written the Rust way (`1.0` where JavaScript writes `1`).
     pub fn to_body(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
