@@ -2,7 +2,7 @@
 # Start-up time of `fastcomments serve` on a fresh data dir: spawn → first 200 from /healthz.
 # Usage: python3 tools/startup_time.py target/release/fastcomments
 import subprocess, time, urllib.request, tempfile, os, sys, statistics
-binary = sys.argv[1]
+binary = os.path.abspath(sys.argv[1])
 times = []
 for i in range(5):
     d = tempfile.mkdtemp()
