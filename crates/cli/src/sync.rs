@@ -127,7 +127,8 @@ pub async fn run(args: SyncArgs) -> Result<()> {
     config.max_batch = args.max_batch.max(1);
     config.upload_concurrency = args.upload_concurrency.max(1);
 
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    // Hidden until there is something to measure, so rates and ETAs start with the work.
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
     let stats = Arc::new(Mutex::new(Stats::default()));
     let printed_url = Arc::new(Mutex::new(false));
     let on_progress = {
@@ -152,10 +153,12 @@ pub async fn run(args: SyncArgs) -> Result<()> {
                 }
                 Progress::Connected { tenant_id } => {
                     s.first_poll.get_or_insert_with(Instant::now);
-                    bar.println(format!("connected to tenant {tenant_id}"));
+                    bar.suspend(|| eprintln!("connected to tenant {tenant_id}"));
                 }
                 Progress::UploadStarted { sent, total } => {
                     s.upload_started = Some(Instant::now());
+                    bar.reset();
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
                     bar.set_style(
                         ProgressStyle::with_template(
                             "uploading {bar:40} {pos}/{len} comments ({per_sec}, {eta})",
@@ -172,12 +175,16 @@ pub async fn run(args: SyncArgs) -> Result<()> {
                 Progress::UploadFinished { sent } => {
                     s.upload_finished = Some(Instant::now());
                     s.uploaded = *sent;
-                    bar.set_position(*sent);
-                    bar.println(format!("upload finished: {sent} comments"));
+                    bar.finish_and_clear();
+                    eprintln!("upload finished: {sent} comments");
                 }
                 Progress::EventsApplied { applied, .. } => {
                     s.events += applied;
                     if *applied > 0 {
+                        if s.last_event.is_none() {
+                            bar.reset();
+                            bar.set_draw_target(ProgressDrawTarget::stderr());
+                        }
                         s.last_event = Some(Instant::now());
                         bar.set_style(
                             ProgressStyle::with_template("applying events {pos} ({per_sec})")
@@ -187,18 +194,18 @@ pub async fn run(args: SyncArgs) -> Result<()> {
                         bar.set_position(s.events);
                     }
                 }
-                Progress::SetupCompleted => bar.println("setup completed"),
-                Progress::GapDetected { cursor } => bar.println(format!(
-                    "events since {cursor} were lost by the hub's retention: re-syncing"
-                )),
+                Progress::SetupCompleted => bar.suspend(|| eprintln!("setup completed")),
+                Progress::GapDetected { cursor } => bar.suspend(|| {
+                    eprintln!("events since {cursor} were lost by the hub's retention: re-syncing")
+                }),
                 Progress::Resynced { comments } => {
-                    bar.println(format!("re-synced {comments} comments"))
+                    bar.suspend(|| eprintln!("re-synced {comments} comments"))
                 }
                 Progress::Retrying {
                     attempt, reason, ..
                 } => tracing::debug!(attempt, %reason, "retrying"),
                 Progress::TickFailed { error, retry_in } => {
-                    bar.println(format!("sync failed ({error}); retrying in {retry_in:?}"))
+                    bar.suspend(|| eprintln!("sync failed ({error}); retrying in {retry_in:?}"))
                 }
                 Progress::CaughtUp { .. } => {}
             }
