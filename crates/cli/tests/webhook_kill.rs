@@ -118,9 +118,7 @@ async fn killed_hub_delivers_every_queued_webhook_after_restart() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let v: Value = client
-        .get(format!(
-            "{base}/api/v1/webhook-deliveries?status=queued&limit=1000"
-        ))
+        .get(format!("{base}/api/v1/webhook-deliveries?limit=1000"))
         .header("x-api-key", &key)
         .send()
         .await
@@ -128,10 +126,15 @@ async fn killed_hub_delivers_every_queued_webhook_after_restart() {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        v["deliveries"].as_array().unwrap().len(),
-        COMMENTS,
-        "all queued when the hub dies"
+    assert_eq!(v["deliveries"].as_array().unwrap().len(), COMMENTS);
+    // All still pending when the hub dies: queued, or retrying where a held request timed out.
+    assert!(
+        v["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "queued" || d["status"] == "retrying"),
+        "all pending when the hub dies"
     );
     let all_ids: HashSet<String> = v["deliveries"]
         .as_array()
