@@ -50,7 +50,7 @@ impl Default for HubConfig {
             pending_token_ttl: Duration::from_secs(7 * 24 * 3600),
             upload_limit_bytes: 1024 * 1024,
             body_limit_bytes: 1024 * 1024,
-            initial_batch_size: 100,
+            initial_batch_size: 500,
             download_page_size: 100,
             maintenance_interval: Duration::from_secs(3600),
             webhook_retry_base: Duration::from_secs(60),

@@ -234,7 +234,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     let s = stream_of(v);
     assert_eq!(
         serde_json::to_value(&s.commands).unwrap(),
-        json!([{"command":"SendNextCommentsPayload","id":"send-0","start":0,"count":100}])
+        json!([{"command":"SendNextCommentsPayload","id":"send-0","start":0,"count":500}])
     );
     let (_, v) = hub
         .get(&format!(
@@ -275,7 +275,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     let s = stream_of(v);
     assert_eq!(
         serde_json::to_value(&s.commands).unwrap(),
-        json!([{"command":"SendNextCommentsPayload","id":"send-3","start":3,"count":100}])
+        json!([{"command":"SendNextCommentsPayload","id":"send-3","start":3,"count":500}])
     );
     // Echo suppression: the uploader does not get its own comments back.
     assert!(s.events.is_empty(), "{:?}", s.events);
@@ -521,7 +521,7 @@ async fn oversized_upload_is_413_and_the_hub_asks_for_smaller_batches() {
     let (_, v) = hub
         .get(&format!("/integrations/v1/stream?token={TOKEN}"))
         .await;
-    assert_eq!(v["commands"][0]["count"], 50);
+    assert_eq!(v["commands"][0]["count"], 250);
     let (s, _) = upload(&hub, TOKEN, json!({"hasMore": true, "comments": big[..10]})).await;
     assert_eq!(s, StatusCode::OK);
     let (_, v) = hub
