@@ -745,6 +745,55 @@ async fn group_commit_writer(pool: SqlitePool, mut changes: mpsc::Receiver<Pendi
     }
 }
 
+/// Writes attempt logs and moves their deliveries on, in one transaction of `conn`.
+async fn record_attempts_in(
+    conn: &mut SqliteConnection,
+    outcomes: &[AttemptOutcome],
+    now_ms: i64,
+) -> StoreResult<()> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    // One multi-row statement each for the logs and the status changes: the dispatcher
+    // records results in batches, and one commit covers the whole batch.
+    for chunk in outcomes.chunks(MAX_PARAMS / 9) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, at, url, method, status_code, response_body, duration_ms, error) ",
+        );
+        qb.push_values(chunk.iter(), |mut b, o| {
+            let a = &o.attempt;
+            b.push_bind(a.delivery_id.as_str())
+                .push_bind(a.attempt)
+                .push_bind(a.at)
+                .push_bind(a.url.as_str())
+                .push_bind(a.method.as_str())
+                .push_bind(a.status_code)
+                .push_bind(a.response_body.as_deref())
+                .push_bind(a.duration_ms)
+                .push_bind(a.error.as_deref());
+        });
+        qb.push(" ON CONFLICT (delivery_id, attempt) DO NOTHING");
+        qb.build().execute(&mut *tx).await?;
+
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("WITH v(id, status, attempt, next_at, err) AS (");
+        qb.push_values(chunk.iter(), |mut b, o| {
+            b.push_bind(o.attempt.delivery_id.as_str())
+                .push_bind(o.status.as_str())
+                .push_bind(o.attempt.attempt)
+                .push_bind(o.next_attempt_at)
+                .push_bind(o.attempt.error.as_deref());
+        });
+        qb.push(
+            ") UPDATE webhook_deliveries SET status = v.status, attempts = MAX(webhook_deliveries.attempts, v.attempt), \
+             next_attempt_at = v.next_at, last_error = v.err, updated_at = ",
+        );
+        qb.push_bind(now_ms);
+        qb.push(" FROM v WHERE webhook_deliveries.id = v.id AND webhook_deliveries.status IN ('queued', 'retrying')");
+        qb.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
@@ -1368,47 +1417,23 @@ impl Store for SqliteStore {
         if outcomes.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await?;
-        // One multi-row statement each for the logs and the status changes: the dispatcher
-        // records results in batches, and one commit (one fsync) covers the whole batch.
-        for chunk in outcomes.chunks(MAX_PARAMS / 9) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, at, url, method, status_code, response_body, duration_ms, error) ",
-            );
-            qb.push_values(chunk.iter(), |mut b, o| {
-                let a = &o.attempt;
-                b.push_bind(a.delivery_id.as_str())
-                    .push_bind(a.attempt)
-                    .push_bind(a.at)
-                    .push_bind(a.url.as_str())
-                    .push_bind(a.method.as_str())
-                    .push_bind(a.status_code)
-                    .push_bind(a.response_body.as_deref())
-                    .push_bind(a.duration_ms)
-                    .push_bind(a.error.as_deref());
-            });
-            qb.push(" ON CONFLICT (delivery_id, attempt) DO NOTHING");
-            qb.build().execute(&mut *tx).await?;
-
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("WITH v(id, status, attempt, next_at, err) AS (");
-            qb.push_values(chunk.iter(), |mut b, o| {
-                b.push_bind(o.attempt.delivery_id.as_str())
-                    .push_bind(o.status.as_str())
-                    .push_bind(o.attempt.attempt)
-                    .push_bind(o.next_attempt_at)
-                    .push_bind(o.attempt.error.as_deref());
-            });
-            qb.push(
-                ") UPDATE webhook_deliveries SET status = v.status, attempts = MAX(webhook_deliveries.attempts, v.attempt), \
-                 next_attempt_at = v.next_at, last_error = v.err, updated_at = ",
-            );
-            qb.push_bind(now_ms);
-            qb.push(" FROM v WHERE webhook_deliveries.id = v.id AND webhook_deliveries.status IN ('queued', 'retrying')");
-            qb.build().execute(&mut *tx).await?;
+        // Attempt logs are committed without their own fsync (`synchronous=NORMAL` for this one
+        // transaction): a process crash loses nothing (the WAL is written), and the next
+        // API commit's fsync makes them durable. Only a power cut in between could lose one,
+        // and that only means the delivery is sent again — at-least-once holds either way.
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut *conn)
+            .await?;
+        let result = record_attempts_in(&mut conn, outcomes, now_ms).await;
+        let reset = sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *conn)
+            .await;
+        if let Err(e) = reset {
+            tracing::error!(error = %e, "could not restore synchronous=FULL; closing the connection");
+            conn.detach();
         }
-        tx.commit().await?;
-        Ok(())
+        result
     }
 
     async fn deliveries(
@@ -1510,5 +1535,37 @@ impl Store for SqliteStore {
                 None => Err(StoreError::NotFound("webhook delivery")),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn recording_attempts_leaves_the_writer_at_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+        let outcome = AttemptOutcome {
+            attempt: DeliveryAttempt {
+                delivery_id: "d1".into(),
+                attempt: 1,
+                at: 1,
+                url: "http://x".into(),
+                method: "PUT".into(),
+                status_code: Some(200),
+                response_body: None,
+                duration_ms: 1,
+                error: None,
+            },
+            status: DeliveryStatus::Succeeded,
+            next_attempt_at: 1,
+        };
+        store.record_attempts(&[outcome], 1).await.unwrap();
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        assert_eq!(level, 2, "FULL");
     }
 }
