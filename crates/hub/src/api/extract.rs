@@ -19,18 +19,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded_from_str(query).map(QueryParams)
+        // Straight from the request's query text: no URI is rebuilt on the idle-poll path.
+        serde_urlencoded::from_str(query)
+            .map(QueryParams)
+            .map_err(|e| ApiError::invalid_query(format!("invalid query: {e}")))
     }
-}
-
-fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
-    axum::extract::Query::<T>::try_from_uri(
-        &format!("/?{query}")
-            .parse()
-            .map_err(|_| ApiError::invalid_query("the query string is malformed"))?,
-    )
-    .map(|q| q.0)
-    .map_err(|e| ApiError::invalid_query(e.body_text()))
 }
 
 /// Reads a body of at most `limit` bytes; over the limit is `413 payload-too-large`.

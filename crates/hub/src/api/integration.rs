@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fastcomments_protocol::{
     codes, is_valid_token, lenient, ApiSecretResponse, Command, CommandKind, CommandsResponse,
-    CommentIdsRequest, CommentsPage, Cursor, Millis, Status, StreamCommand, TokenResponse,
-    UploadRequest, UploadResponse,
+    CommentIdsRequest, CommentsPage, Cursor, EventType, Millis, Status, StreamCommand,
+    TokenResponse, UploadRequest, UploadResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -227,8 +227,8 @@ pub async fn stream(
                 created_at: e.created_at,
                 kind: kind.as_str(),
                 url_id: &e.url_id,
-                comment: if kind.is_vote() { None } else { p.as_deref() },
-                vote: if kind.is_vote() { p.as_deref() } else { None },
+                comment: comment_part(kind, p),
+                vote: vote_part(kind, p),
             }),
         }
     }
@@ -242,6 +242,16 @@ pub async fn stream(
         gap_detected,
     };
     Ok(json_response(&out))
+}
+
+/// The payload as the event's `comment` (comment events) …
+fn comment_part(kind: EventType, payload: &Option<Box<RawValue>>) -> Option<&RawValue> {
+    payload.as_deref().filter(|_| !kind.is_vote())
+}
+
+/// … or as its `vote` (vote events).
+fn vote_part(kind: EventType, payload: &Option<Box<RawValue>>) -> Option<&RawValue> {
+    payload.as_deref().filter(|_| kind.is_vote())
 }
 
 fn json_response<T: Serialize>(value: &T) -> Response {
@@ -462,8 +472,8 @@ pub async fn events(
             kind: kind.as_str(),
             broadcast_id: &e.id,
             timestamp: e.created_at,
-            comment: if kind.is_vote() { None } else { p.as_deref() },
-            vote: if kind.is_vote() { p.as_deref() } else { None },
+            comment: comment_part(kind, p),
+            vote: vote_part(kind, p),
         };
         let data = serde_json::to_string(&data).map_err(|_| ApiError::internal())?;
         events.push(EncodedEventOut {

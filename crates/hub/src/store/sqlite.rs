@@ -323,13 +323,12 @@ fn comment_entry(
     c: &Comment,
     origin: Option<&str>,
 ) -> StoreResult<NewEntry> {
-    Ok(NewEntry {
-        kind: EntryKind::Event(kind),
-        url_id: c.url_id.clone(),
-        origin_token: origin.map(str::to_owned),
-        only_token: None,
-        payload: Some(serde_json::to_string(c)?),
-    })
+    Ok(entry_with_payload(
+        kind,
+        c,
+        origin,
+        serde_json::to_string(c)?,
+    ))
 }
 
 /// A comment event whose payload (the comment's JSON) is already made.
