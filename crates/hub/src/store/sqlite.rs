@@ -26,10 +26,19 @@ const MAX_PARAMS: usize = 30_000;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    changes: mpsc::Sender<PendingChange>,
+    writes: mpsc::Sender<PendingWrite>,
+}
+
+fn writer_stopped() -> StoreError {
+    StoreError::Database("the SQLite writer has stopped".into())
 }
 
 impl SqliteStore {
+    /// Hands a write to the group-commit writer.
+    async fn queue_write(&self, write: PendingWrite) -> StoreResult<()> {
+        self.writes.send(write).await.map_err(|_| writer_stopped())
+    }
+
     /// Opens (creating if needed) the database file at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
         if let Some(dir) = path.parent() {
@@ -83,12 +92,12 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(options.read_only(true))
             .await?;
-        let (changes, queue) = mpsc::channel(4096);
+        let (writes, queue) = mpsc::channel(4096);
         tokio::spawn(group_commit_writer(writer.clone(), queue));
         Ok(SqliteStore {
             writer,
             reader,
-            changes,
+            writes,
         })
     }
 
@@ -683,62 +692,406 @@ async fn apply_in(
     })
 }
 
-/// An API change waiting for the group-commit writer.
-struct PendingChange {
-    tenant: String,
-    change: Change,
+/// Stores one upload batch inside the caller's transaction (the group-commit writer's).
+async fn upload_in(
+    tx: &mut SqliteConnection,
+    batch: &UploadBatch,
     now_ms: i64,
-    reply: oneshot::Sender<StoreResult<Applied>>,
+) -> StoreResult<UploadOutcome> {
+    use fastcomments_protocol::EventType as E;
+    let tenant = batch.tenant_id.as_str();
+    let token = batch.token.as_str();
+    let mut record = read_token(tx, token)
+        .await?
+        .ok_or(StoreError::NotFound("token"))?;
+
+    // 1. Prefetch what the batch may touch: comments by hub id, by plugin id, and parents.
+    let by_id_keys: Vec<&str> = batch
+        .comments
+        .iter()
+        .filter_map(|c| c.id.as_deref())
+        .collect();
+    let ext_keys: Vec<&str> = batch
+        .comments
+        .iter()
+        .filter_map(|c| c.external_id.as_deref())
+        .collect();
+    let parent_keys: Vec<&str> = batch
+        .comments
+        .iter()
+        .filter_map(|c| c.external_parent_id.as_deref())
+        .collect();
+    let mut known: HashMap<String, Existing> = HashMap::new();
+    let mut ext_to_id: HashMap<String, String> = HashMap::new();
+    let mut fetched = comments_where_in(tx, tenant, "id", "", &by_id_keys).await?;
+    let mut ext_and_parents: Vec<&str> = ext_keys.clone();
+    ext_and_parents.extend(parent_keys.iter().copied());
+    fetched.extend(comments_where_in(tx, tenant, "external_id", "", &ext_and_parents).await?);
+    for e in fetched {
+        if let Some(ext) = &e.comment.external_id {
+            ext_to_id.insert(ext.clone(), e.comment.id.clone());
+        }
+        known.insert(e.comment.id.clone(), e);
+    }
+
+    // 2. Merge each uploaded comment over what is stored, in batch order.
+    let now = Millis(now_ms);
+    let mut order: Vec<String> = Vec::new();
+    let mut merged: HashMap<String, (Comment, bool)> = HashMap::new(); // id → (comment, is_new)
+    let mut before: HashMap<String, Comment> = HashMap::new();
+    let mut new_for_token = 0i64;
+    let mut comment_ids = BTreeMap::new();
+    let mut counted: HashSet<String> = HashSet::new();
+    for up in &batch.comments {
+        let target = up
+            .id
+            .as_deref()
+            .filter(|id| known.contains_key(*id) || merged.contains_key(*id))
+            .map(str::to_owned)
+            .or_else(|| {
+                up.external_id
+                    .as_ref()
+                    .and_then(|e| ext_to_id.get(e).cloned())
+            });
+        let (existing, id, is_new) = match target {
+            Some(id) => {
+                let current = merged
+                    .get(&id)
+                    .map(|(c, _)| c.clone())
+                    .or_else(|| known.get(&id).map(|e| e.comment.clone()));
+                let is_new = merged.get(&id).map(|(_, n)| *n).unwrap_or(false);
+                (current, id, is_new)
+            }
+            None => (None, ids::object_id(), true),
+        };
+        if let Some(old) = known.get(&id) {
+            before
+                .entry(id.clone())
+                .or_insert_with(|| old.comment.clone());
+        }
+        let mut c = domain::merge_upload(existing, up, tenant, &id, now);
+        if let Some(p) = up.parent_id.as_deref().filter(|p| !p.is_empty()) {
+            c.parent_id = Some(p.to_owned());
+        } else if let Some(ext_parent) = &c.external_parent_id {
+            c.parent_id = ext_to_id.get(ext_parent).cloned();
+        }
+        if let Some(ext) = &c.external_id {
+            ext_to_id.insert(ext.clone(), id.clone());
+            comment_ids.insert(ext.clone(), id.clone());
+        }
+        let previously_from_token =
+            known.get(&id).and_then(|e| e.upload_token.as_deref()) == Some(token);
+        if !previously_from_token && counted.insert(id.clone()) {
+            new_for_token += 1;
+        }
+        if !merged.contains_key(&id) {
+            order.push(id.clone());
+        }
+        merged.insert(id, (c, is_new));
+    }
+    // Children of this batch that came before their parent in the same batch.
+    for id in &order {
+        let Some((c, _)) = merged.get(id) else {
+            continue;
+        };
+        if c.parent_id.is_none() {
+            if let Some(pid) = c
+                .external_parent_id
+                .as_ref()
+                .and_then(|e| ext_to_id.get(e))
+                .cloned()
+            {
+                if let Some((c, _)) = merged.get_mut(id) {
+                    c.parent_id = Some(pid);
+                }
+            }
+        }
+    }
+
+    // 3. Stored children that were waiting for a parent that arrived now.
+    let arrived: Vec<&str> = order
+        .iter()
+        .filter_map(|id| merged.get(id).and_then(|(c, _)| c.external_id.as_deref()))
+        .collect();
+    let waiting = comments_where_in(
+        &mut *tx,
+        tenant,
+        "external_parent_id",
+        "AND parent_id IS NULL",
+        &arrived,
+    )
+    .await?;
+    let mut linked: Vec<Comment> = Vec::new();
+    for w in waiting {
+        if merged.contains_key(&w.comment.id) {
+            continue;
+        }
+        let mut child = w.comment;
+        child.parent_id = child
+            .external_parent_id
+            .as_ref()
+            .and_then(|e| ext_to_id.get(e))
+            .cloned();
+        if child.parent_id.is_some() {
+            linked.push(child);
+        }
+    }
+
+    // 4. Write comments, their events and the token's progress. Each comment is serialised
+    //    once: the same JSON is the stored document and the event's payload.
+    let mut rows: Vec<(&Comment, Option<&str>, String)> =
+        Vec::with_capacity(order.len() + linked.len());
+    let mut entries = Vec::with_capacity(order.len() + linked.len() + 1);
+    for id in &order {
+        if let Some((c, is_new)) = merged.get(id) {
+            let doc = serde_json::to_string(c)?;
+            let kind = if *is_new && !before.contains_key(id) {
+                Some(E::NewComment)
+            } else if before.get(id) != Some(c) {
+                Some(E::UpdatedComment)
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                entries.push(entry_with_payload(kind, c, Some(token), doc.clone()));
+            }
+            rows.push((c, Some(token), doc));
+        }
+    }
+    for c in &linked {
+        let doc = serde_json::to_string(c)?;
+        entries.push(entry_with_payload(
+            E::UpdatedComment,
+            c,
+            Some(token),
+            doc.clone(),
+        ));
+        rows.push((c, None, doc));
+    }
+    upsert_comment_docs(tx, &rows).await?;
+    record.upload_received += new_for_token;
+    if batch.finishes_upload && !record.upload_finished {
+        record.upload_finished = true;
+    }
+    let wants_setup_entry = record.upload_finished && record.setup_completed_at.is_none();
+    if wants_setup_entry {
+        entries.push(NewEntry {
+            kind: EntryKind::SetupCompleted,
+            url_id: String::new(),
+            origin_token: None,
+            only_token: Some(token.to_owned()),
+            payload: None,
+        });
+    }
+    let entries = append_entries(tx, tenant, entries, now_ms).await?;
+    let mut deliveries = 0;
+    let configs = load_webhook_configs(tx, tenant).await?;
+    if configs.iter().any(|c| c.fire_on_import) {
+        let mut changes = Vec::new();
+        for e in &entries {
+            let Some(payload) = &e.payload else { continue };
+            let kind = match e.kind {
+                EntryKind::Event(fastcomments_protocol::EventType::NewComment) => {
+                    WebhookEventKind::Create
+                }
+                EntryKind::Event(_) => WebhookEventKind::Update,
+                EntryKind::SetupCompleted => continue,
+            };
+            changes.push((
+                kind,
+                serde_json::from_str::<Comment>(payload)?,
+                e.created_at,
+            ));
+        }
+        let refs: Vec<(WebhookEventKind, &Comment, i64)> =
+            changes.iter().map(|(k, c, p)| (*k, c, *p)).collect();
+        deliveries = enqueue_webhooks(tx, tenant, &configs, &refs, true, now_ms).await?;
+    }
+    if wants_setup_entry {
+        record.setup_completed_at = entries.last().map(|e| e.created_at);
+    }
+    write_token(tx, &record).await?;
+    Ok(UploadOutcome {
+        comment_ids,
+        received: batch.comments.len() as u64,
+        token: record,
+        entries,
+        deliveries,
+    })
 }
 
-/// Most API changes one commit covers.
-const GROUP_COMMIT_MAX: usize = 256;
+/// A write waiting for the group-commit writer.
+enum PendingWrite {
+    /// A comments/votes API change.
+    Change {
+        tenant: String,
+        change: Change,
+        now_ms: i64,
+        reply: oneshot::Sender<StoreResult<Applied>>,
+    },
+    /// An upload batch (step 3).
+    Upload {
+        batch: UploadBatch,
+        now_ms: i64,
+        reply: oneshot::Sender<StoreResult<UploadOutcome>>,
+    },
+}
 
-/// The group-commit writer: every API change that arrives while a commit is under way joins
-/// the next transaction, each inside its own savepoint (a failing change rolls back alone), so
-/// N concurrent writers share one fsync instead of paying N.
-async fn group_commit_writer(pool: SqlitePool, mut changes: mpsc::Receiver<PendingChange>) {
-    while let Some(first) = changes.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < GROUP_COMMIT_MAX {
-            match changes.try_recv() {
-                Ok(next) => batch.push(next),
+impl PendingWrite {
+    /// Comments this write brings (what a commit's size is counted in).
+    fn weight(&self) -> usize {
+        match self {
+            PendingWrite::Change { .. } => 1,
+            PendingWrite::Upload { batch, .. } => batch.comments.len().max(1),
+        }
+    }
+}
+
+/// What one pending write did, before the commit says whether it holds.
+enum WriteResult {
+    Change(StoreResult<Applied>),
+    Upload(StoreResult<UploadOutcome>),
+}
+
+/// Most writes one commit covers.
+const GROUP_COMMIT_MAX: usize = 256;
+/// Most comments one commit covers (upload batches count their comments): bounds the
+/// transaction's size and the latency of the writes queued behind it.
+const GROUP_COMMIT_MAX_WEIGHT: usize = 4_000;
+
+/// The group-commit writer: every write (API change or upload batch) that arrives while a
+/// commit is under way joins the next transaction, so N concurrent writers share one fsync
+/// instead of paying N, and the index pages that many writes touch go to the WAL once per
+/// commit. An API change runs inside a savepoint (one that fails, e.g. on a missing comment,
+/// rolls back alone). An upload batch runs without one: a savepoint copies every page the batch
+/// touches into SQLite's sub-journal, which cost the upload path about a sixth of its writer
+/// time. So if an upload fails, the whole transaction rolls back, that upload gets its error and
+/// the others run again in a new transaction.
+async fn group_commit_writer(pool: SqlitePool, mut queue: mpsc::Receiver<PendingWrite>) {
+    let mut carried: Vec<PendingWrite> = Vec::new();
+    loop {
+        let mut batch = std::mem::take(&mut carried);
+        if batch.is_empty() {
+            match queue.recv().await {
+                Some(first) => batch.push(first),
+                None => return,
+            }
+        }
+        let mut weight: usize = batch.iter().map(PendingWrite::weight).sum();
+        while batch.len() < GROUP_COMMIT_MAX && weight < GROUP_COMMIT_MAX_WEIGHT {
+            match queue.try_recv() {
+                Ok(next) => {
+                    weight += next.weight();
+                    batch.push(next);
+                }
                 Err(_) => break,
             }
         }
-        let mut results: Vec<StoreResult<Applied>> = Vec::with_capacity(batch.len());
-        let committed: StoreResult<()> = async {
-            let mut tx = pool.begin().await?;
-            for p in &mut batch {
-                sqlx::query("SAVEPOINT api_change")
+        match run_group(&pool, &batch).await {
+            Ok(results) => {
+                for (p, r) in batch.into_iter().zip(results) {
+                    p.answer(r);
+                }
+            }
+            Err(GroupFailure::Upload(at, e)) => {
+                // Everything before `at` was rolled back with it: run the rest again.
+                let mut rest = batch;
+                let failed = rest.remove(at);
+                failed.answer(WriteResult::Upload(Err(e)));
+                carried = rest;
+            }
+            Err(GroupFailure::Database(e)) => {
+                let text = e.to_string();
+                for p in batch {
+                    p.fail(&text);
+                }
+            }
+        }
+    }
+}
+
+/// Why a group's transaction did not commit.
+enum GroupFailure {
+    /// The upload at this index failed (the transaction was rolled back).
+    Upload(usize, StoreError),
+    /// The transaction itself failed.
+    Database(StoreError),
+}
+
+impl From<sqlx::Error> for GroupFailure {
+    fn from(e: sqlx::Error) -> GroupFailure {
+        GroupFailure::Database(e.into())
+    }
+}
+
+/// Runs a group of writes in one transaction and commits it.
+async fn run_group(
+    pool: &SqlitePool,
+    batch: &[PendingWrite],
+) -> Result<Vec<WriteResult>, GroupFailure> {
+    let mut results: Vec<WriteResult> = Vec::with_capacity(batch.len());
+    let mut tx = pool.begin().await?;
+    for (i, p) in batch.iter().enumerate() {
+        match p {
+            PendingWrite::Change {
+                tenant,
+                change,
+                now_ms,
+                ..
+            } => {
+                sqlx::query("SAVEPOINT pending_write")
                     .execute(&mut *tx)
                     .await?;
-                let change =
-                    std::mem::replace(&mut p.change, Change::DeleteVote { id: String::new() });
-                let result = apply_in(&mut tx, &p.tenant, change, p.now_ms).await;
+                let result = apply_in(&mut tx, tenant, change.clone(), *now_ms).await;
                 if result.is_err() {
-                    sqlx::query("ROLLBACK TO api_change")
+                    sqlx::query("ROLLBACK TO pending_write")
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query("RELEASE api_change").execute(&mut *tx).await?;
-                results.push(result);
+                sqlx::query("RELEASE pending_write")
+                    .execute(&mut *tx)
+                    .await?;
+                results.push(WriteResult::Change(result));
             }
-            tx.commit().await?;
-            Ok(())
+            PendingWrite::Upload { batch, now_ms, .. } => {
+                match upload_in(&mut tx, batch, *now_ms).await {
+                    Ok(outcome) => results.push(WriteResult::Upload(Ok(outcome))),
+                    Err(e) => {
+                        tx.rollback().await?;
+                        return Err(GroupFailure::Upload(i, e));
+                    }
+                }
+            }
         }
-        .await;
-        match committed {
-            Ok(()) => {
-                for (p, r) in batch.into_iter().zip(results) {
-                    let _ = p.reply.send(r);
-                }
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+impl PendingWrite {
+    /// Answers the writer with its result.
+    fn answer(self, result: WriteResult) {
+        match (self, result) {
+            (PendingWrite::Change { reply, .. }, WriteResult::Change(r)) => {
+                let _ = reply.send(r);
             }
-            Err(e) => {
-                let text = e.to_string();
-                for p in batch {
-                    let _ = p.reply.send(Err(StoreError::Database(text.clone())));
-                }
+            (PendingWrite::Upload { reply, .. }, WriteResult::Upload(r)) => {
+                let _ = reply.send(r);
+            }
+            // Results are made in the order of the writes, one each, of the same kind.
+            (p, _) => p.fail("the SQLite writer lost track of a write"),
+        }
+    }
+
+    /// Answers the writer with an error.
+    fn fail(self, text: &str) {
+        let err = || StoreError::Database(text.to_owned());
+        match self {
+            PendingWrite::Change { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+            PendingWrite::Upload { reply, .. } => {
+                let _ = reply.send(Err(err()));
             }
         }
     }
@@ -1036,245 +1389,25 @@ impl Store for SqliteStore {
 
     async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied> {
         let (reply, answer) = oneshot::channel();
-        let pending = PendingChange {
+        self.queue_write(PendingWrite::Change {
             tenant: tenant.to_owned(),
             change,
             now_ms,
             reply,
-        };
-        self.changes
-            .send(pending)
-            .await
-            .map_err(|_| StoreError::Database("the SQLite writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Database("the SQLite writer has stopped".into()))?
+        })
+        .await?;
+        answer.await.map_err(|_| writer_stopped())?
     }
 
     async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome> {
-        use fastcomments_protocol::EventType as E;
-        let tenant = batch.tenant_id.as_str();
-        let token = batch.token.as_str();
-        let mut tx = self.writer.begin().await?;
-        let mut record = read_token(&mut tx, token)
-            .await?
-            .ok_or(StoreError::NotFound("token"))?;
-
-        // 1. Prefetch what the batch may touch: comments by hub id, by plugin id, and parents.
-        let by_id_keys: Vec<&str> = batch
-            .comments
-            .iter()
-            .filter_map(|c| c.id.as_deref())
-            .collect();
-        let ext_keys: Vec<&str> = batch
-            .comments
-            .iter()
-            .filter_map(|c| c.external_id.as_deref())
-            .collect();
-        let parent_keys: Vec<&str> = batch
-            .comments
-            .iter()
-            .filter_map(|c| c.external_parent_id.as_deref())
-            .collect();
-        let mut known: HashMap<String, Existing> = HashMap::new();
-        let mut ext_to_id: HashMap<String, String> = HashMap::new();
-        let mut fetched = comments_where_in(&mut tx, tenant, "id", "", &by_id_keys).await?;
-        let mut ext_and_parents: Vec<&str> = ext_keys.clone();
-        ext_and_parents.extend(parent_keys.iter().copied());
-        fetched
-            .extend(comments_where_in(&mut tx, tenant, "external_id", "", &ext_and_parents).await?);
-        for e in fetched {
-            if let Some(ext) = &e.comment.external_id {
-                ext_to_id.insert(ext.clone(), e.comment.id.clone());
-            }
-            known.insert(e.comment.id.clone(), e);
-        }
-
-        // 2. Merge each uploaded comment over what is stored, in batch order.
-        let now = Millis(now_ms);
-        let mut order: Vec<String> = Vec::new();
-        let mut merged: HashMap<String, (Comment, bool)> = HashMap::new(); // id → (comment, is_new)
-        let mut before: HashMap<String, Comment> = HashMap::new();
-        let mut new_for_token = 0i64;
-        let mut comment_ids = BTreeMap::new();
-        let mut counted: HashSet<String> = HashSet::new();
-        for up in &batch.comments {
-            let target = up
-                .id
-                .as_deref()
-                .filter(|id| known.contains_key(*id) || merged.contains_key(*id))
-                .map(str::to_owned)
-                .or_else(|| {
-                    up.external_id
-                        .as_ref()
-                        .and_then(|e| ext_to_id.get(e).cloned())
-                });
-            let (existing, id, is_new) = match target {
-                Some(id) => {
-                    let current = merged
-                        .get(&id)
-                        .map(|(c, _)| c.clone())
-                        .or_else(|| known.get(&id).map(|e| e.comment.clone()));
-                    let is_new = merged.get(&id).map(|(_, n)| *n).unwrap_or(false);
-                    (current, id, is_new)
-                }
-                None => (None, ids::object_id(), true),
-            };
-            if let Some(old) = known.get(&id) {
-                before
-                    .entry(id.clone())
-                    .or_insert_with(|| old.comment.clone());
-            }
-            let mut c = domain::merge_upload(existing, up, tenant, &id, now);
-            if let Some(p) = up.parent_id.as_deref().filter(|p| !p.is_empty()) {
-                c.parent_id = Some(p.to_owned());
-            } else if let Some(ext_parent) = &c.external_parent_id {
-                c.parent_id = ext_to_id.get(ext_parent).cloned();
-            }
-            if let Some(ext) = &c.external_id {
-                ext_to_id.insert(ext.clone(), id.clone());
-                comment_ids.insert(ext.clone(), id.clone());
-            }
-            let previously_from_token =
-                known.get(&id).and_then(|e| e.upload_token.as_deref()) == Some(token);
-            if !previously_from_token && counted.insert(id.clone()) {
-                new_for_token += 1;
-            }
-            if !merged.contains_key(&id) {
-                order.push(id.clone());
-            }
-            merged.insert(id, (c, is_new));
-        }
-        // Children of this batch that came before their parent in the same batch.
-        for id in &order {
-            let Some((c, _)) = merged.get(id) else {
-                continue;
-            };
-            if c.parent_id.is_none() {
-                if let Some(pid) = c
-                    .external_parent_id
-                    .as_ref()
-                    .and_then(|e| ext_to_id.get(e))
-                    .cloned()
-                {
-                    if let Some((c, _)) = merged.get_mut(id) {
-                        c.parent_id = Some(pid);
-                    }
-                }
-            }
-        }
-
-        // 3. Stored children that were waiting for a parent that arrived now.
-        let arrived: Vec<&str> = order
-            .iter()
-            .filter_map(|id| merged.get(id).and_then(|(c, _)| c.external_id.as_deref()))
-            .collect();
-        let waiting = comments_where_in(
-            &mut tx,
-            tenant,
-            "external_parent_id",
-            "AND parent_id IS NULL",
-            &arrived,
-        )
-        .await?;
-        let mut linked: Vec<Comment> = Vec::new();
-        for w in waiting {
-            if merged.contains_key(&w.comment.id) {
-                continue;
-            }
-            let mut child = w.comment;
-            child.parent_id = child
-                .external_parent_id
-                .as_ref()
-                .and_then(|e| ext_to_id.get(e))
-                .cloned();
-            if child.parent_id.is_some() {
-                linked.push(child);
-            }
-        }
-
-        // 4. Write comments, their events and the token's progress. Each comment is serialised
-        //    once: the same JSON is the stored document and the event's payload.
-        let mut rows: Vec<(&Comment, Option<&str>, String)> =
-            Vec::with_capacity(order.len() + linked.len());
-        let mut entries = Vec::with_capacity(order.len() + linked.len() + 1);
-        for id in &order {
-            if let Some((c, is_new)) = merged.get(id) {
-                let doc = serde_json::to_string(c)?;
-                let kind = if *is_new && !before.contains_key(id) {
-                    Some(E::NewComment)
-                } else if before.get(id) != Some(c) {
-                    Some(E::UpdatedComment)
-                } else {
-                    None
-                };
-                if let Some(kind) = kind {
-                    entries.push(entry_with_payload(kind, c, Some(token), doc.clone()));
-                }
-                rows.push((c, Some(token), doc));
-            }
-        }
-        for c in &linked {
-            let doc = serde_json::to_string(c)?;
-            entries.push(entry_with_payload(
-                E::UpdatedComment,
-                c,
-                Some(token),
-                doc.clone(),
-            ));
-            rows.push((c, None, doc));
-        }
-        upsert_comment_docs(&mut tx, &rows).await?;
-        record.upload_received += new_for_token;
-        if batch.finishes_upload && !record.upload_finished {
-            record.upload_finished = true;
-        }
-        let wants_setup_entry = record.upload_finished && record.setup_completed_at.is_none();
-        if wants_setup_entry {
-            entries.push(NewEntry {
-                kind: EntryKind::SetupCompleted,
-                url_id: String::new(),
-                origin_token: None,
-                only_token: Some(token.to_owned()),
-                payload: None,
-            });
-        }
-        let entries = append_entries(&mut tx, tenant, entries, now_ms).await?;
-        let mut deliveries = 0;
-        let configs = load_webhook_configs(&mut tx, tenant).await?;
-        if configs.iter().any(|c| c.fire_on_import) {
-            let mut changes = Vec::new();
-            for e in &entries {
-                let Some(payload) = &e.payload else { continue };
-                let kind = match e.kind {
-                    EntryKind::Event(fastcomments_protocol::EventType::NewComment) => {
-                        WebhookEventKind::Create
-                    }
-                    EntryKind::Event(_) => WebhookEventKind::Update,
-                    EntryKind::SetupCompleted => continue,
-                };
-                changes.push((
-                    kind,
-                    serde_json::from_str::<Comment>(payload)?,
-                    e.created_at,
-                ));
-            }
-            let refs: Vec<(WebhookEventKind, &Comment, i64)> =
-                changes.iter().map(|(k, c, p)| (*k, c, *p)).collect();
-            deliveries = enqueue_webhooks(&mut tx, tenant, &configs, &refs, true, now_ms).await?;
-        }
-        if wants_setup_entry {
-            record.setup_completed_at = entries.last().map(|e| e.created_at);
-        }
-        write_token(&mut tx, &record).await?;
-        tx.commit().await?;
-        Ok(UploadOutcome {
-            comment_ids,
-            received: batch.comments.len() as u64,
-            token: record,
-            entries,
-            deliveries,
+        let (reply, answer) = oneshot::channel();
+        self.queue_write(PendingWrite::Upload {
+            batch,
+            now_ms,
+            reply,
         })
+        .await?;
+        answer.await.map_err(|_| writer_stopped())?
     }
 
     async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64> {
@@ -1566,5 +1699,81 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(level, 2, "FULL");
+    }
+
+    fn upload_comment(ext: &str) -> fastcomments_protocol::UploadComment {
+        fastcomments_protocol::UploadComment {
+            external_id: Some(ext.into()),
+            url_id: Some("/page".into()),
+            comment: "hello".into(),
+            ..Default::default()
+        }
+    }
+
+    fn upload_batch(token: &str, exts: &[&str]) -> UploadBatch {
+        UploadBatch {
+            tenant_id: "t1".into(),
+            token: token.into(),
+            comments: exts.iter().map(|e| upload_comment(e)).collect(),
+            finishes_upload: false,
+        }
+    }
+
+    /// Writes that share a transaction with a failing upload are rolled back with it and then
+    /// run again: each gets its own answer and nothing is lost or doubled.
+    #[tokio::test]
+    async fn a_failing_upload_does_not_take_its_group_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+        store
+            .register_token(&TokenRecord {
+                token: "tok".into(),
+                tenant_id: Some("t1".into()),
+                state: TokenState::Validated,
+                integration_type: None,
+                domain: None,
+                skip_requested: false,
+                created_at: 1,
+                acknowledged_at: Some(1),
+                upload_received: 0,
+                upload_finished: false,
+                batch_size: 500,
+                setup_completed_at: None,
+            })
+            .await
+            .unwrap();
+        let created = domain::merge_upload(
+            None,
+            &upload_comment("from-the-api"),
+            "t1",
+            &ids::object_id(),
+            Millis(5),
+        );
+        // All four are queued before the writer runs (one task, polled together): one group.
+        let (a, b, c, d) = tokio::join!(
+            store.upload(upload_batch("tok", &["a1", "a2", "a3"]), 10),
+            store.upload(upload_batch("no-such-token", &["b1"]), 10),
+            store.apply("t1", Change::CreateComment(Box::new(created.clone())), 10),
+            store.upload(upload_batch("tok", &["c1", "c2"]), 10),
+        );
+        assert_eq!(a.unwrap().received, 3);
+        assert!(matches!(b, Err(StoreError::NotFound("token"))), "{b:?}");
+        assert_eq!(c.unwrap().comment.map(|c| c.id), Some(created.id));
+        assert_eq!(d.unwrap().received, 2);
+        assert_eq!(store.count_comments("t1").await.unwrap(), 6);
+        let token = store.token("tok").await.unwrap().unwrap();
+        assert_eq!(token.upload_received, 5);
+        let entries = store
+            .read_timeline(&TimelineQuery {
+                tenant_id: "t1".into(),
+                viewer_token: "another-token".into(),
+                after_ms: 0,
+                until_ms: None,
+                limit: 100,
+                include_setup: true,
+            })
+            .await
+            .unwrap();
+        assert_eq!(entries.len(), 6, "one event per comment, none doubled");
     }
 }
