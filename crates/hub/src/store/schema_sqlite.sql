@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS comments (
     external_parent_id  TEXT,
     date_ms             INTEGER NOT NULL,
     upload_token        TEXT,
-    doc                 TEXT NOT NULL
+    doc                 TEXT NOT NULL,
+    event_pos           INTEGER          -- the timeline entry whose payload is `doc` by reference
 );
 CREATE UNIQUE INDEX IF NOT EXISTS comments_by_external ON comments (tenant_id, external_id)
     WHERE external_id IS NOT NULL;
@@ -71,6 +72,7 @@ CREATE TABLE IF NOT EXISTS timeline (
     origin_token  TEXT,
     only_token    TEXT,
     payload       TEXT,
+    doc_ref       TEXT,                  -- payload NULL: it is this comment's `doc` (see triggers)
     PRIMARY KEY (tenant_id, created_at)
 );  -- a rowid table: payloads (~1 KB) fit in its pages, where WITHOUT ROWID spills each to an overflow page
 -- Webhooks (SPEC §2): configuration per tenant and domain ('*' = any domain), the outbox of

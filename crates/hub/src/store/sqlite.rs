@@ -29,6 +29,25 @@ pub struct SqliteStore {
     writes: mpsc::Sender<PendingWrite>,
 }
 
+/// `ALTER TABLE … ADD COLUMN` unless the table has the column already.
+async fn add_column_if_missing(
+    pool: &SqlitePool,
+    table: &'static str,
+    column: &'static str,
+    decl: &'static str,
+) -> StoreResult<()> {
+    let columns: Vec<String> =
+        sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .fetch_all(pool)
+            .await?;
+    if !columns.iter().any(|c| c == column) {
+        sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
 fn writer_stopped() -> StoreError {
     StoreError::Database("the SQLite writer has stopped".into())
 }
@@ -85,6 +104,12 @@ impl SqliteStore {
             .connect_with(writer_options)
             .await?;
         sqlx::raw_sql(include_str!("schema_sqlite.sql"))
+            .execute(&writer)
+            .await?;
+        // Columns added after the first schema: a database made before them gets them here.
+        add_column_if_missing(&writer, "comments", "event_pos", "INTEGER").await?;
+        add_column_if_missing(&writer, "timeline", "doc_ref", "TEXT").await?;
+        sqlx::raw_sql(include_str!("schema_sqlite_triggers.sql"))
             .execute(&writer)
             .await?;
         let reader = SqlitePoolOptions::new()
@@ -180,7 +205,28 @@ async fn append_entries(
     entries: Vec<NewEntry>,
     now_ms: i64,
 ) -> StoreResult<Vec<TimelineEntry>> {
-    if entries.is_empty() {
+    let positions = reserve_positions(conn, tenant, entries.len(), now_ms).await?;
+    let rows: Vec<EntryRow> = entries
+        .into_iter()
+        .zip(positions)
+        .map(|(entry, position)| EntryRow {
+            position,
+            entry,
+            doc_of: None,
+        })
+        .collect();
+    insert_entries(conn, tenant, rows).await
+}
+
+/// Hands out the next `count` positions of a tenant's clock (strictly increasing, never
+/// behind `now_ms`'s past positions) and moves the clock past them.
+async fn reserve_positions(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    count: usize,
+    now_ms: i64,
+) -> StoreResult<Vec<i64>> {
+    if count == 0 {
         return Ok(Vec::new());
     }
     let last: Option<i64> =
@@ -189,37 +235,10 @@ async fn append_entries(
             .fetch_optional(&mut *conn)
             .await?;
     let mut position = last.unwrap_or(0);
-    let mut stored = Vec::with_capacity(entries.len());
-    let per_row = 8;
-    for chunk in entries.chunks(MAX_PARAMS / per_row) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, origin_token, only_token, payload) ",
-        );
-        let mut rows = Vec::with_capacity(chunk.len());
-        for e in chunk {
-            position = next_position(now_ms, position);
-            rows.push((position, ids::object_id(), e));
-        }
-        qb.push_values(rows.iter(), |mut b, (pos, id, e)| {
-            b.push_bind(tenant)
-                .push_bind(*pos)
-                .push_bind(id.as_str())
-                .push_bind(e.kind.as_str())
-                .push_bind(e.url_id.as_str())
-                .push_bind(e.origin_token.as_deref())
-                .push_bind(e.only_token.as_deref())
-                .push_bind(e.payload.as_deref());
-        });
-        qb.build().execute(&mut *conn).await?;
-        for (pos, id, e) in rows {
-            stored.push(TimelineEntry {
-                id,
-                created_at: pos,
-                kind: e.kind,
-                url_id: e.url_id.clone(),
-                payload: e.payload.clone(),
-            });
-        }
+    let mut positions = Vec::with_capacity(count);
+    for _ in 0..count {
+        position = next_position(now_ms, position);
+        positions.push(position);
     }
     sqlx::query(
         "INSERT INTO tenant_clock (tenant_id, last_ms) VALUES (?, ?) \
@@ -229,6 +248,62 @@ async fn append_entries(
     .bind(position)
     .execute(&mut *conn)
     .await?;
+    Ok(positions)
+}
+
+/// A timeline entry about to be written at a reserved position.
+struct EntryRow {
+    position: i64,
+    entry: NewEntry,
+    /// The entry's payload is this comment's stored document, written in the same
+    /// transaction with `event_pos` = `position`: the entry stores no copy of it (`doc_ref`)
+    /// until the document changes (the `comments_event_payload_*` triggers copy it then).
+    doc_of: Option<String>,
+}
+
+/// Writes entries at their reserved positions.
+async fn insert_entries(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    rows: Vec<EntryRow>,
+) -> StoreResult<Vec<TimelineEntry>> {
+    let mut stored = Vec::with_capacity(rows.len());
+    let per_row = 9;
+    let ids: Vec<String> = rows.iter().map(|_| ids::object_id()).collect();
+    for (chunk, chunk_ids) in rows
+        .chunks(MAX_PARAMS / per_row)
+        .zip(ids.chunks(MAX_PARAMS / per_row))
+    {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, origin_token, only_token, payload, doc_ref) ",
+        );
+        qb.push_values(chunk.iter().zip(chunk_ids), |mut b, (r, id)| {
+            let e = &r.entry;
+            let payload = match r.doc_of {
+                Some(_) => None,
+                None => e.payload.as_deref(),
+            };
+            b.push_bind(tenant)
+                .push_bind(r.position)
+                .push_bind(id.as_str())
+                .push_bind(e.kind.as_str())
+                .push_bind(e.url_id.as_str())
+                .push_bind(e.origin_token.as_deref())
+                .push_bind(e.only_token.as_deref())
+                .push_bind(payload)
+                .push_bind(r.doc_of.as_deref());
+        });
+        qb.build().execute(&mut *conn).await?;
+    }
+    for (r, id) in rows.into_iter().zip(ids) {
+        stored.push(TimelineEntry {
+            id,
+            created_at: r.position,
+            kind: r.entry.kind,
+            url_id: r.entry.url_id,
+            payload: r.entry.payload,
+        });
+    }
     Ok(stored)
 }
 
@@ -258,22 +333,38 @@ async fn upsert_comments(
 ) -> StoreResult<()> {
     let mut with_docs = Vec::with_capacity(rows.len());
     for (c, token) in rows {
-        with_docs.push((*c, *token, serde_json::to_string(c)?));
+        with_docs.push(CommentRow {
+            comment: c,
+            upload_token: *token,
+            doc: serde_json::to_string(c)?,
+            event_pos: None,
+        });
     }
     upsert_comment_docs(conn, &with_docs).await
+}
+
+/// A comment about to be written, with its JSON made.
+struct CommentRow<'a> {
+    comment: &'a Comment,
+    upload_token: Option<&'a str>,
+    doc: String,
+    /// The position of the timeline entry written with it whose payload is `doc` by
+    /// reference (see [`EntryRow::doc_of`]); `None` when no entry refers to this version.
+    event_pos: Option<i64>,
 }
 
 /// As [`upsert_comments`], with each comment's JSON already made.
 async fn upsert_comment_docs(
     conn: &mut SqliteConnection,
-    rows: &[(&Comment, Option<&str>, String)],
+    rows: &[CommentRow<'_>],
 ) -> StoreResult<()> {
-    let per_row = 9;
+    let per_row = 10;
     for chunk in rows.chunks(MAX_PARAMS / per_row) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO comments (id, tenant_id, url_id, parent_id, external_id, external_parent_id, date_ms, upload_token, doc) ",
+            "INSERT INTO comments (id, tenant_id, url_id, parent_id, external_id, external_parent_id, date_ms, upload_token, doc, event_pos) ",
         );
-        qb.push_values(chunk.iter(), |mut b, (c, token, doc)| {
+        qb.push_values(chunk.iter(), |mut b, r| {
+            let c = r.comment;
             b.push_bind(c.id.as_str())
                 .push_bind(c.tenant_id.as_str())
                 .push_bind(c.url_id.as_str())
@@ -281,14 +372,15 @@ async fn upsert_comment_docs(
                 .push_bind(c.external_id.as_deref())
                 .push_bind(c.external_parent_id.as_deref())
                 .push_bind(c.date.0)
-                .push_bind(*token)
-                .push_bind(doc.as_str());
+                .push_bind(r.upload_token)
+                .push_bind(r.doc.as_str())
+                .push_bind(r.event_pos);
         });
         qb.push(
             " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id, parent_id = excluded.parent_id, \
              external_id = excluded.external_id, external_parent_id = excluded.external_parent_id, \
              date_ms = excluded.date_ms, upload_token = COALESCE(excluded.upload_token, comments.upload_token), \
-             doc = excluded.doc",
+             doc = excluded.doc, event_pos = excluded.event_pos",
         );
         qb.build().execute(&mut *conn).await?;
     }
@@ -322,6 +414,33 @@ async fn comments_where_in(
                 comment: comment_from_row(&row)?,
                 upload_token: row.try_get("upload_token")?,
             });
+        }
+    }
+    Ok(out)
+}
+
+/// Plugin id → hub id of the tenant's comments whose plugin id is one of `keys`.
+async fn ids_by_external(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    keys: &[&str],
+) -> StoreResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(900) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT external_id, id FROM comments WHERE tenant_id = ");
+        qb.push_bind(tenant);
+        qb.push(" AND external_id IN (");
+        let mut sep = qb.separated(", ");
+        for k in chunk {
+            sep.push_bind(*k);
+        }
+        qb.push(")");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            out.push((row.try_get("external_id")?, row.try_get("id")?));
         }
     }
     Ok(out)
@@ -396,22 +515,23 @@ async fn read_token(conn: &mut SqliteConnection, token: &str) -> StoreResult<Opt
     row.as_ref().map(token_from_row).transpose()
 }
 
+/// The WHERE clause of a timeline read; the timeline is `t` in the query.
 fn push_visibility(qb: &mut QueryBuilder<'_, Sqlite>, q: &TimelineQuery) {
-    qb.push(" WHERE tenant_id = ");
+    qb.push(" WHERE t.tenant_id = ");
     qb.push_bind(q.tenant_id.clone());
-    qb.push(" AND created_at > ");
+    qb.push(" AND t.created_at > ");
     qb.push_bind(q.after_ms);
     if let Some(until) = q.until_ms {
-        qb.push(" AND created_at <= ");
+        qb.push(" AND t.created_at <= ");
         qb.push_bind(until);
     }
-    qb.push(" AND (origin_token IS NULL OR origin_token <> ");
+    qb.push(" AND (t.origin_token IS NULL OR t.origin_token <> ");
     qb.push_bind(q.viewer_token.clone());
-    qb.push(") AND (only_token IS NULL OR only_token = ");
+    qb.push(") AND (t.only_token IS NULL OR t.only_token = ");
     qb.push_bind(q.viewer_token.clone());
     qb.push(")");
     if !q.include_setup {
-        qb.push(" AND kind <> 'SetSetupCompleted'");
+        qb.push(" AND t.kind <> 'SetSetupCompleted'");
     }
 }
 
@@ -696,6 +816,7 @@ async fn apply_in(
 async fn upload_in(
     tx: &mut SqliteConnection,
     batch: &UploadBatch,
+    prepared: &mut [Option<Prepared>],
     now_ms: i64,
 ) -> StoreResult<UploadOutcome> {
     use fastcomments_protocol::EventType as E;
@@ -724,14 +845,22 @@ async fn upload_in(
     let mut known: HashMap<String, Existing> = HashMap::new();
     let mut ext_to_id: HashMap<String, String> = HashMap::new();
     let mut fetched = comments_where_in(tx, tenant, "id", "", &by_id_keys).await?;
-    let mut ext_and_parents: Vec<&str> = ext_keys.clone();
-    ext_and_parents.extend(parent_keys.iter().copied());
-    fetched.extend(comments_where_in(tx, tenant, "external_id", "", &ext_and_parents).await?);
+    fetched.extend(comments_where_in(tx, tenant, "external_id", "", &ext_keys).await?);
     for e in fetched {
         if let Some(ext) = &e.comment.external_id {
             ext_to_id.insert(ext.clone(), e.comment.id.clone());
         }
         known.insert(e.comment.id.clone(), e);
+    }
+    // Parents are only linked to: their hub ids are enough (no documents to read and parse).
+    let batch_exts: HashSet<&str> = ext_keys.iter().copied().collect();
+    let outside: Vec<&str> = parent_keys
+        .iter()
+        .copied()
+        .filter(|p| !batch_exts.contains(p) && !ext_to_id.contains_key(*p))
+        .collect();
+    for (ext, id) in ids_by_external(tx, tenant, &outside).await? {
+        ext_to_id.insert(ext, id);
     }
 
     // 2. Merge each uploaded comment over what is stored, in batch order.
@@ -742,7 +871,9 @@ async fn upload_in(
     let mut new_for_token = 0i64;
     let mut comment_ids = BTreeMap::new();
     let mut counted: HashSet<String> = HashSet::new();
-    for up in &batch.comments {
+    // JSON made before the writer ran, by id: valid while the comment is as it was prepared.
+    let mut docs: HashMap<String, String> = HashMap::new();
+    for (i, up) in batch.comments.iter().enumerate() {
         let target = up
             .id
             .as_deref()
@@ -753,27 +884,37 @@ async fn upload_in(
                     .as_ref()
                     .and_then(|e| ext_to_id.get(e).cloned())
             });
-        let (existing, id, is_new) = match target {
+        let (existing, id, is_new, fresh) = match target {
             Some(id) => {
                 let current = merged
                     .get(&id)
                     .map(|(c, _)| c.clone())
                     .or_else(|| known.get(&id).map(|e| e.comment.clone()));
                 let is_new = merged.get(&id).map(|(_, n)| *n).unwrap_or(false);
-                (current, id, is_new)
+                docs.remove(&id);
+                (current, id, is_new, None)
             }
-            None => (None, ids::object_id(), true),
+            None => match prepared.get_mut(i).and_then(Option::take) {
+                Some(p) => (None, p.comment.id.clone(), true, Some(p)),
+                None => (None, ids::object_id(), true, None),
+            },
         };
         if let Some(old) = known.get(&id) {
             before
                 .entry(id.clone())
                 .or_insert_with(|| old.comment.clone());
         }
-        let mut c = domain::merge_upload(existing, up, tenant, &id, now);
-        if let Some(p) = up.parent_id.as_deref().filter(|p| !p.is_empty()) {
-            c.parent_id = Some(p.to_owned());
-        } else if let Some(ext_parent) = &c.external_parent_id {
-            c.parent_id = ext_to_id.get(ext_parent).cloned();
+        let (mut c, mut ready) = match fresh {
+            Some(p) => (p.comment, Some(p.doc)),
+            None => (domain::merge_upload(existing, up, tenant, &id, now), None),
+        };
+        let prepared_parent = c.parent_id.clone();
+        set_upload_parent(&mut c, up, &ext_to_id);
+        if c.parent_id != prepared_parent {
+            ready = None;
+        }
+        if let Some(doc) = ready {
+            docs.insert(id.clone(), doc);
         }
         if let Some(ext) = &c.external_id {
             ext_to_id.insert(ext.clone(), id.clone());
@@ -803,6 +944,7 @@ async fn upload_in(
             {
                 if let Some((c, _)) = merged.get_mut(id) {
                     c.parent_id = Some(pid);
+                    docs.remove(id);
                 }
             }
         }
@@ -838,13 +980,11 @@ async fn upload_in(
     }
 
     // 4. Write comments, their events and the token's progress. Each comment is serialised
-    //    once: the same JSON is the stored document and the event's payload.
-    let mut rows: Vec<(&Comment, Option<&str>, String)> =
+    //    once: its event refers to the stored document instead of holding a second copy.
+    let mut writes: Vec<(&Comment, Option<&str>, Option<E>)> =
         Vec::with_capacity(order.len() + linked.len());
-    let mut entries = Vec::with_capacity(order.len() + linked.len() + 1);
     for id in &order {
         if let Some((c, is_new)) = merged.get(id) {
-            let doc = serde_json::to_string(c)?;
             let kind = if *is_new && !before.contains_key(id) {
                 Some(E::NewComment)
             } else if before.get(id) != Some(c) {
@@ -852,63 +992,90 @@ async fn upload_in(
             } else {
                 None
             };
-            if let Some(kind) = kind {
-                entries.push(entry_with_payload(kind, c, Some(token), doc.clone()));
-            }
-            rows.push((c, Some(token), doc));
+            writes.push((c, Some(token), kind));
         }
     }
     for c in &linked {
-        let doc = serde_json::to_string(c)?;
-        entries.push(entry_with_payload(
-            E::UpdatedComment,
-            c,
-            Some(token),
-            doc.clone(),
-        ));
-        rows.push((c, None, doc));
+        writes.push((c, None, Some(E::UpdatedComment)));
     }
-    upsert_comment_docs(tx, &rows).await?;
     record.upload_received += new_for_token;
     if batch.finishes_upload && !record.upload_finished {
         record.upload_finished = true;
     }
     let wants_setup_entry = record.upload_finished && record.setup_completed_at.is_none();
-    if wants_setup_entry {
-        entries.push(NewEntry {
-            kind: EntryKind::SetupCompleted,
-            url_id: String::new(),
-            origin_token: None,
-            only_token: Some(token.to_owned()),
-            payload: None,
+    let events = writes.iter().filter(|w| w.2.is_some()).count();
+    let mut positions =
+        reserve_positions(tx, tenant, events + usize::from(wants_setup_entry), now_ms)
+            .await?
+            .into_iter();
+    let mut rows = Vec::with_capacity(writes.len());
+    let mut entries = Vec::with_capacity(events + 1);
+    let mut imported = Vec::new();
+    for (c, upload_token, kind) in writes {
+        let event_pos = match kind {
+            Some(kind) => {
+                let position = positions.next().ok_or_else(|| {
+                    StoreError::Database("fewer timeline positions than events".into())
+                })?;
+                entries.push(EntryRow {
+                    position,
+                    entry: NewEntry {
+                        kind: EntryKind::Event(kind),
+                        url_id: c.url_id.clone(),
+                        origin_token: Some(token.to_owned()),
+                        only_token: None,
+                        payload: None,
+                    },
+                    doc_of: Some(c.id.clone()),
+                });
+                let webhook = match kind {
+                    E::NewComment => WebhookEventKind::Create,
+                    _ => WebhookEventKind::Update,
+                };
+                imported.push((webhook, c, position));
+                Some(position)
+            }
+            None => None,
+        };
+        let doc = match docs.remove(&c.id) {
+            Some(doc) => doc,
+            None => serde_json::to_string(c)?,
+        };
+        debug_assert_eq!(
+            doc,
+            serde_json::to_string(c)?,
+            "a prepared document went stale"
+        );
+        rows.push(CommentRow {
+            comment: c,
+            upload_token,
+            doc,
+            event_pos,
         });
     }
-    let entries = append_entries(tx, tenant, entries, now_ms).await?;
+    if wants_setup_entry {
+        let position = positions.next().ok_or_else(|| {
+            StoreError::Database("no timeline position for SetSetupCompleted".into())
+        })?;
+        entries.push(EntryRow {
+            position,
+            entry: NewEntry {
+                kind: EntryKind::SetupCompleted,
+                url_id: String::new(),
+                origin_token: None,
+                only_token: Some(token.to_owned()),
+                payload: None,
+            },
+            doc_of: None,
+        });
+        record.setup_completed_at = Some(position);
+    }
+    upsert_comment_docs(tx, &rows).await?;
+    let entries = insert_entries(tx, tenant, entries).await?;
     let mut deliveries = 0;
     let configs = load_webhook_configs(tx, tenant).await?;
     if configs.iter().any(|c| c.fire_on_import) {
-        let mut changes = Vec::new();
-        for e in &entries {
-            let Some(payload) = &e.payload else { continue };
-            let kind = match e.kind {
-                EntryKind::Event(fastcomments_protocol::EventType::NewComment) => {
-                    WebhookEventKind::Create
-                }
-                EntryKind::Event(_) => WebhookEventKind::Update,
-                EntryKind::SetupCompleted => continue,
-            };
-            changes.push((
-                kind,
-                serde_json::from_str::<Comment>(payload)?,
-                e.created_at,
-            ));
-        }
-        let refs: Vec<(WebhookEventKind, &Comment, i64)> =
-            changes.iter().map(|(k, c, p)| (*k, c, *p)).collect();
-        deliveries = enqueue_webhooks(tx, tenant, &configs, &refs, true, now_ms).await?;
-    }
-    if wants_setup_entry {
-        record.setup_completed_at = entries.last().map(|e| e.created_at);
+        deliveries = enqueue_webhooks(tx, tenant, &configs, &imported, true, now_ms).await?;
     }
     write_token(tx, &record).await?;
     Ok(UploadOutcome {
@@ -918,6 +1085,44 @@ async fn upload_in(
         entries,
         deliveries,
     })
+}
+
+/// Links an uploaded comment to its parent: the hub id the plugin gave, else the hub id of its
+/// plugin parent when that is known (`ext_to_id`), else none yet.
+fn set_upload_parent(
+    c: &mut Comment,
+    up: &fastcomments_protocol::UploadComment,
+    ext_to_id: &HashMap<String, String>,
+) {
+    if let Some(p) = up.parent_id.as_deref().filter(|p| !p.is_empty()) {
+        c.parent_id = Some(p.to_owned());
+    } else if let Some(ext_parent) = &c.external_parent_id {
+        c.parent_id = ext_to_id.get(ext_parent).cloned();
+    }
+}
+
+/// An uploaded comment made ready as if it were new (a fresh id, the merged document and its
+/// JSON) by the uploading request's task, so the single writer does less: the writer uses it
+/// when the comment is new and its parent is as prepared, and drops it otherwise.
+struct Prepared {
+    comment: Comment,
+    doc: String,
+}
+
+/// [`Prepared`] comments of a batch, in batch order.
+fn prepare_upload(batch: &UploadBatch, now_ms: i64) -> StoreResult<Vec<Option<Prepared>>> {
+    let none = HashMap::new();
+    batch
+        .comments
+        .iter()
+        .map(|up| {
+            let id = ids::object_id();
+            let mut comment = domain::merge_upload(None, up, &batch.tenant_id, &id, Millis(now_ms));
+            set_upload_parent(&mut comment, up, &none);
+            let doc = serde_json::to_string(&comment)?;
+            Ok(Some(Prepared { comment, doc }))
+        })
+        .collect()
 }
 
 /// A write waiting for the group-commit writer.
@@ -932,6 +1137,7 @@ enum PendingWrite {
     /// An upload batch (step 3).
     Upload {
         batch: UploadBatch,
+        prepared: Vec<Option<Prepared>>,
         now_ms: i64,
         reply: oneshot::Sender<StoreResult<UploadOutcome>>,
     },
@@ -949,8 +1155,8 @@ impl PendingWrite {
 
 /// What one pending write did, before the commit says whether it holds.
 enum WriteResult {
-    Change(StoreResult<Applied>),
-    Upload(StoreResult<UploadOutcome>),
+    Change(Box<StoreResult<Applied>>),
+    Upload(Box<StoreResult<UploadOutcome>>),
 }
 
 /// Most writes one commit covers.
@@ -987,7 +1193,7 @@ async fn group_commit_writer(pool: SqlitePool, mut queue: mpsc::Receiver<Pending
                 Err(_) => break,
             }
         }
-        match run_group(&pool, &batch).await {
+        match run_group(&pool, &mut batch).await {
             Ok(results) => {
                 for (p, r) in batch.into_iter().zip(results) {
                     p.answer(r);
@@ -997,7 +1203,7 @@ async fn group_commit_writer(pool: SqlitePool, mut queue: mpsc::Receiver<Pending
                 // Everything before `at` was rolled back with it: run the rest again.
                 let mut rest = batch;
                 let failed = rest.remove(at);
-                failed.answer(WriteResult::Upload(Err(e)));
+                failed.answer(WriteResult::Upload(Box::new(Err(e))));
                 carried = rest;
             }
             Err(GroupFailure::Database(e)) => {
@@ -1027,11 +1233,11 @@ impl From<sqlx::Error> for GroupFailure {
 /// Runs a group of writes in one transaction and commits it.
 async fn run_group(
     pool: &SqlitePool,
-    batch: &[PendingWrite],
+    batch: &mut [PendingWrite],
 ) -> Result<Vec<WriteResult>, GroupFailure> {
     let mut results: Vec<WriteResult> = Vec::with_capacity(batch.len());
     let mut tx = pool.begin().await?;
-    for (i, p) in batch.iter().enumerate() {
+    for (i, p) in batch.iter_mut().enumerate() {
         match p {
             PendingWrite::Change {
                 tenant,
@@ -1051,17 +1257,20 @@ async fn run_group(
                 sqlx::query("RELEASE pending_write")
                     .execute(&mut *tx)
                     .await?;
-                results.push(WriteResult::Change(result));
+                results.push(WriteResult::Change(Box::new(result)));
             }
-            PendingWrite::Upload { batch, now_ms, .. } => {
-                match upload_in(&mut tx, batch, *now_ms).await {
-                    Ok(outcome) => results.push(WriteResult::Upload(Ok(outcome))),
-                    Err(e) => {
-                        tx.rollback().await?;
-                        return Err(GroupFailure::Upload(i, e));
-                    }
+            PendingWrite::Upload {
+                batch,
+                prepared,
+                now_ms,
+                ..
+            } => match upload_in(&mut tx, batch, prepared, *now_ms).await {
+                Ok(outcome) => results.push(WriteResult::Upload(Box::new(Ok(outcome)))),
+                Err(e) => {
+                    tx.rollback().await?;
+                    return Err(GroupFailure::Upload(i, e));
                 }
-            }
+            },
         }
     }
     tx.commit().await?;
@@ -1073,10 +1282,10 @@ impl PendingWrite {
     fn answer(self, result: WriteResult) {
         match (self, result) {
             (PendingWrite::Change { reply, .. }, WriteResult::Change(r)) => {
-                let _ = reply.send(r);
+                let _ = reply.send(*r);
             }
             (PendingWrite::Upload { reply, .. }, WriteResult::Upload(r)) => {
-                let _ = reply.send(r);
+                let _ = reply.send(*r);
             }
             // Results are made in the order of the writes, one each, of the same kind.
             (p, _) => p.fail("the SQLite writer lost track of a write"),
@@ -1401,8 +1610,10 @@ impl Store for SqliteStore {
 
     async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome> {
         let (reply, answer) = oneshot::channel();
+        let prepared = prepare_upload(&batch, now_ms)?;
         self.queue_write(PendingWrite::Upload {
             batch,
+            prepared,
             now_ms,
             reply,
         })
@@ -1429,9 +1640,13 @@ impl Store for SqliteStore {
 
     async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {
         let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT id, created_at, kind, url_id, payload FROM timeline");
+            // An entry without a payload of its own (`doc_ref`) takes its comment's document.
+            QueryBuilder::new(
+                "SELECT t.id, t.created_at, t.kind, t.url_id, COALESCE(t.payload, c.doc) AS payload \
+                 FROM timeline t LEFT JOIN comments c ON t.payload IS NULL AND c.id = t.doc_ref",
+            );
         push_visibility(&mut qb, q);
-        qb.push(" ORDER BY created_at LIMIT ");
+        qb.push(" ORDER BY t.created_at LIMIT ");
         qb.push_bind(i64::try_from(q.limit).unwrap_or(i64::MAX));
         let rows = qb.build().fetch_all(&self.reader).await?;
         rows.iter().map(entry_from_row).collect()
@@ -1439,7 +1654,7 @@ impl Store for SqliteStore {
 
     async fn count_timeline(&self, q: &TimelineQuery, cap: u64) -> StoreResult<u64> {
         let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM timeline");
+            QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM timeline t");
         push_visibility(&mut qb, q);
         qb.push(" LIMIT ");
         qb.push_bind(i64::try_from(cap).unwrap_or(i64::MAX));
@@ -1775,5 +1990,152 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(entries.len(), 6, "one event per comment, none doubled");
+    }
+
+    async fn store_with_token(dir: &std::path::Path) -> SqliteStore {
+        let store = SqliteStore::open(&dir.join("hub.db")).await.unwrap();
+        store
+            .register_token(&TokenRecord {
+                token: "tok".into(),
+                tenant_id: Some("t1".into()),
+                state: TokenState::Validated,
+                integration_type: None,
+                domain: None,
+                skip_requested: false,
+                created_at: 1,
+                acknowledged_at: Some(1),
+                upload_received: 0,
+                upload_finished: false,
+                batch_size: 500,
+                setup_completed_at: None,
+            })
+            .await
+            .unwrap();
+        store
+    }
+
+    async fn payloads(store: &SqliteStore) -> Vec<(String, Option<Comment>)> {
+        store
+            .read_timeline(&TimelineQuery {
+                tenant_id: "t1".into(),
+                viewer_token: "another-token".into(),
+                after_ms: 0,
+                until_ms: None,
+                limit: 100,
+                include_setup: false,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                let c = e.payload.map(|p| serde_json::from_str(&p).unwrap());
+                (e.kind.as_str().to_owned(), c)
+            })
+            .collect()
+    }
+
+    /// An uploaded comment's event refers to the stored document; every later change to the
+    /// document (re-upload, API update, vote, delete) leaves the earlier events as they were.
+    #[tokio::test]
+    async fn events_keep_the_comment_as_of_the_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_token(dir.path()).await;
+        let first = store.upload(upload_batch("tok", &["a"]), 10).await.unwrap();
+        let id = first.comment_ids["a"].clone();
+        // The same comment again, unchanged: no event; then with a new text: an update event.
+        store.upload(upload_batch("tok", &["a"]), 11).await.unwrap();
+        let mut edited = upload_batch("tok", &["a"]);
+        edited.comments[0].comment = "edited by the plugin".into();
+        store.upload(edited, 12).await.unwrap();
+        let patch = CommentPatch {
+            comment: Some("edited through the API".into()),
+            ..Default::default()
+        };
+        store
+            .apply(
+                "t1",
+                Change::UpdateComment {
+                    id: id.clone(),
+                    patch,
+                },
+                13,
+            )
+            .await
+            .unwrap();
+        store
+            .apply("t1", Change::DeleteComment { id: id.clone() }, 14)
+            .await
+            .unwrap();
+        let seen = payloads(&store).await;
+        let texts: Vec<(&str, &str)> = seen
+            .iter()
+            .map(|(k, c)| {
+                (
+                    k.as_str(),
+                    c.as_ref().map(|c| c.comment.as_str()).unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                ("new-comment", "hello"),
+                ("updated-comment", "edited by the plugin"),
+                ("updated-comment", "edited through the API"),
+                ("deleted-comment", "edited through the API"),
+            ]
+        );
+        assert!(seen
+            .iter()
+            .all(|(_, c)| c.as_ref().map(|c| c.id.as_str()) == Some(id.as_str())));
+    }
+
+    /// A database made before `event_pos`/`doc_ref` existed opens, gains them, and keeps its data.
+    #[tokio::test]
+    async fn a_database_from_before_payload_references_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePool::connect_with(options).await.unwrap();
+            sqlx::raw_sql(
+                "CREATE TABLE comments (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, url_id TEXT NOT NULL, \
+                 parent_id TEXT, external_id TEXT, external_parent_id TEXT, date_ms INTEGER NOT NULL, \
+                 upload_token TEXT, doc TEXT NOT NULL); \
+                 CREATE TABLE timeline (tenant_id TEXT NOT NULL, created_at INTEGER NOT NULL, id TEXT NOT NULL, \
+                 kind TEXT NOT NULL, url_id TEXT NOT NULL, origin_token TEXT, only_token TEXT, payload TEXT, \
+                 PRIMARY KEY (tenant_id, created_at)); \
+                 INSERT INTO timeline VALUES ('t1', 5, 'e1', 'new-vote', '/page', NULL, NULL, '{\"x\":1}');",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let store = store_with_token(dir.path()).await;
+        store.upload(upload_batch("tok", &["a"]), 10).await.unwrap();
+        let kinds: Vec<String> = store
+            .read_timeline(&TimelineQuery {
+                tenant_id: "t1".into(),
+                viewer_token: "another-token".into(),
+                after_ms: 0,
+                until_ms: None,
+                limit: 100,
+                include_setup: false,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind.as_str().to_owned())
+            .collect();
+        assert_eq!(kinds, vec!["new-vote".to_owned(), "new-comment".to_owned()]);
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT payload FROM timeline WHERE id = 'e1'")
+                .fetch_one(&store.reader)
+                .await
+                .unwrap();
+        assert_eq!(old.as_deref(), Some("{\"x\":1}"));
     }
 }
