@@ -11,7 +11,7 @@
 //! - [`domain`]: pure comment rules (validation, rendering, upload merge, vote counts).
 //! - [`clock`], [`ids`], [`config`], [`error`], [`metrics`]: the small parts.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod api;
 pub mod clock;

@@ -267,22 +267,16 @@ async fn insert_entries(
     tenant: &str,
     rows: Vec<EntryRow>,
 ) -> StoreResult<Vec<TimelineEntry>> {
-    let mut stored = Vec::with_capacity(rows.len());
     let per_row = 9;
     let ids: Vec<String> = rows.iter().map(|_| ids::object_id()).collect();
     for (chunk, chunk_ids) in rows
         .chunks(MAX_PARAMS / per_row)
         .zip(ids.chunks(MAX_PARAMS / per_row))
     {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, origin_token, only_token, payload, doc_ref) ",
-        );
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(TIMELINE_COLUMNS);
         qb.push_values(chunk.iter().zip(chunk_ids), |mut b, (r, id)| {
             let e = &r.entry;
-            let payload = match r.doc_of {
-                Some(_) => None,
-                None => e.payload.as_deref(),
-            };
+            let payload = r.own_payload();
             b.push_bind(tenant)
                 .push_bind(r.position)
                 .push_bind(id.as_str())
@@ -295,16 +289,90 @@ async fn insert_entries(
         });
         qb.build().execute(&mut *conn).await?;
     }
-    for (r, id) in rows.into_iter().zip(ids) {
-        stored.push(TimelineEntry {
+    Ok(stored_entries(rows, ids))
+}
+
+/// What [`insert_entries`] reports: the entries with their ids.
+fn stored_entries(rows: Vec<EntryRow>, ids: Vec<String>) -> Vec<TimelineEntry> {
+    rows.into_iter()
+        .zip(ids)
+        .map(|(r, id)| TimelineEntry {
             id,
             created_at: r.position,
             kind: r.entry.kind,
             url_id: r.entry.url_id,
             payload: r.entry.payload,
-        });
+        })
+        .collect()
+}
+
+impl EntryRow {
+    /// The payload stored in the entry itself (none when it refers to a comment's document).
+    fn own_payload(&self) -> Option<&str> {
+        match self.doc_of {
+            Some(_) => None,
+            None => self.entry.payload.as_deref(),
+        }
     }
-    Ok(stored)
+}
+
+/// Writes an upload's comment rows and timeline entries on the writer connection's own
+/// handle, while sqlx's worker thread is locked out of it: one prepared single-row statement
+/// per table, values bound straight from the rows. A multi-row statement on a page that the
+/// transaction already changed makes SQLite copy that page into a statement journal first (it
+/// must be able to undo just that statement); single-row inserts need no statement journal, and
+/// no copy of each value is made for the worker thread. New comments are plain inserts; the
+/// others (updates, linked children) are upserts.
+#[allow(unsafe_code)] // the crate's one unsafe call: see SAFETY below
+fn write_upload_rows(
+    raw: std::ptr::NonNull<libsqlite3_sys::sqlite3>,
+    tenant: &str,
+    rows: &[CommentRow<'_>],
+    entries: &[EntryRow],
+    entry_ids: &[String],
+) -> StoreResult<()> {
+    // SAFETY: `raw` is the writer connection's handle, locked away from sqlx's worker by the
+    // caller's `LockedSqliteHandle` for as long as this function runs. The connection made here
+    // does not own the handle: dropping it finalizes its own statements and leaves the handle
+    // open, inside the caller's transaction.
+    let db = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }?;
+    let values = "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    let mut insert = db.prepare(&format!("{COMMENT_COLUMNS}{values}"))?;
+    let mut upsert = db.prepare(&format!("{COMMENT_COLUMNS}{values}{COMMENT_UPSERT}"))?;
+    for r in rows {
+        let c = r.comment;
+        let statement = if r.is_new { &mut insert } else { &mut upsert };
+        statement.execute(rusqlite::params![
+            c.id,
+            c.tenant_id,
+            c.url_id,
+            c.parent_id,
+            c.external_id,
+            c.external_parent_id,
+            c.date.0,
+            r.upload_token,
+            r.doc,
+            r.event_pos,
+        ])?;
+    }
+    let mut timeline = db.prepare(&format!(
+        "{TIMELINE_COLUMNS}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))?;
+    for (r, id) in entries.iter().zip(entry_ids) {
+        let e = &r.entry;
+        timeline.execute(rusqlite::params![
+            tenant,
+            r.position,
+            id,
+            e.kind.as_str(),
+            e.url_id,
+            e.origin_token,
+            e.only_token,
+            r.own_payload(),
+            r.doc_of,
+        ])?;
+    }
+    Ok(())
 }
 
 async fn load_comment(
@@ -338,10 +406,21 @@ async fn upsert_comments(
             upload_token: *token,
             doc: serde_json::to_string(c)?,
             event_pos: None,
+            is_new: false,
         });
     }
     upsert_comment_docs(conn, &with_docs).await
 }
+
+/// The columns of a comment row, in the order [`CommentRow`]s are bound.
+const COMMENT_COLUMNS: &str = "INSERT INTO comments (id, tenant_id, url_id, parent_id, external_id, external_parent_id, date_ms, upload_token, doc, event_pos) ";
+/// What an upsert of a comment row changes when the id exists.
+const COMMENT_UPSERT: &str = " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id, parent_id = excluded.parent_id, \
+     external_id = excluded.external_id, external_parent_id = excluded.external_parent_id, \
+     date_ms = excluded.date_ms, upload_token = COALESCE(excluded.upload_token, comments.upload_token), \
+     doc = excluded.doc, event_pos = excluded.event_pos";
+/// The columns of a timeline row, in the order [`EntryRow`]s are bound.
+const TIMELINE_COLUMNS: &str = "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, origin_token, only_token, payload, doc_ref) ";
 
 /// A comment about to be written, with its JSON made.
 struct CommentRow<'a> {
@@ -351,6 +430,8 @@ struct CommentRow<'a> {
     /// The position of the timeline entry written with it whose payload is `doc` by
     /// reference (see [`EntryRow::doc_of`]); `None` when no entry refers to this version.
     event_pos: Option<i64>,
+    /// Not stored yet (a plain insert will do).
+    is_new: bool,
 }
 
 /// As [`upsert_comments`], with each comment's JSON already made.
@@ -360,9 +441,7 @@ async fn upsert_comment_docs(
 ) -> StoreResult<()> {
     let per_row = 10;
     for chunk in rows.chunks(MAX_PARAMS / per_row) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO comments (id, tenant_id, url_id, parent_id, external_id, external_parent_id, date_ms, upload_token, doc, event_pos) ",
-        );
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(COMMENT_COLUMNS);
         qb.push_values(chunk.iter(), |mut b, r| {
             let c = r.comment;
             b.push_bind(c.id.as_str())
@@ -376,12 +455,7 @@ async fn upsert_comment_docs(
                 .push_bind(r.doc.as_str())
                 .push_bind(r.event_pos);
         });
-        qb.push(
-            " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id, parent_id = excluded.parent_id, \
-             external_id = excluded.external_id, external_parent_id = excluded.external_parent_id, \
-             date_ms = excluded.date_ms, upload_token = COALESCE(excluded.upload_token, comments.upload_token), \
-             doc = excluded.doc, event_pos = excluded.event_pos",
-        );
+        qb.push(COMMENT_UPSERT);
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -1051,6 +1125,7 @@ async fn upload_in(
             upload_token,
             doc,
             event_pos,
+            is_new: kind == Some(E::NewComment),
         });
     }
     if wants_setup_entry {
@@ -1070,8 +1145,12 @@ async fn upload_in(
         });
         record.setup_completed_at = Some(position);
     }
-    upsert_comment_docs(tx, &rows).await?;
-    let entries = insert_entries(tx, tenant, entries).await?;
+    let entry_ids: Vec<String> = entries.iter().map(|_| ids::object_id()).collect();
+    {
+        let mut handle = tx.lock_handle().await?;
+        write_upload_rows(handle.as_raw_handle(), tenant, &rows, &entries, &entry_ids)?;
+    }
+    let entries = stored_entries(entries, entry_ids);
     let mut deliveries = 0;
     let configs = load_webhook_configs(tx, tenant).await?;
     if configs.iter().any(|c| c.fire_on_import) {
