@@ -461,6 +461,35 @@ async fn upsert_comment_docs(
     Ok(())
 }
 
+/// Rows of `SELECT {columns} FROM comments` of a tenant whose `column` is one of `keys` (and
+/// that meet `extra_condition`, an `AND …` clause), in chunks under SQLite's parameter limit.
+async fn comment_rows_where_in(
+    conn: &mut SqliteConnection,
+    columns: &'static str,
+    tenant: &str,
+    column: &'static str,
+    extra_condition: &'static str,
+    keys: &[&str],
+) -> StoreResult<Vec<SqliteRow>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(900) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {columns} FROM comments WHERE tenant_id = "));
+        qb.push_bind(tenant);
+        qb.push(format!(" {extra_condition} AND {column} IN ("));
+        let mut sep = qb.separated(", ");
+        for k in chunk {
+            sep.push_bind(*k);
+        }
+        qb.push(")");
+        out.extend(qb.build().fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
 /// Loads comments of a tenant whose `column` is one of `keys`.
 async fn comments_where_in(
     conn: &mut SqliteConnection,
@@ -469,28 +498,23 @@ async fn comments_where_in(
     extra_condition: &'static str,
     keys: &[&str],
 ) -> StoreResult<Vec<Existing>> {
-    let mut out = Vec::new();
-    for chunk in keys.chunks(900) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT doc, upload_token FROM comments WHERE tenant_id = ");
-        qb.push_bind(tenant);
-        qb.push(format!(" {extra_condition} AND {column} IN ("));
-        let mut sep = qb.separated(", ");
-        for k in chunk {
-            sep.push_bind(*k);
-        }
-        qb.push(")");
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            out.push(Existing {
-                comment: comment_from_row(&row)?,
+    let rows = comment_rows_where_in(
+        conn,
+        "doc, upload_token",
+        tenant,
+        column,
+        extra_condition,
+        keys,
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Existing {
+                comment: comment_from_row(row)?,
                 upload_token: row.try_get("upload_token")?,
-            });
-        }
-    }
-    Ok(out)
+            })
+        })
+        .collect()
 }
 
 /// Plugin id → hub id of the tenant's comments whose plugin id is one of `keys`.
@@ -499,25 +523,11 @@ async fn ids_by_external(
     tenant: &str,
     keys: &[&str],
 ) -> StoreResult<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for chunk in keys.chunks(900) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT external_id, id FROM comments WHERE tenant_id = ");
-        qb.push_bind(tenant);
-        qb.push(" AND external_id IN (");
-        let mut sep = qb.separated(", ");
-        for k in chunk {
-            sep.push_bind(*k);
-        }
-        qb.push(")");
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            out.push((row.try_get("external_id")?, row.try_get("id")?));
-        }
-    }
-    Ok(out)
+    let rows =
+        comment_rows_where_in(conn, "external_id, id", tenant, "external_id", "", keys).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("external_id")?, row.try_get("id")?)))
+        .collect()
 }
 
 fn comment_entry(
@@ -2018,24 +2028,7 @@ mod tests {
     #[tokio::test]
     async fn a_failing_upload_does_not_take_its_group_down() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
-        store
-            .register_token(&TokenRecord {
-                token: "tok".into(),
-                tenant_id: Some("t1".into()),
-                state: TokenState::Validated,
-                integration_type: None,
-                domain: None,
-                skip_requested: false,
-                created_at: 1,
-                acknowledged_at: Some(1),
-                upload_received: 0,
-                upload_finished: false,
-                batch_size: 500,
-                setup_completed_at: None,
-            })
-            .await
-            .unwrap();
+        let store = store_with_token(dir.path()).await;
         let created = domain::merge_upload(
             None,
             &upload_comment("from-the-api"),
@@ -2058,19 +2051,25 @@ mod tests {
         let token = store.token("tok").await.unwrap().unwrap();
         assert_eq!(token.upload_received, 5);
         let entries = store
-            .read_timeline(&TimelineQuery {
-                tenant_id: "t1".into(),
-                viewer_token: "another-token".into(),
-                after_ms: 0,
-                until_ms: None,
-                limit: 100,
-                include_setup: true,
-            })
+            .read_timeline(&everything_seen_by_another_token(true))
             .await
             .unwrap();
         assert_eq!(entries.len(), 6, "one event per comment, none doubled");
     }
 
+    /// Tenant `t1`'s whole timeline as a token other than the uploader's sees it.
+    fn everything_seen_by_another_token(include_setup: bool) -> TimelineQuery {
+        TimelineQuery {
+            tenant_id: "t1".into(),
+            viewer_token: "another-token".into(),
+            after_ms: 0,
+            until_ms: None,
+            limit: 100,
+            include_setup,
+        }
+    }
+
+    /// A store with token `tok`, acknowledged for tenant `t1`.
     async fn store_with_token(dir: &std::path::Path) -> SqliteStore {
         let store = SqliteStore::open(&dir.join("hub.db")).await.unwrap();
         store
@@ -2095,14 +2094,7 @@ mod tests {
 
     async fn payloads(store: &SqliteStore) -> Vec<(String, Option<Comment>)> {
         store
-            .read_timeline(&TimelineQuery {
-                tenant_id: "t1".into(),
-                viewer_token: "another-token".into(),
-                after_ms: 0,
-                until_ms: None,
-                limit: 100,
-                include_setup: false,
-            })
+            .read_timeline(&everything_seen_by_another_token(false))
             .await
             .unwrap()
             .into_iter()
@@ -2196,14 +2188,7 @@ mod tests {
         let store = store_with_token(dir.path()).await;
         store.upload(upload_batch("tok", &["a"]), 10).await.unwrap();
         let kinds: Vec<String> = store
-            .read_timeline(&TimelineQuery {
-                tenant_id: "t1".into(),
-                viewer_token: "another-token".into(),
-                after_ms: 0,
-                until_ms: None,
-                limit: 100,
-                include_setup: false,
-            })
+            .read_timeline(&everything_seen_by_another_token(false))
             .await
             .unwrap()
             .into_iter()
