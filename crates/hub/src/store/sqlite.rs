@@ -316,6 +316,66 @@ impl EntryRow {
     }
 }
 
+/// Runs `work` with a `rusqlite` connection on `conn`'s own SQLite handle, inside whatever
+/// transaction `conn` has open, while sqlx's worker thread is locked out of the handle. For the
+/// upload path's many small statements: prepared once, values bound straight from Rust data,
+/// no message to the worker per statement. `work` must not commit or roll back.
+#[allow(unsafe_code)] // the crate's one unsafe call: see SAFETY below
+async fn on_own_handle<T>(
+    conn: &mut SqliteConnection,
+    work: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let mut handle = conn.lock_handle().await?;
+    let raw = handle.as_raw_handle();
+    // SAFETY: `raw` is the connection's handle, locked away from sqlx's worker by `handle` for
+    // as long as `db` lives (it is dropped before `handle`). `db` does not own the handle:
+    // dropping it finalizes its own statements and leaves the handle open, inside the
+    // transaction.
+    let db = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }?;
+    let result = work(&db);
+    drop(db);
+    drop(handle);
+    result
+}
+
+/// What [`lookup_by_external`] found: stored comments, and (plugin id, hub id) of parents.
+type ExternalLookup = (Vec<Existing>, Vec<(String, String)>);
+
+/// Looks an upload batch's plugin ids up: the stored comments that have one of `targets`
+/// (documents, to merge over), and the hub ids of those that have one of `parents` (only to
+/// link to). One prepared single-key lookup each.
+fn lookup_by_external(
+    db: &rusqlite::Connection,
+    tenant: &str,
+    targets: &[&str],
+    parents: &[&str],
+) -> StoreResult<ExternalLookup> {
+    let mut found = Vec::new();
+    let mut by_doc = db.prepare(
+        "SELECT doc, upload_token FROM comments WHERE tenant_id = ?1 AND external_id = ?2",
+    )?;
+    for key in targets {
+        let mut rows = by_doc.query(rusqlite::params![tenant, key])?;
+        if let Some(row) = rows.next()? {
+            let doc: String = row.get(0)?;
+            found.push(Existing {
+                comment: serde_json::from_str(&doc)?,
+                upload_token: row.get(1)?,
+            });
+        }
+    }
+    let mut ids = Vec::new();
+    let mut by_id =
+        db.prepare("SELECT id FROM comments WHERE tenant_id = ?1 AND external_id = ?2")?;
+    for key in parents {
+        let mut rows = by_id.query(rusqlite::params![tenant, key])?;
+        if let Some(row) = rows.next()? {
+            ids.push(((*key).to_owned(), row.get(0)?));
+        }
+    }
+    Ok((found, ids))
+}
+
 /// Writes an upload's comment rows and timeline entries on the writer connection's own
 /// handle, while sqlx's worker thread is locked out of it: one prepared single-row statement
 /// per table, values bound straight from the rows. A multi-row statement on a page that the
@@ -323,19 +383,13 @@ impl EntryRow {
 /// must be able to undo just that statement); single-row inserts need no statement journal, and
 /// no copy of each value is made for the worker thread. New comments are plain inserts; the
 /// others (updates, linked children) are upserts.
-#[allow(unsafe_code)] // the crate's one unsafe call: see SAFETY below
 fn write_upload_rows(
-    raw: std::ptr::NonNull<libsqlite3_sys::sqlite3>,
+    db: &rusqlite::Connection,
     tenant: &str,
     rows: &[CommentRow<'_>],
     entries: &[EntryRow],
     entry_ids: &[String],
 ) -> StoreResult<()> {
-    // SAFETY: `raw` is the writer connection's handle, locked away from sqlx's worker by the
-    // caller's `LockedSqliteHandle` for as long as this function runs. The connection made here
-    // does not own the handle: dropping it finalizes its own statements and leaves the handle
-    // open, inside the caller's transaction.
-    let db = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }?;
     let values = "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     let mut insert = db.prepare(&format!("{COMMENT_COLUMNS}{values}"))?;
     let mut upsert = db.prepare(&format!("{COMMENT_COLUMNS}{values}{COMMENT_UPSERT}"))?;
@@ -514,19 +568,6 @@ async fn comments_where_in(
                 upload_token: row.try_get("upload_token")?,
             })
         })
-        .collect()
-}
-
-/// Plugin id → hub id of the tenant's comments whose plugin id is one of `keys`.
-async fn ids_by_external(
-    conn: &mut SqliteConnection,
-    tenant: &str,
-    keys: &[&str],
-) -> StoreResult<Vec<(String, String)>> {
-    let rows =
-        comment_rows_where_in(conn, "external_id, id", tenant, "external_id", "", keys).await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get("external_id")?, row.try_get("id")?)))
         .collect()
 }
 
@@ -929,22 +970,24 @@ async fn upload_in(
     let mut known: HashMap<String, Existing> = HashMap::new();
     let mut ext_to_id: HashMap<String, String> = HashMap::new();
     let mut fetched = comments_where_in(tx, tenant, "id", "", &by_id_keys).await?;
-    fetched.extend(comments_where_in(tx, tenant, "external_id", "", &ext_keys).await?);
+    // Parents are only linked to: their hub ids are enough (no documents to read and parse).
+    let batch_exts: HashSet<&str> = ext_keys.iter().copied().collect();
+    let outside: Vec<&str> = parent_keys
+        .iter()
+        .copied()
+        .filter(|p| !batch_exts.contains(p))
+        .collect();
+    let (by_ext, parent_ids) =
+        on_own_handle(tx, |db| lookup_by_external(db, tenant, &ext_keys, &outside)).await?;
+    fetched.extend(by_ext);
     for e in fetched {
         if let Some(ext) = &e.comment.external_id {
             ext_to_id.insert(ext.clone(), e.comment.id.clone());
         }
         known.insert(e.comment.id.clone(), e);
     }
-    // Parents are only linked to: their hub ids are enough (no documents to read and parse).
-    let batch_exts: HashSet<&str> = ext_keys.iter().copied().collect();
-    let outside: Vec<&str> = parent_keys
-        .iter()
-        .copied()
-        .filter(|p| !batch_exts.contains(p) && !ext_to_id.contains_key(*p))
-        .collect();
-    for (ext, id) in ids_by_external(tx, tenant, &outside).await? {
-        ext_to_id.insert(ext, id);
+    for (ext, id) in parent_ids {
+        ext_to_id.entry(ext).or_insert(id);
     }
 
     // 2. Merge each uploaded comment over what is stored, in batch order.
@@ -1156,10 +1199,10 @@ async fn upload_in(
         record.setup_completed_at = Some(position);
     }
     let entry_ids: Vec<String> = entries.iter().map(|_| ids::object_id()).collect();
-    {
-        let mut handle = tx.lock_handle().await?;
-        write_upload_rows(handle.as_raw_handle(), tenant, &rows, &entries, &entry_ids)?;
-    }
+    on_own_handle(tx, |db| {
+        write_upload_rows(db, tenant, &rows, &entries, &entry_ids)
+    })
+    .await?;
     let entries = stored_entries(entries, entry_ids);
     let mut deliveries = 0;
     let configs = load_webhook_configs(tx, tenant).await?;
