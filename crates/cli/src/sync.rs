@@ -63,7 +63,7 @@ pub struct SyncArgs {
     #[arg(long, default_value_t = 500)]
     max_batch: usize,
     /// Upload batches in flight at once.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     upload_concurrency: usize,
     /// Print one JSON line of statistics (timings, peak RSS) to stdout on exit.
     #[arg(long)]

@@ -45,8 +45,8 @@ usage: cargo bench -p fastcomments-hub --bench hub_load -- [options]
   --client-threads N    worker threads of the load generator's runtime (default 2)
   --comments N          comments to upload (default 1000000)
   --batch N             comments per upload batch (default 500)
-  --uploaders N         upload requests in flight at once (default 4, as fastcomments-integration
-                        uploads; 1 is a plugin that waits for each answer)
+  --uploaders N         upload requests in flight at once (default 4; fastcomments-integration
+                        uploads 8; 1 is a plugin that waits for each answer)
   --hub-bin PATH        the fastcomments binary to run (default: build it, then
                         target/release/fastcomments)
   --no-build            do not run `cargo build --release -p fastcomments` first

@@ -75,7 +75,9 @@ impl Config {
             setup_poll_interval: Duration::from_secs(3),
             idle_poll_interval: Duration::from_secs(24 * 3600),
             max_batch: 500,
-            upload_concurrency: 4,
+            // Eight: a hub with group commit stores several batches per transaction, and
+            // measured end to end (BENCHMARKS.md, runs 21-28) eight beat four by ~15 %.
+            upload_concurrency: 8,
             dedup_ttl: Duration::from_secs(3600),
             dedup_capacity: 2_000,
             retry: RetryPolicy::default(),
