@@ -267,28 +267,8 @@ async fn insert_entries(
     tenant: &str,
     rows: Vec<EntryRow>,
 ) -> StoreResult<Vec<TimelineEntry>> {
-    let per_row = 9;
     let ids: Vec<String> = rows.iter().map(|_| ids::object_id()).collect();
-    for (chunk, chunk_ids) in rows
-        .chunks(MAX_PARAMS / per_row)
-        .zip(ids.chunks(MAX_PARAMS / per_row))
-    {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(TIMELINE_COLUMNS);
-        qb.push_values(chunk.iter().zip(chunk_ids), |mut b, (r, id)| {
-            let e = &r.entry;
-            let payload = r.own_payload();
-            b.push_bind(tenant)
-                .push_bind(r.position)
-                .push_bind(id.as_str())
-                .push_bind(e.kind.as_str())
-                .push_bind(e.url_id.as_str())
-                .push_bind(e.origin_token.as_deref())
-                .push_bind(e.only_token.as_deref())
-                .push_bind(payload)
-                .push_bind(r.doc_of.as_deref());
-        });
-        qb.build().execute(&mut *conn).await?;
-    }
+    on_own_handle(conn, |db| write_entry_rows(db, tenant, &rows, &ids)).await?;
     Ok(stored_entries(rows, ids))
 }
 
@@ -358,10 +338,7 @@ fn lookup_by_external(
         let mut rows = by_doc.query(rusqlite::params![tenant, key])?;
         if let Some(row) = rows.next()? {
             let doc: String = row.get(0)?;
-            found.push(Existing {
-                comment: serde_json::from_str(&doc)?,
-                upload_token: row.get(1)?,
-            });
+            found.push(Existing::stored(&doc, row.get(1)?)?);
         }
     }
     let mut ids = Vec::new();
@@ -376,20 +353,12 @@ fn lookup_by_external(
     Ok((found, ids))
 }
 
-/// Writes an upload's comment rows and timeline entries on the writer connection's own
-/// handle, while sqlx's worker thread is locked out of it: one prepared single-row statement
-/// per table, values bound straight from the rows. A multi-row statement on a page that the
-/// transaction already changed makes SQLite copy that page into a statement journal first (it
-/// must be able to undo just that statement); single-row inserts need no statement journal, and
-/// no copy of each value is made for the worker thread. New comments are plain inserts; the
-/// others (updates, linked children) are upserts.
-fn write_upload_rows(
-    db: &rusqlite::Connection,
-    tenant: &str,
-    rows: &[CommentRow<'_>],
-    entries: &[EntryRow],
-    entry_ids: &[String],
-) -> StoreResult<()> {
+/// Writes comment rows on a connection's own handle (see [`on_own_handle`]): one prepared
+/// single-row statement, values bound straight from the rows. A multi-row statement on a page
+/// that the transaction already changed makes SQLite copy that page into a statement journal
+/// first (it must be able to undo just that statement); single-row statements need none. New
+/// comments are plain inserts; the others (updates, linked children, API writes) are upserts.
+fn write_comment_rows(db: &rusqlite::Connection, rows: &[CommentRow<'_>]) -> StoreResult<()> {
     let values = "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     let mut insert = db.prepare(&format!("{COMMENT_COLUMNS}{values}"))?;
     let mut upsert = db.prepare(&format!("{COMMENT_COLUMNS}{values}{COMMENT_UPSERT}"))?;
@@ -409,6 +378,17 @@ fn write_upload_rows(
             r.event_pos,
         ])?;
     }
+    Ok(())
+}
+
+/// Writes timeline rows, with their ids, on a connection's own handle, as
+/// [`write_comment_rows`] does.
+fn write_entry_rows(
+    db: &rusqlite::Connection,
+    tenant: &str,
+    entries: &[EntryRow],
+    entry_ids: &[String],
+) -> StoreResult<()> {
     let mut timeline = db.prepare(&format!(
         "{TIMELINE_COLUMNS}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))?;
@@ -446,6 +426,16 @@ async fn load_comment(
 struct Existing {
     comment: Comment,
     upload_token: Option<String>,
+}
+
+impl Existing {
+    /// From a row's `doc` and `upload_token`.
+    fn stored(doc: &str, upload_token: Option<String>) -> StoreResult<Existing> {
+        Ok(Existing {
+            comment: serde_json::from_str(doc)?,
+            upload_token,
+        })
+    }
 }
 
 /// Writes comments (insert or replace by id), keeping the lookup columns in step with `doc`.
@@ -493,26 +483,7 @@ async fn upsert_comment_docs(
     conn: &mut SqliteConnection,
     rows: &[CommentRow<'_>],
 ) -> StoreResult<()> {
-    let per_row = 10;
-    for chunk in rows.chunks(MAX_PARAMS / per_row) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(COMMENT_COLUMNS);
-        qb.push_values(chunk.iter(), |mut b, r| {
-            let c = r.comment;
-            b.push_bind(c.id.as_str())
-                .push_bind(c.tenant_id.as_str())
-                .push_bind(c.url_id.as_str())
-                .push_bind(c.parent_id.as_deref())
-                .push_bind(c.external_id.as_deref())
-                .push_bind(c.external_parent_id.as_deref())
-                .push_bind(c.date.0)
-                .push_bind(r.upload_token)
-                .push_bind(r.doc.as_str())
-                .push_bind(r.event_pos);
-        });
-        qb.push(COMMENT_UPSERT);
-        qb.build().execute(&mut *conn).await?;
-    }
-    Ok(())
+    on_own_handle(conn, |db| write_comment_rows(db, rows)).await
 }
 
 /// Rows of `SELECT {columns} FROM comments` of a tenant whose `column` is one of `keys` (and
@@ -562,12 +533,7 @@ async fn comments_where_in(
     )
     .await?;
     rows.iter()
-        .map(|row| {
-            Ok(Existing {
-                comment: comment_from_row(row)?,
-                upload_token: row.try_get("upload_token")?,
-            })
-        })
+        .map(|row| Existing::stored(row.try_get("doc")?, row.try_get("upload_token")?))
         .collect()
 }
 
@@ -1198,12 +1164,8 @@ async fn upload_in(
         });
         record.setup_completed_at = Some(position);
     }
-    let entry_ids: Vec<String> = entries.iter().map(|_| ids::object_id()).collect();
-    on_own_handle(tx, |db| {
-        write_upload_rows(db, tenant, &rows, &entries, &entry_ids)
-    })
-    .await?;
-    let entries = stored_entries(entries, entry_ids);
+    upsert_comment_docs(tx, &rows).await?;
+    let entries = insert_entries(tx, tenant, entries).await?;
     let mut deliveries = 0;
     let configs = load_webhook_configs(tx, tenant).await?;
     if configs.iter().any(|c| c.fire_on_import) {
