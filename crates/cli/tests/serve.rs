@@ -1,8 +1,9 @@
 //! `fastcomments serve` as an operator runs it: defaults, health, operator API, SIGTERM.
 
+mod serve_support;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncBufReadExt;
 use tokio::process::Command;
 
 #[tokio::test]
@@ -19,13 +20,7 @@ async fn serve_starts_with_defaults_answers_and_stops_gracefully_on_sigterm() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let url = line.rsplit(' ').next().unwrap().to_owned();
+    let url = serve_support::listening_url(&mut child).await;
     let client = reqwest::Client::new();
     let health = client.get(format!("{url}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
@@ -64,13 +59,7 @@ async fn serve_starts_with_defaults_answers_and_stops_gracefully_on_sigterm() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let url = line.rsplit(' ').next().unwrap().to_owned();
+    let url = serve_support::listening_url(&mut child).await;
     // Without FASTCOMMENTS_ADMIN_TOKEN the operator API is off.
     let res = client
         .post(format!("{url}/admin/v1/tenants"))

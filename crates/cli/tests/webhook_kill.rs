@@ -1,6 +1,8 @@
 //! A hub process killed (SIGKILL, no graceful stop) with 1,000 queued webhook deliveries
 //! delivers every one of them after it is started again on the same data directory.
 
+mod serve_support;
+
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::Router;
@@ -11,7 +13,6 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, Command};
 
 const ADMIN: &str = "kill-test-admin";
@@ -33,14 +34,8 @@ async fn start_hub(data_dir: &std::path::Path) -> (Child, String) {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let url = line.rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let url = serve_support::listening_url(&mut child).await;
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     (child, url)
 }
 
