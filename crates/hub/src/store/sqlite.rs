@@ -118,7 +118,7 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let (writes, queue) = mpsc::channel(4096);
-        tokio::spawn(group_commit_writer(writer.clone(), queue));
+        spawn_writer(writer.clone(), queue)?;
         Ok(SqliteStore {
             writer,
             reader,
@@ -1308,6 +1308,24 @@ async fn group_commit_writer(pool: SqlitePool, mut queue: mpsc::Receiver<Pending
             }
         }
     }
+}
+
+/// Starts the group-commit writer on a thread of its own, with a single-threaded runtime.
+/// The writer is the store's one serial path: on the server's shared workers it waited behind
+/// request tasks (each parsing and preparing hundreds of comments without yielding) every time
+/// its commit finished; on its own thread the kernel schedules it like any other. It stops when
+/// the last sender of `queue` is dropped.
+fn spawn_writer(pool: SqlitePool, queue: mpsc::Receiver<PendingWrite>) -> StoreResult<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("hub-writer")
+        .build()
+        .map_err(|e| StoreError::Database(format!("cannot start the writer's runtime: {e}")))?;
+    std::thread::Builder::new()
+        .name("hub-writer".into())
+        .spawn(move || runtime.block_on(group_commit_writer(pool, queue)))
+        .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
+    Ok(())
 }
 
 /// Why a group's transaction did not commit.
