@@ -8,12 +8,6 @@
 mod sync;
 mod webhooks;
 
-/// mimalloc instead of glibc's allocator: the hub's single writer frees, by the hundred
-/// thousand, strings that request tasks on other threads allocated, which glibc serves by
-/// locking the allocating thread's arena.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use fastcomments_hub::{open_store, Hub, HubConfig, RunningHub, SystemClock};
