@@ -130,3 +130,67 @@ async fn tenant_create_prints_id_and_secret_and_bad_flags_are_explained() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Two hubs over one SQLite file would each trust their own caches and both dispatch the same
+/// webhook deliveries: the second is refused, names the first one's pid, and can start once the
+/// first has gone. `tenant create` (no hub) still works beside a running hub.
+#[tokio::test]
+async fn a_second_hub_on_the_same_data_dir_is_refused_until_the_first_stops() {
+    let data = tempfile::tempdir().unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .env_remove("FASTCOMMENTS_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn();
+    let url = serve_support::listening_url(&mut first).await;
+    let first_pid = first.id().unwrap();
+
+    let second = tokio::time::timeout(Duration::from_secs(20), spawn().wait_with_output())
+        .await
+        .expect("the second hub gives up at once")
+        .unwrap();
+    assert!(!second.status.success(), "the second hub must not serve");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("already served by another hub process")
+            && err.contains(&first_pid.to_string()),
+        "{err}"
+    );
+    let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200, "the first hub is untouched");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+        .args(["tenant", "create", "--name", "Side", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &first_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), first.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+
+    let mut again = spawn();
+    let url = serve_support::listening_url(&mut again).await;
+    let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+}

@@ -60,6 +60,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The hub's persistence. Every method is one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Claims the database for the hub about to serve it, before it takes requests. A backend
+    /// whose database one hub process at a time may serve (SQLite: one writer, and the hub's
+    /// in-memory caches and webhook dispatcher assume they see every write) refuses a second
+    /// claim while the first holder lives, with [`StoreError::Conflict`]; backends meant for
+    /// several hub nodes accept every claim. Claiming again from the same store is a no-op.
+    fn claim_for_serving(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     // --- tenants and API secrets ---
 
     /// Creates a tenant with its domains and its wildcard secret.

@@ -13,8 +13,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -27,6 +28,11 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     writes: mpsc::Sender<PendingWrite>,
+    /// The database file (`None` for an in-memory database).
+    path: Option<PathBuf>,
+    /// The open lock file while this store is claimed for serving (see
+    /// [`Store::claim_for_serving`]); the OS releases the lock when the process ends.
+    serving_lock: Arc<parking_lot::Mutex<Option<std::fs::File>>>,
 }
 
 /// `ALTER TABLE … ADD COLUMN` unless the table has the column already.
@@ -74,7 +80,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(false);
-        Self::with_options(options).await
+        Self::with_options(options, Some(path.to_path_buf())).await
     }
 
     /// Opens a `sqlite://…` URL.
@@ -85,10 +91,19 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        Self::with_options(options).await
+        // In-memory databases (and `file:` URIs) get no serving lock.
+        let name = options.get_filename();
+        let path = (!name.as_os_str().is_empty()
+            && name != Path::new(":memory:")
+            && !name.to_string_lossy().starts_with("file:"))
+        .then(|| name.to_path_buf());
+        Self::with_options(options, path).await
     }
 
-    async fn with_options(options: SqliteConnectOptions) -> StoreResult<SqliteStore> {
+    async fn with_options(
+        options: SqliteConnectOptions,
+        path: Option<PathBuf>,
+    ) -> StoreResult<SqliteStore> {
         // The writer gets a 64 MiB page cache, in-memory statement journals and a larger
         // checkpoint interval (so an upload batch does not checkpoint on every commit); the
         // readers keep SQLite's defaults.
@@ -123,6 +138,8 @@ impl SqliteStore {
             writer,
             reader,
             writes,
+            path,
+            serving_lock: Arc::default(),
         })
     }
 
@@ -1504,8 +1521,66 @@ async fn record_attempts_in(
     Ok(())
 }
 
+/// The lock file next to a database: `hub.db` → `hub.db-serving.lock`.
+fn serving_lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-serving.lock");
+    PathBuf::from(name)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
+    /// Takes an exclusive advisory lock on `<db>-serving.lock` and writes this process's id
+    /// into it. A second `serve` of the same file gets a conflict naming the holder's pid.
+    fn claim_for_serving(&self) -> StoreResult<()> {
+        use std::io::{Read, Seek, Write};
+        let Some(db) = &self.path else {
+            return Ok(());
+        };
+        let mut held = self.serving_lock.lock();
+        if held.is_some() {
+            return Ok(());
+        }
+        let lock_path = serving_lock_path(db);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| {
+                StoreError::Database(format!("cannot open {}: {e}", lock_path.display()))
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => String::new(),
+                    pid => format!(" (pid {pid})"),
+                };
+                return Err(StoreError::Conflict(format!(
+                    "{} is already served by another hub process{holder}: one hub at a time                      may serve an SQLite database; stop that one or use another --data-dir",
+                    db.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::Database(format!(
+                    "cannot lock {}: {e}",
+                    lock_path.display()
+                )))
+            }
+        }
+        // The pid is for the message above and for operators; the lock is what counts.
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()));
+        *held = Some(file);
+        Ok(())
+    }
+
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         sqlx::query("INSERT INTO tenants (id, name, domains, created_at) VALUES (?, ?, ?, ?)")
