@@ -926,7 +926,6 @@ async fn upload_in(
     batch: &UploadBatch,
     prepared: &mut [Option<Prepared>],
     now_ms: i64,
-    spent: &mut Spent,
 ) -> StoreResult<UploadOutcome> {
     use fastcomments_protocol::EventType as E;
     let tenant = batch.tenant_id.as_str();
@@ -1190,8 +1189,6 @@ async fn upload_in(
         deliveries = enqueue_webhooks(tx, tenant, &configs, &imported, true, now_ms).await?;
     }
     write_token(tx, &record).await?;
-    spent.docs.extend(rows.into_iter().map(|r| r.doc));
-    spent.comments.extend(merged.into_values().map(|(c, _)| c));
     Ok(UploadOutcome {
         comment_ids,
         received: batch.comments.len() as u64,
@@ -1253,24 +1250,8 @@ enum PendingWrite {
         batch: UploadBatch,
         prepared: Vec<Option<Prepared>>,
         now_ms: i64,
-        reply: oneshot::Sender<UploadReply>,
+        reply: oneshot::Sender<StoreResult<UploadOutcome>>,
     },
-}
-
-/// The writer's answer to an upload, with what the upload brought and left behind: the
-/// request task that made those allocations frees them, not the writer. (Freeing, by the
-/// hundred thousand, memory that other threads allocated was a fifth of the single writer's
-/// time under glibc's allocator.)
-struct UploadReply {
-    result: StoreResult<UploadOutcome>,
-    _spent: Option<(UploadBatch, Vec<Option<Prepared>>, Spent)>,
-}
-
-/// Comments and documents an upload's request task made that the writer is done with.
-#[derive(Default)]
-struct Spent {
-    comments: Vec<Comment>,
-    docs: Vec<String>,
 }
 
 impl PendingWrite {
@@ -1286,7 +1267,7 @@ impl PendingWrite {
 /// What one pending write did, before the commit says whether it holds.
 enum WriteResult {
     Change(Box<StoreResult<Applied>>),
-    Upload(Box<StoreResult<UploadOutcome>>, Spent),
+    Upload(Box<StoreResult<UploadOutcome>>),
 }
 
 /// Most writes one commit covers.
@@ -1333,7 +1314,7 @@ async fn group_commit_writer(pool: SqlitePool, mut queue: mpsc::Receiver<Pending
                 // Everything before `at` was rolled back with it: run the rest again.
                 let mut rest = batch;
                 let failed = rest.remove(at);
-                failed.answer(WriteResult::Upload(Box::new(Err(e)), Spent::default()));
+                failed.answer(WriteResult::Upload(Box::new(Err(e))));
                 carried = rest;
             }
             Err(GroupFailure::Database(e)) => {
@@ -1384,7 +1365,6 @@ async fn run_group(
     batch: &mut [PendingWrite],
 ) -> Result<Vec<WriteResult>, GroupFailure> {
     let mut results: Vec<WriteResult> = Vec::with_capacity(batch.len());
-    let mut spent = Spent::default();
     let mut tx = pool.begin().await?;
     for (i, p) in batch.iter_mut().enumerate() {
         match p {
@@ -1413,11 +1393,8 @@ async fn run_group(
                 prepared,
                 now_ms,
                 ..
-            } => match upload_in(&mut tx, batch, prepared, *now_ms, &mut spent).await {
-                Ok(outcome) => results.push(WriteResult::Upload(
-                    Box::new(Ok(outcome)),
-                    std::mem::take(&mut spent),
-                )),
+            } => match upload_in(&mut tx, batch, prepared, *now_ms).await {
+                Ok(outcome) => results.push(WriteResult::Upload(Box::new(Ok(outcome)))),
                 Err(e) => {
                     tx.rollback().await?;
                     return Err(GroupFailure::Upload(i, e));
@@ -1436,19 +1413,8 @@ impl PendingWrite {
             (PendingWrite::Change { reply, .. }, WriteResult::Change(r)) => {
                 let _ = reply.send(*r);
             }
-            (
-                PendingWrite::Upload {
-                    batch,
-                    prepared,
-                    reply,
-                    ..
-                },
-                WriteResult::Upload(r, spent),
-            ) => {
-                let _ = reply.send(UploadReply {
-                    result: *r,
-                    _spent: Some((batch, prepared, spent)),
-                });
+            (PendingWrite::Upload { reply, .. }, WriteResult::Upload(r)) => {
+                let _ = reply.send(*r);
             }
             // Results are made in the order of the writes, one each, of the same kind.
             (p, _) => p.fail("the SQLite writer lost track of a write"),
@@ -1463,10 +1429,7 @@ impl PendingWrite {
                 let _ = reply.send(Err(err()));
             }
             PendingWrite::Upload { reply, .. } => {
-                let _ = reply.send(UploadReply {
-                    result: Err(err()),
-                    _spent: None,
-                });
+                let _ = reply.send(Err(err()));
             }
         }
     }
@@ -1842,8 +1805,7 @@ impl Store for SqliteStore {
             reply,
         })
         .await?;
-        let reply = answer.await.map_err(|_| writer_stopped())?;
-        reply.result
+        answer.await.map_err(|_| writer_stopped())?
     }
 
     async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64> {
