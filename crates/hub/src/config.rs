@@ -38,6 +38,12 @@ pub struct HubConfig {
     /// Let webhooks of any domain target private, loopback and link-local addresses (normally
     /// only the `localhost` domain may).
     pub allow_private_webhook_targets: bool,
+    /// How long the hub trusts what it cached from the store (token records, API secrets,
+    /// timeline bounds). `None`: until this hub itself changes it, which is right only when
+    /// this hub sees every write, as with SQLite (one serving hub per database, see
+    /// `Store::claim_for_serving`). Hubs sharing a database with other nodes set a short TTL:
+    /// another node's revocation or new events reach this one's answers within it.
+    pub cache_ttl: Option<Duration>,
 }
 
 impl Default for HubConfig {
@@ -58,6 +64,7 @@ impl Default for HubConfig {
             webhook_concurrency: 128,
             webhook_timeout: Duration::from_secs(10),
             allow_private_webhook_targets: false,
+            cache_ttl: None,
         }
     }
 }

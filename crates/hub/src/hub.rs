@@ -3,6 +3,8 @@
 //!
 //! Caches are written only after the store committed, and only ever move forward (a tenant's
 //! newest position is a `max`), so a reader never sees a position whose entry is not durable.
+//! Entries live until this hub changes what they hold, or for `HubConfig::cache_ttl` when other
+//! hub nodes may change it behind this one's back.
 
 use crate::clock::Clock;
 use crate::config::HubConfig;
@@ -19,6 +21,23 @@ use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
+
+/// A value read from the store, and when.
+#[derive(Debug, Clone)]
+struct Cached<T> {
+    value: T,
+    loaded: Instant,
+}
+
+impl<T> Cached<T> {
+    fn new(value: T) -> Cached<T> {
+        Cached {
+            value,
+            loaded: Instant::now(),
+        }
+    }
+}
 
 /// Shared state of a running hub.
 pub struct Hub {
@@ -32,11 +51,11 @@ pub struct Hub {
     pub metrics: Metrics,
     /// Wakes the webhook dispatcher when a commit queued deliveries.
     pub webhook_wake: Arc<tokio::sync::Notify>,
-    tokens: RwLock<HashMap<String, TokenRecord>>,
+    tokens: RwLock<HashMap<String, Cached<TokenRecord>>>,
     token_generation: AtomicU64,
-    tenant_secrets: RwLock<HashMap<String, Vec<ApiSecret>>>,
-    secrets: RwLock<HashMap<String, ApiSecret>>,
-    bounds: RwLock<HashMap<String, TimelineBounds>>,
+    tenant_secrets: RwLock<HashMap<String, Cached<Vec<ApiSecret>>>>,
+    secrets: RwLock<HashMap<String, Cached<ApiSecret>>>,
+    bounds: RwLock<HashMap<String, Cached<TimelineBounds>>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -69,6 +88,16 @@ impl Hub {
         self.clock.now_ms()
     }
 
+    /// The cached value if it may still be trusted (see `HubConfig::cache_ttl`).
+    fn fresh<T: Clone>(&self, cached: Option<&Cached<T>>) -> Option<T> {
+        let c = cached?;
+        let trusted = self
+            .config
+            .cache_ttl
+            .is_none_or(|ttl| c.loaded.elapsed() < ttl);
+        trusted.then(|| c.value.clone())
+    }
+
     // ---------- tokens ----------
 
     /// A token's record, from memory when possible.
@@ -77,15 +106,15 @@ impl Hub {
     /// a read that raced with a write does not fill it (the generation moved), so the cache
     /// never holds a state older than the store's.
     pub async fn token_record(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
-        if let Some(r) = self.tokens.read().get(token) {
-            return Ok(Some(r.clone()));
+        if let Some(r) = self.fresh(self.tokens.read().get(token)) {
+            return Ok(Some(r));
         }
         let generation = self.token_generation.load(Ordering::Acquire);
         let found = self.store.token(token).await?;
         if let Some(r) = &found {
             let mut tokens = self.tokens.write();
             if self.token_generation.load(Ordering::Acquire) == generation {
-                tokens.insert(r.token.clone(), r.clone());
+                tokens.insert(r.token.clone(), Cached::new(r.clone()));
             }
         }
         Ok(found)
@@ -128,7 +157,7 @@ impl Hub {
     pub fn forget_after_maintenance(&self) {
         self.tokens
             .write()
-            .retain(|_, r| r.state != TokenState::Pending);
+            .retain(|_, r| r.value.state != TokenState::Pending);
         self.bounds.write().clear();
     }
 
@@ -174,15 +203,17 @@ impl Hub {
 
     /// The secret record for an `x-api-key` value.
     pub async fn api_key_owner(&self, key: &str) -> ApiResult<ApiSecret> {
-        if let Some(s) = self.secrets.read().get(key) {
-            return Ok(s.clone());
+        if let Some(s) = self.fresh(self.secrets.read().get(key)) {
+            return Ok(s);
         }
         let found = self
             .store
             .secret_by_value(key)
             .await?
             .ok_or_else(|| ApiError::unauthorized("the x-api-key is not a valid API secret"))?;
-        self.secrets.write().insert(key.to_owned(), found.clone());
+        self.secrets
+            .write()
+            .insert(key.to_owned(), Cached::new(found.clone()));
         Ok(found)
     }
 
@@ -205,14 +236,14 @@ impl Hub {
         tenant: &str,
         domain: Option<&str>,
     ) -> StoreResult<Option<ApiSecret>> {
-        let cached = self.tenant_secrets.read().get(tenant).cloned();
+        let cached = self.fresh(self.tenant_secrets.read().get(tenant));
         let secrets = match cached {
             Some(s) => s,
             None => {
                 let s = self.store.list_secrets(tenant).await?;
                 self.tenant_secrets
                     .write()
-                    .insert(tenant.to_owned(), s.clone());
+                    .insert(tenant.to_owned(), Cached::new(s.clone()));
                 s
             }
         };
@@ -225,15 +256,18 @@ impl Hub {
 
     /// A tenant's newest position and prune mark, from memory when possible.
     pub async fn bounds(&self, tenant: &str) -> StoreResult<TimelineBounds> {
-        if let Some(b) = self.bounds.read().get(tenant) {
-            return Ok(*b);
+        if let Some(b) = self.fresh(self.bounds.read().get(tenant)) {
+            return Ok(b);
         }
         let b = self.store.timeline_bounds(tenant).await?;
         let mut map = self.bounds.write();
-        let entry = map.entry(tenant.to_owned()).or_insert(b);
-        entry.newest = entry.newest.max(b.newest);
-        entry.pruned_through = entry.pruned_through.max(b.pruned_through);
-        Ok(*entry)
+        let entry = map
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Cached::new(b));
+        entry.value.newest = entry.value.newest.max(b.newest);
+        entry.value.pruned_through = entry.value.pruned_through.max(b.pruned_through);
+        entry.loaded = Instant::now();
+        Ok(entry.value)
     }
 
     /// Records committed entries so idle polls see them.
@@ -244,7 +278,7 @@ impl Hub {
         self.metrics.timeline_entries.add(entries.len() as u64);
         let mut map = self.bounds.write();
         if let Some(b) = map.get_mut(tenant) {
-            b.newest = b.newest.max(newest);
+            b.value.newest = b.value.newest.max(newest);
         }
         // A tenant not cached yet is loaded from the store on its next read.
     }
