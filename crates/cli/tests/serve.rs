@@ -6,6 +6,21 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::Command;
 
+/// SIGTERM, then the hub must finish and exit 0 within 20 s.
+async fn stop_gracefully(child: &mut tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
 #[tokio::test]
 async fn serve_starts_with_defaults_answers_and_stops_gracefully_on_sigterm() {
     let cwd = tempfile::tempdir().unwrap();
@@ -39,17 +54,7 @@ async fn serve_starts_with_defaults_answers_and_stops_gracefully_on_sigterm() {
     assert_eq!(res.status(), 200);
 
     // SIGTERM: finishes and exits 0.
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exit.success(), "exit status {exit:?}");
+    stop_gracefully(&mut child).await;
 
     // The data survives a restart.
     let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
@@ -178,16 +183,7 @@ async fn a_second_hub_on_the_same_data_dir_is_refused_until_the_first_stops() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &first_pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(20), first.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exit.success(), "exit status {exit:?}");
+    stop_gracefully(&mut first).await;
 
     let mut again = spawn();
     let url = serve_support::listening_url(&mut again).await;

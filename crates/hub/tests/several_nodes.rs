@@ -7,7 +7,7 @@ mod common;
 
 use common::{code, TestHub};
 use fastcomments_hub::store::sqlite::SqliteStore;
-use fastcomments_hub::{HubConfig, RunningHub, SystemClock};
+use fastcomments_hub::{HubConfig, SystemClock};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::sync::Arc;
@@ -27,26 +27,13 @@ struct SeenByB {
 }
 
 async fn node(store: Arc<SqliteStore>, cache_ttl: Option<Duration>) -> TestHub {
-    let running = RunningHub::bind_with_clock(
-        "127.0.0.1:0",
-        store,
-        Arc::new(SystemClock),
-        HubConfig {
-            admin_token: Some("admin-secret".into()),
-            cache_ttl,
-            ..HubConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
-    let base = running.url();
-    TestHub {
-        running,
-        client: reqwest::Client::new(),
-        base,
-        dir: tempfile::tempdir().unwrap(),
-    }
+    let config = HubConfig {
+        admin_token: Some("admin-secret".into()),
+        cache_ttl,
+        ..HubConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    TestHub::over_store(store, config, Arc::new(SystemClock), dir).await
 }
 
 async fn changes_on_a_seen_by_b(cache_ttl: Option<Duration>) -> SeenByB {

@@ -36,9 +36,20 @@ impl TestHub {
     pub async fn start_with(config: HubConfig, clock: Arc<dyn Clock>) -> TestHub {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+        Self::over_store(Arc::new(store), config, clock, dir).await
+    }
+
+    /// A hub over a store the caller opened (several hubs may share one); `dir` is kept
+    /// alive with it.
+    pub async fn over_store(
+        store: Arc<SqliteStore>,
+        config: HubConfig,
+        clock: Arc<dyn Clock>,
+        dir: tempfile::TempDir,
+    ) -> TestHub {
         let running = RunningHub::bind_with_clock(
             "127.0.0.1:0",
-            Arc::new(store),
+            store,
             clock,
             config,
             std::future::pending(),
