@@ -104,14 +104,17 @@ impl SqliteStore {
         options: SqliteConnectOptions,
         path: Option<PathBuf>,
     ) -> StoreResult<SqliteStore> {
-        // The writer gets a 64 MiB page cache, in-memory statement journals and a larger
-        // checkpoint interval (so an upload batch does not checkpoint on every commit); the
+        // The writer gets a 64 MiB page cache, in-memory statement journals and a checkpoint
+        // every 65,536 WAL pages (256 MiB) instead of SQLite's 1,000: index leaves that many
+        // commits rewrite go back to the database file once per checkpoint, not once per few
+        // commits (1M-comment upload, four A/B pairs against 16,384 pages: +3 to +14 %). The
+        // WAL file keeps that size on disk, and opening after a crash reads it back. The
         // readers keep SQLite's defaults.
         let writer_options = options
             .clone()
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
-            .pragma("wal_autocheckpoint", "16384");
+            .pragma("wal_autocheckpoint", "65536");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
