@@ -158,7 +158,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     };
     let running = RunningHub::bind(&args.listen, store, config, shutdown_signal())
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+        .with_context(|| format!("starting the hub on {}", args.listen))?;
     println!("fastcomments hub listening on {}", running.url());
     running.wait().await.context("serving")?;
     Ok(())

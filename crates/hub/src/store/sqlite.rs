@@ -80,7 +80,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(false);
-        Self::with_options(options, Some(path.to_path_buf())).await
+        Self::with_options(options).await
     }
 
     /// Opens a `sqlite://…` URL.
@@ -91,19 +91,16 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
+        Self::with_options(options).await
+    }
+
+    async fn with_options(options: SqliteConnectOptions) -> StoreResult<SqliteStore> {
         // In-memory databases (and `file:` URIs) get no serving lock.
         let name = options.get_filename();
         let path = (!name.as_os_str().is_empty()
             && name != Path::new(":memory:")
             && !name.to_string_lossy().starts_with("file:"))
         .then(|| name.to_path_buf());
-        Self::with_options(options, path).await
-    }
-
-    async fn with_options(
-        options: SqliteConnectOptions,
-        path: Option<PathBuf>,
-    ) -> StoreResult<SqliteStore> {
         // The writer gets a 64 MiB page cache, in-memory statement journals and a checkpoint
         // every 65,536 WAL pages (256 MiB) instead of SQLite's 1,000: index leaves that many
         // commits rewrite go back to the database file once per checkpoint, not once per few
@@ -1338,7 +1335,6 @@ async fn group_commit_writer(pool: SqlitePool, mut queue: mpsc::Receiver<Pending
 fn spawn_writer(pool: SqlitePool, queue: mpsc::Receiver<PendingWrite>) -> StoreResult<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .thread_name("hub-writer")
         .build()
         .map_err(|e| StoreError::Database(format!("cannot start the writer's runtime: {e}")))?;
     std::thread::Builder::new()
@@ -1527,7 +1523,8 @@ impl Store for SqliteStore {
                     pid => format!(" (pid {pid})"),
                 };
                 return Err(StoreError::Conflict(format!(
-                    "{} is already served by another hub process{holder}: one hub at a time                      may serve an SQLite database; stop that one or use another --data-dir",
+                    "{} is already served by another hub process{holder}: one hub at a time \
+                     may serve an SQLite database; stop that one or use another --data-dir",
                     db.display()
                 )));
             }
