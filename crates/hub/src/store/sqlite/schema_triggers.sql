@@ -2,7 +2,7 @@
 -- the comment (an upload), the entry stores no copy: `doc_ref` names the comment, whose
 -- `event_pos` names the entry, and readers take the comment's `doc`. Before that document
 -- changes or goes, these triggers copy it into the entry, so every entry keeps its version.
--- Run after schema_sqlite.sql and the column upgrades (the columns must exist).
+-- Run after schema.sql and the column upgrades (the columns must exist).
 CREATE TRIGGER IF NOT EXISTS comments_event_payload_on_update
 BEFORE UPDATE OF doc, event_pos ON comments
 WHEN old.event_pos IS NOT NULL AND (new.event_pos IS NOT old.event_pos OR new.doc IS NOT old.doc)

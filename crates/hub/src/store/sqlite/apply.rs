@@ -1,0 +1,139 @@
+//! One comments/votes API change inside the group-commit writer's transaction.
+
+use super::*;
+
+/// Applies one API change inside the caller's transaction (the group-commit writer's).
+pub(super) async fn apply_in(
+    tx: &mut SqliteConnection,
+    tenant: &str,
+    change: Change,
+    now_ms: i64,
+) -> StoreResult<Applied> {
+    use fastcomments_protocol::EventType as E;
+    let mut entries = Vec::new();
+    let webhook_kind = match &change {
+        Change::CreateComment(_) => Some(WebhookEventKind::Create),
+        Change::DeleteComment { .. } => Some(WebhookEventKind::Delete),
+        _ => Some(WebhookEventKind::Update),
+    };
+    let (comment, vote) = match change {
+        Change::CreateComment(c) => {
+            if let Some(parent) = &c.parent_id {
+                if load_comment(tx, tenant, parent).await?.is_none() {
+                    return Err(StoreError::NotFound("parent comment"));
+                }
+            }
+            upsert_comments(tx, &[(&c, None)]).await?;
+            entries.push(comment_entry(E::NewComment, &c, None)?);
+            (Some(*c), None)
+        }
+        Change::UpdateComment { id, patch } => {
+            let mut c = load_comment(tx, tenant, &id)
+                .await?
+                .ok_or(StoreError::NotFound("comment"))?;
+            domain::apply_patch(&mut c, &patch);
+            upsert_comments(tx, &[(&c, None)]).await?;
+            entries.push(comment_entry(E::UpdatedComment, &c, None)?);
+            (Some(c), None)
+        }
+        Change::DeleteComment { id } => {
+            let c = load_comment(tx, tenant, &id)
+                .await?
+                .ok_or(StoreError::NotFound("comment"))?;
+            sqlx::query("DELETE FROM comments WHERE tenant_id = ? AND id = ?")
+                .bind(tenant)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM votes WHERE tenant_id = ? AND comment_id = ?")
+                .bind(tenant)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            entries.push(comment_entry(E::DeletedComment, &c, None)?);
+            (Some(c), None)
+        }
+        Change::AddVote(vote) => {
+            let mut c = load_comment(tx, tenant, &vote.comment_id)
+                .await?
+                .ok_or(StoreError::NotFound("comment"))?;
+            let vote = domain::vote_for(*vote, &c);
+            if let Some(user) = &vote.user_id {
+                let prior = sqlx::query(
+                    "SELECT doc FROM votes WHERE comment_id = ? AND user_id = ? AND tenant_id = ?",
+                )
+                .bind(&c.id)
+                .bind(user)
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(prior) = prior.as_ref().map(vote_from_row).transpose()? {
+                    if prior.direction == vote.direction {
+                        return Ok(Applied {
+                            comment: Some(c),
+                            vote: Some(prior),
+                            entries: Vec::new(),
+                            deliveries: 0,
+                        });
+                    }
+                    sqlx::query("DELETE FROM votes WHERE id = ?")
+                        .bind(&prior.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    domain::count_vote(&mut c, prior.direction, -1);
+                    entries.push(vote_entry(E::DeletedVote, &prior)?);
+                }
+            }
+            sqlx::query(
+                "INSERT INTO votes (id, tenant_id, comment_id, user_id, direction, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&vote.id)
+            .bind(tenant)
+            .bind(&vote.comment_id)
+            .bind(vote.user_id.as_deref())
+            .bind(vote.direction.as_i64())
+            .bind(vote.created_at.0)
+            .bind(serde_json::to_string(&vote)?)
+            .execute(&mut *tx)
+            .await?;
+            domain::count_vote(&mut c, vote.direction, 1);
+            upsert_comments(tx, &[(&c, None)]).await?;
+            entries.push(vote_entry(E::NewVote, &vote)?);
+            (Some(c), Some(vote))
+        }
+        Change::DeleteVote { id } => {
+            let row = sqlx::query("DELETE FROM votes WHERE tenant_id = ? AND id = ? RETURNING doc")
+                .bind(tenant)
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let vote = row
+                .as_ref()
+                .map(vote_from_row)
+                .transpose()?
+                .ok_or(StoreError::NotFound("vote"))?;
+            let mut comment = load_comment(tx, tenant, &vote.comment_id).await?;
+            if let Some(c) = comment.as_mut() {
+                domain::count_vote(c, vote.direction, -1);
+                upsert_comments(tx, &[(c, None)]).await?;
+            }
+            entries.push(vote_entry(E::DeletedVote, &vote)?);
+            (comment, Some(vote))
+        }
+    };
+    let entries = append_entries(tx, tenant, entries, now_ms).await?;
+    let mut deliveries = 0;
+    if let (Some(kind), Some(c), Some(last)) = (webhook_kind, comment.as_ref(), entries.last()) {
+        let configs = load_webhook_configs(tx, tenant).await?;
+        if !configs.is_empty() {
+            let changes = [(kind, c, last.created_at)];
+            deliveries = enqueue_webhooks(tx, tenant, &configs, &changes, false, now_ms).await?;
+        }
+    }
+    Ok(Applied {
+        comment,
+        vote,
+        entries,
+        deliveries,
+    })
+}

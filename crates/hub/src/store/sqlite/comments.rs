@@ -1,0 +1,201 @@
+//! Comment rows: loading, upserting (keeping the lookup columns in step with `doc`) and the
+//! trait's comment and vote reads.
+
+use super::*;
+
+pub(super) async fn load_comment(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    id: &str,
+) -> StoreResult<Option<Comment>> {
+    let row = sqlx::query("SELECT doc FROM comments WHERE tenant_id = ? AND id = ?")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(comment_from_row).transpose()
+}
+
+/// A stored comment with the token that last uploaded it.
+pub(super) struct Existing {
+    pub(super) comment: Comment,
+    pub(super) upload_token: Option<String>,
+}
+
+impl Existing {
+    /// From a row's `doc` and `upload_token`.
+    pub(super) fn stored(doc: &str, upload_token: Option<String>) -> StoreResult<Existing> {
+        Ok(Existing {
+            comment: serde_json::from_str(doc)?,
+            upload_token,
+        })
+    }
+}
+
+/// Writes comments (insert or replace by id), keeping the lookup columns in step with `doc`.
+pub(super) async fn upsert_comments(
+    conn: &mut SqliteConnection,
+    rows: &[(&Comment, Option<&str>)],
+) -> StoreResult<()> {
+    let mut with_docs = Vec::with_capacity(rows.len());
+    for (c, token) in rows {
+        with_docs.push(CommentRow {
+            comment: c,
+            upload_token: *token,
+            doc: serde_json::to_string(c)?,
+            event_pos: None,
+            is_new: false,
+        });
+    }
+    upsert_comment_docs(conn, &with_docs).await
+}
+
+/// A comment about to be written, with its JSON made.
+pub(super) struct CommentRow<'a> {
+    pub(super) comment: &'a Comment,
+    pub(super) upload_token: Option<&'a str>,
+    pub(super) doc: String,
+    /// The position of the timeline entry written with it whose payload is `doc` by
+    /// reference (see [`EntryRow::doc_of`]); `None` when no entry refers to this version.
+    pub(super) event_pos: Option<i64>,
+    /// Not stored yet (a plain insert will do).
+    pub(super) is_new: bool,
+}
+
+/// As [`upsert_comments`], with each comment's JSON already made.
+pub(super) async fn upsert_comment_docs(
+    conn: &mut SqliteConnection,
+    rows: &[CommentRow<'_>],
+) -> StoreResult<()> {
+    on_own_handle(conn, |db| write_comment_rows(db, rows)).await
+}
+
+/// Rows of `SELECT {columns} FROM comments` of a tenant whose `column` is one of `keys` (and
+/// that meet `extra_condition`, an `AND …` clause), in chunks under SQLite's parameter limit.
+pub(super) async fn comment_rows_where_in(
+    conn: &mut SqliteConnection,
+    columns: &'static str,
+    tenant: &str,
+    column: &'static str,
+    extra_condition: &'static str,
+    keys: &[&str],
+) -> StoreResult<Vec<SqliteRow>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(900) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {columns} FROM comments WHERE tenant_id = "));
+        qb.push_bind(tenant);
+        qb.push(format!(" {extra_condition} AND {column} IN ("));
+        let mut sep = qb.separated(", ");
+        for k in chunk {
+            sep.push_bind(*k);
+        }
+        qb.push(")");
+        out.extend(qb.build().fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+/// Loads comments of a tenant whose `column` is one of `keys`.
+pub(super) async fn comments_where_in(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    column: &'static str,
+    extra_condition: &'static str,
+    keys: &[&str],
+) -> StoreResult<Vec<Existing>> {
+    let rows = comment_rows_where_in(
+        conn,
+        "doc, upload_token",
+        tenant,
+        column,
+        extra_condition,
+        keys,
+    )
+    .await?;
+    rows.iter()
+        .map(|row| Existing::stored(row.try_get("doc")?, row.try_get("upload_token")?))
+        .collect()
+}
+
+pub(super) async fn comment(
+    store: &SqliteStore,
+    tenant: &str,
+    id: &str,
+) -> StoreResult<Option<Comment>> {
+    let mut conn = store.reader.acquire().await?;
+    load_comment(&mut conn, tenant, id).await
+}
+
+pub(super) async fn comments_by_url(
+    store: &SqliteStore,
+    tenant: &str,
+    url_id: &str,
+) -> StoreResult<Vec<Comment>> {
+    let rows = sqlx::query(
+        "SELECT doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id",
+    )
+    .bind(tenant)
+    .bind(url_id)
+    .fetch_all(&store.reader)
+    .await?;
+    rows.iter().map(comment_from_row).collect()
+}
+
+pub(super) async fn comments_page(
+    store: &SqliteStore,
+    tenant: &str,
+    skip: u64,
+    limit: u64,
+) -> StoreResult<Vec<Comment>> {
+    let rows = sqlx::query(
+        "SELECT doc FROM comments WHERE tenant_id = ? ORDER BY date_ms, id LIMIT ? OFFSET ?",
+    )
+    .bind(tenant)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(i64::try_from(skip).unwrap_or(i64::MAX))
+    .fetch_all(&store.reader)
+    .await?;
+    rows.iter().map(comment_from_row).collect()
+}
+
+pub(super) async fn count_comments(store: &SqliteStore, tenant: &str) -> StoreResult<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE tenant_id = ?")
+        .bind(tenant)
+        .fetch_one(&store.reader)
+        .await?;
+    Ok(n.max(0) as u64)
+}
+
+pub(super) async fn vote(store: &SqliteStore, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
+    let row = sqlx::query("SELECT doc FROM votes WHERE tenant_id = ? AND id = ?")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&store.reader)
+        .await?;
+    row.as_ref().map(vote_from_row).transpose()
+}
+
+pub(super) async fn set_local_ids(
+    store: &SqliteStore,
+    tenant: &str,
+    mappings: &[CommentIdMapping],
+) -> StoreResult<u64> {
+    let mut tx = store.writer.begin().await?;
+    let mut found = 0;
+    for m in mappings {
+        let Some(mut c) = load_comment(&mut tx, tenant, &m.fc_id).await? else {
+            continue;
+        };
+        c.meta
+            .get_or_insert_with(Default::default)
+            .insert("wpId".into(), serde_json::Value::String(m.wp_id.clone()));
+        upsert_comments(&mut tx, &[(&c, None)]).await?;
+        found += 1;
+    }
+    tx.commit().await?;
+    Ok(found)
+}

@@ -1,0 +1,228 @@
+//! Tests of the SQLite backend's own mechanisms (group commit, payload references,
+//! upgrades of older databases).
+
+use super::*;
+
+#[tokio::test]
+async fn recording_attempts_leaves_the_writer_at_synchronous_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+    let outcome = AttemptOutcome {
+        attempt: DeliveryAttempt {
+            delivery_id: "d1".into(),
+            attempt: 1,
+            at: 1,
+            url: "http://x".into(),
+            method: "PUT".into(),
+            status_code: Some(200),
+            response_body: None,
+            duration_ms: 1,
+            error: None,
+        },
+        status: DeliveryStatus::Succeeded,
+        next_attempt_at: 1,
+    };
+    store.record_attempts(&[outcome], 1).await.unwrap();
+    let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&store.writer)
+        .await
+        .unwrap();
+    assert_eq!(level, 2, "FULL");
+}
+
+fn upload_comment(ext: &str) -> fastcomments_protocol::UploadComment {
+    fastcomments_protocol::UploadComment {
+        external_id: Some(ext.into()),
+        url_id: Some("/page".into()),
+        comment: "hello".into(),
+        ..Default::default()
+    }
+}
+
+fn upload_batch(token: &str, exts: &[&str]) -> UploadBatch {
+    UploadBatch {
+        tenant_id: "t1".into(),
+        token: token.into(),
+        comments: exts.iter().map(|e| upload_comment(e)).collect(),
+        finishes_upload: false,
+    }
+}
+
+/// Writes that share a transaction with a failing upload are rolled back with it and then
+/// run again: each gets its own answer and nothing is lost or doubled.
+#[tokio::test]
+async fn a_failing_upload_does_not_take_its_group_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_token(dir.path()).await;
+    let created = domain::merge_upload(
+        None,
+        &upload_comment("from-the-api"),
+        "t1",
+        &ids::object_id(),
+        Millis(5),
+    );
+    // All four are queued before the writer runs (one task, polled together): one group.
+    let (a, b, c, d) = tokio::join!(
+        store.upload(upload_batch("tok", &["a1", "a2", "a3"]), 10),
+        store.upload(upload_batch("no-such-token", &["b1"]), 10),
+        store.apply("t1", Change::CreateComment(Box::new(created.clone())), 10),
+        store.upload(upload_batch("tok", &["c1", "c2"]), 10),
+    );
+    assert_eq!(a.unwrap().received, 3);
+    assert!(matches!(b, Err(StoreError::NotFound("token"))), "{b:?}");
+    assert_eq!(c.unwrap().comment.map(|c| c.id), Some(created.id));
+    assert_eq!(d.unwrap().received, 2);
+    assert_eq!(store.count_comments("t1").await.unwrap(), 6);
+    let token = store.token("tok").await.unwrap().unwrap();
+    assert_eq!(token.upload_received, 5);
+    let entries = store
+        .read_timeline(&everything_seen_by_another_token(true))
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 6, "one event per comment, none doubled");
+}
+
+/// Tenant `t1`'s whole timeline as a token other than the uploader's sees it.
+fn everything_seen_by_another_token(include_setup: bool) -> TimelineQuery {
+    TimelineQuery {
+        tenant_id: "t1".into(),
+        viewer_token: "another-token".into(),
+        after_ms: 0,
+        until_ms: None,
+        limit: 100,
+        include_setup,
+    }
+}
+
+/// A store with token `tok`, acknowledged for tenant `t1`.
+async fn store_with_token(dir: &std::path::Path) -> SqliteStore {
+    let store = SqliteStore::open(&dir.join("hub.db")).await.unwrap();
+    store
+        .register_token(&TokenRecord {
+            token: "tok".into(),
+            tenant_id: Some("t1".into()),
+            state: TokenState::Validated,
+            integration_type: None,
+            domain: None,
+            skip_requested: false,
+            created_at: 1,
+            acknowledged_at: Some(1),
+            upload_received: 0,
+            upload_finished: false,
+            batch_size: 500,
+            setup_completed_at: None,
+        })
+        .await
+        .unwrap();
+    store
+}
+
+async fn payloads(store: &SqliteStore) -> Vec<(String, Option<Comment>)> {
+    store
+        .read_timeline(&everything_seen_by_another_token(false))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            let c = e.payload.map(|p| serde_json::from_str(&p).unwrap());
+            (e.kind.as_str().to_owned(), c)
+        })
+        .collect()
+}
+
+/// An uploaded comment's event refers to the stored document; every later change to the
+/// document (re-upload, API update, vote, delete) leaves the earlier events as they were.
+#[tokio::test]
+async fn events_keep_the_comment_as_of_the_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_token(dir.path()).await;
+    let first = store.upload(upload_batch("tok", &["a"]), 10).await.unwrap();
+    let id = first.comment_ids["a"].clone();
+    // The same comment again, unchanged: no event; then with a new text: an update event.
+    store.upload(upload_batch("tok", &["a"]), 11).await.unwrap();
+    let mut edited = upload_batch("tok", &["a"]);
+    edited.comments[0].comment = "edited by the plugin".into();
+    store.upload(edited, 12).await.unwrap();
+    let patch = CommentPatch {
+        comment: Some("edited through the API".into()),
+        ..Default::default()
+    };
+    store
+        .apply(
+            "t1",
+            Change::UpdateComment {
+                id: id.clone(),
+                patch,
+            },
+            13,
+        )
+        .await
+        .unwrap();
+    store
+        .apply("t1", Change::DeleteComment { id: id.clone() }, 14)
+        .await
+        .unwrap();
+    let seen = payloads(&store).await;
+    let texts: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|(k, c)| {
+            (
+                k.as_str(),
+                c.as_ref().map(|c| c.comment.as_str()).unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            ("new-comment", "hello"),
+            ("updated-comment", "edited by the plugin"),
+            ("updated-comment", "edited through the API"),
+            ("deleted-comment", "edited through the API"),
+        ]
+    );
+    assert!(seen
+        .iter()
+        .all(|(_, c)| c.as_ref().map(|c| c.id.as_str()) == Some(id.as_str())));
+}
+
+/// A database made before `event_pos`/`doc_ref` existed opens, gains them, and keeps its data.
+#[tokio::test]
+async fn a_database_from_before_payload_references_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    {
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE comments (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, url_id TEXT NOT NULL, \
+             parent_id TEXT, external_id TEXT, external_parent_id TEXT, date_ms INTEGER NOT NULL, \
+             upload_token TEXT, doc TEXT NOT NULL); \
+             CREATE TABLE timeline (tenant_id TEXT NOT NULL, created_at INTEGER NOT NULL, id TEXT NOT NULL, \
+             kind TEXT NOT NULL, url_id TEXT NOT NULL, origin_token TEXT, only_token TEXT, payload TEXT, \
+             PRIMARY KEY (tenant_id, created_at)); \
+             INSERT INTO timeline VALUES ('t1', 5, 'e1', 'new-vote', '/page', NULL, NULL, '{\"x\":1}');",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let store = store_with_token(dir.path()).await;
+    store.upload(upload_batch("tok", &["a"]), 10).await.unwrap();
+    let kinds: Vec<String> = store
+        .read_timeline(&everything_seen_by_another_token(false))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind.as_str().to_owned())
+        .collect();
+    assert_eq!(kinds, vec!["new-vote".to_owned(), "new-comment".to_owned()]);
+    let old: Option<String> = sqlx::query_scalar("SELECT payload FROM timeline WHERE id = 'e1'")
+        .fetch_one(&store.reader)
+        .await
+        .unwrap();
+    assert_eq!(old.as_deref(), Some("{\"x\":1}"));
+}

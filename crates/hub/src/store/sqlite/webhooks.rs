@@ -1,0 +1,350 @@
+//! The webhook outbox: configurations, deliveries queued in the change's transaction,
+//! claiming due ones, attempt logs, cancel and retry.
+
+use super::*;
+
+pub(super) async fn load_webhook_configs(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+) -> StoreResult<Vec<WebhookConfig>> {
+    let rows =
+        sqlx::query("SELECT config FROM webhook_configs WHERE tenant_id = ? ORDER BY domain")
+            .bind(tenant)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            let text: String = r.try_get("config")?;
+            Ok(serde_json::from_str(&text)?)
+        })
+        .collect()
+}
+
+/// The configuration for a comment's domain: its own, else the `*` one.
+pub(super) fn config_for<'a>(
+    configs: &'a [WebhookConfig],
+    domain: Option<&str>,
+) -> Option<&'a WebhookConfig> {
+    let host = domain.and_then(crate::hub::normalize_domain);
+    host.and_then(|h| configs.iter().find(|c| c.domain == h))
+        .or_else(|| configs.iter().find(|c| c.domain == "*"))
+}
+
+/// Queues webhook deliveries for changed comments, in the caller's transaction (the outbox).
+pub(super) async fn enqueue_webhooks(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    configs: &[WebhookConfig],
+    changes: &[(WebhookEventKind, &Comment, i64)],
+    imported: bool,
+    now_ms: i64,
+) -> StoreResult<usize> {
+    let mut rows: Vec<(
+        String,
+        &Comment,
+        i64,
+        WebhookEventKind,
+        &WebhookConfig,
+        &WebhookTarget,
+        String,
+    )> = Vec::new();
+    for (kind, comment, position) in changes {
+        let Some(config) = config_for(configs, comment.domain.as_deref()) else {
+            continue;
+        };
+        if imported && !config.fire_on_import {
+            continue;
+        }
+        let Some(target) = config.target(*kind) else {
+            continue;
+        };
+        let body = serde_json::to_string(&domain::webhook_comment(comment))?;
+        rows.push((
+            ids::object_id(),
+            comment,
+            *position,
+            *kind,
+            config,
+            target,
+            body,
+        ));
+    }
+    let per_row = 17;
+    for chunk in rows.chunks(MAX_PARAMS / per_row) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, url, method, \
+             legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at) ",
+        );
+        qb.push_values(
+            chunk.iter(),
+            |mut b, (id, c, pos, kind, config, target, body)| {
+                b.push_bind(id.as_str())
+                    .push_bind(tenant)
+                    .push_bind(c.id.as_str())
+                    .push_bind(*pos)
+                    .push_bind(kind.as_str())
+                    .push_bind(c.domain.as_deref())
+                    .push_bind(config.domain.as_str())
+                    .push_bind(target.url.as_str())
+                    .push_bind(target.method.as_str())
+                    .push_bind(config.legacy_token_header)
+                    .push_bind(body.as_str())
+                    .push_bind(DeliveryStatus::Queued.as_str())
+                    .push_bind(0i64)
+                    .push_bind(0i64)
+                    .push_bind(now_ms)
+                    .push_bind(now_ms)
+                    .push_bind(now_ms);
+            },
+        );
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(rows.len())
+}
+
+/// Writes attempt logs and moves their deliveries on, in one transaction of `conn`.
+pub(super) async fn record_attempts_in(
+    conn: &mut SqliteConnection,
+    outcomes: &[AttemptOutcome],
+    now_ms: i64,
+) -> StoreResult<()> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    // One multi-row statement each for the logs and the status changes: the dispatcher
+    // records results in batches, and one commit covers the whole batch.
+    for chunk in outcomes.chunks(MAX_PARAMS / 9) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, at, url, method, status_code, response_body, duration_ms, error) ",
+        );
+        qb.push_values(chunk.iter(), |mut b, o| {
+            let a = &o.attempt;
+            b.push_bind(a.delivery_id.as_str())
+                .push_bind(a.attempt)
+                .push_bind(a.at)
+                .push_bind(a.url.as_str())
+                .push_bind(a.method.as_str())
+                .push_bind(a.status_code)
+                .push_bind(a.response_body.as_deref())
+                .push_bind(a.duration_ms)
+                .push_bind(a.error.as_deref());
+        });
+        qb.push(" ON CONFLICT (delivery_id, attempt) DO NOTHING");
+        qb.build().execute(&mut *tx).await?;
+
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("WITH v(id, status, attempt, next_at, err) AS (");
+        qb.push_values(chunk.iter(), |mut b, o| {
+            b.push_bind(o.attempt.delivery_id.as_str())
+                .push_bind(o.status.as_str())
+                .push_bind(o.attempt.attempt)
+                .push_bind(o.next_attempt_at)
+                .push_bind(o.attempt.error.as_deref());
+        });
+        qb.push(
+            ") UPDATE webhook_deliveries SET status = v.status, attempts = MAX(webhook_deliveries.attempts, v.attempt), \
+             next_attempt_at = v.next_at, last_error = v.err, updated_at = ",
+        );
+        qb.push_bind(now_ms);
+        qb.push(" FROM v WHERE webhook_deliveries.id = v.id AND webhook_deliveries.status IN ('queued', 'retrying')");
+        qb.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn webhook_configs(
+    store: &SqliteStore,
+    tenant: &str,
+) -> StoreResult<Vec<WebhookConfig>> {
+    let mut conn = store.reader.acquire().await?;
+    load_webhook_configs(&mut conn, tenant).await
+}
+
+pub(super) async fn put_webhook_config(
+    store: &SqliteStore,
+    tenant: &str,
+    config: &WebhookConfig,
+    now_ms: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO webhook_configs (tenant_id, domain, config, updated_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (tenant_id, domain) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
+    )
+    .bind(tenant)
+    .bind(&config.domain)
+    .bind(serde_json::to_string(config)?)
+    .bind(now_ms)
+    .execute(&store.writer)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn due_deliveries(
+    store: &SqliteStore,
+    now_ms: i64,
+    limit: u64,
+    exclude: &[String],
+) -> StoreResult<Vec<Delivery>> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT * FROM webhook_deliveries d WHERE d.status IN ('queued', 'retrying') AND d.next_attempt_at <= ",
+    );
+    qb.push_bind(now_ms);
+    qb.push(
+        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.tenant_id = d.tenant_id \
+           AND e.comment_id = d.comment_id AND e.position < d.position AND e.status IN ('queued', 'retrying'))",
+    );
+    if !exclude.is_empty() {
+        qb.push(" AND d.id NOT IN (");
+        let mut sep = qb.separated(", ");
+        for id in exclude.iter().take(MAX_PARAMS - 2) {
+            sep.push_bind(id.as_str());
+        }
+        qb.push(")");
+    }
+    qb.push(" ORDER BY d.next_attempt_at, d.position LIMIT ");
+    qb.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let rows = qb.build().fetch_all(&store.reader).await?;
+    rows.iter().map(delivery_from_row).collect()
+}
+
+pub(super) async fn next_due_at(store: &SqliteStore, after_ms: i64) -> StoreResult<Option<i64>> {
+    let next: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status IN ('queued', 'retrying') \
+         AND next_attempt_at > ?",
+    )
+    .bind(after_ms)
+    .fetch_one(&store.reader)
+    .await?;
+    Ok(next)
+}
+
+pub(super) async fn record_attempts(
+    store: &SqliteStore,
+    outcomes: &[AttemptOutcome],
+    now_ms: i64,
+) -> StoreResult<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    // Attempt logs are committed without their own fsync (`synchronous=NORMAL` for this one
+    // transaction): a process crash loses nothing (the WAL is written), and the next
+    // API commit's fsync makes them durable. Only a power cut in between could lose one,
+    // and that only means the delivery is sent again — at-least-once holds either way.
+    let mut conn = store.writer.acquire().await?;
+    sqlx::query("PRAGMA synchronous = NORMAL")
+        .execute(&mut *conn)
+        .await?;
+    let result = record_attempts_in(&mut conn, outcomes, now_ms).await;
+    let reset = sqlx::query("PRAGMA synchronous = FULL")
+        .execute(&mut *conn)
+        .await;
+    if let Err(e) = reset {
+        tracing::error!(error = %e, "could not restore synchronous=FULL; closing the connection");
+        conn.detach();
+    }
+    result
+}
+
+pub(super) async fn deliveries(
+    store: &SqliteStore,
+    tenant: &str,
+    status: Option<DeliveryStatus>,
+    comment_id: Option<&str>,
+    limit: u64,
+) -> StoreResult<Vec<Delivery>> {
+    let mut qb: QueryBuilder<Sqlite> =
+        QueryBuilder::new("SELECT * FROM webhook_deliveries WHERE tenant_id = ");
+    qb.push_bind(tenant);
+    if let Some(s) = status {
+        qb.push(" AND status = ");
+        qb.push_bind(s.as_str());
+    }
+    if let Some(c) = comment_id {
+        qb.push(" AND comment_id = ");
+        qb.push_bind(c);
+    }
+    qb.push(" ORDER BY created_at DESC, position DESC LIMIT ");
+    qb.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let rows = qb.build().fetch_all(&store.reader).await?;
+    rows.iter().map(delivery_from_row).collect()
+}
+
+pub(super) async fn delivery(
+    store: &SqliteStore,
+    tenant: &str,
+    id: &str,
+) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
+    let row = sqlx::query("SELECT * FROM webhook_deliveries WHERE tenant_id = ? AND id = ?")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&store.reader)
+        .await?;
+    let Some(d) = row.as_ref().map(delivery_from_row).transpose()? else {
+        return Ok(None);
+    };
+    let rows = sqlx::query("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt")
+        .bind(id)
+        .fetch_all(&store.reader)
+        .await?;
+    let attempts = rows
+        .iter()
+        .map(attempt_from_row)
+        .collect::<StoreResult<_>>()?;
+    Ok(Some((d, attempts)))
+}
+
+pub(super) async fn cancel_delivery(
+    store: &SqliteStore,
+    tenant: &str,
+    id: &str,
+    now_ms: i64,
+) -> StoreResult<Delivery> {
+    let row = sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ? \
+         WHERE tenant_id = ? AND id = ? AND status IN ('queued', 'retrying') RETURNING *",
+    )
+    .bind(now_ms)
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&store.writer)
+    .await?;
+    match row.as_ref().map(delivery_from_row).transpose()? {
+        Some(d) => Ok(d),
+        None => match store.delivery(tenant, id).await? {
+            Some((d, _)) => Err(StoreError::Conflict(format!(
+                "only queued or retrying deliveries can be cancelled; this one is {}",
+                d.status.as_str()
+            ))),
+            None => Err(StoreError::NotFound("webhook delivery")),
+        },
+    }
+}
+
+pub(super) async fn retry_delivery(
+    store: &SqliteStore,
+    tenant: &str,
+    id: &str,
+    now_ms: i64,
+    extra_attempts: i64,
+) -> StoreResult<Delivery> {
+    let row = sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ?, \
+         max_attempts = attempts + ? WHERE tenant_id = ? AND id = ? AND status IN ('failed', 'cancelled') RETURNING *",
+    )
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(extra_attempts)
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&store.writer)
+    .await?;
+    match row.as_ref().map(delivery_from_row).transpose()? {
+        Some(d) => Ok(d),
+        None => match store.delivery(tenant, id).await? {
+            Some((d, _)) => Err(StoreError::Conflict(format!(
+                "only failed or cancelled deliveries can be retried; this one is {}",
+                d.status.as_str()
+            ))),
+            None => Err(StoreError::NotFound("webhook delivery")),
+        },
+    }
+}
