@@ -42,6 +42,28 @@ pub struct NewCommentInput {
     /// The domain written on.
     #[serde(default)]
     pub domain: Option<String>,
+    /// Free-form data kept with the comment as given (plugins recognise their own comments by
+    /// it, e.g. WordPress by `wpPostId`). At most [`MAX_META_BYTES`] as JSON.
+    #[serde(
+        default,
+        deserialize_with = "fastcomments_protocol::lenient::opt_object"
+    )]
+    pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Largest `meta` object accepted through the comments API, as compact JSON.
+pub const MAX_META_BYTES: usize = 16 * 1024;
+
+/// Refuses a `meta` object over [`MAX_META_BYTES`].
+pub fn check_meta(meta: &Option<serde_json::Map<String, serde_json::Value>>) -> Result<(), String> {
+    let Some(m) = meta else { return Ok(()) };
+    let size = serde_json::to_vec(m).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > MAX_META_BYTES {
+        return Err(format!(
+            "meta is {size} bytes as JSON; at most {MAX_META_BYTES} are kept"
+        ));
+    }
+    Ok(())
 }
 
 fn check_short(name: &str, value: &str) -> Result<(), String> {
@@ -82,7 +104,8 @@ impl NewCommentInput {
         check_opt("commenterEmail", &self.commenter_email)?;
         check_opt("parentId", &self.parent_id)?;
         check_opt("userId", &self.user_id)?;
-        check_opt("domain", &self.domain)
+        check_opt("domain", &self.domain)?;
+        check_meta(&self.meta)
     }
 
     /// The comment to store.
@@ -120,7 +143,7 @@ impl NewCommentInput {
             is_by_moderator: false,
             domain: self.domain,
             mentions: Vec::new(),
-            meta: None,
+            meta: self.meta,
             extra: Extra::new(),
         }
     }
@@ -165,6 +188,9 @@ pub fn apply_patch(comment: &mut Comment, patch: &CommentPatch) {
     if let Some(v) = patch.reviewed {
         comment.reviewed = v;
     }
+    if let Some(meta) = &patch.meta {
+        comment.meta = Some(meta.clone());
+    }
 }
 
 /// Refuses a patch with nothing to change or with oversized text.
@@ -173,9 +199,11 @@ pub fn validate_patch(patch: &CommentPatch) -> Result<(), String> {
         && patch.approved.is_none()
         && patch.is_spam.is_none()
         && patch.reviewed.is_none()
+        && patch.meta.is_none()
     {
-        return Err("nothing to change: give comment, approved, isSpam or reviewed".into());
+        return Err("nothing to change: give comment, approved, isSpam, reviewed or meta".into());
     }
+    check_meta(&patch.meta)?;
     if let Some(text) = &patch.comment {
         if text.trim().is_empty() {
             return Err("comment must not be empty".into());
@@ -262,6 +290,15 @@ pub fn validate_upload(c: &UploadComment) -> Result<(), String> {
     check_opt("commenterEmail", &c.commenter_email)
 }
 
+/// The hub parent id an uploaded comment names, if any (`""` and `"0"`, which plugins send
+/// for "no parent", are none). It must be a comment of the uploader's tenant.
+pub fn upload_parent_id(up: &UploadComment) -> Option<&str> {
+    up.parent_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && *p != "0")
+}
+
 /// Merges an uploaded comment over the stored one (or a fresh one): fields the upload carries
 /// win, the rest is kept. `parent_id` is resolved by the caller.
 pub fn merge_upload(
@@ -345,38 +382,55 @@ pub fn merge_upload(
     if let Some(d) = up.date {
         c.date = d;
     }
-    if let Some(v) = up.votes_up {
-        c.votes_up = v.max(0);
+    // Vote counts are the site's history when the comment arrives; from then on the hub
+    // keeps them (votes cast through the hub change them), so a re-upload does not reset them.
+    if is_new {
+        if let Some(v) = up.votes_up {
+            c.votes_up = v.max(0);
+        }
+        if let Some(v) = up.votes_down {
+            c.votes_down = v.max(0);
+        }
+        c.votes = match (up.votes, up.votes_up.is_some() || up.votes_down.is_some()) {
+            (_, true) => c.votes_up - c.votes_down,
+            (Some(v), false) => v,
+            (None, false) => c.votes_up - c.votes_down,
+        };
     }
-    if let Some(v) = up.votes_down {
-        c.votes_down = v.max(0);
-    }
-    c.votes = match (up.votes, up.votes_up.is_some() || up.votes_down.is_some()) {
-        (_, true) => c.votes_up - c.votes_down,
-        (Some(v), false) => v,
-        (None, false) => c.votes_up - c.votes_down,
-    };
     for (field, value) in [
         (&mut c.verified, up.verified),
         (&mut c.reviewed, up.reviewed),
         (&mut c.approved, up.approved),
         (&mut c.is_spam, up.is_spam),
+        (&mut c.ai_determined_spam, up.ai_determined_spam),
+        (&mut c.has_images, up.has_images),
+        (&mut c.has_links, up.has_links),
+        (&mut c.is_by_admin, up.is_by_admin),
+        (&mut c.is_by_moderator, up.is_by_moderator),
     ] {
         if let Some(v) = value {
             *field = v;
         }
     }
+    set_opt(&mut c.url_id_raw, &up.url_id_raw);
     set_opt(&mut c.avatar_src, &up.avatar_src);
     set_opt(&mut c.locale, &up.locale);
     set_opt(&mut c.domain, &up.domain);
+    if let Some(mentions) = &up.mentions {
+        c.mentions.clone_from(mentions);
+    }
     if let Some(meta) = &up.meta {
         let target = c.meta.get_or_insert_with(Default::default);
         for (k, v) in meta {
             target.insert(k.clone(), v.clone());
         }
     }
+    // Unknown fields are kept; a key that names a comment field is that field's business
+    // (the typed fields above), never a second copy.
     for (k, v) in &up.extra {
-        c.extra.insert(k.clone(), v.clone());
+        if !Comment::is_field(k) {
+            c.extra.insert(k.clone(), v.clone());
+        }
     }
     c
 }

@@ -146,6 +146,14 @@ fn upload_from_hub(c: Comment) -> UploadComment {
         locale: c.locale,
         domain: c.domain,
         meta: c.meta,
+        tenant_id: Some(c.tenant_id),
+        url_id_raw: c.url_id_raw,
+        ai_determined_spam: Some(c.ai_determined_spam),
+        has_images: Some(c.has_images),
+        has_links: Some(c.has_links),
+        is_by_admin: Some(c.is_by_admin),
+        is_by_moderator: Some(c.is_by_moderator),
+        mentions: Some(c.mentions),
         extra: c.extra,
     }
 }

@@ -138,9 +138,80 @@ pub struct Comment {
     /// Free-form data, e.g. `wpId` (the plugin's local id). `[]` (PHP's empty map) is `None`.
     #[serde(default, deserialize_with = "lenient::opt_object")]
     pub meta: Option<Map<String, Value>>,
-    /// Fields this crate does not know.
-    #[serde(flatten)]
+    /// Fields this crate does not know. A key that names one of [`Comment::FIELDS`] is never
+    /// written from here: the field itself is the truth, and JSON with a key twice is refused
+    /// by readers (serde's structs among them).
+    #[serde(flatten, serialize_with = "unshadowed_extra")]
     pub extra: Extra,
+}
+
+impl Comment {
+    /// Every key a serialized comment has, besides those of [`Comment::extra`].
+    pub const FIELDS: &'static [&'static str] = &[
+        "_id",
+        "tenantId",
+        "urlId",
+        "urlIdRaw",
+        "url",
+        "pageTitle",
+        "userId",
+        "commenterName",
+        "commenterEmail",
+        "comment",
+        "commentHTML",
+        "parentId",
+        "externalId",
+        "externalParentId",
+        "date",
+        "votes",
+        "votesUp",
+        "votesDown",
+        "verified",
+        "reviewed",
+        "approved",
+        "isSpam",
+        "aiDeterminedSpam",
+        "hasImages",
+        "hasLinks",
+        "avatarSrc",
+        "locale",
+        "isByAdmin",
+        "isByModerator",
+        "domain",
+        "mentions",
+        "meta",
+    ];
+
+    /// Whether `key` is one of [`Comment::FIELDS`].
+    pub fn is_field(key: &str) -> bool {
+        Comment::FIELDS.contains(&key)
+    }
+
+    /// Reads a stored or received comment, repairing JSON that holds a key twice (documents
+    /// written by hubs before 0.1.1 could hold an uploaded field both as itself and in `extra`):
+    /// the last occurrence wins, as in JavaScript's and PHP's JSON parsers.
+    pub fn from_json_lenient(json: &str) -> Result<Comment, serde_json::Error> {
+        match serde_json::from_str(json) {
+            Ok(c) => Ok(c),
+            Err(strict) => {
+                // A `Value` keeps one entry per key (the last); then parse that.
+                let value: Value = serde_json::from_str(json).map_err(|_| strict)?;
+                serde_json::from_value(value)
+            }
+        }
+    }
+}
+
+/// Serializes `extra` without the keys a [`Comment`] writes itself.
+fn unshadowed_extra<S: serde::Serializer>(extra: &Extra, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(None)?;
+    for (k, v) in extra {
+        if !Comment::is_field(k) {
+            map.serialize_entry(k, v)?;
+        }
+    }
+    map.end()
 }
 
 /// A comment as a plugin uploads it (SPEC §1.4). Everything but the text is optional, and
@@ -286,9 +357,81 @@ pub struct UploadComment {
         deserialize_with = "lenient::opt_object"
     )]
     pub meta: Option<Map<String, Value>>,
+    /// The tenant as the plugin knows it (WordPress sends it). The hub takes the tenant from
+    /// the token and ignores this.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub tenant_id: Option<String>,
+    /// The thread id exactly as the site has it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub url_id_raw: Option<String>,
+    /// Marked as spam by a classifier.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_boolean"
+    )]
+    pub ai_determined_spam: Option<bool>,
+    /// The text holds images (else the hub looks at the HTML).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_boolean"
+    )]
+    pub has_images: Option<bool>,
+    /// The text holds links (else the hub looks at the HTML).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_boolean"
+    )]
+    pub has_links: Option<bool>,
+    /// Written by a site admin.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_boolean"
+    )]
+    pub is_by_admin: Option<bool>,
+    /// Written by a moderator.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_boolean"
+    )]
+    pub is_by_moderator: Option<bool>,
+    /// Users mentioned. `null` and PHP's `{}` read as `None`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_mentions"
+    )]
+    pub mentions: Option<Vec<Mention>>,
     /// Fields this crate does not know.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// Optional mentions: `null`, `[]`-as-`{}` (PHP) and absent are `None`; otherwise a list.
+fn opt_mentions<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Mention>>, D::Error> {
+    use serde::de::Error;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) if m.is_empty() => Ok(None),
+        Some(v @ Value::Array(_)) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(|e| D::Error::custom(format!("mentions: {e}"))),
+        Some(other) => Err(D::Error::custom(format!(
+            "mentions: expected a list, got {other}"
+        ))),
+    }
 }
 
 /// A vote on a comment (SPEC §1.6).
@@ -362,5 +505,50 @@ impl<'de> Deserialize<'de> for VoteDirection {
         VoteDirection::from_i64(v).ok_or_else(|| {
             serde::de::Error::custom(format!("vote direction must be 1 or -1, got {v}"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Comment {
+        serde_json::from_str(
+            r#"{"_id":"c1","tenantId":"t","urlId":"p","date":"2024-05-01T12:00:00Z"}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn fields_are_exactly_the_keys_a_comment_writes() {
+        let value = serde_json::to_value(sample()).unwrap();
+        let keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, Comment::FIELDS);
+    }
+
+    #[test]
+    fn an_extra_that_shadows_a_field_is_not_written_twice() {
+        let mut c = sample();
+        c.has_images = true;
+        c.extra.insert("hasImages".into(), Value::Bool(false));
+        c.extra.insert("custom".into(), Value::from(7));
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(json.matches("\"hasImages\"").count(), 1, "{json}");
+        let back: Comment = serde_json::from_str(&json).unwrap();
+        assert!(back.has_images);
+        assert_eq!(back.extra.get("custom"), Some(&Value::from(7)));
+    }
+
+    #[test]
+    fn a_document_with_a_key_twice_is_repaired_last_wins() {
+        let broken = r#"{"_id":"c1","tenantId":"t","urlId":"p","date":"2024-05-01T12:00:00Z","hasImages":true,"hasImages":false}"#;
+        assert!(serde_json::from_str::<Comment>(broken).is_err());
+        let c = Comment::from_json_lenient(broken).unwrap();
+        assert!(!c.has_images);
     }
 }

@@ -446,9 +446,9 @@ fn vote() -> BoxedStrategy<Vote> {
 }
 
 fn upload_comment() -> BoxedStrategy<UploadComment> {
-    let ids = proptest::collection::vec(opt_text(), 14);
+    let ids = proptest::collection::vec(opt_text(), 16);
     let nums = proptest::collection::vec(proptest::option::of(any::<i64>()), 3);
-    let flags = proptest::collection::vec(proptest::option::of(any::<bool>()), 4);
+    let flags = proptest::collection::vec(proptest::option::of(any::<bool>()), 9);
     (
         ids,
         text(),
@@ -456,35 +456,47 @@ fn upload_comment() -> BoxedStrategy<UploadComment> {
         nums,
         flags,
         proptest::option::of(json_object()),
+        proptest::option::of(proptest::collection::vec(mention(), 0..3)),
         extra(),
     )
-        .prop_map(|(s, comment, date, n, f, meta, extra)| UploadComment {
-            id: s[0].clone(),
-            external_id: s[1].clone(),
-            external_parent_id: s[2].clone(),
-            parent_id: s[3].clone(),
-            url_id: s[4].clone(),
-            url: s[5].clone(),
-            page_title: s[6].clone(),
-            user_id: s[7].clone(),
-            commenter_name: s[8].clone(),
-            commenter_email: s[9].clone(),
-            comment,
-            comment_html: s[10].clone(),
-            date,
-            votes: n[0],
-            votes_up: n[1],
-            votes_down: n[2],
-            verified: f[0],
-            reviewed: f[1],
-            approved: f[2],
-            is_spam: f[3],
-            avatar_src: s[11].clone(),
-            locale: s[12].clone(),
-            domain: s[13].clone(),
-            meta,
-            extra,
-        })
+        .prop_map(
+            |(s, comment, date, n, f, meta, mentions, extra)| UploadComment {
+                id: s[0].clone(),
+                external_id: s[1].clone(),
+                external_parent_id: s[2].clone(),
+                parent_id: s[3].clone(),
+                url_id: s[4].clone(),
+                url: s[5].clone(),
+                page_title: s[6].clone(),
+                user_id: s[7].clone(),
+                commenter_name: s[8].clone(),
+                commenter_email: s[9].clone(),
+                comment,
+                comment_html: s[10].clone(),
+                date,
+                votes: n[0],
+                votes_up: n[1],
+                votes_down: n[2],
+                verified: f[0],
+                reviewed: f[1],
+                approved: f[2],
+                is_spam: f[3],
+                avatar_src: s[11].clone(),
+                locale: s[12].clone(),
+                domain: s[13].clone(),
+                meta,
+                tenant_id: s[14].clone(),
+                url_id_raw: s[15].clone(),
+                ai_determined_spam: f[4],
+                has_images: f[5],
+                has_links: f[6],
+                is_by_admin: f[7],
+                is_by_moderator: f[8],
+                // `Some([])` is written as `[]`, which reads back as `Some([])`.
+                mentions,
+                extra,
+            },
+        )
         .boxed()
 }
 
@@ -1383,21 +1395,20 @@ fn wordpress_upload_parses_exactly() {
     assert_eq!(a.is_spam, Some(false));
     assert_eq!(a.avatar_src, None);
     assert_eq!(a.meta, None);
-    // Unknown fields are kept, in the order they came.
+    // Every comment field is a typed field (a comment field kept among the unknown ones was
+    // stored twice by the hub); unknown fields are kept, in the order they came.
+    assert_eq!(a.tenant_id.as_deref(), Some("L177BUDVvSe"));
+    assert_eq!((a.has_images, a.has_links), (Some(false), Some(false)));
     let keys: Vec<&str> = a.extra.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
         [
-            "tenantId",
             "verifiedDate",
             "verificationId",
             "notificationSentForParent",
             "notificationSentForParentTenant",
-            "hasImages",
-            "hasLinks"
         ]
     );
-    assert_eq!(a.extra["tenantId"], json!("L177BUDVvSe"));
     assert_eq!(a.extra["verifiedDate"], Value::Null);
     assert_eq!(a.extra["notificationSentForParent"], json!(true));
 
@@ -1427,8 +1438,12 @@ fn wordpress_upload_parses_exactly() {
     assert_eq!(b.meta, Some(meta));
     assert_eq!(b.extra["karma"], json!("0"));
     assert_eq!(b.extra["comment_agent"], json!("Mozilla/5.0"));
-    assert_eq!(b.extra["hasImages"], json!(""));
-    assert_eq!(b.extra["hasLinks"], json!("1"));
+    // PHP's `""` is false, `"1"` true.
+    assert_eq!((b.has_images, b.has_links), (Some(false), Some(true)));
+    assert!(b
+        .extra
+        .keys()
+        .all(|k| !Comment::FIELDS.contains(&k.as_str())));
 
     // Re-serializing keeps every field the plugin sent (by value; forms become canonical).
     let again: UploadRequest = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();

@@ -75,29 +75,64 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
     }
 }
 
-/// The tenant whose API secret is in `x-api-key`.
+/// The tenant whose API secret came with the request: in the `x-api-key` header, or in the
+/// hosted API's query form `?tenantId=…&API_KEY=…` (the Drupal module's). With the query form,
+/// a `tenantId` that is not the key's owner is refused.
 #[derive(Debug, Clone)]
 pub struct TenantAuth {
     /// The tenant id.
     pub tenant_id: String,
 }
 
+/// The query form of tenant authentication.
+#[derive(Debug, serde::Deserialize)]
+struct QueryKey {
+    #[serde(rename = "API_KEY")]
+    api_key: Option<String>,
+    #[serde(rename = "tenantId")]
+    tenant_id: Option<String>,
+}
+
 impl FromRequestParts<AppState> for TenantAuth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, hub: &AppState) -> Result<Self, ApiError> {
-        let key = parts
+        let header = parts
             .headers
             .get("x-api-key")
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
+            .filter(|k| !k.is_empty());
+        if let Some(key) = header {
+            let owner = hub.api_key_owner(key).await?;
+            return Ok(TenantAuth {
+                tenant_id: owner.tenant_id,
+            });
+        }
+        // Only requests that carry no header pay for parsing the query.
+        let query: QueryKey = serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+            .unwrap_or(QueryKey {
+                api_key: None,
+                tenant_id: None,
+            });
+        let key = query
+            .api_key
+            .as_deref()
+            .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| {
-                ApiError::unauthorized("send the tenant's API secret in the x-api-key header")
+                ApiError::unauthorized(
+                    "send the tenant's API secret in the x-api-key header (or as ?tenantId=…&API_KEY=…)",
+                )
             })?;
         let owner = hub.api_key_owner(key).await?;
-        Ok(TenantAuth {
-            tenant_id: owner.tenant_id,
-        })
+        match query.tenant_id.as_deref().map(str::trim) {
+            Some(t) if !t.is_empty() && t != owner.tenant_id => Err(ApiError::unauthorized(
+                "API_KEY is not a secret of the tenant named by tenantId",
+            )),
+            _ => Ok(TenantAuth {
+                tenant_id: owner.tenant_id,
+            }),
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 use super::extract::{parse_json, read_body, AppState, QueryParams};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{normalize_domain, revoked, Hub};
-use crate::store::{EntryKind, TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch};
+use crate::store::{
+    EntryKind, EventPayload, TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch,
+};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -70,21 +72,27 @@ async fn register(hub: &Hub, token: &str, q: TokenQuery) -> ApiResult<Json<Token
         .integration_type
         .map(|t| t.chars().take(64).collect::<String>());
     let record = match hub.token_record(token).await? {
+        // Acknowledged before the plugin's first call (a setup link, the official harness):
+        // the plugin's first `PUT` tells what it is and where it runs.
+        Some(r)
+            if r.state != TokenState::Revoked
+                && ((r.integration_type.is_none() && integration_type.is_some())
+                    || (r.domain.is_none() && domain.is_some())) =>
+        {
+            let saved = hub
+                .store
+                .describe_token(token, integration_type.as_deref(), domain.as_deref())
+                .await?;
+            hub.token_changed(token);
+            saved
+        }
         Some(r) => r,
         None => {
             let fresh = TokenRecord {
-                token: token.to_owned(),
-                tenant_id: None,
-                state: TokenState::Pending,
                 integration_type,
                 domain,
                 skip_requested: q.skip_initial_sync.unwrap_or(false),
-                created_at: hub.now_ms(),
-                acknowledged_at: None,
-                upload_received: 0,
-                upload_finished: false,
-                batch_size: hub.config.initial_batch_size,
-                setup_completed_at: None,
+                ..TokenRecord::pending(token, hub.now_ms(), hub.config.initial_batch_size)
             };
             let stored = hub.store.register_token(&fresh).await?;
             tracing::info!(token = %crate::ids::redact(token), "integration token registered (pending)");
@@ -154,17 +162,6 @@ fn parse_cursor(text: Option<&str>, name: &str) -> ApiResult<Cursor> {
     Cursor::parse(text.unwrap_or("")).map_err(|e| ApiError::invalid_query(format!("{name}: {e}")))
 }
 
-fn raw(payload: &Option<String>) -> ApiResult<Option<Box<RawValue>>> {
-    payload
-        .as_ref()
-        .map(|p| RawValue::from_string(p.clone()))
-        .transpose()
-        .map_err(|e| {
-            tracing::error!(error = %e, "stored timeline payload is not JSON");
-            ApiError::internal()
-        })
-}
-
 /// `GET /integrations/v1/stream?token&lastFetchDate`.
 pub async fn stream(
     State(hub): State<AppState>,
@@ -211,25 +208,24 @@ pub async fn stream(
         // Every visible entry up to the newest position (read before the query) was returned.
         _ => after.max(last.unwrap_or(0)).max(bounds.newest),
     };
-    let payloads: Vec<Option<Box<RawValue>>> = entries
-        .iter()
-        .map(|e| raw(&e.payload))
-        .collect::<ApiResult<_>>()?;
     let mut events = Vec::with_capacity(entries.len());
-    for (e, p) in entries.iter().zip(payloads.iter()) {
+    for e in &entries {
         match e.kind {
             EntryKind::SetupCompleted => commands.push(StreamCommand::SetSetupCompleted {
                 id: e.id.clone(),
                 created_at: Millis(e.created_at),
             }),
-            EntryKind::Event(kind) => events.push(StreamEventOut {
-                id: &e.id,
-                created_at: e.created_at,
-                kind: kind.as_str(),
-                url_id: &e.url_id,
-                comment: comment_part(kind, p),
-                vote: vote_part(kind, p),
-            }),
+            EntryKind::Event(kind) => {
+                let parts = payload_parts(kind, e)?;
+                events.push(StreamEventOut {
+                    id: &e.id,
+                    created_at: e.created_at,
+                    kind: kind.as_str(),
+                    url_id: &e.url_id,
+                    comment: parts.comment,
+                    vote: parts.vote,
+                })
+            }
         }
     }
     hub.metrics.events_served.add(events.len() as u64);
@@ -244,14 +240,12 @@ pub async fn stream(
     Ok(json_response(&out))
 }
 
-/// The payload as the event's `comment` (comment events) …
-fn comment_part(kind: EventType, payload: &Option<Box<RawValue>>) -> Option<&RawValue> {
-    payload.as_deref().filter(|_| !kind.is_vote())
-}
-
-/// … or as its `vote` (vote events).
-fn vote_part(kind: EventType, payload: &Option<Box<RawValue>>) -> Option<&RawValue> {
-    payload.as_deref().filter(|_| kind.is_vote())
+/// An event's stored payload as its `comment` and `vote`.
+fn payload_parts(kind: EventType, e: &TimelineEntry) -> ApiResult<EventPayload<'_>> {
+    EventPayload::split(kind, e.payload.as_deref()).map_err(|err| {
+        tracing::error!(entry = %e.id, error = %err, "stored timeline payload is not JSON");
+        ApiError::internal()
+    })
 }
 
 fn json_response<T: Serialize>(value: &T) -> Response {
@@ -459,21 +453,18 @@ pub async fn events(
     } else {
         (Vec::new(), false)
     };
-    let payloads: Vec<Option<Box<RawValue>>> = entries
-        .iter()
-        .map(|e| raw(&e.payload))
-        .collect::<ApiResult<_>>()?;
     let mut events = Vec::with_capacity(entries.len());
-    for (e, p) in entries.iter().zip(payloads.iter()) {
+    for e in &entries {
         let EntryKind::Event(kind) = e.kind else {
             continue;
         };
+        let parts = payload_parts(kind, e)?;
         let data = EventDataOut {
             kind: kind.as_str(),
             broadcast_id: &e.id,
             timestamp: e.created_at,
-            comment: comment_part(kind, p),
-            vote: vote_part(kind, p),
+            comment: parts.comment,
+            vote: parts.vote,
         };
         let data = serde_json::to_string(&data).map_err(|_| ApiError::internal())?;
         events.push(EncodedEventOut {

@@ -7,6 +7,7 @@ pub mod integration;
 pub mod ops;
 pub mod setup_page;
 pub mod tenant;
+pub mod testing_events;
 pub mod webhooks;
 
 use crate::error::ApiError;
@@ -95,6 +96,15 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route(
             "/auth/my-account/integrations/v1/setup",
             get(setup_page::show).post(setup_page::submit),
+        )
+        // The link the WordPress plugin shows its admins (`&hasAccount=true|false`).
+        .route(
+            "/auth/my-account/integrations/v1/confirm",
+            get(setup_page::show).post(setup_page::submit),
+        )
+        .route(
+            "/auth/my-account/integrations/v1/create-testing-events",
+            get(testing_events::create).post(testing_events::create),
         )
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

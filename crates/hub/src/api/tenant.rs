@@ -51,6 +51,9 @@ pub struct PatchInput {
     is_spam: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_boolean")]
     reviewed: Option<bool>,
+    /// Replaces the comment's `meta` (an object; `null` or absent leaves it).
+    #[serde(default, deserialize_with = "lenient::opt_object")]
+    meta: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `PATCH /api/v1/comments/{id}`.
@@ -65,6 +68,7 @@ pub async fn update_comment(
         approved: input.approved,
         is_spam: input.is_spam,
         reviewed: input.reviewed,
+        meta: input.meta,
     };
     domain::validate_patch(&patch).map_err(ApiError::invalid_body)?;
     let applied = hub
@@ -370,17 +374,38 @@ fn setup_entry(token: &str) -> NewEntry {
     }
 }
 
-/// Binds a pending token to the tenant (SPEC §1.1). Acknowledging again is idempotent.
+/// Binds a pending token to the tenant (SPEC §1.1). Acknowledging again is idempotent. A
+/// well-formed token the hub has not seen yet is registered first: the official harness and
+/// setup links acknowledge before the plugin's first `PUT`, which then finds it validated.
 pub async fn acknowledge_token(
     hub: &Hub,
     tenant: &str,
     token: &str,
     skip: Option<bool>,
 ) -> ApiResult<TokenRecord> {
-    let record = hub
-        .token_record(token)
-        .await?
-        .ok_or_else(|| ApiError::not_found("integration token"))?;
+    let record = match hub.token_record(token).await? {
+        Some(r) => r,
+        None => {
+            if !fastcomments_protocol::is_valid_token(token) {
+                return Err(ApiError::bad_request(
+                    fastcomments_protocol::codes::INVALID_TOKEN,
+                    "token must be 8 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
+                ));
+            }
+            // Registered as pending and acknowledged below, as if the plugin had called first;
+            // a plugin `PUT` racing with this finds one record either way.
+            let stored = hub
+                .store
+                .register_token(&TokenRecord::pending(
+                    token,
+                    hub.now_ms(),
+                    hub.config.initial_batch_size,
+                ))
+                .await?;
+            hub.token_changed(token);
+            stored
+        }
+    };
     let ttl = hub.config.pending_token_ttl.as_millis() as i64;
     match record.state {
         TokenState::Validated if record.tenant_id.as_deref() == Some(tenant) => return Ok(record),

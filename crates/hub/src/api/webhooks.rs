@@ -358,6 +358,7 @@ pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
         parent_id: None,
         user_id: None,
         domain: domain.map(str::to_owned),
+        meta: None,
     }
     .into_comment("test", ids::object_id(), Millis::now());
     crate::domain::webhook_comment(&c)

@@ -104,6 +104,14 @@ pub trait Store: Send + Sync + 'static {
     /// Halves the token's upload batch size (not below 1) after a 413, touching nothing else,
     /// so a concurrent upload's progress is never overwritten.
     async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord>;
+    /// Fills in a token's integration type and domain where they are still unknown (a token
+    /// acknowledged before the plugin's first call), touching nothing else.
+    async fn describe_token(
+        &self,
+        token: &str,
+        integration_type: Option<&str>,
+        domain: Option<&str>,
+    ) -> StoreResult<TokenRecord>;
     /// Revokes a token, touching nothing else.
     async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord>;
     /// Starts a token's upload over (a re-sync): progress to zero, setup not completed, and

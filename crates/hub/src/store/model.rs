@@ -92,6 +92,26 @@ pub struct TokenRecord {
     pub setup_completed_at: Option<i64>,
 }
 
+impl TokenRecord {
+    /// A token just registered: pending, no tenant, nothing uploaded.
+    pub fn pending(token: &str, now_ms: i64, batch_size: i64) -> TokenRecord {
+        TokenRecord {
+            token: token.to_owned(),
+            tenant_id: None,
+            state: TokenState::Pending,
+            integration_type: None,
+            domain: None,
+            skip_requested: false,
+            created_at: now_ms,
+            acknowledged_at: None,
+            upload_received: 0,
+            upload_finished: false,
+            batch_size,
+            setup_completed_at: None,
+        }
+    }
+}
+
 /// What a timeline entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -132,6 +152,79 @@ pub struct NewEntry {
     pub only_token: Option<String>,
     /// The comment or vote JSON as of the event.
     pub payload: Option<String>,
+}
+
+impl NewEntry {
+    /// A vote event. Its payload carries the vote and the voted comment as of the event
+    /// (`{"vote":…,"comment":…}`): plugins read `vote.commentId`, the official examples read
+    /// `comment._id`. Entries written before this carried the bare vote; [`EventPayload`]
+    /// reads both.
+    pub fn vote_event(
+        kind: fastcomments_protocol::EventType,
+        vote: &Vote,
+        comment: Option<&Comment>,
+    ) -> Result<NewEntry, serde_json::Error> {
+        #[derive(serde::Serialize)]
+        struct Envelope<'a> {
+            vote: &'a Vote,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            comment: Option<&'a Comment>,
+        }
+        Ok(NewEntry {
+            kind: EntryKind::Event(kind),
+            url_id: vote.url_id.clone(),
+            origin_token: None,
+            only_token: None,
+            payload: Some(serde_json::to_string(&Envelope { vote, comment })?),
+        })
+    }
+}
+
+/// An event's payload split into what goes out as `comment` and as `vote`, borrowing the
+/// stored JSON (no copy, no re-serialisation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventPayload<'a> {
+    /// The comment (comment events; vote events written since votes carry it).
+    pub comment: Option<&'a serde_json::value::RawValue>,
+    /// The vote (vote events).
+    pub vote: Option<&'a serde_json::value::RawValue>,
+}
+
+impl<'a> EventPayload<'a> {
+    /// Splits `payload` of an event of `kind`.
+    pub fn split(
+        kind: fastcomments_protocol::EventType,
+        payload: Option<&'a str>,
+    ) -> Result<EventPayload<'a>, serde_json::Error> {
+        use serde_json::value::RawValue;
+        let Some(text) = payload else {
+            return Ok(EventPayload::default());
+        };
+        if !kind.is_vote() {
+            return Ok(EventPayload {
+                comment: Some(serde_json::from_str::<&RawValue>(text)?),
+                vote: None,
+            });
+        }
+        #[derive(serde::Deserialize)]
+        struct Envelope<'b> {
+            #[serde(borrow)]
+            vote: &'b RawValue,
+            #[serde(borrow, default)]
+            comment: Option<&'b RawValue>,
+        }
+        match serde_json::from_str::<Envelope<'a>>(text) {
+            Ok(e) => Ok(EventPayload {
+                comment: e.comment,
+                vote: Some(e.vote),
+            }),
+            // A bare vote (entries written before votes carried their comment).
+            Err(_) => Ok(EventPayload {
+                comment: None,
+                vote: Some(serde_json::from_str::<&RawValue>(text)?),
+            }),
+        }
+    }
 }
 
 /// A stored timeline entry.
@@ -213,6 +306,8 @@ pub struct CommentPatch {
     pub is_spam: Option<bool>,
     /// Reviewed flag.
     pub reviewed: Option<bool>,
+    /// Replaces the comment's `meta` object.
+    pub meta: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// What [`Change`] did.

@@ -81,7 +81,7 @@ pub(super) async fn apply_in(
                         .execute(&mut *tx)
                         .await?;
                     domain::count_vote(&mut c, prior.direction, -1);
-                    entries.push(vote_entry(E::DeletedVote, &prior)?);
+                    entries.push(NewEntry::vote_event(E::DeletedVote, &prior, Some(&c))?);
                 }
             }
             sqlx::query(
@@ -98,7 +98,7 @@ pub(super) async fn apply_in(
             .await?;
             domain::count_vote(&mut c, vote.direction, 1);
             upsert_comments(tx, &[(&c, None)]).await?;
-            entries.push(vote_entry(E::NewVote, &vote)?);
+            entries.push(NewEntry::vote_event(E::NewVote, &vote, Some(&c))?);
             (Some(c), Some(vote))
         }
         Change::DeleteVote { id } => {
@@ -117,7 +117,11 @@ pub(super) async fn apply_in(
                 domain::count_vote(c, vote.direction, -1);
                 upsert_comments(tx, &[(c, None)]).await?;
             }
-            entries.push(vote_entry(E::DeletedVote, &vote)?);
+            entries.push(NewEntry::vote_event(
+                E::DeletedVote,
+                &vote,
+                comment.as_ref(),
+            )?);
             (comment, Some(vote))
         }
     };

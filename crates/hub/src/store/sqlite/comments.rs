@@ -26,7 +26,7 @@ impl Existing {
     /// From a row's `doc` and `upload_token`.
     pub(super) fn stored(doc: &str, upload_token: Option<String>) -> StoreResult<Existing> {
         Ok(Existing {
-            comment: serde_json::from_str(doc)?,
+            comment: Comment::from_json_lenient(doc)?,
             upload_token,
         })
     }
@@ -136,13 +136,13 @@ pub(super) async fn comments_by_url(
     url_id: &str,
 ) -> StoreResult<Vec<Comment>> {
     let rows = sqlx::query(
-        "SELECT doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id",
+        "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id",
     )
     .bind(tenant)
     .bind(url_id)
     .fetch_all(&store.reader)
     .await?;
-    rows.iter().map(comment_from_row).collect()
+    readable_comments(&rows)
 }
 
 pub(super) async fn comments_page(
@@ -152,14 +152,14 @@ pub(super) async fn comments_page(
     limit: u64,
 ) -> StoreResult<Vec<Comment>> {
     let rows = sqlx::query(
-        "SELECT doc FROM comments WHERE tenant_id = ? ORDER BY date_ms, id LIMIT ? OFFSET ?",
+        "SELECT id, doc FROM comments WHERE tenant_id = ? ORDER BY date_ms, id LIMIT ? OFFSET ?",
     )
     .bind(tenant)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .bind(i64::try_from(skip).unwrap_or(i64::MAX))
     .fetch_all(&store.reader)
     .await?;
-    rows.iter().map(comment_from_row).collect()
+    readable_comments(&rows)
 }
 
 pub(super) async fn count_comments(store: &SqliteStore, tenant: &str) -> StoreResult<u64> {

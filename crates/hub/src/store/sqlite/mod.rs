@@ -23,6 +23,7 @@ mod apply;
 mod comments;
 mod handle;
 mod lock;
+mod migrate;
 mod rows;
 mod tenants;
 #[cfg(test)]
@@ -36,6 +37,7 @@ mod writer;
 use apply::*;
 use comments::*;
 use handle::*;
+use migrate::*;
 use rows::*;
 use timeline::*;
 use tokens::*;
@@ -57,25 +59,6 @@ pub struct SqliteStore {
     /// The open lock file while this store is claimed for serving (see
     /// [`Store::claim_for_serving`]); the OS releases the lock when the process ends.
     serving_lock: Arc<parking_lot::Mutex<Option<std::fs::File>>>,
-}
-
-/// `ALTER TABLE … ADD COLUMN` unless the table has the column already.
-async fn add_column_if_missing(
-    pool: &SqlitePool,
-    table: &'static str,
-    column: &'static str,
-    decl: &'static str,
-) -> StoreResult<()> {
-    let columns: Vec<String> =
-        sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
-            .fetch_all(pool)
-            .await?;
-    if !columns.iter().any(|c| c == column) {
-        sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
-            .execute(pool)
-            .await?;
-    }
-    Ok(())
 }
 
 fn writer_stopped() -> StoreError {
@@ -151,6 +134,7 @@ impl SqliteStore {
         sqlx::raw_sql(include_str!("schema_triggers.sql"))
             .execute(&writer)
             .await?;
+        run_repairs(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(60))
@@ -229,6 +213,15 @@ impl Store for SqliteStore {
 
     async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord> {
         tokens::halve_batch_size(self, token).await
+    }
+
+    async fn describe_token(
+        &self,
+        token: &str,
+        integration_type: Option<&str>,
+        domain: Option<&str>,
+    ) -> StoreResult<TokenRecord> {
+        tokens::describe_token(self, token, integration_type, domain).await
     }
 
     async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord> {

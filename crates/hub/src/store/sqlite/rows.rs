@@ -43,7 +43,25 @@ pub(super) fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
 
 pub(super) fn comment_from_row(row: &SqliteRow) -> StoreResult<Comment> {
     let doc: String = row.try_get("doc")?;
-    Ok(serde_json::from_str(&doc)?)
+    Ok(Comment::from_json_lenient(&doc)?)
+}
+
+/// The comments of `rows`, leaving out (and logging) any whose document cannot be read: one
+/// bad document must not turn a whole page into an error. Documents are checked when they are
+/// written, so this is for damage done outside the hub.
+pub(super) fn readable_comments(rows: &[SqliteRow]) -> StoreResult<Vec<Comment>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        match comment_from_row(row) {
+            Ok(c) => out.push(c),
+            Err(StoreError::Database(e)) => {
+                let id: Option<String> = row.try_get("id").ok();
+                tracing::error!(comment = ?id, error = %e, "left out a stored comment that cannot be read");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 pub(super) fn vote_from_row(row: &SqliteRow) -> StoreResult<Vote> {

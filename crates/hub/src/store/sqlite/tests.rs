@@ -226,3 +226,76 @@ async fn a_database_from_before_payload_references_is_upgraded() {
         .unwrap();
     assert_eq!(old.as_deref(), Some("{\"x\":1}"));
 }
+
+/// Hubs before 0.1.1 wrote uploaded fields twice into a comment's document (`"hasImages"` as
+/// the field and again among the unknown ones); every strict read then failed. Opening such a
+/// database repairs the documents and the event payloads copied from them, once.
+#[tokio::test]
+async fn documents_written_with_a_key_twice_are_repaired_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let broken = r#"{"_id":"c1","tenantId":"t1","urlId":"p","urlIdRaw":"p","url":null,"pageTitle":null,"userId":null,"commenterName":"A","commenterEmail":null,"comment":"hi","commentHTML":"hi","parentId":null,"externalId":"e1","externalParentId":null,"date":"2024-05-01T12:00:00.000Z","votes":0,"votesUp":0,"votesDown":0,"verified":false,"reviewed":false,"approved":true,"isSpam":false,"aiDeterminedSpam":false,"hasImages":false,"hasLinks":false,"avatarSrc":null,"locale":null,"isByAdmin":false,"isByModerator":false,"domain":null,"mentions":[],"meta":null,"tenantId":"t1","hasImages":true,"verifiedDate":null}"#;
+    {
+        let store = store_with_token(dir.path()).await;
+        // As an older hub left it: the repair not yet run, a comment and an event copy broken.
+        sqlx::raw_sql("DELETE FROM schema_migrations")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO comments (id, tenant_id, url_id, external_id, date_ms, doc) VALUES ('c1', 't1', 'p', 'e1', 1, ?)",
+        )
+        .bind(broken)
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, payload) VALUES ('t1', 7, 'e7', 'updated-comment', 'p', ?)",
+        )
+        .bind(broken)
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        assert!(serde_json::from_str::<Comment>(broken).is_err());
+        store.close().await;
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let c = store.comment("t1", "c1").await.unwrap().unwrap();
+    assert!(c.has_images, "the last occurrence wins, as in JS and PHP");
+    assert_eq!(c.extra.get("verifiedDate"), Some(&serde_json::Value::Null));
+    let doc: String = sqlx::query_scalar("SELECT doc FROM comments WHERE id = 'c1'")
+        .fetch_one(&store.reader)
+        .await
+        .unwrap();
+    assert_eq!(doc.matches("\"hasImages\"").count(), 1, "{doc}");
+    serde_json::from_str::<Comment>(&doc).unwrap();
+    let payload: String = sqlx::query_scalar("SELECT payload FROM timeline WHERE id = 'e7'")
+        .fetch_one(&store.reader)
+        .await
+        .unwrap();
+    serde_json::from_str::<Comment>(&payload).unwrap();
+    let ran: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations")
+        .fetch_one(&store.reader)
+        .await
+        .unwrap();
+    assert_eq!(ran, 1);
+}
+
+/// A document damaged outside the hub leaves a page without it, not the whole page failing.
+#[tokio::test]
+async fn an_unreadable_document_does_not_fail_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_token(dir.path()).await;
+    store
+        .upload(upload_batch("tok", &["a", "b"]), 10)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE comments SET doc = '{\"not\":\"a comment\"}' WHERE external_id = 'a'")
+        .execute(&store.writer)
+        .await
+        .unwrap();
+    let page = store.comments_page("t1", 0, 10).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].external_id.as_deref(), Some("b"));
+    assert_eq!(store.comments_by_url("t1", "/page").await.unwrap().len(), 1);
+}

@@ -130,19 +130,6 @@ pub(super) fn entry_with_payload(
     }
 }
 
-pub(super) fn vote_entry(
-    kind: fastcomments_protocol::EventType,
-    v: &Vote,
-) -> StoreResult<NewEntry> {
-    Ok(NewEntry {
-        kind: EntryKind::Event(kind),
-        url_id: v.url_id.clone(),
-        origin_token: None,
-        only_token: None,
-        payload: Some(serde_json::to_string(v)?),
-    })
-}
-
 /// The WHERE clause of a timeline read; the timeline is `t` in the query.
 pub(super) fn push_visibility(qb: &mut QueryBuilder<'_, Sqlite>, q: &TimelineQuery) {
     qb.push(" WHERE t.tenant_id = ");

@@ -166,3 +166,24 @@ pub(super) async fn delete_expired_pending(
             .await?;
     Ok(done.rows_affected())
 }
+
+pub(super) async fn describe_token(
+    store: &SqliteStore,
+    token: &str,
+    integration_type: Option<&str>,
+    domain: Option<&str>,
+) -> StoreResult<TokenRecord> {
+    let row = sqlx::query(
+        "UPDATE integration_tokens SET integration_type = COALESCE(integration_type, ?), \
+         domain = COALESCE(domain, ?) WHERE token = ? RETURNING *",
+    )
+    .bind(integration_type)
+    .bind(domain)
+    .bind(token)
+    .fetch_optional(&store.writer)
+    .await?;
+    row.as_ref()
+        .map(token_from_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound("token"))
+}

@@ -54,6 +54,24 @@ pub(super) async fn upload_in(
     for (ext, id) in parent_ids {
         ext_to_id.entry(ext).or_insert(id);
     }
+    // A hub parent id must name a comment of this tenant, as in the comments API: another
+    // tenant's id (or an unknown one) refuses the batch instead of storing a dangling parent.
+    let hub_parents: Vec<&str> = batch
+        .comments
+        .iter()
+        .filter_map(domain::upload_parent_id)
+        .filter(|p| !known.contains_key(*p))
+        .collect();
+    if !hub_parents.is_empty() {
+        let rows = comment_rows_where_in(tx, "id", tenant, "id", "", &hub_parents).await?;
+        let found: HashSet<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<_, _>>()?;
+        if hub_parents.iter().any(|p| !found.contains(*p)) {
+            return Err(StoreError::NotFound("parent comment"));
+        }
+    }
 
     // 2. Merge each uploaded comment over what is stored, in batch order.
     let now = Millis(now_ms);
@@ -287,7 +305,7 @@ pub(super) fn set_upload_parent(
     up: &fastcomments_protocol::UploadComment,
     ext_to_id: &HashMap<String, String>,
 ) {
-    if let Some(p) = up.parent_id.as_deref().filter(|p| !p.is_empty()) {
+    if let Some(p) = domain::upload_parent_id(up) {
         c.parent_id = Some(p.to_owned());
     } else if let Some(ext_parent) = &c.external_parent_id {
         c.parent_id = ext_to_id.get(ext_parent).cloned();

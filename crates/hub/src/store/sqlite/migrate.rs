@@ -1,0 +1,114 @@
+//! Bringing a database made by an older hub up to date: columns added after the first
+//! schema, and one-time repairs of data older hubs wrote wrongly. Each repair runs once; the
+//! `schema_migrations` table remembers which ran.
+
+use super::*;
+use crate::clock::Clock;
+
+/// `ALTER TABLE … ADD COLUMN` unless the table has the column already.
+pub(super) async fn add_column_if_missing(
+    pool: &SqlitePool,
+    table: &'static str,
+    column: &'static str,
+    decl: &'static str,
+) -> StoreResult<()> {
+    let columns: Vec<String> =
+        sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .fetch_all(pool)
+            .await?;
+    if !columns.iter().any(|c| c == column) {
+        sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Runs the repairs this database has not had yet.
+pub(super) async fn run_repairs(pool: &SqlitePool) -> StoreResult<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    const DUPLICATE_KEYS: &str = "repair-comment-documents-with-duplicate-keys";
+    let done: Option<String> =
+        sqlx::query_scalar("SELECT name FROM schema_migrations WHERE name = ?")
+            .bind(DUPLICATE_KEYS)
+            .fetch_optional(pool)
+            .await?;
+    if done.is_none() {
+        let (comments, entries) = repair_duplicate_keys(pool).await?;
+        if comments + entries > 0 {
+            tracing::warn!(
+                comments,
+                entries,
+                "repaired stored comments that held a field twice (written by an older hub)"
+            );
+        }
+        sqlx::query("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)")
+            .bind(DUPLICATE_KEYS)
+            .bind(crate::clock::SystemClock.now_ms())
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Hubs before 0.1.1 stored an uploaded comment field that the upload type did not know
+/// (`hasImages`, `tenantId`, …) both as the field and again among the unknown fields, so the
+/// JSON held the key twice and every strict read of it failed. Rewrites such comment documents
+/// (and timeline payloads copied from them) with each key once, the last value winning.
+/// Returns how many comments and timeline entries it rewrote.
+async fn repair_duplicate_keys(pool: &SqlitePool) -> StoreResult<(u64, u64)> {
+    let comments = repair_table(
+        pool,
+        "SELECT rowid, doc FROM comments WHERE rowid > ? ORDER BY rowid LIMIT 1000",
+        "UPDATE comments SET doc = ? WHERE rowid = ?",
+    )
+    .await?;
+    // After the comments: rewriting a comment's document copies the old one into the event
+    // that referred to it (the payload triggers), and this pass then repairs that copy too.
+    let entries = repair_table(
+        pool,
+        "SELECT rowid, payload FROM timeline WHERE rowid > ? AND payload IS NOT NULL \
+         AND kind IN ('new-comment', 'updated-comment', 'deleted-comment') ORDER BY rowid LIMIT 1000",
+        "UPDATE timeline SET payload = ? WHERE rowid = ?",
+    )
+    .await?;
+    Ok((comments, entries))
+}
+
+/// Walks `(rowid, json)` rows in rowid order and rewrites each that is not a readable comment
+/// but becomes one when repaired.
+async fn repair_table(pool: &SqlitePool, select: &str, update: &str) -> StoreResult<u64> {
+    let mut after = 0i64;
+    let mut repaired = 0;
+    loop {
+        let rows: Vec<(i64, String)> = sqlx::query_as(select).bind(after).fetch_all(pool).await?;
+        let Some(&(last, _)) = rows.last() else {
+            return Ok(repaired);
+        };
+        after = last;
+        let mut tx = pool.begin().await?;
+        for (rowid, json) in rows {
+            if serde_json::from_str::<Comment>(&json).is_ok() {
+                continue;
+            }
+            match Comment::from_json_lenient(&json) {
+                Ok(c) => {
+                    sqlx::query(update)
+                        .bind(serde_json::to_string(&c)?)
+                        .bind(rowid)
+                        .execute(&mut *tx)
+                        .await?;
+                    repaired += 1;
+                }
+                Err(e) => {
+                    tracing::error!(rowid, error = %e, "a stored comment cannot be read or repaired")
+                }
+            }
+        }
+        tx.commit().await?;
+    }
+}
