@@ -229,6 +229,34 @@ pub fn vote_for(mut vote: Vote, comment: &Comment) -> Vote {
     vote
 }
 
+/// The comment fields a webhook body carries under the same name and with the same value
+/// (the comment's `_id` goes out as `id`).
+pub const WEBHOOK_COMMENT_FIELDS: &[&str] = &[
+    "urlId",
+    "url",
+    "userId",
+    "commenterEmail",
+    "commenterName",
+    "comment",
+    "commentHTML",
+    "externalId",
+    "parentId",
+    "date",
+    "votes",
+    "votesUp",
+    "votesDown",
+    "verified",
+    "reviewed",
+    "avatarSrc",
+    "isSpam",
+    "aiDeterminedSpam",
+    "hasImages",
+    "approved",
+    "locale",
+    "mentions",
+    "domain",
+];
+
 /// The webhook body for a comment (SPEC §2.1). Page numbers are not tracked by this hub and
 /// are sent as 0.
 pub fn webhook_comment(c: &Comment) -> fastcomments_protocol::WebhookComment {

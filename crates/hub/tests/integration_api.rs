@@ -818,7 +818,10 @@ async fn stream_and_events_carry_every_kind_with_vote_semantics() {
     );
     assert_eq!(events[2]["vote"]["commentId"], id);
     assert_eq!(events[2]["vote"]["direction"], 1);
-    assert_eq!(events[2]["comment"]["_id"], id, "vote events carry the voted comment");
+    assert_eq!(
+        events[2]["comment"]["_id"], id,
+        "vote events carry the voted comment"
+    );
     assert_eq!(events[4]["comment"]["comment"], "edited");
     let parsed: StreamResponse = serde_json::from_value(
         hub.get(&format!(
