@@ -177,6 +177,7 @@ impl Hub {
         for d in domains {
             clean.push(
                 normalize_domain(&d)
+                    .filter(|d| d != "*")
                     .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?,
             );
         }
@@ -287,6 +288,9 @@ impl Hub {
     pub async fn apply(&self, tenant: &str, change: Change) -> ApiResult<Applied> {
         let applied = self.store.apply(tenant, change, self.now_ms()).await?;
         self.note_entries(tenant, &applied.entries);
+        self.metrics
+            .webhooks_unmatched
+            .add(applied.webhooks_unmatched as u64);
         if applied.deliveries > 0 {
             self.webhook_wake.notify_one();
         }

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub uploads_too_large: Counter,
     /// Timeline entries written.
     pub timeline_entries: Counter,
+    /// Comment changes that matched none of their tenant's webhook configurations.
+    pub webhooks_unmatched: Counter,
 }
 
 impl Metrics {
@@ -96,6 +98,11 @@ impl Metrics {
             "fastcomments_timeline_entries_total",
             "Timeline entries written by this process.",
             &[("", self.timeline_entries.get())],
+        );
+        counter(
+            "fastcomments_webhooks_unmatched_total",
+            "Comment changes of tenants with webhook configurations that matched none of them (no configuration for the comment's domain and no '*' one, or no target for the kind).",
+            &[("", self.webhooks_unmatched.get())],
         );
         out
     }

@@ -570,3 +570,82 @@ async fn concurrent_writes_share_commits_and_a_failing_one_fails_alone() {
     created.sort();
     assert_eq!(streamed, created);
 }
+
+/// Issue 14 §4: a domain belongs to one tenant; creating a second tenant for it is a conflict
+/// naming the owner, not a silent second tenant.
+#[tokio::test]
+async fn a_domain_belongs_to_one_tenant() {
+    let hub = TestHub::start().await;
+    let create = |domains: Value| {
+        let hub = &hub;
+        async move {
+            let res = hub
+                .client
+                .post(format!("{}/admin/v1/tenants", hub.base))
+                .bearer_auth("admin-secret")
+                .json(&json!({"name": "My blog", "domains": domains}))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, first) = create(json!(["blog.example.com"])).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let owner = first["tenantId"].as_str().unwrap();
+    for again in [
+        json!(["blog.example.com"]),
+        json!(["other.example", "https://Blog.Example.com/x"]),
+    ] {
+        let (s, v) = create(again).await;
+        assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "{v}");
+        assert!(v["reason"].as_str().unwrap().contains(owner), "{v}");
+    }
+    // Nothing half-made: other.example is still free.
+    let (s, v) = create(json!(["other.example"])).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = create(json!(["*"])).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid-body"),
+        "{v}"
+    );
+}
+
+/// Issue 14 §4: a comment change that matches none of the tenant's webhook configurations is
+/// counted (and logged at debug), so "why did nothing fire?" has an answer.
+#[tokio::test]
+async fn a_change_that_matches_no_webhook_configuration_is_counted() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant("Blog").await;
+    let unmatched = || async {
+        let text = hub
+            .client
+            .get(format!("{}/metrics", hub.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("fastcomments_webhooks_unmatched_total "))
+            .map(|v| v.trim().parse::<u64>().unwrap())
+    };
+    // No configuration at all: nothing to explain.
+    hub.comment(&t, "p", "before any config").await;
+    assert_eq!(unmatched().await, Some(0));
+    let (s, v) = hub
+        .call(
+            Method::PUT,
+            "/api/v1/webhook-config",
+            Some(&t.key),
+            Some(json!({"domain": "blog.example", "create": {"url": "https://hooks.blog.example/in"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // A comment without a domain matches no configuration (there is no `*` one).
+    hub.comment(&t, "p", "no domain").await;
+    assert_eq!(unmatched().await, Some(1));
+}

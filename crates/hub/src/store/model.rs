@@ -321,6 +321,8 @@ pub struct Applied {
     pub entries: Vec<TimelineEntry>,
     /// Webhook deliveries queued by the change.
     pub deliveries: usize,
+    /// Changes that matched none of the tenant's webhook configurations (it has some).
+    pub webhooks_unmatched: usize,
 }
 
 /// An upload batch (SPEC §1.4).

@@ -11,11 +11,7 @@ pub(super) async fn apply_in(
 ) -> StoreResult<Applied> {
     use fastcomments_protocol::EventType as E;
     let mut entries = Vec::new();
-    let webhook_kind = match &change {
-        Change::CreateComment(_) => Some(WebhookEventKind::Create),
-        Change::DeleteComment { .. } => Some(WebhookEventKind::Delete),
-        _ => Some(WebhookEventKind::Update),
-    };
+    let webhook_kind = domain::webhooks::webhook_kind(&change);
     let (comment, vote) = match change {
         Change::CreateComment(c) => {
             if let Some(parent) = &c.parent_id {
@@ -58,24 +54,31 @@ pub(super) async fn apply_in(
                 .await?
                 .ok_or(StoreError::NotFound("comment"))?;
             let vote = domain::vote_for(*vote, &c);
-            if let Some(user) = &vote.user_id {
-                let prior = sqlx::query(
+            let prior = match &vote.user_id {
+                Some(user) => sqlx::query(
                     "SELECT doc FROM votes WHERE comment_id = ? AND user_id = ? AND tenant_id = ?",
                 )
                 .bind(&c.id)
                 .bind(user)
                 .bind(tenant)
                 .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(prior) = prior.as_ref().map(vote_from_row).transpose()? {
-                    if prior.direction == vote.direction {
-                        return Ok(Applied {
-                            comment: Some(c),
-                            vote: Some(prior),
-                            entries: Vec::new(),
-                            deliveries: 0,
-                        });
-                    }
+                .await?
+                .as_ref()
+                .map(vote_from_row)
+                .transpose()?,
+                None => None,
+            };
+            match (domain::votes::vote_action(prior.as_ref(), &vote), prior) {
+                (domain::votes::VoteAction::KeepPrior, prior) => {
+                    return Ok(Applied {
+                        comment: Some(c),
+                        vote: prior,
+                        entries: Vec::new(),
+                        deliveries: 0,
+                        webhooks_unmatched: 0,
+                    });
+                }
+                (domain::votes::VoteAction::ReplacePrior, Some(prior)) => {
                     sqlx::query("DELETE FROM votes WHERE id = ?")
                         .bind(&prior.id)
                         .execute(&mut *tx)
@@ -83,6 +86,7 @@ pub(super) async fn apply_in(
                     domain::count_vote(&mut c, prior.direction, -1);
                     entries.push(NewEntry::vote_event(E::DeletedVote, &prior, Some(&c))?);
                 }
+                _ => {}
             }
             sqlx::query(
                 "INSERT INTO votes (id, tenant_id, comment_id, user_id, direction, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -126,18 +130,19 @@ pub(super) async fn apply_in(
         }
     };
     let entries = append_entries(tx, tenant, entries, now_ms).await?;
-    let mut deliveries = 0;
-    if let (Some(kind), Some(c), Some(last)) = (webhook_kind, comment.as_ref(), entries.last()) {
+    let mut queued = Enqueued::default();
+    if let (Some(c), Some(last)) = (comment.as_ref(), entries.last()) {
         let configs = load_webhook_configs(tx, tenant).await?;
         if !configs.is_empty() {
-            let changes = [(kind, c, last.created_at)];
-            deliveries = enqueue_webhooks(tx, tenant, &configs, &changes, false, now_ms).await?;
+            let changes = [(webhook_kind, c, last.created_at)];
+            queued = enqueue_webhooks(tx, tenant, &configs, &changes, false, now_ms).await?;
         }
     }
     Ok(Applied {
         comment,
         vote,
         entries,
-        deliveries,
+        deliveries: queued.deliveries,
+        webhooks_unmatched: queued.unmatched,
     })
 }

@@ -31,13 +31,7 @@ pub(super) async fn run_repairs(pool: &SqlitePool) -> StoreResult<()> {
     )
     .execute(pool)
     .await?;
-    const DUPLICATE_KEYS: &str = "repair-comment-documents-with-duplicate-keys";
-    let done: Option<String> =
-        sqlx::query_scalar("SELECT name FROM schema_migrations WHERE name = ?")
-            .bind(DUPLICATE_KEYS)
-            .fetch_optional(pool)
-            .await?;
-    if done.is_none() {
+    if !ran(pool, "repair-comment-documents-with-duplicate-keys").await? {
         let (comments, entries) = repair_duplicate_keys(pool).await?;
         if comments + entries > 0 {
             tracing::warn!(
@@ -46,12 +40,38 @@ pub(super) async fn run_repairs(pool: &SqlitePool) -> StoreResult<()> {
                 "repaired stored comments that held a field twice (written by an older hub)"
             );
         }
-        sqlx::query("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)")
-            .bind(DUPLICATE_KEYS)
-            .bind(crate::clock::SystemClock.now_ms())
-            .execute(pool)
-            .await?;
+        mark(pool, "repair-comment-documents-with-duplicate-keys").await?;
     }
+    if !ran(pool, "index-tenant-domains").await? {
+        // Hubs before 0.1.1 let two tenants claim one domain; the first keeps it.
+        sqlx::query(
+            "INSERT OR IGNORE INTO tenant_domains (domain, tenant_id) \
+             SELECT j.value, t.id FROM tenants t, json_each(t.domains) j ORDER BY t.created_at, t.id",
+        )
+        .execute(pool)
+        .await?;
+        mark(pool, "index-tenant-domains").await?;
+    }
+    Ok(())
+}
+
+/// Whether the repair `name` ran on this database.
+async fn ran(pool: &SqlitePool, name: &str) -> StoreResult<bool> {
+    let done: Option<String> =
+        sqlx::query_scalar("SELECT name FROM schema_migrations WHERE name = ?")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    Ok(done.is_some())
+}
+
+/// Records that the repair `name` ran.
+async fn mark(pool: &SqlitePool, name: &str) -> StoreResult<()> {
+    sqlx::query("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)")
+        .bind(name)
+        .bind(crate::clock::SystemClock.now_ms())
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

@@ -5,6 +5,11 @@ CREATE TABLE IF NOT EXISTS tenants (
     domains     TEXT NOT NULL,           -- JSON array
     created_at  INTEGER NOT NULL
 );
+-- Each domain belongs to one tenant (the first that claimed it).
+CREATE TABLE IF NOT EXISTS tenant_domains (
+    domain      TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS api_secrets (
     id          TEXT PRIMARY KEY,
     tenant_id   TEXT NOT NULL,

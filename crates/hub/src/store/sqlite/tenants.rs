@@ -8,6 +8,23 @@ pub(super) async fn create_tenant(
     wildcard: &ApiSecret,
 ) -> StoreResult<()> {
     let mut tx = store.writer.begin().await?;
+    for domain in &tenant.domains {
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT tenant_id FROM tenant_domains WHERE domain = ?")
+                .bind(domain)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(owner) = owner {
+            return Err(StoreError::Conflict(format!(
+                "the domain {domain} belongs to tenant {owner}"
+            )));
+        }
+        sqlx::query("INSERT INTO tenant_domains (domain, tenant_id) VALUES (?, ?)")
+            .bind(domain)
+            .bind(&tenant.id)
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query("INSERT INTO tenants (id, name, domains, created_at) VALUES (?, ?, ?, ?)")
         .bind(&tenant.id)
         .bind(&tenant.name)

@@ -274,10 +274,12 @@ async fn documents_written_with_a_key_twice_are_repaired_on_open() {
         .await
         .unwrap();
     serde_json::from_str::<Comment>(&payload).unwrap();
-    let ran: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations")
-        .fetch_one(&store.reader)
-        .await
-        .unwrap();
+    let ran: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM schema_migrations WHERE name = 'repair-comment-documents-with-duplicate-keys'",
+    )
+    .fetch_one(&store.reader)
+    .await
+    .unwrap();
     assert_eq!(ran, 1);
 }
 

@@ -283,10 +283,10 @@ pub(super) async fn upload_in(
     }
     upsert_comment_docs(tx, &rows).await?;
     let entries = insert_entries(tx, tenant, entries).await?;
-    let mut deliveries = 0;
+    let mut queued = Enqueued::default();
     let configs = load_webhook_configs(tx, tenant).await?;
     if configs.iter().any(|c| c.fire_on_import) {
-        deliveries = enqueue_webhooks(tx, tenant, &configs, &imported, true, now_ms).await?;
+        queued = enqueue_webhooks(tx, tenant, &configs, &imported, true, now_ms).await?;
     }
     write_token(tx, &record).await?;
     Ok(UploadOutcome {
@@ -294,7 +294,7 @@ pub(super) async fn upload_in(
         received: batch.comments.len() as u64,
         token: record,
         entries,
-        deliveries,
+        deliveries: queued.deliveries,
     })
 }
 

@@ -20,16 +20,6 @@ pub(super) async fn load_webhook_configs(
         .collect()
 }
 
-/// The configuration for a comment's domain: its own, else the `*` one.
-pub(super) fn config_for<'a>(
-    configs: &'a [WebhookConfig],
-    domain: Option<&str>,
-) -> Option<&'a WebhookConfig> {
-    let host = domain.and_then(crate::hub::normalize_domain);
-    host.and_then(|h| configs.iter().find(|c| c.domain == h))
-        .or_else(|| configs.iter().find(|c| c.domain == "*"))
-}
-
 /// Queues webhook deliveries for changed comments, in the caller's transaction (the outbox).
 pub(super) async fn enqueue_webhooks(
     conn: &mut SqliteConnection,
@@ -38,7 +28,7 @@ pub(super) async fn enqueue_webhooks(
     changes: &[(WebhookEventKind, &Comment, i64)],
     imported: bool,
     now_ms: i64,
-) -> StoreResult<usize> {
+) -> StoreResult<Enqueued> {
     let mut rows: Vec<(
         String,
         &Comment,
@@ -48,15 +38,22 @@ pub(super) async fn enqueue_webhooks(
         &WebhookTarget,
         String,
     )> = Vec::new();
+    let mut unmatched = 0;
     for (kind, comment, position) in changes {
-        let Some(config) = config_for(configs, comment.domain.as_deref()) else {
-            continue;
-        };
-        if imported && !config.fire_on_import {
-            continue;
-        }
-        let Some(target) = config.target(*kind) else {
-            continue;
+        let (config, target) = match domain::webhooks::webhook_for(
+            configs, *kind, comment, imported,
+        ) {
+            domain::webhooks::Fired::Send { config, target } => (config, target),
+            // Configured, but this change matched nothing: say so, as a user would ask why.
+            domain::webhooks::Fired::NoConfigForDomain
+            | domain::webhooks::Fired::NoTargetForKind => {
+                tracing::debug!(tenant, comment = %comment.id, domain = ?comment.domain, kind = kind.as_str(), "no webhook configuration matches this change");
+                unmatched += 1;
+                continue;
+            }
+            domain::webhooks::Fired::ImportNotFired | domain::webhooks::Fired::NotConfigured => {
+                continue
+            }
         };
         let body = serde_json::to_string(&domain::webhook_comment(comment))?;
         rows.push((
@@ -99,7 +96,19 @@ pub(super) async fn enqueue_webhooks(
         );
         qb.build().execute(&mut *conn).await?;
     }
-    Ok(rows.len())
+    Ok(Enqueued {
+        deliveries: rows.len(),
+        unmatched,
+    })
+}
+
+/// What [`enqueue_webhooks`] did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Enqueued {
+    /// Deliveries queued.
+    pub(super) deliveries: usize,
+    /// Changes that matched no configuration of a tenant that has some.
+    pub(super) unmatched: usize,
 }
 
 /// Writes attempt logs and moves their deliveries on, in one transaction of `conn`.

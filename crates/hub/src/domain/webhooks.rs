@@ -1,0 +1,131 @@
+//! Webhooks: the body a comment goes out as (SPEC §2.1).
+
+use fastcomments_protocol::{Comment, Extra};
+
+/// The comment fields a webhook body carries under the same name and with the same value
+/// (the comment's `_id` goes out as `id`).
+pub const WEBHOOK_COMMENT_FIELDS: &[&str] = &[
+    "urlId",
+    "url",
+    "userId",
+    "commenterEmail",
+    "commenterName",
+    "comment",
+    "commentHTML",
+    "externalId",
+    "parentId",
+    "date",
+    "votes",
+    "votesUp",
+    "votesDown",
+    "verified",
+    "reviewed",
+    "avatarSrc",
+    "isSpam",
+    "aiDeterminedSpam",
+    "hasImages",
+    "approved",
+    "locale",
+    "mentions",
+    "domain",
+];
+
+/// The webhook body for a comment (SPEC §2.1). Page numbers are not tracked by this hub and
+/// are sent as 0.
+pub fn webhook_comment(c: &Comment) -> fastcomments_protocol::WebhookComment {
+    fastcomments_protocol::WebhookComment {
+        id: c.id.clone(),
+        url_id: c.url_id.clone(),
+        url: c.url.clone(),
+        user_id: c.user_id.clone(),
+        commenter_email: c.commenter_email.clone(),
+        commenter_name: c.commenter_name.clone(),
+        comment: c.comment.clone(),
+        comment_html: c.comment_html.clone(),
+        external_id: c.external_id.clone(),
+        parent_id: c.parent_id.clone(),
+        date: c.date,
+        votes: c.votes,
+        votes_up: c.votes_up,
+        votes_down: c.votes_down,
+        verified: c.verified,
+        verified_date: None,
+        reviewed: c.reviewed,
+        avatar_src: c.avatar_src.clone(),
+        is_spam: c.is_spam,
+        ai_determined_spam: c.ai_determined_spam,
+        has_images: c.has_images,
+        page_number: 0,
+        page_number_of: 0,
+        page_number_nf: 0,
+        approved: c.approved,
+        locale: c.locale.clone(),
+        mentions: Some(c.mentions.clone()),
+        domain: c.domain.clone(),
+        moderation_group_ids: None,
+        extra: Extra::new(),
+    }
+}
+
+/// The webhook kind an API change fires: a vote changes its comment, so it is an update.
+pub fn webhook_kind(change: &crate::store::Change) -> fastcomments_protocol::WebhookEventKind {
+    use crate::store::Change;
+    use fastcomments_protocol::WebhookEventKind as K;
+    match change {
+        Change::CreateComment(_) => K::Create,
+        Change::DeleteComment { .. } => K::Delete,
+        Change::UpdateComment { .. } | Change::AddVote(_) | Change::DeleteVote { .. } => K::Update,
+    }
+}
+
+/// The configuration for a comment's domain: its own, else the tenant's `*` one.
+pub fn config_for<'a>(
+    configs: &'a [crate::store::WebhookConfig],
+    domain: Option<&str>,
+) -> Option<&'a crate::store::WebhookConfig> {
+    let host = domain.and_then(crate::hub::normalize_domain);
+    host.and_then(|h| configs.iter().find(|c| c.domain == h))
+        .or_else(|| configs.iter().find(|c| c.domain == "*"))
+}
+
+/// Where a comment change's webhook goes, or why it goes nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fired<'a> {
+    /// Queue a delivery to this target of this configuration.
+    Send {
+        /// The configuration that matched the comment's domain.
+        config: &'a crate::store::WebhookConfig,
+        /// Its target for the change's kind.
+        target: &'a crate::store::WebhookTarget,
+    },
+    /// The tenant has configurations, but none for the comment's domain and no `*` one.
+    NoConfigForDomain,
+    /// The matching configuration has no target for this kind.
+    NoTargetForKind,
+    /// An imported comment, and the configuration does not fire on imports.
+    ImportNotFired,
+    /// The tenant has no webhook configuration at all.
+    NotConfigured,
+}
+
+/// Decides where the webhook of a change of `kind` to `comment` goes (SPEC §2.1).
+pub fn webhook_for<'a>(
+    configs: &'a [crate::store::WebhookConfig],
+    kind: fastcomments_protocol::WebhookEventKind,
+    comment: &Comment,
+    imported: bool,
+) -> Fired<'a> {
+    if configs.is_empty() {
+        return Fired::NotConfigured;
+    }
+    let Some(config) = config_for(configs, comment.domain.as_deref()) else {
+        return Fired::NoConfigForDomain;
+    };
+    if imported && !config.fire_on_import {
+        return Fired::ImportNotFired;
+    }
+    match config.target(kind) {
+        Some(target) => Fired::Send { config, target },
+        None => Fired::NoTargetForKind,
+    }
+}
