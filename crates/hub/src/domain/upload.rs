@@ -1,7 +1,8 @@
 //! Uploads (SPEC §1.4): merging an uploaded comment over what is stored, and parents.
 
 use super::has_links;
-use fastcomments_protocol::{Comment, Extra, Millis, UploadComment};
+use fastcomments_protocol::{Comment, EventType, Extra, Millis, UploadComment};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The hub parent id an uploaded comment names, if any (`""` and `"0"`, which plugins send
 /// for "no parent", are none). It must be a comment of the uploader's tenant.
@@ -151,6 +152,265 @@ pub fn merge_upload(
 fn set_opt(target: &mut Option<String>, value: &Option<String>) {
     if value.is_some() {
         target.clone_from(value);
+    }
+}
+
+/// A stored comment with the token that last uploaded it (`None`: written by the API, or by a
+/// token that started over).
+#[derive(Debug, Clone)]
+pub struct StoredComment {
+    /// The comment.
+    pub comment: Comment,
+    /// The token that last uploaded it.
+    pub upload_token: Option<String>,
+}
+
+/// Links an uploaded comment to its parent: the hub id the plugin gave, else the hub id of its
+/// plugin parent when that is known (`ext_to_id`), else none yet.
+pub fn set_upload_parent(c: &mut Comment, up: &UploadComment, ext_to_id: &HashMap<String, String>) {
+    if let Some(p) = upload_parent_id(up) {
+        c.parent_id = Some(p.to_owned());
+    } else if let Some(ext_parent) = &c.external_parent_id {
+        c.parent_id = ext_to_id.get(ext_parent).cloned();
+    }
+}
+
+/// An uploaded comment made ready as if it were new (a fresh id, the merged document and its
+/// JSON), before the store's transaction, so the serial part of a write does less: the plan
+/// uses it when the comment is new and its parent is as prepared, and drops it otherwise.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The comment as if new.
+    pub comment: Comment,
+    /// Its JSON.
+    pub doc: String,
+}
+
+/// [`Prepared`] comments of a batch, in batch order.
+pub fn prepare_upload(
+    comments: &[UploadComment],
+    tenant: &str,
+    now_ms: i64,
+) -> Result<Vec<Option<Prepared>>, serde_json::Error> {
+    let none = HashMap::new();
+    comments
+        .iter()
+        .map(|up| {
+            let id = crate::ids::object_id();
+            let mut comment = merge_upload(None, up, tenant, &id, Millis(now_ms));
+            set_upload_parent(&mut comment, up, &none);
+            let doc = serde_json::to_string(&comment)?;
+            Ok(Some(Prepared { comment, doc }))
+        })
+        .collect()
+}
+
+/// What the store read before planning an upload batch.
+#[derive(Debug, Default)]
+pub struct UploadContext {
+    /// Stored comments the batch names, by hub id (through `_id` or `externalId`).
+    pub known: HashMap<String, StoredComment>,
+    /// Plugin id → hub id, for the batch's comments and their parents.
+    pub ext_to_id: HashMap<String, String>,
+}
+
+/// A comment of the batch as the plan leaves it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The comment to store.
+    pub comment: Comment,
+    /// Not stored before this batch.
+    pub is_new: bool,
+}
+
+/// An upload batch merged over what is stored (SPEC §1.4), before any of it is written.
+#[derive(Debug, Default)]
+pub struct UploadPlan {
+    /// Hub ids in batch order (each once).
+    pub order: Vec<String>,
+    /// The merged comments by hub id.
+    pub merged: HashMap<String, Planned>,
+    /// Stored comments as they were before the batch, by hub id.
+    pub before: HashMap<String, Comment>,
+    /// Comments this token had not uploaded before (its progress, the next `start`).
+    pub new_for_token: i64,
+    /// Plugin id → hub id (the answer's `commentIds`).
+    pub comment_ids: BTreeMap<String, String>,
+    /// Prepared JSON still valid for its comment, by hub id.
+    pub docs: HashMap<String, String>,
+    /// Plugin id → hub id after the batch.
+    pub ext_to_id: HashMap<String, String>,
+}
+
+/// One comment row an upload writes, and the event it makes.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadWrite<'a> {
+    /// The comment.
+    pub comment: &'a Comment,
+    /// Uploaded by the batch's token (else a stored child linked to a parent that arrived).
+    pub from_token: bool,
+    /// `new-comment`, `updated-comment`, or none when nothing changed.
+    pub event: Option<EventType>,
+}
+
+/// Merges each uploaded comment over what is stored, in batch order: upserts on `_id` when it
+/// names a stored comment, else on the plugin id; new comments take a prepared id. Children
+/// whose parent comes later in the same batch are linked to it.
+pub fn plan_upload(
+    comments: &[UploadComment],
+    tenant: &str,
+    token: &str,
+    context: UploadContext,
+    prepared: &mut [Option<Prepared>],
+    now_ms: i64,
+) -> UploadPlan {
+    let UploadContext {
+        known,
+        mut ext_to_id,
+    } = context;
+    let now = Millis(now_ms);
+    let mut plan = UploadPlan::default();
+    let mut counted: HashSet<String> = HashSet::new();
+    for (i, up) in comments.iter().enumerate() {
+        let target = up
+            .id
+            .as_deref()
+            .filter(|id| known.contains_key(*id) || plan.merged.contains_key(*id))
+            .map(str::to_owned)
+            .or_else(|| {
+                up.external_id
+                    .as_ref()
+                    .and_then(|e| ext_to_id.get(e).cloned())
+            });
+        let (existing, id, is_new, fresh) = match target {
+            Some(id) => {
+                let current = plan
+                    .merged
+                    .get(&id)
+                    .map(|p| p.comment.clone())
+                    .or_else(|| known.get(&id).map(|e| e.comment.clone()));
+                let is_new = plan.merged.get(&id).is_some_and(|p| p.is_new);
+                plan.docs.remove(&id);
+                (current, id, is_new, None)
+            }
+            None => match prepared.get_mut(i).and_then(Option::take) {
+                Some(p) => (None, p.comment.id.clone(), true, Some(p)),
+                None => (None, crate::ids::object_id(), true, None),
+            },
+        };
+        if let Some(old) = known.get(&id) {
+            plan.before
+                .entry(id.clone())
+                .or_insert_with(|| old.comment.clone());
+        }
+        let (mut c, mut ready) = match fresh {
+            Some(p) => (p.comment, Some(p.doc)),
+            None => (merge_upload(existing, up, tenant, &id, now), None),
+        };
+        let prepared_parent = c.parent_id.clone();
+        set_upload_parent(&mut c, up, &ext_to_id);
+        if c.parent_id != prepared_parent {
+            ready = None;
+        }
+        if let Some(doc) = ready {
+            plan.docs.insert(id.clone(), doc);
+        }
+        if let Some(ext) = &c.external_id {
+            ext_to_id.insert(ext.clone(), id.clone());
+            plan.comment_ids.insert(ext.clone(), id.clone());
+        }
+        let previously_from_token =
+            known.get(&id).and_then(|e| e.upload_token.as_deref()) == Some(token);
+        if !previously_from_token && counted.insert(id.clone()) {
+            plan.new_for_token += 1;
+        }
+        if !plan.merged.contains_key(&id) {
+            plan.order.push(id.clone());
+        }
+        plan.merged.insert(id, Planned { comment: c, is_new });
+    }
+    // Children of this batch that came before their parent in the same batch.
+    for id in &plan.order {
+        let Some(p) = plan.merged.get_mut(id) else {
+            continue;
+        };
+        if p.comment.parent_id.is_none() {
+            if let Some(pid) = p
+                .comment
+                .external_parent_id
+                .as_ref()
+                .and_then(|e| ext_to_id.get(e))
+            {
+                p.comment.parent_id = Some(pid.clone());
+                plan.docs.remove(id);
+            }
+        }
+    }
+    plan.ext_to_id = ext_to_id;
+    plan
+}
+
+impl UploadPlan {
+    /// The plugin ids of the batch's comments: stored children waiting for one of these
+    /// parents are linked now (see [`UploadPlan::link_waiting`]).
+    pub fn arrived(&self) -> Vec<&str> {
+        self.order
+            .iter()
+            .filter_map(|id| {
+                self.merged
+                    .get(id)
+                    .and_then(|p| p.comment.external_id.as_deref())
+            })
+            .collect()
+    }
+
+    /// Stored children (with no parent yet) whose plugin parent arrived in this batch, linked
+    /// to it. Children that are themselves in the batch were linked by the plan.
+    pub fn link_waiting(&self, waiting: Vec<StoredComment>) -> Vec<Comment> {
+        waiting
+            .into_iter()
+            .filter(|w| !self.merged.contains_key(&w.comment.id))
+            .filter_map(|w| {
+                let mut child = w.comment;
+                child.parent_id = child
+                    .external_parent_id
+                    .as_ref()
+                    .and_then(|e| self.ext_to_id.get(e))
+                    .cloned();
+                child.parent_id.is_some().then_some(child)
+            })
+            .collect()
+    }
+
+    /// The rows to write, in order, with the event each makes: `new-comment` for a comment
+    /// new to the hub, `updated-comment` for one that changed, none for an identical re-send;
+    /// linked children are updates.
+    pub fn writes<'a>(&'a self, linked: &'a [Comment]) -> Vec<UploadWrite<'a>> {
+        let mut out = Vec::with_capacity(self.order.len() + linked.len());
+        for id in &self.order {
+            if let Some(p) = self.merged.get(id) {
+                let event = if p.is_new && !self.before.contains_key(id) {
+                    Some(EventType::NewComment)
+                } else if self.before.get(id) != Some(&p.comment) {
+                    Some(EventType::UpdatedComment)
+                } else {
+                    None
+                };
+                out.push(UploadWrite {
+                    comment: &p.comment,
+                    from_token: true,
+                    event,
+                });
+            }
+        }
+        for c in linked {
+            out.push(UploadWrite {
+                comment: c,
+                from_token: false,
+                event: Some(EventType::UpdatedComment),
+            });
+        }
+        out
     }
 }
 

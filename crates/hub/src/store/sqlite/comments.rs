@@ -16,20 +16,15 @@ pub(super) async fn load_comment(
     row.as_ref().map(comment_from_row).transpose()
 }
 
-/// A stored comment with the token that last uploaded it.
-pub(super) struct Existing {
-    pub(super) comment: Comment,
-    pub(super) upload_token: Option<String>,
-}
-
-impl Existing {
-    /// From a row's `doc` and `upload_token`.
-    pub(super) fn stored(doc: &str, upload_token: Option<String>) -> StoreResult<Existing> {
-        Ok(Existing {
-            comment: Comment::from_json_lenient(doc)?,
-            upload_token,
-        })
-    }
+/// A stored comment from a row's `doc` and `upload_token`.
+pub(super) fn stored_comment(
+    doc: &str,
+    upload_token: Option<String>,
+) -> StoreResult<StoredComment> {
+    Ok(StoredComment {
+        comment: Comment::from_json_lenient(doc)?,
+        upload_token,
+    })
 }
 
 /// Writes comments (insert or replace by id), keeping the lookup columns in step with `doc`.
@@ -106,7 +101,7 @@ pub(super) async fn comments_where_in(
     column: &'static str,
     extra_condition: &'static str,
     keys: &[&str],
-) -> StoreResult<Vec<Existing>> {
+) -> StoreResult<Vec<StoredComment>> {
     let rows = comment_rows_where_in(
         conn,
         "doc, upload_token",
@@ -117,7 +112,7 @@ pub(super) async fn comments_where_in(
     )
     .await?;
     rows.iter()
-        .map(|row| Existing::stored(row.try_get("doc")?, row.try_get("upload_token")?))
+        .map(|row| stored_comment(row.try_get("doc")?, row.try_get("upload_token")?))
         .collect()
 }
 

@@ -26,7 +26,7 @@ pub(super) async fn on_own_handle<T>(
 }
 
 /// What [`lookup_by_external`] found: stored comments, and (plugin id, hub id) of parents.
-pub(super) type ExternalLookup = (Vec<Existing>, Vec<(String, String)>);
+pub(super) type ExternalLookup = (Vec<StoredComment>, Vec<(String, String)>);
 
 /// Looks an upload batch's plugin ids up: the stored comments that have one of `targets`
 /// (documents, to merge over), and the hub ids of those that have one of `parents` (only to
@@ -45,7 +45,7 @@ pub(super) fn lookup_by_external(
         let mut rows = by_doc.query(rusqlite::params![tenant, key])?;
         if let Some(row) = rows.next()? {
             let doc: String = row.get(0)?;
-            found.push(Existing::stored(&doc, row.get(1)?)?);
+            found.push(stored_comment(&doc, row.get(1)?)?);
         }
     }
     let mut ids = Vec::new();

@@ -5,14 +5,15 @@
 use super::*;
 use crate::clock::next_position;
 use crate::domain;
+use crate::domain::upload::{Prepared, StoredComment};
 use crate::ids;
-use fastcomments_protocol::{HttpMethod, Millis, WebhookEventKind};
+use fastcomments_protocol::{HttpMethod, WebhookEventKind};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;

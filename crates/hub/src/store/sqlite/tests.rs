@@ -2,6 +2,7 @@
 //! upgrades of older databases).
 
 use super::*;
+use fastcomments_protocol::Millis;
 
 #[tokio::test]
 async fn recording_attempts_leaves_the_writer_at_synchronous_full() {

@@ -32,7 +32,7 @@ pub(super) async fn upload_in(
         .iter()
         .filter_map(|c| c.external_parent_id.as_deref())
         .collect();
-    let mut known: HashMap<String, Existing> = HashMap::new();
+    let mut known: HashMap<String, StoredComment> = HashMap::new();
     let mut ext_to_id: HashMap<String, String> = HashMap::new();
     let mut fetched = comments_where_in(tx, tenant, "id", "", &by_id_keys).await?;
     // Parents are only linked to: their hub ids are enough (no documents to read and parse).
@@ -73,147 +73,37 @@ pub(super) async fn upload_in(
         }
     }
 
-    // 2. Merge each uploaded comment over what is stored, in batch order.
-    let now = Millis(now_ms);
-    let mut order: Vec<String> = Vec::new();
-    let mut merged: HashMap<String, (Comment, bool)> = HashMap::new(); // id → (comment, is_new)
-    let mut before: HashMap<String, Comment> = HashMap::new();
-    let mut new_for_token = 0i64;
-    let mut comment_ids = BTreeMap::new();
-    let mut counted: HashSet<String> = HashSet::new();
-    // JSON made before the writer ran, by id: valid while the comment is as it was prepared.
-    let mut docs: HashMap<String, String> = HashMap::new();
-    for (i, up) in batch.comments.iter().enumerate() {
-        let target = up
-            .id
-            .as_deref()
-            .filter(|id| known.contains_key(*id) || merged.contains_key(*id))
-            .map(str::to_owned)
-            .or_else(|| {
-                up.external_id
-                    .as_ref()
-                    .and_then(|e| ext_to_id.get(e).cloned())
-            });
-        let (existing, id, is_new, fresh) = match target {
-            Some(id) => {
-                let current = merged
-                    .get(&id)
-                    .map(|(c, _)| c.clone())
-                    .or_else(|| known.get(&id).map(|e| e.comment.clone()));
-                let is_new = merged.get(&id).map(|(_, n)| *n).unwrap_or(false);
-                docs.remove(&id);
-                (current, id, is_new, None)
-            }
-            None => match prepared.get_mut(i).and_then(Option::take) {
-                Some(p) => (None, p.comment.id.clone(), true, Some(p)),
-                None => (None, ids::object_id(), true, None),
-            },
-        };
-        if let Some(old) = known.get(&id) {
-            before
-                .entry(id.clone())
-                .or_insert_with(|| old.comment.clone());
-        }
-        let (mut c, mut ready) = match fresh {
-            Some(p) => (p.comment, Some(p.doc)),
-            None => (domain::merge_upload(existing, up, tenant, &id, now), None),
-        };
-        let prepared_parent = c.parent_id.clone();
-        set_upload_parent(&mut c, up, &ext_to_id);
-        if c.parent_id != prepared_parent {
-            ready = None;
-        }
-        if let Some(doc) = ready {
-            docs.insert(id.clone(), doc);
-        }
-        if let Some(ext) = &c.external_id {
-            ext_to_id.insert(ext.clone(), id.clone());
-            comment_ids.insert(ext.clone(), id.clone());
-        }
-        let previously_from_token =
-            known.get(&id).and_then(|e| e.upload_token.as_deref()) == Some(token);
-        if !previously_from_token && counted.insert(id.clone()) {
-            new_for_token += 1;
-        }
-        if !merged.contains_key(&id) {
-            order.push(id.clone());
-        }
-        merged.insert(id, (c, is_new));
-    }
-    // Children of this batch that came before their parent in the same batch.
-    for id in &order {
-        let Some((c, _)) = merged.get(id) else {
-            continue;
-        };
-        if c.parent_id.is_none() {
-            if let Some(pid) = c
-                .external_parent_id
-                .as_ref()
-                .and_then(|e| ext_to_id.get(e))
-                .cloned()
-            {
-                if let Some((c, _)) = merged.get_mut(id) {
-                    c.parent_id = Some(pid);
-                    docs.remove(id);
-                }
-            }
-        }
-    }
+    // 2. Merge each uploaded comment over what is stored, in batch order (domain rules).
+    let mut plan = domain::upload::plan_upload(
+        &batch.comments,
+        tenant,
+        token,
+        domain::upload::UploadContext { known, ext_to_id },
+        prepared,
+        now_ms,
+    );
 
     // 3. Stored children that were waiting for a parent that arrived now.
-    let arrived: Vec<&str> = order
-        .iter()
-        .filter_map(|id| merged.get(id).and_then(|(c, _)| c.external_id.as_deref()))
-        .collect();
     let waiting = comments_where_in(
         &mut *tx,
         tenant,
         "external_parent_id",
         "AND parent_id IS NULL",
-        &arrived,
+        &plan.arrived(),
     )
     .await?;
-    let mut linked: Vec<Comment> = Vec::new();
-    for w in waiting {
-        if merged.contains_key(&w.comment.id) {
-            continue;
-        }
-        let mut child = w.comment;
-        child.parent_id = child
-            .external_parent_id
-            .as_ref()
-            .and_then(|e| ext_to_id.get(e))
-            .cloned();
-        if child.parent_id.is_some() {
-            linked.push(child);
-        }
-    }
+    let linked = plan.link_waiting(waiting);
 
     // 4. Write comments, their events and the token's progress. Each comment is serialised
     //    once: its event refers to the stored document instead of holding a second copy.
-    let mut writes: Vec<(&Comment, Option<&str>, Option<E>)> =
-        Vec::with_capacity(order.len() + linked.len());
-    for id in &order {
-        if let Some((c, is_new)) = merged.get(id) {
-            let kind = if *is_new && !before.contains_key(id) {
-                Some(E::NewComment)
-            } else if before.get(id) != Some(c) {
-                Some(E::UpdatedComment)
-            } else {
-                None
-            };
-            writes.push((c, Some(token), kind));
-        }
-    }
-    for c in &linked {
-        writes.push((c, None, Some(E::UpdatedComment)));
-    }
-    record.upload_received += new_for_token;
+    let mut docs = std::mem::take(&mut plan.docs);
+    let writes = plan.writes(&linked);
+    record.upload_received += plan.new_for_token;
     if batch.finishes_upload && !record.upload_finished {
         record.upload_finished = true;
     }
     let wants_setup_entry = record.upload_finished && record.setup_completed_at.is_none();
-    let events = writes.iter().filter(|w| w.2.is_some()).count();
+    let events = writes.iter().filter(|w| w.event.is_some()).count();
     let mut positions =
         reserve_positions(tx, tenant, events + usize::from(wants_setup_entry), now_ms)
             .await?
@@ -221,7 +111,9 @@ pub(super) async fn upload_in(
     let mut rows = Vec::with_capacity(writes.len());
     let mut entries = Vec::with_capacity(events + 1);
     let mut imported = Vec::new();
-    for (c, upload_token, kind) in writes {
+    for w in writes {
+        let (c, kind) = (w.comment, w.event);
+        let upload_token = w.from_token.then_some(token);
         let event_pos = match kind {
             Some(kind) => {
                 let position = positions.next().ok_or_else(|| {
@@ -290,51 +182,10 @@ pub(super) async fn upload_in(
     }
     write_token(tx, &record).await?;
     Ok(UploadOutcome {
-        comment_ids,
+        comment_ids: plan.comment_ids,
         received: batch.comments.len() as u64,
         token: record,
         entries,
         deliveries: queued.deliveries,
     })
-}
-
-/// Links an uploaded comment to its parent: the hub id the plugin gave, else the hub id of its
-/// plugin parent when that is known (`ext_to_id`), else none yet.
-pub(super) fn set_upload_parent(
-    c: &mut Comment,
-    up: &fastcomments_protocol::UploadComment,
-    ext_to_id: &HashMap<String, String>,
-) {
-    if let Some(p) = domain::upload_parent_id(up) {
-        c.parent_id = Some(p.to_owned());
-    } else if let Some(ext_parent) = &c.external_parent_id {
-        c.parent_id = ext_to_id.get(ext_parent).cloned();
-    }
-}
-
-/// An uploaded comment made ready as if it were new (a fresh id, the merged document and its
-/// JSON) by the uploading request's task, so the single writer does less: the writer uses it
-/// when the comment is new and its parent is as prepared, and drops it otherwise.
-pub(super) struct Prepared {
-    pub(super) comment: Comment,
-    pub(super) doc: String,
-}
-
-/// [`Prepared`] comments of a batch, in batch order.
-pub(super) fn prepare_upload(
-    batch: &UploadBatch,
-    now_ms: i64,
-) -> StoreResult<Vec<Option<Prepared>>> {
-    let none = HashMap::new();
-    batch
-        .comments
-        .iter()
-        .map(|up| {
-            let id = ids::object_id();
-            let mut comment = domain::merge_upload(None, up, &batch.tenant_id, &id, Millis(now_ms));
-            set_upload_parent(&mut comment, up, &none);
-            let doc = serde_json::to_string(&comment)?;
-            Ok(Some(Prepared { comment, doc }))
-        })
-        .collect()
 }
