@@ -12,6 +12,7 @@
 //! the writing transaction (SPEC §1.2), which also serialises one tenant's commits.
 
 mod model;
+mod rows;
 pub mod sqlite;
 
 pub use model::*;

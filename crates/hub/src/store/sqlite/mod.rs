@@ -7,7 +7,7 @@ use crate::clock::next_position;
 use crate::domain;
 use crate::domain::upload::{Prepared, StoredComment};
 use crate::ids;
-use fastcomments_protocol::{HttpMethod, WebhookEventKind};
+use fastcomments_protocol::WebhookEventKind;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -25,7 +25,6 @@ mod comments;
 mod handle;
 mod lock;
 mod migrate;
-mod rows;
 mod tenants;
 #[cfg(test)]
 mod tests;
@@ -35,11 +34,11 @@ mod upload;
 mod webhooks;
 mod writer;
 
+use super::rows::*;
 use apply::*;
 use comments::*;
 use handle::*;
 use migrate::*;
-use rows::*;
 use timeline::*;
 use tokens::*;
 use upload::*;

@@ -1,0 +1,164 @@
+//! Rows to records, for every backend: the column names of each table are the same in all of
+//! them, so one mapping serves all (through [`StoreRow`], which each backend's row type
+//! implements).
+
+use super::*;
+use fastcomments_protocol::{HttpMethod, WebhookEventKind};
+
+/// Typed column reads, the few kinds the schema uses.
+pub(crate) trait StoreRow {
+    /// A `TEXT NOT NULL` column.
+    fn text(&self, column: &str) -> StoreResult<String>;
+    /// A nullable `TEXT` column.
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>>;
+    /// A `BIGINT`/`INTEGER NOT NULL` column.
+    fn int(&self, column: &str) -> StoreResult<i64>;
+    /// A nullable integer column.
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
+    /// A boolean column (SQLite stores 0/1).
+    fn flag(&self, column: &str) -> StoreResult<bool>;
+}
+
+macro_rules! store_row {
+    ($row:ty) => {
+        impl StoreRow for $row {
+            fn text(&self, column: &str) -> StoreResult<String> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn int(&self, column: &str) -> StoreResult<i64> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn flag(&self, column: &str) -> StoreResult<bool> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+        }
+    };
+}
+
+store_row!(sqlx::sqlite::SqliteRow);
+store_row!(sqlx::postgres::PgRow);
+
+pub(crate) fn tenant_from_row<R: StoreRow>(row: &R) -> StoreResult<Tenant> {
+    Ok(Tenant {
+        id: row.text("id")?,
+        name: row.text("name")?,
+        domains: serde_json::from_str(&row.text("domains")?)?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) fn secret_from_row<R: StoreRow>(row: &R) -> StoreResult<ApiSecret> {
+    Ok(ApiSecret {
+        id: row.text("id")?,
+        tenant_id: row.text("tenant_id")?,
+        domain: row.text("domain")?,
+        secret: row.text("secret")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) fn token_from_row<R: StoreRow>(row: &R) -> StoreResult<TokenRecord> {
+    let state = row.text("state")?;
+    Ok(TokenRecord {
+        token: row.text("token")?,
+        tenant_id: row.opt_text("tenant_id")?,
+        state: TokenState::parse(&state)
+            .ok_or_else(|| StoreError::Database(format!("unknown token state {state:?}")))?,
+        integration_type: row.opt_text("integration_type")?,
+        domain: row.opt_text("domain")?,
+        skip_requested: row.flag("skip_requested")?,
+        created_at: row.int("created_at")?,
+        acknowledged_at: row.opt_int("acknowledged_at")?,
+        upload_received: row.int("upload_received")?,
+        upload_finished: row.flag("upload_finished")?,
+        batch_size: row.int("batch_size")?,
+        setup_completed_at: row.opt_int("setup_completed_at")?,
+    })
+}
+
+pub(crate) fn comment_from_row<R: StoreRow>(row: &R) -> StoreResult<Comment> {
+    Ok(Comment::from_json_lenient(&row.text("doc")?)?)
+}
+
+/// The comments of `rows`, leaving out (and logging) any whose document cannot be read: one
+/// bad document must not turn a whole page into an error. Documents are checked when they are
+/// written, so this is for damage done outside the hub.
+pub(crate) fn readable_comments<R: StoreRow>(rows: &[R]) -> StoreResult<Vec<Comment>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        match comment_from_row(row) {
+            Ok(c) => out.push(c),
+            Err(StoreError::Database(e)) => {
+                let id = row.opt_text("id").ok().flatten();
+                tracing::error!(comment = ?id, error = %e, "left out a stored comment that cannot be read");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn vote_from_row<R: StoreRow>(row: &R) -> StoreResult<Vote> {
+    Ok(serde_json::from_str(&row.text("doc")?)?)
+}
+
+pub(crate) fn entry_from_row<R: StoreRow>(row: &R) -> StoreResult<TimelineEntry> {
+    let kind = row.text("kind")?;
+    Ok(TimelineEntry {
+        id: row.text("id")?,
+        created_at: row.int("created_at")?,
+        kind: EntryKind::parse(&kind)
+            .ok_or_else(|| StoreError::Database(format!("unknown entry kind {kind:?}")))?,
+        url_id: row.text("url_id")?,
+        payload: row.opt_text("payload")?,
+    })
+}
+
+pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
+    let kind = row.text("kind")?;
+    let method = row.text("method")?;
+    let status = row.text("status")?;
+    Ok(Delivery {
+        id: row.text("id")?,
+        tenant_id: row.text("tenant_id")?,
+        comment_id: row.text("comment_id")?,
+        position: row.int("position")?,
+        kind: WebhookEventKind::parse(&kind)
+            .ok_or_else(|| StoreError::Database(format!("unknown webhook kind {kind:?}")))?,
+        domain: row.opt_text("domain")?,
+        config_domain: row.text("config_domain")?,
+        url: row.text("url")?,
+        method: HttpMethod::parse(&method)
+            .ok_or_else(|| StoreError::Database(format!("unknown method {method:?}")))?,
+        legacy_token: row.flag("legacy_token")?,
+        body: row.text("body")?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| StoreError::Database(format!("unknown delivery status {status:?}")))?,
+        attempts: row.int("attempts")?,
+        max_attempts: row.int("max_attempts")?,
+        next_attempt_at: row.int("next_attempt_at")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        last_error: row.opt_text("last_error")?,
+    })
+}
+
+pub(crate) fn attempt_from_row<R: StoreRow>(row: &R) -> StoreResult<DeliveryAttempt> {
+    Ok(DeliveryAttempt {
+        delivery_id: row.text("delivery_id")?,
+        attempt: row.int("attempt")?,
+        at: row.int("at")?,
+        url: row.text("url")?,
+        method: row.text("method")?,
+        status_code: row.opt_int("status_code")?,
+        response_body: row.opt_text("response_body")?,
+        duration_ms: row.int("duration_ms")?,
+        error: row.opt_text("error")?,
+    })
+}
