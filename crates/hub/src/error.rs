@@ -73,6 +73,14 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Conflict(reason) => ApiError::new(StatusCode::CONFLICT, "conflict", reason),
             StoreError::Invalid(reason) => ApiError::invalid_body(reason),
+            StoreError::Contended(err) => {
+                tracing::warn!(error = %err, "a write lost to concurrent ones after retries");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "the hub is busy with concurrent writes; retry",
+                )
+            }
             StoreError::Database(err) => {
                 tracing::error!(error = %err, "storage failure");
                 ApiError::internal()

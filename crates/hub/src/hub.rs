@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::metrics::Metrics;
 use crate::store::{
-    ApiSecret, Applied, Change, Store, StoreResult, Tenant, TimelineBounds, TimelineEntry,
+    ApiSecret, Applied, Change, Notice, Store, StoreResult, Tenant, TimelineBounds, TimelineEntry,
     TokenRecord, TokenState,
 };
 use axum::http::StatusCode;
@@ -22,6 +22,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The cache lifetime of a hub whose store other nodes share, when the settings name none.
+pub const SHARED_STORE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A value read from the store, and when.
 #[derive(Debug, Clone)]
@@ -67,8 +70,13 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// A hub over `store`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: HubConfig) -> Hub {
+    /// A hub over `store`. A store shared with other hub nodes (one that sends
+    /// [`Notice`]s) gets a cache lifetime even when `config` sets none: notices raise the
+    /// caches at once, and the lifetime bounds what a lost notice could leave stale.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut config: HubConfig) -> Hub {
+        if config.cache_ttl.is_none() && store.notices().is_some() {
+            config.cache_ttl = Some(SHARED_STORE_CACHE_TTL);
+        }
         Hub {
             store,
             clock,
@@ -277,11 +285,65 @@ impl Hub {
             return;
         };
         self.metrics.timeline_entries.add(entries.len() as u64);
+        self.note_newest(tenant, newest);
+    }
+
+    /// Raises a tenant's cached newest position (never lowers it).
+    fn note_newest(&self, tenant: &str, newest: i64) {
         let mut map = self.bounds.write();
         if let Some(b) = map.get_mut(tenant) {
             b.value.newest = b.value.newest.max(newest);
         }
         // A tenant not cached yet is loaded from the store on its next read.
+    }
+
+    /// Acts on what another node sharing the store committed (see [`Store::notices`]).
+    pub fn apply_notice(&self, notice: Notice) {
+        match notice {
+            Notice::Timeline { tenant, newest } => self.note_newest(&tenant, newest),
+            Notice::Token { token } => self.token_changed(&token),
+            Notice::TokensExpired => self.forget_after_maintenance(),
+            Notice::Secrets { tenant } => {
+                self.tenant_secrets.write().remove(&tenant);
+                self.secrets
+                    .write()
+                    .retain(|_, s| s.value.tenant_id != tenant);
+            }
+            Notice::Deliveries => self.webhook_wake.notify_one(),
+            Notice::Pruned => self.bounds.write().clear(),
+            Notice::Lost => {
+                // What was missed is unknown: everything is read again.
+                let mut tokens = self.tokens.write();
+                self.token_generation.fetch_add(1, Ordering::AcqRel);
+                tokens.clear();
+                drop(tokens);
+                self.tenant_secrets.write().clear();
+                self.secrets.write().clear();
+                self.bounds.write().clear();
+                self.webhook_wake.notify_one();
+            }
+        }
+    }
+
+    /// Applies notices from other nodes until `stop` turns true (a no-op for a store that
+    /// one hub serves alone).
+    pub async fn follow_notices(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let Some(mut notices) = self.store.notices() else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                n = notices.recv() => match n {
+                    Ok(notice) => self.apply_notice(notice),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "fell behind the store's notices; forgetting caches");
+                        self.apply_notice(Notice::Lost);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
     }
 
     /// Applies an API change and records its entries.

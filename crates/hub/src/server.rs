@@ -4,6 +4,7 @@ use crate::api;
 use crate::clock::{Clock, SystemClock};
 use crate::config::HubConfig;
 use crate::hub::Hub;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 use std::future::Future;
@@ -14,8 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Opens the store a `--database-url` names: `sqlite://path` (or a plain path). PostgreSQL
-/// URLs are refused with a clear message until that backend lands.
+/// Opens the store a `--database-url` names: `sqlite://path`, or `postgres://…` for a
+/// database several hub nodes share; none means `hub.db` in `data_dir`.
 pub async fn open_store(
     database_url: Option<&str>,
     data_dir: &Path,
@@ -24,13 +25,10 @@ pub async fn open_store(
         None => Ok(Arc::new(SqliteStore::open(&data_dir.join("hub.db")).await?)),
         Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::open_url(url).await?)),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Err(StoreError::Invalid(
-                "the PostgreSQL backend is not built yet; use sqlite:// or omit --database-url"
-                    .into(),
-            ))
+            Ok(Arc::new(PostgresStore::connect(url).await?))
         }
         Some(other) => Err(StoreError::Invalid(format!(
-            "unsupported database URL {other:?}: expected sqlite://PATH"
+            "unsupported database URL {other:?}: expected sqlite://PATH or postgres://…"
         ))),
     }
 }
@@ -80,6 +78,9 @@ impl RunningHub {
         let senders = crate::delivery::Senders::new(hub.config.webhook_timeout)
             .map_err(std::io::Error::other)?;
         let dispatcher = crate::delivery::spawn(hub.clone(), senders, stopped.clone());
+        let notice_hub = hub.clone();
+        let notice_stop = stopped.clone();
+        tokio::spawn(async move { notice_hub.follow_notices(notice_stop).await });
         let maint_hub = hub.clone();
         let maintenance = tokio::spawn(async move {
             let mut tick = tokio::time::interval(maint_hub.config.maintenance_interval);

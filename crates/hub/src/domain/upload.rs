@@ -165,6 +165,19 @@ pub struct StoredComment {
     pub upload_token: Option<String>,
 }
 
+impl StoredComment {
+    /// From a stored document and the token that last uploaded it.
+    pub fn from_doc(
+        doc: &str,
+        upload_token: Option<String>,
+    ) -> Result<StoredComment, serde_json::Error> {
+        Ok(StoredComment {
+            comment: Comment::from_json_lenient(doc)?,
+            upload_token,
+        })
+    }
+}
+
 /// Links an uploaded comment to its parent: the hub id the plugin gave, else the hub id of its
 /// plugin parent when that is known (`ext_to_id`), else none yet.
 pub fn set_upload_parent(c: &mut Comment, up: &UploadComment, ext_to_id: &HashMap<String, String>) {

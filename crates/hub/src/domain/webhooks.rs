@@ -129,3 +129,54 @@ pub fn webhook_for<'a>(
         None => Fired::NoTargetForKind,
     }
 }
+
+/// A delivery to queue for a comment change, decided before it is written.
+#[derive(Debug, Clone)]
+pub struct PlannedDelivery<'a> {
+    /// Its id (`X-FastComments-Delivery`).
+    pub id: String,
+    /// The comment.
+    pub comment: &'a Comment,
+    /// The change's timeline position (per-comment order).
+    pub position: i64,
+    /// Create, update or delete.
+    pub kind: fastcomments_protocol::WebhookEventKind,
+    /// The configuration that matched.
+    pub config: &'a crate::store::WebhookConfig,
+    /// Its target for the kind.
+    pub target: &'a crate::store::WebhookTarget,
+    /// The exact body bytes.
+    pub body: String,
+}
+
+/// The deliveries a batch of comment changes queues (`(kind, comment, position)` each), and
+/// how many changes matched none of the tenant's configurations (it has some); the latter are
+/// logged at debug, as a user will ask why nothing fired.
+pub fn plan_deliveries<'a>(
+    tenant: &str,
+    configs: &'a [crate::store::WebhookConfig],
+    changes: &[(fastcomments_protocol::WebhookEventKind, &'a Comment, i64)],
+    imported: bool,
+) -> Result<(Vec<PlannedDelivery<'a>>, usize), serde_json::Error> {
+    let mut planned = Vec::new();
+    let mut unmatched = 0;
+    for (kind, comment, position) in changes {
+        match webhook_for(configs, *kind, comment, imported) {
+            Fired::Send { config, target } => planned.push(PlannedDelivery {
+                id: crate::ids::object_id(),
+                comment,
+                position: *position,
+                kind: *kind,
+                config,
+                target,
+                body: serde_json::to_string(&webhook_comment(comment))?,
+            }),
+            Fired::NoConfigForDomain | Fired::NoTargetForKind => {
+                tracing::debug!(tenant, comment = %comment.id, domain = ?comment.domain, kind = kind.as_str(), "no webhook configuration matches this change");
+                unmatched += 1;
+            }
+            Fired::ImportNotFired | Fired::NotConfigured => {}
+        }
+    }
+    Ok((planned, unmatched))
+}

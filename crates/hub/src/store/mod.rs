@@ -12,6 +12,7 @@
 //! the writing transaction (SPEC §1.2), which also serialises one tenant's commits.
 
 mod model;
+pub mod postgres;
 mod rows;
 pub mod sqlite;
 
@@ -35,10 +36,25 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Database(String),
+    /// The database gave up the transaction for a concurrent one (a deadlock, a serialisation
+    /// failure, or a lost race to insert the same key); running it again may succeed.
+    #[error("contended: {0}")]
+    Contended(String),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> StoreError {
+        // PostgreSQL: 40001 serialization_failure, 40P01 deadlock_detected; a unique
+        // violation on the plugin-id index is two uploads inserting the same new comment.
+        if let Some(db) = e.as_database_error() {
+            let code = db.code();
+            let contended = matches!(code.as_deref(), Some("40001" | "40P01"))
+                || (code.as_deref() == Some("23505")
+                    && db.constraint() == Some("comments_by_external"));
+            if contended {
+                return StoreError::Contended(e.to_string());
+            }
+        }
         StoreError::Database(e.to_string())
     }
 }
@@ -68,6 +84,14 @@ pub trait Store: Send + Sync + 'static {
     /// several hub nodes accept every claim. Claiming again from the same store is a no-op.
     fn claim_for_serving(&self) -> StoreResult<()> {
         Ok(())
+    }
+
+    /// What other hub nodes sharing this database committed, as it happens (a backend for
+    /// several nodes; `None` for one that one hub serves alone). The hub raises its caches and
+    /// wakes its dispatcher on these, and keeps a short cache lifetime as the fallback for
+    /// notices lost with a dropped connection ([`Notice::Lost`]).
+    fn notices(&self) -> Option<tokio::sync::broadcast::Receiver<Notice>> {
+        None
     }
 
     // --- tenants and API secrets ---
@@ -164,8 +188,11 @@ pub trait Store: Send + Sync + 'static {
         config: &WebhookConfig,
         now_ms: i64,
     ) -> StoreResult<()>;
-    /// Pending deliveries due at `now_ms` whose comment has no earlier pending delivery, in
-    /// due order, at most `limit`, leaving out the ids in `exclude` (those in flight).
+    /// Hands this hub due deliveries to send: pending, due at `now_ms`, whose comment has no
+    /// earlier pending delivery, in due order, at most `limit`, leaving out the ids in
+    /// `exclude` (those in flight here). A backend shared by several hub nodes claims what it
+    /// hands out with a lease: no other node gets a delivery until its attempt is recorded or
+    /// the lease runs out (the holder died).
     async fn due_deliveries(
         &self,
         now_ms: i64,

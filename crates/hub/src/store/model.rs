@@ -155,6 +155,22 @@ pub struct NewEntry {
 }
 
 impl NewEntry {
+    /// A comment event carrying the comment as of the event, hidden from `origin` (the token
+    /// whose upload caused it).
+    pub fn comment_event(
+        kind: fastcomments_protocol::EventType,
+        comment: &Comment,
+        origin: Option<&str>,
+    ) -> Result<NewEntry, serde_json::Error> {
+        Ok(NewEntry {
+            kind: EntryKind::Event(kind),
+            url_id: comment.url_id.clone(),
+            origin_token: origin.map(str::to_owned),
+            only_token: None,
+            payload: Some(serde_json::to_string(comment)?),
+        })
+    }
+
     /// A vote event. Its payload carries the vote and the voted comment as of the event
     /// (`{"vote":…,"comment":…}`): plugins read `vote.commentId`, the official examples read
     /// `comment._id`. Entries written before this carried the bare vote; [`EventPayload`]
@@ -515,4 +531,44 @@ pub struct AttemptOutcome {
     pub status: DeliveryStatus,
     /// When the next attempt is due (for `Retrying`).
     pub next_attempt_at: i64,
+}
+
+/// A commit another hub node may have made, told to every node sharing the database.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Notice {
+    /// A tenant's timeline grew to `newest`.
+    Timeline {
+        /// The tenant.
+        tenant: String,
+        /// Its newest position now.
+        newest: i64,
+    },
+    /// A token's record changed.
+    Token {
+        /// The token.
+        token: String,
+    },
+    /// Pending tokens expired (maintenance).
+    TokensExpired,
+    /// Old timeline entries were pruned (maintenance): cached prune marks are stale.
+    Pruned,
+    /// A tenant's API secrets changed.
+    Secrets {
+        /// The tenant.
+        tenant: String,
+    },
+    /// Webhook deliveries were queued or became due.
+    Deliveries,
+    /// Notices may have been lost (the listening connection dropped): forget what is cached.
+    Lost,
+}
+
+/// What queuing a change's webhooks did (inside a backend's transaction).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Enqueued {
+    /// Deliveries queued.
+    pub(crate) deliveries: usize,
+    /// Changes that matched no configuration of a tenant that has some.
+    pub(crate) unmatched: usize,
 }

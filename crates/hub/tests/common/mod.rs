@@ -4,6 +4,7 @@
 pub mod receiver;
 
 use fastcomments_hub::store::sqlite::SqliteStore;
+use fastcomments_hub::store::Store;
 use fastcomments_hub::{Clock, HubConfig, ManualClock, RunningHub, SystemClock};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -35,14 +36,34 @@ impl TestHub {
 
     pub async fn start_with(config: HubConfig, clock: Arc<dyn Clock>) -> TestHub {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
-        Self::over_store(Arc::new(store), config, clock, dir).await
+        let store: Arc<dyn Store> = match std::env::var("FASTCOMMENTS_TEST_PG_URL") {
+            // A fresh database on the given server (interim, until the test kit starts one).
+            Ok(url) => {
+                let name = format!("t{}", fastcomments_hub::ids::object_id());
+                let admin = sqlx::PgPool::connect(&url).await.unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let (base, _) = url.rsplit_once('/').unwrap();
+                Arc::new(
+                    fastcomments_hub::store::postgres::PostgresStore::connect(&format!(
+                        "{base}/{name}"
+                    ))
+                    .await
+                    .unwrap(),
+                )
+            }
+            Err(_) => Arc::new(SqliteStore::open(&dir.path().join("hub.db")).await.unwrap()),
+        };
+        Self::over_store(store, config, clock, dir).await
     }
 
     /// A hub over a store the caller opened (several hubs may share one); `dir` is kept
     /// alive with it.
     pub async fn over_store(
-        store: Arc<SqliteStore>,
+        store: Arc<dyn Store>,
         config: HubConfig,
         clock: Arc<dyn Clock>,
         dir: tempfile::TempDir,

@@ -20,7 +20,7 @@ pub(super) async fn apply_in(
                 }
             }
             upsert_comments(tx, &[(&c, None)]).await?;
-            entries.push(comment_entry(E::NewComment, &c, None)?);
+            entries.push(NewEntry::comment_event(E::NewComment, &c, None)?);
             (Some(*c), None)
         }
         Change::UpdateComment { id, patch } => {
@@ -29,7 +29,7 @@ pub(super) async fn apply_in(
                 .ok_or(StoreError::NotFound("comment"))?;
             domain::apply_patch(&mut c, &patch);
             upsert_comments(tx, &[(&c, None)]).await?;
-            entries.push(comment_entry(E::UpdatedComment, &c, None)?);
+            entries.push(NewEntry::comment_event(E::UpdatedComment, &c, None)?);
             (Some(c), None)
         }
         Change::DeleteComment { id } => {
@@ -46,7 +46,7 @@ pub(super) async fn apply_in(
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
-            entries.push(comment_entry(E::DeletedComment, &c, None)?);
+            entries.push(NewEntry::comment_event(E::DeletedComment, &c, None)?);
             (Some(c), None)
         }
         Change::AddVote(vote) => {

@@ -21,10 +21,7 @@ pub(super) fn stored_comment(
     doc: &str,
     upload_token: Option<String>,
 ) -> StoreResult<StoredComment> {
-    Ok(StoredComment {
-        comment: Comment::from_json_lenient(doc)?,
-        upload_token,
-    })
+    Ok(StoredComment::from_doc(doc, upload_token)?)
 }
 
 /// Writes comments (insert or replace by id), keeping the lookup columns in step with `doc`.

@@ -101,35 +101,6 @@ impl EntryRow {
     }
 }
 
-pub(super) fn comment_entry(
-    kind: fastcomments_protocol::EventType,
-    c: &Comment,
-    origin: Option<&str>,
-) -> StoreResult<NewEntry> {
-    Ok(entry_with_payload(
-        kind,
-        c,
-        origin,
-        serde_json::to_string(c)?,
-    ))
-}
-
-/// A comment event whose payload (the comment's JSON) is already made.
-pub(super) fn entry_with_payload(
-    kind: fastcomments_protocol::EventType,
-    c: &Comment,
-    origin: Option<&str>,
-    payload: String,
-) -> NewEntry {
-    NewEntry {
-        kind: EntryKind::Event(kind),
-        url_id: c.url_id.clone(),
-        origin_token: origin.map(str::to_owned),
-        only_token: None,
-        payload: Some(payload),
-    }
-}
-
 /// The WHERE clause of a timeline read; the timeline is `t` in the query.
 pub(super) fn push_visibility(qb: &mut QueryBuilder<'_, Sqlite>, q: &TimelineQuery) {
     qb.push(" WHERE t.tenant_id = ");

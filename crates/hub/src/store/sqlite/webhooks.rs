@@ -29,86 +29,38 @@ pub(super) async fn enqueue_webhooks(
     imported: bool,
     now_ms: i64,
 ) -> StoreResult<Enqueued> {
-    let mut rows: Vec<(
-        String,
-        &Comment,
-        i64,
-        WebhookEventKind,
-        &WebhookConfig,
-        &WebhookTarget,
-        String,
-    )> = Vec::new();
-    let mut unmatched = 0;
-    for (kind, comment, position) in changes {
-        let (config, target) = match domain::webhooks::webhook_for(
-            configs, *kind, comment, imported,
-        ) {
-            domain::webhooks::Fired::Send { config, target } => (config, target),
-            // Configured, but this change matched nothing: say so, as a user would ask why.
-            domain::webhooks::Fired::NoConfigForDomain
-            | domain::webhooks::Fired::NoTargetForKind => {
-                tracing::debug!(tenant, comment = %comment.id, domain = ?comment.domain, kind = kind.as_str(), "no webhook configuration matches this change");
-                unmatched += 1;
-                continue;
-            }
-            domain::webhooks::Fired::ImportNotFired | domain::webhooks::Fired::NotConfigured => {
-                continue
-            }
-        };
-        let body = serde_json::to_string(&domain::webhook_comment(comment))?;
-        rows.push((
-            ids::object_id(),
-            comment,
-            *position,
-            *kind,
-            config,
-            target,
-            body,
-        ));
-    }
+    let (rows, unmatched) = domain::webhooks::plan_deliveries(tenant, configs, changes, imported)?;
     let per_row = 17;
     for chunk in rows.chunks(MAX_PARAMS / per_row) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, url, method, \
              legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at) ",
         );
-        qb.push_values(
-            chunk.iter(),
-            |mut b, (id, c, pos, kind, config, target, body)| {
-                b.push_bind(id.as_str())
-                    .push_bind(tenant)
-                    .push_bind(c.id.as_str())
-                    .push_bind(*pos)
-                    .push_bind(kind.as_str())
-                    .push_bind(c.domain.as_deref())
-                    .push_bind(config.domain.as_str())
-                    .push_bind(target.url.as_str())
-                    .push_bind(target.method.as_str())
-                    .push_bind(config.legacy_token_header)
-                    .push_bind(body.as_str())
-                    .push_bind(DeliveryStatus::Queued.as_str())
-                    .push_bind(0i64)
-                    .push_bind(0i64)
-                    .push_bind(now_ms)
-                    .push_bind(now_ms)
-                    .push_bind(now_ms);
-            },
-        );
+        qb.push_values(chunk.iter(), |mut b, d| {
+            b.push_bind(d.id.as_str())
+                .push_bind(tenant)
+                .push_bind(d.comment.id.as_str())
+                .push_bind(d.position)
+                .push_bind(d.kind.as_str())
+                .push_bind(d.comment.domain.as_deref())
+                .push_bind(d.config.domain.as_str())
+                .push_bind(d.target.url.as_str())
+                .push_bind(d.target.method.as_str())
+                .push_bind(d.config.legacy_token_header)
+                .push_bind(d.body.as_str())
+                .push_bind(DeliveryStatus::Queued.as_str())
+                .push_bind(0i64)
+                .push_bind(0i64)
+                .push_bind(now_ms)
+                .push_bind(now_ms)
+                .push_bind(now_ms);
+        });
         qb.build().execute(&mut *conn).await?;
     }
     Ok(Enqueued {
         deliveries: rows.len(),
         unmatched,
     })
-}
-
-/// What [`enqueue_webhooks`] did.
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Enqueued {
-    /// Deliveries queued.
-    pub(super) deliveries: usize,
-    /// Changes that matched no configuration of a tenant that has some.
-    pub(super) unmatched: usize,
 }
 
 /// Writes attempt logs and moves their deliveries on, in one transaction of `conn`.

@@ -1,0 +1,51 @@
+//! Migrations, embedded in the binary and applied on start by sqlx's migrator (which takes a
+//! PostgreSQL advisory lock, so several nodes starting at once apply each exactly once, and
+//! refuses a database whose applied migrations were changed since).
+
+use super::*;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+/// The migrations, in order. Never edit one that has shipped: add the next.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "schema", include_str!("0001_schema.sql"))];
+
+/// [`MIGRATIONS`] as sqlx's migration source.
+#[derive(Debug)]
+struct Embedded;
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Vec<Migration>, sqlx::error::BoxDynError>>
+                + Send
+                + 's,
+        >,
+    > {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, name, sql)| {
+                    Migration::new(
+                        *version,
+                        (*name).into(),
+                        MigrationType::Simple,
+                        (*sql).into(),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// Applies the migrations `pool`'s database lacks.
+pub(super) async fn run(pool: &PgPool) -> StoreResult<()> {
+    let migrator = Migrator::new(Embedded)
+        .await
+        .map_err(|e| StoreError::Database(format!("reading the migrations: {e}")))?;
+    migrator
+        .run(pool)
+        .await
+        .map_err(|e| StoreError::Database(format!("migrating the PostgreSQL schema: {e}")))
+}
