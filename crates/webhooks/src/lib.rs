@@ -56,19 +56,25 @@ pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
 pub mod headers;
+pub mod secret;
 pub mod sign;
+pub mod standard;
 pub mod verifier;
 pub mod verify;
 
 pub use delivery::DeliveryId;
-pub use error::{SignatureFormatError, VerifyError};
+pub use error::{SignatureFormatError, StandardSignatureError, VerifyError};
 #[cfg(feature = "axum")]
 pub use extract::{CommentOrId, VerifiedBody, VerifiedWebhook, WebhookRejection};
 pub use fastcomments_protocol::{WebhookComment, WebhookEventKind};
 pub use headers::{HeaderLookup, WebhookHeader};
+pub use secret::{Secret, SecretError};
 pub use sign::{sign, Signature, Signer};
-pub use verifier::{Clock, Verifier, DEFAULT_MAX_BODY_BYTES};
-pub use verify::{verify, Verified, DEFAULT_TOLERANCE_SECS};
+pub use standard::{
+    sign_standard, verify_standard, InvalidMessageId, MessageId, StandardSignature, StandardSigner,
+};
+pub use verifier::{AcceptedSchemes, Clock, Verifier, DEFAULT_MAX_BODY_BYTES};
+pub use verify::{verify, Scheme, Verified, DEFAULT_TOLERANCE_SECS};
 
 /// Compiles (and runs, where not `no_run`) the Rust examples of `docs/webhooks.md`.
 #[cfg(doctest)]

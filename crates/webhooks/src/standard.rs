@@ -1,0 +1,578 @@
+//! Standard Webhooks (<https://www.standardwebhooks.com>, spec 1.0.0), symmetric `v1`
+//! signatures: both sides of `webhook-id`, `webhook-timestamp` and
+//! `webhook-signature: v1,<base64 HMAC-SHA256(key, id "." timestamp "." body)>`.
+//!
+//! # Where the event kind is signed
+//!
+//! The body stays the FastComments `WebhookComment` (existing receivers parse it), so the kind
+//! cannot live in a body envelope; and the scheme signs no header but its own three, so a signed
+//! `webhook-event` header would be ours alone and every other Standard Webhooks library would
+//! ignore it. The hub therefore writes the kind into the signed id: `webhook-id` is
+//! `<kind>_<delivery id>`, e.g. `update_6741a2b3c4d5e6f708192a3b` ([`MessageId::for_delivery`]),
+//! with `<kind>` one of `create`, `update`, `delete`. Any Standard Webhooks library verifies it
+//! unchanged; a receiver then reads the kind and the delivery id from the verified id
+//! ([`MessageId::event`], or `Verified::event` from this crate), and this crate refuses a request
+//! whose unsigned `X-FastComments-Event` / `X-FastComments-Delivery` contradict it, and a
+//! `DELETE` that is signed as another kind (`Verified::check_method`).
+//!
+//! # Receiving
+//!
+//! - Entries of the signature list are separated by spaces; entries of a version other than
+//!   `v1` (such as the asymmetric `v1a`) are skipped, as the spec says. At most
+//!   [`MAX_STANDARD_SIGNATURES`] `v1` entries are checked; a `v1` entry that is not the base64 of
+//!   32 bytes cannot match and is skipped too.
+//! - The received base64 is decoded once into 32 bytes and compared with each computed MAC in
+//!   constant time; the expected value is never encoded, stored or reported.
+//! - An id holding a `.` is refused: the spec forbids it, because `a.1.2.{…}` could then be
+//!   read as another id, timestamp and body under the same MAC.
+
+use crate::delivery::DeliveryId;
+use crate::error::{StandardSignatureError, VerifyError};
+use crate::headers::{HeaderLookup, WebhookHeader, WebhookHeaderValues};
+use crate::sign::{ascii, keyed_mac, write_decimal, HmacSha256, MAX_TIMESTAMP_LEN};
+use crate::verify::{
+    check_freshness, event_kind, parse_attempt, parse_timestamp, text, trim_ows, words, Scheme,
+    Verified,
+};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use fastcomments_protocol::WebhookEventKind;
+use hmac::Mac;
+use http::header::{HeaderMap, HeaderValue};
+use subtle::{Choice, ConstantTimeEq};
+
+/// The most `v1` signatures of one request that are checked (a rotation needs two).
+pub const MAX_STANDARD_SIGNATURES: usize = 8;
+/// The longest `webhook-id` accepted, bytes.
+pub const MAX_WEBHOOK_ID_LEN: usize = 256;
+/// The version tag of symmetric (HMAC-SHA256) signatures.
+pub const SIGNATURE_VERSION: &str = "v1";
+/// Length of the base64 of 32 bytes, padding included.
+const TAG_BASE64_LEN: usize = 44;
+
+/// Whether `id` may be a `webhook-id`: 1 to [`MAX_WEBHOOK_ID_LEN`] visible ASCII characters
+/// other than `.`.
+fn valid_id(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_WEBHOOK_ID_LEN
+        && id.iter().all(|b| b.is_ascii_graphic() && *b != b'.')
+}
+
+/// The kind named by an id's `<kind>_` prefix, and the rest (the delivery id); the whole id
+/// and `None` when it has no such prefix.
+fn split_id(id: &str) -> (Option<WebhookEventKind>, &str) {
+    if let Some((head, rest)) = id.split_once('_') {
+        if let Some(kind) = WebhookEventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == head)
+        {
+            if !rest.is_empty() {
+                return (Some(kind), rest);
+            }
+        }
+    }
+    (None, id)
+}
+
+/// A `webhook-id` value: 1 to 256 visible ASCII characters, no `.`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MessageId(Box<str>);
+
+/// Why a text cannot be a `webhook-id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a webhook-id is 1 to 256 visible ASCII characters other than '.'")]
+pub struct InvalidMessageId;
+
+impl MessageId {
+    /// The id the hub sends for one delivery: `<kind>_<delivery id>` (`create_…`, `update_…`,
+    /// `delete_…`), so the signature covers the kind. Stable across the delivery's retries.
+    ///
+    /// ```
+    /// use fastcomments_webhooks::{MessageId, WebhookEventKind};
+    /// let id = MessageId::for_delivery(WebhookEventKind::Update, "6741a2b3c4d5e6f708192a3b").unwrap();
+    /// assert_eq!(id.as_str(), "update_6741a2b3c4d5e6f708192a3b");
+    /// assert_eq!(id.event(), Some(WebhookEventKind::Update));
+    /// assert_eq!(id.delivery_id(), "6741a2b3c4d5e6f708192a3b");
+    /// ```
+    pub fn for_delivery(
+        kind: WebhookEventKind,
+        delivery_id: &str,
+    ) -> Result<MessageId, InvalidMessageId> {
+        if delivery_id.is_empty() {
+            return Err(InvalidMessageId);
+        }
+        MessageId::new(&format!("{}_{delivery_id}", kind.as_str()))
+    }
+
+    /// Any valid id (for senders other than the hub, and tests).
+    pub fn new(id: &str) -> Result<MessageId, InvalidMessageId> {
+        if valid_id(id.as_bytes()) {
+            Ok(MessageId(id.into()))
+        } else {
+            Err(InvalidMessageId)
+        }
+    }
+
+    /// The id as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The event kind the id names, if it starts with `create_`, `update_` or `delete_`.
+    pub fn event(&self) -> Option<WebhookEventKind> {
+        split_id(&self.0).0
+    }
+
+    /// The delivery id: what follows the kind, or the whole id if it names no kind.
+    pub fn delivery_id(&self) -> &str {
+        split_id(&self.0).1
+    }
+}
+
+impl std::fmt::Debug for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Feeds `id "." timestamp "." body` to a keyed MAC.
+#[inline]
+fn feed(mac: &mut HmacSha256, id: &[u8], timestamp: &[u8], body: &[u8]) {
+    // The short head in one stack buffer: one update fewer, no heap.
+    let mut head = [0u8; 96];
+    let len = id.len() + timestamp.len() + 2;
+    match head.get_mut(..len) {
+        Some(slot) => {
+            slot[..id.len()].copy_from_slice(id);
+            slot[id.len()] = b'.';
+            slot[id.len() + 1..len - 1].copy_from_slice(timestamp);
+            slot[len - 1] = b'.';
+            mac.update(slot);
+        }
+        None => {
+            mac.update(id);
+            mac.update(b".");
+            mac.update(timestamp);
+            mac.update(b".");
+        }
+    }
+    mac.update(body);
+}
+
+/// The three Standard Webhooks header values of one request, signed with one or several keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StandardSignature {
+    /// `webhook-id`.
+    id: MessageId,
+    /// The signed instant, unix seconds.
+    timestamp: i64,
+    /// `timestamp` in decimal, in `timestamp_buf[..timestamp_len]`.
+    timestamp_buf: [u8; MAX_TIMESTAMP_LEN],
+    /// How many bytes of `timestamp_buf` are used.
+    timestamp_len: usize,
+    /// `v1,<base64>` entries separated by spaces, in the order of the signer's keys.
+    signature: String,
+}
+
+impl StandardSignature {
+    /// The `webhook-id` value.
+    pub fn id(&self) -> &MessageId {
+        &self.id
+    }
+
+    /// The signed instant, unix seconds.
+    pub fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+
+    /// The `webhook-timestamp` value: the timestamp in decimal.
+    pub fn timestamp_header(&self) -> &str {
+        ascii(&self.timestamp_buf[..self.timestamp_len])
+    }
+
+    /// The `webhook-signature` value: one `v1,<base64>` per key, separated by spaces.
+    pub fn signature_header(&self) -> &str {
+        &self.signature
+    }
+
+    /// Sets `webhook-id`, `webhook-timestamp` and `webhook-signature` on an outgoing request,
+    /// replacing earlier values (a retry re-signs with a fresh timestamp).
+    pub fn insert_into(&self, headers: &mut HeaderMap) {
+        // Visible ASCII, digits, and base64 with `v1,` and spaces: always valid header values.
+        if let Ok(id) = HeaderValue::from_str(self.id.as_str()) {
+            headers.insert(WebhookHeader::WebhookId.header_name(), id);
+        }
+        headers.insert(
+            WebhookHeader::WebhookTimestamp.header_name(),
+            HeaderValue::from(self.timestamp),
+        );
+        if let Ok(signature) = HeaderValue::from_str(&self.signature) {
+            headers.insert(WebhookHeader::WebhookSignature.header_name(), signature);
+        }
+    }
+}
+
+impl std::fmt::Debug for StandardSignature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StandardSignature")
+            .field("id", &self.id)
+            .field("timestamp", &self.timestamp_header())
+            .field("signature", &self.signature)
+            .finish()
+    }
+}
+
+/// Signs Standard Webhooks messages with one or several keys, each keyed once.
+///
+/// While a secret is being retired the hub signs with the old and the new one: the header then
+/// holds two `v1,` entries, and a receiver configured with either verifies.
+///
+/// ```
+/// use fastcomments_webhooks::{MessageId, StandardSigner, Verifier, WebhookEventKind};
+/// let signer = StandardSigner::new(["old api secret", "new api secret"]).unwrap();
+/// let id = MessageId::for_delivery(WebhookEventKind::Create, "dlv1").unwrap();
+/// let body = br#"{"id":"c1"}"#;
+/// let sig = signer.sign(&id, 1763880000, body);
+/// assert_eq!(sig.signature_header().matches("v1,").count(), 2);
+///
+/// let headers = [
+///     ("webhook-id", sig.id().as_str()),
+///     ("webhook-timestamp", sig.timestamp_header()),
+///     ("webhook-signature", sig.signature_header()),
+/// ];
+/// let receiver = Verifier::new(["new api secret"]).with_clock(|| 1763880000);
+/// let verified = receiver.verify(&headers, body).unwrap();
+/// assert_eq!(verified.signed_event(), Some(WebhookEventKind::Create));
+/// assert_eq!(verified.signed_delivery_id(), Some("dlv1"));
+/// ```
+#[derive(Clone)]
+pub struct StandardSigner {
+    /// One keyed MAC per non-empty secret, in the order given.
+    keys: Vec<HmacSha256>,
+}
+
+impl StandardSigner {
+    /// A signer for every non-empty secret of `secrets` (raw key bytes: an API secret's text,
+    /// or a [`Secret`](crate::Secret)), or `None` when there is none.
+    pub fn new<I>(secrets: I) -> Option<StandardSigner>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let keys: Vec<_> = secrets
+            .into_iter()
+            .filter(|s| !s.as_ref().is_empty())
+            .map(|s| keyed_mac(s.as_ref()))
+            .collect();
+        (!keys.is_empty()).then_some(StandardSigner { keys })
+    }
+
+    /// How many keys sign (the number of `v1,` entries of each signature).
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Signs `body` (the exact bytes that will be sent) as message `id` at `timestamp`.
+    pub fn sign(&self, id: &MessageId, timestamp: i64, body: &[u8]) -> StandardSignature {
+        let mut timestamp_buf = [0u8; MAX_TIMESTAMP_LEN];
+        let timestamp_len = write_decimal(timestamp, &mut timestamp_buf);
+        let mut signature = String::with_capacity(self.keys.len() * (TAG_BASE64_LEN + 4));
+        for keyed in &self.keys {
+            let mut mac = keyed.clone();
+            feed(
+                &mut mac,
+                id.as_str().as_bytes(),
+                &timestamp_buf[..timestamp_len],
+                body,
+            );
+            if !signature.is_empty() {
+                signature.push(' ');
+            }
+            signature.push_str(SIGNATURE_VERSION);
+            signature.push(',');
+            BASE64.encode_string(mac.finalize().into_bytes(), &mut signature);
+        }
+        StandardSignature {
+            id: id.clone(),
+            timestamp,
+            timestamp_buf,
+            timestamp_len,
+            signature,
+        }
+    }
+}
+
+impl std::fmt::Debug for StandardSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "StandardSigner {{ keys: [{} redacted] }}",
+            self.keys.len()
+        )
+    }
+}
+
+/// Signs a Standard Webhooks message with every non-empty secret of `secrets`; `None` when
+/// there is none. To sign many messages, a [`StandardSigner`] keys the secrets once.
+pub fn sign_standard<S: AsRef<[u8]>>(
+    secrets: &[S],
+    id: &MessageId,
+    timestamp: i64,
+    body: &[u8],
+) -> Option<StandardSignature> {
+    StandardSigner::new(secrets).map(|signer| signer.sign(id, timestamp, body))
+}
+
+/// The base64 of 32 bytes into those bytes, or `None`.
+#[inline]
+fn decode_tag(text: &[u8]) -> Option<[u8; 32]> {
+    if text.len() != TAG_BASE64_LEN {
+        return None;
+    }
+    // Room for the decoder's estimate (33 bytes for 44 characters).
+    let mut out = [0u8; 36];
+    match BASE64.decode_slice(text, &mut out) {
+        Ok(32) => {
+            let mut tag = [0u8; 32];
+            tag.copy_from_slice(&out[..32]);
+            Some(tag)
+        }
+        _ => None,
+    }
+}
+
+/// The signed parts of a Standard Webhooks request, read and checked before any MAC.
+pub(crate) struct StandardHeaders<'h> {
+    /// `webhook-id`, trimmed: the MAC covers these bytes.
+    id: &'h str,
+    /// `webhook-timestamp` exactly as received (trimmed).
+    timestamp_text: &'h [u8],
+    /// Its value.
+    timestamp: i64,
+    /// The decoded `v1` signatures, `tags[..count]`, as words for a cheap constant-time compare.
+    tags: [[u64; 4]; MAX_STANDARD_SIGNATURES],
+    /// How many of `tags` are used (at least 1).
+    count: usize,
+}
+
+impl<'h> StandardHeaders<'h> {
+    /// Runs every check that needs no secret.
+    pub(crate) fn read(
+        values: &WebhookHeaderValues<'h>,
+        now: i64,
+        tolerance_secs: u64,
+    ) -> Result<StandardHeaders<'h>, VerifyError> {
+        let missing = VerifyError::MissingStandardHeader;
+        let id = values
+            .webhook_id
+            .map(trim_ows)
+            .ok_or(missing(WebhookHeader::WebhookId))?;
+        let timestamp_text = values
+            .webhook_timestamp
+            .map(trim_ows)
+            .ok_or(missing(WebhookHeader::WebhookTimestamp))?;
+        let signature = values
+            .webhook_signature
+            .map(trim_ows)
+            .ok_or(missing(WebhookHeader::WebhookSignature))?;
+        if !valid_id(id) {
+            return Err(VerifyError::MalformedWebhookId);
+        }
+        // Visible ASCII only, so always UTF-8.
+        let id = std::str::from_utf8(id).map_err(|_| VerifyError::MalformedWebhookId)?;
+        let timestamp =
+            parse_timestamp(timestamp_text).map_err(|_| VerifyError::MalformedWebhookTimestamp)?;
+        let mut tags = [[0u64; 4]; MAX_STANDARD_SIGNATURES];
+        let mut count = 0;
+        let mut saw_v1 = false;
+        for entry in signature
+            .split(|b| *b == b' ' || *b == b'\t')
+            .filter(|e| !e.is_empty())
+        {
+            let Some(value) = entry.strip_prefix(b"v1,") else {
+                continue; // another version (`v1a`, `v2`, …): not ours to check
+            };
+            saw_v1 = true;
+            if let Some(tag) = decode_tag(value) {
+                let slot = tags
+                    .get_mut(count)
+                    .ok_or(VerifyError::MalformedWebhookSignature(
+                        StandardSignatureError::TooMany,
+                    ))?;
+                *slot = words(&tag);
+                count += 1;
+            }
+        }
+        if count == 0 {
+            return Err(VerifyError::MalformedWebhookSignature(if saw_v1 {
+                StandardSignatureError::NotBase64
+            } else {
+                StandardSignatureError::NoV1Signature
+            }));
+        }
+        check_freshness(timestamp, now, tolerance_secs)?;
+        Ok(StandardHeaders {
+            id,
+            timestamp_text,
+            timestamp,
+            tags,
+            count,
+        })
+    }
+
+    /// Whether the MAC keyed with one secret matches any of the signatures, each compared in
+    /// constant time.
+    #[inline]
+    pub(crate) fn matches(&self, keyed: &HmacSha256, body: &[u8]) -> bool {
+        let mut mac = keyed.clone();
+        feed(&mut mac, self.id.as_bytes(), self.timestamp_text, body);
+        let computed: [u8; 32] = mac.finalize().into_bytes().into();
+        let computed = words(&computed);
+        let any = self.tags[..self.count]
+            .iter()
+            .fold(Choice::from(0), |any, tag| {
+                let equal = computed
+                    .iter()
+                    .zip(tag)
+                    .fold(Choice::from(1), |acc, (a, b)| acc & a.ct_eq(b));
+                any | equal
+            });
+        bool::from(any)
+    }
+
+    /// The result: kind and delivery from the signed id, refusing unsigned FastComments headers
+    /// that contradict them.
+    pub(crate) fn verified(
+        &self,
+        values: &WebhookHeaderValues<'_>,
+        secret_index: usize,
+    ) -> Result<Verified, VerifyError> {
+        let (event, delivery) = split_id(self.id);
+        let header_event = values.event.map(trim_ows).and_then(event_kind);
+        if event.is_some() && header_event.is_some() && header_event != event {
+            return Err(VerifyError::HeaderMismatch(WebhookHeader::Event));
+        }
+        if text(values.delivery).is_some_and(|d| !d.is_empty() && d != delivery) {
+            return Err(VerifyError::HeaderMismatch(WebhookHeader::Delivery));
+        }
+        Ok(Verified {
+            timestamp: self.timestamp,
+            secret_index,
+            event,
+            delivery_id: Some(DeliveryId::new(delivery)),
+            attempt: values.attempt.map(trim_ows).and_then(parse_attempt),
+            scheme: Scheme::StandardWebhooks,
+        })
+    }
+}
+
+/// Verifies a Standard Webhooks request against `secrets` (raw key bytes; see
+/// [`Secret`](crate::Secret) for the `whsec_` form), as of `now_unix_secs`, accepting a
+/// timestamp up to `tolerance_secs` away either way. No replay store: a
+/// [`Verifier`](crate::Verifier) takes one.
+///
+/// ```
+/// use fastcomments_webhooks::{standard::verify_standard, Secret, VerifyError};
+/// // The vector of the Standard Webhooks libraries' tests.
+/// let secret = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+/// let headers = [
+///     ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
+///     ("webhook-timestamp", "1614265330"),
+///     ("webhook-signature", "v1a,ignored v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+/// ];
+/// let body = br#"{"test": 2432232314}"#;
+/// assert!(verify_standard(&headers, body, &[&secret], 1614265330, 300).is_ok());
+/// assert_eq!(
+///     verify_standard(&headers, b"{}", &[&secret], 1614265330, 300),
+///     Err(VerifyError::SignatureMismatch)
+/// );
+/// ```
+pub fn verify_standard<H, S>(
+    headers: &H,
+    raw_body: &[u8],
+    secrets: &[S],
+    now_unix_secs: i64,
+    tolerance_secs: u64,
+) -> Result<Verified, VerifyError>
+where
+    H: HeaderLookup + ?Sized,
+    S: AsRef<[u8]>,
+{
+    if secrets.iter().all(|s| s.as_ref().is_empty()) {
+        return Err(VerifyError::NoSecret);
+    }
+    let values = headers.webhook_headers();
+    let signed = StandardHeaders::read(&values, now_unix_secs, tolerance_secs)?;
+    for (index, secret) in secrets.iter().enumerate() {
+        let secret = secret.as_ref();
+        if !secret.is_empty() && signed.matches(&keyed_mac(secret), raw_body) {
+            return signed.verified(&values, index);
+        }
+    }
+    Err(VerifyError::SignatureMismatch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert_eq!(
+            split_id("delete_abc"),
+            (Some(WebhookEventKind::Delete), "abc")
+        );
+        assert_eq!(split_id("delete_"), (None, "delete_"));
+        assert_eq!(split_id("msg_abc"), (None, "msg_abc"));
+        assert_eq!(split_id("comment_x"), (None, "comment_x"));
+        assert_eq!(
+            split_id("create_a_b"),
+            (Some(WebhookEventKind::Create), "a_b")
+        );
+        for bad in ["", "a.b", "a b", "é", "a\u{7f}", &"x".repeat(257)] {
+            assert_eq!(MessageId::new(bad), Err(InvalidMessageId), "{bad:?}");
+        }
+        assert!(MessageId::new(&"x".repeat(256)).is_ok());
+        assert_eq!(
+            MessageId::for_delivery(WebhookEventKind::Create, ""),
+            Err(InvalidMessageId)
+        );
+        assert_eq!(
+            MessageId::for_delivery(WebhookEventKind::Create, "a.b"),
+            Err(InvalidMessageId)
+        );
+    }
+
+    #[test]
+    fn tags() {
+        let tag = [7u8; 32];
+        let text = BASE64.encode(tag);
+        assert_eq!(decode_tag(text.as_bytes()), Some(tag));
+        assert_eq!(decode_tag(&text.as_bytes()[..43]), None);
+        assert_eq!(decode_tag(text.trim_end_matches('=').as_bytes()), None);
+        // 33 bytes' base64 is 44 characters too, without padding.
+        assert_eq!(decode_tag(BASE64.encode([7u8; 33]).as_bytes()), None);
+        // Non-canonical trailing bits are not another spelling of the same tag.
+        let mut odd = text.clone().into_bytes();
+        odd[42] = b'd';
+        assert_ne!(text.as_bytes()[42], b'd');
+        assert_eq!(decode_tag(&odd), None);
+    }
+
+    #[test]
+    fn long_heads_are_fed_in_pieces() {
+        let key = keyed_mac(b"k");
+        let id = "x".repeat(200);
+        let mut short = key.clone();
+        feed(&mut short, id.as_bytes(), b"1", b"body");
+        let mut whole = key.clone();
+        whole.update(format!("{id}.1.body").as_bytes());
+        assert_eq!(short.finalize().into_bytes(), whole.finalize().into_bytes());
+    }
+}
