@@ -56,6 +56,7 @@ pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
 pub mod headers;
+pub mod replay;
 pub mod secret;
 pub mod sign;
 pub mod standard;
@@ -68,6 +69,7 @@ pub use error::{SignatureFormatError, StandardSignatureError, VerifyError};
 pub use extract::{CommentOrId, VerifiedBody, VerifiedWebhook, WebhookRejection};
 pub use fastcomments_protocol::{WebhookComment, WebhookEventKind};
 pub use headers::{HeaderLookup, WebhookHeader};
+pub use replay::{MemoryReplayStore, ReplayStore};
 pub use secret::{Secret, SecretError};
 pub use sign::{sign, Signature, Signer};
 pub use standard::{

@@ -426,6 +426,16 @@ impl<'h> StandardHeaders<'h> {
         })
     }
 
+    /// The message id, as signed.
+    pub(crate) fn id(&self) -> &'h str {
+        self.id
+    }
+
+    /// The signed instant.
+    pub(crate) fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+
     /// Whether the MAC keyed with one secret matches any of the signatures, each compared in
     /// constant time.
     #[inline]

@@ -1,4 +1,4 @@
-//! [`Verifier`]: the secrets, tolerance, clock and accepted schemes of a receiver,
+//! [`Verifier`]: the secrets, tolerance, clock, accepted schemes and replay store of a receiver,
 //! set up once and shared by every request.
 //!
 //! It checks either signature scheme: Standard Webhooks when a request carries any of its
@@ -12,6 +12,7 @@
 
 use crate::error::VerifyError;
 use crate::headers::{HeaderLookup, WebhookHeaderValues};
+use crate::replay::ReplayStore;
 use crate::sign::{keyed_mac, HmacSha256};
 use crate::standard::StandardHeaders;
 use crate::verify::{SignedHeaders, Verified, DEFAULT_TOLERANCE_SECS};
@@ -77,6 +78,8 @@ struct Settings {
     max_body_bytes: usize,
     /// Which schemes are checked.
     schemes: AcceptedSchemes,
+    /// Where accepted Standard Webhooks messages are remembered, if anywhere.
+    replay: Option<Arc<dyn ReplayStore>>,
 }
 
 /// Verifies webhook requests against a fixed set of secrets.
@@ -122,6 +125,7 @@ impl Verifier {
                 clock: Arc::new(system_clock),
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 schemes: AcceptedSchemes::Either,
+                replay: None,
             }),
         }
     }
@@ -147,6 +151,29 @@ impl Verifier {
     /// Sets which signature schemes are accepted (default [`AcceptedSchemes::Either`]).
     pub fn with_schemes(mut self, schemes: AcceptedSchemes) -> Verifier {
         Arc::make_mut(&mut self.settings).schemes = schemes;
+        self
+    }
+
+    /// Remembers accepted Standard Webhooks messages in `store` and refuses one seen again
+    /// within the tolerance ([`VerifyError::Replayed`]); see [`crate::replay`].
+    ///
+    /// ```
+    /// use fastcomments_webhooks::{MemoryReplayStore, MessageId, StandardSigner, Verifier, VerifyError, WebhookEventKind};
+    /// let verifier = Verifier::new(["secret"])
+    ///     .with_replay_store(MemoryReplayStore::new())
+    ///     .with_clock(|| 1763880000);
+    /// let id = MessageId::for_delivery(WebhookEventKind::Update, "d1").unwrap();
+    /// let sig = StandardSigner::new(["secret"]).unwrap().sign(&id, 1763880000, b"{}");
+    /// let headers = [
+    ///     ("webhook-id", sig.id().as_str()),
+    ///     ("webhook-timestamp", sig.timestamp_header()),
+    ///     ("webhook-signature", sig.signature_header()),
+    /// ];
+    /// assert!(verifier.verify(&headers, b"{}").is_ok());
+    /// assert_eq!(verifier.verify(&headers, b"{}"), Err(VerifyError::Replayed));
+    /// ```
+    pub fn with_replay_store(mut self, store: impl ReplayStore + 'static) -> Verifier {
+        Arc::make_mut(&mut self.settings).replay = Some(Arc::new(store));
         self
     }
 
@@ -178,7 +205,7 @@ impl Verifier {
     /// Verifies a request as of the clock's "now": by Standard Webhooks when it carries any of
     /// that scheme's headers (see [`AcceptedSchemes`]), else by the FastComments scheme. See
     /// [`verify`](fn@crate::verify) and [`verify_standard`](crate::standard::verify_standard)
-    /// for the checks.
+    /// for the checks; a replay store, if set, is asked last.
     pub fn verify<H: HeaderLookup + ?Sized>(
         &self,
         headers: &H,
@@ -220,7 +247,7 @@ impl Verifier {
         Err(VerifyError::SignatureMismatch)
     }
 
-    /// The Standard Webhooks checks.
+    /// The Standard Webhooks checks, then the replay store.
     fn verify_standard(
         &self,
         values: &WebhookHeaderValues<'_>,
@@ -237,7 +264,16 @@ impl Verifier {
             .find(|(_, keyed)| signed.matches(keyed, raw_body))
             .map(|(index, _)| *index)
             .ok_or(VerifyError::SignatureMismatch)?;
-        signed.verified(values, index)
+        let verified = signed.verified(values, index)?;
+        if let Some(store) = &settings.replay {
+            let keep_until = signed
+                .timestamp()
+                .saturating_add_unsigned(settings.tolerance_secs);
+            if !store.first_sighting(signed.id(), signed.timestamp(), keep_until, now) {
+                return Err(VerifyError::Replayed);
+            }
+        }
+        Ok(verified)
     }
 }
 
@@ -251,6 +287,7 @@ impl std::fmt::Debug for Verifier {
             .field("tolerance_secs", &self.settings.tolerance_secs)
             .field("max_body_bytes", &self.settings.max_body_bytes)
             .field("schemes", &self.settings.schemes)
+            .field("replay_store", &self.settings.replay.is_some())
             .finish_non_exhaustive()
     }
 }
