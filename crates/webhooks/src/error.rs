@@ -141,8 +141,9 @@ pub enum StandardSignatureError {
     /// No `v1,` entry at all (entries of other versions, such as `v1a,`, are skipped).
     #[error("no v1 signature")]
     NoV1Signature,
-    /// There are `v1,` entries, but none is the base64 of 32 bytes.
-    #[error("no v1 signature is the base64 of 32 bytes")]
+    /// There are `v1,` entries, but none has the length of the base64 of 32 bytes
+    /// (43 characters and `=`).
+    #[error("no v1 signature has the length of the base64 of 32 bytes")]
     NotBase64,
     /// More `v1,` entries than are checked ([`MAX_STANDARD_SIGNATURES`](crate::standard::MAX_STANDARD_SIGNATURES)).
     #[error("more than {} v1 signatures", crate::standard::MAX_STANDARD_SIGNATURES)]

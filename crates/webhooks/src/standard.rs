@@ -19,10 +19,13 @@
 //!
 //! - Entries of the signature list are separated by spaces; entries of a version other than
 //!   `v1` (such as the asymmetric `v1a`) are skipped, as the spec says. At most
-//!   [`MAX_STANDARD_SIGNATURES`] `v1` entries are checked; a `v1` entry that is not the base64 of
-//!   32 bytes cannot match and is skipped too.
-//! - The received base64 is decoded once into 32 bytes and compared with each computed MAC in
-//!   constant time; the expected value is never encoded, stored or reported.
+//!   [`MAX_STANDARD_SIGNATURES`] `v1` entries are checked; a `v1` entry without the length of
+//!   the base64 of 32 bytes (43 characters and `=`) cannot match and is skipped too.
+//! - For each secret the computed MAC is base64-encoded once, in standard padded form, into a
+//!   stack buffer and compared with every entry in constant time (as six words). Only the
+//!   canonical encoding of the right MAC matches, so an entry that is not base64 at all, or
+//!   spells the bytes with non-zero trailing bits, is simply a mismatch; encoding one MAC is
+//!   cheaper than decoding every entry. The expected value is never stored or reported.
 //! - An id holding a `.` is refused: the spec forbids it, because `a.1.2.{…}` could then be
 //!   read as another id, timestamp and body under the same MAC.
 
@@ -31,8 +34,7 @@ use crate::error::{StandardSignatureError, VerifyError};
 use crate::headers::{HeaderLookup, WebhookHeader, WebhookHeaderValues};
 use crate::sign::{ascii, keyed_mac, write_decimal, HmacSha256, MAX_TIMESTAMP_LEN};
 use crate::verify::{
-    check_freshness, event_kind, parse_attempt, parse_timestamp, text, trim_ows, words, Scheme,
-    Verified,
+    check_freshness, event_kind, parse_attempt, parse_timestamp, text, trim_ows, Scheme, Verified,
 };
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -329,22 +331,25 @@ pub fn sign_standard<S: AsRef<[u8]>>(
     StandardSigner::new(secrets).map(|signer| signer.sign(id, timestamp, body))
 }
 
-/// The base64 of 32 bytes into those bytes, or `None`.
+/// Whether a `v1` value has the shape of the base64 of 32 bytes: 43 characters, then `=`.
 #[inline]
-fn decode_tag(text: &[u8]) -> Option<[u8; 32]> {
-    if text.len() != TAG_BASE64_LEN {
-        return None;
+fn tag_shaped(text: &[u8]) -> bool {
+    text.len() == TAG_BASE64_LEN && text[43] == b'=' && text[42] != b'='
+}
+
+/// 44 base64 characters as six words (the last one half zeros), the same way for both sides
+/// of a compare.
+#[inline]
+fn tag_words(text: &[u8]) -> [u64; 6] {
+    let mut buf = [0u8; 48];
+    buf[..TAG_BASE64_LEN].copy_from_slice(&text[..TAG_BASE64_LEN]);
+    let mut words = [0u64; 6];
+    for (i, word) in words.iter_mut().enumerate() {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(&buf[i * 8..i * 8 + 8]);
+        *word = u64::from_ne_bytes(eight);
     }
-    // Room for the decoder's estimate (33 bytes for 44 characters).
-    let mut out = [0u8; 36];
-    match BASE64.decode_slice(text, &mut out) {
-        Ok(32) => {
-            let mut tag = [0u8; 32];
-            tag.copy_from_slice(&out[..32]);
-            Some(tag)
-        }
-        _ => None,
-    }
+    words
 }
 
 /// The signed parts of a Standard Webhooks request, read and checked before any MAC.
@@ -355,8 +360,8 @@ pub(crate) struct StandardHeaders<'h> {
     timestamp_text: &'h [u8],
     /// Its value.
     timestamp: i64,
-    /// The decoded `v1` signatures, `tags[..count]`, as words for a cheap constant-time compare.
-    tags: [[u64; 4]; MAX_STANDARD_SIGNATURES],
+    /// The `v1` values of the right shape, `tags[..count]` (44 base64 characters each).
+    tags: [&'h [u8]; MAX_STANDARD_SIGNATURES],
     /// How many of `tags` are used (at least 1).
     count: usize,
 }
@@ -388,7 +393,7 @@ impl<'h> StandardHeaders<'h> {
         let id = std::str::from_utf8(id).map_err(|_| VerifyError::MalformedWebhookId)?;
         let timestamp =
             parse_timestamp(timestamp_text).map_err(|_| VerifyError::MalformedWebhookTimestamp)?;
-        let mut tags = [[0u64; 4]; MAX_STANDARD_SIGNATURES];
+        let mut tags: [&[u8]; MAX_STANDARD_SIGNATURES] = [&[]; MAX_STANDARD_SIGNATURES];
         let mut count = 0;
         let mut saw_v1 = false;
         for entry in signature
@@ -399,13 +404,13 @@ impl<'h> StandardHeaders<'h> {
                 continue; // another version (`v1a`, `v2`, …): not ours to check
             };
             saw_v1 = true;
-            if let Some(tag) = decode_tag(value) {
+            if tag_shaped(value) {
                 let slot = tags
                     .get_mut(count)
                     .ok_or(VerifyError::MalformedWebhookSignature(
                         StandardSignatureError::TooMany,
                     ))?;
-                *slot = words(&tag);
+                *slot = value;
                 count += 1;
             }
         }
@@ -442,15 +447,17 @@ impl<'h> StandardHeaders<'h> {
     pub(crate) fn matches(&self, keyed: &HmacSha256, body: &[u8]) -> bool {
         let mut mac = keyed.clone();
         feed(&mut mac, self.id.as_bytes(), self.timestamp_text, body);
-        let computed: [u8; 32] = mac.finalize().into_bytes().into();
-        let computed = words(&computed);
+        let mut text = [0u8; TAG_BASE64_LEN];
+        // 32 bytes are always 44 characters: the buffer always fits.
+        let _ = BASE64.encode_slice(mac.finalize().into_bytes(), &mut text);
+        let computed = tag_words(&text);
         let any = self.tags[..self.count]
             .iter()
             .fold(Choice::from(0), |any, tag| {
                 let equal = computed
                     .iter()
-                    .zip(tag)
-                    .fold(Choice::from(1), |acc, (a, b)| acc & a.ct_eq(b));
+                    .zip(tag_words(tag))
+                    .fold(Choice::from(1), |acc, (a, b)| acc & a.ct_eq(&b));
                 any | equal
             });
         bool::from(any)
@@ -561,18 +568,34 @@ mod tests {
 
     #[test]
     fn tags() {
-        let tag = [7u8; 32];
-        let text = BASE64.encode(tag);
-        assert_eq!(decode_tag(text.as_bytes()), Some(tag));
-        assert_eq!(decode_tag(&text.as_bytes()[..43]), None);
-        assert_eq!(decode_tag(text.trim_end_matches('=').as_bytes()), None);
-        // 33 bytes' base64 is 44 characters too, without padding.
-        assert_eq!(decode_tag(BASE64.encode([7u8; 33]).as_bytes()), None);
-        // Non-canonical trailing bits are not another spelling of the same tag.
+        let key = keyed_mac(b"k");
+        let text = BASE64.encode({
+            let mut mac = key.clone();
+            feed(&mut mac, b"id", b"1", b"body");
+            mac.finalize().into_bytes()
+        });
+        assert!(tag_shaped(text.as_bytes()));
+        assert!(!tag_shaped(&text.as_bytes()[..43]));
+        assert!(!tag_shaped(text.trim_end_matches('=').as_bytes()));
+        assert!(!tag_shaped(BASE64.encode([7u8; 31]).as_bytes()));
+        assert!(!tag_shaped(format!("{text}A").as_bytes()));
+        fn headers(sig: &[u8]) -> StandardHeaders<'_> {
+            StandardHeaders {
+                id: "id",
+                timestamp_text: b"1",
+                timestamp: 1,
+                tags: [sig; MAX_STANDARD_SIGNATURES],
+                count: 1,
+            }
+        }
+        assert!(headers(text.as_bytes()).matches(&key, b"body"));
+        assert!(!headers(text.as_bytes()).matches(&key, b"bodY"));
+        // The same bytes with non-zero trailing bits (one more in the last character's low
+        // bits) are not the canonical encoding, and do not match.
         let mut odd = text.clone().into_bytes();
-        odd[42] = b'd';
-        assert_ne!(text.as_bytes()[42], b'd');
-        assert_eq!(decode_tag(&odd), None);
+        odd[42] += 1;
+        assert_eq!(BASE64.decode(&odd).ok().map(|_| ()), None);
+        assert!(!headers(&odd).matches(&key, b"body"));
     }
 
     #[test]
