@@ -352,6 +352,39 @@ fn tag_words(text: &[u8]) -> [u64; 6] {
     words
 }
 
+/// The entries of a `webhook-signature` value, separated by runs of spaces or tabs.
+///
+/// A `v1,` entry of the usual length is taken whole when a separator (or the end) follows it,
+/// without looking at its 44 characters one by one: a byte-by-byte split of a two-entry header
+/// was a third of the header parsing. Such a 47-byte window can only swallow pieces shorter
+/// than a real entry (one with a separator inside, which is then a harmless non-matching
+/// candidate): a well-formed entry is 47 bytes without separators, so no window that ends at
+/// a separator can overlap it without being it.
+struct Entries<'h>(&'h [u8]);
+
+impl<'h> Iterator for Entries<'h> {
+    type Item = &'h [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'h [u8]> {
+        let is_sep = |b: &u8| *b == b' ' || *b == b'\t';
+        let start = self.0.iter().position(|b| !is_sep(b))?;
+        let rest = &self.0[start..];
+        const V1_LEN: usize = 3 + TAG_BASE64_LEN;
+        let len = if rest.len() >= V1_LEN
+            && rest.starts_with(b"v1,")
+            && rest.get(V1_LEN).is_none_or(is_sep)
+        {
+            V1_LEN
+        } else {
+            rest.iter().position(is_sep).unwrap_or(rest.len())
+        };
+        let (entry, tail) = rest.split_at(len);
+        self.0 = tail;
+        Some(entry)
+    }
+}
+
 /// The signed parts of a Standard Webhooks request, read and checked before any MAC.
 pub(crate) struct StandardHeaders<'h> {
     /// `webhook-id`, trimmed: the MAC covers these bytes.
@@ -396,10 +429,7 @@ impl<'h> StandardHeaders<'h> {
         let mut tags: [&[u8]; MAX_STANDARD_SIGNATURES] = [&[]; MAX_STANDARD_SIGNATURES];
         let mut count = 0;
         let mut saw_v1 = false;
-        for entry in signature
-            .split(|b| *b == b' ' || *b == b'\t')
-            .filter(|e| !e.is_empty())
-        {
+        for entry in Entries(signature) {
             let Some(value) = entry.strip_prefix(b"v1,") else {
                 continue; // another version (`v1a`, `v2`, …): not ours to check
             };
@@ -596,6 +626,34 @@ mod tests {
         odd[42] += 1;
         assert_eq!(BASE64.decode(&odd).ok().map(|_| ()), None);
         assert!(!headers(&odd).matches(&key, b"body"));
+    }
+
+    #[test]
+    fn entries() {
+        let tag = "A".repeat(43) + "=";
+        let split = |text: &str| {
+            Entries(text.as_bytes())
+                .map(|e| String::from_utf8(e.to_vec()).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let v1 = format!("v1,{tag}");
+        assert_eq!(split(&v1), std::slice::from_ref(&v1));
+        assert_eq!(
+            split(&format!("  {v1} \t v1a,xy\t{v1}  ")),
+            [v1.clone(), "v1a,xy".into(), v1.clone()]
+        );
+        // A v1 entry one character longer is not cut at the usual length.
+        assert_eq!(
+            split(&format!("{v1}= v2,z")),
+            [format!("{v1}="), "v2,z".into()]
+        );
+        assert_eq!(split("v1,short v1,"), ["v1,short", "v1,"]);
+        // A window over short pieces is one (non-matching) candidate; what follows is intact.
+        let pieces = format!("v1,{} v1,{}", "b".repeat(20), "c".repeat(20));
+        assert_eq!(pieces.len(), 47);
+        assert_eq!(split(&format!("{pieces} {v1}")), [pieces, v1.clone()]);
+        assert!(split(" \t ").is_empty());
+        assert!(split("").is_empty());
     }
 
     #[test]
