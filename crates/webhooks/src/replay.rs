@@ -21,8 +21,7 @@
 //! with the same body in the same second (an update undone within it) have the same signature,
 //! and a store would refuse the second.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Remembers accepted messages for the time their timestamps stay acceptable.
@@ -46,21 +45,74 @@ impl<T: ReplayStore + ?Sized> ReplayStore for Arc<T> {
     }
 }
 
-/// One remembered message.
-type Key = (Arc<str>, i64);
+/// The timestamps remembered for one id: nearly always one (a second one only when the hub
+/// retried a delivery within the tolerance), so without a heap allocation.
+enum Stamps {
+    One(i64),
+    Many(Vec<i64>),
+}
+
+impl Stamps {
+    fn contains(&self, timestamp: i64) -> bool {
+        match self {
+            Stamps::One(t) => *t == timestamp,
+            Stamps::Many(ts) => ts.contains(&timestamp),
+        }
+    }
+
+    fn push(&mut self, timestamp: i64) {
+        match self {
+            Stamps::One(t) => *self = Stamps::Many(vec![*t, timestamp]),
+            Stamps::Many(ts) => ts.push(timestamp),
+        }
+    }
+
+    /// Forgets `timestamp`; says whether nothing is left.
+    fn remove(&mut self, timestamp: i64) -> bool {
+        match self {
+            Stamps::One(t) => *t == timestamp,
+            Stamps::Many(ts) => {
+                ts.retain(|t| *t != timestamp);
+                ts.is_empty()
+            }
+        }
+    }
+}
 
 /// What a [`MemoryReplayStore`] holds behind its lock.
 #[derive(Default)]
 struct Seen {
-    /// Every remembered message.
-    keys: HashSet<Key>,
-    /// The same messages by `keep_until`, soonest first, to forget them in order.
-    expiry: BinaryHeap<Reverse<(i64, Key)>>,
+    /// Every remembered message, by id; looked up by `&str`, without allocating.
+    ids: HashMap<Arc<str>, Stamps>,
+    /// The same messages bucketed by `keep_until` (one bucket per second, nearly always the
+    /// newest), so that forgetting them in order is a walk from the front.
+    expiry: BTreeMap<i64, Vec<(Arc<str>, i64)>>,
+    /// How many messages `ids` holds.
+    len: usize,
 }
 
-/// A [`ReplayStore`] in this process's memory: a set of messages and a heap by expiry, behind a
-/// mutex. Each call first forgets what has expired, so its size follows the traffic of the
-/// last two tolerance windows and nothing else.
+impl Seen {
+    /// Forgets every message whose `keep_until` is before `now`.
+    fn forget_before(&mut self, now: i64) {
+        while let Some(bucket) = self.expiry.first_entry() {
+            if *bucket.key() >= now {
+                break;
+            }
+            for (id, timestamp) in bucket.remove() {
+                if let Some(stamps) = self.ids.get_mut(&id) {
+                    self.len -= 1;
+                    if stamps.remove(timestamp) {
+                        self.ids.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A [`ReplayStore`] in this process's memory: a map from id to timestamps and buckets by
+/// expiry second, behind a mutex. Each call first forgets what has expired, so its size
+/// follows the traffic of the last two tolerance windows and nothing else.
 #[derive(Default)]
 pub struct MemoryReplayStore {
     seen: Mutex<Seen>,
@@ -75,7 +127,7 @@ impl MemoryReplayStore {
     /// How many messages it remembers now (expired ones are dropped on the next call of
     /// [`first_sighting`](ReplayStore::first_sighting)).
     pub fn len(&self) -> usize {
-        self.lock().keys.len()
+        self.lock().len
     }
 
     /// Whether it remembers nothing.
@@ -84,8 +136,8 @@ impl MemoryReplayStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
-        // A panic while holding the lock leaves the set and heap consistent (every change is
-        // one insert or one remove), so a poisoned lock is still usable.
+        // A panic while holding the lock can at worst leave a message remembered a little
+        // longer or forgotten a little early; the store stays usable.
         self.seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -95,23 +147,26 @@ impl MemoryReplayStore {
 impl ReplayStore for MemoryReplayStore {
     fn first_sighting(&self, id: &str, timestamp: i64, keep_until: i64, now: i64) -> bool {
         let mut seen = self.lock();
-        while let Some(Reverse((until, _))) = seen.expiry.peek() {
-            if *until >= now {
-                break;
-            }
-            if let Some(Reverse((_, key))) = seen.expiry.pop() {
-                seen.keys.remove(&key);
-            }
-        }
+        seen.forget_before(now);
         if keep_until < now {
             return true; // already outside the window: nothing to remember it for
         }
-        let key: Key = (Arc::from(id), timestamp);
-        if seen.keys.contains(&key) {
-            return false;
+        let key = match seen.ids.get_key_value(id) {
+            Some((_, stamps)) if stamps.contains(timestamp) => return false,
+            Some((key, _)) => Arc::clone(key),
+            None => Arc::from(id),
+        };
+        match seen.ids.get_mut(id) {
+            Some(stamps) => stamps.push(timestamp),
+            None => {
+                seen.ids.insert(Arc::clone(&key), Stamps::One(timestamp));
+            }
         }
-        seen.keys.insert(key.clone());
-        seen.expiry.push(Reverse((keep_until, key)));
+        seen.len += 1;
+        seen.expiry
+            .entry(keep_until)
+            .or_default()
+            .push((key, timestamp));
         true
     }
 }
