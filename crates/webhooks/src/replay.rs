@@ -21,6 +21,7 @@
 //! with the same body in the same second (an update undone within it) have the same signature,
 //! and a store would refuse the second.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -99,10 +100,11 @@ impl Seen {
                 break;
             }
             for (id, timestamp) in bucket.remove() {
-                if let Some(stamps) = self.ids.get_mut(&id) {
+                // One hash and probe for both the update and the removal.
+                if let Entry::Occupied(mut stamps) = self.ids.entry(id) {
                     self.len -= 1;
-                    if stamps.remove(timestamp) {
-                        self.ids.remove(&id);
+                    if stamps.get_mut().remove(timestamp) {
+                        stamps.remove();
                     }
                 }
             }
@@ -153,15 +155,20 @@ impl ReplayStore for MemoryReplayStore {
         }
         let key = match seen.ids.get_key_value(id) {
             Some((_, stamps)) if stamps.contains(timestamp) => return false,
-            Some((key, _)) => Arc::clone(key),
-            None => Arc::from(id),
-        };
-        match seen.ids.get_mut(id) {
-            Some(stamps) => stamps.push(timestamp),
-            None => {
-                seen.ids.insert(Arc::clone(&key), Stamps::One(timestamp));
+            Some((key, _)) => {
+                // A retry of a delivery seen within the window: rare, a second lookup is fine.
+                let key = Arc::clone(key);
+                if let Some(stamps) = seen.ids.get_mut(id) {
+                    stamps.push(timestamp);
+                }
+                key
             }
-        }
+            None => {
+                let key: Arc<str> = Arc::from(id);
+                seen.ids.insert(Arc::clone(&key), Stamps::One(timestamp));
+                key
+            }
+        };
         seen.len += 1;
         seen.expiry
             .entry(keep_until)
