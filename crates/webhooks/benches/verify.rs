@@ -1,5 +1,5 @@
 //! Verifications per second for one realistic webhook (a ~1.5 KB `WebhookComment` with
-//! Bulgarian text), three ways in one run:
+//! Bulgarian text), five ways in one run:
 //!
 //! - `raw_hmac`: HMAC-SHA256 over the same `timestamp "." body` bytes, keyed once, then
 //!   clone + update + finalize. The ceiling: no header handling, no compare.
@@ -7,6 +7,14 @@
 //!   `http::HeaderMap` holding every header the hub sends (timestamp, signature, event, delivery,
 //!   attempt): header lookups, parsing, freshness against the system clock, MAC, compare, and
 //!   the extension headers read into `Verified`.
+//! - `standard`: the same `Verifier::verify` on the request as the hub sends it once it signs
+//!   both ways: the five FastComments headers plus `webhook-id: update_<delivery>`,
+//!   `webhook-timestamp` and a `webhook-signature` with two `v1,` entries (a rotation's old and
+//!   new secret; the verifier knows the new one, the second entry). Standard Webhooks is
+//!   checked, plus the unsigned headers against the signed id.
+//! - `standard_replay`: `standard` with a `MemoryReplayStore` holding 100,000 other messages and
+//!   this one, so each call runs every check and is refused as a copy: the cost of the store's
+//!   lookup. The accept path adds an insert, timed on its own after the table.
 //! - `svix`: `svix::webhooks::Webhook::verify` on the equivalent message (`svix-id`,
 //!   `svix-timestamp`, `svix-signature: v1,<base64>`, signed by svix's own `Webhook::sign`).
 //!
@@ -21,7 +29,10 @@
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{black_box, Criterion, Throughput};
 use fastcomments_protocol::{Extra, Mention, MentionKind, Millis, WebhookComment};
-use fastcomments_webhooks::{sign, verifier::system_clock, Verifier};
+use fastcomments_webhooks::{
+    sign, verifier::system_clock, MemoryReplayStore, MessageId, ReplayStore, Scheme,
+    StandardSigner, Verifier, VerifyError, WebhookEventKind,
+};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::{Path, PathBuf};
@@ -84,7 +95,7 @@ fn header_map(pairs: &[(&'static str, String)]) -> http::HeaderMap {
     map
 }
 
-/// The three contenders, set up once with the same secret, timestamp and body.
+/// The contenders, set up once with the same secret, timestamp and body.
 struct Setup {
     body: Vec<u8>,
     /// (a) `timestamp "." body` in one buffer, and a MAC keyed with the secret.
@@ -93,7 +104,10 @@ struct Setup {
     /// (b) our verifier and the request headers the hub sends.
     verifier: Verifier,
     ours: http::HeaderMap,
-    /// (c) svix and the equivalent svix request headers.
+    /// (c) the request signed both ways; (d) a verifier with a replay store that has seen it.
+    both: http::HeaderMap,
+    replay: Verifier,
+    /// (e) svix and the equivalent svix request headers.
     svix: svix::webhooks::Webhook,
     theirs: http::HeaderMap,
 }
@@ -130,6 +144,30 @@ impl Setup {
         ]);
         let ours = header_map(&pairs);
 
+        let id = MessageId::for_delivery(WebhookEventKind::Update, "6741a2b3c4d5e6f708192a3b")
+            .expect("valid id");
+        let standard = StandardSigner::new([b"retired api secret".as_slice(), SECRET])
+            .expect("two secrets")
+            .sign(&id, now, &body);
+        let mut both = common_headers(&body);
+        both.extend([
+            ("x-fastcomments-timestamp", sig.timestamp_header().into()),
+            ("x-fastcomments-signature", sig.signature_header().into()),
+            ("x-fastcomments-event", "comment.updated".into()),
+            ("x-fastcomments-delivery", "6741a2b3c4d5e6f708192a3b".into()),
+            ("x-fastcomments-attempt", "1".into()),
+            ("webhook-id", id.to_string()),
+            ("webhook-timestamp", standard.timestamp_header().into()),
+            ("webhook-signature", standard.signature_header().into()),
+        ]);
+        let both = header_map(&both);
+        let store = MemoryReplayStore::new();
+        for i in 0..100_000 {
+            store.first_sighting(&format!("update_{i:024x}"), now, now + 300, now);
+        }
+        let replay = Verifier::new([SECRET]).with_replay_store(store);
+        assert!(replay.verify(&both, &body).is_ok(), "first sighting");
+
         let svix = svix::webhooks::Webhook::from_bytes(SECRET.to_vec()).expect("svix key");
         let msg_id = "msg_2p6Yv1wLq8kR3nZ0aB7cD9eF";
         let svix_sig = svix.sign(msg_id, now, &body).expect("svix sign");
@@ -147,10 +185,23 @@ impl Setup {
             keyed,
             verifier,
             ours,
+            both,
+            replay,
             svix,
             theirs,
         };
         assert!(setup.verifier.verify(&setup.ours, &setup.body).is_ok());
+        assert_eq!(
+            setup
+                .verifier
+                .verify(&setup.both, &setup.body)
+                .map(|v| (v.scheme, v.secret_index)),
+            Ok((Scheme::StandardWebhooks, 0))
+        );
+        assert_eq!(
+            setup.replay.verify(&setup.both, &setup.body),
+            Err(VerifyError::Replayed)
+        );
         assert!(setup.svix.verify(&setup.body, &setup.theirs).is_ok());
         setup
     }
@@ -169,6 +220,22 @@ impl Setup {
         .is_ok()
     }
 
+    fn standard(&self) -> bool {
+        black_box(
+            self.verifier
+                .verify(black_box(&self.both), black_box(&self.body)),
+        )
+        .is_ok()
+    }
+
+    fn standard_replay(&self) -> bool {
+        black_box(
+            self.replay
+                .verify(black_box(&self.both), black_box(&self.body)),
+        )
+        .is_err()
+    }
+
     fn svix(&self) -> bool {
         black_box(
             self.svix
@@ -178,17 +245,31 @@ impl Setup {
     }
 }
 
-const NAMES: [&str; 3] = ["raw_hmac", "verifier", "svix"];
+const NAMES: [&str; 5] = [
+    "raw_hmac",
+    "verifier",
+    "standard",
+    "standard_replay",
+    "svix",
+];
 /// The contenders, in the order of `NAMES`.
-const RUNNERS: [fn(&Setup) -> bool; 3] = [Setup::raw_hmac, Setup::verifier, Setup::svix];
+const RUNNERS: [fn(&Setup) -> bool; 5] = [
+    Setup::raw_hmac,
+    Setup::verifier,
+    Setup::standard,
+    Setup::standard_replay,
+    Setup::svix,
+];
+/// Index of svix in `NAMES`.
+const SVIX: usize = 4;
 
 fn benches<M: Measurement>(c: &mut Criterion<M>, group: &str, setup: &Setup) {
     let mut group = c.benchmark_group(group);
     group.throughput(Throughput::Elements(1));
     group.measurement_time(Duration::from_secs(8));
-    group.bench_function("raw_hmac", |b| b.iter(|| setup.raw_hmac()));
-    group.bench_function("verifier", |b| b.iter(|| setup.verifier()));
-    group.bench_function("svix", |b| b.iter(|| setup.svix()));
+    for (name, runner) in NAMES.into_iter().zip(RUNNERS) {
+        group.bench_function(name, |b| b.iter(|| runner(setup)));
+    }
     group.finish();
 }
 
@@ -261,57 +342,85 @@ impl ValueFormatter for NanosFormatter {
     }
 }
 
-/// What the interleaved cross-check found.
+/// What the interleaved cross-check found, per contender (in the order of `NAMES`).
 struct Interleaved {
     rounds: usize,
-    /// Median over rounds of raw time / our time, and of svix time / our time.
-    median_vs_raw: f64,
-    median_vs_svix: f64,
-    /// The same ratios from each contender's 10th-percentile batch time: interference from
+    /// Median over rounds of raw time / this contender's time.
+    median_vs_raw: [f64; NAMES.len()],
+    /// Each contender's 10th-percentile batch time, ns per verification: interference from
     /// other processes only ever adds time, so low percentiles are the closest to the cost of
     /// the code itself.
-    p10_vs_raw: f64,
-    p10_vs_svix: f64,
+    p10_ns: [f64; NAMES.len()],
 }
 
 /// A cross-check that does not depend on the machine staying equally busy between criterion's
-/// benchmarks (the bench machine is shared): many short rounds, each timing the three
-/// contenders back to back in thread CPU time (rotating their order). Batches last a few
-/// milliseconds each (3000 verifications for the fast two, 300 for svix) so that branch
-/// predictors and caches are warm for most of a batch.
+/// benchmarks (the bench machine is shared): many short rounds, each timing the contenders back
+/// to back in thread CPU time (rotating their order). Batches last a few milliseconds each
+/// (3000 verifications for ours, 300 for svix) so that branch predictors and caches are warm
+/// for most of a batch.
 fn interleaved(setup: &Setup) -> Interleaved {
     const ROUNDS: usize = 300;
-    const BATCHES: [u32; 3] = [3000, 3000, 300];
-    let mut times: [Vec<f64>; 3] = Default::default();
-    let mut vs_raw = Vec::with_capacity(ROUNDS);
-    let mut vs_svix = Vec::with_capacity(ROUNDS);
+    const N: usize = NAMES.len();
+    let batch = |i: usize| if i == SVIX { 300u32 } else { 3000 };
+    let mut times: [Vec<f64>; N] = Default::default();
+    let mut vs_raw: [Vec<f64>; N] = Default::default();
     for round in 0..ROUNDS {
-        let mut ns = [0f64; 3];
-        for k in 0..3 {
-            let i = (round + k) % 3;
+        let mut ns = [0f64; N];
+        for k in 0..N {
+            let i = (round + k) % N;
             let runner = RUNNERS[i];
             let start = thread_cpu_ns();
-            for _ in 0..BATCHES[i] {
+            for _ in 0..batch(i) {
                 black_box(runner(setup));
             }
-            ns[i] = (thread_cpu_ns() - start) as f64 / f64::from(BATCHES[i]);
+            ns[i] = (thread_cpu_ns() - start) as f64 / f64::from(batch(i));
             times[i].push(ns[i]);
         }
-        vs_raw.push(ns[0] / ns[1]);
-        vs_svix.push(ns[2] / ns[1]);
+        for i in 0..N {
+            vs_raw[i].push(ns[0] / ns[i]);
+        }
     }
     let quantile = |v: &mut Vec<f64>, q: f64| {
         v.sort_by(f64::total_cmp);
         v[((v.len() - 1) as f64 * q) as usize]
     };
-    let [raw, ours, svix] = times.map(|mut t| quantile(&mut t, 0.1));
     Interleaved {
         rounds: ROUNDS,
-        median_vs_raw: quantile(&mut vs_raw, 0.5),
-        median_vs_svix: quantile(&mut vs_svix, 0.5),
-        p10_vs_raw: raw / ours,
-        p10_vs_svix: svix / ours,
+        median_vs_raw: vs_raw.map(|mut v| quantile(&mut v, 0.5)),
+        p10_ns: times.map(|mut t| quantile(&mut t, 0.1)),
     }
+}
+
+/// CPU ns per `MemoryReplayStore::first_sighting` that records a new message at steady
+/// state: 333 new messages per (simulated) second and a 300 s tolerance, so the store holds
+/// ~100,000 messages and each second forgets as many as it adds. Five minutes are run to fill
+/// it, the next five are timed (records and forgetting included). Best of three runs: the part
+/// of the accept path that `standard_replay` does not time.
+fn store_insert_ns() -> f64 {
+    const PER_SECOND: usize = 333;
+    const SECONDS: i64 = 300;
+    let ids: Vec<String> = (0..2 * SECONDS as usize * PER_SECOND)
+        .map(|i| format!("update_{:024x}", i * 7919))
+        .collect();
+    let run = |store: &MemoryReplayStore, from: i64| {
+        for second in from..from + SECONDS {
+            let first = second as usize * PER_SECOND;
+            for id in &ids[first..first + PER_SECOND] {
+                assert!(store.first_sighting(black_box(id), second, second + SECONDS, second));
+            }
+        }
+    };
+    (0..3)
+        .map(|_| {
+            let store = MemoryReplayStore::new();
+            run(&store, 0);
+            let start = thread_cpu_ns();
+            run(&store, SECONDS);
+            let ns = (thread_cpu_ns() - start) as f64 / (SECONDS as usize * PER_SECOND) as f64;
+            assert!((90_000..=110_000).contains(&store.len()), "{}", store.len());
+            ns
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// Where criterion keeps its results: `$CRITERION_HOME`, `$CARGO_TARGET_DIR/criterion`, or the
@@ -354,9 +463,12 @@ fn estimate_ns(dir: &Path, group: &str, name: &str, started: SystemTime) -> Opti
 }
 
 fn print_table(dir: &Path, started: SystemTime, setup: &Setup) {
-    let estimates = |group| -> Option<[f64; 3]> {
-        let [a, b, c] = NAMES.map(|name| estimate_ns(dir, group, name, started));
-        Some([a?, b?, c?])
+    let estimates = |group| -> Option<[f64; NAMES.len()]> {
+        let found = NAMES.map(|name| estimate_ns(dir, group, name, started));
+        found
+            .iter()
+            .all(Option::is_some)
+            .then(|| found.map(|v| v.unwrap_or(0.0)))
     };
     let (Some(wall), Some(cpu)) = (estimates(GROUP), estimates(CPU_GROUP)) else {
         println!("\n(ratio table skipped: not all benchmarks ran in this invocation)");
@@ -367,13 +479,15 @@ fn print_table(dir: &Path, started: SystemTime, setup: &Setup) {
         setup.body.len()
     );
     println!(
-        "| implementation | CPU ns/verify | CPU verifies/s | vs raw HMAC (CPU) | ours is faster by \
+        "| implementation | CPU ns/verify | CPU verifies/s | vs raw HMAC (CPU) | svix / this \
          (CPU) | wall ns/verify | wall verifies/s | vs raw HMAC (wall) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let labels = [
         "raw HMAC-SHA256 (hmac+sha2, keyed once)",
-        "fastcomments_webhooks::Verifier::verify",
+        "Verifier::verify, FastComments headers",
+        "Verifier::verify, both schemes' headers (Standard Webhooks checked)",
+        "the same with a MemoryReplayStore of 100k (refused as a copy)",
         "svix 1.70 Webhook::verify",
     ];
     for (i, label) in labels.iter().enumerate() {
@@ -382,14 +496,14 @@ fn print_table(dir: &Path, started: SystemTime, setup: &Setup) {
             cpu[i],
             1e9 / cpu[i],
             100.0 * cpu[0] / cpu[i],
-            cpu[i] / cpu[1],
+            cpu[SVIX] / cpu[i],
             wall[i],
             1e9 / wall[i],
             100.0 * wall[0] / wall[i],
         );
     }
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
-    for (clock, [raw, ours, svix]) in [
+    for (clock, t) in [
         ("CPU time", cpu),
         (
             "wall-clock (also counts time given to other processes)",
@@ -397,23 +511,36 @@ fn print_table(dir: &Path, started: SystemTime, setup: &Setup) {
         ),
     ] {
         println!(
-            "{clock}: ours / raw HMAC = {:.1}% (bar >= 85%: {}), ours / svix = {:.2}x (bar >= 4x: {})",
-            100.0 * raw / ours,
-            verdict(raw / ours >= 0.85),
-            svix / ours,
-            verdict(svix / ours >= 4.0)
+            "{clock}: FastComments / raw HMAC = {:.1}% (bar >= 85%: {}), svix / FastComments = \
+             {:.2}x (bar >= 4x: {}); Standard Webhooks / raw HMAC = {:.1}%, with the store {:.1}%",
+            100.0 * t[0] / t[1],
+            verdict(t[0] / t[1] >= 0.85),
+            t[SVIX] / t[1],
+            verdict(t[SVIX] / t[1] >= 4.0),
+            100.0 * t[0] / t[2],
+            100.0 * t[0] / t[3],
         );
     }
     let check = interleaved(setup);
+    let p10 = check.p10_ns;
     println!(
-        "interleaved CPU-time check, {} rounds: median of per-round ratios: ours / raw HMAC = \
-         {:.1}%, ours / svix = {:.2}x; from 10th-percentile batch times: ours / raw HMAC = \
-         {:.1}%, ours / svix = {:.2}x",
+        "interleaved CPU-time check, {} rounds, this / raw HMAC (median of per-round ratios; \
+         from 10th-percentile batch times): FastComments {:.1}%; {:.1}%, Standard Webhooks \
+         {:.1}%; {:.1}%, with the store {:.1}%; {:.1}%; svix / FastComments {:.2}x, svix / \
+         Standard Webhooks {:.2}x (p10)",
         check.rounds,
-        100.0 * check.median_vs_raw,
-        check.median_vs_svix,
-        100.0 * check.p10_vs_raw,
-        check.p10_vs_svix
+        100.0 * check.median_vs_raw[1],
+        100.0 * p10[0] / p10[1],
+        100.0 * check.median_vs_raw[2],
+        100.0 * p10[0] / p10[2],
+        100.0 * check.median_vs_raw[3],
+        100.0 * p10[0] / p10[3],
+        p10[SVIX] / p10[1],
+        p10[SVIX] / p10[2],
+    );
+    println!(
+        "replay store, recording a new message (steady state, ~100k messages): {:.0} CPU ns",
+        store_insert_ns()
     );
     println!(
         "load average during the run: {}",

@@ -3,8 +3,10 @@
 //!
 //! The extractor reads the raw body (bounded by [`Verifier::max_body_bytes`] and any
 //! `DefaultBodyLimit` layer), verifies those exact bytes with the [`Verifier`] it gets from the
-//! router's state through [`FromRef`], and only then parses JSON. Refusals are answered in the
-//! project's failure shape, `{"status":"failed","code":…,"reason":…}` ([`WebhookRejection`]).
+//! router's state through [`FromRef`] (either scheme, as [`Verifier::verify`] does; then
+//! [`Verified::check_method`]: a `DELETE` must be signed as a delete), and only then parses
+//! JSON. Refusals are answered in the project's failure shape,
+//! `{"status":"failed","code":…,"reason":…}` ([`WebhookRejection`]).
 //!
 //! Which extractor for which endpoint:
 //! - create/update: `VerifiedWebhook` (a [`WebhookComment`]).
@@ -47,12 +49,14 @@ pub struct VerifiedWebhook<T = WebhookComment> {
 }
 
 impl<T> VerifiedWebhook<T> {
-    /// `X-FastComments-Event`, when sent (not covered by the signature).
+    /// The event kind: signed under Standard Webhooks (from `webhook-id`), else the unsigned
+    /// `X-FastComments-Event`, when sent.
     pub fn event(&self) -> Option<WebhookEventKind> {
         self.verified.event
     }
 
-    /// `X-FastComments-Delivery`, the idempotency key, when sent (not covered by the signature).
+    /// The delivery id, the idempotency key: signed under Standard Webhooks (from
+    /// `webhook-id`), else the unsigned `X-FastComments-Delivery`, when sent.
     pub fn delivery_id(&self) -> Option<&str> {
         self.verified.delivery_id.as_deref()
     }
@@ -179,6 +183,7 @@ where
             }
         })?;
         let verified = verifier.verify(&parts.headers, &body)?;
+        verified.check_method(&parts.method)?;
         Ok(VerifiedBody { verified, body })
     }
 }

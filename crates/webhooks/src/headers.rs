@@ -1,5 +1,6 @@
-//! The HTTP headers of a comment webhook (SPEC §2.1) and [`HeaderLookup`], the one thing
-//! verification needs from an HTTP stack: "give me the value of this header".
+//! The HTTP headers of a comment webhook (SPEC §2.1, and the three of Standard Webhooks) and
+//! [`HeaderLookup`], the one thing verification needs from an HTTP stack: "give me the value of
+//! this header".
 //!
 //! The trait is implemented for [`http::HeaderMap`] (axum, hyper, reqwest) and for plain lists
 //! of `(name, value)` pairs, so a receiver on any other stack can verify without converting its
@@ -24,6 +25,14 @@ pub const ATTEMPT: &str = "X-FastComments-Attempt";
 pub const LEGACY_TOKEN: &str = "token";
 /// What the signature header value starts with.
 pub const SIGNATURE_PREFIX: &str = "sha256=";
+/// `webhook-id` (Standard Webhooks): the message id, signed. The hub makes it
+/// `<kind>_<delivery id>` (see [`MessageId`](crate::MessageId)).
+pub const WEBHOOK_ID: &str = "webhook-id";
+/// `webhook-timestamp` (Standard Webhooks): unix seconds at which the request was signed.
+pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
+/// `webhook-signature` (Standard Webhooks): space-separated `v1,<base64 HMAC-SHA256 of
+/// "id.timestamp.body">` entries, one per signing secret.
+pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 
 /// One of the headers a webhook request carries.
 ///
@@ -43,6 +52,12 @@ pub enum WebhookHeader {
     Attempt,
     /// [`LEGACY_TOKEN`]
     LegacyToken,
+    /// [`WEBHOOK_ID`]
+    WebhookId,
+    /// [`WEBHOOK_TIMESTAMP`]
+    WebhookTimestamp,
+    /// [`WEBHOOK_SIGNATURE`]
+    WebhookSignature,
 }
 
 // `HeaderName::from_static` is a `const fn`, so these are built at compile time.
@@ -52,6 +67,9 @@ const EVENT_NAME: HeaderName = HeaderName::from_static("x-fastcomments-event");
 const DELIVERY_NAME: HeaderName = HeaderName::from_static("x-fastcomments-delivery");
 const ATTEMPT_NAME: HeaderName = HeaderName::from_static("x-fastcomments-attempt");
 const LEGACY_TOKEN_NAME: HeaderName = HeaderName::from_static("token");
+const WEBHOOK_ID_NAME: HeaderName = HeaderName::from_static(WEBHOOK_ID);
+const WEBHOOK_TIMESTAMP_NAME: HeaderName = HeaderName::from_static(WEBHOOK_TIMESTAMP);
+const WEBHOOK_SIGNATURE_NAME: HeaderName = HeaderName::from_static(WEBHOOK_SIGNATURE);
 
 impl WebhookHeader {
     /// The name as the hub writes it, e.g. `X-FastComments-Timestamp`.
@@ -63,6 +81,9 @@ impl WebhookHeader {
             WebhookHeader::Delivery => DELIVERY,
             WebhookHeader::Attempt => ATTEMPT,
             WebhookHeader::LegacyToken => LEGACY_TOKEN,
+            WebhookHeader::WebhookId => WEBHOOK_ID,
+            WebhookHeader::WebhookTimestamp => WEBHOOK_TIMESTAMP,
+            WebhookHeader::WebhookSignature => WEBHOOK_SIGNATURE,
         }
     }
 
@@ -78,11 +99,25 @@ impl WebhookHeader {
     /// [`classify`](WebhookHeader::classify) for names known to be lowercase (as
     /// [`http::HeaderMap`] stores them): fixed-length byte compares, several times faster.
     pub fn classify_lowercase(name: &[u8]) -> Option<WebhookHeader> {
-        let (prefix, rest) = name.split_first_chunk::<15>()?;
         // Fixed-size array compares compile to a few word compares, no `memcmp` call.
         fn is<const N: usize>(rest: &[u8], expected: &[u8; N]) -> bool {
             <&[u8; N]>::try_from(rest).is_ok_and(|r| r == expected)
         }
+        // The Standard Webhooks names are 10 and 17 bytes long, ours 20 to 24.
+        match name.len() {
+            10 => return is(name, b"webhook-id").then_some(WebhookHeader::WebhookId),
+            17 => {
+                let (prefix, rest) = name.split_first_chunk::<8>()?;
+                let header = match rest.first()? {
+                    b't' if is(rest, b"timestamp") => WebhookHeader::WebhookTimestamp,
+                    b's' if is(rest, b"signature") => WebhookHeader::WebhookSignature,
+                    _ => return None,
+                };
+                return (prefix == b"webhook-").then_some(header);
+            }
+            _ => {}
+        }
+        let (prefix, rest) = name.split_first_chunk::<15>()?;
         let header = match rest.first()? {
             b't' if is(rest, b"timestamp") => WebhookHeader::Timestamp,
             b's' if is(rest, b"signature") => WebhookHeader::Signature,
@@ -103,6 +138,9 @@ impl WebhookHeader {
             WebhookHeader::Delivery => DELIVERY_NAME,
             WebhookHeader::Attempt => ATTEMPT_NAME,
             WebhookHeader::LegacyToken => LEGACY_TOKEN_NAME,
+            WebhookHeader::WebhookId => WEBHOOK_ID_NAME,
+            WebhookHeader::WebhookTimestamp => WEBHOOK_TIMESTAMP_NAME,
+            WebhookHeader::WebhookSignature => WEBHOOK_SIGNATURE_NAME,
         }
     }
 }
@@ -120,6 +158,12 @@ pub struct WebhookHeaderValues<'a> {
     pub delivery: Option<&'a [u8]>,
     /// [`ATTEMPT`]
     pub attempt: Option<&'a [u8]>,
+    /// [`WEBHOOK_ID`]
+    pub webhook_id: Option<&'a [u8]>,
+    /// [`WEBHOOK_TIMESTAMP`]
+    pub webhook_timestamp: Option<&'a [u8]>,
+    /// [`WEBHOOK_SIGNATURE`]
+    pub webhook_signature: Option<&'a [u8]>,
 }
 
 impl<'a> WebhookHeaderValues<'a> {
@@ -132,6 +176,9 @@ impl<'a> WebhookHeaderValues<'a> {
             WebhookHeader::Event => &mut self.event,
             WebhookHeader::Delivery => &mut self.delivery,
             WebhookHeader::Attempt => &mut self.attempt,
+            WebhookHeader::WebhookId => &mut self.webhook_id,
+            WebhookHeader::WebhookTimestamp => &mut self.webhook_timestamp,
+            WebhookHeader::WebhookSignature => &mut self.webhook_signature,
             WebhookHeader::LegacyToken => return false,
         };
         let fresh = slot.is_none();
@@ -165,12 +212,12 @@ impl<'a> WebhookHeaderValues<'a> {
         C: Fn(&[u8]) -> Option<WebhookHeader>,
     {
         let mut values = WebhookHeaderValues::default();
-        let mut missing = 5;
+        let mut missing = 8;
         for (name, value) in pairs {
             if let Some(header) = classify(name) {
                 missing -= usize::from(values.offer(header, value));
                 if missing == 0 {
-                    break; // all five found: the rest of the request's headers cannot matter
+                    break; // all eight found: the rest of the request's headers cannot matter
                 }
             }
         }
@@ -182,6 +229,12 @@ impl<'a> WebhookHeaderValues<'a> {
 /// compares.
 fn classify_with(name: &[u8], eq: impl Fn(&[u8], &[u8]) -> bool) -> Option<WebhookHeader> {
     const PREFIX: &[u8] = b"x-fastcomments-";
+    match name.len() {
+        10 => return eq(name, b"webhook-id").then_some(WebhookHeader::WebhookId),
+        17 if eq(name, b"webhook-timestamp") => return Some(WebhookHeader::WebhookTimestamp),
+        17 if eq(name, b"webhook-signature") => return Some(WebhookHeader::WebhookSignature),
+        _ => {}
+    }
     if name.len() < PREFIX.len() + 5 || name.len() > PREFIX.len() + 9 {
         return None;
     }
@@ -215,6 +268,9 @@ pub trait HeaderLookup {
             event: self.header(WebhookHeader::Event),
             delivery: self.header(WebhookHeader::Delivery),
             attempt: self.header(WebhookHeader::Attempt),
+            webhook_id: self.header(WebhookHeader::WebhookId),
+            webhook_timestamp: self.header(WebhookHeader::WebhookTimestamp),
+            webhook_signature: self.header(WebhookHeader::WebhookSignature),
         }
     }
 }
@@ -224,7 +280,7 @@ impl HeaderLookup for HeaderMap {
         self.get(name.header_name()).map(HeaderValue::as_bytes)
     }
 
-    /// One walk over the map instead of five hashed lookups: a request has few headers, and
+    /// One walk over the map instead of eight hashed lookups: a request has few headers, and
     /// hashing each long `x-fastcomments-…` name costs more than rejecting the other names by
     /// length. `http` stores names lowercase, so plain byte compares suffice.
     fn webhook_headers(&self) -> WebhookHeaderValues<'_> {
@@ -320,7 +376,16 @@ mod tests {
     #[test]
     fn classify_names() {
         use WebhookHeader::*;
-        for header in [Timestamp, Signature, Event, Delivery, Attempt] {
+        for header in [
+            Timestamp,
+            Signature,
+            Event,
+            Delivery,
+            Attempt,
+            WebhookId,
+            WebhookTimestamp,
+            WebhookSignature,
+        ] {
             let name = header.as_str();
             assert_eq!(WebhookHeader::classify(name.as_bytes()), Some(header));
             let lower = name.to_ascii_lowercase();
@@ -331,7 +396,8 @@ mod tests {
                 WebhookHeader::classify_lowercase(lower.as_bytes()),
                 Some(header)
             );
-            assert_eq!(WebhookHeader::classify_lowercase(name.as_bytes()), None);
+            // Only names in lowercase are recognised by the lowercase classifier.
+            assert_eq!(WebhookHeader::classify_lowercase(upper.as_bytes()), None);
             assert_eq!(header.header_name().as_str(), lower);
         }
         for other in [
@@ -348,6 +414,15 @@ mod tests {
             "x-fastcomments-deliverx",
             "x-fastcomments-attempts",
             "x-fastcomments-époque",
+            "webhook-i",
+            "webhook-idx",
+            "webhook_id",
+            "xebhook-id",
+            "webhook-timestamq",
+            "webhook-signaturf",
+            "webhook-tignature",
+            "webhookxtimestamp",
+            "svix-id",
         ] {
             assert_eq!(WebhookHeader::classify(other.as_bytes()), None, "{other}");
             assert_eq!(

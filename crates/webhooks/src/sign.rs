@@ -16,7 +16,7 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 /// Length of `sha256=` plus 64 hex digits.
 const SIGNATURE_HEADER_LEN: usize = SIGNATURE_PREFIX.len() + 64;
 /// Enough for any `i64` in decimal, sign included (`-9223372036854775808`).
-const MAX_TIMESTAMP_LEN: usize = 20;
+pub(crate) const MAX_TIMESTAMP_LEN: usize = 20;
 
 /// Keys a MAC. HMAC accepts keys of any length, so this cannot fail; the `Result` of
 /// `new_from_slice` is only there for MACs that can.
@@ -107,12 +107,12 @@ impl std::fmt::Debug for Signature {
 }
 
 /// Views bytes this module wrote (ASCII digits, letters and `=`/`-`) as text.
-fn ascii(bytes: &[u8]) -> &str {
+pub(crate) fn ascii(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 /// Writes `value` in decimal into `buf`, returning the number of bytes used.
-fn write_decimal(value: i64, buf: &mut [u8; MAX_TIMESTAMP_LEN]) -> usize {
+pub(crate) fn write_decimal(value: i64, buf: &mut [u8; MAX_TIMESTAMP_LEN]) -> usize {
     let mut digits = [0u8; MAX_TIMESTAMP_LEN];
     let mut n = value.unsigned_abs();
     let mut count = 0;

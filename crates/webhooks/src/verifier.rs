@@ -1,5 +1,9 @@
-//! [`Verifier`]: the secrets, tolerance and clock of a receiver, set up once and shared by
-//! every request.
+//! [`Verifier`]: the secrets, tolerance, clock, accepted schemes and replay store of a receiver,
+//! set up once and shared by every request.
+//!
+//! It checks either signature scheme: Standard Webhooks when a request carries any of its
+//! headers, the FastComments scheme otherwise ([`AcceptedSchemes`] narrows that down). Both
+//! schemes key HMAC-SHA256 with the same secret bytes, so one set of keyed MACs serves both.
 //!
 //! Each secret is absorbed into an HMAC state when the verifier is built; a verification clones
 //! that state (a copy of two SHA-256 states) instead of re-keying, so verifying costs little
@@ -7,8 +11,10 @@
 //! request handler, as axum's state does, copies one pointer.
 
 use crate::error::VerifyError;
-use crate::headers::HeaderLookup;
+use crate::headers::{HeaderLookup, WebhookHeaderValues};
+use crate::replay::ReplayStore;
 use crate::sign::{keyed_mac, HmacSha256};
+use crate::standard::StandardHeaders;
 use crate::verify::{SignedHeaders, Verified, DEFAULT_TOLERANCE_SECS};
 use std::sync::Arc;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -42,6 +48,23 @@ pub fn system_clock() -> i64 {
     }
 }
 
+/// Which signature schemes a [`Verifier`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AcceptedSchemes {
+    /// Standard Webhooks when any of `webhook-id`, `webhook-timestamp`, `webhook-signature` is
+    /// present (then all three must be, and must verify: there is no falling back), the
+    /// FastComments scheme otherwise. Anyone who strips all three headers from a request the
+    /// hub signed both ways gets the weaker scheme checked: once the sender sends Standard
+    /// Webhooks, prefer [`StandardWebhooksOnly`](AcceptedSchemes::StandardWebhooksOnly).
+    #[default]
+    Either,
+    /// Only Standard Webhooks; a request without its headers is refused
+    /// ([`VerifyError::MissingStandardHeader`]).
+    StandardWebhooksOnly,
+    /// Only the FastComments scheme; Standard Webhooks headers are ignored.
+    FastCommentsOnly,
+}
+
 /// What a [`Verifier`] shares between its clones.
 #[derive(Clone)]
 struct Settings {
@@ -53,6 +76,10 @@ struct Settings {
     clock: Clock,
     /// Largest body the axum extractor reads.
     max_body_bytes: usize,
+    /// Which schemes are checked.
+    schemes: AcceptedSchemes,
+    /// Where accepted Standard Webhooks messages are remembered, if anywhere.
+    replay: Option<Arc<dyn ReplayStore>>,
 }
 
 /// Verifies webhook requests against a fixed set of secrets.
@@ -97,6 +124,8 @@ impl Verifier {
                 tolerance_secs: DEFAULT_TOLERANCE_SECS,
                 clock: Arc::new(system_clock),
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                schemes: AcceptedSchemes::Either,
+                replay: None,
             }),
         }
     }
@@ -119,6 +148,40 @@ impl Verifier {
         self
     }
 
+    /// Sets which signature schemes are accepted (default [`AcceptedSchemes::Either`]).
+    pub fn with_schemes(mut self, schemes: AcceptedSchemes) -> Verifier {
+        Arc::make_mut(&mut self.settings).schemes = schemes;
+        self
+    }
+
+    /// Remembers accepted Standard Webhooks messages in `store` and refuses one seen again
+    /// within the tolerance ([`VerifyError::Replayed`]); see [`crate::replay`].
+    ///
+    /// ```
+    /// use fastcomments_webhooks::{MemoryReplayStore, MessageId, StandardSigner, Verifier, VerifyError, WebhookEventKind};
+    /// let verifier = Verifier::new(["secret"])
+    ///     .with_replay_store(MemoryReplayStore::new())
+    ///     .with_clock(|| 1763880000);
+    /// let id = MessageId::for_delivery(WebhookEventKind::Update, "d1").unwrap();
+    /// let sig = StandardSigner::new(["secret"]).unwrap().sign(&id, 1763880000, b"{}");
+    /// let headers = [
+    ///     ("webhook-id", sig.id().as_str()),
+    ///     ("webhook-timestamp", sig.timestamp_header()),
+    ///     ("webhook-signature", sig.signature_header()),
+    /// ];
+    /// assert!(verifier.verify(&headers, b"{}").is_ok());
+    /// assert_eq!(verifier.verify(&headers, b"{}"), Err(VerifyError::Replayed));
+    /// ```
+    pub fn with_replay_store(mut self, store: impl ReplayStore + 'static) -> Verifier {
+        Arc::make_mut(&mut self.settings).replay = Some(Arc::new(store));
+        self
+    }
+
+    /// The schemes accepted.
+    pub fn schemes(&self) -> AcceptedSchemes {
+        self.settings.schemes
+    }
+
     /// The tolerance in force, seconds.
     pub fn tolerance_secs(&self) -> u64 {
         self.settings.tolerance_secs
@@ -139,8 +202,10 @@ impl Verifier {
         (self.settings.clock)()
     }
 
-    /// Verifies a request as of the clock's "now". See [`verify`](fn@crate::verify) for the
-    /// checks.
+    /// Verifies a request as of the clock's "now": by Standard Webhooks when it carries any of
+    /// that scheme's headers (see [`AcceptedSchemes`]), else by the FastComments scheme. See
+    /// [`verify`](fn@crate::verify) and [`verify_standard`](crate::standard::verify_standard)
+    /// for the checks; a replay store, if set, is asked last.
     pub fn verify<H: HeaderLookup + ?Sized>(
         &self,
         headers: &H,
@@ -161,6 +226,18 @@ impl Verifier {
             return Err(VerifyError::NoSecret);
         }
         let values = headers.webhook_headers();
+        let standard = match settings.schemes {
+            AcceptedSchemes::Either => {
+                values.webhook_id.is_some()
+                    || values.webhook_timestamp.is_some()
+                    || values.webhook_signature.is_some()
+            }
+            AcceptedSchemes::StandardWebhooksOnly => true,
+            AcceptedSchemes::FastCommentsOnly => false,
+        };
+        if standard {
+            return self.verify_standard(&values, raw_body, now_unix_secs);
+        }
         let signed = SignedHeaders::read(&values, now_unix_secs, settings.tolerance_secs)?;
         for (index, keyed) in &settings.keys {
             if signed.matches(keyed, raw_body) {
@@ -168,6 +245,35 @@ impl Verifier {
             }
         }
         Err(VerifyError::SignatureMismatch)
+    }
+
+    /// The Standard Webhooks checks, then the replay store.
+    fn verify_standard(
+        &self,
+        values: &WebhookHeaderValues<'_>,
+        raw_body: &[u8],
+        now: i64,
+    ) -> Result<Verified, VerifyError> {
+        let settings = &*self.settings;
+        // Without any of the three headers (possible with `StandardWebhooksOnly`), this says
+        // "missing webhook-id".
+        let signed = StandardHeaders::read(values, now, settings.tolerance_secs)?;
+        let index = settings
+            .keys
+            .iter()
+            .find(|(_, keyed)| signed.matches(keyed, raw_body))
+            .map(|(index, _)| *index)
+            .ok_or(VerifyError::SignatureMismatch)?;
+        let verified = signed.verified(values, index)?;
+        if let Some(store) = &settings.replay {
+            let keep_until = signed
+                .timestamp()
+                .saturating_add_unsigned(settings.tolerance_secs);
+            if !store.first_sighting(signed.id(), signed.timestamp(), keep_until, now) {
+                return Err(VerifyError::Replayed);
+            }
+        }
+        Ok(verified)
     }
 }
 
@@ -180,6 +286,8 @@ impl std::fmt::Debug for Verifier {
             )
             .field("tolerance_secs", &self.settings.tolerance_secs)
             .field("max_body_bytes", &self.settings.max_body_bytes)
+            .field("schemes", &self.settings.schemes)
+            .field("replay_store", &self.settings.replay.is_some())
             .finish_non_exhaustive()
     }
 }

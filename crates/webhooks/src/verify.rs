@@ -20,11 +20,27 @@ use subtle::{Choice, ConstantTimeEq};
 /// How far the timestamp may be from "now", in either direction, unless configured otherwise.
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
 
+/// The signature scheme a request was verified by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `X-FastComments-Signature`: covers the timestamp and the body.
+    FastComments,
+    /// `webhook-signature` (Standard Webhooks): covers the `webhook-id` (which names the event
+    /// kind and the delivery), the timestamp and the body.
+    StandardWebhooks,
+}
+
 /// What a successful verification learned about the request.
 ///
-/// Only `timestamp` (and the body) are covered by the signature. The extension headers are
-/// *not* signed: treat `event`, `delivery_id` and `attempt` as hints from a request that was
-/// otherwise authentic (a replay within the tolerance could change them).
+/// What the signature covers depends on [`scheme`](Verified::scheme):
+/// - [`Scheme::FastComments`]: only `timestamp` (and the body). `event`, `delivery_id` and
+///   `attempt` come from the unsigned extension headers: hints from a request that was otherwise
+///   authentic (a replay within the tolerance could change them).
+/// - [`Scheme::StandardWebhooks`]: `event` and `delivery_id` come from the signed `webhook-id`
+///   (`event` is `None` when the id names no kind); only `attempt` is an unsigned hint.
+///
+/// [`signed_event`](Verified::signed_event) and [`signed_delivery_id`](Verified::signed_delivery_id)
+/// return only what the signature covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     /// The signed instant, unix seconds.
@@ -38,6 +54,44 @@ pub struct Verified {
     pub delivery_id: Option<DeliveryId>,
     /// `X-FastComments-Attempt`, when present and a number.
     pub attempt: Option<u32>,
+    /// The scheme whose signature was checked.
+    pub scheme: Scheme,
+}
+
+impl Verified {
+    /// The event kind, only if the signature covers it (Standard Webhooks).
+    pub fn signed_event(&self) -> Option<WebhookEventKind> {
+        match self.scheme {
+            Scheme::StandardWebhooks => self.event,
+            Scheme::FastComments => None,
+        }
+    }
+
+    /// The delivery id, only if the signature covers it (Standard Webhooks).
+    pub fn signed_delivery_id(&self) -> Option<&str> {
+        match self.scheme {
+            Scheme::StandardWebhooks => self.delivery_id.as_deref(),
+            Scheme::FastComments => None,
+        }
+    }
+
+    /// Refuses a `DELETE` request whose *signed* event kind is not a delete: the hub sends
+    /// creates and updates only as `POST` or `PUT`, so that is a captured update or create
+    /// replayed as a delete, which a receiver telling deletes apart by method would act on.
+    ///
+    /// Only a signed kind (Standard Webhooks) is checked. Under the FastComments scheme the kind
+    /// is an unsigned header that whoever changes the method can change too, so nothing is
+    /// refused. The axum extractor and `fastcomments webhooks listen` run this check.
+    pub fn check_method(&self, method: &http::Method) -> Result<(), VerifyError> {
+        match self.signed_event() {
+            Some(signed)
+                if method == http::Method::DELETE && signed != WebhookEventKind::Delete =>
+            {
+                Err(VerifyError::MethodMismatch { signed })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The signed parts of a request, read and checked before any MAC is computed.
@@ -52,7 +106,7 @@ pub(crate) struct SignedHeaders<'h> {
 
 /// Optional whitespace around a header value is not part of it (RFC 9110 §5.5).
 #[inline]
-fn trim_ows(value: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     if !value.first().is_some_and(is_ows) && !value.last().is_some_and(is_ows) {
         return value; // the usual case: nothing to trim
@@ -70,7 +124,7 @@ fn trim_ows(value: &[u8]) -> &[u8] {
 
 /// `-?[0-9]+` fitting an `i64`; nothing else (no `+`, no fraction, no exponent).
 #[inline]
-fn parse_timestamp(text: &[u8]) -> Result<i64, VerifyError> {
+pub(crate) fn parse_timestamp(text: &[u8]) -> Result<i64, VerifyError> {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
@@ -153,7 +207,7 @@ fn decode_hex32(digits: &[u8]) -> Option<[u8; 32]> {
 
 /// 32 bytes as four native-endian words (the same for both sides of a compare).
 #[inline]
-fn words(bytes: &[u8; 32]) -> [u64; 4] {
+pub(crate) fn words(bytes: &[u8; 32]) -> [u64; 4] {
     let mut words = [0u64; 4];
     for (i, word) in words.iter_mut().enumerate() {
         let mut buf = [0u8; 8];
@@ -179,7 +233,11 @@ fn parse_signature(value: &[u8]) -> Result<[u8; 32], SignatureFormatError> {
 
 /// Checks that `timestamp` is within `tolerance_secs` of `now`, both ways.
 #[inline]
-fn check_freshness(timestamp: i64, now: i64, tolerance_secs: u64) -> Result<(), VerifyError> {
+pub(crate) fn check_freshness(
+    timestamp: i64,
+    now: i64,
+    tolerance_secs: u64,
+) -> Result<(), VerifyError> {
     // i128: no overflow whatever the two instants are.
     let diff = i128::from(now) - i128::from(timestamp);
     let secs = u64::try_from(diff.unsigned_abs()).unwrap_or(u64::MAX);
@@ -201,7 +259,7 @@ fn check_freshness(timestamp: i64, now: i64, tolerance_secs: u64) -> Result<(), 
 /// The event kind an `X-FastComments-Event` value names (`comment.created` …, or the short
 /// `create` … that [`WebhookEventKind::parse`] also accepts), compared as bytes.
 #[inline]
-fn event_kind(value: &[u8]) -> Option<WebhookEventKind> {
+pub(crate) fn event_kind(value: &[u8]) -> Option<WebhookEventKind> {
     WebhookEventKind::ALL
         .into_iter()
         .find(|kind| value == kind.header_value().as_bytes() || value == kind.as_str().as_bytes())
@@ -209,7 +267,7 @@ fn event_kind(value: &[u8]) -> Option<WebhookEventKind> {
 
 /// An `X-FastComments-Attempt` value: decimal digits fitting a `u32`.
 #[inline]
-fn parse_attempt(value: &[u8]) -> Option<u32> {
+pub(crate) fn parse_attempt(value: &[u8]) -> Option<u32> {
     if value.is_empty() || value.len() > 10 {
         return None;
     }
@@ -224,7 +282,7 @@ fn parse_attempt(value: &[u8]) -> Option<u32> {
 
 /// A header value as text: surrounding whitespace trimmed, `None` unless UTF-8.
 #[inline]
-fn text(value: Option<&[u8]>) -> Option<&str> {
+pub(crate) fn text(value: Option<&[u8]>) -> Option<&str> {
     value
         .map(trim_ows)
         .and_then(|v| std::str::from_utf8(v).ok())
@@ -286,11 +344,15 @@ impl<'h> SignedHeaders<'h> {
                 .filter(|v| !v.is_empty())
                 .map(DeliveryId::new),
             attempt: values.attempt.map(trim_ows).and_then(parse_attempt),
+            scheme: Scheme::FastComments,
         }
     }
 }
 
-/// Verifies a webhook request: `headers` and the body bytes exactly as received.
+/// Verifies a webhook request signed by the FastComments scheme: `headers` and the body bytes
+/// exactly as received. (For Standard Webhooks see
+/// [`verify_standard`](crate::standard::verify_standard); for either, a
+/// [`Verifier`](crate::Verifier).)
 ///
 /// - `secrets`: every secret that may have signed it (the domain's and the wildcard one, or the
 ///   old and new one during a rotation); the first that matches wins. Empty secrets are

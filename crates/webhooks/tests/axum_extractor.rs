@@ -7,7 +7,8 @@ use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{delete, post, put};
 use axum::{Json, Router};
 use fastcomments_webhooks::{
-    sign, CommentOrId, VerifiedBody, VerifiedWebhook, Verifier, WebhookEventKind,
+    sign, CommentOrId, MemoryReplayStore, MessageId, StandardSigner, VerifiedBody, VerifiedWebhook,
+    Verifier, WebhookEventKind,
 };
 use serde_json::{json, Value};
 use support::{bulgarian_comment, SECRET, TS};
@@ -35,6 +36,7 @@ async fn on_comment(hook: VerifiedWebhook) -> Json<Value> {
         "delivery": hook.delivery_id(),
         "attempt": hook.verified.attempt,
         "bytes": hook.body.len(),
+        "signedEvent": hook.verified.signed_event().map(WebhookEventKind::header_value),
     }))
 }
 
@@ -345,4 +347,113 @@ async fn verifier_alone_can_be_the_state() {
     .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().await.unwrap(), "6741a2b3c4d5e6f708192a3b");
+}
+
+/// The headers the hub sends once it signs both ways: the FastComments ones, the Standard
+/// Webhooks ones for `kind` (old and new secret, as during a rotation), the extensions.
+fn both_headers(kind: WebhookEventKind, ts: i64, body: &[u8]) -> reqwest::header::HeaderMap {
+    let id = MessageId::for_delivery(kind, "dlv-0001").unwrap();
+    let mut map = reqwest::header::HeaderMap::new();
+    StandardSigner::new(["retired secret", "secret"])
+        .unwrap()
+        .sign(&id, ts, body)
+        .insert_into(&mut map);
+    sign(SECRET, ts, body).insert_into(&mut map);
+    fastcomments_webhooks::headers::insert_extensions(&mut map, kind, "dlv-0001", 1).unwrap();
+    map.insert("content-type", "application/json".parse().unwrap());
+    map
+}
+
+fn hub_request_both(
+    req: reqwest::RequestBuilder,
+    kind: WebhookEventKind,
+    ts: i64,
+    body: &[u8],
+) -> reqwest::RequestBuilder {
+    req.headers(both_headers(kind, ts, body))
+        .body(body.to_vec())
+}
+
+#[tokio::test]
+async fn standard_webhooks_reach_the_handler_with_the_kind_signed() {
+    let base = serve(app(verifier())).await;
+    let client = reqwest::Client::new();
+    let body = bulgarian_comment().to_body();
+    let req = client.put(format!("{base}/hooks/comment"));
+    let (status, value) = answer(hub_request_both(req, WebhookEventKind::Update, TS, &body)).await;
+    assert_eq!(status, 200, "{value}");
+    assert_eq!(value["event"], "comment.updated");
+    assert_eq!(value["signedEvent"], "comment.updated");
+    assert_eq!(value["delivery"], "dlv-0001");
+    assert_eq!(value["bytes"], body.len());
+
+    // The FastComments scheme alone still works, and signs no kind.
+    let req = client.put(format!("{base}/hooks/comment"));
+    let (status, value) = answer(hub_request(req, SECRET, TS, &body)).await;
+    assert_eq!(status, 200, "{value}");
+    assert_eq!(value["signedEvent"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_update_replayed_as_a_delete_is_refused() {
+    let base = serve(app(verifier())).await;
+    let client = reqwest::Client::new();
+    let url = format!("{base}/hooks/delete");
+    let body = bulgarian_comment().to_body();
+    // Signed as an update, sent as DELETE.
+    let got = answer(hub_request_both(
+        client.delete(&url),
+        WebhookEventKind::Update,
+        TS,
+        &body,
+    ))
+    .await;
+    assert_failed(&got, 401, "method-mismatch");
+    // Relabelled as a delete in the unsigned header: the signed id still says update.
+    let mut relabelled = both_headers(WebhookEventKind::Update, TS, &body);
+    relabelled.insert("x-fastcomments-event", "comment.deleted".parse().unwrap());
+    let req = client.delete(&url).headers(relabelled).body(body.clone());
+    assert_failed(&answer(req).await, 401, "header-mismatch");
+    // The id changed to a delete: the signature no longer matches.
+    let mut renamed = both_headers(WebhookEventKind::Update, TS, &body);
+    renamed.insert("webhook-id", "delete_dlv-0001".parse().unwrap());
+    renamed.insert("x-fastcomments-event", "comment.deleted".parse().unwrap());
+    let req = client.delete(&url).headers(renamed).body(body.clone());
+    assert_failed(&answer(req).await, 401, "signature-mismatch");
+    // Stripping the Standard Webhooks headers falls back to the FastComments scheme, unless the
+    // receiver accepts only Standard Webhooks.
+    let strict = serve(app(verifier().with_schemes(
+        fastcomments_webhooks::AcceptedSchemes::StandardWebhooksOnly,
+    )))
+    .await;
+    let got = answer(hub_request(
+        client.delete(format!("{strict}/hooks/delete")),
+        SECRET,
+        TS,
+        &body,
+    ))
+    .await;
+    assert_failed(&got, 401, "missing-webhook-id");
+    // A real delete passes, as DELETE or POST.
+    for req in [client.delete(&url), client.post(&url)] {
+        let (status, value) =
+            answer(hub_request_both(req, WebhookEventKind::Delete, TS, &body)).await;
+        assert_eq!(status, 200, "{value}");
+        assert_eq!(value["full"], true);
+    }
+}
+
+#[tokio::test]
+async fn a_replay_store_in_the_state_refuses_copies() {
+    let base = serve(app(verifier().with_replay_store(MemoryReplayStore::new()))).await;
+    let client = reqwest::Client::new();
+    let url = format!("{base}/hooks/comment");
+    let body = bulgarian_comment().to_body();
+    let send = |ts| hub_request_both(client.put(&url), WebhookEventKind::Create, ts, &body);
+    let (status, value) = answer(send(TS)).await;
+    assert_eq!(status, 200, "{value}");
+    assert_failed(&answer(send(TS)).await, 401, "replayed");
+    // The hub's retry, signed a second later, is not a copy.
+    let (status, value) = answer(send(TS - 1)).await;
+    assert_eq!(status, 200, "{value}");
 }
