@@ -167,3 +167,24 @@ async fn drop_stops_the_server_and_removes_its_directory() {
     assert!(PgConnection::connect(&url).await.is_err());
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// Test binaries create a database per test, many at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_databases_at_once() {
+    let cluster = PgCluster::shared().await.unwrap();
+    let mut created = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        created.spawn(async move {
+            let url = cluster.database(&format!("parallel_{i}")).await.unwrap();
+            let mut conn = PgConnection::connect(&url).await.unwrap();
+            let (name,): (String,) = sqlx::query_as("SELECT current_database()")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(name, format!("parallel_{i}"));
+        });
+    }
+    while let Some(done) = created.join_next().await {
+        done.unwrap();
+    }
+}
