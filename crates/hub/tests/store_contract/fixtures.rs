@@ -1,0 +1,284 @@
+//! Fresh stores of each backend, and the records the promises write.
+
+use fastcomments_hub::domain::NewCommentInput;
+use fastcomments_hub::ids;
+use fastcomments_hub::store::sqlite::SqliteStore;
+use fastcomments_hub::store::*;
+use fastcomments_protocol::{
+    Comment, EventType, Extra, HttpMethod, Millis, UploadComment, Vote, VoteDirection,
+};
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A time the promises start at (epoch ms); positions are at or after the `now_ms` given.
+pub const T0: i64 = 1_700_000_000_000;
+
+/// A fresh, empty store, and whatever must live as long as it (a temporary directory).
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    _keep: Box<dyn Any + Send>,
+}
+
+impl Opened {
+    pub fn new(store: Arc<dyn Store>, keep: impl Any + Send) -> Opened {
+        Opened {
+            store,
+            _keep: Box::new(keep),
+        }
+    }
+}
+
+/// SQLite: a new file in a temporary directory.
+pub async fn sqlite() -> Opened {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+    Opened::new(Arc::new(store), dir)
+}
+
+// PostgreSQL, once `fastcomments_hub::store::postgres` lands (then list it in
+// `for_each_backend!`):
+//
+// pub async fn postgres() -> Opened {
+//     let url = postgres_database().await;
+//     let store = fastcomments_hub::store::postgres::PostgresStore::connect(&url).await.unwrap();
+//     Opened::new(Arc::new(store), ())
+// }
+
+/// A new, empty database on the process's shared PostgreSQL test cluster (started on first
+/// use; it fails, saying how to install PostgreSQL, where it is missing).
+#[allow(dead_code)]
+pub async fn postgres_database() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let cluster = testkit::PgCluster::shared().await.unwrap();
+    let name = format!("contract_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    cluster.database(&name).await.unwrap()
+}
+
+/// Creates tenant `id` (domain `<id>.example`, wildcard secret `secret-<id>`).
+pub async fn tenant(store: &dyn Store, id: &str) -> String {
+    let tenant = Tenant {
+        id: id.to_owned(),
+        name: format!("Tenant {id}"),
+        domains: vec![format!("{id}.example")],
+        created_at: T0,
+    };
+    let wildcard = ApiSecret {
+        id: format!("s-{id}"),
+        tenant_id: id.to_owned(),
+        domain: "*".into(),
+        secret: format!("secret-{id}"),
+        created_at: T0,
+    };
+    store.create_tenant(&tenant, &wildcard).await.unwrap();
+    id.to_owned()
+}
+
+/// Registers `token` and acknowledges it for `tenant`, as the setup page does.
+pub async fn validated_token(store: &dyn Store, tenant: &str, token: &str) -> TokenRecord {
+    let pending = store
+        .register_token(&TokenRecord::pending(token, T0, 100))
+        .await
+        .unwrap();
+    let mut record = pending;
+    record.tenant_id = Some(tenant.to_owned());
+    record.state = TokenState::Validated;
+    record.acknowledged_at = Some(T0);
+    store.save_token(&record, None, T0).await.unwrap().0
+}
+
+/// A comment as the comments API makes it (not stored).
+pub fn new_comment(tenant: &str, url_id: &str, text: &str) -> Comment {
+    NewCommentInput {
+        url_id: url_id.to_owned(),
+        url: None,
+        page_title: None,
+        commenter_name: "Ann".into(),
+        commenter_email: None,
+        comment: text.to_owned(),
+        parent_id: None,
+        user_id: None,
+        domain: None,
+        meta: None,
+    }
+    .into_comment(tenant, ids::object_id(), Millis(T0))
+}
+
+/// Creates a comment through `apply`; the stored comment.
+pub async fn create(store: &dyn Store, tenant: &str, url_id: &str, text: &str) -> Comment {
+    let c = new_comment(tenant, url_id, text);
+    store
+        .apply(tenant, Change::CreateComment(Box::new(c)), T0)
+        .await
+        .unwrap()
+        .comment
+        .unwrap()
+}
+
+/// Edits a comment's text through `apply`.
+pub async fn edit(store: &dyn Store, tenant: &str, id: &str, text: &str, now: i64) -> Applied {
+    let patch = CommentPatch {
+        comment: Some(text.to_owned()),
+        ..Default::default()
+    };
+    store
+        .apply(
+            tenant,
+            Change::UpdateComment {
+                id: id.to_owned(),
+                patch,
+            },
+            now,
+        )
+        .await
+        .unwrap()
+}
+
+/// A comment as a plugin uploads it, on thread `/page`.
+pub fn upload(external_id: &str, text: &str) -> UploadComment {
+    UploadComment {
+        external_id: Some(external_id.to_owned()),
+        url_id: Some("/page".into()),
+        commenter_name: Some("Bob".into()),
+        comment: text.to_owned(),
+        date: Some(Millis(T0 - 86_400_000)),
+        ..Default::default()
+    }
+}
+
+pub fn batch(tenant: &str, token: &str, comments: Vec<UploadComment>) -> UploadBatch {
+    UploadBatch {
+        tenant_id: tenant.to_owned(),
+        token: token.to_owned(),
+        comments,
+        finishes_upload: false,
+    }
+}
+
+/// The whole timeline of `tenant` as `viewer` sees it, setup entries included.
+pub fn everything(tenant: &str, viewer: &str) -> TimelineQuery {
+    TimelineQuery {
+        tenant_id: tenant.to_owned(),
+        viewer_token: viewer.to_owned(),
+        after_ms: 0,
+        until_ms: None,
+        limit: 100_000,
+        include_setup: true,
+    }
+}
+
+pub async fn timeline(store: &dyn Store, tenant: &str, viewer: &str) -> Vec<TimelineEntry> {
+    store
+        .read_timeline(&everything(tenant, viewer))
+        .await
+        .unwrap()
+}
+
+/// Entry kinds, as stored text.
+pub fn kinds(entries: &[TimelineEntry]) -> Vec<&'static str> {
+    entries.iter().map(|e| e.kind.as_str()).collect()
+}
+
+/// The comment an entry's payload carries (comment events, and vote events with their
+/// comment).
+pub fn payload_comment(entry: &TimelineEntry) -> Option<Comment> {
+    let EntryKind::Event(kind) = entry.kind else {
+        return None;
+    };
+    let split = EventPayload::split(kind, entry.payload.as_deref()).unwrap();
+    split
+        .comment
+        .map(|raw| serde_json::from_str(raw.get()).unwrap())
+}
+
+/// The vote a vote event's payload carries.
+pub fn payload_vote(entry: &TimelineEntry) -> Option<Vote> {
+    let EntryKind::Event(kind) = entry.kind else {
+        return None;
+    };
+    assert!(matches!(kind, EventType::NewVote | EventType::DeletedVote));
+    let split = EventPayload::split(kind, entry.payload.as_deref()).unwrap();
+    split
+        .vote
+        .map(|raw| serde_json::from_str(raw.get()).unwrap())
+}
+
+/// A vote on `comment` (not stored).
+pub fn vote(comment: &Comment, user: Option<&str>, direction: VoteDirection) -> Vote {
+    Vote {
+        id: ids::object_id(),
+        comment_id: comment.id.clone(),
+        comment_external_id: None,
+        tenant_id: comment.tenant_id.clone(),
+        url_id: comment.url_id.clone(),
+        user_id: user.map(str::to_owned),
+        direction,
+        created_at: Millis(T0),
+        extra: Extra::new(),
+    }
+}
+
+/// Casts a vote through `apply`.
+pub async fn cast(store: &dyn Store, vote: &Vote, now: i64) -> Applied {
+    store
+        .apply(
+            &vote.tenant_id,
+            Change::AddVote(Box::new(vote.clone())),
+            now,
+        )
+        .await
+        .unwrap()
+}
+
+/// A configuration with a target for every kind, at `<base>/create|update|delete`.
+pub fn hooks(domain: &str, base: &str, fire_on_import: bool) -> WebhookConfig {
+    let target = |kind: &str, method| {
+        Some(WebhookTarget {
+            url: format!("{base}/{kind}"),
+            method,
+        })
+    };
+    WebhookConfig {
+        domain: domain.to_owned(),
+        create: target("create", HttpMethod::Put),
+        update: target("update", HttpMethod::Put),
+        delete: target("delete", HttpMethod::Delete),
+        legacy_token_header: false,
+        fire_on_import,
+    }
+}
+
+/// What the dispatcher records after attempt `n` of `delivery`.
+pub fn outcome(
+    delivery: &Delivery,
+    n: i64,
+    status: DeliveryStatus,
+    next_attempt_at: i64,
+) -> AttemptOutcome {
+    AttemptOutcome {
+        attempt: DeliveryAttempt {
+            delivery_id: delivery.id.clone(),
+            attempt: n,
+            at: T0 + n,
+            url: delivery.url.clone(),
+            method: delivery.method.as_str().to_owned(),
+            status_code: Some(if status == DeliveryStatus::Succeeded {
+                200
+            } else {
+                500
+            }),
+            response_body: Some(format!("answer {n}")),
+            duration_ms: 3,
+            error: (status != DeliveryStatus::Succeeded).then(|| "status 500".to_owned()),
+        },
+        status,
+        next_attempt_at,
+    }
+}
+
+/// A tenant's deliveries, oldest first.
+pub async fn deliveries_oldest_first(store: &dyn Store, tenant: &str) -> Vec<Delivery> {
+    let mut all = store.deliveries(tenant, None, None, 10_000).await.unwrap();
+    all.reverse();
+    all
+}

@@ -1,0 +1,11 @@
+//! Test support shared by the workspace's suites.
+//!
+//! [`PgCluster`] runs a real PostgreSQL server from the system's packages (Debian's
+//! `postgresql`) in a temporary directory, on a free loopback port, for as long as a test
+//! needs it: no mock, and no silent skip where PostgreSQL is missing (starting fails and says
+//! how to install it). Tests of one process share one cluster ([`PgCluster::shared`]) and
+//! isolate themselves by database ([`PgCluster::database`]).
+
+mod pg;
+
+pub use pg::{PgCluster, PgError, PgOptions};
