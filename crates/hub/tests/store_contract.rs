@@ -30,6 +30,7 @@ use store_contract::*;
 macro_rules! for_each_backend {
     ($tests:ident) => {
         $tests!(sqlite, fixtures::sqlite());
+        $tests!(postgres, fixtures::postgres());
     };
 }
 
@@ -74,6 +75,7 @@ macro_rules! tests {
                 webhooks::attempts_move_deliveries_on_but_not_cancelled_ones,
                 dispatch::only_due_deliveries_in_due_order,
                 dispatch::one_comment_at_a_time_in_change_order,
+                dispatch::a_claimed_delivery_is_handed_out_once_until_recorded_or_expired,
                 dispatch::order_holds_across_cancel_and_manual_retry,
             );
         }

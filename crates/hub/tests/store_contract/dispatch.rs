@@ -1,18 +1,18 @@
-//! Which deliveries the dispatcher is offered (SPEC §2.2, ARCHITECTURE "per-comment delivery
-//! order").
+//! Which deliveries a dispatcher is handed (SPEC §2.2, ARCHITECTURE "per-comment delivery
+//! order", "delivery claims").
 //!
-//! For the lead: these call today's `due_deliveries(now, limit, exclude)`, which claims
-//! nothing. When it becomes a claim with a lease (several nodes), keep each promise here —
-//! only due ones, in due order; one delivery of a comment at a time, in change order, across
-//! retries, cancel and manual retry — with "claimed by someone else, lease alive" in the place
-//! of `exclude`, and add the claim's own: no delivery handed out twice while its lease lives,
-//! handed out again once it expires.
+//! `due_deliveries` is a claim: what it hands out is not handed out again while the claim's
+//! lease lives (another node, or this one, is sending it), and is handed out again once the
+//! lease ends without a recorded attempt (its sender died). Within that: only due ones, in
+//! due order; one delivery of a comment at a time, in change order, across retries, cancel
+//! and manual retry.
 
 use super::fixtures::*;
 use fastcomments_hub::store::*;
 use std::sync::Arc;
 
-const FAR: i64 = T0 + 86_400_000;
+/// Longer than any claim's lease: a call this much later finds every earlier claim ended.
+const LEASE_GONE: i64 = 10 * 60_000;
 
 async fn with_hooks(store: &dyn Store, id: &str) -> String {
     let t = tenant(store, id).await;
@@ -34,7 +34,7 @@ async fn due(store: &dyn Store, now: i64, exclude: &[String]) -> Vec<String> {
 }
 
 /// Only deliveries due by `now`, of every tenant, in due order, at most `limit`, without
-/// the excluded (in flight) ones; `next_due_at` names the next one strictly later.
+/// the excluded ones; `next_due_at` names the next one strictly later.
 pub async fn only_due_deliveries_in_due_order(store: Arc<dyn Store>) {
     let a = with_hooks(&*store, "a").await;
     let b = with_hooks(&*store, "b").await;
@@ -48,33 +48,87 @@ pub async fn only_due_deliveries_in_due_order(store: Arc<dyn Store>) {
     let mut d = deliveries_oldest_first(&*store, &a).await;
     d.insert(1, deliveries_oldest_first(&*store, &b).await.remove(0));
     let id = |i: usize| d[i].id.clone();
+    assert_eq!(store.next_due_at(T0).await.unwrap(), Some(T0 + 10));
 
     assert_eq!(due(&*store, T0 - 1, &[]).await, Vec::<String>::new());
     assert_eq!(due(&*store, T0 + 15, &[]).await, vec![id(0), id(1)]);
-    assert_eq!(due(&*store, FAR, &[]).await, vec![id(0), id(1), id(2)]);
-    let limited = store.due_deliveries(FAR, 2, &[]).await.unwrap();
-    assert_eq!(limited, d[..2]);
-    assert_eq!(due(&*store, FAR, &[id(0)]).await, vec![id(1), id(2)]);
-    assert_eq!(store.next_due_at(T0).await.unwrap(), Some(T0 + 10));
-    assert_eq!(store.next_due_at(T0 + 20).await.unwrap(), None);
+    let mut now = T0 + LEASE_GONE;
+    let limited = store.due_deliveries(now, 2, &[]).await.unwrap();
+    assert_eq!(
+        limited.iter().map(|x| &x.id).collect::<Vec<_>>(),
+        [&d[0].id, &d[1].id]
+    );
+    assert_eq!(limited[0].body, d[0].body);
+    now += LEASE_GONE;
+    assert_eq!(due(&*store, now, &[id(0)]).await, vec![id(1), id(2)]);
 
     // A retry later than the others goes to the back.
-    let retry = outcome(&d[0], 1, DeliveryStatus::Retrying, T0 + 50);
-    store.record_attempts(&[retry], T0 + 1).await.unwrap();
-    assert_eq!(due(&*store, T0 + 30, &[]).await, vec![id(1), id(2)]);
-    assert_eq!(due(&*store, T0 + 50, &[]).await, vec![id(1), id(2), id(0)]);
-    assert_eq!(store.next_due_at(T0 + 20).await.unwrap(), Some(T0 + 50));
+    now += LEASE_GONE;
+    let retry = outcome(&d[0], 1, DeliveryStatus::Retrying, now + 50);
+    store.record_attempts(&[retry], now).await.unwrap();
+    assert_eq!(due(&*store, now + 30, &[]).await, vec![id(1), id(2)]);
+    assert_eq!(due(&*store, now + 50, &[]).await, vec![id(0)]);
     let done: Vec<AttemptOutcome> = d
         .iter()
         .map(|d| outcome(d, 2, DeliveryStatus::Succeeded, 0))
         .collect();
-    store.record_attempts(&done, T0 + 60).await.unwrap();
-    assert!(due(&*store, FAR, &[]).await.is_empty());
+    store.record_attempts(&done, now + 60).await.unwrap();
+    assert!(due(&*store, now + 2 * LEASE_GONE, &[]).await.is_empty());
     assert_eq!(store.next_due_at(0).await.unwrap(), None);
 }
 
+/// What is handed out is not handed out again while its claim lives: not to this dispatcher,
+/// and not to another one sharing the store. Recording the attempt ends the claim (a retry is
+/// handed out when due); a claim whose holder never records ends with its lease.
+pub async fn a_claimed_delivery_is_handed_out_once_until_recorded_or_expired(
+    store: Arc<dyn Store>,
+) {
+    let t = with_hooks(&*store, "t1").await;
+    for i in 0..3 {
+        create(&*store, &t, &format!("/p{i}"), "c").await;
+    }
+    let d = deliveries_oldest_first(&*store, &t).await;
+    let ids: Vec<String> = d.iter().map(|x| x.id.clone()).collect();
+    let first = due(&*store, T0 + 1, &[]).await;
+    assert_eq!(first, ids);
+    assert!(
+        due(&*store, T0 + 2, &[]).await.is_empty(),
+        "handed out twice"
+    );
+    // Concurrent claimers (as several nodes would be): each delivery to exactly one.
+    let (x, y) = tokio::join!(
+        store.due_deliveries(T0 + LEASE_GONE, 2, &[]),
+        store.due_deliveries(T0 + LEASE_GONE, 2, &[])
+    );
+    let mut both: Vec<String> = x
+        .unwrap()
+        .into_iter()
+        .chain(y.unwrap())
+        .map(|d| d.id)
+        .collect();
+    both.sort();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(both, sorted, "each claimed once by one of them");
+    // Recorded: the retry is handed out when due, without waiting for the lease.
+    let now = T0 + LEASE_GONE + 10;
+    store
+        .record_attempts(&[outcome(&d[0], 1, DeliveryStatus::Retrying, now + 5)], now)
+        .await
+        .unwrap();
+    assert_eq!(due(&*store, now + 5, &[]).await, vec![ids[0].clone()]);
+    // Never recorded: handed out again once the lease ran out, and `next_due_at` says when.
+    let next = store.next_due_at(now + 5).await.unwrap();
+    assert!(
+        next.is_some_and(|n| n > now + 5 && n <= now + 5 + LEASE_GONE),
+        "{next:?}"
+    );
+    let again = due(&*store, now + 5 + LEASE_GONE, &[]).await;
+    assert_eq!(again.len(), 3);
+}
+
 /// A comment's deliveries are offered one at a time, in the order of its changes: a later one
-/// waits while an earlier one is pending (queued, retrying, or in flight), even when the
+/// waits while an earlier one is pending (queued, retrying, or claimed), even when the
 /// earlier one's retry is not due yet. Other comments do not wait.
 pub async fn one_comment_at_a_time_in_change_order(store: Arc<dyn Store>) {
     let t = with_hooks(&*store, "t1").await;
@@ -95,17 +149,24 @@ pub async fn one_comment_at_a_time_in_change_order(store: Arc<dyn Store>) {
         .remove(0);
     let id = |i: usize| of_c[i].id.clone();
 
-    assert_eq!(due(&*store, FAR, &[]).await, vec![id(0), other.id.clone()]);
+    let mut now = T0 + 10;
+    assert_eq!(due(&*store, now, &[]).await, vec![id(0), other.id.clone()]);
+    now += 1;
+    assert!(
+        due(&*store, now, &[]).await.is_empty(),
+        "the update was offered while its create was claimed"
+    );
+    now += LEASE_GONE;
     assert_eq!(
-        due(&*store, FAR, &[id(0)]).await,
-        vec![other.id.clone()],
+        due(&*store, now, &[id(0), other.id.clone()]).await,
+        Vec::<String>::new(),
         "the update was offered while its create was in flight"
     );
 
-    let retry = outcome(&of_c[0], 1, DeliveryStatus::Retrying, T0 + 100);
-    store.record_attempts(&[retry], T0 + 5).await.unwrap();
-    assert_eq!(due(&*store, T0 + 50, &[]).await, vec![other.id.clone()]);
-    assert_eq!(due(&*store, T0 + 100, &[]).await, vec![other.id, id(0)]);
+    let retry = outcome(&of_c[0], 1, DeliveryStatus::Retrying, now + 100);
+    store.record_attempts(&[retry], now).await.unwrap();
+    assert_eq!(due(&*store, now + 50, &[]).await, vec![other.id.clone()]);
+    assert_eq!(due(&*store, now + 100, &[]).await, vec![id(0)]);
 
     let steps = [
         (0, DeliveryStatus::Succeeded, 1),
@@ -113,9 +174,10 @@ pub async fn one_comment_at_a_time_in_change_order(store: Arc<dyn Store>) {
         (2, DeliveryStatus::Succeeded, 3),
     ];
     for (i, status, next) in steps {
+        now += LEASE_GONE;
         let o = outcome(&of_c[i], 2, status, 0);
-        store.record_attempts(&[o], T0 + 200).await.unwrap();
-        let offered = due(&*store, FAR, &[]).await;
+        store.record_attempts(&[o], now).await.unwrap();
+        let offered = due(&*store, now, &[]).await;
         assert!(
             offered.contains(&id(next)),
             "after {i} {status:?}: {offered:?}"
@@ -138,22 +200,33 @@ pub async fn order_holds_across_cancel_and_manual_retry(store: Arc<dyn Store>) {
         .unwrap();
     let d = deliveries_oldest_first(&*store, &t).await;
     let id = |i: usize| d[i].id.clone();
-    assert_eq!(due(&*store, FAR, &[]).await, vec![id(0)]);
+    let mut now = T0 + 10;
+    let mut next = || {
+        now += LEASE_GONE;
+        now
+    };
+    assert_eq!(due(&*store, next(), &[]).await, vec![id(0)]);
 
-    store.cancel_delivery(&t, &id(0), T0 + 10).await.unwrap();
-    assert_eq!(due(&*store, FAR, &[]).await, vec![id(1)]);
-    store.retry_delivery(&t, &id(0), T0 + 11, 3).await.unwrap();
-    assert_eq!(due(&*store, FAR, &[]).await, vec![id(0)]);
+    let at = next();
+    store.cancel_delivery(&t, &id(0), at).await.unwrap();
+    assert_eq!(due(&*store, at, &[]).await, vec![id(1)]);
+    let at = next();
+    store.retry_delivery(&t, &id(0), at, 3).await.unwrap();
+    assert_eq!(due(&*store, at, &[]).await, vec![id(0)]);
+    let at = next();
     let sent = outcome(&d[0], 1, DeliveryStatus::Succeeded, 0);
-    store.record_attempts(&[sent], T0 + 12).await.unwrap();
-    assert_eq!(due(&*store, FAR, &[]).await, vec![id(1)]);
+    store.record_attempts(&[sent], at).await.unwrap();
+    assert_eq!(due(&*store, at, &[]).await, vec![id(1)]);
 
-    store.cancel_delivery(&t, &id(1), T0 + 13).await.unwrap();
-    assert_eq!(due(&*store, FAR, &[]).await, vec![id(2)]);
-    store.retry_delivery(&t, &id(1), T0 + 14, 3).await.unwrap();
-    assert_eq!(due(&*store, FAR, &[]).await, vec![id(1)]);
-    assert_eq!(due(&*store, FAR, &[id(1)]).await, Vec::<String>::new());
+    let at = next();
+    store.cancel_delivery(&t, &id(1), at).await.unwrap();
+    assert_eq!(due(&*store, at, &[]).await, vec![id(2)]);
+    let at = next();
+    store.retry_delivery(&t, &id(1), at, 3).await.unwrap();
+    assert_eq!(due(&*store, at, &[]).await, vec![id(1)]);
+    let at = next();
+    assert_eq!(due(&*store, at, &[id(1)]).await, Vec::<String>::new());
     let sent = outcome(&d[1], 1, DeliveryStatus::Succeeded, 0);
-    store.record_attempts(&[sent], T0 + 15).await.unwrap();
-    assert_eq!(due(&*store, FAR, &[]).await, vec![id(2)]);
+    store.record_attempts(&[sent], at).await.unwrap();
+    assert_eq!(due(&*store, at, &[]).await, vec![id(2)]);
 }

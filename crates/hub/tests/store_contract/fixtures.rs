@@ -36,18 +36,17 @@ pub async fn sqlite() -> Opened {
     Opened::new(Arc::new(store), dir)
 }
 
-// PostgreSQL, once `fastcomments_hub::store::postgres` lands (then list it in
-// `for_each_backend!`):
-//
-// pub async fn postgres() -> Opened {
-//     let url = postgres_database().await;
-//     let store = fastcomments_hub::store::postgres::PostgresStore::connect(&url).await.unwrap();
-//     Opened::new(Arc::new(store), ())
-// }
+/// PostgreSQL: a new database on the process's shared test cluster.
+pub async fn postgres() -> Opened {
+    let url = postgres_database().await;
+    let store = fastcomments_hub::store::postgres::PostgresStore::connect(&url)
+        .await
+        .unwrap();
+    Opened::new(Arc::new(store), ())
+}
 
 /// A new, empty database on the process's shared PostgreSQL test cluster (started on first
 /// use; it fails, saying how to install PostgreSQL, where it is missing).
-#[allow(dead_code)]
 pub async fn postgres_database() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let cluster = testkit::PgCluster::shared().await.unwrap();

@@ -131,6 +131,7 @@ impl SqliteStore {
         // Columns added after the first schema: a database made before them gets them here.
         add_column_if_missing(&writer, "comments", "event_pos", "INTEGER").await?;
         add_column_if_missing(&writer, "timeline", "doc_ref", "TEXT").await?;
+        add_column_if_missing(&writer, "webhook_deliveries", "lease_until", "INTEGER").await?;
         sqlx::raw_sql(include_str!("schema_triggers.sql"))
             .execute(&writer)
             .await?;
@@ -142,13 +143,18 @@ impl SqliteStore {
             .await?;
         let (writes, queue) = mpsc::channel(4096);
         spawn_writer(writer.clone(), queue)?;
-        Ok(SqliteStore {
+        let store = SqliteStore {
             writer,
             reader,
             writes,
             path,
             serving_lock: Arc::default(),
-        })
+        };
+        // Claims of a hub that crashed would hold its deliveries back for a lease; a running
+        // hub (beside a `tenant create`) loses nothing by this: it never hands out what it
+        // has in flight (the dispatcher's `exclude`).
+        webhooks::release_claims(&store).await?;
+        Ok(store)
     }
 
     /// Closes both pools (waits for in-flight statements).

@@ -102,7 +102,7 @@ pub(super) async fn record_attempts_in(
         });
         qb.push(
             ") UPDATE webhook_deliveries SET status = v.status, attempts = MAX(webhook_deliveries.attempts, v.attempt), \
-             next_attempt_at = v.next_at, last_error = v.err, updated_at = ",
+             next_attempt_at = v.next_at, last_error = v.err, lease_until = NULL, updated_at = ",
         );
         qb.push_bind(now_ms);
         qb.push(" FROM v WHERE webhook_deliveries.id = v.id AND webhook_deliveries.status IN ('queued', 'retrying')");
@@ -139,38 +139,90 @@ pub(super) async fn put_webhook_config(
     Ok(())
 }
 
+/// How long a claim on a delivery lasts (see [`Store::due_deliveries`]); longer than any
+/// attempt. One hub serves an SQLite database, so claims left by a crashed one are dropped
+/// when the next one claims the database ([`release_claims`]).
+pub(super) const CLAIM_LEASE_MS: i64 = 60_000;
+
 pub(super) async fn due_deliveries(
     store: &SqliteStore,
     now_ms: i64,
     limit: u64,
     exclude: &[String],
 ) -> StoreResult<Vec<Delivery>> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT * FROM webhook_deliveries d WHERE d.status IN ('queued', 'retrying') AND d.next_attempt_at <= ",
+    let mut qb: QueryBuilder<Sqlite> =
+        QueryBuilder::new("UPDATE webhook_deliveries SET lease_until = ");
+    qb.push_bind(now_ms + CLAIM_LEASE_MS);
+    qb.push(
+        " WHERE id IN (SELECT d.id FROM webhook_deliveries d WHERE d.status IN ('queued', 'retrying') \
+           AND d.next_attempt_at <= ",
     );
     qb.push_bind(now_ms);
+    qb.push(" AND (d.lease_until IS NULL OR d.lease_until <= ");
+    qb.push_bind(now_ms);
     qb.push(
-        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.tenant_id = d.tenant_id \
+        ") AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.tenant_id = d.tenant_id \
            AND e.comment_id = d.comment_id AND e.position < d.position AND e.status IN ('queued', 'retrying'))",
     );
     if !exclude.is_empty() {
         qb.push(" AND d.id NOT IN (");
         let mut sep = qb.separated(", ");
-        for id in exclude.iter().take(MAX_PARAMS - 2) {
+        for id in exclude.iter().take(MAX_PARAMS - 4) {
             sep.push_bind(id.as_str());
         }
         qb.push(")");
     }
     qb.push(" ORDER BY d.next_attempt_at, d.position LIMIT ");
     qb.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-    let rows = qb.build().fetch_all(&store.reader).await?;
-    rows.iter().map(delivery_from_row).collect()
+    qb.push(") RETURNING *");
+    // A claim is cheap to lose (a crash re-sends, at-least-once): no fsync of its own.
+    let mut conn = relaxed_writer(&store.writer).await?;
+    let rows = qb.build().fetch_all(&mut *conn).await;
+    restore_full(conn).await;
+    let rows = rows?;
+    let mut out: Vec<Delivery> = rows
+        .iter()
+        .map(delivery_from_row)
+        .collect::<StoreResult<_>>()?;
+    out.sort_by_key(|d| (d.next_attempt_at, d.position));
+    Ok(out)
+}
+
+/// Drops every claim: the hub claiming the database for serving is the only one sending, so
+/// claims left by a crashed predecessor are stale.
+pub(super) async fn release_claims(store: &SqliteStore) -> StoreResult<()> {
+    sqlx::query("UPDATE webhook_deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
+        .execute(&store.writer)
+        .await?;
+    Ok(())
+}
+
+/// The writer connection with `synchronous=NORMAL`: its commits do not wait for an fsync of
+/// their own (the next API commit's makes them durable). Hand it back with [`restore_full`].
+async fn relaxed_writer(writer: &SqlitePool) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
+    let mut conn = writer.acquire().await?;
+    sqlx::query("PRAGMA synchronous = NORMAL")
+        .execute(&mut *conn)
+        .await?;
+    Ok(conn)
+}
+
+/// Puts the writer connection back to `synchronous=FULL` (or closes it if that fails).
+async fn restore_full(mut conn: sqlx::pool::PoolConnection<Sqlite>) {
+    if let Err(e) = sqlx::query("PRAGMA synchronous = FULL")
+        .execute(&mut *conn)
+        .await
+    {
+        tracing::error!(error = %e, "could not restore synchronous=FULL; closing the connection");
+        conn.detach();
+    }
 }
 
 pub(super) async fn next_due_at(store: &SqliteStore, after_ms: i64) -> StoreResult<Option<i64>> {
+    // A claimed delivery is due again when its claim ends (if nobody records it first).
     let next: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status IN ('queued', 'retrying') \
-         AND next_attempt_at > ?",
+        "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM webhook_deliveries \
+         WHERE status IN ('queued', 'retrying') AND MAX(next_attempt_at, COALESCE(lease_until, 0)) > ?",
     )
     .bind(after_ms)
     .fetch_one(&store.reader)
@@ -186,22 +238,12 @@ pub(super) async fn record_attempts(
     if outcomes.is_empty() {
         return Ok(());
     }
-    // Attempt logs are committed without their own fsync (`synchronous=NORMAL` for this one
-    // transaction): a process crash loses nothing (the WAL is written), and the next
-    // API commit's fsync makes them durable. Only a power cut in between could lose one,
-    // and that only means the delivery is sent again — at-least-once holds either way.
-    let mut conn = store.writer.acquire().await?;
-    sqlx::query("PRAGMA synchronous = NORMAL")
-        .execute(&mut *conn)
-        .await?;
+    // Attempt logs are committed without their own fsync: a process crash loses nothing (the
+    // WAL is written), and the next API commit's fsync makes them durable. Only a power cut in
+    // between could lose one, and that only means the delivery is sent again.
+    let mut conn = relaxed_writer(&store.writer).await?;
     let result = record_attempts_in(&mut conn, outcomes, now_ms).await;
-    let reset = sqlx::query("PRAGMA synchronous = FULL")
-        .execute(&mut *conn)
-        .await;
-    if let Err(e) = reset {
-        tracing::error!(error = %e, "could not restore synchronous=FULL; closing the connection");
-        conn.detach();
-    }
+    restore_full(conn).await;
     result
 }
 
@@ -289,7 +331,7 @@ pub(super) async fn retry_delivery(
 ) -> StoreResult<Delivery> {
     let row = sqlx::query(
         "UPDATE webhook_deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ?, \
-         max_attempts = attempts + ? WHERE tenant_id = ? AND id = ? AND status IN ('failed', 'cancelled') RETURNING *",
+         lease_until = NULL, max_attempts = attempts + ? WHERE tenant_id = ? AND id = ? AND status IN ('failed', 'cancelled') RETURNING *",
     )
     .bind(now_ms)
     .bind(now_ms)
