@@ -36,27 +36,7 @@ impl TestHub {
 
     pub async fn start_with(config: HubConfig, clock: Arc<dyn Clock>) -> TestHub {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = match std::env::var("FASTCOMMENTS_TEST_PG_URL") {
-            // A fresh database on the given server (interim, until the test kit starts one).
-            Ok(url) => {
-                let name = format!("t{}", fastcomments_hub::ids::object_id());
-                let admin = sqlx::PgPool::connect(&url).await.unwrap();
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
-                admin.close().await;
-                let (base, _) = url.rsplit_once('/').unwrap();
-                Arc::new(
-                    fastcomments_hub::store::postgres::PostgresStore::connect(&format!(
-                        "{base}/{name}"
-                    ))
-                    .await
-                    .unwrap(),
-                )
-            }
-            Err(_) => Arc::new(SqliteStore::open(&dir.path().join("hub.db")).await.unwrap()),
-        };
+        let store = fresh_store(&dir).await;
         Self::over_store(store, config, clock, dir).await
     }
 
@@ -201,6 +181,29 @@ impl TestHub {
         }
         panic!("stream never ended");
     }
+}
+
+/// Whether this test binary runs the hub on PostgreSQL: `tests/pg_<name>.rs` runs the tests of
+/// `tests/<name>.rs` again with every hub on a fresh database of the process's test cluster.
+pub fn on_postgres() -> bool {
+    env!("CARGO_CRATE_NAME").starts_with("pg_")
+}
+
+/// An empty store of this binary's backend: SQLite in `dir`, or a new PostgreSQL database.
+pub async fn fresh_store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    if !on_postgres() {
+        return Arc::new(SqliteStore::open(&dir.path().join("hub.db")).await.unwrap());
+    }
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let cluster = testkit::PgCluster::shared().await.unwrap();
+    let name = format!("hub_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let url = cluster.database(&name).await.unwrap();
+    Arc::new(
+        fastcomments_hub::store::postgres::PostgresStore::connect(&url)
+            .await
+            .unwrap(),
+    )
 }
 
 pub fn code(v: &Value) -> &str {
