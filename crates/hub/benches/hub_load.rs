@@ -53,6 +53,9 @@ usage: cargo bench -p fastcomments-hub --bench hub_load -- [options]
   --upload-in-process   run the upload against an in-process hub (RSS then includes the
                         generator)
   --keep-data           keep the temporary data directory
+  --backends LIST       sqlite, postgres, or sqlite,postgres (default sqlite): each part runs
+                        once per backend, side by side in this run; PostgreSQL is a real
+                        server from Debian's package with its durable defaults (testkit)
 ";
 
 /// What to run and how big.
@@ -86,6 +89,26 @@ pub struct Options {
     pub keep_data: bool,
     /// Label of the size preset.
     pub preset: &'static str,
+    /// The store backends to run each part on, in order.
+    pub backends: Vec<Backend>,
+}
+
+/// A store backend under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in the part's data directory (the default).
+    Sqlite,
+    /// A database on a PostgreSQL server started for the run.
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
 }
 
 impl Options {
@@ -105,6 +128,7 @@ impl Options {
             upload_in_process: false,
             keep_data: false,
             preset: "full",
+            backends: vec![Backend::Sqlite],
         }
     }
 
@@ -168,6 +192,18 @@ impl Options {
                 "--batch" => opts.batch = number(&value(arg)?)?.max(1),
                 "--uploaders" => opts.uploaders = number(&value(arg)?)?.max(1) as usize,
                 "--hub-bin" => opts.hub_bin = Some(PathBuf::from(value(arg)?)),
+                "--backends" => {
+                    opts.backends = value(arg)?
+                        .split(',')
+                        .map(|b| match b.trim() {
+                            "sqlite" => Ok(Backend::Sqlite),
+                            "postgres" => Ok(Backend::Postgres),
+                            other => Err(format!(
+                                "--backends takes sqlite and/or postgres, not {other:?}"
+                            )),
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
                 "--no-build" => opts.build = false,
                 "--upload-in-process" => opts.upload_in_process = true,
                 "--keep-data" => opts.keep_data = true,
@@ -325,17 +361,56 @@ fn run(opts: &Options) -> Result<bool, String> {
         procfs::loadavg(),
         data_root.display()
     );
-    let result = run_parts(opts, &data_root);
+    let postgres = if opts.backends.contains(&Backend::Postgres) {
+        let rt = runtime("postgres", Some(1))?;
+        let cluster = rt
+            .block_on(testkit::PgCluster::start_with(testkit::PgOptions::durable()))
+            .map_err(|e| format!("starting PostgreSQL: {e}"))?;
+        println!("PostgreSQL (durable defaults) at {}", cluster.url());
+        Some((rt, cluster))
+    } else {
+        None
+    };
+    let mut clean = true;
+    let mut results = Vec::new();
+    for (i, backend) in opts.backends.iter().enumerate() {
+        let database_url = match (backend, &postgres) {
+            (Backend::Postgres, Some((rt, cluster))) => Some(
+                rt.block_on(cluster.database(&format!("bench_{i}")))
+                    .map_err(|e| format!("creating a database: {e}"))?,
+            ),
+            _ => None,
+        };
+        println!("\n######## backend: {}", backend.name());
+        let dir = data_root.join(format!("{i}"));
+        let result = run_parts(opts, &dir, database_url.as_deref());
+        match result {
+            Ok(parts) => results.push((*backend, parts)),
+            Err(e) => {
+                if !opts.keep_data {
+                    let _ = std::fs::remove_dir_all(&data_root);
+                }
+                return Err(e);
+            }
+        }
+    }
     if !opts.keep_data {
         let _ = std::fs::remove_dir_all(&data_root);
     }
-    let (stream, upload) = result?;
-    Ok(summary(opts, stream.as_ref(), upload.as_ref()))
+    for (backend, (stream, upload)) in &results {
+        println!("\n#### {}", backend.name());
+        clean &= summary(opts, stream.as_ref(), upload.as_ref());
+    }
+    Ok(clean)
 }
 
 type Parts = (Option<stream::StreamReport>, Option<upload::UploadReport>);
 
-fn run_parts(opts: &Options, data_root: &std::path::Path) -> Result<Parts, String> {
+fn run_parts(
+    opts: &Options,
+    data_root: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<Parts, String> {
     // The servers' runtime is what `#[tokio::main]` gives the hub binary: one worker per core.
     let server_rt = runtime("server", None)?;
     let loadgen_rt = runtime(loadgen::THREAD_PREFIX, Some(opts.client_threads))?;
@@ -351,7 +426,14 @@ fn run_parts(opts: &Options, data_root: &std::path::Path) -> Result<Parts, Strin
             opts.client_threads
         );
         let dir = data_root.join("stream");
-        stream_report = Some(stream::run(opts, &dir, &server_rt, &loadgen_rt)?);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        stream_report = Some(stream::run(
+            opts,
+            &dir,
+            database_url,
+            &server_rt,
+            &loadgen_rt,
+        )?);
     }
     if opts.runs("upload") {
         println!(
@@ -361,7 +443,7 @@ fn run_parts(opts: &Options, data_root: &std::path::Path) -> Result<Parts, Strin
         let dir = data_root.join("upload");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let hub = if opts.upload_in_process {
-            upload::start_in_process(&server_rt, &dir)?
+            upload::start_in_process(&server_rt, &dir, database_url)?
         } else {
             let bin = match &opts.hub_bin {
                 Some(b) => b.clone(),
@@ -375,7 +457,7 @@ fn run_parts(opts: &Options, data_root: &std::path::Path) -> Result<Parts, Strin
             if !bin.exists() {
                 return Err(format!("{} does not exist", bin.display()));
             }
-            loadgen_rt.block_on(upload::start_child(&bin, &dir))?
+            loadgen_rt.block_on(upload::start_child(&bin, &dir, database_url))?
         };
         upload_report = Some(loadgen_rt.block_on(upload::run(opts, hub, &dir))?);
     }

@@ -78,11 +78,12 @@ pub fn median(values: impl Iterator<Item = f64>) -> f64 {
 pub fn run(
     opts: &Options,
     data_dir: &Path,
+    database_url: Option<&str>,
     server_rt: &Runtime,
     loadgen_rt: &Runtime,
 ) -> Result<StreamReport, String> {
     let (running, hello_addr) = server_rt.block_on(async {
-        let store = open_store(None, data_dir)
+        let store = open_store(database_url, data_dir)
             .await
             .map_err(|e| format!("opening the store: {e}"))?;
         let running = RunningHub::bind(

@@ -115,13 +115,22 @@ impl UploadReport {
 }
 
 /// Starts `fastcomments serve` on a free loopback port over `data_dir`.
-pub async fn start_child(bin: &Path, data_dir: &Path) -> Result<HubUnderTest, String> {
+pub async fn start_child(
+    bin: &Path,
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Result<HubUnderTest, String> {
     let admin_token = format!("bench-admin-{}", uuid::Uuid::new_v4().simple());
     let log = std::fs::File::create(data_dir.join("hub.log"))
         .map_err(|e| format!("creating the hub log: {e}"))?;
-    let mut child = tokio::process::Command::new(bin)
+    let mut command = tokio::process::Command::new(bin);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
+        .arg(data_dir);
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    let mut child = command
         .env("FASTCOMMENTS_ADMIN_TOKEN", &admin_token)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -160,9 +169,13 @@ pub async fn start_child(bin: &Path, data_dir: &Path) -> Result<HubUnderTest, St
 }
 
 /// Starts a hub in this process (on `server_rt`).
-pub fn start_in_process(server_rt: &Runtime, data_dir: &Path) -> Result<HubUnderTest, String> {
+pub fn start_in_process(
+    server_rt: &Runtime,
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Result<HubUnderTest, String> {
     server_rt.block_on(async {
-        let store = open_store(None, data_dir)
+        let store = open_store(database_url, data_dir)
             .await
             .map_err(|e| format!("opening the store: {e}"))?;
         let running = RunningHub::bind(

@@ -194,16 +194,21 @@ pub async fn fresh_store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
     if !on_postgres() {
         return Arc::new(SqliteStore::open(&dir.path().join("hub.db")).await.unwrap());
     }
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let cluster = testkit::PgCluster::shared().await.unwrap();
-    let name = format!("hub_{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    let url = cluster.database(&name).await.unwrap();
+    let url = postgres_database().await;
     Arc::new(
         fastcomments_hub::store::postgres::PostgresStore::connect(&url)
             .await
             .unwrap(),
     )
+}
+
+/// A new, empty database on the process's PostgreSQL test cluster (started on first use).
+pub async fn postgres_database() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let cluster = testkit::PgCluster::shared().await.unwrap();
+    let name = format!("hub_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    cluster.database(&name).await.unwrap()
 }
 
 pub fn code(v: &Value) -> &str {
