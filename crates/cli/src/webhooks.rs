@@ -78,7 +78,8 @@ pub async fn listen(args: ListenArgs) -> Result<()> {
         .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
     let addr = listener.local_addr()?;
     println!(
-        "listening for webhooks on http://{addr}/ (configure this URL for the localhost domain)"
+        "listening for webhooks on http://{addr}/ (a hub sends to this loopback URL only when \
+         started with --webhook-allow-private-targets)"
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -27,6 +27,8 @@ async fn start_hub(data_dir: &std::path::Path) -> (Child, String) {
             "50",
             "--webhook-concurrency",
             "32",
+            // The receiver is on loopback.
+            "--webhook-allow-private-targets",
         ])
         .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
         .env("RUST_LOG", "warn")

@@ -35,9 +35,10 @@ pub struct HubConfig {
     pub webhook_concurrency: usize,
     /// Timeout of one webhook call.
     pub webhook_timeout: Duration,
-    /// Let webhooks of any domain target private, loopback and link-local addresses (normally
-    /// only the `localhost` domain may).
-    pub allow_private_webhook_targets: bool,
+    /// Let webhooks reach private, loopback, link-local and other non-public addresses. Off by
+    /// default: then no tenant and no domain (not even `localhost`) can make the hub call into
+    /// its own network (SPEC §2.2). Only the operator sets it, for local development.
+    pub webhook_allow_private_targets: bool,
     /// How long the hub trusts what it cached from the store (token records, API secrets,
     /// timeline bounds). `None`: until this hub itself changes it, which is right only when
     /// this hub sees every write, as with SQLite (one serving hub per database, see
@@ -63,7 +64,7 @@ impl Default for HubConfig {
             webhook_max_attempts: 99,
             webhook_concurrency: 128,
             webhook_timeout: Duration::from_secs(10),
-            allow_private_webhook_targets: false,
+            webhook_allow_private_targets: false,
             cache_ttl: None,
         }
     }

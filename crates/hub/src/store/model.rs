@@ -269,7 +269,7 @@ pub struct WebhookTarget {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookConfig {
-    /// The domain (`localhost` for local development, `*` for all).
+    /// The domain (one of the tenant's, or `*` for all).
     pub domain: String,
     /// Comment created.
     #[serde(default)]
@@ -360,7 +360,7 @@ pub struct Delivery {
     pub kind: fastcomments_protocol::WebhookEventKind,
     /// The comment's domain (picks the signing secret).
     pub domain: Option<String>,
-    /// The configuration's domain (`localhost` may target loopback).
+    /// The domain of the configuration that queued it.
     pub config_domain: String,
     /// Target URL.
     pub url: String,
