@@ -592,15 +592,19 @@ async fn test_payloads_per_kind() {
         )
         .await;
     assert_eq!(v["attempt"]["method"], "DELETE");
-    let got = rx.wait_for(2, 5).await;
+    // Each test is sent twice: genuine, then signed with a wrong secret (this receiver takes both).
+    let got = rx.wait_for(4, 5).await;
     verify(&got[0], &t.key);
-    let delete_body: Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert!(Verifier::new([t.key.as_str()])
+        .verify(&got[1].headers, &got[1].body)
+        .is_err());
+    let delete_body: Value = serde_json::from_slice(&got[2].body).unwrap();
     assert_eq!(
         delete_body.as_object().unwrap().keys().collect::<Vec<_>>(),
         ["id"]
     );
     Verifier::new([t.key.as_str()])
-        .verify(&got[1].headers, &got[1].body)
+        .verify(&got[2].headers, &got[2].body)
         .unwrap();
     // A URL given in the call overrides the configuration; failures are reported, not hidden.
     let (s, v) = hub

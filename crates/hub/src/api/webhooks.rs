@@ -379,13 +379,31 @@ pub struct TestInput {
     url: Option<String>,
 }
 
-/// `{status, attempt}`.
+/// `{status, attempt, ok, forged, forgedAccepted, warning?}`.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TestOut {
     status: Status,
     attempt: AttemptOut,
     /// Whether the receiver answered 2xx.
     ok: bool,
+    /// The second request, the same payload signed with a wrong secret; `null` when the first
+    /// was not accepted (a receiver that refuses everything tells nothing about verification).
+    forged: Option<ForgedOut>,
+    /// Whether the receiver answered 2xx to the forged request (`null` when none was sent).
+    forged_accepted: Option<bool>,
+    /// Set when the receiver accepted the forged request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
+}
+
+/// How the receiver answered the forged request.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForgedOut {
+    attempt: AttemptOut,
+    /// It answered non-2xx, as a receiver that verifies signatures does.
+    refused: bool,
 }
 
 /// A dummy comment for create/update test payloads.
@@ -396,7 +414,10 @@ pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
         page_title: Some("Webhook test".into()),
         commenter_name: "Webhook Test".into(),
         commenter_email: None,
-        comment: "This is a test payload from FastComments. Проверка 👋".into(),
+        // ASCII only: receivers that verify over re-serialised JSON (the old guide's Python
+        // and PHP examples) then still pass, so a test says whether the key and URL are right.
+        // Real comments are not ASCII; docs/webhooks.md says how to verify those.
+        comment: "This is a test payload from FastComments.".into(),
         parent_id: None,
         user_id: None,
         domain: domain.map(str::to_owned),
@@ -405,8 +426,9 @@ pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
     crate::domain::webhook_comment(&c)
 }
 
-/// `POST /api/v1/webhook-test {"kind","domain?","url?"}`: sends one signed test payload now
-/// and answers with the attempt's log.
+/// `POST /api/v1/webhook-test {"kind","domain?","url?"}`: sends a signed test payload now and,
+/// when the receiver accepted it, the same payload signed with a wrong secret, to check that the
+/// receiver verifies signatures; answers with both attempts' logs.
 pub async fn send_test(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -473,12 +495,40 @@ pub async fn send_test(
         legacy_token: config.is_some_and(|c| c.legacy_token_header),
         body: &body,
         attempt: 1,
+        secret_override: None,
     };
     let (sent, attempt) = send_once(&hub, &senders, &out).await;
     let ok = sent.is_success();
+    let (mut forged, mut forged_accepted, mut warning) = (None, None, None);
+    if ok {
+        let wrong = ids::api_secret();
+        let forged_id = format!("{delivery_id}-forged");
+        let forged_out = Outgoing {
+            delivery_id: &forged_id,
+            secret_override: Some(&wrong),
+            ..out
+        };
+        let (sent, attempt) = send_once(&hub, &senders, &forged_out).await;
+        let accepted = sent.is_success();
+        if accepted {
+            warning = Some(
+                "the receiver answered 2xx to a request signed with a wrong secret: it does not \
+                 verify the X-FastComments-Signature header, so anyone can send it webhooks"
+                    .to_owned(),
+            );
+        }
+        forged_accepted = Some(accepted);
+        forged = Some(ForgedOut {
+            attempt: attempt.into(),
+            refused: !accepted,
+        });
+    }
     Ok(Json(TestOut {
         status: Status::Success,
         attempt: attempt.into(),
         ok,
+        forged,
+        forged_accepted,
+        warning,
     }))
 }

@@ -133,6 +133,7 @@ fn start(
             legacy_token: d.legacy_token,
             body: d.body.as_bytes(),
             attempt: d.attempts + 1,
+            secret_override: None,
         };
         let (sent, attempt) = send_once(&hub, &senders, &out).await;
         if let super::Sent::Fatal(reason) | super::Sent::Transient(reason) = &sent {

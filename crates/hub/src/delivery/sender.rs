@@ -1,5 +1,15 @@
 //! One signed HTTP attempt (SPEC §2.1): sign with a fresh timestamp, send through the guarded
 //! connector, keep the first 4 KiB of the answer.
+//!
+//! Header names go out exactly as SPEC §2.1 spells them (`X-FastComments-Timestamp`, `token`,
+//! …): receivers built from the guide's PHP example look them up case-sensitively. HTTP/1
+//! clients normally write names lower-case; hyper writes the original spelling of a name when
+//! the request carries hyper's header-case map, a type hyper only builds itself while parsing a
+//! message. So the map is learnt once per process by letting hyper's own parser read a request
+//! head that names every header in the wanted spelling ([`header_case`]), and copied into each
+//! request's extensions. Names missing from the map still go out lower-case, so a change in
+//! hyper shows up as lower-case names, never as a broken request (the raw-bytes test in
+//! `tests/webhook_headers.rs` catches that).
 
 use super::guard::{refusal_in, GuardedConnector};
 use crate::hub::Hub;
@@ -8,10 +18,10 @@ use bytes::Bytes;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
 use fastcomments_webhooks::headers;
 use http::header::{CONTENT_TYPE, USER_AGENT};
-use http::{HeaderValue, Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
+use http::{Extensions, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::time::{Duration, Instant};
 
 /// Most response bytes kept in an attempt's log.
@@ -54,6 +64,7 @@ fn client(allow_private: bool, timeout: Duration) -> Result<HttpClient, rustls::
     Ok(Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .pool_max_idle_per_host(64)
+        .http1_preserve_header_case(true)
         .build(https))
 }
 
@@ -78,6 +89,9 @@ pub struct Outgoing<'a> {
     pub body: &'a [u8],
     /// Attempt number, 1-based.
     pub attempt: i64,
+    /// Sign with this secret instead of the tenant's (the deliberately forged request of a
+    /// test payload, which checks that the receiver verifies).
+    pub secret_override: Option<&'a str>,
 }
 
 /// How an attempt ended.
@@ -146,10 +160,13 @@ fn target_uri(url: &str) -> Option<Uri> {
 }
 
 async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
-    let secret = match hub.secret_for_domain(out.tenant_id, out.domain).await {
-        Ok(Some(s)) => s.secret,
-        Ok(None) => return Sent::Fatal("no-api-secret".into()),
-        Err(e) => return Sent::Transient(format!("store: {e}")),
+    let secret = match out.secret_override {
+        Some(s) => s.to_owned(),
+        None => match hub.secret_for_domain(out.tenant_id, out.domain).await {
+            Ok(Some(s)) => s.secret,
+            Ok(None) => return Sent::Fatal("no-api-secret".into()),
+            Err(e) => return Sent::Transient(format!("store: {e}")),
+        },
     };
     let Some(uri) = target_uri(out.url) else {
         return Sent::Fatal(format!("invalid-url: {}", out.url));
@@ -179,10 +196,13 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
     if out.legacy_token {
         builder = builder.header(headers::LEGACY_TOKEN, secret.as_str());
     }
-    let request = match builder.body(Full::new(Bytes::copy_from_slice(out.body))) {
+    let mut request = match builder.body(Full::new(Bytes::copy_from_slice(out.body))) {
         Ok(r) => r,
         Err(e) => return Sent::Fatal(format!("invalid-request: {e}")),
     };
+    if let Some(case) = header_case().await {
+        request.extensions_mut().extend(case.clone());
+    }
     let exchange = async {
         let response = client.request(request).await?;
         let status = response.status().as_u16();
@@ -231,4 +251,70 @@ fn describe(e: &hyper_util::client::legacy::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Request extensions that make hyper write the webhook headers in their documented spelling
+/// (see the module doc); `None` if hyper could not be made to produce them.
+async fn header_case() -> Option<&'static Extensions> {
+    static CASE: tokio::sync::OnceCell<Option<Extensions>> = tokio::sync::OnceCell::const_new();
+    CASE.get_or_init(|| async {
+        match learn_header_case().await {
+            Ok(ext) => Some(ext),
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook header names will be sent lower-case");
+                None
+            }
+        }
+    })
+    .await
+    .as_ref()
+}
+
+/// Lets hyper's server parse a request head naming every header the hub sends, with
+/// `preserve_header_case` on, and returns the extensions of the parsed request: they hold
+/// hyper's map from each lower-case name to the spelling it was read in.
+async fn learn_header_case() -> Result<Extensions, String> {
+    use tokio::io::AsyncWriteExt;
+    let mut head = String::from("POST / HTTP/1.1\r\n");
+    for name in [
+        "Host",
+        "User-Agent",
+        "Content-Type",
+        "Content-Length",
+        headers::TIMESTAMP,
+        headers::SIGNATURE,
+        headers::EVENT,
+        headers::DELIVERY,
+        headers::ATTEMPT,
+        headers::LEGACY_TOKEN,
+    ] {
+        let value = if name == "Content-Length" { "0" } else { "x" };
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let (mut near, far) = tokio::io::duplex(4096);
+    let (tx, rx) = tokio::sync::oneshot::channel::<Extensions>();
+    let tx = parking_lot::Mutex::new(Some(tx));
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        if let Some(tx) = tx.lock().take() {
+            let _ = tx.send(req.extensions().clone());
+        }
+        async { Ok::<_, std::convert::Infallible>(http::Response::new(Empty::<Bytes>::new())) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .preserve_header_case(true)
+        .serve_connection(TokioIo::new(far), service);
+    let ask = async move {
+        near.write_all(head.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let learnt = rx.await.map_err(|e| e.to_string());
+        drop(near); // ends the connection
+        learnt
+    };
+    let (_, learnt) =
+        tokio::time::timeout(Duration::from_secs(5), async { tokio::join!(conn, ask) })
+            .await
+            .map_err(|_| "hyper did not parse the header-case request".to_owned())?;
+    learnt
 }

@@ -1,6 +1,7 @@
 //! A real hub on 127.0.0.1:0 with a temporary SQLite file, and a real HTTP client.
 #![allow(dead_code)]
 
+pub mod raw_receiver;
 pub mod receiver;
 
 use fastcomments_hub::store::sqlite::SqliteStore;
