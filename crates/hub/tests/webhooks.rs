@@ -664,25 +664,38 @@ async fn imports_fire_only_when_turned_on() {
     assert_eq!(body.external_id.as_deref(), Some("b"));
 }
 
+/// A receiver in Python built the way the webhook guide builds its example: headers looked up
+/// by exact name in the dictionary of names as received (what PHP's `getallheaders()` gives),
+/// timestamp within 300 s, HMAC-SHA256 of `timestamp + "." + message`. With `raw` the message is
+/// the raw body bytes (SPEC §2.3); with `reserialise` it is the guide's literal
+/// `json.dumps(json.loads(body), separators=(',', ':'))`. It prints one line per request.
 const PYTHON_RECEIVER: &str = r#"
-import hmac, hashlib, sys, time
+import hmac, hashlib, json, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 SECRET = sys.argv[1].encode()
+MODE = sys.argv[2]
 
 class Handler(BaseHTTPRequestHandler):
     def handle_one(self):
-        # The guide's checks, but over the raw body bytes (SPEC §2.3).
-        timestamp = self.headers.get('X-FastComments-Timestamp')
-        signature = self.headers.get('X-FastComments-Signature')
         body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
-        ok = bool(timestamp and signature) and abs(int(time.time()) - int(timestamp)) <= 300
-        if ok:
-            message = timestamp.encode() + b'.' + body
-            expected = hmac.new(SECRET, message, hashlib.sha256).hexdigest()
-            ok = hmac.compare_digest(signature, 'sha256=' + expected)
-        print(('OK ' if ok else 'BAD ') + body.decode('utf-8'), flush=True)
-        self.send_response(200 if ok else 401)
+        exact = dict(self.headers.items())   # names exactly as they arrived
+        timestamp = exact.get('X-FastComments-Timestamp')
+        signature = exact.get('X-FastComments-Signature')
+        event = exact.get('X-FastComments-Event')
+        if not (timestamp and signature and event and exact.get('Content-Type') == 'application/json'):
+            verdict = 'BAD names ' + ','.join(exact.keys())
+        elif abs(int(time.time()) - int(timestamp)) > 300:
+            verdict = 'BAD stale'
+        else:
+            if MODE == 'raw':
+                message = body
+            else:
+                message = json.dumps(json.loads(body), separators=(',', ':')).encode()
+            expected = hmac.new(SECRET, timestamp.encode() + b'.' + message, hashlib.sha256).hexdigest()
+            verdict = 'OK' if hmac.compare_digest(signature, 'sha256=' + expected) else 'BAD signature'
+        print(verdict + ' ' + event.__str__() + ' ' + body.decode('utf-8'), flush=True)
+        self.send_response(200 if verdict == 'OK' else 401)
         self.end_headers()
     do_PUT = do_POST = do_DELETE = handle_one
     def log_message(self, *args):
@@ -693,15 +706,16 @@ print('PORT %d' % server.server_address[1], flush=True)
 server.serve_forever()
 "#;
 
-#[tokio::test]
-async fn a_python_receiver_with_the_guides_logic_over_raw_bytes_accepts_our_deliveries() {
+type Lines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
+
+/// Starts the Python receiver; returns it, its output lines and its URL.
+async fn python_receiver(key: &str, mode: &str) -> (tokio::process::Child, Lines, String) {
     use tokio::io::AsyncBufReadExt;
-    let hub = hub_with(20, 3).await;
-    let t = hub.tenant("Acme").await;
     let mut child = tokio::process::Command::new("python3")
         .arg("-c")
         .arg(PYTHON_RECEIVER)
-        .arg(&t.key)
+        .arg(key)
+        .arg(mode)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -709,37 +723,98 @@ async fn a_python_receiver_with_the_guides_logic_over_raw_bytes_accepts_our_deli
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next_line().await.unwrap().unwrap();
     let port: u16 = first.strip_prefix("PORT ").unwrap().parse().unwrap();
-    let url = format!("http://127.0.0.1:{port}/hook");
+    (child, lines, format!("http://127.0.0.1:{port}/hook"))
+}
+
+async fn next_verdict(lines: &mut Lines) -> String {
+    tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("the Python receiver printed nothing")
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_python_receiver_with_the_guides_logic_over_raw_bytes_accepts_our_deliveries() {
+    let hub = hub_with(20, 3).await;
+    let t = hub.tenant("Acme").await;
+    let (mut child, mut lines, url) = python_receiver(&t.key, "raw").await;
     configure(
         &hub,
         &t,
-        json!({"domain": "acme.example", "create": {"url": url}}),
+        json!({"domain": "acme.example", "create": {"url": url}, "update": {"url": url}}),
     )
     .await;
-    comment_on(&hub, &t, "acme.example", "plain ASCII text").await;
+    let c = comment_on(&hub, &t, "acme.example", "plain ASCII text").await;
+    let id = c["_id"].as_str().unwrap();
     comment_on(
         &hub,
         &t,
         "acme.example",
-        "Кирилица, emoji 🎉 and \"quotes\" / slashes",
+        "Кирилица, emoji 🎉 and \"quotes\" / slashes — ½",
+    )
+    .await;
+    hub.call(
+        Method::PATCH,
+        &format!("/api/v1/comments/{id}"),
+        Some(&t.key),
+        Some(json!({"comment": "édité, naïve café ✓"})),
     )
     .await;
     let mut verdicts = Vec::new();
-    for _ in 0..2 {
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        verdicts.push(line);
+    for _ in 0..3 {
+        verdicts.push(next_verdict(&mut lines).await);
     }
     assert!(
         verdicts.iter().all(|l| l.starts_with("OK ")),
         "{verdicts:?}"
     );
     assert!(
-        verdicts.iter().any(|l| l.contains("Кирилица, emoji 🎉")),
+        verdicts
+            .iter()
+            .any(|l| l.contains("comment.created") && l.contains("Кирилица, emoji 🎉")),
         "{verdicts:?}"
     );
+    assert!(
+        verdicts
+            .iter()
+            .any(|l| l.contains("comment.updated") && l.contains("naïve café ✓")),
+        "{verdicts:?}"
+    );
+    let _ = child.kill().await;
+}
+
+#[tokio::test]
+async fn the_guides_reserialising_python_receiver_accepts_test_payloads_of_every_kind() {
+    let hub = hub_with(20, 3).await;
+    let t = hub.tenant("Acme").await;
+    let (mut child, mut lines, url) = python_receiver(&t.key, "reserialise").await;
+    configure(
+        &hub,
+        &t,
+        json!({"domain": "acme.example", "create": {"url": url}, "update": {"url": url}, "delete": {"url": url}}),
+    )
+    .await;
+    for kind in ["create", "update", "delete"] {
+        let (s, v) = hub
+            .call(
+                Method::POST,
+                "/api/v1/webhook-test",
+                Some(&t.key),
+                Some(json!({"kind": kind, "domain": "acme.example"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["ok"], true, "{kind}: {v}");
+        assert_eq!(v["forgedAccepted"], false, "{kind}: {v}");
+        let genuine = next_verdict(&mut lines).await;
+        assert!(genuine.starts_with("OK "), "{genuine}");
+        let forged = next_verdict(&mut lines).await;
+        assert!(forged.starts_with("BAD signature"), "{forged}");
+    }
+    // What docs/webhooks.md warns about: the same receiver rejects a real non-ASCII comment.
+    comment_on(&hub, &t, "acme.example", "Здравей 👋").await;
+    let real = next_verdict(&mut lines).await;
+    assert!(real.starts_with("BAD signature"), "{real}");
     let _ = child.kill().await;
 }
