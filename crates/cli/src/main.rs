@@ -87,6 +87,24 @@ struct ServeArgs {
     /// Webhook deliveries in flight at once.
     #[arg(long, env = "FASTCOMMENTS_WEBHOOK_CONCURRENCY", default_value_t = 128)]
     webhook_concurrency: usize,
+    /// Webhook deliveries in flight at once to one receiver host (host:port), so a receiver
+    /// that hangs delays only its own deliveries.
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_WEBHOOK_PER_HOST_CONCURRENCY",
+        default_value_t = 16
+    )]
+    webhook_per_host_concurrency: usize,
+    /// Webhook deliveries in flight at once for one tenant.
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_WEBHOOK_PER_TENANT_CONCURRENCY",
+        default_value_t = 32
+    )]
+    webhook_per_tenant_concurrency: usize,
+    /// Timeout of one webhook attempt in milliseconds, from connecting to the end of the answer.
+    #[arg(long, env = "FASTCOMMENTS_WEBHOOK_TIMEOUT_MS", default_value_t = 5_000)]
+    webhook_timeout_ms: u64,
     /// Let webhooks reach private, loopback and link-local addresses (local development only:
     /// any tenant could then make the hub call services on its network). Off by default.
     #[arg(long, env = "FASTCOMMENTS_WEBHOOK_ALLOW_PRIVATE_TARGETS")]
@@ -175,6 +193,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         webhook_retry_base: Duration::from_millis(args.webhook_retry_base_ms.max(1)),
         webhook_max_attempts: args.webhook_max_attempts.max(1),
         webhook_concurrency: args.webhook_concurrency.max(1),
+        webhook_per_host_concurrency: args.webhook_per_host_concurrency.max(1),
+        webhook_per_tenant_concurrency: args.webhook_per_tenant_concurrency.max(1),
+        webhook_timeout: Duration::from_millis(args.webhook_timeout_ms.max(1)),
         webhook_allow_private_targets: allow_private,
         ..HubConfig::default()
     };

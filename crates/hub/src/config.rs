@@ -31,9 +31,18 @@ pub struct HubConfig {
     pub webhook_retry_base: Duration,
     /// Attempts before a delivery is `failed` (SPEC §2.2: 99).
     pub webhook_max_attempts: i64,
-    /// Deliveries in flight at once.
+    /// Deliveries in flight at once, in the whole hub.
     pub webhook_concurrency: usize,
-    /// Timeout of one webhook call.
+    /// Deliveries in flight at once to one target host (`host:port`): a receiver that hangs
+    /// holds at most this many slots, so it delays only its own deliveries (issue 14 §2).
+    /// 16 keeps one fast receiver's throughput (BENCHMARKS.md: 8 cost it about 13 %).
+    pub webhook_per_host_concurrency: usize,
+    /// Deliveries in flight at once for one tenant, whatever the hosts: a tenant with many slow
+    /// receivers cannot take the whole pool either.
+    pub webhook_per_tenant_concurrency: usize,
+    /// Timeout of one webhook call, from connecting to the last byte of the answer (5 s: a
+    /// receiver should answer at once and do slow work afterwards; a hanging one then gives its
+    /// slots back twice as often as with the former 10 s).
     pub webhook_timeout: Duration,
     /// Let webhooks reach private, loopback, link-local and other non-public addresses. Off by
     /// default: then no tenant and no domain (not even `localhost`) can make the hub call into
@@ -63,7 +72,9 @@ impl Default for HubConfig {
             webhook_retry_base: Duration::from_secs(60),
             webhook_max_attempts: 99,
             webhook_concurrency: 128,
-            webhook_timeout: Duration::from_secs(10),
+            webhook_per_host_concurrency: 16,
+            webhook_per_tenant_concurrency: 32,
+            webhook_timeout: Duration::from_secs(5),
             webhook_allow_private_targets: false,
             cache_ttl: None,
         }

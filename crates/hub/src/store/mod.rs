@@ -155,14 +155,12 @@ pub trait Store: Send + Sync + 'static {
         config: &WebhookConfig,
         now_ms: i64,
     ) -> StoreResult<()>;
-    /// Pending deliveries due at `now_ms` whose comment has no earlier pending delivery, in
-    /// due order, at most `limit`, leaving out the ids in `exclude` (those in flight).
-    async fn due_deliveries(
-        &self,
-        now_ms: i64,
-        limit: u64,
-        exclude: &[String],
-    ) -> StoreResult<Vec<Delivery>>;
+    /// Pending deliveries due at `q.now_ms` whose comment has no earlier pending delivery, in
+    /// due order, at most `q.limit` in all and `q.per_host` per [`Delivery::target_host`],
+    /// leaving out the ids in `q.exclude` (those in flight) and the deliveries to
+    /// `q.skip_hosts` and of `q.skip_tenants` (those at their in-flight limit), so that a host
+    /// with a long backlog neither fills the answer nor has to be read past.
+    async fn due_deliveries(&self, q: &DueQuery<'_>) -> StoreResult<Vec<Delivery>>;
     /// When the earliest pending delivery due strictly after `after_ms` is due.
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
     /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile.

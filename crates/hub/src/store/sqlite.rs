@@ -124,6 +124,21 @@ impl SqliteStore {
         // Columns added after the first schema: a database made before them gets them here.
         add_column_if_missing(&writer, "comments", "event_pos", "INTEGER").await?;
         add_column_if_missing(&writer, "timeline", "doc_ref", "TEXT").await?;
+        add_column_if_missing(
+            &writer,
+            "webhook_deliveries",
+            "target_host",
+            "TEXT NOT NULL DEFAULT ''",
+        )
+        .await?;
+        // After the column exists in old databases too: the outbox query walks pending
+        // deliveries host by host through it.
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_host ON webhook_deliveries \
+             (target_host, next_attempt_at, position) WHERE status IN ('queued', 'retrying')",
+        )
+        .execute(&writer)
+        .await?;
         sqlx::raw_sql(include_str!("schema_sqlite_triggers.sql"))
             .execute(&writer)
             .await?;
@@ -708,10 +723,10 @@ async fn enqueue_webhooks(
             body,
         ));
     }
-    let per_row = 17;
+    let per_row = 18;
     for chunk in rows.chunks(MAX_PARAMS / per_row) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, url, method, \
+            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, url, target_host, method, \
              legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at) ",
         );
         qb.push_values(
@@ -725,6 +740,7 @@ async fn enqueue_webhooks(
                     .push_bind(c.domain.as_deref())
                     .push_bind(config.domain.as_str())
                     .push_bind(target.url.as_str())
+                    .push_bind(target_host(&target.url))
                     .push_bind(target.method.as_str())
                     .push_bind(config.legacy_token_header)
                     .push_bind(body.as_str())
@@ -755,6 +771,7 @@ fn delivery_from_row(row: &SqliteRow) -> StoreResult<Delivery> {
         domain: row.try_get("domain")?,
         config_domain: row.try_get("config_domain")?,
         url: row.try_get("url")?,
+        target_host: row.try_get("target_host")?,
         method: HttpMethod::parse(&method)
             .ok_or_else(|| StoreError::Database(format!("unknown method {method:?}")))?,
         legacy_token: row.try_get("legacy_token")?,
@@ -1908,30 +1925,45 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn due_deliveries(
-        &self,
-        now_ms: i64,
-        limit: u64,
-        exclude: &[String],
-    ) -> StoreResult<Vec<Delivery>> {
+    async fn due_deliveries(&self, q: &DueQuery<'_>) -> StoreResult<Vec<Delivery>> {
+        // The pending hosts are walked with one index seek each (a recursive MIN over
+        // `webhook_deliveries_by_host`), and each host not left out gives its first `per_host`
+        // due deliveries: a host with thousands due costs no more than one with a few.
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT * FROM webhook_deliveries d WHERE d.status IN ('queued', 'retrying') AND d.next_attempt_at <= ",
+            "WITH RECURSIVE hosts(h) AS ( \
+               SELECT (SELECT MIN(target_host) FROM webhook_deliveries WHERE status IN ('queued', 'retrying')) \
+               UNION ALL \
+               SELECT (SELECT MIN(target_host) FROM webhook_deliveries \
+                       WHERE status IN ('queued', 'retrying') AND target_host > hosts.h) \
+               FROM hosts WHERE hosts.h IS NOT NULL) \
+             SELECT d.* FROM hosts JOIN webhook_deliveries d ON d.rowid IN ( \
+               SELECT e.rowid FROM webhook_deliveries e \
+               WHERE e.target_host = hosts.h AND e.status IN ('queued', 'retrying') AND e.next_attempt_at <= ",
         );
-        qb.push_bind(now_ms);
+        qb.push_bind(q.now_ms);
         qb.push(
-            " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.tenant_id = d.tenant_id \
-               AND e.comment_id = d.comment_id AND e.position < d.position AND e.status IN ('queued', 'retrying'))",
+            " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f WHERE f.tenant_id = e.tenant_id \
+               AND f.comment_id = e.comment_id AND f.position < e.position AND f.status IN ('queued', 'retrying'))",
         );
-        if !exclude.is_empty() {
-            qb.push(" AND d.id NOT IN (");
-            let mut sep = qb.separated(", ");
-            for id in exclude.iter().take(MAX_PARAMS - 2) {
-                sep.push_bind(id.as_str());
+        // In-flight ids are at most the dispatcher's concurrency, full hosts and tenants fewer.
+        let not_in = |qb: &mut QueryBuilder<Sqlite>, column: &str, values: &[String]| {
+            if !values.is_empty() {
+                qb.push(format!(" AND {column} NOT IN ("));
+                let mut sep = qb.separated(", ");
+                for v in values.iter().take(MAX_PARAMS / 4) {
+                    sep.push_bind(v.clone());
+                }
+                qb.push(")");
             }
-            qb.push(")");
-        }
+        };
+        not_in(&mut qb, "e.id", q.exclude);
+        not_in(&mut qb, "e.tenant_id", q.skip_tenants);
+        qb.push(" ORDER BY e.next_attempt_at, e.position LIMIT ");
+        qb.push_bind(i64::try_from(q.per_host).unwrap_or(i64::MAX));
+        qb.push(") WHERE hosts.h IS NOT NULL");
+        not_in(&mut qb, "hosts.h", q.skip_hosts);
         qb.push(" ORDER BY d.next_attempt_at, d.position LIMIT ");
-        qb.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        qb.push_bind(i64::try_from(q.limit).unwrap_or(i64::MAX));
         let rows = qb.build().fetch_all(&self.reader).await?;
         rows.iter().map(delivery_from_row).collect()
     }

@@ -50,6 +50,8 @@ pub struct RawReceiver {
     pub got: Arc<Mutex<Vec<RawRequest>>>,
     /// Connections accepted so far.
     pub connections: Arc<Mutex<usize>>,
+    /// Requests left unanswered whose connection is still open: (now, most at any time).
+    pub hanging: Arc<Mutex<(usize, usize)>>,
 }
 
 impl RawReceiver {
@@ -58,18 +60,20 @@ impl RawReceiver {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let got: Arc<Mutex<Vec<RawRequest>>> = Arc::default();
         let connections: Arc<Mutex<usize>> = Arc::default();
+        let hanging: Arc<Mutex<(usize, usize)>> = Arc::default();
         let decide: Decide = Arc::new(decide);
-        let (g, c) = (got.clone(), connections.clone());
+        let (g, c, h) = (got.clone(), connections.clone(), hanging.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 *c.lock() += 1;
-                tokio::spawn(serve(stream, g.clone(), decide.clone()));
+                tokio::spawn(serve(stream, g.clone(), decide.clone(), h.clone()));
             }
         });
         RawReceiver {
             url,
             got,
             connections,
+            hanging,
         }
     }
 
@@ -104,7 +108,12 @@ impl RawReceiver {
     }
 }
 
-async fn serve(mut stream: TcpStream, got: Arc<Mutex<Vec<RawRequest>>>, decide: Decide) {
+async fn serve(
+    mut stream: TcpStream,
+    got: Arc<Mutex<Vec<RawRequest>>>,
+    decide: Decide,
+    hanging: Arc<Mutex<(usize, usize)>>,
+) {
     let mut buf: Vec<u8> = Vec::new();
     loop {
         // Read until a whole head is there.
@@ -160,9 +169,15 @@ async fn serve(mut stream: TcpStream, got: Arc<Mutex<Vec<RawRequest>>>, decide: 
         got.lock().push(request);
         match reply {
             Reply::Hang => {
+                {
+                    let mut h = hanging.lock();
+                    h.0 += 1;
+                    h.1 = h.1.max(h.0);
+                }
                 // Keep the connection open and silent until the hub gives up on it.
                 let mut sink = [0u8; 1024];
                 while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                hanging.lock().0 -= 1;
                 return;
             }
             Reply::Status(code) => {
