@@ -1,7 +1,8 @@
 //! Webhook delivery benchmark (issue 5): end-to-end latency at 100 writes/s and sustained
 //! throughput to a fast local receiver, hub (SQLite) and receiver in one process on loopback.
 //!
-//! `cargo bench -p fastcomments --bench webhook_delivery [-- --writes 1000 --burst 30000]`
+//! `cargo bench -p fastcomments --bench webhook_delivery [-- --writes 1000 --burst 30000
+//! --per-host N --per-tenant N]` (the in-flight limits default to the hub's)
 
 use axum::body::Bytes;
 use axum::Router;
@@ -76,10 +77,24 @@ async fn main() {
     let store = SqliteStore::open(&dir.path().join("hub.db"))
         .await
         .expect("store");
+    let defaults = HubConfig::default();
     let config = HubConfig {
         admin_token: Some("bench".into()),
-        ..HubConfig::default()
+        // The receiver is on loopback.
+        webhook_allow_private_targets: true,
+        webhook_per_host_concurrency: arg("--per-host", defaults.webhook_per_host_concurrency),
+        webhook_per_tenant_concurrency: arg(
+            "--per-tenant",
+            defaults.webhook_per_tenant_concurrency,
+        ),
+        ..defaults
     };
+    println!(
+        "in flight: {} in all, {} per host, {} per tenant",
+        config.webhook_concurrency,
+        config.webhook_per_host_concurrency,
+        config.webhook_per_tenant_concurrency
+    );
     let hub = RunningHub::bind(
         "127.0.0.1:0",
         Arc::new(store),

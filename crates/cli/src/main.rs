@@ -87,9 +87,50 @@ struct ServeArgs {
     /// Webhook deliveries in flight at once.
     #[arg(long, env = "FASTCOMMENTS_WEBHOOK_CONCURRENCY", default_value_t = 128)]
     webhook_concurrency: usize,
-    /// Let webhooks of any domain target private or loopback addresses (else only `localhost`).
-    #[arg(long, env = "FASTCOMMENTS_ALLOW_PRIVATE_WEBHOOK_TARGETS")]
-    allow_private_webhook_targets: bool,
+    /// Webhook deliveries in flight at once to one receiver host (host:port), so a receiver
+    /// that hangs delays only its own deliveries.
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_WEBHOOK_PER_HOST_CONCURRENCY",
+        default_value_t = 16
+    )]
+    webhook_per_host_concurrency: usize,
+    /// Webhook deliveries in flight at once for one tenant.
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_WEBHOOK_PER_TENANT_CONCURRENCY",
+        default_value_t = 32
+    )]
+    webhook_per_tenant_concurrency: usize,
+    /// Timeout of one webhook attempt in milliseconds, from connecting to the end of the answer.
+    #[arg(long, env = "FASTCOMMENTS_WEBHOOK_TIMEOUT_MS", default_value_t = 5_000)]
+    webhook_timeout_ms: u64,
+    /// How long a delivery a dispatcher took stays its own if its attempt is never recorded
+    /// (its hub died), in milliseconds; then another hub node, or this one restarted, sends
+    /// it. Must be longer than the attempt timeout.
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_WEBHOOK_CLAIM_LEASE_MS",
+        default_value_t = 60_000
+    )]
+    webhook_claim_lease_ms: u64,
+    /// Let webhooks reach private, loopback and link-local addresses (local development only:
+    /// any tenant could then make the hub call services on its network). Off by default.
+    #[arg(long, env = "FASTCOMMENTS_WEBHOOK_ALLOW_PRIVATE_TARGETS")]
+    webhook_allow_private_targets: bool,
+}
+
+/// The environment name the private-targets setting had before it was renamed; still read.
+const OLD_ALLOW_PRIVATE_ENV: &str = "FASTCOMMENTS_ALLOW_PRIVATE_WEBHOOK_TARGETS";
+
+/// Whether an environment value turns a switch on, the way clap reads boolean flags' env values.
+fn env_switch_on(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "" | "0" | "false" | "no" | "off" | "n" | "f"
+        )
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +186,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if args.page_size == 0 {
         anyhow::bail!("--page-size must be at least 1");
     }
+    let allow_private = args.webhook_allow_private_targets || env_switch_on(OLD_ALLOW_PRIVATE_ENV);
+    if allow_private {
+        tracing::warn!(
+            "--webhook-allow-private-targets is on: webhooks of every tenant may reach loopback, \
+             private and link-local addresses, including services on this machine and its \
+             network. Use it for local development only."
+        );
+    }
     let config = HubConfig {
         admin_token,
         upload_limit_bytes: args.upload_limit,
@@ -153,7 +202,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
         webhook_retry_base: Duration::from_millis(args.webhook_retry_base_ms.max(1)),
         webhook_max_attempts: args.webhook_max_attempts.max(1),
         webhook_concurrency: args.webhook_concurrency.max(1),
-        allow_private_webhook_targets: args.allow_private_webhook_targets,
+        webhook_per_host_concurrency: args.webhook_per_host_concurrency.max(1),
+        webhook_per_tenant_concurrency: args.webhook_per_tenant_concurrency.max(1),
+        webhook_timeout: Duration::from_millis(args.webhook_timeout_ms.max(1)),
+        webhook_claim_lease: Duration::from_millis(
+            args.webhook_claim_lease_ms
+                .max(args.webhook_timeout_ms.saturating_mul(2))
+                .max(1),
+        ),
+        webhook_allow_private_targets: allow_private,
         ..HubConfig::default()
     };
     let running = RunningHub::bind(&args.listen, store, config, shutdown_signal())

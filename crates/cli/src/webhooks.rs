@@ -229,7 +229,8 @@ pub async fn listen(args: ListenArgs) -> Result<()> {
         .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
     let addr = listener.local_addr()?;
     println!(
-        "listening for webhooks on http://{addr}/ (configure this URL for the localhost domain)"
+        "listening for webhooks on http://{addr}/ (a hub sends to this loopback URL only when \
+         started with --webhook-allow-private-targets)"
     );
     if let Some(url) = &args.forward {
         println!("forwarding verified requests to {url}");

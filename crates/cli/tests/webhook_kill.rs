@@ -27,6 +27,11 @@ async fn start_hub(data_dir: &std::path::Path) -> (Child, String) {
             "50",
             "--webhook-concurrency",
             "32",
+            // One receiver takes all 32 slots here.
+            "--webhook-per-host-concurrency",
+            "32",
+            // The receiver is on loopback.
+            "--webhook-allow-private-targets",
         ])
         .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
         .env("RUST_LOG", "warn")

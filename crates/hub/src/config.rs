@@ -31,13 +31,27 @@ pub struct HubConfig {
     pub webhook_retry_base: Duration,
     /// Attempts before a delivery is `failed` (SPEC §2.2: 99).
     pub webhook_max_attempts: i64,
-    /// Deliveries in flight at once.
+    /// Deliveries in flight at once, in the whole hub.
     pub webhook_concurrency: usize,
-    /// Timeout of one webhook call.
+    /// Deliveries in flight at once to one target host (`host:port`): a receiver that hangs
+    /// holds at most this many slots, so it delays only its own deliveries (issue 14 §2).
+    /// 16 keeps one fast receiver's throughput (BENCHMARKS.md: 8 cost it about 13 %).
+    pub webhook_per_host_concurrency: usize,
+    /// Deliveries in flight at once for one tenant, whatever the hosts: a tenant with many slow
+    /// receivers cannot take the whole pool either.
+    pub webhook_per_tenant_concurrency: usize,
+    /// Timeout of one webhook call, from connecting to the last byte of the answer (5 s: a
+    /// receiver should answer at once and do slow work afterwards; a hanging one then gives its
+    /// slots back twice as often as with the former 10 s).
     pub webhook_timeout: Duration,
-    /// Let webhooks of any domain target private, loopback and link-local addresses (normally
-    /// only the `localhost` domain may).
-    pub allow_private_webhook_targets: bool,
+    /// How long a delivery handed to a dispatcher stays claimed if its attempt is never
+    /// recorded (its hub died): then another dispatcher (or the restarted hub) takes it.
+    /// Longer than `webhook_timeout`.
+    pub webhook_claim_lease: Duration,
+    /// Let webhooks reach private, loopback, link-local and other non-public addresses. Off by
+    /// default: then no tenant and no domain (not even `localhost`) can make the hub call into
+    /// its own network (SPEC §2.2). Only the operator sets it, for local development.
+    pub webhook_allow_private_targets: bool,
     /// How long the hub trusts what it cached from the store (token records, API secrets,
     /// timeline bounds). `None`: until this hub itself changes it, which is right only when
     /// this hub sees every write, as with SQLite (one serving hub per database, see
@@ -62,8 +76,11 @@ impl Default for HubConfig {
             webhook_retry_base: Duration::from_secs(60),
             webhook_max_attempts: 99,
             webhook_concurrency: 128,
-            webhook_timeout: Duration::from_secs(10),
-            allow_private_webhook_targets: false,
+            webhook_per_host_concurrency: 16,
+            webhook_per_tenant_concurrency: 32,
+            webhook_timeout: Duration::from_secs(5),
+            webhook_claim_lease: Duration::from_secs(60),
+            webhook_allow_private_targets: false,
             cache_ttl: None,
         }
     }

@@ -76,6 +76,8 @@ macro_rules! tests {
                 dispatch::only_due_deliveries_in_due_order,
                 dispatch::one_comment_at_a_time_in_change_order,
                 dispatch::a_claimed_delivery_is_handed_out_once_until_recorded_or_expired,
+                dispatch::per_host_limits_and_skips,
+                dispatch::released_claims_are_due_again_at_once,
                 dispatch::order_holds_across_cancel_and_manual_retry,
             );
         }

@@ -375,7 +375,7 @@ proptest! {
         runtime().block_on(async {
             let config = HubConfig {
                 admin_token: Some("admin-secret".into()),
-                allow_private_webhook_targets: true,
+                webhook_allow_private_targets: true,
                 webhook_retry_base: Duration::from_millis(10),
                 ..HubConfig::default()
             };

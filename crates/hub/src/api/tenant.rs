@@ -28,6 +28,13 @@ pub async fn create_comment(
     JsonBody(input): JsonBody<NewCommentInput>,
 ) -> ApiResult<Json<CommentOut>> {
     input.validate().map_err(ApiError::invalid_body)?;
+    // A comment's domain picks its webhook configuration and signing secret: only the
+    // tenant's own domains (SPEC §2.2). An empty one is no domain.
+    if let Some(d) = input.domain.as_deref().filter(|d| !d.trim().is_empty()) {
+        let host = normalize_domain(d)
+            .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?;
+        super::webhooks::require_owned_domain(&hub, &auth.tenant_id, &host).await?;
+    }
     let comment = input.into_comment(&auth.tenant_id, ids::object_id(), Millis(hub.now_ms()));
     let applied = hub
         .apply(&auth.tenant_id, Change::CreateComment(Box::new(comment)))

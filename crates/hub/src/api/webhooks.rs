@@ -4,15 +4,56 @@
 use super::extract::{AppState, JsonBody, QueryParams, TenantAuth};
 use crate::delivery::{send_once, Outgoing, Senders};
 use crate::error::{ApiError, ApiResult};
-use crate::hub::normalize_domain;
+use crate::hub::{normalize_domain, Hub};
 use crate::ids;
 use crate::store::{Delivery, DeliveryAttempt, DeliveryStatus, WebhookConfig, WebhookTarget};
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use fastcomments_protocol::{
     DeleteTestPayload, HttpMethod, Millis, Status, WebhookComment, WebhookEventKind,
 };
 use serde::{Deserialize, Serialize};
+
+// ---------- domain ownership ----------
+
+/// The code of a `403` for a domain the tenant does not own.
+pub const DOMAIN_NOT_OWNED: &str = "domain-not-owned";
+
+/// Whether a normalised domain is one of `owned` or a subdomain of one (`blog.example.com` is
+/// owned by a tenant owning `example.com`: the owner of a name controls its subdomains).
+pub fn domain_is_owned(owned: &[String], domain: &str) -> bool {
+    owned.iter().any(|o| {
+        domain == o
+            || domain
+                .strip_suffix(o.as_str())
+                .is_some_and(|rest| rest.ends_with('.'))
+    })
+}
+
+/// `403 domain-not-owned` unless the tenant owns `domain` (normalised) or it is `*`. Webhook
+/// configurations, test payloads and comments name a domain; another tenant's (or nobody's)
+/// is refused (SPEC §2.2).
+pub async fn require_owned_domain(hub: &Hub, tenant: &str, domain: &str) -> ApiResult<()> {
+    if domain == "*" {
+        return Ok(());
+    }
+    let owned = hub
+        .store
+        .tenant(tenant)
+        .await?
+        .map(|t| t.domains)
+        .unwrap_or_default();
+    if domain_is_owned(&owned, domain) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            DOMAIN_NOT_OWNED,
+            format!("{domain:?} is not one of this tenant's domains (nor a subdomain of one)"),
+        ))
+    }
+}
 
 // ---------- configuration ----------
 
@@ -44,7 +85,7 @@ pub struct ConfigInput {
 
 fn target(kind: WebhookEventKind, input: Option<TargetInput>) -> ApiResult<Option<WebhookTarget>> {
     let Some(input) = input else { return Ok(None) };
-    let url = reqwest::Url::parse(input.url.trim())
+    let url = url::Url::parse(input.url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
         .ok_or_else(|| {
@@ -83,6 +124,7 @@ pub async fn put_config(
 ) -> ApiResult<Json<ConfigOut>> {
     let domain = normalize_domain(&input.domain)
         .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {:?}", input.domain)))?;
+    require_owned_domain(&hub, &auth.tenant_id, &domain).await?;
     let config = WebhookConfig {
         domain,
         create: target(WebhookEventKind::Create, input.create)?,
@@ -337,13 +379,31 @@ pub struct TestInput {
     url: Option<String>,
 }
 
-/// `{status, attempt}`.
+/// `{status, attempt, ok, forged, forgedAccepted, warning?}`.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TestOut {
     status: Status,
     attempt: AttemptOut,
     /// Whether the receiver answered 2xx.
     ok: bool,
+    /// The second request, the same payload signed with a wrong secret; `null` when the first
+    /// was not accepted (a receiver that refuses everything tells nothing about verification).
+    forged: Option<ForgedOut>,
+    /// Whether the receiver answered 2xx to the forged request (`null` when none was sent).
+    forged_accepted: Option<bool>,
+    /// Set when the receiver accepted the forged request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
+}
+
+/// How the receiver answered the forged request.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForgedOut {
+    attempt: AttemptOut,
+    /// It answered non-2xx, as a receiver that verifies signatures does.
+    refused: bool,
 }
 
 /// A dummy comment for create/update test payloads.
@@ -354,7 +414,10 @@ pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
         page_title: Some("Webhook test".into()),
         commenter_name: "Webhook Test".into(),
         commenter_email: None,
-        comment: "This is a test payload from FastComments. Проверка 👋".into(),
+        // ASCII only: receivers that verify over re-serialised JSON (the old guide's Python
+        // and PHP examples) then still pass, so a test says whether the key and URL are right.
+        // Real comments are not ASCII; docs/webhooks.md says how to verify those.
+        comment: "This is a test payload from FastComments.".into(),
         parent_id: None,
         user_id: None,
         domain: domain.map(str::to_owned),
@@ -364,8 +427,9 @@ pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
     crate::domain::webhook_comment(&c)
 }
 
-/// `POST /api/v1/webhook-test {"kind","domain?","url?"}`: sends one signed test payload now
-/// and answers with the attempt's log.
+/// `POST /api/v1/webhook-test {"kind","domain?","url?"}`: sends a signed test payload now and,
+/// when the receiver accepted it, the same payload signed with a wrong secret, to check that the
+/// receiver verifies signatures; answers with both attempts' logs.
 pub async fn send_test(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -384,6 +448,9 @@ pub async fn send_test(
         ),
         None => None,
     };
+    if let Some(d) = &domain {
+        require_owned_domain(&hub, &auth.tenant_id, d).await?;
+    }
     let configs = hub.store.webhook_configs(&auth.tenant_id).await?;
     let config = match &domain {
         Some(d) => configs.iter().find(|c| &c.domain == d),
@@ -410,10 +477,6 @@ pub async fn send_test(
     let method = configured
         .map(|t| t.method)
         .unwrap_or_else(|| kind.default_method());
-    let config_domain = domain
-        .clone()
-        .or_else(|| config.map(|c| c.domain.clone()))
-        .unwrap_or_else(|| "*".into());
     let body = match kind {
         WebhookEventKind::Delete => serde_json::to_vec(&DeleteTestPayload {
             id: ids::object_id(),
@@ -427,19 +490,46 @@ pub async fn send_test(
         delivery_id: &delivery_id,
         tenant_id: &auth.tenant_id,
         domain: domain.as_deref(),
-        config_domain: &config_domain,
         url: &url,
         method,
         kind,
         legacy_token: config.is_some_and(|c| c.legacy_token_header),
         body: &body,
         attempt: 1,
+        secret_override: None,
     };
     let (sent, attempt) = send_once(&hub, &senders, &out).await;
-    let ok = matches!(sent, crate::delivery::Sent::Answered { status, .. } if (200..300).contains(&status));
+    let ok = sent.is_success();
+    let (mut forged, mut forged_accepted, mut warning) = (None, None, None);
+    if ok {
+        let wrong = ids::api_secret();
+        let forged_id = format!("{delivery_id}-forged");
+        let forged_out = Outgoing {
+            delivery_id: &forged_id,
+            secret_override: Some(&wrong),
+            ..out
+        };
+        let (sent, attempt) = send_once(&hub, &senders, &forged_out).await;
+        let accepted = sent.is_success();
+        if accepted {
+            warning = Some(
+                "the receiver answered 2xx to a request signed with a wrong secret: it does not \
+                 verify the X-FastComments-Signature header, so anyone can send it webhooks"
+                    .to_owned(),
+            );
+        }
+        forged_accepted = Some(accepted);
+        forged = Some(ForgedOut {
+            attempt: attempt.into(),
+            refused: !accepted,
+        });
+    }
     Ok(Json(TestOut {
         status: Status::Success,
         attempt: attempt.into(),
         ok,
+        forged,
+        forged_accepted,
+        warning,
     }))
 }

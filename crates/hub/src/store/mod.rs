@@ -188,17 +188,18 @@ pub trait Store: Send + Sync + 'static {
         config: &WebhookConfig,
         now_ms: i64,
     ) -> StoreResult<()>;
-    /// Hands this hub due deliveries to send: pending, due at `now_ms`, whose comment has no
-    /// earlier pending delivery, in due order, at most `limit`, leaving out the ids in
-    /// `exclude` (those in flight here). A backend shared by several hub nodes claims what it
-    /// hands out with a lease: no other node gets a delivery until its attempt is recorded or
-    /// the lease runs out (the holder died).
-    async fn due_deliveries(
-        &self,
-        now_ms: i64,
-        limit: u64,
-        exclude: &[String],
-    ) -> StoreResult<Vec<Delivery>>;
+    /// Hands this hub due deliveries to send: pending, due at `q.now_ms`, whose comment has no
+    /// earlier pending delivery, in due order, at most `q.limit` in all and `q.per_host` per
+    /// [`Delivery::target_host`], leaving out the ids in `q.exclude` (those in flight here) and
+    /// the deliveries to `q.skip_hosts` and of `q.skip_tenants` (those at their in-flight
+    /// limit), so that a host with a long backlog neither fills the answer nor has to be read
+    /// past. What it hands out is claimed for `q.lease_ms`: no dispatcher (of this node or
+    /// another sharing the store) gets it again until its attempt is recorded or the claim
+    /// runs out (its sender died).
+    async fn due_deliveries(&self, q: &DueQuery<'_>) -> StoreResult<Vec<Delivery>>;
+    /// Gives back claims this hub took but will not use now (the dispatcher had no room
+    /// left for them): they are due again at once, for any dispatcher.
+    async fn release_claims(&self, ids: &[String]) -> StoreResult<()>;
     /// When the earliest pending delivery due strictly after `after_ms` is due.
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
     /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile.

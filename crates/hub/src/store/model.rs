@@ -382,7 +382,7 @@ pub struct WebhookTarget {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookConfig {
-    /// The domain (`localhost` for local development, `*` for all).
+    /// The domain (one of the tenant's, or `*` for all).
     pub domain: String,
     /// Comment created.
     #[serde(default)]
@@ -473,10 +473,13 @@ pub struct Delivery {
     pub kind: fastcomments_protocol::WebhookEventKind,
     /// The comment's domain (picks the signing secret).
     pub domain: Option<String>,
-    /// The configuration's domain (`localhost` may target loopback).
+    /// The domain of the configuration that queued it.
     pub config_domain: String,
     /// Target URL.
     pub url: String,
+    /// [`target_host`] of the URL: the dispatcher's per-host limit counts by it. Empty for
+    /// deliveries queued before it was stored.
+    pub target_host: String,
     /// Target method.
     pub method: fastcomments_protocol::HttpMethod,
     /// Send the legacy `token` header.
@@ -497,6 +500,40 @@ pub struct Delivery {
     pub updated_at: i64,
     /// The last attempt's error.
     pub last_error: Option<String>,
+}
+
+/// The host a webhook URL is sent to, as `host:port` with the scheme's port when none is given
+/// (`https://Hooks.Example.com/x` → `hooks.example.com:443`); the URL itself when it does not
+/// parse. One receiver's deliveries share it, so one slow receiver is limited as one.
+pub fn target_host(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{}:{p}", h.to_ascii_lowercase()),
+            (Some(h), None) => h.to_ascii_lowercase(),
+            _ => url.to_owned(),
+        },
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// What the dispatcher asks [`super::Store::due_deliveries`] for.
+#[derive(Debug, Clone, Copy)]
+pub struct DueQuery<'a> {
+    /// Due at or before this instant, epoch ms.
+    pub now_ms: i64,
+    /// At most this many in all.
+    pub limit: u64,
+    /// At most this many per target host.
+    pub per_host: u64,
+    /// Delivery ids to leave out (in flight).
+    pub exclude: &'a [String],
+    /// Target hosts to leave out.
+    pub skip_hosts: &'a [String],
+    /// Tenants to leave out.
+    pub skip_tenants: &'a [String],
+    /// How long what is handed out stays claimed if its attempt is never recorded; longer
+    /// than any attempt.
+    pub lease_ms: i64,
 }
 
 /// The log of one attempt.

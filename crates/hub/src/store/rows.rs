@@ -134,6 +134,7 @@ pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
         domain: row.opt_text("domain")?,
         config_domain: row.text("config_domain")?,
         url: row.text("url")?,
+        target_host: row.text("target_host")?,
         method: HttpMethod::parse(&method)
             .ok_or_else(|| StoreError::Database(format!("unknown method {method:?}")))?,
         legacy_token: row.flag("legacy_token")?,

@@ -1,6 +1,7 @@
 //! A real hub on 127.0.0.1:0 with a temporary SQLite file, and a real HTTP client.
 #![allow(dead_code)]
 
+pub mod raw_receiver;
 pub mod receiver;
 
 use fastcomments_hub::store::sqlite::SqliteStore;
@@ -118,6 +119,38 @@ impl TestHub {
             id: v["tenantId"].as_str().unwrap().to_owned(),
             key: v["apiSecret"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// Creates a tenant owning exactly `domains`.
+    pub async fn tenant_owning(&self, name: &str, domains: &[&str]) -> Tenant {
+        let res = self
+            .client
+            .post(format!("{}/admin/v1/tenants", self.base))
+            .bearer_auth("admin-secret")
+            .json(&json!({"name": name, "domains": domains}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.unwrap();
+        Tenant {
+            id: v["tenantId"].as_str().unwrap().to_owned(),
+            key: v["apiSecret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Writes a comment on `domain` through the tenant API; returns the comment.
+    pub async fn comment_on(&self, tenant: &Tenant, domain: &str, text: &str) -> Value {
+        let (s, v) = self
+            .call(
+                Method::POST,
+                "/api/v1/comments",
+                Some(&tenant.key),
+                Some(json!({"urlId": "post/1", "url": "https://blog.example/post/1?x=1", "commenterName": "Ана", "comment": text, "domain": domain})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["comment"].clone()
     }
 
     /// Registers `token` and acknowledges it for `tenant`.

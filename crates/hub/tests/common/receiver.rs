@@ -26,7 +26,9 @@ impl Received {
     }
 }
 
-type Answer = Arc<dyn Fn(&Received, &[Received]) -> (u16, String) + Send + Sync>;
+/// Status, extra response headers and body.
+type Reply = (u16, Vec<(String, String)>, String);
+type Answer = Arc<dyn Fn(&Received, &[Received]) -> Reply + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Receiver {
@@ -44,6 +46,17 @@ impl Receiver {
     pub async fn with(
         answer: impl Fn(&Received, &[Received]) -> (u16, String) + Send + Sync + 'static,
     ) -> Receiver {
+        Self::with_headers(move |r, earlier| {
+            let (code, text) = answer(r, earlier);
+            (code, Vec::new(), text)
+        })
+        .await
+    }
+
+    /// Answers with `answer(request, earlier requests)` = (status, headers, body).
+    pub async fn with_headers(
+        answer: impl Fn(&Received, &[Received]) -> Reply + Send + Sync + 'static,
+    ) -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let answer: Answer = Arc::new(answer);
         let state = (got.clone(), answer);
@@ -58,14 +71,22 @@ impl Receiver {
                         body,
                         at: Instant::now(),
                     };
-                    let (code, text) = {
+                    let (code, extra, text) = {
                         let mut all = got.lock();
                         let reply = answer(&r, &all);
                         all.push(r);
                         reply
                     };
+                    let mut headers = HeaderMap::new();
+                    for (name, value) in extra {
+                        headers.insert(
+                            axum::http::HeaderName::try_from(name).unwrap(),
+                            axum::http::HeaderValue::try_from(value).unwrap(),
+                        );
+                    }
                     (
                         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                        headers,
                         text,
                     )
                 }

@@ -23,9 +23,25 @@ async fn with_hooks(store: &dyn Store, id: &str) -> String {
     t
 }
 
+/// The claim's lease in these promises (shorter than [`LEASE_GONE`]).
+const LEASE: i64 = 60_000;
+
+/// A claim at `now` of at most `limit`, with no per-host limit and nothing skipped.
+fn query<'a>(now: i64, limit: u64, exclude: &'a [String]) -> DueQuery<'a> {
+    DueQuery {
+        now_ms: now,
+        limit,
+        per_host: 1_000,
+        exclude,
+        skip_hosts: &[],
+        skip_tenants: &[],
+        lease_ms: LEASE,
+    }
+}
+
 async fn due(store: &dyn Store, now: i64, exclude: &[String]) -> Vec<String> {
     store
-        .due_deliveries(now, 100, exclude)
+        .due_deliveries(&query(now, 100, exclude))
         .await
         .unwrap()
         .into_iter()
@@ -53,7 +69,7 @@ pub async fn only_due_deliveries_in_due_order(store: Arc<dyn Store>) {
     assert_eq!(due(&*store, T0 - 1, &[]).await, Vec::<String>::new());
     assert_eq!(due(&*store, T0 + 15, &[]).await, vec![id(0), id(1)]);
     let mut now = T0 + LEASE_GONE;
-    let limited = store.due_deliveries(now, 2, &[]).await.unwrap();
+    let limited = store.due_deliveries(&query(now, 2, &[])).await.unwrap();
     assert_eq!(
         limited.iter().map(|x| &x.id).collect::<Vec<_>>(),
         [&d[0].id, &d[1].id]
@@ -96,10 +112,8 @@ pub async fn a_claimed_delivery_is_handed_out_once_until_recorded_or_expired(
         "handed out twice"
     );
     // Concurrent claimers (as several nodes would be): each delivery to exactly one.
-    let (x, y) = tokio::join!(
-        store.due_deliveries(T0 + LEASE_GONE, 2, &[]),
-        store.due_deliveries(T0 + LEASE_GONE, 2, &[])
-    );
+    let q = query(T0 + LEASE_GONE, 2, &[]);
+    let (x, y) = tokio::join!(store.due_deliveries(&q), store.due_deliveries(&q));
     let mut both: Vec<String> = x
         .unwrap()
         .into_iter()
@@ -229,4 +243,73 @@ pub async fn order_holds_across_cancel_and_manual_retry(store: Arc<dyn Store>) {
     let sent = outcome(&d[1], 1, DeliveryStatus::Succeeded, 0);
     store.record_attempts(&[sent], at).await.unwrap();
     assert_eq!(due(&*store, at, &[]).await, vec![id(2)]);
+}
+
+/// At most `per_host` deliveries per target host (`host:port`), none to a skipped host or of a
+/// skipped tenant: a host with a long backlog neither fills the answer nor hides the others.
+pub async fn per_host_limits_and_skips(store: Arc<dyn Store>) {
+    let busy = tenant(&*store, "busy").await;
+    store
+        .put_webhook_config(&busy, &hooks("*", "https://slow.example", false), T0)
+        .await
+        .unwrap();
+    let other = tenant(&*store, "other").await;
+    store
+        .put_webhook_config(&other, &hooks("*", "https://fast.example:8443", false), T0)
+        .await
+        .unwrap();
+    for i in 0..5 {
+        create(&*store, &busy, &format!("/p{i}"), "c").await;
+    }
+    create(&*store, &other, "/q", "c").await;
+    let slow = deliveries_oldest_first(&*store, &busy).await;
+    let fast = deliveries_oldest_first(&*store, &other).await;
+    assert_eq!(slow[0].target_host, "slow.example:443");
+    assert_eq!(fast[0].target_host, "fast.example:8443");
+
+    let mut q = query(T0 + 1, 100, &[]);
+    q.per_host = 2;
+    let got: Vec<String> = store
+        .due_deliveries(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.contains(&fast[0].id) && got.contains(&slow[0].id) && got.contains(&slow[1].id));
+
+    let hosts = vec!["slow.example:443".to_owned()];
+    let mut q = query(T0 + LEASE_GONE, 100, &[]);
+    q.skip_hosts = &hosts;
+    let got: Vec<String> = store
+        .due_deliveries(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(got, vec![fast[0].id.clone()]);
+    let tenants = vec![other.clone()];
+    let mut q = query(T0 + 2 * LEASE_GONE, 100, &[]);
+    q.skip_tenants = &tenants;
+    let got: Vec<String> = store
+        .due_deliveries(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(got, slow.iter().map(|d| d.id.clone()).collect::<Vec<_>>());
+}
+
+/// Claims given back are due again at once, before their lease would have ended.
+pub async fn released_claims_are_due_again_at_once(store: Arc<dyn Store>) {
+    let t = with_hooks(&*store, "t1").await;
+    create(&*store, &t, "/p", "c").await;
+    let d = deliveries_oldest_first(&*store, &t).await;
+    assert_eq!(due(&*store, T0 + 1, &[]).await, vec![d[0].id.clone()]);
+    assert!(due(&*store, T0 + 2, &[]).await.is_empty());
+    store.release_claims(&[d[0].id.clone()]).await.unwrap();
+    assert_eq!(due(&*store, T0 + 3, &[]).await, vec![d[0].id.clone()]);
 }

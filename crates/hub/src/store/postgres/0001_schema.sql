@@ -101,7 +101,7 @@ CREATE TABLE webhook_deliveries (
     domain           TEXT,               -- the comment's domain (picks the signing secret)
     config_domain    TEXT NOT NULL,
     url              TEXT NOT NULL,
-    target_host      TEXT NOT NULL DEFAULT '',
+    target_host      TEXT NOT NULL DEFAULT '',  -- host:port of url: per-host in-flight limit
     method           TEXT NOT NULL,
     legacy_token     BOOLEAN NOT NULL,
     body             TEXT NOT NULL,
@@ -116,6 +116,9 @@ CREATE TABLE webhook_deliveries (
     lease_until      BIGINT
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+    WHERE status IN ('queued', 'retrying');
+-- The outbox is walked host by host (per-host in-flight limits): one seek per pending host.
+CREATE INDEX webhook_deliveries_by_host ON webhook_deliveries (target_host, next_attempt_at, position)
     WHERE status IN ('queued', 'retrying');
 CREATE INDEX webhook_deliveries_by_comment ON webhook_deliveries (tenant_id, comment_id, position);
 CREATE INDEX webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, created_at);

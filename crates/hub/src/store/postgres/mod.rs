@@ -266,13 +266,12 @@ impl Store for PostgresStore {
         webhooks::put_webhook_config(self, tenant, config, now_ms).await
     }
 
-    async fn due_deliveries(
-        &self,
-        now_ms: i64,
-        limit: u64,
-        exclude: &[String],
-    ) -> StoreResult<Vec<Delivery>> {
-        webhooks::due_deliveries(self, now_ms, limit, exclude).await
+    async fn due_deliveries(&self, q: &DueQuery<'_>) -> StoreResult<Vec<Delivery>> {
+        webhooks::due_deliveries(self, q).await
+    }
+
+    async fn release_claims(&self, ids: &[String]) -> StoreResult<()> {
+        webhooks::release_claims(self, ids).await
     }
 
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>> {

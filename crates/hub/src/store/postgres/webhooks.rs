@@ -3,11 +3,6 @@
 
 use super::*;
 
-/// How long a node's claim on a delivery lasts. Longer than any attempt (the dispatcher's
-/// timeout), so a live node records its attempt first; a killed node's claims come back when
-/// this runs out.
-pub(super) const CLAIM_LEASE_MS: i64 = 60_000;
-
 pub(super) async fn load_webhook_configs(
     conn: &mut PgConnection,
     tenant: &str,
@@ -70,11 +65,6 @@ pub(super) async fn enqueue_webhooks(
     })
 }
 
-/// The host a target URL names (what per-host limits count), or `""`.
-fn target_host(url: &str) -> String {
-    crate::hub::normalize_domain(url).unwrap_or_default()
-}
-
 pub(super) async fn webhook_configs(
     store: &PostgresStore,
     tenant: &str,
@@ -104,33 +94,44 @@ pub(super) async fn put_webhook_config(
 
 /// Claims due deliveries for this node: pending, due, not claimed by a live lease, and with
 /// no earlier pending delivery of their comment (per-comment order holds across nodes: an
-/// earlier delivery claimed elsewhere is still pending). `SKIP LOCKED` lets nodes claim side
-/// by side without waiting on each other's rows.
+/// earlier delivery claimed elsewhere is still pending). The pending hosts are walked with one
+/// index seek each (a recursive MIN, PostgreSQL having no skip scan), each giving at most
+/// `per_host`; `SKIP LOCKED` lets nodes claim side by side without waiting on each other.
 pub(super) async fn due_deliveries(
     store: &PostgresStore,
-    now_ms: i64,
-    limit: u64,
-    exclude: &[String],
+    q: &DueQuery<'_>,
 ) -> StoreResult<Vec<Delivery>> {
     let rows = sqlx::query(
-        "WITH due AS ( \
-           SELECT d.id FROM webhook_deliveries d \
-           WHERE d.status IN ('queued', 'retrying') AND d.next_attempt_at <= $1 \
-             AND (d.lease_until IS NULL OR d.lease_until <= $1) \
-             AND d.id <> ALL($2) \
-             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.tenant_id = d.tenant_id \
-                 AND e.comment_id = d.comment_id AND e.position < d.position \
-                 AND e.status IN ('queued', 'retrying')) \
-           ORDER BY d.next_attempt_at, d.position LIMIT $3 \
-           FOR UPDATE SKIP LOCKED) \
-         UPDATE webhook_deliveries w SET claimed_by = $4, lease_until = $1 + $5 \
+        "WITH RECURSIVE hosts(h) AS ( \
+           SELECT (SELECT MIN(target_host) FROM webhook_deliveries WHERE status IN ('queued', 'retrying')) \
+           UNION ALL \
+           SELECT (SELECT MIN(target_host) FROM webhook_deliveries \
+                   WHERE status IN ('queued', 'retrying') AND target_host > hosts.h) \
+           FROM hosts WHERE hosts.h IS NOT NULL), \
+         due AS ( \
+           SELECT c.id FROM hosts CROSS JOIN LATERAL ( \
+             SELECT e.id, e.next_attempt_at, e.position FROM webhook_deliveries e \
+             WHERE e.target_host = hosts.h AND e.status IN ('queued', 'retrying') \
+               AND e.next_attempt_at <= $1 AND (e.lease_until IS NULL OR e.lease_until <= $1) \
+               AND e.id <> ALL($2) AND e.tenant_id <> ALL($3) \
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f WHERE f.tenant_id = e.tenant_id \
+                   AND f.comment_id = e.comment_id AND f.position < e.position \
+                   AND f.status IN ('queued', 'retrying')) \
+             ORDER BY e.next_attempt_at, e.position LIMIT $4 \
+             FOR UPDATE SKIP LOCKED) c \
+           WHERE hosts.h IS NOT NULL AND hosts.h <> ALL($5) \
+           ORDER BY c.next_attempt_at, c.position LIMIT $6) \
+         UPDATE webhook_deliveries w SET claimed_by = $7, lease_until = $1 + $8 \
          FROM due WHERE w.id = due.id RETURNING w.*",
     )
-    .bind(now_ms)
-    .bind(exclude)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(q.now_ms)
+    .bind(q.exclude)
+    .bind(q.skip_tenants)
+    .bind(i64::try_from(q.per_host).unwrap_or(i64::MAX))
+    .bind(q.skip_hosts)
+    .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
     .bind(store.node.as_str())
-    .bind(CLAIM_LEASE_MS)
+    .bind(q.lease_ms)
     .fetch_all(&store.pool)
     .await?;
     let mut out: Vec<Delivery> = rows
@@ -139,6 +140,25 @@ pub(super) async fn due_deliveries(
         .collect::<StoreResult<_>>()?;
     out.sort_by_key(|d| (d.next_attempt_at, d.position));
     Ok(out)
+}
+
+/// Gives back this node's claims on `ids`, and wakes the other nodes' dispatchers for them.
+pub(super) async fn release_claims(store: &PostgresStore, ids: &[String]) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = store.pool.begin().await?;
+    sqlx::query(
+        "UPDATE webhook_deliveries SET claimed_by = NULL, lease_until = NULL \
+         WHERE id = ANY($1) AND claimed_by = $2",
+    )
+    .bind(ids)
+    .bind(store.node.as_str())
+    .execute(&mut *tx)
+    .await?;
+    announce(&mut tx, &Notice::Deliveries).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub(super) async fn next_due_at(store: &PostgresStore, after_ms: i64) -> StoreResult<Option<i64>> {

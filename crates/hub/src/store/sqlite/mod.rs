@@ -132,6 +132,21 @@ impl SqliteStore {
         add_column_if_missing(&writer, "comments", "event_pos", "INTEGER").await?;
         add_column_if_missing(&writer, "timeline", "doc_ref", "TEXT").await?;
         add_column_if_missing(&writer, "webhook_deliveries", "lease_until", "INTEGER").await?;
+        add_column_if_missing(
+            &writer,
+            "webhook_deliveries",
+            "target_host",
+            "TEXT NOT NULL DEFAULT ''",
+        )
+        .await?;
+        // After the column exists in old databases too: the outbox query walks pending
+        // deliveries host by host through it.
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_host ON webhook_deliveries \
+             (target_host, next_attempt_at, position) WHERE status IN ('queued', 'retrying')",
+        )
+        .execute(&writer)
+        .await?;
         sqlx::raw_sql(include_str!("schema_triggers.sql"))
             .execute(&writer)
             .await?;
@@ -308,13 +323,12 @@ impl Store for SqliteStore {
         webhooks::put_webhook_config(self, tenant, config, now_ms).await
     }
 
-    async fn due_deliveries(
-        &self,
-        now_ms: i64,
-        limit: u64,
-        exclude: &[String],
-    ) -> StoreResult<Vec<Delivery>> {
-        webhooks::due_deliveries(self, now_ms, limit, exclude).await
+    async fn due_deliveries(&self, q: &DueQuery<'_>) -> StoreResult<Vec<Delivery>> {
+        webhooks::due_deliveries(self, q).await
+    }
+
+    async fn release_claims(&self, ids: &[String]) -> StoreResult<()> {
+        webhooks::release_some(self, ids).await
     }
 
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>> {

@@ -98,6 +98,7 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     domain           TEXT,               -- the comment's domain (picks the signing secret)
     config_domain    TEXT NOT NULL,
     url              TEXT NOT NULL,
+    target_host      TEXT NOT NULL DEFAULT '',  -- host:port of url: per-host in-flight limit
     method           TEXT NOT NULL,
     legacy_token     INTEGER NOT NULL,
     body             TEXT NOT NULL,

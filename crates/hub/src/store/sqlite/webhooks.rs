@@ -30,10 +30,10 @@ pub(super) async fn enqueue_webhooks(
     now_ms: i64,
 ) -> StoreResult<Enqueued> {
     let (rows, unmatched) = domain::webhooks::plan_deliveries(tenant, configs, changes, imported)?;
-    let per_row = 17;
+    let per_row = 18;
     for chunk in rows.chunks(MAX_PARAMS / per_row) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, url, method, \
+            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, url, target_host, method, \
              legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at) ",
         );
         qb.push_values(chunk.iter(), |mut b, d| {
@@ -45,6 +45,7 @@ pub(super) async fn enqueue_webhooks(
                 .push_bind(d.comment.domain.as_deref())
                 .push_bind(d.config.domain.as_str())
                 .push_bind(d.target.url.as_str())
+                .push_bind(target_host(&d.target.url))
                 .push_bind(d.target.method.as_str())
                 .push_bind(d.config.legacy_token_header)
                 .push_bind(d.body.as_str())
@@ -139,41 +140,54 @@ pub(super) async fn put_webhook_config(
     Ok(())
 }
 
-/// How long a claim on a delivery lasts (see [`Store::due_deliveries`]); longer than any
-/// attempt. One hub serves an SQLite database, so claims left by a crashed one are dropped
-/// when the next one claims the database ([`release_claims`]).
-pub(super) const CLAIM_LEASE_MS: i64 = 60_000;
-
 pub(super) async fn due_deliveries(
     store: &SqliteStore,
-    now_ms: i64,
-    limit: u64,
-    exclude: &[String],
+    q: &DueQuery<'_>,
 ) -> StoreResult<Vec<Delivery>> {
+    // The pending hosts are walked with one index seek each (a recursive MIN over
+    // `webhook_deliveries_by_host`), and each host not left out gives its first `per_host`
+    // due deliveries: a host with thousands due costs no more than one with a few. What comes
+    // out is claimed (`lease_until`) in the same statement.
     let mut qb: QueryBuilder<Sqlite> =
         QueryBuilder::new("UPDATE webhook_deliveries SET lease_until = ");
-    qb.push_bind(now_ms + CLAIM_LEASE_MS);
+    qb.push_bind(q.now_ms + q.lease_ms);
     qb.push(
-        " WHERE id IN (SELECT d.id FROM webhook_deliveries d WHERE d.status IN ('queued', 'retrying') \
-           AND d.next_attempt_at <= ",
+        " WHERE id IN (WITH RECURSIVE hosts(h) AS ( \
+           SELECT (SELECT MIN(target_host) FROM webhook_deliveries WHERE status IN ('queued', 'retrying')) \
+           UNION ALL \
+           SELECT (SELECT MIN(target_host) FROM webhook_deliveries \
+                   WHERE status IN ('queued', 'retrying') AND target_host > hosts.h) \
+           FROM hosts WHERE hosts.h IS NOT NULL) \
+         SELECT d.id FROM hosts JOIN webhook_deliveries d ON d.rowid IN ( \
+           SELECT e.rowid FROM webhook_deliveries e \
+           WHERE e.target_host = hosts.h AND e.status IN ('queued', 'retrying') AND e.next_attempt_at <= ",
     );
-    qb.push_bind(now_ms);
-    qb.push(" AND (d.lease_until IS NULL OR d.lease_until <= ");
-    qb.push_bind(now_ms);
+    qb.push_bind(q.now_ms);
+    qb.push(" AND (e.lease_until IS NULL OR e.lease_until <= ");
+    qb.push_bind(q.now_ms);
     qb.push(
-        ") AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.tenant_id = d.tenant_id \
-           AND e.comment_id = d.comment_id AND e.position < d.position AND e.status IN ('queued', 'retrying'))",
+        ") AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f WHERE f.tenant_id = e.tenant_id \
+           AND f.comment_id = e.comment_id AND f.position < e.position AND f.status IN ('queued', 'retrying'))",
     );
-    if !exclude.is_empty() {
-        qb.push(" AND d.id NOT IN (");
-        let mut sep = qb.separated(", ");
-        for id in exclude.iter().take(MAX_PARAMS - 4) {
-            sep.push_bind(id.as_str());
+    // In-flight ids are at most the dispatcher's concurrency, full hosts and tenants fewer.
+    let not_in = |qb: &mut QueryBuilder<Sqlite>, column: &str, values: &[String]| {
+        if !values.is_empty() {
+            qb.push(format!(" AND {column} NOT IN ("));
+            let mut sep = qb.separated(", ");
+            for v in values.iter().take(MAX_PARAMS / 4) {
+                sep.push_bind(v.clone());
+            }
+            qb.push(")");
         }
-        qb.push(")");
-    }
+    };
+    not_in(&mut qb, "e.id", q.exclude);
+    not_in(&mut qb, "e.tenant_id", q.skip_tenants);
+    qb.push(" ORDER BY e.next_attempt_at, e.position LIMIT ");
+    qb.push_bind(i64::try_from(q.per_host).unwrap_or(i64::MAX));
+    qb.push(") WHERE hosts.h IS NOT NULL");
+    not_in(&mut qb, "hosts.h", q.skip_hosts);
     qb.push(" ORDER BY d.next_attempt_at, d.position LIMIT ");
-    qb.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    qb.push_bind(i64::try_from(q.limit).unwrap_or(i64::MAX));
     qb.push(") RETURNING *");
     // A claim is cheap to lose (a crash re-sends, at-least-once): no fsync of its own.
     let mut conn = relaxed_writer(&store.writer).await?;
@@ -186,6 +200,21 @@ pub(super) async fn due_deliveries(
         .collect::<StoreResult<_>>()?;
     out.sort_by_key(|d| (d.next_attempt_at, d.position));
     Ok(out)
+}
+
+/// Gives back the claims on `ids`.
+pub(super) async fn release_some(store: &SqliteStore, ids: &[String]) -> StoreResult<()> {
+    for chunk in ids.chunks(MAX_PARAMS) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("UPDATE webhook_deliveries SET lease_until = NULL WHERE id IN (");
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(id.as_str());
+        }
+        qb.push(")");
+        qb.build().execute(&store.writer).await?;
+    }
+    Ok(())
 }
 
 /// Drops every claim: the hub claiming the database for serving is the only one sending, so

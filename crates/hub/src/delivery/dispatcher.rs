@@ -1,0 +1,385 @@
+//! The dispatcher loop: claims due deliveries, runs their attempts, records the outcomes and
+//! schedules retries (SPEC §2.2).
+//!
+//! In-flight attempts are limited three ways: `webhook_concurrency` for the whole hub, and
+//! `webhook_per_host_concurrency` / `webhook_per_tenant_concurrency` per target host
+//! (`host:port`) and per tenant. A receiver that accepts connections and never answers holds
+//! at most its host's few slots until the attempt timeout, and a tenant with many such hosts at
+//! most its tenant's share; everybody else's deliveries keep flowing. The outbox query is told
+//! which hosts and tenants are full and gives a few rows per host, so it hands back work that
+//! can start now and is not slowed by a stuck host's backlog.
+
+use super::sender::{send_once, Outgoing, Senders};
+use crate::hub::Hub;
+use crate::store::{
+    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, DueQuery, StoreResult,
+};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinError, JoinHandle};
+
+/// What an attempt means for its delivery: done, failed for good, or retried after
+/// `base × attempt` (SPEC §2.2).
+pub fn outcome_of(
+    hub: &Hub,
+    delivery: &Delivery,
+    sent: &super::Sent,
+    attempt: DeliveryAttempt,
+) -> AttemptOutcome {
+    let max = if delivery.max_attempts > 0 {
+        delivery.max_attempts
+    } else {
+        hub.config.webhook_max_attempts
+    };
+    let n = attempt.attempt;
+    let now = hub.now_ms();
+    let status = match sent {
+        s if s.is_success() => DeliveryStatus::Succeeded,
+        super::Sent::Fatal(_) => DeliveryStatus::Failed,
+        _ if n >= max => DeliveryStatus::Failed,
+        _ => DeliveryStatus::Retrying,
+    };
+    let delay = hub.config.webhook_retry_base.as_millis() as i64 * n.max(1);
+    AttemptOutcome {
+        attempt,
+        status,
+        next_attempt_at: if status == DeliveryStatus::Retrying {
+            now + delay
+        } else {
+            now
+        },
+    }
+}
+
+/// The attempts running now, counted per host and per tenant.
+#[derive(Debug, Default)]
+struct InFlight {
+    /// Delivery id → (host, tenant).
+    ids: HashMap<String, (String, String)>,
+    hosts: HashMap<String, usize>,
+    tenants: HashMap<String, usize>,
+}
+
+impl InFlight {
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn has_room(&self, host: &str, tenant: &str, per_host: usize, per_tenant: usize) -> bool {
+        self.hosts.get(host).copied().unwrap_or(0) < per_host
+            && self.tenants.get(tenant).copied().unwrap_or(0) < per_tenant
+    }
+
+    fn add(&mut self, id: &str, host: &str, tenant: &str) {
+        *self.hosts.entry(host.to_owned()).or_default() += 1;
+        *self.tenants.entry(tenant.to_owned()).or_default() += 1;
+        self.ids
+            .insert(id.to_owned(), (host.to_owned(), tenant.to_owned()));
+    }
+
+    fn remove(&mut self, id: &str) {
+        let Some((host, tenant)) = self.ids.remove(id) else {
+            return;
+        };
+        for (map, key) in [(&mut self.hosts, host), (&mut self.tenants, tenant)] {
+            if let Some(n) = map.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Hosts and tenants with no free slot.
+    fn full(&self, per_host: usize, per_tenant: usize) -> (Vec<String>, Vec<String>) {
+        let full = |m: &HashMap<String, usize>, limit: usize| {
+            m.iter()
+                .filter(|(_, n)| **n >= limit)
+                .map(|(k, _)| k.clone())
+                .collect::<Vec<_>>()
+        };
+        (full(&self.hosts, per_host), full(&self.tenants, per_tenant))
+    }
+}
+
+/// The host key a delivery is limited by: the stored one, or for rows queued before that
+/// column existed, the one its URL gives.
+fn host_of(d: &Delivery) -> String {
+    if d.target_host.is_empty() {
+        crate::store::target_host(&d.url)
+    } else {
+        d.target_host.clone()
+    }
+}
+
+/// Starts the dispatcher; it stops (after finishing what is in flight) when `stop` turns true.
+pub fn spawn(hub: Arc<Hub>, senders: Senders, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(run(hub, senders, stop))
+}
+
+/// How long a finished attempt may wait for others to share its log write or its refill.
+const LINGER: Duration = Duration::from_millis(2);
+
+/// What woke the loop.
+enum Event {
+    Wake,
+    Done(AttemptOutcome),
+    Recorded(
+        Vec<String>,
+        Result<(Vec<AttemptOutcome>, StoreResult<()>), JoinError>,
+    ),
+    Due,
+    Linger,
+    Stop(bool),
+}
+
+/// Attempt logs being written by a task of their own, so that sending goes on meanwhile.
+type Recording = (
+    Vec<String>,
+    JoinHandle<(Vec<AttemptOutcome>, StoreResult<()>)>,
+);
+
+async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
+    let concurrency = hub.config.webhook_concurrency.max(1);
+    let per_host = hub.config.webhook_per_host_concurrency.max(1);
+    let per_tenant = hub.config.webhook_per_tenant_concurrency.max(1);
+    // Attempt logs are written, and freed slots refilled, a batch at a time: a write and a
+    // query per attempt would cost more than the attempt. A batch is a quarter of the pool or
+    // half a host's share, whichever is less, and waits at most `LINGER`.
+    let batch = (per_host / 2).min(concurrency / 4).max(1);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<AttemptOutcome>();
+    // Attempts running; a finished one leaves at once, so its host's slot is free again
+    // while its log is still being written.
+    let mut in_flight = InFlight::default();
+    // Finished attempts whose log is not committed yet: their deliveries are still pending
+    // in the store and must not be offered again meanwhile.
+    let mut unrecorded: HashSet<String> = HashSet::new();
+    let mut finished: Vec<AttemptOutcome> = Vec::new();
+    let mut finished_since: Option<Instant> = None;
+    let mut recording: Option<Recording> = None;
+    let (mut freed, mut freed_since) = (0usize, None::<Instant>);
+    // New work may be due: a commit woke us, a retry came due, or this is the first turn.
+    let mut kick = true;
+    let mut stopping = *stop.borrow();
+    // The earliest future retry known, and when the store was last asked for it: asking on
+    // every turn of a busy loop would be one more query per attempt.
+    let (mut next_due, mut next_due_asked): (Option<i64>, i64) = (None, i64::MIN);
+    loop {
+        let lingered = |since: Option<Instant>| since.is_some_and(|t| t.elapsed() >= LINGER);
+        if recording.is_none()
+            && !finished.is_empty()
+            && (stopping
+                || kick
+                || finished.len() >= batch
+                || in_flight.len() == 0
+                || lingered(finished_since))
+        {
+            let outcomes = std::mem::take(&mut finished);
+            finished_since = None;
+            let ids = outcomes
+                .iter()
+                .map(|o| o.attempt.delivery_id.clone())
+                .collect();
+            let hub = hub.clone();
+            recording = Some((
+                ids,
+                tokio::spawn(async move {
+                    let result = hub.store.record_attempts(&outcomes, hub.now_ms()).await;
+                    (outcomes, result)
+                }),
+            ));
+        }
+        if stopping {
+            if in_flight.len() == 0 && finished.is_empty() && recording.is_none() {
+                break;
+            }
+        } else if in_flight.len() < concurrency
+            && (kick || freed >= batch || in_flight.len() == 0 || lingered(freed_since))
+        {
+            claim(
+                &hub,
+                &senders,
+                &done_tx,
+                &mut in_flight,
+                &unrecorded,
+                per_host,
+                per_tenant,
+                concurrency,
+            )
+            .await;
+            (kick, freed, freed_since) = (false, 0, None);
+        }
+
+        // Sleep until something happens. New deliveries come with a commit's wake-up and
+        // retries this loop scheduled are in `next_due`; the store is asked again when that
+        // came due or every 250 ms (a retry by hand, or another writer).
+        let now = hub.now_ms();
+        if next_due.is_none_or(|t| t <= now) || now.saturating_sub(next_due_asked) >= 250 {
+            next_due = hub.store.next_due_at(now).await.ok().flatten();
+            next_due_asked = now;
+        }
+        let until_due = next_due
+            .map_or(Duration::from_secs(1), |at| {
+                Duration::from_millis(at.saturating_sub(now).max(1) as u64)
+            })
+            .min(Duration::from_secs(1));
+        let linger_from = [
+            freed_since.filter(|_| !stopping),
+            finished_since.filter(|_| recording.is_none()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let until_linger = linger_from.map(|t| {
+            LINGER
+                .saturating_sub(t.elapsed())
+                .max(Duration::from_micros(100))
+        });
+        let event = tokio::select! {
+            _ = hub.webhook_wake.notified(), if !stopping => Event::Wake,
+            Some(o) = done_rx.recv() => Event::Done(o),
+            r = async {
+                match &mut recording {
+                    Some((_, task)) => task.await,
+                    None => std::future::pending().await,
+                }
+            }, if recording.is_some() => {
+                let ids = recording.take().map(|(ids, _)| ids).unwrap_or_default();
+                Event::Recorded(ids, r)
+            }
+            _ = tokio::time::sleep(until_due), if !stopping => Event::Due,
+            _ = tokio::time::sleep(until_linger.unwrap_or(until_due)), if until_linger.is_some() => Event::Linger,
+            // A dropped sender stops the dispatcher too (its hub is gone).
+            r = stop.changed(), if !stopping => Event::Stop(r.is_err()),
+        };
+        match event {
+            Event::Wake | Event::Due => kick = true,
+            Event::Done(o) => {
+                let mut next = Some(o);
+                while let Some(o) = next {
+                    in_flight.remove(&o.attempt.delivery_id);
+                    unrecorded.insert(o.attempt.delivery_id.clone());
+                    finished.push(o);
+                    freed += 1;
+                    next = done_rx.try_recv().ok();
+                }
+                let now = Instant::now();
+                finished_since.get_or_insert(now);
+                freed_since.get_or_insert(now);
+            }
+            Event::Recorded(ids, Ok((outcomes, Ok(())))) => {
+                for o in &outcomes {
+                    if o.status == DeliveryStatus::Retrying {
+                        next_due =
+                            Some(next_due.map_or(o.next_attempt_at, |t| t.min(o.next_attempt_at)));
+                    }
+                }
+                for id in ids {
+                    unrecorded.remove(&id);
+                }
+            }
+            Event::Recorded(_, Ok((outcomes, Err(e)))) => {
+                tracing::warn!(error = %e, "recording webhook attempts failed; will retry");
+                finished.extend(outcomes);
+                finished_since.get_or_insert(Instant::now());
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Event::Recorded(ids, Err(e)) => {
+                // The logs are lost, the deliveries still pending: they go out again.
+                tracing::error!(error = %e, "the task recording webhook attempts failed");
+                for id in ids {
+                    unrecorded.remove(&id);
+                }
+            }
+            Event::Linger => {}
+            Event::Stop(gone) => stopping = gone || *stop.borrow(),
+        }
+    }
+    tracing::info!("webhook dispatcher stopped");
+}
+
+/// Starts what is due and has room. The query leaves out full hosts and tenants and gives at
+/// most `per_host` rows per host; a row whose host or tenant filled up while this batch was
+/// being started is handed back (its claim released) for a later turn.
+#[allow(clippy::too_many_arguments)]
+async fn claim(
+    hub: &Arc<Hub>,
+    senders: &Senders,
+    done: &mpsc::UnboundedSender<AttemptOutcome>,
+    in_flight: &mut InFlight,
+    unrecorded: &HashSet<String>,
+    per_host: usize,
+    per_tenant: usize,
+    concurrency: usize,
+) {
+    let free = concurrency.saturating_sub(in_flight.len());
+    let (full_hosts, full_tenants) = in_flight.full(per_host, per_tenant);
+    let exclude: Vec<String> = in_flight
+        .ids
+        .keys()
+        .chain(unrecorded.iter())
+        .cloned()
+        .collect();
+    let query = DueQuery {
+        now_ms: hub.now_ms(),
+        limit: free as u64,
+        per_host: per_host as u64,
+        exclude: &exclude,
+        skip_hosts: &full_hosts,
+        skip_tenants: &full_tenants,
+        lease_ms: hub.config.webhook_claim_lease.as_millis() as i64,
+    };
+    let due = match hub.store.due_deliveries(&query).await {
+        Ok(due) => due,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading due webhook deliveries failed");
+            return;
+        }
+    };
+    let mut unused = Vec::new();
+    for d in due {
+        let host = host_of(&d);
+        if in_flight.has_room(&host, &d.tenant_id, per_host, per_tenant) {
+            in_flight.add(&d.id, &host, &d.tenant_id);
+            start(hub.clone(), senders.clone(), done.clone(), d);
+        } else {
+            unused.push(d.id);
+        }
+    }
+    // Claimed but no room now: hand them back rather than hold them for a whole lease.
+    if !unused.is_empty() {
+        if let Err(e) = hub.store.release_claims(&unused).await {
+            tracing::warn!(error = %e, "giving back unused webhook claims failed; they wait for their lease");
+        }
+    }
+}
+
+fn start(
+    hub: Arc<Hub>,
+    senders: Senders,
+    done: mpsc::UnboundedSender<AttemptOutcome>,
+    d: Delivery,
+) {
+    tokio::spawn(async move {
+        let out = Outgoing {
+            delivery_id: &d.id,
+            tenant_id: &d.tenant_id,
+            domain: d.domain.as_deref(),
+            url: &d.url,
+            method: d.method,
+            kind: d.kind,
+            legacy_token: d.legacy_token,
+            body: d.body.as_bytes(),
+            attempt: d.attempts + 1,
+            secret_override: None,
+        };
+        let (sent, attempt) = send_once(&hub, &senders, &out).await;
+        if let super::Sent::Fatal(reason) | super::Sent::Transient(reason) = &sent {
+            tracing::info!(delivery = %d.id, attempt = out.attempt, reason, "webhook attempt failed");
+        }
+        let _ = done.send(outcome_of(&hub, &d, &sent, attempt));
+    });
+}

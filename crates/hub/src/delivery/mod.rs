@@ -1,0 +1,21 @@
+//! The webhook dispatcher (SPEC §2.2): takes due deliveries from the outbox, signs and sends
+//! them, logs every attempt and schedules retries.
+//!
+//! It is woken on commit (no polling delay) and also wakes when the earliest retry is due, so a
+//! restart picks up whatever was queued before it. Deliveries of one comment go out one at a
+//! time in change order: the outbox query only offers a delivery whose comment has no earlier
+//! pending one, and a delivery stays pending in the store until its attempt is recorded.
+//! A crash between sending and recording sends again after the restart: at-least-once, with
+//! `X-FastComments-Delivery` as the receiver's idempotency key.
+//!
+//! - [`guard`]: which addresses a webhook may reach, checked where connections are made.
+//! - [`sender`]: one signed attempt over HTTP (also used by test payloads).
+//! - [`dispatcher`]: the loop that claims, runs and records attempts.
+
+pub mod dispatcher;
+pub mod guard;
+pub mod sender;
+
+pub use dispatcher::{outcome_of, spawn};
+pub use guard::is_non_public;
+pub use sender::{send_once, Outgoing, Senders, Sent, RESPONSE_LOG_BYTES};
