@@ -79,12 +79,8 @@ async fn register(hub: &Hub, token: &str, q: TokenQuery) -> ApiResult<Json<Token
                 && ((r.integration_type.is_none() && integration_type.is_some())
                     || (r.domain.is_none() && domain.is_some())) =>
         {
-            let saved = hub
-                .store
-                .describe_token(token, integration_type.as_deref(), domain.as_deref())
-                .await?;
-            hub.token_changed(token);
-            saved
+            hub.describe_token(token, integration_type.as_deref(), domain.as_deref())
+                .await?
         }
         Some(r) => r,
         None => {
@@ -94,9 +90,8 @@ async fn register(hub: &Hub, token: &str, q: TokenQuery) -> ApiResult<Json<Token
                 skip_requested: q.skip_initial_sync.unwrap_or(false),
                 ..TokenRecord::pending(token, hub.now_ms(), hub.config.initial_batch_size)
             };
-            let stored = hub.store.register_token(&fresh).await?;
+            let stored = hub.register_token(&fresh).await?;
             tracing::info!(token = %crate::ids::redact(token), "integration token registered (pending)");
-            hub.token_changed(token);
             stored
         }
     };
@@ -504,8 +499,7 @@ pub async fn upload(
         Err(e) => {
             hub.metrics.uploads_too_large.inc();
             // Only the batch size changes: the record read above may be stale by now.
-            let lowered = hub.store.halve_batch_size(&record.token).await?;
-            hub.token_changed(&lowered.token);
+            hub.halve_batch_size(&record.token).await?;
             return Err(e);
         }
     };
@@ -514,25 +508,14 @@ pub async fn upload(
         crate::domain::validate_upload(c).map_err(ApiError::invalid_body)?;
     }
     let finishes_upload = request.is_last();
-    let count = request.comments.len() as u64;
     let outcome = hub
-        .store
-        .upload(
-            UploadBatch {
-                tenant_id: tenant.clone(),
-                token: token.clone(),
-                comments: request.comments,
-                finishes_upload,
-            },
-            hub.now_ms(),
-        )
+        .upload(UploadBatch {
+            tenant_id: tenant,
+            token,
+            comments: request.comments,
+            finishes_upload,
+        })
         .await?;
-    hub.note_entries(&tenant, &outcome.entries);
-    if outcome.deliveries > 0 {
-        hub.webhook_wake.notify_one();
-    }
-    hub.token_changed(&token);
-    hub.metrics.comments_uploaded.add(count);
     Ok(Json(UploadResponse {
         status: Status::Success,
         comment_ids: outcome.comment_ids,

@@ -3,7 +3,6 @@
 //! tenant's API secrets, and may skip the initial upload.
 
 use super::extract::{AppState, QueryParams};
-use super::tenant::acknowledge_token;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Html;
@@ -80,7 +79,10 @@ pub async fn submit(
         .skip_initial_sync
         .as_deref()
         .map(|v| v == "true" || v == "on");
-    match acknowledge_token(&hub, &owner.tenant_id, form.token.trim(), skip).await {
+    match hub
+        .acknowledge_token(&owner.tenant_id, form.token.trim(), skip)
+        .await
+    {
         Ok(_) => (
             StatusCode::OK,
             page(

@@ -5,9 +5,8 @@ use crate::domain::{self, NewCommentInput};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{normalize_domain, Hub};
 use crate::ids;
-use crate::store::{ApiSecret, Change, CommentPatch, EntryKind, NewEntry, TokenRecord, TokenState};
+use crate::store::{ApiSecret, Change, CommentPatch, TokenRecord, TokenState};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use fastcomments_protocol::{lenient, Comment, Millis, Status, Vote, VoteDirection};
 use serde::{Deserialize, Serialize};
@@ -292,12 +291,9 @@ pub async fn delete_secret(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Done>> {
-    let removed = hub
-        .store
-        .delete_secret(&auth.tenant_id, &id)
+    hub.delete_secret(&auth.tenant_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("API secret"))?;
-    hub.forget_secret(&removed);
     Ok(Json(Done {
         status: Status::Success,
     }))
@@ -370,80 +366,6 @@ pub struct AcknowledgeInput {
     skip_initial_sync: Option<bool>,
 }
 
-/// The `SetSetupCompleted` entry for a token.
-fn setup_entry(token: &str) -> NewEntry {
-    NewEntry {
-        kind: EntryKind::SetupCompleted,
-        url_id: String::new(),
-        origin_token: None,
-        only_token: Some(token.to_owned()),
-        payload: None,
-    }
-}
-
-/// Binds a pending token to the tenant (SPEC §1.1). Acknowledging again is idempotent. A
-/// well-formed token the hub has not seen yet is registered first: the official harness and
-/// setup links acknowledge before the plugin's first `PUT`, which then finds it validated.
-pub async fn acknowledge_token(
-    hub: &Hub,
-    tenant: &str,
-    token: &str,
-    skip: Option<bool>,
-) -> ApiResult<TokenRecord> {
-    let record = match hub.token_record(token).await? {
-        Some(r) => r,
-        None => {
-            if !fastcomments_protocol::is_valid_token(token) {
-                return Err(ApiError::bad_request(
-                    fastcomments_protocol::codes::INVALID_TOKEN,
-                    "token must be 8 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
-                ));
-            }
-            // Registered as pending and acknowledged below, as if the plugin had called first;
-            // a plugin `PUT` racing with this finds one record either way.
-            let stored = hub
-                .store
-                .register_token(&TokenRecord::pending(
-                    token,
-                    hub.now_ms(),
-                    hub.config.initial_batch_size,
-                ))
-                .await?;
-            hub.token_changed(token);
-            stored
-        }
-    };
-    let ttl = hub.config.pending_token_ttl.as_millis() as i64;
-    match record.state {
-        TokenState::Validated if record.tenant_id.as_deref() == Some(tenant) => return Ok(record),
-        TokenState::Validated => return Err(ApiError::not_found("integration token")),
-        TokenState::Revoked => return Err(crate::hub::revoked()),
-        TokenState::Pending if record.created_at + ttl < hub.now_ms() => {
-            return Err(ApiError::new(
-                StatusCode::GONE,
-                "token-expired",
-                "this token expired; the plugin must register again",
-            ))
-        }
-        TokenState::Pending => {}
-    }
-    let skip = skip.unwrap_or(record.skip_requested);
-    let mut next = record.clone();
-    next.tenant_id = Some(tenant.to_owned());
-    next.state = TokenState::Validated;
-    next.acknowledged_at = Some(hub.now_ms());
-    next.skip_requested = skip;
-    next.upload_finished = skip;
-    let entry = skip.then(|| setup_entry(token));
-    let (saved, written) = hub.store.save_token(&next, entry, hub.now_ms()).await?;
-    if let Some(e) = written {
-        hub.note_entries(tenant, &[e]);
-    }
-    hub.token_changed(&saved.token);
-    tracing::info!(token = %ids::redact(token), tenant, skip, "integration token acknowledged");
-    Ok(saved)
-}
-
 /// `POST /api/v1/integrations/{token}/acknowledge {"skipInitialSync?"}`.
 pub async fn acknowledge(
     State(hub): State<AppState>,
@@ -451,7 +373,9 @@ pub async fn acknowledge(
     Path(token): Path<String>,
     OptionalJson(input): OptionalJson<AcknowledgeInput>,
 ) -> ApiResult<Json<IntegrationResult>> {
-    let saved = acknowledge_token(&hub, &auth.tenant_id, &token, input.skip_initial_sync).await?;
+    let saved = hub
+        .acknowledge_token(&auth.tenant_id, &token, input.skip_initial_sync)
+        .await?;
     Ok(Json(IntegrationResult {
         status: Status::Success,
         integration: saved.into(),
@@ -475,8 +399,7 @@ pub async fn resync(
     if record.state == TokenState::Revoked {
         return Err(crate::hub::revoked());
     }
-    let saved = hub.store.restart_upload(&record).await?;
-    hub.token_changed(&saved.token);
+    let saved = hub.restart_upload(&record).await?;
     Ok(Json(IntegrationResult {
         status: Status::Success,
         integration: saved.into(),
@@ -490,9 +413,7 @@ pub async fn revoke(
     Path(token): Path<String>,
 ) -> ApiResult<Json<IntegrationResult>> {
     own_token(&hub, &auth.tenant_id, &token).await?;
-    let saved = hub.store.revoke_token(&token).await?;
-    hub.token_changed(&saved.token);
-    tracing::info!(token = %ids::redact(&token), "integration token revoked");
+    let saved = hub.revoke_token(&token).await?;
     Ok(Json(IntegrationResult {
         status: Status::Success,
         integration: saved.into(),

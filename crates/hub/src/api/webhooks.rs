@@ -350,16 +350,7 @@ pub async fn retry(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryResult>> {
-    let d = hub
-        .store
-        .retry_delivery(
-            &auth.tenant_id,
-            &id,
-            hub.now_ms(),
-            hub.config.webhook_max_attempts,
-        )
-        .await?;
-    hub.webhook_wake.notify_one();
+    let d = hub.retry_delivery(&auth.tenant_id, &id).await?;
     Ok(Json(DeliveryResult {
         status: Status::Success,
         delivery: d.into(),

@@ -6,6 +6,8 @@
 //! Entries live until this hub changes what they hold, or for `HubConfig::cache_ttl` when other
 //! hub nodes may change it behind this one's back.
 
+mod writes;
+
 use crate::clock::Clock;
 use crate::config::HubConfig;
 use crate::error::{ApiError, ApiResult};

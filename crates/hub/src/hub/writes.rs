@@ -1,0 +1,169 @@
+//! Every write whose result a cache of [`Hub`] holds: the store call and the cache update
+//! together, so that no handler can make the one and forget the other. Handlers write through
+//! these (or [`Hub::apply`]) and only read through the store directly.
+
+use super::{revoked, Hub};
+use crate::error::{ApiError, ApiResult};
+use crate::ids;
+use crate::store::{
+    ApiSecret, Delivery, EntryKind, NewEntry, StoreResult, TokenRecord, TokenState, UploadBatch,
+    UploadOutcome,
+};
+use axum::http::StatusCode;
+
+/// The `SetSetupCompleted` entry of a token (visible to that token only).
+fn setup_entry(token: &str) -> NewEntry {
+    NewEntry {
+        kind: EntryKind::SetupCompleted,
+        url_id: String::new(),
+        origin_token: None,
+        only_token: Some(token.to_owned()),
+        payload: None,
+    }
+}
+
+impl Hub {
+    /// Registers a token as pending (a plugin's first `PUT`), or returns the record already
+    /// stored under it.
+    pub async fn register_token(&self, record: &TokenRecord) -> StoreResult<TokenRecord> {
+        let stored = self.store.register_token(record).await?;
+        self.token_changed(&record.token);
+        Ok(stored)
+    }
+
+    /// Fills in the integration type and domain of a token acknowledged before the plugin's
+    /// first call.
+    pub async fn describe_token(
+        &self,
+        token: &str,
+        integration_type: Option<&str>,
+        domain: Option<&str>,
+    ) -> StoreResult<TokenRecord> {
+        let saved = self
+            .store
+            .describe_token(token, integration_type, domain)
+            .await?;
+        self.token_changed(token);
+        Ok(saved)
+    }
+
+    /// Halves a token's upload batch size after a 413.
+    pub async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord> {
+        let lowered = self.store.halve_batch_size(token).await?;
+        self.token_changed(token);
+        Ok(lowered)
+    }
+
+    /// Starts a token's upload over (a re-sync).
+    pub async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord> {
+        let saved = self.store.restart_upload(record).await?;
+        self.token_changed(&record.token);
+        Ok(saved)
+    }
+
+    /// Revokes a token for good.
+    pub async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord> {
+        let saved = self.store.revoke_token(token).await?;
+        self.token_changed(token);
+        tracing::info!(token = %ids::redact(token), "integration token revoked");
+        Ok(saved)
+    }
+
+    /// Stores an upload batch; its entries reach idle polls, its webhooks the dispatcher.
+    pub async fn upload(&self, batch: UploadBatch) -> StoreResult<UploadOutcome> {
+        let (tenant, token, count) = (
+            batch.tenant_id.clone(),
+            batch.token.clone(),
+            batch.comments.len(),
+        );
+        let outcome = self.store.upload(batch, self.now_ms()).await?;
+        self.note_entries(&tenant, &outcome.entries);
+        if outcome.deliveries > 0 {
+            self.webhook_wake.notify_one();
+        }
+        self.token_changed(&token);
+        self.metrics.comments_uploaded.add(count as u64);
+        Ok(outcome)
+    }
+
+    /// Removes one of a tenant's API secrets; `None` when it has none with that id.
+    pub async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>> {
+        let removed = self.store.delete_secret(tenant, id).await?;
+        if let Some(s) = &removed {
+            self.forget_secret(s);
+        }
+        Ok(removed)
+    }
+
+    /// Queues a failed or cancelled delivery again, with a fresh budget of attempts, due now.
+    pub async fn retry_delivery(&self, tenant: &str, id: &str) -> StoreResult<Delivery> {
+        let d = self
+            .store
+            .retry_delivery(tenant, id, self.now_ms(), self.config.webhook_max_attempts)
+            .await?;
+        self.webhook_wake.notify_one();
+        Ok(d)
+    }
+
+    /// Binds a token to `tenant` (SPEC §1.1); acknowledging again is idempotent. A
+    /// well-formed token the hub has not seen yet is registered first: the official harness
+    /// and setup links acknowledge before the plugin's first `PUT`, which then finds it
+    /// validated. `skip` (else what the plugin asked) skips the initial upload.
+    pub async fn acknowledge_token(
+        &self,
+        tenant: &str,
+        token: &str,
+        skip: Option<bool>,
+    ) -> ApiResult<TokenRecord> {
+        let record = match self.token_record(token).await? {
+            Some(r) => r,
+            None => {
+                if !fastcomments_protocol::is_valid_token(token) {
+                    return Err(ApiError::bad_request(
+                        fastcomments_protocol::codes::INVALID_TOKEN,
+                        "token must be 8 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
+                    ));
+                }
+                // Registered as pending and acknowledged below, as if the plugin had called
+                // first; a plugin `PUT` racing with this finds one record either way.
+                self.register_token(&TokenRecord::pending(
+                    token,
+                    self.now_ms(),
+                    self.config.initial_batch_size,
+                ))
+                .await?
+            }
+        };
+        let ttl = self.config.pending_token_ttl.as_millis() as i64;
+        match record.state {
+            TokenState::Validated if record.tenant_id.as_deref() == Some(tenant) => {
+                return Ok(record)
+            }
+            TokenState::Validated => return Err(ApiError::not_found("integration token")),
+            TokenState::Revoked => return Err(revoked()),
+            TokenState::Pending if record.created_at + ttl < self.now_ms() => {
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "token-expired",
+                    "this token expired; the plugin must register again",
+                ))
+            }
+            TokenState::Pending => {}
+        }
+        let skip = skip.unwrap_or(record.skip_requested);
+        let mut next = record.clone();
+        next.tenant_id = Some(tenant.to_owned());
+        next.state = TokenState::Validated;
+        next.acknowledged_at = Some(self.now_ms());
+        next.skip_requested = skip;
+        next.upload_finished = skip;
+        let entry = skip.then(|| setup_entry(token));
+        let (saved, written) = self.store.save_token(&next, entry, self.now_ms()).await?;
+        if let Some(e) = written {
+            self.note_entries(tenant, &[e]);
+        }
+        self.token_changed(&saved.token);
+        tracing::info!(token = %ids::redact(token), tenant, skip, "integration token acknowledged");
+        Ok(saved)
+    }
+}
