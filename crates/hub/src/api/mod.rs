@@ -96,6 +96,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
             "/auth/my-account/integrations/v1/setup",
             get(setup_page::show).post(setup_page::submit),
         )
+        .route("/", get(ops::front_page))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))

@@ -1,11 +1,75 @@
-//! `/healthz`, `/metrics`, `/openapi.json`.
+//! `/` (the hub's front page), `/healthz`, `/metrics`, `/openapi.json`.
 
 use super::extract::AppState;
+use crate::error::ApiError;
+use askama::Template;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
+
+/// A link of the front page.
+pub struct PageLink {
+    /// Where it goes (also shown, so a reader can type it).
+    pub href: &'static str,
+    /// What to click.
+    pub label: &'static str,
+    /// One line on what is there.
+    pub what: &'static str,
+}
+
+/// Where a visitor of `/` may want to go.
+const FRONT_LINKS: &[PageLink] = &[
+    PageLink {
+        href: "/auth/my-account/integrations/v1/setup",
+        label: "Connect a site plugin",
+        what: "The setup page: a tenant admin acknowledges a plugin's integration token.",
+    },
+    PageLink {
+        href: "/admin",
+        label: "Admin pages",
+        what: "Integrations, webhooks, deliveries and comments of a tenant (being built).",
+    },
+    PageLink {
+        href: "/openapi.json",
+        label: "API description",
+        what: "OpenAPI document of the integration, tenant and operator API.",
+    },
+    PageLink {
+        href: "/healthz",
+        label: "Liveness",
+        what: "Answers while the process serves HTTP.",
+    },
+    PageLink {
+        href: "/metrics",
+        label: "Metrics",
+        what: "Prometheus counters.",
+    },
+];
+
+/// The front page (`templates/index.html` inside `templates/base.html`).
+#[derive(Template)]
+#[template(path = "index.html")]
+struct FrontPage {
+    version: &'static str,
+    links: &'static [PageLink],
+}
+
+/// `GET /`: a short page naming the hub and its version, with links to where to go next.
+pub async fn front_page() -> Response {
+    let page = FrontPage {
+        version: env!("CARGO_PKG_VERSION"),
+        links: FRONT_LINKS,
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the front page failed");
+            ApiError::internal().into_response()
+        }
+    }
+}
 
 /// `GET /healthz`: answers once the store is reachable.
 pub async fn healthz(State(hub): State<AppState>) -> impl IntoResponse {
@@ -53,6 +117,14 @@ enum Auth {
 }
 
 const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "get",
+        path: "/",
+        summary: "A short HTML page naming the hub and its version, with links.",
+        auth: Auth::None,
+        query: &[],
+        body: false,
+    },
     Endpoint {
         method: "put",
         path: "/integrations/v1/token/{token}",
