@@ -37,6 +37,7 @@ async fn the_front_page_names_the_hub_its_version_and_where_to_go() {
         "/auth/my-account/integrations/v1/setup",
         "/openapi.json",
         "/healthz",
+        "/readyz",
         "/metrics",
         "/admin",
     ] {
@@ -61,5 +62,37 @@ async fn the_front_page_names_the_hub_its_version_and_where_to_go() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], "failed");
     assert_eq!(body["code"], "not-found");
+    hub.shutdown().await.unwrap();
+}
+
+/// Liveness never touches the store; readiness asks it, and a store that cannot answer
+/// (closed here: its connection pools are shut) makes the hub not ready, with the reason.
+#[tokio::test]
+async fn healthz_needs_no_store_and_readyz_reports_a_closed_store() {
+    let (_dir, store, hub) = start().await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{}{path}", hub.url())).send();
+
+    for path in ["/healthz", "/readyz"] {
+        let res = get(path).await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["status"], "success", "{path}");
+    }
+
+    store.close().await;
+
+    let res = get("/readyz").await.unwrap();
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["code"], "store-unavailable");
+    assert!(body["reason"].as_str().unwrap().contains("store"), "{body}");
+
+    // The process still serves: alive, though not ready.
+    let res = get("/healthz").await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "success");
     hub.shutdown().await.unwrap();
 }

@@ -98,6 +98,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         )
         .route("/", get(ops::front_page))
         .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .fallback(not_found)
