@@ -181,16 +181,35 @@ async fn tenant_create(name: String, domains: Vec<String>, store: StoreArgs) -> 
 
 /// Logs go to stderr, coloured only when stderr is a terminal and `NO_COLOR` is unset or empty
 /// (<https://no-color.org>): a log file or a pipe gets plain text.
+///
+/// `RUST_LOG` takes a level and `target=level` pairs (`debug`, `info,sqlx=warn`), with `info`
+/// by default. That is `Targets`, not `EnvFilter`: EnvFilter's span and field matching would
+/// build a regex engine into the binary (BENCHMARKS.md "Build time").
 fn init_logging() {
     use std::io::IsTerminal;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+    let default = || Targets::new().with_default(LevelFilter::INFO);
+    let spec = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    let (filter, refused) = match spec.as_deref().map(str::parse::<Targets>) {
+        Some(Ok(targets)) => (targets, None),
+        Some(Err(e)) => (default(), Some(e)),
+        None => (default(), None),
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal() && !no_color),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && !no_color)
+        .with(filter)
         .init();
+    if let Some(e) = refused {
+        tracing::warn!("RUST_LOG is not `level` or `target=level,…` ({e}); logging at info");
+    }
 }
 
 /// One line on stderr: `error: ` and the error with its causes joined by `: `. A user's mistake
