@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use fastcomments_hub::{open_store, Hub, HubConfig, RunningHub, SystemClock};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -235,15 +236,81 @@ async fn tenant_create(name: String, domains: Vec<String>, store: StoreArgs) -> 
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+/// Logs go to stderr, coloured only when stderr is a terminal and `NO_COLOR` is unset or empty
+/// (<https://no-color.org>): a log file or a pipe gets plain text.
+///
+/// `RUST_LOG` takes a level and `target=level` pairs (`debug`, `info,sqlx=warn`), with `info`
+/// by default. That is `Targets`, not `EnvFilter`: EnvFilter's span and field matching would
+/// build a regex engine into the binary (BENCHMARKS.md "Build time").
+fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let default = || Targets::new().with_default(LevelFilter::INFO);
+    let spec = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    let (filter, refused) = match spec.as_deref().map(str::parse::<Targets>) {
+        Some(Ok(targets)) => (targets, None),
+        Some(Err(e)) => (default(), Some(e)),
+        None => (default(), None),
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal() && !no_color),
         )
-        .with_writer(std::io::stderr)
+        .with(filter)
         .init();
-    let cli = Cli::parse();
+    if let Some(e) = refused {
+        tracing::warn!("RUST_LOG is not `level` or `target=level,…` ({e}); logging at info");
+    }
+}
+
+/// One line on stderr: `error: ` and the error with its causes joined by `: `. A user's mistake
+/// (a port in use, a bad data directory) needs no backtrace or Debug dump, whatever
+/// `RUST_BACKTRACE` says; newlines inside a cause are flattened so the line stays one line.
+fn report(error: &anyhow::Error) {
+    eprintln!("error: {}", one_line(&format!("{error:#}")));
+}
+
+/// A command-line mistake as one line; `--help` and `--version` print as clap prints them.
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        error.exit();
+    }
+    // clap's first paragraph is the message (a list of missing arguments spans several
+    // lines); tips and the usage block after it are left out.
+    let rendered = error.render().to_string();
+    let paragraph = rendered
+        .trim_start()
+        .split("\n\n")
+        .next()
+        .unwrap_or_default();
+    let message = one_line(paragraph);
+    let message = message.strip_prefix("error:").unwrap_or(&message).trim();
+    eprintln!("error: {message} (see --help)");
+    ExitCode::from(2)
+}
+
+/// The lines of `text`, trimmed and joined by spaces.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Serve(args) => serve(args).await,
         Cmd::Sync(args) => sync::run(args).await,
@@ -258,5 +325,21 @@ async fn main() -> Result<()> {
                     store,
                 },
         } => tenant_create(name, domains, store).await,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    init_logging();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            ExitCode::FAILURE
+        }
     }
 }

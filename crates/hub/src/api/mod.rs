@@ -97,6 +97,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
             "/auth/my-account/integrations/v1/setup",
             get(setup_page::show).post(setup_page::submit),
         )
+        .route("/", get(ops::front_page))
         // The link the WordPress plugin shows its admins (`&hasAccount=true|false`).
         .route(
             "/auth/my-account/integrations/v1/confirm",
@@ -107,6 +108,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
             get(testing_events::create).post(testing_events::create),
         )
         .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .fallback(not_found)

@@ -1,29 +1,107 @@
-//! `/healthz`, `/metrics`, `/openapi.json`.
+//! `/` (the hub's front page), `/healthz`, `/metrics`, `/openapi.json`.
 
 use super::extract::AppState;
+use crate::error::ApiError;
+use askama::Template;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
+use std::time::Duration;
 
-/// `GET /healthz`: answers once the store is reachable.
-pub async fn healthz(State(hub): State<AppState>) -> impl IntoResponse {
-    match hub.store.tenant("healthz-probe").await {
-        Ok(_) => (
-            axum::http::StatusCode::OK,
-            Json(json!({"status": "success"})),
-        ),
+/// A link of the front page.
+pub struct PageLink {
+    /// Where it goes (also shown, so a reader can type it).
+    pub href: &'static str,
+    /// What to click.
+    pub label: &'static str,
+    /// One line on what is there.
+    pub what: &'static str,
+}
+
+/// Where a visitor of `/` may want to go.
+const FRONT_LINKS: &[PageLink] = &[
+    PageLink {
+        href: "/auth/my-account/integrations/v1/setup",
+        label: "Connect a site plugin",
+        what: "The setup page: a tenant admin acknowledges a plugin's integration token.",
+    },
+    PageLink {
+        href: "/admin",
+        label: "Admin pages",
+        what: "Integrations, webhooks, deliveries and comments of a tenant (being built).",
+    },
+    PageLink {
+        href: "/openapi.json",
+        label: "API description",
+        what: "OpenAPI document of the integration, tenant and operator API.",
+    },
+    PageLink {
+        href: "/healthz",
+        label: "Liveness",
+        what: "Answers while the process serves HTTP; reads nothing from disk.",
+    },
+    PageLink {
+        href: "/readyz",
+        label: "Readiness",
+        what: "Answers 200 when the store answers a query, 503 with the reason when not.",
+    },
+    PageLink {
+        href: "/metrics",
+        label: "Metrics",
+        what: "Prometheus counters.",
+    },
+];
+
+/// The front page (`templates/index.html` inside `templates/base.html`).
+#[derive(Template)]
+#[template(path = "index.html")]
+struct FrontPage {
+    version: &'static str,
+    links: &'static [PageLink],
+}
+
+/// `GET /`: a short page naming the hub and its version, with links to where to go next.
+pub async fn front_page() -> Response {
+    let page = FrontPage {
+        version: env!("CARGO_PKG_VERSION"),
+        links: FRONT_LINKS,
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    json!({"status": "failed", "code": "store-unavailable", "reason": "the store does not answer"}),
-                ),
-            )
+            tracing::error!(error = %e, "rendering the front page failed");
+            ApiError::internal().into_response()
         }
     }
+}
+
+/// `GET /healthz`: liveness. The process serves HTTP, so it is alive; nothing else is checked,
+/// so a probe every few seconds costs no disk read (readiness is [`readyz`]).
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "success"}))
+}
+
+/// How long a readiness probe waits for the store before calling it unavailable (the store's
+/// own pool waits far longer, which would hold a prober's connection open).
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `GET /readyz`: readiness. Answers `200` once the store answers a cheap query (one primary-key
+/// lookup), `503 store-unavailable` with the reason otherwise.
+pub async fn readyz(State(hub): State<AppState>) -> Response {
+    let reason = match tokio::time::timeout(READY_TIMEOUT, hub.store.tenant("readyz-probe")).await {
+        Ok(Ok(_)) => return Json(json!({"status": "success"})).into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "readiness check: the store failed");
+            "the store does not answer queries"
+        }
+        Err(_) => {
+            tracing::error!("readiness check: the store did not answer within 5 s");
+            "the store did not answer within 5 s"
+        }
+    };
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", reason).into_response()
 }
 
 /// `GET /metrics`.
@@ -53,6 +131,14 @@ enum Auth {
 }
 
 const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "get",
+        path: "/",
+        summary: "A short HTML page naming the hub and its version, with links.",
+        auth: Auth::None,
+        query: &[],
+        body: false,
+    },
     Endpoint {
         method: "put",
         path: "/integrations/v1/token/{token}",
@@ -248,7 +334,15 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/healthz",
-        summary: "Liveness and store reachability.",
+        summary: "Liveness: the process serves HTTP (no store access).",
+        auth: Auth::None,
+        query: &[],
+        body: false,
+    },
+    Endpoint {
+        method: "get",
+        path: "/readyz",
+        summary: "Readiness: 200 when the store answers, 503 store-unavailable when not.",
         auth: Auth::None,
         query: &[],
         body: false,
