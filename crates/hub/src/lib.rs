@@ -1,5 +1,5 @@
 //! The FastComments hub: tenants, comments and votes, the per-tenant event timeline, and the
-//! integration API that site plugins poll (`../shared/SPEC.md` §1, §3).
+//! integration API that site plugins poll (`docs/protocol.md`).
 //!
 //! Code map:
 //! - [`server`]: open the store, bind, serve, shut down gracefully.

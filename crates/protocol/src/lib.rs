@@ -1,4 +1,4 @@
-//! Wire types of the FastComments integration system (`../shared/SPEC.md`), with no I/O.
+//! Wire types of the FastComments integration system (`docs/protocol.md`), with no I/O.
 //!
 //! Both the hub and the client core speak through these types, so they are the single place
 //! where a field's name, form and leniency are decided.
