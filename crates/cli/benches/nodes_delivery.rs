@@ -1,0 +1,233 @@
+//! Webhook deliveries per second with 1 node and with 3 nodes on one PostgreSQL database
+//! (issue 11 §5): does claiming deliveries across nodes cost throughput, and where is the
+//! limit?
+//!
+//! `cargo bench -p fastcomments --bench nodes_delivery [-- --deliveries 20000 --nodes 1,3
+//! --per-host 32]`
+//!
+//! Each round: a fresh database on a durable PostgreSQL (`testkit`, fsync on), one `serve`
+//! process fills the outbox with `--deliveries` comment creations while the receiver holds
+//! every request (so nothing is sent yet but the first few claims), then the other nodes start,
+//! the receiver lets go, and the clock runs until every delivery has arrived. Rounds alternate
+//! node counts, so the machine's drift hits both alike; the ratio is the result.
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::Router;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncBufReadExt;
+use tokio::process::{Child, Command};
+
+const ADMIN: &str = "nodes-bench-admin";
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn number(name: &str, default: usize) -> usize {
+    arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Receiver {
+    url: String,
+    open: Arc<AtomicBool>,
+    seen: Arc<Mutex<HashSet<String>>>,
+}
+
+async fn receiver() -> Receiver {
+    let open = Arc::new(AtomicBool::new(false));
+    let seen: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let (o, s) = (open.clone(), seen.clone());
+    let app = Router::new().fallback(move |headers: HeaderMap, _body: Bytes| {
+        let (open, seen) = (o.clone(), s.clone());
+        async move {
+            while !open.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if let Some(id) = headers
+                .get("x-fastcomments-delivery")
+                .and_then(|v| v.to_str().ok())
+            {
+                seen.lock().insert(id.to_owned());
+            }
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the receiver");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Receiver { url, open, seen }
+}
+
+async fn start_node(database: &str, per_host: usize) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database,
+        ])
+        .args(["--webhook-per-host-concurrency", &per_host.to_string()])
+        .args(["--webhook-per-tenant-concurrency", &per_host.to_string()])
+        // Held requests must not time out while the outbox fills.
+        .args([
+            "--webhook-timeout-ms",
+            "120000",
+            "--webhook-allow-private-targets",
+        ])
+        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start fastcomments serve");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let line = tokio::io::BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await
+        .expect("read the hub's stdout")
+        .expect("the hub prints its address");
+    let url = line.rsplit(' ').next().unwrap_or_default().to_owned();
+    (child, url)
+}
+
+/// One round: deliveries per second with `nodes` nodes.
+async fn round(
+    cluster: &testkit::PgCluster,
+    name: &str,
+    nodes: usize,
+    deliveries: usize,
+    per_host: usize,
+) -> f64 {
+    let database = cluster.database(name).await.expect("a database");
+    let rx = receiver().await;
+    let (first, base) = start_node(&database, per_host).await;
+    let mut children = vec![first];
+    let http = reqwest::Client::new();
+    let v: Value = http
+        .post(format!("{base}/admin/v1/tenants"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"name": "bench", "domains": ["localhost"]}))
+        .send()
+        .await
+        .expect("create the tenant")
+        .json()
+        .await
+        .expect("tenant JSON");
+    let key = v["apiSecret"].as_str().expect("an API secret").to_owned();
+    let res = http
+        .put(format!("{base}/api/v1/webhook-config"))
+        .header("x-api-key", &key)
+        .json(&json!({"domain": "localhost", "create": {"url": rx.url}}))
+        .send()
+        .await
+        .expect("configure the webhook");
+    assert!(res.status().is_success());
+    // Fill the outbox, 16 writers at a time.
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writers: Vec<_> = (0..16)
+        .map(|_| {
+            let (http, base, key, next) = (http.clone(), base.clone(), key.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= deliveries {
+                        break;
+                    }
+                    let res = http
+                        .post(format!("{base}/api/v1/comments"))
+                        .header("x-api-key", &key)
+                        .json(&json!({"urlId": format!("p{}", i % 50), "commenterName": "n", "comment": format!("c{i}"), "domain": "localhost"}))
+                        .send()
+                        .await
+                        .expect("write a comment");
+                    assert!(res.status().is_success());
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+    for _ in 1..nodes {
+        children.push(start_node(&database, per_host).await.0);
+    }
+    let started = Instant::now();
+    rx.open.store(true, Ordering::Relaxed);
+    loop {
+        if rx.seen.lock().len() >= deliveries {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "only {} of {deliveries} deliveries arrived",
+            rx.seen.lock().len()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let rate = deliveries as f64 / started.elapsed().as_secs_f64();
+    for mut c in children {
+        let _ = c.kill().await;
+    }
+    rate
+}
+
+#[tokio::main]
+async fn main() {
+    let deliveries = number("--deliveries", 20_000);
+    let per_host = number("--per-host", 32);
+    let rounds = number("--rounds", 2);
+    let counts: Vec<usize> = arg("--nodes")
+        .unwrap_or_else(|| "1,3".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let cluster = testkit::PgCluster::start_with(testkit::PgOptions::durable())
+        .await
+        .expect("start PostgreSQL (apt-get install -y postgresql)");
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
+    for r in 0..rounds {
+        for (i, &nodes) in counts.iter().enumerate() {
+            let rate = round(
+                &cluster,
+                &format!("nodes_{r}_{nodes}"),
+                nodes,
+                deliveries,
+                per_host,
+            )
+            .await;
+            println!("round {r}: {nodes} node(s): {rate:.0} deliveries/s");
+            rates[i].push(rate);
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let baseline = median(&rates[0]);
+    for (i, &nodes) in counts.iter().enumerate() {
+        let m = median(&rates[i]);
+        println!(
+            "{nodes} node(s): median {m:.0} deliveries/s, {:.2}x of {} node(s)",
+            m / baseline,
+            counts[0]
+        );
+    }
+}
