@@ -650,3 +650,60 @@ async fn a_parent_in_another_tenant_is_refused_on_both_paths() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
+
+/// The 2021 PHP core keeps its cursor in whole seconds (`strtotime` of the last event's
+/// `createdAt`). A comment written later in the same second as one it already received must
+/// still reach it: the hub holds back a second that is still open from seconds cursors.
+#[tokio::test]
+async fn a_seconds_cursor_never_skips_a_comment_written_later_in_the_same_second() {
+    use std::collections::HashSet;
+    let second = 1_764_000_000_000;
+    let (hub, clock) = TestHub::with_manual_clock(
+        fastcomments_hub::HubConfig {
+            admin_token: Some("admin-secret".into()),
+            ..fastcomments_hub::HubConfig::default()
+        },
+        second + 100,
+    )
+    .await;
+    let t = hub.tenant("Phpcore").await;
+    let token = "php-core-seconds-cursor-0001";
+    hub.connect(&t, token, true).await;
+    let mut cursor = second / 1000 - 1;
+    let mut seen = HashSet::new();
+    let mut poll = async |cursor: &mut i64| {
+        let (s, v) = hub
+            .get(&format!(
+                "/integrations/v1/events?token={token}&fromDateTime={cursor}"
+            ))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        for e in v["events"].as_array().unwrap() {
+            let data: Value = serde_json::from_str(e["data"].as_str().unwrap()).unwrap();
+            if let Some(text) = data["comment"]["comment"].as_str() {
+                seen.insert(text.to_owned());
+            }
+            let at = fastcomments_protocol::Millis::parse(e["createdAt"].as_str().unwrap())
+                .unwrap()
+                .0;
+            // strtotime: whole seconds.
+            *cursor = (*cursor).max(at / 1000);
+        }
+    };
+    hub.comment(&t, "post/1", "early in the second").await;
+    poll(&mut cursor).await;
+    clock.advance(300);
+    hub.comment(&t, "post/1", "later in the same second").await;
+    poll(&mut cursor).await;
+    // Time moves on; the plugin keeps polling.
+    clock.advance(2_000);
+    poll(&mut cursor).await;
+    poll(&mut cursor).await;
+    assert_eq!(
+        seen,
+        HashSet::from([
+            "early in the second".to_owned(),
+            "later in the same second".to_owned()
+        ])
+    );
+}

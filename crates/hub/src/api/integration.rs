@@ -357,6 +357,19 @@ struct EventsOut<'a> {
     gap_detected: bool,
 }
 
+/// How long after a second ends its entries are served to a seconds cursor: commits that took
+/// a position in that second have landed by then (and nodes' clocks agree to within it).
+const SECOND_SETTLE_MS: i64 = 500;
+
+/// The last position a client whose cursor is whole epoch seconds may be given at `now_ms`:
+/// the end of the newest second that ended at least [`SECOND_SETTLE_MS`] ago. Such a client
+/// resumes after the whole second it last saw, so a page holding part of a second that can
+/// still get entries (the clock is in it, or a commit holding a position in it is in flight)
+/// would make it skip the rest; that second is held back until it is settled.
+fn settled_seconds_end(now_ms: i64) -> i64 {
+    (now_ms - SECOND_SETTLE_MS).div_euclid(1000) * 1000 - 1
+}
+
 /// The page of generation B: at most a page, then extended so it never ends inside a
 /// wall-clock second, and always past the cursor's own second when more exists — so a plugin
 /// that floors its cursor to whole seconds neither skips nor loops.
@@ -386,7 +399,7 @@ async fn second_aligned_page(
             .store
             .read_timeline(&TimelineQuery {
                 after_ms: last,
-                until_ms: Some(second_end),
+                until_ms: Some(base.until_ms.map_or(second_end, |u| u.min(second_end))),
                 limit: hub.config.max_second_extension,
                 ..base.clone()
             })
@@ -432,14 +445,18 @@ pub async fn events(
     let after = cursor.after_ms();
     let bounds = hub.bounds(&tenant).await?;
     let gap_detected = cursor != Cursor::Start && after < bounds.pruned_through;
-    let (entries, has_more) = if after < bounds.newest {
+    let until_ms = match cursor {
+        Cursor::Seconds(_) => Some(settled_seconds_end(hub.now_ms())),
+        _ => None,
+    };
+    let (entries, has_more) = if after < bounds.newest && until_ms.is_none_or(|u| after < u) {
         second_aligned_page(
             &hub,
             TimelineQuery {
                 tenant_id: tenant,
                 viewer_token: token,
                 after_ms: after,
-                until_ms: None,
+                until_ms,
                 limit: 0,
                 include_setup: false,
             },
