@@ -187,6 +187,21 @@ async fn every_operation_has_a_response_schema_errors_and_security() {
             let ok = &responses.get("200").expect(&what)["content"];
             let (_, media) = ok.as_object().and_then(|c| c.iter().next()).expect(&what);
             assert!(media["schema"].is_object(), "{what}: 200 has no schema");
+            // Every call that can fail documents how (liveness and metrics read nothing).
+            let errors: Vec<_> = responses.keys().filter(|k| k.as_str() >= "4").collect();
+            if !["/healthz", "/metrics"].contains(&path.as_str()) {
+                assert!(!errors.is_empty(), "{what}: no error answer");
+            }
+            for code in &errors {
+                let content = responses[code.as_str()]["content"].as_object();
+                let schema = content
+                    .and_then(|c| c.values().next())
+                    .map(|m| &m["schema"]);
+                assert!(
+                    schema.is_some_and(Value::is_object),
+                    "{what} {code}: no schema"
+                );
+            }
             if path.starts_with("/api/") || path.starts_with("/integrations/") {
                 // A JSON API call: its 200 is a named schema, and its errors are `Failure`s.
                 assert!(media["schema"]["$ref"].is_string(), "{what}: 200 not named");

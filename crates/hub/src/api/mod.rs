@@ -1,6 +1,6 @@
 //! The HTTP API, grouped by resource: `integration` (SPEC §1), `tenant` (the comments and
-//! management API), `admin` (operator), `setup_page`, `ops` (health, metrics, OpenAPI); `doc`, what the
-//! OpenAPI document says besides the routes.
+//! management API), `admin` (operator), `setup_page`, `ops` (health, metrics, OpenAPI); `doc`,
+//! what the OpenAPI document says besides the routes.
 
 pub mod admin;
 pub mod doc;

@@ -41,7 +41,10 @@ fn page(title: &str, body: &str) -> Html<String> {
     tag = "pages",
     summary = "The setup page where a tenant admin acknowledges a token",
     params(SetupQuery),
-    responses((status = 200, description = "The form", content_type = "text/html", body = String))
+    responses(
+        (status = 200, description = "The form", content_type = "text/html", body = String),
+        (status = 400, description = "`invalid-query`", body = fastcomments_protocol::Failure)
+    )
 )]
 pub async fn show(QueryParams(q): QueryParams<SetupQuery>) -> Html<String> {
     let token = q.token.unwrap_or_default();
@@ -130,7 +133,10 @@ pub async fn submit(
     tag = "pages",
     summary = "The setup page under the path the WordPress plugin links to",
     params(SetupQuery, ("hasAccount" = Option<bool>, Query, description = "Sent by the plugin; not read")),
-    responses((status = 200, description = "The form", content_type = "text/html", body = String))
+    responses(
+        (status = 200, description = "The form", content_type = "text/html", body = String),
+        (status = 400, description = "`invalid-query`", body = fastcomments_protocol::Failure)
+    )
 )]
 pub async fn show_confirm(query: QueryParams<SetupQuery>) -> Html<String> {
     show(query).await
