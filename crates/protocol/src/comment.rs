@@ -11,6 +11,7 @@ pub type Extra = Map<String, Value>;
 
 /// A user mentioned in a comment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Mention {
     /// The mentioned user's id.
@@ -30,6 +31,7 @@ pub struct Mention {
 
 /// Where a mentioned user's account lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MentionKind {
     /// A FastComments account.
@@ -42,6 +44,7 @@ pub enum MentionKind {
 ///
 /// Optional fields are written as `null` when absent, so every comment has the same keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Comment {
     /// The hub's id.
@@ -142,6 +145,7 @@ pub struct Comment {
     /// written from here: the field itself is the truth, and JSON with a key twice is refused
     /// by readers (serde's structs among them).
     #[serde(flatten, serialize_with = "unshadowed_extra")]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Extra,
 }
 
@@ -217,6 +221,7 @@ fn unshadowed_extra<S: serde::Serializer>(extra: &Extra, s: S) -> Result<S::Ok, 
 /// A comment as a plugin uploads it (SPEC §1.4). Everything but the text is optional, and
 /// numbers, booleans and dates come in every form deployed plugins use.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UploadComment {
     /// The hub id, when the plugin already knows it (then the upsert is on it).
@@ -416,6 +421,7 @@ pub struct UploadComment {
     pub mentions: Option<Vec<Mention>>,
     /// Fields this crate does not know.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Extra,
 }
 
@@ -436,6 +442,7 @@ fn opt_mentions<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Men
 
 /// A vote on a comment (SPEC §1.6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Vote {
     /// The hub's id.
@@ -459,9 +466,11 @@ pub struct Vote {
     pub direction: VoteDirection,
     /// When the vote was cast, epoch ms on the wire.
     #[serde(with = "epoch_ms")]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub created_at: Millis,
     /// Fields this crate does not know.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Extra,
 }
 
@@ -492,6 +501,21 @@ impl VoteDirection {
         }
     }
 }
+
+// Written by hand: the derive would describe the variant names, not the numbers on the wire.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for VoteDirection {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .enum_values(Some([1, -1]))
+            .description(Some("`1` up, `-1` down (numeric strings are accepted)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for VoteDirection {}
 
 impl Serialize for VoteDirection {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 /// `"success"` or `"failed"`, the first key of every response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The call did what was asked.
@@ -20,6 +21,7 @@ pub enum Status {
 
 /// The body of every failed call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Failure {
     /// Always [`Status::Failed`].
     pub status: Status,
@@ -72,6 +74,7 @@ pub mod codes {
 
 /// Answer to `PUT /integrations/v1/token…`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     /// Success.
@@ -85,6 +88,7 @@ pub struct TokenResponse {
 
 /// The timeline's event kinds (SPEC §1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum EventType {
     /// A comment was created.
@@ -131,12 +135,14 @@ impl EventType {
 
 /// One event of the stream protocol (SPEC §1.3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StreamEvent {
     /// The timeline entry's id (stable: the de-duplication key).
     pub id: String,
     /// The entry's position, epoch ms (a number on the wire).
     #[serde(with = "epoch_ms")]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub created_at: Millis,
     /// What happened.
     #[serde(rename = "type")]
@@ -154,6 +160,7 @@ pub struct StreamEvent {
 
 /// A command of the stream protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "command")]
 pub enum StreamCommand {
     /// Upload the next batch: comments `start .. start + count` of the site's keyset order.
@@ -173,12 +180,14 @@ pub enum StreamCommand {
         id: String,
         /// Its position, epoch ms.
         #[serde(with = "epoch_ms")]
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
         created_at: Millis,
     },
 }
 
 /// Answer to `GET /integrations/v1/stream`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StreamResponse {
     /// Success.
@@ -198,6 +207,7 @@ pub struct StreamResponse {
 
 /// A command of the deployed plugins' protocol (SPEC §1.5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Command {
     /// Always `null` today; kept for the plugins that read it.
@@ -211,6 +221,7 @@ pub struct Command {
 
 /// The kinds of [`Command`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CommandKind {
     /// Call `GET /events`.
     FetchEvents,
@@ -222,6 +233,7 @@ pub enum CommandKind {
 
 /// Answer to `GET /integrations/v1/commands`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommandsResponse {
     /// Success.
     pub status: Status,
@@ -231,6 +243,7 @@ pub struct CommandsResponse {
 
 /// One event of the deployed plugins' protocol: the payload is a JSON *string* in `data`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EncodedEvent {
     /// The timeline entry's id.
@@ -254,6 +267,7 @@ impl EncodedEvent {
 
 /// What `EncodedEvent::data` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventData {
     /// What happened.
@@ -263,6 +277,7 @@ pub struct EventData {
     pub broadcast_id: String,
     /// The entry's position, epoch ms.
     #[serde(with = "epoch_ms")]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub timestamp: Millis,
     /// The comment, for comment events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,6 +296,7 @@ impl EventData {
 
 /// Answer to `GET /integrations/v1/events`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventsResponse {
     /// Success.
@@ -296,6 +312,7 @@ pub struct EventsResponse {
 
 /// Body of `POST /integrations/v1/comments`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UploadRequest {
     /// Where this batch starts in the site's order (from `SendNextCommentsPayload`).
@@ -324,6 +341,7 @@ pub struct UploadRequest {
     pub comments: Vec<UploadComment>,
     /// Fields this crate does not know.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Extra,
 }
 
@@ -336,6 +354,7 @@ impl UploadRequest {
 
 /// Answer to an upload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UploadResponse {
     /// Success.
@@ -348,6 +367,7 @@ pub struct UploadResponse {
 
 /// Answer to `GET /integrations/v1/comments` (download).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CommentsPage {
     /// Success.
@@ -363,6 +383,7 @@ pub struct CommentsPage {
 
 /// One row of `PATCH /integrations/v1/comment-ids`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CommentIdMapping {
     /// The hub id.
@@ -375,6 +396,7 @@ pub struct CommentIdMapping {
 
 /// Body of `PATCH /integrations/v1/comment-ids` (at most [`CommentIdsRequest::MAX`] rows).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommentIdsRequest {
     /// The rows.
     pub mappings: Vec<CommentIdMapping>,
@@ -387,6 +409,7 @@ impl CommentIdsRequest {
 
 /// Answer to `GET /integrations/v1/api-secret`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiSecretResponse {
     /// Success.
     pub status: Status,

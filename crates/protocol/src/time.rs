@@ -18,6 +18,11 @@ pub const SECONDS_LIMIT: i64 = 100_000_000_000;
 
 /// An instant as epoch milliseconds (UTC). Serialized as ISO-8601 text with milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(value_type = String, format = DateTime, example = "2024-05-01T12:00:00.000Z")
+)]
 pub struct Millis(pub i64);
 
 /// Why a date or cursor text was refused.

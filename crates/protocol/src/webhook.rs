@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A comment as webhooks carry it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookComment {
     /// The hub's comment id.
@@ -107,6 +108,7 @@ pub struct WebhookComment {
     pub moderation_group_ids: Option<Vec<String>>,
     /// Fields this crate does not know (a newer hub's), kept for round trips.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Extra,
 }
 
@@ -124,6 +126,7 @@ impl WebhookComment {
 
 /// The three webhook event kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookEventKind {
     /// A comment was created.
@@ -191,6 +194,7 @@ impl WebhookEventKind {
 
 /// The HTTP methods a webhook may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     /// `POST`
@@ -224,6 +228,7 @@ impl HttpMethod {
 
 /// The test payload of a delete webhook: the id only (SPEC §2.2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteTestPayload {
     /// A dummy comment id.
     pub id: String,

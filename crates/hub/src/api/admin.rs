@@ -1,23 +1,27 @@
 //! `/admin/v1/…`: the operator API, behind `FASTCOMMENTS_ADMIN_TOKEN`.
 
+use super::doc::OperatorErrors;
 use super::extract::{AppState, JsonBody, OperatorAuth};
 use crate::error::ApiResult;
 use axum::extract::State;
 use axum::Json;
 use fastcomments_protocol::Status;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Body of `POST /admin/v1/tenants`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantInput {
+    /// The tenant's name.
     name: String,
+    /// The domains it owns (webhook configurations and comments may name only these).
     #[serde(default)]
     domains: Vec<String>,
 }
 
 /// `{status, tenantId, apiSecret}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantCreated {
     status: Status,
@@ -26,6 +30,15 @@ pub struct TenantCreated {
 }
 
 /// `POST /admin/v1/tenants {"name","domains"}`.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants",
+    tag = "operator",
+    summary = "Create a tenant with a wildcard API secret",
+    request_body = TenantInput,
+    security(("operator" = [])),
+    responses((status = 200, description = "The tenant and its secret", body = TenantCreated), OperatorErrors)
+)]
 pub async fn create_tenant(
     State(hub): State<AppState>,
     _: OperatorAuth,

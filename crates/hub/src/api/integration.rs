@@ -1,5 +1,6 @@
 //! `/integrations/v1/…`: the polling protocol of SPEC §1, both generations.
 
+use super::doc::{RegisterErrors, TokenErrors, TooLarge};
 use super::extract::{parse_json, read_body, AppState, QueryParams};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{normalize_domain, revoked, Hub};
@@ -13,26 +14,40 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fastcomments_protocol::{
     codes, is_valid_token, lenient, ApiSecretResponse, Command, CommandKind, CommandsResponse,
-    CommentIdsRequest, CommentsPage, Cursor, EventType, Millis, Status, StreamCommand,
-    TokenResponse, UploadRequest, UploadResponse,
+    Comment, CommentIdsRequest, CommentsPage, Cursor, EventType, Millis, Status, StreamCommand,
+    TokenResponse, UploadRequest, UploadResponse, Vote,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::{IntoParams, ToSchema};
 
 // ---------- step 1: the token ----------
 
 /// Query of `PUT /token`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
+    /// The integration token (`[A-Za-z0-9._-]{8,128}`), when not in the path.
     token: Option<String>,
+    /// What the plugin is, e.g. `wordpress` (the first 64 characters are kept).
     integration_type: Option<String>,
+    /// The site's host name or URL.
     domain: Option<String>,
+    /// Ask to skip the initial upload (`true`/`false`, `1`/`0`).
     #[serde(default, deserialize_with = "lenient::opt_boolean")]
     skip_initial_sync: Option<bool>,
 }
 
 /// `PUT /integrations/v1/token/{token}`.
+#[utoipa::path(
+    put,
+    path = "/token/{token}",
+    tag = "integration",
+    summary = "Register an integration token (pending until a tenant admin acknowledges it)",
+    params(("token" = String, Path, description = "The integration token"), TokenQuery),
+    responses((status = 200, description = "Registered or known", body = TokenResponse), RegisterErrors)
+)]
 pub async fn put_token_path(
     State(hub): State<AppState>,
     Path(token): Path<String>,
@@ -42,6 +57,14 @@ pub async fn put_token_path(
 }
 
 /// `PUT /integrations/v1/token?token=…`.
+#[utoipa::path(
+    put,
+    path = "/token",
+    tag = "integration",
+    summary = "Register an integration token given as ?token=",
+    params(TokenQuery),
+    responses((status = 200, description = "Registered or known", body = TokenResponse), RegisterErrors)
+)]
 pub async fn put_token_query(
     State(hub): State<AppState>,
     QueryParams(q): QueryParams<TokenQuery>,
@@ -113,36 +136,59 @@ async fn register(hub: &Hub, token: &str, q: TokenQuery) -> ApiResult<Json<Token
 // ---------- generation A: the stream ----------
 
 /// Query of `GET /stream`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
+    /// The integration token.
+    #[param(required = true)]
     token: Option<String>,
+    /// The `nextFetchDate` of the last page applied: epoch ms, epoch seconds or ISO-8601;
+    /// missing or `0` reads from the start of what is kept.
     last_fetch_date: Option<String>,
 }
 
 /// A stream event with its stored JSON passed through untouched.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = StreamEvent)]
 struct StreamEventOut<'a> {
+    /// The timeline entry's id (the de-duplication key).
     id: &'a str,
+    /// The entry's position, epoch ms.
     created_at: i64,
+    /// What happened.
     #[serde(rename = "type")]
+    #[schema(value_type = EventType)]
     kind: &'static str,
+    /// The thread.
     url_id: &'a str,
+    /// The comment, for comment events.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Comment>)]
     comment: Option<&'a RawValue>,
+    /// The vote, for vote events.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vote>)]
     vote: Option<&'a RawValue>,
 }
 
-#[derive(Serialize)]
+/// Answer to `GET /integrations/v1/stream`.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = StreamResponse)]
 struct StreamOut<'a> {
     status: Status,
+    /// Commands, in cursor order where they are timeline entries.
     commands: Vec<StreamCommand>,
+    /// Events after `lastFetchDate`, ascending.
     events: Vec<StreamEventOut<'a>>,
+    /// Another non-empty page exists.
     has_more: bool,
+    /// The next `lastFetchDate`, to store once the events are applied.
     next_fetch_date: i64,
+    /// The cursor was older than the oldest kept entry: events were lost, re-sync. Absent
+    /// when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     gap_detected: bool,
 }
@@ -158,6 +204,14 @@ fn parse_cursor(text: Option<&str>, name: &str) -> ApiResult<Cursor> {
 }
 
 /// `GET /integrations/v1/stream?token&lastFetchDate`.
+#[utoipa::path(
+    get,
+    path = "/stream",
+    tag = "integration",
+    summary = "Generation A: commands and events after lastFetchDate",
+    params(StreamQuery),
+    responses((status = 200, description = "A page", body = StreamOut), TokenErrors)
+)]
 pub async fn stream(
     State(hub): State<AppState>,
     QueryParams(q): QueryParams<StreamQuery>,
@@ -263,14 +317,27 @@ fn json_response<T: Serialize>(value: &T) -> Response {
 // ---------- generation B: commands and events ----------
 
 /// Query of `GET /commands` and `GET /events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct CommandsQuery {
+    /// The integration token.
+    #[param(required = true)]
     token: Option<String>,
+    /// Where the plugin has read up to: epoch ms, epoch seconds (floored cursors are fine) or
+    /// ISO-8601; missing or `0` is the start.
     from_date_time: Option<String>,
 }
 
 /// `GET /integrations/v1/commands?token&fromDateTime`.
+#[utoipa::path(
+    get,
+    path = "/commands",
+    tag = "integration",
+    summary = "Generation B: what the plugin should do now",
+    params(CommandsQuery),
+    responses((status = 200, description = "The commands", body = CommandsResponse), TokenErrors)
+)]
 pub async fn commands(
     State(hub): State<AppState>,
     QueryParams(q): QueryParams<CommandsQuery>,
@@ -324,35 +391,58 @@ pub async fn commands(
     }))
 }
 
-#[derive(Serialize)]
+/// One event of generation B; its payload is JSON text.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = EncodedEvent)]
 struct EncodedEventOut<'a> {
+    /// The timeline entry's id.
     #[serde(rename = "_id")]
     id: &'a str,
+    /// Its position as ISO-8601 text with milliseconds.
+    #[schema(format = DateTime)]
     created_at: String,
+    /// The thread.
     url_id: &'a str,
+    /// The `EventData` schema, serialized to JSON text.
     data: String,
 }
 
-#[derive(Serialize)]
+/// What an event's `data` text holds.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EventDataOut<'a> {
+#[schema(as = EventData)]
+pub(crate) struct EventDataOut<'a> {
+    /// What happened.
     #[serde(rename = "type")]
+    #[schema(value_type = EventType)]
     kind: &'static str,
+    /// The event's id (the entry's `_id`).
     broadcast_id: &'a str,
+    /// The entry's position, epoch ms.
     timestamp: i64,
+    /// The comment, for comment events.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Comment>)]
     comment: Option<&'a RawValue>,
+    /// The vote, for vote events.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vote>)]
     vote: Option<&'a RawValue>,
 }
 
-#[derive(Serialize)]
+/// Answer to `GET /integrations/v1/events`.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = EventsResponse)]
 struct EventsOut<'a> {
     status: Status,
+    /// Always present, possibly empty; a page never ends inside a wall-clock second.
     events: Vec<EncodedEventOut<'a>>,
+    /// Another non-empty page exists.
     has_more: bool,
+    /// The cursor was older than the oldest kept entry: events were lost, re-sync. Absent
+    /// when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     gap_detected: bool,
 }
@@ -435,6 +525,21 @@ async fn second_aligned_page(
 }
 
 /// `GET /integrations/v1/events?token&fromDateTime`.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "integration",
+    summary = "Generation B: events after fromDateTime, each payload as a JSON string",
+    params(CommandsQuery),
+    responses(
+        (status = 200, description = "A page of events", body = EventsOut, example = json!({
+            "status": "success", "hasMore": false, "events": [{"_id": "e1",
+            "createdAt": "2024-05-01T12:00:00.000Z", "urlId": "post-1",
+            "data": "{\"type\":\"new-vote\",\"broadcastId\":\"e1\",\"timestamp\":1714564800000,\"vote\":{}}"}]
+        })),
+        TokenErrors
+    )
+)]
 pub async fn events(
     State(hub): State<AppState>,
     QueryParams(q): QueryParams<CommandsQuery>,
@@ -498,12 +603,28 @@ pub async fn events(
 // ---------- step 3: upload ----------
 
 /// Query holding only the token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenOnly {
+    /// The integration token.
+    #[param(required = true)]
     token: Option<String>,
 }
 
 /// `POST /integrations/v1/comments?token`.
+#[utoipa::path(
+    post,
+    path = "/comments",
+    tag = "integration",
+    summary = "Upload a batch of the site's comments (idempotent upsert)",
+    params(TokenOnly),
+    request_body = UploadRequest,
+    responses(
+        (status = 200, description = "Stored", body = UploadResponse),
+        TokenErrors,
+        TooLarge
+    )
+)]
 pub async fn upload(
     State(hub): State<AppState>,
     QueryParams(q): QueryParams<TokenOnly>,
@@ -543,17 +664,30 @@ pub async fn upload(
 // ---------- generation B: download, id mapping, secret ----------
 
 /// Query of `GET /comments`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
+    /// The integration token.
+    #[param(required = true)]
     token: Option<String>,
+    /// How many comments to skip (oldest first).
     #[serde(default, deserialize_with = "lenient::opt_int")]
     skip: Option<i64>,
+    /// Also count all the tenant's comments (`totalCount`).
     #[serde(default, deserialize_with = "lenient::opt_boolean")]
     include_count: Option<bool>,
 }
 
 /// `GET /integrations/v1/comments?token&skip&includeCount`.
+#[utoipa::path(
+    get,
+    path = "/comments",
+    tag = "integration",
+    summary = "Download the tenant's comments, oldest first",
+    params(DownloadQuery),
+    responses((status = 200, description = "A page of comments", body = CommentsPage), TokenErrors)
+)]
 pub async fn download(
     State(hub): State<AppState>,
     QueryParams(q): QueryParams<DownloadQuery>,
@@ -584,13 +718,27 @@ pub async fn download(
 }
 
 /// Answer of `PATCH /comment-ids`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MappingsOut {
     status: Status,
+    /// How many comments got their local id.
     updated: u64,
 }
 
 /// `PATCH /integrations/v1/comment-ids?token`.
+#[utoipa::path(
+    patch,
+    path = "/comment-ids",
+    tag = "integration",
+    summary = "Store the plugin's local ids (meta.wpId), at most 500 per call",
+    params(TokenOnly),
+    request_body = CommentIdsRequest,
+    responses(
+        (status = 200, description = "Stored", body = MappingsOut),
+        TokenErrors,
+        TooLarge
+    )
+)]
 pub async fn comment_ids(
     State(hub): State<AppState>,
     QueryParams(q): QueryParams<TokenOnly>,
@@ -615,6 +763,18 @@ pub async fn comment_ids(
 }
 
 /// `GET /integrations/v1/api-secret?token`.
+#[utoipa::path(
+    get,
+    path = "/api-secret",
+    tag = "integration",
+    summary = "The tenant's API secret for the token's domain, else the wildcard one",
+    params(TokenOnly),
+    responses(
+        (status = 200, description = "The secret", body = ApiSecretResponse),
+        (status = 404, description = "`no-api-secret`", body = fastcomments_protocol::Failure),
+        TokenErrors
+    )
+)]
 pub async fn api_secret(
     State(hub): State<AppState>,
     QueryParams(q): QueryParams<TokenOnly>,

@@ -1,7 +1,9 @@
 //! The HTTP API, grouped by resource: `integration` (SPEC §1), `tenant` (the comments and
-//! management API), `admin` (operator), `setup_page`, `ops` (health, metrics, OpenAPI).
+//! management API), `admin` (operator), `setup_page`, `ops` (health, metrics, OpenAPI); `doc`,
+//! what the OpenAPI document says besides the routes.
 
 pub mod admin;
+pub mod doc;
 pub mod extract;
 pub mod integration;
 pub mod ops;
@@ -16,9 +18,12 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
+use extract::AppState;
 use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 async fn not_found() -> ApiError {
     ApiError::not_found("route")
@@ -43,74 +48,59 @@ async fn count_responses(State(hub): State<Arc<Hub>>, req: Request, next: Next) 
     res
 }
 
-/// Every route of the hub.
-pub fn router(hub: Arc<Hub>) -> Router {
-    let integration = Router::new()
-        .route("/token/{token}", put(integration::put_token_path))
-        .route("/token", put(integration::put_token_query))
-        .route("/stream", get(integration::stream))
-        .route("/commands", get(integration::commands))
-        .route("/events", get(integration::events))
-        .route(
-            "/comments",
-            post(integration::upload).get(integration::download),
-        )
-        .route("/comment-ids", patch(integration::comment_ids))
-        .route("/api-secret", get(integration::api_secret));
-    let tenant_api = Router::new()
-        .route(
-            "/comments",
-            post(tenant::create_comment).get(tenant::list_comments),
-        )
-        .route(
-            "/comments/{id}",
-            patch(tenant::update_comment).delete(tenant::delete_comment),
-        )
-        .route("/comments/{id}/votes", post(tenant::vote))
-        .route("/votes/{id}", delete(tenant::delete_vote))
-        .route(
-            "/api-secrets",
-            get(tenant::list_secrets).post(tenant::create_secret),
-        )
-        .route("/api-secrets/{id}", delete(tenant::delete_secret))
-        .route("/integrations", get(tenant::list_integrations))
-        .route(
-            "/integrations/{token}/acknowledge",
-            post(tenant::acknowledge),
-        )
-        .route("/integrations/{token}/resync", post(tenant::resync))
-        .route("/integrations/{token}", delete(tenant::revoke))
-        .route(
-            "/webhook-config",
-            get(webhooks::get_config).put(webhooks::put_config),
-        )
-        .route("/webhook-deliveries", get(webhooks::list_deliveries))
-        .route("/webhook-deliveries/{id}", get(webhooks::get_delivery))
-        .route("/webhook-deliveries/{id}/cancel", post(webhooks::cancel))
-        .route("/webhook-deliveries/{id}/retry", post(webhooks::retry))
-        .route("/webhook-test", post(webhooks::send_test));
-    Router::new()
+/// Every route of the hub, each mounted and documented in one call: `routes!` takes the
+/// handlers of one path and reads their `#[utoipa::path]` (method, path, parameters, bodies,
+/// answers), so nothing is routed that `/openapi.json` does not describe, nor the other way.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    let integration = OpenApiRouter::new()
+        .routes(routes!(integration::put_token_path))
+        .routes(routes!(integration::put_token_query))
+        .routes(routes!(integration::stream))
+        .routes(routes!(integration::commands))
+        .routes(routes!(integration::events))
+        .routes(routes!(integration::upload, integration::download))
+        .routes(routes!(integration::comment_ids))
+        .routes(routes!(integration::api_secret));
+    let tenant_api = OpenApiRouter::new()
+        .routes(routes!(tenant::create_comment, tenant::list_comments))
+        .routes(routes!(tenant::update_comment, tenant::delete_comment))
+        .routes(routes!(tenant::vote))
+        .routes(routes!(tenant::delete_vote))
+        .routes(routes!(tenant::list_secrets, tenant::create_secret))
+        .routes(routes!(tenant::delete_secret))
+        .routes(routes!(tenant::list_integrations))
+        .routes(routes!(tenant::acknowledge))
+        .routes(routes!(tenant::resync))
+        .routes(routes!(tenant::revoke))
+        .routes(routes!(webhooks::get_config, webhooks::put_config))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::get_delivery))
+        .routes(routes!(webhooks::cancel))
+        .routes(routes!(webhooks::retry))
+        .routes(routes!(webhooks::send_test));
+    OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
         .nest("/integrations/v1", integration)
         .nest("/api/v1", tenant_api)
-        .route("/admin/v1/tenants", post(admin::create_tenant))
-        .route(
-            "/auth/my-account/integrations/v1/setup",
-            get(setup_page::show).post(setup_page::submit),
-        )
-        .route("/", get(ops::front_page))
+        .routes(routes!(admin::create_tenant))
+        .routes(routes!(setup_page::show, setup_page::submit))
         // The link the WordPress plugin shows its admins (`&hasAccount=true|false`).
-        .route(
-            "/auth/my-account/integrations/v1/confirm",
-            get(setup_page::show).post(setup_page::submit),
-        )
-        .route(
-            "/auth/my-account/integrations/v1/create-testing-events",
-            get(testing_events::create).post(testing_events::create),
-        )
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
+        .routes(routes!(
+            setup_page::show_confirm,
+            setup_page::submit_confirm
+        ))
+        .routes(routes!(testing_events::create))
+        .routes(routes!(ops::front_page))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+}
+
+/// The hub's router: [`api_routes`] with the JSON answers for unknown routes and methods, and
+/// the response counters.
+pub fn router(hub: Arc<Hub>) -> Router {
+    let (routes, _) = api_routes().split_for_parts();
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(hub.clone(), count_responses))

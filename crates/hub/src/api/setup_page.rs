@@ -8,10 +8,13 @@ use axum::http::StatusCode;
 use axum::response::Html;
 use axum::Form;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 /// Query of the page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SetupQuery {
+    /// The integration token to fill in.
     token: Option<String>,
 }
 
@@ -32,6 +35,17 @@ fn page(title: &str, body: &str) -> Html<String> {
 }
 
 /// `GET`: the form.
+#[utoipa::path(
+    get,
+    path = "/auth/my-account/integrations/v1/setup",
+    tag = "pages",
+    summary = "The setup page where a tenant admin acknowledges a token",
+    params(SetupQuery),
+    responses(
+        (status = 200, description = "The form", content_type = "text/html", body = String),
+        (status = 400, description = "`invalid-query`", body = fastcomments_protocol::Failure)
+    )
+)]
 pub async fn show(QueryParams(q): QueryParams<SetupQuery>) -> Html<String> {
     let token = q.token.unwrap_or_default();
     page(
@@ -49,16 +63,31 @@ pub async fn show(QueryParams(q): QueryParams<SetupQuery>) -> Html<String> {
 }
 
 /// The posted form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SetupForm {
+    /// The integration token.
     token: String,
+    /// One of the tenant's API secrets.
     api_key: String,
+    /// `true` or `on` skips the initial upload.
     #[serde(default)]
     skip_initial_sync: Option<String>,
 }
 
 /// `POST`: acknowledges the token.
+#[utoipa::path(
+    post,
+    path = "/auth/my-account/integrations/v1/setup",
+    tag = "pages",
+    summary = "Acknowledge a token with one of the tenant's API secrets",
+    request_body(content = SetupForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Connected", content_type = "text/html", body = String),
+        (status = "4XX", description = "Not connected: the page says why (a wrong API secret, an unknown, revoked or expired token)", content_type = "text/html", body = String),
+        (status = "5XX", description = "The hub failed", content_type = "text/html", body = String)
+    )
+)]
 pub async fn submit(
     State(hub): State<AppState>,
     Form(form): Form<SetupForm>,
@@ -95,4 +124,40 @@ pub async fn submit(
         ),
         Err(e) => (e.status, page("Not connected", &format!("<p class=\"err\">{}</p>", esc(&e.reason)))),
     }
+}
+
+/// `GET …/confirm`: the link the WordPress plugin shows its admins; the same form.
+#[utoipa::path(
+    get,
+    path = "/auth/my-account/integrations/v1/confirm",
+    tag = "pages",
+    summary = "The setup page under the path the WordPress plugin links to",
+    params(SetupQuery, ("hasAccount" = Option<bool>, Query, description = "Sent by the plugin; not read")),
+    responses(
+        (status = 200, description = "The form", content_type = "text/html", body = String),
+        (status = 400, description = "`invalid-query`", body = fastcomments_protocol::Failure)
+    )
+)]
+pub async fn show_confirm(query: QueryParams<SetupQuery>) -> Html<String> {
+    show(query).await
+}
+
+/// `POST …/confirm`: as [`submit`].
+#[utoipa::path(
+    post,
+    path = "/auth/my-account/integrations/v1/confirm",
+    tag = "pages",
+    summary = "Acknowledge a token (the WordPress plugin's path)",
+    request_body(content = SetupForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Connected", content_type = "text/html", body = String),
+        (status = "4XX", description = "Not connected: the page says why (a wrong API secret, an unknown, revoked or expired token)", content_type = "text/html", body = String),
+        (status = "5XX", description = "The hub failed", content_type = "text/html", body = String)
+    )
+)]
+pub async fn submit_confirm(
+    state: State<AppState>,
+    form: Form<SetupForm>,
+) -> (StatusCode, Html<String>) {
+    submit(state, form).await
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/…`: the tenant's own API (SPEC §3), authenticated by an API secret in `x-api-key`.
 
+use super::doc::TenantErrors;
 use super::extract::{AppState, JsonBody, OptionalJson, QueryParams, TenantAuth};
 use crate::domain::{self, NewCommentInput};
 use crate::error::{ApiError, ApiResult};
@@ -10,17 +11,27 @@ use axum::extract::{Path, State};
 use axum::Json;
 use fastcomments_protocol::{lenient, Comment, Millis, Status, Vote, VoteDirection};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 // ---------- comments ----------
 
 /// `{status, comment}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CommentOut {
     status: Status,
     comment: Comment,
 }
 
 /// `POST /api/v1/comments`.
+#[utoipa::path(
+    post,
+    path = "/comments",
+    tag = "tenant",
+    summary = "Create a comment",
+    request_body = crate::domain::NewCommentInput,
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The comment", body = CommentOut), TenantErrors)
+)]
 pub async fn create_comment(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -46,7 +57,7 @@ pub async fn create_comment(
 }
 
 /// Body of `PATCH /api/v1/comments/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchInput {
     #[serde(default)]
@@ -59,10 +70,21 @@ pub struct PatchInput {
     reviewed: Option<bool>,
     /// Replaces the comment's `meta` (an object; `null` or absent leaves it).
     #[serde(default, deserialize_with = "lenient::opt_object")]
+    #[schema(value_type = Option<Object>)]
     meta: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `PATCH /api/v1/comments/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/comments/{id}",
+    tag = "tenant",
+    summary = "Change a comment's text, flags or meta",
+    params(("id" = String, Path, description = "The comment's hub id")),
+    request_body = PatchInput,
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The comment as it is now", body = CommentOut), TenantErrors)
+)]
 pub async fn update_comment(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -88,6 +110,15 @@ pub async fn update_comment(
 }
 
 /// `DELETE /api/v1/comments/{id}`: answers with the comment as it was.
+#[utoipa::path(
+    delete,
+    path = "/comments/{id}",
+    tag = "tenant",
+    summary = "Delete a comment",
+    params(("id" = String, Path, description = "The comment's hub id")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The comment as it was", body = CommentOut), TenantErrors)
+)]
 pub async fn delete_comment(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -104,20 +135,32 @@ pub async fn delete_comment(
 }
 
 /// Query of `GET /api/v1/comments`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// The thread.
+    #[param(required = true)]
     url_id: Option<String>,
 }
 
 /// `{status, comments}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CommentsOut {
     status: Status,
     comments: Vec<Comment>,
 }
 
 /// `GET /api/v1/comments?urlId=`.
+#[utoipa::path(
+    get,
+    path = "/comments",
+    tag = "tenant",
+    summary = "A thread's comments",
+    params(ListQuery),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The comments", body = CommentsOut), TenantErrors)
+)]
 pub async fn list_comments(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -140,7 +183,7 @@ pub async fn list_comments(
 // ---------- votes ----------
 
 /// Body of `POST /api/v1/comments/{id}/votes`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VoteInput {
     direction: VoteDirection,
@@ -149,13 +192,23 @@ pub struct VoteInput {
 }
 
 /// `{status, vote}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VoteOut {
     status: Status,
     vote: Vote,
 }
 
 /// `POST /api/v1/comments/{id}/votes`.
+#[utoipa::path(
+    post,
+    path = "/comments/{id}/votes",
+    tag = "tenant",
+    summary = "Vote on a comment",
+    params(("id" = String, Path, description = "The comment's hub id")),
+    request_body = VoteInput,
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The vote", body = VoteOut), TenantErrors)
+)]
 pub async fn vote(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -184,6 +237,15 @@ pub async fn vote(
 }
 
 /// `DELETE /api/v1/votes/{voteId}`.
+#[utoipa::path(
+    delete,
+    path = "/votes/{id}",
+    tag = "tenant",
+    summary = "Remove a vote",
+    params(("id" = String, Path, description = "The vote's id")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The vote as it was", body = VoteOut), TenantErrors)
+)]
 pub async fn delete_vote(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -202,7 +264,7 @@ pub async fn delete_vote(
 // ---------- API secrets ----------
 
 /// An API secret as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretOut {
     id: String,
@@ -223,7 +285,7 @@ impl From<ApiSecret> for SecretOut {
 }
 
 /// `{status, apiSecrets}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretsOut {
     status: Status,
@@ -231,6 +293,14 @@ pub struct SecretsOut {
 }
 
 /// `GET /api/v1/api-secrets`.
+#[utoipa::path(
+    get,
+    path = "/api-secrets",
+    tag = "tenant",
+    summary = "List the tenant's API secrets",
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The secrets", body = SecretsOut), TenantErrors)
+)]
 pub async fn list_secrets(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -243,14 +313,14 @@ pub async fn list_secrets(
 }
 
 /// Body of `POST /api/v1/api-secrets`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretInput {
     domain: String,
 }
 
 /// `{status, apiSecret}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretCreated {
     status: Status,
@@ -258,6 +328,15 @@ pub struct SecretCreated {
 }
 
 /// `POST /api/v1/api-secrets {"domain"}` (`*` for all domains).
+#[utoipa::path(
+    post,
+    path = "/api-secrets",
+    tag = "tenant",
+    summary = "Create an API secret for a domain (or * for all)",
+    request_body = SecretInput,
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The new secret", body = SecretCreated), TenantErrors)
+)]
 pub async fn create_secret(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -280,12 +359,21 @@ pub async fn create_secret(
 }
 
 /// `{status}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Done {
     status: Status,
 }
 
 /// `DELETE /api/v1/api-secrets/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api-secrets/{id}",
+    tag = "tenant",
+    summary = "Revoke an API secret",
+    params(("id" = String, Path, description = "The secret's id")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "Revoked", body = Done), TenantErrors)
+)]
 pub async fn delete_secret(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -302,10 +390,12 @@ pub async fn delete_secret(
 // ---------- integrations ----------
 
 /// A token as the tenant sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IntegrationOut {
     token: String,
+    /// `pending`, `validated` or `revoked`.
+    #[schema(value_type = String)]
     state: &'static str,
     integration_type: Option<String>,
     domain: Option<String>,
@@ -333,13 +423,21 @@ impl From<TokenRecord> for IntegrationOut {
 }
 
 /// `{status, integrations}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationsOut {
     status: Status,
     integrations: Vec<IntegrationOut>,
 }
 
 /// `GET /api/v1/integrations`.
+#[utoipa::path(
+    get,
+    path = "/integrations",
+    tag = "tenant",
+    summary = "List the tenant's integration tokens",
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The tokens", body = IntegrationsOut), TenantErrors)
+)]
 pub async fn list_integrations(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -352,14 +450,14 @@ pub async fn list_integrations(
 }
 
 /// `{status, integration}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationResult {
     status: Status,
     integration: IntegrationOut,
 }
 
 /// Body of the acknowledge call.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcknowledgeInput {
     #[serde(default, deserialize_with = "lenient::opt_boolean")]
@@ -367,6 +465,20 @@ pub struct AcknowledgeInput {
 }
 
 /// `POST /api/v1/integrations/{token}/acknowledge {"skipInitialSync?"}`.
+#[utoipa::path(
+    post,
+    path = "/integrations/{token}/acknowledge",
+    tag = "tenant",
+    summary = "Bind a pending token to the tenant",
+    params(("token" = String, Path, description = "The integration token")),
+    request_body(content = AcknowledgeInput, description = "Optional: an empty body is `{}`"),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses(
+        (status = 200, description = "The token", body = IntegrationResult),
+        (status = 410, description = "`token-expired`: the plugin must register again", body = fastcomments_protocol::Failure),
+        TenantErrors
+    )
+)]
 pub async fn acknowledge(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -390,6 +502,15 @@ async fn own_token(hub: &Hub, tenant: &str, token: &str) -> ApiResult<TokenRecor
 }
 
 /// `POST /api/v1/integrations/{token}/resync`: the upload starts over.
+#[utoipa::path(
+    post,
+    path = "/integrations/{token}/resync",
+    tag = "tenant",
+    summary = "Start the token's upload over",
+    params(("token" = String, Path, description = "The integration token")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The token", body = IntegrationResult), TenantErrors)
+)]
 pub async fn resync(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -407,6 +528,15 @@ pub async fn resync(
 }
 
 /// `DELETE /api/v1/integrations/{token}`: revokes the token for good.
+#[utoipa::path(
+    delete,
+    path = "/integrations/{token}",
+    tag = "tenant",
+    summary = "Revoke a token for good",
+    params(("token" = String, Path, description = "The integration token")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The token", body = IntegrationResult), TenantErrors)
+)]
 pub async fn revoke(
     State(hub): State<AppState>,
     auth: TenantAuth,

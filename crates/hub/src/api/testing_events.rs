@@ -16,6 +16,7 @@ use axum::http::request::Parts;
 use axum::Json;
 use fastcomments_protocol::{Millis, Status, Vote, VoteDirection};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// The thread the test comments are written in.
 pub const TEST_URL_ID: &str = "fastcomments-integration-test";
@@ -45,13 +46,16 @@ impl FromRequestParts<AppState> for TenantOrOperator {
 }
 
 /// Query: the token whose tenant gets the events.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TestingEventsQuery {
+    /// The integration token (acknowledged) whose tenant gets the events.
+    #[param(required = true)]
     token: Option<String>,
 }
 
 /// What was made.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestingEventsOut {
     status: Status,
@@ -68,6 +72,23 @@ pub struct TestingEventsOut {
 
 /// `GET|POST …/create-testing-events?token=…`: three new comments, one edited, one deleted,
 /// a vote cast and taken back — nine events the token sees, two new comments net.
+#[utoipa::path(
+    method(get, post),
+    path = "/auth/my-account/integrations/v1/create-testing-events",
+    tag = "integration",
+    summary = "Make real test changes in the token's tenant (the official integration harness)",
+    params(TestingEventsQuery),
+    security(("apiKey" = []), ("apiKeyQuery" = []), ("operator" = [])),
+    responses(
+        (status = 200, description = "What was made", body = TestingEventsOut),
+        (status = 400, description = "`invalid-query` (no token), `token-not-validated`", body = fastcomments_protocol::Failure),
+        (status = 401, description = "`unauthorized`", body = fastcomments_protocol::Failure),
+        (status = 403, description = "`token-revoked`, `operator-api-disabled`", body = fastcomments_protocol::Failure),
+        (status = 404, description = "`not-found`: no such token, or another tenant's", body = fastcomments_protocol::Failure),
+        (status = 500, description = "`internal-error`", body = fastcomments_protocol::Failure),
+        (status = 503, description = "`busy`", body = fastcomments_protocol::Failure)
+    )
+)]
 pub async fn create(
     State(hub): State<AppState>,
     who: TenantOrOperator,

@@ -1,6 +1,7 @@
 //! `/api/v1/webhook-…`: webhook configuration, delivery logs, cancel, retry and test payloads
 //! (SPEC §2, §3).
 
+use super::doc::TenantErrors;
 use super::extract::{AppState, JsonBody, QueryParams, TenantAuth};
 use crate::delivery::{send_once, Outgoing, Senders};
 use crate::error::{ApiError, ApiResult};
@@ -14,6 +15,7 @@ use fastcomments_protocol::{
     DeleteTestPayload, HttpMethod, Millis, Status, WebhookComment, WebhookEventKind,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 // ---------- domain ownership ----------
 
@@ -58,7 +60,7 @@ pub async fn require_owned_domain(hub: &Hub, tenant: &str, domain: &str) -> ApiR
 // ---------- configuration ----------
 
 /// One kind's target as given.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetInput {
     url: String,
@@ -67,7 +69,7 @@ pub struct TargetInput {
 }
 
 /// Body of `PUT /api/v1/webhook-config`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigInput {
     domain: String,
@@ -110,13 +112,22 @@ fn target(kind: WebhookEventKind, input: Option<TargetInput>) -> ApiResult<Optio
 }
 
 /// `{status, config}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConfigOut {
     status: Status,
     config: WebhookConfig,
 }
 
 /// `PUT /api/v1/webhook-config`.
+#[utoipa::path(
+    put,
+    path = "/webhook-config",
+    tag = "tenant",
+    summary = "Set a domain's webhook configuration",
+    request_body = ConfigInput,
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The configuration", body = ConfigOut), TenantErrors)
+)]
 pub async fn put_config(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -143,25 +154,46 @@ pub async fn put_config(
 }
 
 /// Query of `GET /api/v1/webhook-config`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConfigQuery {
+    /// Only the configuration of this domain (`*` for the wildcard one).
     domain: Option<String>,
 }
 
 /// `{status, configs}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConfigsOut {
     status: Status,
     configs: Vec<WebhookConfig>,
 }
 
+/// Answer of `GET /api/v1/webhook-config`: one configuration when a domain was asked for,
+/// else all of them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ConfigAnswer {
+    /// `?domain=` given.
+    One(ConfigOut),
+    /// No domain given.
+    All(ConfigsOut),
+}
+
 /// `GET /api/v1/webhook-config[?domain=]`: every configuration, or the one of a domain.
+#[utoipa::path(
+    get,
+    path = "/webhook-config",
+    tag = "tenant",
+    summary = "Every webhook configuration, or the one of a domain",
+    params(ConfigQuery),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The configuration(s)", body = ConfigAnswer), TenantErrors)
+)]
 pub async fn get_config(
     State(hub): State<AppState>,
     auth: TenantAuth,
     QueryParams(q): QueryParams<ConfigQuery>,
-) -> ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
+) -> ApiResult<Json<ConfigAnswer>> {
     let configs = hub.store.webhook_configs(&auth.tenant_id).await?;
     match q.domain {
         Some(d) => {
@@ -171,24 +203,22 @@ pub async fn get_config(
                 .into_iter()
                 .find(|c| c.domain == d)
                 .ok_or_else(|| ApiError::not_found("webhook config"))?;
-            Ok(Json(ConfigOut {
+            Ok(Json(ConfigAnswer::One(ConfigOut {
                 status: Status::Success,
                 config,
-            })
-            .into_response())
+            })))
         }
-        None => Ok(Json(ConfigsOut {
+        None => Ok(Json(ConfigAnswer::All(ConfigsOut {
             status: Status::Success,
             configs,
-        })
-        .into_response()),
+        }))),
     }
 }
 
 // ---------- deliveries ----------
 
 /// A delivery as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryOut {
     id: String,
@@ -196,6 +226,8 @@ pub struct DeliveryOut {
     kind: WebhookEventKind,
     url: String,
     method: HttpMethod,
+    /// `queued`, `retrying`, `succeeded`, `failed` or `cancelled`.
+    #[schema(value_type = String)]
     status: &'static str,
     attempts: i64,
     next_attempt_at: Option<Millis>,
@@ -225,7 +257,7 @@ impl From<Delivery> for DeliveryOut {
 }
 
 /// An attempt's log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptOut {
     attempt: i64,
@@ -254,23 +286,36 @@ impl From<DeliveryAttempt> for AttemptOut {
 }
 
 /// Query of the delivery list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
+    /// `queued`, `retrying`, `succeeded`, `failed` or `cancelled`.
     status: Option<String>,
+    /// Only the deliveries of this comment.
     comment_id: Option<String>,
+    /// At most this many (1 to 1000, default 100).
     #[serde(default, deserialize_with = "fastcomments_protocol::lenient::opt_int")]
     limit: Option<i64>,
 }
 
 /// `{status, deliveries}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveriesOut {
     status: Status,
     deliveries: Vec<DeliveryOut>,
 }
 
 /// `GET /api/v1/webhook-deliveries?status=&commentId=`.
+#[utoipa::path(
+    get,
+    path = "/webhook-deliveries",
+    tag = "tenant",
+    summary = "Webhook deliveries, newest first",
+    params(DeliveriesQuery),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The deliveries", body = DeliveriesOut), TenantErrors)
+)]
 pub async fn list_deliveries(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -296,7 +341,7 @@ pub async fn list_deliveries(
 }
 
 /// `{status, delivery, attempts}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryDetail {
     status: Status,
     delivery: DeliveryOut,
@@ -304,6 +349,15 @@ pub struct DeliveryDetail {
 }
 
 /// `GET /api/v1/webhook-deliveries/{id}`.
+#[utoipa::path(
+    get,
+    path = "/webhook-deliveries/{id}",
+    tag = "tenant",
+    summary = "A delivery with its attempts",
+    params(("id" = String, Path, description = "The delivery's id")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The delivery", body = DeliveryDetail), TenantErrors)
+)]
 pub async fn get_delivery(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -322,13 +376,22 @@ pub async fn get_delivery(
 }
 
 /// `{status, delivery}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryResult {
     status: Status,
     delivery: DeliveryOut,
 }
 
 /// `POST /api/v1/webhook-deliveries/{id}/cancel`.
+#[utoipa::path(
+    post,
+    path = "/webhook-deliveries/{id}/cancel",
+    tag = "tenant",
+    summary = "Cancel a pending delivery",
+    params(("id" = String, Path, description = "The delivery's id")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The delivery", body = DeliveryResult), TenantErrors)
+)]
 pub async fn cancel(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -345,6 +408,15 @@ pub async fn cancel(
 }
 
 /// `POST /api/v1/webhook-deliveries/{id}/retry`: a fresh budget of attempts, due now.
+#[utoipa::path(
+    post,
+    path = "/webhook-deliveries/{id}/retry",
+    tag = "tenant",
+    summary = "Retry a delivery now, with a fresh budget of attempts",
+    params(("id" = String, Path, description = "The delivery's id")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The delivery", body = DeliveryResult), TenantErrors)
+)]
 pub async fn retry(
     State(hub): State<AppState>,
     auth: TenantAuth,
@@ -360,7 +432,7 @@ pub async fn retry(
 // ---------- test payloads ----------
 
 /// Body of `POST /api/v1/webhook-test`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestInput {
     kind: String,
@@ -371,7 +443,7 @@ pub struct TestInput {
 }
 
 /// `{status, attempt, ok, forged, forgedAccepted, warning?}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestOut {
     status: Status,
@@ -389,7 +461,7 @@ pub struct TestOut {
 }
 
 /// How the receiver answered the forged request.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ForgedOut {
     attempt: AttemptOut,
@@ -421,6 +493,15 @@ pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
 /// `POST /api/v1/webhook-test {"kind","domain?","url?"}`: sends a signed test payload now and,
 /// when the receiver accepted it, the same payload signed with a wrong secret, to check that the
 /// receiver verifies signatures; answers with both attempts' logs.
+#[utoipa::path(
+    post,
+    path = "/webhook-test",
+    tag = "tenant",
+    summary = "Send a signed test payload, then a forged one",
+    request_body = TestInput,
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "Both attempts", body = TestOut), TenantErrors)
+)]
 pub async fn send_test(
     State(hub): State<AppState>,
     auth: TenantAuth,

@@ -24,7 +24,7 @@ pub const MAX_COMMENT_BYTES: usize = 64 * 1024;
 pub const MAX_SHORT_FIELD: usize = 2048;
 
 /// Body of `POST /api/v1/comments`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewCommentInput {
     /// Thread id.

@@ -370,7 +370,7 @@ pub struct UploadOutcome {
 }
 
 /// Where one kind of webhook goes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct WebhookTarget {
     /// `http://` or `https://` URL.
     pub url: String,
@@ -379,7 +379,7 @@ pub struct WebhookTarget {
 }
 
 /// A tenant's webhook configuration for one domain (`*`: any domain without its own).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookConfig {
     /// The domain (one of the tenant's, or `*` for all).
