@@ -73,6 +73,7 @@ macro_rules! tests {
                 webhooks::deliveries_are_listed_newest_first,
                 webhooks::cancel_and_retry_follow_the_state_rules,
                 webhooks::attempts_move_deliveries_on_but_not_cancelled_ones,
+                webhooks::an_attempt_recorded_after_cancel_still_counts,
                 dispatch::only_due_deliveries_in_due_order,
                 dispatch::one_comment_at_a_time_in_change_order,
                 dispatch::a_claimed_delivery_is_handed_out_once_until_recorded_or_expired,

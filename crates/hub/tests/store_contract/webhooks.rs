@@ -470,3 +470,43 @@ pub async fn attempts_move_deliveries_on_but_not_cancelled_ones(store: Arc<dyn S
         .unwrap();
     assert!(pending.is_empty(), "{pending:?}");
 }
+
+/// An attempt that was in flight when its delivery was cancelled still happened: it is logged
+/// and counted (the delivery stays cancelled), so a manual retry sends the next attempt number
+/// and its log entry is kept beside the first.
+pub async fn an_attempt_recorded_after_cancel_still_counts(store: Arc<dyn Store>) {
+    let (t, d) = four_queued(&*store).await;
+    store.cancel_delivery(&t, &d[0].id, T0 + 20).await.unwrap();
+    store
+        .record_attempts(
+            &[outcome(&d[0], 1, DeliveryStatus::Retrying, T0 + 60_000)],
+            T0 + 30,
+        )
+        .await
+        .unwrap();
+    let (after, log) = store.delivery(&t, &d[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.status, after.attempts),
+        (DeliveryStatus::Cancelled, 1)
+    );
+    assert_eq!(log.len(), 1);
+    let retried = store
+        .retry_delivery(&t, &d[0].id, T0 + 40, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        (retried.status, retried.attempts),
+        (DeliveryStatus::Queued, 1)
+    );
+    store
+        .record_attempts(&[outcome(&d[0], 2, DeliveryStatus::Succeeded, 0)], T0 + 50)
+        .await
+        .unwrap();
+    let (done, log) = store.delivery(&t, &d[0].id).await.unwrap().unwrap();
+    assert_eq!((done.status, done.attempts), (DeliveryStatus::Succeeded, 2));
+    assert_eq!(
+        log.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+        vec![1, 2],
+        "both attempts are in the log"
+    );
+}

@@ -221,10 +221,15 @@ pub(super) async fn record_attempts(
     let statuses: Vec<&str> = outcomes.iter().map(|o| o.status.as_str()).collect();
     let next: Vec<i64> = outcomes.iter().map(|o| o.next_attempt_at).collect();
     sqlx::query(
-        "UPDATE webhook_deliveries d SET status = v.status, attempts = GREATEST(d.attempts, v.attempt), \
-         next_attempt_at = v.next_at, last_error = v.err, updated_at = $6, claimed_by = NULL, lease_until = NULL \
+        // An attempt made while its delivery was being cancelled still counts (a manual retry
+        // then sends the next number), but only a pending delivery moves on.
+        "UPDATE webhook_deliveries d SET attempts = GREATEST(d.attempts, v.attempt), \
+         status = CASE WHEN d.status IN ('queued', 'retrying') THEN v.status ELSE d.status END, \
+         next_attempt_at = CASE WHEN d.status IN ('queued', 'retrying') THEN v.next_at ELSE d.next_attempt_at END, \
+         last_error = CASE WHEN d.status IN ('queued', 'retrying') THEN v.err ELSE d.last_error END, \
+         updated_at = $6, claimed_by = NULL, lease_until = NULL \
          FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) AS v(id, status, attempt, next_at, err) \
-         WHERE d.id = v.id AND d.status IN ('queued', 'retrying')",
+         WHERE d.id = v.id",
     )
     .bind(&ids)
     .bind(&statuses)

@@ -101,12 +101,19 @@ pub(super) async fn record_attempts_in(
                 .push_bind(o.next_attempt_at)
                 .push_bind(o.attempt.error.as_deref());
         });
+        // An attempt made while its delivery was being cancelled still counts (a manual retry
+        // then sends the next number), but only a pending delivery moves on.
         qb.push(
-            ") UPDATE webhook_deliveries SET status = v.status, attempts = MAX(webhook_deliveries.attempts, v.attempt), \
-             next_attempt_at = v.next_at, last_error = v.err, lease_until = NULL, updated_at = ",
+            ") UPDATE webhook_deliveries SET attempts = MAX(webhook_deliveries.attempts, v.attempt), \
+             lease_until = NULL, updated_at = ",
         );
         qb.push_bind(now_ms);
-        qb.push(" FROM v WHERE webhook_deliveries.id = v.id AND webhook_deliveries.status IN ('queued', 'retrying')");
+        qb.push(
+            ", status = CASE WHEN webhook_deliveries.status IN ('queued', 'retrying') THEN v.status ELSE webhook_deliveries.status END, \
+             next_attempt_at = CASE WHEN webhook_deliveries.status IN ('queued', 'retrying') THEN v.next_at ELSE webhook_deliveries.next_attempt_at END, \
+             last_error = CASE WHEN webhook_deliveries.status IN ('queued', 'retrying') THEN v.err ELSE webhook_deliveries.last_error END \
+             FROM v WHERE webhook_deliveries.id = v.id",
+        );
         qb.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
