@@ -85,6 +85,10 @@ pub fn router(hub: Arc<Hub>) -> Router {
             get(webhooks::get_config).put(webhooks::put_config),
         )
         .route("/webhook-deliveries", get(webhooks::list_deliveries))
+        .route(
+            "/webhook-deliveries/retry-failed",
+            post(webhooks::retry_failed),
+        )
         .route("/webhook-deliveries/{id}", get(webhooks::get_delivery))
         .route("/webhook-deliveries/{id}/cancel", post(webhooks::cancel))
         .route("/webhook-deliveries/{id}/retry", post(webhooks::retry))

@@ -6,6 +6,7 @@
 //! Entries live until this hub changes what they hold, or for `HubConfig::cache_ttl` when other
 //! hub nodes may change it behind this one's back.
 
+mod progress;
 mod writes;
 
 use crate::clock::Clock;
@@ -61,6 +62,8 @@ pub struct Hub {
     tenant_secrets: RwLock<HashMap<String, Cached<Vec<ApiSecret>>>>,
     secrets: RwLock<HashMap<String, Cached<ApiSecret>>>,
     bounds: RwLock<HashMap<String, Cached<TimelineBounds>>>,
+    /// Per token, how many comments its running upload will have sent in all (see `progress`).
+    upload_expected: RwLock<HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -90,6 +93,7 @@ impl Hub {
             tenant_secrets: RwLock::new(HashMap::new()),
             secrets: RwLock::new(HashMap::new()),
             bounds: RwLock::new(HashMap::new()),
+            upload_expected: RwLock::new(HashMap::new()),
         }
     }
 
