@@ -96,6 +96,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .nest("/integrations/v1", integration)
         .nest("/api/v1", tenant_api)
+        .nest(crate::pages::BASE, crate::pages::router(hub.clone()))
         .route("/admin/v1/tenants", post(admin::create_tenant))
         .route(
             "/auth/my-account/integrations/v1/setup",

@@ -64,6 +64,8 @@ pub struct Hub {
     bounds: RwLock<HashMap<String, Cached<TimelineBounds>>>,
     /// Per token, how many comments its running upload will have sent in all (see `progress`).
     upload_expected: RwLock<HashMap<String, i64>>,
+    /// Per token, when its plugin last called (see `progress`).
+    last_seen: RwLock<HashMap<String, std::sync::atomic::AtomicI64>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -94,6 +96,7 @@ impl Hub {
             secrets: RwLock::new(HashMap::new()),
             bounds: RwLock::new(HashMap::new()),
             upload_expected: RwLock::new(HashMap::new()),
+            last_seen: RwLock::new(HashMap::new()),
         }
     }
 
@@ -158,7 +161,10 @@ impl Hub {
         })?;
         match (record.state, record.tenant_id.clone()) {
             (TokenState::Revoked, _) => Err(revoked()),
-            (TokenState::Validated, Some(tenant)) => Ok((record, tenant)),
+            (TokenState::Validated, Some(tenant)) => {
+                self.note_seen(token);
+                Ok((record, tenant))
+            }
             _ => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 codes::TOKEN_NOT_VALIDATED,
