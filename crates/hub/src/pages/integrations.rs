@@ -168,6 +168,9 @@ pub async fn progress(State(state): State<PageState>, admin: Admin) -> Response 
     for r in tokens {
         let p = Progress::of(&state.hub, &r);
         out.text.insert(format!("t-{}", r.token), p.text());
+        if let Some(at) = state.hub.last_seen(&r.token) {
+            out.text.insert(format!("ls-{}", r.token), when(at));
+        }
         out.progress.insert(format!("p-{}", r.token), p);
     }
     Json(out).into_response()
