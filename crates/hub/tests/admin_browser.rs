@@ -83,8 +83,33 @@ where
     }
 }
 
-/// Saves the page at both widths when `ADMIN_SCREENSHOTS` names a directory.
+/// Checks what every page promises (each field has a label, nothing wider than a 375 px
+/// phone), then saves the page at both widths when `ADMIN_SCREENSHOTS` names a directory.
 async fn screenshot(c: &Client, name: &str) {
+    let unlabelled = c
+        .execute(
+            "return Array.from(document.querySelectorAll(
+               'input:not([type=hidden]), select, textarea'))
+               .filter(e => e.labels === null || e.labels.length === 0)
+               .map(e => e.outerHTML)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlabelled, json!([]), "{name}: fields without a label");
+    c.set_window_size(375, 900).await.unwrap();
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap_or(1) <= 0,
+        "{name}: wider than a 375 px screen by {overflow} px"
+    );
+    c.set_window_size(1280, 900).await.unwrap();
     let Ok(dir) = std::env::var("ADMIN_SCREENSHOTS") else {
         return;
     };

@@ -269,6 +269,15 @@ async fn sessions_expire_and_end_with_their_secret() {
     let res = c.get("/admin/comments").await;
     assert_eq!(res.location(), "/admin/sign-in", "idle too long");
 
+    // A page's background polling is not use: it does not keep the session alive.
+    let mut c = signed_in(&hub, &t).await;
+    clock.advance(29 * 60 * 1000);
+    let poll = c.get("/admin/deliveries/counts.json").await;
+    assert_eq!(poll.status, StatusCode::OK);
+    clock.advance(2 * 60 * 1000);
+    let res = c.get("/admin/deliveries/counts.json").await;
+    assert_eq!(res.location(), "/admin/sign-in", "polled, yet idle");
+
     let mut c = signed_in(&hub, &t).await;
     let (_, v) = hub
         .call(
@@ -554,4 +563,30 @@ async fn failed_deliveries_since_a_time_are_retried() {
     let counts = c.get("/admin/deliveries/counts.json").await;
     let v: Value = serde_json::from_str(&counts.text).unwrap();
     assert_eq!(v["text"]["count-succeeded"], "2");
+}
+
+/// The setup page keeps its form and now links to the admin pages with the token; a token
+/// that is markup stays text. Unknown admin paths are an HTML 404, not the API's JSON.
+#[tokio::test]
+async fn the_setup_page_links_to_the_admin_pages_and_escapes() {
+    let hub = TestHub::start().await;
+    let mut c = Client::new(&hub);
+    let page = c
+        .get("/auth/my-account/integrations/v1/setup?token=%22%3E%3Cscript%3Ex%3C/script%3E")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.text.contains("<script>x"), "{}", page.text);
+    assert!(page.text.contains("for=\"apiKey\""), "{}", page.text);
+    assert!(
+        page.text
+            .contains("href=\"/admin/integrations?token=%22%3E%3Cscript%3Ex%3C%2Fscript%3E\""),
+        "{}",
+        page.text
+    );
+    let missing = c.get("/admin/no-such-page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
 }

@@ -119,7 +119,9 @@ fn session_cookie(parts: &axum::http::HeaderMap) -> Option<String> {
 /// Finds the session, checks the CSRF token of every `POST`, and adds the pages' headers.
 async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> Response {
     let now = state.hub.now_ms();
-    let session = session_cookie(req.headers()).and_then(|id| state.sessions.touch(&id, now));
+    // The pages' background polls (`*.json`) are not a person using the session.
+    let used = !req.uri().path().ends_with(".json");
+    let session = session_cookie(req.headers()).and_then(|id| state.sessions.touch(&id, now, used));
     let secure = req.uri().scheme_str() == Some("https")
         || req
             .headers()

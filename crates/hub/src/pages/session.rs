@@ -124,15 +124,19 @@ impl Sessions {
         s
     }
 
-    /// The live session with this id, marked as used now; an expired one is removed.
-    pub fn touch(&self, id: &str, now: i64) -> Option<Session> {
+    /// The live session with this id; an expired one is removed. With `used`, it counts as
+    /// used now. A page's own background polling passes `false`, so a tab left open does not
+    /// keep its session alive.
+    pub fn touch(&self, id: &str, now: i64, used: bool) -> Option<Session> {
         let mut map = self.map.lock();
         let s = map.get_mut(id)?;
         if s.expired(now) {
             map.remove(id);
             return None;
         }
-        s.seen_at = now;
+        if used {
+            s.seen_at = now;
+        }
         Some(s.clone())
     }
 
@@ -249,18 +253,27 @@ mod tests {
     fn sessions_expire_when_idle_or_old() {
         let s = Sessions::default();
         let a = s.start(Principal::Anonymous, 0);
-        assert!(s.touch(&a.id, IDLE).is_some());
-        assert!(s.touch(&a.id, 2 * IDLE + 1).is_none(), "idle too long");
+        assert!(s.touch(&a.id, IDLE, true).is_some());
+        assert!(
+            s.touch(&a.id, 2 * IDLE + 1, true).is_none(),
+            "idle too long"
+        );
         let b = s.start(Principal::Anonymous, 0);
         let mut now = 0;
         while now + IDLE / 2 <= LIFETIME {
             now += IDLE / 2;
-            assert!(s.touch(&b.id, now).is_some());
+            assert!(s.touch(&b.id, now, true).is_some());
         }
-        assert!(s.touch(&b.id, LIFETIME + 1).is_none(), "too old");
+        assert!(s.touch(&b.id, LIFETIME + 1, true).is_none(), "too old");
         let c = s.start(Principal::Anonymous, 0);
         s.end(&c.id);
-        assert!(s.touch(&c.id, 0).is_none());
+        assert!(s.touch(&c.id, 0, true).is_none());
+        let d = s.start(Principal::Anonymous, 0);
+        assert!(s.touch(&d.id, IDLE, false).is_some(), "polled, not used");
+        assert!(
+            s.touch(&d.id, IDLE + 1, false).is_none(),
+            "polling kept nothing alive"
+        );
         assert_ne!(a.id, b.id);
         assert_ne!(a.csrf, a.id);
     }
