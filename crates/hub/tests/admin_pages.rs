@@ -590,3 +590,135 @@ async fn the_setup_page_links_to_the_admin_pages_and_escapes() {
         .unwrap()
         .starts_with("text/html"));
 }
+
+/// The API route retries the tenant's failed deliveries since the time given, and only its
+/// own: another tenant's failure stays failed.
+#[tokio::test]
+async fn the_retry_failed_route_requeues_the_tenants_failures() {
+    let hub = TestHub::start_with(
+        private_hub_config(1),
+        std::sync::Arc::new(fastcomments_hub::SystemClock),
+    )
+    .await;
+    let t = hub.tenant("Blog").await;
+    let other = hub.tenant("Other").await;
+    let receiver = Receiver::with(|_, _| (500, "down".into())).await;
+    let mine = failing_delivery(&hub, &t, &receiver).await;
+    let theirs = failing_delivery(&hub, &other, &receiver).await;
+    let store = &hub.running.hub.store;
+    let status = |tenant: String, id: String| async move {
+        store.delivery(&tenant, &id).await.unwrap().unwrap()
+    };
+    for _ in 0..500 {
+        let a = status(t.id.clone(), mine.clone()).await.0.status;
+        let b = status(other.id.clone(), theirs.clone()).await.0.status;
+        if a == DeliveryStatus::Failed && b == DeliveryStatus::Failed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/webhook-deliveries/retry-failed",
+            Some(&t.key),
+            Some(json!({"since": "2000-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!((s, v["retried"].as_u64()), (StatusCode::OK, Some(1)), "{v}");
+    receiver.wait_for(3, 10).await;
+    for _ in 0..500 {
+        let (d, attempts) = status(t.id.clone(), mine.clone()).await;
+        if attempts.len() == 2 && d.status == DeliveryStatus::Failed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (d, attempts) = status(t.id.clone(), mine.clone()).await;
+    assert_eq!((d.status, attempts.len()), (DeliveryStatus::Failed, 2));
+    let (d, attempts) = status(other.id.clone(), theirs.clone()).await;
+    assert_eq!((d.status, attempts.len()), (DeliveryStatus::Failed, 1));
+    let (s, _) = hub
+        .call(
+            Method::POST,
+            "/api/v1/webhook-deliveries/retry-failed",
+            Some(&t.key),
+            Some(json!({"since": "not a date"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+/// The webhooks form: a test payload goes to the URL as typed and shows the receiver's
+/// answer, and says when it used the saved method rather than the one typed; a bad URL is
+/// refused beside its field, what was typed kept; a good form is saved as the API saves it.
+#[tokio::test]
+async fn the_webhooks_form_tests_then_saves() {
+    let hub = TestHub::start_with(
+        private_hub_config(5),
+        std::sync::Arc::new(fastcomments_hub::SystemClock),
+    )
+    .await;
+    let t = hub.tenant("Blog").await;
+    let receiver = Receiver::with(|r, _| (202, format!("got {}", r.method))).await;
+    let url = format!("{}/hook", receiver.url);
+    let mut c = signed_in(&hub, &t).await;
+    let page = c.get("/admin/webhooks").await;
+    assert!(page.text.contains("id=\"all-create-url\""), "{}", page.text);
+    assert!(page.text.contains("<label for=\"all-create-method\">"));
+
+    let form = |method: &str| {
+        vec![
+            ("domain", "*".to_owned()),
+            ("create_url", url.clone()),
+            ("create_method", method.to_owned()),
+            ("delete_url", "ftp://x".to_owned()),
+        ]
+    };
+    let mut fields = form("POST");
+    fields.push(("test", "create".to_owned()));
+    let csrf = c.csrf.clone();
+    let mut with_csrf = vec![("csrf", csrf.clone())];
+    with_csrf.extend(fields);
+    let tested = c.post_raw("/admin/webhooks/test", &with_csrf).await;
+    assert_eq!(tested.status, StatusCode::OK);
+    assert!(tested.text.contains("got PUT"), "{}", tested.text);
+    assert!(tested.text.contains("202"));
+    assert!(
+        tested.text.contains("save first to test with POST"),
+        "{}",
+        tested.text
+    );
+    assert_eq!(receiver.all()[0].method, Method::PUT);
+
+    let mut with_csrf = vec![("csrf", csrf.clone())];
+    with_csrf.extend(form("POST"));
+    let refused = c.post_raw("/admin/webhooks", &with_csrf).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.text.contains("id=\"all-delete-err\""),
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("value=\"ftp://x\""), "kept as typed");
+    assert!(refused.text.contains(&format!("value=\"{url}\"")));
+    assert!(hub
+        .running
+        .hub
+        .store
+        .webhook_configs(&t.id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let mut with_csrf = vec![("csrf", csrf)];
+    with_csrf.extend(form("POST").into_iter().filter(|(k, _)| *k != "delete_url"));
+    let saved = c.post_raw("/admin/webhooks", &with_csrf).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let configs = hub.running.hub.store.webhook_configs(&t.id).await.unwrap();
+    let create = configs[0].create.clone().unwrap();
+    assert_eq!(
+        (create.url.as_str(), create.method.as_str()),
+        (url.as_str(), "POST")
+    );
+}

@@ -50,6 +50,8 @@ pub struct TestView {
     error: Option<String>,
     forged: Option<String>,
     warning: Option<String>,
+    /// Set when the method typed is not the one the test used (the saved one).
+    method_note: Option<String>,
 }
 
 /// One domain's form.
@@ -335,7 +337,20 @@ pub async fn test(
     match sent {
         Ok(out) => {
             let v = serde_json::to_value(&out.0).unwrap_or(Value::Null);
-            slot.test = Some(view(&v, kind, input.legacy.is_some()));
+            let mut shown = view(&v, kind, input.legacy.is_some());
+            let typed = input
+                .target(kind)
+                .1
+                .and_then(HttpMethod::parse)
+                .filter(|m| kind.allows(*m));
+            if let Some(m) = typed.filter(|m| m.as_str() != shown.method) {
+                shown.method_note = Some(format!(
+                    "Sent with {}, the method saved for this kind; save first to test with {}.",
+                    shown.method,
+                    m.as_str()
+                ));
+            }
+            slot.test = Some(shown);
         }
         Err(e) if e.status.is_client_error() => slot.error = Some(e.reason),
         Err(e) => return super::error_page(e),
@@ -410,5 +425,6 @@ fn view(v: &Value, kind: WebhookEventKind, legacy: bool) -> TestView {
         error: a["error"].as_str().map(str::to_owned),
         forged,
         warning: v["warning"].as_str().map(str::to_owned),
+        method_note: None,
     }
 }
