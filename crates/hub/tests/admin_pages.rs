@@ -460,6 +460,23 @@ async fn moderating_a_comment_changes_the_store_and_queues_a_webhook() {
     let got = receiver.wait_for(2, 10).await;
     let body: Value = serde_json::from_slice(&got[1].body).unwrap();
     assert_eq!(body["comment"], "second text");
+
+    for action in ["not-spam", "approve"] {
+        let res = c.post(&format!("/admin/comments/{id}/{action}"), &[]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{action}");
+    }
+    let stored = hub
+        .running
+        .hub
+        .store
+        .comment(&t.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.is_spam && stored.approved && stored.reviewed);
+    let got = receiver.wait_for(4, 10).await;
+    let body: Value = serde_json::from_slice(&got[3].body).unwrap();
+    assert_eq!(body["approved"], true);
 }
 
 /// The operator signs in with the operator token, sees every tenant and opens one's pages;
@@ -721,4 +738,70 @@ async fn the_webhooks_form_tests_then_saves() {
         (create.url.as_str(), create.method.as_str()),
         (url.as_str(), "POST")
     );
+}
+
+/// Resync and revoke from the integrations page act on the store as the API does; another
+/// tenant's token is not found and stays as it was; acknowledging a token bound elsewhere is
+/// refused beside the field with the token kept.
+#[tokio::test]
+async fn integrations_resync_and_revoke_through_the_page() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant("Blog").await;
+    let other = hub.tenant("Other").await;
+    let token = "page-resync-token-01";
+    let foreign = "page-foreign-token-01";
+    hub.connect(&t, token, true).await;
+    hub.connect(&other, foreign, false).await;
+    let store = &hub.running.hub.store;
+    assert!(store.token(token).await.unwrap().unwrap().upload_finished);
+    let mut c = signed_in(&hub, &t).await;
+    let page = c.get("/admin/integrations").await;
+    assert!(page.text.contains("skipped"), "{}", page.text);
+    assert!(!page.text.contains(foreign), "only the tenant's tokens");
+
+    let res = c
+        .post("/admin/integrations/resync", &[("token", token)])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let r = store.token(token).await.unwrap().unwrap();
+    assert!(
+        !r.upload_finished && r.setup_completed_at.is_none(),
+        "{r:?}"
+    );
+
+    for action in ["resync", "revoke"] {
+        let res = c
+            .post(
+                &format!("/admin/integrations/{action}"),
+                &[("token", foreign)],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{action}");
+    }
+    let f = store.token(foreign).await.unwrap().unwrap();
+    assert_eq!(f.state, fastcomments_hub::store::TokenState::Validated);
+
+    let taken = c
+        .post("/admin/integrations/acknowledge", &[("token", foreign)])
+        .await;
+    assert_eq!(taken.status, StatusCode::NOT_FOUND);
+    assert!(taken.text.contains("id=\"token-error\""), "{}", taken.text);
+    assert!(taken.text.contains(&format!("value=\"{foreign}\"")));
+
+    let res = c
+        .post("/admin/integrations/revoke", &[("token", token)])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let r = store.token(token).await.unwrap().unwrap();
+    assert_eq!(r.state, fastcomments_hub::store::TokenState::Revoked);
+    let (s, v) = hub
+        .call(
+            Method::PUT,
+            &format!("/integrations/v1/token/{token}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["code"], "token-revoked");
 }
