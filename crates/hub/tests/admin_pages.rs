@@ -565,6 +565,11 @@ async fn failed_deliveries_since_a_time_are_retried() {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
+    // A background poll in between does not take the message meant for the page.
+    assert_eq!(
+        c.get("/admin/deliveries/counts.json").await.status,
+        StatusCode::OK
+    );
     let page = c.get("/admin/deliveries").await;
     assert!(page.text.contains("2 failed deliveries"), "{}", page.text);
     receiver.wait_for(4, 10).await;

@@ -219,7 +219,8 @@ pub async fn acknowledge(
         Err(e) if e.status.is_client_error() => {
             let layout = Layout::new(&admin, "integrations");
             let reason = if e.status == StatusCode::NOT_FOUND {
-                "This token cannot be acknowledged for this tenant (it is bound to another).".to_owned()
+                "This token cannot be acknowledged for this tenant (it is bound to another)."
+                    .to_owned()
             } else {
                 e.reason
             };

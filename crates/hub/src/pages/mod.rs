@@ -208,7 +208,12 @@ impl FromRequestParts<PageState> for Admin {
             Some(t) => t.to_owned(),
             None => return Err(Redirect::to("/admin/tenants").into_response()),
         };
-        let flash = state.sessions.take_flash(&session.id);
+        // A page's background poll must not swallow the message meant for the next page.
+        let flash = if parts.uri.path().ends_with(".json") {
+            None
+        } else {
+            state.sessions.take_flash(&session.id)
+        };
         Ok(Admin {
             session,
             tenant_id,
