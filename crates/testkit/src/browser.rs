@@ -128,6 +128,9 @@ async fn connect(
                 "--disable-sync",
                 "--metrics-recording-only",
                 "--password-store=basic",
+                // Crash reporters leave the process group (setsid); none are needed here.
+                "--disable-crash-reporter",
+                "--disable-breakpad",
                 format!("--user-data-dir={}", profile.path().display()),
                 format!("--window-size={width},{height}"),
             ],
