@@ -7,6 +7,8 @@
 //!   store, and shape responses. They never touch SQL.
 //! - [`hub`]: shared state and the caches that let idle polls skip the disk.
 //! - [`store`]: the [`store::Store`] trait and its backends; every atomic step lives here.
+//! - [`pages`]: the admin pages at `/admin` (sessions, CSRF, askama templates) over the same
+//!   [`hub::Hub`] calls as the API.
 //! - [`delivery`]: the webhook dispatcher: outbox → signed HTTP → attempt log → retry.
 //! - [`domain`]: pure comment rules (validation, rendering, upload merge, vote counts).
 //! - [`clock`], [`ids`], [`config`], [`error`], [`metrics`]: the small parts.
@@ -22,6 +24,7 @@ pub mod error;
 pub mod hub;
 pub mod ids;
 pub mod metrics;
+pub mod pages;
 pub mod server;
 pub mod store;
 

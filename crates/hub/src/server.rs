@@ -71,9 +71,13 @@ impl RunningHub {
                     _ = stopped_signal(&mut stopped_for_signal) => {}
                 }
             };
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            // The peer address feeds the admin pages' sign-in throttle.
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
         });
         let senders = crate::delivery::Senders::new(hub.config.webhook_timeout)
             .map_err(std::io::Error::other)?;

@@ -55,6 +55,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/webhook-config"),
     ("put", "/api/v1/webhook-config"),
     ("get", "/api/v1/webhook-deliveries"),
+    ("post", "/api/v1/webhook-deliveries/retry-failed"),
     ("get", "/api/v1/webhook-deliveries/{id}"),
     ("post", "/api/v1/webhook-deliveries/{id}/cancel"),
     ("post", "/api/v1/webhook-deliveries/{id}/retry"),

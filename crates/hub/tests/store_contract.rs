@@ -10,6 +10,7 @@ use fastcomments_hub::store::Store;
 use std::sync::Arc;
 
 mod store_contract {
+    pub mod admin_listing;
     pub mod comments;
     pub mod dispatch;
     pub mod fixtures;
@@ -80,6 +81,9 @@ macro_rules! tests {
                 dispatch::per_host_limits_and_skips,
                 dispatch::released_claims_are_due_again_at_once,
                 dispatch::order_holds_across_cancel_and_manual_retry,
+                admin_listing::tenants_are_listed_by_name,
+                admin_listing::deliveries_are_filtered_paged_and_counted,
+                admin_listing::retry_failed_since_requeues_only_recent_failures,
             );
         }
     };

@@ -5,7 +5,11 @@
 //! needs it: no mock, and no silent skip where PostgreSQL is missing (starting fails and says
 //! how to install it). Tests of one process share one cluster ([`PgCluster::shared`]) and
 //! isolate themselves by database ([`PgCluster::database`]).
+//!
+//! [`browser::Browser`] runs Debian's Chromium headless under its `chromedriver`, driven over
+//! WebDriver; likewise no skip where they are missing.
 
+pub mod browser;
 mod pg;
 
 pub use pg::{PgCluster, PgError, PgOptions};

@@ -646,6 +646,7 @@ pub async fn upload(
         crate::domain::validate_upload(c).map_err(ApiError::invalid_body)?;
     }
     let finishes_upload = request.is_last();
+    let remaining = request.count_remaining;
     let outcome = hub
         .upload(UploadBatch {
             tenant_id: tenant,
@@ -654,6 +655,9 @@ pub async fn upload(
             finishes_upload,
         })
         .await?;
+    // The admin pages' progress bar: received of expected.
+    let received = u64::try_from(outcome.token.upload_received).unwrap_or(0);
+    hub.note_upload_remaining(&outcome.token.token, received, remaining);
     Ok(Json(UploadResponse {
         status: Status::Success,
         comment_ids: outcome.comment_ids,

@@ -74,6 +74,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tenant::revoke))
         .routes(routes!(webhooks::get_config, webhooks::put_config))
         .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::retry_failed))
         .routes(routes!(webhooks::get_delivery))
         .routes(routes!(webhooks::cancel))
         .routes(routes!(webhooks::retry))
@@ -100,7 +101,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 /// the response counters.
 pub fn router(hub: Arc<Hub>) -> Router {
     let (routes, _) = api_routes().split_for_parts();
+    // The admin pages are HTML for people, not part of the API document.
     routes
+        .nest(crate::pages::BASE, crate::pages::router(hub.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(hub.clone(), count_responses))

@@ -35,7 +35,7 @@ const FRONT_LINKS: &[PageLink] = &[
     PageLink {
         href: "/admin",
         label: "Admin pages",
-        what: "Integrations, webhooks, deliveries and comments of a tenant (being built).",
+        what: "Integrations, webhooks, deliveries, API secrets and comments of a tenant.",
     },
     PageLink {
         href: "/openapi.json",

@@ -1,11 +1,16 @@
 //! `/auth/my-account/integrations/v1/setup?token=…`: the page a tenant admin opens to
 //! acknowledge a plugin's token (SPEC §1.1). The admin proves who they are with one of the
-//! tenant's API secrets, and may skip the initial upload.
+//! tenant's API secrets, and may skip the initial upload. It stands alone (a plugin links to
+//! it, and the admin may have no session); the admin pages' integrations page does the same
+//! for a signed-in admin, and this page links there.
+//!
+//! Rendered from `templates/setup.html` (escaped by default).
 
 use super::extract::{AppState, QueryParams};
+use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -18,20 +23,39 @@ pub struct SetupQuery {
     token: Option<String>,
 }
 
-/// Escapes text for HTML.
-fn esc(s: &str) -> String {
-    crate::domain::render_html(s).replace("<br>", " ")
+/// The page: the form, or the outcome of posting it.
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    version: &'static str,
+    title: &'static str,
+    form_token: Option<String>,
+    admin_href: String,
+    connected_to: Option<String>,
+    error: Option<String>,
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <meta name=\"viewport\" content=\"width=device-width\">\
-         <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}}\
-         label{{display:block;margin:1rem 0 .3rem}}input[type=text],input[type=password]{{width:100%;padding:.4rem}}\
-         button{{margin-top:1.2rem;padding:.5rem 1.2rem}}.ok{{color:#075}}.err{{color:#a00}}</style></head>\
-         <body><h1>{title}</h1>{body}</body></html>"
-    ))
+impl SetupPage {
+    fn new(title: &'static str) -> SetupPage {
+        SetupPage {
+            version: env!("CARGO_PKG_VERSION"),
+            title,
+            form_token: None,
+            admin_href: "/admin/integrations".into(),
+            connected_to: None,
+            error: None,
+        }
+    }
+}
+
+fn render(status: StatusCode, page: &SetupPage) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the setup page failed");
+            super::ApiError::internal().into_response()
+        }
+    }
 }
 
 /// `GET`: the form.
@@ -46,20 +70,16 @@ fn page(title: &str, body: &str) -> Html<String> {
         (status = 400, description = "`invalid-query`", body = fastcomments_protocol::Failure)
     )
 )]
-pub async fn show(QueryParams(q): QueryParams<SetupQuery>) -> Html<String> {
+pub async fn show(QueryParams(q): QueryParams<SetupQuery>) -> Response {
     let token = q.token.unwrap_or_default();
-    page(
-        "Connect an integration",
-        &format!(
-            "<p>A site plugin asks to mirror this tenant's comments. Confirm with one of the tenant's API secrets.</p>\
-             <form method=\"post\"><label for=\"token\">Integration token</label>\
-             <input type=\"text\" id=\"token\" name=\"token\" value=\"{}\" required>\
-             <label for=\"apiKey\">API secret</label><input type=\"password\" id=\"apiKey\" name=\"apiKey\" required>\
-             <label><input type=\"checkbox\" name=\"skipInitialSync\" value=\"true\"> Skip the initial upload of the site's existing comments</label>\
-             <button type=\"submit\">Connect</button></form>",
-            esc(&token)
-        ),
-    )
+    let mut page = SetupPage::new("Connect an integration");
+    if !token.is_empty() {
+        if let Ok(query) = serde_urlencoded::to_string([("token", token.as_str())]) {
+            page.admin_href = format!("/admin/integrations?{query}");
+        }
+    }
+    page.form_token = Some(token);
+    render(StatusCode::OK, &page)
 }
 
 /// The posted form.
@@ -75,6 +95,12 @@ pub struct SetupForm {
     skip_initial_sync: Option<String>,
 }
 
+fn failed(status: StatusCode, reason: String) -> Response {
+    let mut page = SetupPage::new("Not connected");
+    page.error = Some(reason);
+    render(status, &page)
+}
+
 /// `POST`: acknowledges the token.
 #[utoipa::path(
     post,
@@ -88,21 +114,10 @@ pub struct SetupForm {
         (status = "5XX", description = "The hub failed", content_type = "text/html", body = String)
     )
 )]
-pub async fn submit(
-    State(hub): State<AppState>,
-    Form(form): Form<SetupForm>,
-) -> (StatusCode, Html<String>) {
+pub async fn submit(State(hub): State<AppState>, Form(form): Form<SetupForm>) -> Response {
     let owner = match hub.api_key_owner(form.api_key.trim()).await {
         Ok(o) => o,
-        Err(e) => {
-            return (
-                e.status,
-                page(
-                    "Not connected",
-                    &format!("<p class=\"err\">{}</p>", esc(&e.reason)),
-                ),
-            )
-        }
+        Err(e) => return failed(e.status, e.reason),
     };
     let skip = form
         .skip_initial_sync
@@ -112,17 +127,12 @@ pub async fn submit(
         .acknowledge_token(&owner.tenant_id, form.token.trim(), skip)
         .await
     {
-        Ok(_) => (
-            StatusCode::OK,
-            page(
-                "Connected",
-                &format!(
-                    "<p class=\"ok\">The integration is connected to tenant <code>{}</code>. The plugin picks this up on its next poll.</p>",
-                    esc(&owner.tenant_id)
-                ),
-            ),
-        ),
-        Err(e) => (e.status, page("Not connected", &format!("<p class=\"err\">{}</p>", esc(&e.reason)))),
+        Ok(_) => {
+            let mut page = SetupPage::new("Connected");
+            page.connected_to = Some(owner.tenant_id);
+            render(StatusCode::OK, &page)
+        }
+        Err(e) => failed(e.status, e.reason),
     }
 }
 
@@ -138,7 +148,7 @@ pub async fn submit(
         (status = 400, description = "`invalid-query`", body = fastcomments_protocol::Failure)
     )
 )]
-pub async fn show_confirm(query: QueryParams<SetupQuery>) -> Html<String> {
+pub async fn show_confirm(query: QueryParams<SetupQuery>) -> Response {
     show(query).await
 }
 
@@ -155,9 +165,6 @@ pub async fn show_confirm(query: QueryParams<SetupQuery>) -> Html<String> {
         (status = "5XX", description = "The hub failed", content_type = "text/html", body = String)
     )
 )]
-pub async fn submit_confirm(
-    state: State<AppState>,
-    form: Form<SetupForm>,
-) -> (StatusCode, Html<String>) {
+pub async fn submit_confirm(state: State<AppState>, form: Form<SetupForm>) -> Response {
     submit(state, form).await
 }

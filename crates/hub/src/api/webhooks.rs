@@ -605,3 +605,46 @@ pub async fn send_test(
         warning,
     }))
 }
+
+// ---------- bulk retry ----------
+
+/// Body of `POST /api/v1/webhook-deliveries/retry-failed`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryFailedInput {
+    /// Epoch ms: deliveries that failed at or after it are queued again.
+    since: Millis,
+}
+
+/// `{status, retried}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetryFailedOut {
+    status: Status,
+    /// How many deliveries were queued again.
+    retried: u64,
+}
+
+/// `POST /api/v1/webhook-deliveries/retry-failed {"since"}`: every failed delivery since a
+/// time, queued again with a fresh budget of attempts, due now.
+#[utoipa::path(
+    post,
+    path = "/webhook-deliveries/retry-failed",
+    tag = "tenant",
+    summary = "Retry every delivery that failed since a time",
+    request_body = RetryFailedInput,
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "How many were queued again", body = RetryFailedOut), TenantErrors)
+)]
+pub async fn retry_failed(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    JsonBody(input): JsonBody<RetryFailedInput>,
+) -> ApiResult<Json<RetryFailedOut>> {
+    let retried = hub
+        .retry_failed_since(&auth.tenant_id, input.since.0)
+        .await?;
+    Ok(Json(RetryFailedOut {
+        status: Status::Success,
+        retried,
+    }))
+}

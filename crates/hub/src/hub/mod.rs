@@ -6,6 +6,7 @@
 //! Entries live until this hub changes what they hold, or for `HubConfig::cache_ttl` when other
 //! hub nodes may change it behind this one's back.
 
+mod progress;
 mod writes;
 
 use crate::clock::Clock;
@@ -61,6 +62,10 @@ pub struct Hub {
     tenant_secrets: RwLock<HashMap<String, Cached<Vec<ApiSecret>>>>,
     secrets: RwLock<HashMap<String, Cached<ApiSecret>>>,
     bounds: RwLock<HashMap<String, Cached<TimelineBounds>>>,
+    /// Per token, how many comments its running upload will have sent in all (see `progress`).
+    upload_expected: RwLock<HashMap<String, i64>>,
+    /// Per token, when its plugin last called (see `progress`).
+    last_seen: RwLock<HashMap<String, std::sync::atomic::AtomicI64>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -90,6 +95,8 @@ impl Hub {
             tenant_secrets: RwLock::new(HashMap::new()),
             secrets: RwLock::new(HashMap::new()),
             bounds: RwLock::new(HashMap::new()),
+            upload_expected: RwLock::new(HashMap::new()),
+            last_seen: RwLock::new(HashMap::new()),
         }
     }
 
@@ -154,7 +161,10 @@ impl Hub {
         })?;
         match (record.state, record.tenant_id.clone()) {
             (TokenState::Revoked, _) => Err(revoked()),
-            (TokenState::Validated, Some(tenant)) => Ok((record, tenant)),
+            (TokenState::Validated, Some(tenant)) => {
+                self.note_seen(token);
+                Ok((record, tenant))
+            }
             _ => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 codes::TOKEN_NOT_VALIDATED,

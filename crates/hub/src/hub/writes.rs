@@ -166,4 +166,22 @@ impl Hub {
         tracing::info!(token = %ids::redact(token), tenant, skip, "integration token acknowledged");
         Ok(saved)
     }
+
+    /// Queues again every failed delivery of `tenant` that failed at or after `since_ms`, each
+    /// with a fresh budget of attempts, due now; returns how many.
+    pub async fn retry_failed_since(&self, tenant: &str, since_ms: i64) -> StoreResult<u64> {
+        let n = self
+            .store
+            .retry_failed_since(
+                tenant,
+                since_ms,
+                self.now_ms(),
+                self.config.webhook_max_attempts,
+            )
+            .await?;
+        if n > 0 {
+            self.webhook_wake.notify_one();
+        }
+        Ok(n)
+    }
 }

@@ -11,11 +11,13 @@
 //! order is `(tenant, created_at)`, with `created_at` drawn from the per-tenant clock row inside
 //! the writing transaction (SPEC §1.2), which also serialises one tenant's commits.
 
+mod listing;
 mod model;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
 
+pub use listing::*;
 pub use model::*;
 
 use async_trait::async_trait;
@@ -228,4 +230,26 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
         extra_attempts: i64,
     ) -> StoreResult<Delivery>;
+
+    // --- the admin pages ---
+
+    /// Every tenant, by name (the operator's list).
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// A tenant's deliveries matching `filter`, newest first, paged.
+    async fn find_deliveries(
+        &self,
+        tenant: &str,
+        filter: &DeliveryFilter<'_>,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// How many of a tenant's deliveries are in each state.
+    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts>;
+    /// Queues again every failed delivery of the tenant that failed (last changed) at or after
+    /// `since_ms`, each with `extra_attempts` more attempts, due at `now_ms`; returns how many.
+    async fn retry_failed_since(
+        &self,
+        tenant: &str,
+        since_ms: i64,
+        now_ms: i64,
+        extra_attempts: i64,
+    ) -> StoreResult<u64>;
 }

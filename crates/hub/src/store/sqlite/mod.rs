@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 mod apply;
 mod comments;
 mod handle;
+mod listing;
 mod lock;
 mod migrate;
 mod tenants;
@@ -369,5 +370,31 @@ impl Store for SqliteStore {
         extra_attempts: i64,
     ) -> StoreResult<Delivery> {
         webhooks::retry_delivery(self, tenant, id, now_ms, extra_attempts).await
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        listing::list_tenants(self).await
+    }
+
+    async fn find_deliveries(
+        &self,
+        tenant: &str,
+        filter: &DeliveryFilter<'_>,
+    ) -> StoreResult<Vec<Delivery>> {
+        listing::find_deliveries(self, tenant, filter).await
+    }
+
+    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts> {
+        listing::delivery_counts(self, tenant).await
+    }
+
+    async fn retry_failed_since(
+        &self,
+        tenant: &str,
+        since_ms: i64,
+        now_ms: i64,
+        extra_attempts: i64,
+    ) -> StoreResult<u64> {
+        listing::retry_failed_since(self, tenant, since_ms, now_ms, extra_attempts).await
     }
 }

@@ -1,0 +1,237 @@
+//! Comments, newest first and paged: approve, mark spam, edit, delete. Each change is a
+//! [`Change`] through [`crate::Hub::apply`], the call the comments API makes, so it gets its
+//! timeline entry and webhook delivery the same way.
+
+use super::session::Flash;
+use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
+use crate::api::extract::QueryParams;
+use crate::domain;
+use crate::error::ApiError;
+use crate::store::{Change, CommentPatch};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use fastcomments_protocol::Comment;
+use serde::Deserialize;
+
+/// Comments per page.
+pub const PAGE_SIZE: u64 = 20;
+
+/// One comment as listed.
+#[derive(Debug)]
+pub struct Row {
+    id: String,
+    author: String,
+    date: String,
+    url_id: String,
+    domain: String,
+    text: String,
+    approved: bool,
+    spam: bool,
+    votes: i64,
+    /// The edit form failed: what was typed, and why it was refused.
+    edit_error: Option<(String, String)>,
+}
+
+impl Row {
+    fn of(c: Comment) -> Row {
+        Row {
+            author: c.commenter_name,
+            date: when(c.date.0),
+            url_id: c.url_id,
+            domain: c.domain.unwrap_or_default(),
+            text: c.comment,
+            approved: c.approved,
+            spam: c.is_spam,
+            votes: c.votes,
+            edit_error: None,
+            id: c.id,
+        }
+    }
+}
+
+/// The comments page.
+#[derive(Template)]
+#[template(path = "admin/comments.html")]
+struct CommentsPage {
+    layout: Layout,
+    rows: Vec<Row>,
+    page: u64,
+    pages: u64,
+    total: u64,
+}
+
+/// `?page=` (0 is the newest).
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    #[serde(default, deserialize_with = "fastcomments_protocol::lenient::opt_int")]
+    page: Option<i64>,
+}
+
+/// The window of page `page` (0 newest) among `total` comments kept oldest first.
+fn window(total: u64, page: u64) -> (u64, u64) {
+    let end = total.saturating_sub(page.saturating_mul(PAGE_SIZE));
+    let start = end.saturating_sub(PAGE_SIZE);
+    (start, end - start)
+}
+
+async fn page(
+    state: &PageState,
+    layout: Layout,
+    page: u64,
+    edit_error: Option<(String, String, String)>,
+    status: StatusCode,
+) -> Response {
+    let store = &state.hub.store;
+    let tenant = layout.tenant.clone();
+    let total = match store.count_comments(&tenant).await {
+        Ok(n) => n,
+        Err(e) => return super::error_page(e.into()),
+    };
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = page.min(pages - 1);
+    let (skip, limit) = window(total, page);
+    let comments = match store.comments_page(&tenant, skip, limit).await {
+        Ok(c) => c,
+        Err(e) => return super::error_page(e.into()),
+    };
+    let mut rows: Vec<Row> = comments.into_iter().rev().map(Row::of).collect();
+    if let Some((id, typed, why)) = edit_error {
+        if let Some(r) = rows.iter_mut().find(|r| r.id == id) {
+            r.edit_error = Some((typed, why));
+        }
+    }
+    render(
+        status,
+        &CommentsPage {
+            layout,
+            rows,
+            page,
+            pages,
+            total,
+        },
+    )
+}
+
+/// `GET /admin/comments[?page=]`.
+pub async fn show(
+    State(state): State<PageState>,
+    admin: Admin,
+    QueryParams(q): QueryParams<PageQuery>,
+) -> Response {
+    let n = u64::try_from(q.page.unwrap_or(0)).unwrap_or(0);
+    page(
+        &state,
+        Layout::new(&admin, "comments"),
+        n,
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// A posted comment action (`text` for an edit, `page` to come back to).
+#[derive(Debug, Deserialize)]
+pub struct ActForm {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    page: Option<u64>,
+}
+
+/// `POST /admin/comments/{id}/{approve|unapprove|spam|not-spam|edit|delete}`.
+pub async fn act(
+    State(state): State<PageState>,
+    admin: Admin,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<ActForm>,
+) -> Response {
+    let back = match form.page {
+        Some(p) if p > 0 => format!("/admin/comments?page={p}"),
+        _ => "/admin/comments".to_owned(),
+    };
+    let patch = |p: CommentPatch| Change::UpdateComment {
+        id: id.clone(),
+        patch: p,
+    };
+    let (change, done) = match action.as_str() {
+        "approve" => (
+            patch(CommentPatch {
+                approved: Some(true),
+                reviewed: Some(true),
+                ..Default::default()
+            }),
+            "approved",
+        ),
+        "unapprove" => (
+            patch(CommentPatch {
+                approved: Some(false),
+                ..Default::default()
+            }),
+            "hidden (not approved)",
+        ),
+        "spam" => (
+            patch(CommentPatch {
+                is_spam: Some(true),
+                approved: Some(false),
+                reviewed: Some(true),
+                ..Default::default()
+            }),
+            "marked as spam",
+        ),
+        "not-spam" => (
+            patch(CommentPatch {
+                is_spam: Some(false),
+                ..Default::default()
+            }),
+            "marked as not spam",
+        ),
+        "edit" => {
+            let text = form.text.clone().unwrap_or_default();
+            let p = CommentPatch {
+                comment: Some(text.clone()),
+                ..Default::default()
+            };
+            if let Err(why) = domain::validate_patch(&p) {
+                let layout = Layout::new(&admin, "comments");
+                let n = form.page.unwrap_or(0);
+                return page(
+                    &state,
+                    layout,
+                    n,
+                    Some((id, text, why)),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await;
+            }
+            (patch(p), "edited")
+        }
+        "delete" => (Change::DeleteComment { id: id.clone() }, "deleted"),
+        _ => return super::error_page(ApiError::not_found("action")),
+    };
+    match state.hub.apply(&admin.tenant_id, change).await {
+        Ok(_) => redirect_with(
+            &state,
+            &admin,
+            Flash::Done(format!("Comment {id} {done}.")),
+            &back,
+        ),
+        Err(e) => after_error(&state, &admin, e, &back),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{window, PAGE_SIZE};
+
+    #[test]
+    fn pages_count_from_the_newest() {
+        assert_eq!(window(0, 0), (0, 0));
+        assert_eq!(window(5, 0), (0, 5));
+        assert_eq!(window(PAGE_SIZE + 5, 0), (5, PAGE_SIZE));
+        assert_eq!(window(PAGE_SIZE + 5, 1), (0, 5));
+        assert_eq!(window(PAGE_SIZE + 5, 9), (0, 0));
+    }
+}

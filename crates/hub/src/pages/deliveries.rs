@@ -1,0 +1,417 @@
+//! The webhook queue and its logs: deliveries filtered by state, kind, comment and domain,
+//! newest first, paged; one delivery with every attempt and its next try; cancel, retry, and
+//! retry every failed one since a time. The counts by state refresh themselves (the page's
+//! script polls `counts.json`).
+
+use super::session::Flash;
+use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
+use crate::api::extract::QueryParams;
+use crate::error::ApiError;
+use crate::store::{Delivery, DeliveryAttempt, DeliveryCounts, DeliveryFilter, DeliveryStatus};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use fastcomments_protocol::{Millis, WebhookEventKind};
+use serde::Deserialize;
+
+/// Deliveries per page.
+pub const PAGE_SIZE: u64 = 25;
+
+const STATES: [DeliveryStatus; 5] = [
+    DeliveryStatus::Queued,
+    DeliveryStatus::Retrying,
+    DeliveryStatus::Succeeded,
+    DeliveryStatus::Failed,
+    DeliveryStatus::Cancelled,
+];
+
+/// A delivery as shown.
+#[derive(Debug)]
+pub struct Row {
+    id: String,
+    created: String,
+    kind: &'static str,
+    comment_id: String,
+    domain: String,
+    method: &'static str,
+    url: String,
+    state: &'static str,
+    attempts: i64,
+    next_try: String,
+    last_error: String,
+    can_cancel: bool,
+    can_retry: bool,
+    body: String,
+}
+
+impl Row {
+    fn of(d: Delivery) -> Row {
+        Row {
+            created: when(d.created_at),
+            kind: d.kind.as_str(),
+            domain: d.domain.clone().unwrap_or_else(|| d.config_domain.clone()),
+            method: d.method.as_str(),
+            state: d.status.as_str(),
+            attempts: d.attempts,
+            next_try: if d.status.is_pending() {
+                when(d.next_attempt_at)
+            } else {
+                String::new()
+            },
+            last_error: d.last_error.unwrap_or_default(),
+            can_cancel: d.status.is_pending(),
+            can_retry: matches!(d.status, DeliveryStatus::Failed | DeliveryStatus::Cancelled),
+            url: d.url,
+            comment_id: d.comment_id,
+            body: d.body,
+            id: d.id,
+        }
+    }
+}
+
+/// An attempt as shown.
+#[derive(Debug)]
+pub struct AttemptRow {
+    attempt: i64,
+    at: String,
+    status: String,
+    body: String,
+    duration_ms: i64,
+    error: String,
+}
+
+impl From<DeliveryAttempt> for AttemptRow {
+    fn from(a: DeliveryAttempt) -> AttemptRow {
+        AttemptRow {
+            attempt: a.attempt,
+            at: when(a.at),
+            status: a
+                .status_code
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "—".into()),
+            body: a.response_body.unwrap_or_default(),
+            duration_ms: a.duration_ms,
+            error: a.error.unwrap_or_default(),
+        }
+    }
+}
+
+/// The filters as typed (kept in the form and the paging links).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    domain: String,
+    #[serde(default, deserialize_with = "fastcomments_protocol::lenient::opt_int")]
+    page: Option<i64>,
+}
+
+impl ListQuery {
+    /// The query string of these filters on page `page`.
+    fn href(&self, page: u64) -> String {
+        let pairs = [
+            ("state", self.state.as_str()),
+            ("kind", self.kind.as_str()),
+            ("comment", self.comment.as_str()),
+            ("domain", self.domain.as_str()),
+        ];
+        let mut q: Vec<(&str, String)> = pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (*k, (*v).to_owned()))
+            .collect();
+        if page > 0 {
+            q.push(("page", page.to_string()));
+        }
+        match serde_urlencoded::to_string(&q) {
+            Ok(s) if !s.is_empty() => format!("/admin/deliveries?{s}"),
+            _ => "/admin/deliveries".into(),
+        }
+    }
+}
+
+/// The list page.
+#[derive(Template)]
+#[template(path = "admin/deliveries.html")]
+struct ListPage {
+    layout: Layout,
+    counts: Vec<(&'static str, u64)>,
+    states: Vec<(&'static str, bool)>,
+    kinds: Vec<(&'static str, bool)>,
+    q: ListQuery,
+    filter_error: Option<String>,
+    rows: Vec<Row>,
+    page: u64,
+    prev: Option<String>,
+    next: Option<String>,
+    since: String,
+    since_error: Option<String>,
+    here: String,
+}
+
+fn count_list(c: DeliveryCounts) -> Vec<(&'static str, u64)> {
+    vec![
+        ("queued", c.queued),
+        ("retrying", c.retrying),
+        ("succeeded", c.succeeded),
+        ("failed", c.failed),
+        ("cancelled", c.cancelled),
+    ]
+}
+
+async fn list_page(
+    state: &PageState,
+    layout: Layout,
+    q: ListQuery,
+    since: String,
+    since_error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let store = &state.hub.store;
+    let tenant = layout.tenant.clone();
+    let mut filter_error = None;
+    let status_filter = match q.state.as_str() {
+        "" => None,
+        s => {
+            let parsed = DeliveryStatus::parse(s);
+            if parsed.is_none() {
+                filter_error = Some(format!("No such state: {s:?}."));
+            }
+            parsed
+        }
+    };
+    let kind = match q.kind.as_str() {
+        "" => None,
+        k => {
+            let parsed = WebhookEventKind::parse(k);
+            if parsed.is_none() {
+                filter_error = Some(format!("No such kind: {k:?}."));
+            }
+            parsed
+        }
+    };
+    let page = u64::try_from(q.page.unwrap_or(0)).unwrap_or(0);
+    let comment = q.comment.trim();
+    let domain = q.domain.trim().to_ascii_lowercase();
+    let filter = DeliveryFilter {
+        status: status_filter,
+        kind,
+        comment_id: (!comment.is_empty()).then_some(comment),
+        domain: (!domain.is_empty()).then_some(domain.as_str()),
+        offset: page.saturating_mul(PAGE_SIZE),
+        // One more than shown: whether there is a next page.
+        limit: PAGE_SIZE + 1,
+    };
+    let (found, counts) = match (
+        store.find_deliveries(&tenant, &filter).await,
+        store.delivery_counts(&tenant).await,
+    ) {
+        (Ok(f), Ok(c)) => (f, c),
+        (Err(e), _) | (_, Err(e)) => return super::error_page(e.into()),
+    };
+    let more = found.len() as u64 > PAGE_SIZE;
+    let rows = found
+        .into_iter()
+        .take(PAGE_SIZE as usize)
+        .map(Row::of)
+        .collect();
+    let status = if filter_error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    let page_view = ListPage {
+        counts: count_list(counts),
+        states: STATES
+            .iter()
+            .map(|s| (s.as_str(), s.as_str() == q.state))
+            .collect(),
+        kinds: WebhookEventKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), k.as_str() == q.kind))
+            .collect(),
+        prev: (page > 0).then(|| q.href(page - 1)),
+        next: more.then(|| q.href(page + 1)),
+        here: q.href(page),
+        page,
+        rows,
+        filter_error,
+        since,
+        since_error,
+        layout,
+        q,
+    };
+    render(status, &page_view)
+}
+
+/// `GET /admin/deliveries?state=&kind=&comment=&domain=&page=`.
+pub async fn list(
+    State(state): State<PageState>,
+    admin: Admin,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> Response {
+    let layout = Layout::new(&admin, "deliveries");
+    list_page(&state, layout, q, String::new(), None, StatusCode::OK).await
+}
+
+/// `GET /admin/deliveries/counts.json`: `{queued, retrying, succeeded, failed, cancelled}`.
+pub async fn counts(State(state): State<PageState>, admin: Admin) -> Response {
+    match state.hub.store.delivery_counts(&admin.tenant_id).await {
+        Ok(c) => {
+            let text: std::collections::BTreeMap<String, String> = count_list(c)
+                .into_iter()
+                .map(|(k, n)| (format!("count-{k}"), n.to_string()))
+                .collect();
+            Json(serde_json::json!({ "text": text })).into_response()
+        }
+        Err(e) => super::error_page(e.into()),
+    }
+}
+
+/// One delivery's page.
+#[derive(Template)]
+#[template(path = "admin/delivery.html")]
+struct DetailPage {
+    layout: Layout,
+    d: Row,
+    attempts: Vec<AttemptRow>,
+}
+
+/// `GET /admin/deliveries/{id}`: another tenant's id is not found.
+pub async fn show(
+    State(state): State<PageState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    match state.hub.store.delivery(&admin.tenant_id, &id).await {
+        Ok(Some((d, attempts))) => render(
+            StatusCode::OK,
+            &DetailPage {
+                layout: Layout::new(&admin, "deliveries"),
+                d: Row::of(d),
+                attempts: attempts.into_iter().map(AttemptRow::from).collect(),
+            },
+        ),
+        Ok(None) => super::error_page(ApiError::not_found("webhook delivery")),
+        Err(e) => super::error_page(e.into()),
+    }
+}
+
+/// A posted delivery action: where to come back to.
+#[derive(Debug, Deserialize)]
+pub struct ActForm {
+    #[serde(default)]
+    back: Option<String>,
+}
+
+/// Only our own pages are returned to.
+fn back_to(back: Option<String>, id: &str) -> String {
+    back.filter(|b| b.starts_with("/admin/deliveries") && !b.contains("//"))
+        .unwrap_or_else(|| format!("/admin/deliveries/{id}"))
+}
+
+/// `POST /admin/deliveries/{id}/{cancel|retry}`.
+pub async fn act(
+    State(state): State<PageState>,
+    admin: Admin,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<ActForm>,
+) -> Response {
+    let back = back_to(form.back, &id);
+    let hub = &state.hub;
+    let done = match action.as_str() {
+        "cancel" => hub
+            .store
+            .cancel_delivery(&admin.tenant_id, &id, hub.now_ms())
+            .await
+            .map(|_| "cancelled"),
+        "retry" => hub
+            .retry_delivery(&admin.tenant_id, &id)
+            .await
+            .map(|_| "queued again"),
+        _ => return super::error_page(ApiError::not_found("action")),
+    };
+    match done {
+        Ok(what) => redirect_with(
+            &state,
+            &admin,
+            Flash::Done(format!("Delivery {id} {what}.")),
+            &back,
+        ),
+        Err(e) => after_error(&state, &admin, e.into(), &back),
+    }
+}
+
+/// The posted "retry all failed since" form.
+#[derive(Debug, Deserialize)]
+pub struct RetryFailedForm {
+    since: String,
+}
+
+/// `2026-12-02T00:47` (a `datetime-local` field, read as UTC) or any date the API takes.
+fn parse_since(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let with_seconds = if t.len() == 16 {
+        format!("{t}:00Z")
+    } else {
+        t.to_owned()
+    };
+    Millis::parse(&with_seconds)
+        .or_else(|_| Millis::parse(t))
+        .ok()
+        .map(|m| m.0)
+}
+
+/// `POST /admin/deliveries/retry-failed`.
+pub async fn retry_failed(
+    State(state): State<PageState>,
+    admin: Admin,
+    Form(form): Form<RetryFailedForm>,
+) -> Response {
+    let Some(since) = parse_since(&form.since) else {
+        let layout = Layout::new(&admin, "deliveries");
+        let why = "Give a date and time (UTC), e.g. 2026-12-02T09:30.".to_owned();
+        return list_page(
+            &state,
+            layout,
+            ListQuery::default(),
+            form.since,
+            Some(why),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    match state.hub.retry_failed_since(&admin.tenant_id, since).await {
+        Ok(n) => redirect_with(
+            &state,
+            &admin,
+            Flash::Done(format!(
+                "{n} failed deliver{} since {} queued again.",
+                if n == 1 { "y" } else { "ies" },
+                when(since)
+            )),
+            "/admin/deliveries",
+        ),
+        Err(e) => after_error(&state, &admin, e.into(), "/admin/deliveries"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_takes_a_datetime_local_field_as_utc() {
+        assert_eq!(parse_since("1970-01-01T00:01"), Some(60_000));
+        assert_eq!(parse_since("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(parse_since("yesterday"), None);
+        assert_eq!(parse_since(""), None);
+    }
+}

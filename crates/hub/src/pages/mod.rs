@@ -1,0 +1,392 @@
+//! The admin pages at `/admin`: server-rendered HTML (askama templates under
+//! `templates/admin/`, escaped by default) over the same [`Hub`] and store calls the JSON API
+//! makes, so a change made here gets its timeline entry and webhook as one made through the
+//! API does.
+//!
+//! Every request passes [`guard`]: it finds the session ([`session`]), refuses a `POST`
+//! without the session's CSRF token ([`csrf`]) and adds headers that keep the pages from being
+//! framed, cached or made to load anything from elsewhere. Pages, one file each: [`sign_in`]
+//! (and the operator's tenant list), [`integrations`], [`comments`], [`webhooks`],
+//! [`deliveries`], [`secrets`]; [`assets`] serves the stylesheet and the one small script.
+
+pub mod assets;
+pub mod comments;
+pub mod csrf;
+pub mod deliveries;
+pub mod integrations;
+pub mod secrets;
+pub mod session;
+pub mod sign_in;
+pub mod webhooks;
+
+use crate::error::ApiError;
+use crate::hub::Hub;
+use askama::Template;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use session::{Flash, Principal, Session, Sessions};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+/// Where the pages live (the session cookie's path).
+pub const BASE: &str = "/admin";
+
+/// State of the pages' router.
+#[derive(Clone)]
+pub struct PageState {
+    /// The hub.
+    pub hub: Arc<Hub>,
+    /// Its admin sessions.
+    pub sessions: Arc<Sessions>,
+}
+
+/// The admin pages, to be nested at [`BASE`].
+pub fn router(hub: Arc<Hub>) -> Router<Arc<Hub>> {
+    let state = PageState {
+        hub,
+        sessions: Arc::new(Sessions::default()),
+    };
+    Router::new()
+        .route("/", get(sign_in::home))
+        .route("/sign-in", get(sign_in::show).post(sign_in::submit))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/tenants", get(sign_in::tenants))
+        .route("/tenants/open", post(sign_in::open_tenant))
+        .route("/integrations", get(integrations::show))
+        .route("/integrations.json", get(integrations::progress))
+        .route("/integrations/acknowledge", post(integrations::acknowledge))
+        .route("/integrations/resync", post(integrations::resync))
+        .route("/integrations/revoke", post(integrations::revoke))
+        .route("/comments", get(comments::show))
+        .route("/comments/{id}/{action}", post(comments::act))
+        .route("/webhooks", get(webhooks::show).post(webhooks::save))
+        .route("/webhooks/test", post(webhooks::test))
+        .route("/deliveries", get(deliveries::list))
+        .route("/deliveries/counts.json", get(deliveries::counts))
+        .route("/deliveries/retry-failed", post(deliveries::retry_failed))
+        .route("/deliveries/{id}", get(deliveries::show))
+        .route("/deliveries/{id}/{action}", post(deliveries::act))
+        .route("/secrets", get(secrets::show).post(secrets::create))
+        .route("/secrets/{id}/delete", post(secrets::delete))
+        .route("/assets/admin.css", get(assets::css))
+        .route("/assets/admin.js", get(assets::js))
+        .fallback(not_found_page)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+// ---------- the guard ----------
+
+/// What [`guard`] learnt about the request, for the handlers.
+#[derive(Debug, Clone)]
+pub struct Current {
+    /// The live session, if the cookie named one.
+    pub session: Option<Session>,
+    /// The request came over HTTPS (directly or, as a proxy says, `X-Forwarded-Proto`).
+    pub secure: bool,
+    /// The client's address (the peer; behind a proxy, the proxy's).
+    pub client: IpAddr,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Current {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Current, Response> {
+        parts
+            .extensions
+            .get::<Current>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal().into_response())
+    }
+}
+
+/// The session id the request's cookie names.
+fn session_cookie(parts: &axum::http::HeaderMap) -> Option<String> {
+    parts
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == session::COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// Finds the session, checks the CSRF token of every `POST`, and adds the pages' headers.
+async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> Response {
+    let now = state.hub.now_ms();
+    // The pages' background polls (`*.json`) are not a person using the session.
+    let used = !req.uri().path().ends_with(".json");
+    let session = session_cookie(req.headers()).and_then(|id| state.sessions.touch(&id, now, used));
+    let secure = req.uri().scheme_str() == Some("https")
+        || req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    if req.method() == Method::POST {
+        match csrf::verify(req, session.as_ref(), state.hub.config.body_limit_bytes).await {
+            Ok(checked) => req = checked,
+            Err(why) => return with_page_headers(refused(why)),
+        }
+    }
+    req.extensions_mut().insert(Current {
+        session,
+        secure,
+        client,
+    });
+    with_page_headers(next.run(req).await)
+}
+
+/// Headers of every admin response: nothing framed, cached, sniffed or loaded from elsewhere.
+fn with_page_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    res
+}
+
+/// The 403 page of a refused `POST`.
+fn refused(why: csrf::Refusal) -> Response {
+    let text = match why {
+        csrf::Refusal::NoSession => {
+            "Your session has ended (or this browser never had one). Open the page again and repeat what you did."
+        }
+        csrf::Refusal::BadToken => {
+            "This form did not come from a page of this session, so it was not carried out. Open the page again and repeat what you did."
+        }
+        csrf::Refusal::BadBody => "The form could not be read.",
+    };
+    message_page(StatusCode::FORBIDDEN, "Refused", text)
+}
+
+// ---------- who is signed in ----------
+
+/// A signed-in admin acting on a tenant: the extractor of every tenant page. Without a
+/// session it redirects to the sign-in page; an operator who opened no tenant goes to the
+/// tenant list.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// The session.
+    pub session: Session,
+    /// The tenant whose pages these are.
+    pub tenant_id: String,
+    /// The one-time message for this page.
+    pub flash: Option<Flash>,
+}
+
+impl FromRequestParts<PageState> for Admin {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &PageState) -> Result<Admin, Response> {
+        let current = Current::from_request_parts(parts, state).await?;
+        let session = signed_in(state, current.session).await?;
+        let tenant_id = match session.tenant() {
+            Some(t) => t.to_owned(),
+            None => return Err(Redirect::to("/admin/tenants").into_response()),
+        };
+        // A page's background poll must not swallow the message meant for the next page.
+        let flash = if parts.uri.path().ends_with(".json") {
+            None
+        } else {
+            state.sessions.take_flash(&session.id)
+        };
+        Ok(Admin {
+            session,
+            tenant_id,
+            flash,
+        })
+    }
+}
+
+/// The session if someone signed in with it (and, for a tenant admin, the secret used still
+/// exists); else a redirect to the sign-in page.
+async fn signed_in(state: &PageState, session: Option<Session>) -> Result<Session, Response> {
+    let to_sign_in = || Redirect::to("/admin/sign-in").into_response();
+    let session = session.ok_or_else(to_sign_in)?;
+    match &session.principal {
+        Principal::Anonymous => Err(to_sign_in()),
+        Principal::Operator { .. } => Ok(session),
+        Principal::Tenant {
+            tenant_id,
+            secret_id,
+        } => {
+            let secrets = state
+                .hub
+                .store
+                .list_secrets(tenant_id)
+                .await
+                .map_err(|e| error_page(e.into()))?;
+            if secrets.iter().any(|s| &s.id == secret_id) {
+                Ok(session)
+            } else {
+                // The secret was deleted: whoever held it has no business here any more.
+                state.sessions.end(&session.id);
+                Err(to_sign_in())
+            }
+        }
+    }
+}
+
+/// The bar on top of every signed-in page.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The session's CSRF token, for the sign-out form and every other form.
+    pub csrf: String,
+    /// Which page is shown (its nav entry is marked).
+    pub active: &'static str,
+    /// The tenant the pages act on.
+    pub tenant: String,
+    /// Signed in as the operator.
+    pub operator: bool,
+    /// A message from the last action.
+    pub notice: Option<Notice>,
+    /// The hub's version.
+    pub version: &'static str,
+}
+
+/// A message shown on top of a page.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// Whether it reports success.
+    pub ok: bool,
+    /// The text.
+    pub text: String,
+}
+
+impl Layout {
+    /// The layout of `admin`'s page `active`, with the message left for it.
+    pub fn new(admin: &Admin, active: &'static str) -> Layout {
+        let notice = match &admin.flash {
+            Some(Flash::Done(t)) => Some(Notice {
+                ok: true,
+                text: t.clone(),
+            }),
+            Some(Flash::Failed(t)) => Some(Notice {
+                ok: false,
+                text: t.clone(),
+            }),
+            _ => None,
+        };
+        Layout {
+            csrf: admin.session.csrf.clone(),
+            active,
+            tenant: admin.tenant_id.clone(),
+            operator: matches!(admin.session.principal, Principal::Operator { .. }),
+            notice,
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+
+    /// Shows an error message on this page (a form that failed without a redirect).
+    pub fn with_error(mut self, text: impl Into<String>) -> Layout {
+        self.notice = Some(Notice {
+            ok: false,
+            text: text.into(),
+        });
+        self
+    }
+}
+
+/// Leaves a message for the next page and redirects there (after a `POST`).
+pub fn redirect_with(state: &PageState, admin: &Admin, flash: Flash, to: &str) -> Response {
+    state
+        .sessions
+        .update(&admin.session.id, |s| s.flash = Some(flash));
+    Redirect::to(to).into_response()
+}
+
+/// What an action's error becomes: "not found" is the 404 page (another tenant's id looks
+/// like no id at all); anything else a message on the page the action came from.
+pub fn after_error(state: &PageState, admin: &Admin, e: ApiError, back: &str) -> Response {
+    if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
+        return error_page(e);
+    }
+    redirect_with(state, admin, Flash::Failed(e.reason), back)
+}
+
+// ---------- rendering ----------
+
+/// Renders a template as a page with `status`.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering an admin page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// A page with a heading and one paragraph (errors, refusals).
+#[derive(Template)]
+#[template(path = "admin/message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    text: &'a str,
+    version: &'static str,
+}
+
+/// A page with a heading and one paragraph.
+pub fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
+    render(
+        status,
+        &MessagePage {
+            title,
+            text,
+            version: env!("CARGO_PKG_VERSION"),
+        },
+    )
+}
+
+/// The page of an error from the hub: its status and reason (a 5xx says nothing more).
+pub fn error_page(e: ApiError) -> Response {
+    let title = match e.status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Refused",
+        s if s.is_server_error() => "Something went wrong",
+        _ => "That did not work",
+    };
+    message_page(e.status, title, &e.reason)
+}
+
+async fn not_found_page() -> Response {
+    message_page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no admin page at this address.",
+    )
+}
+
+/// An instant for people: `2026-12-02 00:47:06 UTC`.
+pub fn when(ms: i64) -> String {
+    let iso = fastcomments_protocol::Millis(ms).to_iso();
+    // `2026-12-02T00:47:06.123Z` → `2026-12-02 00:47:06 UTC`
+    match iso.get(..19) {
+        Some(head) => format!("{} UTC", head.replacen('T', " ", 1)),
+        None => iso,
+    }
+}

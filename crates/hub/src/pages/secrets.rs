@@ -1,0 +1,203 @@
+//! API secrets: listed masked, created for one domain or for all (`*`), deleted. A new secret
+//! is shown once, on the page right after it was made (then it is only ever masked).
+//! Deleting the secret a tenant admin signed in with ends that session on its next request.
+
+use super::session::{Flash, Principal};
+use super::{redirect_with, render, when, Admin, Layout, PageState};
+use crate::api::webhooks::domain_is_owned;
+use crate::hub::normalize_domain;
+use crate::ids;
+use crate::store::ApiSecret;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+
+/// A secret as listed.
+#[derive(Debug)]
+pub struct Row {
+    id: String,
+    domain: String,
+    masked: String,
+    created: String,
+    this_session: bool,
+}
+
+/// Only the last four characters, so that two secrets can be told apart.
+fn mask(secret: &str) -> String {
+    let tail: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("••••••••{tail}")
+}
+
+/// The secrets page.
+#[derive(Template)]
+#[template(path = "admin/secrets.html")]
+struct SecretsPage {
+    layout: Layout,
+    rows: Vec<Row>,
+    domains: Vec<String>,
+    new_secret: Option<(String, String)>,
+    domain: String,
+    domain_error: Option<String>,
+}
+
+async fn page(
+    state: &PageState,
+    admin: &Admin,
+    domain: String,
+    domain_error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let store = &state.hub.store;
+    let (secrets, tenant) = match (
+        store.list_secrets(&admin.tenant_id).await,
+        store.tenant(&admin.tenant_id).await,
+    ) {
+        (Ok(s), Ok(t)) => (s, t),
+        (Err(e), _) | (_, Err(e)) => return super::error_page(e.into()),
+    };
+    let signed_with = match &admin.session.principal {
+        Principal::Tenant { secret_id, .. } => Some(secret_id.as_str()),
+        _ => None,
+    };
+    let new_secret = match &admin.flash {
+        Some(Flash::NewSecret { domain, secret }) => Some((domain.clone(), secret.clone())),
+        _ => None,
+    };
+    let mut layout = Layout::new(admin, "secrets");
+    if domain_error.is_some() {
+        layout = layout.with_error("Not created: see the form.");
+    }
+    render(
+        status,
+        &SecretsPage {
+            layout,
+            rows: secrets
+                .iter()
+                .map(|s: &ApiSecret| Row {
+                    id: s.id.clone(),
+                    domain: s.domain.clone(),
+                    masked: mask(&s.secret),
+                    created: when(s.created_at),
+                    this_session: signed_with == Some(s.id.as_str()),
+                })
+                .collect(),
+            domains: tenant.map(|t| t.domains).unwrap_or_default(),
+            new_secret,
+            domain,
+            domain_error,
+        },
+    )
+}
+
+/// `GET /admin/secrets`.
+pub async fn show(State(state): State<PageState>, admin: Admin) -> Response {
+    page(&state, &admin, "*".into(), None, StatusCode::OK).await
+}
+
+/// The posted create form.
+#[derive(Debug, Deserialize)]
+pub struct CreateForm {
+    domain: String,
+}
+
+/// `POST /admin/secrets`: a new secret for one of the tenant's domains (or a subdomain), or
+/// `*`.
+pub async fn create(
+    State(state): State<PageState>,
+    admin: Admin,
+    Form(form): Form<CreateForm>,
+) -> Response {
+    let typed = form.domain.trim();
+    let owned = match state.hub.store.tenant(&admin.tenant_id).await {
+        Ok(t) => t.map(|t| t.domains).unwrap_or_default(),
+        Err(e) => return super::error_page(e.into()),
+    };
+    let domain = match normalize_domain(if typed.is_empty() { "*" } else { typed }) {
+        Some(d) if d == "*" || domain_is_owned(&owned, &d) => d,
+        Some(d) => {
+            let why = format!("{d} is not one of this tenant's domains (nor a subdomain of one).");
+            return page(
+                &state,
+                &admin,
+                form.domain,
+                Some(why),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+        None => {
+            let why = "Give a domain such as example.com, or * for all domains.".to_owned();
+            return page(
+                &state,
+                &admin,
+                form.domain,
+                Some(why),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    };
+    let secret = ApiSecret {
+        id: ids::object_id(),
+        tenant_id: admin.tenant_id.clone(),
+        domain: domain.clone(),
+        secret: ids::api_secret(),
+        created_at: state.hub.now_ms(),
+    };
+    if let Err(e) = state.hub.add_secret(&secret).await {
+        return super::error_page(e.into());
+    }
+    tracing::info!(tenant = %admin.tenant_id, domain = %domain, "API secret created on the admin pages");
+    redirect_with(
+        &state,
+        &admin,
+        Flash::NewSecret {
+            domain,
+            secret: secret.secret,
+        },
+        "/admin/secrets",
+    )
+}
+
+/// `POST /admin/secrets/{id}/delete`.
+pub async fn delete(
+    State(state): State<PageState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Response {
+    match state.hub.delete_secret(&admin.tenant_id, &id).await {
+        Ok(Some(s)) => redirect_with(
+            &state,
+            &admin,
+            Flash::Done(format!(
+                "Deleted the secret {} of {}.",
+                mask(&s.secret),
+                s.domain
+            )),
+            "/admin/secrets",
+        ),
+        Ok(None) => super::error_page(crate::error::ApiError::not_found("API secret")),
+        Err(e) => super::error_page(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask;
+
+    #[test]
+    fn masks_keep_only_the_tail() {
+        assert_eq!(mask("abcdef123456"), "••••••••3456");
+        assert_eq!(mask("ab"), "••••••••ab");
+    }
+}

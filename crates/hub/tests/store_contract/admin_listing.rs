@@ -1,0 +1,228 @@
+//! What the admin pages ask of the store: the operator's tenant list, deliveries filtered and
+//! paged, counts by state, and retrying every failed delivery since a time.
+
+use super::fixtures::*;
+use fastcomments_hub::store::*;
+use fastcomments_protocol::WebhookEventKind;
+use std::sync::Arc;
+
+const BASE: &str = "https://hooks.example";
+
+async fn create_on(store: &dyn Store, t: &str, domain: Option<&str>, text: &str) -> String {
+    let mut c = new_comment(t, "/p", text);
+    c.domain = domain.map(str::to_owned);
+    let applied = store
+        .apply(t, Change::CreateComment(Box::new(c)), T0)
+        .await
+        .unwrap();
+    applied.comment.unwrap().id
+}
+
+/// Every tenant, by name.
+pub async fn tenants_are_listed_by_name(store: Arc<dyn Store>) {
+    assert!(store.list_tenants().await.unwrap().is_empty());
+    tenant(&*store, "b").await;
+    tenant(&*store, "a").await;
+    let names: Vec<String> = store
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, vec!["Tenant a", "Tenant b"]);
+}
+
+/// Filters by state, kind, comment and domain combine; pages are newest first without overlap;
+/// counts are per state; another tenant's deliveries are in none of them.
+pub async fn deliveries_are_filtered_paged_and_counted(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t1").await;
+    let other = tenant(&*store, "t2").await;
+    for tenant in [&t, &other] {
+        store
+            .put_webhook_config(tenant, &hooks("*", BASE, false), T0)
+            .await
+            .unwrap();
+        store
+            .put_webhook_config(tenant, &hooks("blog.example", BASE, false), T0)
+            .await
+            .unwrap();
+    }
+    let on_blog = create_on(&*store, &t, Some("blog.example"), "on blog").await;
+    let plain = create_on(&*store, &t, None, "plain").await;
+    edit(&*store, &t, &plain, "plain edited", T0 + 1).await;
+    create_on(&*store, &other, Some("blog.example"), "other tenant").await;
+
+    let all = store
+        .find_deliveries(
+            &t,
+            &DeliveryFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().all(|d| d.tenant_id == t));
+    assert_eq!(all, store.deliveries(&t, None, None, 10).await.unwrap());
+
+    let page = |offset| DeliveryFilter {
+        offset,
+        limit: 2,
+        ..Default::default()
+    };
+    let first = store.find_deliveries(&t, &page(0)).await.unwrap();
+    let second = store.find_deliveries(&t, &page(2)).await.unwrap();
+    assert_eq!([first, second].concat(), all);
+
+    let updates = store
+        .find_deliveries(
+            &t,
+            &DeliveryFilter {
+                kind: Some(WebhookEventKind::Update),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].comment_id, plain);
+
+    let blog = store
+        .find_deliveries(
+            &t,
+            &DeliveryFilter {
+                domain: Some("blog.example"),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        blog.iter().map(|d| &d.comment_id).collect::<Vec<_>>(),
+        vec![&on_blog]
+    );
+    let of_plain_created = store
+        .find_deliveries(
+            &t,
+            &DeliveryFilter {
+                comment_id: Some(&plain),
+                kind: Some(WebhookEventKind::Create),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(of_plain_created.len(), 1);
+
+    let first = &all[2];
+    store
+        .record_attempts(&[outcome(first, 1, DeliveryStatus::Failed, 0)], T0 + 5)
+        .await
+        .unwrap();
+    store.cancel_delivery(&t, &all[1].id, T0 + 6).await.unwrap();
+    let failed = store
+        .find_deliveries(
+            &t,
+            &DeliveryFilter {
+                status: Some(DeliveryStatus::Failed),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        failed.iter().map(|d| &d.id).collect::<Vec<_>>(),
+        vec![&first.id]
+    );
+    assert_eq!(
+        store.delivery_counts(&t).await.unwrap(),
+        DeliveryCounts {
+            queued: 1,
+            failed: 1,
+            cancelled: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        store.delivery_counts(&other).await.unwrap(),
+        DeliveryCounts {
+            queued: 1,
+            ..Default::default()
+        }
+    );
+}
+
+/// Only the tenant's deliveries that failed at or after the time are queued again (due now, a
+/// fresh budget); earlier failures, cancelled ones and another tenant's stay as they were.
+pub async fn retry_failed_since_requeues_only_recent_failures(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t1").await;
+    let other = tenant(&*store, "t2").await;
+    for tenant in [&t, &other] {
+        store
+            .put_webhook_config(tenant, &hooks("*", BASE, false), T0)
+            .await
+            .unwrap();
+    }
+    for i in 0..4 {
+        create(&*store, &t, "/p", &format!("c{i}")).await;
+    }
+    create(&*store, &other, "/p", "theirs").await;
+    let d = deliveries_oldest_first(&*store, &t).await;
+    let theirs = deliveries_oldest_first(&*store, &other).await;
+    let fail = |delivery: &Delivery| outcome(delivery, 1, DeliveryStatus::Failed, 0);
+    store
+        .record_attempts(&[fail(&d[0])], T0 + 100)
+        .await
+        .unwrap();
+    store
+        .record_attempts(&[fail(&d[1])], T0 + 200)
+        .await
+        .unwrap();
+    store
+        .record_attempts(&[fail(&d[2])], T0 + 300)
+        .await
+        .unwrap();
+    store.cancel_delivery(&t, &d[3].id, T0 + 300).await.unwrap();
+    store
+        .record_attempts(&[fail(&theirs[0])], T0 + 300)
+        .await
+        .unwrap();
+
+    let now = T0 + 1000;
+    let n = store
+        .retry_failed_since(&t, T0 + 200, now, 5)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let status = |id: String, tenant: String| {
+        let store = store.clone();
+        async move { store.delivery(&tenant, &id).await.unwrap().unwrap().0 }
+    };
+    let early = status(d[0].id.clone(), t.clone()).await;
+    assert_eq!(early.status, DeliveryStatus::Failed);
+    for i in [1, 2] {
+        let again = status(d[i].id.clone(), t.clone()).await;
+        assert_eq!(
+            (again.status, again.next_attempt_at, again.max_attempts),
+            (DeliveryStatus::Queued, now, again.attempts + 5)
+        );
+    }
+    let cancelled = status(d[3].id.clone(), t.clone()).await;
+    assert_eq!(cancelled.status, DeliveryStatus::Cancelled);
+    let foreign = status(theirs[0].id.clone(), other.clone()).await;
+    assert_eq!(foreign.status, DeliveryStatus::Failed);
+    // Nothing left to retry since then.
+    assert_eq!(
+        store
+            .retry_failed_since(&t, T0 + 200, now, 5)
+            .await
+            .unwrap(),
+        0
+    );
+}
