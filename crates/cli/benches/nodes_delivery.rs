@@ -170,9 +170,19 @@ async fn round(
     }
     let started = Instant::now();
     rx.open.store(true, Ordering::Relaxed);
+    let mut reported = Instant::now();
     loop {
-        if rx.seen.lock().len() >= deliveries {
+        let seen = rx.seen.lock().len();
+        if seen >= deliveries {
             break;
+        }
+        if reported.elapsed() >= Duration::from_secs(5) {
+            // A round that stalls shows where.
+            eprintln!(
+                "  {nodes} node(s): {seen} of {deliveries} after {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            reported = Instant::now();
         }
         assert!(
             started.elapsed() < Duration::from_secs(600),

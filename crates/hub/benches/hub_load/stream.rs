@@ -106,7 +106,7 @@ pub fn run(
         .block_on(
             running
                 .hub
-                .create_tenant("Load bench", vec!["blog.example.com".into()]),
+                .create_tenant("Load bench", vec!["stream-bench.example".into()]),
         )
         .map_err(|e| format!("creating the tenant: {}: {}", e.code, e.reason))?;
     let token = uuid::Uuid::new_v4().to_string();
