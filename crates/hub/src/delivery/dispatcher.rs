@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinError, JoinHandle};
 
 /// What an attempt means for its delivery: done, failed for good, or retried after
-/// `base × attempt` (SPEC §2.2).
+/// `base × attempt` stretched by `Retry-After` and jittered ([`super::schedule`], SPEC §2.2).
 pub fn outcome_of(
     hub: &Hub,
     delivery: &Delivery,
@@ -41,12 +41,23 @@ pub fn outcome_of(
         _ if n >= max => DeliveryStatus::Failed,
         _ => DeliveryStatus::Retrying,
     };
-    let delay = hub.config.webhook_retry_base.as_millis() as i64 * n.max(1);
+    let retry_after = match sent {
+        super::Sent::Answered { retry_after, .. } => *retry_after,
+        _ => None,
+    };
+    let delay = super::schedule::retry_delay(
+        hub.config.webhook_retry_base,
+        n,
+        max,
+        retry_after,
+        super::schedule::jitter_seed(),
+    );
+    let delay = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
     AttemptOutcome {
         attempt,
         status,
         next_attempt_at: if status == DeliveryStatus::Retrying {
-            now + delay
+            now.saturating_add(delay)
         } else {
             now
         },

@@ -9,11 +9,13 @@
 //! `X-FastComments-Delivery` as the receiver's idempotency key.
 //!
 //! - [`guard`]: which addresses a webhook may reach, checked where connections are made.
+//! - [`schedule`]: when a failed attempt is tried again (`base × n`, `Retry-After`, jitter).
 //! - [`sender`]: one signed attempt over HTTP (also used by test payloads).
 //! - [`dispatcher`]: the loop that claims, runs and records attempts.
 
 pub mod dispatcher;
 pub mod guard;
+pub mod schedule;
 pub mod sender;
 
 pub use dispatcher::{outcome_of, spawn};

@@ -103,6 +103,8 @@ pub enum Sent {
         status: u16,
         /// Its first 4 KiB.
         body: String,
+        /// What its `Retry-After` asked for, on a 429 or 503 (see [`super::schedule`]).
+        retry_after: Option<Duration>,
     },
     /// No answer; worth retrying (network error, timeout).
     Transient(String),
@@ -128,7 +130,7 @@ pub async fn send_once(
     let started = Instant::now();
     let sent = send_inner(hub, senders, out).await;
     let (status_code, response_body, error) = match &sent {
-        Sent::Answered { status, body } => (
+        Sent::Answered { status, body, .. } => (
             Some(i64::from(*status)),
             Some(body.clone()),
             (!(200..300).contains(status)).then(|| format!("http-{status}")),
@@ -203,9 +205,16 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
     if let Some(case) = header_case().await {
         request.extensions_mut().extend(case.clone());
     }
+    // HTTP-dates in `Retry-After` are read against the hub's clock (tests move it).
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(hub.now_ms().max(0) as u64);
     let exchange = async {
         let response = client.request(request).await?;
         let status = response.status().as_u16();
+        let retry_after = matches!(status, 429 | 503)
+            .then(|| response.headers().get(http::header::RETRY_AFTER))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| super::schedule::parse_retry_after(v, now));
         let mut body = response.into_body();
         let (mut kept, mut read) = (Vec::new(), 0usize);
         // Read to the end when it is short, so the connection can be reused.
@@ -224,6 +233,7 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
         Ok::<_, hyper_util::client::legacy::Error>(Sent::Answered {
             status,
             body: String::from_utf8_lossy(&kept).into_owned(),
+            retry_after,
         })
     };
     match tokio::time::timeout(senders.timeout, exchange).await {
