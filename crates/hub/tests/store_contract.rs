@@ -14,6 +14,7 @@ mod store_contract {
     pub mod dispatch;
     pub mod fixtures;
     pub mod isolation;
+    pub mod operations;
     pub mod timeline;
     pub mod tokens;
     pub mod uploads;
@@ -79,6 +80,7 @@ macro_rules! tests {
                 dispatch::per_host_limits_and_skips,
                 dispatch::released_claims_are_due_again_at_once,
                 dispatch::order_holds_across_cancel_and_manual_retry,
+                operations::a_rotation_keeps_the_old_secret_until_it_retires,
             );
         }
     };

@@ -7,7 +7,11 @@ mod common;
 use common::receiver::Receiver;
 use common::{Tenant, TestHub};
 use fastcomments_hub::{HubConfig, SystemClock};
-use reqwest::Method;
+use fastcomments_webhooks::{
+    AcceptedSchemes, CommentOrId, MemoryReplayStore, VerifiedWebhook, Verifier, WebhookEventKind,
+};
+use parking_lot::Mutex;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -161,4 +165,340 @@ async fn each_ssrf_form_is_refused_end_to_end() {
         assert_eq!(v["attempt"]["statusCode"], Value::Null, "{url}: {v}");
     }
     assert!(internal.all().is_empty());
+}
+
+// ---------- Standard Webhooks and secret rotation ----------
+
+/// What a verifying receiver accepted.
+#[derive(Debug, Clone)]
+struct Accepted {
+    method: axum::http::Method,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+    event: Option<WebhookEventKind>,
+    delivery: Option<String>,
+}
+
+#[derive(Clone)]
+struct VerifyingState {
+    verifier: Verifier,
+    accepted: Arc<Mutex<Vec<Accepted>>>,
+}
+
+impl axum::extract::FromRef<VerifyingState> for Verifier {
+    fn from_ref(s: &VerifyingState) -> Verifier {
+        s.verifier.clone()
+    }
+}
+
+/// A real receiver on loopback that verifies with `fastcomments-webhooks`' axum extractor
+/// (which also refuses a `DELETE` not signed as a delete) and records what it accepted.
+struct Verifying {
+    url: String,
+    accepted: Arc<Mutex<Vec<Accepted>>>,
+}
+
+impl Verifying {
+    async fn start(verifier: Verifier) -> Verifying {
+        async fn accept(
+            axum::extract::State(s): axum::extract::State<VerifyingState>,
+            method: axum::http::Method,
+            headers: axum::http::HeaderMap,
+            hook: VerifiedWebhook<CommentOrId>,
+        ) -> &'static str {
+            s.accepted.lock().push(Accepted {
+                method,
+                headers,
+                event: hook.event(),
+                delivery: hook.delivery_id().map(str::to_owned),
+                body: hook.body,
+            });
+            "ok"
+        }
+        let accepted: Arc<Mutex<Vec<Accepted>>> = Arc::default();
+        let app = axum::Router::new()
+            .fallback(accept)
+            .with_state(VerifyingState {
+                verifier,
+                accepted: accepted.clone(),
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Verifying { url, accepted }
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<Accepted> {
+        for _ in 0..1000 {
+            let got = self.accepted.lock().clone();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "only {} of {n} webhooks were accepted",
+            self.accepted.lock().len()
+        );
+    }
+
+    /// Sends a captured request again, with another method.
+    async fn replay(&self, r: &Accepted, method: Method) -> (StatusCode, Value) {
+        let mut req = reqwest::Client::new().request(method, &self.url);
+        for (name, value) in &r.headers {
+            if name != "host" && name != "content-length" {
+                req = req.header(name.as_str(), value.as_bytes());
+            }
+        }
+        let res = req.body(r.body.clone()).send().await.unwrap();
+        (res.status(), res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn standard_only(keys: &[&str]) -> Verifier {
+    Verifier::new(keys.iter().copied()).with_schemes(AcceptedSchemes::StandardWebhooksOnly)
+}
+
+fn fastcomments_only(keys: &[&str]) -> Verifier {
+    Verifier::new(keys.iter().copied()).with_schemes(AcceptedSchemes::FastCommentsOnly)
+}
+
+async fn wildcard_secret_id(hub: &TestHub, t: &Tenant) -> String {
+    let v = call_ok(hub, t, Method::GET, "/api/v1/api-secrets", None).await;
+    v["apiSecrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["secret"] == t.key.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn v1_entries(r: &Accepted) -> usize {
+    r.headers["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .split(' ')
+        .filter(|e| e.starts_with("v1,"))
+        .count()
+}
+
+/// Every delivery carries both schemes: the Standard Webhooks id is `<kind>_<delivery id>`,
+/// matching the unchanged `X-FastComments-Event` / `-Delivery` headers; a receiver checking
+/// only Standard Webhooks and one checking only the FastComments signature both accept it.
+/// The replay hole of issue 13 §3: a captured update sent again as a `DELETE` passes the
+/// FastComments check but is refused by Standard Webhooks (`method-mismatch`), and any copy
+/// by a receiver with a replay store (`replayed`).
+#[tokio::test]
+async fn deliveries_are_signed_both_ways_and_a_replayed_update_is_no_delete() {
+    let hub = hub_with(50, 5).await;
+    let t = hub.tenant("Acme").await;
+    let strict =
+        Verifying::start(standard_only(&[&t.key]).with_replay_store(MemoryReplayStore::new()))
+            .await;
+    let url = strict.url.clone();
+    configure(&hub, &t, json!({"domain": "*", "create": {"url": url}, "update": {"url": url}, "delete": {"url": url}})).await;
+    let c = comment_on(&hub, &t, "acme.example", "first").await;
+    let id = c["_id"].as_str().unwrap();
+    call_ok(
+        &hub,
+        &t,
+        Method::PATCH,
+        &format!("/api/v1/comments/{id}"),
+        Some(json!({"comment": "second"})),
+    )
+    .await;
+    call_ok(
+        &hub,
+        &t,
+        Method::DELETE,
+        &format!("/api/v1/comments/{id}"),
+        None,
+    )
+    .await;
+    let got = strict.wait_for(3).await;
+    let kinds: Vec<_> = got.iter().map(|a| (a.event, a.method.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (Some(WebhookEventKind::Create), "PUT"),
+            (Some(WebhookEventKind::Update), "PUT"),
+            (Some(WebhookEventKind::Delete), "DELETE")
+        ]
+    );
+    for a in &got {
+        let header = |n: &str| a.headers[n].to_str().unwrap().to_owned();
+        let delivery = header("x-fastcomments-delivery");
+        assert_eq!(a.delivery.as_deref(), Some(delivery.as_str()));
+        let kind = a.event.unwrap();
+        assert_eq!(
+            header("webhook-id"),
+            format!("{}_{delivery}", kind.as_str())
+        );
+        assert_eq!(
+            header("webhook-timestamp"),
+            header("x-fastcomments-timestamp")
+        );
+        assert_eq!(header("x-fastcomments-event"), kind.header_value());
+        assert_eq!(v1_entries(a), 1);
+        fastcomments_only(&[&t.key])
+            .verify(&a.headers, &a.body)
+            .unwrap();
+    }
+
+    // The update, captured and sent again as a DELETE.
+    let update = &got[1];
+    let lax = Verifying::start(standard_only(&[&t.key])).await;
+    let (s, v) = lax.replay(update, Method::DELETE).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("method-mismatch")),
+        "{v}"
+    );
+    let (s, v) = strict.replay(update, Method::PUT).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("replayed")),
+        "{v}"
+    );
+    // The FastComments scheme alone cannot tell (why receivers should move).
+    let fc = fastcomments_only(&[&t.key])
+        .verify(&update.headers, &update.body)
+        .unwrap();
+    assert!(fc.check_method(&Method::DELETE).is_ok());
+    assert_eq!(lax.accepted.lock().len(), 0);
+
+    // Test payloads are signed both ways too.
+    for kind in ["create", "update", "delete"] {
+        let v = call_ok(
+            &hub,
+            &t,
+            Method::POST,
+            "/api/v1/webhook-test",
+            Some(json!({"kind": kind, "url": lax.url})),
+        )
+        .await;
+        assert_eq!(v["ok"], true, "{v}");
+        assert_eq!(v["forged"]["refused"], true, "{v}");
+    }
+    let tests = lax.wait_for(3).await;
+    for a in &tests {
+        fastcomments_only(&[&t.key])
+            .verify(&a.headers, &a.body)
+            .unwrap();
+    }
+}
+
+/// A rotation: the new secret at once, the old one kept for the overlap. Meanwhile every
+/// delivery carries two `v1,` signatures, so a receiver that knows only the old secret and
+/// one that knows only the new one both verify it, and the FastComments header is still the
+/// old secret's (which every existing receiver has). When the overlap ends, maintenance
+/// retires the old secret: one signature again, by the new secret, and the old one no longer
+/// authenticates.
+#[tokio::test]
+async fn a_rotation_signs_with_both_secrets_until_the_old_one_retires() {
+    let hub = TestHub::start_with(
+        HubConfig {
+            maintenance_interval: Duration::from_millis(100),
+            ..config(50, 5)
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let t = hub.tenant("Acme").await;
+    let old_key = t.key.clone();
+    let rx = Verifying::start(Verifier::new([old_key.as_str()])).await;
+    configure(&hub, &t, json!({"domain": "*", "create": {"url": rx.url}})).await;
+    let old_id = wildcard_secret_id(&hub, &t).await;
+
+    let v = call_ok(
+        &hub,
+        &t,
+        Method::POST,
+        &format!("/api/v1/api-secrets/{old_id}/rotate"),
+        Some(json!({"overlapSeconds": 2})),
+    )
+    .await;
+    let new_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
+    assert_eq!(v["apiSecret"]["domain"], "*");
+    assert_eq!(v["retiring"]["id"], old_id.as_str());
+    let again = hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/api-secrets/{old_id}/rotate"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(again.0, StatusCode::CONFLICT, "{}", again.1);
+    let listed = call_ok(&hub, &t, Method::GET, "/api/v1/api-secrets/rotations", None).await;
+    assert_eq!(listed["retiring"][0]["id"], old_id.as_str());
+
+    comment_on(&hub, &t, "acme.example", "during the overlap").await;
+    let during = rx.wait_for(1).await.remove(0);
+    assert_eq!(v1_entries(&during), 2);
+    standard_only(&[&old_key])
+        .verify(&during.headers, &during.body)
+        .unwrap();
+    standard_only(&[&new_key])
+        .verify(&during.headers, &during.body)
+        .unwrap();
+    fastcomments_only(&[&old_key])
+        .verify(&during.headers, &during.body)
+        .unwrap();
+    assert!(fastcomments_only(&[&new_key])
+        .verify(&during.headers, &during.body)
+        .is_err());
+
+    // After the overlap and a maintenance run, the old secret is gone.
+    let newcomer = Tenant {
+        id: t.id.clone(),
+        key: new_key.clone(),
+    };
+    for _ in 0..100 {
+        let (s, _) = hub
+            .call(Method::GET, "/api/v1/api-secrets", Some(&old_key), None)
+            .await;
+        if s == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (s, _) = hub
+        .call(Method::GET, "/api/v1/api-secrets", Some(&old_key), None)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "the old secret still authenticates"
+    );
+    let listed = call_ok(
+        &hub,
+        &newcomer,
+        Method::GET,
+        "/api/v1/api-secrets/rotations",
+        None,
+    )
+    .await;
+    assert_eq!(listed["retiring"], json!([]));
+    let rx2 = Verifying::start(standard_only(&[&new_key])).await;
+    configure(
+        &hub,
+        &newcomer,
+        json!({"domain": "*", "create": {"url": rx2.url}}),
+    )
+    .await;
+    comment_on(&hub, &newcomer, "acme.example", "after").await;
+    let after = rx2.wait_for(1).await.remove(0);
+    assert_eq!(v1_entries(&after), 1);
+    fastcomments_only(&[&new_key])
+        .verify(&after.headers, &after.body)
+        .unwrap();
+    assert!(standard_only(&[&old_key])
+        .verify(&after.headers, &after.body)
+        .is_err());
 }

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod integration;
 pub mod ops;
 pub mod setup_page;
+pub mod subscriptions;
 pub mod tenant;
 pub mod testing_events;
 pub mod webhooks;
@@ -73,6 +74,11 @@ pub fn router(hub: Arc<Hub>) -> Router {
             get(tenant::list_secrets).post(tenant::create_secret),
         )
         .route("/api-secrets/{id}", delete(tenant::delete_secret))
+        .route(
+            "/api-secrets/{id}/rotate",
+            post(subscriptions::rotate_secret),
+        )
+        .route("/api-secrets/rotations", get(subscriptions::list_rotations))
         .route("/integrations", get(tenant::list_integrations))
         .route(
             "/integrations/{token}/acknowledge",

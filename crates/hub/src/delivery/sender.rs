@@ -1,5 +1,8 @@
-//! One signed HTTP attempt (SPEC §2.1): sign with a fresh timestamp, send through the guarded
-//! connector, keep the first 4 KiB of the answer.
+//! One signed HTTP attempt (SPEC §2.1): sign with a fresh timestamp, both ways (the
+//! FastComments headers, and Standard Webhooks' `webhook-id` / `webhook-timestamp` /
+//! `webhook-signature` with the kind in the signed id and one `v1,` entry per secret of the
+//! comment's domain, so a rotation overlaps), send through the guarded connector, keep the
+//! first 4 KiB of the answer.
 //!
 //! Header names go out exactly as SPEC §2.1 spells them (`X-FastComments-Timestamp`, `token`,
 //! …): receivers built from the guide's PHP example look them up case-sensitively. HTTP/1
@@ -16,7 +19,8 @@ use crate::hub::Hub;
 use crate::store::DeliveryAttempt;
 use bytes::Bytes;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
-use fastcomments_webhooks::headers;
+use fastcomments_webhooks::standard::MAX_STANDARD_SIGNATURES;
+use fastcomments_webhooks::{headers, MessageId, StandardSigner};
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::{Extensions, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Empty, Full};
@@ -162,13 +166,30 @@ fn target_uri(url: &str) -> Option<Uri> {
 }
 
 async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
-    let secret = match out.secret_override {
-        Some(s) => s.to_owned(),
-        None => match hub.secret_for_domain(out.tenant_id, out.domain).await {
-            Ok(Some(s)) => s.secret,
-            Ok(None) => return Sent::Fatal("no-api-secret".into()),
+    // The first secret signs the FastComments header; every one signs Standard Webhooks.
+    let secrets: Vec<String> = match out.secret_override {
+        Some(s) => vec![s.to_owned()],
+        None => match hub.signing_secrets(out.tenant_id, out.domain).await {
+            Ok(found) => found.into_iter().map(|s| s.secret).collect(),
             Err(e) => return Sent::Transient(format!("store: {e}")),
         },
+    };
+    let Some(secret) = secrets.first() else {
+        return Sent::Fatal("no-api-secret".into());
+    };
+    // The kind goes into the signed `webhook-id` (`update_<delivery id>`): Standard Webhooks
+    // signs only its own three headers and the body, and the body stays the `WebhookComment`
+    // existing receivers parse (see `fastcomments_webhooks::standard`).
+    let Ok(message_id) = MessageId::for_delivery(out.kind, out.delivery_id) else {
+        return Sent::Fatal(format!("invalid-delivery-id: {}", out.delivery_id));
+    };
+    let signing: Vec<&[u8]> = secrets
+        .iter()
+        .take(MAX_STANDARD_SIGNATURES)
+        .map(|s| s.as_bytes())
+        .collect();
+    let Some(standard) = StandardSigner::new(signing) else {
+        return Sent::Fatal("no-api-secret".into());
     };
     let Some(uri) = target_uri(out.url) else {
         return Sent::Fatal(format!("invalid-url: {}", out.url));
@@ -180,6 +201,7 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
     };
     let timestamp = hub.now_ms().div_euclid(1000);
     let signature = fastcomments_webhooks::sign(secret.as_bytes(), timestamp, out.body);
+    let standard = standard.sign(&message_id, timestamp, out.body);
     let method = match out.method {
         HttpMethod::Post => Method::POST,
         HttpMethod::Put => Method::PUT,
@@ -194,7 +216,10 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
         .header(headers::SIGNATURE, signature.signature_header())
         .header(headers::EVENT, out.kind.header_value())
         .header(headers::DELIVERY, out.delivery_id)
-        .header(headers::ATTEMPT, out.attempt.to_string());
+        .header(headers::ATTEMPT, out.attempt.to_string())
+        .header(headers::WEBHOOK_ID, standard.id().as_str())
+        .header(headers::WEBHOOK_TIMESTAMP, standard.timestamp_header())
+        .header(headers::WEBHOOK_SIGNATURE, standard.signature_header());
     if out.legacy_token {
         builder = builder.header(headers::LEGACY_TOKEN, secret.as_str());
     }

@@ -247,6 +247,22 @@ impl Hub {
         tenant: &str,
         domain: Option<&str>,
     ) -> StoreResult<Option<ApiSecret>> {
+        Ok(self
+            .signing_secrets(tenant, domain)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Every secret that signs webhooks of `domain`, oldest first: the domain's own, else the
+    /// tenant's wildcard ones. The first signs the FastComments header (during a rotation,
+    /// the one being retired, which receivers still know); all of them sign the Standard
+    /// Webhooks header (one `v1,` entry each), so a receiver knowing any one verifies.
+    pub async fn signing_secrets(
+        &self,
+        tenant: &str,
+        domain: Option<&str>,
+    ) -> StoreResult<Vec<ApiSecret>> {
         let cached = self.fresh(self.tenant_secrets.read().get(tenant));
         let secrets = match cached {
             Some(s) => s,
@@ -258,9 +274,17 @@ impl Hub {
                 s
             }
         };
+        // `list_secrets` gives them oldest first.
         let host = domain.and_then(normalize_domain);
-        let specific = host.and_then(|h| secrets.iter().find(|s| s.domain == h).cloned());
-        Ok(specific.or_else(|| secrets.iter().find(|s| s.domain == "*").cloned()))
+        let of = |d: &str| -> Vec<ApiSecret> {
+            secrets.iter().filter(|s| s.domain == d).cloned().collect()
+        };
+        let specific = host.map(|h| of(&h)).unwrap_or_default();
+        Ok(if specific.is_empty() {
+            of("*")
+        } else {
+            specific
+        })
     }
 
     // ---------- the timeline ----------
@@ -368,6 +392,10 @@ impl Hub {
         let keep = self.config.retention.as_millis() as i64;
         let tokens = self.store.delete_expired_pending(now - ttl).await?;
         let entries = self.store.prune_timeline(now - keep).await?;
+        for retired in self.store.retire_secrets(now).await? {
+            tracing::info!(tenant = %retired.tenant_id, secret = %retired.id, domain = %retired.domain, "a rotated API secret was retired");
+            self.forget_secret(&retired);
+        }
         self.forget_after_maintenance();
         if tokens + entries > 0 {
             tracing::info!(

@@ -95,6 +95,33 @@ impl Hub {
         Ok(removed)
     }
 
+    /// Rotates the secret `id` (issue 13 §3): a new secret for its domain now, the old one
+    /// kept `overlap` longer (both sign and authenticate meanwhile), then retired by
+    /// maintenance. Returns the old and the new secret and when the old one retires.
+    pub async fn rotate_secret(
+        &self,
+        tenant: &str,
+        id: &str,
+        overlap: std::time::Duration,
+    ) -> StoreResult<(ApiSecret, ApiSecret, i64)> {
+        let now = self.now_ms();
+        let retires_at = now.saturating_add(i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX));
+        let new = ApiSecret {
+            id: crate::ids::object_id(),
+            tenant_id: tenant.to_owned(),
+            domain: String::new(), // the store sets the old secret's
+            secret: crate::ids::api_secret(),
+            created_at: now,
+        };
+        let (old, new) = self
+            .store
+            .rotate_secret(tenant, id, &new, retires_at)
+            .await?;
+        self.tenant_secrets.write().remove(tenant);
+        tracing::info!(tenant, old = %old.id, new = %new.id, domain = %new.domain, retires_at, "API secret rotation started");
+        Ok((old, new, retires_at))
+    }
+
     /// Queues a failed or cancelled delivery again, with a fresh budget of attempts, due now.
     pub async fn retry_delivery(&self, tenant: &str, id: &str) -> StoreResult<Delivery> {
         let d = self

@@ -109,6 +109,23 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a secret; `false` when the tenant has none with that id.
     async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>>;
 
+    /// Starts a rotation: adds `new` (its domain is set to the old secret's) and schedules
+    /// the secret `old_id` for removal at `retires_at`, in one transaction. Until then both
+    /// authenticate and sign. Returns the old secret and the new one as stored.
+    /// [`StoreError::NotFound`] if the tenant has no such secret, [`StoreError::Conflict`] if
+    /// it is already being retired.
+    async fn rotate_secret(
+        &self,
+        tenant: &str,
+        old_id: &str,
+        new: &ApiSecret,
+        retires_at: i64,
+    ) -> StoreResult<(ApiSecret, ApiSecret)>;
+    /// A tenant's secrets being retired, soonest first.
+    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>>;
+    /// Removes every secret whose retirement is due at `now_ms`; returns them.
+    async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>>;
+
     // --- integration tokens ---
 
     /// A token's record.

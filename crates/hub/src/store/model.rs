@@ -31,6 +31,16 @@ pub struct ApiSecret {
     pub created_at: i64,
 }
 
+/// An API secret being retired after a rotation: it still authenticates and signs until
+/// `retires_at`, beside the secret that replaces it; then maintenance removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRetirement {
+    /// The retiring secret.
+    pub secret: ApiSecret,
+    /// When it is removed, epoch ms.
+    pub retires_at: i64,
+}
+
 /// Where an integration token is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {

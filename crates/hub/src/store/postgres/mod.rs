@@ -30,6 +30,7 @@ mod apply;
 mod comments;
 mod migrate;
 mod notify;
+mod rotation;
 mod tenants;
 mod timeline;
 mod tokens;
@@ -136,6 +137,24 @@ impl Store for PostgresStore {
 
     async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>> {
         tenants::delete_secret(self, tenant, id).await
+    }
+
+    async fn rotate_secret(
+        &self,
+        tenant: &str,
+        old_id: &str,
+        new: &ApiSecret,
+        retires_at: i64,
+    ) -> StoreResult<(ApiSecret, ApiSecret)> {
+        rotation::rotate_secret(self, tenant, old_id, new, retires_at).await
+    }
+
+    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>> {
+        rotation::secret_retirements(self, tenant).await
+    }
+
+    async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>> {
+        rotation::retire_secrets(self, now_ms).await
     }
 
     async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {

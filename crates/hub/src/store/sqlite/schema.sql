@@ -126,3 +126,10 @@ CREATE TABLE IF NOT EXISTS webhook_attempts (
     error          TEXT,
     PRIMARY KEY (delivery_id, attempt)
 );
+-- Secrets being retired after a rotation (issue 13 §3): removed by maintenance at retires_at.
+CREATE TABLE IF NOT EXISTS api_secret_retirements (
+    secret_id   TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL,
+    retires_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_secret_retirements_due ON api_secret_retirements (retires_at);
