@@ -81,6 +81,7 @@ macro_rules! tests {
                 dispatch::released_claims_are_due_again_at_once,
                 dispatch::order_holds_across_cancel_and_manual_retry,
                 operations::a_rotation_keeps_the_old_secret_until_it_retires,
+                operations::retention_prunes_finished_deliveries_in_bounded_batches,
             );
         }
     };

@@ -502,3 +502,139 @@ async fn a_rotation_signs_with_both_secrets_until_the_old_one_retires() {
         .verify(&after.headers, &after.body)
         .is_err());
 }
+
+// ---------- metrics ----------
+
+/// The value of one sample of an OpenMetrics exposition (`name{labels}` as written).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.split(' ').next()?.parse().ok())
+}
+
+async fn metrics_text(hub: &TestHub) -> String {
+    let res = hub
+        .client
+        .get(format!("{}/metrics", hub.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    res.text().await.unwrap()
+}
+
+/// A receiver that accepts connections and never answers.
+async fn hanging() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    url
+}
+
+/// `/metrics` (through `prometheus-client`) counts attempts by outcome, observes the latency
+/// from commit to 2xx in a histogram, and tells the store's deliveries by state, queue depth,
+/// the oldest pending delivery's age and disabled subscriptions; the older counters keep
+/// their names.
+#[tokio::test]
+async fn metrics_count_attempts_by_outcome_and_tell_the_queue() {
+    let hub = TestHub::start_with(
+        HubConfig {
+            webhook_timeout: Duration::from_millis(300),
+            ..config(60_000, 5)
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let answering = Receiver::with(|r, _| match r.path.as_str() {
+        "/404" => (404, "no".into()),
+        "/503" => (503, "busy".into()),
+        _ => (200, "ok".into()),
+    })
+    .await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/", l.local_addr().unwrap())
+    };
+    let targets = [
+        ("ok.example", format!("{}/ok", answering.url)),
+        ("nf.example", format!("{}/404", answering.url)),
+        ("busy.example", format!("{}/503", answering.url)),
+        ("hang.example", hanging().await),
+        ("closed.example", closed),
+    ];
+    let domains: Vec<&str> = targets.iter().map(|(d, _)| *d).collect();
+    let t = hub.tenant_owning("Acme", &domains).await;
+    for (domain, url) in &targets {
+        configure(&hub, &t, json!({"domain": domain, "create": {"url": url}})).await;
+        comment_on(&hub, &t, domain, "hello").await;
+    }
+    let outcomes = ["2xx", "4xx", "5xx", "timeout", "refused"];
+    let mut text = String::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        text = metrics_text(&hub).await;
+        let counted: f64 = outcomes
+            .iter()
+            .filter_map(|o| {
+                sample(
+                    &text,
+                    &format!("fastcomments_webhook_attempts_total{{outcome=\"{o}\"}}"),
+                )
+            })
+            .sum();
+        let retrying = sample(&text, "fastcomments_webhook_deliveries{state=\"retrying\"}");
+        if counted >= 5.0 && retrying == Some(4.0) {
+            break;
+        }
+    }
+    for o in outcomes {
+        let series = format!("fastcomments_webhook_attempts_total{{outcome=\"{o}\"}}");
+        assert_eq!(sample(&text, &series), Some(1.0), "{series}\n{text}");
+    }
+    assert_eq!(
+        sample(
+            &text,
+            "fastcomments_webhook_attempts_total{outcome=\"error\"}"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, "fastcomments_webhook_delivery_latency_seconds_count"),
+        Some(1.0),
+        "{text}"
+    );
+    let fast = sample(
+        &text,
+        "fastcomments_webhook_delivery_latency_seconds_bucket{le=\"10.24\"}",
+    );
+    assert_eq!(fast, Some(1.0), "{text}");
+    assert!(text.contains("# TYPE fastcomments_webhook_delivery_latency_seconds histogram"));
+    for (state, n) in [
+        ("queued", 0.0),
+        ("retrying", 4.0),
+        ("succeeded", 1.0),
+        ("failed", 0.0),
+        ("cancelled", 0.0),
+    ] {
+        let series = format!("fastcomments_webhook_deliveries{{state=\"{state}\"}}");
+        assert_eq!(sample(&text, &series), Some(n), "{series}\n{text}");
+    }
+    assert_eq!(sample(&text, "fastcomments_webhook_queue_depth"), Some(4.0));
+    let age = sample(&text, "fastcomments_webhook_oldest_pending_age_seconds").unwrap();
+    assert!(age > 0.0 && age < 60.0, "{age}");
+    assert_eq!(
+        sample(&text, "fastcomments_webhook_disabled_subscriptions"),
+        Some(0.0)
+    );
+    assert!(sample(&text, "fastcomments_http_responses_total{class=\"2xx\"}").unwrap() >= 10.0);
+    assert_eq!(sample(&text, "fastcomments_polls_total"), Some(0.0));
+    assert!(text.ends_with("# EOF\n"), "{text}");
+}

@@ -388,6 +388,11 @@ fn start(
             secret_override: None,
         };
         let (sent, attempt) = send_once(&hub, &senders, &out).await;
+        hub.metrics.attempt(super::sender::metric_outcome(&sent));
+        if sent.is_success() {
+            hub.metrics
+                .delivered_after(hub.now_ms().saturating_sub(d.created_at));
+        }
         if let super::Sent::Fatal(reason) | super::Sent::Transient(reason) = &sent {
             tracing::info!(delivery = %d.id, attempt = out.attempt, reason, "webhook attempt failed");
         }

@@ -123,6 +123,28 @@ impl Sent {
     }
 }
 
+/// How `/metrics` counts an attempt that ended so.
+pub fn metric_outcome(sent: &Sent) -> crate::metrics::AttemptOutcome {
+    use crate::metrics::AttemptOutcome as O;
+    match sent {
+        Sent::Answered { status, .. } => match status {
+            200..=299 => O::Success,
+            400..=499 => O::ClientError,
+            500..=599 => O::ServerError,
+            _ => O::Other,
+        },
+        Sent::Transient(e) | Sent::Fatal(e) => {
+            if e.starts_with("timeout") {
+                O::Timeout
+            } else if e.starts_with("target-refused") || e.starts_with(CONNECTION_REFUSED) {
+                O::Refused
+            } else {
+                O::Error
+            }
+        }
+    }
+}
+
 /// Makes one attempt: signs with a fresh timestamp and sends. Returns the outcome and the log.
 /// A refused target is never contacted, so its log has no status and no body.
 pub async fn send_once(
@@ -274,8 +296,24 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
     }
 }
 
+/// How the log of an attempt whose connection the receiver refused begins.
+const CONNECTION_REFUSED: &str = "connect: refused";
+
 fn describe(e: &hyper_util::client::legacy::Error) -> String {
-    let mut text = if e.is_connect() {
+    let refused = {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        let mut found = false;
+        while let Some(s) = source {
+            found |= s
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+            source = s.source();
+        }
+        found
+    };
+    let mut text = if refused {
+        CONNECTION_REFUSED.to_owned()
+    } else if e.is_connect() {
         "connect".to_owned()
     } else {
         "request".to_owned()

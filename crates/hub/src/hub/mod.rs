@@ -392,19 +392,43 @@ impl Hub {
         let keep = self.config.retention.as_millis() as i64;
         let tokens = self.store.delete_expired_pending(now - ttl).await?;
         let entries = self.store.prune_timeline(now - keep).await?;
+        let deliveries = self.prune_deliveries(now).await?;
         for retired in self.store.retire_secrets(now).await? {
             tracing::info!(tenant = %retired.tenant_id, secret = %retired.id, domain = %retired.domain, "a rotated API secret was retired");
             self.forget_secret(&retired);
         }
         self.forget_after_maintenance();
-        if tokens + entries > 0 {
+        if tokens + entries + deliveries > 0 {
             tracing::info!(
                 tokens,
                 entries,
-                "maintenance removed expired tokens and timeline entries"
+                deliveries,
+                "maintenance removed expired tokens, timeline entries and finished webhook deliveries"
             );
         }
         Ok((tokens, entries))
+    }
+
+    /// Removes succeeded and cancelled deliveries older than the retention, a batch per
+    /// transaction, yielding between batches so the writer serves API changes in between.
+    /// Returns how many it removed.
+    pub async fn prune_deliveries(&self, now: i64) -> StoreResult<u64> {
+        let keep =
+            i64::try_from(self.config.webhook_delivery_retention.as_millis()).unwrap_or(i64::MAX);
+        let batch = self.config.webhook_prune_batch.max(1);
+        let mut removed = 0;
+        loop {
+            let n = self
+                .store
+                .prune_deliveries(now.saturating_sub(keep), batch)
+                .await?;
+            removed += n;
+            self.metrics.deliveries_pruned.add(n);
+            if n < batch {
+                return Ok(removed);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 }
 

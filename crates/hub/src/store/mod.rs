@@ -221,6 +221,13 @@ pub trait Store: Send + Sync + 'static {
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
     /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile.
     async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()>;
+    /// Totals of the outbox, for `/metrics`.
+    async fn webhook_stats(&self) -> StoreResult<WebhookStats>;
+    /// Removes at most `limit` succeeded or cancelled deliveries last changed before
+    /// `before_ms`, with their attempts, in one short transaction; returns how many. The
+    /// caller repeats it until it returns less than `limit`, so retention never holds the
+    /// writer for long.
+    async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64>;
     /// A tenant's deliveries, newest first.
     async fn deliveries(
         &self,

@@ -546,6 +546,17 @@ pub struct DueQuery<'a> {
     pub lease_ms: i64,
 }
 
+/// Totals of the webhook outbox, for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookStats {
+    /// Deliveries by state (states with none may be missing).
+    pub by_status: Vec<(DeliveryStatus, u64)>,
+    /// When the oldest pending delivery was queued, epoch ms.
+    pub oldest_pending_at: Option<i64>,
+    /// Subscriptions disabled for failing too long.
+    pub disabled_subscriptions: u64,
+}
+
 /// The log of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryAttempt {

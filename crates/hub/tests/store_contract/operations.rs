@@ -75,3 +75,105 @@ pub async fn a_rotation_keeps_the_old_secret_until_it_retires(store: Arc<dyn Sto
     assert_eq!(retired[0].id, "s-t2");
     assert_eq!(store.list_secrets(&u).await.unwrap().len(), 1);
 }
+
+/// Queues `n` deliveries for tenant `t` in one upload (imports fire with `fireOnImport`).
+async fn queue_many(store: &dyn Store, t: &str, token: &str, n: usize, now: i64) -> Vec<Delivery> {
+    store
+        .put_webhook_config(t, &hooks("*", "https://hooks.example", true), T0)
+        .await
+        .unwrap();
+    validated_token(store, t, token).await;
+    let comments = (0..n)
+        .map(|i| upload(&format!("{token}-{i}"), "text"))
+        .collect();
+    let out = store.upload(batch(t, token, comments), now).await.unwrap();
+    assert_eq!(out.deliveries, n);
+    let mut all = store.deliveries(t, None, None, 100_000).await.unwrap();
+    all.retain(|d| d.created_at == now);
+    all
+}
+
+async fn record(store: &dyn Store, ds: &[Delivery], status: DeliveryStatus, at: i64) {
+    let outcomes: Vec<AttemptOutcome> = ds.iter().map(|d| outcome(d, 1, status, at)).collect();
+    store.record_attempts(&outcomes, at).await.unwrap();
+}
+
+/// Retention removes succeeded and cancelled deliveries last changed before the cut, with
+/// their attempts, at most `limit` a call, oldest first; failed and pending ones, and newer
+/// finished ones, stay. Comment changes made between the batches (the writer is free between
+/// them) all commit.
+pub async fn retention_prunes_finished_deliveries_in_bounded_batches(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t1").await;
+    let old = queue_many(&*store, &t, "old", 240, T0).await;
+    record(&*store, &old[..200], DeliveryStatus::Succeeded, T0 + 10).await;
+    record(&*store, &old[200..210], DeliveryStatus::Failed, T0 + 10).await;
+    for d in &old[210..220] {
+        store.cancel_delivery(&t, &d.id, T0 + 10).await.unwrap();
+    }
+    // old[220..240] stay pending.
+    let new = queue_many(&*store, &t, "new", 20, T0 + 1_000).await;
+    record(&*store, &new, DeliveryStatus::Succeeded, T0 + 1_000).await;
+    let attempt_of = old[0].id.clone();
+    assert_eq!(
+        store
+            .delivery(&t, &attempt_of)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .len(),
+        1
+    );
+
+    // Writes go on while the batches run.
+    let writer = {
+        let store = store.clone();
+        let t = t.clone();
+        tokio::spawn(async move {
+            for i in 0..30 {
+                let c = new_comment(&t, "/busy", &format!("during pruning {i}"));
+                store
+                    .apply(&t, Change::CreateComment(Box::new(c)), T0 + 2_000 + i)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut batches = Vec::new();
+    loop {
+        let n = store.prune_deliveries(T0 + 500, 25).await.unwrap();
+        batches.push(n);
+        if n < 25 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap();
+    assert!(batches.iter().all(|n| *n <= 25), "{batches:?}");
+    assert_eq!(batches.iter().sum::<u64>(), 210, "{batches:?}");
+
+    let left = store.deliveries(&t, None, None, 100_000).await.unwrap();
+    let count = |s: DeliveryStatus| left.iter().filter(|d| d.status == s).count();
+    assert_eq!(count(DeliveryStatus::Succeeded), 20, "the newer ones");
+    assert_eq!(count(DeliveryStatus::Failed), 10);
+    assert_eq!(count(DeliveryStatus::Cancelled), 0);
+    assert_eq!(
+        left.iter().filter(|d| d.status.is_pending()).count(),
+        20 + 30,
+        "pending ones stay (the busy writes queued 30)"
+    );
+    assert!(store.delivery(&t, &attempt_of).await.unwrap().is_none());
+    let stats = store.webhook_stats().await.unwrap();
+    let of = |s: DeliveryStatus| {
+        stats
+            .by_status
+            .iter()
+            .find(|(x, _)| *x == s)
+            .map_or(0, |(_, n)| *n)
+    };
+    assert_eq!(
+        (of(DeliveryStatus::Queued), of(DeliveryStatus::Failed)),
+        (50, 10)
+    );
+    assert_eq!(stats.oldest_pending_at, Some(T0));
+}

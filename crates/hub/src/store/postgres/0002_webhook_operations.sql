@@ -6,3 +6,6 @@ CREATE TABLE api_secret_retirements (
     retires_at  BIGINT NOT NULL
 );
 CREATE INDEX api_secret_retirements_due ON api_secret_retirements (retires_at);
+-- Retention walks finished deliveries by age.
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (updated_at)
+    WHERE status IN ('succeeded', 'cancelled');

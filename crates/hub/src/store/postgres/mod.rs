@@ -30,6 +30,7 @@ mod apply;
 mod comments;
 mod migrate;
 mod notify;
+mod retention;
 mod rotation;
 mod tenants;
 mod timeline;
@@ -155,6 +156,14 @@ impl Store for PostgresStore {
 
     async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>> {
         rotation::retire_secrets(self, now_ms).await
+    }
+
+    async fn webhook_stats(&self) -> StoreResult<WebhookStats> {
+        retention::webhook_stats(self).await
+    }
+
+    async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64> {
+        retention::prune_deliveries(self, before_ms, limit).await
     }
 
     async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {

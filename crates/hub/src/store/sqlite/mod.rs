@@ -25,6 +25,7 @@ mod comments;
 mod handle;
 mod lock;
 mod migrate;
+mod retention;
 mod rotation;
 mod tenants;
 #[cfg(test)]
@@ -228,6 +229,14 @@ impl Store for SqliteStore {
 
     async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>> {
         rotation::retire_secrets(self, now_ms).await
+    }
+
+    async fn webhook_stats(&self) -> StoreResult<WebhookStats> {
+        retention::webhook_stats(self).await
+    }
+
+    async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64> {
+        retention::prune_deliveries(self, before_ms, limit).await
     }
 
     async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {

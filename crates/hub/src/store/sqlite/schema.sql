@@ -133,3 +133,6 @@ CREATE TABLE IF NOT EXISTS api_secret_retirements (
     retires_at  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS api_secret_retirements_due ON api_secret_retirements (retires_at);
+-- Retention walks finished deliveries by age (issue 13 §4).
+CREATE INDEX IF NOT EXISTS webhook_deliveries_finished ON webhook_deliveries (updated_at)
+    WHERE status IN ('succeeded', 'cancelled');
