@@ -127,6 +127,14 @@ struct ServeArgs {
         default_value_t = 30
     )]
     webhook_retention_days: u64,
+    /// Hours a webhook subscription may fail every attempt before it is disabled (its
+    /// deliveries wait, paused, until it is enabled again); default 5 days.
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_WEBHOOK_DISABLE_AFTER_HOURS",
+        default_value_t = 120
+    )]
+    webhook_disable_after_hours: u64,
 }
 
 /// The environment name the private-targets setting had before it was renamed; still read.
@@ -222,6 +230,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         webhook_allow_private_targets: allow_private,
         webhook_delivery_retention: Duration::from_secs(
             args.webhook_retention_days.max(1).saturating_mul(24 * 3600),
+        ),
+        webhook_disable_after: Duration::from_secs(
+            args.webhook_disable_after_hours.max(1).saturating_mul(3600),
         ),
         ..HubConfig::default()
     };

@@ -106,7 +106,14 @@ impl AttemptOutcome {
 }
 
 /// Delivery states, as stored.
-const STATES: [&str; 5] = ["queued", "retrying", "succeeded", "failed", "cancelled"];
+const STATES: [&str; 6] = [
+    "queued",
+    "retrying",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "paused",
+];
 
 /// Everything the hub counts.
 #[derive(Debug)]

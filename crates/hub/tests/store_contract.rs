@@ -82,6 +82,8 @@ macro_rules! tests {
                 dispatch::order_holds_across_cancel_and_manual_retry,
                 operations::a_rotation_keeps_the_old_secret_until_it_retires,
                 operations::retention_prunes_finished_deliveries_in_bounded_batches,
+                operations::subscriptions_fan_out_pause_and_resume,
+                operations::an_attempt_of_a_cancelled_delivery_is_counted,
             );
         }
     };

@@ -638,3 +638,392 @@ async fn metrics_count_attempts_by_outcome_and_tell_the_queue() {
     assert_eq!(sample(&text, "fastcomments_polls_total"), Some(0.0));
     assert!(text.ends_with("# EOF\n"), "{text}");
 }
+
+// ---------- subscriptions ----------
+
+async fn subscribe(hub: &TestHub, t: &Tenant, body: Value) -> (StatusCode, Value) {
+    hub.call(Method::POST, "/api/v1/webhooks", Some(&t.key), Some(body))
+        .await
+}
+
+fn kinds_and_texts(got: &[common::receiver::Received]) -> Vec<(String, String)> {
+    got.iter()
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            (
+                r.header("x-fastcomments-event").unwrap(),
+                body["comment"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A change fans out to every matching subscription (and the per-domain configuration, still
+/// one target per kind), each with its own delivery and order: the healthy receiver gets
+/// create, update, delete in order at once while another subscription's receiver fails every
+/// attempt and a third hangs. The same subscription twice is the first; 50 at most; removing
+/// one stops its deliveries; sample payloads, one per kind.
+#[tokio::test]
+async fn subscriptions_fan_out_each_in_order_and_a_dead_receiver_delays_no_one() {
+    let hub = TestHub::start_with(
+        HubConfig {
+            webhook_timeout: Duration::from_millis(2_000),
+            ..config(40, 50)
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let t = hub
+        .tenant_owning("Acme", &["acme.example", "other.example"])
+        .await;
+    let healthy = Receiver::ok().await;
+    let legacy = Receiver::ok().await;
+    let dead = Receiver::with(|_, _| (500, "down".into())).await;
+    let hang = hanging().await;
+    configure(
+        &hub,
+        &t,
+        json!({"domain": "*", "create": {"url": legacy.url}}),
+    )
+    .await;
+    let (s, a) = subscribe(&hub, &t, json!({"url": healthy.url})).await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    assert_eq!(
+        a["webhook"]["events"],
+        json!(["create", "update", "delete"])
+    );
+    assert_eq!(a["webhook"]["domains"], json!(["*"]));
+    let (s, again) = subscribe(&hub, &t, json!({"url": healthy.url, "events": ["delete", "comment.created", "update"], "domains": ["*"]})).await;
+    assert_eq!(
+        (s, &again["created"]),
+        (StatusCode::OK, &json!(false)),
+        "{again}"
+    );
+    assert_eq!(again["webhook"]["id"], a["webhook"]["id"]);
+    let (s, _) = subscribe(
+        &hub,
+        &t,
+        json!({"url": dead.url, "method": "POST", "events": ["create", "update"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = subscribe(&hub, &t, json!({"url": hang, "domains": ["acme.example"]})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, elsewhere) = subscribe(
+        &hub,
+        &t,
+        json!({"url": format!("{}/other", healthy.url), "domains": ["other.example"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    for (body, code) in [
+        (json!({"url": "ftp://x.example"}), "invalid-body"),
+        (
+            json!({"url": healthy.url, "method": "DELETE", "events": ["create"]}),
+            "invalid-body",
+        ),
+        (
+            json!({"url": healthy.url, "events": ["vote"]}),
+            "invalid-body",
+        ),
+        (
+            json!({"url": healthy.url, "domains": ["not-ours.example"]}),
+            "domain-not-owned",
+        ),
+    ] {
+        let (s, v) = subscribe(&hub, &t, body.clone()).await;
+        assert!(s.is_client_error(), "{body}: {s} {v}");
+        assert_eq!(v["code"], code, "{body}: {v}");
+    }
+
+    let started = std::time::Instant::now();
+    let c = comment_on(&hub, &t, "acme.example", "one").await;
+    let id = c["_id"].as_str().unwrap();
+    call_ok(
+        &hub,
+        &t,
+        Method::PATCH,
+        &format!("/api/v1/comments/{id}"),
+        Some(json!({"comment": "two"})),
+    )
+    .await;
+    call_ok(
+        &hub,
+        &t,
+        Method::DELETE,
+        &format!("/api/v1/comments/{id}"),
+        None,
+    )
+    .await;
+    let got = healthy.wait_for(3, 10).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(1_500),
+        "the healthy receiver waited {took:?}"
+    );
+    assert_eq!(
+        kinds_and_texts(&got),
+        [
+            ("comment.created".to_owned(), "one".to_owned()),
+            ("comment.updated".to_owned(), "two".to_owned()),
+            ("comment.deleted".to_owned(), "two".to_owned())
+        ]
+    );
+    assert!(
+        got.iter().all(|r| r.path == "/"),
+        "other.example's subscription matched"
+    );
+    assert_eq!(legacy.wait_for(1, 5).await.len(), 1);
+    // The dead receiver sees only its create, again and again: its update waits behind it.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let dead_got = dead.all();
+    assert!(dead_got.len() >= 3, "{}", dead_got.len());
+    assert!(dead_got
+        .iter()
+        .all(
+            |r| r.header("x-fastcomments-event").as_deref() == Some("comment.created")
+                && r.method == "POST"
+        ));
+    let ds = call_ok(
+        &hub,
+        &t,
+        Method::GET,
+        &format!("/api/v1/webhook-deliveries?commentId={id}"),
+        None,
+    )
+    .await;
+    // create: legacy + 3 subscriptions; update: 3; delete: 2 (healthy, hanging).
+    assert_eq!(
+        ds["deliveries"].as_array().unwrap().len(),
+        4 + 3 + 2,
+        "{ds}"
+    );
+
+    let listed = call_ok(&hub, &t, Method::GET, "/api/v1/webhooks", None).await;
+    assert_eq!(listed["webhooks"].as_array().unwrap().len(), 4);
+    let samples = call_ok(
+        &hub,
+        &t,
+        Method::GET,
+        "/api/v1/webhooks/sample-payloads",
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = samples["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["comment.created", "comment.updated", "comment.deleted"]
+    );
+    assert!(samples["samples"][2]["body"]["commenterName"].is_string());
+
+    // Removing a subscription: gone from the list, nothing more sent to it.
+    let gone = elsewhere["webhook"]["id"].as_str().unwrap();
+    call_ok(
+        &hub,
+        &t,
+        Method::DELETE,
+        &format!("/api/v1/webhooks/{gone}"),
+        None,
+    )
+    .await;
+    let (s, _) = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/webhooks/{gone}"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Up to 50 in all.
+    for i in 3..50 {
+        let (s, v) = subscribe(
+            &hub,
+            &t,
+            json!({"url": format!("{}/n{i}", healthy.url), "events": ["delete"]}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{i}: {v}");
+    }
+    let (s, v) = subscribe(&hub, &t, json!({"url": format!("{}/n50", healthy.url)})).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("too-many-webhooks")),
+        "{v}"
+    );
+}
+
+/// A receiver answering `410 Gone` unsubscribes: the subscription is removed (and its
+/// waiting deliveries cancelled), a configuration loses that kind's target; no retry.
+#[tokio::test]
+async fn a_410_gone_unsubscribes() {
+    let hub = hub_with(30, 10).await;
+    let t = hub.tenant_owning("Acme", &["acme.example"]).await;
+    let gone = Receiver::with(|_, _| (410, "gone".into())).await;
+    configure(&hub, &t, json!({"domain": "*", "create": {"url": format!("{}/legacy", gone.url)}, "update": {"url": format!("{}/legacy", gone.url)}})).await;
+    let (s, _) = subscribe(&hub, &t, json!({"url": format!("{}/sub", gone.url)})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    comment_on(&hub, &t, "acme.example", "hello").await;
+    gone.wait_for(2, 5).await;
+    let mut listed = Value::Null;
+    let mut config = Value::Null;
+    for _ in 0..100 {
+        listed = call_ok(&hub, &t, Method::GET, "/api/v1/webhooks", None).await;
+        config = call_ok(
+            &hub,
+            &t,
+            Method::GET,
+            "/api/v1/webhook-config?domain=*",
+            None,
+        )
+        .await;
+        if listed["webhooks"] == json!([]) && config["config"]["create"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(listed["webhooks"], json!([]), "{listed}");
+    assert!(config["config"]["create"].is_null(), "{config}");
+    assert!(
+        config["config"]["update"].is_object(),
+        "only the kind that answered 410: {config}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(gone.all().len(), 2, "a 410 was retried");
+    let ds = call_ok(&hub, &t, Method::GET, "/api/v1/webhook-deliveries", None).await;
+    let statuses: Vec<&str> = ds["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == "failed" || *s == "cancelled"),
+        "{statuses:?}"
+    );
+}
+
+/// A subscription whose receiver fails continuously for `webhook_disable_after` is disabled:
+/// the API, the log and `/metrics` say so, its deliveries wait as `paused` (new ones too), and
+/// enabling it again sends every one of them, in the comment's order.
+#[tokio::test]
+async fn a_failing_subscription_is_disabled_and_resumes_in_order() {
+    let hub = TestHub::start_with(
+        HubConfig {
+            webhook_disable_after: Duration::from_millis(400),
+            maintenance_interval: Duration::from_millis(100),
+            ..config(40, 1_000)
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let t = hub.tenant_owning("Acme", &["acme.example"]).await;
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rx = {
+        let up = up.clone();
+        Receiver::with(move |_, _| {
+            if up.load(std::sync::atomic::Ordering::SeqCst) {
+                (200, "ok".into())
+            } else {
+                (500, "down".into())
+            }
+        })
+        .await
+    };
+    let (_, sub) = subscribe(&hub, &t, json!({"url": rx.url})).await;
+    let sub_id = sub["webhook"]["id"].as_str().unwrap().to_owned();
+    let c = comment_on(&hub, &t, "acme.example", "v1").await;
+    let id = c["_id"].as_str().unwrap().to_owned();
+    for text in ["v2", "v3"] {
+        call_ok(
+            &hub,
+            &t,
+            Method::PATCH,
+            &format!("/api/v1/comments/{id}"),
+            Some(json!({"comment": text})),
+        )
+        .await;
+    }
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = call_ok(&hub, &t, Method::GET, "/api/v1/webhooks", None).await;
+        if listed["webhooks"][0]["enabled"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let w = &listed["webhooks"][0];
+    assert_eq!(w["enabled"], false, "{listed}");
+    assert!(
+        w["disabledReason"].as_str().unwrap().contains("failed"),
+        "{w}"
+    );
+    assert!(w["failingSince"].is_string(), "{w}");
+    let text = metrics_text(&hub).await;
+    assert_eq!(
+        sample(&text, "fastcomments_webhook_disabled_subscriptions"),
+        Some(1.0),
+        "{text}"
+    );
+    // Disabled: nothing more is sent; a change made now waits too.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let tried = rx.all().len();
+    call_ok(
+        &hub,
+        &t,
+        Method::PATCH,
+        &format!("/api/v1/comments/{id}"),
+        Some(json!({"comment": "v4"})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.all().len(), tried, "a disabled subscription was sent to");
+    let ds = call_ok(
+        &hub,
+        &t,
+        Method::GET,
+        &format!("/api/v1/webhook-deliveries?commentId={id}"),
+        None,
+    )
+    .await;
+    let statuses: Vec<&str> = ds["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["paused"; 4], "{ds}");
+
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    let v = call_ok(
+        &hub,
+        &t,
+        Method::POST,
+        &format!("/api/v1/webhooks/{sub_id}/enable"),
+        None,
+    )
+    .await;
+    assert_eq!(v["webhook"]["enabled"], true);
+    let got = rx.wait_for(tried + 4, 10).await;
+    let delivered: Vec<(String, String)> = kinds_and_texts(&got[tried..]);
+    assert_eq!(
+        delivered,
+        [
+            ("comment.created".to_owned(), "v1".to_owned()),
+            ("comment.updated".to_owned(), "v2".to_owned()),
+            ("comment.updated".to_owned(), "v3".to_owned()),
+            ("comment.updated".to_owned(), "v4".to_owned())
+        ]
+    );
+    let listed = call_ok(&hub, &t, Method::GET, "/api/v1/webhooks", None).await;
+    assert_eq!(
+        listed["webhooks"][0]["failingSince"],
+        Value::Null,
+        "{listed}"
+    );
+}

@@ -94,7 +94,18 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/webhook-deliveries/{id}", get(webhooks::get_delivery))
         .route("/webhook-deliveries/{id}/cancel", post(webhooks::cancel))
         .route("/webhook-deliveries/{id}/retry", post(webhooks::retry))
-        .route("/webhook-test", post(webhooks::send_test));
+        .route("/webhook-test", post(webhooks::send_test))
+        .route(
+            "/webhooks",
+            post(subscriptions::create).get(subscriptions::list),
+        )
+        .route(
+            "/webhooks/sample-payloads",
+            get(subscriptions::sample_payloads),
+        )
+        .route("/webhooks/{id}", delete(subscriptions::remove))
+        .route("/webhooks/{id}/enable", post(subscriptions::enable))
+        .route("/webhooks/{id}/disable", post(subscriptions::disable));
     Router::new()
         .nest("/integrations/v1", integration)
         .nest("/api/v1", tenant_api)

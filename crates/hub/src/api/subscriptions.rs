@@ -1,14 +1,295 @@
-//! Issue 13's tenant API: secret rotation with overlap (`/api/v1/api-secrets/{id}/rotate`,
-//! `/api/v1/api-secrets/rotations`); webhook subscriptions follow.
+//! Issue 13's tenant API: webhook subscriptions (`/api/v1/webhooks`, the hosted API's form:
+//! a URL, a method, the kinds and the domains it wants), their sample payloads, enabling a
+//! disabled one, and secret rotation with overlap (`/api/v1/api-secrets/{id}/rotate`).
 
-use super::extract::{AppState, OptionalJson, TenantAuth};
+use super::extract::{AppState, JsonBody, OptionalJson, TenantAuth};
 use super::tenant::SecretOut;
+use super::webhooks::{dummy_comment, require_owned_domain};
 use crate::error::{ApiError, ApiResult};
+use crate::hub::normalize_domain;
+use crate::ids;
+use crate::store::Subscription;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
-use fastcomments_protocol::{Millis, Status};
+use fastcomments_protocol::{HttpMethod, Millis, Status, WebhookComment, WebhookEventKind};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+
+// ---------- subscriptions ----------
+
+/// Body of `POST /api/v1/webhooks`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscriptionInput {
+    /// `http://` or `https://` URL.
+    url: String,
+    /// One method for every kind (each must allow it); left out: each kind's default.
+    #[serde(default)]
+    method: Option<String>,
+    /// `create`, `update`, `delete` (or `comment.created` …); left out: all three.
+    #[serde(default, alias = "kinds", alias = "eventKinds")]
+    events: Option<Vec<String>>,
+    /// The tenant's domains (or `*`) whose comments it wants; left out: `*`.
+    #[serde(default)]
+    domains: Option<Vec<String>>,
+    /// Also fire for comments imported by integration uploads.
+    #[serde(default)]
+    fire_on_import: bool,
+}
+
+/// A subscription as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionOut {
+    id: String,
+    url: String,
+    method: Option<HttpMethod>,
+    events: Vec<WebhookEventKind>,
+    domains: Vec<String>,
+    fire_on_import: bool,
+    created_at: Millis,
+    /// `false` while disabled: its deliveries wait, `paused`.
+    enabled: bool,
+    disabled_at: Option<Millis>,
+    disabled_reason: Option<String>,
+    /// Since when every attempt failed, if it is failing now.
+    failing_since: Option<Millis>,
+}
+
+impl From<Subscription> for SubscriptionOut {
+    fn from(s: Subscription) -> Self {
+        SubscriptionOut {
+            id: s.id,
+            url: s.url,
+            method: s.method,
+            events: s.kinds,
+            domains: s.domains,
+            fire_on_import: s.fire_on_import,
+            created_at: Millis(s.created_at),
+            enabled: s.disabled_at.is_none(),
+            disabled_at: s.disabled_at.map(Millis),
+            disabled_reason: s.disabled_reason,
+            failing_since: s.failing_since.map(Millis),
+        }
+    }
+}
+
+/// `{status, webhook, created}`.
+#[derive(Debug, Serialize)]
+pub struct SubscriptionCreated {
+    status: Status,
+    webhook: SubscriptionOut,
+    /// `false` when an identical subscription existed: it is the one returned.
+    created: bool,
+}
+
+/// `POST /api/v1/webhooks {"url","method?","events?","domains?","fireOnImport?"}`: subscribes
+/// a URL. The same subscription twice gives the first (`created: false`); a tenant has at
+/// most 50 (`409 too-many-webhooks`).
+pub async fn create(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    JsonBody(input): JsonBody<SubscriptionInput>,
+) -> ApiResult<(StatusCode, Json<SubscriptionCreated>)> {
+    let url = url::Url::parse(input.url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| ApiError::invalid_body(format!("not an http(s) URL: {:?}", input.url)))?;
+    let mut kinds = Vec::new();
+    for e in input.events.unwrap_or_else(|| {
+        WebhookEventKind::ALL
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect()
+    }) {
+        let kind = WebhookEventKind::parse(e.trim())
+            .ok_or_else(|| ApiError::invalid_body(format!("unknown event kind {e:?}")))?;
+        kinds.push(kind);
+    }
+    kinds.sort_by_key(|k| WebhookEventKind::ALL.iter().position(|a| a == k));
+    kinds.dedup();
+    if kinds.is_empty() {
+        return Err(ApiError::invalid_body("events is empty"));
+    }
+    let method = match input.method.as_deref() {
+        None => None,
+        Some(m) => {
+            let method = HttpMethod::parse(m)
+                .ok_or_else(|| ApiError::invalid_body(format!("unknown method {m:?}")))?;
+            if let Some(k) = kinds.iter().find(|k| !k.allows(method)) {
+                return Err(ApiError::invalid_body(format!(
+                    "{} webhooks cannot be sent with {}",
+                    k.as_str(),
+                    method.as_str()
+                )));
+            }
+            Some(method)
+        }
+    };
+    let mut domains = Vec::new();
+    for d in input.domains.unwrap_or_else(|| vec!["*".to_owned()]) {
+        let domain = normalize_domain(&d)
+            .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?;
+        require_owned_domain(&hub, &auth.tenant_id, &domain).await?;
+        domains.push(domain);
+    }
+    domains.sort();
+    domains.dedup();
+    if domains.is_empty() {
+        return Err(ApiError::invalid_body("domains is empty"));
+    }
+    let wanted = Subscription {
+        id: ids::object_id(),
+        tenant_id: auth.tenant_id,
+        url: url.to_string(),
+        method,
+        kinds,
+        domains,
+        fire_on_import: input.fire_on_import,
+        created_at: hub.now_ms(),
+        failing_since: None,
+        disabled_at: None,
+        disabled_reason: None,
+    };
+    let (stored, created) = match hub.store.create_subscription(&wanted).await {
+        Err(crate::store::StoreError::Conflict(reason)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "too-many-webhooks",
+                reason,
+            ))
+        }
+        other => other?,
+    };
+    if created {
+        tracing::info!(tenant = %stored.tenant_id, subscription = %stored.id, url = %stored.url, "webhook subscription created");
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(SubscriptionCreated {
+            status: Status::Success,
+            webhook: stored.into(),
+            created,
+        }),
+    ))
+}
+
+/// `{status, webhooks}`.
+#[derive(Debug, Serialize)]
+pub struct SubscriptionsOut {
+    status: Status,
+    webhooks: Vec<SubscriptionOut>,
+}
+
+/// `GET /api/v1/webhooks`: the tenant's subscriptions, oldest first (disabled ones say so).
+pub async fn list(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+) -> ApiResult<Json<SubscriptionsOut>> {
+    let subs = hub.store.subscriptions(&auth.tenant_id).await?;
+    Ok(Json(SubscriptionsOut {
+        status: Status::Success,
+        webhooks: subs.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// `{status, webhook}`.
+#[derive(Debug, Serialize)]
+pub struct SubscriptionOne {
+    status: Status,
+    webhook: SubscriptionOut,
+}
+
+/// `DELETE /api/v1/webhooks/{id}`: unsubscribes; its waiting deliveries are cancelled.
+pub async fn remove(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SubscriptionOne>> {
+    let removed = hub
+        .store
+        .delete_subscription(&auth.tenant_id, &id, hub.now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook subscription"))?;
+    tracing::info!(tenant = %auth.tenant_id, subscription = %id, "webhook subscription removed");
+    Ok(Json(SubscriptionOne {
+        status: Status::Success,
+        webhook: removed.into(),
+    }))
+}
+
+/// `POST /api/v1/webhooks/{id}/enable`: a disabled subscription sends again; its paused
+/// deliveries go out first, in their order.
+pub async fn enable(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SubscriptionOne>> {
+    let s = hub
+        .set_subscription_enabled(&auth.tenant_id, &id, true)
+        .await?;
+    Ok(Json(SubscriptionOne {
+        status: Status::Success,
+        webhook: s.into(),
+    }))
+}
+
+/// `POST /api/v1/webhooks/{id}/disable`: stops sending; deliveries wait, paused.
+pub async fn disable(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SubscriptionOne>> {
+    let s = hub
+        .set_subscription_enabled(&auth.tenant_id, &id, false)
+        .await?;
+    Ok(Json(SubscriptionOne {
+        status: Status::Success,
+        webhook: s.into(),
+    }))
+}
+
+/// One sample payload.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SampleOut {
+    kind: WebhookEventKind,
+    /// `X-FastComments-Event`.
+    event: &'static str,
+    /// The method a subscription without one uses.
+    method: HttpMethod,
+    /// The body, as a `WebhookComment` (a delete carries the comment as it was).
+    body: WebhookComment,
+}
+
+/// `{status, samples}`.
+#[derive(Debug, Serialize)]
+pub struct SamplesOut {
+    status: Status,
+    samples: Vec<SampleOut>,
+}
+
+/// `GET /api/v1/webhooks/sample-payloads`: one example body per kind.
+pub async fn sample_payloads(_auth: TenantAuth) -> Json<SamplesOut> {
+    Json(SamplesOut {
+        status: Status::Success,
+        samples: WebhookEventKind::ALL
+            .into_iter()
+            .map(|kind| SampleOut {
+                kind,
+                event: kind.header_value(),
+                method: kind.default_method(),
+                body: dummy_comment(Some("example.com")),
+            })
+            .collect(),
+    })
+}
 
 // ---------- secret rotation ----------
 

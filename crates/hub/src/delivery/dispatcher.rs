@@ -38,6 +38,8 @@ pub fn outcome_of(
     let status = match sent {
         s if s.is_success() => DeliveryStatus::Succeeded,
         super::Sent::Fatal(_) => DeliveryStatus::Failed,
+        // The receiver unsubscribed (see `Hub::receiver_gone`).
+        super::Sent::Answered { status: 410, .. } => DeliveryStatus::Failed,
         _ if n >= max => DeliveryStatus::Failed,
         _ => DeliveryStatus::Retrying,
     };
@@ -396,6 +398,12 @@ fn start(
         if let super::Sent::Fatal(reason) | super::Sent::Transient(reason) = &sent {
             tracing::info!(delivery = %d.id, attempt = out.attempt, reason, "webhook attempt failed");
         }
-        let _ = done.send(outcome_of(&hub, &d, &sent, attempt));
+        let outcome = outcome_of(&hub, &d, &sent, attempt);
+        if matches!(sent, super::Sent::Answered { status: 410, .. }) {
+            if let Err(e) = hub.receiver_gone(&d).await {
+                tracing::warn!(delivery = %d.id, error = %e, "unsubscribing after 410 Gone failed");
+            }
+        }
+        let _ = done.send(outcome);
     });
 }

@@ -393,6 +393,7 @@ impl Hub {
         let tokens = self.store.delete_expired_pending(now - ttl).await?;
         let entries = self.store.prune_timeline(now - keep).await?;
         let deliveries = self.prune_deliveries(now).await?;
+        self.disable_failing_subscriptions(now).await?;
         for retired in self.store.retire_secrets(now).await? {
             tracing::info!(tenant = %retired.tenant_id, secret = %retired.id, domain = %retired.domain, "a rotated API secret was retired");
             self.forget_secret(&retired);
@@ -407,6 +408,22 @@ impl Hub {
             );
         }
         Ok((tokens, entries))
+    }
+
+    /// Disables the subscriptions that failed for longer than `webhook_disable_after`
+    /// (issue 13 §2), each logged and counted.
+    pub async fn disable_failing_subscriptions(&self, now: i64) -> StoreResult<usize> {
+        let after =
+            i64::try_from(self.config.webhook_disable_after.as_millis()).unwrap_or(i64::MAX);
+        let disabled = self
+            .store
+            .disable_failing_subscriptions(now.saturating_sub(after), now)
+            .await?;
+        for s in &disabled {
+            tracing::warn!(tenant = %s.tenant_id, subscription = %s.id, url = %s.url, reason = ?s.disabled_reason, "webhook subscription disabled: its receiver failed for too long; its deliveries wait until it is enabled again");
+            self.metrics.subscriptions_disabled_here.inc();
+        }
+        Ok(disabled.len())
     }
 
     /// Removes succeeded and cancelled deliveries older than the retention, a batch per

@@ -219,7 +219,8 @@ pub trait Store: Send + Sync + 'static {
     async fn release_claims(&self, ids: &[String]) -> StoreResult<()>;
     /// When the earliest pending delivery due strictly after `after_ms` is due.
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
-    /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile.
+    /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile
+    /// — and notes each subscription's health (a 2xx ends its failing streak).
     async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()>;
     /// Totals of the outbox, for `/metrics`.
     async fn webhook_stats(&self) -> StoreResult<WebhookStats>;
@@ -228,6 +229,37 @@ pub trait Store: Send + Sync + 'static {
     /// caller repeats it until it returns less than `limit`, so retention never holds the
     /// writer for long.
     async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64>;
+    /// Creates a subscription, unless the tenant has one of the same form (URL, method,
+    /// kinds, domains, imports): then that one, and `false`. [`StoreError::Conflict`] when
+    /// the tenant has [`MAX_SUBSCRIPTIONS`] already.
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)>;
+    /// A tenant's subscriptions, oldest first.
+    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>>;
+    /// Removes a subscription and cancels its waiting deliveries; `None` if there is none.
+    async fn delete_subscription(
+        &self,
+        tenant: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Subscription>>;
+    /// Disables a subscription (its waiting deliveries become `paused`, new ones are queued
+    /// paused) or enables it (paused ones are due again at `now_ms`, in their order).
+    async fn set_subscription_enabled(
+        &self,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<Subscription>;
+    /// Disables every enabled subscription whose attempts have all failed since
+    /// `failing_before_ms` or earlier (see [`Subscription::failing_since`], kept up to date by
+    /// [`Store::record_attempts`]); returns them.
+    async fn disable_failing_subscriptions(
+        &self,
+        failing_before_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Subscription>>;
     /// A tenant's deliveries, newest first.
     async fn deliveries(
         &self,

@@ -177,3 +177,255 @@ pub async fn retention_prunes_finished_deliveries_in_bounded_batches(store: Arc<
     );
     assert_eq!(stats.oldest_pending_at, Some(T0));
 }
+
+fn sub(id: &str, tenant: &str, url: &str, kinds: &[WebhookEventKind]) -> Subscription {
+    Subscription {
+        id: id.to_owned(),
+        tenant_id: tenant.to_owned(),
+        url: url.to_owned(),
+        method: None,
+        kinds: kinds.to_vec(),
+        domains: vec!["*".to_owned()],
+        fire_on_import: false,
+        created_at: T0,
+        failing_since: None,
+        disabled_at: None,
+        disabled_reason: None,
+    }
+}
+
+use fastcomments_protocol::WebhookEventKind;
+const ALL_KINDS: [WebhookEventKind; 3] = WebhookEventKind::ALL;
+
+fn claim(now: i64) -> DueQuery<'static> {
+    DueQuery {
+        now_ms: now,
+        limit: 100,
+        per_host: 100,
+        exclude: &[],
+        skip_hosts: &[],
+        skip_tenants: &[],
+        lease_ms: 60_000,
+    }
+}
+
+/// Subscriptions: the same form twice is stored once, at most 50 a tenant; a change fans out
+/// to each matching one (kind, domain) beside the configuration; per comment, each
+/// subscription's deliveries go out in order independently of the others'; attempts keep
+/// `failing_since`; a disabled subscription's waiting deliveries are paused (new ones too) and
+/// not handed out, and come back in order when it is enabled; removing one cancels its own.
+pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t1").await;
+    let (a, created) = store
+        .create_subscription(&sub("a", &t, "https://a.example/", &ALL_KINDS))
+        .await
+        .unwrap();
+    assert!(created);
+    let (same, created) = store
+        .create_subscription(&sub("a2", &t, "https://a.example/", &ALL_KINDS))
+        .await
+        .unwrap();
+    assert_eq!((same.id.as_str(), created), ("a", false));
+    let b = sub(
+        "b",
+        &t,
+        "https://b.example/",
+        &[WebhookEventKind::Create, WebhookEventKind::Update],
+    );
+    store.create_subscription(&b).await.unwrap();
+    let elsewhere = Subscription {
+        domains: vec!["other.example".to_owned()],
+        ..sub("c", &t, "https://c.example/", &ALL_KINDS)
+    };
+    store.create_subscription(&elsewhere).await.unwrap();
+    for i in 3..MAX_SUBSCRIPTIONS {
+        store
+            .create_subscription(&sub(
+                &format!("n{i}"),
+                &t,
+                &format!("https://n{i}.example/"),
+                &[WebhookEventKind::Delete],
+            ))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        store
+            .create_subscription(&sub("over", &t, "https://over.example/", &ALL_KINDS))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    for i in 3..MAX_SUBSCRIPTIONS {
+        store
+            .delete_subscription(&t, &format!("n{i}"), T0)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(store.subscriptions(&t).await.unwrap().len(), 3);
+    assert_eq!(a.kinds, ALL_KINDS.to_vec());
+
+    let c = create(&*store, &t, "/p", "one").await;
+    edit(&*store, &t, &c.id, "two", T0 + 1).await;
+    let of_c = store.deliveries(&t, None, Some(&c.id), 100).await.unwrap();
+    let mut per_sub: Vec<(String, WebhookEventKind)> = of_c
+        .iter()
+        .map(|d| (d.subscription_id.clone(), d.kind))
+        .collect();
+    per_sub.sort_by_key(|(s, k)| (s.clone(), *k as u8));
+    assert_eq!(
+        per_sub,
+        vec![
+            ("a".to_owned(), WebhookEventKind::Create),
+            ("a".to_owned(), WebhookEventKind::Update),
+            ("b".to_owned(), WebhookEventKind::Create),
+            ("b".to_owned(), WebhookEventKind::Update)
+        ],
+        "c wants another domain"
+    );
+    // One create per subscription is due; each one's update waits for its own create.
+    let due = store.due_deliveries(&claim(T0 + 10)).await.unwrap();
+    let mut firsts: Vec<(String, WebhookEventKind)> = due
+        .iter()
+        .map(|d| (d.subscription_id.clone(), d.kind))
+        .collect();
+    firsts.sort_by_key(|(s, _)| s.clone());
+    assert_eq!(
+        firsts,
+        vec![
+            ("a".to_owned(), WebhookEventKind::Create),
+            ("b".to_owned(), WebhookEventKind::Create)
+        ]
+    );
+    let (da, db): (Vec<&Delivery>, Vec<&Delivery>) =
+        due.iter().partition(|d| d.subscription_id == "a");
+    // a's receiver answers, b's fails: a's update is due next, b's still waits.
+    let outcomes = vec![
+        outcome(da[0], 1, DeliveryStatus::Succeeded, T0 + 20),
+        outcome(db[0], 1, DeliveryStatus::Retrying, T0 + 1_000_000),
+    ];
+    store.record_attempts(&outcomes, T0 + 20).await.unwrap();
+    let due = store.due_deliveries(&claim(T0 + 30)).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].subscription_id.as_str(), due[0].kind),
+        ("a", WebhookEventKind::Update)
+    );
+    store.release_claims(&[due[0].id.clone()]).await.unwrap();
+    let subs = store.subscriptions(&t).await.unwrap();
+    let failing = |id: &str| subs.iter().find(|s| s.id == id).unwrap().failing_since;
+    assert_eq!(
+        (failing("a"), failing("b")),
+        (None, Some(T0 + 1)),
+        "the failed attempt's time"
+    );
+
+    // b failing since T0 + 1: disabled by a cut at or after that, not before.
+    assert!(store
+        .disable_failing_subscriptions(T0, T0 + 40)
+        .await
+        .unwrap()
+        .is_empty());
+    let disabled = store
+        .disable_failing_subscriptions(T0 + 5, T0 + 40)
+        .await
+        .unwrap();
+    assert_eq!(disabled.len(), 1);
+    assert_eq!(
+        (disabled[0].id.as_str(), disabled[0].disabled_at),
+        ("b", Some(T0 + 40))
+    );
+    edit(&*store, &t, &c.id, "three", T0 + 50).await;
+    let of_b: Vec<Delivery> = deliveries_oldest_first(&*store, &t)
+        .await
+        .into_iter()
+        .filter(|d| d.subscription_id == "b")
+        .collect();
+    assert!(
+        of_b.iter().all(|d| d.status == DeliveryStatus::Paused),
+        "{of_b:?}"
+    );
+    assert_eq!(of_b.len(), 3);
+    let due = store.due_deliveries(&claim(T0 + 2_000_000)).await.unwrap();
+    assert!(
+        due.iter().all(|d| d.subscription_id == "a"),
+        "a paused delivery was handed out"
+    );
+    store
+        .release_claims(&due.iter().map(|d| d.id.clone()).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let stats = store.webhook_stats().await.unwrap();
+    assert_eq!(stats.disabled_subscriptions, 1);
+
+    let enabled = store
+        .set_subscription_enabled(&t, "b", true, None, T0 + 60)
+        .await
+        .unwrap();
+    assert_eq!((enabled.disabled_at, enabled.failing_since), (None, None));
+    let due = store.due_deliveries(&claim(T0 + 60)).await.unwrap();
+    let of_b: Vec<&Delivery> = due.iter().filter(|d| d.subscription_id == "b").collect();
+    assert_eq!(of_b.len(), 1);
+    assert_eq!(
+        (of_b[0].kind, of_b[0].status, of_b[0].attempts),
+        (WebhookEventKind::Create, DeliveryStatus::Retrying, 1)
+    );
+    assert!(matches!(
+        store
+            .set_subscription_enabled(&t, "nope", true, None, T0)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let removed = store.delete_subscription(&t, "b", T0 + 70).await.unwrap();
+    assert_eq!(removed.map(|s| s.id), Some("b".to_owned()));
+    let left = deliveries_oldest_first(&*store, &t).await;
+    assert!(left
+        .iter()
+        .filter(|d| d.subscription_id == "b")
+        .all(|d| d.status == DeliveryStatus::Cancelled));
+    assert!(store
+        .delete_subscription(&t, "b", T0 + 70)
+        .await
+        .unwrap()
+        .is_none());
+    let other = tenant(&*store, "t2").await;
+    assert!(store.subscriptions(&other).await.unwrap().is_empty());
+    assert!(store
+        .delete_subscription(&other, "a", T0)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// An attempt recorded after its delivery was cancelled leaves it cancelled but is counted:
+/// a retry by hand is then attempt 2, not a second attempt 1 (whose log row would be
+/// dropped as a duplicate). `tests/webhooks.rs`' cancel-and-retry test hit this race.
+pub async fn an_attempt_of_a_cancelled_delivery_is_counted(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t1").await;
+    store
+        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), T0)
+        .await
+        .unwrap();
+    let c = create(&*store, &t, "/p", "one").await;
+    let d = store
+        .deliveries(&t, None, Some(&c.id), 10)
+        .await
+        .unwrap()
+        .remove(0);
+    store.cancel_delivery(&t, &d.id, T0 + 1).await.unwrap();
+    store
+        .record_attempts(
+            &[outcome(&d, 1, DeliveryStatus::Retrying, T0 + 60_000)],
+            T0 + 2,
+        )
+        .await
+        .unwrap();
+    let (after, attempts) = store.delivery(&t, &d.id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.status, after.attempts, attempts.len()),
+        (DeliveryStatus::Cancelled, 1, 1)
+    );
+    let retried = store.retry_delivery(&t, &d.id, T0 + 3, 5).await.unwrap();
+    assert_eq!((retried.attempts, retried.max_attempts), (1, 6));
+}

@@ -32,6 +32,7 @@ mod migrate;
 mod notify;
 mod retention;
 mod rotation;
+mod subscriptions;
 mod tenants;
 mod timeline;
 mod tokens;
@@ -164,6 +165,42 @@ impl Store for PostgresStore {
 
     async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64> {
         retention::prune_deliveries(self, before_ms, limit).await
+    }
+
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)> {
+        subscriptions::create_subscription(self, s).await
+    }
+
+    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>> {
+        subscriptions::subscriptions(self, tenant).await
+    }
+
+    async fn delete_subscription(
+        &self,
+        tenant: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Subscription>> {
+        subscriptions::delete_subscription(self, tenant, id, now_ms).await
+    }
+
+    async fn set_subscription_enabled(
+        &self,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<Subscription> {
+        subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now_ms).await
+    }
+
+    async fn disable_failing_subscriptions(
+        &self,
+        failing_before_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Subscription>> {
+        subscriptions::disable_failing_subscriptions(self, failing_before_ms, now_ms).await
     }
 
     async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {

@@ -22,8 +22,13 @@ pub(super) async fn webhook_stats(store: &PostgresStore) -> StoreResult<WebhookS
     })
 }
 
-async fn disabled_subscriptions(_store: &PostgresStore) -> StoreResult<u64> {
-    Ok(0)
+async fn disabled_subscriptions(store: &PostgresStore) -> StoreResult<u64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_subscriptions WHERE disabled_at IS NOT NULL",
+    )
+    .fetch_one(&store.pool)
+    .await?;
+    Ok(n.max(0) as u64)
 }
 
 pub(super) async fn prune_deliveries(

@@ -22,8 +22,13 @@ pub(super) async fn webhook_stats(store: &SqliteStore) -> StoreResult<WebhookSta
     })
 }
 
-async fn disabled_subscriptions(_store: &SqliteStore) -> StoreResult<u64> {
-    Ok(0)
+async fn disabled_subscriptions(store: &SqliteStore) -> StoreResult<u64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_subscriptions WHERE disabled_at IS NOT NULL",
+    )
+    .fetch_one(&store.reader)
+    .await?;
+    Ok(n.max(0) as u64)
 }
 
 pub(super) async fn prune_deliveries(
