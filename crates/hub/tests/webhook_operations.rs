@@ -792,7 +792,15 @@ async fn subscriptions_fan_out_each_in_order_and_a_dead_receiver_delays_no_one()
         None,
     )
     .await;
-    // create: legacy + 3 subscriptions; update: 3; delete: 2 (healthy, hanging).
+    // create: legacy + 3 subscriptions; update: 3; delete: 2 (healthy, hanging); each names
+    // its subscription but the configuration's.
+    let with_sub = ds["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["subscriptionId"].is_string())
+        .count();
+    assert_eq!(with_sub, 3 + 3 + 2, "{ds}");
     assert_eq!(
         ds["deliveries"].as_array().unwrap().len(),
         4 + 3 + 2,

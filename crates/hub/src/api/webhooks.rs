@@ -196,6 +196,10 @@ pub struct DeliveryOut {
     kind: WebhookEventKind,
     url: String,
     method: HttpMethod,
+    /// The subscription that queued it (`POST /api/v1/webhooks`); absent for the per-domain
+    /// configuration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscription_id: Option<String>,
     status: &'static str,
     attempts: i64,
     next_attempt_at: Option<Millis>,
@@ -214,6 +218,7 @@ impl From<Delivery> for DeliveryOut {
             kind: d.kind,
             url: d.url,
             method: d.method,
+            subscription_id: (!d.subscription_id.is_empty()).then_some(d.subscription_id),
             status: d.status.as_str(),
             attempts: d.attempts,
             created_at: Millis(d.created_at),
