@@ -119,6 +119,22 @@ struct ServeArgs {
     /// any tenant could then make the hub call services on its network). Off by default.
     #[arg(long, env = "FASTCOMMENTS_WEBHOOK_ALLOW_PRIVATE_TARGETS")]
     webhook_allow_private_targets: bool,
+    /// Days succeeded and cancelled webhook deliveries and their attempt logs are kept
+    /// (failed and pending ones are kept until they are retried, cancelled or succeed).
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_WEBHOOK_RETENTION_DAYS",
+        default_value_t = 30
+    )]
+    webhook_retention_days: u64,
+    /// Hours a webhook subscription may fail every attempt before it is disabled (its
+    /// deliveries wait, paused, until it is enabled again); default 5 days.
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_WEBHOOK_DISABLE_AFTER_HOURS",
+        default_value_t = 120
+    )]
+    webhook_disable_after_hours: u64,
 }
 
 /// The environment name the private-targets setting had before it was renamed; still read.
@@ -212,6 +228,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 .max(1),
         ),
         webhook_allow_private_targets: allow_private,
+        webhook_delivery_retention: Duration::from_secs(
+            args.webhook_retention_days.max(1).saturating_mul(24 * 3600),
+        ),
+        webhook_disable_after: Duration::from_secs(
+            args.webhook_disable_after_hours.max(1).saturating_mul(3600),
+        ),
         ..HubConfig::default()
     };
     let running = RunningHub::bind(&args.listen, store, config, shutdown_signal())

@@ -13,6 +13,17 @@
 //! is a receiver's arrival minus the moment the write's answer was read (0 when it came first).
 //! `--unlimited` adds a run with the per-host and per-tenant limits lifted to the global pool,
 //! which is how the dispatcher behaved before them.
+//!
+//! `--mode config` (default) points each tenant's per-domain configuration at its receiver;
+//! `--mode subscriptions` subscribes each tenant's receiver through `POST /api/v1/webhooks`
+//! instead (issue 13 §1); `--mode fanout` has one tenant with `--receivers` subscriptions, so
+//! every comment fans out to all of them and the hanging one holds deliveries of the very
+//! comments the others get.
+//!
+//! `--throughput [--comments 2000]` measures fan-out instead: for 1 and for 10 subscriptions of
+//! one tenant (all healthy), the comments are written while the subscriptions are disabled,
+//! then all are enabled at once, and deliveries per second are counted from there to the last
+//! arrival.
 
 use axum::body::Bytes;
 use axum::Router;
@@ -39,6 +50,35 @@ fn arg(name: &str, default: u64) -> u64 {
 
 fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)
+}
+
+fn text_arg(name: &str, default: &'static str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// Subscribes `url` to the tenant's comments of `domain`; returns the subscription id.
+async fn subscribe(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    url: &str,
+    domain: &str,
+) -> String {
+    let res = client
+        .post(format!("{base}/api/v1/webhooks"))
+        .header("x-api-key", key)
+        .json(&json!({"url": url, "events": ["create"], "domains": [domain]}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert!(res.status().is_success(), "subscribe: {}", res.status());
+    let v: Value = res.json().await.expect("subscription");
+    v["webhook"]["id"].as_str().unwrap_or_default().to_owned()
 }
 
 /// A receiver recording each comment id's first arrival; `hang`: never answers.
@@ -119,33 +159,51 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
     .expect("hub");
     let base = hub.url();
     let client = reqwest::Client::new();
+    let mode = text_arg("--mode", "config");
+    let fanout = mode == "fanout";
     let mut keys = Vec::new();
     let mut tenants = Vec::new();
     let mut arrivals = Vec::new();
     let mut hang_requests = None;
+    let mut hang_url = String::new();
     for i in 0..n {
         let hang = hanging && i == 0;
         let (url, a, requests) = receiver(hang).await;
         if hang {
             hang_requests = Some(requests);
+            hang_url = url.clone();
         }
         arrivals.push(a);
-        let (tenant, secret) = hub
-            .hub
-            .create_tenant(&format!("T{i}"), vec![format!("t{i}.example")])
-            .await
-            .expect("tenant");
-        let res = client
-            .put(format!("{base}/api/v1/webhook-config"))
-            .header("x-api-key", &secret.secret)
-            .json(&json!({"domain": format!("t{i}.example"), "create": {"url": url}}))
-            .send()
-            .await
-            .expect("config");
-        assert!(res.status().is_success());
-        keys.push(secret.secret);
-        tenants.push(tenant.id);
+        // Fan-out: one tenant (owning t0.example) subscribes every receiver.
+        if !fanout || i == 0 {
+            let (tenant, secret) = hub
+                .hub
+                .create_tenant(&format!("T{i}"), vec![format!("t{i}.example")])
+                .await
+                .expect("tenant");
+            keys.push(secret.secret);
+            tenants.push(tenant.id);
+        }
+        let key = keys.last().cloned().unwrap_or_default();
+        let domain = if fanout {
+            "t0.example".to_owned()
+        } else {
+            format!("t{i}.example")
+        };
+        if mode == "config" {
+            let res = client
+                .put(format!("{base}/api/v1/webhook-config"))
+                .header("x-api-key", &key)
+                .json(&json!({"domain": domain, "create": {"url": url}}))
+                .send()
+                .await
+                .expect("config");
+            assert!(res.status().is_success());
+        } else {
+            subscribe(&client, &base, &key, &url, &domain).await;
+        }
     }
+    let writers_of = if fanout { 1 } else { n };
 
     // Open-loop writes: one task per write, every 1/rate s.
     let answered: Arc<Mutex<Vec<(usize, String, Instant)>>> = Arc::default();
@@ -156,10 +214,10 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
         let (client, base, key, answered) = (
             client.clone(),
             base.clone(),
-            keys[w % n].clone(),
+            keys[w % writers_of].clone(),
             answered.clone(),
         );
-        let domain = format!("t{}.example", w % n);
+        let domain = format!("t{}.example", w % writers_of);
         writers.push(tokio::spawn(async move {
             let v: Value = client
                 .post(format!("{base}/api/v1/comments"))
@@ -180,9 +238,21 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
         let _ = w.await;
     }
     let answered = answered.lock().clone();
-    // Receivers 1.. in every run, so the healthy run is measured over the same nine.
-    let live: Vec<&(usize, String, Instant)> =
-        answered.iter().filter(|(i, _, _)| *i != 0).collect();
+    // Receivers 1.. in every run, so the healthy run is measured over the same nine. Fan-out:
+    // every comment at each of them.
+    let pairs: Vec<(usize, String, Instant)> = if fanout {
+        answered
+            .iter()
+            .flat_map(|(_, id, at)| (1..n).map(move |i| (i, id.clone(), *at)))
+            .collect()
+    } else {
+        answered
+            .iter()
+            .filter(|(i, _, _)| *i != 0)
+            .cloned()
+            .collect()
+    };
+    let live: Vec<&(usize, String, Instant)> = pairs.iter().collect();
     // Give the live deliveries up to 30 s after the last write to arrive.
     let deadline = Instant::now() + Duration::from_secs(30);
     let arrived = |arrivals: &[Arrivals]| {
@@ -211,6 +281,7 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
             .deliveries(&tenants[0], None, None, 1_000_000)
             .await
             .expect("deliveries");
+        let list: Vec<_> = list.into_iter().filter(|d| d.url == hang_url).collect();
         let mut by_status: HashMap<&'static str, usize> = HashMap::new();
         let mut attempts = 0;
         for d in &list {
@@ -218,7 +289,11 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
             attempts += d.attempts;
             debug_assert!(d.status != DeliveryStatus::Succeeded);
         }
-        let written = answered.iter().filter(|(i, _, _)| *i == 0).count();
+        let written = if fanout {
+            answered.len()
+        } else {
+            answered.iter().filter(|(i, _, _)| *i == 0).count()
+        };
         assert_eq!(
             list.len(),
             written,
@@ -245,12 +320,119 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
     }
 }
 
+/// Fan-out throughput: `subs` healthy subscriptions of one tenant, `comments` comments
+/// written while they are disabled, then all enabled at once; deliveries per second from the
+/// enabling to the last arrival.
+async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("hub.db"))
+        .await
+        .expect("store");
+    let config = HubConfig {
+        admin_token: Some("bench".into()),
+        webhook_allow_private_targets: true,
+        ..HubConfig::default()
+    };
+    let hub = RunningHub::bind(
+        "127.0.0.1:0",
+        Arc::new(store),
+        config,
+        std::future::pending(),
+    )
+    .await
+    .expect("hub");
+    let base = hub.url();
+    let client = reqwest::Client::new();
+    let (_, secret) = hub
+        .hub
+        .create_tenant("T", vec!["t.example".into()])
+        .await
+        .expect("tenant");
+    let key = secret.secret;
+    let mut counters = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..subs {
+        let (url, _, requests) = receiver(false).await;
+        counters.push(requests);
+        let id = subscribe(&client, &base, &key, &url, "t.example").await;
+        let res = client
+            .post(format!("{base}/api/v1/webhooks/{id}/disable"))
+            .header("x-api-key", &key)
+            .send()
+            .await
+            .expect("disable");
+        assert!(res.status().is_success());
+        ids.push(id);
+    }
+    // The comments, 8 writers at a time; every delivery waits, paused.
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for _ in 0..8 {
+        let (client, base, key, next) = (client.clone(), base.clone(), key.clone(), next.clone());
+        writers.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < comments {
+                let res = client
+                    .post(format!("{base}/api/v1/comments"))
+                    .header("x-api-key", &key)
+                    .json(&json!({"urlId": "p", "commenterName": "Ана", "comment": "fan-out ✓", "domain": "t.example"}))
+                    .send()
+                    .await
+                    .expect("write");
+                assert!(res.status().is_success());
+            }
+        }));
+    }
+    for w in writers {
+        let _ = w.await;
+    }
+    let total = comments * subs;
+    let started = Instant::now();
+    for id in &ids {
+        let res = client
+            .post(format!("{base}/api/v1/webhooks/{id}/enable"))
+            .header("x-api-key", &key)
+            .send()
+            .await
+            .expect("enable");
+        assert!(res.status().is_success());
+    }
+    let arrived = || {
+        counters
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum::<usize>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while arrived() < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let got = arrived();
+    let _ = hub.shutdown().await;
+    (got, secs, got as f64 / secs)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if flag("--throughput") {
+        let comments = arg("--comments", 2000) as usize;
+        println!("webhook fan-out throughput: {comments} comments, paused, then enabled at once");
+        println!("| subscriptions | deliveries | seconds | deliveries/s |");
+        println!("|---|---|---|---|");
+        for subs in [1, 10] {
+            let (got, secs, rate) = throughput(subs, comments).await;
+            println!(
+                "| {subs} | {got} of {} | {secs:.2} | {rate:.0} |",
+                comments * subs
+            );
+        }
+        return;
+    }
     let defaults = HubConfig::default();
     println!(
-        "webhook hanging-receiver benchmark: {} writes/s for {} s over {} receivers; \
+        "webhook hanging-receiver benchmark ({}): {} writes/s for {} s over {} receivers; \
          defaults: pool {}, per host {}, per tenant {}, timeout {} ms; retry base {} ms",
+        text_arg("--mode", "config"),
         arg("--rate", 200),
         arg("--seconds", 30),
         arg("--receivers", 10),

@@ -52,6 +52,15 @@ pub struct HubConfig {
     /// default: then no tenant and no domain (not even `localhost`) can make the hub call into
     /// its own network (SPEC §2.2). Only the operator sets it, for local development.
     pub webhook_allow_private_targets: bool,
+    /// How long succeeded and cancelled webhook deliveries (and their attempt logs) are kept
+    /// after their last change; maintenance removes older ones (issue 13 §4: 30 days).
+    pub webhook_delivery_retention: Duration,
+    /// Deliveries removed per retention transaction: each batch is short, and the writer
+    /// serves other work between batches.
+    pub webhook_prune_batch: u64,
+    /// A subscription whose every attempt failed for this long is disabled (issue 13 §2: 5
+    /// days): its deliveries wait, paused, until the tenant enables it again.
+    pub webhook_disable_after: Duration,
     /// How long the hub trusts what it cached from the store (token records, API secrets,
     /// timeline bounds). `None`: until this hub itself changes it, which is right only when
     /// this hub sees every write, as with SQLite (one serving hub per database, see
@@ -81,6 +90,9 @@ impl Default for HubConfig {
             webhook_timeout: Duration::from_secs(5),
             webhook_claim_lease: Duration::from_secs(60),
             webhook_allow_private_targets: false,
+            webhook_delivery_retention: Duration::from_secs(30 * 24 * 3600),
+            webhook_prune_batch: 500,
+            webhook_disable_after: Duration::from_secs(5 * 24 * 3600),
             cache_ttl: None,
         }
     }

@@ -420,7 +420,8 @@ async fn health_metrics_and_openapi() {
         .await
         .unwrap();
     assert!(
-        text.contains("# TYPE fastcomments_polls_total counter"),
+        text.contains("# TYPE fastcomments_polls counter")
+            && text.contains("\nfastcomments_polls_total "),
         "{text}"
     );
     assert!(text.contains("fastcomments_http_responses_total{class=\"2xx\"}"));

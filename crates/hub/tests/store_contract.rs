@@ -15,6 +15,7 @@ mod store_contract {
     pub mod dispatch;
     pub mod fixtures;
     pub mod isolation;
+    pub mod operations;
     pub mod timeline;
     pub mod tokens;
     pub mod uploads;
@@ -84,6 +85,10 @@ macro_rules! tests {
                 admin_listing::tenants_are_listed_by_name,
                 admin_listing::deliveries_are_filtered_paged_and_counted,
                 admin_listing::retry_failed_since_requeues_only_recent_failures,
+                operations::a_rotation_keeps_the_old_secret_until_it_retires,
+                operations::retention_prunes_finished_deliveries_in_bounded_batches,
+                operations::subscriptions_fan_out_pause_and_resume,
+                operations::an_attempt_of_a_cancelled_delivery_is_counted,
             );
         }
     };

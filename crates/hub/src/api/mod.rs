@@ -8,6 +8,7 @@ pub mod extract;
 pub mod integration;
 pub mod ops;
 pub mod setup_page;
+pub mod subscriptions;
 pub mod tenant;
 pub mod testing_events;
 pub mod webhooks;
@@ -68,6 +69,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tenant::delete_vote))
         .routes(routes!(tenant::list_secrets, tenant::create_secret))
         .routes(routes!(tenant::delete_secret))
+        .routes(routes!(subscriptions::rotate_secret))
+        .routes(routes!(subscriptions::list_rotations))
         .routes(routes!(tenant::list_integrations))
         .routes(routes!(tenant::acknowledge))
         .routes(routes!(tenant::resync))
@@ -78,7 +81,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::get_delivery))
         .routes(routes!(webhooks::cancel))
         .routes(routes!(webhooks::retry))
-        .routes(routes!(webhooks::send_test));
+        .routes(routes!(webhooks::send_test))
+        .routes(routes!(subscriptions::create, subscriptions::list))
+        .routes(routes!(subscriptions::sample_payloads))
+        .routes(routes!(subscriptions::remove))
+        .routes(routes!(subscriptions::enable))
+        .routes(routes!(subscriptions::disable));
     OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
         .nest("/integrations/v1", integration)
         .nest("/api/v1", tenant_api)

@@ -159,8 +159,8 @@ pub async fn readyz(State(hub): State<AppState>) -> Response {
 )]
 pub async fn metrics(State(hub): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        hub.metrics.render(),
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::scrape(&hub).await,
     )
 }
 

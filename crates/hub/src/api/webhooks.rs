@@ -226,7 +226,11 @@ pub struct DeliveryOut {
     kind: WebhookEventKind,
     url: String,
     method: HttpMethod,
-    /// `queued`, `retrying`, `succeeded`, `failed` or `cancelled`.
+    /// The subscription that queued it (`POST /api/v1/webhooks`); absent for the per-domain
+    /// configuration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscription_id: Option<String>,
+    /// `queued`, `retrying`, `paused`, `succeeded`, `failed` or `cancelled`.
     #[schema(value_type = String)]
     status: &'static str,
     attempts: i64,
@@ -246,6 +250,7 @@ impl From<Delivery> for DeliveryOut {
             kind: d.kind,
             url: d.url,
             method: d.method,
+            subscription_id: (!d.subscription_id.is_empty()).then_some(d.subscription_id),
             status: d.status.as_str(),
             attempts: d.attempts,
             created_at: Millis(d.created_at),

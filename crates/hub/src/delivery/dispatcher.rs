@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinError, JoinHandle};
 
 /// What an attempt means for its delivery: done, failed for good, or retried after
-/// `base × attempt` (SPEC §2.2).
+/// `base × attempt` stretched by `Retry-After` and jittered ([`super::schedule`], SPEC §2.2).
 pub fn outcome_of(
     hub: &Hub,
     delivery: &Delivery,
@@ -38,15 +38,28 @@ pub fn outcome_of(
     let status = match sent {
         s if s.is_success() => DeliveryStatus::Succeeded,
         super::Sent::Fatal(_) => DeliveryStatus::Failed,
+        // The receiver unsubscribed (see `Hub::receiver_gone`).
+        super::Sent::Answered { status: 410, .. } => DeliveryStatus::Failed,
         _ if n >= max => DeliveryStatus::Failed,
         _ => DeliveryStatus::Retrying,
     };
-    let delay = hub.config.webhook_retry_base.as_millis() as i64 * n.max(1);
+    let retry_after = match sent {
+        super::Sent::Answered { retry_after, .. } => *retry_after,
+        _ => None,
+    };
+    let delay = super::schedule::retry_delay(
+        hub.config.webhook_retry_base,
+        n,
+        max,
+        retry_after,
+        super::schedule::jitter_seed(),
+    );
+    let delay = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
     AttemptOutcome {
         attempt,
         status,
         next_attempt_at: if status == DeliveryStatus::Retrying {
-            now + delay
+            now.saturating_add(delay)
         } else {
             now
         },
@@ -377,9 +390,20 @@ fn start(
             secret_override: None,
         };
         let (sent, attempt) = send_once(&hub, &senders, &out).await;
+        hub.metrics.attempt(super::sender::metric_outcome(&sent));
+        if sent.is_success() {
+            hub.metrics
+                .delivered_after(hub.now_ms().saturating_sub(d.created_at));
+        }
         if let super::Sent::Fatal(reason) | super::Sent::Transient(reason) = &sent {
             tracing::info!(delivery = %d.id, attempt = out.attempt, reason, "webhook attempt failed");
         }
-        let _ = done.send(outcome_of(&hub, &d, &sent, attempt));
+        let outcome = outcome_of(&hub, &d, &sent, attempt);
+        if matches!(sent, super::Sent::Answered { status: 410, .. }) {
+            if let Err(e) = hub.receiver_gone(&d).await {
+                tracing::warn!(delivery = %d.id, error = %e, "unsubscribing after 410 Gone failed");
+            }
+        }
+        let _ = done.send(outcome);
     });
 }

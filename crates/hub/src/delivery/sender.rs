@@ -1,5 +1,8 @@
-//! One signed HTTP attempt (SPEC §2.1): sign with a fresh timestamp, send through the guarded
-//! connector, keep the first 4 KiB of the answer.
+//! One signed HTTP attempt (SPEC §2.1): sign with a fresh timestamp, both ways (the
+//! FastComments headers, and Standard Webhooks' `webhook-id` / `webhook-timestamp` /
+//! `webhook-signature` with the kind in the signed id and one `v1,` entry per secret of the
+//! comment's domain, so a rotation overlaps), send through the guarded connector, keep the
+//! first 4 KiB of the answer.
 //!
 //! Header names go out exactly as SPEC §2.1 spells them (`X-FastComments-Timestamp`, `token`,
 //! …): receivers built from the guide's PHP example look them up case-sensitively. HTTP/1
@@ -16,7 +19,8 @@ use crate::hub::Hub;
 use crate::store::DeliveryAttempt;
 use bytes::Bytes;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
-use fastcomments_webhooks::headers;
+use fastcomments_webhooks::standard::MAX_STANDARD_SIGNATURES;
+use fastcomments_webhooks::{headers, MessageId, StandardSigner};
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::{Extensions, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Empty, Full};
@@ -103,6 +107,8 @@ pub enum Sent {
         status: u16,
         /// Its first 4 KiB.
         body: String,
+        /// What its `Retry-After` asked for, on a 429 or 503 (see [`super::schedule`]).
+        retry_after: Option<Duration>,
     },
     /// No answer; worth retrying (network error, timeout).
     Transient(String),
@@ -117,6 +123,28 @@ impl Sent {
     }
 }
 
+/// How `/metrics` counts an attempt that ended so.
+pub fn metric_outcome(sent: &Sent) -> crate::metrics::AttemptOutcome {
+    use crate::metrics::AttemptOutcome as O;
+    match sent {
+        Sent::Answered { status, .. } => match status {
+            200..=299 => O::Success,
+            400..=499 => O::ClientError,
+            500..=599 => O::ServerError,
+            _ => O::Other,
+        },
+        Sent::Transient(e) | Sent::Fatal(e) => {
+            if e.starts_with("timeout") {
+                O::Timeout
+            } else if e.starts_with("target-refused") || e.starts_with(CONNECTION_REFUSED) {
+                O::Refused
+            } else {
+                O::Error
+            }
+        }
+    }
+}
+
 /// Makes one attempt: signs with a fresh timestamp and sends. Returns the outcome and the log.
 /// A refused target is never contacted, so its log has no status and no body.
 pub async fn send_once(
@@ -128,7 +156,7 @@ pub async fn send_once(
     let started = Instant::now();
     let sent = send_inner(hub, senders, out).await;
     let (status_code, response_body, error) = match &sent {
-        Sent::Answered { status, body } => (
+        Sent::Answered { status, body, .. } => (
             Some(i64::from(*status)),
             Some(body.clone()),
             (!(200..300).contains(status)).then(|| format!("http-{status}")),
@@ -160,13 +188,30 @@ fn target_uri(url: &str) -> Option<Uri> {
 }
 
 async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
-    let secret = match out.secret_override {
-        Some(s) => s.to_owned(),
-        None => match hub.secret_for_domain(out.tenant_id, out.domain).await {
-            Ok(Some(s)) => s.secret,
-            Ok(None) => return Sent::Fatal("no-api-secret".into()),
+    // The first secret signs the FastComments header; every one signs Standard Webhooks.
+    let secrets: Vec<String> = match out.secret_override {
+        Some(s) => vec![s.to_owned()],
+        None => match hub.signing_secrets(out.tenant_id, out.domain).await {
+            Ok(found) => found.into_iter().map(|s| s.secret).collect(),
             Err(e) => return Sent::Transient(format!("store: {e}")),
         },
+    };
+    let Some(secret) = secrets.first() else {
+        return Sent::Fatal("no-api-secret".into());
+    };
+    // The kind goes into the signed `webhook-id` (`update_<delivery id>`): Standard Webhooks
+    // signs only its own three headers and the body, and the body stays the `WebhookComment`
+    // existing receivers parse (see `fastcomments_webhooks::standard`).
+    let Ok(message_id) = MessageId::for_delivery(out.kind, out.delivery_id) else {
+        return Sent::Fatal(format!("invalid-delivery-id: {}", out.delivery_id));
+    };
+    let signing: Vec<&[u8]> = secrets
+        .iter()
+        .take(MAX_STANDARD_SIGNATURES)
+        .map(|s| s.as_bytes())
+        .collect();
+    let Some(standard) = StandardSigner::new(signing) else {
+        return Sent::Fatal("no-api-secret".into());
     };
     let Some(uri) = target_uri(out.url) else {
         return Sent::Fatal(format!("invalid-url: {}", out.url));
@@ -178,6 +223,7 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
     };
     let timestamp = hub.now_ms().div_euclid(1000);
     let signature = fastcomments_webhooks::sign(secret.as_bytes(), timestamp, out.body);
+    let standard = standard.sign(&message_id, timestamp, out.body);
     let method = match out.method {
         HttpMethod::Post => Method::POST,
         HttpMethod::Put => Method::PUT,
@@ -192,7 +238,10 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
         .header(headers::SIGNATURE, signature.signature_header())
         .header(headers::EVENT, out.kind.header_value())
         .header(headers::DELIVERY, out.delivery_id)
-        .header(headers::ATTEMPT, out.attempt.to_string());
+        .header(headers::ATTEMPT, out.attempt.to_string())
+        .header(headers::WEBHOOK_ID, standard.id().as_str())
+        .header(headers::WEBHOOK_TIMESTAMP, standard.timestamp_header())
+        .header(headers::WEBHOOK_SIGNATURE, standard.signature_header());
     if out.legacy_token {
         builder = builder.header(headers::LEGACY_TOKEN, secret.as_str());
     }
@@ -203,9 +252,16 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
     if let Some(case) = header_case().await {
         request.extensions_mut().extend(case.clone());
     }
+    // HTTP-dates in `Retry-After` are read against the hub's clock (tests move it).
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(hub.now_ms().max(0) as u64);
     let exchange = async {
         let response = client.request(request).await?;
         let status = response.status().as_u16();
+        let retry_after = matches!(status, 429 | 503)
+            .then(|| response.headers().get(http::header::RETRY_AFTER))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| super::schedule::parse_retry_after(v, now));
         let mut body = response.into_body();
         let (mut kept, mut read) = (Vec::new(), 0usize);
         // Read to the end when it is short, so the connection can be reused.
@@ -224,6 +280,7 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
         Ok::<_, hyper_util::client::legacy::Error>(Sent::Answered {
             status,
             body: String::from_utf8_lossy(&kept).into_owned(),
+            retry_after,
         })
     };
     match tokio::time::timeout(senders.timeout, exchange).await {
@@ -239,8 +296,24 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
     }
 }
 
+/// How the log of an attempt whose connection the receiver refused begins.
+const CONNECTION_REFUSED: &str = "connect: refused";
+
 fn describe(e: &hyper_util::client::legacy::Error) -> String {
-    let mut text = if e.is_connect() {
+    let refused = {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        let mut found = false;
+        while let Some(s) = source {
+            found |= s
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+            source = s.source();
+        }
+        found
+    };
+    let mut text = if refused {
+        CONNECTION_REFUSED.to_owned()
+    } else if e.is_connect() {
         "connect".to_owned()
     } else {
         "request".to_owned()

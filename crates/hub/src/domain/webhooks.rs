@@ -141,41 +141,96 @@ pub struct PlannedDelivery<'a> {
     pub position: i64,
     /// Create, update or delete.
     pub kind: fastcomments_protocol::WebhookEventKind,
-    /// The configuration that matched.
-    pub config: &'a crate::store::WebhookConfig,
-    /// Its target for the kind.
-    pub target: &'a crate::store::WebhookTarget,
+    /// Where.
+    pub url: String,
+    /// How.
+    pub method: fastcomments_protocol::HttpMethod,
+    /// The configuration's domain, or the subscription's matching domain entry.
+    pub config_domain: String,
+    /// Send the legacy `token` header (configurations only).
+    pub legacy_token: bool,
+    /// The subscription, or empty for a configuration.
+    pub subscription_id: String,
+    /// `Queued`, or `Paused` for a disabled subscription (kept for when it is enabled).
+    pub status: crate::store::DeliveryStatus,
     /// The exact body bytes.
-    pub body: String,
+    pub body: std::sync::Arc<str>,
 }
 
-/// The deliveries a batch of comment changes queues (`(kind, comment, position)` each), and
-/// how many changes matched none of the tenant's configurations (it has some); the latter are
-/// logged at debug, as a user will ask why nothing fired.
+/// The deliveries a batch of comment changes queues (`(kind, comment, position)` each): the
+/// matching configuration's target, and one per matching subscription (fan-out); and how
+/// many changes matched nothing while the tenant has configurations; the latter are logged at
+/// debug, as a user will ask why nothing fired.
 pub fn plan_deliveries<'a>(
     tenant: &str,
-    configs: &'a [crate::store::WebhookConfig],
+    targets: &crate::store::WebhookTargets,
     changes: &[(fastcomments_protocol::WebhookEventKind, &'a Comment, i64)],
     imported: bool,
 ) -> Result<(Vec<PlannedDelivery<'a>>, usize), serde_json::Error> {
+    use crate::store::DeliveryStatus;
     let mut planned = Vec::new();
     let mut unmatched = 0;
     for (kind, comment, position) in changes {
-        match webhook_for(configs, *kind, comment, imported) {
-            Fired::Send { config, target } => planned.push(PlannedDelivery {
-                id: crate::ids::object_id(),
-                comment,
-                position: *position,
-                kind: *kind,
-                config,
-                target,
-                body: serde_json::to_string(&webhook_comment(comment))?,
-            }),
-            Fired::NoConfigForDomain | Fired::NoTargetForKind => {
-                tracing::debug!(tenant, comment = %comment.id, domain = ?comment.domain, kind = kind.as_str(), "no webhook configuration matches this change");
-                unmatched += 1;
+        let body: std::sync::Arc<str> = serde_json::to_string(&webhook_comment(comment))?.into();
+        let mut fired = false;
+        let mut queue =
+            |url: &str, method, config_domain: &str, legacy_token, sub: &str, status| {
+                planned.push(PlannedDelivery {
+                    id: crate::ids::object_id(),
+                    comment,
+                    position: *position,
+                    kind: *kind,
+                    url: url.to_owned(),
+                    method,
+                    config_domain: config_domain.to_owned(),
+                    legacy_token,
+                    subscription_id: sub.to_owned(),
+                    status,
+                    body: body.clone(),
+                });
+            };
+        let from_config = webhook_for(&targets.configs, *kind, comment, imported);
+        if let Fired::Send { config, target } = from_config {
+            fired = true;
+            queue(
+                &target.url,
+                target.method,
+                &config.domain,
+                config.legacy_token_header,
+                "",
+                DeliveryStatus::Queued,
+            );
+        }
+        for sub in &targets.subscriptions {
+            if !sub.kinds.contains(kind) || (imported && !sub.fire_on_import) {
+                continue;
             }
-            Fired::ImportNotFired | Fired::NotConfigured => {}
+            let Some(matched) = sub.matching_domain(comment.domain.as_deref()) else {
+                continue;
+            };
+            fired = true;
+            let status = if sub.disabled_at.is_some() {
+                DeliveryStatus::Paused
+            } else {
+                DeliveryStatus::Queued
+            };
+            queue(
+                &sub.url,
+                sub.method_for(*kind),
+                matched,
+                false,
+                &sub.id,
+                status,
+            );
+        }
+        if !fired
+            && matches!(
+                from_config,
+                Fired::NoConfigForDomain | Fired::NoTargetForKind
+            )
+        {
+            tracing::debug!(tenant, comment = %comment.id, domain = ?comment.domain, kind = kind.as_str(), "no webhook configuration or subscription matches this change");
+            unmatched += 1;
         }
     }
     Ok((planned, unmatched))

@@ -257,6 +257,22 @@ impl Hub {
         tenant: &str,
         domain: Option<&str>,
     ) -> StoreResult<Option<ApiSecret>> {
+        Ok(self
+            .signing_secrets(tenant, domain)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Every secret that signs webhooks of `domain`, oldest first: the domain's own, else the
+    /// tenant's wildcard ones. The first signs the FastComments header (during a rotation,
+    /// the one being retired, which receivers still know); all of them sign the Standard
+    /// Webhooks header (one `v1,` entry each), so a receiver knowing any one verifies.
+    pub async fn signing_secrets(
+        &self,
+        tenant: &str,
+        domain: Option<&str>,
+    ) -> StoreResult<Vec<ApiSecret>> {
         let cached = self.fresh(self.tenant_secrets.read().get(tenant));
         let secrets = match cached {
             Some(s) => s,
@@ -268,9 +284,17 @@ impl Hub {
                 s
             }
         };
+        // `list_secrets` gives them oldest first.
         let host = domain.and_then(normalize_domain);
-        let specific = host.and_then(|h| secrets.iter().find(|s| s.domain == h).cloned());
-        Ok(specific.or_else(|| secrets.iter().find(|s| s.domain == "*").cloned()))
+        let of = |d: &str| -> Vec<ApiSecret> {
+            secrets.iter().filter(|s| s.domain == d).cloned().collect()
+        };
+        let specific = host.map(|h| of(&h)).unwrap_or_default();
+        Ok(if specific.is_empty() {
+            of("*")
+        } else {
+            specific
+        })
     }
 
     // ---------- the timeline ----------
@@ -378,15 +402,60 @@ impl Hub {
         let keep = self.config.retention.as_millis() as i64;
         let tokens = self.store.delete_expired_pending(now - ttl).await?;
         let entries = self.store.prune_timeline(now - keep).await?;
+        let deliveries = self.prune_deliveries(now).await?;
+        self.disable_failing_subscriptions(now).await?;
+        for retired in self.store.retire_secrets(now).await? {
+            tracing::info!(tenant = %retired.tenant_id, secret = %retired.id, domain = %retired.domain, "a rotated API secret was retired");
+            self.forget_secret(&retired);
+        }
         self.forget_after_maintenance();
-        if tokens + entries > 0 {
+        if tokens + entries + deliveries > 0 {
             tracing::info!(
                 tokens,
                 entries,
-                "maintenance removed expired tokens and timeline entries"
+                deliveries,
+                "maintenance removed expired tokens, timeline entries and finished webhook deliveries"
             );
         }
         Ok((tokens, entries))
+    }
+
+    /// Disables the subscriptions that failed for longer than `webhook_disable_after`
+    /// (issue 13 §2), each logged and counted.
+    pub async fn disable_failing_subscriptions(&self, now: i64) -> StoreResult<usize> {
+        let after =
+            i64::try_from(self.config.webhook_disable_after.as_millis()).unwrap_or(i64::MAX);
+        let disabled = self
+            .store
+            .disable_failing_subscriptions(now.saturating_sub(after), now)
+            .await?;
+        for s in &disabled {
+            tracing::warn!(tenant = %s.tenant_id, subscription = %s.id, url = %s.url, reason = ?s.disabled_reason, "webhook subscription disabled: its receiver failed for too long; its deliveries wait until it is enabled again");
+            self.metrics.subscriptions_disabled_here.inc();
+        }
+        Ok(disabled.len())
+    }
+
+    /// Removes succeeded and cancelled deliveries older than the retention, a batch per
+    /// transaction, yielding between batches so the writer serves API changes in between.
+    /// Returns how many it removed.
+    pub async fn prune_deliveries(&self, now: i64) -> StoreResult<u64> {
+        let keep =
+            i64::try_from(self.config.webhook_delivery_retention.as_millis()).unwrap_or(i64::MAX);
+        let batch = self.config.webhook_prune_batch.max(1);
+        let mut removed = 0;
+        loop {
+            let n = self
+                .store
+                .prune_deliveries(now.saturating_sub(keep), batch)
+                .await?;
+            removed += n;
+            self.metrics.deliveries_pruned.add(n);
+            if n < batch {
+                return Ok(removed);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 }
 

@@ -95,6 +95,94 @@ impl Hub {
         Ok(removed)
     }
 
+    /// Rotates the secret `id` (issue 13 §3): a new secret for its domain now, the old one
+    /// kept `overlap` longer (both sign and authenticate meanwhile), then retired by
+    /// maintenance. Returns the old and the new secret and when the old one retires.
+    pub async fn rotate_secret(
+        &self,
+        tenant: &str,
+        id: &str,
+        overlap: std::time::Duration,
+    ) -> StoreResult<(ApiSecret, ApiSecret, i64)> {
+        let now = self.now_ms();
+        let retires_at = now.saturating_add(i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX));
+        let new = ApiSecret {
+            id: crate::ids::object_id(),
+            tenant_id: tenant.to_owned(),
+            domain: String::new(), // the store sets the old secret's
+            secret: crate::ids::api_secret(),
+            created_at: now,
+        };
+        let (old, new) = self
+            .store
+            .rotate_secret(tenant, id, &new, retires_at)
+            .await?;
+        self.tenant_secrets.write().remove(tenant);
+        tracing::info!(tenant, old = %old.id, new = %new.id, domain = %new.domain, retires_at, "API secret rotation started");
+        Ok((old, new, retires_at))
+    }
+
+    /// Enables or disables a subscription; enabling wakes the dispatcher for its paused
+    /// deliveries.
+    pub async fn set_subscription_enabled(
+        &self,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+    ) -> StoreResult<crate::store::Subscription> {
+        let reason = (!enabled).then_some("disabled by the tenant");
+        let s = self
+            .store
+            .set_subscription_enabled(tenant, id, enabled, reason, self.now_ms())
+            .await?;
+        tracing::info!(
+            tenant,
+            subscription = id,
+            enabled,
+            "webhook subscription changed"
+        );
+        if enabled {
+            self.webhook_wake.notify_one();
+        }
+        Ok(s)
+    }
+
+    /// A receiver answered `410 Gone` to `d` (issue 13 §1): its subscription is removed, or,
+    /// for a per-domain configuration, that kind's target (each is a subscription of one
+    /// kind); logged either way.
+    pub async fn receiver_gone(&self, d: &Delivery) -> StoreResult<()> {
+        if !d.subscription_id.is_empty() {
+            let removed = self
+                .store
+                .delete_subscription(&d.tenant_id, &d.subscription_id, self.now_ms())
+                .await?;
+            if removed.is_some() {
+                self.metrics.subscriptions_disabled_here.inc();
+                tracing::warn!(tenant = %d.tenant_id, subscription = %d.subscription_id, url = %d.url, delivery = %d.id, "the receiver answered 410 Gone: webhook subscription removed (unsubscribed)");
+            }
+            return Ok(());
+        }
+        let configs = self.store.webhook_configs(&d.tenant_id).await?;
+        let Some(mut config) = configs.into_iter().find(|c| c.domain == d.config_domain) else {
+            return Ok(());
+        };
+        let slot = match d.kind {
+            fastcomments_protocol::WebhookEventKind::Create => &mut config.create,
+            fastcomments_protocol::WebhookEventKind::Update => &mut config.update,
+            fastcomments_protocol::WebhookEventKind::Delete => &mut config.delete,
+        };
+        // Only if it still points where the 410 came from (it may have been changed since).
+        if slot.as_ref().is_some_and(|t| t.url == d.url) {
+            *slot = None;
+            self.store
+                .put_webhook_config(&d.tenant_id, &config, self.now_ms())
+                .await?;
+            self.metrics.subscriptions_disabled_here.inc();
+            tracing::warn!(tenant = %d.tenant_id, domain = %d.config_domain, kind = d.kind.as_str(), url = %d.url, delivery = %d.id, "the receiver answered 410 Gone: the configuration's target for this kind removed (unsubscribed)");
+        }
+        Ok(())
+    }
+
     /// Queues a failed or cancelled delivery again, with a fresh budget of attempts, due now.
     pub async fn retry_delivery(&self, tenant: &str, id: &str) -> StoreResult<Delivery> {
         let d = self

@@ -19,9 +19,10 @@ use serde::Deserialize;
 /// Deliveries per page.
 pub const PAGE_SIZE: u64 = 25;
 
-const STATES: [DeliveryStatus; 5] = [
+const STATES: [DeliveryStatus; 6] = [
     DeliveryStatus::Queued,
     DeliveryStatus::Retrying,
+    DeliveryStatus::Paused,
     DeliveryStatus::Succeeded,
     DeliveryStatus::Failed,
     DeliveryStatus::Cancelled,
@@ -160,6 +161,7 @@ fn count_list(c: DeliveryCounts) -> Vec<(&'static str, u64)> {
     vec![
         ("queued", c.queued),
         ("retrying", c.retrying),
+        ("paused", c.paused),
         ("succeeded", c.succeeded),
         ("failed", c.failed),
         ("cancelled", c.cancelled),
@@ -261,7 +263,7 @@ pub async fn list(
     list_page(&state, layout, q, String::new(), None, StatusCode::OK).await
 }
 
-/// `GET /admin/deliveries/counts.json`: `{queued, retrying, succeeded, failed, cancelled}`.
+/// `GET /admin/deliveries/counts.json`: `{queued, retrying, paused, succeeded, failed, cancelled}`.
 pub async fn counts(State(state): State<PageState>, admin: Admin) -> Response {
     match state.hub.store.delivery_counts(&admin.tenant_id).await {
         Ok(c) => {

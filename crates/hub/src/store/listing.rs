@@ -35,6 +35,8 @@ pub struct DeliveryCounts {
     pub failed: u64,
     /// Cancelled by the tenant.
     pub cancelled: u64,
+    /// Waiting for their disabled subscription to be enabled again.
+    pub paused: u64,
 }
 
 impl DeliveryCounts {
@@ -46,6 +48,7 @@ impl DeliveryCounts {
             DeliveryStatus::Succeeded => &mut self.succeeded,
             DeliveryStatus::Failed => &mut self.failed,
             DeliveryStatus::Cancelled => &mut self.cancelled,
+            DeliveryStatus::Paused => &mut self.paused,
         };
         *slot += n;
     }

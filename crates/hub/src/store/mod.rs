@@ -111,6 +111,23 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a secret; `false` when the tenant has none with that id.
     async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>>;
 
+    /// Starts a rotation: adds `new` (its domain is set to the old secret's) and schedules
+    /// the secret `old_id` for removal at `retires_at`, in one transaction. Until then both
+    /// authenticate and sign. Returns the old secret and the new one as stored.
+    /// [`StoreError::NotFound`] if the tenant has no such secret, [`StoreError::Conflict`] if
+    /// it is already being retired.
+    async fn rotate_secret(
+        &self,
+        tenant: &str,
+        old_id: &str,
+        new: &ApiSecret,
+        retires_at: i64,
+    ) -> StoreResult<(ApiSecret, ApiSecret)>;
+    /// A tenant's secrets being retired, soonest first.
+    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>>;
+    /// Removes every secret whose retirement is due at `now_ms`; returns them.
+    async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>>;
+
     // --- integration tokens ---
 
     /// A token's record.
@@ -204,8 +221,47 @@ pub trait Store: Send + Sync + 'static {
     async fn release_claims(&self, ids: &[String]) -> StoreResult<()>;
     /// When the earliest pending delivery due strictly after `after_ms` is due.
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
-    /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile.
+    /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile
+    /// — and notes each subscription's health (a 2xx ends its failing streak).
     async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()>;
+    /// Totals of the outbox, for `/metrics`.
+    async fn webhook_stats(&self) -> StoreResult<WebhookStats>;
+    /// Removes at most `limit` succeeded or cancelled deliveries last changed before
+    /// `before_ms`, with their attempts, in one short transaction; returns how many. The
+    /// caller repeats it until it returns less than `limit`, so retention never holds the
+    /// writer for long.
+    async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64>;
+    /// Creates a subscription, unless the tenant has one of the same form (URL, method,
+    /// kinds, domains, imports): then that one, and `false`. [`StoreError::Conflict`] when
+    /// the tenant has [`MAX_SUBSCRIPTIONS`] already.
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)>;
+    /// A tenant's subscriptions, oldest first.
+    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>>;
+    /// Removes a subscription and cancels its waiting deliveries; `None` if there is none.
+    async fn delete_subscription(
+        &self,
+        tenant: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Subscription>>;
+    /// Disables a subscription (its waiting deliveries become `paused`, new ones are queued
+    /// paused) or enables it (paused ones are due again at `now_ms`, in their order).
+    async fn set_subscription_enabled(
+        &self,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<Subscription>;
+    /// Disables every enabled subscription whose attempts have all failed since
+    /// `failing_before_ms` or earlier (see [`Subscription::failing_since`], kept up to date by
+    /// [`Store::record_attempts`]); returns them.
+    async fn disable_failing_subscriptions(
+        &self,
+        failing_before_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Subscription>>;
     /// A tenant's deliveries, newest first.
     async fn deliveries(
         &self,

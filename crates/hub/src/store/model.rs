@@ -31,6 +31,16 @@ pub struct ApiSecret {
     pub created_at: i64,
 }
 
+/// An API secret being retired after a rotation: it still authenticates and signs until
+/// `retires_at`, beside the secret that replaces it; then maintenance removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRetirement {
+    /// The retiring secret.
+    pub secret: ApiSecret,
+    /// When it is removed, epoch ms.
+    pub retires_at: i64,
+}
+
 /// Where an integration token is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
@@ -413,6 +423,73 @@ impl WebhookConfig {
     }
 }
 
+/// A webhook subscription (issue 13 §1, the hosted API's form): one URL that receives the
+/// chosen kinds of the chosen domains' comment changes, with its own deliveries, order and
+/// health. A tenant has at most [`MAX_SUBSCRIPTIONS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Its id.
+    pub id: String,
+    /// Owner.
+    pub tenant_id: String,
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// The method of every kind; `None`: each kind's default (`PUT`, `PUT`, `DELETE`).
+    pub method: Option<fastcomments_protocol::HttpMethod>,
+    /// The kinds it wants, sorted, without repeats.
+    pub kinds: Vec<fastcomments_protocol::WebhookEventKind>,
+    /// The domains it wants (normalised, sorted; `*` for every domain).
+    pub domains: Vec<String>,
+    /// Also fire for comments imported by integration uploads.
+    pub fire_on_import: bool,
+    /// Created, epoch ms.
+    pub created_at: i64,
+    /// Since when every attempt failed (none succeeded since), epoch ms.
+    pub failing_since: Option<i64>,
+    /// When it was disabled; its deliveries wait as `paused` meanwhile.
+    pub disabled_at: Option<i64>,
+    /// Why.
+    pub disabled_reason: Option<String>,
+}
+
+/// The most subscriptions a tenant may have.
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+
+impl Subscription {
+    /// The method a change of `kind` is sent with.
+    pub fn method_for(
+        &self,
+        kind: fastcomments_protocol::WebhookEventKind,
+    ) -> fastcomments_protocol::HttpMethod {
+        self.method.unwrap_or(kind.default_method())
+    }
+
+    /// The entry of [`Subscription::domains`] a comment of `domain` matches (its normalised
+    /// host, else `*`), if any.
+    pub fn matching_domain(&self, domain: Option<&str>) -> Option<&str> {
+        let host = domain.and_then(crate::hub::normalize_domain);
+        host.and_then(|h| self.domains.iter().find(|d| **d == h))
+            .or_else(|| self.domains.iter().find(|d| *d == "*"))
+            .map(String::as_str)
+    }
+}
+
+/// Where a tenant's comment changes go: its per-domain configurations and its subscriptions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookTargets {
+    /// Per-domain configurations (each kind's target is one subscription, in effect).
+    pub configs: Vec<WebhookConfig>,
+    /// Subscriptions.
+    pub subscriptions: Vec<Subscription>,
+}
+
+impl WebhookTargets {
+    /// Nothing would fire.
+    pub fn is_empty(&self) -> bool {
+        self.configs.is_empty() && self.subscriptions.is_empty()
+    }
+}
+
 /// Where a delivery is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryStatus {
@@ -426,6 +503,9 @@ pub enum DeliveryStatus {
     Failed,
     /// Cancelled by the tenant.
     Cancelled,
+    /// Waiting for its subscription to be enabled again (it was disabled for failing too
+    /// long); queued again, in order, when it is.
+    Paused,
 }
 
 impl DeliveryStatus {
@@ -437,6 +517,7 @@ impl DeliveryStatus {
             DeliveryStatus::Succeeded => "succeeded",
             DeliveryStatus::Failed => "failed",
             DeliveryStatus::Cancelled => "cancelled",
+            DeliveryStatus::Paused => "paused",
         }
     }
 
@@ -448,6 +529,7 @@ impl DeliveryStatus {
             "succeeded" => DeliveryStatus::Succeeded,
             "failed" => DeliveryStatus::Failed,
             "cancelled" => DeliveryStatus::Cancelled,
+            "paused" => DeliveryStatus::Paused,
             _ => return None,
         })
     }
@@ -473,8 +555,12 @@ pub struct Delivery {
     pub kind: fastcomments_protocol::WebhookEventKind,
     /// The comment's domain (picks the signing secret).
     pub domain: Option<String>,
-    /// The domain of the configuration that queued it.
+    /// The domain of the configuration that queued it (for a subscription, the entry of its
+    /// domains that matched).
     pub config_domain: String,
+    /// The subscription that queued it; empty for the per-domain configurations. Deliveries
+    /// of one comment go out in order per subscription (the configurations count as one).
+    pub subscription_id: String,
     /// Target URL.
     pub url: String,
     /// [`target_host`] of the URL: the dispatcher's per-host limit counts by it. Empty for
@@ -534,6 +620,17 @@ pub struct DueQuery<'a> {
     /// How long what is handed out stays claimed if its attempt is never recorded; longer
     /// than any attempt.
     pub lease_ms: i64,
+}
+
+/// Totals of the webhook outbox, for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookStats {
+    /// Deliveries by state (states with none may be missing).
+    pub by_status: Vec<(DeliveryStatus, u64)>,
+    /// When the oldest pending delivery was queued, epoch ms.
+    pub oldest_pending_at: Option<i64>,
+    /// Subscriptions disabled for failing too long.
+    pub disabled_subscriptions: u64,
 }
 
 /// The log of one attempt.

@@ -133,6 +133,7 @@ pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
             .ok_or_else(|| StoreError::Database(format!("unknown webhook kind {kind:?}")))?,
         domain: row.opt_text("domain")?,
         config_domain: row.text("config_domain")?,
+        subscription_id: row.text("subscription_id")?,
         url: row.text("url")?,
         target_host: row.text("target_host")?,
         method: HttpMethod::parse(&method)
@@ -161,5 +162,35 @@ pub(crate) fn attempt_from_row<R: StoreRow>(row: &R) -> StoreResult<DeliveryAtte
         response_body: row.opt_text("response_body")?,
         duration_ms: row.int("duration_ms")?,
         error: row.opt_text("error")?,
+    })
+}
+
+pub(crate) fn subscription_from_row<R: StoreRow>(row: &R) -> StoreResult<Subscription> {
+    let method = row.opt_text("method")?;
+    let kinds: Vec<String> = serde_json::from_str(&row.text("kinds")?)?;
+    Ok(Subscription {
+        id: row.text("id")?,
+        tenant_id: row.text("tenant_id")?,
+        url: row.text("url")?,
+        method: match method.as_deref() {
+            None | Some("") => None,
+            Some(m) => Some(
+                HttpMethod::parse(m)
+                    .ok_or_else(|| StoreError::Database(format!("unknown method {m:?}")))?,
+            ),
+        },
+        kinds: kinds
+            .iter()
+            .map(|k| {
+                WebhookEventKind::parse(k)
+                    .ok_or_else(|| StoreError::Database(format!("unknown webhook kind {k:?}")))
+            })
+            .collect::<StoreResult<_>>()?,
+        domains: serde_json::from_str(&row.text("domains")?)?,
+        fire_on_import: row.flag("fire_on_import")?,
+        created_at: row.int("created_at")?,
+        failing_since: row.opt_int("failing_since")?,
+        disabled_at: row.opt_int("disabled_at")?,
+        disabled_reason: row.opt_text("disabled_reason")?,
     })
 }

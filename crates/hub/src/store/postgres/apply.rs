@@ -141,10 +141,10 @@ pub(super) async fn apply(
     let entries = append_entries(&mut tx, tenant, entries, now_ms).await?;
     let mut queued = Enqueued::default();
     if let (Some(c), Some(last)) = (comment.as_ref(), entries.last()) {
-        let configs = load_webhook_configs(&mut tx, tenant).await?;
-        if !configs.is_empty() {
+        let targets = load_webhook_targets(&mut tx, tenant).await?;
+        if !targets.is_empty() {
             let changes = [(webhook_kind, c, last.created_at)];
-            queued = enqueue_webhooks(&mut tx, tenant, &configs, &changes, false, now_ms).await?;
+            queued = enqueue_webhooks(&mut tx, tenant, &targets, &changes, false, now_ms).await?;
         }
     }
     tx.commit().await?;

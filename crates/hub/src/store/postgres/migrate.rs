@@ -6,7 +6,14 @@ use super::*;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
 /// The migrations, in order. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "schema", include_str!("0001_schema.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "schema", include_str!("0001_schema.sql")),
+    (
+        2,
+        "webhook operations",
+        include_str!("0002_webhook_operations.sql"),
+    ),
+];
 
 /// [`MIGRATIONS`] as sqlx's migration source.
 #[derive(Debug)]

@@ -158,9 +158,11 @@ pub(super) async fn upload(
     }
     let entries = insert_entries(&mut tx, tenant, new_entries).await?;
     let mut queued = Enqueued::default();
-    let configs = load_webhook_configs(&mut tx, tenant).await?;
-    if configs.iter().any(|c| c.fire_on_import) {
-        queued = enqueue_webhooks(&mut tx, tenant, &configs, &imported, true, now_ms).await?;
+    let targets = load_webhook_targets(&mut tx, tenant).await?;
+    if targets.configs.iter().any(|c| c.fire_on_import)
+        || targets.subscriptions.iter().any(|s| s.fire_on_import)
+    {
+        queued = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms).await?;
     }
     tx.commit().await?;
     Ok(UploadOutcome {

@@ -17,21 +17,43 @@ pub(super) async fn load_webhook_configs(
         .collect()
 }
 
+/// The tenant's configurations and subscriptions, in the caller's transaction.
+pub(super) async fn load_webhook_targets(
+    conn: &mut PgConnection,
+    tenant: &str,
+) -> StoreResult<WebhookTargets> {
+    let configs = load_webhook_configs(&mut *conn, tenant).await?;
+    let rows = sqlx::query(
+        "SELECT * FROM webhook_subscriptions WHERE tenant_id = $1 ORDER BY created_at, id",
+    )
+    .bind(tenant)
+    .fetch_all(&mut *conn)
+    .await?;
+    let subscriptions = rows
+        .iter()
+        .map(subscription_from_row)
+        .collect::<StoreResult<_>>()?;
+    Ok(WebhookTargets {
+        configs,
+        subscriptions,
+    })
+}
+
 /// Queues the deliveries of changed comments in the caller's transaction (the outbox) and
 /// wakes every node's dispatcher at commit.
 pub(super) async fn enqueue_webhooks(
     conn: &mut PgConnection,
     tenant: &str,
-    configs: &[WebhookConfig],
+    targets: &WebhookTargets,
     changes: &[(fastcomments_protocol::WebhookEventKind, &Comment, i64)],
     imported: bool,
     now_ms: i64,
 ) -> StoreResult<Enqueued> {
-    let (rows, unmatched) = domain::webhooks::plan_deliveries(tenant, configs, changes, imported)?;
-    // 18 values a row, under PostgreSQL's 65,535 parameters a statement.
+    let (rows, unmatched) = domain::webhooks::plan_deliveries(tenant, targets, changes, imported)?;
+    // 19 values a row, under PostgreSQL's 65,535 parameters a statement.
     for chunk in rows.chunks(3_000) {
         let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
-            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, url, \
+            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, subscription_id, url, \
              target_host, method, legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at) ",
         );
         qb.push_values(chunk.iter(), |mut b, d| {
@@ -41,13 +63,14 @@ pub(super) async fn enqueue_webhooks(
                 .push_bind(d.position)
                 .push_bind(d.kind.as_str())
                 .push_bind(d.comment.domain.clone())
-                .push_bind(d.config.domain.clone())
-                .push_bind(d.target.url.clone())
-                .push_bind(target_host(&d.target.url))
-                .push_bind(d.target.method.as_str())
-                .push_bind(d.config.legacy_token_header)
-                .push_bind(d.body.clone())
-                .push_bind(DeliveryStatus::Queued.as_str())
+                .push_bind(d.config_domain.clone())
+                .push_bind(d.subscription_id.clone())
+                .push_bind(d.url.clone())
+                .push_bind(target_host(&d.url))
+                .push_bind(d.method.as_str())
+                .push_bind(d.legacy_token)
+                .push_bind(d.body.to_string())
+                .push_bind(d.status.as_str())
                 .push_bind(0i64)
                 .push_bind(0i64)
                 .push_bind(now_ms)
@@ -115,7 +138,7 @@ pub(super) async fn due_deliveries(
                AND e.next_attempt_at <= $1 AND (e.lease_until IS NULL OR e.lease_until <= $1) \
                AND e.id <> ALL($2) AND e.tenant_id <> ALL($3) \
                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f WHERE f.tenant_id = e.tenant_id \
-                   AND f.comment_id = e.comment_id AND f.position < e.position \
+                   AND f.comment_id = e.comment_id AND f.subscription_id = e.subscription_id AND f.position < e.position \
                    AND f.status IN ('queued', 'retrying')) \
              ORDER BY e.next_attempt_at, e.position LIMIT $4 \
              FOR UPDATE SKIP LOCKED) c \
@@ -239,6 +262,18 @@ pub(super) async fn record_attempts(
     .bind(now_ms)
     .execute(&mut *tx)
     .await?;
+    // Cancelled (or paused) while the attempt was out: the state stays, but the attempt is
+    // counted, so a retry by hand is numbered after it.
+    sqlx::query(
+        "UPDATE webhook_deliveries d SET attempts = v.attempt, claimed_by = NULL, lease_until = NULL \
+         FROM UNNEST($1::text[], $2::bigint[]) AS v(id, attempt) \
+         WHERE d.id = v.id AND d.status NOT IN ('queued', 'retrying') AND d.attempts < v.attempt",
+    )
+    .bind(&ids)
+    .bind(&numbers)
+    .execute(&mut *tx)
+    .await?;
+    super::subscriptions::note_health(&mut tx, outcomes).await?;
     if outcomes.iter().any(|o| o.status.is_pending()) {
         announce(&mut tx, &Notice::Deliveries).await?;
     }
@@ -344,10 +379,10 @@ pub(super) async fn cancel_delivery(
         tenant,
         id,
         "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = $1 \
-         WHERE tenant_id = $2 AND id = $3 AND status IN ('queued', 'retrying') RETURNING *",
+         WHERE tenant_id = $2 AND id = $3 AND status IN ('queued', 'retrying', 'paused') RETURNING *",
         now_ms,
         None,
-        "only queued or retrying deliveries can be cancelled",
+        "only queued, retrying or paused deliveries can be cancelled",
     )
     .await
 }

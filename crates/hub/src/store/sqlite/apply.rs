@@ -132,10 +132,10 @@ pub(super) async fn apply_in(
     let entries = append_entries(tx, tenant, entries, now_ms).await?;
     let mut queued = Enqueued::default();
     if let (Some(c), Some(last)) = (comment.as_ref(), entries.last()) {
-        let configs = load_webhook_configs(tx, tenant).await?;
-        if !configs.is_empty() {
+        let targets = load_webhook_targets(tx, tenant).await?;
+        if !targets.is_empty() {
             let changes = [(webhook_kind, c, last.created_at)];
-            queued = enqueue_webhooks(tx, tenant, &configs, &changes, false, now_ms).await?;
+            queued = enqueue_webhooks(tx, tenant, &targets, &changes, false, now_ms).await?;
         }
     }
     Ok(Applied {

@@ -26,6 +26,9 @@ mod handle;
 mod listing;
 mod lock;
 mod migrate;
+mod retention;
+mod rotation;
+mod subscriptions;
 mod tenants;
 #[cfg(test)]
 mod tests;
@@ -140,6 +143,19 @@ impl SqliteStore {
             "TEXT NOT NULL DEFAULT ''",
         )
         .await?;
+        add_column_if_missing(
+            &writer,
+            "webhook_deliveries",
+            "subscription_id",
+            "TEXT NOT NULL DEFAULT ''",
+        )
+        .await?;
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_subscription ON webhook_deliveries \
+             (subscription_id) WHERE subscription_id <> ''",
+        )
+        .execute(&writer)
+        .await?;
         // After the column exists in old databases too: the outbox query walks pending
         // deliveries host by host through it.
         sqlx::query(
@@ -210,6 +226,68 @@ impl Store for SqliteStore {
 
     async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>> {
         tenants::delete_secret(self, tenant, id).await
+    }
+
+    async fn rotate_secret(
+        &self,
+        tenant: &str,
+        old_id: &str,
+        new: &ApiSecret,
+        retires_at: i64,
+    ) -> StoreResult<(ApiSecret, ApiSecret)> {
+        rotation::rotate_secret(self, tenant, old_id, new, retires_at).await
+    }
+
+    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>> {
+        rotation::secret_retirements(self, tenant).await
+    }
+
+    async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>> {
+        rotation::retire_secrets(self, now_ms).await
+    }
+
+    async fn webhook_stats(&self) -> StoreResult<WebhookStats> {
+        retention::webhook_stats(self).await
+    }
+
+    async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64> {
+        retention::prune_deliveries(self, before_ms, limit).await
+    }
+
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)> {
+        subscriptions::create_subscription(self, s).await
+    }
+
+    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>> {
+        subscriptions::subscriptions(self, tenant).await
+    }
+
+    async fn delete_subscription(
+        &self,
+        tenant: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Subscription>> {
+        subscriptions::delete_subscription(self, tenant, id, now_ms).await
+    }
+
+    async fn set_subscription_enabled(
+        &self,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<Subscription> {
+        subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now_ms).await
+    }
+
+    async fn disable_failing_subscriptions(
+        &self,
+        failing_before_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Subscription>> {
+        subscriptions::disable_failing_subscriptions(self, failing_before_ms, now_ms).await
     }
 
     async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {

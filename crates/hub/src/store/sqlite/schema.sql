@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     kind             TEXT NOT NULL,
     domain           TEXT,               -- the comment's domain (picks the signing secret)
     config_domain    TEXT NOT NULL,
+    subscription_id  TEXT NOT NULL DEFAULT '',  -- '' for the per-domain configurations
     url              TEXT NOT NULL,
     target_host      TEXT NOT NULL DEFAULT '',  -- host:port of url: per-host in-flight limit
     method           TEXT NOT NULL,
@@ -126,3 +127,28 @@ CREATE TABLE IF NOT EXISTS webhook_attempts (
     error          TEXT,
     PRIMARY KEY (delivery_id, attempt)
 );
+-- Secrets being retired after a rotation (issue 13 §3): removed by maintenance at retires_at.
+CREATE TABLE IF NOT EXISTS api_secret_retirements (
+    secret_id   TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL,
+    retires_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_secret_retirements_due ON api_secret_retirements (retires_at);
+-- Retention walks finished deliveries by age (issue 13 §4).
+CREATE INDEX IF NOT EXISTS webhook_deliveries_finished ON webhook_deliveries (updated_at)
+    WHERE status IN ('succeeded', 'cancelled');
+-- Webhook subscriptions (issue 13 §1): a URL for some kinds of some domains' changes.
+CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+    id               TEXT PRIMARY KEY,
+    tenant_id        TEXT NOT NULL,
+    url              TEXT NOT NULL,
+    method           TEXT NOT NULL,      -- '' for each kind's default
+    kinds            TEXT NOT NULL,      -- JSON array, sorted
+    domains          TEXT NOT NULL,      -- JSON array, sorted
+    fire_on_import   INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    failing_since    INTEGER,
+    disabled_at      INTEGER,
+    disabled_reason  TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_subscriptions_by_tenant ON webhook_subscriptions (tenant_id, created_at);

@@ -176,9 +176,11 @@ pub(super) async fn upload_in(
     upsert_comment_docs(tx, &rows).await?;
     let entries = insert_entries(tx, tenant, entries).await?;
     let mut queued = Enqueued::default();
-    let configs = load_webhook_configs(tx, tenant).await?;
-    if configs.iter().any(|c| c.fire_on_import) {
-        queued = enqueue_webhooks(tx, tenant, &configs, &imported, true, now_ms).await?;
+    let targets = load_webhook_targets(tx, tenant).await?;
+    if targets.configs.iter().any(|c| c.fire_on_import)
+        || targets.subscriptions.iter().any(|s| s.fire_on_import)
+    {
+        queued = enqueue_webhooks(tx, tenant, &targets, &imported, true, now_ms).await?;
     }
     write_token(tx, &record).await?;
     Ok(UploadOutcome {

@@ -20,20 +20,42 @@ pub(super) async fn load_webhook_configs(
         .collect()
 }
 
+/// The tenant's configurations and subscriptions, in the caller's transaction.
+pub(super) async fn load_webhook_targets(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+) -> StoreResult<WebhookTargets> {
+    let configs = load_webhook_configs(&mut *conn, tenant).await?;
+    let rows = sqlx::query(
+        "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id",
+    )
+    .bind(tenant)
+    .fetch_all(&mut *conn)
+    .await?;
+    let subscriptions = rows
+        .iter()
+        .map(subscription_from_row)
+        .collect::<StoreResult<_>>()?;
+    Ok(WebhookTargets {
+        configs,
+        subscriptions,
+    })
+}
+
 /// Queues webhook deliveries for changed comments, in the caller's transaction (the outbox).
 pub(super) async fn enqueue_webhooks(
     conn: &mut SqliteConnection,
     tenant: &str,
-    configs: &[WebhookConfig],
+    targets: &WebhookTargets,
     changes: &[(WebhookEventKind, &Comment, i64)],
     imported: bool,
     now_ms: i64,
 ) -> StoreResult<Enqueued> {
-    let (rows, unmatched) = domain::webhooks::plan_deliveries(tenant, configs, changes, imported)?;
-    let per_row = 18;
+    let (rows, unmatched) = domain::webhooks::plan_deliveries(tenant, targets, changes, imported)?;
+    let per_row = 19;
     for chunk in rows.chunks(MAX_PARAMS / per_row) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, url, target_host, method, \
+            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, subscription_id, url, target_host, method, \
              legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at) ",
         );
         qb.push_values(chunk.iter(), |mut b, d| {
@@ -43,13 +65,14 @@ pub(super) async fn enqueue_webhooks(
                 .push_bind(d.position)
                 .push_bind(d.kind.as_str())
                 .push_bind(d.comment.domain.as_deref())
-                .push_bind(d.config.domain.as_str())
-                .push_bind(d.target.url.as_str())
-                .push_bind(target_host(&d.target.url))
-                .push_bind(d.target.method.as_str())
-                .push_bind(d.config.legacy_token_header)
-                .push_bind(d.body.as_str())
-                .push_bind(DeliveryStatus::Queued.as_str())
+                .push_bind(d.config_domain.as_str())
+                .push_bind(d.subscription_id.as_str())
+                .push_bind(d.url.as_str())
+                .push_bind(target_host(&d.url))
+                .push_bind(d.method.as_str())
+                .push_bind(d.legacy_token)
+                .push_bind(&*d.body)
+                .push_bind(d.status.as_str())
                 .push_bind(0i64)
                 .push_bind(0i64)
                 .push_bind(now_ms)
@@ -115,7 +138,22 @@ pub(super) async fn record_attempts_in(
              FROM v WHERE webhook_deliveries.id = v.id",
         );
         qb.build().execute(&mut *tx).await?;
+
+        // Cancelled (or paused) while the attempt was out: the state stays, but the attempt
+        // is counted, so a retry by hand is numbered after it.
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("WITH v(id, attempt) AS (");
+        qb.push_values(chunk.iter(), |mut b, o| {
+            b.push_bind(o.attempt.delivery_id.as_str())
+                .push_bind(o.attempt.attempt);
+        });
+        qb.push(
+            ") UPDATE webhook_deliveries SET attempts = v.attempt, lease_until = NULL FROM v \
+             WHERE webhook_deliveries.id = v.id AND webhook_deliveries.status NOT IN ('queued', 'retrying') \
+             AND webhook_deliveries.attempts < v.attempt",
+        );
+        qb.build().execute(&mut *tx).await?;
     }
+    super::subscriptions::note_health(&mut tx, outcomes).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -174,7 +212,7 @@ pub(super) async fn due_deliveries(
     qb.push_bind(q.now_ms);
     qb.push(
         ") AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f WHERE f.tenant_id = e.tenant_id \
-           AND f.comment_id = e.comment_id AND f.position < e.position AND f.status IN ('queued', 'retrying'))",
+           AND f.comment_id = e.comment_id AND f.subscription_id = e.subscription_id AND f.position < e.position AND f.status IN ('queued', 'retrying'))",
     );
     // In-flight ids are at most the dispatcher's concurrency, full hosts and tenants fewer.
     let not_in = |qb: &mut QueryBuilder<Sqlite>, column: &str, values: &[String]| {
@@ -339,7 +377,7 @@ pub(super) async fn cancel_delivery(
 ) -> StoreResult<Delivery> {
     let row = sqlx::query(
         "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ? \
-         WHERE tenant_id = ? AND id = ? AND status IN ('queued', 'retrying') RETURNING *",
+         WHERE tenant_id = ? AND id = ? AND status IN ('queued', 'retrying', 'paused') RETURNING *",
     )
     .bind(now_ms)
     .bind(tenant)
@@ -350,7 +388,7 @@ pub(super) async fn cancel_delivery(
         Some(d) => Ok(d),
         None => match store.delivery(tenant, id).await? {
             Some((d, _)) => Err(StoreError::Conflict(format!(
-                "only queued or retrying deliveries can be cancelled; this one is {}",
+                "only queued, retrying or paused deliveries can be cancelled; this one is {}",
                 d.status.as_str()
             ))),
             None => Err(StoreError::NotFound("webhook delivery")),

@@ -1,0 +1,459 @@
+//! Issue 13's tenant API: webhook subscriptions (`/api/v1/webhooks`, the hosted API's form:
+//! a URL, a method, the kinds and the domains it wants), their sample payloads, enabling a
+//! disabled one, and secret rotation with overlap (`/api/v1/api-secrets/{id}/rotate`).
+
+use super::doc::TenantErrors;
+use super::extract::{AppState, JsonBody, OptionalJson, TenantAuth};
+use super::tenant::SecretOut;
+use super::webhooks::{dummy_comment, require_owned_domain};
+use crate::error::{ApiError, ApiResult};
+use crate::hub::normalize_domain;
+use crate::ids;
+use crate::store::Subscription;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use fastcomments_protocol::{HttpMethod, Millis, Status, WebhookComment, WebhookEventKind};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use utoipa::ToSchema;
+
+// ---------- subscriptions ----------
+
+/// Body of `POST /api/v1/webhooks`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscriptionInput {
+    /// `http://` or `https://` URL.
+    url: String,
+    /// One method for every kind (each must allow it); left out: each kind's default.
+    #[serde(default)]
+    method: Option<String>,
+    /// `create`, `update`, `delete` (or `comment.created` …); left out: all three.
+    #[serde(default, alias = "kinds", alias = "eventKinds")]
+    events: Option<Vec<String>>,
+    /// The tenant's domains (or `*`) whose comments it wants; left out: `*`.
+    #[serde(default)]
+    domains: Option<Vec<String>>,
+    /// Also fire for comments imported by integration uploads.
+    #[serde(default)]
+    fire_on_import: bool,
+}
+
+/// A subscription as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionOut {
+    id: String,
+    url: String,
+    method: Option<HttpMethod>,
+    events: Vec<WebhookEventKind>,
+    domains: Vec<String>,
+    fire_on_import: bool,
+    created_at: Millis,
+    /// `false` while disabled: its deliveries wait, `paused`.
+    enabled: bool,
+    disabled_at: Option<Millis>,
+    disabled_reason: Option<String>,
+    /// Since when every attempt failed, if it is failing now.
+    failing_since: Option<Millis>,
+}
+
+impl From<Subscription> for SubscriptionOut {
+    fn from(s: Subscription) -> Self {
+        SubscriptionOut {
+            id: s.id,
+            url: s.url,
+            method: s.method,
+            events: s.kinds,
+            domains: s.domains,
+            fire_on_import: s.fire_on_import,
+            created_at: Millis(s.created_at),
+            enabled: s.disabled_at.is_none(),
+            disabled_at: s.disabled_at.map(Millis),
+            disabled_reason: s.disabled_reason,
+            failing_since: s.failing_since.map(Millis),
+        }
+    }
+}
+
+/// `{status, webhook, created}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionCreated {
+    status: Status,
+    webhook: SubscriptionOut,
+    /// `false` when an identical subscription existed: it is the one returned.
+    created: bool,
+}
+
+/// `POST /api/v1/webhooks {"url","method?","events?","domains?","fireOnImport?"}`: subscribes
+/// a URL. The same subscription twice gives the first (`created: false`); a tenant has at
+/// most 50 (`409 too-many-webhooks`).
+#[utoipa::path(
+    post,
+    path = "/webhooks",
+    tag = "tenant",
+    summary = "Subscribe a URL to comment webhooks (the same subscription twice returns the first)",
+    request_body = SubscriptionInput,
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The subscription", body = SubscriptionCreated), (status = 201, description = "Created", body = SubscriptionCreated), TenantErrors)
+)]
+pub async fn create(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    JsonBody(input): JsonBody<SubscriptionInput>,
+) -> ApiResult<(StatusCode, Json<SubscriptionCreated>)> {
+    let url = url::Url::parse(input.url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| ApiError::invalid_body(format!("not an http(s) URL: {:?}", input.url)))?;
+    let mut kinds = Vec::new();
+    for e in input.events.unwrap_or_else(|| {
+        WebhookEventKind::ALL
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect()
+    }) {
+        let kind = WebhookEventKind::parse(e.trim())
+            .ok_or_else(|| ApiError::invalid_body(format!("unknown event kind {e:?}")))?;
+        kinds.push(kind);
+    }
+    kinds.sort_by_key(|k| WebhookEventKind::ALL.iter().position(|a| a == k));
+    kinds.dedup();
+    if kinds.is_empty() {
+        return Err(ApiError::invalid_body("events is empty"));
+    }
+    let method = match input.method.as_deref() {
+        None => None,
+        Some(m) => {
+            let method = HttpMethod::parse(m)
+                .ok_or_else(|| ApiError::invalid_body(format!("unknown method {m:?}")))?;
+            if let Some(k) = kinds.iter().find(|k| !k.allows(method)) {
+                return Err(ApiError::invalid_body(format!(
+                    "{} webhooks cannot be sent with {}",
+                    k.as_str(),
+                    method.as_str()
+                )));
+            }
+            Some(method)
+        }
+    };
+    let mut domains = Vec::new();
+    for d in input.domains.unwrap_or_else(|| vec!["*".to_owned()]) {
+        let domain = normalize_domain(&d)
+            .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?;
+        require_owned_domain(&hub, &auth.tenant_id, &domain).await?;
+        domains.push(domain);
+    }
+    domains.sort();
+    domains.dedup();
+    if domains.is_empty() {
+        return Err(ApiError::invalid_body("domains is empty"));
+    }
+    let wanted = Subscription {
+        id: ids::object_id(),
+        tenant_id: auth.tenant_id,
+        url: url.to_string(),
+        method,
+        kinds,
+        domains,
+        fire_on_import: input.fire_on_import,
+        created_at: hub.now_ms(),
+        failing_since: None,
+        disabled_at: None,
+        disabled_reason: None,
+    };
+    let (stored, created) = match hub.store.create_subscription(&wanted).await {
+        Err(crate::store::StoreError::Conflict(reason)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "too-many-webhooks",
+                reason,
+            ))
+        }
+        other => other?,
+    };
+    if created {
+        tracing::info!(tenant = %stored.tenant_id, subscription = %stored.id, url = %stored.url, "webhook subscription created");
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(SubscriptionCreated {
+            status: Status::Success,
+            webhook: stored.into(),
+            created,
+        }),
+    ))
+}
+
+/// `{status, webhooks}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionsOut {
+    status: Status,
+    webhooks: Vec<SubscriptionOut>,
+}
+
+/// `GET /api/v1/webhooks`: the tenant's subscriptions, oldest first (disabled ones say so).
+#[utoipa::path(
+    get,
+    path = "/webhooks",
+    tag = "tenant",
+    summary = "The tenant's webhook subscriptions",
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "Every subscription", body = SubscriptionsOut), TenantErrors)
+)]
+pub async fn list(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+) -> ApiResult<Json<SubscriptionsOut>> {
+    let subs = hub.store.subscriptions(&auth.tenant_id).await?;
+    Ok(Json(SubscriptionsOut {
+        status: Status::Success,
+        webhooks: subs.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// `{status, webhook}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionOne {
+    status: Status,
+    webhook: SubscriptionOut,
+}
+
+/// `DELETE /api/v1/webhooks/{id}`: unsubscribes; its waiting deliveries are cancelled.
+#[utoipa::path(
+    delete,
+    path = "/webhooks/{id}",
+    tag = "tenant",
+    summary = "Remove a subscription",
+    params(("id" = String, Path, description = "The subscription's id")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The removed subscription", body = SubscriptionOne), TenantErrors)
+)]
+pub async fn remove(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SubscriptionOne>> {
+    let removed = hub
+        .store
+        .delete_subscription(&auth.tenant_id, &id, hub.now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook subscription"))?;
+    tracing::info!(tenant = %auth.tenant_id, subscription = %id, "webhook subscription removed");
+    Ok(Json(SubscriptionOne {
+        status: Status::Success,
+        webhook: removed.into(),
+    }))
+}
+
+/// `POST /api/v1/webhooks/{id}/enable`: a disabled subscription sends again; its paused
+/// deliveries go out first, in their order.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{id}/enable",
+    tag = "tenant",
+    summary = "Enable a subscription; its paused deliveries resume in order",
+    params(("id" = String, Path, description = "The subscription's id")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The subscription", body = SubscriptionOne), TenantErrors)
+)]
+pub async fn enable(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SubscriptionOne>> {
+    let s = hub
+        .set_subscription_enabled(&auth.tenant_id, &id, true)
+        .await?;
+    Ok(Json(SubscriptionOne {
+        status: Status::Success,
+        webhook: s.into(),
+    }))
+}
+
+/// `POST /api/v1/webhooks/{id}/disable`: stops sending; deliveries wait, paused.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{id}/disable",
+    tag = "tenant",
+    summary = "Disable a subscription; its deliveries wait, paused",
+    params(("id" = String, Path, description = "The subscription's id")),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The subscription", body = SubscriptionOne), TenantErrors)
+)]
+pub async fn disable(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SubscriptionOne>> {
+    let s = hub
+        .set_subscription_enabled(&auth.tenant_id, &id, false)
+        .await?;
+    Ok(Json(SubscriptionOne {
+        status: Status::Success,
+        webhook: s.into(),
+    }))
+}
+
+/// One sample payload.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SampleOut {
+    kind: WebhookEventKind,
+    /// `X-FastComments-Event`.
+    event: &'static str,
+    /// The method a subscription without one uses.
+    method: HttpMethod,
+    /// The body, as a `WebhookComment` (a delete carries the comment as it was).
+    body: WebhookComment,
+}
+
+/// `{status, samples}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SamplesOut {
+    status: Status,
+    samples: Vec<SampleOut>,
+}
+
+/// `GET /api/v1/webhooks/sample-payloads`: one example body per kind.
+#[utoipa::path(
+    get,
+    path = "/webhooks/sample-payloads",
+    tag = "tenant",
+    summary = "One example body per event kind",
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The samples", body = SamplesOut), TenantErrors)
+)]
+pub async fn sample_payloads(_auth: TenantAuth) -> Json<SamplesOut> {
+    Json(SamplesOut {
+        status: Status::Success,
+        samples: WebhookEventKind::ALL
+            .into_iter()
+            .map(|kind| SampleOut {
+                kind,
+                event: kind.header_value(),
+                method: kind.default_method(),
+                body: dummy_comment(Some("example.com")),
+            })
+            .collect(),
+    })
+}
+
+// ---------- secret rotation ----------
+
+/// How long an old secret keeps signing and authenticating after a rotation, unless told.
+pub const DEFAULT_ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
+/// The longest overlap a rotation may ask for.
+pub const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Body of `POST /api/v1/api-secrets/{id}/rotate` (may be empty).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateInput {
+    /// Seconds the old secret stays valid beside the new one (default a day, at most 30 days).
+    #[serde(default)]
+    overlap_seconds: Option<u64>,
+}
+
+/// A secret being retired.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetiringOut {
+    id: String,
+    domain: String,
+    retires_at: Millis,
+}
+
+/// `{status, apiSecret, retiring}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rotated {
+    status: Status,
+    /// The new secret.
+    api_secret: SecretOut,
+    /// The old one and when it goes.
+    retiring: RetiringOut,
+}
+
+/// `POST /api/v1/api-secrets/{id}/rotate {"overlapSeconds"?}`: a new secret for the same
+/// domain now; the old one keeps authenticating and signing until `retiring.retiresAt`
+/// (webhooks carry a Standard Webhooks signature by each meanwhile, and the FastComments
+/// header is signed by the old one), then maintenance removes it. `DELETE
+/// /api/v1/api-secrets/{id}` retires it earlier.
+#[utoipa::path(
+    post,
+    path = "/api-secrets/{id}/rotate",
+    tag = "tenant",
+    summary = "Replace an API secret, keeping the old one signing beside the new for an overlap",
+    params(("id" = String, Path, description = "The secret's id")),
+    request_body(content = Option<RotateInput>),
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "The new secret, and when the old retires", body = Rotated), TenantErrors)
+)]
+pub async fn rotate_secret(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    Path(id): Path<String>,
+    OptionalJson(input): OptionalJson<RotateInput>,
+) -> ApiResult<Json<Rotated>> {
+    let overlap = input
+        .overlap_seconds
+        .map_or(DEFAULT_ROTATION_OVERLAP, Duration::from_secs);
+    if overlap > MAX_ROTATION_OVERLAP {
+        return Err(ApiError::invalid_body(format!(
+            "overlapSeconds is at most {}",
+            MAX_ROTATION_OVERLAP.as_secs()
+        )));
+    }
+    let (old, new, retires_at) = hub.rotate_secret(&auth.tenant_id, &id, overlap).await?;
+    Ok(Json(Rotated {
+        status: Status::Success,
+        api_secret: new.into(),
+        retiring: RetiringOut {
+            id: old.id,
+            domain: old.domain,
+            retires_at: Millis(retires_at),
+        },
+    }))
+}
+
+/// `{status, retiring}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationsOut {
+    status: Status,
+    retiring: Vec<RetiringOut>,
+}
+
+/// `GET /api/v1/api-secrets/rotations`: the tenant's secrets being retired, soonest first.
+#[utoipa::path(
+    get,
+    path = "/api-secrets/rotations",
+    tag = "tenant",
+    summary = "Secrets being retired, and when",
+    security(("apiKey" = []), ("apiKeyQuery" = [])),
+    responses((status = 200, description = "Retiring secrets", body = RotationsOut), TenantErrors)
+)]
+pub async fn list_rotations(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+) -> ApiResult<Json<RotationsOut>> {
+    let retiring = hub.store.secret_retirements(&auth.tenant_id).await?;
+    Ok(Json(RotationsOut {
+        status: Status::Success,
+        retiring: retiring
+            .into_iter()
+            .map(|r| RetiringOut {
+                id: r.secret.id,
+                domain: r.secret.domain,
+                retires_at: Millis(r.retires_at),
+            })
+            .collect(),
+    }))
+}

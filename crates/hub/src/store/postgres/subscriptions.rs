@@ -1,0 +1,240 @@
+//! Webhook subscriptions (issue 13 §1, §2): create once per identical form, list, remove,
+//! disable (their pending deliveries wait as `paused`) and enable (queued again, in order).
+
+use super::*;
+
+fn kinds_json(s: &Subscription) -> StoreResult<String> {
+    let kinds: Vec<&str> = s.kinds.iter().map(|k| k.as_str()).collect();
+    Ok(serde_json::to_string(&kinds)?)
+}
+
+pub(super) async fn create_subscription(
+    store: &PostgresStore,
+    s: &Subscription,
+) -> StoreResult<(Subscription, bool)> {
+    let kinds = kinds_json(s)?;
+    let domains = serde_json::to_string(&s.domains)?;
+    let method = s.method.map_or("", |m| m.as_str());
+    let mut tx = store.pool.begin().await?;
+    let same = sqlx::query(
+        "SELECT * FROM webhook_subscriptions WHERE tenant_id = $1 AND url = $2 AND method = $3 \
+         AND kinds = $4 AND domains = $5 AND fire_on_import = $6 ORDER BY created_at, id LIMIT 1",
+    )
+    .bind(&s.tenant_id)
+    .bind(&s.url)
+    .bind(method)
+    .bind(&kinds)
+    .bind(&domains)
+    .bind(s.fire_on_import)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = same {
+        return Ok((subscription_from_row(&row)?, false));
+    }
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_subscriptions WHERE tenant_id = $1")
+            .bind(&s.tenant_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if count as usize >= MAX_SUBSCRIPTIONS {
+        return Err(StoreError::Conflict(format!(
+            "a tenant has at most {MAX_SUBSCRIPTIONS} webhook subscriptions"
+        )));
+    }
+    sqlx::query(
+        "INSERT INTO webhook_subscriptions (id, tenant_id, url, method, kinds, domains, fire_on_import, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&s.id)
+    .bind(&s.tenant_id)
+    .bind(&s.url)
+    .bind(method)
+    .bind(&kinds)
+    .bind(&domains)
+    .bind(s.fire_on_import)
+    .bind(s.created_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let stored = Subscription {
+        failing_since: None,
+        disabled_at: None,
+        disabled_reason: None,
+        ..s.clone()
+    };
+    Ok((stored, true))
+}
+
+pub(super) async fn subscriptions(
+    store: &PostgresStore,
+    tenant: &str,
+) -> StoreResult<Vec<Subscription>> {
+    let rows = sqlx::query(
+        "SELECT * FROM webhook_subscriptions WHERE tenant_id = $1 ORDER BY created_at, id",
+    )
+    .bind(tenant)
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter().map(subscription_from_row).collect()
+}
+
+pub(super) async fn delete_subscription(
+    store: &PostgresStore,
+    tenant: &str,
+    id: &str,
+    now_ms: i64,
+) -> StoreResult<Option<Subscription>> {
+    let mut tx = store.pool.begin().await?;
+    let row = sqlx::query(
+        "DELETE FROM webhook_subscriptions WHERE tenant_id = $1 AND id = $2 RETURNING *",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let removed = row.as_ref().map(subscription_from_row).transpose()?;
+    if removed.is_some() {
+        // Nobody wants them any more; their log stays.
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = $1, lease_until = NULL, claimed_by = NULL \
+             WHERE subscription_id = $2 AND status IN ('queued', 'retrying', 'paused')",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// Disables or enables one subscription and moves its waiting deliveries with it, in the
+/// caller's transaction.
+async fn set_enabled_in(
+    conn: &mut PgConnection,
+    tenant: &str,
+    id: &str,
+    enabled: bool,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> StoreResult<Option<Subscription>> {
+    let row = if enabled {
+        sqlx::query(
+            "UPDATE webhook_subscriptions SET disabled_at = NULL, disabled_reason = NULL, failing_since = NULL \
+             WHERE tenant_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        sqlx::query(
+            "UPDATE webhook_subscriptions SET disabled_at = COALESCE(disabled_at, $1), disabled_reason = $2 \
+             WHERE tenant_id = $3 AND id = $4 RETURNING *",
+        )
+        .bind(now_ms)
+        .bind(reason)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+    };
+    let Some(sub) = row.as_ref().map(subscription_from_row).transpose()? else {
+        return Ok(None);
+    };
+    // Paused deliveries keep their attempts and positions: enabled, they go out in order.
+    let sql = if enabled {
+        "UPDATE webhook_deliveries SET status = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END, \
+         next_attempt_at = $1, updated_at = $2 WHERE subscription_id = $3 AND status = 'paused'"
+    } else {
+        "UPDATE webhook_deliveries SET status = 'paused', next_attempt_at = $1, updated_at = $2, lease_until = NULL, claimed_by = NULL \
+         WHERE subscription_id = $3 AND status IN ('queued', 'retrying')"
+    };
+    sqlx::query(sql)
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(sub))
+}
+
+pub(super) async fn set_subscription_enabled(
+    store: &PostgresStore,
+    tenant: &str,
+    id: &str,
+    enabled: bool,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> StoreResult<Subscription> {
+    let mut tx = store.pool.begin().await?;
+    let sub = set_enabled_in(&mut tx, tenant, id, enabled, reason, now_ms)
+        .await?
+        .ok_or(StoreError::NotFound("webhook subscription"))?;
+    if enabled {
+        announce(&mut tx, &Notice::Deliveries).await?;
+    }
+    tx.commit().await?;
+    Ok(sub)
+}
+
+pub(super) async fn disable_failing_subscriptions(
+    store: &PostgresStore,
+    failing_before_ms: i64,
+    now_ms: i64,
+) -> StoreResult<Vec<Subscription>> {
+    let mut tx = store.pool.begin().await?;
+    let due: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT tenant_id, id, failing_since FROM webhook_subscriptions \
+         WHERE disabled_at IS NULL AND failing_since IS NOT NULL AND failing_since <= $1",
+    )
+    .bind(failing_before_ms)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut disabled = Vec::new();
+    for (tenant, id, since) in due {
+        let reason = format!(
+            "every attempt failed for {} s (since {since} ms after the epoch)",
+            (now_ms - since).max(0) / 1000
+        );
+        if let Some(s) = set_enabled_in(&mut tx, &tenant, &id, false, Some(&reason), now_ms).await?
+        {
+            disabled.push(s);
+        }
+    }
+    tx.commit().await?;
+    Ok(disabled)
+}
+
+/// Notes attempts' outcomes on their subscriptions, in the caller's transaction: a 2xx ends
+/// its subscription's failing streak, any other outcome starts one if none runs.
+pub(super) async fn note_health(
+    conn: &mut PgConnection,
+    outcomes: &[AttemptOutcome],
+) -> StoreResult<()> {
+    let (ok, failed): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
+        .iter()
+        .partition(|o| o.status == DeliveryStatus::Succeeded);
+    // Failures first: a batch with both leaves the subscription healthy.
+    for (group, healthy) in [(&failed, false), (&ok, true)] {
+        let Some(first) = group.iter().map(|o| o.attempt.at).min() else {
+            continue;
+        };
+        let ids: Vec<&str> = group
+            .iter()
+            .map(|o| o.attempt.delivery_id.as_str())
+            .collect();
+        sqlx::query(
+            "UPDATE webhook_subscriptions SET failing_since = CASE WHEN $1 THEN NULL \
+             ELSE COALESCE(failing_since, $2) END \
+             WHERE id IN (SELECT subscription_id FROM webhook_deliveries \
+             WHERE subscription_id <> '' AND id = ANY($3))",
+        )
+        .bind(healthy)
+        .bind(first)
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
