@@ -197,3 +197,61 @@ async fn a_hanging_receiver_delays_only_its_own_deliveries() {
     let total: usize = hang.iter().map(|h| h.all().len()).sum();
     assert!(total >= 24, "A's receivers saw {total} requests");
 }
+
+/// A comment's update is sent as soon as its create is recorded, even while another host's
+/// hanging receiver keeps attempts in flight: recording an attempt frees the comment's next
+/// delivery, and the dispatcher looks for it then, not at its next one-second tick.
+#[tokio::test]
+async fn an_update_follows_its_create_at_once_while_another_host_hangs() {
+    let hub = TestHub::start_with(
+        HubConfig {
+            admin_token: Some("admin-secret".into()),
+            // Long enough that the hanging attempts end no turn of the dispatcher meanwhile.
+            webhook_timeout: Duration::from_secs(20),
+            webhook_allow_private_targets: true, // receivers on loopback
+            ..HubConfig::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let a = hub.tenant_owning("A", &["a.example"]).await;
+    let b = hub.tenant_owning("B", &["b.example"]).await;
+    let hang = RawReceiver::hanging().await;
+    configure(&hub, &a, "a.example", &hang.url).await;
+    let healthy = Receiver::ok().await;
+    let (s, v) = hub
+        .call(
+            Method::PUT,
+            "/api/v1/webhook-config",
+            Some(&b.key),
+            Some(json!({"domain": "b.example", "create": {"url": healthy.url}, "update": {"url": healthy.url}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    comment(&hub, &a, "a.example", 0).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while hang.hanging.lock().0 < 1 {
+        assert!(Instant::now() < deadline, "A's delivery never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let mut gaps = Vec::new();
+    for n in 0..5 {
+        let id = comment(&hub, &b, "b.example", 10 + n).await;
+        let (s, v) = hub
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/comments/{id}"),
+                Some(&b.key),
+                Some(json!({"comment": format!("edited {n}")})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let got = healthy.wait_for(2 * (n + 1), 10).await;
+        gaps.push(got[2 * n + 1].at.duration_since(got[2 * n].at));
+    }
+    assert!(
+        gaps.iter().all(|g| *g < Duration::from_millis(300)),
+        "updates waited after their creates: {gaps:?}"
+    );
+}

@@ -293,6 +293,11 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 for id in ids {
                     unrecorded.remove(&id);
                 }
+                // A recorded attempt may have been the last pending delivery of its comment
+                // (in its stream): the next one is due now. Without looking again, it would
+                // wait for a freed slot or the next tick, up to a second, whenever other
+                // attempts (a slow host's) keep the pool from running empty.
+                kick = true;
             }
             Event::Recorded(_, Ok((outcomes, Err(e)))) => {
                 tracing::warn!(error = %e, "recording webhook attempts failed; will retry");
