@@ -103,6 +103,13 @@ struct ServeArgs {
         default_value_t = 32
     )]
     webhook_per_tenant_concurrency: usize,
+    /// Webhook deliveries in flight at once for one subscription (`POST /api/v1/webhooks`).
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_WEBHOOK_PER_SUBSCRIPTION_CONCURRENCY",
+        default_value_t = 8
+    )]
+    webhook_per_subscription_concurrency: usize,
     /// Timeout of one webhook attempt in milliseconds, from connecting to the end of the answer.
     #[arg(long, env = "FASTCOMMENTS_WEBHOOK_TIMEOUT_MS", default_value_t = 5_000)]
     webhook_timeout_ms: u64,
@@ -221,6 +228,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         webhook_concurrency: args.webhook_concurrency.max(1),
         webhook_per_host_concurrency: args.webhook_per_host_concurrency.max(1),
         webhook_per_tenant_concurrency: args.webhook_per_tenant_concurrency.max(1),
+        webhook_per_subscription_concurrency: args.webhook_per_subscription_concurrency.max(1),
         webhook_timeout: Duration::from_millis(args.webhook_timeout_ms.max(1)),
         webhook_claim_lease: Duration::from_millis(
             args.webhook_claim_lease_ms

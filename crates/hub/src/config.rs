@@ -40,6 +40,9 @@ pub struct HubConfig {
     /// Deliveries in flight at once for one tenant, whatever the hosts: a tenant with many slow
     /// receivers cannot take the whole pool either.
     pub webhook_per_tenant_concurrency: usize,
+    /// At most this many attempts in flight per webhook subscription, so one subscription's
+    /// slow receiver cannot take its tenant's whole share.
+    pub webhook_per_subscription_concurrency: usize,
     /// Timeout of one webhook call, from connecting to the last byte of the answer (5 s: a
     /// receiver should answer at once and do slow work afterwards; a hanging one then gives its
     /// slots back twice as often as with the former 10 s).
@@ -87,6 +90,7 @@ impl Default for HubConfig {
             webhook_concurrency: 128,
             webhook_per_host_concurrency: 16,
             webhook_per_tenant_concurrency: 32,
+            webhook_per_subscription_concurrency: 8,
             webhook_timeout: Duration::from_secs(5),
             webhook_claim_lease: Duration::from_secs(60),
             webhook_allow_private_targets: false,

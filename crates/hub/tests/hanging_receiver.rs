@@ -255,3 +255,48 @@ async fn an_update_follows_its_create_at_once_while_another_host_hangs() {
         "updates waited after their creates: {gaps:?}"
     );
 }
+
+/// One tenant, two subscriptions: the one whose receiver hangs holds at most
+/// `webhook_per_subscription_concurrency` attempts, so the tenant's other subscription keeps
+/// its share and gets every delivery at once.
+#[tokio::test]
+async fn a_hanging_subscription_holds_only_its_own_few_slots() {
+    let hub = TestHub::start_with(
+        HubConfig {
+            admin_token: Some("admin-secret".into()),
+            webhook_per_host_concurrency: 16,
+            webhook_per_tenant_concurrency: 4,
+            webhook_per_subscription_concurrency: 2,
+            webhook_timeout: Duration::from_secs(20),
+            webhook_allow_private_targets: true, // receivers on loopback
+            ..HubConfig::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let t = hub.tenant_owning("A", &["a.example"]).await;
+    let hang = RawReceiver::hanging().await;
+    let healthy = Receiver::ok().await;
+    for url in [&hang.url, &healthy.url] {
+        let (s, v) = hub
+            .call(
+                Method::POST,
+                "/api/v1/webhooks",
+                Some(&t.key),
+                Some(json!({"url": url, "events": ["create"]})),
+            )
+            .await;
+        assert!(s.is_success(), "{v}");
+    }
+    for n in 0..10 {
+        comment(&hub, &t, "a.example", n).await;
+    }
+    healthy.wait_for(10, 5).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (now, most) = *hang.hanging.lock();
+    assert_eq!(
+        (now, most),
+        (2, 2),
+        "the hanging subscription holds exactly its limit, no more"
+    );
+}

@@ -89,6 +89,7 @@ macro_rules! tests {
                 operations::retention_prunes_finished_deliveries_in_bounded_batches,
                 operations::subscriptions_fan_out_pause_and_resume,
                 operations::an_attempt_of_a_cancelled_delivery_is_counted,
+                operations::a_claim_leaves_out_full_subscriptions,
             );
         }
     };

@@ -1,13 +1,15 @@
 //! The dispatcher loop: claims due deliveries, runs their attempts, records the outcomes and
 //! schedules retries (SPEC §2.2).
 //!
-//! In-flight attempts are limited three ways: `webhook_concurrency` for the whole hub, and
-//! `webhook_per_host_concurrency` / `webhook_per_tenant_concurrency` per target host
-//! (`host:port`) and per tenant. A receiver that accepts connections and never answers holds
-//! at most its host's few slots until the attempt timeout, and a tenant with many such hosts at
-//! most its tenant's share; everybody else's deliveries keep flowing. The outbox query is told
-//! which hosts and tenants are full and gives a few rows per host, so it hands back work that
-//! can start now and is not slowed by a stuck host's backlog.
+//! In-flight attempts are limited four ways: `webhook_concurrency` for the whole hub, and
+//! `webhook_per_host_concurrency` / `webhook_per_tenant_concurrency` /
+//! `webhook_per_subscription_concurrency` per target host (`host:port`), per tenant and per
+//! subscription. A receiver that accepts connections and never answers holds at most its
+//! host's (and its subscription's) few slots until the attempt timeout, and a tenant with many
+//! such hosts at most its tenant's share; everybody else's deliveries keep flowing, and one
+//! tenant's other subscriptions keep most of its share. The outbox query is told which hosts,
+//! tenants and subscriptions are full and gives a few rows per host, so it hands back work
+//! that can start now and is not slowed by a stuck host's backlog.
 
 use super::sender::{send_once, Outgoing, Senders};
 use crate::hub::Hub;
@@ -66,13 +68,47 @@ pub fn outcome_of(
     }
 }
 
-/// The attempts running now, counted per host and per tenant.
+/// The attempts running now, counted per host, per tenant and per subscription.
 #[derive(Debug, Default)]
 struct InFlight {
-    /// Delivery id → (host, tenant).
-    ids: HashMap<String, (String, String)>,
+    /// Delivery id → (host, tenant, subscription; empty for the per-domain configurations).
+    ids: HashMap<String, Keys>,
     hosts: HashMap<String, usize>,
     tenants: HashMap<String, usize>,
+    subscriptions: HashMap<String, usize>,
+}
+
+/// What an attempt in flight counts against.
+#[derive(Debug, Clone)]
+struct Keys {
+    host: String,
+    tenant: String,
+    subscription: String,
+}
+
+impl Keys {
+    fn of(d: &Delivery) -> Keys {
+        Keys {
+            host: host_of(d),
+            tenant: d.tenant_id.clone(),
+            subscription: d.subscription_id.clone(),
+        }
+    }
+}
+
+/// The in-flight limits.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    per_host: usize,
+    per_tenant: usize,
+    per_subscription: usize,
+}
+
+/// Hosts, tenants and subscriptions with no free slot.
+struct Full {
+    hosts: Vec<String>,
+    tenants: Vec<String>,
+    subscriptions: Vec<String>,
 }
 
 impl InFlight {
@@ -80,23 +116,36 @@ impl InFlight {
         self.ids.len()
     }
 
-    fn has_room(&self, host: &str, tenant: &str, per_host: usize, per_tenant: usize) -> bool {
-        self.hosts.get(host).copied().unwrap_or(0) < per_host
-            && self.tenants.get(tenant).copied().unwrap_or(0) < per_tenant
+    fn has_room(&self, k: &Keys, l: Limits) -> bool {
+        let n = |m: &HashMap<String, usize>, key: &str| m.get(key).copied().unwrap_or(0);
+        n(&self.hosts, &k.host) < l.per_host
+            && n(&self.tenants, &k.tenant) < l.per_tenant
+            // The per-domain configurations are one stream of the tenant, not a subscription.
+            && (k.subscription.is_empty()
+                || n(&self.subscriptions, &k.subscription) < l.per_subscription)
     }
 
-    fn add(&mut self, id: &str, host: &str, tenant: &str) {
-        *self.hosts.entry(host.to_owned()).or_default() += 1;
-        *self.tenants.entry(tenant.to_owned()).or_default() += 1;
-        self.ids
-            .insert(id.to_owned(), (host.to_owned(), tenant.to_owned()));
+    fn add(&mut self, id: &str, k: Keys) {
+        *self.hosts.entry(k.host.clone()).or_default() += 1;
+        *self.tenants.entry(k.tenant.clone()).or_default() += 1;
+        if !k.subscription.is_empty() {
+            *self
+                .subscriptions
+                .entry(k.subscription.clone())
+                .or_default() += 1;
+        }
+        self.ids.insert(id.to_owned(), k);
     }
 
     fn remove(&mut self, id: &str) {
-        let Some((host, tenant)) = self.ids.remove(id) else {
+        let Some(k) = self.ids.remove(id) else {
             return;
         };
-        for (map, key) in [(&mut self.hosts, host), (&mut self.tenants, tenant)] {
+        for (map, key) in [
+            (&mut self.hosts, k.host),
+            (&mut self.tenants, k.tenant),
+            (&mut self.subscriptions, k.subscription),
+        ] {
             if let Some(n) = map.get_mut(&key) {
                 *n -= 1;
                 if *n == 0 {
@@ -106,15 +155,18 @@ impl InFlight {
         }
     }
 
-    /// Hosts and tenants with no free slot.
-    fn full(&self, per_host: usize, per_tenant: usize) -> (Vec<String>, Vec<String>) {
+    fn full(&self, l: Limits) -> Full {
         let full = |m: &HashMap<String, usize>, limit: usize| {
             m.iter()
                 .filter(|(_, n)| **n >= limit)
                 .map(|(k, _)| k.clone())
                 .collect::<Vec<_>>()
         };
-        (full(&self.hosts, per_host), full(&self.tenants, per_tenant))
+        Full {
+            hosts: full(&self.hosts, l.per_host),
+            tenants: full(&self.tenants, l.per_tenant),
+            subscriptions: full(&self.subscriptions, l.per_subscription),
+        }
     }
 }
 
@@ -158,7 +210,11 @@ type Recording = (
 async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
     let concurrency = hub.config.webhook_concurrency.max(1);
     let per_host = hub.config.webhook_per_host_concurrency.max(1);
-    let per_tenant = hub.config.webhook_per_tenant_concurrency.max(1);
+    let limits = Limits {
+        per_host,
+        per_tenant: hub.config.webhook_per_tenant_concurrency.max(1),
+        per_subscription: hub.config.webhook_per_subscription_concurrency.max(1),
+    };
     // Attempt logs are written, and freed slots refilled, a batch at a time: a write and a
     // query per attempt would cost more than the attempt. A batch is a quarter of the pool or
     // half a host's share, whichever is less, and waits at most `LINGER`.
@@ -218,8 +274,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 &done_tx,
                 &mut in_flight,
                 &unrecorded,
-                per_host,
-                per_tenant,
+                limits,
                 concurrency,
             )
             .await;
@@ -329,12 +384,11 @@ async fn claim(
     done: &mpsc::UnboundedSender<AttemptOutcome>,
     in_flight: &mut InFlight,
     unrecorded: &HashSet<String>,
-    per_host: usize,
-    per_tenant: usize,
+    limits: Limits,
     concurrency: usize,
 ) {
     let free = concurrency.saturating_sub(in_flight.len());
-    let (full_hosts, full_tenants) = in_flight.full(per_host, per_tenant);
+    let full = in_flight.full(limits);
     let exclude: Vec<String> = in_flight
         .ids
         .keys()
@@ -344,10 +398,11 @@ async fn claim(
     let query = DueQuery {
         now_ms: hub.now_ms(),
         limit: free as u64,
-        per_host: per_host as u64,
+        per_host: limits.per_host as u64,
         exclude: &exclude,
-        skip_hosts: &full_hosts,
-        skip_tenants: &full_tenants,
+        skip_hosts: &full.hosts,
+        skip_tenants: &full.tenants,
+        skip_subscriptions: &full.subscriptions,
         lease_ms: hub.config.webhook_claim_lease.as_millis() as i64,
     };
     let due = match hub.store.due_deliveries(&query).await {
@@ -359,9 +414,9 @@ async fn claim(
     };
     let mut unused = Vec::new();
     for d in due {
-        let host = host_of(&d);
-        if in_flight.has_room(&host, &d.tenant_id, per_host, per_tenant) {
-            in_flight.add(&d.id, &host, &d.tenant_id);
+        let keys = Keys::of(&d);
+        if in_flight.has_room(&keys, limits) {
+            in_flight.add(&d.id, keys);
             start(hub.clone(), senders.clone(), done.clone(), d);
         } else {
             unused.push(d.id);

@@ -617,6 +617,9 @@ pub struct DueQuery<'a> {
     pub skip_hosts: &'a [String],
     /// Tenants to leave out.
     pub skip_tenants: &'a [String],
+    /// Subscriptions to leave out (those at their in-flight limit; the per-domain
+    /// configurations, with an empty id, are never left out by this).
+    pub skip_subscriptions: &'a [String],
     /// How long what is handed out stays claimed if its attempt is never recorded; longer
     /// than any attempt.
     pub lease_ms: i64,

@@ -35,6 +35,7 @@ fn query<'a>(now: i64, limit: u64, exclude: &'a [String]) -> DueQuery<'a> {
         exclude,
         skip_hosts: &[],
         skip_tenants: &[],
+        skip_subscriptions: &[],
         lease_ms: LEASE,
     }
 }

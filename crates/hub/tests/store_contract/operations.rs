@@ -205,6 +205,7 @@ fn claim(now: i64) -> DueQuery<'static> {
         exclude: &[],
         skip_hosts: &[],
         skip_tenants: &[],
+        skip_subscriptions: &[],
         lease_ms: 60_000,
     }
 }
@@ -428,4 +429,44 @@ pub async fn an_attempt_of_a_cancelled_delivery_is_counted(store: Arc<dyn Store>
     );
     let retried = store.retry_delivery(&t, &d.id, T0 + 3, 5).await.unwrap();
     assert_eq!((retried.attempts, retried.max_attempts), (1, 6));
+}
+
+/// A claim can leave out subscriptions at their in-flight limit: their deliveries stay queued
+/// for a later claim, while other subscriptions' and the per-domain configuration's (which is
+/// no subscription) are handed out.
+pub async fn a_claim_leaves_out_full_subscriptions(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t1").await;
+    store
+        .put_webhook_config(&t, &hooks("*", "https://config.example/", false), T0)
+        .await
+        .unwrap();
+    for id in ["a", "b"] {
+        store
+            .create_subscription(&sub(id, &t, &format!("https://{id}.example/"), &ALL_KINDS))
+            .await
+            .unwrap();
+    }
+    create(&*store, &t, "/p", "one").await;
+    let full = ["a".to_owned()];
+    let q = DueQuery {
+        skip_subscriptions: &full,
+        ..claim(T0 + 10)
+    };
+    let mut got: Vec<String> = store
+        .due_deliveries(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.subscription_id)
+        .collect();
+    got.sort();
+    assert_eq!(got, vec!["".to_owned(), "b".to_owned()]);
+    let later: Vec<String> = store
+        .due_deliveries(&claim(T0 + 20))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.subscription_id)
+        .collect();
+    assert_eq!(later, vec!["a".to_owned()], "a's delivery waited, queued");
 }

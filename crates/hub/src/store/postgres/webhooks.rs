@@ -136,7 +136,7 @@ pub(super) async fn due_deliveries(
              SELECT e.id, e.next_attempt_at, e.position FROM webhook_deliveries e \
              WHERE e.target_host = hosts.h AND e.status IN ('queued', 'retrying') \
                AND e.next_attempt_at <= $1 AND (e.lease_until IS NULL OR e.lease_until <= $1) \
-               AND e.id <> ALL($2) AND e.tenant_id <> ALL($3) \
+               AND e.id <> ALL($2) AND e.tenant_id <> ALL($3) AND e.subscription_id <> ALL($9) \
                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f WHERE f.tenant_id = e.tenant_id \
                    AND f.comment_id = e.comment_id AND f.subscription_id = e.subscription_id AND f.position < e.position \
                    AND f.status IN ('queued', 'retrying')) \
@@ -155,6 +155,7 @@ pub(super) async fn due_deliveries(
     .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
     .bind(store.node.as_str())
     .bind(q.lease_ms)
+    .bind(q.skip_subscriptions)
     .fetch_all(&store.pool)
     .await?;
     let mut out: Vec<Delivery> = rows

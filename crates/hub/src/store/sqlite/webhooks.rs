@@ -227,6 +227,7 @@ pub(super) async fn due_deliveries(
     };
     not_in(&mut qb, "e.id", q.exclude);
     not_in(&mut qb, "e.tenant_id", q.skip_tenants);
+    not_in(&mut qb, "e.subscription_id", q.skip_subscriptions);
     qb.push(" ORDER BY e.next_attempt_at, e.position LIMIT ");
     qb.push_bind(i64::try_from(q.per_host).unwrap_or(i64::MAX));
     qb.push(") WHERE hosts.h IS NOT NULL");
