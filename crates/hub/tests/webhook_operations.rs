@@ -1035,3 +1035,84 @@ async fn a_failing_subscription_is_disabled_and_resumes_in_order() {
         "{listed}"
     );
 }
+
+/// The subscription and rotation endpoints act on the caller's tenant only: another tenant's
+/// subscription or secret id is `404` and left as it was; bad input is a `400` with a code.
+#[tokio::test]
+async fn subscriptions_and_rotation_refuse_other_tenants_ids_and_bad_input() {
+    let hub = hub_with(1000, 3).await;
+    let a = hub.tenant_owning("A", &["a.example"]).await;
+    let b = hub.tenant_owning("B", &["b.example"]).await;
+    let sub = call_ok(
+        &hub,
+        &a,
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({"url": "https://hooks.a.example/"})),
+    )
+    .await;
+    let sub_id = sub["webhook"]["id"].as_str().unwrap().to_owned();
+    let secrets = call_ok(&hub, &a, Method::GET, "/api/v1/api-secrets", None).await;
+    let secret_id = secrets["apiSecrets"][0]["id"].as_str().unwrap().to_owned();
+
+    for (method, path) in [
+        (Method::DELETE, format!("/api/v1/webhooks/{sub_id}")),
+        (Method::POST, format!("/api/v1/webhooks/{sub_id}/disable")),
+        (Method::POST, format!("/api/v1/webhooks/{sub_id}/enable")),
+        (
+            Method::POST,
+            format!("/api/v1/api-secrets/{secret_id}/rotate"),
+        ),
+    ] {
+        let (s, v) = hub.call(method.clone(), &path, Some(&b.key), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{method} {path} by B: {v}");
+    }
+    let listed = call_ok(&hub, &a, Method::GET, "/api/v1/webhooks", None).await;
+    assert_eq!(
+        listed["webhooks"][0]["enabled"], true,
+        "untouched: {listed}"
+    );
+    let rotations = call_ok(&hub, &a, Method::GET, "/api/v1/api-secrets/rotations", None).await;
+    assert_eq!(rotations["retiring"].as_array().unwrap().len(), 0);
+    let of_b = call_ok(&hub, &b, Method::GET, "/api/v1/webhooks", None).await;
+    assert_eq!(
+        of_b["webhooks"].as_array().unwrap().len(),
+        0,
+        "B sees none of A's"
+    );
+
+    for (path, body) in [
+        ("/api/v1/webhooks", json!({"url": "ftp://x.example/"})),
+        (
+            "/api/v1/webhooks",
+            json!({"url": "https://x.example/", "events": ["nope"]}),
+        ),
+        (
+            "/api/v1/webhooks",
+            json!({"url": "https://x.example/", "typo": 1}),
+        ),
+        (
+            "/api/v1/webhooks",
+            json!({"url": "https://x.example/", "domains": ["b.example"]}),
+        ),
+        (
+            "/api/v1/webhook-deliveries/retry-failed",
+            json!({"since": "not a date"}),
+        ),
+    ] {
+        let (s, v) = hub
+            .call(Method::POST, path, Some(&a.key), Some(body.clone()))
+            .await;
+        assert!(s.is_client_error(), "{path} {body}: {s} {v}");
+        assert!(v["code"].is_string(), "{path} {body}: {v}");
+    }
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/api-secrets/{secret_id}/rotate"),
+            Some(&a.key),
+            Some(json!({"overlapSeconds": 365 * 24 * 3600})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
