@@ -80,10 +80,7 @@ pub async fn put_token_query(
 
 async fn register(hub: &Hub, token: &str, q: TokenQuery) -> ApiResult<Json<TokenResponse>> {
     if !is_valid_token(token) {
-        return Err(ApiError::bad_request(
-            codes::INVALID_TOKEN,
-            "token must be 8 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
-        ));
+        return Err(crate::hub::malformed_token());
     }
     let domain = match q.domain.as_deref().filter(|d| !d.trim().is_empty()) {
         Some(d) => Some(normalize_domain(d).filter(|d| d != "*").ok_or_else(|| {

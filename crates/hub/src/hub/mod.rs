@@ -147,10 +147,7 @@ impl Hub {
     /// The token's record if it may read and write its tenant's data; else the SPEC's error.
     pub async fn validated_token(&self, token: &str) -> ApiResult<(TokenRecord, String)> {
         if !fastcomments_protocol::is_valid_token(token) {
-            return Err(ApiError::bad_request(
-                codes::INVALID_TOKEN,
-                "token must be 8 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
-            ));
+            return Err(malformed_token());
         }
         let record = self.token_record(token).await?.ok_or_else(|| {
             ApiError::new(
@@ -457,6 +454,14 @@ impl Hub {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
     }
+}
+
+/// `400 invalid-token`: not a token the protocol allows.
+pub fn malformed_token() -> ApiError {
+    ApiError::bad_request(
+        codes::INVALID_TOKEN,
+        "token must be 8 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
+    )
 }
 
 /// `403 token-revoked`.

@@ -6,21 +6,9 @@ use super::{revoked, Hub};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::store::{
-    ApiSecret, Delivery, EntryKind, NewEntry, StoreResult, TokenRecord, TokenState, UploadBatch,
-    UploadOutcome,
+    ApiSecret, Delivery, NewEntry, StoreResult, TokenRecord, TokenState, UploadBatch, UploadOutcome,
 };
 use axum::http::StatusCode;
-
-/// The `SetSetupCompleted` entry of a token (visible to that token only).
-fn setup_entry(token: &str) -> NewEntry {
-    NewEntry {
-        kind: EntryKind::SetupCompleted,
-        url_id: String::new(),
-        origin_token: None,
-        only_token: Some(token.to_owned()),
-        payload: None,
-    }
-}
 
 impl Hub {
     /// Registers a token as pending (a plugin's first `PUT`), or returns the record already
@@ -207,10 +195,7 @@ impl Hub {
             Some(r) => r,
             None => {
                 if !fastcomments_protocol::is_valid_token(token) {
-                    return Err(ApiError::bad_request(
-                        fastcomments_protocol::codes::INVALID_TOKEN,
-                        "token must be 8 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
-                    ));
+                    return Err(super::malformed_token());
                 }
                 // Registered as pending and acknowledged below, as if the plugin had called
                 // first; a plugin `PUT` racing with this finds one record either way.
@@ -245,7 +230,7 @@ impl Hub {
         next.acknowledged_at = Some(self.now_ms());
         next.skip_requested = skip;
         next.upload_finished = skip;
-        let entry = skip.then(|| setup_entry(token));
+        let entry = skip.then(|| NewEntry::setup_completed(token));
         let (saved, written) = self.store.save_token(&next, entry, self.now_ms()).await?;
         if let Some(e) = written {
             self.note_entries(tenant, &[e]);

@@ -165,6 +165,17 @@ pub struct NewEntry {
 }
 
 impl NewEntry {
+    /// `SetSetupCompleted` for `token`: the end of its setup, visible to it alone.
+    pub fn setup_completed(token: &str) -> NewEntry {
+        NewEntry {
+            kind: EntryKind::SetupCompleted,
+            url_id: String::new(),
+            origin_token: None,
+            only_token: Some(token.to_owned()),
+            payload: None,
+        }
+    }
+
     /// A comment event carrying the comment as of the event, hidden from `origin` (the token
     /// whose upload caused it).
     pub fn comment_event(

@@ -143,16 +143,7 @@ pub(super) async fn upload(
             .await?
             .pop()
             .ok_or_else(|| StoreError::Database("no position for SetSetupCompleted".into()))?;
-        new_entries.push((
-            position,
-            NewEntry {
-                kind: EntryKind::SetupCompleted,
-                url_id: String::new(),
-                origin_token: None,
-                only_token: Some(token.to_owned()),
-                payload: None,
-            },
-        ));
+        new_entries.push((position, NewEntry::setup_completed(token)));
         record.setup_completed_at = Some(position);
         tokens::write_token(&mut tx, &record).await?;
     }

@@ -245,7 +245,7 @@ pub(super) async fn record_attempts(
     let statuses: Vec<&str> = outcomes.iter().map(|o| o.status.as_str()).collect();
     let next: Vec<i64> = outcomes.iter().map(|o| o.next_attempt_at).collect();
     sqlx::query(
-        // An attempt made while its delivery was being cancelled still counts (a manual retry
+        // An attempt made while its delivery was being cancelled (or paused) still counts (a manual retry
         // then sends the next number), but only a pending delivery moves on.
         "UPDATE webhook_deliveries d SET attempts = GREATEST(d.attempts, v.attempt), \
          status = CASE WHEN d.status IN ('queued', 'retrying') THEN v.status ELSE d.status END, \
@@ -261,17 +261,6 @@ pub(super) async fn record_attempts(
     .bind(&next)
     .bind(&errors)
     .bind(now_ms)
-    .execute(&mut *tx)
-    .await?;
-    // Cancelled (or paused) while the attempt was out: the state stays, but the attempt is
-    // counted, so a retry by hand is numbered after it.
-    sqlx::query(
-        "UPDATE webhook_deliveries d SET attempts = v.attempt, claimed_by = NULL, lease_until = NULL \
-         FROM UNNEST($1::text[], $2::bigint[]) AS v(id, attempt) \
-         WHERE d.id = v.id AND d.status NOT IN ('queued', 'retrying') AND d.attempts < v.attempt",
-    )
-    .bind(&ids)
-    .bind(&numbers)
     .execute(&mut *tx)
     .await?;
     super::subscriptions::note_health(&mut tx, outcomes).await?;

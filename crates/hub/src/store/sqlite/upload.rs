@@ -162,13 +162,7 @@ pub(super) async fn upload_in(
         })?;
         entries.push(EntryRow {
             position,
-            entry: NewEntry {
-                kind: EntryKind::SetupCompleted,
-                url_id: String::new(),
-                origin_token: None,
-                only_token: Some(token.to_owned()),
-                payload: None,
-            },
+            entry: NewEntry::setup_completed(token),
             doc_of: None,
         });
         record.setup_completed_at = Some(position);

@@ -124,7 +124,7 @@ pub(super) async fn record_attempts_in(
                 .push_bind(o.next_attempt_at)
                 .push_bind(o.attempt.error.as_deref());
         });
-        // An attempt made while its delivery was being cancelled still counts (a manual retry
+        // An attempt made while its delivery was being cancelled (or paused) still counts (a manual retry
         // then sends the next number), but only a pending delivery moves on.
         qb.push(
             ") UPDATE webhook_deliveries SET attempts = MAX(webhook_deliveries.attempts, v.attempt), \
@@ -136,20 +136,6 @@ pub(super) async fn record_attempts_in(
              next_attempt_at = CASE WHEN webhook_deliveries.status IN ('queued', 'retrying') THEN v.next_at ELSE webhook_deliveries.next_attempt_at END, \
              last_error = CASE WHEN webhook_deliveries.status IN ('queued', 'retrying') THEN v.err ELSE webhook_deliveries.last_error END \
              FROM v WHERE webhook_deliveries.id = v.id",
-        );
-        qb.build().execute(&mut *tx).await?;
-
-        // Cancelled (or paused) while the attempt was out: the state stays, but the attempt
-        // is counted, so a retry by hand is numbered after it.
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("WITH v(id, attempt) AS (");
-        qb.push_values(chunk.iter(), |mut b, o| {
-            b.push_bind(o.attempt.delivery_id.as_str())
-                .push_bind(o.attempt.attempt);
-        });
-        qb.push(
-            ") UPDATE webhook_deliveries SET attempts = v.attempt, lease_until = NULL FROM v \
-             WHERE webhook_deliveries.id = v.id AND webhook_deliveries.status NOT IN ('queued', 'retrying') \
-             AND webhook_deliveries.attempts < v.attempt",
         );
         qb.build().execute(&mut *tx).await?;
     }
