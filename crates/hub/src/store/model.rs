@@ -499,6 +499,12 @@ impl WebhookTargets {
     pub fn is_empty(&self) -> bool {
         self.configs.is_empty() && self.subscriptions.is_empty()
     }
+
+    /// Some target also wants comments imported by integration uploads.
+    pub fn fire_on_import(&self) -> bool {
+        self.configs.iter().any(|c| c.fire_on_import)
+            || self.subscriptions.iter().any(|s| s.fire_on_import)
+    }
 }
 
 /// Where a delivery is in its life.

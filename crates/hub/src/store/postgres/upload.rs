@@ -149,11 +149,12 @@ pub(super) async fn upload(
     }
     let entries = insert_entries(&mut tx, tenant, new_entries).await?;
     let mut queued = Enqueued::default();
-    let targets = load_webhook_targets(&mut tx, tenant).await?;
-    if targets.configs.iter().any(|c| c.fire_on_import)
-        || targets.subscriptions.iter().any(|s| s.fire_on_import)
-    {
-        queued = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms).await?;
+    // A batch that changed nothing (a re-send) has nothing to fire: no need to read targets.
+    if !imported.is_empty() {
+        let targets = load_webhook_targets(&mut tx, tenant).await?;
+        if targets.fire_on_import() {
+            queued = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms).await?;
+        }
     }
     tx.commit().await?;
     Ok(UploadOutcome {

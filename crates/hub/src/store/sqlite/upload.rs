@@ -170,11 +170,12 @@ pub(super) async fn upload_in(
     upsert_comment_docs(tx, &rows).await?;
     let entries = insert_entries(tx, tenant, entries).await?;
     let mut queued = Enqueued::default();
-    let targets = load_webhook_targets(tx, tenant).await?;
-    if targets.configs.iter().any(|c| c.fire_on_import)
-        || targets.subscriptions.iter().any(|s| s.fire_on_import)
-    {
-        queued = enqueue_webhooks(tx, tenant, &targets, &imported, true, now_ms).await?;
+    // A batch that changed nothing (a re-send) has nothing to fire: no need to read targets.
+    if !imported.is_empty() {
+        let targets = load_webhook_targets(tx, tenant).await?;
+        if targets.fire_on_import() {
+            queued = enqueue_webhooks(tx, tenant, &targets, &imported, true, now_ms).await?;
+        }
     }
     write_token(tx, &record).await?;
     Ok(UploadOutcome {
