@@ -405,7 +405,12 @@ impl Hub {
             tracing::info!(tenant = %retired.tenant_id, secret = %retired.id, domain = %retired.domain, "a rotated API secret was retired");
             self.forget_secret(&retired);
         }
-        self.forget_after_maintenance();
+        // Only what maintenance removed can make a cache stale: a run that removed no token
+        // and no timeline entry (pruned bounds move only with a deletion) keeps the caches,
+        // so idle polls stay off the store after every hourly run.
+        if tokens + entries > 0 {
+            self.forget_after_maintenance();
+        }
         if tokens + entries + deliveries > 0 {
             tracing::info!(
                 tokens,
