@@ -352,12 +352,33 @@ async fn api_secrets_are_listed_created_and_revoked() {
             Method::POST,
             "/api/v1/api-secrets",
             Some(&t.key),
-            Some(json!({"domain": "localhost"})),
+            Some(json!({"domain": "blog.acme.example"})),
         )
         .await;
     assert_eq!(s, StatusCode::OK);
     let new_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
     let new_id = v["apiSecret"]["id"].as_str().unwrap().to_owned();
+    // A domain the tenant does not own is refused, as on the admin page (SPEC §2.2), and
+    // nothing is stored.
+    for foreign in ["other.example", "localhost", "notacme.example"] {
+        let (s, v) = hub
+            .call(
+                Method::POST,
+                "/api/v1/api-secrets",
+                Some(&t.key),
+                Some(json!({"domain": foreign})),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::FORBIDDEN, "domain-not-owned"),
+            "{foreign}"
+        );
+    }
+    let (_, v) = hub
+        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
+        .await;
+    assert_eq!(v["apiSecrets"].as_array().unwrap().len(), 2);
     // The new secret authenticates too.
     let (s, _) = hub
         .call(Method::GET, "/api/v1/api-secrets", Some(&new_key), None)

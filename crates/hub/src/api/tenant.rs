@@ -344,6 +344,9 @@ pub async fn create_secret(
 ) -> ApiResult<Json<SecretCreated>> {
     let domain = normalize_domain(&input.domain)
         .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {:?}", input.domain)))?;
+    // A secret for a domain the tenant does not own would sign nothing it may send; refused
+    // here as on the admin page.
+    super::webhooks::require_owned_domain(&hub, &auth.tenant_id, &domain).await?;
     let secret = ApiSecret {
         id: ids::object_id(),
         tenant_id: auth.tenant_id,

@@ -22,31 +22,11 @@ use utoipa::{IntoParams, ToSchema};
 /// The code of a `403` for a domain the tenant does not own.
 pub const DOMAIN_NOT_OWNED: &str = "domain-not-owned";
 
-/// Whether a normalised domain is one of `owned` or a subdomain of one (`blog.example.com` is
-/// owned by a tenant owning `example.com`: the owner of a name controls its subdomains).
-pub fn domain_is_owned(owned: &[String], domain: &str) -> bool {
-    owned.iter().any(|o| {
-        domain == o
-            || domain
-                .strip_suffix(o.as_str())
-                .is_some_and(|rest| rest.ends_with('.'))
-    })
-}
-
 /// `403 domain-not-owned` unless the tenant owns `domain` (normalised) or it is `*`. Webhook
 /// configurations, test payloads and comments name a domain; another tenant's (or nobody's)
 /// is refused (SPEC §2.2).
 pub async fn require_owned_domain(hub: &Hub, tenant: &str, domain: &str) -> ApiResult<()> {
-    if domain == "*" {
-        return Ok(());
-    }
-    let owned = hub
-        .store
-        .tenant(tenant)
-        .await?
-        .map(|t| t.domains)
-        .unwrap_or_default();
-    if domain_is_owned(&owned, domain) {
+    if hub.owns_domain(tenant, domain).await? {
         Ok(())
     } else {
         Err(ApiError::new(

@@ -241,6 +241,21 @@ impl Hub {
         self.tenant_secrets.write().remove(&secret.tenant_id);
     }
 
+    /// Whether the tenant may name `domain` (normalised) in a secret, a webhook, a test payload
+    /// or a comment: `*`, one of its domains, or a subdomain of one (SPEC §2.2).
+    pub async fn owns_domain(&self, tenant: &str, domain: &str) -> StoreResult<bool> {
+        if domain == "*" {
+            return Ok(true);
+        }
+        let owned = self
+            .store
+            .tenant(tenant)
+            .await?
+            .map(|t| t.domains)
+            .unwrap_or_default();
+        Ok(domain_is_owned(&owned, domain))
+    }
+
     /// Adds a secret and refreshes the caches.
     pub async fn add_secret(&self, secret: &ApiSecret) -> StoreResult<()> {
         self.store.add_secret(secret).await?;
@@ -476,6 +491,17 @@ pub fn revoked() -> ApiError {
         codes::TOKEN_REVOKED,
         "this token was revoked by the tenant",
     )
+}
+
+/// Whether a normalised domain is one of `owned` or a subdomain of one (`blog.example.com` is
+/// owned by a tenant owning `example.com`: the owner of a name controls its subdomains).
+pub fn domain_is_owned(owned: &[String], domain: &str) -> bool {
+    owned.iter().any(|o| {
+        domain == o
+            || domain
+                .strip_suffix(o.as_str())
+                .is_some_and(|rest| rest.ends_with('.'))
+    })
 }
 
 /// The bare lower-case host of a domain or URL (`https://Example.com:8080/x` → `example.com`),

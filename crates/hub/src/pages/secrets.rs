@@ -4,7 +4,6 @@
 
 use super::session::{Flash, Principal};
 use super::{redirect_with, render, when, Admin, Layout, PageState};
-use crate::api::webhooks::domain_is_owned;
 use crate::hub::normalize_domain;
 use crate::ids;
 use crate::store::ApiSecret;
@@ -118,23 +117,23 @@ pub async fn create(
     Form(form): Form<CreateForm>,
 ) -> Response {
     let typed = form.domain.trim();
-    let owned = match state.hub.store.tenant(&admin.tenant_id).await {
-        Ok(t) => t.map(|t| t.domains).unwrap_or_default(),
-        Err(e) => return super::error_page(e.into()),
-    };
     let domain = match normalize_domain(if typed.is_empty() { "*" } else { typed }) {
-        Some(d) if d == "*" || domain_is_owned(&owned, &d) => d,
-        Some(d) => {
-            let why = format!("{d} is not one of this tenant's domains (nor a subdomain of one).");
-            return page(
-                &state,
-                &admin,
-                form.domain,
-                Some(why),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
-        }
+        Some(d) => match state.hub.owns_domain(&admin.tenant_id, &d).await {
+            Ok(true) => d,
+            Ok(false) => {
+                let why =
+                    format!("{d} is not one of this tenant's domains (nor a subdomain of one).");
+                return page(
+                    &state,
+                    &admin,
+                    form.domain,
+                    Some(why),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await;
+            }
+            Err(e) => return super::error_page(e.into()),
+        },
         None => {
             let why = "Give a domain such as example.com, or * for all domains.".to_owned();
             return page(
