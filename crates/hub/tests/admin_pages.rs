@@ -702,16 +702,45 @@ async fn the_webhooks_form_tests_then_saves() {
     let csrf = c.csrf.clone();
     let mut with_csrf = vec![("csrf", csrf.clone())];
     with_csrf.extend(fields);
+    with_csrf.push(("legacy", "on".to_owned()));
     let tested = c.post_raw("/admin/webhooks/test", &with_csrf).await;
     assert_eq!(tested.status, StatusCode::OK);
-    assert!(tested.text.contains("got PUT"), "{}", tested.text);
+    // Tested with the method and legacy header as chosen, not yet saved.
+    assert!(tested.text.contains("got POST"), "{}", tested.text);
     assert!(tested.text.contains("202"));
+    let got = &receiver.all()[0];
+    assert_eq!(got.method, Method::POST);
+    // The page shows each header with the value the receiver got (both signature schemes),
+    // except the legacy header's secret.
+    for name in [
+        "X-FastComments-Signature",
+        "X-FastComments-Timestamp",
+        "X-FastComments-Delivery",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    ] {
+        let value = got.header(name).unwrap();
+        assert!(
+            tested
+                .text
+                .contains(&format!("<code>{name}: {value}</code>")),
+            "{name}: {value} not on the page: {}",
+            tested.text
+        );
+    }
+    assert_eq!(got.header("token").as_deref(), Some(t.key.as_str()));
     assert!(
-        tested.text.contains("save first to test with POST"),
+        tested
+            .text
+            .contains("<code>token: &#60;the API secret, in clear: not shown&#62;</code>"),
         "{}",
         tested.text
     );
-    assert_eq!(receiver.all()[0].method, Method::PUT);
+    assert!(
+        !tested.text.contains(&t.key),
+        "the secret is never on a page"
+    );
 
     let mut with_csrf = vec![("csrf", csrf.clone())];
     with_csrf.extend(form("POST"));

@@ -216,3 +216,80 @@ async fn a_receiver_that_accepts_a_forged_test_payload_is_told_so() {
     assert_eq!(v["forgedAccepted"], Value::Null, "{v}");
     assert_eq!(down.all().len(), 1);
 }
+
+/// A test payload reports the headers exactly as they went on the wire (names, order, values),
+/// and is sent with the method asked for when the kind allows it (a form tests before saving).
+#[tokio::test]
+async fn a_test_payload_reports_its_headers_as_sent_and_takes_a_method() {
+    let hub = hub().await;
+    let t = hub.tenant("Acme").await;
+    let rx = RawReceiver::start(|_| Reply::Status(401)).await;
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/webhook-test",
+            Some(&t.key),
+            Some(json!({"kind": "update", "url": rx.url, "method": "post", "legacyTokenHeader": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let got = rx.all();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].method, "POST");
+    let reported: Vec<(String, String)> = v["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["name"].as_str().unwrap().to_owned(),
+                h["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // Every reported header arrived with that name and value, in that order; the wire adds
+    // only what the HTTP layer writes (host, length) and the secret is not in the report.
+    let on_wire: Vec<&(String, String)> = got[0]
+        .headers
+        .iter()
+        .filter(|(n, _)| !["host", "content-length"].contains(&n.to_ascii_lowercase().as_str()))
+        .collect();
+    assert_eq!(on_wire.len(), reported.len(), "{on_wire:?} vs {reported:?}");
+    for ((wn, wv), (rn, rv)) in on_wire.iter().zip(&reported) {
+        assert_eq!(wn, rn);
+        if wn == "token" {
+            assert_eq!(wv, &t.key);
+            assert!(!rv.contains(&t.key), "the secret is not reported");
+        } else {
+            assert_eq!(wv, rv, "{wn}");
+        }
+    }
+    assert!(reported.iter().any(|(n, _)| n == "webhook-signature"));
+
+    for (kind, method) in [("create", "DELETE"), ("update", "GET"), ("delete", "PATCH")] {
+        let (s, v) = hub
+            .call(
+                Method::POST,
+                "/api/v1/webhook-test",
+                Some(&t.key),
+                Some(json!({"kind": kind, "url": rx.url, "method": method})),
+            )
+            .await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid-body")),
+            "{kind} {method}: {v}"
+        );
+    }
+    assert_eq!(rx.all().len(), 1, "refused tests send nothing");
+    // A refused target is never contacted: nothing to report.
+    let (_, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/webhook-test",
+            Some(&t.key),
+            Some(json!({"kind": "create", "url": "ftp://nowhere"})),
+        )
+        .await;
+    assert_eq!(v["headers"], json!([]), "{v}");
+}

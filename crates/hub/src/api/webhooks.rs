@@ -3,7 +3,7 @@
 
 use super::doc::TenantErrors;
 use super::extract::{AppState, JsonBody, QueryParams, TenantAuth};
-use crate::delivery::{send_once, Outgoing, Senders};
+use crate::delivery::{send_once, send_once_showing, Outgoing, Senders};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{normalize_domain, Hub};
 use crate::ids;
@@ -425,14 +425,33 @@ pub struct TestInput {
     domain: Option<String>,
     #[serde(default)]
     url: Option<String>,
+    /// The method to test with (one the kind allows); left out: the configured one, else the
+    /// kind's default. Lets a form test a method before it is saved.
+    #[serde(default)]
+    method: Option<String>,
+    /// Send the legacy `token` header; left out: as configured.
+    #[serde(default, rename = "legacyTokenHeader")]
+    legacy_token_header: Option<bool>,
 }
 
-/// `{status, attempt, ok, forged, forgedAccepted, warning?}`.
+/// A request header as sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentHeader {
+    /// Its name, in the spelling it went out in.
+    name: String,
+    /// Its value (the legacy `token` header's secret is not shown).
+    value: String,
+}
+
+/// `{status, attempt, headers, ok, forged, forgedAccepted, warning?}`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestOut {
     status: Status,
     attempt: AttemptOut,
+    /// The signed request's headers as sent (empty when it was never sent: no secret, a bad
+    /// or refused URL).
+    headers: Vec<SentHeader>,
     /// Whether the receiver answered 2xx.
     ok: bool,
     /// The second request, the same payload signed with a wrong secret; `null` when the first
@@ -475,7 +494,7 @@ pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
     crate::domain::webhook_comment(&c)
 }
 
-/// `POST /api/v1/webhook-test {"kind","domain?","url?"}`: sends a signed test payload now and,
+/// `POST /api/v1/webhook-test {"kind","domain?","url?","method?","legacyTokenHeader?"}`: sends a signed test payload now and,
 /// when the receiver accepted it, the same payload signed with a wrong secret, to check that the
 /// receiver verifies signatures; answers with both attempts' logs.
 #[utoipa::path(
@@ -531,9 +550,23 @@ pub async fn send_test(
             ))
         }
     };
-    let method = configured
-        .map(|t| t.method)
-        .unwrap_or_else(|| kind.default_method());
+    let method = match input.method.as_deref() {
+        Some(m) => {
+            let method = HttpMethod::parse(m)
+                .ok_or_else(|| ApiError::invalid_body(format!("unknown method {m:?}")))?;
+            if !kind.allows(method) {
+                return Err(ApiError::invalid_body(format!(
+                    "{} webhooks cannot be sent with {}",
+                    kind.as_str(),
+                    method.as_str()
+                )));
+            }
+            method
+        }
+        None => configured
+            .map(|t| t.method)
+            .unwrap_or_else(|| kind.default_method()),
+    };
     let body = match kind {
         WebhookEventKind::Delete => serde_json::to_vec(&DeleteTestPayload {
             id: ids::object_id(),
@@ -550,12 +583,14 @@ pub async fn send_test(
         url: &url,
         method,
         kind,
-        legacy_token: config.is_some_and(|c| c.legacy_token_header),
+        legacy_token: input
+            .legacy_token_header
+            .unwrap_or_else(|| config.is_some_and(|c| c.legacy_token_header)),
         body: &body,
         attempt: 1,
         secret_override: None,
     };
-    let (sent, attempt) = send_once(&hub, &senders, &out).await;
+    let (sent, attempt, shown) = send_once_showing(&hub, &senders, &out).await;
     let ok = sent.is_success();
     let (mut forged, mut forged_accepted, mut warning) = (None, None, None);
     if ok {
@@ -584,6 +619,10 @@ pub async fn send_test(
     Ok(Json(TestOut {
         status: Status::Success,
         attempt: attempt.into(),
+        headers: shown
+            .into_iter()
+            .map(|(name, value)| SentHeader { name, value })
+            .collect(),
         ok,
         forged,
         forged_accepted,

@@ -22,4 +22,6 @@ pub mod sender;
 
 pub use dispatcher::{outcome_of, spawn};
 pub use guard::is_non_public;
-pub use sender::{send_once, Outgoing, Senders, Sent, RESPONSE_LOG_BYTES};
+pub use sender::{
+    send_once, send_once_showing, Outgoing, Senders, Sent, LEGACY_TOKEN_SHOWN, RESPONSE_LOG_BYTES,
+};

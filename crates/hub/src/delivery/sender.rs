@@ -21,8 +21,7 @@ use bytes::Bytes;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
 use fastcomments_webhooks::standard::MAX_STANDARD_SIGNATURES;
 use fastcomments_webhooks::{headers, MessageId, StandardSigner};
-use http::header::{CONTENT_TYPE, USER_AGENT};
-use http::{Extensions, HeaderValue, Method, Request, Uri};
+use http::{Extensions, Method, Request, Uri};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -152,9 +151,34 @@ pub async fn send_once(
     senders: &Senders,
     out: &Outgoing<'_>,
 ) -> (Sent, DeliveryAttempt) {
+    attempt_once(hub, senders, out, None).await
+}
+
+/// [`send_once`], also giving the request's headers as sent (names in their spelling; the
+/// legacy `token` header's value, the secret, replaced by [`LEGACY_TOKEN_SHOWN`]), for a test
+/// payload's report. Empty when the request was never made (no secret, bad URL).
+pub async fn send_once_showing(
+    hub: &Hub,
+    senders: &Senders,
+    out: &Outgoing<'_>,
+) -> (Sent, DeliveryAttempt, Vec<(String, String)>) {
+    let mut shown = Vec::new();
+    let (sent, attempt) = attempt_once(hub, senders, out, Some(&mut shown)).await;
+    (sent, attempt, shown)
+}
+
+/// What a report shows for the legacy `token` header instead of the secret it carries.
+pub const LEGACY_TOKEN_SHOWN: &str = "<the API secret, in clear: not shown>";
+
+async fn attempt_once(
+    hub: &Hub,
+    senders: &Senders,
+    out: &Outgoing<'_>,
+    shown: Option<&mut Vec<(String, String)>>,
+) -> (Sent, DeliveryAttempt) {
     let at = hub.now_ms();
     let started = Instant::now();
-    let sent = send_inner(hub, senders, out).await;
+    let sent = send_inner(hub, senders, out, shown).await;
     let (status_code, response_body, error) = match &sent {
         Sent::Answered { status, body, .. } => (
             Some(i64::from(*status)),
@@ -187,7 +211,12 @@ fn target_uri(url: &str) -> Option<Uri> {
     parsed.as_str().parse().ok()
 }
 
-async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
+async fn send_inner(
+    hub: &Hub,
+    senders: &Senders,
+    out: &Outgoing<'_>,
+    shown: Option<&mut Vec<(String, String)>>,
+) -> Sent {
     // The first secret signs the FastComments header; every one signs Standard Webhooks.
     let secrets: Vec<String> = match out.secret_override {
         Some(s) => vec![s.to_owned()],
@@ -229,21 +258,34 @@ async fn send_inner(hub: &Hub, senders: &Senders, out: &Outgoing<'_>) -> Sent {
         HttpMethod::Put => Method::PUT,
         HttpMethod::Delete => Method::DELETE,
     };
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
-        .header(headers::TIMESTAMP, signature.timestamp_header())
-        .header(headers::SIGNATURE, signature.signature_header())
-        .header(headers::EVENT, out.kind.header_value())
-        .header(headers::DELIVERY, out.delivery_id)
-        .header(headers::ATTEMPT, out.attempt.to_string())
-        .header(headers::WEBHOOK_ID, standard.id().as_str())
-        .header(headers::WEBHOOK_TIMESTAMP, standard.timestamp_header())
-        .header(headers::WEBHOOK_SIGNATURE, standard.signature_header());
-    if out.legacy_token {
-        builder = builder.header(headers::LEGACY_TOKEN, secret.as_str());
+    let attempt = out.attempt.to_string();
+    // The headers in the order and spelling they go out (SPEC §2.1).
+    let fixed: [(&'static str, &str); 10] = [
+        ("Content-Type", "application/json"),
+        ("User-Agent", USER_AGENT_VALUE),
+        (headers::TIMESTAMP, signature.timestamp_header()),
+        (headers::SIGNATURE, signature.signature_header()),
+        (headers::EVENT, out.kind.header_value()),
+        (headers::DELIVERY, out.delivery_id),
+        (headers::ATTEMPT, &attempt),
+        (headers::WEBHOOK_ID, standard.id().as_str()),
+        (headers::WEBHOOK_TIMESTAMP, standard.timestamp_header()),
+        (headers::WEBHOOK_SIGNATURE, standard.signature_header()),
+    ];
+    let legacy = out
+        .legacy_token
+        .then_some((headers::LEGACY_TOKEN, secret.as_str()));
+    let mut builder = Request::builder().method(method).uri(uri);
+    for (name, value) in fixed.iter().chain(legacy.iter()) {
+        builder = builder.header(*name, *value);
+    }
+    if let Some(shown) = shown {
+        // The legacy header is the secret itself: a page or a log never shows it.
+        *shown = fixed
+            .iter()
+            .chain(legacy.map(|(n, _)| (n, LEGACY_TOKEN_SHOWN)).iter())
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
     }
     let mut request = match builder.body(Full::new(Bytes::copy_from_slice(out.body))) {
         Ok(r) => r,

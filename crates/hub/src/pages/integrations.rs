@@ -3,7 +3,7 @@
 //! revoke. Resync and revoke call the API's own handlers, so both paths keep one set of rules.
 
 use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
-use crate::api::extract::{QueryParams, TenantAuth};
+use crate::api::extract::QueryParams;
 use crate::api::tenant;
 use crate::ids;
 use crate::store::{TokenRecord, TokenState};
@@ -236,12 +236,6 @@ pub struct TokenForm {
     token: String,
 }
 
-fn auth(admin: &Admin) -> TenantAuth {
-    TenantAuth {
-        tenant_id: admin.tenant_id.clone(),
-    }
-}
-
 /// `POST /admin/integrations/resync`: the plugin uploads everything again.
 pub async fn resync(
     State(state): State<PageState>,
@@ -250,7 +244,7 @@ pub async fn resync(
 ) -> Response {
     let done = tenant::resync(
         State(state.hub.clone()),
-        auth(&admin),
+        admin.tenant_auth(),
         Path(form.token.clone()),
     );
     match done.await {
@@ -275,7 +269,7 @@ pub async fn revoke(
 ) -> Response {
     let done = tenant::revoke(
         State(state.hub.clone()),
-        auth(&admin),
+        admin.tenant_auth(),
         Path(form.token.clone()),
     );
     match done.await {

@@ -199,6 +199,15 @@ pub struct Admin {
     pub flash: Option<Flash>,
 }
 
+impl Admin {
+    /// The API's proof of tenant, for calling an API handler on this admin's behalf.
+    pub fn tenant_auth(&self) -> crate::api::extract::TenantAuth {
+        crate::api::extract::TenantAuth {
+            tenant_id: self.tenant_id.clone(),
+        }
+    }
+}
+
 impl FromRequestParts<PageState> for Admin {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, state: &PageState) -> Result<Admin, Response> {

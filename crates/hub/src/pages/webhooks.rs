@@ -1,13 +1,14 @@
 //! Webhooks: per domain (each of the tenant's, and `*` for all), per event kind, the URL and
 //! the method (create/update `POST|PUT`, default `PUT`; delete `DELETE|POST|PUT`, default
-//! `DELETE`), and "Send Test Payload" per kind with the URL as typed, before saving. Saving and
+//! `DELETE`), and "Send Test Payload" per kind with the URL and method as chosen, before saving
+//! (the page shows the request's headers as sent, values included). Saving and
 //! testing call the API's own handlers (`PUT /api/v1/webhook-config`, `POST
 //! /api/v1/webhook-test`), so the rules and the test's signed request and forged twin are
 //! theirs.
 
 use super::session::Flash;
 use super::{redirect_with, render, when, Admin, Layout, PageState};
-use crate::api::extract::{JsonBody, TenantAuth};
+use crate::api::extract::JsonBody;
 use crate::api::webhooks as api;
 use crate::error::ApiError;
 use crate::store::WebhookConfig;
@@ -17,7 +18,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
-use fastcomments_webhooks::headers;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -50,8 +50,6 @@ pub struct TestView {
     error: Option<String>,
     forged: Option<String>,
     warning: Option<String>,
-    /// Set when the method typed is not the one the test used (the saved one).
-    method_note: Option<String>,
 }
 
 /// One domain's form.
@@ -254,12 +252,6 @@ impl DomainInput {
     }
 }
 
-fn auth(admin: &Admin) -> TenantAuth {
-    TenantAuth {
-        tenant_id: admin.tenant_id.clone(),
-    }
-}
-
 /// `POST /admin/webhooks`: saves one domain's configuration.
 pub async fn save(
     State(state): State<PageState>,
@@ -270,7 +262,13 @@ pub async fn save(
         Ok(b) => b,
         Err(e) => return super::error_page(ApiError::invalid_body(e.to_string())),
     };
-    match api::put_config(State(state.hub.clone()), auth(&admin), JsonBody(body)).await {
+    match api::put_config(
+        State(state.hub.clone()),
+        admin.tenant_auth(),
+        JsonBody(body),
+    )
+    .await
+    {
         Ok(_) => redirect_with(
             &state,
             &admin,
@@ -324,33 +322,30 @@ pub async fn test(
     if !url.trim().is_empty() {
         body["url"] = json!(url.trim());
     }
+    // The method and legacy header as chosen in the form, saved or not.
+    if let Some(m) = input.target(kind).1.filter(|m| !m.trim().is_empty()) {
+        body["method"] = json!(m.trim());
+    }
+    body["legacyTokenHeader"] = json!(input.legacy.is_some());
     let mut form = input.as_typed();
     let layout = Layout::new(&admin, "webhooks");
     let body = match serde_json::from_value(body) {
         Ok(b) => b,
         Err(e) => return super::error_page(ApiError::invalid_body(e.to_string())),
     };
-    let sent = api::send_test(State(state.hub.clone()), auth(&admin), JsonBody(body)).await;
+    let sent = api::send_test(
+        State(state.hub.clone()),
+        admin.tenant_auth(),
+        JsonBody(body),
+    )
+    .await;
     let Some(slot) = form.kinds.iter_mut().find(|f| f.kind == kind.as_str()) else {
         return super::error_page(ApiError::internal());
     };
     match sent {
         Ok(out) => {
             let v = serde_json::to_value(&out.0).unwrap_or(Value::Null);
-            let mut shown = view(&v, kind, input.legacy.is_some());
-            let typed = input
-                .target(kind)
-                .1
-                .and_then(HttpMethod::parse)
-                .filter(|m| kind.allows(*m));
-            if let Some(m) = typed.filter(|m| m.as_str() != shown.method) {
-                shown.method_note = Some(format!(
-                    "Sent with {}, the method saved for this kind; save first to test with {}.",
-                    shown.method,
-                    m.as_str()
-                ));
-            }
-            slot.test = Some(shown);
+            slot.test = Some(view(&v));
         }
         Err(e) if e.status.is_client_error() => slot.error = Some(e.reason),
         Err(e) => return super::error_page(e),
@@ -359,7 +354,7 @@ pub async fn test(
 }
 
 /// The page's view of the API's test answer.
-fn view(v: &Value, kind: WebhookEventKind, legacy: bool) -> TestView {
+fn view(v: &Value) -> TestView {
     let a = &v["attempt"];
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let at_ms = a["at"]
@@ -367,34 +362,8 @@ fn view(v: &Value, kind: WebhookEventKind, legacy: bool) -> TestView {
         .and_then(|s| fastcomments_protocol::Millis::parse(s).ok())
         .map(|m| m.0)
         .unwrap_or(0);
-    // The names the sender writes, in its spelling; signing values are made per request.
-    let mut sent = vec![
-        ("Content-Type".to_owned(), "application/json".to_owned()),
-        (
-            "User-Agent".to_owned(),
-            concat!("fastcomments-hub/", env!("CARGO_PKG_VERSION")).to_owned(),
-        ),
-        (
-            headers::TIMESTAMP.to_owned(),
-            format!("{} (unix seconds when signed)", at_ms.div_euclid(1000)),
-        ),
-        (
-            headers::SIGNATURE.to_owned(),
-            "sha256=<HMAC-SHA256 of timestamp.body with the domain's API secret>".to_owned(),
-        ),
-        (headers::EVENT.to_owned(), kind.header_value().to_owned()),
-        (
-            headers::DELIVERY.to_owned(),
-            "test-<a new id per test>".to_owned(),
-        ),
-        (headers::ATTEMPT.to_owned(), "1".to_owned()),
-    ];
-    if legacy {
-        sent.push((
-            headers::LEGACY_TOKEN.to_owned(),
-            "<the API secret in clear (legacy)>".to_owned(),
-        ));
-    }
+    // As sent, values included: the signatures and ids a receiver's log can be matched with.
+    let sent = a_headers(&v["headers"]);
     let forged = match (&v["forged"], v["forgedAccepted"].as_bool()) {
         (f, Some(accepted)) if f.is_object() => Some(format!(
             "A second request signed with a wrong secret was answered {}: {}",
@@ -425,6 +394,19 @@ fn view(v: &Value, kind: WebhookEventKind, legacy: bool) -> TestView {
         error: a["error"].as_str().map(str::to_owned),
         forged,
         warning: v["warning"].as_str().map(str::to_owned),
-        method_note: None,
     }
+}
+
+/// The `headers` of a test answer as `(name, value)` pairs.
+fn a_headers(v: &Value) -> Vec<(String, String)> {
+    v.as_array()
+        .map(|all| {
+            all.iter()
+                .map(|h| {
+                    let text = |k: &str| h[k].as_str().unwrap_or_default().to_owned();
+                    (text("name"), text("value"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
