@@ -297,6 +297,17 @@ async fn an_admin_runs_the_guide_in_a_browser() {
         "signed with the tenant's secret"
     );
     assert!(!signed_with(&got[1], &t.key), "the forged twin");
+    for name in [
+        "X-FastComments-Signature",
+        "webhook-signature",
+        "webhook-id",
+    ] {
+        let value = got[0].header(name).unwrap_or_default();
+        assert!(
+            result.contains(&format!("{name}: {value}")),
+            "the page shows {name} as the receiver got it: {result}"
+        );
+    }
     assert!(
         result.contains("refused, as a receiver that verifies signatures does"),
         "{result}"
@@ -419,6 +430,60 @@ async fn an_admin_runs_the_guide_in_a_browser() {
         (Some(evil_id.as_str()), Some(true))
     );
     screenshot(&c, "comments").await;
+
+    // ---- subscriptions: a second URL for new comments, then disabled ----
+    let fanout = Receiver::with(|_, _| (200, "fan-out ok".into())).await;
+    c.goto(&format!("{}/admin/subscriptions", hub.base))
+        .await
+        .unwrap();
+    let fan_url = format!("{}/fan", fanout.url);
+    fill(&c, "#sub-url", &fan_url).await;
+    click(&c, "#sub-delete").await; // untick: created and updated only
+    click(
+        &c,
+        "form[action='/admin/subscriptions'] button[type=submit]",
+    )
+    .await;
+    wait_text(&c, ".notice.ok", |t| t.contains("Subscribed")).await;
+    let subs = store.subscriptions(&t.id).await.unwrap();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].url, fan_url);
+    assert_eq!(subs[0].kinds.len(), 2, "delete was unticked");
+    let row = text_of(&c, &format!("#s-{}", subs[0].id)).await;
+    assert!(
+        row.contains("sending") && row.contains("create, update"),
+        "{row}"
+    );
+    screenshot(&c, "subscriptions").await;
+    let both = hub.comment(&t, "post/1", "to both receivers").await;
+    let both_id = both["_id"].as_str().unwrap().to_owned();
+    let fanned = fanout.wait_for(1, 15).await;
+    let body: Value = serde_json::from_slice(&fanned[0].body).unwrap();
+    assert_eq!(body["id"].as_str(), Some(both_id.as_str()));
+    assert!(signed_with(&fanned[0], &t.key));
+    eventually("the per-domain target to get it too", 15, || async {
+        receiver
+            .all()
+            .iter()
+            .any(|r| {
+                serde_json::from_slice::<Value>(&r.body)
+                    .is_ok_and(|b| b["id"].as_str() == Some(both_id.as_str()))
+            })
+            .then_some(())
+    })
+    .await;
+    click(
+        &c,
+        &format!("#s-{} form[action$='/disable'] button", subs[0].id),
+    )
+    .await;
+    wait_text(&c, ".notice.ok", |t| t.contains("Disabled")).await;
+    assert!(store.subscriptions(&t.id).await.unwrap()[0]
+        .disabled_at
+        .is_some());
+    assert!(text_of(&c, &format!("#s-{}", subs[0].id))
+        .await
+        .contains("disabled"));
 
     // ---- rotate the API secret: a new one shown once, the old one deleted ----
     c.goto(&format!("{}/admin/secrets", hub.base))

@@ -839,3 +839,161 @@ async fn integrations_resync_and_revoke_through_the_page() {
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     assert_eq!(v["code"], "token-revoked");
 }
+
+/// The subscriptions page adds, disables, enables and deletes subscriptions through the API's
+/// rules: a comment reaches every subscribed URL, a disabled one waits (paused) and resumes,
+/// bad input is shown beside its field with what was typed kept, and another tenant's
+/// subscription is not found and stays as it was.
+#[tokio::test]
+async fn subscriptions_are_added_disabled_and_deleted_through_the_page() {
+    let hub = TestHub::start_with(
+        private_hub_config(5),
+        std::sync::Arc::new(fastcomments_hub::SystemClock),
+    )
+    .await;
+    let t = hub.tenant("Blog").await;
+    let other = hub.tenant("Other").await;
+    let store = hub.running.hub.store.clone();
+    let first = Receiver::with(|_, _| (200, "one".into())).await;
+    let second = Receiver::with(|_, _| (200, "two".into())).await;
+    let mut c = signed_in(&hub, &t).await;
+    let page = c.get("/admin/subscriptions").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains("<label for=\"sub-url\">"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("No subscriptions yet."));
+
+    for (rx, method) in [(&first, "POST"), (&second, "")] {
+        let url = format!("{}/hook", rx.url);
+        let res = c
+            .post(
+                "/admin/subscriptions",
+                &[
+                    ("url", url.as_str()),
+                    ("method", method),
+                    ("create", "on"),
+                    ("update", "on"),
+                    ("domains", "blog.example"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    }
+    let subs = store.subscriptions(&t.id).await.unwrap();
+    assert_eq!(subs.len(), 2);
+    assert_eq!(subs[0].kinds.len(), 2, "create and update only");
+    assert_eq!(subs[0].domains, vec!["blog.example".to_owned()]);
+    assert_eq!(subs[0].method.map(|m| m.as_str()), Some("POST"));
+    assert_eq!(subs[1].method, None, "each kind's default");
+    let listed = c.get("/admin/subscriptions").await;
+    for s in &subs {
+        assert!(listed.text.contains(&format!("id=\"s-{}\"", s.id)));
+        assert!(listed.text.contains(&s.url));
+    }
+
+    // A comment on the domain goes to both.
+    hub.comment_on(&t, "blog.example", "hello").await;
+    first.wait_for(1, 10).await;
+    second.wait_for(1, 10).await;
+    assert_eq!(first.all()[0].method, Method::POST);
+    assert_eq!(second.all()[0].method, Method::PUT);
+
+    // Disabled: the next comment waits for it, paused; enabled: it goes out.
+    let id = subs[1].id.clone();
+    let res = c
+        .post(&format!("/admin/subscriptions/{id}/disable"), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert!(store.subscriptions(&t.id).await.unwrap()[1]
+        .disabled_at
+        .is_some());
+    let listed = c.get("/admin/subscriptions").await;
+    assert!(
+        listed.text.contains("disabled by the tenant"),
+        "{}",
+        listed.text
+    );
+    hub.comment_on(&t, "blog.example", "second").await;
+    first.wait_for(2, 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(second.all().len(), 1, "paused while disabled");
+    let res = c
+        .post(&format!("/admin/subscriptions/{id}/enable"), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    second.wait_for(2, 10).await;
+
+    // Another tenant's admin: not found, and nothing changes.
+    let mut stranger = signed_in(&hub, &other).await;
+    for action in ["disable", "enable", "delete"] {
+        let res = stranger
+            .post(&format!("/admin/subscriptions/{id}/{action}"), &[])
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{action}");
+    }
+    let theirs = stranger.get("/admin/subscriptions").await;
+    assert!(!theirs.text.contains(&id));
+    let after = store.subscriptions(&t.id).await.unwrap();
+    assert_eq!(after.len(), 2);
+    assert!(after[1].disabled_at.is_none(), "untouched");
+
+    // Bad input: beside its field, what was typed kept, nothing stored.
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("url", "ftp://x"), ("create", "on")], "sub-url-err"),
+        (
+            &[
+                ("url", "https://example.com/h"),
+                ("method", "DELETE"),
+                ("create", "on"),
+            ],
+            "sub-method-err",
+        ),
+        (&[("url", "https://example.com/h")], "sub-events-err"),
+        (
+            &[
+                ("url", "https://example.com/h"),
+                ("create", "on"),
+                ("domains", "other.example"),
+            ],
+            "sub-domains-err",
+        ),
+    ];
+    for (fields, err) in cases {
+        let res = c.post("/admin/subscriptions", fields).await;
+        assert!(res.status.is_client_error(), "{err}: {}", res.status);
+        assert!(
+            res.text.contains(&format!("id=\"{err}\"")),
+            "{err}: {}",
+            res.text
+        );
+        let typed = fields[0].1;
+        assert!(
+            res.text.contains(&format!("value=\"{typed}\"")),
+            "kept: {typed}"
+        );
+    }
+    assert_eq!(store.subscriptions(&t.id).await.unwrap().len(), 2);
+
+    // Deleted: gone from the store and the page.
+    let res = c
+        .post(&format!("/admin/subscriptions/{id}/delete"), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(store.subscriptions(&t.id).await.unwrap().len(), 1);
+    assert!(!c.get("/admin/subscriptions").await.text.contains(&id));
+    // Without the CSRF token: refused, nothing added.
+    let res = c
+        .post_raw(
+            "/admin/subscriptions",
+            &[
+                ("url", "https://example.com/x".to_owned()),
+                ("create", "on".to_owned()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(store.subscriptions(&t.id).await.unwrap().len(), 1);
+}

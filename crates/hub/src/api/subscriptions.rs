@@ -25,19 +25,19 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionInput {
     /// `http://` or `https://` URL.
-    url: String,
+    pub url: String,
     /// One method for every kind (each must allow it); left out: each kind's default.
     #[serde(default)]
-    method: Option<String>,
+    pub method: Option<String>,
     /// `create`, `update`, `delete` (or `comment.created` …); left out: all three.
     #[serde(default, alias = "kinds", alias = "eventKinds")]
-    events: Option<Vec<String>>,
+    pub events: Option<Vec<String>>,
     /// The tenant's domains (or `*`) whose comments it wants; left out: `*`.
     #[serde(default)]
-    domains: Option<Vec<String>>,
+    pub domains: Option<Vec<String>>,
     /// Also fire for comments imported by integration uploads.
     #[serde(default)]
-    fire_on_import: bool,
+    pub fire_on_import: bool,
 }
 
 /// A subscription as the API shows it.
@@ -103,79 +103,9 @@ pub async fn create(
     auth: TenantAuth,
     JsonBody(input): JsonBody<SubscriptionInput>,
 ) -> ApiResult<(StatusCode, Json<SubscriptionCreated>)> {
-    let url = url::Url::parse(input.url.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| ApiError::invalid_body(format!("not an http(s) URL: {:?}", input.url)))?;
-    let mut kinds = Vec::new();
-    for e in input.events.unwrap_or_else(|| {
-        WebhookEventKind::ALL
-            .iter()
-            .map(|k| k.as_str().to_owned())
-            .collect()
-    }) {
-        let kind = WebhookEventKind::parse(e.trim())
-            .ok_or_else(|| ApiError::invalid_body(format!("unknown event kind {e:?}")))?;
-        kinds.push(kind);
-    }
-    kinds.sort_by_key(|k| WebhookEventKind::ALL.iter().position(|a| a == k));
-    kinds.dedup();
-    if kinds.is_empty() {
-        return Err(ApiError::invalid_body("events is empty"));
-    }
-    let method = match input.method.as_deref() {
-        None => None,
-        Some(m) => {
-            let method = HttpMethod::parse(m)
-                .ok_or_else(|| ApiError::invalid_body(format!("unknown method {m:?}")))?;
-            if let Some(k) = kinds.iter().find(|k| !k.allows(method)) {
-                return Err(ApiError::invalid_body(format!(
-                    "{} webhooks cannot be sent with {}",
-                    k.as_str(),
-                    method.as_str()
-                )));
-            }
-            Some(method)
-        }
-    };
-    let mut domains = Vec::new();
-    for d in input.domains.unwrap_or_else(|| vec!["*".to_owned()]) {
-        let domain = normalize_domain(&d)
-            .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?;
-        require_owned_domain(&hub, &auth.tenant_id, &domain).await?;
-        domains.push(domain);
-    }
-    domains.sort();
-    domains.dedup();
-    if domains.is_empty() {
-        return Err(ApiError::invalid_body("domains is empty"));
-    }
-    let wanted = Subscription {
-        id: ids::object_id(),
-        tenant_id: auth.tenant_id,
-        url: url.to_string(),
-        method,
-        kinds,
-        domains,
-        fire_on_import: input.fire_on_import,
-        created_at: hub.now_ms(),
-        failing_since: None,
-        disabled_at: None,
-        disabled_reason: None,
-    };
-    let (stored, created) = match hub.store.create_subscription(&wanted).await {
-        Err(crate::store::StoreError::Conflict(reason)) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "too-many-webhooks",
-                reason,
-            ))
-        }
-        other => other?,
-    };
-    if created {
-        tracing::info!(tenant = %stored.tenant_id, subscription = %stored.id, url = %stored.url, "webhook subscription created");
-    }
+    let (stored, created) = subscribe(&hub, &auth.tenant_id, input)
+        .await
+        .map_err(|refused| refused.error)?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -189,6 +119,137 @@ pub async fn create(
             created,
         }),
     ))
+}
+
+/// The part of a subscription that was refused (a form shows the error beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionField {
+    /// `url`.
+    Url,
+    /// `method`.
+    Method,
+    /// `events`.
+    Events,
+    /// `domains`.
+    Domains,
+    /// None in particular (the tenant's limit, the store).
+    Whole,
+}
+
+/// Why [`subscribe`] refused, and which field it was about.
+#[derive(Debug)]
+pub struct Refused {
+    /// The field.
+    pub field: SubscriptionField,
+    /// The API's answer.
+    pub error: ApiError,
+}
+
+impl From<crate::store::StoreError> for Refused {
+    fn from(e: crate::store::StoreError) -> Refused {
+        Refused {
+            field: SubscriptionField::Whole,
+            error: e.into(),
+        }
+    }
+}
+
+fn refused(field: SubscriptionField, reason: String) -> Refused {
+    Refused {
+        field,
+        error: ApiError::invalid_body(reason),
+    }
+}
+
+/// Checks `input` and stores the subscription for `tenant`; the same one twice gives the
+/// first (`false`). Shared by the API and the admin page.
+pub async fn subscribe(
+    hub: &crate::hub::Hub,
+    tenant: &str,
+    input: SubscriptionInput,
+) -> Result<(Subscription, bool), Refused> {
+    use SubscriptionField as F;
+    let url = url::Url::parse(input.url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| refused(F::Url, format!("not an http(s) URL: {:?}", input.url)))?;
+    let mut kinds = Vec::new();
+    for e in input.events.unwrap_or_else(|| {
+        WebhookEventKind::ALL
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect()
+    }) {
+        let kind = WebhookEventKind::parse(e.trim())
+            .ok_or_else(|| refused(F::Events, format!("unknown event kind {e:?}")))?;
+        kinds.push(kind);
+    }
+    kinds.sort_by_key(|k| WebhookEventKind::ALL.iter().position(|a| a == k));
+    kinds.dedup();
+    if kinds.is_empty() {
+        return Err(refused(F::Events, "events is empty".into()));
+    }
+    let method = match input.method.as_deref() {
+        None => None,
+        Some(m) => {
+            let method = HttpMethod::parse(m)
+                .ok_or_else(|| refused(F::Method, format!("unknown method {m:?}")))?;
+            if let Some(k) = kinds.iter().find(|k| !k.allows(method)) {
+                return Err(refused(
+                    F::Method,
+                    format!(
+                        "{} webhooks cannot be sent with {}",
+                        k.as_str(),
+                        method.as_str()
+                    ),
+                ));
+            }
+            Some(method)
+        }
+    };
+    let mut domains = Vec::new();
+    for d in input.domains.unwrap_or_else(|| vec!["*".to_owned()]) {
+        let domain = normalize_domain(&d)
+            .ok_or_else(|| refused(F::Domains, format!("not a domain: {d:?}")))?;
+        require_owned_domain(hub, tenant, &domain)
+            .await
+            .map_err(|error| Refused {
+                field: F::Domains,
+                error,
+            })?;
+        domains.push(domain);
+    }
+    domains.sort();
+    domains.dedup();
+    if domains.is_empty() {
+        return Err(refused(F::Domains, "domains is empty".into()));
+    }
+    let wanted = Subscription {
+        id: ids::object_id(),
+        tenant_id: tenant.to_owned(),
+        url: url.to_string(),
+        method,
+        kinds,
+        domains,
+        fire_on_import: input.fire_on_import,
+        created_at: hub.now_ms(),
+        failing_since: None,
+        disabled_at: None,
+        disabled_reason: None,
+    };
+    let (stored, created) = match hub.store.create_subscription(&wanted).await {
+        Err(crate::store::StoreError::Conflict(reason)) => {
+            return Err(Refused {
+                field: F::Whole,
+                error: ApiError::new(StatusCode::CONFLICT, "too-many-webhooks", reason),
+            })
+        }
+        other => other?,
+    };
+    if created {
+        tracing::info!(tenant = %stored.tenant_id, subscription = %stored.id, url = %stored.url, "webhook subscription created");
+    }
+    Ok((stored, created))
 }
 
 /// `{status, webhooks}`.

@@ -7,7 +7,8 @@
 //! without the session's CSRF token ([`csrf`]) and adds headers that keep the pages from being
 //! framed, cached or made to load anything from elsewhere. Pages, one file each: [`sign_in`]
 //! (and the operator's tenant list), [`integrations`], [`comments`], [`webhooks`],
-//! [`deliveries`], [`secrets`]; [`assets`] serves the stylesheet and the one small script.
+//! [`subscriptions`], [`deliveries`], [`secrets`]; [`assets`] serves the stylesheet and the one
+//! small script.
 
 pub mod assets;
 pub mod comments;
@@ -17,6 +18,7 @@ pub mod integrations;
 pub mod secrets;
 pub mod session;
 pub mod sign_in;
+pub mod subscriptions;
 pub mod webhooks;
 
 use crate::error::ApiError;
@@ -66,6 +68,11 @@ pub fn router(hub: Arc<Hub>) -> Router<Arc<Hub>> {
         .route("/comments/{id}/{action}", post(comments::act))
         .route("/webhooks", get(webhooks::show).post(webhooks::save))
         .route("/webhooks/test", post(webhooks::test))
+        .route(
+            "/subscriptions",
+            get(subscriptions::show).post(subscriptions::add),
+        )
+        .route("/subscriptions/{id}/{action}", post(subscriptions::act))
         .route("/deliveries", get(deliveries::list))
         .route("/deliveries/counts.json", get(deliveries::counts))
         .route("/deliveries/retry-failed", post(deliveries::retry_failed))
