@@ -997,3 +997,98 @@ async fn subscriptions_are_added_disabled_and_deleted_through_the_page() {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(store.subscriptions(&t.id).await.unwrap().len(), 1);
 }
+
+/// A tenant admin can act only on their own tenant: another tenant's comment (every action),
+/// API secret and domains are "not found" or refused, nothing of theirs changes, and a
+/// tenant session cannot open another tenant as the operator does.
+#[tokio::test]
+async fn another_tenants_comments_secrets_and_domains_are_out_of_reach() {
+    let hub = TestHub::start_with(
+        private_hub_config(5),
+        std::sync::Arc::new(fastcomments_hub::SystemClock),
+    )
+    .await;
+    let a = hub.tenant("Alpha").await;
+    let b = hub.tenant("Beta").await;
+    let store = hub.running.hub.store.clone();
+    let theirs = hub.comment(&a, "post/1", "alpha's words").await;
+    let comment_id = theirs["_id"].as_str().unwrap().to_owned();
+    let before = store.comment(&a.id, &comment_id).await.unwrap().unwrap();
+    let alpha_secret = store.list_secrets(&a.id).await.unwrap()[0].clone();
+    let mut stranger = signed_in(&hub, &b).await;
+
+    for action in ["approve", "unapprove", "spam", "not-spam", "edit", "delete"] {
+        let res = stranger
+            .post(
+                &format!("/admin/comments/{comment_id}/{action}"),
+                &[("text", "defaced")],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{action}: {}", res.text);
+    }
+    let after = store.comment(&a.id, &comment_id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.comment.as_str(), after.approved, after.is_spam),
+        (before.comment.as_str(), before.approved, before.is_spam),
+        "untouched"
+    );
+    assert!(!stranger
+        .get("/admin/comments")
+        .await
+        .text
+        .contains("alpha&#39;s words"));
+
+    let res = stranger
+        .post(&format!("/admin/secrets/{}/delete", alpha_secret.id), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert!(store
+        .list_secrets(&a.id)
+        .await
+        .unwrap()
+        .iter()
+        .any(|s| s.id == alpha_secret.id));
+
+    // Alpha's domain (or nobody's) in Beta's webhook form, its test, or a secret: refused.
+    let receiver = Receiver::with(|_, _| (200, "ok".into())).await;
+    let hook = format!("{}/hook", receiver.url);
+    for domain in ["alpha.example", "blog.alpha.example", "nobody.example"] {
+        let saved = stranger
+            .post(
+                "/admin/webhooks",
+                &[("domain", domain), ("create_url", hook.as_str())],
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::FORBIDDEN, "save {domain}");
+        let tested = stranger
+            .post(
+                "/admin/webhooks/test",
+                &[
+                    ("domain", domain),
+                    ("create_url", hook.as_str()),
+                    ("test", "create"),
+                ],
+            )
+            .await;
+        assert!(
+            tested
+                .text
+                .contains("is not one of this tenant&#39;s domains"),
+            "test {domain}: {}",
+            tested.text
+        );
+        let secret = stranger.post("/admin/secrets", &[("domain", domain)]).await;
+        assert_eq!(secret.status, StatusCode::BAD_REQUEST, "secret {domain}");
+    }
+    assert!(store.webhook_configs(&b.id).await.unwrap().is_empty());
+    assert!(receiver.all().is_empty(), "no test payload was sent");
+    assert_eq!(store.list_secrets(&b.id).await.unwrap().len(), 1);
+
+    // Only the operator opens tenants.
+    let res = stranger
+        .post("/admin/tenants/open", &[("tenant", a.id.as_str())])
+        .await;
+    assert!(res.status.is_client_error(), "{}", res.status);
+    let page = stranger.get("/admin/integrations").await;
+    assert!(page.text.contains(&b.id) && !page.text.contains(&a.id));
+}
