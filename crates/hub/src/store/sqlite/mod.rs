@@ -156,14 +156,19 @@ impl SqliteStore {
         )
         .execute(&writer)
         .await?;
-        // After the column exists in old databases too: the outbox query walks pending
-        // deliveries host by host through it.
+        // After the columns exist in old databases too: the outbox query walks pending
+        // deliveries by (host, subscription) through it. It replaces the per-host index of
+        // earlier versions, whose prefix it has.
         sqlx::query(
-            "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_host ON webhook_deliveries \
-             (target_host, next_attempt_at, position) WHERE status IN ('queued', 'retrying')",
+            "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_target ON webhook_deliveries \
+             (target_host, subscription_id, next_attempt_at, position) \
+             WHERE status IN ('queued', 'retrying')",
         )
         .execute(&writer)
         .await?;
+        sqlx::query("DROP INDEX IF EXISTS webhook_deliveries_by_host")
+            .execute(&writer)
+            .await?;
         sqlx::raw_sql(include_str!("schema_triggers.sql"))
             .execute(&writer)
             .await?;
