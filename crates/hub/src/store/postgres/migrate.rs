@@ -13,6 +13,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhook operations",
         include_str!("0002_webhook_operations.sql"),
     ),
+    (
+        3,
+        "claim by target",
+        include_str!("0003_claim_by_target.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

@@ -117,33 +117,41 @@ pub(super) async fn put_webhook_config(
 
 /// Claims due deliveries for this node: pending, due, not claimed by a live lease, and with
 /// no earlier pending delivery of their comment (per-comment order holds across nodes: an
-/// earlier delivery claimed elsewhere is still pending). The pending hosts are walked with one
-/// index seek each (a recursive MIN, PostgreSQL having no skip scan), each giving at most
-/// `per_host`; `SKIP LOCKED` lets nodes claim side by side without waiting on each other.
+/// earlier delivery claimed elsewhere is still pending). The pending (host, subscription)
+/// pairs are walked with one index seek each (a recursive row-wise MIN, PostgreSQL having no
+/// skip scan), so a subscription at its in-flight limit costs one seek, not a walk over its
+/// backlog; each pair gives at most `per_host`, then each host keeps its first `per_host`.
+/// `SKIP LOCKED` lets nodes claim side by side without waiting on each other.
 pub(super) async fn due_deliveries(
     store: &PostgresStore,
     q: &DueQuery<'_>,
 ) -> StoreResult<Vec<Delivery>> {
     let rows = sqlx::query(
-        "WITH RECURSIVE hosts(h) AS ( \
-           SELECT (SELECT MIN(target_host) FROM webhook_deliveries WHERE status IN ('queued', 'retrying')) \
+        "WITH RECURSIVE pairs(h, s) AS ( \
+           (SELECT target_host, subscription_id FROM webhook_deliveries \
+            WHERE status IN ('queued', 'retrying') ORDER BY target_host, subscription_id LIMIT 1) \
            UNION ALL \
-           SELECT (SELECT MIN(target_host) FROM webhook_deliveries \
-                   WHERE status IN ('queued', 'retrying') AND target_host > hosts.h) \
-           FROM hosts WHERE hosts.h IS NOT NULL), \
-         due AS ( \
-           SELECT c.id FROM hosts CROSS JOIN LATERAL ( \
+           SELECT n.target_host, n.subscription_id FROM pairs CROSS JOIN LATERAL ( \
+             SELECT target_host, subscription_id FROM webhook_deliveries \
+             WHERE status IN ('queued', 'retrying') AND (target_host, subscription_id) > (pairs.h, pairs.s) \
+             ORDER BY target_host, subscription_id LIMIT 1) n), \
+         picked AS ( \
+           SELECT c.id, pairs.h, c.next_attempt_at, c.position FROM pairs CROSS JOIN LATERAL ( \
              SELECT e.id, e.next_attempt_at, e.position FROM webhook_deliveries e \
-             WHERE e.target_host = hosts.h AND e.status IN ('queued', 'retrying') \
+             WHERE e.target_host = pairs.h AND e.subscription_id = pairs.s \
+               AND e.status IN ('queued', 'retrying') \
                AND e.next_attempt_at <= $1 AND (e.lease_until IS NULL OR e.lease_until <= $1) \
-               AND e.id <> ALL($2) AND e.tenant_id <> ALL($3) AND e.subscription_id <> ALL($9) \
+               AND e.id <> ALL($2) AND e.tenant_id <> ALL($3) \
                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f WHERE f.tenant_id = e.tenant_id \
                    AND f.comment_id = e.comment_id AND f.subscription_id = e.subscription_id AND f.position < e.position \
                    AND f.status IN ('queued', 'retrying')) \
              ORDER BY e.next_attempt_at, e.position LIMIT $4 \
              FOR UPDATE SKIP LOCKED) c \
-           WHERE hosts.h IS NOT NULL AND hosts.h <> ALL($5) \
-           ORDER BY c.next_attempt_at, c.position LIMIT $6) \
+           WHERE pairs.h <> ALL($5) AND pairs.s <> ALL($9)), \
+         due AS ( \
+           SELECT id FROM (SELECT id, next_attempt_at, position, ROW_NUMBER() OVER \
+               (PARTITION BY h ORDER BY next_attempt_at, position) AS n FROM picked) ranked \
+           WHERE n <= $4 ORDER BY next_attempt_at, position LIMIT $6) \
          UPDATE webhook_deliveries w SET claimed_by = $7, lease_until = $1 + $8 \
          FROM due WHERE w.id = due.id RETURNING w.*",
     )
