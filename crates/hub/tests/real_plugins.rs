@@ -707,3 +707,124 @@ async fn a_seconds_cursor_never_skips_a_comment_written_later_in_the_same_second
         ])
     );
 }
+
+/// The FastComments Zapier app (`FastComments/fastcomments-zapier`, `src/utils/hooks.ts`)
+/// subscribes one event of one domain, `{url, event: "comment-created", domain, method}`,
+/// keeps `webhook.id`, reads `payloads` of `GET /api/v1/webhooks/sample-payloads?event=…&limit=10`
+/// (each must pass its `isWebhookComment` check: string `id`, `urlId`, `commenterName`,
+/// `comment`, `date`, boolean `approved`, and a `domain` to filter on), and unsubscribes with
+/// `DELETE /api/v1/webhooks/{id}`. Each answer is `status: "success"` under 400.
+#[tokio::test]
+async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
+    let hub = TestHub::start_with(
+        fastcomments_hub::HubConfig {
+            admin_token: Some("admin-secret".into()),
+            webhook_allow_private_targets: true,
+            ..fastcomments_hub::HubConfig::default()
+        },
+        std::sync::Arc::new(fastcomments_hub::SystemClock),
+    )
+    .await;
+    let t = hub.tenant("Zap").await;
+    let rx = common::receiver::Receiver::with(|_, _| (200, "ok".into())).await;
+    let target = format!("{}/hooks/catch/1/abc", rx.url);
+    let mut ids = Vec::new();
+    for (event, domain) in [("comment-created", "*"), ("comment-deleted", "zap.example")] {
+        let (s, v) = hub
+            .call(
+                Method::POST,
+                "/api/v1/webhooks",
+                Some(&t.key),
+                Some(json!({"url": target, "event": event, "domain": domain, "method": "POST"})),
+            )
+            .await;
+        assert!(s.as_u16() < 400, "{s}: {v}");
+        assert_eq!(v["status"], "success", "{v}");
+        let w = &v["webhook"];
+        assert_eq!(
+            (w["event"].as_str(), w["domain"].as_str()),
+            (Some(event), Some(domain)),
+            "{v}"
+        );
+        assert_eq!(
+            (w["method"].as_str(), w["enabled"].as_bool()),
+            (Some("POST"), Some(true))
+        );
+        ids.push(w["id"].as_str().unwrap().to_owned());
+    }
+    let subs = hub.running.hub.store.subscriptions(&t.id).await.unwrap();
+    assert_eq!(subs.len(), 2);
+    assert_eq!(
+        subs[0].kinds,
+        vec![fastcomments_protocol::WebhookEventKind::Create]
+    );
+
+    // A new comment reaches the created-subscription by POST, as a bare WebhookComment.
+    let c = hub.comment_on(&t, "zap.example", "for zapier").await;
+    let got = rx.wait_for(1, 10).await;
+    assert_eq!(got[0].method, Method::POST);
+    assert_eq!(got[0].path, "/hooks/catch/1/abc");
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["id"], c["_id"]);
+
+    for event in ["comment-created", "comment-updated", "comment-deleted"] {
+        let (s, v) = hub
+            .call(
+                Method::GET,
+                &format!("/api/v1/webhooks/sample-payloads?event={event}&limit=10"),
+                Some(&t.key),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["status"], "success");
+        let payloads = v["payloads"].as_array().unwrap();
+        assert!(!payloads.is_empty() && payloads.len() <= 10, "{v}");
+        for p in payloads {
+            for field in ["id", "urlId", "commenterName", "comment", "date"] {
+                assert!(p[field].is_string(), "{event}: {field} in {p}");
+            }
+            assert!(p["approved"].is_boolean(), "{p}");
+        }
+        // The tenant's own comments are the samples, newest first.
+        assert_eq!(payloads[0]["id"], c["_id"], "{v}");
+        assert_eq!(payloads[0]["domain"], "zap.example");
+    }
+    let (s, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/webhooks/sample-payloads?event=comment-moved",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid-query"),
+        "{v}"
+    );
+
+    for id in &ids {
+        let (s, v) = hub
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/webhooks/{id}"),
+                Some(&t.key),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, v["status"].as_str()),
+            (StatusCode::OK, Some("success")),
+            "{v}"
+        );
+    }
+    assert!(hub
+        .running
+        .hub
+        .store
+        .subscriptions(&t.id)
+        .await
+        .unwrap()
+        .is_empty());
+}

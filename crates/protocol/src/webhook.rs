@@ -154,14 +154,26 @@ impl WebhookEventKind {
         }
     }
 
-    /// Parses `create`/`update`/`delete` or the header form `comment.created` etc.
+    /// Parses `create`/`update`/`delete`, the header form `comment.created` etc., or the hosted
+    /// API's event names `comment-created` etc. (see [`WebhookEventKind::event_name`]).
     pub fn parse(s: &str) -> Option<WebhookEventKind> {
         Some(match s {
-            "create" | "comment.created" => WebhookEventKind::Create,
-            "update" | "comment.updated" => WebhookEventKind::Update,
-            "delete" | "comment.deleted" => WebhookEventKind::Delete,
+            "create" | "comment.created" | "comment-created" => WebhookEventKind::Create,
+            "update" | "comment.updated" | "comment-updated" => WebhookEventKind::Update,
+            "delete" | "comment.deleted" | "comment-deleted" => WebhookEventKind::Delete,
             _ => return None,
         })
+    }
+
+    /// The name the hosted API's subscriptions give the kind (`event` of `POST
+    /// /api/v1/webhooks`, as the FastComments Zapier app sends it): `comment-created`,
+    /// `comment-updated`, `comment-deleted`.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            WebhookEventKind::Create => "comment-created",
+            WebhookEventKind::Update => "comment-updated",
+            WebhookEventKind::Delete => "comment-deleted",
+        }
     }
 
     /// The `X-FastComments-Event` value: `comment.created`, `comment.updated`, `comment.deleted`.

@@ -3,7 +3,7 @@
 //! disabled one, and secret rotation with overlap (`/api/v1/api-secrets/{id}/rotate`).
 
 use super::doc::TenantErrors;
-use super::extract::{AppState, JsonBody, OptionalJson, TenantAuth};
+use super::extract::{AppState, JsonBody, OptionalJson, QueryParams, TenantAuth};
 use super::tenant::SecretOut;
 use super::webhooks::{dummy_comment, require_owned_domain};
 use crate::error::{ApiError, ApiResult};
@@ -16,7 +16,7 @@ use axum::Json;
 use fastcomments_protocol::{HttpMethod, Millis, Status, WebhookComment, WebhookEventKind};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 // ---------- subscriptions ----------
 
@@ -29,12 +29,20 @@ pub struct SubscriptionInput {
     /// One method for every kind (each must allow it); left out: each kind's default.
     #[serde(default)]
     pub method: Option<String>,
-    /// `create`, `update`, `delete` (or `comment.created` …); left out: all three.
+    /// `create`, `update`, `delete` (or `comment.created`, `comment-created` …); left out
+    /// (and no `event`): all three.
     #[serde(default, alias = "kinds", alias = "eventKinds")]
     pub events: Option<Vec<String>>,
-    /// The tenant's domains (or `*`) whose comments it wants; left out: `*`.
+    /// One kind, the hosted API's form (`comment-created` …, as its Zapier app sends it);
+    /// added to `events`.
+    #[serde(default)]
+    pub event: Option<String>,
+    /// The tenant's domains (or `*`) whose comments it wants; left out (and no `domain`): `*`.
     #[serde(default)]
     pub domains: Option<Vec<String>>,
+    /// One domain (or `*`), the hosted API's form; added to `domains`.
+    #[serde(default)]
+    pub domain: Option<String>,
     /// Also fire for comments imported by integration uploads.
     #[serde(default)]
     pub fire_on_import: bool,
@@ -48,7 +56,15 @@ pub struct SubscriptionOut {
     url: String,
     method: Option<HttpMethod>,
     events: Vec<WebhookEventKind>,
+    /// The hosted API's single `event` (`comment-created` …), when it wants one kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'static str>,
     domains: Vec<String>,
+    /// The hosted API's single `domain`, when it wants one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<String>,
+    /// How it was made: `api` (the per-domain configurations are not subscriptions).
+    source: &'static str,
     fire_on_import: bool,
     created_at: Millis,
     /// `false` while disabled: its deliveries wait, `paused`.
@@ -65,8 +81,17 @@ impl From<Subscription> for SubscriptionOut {
             id: s.id,
             url: s.url,
             method: s.method,
+            event: match s.kinds.as_slice() {
+                [one] => Some(one.event_name()),
+                _ => None,
+            },
             events: s.kinds,
+            domain: match s.domains.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            },
             domains: s.domains,
+            source: "api",
             fire_on_import: s.fire_on_import,
             created_at: Millis(s.created_at),
             enabled: s.disabled_at.is_none(),
@@ -174,12 +199,18 @@ pub async fn subscribe(
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
         .ok_or_else(|| refused(F::Url, format!("not an http(s) URL: {:?}", input.url)))?;
     let mut kinds = Vec::new();
-    for e in input.events.unwrap_or_else(|| {
-        WebhookEventKind::ALL
+    let named: Vec<String> = match (input.events, input.event) {
+        (None, None) => WebhookEventKind::ALL
             .iter()
             .map(|k| k.as_str().to_owned())
-            .collect()
-    }) {
+            .collect(),
+        (events, event) => events
+            .unwrap_or_default()
+            .into_iter()
+            .chain(event)
+            .collect(),
+    };
+    for e in named {
         let kind = WebhookEventKind::parse(e.trim())
             .ok_or_else(|| refused(F::Events, format!("unknown event kind {e:?}")))?;
         kinds.push(kind);
@@ -208,7 +239,15 @@ pub async fn subscribe(
         }
     };
     let mut domains = Vec::new();
-    for d in input.domains.unwrap_or_else(|| vec!["*".to_owned()]) {
+    let named: Vec<String> = match (input.domains, input.domain) {
+        (None, None) => vec!["*".to_owned()],
+        (domains, domain) => domains
+            .unwrap_or_default()
+            .into_iter()
+            .chain(domain)
+            .collect(),
+    };
+    for d in named {
         let domain = normalize_domain(&d)
             .ok_or_else(|| refused(F::Domains, format!("not a domain: {d:?}")))?;
         require_owned_domain(hub, tenant, &domain)
@@ -375,26 +414,75 @@ pub struct SampleOut {
     body: WebhookComment,
 }
 
-/// `{status, samples}`.
+/// `{status, samples, payloads}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SamplesOut {
     status: Status,
+    /// One example per kind asked for, with its header value and default method.
     samples: Vec<SampleOut>,
+    /// Bodies as the hosted API gives them (what its Zapier app reads): the tenant's newest
+    /// comments as `WebhookComment`s, newest first, at most `limit`; one made-up comment when
+    /// the tenant has none yet.
+    payloads: Vec<WebhookComment>,
 }
 
-/// `GET /api/v1/webhooks/sample-payloads`: one example body per kind.
+/// Query of `GET /api/v1/webhooks/sample-payloads`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SamplesQuery {
+    /// One kind (`comment-created`, `create`, `comment.created` …); left out: all three.
+    #[serde(default)]
+    event: Option<String>,
+    /// Most `payloads` (default 10, at most 100).
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+/// Most sample payloads given at once.
+const MAX_SAMPLE_PAYLOADS: u64 = 100;
+
+/// `GET /api/v1/webhooks/sample-payloads?event=&limit=`: example bodies: one per kind
+/// (`samples`), and the tenant's newest comments as the bodies its webhooks carry
+/// (`payloads`, the hosted API's form).
 #[utoipa::path(
     get,
     path = "/webhooks/sample-payloads",
     tag = "tenant",
-    summary = "One example body per event kind",
+    summary = "Example bodies: one per event kind, and the tenant's newest comments as webhook bodies",
+    params(SamplesQuery),
     security(("apiKey" = []), ("apiKeyQuery" = [])),
     responses((status = 200, description = "The samples", body = SamplesOut), TenantErrors)
 )]
-pub async fn sample_payloads(_auth: TenantAuth) -> Json<SamplesOut> {
-    Json(SamplesOut {
+pub async fn sample_payloads(
+    State(hub): State<AppState>,
+    auth: TenantAuth,
+    QueryParams(q): QueryParams<SamplesQuery>,
+) -> ApiResult<Json<SamplesOut>> {
+    let kinds: Vec<WebhookEventKind> = match q.event.as_deref() {
+        None => WebhookEventKind::ALL.to_vec(),
+        Some(e) => vec![WebhookEventKind::parse(e.trim()).ok_or_else(|| {
+            ApiError::invalid_query(format!(
+                "unknown event {e:?}: comment-created, comment-updated or comment-deleted"
+            ))
+        })?],
+    };
+    let limit = q.limit.unwrap_or(10).clamp(1, MAX_SAMPLE_PAYLOADS);
+    let total = hub.store.count_comments(&auth.tenant_id).await?;
+    let newest = hub
+        .store
+        .comments_page(&auth.tenant_id, total.saturating_sub(limit), limit)
+        .await?;
+    let mut payloads: Vec<WebhookComment> = newest
+        .iter()
+        .rev()
+        .map(crate::domain::webhook_comment)
+        .collect();
+    if payloads.is_empty() {
+        payloads.push(dummy_comment(Some("example.com")));
+    }
+    Ok(Json(SamplesOut {
         status: Status::Success,
-        samples: WebhookEventKind::ALL
+        samples: kinds
             .into_iter()
             .map(|kind| SampleOut {
                 kind,
@@ -403,7 +491,8 @@ pub async fn sample_payloads(_auth: TenantAuth) -> Json<SamplesOut> {
                 body: dummy_comment(Some("example.com")),
             })
             .collect(),
-    })
+        payloads,
+    }))
 }
 
 // ---------- secret rotation ----------

@@ -214,6 +214,8 @@ impl AddInput {
             } else {
                 domains
             }),
+            event: None,
+            domain: None,
             fire_on_import: self.import.is_some(),
         }
     }
