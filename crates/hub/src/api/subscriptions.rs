@@ -26,7 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 pub struct SubscriptionInput {
     /// `http://` or `https://` URL.
     pub url: String,
-    /// One method for every kind (each must allow it); left out: each kind's default.
+    /// One method for every kind (each must allow it); left out: `POST`, as on the hosted API.
     #[serde(default)]
     pub method: Option<String>,
     /// `create`, `update`, `delete` (or `comment.created`, `comment-created` …); left out
@@ -487,7 +487,7 @@ pub async fn sample_payloads(
             .map(|kind| SampleOut {
                 kind,
                 event: kind.header_value(),
-                method: kind.default_method(),
+                method: crate::store::SUBSCRIPTION_DEFAULT_METHOD,
                 body: dummy_comment(Some("example.com")),
             })
             .collect(),

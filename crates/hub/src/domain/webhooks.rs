@@ -214,14 +214,7 @@ pub fn plan_deliveries<'a>(
             } else {
                 DeliveryStatus::Queued
             };
-            queue(
-                &sub.url,
-                sub.method_for(*kind),
-                matched,
-                false,
-                &sub.id,
-                status,
-            );
+            queue(&sub.url, sub.method(), matched, false, &sub.id, status);
         }
         if !fired
             && matches!(

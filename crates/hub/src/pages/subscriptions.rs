@@ -9,7 +9,7 @@ use super::session::Flash;
 use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
 use crate::api::subscriptions::{self as api, SubscriptionField, SubscriptionInput};
 use crate::error::ApiError;
-use crate::store::{Subscription, MAX_SUBSCRIPTIONS};
+use crate::store::{Subscription, MAX_SUBSCRIPTIONS, SUBSCRIPTION_DEFAULT_METHOD};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -53,7 +53,7 @@ impl From<&Subscription> for Row {
             method: s
                 .method
                 .map(|m| m.as_str().to_owned())
-                .unwrap_or_else(|| "each kind's default".into()),
+                .unwrap_or_else(|| format!("{} (default)", SUBSCRIPTION_DEFAULT_METHOD.as_str())),
             events: s
                 .kinds
                 .iter()
@@ -129,7 +129,7 @@ async fn page(state: &PageState, layout: Layout, form: AddForm, status: StatusCo
             layout,
             rows: subs.iter().map(Row::from).collect(),
             max: MAX_SUBSCRIPTIONS,
-            methods: [HttpMethod::Post, HttpMethod::Put, HttpMethod::Delete]
+            methods: [HttpMethod::Put, HttpMethod::Delete]
                 .iter()
                 .map(|m| m.as_str())
                 .collect(),

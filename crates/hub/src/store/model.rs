@@ -445,7 +445,7 @@ pub struct Subscription {
     pub tenant_id: String,
     /// `http://` or `https://` URL.
     pub url: String,
-    /// The method of every kind; `None`: each kind's default (`PUT`, `PUT`, `DELETE`).
+    /// The method of every kind; `None`: [`SUBSCRIPTION_DEFAULT_METHOD`].
     pub method: Option<fastcomments_protocol::HttpMethod>,
     /// The kinds it wants, sorted, without repeats.
     pub kinds: Vec<fastcomments_protocol::WebhookEventKind>,
@@ -463,16 +463,19 @@ pub struct Subscription {
     pub disabled_reason: Option<String>,
 }
 
+/// The method of a subscription made without one, for every kind: `POST`, the hosted API's
+/// default for API subscriptions (its Zapier app's source says so). The per-domain
+/// configuration keeps the guide's per-kind defaults (`PUT`, `PUT`, `DELETE`).
+pub const SUBSCRIPTION_DEFAULT_METHOD: fastcomments_protocol::HttpMethod =
+    fastcomments_protocol::HttpMethod::Post;
+
 /// The most subscriptions a tenant may have.
 pub const MAX_SUBSCRIPTIONS: usize = 50;
 
 impl Subscription {
-    /// The method a change of `kind` is sent with.
-    pub fn method_for(
-        &self,
-        kind: fastcomments_protocol::WebhookEventKind,
-    ) -> fastcomments_protocol::HttpMethod {
-        self.method.unwrap_or(kind.default_method())
+    /// The method its changes are sent with: its own, else [`SUBSCRIPTION_DEFAULT_METHOD`].
+    pub fn method(&self) -> fastcomments_protocol::HttpMethod {
+        self.method.unwrap_or(SUBSCRIPTION_DEFAULT_METHOD)
     }
 
     /// The entry of [`Subscription::domains`] a comment of `domain` matches (its normalised

@@ -142,7 +142,7 @@ CREATE TABLE IF NOT EXISTS webhook_subscriptions (
     id               TEXT PRIMARY KEY,
     tenant_id        TEXT NOT NULL,
     url              TEXT NOT NULL,
-    method           TEXT NOT NULL,      -- '' for each kind's default
+    method           TEXT NOT NULL,      -- '' for the default (POST)
     kinds            TEXT NOT NULL,      -- JSON array, sorted
     domains          TEXT NOT NULL,      -- JSON array, sorted
     fire_on_import   INTEGER NOT NULL,
