@@ -322,6 +322,15 @@ async fn failing_delivery(hub: &TestHub, t: &Tenant, receiver: &Receiver) -> Str
     list[0].id.clone()
 }
 
+/// A hub on the system clock that may send to loopback receivers, with hour-long retries.
+async fn private_hub(max_attempts: i64) -> TestHub {
+    TestHub::start_with(
+        private_hub_config(max_attempts),
+        std::sync::Arc::new(fastcomments_hub::SystemClock),
+    )
+    .await
+}
+
 fn private_hub_config(max_attempts: i64) -> HubConfig {
     HubConfig {
         admin_token: Some("admin-secret".into()),
@@ -336,11 +345,7 @@ fn private_hub_config(max_attempts: i64) -> HubConfig {
 /// nothing changes; the same tenant's own delivery is shown with its attempts.
 #[tokio::test]
 async fn another_tenants_delivery_is_not_found() {
-    let hub = TestHub::start_with(
-        private_hub_config(5),
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
-    )
-    .await;
+    let hub = private_hub(5).await;
     let a = hub.tenant("Alpha").await;
     let b = hub.tenant("Beta").await;
     let receiver = Receiver::with(|_, _| (500, "down".into())).await;
@@ -394,11 +399,7 @@ async fn a_script_in_a_comment_renders_as_text() {
 /// delivery follow.
 #[tokio::test]
 async fn moderating_a_comment_changes_the_store_and_queues_a_webhook() {
-    let hub = TestHub::start_with(
-        private_hub_config(5),
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
-    )
-    .await;
+    let hub = private_hub(5).await;
     let t = hub.tenant("Blog").await;
     let receiver = Receiver::ok().await;
     let (s, _) = hub
@@ -516,11 +517,7 @@ async fn the_operator_sees_the_tenants_and_opens_one() {
 /// deliveries since the time given, and the receiver gets them.
 #[tokio::test]
 async fn failed_deliveries_since_a_time_are_retried() {
-    let hub = TestHub::start_with(
-        private_hub_config(1),
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
-    )
-    .await;
+    let hub = private_hub(1).await;
     let t = hub.tenant("Blog").await;
     let receiver = Receiver::with(|_, earlier| {
         if earlier.len() < 2 {
@@ -617,11 +614,7 @@ async fn the_setup_page_links_to_the_admin_pages_and_escapes() {
 /// own: another tenant's failure stays failed.
 #[tokio::test]
 async fn the_retry_failed_route_requeues_the_tenants_failures() {
-    let hub = TestHub::start_with(
-        private_hub_config(1),
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
-    )
-    .await;
+    let hub = private_hub(1).await;
     let t = hub.tenant("Blog").await;
     let other = hub.tenant("Other").await;
     let receiver = Receiver::with(|_, _| (500, "down".into())).await;
@@ -676,11 +669,7 @@ async fn the_retry_failed_route_requeues_the_tenants_failures() {
 /// refused beside its field, what was typed kept; a good form is saved as the API saves it.
 #[tokio::test]
 async fn the_webhooks_form_tests_then_saves() {
-    let hub = TestHub::start_with(
-        private_hub_config(5),
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
-    )
-    .await;
+    let hub = private_hub(5).await;
     let t = hub.tenant("Blog").await;
     let receiver = Receiver::with(|r, _| (202, format!("got {}", r.method))).await;
     let url = format!("{}/hook", receiver.url);
@@ -846,11 +835,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
 /// subscription is not found and stays as it was.
 #[tokio::test]
 async fn subscriptions_are_added_disabled_and_deleted_through_the_page() {
-    let hub = TestHub::start_with(
-        private_hub_config(5),
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
-    )
-    .await;
+    let hub = private_hub(5).await;
     let t = hub.tenant("Blog").await;
     let other = hub.tenant("Other").await;
     let store = hub.running.hub.store.clone();
@@ -1007,11 +992,7 @@ async fn subscriptions_are_added_disabled_and_deleted_through_the_page() {
 /// tenant session cannot open another tenant as the operator does.
 #[tokio::test]
 async fn another_tenants_comments_secrets_and_domains_are_out_of_reach() {
-    let hub = TestHub::start_with(
-        private_hub_config(5),
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
-    )
-    .await;
+    let hub = private_hub(5).await;
     let a = hub.tenant("Alpha").await;
     let b = hub.tenant("Beta").await;
     let store = hub.running.hub.store.clone();

@@ -117,33 +117,28 @@ pub async fn create(
     Form(form): Form<CreateForm>,
 ) -> Response {
     let typed = form.domain.trim();
+    let refused = |why: String| {
+        page(
+            &state,
+            &admin,
+            form.domain.clone(),
+            Some(why),
+            StatusCode::BAD_REQUEST,
+        )
+    };
     let domain = match normalize_domain(if typed.is_empty() { "*" } else { typed }) {
         Some(d) => match state.hub.owns_domain(&admin.tenant_id, &d).await {
             Ok(true) => d,
             Ok(false) => {
-                let why =
-                    format!("{d} is not one of this tenant's domains (nor a subdomain of one).");
-                return page(
-                    &state,
-                    &admin,
-                    form.domain,
-                    Some(why),
-                    StatusCode::BAD_REQUEST,
-                )
-                .await;
+                return refused(format!(
+                    "{d} is not one of this tenant's domains (nor a subdomain of one)."
+                ))
+                .await
             }
             Err(e) => return super::error_page(e.into()),
         },
         None => {
-            let why = "Give a domain such as example.com, or * for all domains.".to_owned();
-            return page(
-                &state,
-                &admin,
-                form.domain,
-                Some(why),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
+            return refused("Give a domain such as example.com, or * for all domains.".into()).await
         }
     };
     let secret = ApiSecret {
