@@ -131,6 +131,8 @@ pub struct Metrics {
     pub idle_polls: Counter,
     /// Events sent to integrations.
     pub events_served: Counter,
+    /// Timeline entries left out of a poll because their stored payload cannot be read.
+    pub unreadable_entries: Counter,
     /// Comments received by uploads.
     pub comments_uploaded: Counter,
     /// Uploads refused as too large.
@@ -193,6 +195,11 @@ impl Metrics {
             &mut registry,
             "fastcomments_events_served",
             "Events sent to integrations",
+        );
+        let unreadable_entries = counter(
+            &mut registry,
+            "fastcomments_unreadable_entries",
+            "Timeline entries left out of polls: their stored payload cannot be read",
         );
         let comments_uploaded = counter(
             &mut registry,
@@ -276,6 +283,7 @@ impl Metrics {
             polls,
             idle_polls,
             events_served,
+            unreadable_entries,
             comments_uploaded,
             uploads_too_large,
             timeline_entries,

@@ -262,7 +262,9 @@ pub async fn stream(
                 created_at: Millis(e.created_at),
             }),
             EntryKind::Event(kind) => {
-                let parts = payload_parts(kind, e)?;
+                let Some(parts) = payload_parts(&hub, kind, e) else {
+                    continue;
+                };
                 events.push(StreamEventOut {
                     id: &e.id,
                     created_at: e.created_at,
@@ -286,12 +288,19 @@ pub async fn stream(
     Ok(json_response(&out))
 }
 
-/// An event's stored payload as its `comment` and `vote`.
-fn payload_parts(kind: EventType, e: &TimelineEntry) -> ApiResult<EventPayload<'_>> {
-    EventPayload::split(kind, e.payload.as_deref()).map_err(|err| {
-        tracing::error!(entry = %e.id, error = %err, "stored timeline payload is not JSON");
-        ApiError::internal()
-    })
+/// An event's stored payload as its `comment` and `vote`; `None` (logged and counted) when
+/// the stored payload cannot be read. Such an entry is left out of the poll rather than
+/// failing it: one damaged row must not stop every plugin of the tenant at a 500 (the cursor
+/// still moves past it, as past an entry meant for another token).
+fn payload_parts<'e>(hub: &Hub, kind: EventType, e: &'e TimelineEntry) -> Option<EventPayload<'e>> {
+    match EventPayload::split(kind, e.payload.as_deref()) {
+        Ok(parts) => Some(parts),
+        Err(err) => {
+            tracing::error!(entry = %e.id, position = e.created_at, error = %err, "left out a timeline entry whose stored payload is not JSON");
+            hub.metrics.unreadable_entries.inc();
+            None
+        }
+    }
 }
 
 fn json_response<T: Serialize>(value: &T) -> Response {
@@ -572,7 +581,9 @@ pub async fn events(
         let EntryKind::Event(kind) = e.kind else {
             continue;
         };
-        let parts = payload_parts(kind, e)?;
+        let Some(parts) = payload_parts(&hub, kind, e) else {
+            continue;
+        };
         let data = EventDataOut {
             kind: kind.as_str(),
             broadcast_id: &e.id,
