@@ -219,9 +219,7 @@ pub trait Store: Send + Sync + 'static {
     /// Gives back claims this hub took but will not use now (the dispatcher had no room
     /// left for them): they are due again at once, for any dispatcher.
     async fn release_claims(&self, ids: &[String]) -> StoreResult<()>;
-    /// When the earliest pending delivery due strictly after `after_ms` is due (a retry time,
-    /// or the end of a claim's lease). It may name a time a little early (a delivery both
-    /// scheduled and claimed), never a later one: waking early only finds nothing to do.
+    /// When the earliest pending delivery due strictly after `after_ms` is due.
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
     /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile
     /// — and notes each subscription's health (a 2xx ends its failing streak).

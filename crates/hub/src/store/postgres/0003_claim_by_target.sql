@@ -5,6 +5,3 @@ CREATE INDEX webhook_deliveries_by_target ON webhook_deliveries
     (target_host, subscription_id, next_attempt_at, position)
     WHERE status IN ('queued', 'retrying');
 DROP INDEX webhook_deliveries_by_host;
--- The dispatcher's "when is the next lease end" (next_due_at), one seek.
-CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (lease_until)
-    WHERE status IN ('queued', 'retrying') AND lease_until IS NOT NULL;

@@ -195,13 +195,9 @@ pub(super) async fn release_claims(store: &PostgresStore, ids: &[String]) -> Sto
 
 pub(super) async fn next_due_at(store: &PostgresStore, after_ms: i64) -> StoreResult<Option<i64>> {
     // A claimed delivery is due again when its lease ends (if its node never recorded it).
-    // Each of the two is one index seek; see the SQLite backend for why not one expression.
     let next: Option<i64> = sqlx::query_scalar(
-        "SELECT LEAST( \
-           (SELECT MIN(next_attempt_at) FROM webhook_deliveries \
-            WHERE status IN ('queued', 'retrying') AND next_attempt_at > $1), \
-           (SELECT MIN(lease_until) FROM webhook_deliveries \
-            WHERE status IN ('queued', 'retrying') AND lease_until IS NOT NULL AND lease_until > $1))",
+        "SELECT MIN(GREATEST(next_attempt_at, COALESCE(lease_until, 0))) FROM webhook_deliveries \
+         WHERE status IN ('queued', 'retrying') AND GREATEST(next_attempt_at, COALESCE(lease_until, 0)) > $1",
     )
     .bind(after_ms)
     .fetch_one(&store.pool)

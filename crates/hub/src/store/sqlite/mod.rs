@@ -169,13 +169,6 @@ impl SqliteStore {
         sqlx::query("DROP INDEX IF EXISTS webhook_deliveries_by_host")
             .execute(&writer)
             .await?;
-        // The dispatcher's "when is the next lease end" (`next_due_at`).
-        sqlx::query(
-            "CREATE INDEX IF NOT EXISTS webhook_deliveries_leased ON webhook_deliveries \
-             (lease_until) WHERE status IN ('queued', 'retrying') AND lease_until IS NOT NULL",
-        )
-        .execute(&writer)
-        .await?;
         sqlx::raw_sql(include_str!("schema_triggers.sql"))
             .execute(&writer)
             .await?;

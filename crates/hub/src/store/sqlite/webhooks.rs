@@ -303,18 +303,10 @@ async fn restore_full(mut conn: sqlx::pool::PoolConnection<Sqlite>) {
 }
 
 pub(super) async fn next_due_at(store: &SqliteStore, after_ms: i64) -> StoreResult<Option<i64>> {
-    // A claimed delivery is due again when its claim ends (if nobody records it first). The
-    // earliest future retry and the earliest future lease end are each one index seek; their
-    // minimum may be a little early for a delivery both scheduled and leased (a wake-up that
-    // finds nothing), never late. The single expression over both columns this replaces read
-    // every pending row: 3 ms per call behind a hanging receiver's 3,000, on every turn of the
-    // dispatcher whose known next time had passed.
+    // A claimed delivery is due again when its claim ends (if nobody records it first).
     let next: Option<i64> = sqlx::query_scalar(
-        "SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL OR a < b THEN a ELSE b END FROM ( \
-           SELECT (SELECT MIN(next_attempt_at) FROM webhook_deliveries \
-                   WHERE status IN ('queued', 'retrying') AND next_attempt_at > ?1) AS a, \
-                  (SELECT MIN(lease_until) FROM webhook_deliveries \
-                   WHERE status IN ('queued', 'retrying') AND lease_until IS NOT NULL AND lease_until > ?1) AS b)",
+        "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM webhook_deliveries \
+         WHERE status IN ('queued', 'retrying') AND MAX(next_attempt_at, COALESCE(lease_until, 0)) > ?",
     )
     .bind(after_ms)
     .fetch_one(&store.reader)
