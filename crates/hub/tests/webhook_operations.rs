@@ -1116,3 +1116,45 @@ async fn subscriptions_and_rotation_refuse_other_tenants_ids_and_bad_input() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 }
+
+/// A rotation's overlap ends on time, not at the next maintenance run (hourly by default):
+/// a second after an overlap of one second, the old secret no longer authenticates.
+#[tokio::test]
+async fn a_rotated_secret_retires_when_its_overlap_ends_without_waiting_for_maintenance() {
+    let hub = TestHub::start_with(
+        HubConfig {
+            maintenance_interval: Duration::from_secs(3600),
+            ..config(50, 5)
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let t = hub.tenant("Acme").await;
+    let old_id = wildcard_secret_id(&hub, &t).await;
+    let v = call_ok(
+        &hub,
+        &t,
+        Method::POST,
+        &format!("/api/v1/api-secrets/{old_id}/rotate"),
+        Some(json!({"overlapSeconds": 1})),
+    )
+    .await;
+    let new_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
+    let (s, _) = hub
+        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "still valid during the overlap");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (s, _) = hub
+        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "retired when the overlap ended"
+    );
+    let (s, _) = hub
+        .call(Method::GET, "/api/v1/api-secrets", Some(&new_key), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}

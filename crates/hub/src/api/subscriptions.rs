@@ -562,6 +562,15 @@ pub async fn rotate_secret(
         )));
     }
     let (old, new, retires_at) = hub.rotate_secret(&auth.tenant_id, &id, overlap).await?;
+    // The overlap ends on time: a timer of its own, with maintenance as the fallback (a
+    // restart loses the timer; another node removes the secret at its own run).
+    let retiring = hub.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(overlap).await;
+        if let Err(e) = retiring.retire_due_secrets().await {
+            tracing::warn!(error = %e, "retiring a rotated API secret failed; maintenance will");
+        }
+    });
     Ok(Json(Rotated {
         status: Status::Success,
         api_secret: new.into(),

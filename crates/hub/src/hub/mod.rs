@@ -416,10 +416,7 @@ impl Hub {
         let entries = self.store.prune_timeline(now - keep).await?;
         let deliveries = self.prune_deliveries(now).await?;
         self.disable_failing_subscriptions(now).await?;
-        for retired in self.store.retire_secrets(now).await? {
-            tracing::info!(tenant = %retired.tenant_id, secret = %retired.id, domain = %retired.domain, "a rotated API secret was retired");
-            self.forget_secret(&retired);
-        }
+        self.retire_due_secrets().await?;
         // Only what maintenance removed can make a cache stale: a run that removed no token
         // and no timeline entry (pruned bounds move only with a deletion) keeps the caches,
         // so idle polls stay off the store after every hourly run.
@@ -435,6 +432,17 @@ impl Hub {
             );
         }
         Ok((tokens, entries))
+    }
+
+    /// Removes the rotated secrets whose overlap has ended (and forgets them). Maintenance
+    /// calls it, and so does the timer a rotation sets for its own end, so an overlap ends on
+    /// time rather than at the next maintenance run.
+    pub async fn retire_due_secrets(&self) -> StoreResult<()> {
+        for retired in self.store.retire_secrets(self.now_ms()).await? {
+            tracing::info!(tenant = %retired.tenant_id, secret = %retired.id, domain = %retired.domain, "a rotated API secret was retired");
+            self.forget_secret(&retired);
+        }
+        Ok(())
     }
 
     /// Disables the subscriptions that failed for longer than `webhook_disable_after`
