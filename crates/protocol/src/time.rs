@@ -266,7 +266,11 @@ impl Cursor {
                 .map_err(|_| TimeParseError(format!("unrecognised cursor {t:?}")))?;
             let ms = Millis::from_epoch_number(f)
                 .ok_or_else(|| TimeParseError(format!("cursor out of range: {t:?}")))?;
-            return Ok(Cursor::Millis(ms.0));
+            return Ok(if ms.0 == 0 {
+                Cursor::Start
+            } else {
+                Cursor::Millis(ms.0)
+            });
         }
         let ms = Millis::parse(t)?;
         if ms.0 < 0 {
@@ -332,6 +336,10 @@ mod tests {
             Cursor::parse("1763880000.5"),
             Ok(Cursor::Millis(1_763_880_000_500))
         );
+        // Zero is the start in every spelling (proptest found "0." giving `Millis(0)`).
+        for zero in ["0.", "0.0", "00.000", ".0"] {
+            assert_eq!(Cursor::parse(zero), Ok(Cursor::Start), "{zero:?}");
+        }
         assert!(Cursor::parse("-5").is_err());
         assert!(Cursor::parse("abc").is_err());
         assert!(Cursor::parse("99999999999999999999999").is_err());
