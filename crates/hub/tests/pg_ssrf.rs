@@ -1,0 +1,3 @@
+//! `ssrf.rs` with every hub on PostgreSQL (see `common::on_postgres`).
+#[path = "ssrf.rs"]
+mod suite;
