@@ -235,15 +235,45 @@ fn created_once_in_order(events: &[Value]) -> HashSet<String> {
     created
 }
 
+/// One poll of generation B's `/events` on whichever node is next: each event's comment id
+/// and position (epoch ms), and whether there is more.
+async fn poll_events(client: &Client, token: &str, cursor: i64) -> (Vec<(String, i64)>, bool) {
+    let v = client
+        .ok(
+            Method::GET,
+            &format!("/integrations/v1/events?token={token}&fromDateTime={cursor}"),
+            None,
+            None,
+        )
+        .await;
+    let events = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let data: Value = serde_json::from_str(e["data"].as_str().unwrap()).unwrap();
+            let at = data["timestamp"].as_i64().unwrap();
+            (data["comment"]["_id"].as_str().unwrap_or("").to_owned(), at)
+        })
+        .collect();
+    (events, v["hasMore"].as_bool().unwrap())
+}
+
 #[tokio::test]
 async fn pollers_on_switching_nodes_see_one_timeline() {
     let (_db, nodes) = three_nodes("one_timeline").await;
     let client = Arc::new(Client::new(&nodes));
     let key = tenant(&client).await;
     let token = "several-nodes-timeline-0001";
-    connected_token(&client, &key, token).await;
+    let reader_b = "several-nodes-timeline-gen-b";
+    let uploader = "several-nodes-uploader-0001";
+    for t in [token, reader_b, uploader] {
+        connected_token(&client, &key, t).await;
+    }
 
-    // Writers on every node while a poller switches node on every poll.
+    // API writers and plugin uploaders on every node while the pollers switch node on every
+    // poll. Each upload batch goes to the next node; uploaded comments are told apart by
+    // their `externalId`.
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let (client, key) = (client.clone(), key.clone());
@@ -264,19 +294,56 @@ async fn pollers_on_switching_nodes_see_one_timeline() {
             })
         })
         .collect();
+    let uploaders: Vec<_> = (0..2)
+        .map(|u| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut external = Vec::new();
+                for b in 0..15 {
+                    let comments: Vec<Value> = (0..5)
+                        .map(|j| {
+                            let ext = format!("u{u}-b{b}-{j}");
+                            external.push(ext.clone());
+                            json!({"externalId": ext, "urlId": format!("page-{}", j % 5), "commenterName": "plugin", "comment": format!("uploaded {u} {b} {j}"), "date": "2024-05-01 12:00:00", "votes": "0", "approved": true})
+                        })
+                        .collect();
+                    client
+                        .ok(
+                            Method::POST,
+                            &format!("/integrations/v1/comments?token={uploader}"),
+                            None,
+                            Some(json!({"countRemaining": 1000, "comments": comments})),
+                        )
+                        .await;
+                }
+                external
+            })
+        })
+        .collect();
     let mut events = Vec::new();
-    let mut cursor = 0;
+    let (mut cursor, mut cursor_b) = (0, 0);
+    let mut seen_b: Vec<(String, i64)> = Vec::new();
     let mut polls = 0;
-    while !writers.iter().all(|w| w.is_finished()) {
+    while !writers.iter().chain(&uploaders).all(|w| w.is_finished()) {
         let (page, next, _) = poll(&client, token, cursor).await;
         events.extend(page);
         cursor = next;
+        let (page, _) = poll_events(&client, reader_b, cursor_b).await;
+        if let Some((_, at)) = page.last() {
+            cursor_b = *at;
+        }
+        seen_b.extend(page);
         polls += 1;
     }
     let mut written = HashSet::new();
     for w in writers {
         written.extend(w.await.unwrap());
     }
+    let mut uploaded = HashSet::new();
+    for u in uploaders {
+        uploaded.extend(u.await.unwrap());
+    }
+    let expected = written.len() + uploaded.len();
     // Caught up: polls until every node has nothing more (another node's cache may trail by
     // its notification, never by more than the TTL).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -285,16 +352,54 @@ async fn pollers_on_switching_nodes_see_one_timeline() {
         let empty = page.is_empty();
         events.extend(page);
         cursor = next;
-        if created_once_in_order(&events).len() == written.len() && !more && empty {
+        if created_once_in_order(&events).len() == expected && !more && empty {
             break;
         }
         assert!(Instant::now() < deadline, "the timeline never caught up");
     }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (page, more) = poll_events(&client, reader_b, cursor_b).await;
+        if let Some((_, at)) = page.last() {
+            cursor_b = *at;
+        }
+        let empty = page.is_empty();
+        seen_b.extend(page);
+        if seen_b.len() >= expected && !more && empty {
+            break;
+        }
+        assert!(Instant::now() < deadline, "generation B never caught up");
+    }
     assert!(
         polls > 10,
-        "the poller switched nodes while writes ran ({polls} polls)"
+        "the pollers switched nodes while writes ran ({polls} polls)"
     );
-    assert_eq!(created_once_in_order(&events), written);
+    // Generation A: every API comment once, and every uploaded one once, in cursor order.
+    let created = created_once_in_order(&events);
+    let uploaded_seen: HashSet<String> = events
+        .iter()
+        .filter(|e| e["type"] == "new-comment")
+        .filter_map(|e| e["comment"]["externalId"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(uploaded_seen, uploaded, "every upload once on the stream");
+    assert_eq!(created.len(), expected);
+    assert!(written.is_subset(&created));
+    // Generation B: the same comments, each once, positions strictly increasing.
+    assert!(
+        seen_b.windows(2).all(|w| w[0].1 < w[1].1),
+        "generation B out of cursor order"
+    );
+    let ids_b: Vec<&String> = seen_b.iter().map(|(id, _)| id).collect();
+    let unique_b: HashSet<&String> = ids_b.iter().copied().collect();
+    assert_eq!(
+        ids_b.len(),
+        unique_b.len(),
+        "an event twice on generation B"
+    );
+    assert_eq!(
+        unique_b.into_iter().cloned().collect::<HashSet<String>>(),
+        created
+    );
 }
 
 /// What the receiver saw.
