@@ -431,15 +431,7 @@ async fn health_metrics_and_openapi() {
     let hub = TestHub::start().await;
     let (s, v) = hub.get("/healthz").await;
     assert_eq!((s, v), (StatusCode::OK, json!({"status": "success"})));
-    let text = hub
-        .client
-        .get(format!("{}/metrics", hub.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = hub.get_text("/metrics").await;
     assert!(
         text.contains("# TYPE fastcomments_polls counter")
             && text.contains("\nfastcomments_polls_total "),
@@ -642,15 +634,7 @@ async fn a_change_that_matches_no_webhook_configuration_is_counted() {
     let hub = TestHub::start().await;
     let t = hub.tenant("Blog").await;
     let unmatched = || async {
-        let text = hub
-            .client
-            .get(format!("{}/metrics", hub.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = hub.get_text("/metrics").await;
         text.lines()
             .find_map(|l| l.strip_prefix("fastcomments_webhooks_unmatched_total "))
             .map(|v| v.trim().parse::<u64>().unwrap())

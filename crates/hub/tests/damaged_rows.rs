@@ -10,7 +10,6 @@ mod common;
 use common::TestHub;
 use fastcomments_hub::HubConfig;
 use reqwest::StatusCode;
-use serde_json::Value;
 
 const TOKEN: &str = "damaged-rows-token";
 
@@ -57,40 +56,9 @@ async fn a_timeline_entry_that_is_not_json_is_skipped_not_a_500() {
         .collect();
     assert_eq!(seen, [ids[0].as_str(), ids[2].as_str()], "{events:?}");
 
-    let mut cursor = "0".to_owned();
-    let mut got = Vec::new();
-    for _ in 0..20 {
-        let (s, v) = hub
-            .get(&format!(
-                "/integrations/v1/events?token={TOKEN}&fromDateTime={cursor}"
-            ))
-            .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-        let page = v["events"].as_array().unwrap();
-        for e in page {
-            let data: Value = serde_json::from_str(e["data"].as_str().unwrap()).unwrap();
-            got.push(data["comment"]["_id"].as_str().unwrap().to_owned());
-        }
-        if let Some(last) = page.last() {
-            let ms = fastcomments_protocol::Millis::parse(last["createdAt"].as_str().unwrap())
-                .unwrap()
-                .0;
-            cursor = ms.to_string();
-        }
-        if !v["hasMore"].as_bool().unwrap() {
-            break;
-        }
-    }
+    let got = hub.drain_events(TOKEN, false).await;
     assert_eq!(got, [ids[0].clone(), ids[2].clone()]);
-    let metrics = hub
-        .client
-        .get(format!("{}/metrics", hub.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.get_text("/metrics").await;
     assert!(
         metrics
             .lines()

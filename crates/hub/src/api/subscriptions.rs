@@ -5,9 +5,9 @@
 use super::doc::TenantErrors;
 use super::extract::{AppState, JsonBody, OptionalJson, QueryParams, TenantAuth};
 use super::tenant::SecretOut;
-use super::webhooks::{dummy_comment, require_owned_domain};
+use super::webhooks::{dummy_comment, http_url, method_for_kinds, not_owned};
 use crate::error::{ApiError, ApiResult};
-use crate::hub::normalize_domain;
+use crate::hub::{domain_is_owned, normalize_domain};
 use crate::ids;
 use crate::store::Subscription;
 use axum::extract::{Path, State};
@@ -186,6 +186,19 @@ fn refused(field: SubscriptionField, reason: String) -> Refused {
     }
 }
 
+/// The names given as a list, a single one (the hosted API's form), or both; `default` when
+/// neither was given.
+fn named(
+    many: Option<Vec<String>>,
+    one: Option<String>,
+    default: impl FnOnce() -> Vec<String>,
+) -> Vec<String> {
+    match (many, one) {
+        (None, None) => default(),
+        (many, one) => many.unwrap_or_default().into_iter().chain(one).collect(),
+    }
+}
+
 /// Checks `input` and stores the subscription for `tenant`; the same one twice gives the
 /// first (`false`). Shared by the API and the admin page.
 pub async fn subscribe(
@@ -194,23 +207,16 @@ pub async fn subscribe(
     input: SubscriptionInput,
 ) -> Result<(Subscription, bool), Refused> {
     use SubscriptionField as F;
-    let url = url::Url::parse(input.url.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+    let url = http_url(&input.url)
         .ok_or_else(|| refused(F::Url, format!("not an http(s) URL: {:?}", input.url)))?;
     let mut kinds = Vec::new();
-    let named: Vec<String> = match (input.events, input.event) {
-        (None, None) => WebhookEventKind::ALL
+    let all_kinds = || {
+        WebhookEventKind::ALL
             .iter()
             .map(|k| k.as_str().to_owned())
-            .collect(),
-        (events, event) => events
-            .unwrap_or_default()
-            .into_iter()
-            .chain(event)
-            .collect(),
+            .collect()
     };
-    for e in named {
+    for e in named(input.events, input.event, all_kinds) {
         let kind = WebhookEventKind::parse(e.trim())
             .ok_or_else(|| refused(F::Events, format!("unknown event kind {e:?}")))?;
         kinds.push(kind);
@@ -222,40 +228,20 @@ pub async fn subscribe(
     }
     let method = match input.method.as_deref() {
         None => None,
-        Some(m) => {
-            let method = HttpMethod::parse(m)
-                .ok_or_else(|| refused(F::Method, format!("unknown method {m:?}")))?;
-            if let Some(k) = kinds.iter().find(|k| !k.allows(method)) {
-                return Err(refused(
-                    F::Method,
-                    format!(
-                        "{} webhooks cannot be sent with {}",
-                        k.as_str(),
-                        method.as_str()
-                    ),
-                ));
-            }
-            Some(method)
-        }
+        Some(m) => Some(method_for_kinds(m, &kinds).map_err(|why| refused(F::Method, why))?),
     };
     let mut domains = Vec::new();
-    let named: Vec<String> = match (input.domains, input.domain) {
-        (None, None) => vec!["*".to_owned()],
-        (domains, domain) => domains
-            .unwrap_or_default()
-            .into_iter()
-            .chain(domain)
-            .collect(),
-    };
-    for d in named {
+    // One read of the tenant's domains for every name given.
+    let owned = hub.owned_domains(tenant).await?;
+    for d in named(input.domains, input.domain, || vec!["*".to_owned()]) {
         let domain = normalize_domain(&d)
             .ok_or_else(|| refused(F::Domains, format!("not a domain: {d:?}")))?;
-        require_owned_domain(hub, tenant, &domain)
-            .await
-            .map_err(|error| Refused {
+        if domain != "*" && !domain_is_owned(&owned, &domain) {
+            return Err(Refused {
                 field: F::Domains,
-                error,
-            })?;
+                error: not_owned(&domain),
+            });
+        }
         domains.push(domain);
     }
     domains.sort();

@@ -29,11 +29,36 @@ pub async fn require_owned_domain(hub: &Hub, tenant: &str, domain: &str) -> ApiR
     if hub.owns_domain(tenant, domain).await? {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            DOMAIN_NOT_OWNED,
-            format!("{domain:?} is not one of this tenant's domains (nor a subdomain of one)"),
-        ))
+        Err(not_owned(domain))
+    }
+}
+
+/// The `403 domain-not-owned` answer for `domain`.
+pub fn not_owned(domain: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        DOMAIN_NOT_OWNED,
+        format!("{domain:?} is not one of this tenant's domains (nor a subdomain of one)"),
+    )
+}
+
+/// `text` as an `http://` or `https://` URL with a host (what a webhook may be sent to).
+pub fn http_url(text: &str) -> Option<url::Url> {
+    url::Url::parse(text.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// `text` as a method every one of `kinds` may be sent with, or why not.
+pub fn method_for_kinds(text: &str, kinds: &[WebhookEventKind]) -> Result<HttpMethod, String> {
+    let method = HttpMethod::parse(text).ok_or_else(|| format!("unknown method {text:?}"))?;
+    match kinds.iter().find(|k| !k.allows(method)) {
+        Some(k) => Err(format!(
+            "{} webhooks cannot be sent with {}",
+            k.as_str(),
+            method.as_str()
+        )),
+        None => Ok(method),
     }
 }
 
@@ -67,16 +92,13 @@ pub struct ConfigInput {
 
 fn target(kind: WebhookEventKind, input: Option<TargetInput>) -> ApiResult<Option<WebhookTarget>> {
     let Some(input) = input else { return Ok(None) };
-    let url = url::Url::parse(input.url.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| {
-            ApiError::invalid_body(format!(
-                "{}: not an http(s) URL: {:?}",
-                kind.as_str(),
-                input.url
-            ))
-        })?;
+    let url = http_url(&input.url).ok_or_else(|| {
+        ApiError::invalid_body(format!(
+            "{}: not an http(s) URL: {:?}",
+            kind.as_str(),
+            input.url
+        ))
+    })?;
     let method = match input.method.as_deref() {
         None => kind.default_method(),
         Some(m) => HttpMethod::parse(m)
@@ -551,18 +573,7 @@ pub async fn send_test(
         }
     };
     let method = match input.method.as_deref() {
-        Some(m) => {
-            let method = HttpMethod::parse(m)
-                .ok_or_else(|| ApiError::invalid_body(format!("unknown method {m:?}")))?;
-            if !kind.allows(method) {
-                return Err(ApiError::invalid_body(format!(
-                    "{} webhooks cannot be sent with {}",
-                    kind.as_str(),
-                    method.as_str()
-                )));
-            }
-            method
-        }
+        Some(m) => method_for_kinds(m, &[kind]).map_err(ApiError::invalid_body)?,
         None => configured
             .map(|t| t.method)
             .unwrap_or_else(|| kind.default_method()),

@@ -22,6 +22,4 @@ pub mod sender;
 
 pub use dispatcher::{outcome_of, spawn};
 pub use guard::is_non_public;
-pub use sender::{
-    send_once, send_once_showing, Outgoing, Senders, Sent, LEGACY_TOKEN_SHOWN, RESPONSE_LOG_BYTES,
-};
+pub use sender::{send_once, send_once_showing, Outgoing, Senders, Sent, RESPONSE_LOG_BYTES};

@@ -247,13 +247,18 @@ impl Hub {
         if domain == "*" {
             return Ok(true);
         }
-        let owned = self
+        Ok(domain_is_owned(&self.owned_domains(tenant).await?, domain))
+    }
+
+    /// The tenant's own domains, for a caller checking several names against one read
+    /// (see [`domain_is_owned`]).
+    pub async fn owned_domains(&self, tenant: &str) -> StoreResult<Vec<String>> {
+        Ok(self
             .store
             .tenant(tenant)
             .await?
             .map(|t| t.domains)
-            .unwrap_or_default();
-        Ok(domain_is_owned(&owned, domain))
+            .unwrap_or_default())
     }
 
     /// Adds a secret and refreshes the caches.

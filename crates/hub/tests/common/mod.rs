@@ -103,6 +103,53 @@ impl TestHub {
         self.call(Method::GET, path, None, None).await
     }
 
+    /// The body of `GET path` as text (`/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Reads generation B's `/events` from the start to the end, as a plugin does (the next
+    /// cursor is the last event's `createdAt`, floored to whole seconds when asked); the
+    /// comment ids of every event, in order.
+    pub async fn drain_events(&self, token: &str, floor_to_seconds: bool) -> Vec<String> {
+        let mut cursor = "0".to_owned();
+        let mut got = Vec::new();
+        for _ in 0..10_000 {
+            let (s, v) = self
+                .get(&format!(
+                    "/integrations/v1/events?token={token}&fromDateTime={cursor}"
+                ))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let events = v["events"].as_array().unwrap();
+            for e in events {
+                let data: Value = serde_json::from_str(e["data"].as_str().unwrap()).unwrap();
+                got.push(data["comment"]["_id"].as_str().unwrap().to_owned());
+            }
+            if let Some(last) = events.last() {
+                let ms = fastcomments_protocol::Millis::parse(last["createdAt"].as_str().unwrap())
+                    .unwrap()
+                    .0;
+                cursor = if floor_to_seconds {
+                    (ms / 1000).to_string()
+                } else {
+                    ms.to_string()
+                };
+            }
+            if !v["hasMore"].as_bool().unwrap() {
+                return got;
+            }
+        }
+        panic!("generation B never finished");
+    }
+
     /// Creates a tenant through the operator API.
     pub async fn tenant(&self, name: &str) -> Tenant {
         let res = self
