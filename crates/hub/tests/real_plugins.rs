@@ -803,6 +803,40 @@ async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
         (StatusCode::BAD_REQUEST, "invalid-query"),
         "{v}"
     );
+    let (s, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/webhooks/sample-payloads?limit=lots",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid-query"),
+        "{v}"
+    );
+    // Another tenant's subscription id: not found, and it stays.
+    let other = hub.tenant("Elsewhere").await;
+    let (s, _) = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/webhooks/{}", ids[0]),
+            Some(&other.key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        hub.running
+            .hub
+            .store
+            .subscriptions(&t.id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     for id in &ids {
         let (s, v) = hub
