@@ -56,6 +56,8 @@ usage: cargo bench -p fastcomments-hub --bench hub_load -- [options]
   --backends LIST       sqlite, postgres, or sqlite,postgres (default sqlite): each part runs
                         once per backend, side by side in this run; PostgreSQL is a real
                         server from Debian's package with its durable defaults (testkit)
+  --pg-setting N=V      a further postgresql.conf setting for that server (repeatable), e.g.
+                        shared_buffers=1GB
 ";
 
 /// What to run and how big.
@@ -91,6 +93,8 @@ pub struct Options {
     pub preset: &'static str,
     /// The store backends to run each part on, in order.
     pub backends: Vec<Backend>,
+    /// `--pg-setting name=value`: extra `postgresql.conf` lines for the bench's cluster.
+    pub pg_settings: Vec<(String, String)>,
 }
 
 /// A store backend under test.
@@ -129,6 +133,7 @@ impl Options {
             keep_data: false,
             preset: "full",
             backends: vec![Backend::Sqlite],
+            pg_settings: Vec::new(),
         }
     }
 
@@ -203,6 +208,14 @@ impl Options {
                             )),
                         })
                         .collect::<Result<_, _>>()?;
+                }
+                "--pg-setting" => {
+                    let setting = value(arg)?;
+                    let Some((name, v)) = setting.split_once('=') else {
+                        return Err(format!("--pg-setting takes name=value, not {setting:?}"));
+                    };
+                    opts.pg_settings
+                        .push((name.trim().to_owned(), v.trim().to_owned()));
                 }
                 "--no-build" => opts.build = false,
                 "--upload-in-process" => opts.upload_in_process = true,
@@ -364,9 +377,19 @@ fn run(opts: &Options) -> Result<bool, String> {
     let postgres = if opts.backends.contains(&Backend::Postgres) {
         let rt = runtime("postgres", Some(1))?;
         let cluster = rt
-            .block_on(testkit::PgCluster::start_with(testkit::PgOptions::durable()))
+            .block_on(testkit::PgCluster::start_with(testkit::PgOptions {
+                settings: opts.pg_settings.clone(),
+                ..testkit::PgOptions::durable()
+            }))
             .map_err(|e| format!("starting PostgreSQL: {e}"))?;
-        println!("PostgreSQL (durable defaults) at {}", cluster.url());
+        println!(
+            "PostgreSQL (durable defaults{}) at {}",
+            opts.pg_settings
+                .iter()
+                .map(|(n, v)| format!(", {n} = {v}"))
+                .collect::<String>(),
+            cluster.url()
+        );
         Some((rt, cluster))
     } else {
         None
@@ -384,6 +407,9 @@ fn run(opts: &Options) -> Result<bool, String> {
         println!("\n######## backend: {}", backend.name());
         let dir = data_root.join(format!("{i}"));
         let result = run_parts(opts, &dir, database_url.as_deref());
+        if let (Some(url), Some((rt, _))) = (&database_url, &postgres) {
+            rt.block_on(print_statement_costs(url));
+        }
         match result {
             Ok(parts) => results.push((*backend, parts)),
             Err(e) => {
@@ -402,6 +428,46 @@ fn run(opts: &Options) -> Result<bool, String> {
         clean &= summary(opts, stream.as_ref(), upload.as_ref());
     }
     Ok(clean)
+}
+
+/// With `--pg-setting shared_preload_libraries=pg_stat_statements`, the statements PostgreSQL
+/// spent the most time on during the run, so a slow backend says where its time went.
+async fn print_statement_costs(url: &str) {
+    let Ok(pool) = sqlx::PgPool::connect(url).await else {
+        return;
+    };
+    if sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&pool)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    /// Query text, calls, total ms, rows, WAL bytes.
+    type StatementCost = (String, i64, f64, i64, i64);
+    let rows: Result<Vec<StatementCost>, _> = sqlx::query_as(
+        "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 110), calls, total_exec_time, \
+         rows, wal_bytes::bigint FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         ORDER BY total_exec_time DESC LIMIT 12",
+    )
+    .fetch_all(&pool)
+    .await;
+    match rows {
+        Ok(rows) => {
+            println!("\n-- PostgreSQL statements by execution time (pg_stat_statements):");
+            println!(
+                "{:>10} {:>9} {:>10} {:>8}  query",
+                "ms", "calls", "rows", "WAL MiB"
+            );
+            for (query, calls, ms, n, wal) in rows {
+                let wal_mib = wal as f64 / (1024.0 * 1024.0);
+                println!("{ms:>10.0} {calls:>9} {n:>10} {wal_mib:>8.1}  {query}");
+            }
+        }
+        Err(e) => println!("(pg_stat_statements unreadable: {e})"),
+    }
+    pool.close().await;
 }
 
 type Parts = (Option<stream::StreamReport>, Option<upload::UploadReport>);
