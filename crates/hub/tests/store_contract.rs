@@ -57,6 +57,7 @@ macro_rules! tests {
                 uploads::upserts_on_id_and_on_external_id,
                 uploads::children_before_parents_in_one_batch,
                 uploads::children_before_parents_across_batches,
+                uploads::children_and_parents_in_concurrent_batches_are_linked,
                 uploads::a_foreign_hub_parent_refuses_the_whole_batch,
                 uploads::the_finishing_batch_completes_setup_once,
                 votes::same_direction_keeps_the_earlier_vote,

@@ -179,6 +179,49 @@ pub async fn children_before_parents_across_batches(store: Arc<dyn Store>) {
     assert_eq!(store.count_comments(&t).await.unwrap(), 2);
 }
 
+/// Batches in flight at once (the integration core sends several): a reply whose parent is in
+/// a batch committing at the same moment is still linked, whichever of the two commits first.
+/// Each round races a batch of parents against a batch of their replies.
+pub async fn children_and_parents_in_concurrent_batches_are_linked(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t1").await;
+    validated_token(&*store, &t, "up").await;
+    const ROUNDS: usize = 40;
+    const PAIRS: usize = 20;
+    for round in 0..ROUNDS {
+        let parents: Vec<UploadComment> = (0..PAIRS)
+            .map(|i| upload(&format!("p{round}-{i}"), "parent"))
+            .collect();
+        let replies: Vec<UploadComment> = (0..PAIRS)
+            .map(|i| child(&format!("c{round}-{i}"), &format!("p{round}-{i}"), "reply"))
+            .collect();
+        let (a, b) = (store.clone(), store.clone());
+        let (pb, cb) = (batch(&t, "up", parents), batch(&t, "up", replies));
+        // Replies first on even rounds, parents first on odd ones.
+        let (first, second) = if round % 2 == 0 { (cb, pb) } else { (pb, cb) };
+        let one = tokio::spawn(async move { a.upload(first, T0).await });
+        let two = tokio::spawn(async move { b.upload(second, T0).await });
+        let (one, two) = (one.await.unwrap().unwrap(), two.await.unwrap().unwrap());
+        let mut ids = one.comment_ids;
+        ids.extend(two.comment_ids);
+        for i in 0..PAIRS {
+            let reply = store
+                .comment(&t, &ids[&format!("c{round}-{i}")])
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                reply.parent_id.as_deref(),
+                Some(ids[&format!("p{round}-{i}")].as_str()),
+                "round {round}, pair {i}: the reply is not linked to its parent"
+            );
+        }
+    }
+    assert_eq!(
+        store.count_comments(&t).await.unwrap(),
+        (ROUNDS * PAIRS * 2) as u64
+    );
+}
+
 /// A hub parent id that is not the tenant's (another tenant's, or none at all) refuses the
 /// batch as a whole: nothing of it is stored. `""` and `"0"` mean "no parent".
 pub async fn a_foreign_hub_parent_refuses_the_whole_batch(store: Arc<dyn Store>) {

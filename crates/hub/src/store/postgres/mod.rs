@@ -288,12 +288,21 @@ impl Store for PostgresStore {
 
     async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome> {
         let prepared = domain::upload::prepare_upload(&batch.comments, &batch.tenant_id, now_ms)?;
-        self.retrying("upload", || {
-            let mut prepared = prepared.clone();
-            let batch = &batch;
-            async move { upload::upload(self, batch, &mut prepared, now_ms).await }
-        })
-        .await
+        let (mut outcome, late_keys) = self
+            .retrying("upload", || {
+                let mut prepared = prepared.clone();
+                let batch = &batch;
+                async move { upload::upload(self, batch, &mut prepared, now_ms).await }
+            })
+            .await?;
+        let (entries, deliveries) = self
+            .retrying("upload links", || {
+                upload::link_late(self, &batch.tenant_id, &batch.token, &late_keys, now_ms)
+            })
+            .await?;
+        outcome.entries.extend(entries);
+        outcome.deliveries += deliveries;
+        Ok(outcome)
     }
 
     async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64> {

@@ -3,16 +3,23 @@
 //! then sees this one's result; two batches inserting the same new comment race on the plugin
 //! id's unique index, and the loser runs again (`StoreError::Contended`). The token's
 //! progress is an increment, so batches of one token run side by side.
+//!
+//! Batches of one tenant run side by side, so a reply and its parent may sit in two batches
+//! that commit at the same moment: each looked for the other before either committed, and
+//! under READ COMMITTED neither saw it. So after its commit every batch links once more
+//! ([`link_late`]): the one that committed second then sees both rows, whichever it was.
 
 use super::*;
 
-/// Stores `batch` with `prepared` (see [`domain::upload::prepare_upload`]).
+/// Stores `batch` with `prepared` (see [`domain::upload::prepare_upload`]); with the outcome,
+/// the plugin ids [`link_late`] must look at once this transaction has committed: the batch's
+/// own ids (children elsewhere may wait for them) and the plugin parents it did not find.
 pub(super) async fn upload(
     store: &PostgresStore,
     batch: &UploadBatch,
     prepared: &mut [Option<Prepared>],
     now_ms: i64,
-) -> StoreResult<UploadOutcome> {
+) -> StoreResult<(UploadOutcome, Vec<String>)> {
     use fastcomments_protocol::EventType as E;
     use fastcomments_protocol::WebhookEventKind;
     let tenant = batch.tenant_id.as_str();
@@ -85,12 +92,15 @@ pub(super) async fn upload(
         &mut tx,
         tenant,
         "external_parent_id",
-        "AND parent_id IS NULL",
+        // Spelt as the partial index `comments_waiting_for_parent` is, so the planner takes it:
+        // without `IS NOT NULL` it scanned every top-level comment of the tenant per batch.
+        "AND parent_id IS NULL AND external_parent_id IS NOT NULL",
         &plan.arrived(),
         true,
     )
     .await?;
     let linked = plan.link_waiting(waiting);
+    let mut late_keys: Vec<String> = plan.arrived().into_iter().map(str::to_owned).collect();
 
     // 3. Comment rows, then (clock taken) their events, each holding its comment's JSON.
     let mut docs = std::mem::take(&mut plan.docs);
@@ -107,6 +117,11 @@ pub(super) async fn upload(
             doc,
         });
     }
+    late_keys.extend(
+        rows.iter()
+            .filter(|r| r.comment.parent_id.is_none())
+            .filter_map(|r| r.comment.external_parent_id.clone()),
+    );
     upsert_comment_rows(&mut tx, &rows).await?;
     let events: Vec<(E, &CommentRow<'_>)> = writes
         .iter()
@@ -157,11 +172,86 @@ pub(super) async fn upload(
         }
     }
     tx.commit().await?;
-    Ok(UploadOutcome {
+    let outcome = UploadOutcome {
         comment_ids: plan.comment_ids,
         received: batch.comments.len() as u64,
         token: record,
         entries,
         deliveries: queued.deliveries,
-    })
+    };
+    Ok((outcome, late_keys))
+}
+
+/// Links the tenant's stored children still without a parent whose plugin parent is one of
+/// `keys` and is now stored, each with an `updated-comment` entry (echo-suppressed for
+/// `token`, as the upload's own links are) and, where imports fire, its webhook. Run after an
+/// upload commits (see the module doc); finds nothing in the common case, at the cost of one
+/// probe of the small `comments_waiting_for_parent` index. Two of these running at once lock
+/// the same children in id order, and the second then finds them linked.
+pub(super) async fn link_late(
+    store: &PostgresStore,
+    tenant: &str,
+    token: &str,
+    keys: &[String],
+    now_ms: i64,
+) -> StoreResult<(Vec<TimelineEntry>, usize)> {
+    use fastcomments_protocol::{EventType, WebhookEventKind};
+    if keys.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let mut tx = store.pool.begin().await?;
+    let found = sqlx::query(
+        "SELECT c.doc, c.upload_token, p.id AS parent FROM comments c \
+         JOIN comments p ON p.tenant_id = c.tenant_id AND p.external_id = c.external_parent_id \
+         WHERE c.tenant_id = $1 AND c.parent_id IS NULL AND c.external_parent_id IS NOT NULL \
+         AND c.external_parent_id = ANY($2) ORDER BY c.id FOR UPDATE OF c",
+    )
+    .bind(tenant)
+    .bind(keys)
+    .fetch_all(&mut *tx)
+    .await?;
+    if found.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let mut children = Vec::with_capacity(found.len());
+    for r in &found {
+        let mut child = StoredComment::from_doc(&r.text("doc")?, r.opt_text("upload_token")?)?;
+        child.comment.parent_id = Some(r.text("parent")?);
+        children.push(child.comment);
+    }
+    let mut rows = Vec::with_capacity(children.len());
+    for c in &children {
+        rows.push(CommentRow {
+            comment: c,
+            upload_token: None,
+            doc: serde_json::to_string(c)?,
+        });
+    }
+    upsert_comment_rows(&mut tx, &rows).await?;
+    let positions = reserve_positions(&mut tx, tenant, rows.len(), now_ms).await?;
+    let mut new_entries = Vec::with_capacity(rows.len());
+    let mut imported = Vec::with_capacity(rows.len());
+    for (row, position) in rows.iter().zip(&positions) {
+        new_entries.push((
+            *position,
+            NewEntry {
+                kind: EntryKind::Event(EventType::UpdatedComment),
+                url_id: row.comment.url_id.clone(),
+                origin_token: Some(token.to_owned()),
+                only_token: None,
+                payload: Some(row.doc.clone()),
+            },
+        ));
+        imported.push((WebhookEventKind::Update, row.comment, *position));
+    }
+    let entries = insert_entries(&mut tx, tenant, new_entries).await?;
+    let targets = load_webhook_targets(&mut tx, tenant).await?;
+    let mut deliveries = 0;
+    if targets.fire_on_import() {
+        deliveries = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms)
+            .await?
+            .deliveries;
+    }
+    tx.commit().await?;
+    Ok((entries, deliveries))
 }
