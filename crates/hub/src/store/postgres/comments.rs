@@ -34,9 +34,33 @@ pub(super) struct CommentRow<'a> {
 
 /// Inserts or replaces comments by id in one statement, keeping the lookup columns in step
 /// with `doc`.
-pub(super) async fn upsert_comment_rows(
+pub(super) async fn upsert_comment_rows<'a, 'b: 'a>(
     conn: &mut PgConnection,
-    rows: &[CommentRow<'_>],
+    rows: impl Iterator<Item = &'a CommentRow<'b>>,
+) -> StoreResult<()> {
+    write_comment_rows(conn, &rows.collect::<Vec<_>>(), UPSERT_BY_ID).await
+}
+
+/// Inserts comments known to be new (fresh ids); a plugin id already stored fails on
+/// `comments_by_external` ([`StoreError::Contended`]).
+pub(super) async fn insert_new_comment_rows<'a, 'b: 'a>(
+    conn: &mut PgConnection,
+    rows: impl Iterator<Item = &'a CommentRow<'b>>,
+) -> StoreResult<()> {
+    write_comment_rows(conn, &rows.collect::<Vec<_>>(), "").await
+}
+
+/// What makes the comment INSERT an upsert.
+const UPSERT_BY_ID: &str = " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id, \
+     parent_id = excluded.parent_id, external_id = excluded.external_id, \
+     external_parent_id = excluded.external_parent_id, date_ms = excluded.date_ms, \
+     upload_token = COALESCE(excluded.upload_token, comments.upload_token), doc = excluded.doc";
+
+/// One INSERT over arrays of `rows`, followed by `on_conflict`.
+async fn write_comment_rows(
+    conn: &mut PgConnection,
+    rows: &[&CommentRow<'_>],
+    on_conflict: &str,
 ) -> StoreResult<()> {
     if rows.is_empty() {
         return Ok(());
@@ -53,25 +77,22 @@ pub(super) async fn upsert_comment_rows(
     let dates: Vec<i64> = rows.iter().map(|r| r.comment.date.0).collect();
     let tokens: Vec<Option<&str>> = rows.iter().map(|r| r.upload_token).collect();
     let docs: Vec<&str> = rows.iter().map(|r| r.doc.as_str()).collect();
-    sqlx::query(
+    let sql = format!(
         "INSERT INTO comments (id, tenant_id, url_id, parent_id, external_id, external_parent_id, date_ms, upload_token, doc) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[]) \
-         ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id, parent_id = excluded.parent_id, \
-         external_id = excluded.external_id, external_parent_id = excluded.external_parent_id, \
-         date_ms = excluded.date_ms, upload_token = COALESCE(excluded.upload_token, comments.upload_token), \
-         doc = excluded.doc",
-    )
-    .bind(&ids)
-    .bind(&tenants)
-    .bind(&url_ids)
-    .bind(&parents)
-    .bind(&externals)
-    .bind(&external_parents)
-    .bind(&dates)
-    .bind(&tokens)
-    .bind(&docs)
-    .execute(&mut *conn)
-    .await?;
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[]){on_conflict}"
+    );
+    sqlx::query(&sql)
+        .bind(&ids)
+        .bind(&tenants)
+        .bind(&url_ids)
+        .bind(&parents)
+        .bind(&externals)
+        .bind(&external_parents)
+        .bind(&dates)
+        .bind(&tokens)
+        .bind(&docs)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -88,7 +109,7 @@ pub(super) async fn upsert_comments(
             doc: serde_json::to_string(c)?,
         });
     }
-    upsert_comment_rows(conn, &rows).await
+    upsert_comment_rows(conn, rows.iter()).await
 }
 
 /// Comments of a tenant whose `column` is one of `keys` (and that meet `extra`, an `AND …`

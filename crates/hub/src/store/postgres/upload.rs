@@ -79,7 +79,8 @@ pub(super) async fn upload(
         }
     }
 
-    // 2. The plan (domain rules), then stored children waiting for a parent that arrived.
+    // 2. The plan (domain rules). Stored children waiting for a parent that arrives here are
+    //    linked by `link_late`, after the commit, where it sees every committed batch.
     let mut plan = domain::upload::plan_upload(
         &batch.comments,
         tenant,
@@ -88,50 +89,51 @@ pub(super) async fn upload(
         prepared,
         now_ms,
     );
-    let waiting = comments_where_in(
-        &mut tx,
-        tenant,
-        "external_parent_id",
-        // Spelt as the partial index `comments_waiting_for_parent` is, so the planner takes it:
-        // without `IS NOT NULL` it scanned every top-level comment of the tenant per batch.
-        "AND parent_id IS NULL AND external_parent_id IS NOT NULL",
-        &plan.arrived(),
-        true,
-    )
-    .await?;
-    let linked = plan.link_waiting(waiting);
     let mut late_keys: Vec<String> = plan.arrived().into_iter().map(str::to_owned).collect();
 
-    // 3. Comment rows, then (clock taken) their events, each holding its comment's JSON.
+    // 3. Comment rows (new ones inserted, known ones replaced), then, with the clock taken,
+    //    their events, each holding its comment's JSON.
     let mut docs = std::mem::take(&mut plan.docs);
-    let writes = plan.writes(&linked);
-    let mut rows = Vec::with_capacity(writes.len());
+    let writes = plan.writes(&[]);
+    let (mut fresh, mut known_rows) = (Vec::new(), Vec::new());
     for w in &writes {
         let doc = match docs.remove(&w.comment.id) {
             Some(doc) => doc,
             None => serde_json::to_string(w.comment)?,
         };
-        rows.push(CommentRow {
+        if w.comment.parent_id.is_none() {
+            late_keys.extend(w.comment.external_parent_id.clone());
+        }
+        let row = CommentRow {
             comment: w.comment,
             upload_token: w.from_token.then_some(token),
             doc,
-        });
+        };
+        // A comment new to the hub has a fresh id: a plain INSERT (no conflict check on the
+        // id, no speculative insertion). A concurrent batch inserting the same plugin id still
+        // fails on `comments_by_external`, and this one runs again.
+        match w.event {
+            Some(E::NewComment) => fresh.push((w.event, row)),
+            _ => known_rows.push((w.event, row)),
+        }
     }
-    late_keys.extend(
-        rows.iter()
-            .filter(|r| r.comment.parent_id.is_none())
-            .filter_map(|r| r.comment.external_parent_id.clone()),
-    );
-    upsert_comment_rows(&mut tx, &rows).await?;
-    let events: Vec<(E, &CommentRow<'_>)> = writes
-        .iter()
-        .zip(&rows)
-        .filter_map(|(w, r)| w.event.map(|e| (e, r)))
+    insert_new_comment_rows(&mut tx, fresh.iter().map(|(_, r)| r)).await?;
+    upsert_comment_rows(&mut tx, known_rows.iter().map(|(_, r)| r)).await?;
+    let mut events: Vec<(E, CommentRow<'_>)> = fresh
+        .into_iter()
+        .chain(known_rows)
+        .filter_map(|(e, r)| e.map(|e| (e, r)))
         .collect();
+    // Read before the clock is taken: the section that holds it stays short.
+    let targets = if events.is_empty() {
+        None
+    } else {
+        Some(load_webhook_targets(&mut tx, tenant).await?)
+    };
     let positions = reserve_positions(&mut tx, tenant, events.len(), now_ms).await?;
     let mut new_entries = Vec::with_capacity(events.len() + 1);
     let mut imported = Vec::with_capacity(events.len());
-    for ((kind, row), position) in events.iter().zip(&positions) {
+    for ((kind, row), position) in events.iter_mut().zip(&positions) {
         new_entries.push((
             *position,
             NewEntry {
@@ -139,7 +141,7 @@ pub(super) async fn upload(
                 url_id: row.comment.url_id.clone(),
                 origin_token: Some(token.to_owned()),
                 only_token: None,
-                payload: Some(row.doc.clone()),
+                payload: Some(std::mem::take(&mut row.doc)),
             },
         ));
         let webhook = match kind {
@@ -164,12 +166,9 @@ pub(super) async fn upload(
     }
     let entries = insert_entries(&mut tx, tenant, new_entries).await?;
     let mut queued = Enqueued::default();
-    // A batch that changed nothing (a re-send) has nothing to fire: no need to read targets.
-    if !imported.is_empty() {
-        let targets = load_webhook_targets(&mut tx, tenant).await?;
-        if targets.fire_on_import() {
-            queued = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms).await?;
-        }
+    // A batch that changed nothing (a re-send) has nothing to fire and read no targets.
+    if let Some(targets) = targets.filter(|t| t.fire_on_import()) {
+        queued = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms).await?;
     }
     tx.commit().await?;
     let outcome = UploadOutcome {
@@ -227,7 +226,7 @@ pub(super) async fn link_late(
             doc: serde_json::to_string(c)?,
         });
     }
-    upsert_comment_rows(&mut tx, &rows).await?;
+    upsert_comment_rows(&mut tx, rows.iter()).await?;
     let positions = reserve_positions(&mut tx, tenant, rows.len(), now_ms).await?;
     let mut new_entries = Vec::with_capacity(rows.len());
     let mut imported = Vec::with_capacity(rows.len());
