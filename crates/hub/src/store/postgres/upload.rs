@@ -4,10 +4,12 @@
 //! id's unique index, and the loser runs again (`StoreError::Contended`). The token's
 //! progress is an increment, so batches of one token run side by side.
 //!
-//! Batches of one tenant run side by side, so a reply and its parent may sit in two batches
-//! that commit at the same moment: each looked for the other before either committed, and
-//! under READ COMMITTED neither saw it. So after its commit every batch links once more
-//! ([`link_late`]): the one that committed second then sees both rows, whichever it was.
+//! Stored children waiting for a parent are linked after the batch commits ([`link_late`]),
+//! not inside it. Batches of one tenant run side by side, so a reply and its parent may sit in
+//! two batches that commit at the same moment; inside their transactions, under READ
+//! COMMITTED, neither would see the other's row. After its commit, the batch that committed
+//! second sees both, whichever it was. A hub killed between the two leaves the plugin without
+//! an answer, and its re-send links them.
 
 use super::*;
 
