@@ -107,6 +107,31 @@ async fn start_node(database: &str, per_host: usize) -> (Child, String) {
     (child, url)
 }
 
+/// The deliveries not yet sent, as the hub's API lists them: what a stalled round waits for.
+async fn print_pending(http: &reqwest::Client, base: &str, key: &str) {
+    for status in ["retrying", "queued"] {
+        let Ok(res) = http
+            .get(format!(
+                "{base}/api/v1/webhook-deliveries?status={status}&limit=5"
+            ))
+            .header("x-api-key", key)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        let Ok(v) = res.json::<Value>().await else {
+            continue;
+        };
+        for d in v["deliveries"].as_array().into_iter().flatten() {
+            eprintln!(
+                "    waiting: {status} {} attempts {} next at {} last error {}",
+                d["id"], d["attempts"], d["nextAttemptAt"], d["lastError"]
+            );
+        }
+    }
+}
+
 /// One round: deliveries per second with `nodes` nodes.
 async fn round(
     cluster: &testkit::PgCluster,
@@ -171,6 +196,7 @@ async fn round(
     let started = Instant::now();
     rx.open.store(true, Ordering::Relaxed);
     let mut reported = Instant::now();
+    let mut last_seen = 0;
     loop {
         let seen = rx.seen.lock().len();
         if seen >= deliveries {
@@ -182,6 +208,10 @@ async fn round(
                 "  {nodes} node(s): {seen} of {deliveries} after {:.0} s",
                 started.elapsed().as_secs_f64()
             );
+            if seen == last_seen {
+                print_pending(&http, &base, &key).await;
+            }
+            last_seen = seen;
             reported = Instant::now();
         }
         assert!(
