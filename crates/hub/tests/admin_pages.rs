@@ -300,6 +300,70 @@ async fn sessions_expire_and_end_with_their_secret() {
     assert_eq!(again.sign_in(&other).await.status, StatusCode::SEE_OTHER);
 }
 
+/// Two hubs of one database, as several nodes behind a load balancer: on PostgreSQL each with
+/// its own connection pool, on SQLite (one serving process per file) sharing the store.
+async fn two_nodes() -> (TestHub, TestHub) {
+    use fastcomments_hub::store::Store;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b): (Arc<dyn Store>, Arc<dyn Store>) = if common::on_postgres() {
+        let url = common::postgres_database().await;
+        let open = || fastcomments_hub::store::postgres::PostgresStore::connect(&url);
+        (
+            Arc::new(open().await.unwrap()),
+            Arc::new(open().await.unwrap()),
+        )
+    } else {
+        let s = common::fresh_store(&dir).await;
+        (s.clone(), s)
+    };
+    let config = HubConfig {
+        admin_token: Some("admin-secret".into()),
+        ..HubConfig::default()
+    };
+    let clock = || Arc::new(fastcomments_hub::clock::SystemClock);
+    let one = TestHub::over_store(a, config.clone(), clock(), dir).await;
+    let two = TestHub::over_store(b, config, clock(), tempfile::tempdir().unwrap()).await;
+    (one, two)
+}
+
+/// Sessions live in the store, not in one hub's memory: the sign-in form from one node is
+/// accepted by another, a session opened on one is signed in on the other with the same form
+/// token, a one-time message left by one shows on the other, and signing out on one ends it on
+/// both. (Before, each node knew only its own sessions, and several nodes needed sticky
+/// `/admin` routing.)
+#[tokio::test]
+async fn a_session_is_known_to_every_node_of_one_database() {
+    let (one, two) = two_nodes().await;
+    let t = one.tenant("Blog").await;
+    let mut c = Client::new(&one);
+    let form = c.get("/admin/sign-in").await;
+    assert_eq!(form.status, StatusCode::OK);
+    c.base = two.base.clone();
+    let res = c.post("/admin/sign-in", &[("secret", &t.key)]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    c.base = one.base.clone();
+    let page = c.get("/admin/secrets").await;
+    assert_eq!(page.status, StatusCode::OK, "signed in on the other node");
+    c.base = two.base.clone();
+    let res = c.post("/admin/secrets", &[("domain", "*")]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    c.base = one.base.clone();
+    let shown = c.get("/admin/secrets").await;
+    assert!(
+        shown.text.contains("Copy it now"),
+        "the new secret's one-time message shows on the other node: {}",
+        shown.text
+    );
+    c.base = two.base.clone();
+    let res = c.post("/admin/sign-out", &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let mut old = Client::new(&one);
+    old.cookie = Some(c.cookie.clone().unwrap_or_default());
+    let res = old.get("/admin/secrets").await;
+    assert_eq!(res.location(), "/admin/sign-in", "signed out on both nodes");
+}
+
 async fn failing_delivery(hub: &TestHub, t: &Tenant, receiver: &Receiver) -> String {
     let (s, v) = hub
         .call(

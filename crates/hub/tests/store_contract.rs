@@ -16,6 +16,7 @@ mod store_contract {
     pub mod fixtures;
     pub mod isolation;
     pub mod operations;
+    pub mod sessions;
     pub mod timeline;
     pub mod tokens;
     pub mod uploads;
@@ -91,6 +92,7 @@ macro_rules! tests {
                 operations::subscriptions_fan_out_pause_and_resume,
                 operations::an_attempt_of_a_cancelled_delivery_is_counted,
                 operations::a_claim_leaves_out_full_subscriptions,
+                sessions::sessions_round_trip_expire_and_cap_the_anonymous,
             );
         }
     };

@@ -212,13 +212,16 @@ pub async fn act(
         _ => return super::error_page(ApiError::not_found("action")),
     };
     match state.hub.apply(&admin.tenant_id, change).await {
-        Ok(_) => redirect_with(
-            &state,
-            &admin,
-            Flash::Done(format!("Comment {id} {done}.")),
-            &back,
-        ),
-        Err(e) => after_error(&state, &admin, e, &back),
+        Ok(_) => {
+            redirect_with(
+                &state,
+                &admin,
+                Flash::Done(format!("Comment {id} {done}.")),
+                &back,
+            )
+            .await
+        }
+        Err(e) => after_error(&state, &admin, e, &back).await,
     }
 }
 

@@ -341,13 +341,16 @@ pub async fn act(
         _ => return super::error_page(ApiError::not_found("action")),
     };
     match done {
-        Ok(what) => redirect_with(
-            &state,
-            &admin,
-            Flash::Done(format!("Delivery {id} {what}.")),
-            &back,
-        ),
-        Err(e) => after_error(&state, &admin, e.into(), &back),
+        Ok(what) => {
+            redirect_with(
+                &state,
+                &admin,
+                Flash::Done(format!("Delivery {id} {what}.")),
+                &back,
+            )
+            .await
+        }
+        Err(e) => after_error(&state, &admin, e.into(), &back).await,
     }
 }
 
@@ -391,17 +394,20 @@ pub async fn retry_failed(
         .await;
     };
     match state.hub.retry_failed_since(&admin.tenant_id, since).await {
-        Ok(n) => redirect_with(
-            &state,
-            &admin,
-            Flash::Done(format!(
-                "{n} failed deliver{} since {} queued again.",
-                if n == 1 { "y" } else { "ies" },
-                when(since)
-            )),
-            "/admin/deliveries",
-        ),
-        Err(e) => after_error(&state, &admin, e.into(), "/admin/deliveries"),
+        Ok(n) => {
+            redirect_with(
+                &state,
+                &admin,
+                Flash::Done(format!(
+                    "{n} failed deliver{} since {} queued again.",
+                    if n == 1 { "y" } else { "ies" },
+                    when(since)
+                )),
+                "/admin/deliveries",
+            )
+            .await
+        }
+        Err(e) => after_error(&state, &admin, e.into(), "/admin/deliveries").await,
     }
 }
 

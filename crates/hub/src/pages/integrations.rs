@@ -201,20 +201,23 @@ pub async fn acknowledge(
         .acknowledge_token(&admin.tenant_id, &token, skip.then_some(true))
         .await;
     match result {
-        Ok(saved) => redirect_with(
-            &state,
-            &admin,
-            super::session::Flash::Done(format!(
-                "Acknowledged {}{}. The plugin picks this up on its next poll.",
-                ids::redact(&saved.token),
-                if saved.skip_requested {
-                    ", without the initial upload"
-                } else {
-                    ""
-                }
-            )),
-            "/admin/integrations",
-        ),
+        Ok(saved) => {
+            redirect_with(
+                &state,
+                &admin,
+                super::session::Flash::Done(format!(
+                    "Acknowledged {}{}. The plugin picks this up on its next poll.",
+                    ids::redact(&saved.token),
+                    if saved.skip_requested {
+                        ", without the initial upload"
+                    } else {
+                        ""
+                    }
+                )),
+                "/admin/integrations",
+            )
+            .await
+        }
         // The error beside the field, with what was typed kept.
         Err(e) if e.status.is_client_error() => {
             let layout = Layout::new(&admin, "integrations");
@@ -248,16 +251,19 @@ pub async fn resync(
         Path(form.token.clone()),
     );
     match done.await {
-        Ok(_) => redirect_with(
-            &state,
-            &admin,
-            super::session::Flash::Done(format!(
-                "{}: the upload starts over on the plugin's next poll.",
-                ids::redact(&form.token)
-            )),
-            "/admin/integrations",
-        ),
-        Err(e) => after_error(&state, &admin, e, "/admin/integrations"),
+        Ok(_) => {
+            redirect_with(
+                &state,
+                &admin,
+                super::session::Flash::Done(format!(
+                    "{}: the upload starts over on the plugin's next poll.",
+                    ids::redact(&form.token)
+                )),
+                "/admin/integrations",
+            )
+            .await
+        }
+        Err(e) => after_error(&state, &admin, e, "/admin/integrations").await,
     }
 }
 
@@ -273,12 +279,15 @@ pub async fn revoke(
         Path(form.token.clone()),
     );
     match done.await {
-        Ok(_) => redirect_with(
-            &state,
-            &admin,
-            super::session::Flash::Done(format!("{} revoked.", ids::redact(&form.token))),
-            "/admin/integrations",
-        ),
-        Err(e) => after_error(&state, &admin, e, "/admin/integrations"),
+        Ok(_) => {
+            redirect_with(
+                &state,
+                &admin,
+                super::session::Flash::Done(format!("{} revoked.", ids::redact(&form.token))),
+                "/admin/integrations",
+            )
+            .await
+        }
+        Err(e) => after_error(&state, &admin, e, "/admin/integrations").await,
     }
 }

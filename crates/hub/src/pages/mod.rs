@@ -50,8 +50,8 @@ pub struct PageState {
 /// The admin pages, to be nested at [`BASE`].
 pub fn router(hub: Arc<Hub>) -> Router<Arc<Hub>> {
     let state = PageState {
-        hub,
-        sessions: Arc::new(Sessions::default()),
+        hub: hub.clone(),
+        sessions: Arc::new(Sessions::new(hub.store.clone())),
     };
     Router::new()
         .route("/", get(sign_in::home))
@@ -128,7 +128,13 @@ async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> 
     let now = state.hub.now_ms();
     // The pages' background polls (`*.json`) are not a person using the session.
     let used = !req.uri().path().ends_with(".json");
-    let session = session_cookie(req.headers()).and_then(|id| state.sessions.touch(&id, now, used));
+    let session = match session_cookie(req.headers()) {
+        Some(id) => match state.sessions.touch(&id, now, used).await {
+            Ok(s) => s,
+            Err(e) => return with_page_headers(error_page(e.into())),
+        },
+        None => None,
+    };
     let secure = req.uri().scheme_str() == Some("https")
         || req
             .headers()
@@ -228,7 +234,11 @@ impl FromRequestParts<PageState> for Admin {
         let flash = if parts.uri.path().ends_with(".json") {
             None
         } else {
-            state.sessions.take_flash(&session.id)
+            state
+                .sessions
+                .take_flash(&session.id)
+                .await
+                .map_err(|e| error_page(e.into()))?
         };
         Ok(Admin {
             session,
@@ -260,7 +270,11 @@ async fn signed_in(state: &PageState, session: Option<Session>) -> Result<Sessio
                 Ok(session)
             } else {
                 // The secret was deleted: whoever held it has no business here any more.
-                state.sessions.end(&session.id);
+                state
+                    .sessions
+                    .end(&session.id)
+                    .await
+                    .map_err(|e| error_page(e.into()))?;
                 Err(to_sign_in())
             }
         }
@@ -328,20 +342,24 @@ impl Layout {
 }
 
 /// Leaves a message for the next page and redirects there (after a `POST`).
-pub fn redirect_with(state: &PageState, admin: &Admin, flash: Flash, to: &str) -> Response {
-    state
+pub async fn redirect_with(state: &PageState, admin: &Admin, flash: Flash, to: &str) -> Response {
+    match state
         .sessions
-        .update(&admin.session.id, |s| s.flash = Some(flash));
-    Redirect::to(to).into_response()
+        .update(&admin.session.id, |s| s.flash = Some(flash))
+        .await
+    {
+        Ok(()) => Redirect::to(to).into_response(),
+        Err(e) => error_page(e.into()),
+    }
 }
 
 /// What an action's error becomes: "not found" is the 404 page (another tenant's id looks
 /// like no id at all); anything else a message on the page the action came from.
-pub fn after_error(state: &PageState, admin: &Admin, e: ApiError, back: &str) -> Response {
+pub async fn after_error(state: &PageState, admin: &Admin, e: ApiError, back: &str) -> Response {
     if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
         return error_page(e);
     }
-    redirect_with(state, admin, Flash::Failed(e.reason), back)
+    redirect_with(state, admin, Flash::Failed(e.reason), back).await
 }
 
 // ---------- rendering ----------

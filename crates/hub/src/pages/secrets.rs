@@ -161,6 +161,7 @@ pub async fn create(
         },
         "/admin/secrets",
     )
+    .await
 }
 
 /// `POST /admin/secrets/{id}/delete`.
@@ -170,16 +171,19 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Response {
     match state.hub.delete_secret(&admin.tenant_id, &id).await {
-        Ok(Some(s)) => redirect_with(
-            &state,
-            &admin,
-            Flash::Done(format!(
-                "Deleted the secret {} of {}.",
-                mask(&s.secret),
-                s.domain
-            )),
-            "/admin/secrets",
-        ),
+        Ok(Some(s)) => {
+            redirect_with(
+                &state,
+                &admin,
+                Flash::Done(format!(
+                    "Deleted the secret {} of {}.",
+                    mask(&s.secret),
+                    s.domain
+                )),
+                "/admin/secrets",
+            )
+            .await
+        }
         Ok(None) => super::error_page(crate::error::ApiError::not_found("API secret")),
         Err(e) => super::error_page(e.into()),
     }

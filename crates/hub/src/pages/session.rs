@@ -1,18 +1,23 @@
-//! Server-side sessions of the admin pages, held in memory and keyed by a random id that is
-//! the only thing the browser keeps (cookie [`COOKIE`]: `HttpOnly; SameSite=Strict;
-//! Path=/admin`, and `Secure` when the request came over HTTPS).
+//! Server-side sessions of the admin pages, kept in the store (so every node behind a load
+//! balancer, and a restarted hub, knows them) and keyed by a random id that is the only thing
+//! the browser keeps (cookie [`COOKIE`]: `HttpOnly; SameSite=Strict; Path=/admin`, and
+//! `Secure` when the request came over HTTPS).
 //!
 //! A session starts anonymous (the sign-in form needs a CSRF token before anyone signed in);
 //! signing in replaces it with a new one under a new id, so an id planted before sign-in is
 //! worth nothing after. Sessions end on sign-out, after [`IDLE`] without a request, after
-//! [`LIFETIME`] in all, or when the API secret they were opened with is deleted. Repeated
-//! failed sign-ins from one client address make it wait, longer each time ([`Throttle`]).
-//! Everything is lost on restart, which only signs everyone out.
+//! [`LIFETIME`] in all, or when the API secret they were opened with is deleted. At most
+//! [`MAX_ANONYMOUS`] anonymous sessions are kept: visits that never sign in cannot fill the
+//! database. Repeated failed sign-ins from one client address make it wait, longer each time
+//! ([`Throttle`], per node).
 
 use crate::ids;
+use crate::store::{SessionRecord, Store, StoreResult};
 use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "fc_admin";
@@ -20,11 +25,14 @@ pub const COOKIE: &str = "fc_admin";
 pub const IDLE: i64 = 30 * 60 * 1000;
 /// No session lives longer than this.
 pub const LIFETIME: i64 = 12 * 60 * 60 * 1000;
-/// Most sessions held at once; past it the ones closest to expiry are dropped.
-const MAX_SESSIONS: usize = 10_000;
+/// Most anonymous sessions kept; past it the least recently used are dropped.
+pub const MAX_ANONYMOUS: u64 = 10_000;
+/// A session's last use is written back at most this often (the idle limit is 30 minutes, so
+/// a minute's lag does not matter, and reading a page costs no write).
+const TOUCH_EVERY: i64 = 60 * 1000;
 
 /// Who a session belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Principal {
     /// Nobody yet: the sign-in form's session.
     Anonymous,
@@ -43,7 +51,7 @@ pub enum Principal {
 }
 
 /// A one-time message for the next page shown (after a redirect).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Flash {
     /// Something was done.
     Done(String),
@@ -90,17 +98,68 @@ impl Session {
     }
 }
 
-/// The sessions of one hub.
-#[derive(Debug, Default)]
+/// What the store keeps of a session besides its id and times.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    csrf: String,
+    principal: Principal,
+    flash: Option<Flash>,
+}
+
+impl Session {
+    fn record(&self) -> StoreResult<SessionRecord> {
+        let doc = serde_json::to_string(&Stored {
+            csrf: self.csrf.clone(),
+            principal: self.principal.clone(),
+            flash: self.flash.clone(),
+        })?;
+        Ok(SessionRecord {
+            id: self.id.clone(),
+            doc,
+            anonymous: self.principal == Principal::Anonymous,
+            created_at: self.created_at,
+            seen_at: self.seen_at,
+        })
+    }
+
+    fn from_record(r: SessionRecord) -> StoreResult<Session> {
+        let stored: Stored = serde_json::from_str(&r.doc)?;
+        Ok(Session {
+            id: r.id,
+            csrf: stored.csrf,
+            principal: stored.principal,
+            created_at: r.created_at,
+            seen_at: r.seen_at,
+            flash: stored.flash,
+        })
+    }
+}
+
+/// The sessions of one hub, in its store.
 pub struct Sessions {
-    map: Mutex<HashMap<String, Session>>,
+    store: Arc<dyn Store>,
     /// Failed sign-ins per client address.
     pub throttle: Throttle,
 }
 
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").finish_non_exhaustive()
+    }
+}
+
 impl Sessions {
-    /// A new session for `principal`.
-    pub fn start(&self, principal: Principal, now: i64) -> Session {
+    /// Sessions kept in `store`.
+    pub fn new(store: Arc<dyn Store>) -> Sessions {
+        Sessions {
+            store,
+            throttle: Throttle::default(),
+        }
+    }
+
+    /// A new session for `principal`. Expired sessions go at the same time: starting one is
+    /// rare enough (a sign-in, a first visit) to carry the clean-up.
+    pub async fn start(&self, principal: Principal, now: i64) -> StoreResult<Session> {
         let s = Session {
             id: ids::api_secret(),
             csrf: ids::api_secret(),
@@ -109,52 +168,58 @@ impl Sessions {
             seen_at: now,
             flash: None,
         };
-        let mut map = self.map.lock();
-        if map.len() >= MAX_SESSIONS {
-            map.retain(|_, v| !v.expired(now));
-            if map.len() >= MAX_SESSIONS {
-                // Still full: drop the least recently used tenth.
-                let mut seen: Vec<i64> = map.values().map(|v| v.seen_at).collect();
-                seen.sort_unstable();
-                let cut = seen[seen.len() / 10];
-                map.retain(|_, v| v.seen_at > cut);
-            }
-        }
-        map.insert(s.id.clone(), s.clone());
-        s
+        self.store
+            .delete_expired_sessions(now - IDLE, now - LIFETIME)
+            .await?;
+        self.store.save_session(&s.record()?, MAX_ANONYMOUS).await?;
+        Ok(s)
     }
 
     /// The live session with this id; an expired one is removed. With `used`, it counts as
     /// used now. A page's own background polling passes `false`, so a tab left open does not
     /// keep its session alive.
-    pub fn touch(&self, id: &str, now: i64, used: bool) -> Option<Session> {
-        let mut map = self.map.lock();
-        let s = map.get_mut(id)?;
+    pub async fn touch(&self, id: &str, now: i64, used: bool) -> StoreResult<Option<Session>> {
+        let Some(record) = self.store.session(id).await? else {
+            return Ok(None);
+        };
+        let mut s = Session::from_record(record)?;
         if s.expired(now) {
-            map.remove(id);
-            return None;
+            self.store.delete_session(id).await?;
+            return Ok(None);
         }
-        if used {
+        if used && now - s.seen_at >= TOUCH_EVERY {
+            self.store.touch_session(id, now).await?;
             s.seen_at = now;
         }
-        Some(s.clone())
+        Ok(Some(s))
     }
 
     /// Ends a session.
-    pub fn end(&self, id: &str) {
-        self.map.lock().remove(id);
+    pub async fn end(&self, id: &str) -> StoreResult<()> {
+        self.store.delete_session(id).await
     }
 
-    /// Changes a live session in place.
-    pub fn update(&self, id: &str, f: impl FnOnce(&mut Session)) {
-        if let Some(s) = self.map.lock().get_mut(id) {
-            f(s);
+    /// Changes a live session.
+    pub async fn update(&self, id: &str, f: impl FnOnce(&mut Session)) -> StoreResult<()> {
+        if let Some(record) = self.store.session(id).await? {
+            let mut s = Session::from_record(record)?;
+            f(&mut s);
+            self.store.save_session(&s.record()?, MAX_ANONYMOUS).await?;
         }
+        Ok(())
     }
 
     /// Takes the session's one-time message.
-    pub fn take_flash(&self, id: &str) -> Option<Flash> {
-        self.map.lock().get_mut(id).and_then(|s| s.flash.take())
+    pub async fn take_flash(&self, id: &str) -> StoreResult<Option<Flash>> {
+        let Some(record) = self.store.session(id).await? else {
+            return Ok(None);
+        };
+        let mut s = Session::from_record(record)?;
+        let flash = s.flash.take();
+        if flash.is_some() {
+            self.store.save_session(&s.record()?, MAX_ANONYMOUS).await?;
+        }
+        Ok(flash)
     }
 }
 
@@ -249,32 +314,108 @@ mod tests {
         assert_eq!(t.wait_ms(a, 5000), 0);
     }
 
-    #[test]
-    fn sessions_expire_when_idle_or_old() {
-        let s = Sessions::default();
-        let a = s.start(Principal::Anonymous, 0);
-        assert!(s.touch(&a.id, IDLE, true).is_some());
+    /// A store of its own in a temporary directory.
+    async fn sessions() -> (Sessions, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("hub.db"))
+            .await
+            .expect("open a store");
+        (Sessions::new(Arc::new(store)), dir)
+    }
+
+    #[tokio::test]
+    async fn sessions_expire_when_idle_or_old() {
+        let (s, _dir) = sessions().await;
+        let a = s.start(Principal::Anonymous, 0).await.unwrap();
+        assert!(s.touch(&a.id, IDLE, true).await.unwrap().is_some());
         assert!(
-            s.touch(&a.id, 2 * IDLE + 1, true).is_none(),
+            s.touch(&a.id, 2 * IDLE + 1, true).await.unwrap().is_none(),
             "idle too long"
         );
-        let b = s.start(Principal::Anonymous, 0);
+        let b = s.start(Principal::Anonymous, 0).await.unwrap();
         let mut now = 0;
         while now + IDLE / 2 <= LIFETIME {
             now += IDLE / 2;
-            assert!(s.touch(&b.id, now, true).is_some());
+            assert!(s.touch(&b.id, now, true).await.unwrap().is_some());
         }
-        assert!(s.touch(&b.id, LIFETIME + 1, true).is_none(), "too old");
-        let c = s.start(Principal::Anonymous, 0);
-        s.end(&c.id);
-        assert!(s.touch(&c.id, 0, true).is_none());
-        let d = s.start(Principal::Anonymous, 0);
-        assert!(s.touch(&d.id, IDLE, false).is_some(), "polled, not used");
         assert!(
-            s.touch(&d.id, IDLE + 1, false).is_none(),
+            s.touch(&b.id, LIFETIME + 1, true).await.unwrap().is_none(),
+            "too old"
+        );
+        let c = s.start(Principal::Anonymous, 0).await.unwrap();
+        s.end(&c.id).await.unwrap();
+        assert!(s.touch(&c.id, 0, true).await.unwrap().is_none());
+        let d = s.start(Principal::Anonymous, 0).await.unwrap();
+        assert!(
+            s.touch(&d.id, IDLE, false).await.unwrap().is_some(),
+            "polled, not used"
+        );
+        assert!(
+            s.touch(&d.id, IDLE + 1, false).await.unwrap().is_none(),
             "polling kept nothing alive"
         );
         assert_ne!(a.id, b.id);
         assert_ne!(a.csrf, a.id);
+    }
+
+    #[tokio::test]
+    async fn a_session_keeps_its_principal_and_one_time_message_in_the_store() {
+        let (s, _dir) = sessions().await;
+        let signed = s
+            .start(
+                Principal::Tenant {
+                    tenant_id: "t".into(),
+                    secret_id: "k".into(),
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        s.update(&signed.id, |x| x.flash = Some(Flash::Done("saved".into())))
+            .await
+            .unwrap();
+        let back = s.touch(&signed.id, 1, true).await.unwrap().unwrap();
+        assert_eq!(back.principal, signed.principal);
+        assert_eq!(back.csrf, signed.csrf);
+        assert_eq!(
+            s.take_flash(&signed.id).await.unwrap(),
+            Some(Flash::Done("saved".into()))
+        );
+        assert_eq!(s.take_flash(&signed.id).await.unwrap(), None, "shown once");
+    }
+
+    #[tokio::test]
+    async fn anonymous_sessions_are_capped_and_signed_in_ones_are_not() {
+        let (s, _dir) = sessions().await;
+        let signed = s
+            .start(Principal::Operator { acting_for: None }, 0)
+            .await
+            .unwrap();
+        let first = s.start(Principal::Anonymous, 1).await.unwrap();
+        // The cap is MAX_ANONYMOUS; a smaller one shows the rule without 10,000 rows.
+        for i in 0..5 {
+            let extra = Session {
+                id: format!("anon-{i}"),
+                csrf: "x".into(),
+                principal: Principal::Anonymous,
+                created_at: 2 + i,
+                seen_at: 2 + i,
+                flash: None,
+            };
+            s.store
+                .save_session(&extra.record().unwrap(), 3)
+                .await
+                .unwrap();
+        }
+        assert!(
+            s.touch(&first.id, 10, false).await.unwrap().is_none(),
+            "the oldest anonymous session went"
+        );
+        assert!(s.touch("anon-4", 10, false).await.unwrap().is_some());
+        assert!(s.touch("anon-1", 10, false).await.unwrap().is_none());
+        assert!(
+            s.touch(&signed.id, 10, false).await.unwrap().is_some(),
+            "a signed-in session is never dropped for the cap"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! typed is never echoed back, put in a URL or logged.
 
 use super::session::{self, Principal, Session};
-use super::{message_page, render, Current, PageState};
+use super::{error_page, message_page, render, Current, PageState};
 use crate::store::Tenant;
 use askama::Template;
 use axum::extract::State;
@@ -56,12 +56,14 @@ pub async fn show(State(state): State<PageState>, current: Current) -> Response 
     }
     let (session, fresh) = match current.session {
         Some(s) => (s, false),
-        None => (
-            state
-                .sessions
-                .start(Principal::Anonymous, state.hub.now_ms()),
-            true,
-        ),
+        None => match state
+            .sessions
+            .start(Principal::Anonymous, state.hub.now_ms())
+            .await
+        {
+            Ok(s) => (s, true),
+            Err(e) => return error_page(e.into()),
+        },
     };
     let page = SignInPage {
         csrf: session.csrf.clone(),
@@ -158,8 +160,14 @@ pub async fn submit(
         _ => tracing::info!("operator signed in to the admin pages"),
     }
     // A new id: one known before sign-in (planted, or seen) is worth nothing after.
-    state.sessions.end(&anonymous.id);
-    let session = state.sessions.start(principal, now);
+    let started = match state.sessions.end(&anonymous.id).await {
+        Ok(()) => state.sessions.start(principal, now).await,
+        Err(e) => Err(e),
+    };
+    let session = match started {
+        Ok(s) => s,
+        Err(e) => return error_page(e.into()),
+    };
     with_cookie(
         Redirect::to("/admin").into_response(),
         &session::set_cookie(Some(&session.id), current.secure),
@@ -169,7 +177,9 @@ pub async fn submit(
 /// `POST /admin/sign-out`.
 pub async fn sign_out(State(state): State<PageState>, current: Current) -> Response {
     if let Some(s) = &current.session {
-        state.sessions.end(&s.id);
+        if let Err(e) = state.sessions.end(&s.id).await {
+            return error_page(e.into());
+        }
     }
     with_cookie(
         Redirect::to("/admin/sign-in").into_response(),
@@ -239,11 +249,17 @@ pub async fn open_tenant(
     };
     match state.hub.store.tenant(&form.tenant).await {
         Ok(Some(t)) => {
-            state.sessions.update(&session.id, |s| {
-                s.principal = Principal::Operator {
-                    acting_for: Some(t.id.clone()),
-                }
-            });
+            let opened = state
+                .sessions
+                .update(&session.id, |s| {
+                    s.principal = Principal::Operator {
+                        acting_for: Some(t.id.clone()),
+                    }
+                })
+                .await;
+            if let Err(e) = opened {
+                return error_page(e.into());
+            }
             tracing::info!(tenant = %t.id, "operator opened a tenant's admin pages");
             Redirect::to("/admin/integrations").into_response()
         }

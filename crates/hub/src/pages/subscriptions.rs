@@ -240,6 +240,7 @@ pub async fn add(
                 Flash::Done(text),
                 &format!("/admin/subscriptions#s-{}", s.id),
             )
+            .await
         }
         Err(r) if r.error.status.is_client_error() => {
             let mut form = input.as_typed();
@@ -287,12 +288,15 @@ pub async fn act(
         _ => return super::error_page(ApiError::not_found("action")),
     };
     match result {
-        Ok(()) => redirect_with(
-            &state,
-            &admin,
-            Flash::Done(done.to_owned()),
-            "/admin/subscriptions",
-        ),
-        Err(e) => after_error(&state, &admin, e, "/admin/subscriptions"),
+        Ok(()) => {
+            redirect_with(
+                &state,
+                &admin,
+                Flash::Done(done.to_owned()),
+                "/admin/subscriptions",
+            )
+            .await
+        }
+        Err(e) => after_error(&state, &admin, e, "/admin/subscriptions").await,
     }
 }

@@ -269,12 +269,15 @@ pub async fn save(
     )
     .await
     {
-        Ok(_) => redirect_with(
-            &state,
-            &admin,
-            Flash::Done(format!("Saved the webhooks of {}.", shown(&input.domain))),
-            &format!("/admin/webhooks#d-{}", key_of(&input.domain)),
-        ),
+        Ok(_) => {
+            redirect_with(
+                &state,
+                &admin,
+                Flash::Done(format!("Saved the webhooks of {}.", shown(&input.domain))),
+                &format!("/admin/webhooks#d-{}", key_of(&input.domain)),
+            )
+            .await
+        }
         Err(e) if e.status.is_client_error() => {
             // The API names the kind first ("create: not an http(s) URL …"): the error goes
             // beside that field; anything else above the form. What was typed stays.

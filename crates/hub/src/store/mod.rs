@@ -289,6 +289,23 @@ pub trait Store: Send + Sync + 'static {
 
     // --- the admin pages ---
 
+    /// Stores a session (a new one, or replaces it by id). Storing an anonymous one also drops
+    /// the anonymous sessions past the newest `keep_anonymous`, so visits that never sign in
+    /// cannot fill the database.
+    async fn save_session(&self, s: &SessionRecord, keep_anonymous: u64) -> StoreResult<()>;
+    /// The session with this id.
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Marks a session used at `seen_at`.
+    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()>;
+    /// Ends a session.
+    async fn delete_session(&self, id: &str) -> StoreResult<()>;
+    /// Ends every session last used before `seen_before` or created before `created_before`.
+    async fn delete_expired_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> StoreResult<u64>;
+
     /// Every tenant, by name (the operator's list).
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
     /// A tenant's deliveries matching `filter`, newest first, paged.

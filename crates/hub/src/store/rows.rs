@@ -44,6 +44,16 @@ macro_rules! store_row {
 store_row!(sqlx::sqlite::SqliteRow);
 store_row!(sqlx::postgres::PgRow);
 
+pub(crate) fn session_from_row<R: StoreRow>(row: &R) -> StoreResult<SessionRecord> {
+    Ok(SessionRecord {
+        id: row.text("id")?,
+        doc: row.text("doc")?,
+        anonymous: row.flag("anonymous")?,
+        created_at: row.int("created_at")?,
+        seen_at: row.int("seen_at")?,
+    })
+}
+
 pub(crate) fn tenant_from_row<R: StoreRow>(row: &R) -> StoreResult<Tenant> {
     Ok(Tenant {
         id: row.text("id")?,

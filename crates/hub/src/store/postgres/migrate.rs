@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "claim by target",
         include_str!("0003_claim_by_target.sql"),
     ),
+    (4, "admin sessions", include_str!("0004_admin_sessions.sql")),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

@@ -33,6 +33,7 @@ mod migrate;
 mod notify;
 mod retention;
 mod rotation;
+mod sessions;
 mod subscriptions;
 mod tenants;
 mod timeline;
@@ -182,7 +183,10 @@ impl Store for PostgresStore {
         id: &str,
         now_ms: i64,
     ) -> StoreResult<Option<Subscription>> {
-        subscriptions::delete_subscription(self, tenant, id, now_ms).await
+        self.retrying("delete_subscription", || {
+            subscriptions::delete_subscription(self, tenant, id, now_ms)
+        })
+        .await
     }
 
     async fn set_subscription_enabled(
@@ -193,7 +197,12 @@ impl Store for PostgresStore {
         reason: Option<&str>,
         now_ms: i64,
     ) -> StoreResult<Subscription> {
-        subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now_ms).await
+        // Pausing or resuming rewrites the subscription's pending deliveries, which a
+        // dispatcher may be claiming at that moment (a deadlock PostgreSQL breaks): run again.
+        self.retrying("set_subscription_enabled", || {
+            subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now_ms)
+        })
+        .await
     }
 
     async fn disable_failing_subscriptions(
@@ -387,6 +396,34 @@ impl Store for PostgresStore {
         extra_attempts: i64,
     ) -> StoreResult<Delivery> {
         webhooks::retry_delivery(self, tenant, id, now_ms, extra_attempts).await
+    }
+
+    async fn save_session(&self, s: &SessionRecord, keep_anonymous: u64) -> StoreResult<()> {
+        // Two sign-in forms opened at once trim the same anonymous rows.
+        self.retrying("save_session", || {
+            sessions::save_session(self, s, keep_anonymous)
+        })
+        .await
+    }
+
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        sessions::session(self, id).await
+    }
+
+    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()> {
+        sessions::touch_session(self, id, seen_at).await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        sessions::delete_session(self, id).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> StoreResult<u64> {
+        sessions::delete_expired_sessions(self, seen_before, created_before).await
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {

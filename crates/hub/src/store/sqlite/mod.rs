@@ -28,6 +28,7 @@ mod lock;
 mod migrate;
 mod retention;
 mod rotation;
+mod sessions;
 mod subscriptions;
 mod tenants;
 #[cfg(test)]
@@ -453,6 +454,30 @@ impl Store for SqliteStore {
         extra_attempts: i64,
     ) -> StoreResult<Delivery> {
         webhooks::retry_delivery(self, tenant, id, now_ms, extra_attempts).await
+    }
+
+    async fn save_session(&self, s: &SessionRecord, keep_anonymous: u64) -> StoreResult<()> {
+        sessions::save_session(self, s, keep_anonymous).await
+    }
+
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        sessions::session(self, id).await
+    }
+
+    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()> {
+        sessions::touch_session(self, id, seen_at).await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        sessions::delete_session(self, id).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> StoreResult<u64> {
+        sessions::delete_expired_sessions(self, seen_before, created_before).await
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {

@@ -152,3 +152,12 @@ CREATE TABLE IF NOT EXISTS webhook_subscriptions (
     disabled_reason  TEXT
 );
 CREATE INDEX IF NOT EXISTS webhook_subscriptions_by_tenant ON webhook_subscriptions (tenant_id, created_at);
+-- Admin page sessions, so that every node (and a restarted hub) knows them.
+CREATE TABLE IF NOT EXISTS admin_sessions (
+    id          TEXT PRIMARY KEY,
+    doc         TEXT NOT NULL,           -- JSON: the pages' session
+    anonymous   INTEGER NOT NULL,        -- nobody signed in yet (capped in number)
+    created_at  INTEGER NOT NULL,
+    seen_at     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS admin_sessions_by_seen ON admin_sessions (anonymous, seen_at);
