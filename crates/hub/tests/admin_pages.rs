@@ -329,8 +329,8 @@ async fn two_nodes() -> (TestHub, TestHub) {
 
 /// Sessions live in the store, not in one hub's memory: the sign-in form from one node is
 /// accepted by another, a session opened on one is signed in on the other with the same form
-/// token, a one-time message left by one shows on the other, and signing out on one ends it on
-/// both. (Before, each node knew only its own sessions, and several nodes needed sticky
+/// token, a one-time message left by one shows on the other, a hub started later (a restart)
+/// knows it, and signing out on one ends it on both. (Before, each node knew only its own sessions, and several nodes needed sticky
 /// `/admin` routing.)
 #[tokio::test]
 async fn a_session_is_known_to_every_node_of_one_database() {
@@ -355,6 +355,17 @@ async fn a_session_is_known_to_every_node_of_one_database() {
         "the new secret's one-time message shows on the other node: {}",
         shown.text
     );
+    // A hub started after the sign-in (a restarted node) knows the session too.
+    let later = TestHub::over_store(
+        one.running.hub.store.clone(),
+        HubConfig::default(),
+        std::sync::Arc::new(fastcomments_hub::clock::SystemClock),
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    c.base = later.base.clone();
+    assert_eq!(c.get("/admin/comments").await.status, StatusCode::OK);
+
     c.base = two.base.clone();
     let res = c.post("/admin/sign-out", &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
