@@ -3,7 +3,7 @@
 //! limit?
 //!
 //! `cargo bench -p fastcomments --bench nodes_delivery [-- --deliveries 20000 --nodes 1,3
-//! --per-host 32]`
+//! --per-host 32 --pg-setting shared_preload_libraries=pg_stat_statements]`
 //!
 //! Each round: a fresh database on a durable PostgreSQL (`testkit`, fsync on), one `serve`
 //! process fills the outbox with `--deliveries` comment creations while the receiver holds
@@ -107,6 +107,50 @@ async fn start_node(database: &str, per_host: usize) -> (Child, String) {
     (child, url)
 }
 
+/// With pg_stat_statements preloaded (`--pg-setting`), the costliest statements since the
+/// receiver opened, then a reset for the next round; without it, nothing. Through `psql`, which the PostgreSQL
+/// package brings.
+fn psql(database: &str, sql: &str) -> Option<String> {
+    std::process::Command::new("psql")
+        .args([database, "-X", "-q", "-A", "-F", " | ", "-t", "-c", sql])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// Starts pg_stat_statements' counts afresh (when it is loaded).
+fn reset_statement_costs(database: &str) {
+    if psql(
+        database,
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+    )
+    .is_some()
+    {
+        let _ = psql(database, "SELECT pg_stat_statements_reset()");
+    }
+}
+
+fn print_statement_costs(database: &str) {
+    let psql = |sql: &str| psql(database, sql);
+    if psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").is_none() {
+        return;
+    }
+    let top = psql(
+        "SELECT round(total_exec_time)::bigint, calls, rows, \
+         left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         ORDER BY total_exec_time DESC LIMIT 10",
+    );
+    if let Some(top) = top {
+        eprintln!("  statements (ms | calls | rows | query):");
+        for line in top.lines().filter(|l| !l.is_empty()) {
+            eprintln!("    {line}");
+        }
+    }
+    let _ = psql("SELECT pg_stat_statements_reset()");
+}
+
 /// The deliveries not yet sent, as the hub's API lists them: what a stalled round waits for.
 async fn print_pending(http: &reqwest::Client, base: &str, key: &str) {
     for status in ["retrying", "queued"] {
@@ -193,6 +237,8 @@ async fn round(
     for _ in 1..nodes {
         children.push(start_node(&database, per_host).await.0);
     }
+    // Statement costs count from here: the delivery part, not the filling.
+    reset_statement_costs(&database);
     let started = Instant::now();
     rx.open.store(true, Ordering::Relaxed);
     let mut reported = Instant::now();
@@ -222,6 +268,7 @@ async fn round(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let rate = deliveries as f64 / started.elapsed().as_secs_f64();
+    print_statement_costs(&database);
     for mut c in children {
         let _ = c.kill().await;
     }
@@ -238,9 +285,21 @@ async fn main() {
         .split(',')
         .filter_map(|n| n.trim().parse().ok())
         .collect();
-    let cluster = testkit::PgCluster::start_with(testkit::PgOptions::durable())
-        .await
-        .expect("start PostgreSQL (apt-get install -y postgresql)");
+    // `--pg-setting name=value` (repeatable): e.g. shared_preload_libraries=pg_stat_statements,
+    // and each round then prints what PostgreSQL spent its time on.
+    let args: Vec<String> = std::env::args().collect();
+    let settings: Vec<(String, String)> = args
+        .windows(2)
+        .filter(|w| w[0] == "--pg-setting")
+        .filter_map(|w| w[1].split_once('='))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let cluster = testkit::PgCluster::start_with(testkit::PgOptions {
+        settings,
+        ..testkit::PgOptions::durable()
+    })
+    .await
+    .expect("start PostgreSQL (apt-get install -y postgresql)");
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
     for r in 0..rounds {
         for (i, &nodes) in counts.iter().enumerate() {
