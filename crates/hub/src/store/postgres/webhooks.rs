@@ -127,7 +127,9 @@ pub(super) async fn put_webhook_config(
 /// rather than `NOT EXISTS`: on an outbox filled faster than its statistics follow, the planner
 /// turned `NOT EXISTS` into an anti-join probing that index on `subscription_id` alone, 2,600
 /// rows per candidate (26 ms per claim, one node held to about 500 deliveries/s). A scalar
-/// subquery is run per candidate with all three keys.
+/// subquery is run per candidate with all three keys. The UPDATE finds the picked rows by
+/// their `ctid` (they are locked, so it cannot move): a TID scan, where an id list was planned
+/// as a scan of the whole table.
 pub(super) async fn due_deliveries(
     store: &PostgresStore,
     q: &DueQuery<'_>,
@@ -142,8 +144,8 @@ pub(super) async fn due_deliveries(
              WHERE status IN ('queued', 'retrying') AND (target_host, subscription_id) > (pairs.h, pairs.s) \
              ORDER BY target_host, subscription_id LIMIT 1) n), \
          picked AS ( \
-           SELECT c.id, pairs.h, c.next_attempt_at, c.position FROM pairs CROSS JOIN LATERAL ( \
-             SELECT e.id, e.next_attempt_at, e.position FROM webhook_deliveries e \
+           SELECT c.tid, pairs.h, c.next_attempt_at, c.position FROM pairs CROSS JOIN LATERAL ( \
+             SELECT e.ctid AS tid, e.next_attempt_at, e.position FROM webhook_deliveries e \
              WHERE e.target_host = pairs.h AND e.subscription_id = pairs.s \
                AND e.status IN ('queued', 'retrying') \
                AND e.next_attempt_at <= $1 AND (e.lease_until IS NULL OR e.lease_until <= $1) \
@@ -155,11 +157,11 @@ pub(super) async fn due_deliveries(
              FOR UPDATE SKIP LOCKED) c \
            WHERE pairs.h <> ALL($5) AND pairs.s <> ALL($9)), \
          due AS ( \
-           SELECT id FROM (SELECT id, next_attempt_at, position, ROW_NUMBER() OVER \
+           SELECT tid FROM (SELECT tid, next_attempt_at, position, ROW_NUMBER() OVER \
                (PARTITION BY h ORDER BY next_attempt_at, position) AS n FROM picked) ranked \
            WHERE n <= $4 ORDER BY next_attempt_at, position LIMIT $6) \
          UPDATE webhook_deliveries w SET claimed_by = $7, lease_until = $1 + $8 \
-         WHERE w.id = ANY(ARRAY(SELECT id FROM due)) RETURNING w.*",
+         WHERE w.ctid = ANY(ARRAY(SELECT tid FROM due)) RETURNING w.*",
     )
     .bind(q.now_ms)
     .bind(q.exclude)
