@@ -19,11 +19,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("0003_claim_by_target.sql"),
     ),
     (4, "admin sessions", include_str!("0004_admin_sessions.sql")),
-    (
-        5,
-        "pending by comment",
-        include_str!("0005_pending_by_comment.sql"),
-    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

@@ -122,14 +122,6 @@ pub(super) async fn put_webhook_config(
 /// skip scan), so a subscription at its in-flight limit costs one seek, not a walk over its
 /// backlog; each pair gives at most `per_host`, then each host keeps its first `per_host`.
 /// `SKIP LOCKED` lets nodes claim side by side without waiting on each other.
-///
-/// The per-comment order check is a correlated `MIN` over `webhook_deliveries_pending_by_comment`
-/// rather than `NOT EXISTS`: on an outbox filled faster than its statistics follow, the planner
-/// turned `NOT EXISTS` into an anti-join probing that index on `subscription_id` alone, 2,600
-/// rows per candidate (26 ms per claim, one node held to about 500 deliveries/s). A scalar
-/// subquery is run per candidate with all three keys. The UPDATE finds the picked rows by
-/// their `ctid` (they are locked, so it cannot move): a TID scan, where an id list was planned
-/// as a scan of the whole table.
 pub(super) async fn due_deliveries(
     store: &PostgresStore,
     q: &DueQuery<'_>,
@@ -144,24 +136,24 @@ pub(super) async fn due_deliveries(
              WHERE status IN ('queued', 'retrying') AND (target_host, subscription_id) > (pairs.h, pairs.s) \
              ORDER BY target_host, subscription_id LIMIT 1) n), \
          picked AS ( \
-           SELECT c.tid, pairs.h, c.next_attempt_at, c.position FROM pairs CROSS JOIN LATERAL ( \
-             SELECT e.ctid AS tid, e.next_attempt_at, e.position FROM webhook_deliveries e \
+           SELECT c.id, pairs.h, c.next_attempt_at, c.position FROM pairs CROSS JOIN LATERAL ( \
+             SELECT e.id, e.next_attempt_at, e.position FROM webhook_deliveries e \
              WHERE e.target_host = pairs.h AND e.subscription_id = pairs.s \
                AND e.status IN ('queued', 'retrying') \
                AND e.next_attempt_at <= $1 AND (e.lease_until IS NULL OR e.lease_until <= $1) \
                AND e.id <> ALL($2) AND e.tenant_id <> ALL($3) \
-               AND e.position <= (SELECT MIN(f.position) FROM webhook_deliveries f \
-                   WHERE f.tenant_id = e.tenant_id AND f.comment_id = e.comment_id \
-                   AND f.subscription_id = e.subscription_id AND f.status IN ('queued', 'retrying')) \
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f WHERE f.tenant_id = e.tenant_id \
+                   AND f.comment_id = e.comment_id AND f.subscription_id = e.subscription_id AND f.position < e.position \
+                   AND f.status IN ('queued', 'retrying')) \
              ORDER BY e.next_attempt_at, e.position LIMIT $4 \
              FOR UPDATE SKIP LOCKED) c \
            WHERE pairs.h <> ALL($5) AND pairs.s <> ALL($9)), \
          due AS ( \
-           SELECT tid FROM (SELECT tid, next_attempt_at, position, ROW_NUMBER() OVER \
+           SELECT id FROM (SELECT id, next_attempt_at, position, ROW_NUMBER() OVER \
                (PARTITION BY h ORDER BY next_attempt_at, position) AS n FROM picked) ranked \
            WHERE n <= $4 ORDER BY next_attempt_at, position LIMIT $6) \
          UPDATE webhook_deliveries w SET claimed_by = $7, lease_until = $1 + $8 \
-         WHERE w.ctid = ANY(ARRAY(SELECT tid FROM due)) RETURNING w.*",
+         FROM due WHERE w.id = due.id RETURNING w.*",
     )
     .bind(q.now_ms)
     .bind(q.exclude)
