@@ -418,6 +418,18 @@ struct Receipts {
     attempts: HashMap<(String, String), usize>,
 }
 
+/// Takes an attempt out of `in_flight` when dropped.
+struct OutOfFlightOnDrop {
+    receipts: Arc<Mutex<Receipts>>,
+    attempt: (String, String),
+}
+
+impl Drop for OutOfFlightOnDrop {
+    fn drop(&mut self) {
+        self.receipts.lock().in_flight.remove(&self.attempt);
+    }
+}
+
 async fn receiver(receipts: Arc<Mutex<Receipts>>) -> String {
     let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
         let receipts = receipts.clone();
@@ -443,9 +455,16 @@ async fn receiver(receipts: Arc<Mutex<Receipts>>) -> String {
                 *r.attempts.entry(attempt.clone()).or_default() += 1;
                 r.all.push((id.clone(), kind, comment, words));
             }
+            // Out of flight when this handler ends, also when it is dropped halfway: a node
+            // killed while its request sleeps here closes the connection, the server drops
+            // the handler, and the same attempt, sent again once the claim ran out, must not
+            // look as if two nodes sent it at once.
+            let _out = OutOfFlightOnDrop {
+                receipts: receipts.clone(),
+                attempt,
+            };
             // A receiver that takes a moment, so that deliveries overlap across nodes.
             tokio::time::sleep(Duration::from_millis(3)).await;
-            receipts.lock().in_flight.remove(&attempt);
             "ok"
         }
     });
