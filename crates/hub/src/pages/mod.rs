@@ -236,7 +236,7 @@ impl FromRequestParts<PageState> for Admin {
         } else {
             state
                 .sessions
-                .take_flash(&session.id)
+                .take_flash(&session)
                 .await
                 .map_err(|e| error_page(e.into()))?
         };

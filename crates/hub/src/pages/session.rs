@@ -209,17 +209,20 @@ impl Sessions {
         Ok(())
     }
 
-    /// Takes the session's one-time message.
-    pub async fn take_flash(&self, id: &str) -> StoreResult<Option<Flash>> {
-        let Some(record) = self.store.session(id).await? else {
+    /// Takes the one-time message of `session` (as the request's guard read it): shown once,
+    /// so it is written back without it; a session without one costs no store call.
+    pub async fn take_flash(&self, session: &Session) -> StoreResult<Option<Flash>> {
+        let Some(flash) = session.flash.clone() else {
             return Ok(None);
         };
-        let mut s = Session::from_record(record)?;
-        let flash = s.flash.take();
-        if flash.is_some() {
-            self.store.save_session(&s.record()?, MAX_ANONYMOUS).await?;
-        }
-        Ok(flash)
+        let shown = Session {
+            flash: None,
+            ..session.clone()
+        };
+        self.store
+            .save_session(&shown.record()?, MAX_ANONYMOUS)
+            .await?;
+        Ok(Some(flash))
     }
 }
 
@@ -378,10 +381,11 @@ mod tests {
         assert_eq!(back.principal, signed.principal);
         assert_eq!(back.csrf, signed.csrf);
         assert_eq!(
-            s.take_flash(&signed.id).await.unwrap(),
+            s.take_flash(&back).await.unwrap(),
             Some(Flash::Done("saved".into()))
         );
-        assert_eq!(s.take_flash(&signed.id).await.unwrap(), None, "shown once");
+        let again = s.touch(&signed.id, 2, true).await.unwrap().unwrap();
+        assert_eq!(s.take_flash(&again).await.unwrap(), None, "shown once");
     }
 
     #[tokio::test]

@@ -112,14 +112,13 @@ pub(super) async fn upsert_comments(
     upsert_comment_rows(conn, rows.iter()).await
 }
 
-/// Comments of a tenant whose `column` is one of `keys` (and that meet `extra`, an `AND …`
-/// clause), with the token that last uploaded each; `lock` locks their rows (in id order, so
-/// two transactions locking overlapping sets wait rather than deadlock).
+/// Comments of a tenant whose `column` is one of `keys`, with the token that last uploaded
+/// each; `lock` locks their rows (in id order, so two transactions locking overlapping sets
+/// wait rather than deadlock).
 pub(super) async fn comments_where_in(
     conn: &mut PgConnection,
     tenant: &str,
     column: &'static str,
-    extra: &'static str,
     keys: &[&str],
     lock: bool,
 ) -> StoreResult<Vec<StoredComment>> {
@@ -128,7 +127,7 @@ pub(super) async fn comments_where_in(
     }
     let lock = if lock { " ORDER BY id FOR UPDATE" } else { "" };
     let rows = sqlx::query(&format!(
-        "SELECT doc, upload_token FROM comments WHERE tenant_id = $1 {extra} AND {column} = ANY($2){lock}"
+        "SELECT doc, upload_token FROM comments WHERE tenant_id = $1 AND {column} = ANY($2){lock}"
     ))
     .bind(tenant)
     .bind(keys)
@@ -231,7 +230,7 @@ pub(super) async fn set_local_ids(
 ) -> StoreResult<u64> {
     let mut tx = store.pool.begin().await?;
     let keys: Vec<&str> = mappings.iter().map(|m| m.fc_id.as_str()).collect();
-    let stored = comments_where_in(&mut tx, tenant, "id", "", &keys, true).await?;
+    let stored = comments_where_in(&mut tx, tenant, "id", &keys, true).await?;
     let mut by_id: HashMap<String, Comment> = stored
         .into_iter()
         .map(|s| (s.comment.id.clone(), s.comment))

@@ -12,6 +12,7 @@
 //! an answer, and its re-send links them.
 
 use super::*;
+use fastcomments_protocol::{EventType, WebhookEventKind};
 
 /// Stores `batch` with `prepared` (see [`domain::upload::prepare_upload`]); with the outcome,
 /// the plugin ids [`link_late`] must look at once this transaction has committed: the batch's
@@ -22,8 +23,7 @@ pub(super) async fn upload(
     prepared: &mut [Option<Prepared>],
     now_ms: i64,
 ) -> StoreResult<(UploadOutcome, Vec<String>)> {
-    use fastcomments_protocol::EventType as E;
-    use fastcomments_protocol::WebhookEventKind;
+    use EventType as E;
     let tenant = batch.tenant_id.as_str();
     let token = batch.token.as_str();
     let mut tx = store.pool.begin().await?;
@@ -44,8 +44,8 @@ pub(super) async fn upload(
         .collect();
     let mut known: HashMap<String, StoredComment> = HashMap::new();
     let mut ext_to_id: HashMap<String, String> = HashMap::new();
-    let mut fetched = comments_where_in(&mut tx, tenant, "id", "", &by_id_keys, true).await?;
-    fetched.extend(comments_where_in(&mut tx, tenant, "external_id", "", &ext_keys, true).await?);
+    let mut fetched = comments_where_in(&mut tx, tenant, "id", &by_id_keys, true).await?;
+    fetched.extend(comments_where_in(&mut tx, tenant, "external_id", &ext_keys, true).await?);
     for e in fetched {
         if let Some(ext) = &e.comment.external_id {
             ext_to_id.insert(ext.clone(), e.comment.id.clone());
@@ -133,25 +133,7 @@ pub(super) async fn upload(
         Some(load_webhook_targets(&mut tx, tenant).await?)
     };
     let positions = reserve_positions(&mut tx, tenant, events.len(), now_ms).await?;
-    let mut new_entries = Vec::with_capacity(events.len() + 1);
-    let mut imported = Vec::with_capacity(events.len());
-    for ((kind, row), position) in events.iter_mut().zip(&positions) {
-        new_entries.push((
-            *position,
-            NewEntry {
-                kind: EntryKind::Event(*kind),
-                url_id: row.comment.url_id.clone(),
-                origin_token: Some(token.to_owned()),
-                only_token: None,
-                payload: Some(std::mem::take(&mut row.doc)),
-            },
-        ));
-        let webhook = match kind {
-            E::NewComment => WebhookEventKind::Create,
-            _ => WebhookEventKind::Update,
-        };
-        imported.push((webhook, row.comment, *position));
-    }
+    let (mut new_entries, imported) = event_entries(&mut events, &positions, token);
 
     // 4. The token's progress (an increment: batches of one token may run side by side), and
     //    `SetSetupCompleted` when this batch finished the upload.
@@ -183,6 +165,38 @@ pub(super) async fn upload(
     Ok((outcome, late_keys))
 }
 
+/// A webhook an upload event fires: its kind, the comment, the event's position.
+type Fired<'r> = (WebhookEventKind, &'r Comment, i64);
+
+/// The timeline entries of upload events at their reserved `positions` (each takes its row's
+/// JSON as payload, echo-suppressed for `token`), and the webhook each fires.
+fn event_entries<'r>(
+    events: &mut [(EventType, CommentRow<'r>)],
+    positions: &[i64],
+    token: &str,
+) -> (Vec<(i64, NewEntry)>, Vec<Fired<'r>>) {
+    let mut entries = Vec::with_capacity(events.len() + 1);
+    let mut imported = Vec::with_capacity(events.len());
+    for ((kind, row), position) in events.iter_mut().zip(positions) {
+        entries.push((
+            *position,
+            NewEntry {
+                kind: EntryKind::Event(*kind),
+                url_id: row.comment.url_id.clone(),
+                origin_token: Some(token.to_owned()),
+                only_token: None,
+                payload: Some(std::mem::take(&mut row.doc)),
+            },
+        ));
+        let webhook = match kind {
+            EventType::NewComment => WebhookEventKind::Create,
+            _ => WebhookEventKind::Update,
+        };
+        imported.push((webhook, row.comment, *position));
+    }
+    (entries, imported)
+}
+
 /// Links the tenant's stored children still without a parent whose plugin parent is one of
 /// `keys` and is now stored, each with an `updated-comment` entry (echo-suppressed for
 /// `token`, as the upload's own links are) and, where imports fire, its webhook. Run after an
@@ -196,13 +210,12 @@ pub(super) async fn link_late(
     keys: &[String],
     now_ms: i64,
 ) -> StoreResult<(Vec<TimelineEntry>, usize)> {
-    use fastcomments_protocol::{EventType, WebhookEventKind};
     if keys.is_empty() {
         return Ok((Vec::new(), 0));
     }
     let mut tx = store.pool.begin().await?;
     let found = sqlx::query(
-        "SELECT c.doc, c.upload_token, p.id AS parent FROM comments c \
+        "SELECT c.doc, p.id AS parent FROM comments c \
          JOIN comments p ON p.tenant_id = c.tenant_id AND p.external_id = c.external_parent_id \
          WHERE c.tenant_id = $1 AND c.parent_id IS NULL AND c.external_parent_id IS NOT NULL \
          AND c.external_parent_id = ANY($2) ORDER BY c.id FOR UPDATE OF c",
@@ -216,37 +229,27 @@ pub(super) async fn link_late(
     }
     let mut children = Vec::with_capacity(found.len());
     for r in &found {
-        let mut child = StoredComment::from_doc(&r.text("doc")?, r.opt_text("upload_token")?)?;
-        child.comment.parent_id = Some(r.text("parent")?);
-        children.push(child.comment);
+        let mut child = Comment::from_json_lenient(&r.text("doc")?)?;
+        child.parent_id = Some(r.text("parent")?);
+        children.push(child);
     }
-    let mut rows = Vec::with_capacity(children.len());
+    let mut events = Vec::with_capacity(children.len());
     for c in &children {
-        rows.push(CommentRow {
-            comment: c,
-            upload_token: None,
-            doc: serde_json::to_string(c)?,
-        });
-    }
-    upsert_comment_rows(&mut tx, rows.iter()).await?;
-    let positions = reserve_positions(&mut tx, tenant, rows.len(), now_ms).await?;
-    let mut new_entries = Vec::with_capacity(rows.len());
-    let mut imported = Vec::with_capacity(rows.len());
-    for (row, position) in rows.iter().zip(&positions) {
-        new_entries.push((
-            *position,
-            NewEntry {
-                kind: EntryKind::Event(EventType::UpdatedComment),
-                url_id: row.comment.url_id.clone(),
-                origin_token: Some(token.to_owned()),
-                only_token: None,
-                payload: Some(row.doc.clone()),
+        let doc = serde_json::to_string(c)?;
+        events.push((
+            EventType::UpdatedComment,
+            CommentRow {
+                comment: c,
+                upload_token: None,
+                doc,
             },
         ));
-        imported.push((WebhookEventKind::Update, row.comment, *position));
     }
-    let entries = insert_entries(&mut tx, tenant, new_entries).await?;
+    upsert_comment_rows(&mut tx, events.iter().map(|(_, r)| r)).await?;
     let targets = load_webhook_targets(&mut tx, tenant).await?;
+    let positions = reserve_positions(&mut tx, tenant, events.len(), now_ms).await?;
+    let (new_entries, imported) = event_entries(&mut events, &positions, token);
+    let entries = insert_entries(&mut tx, tenant, new_entries).await?;
     let mut deliveries = 0;
     if targets.fire_on_import() {
         deliveries = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms)
