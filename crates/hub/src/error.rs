@@ -1,5 +1,7 @@
 //! Errors the API answers with: an HTTP status, a kebab-case `code` and a human `reason`
-//! (SPEC §1). Storage failures become `500 internal-error` and are logged, never leaked.
+//! (SPEC §1). Storage failures are logged, never leaked: a full disk is `507
+//! insufficient-storage`, storage that failed or cannot be reached `503 storage-unavailable`
+//! with `Retry-After`, anything else `500 internal-error`. None of them is ever a 2xx.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,6 +17,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human text.
     pub reason: String,
+    /// Seconds a client should wait before trying again (`Retry-After`), if any.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -24,7 +28,14 @@ impl ApiError {
             status,
             code,
             reason: reason.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error, telling the client to retry after `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// `400` with this code.
@@ -85,13 +96,47 @@ impl From<crate::store::StoreError> for ApiError {
                 tracing::error!(error = %err, "storage failure");
                 ApiError::internal()
             }
+            StoreError::Unavailable { kind, detail } => {
+                tracing::error!(kind = kind.as_str(), error = %detail, "storage failure; nothing was stored");
+                storage_unavailable(kind)
+            }
         }
     }
 }
 
+/// Seconds a client is told to wait after a storage failure.
+pub const STORAGE_RETRY_AFTER_SECS: u64 = 5;
+
+/// The answer to a write the storage could not take: `507` when the disk is full, `503`
+/// otherwise, both with `Retry-After`.
+pub fn storage_unavailable(kind: crate::store::FaultKind) -> ApiError {
+    use crate::store::FaultKind;
+    let e = match kind {
+        FaultKind::Full => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            codes::INSUFFICIENT_STORAGE,
+            "the hub's disk is full; nothing was stored; retry later",
+        ),
+        _ => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::STORAGE_UNAVAILABLE,
+            "the hub's storage is unavailable, so the request may not have been stored; retry later",
+        ),
+    };
+    e.retry_after(STORAGE_RETRY_AFTER_SECS)
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(Failure::new(self.code, self.reason))).into_response()
+        let retry_after = self.retry_after;
+        let mut response =
+            (self.status, Json(Failure::new(self.code, self.reason))).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -57,6 +57,11 @@ struct OutcomeLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
     state: &'static str,
 }
@@ -153,6 +158,9 @@ pub struct Metrics {
     queue_depth: Gauge,
     oldest_pending_age: Gauge<f64, AtomicU64>,
     disabled_subscriptions: Gauge,
+    /// Storage faults (full disk, I/O error, busy, unreachable) this process met, by kind:
+    /// raised to [`crate::store::faults_seen`] at each render.
+    storage_failures: Family<KindLabel, PromCounter>,
     /// When the store gauges were last read.
     refreshed: Mutex<Option<Instant>>,
 }
@@ -275,8 +283,18 @@ impl Metrics {
             "Webhook subscriptions disabled because their receiver failed for too long",
             disabled_subscriptions.clone(),
         );
+        let storage_failures = Family::<KindLabel, PromCounter>::default();
+        registry.register(
+            "fastcomments_storage_failures",
+            "Storage faults met by this process, by kind (disk-full, io-error, busy, unreachable); a write that met one was answered 507 or 503, never 2xx",
+            storage_failures.clone(),
+        );
+        for k in crate::store::FaultKind::ALL {
+            let _ = storage_failures.get_or_create(&KindLabel { kind: k.as_str() });
+        }
         Metrics {
             registry,
+            storage_failures,
             responses_2xx,
             responses_4xx,
             responses_5xx,
@@ -344,6 +362,15 @@ impl Metrics {
 
     /// The OpenMetrics text exposition of what is counted now.
     pub fn render(&self) -> String {
+        for (kind, seen) in crate::store::faults_seen() {
+            let counter = self.storage_failures.get_or_create(&KindLabel {
+                kind: kind.as_str(),
+            });
+            let counted = counter.get();
+            if seen > counted {
+                counter.inc_by(seen - counted);
+            }
+        }
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::error!(error = %e, "encoding /metrics failed");

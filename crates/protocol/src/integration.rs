@@ -70,6 +70,12 @@ pub mod codes {
     pub const INTERNAL: &str = "internal-error";
     /// No API secret for the domain and no wildcard one.
     pub const NO_API_SECRET: &str = "no-api-secret";
+    /// The hub's disk is full: nothing of the request was stored; retry later (`507`).
+    pub const INSUFFICIENT_STORAGE: &str = "insufficient-storage";
+    /// The hub's storage failed or cannot be reached: nothing of the request was stored (or,
+    /// for a commit cut off mid-way, it is unknown whether it was); retry later (`503`, with
+    /// `Retry-After`).
+    pub const STORAGE_UNAVAILABLE: &str = "storage-unavailable";
 }
 
 /// Answer to `PUT /integrations/v1/token…`.

@@ -8,8 +8,13 @@
 //!
 //! [`browser::Browser`] runs Debian's Chromium headless under its `chromedriver`, driven over
 //! WebDriver; likewise no skip where they are missing.
+//!
+//! [`SmallDisk`] is a small `tmpfs` a test fills and empties: a real full disk for the
+//! durability tests.
 
 pub mod browser;
 mod pg;
+mod small_disk;
 
 pub use pg::{PgCluster, PgError, PgOptions};
+pub use small_disk::{SmallDisk, SmallDiskError};

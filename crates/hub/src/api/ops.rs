@@ -118,35 +118,60 @@ pub struct Probe {
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `GET /readyz`: readiness. Answers `200` once the store answers a cheap query (one primary-key
-/// lookup), `503 store-unavailable` with the reason otherwise.
+/// lookup) and, if the last write failed for a storage fault (a full disk), once a probe write
+/// commits again; `503 store-unavailable` with the reason otherwise.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "ops",
-    summary = "Readiness: 200 when the store answers, 503 store-unavailable when not",
+    summary = "Readiness: 200 when the store answers and takes writes, 503 store-unavailable when not",
     responses(
         (status = 200, description = "Ready", body = Probe),
         (status = 503, description = "`store-unavailable`, with the reason", body = Failure)
     )
 )]
 pub async fn readyz(State(hub): State<AppState>) -> Response {
-    let reason = match tokio::time::timeout(READY_TIMEOUT, hub.store.tenant("readyz-probe")).await {
-        Ok(Ok(_)) => {
-            return Json(Probe {
-                status: Status::Success,
-            })
-            .into_response()
-        }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "readiness check: the store failed");
-            "the store does not answer queries"
+    match tokio::time::timeout(READY_TIMEOUT, readiness(&hub)).await {
+        Ok(Ok(())) => Json(Probe {
+            status: Status::Success,
+        })
+        .into_response(),
+        Ok(Err(reason)) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", reason)
+                .into_response()
         }
         Err(_) => {
             tracing::error!("readiness check: the store did not answer within 5 s");
-            "the store did not answer within 5 s"
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "the store did not answer within 5 s",
+            )
+            .into_response()
         }
-    };
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", reason).into_response()
+    }
+}
+
+/// Whether the store reads, and writes if writes were failing: the reason when not.
+async fn readiness(hub: &crate::hub::Hub) -> Result<(), String> {
+    if let Err(e) = hub.store.tenant("readyz-probe").await {
+        tracing::error!(error = %e, "readiness check: the store failed");
+        return Err("the store does not answer queries".into());
+    }
+    if let Some(failing) = hub.store.write_fault() {
+        if let Err(e) = hub.store.probe_write().await {
+            tracing::error!(error = %e, last = %failing, "readiness check: writes still fail");
+            let kind = e
+                .fault()
+                .or(failing.fault())
+                .map_or("error", |k| k.as_str());
+            return Err(match kind {
+                "disk-full" => "writes fail: the disk is full (disk-full)".into(),
+                other => format!("writes fail: the storage failed ({other})"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `GET /metrics`.

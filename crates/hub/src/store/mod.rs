@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use fastcomments_protocol::{Comment, CommentIdMapping, Vote};
 
 /// Why a store call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The named object does not exist (or is not the caller tenant's).
     #[error("{0} not found")]
@@ -42,6 +42,112 @@ pub enum StoreError {
     /// failure, or a lost race to insert the same key); running it again may succeed.
     #[error("contended: {0}")]
     Contended(String),
+    /// The storage could not take the call at all: the disk is full, an I/O error, the database
+    /// is locked by another process or cannot be reached. Nothing of the call was committed;
+    /// the same call may succeed later (issue 19: never answered as a success).
+    #[error("storage unavailable ({}): {detail}", kind.as_str())]
+    Unavailable {
+        /// What kind of failure.
+        kind: FaultKind,
+        /// The database's own words (logged, never sent to a client).
+        detail: String,
+    },
+}
+
+/// Why the storage could not take a call ([`StoreError::Unavailable`]), as `/metrics` and
+/// `/readyz` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// No space left on the device (SQLite `SQLITE_FULL`, PostgreSQL `53100 disk_full`).
+    Full,
+    /// The device failed a read or write (SQLite `SQLITE_IOERR`, PostgreSQL class `58`).
+    Io,
+    /// Another process holds the database's lock for longer than the busy timeout, or memory
+    /// ran out.
+    Busy,
+    /// The database cannot be reached (PostgreSQL down or restarting, a connection lost, the
+    /// pool gave up waiting), so whether an in-flight commit happened is unknown.
+    Unreachable,
+}
+
+impl FaultKind {
+    /// Every kind, in the order `/metrics` lists them.
+    pub const ALL: [FaultKind; 4] = [
+        FaultKind::Full,
+        FaultKind::Io,
+        FaultKind::Busy,
+        FaultKind::Unreachable,
+    ];
+
+    /// The label `/metrics` and `/readyz` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Full => "disk-full",
+            FaultKind::Io => "io-error",
+            FaultKind::Busy => "busy",
+            FaultKind::Unreachable => "unreachable",
+        }
+    }
+
+    /// The kind of a SQLite result code (primary or extended), if it is a storage fault.
+    pub fn of_sqlite_code(code: i32) -> Option<FaultKind> {
+        match code & 0xff {
+            13 => Some(FaultKind::Full),              // SQLITE_FULL
+            10 | 14 | 11 | 26 => Some(FaultKind::Io), // IOERR, CANTOPEN, CORRUPT, NOTADB
+            5..=8 => Some(FaultKind::Busy),           // BUSY, LOCKED, NOMEM, READONLY
+            _ => None,
+        }
+    }
+
+    /// The kind of a PostgreSQL SQLSTATE, if it is a storage fault.
+    pub fn of_sqlstate(code: &str) -> Option<FaultKind> {
+        match code {
+            "53100" => Some(FaultKind::Full),
+            c if c.starts_with("58") || c == "XX001" || c == "XX002" => Some(FaultKind::Io),
+            c if c.starts_with("53") => Some(FaultKind::Busy),
+            c if c.starts_with("08") || c.starts_with("57P") => Some(FaultKind::Unreachable),
+            _ => None,
+        }
+    }
+}
+
+/// How many storage faults this process met, by kind (`/metrics`:
+/// `fastcomments_storage_failures_total{kind}`). Counted where the error is classified, so
+/// every path counts: request handlers, the writer, the dispatcher, maintenance.
+static FAULTS: [std::sync::atomic::AtomicU64; 4] = [
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+];
+
+/// Storage faults met so far by this process, by kind, in [`FaultKind::ALL`]'s order.
+pub fn faults_seen() -> [(FaultKind, u64); 4] {
+    FaultKind::ALL.map(|k| {
+        (
+            k,
+            FAULTS[k as usize].load(std::sync::atomic::Ordering::Relaxed),
+        )
+    })
+}
+
+impl StoreError {
+    /// A storage fault of `kind` (counted).
+    pub fn unavailable(kind: FaultKind, detail: impl Into<String>) -> StoreError {
+        FAULTS[kind as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        StoreError::Unavailable {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// The fault's kind, when this is one.
+    pub fn fault(&self) -> Option<FaultKind> {
+        match self {
+            StoreError::Unavailable { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -56,13 +162,38 @@ impl From<sqlx::Error> for StoreError {
             if contended {
                 return StoreError::Contended(e.to_string());
             }
+            let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+            let fault = code.as_deref().and_then(|c| {
+                if sqlite {
+                    c.parse::<i32>().ok().and_then(FaultKind::of_sqlite_code)
+                } else {
+                    FaultKind::of_sqlstate(c)
+                }
+            });
+            if let Some(kind) = fault {
+                return StoreError::unavailable(kind, e.to_string());
+            }
         }
-        StoreError::Database(e.to_string())
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => {
+                StoreError::unavailable(FaultKind::Unreachable, e.to_string())
+            }
+            e => StoreError::Database(e.to_string()),
+        }
     }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
+        if let Some(code) = e.sqlite_error() {
+            if let Some(kind) = FaultKind::of_sqlite_code(code.extended_code) {
+                return StoreError::unavailable(kind, e.to_string());
+            }
+        }
         StoreError::Database(e.to_string())
     }
 }
@@ -95,6 +226,18 @@ pub trait Store: Send + Sync + 'static {
     fn notices(&self) -> Option<tokio::sync::broadcast::Receiver<Notice>> {
         None
     }
+
+    /// While writes are failing for a storage fault (a full disk, an I/O error), the error of
+    /// the last one; `None` while they commit. A backend whose failures show in every query
+    /// (PostgreSQL down) answers `None` and leaves it to `/readyz`'s query.
+    fn write_fault(&self) -> Option<StoreError> {
+        None
+    }
+
+    /// Commits a write that changes nothing the hub reads: `Ok` when a commit can happen now.
+    /// `/readyz` asks while [`Store::write_fault`] says writes fail, so readiness comes back
+    /// with the disk space, whether or not clients write meanwhile.
+    async fn probe_write(&self) -> StoreResult<()>;
 
     // --- tenants and API secrets ---
 

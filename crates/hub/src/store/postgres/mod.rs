@@ -119,6 +119,15 @@ impl Store for PostgresStore {
         Some(self.notices.subscribe())
     }
 
+    async fn probe_write(&self) -> StoreResult<()> {
+        // Taking a transaction id makes the commit write a WAL record: a write that touches
+        // no table.
+        sqlx::query("SELECT txid_current()")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
         tenants::create_tenant(self, tenant, wildcard).await
     }

@@ -59,6 +59,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     writes: mpsc::Sender<PendingWrite>,
+    /// Whether the writer's last group committed.
+    health: WriteHealth,
     /// The database file (`None` for an in-memory database).
     path: Option<PathBuf>,
     /// The open lock file while this store is claimed for serving (see
@@ -124,10 +126,14 @@ impl SqliteStore {
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
             .pragma("wal_autocheckpoint", "65536");
+        // A connection an error left inside a transaction is closed, not reused (see
+        // `connection_is_clean`): checked when it is handed out and when it comes back.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(60))
+            .before_acquire(|conn, _| Box::pin(async move { Ok(connection_is_clean(conn).await) }))
+            .after_release(|conn, _| Box::pin(async move { Ok(connection_is_clean(conn).await) }))
             .connect_with(writer_options)
             .await?;
         sqlx::raw_sql(include_str!("schema.sql"))
@@ -180,11 +186,13 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let (writes, queue) = mpsc::channel(4096);
-        spawn_writer(writer.clone(), queue)?;
+        let health = WriteHealth::default();
+        spawn_writer(writer.clone(), health.clone(), queue)?;
         let store = SqliteStore {
             writer,
             reader,
             writes,
+            health,
             path,
             serving_lock: Arc::default(),
         };
@@ -208,6 +216,14 @@ impl Store for SqliteStore {
     /// into it. A second `serve` of the same file gets a conflict naming the holder's pid.
     fn claim_for_serving(&self) -> StoreResult<()> {
         lock::claim_for_serving(self)
+    }
+
+    fn write_fault(&self) -> Option<StoreError> {
+        self.health.failing().filter(|e| e.fault().is_some())
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        writer::probe_write(self).await
     }
 
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {

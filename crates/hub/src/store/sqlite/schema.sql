@@ -161,3 +161,9 @@ CREATE TABLE IF NOT EXISTS admin_sessions (
     seen_at     INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS admin_sessions_by_seen ON admin_sessions (anonymous, seen_at);
+-- One row the writer rewrites to learn whether a commit can happen (`/readyz` while writes
+-- are failing, e.g. on a full disk); nothing reads it.
+CREATE TABLE IF NOT EXISTS write_probe (
+    id  INTEGER PRIMARY KEY,
+    n   INTEGER NOT NULL
+);

@@ -302,3 +302,247 @@ async fn an_unreadable_document_does_not_fail_its_page() {
     assert_eq!(page[0].external_id.as_deref(), Some("b"));
     assert_eq!(store.comments_by_url("t1", "/page").await.unwrap().len(), 1);
 }
+
+/// What one write of [`full_disk_round`] was, and what it answered.
+enum Acked {
+    Comment(String, bool),
+    Upload(Vec<String>, bool),
+    Token(String, bool),
+    Session(String, bool),
+}
+
+/// One round of concurrent writes of every kind the writer connection takes: API changes and
+/// upload batches (the group-commit writer), token registrations and sessions (the connection's
+/// other users).
+async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Vec<Acked> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..writes {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let text = "a comment long enough to need pages of its own ".repeat(20);
+            match i % 4 {
+                0 => {
+                    let mut up = upload_comment(&format!("api-{round}-{i}"));
+                    up.comment = text;
+                    let c = domain::merge_upload(None, &up, "t1", &ids::object_id(), Millis(5));
+                    let r = store
+                        .apply("t1", Change::CreateComment(Box::new(c.clone())), 10)
+                        .await;
+                    Acked::Comment(c.id, r.is_ok())
+                }
+                1 => {
+                    let exts: Vec<String> = (0..5).map(|k| format!("r{round}-{i}-{k}")).collect();
+                    let refs: Vec<&str> = exts.iter().map(String::as_str).collect();
+                    let mut batch = upload_batch("tok", &refs);
+                    for c in &mut batch.comments {
+                        c.comment = text.clone();
+                    }
+                    let r = store.upload(batch, 10).await;
+                    Acked::Upload(exts, r.is_ok())
+                }
+                2 => {
+                    let token = format!("pending-{round}-{i}");
+                    let r = store
+                        .register_token(&TokenRecord {
+                            token: token.clone(),
+                            tenant_id: None,
+                            state: TokenState::Pending,
+                            integration_type: Some(text),
+                            domain: None,
+                            skip_requested: false,
+                            created_at: 1,
+                            acknowledged_at: None,
+                            upload_received: 0,
+                            upload_finished: false,
+                            batch_size: 500,
+                            setup_completed_at: None,
+                        })
+                        .await;
+                    Acked::Token(token, r.is_ok())
+                }
+                _ => {
+                    let id = format!("session-{round}-{i}");
+                    let r = store
+                        .save_session(
+                            &SessionRecord {
+                                id: id.clone(),
+                                doc: text,
+                                anonymous: false,
+                                created_at: 1,
+                                seen_at: 1,
+                            },
+                            100,
+                        )
+                        .await;
+                    Acked::Session(id, r.is_ok())
+                }
+            }
+        });
+    }
+    let mut acked = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        acked.push(done.unwrap());
+    }
+    acked
+}
+
+/// Whether every write of a round was answered `Ok`, and whether any was.
+fn round_outcome(acked: &[Acked]) -> (bool, bool) {
+    let ok = acked
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Acked::Comment(_, true)
+                    | Acked::Upload(_, true)
+                    | Acked::Token(_, true)
+                    | Acked::Session(_, true)
+            )
+        })
+        .count();
+    (ok == acked.len(), ok > 0)
+}
+
+/// After the store is opened again: every write answered `Ok` is there, and no write answered
+/// with an error is.
+async fn assert_exactly_the_acknowledged(path: &std::path::Path, all: Vec<Acked>) {
+    let store = SqliteStore::open(path).await.unwrap();
+    let stored = store.comments_page("t1", 0, 1_000_000).await.unwrap();
+    let ids: HashSet<String> = stored.iter().map(|c| c.id.clone()).collect();
+    let exts: HashSet<String> = stored
+        .iter()
+        .filter_map(|c| c.external_id.clone())
+        .collect();
+    for a in all {
+        match a {
+            Acked::Comment(id, ok) => assert_eq!(ids.contains(&id), ok, "comment {id}"),
+            Acked::Upload(batch, ok) => {
+                for e in batch {
+                    assert_eq!(exts.contains(&e), ok, "uploaded {e}");
+                }
+            }
+            Acked::Token(t, ok) => {
+                assert_eq!(store.token(&t).await.unwrap().is_some(), ok, "token {t}")
+            }
+            Acked::Session(s, ok) => {
+                assert_eq!(
+                    store.session(&s).await.unwrap().is_some(),
+                    ok,
+                    "session {s}"
+                )
+            }
+        }
+    }
+    store.close().await;
+}
+
+/// Issue 19: on a disk that fills up and gets its space back, every write the store answered
+/// `Ok` is there after the database is opened again, and no write it answered with an error is.
+/// While the disk is full every write fails; after the space came back every write succeeds,
+/// without a restart. (Before the fix, the writer's connection stayed inside a transaction
+/// that SQLite had rolled back, and every later write was answered `Ok` and lost.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_loses_no_acknowledged_write() {
+    let disk = testkit::SmallDisk::mount(6).unwrap();
+    let path = disk.path().join("hub.db");
+    let store = store_with_token(disk.path()).await;
+    let mut all = Vec::new();
+    for round in 0..9 {
+        match round % 3 {
+            1 => {
+                disk.fill().unwrap();
+            }
+            2 => disk.free().unwrap(),
+            _ => {}
+        }
+        let acked = full_disk_round(&store, round, 24).await;
+        let (every, any) = round_outcome(&acked);
+        match round % 3 {
+            1 => assert!(!any, "round {round}: a write succeeded on a full disk"),
+            _ => assert!(
+                every,
+                "round {round}: a write failed with space on the disk"
+            ),
+        }
+        all.extend(acked);
+    }
+    disk.free().unwrap();
+    store.close().await;
+    drop(store);
+    assert_exactly_the_acknowledged(&path, all).await;
+}
+
+/// What the property test does next.
+#[derive(Debug, Clone)]
+enum DiskStep {
+    /// This many concurrent writes; the disk fills after `fill_after_ms` if given, while they
+    /// run, so the failure meets the writer wherever it is (a statement, a savepoint, the
+    /// commit).
+    Writes {
+        count: usize,
+        fill_after_ms: Option<u64>,
+    },
+    /// Gives the space back.
+    Free,
+}
+
+fn disk_step() -> impl proptest::strategy::Strategy<Value = DiskStep> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (1usize..40, proptest::option::of(0u64..15))
+            .prop_map(|(count, fill_after_ms)| DiskStep::Writes { count, fill_after_ms }),
+        1 => Just(DiskStep::Free),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..Default::default() })]
+
+    /// Issue 19, as a property: random batches of writes of every kind, with the disk filling
+    /// at random moments while they run and space coming back between them. Afterwards the
+    /// set of writes answered `Ok` is exactly the set found after reopening the database.
+    #[test]
+    fn the_acknowledged_writes_are_exactly_the_stored_ones(
+        steps in proptest::collection::vec(disk_step(), 1..8)
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let disk = std::sync::Arc::new(testkit::SmallDisk::mount(6).unwrap());
+            let path = disk.path().join("hub.db");
+            let store = store_with_token(disk.path()).await;
+            let mut all = Vec::new();
+            for (round, step) in steps.into_iter().enumerate() {
+                match step {
+                    DiskStep::Free => disk.free().unwrap(),
+                    DiskStep::Writes { count, fill_after_ms } => {
+                        let filler = fill_after_ms.map(|ms| {
+                            let disk = disk.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(Duration::from_millis(ms)).await;
+                                tokio::task::spawn_blocking(move || disk.fill().map(|_| ()))
+                                    .await
+                                    .unwrap()
+                            })
+                        });
+                        all.extend(full_disk_round(&store, round, count).await);
+                        if let Some(f) = filler {
+                            f.await.unwrap().unwrap();
+                        }
+                    }
+                }
+            }
+            disk.free().unwrap();
+            // Space is back: a write succeeds without a restart.
+            let after = full_disk_round(&store, 99, 4).await;
+            assert!(round_outcome(&after).0, "space is back but a write failed");
+            all.extend(after);
+            store.close().await;
+            drop(store);
+            assert_exactly_the_acknowledged(&path, all).await;
+        });
+    }
+}

@@ -18,6 +18,11 @@ pub(super) enum PendingWrite {
         now_ms: i64,
         reply: oneshot::Sender<StoreResult<UploadOutcome>>,
     },
+    /// A write that changes nothing the hub reads ([`probe_write`]): whether a commit can
+    /// happen now, for `/readyz` while writes are failing.
+    Probe {
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
 }
 
 impl PendingWrite {
@@ -26,6 +31,7 @@ impl PendingWrite {
         match self {
             PendingWrite::Change { .. } => 1,
             PendingWrite::Upload { batch, .. } => batch.comments.len().max(1),
+            PendingWrite::Probe { .. } => 1,
         }
     }
 }
@@ -34,6 +40,7 @@ impl PendingWrite {
 pub(super) enum WriteResult {
     Change(Box<StoreResult<Applied>>),
     Upload(Box<StoreResult<UploadOutcome>>),
+    Probe,
 }
 
 /// Most writes one commit covers.
@@ -50,7 +57,19 @@ pub(super) const GROUP_COMMIT_MAX_WEIGHT: usize = 4_000;
 /// touches into SQLite's sub-journal, which cost the upload path about a sixth of its writer
 /// time. So if an upload fails, the whole transaction rolls back, that upload gets its error and
 /// the others run again in a new transaction.
-pub(super) async fn group_commit_writer(pool: SqlitePool, mut queue: mpsc::Receiver<PendingWrite>) {
+///
+/// A group answers its writes only after its COMMIT returned: a write is answered `Ok` only
+/// when it is committed (and, at `synchronous=FULL`, durable). When SQLite ends the
+/// transaction by itself (`SQLITE_FULL`, `SQLITE_IOERR`, … may roll back the whole transaction,
+/// not only the statement), every write of the group is answered with that error, and the next
+/// group starts on a connection proven to be outside any transaction ([`connection_is_clean`],
+/// checked on every acquire): the writer never goes on as if the rolled-back transaction were
+/// still open. `health` says whether the last group committed.
+pub(super) async fn group_commit_writer(
+    pool: SqlitePool,
+    health: WriteHealth,
+    mut queue: mpsc::Receiver<PendingWrite>,
+) {
     let mut carried: Vec<PendingWrite> = Vec::new();
     loop {
         let mut batch = std::mem::take(&mut carried);
@@ -72,6 +91,7 @@ pub(super) async fn group_commit_writer(pool: SqlitePool, mut queue: mpsc::Recei
         }
         match run_group(&pool, &mut batch).await {
             Ok(results) => {
+                health.committed();
                 for (p, r) in batch.into_iter().zip(results) {
                     p.answer(r);
                 }
@@ -84,13 +104,55 @@ pub(super) async fn group_commit_writer(pool: SqlitePool, mut queue: mpsc::Recei
                 carried = rest;
             }
             Err(GroupFailure::Database(e)) => {
-                let text = e.to_string();
+                health.failed(&e);
                 for p in batch {
-                    p.fail(&text);
+                    p.fail(&e);
                 }
             }
         }
     }
+}
+
+/// Whether the writer's last transaction committed: `/readyz` answers not-ready, with the
+/// reason, while it did not. Shared by the writer and the store.
+#[derive(Debug, Clone, Default)]
+pub(super) struct WriteHealth(Arc<parking_lot::Mutex<Option<StoreError>>>);
+
+impl WriteHealth {
+    fn committed(&self) {
+        *self.0.lock() = None;
+    }
+
+    fn failed(&self, e: &StoreError) {
+        *self.0.lock() = Some(e.clone());
+    }
+
+    /// The error of the last group, if it failed.
+    pub(super) fn failing(&self) -> Option<StoreError> {
+        self.0.lock().clone()
+    }
+}
+
+/// Whether `conn` is outside any transaction, by SQLite's own word (`sqlite3_get_autocommit`)
+/// and by sqlx's count of the transactions it opened. After an error that ended SQLite's
+/// transaction by itself, or a ROLLBACK that failed, the two can disagree, and the next
+/// `begin()` would open a savepoint inside a transaction nobody commits: every write after it
+/// would be answered `Ok` and lost. A connection that is not provably clean is closed by the
+/// pool (`before_acquire` / `after_release` return `false`) and a fresh one opened.
+pub(super) async fn connection_is_clean(conn: &mut SqliteConnection) -> bool {
+    use sqlx::Connection;
+    // `on_own_handle` waits for the connection's worker to finish what was queued before it,
+    // such as the ROLLBACK a dropped transaction queues, so the answer is after those.
+    let autocommit = on_own_handle(conn, |db| Ok(db.is_autocommit())).await;
+    let clean = matches!(autocommit, Ok(true)) && !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!(
+            sqlite_autocommit = ?autocommit.ok(),
+            sqlx_in_transaction = conn.is_in_transaction(),
+            "a writer connection was left inside a transaction after an error; closing it"
+        );
+    }
+    clean
 }
 
 /// Starts the group-commit writer on a thread of its own, with a single-threaded runtime.
@@ -100,6 +162,7 @@ pub(super) async fn group_commit_writer(pool: SqlitePool, mut queue: mpsc::Recei
 /// the last sender of `queue` is dropped.
 pub(super) fn spawn_writer(
     pool: SqlitePool,
+    health: WriteHealth,
     queue: mpsc::Receiver<PendingWrite>,
 ) -> StoreResult<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -108,7 +171,7 @@ pub(super) fn spawn_writer(
         .map_err(|e| StoreError::Database(format!("cannot start the writer's runtime: {e}")))?;
     std::thread::Builder::new()
         .name("hub-writer".into())
-        .spawn(move || runtime.block_on(group_commit_writer(pool, queue)))
+        .spawn(move || runtime.block_on(group_commit_writer(pool, health, queue)))
         .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
     Ok(())
 }
@@ -146,7 +209,13 @@ pub(super) async fn run_group(
                     .execute(&mut *tx)
                     .await?;
                 let result = apply_in(&mut tx, tenant, change.clone(), *now_ms).await;
-                if result.is_err() {
+                if let Err(e) = &result {
+                    // SQLite may have rolled the whole transaction back (a full disk, an I/O
+                    // error): then there is no savepoint to return to, and the group's earlier
+                    // writes are gone with it. Ask SQLite rather than assume.
+                    if e.fault().is_some() && !transaction_is_open(&mut tx).await {
+                        return Err(GroupFailure::Database(e.clone()));
+                    }
                     sqlx::query("ROLLBACK TO pending_write")
                         .execute(&mut *tx)
                         .await?;
@@ -163,15 +232,35 @@ pub(super) async fn run_group(
                 ..
             } => match upload_in(&mut tx, batch, prepared, *now_ms).await {
                 Ok(outcome) => results.push(WriteResult::Upload(Box::new(Ok(outcome)))),
+                // A storage fault fails the whole group: running the others again on the same
+                // full disk would only fail them one at a time.
+                Err(e) if e.fault().is_some() => return Err(GroupFailure::Database(e)),
                 Err(e) => {
                     tx.rollback().await?;
                     return Err(GroupFailure::Upload(i, e));
                 }
             },
+            PendingWrite::Probe { .. } => {
+                sqlx::query(
+                    "INSERT INTO write_probe (id, n) VALUES (1, 1) \
+                     ON CONFLICT (id) DO UPDATE SET n = write_probe.n + 1",
+                )
+                .execute(&mut *tx)
+                .await?;
+                results.push(WriteResult::Probe);
+            }
         }
     }
     tx.commit().await?;
     Ok(results)
+}
+
+/// Whether SQLite still has `tx`'s transaction open (it may have rolled it back by itself).
+async fn transaction_is_open(tx: &mut SqliteConnection) -> bool {
+    matches!(
+        on_own_handle(tx, |db| Ok(db.is_autocommit())).await,
+        Ok(false)
+    )
 }
 
 impl PendingWrite {
@@ -184,20 +273,27 @@ impl PendingWrite {
             (PendingWrite::Upload { reply, .. }, WriteResult::Upload(r)) => {
                 let _ = reply.send(*r);
             }
+            (PendingWrite::Probe { reply }, WriteResult::Probe) => {
+                let _ = reply.send(Ok(()));
+            }
             // Results are made in the order of the writes, one each, of the same kind.
-            (p, _) => p.fail("the SQLite writer lost track of a write"),
+            (p, _) => p.fail(&StoreError::Database(
+                "the SQLite writer lost track of a write".into(),
+            )),
         }
     }
 
     /// Answers the writer with an error.
-    fn fail(self, text: &str) {
-        let err = || StoreError::Database(text.to_owned());
+    fn fail(self, e: &StoreError) {
         match self {
             PendingWrite::Change { reply, .. } => {
-                let _ = reply.send(Err(err()));
+                let _ = reply.send(Err(e.clone()));
             }
             PendingWrite::Upload { reply, .. } => {
-                let _ = reply.send(Err(err()));
+                let _ = reply.send(Err(e.clone()));
+            }
+            PendingWrite::Probe { reply } => {
+                let _ = reply.send(Err(e.clone()));
             }
         }
     }
@@ -236,5 +332,14 @@ pub(super) async fn upload(
             reply,
         })
         .await?;
+    answer.await.map_err(|_| writer_stopped())?
+}
+
+/// Runs a write that changes nothing the hub reads through the writer: `Ok` when a commit can
+/// happen now. `/readyz` asks this while writes are failing, so it turns ready again when
+/// space comes back even if no client writes.
+pub(super) async fn probe_write(store: &SqliteStore) -> StoreResult<()> {
+    let (reply, answer) = oneshot::channel();
+    store.queue_write(PendingWrite::Probe { reply }).await?;
     answer.await.map_err(|_| writer_stopped())?
 }

@@ -1,0 +1,380 @@
+//! Issue 19: an answer of 2xx means committed and durable.
+//!
+//! - A hub on SQLite whose disk fills up: every write answered 2xx is there after the hub is
+//!   killed and started again; writes while the disk is full are answered `507` (with
+//!   `Retry-After`, never a 2xx); `/readyz` says why it is not ready and `/metrics` counts the
+//!   failures; once space is back, writes succeed again without a restart. The disk is a real
+//!   one: a small tmpfs (testkit's `SmallDisk`) that a ballast file fills.
+//! - A hub on PostgreSQL whose server is killed (SIGKILL) and started again while four clients
+//!   write: every write answered 2xx is there afterwards, and what was refused during the
+//!   outage was refused with `503` and `Retry-After`, not a 500.
+
+mod serve_support;
+
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::sync::Arc;
+use tokio::process::{Child, Command};
+
+const ADMIN: &str = "full-disk-admin";
+const TOKEN: &str = "full-disk-plugin-token-0001";
+
+async fn start_hub(data_dir: &std::path::Path) -> (Child, String) {
+    start_hub_with(data_dir, None).await
+}
+
+async fn start_hub_with(data_dir: &std::path::Path, database: Option<&str>) -> (Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fastcomments"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir);
+    if let Some(url) = database {
+        command.args(["--database-url", url]);
+    }
+    let mut child = command
+        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
+        // Every refused write logs an error; the assertions say what went wrong.
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = serve_support::listening_url(&mut child).await;
+    (child, url)
+}
+
+/// Every write the test made, and whether it was answered 2xx.
+#[derive(Default)]
+struct Ledger {
+    /// API comments: hub id.
+    comments: Vec<String>,
+    /// Uploaded comments: plugin id, acknowledged or not.
+    uploads: Vec<(String, bool)>,
+    /// Acknowledged integration tokens, acknowledged or not.
+    tokens: Vec<(String, bool)>,
+    /// Webhook configurations (domain), acknowledged or not.
+    configs: Vec<(String, bool)>,
+    /// Every answer that was not a 2xx: (status, code, Retry-After present).
+    refusals: Vec<(u16, String, bool)>,
+}
+
+impl Ledger {
+    fn absorb(&mut self, other: Ledger) {
+        self.comments.extend(other.comments);
+        self.uploads.extend(other.uploads);
+        self.tokens.extend(other.tokens);
+        self.configs.extend(other.configs);
+        self.refusals.extend(other.refusals);
+    }
+}
+
+/// Sends a write: its JSON answer when it was a 2xx, else `None` with the refusal noted.
+async fn send(request: reqwest::RequestBuilder, ledger: &mut Ledger) -> Option<Value> {
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let has_retry = r.headers().contains_key("retry-after");
+    let body: Value = r.json().await.unwrap();
+    if (200..300).contains(&status) {
+        return Some(body);
+    }
+    let code = body["code"].as_str().unwrap_or("").to_owned();
+    ledger.refusals.push((status, code, has_retry));
+    None
+}
+
+/// One write of each kind, `n` picked by the caller so names never repeat.
+async fn write_each_kind(http: &reqwest::Client, hub: &str, key: &str, n: usize) -> Ledger {
+    let mut ledger = Ledger::default();
+    let text = "a comment of some length, so that pages fill ".repeat(8);
+
+    let comment = json!({"urlId": "/thread", "commenterName": "Ann", "comment": text, "domain": "example.com"});
+    let post = http.post(format!("{hub}/api/v1/comments"));
+    if let Some(body) = send(post.header("x-api-key", key).json(&comment), &mut ledger).await {
+        let id = body["comment"]["_id"].as_str().unwrap().to_owned();
+        ledger.comments.push(id);
+    }
+
+    let exts: Vec<String> = (0..5).map(|k| format!("up-{n}-{k}")).collect();
+    let comments: Vec<Value> = exts
+        .iter()
+        .map(|e| json!({"externalId": e, "urlId": "/thread", "commenterName": "Bo", "comment": text}))
+        .collect();
+    let upload = http
+        .post(format!("{hub}/integrations/v1/comments?token={TOKEN}"))
+        .json(&json!({"countRemaining": 5, "comments": comments}));
+    let ok = send(upload, &mut ledger).await.is_some();
+    ledger.uploads.extend(exts.into_iter().map(|e| (e, ok)));
+
+    let token = format!("full-disk-ack-{n:06}");
+    let acknowledge = http
+        .post(format!("{hub}/api/v1/integrations/{token}/acknowledge"))
+        .header("x-api-key", key)
+        .json(&json!({}));
+    let ok = send(acknowledge, &mut ledger).await.is_some();
+    ledger.tokens.push((token, ok));
+
+    let domain = format!("w{n}.example.com");
+    let target = json!({"url": "https://receiver.example.net/hook"});
+    let config = http
+        .put(format!("{hub}/api/v1/webhook-config"))
+        .header("x-api-key", key)
+        .json(&json!({"domain": domain, "create": target, "update": target, "delete": target}));
+    let ok = send(config, &mut ledger).await.is_some();
+    ledger.configs.push((domain, ok));
+    ledger
+}
+
+/// Four writers, `rounds` writes of each kind each, side by side.
+async fn write_concurrently(hub: &str, key: &str, first: usize, rounds: usize) -> Ledger {
+    write_until(hub, key, first, rounds, None).await
+}
+
+/// Four writers side by side, each `rounds` writes of each kind, or until `stop` is set.
+async fn write_until(
+    hub: &str,
+    key: &str,
+    first: usize,
+    rounds: usize,
+    stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> Ledger {
+    let http = reqwest::Client::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let (http, hub, key) = (http.clone(), hub.to_owned(), key.to_owned());
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            let mut all = Ledger::default();
+            for i in 0..rounds {
+                if stop
+                    .as_ref()
+                    .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+                {
+                    break;
+                }
+                all.absorb(write_each_kind(&http, &hub, &key, first + w * 1_000_000 + i).await);
+            }
+            all
+        });
+    }
+    let mut all = Ledger::default();
+    while let Some(l) = tasks.join_next().await {
+        all.absorb(l.unwrap());
+    }
+    all
+}
+
+async fn get_json(http: &reqwest::Client, url: &str, key: &str) -> (u16, Value) {
+    let r = http.get(url).header("x-api-key", key).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Creates a tenant owning `example.com` and acknowledges [`TOKEN`] for it: its API key.
+async fn tenant_with_plugin(http: &reqwest::Client, url: &str) -> String {
+    let r: Value = http
+        .post(format!("{url}/admin/v1/tenants"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"name": "Full disk", "domains": ["example.com"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = r["apiSecret"].as_str().unwrap().to_owned();
+    let r = http
+        .post(format!("{url}/api/v1/integrations/{TOKEN}/acknowledge"))
+        .header("x-api-key", &key)
+        .json(&json!({"skipInitialSync": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    key
+}
+
+/// What the hub holds now: API and uploaded comments (hub ids, plugin ids), acknowledged
+/// tokens, webhook configurations' domains.
+struct Held {
+    ids: HashSet<String>,
+    exts: HashSet<String>,
+    tokens: HashSet<String>,
+    configs: HashSet<String>,
+}
+
+async fn held(http: &reqwest::Client, url: &str, key: &str) -> Held {
+    let (_, body) = get_json(http, &format!("{url}/api/v1/comments?urlId=/thread"), key).await;
+    let stored = body["comments"].as_array().unwrap();
+    let strings = |v: &[Value], field: &str| -> HashSet<String> {
+        v.iter()
+            .filter_map(|c| c[field].as_str().map(str::to_owned))
+            .collect()
+    };
+    let ids = strings(stored, "_id");
+    let exts = strings(stored, "externalId");
+    let (_, body) = get_json(http, &format!("{url}/api/v1/integrations"), key).await;
+    let tokens = strings(body["integrations"].as_array().unwrap(), "token");
+    let (_, body) = get_json(http, &format!("{url}/api/v1/webhook-config"), key).await;
+    let configs = strings(body["configs"].as_array().unwrap(), "domain");
+    Held {
+        ids,
+        exts,
+        tokens,
+        configs,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_answered_507_and_loses_no_acknowledged_write() {
+    let disk = Arc::new(testkit::SmallDisk::mount(16).unwrap());
+    let data = disk.path().join("data");
+    let (mut hub, url) = start_hub(&data).await;
+    let http = reqwest::Client::new();
+    let key = tenant_with_plugin(&http, &url).await;
+
+    // Space on the disk: everything is stored.
+    let before = write_concurrently(&url, &key, 0, 5).await;
+    assert!(before.refusals.is_empty(), "{:?}", before.refusals);
+
+    // The disk fills up: every write is refused with 507 and Retry-After, none is a 2xx.
+    let d = disk.clone();
+    tokio::task::spawn_blocking(move || d.fill())
+        .await
+        .unwrap()
+        .unwrap();
+    let full = write_concurrently(&url, &key, 100, 3).await;
+    assert!(
+        full.comments.is_empty(),
+        "a comment was acknowledged on a full disk"
+    );
+    assert!(full.uploads.iter().all(|(_, ok)| !ok));
+    assert!(full.tokens.iter().all(|(_, ok)| !ok));
+    assert!(full.configs.iter().all(|(_, ok)| !ok));
+    assert_eq!(full.refusals.len(), 4 * 3 * 4);
+    for (status, code, retry_after) in &full.refusals {
+        assert_eq!((*status, code.as_str()), (507, "insufficient-storage"));
+        assert!(retry_after, "a 507 without Retry-After");
+    }
+    let (status, body) = get_json(&http, &format!("{url}/readyz"), "").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("disk is full"),
+        "{body}"
+    );
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = metrics
+        .lines()
+        .find(|l| l.starts_with("fastcomments_storage_failures_total{kind=\"disk-full\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(counted > 0, "{metrics}");
+
+    // Space comes back: ready again and writes succeed, without a restart.
+    disk.free().unwrap();
+    let (status, body) = get_json(&http, &format!("{url}/readyz"), "").await;
+    assert_eq!(status, 200, "{body}");
+    let after = write_concurrently(&url, &key, 200, 3).await;
+    assert!(after.refusals.is_empty(), "{:?}", after.refusals);
+
+    // Killed without a graceful stop, started again: every 2xx is there, and no refused write.
+    hub.start_kill().unwrap();
+    hub.wait().await.unwrap();
+    let (_hub, url) = start_hub(&data).await;
+    let h = held(&http, &url, &key).await;
+    for ledger in [&before, &full, &after] {
+        for id in &ledger.comments {
+            assert!(h.ids.contains(id), "acknowledged comment {id} lost");
+        }
+        for (e, ok) in &ledger.uploads {
+            assert_eq!(h.exts.contains(e), *ok, "uploaded {e}");
+        }
+        for (t, ok) in &ledger.tokens {
+            assert_eq!(h.tokens.contains(t), *ok, "token {t}");
+        }
+        for (d, ok) in &ledger.configs {
+            assert_eq!(h.configs.contains(d), *ok, "webhook configuration {d}");
+        }
+    }
+    // API comments that were refused left nothing behind either.
+    assert_eq!(
+        h.ids.len() - h.exts.len(),
+        before.comments.len() + after.comments.len()
+    );
+}
+
+/// PostgreSQL killed and started again under writes of every kind: nothing answered 2xx is
+/// lost, and what the outage refused was refused as "retry later" (`503` + `Retry-After`).
+/// A commit cut off by the kill may have happened or not: such a write is answered 503 and
+/// may be there, so refused writes are not checked to be absent here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_mid_writes_loses_no_acknowledged_write() {
+    let cluster = testkit::PgCluster::start_with(testkit::PgOptions::durable())
+        .await
+        .unwrap();
+    let database = cluster.database("durability").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, url) = start_hub_with(dir.path(), Some(&database)).await;
+    let http = reqwest::Client::new();
+    let key = tenant_with_plugin(&http, &url).await;
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers = {
+        let (url, key, stop) = (url.clone(), key.clone(), stop.clone());
+        tokio::spawn(async move { write_until(&url, &key, 0, 100_000, Some(stop)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    cluster.kill().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    cluster.start_again().await.unwrap();
+    // Writes go on until a round after the restart has succeeded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let probe = write_concurrently(&url, &key, 500_000, 1).await;
+        if probe.refusals.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writes still refused a minute after PostgreSQL came back: {:?}",
+            probe.refusals
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let ledger = writers.await.unwrap();
+
+    assert!(!ledger.refusals.is_empty(), "the outage refused nothing");
+    for (status, code, retry_after) in &ledger.refusals {
+        assert_eq!(
+            (*status, code.as_str(), *retry_after),
+            (503, "storage-unavailable", true),
+            "a write refused during the outage"
+        );
+    }
+    let h = held(&http, &url, &key).await;
+    for id in &ledger.comments {
+        assert!(h.ids.contains(id), "acknowledged comment {id} lost");
+    }
+    for (e, ok) in &ledger.uploads {
+        assert!(!ok || h.exts.contains(e), "acknowledged upload {e} lost");
+    }
+    for (t, ok) in &ledger.tokens {
+        assert!(!ok || h.tokens.contains(t), "acknowledged token {t} lost");
+    }
+    for (d, ok) in &ledger.configs {
+        assert!(
+            !ok || h.configs.contains(d),
+            "acknowledged configuration {d} lost"
+        );
+    }
+}
