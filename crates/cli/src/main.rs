@@ -10,6 +10,7 @@ mod webhooks;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use fastcomments_hub::config::ConnectionLimits;
 use fastcomments_hub::{open_store, Hub, HubConfig, RunningHub, SystemClock};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -142,6 +143,82 @@ struct ServeArgs {
         default_value_t = 120
     )]
     webhook_disable_after_hours: u64,
+    /// Seconds a connection has to send a complete request head, from when it opened or, when
+    /// kept alive, from the first byte of its next request; then it is closed.
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, env = "FASTCOMMENTS_IDLE_TIMEOUT_SECS", default_value_t = 30)]
+    idle_timeout_secs: u64,
+    /// Most open connections in all; more are closed at once. Lowered at start to three
+    /// quarters of the process's open-files limit when that is lower.
+    #[arg(long, env = "FASTCOMMENTS_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Most open connections from one client address (an IPv6 /64 counts as one address);
+    /// a trusted proxy's connections count only toward --max-connections.
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 128
+    )]
+    max_connections_per_address: usize,
+    /// A reverse proxy in front of the hub, as an address or CIDR (repeatable; the env value
+    /// is comma-separated). Only from these is `X-Forwarded-For` / `Forwarded` believed, so
+    /// each client behind them is counted on its own by the rate limits. None by default.
+    #[arg(
+        long = "trusted-proxy",
+        env = "FASTCOMMENTS_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_net
+    )]
+    trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// An address (`192.0.2.1`, `::1`) or a network (`10.0.0.0/8`).
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let t = text.trim();
+    if let Ok(net) = t.parse::<ipnet::IpNet>() {
+        return Ok(net);
+    }
+    t.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("not an address or CIDR network: {t:?}"))
+}
+
+/// Raises the soft open-files limit to the hard one (each connection holds a descriptor) and
+/// returns the limit in force, if it can be read.
+fn raise_open_files_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct we pass, nothing else.
+    #[allow(unsafe_code)]
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let before = limit.rlim_cur;
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                tracing::info!(
+                    from = before,
+                    to = raised.rlim_cur,
+                    "raised the open-files limit"
+                );
+                limit = raised;
+            }
+        }
+    }
+    Some(limit.rlim_cur)
 }
 
 /// The environment name the private-targets setting had before it was renamed; still read.
@@ -218,8 +295,31 @@ async fn serve(args: ServeArgs) -> Result<()> {
              network. Use it for local development only."
         );
     }
+    let open_files = raise_open_files_limit();
+    let mut max_connections = args.max_connections.max(1);
+    if let Some(limit) = open_files {
+        let room = usize::try_from(limit.saturating_mul(3) / 4)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        if room < max_connections {
+            tracing::warn!(
+                open_files = limit,
+                max_connections = room,
+                "the open-files limit is low: at most {room} connections at once"
+            );
+            max_connections = room;
+        }
+    }
+    let connections = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
+        max_connections,
+        max_per_address: args.max_connections_per_address.max(1),
+        trusted_proxies: args.trusted_proxies.clone(),
+    };
     let config = HubConfig {
         admin_token,
+        connections,
         upload_limit_bytes: args.upload_limit,
         retention: Duration::from_secs(args.retention_days.max(1) * 24 * 3600),
         page_size: args.page_size,

@@ -70,6 +70,38 @@ pub struct HubConfig {
     /// `Store::claim_for_serving`). Hubs sharing a database with other nodes set a short TTL:
     /// another node's revocation or new events reach this one's answers within it.
     pub cache_ttl: Option<Duration>,
+    /// The accept loop's caps and timeouts, and the trusted reverse proxies (issue 20 §1–2).
+    pub connections: ConnectionLimits,
+}
+
+/// The limits of the accept loop. `Default` is what `fastcomments serve` runs with.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Most time from a connection's start, or from the first byte of a kept-alive
+    /// connection's next request, to the end of the request's head (10 s).
+    pub header_read_timeout: Duration,
+    /// Most time a kept-alive connection waits for its next request (30 s).
+    pub idle_timeout: Duration,
+    /// Most open connections in all (4,096; lowered at start to three quarters of the
+    /// process's open-files limit when that is lower).
+    pub max_connections: usize,
+    /// Most open connections from one client address, an IPv6 /64 counting as one (128).
+    pub max_per_address: usize,
+    /// Addresses of reverse proxies in front of the hub: their connections count only toward
+    /// `max_connections`, and their `X-Forwarded-For` names the client (see `client_ip`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            max_per_address: 128,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 impl Default for HubConfig {
@@ -98,6 +130,7 @@ impl Default for HubConfig {
             webhook_prune_batch: 500,
             webhook_disable_after: Duration::from_secs(5 * 24 * 3600),
             cache_ttl: None,
+            connections: ConnectionLimits::default(),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! integration API that site plugins poll (`docs/protocol.md`).
 //!
 //! Code map:
-//! - [`server`]: open the store, bind, serve, shut down gracefully.
+//! - [`server`]: open the store, bind, serve (the accept loop's connection caps and timeouts
+//!   in [`server::accept`]), shut down gracefully.
 //! - [`api`]: HTTP handlers grouped by resource; they validate input, call [`hub::Hub`] or the
 //!   store, and shape responses. They never touch SQL.
 //! - [`hub`]: shared state and the caches that let idle polls skip the disk.
@@ -11,11 +12,13 @@
 //!   [`hub::Hub`] calls as the API.
 //! - [`delivery`]: the webhook dispatcher: outbox → signed HTTP → attempt log → retry.
 //! - [`domain`]: pure comment rules (validation, rendering, upload merge, vote counts).
-//! - [`clock`], [`ids`], [`config`], [`error`], [`metrics`]: the small parts.
+//! - [`clock`], [`ids`], [`config`], [`error`], [`metrics`], [`client_addr`] (who the client
+//!   is behind trusted proxies): the small parts.
 
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod delivery;

@@ -15,6 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub mod accept;
+
 /// Opens the store a `--database-url` names: `sqlite://path`, or `postgres://…` for a
 /// database several hub nodes share; none means `hub.db` in `data_dir`.
 pub async fn open_store(
@@ -63,6 +65,7 @@ impl RunningHub {
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let app = api::router(hub.clone());
+        let gate = accept::Gate::new(hub.config.connections.clone());
         let mut stopped_for_signal = stopped.clone();
         let task = tokio::spawn(async move {
             let shutdown = async move {
@@ -71,13 +74,8 @@ impl RunningHub {
                     _ = stopped_signal(&mut stopped_for_signal) => {}
                 }
             };
-            // The peer address feeds the admin pages' sign-in throttle.
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await
+            // The peer address (`ConnectInfo`) feeds the rate limits and the sign-in throttle.
+            accept::serve(listener, app, gate, shutdown).await
         });
         let senders = crate::delivery::Senders::new(hub.config.webhook_timeout)
             .map_err(std::io::Error::other)?;
