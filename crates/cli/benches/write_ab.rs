@@ -4,7 +4,9 @@
 //!
 //! - **upload**: N comments in batches of 500, 4 batches in flight (what the integration core
 //!   does), comments/s;
-//! - **API**: `POST /api/v1/comments` from 16 clients for S seconds, writes/s.
+//! - **API**: `POST /api/v1/comments` from 16 clients for S seconds, writes/s;
+//! - **idle polls**: `GET /integrations/v1/stream` at the newest cursor from 32 keep-alive
+//!   clients for S seconds, polls/s (what most of a hub's traffic is).
 //!
 //! It prints each round and the ratio of the medians (test / baseline). Machines here are
 //! noisy; the ratio of alternated rounds is what to read, not the absolute rates.
@@ -123,8 +125,16 @@ fn text(i: usize) -> String {
     )
 }
 
-/// One round on a fresh hub: (upload comments/s, API writes/s).
-async fn round(bin: &Path, o: &Options) -> Result<(f64, f64), String> {
+/// What one round measured.
+#[derive(Debug, Clone, Copy)]
+struct Rates {
+    upload: f64,
+    api: f64,
+    polls: f64,
+}
+
+/// One round on a fresh hub.
+async fn round(bin: &Path, o: &Options) -> Result<Rates, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (_child, url) = start(bin, dir.path()).await?;
     let http = reqwest::Client::builder()
@@ -209,7 +219,47 @@ async fn round(bin: &Path, o: &Options) -> Result<(f64, f64), String> {
         r.map_err(|e| e.to_string())??;
     }
     let api_rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    Ok((upload_rate, api_rate))
+
+    // Idle polls: everything is applied, the cursor is the newest event's.
+    let first = call(http.get(format!(
+        "{url}/integrations/v1/stream?token={TOKEN}&lastFetchDate=0"
+    )))
+    .await?;
+    let mut cursor = first["nextFetchDate"].as_i64().unwrap_or(0);
+    loop {
+        let page = call(http.get(format!(
+            "{url}/integrations/v1/stream?token={TOKEN}&lastFetchDate={cursor}"
+        )))
+        .await?;
+        cursor = page["nextFetchDate"].as_i64().unwrap_or(cursor);
+        if page["hasMore"] != true {
+            break;
+        }
+    }
+    let polled = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs_f64(o.seconds);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let (http, url, polled) = (http.clone(), url.clone(), polled.clone());
+        tasks.spawn(async move {
+            let poll = format!("{url}/integrations/v1/stream?token={TOKEN}&lastFetchDate={cursor}");
+            while Instant::now() < until {
+                call(http.get(&poll)).await?;
+                polled.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<(), String>(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.map_err(|e| e.to_string())??;
+    }
+    let poll_rate = polled.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    Ok(Rates {
+        upload: upload_rate,
+        api: api_rate,
+        polls: poll_rate,
+    })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -235,9 +285,9 @@ async fn main() -> std::process::ExitCode {
         o.seconds
     );
     let (mut test, mut base) = (Vec::new(), Vec::new());
-    for r in 0..o.rounds {
+    for r_no in 0..o.rounds {
         // Alternate which goes first, so neither always meets a warmer machine.
-        let order = if r % 2 == 0 {
+        let order = if r_no % 2 == 0 {
             [true, false]
         } else {
             [false, true]
@@ -245,32 +295,34 @@ async fn main() -> std::process::ExitCode {
         for is_test in order {
             let bin = if is_test { &o.test } else { &o.baseline };
             match round(bin, &o).await {
-                Ok((up, api)) => {
+                Ok(r) => {
                     println!(
-                        "round {r} {:>8}: upload {up:>9.0} comments/s   API {api:>7.0} writes/s",
-                        if is_test { "test" } else { "baseline" }
+                        "round {r_no} {:>8}: upload {:>9.0} comments/s   API {:>7.0} writes/s   idle polls {:>8.0}/s",
+                        if is_test { "test" } else { "baseline" },
+                        r.upload,
+                        r.api,
+                        r.polls,
                     );
-                    if is_test { &mut test } else { &mut base }.push((up, api));
+                    if is_test { &mut test } else { &mut base }.push(r);
                 }
                 Err(e) => {
-                    eprintln!("write_ab: round {r} failed: {e}");
+                    eprintln!("write_ab: round {r_no} failed: {e}");
                     return std::process::ExitCode::FAILURE;
                 }
             }
         }
     }
-    let med = |v: &[(f64, f64)], api: bool| {
-        median(v.iter().map(|p| if api { p.1 } else { p.0 }).collect())
-    };
-    let (tu, bu) = (med(&test, false), med(&base, false));
-    let (ta, ba) = (med(&test, true), med(&base, true));
-    println!(
-        "median upload: test {tu:.0}/s, baseline {bu:.0}/s, ratio {:.3}",
-        tu / bu
-    );
-    println!(
-        "median API:    test {ta:.0}/s, baseline {ba:.0}/s, ratio {:.3}",
-        ta / ba
-    );
+    let med = |v: &[Rates], pick: fn(&Rates) -> f64| median(v.iter().map(pick).collect());
+    for (name, pick) in [
+        ("upload", (|r: &Rates| r.upload) as fn(&Rates) -> f64),
+        ("API", |r: &Rates| r.api),
+        ("idle polls", |r: &Rates| r.polls),
+    ] {
+        let (t, b) = (med(&test, pick), med(&base, pick));
+        println!(
+            "median {name:<10}: test {t:.0}/s, baseline {b:.0}/s, ratio {:.3}",
+            t / b
+        );
+    }
     std::process::ExitCode::SUCCESS
 }

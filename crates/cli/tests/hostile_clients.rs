@@ -161,3 +161,202 @@ async fn silent_slow_and_idle_connections_are_closed_in_time() {
         "idle connection closed after {took:?}"
     );
 }
+
+/// A client whose requests come from `from`.
+fn client_from(from: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(std::net::IpAddr::from(from))
+        .build()
+        .unwrap()
+}
+
+const ADMIN: &str = "hostile-clients-operator-token";
+
+/// Whether one of `tries` requests made by `request(i)` was answered 429.
+async fn throttled_within(
+    tries: usize,
+    request: impl Fn(usize) -> reqwest::RequestBuilder,
+) -> bool {
+    for i in 0..tries {
+        if request(i).send().await.unwrap().status() == 429 {
+            return true;
+        }
+    }
+    false
+}
+
+/// A tenant and an acknowledged integration token: (API key, token).
+async fn tenant_and_token(url: &str) -> (String, String) {
+    let http = client_from([127, 0, 0, 1]);
+    let t: serde_json::Value = http
+        .post(format!("{url}/admin/v1/tenants"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({"name": "Guessed", "domains": ["guessed.example"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = t["apiSecret"].as_str().unwrap().to_owned();
+    let token = "a-real-plugin-token-0001".to_owned();
+    let r = http
+        .post(format!("{url}/api/v1/integrations/{token}/acknowledge"))
+        .header("x-api-key", &key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    (key, token)
+}
+
+/// Guessing is not free: after the budget of failed checks, every credential of that address
+/// is answered 429 with Retry-After and the same body, right or wrong, for integration tokens,
+/// API keys and the operator token alike; other addresses are not touched, and probes still
+/// answer. Behind a trusted proxy each forwarded client has its own budget, and a forged
+/// X-Forwarded-For from anyone else changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_credential_checks_are_throttled_per_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--trusted-proxy", "127.0.0.20"])
+        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = serve_support::listening_url(&mut child).await;
+    let (key, token) = tenant_and_token(&url).await;
+
+    let guesser = client_from([127, 0, 0, 10]);
+    let stream = |c: &reqwest::Client, t: &str| {
+        c.get(format!("{url}/integrations/v1/stream?token={t}"))
+            .send()
+    };
+    let mut refused_at = None;
+    for i in 0..200 {
+        let r = stream(&guesser, &format!("guess-{i:08}")).await.unwrap();
+        if r.status() == 429 {
+            refused_at = Some(i);
+            break;
+        }
+        assert_eq!(r.status(), 401);
+    }
+    let refused_at = refused_at.expect("200 wrong tokens were never throttled");
+    assert!(
+        (50..=70).contains(&refused_at),
+        "throttled after {refused_at}"
+    );
+
+    // Now everything that carries a credential is refused alike, the right one included.
+    let right = stream(&guesser, &token).await.unwrap();
+    assert_eq!(right.status(), 429);
+    assert!(right.headers().contains_key("retry-after"));
+    let right_body: serde_json::Value = right.json().await.unwrap();
+    let wrong: serde_json::Value = stream(&guesser, "another-guess-1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(right_body["code"], "rate-limited");
+    assert_eq!(
+        right_body, wrong,
+        "the body says nothing about the credential"
+    );
+    let api = guesser
+        .get(format!("{url}/api/v1/integrations"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 429);
+    let operator = guesser
+        .post(format!("{url}/admin/v1/tenants"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(operator.status(), 429);
+    let health = guesser.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "probes carry no credential");
+
+    // Another address is not touched.
+    let other = client_from([127, 0, 0, 11]);
+    assert_eq!(stream(&other, &token).await.unwrap().status(), 200);
+
+    // Wrong API keys and operator tokens are counted the same way.
+    let keys = client_from([127, 0, 0, 12]);
+    let wrong_key = |i: usize| {
+        keys.get(format!("{url}/api/v1/integrations"))
+            .header("x-api-key", format!("wrong-key-{i}"))
+    };
+    assert!(
+        throttled_within(100, wrong_key).await,
+        "wrong API keys were never throttled"
+    );
+    let ops = client_from([127, 0, 0, 13]);
+    let wrong_operator = |i: usize| {
+        ops.post(format!("{url}/admin/v1/tenants"))
+            .bearer_auth(format!("wrong-operator-{i}"))
+            .json(&serde_json::json!({"name": "x"}))
+    };
+    assert!(
+        throttled_within(100, wrong_operator).await,
+        "wrong operator tokens were never throttled"
+    );
+
+    // A forged X-Forwarded-For from an untrusted peer is ignored: still throttled.
+    let forged = guesser
+        .get(format!("{url}/integrations/v1/stream?token={token}"))
+        .header("x-forwarded-for", "198.51.100.99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 429);
+
+    // Behind the trusted proxy, one client's guesses do not lock out another.
+    let proxy = client_from([127, 0, 0, 20]);
+    for i in 0..100 {
+        let s = proxy
+            .get(format!(
+                "{url}/integrations/v1/stream?token=proxied-guess-{i:04}"
+            ))
+            .header("x-forwarded-for", "198.51.100.1")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if s == 429 {
+            break;
+        }
+    }
+    let behind = proxy
+        .get(format!("{url}/integrations/v1/stream?token={token}"))
+        .header("x-forwarded-for", "198.51.100.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        behind.status(),
+        429,
+        "the guesser behind the proxy is throttled"
+    );
+    let neighbour = proxy
+        .get(format!("{url}/integrations/v1/stream?token={token}"))
+        .header("x-forwarded-for", "198.51.100.2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        neighbour.status(),
+        200,
+        "its neighbour behind the proxy is not"
+    );
+}

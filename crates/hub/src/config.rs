@@ -72,6 +72,30 @@ pub struct HubConfig {
     pub cache_ttl: Option<Duration>,
     /// The accept loop's caps and timeouts, and the trusted reverse proxies (issue 20 §1–2).
     pub connections: ConnectionLimits,
+    /// Failed credential checks allowed per client address before its credentials are
+    /// refused `429` for a while (issue 20 §2; `hub::throttle`).
+    pub credential_failures: ThrottleQuota,
+}
+
+/// Failed credential checks allowed per client address.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleQuota {
+    /// Failures an address may make at once.
+    pub burst: u32,
+    /// Failures per minute it may make after that.
+    pub per_minute: u32,
+}
+
+impl Default for ThrottleQuota {
+    /// 60 at once, then one every two seconds: a plugin that polls with a token not yet
+    /// acknowledged every few seconds never reaches it; guessing an 8-character token (62^8
+    /// values) at 30 a minute takes millions of years.
+    fn default() -> ThrottleQuota {
+        ThrottleQuota {
+            burst: 60,
+            per_minute: 30,
+        }
+    }
 }
 
 /// The limits of the accept loop. `Default` is what `fastcomments serve` runs with.
@@ -131,6 +155,7 @@ impl Default for HubConfig {
             webhook_disable_after: Duration::from_secs(5 * 24 * 3600),
             cache_ttl: None,
             connections: ConnectionLimits::default(),
+            credential_failures: ThrottleQuota::default(),
         }
     }
 }

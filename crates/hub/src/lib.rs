@@ -13,7 +13,7 @@
 //! - [`delivery`]: the webhook dispatcher: outbox → signed HTTP → attempt log → retry.
 //! - [`domain`]: pure comment rules (validation, rendering, upload merge, vote counts).
 //! - [`clock`], [`ids`], [`config`], [`error`], [`metrics`], [`client_addr`] (who the client
-//!   is behind trusted proxies): the small parts.
+//!   is behind trusted proxies), [`page_headers`], [`redact`] (URLs for the log): the small parts.
 
 #![deny(unsafe_code)]
 
@@ -27,7 +27,9 @@ pub mod error;
 pub mod hub;
 pub mod ids;
 pub mod metrics;
+pub mod page_headers;
 pub mod pages;
+pub mod redact;
 pub mod server;
 pub mod store;
 

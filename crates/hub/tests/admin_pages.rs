@@ -1152,3 +1152,70 @@ async fn another_tenants_comments_secrets_and_domains_are_out_of_reach() {
     let page = stranger.get("/admin/integrations").await;
     assert!(page.text.contains(&b.id) && !page.text.contains(&a.id));
 }
+
+/// Issue 20 §7: the setup page and `/confirm` ask for an API secret, so they are sent with the
+/// admin pages' headers (no framing, no caching), whatever they answer.
+#[tokio::test]
+async fn the_setup_page_cannot_be_framed_or_cached() {
+    let hub = TestHub::start().await;
+    let mut c = Client::new(&hub);
+    for path in [
+        "/auth/my-account/integrations/v1/setup?token=abcdefgh1234",
+        "/auth/my-account/integrations/v1/confirm?token=abcdefgh1234&hasAccount=true",
+    ] {
+        let page = c.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(page.headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(page.headers["cache-control"], "no-store", "{path}");
+    }
+}
+
+/// Issue 20 §4: only the All Domains secret signs in to the admin pages; a domain's secret
+/// (what one domain's webhook receiver holds) is refused and gets no session.
+#[tokio::test]
+async fn a_domain_secret_cannot_sign_in() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant_owning("Two", &["a.example", "b.example"]).await;
+    let (s, v) = hub
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/api-secrets",
+            Some(&t.key),
+            Some(serde_json::json!({"domain": "a.example"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let a_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
+    let mut c = Client::new(&hub);
+    let res = c.sign_in(&a_key).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text);
+    assert!(res.text.contains("All Domains"), "{}", res.text);
+    let after = c.get("/admin/integrations").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "not signed in");
+}
+
+/// Issue 20 §7: a CR/LF in a delivery action's `back` field sends the admin to the delivery's
+/// page instead of answering 500 after the action ran.
+#[tokio::test]
+async fn a_broken_back_field_returns_to_the_default_page() {
+    let hub = private_hub(1).await;
+    let t = hub.tenant("Back").await;
+    let receiver = Receiver::with(|_, _| (500, "down".into())).await;
+    let id = failing_delivery(&hub, &t, &receiver).await;
+    let mut c = signed_in(&hub, &t).await;
+    let page = c.get(&format!("/admin/deliveries/{id}")).await;
+    if let Some(token) = csrf_of(&page.text) {
+        c.csrf = token;
+    }
+    let res = c
+        .post(
+            &format!("/admin/deliveries/{id}/retry"),
+            &[("back", "/admin/deliveries\r\nX-Injected: yes")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert_eq!(res.location(), format!("/admin/deliveries/{id}"));
+    assert!(!res.headers.contains_key("x-injected"));
+}

@@ -379,9 +379,9 @@ async fn api_secrets_are_listed_created_and_revoked() {
         .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
         .await;
     assert_eq!(v["apiSecrets"].as_array().unwrap().len(), 2);
-    // The new secret authenticates too.
+    // The new secret authenticates too (for what a domain's secret may read).
     let (s, _) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&new_key), None)
+        .call(Method::GET, "/api/v1/webhook-config", Some(&new_key), None)
         .await;
     assert_eq!(s, StatusCode::OK);
     let (s, v) = hub
@@ -654,4 +654,190 @@ async fn a_change_that_matches_no_webhook_configuration_is_counted() {
     // A comment without a domain matches no configuration (there is no `*` one).
     hub.comment(&t, "p", "no domain").await;
     assert_eq!(unmatched().await, Some(1));
+}
+
+/// Issue 20 §4: the secret made for `a.example` (what that domain's webhook receiver holds)
+/// acts on `a.example` only. It cannot list, create or remove secrets, manage subscriptions,
+/// or touch `b.example`'s comments, configuration, deliveries and integrations; the All Domains
+/// secret keeps every right; secrets are listed masked and shown in clear only when made.
+#[tokio::test]
+async fn a_domain_secret_acts_on_its_domain_only() {
+    let hub = TestHub::start().await;
+    let t = hub
+        .tenant_owning("Scoped", &["a.example", "b.example"])
+        .await;
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/api-secrets",
+            Some(&t.key),
+            Some(json!({"domain": "a.example"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let a_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
+    assert!(!a_key.contains('•'), "shown in clear when made");
+    let b_comment = hub.comment_on(&t, "b.example", "B's").await;
+    let b_id = b_comment["_id"].as_str().unwrap().to_owned();
+
+    // Secrets and subscriptions: the All Domains secret only.
+    for (method, path, body) in [
+        (Method::GET, "/api/v1/api-secrets".to_owned(), None),
+        (
+            Method::POST,
+            "/api/v1/api-secrets".to_owned(),
+            Some(json!({"domain": "*"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/api-secrets".to_owned(),
+            Some(json!({"domain": "a.example"})),
+        ),
+        (Method::GET, "/api/v1/webhooks".to_owned(), None),
+        (
+            Method::POST,
+            "/api/v1/webhooks".to_owned(),
+            Some(json!({"url": "https://hooks.example/x"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/webhook-deliveries/retry-failed".to_owned(),
+            Some(json!({"since": 0})),
+        ),
+    ] {
+        let (s, v) = hub.call(method.clone(), &path, Some(&a_key), body).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::FORBIDDEN, "all-domains-secret-required"),
+            "{method} {path}: {v}"
+        );
+    }
+
+    // Another domain's comments are not found; its domain is refused for writes.
+    for (method, path, body) in [
+        (
+            Method::PATCH,
+            format!("/api/v1/comments/{b_id}"),
+            Some(json!({"comment": "taken over"})),
+        ),
+        (Method::DELETE, format!("/api/v1/comments/{b_id}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/comments/{b_id}/votes"),
+            Some(json!({"direction": 1})),
+        ),
+    ] {
+        let (s, v) = hub.call(method.clone(), &path, Some(&a_key), body).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{method} {path}: {v}");
+    }
+    let target = json!({"url": "https://hooks.example/b"});
+    for (path, body) in [
+        (
+            "/api/v1/comments",
+            json!({"urlId": "p", "commenterName": "M", "comment": "x", "domain": "b.example"}),
+        ),
+        (
+            "/api/v1/webhook-test",
+            json!({"kind": "create", "domain": "b.example"}),
+        ),
+    ] {
+        let (s, v) = hub.call(Method::POST, path, Some(&a_key), Some(body)).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::FORBIDDEN, "outside-secret-domain"),
+            "{path}: {v}"
+        );
+    }
+    for domain in ["b.example", "*"] {
+        let (s, v) = hub
+            .call(
+                Method::PUT,
+                "/api/v1/webhook-config",
+                Some(&a_key),
+                Some(
+                    json!({"domain": domain, "create": target, "update": target, "delete": target}),
+                ),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::FORBIDDEN, "outside-secret-domain"),
+            "{domain}: {v}"
+        );
+    }
+    // B's comment is untouched.
+    let (_, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/comments?urlId=post/1",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(v["comments"][0]["comment"], "B's", "{v}");
+    // Its own listing leaves B's comment out.
+    let (s, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/comments?urlId=post/1",
+            Some(&a_key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["comments"].as_array().unwrap().len(), 0, "{v}");
+
+    // On its own domain it works: a comment (its domain by default), a configuration.
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/comments",
+            Some(&a_key),
+            Some(json!({"urlId": "post/1", "commenterName": "A", "comment": "A's"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["comment"]["domain"], "a.example");
+    let a_id = v["comment"]["_id"].as_str().unwrap().to_owned();
+    let (s, v) = hub
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/comments/{a_id}"),
+            Some(&a_key),
+            Some(json!({"comment": "edited"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = hub
+        .call(Method::PUT, "/api/v1/webhook-config", Some(&a_key),
+              Some(json!({"domain": "a.example", "create": target, "update": target, "delete": target})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = hub
+        .call(Method::GET, "/api/v1/webhook-config", Some(&a_key), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        v["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["domain"] == "a.example"),
+        "{v}"
+    );
+
+    // The All Domains secret lists every secret, masked.
+    let (s, v) = hub
+        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let listed = v["apiSecrets"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    for secret in listed {
+        let text = secret["secret"].as_str().unwrap();
+        assert!(
+            text.starts_with('•') && text != a_key && text != t.key,
+            "{secret}"
+        );
+    }
 }

@@ -92,7 +92,12 @@ async fn node_b_hears_node_a_at_once_not_after_a_ttl() {
     let (events, _, cursor) = b.drain_stream(TOKEN, 0).await;
     assert!(events.is_empty(), "{events:?}");
     let (s, _) = b
-        .call(Method::GET, "/api/v1/api-secrets", Some(&extra_key), None)
+        .call(
+            Method::GET,
+            "/api/v1/webhook-config",
+            Some(&extra_key),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
 

@@ -60,7 +60,12 @@ async fn changes_on_a_seen_by_b(cache_ttl: Option<Duration>) -> SeenByB {
     let (events, _, cursor) = b.drain_stream(TOKEN, 0).await;
     assert!(events.is_empty(), "{events:?}");
     let (s, _) = b
-        .call(Method::GET, "/api/v1/api-secrets", Some(&extra_key), None)
+        .call(
+            Method::GET,
+            "/api/v1/webhook-config",
+            Some(&extra_key),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
 

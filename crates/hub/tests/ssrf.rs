@@ -317,3 +317,28 @@ async fn with_the_operator_setting_redirects_are_still_not_followed() {
     assert_eq!(list[0]["status"], "retrying", "{list:?}");
     assert_eq!(list[0]["lastError"], "http-302", "{list:?}");
 }
+
+/// Issue 20 §7: a name that resolves only to private addresses and a name that does not
+/// resolve at all are refused in the same words, so a tenant cannot map the hub's internal
+/// names by reading attempt logs.
+#[tokio::test]
+async fn a_refused_name_says_the_same_whatever_it_resolved_to() {
+    let hub = guarded_hub().await;
+    let t = hub.tenant_owning("Mapper", &["mapper.example.com"]).await;
+    let mut errors = Vec::new();
+    for host in ["localhost", "no-such-name.invalid"] {
+        let (s, v) = hub
+            .call(
+                Method::POST,
+                "/api/v1/webhook-test",
+                Some(&t.key),
+                Some(json!({"kind": "create", "url": format!("http://{host}:9/hook")})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let error = v["attempt"]["error"].as_str().unwrap().to_owned();
+        errors.push(error.replace(host, "HOST"));
+    }
+    assert_eq!(errors[0], errors[1], "{errors:?}");
+    assert!(errors[0].starts_with("target-refused"), "{errors:?}");
+}

@@ -66,6 +66,7 @@ macro_rules! tests {
                 votes::deleting_votes_and_their_comment,
                 isolation::reads_see_only_their_tenant,
                 isolation::writes_cannot_reach_another_tenant,
+                isolation::names_of_no_public_site_are_shared_public_domains_are_not,
                 tokens::register_is_idempotent,
                 tokens::save_token_with_an_entry,
                 tokens::narrow_updates_touch_nothing_else,

@@ -271,7 +271,7 @@ async fn wildcard_secret_id(hub: &TestHub, t: &Tenant) -> String {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["secret"] == t.key.as_str())
+        .find(|s| s["domain"] == "*")
         .unwrap()["id"]
         .as_str()
         .unwrap()

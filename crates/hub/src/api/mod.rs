@@ -11,6 +11,7 @@ pub mod setup_page;
 pub mod subscriptions;
 pub mod tenant;
 pub mod testing_events;
+pub mod throttle;
 pub mod webhooks;
 
 use crate::error::ApiError;
@@ -47,6 +48,18 @@ async fn count_responses(State(hub): State<Arc<Hub>>, req: Request, next: Next) 
         _ => hub.metrics.responses_2xx.inc(),
     }
     res
+}
+
+/// The setup page (and `/confirm`) asks for an API secret: it gets the admin pages' headers
+/// (no framing, no caching), whatever it answers.
+async fn setup_page_headers(req: Request, next: Next) -> Response {
+    let page = req.uri().path().starts_with(setup_page::BASE);
+    let res = next.run(req).await;
+    if page {
+        crate::page_headers::secure(res)
+    } else {
+        res
+    }
 }
 
 /// Every route of the hub, each mounted and documented in one call: `routes!` takes the
@@ -114,6 +127,11 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .nest(crate::pages::BASE, crate::pages::router(hub.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            hub.clone(),
+            throttle::credential_throttle,
+        ))
+        .layer(middleware::from_fn(setup_page_headers))
         .layer(middleware::from_fn_with_state(hub.clone(), count_responses))
         .with_state(hub)
 }

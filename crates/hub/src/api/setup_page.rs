@@ -15,6 +15,9 @@ use axum::Form;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+/// Where the setup page and its `/confirm` twin live.
+pub const BASE: &str = "/auth/my-account/integrations/v1/";
+
 /// Query of the page.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -119,6 +122,24 @@ pub async fn submit(State(hub): State<AppState>, Form(form): Form<SetupForm>) ->
         Ok(o) => o,
         Err(e) => return failed(e.status, e.reason),
     };
+    // A domain's secret connects only a plugin that registered for its domain.
+    if owner.domain != "*" {
+        let auth = super::extract::TenantAuth {
+            tenant_id: owner.tenant_id.clone(),
+            scope: super::extract::SecretScope::of(&owner.domain),
+        };
+        let registered = match hub.token_record(form.token.trim()).await {
+            Ok(r) => r,
+            Err(e) => {
+                let e = crate::error::ApiError::from(e);
+                return failed(e.status, e.reason);
+            }
+        };
+        if !registered.is_some_and(|r| super::tenant::token_in_scope(&auth, &r)) {
+            let e = super::extract::outside_domain(&owner.domain);
+            return failed(e.status, e.reason);
+        }
+    }
     let skip = form
         .skip_initial_sync
         .as_deref()

@@ -128,6 +128,7 @@ pub async fn create(
     auth: TenantAuth,
     JsonBody(input): JsonBody<SubscriptionInput>,
 ) -> ApiResult<(StatusCode, Json<SubscriptionCreated>)> {
+    auth.require_all_domains("managing webhook subscriptions")?;
     let (stored, created) = subscribe(&hub, &auth.tenant_id, input)
         .await
         .map_err(|refused| refused.error)?;
@@ -272,7 +273,7 @@ pub async fn subscribe(
         other => other?,
     };
     if created {
-        tracing::info!(tenant = %stored.tenant_id, subscription = %stored.id, url = %stored.url, "webhook subscription created");
+        tracing::info!(tenant = %stored.tenant_id, subscription = %stored.id, url = %crate::redact::url(&stored.url), "webhook subscription created");
     }
     Ok((stored, created))
 }
@@ -297,6 +298,7 @@ pub async fn list(
     State(hub): State<AppState>,
     auth: TenantAuth,
 ) -> ApiResult<Json<SubscriptionsOut>> {
+    auth.require_all_domains("managing webhook subscriptions")?;
     let subs = hub.store.subscriptions(&auth.tenant_id).await?;
     Ok(Json(SubscriptionsOut {
         status: Status::Success,
@@ -326,6 +328,7 @@ pub async fn remove(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SubscriptionOne>> {
+    auth.require_all_domains("managing webhook subscriptions")?;
     let removed = hub
         .store
         .delete_subscription(&auth.tenant_id, &id, hub.now_ms())
@@ -354,6 +357,7 @@ pub async fn enable(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SubscriptionOne>> {
+    auth.require_all_domains("managing webhook subscriptions")?;
     let s = hub
         .set_subscription_enabled(&auth.tenant_id, &id, true)
         .await?;
@@ -378,6 +382,7 @@ pub async fn disable(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SubscriptionOne>> {
+    auth.require_all_domains("managing webhook subscriptions")?;
     let s = hub
         .set_subscription_enabled(&auth.tenant_id, &id, false)
         .await?;
@@ -444,6 +449,7 @@ pub async fn sample_payloads(
     auth: TenantAuth,
     QueryParams(q): QueryParams<SamplesQuery>,
 ) -> ApiResult<Json<SamplesOut>> {
+    auth.require_all_domains("reading sample payloads of the whole tenant")?;
     let kinds: Vec<WebhookEventKind> = match q.event.as_deref() {
         None => WebhookEventKind::ALL.to_vec(),
         Some(e) => vec![WebhookEventKind::parse(e.trim()).ok_or_else(|| {
@@ -538,6 +544,7 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
     OptionalJson(input): OptionalJson<RotateInput>,
 ) -> ApiResult<Json<Rotated>> {
+    auth.require_all_domains("rotating API secrets")?;
     let overlap = input
         .overlap_seconds
         .map_or(DEFAULT_ROTATION_OVERLAP, Duration::from_secs);
@@ -589,6 +596,7 @@ pub async fn list_rotations(
     State(hub): State<AppState>,
     auth: TenantAuth,
 ) -> ApiResult<Json<RotationsOut>> {
+    auth.require_all_domains("listing API secret rotations")?;
     let retiring = hub.store.secret_retirements(&auth.tenant_id).await?;
     Ok(Json(RotationsOut {
         status: Status::Success,

@@ -35,15 +35,20 @@ pub struct CommentOut {
 pub async fn create_comment(
     State(hub): State<AppState>,
     auth: TenantAuth,
-    JsonBody(input): JsonBody<NewCommentInput>,
+    JsonBody(mut input): JsonBody<NewCommentInput>,
 ) -> ApiResult<Json<CommentOut>> {
     input.validate().map_err(ApiError::invalid_body)?;
+    // A domain's secret writes comments of its domain: one that names none is of that domain.
+    if input.domain.as_deref().is_none_or(|d| d.trim().is_empty()) {
+        input.domain = auth.own_domain().map(str::to_owned);
+    }
     // A comment's domain picks its webhook configuration and signing secret: only the
     // tenant's own domains (SPEC §2.2). An empty one is no domain.
     if let Some(d) = input.domain.as_deref().filter(|d| !d.trim().is_empty()) {
         let host = normalize_domain(d)
             .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?;
         super::webhooks::require_owned_domain(&hub, &auth.tenant_id, &host).await?;
+        auth.require_domain(Some(&host))?;
     }
     let comment = input.into_comment(&auth.tenant_id, ids::object_id(), Millis(hub.now_ms()));
     let applied = hub
@@ -99,6 +104,7 @@ pub async fn update_comment(
         meta: input.meta,
     };
     domain::validate_patch(&patch).map_err(ApiError::invalid_body)?;
+    comment_in_scope(&hub, &auth, &id).await?;
     let applied = hub
         .apply(&auth.tenant_id, Change::UpdateComment { id, patch })
         .await?;
@@ -124,6 +130,7 @@ pub async fn delete_comment(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CommentOut>> {
+    comment_in_scope(&hub, &auth, &id).await?;
     let applied = hub
         .apply(&auth.tenant_id, Change::DeleteComment { id })
         .await?;
@@ -170,10 +177,11 @@ pub async fn list_comments(
         .url_id
         .filter(|u| !u.is_empty())
         .ok_or_else(|| ApiError::invalid_query("urlId is required"))?;
-    let comments = hub
+    let mut comments = hub
         .store
         .comments_by_url(&auth.tenant_id, url_id.trim())
         .await?;
+    comments.retain(|c| auth.reaches(c.domain.as_deref()));
     Ok(Json(CommentsOut {
         status: Status::Success,
         comments,
@@ -215,6 +223,7 @@ pub async fn vote(
     Path(comment_id): Path<String>,
     JsonBody(input): JsonBody<VoteInput>,
 ) -> ApiResult<Json<VoteOut>> {
+    comment_in_scope(&hub, &auth, &comment_id).await?;
     let vote = Vote {
         id: ids::object_id(),
         comment_id,
@@ -251,6 +260,14 @@ pub async fn delete_vote(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<VoteOut>> {
+    if auth.own_domain().is_some() {
+        let vote = hub
+            .store
+            .vote(&auth.tenant_id, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("vote"))?;
+        comment_in_scope(&hub, &auth, &vote.comment_id).await?;
+    }
     let applied = hub
         .apply(&auth.tenant_id, Change::DeleteVote { id })
         .await?;
@@ -274,6 +291,7 @@ pub struct SecretOut {
 }
 
 impl From<ApiSecret> for SecretOut {
+    /// The secret in clear: only when it was just created or rotated.
     fn from(s: ApiSecret) -> Self {
         SecretOut {
             id: s.id,
@@ -281,6 +299,29 @@ impl From<ApiSecret> for SecretOut {
             secret: s.secret,
             created_at: Millis(s.created_at),
         }
+    }
+}
+
+impl SecretOut {
+    /// The secret as lists show it: its last four characters only.
+    pub fn masked(s: ApiSecret) -> Self {
+        SecretOut {
+            secret: crate::redact::secret(&s.secret),
+            ..SecretOut::from(s)
+        }
+    }
+}
+
+/// `Ok` when a domain's secret may act on comment `id` (one of its domain); another domain's
+/// comment is "not found", as another tenant's is. The All Domains secret reads nothing here.
+async fn comment_in_scope(hub: &crate::hub::Hub, auth: &TenantAuth, id: &str) -> ApiResult<()> {
+    if auth.own_domain().is_none() {
+        return Ok(());
+    }
+    let comment = hub.store.comment(&auth.tenant_id, id).await?;
+    match comment {
+        Some(c) if auth.reaches(c.domain.as_deref()) => Ok(()),
+        _ => Err(ApiError::not_found("comment")),
     }
 }
 
@@ -305,10 +346,12 @@ pub async fn list_secrets(
     State(hub): State<AppState>,
     auth: TenantAuth,
 ) -> ApiResult<Json<SecretsOut>> {
+    auth.require_all_domains("listing API secrets")?;
     let secrets = hub.store.list_secrets(&auth.tenant_id).await?;
+    // Shown in clear once, when created or rotated; listed masked.
     Ok(Json(SecretsOut {
         status: Status::Success,
-        api_secrets: secrets.into_iter().map(SecretOut::from).collect(),
+        api_secrets: secrets.into_iter().map(SecretOut::masked).collect(),
     }))
 }
 
@@ -342,6 +385,7 @@ pub async fn create_secret(
     auth: TenantAuth,
     JsonBody(input): JsonBody<SecretInput>,
 ) -> ApiResult<Json<SecretCreated>> {
+    auth.require_all_domains("creating API secrets")?;
     let domain = normalize_domain(&input.domain)
         .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {:?}", input.domain)))?;
     // A secret for a domain the tenant does not own would sign nothing it may send; refused
@@ -382,6 +426,7 @@ pub async fn delete_secret(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Done>> {
+    auth.require_all_domains("removing API secrets")?;
     hub.delete_secret(&auth.tenant_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("API secret"))?;
@@ -445,7 +490,8 @@ pub async fn list_integrations(
     State(hub): State<AppState>,
     auth: TenantAuth,
 ) -> ApiResult<Json<IntegrationsOut>> {
-    let tokens = hub.store.list_tokens(&auth.tenant_id).await?;
+    let mut tokens = hub.store.list_tokens(&auth.tenant_id).await?;
+    tokens.retain(|t| token_in_scope(&auth, t));
     Ok(Json(IntegrationsOut {
         status: Status::Success,
         integrations: tokens.into_iter().map(IntegrationOut::from).collect(),
@@ -488,6 +534,13 @@ pub async fn acknowledge(
     Path(token): Path<String>,
     OptionalJson(input): OptionalJson<AcknowledgeInput>,
 ) -> ApiResult<Json<IntegrationResult>> {
+    // A domain's secret acknowledges only a plugin that registered for its domain.
+    if let Some(own) = auth.own_domain() {
+        let registered = hub.token_record(&token).await?;
+        if !registered.is_some_and(|r| token_in_scope(&auth, &r)) {
+            return Err(super::extract::outside_domain(own));
+        }
+    }
     let saved = hub
         .acknowledge_token(&auth.tenant_id, &token, input.skip_initial_sync)
         .await?;
@@ -497,10 +550,18 @@ pub async fn acknowledge(
     }))
 }
 
-async fn own_token(hub: &Hub, tenant: &str, token: &str) -> ApiResult<TokenRecord> {
+/// Whether the secret reaches a token: the All Domains secret every one, a domain's secret
+/// those the plugin registered for its domain.
+pub(super) fn token_in_scope(auth: &TenantAuth, t: &TokenRecord) -> bool {
+    auth.own_domain().is_none()
+        || auth.reaches(t.domain.as_deref().and_then(normalize_domain).as_deref())
+}
+
+async fn own_token(hub: &Hub, auth: &TenantAuth, token: &str) -> ApiResult<TokenRecord> {
     hub.token_record(token)
         .await?
-        .filter(|r| r.tenant_id.as_deref() == Some(tenant))
+        .filter(|r| r.tenant_id.as_deref() == Some(auth.tenant_id.as_str()))
+        .filter(|r| token_in_scope(auth, r))
         .ok_or_else(|| ApiError::not_found("integration token"))
 }
 
@@ -519,7 +580,7 @@ pub async fn resync(
     auth: TenantAuth,
     Path(token): Path<String>,
 ) -> ApiResult<Json<IntegrationResult>> {
-    let record = own_token(&hub, &auth.tenant_id, &token).await?;
+    let record = own_token(&hub, &auth, &token).await?;
     if record.state == TokenState::Revoked {
         return Err(crate::hub::revoked());
     }
@@ -545,7 +606,7 @@ pub async fn revoke(
     auth: TenantAuth,
     Path(token): Path<String>,
 ) -> ApiResult<Json<IntegrationResult>> {
-    own_token(&hub, &auth.tenant_id, &token).await?;
+    own_token(&hub, &auth, &token).await?;
     let saved = hub.revoke_token(&token).await?;
     Ok(Json(IntegrationResult {
         status: Status::Success,

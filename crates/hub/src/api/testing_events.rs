@@ -41,6 +41,7 @@ impl FromRequestParts<AppState> for TenantOrOperator {
             return Ok(TenantOrOperator::Operator);
         }
         let auth = TenantAuth::from_request_parts(parts, hub).await?;
+        auth.require_all_domains("making test events")?;
         Ok(TenantOrOperator::Tenant(auth.tenant_id))
     }
 }

@@ -138,6 +138,7 @@ pub async fn put_config(
     let domain = normalize_domain(&input.domain)
         .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {:?}", input.domain)))?;
     require_owned_domain(&hub, &auth.tenant_id, &domain).await?;
+    auth.require_domain(Some(&domain))?;
     let config = WebhookConfig {
         domain,
         create: target(WebhookEventKind::Create, input.create)?,
@@ -196,7 +197,8 @@ pub async fn get_config(
     auth: TenantAuth,
     QueryParams(q): QueryParams<ConfigQuery>,
 ) -> ApiResult<Json<ConfigAnswer>> {
-    let configs = hub.store.webhook_configs(&auth.tenant_id).await?;
+    let mut configs = hub.store.webhook_configs(&auth.tenant_id).await?;
+    configs.retain(|c| auth.reaches(Some(&c.domain)));
     match q.domain {
         Some(d) => {
             let d = normalize_domain(&d)
@@ -337,10 +339,12 @@ pub async fn list_deliveries(
         None => None,
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000) as u64;
-    let list = hub
+    let mut list = hub
         .store
         .deliveries(&auth.tenant_id, status, q.comment_id.as_deref(), limit)
         .await?;
+    // A domain's secret sees its domain's deliveries (of the page read).
+    list.retain(|d| auth.reaches(d.domain.as_deref()));
     Ok(Json(DeliveriesOut {
         status: Status::Success,
         deliveries: list.into_iter().map(DeliveryOut::from).collect(),
@@ -374,6 +378,7 @@ pub async fn get_delivery(
         .store
         .delivery(&auth.tenant_id, &id)
         .await?
+        .filter(|(d, _)| auth.reaches(d.domain.as_deref()))
         .ok_or_else(|| ApiError::not_found("webhook delivery"))?;
     Ok(Json(DeliveryDetail {
         status: Status::Success,
@@ -404,6 +409,7 @@ pub async fn cancel(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryResult>> {
+    delivery_in_scope(&hub, &auth, &id).await?;
     let d = hub
         .store
         .cancel_delivery(&auth.tenant_id, &id, hub.now_ms())
@@ -429,11 +435,24 @@ pub async fn retry(
     auth: TenantAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryResult>> {
+    delivery_in_scope(&hub, &auth, &id).await?;
     let d = hub.retry_delivery(&auth.tenant_id, &id).await?;
     Ok(Json(DeliveryResult {
         status: Status::Success,
         delivery: d.into(),
     }))
+}
+
+/// `Ok` when a domain's secret may act on delivery `id` (its comment is of the secret's
+/// domain); another domain's is "not found". The All Domains secret reads nothing here.
+async fn delivery_in_scope(hub: &Hub, auth: &TenantAuth, id: &str) -> ApiResult<()> {
+    if auth.own_domain().is_none() {
+        return Ok(());
+    }
+    match hub.store.delivery(&auth.tenant_id, id).await? {
+        Some((d, _)) if auth.reaches(d.domain.as_deref()) => Ok(()),
+        _ => Err(ApiError::not_found("webhook delivery")),
+    }
 }
 
 // ---------- test payloads ----------
@@ -544,10 +563,12 @@ pub async fn send_test(
             normalize_domain(d)
                 .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?,
         ),
-        None => None,
+        // A domain's secret tests its own domain.
+        None => auth.own_domain().map(str::to_owned),
     };
     if let Some(d) = &domain {
         require_owned_domain(&hub, &auth.tenant_id, d).await?;
+        auth.require_domain(Some(d))?;
     }
     let configs = hub.store.webhook_configs(&auth.tenant_id).await?;
     let config = match &domain {
@@ -675,6 +696,7 @@ pub async fn retry_failed(
     auth: TenantAuth,
     JsonBody(input): JsonBody<RetryFailedInput>,
 ) -> ApiResult<Json<RetryFailedOut>> {
+    auth.require_all_domains("retrying every failed delivery")?;
     let retried = hub
         .retry_failed_since(&auth.tenant_id, input.since.0)
         .await?;

@@ -113,17 +113,20 @@ impl tower_service::Service<Name> for GuardedResolver {
         Box::pin(async move {
             let host = name.as_str();
             // The connector sets the port; 0 is a placeholder for the lookup.
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+            let found = tokio::net::lookup_host((host, 0)).await;
+            if allow_private {
+                return Ok(found?.collect::<Vec<_>>().into_iter());
+            }
+            // A name that does not resolve and one that resolves only to private addresses get
+            // the same words: otherwise a tenant could map the hub's internal names by trying
+            // them as webhook targets and reading the attempt log.
             let kept: Vec<SocketAddr> = found
-                .iter()
-                .copied()
-                .filter(|a| allow_private || !is_non_public(a.ip()))
-                .collect();
-            if kept.is_empty() && !found.is_empty() {
-                return Err(TargetRefused(format!(
-                    "{host} resolves only to private or local addresses"
-                ))
-                .into());
+                .map(|addrs| addrs.filter(|a| !is_non_public(a.ip())).collect())
+                .unwrap_or_default();
+            if kept.is_empty() {
+                return Err(
+                    TargetRefused(format!("{host} does not resolve to a public address")).into(),
+                );
             }
             Ok(kept.into_iter())
         })

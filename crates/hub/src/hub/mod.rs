@@ -7,6 +7,7 @@
 //! hub nodes may change it behind this one's back.
 
 mod progress;
+pub mod throttle;
 mod writes;
 
 use crate::clock::Clock;
@@ -57,6 +58,8 @@ pub struct Hub {
     pub metrics: Metrics,
     /// Wakes the webhook dispatcher when a commit queued deliveries.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// Failed credential checks per client address (see [`throttle`]).
+    pub throttle: throttle::CredentialThrottle,
     tokens: RwLock<HashMap<String, Cached<TokenRecord>>>,
     token_generation: AtomicU64,
     tenant_secrets: RwLock<HashMap<String, Cached<Vec<ApiSecret>>>>,
@@ -84,12 +87,14 @@ impl Hub {
         if config.cache_ttl.is_none() && store.notices().is_some() {
             config.cache_ttl = Some(SHARED_STORE_CACHE_TTL);
         }
+        let throttle = throttle::CredentialThrottle::new(config.credential_failures);
         Hub {
             store,
             clock,
             config,
             metrics: Metrics::default(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            throttle,
             tokens: RwLock::new(HashMap::new()),
             token_generation: AtomicU64::new(0),
             tenant_secrets: RwLock::new(HashMap::new()),
@@ -460,7 +465,7 @@ impl Hub {
             .disable_failing_subscriptions(now.saturating_sub(after), now)
             .await?;
         for s in &disabled {
-            tracing::warn!(tenant = %s.tenant_id, subscription = %s.id, url = %s.url, reason = ?s.disabled_reason, "webhook subscription disabled: its receiver failed for too long; its deliveries wait until it is enabled again");
+            tracing::warn!(tenant = %s.tenant_id, subscription = %s.id, url = %crate::redact::url(&s.url), reason = ?s.disabled_reason, "webhook subscription disabled: its receiver failed for too long; its deliveries wait until it is enabled again");
             self.metrics.subscriptions_disabled_here.inc();
         }
         Ok(disabled.len())

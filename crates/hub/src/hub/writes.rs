@@ -146,7 +146,7 @@ impl Hub {
                 .await?;
             if removed.is_some() {
                 self.metrics.subscriptions_disabled_here.inc();
-                tracing::warn!(tenant = %d.tenant_id, subscription = %d.subscription_id, url = %d.url, delivery = %d.id, "the receiver answered 410 Gone: webhook subscription removed (unsubscribed)");
+                tracing::warn!(tenant = %d.tenant_id, subscription = %d.subscription_id, url = %crate::redact::url(&d.url), delivery = %d.id, "the receiver answered 410 Gone: webhook subscription removed (unsubscribed)");
             }
             return Ok(());
         }
@@ -166,7 +166,7 @@ impl Hub {
                 .put_webhook_config(&d.tenant_id, &config, self.now_ms())
                 .await?;
             self.metrics.subscriptions_disabled_here.inc();
-            tracing::warn!(tenant = %d.tenant_id, domain = %d.config_domain, kind = d.kind.as_str(), url = %d.url, delivery = %d.id, "the receiver answered 410 Gone: the configuration's target for this kind removed (unsubscribed)");
+            tracing::warn!(tenant = %d.tenant_id, domain = %d.config_domain, kind = d.kind.as_str(), url = %crate::redact::url(&d.url), delivery = %d.id, "the receiver answered 410 Gone: the configuration's target for this kind removed (unsubscribed)");
         }
         Ok(())
     }

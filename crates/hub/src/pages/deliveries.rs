@@ -313,10 +313,16 @@ pub struct ActForm {
     back: Option<String>,
 }
 
-/// Only our own pages are returned to.
+/// Only our own pages are returned to, and only by a path that is a valid `Location` (no
+/// control characters or spaces: a CR/LF would be a 500 after the action ran); anything else
+/// returns to the delivery's page.
 fn back_to(back: Option<String>, id: &str) -> String {
-    back.filter(|b| b.starts_with("/admin/deliveries") && !b.contains("//"))
-        .unwrap_or_else(|| format!("/admin/deliveries/{id}"))
+    back.filter(|b| {
+        b.starts_with("/admin/deliveries")
+            && !b.contains("//")
+            && b.bytes().all(|c| c.is_ascii_graphic())
+    })
+    .unwrap_or_else(|| format!("/admin/deliveries/{id}"))
 }
 
 /// `POST /admin/deliveries/{id}/{cancel|retry}`.
@@ -413,7 +419,26 @@ pub async fn retry_failed(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_since;
+    use super::{back_to, parse_since};
+
+    #[test]
+    fn back_takes_only_our_pages_as_clean_paths() {
+        let back = |b: &str| back_to(Some(b.to_owned()), "d1");
+        assert_eq!(
+            back("/admin/deliveries?status=failed"),
+            "/admin/deliveries?status=failed"
+        );
+        assert_eq!(
+            back("/admin/deliveries\r\nX-Injected: 1"),
+            "/admin/deliveries/d1"
+        );
+        assert_eq!(back("/admin/deliveries x"), "/admin/deliveries/d1");
+        assert_eq!(back("https://evil.example/"), "/admin/deliveries/d1");
+        assert_eq!(
+            back("/admin/deliveries//evil.example"),
+            "/admin/deliveries/d1"
+        );
+    }
 
     #[test]
     fn since_takes_a_datetime_local_field_as_utc() {

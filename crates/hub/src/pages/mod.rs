@@ -26,7 +26,7 @@ use crate::hub::Hub;
 use askama::Template;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -141,10 +141,17 @@ async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> 
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    // Behind a trusted proxy, each client behind it is throttled on its own.
     let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| {
+            crate::client_addr::client_ip(
+                c.0.ip(),
+                req.headers(),
+                &state.hub.config.connections.trusted_proxies,
+            )
+        })
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     if req.method() == Method::POST {
         match csrf::verify(req, session.as_ref(), state.hub.config.body_limit_bytes).await {
@@ -161,26 +168,8 @@ async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> 
 }
 
 /// Headers of every admin response: nothing framed, cached, sniffed or loaded from elsewhere.
-fn with_page_headers(mut res: Response) -> Response {
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    res
+fn with_page_headers(res: Response) -> Response {
+    crate::page_headers::secure(res)
 }
 
 /// The 403 page of a refused `POST`.
@@ -213,10 +202,13 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// The API's proof of tenant, for calling an API handler on this admin's behalf.
+    /// The API's proof of tenant, for calling an API handler on this admin's behalf. Admin
+    /// sessions are signed in with the All Domains secret (or by the operator), so they act
+    /// on the whole tenant.
     pub fn tenant_auth(&self) -> crate::api::extract::TenantAuth {
         crate::api::extract::TenantAuth {
             tenant_id: self.tenant_id.clone(),
+            scope: crate::api::extract::SecretScope::AllDomains,
         }
     }
 }

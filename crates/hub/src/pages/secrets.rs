@@ -24,17 +24,8 @@ pub struct Row {
     this_session: bool,
 }
 
-/// Only the last four characters, so that two secrets can be told apart.
 fn mask(secret: &str) -> String {
-    let tail: String = secret
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("••••••••{tail}")
+    crate::redact::secret(secret)
 }
 
 /// The secrets page.

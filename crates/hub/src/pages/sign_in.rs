@@ -136,13 +136,20 @@ pub async fn submit(
     } else if given.is_empty() {
         None
     } else {
-        hub.api_key_owner(given)
-            .await
-            .ok()
-            .map(|s| Principal::Tenant {
+        // Only the All Domains secret signs in: the pages act on the whole tenant, and a
+        // domain's secret (its webhook receiver's) must not open the rest of it.
+        match hub.api_key_owner(given).await {
+            Ok(s) if s.domain != "*" => return form_again(
+                StatusCode::FORBIDDEN,
+                "That secret is for one domain only: sign in with the tenant's All Domains secret."
+                    .into(),
+            ),
+            Ok(s) => Some(Principal::Tenant {
                 tenant_id: s.tenant_id,
                 secret_id: s.id,
-            })
+            }),
+            Err(_) => None,
+        }
     };
     let Some(principal) = principal else {
         state.sessions.throttle.failed(current.client, now);

@@ -189,3 +189,50 @@ fn stored_after_vote(a: &Seeded) -> Comment {
     c.votes = 1;
     c
 }
+
+/// `localhost`, IP literals and RFC 6761 names may be held by any number of tenants (the
+/// webhook guide has every developer add `localhost`); a public domain stays one tenant's.
+pub async fn names_of_no_public_site_are_shared_public_domains_are_not(store: Arc<dyn Store>) {
+    let make = |id: &str, domains: &[&str]| {
+        (
+            Tenant {
+                id: id.to_owned(),
+                name: id.to_owned(),
+                domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+                created_at: T0,
+            },
+            ApiSecret {
+                id: format!("s-{id}"),
+                tenant_id: id.to_owned(),
+                domain: "*".into(),
+                secret: format!("secret-{id}"),
+                created_at: T0,
+            },
+        )
+    };
+    let shared = [
+        "localhost",
+        "127.0.0.1",
+        "dev.localhost",
+        "blog.test",
+        "x.invalid",
+    ];
+    let (a, sa) = make("dev-a", &[&shared[..], &["a-public.example"]].concat());
+    store.create_tenant(&a, &sa).await.unwrap();
+    let (b, sb) = make("dev-b", &shared);
+    store.create_tenant(&b, &sb).await.unwrap();
+    assert_eq!(
+        store.tenant("dev-b").await.unwrap().unwrap().domains.len(),
+        5
+    );
+    let (c, sc) = make("dev-c", &["localhost", "a-public.example"]);
+    let refused = store.create_tenant(&c, &sc).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert!(
+        store.tenant("dev-c").await.unwrap().is_none(),
+        "nothing of it stored"
+    );
+}

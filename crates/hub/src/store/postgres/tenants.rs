@@ -8,7 +8,12 @@ pub(super) async fn create_tenant(
     wildcard: &ApiSecret,
 ) -> StoreResult<()> {
     let mut tx = store.pool.begin().await?;
-    for domain in &tenant.domains {
+    // Names of no public site (`localhost`, …) are held by every tenant that names them.
+    for domain in tenant
+        .domains
+        .iter()
+        .filter(|d| !crate::domain::is_shared_domain(d))
+    {
         // The primary key makes a concurrent claim of the same domain fail on one node.
         let owner: Option<String> =
             sqlx::query_scalar("SELECT tenant_id FROM tenant_domains WHERE domain = $1")
