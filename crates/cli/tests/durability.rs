@@ -204,8 +204,23 @@ struct Held {
 }
 
 async fn held(http: &reqwest::Client, url: &str, key: &str) -> Held {
-    let (_, body) = get_json(http, &format!("{url}/api/v1/comments?urlId=/thread"), key).await;
-    let stored = body["comments"].as_array().unwrap();
+    // Every page of the thread (a page holds at most 1,000).
+    let mut stored = Vec::new();
+    for page in 0.. {
+        let (_, body) = get_json(
+            http,
+            &format!("{url}/api/v1/comments?urlId=/thread&limit=1000&page={page}"),
+            key,
+        )
+        .await;
+        let got = body["comments"].as_array().unwrap().clone();
+        let last = got.len() < 1000;
+        stored.extend(got);
+        if last {
+            break;
+        }
+    }
+    let stored = &stored;
     let strings = |v: &[Value], field: &str| -> HashSet<String> {
         v.iter()
             .filter_map(|c| c[field].as_str().map(str::to_owned))

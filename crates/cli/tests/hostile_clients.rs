@@ -10,10 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::{Child, Command};
 
-/// Starts `fastcomments serve` under `ulimit -n <files>` with these extra flags.
-async fn start_hub(dir: &std::path::Path, files: u32, flags: &[&str]) -> (Child, String) {
-    let mut script =
-        format!("ulimit -n {files} && exec \"$0\" serve --listen 127.0.0.1:0 --data-dir \"$1\"");
+const ADMIN: &str = "hostile-clients-operator-token";
+
+/// Starts `fastcomments serve` with these extra flags, under `ulimit -n <files>` when given.
+async fn start_hub(dir: &std::path::Path, files: Option<u32>, flags: &[&str]) -> (Child, String) {
+    let limit = files.map_or(String::new(), |n| format!("ulimit -n {n} && "));
+    let mut script = format!("{limit}exec \"$0\" serve --listen 127.0.0.1:0 --data-dir \"$1\"");
     for f in flags {
         script.push(' ');
         script.push_str(f);
@@ -23,7 +25,8 @@ async fn start_hub(dir: &std::path::Path, files: u32, flags: &[&str]) -> (Child,
         .arg(script)
         .arg(env!("CARGO_BIN_EXE_fastcomments"))
         .arg(dir)
-        .env("RUST_LOG", "warn")
+        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
+        .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -73,7 +76,7 @@ async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
 async fn one_address_holding_idle_connections_does_not_lock_out_another() {
     let dir = tempfile::tempdir().unwrap();
     // Default caps; the file limit (256) makes the total cap 192 and the per-address cap 128.
-    let (_hub, url) = start_hub(dir.path(), 256, &["--header-read-timeout-secs", "30"]).await;
+    let (_hub, url) = start_hub(dir.path(), Some(256), &["--header-read-timeout-secs", "30"]).await;
     let mut held = Vec::new();
     for _ in 0..300 {
         match connect_from([127, 0, 0, 2], &url).await {
@@ -107,7 +110,7 @@ async fn silent_slow_and_idle_connections_are_closed_in_time() {
     let dir = tempfile::tempdir().unwrap();
     let (_hub, url) = start_hub(
         dir.path(),
-        1024,
+        Some(1024),
         &[
             "--header-read-timeout-secs",
             "2",
@@ -171,8 +174,6 @@ fn client_from(from: [u8; 4]) -> reqwest::Client {
         .unwrap()
 }
 
-const ADMIN: &str = "hostile-clients-operator-token";
-
 /// Whether one of `tries` requests made by `request(i)` was answered 429.
 async fn throttled_within(
     tries: usize,
@@ -220,17 +221,7 @@ async fn tenant_and_token(url: &str) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_credential_checks_are_throttled_per_client() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .args(["--trusted-proxy", "127.0.0.20"])
-        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let url = serve_support::listening_url(&mut child).await;
+    let (_hub, url) = start_hub(dir.path(), None, &["--trusted-proxy", "127.0.0.20"]).await;
     let (key, token) = tenant_and_token(&url).await;
 
     let guesser = client_from([127, 0, 0, 10]);
@@ -359,4 +350,73 @@ async fn failed_credential_checks_are_throttled_per_client() {
         200,
         "its neighbour behind the proxy is not"
     );
+}
+
+/// Issue 20 §3: one address registering fresh tokens without end keeps only its newest 100
+/// pending ones (the oldest go first), another address's pending token stays, and the newest is
+/// still found and acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_token_registrations_are_capped_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, url) = start_hub(dir.path(), None, &[]).await;
+    let put = |c: &reqwest::Client, token: &str| {
+        c.put(format!(
+            "{url}/integrations/v1/token?token={token}&integrationType=wordpress"
+        ))
+        .send()
+    };
+    let neighbour = client_from([127, 0, 0, 31]);
+    assert_eq!(
+        put(&neighbour, "neighbour-token-0001")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let flooder = client_from([127, 0, 0, 30]);
+    for i in 0..150 {
+        let r = put(&flooder, &format!("flood-token-{i:06}")).await.unwrap();
+        assert_eq!(r.status(), 200, "a registration is never refused");
+    }
+    let code_of = |token: String| {
+        let c = client_from([127, 0, 0, 32]);
+        let url = url.clone();
+        async move {
+            let v: serde_json::Value = c
+                .get(format!("{url}/integrations/v1/stream?token={token}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["code"].as_str().unwrap_or("").to_owned()
+        }
+    };
+    assert_eq!(
+        code_of("flood-token-000000".into()).await,
+        "unknown-token",
+        "the oldest went"
+    );
+    assert_eq!(code_of("flood-token-000049".into()).await, "unknown-token");
+    assert_eq!(
+        code_of("flood-token-000050".into()).await,
+        "token-not-validated",
+        "the newest 100 stay"
+    );
+    assert_eq!(
+        code_of("neighbour-token-0001".into()).await,
+        "token-not-validated"
+    );
+    let (key, _) = tenant_and_token(&url).await;
+    let r = client_from([127, 0, 0, 1])
+        .post(format!(
+            "{url}/api/v1/integrations/flood-token-000149/acknowledge"
+        ))
+        .header("x-api-key", &key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

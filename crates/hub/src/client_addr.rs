@@ -18,6 +18,18 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// What a client's registrations are counted under: an IPv4 address, or the /64 of an IPv6 one
+/// (one host usually holds a whole /64).
+pub fn counting_key(ip: IpAddr) -> String {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+    }
+}
+
 /// Whether `ip` is in one of `proxies`.
 pub fn is_trusted_proxy(proxies: &[ipnet::IpNet], ip: IpAddr) -> bool {
     let ip = canonical(ip);

@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// How many registrations of new pending tokens a node makes between two checks of the overall
+/// cap (the check walks an index as far as the cap; the per-address cap is checked every time).
+pub const PENDING_OVERALL_EVERY: u64 = 64;
+
 /// How the hub behaves. `HubConfig::default()` is what `fastcomments serve` runs with.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -16,6 +20,12 @@ pub struct HubConfig {
     pub retention: Duration,
     /// How long an unacknowledged token stays registered (SPEC §1.1: 7 days).
     pub pending_token_ttl: Duration,
+    /// Most pending (unacknowledged) tokens one client address may have registered; past it
+    /// its oldest pending ones go (issue 20 §3; 100).
+    pub pending_tokens_per_address: u64,
+    /// Most pending tokens in all; past it the oldest go (100,000). Checked every
+    /// [`PENDING_OVERALL_EVERY`] registrations of a node, so it may be passed by that many.
+    pub pending_tokens_overall: u64,
     /// Largest upload body (SPEC §1.4: 1 MiB).
     pub upload_limit_bytes: usize,
     /// Largest body of any other call.
@@ -136,6 +146,8 @@ impl Default for HubConfig {
             max_second_extension: 10_000,
             retention: Duration::from_secs(14 * 24 * 3600),
             pending_token_ttl: Duration::from_secs(7 * 24 * 3600),
+            pending_tokens_per_address: 100,
+            pending_tokens_overall: 100_000,
             upload_limit_bytes: 1024 * 1024,
             body_limit_bytes: 1024 * 1024,
             initial_batch_size: 500,

@@ -1219,3 +1219,80 @@ async fn a_broken_back_field_returns_to_the_default_page() {
     assert_eq!(res.location(), format!("/admin/deliveries/{id}"));
     assert!(!res.headers.contains_key("x-injected"));
 }
+
+/// Issue 20 §2: the setup page says whether the plugin may read an API secret of its domain;
+/// the box is off unless ticked.
+#[tokio::test]
+async fn the_setup_page_asks_whether_the_plugin_may_read_a_secret() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant_owning("Sso", &["sso.example"]).await;
+    let mut c = Client::new(&hub);
+    let page = c
+        .get("/auth/my-account/integrations/v1/setup?token=sso-plugin-token-1")
+        .await;
+    assert!(
+        page.text.contains("name=\"allowApiSecret\""),
+        "{}",
+        page.text
+    );
+    for (token, fields, allowed) in [
+        ("sso-plugin-token-1", vec![], false),
+        ("sso-plugin-token-2", vec![("allowApiSecret", "true")], true),
+    ] {
+        let mut all = vec![("token", token.to_owned()), ("apiKey", t.key.clone())];
+        all.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let res = c
+            .post_raw("/auth/my-account/integrations/v1/setup", &all)
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        let (_, v) = hub
+            .call(Method::GET, "/api/v1/integrations", Some(&t.key), None)
+            .await;
+        let listed = v["integrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["token"] == token)
+            .cloned()
+            .unwrap();
+        assert_eq!(listed["apiSecretAllowed"], allowed, "{listed}");
+    }
+}
+
+/// Issue 20 §3: showing the sign-in form stores nothing (its CSRF token lives in its cookie
+/// and the form), so a flood of anonymous visits neither grows the database nor pushes a real
+/// visitor's form out: their sign-in still works afterwards.
+#[tokio::test]
+async fn anonymous_visits_store_nothing_and_cannot_push_a_visitor_out() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant("Flooded").await;
+    let mut visitor = Client::new(&hub);
+    let form = visitor.get("/admin/sign-in").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let flood = reqwest::Client::new();
+    for _ in 0..2_000 {
+        let r = flood
+            .get(format!("{}/admin/sign-in", hub.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let store = &hub.running.hub.store;
+    let stored = store
+        .delete_expired_sessions(i64::MAX, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "anonymous visits stored sessions");
+    let res = visitor
+        .post("/admin/sign-in", &[("secret", t.key.as_str())])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let page = visitor.get("/admin/integrations").await;
+    assert_eq!(page.status, StatusCode::OK);
+    // A form token is no session: it opens no page.
+    let mut stranger = Client::new(&hub);
+    stranger.get("/admin/sign-in").await;
+    let res = stranger.get("/admin/integrations").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+}

@@ -113,10 +113,12 @@ async fn comments_crud_threads_and_votes() {
         )
         .await;
     assert_eq!(v["comments"].as_array().unwrap().len(), 2);
+    // Without a thread: the whole tenant, newest first (issue 20 §6; it was a 400).
     let (s, v) = hub
         .call(Method::GET, "/api/v1/comments", Some(&t.key), None)
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["comments"].as_array().unwrap().len() >= 2, "{v}");
 
     let (s, v) = hub
         .call(
@@ -840,4 +842,77 @@ async fn a_domain_secret_acts_on_its_domain_only() {
             "{secret}"
         );
     }
+}
+
+/// Issue 20 §6: every comment list is paged with the hosted API's parameters (`page`, `limit`,
+/// `skip`, `direction`, and `tenantId` beside the key as the SDKs send it); without `urlId` it
+/// lists the whole tenant, newest first; bad values are a 400, another tenant's comments never
+/// appear.
+#[tokio::test]
+async fn comment_lists_are_paged() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant("Paged").await;
+    let other = hub.tenant("Elsewhere").await;
+    hub.comment(&other, "thread", "not yours").await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let c = hub.comment(&t, "thread", &format!("c{i}")).await;
+        ids.push(c["_id"].as_str().unwrap().to_owned());
+    }
+    hub.comment(&t, "another-thread", "elsewhere").await;
+    let list = |q: String| {
+        let hub = &hub;
+        let key = t.key.clone();
+        async move {
+            let (s, v) = hub
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/comments?{q}"),
+                    Some(&key),
+                    None,
+                )
+                .await;
+            (s, v)
+        }
+    };
+    let texts = |v: &Value| -> Vec<String> {
+        v["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["comment"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (s, v) = list(format!("urlId=thread&limit=3&tenantId={}", t.id)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(texts(&v), ["c0", "c1", "c2"]);
+    let (_, v) = list("urlId=thread&limit=3&page=2".into()).await;
+    assert_eq!(texts(&v), ["c6"]);
+    let (_, v) = list("urlId=thread&limit=2&page=1&skip=1".into()).await;
+    assert_eq!(texts(&v), ["c3", "c4"]);
+    let (_, v) = list("urlId=thread&limit=2&direction=NF".into()).await;
+    assert_eq!(texts(&v), ["c6", "c5"]);
+    let (_, v) = list("limit=2".into()).await;
+    assert_eq!(
+        texts(&v),
+        ["elsewhere", "c6"],
+        "the whole tenant, newest first"
+    );
+    let (_, v) = list("limit=1000&direction=OF".into()).await;
+    assert_eq!(
+        v["comments"].as_array().unwrap().len(),
+        8,
+        "only this tenant's"
+    );
+    for bad in ["limit=-1", "page=x", "direction=sideways", "skip=-5"] {
+        let (s, v) = list(bad.into()).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid-query"),
+            "{bad}: {v}"
+        );
+    }
+    // An oversized limit is clamped, not refused.
+    let (s, _) = list("urlId=thread&limit=100000000".into()).await;
+    assert_eq!(s, StatusCode::OK);
 }

@@ -644,12 +644,15 @@ async fn tenant_isolation() {
         .unwrap()
         .iter()
         .any(|c| c["comment"] == "secret of A"));
-    // A's API secret is not B's.
-    let (_, v) = hub
+    // B's token reads no API secret (its admin did not allow it), and never A's.
+    let (s, v) = hub
         .get(&format!("/integrations/v1/api-secret?token={tb}"))
         .await;
-    assert_ne!(v["secret"], a.key.as_str());
-    assert_eq!(v["secret"], b.key.as_str());
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "api-secret-not-allowed")
+    );
+    assert!(!v.to_string().contains(&a.key) && !v.to_string().contains(&b.key));
 }
 
 #[tokio::test]
@@ -745,11 +748,38 @@ async fn download_comment_ids_and_api_secret() {
         .await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
 
-    // The wildcard secret, until the domain gets its own.
-    let (_, v) = hub
+    // Issue 20 §2: no secret unless the acknowledging admin allowed it, and then only one of
+    // the integration's own domain, never the All Domains one.
+    let (s, v) = hub
         .get(&format!("/integrations/v1/api-secret?token={TOKEN}"))
         .await;
-    assert_eq!(v["secret"], t.key.as_str());
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "api-secret-not-allowed"),
+        "{v}"
+    );
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/integrations/{TOKEN}/acknowledge"),
+            Some(&t.key),
+            Some(json!({"allowApiSecret": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["integration"]["apiSecretAllowed"], true, "{v}");
+    let (s, v) = hub
+        .get(&format!("/integrations/v1/api-secret?token={TOKEN}"))
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "no-api-secret"),
+        "{v}"
+    );
+    assert!(
+        !v.to_string().contains(&t.key),
+        "never the All Domains secret"
+    );
     let (_, v) = hub
         .call(
             Method::POST,

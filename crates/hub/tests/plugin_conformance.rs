@@ -351,7 +351,19 @@ async fn hub_comments(hub: &TestHub, t: &Tenant, posts: &[u64]) -> BTreeMap<Stri
 
 async fn run_steps(style: CursorStyle, acknowledge_first: bool, token: &str) {
     let hub = TestHub::start().await;
-    let t = hub.tenant("Blog").await;
+    let t = hub.tenant_owning("Blog", &["blog.example.com"]).await;
+    // The site's SSO key: a secret of its domain, which the admin lets the plugin read.
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/api-secrets",
+            Some(&t.key),
+            Some(json!({"domain": "blog.example.com"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let sso_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
+    let allow = Some(json!({"allowApiSecret": true}));
     let mut site = Plugin::new(&hub, token, style, site_comments(230));
 
     // Steps 1–2: the token, acknowledged before or after the plugin's first PUT.
@@ -361,7 +373,7 @@ async fn run_steps(style: CursorStyle, acknowledge_first: bool, token: &str) {
                 Method::POST,
                 &format!("/api/v1/integrations/{token}/acknowledge"),
                 Some(&t.key),
-                None,
+                allow.clone(),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
@@ -376,7 +388,7 @@ async fn run_steps(style: CursorStyle, acknowledge_first: bool, token: &str) {
                 Method::POST,
                 &format!("/api/v1/integrations/{token}/acknowledge"),
                 Some(&t.key),
-                None,
+                allow.clone(),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
@@ -534,7 +546,7 @@ async fn run_steps(style: CursorStyle, acknowledge_first: bool, token: &str) {
         .await;
     assert_eq!(
         (v["status"].as_str(), v["secret"].as_str()),
-        (Some("success"), Some(t.key.as_str()))
+        (Some("success"), Some(sso_key.as_str()))
     );
     assert!(
         site.statuses.iter().all(|s| *s == 200),

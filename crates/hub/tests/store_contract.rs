@@ -72,6 +72,7 @@ macro_rules! tests {
                 tokens::narrow_updates_touch_nothing_else,
                 tokens::restart_upload_counts_from_zero,
                 tokens::expired_pending_tokens_are_deleted,
+                tokens::pending_tokens_are_capped_per_address_and_overall,
                 webhooks::configs_are_replaced_by_domain,
                 webhooks::a_change_queues_its_delivery_in_the_same_call,
                 webhooks::imports_fire_only_with_fire_on_import,

@@ -175,6 +175,27 @@ struct QueryKey {
     tenant_id: Option<String>,
 }
 
+/// The client's address as limits count it (`client_addr`): the socket's peer, or behind a
+/// trusted proxy the client it forwards for. Unspecified when served without a socket.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, hub: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        Ok(ClientAddr(crate::client_addr::client_ip(
+            peer,
+            &parts.headers,
+            &hub.config.connections.trusted_proxies,
+        )))
+    }
+}
+
 impl FromRequestParts<AppState> for TenantAuth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, hub: &AppState) -> Result<Self, ApiError> {

@@ -1,7 +1,7 @@
 //! `/integrations/v1/…`: the polling protocol of SPEC §1, both generations.
 
 use super::doc::{RegisterErrors, TokenErrors, TooLarge};
-use super::extract::{parse_json, read_body, AppState, QueryParams};
+use super::extract::{parse_json, read_body, AppState, ClientAddr, QueryParams};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{normalize_domain, revoked, Hub};
 use crate::store::{
@@ -50,10 +50,11 @@ pub struct TokenQuery {
 )]
 pub async fn put_token_path(
     State(hub): State<AppState>,
+    client: ClientAddr,
     Path(token): Path<String>,
     QueryParams(q): QueryParams<TokenQuery>,
 ) -> ApiResult<Json<TokenResponse>> {
-    register(&hub, &token, q).await
+    register(&hub, client, &token, q).await
 }
 
 /// `PUT /integrations/v1/token?token=…`.
@@ -67,6 +68,7 @@ pub async fn put_token_path(
 )]
 pub async fn put_token_query(
     State(hub): State<AppState>,
+    client: ClientAddr,
     QueryParams(q): QueryParams<TokenQuery>,
 ) -> ApiResult<Json<TokenResponse>> {
     let token = q.token.clone().ok_or_else(|| {
@@ -75,10 +77,15 @@ pub async fn put_token_query(
             "give the token as /token/{token} or ?token=",
         )
     })?;
-    register(&hub, &token, q).await
+    register(&hub, client, &token, q).await
 }
 
-async fn register(hub: &Hub, token: &str, q: TokenQuery) -> ApiResult<Json<TokenResponse>> {
+async fn register(
+    hub: &Hub,
+    client: ClientAddr,
+    token: &str,
+    q: TokenQuery,
+) -> ApiResult<Json<TokenResponse>> {
     if !is_valid_token(token) {
         return Err(crate::hub::malformed_token());
     }
@@ -110,7 +117,8 @@ async fn register(hub: &Hub, token: &str, q: TokenQuery) -> ApiResult<Json<Token
                 skip_requested: q.skip_initial_sync.unwrap_or(false),
                 ..TokenRecord::pending(token, hub.now_ms(), hub.config.initial_batch_size)
             };
-            let stored = hub.register_token(&fresh).await?;
+            let from = crate::client_addr::counting_key(client.0);
+            let stored = hub.register_pending(&fresh, &from).await?;
             tracing::info!(token = %crate::ids::redact(token), "integration token registered (pending)");
             stored
         }
@@ -774,16 +782,18 @@ pub async fn comment_ids(
     }))
 }
 
-/// `GET /integrations/v1/api-secret?token`.
+/// `GET /integrations/v1/api-secret?token`: only for a token whose acknowledging admin allowed
+/// it, and only a secret of the token's domain.
 #[utoipa::path(
     get,
     path = "/api-secret",
     tag = "integration",
-    summary = "The tenant's API secret for the token's domain, else the wildcard one",
+    summary = "An API secret of the token's domain, if the acknowledging admin allowed it (never the All Domains one)",
     params(TokenOnly),
     responses(
         (status = 200, description = "The secret", body = ApiSecretResponse),
-        (status = 404, description = "`no-api-secret`", body = fastcomments_protocol::Failure),
+        (status = 403, description = "`api-secret-not-allowed`: the admin did not allow it", body = fastcomments_protocol::Failure),
+        (status = 404, description = "`no-api-secret`: no secret for the token's domain", body = fastcomments_protocol::Failure),
         TokenErrors
     )
 )]
@@ -793,14 +803,27 @@ pub async fn api_secret(
 ) -> ApiResult<Json<ApiSecretResponse>> {
     let token = required_token(q.token)?;
     let (record, tenant) = hub.validated_token(&token).await?;
+    if !record.api_secret_allowed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "api-secret-not-allowed",
+            "the tenant admin did not allow this integration to read an API secret; \
+             they can allow it when acknowledging it (the setup page's box, or \
+             allowApiSecret on the acknowledge call)",
+        ));
+    }
+    // A secret of the integration's own domain, never the All Domains one: what a plugin
+    // holds must not open the rest of the tenant (issue 20 §2).
     let secret = hub
-        .secret_for_domain(&tenant, record.domain.as_deref())
+        .signing_secrets(&tenant, record.domain.as_deref())
         .await?
+        .into_iter()
+        .find(|s| s.domain != "*")
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 codes::NO_API_SECRET,
-                "the tenant has no API secret for this domain",
+                "the tenant has no API secret for this integration's domain; an admin creates one",
             )
         })?;
     Ok(Json(ApiSecretResponse {

@@ -96,6 +96,9 @@ pub struct SetupForm {
     /// `true` or `on` skips the initial upload.
     #[serde(default)]
     skip_initial_sync: Option<String>,
+    /// `true` or `on` lets the plugin read an API secret of its domain (its SSO key).
+    #[serde(default)]
+    allow_api_secret: Option<String>,
 }
 
 fn failed(status: StatusCode, reason: String) -> Response {
@@ -140,12 +143,12 @@ pub async fn submit(State(hub): State<AppState>, Form(form): Form<SetupForm>) ->
             return failed(e.status, e.reason);
         }
     }
-    let skip = form
-        .skip_initial_sync
-        .as_deref()
-        .map(|v| v == "true" || v == "on");
+    let checked = |v: &Option<String>| v.as_deref().map(|v| v == "true" || v == "on");
+    let skip = checked(&form.skip_initial_sync);
+    // An unticked box is absent from the form: the permission is off.
+    let allow = Some(checked(&form.allow_api_secret).unwrap_or(false));
     match hub
-        .acknowledge_token(&owner.tenant_id, form.token.trim(), skip)
+        .acknowledge_token(&owner.tenant_id, form.token.trim(), skip, allow)
         .await
     {
         Ok(_) => {

@@ -141,15 +141,39 @@ pub async fn delete_comment(
     }))
 }
 
-/// Query of `GET /api/v1/comments`.
+/// Query of `GET /api/v1/comments`, with the hosted API's paging parameters (as the official
+/// SDKs send them).
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// The thread.
-    #[param(required = true)]
+    /// The thread; without it, the whole tenant (newest first unless `direction` says).
     url_id: Option<String>,
+    /// Page number, from 0: skips `page × limit` comments.
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[param(value_type = Option<u64>)]
+    page: Option<i64>,
+    /// Comments per page: 100 unless given, at most 1,000.
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[param(value_type = Option<u64>)]
+    limit: Option<i64>,
+    /// Comments skipped before the page (added to `page × limit`).
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[param(value_type = Option<u64>)]
+    skip: Option<i64>,
+    /// `OF` oldest first (a thread's default), `NF` newest first (the whole tenant's
+    /// default); `MR` (most relevant) is taken as `NF`.
+    direction: Option<String>,
+    /// Sent by the SDKs beside the API key; the key names the tenant.
+    #[serde(rename = "tenantId")]
+    #[param(ignore)]
+    _tenant_id: Option<String>,
 }
+
+/// Default comments per page of `GET /api/v1/comments`.
+pub const COMMENTS_PAGE_DEFAULT: u64 = 100;
+/// Most comments per page of `GET /api/v1/comments`.
+pub const COMMENTS_PAGE_MAX: u64 = 1000;
 
 /// `{status, comments}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -158,12 +182,12 @@ pub struct CommentsOut {
     comments: Vec<Comment>,
 }
 
-/// `GET /api/v1/comments?urlId=`.
+/// `GET /api/v1/comments[?urlId=][&page=&limit=&skip=&direction=]`.
 #[utoipa::path(
     get,
     path = "/comments",
     tag = "tenant",
-    summary = "A thread's comments",
+    summary = "A page of a thread's comments, or of the whole tenant's",
     params(ListQuery),
     security(("apiKey" = []), ("apiKeyQuery" = [])),
     responses((status = 200, description = "The comments", body = CommentsOut), TenantErrors)
@@ -173,14 +197,38 @@ pub async fn list_comments(
     auth: TenantAuth,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<CommentsOut>> {
-    let url_id = q
-        .url_id
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| ApiError::invalid_query("urlId is required"))?;
-    let mut comments = hub
-        .store
-        .comments_by_url(&auth.tenant_id, url_id.trim())
-        .await?;
+    let url_id = q.url_id.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let number = |v: Option<i64>, name: &str| -> ApiResult<Option<u64>> {
+        v.map(|n| {
+            u64::try_from(n)
+                .map_err(|_| ApiError::invalid_query(format!("{name} must be 0 or more")))
+        })
+        .transpose()
+    };
+    let limit = number(q.limit, "limit")?
+        .unwrap_or(COMMENTS_PAGE_DEFAULT)
+        .clamp(1, COMMENTS_PAGE_MAX);
+    let skip = number(q.page, "page")?
+        .unwrap_or(0)
+        .saturating_mul(limit)
+        .saturating_add(number(q.skip, "skip")?.unwrap_or(0));
+    let newest_first = match q.direction.as_deref().map(str::trim) {
+        None | Some("") => url_id.is_none(),
+        Some(d) if d.eq_ignore_ascii_case("OF") => false,
+        Some(d) if d.eq_ignore_ascii_case("NF") || d.eq_ignore_ascii_case("MR") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_query(format!(
+                "direction must be OF, NF or MR, got {other:?}"
+            )))
+        }
+    };
+    let query = crate::store::CommentsQuery {
+        url_id,
+        skip,
+        limit,
+        newest_first,
+    };
+    let mut comments = hub.store.list_comments(&auth.tenant_id, &query).await?;
     comments.retain(|c| auth.reaches(c.domain.as_deref()));
     Ok(Json(CommentsOut {
         status: Status::Success,
@@ -452,6 +500,8 @@ pub struct IntegrationOut {
     comments_received: i64,
     upload_finished: bool,
     setup_completed_at: Option<Millis>,
+    /// May read an API secret of its domain (`GET /integrations/v1/api-secret`).
+    api_secret_allowed: bool,
 }
 
 impl From<TokenRecord> for IntegrationOut {
@@ -466,6 +516,7 @@ impl From<TokenRecord> for IntegrationOut {
             comments_received: r.upload_received,
             upload_finished: r.upload_finished,
             setup_completed_at: r.setup_completed_at.map(Millis),
+            api_secret_allowed: r.api_secret_allowed,
         }
     }
 }
@@ -511,9 +562,14 @@ pub struct IntegrationResult {
 pub struct AcknowledgeInput {
     #[serde(default, deserialize_with = "lenient::opt_boolean")]
     skip_initial_sync: Option<bool>,
+    /// Let the integration read an API secret of its domain (`GET /integrations/v1/api-secret`,
+    /// the WordPress plugin's SSO key); off unless given. On an acknowledged token, changes
+    /// only this.
+    #[serde(default, deserialize_with = "lenient::opt_boolean")]
+    allow_api_secret: Option<bool>,
 }
 
-/// `POST /api/v1/integrations/{token}/acknowledge {"skipInitialSync?"}`.
+/// `POST /api/v1/integrations/{token}/acknowledge {"skipInitialSync?","allowApiSecret?"}`.
 #[utoipa::path(
     post,
     path = "/integrations/{token}/acknowledge",
@@ -542,7 +598,12 @@ pub async fn acknowledge(
         }
     }
     let saved = hub
-        .acknowledge_token(&auth.tenant_id, &token, input.skip_initial_sync)
+        .acknowledge_token(
+            &auth.tenant_id,
+            &token,
+            input.skip_initial_sync,
+            input.allow_api_secret,
+        )
         .await?;
     Ok(Json(IntegrationResult {
         status: Status::Success,

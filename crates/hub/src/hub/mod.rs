@@ -60,6 +60,8 @@ pub struct Hub {
     pub webhook_wake: Arc<tokio::sync::Notify>,
     /// Failed credential checks per client address (see [`throttle`]).
     pub throttle: throttle::CredentialThrottle,
+    /// New pending tokens this node registered (when to check the overall cap).
+    pending_registrations: AtomicU64,
     tokens: RwLock<HashMap<String, Cached<TokenRecord>>>,
     token_generation: AtomicU64,
     tenant_secrets: RwLock<HashMap<String, Cached<Vec<ApiSecret>>>>,
@@ -95,6 +97,7 @@ impl Hub {
             metrics: Metrics::default(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
             throttle,
+            pending_registrations: AtomicU64::new(0),
             tokens: RwLock::new(HashMap::new()),
             token_generation: AtomicU64::new(0),
             tenant_secrets: RwLock::new(HashMap::new()),

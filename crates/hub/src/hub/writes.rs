@@ -9,6 +9,7 @@ use crate::store::{
     ApiSecret, Delivery, NewEntry, StoreResult, TokenRecord, TokenState, UploadBatch, UploadOutcome,
 };
 use axum::http::StatusCode;
+use std::sync::atomic::Ordering;
 
 impl Hub {
     /// Registers a token as pending (a plugin's first `PUT`), or returns the record already
@@ -16,6 +17,41 @@ impl Hub {
     pub async fn register_token(&self, record: &TokenRecord) -> StoreResult<TokenRecord> {
         let stored = self.store.register_token(record).await?;
         self.token_changed(&record.token);
+        Ok(stored)
+    }
+
+    /// Registers a token a plugin announced from `from` (its client address's counting key),
+    /// then keeps the pending tokens of that address, and every so often those of the whole
+    /// hub, under their caps, removing the oldest first (issue 20 §3).
+    pub async fn register_pending(
+        &self,
+        record: &TokenRecord,
+        from: &str,
+    ) -> StoreResult<TokenRecord> {
+        let fresh = TokenRecord {
+            registered_from: Some(from.to_owned()),
+            ..record.clone()
+        };
+        let stored = self.register_token(&fresh).await?;
+        if stored.state != TokenState::Pending {
+            return Ok(stored);
+        }
+        let n = self.pending_registrations.fetch_add(1, Ordering::Relaxed);
+        let overall = (n.checked_rem(crate::config::PENDING_OVERALL_EVERY) == Some(0))
+            .then_some(self.config.pending_tokens_overall);
+        let removed = self
+            .store
+            .trim_pending_tokens(from, self.config.pending_tokens_per_address.max(1), overall)
+            .await?;
+        if !removed.is_empty() {
+            tracing::info!(
+                removed = removed.len(),
+                "pending integration tokens over their cap removed, oldest first"
+            );
+        }
+        for token in &removed {
+            self.token_changed(token);
+        }
         Ok(stored)
     }
 
@@ -190,6 +226,7 @@ impl Hub {
         tenant: &str,
         token: &str,
         skip: Option<bool>,
+        allow_api_secret: Option<bool>,
     ) -> ApiResult<TokenRecord> {
         let record = match self.token_record(token).await? {
             Some(r) => r,
@@ -210,7 +247,17 @@ impl Hub {
         let ttl = self.config.pending_token_ttl.as_millis() as i64;
         match record.state {
             TokenState::Validated if record.tenant_id.as_deref() == Some(tenant) => {
-                return Ok(record)
+                // Acknowledging again may change only whether it may read an API secret.
+                return match allow_api_secret {
+                    Some(allow) if allow != record.api_secret_allowed => {
+                        let mut next = record.clone();
+                        next.api_secret_allowed = allow;
+                        let (saved, _) = self.store.save_token(&next, None, self.now_ms()).await?;
+                        self.token_changed(&saved.token);
+                        Ok(saved)
+                    }
+                    _ => Ok(record),
+                };
             }
             TokenState::Validated => return Err(ApiError::not_found("integration token")),
             TokenState::Revoked => return Err(revoked()),
@@ -230,6 +277,7 @@ impl Hub {
         next.acknowledged_at = Some(self.now_ms());
         next.skip_requested = skip;
         next.upload_finished = skip;
+        next.api_secret_allowed = allow_api_secret.unwrap_or(false);
         let entry = skip.then(|| NewEntry::setup_completed(token));
         let (saved, written) = self.store.save_token(&next, entry, self.now_ms()).await?;
         if let Some(e) = written {

@@ -4,7 +4,6 @@
 //! cookies already stop most cross-site posts; the token also covers browsers and proxies that
 //! do not honour it.
 
-use super::session::Session;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use subtle::ConstantTimeEq;
@@ -28,14 +27,15 @@ pub fn matches(expected: &str, sent: &str) -> bool {
     expected.len() == sent.len() && bool::from(expected.as_bytes().ct_eq(sent.as_bytes()))
 }
 
-/// Reads the form body of `req` (at most `limit` bytes), checks its token against the
-/// session's, and gives the request back with the same body for the handler.
+/// Reads the form body of `req` (at most `limit` bytes), checks its token against `expected`
+/// (the session's, or the sign-in form's own), and gives the request back with the same body
+/// for the handler.
 pub async fn verify(
     req: Request,
-    session: Option<&Session>,
+    expected: Option<&str>,
     limit: usize,
 ) -> Result<Request, Refusal> {
-    let Some(session) = session else {
+    let Some(expected) = expected else {
         return Err(Refusal::NoSession);
     };
     let (parts, body) = req.into_parts();
@@ -49,7 +49,7 @@ pub async fn verify(
         .find(|(k, _)| k == FIELD)
         .map(|(_, v)| v.as_str())
         .ok_or(Refusal::BadToken)?;
-    if !matches(&session.csrf, sent) {
+    if !matches(expected, sent) {
         return Err(Refusal::BadToken);
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))

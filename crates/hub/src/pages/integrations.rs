@@ -198,7 +198,7 @@ pub async fn acknowledge(
         .is_some_and(|v| v == "on" || v == "true");
     let result = state
         .hub
-        .acknowledge_token(&admin.tenant_id, &token, skip.then_some(true))
+        .acknowledge_token(&admin.tenant_id, &token, skip.then_some(true), None)
         .await;
     match result {
         Ok(saved) => {

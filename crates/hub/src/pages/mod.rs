@@ -94,6 +94,8 @@ pub fn router(hub: Arc<Hub>) -> Router<Arc<Hub>> {
 pub struct Current {
     /// The live session, if the cookie named one.
     pub session: Option<Session>,
+    /// The sign-in form's token, if the cookie holds one instead of a session.
+    pub sign_in_token: Option<String>,
     /// The request came over HTTPS (directly or, as a proxy says, `X-Forwarded-Proto`).
     pub secure: bool,
     /// The client's address (the peer; behind a proxy, the proxy's).
@@ -110,6 +112,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Current {
             .ok_or_else(|| ApiError::internal().into_response())
     }
 }
+
+/// Where the sign-in form is posted.
+const SIGN_IN_PATH: &str = "/admin/sign-in";
 
 /// The session id the request's cookie names.
 fn session_cookie(parts: &axum::http::HeaderMap) -> Option<String> {
@@ -128,7 +133,13 @@ async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> 
     let now = state.hub.now_ms();
     // The pages' background polls (`*.json`) are not a person using the session.
     let used = !req.uri().path().ends_with(".json");
-    let session = match session_cookie(req.headers()) {
+    let cookie = session_cookie(req.headers());
+    // The sign-in form's own token (no session behind it, nothing stored).
+    let sign_in_token = cookie
+        .as_deref()
+        .and_then(session::sign_in_token)
+        .map(str::to_owned);
+    let session = match cookie.filter(|_| sign_in_token.is_none()) {
         Some(id) => match state.sessions.touch(&id, now, used).await {
             Ok(s) => s,
             Err(e) => return with_page_headers(error_page(e.into())),
@@ -154,13 +165,22 @@ async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> 
         })
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     if req.method() == Method::POST {
-        match csrf::verify(req, session.as_ref(), state.hub.config.body_limit_bytes).await {
+        // The sign-in form checks its own token; every other form its session's.
+        let expected = match (&session, &sign_in_token) {
+            (Some(s), _) => Some(s.csrf.as_str()),
+            (None, Some(t)) if matches!(req.uri().path(), "/sign-in" | SIGN_IN_PATH) => {
+                Some(t.as_str())
+            }
+            _ => None,
+        };
+        match csrf::verify(req, expected, state.hub.config.body_limit_bytes).await {
             Ok(checked) => req = checked,
             Err(why) => return with_page_headers(refused(why)),
         }
     }
     req.extensions_mut().insert(Current {
         session,
+        sign_in_token,
         secure,
         client,
     });

@@ -25,6 +25,33 @@ pub const COOKIE: &str = "fc_admin";
 pub const IDLE: i64 = 30 * 60 * 1000;
 /// No session lives longer than this.
 pub const LIFETIME: i64 = 12 * 60 * 60 * 1000;
+/// The sign-in form's cookie value starts with this: a CSRF token for the form alone, kept in
+/// no store (issue 20 §3: an anonymous visit stores nothing, so visits cannot fill the
+/// database nor push a real visitor's form out). The form sends it back in its hidden field
+/// (a double-submit check); a session id never starts with it.
+pub const SIGN_IN_PREFIX: &str = "signin.";
+
+/// The sign-in form's token if `cookie` holds one.
+pub fn sign_in_token(cookie: &str) -> Option<&str> {
+    cookie
+        .strip_prefix(SIGN_IN_PREFIX)
+        .filter(|t| t.len() >= 32 && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// A fresh sign-in form token, and the `Set-Cookie` value carrying it (an hour, `Strict`).
+pub fn new_sign_in_token(secure: bool) -> (String, String) {
+    let token = ids::api_secret();
+    let cookie = cookie::Cookie::build((COOKIE, format!("{SIGN_IN_PREFIX}{token}")))
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .path("/admin")
+        .secure(secure)
+        .max_age(cookie::time::Duration::seconds(3600))
+        .build()
+        .to_string();
+    (token, cookie)
+}
+
 /// Most anonymous sessions kept; past it the least recently used are dropped.
 pub const MAX_ANONYMOUS: u64 = 10_000;
 /// A session's last use is written back at most this often (the idle limit is 30 minutes, so

@@ -49,32 +49,30 @@ pub async fn home(current: Current) -> Response {
     }
 }
 
-/// `GET /admin/sign-in`: the form, under an anonymous session (for its CSRF token).
+/// `GET /admin/sign-in`: the form. Its CSRF token lives in the cookie and the form alone
+/// (`session::SIGN_IN_PREFIX`): showing it stores nothing.
 pub async fn show(State(state): State<PageState>, current: Current) -> Response {
     if current.session.as_ref().is_some_and(is_signed_in) {
         return Redirect::to("/admin").into_response();
     }
-    let (session, fresh) = match current.session {
-        Some(s) => (s, false),
-        None => match state
-            .sessions
-            .start(Principal::Anonymous, state.hub.now_ms())
-            .await
-        {
-            Ok(s) => (s, true),
-            Err(e) => return error_page(e.into()),
-        },
+    let (token, cookie) = match (&current.session, &current.sign_in_token) {
+        // A session from before (anonymous ones of earlier versions) keeps its own token.
+        (Some(s), _) => (s.csrf.clone(), None),
+        (None, Some(t)) => (t.clone(), None),
+        (None, None) => {
+            let (t, c) = session::new_sign_in_token(current.secure);
+            (t, Some(c))
+        }
     };
     let page = SignInPage {
-        csrf: session.csrf.clone(),
+        csrf: token,
         error: None,
         operator_enabled: state.hub.config.admin_token.is_some(),
     };
     let res = render(StatusCode::OK, &page);
-    if fresh {
-        with_cookie(res, &session::set_cookie(Some(&session.id), current.secure))
-    } else {
-        res
+    match cookie {
+        Some(c) => with_cookie(res, &c),
+        None => res,
     }
 }
 
@@ -97,9 +95,12 @@ pub async fn submit(
     current: Current,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    // The guard let the POST through, so there is a session with a matching token.
-    let Some(anonymous) = current.session else {
-        return message_page(StatusCode::FORBIDDEN, "Refused", "No session.");
+    // The guard let the POST through, so the form's token matched its cookie's (or an
+    // earlier session's).
+    let csrf = match (&current.session, &current.sign_in_token) {
+        (Some(s), _) => s.csrf.clone(),
+        (None, Some(t)) => t.clone(),
+        (None, None) => return message_page(StatusCode::FORBIDDEN, "Refused", "No session."),
     };
     let hub = &state.hub;
     let now = hub.now_ms();
@@ -107,7 +108,7 @@ pub async fn submit(
         render(
             status,
             &SignInPage {
-                csrf: anonymous.csrf.clone(),
+                csrf: csrf.clone(),
                 error: Some(error),
                 operator_enabled: hub.config.admin_token.is_some(),
             },
@@ -167,7 +168,11 @@ pub async fn submit(
         _ => tracing::info!("operator signed in to the admin pages"),
     }
     // A new id: one known before sign-in (planted, or seen) is worth nothing after.
-    let started = match state.sessions.end(&anonymous.id).await {
+    let ended = match &current.session {
+        Some(before) => state.sessions.end(&before.id).await,
+        None => Ok(()),
+    };
+    let started = match ended {
         Ok(()) => state.sessions.start(principal, now).await,
         Err(e) => Err(e),
     };

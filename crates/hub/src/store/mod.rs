@@ -306,6 +306,15 @@ pub trait Store: Send + Sync + 'static {
     async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
     /// Deletes pending tokens registered before `created_before`.
     async fn delete_expired_pending(&self, created_before: i64) -> StoreResult<u64>;
+    /// Keeps at most `per_address` pending tokens registered from `from` and, when `overall`
+    /// is given, at most that many pending tokens in all, removing the oldest first (issue 20
+    /// §3: anonymous registrations cannot fill the disk). Returns the tokens removed.
+    async fn trim_pending_tokens(
+        &self,
+        from: &str,
+        per_address: u64,
+        overall: Option<u64>,
+    ) -> StoreResult<Vec<String>>;
 
     // --- comments and votes ---
 
@@ -315,6 +324,10 @@ pub trait Store: Send + Sync + 'static {
     async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>>;
     /// All the tenant's comments by `(date, id)`, `skip` then at most `limit`.
     async fn comments_page(&self, tenant: &str, skip: u64, limit: u64)
+        -> StoreResult<Vec<Comment>>;
+    /// One page of a thread's comments, or of the whole tenant's, by `(date, id)` in the
+    /// direction asked (issue 20 §6: every list is paged).
+    async fn list_comments(&self, tenant: &str, q: &CommentsQuery<'_>)
         -> StoreResult<Vec<Comment>>;
     /// How many comments the tenant has.
     async fn count_comments(&self, tenant: &str) -> StoreResult<u64>;

@@ -100,6 +100,12 @@ pub struct TokenRecord {
     pub batch_size: i64,
     /// Position of this token's `SetSetupCompleted` entry.
     pub setup_completed_at: Option<i64>,
+    /// The acknowledging admin allowed this integration to read an API secret of its domain
+    /// (`GET /integrations/v1/api-secret`; off unless they said so).
+    pub api_secret_allowed: bool,
+    /// The client address that registered it while pending (an IPv6 client's /64), for the
+    /// per-address cap on pending tokens; `None` for tokens an admin made.
+    pub registered_from: Option<String>,
 }
 
 impl TokenRecord {
@@ -118,6 +124,8 @@ impl TokenRecord {
             upload_finished: false,
             batch_size,
             setup_completed_at: None,
+            api_secret_allowed: false,
+            registered_from: None,
         }
     }
 }
@@ -330,6 +338,36 @@ pub enum Change {
         /// The vote's id.
         id: String,
     },
+}
+
+/// Which page of comments [`super::Store::list_comments`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentsQuery<'a> {
+    /// One thread, or the whole tenant.
+    pub url_id: Option<&'a str>,
+    /// Comments passed over first.
+    pub skip: u64,
+    /// Most comments returned.
+    pub limit: u64,
+    /// Newest first (else oldest first).
+    pub newest_first: bool,
+}
+
+impl CommentsQuery<'_> {
+    /// The statement, with `?` placeholders in the order tenant, url id (when given), limit,
+    /// skip. Built from the flags only: no input reaches the text.
+    pub fn sql(&self) -> String {
+        let order = if self.newest_first { "DESC" } else { "ASC" };
+        let thread = if self.url_id.is_some() {
+            " AND url_id = ?"
+        } else {
+            ""
+        };
+        format!(
+            "SELECT id, doc FROM comments WHERE tenant_id = ?{thread} \
+             ORDER BY date_ms {order}, id {order} LIMIT ? OFFSET ?"
+        )
+    }
 }
 
 /// Fields the comments API may change.

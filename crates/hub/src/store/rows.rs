@@ -89,6 +89,8 @@ pub(crate) fn token_from_row<R: StoreRow>(row: &R) -> StoreResult<TokenRecord> {
         upload_finished: row.flag("upload_finished")?,
         batch_size: row.int("batch_size")?,
         setup_completed_at: row.opt_int("setup_completed_at")?,
+        api_secret_allowed: row.flag("api_secret_allowed")?,
+        registered_from: row.opt_text("registered_from")?,
     })
 }
 

@@ -175,3 +175,52 @@ pub async fn expired_pending_tokens_are_deleted(store: Arc<dyn Store>) {
     assert!(store.token("acknowledged").await.unwrap().is_some());
     assert_eq!(store.delete_expired_pending(T0 + 500).await.unwrap(), 0);
 }
+
+/// Issue 20 §3: pending tokens are capped per registering address and in all, the oldest
+/// going first; acknowledged tokens and other addresses' are never touched by the per-address
+/// cap, and what is removed is named.
+pub async fn pending_tokens_are_capped_per_address_and_overall(store: Arc<dyn Store>) {
+    let register = |token: &str, from: &str, at: i64| TokenRecord {
+        registered_from: Some(from.to_owned()),
+        ..TokenRecord::pending(token, at, 100)
+    };
+    for i in 0..5 {
+        store
+            .register_token(&register(&format!("a-{i}"), "192.0.2.1", T0 + i))
+            .await
+            .unwrap();
+    }
+    for i in 0..2 {
+        store
+            .register_token(&register(&format!("b-{i}"), "192.0.2.2", T0 + 10 + i))
+            .await
+            .unwrap();
+    }
+    // An acknowledged token from the same address is no pending one.
+    let t = tenant(&*store, "t1").await;
+    validated_token(&*store, &t, "a-acknowledged").await;
+
+    let mut removed = store
+        .trim_pending_tokens("192.0.2.1", 3, None)
+        .await
+        .unwrap();
+    removed.sort();
+    assert_eq!(removed, vec!["a-0".to_owned(), "a-1".to_owned()]);
+    for kept in ["a-2", "a-3", "a-4", "b-0", "b-1", "a-acknowledged"] {
+        assert!(store.token(kept).await.unwrap().is_some(), "{kept}");
+    }
+    // Five pending in all now; the overall cap of 4 takes the oldest, whoever made it.
+    let removed = store
+        .trim_pending_tokens("192.0.2.2", 3, Some(4))
+        .await
+        .unwrap();
+    assert_eq!(removed, vec!["a-2".to_owned()]);
+    assert!(store.token("a-acknowledged").await.unwrap().is_some());
+    assert!(store.token("b-0").await.unwrap().is_some());
+    // Nothing over either cap: nothing removed.
+    assert!(store
+        .trim_pending_tokens("192.0.2.1", 3, Some(4))
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -185,6 +185,31 @@ pub(super) async fn comments_by_url(
     readable_comments(&rows)
 }
 
+pub(super) async fn list_comments(
+    store: &PostgresStore,
+    tenant: &str,
+    q: &CommentsQuery<'_>,
+) -> StoreResult<Vec<Comment>> {
+    // The portable statement with PostgreSQL's numbered placeholders.
+    let mut sql = String::new();
+    for (n, part) in q.sql().split('?').enumerate() {
+        if n > 0 {
+            sql.push_str(&format!("${n}"));
+        }
+        sql.push_str(part);
+    }
+    let mut query = sqlx::query(&sql).bind(tenant);
+    if let Some(url_id) = q.url_id {
+        query = query.bind(url_id);
+    }
+    let rows = query
+        .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(q.skip).unwrap_or(i64::MAX))
+        .fetch_all(&store.pool)
+        .await?;
+    readable_comments(&rows)
+}
+
 pub(super) async fn comments_page(
     store: &PostgresStore,
     tenant: &str,

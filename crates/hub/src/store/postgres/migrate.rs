@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("0003_claim_by_target.sql"),
     ),
     (4, "admin sessions", include_str!("0004_admin_sessions.sql")),
+    (
+        5,
+        "api secret permission, pending token caps",
+        include_str!("0005_integration_tokens.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

@@ -272,6 +272,15 @@ impl Store for PostgresStore {
         tokens::delete_expired_pending(self, created_before).await
     }
 
+    async fn trim_pending_tokens(
+        &self,
+        from: &str,
+        per_address: u64,
+        overall: Option<u64>,
+    ) -> StoreResult<Vec<String>> {
+        tokens::trim_pending_tokens(self, from, per_address, overall).await
+    }
+
     async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>> {
         comments::comment(self, tenant, id).await
     }
@@ -287,6 +296,14 @@ impl Store for PostgresStore {
         limit: u64,
     ) -> StoreResult<Vec<Comment>> {
         comments::comments_page(self, tenant, skip, limit).await
+    }
+
+    async fn list_comments(
+        &self,
+        tenant: &str,
+        q: &CommentsQuery<'_>,
+    ) -> StoreResult<Vec<Comment>> {
+        comments::list_comments(self, tenant, q).await
     }
 
     async fn count_comments(&self, tenant: &str) -> StoreResult<u64> {

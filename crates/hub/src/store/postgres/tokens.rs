@@ -10,7 +10,7 @@ pub(super) async fn write_token(conn: &mut PgConnection, r: &TokenRecord) -> Sto
     sqlx::query(
         "UPDATE integration_tokens SET tenant_id = $1, state = $2, integration_type = $3, domain = $4, \
          skip_requested = $5, acknowledged_at = $6, upload_received = $7, upload_finished = $8, \
-         batch_size = $9, setup_completed_at = $10 WHERE token = $11",
+         batch_size = $9, setup_completed_at = $10, api_secret_allowed = $12 WHERE token = $11",
     )
     .bind(r.tenant_id.as_deref())
     .bind(r.state.as_str())
@@ -23,6 +23,7 @@ pub(super) async fn write_token(conn: &mut PgConnection, r: &TokenRecord) -> Sto
     .bind(r.batch_size)
     .bind(r.setup_completed_at)
     .bind(r.token.as_str())
+    .bind(r.api_secret_allowed)
     .execute(&mut *conn)
     .await?;
     announce(
@@ -49,8 +50,9 @@ pub(super) async fn register_token(
     let mut tx = store.pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO integration_tokens (token, tenant_id, state, integration_type, domain, skip_requested, \
-         created_at, acknowledged_at, upload_received, upload_finished, batch_size, setup_completed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (token) DO NOTHING",
+         created_at, acknowledged_at, upload_received, upload_finished, batch_size, setup_completed_at, \
+         api_secret_allowed, registered_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (token) DO NOTHING",
     )
     .bind(&r.token)
     .bind(r.tenant_id.as_deref())
@@ -64,6 +66,8 @@ pub(super) async fn register_token(
     .bind(r.upload_finished)
     .bind(r.batch_size)
     .bind(r.setup_completed_at)
+    .bind(r.api_secret_allowed)
+    .bind(r.registered_from.as_deref())
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -211,6 +215,41 @@ pub(super) async fn restart_upload(
     write_token(&mut tx, &record).await?;
     tx.commit().await?;
     Ok(record)
+}
+
+pub(super) async fn trim_pending_tokens(
+    store: &PostgresStore,
+    from: &str,
+    per_address: u64,
+    overall: Option<u64>,
+) -> StoreResult<Vec<String>> {
+    let mut tx = store.pool.begin().await?;
+    let mut removed: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM integration_tokens WHERE state = 'pending' AND registered_from = $1 \
+         AND token NOT IN (SELECT token FROM integration_tokens \
+         WHERE state = 'pending' AND registered_from = $1 ORDER BY created_at DESC LIMIT $2) \
+         RETURNING token",
+    )
+    .bind(from)
+    .bind(i64::try_from(per_address).unwrap_or(i64::MAX))
+    .fetch_all(&mut *tx)
+    .await?;
+    if let Some(overall) = overall.filter(|n| *n > 0) {
+        let older: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM integration_tokens WHERE state = 'pending' AND created_at < \
+             (SELECT created_at FROM integration_tokens WHERE state = 'pending' \
+             ORDER BY created_at DESC LIMIT 1 OFFSET $1) RETURNING token",
+        )
+        .bind(i64::try_from(overall - 1).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        removed.extend(older);
+    }
+    if !removed.is_empty() {
+        announce(&mut tx, &Notice::TokensExpired).await?;
+    }
+    tx.commit().await?;
+    Ok(removed)
 }
 
 pub(super) async fn delete_expired_pending(

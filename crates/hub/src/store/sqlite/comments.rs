@@ -154,6 +154,24 @@ pub(super) async fn comments_page(
     readable_comments(&rows)
 }
 
+pub(super) async fn list_comments(
+    store: &SqliteStore,
+    tenant: &str,
+    q: &CommentsQuery<'_>,
+) -> StoreResult<Vec<Comment>> {
+    let sql = q.sql();
+    let mut query = sqlx::query(&sql).bind(tenant);
+    if let Some(url_id) = q.url_id {
+        query = query.bind(url_id);
+    }
+    let rows = query
+        .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(q.skip).unwrap_or(i64::MAX))
+        .fetch_all(&store.reader)
+        .await?;
+    readable_comments(&rows)
+}
+
 pub(super) async fn count_comments(store: &SqliteStore, tenant: &str) -> StoreResult<u64> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE tenant_id = ?")
         .bind(tenant)

@@ -145,6 +145,26 @@ impl SqliteStore {
         add_column_if_missing(&writer, "webhook_deliveries", "lease_until", "INTEGER").await?;
         add_column_if_missing(
             &writer,
+            "integration_tokens",
+            "api_secret_allowed",
+            "INTEGER NOT NULL DEFAULT 0",
+        )
+        .await?;
+        add_column_if_missing(&writer, "integration_tokens", "registered_from", "TEXT").await?;
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS integration_tokens_pending ON integration_tokens \
+             (registered_from, created_at) WHERE state = 'pending'",
+        )
+        .execute(&writer)
+        .await?;
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS integration_tokens_pending_by_age ON integration_tokens \
+             (created_at) WHERE state = 'pending'",
+        )
+        .execute(&writer)
+        .await?;
+        add_column_if_missing(
+            &writer,
             "webhook_deliveries",
             "target_host",
             "TEXT NOT NULL DEFAULT ''",
@@ -358,6 +378,15 @@ impl Store for SqliteStore {
         tokens::delete_expired_pending(self, created_before).await
     }
 
+    async fn trim_pending_tokens(
+        &self,
+        from: &str,
+        per_address: u64,
+        overall: Option<u64>,
+    ) -> StoreResult<Vec<String>> {
+        tokens::trim_pending_tokens(self, from, per_address, overall).await
+    }
+
     async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>> {
         comments::comment(self, tenant, id).await
     }
@@ -373,6 +402,14 @@ impl Store for SqliteStore {
         limit: u64,
     ) -> StoreResult<Vec<Comment>> {
         comments::comments_page(self, tenant, skip, limit).await
+    }
+
+    async fn list_comments(
+        &self,
+        tenant: &str,
+        q: &CommentsQuery<'_>,
+    ) -> StoreResult<Vec<Comment>> {
+        comments::list_comments(self, tenant, q).await
     }
 
     async fn count_comments(&self, tenant: &str) -> StoreResult<u64> {

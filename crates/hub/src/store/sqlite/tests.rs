@@ -112,6 +112,8 @@ async fn store_with_token(dir: &std::path::Path) -> SqliteStore {
             upload_finished: false,
             batch_size: 500,
             setup_completed_at: None,
+            api_secret_allowed: false,
+            registered_from: None,
         })
         .await
         .unwrap();
@@ -356,6 +358,8 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                             upload_finished: false,
                             batch_size: 500,
                             setup_completed_at: None,
+                            api_secret_allowed: false,
+                            registered_from: None,
                         })
                         .await;
                     Acked::Token(token, r.is_ok())
@@ -545,4 +549,40 @@ proptest::proptest! {
             assert_exactly_the_acknowledged(&path, all).await;
         });
     }
+}
+
+/// Issue 19: another process holding SQLite's write lock past the busy timeout (an operator's
+/// `sqlite3`, a backup) makes the writes waiting behind it fail as `busy`, never `Ok`; once it
+/// lets go, writes succeed without a restart, and what was answered `Ok` is exactly what is
+/// stored. Takes the busy timeout (10 s) to run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_held_past_the_busy_timeout_fails_writes_as_busy_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let store = store_with_token(dir.path()).await;
+    let mut all = full_disk_round(&store, 0, 8).await;
+    assert!(round_outcome(&all).0, "writes before the lock");
+    let holder = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let db = rusqlite::Connection::open(&path).unwrap();
+            db.execute_batch("BEGIN IMMEDIATE").unwrap();
+            std::thread::sleep(Duration::from_secs(12));
+            db.execute_batch("ROLLBACK").unwrap();
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Writes queued behind the first ones may run once the lock is let go (after 12 s, the
+    // busy timeout is 10 s): at least the first group fails; none is answered `Ok` and lost.
+    let during = full_disk_round(&store, 1, 8).await;
+    let (every, _) = round_outcome(&during);
+    assert!(!every, "no write waited out the busy timeout");
+    all.extend(during);
+    holder.await.unwrap();
+    let after = full_disk_round(&store, 2, 8).await;
+    assert!(round_outcome(&after).0, "writes after the lock was let go");
+    all.extend(after);
+    store.close().await;
+    drop(store);
+    assert_exactly_the_acknowledged(&path, all).await;
 }

@@ -6,7 +6,7 @@ pub(super) async fn write_token(conn: &mut SqliteConnection, r: &TokenRecord) ->
     sqlx::query(
         "UPDATE integration_tokens SET tenant_id = ?, state = ?, integration_type = ?, domain = ?, \
          skip_requested = ?, acknowledged_at = ?, upload_received = ?, upload_finished = ?, \
-         batch_size = ?, setup_completed_at = ? WHERE token = ?",
+         batch_size = ?, setup_completed_at = ?, api_secret_allowed = ? WHERE token = ?",
     )
     .bind(r.tenant_id.as_deref())
     .bind(r.state.as_str())
@@ -18,6 +18,7 @@ pub(super) async fn write_token(conn: &mut SqliteConnection, r: &TokenRecord) ->
     .bind(r.upload_finished)
     .bind(r.batch_size)
     .bind(r.setup_completed_at)
+    .bind(r.api_secret_allowed)
     .bind(r.token.as_str())
     .execute(&mut *conn)
     .await?;
@@ -50,8 +51,9 @@ pub(super) async fn register_token(
     let mut tx = store.writer.begin().await?;
     sqlx::query(
         "INSERT INTO integration_tokens (token, tenant_id, state, integration_type, domain, skip_requested, \
-         created_at, acknowledged_at, upload_received, upload_finished, batch_size, setup_completed_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING",
+         created_at, acknowledged_at, upload_received, upload_finished, batch_size, setup_completed_at, \
+         api_secret_allowed, registered_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (token) DO NOTHING",
     )
     .bind(&r.token)
     .bind(r.tenant_id.as_deref())
@@ -65,6 +67,8 @@ pub(super) async fn register_token(
     .bind(r.upload_finished)
     .bind(r.batch_size)
     .bind(r.setup_completed_at)
+    .bind(r.api_secret_allowed)
+    .bind(r.registered_from.as_deref())
     .execute(&mut *tx)
     .await?;
     let stored = read_token(&mut tx, &r.token)
@@ -165,6 +169,40 @@ pub(super) async fn delete_expired_pending(
             .execute(&store.writer)
             .await?;
     Ok(done.rows_affected())
+}
+
+pub(super) async fn trim_pending_tokens(
+    store: &SqliteStore,
+    from: &str,
+    per_address: u64,
+    overall: Option<u64>,
+) -> StoreResult<Vec<String>> {
+    let mut tx = store.writer.begin().await?;
+    // The address's pending tokens through `integration_tokens_pending`: about the cap.
+    let mut removed: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM integration_tokens WHERE state = 'pending' AND registered_from = ?1 \
+         AND token NOT IN (SELECT token FROM integration_tokens \
+         WHERE state = 'pending' AND registered_from = ?1 ORDER BY created_at DESC LIMIT ?2) \
+         RETURNING token",
+    )
+    .bind(from)
+    .bind(i64::try_from(per_address).unwrap_or(i64::MAX))
+    .fetch_all(&mut *tx)
+    .await?;
+    if let Some(overall) = overall.filter(|n| *n > 0) {
+        // Everything older than the `overall`-th newest, found by walking the age index.
+        let older: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM integration_tokens WHERE state = 'pending' AND created_at < \
+             (SELECT created_at FROM integration_tokens WHERE state = 'pending' \
+             ORDER BY created_at DESC LIMIT 1 OFFSET ?1) RETURNING token",
+        )
+        .bind(i64::try_from(overall - 1).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        removed.extend(older);
+    }
+    tx.commit().await?;
+    Ok(removed)
 }
 
 pub(super) async fn describe_token(
