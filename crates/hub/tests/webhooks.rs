@@ -822,3 +822,75 @@ async fn the_guides_reserialising_python_receiver_accepts_test_payloads_of_every
     assert!(real.starts_with("BAD signature"), "{real}");
     let _ = child.kill().await;
 }
+
+/// Issue 20 §6: the deliveries list is paged (`limit`, `page`, `skip`), newest first.
+#[tokio::test]
+async fn the_deliveries_list_is_paged() {
+    let hub = hub_with(20, 3).await;
+    let rx = Receiver::ok().await;
+    let t = hub.tenant("Pages").await;
+    configure(
+        &hub,
+        &t,
+        json!({"domain": "*", "create": {"url": rx.url.clone()}}),
+    )
+    .await;
+    for i in 0..5 {
+        comment_on(&hub, &t, "pages.example", &format!("n{i}")).await;
+    }
+    rx.wait_for(5, 10).await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (s, all) = hub
+        .call(
+            Method::GET,
+            "/api/v1/webhook-deliveries",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{all}");
+    let all = ids(&all);
+    assert_eq!(all.len(), 5);
+    let mut paged = Vec::new();
+    for page in 0..3 {
+        let (_, v) = hub
+            .call(
+                Method::GET,
+                &format!("/api/v1/webhook-deliveries?limit=2&page={page}"),
+                Some(&t.key),
+                None,
+            )
+            .await;
+        paged.extend(ids(&v));
+    }
+    assert_eq!(paged, all, "the pages, in order, are the whole list");
+    let (_, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/webhook-deliveries?limit=2&skip=4",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&v), all[4..].to_vec());
+    let (s, v) = hub
+        .call(
+            Method::GET,
+            "/api/v1/webhook-deliveries?skip=-1",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid-query"),
+        "{v}"
+    );
+}

@@ -306,6 +306,12 @@ pub struct DeliveriesQuery {
     /// At most this many (1 to 1000, default 100).
     #[serde(default, deserialize_with = "fastcomments_protocol::lenient::opt_int")]
     limit: Option<i64>,
+    /// Page number, from 0: skips `page × limit` deliveries.
+    #[serde(default, deserialize_with = "fastcomments_protocol::lenient::opt_int")]
+    page: Option<i64>,
+    /// Deliveries skipped before the page (added to `page × limit`).
+    #[serde(default, deserialize_with = "fastcomments_protocol::lenient::opt_int")]
+    skip: Option<i64>,
 }
 
 /// `{status, deliveries}`.
@@ -339,10 +345,22 @@ pub async fn list_deliveries(
         None => None,
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000) as u64;
-    let mut list = hub
-        .store
-        .deliveries(&auth.tenant_id, status, q.comment_id.as_deref(), limit)
-        .await?;
+    let count = |v: Option<i64>, name: &str| -> ApiResult<u64> {
+        u64::try_from(v.unwrap_or(0))
+            .map_err(|_| ApiError::invalid_query(format!("{name} must be 0 or more")))
+    };
+    let offset = count(q.page, "page")?
+        .saturating_mul(limit)
+        .saturating_add(count(q.skip, "skip")?);
+    let filter = crate::store::DeliveryFilter {
+        status,
+        kind: None,
+        comment_id: q.comment_id.as_deref(),
+        domain: None,
+        offset,
+        limit,
+    };
+    let mut list = hub.store.find_deliveries(&auth.tenant_id, &filter).await?;
     // A domain's secret sees its domain's deliveries (of the page read).
     list.retain(|d| auth.reaches(d.domain.as_deref()));
     Ok(Json(DeliveriesOut {
