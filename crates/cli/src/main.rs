@@ -55,7 +55,8 @@ struct StoreArgs {
         default_value = "./fastcomments-data"
     )]
     data_dir: PathBuf,
-    /// sqlite://PATH; overrides --data-dir.
+    /// The database instead of --data-dir's hub.db: sqlite://PATH, or postgres://USER@HOST/DB
+    /// for a database several hub nodes share (each node runs its own `serve`).
     #[arg(long, env = "FASTCOMMENTS_DATABASE_URL")]
     database_url: Option<String>,
 }

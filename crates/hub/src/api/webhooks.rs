@@ -339,7 +339,7 @@ pub async fn list_deliveries(
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
             ApiError::invalid_query(format!(
-                "status must be queued, retrying, succeeded, failed or cancelled, got {s:?}"
+                "status must be queued, retrying, paused, succeeded, failed or cancelled, got {s:?}"
             ))
         })?),
         None => None,
