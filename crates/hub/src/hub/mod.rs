@@ -422,6 +422,9 @@ impl Hub {
 
     /// Removes expired pending tokens and timeline entries past retention.
     pub async fn run_maintenance(&self) -> StoreResult<(u64, u64)> {
+        // Addresses whose failed-credential budget is full again are forgotten, so the
+        // throttle's memory follows the recent guessers, not every address ever seen.
+        self.throttle.forget_idle();
         let now = self.now_ms();
         let ttl = self.config.pending_token_ttl.as_millis() as i64;
         let keep = self.config.retention.as_millis() as i64;

@@ -28,6 +28,9 @@ pub struct CredentialThrottle {
     limiter: Limiter,
     clock: DefaultClock,
     refused_until: Mutex<HashMap<IpAddr, Instant>>,
+    /// Whether `refused_until` may hold anyone: every request asks [`Self::wait`], and while
+    /// nobody is refused (nearly always) the answer costs one atomic load, no lock.
+    any_refused: std::sync::atomic::AtomicBool,
 }
 
 impl CredentialThrottle {
@@ -43,12 +46,16 @@ impl CredentialThrottle {
             ),
             clock,
             refused_until: Mutex::default(),
+            any_refused: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// How long `client` must wait before a credential of it is looked at again (`None`: it
     /// may go ahead).
     pub fn wait(&self, client: IpAddr) -> Option<Duration> {
+        if !self.any_refused.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
         let mut refused = self.refused_until.lock();
         let until = *refused.get(&client)?;
         let now = Instant::now();
@@ -68,6 +75,8 @@ impl CredentialThrottle {
         let wait = not_until.wait_time_from(self.clock.now());
         let mut refused = self.refused_until.lock();
         refused.insert(client, Instant::now() + wait);
+        self.any_refused
+            .store(true, std::sync::atomic::Ordering::Release);
         // Addresses whose wait is over are forgotten here too, so the map stays small.
         if refused.len() > 10_000 {
             let now = Instant::now();
@@ -80,7 +89,12 @@ impl CredentialThrottle {
     pub fn forget_idle(&self) {
         self.limiter.retain_recent();
         let now = Instant::now();
-        self.refused_until.lock().retain(|_, until| *until > now);
+        let mut refused = self.refused_until.lock();
+        refused.retain(|_, until| *until > now);
+        if refused.is_empty() {
+            self.any_refused
+                .store(false, std::sync::atomic::Ordering::Release);
+        }
     }
 }
 
@@ -105,5 +119,8 @@ mod tests {
         assert!(t.wait(a).is_some());
         assert_eq!(t.wait(b), None, "another address is not touched");
         assert_eq!(t.failed(b), None);
+        // Maintenance keeps a refusal that still runs.
+        t.forget_idle();
+        assert!(t.wait(a).is_some());
     }
 }

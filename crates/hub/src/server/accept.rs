@@ -25,6 +25,7 @@ use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -125,71 +126,82 @@ impl Drop for Admitted {
     }
 }
 
-/// Where a connection is, for its watchdog.
-#[derive(Debug, Clone, Copy)]
-enum Phase {
-    /// Reading a request head that began at this instant (the connection's start, or the
-    /// first byte after the previous answer).
-    Head(Instant),
-    /// This many requests are being handled.
-    Handling(usize),
-    /// Answered; waiting for the next request since the last read or write.
-    Idle,
-}
-
 /// A connection's phase and its last read or write, shared by its I/O, its service and its
-/// watchdog.
+/// watchdog. Atomics, not a lock: every read and write of every connection passes here.
+///
+/// Phases: reading a request head (since `head_since`), handling `handling` requests, or idle
+/// since the last read or write. Times are milliseconds since the connection opened.
 #[derive(Debug)]
 struct Activity {
-    phase: Mutex<(Phase, Instant)>,
+    opened: Instant,
+    /// When the current request head began, or [`NOT_READING`].
+    head_since: AtomicU64,
+    /// Requests being handled.
+    handling: AtomicUsize,
+    /// The last read or write.
+    last_io: AtomicU64,
 }
+
+/// `head_since` while no request head is being read.
+const NOT_READING: u64 = u64::MAX;
 
 impl Activity {
     fn new() -> Arc<Activity> {
-        let now = Instant::now();
         Arc::new(Activity {
-            phase: Mutex::new((Phase::Head(now), now)),
+            opened: Instant::now(),
+            head_since: AtomicU64::new(0),
+            handling: AtomicUsize::new(0),
+            last_io: AtomicU64::new(0),
         })
     }
 
+    fn now(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
     fn read(&self) {
-        let mut p = self.phase.lock();
-        let now = Instant::now();
-        if matches!(p.0, Phase::Idle) {
-            p.0 = Phase::Head(now);
+        let now = self.now();
+        // The first byte after an answer starts the next request's head.
+        if self.handling.load(Ordering::Acquire) == 0 {
+            let _ = self.head_since.compare_exchange(
+                NOT_READING,
+                now,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
         }
-        p.1 = now;
+        self.last_io.store(now, Ordering::Release);
     }
 
     fn wrote(&self) {
-        self.phase.lock().1 = Instant::now();
+        self.last_io.store(self.now(), Ordering::Release);
     }
 
     fn request_started(&self) {
-        let mut p = self.phase.lock();
-        p.0 = match p.0 {
-            Phase::Handling(n) => Phase::Handling(n + 1),
-            _ => Phase::Handling(1),
-        };
+        self.handling.fetch_add(1, Ordering::AcqRel);
+        self.head_since.store(NOT_READING, Ordering::Release);
     }
 
     fn request_answered(&self) {
-        let mut p = self.phase.lock();
-        p.0 = match p.0 {
-            Phase::Handling(n) if n > 1 => Phase::Handling(n - 1),
-            _ => Phase::Idle,
-        };
-        p.1 = Instant::now();
+        self.last_io.store(self.now(), Ordering::Release);
+        let _ = self
+            .handling
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
     /// When the connection is due to be closed, as of now (`None`: while a request is
     /// handled, never).
     fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
-        let (phase, last) = *self.phase.lock();
-        match phase {
-            Phase::Head(since) => Some(since + limits.header_read_timeout),
-            Phase::Handling(_) => None,
-            Phase::Idle => Some(last + limits.idle_timeout),
+        if self.handling.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let at = |ms: u64, plus: Duration| self.opened + Duration::from_millis(ms) + plus;
+        match self.head_since.load(Ordering::Acquire) {
+            NOT_READING => Some(at(
+                self.last_io.load(Ordering::Acquire),
+                limits.idle_timeout,
+            )),
+            since => Some(at(since, limits.header_read_timeout)),
         }
     }
 }
