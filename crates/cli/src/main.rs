@@ -155,6 +155,14 @@ struct ServeArgs {
     /// Seconds a kept-alive connection may wait for its next request before it is closed.
     #[arg(long, env = "FASTCOMMENTS_IDLE_TIMEOUT_SECS", default_value_t = 30)]
     idle_timeout_secs: u64,
+    /// Seconds a request's body may take to arrive after its head; a slower one closes the
+    /// connection (60 s is a 1 MiB upload at 17 KB/s).
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_BODY_READ_TIMEOUT_SECS",
+        default_value_t = 60
+    )]
+    body_read_timeout_secs: u64,
     /// Most open connections in all; more are closed at once. Lowered at start to three
     /// quarters of the process's open-files limit when that is lower.
     #[arg(long, env = "FASTCOMMENTS_MAX_CONNECTIONS", default_value_t = 4096)]
@@ -314,6 +322,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let connections = ConnectionLimits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
+        body_read_timeout: Duration::from_secs(args.body_read_timeout_secs.max(1)),
         max_connections,
         max_per_address: args.max_connections_per_address.max(1),
         trusted_proxies: args.trusted_proxies.clone(),

@@ -420,3 +420,43 @@ async fn anonymous_token_registrations_are_capped_per_address() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// A request whose head arrived but whose body trickles (a byte a second) is cut off after
+/// the body timeout, and the connection's place is given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_body_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, url) = start_hub(dir.path(), None, &["--body-read-timeout-secs", "2"]).await;
+    let mut s = connect_from([127, 0, 0, 40], &url).await.unwrap();
+    s.write_all(
+        // The sign-in form's body is read before anything answers (its CSRF check).
+        b"POST /admin/sign-in HTTP/1.1\r\nHost: hub\r\n\
+          Cookie: fc_admin=signin.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nc",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        if s.write_all(b" ").await.is_err() {
+            closed = true;
+            break;
+        }
+        if closed_within(&mut s, Duration::from_millis(10)).await {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "a trickling body was still open after {:?}",
+        started.elapsed()
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
+        "closed after {took:?}"
+    );
+}

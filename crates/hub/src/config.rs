@@ -116,6 +116,9 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// Most time a kept-alive connection waits for its next request (30 s).
     pub idle_timeout: Duration,
+    /// Most time from a request's head to the end of its body (60 s: a 1 MiB upload at
+    /// 17 KB/s); a body that trickles slower closes the connection.
+    pub body_read_timeout: Duration,
     /// Most open connections in all (4,096; lowered at start to three quarters of the
     /// process's open-files limit when that is lower).
     pub max_connections: usize,
@@ -131,6 +134,7 @@ impl Default for ConnectionLimits {
         ConnectionLimits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(60),
             max_connections: 4096,
             max_per_address: 128,
             trusted_proxies: Vec::new(),

@@ -9,6 +9,8 @@
 //!   counted from when it was opened or, on a kept-alive connection, from the first byte of
 //!   the next request: one that sends nothing, or its headers a line at a time, is closed.
 //! - **A kept-alive connection idle for `idle_timeout`** after its last answer is closed.
+//! - **A request body must arrive within `body_read_timeout`** of its head: one that trickles
+//!   (a byte every few seconds) closes the connection.
 //!
 //! The two timeouts are kept by a watchdog per connection over a small state machine fed by
 //! the connection's own reads and writes and by the requests it serves (hyper's own header
@@ -17,7 +19,7 @@
 
 use axum::extract::ConnectInfo;
 use axum::Router;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -140,6 +142,9 @@ struct Activity {
     handling: AtomicUsize,
     /// The last read or write.
     last_io: AtomicU64,
+    /// When the body of the request being handled began, while it has not all arrived, or
+    /// [`NOT_READING`].
+    body_since: AtomicU64,
 }
 
 /// `head_since` while no request head is being read.
@@ -152,6 +157,7 @@ impl Activity {
             head_since: AtomicU64::new(0),
             handling: AtomicUsize::new(0),
             last_io: AtomicU64::new(0),
+            body_since: AtomicU64::new(NOT_READING),
         })
     }
 
@@ -177,25 +183,36 @@ impl Activity {
         self.last_io.store(self.now(), Ordering::Release);
     }
 
-    fn request_started(&self) {
+    fn request_started(&self, has_body: bool) {
         self.handling.fetch_add(1, Ordering::AcqRel);
         self.head_since.store(NOT_READING, Ordering::Release);
+        if has_body {
+            self.body_since.store(self.now(), Ordering::Release);
+        }
+    }
+
+    fn body_done(&self) {
+        self.body_since.store(NOT_READING, Ordering::Release);
     }
 
     fn request_answered(&self) {
+        self.body_done();
         self.last_io.store(self.now(), Ordering::Release);
         let _ = self
             .handling
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
-    /// When the connection is due to be closed, as of now (`None`: while a request is
-    /// handled, never).
+    /// When the connection is due to be closed, as of now (`None`: while a request whose
+    /// body has arrived is handled, never).
     fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
-        if self.handling.load(Ordering::Acquire) > 0 {
-            return None;
-        }
         let at = |ms: u64, plus: Duration| self.opened + Duration::from_millis(ms) + plus;
+        if self.handling.load(Ordering::Acquire) > 0 {
+            return match self.body_since.load(Ordering::Acquire) {
+                NOT_READING => None,
+                since => Some(at(since, limits.body_read_timeout)),
+            };
+        }
         match self.head_since.load(Ordering::Acquire) {
             NOT_READING => Some(at(
                 self.last_io.load(Ordering::Acquire),
@@ -214,7 +231,10 @@ async fn watchdog(activity: Arc<Activity>, limits: Arc<ConnectionLimits>) {
             Some(at) => tokio::time::sleep_until(at).await,
             // Handling a request: look again after the shorter timeout.
             None => {
-                let wait = limits.header_read_timeout.min(limits.idle_timeout);
+                let wait = limits
+                    .header_read_timeout
+                    .min(limits.idle_timeout)
+                    .min(limits.body_read_timeout);
                 tokio::time::sleep(wait).await;
             }
         }
@@ -280,6 +300,36 @@ impl AsyncWrite for Watched {
     }
 }
 
+/// A request body that tells the watchdog when it has all arrived.
+struct WatchedBody {
+    inner: Incoming,
+    activity: Arc<Activity>,
+}
+
+impl hyper::body::Body for WatchedBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.activity.body_done();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Marks a request answered when dropped (also when its handler is cancelled).
 struct Answering(Arc<Activity>);
 
@@ -331,7 +381,9 @@ pub async fn serve(
         let on_request = activity.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            on_request.request_started();
+            on_request.request_started(!request.body().is_end_stream());
+            let activity = on_request.clone();
+            let request = request.map(|inner| WatchedBody { inner, activity });
             let answering = Answering(on_request.clone());
             let mut app = app.clone();
             async move {
