@@ -460,3 +460,51 @@ async fn a_trickling_body_is_cut_off() {
         "closed after {took:?}"
     );
 }
+
+/// A kept-alive connection that, after its answer, starts its next request head and trickles
+/// it is closed the head timeout after that first byte, not at the (later) idle deadline the
+/// watchdog was sleeping towards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_head_after_an_answer_is_closed_on_the_head_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, url) = start_hub(
+        dir.path(),
+        None,
+        &[
+            "--header-read-timeout-secs",
+            "2",
+            "--idle-timeout-secs",
+            "8",
+        ],
+    )
+    .await;
+    let mut s = connect_from([127, 0, 0, 41], &url).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Longer than the head timeout, shorter than the idle one: the watchdog now sleeps
+    // towards the idle deadline.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let started = Instant::now();
+    s.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    let mut closed = false;
+    for i in 0..10 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let line = format!("X-Slow-{i}: one line at a time\r\n");
+        if s.write_all(line.as_bytes()).await.is_err()
+            || closed_within(&mut s, Duration::from_millis(10)).await
+        {
+            closed = true;
+            break;
+        }
+    }
+    let took = started.elapsed();
+    assert!(closed, "a slow head was still open after {took:?}");
+    assert!(
+        took < Duration::from_millis(4000),
+        "closed after {took:?}, not on the head timeout"
+    );
+}

@@ -145,6 +145,9 @@ struct Activity {
     /// When the body of the request being handled began, while it has not all arrived, or
     /// [`NOT_READING`].
     body_since: AtomicU64,
+    /// Wakes the watchdog when a phase begins whose deadline may be nearer than the one it
+    /// sleeps towards.
+    changed: tokio::sync::Notify,
 }
 
 /// `head_since` while no request head is being read.
@@ -158,6 +161,7 @@ impl Activity {
             handling: AtomicUsize::new(0),
             last_io: AtomicU64::new(0),
             body_since: AtomicU64::new(NOT_READING),
+            changed: tokio::sync::Notify::new(),
         })
     }
 
@@ -168,13 +172,13 @@ impl Activity {
     fn read(&self) {
         let now = self.now();
         // The first byte after an answer starts the next request's head.
-        if self.handling.load(Ordering::Acquire) == 0 {
-            let _ = self.head_since.compare_exchange(
-                NOT_READING,
-                now,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
+        if self.handling.load(Ordering::Acquire) == 0
+            && self
+                .head_since
+                .compare_exchange(NOT_READING, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            self.changed.notify_one();
         }
         self.last_io.store(now, Ordering::Release);
     }
@@ -189,6 +193,7 @@ impl Activity {
         if has_body {
             self.body_since.store(self.now(), Ordering::Release);
         }
+        self.changed.notify_one();
     }
 
     fn body_done(&self) {
@@ -226,17 +231,24 @@ impl Activity {
 /// Resolves when the connection has overstayed a timeout.
 async fn watchdog(activity: Arc<Activity>, limits: Arc<ConnectionLimits>) {
     loop {
-        match activity.deadline(&limits) {
+        // Taken before the deadline is read, so a change in between is not missed: a new
+        // phase can bring the deadline closer (a request head after a long idle wait, a body
+        // whose timeout is shorter than the head's), and the sleep must not outlast it.
+        let changed = activity.changed.notified();
+        let sleep = match activity.deadline(&limits) {
             Some(at) if at <= Instant::now() => return,
-            Some(at) => tokio::time::sleep_until(at).await,
-            // Handling a request: look again after the shorter timeout.
-            None => {
-                let wait = limits
+            Some(at) => tokio::time::sleep_until(at),
+            // Handling a request whose body has arrived: look again after a while.
+            None => tokio::time::sleep(
+                limits
                     .header_read_timeout
                     .min(limits.idle_timeout)
-                    .min(limits.body_read_timeout);
-                tokio::time::sleep(wait).await;
-            }
+                    .min(limits.body_read_timeout),
+            ),
+        };
+        tokio::select! {
+            _ = sleep => {}
+            _ = changed => {}
         }
     }
 }
