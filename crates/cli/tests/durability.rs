@@ -393,3 +393,95 @@ async fn postgres_killed_mid_writes_loses_no_acknowledged_write() {
         );
     }
 }
+
+/// A real I/O error: the hub runs with a file-size limit (`ulimit -f`, `SIGXFSZ` ignored), so
+/// once its database files reach it every write SQLite makes fails with `EFBIG`, which SQLite
+/// reports as `SQLITE_IOERR_WRITE`. Writes are then answered `503 storage-unavailable` with
+/// `Retry-After`, never 2xx; when the limit is lifted (`prlimit` on the running process) writes
+/// succeed again without a restart; after a kill -9 every 2xx is there and no refused write is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_io_error_is_answered_503_and_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // 4,096 blocks of 512 bytes: 2 MiB per file.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -S -f 4096 && exec \"$0\" serve --listen 127.0.0.1:0 --data-dir \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_fastcomments"))
+        .arg(&data)
+        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let url = serve_support::listening_url(&mut child).await;
+    let http = reqwest::Client::new();
+    let key = tenant_with_plugin(&http, &url).await;
+
+    // Write until the files reach the limit and writes are refused.
+    let mut all = Ledger::default();
+    let mut round = 0;
+    while all.refusals.is_empty() {
+        assert!(round < 200, "the file-size limit was never reached");
+        all.absorb(write_concurrently(&url, &key, round * 10, 1).await);
+        round += 1;
+    }
+    let refused = write_concurrently(&url, &key, 5_000, 2).await;
+    assert!(
+        refused.comments.is_empty(),
+        "a write was acknowledged past the limit"
+    );
+    for (status, code, retry_after) in all.refusals.iter().chain(&refused.refusals) {
+        assert_eq!(
+            (*status, code.as_str(), *retry_after),
+            (503, "storage-unavailable", true)
+        );
+    }
+    all.absorb(refused);
+    // (`/readyz` is not asserted here: its probe is a one-row write, which can still fit below
+    // the limit, in the room the refused commits left in the log file.)
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let io_errors = metrics
+        .lines()
+        .find(|l| l.starts_with("fastcomments_storage_failures_total{kind=\"io-error\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(io_errors > 0, "{metrics}");
+
+    // The limit is lifted on the running process: writes succeed again, no restart.
+    let lifted = std::process::Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), "--fsize=unlimited:unlimited"])
+        .status()
+        .unwrap();
+    assert!(lifted.success(), "prlimit failed");
+    let after = write_concurrently(&url, &key, 9_000, 2).await;
+    assert!(after.refusals.is_empty(), "{:?}", after.refusals);
+    all.absorb(after);
+
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let (_hub, url) = start_hub(&data).await;
+    let h = held(&http, &url, &key).await;
+    for id in &all.comments {
+        assert!(h.ids.contains(id), "acknowledged comment {id} lost");
+    }
+    for (e, ok) in &all.uploads {
+        assert_eq!(h.exts.contains(e), *ok, "uploaded {e}");
+    }
+    for (t, ok) in &all.tokens {
+        assert_eq!(h.tokens.contains(t), *ok, "token {t}");
+    }
+    for (d, ok) in &all.configs {
+        assert_eq!(h.configs.contains(d), *ok, "webhook configuration {d}");
+    }
+}
