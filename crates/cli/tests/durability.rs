@@ -164,6 +164,25 @@ async fn write_until(
     all
 }
 
+/// What `/metrics` counts as `fastcomments_storage_failures_total{kind}`.
+async fn storage_failures(http: &reqwest::Client, url: &str, kind: &str) -> u64 {
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!("fastcomments_storage_failures_total{{kind=\"{kind}\"}}");
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
 async fn get_json(http: &reqwest::Client, url: &str, key: &str) -> (u16, Value) {
     let r = http.get(url).header("x-api-key", key).send().await.unwrap();
     let status = r.status().as_u16();
@@ -277,21 +296,7 @@ async fn a_full_disk_is_answered_507_and_loses_no_acknowledged_write() {
         body["reason"].as_str().unwrap().contains("disk is full"),
         "{body}"
     );
-    let metrics = http
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let counted = metrics
-        .lines()
-        .find(|l| l.starts_with("fastcomments_storage_failures_total{kind=\"disk-full\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0);
-    assert!(counted > 0, "{metrics}");
+    assert!(storage_failures(&http, &url, "disk-full").await > 0);
 
     // Space comes back: ready again and writes succeed, without a restart.
     disk.free().unwrap();
@@ -442,21 +447,7 @@ async fn an_io_error_is_answered_503_and_loses_no_acknowledged_write() {
     all.absorb(refused);
     // (`/readyz` is not asserted here: its probe is a one-row write, which can still fit below
     // the limit, in the room the refused commits left in the log file.)
-    let metrics = http
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let io_errors = metrics
-        .lines()
-        .find(|l| l.starts_with("fastcomments_storage_failures_total{kind=\"io-error\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0);
-    assert!(io_errors > 0, "{metrics}");
+    assert!(storage_failures(&http, &url, "io-error").await > 0);
 
     // The limit is lifted on the running process: writes succeed again, no restart.
     let lifted = std::process::Command::new("prlimit")

@@ -18,14 +18,38 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// What a client's registrations are counted under: an IPv4 address, or the /64 of an IPv6 one
-/// (one host usually holds a whole /64).
-pub fn counting_key(ip: IpAddr) -> String {
-    match canonical(ip) {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+/// What a client is counted under by the per-address limits (open connections, pending
+/// tokens): an IPv4 address, or the /64 of an IPv6 one (one host usually holds a whole /64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AddressKey {
+    /// An IPv4 address (IPv4-mapped IPv6 included).
+    V4(u32),
+    /// The upper 64 bits of an IPv6 address.
+    V6(u64),
+}
+
+impl AddressKey {
+    /// The key of `ip`.
+    pub fn of(ip: IpAddr) -> AddressKey {
+        match canonical(ip) {
+            IpAddr::V4(v4) => AddressKey::V4(u32::from(v4)),
+            IpAddr::V6(v6) => AddressKey::V6((u128::from(v6) >> 64) as u64),
+        }
+    }
+}
+
+/// `192.0.2.1`, or `2001:db8:1:2::/64`: how a key is stored (pending tokens' `registered_from`).
+impl std::fmt::Display for AddressKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            AddressKey::V4(v4) => write!(f, "{}", std::net::Ipv4Addr::from(v4)),
+            AddressKey::V6(prefix) => {
+                write!(
+                    f,
+                    "{}/64",
+                    std::net::Ipv6Addr::from(u128::from(prefix) << 64)
+                )
+            }
         }
     }
 }
@@ -34,6 +58,28 @@ pub fn counting_key(ip: IpAddr) -> String {
 pub fn is_trusted_proxy(proxies: &[ipnet::IpNet], ip: IpAddr) -> bool {
     let ip = canonical(ip);
     proxies.iter().any(|net| net.contains(&ip))
+}
+
+/// A request's client address, once found: the credential throttle, the outermost layer that
+/// needs it, puts it in the request's extensions, and everything after reads it from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// The client address of a request: the [`ClientIp`] its extensions hold, else found from its
+/// socket's peer (`ConnectInfo`) and headers; unspecified for a request served without a
+/// socket (in-process calls).
+pub fn of_request(
+    extensions: &http::Extensions,
+    headers: &HeaderMap,
+    proxies: &[ipnet::IpNet],
+) -> IpAddr {
+    if let Some(ClientIp(ip)) = extensions.get::<ClientIp>() {
+        return *ip;
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| client_ip(c.0.ip(), headers, proxies))
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
 /// The client's address for a request that came from `peer` with `headers`.

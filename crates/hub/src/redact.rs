@@ -39,4 +39,10 @@ mod tests {
         );
         assert_eq!(super::url("not a url ?token=s3"), "(unparsable URL)");
     }
+
+    #[test]
+    fn masks_keep_only_the_tail() {
+        assert_eq!(super::secret("abcdef123456"), "••••••••3456");
+        assert_eq!(super::secret("ab"), "••••••••ab");
+    }
 }

@@ -183,15 +183,11 @@ pub struct ClientAddr(pub std::net::IpAddr);
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, hub: &AppState) -> Result<Self, ApiError> {
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        Ok(ClientAddr(crate::client_addr::client_ip(
-            peer,
+        let proxies = &hub.config.connections.trusted_proxies;
+        Ok(ClientAddr(crate::client_addr::of_request(
+            &parts.extensions,
             &parts.headers,
-            &hub.config.connections.trusted_proxies,
+            proxies,
         )))
     }
 }

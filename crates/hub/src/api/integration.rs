@@ -117,7 +117,7 @@ async fn register(
                 skip_requested: q.skip_initial_sync.unwrap_or(false),
                 ..TokenRecord::pending(token, hub.now_ms(), hub.config.initial_batch_size)
             };
-            let from = crate::client_addr::counting_key(client.0);
+            let from = crate::client_addr::AddressKey::of(client.0).to_string();
             let stored = hub.register_pending(&fresh, &from).await?;
             tracing::info!(token = %crate::ids::redact(token), "integration token registered (pending)");
             stored

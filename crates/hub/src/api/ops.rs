@@ -161,13 +161,12 @@ async fn readiness(hub: &crate::hub::Hub) -> Result<(), String> {
     if let Some(failing) = hub.store.write_fault() {
         if let Err(e) = hub.store.probe_write().await {
             tracing::error!(error = %e, last = %failing, "readiness check: writes still fail");
-            let kind = e
-                .fault()
-                .or(failing.fault())
-                .map_or("error", |k| k.as_str());
-            return Err(match kind {
-                "disk-full" => "writes fail: the disk is full (disk-full)".into(),
-                other => format!("writes fail: the storage failed ({other})"),
+            return Err(match e.fault().or(failing.fault()) {
+                Some(crate::store::FaultKind::Full) => {
+                    "writes fail: the disk is full (disk-full)".into()
+                }
+                Some(other) => format!("writes fail: the storage failed ({})", other.as_str()),
+                None => "writes fail: the storage failed (error)".into(),
             });
         }
     }

@@ -126,22 +126,12 @@ pub async fn submit(State(hub): State<AppState>, Form(form): Form<SetupForm>) ->
         Err(e) => return failed(e.status, e.reason),
     };
     // A domain's secret connects only a plugin that registered for its domain.
-    if owner.domain != "*" {
-        let auth = super::extract::TenantAuth {
-            tenant_id: owner.tenant_id.clone(),
-            scope: super::extract::SecretScope::of(&owner.domain),
-        };
-        let registered = match hub.token_record(form.token.trim()).await {
-            Ok(r) => r,
-            Err(e) => {
-                let e = crate::error::ApiError::from(e);
-                return failed(e.status, e.reason);
-            }
-        };
-        if !registered.is_some_and(|r| super::tenant::token_in_scope(&auth, &r)) {
-            let e = super::extract::outside_domain(&owner.domain);
-            return failed(e.status, e.reason);
-        }
+    let auth = super::extract::TenantAuth {
+        tenant_id: owner.tenant_id.clone(),
+        scope: super::extract::SecretScope::of(&owner.domain),
+    };
+    if let Err(e) = super::tenant::may_acknowledge(&hub, &auth, form.token.trim()).await {
+        return failed(e.status, e.reason);
     }
     let checked = |v: &Option<String>| v.as_deref().map(|v| v == "true" || v == "on");
     let skip = checked(&form.skip_initial_sync);

@@ -590,13 +590,7 @@ pub async fn acknowledge(
     Path(token): Path<String>,
     OptionalJson(input): OptionalJson<AcknowledgeInput>,
 ) -> ApiResult<Json<IntegrationResult>> {
-    // A domain's secret acknowledges only a plugin that registered for its domain.
-    if let Some(own) = auth.own_domain() {
-        let registered = hub.token_record(&token).await?;
-        if !registered.is_some_and(|r| token_in_scope(&auth, &r)) {
-            return Err(super::extract::outside_domain(own));
-        }
-    }
+    may_acknowledge(&hub, &auth, &token).await?;
     let saved = hub
         .acknowledge_token(
             &auth.tenant_id,
@@ -613,9 +607,23 @@ pub async fn acknowledge(
 
 /// Whether the secret reaches a token: the All Domains secret every one, a domain's secret
 /// those the plugin registered for its domain.
-pub(super) fn token_in_scope(auth: &TenantAuth, t: &TokenRecord) -> bool {
+fn token_in_scope(auth: &TenantAuth, t: &TokenRecord) -> bool {
     auth.own_domain().is_none()
         || auth.reaches(t.domain.as_deref().and_then(normalize_domain).as_deref())
+}
+
+/// `Ok` when the secret may acknowledge `token`: the All Domains secret any, a domain's secret
+/// only one a plugin registered for its domain (the acknowledge call and the setup page).
+pub(super) async fn may_acknowledge(hub: &Hub, auth: &TenantAuth, token: &str) -> ApiResult<()> {
+    let Some(own) = auth.own_domain() else {
+        return Ok(());
+    };
+    let registered = hub.token_record(token).await?;
+    if registered.is_some_and(|r| token_in_scope(auth, &r)) {
+        Ok(())
+    } else {
+        Err(super::extract::outside_domain(own))
+    }
 }
 
 async fn own_token(hub: &Hub, auth: &TenantAuth, token: &str) -> ApiResult<TokenRecord> {

@@ -7,7 +7,7 @@
 //! `/openapi.json`) are never refused, so monitoring keeps working during an attack.
 
 use super::extract::AppState;
-use crate::client_addr::client_ip;
+use crate::client_addr::{of_request, ClientIp};
 use crate::error::ApiError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
@@ -40,21 +40,20 @@ pub fn rate_limited(wait: Duration) -> Response {
 /// The middleware: refuse an address over its budget, count this request's `401`.
 pub async fn credential_throttle(
     State(hub): State<AppState>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     // Requests served without a socket (in-process `oneshot` calls) have no address to count.
-    let Some(peer) = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-    else {
+    if req.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
         return next.run(req).await;
-    };
+    }
+    // Found once here; the handlers and pages after read it from the extensions.
+    let proxies = &hub.config.connections.trusted_proxies;
+    let client = of_request(req.extensions(), req.headers(), proxies);
+    req.extensions_mut().insert(ClientIp(client));
     if carries_no_credential(req.uri().path()) {
         return next.run(req).await;
     }
-    let client = client_ip(peer, req.headers(), &hub.config.connections.trusted_proxies);
     if let Some(wait) = hub.throttle.wait(client) {
         return rate_limited(wait);
     }

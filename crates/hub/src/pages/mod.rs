@@ -24,7 +24,7 @@ pub mod webhooks;
 use crate::error::ApiError;
 use crate::hub::Hub;
 use askama::Template;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -32,7 +32,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use session::{Flash, Principal, Session, Sessions};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Where the pages live (the session cookie's path).
@@ -153,17 +153,11 @@ async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> 
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
     // Behind a trusted proxy, each client behind it is throttled on its own.
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| {
-            crate::client_addr::client_ip(
-                c.0.ip(),
-                req.headers(),
-                &state.hub.config.connections.trusted_proxies,
-            )
-        })
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let client = crate::client_addr::of_request(
+        req.extensions(),
+        req.headers(),
+        &state.hub.config.connections.trusted_proxies,
+    );
     if req.method() == Method::POST {
         // The sign-in form checks its own token; every other form its session's.
         let expected = match (&session, &sign_in_token) {

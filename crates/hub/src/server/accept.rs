@@ -36,24 +36,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tower_service::Service;
 
-use crate::client_addr::{canonical, is_trusted_proxy};
+use crate::client_addr::{is_trusted_proxy, AddressKey};
 pub use crate::config::ConnectionLimits;
-
-/// What one client's connections are counted under: an IPv4 address, or an IPv6 /64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum AddressKey {
-    V4(u32),
-    V6(u64),
-}
-
-impl AddressKey {
-    fn of(ip: IpAddr) -> AddressKey {
-        match canonical(ip) {
-            IpAddr::V4(v4) => AddressKey::V4(u32::from(v4)),
-            IpAddr::V6(v6) => AddressKey::V6((u128::from(v6) >> 64) as u64),
-        }
-    }
-}
 
 /// Open connections, in all and per address.
 #[derive(Debug, Default)]

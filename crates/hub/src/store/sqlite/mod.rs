@@ -127,12 +127,12 @@ impl SqliteStore {
             .pragma("temp_store", "memory")
             .pragma("wal_autocheckpoint", "65536");
         // A connection an error left inside a transaction is closed, not reused (see
-        // `connection_is_clean`): checked when it is handed out and when it comes back.
+        // `connection_is_clean`): checked when it comes back, which is after every use (a
+        // dropped transaction's ROLLBACK runs first), so it is never handed out unchecked.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(60))
-            .before_acquire(|conn, _| Box::pin(async move { Ok(connection_is_clean(conn).await) }))
             .after_release(|conn, _| Box::pin(async move { Ok(connection_is_clean(conn).await) }))
             .connect_with(writer_options)
             .await?;

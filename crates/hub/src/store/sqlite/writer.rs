@@ -138,7 +138,7 @@ impl WriteHealth {
 /// transaction by itself, or a ROLLBACK that failed, the two can disagree, and the next
 /// `begin()` would open a savepoint inside a transaction nobody commits: every write after it
 /// would be answered `Ok` and lost. A connection that is not provably clean is closed by the
-/// pool (`before_acquire` / `after_release` return `false`) and a fresh one opened.
+/// pool (`after_release` returns `false`) and a fresh one opened.
 pub(super) async fn connection_is_clean(conn: &mut SqliteConnection) -> bool {
     use sqlx::Connection;
     // `on_own_handle` waits for the connection's worker to finish what was queued before it,
