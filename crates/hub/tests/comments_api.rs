@@ -916,3 +916,59 @@ async fn comment_lists_are_paged() {
     let (s, _) = list("urlId=thread&limit=100000000".into()).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+/// Issue 20 §2/§4: a domain's secret cannot acknowledge (or grant `api-secret` to) a plugin
+/// registered for another domain of its tenant; the All Domains secret can.
+#[tokio::test]
+async fn a_domain_secret_cannot_acknowledge_another_domains_plugin() {
+    let hub = TestHub::start().await;
+    let t = hub.tenant_owning("Two", &["a.example", "b.example"]).await;
+    let (_, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/api-secrets",
+            Some(&t.key),
+            Some(json!({"domain": "a.example"})),
+        )
+        .await;
+    let a_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
+    let (s, _) = hub
+        .call(
+            Method::PUT,
+            "/integrations/v1/token?token=b-plugin-token-01&domain=b.example",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/integrations/b-plugin-token-01/acknowledge",
+            Some(&a_key),
+            Some(json!({"allowApiSecret": true})),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "outside-secret-domain"),
+        "{v}"
+    );
+    let (s, v) = hub
+        .get("/integrations/v1/api-secret?token=b-plugin-token-01")
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNAUTHORIZED, "token-not-validated"),
+        "still pending: {v}"
+    );
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            "/api/v1/integrations/b-plugin-token-01/acknowledge",
+            Some(&t.key),
+            Some(json!({"allowApiSecret": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
