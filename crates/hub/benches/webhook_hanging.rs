@@ -27,8 +27,8 @@
 
 use axum::body::Bytes;
 use axum::Router;
+use fastcomments_hub::records::DeliveryStatus;
 use fastcomments_hub::store::sqlite::SqliteStore;
-use fastcomments_hub::store::DeliveryStatus;
 use fastcomments_hub::{HubConfig, RunningHub};
 use parking_lot::Mutex;
 use serde_json::{json, Value};

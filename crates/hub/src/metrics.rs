@@ -5,11 +5,10 @@
 //! metrics of issue 13 §4 are of two sorts: what this process sees happen (attempts by
 //! outcome, latency from commit to 2xx) is counted as it happens; what the store holds
 //! (deliveries by state, queue depth, age of the oldest pending delivery, disabled
-//! subscriptions) is read from it by [`scrape`], at most every [`STORE_GAUGES_TTL`], so a
+//! subscriptions) is read from it by the `/metrics` handler, at most every [`STORE_GAUGES_TTL`], so a
 //! scraper polling every second costs one store query per few seconds, and on several nodes
 //! every node tells the same totals.
 
-use crate::hub::Hub;
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter as PromCounter;
@@ -332,8 +331,17 @@ impl Metrics {
         self.latency.observe(ms.max(0) as f64 / 1000.0);
     }
 
-    /// Sets the gauges read from the store.
-    pub fn set_store_gauges(&self, stats: &crate::store::WebhookStats, now_ms: i64) {
+    /// Whether the gauges read from the store are older than [`STORE_GAUGES_TTL`] (or were
+    /// never read), so `/metrics` should read them again before it renders.
+    pub fn store_gauges_stale(&self) -> bool {
+        self.refreshed
+            .lock()
+            .is_none_or(|at| at.elapsed() >= STORE_GAUGES_TTL)
+    }
+
+    /// Sets the gauges read from the store, and when they were read.
+    pub fn set_store_gauges(&self, stats: &crate::records::WebhookStats, now_ms: i64) {
+        *self.refreshed.lock() = Some(Instant::now());
         for state in STATES {
             let n = stats
                 .by_status
@@ -377,25 +385,4 @@ impl Metrics {
         }
         out
     }
-}
-
-/// `/metrics`: refreshes the store gauges when they are older than [`STORE_GAUGES_TTL`] (a
-/// store error keeps the previous values, logged), then renders.
-pub async fn scrape(hub: &Hub) -> String {
-    let stale = hub
-        .metrics
-        .refreshed
-        .lock()
-        .is_none_or(|at| at.elapsed() >= STORE_GAUGES_TTL);
-    if stale {
-        let now = hub.now_ms();
-        match hub.store.webhook_stats().await {
-            Ok(stats) => {
-                hub.metrics.set_store_gauges(&stats, now);
-                *hub.metrics.refreshed.lock() = Some(Instant::now());
-            }
-            Err(e) => tracing::warn!(error = %e, "reading webhook statistics for /metrics failed"),
-        }
-    }
-    hub.metrics.render()
 }

@@ -10,7 +10,7 @@ mod common;
 
 use common::receiver::Receiver;
 use common::TestHub;
-use fastcomments_hub::store::{DeliveryStatus, TokenState};
+use fastcomments_hub::records::{DeliveryStatus, TokenState};
 use fastcomments_hub::{HubConfig, SystemClock};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@ mod common;
 
 use common::receiver::Receiver;
 use common::{Tenant, TestHub};
-use fastcomments_hub::store::DeliveryStatus;
+use fastcomments_hub::records::DeliveryStatus;
 use fastcomments_hub::HubConfig;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
@@ -877,7 +877,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{action}");
     }
     let f = store.token(foreign).await.unwrap().unwrap();
-    assert_eq!(f.state, fastcomments_hub::store::TokenState::Validated);
+    assert_eq!(f.state, fastcomments_hub::records::TokenState::Validated);
 
     let taken = c
         .post("/admin/integrations/acknowledge", &[("token", foreign)])
@@ -891,7 +891,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let r = store.token(token).await.unwrap().unwrap();
-    assert_eq!(r.state, fastcomments_hub::store::TokenState::Revoked);
+    assert_eq!(r.state, fastcomments_hub::records::TokenState::Revoked);
     let (s, v) = hub
         .call(
             Method::PUT,

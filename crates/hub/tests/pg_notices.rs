@@ -220,7 +220,7 @@ async fn another_nodes_commit_wakes_this_nodes_dispatcher_at_once() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let mut waits = Vec::new();
     for i in 0..8u64 {
-        let comment = fastcomments_hub::domain::NewCommentInput {
+        let comment = fastcomments_hub::rules::NewCommentInput {
             url_id: "post/1".into(),
             url: None,
             page_title: None,
@@ -242,7 +242,7 @@ async fn another_nodes_commit_wakes_this_nodes_dispatcher_at_once() {
         other_node
             .apply(
                 &t.id,
-                fastcomments_hub::store::Change::CreateComment(Box::new(comment)),
+                fastcomments_hub::records::Change::CreateComment(Box::new(comment)),
                 now,
             )
             .await

@@ -453,7 +453,7 @@ proptest! {
                 let ext = body["externalId"].as_str().unwrap();
                 let webhook_fields: Vec<Field> = expect[ext]
                     .iter()
-                    .filter(|f| fastcomments_hub::domain::WEBHOOK_COMMENT_FIELDS.contains(&f.name))
+                    .filter(|f| fastcomments_hub::rules::WEBHOOK_COMMENT_FIELDS.contains(&f.name))
                     .cloned()
                     .collect();
                 check("webhook", &body, &webhook_fields)?;

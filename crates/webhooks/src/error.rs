@@ -145,7 +145,7 @@ pub enum StandardSignatureError {
     /// (43 characters and `=`).
     #[error("no v1 signature has the length of the base64 of 32 bytes")]
     NotBase64,
-    /// More `v1,` entries than are checked ([`MAX_STANDARD_SIGNATURES`](crate::standard::MAX_STANDARD_SIGNATURES)).
-    #[error("more than {} v1 signatures", crate::standard::MAX_STANDARD_SIGNATURES)]
+    /// More `v1,` entries than are checked ([`MAX_STANDARD_SIGNATURES`](crate::headers::MAX_STANDARD_SIGNATURES)).
+    #[error("more than {} v1 signatures", crate::headers::MAX_STANDARD_SIGNATURES)]
     TooMany,
 }

@@ -23,6 +23,9 @@ pub const ATTEMPT: &str = "X-FastComments-Attempt";
 /// `token`: the API secret in clear. Sent only for webhooks explicitly marked legacy; never use
 /// it to authenticate a request when the HMAC signature is available.
 pub const LEGACY_TOKEN: &str = "token";
+/// The most `v1` signatures of one `webhook-signature` header that are checked (a rotation
+/// needs two).
+pub const MAX_STANDARD_SIGNATURES: usize = 8;
 /// What the signature header value starts with.
 pub const SIGNATURE_PREFIX: &str = "sha256=";
 /// `webhook-id` (Standard Webhooks): the message id, signed. The hub makes it

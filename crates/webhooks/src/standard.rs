@@ -43,8 +43,7 @@ use hmac::Mac;
 use http::header::{HeaderMap, HeaderValue};
 use subtle::{Choice, ConstantTimeEq};
 
-/// The most `v1` signatures of one request that are checked (a rotation needs two).
-pub const MAX_STANDARD_SIGNATURES: usize = 8;
+pub use crate::headers::MAX_STANDARD_SIGNATURES;
 /// The longest `webhook-id` accepted, bytes.
 pub const MAX_WEBHOOK_ID_LEN: usize = 256;
 /// The version tag of symmetric (HMAC-SHA256) signatures.

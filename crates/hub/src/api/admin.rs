@@ -1,8 +1,8 @@
 //! `/admin/v1/…`: the operator API, behind `FASTCOMMENTS_ADMIN_TOKEN`.
 
 use super::doc::OperatorErrors;
-use super::extract::{AppState, JsonBody, OperatorAuth};
 use crate::error::ApiResult;
+use crate::extract::{AppState, JsonBody, OperatorAuth};
 use axum::extract::State;
 use axum::Json;
 use fastcomments_protocol::Status;

@@ -24,8 +24,6 @@ pub const OPERATOR: &str = "operator";
             call answers `{\"status\":\"failed\",\"code\",\"reason\"}` (the `Failure` schema).",
     ),
     modifiers(&SecuritySchemes),
-    // Not an answer's schema itself: what generation B's `events[].data` text holds.
-    components(schemas(super::integration::EventDataOut)),
     tags(
         (name = "integration", description = "The polling protocol of site plugins (SPEC §1); \
             the integration token in `?token=` identifies the caller."),

@@ -1,12 +1,13 @@
 //! `/integrations/v1/…`: the polling protocol of SPEC §1, both generations.
 
 use super::doc::{RegisterErrors, TokenErrors, TooLarge};
-use super::extract::{parse_json, read_body, AppState, ClientAddr, QueryParams};
 use crate::error::{ApiError, ApiResult};
-use crate::hub::{normalize_domain, revoked, Hub};
-use crate::store::{
+use crate::extract::{parse_json, read_body, AppState, ClientAddr, QueryParams};
+use crate::hub::{revoked, Hub};
+use crate::records::{
     EntryKind, EventPayload, TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch,
 };
+use crate::site_domain::normalize_domain;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -422,6 +423,12 @@ struct EncodedEventOut<'a> {
     data: String,
 }
 
+/// The schemas of generation B that are no answer's own: what an event's `data` text holds.
+/// [`api_routes`](super::api_routes) merges them into the document.
+#[derive(utoipa::OpenApi)]
+#[openapi(components(schemas(EventDataOut)))]
+pub struct EncodedSchemas;
+
 /// What an event's `data` text holds.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -659,7 +666,7 @@ pub async fn upload(
     };
     let request: UploadRequest = parse_json(&bytes)?;
     for c in &request.comments {
-        crate::domain::validate_upload(c).map_err(ApiError::invalid_body)?;
+        crate::rules::validate_upload(c).map_err(ApiError::invalid_body)?;
     }
     let finishes_upload = request.is_last();
     let remaining = request.count_remaining;

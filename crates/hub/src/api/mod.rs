@@ -4,7 +4,6 @@
 
 pub mod admin;
 pub mod doc;
-pub mod extract;
 pub mod integration;
 pub mod ops;
 pub mod setup_page;
@@ -15,13 +14,13 @@ pub mod throttle;
 pub mod webhooks;
 
 use crate::error::ApiError;
+use crate::extract::AppState;
 use crate::hub::Hub;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use extract::AppState;
 use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -100,31 +99,36 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(subscriptions::remove))
         .routes(routes!(subscriptions::enable))
         .routes(routes!(subscriptions::disable));
-    OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
-        .nest("/integrations/v1", integration)
-        .nest("/api/v1", tenant_api)
-        .routes(routes!(admin::create_tenant))
-        .routes(routes!(setup_page::show, setup_page::submit))
-        // The link the WordPress plugin shows its admins (`&hasAccount=true|false`).
-        .routes(routes!(
-            setup_page::show_confirm,
-            setup_page::submit_confirm
-        ))
-        .routes(routes!(testing_events::create))
-        .routes(routes!(ops::front_page))
-        .routes(routes!(ops::healthz))
-        .routes(routes!(ops::readyz))
-        .routes(routes!(ops::metrics))
-        .routes(routes!(ops::openapi))
+    OpenApiRouter::with_openapi(
+        doc::ApiDoc::openapi().merge_from(integration::EncodedSchemas::openapi()),
+    )
+    .nest("/integrations/v1", integration)
+    .nest("/api/v1", tenant_api)
+    .routes(routes!(admin::create_tenant))
+    .routes(routes!(setup_page::show, setup_page::submit))
+    // The link the WordPress plugin shows its admins (`&hasAccount=true|false`).
+    .routes(routes!(
+        setup_page::show_confirm,
+        setup_page::submit_confirm
+    ))
+    .routes(routes!(testing_events::create))
+    .routes(routes!(ops::front_page))
+    .routes(routes!(ops::healthz))
+    .routes(routes!(ops::readyz))
+    .routes(routes!(ops::metrics))
+    .routes(routes!(ops::openapi))
 }
 
-/// The hub's router: [`api_routes`] with the JSON answers for unknown routes and methods, and
-/// the response counters.
-pub fn router(hub: Arc<Hub>) -> Router {
-    let (routes, _) = api_routes().split_for_parts();
-    // The admin pages are HTML for people, not part of the API document.
+/// The API's routes as an axum router, ready for [`layers`] (the pages are mounted beside it
+/// by the server, not by the API).
+pub fn routes() -> Router<AppState> {
+    api_routes().split_for_parts().0
+}
+
+/// What wraps every route of the hub, the admin pages included: JSON answers for unknown routes
+/// and methods, the credential throttle, the setup page's headers, the response counters.
+pub fn layers(routes: Router<AppState>, hub: Arc<Hub>) -> Router {
     routes
-        .nest(crate::pages::BASE, crate::pages::router(hub.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

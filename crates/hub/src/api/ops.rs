@@ -1,8 +1,8 @@
 //! `/` (the hub's front page), `/healthz`, `/metrics`, `/openapi.json`.
 
 use super::doc::InternalError;
-use super::extract::AppState;
 use crate::error::ApiError;
+use crate::extract::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -182,9 +182,17 @@ async fn readiness(hub: &crate::hub::Hub) -> Result<(), String> {
     responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String))
 )]
 pub async fn metrics(State(hub): State<AppState>) -> impl IntoResponse {
+    // The store's gauges are read at most every STORE_GAUGES_TTL, so a scraper polling every
+    // second costs one query per few seconds; a failed read keeps the previous values.
+    if hub.metrics.store_gauges_stale() {
+        match hub.store.webhook_stats().await {
+            Ok(stats) => hub.metrics.set_store_gauges(&stats, hub.now_ms()),
+            Err(e) => tracing::warn!(error = %e, "reading webhook statistics for /metrics failed"),
+        }
+    }
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-        crate::metrics::scrape(&hub).await,
+        hub.metrics.render(),
     )
 }
 

@@ -6,7 +6,7 @@
 //!
 //! Rendered from `templates/setup.html` (escaped by default).
 
-use super::extract::{AppState, QueryParams};
+use crate::extract::{AppState, QueryParams};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -126,11 +126,11 @@ pub async fn submit(State(hub): State<AppState>, Form(form): Form<SetupForm>) ->
         Err(e) => return failed(e.status, e.reason),
     };
     // A domain's secret connects only a plugin that registered for its domain.
-    let auth = super::extract::TenantAuth {
+    let auth = crate::hub::access::TenantAuth {
         tenant_id: owner.tenant_id.clone(),
-        scope: super::extract::SecretScope::of(&owner.domain),
+        scope: crate::hub::access::SecretScope::of(&owner.domain),
     };
-    if let Err(e) = super::tenant::may_acknowledge(&hub, &auth, form.token.trim()).await {
+    if let Err(e) = hub.may_acknowledge(&auth, form.token.trim()).await {
         return failed(e.status, e.reason);
     }
     let checked = |v: &Option<String>| v.as_deref().map(|v| v == "true" || v == "on");

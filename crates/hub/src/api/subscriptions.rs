@@ -3,13 +3,14 @@
 //! disabled one, and secret rotation with overlap (`/api/v1/api-secrets/{id}/rotate`).
 
 use super::doc::TenantErrors;
-use super::extract::{AppState, JsonBody, OptionalJson, QueryParams, TenantAuth};
 use super::tenant::SecretOut;
-use super::webhooks::{dummy_comment, http_url, method_for_kinds, not_owned};
+use crate::delivery::test_send::dummy_comment;
 use crate::error::{ApiError, ApiResult};
-use crate::hub::{domain_is_owned, normalize_domain};
-use crate::ids;
-use crate::store::Subscription;
+use crate::extract::{AppState, JsonBody, OptionalJson, QueryParams};
+use crate::hub::access::TenantAuth;
+use crate::hub::webhooks::SubscriptionRequest;
+
+use crate::records::Subscription;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -129,7 +130,8 @@ pub async fn create(
     JsonBody(input): JsonBody<SubscriptionInput>,
 ) -> ApiResult<(StatusCode, Json<SubscriptionCreated>)> {
     auth.require_all_domains("managing webhook subscriptions")?;
-    let (stored, created) = subscribe(&hub, &auth.tenant_id, input)
+    let (stored, created) = hub
+        .subscribe(&auth.tenant_id, input.into())
         .await
         .map_err(|refused| refused.error)?;
     let status = if created {
@@ -147,46 +149,6 @@ pub async fn create(
     ))
 }
 
-/// The part of a subscription that was refused (a form shows the error beside it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubscriptionField {
-    /// `url`.
-    Url,
-    /// `method`.
-    Method,
-    /// `events`.
-    Events,
-    /// `domains`.
-    Domains,
-    /// None in particular (the tenant's limit, the store).
-    Whole,
-}
-
-/// Why [`subscribe`] refused, and which field it was about.
-#[derive(Debug)]
-pub struct Refused {
-    /// The field.
-    pub field: SubscriptionField,
-    /// The API's answer.
-    pub error: ApiError,
-}
-
-impl From<crate::store::StoreError> for Refused {
-    fn from(e: crate::store::StoreError) -> Refused {
-        Refused {
-            field: SubscriptionField::Whole,
-            error: e.into(),
-        }
-    }
-}
-
-fn refused(field: SubscriptionField, reason: String) -> Refused {
-    Refused {
-        field,
-        error: ApiError::invalid_body(reason),
-    }
-}
-
 /// The names given as a list, a single one (the hosted API's form), or both; `default` when
 /// neither was given.
 fn named(
@@ -200,82 +162,22 @@ fn named(
     }
 }
 
-/// Checks `input` and stores the subscription for `tenant`; the same one twice gives the
-/// first (`false`). Shared by the API and the admin page.
-pub async fn subscribe(
-    hub: &crate::hub::Hub,
-    tenant: &str,
-    input: SubscriptionInput,
-) -> Result<(Subscription, bool), Refused> {
-    use SubscriptionField as F;
-    let url = http_url(&input.url)
-        .ok_or_else(|| refused(F::Url, format!("not an http(s) URL: {:?}", input.url)))?;
-    let mut kinds = Vec::new();
-    let all_kinds = || {
-        WebhookEventKind::ALL
-            .iter()
-            .map(|k| k.as_str().to_owned())
-            .collect()
-    };
-    for e in named(input.events, input.event, all_kinds) {
-        let kind = WebhookEventKind::parse(e.trim())
-            .ok_or_else(|| refused(F::Events, format!("unknown event kind {e:?}")))?;
-        kinds.push(kind);
-    }
-    kinds.sort_by_key(|k| WebhookEventKind::ALL.iter().position(|a| a == k));
-    kinds.dedup();
-    if kinds.is_empty() {
-        return Err(refused(F::Events, "events is empty".into()));
-    }
-    let method = match input.method.as_deref() {
-        None => None,
-        Some(m) => Some(method_for_kinds(m, &kinds).map_err(|why| refused(F::Method, why))?),
-    };
-    let mut domains = Vec::new();
-    // One read of the tenant's domains for every name given.
-    let owned = hub.owned_domains(tenant).await?;
-    for d in named(input.domains, input.domain, || vec!["*".to_owned()]) {
-        let domain = normalize_domain(&d)
-            .ok_or_else(|| refused(F::Domains, format!("not a domain: {d:?}")))?;
-        if domain != "*" && !domain_is_owned(&owned, &domain) {
-            return Err(Refused {
-                field: F::Domains,
-                error: not_owned(&domain),
-            });
+impl From<SubscriptionInput> for SubscriptionRequest {
+    fn from(input: SubscriptionInput) -> SubscriptionRequest {
+        let all_kinds = || {
+            WebhookEventKind::ALL
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect()
+        };
+        SubscriptionRequest {
+            url: input.url,
+            method: input.method,
+            kinds: named(input.events, input.event, all_kinds),
+            domains: named(input.domains, input.domain, || vec!["*".to_owned()]),
+            fire_on_import: input.fire_on_import,
         }
-        domains.push(domain);
     }
-    domains.sort();
-    domains.dedup();
-    if domains.is_empty() {
-        return Err(refused(F::Domains, "domains is empty".into()));
-    }
-    let wanted = Subscription {
-        id: ids::object_id(),
-        tenant_id: tenant.to_owned(),
-        url: url.to_string(),
-        method,
-        kinds,
-        domains,
-        fire_on_import: input.fire_on_import,
-        created_at: hub.now_ms(),
-        failing_since: None,
-        disabled_at: None,
-        disabled_reason: None,
-    };
-    let (stored, created) = match hub.store.create_subscription(&wanted).await {
-        Err(crate::store::StoreError::Conflict(reason)) => {
-            return Err(Refused {
-                field: F::Whole,
-                error: ApiError::new(StatusCode::CONFLICT, "too-many-webhooks", reason),
-            })
-        }
-        other => other?,
-    };
-    if created {
-        tracing::info!(tenant = %stored.tenant_id, subscription = %stored.id, url = %crate::redact::url(&stored.url), "webhook subscription created");
-    }
-    Ok((stored, created))
 }
 
 /// `{status, webhooks}`.
@@ -329,12 +231,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<Json<SubscriptionOne>> {
     auth.require_all_domains("managing webhook subscriptions")?;
-    let removed = hub
-        .store
-        .delete_subscription(&auth.tenant_id, &id, hub.now_ms())
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook subscription"))?;
-    tracing::info!(tenant = %auth.tenant_id, subscription = %id, "webhook subscription removed");
+    let removed = hub.unsubscribe(&auth.tenant_id, &id).await?;
     Ok(Json(SubscriptionOne {
         status: Status::Success,
         webhook: removed.into(),
@@ -467,7 +364,7 @@ pub async fn sample_payloads(
     let mut payloads: Vec<WebhookComment> = newest
         .iter()
         .rev()
-        .map(crate::domain::webhook_comment)
+        .map(crate::rules::webhook_comment)
         .collect();
     if payloads.is_empty() {
         payloads.push(dummy_comment(Some("example.com")));
@@ -479,7 +376,7 @@ pub async fn sample_payloads(
             .map(|kind| SampleOut {
                 kind,
                 event: kind.header_value(),
-                method: crate::store::SUBSCRIPTION_DEFAULT_METHOD,
+                method: crate::records::SUBSCRIPTION_DEFAULT_METHOD,
                 body: dummy_comment(Some("example.com")),
             })
             .collect(),

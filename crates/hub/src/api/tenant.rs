@@ -1,12 +1,13 @@
 //! `/api/v1/…`: the tenant's own API (SPEC §3), authenticated by an API secret in `x-api-key`.
 
 use super::doc::TenantErrors;
-use super::extract::{AppState, JsonBody, OptionalJson, QueryParams, TenantAuth};
-use crate::domain::{self, NewCommentInput};
 use crate::error::{ApiError, ApiResult};
-use crate::hub::{normalize_domain, Hub};
+use crate::extract::{AppState, JsonBody, OptionalJson, QueryParams};
+use crate::hub::access::TenantAuth;
 use crate::ids;
-use crate::store::{ApiSecret, Change, CommentPatch, TokenRecord, TokenState};
+use crate::records::{ApiSecret, Change, CommentPatch, TokenRecord};
+use crate::rules::{self, NewCommentInput};
+use crate::site_domain::normalize_domain;
 use axum::extract::{Path, State};
 use axum::Json;
 use fastcomments_protocol::{lenient, Comment, Millis, Status, Vote, VoteDirection};
@@ -28,7 +29,7 @@ pub struct CommentOut {
     path = "/comments",
     tag = "tenant",
     summary = "Create a comment",
-    request_body = crate::domain::NewCommentInput,
+    request_body = crate::rules::NewCommentInput,
     security(("apiKey" = []), ("apiKeyQuery" = [])),
     responses((status = 200, description = "The comment", body = CommentOut), TenantErrors)
 )]
@@ -47,7 +48,7 @@ pub async fn create_comment(
     if let Some(d) = input.domain.as_deref().filter(|d| !d.trim().is_empty()) {
         let host = normalize_domain(d)
             .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?;
-        super::webhooks::require_owned_domain(&hub, &auth.tenant_id, &host).await?;
+        hub.require_owned_domain(&auth.tenant_id, &host).await?;
         auth.require_domain(Some(&host))?;
     }
     let comment = input.into_comment(&auth.tenant_id, ids::object_id(), Millis(hub.now_ms()));
@@ -103,7 +104,7 @@ pub async fn update_comment(
         reviewed: input.reviewed,
         meta: input.meta,
     };
-    domain::validate_patch(&patch).map_err(ApiError::invalid_body)?;
+    rules::validate_patch(&patch).map_err(ApiError::invalid_body)?;
     comment_in_scope(&hub, &auth, &id).await?;
     let applied = hub
         .apply(&auth.tenant_id, Change::UpdateComment { id, patch })
@@ -222,7 +223,7 @@ pub async fn list_comments(
             )))
         }
     };
-    let query = crate::store::CommentsQuery {
+    let query = crate::records::CommentsQuery {
         url_id,
         skip,
         limit,
@@ -438,7 +439,7 @@ pub async fn create_secret(
         .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {:?}", input.domain)))?;
     // A secret for a domain the tenant does not own would sign nothing it may send; refused
     // here as on the admin page.
-    super::webhooks::require_owned_domain(&hub, &auth.tenant_id, &domain).await?;
+    hub.require_owned_domain(&auth.tenant_id, &domain).await?;
     let secret = ApiSecret {
         id: ids::object_id(),
         tenant_id: auth.tenant_id,
@@ -541,8 +542,7 @@ pub async fn list_integrations(
     State(hub): State<AppState>,
     auth: TenantAuth,
 ) -> ApiResult<Json<IntegrationsOut>> {
-    let mut tokens = hub.store.list_tokens(&auth.tenant_id).await?;
-    tokens.retain(|t| token_in_scope(&auth, t));
+    let tokens = hub.tenant_tokens(&auth).await?;
     Ok(Json(IntegrationsOut {
         status: Status::Success,
         integrations: tokens.into_iter().map(IntegrationOut::from).collect(),
@@ -590,7 +590,7 @@ pub async fn acknowledge(
     Path(token): Path<String>,
     OptionalJson(input): OptionalJson<AcknowledgeInput>,
 ) -> ApiResult<Json<IntegrationResult>> {
-    may_acknowledge(&hub, &auth, &token).await?;
+    hub.may_acknowledge(&auth, &token).await?;
     let saved = hub
         .acknowledge_token(
             &auth.tenant_id,
@@ -603,35 +603,6 @@ pub async fn acknowledge(
         status: Status::Success,
         integration: saved.into(),
     }))
-}
-
-/// Whether the secret reaches a token: the All Domains secret every one, a domain's secret
-/// those the plugin registered for its domain.
-fn token_in_scope(auth: &TenantAuth, t: &TokenRecord) -> bool {
-    auth.own_domain().is_none()
-        || auth.reaches(t.domain.as_deref().and_then(normalize_domain).as_deref())
-}
-
-/// `Ok` when the secret may acknowledge `token`: the All Domains secret any, a domain's secret
-/// only one a plugin registered for its domain (the acknowledge call and the setup page).
-pub(super) async fn may_acknowledge(hub: &Hub, auth: &TenantAuth, token: &str) -> ApiResult<()> {
-    let Some(own) = auth.own_domain() else {
-        return Ok(());
-    };
-    let registered = hub.token_record(token).await?;
-    if registered.is_some_and(|r| token_in_scope(auth, &r)) {
-        Ok(())
-    } else {
-        Err(super::extract::outside_domain(own))
-    }
-}
-
-async fn own_token(hub: &Hub, auth: &TenantAuth, token: &str) -> ApiResult<TokenRecord> {
-    hub.token_record(token)
-        .await?
-        .filter(|r| r.tenant_id.as_deref() == Some(auth.tenant_id.as_str()))
-        .filter(|r| token_in_scope(auth, r))
-        .ok_or_else(|| ApiError::not_found("integration token"))
 }
 
 /// `POST /api/v1/integrations/{token}/resync`: the upload starts over.
@@ -649,11 +620,7 @@ pub async fn resync(
     auth: TenantAuth,
     Path(token): Path<String>,
 ) -> ApiResult<Json<IntegrationResult>> {
-    let record = own_token(&hub, &auth, &token).await?;
-    if record.state == TokenState::Revoked {
-        return Err(crate::hub::revoked());
-    }
-    let saved = hub.restart_upload(&record).await?;
+    let saved = hub.resync_integration(&auth, &token).await?;
     Ok(Json(IntegrationResult {
         status: Status::Success,
         integration: saved.into(),
@@ -675,8 +642,7 @@ pub async fn revoke(
     auth: TenantAuth,
     Path(token): Path<String>,
 ) -> ApiResult<Json<IntegrationResult>> {
-    own_token(&hub, &auth, &token).await?;
-    let saved = hub.revoke_token(&token).await?;
+    let saved = hub.revoke_integration(&auth, &token).await?;
     Ok(Json(IntegrationResult {
         status: Status::Success,
         integration: saved.into(),

@@ -6,11 +6,12 @@
 //! Allowed for the token's own tenant (its API secret, in `x-api-key` or `?tenantId&API_KEY`)
 //! or the operator; another tenant's token is "not found".
 
-use super::extract::{AppState, OperatorAuth, QueryParams, TenantAuth};
-use crate::domain::NewCommentInput;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppState, OperatorAuth, QueryParams};
+use crate::hub::access::TenantAuth;
 use crate::ids;
-use crate::store::{Change, CommentPatch, TokenState};
+use crate::records::{Change, CommentPatch, TokenState};
+use crate::rules::NewCommentInput;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::Json;

@@ -6,9 +6,9 @@
 //! Probes and documents that carry no credential (`/`, `/healthz`, `/readyz`, `/metrics`,
 //! `/openapi.json`) are never refused, so monitoring keeps working during an attack.
 
-use super::extract::AppState;
 use crate::client_addr::{of_request, ClientIp};
 use crate::error::ApiError;
+use crate::extract::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;

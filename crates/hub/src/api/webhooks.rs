@@ -2,65 +2,21 @@
 //! (SPEC §2, §3).
 
 use super::doc::TenantErrors;
-use super::extract::{AppState, JsonBody, QueryParams, TenantAuth};
-use crate::delivery::{send_once, send_once_showing, Outgoing, Senders};
+use crate::delivery::test_send::{self, TestRequest};
 use crate::error::{ApiError, ApiResult};
-use crate::hub::{normalize_domain, Hub};
-use crate::ids;
-use crate::store::{Delivery, DeliveryAttempt, DeliveryStatus, WebhookConfig, WebhookTarget};
+use crate::extract::{AppState, JsonBody, QueryParams};
+use crate::hub::access::TenantAuth;
+use crate::hub::webhooks::{ConfigRequest, TargetRequest};
+use crate::hub::Hub;
+use crate::site_domain::normalize_domain;
+
+use crate::records::{Delivery, DeliveryAttempt, DeliveryStatus, WebhookConfig, WebhookTarget};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+
 use axum::Json;
-use fastcomments_protocol::{
-    DeleteTestPayload, HttpMethod, Millis, Status, WebhookComment, WebhookEventKind,
-};
+use fastcomments_protocol::{HttpMethod, Millis, Status, WebhookEventKind};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-// ---------- domain ownership ----------
-
-/// The code of a `403` for a domain the tenant does not own.
-pub const DOMAIN_NOT_OWNED: &str = "domain-not-owned";
-
-/// `403 domain-not-owned` unless the tenant owns `domain` (normalised) or it is `*`. Webhook
-/// configurations, test payloads and comments name a domain; another tenant's (or nobody's)
-/// is refused (SPEC §2.2).
-pub async fn require_owned_domain(hub: &Hub, tenant: &str, domain: &str) -> ApiResult<()> {
-    if hub.owns_domain(tenant, domain).await? {
-        Ok(())
-    } else {
-        Err(not_owned(domain))
-    }
-}
-
-/// The `403 domain-not-owned` answer for `domain`.
-pub fn not_owned(domain: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        DOMAIN_NOT_OWNED,
-        format!("{domain:?} is not one of this tenant's domains (nor a subdomain of one)"),
-    )
-}
-
-/// `text` as an `http://` or `https://` URL with a host (what a webhook may be sent to).
-pub fn http_url(text: &str) -> Option<url::Url> {
-    url::Url::parse(text.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-}
-
-/// `text` as a method every one of `kinds` may be sent with, or why not.
-pub fn method_for_kinds(text: &str, kinds: &[WebhookEventKind]) -> Result<HttpMethod, String> {
-    let method = HttpMethod::parse(text).ok_or_else(|| format!("unknown method {text:?}"))?;
-    match kinds.iter().find(|k| !k.allows(method)) {
-        Some(k) => Err(format!(
-            "{} webhooks cannot be sent with {}",
-            k.as_str(),
-            method.as_str()
-        )),
-        None => Ok(method),
-    }
-}
 
 // ---------- configuration ----------
 
@@ -90,34 +46,84 @@ pub struct ConfigInput {
     fire_on_import: bool,
 }
 
-fn target(kind: WebhookEventKind, input: Option<TargetInput>) -> ApiResult<Option<WebhookTarget>> {
-    let Some(input) = input else { return Ok(None) };
-    let url = http_url(&input.url).ok_or_else(|| {
-        ApiError::invalid_body(format!(
-            "{}: not an http(s) URL: {:?}",
-            kind.as_str(),
-            input.url
-        ))
-    })?;
-    let method = match input.method.as_deref() {
-        None => kind.default_method(),
-        Some(m) => HttpMethod::parse(m)
-            .filter(|m| kind.allows(*m))
-            .ok_or_else(|| {
-                ApiError::invalid_body(format!("{}: method {m:?} is not allowed", kind.as_str()))
-            })?,
-    };
-    Ok(Some(WebhookTarget {
-        url: url.to_string(),
-        method,
-    }))
+impl From<TargetInput> for TargetRequest {
+    fn from(t: TargetInput) -> TargetRequest {
+        TargetRequest {
+            url: t.url,
+            method: t.method,
+        }
+    }
+}
+
+impl From<ConfigInput> for ConfigRequest {
+    fn from(c: ConfigInput) -> ConfigRequest {
+        ConfigRequest {
+            domain: c.domain,
+            create: c.create.map(Into::into),
+            update: c.update.map(Into::into),
+            delete: c.delete.map(Into::into),
+            legacy_token_header: c.legacy_token_header,
+            fire_on_import: c.fire_on_import,
+        }
+    }
+}
+
+/// Where one kind of webhook goes, as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookTarget)]
+pub struct TargetOut {
+    /// `http://` or `https://` URL.
+    url: String,
+    /// The HTTP method.
+    method: HttpMethod,
+}
+
+/// A domain's webhook configuration as the API shows it (`*`: any domain without its own).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookConfig)]
+pub struct WebhookConfigOut {
+    /// The domain (one of the tenant's, or `*` for all).
+    domain: String,
+    /// Comment created.
+    create: Option<TargetOut>,
+    /// Comment updated (votes included).
+    update: Option<TargetOut>,
+    /// Comment deleted.
+    delete: Option<TargetOut>,
+    /// Also send the API secret in clear in a `token` header (legacy receivers).
+    legacy_token_header: bool,
+    /// Fire for comments imported by integration uploads too.
+    fire_on_import: bool,
+}
+
+impl From<WebhookTarget> for TargetOut {
+    fn from(t: WebhookTarget) -> TargetOut {
+        TargetOut {
+            url: t.url,
+            method: t.method,
+        }
+    }
+}
+
+impl From<WebhookConfig> for WebhookConfigOut {
+    fn from(c: WebhookConfig) -> WebhookConfigOut {
+        WebhookConfigOut {
+            domain: c.domain,
+            create: c.create.map(Into::into),
+            update: c.update.map(Into::into),
+            delete: c.delete.map(Into::into),
+            legacy_token_header: c.legacy_token_header,
+            fire_on_import: c.fire_on_import,
+        }
+    }
 }
 
 /// `{status, config}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConfigOut {
     status: Status,
-    config: WebhookConfig,
+    config: WebhookConfigOut,
 }
 
 /// `PUT /api/v1/webhook-config`.
@@ -135,24 +141,13 @@ pub async fn put_config(
     auth: TenantAuth,
     JsonBody(input): JsonBody<ConfigInput>,
 ) -> ApiResult<Json<ConfigOut>> {
-    let domain = normalize_domain(&input.domain)
-        .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {:?}", input.domain)))?;
-    require_owned_domain(&hub, &auth.tenant_id, &domain).await?;
-    auth.require_domain(Some(&domain))?;
-    let config = WebhookConfig {
-        domain,
-        create: target(WebhookEventKind::Create, input.create)?,
-        update: target(WebhookEventKind::Update, input.update)?,
-        delete: target(WebhookEventKind::Delete, input.delete)?,
-        legacy_token_header: input.legacy_token_header,
-        fire_on_import: input.fire_on_import,
-    };
-    hub.store
-        .put_webhook_config(&auth.tenant_id, &config, hub.now_ms())
-        .await?;
+    let config = hub
+        .put_webhook_config(&auth, input.into())
+        .await
+        .map_err(|refused| refused.error)?;
     Ok(Json(ConfigOut {
         status: Status::Success,
-        config,
+        config: config.into(),
     }))
 }
 
@@ -168,7 +163,7 @@ pub struct ConfigQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConfigsOut {
     status: Status,
-    configs: Vec<WebhookConfig>,
+    configs: Vec<WebhookConfigOut>,
 }
 
 /// Answer of `GET /api/v1/webhook-config`: one configuration when a domain was asked for,
@@ -197,7 +192,7 @@ pub async fn get_config(
     auth: TenantAuth,
     QueryParams(q): QueryParams<ConfigQuery>,
 ) -> ApiResult<Json<ConfigAnswer>> {
-    let mut configs = hub.store.webhook_configs(&auth.tenant_id).await?;
+    let mut configs = hub.webhook_configs(&auth.tenant_id).await?;
     configs.retain(|c| auth.reaches(Some(&c.domain)));
     match q.domain {
         Some(d) => {
@@ -209,12 +204,12 @@ pub async fn get_config(
                 .ok_or_else(|| ApiError::not_found("webhook config"))?;
             Ok(Json(ConfigAnswer::One(ConfigOut {
                 status: Status::Success,
-                config,
+                config: config.into(),
             })))
         }
         None => Ok(Json(ConfigAnswer::All(ConfigsOut {
             status: Status::Success,
-            configs,
+            configs: configs.into_iter().map(Into::into).collect(),
         }))),
     }
 }
@@ -352,7 +347,7 @@ pub async fn list_deliveries(
     let offset = count(q.page, "page")?
         .saturating_mul(limit)
         .saturating_add(count(q.skip, "skip")?);
-    let filter = crate::store::DeliveryFilter {
+    let filter = crate::records::DeliveryFilter {
         status,
         kind: None,
         comment_id: q.comment_id.as_deref(),
@@ -532,27 +527,6 @@ pub struct ForgedOut {
     refused: bool,
 }
 
-/// A dummy comment for create/update test payloads.
-pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
-    let c = crate::domain::NewCommentInput {
-        url_id: "fastcomments-webhook-test".into(),
-        url: Some("https://example.com/webhook-test".into()),
-        page_title: Some("Webhook test".into()),
-        commenter_name: "Webhook Test".into(),
-        commenter_email: None,
-        // ASCII only: receivers that verify over re-serialised JSON (the old guide's Python
-        // and PHP examples) then still pass, so a test says whether the key and URL are right.
-        // Real comments are not ASCII; docs/webhooks.md says how to verify those.
-        comment: "This is a test payload from FastComments.".into(),
-        parent_id: None,
-        user_id: None,
-        domain: domain.map(str::to_owned),
-        meta: None,
-    }
-    .into_comment("test", ids::object_id(), Millis::now());
-    crate::domain::webhook_comment(&c)
-}
-
 /// `POST /api/v1/webhook-test {"kind","domain?","url?","method?","legacyTokenHeader?"}`: sends a signed test payload now and,
 /// when the receiver accepted it, the same payload signed with a wrong secret, to check that the
 /// receiver verifies signatures; answers with both attempts' logs.
@@ -570,112 +544,29 @@ pub async fn send_test(
     auth: TenantAuth,
     JsonBody(input): JsonBody<TestInput>,
 ) -> ApiResult<Json<TestOut>> {
-    let kind = WebhookEventKind::parse(&input.kind).ok_or_else(|| {
-        ApiError::invalid_body(format!(
-            "kind must be create, update or delete, got {:?}",
-            input.kind
-        ))
-    })?;
-    let domain = match input.domain.as_deref() {
-        Some(d) => Some(
-            normalize_domain(d)
-                .ok_or_else(|| ApiError::invalid_body(format!("not a domain: {d:?}")))?,
-        ),
-        // A domain's secret tests its own domain.
-        None => auth.own_domain().map(str::to_owned),
+    let request = TestRequest {
+        kind: input.kind,
+        domain: input.domain,
+        url: input.url,
+        method: input.method,
+        legacy_token_header: input.legacy_token_header,
     };
-    if let Some(d) = &domain {
-        require_owned_domain(&hub, &auth.tenant_id, d).await?;
-        auth.require_domain(Some(d))?;
-    }
-    let configs = hub.store.webhook_configs(&auth.tenant_id).await?;
-    let config = match &domain {
-        Some(d) => configs.iter().find(|c| &c.domain == d),
-        None => None,
-    }
-    .or_else(|| configs.iter().find(|c| c.domain == "*"))
-    .or_else(|| {
-        if domain.is_none() {
-            configs.first()
-        } else {
-            None
-        }
-    });
-    let configured = config.and_then(|c| c.target(kind));
-    let url = match (input.url, configured) {
-        (Some(u), _) => u,
-        (None, Some(t)) => t.url.clone(),
-        (None, None) => {
-            return Err(ApiError::invalid_body(
-                "no URL given and none configured for this kind and domain",
-            ))
-        }
-    };
-    let method = match input.method.as_deref() {
-        Some(m) => method_for_kinds(m, &[kind]).map_err(ApiError::invalid_body)?,
-        None => configured
-            .map(|t| t.method)
-            .unwrap_or_else(|| kind.default_method()),
-    };
-    let body = match kind {
-        WebhookEventKind::Delete => serde_json::to_vec(&DeleteTestPayload {
-            id: ids::object_id(),
-        }),
-        _ => serde_json::to_vec(&dummy_comment(domain.as_deref())),
-    }
-    .map_err(|_| ApiError::internal())?;
-    let senders = Senders::new(hub.config.webhook_timeout).map_err(|_| ApiError::internal())?;
-    let delivery_id = format!("test-{}", ids::object_id());
-    let out = Outgoing {
-        delivery_id: &delivery_id,
-        tenant_id: &auth.tenant_id,
-        domain: domain.as_deref(),
-        url: &url,
-        method,
-        kind,
-        legacy_token: input
-            .legacy_token_header
-            .unwrap_or_else(|| config.is_some_and(|c| c.legacy_token_header)),
-        body: &body,
-        attempt: 1,
-        secret_override: None,
-    };
-    let (sent, attempt, shown) = send_once_showing(&hub, &senders, &out).await;
-    let ok = sent.is_success();
-    let (mut forged, mut forged_accepted, mut warning) = (None, None, None);
-    if ok {
-        let wrong = ids::api_secret();
-        let forged_id = format!("{delivery_id}-forged");
-        let forged_out = Outgoing {
-            delivery_id: &forged_id,
-            secret_override: Some(&wrong),
-            ..out
-        };
-        let (sent, attempt) = send_once(&hub, &senders, &forged_out).await;
-        let accepted = sent.is_success();
-        if accepted {
-            warning = Some(
-                "the receiver answered 2xx to a request signed with a wrong secret: it does not \
-                 verify the X-FastComments-Signature header, so anyone can send it webhooks"
-                    .to_owned(),
-            );
-        }
-        forged_accepted = Some(accepted);
-        forged = Some(ForgedOut {
-            attempt: attempt.into(),
-            refused: !accepted,
-        });
-    }
+    let report = test_send::send_test(&hub, &auth, request).await?;
+    let warning = report.warning().map(str::to_owned);
     Ok(Json(TestOut {
         status: Status::Success,
-        attempt: attempt.into(),
-        headers: shown
+        attempt: report.attempt.into(),
+        headers: report
+            .headers
             .into_iter()
             .map(|(name, value)| SentHeader { name, value })
             .collect(),
-        ok,
-        forged,
-        forged_accepted,
+        ok: report.ok,
+        forged_accepted: report.forged.as_ref().map(|(_, accepted)| *accepted),
+        forged: report.forged.map(|(attempt, accepted)| ForgedOut {
+            attempt: attempt.into(),
+            refused: !accepted,
+        }),
         warning,
     }))
 }

@@ -13,9 +13,8 @@
 
 use super::sender::{send_once, Outgoing, Senders};
 use crate::hub::Hub;
-use crate::store::{
-    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, DueQuery, StoreResult,
-};
+use crate::records::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, DueQuery};
+use crate::store::StoreResult;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -174,7 +173,7 @@ impl InFlight {
 /// column existed, the one its URL gives.
 fn host_of(d: &Delivery) -> String {
     if d.target_host.is_empty() {
-        crate::store::target_host(&d.url)
+        crate::records::target_host(&d.url)
     } else {
         d.target_host.clone()
     }

@@ -13,12 +13,14 @@
 //! - [`guard`]: which addresses a webhook may reach, checked where connections are made.
 //! - [`schedule`]: when a failed attempt is tried again (`base × n`, `Retry-After`, jitter).
 //! - [`sender`]: one signed attempt over HTTP (also used by test payloads).
+//! - [`test_send`]: a test payload and its forged twin, sent now, for the API and the pages.
 //! - [`dispatcher`]: the loop that claims, runs and records attempts.
 
 pub mod dispatcher;
 pub mod guard;
 pub mod schedule;
 pub mod sender;
+pub mod test_send;
 
 pub use dispatcher::{outcome_of, spawn};
 pub use guard::is_non_public;

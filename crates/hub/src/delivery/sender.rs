@@ -16,7 +16,7 @@
 
 use super::guard::{refusal_in, GuardedConnector};
 use crate::hub::Hub;
-use crate::store::DeliveryAttempt;
+use crate::records::DeliveryAttempt;
 use bytes::Bytes;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
 use fastcomments_webhooks::standard::MAX_STANDARD_SIGNATURES;

@@ -6,8 +6,11 @@
 //! Entries live until this hub changes what they hold, or for `HubConfig::cache_ttl` when other
 //! hub nodes may change it behind this one's back.
 
+pub mod access;
 mod progress;
+mod tenant_tokens;
 pub mod throttle;
+pub mod webhooks;
 mod writes;
 
 use crate::clock::Clock;
@@ -15,10 +18,12 @@ use crate::config::HubConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::metrics::Metrics;
-use crate::store::{
-    ApiSecret, Applied, Change, Notice, Store, StoreResult, Tenant, TimelineBounds, TimelineEntry,
-    TokenRecord, TokenState,
+use crate::records::{
+    ApiSecret, Applied, Change, Notice, Tenant, TimelineBounds, TimelineEntry, TokenRecord,
+    TokenState,
 };
+use crate::site_domain::{domain_is_owned, normalize_domain};
+use crate::store::{Store, StoreResult};
 use axum::http::StatusCode;
 use fastcomments_protocol::codes;
 use parking_lot::RwLock;
@@ -515,68 +520,4 @@ pub fn revoked() -> ApiError {
         codes::TOKEN_REVOKED,
         "this token was revoked by the tenant",
     )
-}
-
-/// Whether a normalised domain is one of `owned` or a subdomain of one (`blog.example.com` is
-/// owned by a tenant owning `example.com`: the owner of a name controls its subdomains).
-pub fn domain_is_owned(owned: &[String], domain: &str) -> bool {
-    owned.iter().any(|o| {
-        domain == o
-            || domain
-                .strip_suffix(o.as_str())
-                .is_some_and(|rest| rest.ends_with('.'))
-    })
-}
-
-/// The bare lower-case host of a domain or URL (`https://Example.com:8080/x` → `example.com`),
-/// `*` for the wildcard, or `None` when it is not a host name.
-pub fn normalize_domain(input: &str) -> Option<String> {
-    let t = input.trim();
-    if t == "*" {
-        return Some("*".into());
-    }
-    let no_scheme = t.split_once("://").map(|(_, rest)| rest).unwrap_or(t);
-    let host_port = no_scheme.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = host_port
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(host_port);
-    let host = match host_port.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host_port,
-    };
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let ok = !host.is_empty()
-        && host.len() <= 253
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        && !host.starts_with('.')
-        && !host.contains("..");
-    ok.then_some(host)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_domain;
-
-    #[test]
-    fn domains_normalise() {
-        assert_eq!(
-            normalize_domain("https://Example.com:8080/x?y").as_deref(),
-            Some("example.com")
-        );
-        assert_eq!(
-            normalize_domain("example.com").as_deref(),
-            Some("example.com")
-        );
-        assert_eq!(
-            normalize_domain("localhost:3000").as_deref(),
-            Some("localhost")
-        );
-        assert_eq!(normalize_domain("*").as_deref(), Some("*"));
-        assert_eq!(normalize_domain("bad domain"), None);
-        assert_eq!(normalize_domain(""), None);
-        assert_eq!(normalize_domain("a..b"), None);
-    }
 }

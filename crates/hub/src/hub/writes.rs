@@ -5,9 +5,10 @@
 use super::{revoked, Hub};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
-use crate::store::{
-    ApiSecret, Delivery, NewEntry, StoreResult, TokenRecord, TokenState, UploadBatch, UploadOutcome,
+use crate::records::{
+    ApiSecret, Delivery, NewEntry, TokenRecord, TokenState, UploadBatch, UploadOutcome,
 };
+use crate::store::StoreResult;
 use axum::http::StatusCode;
 use std::sync::atomic::Ordering;
 
@@ -153,7 +154,7 @@ impl Hub {
         tenant: &str,
         id: &str,
         enabled: bool,
-    ) -> StoreResult<crate::store::Subscription> {
+    ) -> StoreResult<crate::records::Subscription> {
         let reason = (!enabled).then_some("disabled by the tenant");
         let s = self
             .store

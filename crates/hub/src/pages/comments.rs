@@ -1,13 +1,13 @@
 //! Comments, newest first and paged: approve, mark spam, edit, delete. Each change is a
-//! [`Change`] through [`crate::Hub::apply`], the call the comments API makes, so it gets its
+//! [`Change`] through [`crate::hub::Hub::apply`], the call the comments API makes, so it gets its
 //! timeline entry and webhook delivery the same way.
 
 use super::session::Flash;
 use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
-use crate::api::extract::QueryParams;
-use crate::domain;
 use crate::error::ApiError;
-use crate::store::{Change, CommentPatch};
+use crate::extract::QueryParams;
+use crate::records::{Change, CommentPatch};
+use crate::rules;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -194,7 +194,7 @@ pub async fn act(
                 comment: Some(text.clone()),
                 ..Default::default()
             };
-            if let Err(why) = domain::validate_patch(&p) {
+            if let Err(why) = rules::validate_patch(&p) {
                 let layout = Layout::new(&admin, "comments");
                 let n = form.page.unwrap_or(0);
                 return page(

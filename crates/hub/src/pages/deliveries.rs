@@ -5,9 +5,9 @@
 
 use super::session::Flash;
 use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
-use crate::api::extract::QueryParams;
 use crate::error::ApiError;
-use crate::store::{Delivery, DeliveryAttempt, DeliveryCounts, DeliveryFilter, DeliveryStatus};
+use crate::extract::QueryParams;
+use crate::records::{Delivery, DeliveryAttempt, DeliveryCounts, DeliveryFilter, DeliveryStatus};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -3,12 +3,11 @@
 //! revoke. Resync and revoke call the API's own handlers, so both paths keep one set of rules.
 
 use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
-use crate::api::extract::QueryParams;
-use crate::api::tenant;
+use crate::extract::QueryParams;
 use crate::ids;
-use crate::store::{TokenRecord, TokenState};
+use crate::records::{TokenRecord, TokenState};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -45,7 +44,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    fn of(hub: &crate::Hub, r: &TokenRecord) -> Progress {
+    fn of(hub: &crate::hub::Hub, r: &TokenRecord) -> Progress {
         let skipped = r.upload_finished && r.skip_requested && r.upload_received == 0;
         let expected = if r.upload_finished {
             Some(r.upload_received)
@@ -82,7 +81,7 @@ struct IntegrationsPage {
     token_error: Option<String>,
 }
 
-fn rows(hub: &crate::Hub, tokens: Vec<TokenRecord>) -> Vec<Row> {
+fn rows(hub: &crate::hub::Hub, tokens: Vec<TokenRecord>) -> Vec<Row> {
     tokens
         .into_iter()
         .rev()
@@ -245,12 +244,11 @@ pub async fn resync(
     admin: Admin,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let done = tenant::resync(
-        State(state.hub.clone()),
-        admin.tenant_auth(),
-        Path(form.token.clone()),
-    );
-    match done.await {
+    let done = state
+        .hub
+        .resync_integration(&admin.tenant_auth(), &form.token)
+        .await;
+    match done {
         Ok(_) => {
             redirect_with(
                 &state,
@@ -273,12 +271,11 @@ pub async fn revoke(
     admin: Admin,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let done = tenant::revoke(
-        State(state.hub.clone()),
-        admin.tenant_auth(),
-        Path(form.token.clone()),
-    );
-    match done.await {
+    let done = state
+        .hub
+        .revoke_integration(&admin.tenant_auth(), &form.token)
+        .await;
+    match done {
         Ok(_) => {
             redirect_with(
                 &state,

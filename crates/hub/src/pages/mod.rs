@@ -219,10 +219,10 @@ impl Admin {
     /// The API's proof of tenant, for calling an API handler on this admin's behalf. Admin
     /// sessions are signed in with the All Domains secret (or by the operator), so they act
     /// on the whole tenant.
-    pub fn tenant_auth(&self) -> crate::api::extract::TenantAuth {
-        crate::api::extract::TenantAuth {
+    pub fn tenant_auth(&self) -> crate::hub::access::TenantAuth {
+        crate::hub::access::TenantAuth {
             tenant_id: self.tenant_id.clone(),
-            scope: crate::api::extract::SecretScope::AllDomains,
+            scope: crate::hub::access::SecretScope::AllDomains,
         }
     }
 }

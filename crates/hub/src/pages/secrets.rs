@@ -4,9 +4,9 @@
 
 use super::session::{Flash, Principal};
 use super::{redirect_with, render, when, Admin, Layout, PageState};
-use crate::hub::normalize_domain;
 use crate::ids;
-use crate::store::ApiSecret;
+use crate::records::ApiSecret;
+use crate::site_domain::normalize_domain;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

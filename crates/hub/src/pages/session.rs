@@ -12,7 +12,8 @@
 //! ([`Throttle`], per node).
 
 use crate::ids;
-use crate::store::{SessionRecord, Store, StoreResult};
+use crate::records::SessionRecord;
+use crate::store::{Store, StoreResult};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -6,7 +6,7 @@
 
 use super::session::{self, Principal, Session};
 use super::{error_page, message_page, render, Current, PageState};
-use crate::store::Tenant;
+use crate::records::Tenant;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};

@@ -2,14 +2,14 @@
 //! the kinds and domains it wants), several per kind where the per-domain form of
 //! [`super::webhooks`] holds one. Listed with their state (sending, failing since, disabled and
 //! why), added, disabled, enabled again (paused deliveries resume in order) and deleted. Each
-//! action calls the API's own code ([`api::subscribe`] and the handlers), so the rules are
-//! theirs.
+//! action is the one the API calls ([`Hub::subscribe`](crate::hub::Hub::subscribe) and its
+//! neighbours in [`crate::hub::webhooks`]), so the rules are the same.
 
 use super::session::Flash;
 use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
-use crate::api::subscriptions::{self as api, SubscriptionField, SubscriptionInput};
 use crate::error::ApiError;
-use crate::store::{Subscription, MAX_SUBSCRIPTIONS, SUBSCRIPTION_DEFAULT_METHOD};
+use crate::hub::webhooks::{Field, SubscriptionRequest};
+use crate::records::{Subscription, MAX_SUBSCRIPTIONS, SUBSCRIPTION_DEFAULT_METHOD};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -183,7 +183,7 @@ impl AddInput {
         }
     }
 
-    fn to_api(&self) -> SubscriptionInput {
+    fn to_request(&self) -> SubscriptionRequest {
         let ticked = [
             (WebhookEventKind::Create, &self.create),
             (WebhookEventKind::Update, &self.update),
@@ -196,26 +196,22 @@ impl AddInput {
             .filter(|d| !d.is_empty())
             .map(str::to_owned)
             .collect();
-        SubscriptionInput {
+        SubscriptionRequest {
             url: self.url.clone(),
             method: Some(self.method.trim())
                 .filter(|m| !m.is_empty())
                 .map(str::to_owned),
-            events: Some(
-                ticked
-                    .iter()
-                    .filter(|(_, on)| on.is_some())
-                    .map(|(k, _)| k.as_str().to_owned())
-                    .collect(),
-            ),
+            kinds: ticked
+                .iter()
+                .filter(|(_, on)| on.is_some())
+                .map(|(k, _)| k.as_str().to_owned())
+                .collect(),
             // An empty field means every domain, as the API's default does.
-            domains: Some(if domains.is_empty() {
+            domains: if domains.is_empty() {
                 vec!["*".to_owned()]
             } else {
                 domains
-            }),
-            event: None,
-            domain: None,
+            },
             fire_on_import: self.import.is_some(),
         }
     }
@@ -227,7 +223,11 @@ pub async fn add(
     admin: Admin,
     Form(input): Form<AddInput>,
 ) -> Response {
-    match api::subscribe(&state.hub, &admin.tenant_id, input.to_api()).await {
+    match state
+        .hub
+        .subscribe(&admin.tenant_id, input.to_request())
+        .await
+    {
         Ok((s, created)) => {
             let text = if created {
                 format!("Subscribed {}.", s.url)
@@ -247,11 +247,11 @@ pub async fn add(
             let reason = r.error.reason;
             let mut layout = Layout::new(&admin, "subscriptions");
             match r.field {
-                SubscriptionField::Url => form.url_error = Some(reason),
-                SubscriptionField::Method => form.method_error = Some(reason),
-                SubscriptionField::Events => form.events_error = Some(reason),
-                SubscriptionField::Domains => form.domains_error = Some(reason),
-                SubscriptionField::Whole => layout = layout.with_error(reason),
+                Field::Url => form.url_error = Some(reason),
+                Field::Method => form.method_error = Some(reason),
+                Field::Events => form.events_error = Some(reason),
+                Field::Domains => form.domains_error = Some(reason),
+                Field::Target(_) | Field::Whole => layout = layout.with_error(reason),
             }
             if layout.notice.is_none() {
                 layout = layout.with_error("Not added: see the form.");
@@ -269,21 +269,25 @@ pub async fn act(
     admin: Admin,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
-    let hub = State(state.hub.clone());
-    let auth = admin.tenant_auth();
-    let path = Path(id.clone());
+    let (hub, tenant) = (&state.hub, &admin.tenant_id);
     let (done, result) = match action.as_str() {
         "disable" => (
             "Disabled: its deliveries wait, paused, until it is enabled again.",
-            api::disable(hub, auth, path).await.map(|_| ()),
+            hub.set_subscription_enabled(tenant, &id, false)
+                .await
+                .map(|_| ())
+                .map_err(ApiError::from),
         ),
         "enable" => (
             "Enabled: its paused deliveries go out first, in their order.",
-            api::enable(hub, auth, path).await.map(|_| ()),
+            hub.set_subscription_enabled(tenant, &id, true)
+                .await
+                .map(|_| ())
+                .map_err(ApiError::from),
         ),
         "delete" => (
             "Deleted: its waiting deliveries were cancelled.",
-            api::remove(hub, auth, path).await.map(|_| ()),
+            hub.unsubscribe(tenant, &id).await.map(|_| ()),
         ),
         _ => return super::error_page(ApiError::not_found("action")),
     };

@@ -2,16 +2,16 @@
 //! the method (create/update `POST|PUT`, default `PUT`; delete `DELETE|POST|PUT`, default
 //! `DELETE`), and "Send Test Payload" per kind with the URL and method as chosen, before saving
 //! (the page shows the request's headers as sent, values included). Saving and
-//! testing call the API's own handlers (`PUT /api/v1/webhook-config`, `POST
-//! /api/v1/webhook-test`), so the rules and the test's signed request and forged twin are
-//! theirs.
+//! testing are the actions the API calls for `PUT /api/v1/webhook-config` and `POST
+//! /api/v1/webhook-test` ([`Hub::put_webhook_config`](crate::hub::Hub::put_webhook_config),
+//! [`test_send`]), so the rules and the test's signed request and forged twin are the same.
 
 use super::session::Flash;
 use super::{redirect_with, render, when, Admin, Layout, PageState};
-use crate::api::extract::JsonBody;
-use crate::api::webhooks as api;
+use crate::delivery::test_send::{self, TestReport, TestRequest};
 use crate::error::ApiError;
-use crate::store::WebhookConfig;
+use crate::hub::webhooks::{ConfigRequest, Field, TargetRequest};
+use crate::records::WebhookConfig;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,7 +19,6 @@ use axum::response::Response;
 use axum::Form;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 const METHODS: [HttpMethod; 3] = [HttpMethod::Post, HttpMethod::Put, HttpMethod::Delete];
 
@@ -235,20 +234,23 @@ impl DomainInput {
         }
     }
 
-    /// The API's body for `PUT /api/v1/webhook-config`.
-    fn config_json(&self) -> Value {
-        let mut body = json!({
-            "domain": self.domain,
-            "legacyTokenHeader": self.legacy.is_some(),
-            "fireOnImport": self.import.is_some(),
-        });
-        for kind in WebhookEventKind::ALL {
+    /// The configuration as the form gives it.
+    fn config_request(&self) -> ConfigRequest {
+        let target = |kind| {
             let (url, method) = self.target(kind);
-            if !url.trim().is_empty() {
-                body[kind.as_str()] = json!({ "url": url.trim(), "method": method });
-            }
+            (!url.trim().is_empty()).then(|| TargetRequest {
+                url: url.trim().to_owned(),
+                method: method.map(str::to_owned),
+            })
+        };
+        ConfigRequest {
+            domain: self.domain.clone(),
+            create: target(WebhookEventKind::Create),
+            update: target(WebhookEventKind::Update),
+            delete: target(WebhookEventKind::Delete),
+            legacy_token_header: self.legacy.is_some(),
+            fire_on_import: self.import.is_some(),
         }
-        body
     }
 }
 
@@ -258,17 +260,11 @@ pub async fn save(
     admin: Admin,
     Form(input): Form<DomainInput>,
 ) -> Response {
-    let body = match serde_json::from_value(input.config_json()) {
-        Ok(b) => b,
-        Err(e) => return super::error_page(ApiError::invalid_body(e.to_string())),
-    };
-    match api::put_config(
-        State(state.hub.clone()),
-        admin.tenant_auth(),
-        JsonBody(body),
-    )
-    .await
-    {
+    let saved = state
+        .hub
+        .put_webhook_config(&admin.tenant_auth(), input.config_request())
+        .await;
+    match saved {
         Ok(_) => {
             redirect_with(
                 &state,
@@ -278,24 +274,26 @@ pub async fn save(
             )
             .await
         }
-        Err(e) if e.status.is_client_error() => {
-            // The API names the kind first ("create: not an http(s) URL …"): the error goes
-            // beside that field; anything else above the form. What was typed stays.
+        Err(r) if r.error.status.is_client_error() => {
+            // A kind's URL or method goes beside that kind's field; anything else above the
+            // form. What was typed stays.
             let mut form = input.as_typed();
-            let kind = WebhookEventKind::ALL
-                .into_iter()
-                .find(|k| e.reason.starts_with(&format!("{}:", k.as_str())));
-            match kind.and_then(|k| form.kinds.iter_mut().find(|f| f.kind == k.as_str())) {
-                Some(f) => f.error = Some(e.reason),
-                None => form.error = Some(e.reason),
+            let reason = r.error.reason;
+            let slot = match r.field {
+                Field::Target(kind) => form.kinds.iter_mut().find(|f| f.kind == kind.as_str()),
+                _ => None,
+            };
+            match slot {
+                Some(f) => f.error = Some(reason),
+                None => form.error = Some(reason),
             }
             let layout = Layout::new(&admin, "webhooks").with_error(format!(
                 "Not saved: see the form of {}.",
                 shown(&input.domain)
             ));
-            page(&state, layout, Some(form), e.status).await
+            page(&state, layout, Some(form), r.error.status).await
         }
-        Err(e) => super::error_page(e),
+        Err(r) => super::error_page(r.error),
     }
 }
 
@@ -317,99 +315,63 @@ pub async fn test(
     let Some(kind) = input.test.as_deref().and_then(WebhookEventKind::parse) else {
         return super::error_page(ApiError::invalid_body("no event kind to test"));
     };
-    let (url, _) = input.target(kind);
-    let mut body = json!({ "kind": kind.as_str() });
-    if input.domain != "*" {
-        body["domain"] = json!(input.domain);
-    }
-    if !url.trim().is_empty() {
-        body["url"] = json!(url.trim());
-    }
-    // The method and legacy header as chosen in the form, saved or not.
-    if let Some(m) = input.target(kind).1.filter(|m| !m.trim().is_empty()) {
-        body["method"] = json!(m.trim());
-    }
-    body["legacyTokenHeader"] = json!(input.legacy.is_some());
+    let (url, method) = input.target(kind);
+    let request = TestRequest {
+        kind: kind.as_str().to_owned(),
+        domain: (input.domain != "*").then(|| input.domain.clone()),
+        url: Some(url.trim())
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned),
+        // The method and legacy header as chosen in the form, saved or not.
+        method: method
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned),
+        legacy_token_header: Some(input.legacy.is_some()),
+    };
     let mut form = input.as_typed();
     let layout = Layout::new(&admin, "webhooks");
-    let body = match serde_json::from_value(body) {
-        Ok(b) => b,
-        Err(e) => return super::error_page(ApiError::invalid_body(e.to_string())),
-    };
-    let sent = api::send_test(
-        State(state.hub.clone()),
-        admin.tenant_auth(),
-        JsonBody(body),
-    )
-    .await;
+    let sent = test_send::send_test(&state.hub, &admin.tenant_auth(), request).await;
     let Some(slot) = form.kinds.iter_mut().find(|f| f.kind == kind.as_str()) else {
         return super::error_page(ApiError::internal());
     };
     match sent {
-        Ok(out) => {
-            let v = serde_json::to_value(&out.0).unwrap_or(Value::Null);
-            slot.test = Some(view(&v));
-        }
+        Ok(report) => slot.test = Some(view(report)),
         Err(e) if e.status.is_client_error() => slot.error = Some(e.reason),
         Err(e) => return super::error_page(e),
     }
     page(&state, layout, Some(form), StatusCode::OK).await
 }
 
-/// The page's view of the API's test answer.
-fn view(v: &Value) -> TestView {
-    let a = &v["attempt"];
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let at_ms = a["at"]
-        .as_str()
-        .and_then(|s| fastcomments_protocol::Millis::parse(s).ok())
-        .map(|m| m.0)
-        .unwrap_or(0);
-    // As sent, values included: the signatures and ids a receiver's log can be matched with.
-    let sent = a_headers(&v["headers"]);
-    let forged = match (&v["forged"], v["forgedAccepted"].as_bool()) {
-        (f, Some(accepted)) if f.is_object() => Some(format!(
+/// The page's view of a test's report.
+fn view(report: TestReport) -> TestView {
+    let warning = report.warning().map(str::to_owned);
+    let status =
+        |code: Option<i64>, none: &str| code.map_or_else(|| none.to_owned(), |s| s.to_string());
+    let forged = report.forged.map(|(attempt, accepted)| {
+        format!(
             "A second request signed with a wrong secret was answered {}: {}",
-            f["attempt"]["statusCode"]
-                .as_i64()
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "with no status".into()),
+            status(attempt.status_code, "with no status"),
             if accepted {
                 "accepted — the receiver does not verify signatures"
             } else {
                 "refused, as a receiver that verifies signatures does"
             }
-        )),
-        _ => None,
-    };
+        )
+    });
+    let a = report.attempt;
     TestView {
-        ok: v["ok"].as_bool().unwrap_or(false),
-        method: text(&a["method"]),
-        url: text(&a["url"]),
-        headers: sent,
-        status: a["statusCode"]
-            .as_i64()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "no answer".into()),
-        body: text(&a["responseBody"]),
-        duration_ms: a["durationMs"].as_i64().unwrap_or(0),
-        at: when(at_ms),
-        error: a["error"].as_str().map(str::to_owned),
+        ok: report.ok,
+        method: a.method,
+        url: a.url,
+        // As sent, values included: the signatures and ids a receiver's log can be matched with.
+        headers: report.headers,
+        status: status(a.status_code, "no answer"),
+        body: a.response_body.unwrap_or_default(),
+        duration_ms: a.duration_ms,
+        at: when(a.at),
+        error: a.error,
         forged,
-        warning: v["warning"].as_str().map(str::to_owned),
+        warning,
     }
-}
-
-/// The `headers` of a test answer as `(name, value)` pairs.
-fn a_headers(v: &Value) -> Vec<(String, String)> {
-    v.as_array()
-        .map(|all| {
-            all.iter()
-                .map(|h| {
-                    let text = |k: &str| h[k].as_str().unwrap_or_default().to_owned();
-                    (text("name"), text("value"))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }

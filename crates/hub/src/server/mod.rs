@@ -1,12 +1,12 @@
 //! Running the hub: open the store, bind, serve until told to stop, then drain.
 
-use crate::api;
 use crate::clock::{Clock, SystemClock};
 use crate::config::HubConfig;
 use crate::hub::Hub;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
+use crate::{api, pages};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,6 +16,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub mod accept;
+
+/// Every route of the hub: the API and the admin pages side by side (neither mounts the
+/// other), under the layers every answer goes through.
+pub fn router(hub: Arc<Hub>) -> axum::Router {
+    let routes = api::routes().nest(pages::BASE, pages::router(hub.clone()));
+    api::layers(routes, hub)
+}
 
 /// Opens the store a `--database-url` names: `sqlite://path`, or `postgres://…` for a
 /// database several hub nodes share; none means `hub.db` in `data_dir`.
@@ -64,7 +71,7 @@ impl RunningHub {
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
-        let app = api::router(hub.clone());
+        let app = router(hub.clone());
         let gate = accept::Gate::new(hub.config.connections.clone());
         let mut stopped_for_signal = stopped.clone();
         let task = tokio::spawn(async move {

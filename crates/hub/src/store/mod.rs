@@ -3,7 +3,7 @@
 //!
 //! The store owns every *atomic* step: a comment change, its timeline entry (and, later, its
 //! webhook outbox rows) commit together or not at all. Business rules that need no transaction
-//! (validation, rendering) live in [`crate::domain`]; rules that must read and write inside one
+//! (validation, rendering) live in [`crate::rules`]; rules that must read and write inside one
 //! transaction (upload upserts, vote counts) are expressed as pure functions there too and
 //! called by each backend inside its transaction, so the backends cannot drift apart.
 //!
@@ -11,17 +11,29 @@
 //! order is `(tenant, created_at)`, with `created_at` drawn from the per-tenant clock row inside
 //! the writing transaction (SPEC §1.2), which also serialises one tenant's commits.
 
-mod listing;
-mod model;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
 
-pub use listing::*;
-pub use model::*;
+use crate::records::{
+    target_host, ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery,
+    DeliveryAttempt, DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry,
+    Notice, SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
+    TimelineQuery, TokenRecord, TokenState, UploadBatch, UploadOutcome, WebhookConfig,
+    WebhookStats, WebhookTargets, MAX_SUBSCRIPTIONS,
+};
 
 use async_trait::async_trait;
 use fastcomments_protocol::{Comment, CommentIdMapping, Vote};
+
+/// What queuing a change's webhooks did (inside a backend's transaction).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Enqueued {
+    /// Deliveries queued.
+    pub(crate) deliveries: usize,
+    /// Changes that matched no configuration of a tenant that has some.
+    pub(crate) unmatched: usize,
+}
 
 /// Why a store call failed.
 #[derive(Debug, Clone, thiserror::Error)]

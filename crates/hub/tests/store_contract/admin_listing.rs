@@ -2,6 +2,7 @@
 //! paged, counts by state, and retrying every failed delivery since a time.
 
 use super::fixtures::*;
+use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use fastcomments_protocol::WebhookEventKind;
 use std::sync::Arc;

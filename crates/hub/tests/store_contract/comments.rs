@@ -1,6 +1,7 @@
 //! Comment reads and API changes, plugin-local ids, tenants and their secrets.
 
 use super::fixtures::*;
+use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use fastcomments_protocol::{CommentIdMapping, Millis, VoteDirection};
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! Fresh stores of each backend, and the records the promises write.
 
-use fastcomments_hub::domain::NewCommentInput;
 use fastcomments_hub::ids;
+use fastcomments_hub::records::*;
+use fastcomments_hub::rules::NewCommentInput;
 use fastcomments_hub::store::sqlite::SqliteStore;
 use fastcomments_hub::store::*;
 use fastcomments_protocol::{

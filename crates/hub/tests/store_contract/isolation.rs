@@ -1,6 +1,7 @@
 //! Tenant isolation: every read names the tenant, and another tenant's ids are "not found".
 
 use super::fixtures::*;
+use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use fastcomments_protocol::{Comment, CommentIdMapping, Vote, VoteDirection};
 use std::sync::Arc;

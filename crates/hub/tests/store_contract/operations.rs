@@ -2,6 +2,7 @@
 //! subscriptions.
 
 use super::fixtures::*;
+use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! Admin page sessions in the store: every node of one database reads the same sessions.
 
+use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use std::sync::Arc;
 

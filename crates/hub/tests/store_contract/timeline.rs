@@ -2,6 +2,7 @@
 //! visibility, pruning.
 
 use super::fixtures::*;
+use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use fastcomments_protocol::VoteDirection;
 use std::collections::HashSet;

@@ -2,6 +2,7 @@
 //! updates that must not overwrite a concurrent upload's progress, re-sync, expiry.
 
 use super::fixtures::*;
+use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 //! turns, counts kept on the comment.
 
 use super::fixtures::*;
+use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use fastcomments_protocol::{Comment, VoteDirection};
 use std::sync::Arc;

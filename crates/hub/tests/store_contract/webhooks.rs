@@ -2,6 +2,7 @@
 //! listings, cancel and retry, attempt logs. Claiming due deliveries is in `dispatch`.
 
 use super::fixtures::*;
+use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use fastcomments_protocol::{Comment, HttpMethod, VoteDirection, WebhookEventKind};
 use std::sync::Arc;

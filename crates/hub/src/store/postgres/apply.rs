@@ -14,7 +14,7 @@ pub(super) async fn apply(
     use fastcomments_protocol::EventType as E;
     let mut tx = store.pool.begin().await?;
     let mut entries = Vec::new();
-    let webhook_kind = domain::webhooks::webhook_kind(&change);
+    let webhook_kind = rules::webhooks::webhook_kind(&change);
     let (comment, vote) = match change {
         Change::CreateComment(c) => {
             if let Some(parent) = &c.parent_id {
@@ -33,7 +33,7 @@ pub(super) async fn apply(
             let mut c = load_comment(&mut tx, tenant, &id, true)
                 .await?
                 .ok_or(StoreError::NotFound("comment"))?;
-            domain::apply_patch(&mut c, &patch);
+            rules::apply_patch(&mut c, &patch);
             upsert_comments(&mut tx, &[&c]).await?;
             entries.push(NewEntry::comment_event(E::UpdatedComment, &c, None)?);
             (Some(c), None)
@@ -60,7 +60,7 @@ pub(super) async fn apply(
             let mut c = load_comment(&mut tx, tenant, &vote.comment_id, true)
                 .await?
                 .ok_or(StoreError::NotFound("comment"))?;
-            let vote = domain::vote_for(*vote, &c);
+            let vote = rules::vote_for(*vote, &c);
             let prior = match &vote.user_id {
                 Some(user) => sqlx::query(
                     "SELECT doc FROM votes WHERE comment_id = $1 AND user_id = $2 AND tenant_id = $3",
@@ -75,8 +75,8 @@ pub(super) async fn apply(
                 .transpose()?,
                 None => None,
             };
-            match (domain::votes::vote_action(prior.as_ref(), &vote), prior) {
-                (domain::votes::VoteAction::KeepPrior, prior) => {
+            match (rules::votes::vote_action(prior.as_ref(), &vote), prior) {
+                (rules::votes::VoteAction::KeepPrior, prior) => {
                     return Ok(Applied {
                         comment: Some(c),
                         vote: prior,
@@ -85,12 +85,12 @@ pub(super) async fn apply(
                         webhooks_unmatched: 0,
                     });
                 }
-                (domain::votes::VoteAction::ReplacePrior, Some(prior)) => {
+                (rules::votes::VoteAction::ReplacePrior, Some(prior)) => {
                     sqlx::query("DELETE FROM votes WHERE id = $1")
                         .bind(&prior.id)
                         .execute(&mut *tx)
                         .await?;
-                    domain::count_vote(&mut c, prior.direction, -1);
+                    rules::count_vote(&mut c, prior.direction, -1);
                     entries.push(NewEntry::vote_event(E::DeletedVote, &prior, Some(&c))?);
                 }
                 _ => {}
@@ -108,7 +108,7 @@ pub(super) async fn apply(
             .bind(serde_json::to_string(&vote)?)
             .execute(&mut *tx)
             .await?;
-            domain::count_vote(&mut c, vote.direction, 1);
+            rules::count_vote(&mut c, vote.direction, 1);
             upsert_comments(&mut tx, &[&c]).await?;
             entries.push(NewEntry::vote_event(E::NewVote, &vote, Some(&c))?);
             (Some(c), Some(vote))
@@ -127,7 +127,7 @@ pub(super) async fn apply(
                 .ok_or(StoreError::NotFound("vote"))?;
             let mut comment = load_comment(&mut tx, tenant, &vote.comment_id, true).await?;
             if let Some(c) = comment.as_mut() {
-                domain::count_vote(c, vote.direction, -1);
+                rules::count_vote(c, vote.direction, -1);
                 upsert_comments(&mut tx, &[c]).await?;
             }
             entries.push(NewEntry::vote_event(

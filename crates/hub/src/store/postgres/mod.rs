@@ -18,8 +18,8 @@
 
 use super::rows::*;
 use super::*;
-use crate::domain;
-use crate::domain::upload::{Prepared, StoredComment};
+use crate::rules;
+use crate::rules::upload::{Prepared, StoredComment};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 use std::collections::{HashMap, HashSet};
@@ -322,7 +322,7 @@ impl Store for PostgresStore {
     }
 
     async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome> {
-        let prepared = domain::upload::prepare_upload(&batch.comments, &batch.tenant_id, now_ms)?;
+        let prepared = rules::upload::prepare_upload(&batch.comments, &batch.tenant_id, now_ms)?;
         let (mut outcome, late_keys) = self
             .retrying("upload", || {
                 let mut prepared = prepared.clone();

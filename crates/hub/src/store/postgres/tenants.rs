@@ -12,7 +12,7 @@ pub(super) async fn create_tenant(
     for domain in tenant
         .domains
         .iter()
-        .filter(|d| !crate::domain::is_shared_domain(d))
+        .filter(|d| !crate::site_domain::is_shared_domain(d))
     {
         // The primary key makes a concurrent claim of the same domain fail on one node.
         let owner: Option<String> =

@@ -14,7 +14,7 @@
 use super::*;
 use fastcomments_protocol::{EventType, WebhookEventKind};
 
-/// Stores `batch` with `prepared` (see [`domain::upload::prepare_upload`]); with the outcome,
+/// Stores `batch` with `prepared` (see [`rules::upload::prepare_upload`]); with the outcome,
 /// the plugin ids [`link_late`] must look at once this transaction has committed: the batch's
 /// own ids (children elsewhere may wait for them) and the plugin parents it did not find.
 pub(super) async fn upload(
@@ -66,7 +66,7 @@ pub(super) async fn upload(
     let hub_parents: Vec<&str> = batch
         .comments
         .iter()
-        .filter_map(domain::upload_parent_id)
+        .filter_map(rules::upload_parent_id)
         .filter(|p| !known.contains_key(*p))
         .collect();
     if !hub_parents.is_empty() {
@@ -83,11 +83,11 @@ pub(super) async fn upload(
 
     // 2. The plan (domain rules). Stored children waiting for a parent that arrives here are
     //    linked by `link_late`, after the commit, where it sees every committed batch.
-    let mut plan = domain::upload::plan_upload(
+    let mut plan = rules::upload::plan_upload(
         &batch.comments,
         tenant,
         token,
-        domain::upload::UploadContext { known, ext_to_id },
+        rules::upload::UploadContext { known, ext_to_id },
         prepared,
         now_ms,
     );

@@ -49,7 +49,7 @@ pub(super) async fn enqueue_webhooks(
     imported: bool,
     now_ms: i64,
 ) -> StoreResult<Enqueued> {
-    let (rows, unmatched) = domain::webhooks::plan_deliveries(tenant, targets, changes, imported)?;
+    let (rows, unmatched) = rules::webhooks::plan_deliveries(tenant, targets, changes, imported)?;
     // 19 values a row, under PostgreSQL's 65,535 parameters a statement.
     for chunk in rows.chunks(3_000) {
         let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(

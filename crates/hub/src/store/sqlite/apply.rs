@@ -11,7 +11,7 @@ pub(super) async fn apply_in(
 ) -> StoreResult<Applied> {
     use fastcomments_protocol::EventType as E;
     let mut entries = Vec::new();
-    let webhook_kind = domain::webhooks::webhook_kind(&change);
+    let webhook_kind = rules::webhooks::webhook_kind(&change);
     let (comment, vote) = match change {
         Change::CreateComment(c) => {
             if let Some(parent) = &c.parent_id {
@@ -27,7 +27,7 @@ pub(super) async fn apply_in(
             let mut c = load_comment(tx, tenant, &id)
                 .await?
                 .ok_or(StoreError::NotFound("comment"))?;
-            domain::apply_patch(&mut c, &patch);
+            rules::apply_patch(&mut c, &patch);
             upsert_comments(tx, &[(&c, None)]).await?;
             entries.push(NewEntry::comment_event(E::UpdatedComment, &c, None)?);
             (Some(c), None)
@@ -53,7 +53,7 @@ pub(super) async fn apply_in(
             let mut c = load_comment(tx, tenant, &vote.comment_id)
                 .await?
                 .ok_or(StoreError::NotFound("comment"))?;
-            let vote = domain::vote_for(*vote, &c);
+            let vote = rules::vote_for(*vote, &c);
             let prior = match &vote.user_id {
                 Some(user) => sqlx::query(
                     "SELECT doc FROM votes WHERE comment_id = ? AND user_id = ? AND tenant_id = ?",
@@ -68,8 +68,8 @@ pub(super) async fn apply_in(
                 .transpose()?,
                 None => None,
             };
-            match (domain::votes::vote_action(prior.as_ref(), &vote), prior) {
-                (domain::votes::VoteAction::KeepPrior, prior) => {
+            match (rules::votes::vote_action(prior.as_ref(), &vote), prior) {
+                (rules::votes::VoteAction::KeepPrior, prior) => {
                     return Ok(Applied {
                         comment: Some(c),
                         vote: prior,
@@ -78,12 +78,12 @@ pub(super) async fn apply_in(
                         webhooks_unmatched: 0,
                     });
                 }
-                (domain::votes::VoteAction::ReplacePrior, Some(prior)) => {
+                (rules::votes::VoteAction::ReplacePrior, Some(prior)) => {
                     sqlx::query("DELETE FROM votes WHERE id = ?")
                         .bind(&prior.id)
                         .execute(&mut *tx)
                         .await?;
-                    domain::count_vote(&mut c, prior.direction, -1);
+                    rules::count_vote(&mut c, prior.direction, -1);
                     entries.push(NewEntry::vote_event(E::DeletedVote, &prior, Some(&c))?);
                 }
                 _ => {}
@@ -100,7 +100,7 @@ pub(super) async fn apply_in(
             .bind(serde_json::to_string(&vote)?)
             .execute(&mut *tx)
             .await?;
-            domain::count_vote(&mut c, vote.direction, 1);
+            rules::count_vote(&mut c, vote.direction, 1);
             upsert_comments(tx, &[(&c, None)]).await?;
             entries.push(NewEntry::vote_event(E::NewVote, &vote, Some(&c))?);
             (Some(c), Some(vote))
@@ -118,7 +118,7 @@ pub(super) async fn apply_in(
                 .ok_or(StoreError::NotFound("vote"))?;
             let mut comment = load_comment(tx, tenant, &vote.comment_id).await?;
             if let Some(c) = comment.as_mut() {
-                domain::count_vote(c, vote.direction, -1);
+                rules::count_vote(c, vote.direction, -1);
                 upsert_comments(tx, &[(c, None)]).await?;
             }
             entries.push(NewEntry::vote_event(

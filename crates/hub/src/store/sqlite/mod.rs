@@ -4,9 +4,9 @@
 
 use super::*;
 use crate::clock::next_position;
-use crate::domain;
-use crate::domain::upload::{Prepared, StoredComment};
 use crate::ids;
+use crate::rules;
+use crate::rules::upload::{Prepared, StoredComment};
 use fastcomments_protocol::WebhookEventKind;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,

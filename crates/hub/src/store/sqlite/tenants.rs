@@ -12,7 +12,7 @@ pub(super) async fn create_tenant(
     for domain in tenant
         .domains
         .iter()
-        .filter(|d| !crate::domain::is_shared_domain(d))
+        .filter(|d| !crate::site_domain::is_shared_domain(d))
     {
         let owner: Option<String> =
             sqlx::query_scalar("SELECT tenant_id FROM tenant_domains WHERE domain = ?")

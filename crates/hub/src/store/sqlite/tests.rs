@@ -2,6 +2,7 @@
 //! upgrades of older databases).
 
 use super::*;
+use crate::records::CommentPatch;
 use fastcomments_protocol::Millis;
 
 #[tokio::test]
@@ -55,7 +56,7 @@ fn upload_batch(token: &str, exts: &[&str]) -> UploadBatch {
 async fn a_failing_upload_does_not_take_its_group_down() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_token(dir.path()).await;
-    let created = domain::merge_upload(
+    let created = rules::merge_upload(
         None,
         &upload_comment("from-the-api"),
         "t1",
@@ -326,7 +327,7 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                 0 => {
                     let mut up = upload_comment(&format!("api-{round}-{i}"));
                     up.comment = text;
-                    let c = domain::merge_upload(None, &up, "t1", &ids::object_id(), Millis(5));
+                    let c = rules::merge_upload(None, &up, "t1", &ids::object_id(), Millis(5));
                     let r = store
                         .apply("t1", Change::CreateComment(Box::new(c.clone())), 10)
                         .await;

@@ -59,7 +59,7 @@ pub(super) async fn upload_in(
     let hub_parents: Vec<&str> = batch
         .comments
         .iter()
-        .filter_map(domain::upload_parent_id)
+        .filter_map(rules::upload_parent_id)
         .filter(|p| !known.contains_key(*p))
         .collect();
     if !hub_parents.is_empty() {
@@ -74,11 +74,11 @@ pub(super) async fn upload_in(
     }
 
     // 2. Merge each uploaded comment over what is stored, in batch order (domain rules).
-    let mut plan = domain::upload::plan_upload(
+    let mut plan = rules::upload::plan_upload(
         &batch.comments,
         tenant,
         token,
-        domain::upload::UploadContext { known, ext_to_id },
+        rules::upload::UploadContext { known, ext_to_id },
         prepared,
         now_ms,
     );

@@ -51,7 +51,7 @@ pub(super) async fn enqueue_webhooks(
     imported: bool,
     now_ms: i64,
 ) -> StoreResult<Enqueued> {
-    let (rows, unmatched) = domain::webhooks::plan_deliveries(tenant, targets, changes, imported)?;
+    let (rows, unmatched) = rules::webhooks::plan_deliveries(tenant, targets, changes, imported)?;
     let per_row = 19;
     for chunk in rows.chunks(MAX_PARAMS / per_row) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(

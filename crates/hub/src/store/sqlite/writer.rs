@@ -323,7 +323,7 @@ pub(super) async fn upload(
     now_ms: i64,
 ) -> StoreResult<UploadOutcome> {
     let (reply, answer) = oneshot::channel();
-    let prepared = domain::upload::prepare_upload(&batch.comments, &batch.tenant_id, now_ms)?;
+    let prepared = rules::upload::prepare_upload(&batch.comments, &batch.tenant_id, now_ms)?;
     store
         .queue_write(PendingWrite::Upload {
             batch,

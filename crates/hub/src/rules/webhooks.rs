@@ -68,8 +68,8 @@ pub fn webhook_comment(c: &Comment) -> fastcomments_protocol::WebhookComment {
 }
 
 /// The webhook kind an API change fires: a vote changes its comment, so it is an update.
-pub fn webhook_kind(change: &crate::store::Change) -> fastcomments_protocol::WebhookEventKind {
-    use crate::store::Change;
+pub fn webhook_kind(change: &crate::records::Change) -> fastcomments_protocol::WebhookEventKind {
+    use crate::records::Change;
     use fastcomments_protocol::WebhookEventKind as K;
     match change {
         Change::CreateComment(_) => K::Create,
@@ -80,10 +80,10 @@ pub fn webhook_kind(change: &crate::store::Change) -> fastcomments_protocol::Web
 
 /// The configuration for a comment's domain: its own, else the tenant's `*` one.
 pub fn config_for<'a>(
-    configs: &'a [crate::store::WebhookConfig],
+    configs: &'a [crate::records::WebhookConfig],
     domain: Option<&str>,
-) -> Option<&'a crate::store::WebhookConfig> {
-    let host = domain.and_then(crate::hub::normalize_domain);
+) -> Option<&'a crate::records::WebhookConfig> {
+    let host = domain.and_then(crate::site_domain::normalize_domain);
     host.and_then(|h| configs.iter().find(|c| c.domain == h))
         .or_else(|| configs.iter().find(|c| c.domain == "*"))
 }
@@ -94,9 +94,9 @@ pub enum Fired<'a> {
     /// Queue a delivery to this target of this configuration.
     Send {
         /// The configuration that matched the comment's domain.
-        config: &'a crate::store::WebhookConfig,
+        config: &'a crate::records::WebhookConfig,
         /// Its target for the change's kind.
-        target: &'a crate::store::WebhookTarget,
+        target: &'a crate::records::WebhookTarget,
     },
     /// The tenant has configurations, but none for the comment's domain and no `*` one.
     NoConfigForDomain,
@@ -110,7 +110,7 @@ pub enum Fired<'a> {
 
 /// Decides where the webhook of a change of `kind` to `comment` goes (SPEC §2.1).
 pub fn webhook_for<'a>(
-    configs: &'a [crate::store::WebhookConfig],
+    configs: &'a [crate::records::WebhookConfig],
     kind: fastcomments_protocol::WebhookEventKind,
     comment: &Comment,
     imported: bool,
@@ -152,7 +152,7 @@ pub struct PlannedDelivery<'a> {
     /// The subscription, or empty for a configuration.
     pub subscription_id: String,
     /// `Queued`, or `Paused` for a disabled subscription (kept for when it is enabled).
-    pub status: crate::store::DeliveryStatus,
+    pub status: crate::records::DeliveryStatus,
     /// The exact body bytes.
     pub body: std::sync::Arc<str>,
 }
@@ -163,11 +163,11 @@ pub struct PlannedDelivery<'a> {
 /// debug, as a user will ask why nothing fired.
 pub fn plan_deliveries<'a>(
     tenant: &str,
-    targets: &crate::store::WebhookTargets,
+    targets: &crate::records::WebhookTargets,
     changes: &[(fastcomments_protocol::WebhookEventKind, &'a Comment, i64)],
     imported: bool,
 ) -> Result<(Vec<PlannedDelivery<'a>>, usize), serde_json::Error> {
-    use crate::store::DeliveryStatus;
+    use crate::records::DeliveryStatus;
     let mut planned = Vec::new();
     let mut unmatched = 0;
     for (kind, comment, position) in changes {
@@ -227,4 +227,28 @@ pub fn plan_deliveries<'a>(
         }
     }
     Ok((planned, unmatched))
+}
+
+/// `text` as an `http://` or `https://` URL with a host (what a webhook may be sent to).
+pub fn http_url(text: &str) -> Option<url::Url> {
+    url::Url::parse(text.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// `text` as a method every one of `kinds` may be sent with, or why not.
+pub fn method_for_kinds(
+    text: &str,
+    kinds: &[fastcomments_protocol::WebhookEventKind],
+) -> Result<fastcomments_protocol::HttpMethod, String> {
+    let method = fastcomments_protocol::HttpMethod::parse(text)
+        .ok_or_else(|| format!("unknown method {text:?}"))?;
+    match kinds.iter().find(|k| !k.allows(method)) {
+        Some(k) => Err(format!(
+            "{} webhooks cannot be sent with {}",
+            k.as_str(),
+            method.as_str()
+        )),
+        None => Ok(method),
+    }
 }

@@ -29,7 +29,7 @@ mod tests {
             ..Default::default()
         };
         let mut c =
-            crate::domain::merge_upload(None, &up, "t", "i", fastcomments_protocol::Millis(1));
+            crate::rules::merge_upload(None, &up, "t", "i", fastcomments_protocol::Millis(1));
         count_vote(&mut c, VoteDirection::Down, -1);
         assert_eq!((c.votes, c.votes_down), (0, 0));
         count_vote(&mut c, VoteDirection::Up, 1);

@@ -14,22 +14,9 @@ pub use upload::{merge_upload, upload_parent_id};
 pub use votes::{count_vote, vote_for};
 pub use webhooks::{webhook_comment, WEBHOOK_COMMENT_FIELDS};
 
-use crate::store::CommentPatch;
+use crate::records::CommentPatch;
 use fastcomments_protocol::{Comment, Extra, Millis, UploadComment};
 use serde::Deserialize;
-
-/// Whether a (normalised) domain names no public site, so that any number of tenants may hold
-/// it (issue 20 §5; the webhook guide tells every developer to add `localhost`): `localhost`,
-/// IP literals, and the special-use names of RFC 6761 `*.localhost`, `*.test`, `*.invalid`.
-/// Every other domain belongs to the one tenant that claimed it first.
-pub fn is_shared_domain(domain: &str) -> bool {
-    let d = domain.trim_end_matches('.').to_ascii_lowercase();
-    d == "localhost"
-        || d.parse::<std::net::IpAddr>().is_ok()
-        || ["localhost", "test", "invalid"]
-            .iter()
-            .any(|tld| d == *tld || d.ends_with(&format!(".{tld}")))
-}
 
 /// Longest comment text accepted, in bytes.
 pub const MAX_COMMENT_BYTES: usize = 64 * 1024;
@@ -273,28 +260,5 @@ mod tests {
             render_html("a<b>&\"x'\nnext"),
             "a&lt;b&gt;&amp;&quot;x&#39;<br>next"
         );
-    }
-
-    #[test]
-    fn only_names_of_no_public_site_are_shared() {
-        for shared in [
-            "localhost",
-            "app.localhost",
-            "blog.test",
-            "x.invalid",
-            "127.0.0.1",
-            "10.1.2.3",
-        ] {
-            assert!(is_shared_domain(shared), "{shared}");
-        }
-        for public in [
-            "example.com",
-            "localhost.example.com",
-            "test.com",
-            "mytest",
-            "invalid.org",
-        ] {
-            assert!(!is_shared_domain(public), "{public}");
-        }
     }
 }

@@ -1,0 +1,233 @@
+//! The webhook outbox: deliveries, their states and attempts, and the reads of the
+//! dispatcher, `/metrics` and the admin pages.
+
+use fastcomments_protocol::WebhookEventKind;
+
+/// Where a delivery is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt.
+    Queued,
+    /// Failed at least once; waits for `next_attempt_at`.
+    Retrying,
+    /// A 2xx answer was received.
+    Succeeded,
+    /// Gave up (attempts exhausted, no secret, or a refused target).
+    Failed,
+    /// Cancelled by the tenant.
+    Cancelled,
+    /// Waiting for its subscription to be enabled again (it was disabled for failing too
+    /// long); queued again, in order, when it is.
+    Paused,
+}
+
+impl DeliveryStatus {
+    /// Storage and API text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Retrying => "retrying",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
+            DeliveryStatus::Paused => "paused",
+        }
+    }
+
+    /// Inverse of [`DeliveryStatus::as_str`].
+    pub fn parse(s: &str) -> Option<DeliveryStatus> {
+        Some(match s {
+            "queued" => DeliveryStatus::Queued,
+            "retrying" => DeliveryStatus::Retrying,
+            "succeeded" => DeliveryStatus::Succeeded,
+            "failed" => DeliveryStatus::Failed,
+            "cancelled" => DeliveryStatus::Cancelled,
+            "paused" => DeliveryStatus::Paused,
+            _ => return None,
+        })
+    }
+
+    /// Still to be sent.
+    pub fn is_pending(self) -> bool {
+        matches!(self, DeliveryStatus::Queued | DeliveryStatus::Retrying)
+    }
+}
+
+/// One webhook to deliver (the outbox row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The delivery id (`X-FastComments-Delivery`, stable across retries).
+    pub id: String,
+    /// Owner.
+    pub tenant_id: String,
+    /// The comment.
+    pub comment_id: String,
+    /// The change's timeline position; deliveries of one comment go out in this order.
+    pub position: i64,
+    /// Create, update or delete.
+    pub kind: fastcomments_protocol::WebhookEventKind,
+    /// The comment's domain (picks the signing secret).
+    pub domain: Option<String>,
+    /// The domain of the configuration that queued it (for a subscription, the entry of its
+    /// domains that matched).
+    pub config_domain: String,
+    /// The subscription that queued it; empty for the per-domain configurations. Deliveries
+    /// of one comment go out in order per subscription (the configurations count as one).
+    pub subscription_id: String,
+    /// Target URL.
+    pub url: String,
+    /// [`target_host`] of the URL: the dispatcher's per-host limit counts by it. Empty for
+    /// deliveries queued before it was stored.
+    pub target_host: String,
+    /// Target method.
+    pub method: fastcomments_protocol::HttpMethod,
+    /// Send the legacy `token` header.
+    pub legacy_token: bool,
+    /// The exact body bytes (compact JSON).
+    pub body: String,
+    /// Life stage.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: i64,
+    /// Attempt limit; 0 means the hub's default.
+    pub max_attempts: i64,
+    /// When the next attempt is due, epoch ms.
+    pub next_attempt_at: i64,
+    /// Created, epoch ms.
+    pub created_at: i64,
+    /// Last change, epoch ms.
+    pub updated_at: i64,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+}
+
+/// The host a webhook URL is sent to, as `host:port` with the scheme's port when none is given
+/// (`https://Hooks.Example.com/x` → `hooks.example.com:443`); the URL itself when it does not
+/// parse. One receiver's deliveries share it, so one slow receiver is limited as one.
+pub fn target_host(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{}:{p}", h.to_ascii_lowercase()),
+            (Some(h), None) => h.to_ascii_lowercase(),
+            _ => url.to_owned(),
+        },
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// What the dispatcher asks [`crate::store::Store::due_deliveries`] for.
+#[derive(Debug, Clone, Copy)]
+pub struct DueQuery<'a> {
+    /// Due at or before this instant, epoch ms.
+    pub now_ms: i64,
+    /// At most this many in all.
+    pub limit: u64,
+    /// At most this many per target host.
+    pub per_host: u64,
+    /// Delivery ids to leave out (in flight).
+    pub exclude: &'a [String],
+    /// Target hosts to leave out.
+    pub skip_hosts: &'a [String],
+    /// Tenants to leave out.
+    pub skip_tenants: &'a [String],
+    /// Subscriptions to leave out (those at their in-flight limit; the per-domain
+    /// configurations, with an empty id, are never left out by this).
+    pub skip_subscriptions: &'a [String],
+    /// How long what is handed out stays claimed if its attempt is never recorded; longer
+    /// than any attempt.
+    pub lease_ms: i64,
+}
+
+/// Totals of the webhook outbox, for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookStats {
+    /// Deliveries by state (states with none may be missing).
+    pub by_status: Vec<(DeliveryStatus, u64)>,
+    /// When the oldest pending delivery was queued, epoch ms.
+    pub oldest_pending_at: Option<i64>,
+    /// Subscriptions disabled for failing too long.
+    pub disabled_subscriptions: u64,
+}
+
+/// The log of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// The delivery.
+    pub delivery_id: String,
+    /// 1, 2, 3 …
+    pub attempt: i64,
+    /// When it started, epoch ms.
+    pub at: i64,
+    /// URL called.
+    pub url: String,
+    /// Method used.
+    pub method: String,
+    /// HTTP status, when an answer came.
+    pub status_code: Option<i64>,
+    /// The answer's first 4 KiB.
+    pub response_body: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+/// An attempt and what it means for its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    /// The log row.
+    pub attempt: DeliveryAttempt,
+    /// The delivery's status after it.
+    pub status: DeliveryStatus,
+    /// When the next attempt is due (for `Retrying`).
+    pub next_attempt_at: i64,
+}
+
+/// Which of a tenant's deliveries to list ([`crate::store::Store::find_deliveries`]), newest first.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter<'a> {
+    /// Only this state.
+    pub status: Option<DeliveryStatus>,
+    /// Only this event kind.
+    pub kind: Option<WebhookEventKind>,
+    /// Only this comment's.
+    pub comment_id: Option<&'a str>,
+    /// Only those whose comment's domain, or whose configuration's domain, is this.
+    pub domain: Option<&'a str>,
+    /// Skip this many (paging).
+    pub offset: u64,
+    /// At most this many.
+    pub limit: u64,
+}
+
+/// How many of a tenant's deliveries are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryCounts {
+    /// Waiting for a first attempt.
+    pub queued: u64,
+    /// Waiting for a retry.
+    pub retrying: u64,
+    /// Delivered.
+    pub succeeded: u64,
+    /// Given up.
+    pub failed: u64,
+    /// Cancelled by the tenant.
+    pub cancelled: u64,
+    /// Waiting for their disabled subscription to be enabled again.
+    pub paused: u64,
+}
+
+impl DeliveryCounts {
+    /// Adds `n` to the count of `status`.
+    pub fn add(&mut self, status: DeliveryStatus, n: u64) {
+        let slot = match status {
+            DeliveryStatus::Queued => &mut self.queued,
+            DeliveryStatus::Retrying => &mut self.retrying,
+            DeliveryStatus::Succeeded => &mut self.succeeded,
+            DeliveryStatus::Failed => &mut self.failed,
+            DeliveryStatus::Cancelled => &mut self.cancelled,
+            DeliveryStatus::Paused => &mut self.paused,
+        };
+        *slot += n;
+    }
+}

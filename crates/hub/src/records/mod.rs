@@ -1,0 +1,31 @@
+//! Records: what the hub keeps, one file per entity, with the small facts about them that need
+//! nothing else (a token's state names, a delivery's states, a configuration's target for a
+//! kind). They stand below everything: the rules (`crate::rules`), the store and the hub take
+//! them; they take nothing of the hub but [`crate::site_domain`]. They are not wire types: the
+//! API and the pages show them through their own.
+
+pub mod comments;
+pub mod deliveries;
+pub mod notices;
+pub mod sessions;
+pub mod tenants;
+pub mod timeline;
+pub mod tokens;
+pub mod webhooks;
+
+pub use comments::{Applied, Change, CommentPatch, CommentsQuery, UploadBatch, UploadOutcome};
+pub use deliveries::{
+    target_host, AttemptOutcome, Delivery, DeliveryAttempt, DeliveryCounts, DeliveryFilter,
+    DeliveryStatus, DueQuery, WebhookStats,
+};
+pub use notices::Notice;
+pub use sessions::SessionRecord;
+pub use tenants::{ApiSecret, SecretRetirement, Tenant};
+pub use timeline::{
+    EntryKind, EventPayload, NewEntry, TimelineBounds, TimelineEntry, TimelineQuery,
+};
+pub use tokens::{TokenRecord, TokenState};
+pub use webhooks::{
+    Subscription, WebhookConfig, WebhookTarget, WebhookTargets, MAX_SUBSCRIPTIONS,
+    SUBSCRIPTION_DEFAULT_METHOD,
+};

@@ -1,0 +1,32 @@
+//! What one hub node tells the others sharing its database.
+
+/// A commit another hub node may have made, told to every node sharing the database.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Notice {
+    /// A tenant's timeline grew to `newest`.
+    Timeline {
+        /// The tenant.
+        tenant: String,
+        /// Its newest position now.
+        newest: i64,
+    },
+    /// A token's record changed.
+    Token {
+        /// The token.
+        token: String,
+    },
+    /// Pending tokens expired (maintenance).
+    TokensExpired,
+    /// Old timeline entries were pruned (maintenance): cached prune marks are stale.
+    Pruned,
+    /// A tenant's API secrets changed.
+    Secrets {
+        /// The tenant.
+        tenant: String,
+    },
+    /// Webhook deliveries were queued or became due.
+    Deliveries,
+    /// Notices may have been lost (the listening connection dropped): forget what is cached.
+    Lost,
+}

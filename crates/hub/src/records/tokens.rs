@@ -1,0 +1,90 @@
+//! Integration tokens: a plugin's credential and where its setup is.
+
+/// Where an integration token is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    /// Registered, waiting for a tenant admin.
+    Pending,
+    /// Bound to a tenant.
+    Validated,
+    /// Revoked by the tenant: reads return nothing, forever.
+    Revoked,
+}
+
+impl TokenState {
+    /// Storage text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenState::Pending => "pending",
+            TokenState::Validated => "validated",
+            TokenState::Revoked => "revoked",
+        }
+    }
+
+    /// Inverse of [`TokenState::as_str`].
+    pub fn parse(s: &str) -> Option<TokenState> {
+        match s {
+            "pending" => Some(TokenState::Pending),
+            "validated" => Some(TokenState::Validated),
+            "revoked" => Some(TokenState::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// An integration token and its setup progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// The token text.
+    pub token: String,
+    /// The tenant, once acknowledged.
+    pub tenant_id: Option<String>,
+    /// Life stage.
+    pub state: TokenState,
+    /// `wordpress`, … as the plugin said.
+    pub integration_type: Option<String>,
+    /// The plugin's site host.
+    pub domain: Option<String>,
+    /// The plugin asked to skip the initial upload.
+    pub skip_requested: bool,
+    /// First registration, epoch ms (pending tokens expire from here).
+    pub created_at: i64,
+    /// When a tenant admin acknowledged it.
+    pub acknowledged_at: Option<i64>,
+    /// Distinct comments received from this token (the next `start`).
+    pub upload_received: i64,
+    /// The initial upload is finished or skipped.
+    pub upload_finished: bool,
+    /// How many comments to ask for per batch (halved after a 413).
+    pub batch_size: i64,
+    /// Position of this token's `SetSetupCompleted` entry.
+    pub setup_completed_at: Option<i64>,
+    /// The acknowledging admin allowed this integration to read an API secret of its domain
+    /// (`GET /integrations/v1/api-secret`; off unless they said so).
+    pub api_secret_allowed: bool,
+    /// The client address that registered it while pending (an IPv6 client's /64), for the
+    /// per-address cap on pending tokens; `None` for tokens an admin made.
+    pub registered_from: Option<String>,
+}
+
+impl TokenRecord {
+    /// A token just registered: pending, no tenant, nothing uploaded.
+    pub fn pending(token: &str, now_ms: i64, batch_size: i64) -> TokenRecord {
+        TokenRecord {
+            token: token.to_owned(),
+            tenant_id: None,
+            state: TokenState::Pending,
+            integration_type: None,
+            domain: None,
+            skip_requested: false,
+            created_at: now_ms,
+            acknowledged_at: None,
+            upload_received: 0,
+            upload_finished: false,
+            batch_size,
+            setup_completed_at: None,
+            api_secret_allowed: false,
+            registered_from: None,
+        }
+    }
+}
