@@ -159,7 +159,7 @@ async fn main() {
     let up = run_sync(&hub, &secret.secret, site_a.path(), &protocol, false).await;
     let on_hub = hub
         .hub
-        .store
+        .reads()
         .count_comments(&tenant.id)
         .await
         .expect("count");

@@ -277,7 +277,7 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
     let hanging_report = if hanging {
         let list = hub
             .hub
-            .store
+            .reads()
             .deliveries(&tenants[0], None, None, 1_000_000)
             .await
             .expect("deliveries");

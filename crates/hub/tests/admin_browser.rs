@@ -169,7 +169,7 @@ async fn an_admin_runs_the_guide_in_a_browser() {
         Arc::new(SystemClock),
     )
     .await;
-    let store = hub.running.hub.store.clone();
+    let store = hub.store.clone();
     let t = hub.tenant_owning("Blog", &["blog.example"]).await;
     let other = hub.tenant_owning("Other", &["other.example"]).await;
     let answer = Arc::new(AtomicU16::new(200));

@@ -199,12 +199,12 @@ async fn posts_without_the_csrf_token_are_refused() {
     stranger.csrf = c.csrf.clone();
     let no_session = stranger.post(&path, &[]).await;
     assert_eq!(no_session.status, StatusCode::FORBIDDEN);
-    let stored = hub.running.hub.store.comment(&t.id, id).await.unwrap();
+    let stored = hub.running.hub.reads().comment(&t.id, id).await.unwrap();
     assert!(stored.is_some(), "nothing was deleted");
 
     let ok = c.post(&path, &[]).await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
-    let stored = hub.running.hub.store.comment(&t.id, id).await.unwrap();
+    let stored = hub.running.hub.reads().comment(&t.id, id).await.unwrap();
     assert!(stored.is_none());
 }
 
@@ -288,7 +288,7 @@ async fn sessions_expire_and_end_with_their_secret() {
         )
         .await;
     let other = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
-    let secrets = hub.running.hub.store.list_secrets(&t.id).await.unwrap();
+    let secrets = hub.running.hub.reads().list_secrets(&t.id).await.unwrap();
     let first = secrets.iter().find(|s| s.secret == t.key).unwrap();
     let res = c
         .post(&format!("/admin/secrets/{}/delete", first.id), &[])
@@ -357,7 +357,7 @@ async fn a_session_is_known_to_every_node_of_one_database() {
     );
     // A hub started after the sign-in (a restarted node) knows the session too.
     let later = TestHub::over_store(
-        one.running.hub.store.clone(),
+        one.store.clone(),
         HubConfig::default(),
         std::sync::Arc::new(fastcomments_hub::clock::SystemClock),
         tempfile::tempdir().unwrap(),
@@ -390,7 +390,7 @@ async fn failing_delivery(hub: &TestHub, t: &Tenant, receiver: &Receiver) -> Str
     let list = hub
         .running
         .hub
-        .store
+        .reads()
         .deliveries(&t.id, None, None, 10)
         .await
         .unwrap();
@@ -441,7 +441,7 @@ async fn another_tenants_delivery_is_not_found() {
     let (d, _) = hub
         .running
         .hub
-        .store
+        .reads()
         .delivery(&a.id, &id)
         .await
         .unwrap()
@@ -494,7 +494,7 @@ async fn moderating_a_comment_changes_the_store_and_queues_a_webhook() {
     let stored = hub
         .running
         .hub
-        .store
+        .reads()
         .comment(&t.id, id)
         .await
         .unwrap()
@@ -527,7 +527,7 @@ async fn moderating_a_comment_changes_the_store_and_queues_a_webhook() {
     let stored = hub
         .running
         .hub
-        .store
+        .reads()
         .comment(&t.id, id)
         .await
         .unwrap()
@@ -544,7 +544,7 @@ async fn moderating_a_comment_changes_the_store_and_queues_a_webhook() {
     let stored = hub
         .running
         .hub
-        .store
+        .reads()
         .comment(&t.id, id)
         .await
         .unwrap()
@@ -605,7 +605,7 @@ async fn failed_deliveries_since_a_time_are_retried() {
     let id = failing_delivery(&hub, &t, &receiver).await;
     hub.comment(&t, "post/2", "second").await;
     receiver.wait_for(2, 10).await;
-    let store = &hub.running.hub.store;
+    let store = hub.running.hub.reads();
     for _ in 0..200 {
         let c = store.delivery_counts(&t.id).await.unwrap();
         if c.failed == 2 {
@@ -695,7 +695,7 @@ async fn the_retry_failed_route_requeues_the_tenants_failures() {
     let receiver = Receiver::with(|_, _| (500, "down".into())).await;
     let mine = failing_delivery(&hub, &t, &receiver).await;
     let theirs = failing_delivery(&hub, &other, &receiver).await;
-    let store = &hub.running.hub.store;
+    let store = hub.running.hub.reads();
     let status = |tenant: String, id: String| async move {
         store.delivery(&tenant, &id).await.unwrap().unwrap()
     };
@@ -820,7 +820,7 @@ async fn the_webhooks_form_tests_then_saves() {
     assert!(hub
         .running
         .hub
-        .store
+        .reads()
         .webhook_configs(&t.id)
         .await
         .unwrap()
@@ -830,7 +830,13 @@ async fn the_webhooks_form_tests_then_saves() {
     with_csrf.extend(form("POST").into_iter().filter(|(k, _)| *k != "delete_url"));
     let saved = c.post_raw("/admin/webhooks", &with_csrf).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
-    let configs = hub.running.hub.store.webhook_configs(&t.id).await.unwrap();
+    let configs = hub
+        .running
+        .hub
+        .reads()
+        .webhook_configs(&t.id)
+        .await
+        .unwrap();
     let create = configs[0].create.clone().unwrap();
     assert_eq!(
         (create.url.as_str(), create.method.as_str()),
@@ -850,7 +856,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
     let foreign = "page-foreign-token-01";
     hub.connect(&t, token, true).await;
     hub.connect(&other, foreign, false).await;
-    let store = &hub.running.hub.store;
+    let store = hub.running.hub.reads();
     assert!(store.token(token).await.unwrap().unwrap().upload_finished);
     let mut c = signed_in(&hub, &t).await;
     let page = c.get("/admin/integrations").await;
@@ -913,7 +919,7 @@ async fn subscriptions_are_added_disabled_and_deleted_through_the_page() {
     let hub = private_hub(5).await;
     let t = hub.tenant("Blog").await;
     let other = hub.tenant("Other").await;
-    let store = hub.running.hub.store.clone();
+    let store = hub.store.clone();
     let first = Receiver::with(|_, _| (200, "one".into())).await;
     let second = Receiver::with(|_, _| (200, "two".into())).await;
     let mut c = signed_in(&hub, &t).await;
@@ -1070,7 +1076,7 @@ async fn another_tenants_comments_secrets_and_domains_are_out_of_reach() {
     let hub = private_hub(5).await;
     let a = hub.tenant("Alpha").await;
     let b = hub.tenant("Beta").await;
-    let store = hub.running.hub.store.clone();
+    let store = hub.store.clone();
     let theirs = hub.comment(&a, "post/1", "alpha's words").await;
     let comment_id = theirs["_id"].as_str().unwrap().to_owned();
     let before = store.comment(&a.id, &comment_id).await.unwrap().unwrap();
@@ -1278,7 +1284,7 @@ async fn anonymous_visits_store_nothing_and_cannot_push_a_visitor_out() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
-    let store = &hub.running.hub.store;
+    let store = hub.running.hub.session_store();
     let stored = store
         .delete_expired_sessions(i64::MAX, i64::MAX)
         .await

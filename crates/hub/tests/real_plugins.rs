@@ -752,7 +752,7 @@ async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
         );
         ids.push(w["id"].as_str().unwrap().to_owned());
     }
-    let subs = hub.running.hub.store.subscriptions(&t.id).await.unwrap();
+    let subs = hub.running.hub.reads().subscriptions(&t.id).await.unwrap();
     assert_eq!(subs.len(), 2);
     assert_eq!(
         subs[0].kinds,
@@ -830,7 +830,7 @@ async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
     assert_eq!(
         hub.running
             .hub
-            .store
+            .reads()
             .subscriptions(&t.id)
             .await
             .unwrap()
@@ -856,7 +856,7 @@ async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
     assert!(hub
         .running
         .hub
-        .store
+        .reads()
         .subscriptions(&t.id)
         .await
         .unwrap()

@@ -155,7 +155,7 @@ impl TestHub {
     pub async fn comments(&self) -> Vec<Comment> {
         self.running
             .hub
-            .store
+            .reads()
             .comments_page(&self.tenant_id, 0, 10_000_000)
             .await
             .unwrap()

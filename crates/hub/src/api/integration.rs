@@ -242,7 +242,7 @@ pub async fn stream(
     let mut has_more = false;
     if after < bounds.newest {
         entries = hub
-            .store
+            .reads()
             .read_timeline(&TimelineQuery {
                 tenant_id: tenant.clone(),
                 viewer_token: token.clone(),
@@ -373,7 +373,7 @@ pub async fn commands(
             limit: 0,
             include_setup: false,
         };
-        let n = hub.store.count_timeline(&query, 100_000).await?;
+        let n = hub.reads().count_timeline(&query, 100_000).await?;
         if n > 0 {
             commands.push(Command {
                 id: None,
@@ -490,7 +490,7 @@ async fn second_aligned_page(
 ) -> ApiResult<(Vec<TimelineEntry>, bool)> {
     let page = hub.config.page_size;
     let mut entries = hub
-        .store
+        .reads()
         .read_timeline(&TimelineQuery {
             limit: page + 1,
             ..base.clone()
@@ -507,7 +507,7 @@ async fn second_aligned_page(
         };
         let second_end = last.div_euclid(1000) * 1000 + 999;
         let rest = hub
-            .store
+            .reads()
             .read_timeline(&TimelineQuery {
                 after_ms: last,
                 until_ms: Some(base.until_ms.map_or(second_end, |u| u.min(second_end))),
@@ -524,7 +524,7 @@ async fn second_aligned_page(
         }
         // Everything so far lies in the cursor's own second: take the next second too.
         let next = hub
-            .store
+            .reads()
             .read_timeline(&TimelineQuery {
                 after_ms: second_end,
                 limit: 1,
@@ -535,7 +535,7 @@ async fn second_aligned_page(
     }
     let last = entries.last().map_or(base.after_ms, |e| e.created_at);
     let more = hub
-        .store
+        .reads()
         .read_timeline(&TimelineQuery {
             after_ms: last,
             limit: 1,
@@ -727,13 +727,13 @@ pub async fn download(
     }
     let limit = hub.config.download_page_size;
     let mut comments = hub
-        .store
+        .reads()
         .comments_page(&tenant, skip as u64, limit + 1)
         .await?;
     let has_more = comments.len() as u64 > limit;
     comments.truncate(limit as usize);
     let total_count = match q.include_count {
-        Some(true) => Some(hub.store.count_comments(&tenant).await?),
+        Some(true) => Some(hub.reads().count_comments(&tenant).await?),
         _ => None,
     };
     Ok(Json(CommentsPage {
@@ -782,7 +782,7 @@ pub async fn comment_ids(
             request.mappings.len()
         )));
     }
-    let updated = hub.store.set_local_ids(&tenant, &request.mappings).await?;
+    let updated = hub.set_local_ids(&tenant, &request.mappings).await?;
     Ok(Json(MappingsOut {
         status: Status::Success,
         updated,

@@ -131,7 +131,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(5);
     )
 )]
 pub async fn readyz(State(hub): State<AppState>) -> Response {
-    match tokio::time::timeout(READY_TIMEOUT, readiness(&hub)).await {
+    match tokio::time::timeout(READY_TIMEOUT, hub.readiness()).await {
         Ok(Ok(())) => Json(Probe {
             status: Status::Success,
         })
@@ -152,27 +152,6 @@ pub async fn readyz(State(hub): State<AppState>) -> Response {
     }
 }
 
-/// Whether the store reads, and writes if writes were failing: the reason when not.
-async fn readiness(hub: &crate::hub::Hub) -> Result<(), String> {
-    if let Err(e) = hub.store.tenant("readyz-probe").await {
-        tracing::error!(error = %e, "readiness check: the store failed");
-        return Err("the store does not answer queries".into());
-    }
-    if let Some(failing) = hub.store.write_fault() {
-        if let Err(e) = hub.store.probe_write().await {
-            tracing::error!(error = %e, last = %failing, "readiness check: writes still fail");
-            return Err(match e.fault().or(failing.fault()) {
-                Some(crate::store::FaultKind::Full) => {
-                    "writes fail: the disk is full (disk-full)".into()
-                }
-                Some(other) => format!("writes fail: the storage failed ({})", other.as_str()),
-                None => "writes fail: the storage failed (error)".into(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// `GET /metrics`.
 #[utoipa::path(
     get,
@@ -185,7 +164,7 @@ pub async fn metrics(State(hub): State<AppState>) -> impl IntoResponse {
     // The store's gauges are read at most every STORE_GAUGES_TTL, so a scraper polling every
     // second costs one query per few seconds; a failed read keeps the previous values.
     if hub.metrics.store_gauges_stale() {
-        match hub.store.webhook_stats().await {
+        match hub.reads().webhook_stats().await {
             Ok(stats) => hub.metrics.set_store_gauges(&stats, hub.now_ms()),
             Err(e) => tracing::warn!(error = %e, "reading webhook statistics for /metrics failed"),
         }

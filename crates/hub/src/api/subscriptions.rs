@@ -201,7 +201,7 @@ pub async fn list(
     auth: TenantAuth,
 ) -> ApiResult<Json<SubscriptionsOut>> {
     auth.require_all_domains("managing webhook subscriptions")?;
-    let subs = hub.store.subscriptions(&auth.tenant_id).await?;
+    let subs = hub.reads().subscriptions(&auth.tenant_id).await?;
     Ok(Json(SubscriptionsOut {
         status: Status::Success,
         webhooks: subs.into_iter().map(Into::into).collect(),
@@ -356,9 +356,9 @@ pub async fn sample_payloads(
         })?],
     };
     let limit = q.limit.unwrap_or(10).clamp(1, MAX_SAMPLE_PAYLOADS);
-    let total = hub.store.count_comments(&auth.tenant_id).await?;
+    let total = hub.reads().count_comments(&auth.tenant_id).await?;
     let newest = hub
-        .store
+        .reads()
         .comments_page(&auth.tenant_id, total.saturating_sub(limit), limit)
         .await?;
     let mut payloads: Vec<WebhookComment> = newest
@@ -494,7 +494,7 @@ pub async fn list_rotations(
     auth: TenantAuth,
 ) -> ApiResult<Json<RotationsOut>> {
     auth.require_all_domains("listing API secret rotations")?;
-    let retiring = hub.store.secret_retirements(&auth.tenant_id).await?;
+    let retiring = hub.reads().secret_retirements(&auth.tenant_id).await?;
     Ok(Json(RotationsOut {
         status: Status::Success,
         retiring: retiring

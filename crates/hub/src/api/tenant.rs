@@ -229,7 +229,7 @@ pub async fn list_comments(
         limit,
         newest_first,
     };
-    let mut comments = hub.store.list_comments(&auth.tenant_id, &query).await?;
+    let mut comments = hub.reads().list_comments(&auth.tenant_id, &query).await?;
     comments.retain(|c| auth.reaches(c.domain.as_deref()));
     Ok(Json(CommentsOut {
         status: Status::Success,
@@ -311,7 +311,7 @@ pub async fn delete_vote(
 ) -> ApiResult<Json<VoteOut>> {
     if auth.own_domain().is_some() {
         let vote = hub
-            .store
+            .reads()
             .vote(&auth.tenant_id, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("vote"))?;
@@ -367,7 +367,7 @@ async fn comment_in_scope(hub: &crate::hub::Hub, auth: &TenantAuth, id: &str) ->
     if auth.own_domain().is_none() {
         return Ok(());
     }
-    let comment = hub.store.comment(&auth.tenant_id, id).await?;
+    let comment = hub.reads().comment(&auth.tenant_id, id).await?;
     match comment {
         Some(c) if auth.reaches(c.domain.as_deref()) => Ok(()),
         _ => Err(ApiError::not_found("comment")),
@@ -396,7 +396,7 @@ pub async fn list_secrets(
     auth: TenantAuth,
 ) -> ApiResult<Json<SecretsOut>> {
     auth.require_all_domains("listing API secrets")?;
-    let secrets = hub.store.list_secrets(&auth.tenant_id).await?;
+    let secrets = hub.reads().list_secrets(&auth.tenant_id).await?;
     // Shown in clear once, when created or rotated; listed masked.
     Ok(Json(SecretsOut {
         status: Status::Success,

@@ -355,7 +355,10 @@ pub async fn list_deliveries(
         offset,
         limit,
     };
-    let mut list = hub.store.find_deliveries(&auth.tenant_id, &filter).await?;
+    let mut list = hub
+        .reads()
+        .find_deliveries(&auth.tenant_id, &filter)
+        .await?;
     // A domain's secret sees its domain's deliveries (of the page read).
     list.retain(|d| auth.reaches(d.domain.as_deref()));
     Ok(Json(DeliveriesOut {
@@ -388,7 +391,7 @@ pub async fn get_delivery(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryDetail>> {
     let (d, attempts) = hub
-        .store
+        .reads()
         .delivery(&auth.tenant_id, &id)
         .await?
         .filter(|(d, _)| auth.reaches(d.domain.as_deref()))
@@ -423,10 +426,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryResult>> {
     delivery_in_scope(&hub, &auth, &id).await?;
-    let d = hub
-        .store
-        .cancel_delivery(&auth.tenant_id, &id, hub.now_ms())
-        .await?;
+    let d = hub.cancel_delivery(&auth.tenant_id, &id).await?;
     Ok(Json(DeliveryResult {
         status: Status::Success,
         delivery: d.into(),
@@ -462,7 +462,7 @@ async fn delivery_in_scope(hub: &Hub, auth: &TenantAuth, id: &str) -> ApiResult<
     if auth.own_domain().is_none() {
         return Ok(());
     }
-    match hub.store.delivery(&auth.tenant_id, id).await? {
+    match hub.reads().delivery(&auth.tenant_id, id).await? {
         Some((d, _)) if auth.reaches(d.domain.as_deref()) => Ok(()),
         _ => Err(ApiError::not_found("webhook delivery")),
     }

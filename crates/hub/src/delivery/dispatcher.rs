@@ -255,7 +255,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
             recording = Some((
                 ids,
                 tokio::spawn(async move {
-                    let result = hub.store.record_attempts(&outcomes, hub.now_ms()).await;
+                    let result = hub.record_attempts(&outcomes).await;
                     (outcomes, result)
                 }),
             ));
@@ -285,7 +285,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
         // came due or every 250 ms (a retry by hand, or another writer).
         let now = hub.now_ms();
         if next_due.is_none_or(|t| t <= now) || now.saturating_sub(next_due_asked) >= 250 {
-            next_due = hub.store.next_due_at(now).await.ok().flatten();
+            next_due = hub.reads().next_due_at(now).await.ok().flatten();
             next_due_asked = now;
         }
         let until_due = next_due
@@ -404,7 +404,7 @@ async fn claim(
         skip_subscriptions: &full.subscriptions,
         lease_ms: hub.config.webhook_claim_lease.as_millis() as i64,
     };
-    let due = match hub.store.due_deliveries(&query).await {
+    let due = match hub.claim_due_deliveries(&query).await {
         Ok(due) => due,
         Err(e) => {
             tracing::warn!(error = %e, "reading due webhook deliveries failed");
@@ -423,7 +423,7 @@ async fn claim(
     }
     // Claimed but no room now: hand them back rather than hold them for a whole lease.
     if !unused.is_empty() {
-        if let Err(e) = hub.store.release_claims(&unused).await {
+        if let Err(e) = hub.release_claims(&unused).await {
             tracing::warn!(error = %e, "giving back unused webhook claims failed; they wait for their lease");
         }
     }

@@ -7,6 +7,7 @@
 //! hub nodes may change it behind this one's back.
 
 pub mod access;
+mod outbox;
 mod progress;
 mod tenant_tokens;
 pub mod throttle;
@@ -23,7 +24,7 @@ use crate::records::{
     TokenState,
 };
 use crate::site_domain::{domain_is_owned, normalize_domain};
-use crate::store::{Store, StoreResult};
+use crate::store::{SessionStore, Store, StoreReads, StoreResult};
 use axum::http::StatusCode;
 use fastcomments_protocol::codes;
 use parking_lot::RwLock;
@@ -53,8 +54,9 @@ impl<T> Cached<T> {
 
 /// Shared state of a running hub.
 pub struct Hub {
-    /// Persistence.
-    pub store: Arc<dyn Store>,
+    /// Persistence. Private: handlers and pages read through [`Hub::reads`] and write through
+    /// the hub's methods, so no write whose result a cache holds can miss the cache.
+    store: Arc<dyn Store>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Settings.
@@ -111,6 +113,42 @@ impl Hub {
             upload_expected: RwLock::new(HashMap::new()),
             last_seen: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The store's reads (nothing among them changes what a cache holds).
+    pub fn reads(&self) -> &dyn StoreReads {
+        &*self.store
+    }
+
+    /// The admin pages' sessions (no cache holds them).
+    pub fn session_store(&self) -> Arc<dyn SessionStore> {
+        self.store.clone()
+    }
+
+    /// Claims the store for this hub before it serves (see [`Store::claim_for_serving`]).
+    pub fn claim_store_for_serving(&self) -> StoreResult<()> {
+        self.store.claim_for_serving()
+    }
+
+    /// Whether the store reads, and writes if writes were failing: the reason when not.
+    pub async fn readiness(&self) -> Result<(), String> {
+        if let Err(e) = self.store.tenant("readyz-probe").await {
+            tracing::error!(error = %e, "readiness check: the store failed");
+            return Err("the store does not answer queries".into());
+        }
+        if let Some(failing) = self.store.write_fault() {
+            if let Err(e) = self.store.probe_write().await {
+                tracing::error!(error = %e, last = %failing, "readiness check: writes still fail");
+                return Err(match e.fault().or(failing.fault()) {
+                    Some(crate::store::FaultKind::Full) => {
+                        "writes fail: the disk is full (disk-full)".into()
+                    }
+                    Some(other) => format!("writes fail: the storage failed ({})", other.as_str()),
+                    None => "writes fail: the storage failed (error)".into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Now, epoch ms.

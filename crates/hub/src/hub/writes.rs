@@ -1,6 +1,7 @@
 //! Every write whose result a cache of [`Hub`] holds: the store call and the cache update
 //! together, so that no handler can make the one and forget the other. Handlers write through
-//! these (or [`Hub::apply`]) and only read through the store directly.
+//! these (or [`Hub::apply`]) and read through [`Hub::reads`]; the store itself is private to
+//! the hub, so the compiler holds them to it.
 
 use super::{revoked, Hub};
 use crate::error::{ApiError, ApiResult};
@@ -305,5 +306,15 @@ impl Hub {
             self.webhook_wake.notify_one();
         }
         Ok(n)
+    }
+
+    /// Stores plugin-local ids (`meta.wpId`) of the tenant's comments; how many were found.
+    /// No cache holds them: here so that the store stays private to the hub.
+    pub async fn set_local_ids(
+        &self,
+        tenant: &str,
+        mappings: &[fastcomments_protocol::CommentIdMapping],
+    ) -> StoreResult<u64> {
+        self.store.set_local_ids(tenant, mappings).await
     }
 }

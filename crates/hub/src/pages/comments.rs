@@ -84,7 +84,7 @@ async fn page(
     edit_error: Option<(String, String, String)>,
     status: StatusCode,
 ) -> Response {
-    let store = &state.hub.store;
+    let store = state.hub.reads();
     let tenant = layout.tenant.clone();
     let total = match store.count_comments(&tenant).await {
         Ok(n) => n,

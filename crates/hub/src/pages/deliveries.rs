@@ -176,7 +176,7 @@ async fn list_page(
     since_error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let store = &state.hub.store;
+    let store = state.hub.reads();
     let tenant = layout.tenant.clone();
     let mut filter_error = None;
     let status_filter = match q.state.as_str() {
@@ -265,7 +265,7 @@ pub async fn list(
 
 /// `GET /admin/deliveries/counts.json`: `{queued, retrying, paused, succeeded, failed, cancelled}`.
 pub async fn counts(State(state): State<PageState>, admin: Admin) -> Response {
-    match state.hub.store.delivery_counts(&admin.tenant_id).await {
+    match state.hub.reads().delivery_counts(&admin.tenant_id).await {
         Ok(c) => {
             let text: std::collections::BTreeMap<String, String> = count_list(c)
                 .into_iter()
@@ -292,7 +292,7 @@ pub async fn show(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Response {
-    match state.hub.store.delivery(&admin.tenant_id, &id).await {
+    match state.hub.reads().delivery(&admin.tenant_id, &id).await {
         Ok(Some((d, attempts))) => render(
             StatusCode::OK,
             &DetailPage {
@@ -336,8 +336,7 @@ pub async fn act(
     let hub = &state.hub;
     let done = match action.as_str() {
         "cancel" => hub
-            .store
-            .cancel_delivery(&admin.tenant_id, &id, hub.now_ms())
+            .cancel_delivery(&admin.tenant_id, &id)
             .await
             .map(|_| "cancelled"),
         "retry" => hub

@@ -120,7 +120,7 @@ async fn page(
     token_error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let tokens = match state.hub.store.list_tokens(&layout.tenant).await {
+    let tokens = match state.hub.reads().list_tokens(&layout.tenant).await {
         Ok(t) => t,
         Err(e) => return super::error_page(e.into()),
     };
@@ -156,7 +156,7 @@ pub struct ProgressOut {
 
 /// `GET /admin/integrations.json`: every token's upload progress, for the bars to move.
 pub async fn progress(State(state): State<PageState>, admin: Admin) -> Response {
-    let tokens = match state.hub.store.list_tokens(&admin.tenant_id).await {
+    let tokens = match state.hub.reads().list_tokens(&admin.tenant_id).await {
         Ok(t) => t,
         Err(e) => return super::error_page(e.into()),
     };

@@ -51,7 +51,7 @@ pub struct PageState {
 pub fn router(hub: Arc<Hub>) -> Router<Arc<Hub>> {
     let state = PageState {
         hub: hub.clone(),
-        sessions: Arc::new(Sessions::new(hub.store.clone())),
+        sessions: Arc::new(Sessions::new(hub.session_store())),
     };
     Router::new()
         .route("/", get(sign_in::home))
@@ -268,7 +268,7 @@ async fn signed_in(state: &PageState, session: Option<Session>) -> Result<Sessio
         } => {
             let secrets = state
                 .hub
-                .store
+                .reads()
                 .list_secrets(tenant_id)
                 .await
                 .map_err(|e| error_page(e.into()))?;

@@ -43,7 +43,7 @@ async fn page(
     domain_error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let store = &state.hub.store;
+    let store = state.hub.reads();
     let (secrets, tenant) = match (
         store.list_secrets(&admin.tenant_id).await,
         store.tenant(&admin.tenant_id).await,

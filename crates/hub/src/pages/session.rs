@@ -13,7 +13,7 @@
 
 use crate::ids;
 use crate::records::SessionRecord;
-use crate::store::{Store, StoreResult};
+use crate::store::{SessionStore, StoreResult};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -165,7 +165,7 @@ impl Session {
 
 /// The sessions of one hub, in its store.
 pub struct Sessions {
-    store: Arc<dyn Store>,
+    store: Arc<dyn SessionStore>,
     /// Failed sign-ins per client address.
     pub throttle: Throttle,
 }
@@ -178,7 +178,7 @@ impl std::fmt::Debug for Sessions {
 
 impl Sessions {
     /// Sessions kept in `store`.
-    pub fn new(store: Arc<dyn Store>) -> Sessions {
+    pub fn new(store: Arc<dyn SessionStore>) -> Sessions {
         Sessions {
             store,
             throttle: Throttle::default(),

@@ -228,7 +228,7 @@ pub async fn tenants(State(state): State<PageState>, current: Current) -> Respon
         Ok(s) => s,
         Err(res) => return res,
     };
-    let tenants = match state.hub.store.list_tenants().await {
+    let tenants = match state.hub.reads().list_tenants().await {
         Ok(t) => t,
         Err(e) => return super::error_page(e.into()),
     };
@@ -259,7 +259,7 @@ pub async fn open_tenant(
         Ok(s) => s,
         Err(res) => return res,
     };
-    match state.hub.store.tenant(&form.tenant).await {
+    match state.hub.reads().tenant(&form.tenant).await {
         Ok(Some(t)) => {
             let opened = state
                 .sessions

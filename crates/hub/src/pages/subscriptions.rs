@@ -115,7 +115,7 @@ struct SubscriptionsPage {
 }
 
 async fn page(state: &PageState, layout: Layout, form: AddForm, status: StatusCode) -> Response {
-    let store = &state.hub.store;
+    let store = state.hub.reads();
     let (subs, tenant) = match (
         store.subscriptions(&layout.tenant).await,
         store.tenant(&layout.tenant).await,

@@ -131,10 +131,10 @@ fn from_config(domain: &str, c: Option<&WebhookConfig>) -> DomainForm {
 /// Every domain's form as stored: `*` first, then the tenant's domains, then any other
 /// configured one (a subdomain).
 async fn stored_forms(state: &PageState, tenant: &str) -> Result<Vec<DomainForm>, ApiError> {
-    let configs = state.hub.store.webhook_configs(tenant).await?;
+    let configs = state.hub.reads().webhook_configs(tenant).await?;
     let owned = state
         .hub
-        .store
+        .reads()
         .tenant(tenant)
         .await?
         .map(|t| t.domains)

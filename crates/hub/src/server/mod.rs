@@ -66,8 +66,7 @@ impl RunningHub {
         listener: TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<RunningHub> {
-        hub.store
-            .claim_for_serving()
+        hub.claim_store_for_serving()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);

@@ -219,9 +219,123 @@ impl From<serde_json::Error> for StoreError {
 /// Result of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The hub's persistence. Every method is one transaction.
+/// What may be read of the store without the hub: nothing here changes what a cache holds.
+/// Every method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait StoreReads: Send + Sync + 'static {
+    /// While writes are failing for a storage fault (a full disk, an I/O error), the error of
+    /// the last one; `None` while they commit. A backend whose failures show in every query
+    /// (PostgreSQL down) answers `None` and leaves it to `/readyz`'s query.
+    fn write_fault(&self) -> Option<StoreError> {
+        None
+    }
+    /// A tenant by id.
+    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
+    /// The API secret record holding this secret text, if any.
+    async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>>;
+    /// A tenant's secrets.
+    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>>;
+    /// A tenant's secrets being retired, soonest first.
+    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>>;
+
+    // --- integration tokens ---
+
+    /// A token's record.
+    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>>;
+    /// A tenant's tokens.
+    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>>;
+
+    // --- comments and votes ---
+
+    /// A comment of the tenant.
+    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>>;
+    /// A thread's comments, oldest first.
+    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>>;
+    /// All the tenant's comments by `(date, id)`, `skip` then at most `limit`.
+    async fn comments_page(&self, tenant: &str, skip: u64, limit: u64)
+        -> StoreResult<Vec<Comment>>;
+    /// One page of a thread's comments, or of the whole tenant's, by `(date, id)` in the
+    /// direction asked (issue 20 §6: every list is paged).
+    async fn list_comments(&self, tenant: &str, q: &CommentsQuery<'_>)
+        -> StoreResult<Vec<Comment>>;
+    /// How many comments the tenant has.
+    async fn count_comments(&self, tenant: &str) -> StoreResult<u64>;
+    /// A vote of the tenant.
+    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>>;
+
+    // --- the timeline ---
+
+    /// Entries visible to the query's reader, ascending.
+    async fn read_timeline(&self, query: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>>;
+    /// How many entries after the cursor are visible to the reader (at most `cap`).
+    async fn count_timeline(&self, query: &TimelineQuery, cap: u64) -> StoreResult<u64>;
+    /// The tenant's newest position and how far the timeline was pruned.
+    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds>;
+
+    // --- webhooks (SPEC §2) ---
+
+    /// A tenant's webhook configurations.
+    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>>;
+    /// When the earliest pending delivery due strictly after `after_ms` is due.
+    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
+    /// Totals of the outbox, for `/metrics`.
+    async fn webhook_stats(&self) -> StoreResult<WebhookStats>;
+    /// A tenant's subscriptions, oldest first.
+    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>>;
+    /// A tenant's deliveries, newest first.
+    async fn deliveries(
+        &self,
+        tenant: &str,
+        status: Option<DeliveryStatus>,
+        comment_id: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// One delivery with its attempts.
+    async fn delivery(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>>;
+
+    /// Every tenant, by name (the operator's list).
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// A tenant's deliveries matching `filter`, newest first, paged.
+    async fn find_deliveries(
+        &self,
+        tenant: &str,
+        filter: &DeliveryFilter<'_>,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// How many of a tenant's deliveries are in each state.
+    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts>;
+}
+
+/// The admin pages' sessions (no cache above them: the pages read and write them directly).
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a session (a new one, or replaces it by id). Storing an anonymous one also drops
+    /// the anonymous sessions past the newest `keep_anonymous`, so visits that never sign in
+    /// cannot fill the database.
+    async fn save_session(&self, s: &SessionRecord, keep_anonymous: u64) -> StoreResult<()>;
+    /// The session with this id.
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Marks a session used at `seen_at`.
+    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()>;
+    /// Ends a session.
+    async fn delete_session(&self, id: &str) -> StoreResult<()>;
+    /// Ends every session last used before `seen_before` or created before `created_before`.
+    async fn delete_expired_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> StoreResult<u64>;
+}
+
+/// The hub's persistence: the reads, the sessions, and every write. Every method is one
+/// transaction. Above the store only [`crate::hub::Hub`] holds it whole, so a write whose result
+/// a cache holds cannot bypass the cache; everything else gets [`StoreReads`] or
+/// [`SessionStore`].
+#[async_trait]
+pub trait Store: StoreReads + SessionStore {
     /// Claims the database for the hub about to serve it, before it takes requests. A backend
     /// whose database one hub process at a time may serve (SQLite: one writer, and the hub's
     /// in-memory caches and webhook dispatcher assume they see every write) refuses a second
@@ -239,13 +353,6 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
-    /// While writes are failing for a storage fault (a full disk, an I/O error), the error of
-    /// the last one; `None` while they commit. A backend whose failures show in every query
-    /// (PostgreSQL down) answers `None` and leaves it to `/readyz`'s query.
-    fn write_fault(&self) -> Option<StoreError> {
-        None
-    }
-
     /// Commits a write that changes nothing the hub reads: `Ok` when a commit can happen now.
     /// `/readyz` asks while [`Store::write_fault`] says writes fail, so readiness comes back
     /// with the disk space, whether or not clients write meanwhile.
@@ -255,12 +362,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a tenant with its domains and its wildcard secret.
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()>;
-    /// A tenant by id.
-    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
-    /// The API secret record holding this secret text, if any.
-    async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>>;
-    /// A tenant's secrets.
-    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>>;
     /// Adds a secret.
     async fn add_secret(&self, secret: &ApiSecret) -> StoreResult<()>;
     /// Removes a secret; `false` when the tenant has none with that id.
@@ -278,19 +379,10 @@ pub trait Store: Send + Sync + 'static {
         new: &ApiSecret,
         retires_at: i64,
     ) -> StoreResult<(ApiSecret, ApiSecret)>;
-    /// A tenant's secrets being retired, soonest first.
-    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>>;
     /// Removes every secret whose retirement is due at `now_ms`; returns them.
     async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>>;
-
-    // --- integration tokens ---
-
-    /// A token's record.
-    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>>;
     /// Inserts a pending token, or returns the record already stored under that token.
     async fn register_token(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
-    /// A tenant's tokens.
-    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>>;
     /// Replaces a token's record; with `entry`, appends it to the record's tenant timeline in
     /// the same transaction (the `SetSetupCompleted` entry), stamping its position into
     /// `setup_completed_at`.
@@ -327,24 +419,6 @@ pub trait Store: Send + Sync + 'static {
         per_address: u64,
         overall: Option<u64>,
     ) -> StoreResult<Vec<String>>;
-
-    // --- comments and votes ---
-
-    /// A comment of the tenant.
-    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>>;
-    /// A thread's comments, oldest first.
-    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>>;
-    /// All the tenant's comments by `(date, id)`, `skip` then at most `limit`.
-    async fn comments_page(&self, tenant: &str, skip: u64, limit: u64)
-        -> StoreResult<Vec<Comment>>;
-    /// One page of a thread's comments, or of the whole tenant's, by `(date, id)` in the
-    /// direction asked (issue 20 §6: every list is paged).
-    async fn list_comments(&self, tenant: &str, q: &CommentsQuery<'_>)
-        -> StoreResult<Vec<Comment>>;
-    /// How many comments the tenant has.
-    async fn count_comments(&self, tenant: &str) -> StoreResult<u64>;
-    /// A vote of the tenant.
-    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>>;
     /// Applies one API change with its timeline entries, atomically.
     async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied>;
     /// Upserts an upload batch from `token` (SPEC §1.4), atomically with its timeline entries
@@ -352,22 +426,8 @@ pub trait Store: Send + Sync + 'static {
     async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome>;
     /// Stores plugin-local ids in `meta.wpId`; returns how many comments were found.
     async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64>;
-
-    // --- the timeline ---
-
-    /// Entries visible to the query's reader, ascending.
-    async fn read_timeline(&self, query: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>>;
-    /// How many entries after the cursor are visible to the reader (at most `cap`).
-    async fn count_timeline(&self, query: &TimelineQuery, cap: u64) -> StoreResult<u64>;
-    /// The tenant's newest position and how far the timeline was pruned.
-    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds>;
     /// Deletes entries older than `before_ms` in every tenant; returns how many.
     async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64>;
-
-    // --- webhooks (SPEC §2) ---
-
-    /// A tenant's webhook configurations.
-    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>>;
     /// Creates or replaces the configuration of `config.domain`.
     async fn put_webhook_config(
         &self,
@@ -387,13 +447,9 @@ pub trait Store: Send + Sync + 'static {
     /// Gives back claims this hub took but will not use now (the dispatcher had no room
     /// left for them): they are due again at once, for any dispatcher.
     async fn release_claims(&self, ids: &[String]) -> StoreResult<()>;
-    /// When the earliest pending delivery due strictly after `after_ms` is due.
-    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
     /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile
     /// — and notes each subscription's health (a 2xx ends its failing streak).
     async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()>;
-    /// Totals of the outbox, for `/metrics`.
-    async fn webhook_stats(&self) -> StoreResult<WebhookStats>;
     /// Removes at most `limit` succeeded or cancelled deliveries last changed before
     /// `before_ms`, with their attempts, in one short transaction; returns how many. The
     /// caller repeats it until it returns less than `limit`, so retention never holds the
@@ -403,8 +459,6 @@ pub trait Store: Send + Sync + 'static {
     /// kinds, domains, imports): then that one, and `false`. [`StoreError::Conflict`] when
     /// the tenant has [`MAX_SUBSCRIPTIONS`] already.
     async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)>;
-    /// A tenant's subscriptions, oldest first.
-    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>>;
     /// Removes a subscription and cancels its waiting deliveries; `None` if there is none.
     async fn delete_subscription(
         &self,
@@ -430,20 +484,6 @@ pub trait Store: Send + Sync + 'static {
         failing_before_ms: i64,
         now_ms: i64,
     ) -> StoreResult<Vec<Subscription>>;
-    /// A tenant's deliveries, newest first.
-    async fn deliveries(
-        &self,
-        tenant: &str,
-        status: Option<DeliveryStatus>,
-        comment_id: Option<&str>,
-        limit: u64,
-    ) -> StoreResult<Vec<Delivery>>;
-    /// One delivery with its attempts.
-    async fn delivery(
-        &self,
-        tenant: &str,
-        id: &str,
-    ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>>;
     /// Cancels a queued or retrying delivery.
     async fn cancel_delivery(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<Delivery>;
     /// Queues a failed or cancelled delivery again, with `extra_attempts` more attempts.
@@ -454,36 +494,6 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
         extra_attempts: i64,
     ) -> StoreResult<Delivery>;
-
-    // --- the admin pages ---
-
-    /// Stores a session (a new one, or replaces it by id). Storing an anonymous one also drops
-    /// the anonymous sessions past the newest `keep_anonymous`, so visits that never sign in
-    /// cannot fill the database.
-    async fn save_session(&self, s: &SessionRecord, keep_anonymous: u64) -> StoreResult<()>;
-    /// The session with this id.
-    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
-    /// Marks a session used at `seen_at`.
-    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()>;
-    /// Ends a session.
-    async fn delete_session(&self, id: &str) -> StoreResult<()>;
-    /// Ends every session last used before `seen_before` or created before `created_before`.
-    async fn delete_expired_sessions(
-        &self,
-        seen_before: i64,
-        created_before: i64,
-    ) -> StoreResult<u64>;
-
-    /// Every tenant, by name (the operator's list).
-    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
-    /// A tenant's deliveries matching `filter`, newest first, paged.
-    async fn find_deliveries(
-        &self,
-        tenant: &str,
-        filter: &DeliveryFilter<'_>,
-    ) -> StoreResult<Vec<Delivery>>;
-    /// How many of a tenant's deliveries are in each state.
-    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts>;
     /// Queues again every failed delivery of the tenant that failed (last changed) at or after
     /// `since_ms`, each with `extra_attempts` more attempts, due at `now_ms`; returns how many.
     async fn retry_failed_since(

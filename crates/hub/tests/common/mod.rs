@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 pub struct TestHub {
     pub running: RunningHub,
+    /// The store the hub runs over (another hub may be started over it).
+    pub store: Arc<dyn Store>,
     pub client: reqwest::Client,
     pub base: String,
     pub dir: tempfile::TempDir,
@@ -51,7 +53,7 @@ impl TestHub {
     ) -> TestHub {
         let running = RunningHub::bind_with_clock(
             "127.0.0.1:0",
-            store,
+            store.clone(),
             clock,
             config,
             std::future::pending(),
@@ -61,6 +63,7 @@ impl TestHub {
         let base = running.url();
         TestHub {
             running,
+            store,
             client: reqwest::Client::new(),
             base,
             dir,

@@ -114,6 +114,159 @@ fn getrandom_u8() -> u8 {
 }
 
 #[async_trait]
+impl StoreReads for PostgresStore {
+    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
+        tenants::tenant(self, id).await
+    }
+
+    async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>> {
+        tenants::secret_by_value(self, secret).await
+    }
+
+    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>> {
+        tenants::list_secrets(self, tenant).await
+    }
+
+    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>> {
+        rotation::secret_retirements(self, tenant).await
+    }
+
+    async fn webhook_stats(&self) -> StoreResult<WebhookStats> {
+        retention::webhook_stats(self).await
+    }
+
+    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>> {
+        subscriptions::subscriptions(self, tenant).await
+    }
+
+    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
+        tokens::token(self, token).await
+    }
+
+    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>> {
+        tokens::list_tokens(self, tenant).await
+    }
+
+    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>> {
+        comments::comment(self, tenant, id).await
+    }
+
+    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>> {
+        comments::comments_by_url(self, tenant, url_id).await
+    }
+
+    async fn comments_page(
+        &self,
+        tenant: &str,
+        skip: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Comment>> {
+        comments::comments_page(self, tenant, skip, limit).await
+    }
+
+    async fn list_comments(
+        &self,
+        tenant: &str,
+        q: &CommentsQuery<'_>,
+    ) -> StoreResult<Vec<Comment>> {
+        comments::list_comments(self, tenant, q).await
+    }
+
+    async fn count_comments(&self, tenant: &str) -> StoreResult<u64> {
+        comments::count_comments(self, tenant).await
+    }
+
+    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
+        comments::vote(self, tenant, id).await
+    }
+
+    async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {
+        timeline::read_timeline(self, q).await
+    }
+
+    async fn count_timeline(&self, q: &TimelineQuery, cap: u64) -> StoreResult<u64> {
+        timeline::count_timeline(self, q, cap).await
+    }
+
+    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds> {
+        timeline::timeline_bounds(self, tenant).await
+    }
+
+    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>> {
+        webhooks::webhook_configs(self, tenant).await
+    }
+
+    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>> {
+        webhooks::next_due_at(self, after_ms).await
+    }
+
+    async fn deliveries(
+        &self,
+        tenant: &str,
+        status: Option<DeliveryStatus>,
+        comment_id: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<Delivery>> {
+        webhooks::deliveries(self, tenant, status, comment_id, limit).await
+    }
+
+    async fn delivery(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
+        webhooks::delivery(self, tenant, id).await
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        listing::list_tenants(self).await
+    }
+
+    async fn find_deliveries(
+        &self,
+        tenant: &str,
+        filter: &DeliveryFilter<'_>,
+    ) -> StoreResult<Vec<Delivery>> {
+        listing::find_deliveries(self, tenant, filter).await
+    }
+
+    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts> {
+        listing::delivery_counts(self, tenant).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn save_session(&self, s: &SessionRecord, keep_anonymous: u64) -> StoreResult<()> {
+        // Two sign-in forms opened at once trim the same anonymous rows.
+        self.retrying("save_session", || {
+            sessions::save_session(self, s, keep_anonymous)
+        })
+        .await
+    }
+
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        sessions::session(self, id).await
+    }
+
+    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()> {
+        sessions::touch_session(self, id, seen_at).await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        sessions::delete_session(self, id).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> StoreResult<u64> {
+        sessions::delete_expired_sessions(self, seen_before, created_before).await
+    }
+}
+
+#[async_trait]
 impl Store for PostgresStore {
     fn notices(&self) -> Option<broadcast::Receiver<Notice>> {
         Some(self.notices.subscribe())
@@ -130,18 +283,6 @@ impl Store for PostgresStore {
 
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
         tenants::create_tenant(self, tenant, wildcard).await
-    }
-
-    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
-        tenants::tenant(self, id).await
-    }
-
-    async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>> {
-        tenants::secret_by_value(self, secret).await
-    }
-
-    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>> {
-        tenants::list_secrets(self, tenant).await
     }
 
     async fn add_secret(&self, s: &ApiSecret) -> StoreResult<()> {
@@ -162,16 +303,8 @@ impl Store for PostgresStore {
         rotation::rotate_secret(self, tenant, old_id, new, retires_at).await
     }
 
-    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>> {
-        rotation::secret_retirements(self, tenant).await
-    }
-
     async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>> {
         rotation::retire_secrets(self, now_ms).await
-    }
-
-    async fn webhook_stats(&self) -> StoreResult<WebhookStats> {
-        retention::webhook_stats(self).await
     }
 
     async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64> {
@@ -180,10 +313,6 @@ impl Store for PostgresStore {
 
     async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)> {
         subscriptions::create_subscription(self, s).await
-    }
-
-    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>> {
-        subscriptions::subscriptions(self, tenant).await
     }
 
     async fn delete_subscription(
@@ -222,16 +351,8 @@ impl Store for PostgresStore {
         subscriptions::disable_failing_subscriptions(self, failing_before_ms, now_ms).await
     }
 
-    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
-        tokens::token(self, token).await
-    }
-
     async fn register_token(&self, r: &TokenRecord) -> StoreResult<TokenRecord> {
         tokens::register_token(self, r).await
-    }
-
-    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>> {
-        tokens::list_tokens(self, tenant).await
     }
 
     async fn save_token(
@@ -281,39 +402,6 @@ impl Store for PostgresStore {
         tokens::trim_pending_tokens(self, from, per_address, overall).await
     }
 
-    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>> {
-        comments::comment(self, tenant, id).await
-    }
-
-    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>> {
-        comments::comments_by_url(self, tenant, url_id).await
-    }
-
-    async fn comments_page(
-        &self,
-        tenant: &str,
-        skip: u64,
-        limit: u64,
-    ) -> StoreResult<Vec<Comment>> {
-        comments::comments_page(self, tenant, skip, limit).await
-    }
-
-    async fn list_comments(
-        &self,
-        tenant: &str,
-        q: &CommentsQuery<'_>,
-    ) -> StoreResult<Vec<Comment>> {
-        comments::list_comments(self, tenant, q).await
-    }
-
-    async fn count_comments(&self, tenant: &str) -> StoreResult<u64> {
-        comments::count_comments(self, tenant).await
-    }
-
-    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
-        comments::vote(self, tenant, id).await
-    }
-
     async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied> {
         self.retrying("apply", || {
             apply::apply(self, tenant, change.clone(), now_ms)
@@ -347,24 +435,8 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {
-        timeline::read_timeline(self, q).await
-    }
-
-    async fn count_timeline(&self, q: &TimelineQuery, cap: u64) -> StoreResult<u64> {
-        timeline::count_timeline(self, q, cap).await
-    }
-
-    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds> {
-        timeline::timeline_bounds(self, tenant).await
-    }
-
     async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64> {
         timeline::prune_timeline(self, before_ms).await
-    }
-
-    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>> {
-        webhooks::webhook_configs(self, tenant).await
     }
 
     async fn put_webhook_config(
@@ -384,30 +456,8 @@ impl Store for PostgresStore {
         webhooks::release_claims(self, ids).await
     }
 
-    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>> {
-        webhooks::next_due_at(self, after_ms).await
-    }
-
     async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()> {
         webhooks::record_attempts(self, outcomes, now_ms).await
-    }
-
-    async fn deliveries(
-        &self,
-        tenant: &str,
-        status: Option<DeliveryStatus>,
-        comment_id: Option<&str>,
-        limit: u64,
-    ) -> StoreResult<Vec<Delivery>> {
-        webhooks::deliveries(self, tenant, status, comment_id, limit).await
-    }
-
-    async fn delivery(
-        &self,
-        tenant: &str,
-        id: &str,
-    ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
-        webhooks::delivery(self, tenant, id).await
     }
 
     async fn cancel_delivery(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<Delivery> {
@@ -422,50 +472,6 @@ impl Store for PostgresStore {
         extra_attempts: i64,
     ) -> StoreResult<Delivery> {
         webhooks::retry_delivery(self, tenant, id, now_ms, extra_attempts).await
-    }
-
-    async fn save_session(&self, s: &SessionRecord, keep_anonymous: u64) -> StoreResult<()> {
-        // Two sign-in forms opened at once trim the same anonymous rows.
-        self.retrying("save_session", || {
-            sessions::save_session(self, s, keep_anonymous)
-        })
-        .await
-    }
-
-    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
-        sessions::session(self, id).await
-    }
-
-    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()> {
-        sessions::touch_session(self, id, seen_at).await
-    }
-
-    async fn delete_session(&self, id: &str) -> StoreResult<()> {
-        sessions::delete_session(self, id).await
-    }
-
-    async fn delete_expired_sessions(
-        &self,
-        seen_before: i64,
-        created_before: i64,
-    ) -> StoreResult<u64> {
-        sessions::delete_expired_sessions(self, seen_before, created_before).await
-    }
-
-    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
-        listing::list_tenants(self).await
-    }
-
-    async fn find_deliveries(
-        &self,
-        tenant: &str,
-        filter: &DeliveryFilter<'_>,
-    ) -> StoreResult<Vec<Delivery>> {
-        listing::find_deliveries(self, tenant, filter).await
-    }
-
-    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts> {
-        listing::delivery_counts(self, tenant).await
     }
 
     async fn retry_failed_since(
