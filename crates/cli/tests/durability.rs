@@ -8,6 +8,10 @@
 //! - A hub on PostgreSQL whose server is killed (SIGKILL) and started again while four clients
 //!   write: every write answered 2xx is there afterwards, and what was refused during the
 //!   outage was refused with `503` and `Retry-After`, not a 500.
+//! - A hub on SQLite meeting a real I/O error (a file-size limit): `503`, nothing lost.
+//! - A hub on PostgreSQL whose data directory (tables and WAL) fills up: `507` where a table
+//!   cannot grow, `503` where the server PANICs and stops or a new connection cannot be made,
+//!   never a 500 or a lost 2xx; writes succeed again once space is back and the server runs.
 
 mod serve_support;
 
@@ -57,6 +61,9 @@ struct Ledger {
     configs: Vec<(String, bool)>,
     /// Every answer that was not a 2xx: (status, code, Retry-After present).
     refusals: Vec<(u16, String, bool)>,
+    /// Uploaded comments, tokens and webhook configurations answered `507`: the storage said
+    /// nothing of them was stored.
+    insufficient: Vec<String>,
 }
 
 impl Ledger {
@@ -66,6 +73,19 @@ impl Ledger {
         self.tokens.extend(other.tokens);
         self.configs.extend(other.configs);
         self.refusals.extend(other.refusals);
+        self.insufficient.extend(other.insufficient);
+    }
+
+    /// Notes `keys` as refused for a full disk when the last answer was a `507`.
+    fn note_insufficient(&mut self, ok: bool, keys: impl IntoIterator<Item = String>) {
+        if !ok
+            && self
+                .refusals
+                .last()
+                .is_some_and(|(status, ..)| *status == 507)
+        {
+            self.insufficient.extend(keys);
+        }
     }
 }
 
@@ -104,6 +124,7 @@ async fn write_each_kind(http: &reqwest::Client, hub: &str, key: &str, n: usize)
         .post(format!("{hub}/integrations/v1/comments?token={TOKEN}"))
         .json(&json!({"countRemaining": 5, "comments": comments}));
     let ok = send(upload, &mut ledger).await.is_some();
+    ledger.note_insufficient(ok, exts.iter().cloned());
     ledger.uploads.extend(exts.into_iter().map(|e| (e, ok)));
 
     let token = format!("full-disk-ack-{n:06}");
@@ -112,6 +133,7 @@ async fn write_each_kind(http: &reqwest::Client, hub: &str, key: &str, n: usize)
         .header("x-api-key", key)
         .json(&json!({}));
     let ok = send(acknowledge, &mut ledger).await.is_some();
+    ledger.note_insufficient(ok, [token.clone()]);
     ledger.tokens.push((token, ok));
 
     let domain = format!("w{n}.example.com");
@@ -121,6 +143,7 @@ async fn write_each_kind(http: &reqwest::Client, hub: &str, key: &str, n: usize)
         .header("x-api-key", key)
         .json(&json!({"domain": domain, "create": target, "update": target, "delete": target}));
     let ok = send(config, &mut ledger).await.is_some();
+    ledger.note_insufficient(ok, [domain.clone()]);
     ledger.configs.push((domain, ok));
     ledger
 }
@@ -475,4 +498,247 @@ async fn an_io_error_is_answered_503_and_loses_no_acknowledged_write() {
     for (d, ok) in &all.configs {
         assert_eq!(h.configs.contains(d), *ok, "webhook configuration {d}");
     }
+}
+
+/// PostgreSQL whose disk fills up under writes of every kind: its whole data directory, tables
+/// and WAL, on a small tmpfs that a ballast file fills. PostgreSQL meets a full disk in three
+/// ways, and the test makes each happen:
+/// 1. a table or index that must grow fails its statement with `53100 disk_full` ("could not
+///    extend file") and the transaction rolls back: `507`;
+/// 2. WAL that needs a new segment file cannot be written: the server PANICs, and its crash
+///    recovery, which must write WAL too, fails, so the server stops: `503` for what was cut
+///    off, and writes succeed again once space is back and the server is started;
+/// 3. a new connection cannot write its relation-cache init file (which a crash restart
+///    removes) and ends with `FATAL: could not write init file` (SQLSTATE `XX000`): `503`,
+///    not the `500` it was before.
+///
+/// Throughout: every refusal is `507 insufficient-storage` or `503 storage-unavailable` with
+/// `Retry-After`; a write answered `507` is not there afterwards; every write answered 2xx is
+/// there afterwards, also after the server is then killed and recovers from its WAL. A 2xx
+/// while the disk is full is allowed (PostgreSQL commits a write that fits in the pages and WAL
+/// segment it has, durably); the test counts them. A `503` may be there or not: a commit cut
+/// off by the crash has an unknown outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_out_of_disk_loses_no_acknowledged_write() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    let disk = Arc::new(testkit::SmallDisk::mount(128).unwrap());
+    let pgdata = disk.path().join("pgdata");
+    let cluster = testkit::PgCluster::start_with(testkit::PgOptions {
+        data_dir: Some(pgdata.clone()),
+        // Old WAL segments are removed, not kept for reuse: a new one needs space.
+        settings: vec![("wal_recycle".into(), "off".into())],
+        ..testkit::PgOptions::durable()
+    })
+    .await
+    .unwrap();
+    let database = cluster.database("durability").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, url) = start_hub_with(dir.path(), Some(&database)).await;
+    let http = reqwest::Client::new();
+    let key = tenant_with_plugin(&http, &url).await;
+    let fill = || {
+        let disk = disk.clone();
+        async move {
+            tokio::task::spawn_blocking(move || disk.fill())
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    // Writes until a round of them is all 2xx (after space came back).
+    let until_clean = |first: usize| {
+        let (url, key) = (url.clone(), key.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut all = Ledger::default();
+            for round in 0.. {
+                let r = write_concurrently(&url, &key, first + round, 1).await;
+                let clean = r.refusals.is_empty();
+                all.absorb(r);
+                if clean {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "writes still refused a minute after space came back: {:?}",
+                    all.refusals
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            all
+        }
+    };
+    let mut all = Ledger::default();
+
+    let before = write_concurrently(&url, &key, 0, 5).await;
+    assert!(before.refusals.is_empty(), "{:?}", before.refusals);
+    all.absorb(before);
+
+    // 1. The disk fills up; writes go on until they are refused, then three rounds more. A
+    //    connection made now, for step 2: a new one cannot be made on a full disk.
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.url())
+        .await
+        .unwrap();
+    let ballast = fill().await;
+    let mut full = Ledger::default();
+    let (mut rounds, mut after_refusal, mut acked_while_full) = (0, 0, 0);
+    while after_refusal < 3 {
+        assert!(rounds < 400, "no write refused after {rounds} rounds");
+        let seen = !full.refusals.is_empty();
+        let r = write_concurrently(&url, &key, 10_000_000 + rounds, 1).await;
+        if seen {
+            after_refusal += 1;
+            acked_while_full += 16 - r.refusals.len();
+        }
+        full.absorb(r);
+        rounds += 1;
+    }
+    let extend_507 = full.refusals.iter().filter(|r| r.0 == 507).count();
+    assert!(extend_507 > 0, "no 507 on a full disk: {:?}", full.refusals);
+    eprintln!(
+        "1. full disk (ballast {ballast} B): {rounds} rounds, {} refused ({extend_507} 507), \
+         {acked_while_full} of {} acknowledged after the first refusal, at {:?}",
+        full.refusals.len(),
+        16 * after_refusal,
+        started.elapsed()
+    );
+    all.absorb(full);
+
+    // 2. The WAL cannot grow either: after a switch to a new segment, the next WAL write needs
+    //    a new file. Writers keep going; the admin connection's commit makes sure a WAL write
+    //    comes. The server PANICs, its recovery fails, it stops.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = {
+        let (url, key, stop) = (url.clone(), key.clone(), stop.clone());
+        tokio::spawn(async move { write_until(&url, &key, 20_000_000, 100_000, Some(stop)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query("SELECT pg_switch_wal()")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let _ = sqlx::query("SELECT txid_current()")
+        .execute(&mut admin)
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.is_running() {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on a full WAL disk; its log:\n{}",
+            cluster.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        cluster.log().contains("PANIC"),
+        "no PANIC; server log:\n{}",
+        cluster.log()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    disk.free().unwrap();
+    cluster.start_again().await.unwrap();
+    let recovered = until_clean(25_000_000).await;
+    stop.store(true, Ordering::SeqCst);
+    let crash = writers.await.unwrap();
+    eprintln!(
+        "2. WAL full, PANIC, stopped, started: {} refused ({} 507, {} 503), {} comments \
+         acknowledged meanwhile; {} refused before a clean round, at {:?}",
+        crash.refusals.len(),
+        crash.refusals.iter().filter(|r| r.0 == 507).count(),
+        crash.refusals.iter().filter(|r| r.0 == 503).count(),
+        crash.comments.len(),
+        recovered.refusals.len(),
+        started.elapsed()
+    );
+    all.absorb(crash);
+    all.absorb(recovered);
+
+    // 3. New connections on a full disk. A crash restart removes the relation-cache init files
+    //    (`pg_internal.init`); removing them here, filling the disk again (they gave some back)
+    //    and ending the hub's connections puts the hub where it is when the server restarted
+    //    on a full disk: every write needs a new connection, which cannot be made.
+    for db in std::fs::read_dir(pgdata.join("base")).unwrap() {
+        let init = db.unwrap().path().join("pg_internal.init");
+        if init.exists() {
+            std::fs::remove_file(init).unwrap();
+        }
+    }
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.url())
+        .await
+        .unwrap();
+    fill().await;
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'durability'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty(), "the hub had no connection to end");
+    let fresh = write_concurrently(&url, &key, 30_000_000, 2).await;
+    assert!(
+        !fresh.refusals.is_empty(),
+        "a new connection was made on a full disk"
+    );
+    eprintln!(
+        "3. new connections on a full disk: {} refused ({} 503), at {:?}",
+        fresh.refusals.len(),
+        fresh.refusals.iter().filter(|r| r.0 == 503).count(),
+        started.elapsed()
+    );
+    all.absorb(fresh);
+    disk.free().unwrap();
+    all.absorb(until_clean(35_000_000).await);
+    let last = write_concurrently(&url, &key, 40_000_000, 2).await;
+    assert!(last.refusals.is_empty(), "{:?}", last.refusals);
+    all.absorb(last);
+
+    for (status, code, retry_after) in &all.refusals {
+        assert!(
+            matches!(
+                (*status, code.as_str()),
+                (507, "insufficient-storage") | (503, "storage-unavailable")
+            ) && *retry_after,
+            "a write refused: {status} {code} (Retry-After: {retry_after})"
+        );
+    }
+
+    // The server is killed and recovers from its WAL: what was acknowledged is there, and
+    // what was answered 507 is not.
+    cluster.kill().await.unwrap();
+    cluster.start_again().await.unwrap();
+    let h = held(&http, &url, &key).await;
+    for id in &all.comments {
+        assert!(h.ids.contains(id), "acknowledged comment {id} lost");
+    }
+    for (e, ok) in &all.uploads {
+        assert!(!ok || h.exts.contains(e), "acknowledged upload {e} lost");
+    }
+    for (t, ok) in &all.tokens {
+        assert!(!ok || h.tokens.contains(t), "acknowledged token {t} lost");
+    }
+    for (d, ok) in &all.configs {
+        assert!(
+            !ok || h.configs.contains(d),
+            "acknowledged configuration {d} lost"
+        );
+    }
+    for k in &all.insufficient {
+        let there = h.exts.contains(k) || h.tokens.contains(k) || h.configs.contains(k);
+        assert!(!there, "{k} was answered 507 but is stored");
+    }
+    let acked = all.comments.len()
+        + all.uploads.iter().filter(|u| u.1).count() / 5
+        + all.tokens.iter().filter(|t| t.1).count()
+        + all.configs.iter().filter(|c| c.1).count();
+    eprintln!(
+        "in all: {acked} writes acknowledged and present, {} refused ({} 507, {} 503), {} \
+         answered 507 checked absent, {:?}",
+        all.refusals.len(),
+        all.refusals.iter().filter(|r| r.0 == 507).count(),
+        all.refusals.iter().filter(|r| r.0 == 503).count(),
+        all.insufficient.len(),
+        started.elapsed()
+    );
 }

@@ -10,7 +10,8 @@
 //! WebDriver; likewise no skip where they are missing.
 //!
 //! [`SmallDisk`] is a small `tmpfs` a test fills and empties: a real full disk for the
-//! durability tests.
+//! durability tests, for SQLite's files or, through [`PgOptions::data_dir`], a cluster's
+//! data directory.
 
 pub mod browser;
 mod pg;

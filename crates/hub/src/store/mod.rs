@@ -174,6 +174,23 @@ impl From<sqlx::Error> for StoreError {
             if contended {
                 return StoreError::Contended(e.to_string());
             }
+            // PostgreSQL ended the session (FATAL or PANIC): the server crashed, was shut down,
+            // or could not set up a new connection (on a full disk: "could not write init
+            // file", SQLSTATE XX000). The connection is gone and a COMMIT in flight may or may
+            // not have happened, so whatever the SQLSTATE (a PANIC on a full WAL disk says
+            // 53100) this is "unreachable": `503`, never `500`, and never `507`'s "nothing was
+            // stored".
+            let session_ended = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some_and(|pg| {
+                    matches!(
+                        pg.severity(),
+                        sqlx::postgres::PgSeverity::Fatal | sqlx::postgres::PgSeverity::Panic
+                    )
+                });
+            if session_ended {
+                return StoreError::unavailable(FaultKind::Unreachable, e.to_string());
+            }
             let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
             let fault = code.as_deref().and_then(|c| {
                 if sqlite {

@@ -62,6 +62,11 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// Further `postgresql.conf` settings, `(name, value)`, written as given.
     pub settings: Vec<(String, String)>,
+    /// Where the data directory (tables and WAL) goes: a path that does not exist yet, in a
+    /// directory that does, such as a [`crate::SmallDisk`] to run the server out of disk.
+    /// It is created for the server's account and removed with the cluster. `None` (the
+    /// default): inside the cluster's temporary directory.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl PgOptions {
@@ -71,6 +76,7 @@ impl PgOptions {
             durable: false,
             max_connections: 300,
             settings: Vec::new(),
+            data_dir: None,
         }
     }
 
@@ -120,7 +126,20 @@ impl PgCluster {
             .tempdir()
             .map_err(|e| PgError::new(format!("creating the cluster's directory: {e}")))?
             .keep();
-        let data = root.join("data");
+        let data = match &options.data_dir {
+            // Made here, before the cluster owns it: a path that existed is never removed.
+            Some(dir) => match std::fs::create_dir(dir) {
+                Ok(()) => dir.clone(),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&root);
+                    return Err(PgError::new(format!(
+                        "creating the data directory {}: {e}",
+                        dir.display()
+                    )));
+                }
+            },
+            None => root.join("data"),
+        };
         let mut cluster = PgCluster {
             bin,
             account,
@@ -137,6 +156,14 @@ impl PgCluster {
                 cluster.root.display()
             ))
         })?;
+        if cluster.options.data_dir.is_some() {
+            cluster.account.give(&cluster.data).map_err(|e| {
+                PgError::new(format!(
+                    "handing {} to the server's account: {e}",
+                    cluster.data.display()
+                ))
+            })?;
+        }
         // The watchdog before the server: however this process ends from here on, the
         // directory and any server started in it go away.
         let watchdog = Watchdog::spawn(
@@ -183,7 +210,8 @@ impl PgCluster {
         self.port
     }
 
-    /// The cluster's temporary directory (data directory, socket and server log).
+    /// The cluster's temporary directory (socket, server log, and the data directory unless
+    /// [`PgOptions::data_dir`] put it elsewhere).
     pub fn dir(&self) -> &Path {
         &self.root
     }
@@ -191,6 +219,12 @@ impl PgCluster {
     /// The running postmaster's pid, read from its lock file.
     pub fn postmaster_pid(&self) -> Option<u32> {
         lock_owner(&self.data.join("postmaster.pid"))
+    }
+
+    /// Whether the postmaster is running (it stops by itself when, say, it cannot recover
+    /// from a crash because its disk is full).
+    pub fn is_running(&self) -> bool {
+        self.postmaster_pid().is_some_and(is_postgres)
     }
 
     /// The server log so far (for failing tests to show).
@@ -389,6 +423,7 @@ impl Drop for PgCluster {
                 .args(["-w", "-s"]);
             let _ = command.output();
         }
+        let _ = std::fs::remove_dir_all(&self.data);
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }

@@ -12,10 +12,11 @@ use super::account::Account;
 use std::path::Path;
 use std::process::{Child, Stdio};
 
-/// Waits for EOF on stdin, then stops the server in `$2` with `pg_ctl` `$1` and removes `$3`.
+/// Waits for EOF on stdin, then stops the server in `$2` with `pg_ctl` `$1` and removes `$2`
+/// (the data directory, which may live outside the cluster's directory) and `$3`.
 const SCRIPT: &str = r#"cat >/dev/null
 "$1" stop -D "$2" -m immediate -w -t 60 -s >/dev/null 2>&1
-rm -rf "$3""#;
+rm -rf "$2" "$3""#;
 
 /// The watchdog of one cluster.
 #[derive(Debug)]
@@ -24,7 +25,7 @@ pub(super) struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts the watchdog of the cluster with data directory `data` inside `root`.
+    /// Starts the watchdog of the cluster with data directory `data` and directory `root`.
     pub fn spawn(
         account: &Account,
         pg_ctl: &Path,

@@ -87,14 +87,18 @@ impl SqliteStore {
                 })?;
             }
         }
-        let options = SqliteConnectOptions::new()
+        Self::with_options(Self::file_options(path)).await
+    }
+
+    /// How [`SqliteStore::open`] opens the file at `path`.
+    fn file_options(path: &Path) -> SqliteConnectOptions {
+        SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(false);
-        Self::with_options(options).await
+            .foreign_keys(false)
     }
 
     /// Opens a `sqlite://…` URL.
