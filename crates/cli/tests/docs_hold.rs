@@ -148,3 +148,41 @@ fn the_readme_flag_tables_give_the_defaults_serve_shows() {
         "the README's flag table was not found ({checked} rows)"
     );
 }
+
+/// The codes table of docs/protocol.md ("Codes a client should know") is exactly the codes the
+/// hub answers with, each with its statuses: `fastcomments_hub::error::Code` is the one list
+/// every error of the API is made from.
+#[test]
+fn the_codes_table_is_every_code_the_hub_answers() {
+    use fastcomments_hub::error::Code;
+    use std::collections::BTreeSet;
+    let text = std::fs::read_to_string(workspace().join("docs/protocol.md")).unwrap();
+    let start = text
+        .find("Codes a client should know")
+        .expect("protocol.md has its codes table");
+    let mut documented = BTreeSet::new();
+    for line in text[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+    {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Ok(status) = cells[1].parse::<u16>() else {
+            continue; // the header and its rule
+        };
+        for code in cells[2].split('/') {
+            documented.insert((status, code.trim().trim_matches('`').to_owned()));
+        }
+    }
+    let answered: BTreeSet<(u16, String)> = Code::ALL
+        .iter()
+        .flat_map(|c| c.statuses().iter().map(|s| (*s, c.as_str().to_owned())))
+        .collect();
+    let undocumented: Vec<_> = answered.difference(&documented).collect();
+    let unanswered: Vec<_> = documented.difference(&answered).collect();
+    assert!(
+        undocumented.is_empty() && unanswered.is_empty(),
+        "answered by the hub but not in the table: {undocumented:?}; in the table but never \
+         answered: {unanswered:?}"
+    );
+}

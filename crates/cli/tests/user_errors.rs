@@ -186,3 +186,46 @@ async fn logs_written_to_a_pipe_have_no_colour_codes() {
     );
     assert!(!logs.contains("\x1b["), "no ANSI escapes: {logs:?}");
 }
+
+/// A PostgreSQL that does not answer is an error within seconds, naming where the hub tried
+/// (without the password), not a minute of silence while the pool retries (issue 21 §6).
+#[tokio::test]
+async fn an_unreachable_postgres_is_one_error_line_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nobody listens on: connections are refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let refused = format!("postgres://hub:s3cret-pw@127.0.0.1:{port}/hub");
+    // A port that takes the connection (the kernel's backlog) and never says a word.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mute_port = mute.local_addr().unwrap().port();
+    let silent = format!("postgres://hub:s3cret-pw@127.0.0.1:{mute_port}/hub");
+    let cases = [
+        (refused, format!("127.0.0.1:{port}"), "refused"),
+        (
+            silent,
+            format!("127.0.0.1:{mute_port}"),
+            "no answer within 10 s",
+        ),
+    ];
+    for (url, host, why) in cases {
+        let started = std::time::Instant::now();
+        let out = run_with_backtrace(
+            &["serve", "--listen", "127.0.0.1:0", "--database-url", &url],
+            dir.path(),
+        )
+        .await;
+        let took = started.elapsed();
+        let line = one_error_line(&out, &["cannot connect to PostgreSQL", &host, why]);
+        assert!(
+            !line.contains("s3cret-pw"),
+            "the password is not shown: {line}"
+        );
+        assert!(
+            took < Duration::from_secs(15),
+            "the error came after {took:?}: {line}"
+        );
+    }
+    drop(mute);
+}

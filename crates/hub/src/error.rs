@@ -8,6 +8,149 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fastcomments_protocol::{codes, Failure};
 
+/// Every `code` the hub answers with, and the statuses it comes with: the one list the codes
+/// table of docs/protocol.md is checked against (`crates/cli/tests/docs_hold.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// `invalid-token`: not a token the protocol allows.
+    InvalidToken,
+    /// `invalid-query`: a query value cannot be used.
+    InvalidQuery,
+    /// `invalid-body`: the JSON body cannot be used.
+    InvalidBody,
+    /// `unknown-token`: never registered.
+    UnknownToken,
+    /// `token-not-validated`: registered, not acknowledged.
+    TokenNotValidated,
+    /// `unauthorized`: a missing or wrong secret.
+    Unauthorized,
+    /// `token-revoked`.
+    TokenRevoked,
+    /// `operator-api-disabled`: no operator token configured.
+    OperatorApiDisabled,
+    /// `not-found`.
+    NotFound,
+    /// `api-secret-not-allowed`: the integration may not read the API secret.
+    ApiSecretNotAllowed,
+    /// `no-api-secret`: no secret for the domain.
+    NoApiSecret,
+    /// `domain-not-owned`.
+    DomainNotOwned,
+    /// `all-domains-secret-required`.
+    AllDomainsSecretRequired,
+    /// `outside-secret-domain`.
+    OutsideSecretDomain,
+    /// `method-not-allowed`.
+    MethodNotAllowed,
+    /// `conflict`.
+    Conflict,
+    /// `too-many-webhooks`.
+    TooManyWebhooks,
+    /// `token-expired`.
+    TokenExpired,
+    /// `payload-too-large`.
+    PayloadTooLarge,
+    /// `rate-limited`.
+    RateLimited,
+    /// `internal-error`.
+    Internal,
+    /// `busy`: a write lost to concurrent ones after retries.
+    Busy,
+    /// `storage-unavailable`: a write the storage could not take.
+    StorageUnavailable,
+    /// `store-unavailable`: `/readyz` is not ready.
+    StoreUnavailable,
+    /// `insufficient-storage`: the disk is full.
+    InsufficientStorage,
+}
+
+impl Code {
+    /// Every code.
+    pub const ALL: &'static [Code] = &[
+        Code::InvalidToken,
+        Code::InvalidQuery,
+        Code::InvalidBody,
+        Code::UnknownToken,
+        Code::TokenNotValidated,
+        Code::Unauthorized,
+        Code::TokenRevoked,
+        Code::OperatorApiDisabled,
+        Code::NotFound,
+        Code::ApiSecretNotAllowed,
+        Code::NoApiSecret,
+        Code::DomainNotOwned,
+        Code::AllDomainsSecretRequired,
+        Code::OutsideSecretDomain,
+        Code::MethodNotAllowed,
+        Code::Conflict,
+        Code::TooManyWebhooks,
+        Code::TokenExpired,
+        Code::PayloadTooLarge,
+        Code::RateLimited,
+        Code::Internal,
+        Code::Busy,
+        Code::StorageUnavailable,
+        Code::StoreUnavailable,
+        Code::InsufficientStorage,
+    ];
+
+    /// The code's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidToken => codes::INVALID_TOKEN,
+            Code::InvalidQuery => codes::INVALID_QUERY,
+            Code::InvalidBody => codes::INVALID_BODY,
+            Code::UnknownToken => codes::UNKNOWN_TOKEN,
+            Code::TokenNotValidated => codes::TOKEN_NOT_VALIDATED,
+            Code::Unauthorized => codes::UNAUTHORIZED,
+            Code::TokenRevoked => codes::TOKEN_REVOKED,
+            Code::OperatorApiDisabled => "operator-api-disabled",
+            Code::NotFound => codes::NOT_FOUND,
+            Code::ApiSecretNotAllowed => "api-secret-not-allowed",
+            Code::NoApiSecret => codes::NO_API_SECRET,
+            Code::DomainNotOwned => "domain-not-owned",
+            Code::AllDomainsSecretRequired => "all-domains-secret-required",
+            Code::OutsideSecretDomain => "outside-secret-domain",
+            Code::MethodNotAllowed => "method-not-allowed",
+            Code::Conflict => "conflict",
+            Code::TooManyWebhooks => "too-many-webhooks",
+            Code::TokenExpired => "token-expired",
+            Code::PayloadTooLarge => codes::PAYLOAD_TOO_LARGE,
+            Code::RateLimited => codes::RATE_LIMITED,
+            Code::Internal => codes::INTERNAL,
+            Code::Busy => "busy",
+            Code::StorageUnavailable => codes::STORAGE_UNAVAILABLE,
+            Code::StoreUnavailable => "store-unavailable",
+            Code::InsufficientStorage => codes::INSUFFICIENT_STORAGE,
+        }
+    }
+
+    /// The statuses the code is answered with.
+    pub fn statuses(self) -> &'static [u16] {
+        match self {
+            Code::InvalidToken | Code::InvalidQuery | Code::InvalidBody => &[400],
+            // 400 from the operator's test-events page, 401 on the protocol's calls.
+            Code::TokenNotValidated => &[400, 401],
+            Code::UnknownToken | Code::Unauthorized => &[401],
+            Code::TokenRevoked
+            | Code::OperatorApiDisabled
+            | Code::ApiSecretNotAllowed
+            | Code::DomainNotOwned
+            | Code::AllDomainsSecretRequired
+            | Code::OutsideSecretDomain => &[403],
+            Code::NotFound | Code::NoApiSecret => &[404],
+            Code::MethodNotAllowed => &[405],
+            Code::Conflict | Code::TooManyWebhooks => &[409],
+            Code::TokenExpired => &[410],
+            Code::PayloadTooLarge => &[413],
+            Code::RateLimited => &[429],
+            Code::Internal => &[500],
+            Code::Busy | Code::StorageUnavailable | Code::StoreUnavailable => &[503],
+            Code::InsufficientStorage => &[507],
+        }
+    }
+}
+
 /// A failed call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -22,11 +165,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// Any status and code.
-    pub fn new(status: StatusCode, code: &'static str, reason: impl Into<String>) -> ApiError {
+    /// A status and one of the [`Code`]s it comes with.
+    pub fn new(status: StatusCode, code: Code, reason: impl Into<String>) -> ApiError {
+        debug_assert!(
+            code.statuses().contains(&status.as_u16()),
+            "{} is not answered with {status}",
+            code.as_str()
+        );
         ApiError {
             status,
-            code,
+            code: code.as_str(),
             reason: reason.into(),
             retry_after: None,
         }
@@ -39,39 +187,39 @@ impl ApiError {
     }
 
     /// `400` with this code.
-    pub fn bad_request(code: &'static str, reason: impl Into<String>) -> ApiError {
+    pub fn bad_request(code: Code, reason: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, reason)
     }
 
     /// `400 invalid-body`.
     pub fn invalid_body(reason: impl Into<String>) -> ApiError {
-        ApiError::bad_request(codes::INVALID_BODY, reason)
+        ApiError::bad_request(Code::InvalidBody, reason)
     }
 
     /// `400 invalid-query`.
     pub fn invalid_query(reason: impl Into<String>) -> ApiError {
-        ApiError::bad_request(codes::INVALID_QUERY, reason)
+        ApiError::bad_request(Code::InvalidQuery, reason)
     }
 
     /// `404 not-found`.
     pub fn not_found(what: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            codes::NOT_FOUND,
+            Code::NotFound,
             format!("{what} not found"),
         )
     }
 
     /// `401 unauthorized`.
     pub fn unauthorized(reason: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, reason)
+        ApiError::new(StatusCode::UNAUTHORIZED, Code::Unauthorized, reason)
     }
 
     /// `500 internal-error`.
     pub fn internal() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            codes::INTERNAL,
+            Code::Internal,
             "the hub failed to complete the request; retry later",
         )
     }
@@ -82,13 +230,15 @@ impl From<crate::store::StoreError> for ApiError {
         use crate::store::StoreError;
         match e {
             StoreError::NotFound(what) => ApiError::not_found(what),
-            StoreError::Conflict(reason) => ApiError::new(StatusCode::CONFLICT, "conflict", reason),
+            StoreError::Conflict(reason) => {
+                ApiError::new(StatusCode::CONFLICT, Code::Conflict, reason)
+            }
             StoreError::Invalid(reason) => ApiError::invalid_body(reason),
             StoreError::Contended(err) => {
                 tracing::warn!(error = %err, "a write lost to concurrent ones after retries");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
+                    Code::Busy,
                     "the hub is busy with concurrent writes; retry",
                 )
             }
@@ -114,12 +264,12 @@ pub fn storage_unavailable(kind: crate::store::FaultKind) -> ApiError {
     let e = match kind {
         FaultKind::Full => ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
-            codes::INSUFFICIENT_STORAGE,
+            Code::InsufficientStorage,
             "the hub's disk is full; nothing was stored; retry later",
         ),
         _ => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            codes::STORAGE_UNAVAILABLE,
+            Code::StorageUnavailable,
             "the hub's storage is unavailable, so the request may not have been stored; retry later",
         ),
     };
@@ -142,3 +292,47 @@ impl IntoResponse for ApiError {
 
 /// The result type of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    /// [`Code::ALL`] holds every variant once, in declaration order: a new code cannot be
+    /// left out of the list the docs are checked against (the match below is exhaustive).
+    #[test]
+    fn all_lists_every_code() {
+        let position = |c: Code| -> usize {
+            match c {
+                Code::InvalidToken => 0,
+                Code::InvalidQuery => 1,
+                Code::InvalidBody => 2,
+                Code::UnknownToken => 3,
+                Code::TokenNotValidated => 4,
+                Code::Unauthorized => 5,
+                Code::TokenRevoked => 6,
+                Code::OperatorApiDisabled => 7,
+                Code::NotFound => 8,
+                Code::ApiSecretNotAllowed => 9,
+                Code::NoApiSecret => 10,
+                Code::DomainNotOwned => 11,
+                Code::AllDomainsSecretRequired => 12,
+                Code::OutsideSecretDomain => 13,
+                Code::MethodNotAllowed => 14,
+                Code::Conflict => 15,
+                Code::TooManyWebhooks => 16,
+                Code::TokenExpired => 17,
+                Code::PayloadTooLarge => 18,
+                Code::RateLimited => 19,
+                Code::Internal => 20,
+                Code::Busy => 21,
+                Code::StorageUnavailable => 22,
+                Code::StoreUnavailable => 23,
+                Code::InsufficientStorage => 24,
+            }
+        };
+        for (i, c) in Code::ALL.iter().enumerate() {
+            assert_eq!(position(*c), i, "{}", c.as_str());
+        }
+        assert_eq!(Code::ALL.len(), 25);
+    }
+}

@@ -2,7 +2,7 @@
 //! the credentials of a request ([`TenantAuth`] from an API secret, [`OperatorAuth`]). The API
 //! and the admin pages both use them; neither imports the other.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::hub::access::{SecretScope, TenantAuth};
 use crate::hub::Hub;
 use axum::body::Body;
@@ -34,7 +34,7 @@ pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiErro
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            fastcomments_protocol::codes::PAYLOAD_TOO_LARGE,
+            Code::PayloadTooLarge,
             format!("the body is over the limit of {limit} bytes; send smaller batches"),
         )
     })
@@ -162,7 +162,7 @@ impl FromRequestParts<AppState> for OperatorAuth {
         let Some(expected) = hub.config.admin_token.as_deref() else {
             return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
-                "operator-api-disabled",
+                Code::OperatorApiDisabled,
                 "the operator API is off: start the hub with FASTCOMMENTS_ADMIN_TOKEN set",
             ));
         };

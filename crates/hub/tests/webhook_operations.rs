@@ -693,6 +693,8 @@ async fn subscriptions_fan_out_each_in_order_and_a_dead_receiver_delays_no_one()
         json!(["create", "update", "delete"])
     );
     assert_eq!(a["webhook"]["domains"], json!(["*"]));
+    // Made without a method, it is shown with the one it is sent with.
+    assert_eq!(a["webhook"]["method"], "POST", "{a}");
     let (s, again) = subscribe(&hub, &t, json!({"url": healthy.url, "events": ["delete", "comment.created", "update"], "domains": ["*"]})).await;
     assert_eq!(
         (s, &again["created"]),

@@ -1,7 +1,7 @@
 //! `/integrations/v1/…`: the polling protocol of SPEC §1, both generations.
 
 use super::doc::{RegisterErrors, TokenErrors, TooLarge};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::{parse_json, read_body, AppState, ClientAddr, QueryParams};
 use crate::hub::{revoked, Hub};
 use crate::records::{
@@ -14,8 +14,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fastcomments_protocol::{
-    codes, is_valid_token, lenient, ApiSecretResponse, Command, CommandKind, CommandsResponse,
-    Comment, CommentIdsRequest, CommentsPage, Cursor, EventType, Millis, Status, StreamCommand,
+    is_valid_token, lenient, ApiSecretResponse, Command, CommandKind, CommandsResponse, Comment,
+    CommentIdsRequest, CommentsPage, Cursor, EventType, Millis, Status, StreamCommand,
     TokenResponse, UploadRequest, UploadResponse, Vote,
 };
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,7 @@ pub async fn put_token_query(
 ) -> ApiResult<Json<TokenResponse>> {
     let token = q.token.clone().ok_or_else(|| {
         ApiError::bad_request(
-            codes::INVALID_TOKEN,
+            Code::InvalidToken,
             "give the token as /token/{token} or ?token=",
         )
     })?;
@@ -201,7 +201,7 @@ struct StreamOut<'a> {
 
 fn required_token(token: Option<String>) -> ApiResult<String> {
     token.filter(|t| !t.is_empty()).ok_or_else(|| {
-        ApiError::bad_request(codes::INVALID_TOKEN, "the token query value is missing")
+        ApiError::bad_request(Code::InvalidToken, "the token query value is missing")
     })
 }
 
@@ -813,7 +813,7 @@ pub async fn api_secret(
     if !record.api_secret_allowed {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "api-secret-not-allowed",
+            Code::ApiSecretNotAllowed,
             "the tenant admin did not allow this integration to read an API secret; \
              they can allow it when acknowledging it (the setup page's box, or \
              allowApiSecret on the acknowledge call)",
@@ -829,7 +829,7 @@ pub async fn api_secret(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                codes::NO_API_SECRET,
+                Code::NoApiSecret,
                 "the tenant has no API secret for this integration's domain; an admin creates one",
             )
         })?;

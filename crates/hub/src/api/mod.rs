@@ -13,7 +13,7 @@ pub mod testing_events;
 pub mod throttle;
 pub mod webhooks;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::extract::AppState;
 use crate::hub::Hub;
 use axum::extract::{Request, State};
@@ -33,7 +33,7 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
+        Code::MethodNotAllowed,
         "this route does not take that method",
     )
 }

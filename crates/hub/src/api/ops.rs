@@ -1,7 +1,7 @@
 //! `/` (the hub's front page), `/healthz`, `/metrics`, `/openapi.json`.
 
 use super::doc::InternalError;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::extract::AppState;
 use askama::Template;
 use axum::extract::State;
@@ -136,15 +136,17 @@ pub async fn readyz(State(hub): State<AppState>) -> Response {
             status: Status::Success,
         })
         .into_response(),
-        Ok(Err(reason)) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", reason)
-                .into_response()
-        }
+        Ok(Err(reason)) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Code::StoreUnavailable,
+            reason,
+        )
+        .into_response(),
         Err(_) => {
             tracing::error!("readiness check: the store did not answer within 5 s");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "store-unavailable",
+                Code::StoreUnavailable,
                 "the store did not answer within 5 s",
             )
             .into_response()

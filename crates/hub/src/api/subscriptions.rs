@@ -55,7 +55,8 @@ pub struct SubscriptionInput {
 pub struct SubscriptionOut {
     id: String,
     url: String,
-    method: Option<HttpMethod>,
+    /// The method its webhooks are sent with (`POST` when it was made without one).
+    method: HttpMethod,
     events: Vec<WebhookEventKind>,
     /// The hosted API's single `event` (`comment-created` …), when it wants one kind.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,10 +79,11 @@ pub struct SubscriptionOut {
 
 impl From<Subscription> for SubscriptionOut {
     fn from(s: Subscription) -> Self {
+        let method = s.method();
         SubscriptionOut {
             id: s.id,
             url: s.url,
-            method: s.method,
+            method,
             event: match s.kinds.as_slice() {
                 [one] => Some(one.event_name()),
                 _ => None,

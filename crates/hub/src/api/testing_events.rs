@@ -6,7 +6,7 @@
 //! Allowed for the token's own tenant (its API secret, in `x-api-key` or `?tenantId&API_KEY`)
 //! or the operator; another tenant's token is "not found".
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::{AppState, OperatorAuth, QueryParams};
 use crate::hub::access::TenantAuth;
 use crate::ids;
@@ -113,7 +113,7 @@ pub async fn create(
         (TokenState::Revoked, _) => return Err(crate::hub::revoked()),
         _ => {
             return Err(ApiError::bad_request(
-                "token-not-validated",
+                Code::TokenNotValidated,
                 "acknowledge this token first; test events go to the token's tenant",
             ))
         }

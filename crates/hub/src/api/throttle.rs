@@ -7,13 +7,12 @@
 //! `/openapi.json`) are never refused, so monitoring keeps working during an attack.
 
 use crate::client_addr::{of_request, ClientIp};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::extract::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use fastcomments_protocol::codes;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -30,7 +29,7 @@ pub fn rate_limited(wait: Duration) -> Response {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        codes::RATE_LIMITED,
+        Code::RateLimited,
         format!("too many failed credential checks from this address; retry in {secs} s"),
     )
     .retry_after(secs.max(1))

@@ -3,7 +3,7 @@
 //! extractor makes a [`TenantAuth`] from the request; the admin pages make one for the signed-in
 //! tenant; the hub's shared actions take it to check the scope.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 
 /// A tenant, and what of it the caller's secret may act on.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ impl SecretScope {
 pub fn all_domains_required(what: &str) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::FORBIDDEN,
-        "all-domains-secret-required",
+        Code::AllDomainsSecretRequired,
         format!("{what} needs the tenant's All Domains (*) API secret; this one is for one domain"),
     )
 }
@@ -49,7 +49,7 @@ pub fn all_domains_required(what: &str) -> ApiError {
 pub fn outside_domain(domain: &str) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::FORBIDDEN,
-        "outside-secret-domain",
+        Code::OutsideSecretDomain,
         format!("this API secret is for {domain} (and its subdomains) only"),
     )
 }

@@ -16,7 +16,7 @@ mod writes;
 
 use crate::clock::Clock;
 use crate::config::HubConfig;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::ids;
 use crate::metrics::Metrics;
 use crate::records::{
@@ -26,7 +26,6 @@ use crate::records::{
 use crate::site_domain::{domain_is_owned, normalize_domain};
 use crate::store::{SessionStore, Store, StoreReads, StoreResult};
 use axum::http::StatusCode;
-use fastcomments_protocol::codes;
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -203,7 +202,7 @@ impl Hub {
         let record = self.token_record(token).await?.ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                codes::UNKNOWN_TOKEN,
+                Code::UnknownToken,
                 "this token is not registered; PUT it first",
             )
         })?;
@@ -215,7 +214,7 @@ impl Hub {
             }
             _ => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                codes::TOKEN_NOT_VALIDATED,
+                Code::TokenNotValidated,
                 "a tenant admin has not acknowledged this token yet",
             )),
         }
@@ -546,7 +545,7 @@ impl Hub {
 /// `400 invalid-token`: not a token the protocol allows.
 pub fn malformed_token() -> ApiError {
     ApiError::bad_request(
-        codes::INVALID_TOKEN,
+        Code::InvalidToken,
         "token must be 8 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
     )
 }
@@ -555,7 +554,7 @@ pub fn malformed_token() -> ApiError {
 pub fn revoked() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
-        codes::TOKEN_REVOKED,
+        Code::TokenRevoked,
         "this token was revoked by the tenant",
     )
 }

@@ -6,7 +6,7 @@
 
 use super::access::TenantAuth;
 use super::Hub;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::ids;
 use crate::records::{Subscription, WebhookConfig, WebhookTarget};
 use crate::rules::webhooks::{http_url, method_for_kinds};
@@ -15,14 +15,11 @@ use crate::store::StoreError;
 use axum::http::StatusCode;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
 
-/// The code of a `403` for a domain the tenant does not own.
-pub const DOMAIN_NOT_OWNED: &str = "domain-not-owned";
-
 /// The `403 domain-not-owned` answer for `domain`.
 pub fn not_owned(domain: &str) -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
-        DOMAIN_NOT_OWNED,
+        Code::DomainNotOwned,
         format!("{domain:?} is not one of this tenant's domains (nor a subdomain of one)"),
     )
 }
@@ -249,7 +246,9 @@ impl Hub {
         };
         let (stored, created) = match self.store.create_subscription(&wanted).await {
             Err(StoreError::Conflict(reason)) => {
-                return Err(ApiError::new(StatusCode::CONFLICT, "too-many-webhooks", reason).into())
+                return Err(
+                    ApiError::new(StatusCode::CONFLICT, Code::TooManyWebhooks, reason).into(),
+                )
             }
             other => other?,
         };

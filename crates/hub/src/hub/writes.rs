@@ -4,7 +4,7 @@
 //! the hub, so the compiler holds them to it.
 
 use super::{revoked, Hub};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::ids;
 use crate::records::{
     ApiSecret, Delivery, NewEntry, TokenRecord, TokenState, UploadBatch, UploadOutcome,
@@ -266,7 +266,7 @@ impl Hub {
             TokenState::Pending if record.created_at + ttl < self.now_ms() => {
                 return Err(ApiError::new(
                     StatusCode::GONE,
-                    "token-expired",
+                    Code::TokenExpired,
                     "this token expired; the plugin must register again",
                 ))
             }

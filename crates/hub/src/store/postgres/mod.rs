@@ -21,7 +21,7 @@ use super::*;
 use crate::rules;
 use crate::rules::upload::{Prepared, StoredComment};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Connection, Postgres, QueryBuilder, Row};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -49,6 +49,9 @@ use webhooks::*;
 /// How many times a write is run again after the database gave it up for a concurrent one.
 const CONTENTION_RETRIES: usize = 8;
 
+/// How long the first connection at start-up may take before the hub gives up and says so.
+const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -62,13 +65,32 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://…`), applies the migrations this database lacks and
     /// starts listening for other nodes' notices.
     pub async fn connect(url: &str) -> StoreResult<PostgresStore> {
+        // One connection first, with a short limit: the pool retries a refused or silent
+        // server for its whole acquire timeout without a word, and a user who mistyped the
+        // host should hear so in seconds, told where the hub tried (without the password).
+        let shown = crate::redact::url(url);
+        let cannot = |why: String| {
+            StoreError::Database(format!("cannot connect to PostgreSQL at {shown}: {why}"))
+        };
+        match tokio::time::timeout(FIRST_CONNECT_TIMEOUT, PgConnection::connect(url)).await {
+            Err(_) => {
+                return Err(cannot(format!(
+                    "no answer within {} s",
+                    FIRST_CONNECT_TIMEOUT.as_secs()
+                )))
+            }
+            Ok(Err(e)) => return Err(cannot(e.to_string())),
+            Ok(Ok(first)) => {
+                let _ = first.close().await;
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await
-            .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
+            .map_err(|e| cannot(e.to_string()))?;
         migrate::run(&pool).await?;
         let (notices, _) = broadcast::channel(4096);
         spawn_listener(pool.clone(), notices.clone()).await?;
