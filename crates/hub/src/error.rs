@@ -9,7 +9,7 @@ use axum::Json;
 use fastcomments_protocol::{codes, Failure};
 
 /// Every `code` the hub answers with, and the statuses it comes with: the one list the codes
-/// table of docs/protocol.md is checked against (`crates/cli/tests/docs_hold.rs`).
+/// table of docs/protocol.md is checked against (`crates/cli/tests/it/docs_hold.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     /// `invalid-token`: not a token the protocol allows.

@@ -12,7 +12,7 @@
 //! head that names every header in the wanted spelling ([`header_case`]), and copied into each
 //! request's extensions. Names missing from the map still go out lower-case, so a change in
 //! hyper shows up as lower-case names, never as a broken request (the raw-bytes test in
-//! `tests/webhook_headers.rs` catches that).
+//! `tests/it/suites/webhook_headers.rs` catches that).
 
 use super::guard::{refusal_in, GuardedConnector};
 use crate::hub::Hub;

@@ -584,7 +584,7 @@ proptest::proptest! {
     /// database, and once space is back and the lock let go a write succeeds, no restart.
     /// (`SQLITE_IOERR` is not injected here: the one real way to make it, a file-size limit,
     /// holds for the whole process and so for every test running beside this one; the hub's
-    /// I/O error is tested over HTTP in a process of its own, `crates/cli/tests/durability.rs`.)
+    /// I/O error is tested over HTTP in a process of its own, `crates/cli/tests/it/durability.rs`.)
     #[test]
     fn the_acknowledged_writes_are_exactly_the_stored_ones(
         steps in proptest::collection::vec(disk_step(), 1..8)

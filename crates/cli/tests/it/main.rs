@@ -1,0 +1,20 @@
+//! The `fastcomments` binary's tests, in one binary (linked once): each module runs the real
+//! `fastcomments` (`serve`, `sync`, `tenant create`, `webhooks listen`) as a user or an
+//! operator would, over loopback, with real PostgreSQL where a module says so.
+
+mod serve_support;
+mod sync_support;
+
+mod docs_hold;
+mod durability;
+mod hostile_clients;
+mod ops_pages;
+mod serve;
+mod several_nodes;
+mod steps_1_to_4;
+mod sync_edge_cases;
+mod sync_hub_bugs;
+mod sync_restart;
+mod user_errors;
+mod webhook_kill;
+mod webhooks_listen;

@@ -1,0 +1,316 @@
+//! A real hub on 127.0.0.1:0 over a fresh store of the backend asked for (a temporary SQLite
+//! file, or a new database of the process's PostgreSQL test cluster), and a real HTTP client.
+#![allow(dead_code)]
+
+pub mod raw_receiver;
+pub mod receiver;
+
+use fastcomments_hub::store::sqlite::SqliteStore;
+use fastcomments_hub::store::Store;
+use fastcomments_hub::{Clock, HubConfig, ManualClock, RunningHub, SystemClock};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub struct TestHub {
+    pub running: RunningHub,
+    /// The store the hub runs over (another hub may be started over it).
+    pub store: Arc<dyn Store>,
+    pub client: reqwest::Client,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Tenant {
+    pub id: String,
+    pub key: String,
+}
+
+/// Which store a test's hubs run on: the explicit parameter of the backend matrix. `main.rs`
+/// includes each store-dependent suite once per backend, in a module whose `BACKEND` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the hub's temporary directory.
+    Sqlite,
+    /// A new database on the process's PostgreSQL test cluster (started on first use).
+    Postgres,
+}
+
+impl Backend {
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(self) -> bool {
+        self == Backend::Postgres
+    }
+}
+
+impl TestHub {
+    pub async fn start(backend: Backend) -> TestHub {
+        Self::start_with(
+            backend,
+            HubConfig {
+                admin_token: Some("admin-secret".into()),
+                ..HubConfig::default()
+            },
+            Arc::new(SystemClock),
+        )
+        .await
+    }
+
+    pub async fn start_with(backend: Backend, config: HubConfig, clock: Arc<dyn Clock>) -> TestHub {
+        let dir = tempfile::tempdir().unwrap();
+        let store = fresh_store(backend, &dir).await;
+        Self::over_store(store, config, clock, dir).await
+    }
+
+    /// A hub over a store the caller opened (several hubs may share one); `dir` is kept
+    /// alive with it.
+    pub async fn over_store(
+        store: Arc<dyn Store>,
+        config: HubConfig,
+        clock: Arc<dyn Clock>,
+        dir: tempfile::TempDir,
+    ) -> TestHub {
+        let running = RunningHub::bind_with_clock(
+            "127.0.0.1:0",
+            store.clone(),
+            clock,
+            config,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        let base = running.url();
+        TestHub {
+            running,
+            store,
+            client: reqwest::Client::new(),
+            base,
+            dir,
+        }
+    }
+
+    pub async fn with_manual_clock(
+        backend: Backend,
+        config: HubConfig,
+        start_ms: i64,
+    ) -> (TestHub, ManualClock) {
+        let clock = ManualClock::new(start_ms);
+        (
+            Self::start_with(backend, config, Arc::new(clock.clone())).await,
+            clock,
+        )
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"));
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None, None).await
+    }
+
+    /// The body of `GET path` as text (`/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Reads generation B's `/events` from the start to the end, as a plugin does (the next
+    /// cursor is the last event's `createdAt`, floored to whole seconds when asked); the
+    /// comment ids of every event, in order.
+    pub async fn drain_events(&self, token: &str, floor_to_seconds: bool) -> Vec<String> {
+        let mut cursor = "0".to_owned();
+        let mut got = Vec::new();
+        for _ in 0..10_000 {
+            let (s, v) = self
+                .get(&format!(
+                    "/integrations/v1/events?token={token}&fromDateTime={cursor}"
+                ))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let events = v["events"].as_array().unwrap();
+            for e in events {
+                let data: Value = serde_json::from_str(e["data"].as_str().unwrap()).unwrap();
+                got.push(data["comment"]["_id"].as_str().unwrap().to_owned());
+            }
+            if let Some(last) = events.last() {
+                let ms = fastcomments_protocol::Millis::parse(last["createdAt"].as_str().unwrap())
+                    .unwrap()
+                    .0;
+                cursor = if floor_to_seconds {
+                    (ms / 1000).to_string()
+                } else {
+                    ms.to_string()
+                };
+            }
+            if !v["hasMore"].as_bool().unwrap() {
+                return got;
+            }
+        }
+        panic!("generation B never finished");
+    }
+
+    /// Creates a tenant through the operator API.
+    pub async fn tenant(&self, name: &str) -> Tenant {
+        let res = self
+            .client
+            .post(format!("{}/admin/v1/tenants", self.base))
+            .bearer_auth("admin-secret")
+            .json(&json!({"name": name, "domains": [format!("{}.example", name.to_lowercase())]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.unwrap();
+        Tenant {
+            id: v["tenantId"].as_str().unwrap().to_owned(),
+            key: v["apiSecret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates a tenant owning exactly `domains`.
+    pub async fn tenant_owning(&self, name: &str, domains: &[&str]) -> Tenant {
+        let res = self
+            .client
+            .post(format!("{}/admin/v1/tenants", self.base))
+            .bearer_auth("admin-secret")
+            .json(&json!({"name": name, "domains": domains}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.unwrap();
+        Tenant {
+            id: v["tenantId"].as_str().unwrap().to_owned(),
+            key: v["apiSecret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Writes a comment on `domain` through the tenant API; returns the comment.
+    pub async fn comment_on(&self, tenant: &Tenant, domain: &str, text: &str) -> Value {
+        let (s, v) = self
+            .call(
+                Method::POST,
+                "/api/v1/comments",
+                Some(&tenant.key),
+                Some(json!({"urlId": "post/1", "url": "https://blog.example/post/1?x=1", "commenterName": "Ана", "comment": text, "domain": domain})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["comment"].clone()
+    }
+
+    /// Registers `token` and acknowledges it for `tenant`.
+    pub async fn connect(&self, tenant: &Tenant, token: &str, skip: bool) {
+        let (s, v) = self
+            .call(
+                Method::PUT,
+                &format!("/integrations/v1/token/{token}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/integrations/{token}/acknowledge"),
+                Some(&tenant.key),
+                Some(json!({"skipInitialSync": skip})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+
+    pub async fn comment(&self, tenant: &Tenant, url_id: &str, text: &str) -> Value {
+        let (s, v) = self
+            .call(
+                Method::POST,
+                "/api/v1/comments",
+                Some(&tenant.key),
+                Some(json!({"urlId": url_id, "commenterName": "Ана", "comment": text})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["comment"].clone()
+    }
+
+    /// Reads the whole stream from `cursor` in pages; returns (events, commands, final cursor).
+    pub async fn drain_stream(
+        &self,
+        token: &str,
+        mut cursor: i64,
+    ) -> (Vec<Value>, Vec<Value>, i64) {
+        let mut events = Vec::new();
+        let mut commands = Vec::new();
+        for _ in 0..10_000 {
+            let (s, v) = self
+                .get(&format!(
+                    "/integrations/v1/stream?token={token}&lastFetchDate={cursor}"
+                ))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            events.extend(v["events"].as_array().unwrap().iter().cloned());
+            commands.extend(v["commands"].as_array().unwrap().iter().cloned());
+            let next = v["nextFetchDate"].as_i64().unwrap();
+            assert!(next >= cursor, "cursor went back: {cursor} -> {next}");
+            cursor = next;
+            if !v["hasMore"].as_bool().unwrap() {
+                return (events, commands, cursor);
+            }
+        }
+        panic!("stream never ended");
+    }
+}
+
+/// An empty store of `backend`: SQLite in `dir`, or a new PostgreSQL database.
+pub async fn fresh_store(backend: Backend, dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    if !backend.is_postgres() {
+        return Arc::new(SqliteStore::open(&dir.path().join("hub.db")).await.unwrap());
+    }
+    let url = postgres_database().await;
+    Arc::new(
+        fastcomments_hub::store::postgres::PostgresStore::connect(&url)
+            .await
+            .unwrap(),
+    )
+}
+
+/// A new, empty database on the process's PostgreSQL test cluster (started on first use).
+pub async fn postgres_database() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let cluster = testkit::PgCluster::shared().await.unwrap();
+    let name = format!("hub_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    cluster.database(&name).await.unwrap()
+}
+
+pub fn code(v: &Value) -> &str {
+    v["code"].as_str().unwrap_or("")
+}

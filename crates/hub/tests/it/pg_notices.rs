@@ -1,0 +1,259 @@
+//! Two hub nodes on one PostgreSQL database, each with its own connection pool and listener
+//! (issue 11 §2): what node A commits reaches node B's answers at once through
+//! `LISTEN/NOTIFY` — B's caches are raised and dropped by the notices, not by a TTL — and
+//! when B's notice connection is lost, B falls back to its cache lifetime and serves nothing
+//! staler than that.
+
+use crate::common;
+
+use common::{code, TestHub};
+use fastcomments_hub::store::postgres::PostgresStore;
+use fastcomments_hub::store::Store;
+use fastcomments_hub::{HubConfig, SystemClock};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "pg-notices-token-001";
+
+/// A node over its own connection to `url`.
+async fn node(url: &str, cache_ttl: Duration) -> TestHub {
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(url).await.unwrap());
+    let config = HubConfig {
+        admin_token: Some("admin-secret".into()),
+        cache_ttl: Some(cache_ttl),
+        ..HubConfig::default()
+    };
+    TestHub::over_store(
+        store,
+        config,
+        Arc::new(SystemClock),
+        tempfile::tempdir().unwrap(),
+    )
+    .await
+}
+
+/// Polls B's stream from `cursor` until an event mentions `needle`; how long it took.
+async fn until_b_sees(
+    b: &TestHub,
+    cursor: i64,
+    needle: &str,
+    within: Duration,
+) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        let (events, _, _) = b.drain_stream(TOKEN, cursor).await;
+        if events.iter().any(|e| e.to_string().contains(needle)) {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// Polls until `check` holds; how long it took.
+async fn until<F, Fut>(within: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn node_b_hears_node_a_at_once_not_after_a_ttl() {
+    let url = common::postgres_database().await;
+    // An hour: anything B learns within the test, it learns from a notice.
+    let a = node(&url, Duration::from_secs(3600)).await;
+    let b = node(&url, Duration::from_secs(3600)).await;
+    let t = a.tenant("Shared").await;
+    a.connect(&t, TOKEN, true).await;
+    let (s, v) = a
+        .call(
+            Method::POST,
+            "/api/v1/api-secrets",
+            Some(&t.key),
+            Some(json!({"domain": "shared.example"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let extra_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
+    let extra_id = v["apiSecret"]["id"].as_str().unwrap().to_owned();
+
+    // B warms its caches: the token, the tenant's newest position (idle polls), the secret.
+    let (events, _, cursor) = b.drain_stream(TOKEN, 0).await;
+    assert!(events.is_empty(), "{events:?}");
+    let (s, _) = b
+        .call(
+            Method::GET,
+            "/api/v1/webhook-config",
+            Some(&extra_key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let created = a.comment(&t, "/shared/", "written on node A").await;
+    let id = created["_id"].as_str().unwrap().to_owned();
+    let took = until_b_sees(&b, cursor, &id, Duration::from_secs(5)).await;
+    assert!(
+        took.is_some_and(|d| d < Duration::from_secs(2)),
+        "B saw A's event after {took:?}"
+    );
+
+    a.call(
+        Method::DELETE,
+        &format!("/api/v1/api-secrets/{extra_id}"),
+        Some(&t.key),
+        None,
+    )
+    .await;
+    let took = until(Duration::from_secs(5), || async {
+        b.call(Method::GET, "/api/v1/api-secrets", Some(&extra_key), None)
+            .await
+            .0
+            == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(
+        took.is_some_and(|d| d < Duration::from_secs(2)),
+        "revoked secret still accepted after {took:?}"
+    );
+
+    a.call(
+        Method::DELETE,
+        &format!("/api/v1/integrations/{TOKEN}"),
+        Some(&t.key),
+        None,
+    )
+    .await;
+    let took = until(Duration::from_secs(5), || async {
+        let (s, v) = b
+            .get(&format!(
+                "/integrations/v1/stream?token={TOKEN}&lastFetchDate={cursor}"
+            ))
+            .await;
+        (s, code(&v)) == (StatusCode::FORBIDDEN, "token-revoked")
+    })
+    .await;
+    assert!(
+        took.is_some_and(|d| d < Duration::from_secs(2)),
+        "revoked token still served after {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_its_notice_connection_lost_node_b_serves_nothing_staler_than_its_ttl() {
+    let url = common::postgres_database().await;
+    let ttl = Duration::from_millis(800);
+    let a = node(&url, Duration::from_secs(3600)).await;
+    let b = node(&url, ttl).await;
+    let t = a.tenant("Shared").await;
+    a.connect(&t, TOKEN, true).await;
+    let (_, _, cursor) = b.drain_stream(TOKEN, 0).await;
+
+    // Cut every listening connection of the database, again and again, while A writes.
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let cutting = tokio::spawn(async move {
+        loop {
+            let _ = sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+            )
+            .execute(&admin)
+            .await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let created = a.comment(&t, "/shared/", "written while B is deaf").await;
+    let id = created["_id"].as_str().unwrap().to_owned();
+    let took = until_b_sees(&b, cursor, &id, Duration::from_secs(10)).await;
+    cutting.abort();
+    assert!(
+        took.is_some_and(|d| d <= ttl + Duration::from_millis(700)),
+        "B answered from a stale cache for {took:?} (TTL {ttl:?})"
+    );
+}
+
+/// Another node's commit wakes this node's dispatcher at once (`Notice::Deliveries`), not at
+/// its next idle tick (up to a second later). The comments are written by a bare store on its
+/// own connection, as another node would: node B's own dispatcher learns of them only from the
+/// notice. Eight in a row, each must arrive well inside the idle tick: without the notice each
+/// would wait 0–1,000 ms, and all eight under 600 ms would happen about 2 % of the time.
+#[tokio::test]
+async fn another_nodes_commit_wakes_this_nodes_dispatcher_at_once() {
+    let url = common::postgres_database().await;
+    let b = TestHub::over_store(
+        Arc::new(PostgresStore::connect(&url).await.unwrap()),
+        HubConfig {
+            admin_token: Some("admin-secret".into()),
+            webhook_allow_private_targets: true,
+            cache_ttl: Some(Duration::from_secs(3600)),
+            ..HubConfig::default()
+        },
+        Arc::new(SystemClock),
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    let t = b.tenant("Shared").await;
+    let rx = common::receiver::Receiver::with(|_, _| (200, "ok".into())).await;
+    let (s, v) = b
+        .call(
+            Method::PUT,
+            "/api/v1/webhook-config",
+            Some(&t.key),
+            Some(json!({"domain": "*", "create": {"url": format!("{}/hook", rx.url)}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let other_node: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    // Let B's dispatcher fall idle first (its first turns look for work at start).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut waits = Vec::new();
+    for i in 0..8u64 {
+        let comment = fastcomments_hub::rules::NewCommentInput {
+            url_id: "post/1".into(),
+            url: None,
+            page_title: None,
+            commenter_name: "n".into(),
+            commenter_email: None,
+            comment: format!("from the other node {i}"),
+            parent_id: None,
+            user_id: None,
+            domain: None,
+            meta: None,
+        }
+        .into_comment(
+            &t.id,
+            fastcomments_hub::ids::object_id(),
+            fastcomments_protocol::Millis::now(),
+        );
+        let now = fastcomments_protocol::Millis::now().0;
+        let written = Instant::now();
+        other_node
+            .apply(
+                &t.id,
+                fastcomments_hub::records::Change::CreateComment(Box::new(comment)),
+                now,
+            )
+            .await
+            .unwrap();
+        rx.wait_for(i as usize + 1, 10).await;
+        waits.push(written.elapsed());
+        // Somewhere else in B's idle second each time.
+        tokio::time::sleep(Duration::from_millis(137 * (i + 1) % 900)).await;
+    }
+    assert!(
+        waits.iter().all(|w| *w < Duration::from_millis(600)),
+        "deliveries waited {waits:?}"
+    );
+}

@@ -1,3 +1,0 @@
-//! `ssrf.rs` with every hub on PostgreSQL (see `common::on_postgres`).
-#[path = "ssrf.rs"]
-mod suite;
