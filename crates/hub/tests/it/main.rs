@@ -14,6 +14,8 @@ mod common;
 
 /// The admin pages in Debian's Chromium under chromedriver.
 mod admin_browser;
+/// The admin pages' routes against docs/admin.md.
+mod admin_routes;
 /// Rows damaged on disk are reported, not served.
 mod damaged_rows;
 /// `/openapi.json` against the routes the hub serves.
