@@ -522,9 +522,7 @@ async fn an_admin_runs_the_guide_in_a_browser() {
     wait_path(&c, "/admin/sign-in").await;
     let secrets = store.list_secrets(&t.id).await.unwrap();
     assert!(secrets.iter().all(|s| s.secret != t.key));
-    let (s, _) = hub
-        .call(Method::GET, "/api/v1/integrations", Some(&t.key), None)
-        .await;
+    let (s, _) = hub.api(&t.key).integrations().await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "the old secret is dead");
     fill(&c, "#secret", &fresh).await;
     click(&c, "form button[type=submit]").await;
@@ -551,12 +549,8 @@ async fn an_admin_runs_the_guide_in_a_browser() {
 
     // ---- another tenant's delivery id in the URL is not found ----
     let (s, _) = hub
-        .call(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&other.key),
-            Some(json!({"domain": "*", "create": {"url": hook}})),
-        )
+        .api(&other.key)
+        .put_webhook_config(json!({"domain": "*", "create": {"url": hook}}))
         .await;
     assert_eq!(s, StatusCode::OK);
     hub.comment(&other, "p", "theirs").await;

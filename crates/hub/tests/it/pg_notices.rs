@@ -10,7 +10,7 @@ use common::{code, TestHub};
 use fastcomments_hub::store::postgres::PostgresStore;
 use fastcomments_hub::store::Store;
 use fastcomments_hub::{HubConfig, SystemClock};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,12 +77,8 @@ async fn node_b_hears_node_a_at_once_not_after_a_ttl() {
     let t = a.tenant("Shared").await;
     a.connect(&t, TOKEN, true).await;
     let (s, v) = a
-        .call(
-            Method::POST,
-            "/api/v1/api-secrets",
-            Some(&t.key),
-            Some(json!({"domain": "shared.example"})),
-        )
+        .api(&t.key)
+        .create_secret(json!({"domain": "shared.example"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let extra_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
@@ -91,14 +87,7 @@ async fn node_b_hears_node_a_at_once_not_after_a_ttl() {
     // B warms its caches: the token, the tenant's newest position (idle polls), the secret.
     let (events, _, cursor) = b.drain_stream(TOKEN, 0).await;
     assert!(events.is_empty(), "{events:?}");
-    let (s, _) = b
-        .call(
-            Method::GET,
-            "/api/v1/webhook-config",
-            Some(&extra_key),
-            None,
-        )
-        .await;
+    let (s, _) = b.api(&extra_key).webhook_config("").await;
     assert_eq!(s, StatusCode::OK);
 
     let created = a.comment(&t, "/shared/", "written on node A").await;
@@ -109,18 +98,9 @@ async fn node_b_hears_node_a_at_once_not_after_a_ttl() {
         "B saw A's event after {took:?}"
     );
 
-    a.call(
-        Method::DELETE,
-        &format!("/api/v1/api-secrets/{extra_id}"),
-        Some(&t.key),
-        None,
-    )
-    .await;
+    a.api(&t.key).delete_secret(&extra_id).await;
     let took = until(Duration::from_secs(5), || async {
-        b.call(Method::GET, "/api/v1/api-secrets", Some(&extra_key), None)
-            .await
-            .0
-            == StatusCode::UNAUTHORIZED
+        b.api(&extra_key).secrets().await.0 == StatusCode::UNAUTHORIZED
     })
     .await;
     assert!(
@@ -128,13 +108,7 @@ async fn node_b_hears_node_a_at_once_not_after_a_ttl() {
         "revoked secret still accepted after {took:?}"
     );
 
-    a.call(
-        Method::DELETE,
-        &format!("/api/v1/integrations/{TOKEN}"),
-        Some(&t.key),
-        None,
-    )
-    .await;
+    a.api(&t.key).revoke(TOKEN).await;
     let took = until(Duration::from_secs(5), || async {
         let (s, v) = b
             .get(&format!(
@@ -207,12 +181,8 @@ async fn another_nodes_commit_wakes_this_nodes_dispatcher_at_once() {
     let t = b.tenant("Shared").await;
     let rx = common::receiver::Receiver::with(|_, _| (200, "ok".into())).await;
     let (s, v) = b
-        .call(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&t.key),
-            Some(json!({"domain": "*", "create": {"url": format!("{}/hook", rx.url)}})),
-        )
+        .api(&t.key)
+        .put_webhook_config(json!({"domain": "*", "create": {"url": format!("{}/hook", rx.url)}}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let other_node: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await.unwrap());

@@ -8,7 +8,7 @@ use crate::common;
 use common::{code, TestHub};
 use fastcomments_hub::store::sqlite::SqliteStore;
 use fastcomments_hub::{HubConfig, SystemClock};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,12 +45,8 @@ async fn changes_on_a_seen_by_b(cache_ttl: Option<Duration>) -> SeenByB {
     let t = a.tenant("Shared").await;
     a.connect(&t, TOKEN, true).await;
     let (s, v) = a
-        .call(
-            Method::POST,
-            "/api/v1/api-secrets",
-            Some(&t.key),
-            Some(json!({"domain": "shared.example"})),
-        )
+        .api(&t.key)
+        .create_secret(json!({"domain": "shared.example"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let extra_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
@@ -59,46 +55,23 @@ async fn changes_on_a_seen_by_b(cache_ttl: Option<Duration>) -> SeenByB {
     // B warms its caches: the token, the tenant's timeline bounds, the extra secret.
     let (events, _, cursor) = b.drain_stream(TOKEN, 0).await;
     assert!(events.is_empty(), "{events:?}");
-    let (s, _) = b
-        .call(
-            Method::GET,
-            "/api/v1/webhook-config",
-            Some(&extra_key),
-            None,
-        )
-        .await;
+    let (s, _) = b.api(&extra_key).webhook_config("").await;
     assert_eq!(s, StatusCode::OK);
 
     // A: a new comment, then the secret revoked.
     let created = a.comment(&t, "/shared/", "written on node A").await;
-    let (s, _) = a
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/api-secrets/{extra_id}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = a.api(&t.key).delete_secret(&extra_id).await;
     assert_eq!(s, StatusCode::OK);
 
     let (events, _, _) = b.drain_stream(TOKEN, cursor).await;
     let new_event = events
         .iter()
         .any(|e| e.to_string().contains(created["_id"].as_str().unwrap()));
-    let (s, _) = b
-        .call(Method::GET, "/api/v1/api-secrets", Some(&extra_key), None)
-        .await;
+    let (s, _) = b.api(&extra_key).secrets().await;
     let secret_refused = s == StatusCode::UNAUTHORIZED;
 
     // A revokes the token.
-    let (s, _) = a
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/integrations/{TOKEN}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = a.api(&t.key).revoke(TOKEN).await;
     assert_eq!(s, StatusCode::OK);
     let (s, v) = b
         .get(&format!(

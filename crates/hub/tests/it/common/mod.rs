@@ -2,6 +2,7 @@
 //! file, or a new database of the process's PostgreSQL test cluster), and a real HTTP client.
 #![allow(dead_code)]
 
+pub mod client;
 pub mod raw_receiver;
 pub mod receiver;
 
@@ -214,14 +215,7 @@ impl TestHub {
 
     /// Writes a comment on `domain` through the tenant API; returns the comment.
     pub async fn comment_on(&self, tenant: &Tenant, domain: &str, text: &str) -> Value {
-        let (s, v) = self
-            .call(
-                Method::POST,
-                "/api/v1/comments",
-                Some(&tenant.key),
-                Some(json!({"urlId": "post/1", "url": "https://blog.example/post/1?x=1", "commenterName": "Ана", "comment": text, "domain": domain})),
-            )
-            .await;
+        let (s, v) = self.api(&tenant.key).create_comment(json!({"urlId": "post/1", "url": "https://blog.example/post/1?x=1", "commenterName": "Ана", "comment": text, "domain": domain})).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v["comment"].clone()
     }
@@ -238,24 +232,16 @@ impl TestHub {
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let (s, v) = self
-            .call(
-                Method::POST,
-                &format!("/api/v1/integrations/{token}/acknowledge"),
-                Some(&tenant.key),
-                Some(json!({"skipInitialSync": skip})),
-            )
+            .api(&tenant.key)
+            .acknowledge(token, Some(json!({"skipInitialSync": skip})))
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
     }
 
     pub async fn comment(&self, tenant: &Tenant, url_id: &str, text: &str) -> Value {
         let (s, v) = self
-            .call(
-                Method::POST,
-                "/api/v1/comments",
-                Some(&tenant.key),
-                Some(json!({"urlId": url_id, "commenterName": "Ана", "comment": text})),
-            )
+            .api(&tenant.key)
+            .create_comment(json!({"urlId": url_id, "commenterName": "Ана", "comment": text}))
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v["comment"].clone()

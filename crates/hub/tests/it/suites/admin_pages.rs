@@ -282,14 +282,7 @@ async fn sessions_expire_and_end_with_their_secret() {
     assert_eq!(res.location(), "/admin/sign-in", "polled, yet idle");
 
     let mut c = signed_in(&hub, &t).await;
-    let (_, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/api-secrets",
-            Some(&t.key),
-            Some(json!({"domain": "*"})),
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).create_secret(json!({"domain": "*"})).await;
     let other = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
     let secrets = hub.running.hub.reads().list_secrets(&t.id).await.unwrap();
     let first = secrets.iter().find(|s| s.secret == t.key).unwrap();
@@ -380,24 +373,33 @@ async fn a_session_is_known_to_every_node_of_one_database() {
 
 async fn failing_delivery(hub: &TestHub, t: &Tenant, receiver: &Receiver) -> String {
     let (s, v) = hub
-        .call(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&t.key),
-            Some(json!({"domain": "*", "create": {"url": format!("{}/hook", receiver.url)}})),
+        .api(&t.key)
+        .put_webhook_config(
+            json!({"domain": "*", "create": {"url": format!("{}/hook", receiver.url)}}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     hub.comment(t, "post/1", "hello").await;
     receiver.wait_for(1, 10).await;
-    let list = hub
-        .running
-        .hub
-        .reads()
-        .deliveries(&t.id, None, None, 10)
-        .await
-        .unwrap();
-    list[0].id.clone()
+    // The receiver has answered; the attempt is recorded a moment later.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = hub
+            .running
+            .hub
+            .reads()
+            .deliveries(&t.id, None, None, 10)
+            .await
+            .unwrap();
+        if list[0].attempts >= 1 {
+            return list[0].id.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the attempt was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A hub on the system clock that may send to loopback receivers, with hour-long retries.
@@ -481,14 +483,7 @@ async fn moderating_a_comment_changes_the_store_and_queues_a_webhook() {
     let hub = private_hub(5).await;
     let t = hub.tenant("Blog").await;
     let receiver = Receiver::ok().await;
-    let (s, _) = hub
-        .call(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&t.key),
-            Some(json!({"domain": "*", "update": {"url": format!("{}/u", receiver.url), "method": "POST"}})),
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).put_webhook_config(json!({"domain": "*", "update": {"url": format!("{}/u", receiver.url), "method": "POST"}})).await;
     assert_eq!(s, StatusCode::OK);
     let comment = hub.comment(&t, "post/1", "first text").await;
     let id = comment["_id"].as_str().unwrap();
@@ -619,12 +614,8 @@ async fn failed_deliveries_since_a_time_are_retried() {
     }
     assert_eq!(store.delivery_counts(&t.id).await.unwrap().failed, 2);
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-deliveries/retry-failed",
-            Some(&t.key),
-            Some(json!({"since": "2999-01-01T00:00:00Z"})),
-        )
+        .api(&t.key)
+        .retry_failed(json!({"since": "2999-01-01T00:00:00Z"}))
         .await;
     assert_eq!((s, v["retried"].as_u64()), (StatusCode::OK, Some(0)), "{v}");
 
@@ -712,12 +703,8 @@ async fn the_retry_failed_route_requeues_the_tenants_failures() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-deliveries/retry-failed",
-            Some(&t.key),
-            Some(json!({"since": "2000-01-01T00:00:00Z"})),
-        )
+        .api(&t.key)
+        .retry_failed(json!({"since": "2000-01-01T00:00:00Z"}))
         .await;
     assert_eq!((s, v["retried"].as_u64()), (StatusCode::OK, Some(1)), "{v}");
     receiver.wait_for(3, 10).await;
@@ -733,12 +720,8 @@ async fn the_retry_failed_route_requeues_the_tenants_failures() {
     let (d, attempts) = status(other.id.clone(), theirs.clone()).await;
     assert_eq!((d.status, attempts.len()), (DeliveryStatus::Failed, 1));
     let (s, _) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-deliveries/retry-failed",
-            Some(&t.key),
-            Some(json!({"since": "not a date"})),
-        )
+        .api(&t.key)
+        .retry_failed(json!({"since": "not a date"}))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
@@ -1255,9 +1238,7 @@ async fn the_setup_page_asks_whether_the_plugin_may_read_a_secret() {
             .post_raw("/auth/my-account/integrations/v1/setup", &all)
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
-        let (_, v) = hub
-            .call(Method::GET, "/api/v1/integrations", Some(&t.key), None)
-            .await;
+        let (_, v) = hub.api(&t.key).integrations().await;
         let listed = v["integrations"]
             .as_array()
             .unwrap()

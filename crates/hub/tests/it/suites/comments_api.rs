@@ -85,50 +85,23 @@ async fn comments_crud_threads_and_votes() {
     assert_eq!(root["hasLinks"], true);
     assert_eq!(root["approved"], true);
     let id = root["_id"].as_str().unwrap();
-    let (s, reply) = hub
-        .call(
-            Method::POST,
-            "/api/v1/comments",
-            Some(&t.key),
-            Some(json!({"urlId": "thread-1", "commenterName": "Боб", "comment": "reply", "parentId": id, "userId": 7})),
-        )
-        .await;
+    let (s, reply) = hub.api(&t.key).create_comment(json!({"urlId": "thread-1", "commenterName": "Боб", "comment": "reply", "parentId": id, "userId": 7})).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(reply["comment"]["parentId"], id);
     assert_eq!(reply["comment"]["userId"], "7");
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/comments",
-            Some(&t.key),
-            Some(json!({"urlId": "thread-1", "commenterName": "x", "comment": "orphan", "parentId": "nope"})),
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).create_comment(json!({"urlId": "thread-1", "commenterName": "x", "comment": "orphan", "parentId": "nope"})).await;
     assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
 
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/comments?urlId=thread-1",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).comments("urlId=thread-1").await;
     assert_eq!(v["comments"].as_array().unwrap().len(), 2);
     // Without a thread: the whole tenant, newest first (issue 20 §6; it was a 400).
-    let (s, v) = hub
-        .call(Method::GET, "/api/v1/comments", Some(&t.key), None)
-        .await;
+    let (s, v) = hub.api(&t.key).comments("").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(v["comments"].as_array().unwrap().len() >= 2, "{v}");
 
     let (s, v) = hub
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/comments/{id}"),
-            Some(&t.key),
-            Some(json!({"approved": false, "reviewed": "true"})),
-        )
+        .api(&t.key)
+        .update_comment(id, json!({"approved": false, "reviewed": "true"}))
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
@@ -138,22 +111,11 @@ async fn comments_crud_threads_and_votes() {
         ),
         (json!(false), json!(true))
     );
-    let (s, v) = hub
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/comments/{id}"),
-            Some(&t.key),
-            Some(json!({})),
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).update_comment(id, json!({})).await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
     let (s, v) = hub
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/comments/{id}"),
-            Some(&t.key),
-            Some(json!({"approvd": true})),
-        )
+        .api(&t.key)
+        .update_comment(id, json!({"approvd": true}))
         .await;
     assert_eq!(
         (s, code(&v)),
@@ -167,13 +129,9 @@ async fn comments_crud_threads_and_votes() {
         let key = t.key.clone();
         let user = user.to_owned();
         async move {
-            hub.call(
-                Method::POST,
-                &format!("/api/v1/comments/{id}/votes"),
-                Some(&key),
-                Some(json!({"direction": dir, "userId": user})),
-            )
-            .await
+            hub.api(&key)
+                .vote(id, json!({"direction": dir, "userId": user}))
+                .await
         }
     };
     let (_, v1) = vote(1, "u1").await;
@@ -183,14 +141,7 @@ async fn comments_crud_threads_and_votes() {
     assert_ne!(again["vote"]["_id"], flipped["vote"]["_id"]);
     let (s, v) = vote(2, "u3").await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/comments?urlId=thread-1",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).comments("urlId=thread-1").await;
     let c = v["comments"]
         .as_array()
         .unwrap()
@@ -207,32 +158,11 @@ async fn comments_crud_threads_and_votes() {
         (json!(0), json!(1), json!(1))
     );
     let vid = v1["vote"]["_id"].as_str().unwrap();
-    let (s, _) = hub
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/votes/{vid}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).delete_vote(vid).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, v) = hub
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/votes/{vid}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).delete_vote(vid).await;
     assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/comments?urlId=thread-1",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).comments("urlId=thread-1").await;
     let c = v["comments"]
         .as_array()
         .unwrap()
@@ -249,27 +179,13 @@ async fn comments_crud_threads_and_votes() {
         (json!(-1), json!(0), json!(1))
     );
 
-    let (s, v) = hub
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/comments/{id}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).delete_comment(id).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         v["comment"]["votesDown"], 1,
         "delete answers with the comment as it was"
     );
-    let (s, _) = hub
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/comments/{id}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).delete_comment(id).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -281,14 +197,7 @@ async fn bad_requests_get_json_errors_not_500s() {
         .call(Method::GET, "/api/v1/comments?urlId=x", None, None)
         .await;
     assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"));
-    let (s, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/comments?urlId=x",
-            Some("not-a-key"),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api("not-a-key").comments("urlId=x").await;
     assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     for body in [
         json!({}),
@@ -298,14 +207,7 @@ async fn bad_requests_get_json_errors_not_500s() {
         json!({"urlId": "x", "commenterName": "n", "comment": "c", "extra": 1}),
         json!("string"),
     ] {
-        let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/comments",
-                Some(&t.key),
-                Some(body.clone()),
-            )
-            .await;
+        let (s, v) = hub.api(&t.key).create_comment(body.clone()).await;
         assert_eq!(
             (s, code(&v)),
             (StatusCode::BAD_REQUEST, "invalid-body"),
@@ -346,18 +248,12 @@ async fn bad_requests_get_json_errors_not_500s() {
 async fn api_secrets_are_listed_created_and_revoked() {
     let hub = TestHub::start(BACKEND).await;
     let t = hub.tenant("Acme").await;
-    let (_, v) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
-        .await;
+    let (_, v) = hub.api(&t.key).secrets().await;
     assert_eq!(v["apiSecrets"].as_array().unwrap().len(), 1);
     assert_eq!(v["apiSecrets"][0]["domain"], "*");
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/api-secrets",
-            Some(&t.key),
-            Some(json!({"domain": "blog.acme.example"})),
-        )
+        .api(&t.key)
+        .create_secret(json!({"domain": "blog.acme.example"}))
         .await;
     assert_eq!(s, StatusCode::OK);
     let new_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
@@ -366,12 +262,8 @@ async fn api_secrets_are_listed_created_and_revoked() {
     // nothing is stored.
     for foreign in ["other.example", "localhost", "notacme.example"] {
         let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/api-secrets",
-                Some(&t.key),
-                Some(json!({"domain": foreign})),
-            )
+            .api(&t.key)
+            .create_secret(json!({"domain": foreign}))
             .await;
         assert_eq!(
             (s, code(&v)),
@@ -379,54 +271,28 @@ async fn api_secrets_are_listed_created_and_revoked() {
             "{foreign}"
         );
     }
-    let (_, v) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
-        .await;
+    let (_, v) = hub.api(&t.key).secrets().await;
     assert_eq!(v["apiSecrets"].as_array().unwrap().len(), 2);
     // The new secret authenticates too (for what a domain's secret may read).
-    let (s, _) = hub
-        .call(Method::GET, "/api/v1/webhook-config", Some(&new_key), None)
-        .await;
+    let (s, _) = hub.api(&new_key).webhook_config("").await;
     assert_eq!(s, StatusCode::OK);
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/api-secrets",
-            Some(&t.key),
-            Some(json!({"domain": "a b"})),
-        )
+        .api(&t.key)
+        .create_secret(json!({"domain": "a b"}))
         .await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
-    let (s, _) = hub
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/api-secrets/{new_id}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).delete_secret(&new_id).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&new_key), None)
-        .await;
+    let (s, _) = hub.api(&new_key).secrets().await;
     assert_eq!(
         s,
         StatusCode::UNAUTHORIZED,
         "a revoked secret stops working at once"
     );
     let other = hub.tenant("Other").await;
-    let (_, v) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&other.key), None)
-        .await;
+    let (_, v) = hub.api(&other.key).secrets().await;
     let other_id = v["apiSecrets"][0]["id"].as_str().unwrap().to_owned();
-    let (s, _) = hub
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/api-secrets/{other_id}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).delete_secret(&other_id).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -546,13 +412,7 @@ async fn concurrent_writes_share_commits_and_a_failing_one_fails_alone() {
         let (hub, t) = (hub.clone(), t.clone());
         tasks.push(tokio::spawn(async move {
             let parent = if i % 10 == 0 { Some("missing-parent") } else { None };
-            hub.call(
-                Method::POST,
-                "/api/v1/comments",
-                Some(&t.key),
-                Some(json!({"urlId": "busy", "commenterName": "n", "comment": format!("c{i}"), "parentId": parent})),
-            )
-            .await
+            hub.api(&t.key).create_comment(json!({"urlId": "busy", "commenterName": "n", "comment": format!("c{i}"), "parentId": parent})).await
         }));
     }
     let mut created = Vec::new();
@@ -565,14 +425,7 @@ async fn concurrent_writes_share_commits_and_a_failing_one_fails_alone() {
             created.push(v["comment"]["_id"].as_str().unwrap().to_owned());
         }
     }
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/comments?urlId=busy",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).comments("urlId=busy").await;
     assert_eq!(v["comments"].as_array().unwrap().len(), 72);
     let (events, _, _) = hub.drain_stream("concurrent-reader", 0).await;
     let mut streamed: Vec<String> = events
@@ -647,11 +500,9 @@ async fn a_change_that_matches_no_webhook_configuration_is_counted() {
     hub.comment(&t, "p", "before any config").await;
     assert_eq!(unmatched().await, Some(0));
     let (s, v) = hub
-        .call(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&t.key),
-            Some(json!({"domain": "blog.example", "create": {"url": "https://hooks.blog.example/in"}})),
+        .api(&t.key)
+        .put_webhook_config(
+            json!({"domain": "blog.example", "create": {"url": "https://hooks.blog.example/in"}}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -671,12 +522,8 @@ async fn a_domain_secret_acts_on_its_domain_only() {
         .tenant_owning("Scoped", &["a.example", "b.example"])
         .await;
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/api-secrets",
-            Some(&t.key),
-            Some(json!({"domain": "a.example"})),
-        )
+        .api(&t.key)
+        .create_secret(json!({"domain": "a.example"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let a_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
@@ -754,13 +601,9 @@ async fn a_domain_secret_acts_on_its_domain_only() {
     }
     for domain in ["b.example", "*"] {
         let (s, v) = hub
-            .call(
-                Method::PUT,
-                "/api/v1/webhook-config",
-                Some(&a_key),
-                Some(
-                    json!({"domain": domain, "create": target, "update": target, "delete": target}),
-                ),
+            .api(&a_key)
+            .put_webhook_config(
+                json!({"domain": domain, "create": target, "update": target, "delete": target}),
             )
             .await;
         assert_eq!(
@@ -770,56 +613,34 @@ async fn a_domain_secret_acts_on_its_domain_only() {
         );
     }
     // B's comment is untouched.
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/comments?urlId=post/1",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).comments("urlId=post/1").await;
     assert_eq!(v["comments"][0]["comment"], "B's", "{v}");
     // Its own listing leaves B's comment out.
-    let (s, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/comments?urlId=post/1",
-            Some(&a_key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&a_key).comments("urlId=post/1").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["comments"].as_array().unwrap().len(), 0, "{v}");
 
     // On its own domain it works: a comment (its domain by default), a configuration.
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/comments",
-            Some(&a_key),
-            Some(json!({"urlId": "post/1", "commenterName": "A", "comment": "A's"})),
-        )
+        .api(&a_key)
+        .create_comment(json!({"urlId": "post/1", "commenterName": "A", "comment": "A's"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["comment"]["domain"], "a.example");
     let a_id = v["comment"]["_id"].as_str().unwrap().to_owned();
     let (s, v) = hub
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/comments/{a_id}"),
-            Some(&a_key),
-            Some(json!({"comment": "edited"})),
+        .api(&a_key)
+        .update_comment(&a_id, json!({"comment": "edited"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = hub
+        .api(&a_key)
+        .put_webhook_config(
+            json!({"domain": "a.example", "create": target, "update": target, "delete": target}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = hub
-        .call(Method::PUT, "/api/v1/webhook-config", Some(&a_key),
-              Some(json!({"domain": "a.example", "create": target, "update": target, "delete": target})))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = hub
-        .call(Method::GET, "/api/v1/webhook-config", Some(&a_key), None)
-        .await;
+    let (s, v) = hub.api(&a_key).webhook_config("").await;
     assert_eq!(s, StatusCode::OK);
     assert!(
         v["configs"]
@@ -831,9 +652,7 @@ async fn a_domain_secret_acts_on_its_domain_only() {
     );
 
     // The All Domains secret lists every secret, masked.
-    let (s, v) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
-        .await;
+    let (s, v) = hub.api(&t.key).secrets().await;
     assert_eq!(s, StatusCode::OK);
     let listed = v["apiSecrets"].as_array().unwrap();
     assert_eq!(listed.len(), 2);
@@ -866,14 +685,7 @@ async fn comment_lists_are_paged() {
         let hub = &hub;
         let key = t.key.clone();
         async move {
-            let (s, v) = hub
-                .call(
-                    Method::GET,
-                    &format!("/api/v1/comments?{q}"),
-                    Some(&key),
-                    None,
-                )
-                .await;
+            let (s, v) = hub.api(&key).comments(&q.to_string()).await;
             (s, v)
         }
     };
@@ -926,12 +738,8 @@ async fn a_domain_secret_cannot_acknowledge_another_domains_plugin() {
     let hub = TestHub::start(BACKEND).await;
     let t = hub.tenant_owning("Two", &["a.example", "b.example"]).await;
     let (_, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/api-secrets",
-            Some(&t.key),
-            Some(json!({"domain": "a.example"})),
-        )
+        .api(&t.key)
+        .create_secret(json!({"domain": "a.example"}))
         .await;
     let a_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
     let (s, _) = hub

@@ -9,7 +9,6 @@ use crate::common;
 use common::TestHub;
 use fastcomments_hub::HubConfig;
 use proptest::prelude::*;
-use reqwest::Method;
 
 const TOKEN: &str = "cursor-reader-token";
 
@@ -32,14 +31,7 @@ async fn write(
     let mut ids = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         clock.advance(*step);
-        let (_, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/comments",
-                Some(key),
-                Some(serde_json::json!({"urlId": format!("t{}", i % 3), "commenterName": "n", "comment": format!("c{i}")})),
-            )
-            .await;
+        let (_, v) = hub.api(key).create_comment(serde_json::json!({"urlId": format!("t{}", i % 3), "commenterName": "n", "comment": format!("c{i}")})).await;
         ids.push(v["comment"]["_id"].as_str().unwrap().to_owned());
     }
     ids

@@ -19,25 +19,14 @@ const TIMEOUT_MS: u64 = 1500;
 
 async fn configure(hub: &TestHub, t: &Tenant, domain: &str, url: &str) {
     let (s, v) = hub
-        .call(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&t.key),
-            Some(json!({"domain": domain, "create": {"url": url}})),
-        )
+        .api(&t.key)
+        .put_webhook_config(json!({"domain": domain, "create": {"url": url}}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
 
 async fn comment(hub: &TestHub, t: &Tenant, domain: &str, n: usize) -> String {
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/comments",
-            Some(&t.key),
-            Some(json!({"urlId": format!("p{n}"), "commenterName": "x", "comment": format!("c{n}"), "domain": domain})),
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).create_comment(json!({"urlId": format!("p{n}"), "commenterName": "x", "comment": format!("c{n}"), "domain": domain})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     v["comment"]["_id"].as_str().unwrap().to_owned()
 }
@@ -128,14 +117,7 @@ async fn a_hanging_receiver_delays_only_its_own_deliveries() {
     let details = loop {
         let mut details = Vec::new();
         for id in &a_ids {
-            let (_, v) = hub
-                .call(
-                    Method::GET,
-                    &format!("/api/v1/webhook-deliveries?commentId={id}"),
-                    Some(&a.key),
-                    None,
-                )
-                .await;
+            let (_, v) = hub.api(&a.key).deliveries(&format!("commentId={id}")).await;
             let d = v["deliveries"][0].clone();
             let (_, detail) = hub
                 .call(
@@ -222,14 +204,7 @@ async fn an_update_follows_its_create_at_once_while_another_host_hangs() {
     let hang = RawReceiver::hanging().await;
     configure(&hub, &a, "a.example", &hang.url).await;
     let healthy = Receiver::ok().await;
-    let (s, v) = hub
-        .call(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&b.key),
-            Some(json!({"domain": "b.example", "create": {"url": healthy.url}, "update": {"url": healthy.url}})),
-        )
-        .await;
+    let (s, v) = hub.api(&b.key).put_webhook_config(json!({"domain": "b.example", "create": {"url": healthy.url}, "update": {"url": healthy.url}})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     comment(&hub, &a, "a.example", 0).await;
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -242,12 +217,8 @@ async fn an_update_follows_its_create_at_once_while_another_host_hangs() {
     for n in 0..5 {
         let id = comment(&hub, &b, "b.example", 10 + n).await;
         let (s, v) = hub
-            .call(
-                Method::PATCH,
-                &format!("/api/v1/comments/{id}"),
-                Some(&b.key),
-                Some(json!({"comment": format!("edited {n}")})),
-            )
+            .api(&b.key)
+            .update_comment(&id, json!({"comment": format!("edited {n}")}))
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let got = healthy.wait_for(2 * (n + 1), 10).await;
@@ -283,12 +254,8 @@ async fn a_hanging_subscription_holds_only_its_own_few_slots() {
     let healthy = Receiver::ok().await;
     for url in [&hang.url, &healthy.url] {
         let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/webhooks",
-                Some(&t.key),
-                Some(json!({"url": url, "events": ["create"]})),
-            )
+            .api(&t.key)
+            .subscribe(json!({"url": url, "events": ["create"]}))
             .await;
         assert!(s.is_success(), "{v}");
     }

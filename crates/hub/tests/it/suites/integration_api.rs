@@ -67,14 +67,7 @@ async fn token_lifecycle_and_its_errors() {
     }
 
     // Acknowledged: bound to the tenant, domain kept from the first PUT.
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/integrations/{TOKEN}/acknowledge"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).acknowledge(TOKEN, None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["integration"]["domain"], "acme.example");
     assert_eq!(v["integration"]["integrationType"], "wordpress");
@@ -92,38 +85,15 @@ async fn token_lifecycle_and_its_errors() {
 
     // Another tenant cannot take it over, nor see it.
     let other = hub.tenant("Other").await;
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/integrations/{TOKEN}/acknowledge"),
-            Some(&other.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&other.key).acknowledge(TOKEN, None).await;
     assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
-    let (_, v) = hub
-        .call(Method::GET, "/api/v1/integrations", Some(&other.key), None)
-        .await;
+    let (_, v) = hub.api(&other.key).integrations().await;
     assert_eq!(v["integrations"], json!([]));
-    let (s, _) = hub
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/integrations/{TOKEN}"),
-            Some(&other.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&other.key).revoke(TOKEN).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // Revoked: 403 everywhere, for good.
-    let (s, _) = hub
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/integrations/{TOKEN}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).revoke(TOKEN).await;
     assert_eq!(s, StatusCode::OK);
     let (s, v) = hub
         .call(
@@ -175,14 +145,7 @@ async fn pending_tokens_expire_after_seven_days() {
     )
     .await;
     clock.advance(7 * 24 * 3600 * 1000 + 1);
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/integrations/{TOKEN}/acknowledge"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).acknowledge(TOKEN, None).await;
     assert_eq!((s, code(&v)), (StatusCode::GONE, "token-expired"));
     hub.running.hub.run_maintenance().await.unwrap();
     let (s, v) = hub
@@ -197,14 +160,7 @@ async fn pending_tokens_expire_after_seven_days() {
         None,
     )
     .await;
-    let (s, _) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/integrations/{TOKEN}/acknowledge"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).acknowledge(TOKEN, None).await;
     assert_eq!(s, StatusCode::OK);
 }
 
@@ -343,14 +299,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     assert_eq!(commands[0]["command"], "SetSetupCompleted");
 
     // Re-sync starts the upload over from 0.
-    let (s, _) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/integrations/{TOKEN}/resync"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).resync(TOKEN).await;
     assert_eq!(s, StatusCode::OK);
     let (_, v) = hub
         .get(&format!(
@@ -363,9 +312,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
         .map(|i| json!({"externalId": i, "urlId": "post-1", "comment": format!("c{i}")}))
         .collect();
     upload(&hub, TOKEN, json!({"countRemaining": 0, "comments": all})).await;
-    let (_, v) = hub
-        .call(Method::GET, "/api/v1/integrations", Some(&t.key), None)
-        .await;
+    let (_, v) = hub.api(&t.key).integrations().await;
     let me = v["integrations"]
         .as_array()
         .unwrap()
@@ -399,13 +346,7 @@ async fn nothing_to_upload_and_skip_initial_sync() {
         None,
     )
     .await;
-    hub.call(
-        Method::POST,
-        &format!("/api/v1/integrations/{t2}/acknowledge"),
-        Some(&t.key),
-        None,
-    )
-    .await;
+    hub.api(&t.key).acknowledge(t2, None).await;
     let (_, v) = hub
         .get(&format!("/integrations/v1/stream?token={t2}"))
         .await;
@@ -436,9 +377,7 @@ async fn children_before_parents_are_linked_and_lenient_input_is_accepted() {
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let ids = v["commentIds"].clone();
-    let (_, v) = hub
-        .call(Method::GET, "/api/v1/comments?urlId=42", Some(&t.key), None)
-        .await;
+    let (_, v) = hub.api(&t.key).comments("urlId=42").await;
     let by_ext = |v: &Value, e: &str| -> Value {
         v["comments"]
             .as_array()
@@ -461,9 +400,7 @@ async fn children_before_parents_are_linked_and_lenient_input_is_accepted() {
     let (s, v) = upload(&hub, TOKEN, json!({"countRemaining": 0, "comments": [{"externalId": 10, "urlId": "42", "comment": "late parent"}]})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let parent_id = v["commentIds"]["10"].clone();
-    let (_, v) = hub
-        .call(Method::GET, "/api/v1/comments?urlId=42", Some(&t.key), None)
-        .await;
+    let (_, v) = hub.api(&t.key).comments("urlId=42").await;
     assert_eq!(by_ext(&v, "11")["parentId"], parent_id);
     let (events, _, _) = hub.drain_stream(watcher, cursor).await;
     let last_of_child = events
@@ -582,44 +519,19 @@ async fn tenant_isolation() {
         .unwrap()
         .iter()
         .all(|c| c["tenantId"] == b.id.as_str()));
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/comments?urlId=same-thread",
-            Some(&b.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&b.key).comments("urlId=same-thread").await;
     assert_eq!(v["comments"].as_array().unwrap().len(), 2);
 
     // B cannot touch A's comment by id, through any door.
     let id = ca["_id"].as_str().unwrap();
     let (s, _) = hub
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/comments/{id}"),
-            Some(&b.key),
-            Some(json!({"comment": "x"})),
-        )
+        .api(&b.key)
+        .update_comment(id, json!({"comment": "x"}))
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = hub
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/comments/{id}"),
-            Some(&b.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&b.key).delete_comment(id).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/comments/{id}/votes"),
-            Some(&b.key),
-            Some(json!({"direction": 1})),
-        )
-        .await;
+    let (s, _) = hub.api(&b.key).vote(id, json!({"direction": 1})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (_, v) = hub
         .call(
@@ -638,14 +550,7 @@ async fn tenant_isolation() {
     )
     .await;
     assert_ne!(v["commentIds"]["x9"], id);
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/comments?urlId=same-thread",
-            Some(&a.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&a.key).comments("urlId=same-thread").await;
     assert!(v["comments"]
         .as_array()
         .unwrap()
@@ -673,13 +578,9 @@ async fn download_comment_ids_and_api_secret() {
         None,
     )
     .await;
-    hub.call(
-        Method::POST,
-        &format!("/api/v1/integrations/{TOKEN}/acknowledge"),
-        Some(&t.key),
-        Some(json!({"skipInitialSync": true})),
-    )
-    .await;
+    hub.api(&t.key)
+        .acknowledge(TOKEN, Some(json!({"skipInitialSync": true})))
+        .await;
     let mut ids = Vec::new();
     for i in 0..130 {
         ids.push(
@@ -766,12 +667,8 @@ async fn download_comment_ids_and_api_secret() {
         "{v}"
     );
     let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/integrations/{TOKEN}/acknowledge"),
-            Some(&t.key),
-            Some(json!({"allowApiSecret": true})),
-        )
+        .api(&t.key)
+        .acknowledge(TOKEN, Some(json!({"allowApiSecret": true})))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["integration"]["apiSecretAllowed"], true, "{v}");
@@ -788,12 +685,8 @@ async fn download_comment_ids_and_api_secret() {
         "never the All Domains secret"
     );
     let (_, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/api-secrets",
-            Some(&t.key),
-            Some(json!({"domain": "https://blog.acme.example/"})),
-        )
+        .api(&t.key)
+        .create_secret(json!({"domain": "https://blog.acme.example/"}))
         .await;
     let domain_secret = v["apiSecret"]["secret"].clone();
     let (_, v) = hub
@@ -810,36 +703,16 @@ async fn stream_and_events_carry_every_kind_with_vote_semantics() {
     let (_, _, cursor) = hub.drain_stream(TOKEN, 0).await;
     let c = hub.comment(&t, "thread", "hello").await;
     let id = c["_id"].as_str().unwrap();
-    hub.call(
-        Method::PATCH,
-        &format!("/api/v1/comments/{id}"),
-        Some(&t.key),
-        Some(json!({"comment": "edited"})),
-    )
-    .await;
+    hub.api(&t.key)
+        .update_comment(id, json!({"comment": "edited"}))
+        .await;
     let (_, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/comments/{id}/votes"),
-            Some(&t.key),
-            Some(json!({"direction": 1, "userId": "u1"})),
-        )
+        .api(&t.key)
+        .vote(id, json!({"direction": 1, "userId": "u1"}))
         .await;
     let vote_id = v["vote"]["_id"].as_str().unwrap().to_owned();
-    hub.call(
-        Method::DELETE,
-        &format!("/api/v1/votes/{vote_id}"),
-        Some(&t.key),
-        None,
-    )
-    .await;
-    hub.call(
-        Method::DELETE,
-        &format!("/api/v1/comments/{id}"),
-        Some(&t.key),
-        None,
-    )
-    .await;
+    hub.api(&t.key).delete_vote(&vote_id).await;
+    hub.api(&t.key).delete_comment(id).await;
 
     let (events, _, end) = hub.drain_stream(TOKEN, cursor).await;
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();

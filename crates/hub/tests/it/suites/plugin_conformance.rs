@@ -315,14 +315,10 @@ fn site_comments(n: u64) -> Vec<SiteComment> {
 /// A comment written on the hub side for a post (the WordPress widget sets `meta.wpPostId`).
 async fn widget_comment(hub: &TestHub, t: &Tenant, post: u64, text: &str) -> String {
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/comments",
-            Some(&t.key),
-            Some(
-                json!({"urlId": post.to_string(), "commenterName": "Visitor", "comment": text,
+        .api(&t.key)
+        .create_comment(
+            json!({"urlId": post.to_string(), "commenterName": "Visitor", "comment": text,
                         "meta": {"wpPostId": post, "wpUserId": 0}}),
-            ),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -333,14 +329,7 @@ async fn widget_comment(hub: &TestHub, t: &Tenant, post: u64, text: &str) -> Str
 async fn hub_comments(hub: &TestHub, t: &Tenant, posts: &[u64]) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for p in posts {
-        let (_, v) = hub
-            .call(
-                Method::GET,
-                &format!("/api/v1/comments?urlId={p}"),
-                Some(&t.key),
-                None,
-            )
-            .await;
+        let (_, v) = hub.api(&t.key).comments(&format!("urlId={p}")).await;
         for c in v["comments"].as_array().unwrap() {
             if let Some(ext) = c["externalId"].as_str() {
                 out.insert(ext.to_owned(), c.clone());
@@ -355,12 +344,8 @@ async fn run_steps(style: CursorStyle, acknowledge_first: bool, token: &str) {
     let t = hub.tenant_owning("Blog", &["blog.example.com"]).await;
     // The site's SSO key: a secret of its domain, which the admin lets the plugin read.
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/api-secrets",
-            Some(&t.key),
-            Some(json!({"domain": "blog.example.com"})),
-        )
+        .api(&t.key)
+        .create_secret(json!({"domain": "blog.example.com"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let sso_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();

@@ -62,14 +62,7 @@ async fn wp_connected(hub: &TestHub, t: &Tenant) {
         (StatusCode::OK, &json!(false)),
         "{v}"
     );
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/integrations/{WP_TOKEN}/acknowledge"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).acknowledge(WP_TOKEN, None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
 
@@ -88,9 +81,7 @@ async fn a_wordpress_upload_is_readable_on_every_path() {
     let reply = v["commentIds"]["2"].as_str().unwrap().to_owned();
 
     // The tenant API.
-    let (s, v) = hub
-        .call(Method::GET, "/api/v1/comments?urlId=12", Some(&t.key), None)
-        .await;
+    let (s, v) = hub.api(&t.key).comments("urlId=12").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let listed = v["comments"].as_array().unwrap();
     assert_eq!(listed.len(), 2);
@@ -143,22 +134,11 @@ async fn a_wordpress_upload_is_readable_on_every_path() {
 
     // Votes and replies on the uploaded comments.
     let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/comments/{reply}/votes"),
-            Some(&t.key),
-            Some(json!({"direction": 1, "userId": "u1"})),
-        )
+        .api(&t.key)
+        .vote(&reply, json!({"direction": 1, "userId": "u1"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/comments",
-            Some(&t.key),
-            Some(json!({"urlId": "12", "commenterName": "Admin", "comment": "Welcome", "parentId": first})),
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).create_comment(json!({"urlId": "12", "commenterName": "Admin", "comment": "Welcome", "parentId": first})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
 
     // The "re-sync" button: everything again, now with `_id`, not the last batch, twice.
@@ -173,9 +153,7 @@ async fn a_wordpress_upload_is_readable_on_every_path() {
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["commentIds"]["1"], first.as_str());
     }
-    let (s, v) = hub
-        .call(Method::GET, "/api/v1/comments?urlId=12", Some(&t.key), None)
-        .await;
+    let (s, v) = hub.api(&t.key).comments("urlId=12").await;
     assert_eq!(
         (s, v["comments"].as_array().unwrap().len()),
         (StatusCode::OK, 3)
@@ -199,14 +177,7 @@ async fn a_token_acknowledged_before_the_plugins_first_put_is_validated_on_it() 
     let hub = TestHub::start(BACKEND).await;
     let t = hub.tenant("Harness").await;
     let token = "1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed";
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/integrations/{token}/acknowledge"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).acknowledge(token, None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["integration"]["state"], "validated");
     // Malformed tokens are still refused.
@@ -236,21 +207,12 @@ async fn a_token_acknowledged_before_the_plugins_first_put_is_validated_on_it() 
     assert_eq!(v["isTokenValidated"], true);
     assert_eq!(v["tenantId"], t.id.as_str());
     // The plugin's first call told the hub what it is.
-    let (_, v) = hub
-        .call(Method::GET, "/api/v1/integrations", Some(&t.key), None)
-        .await;
+    let (_, v) = hub.api(&t.key).integrations().await;
     assert_eq!(v["integrations"][0]["integrationType"], "test");
     assert_eq!(v["integrations"][0]["domain"], "my-awesome-site.com");
     // Another tenant cannot take it over.
     let other = hub.tenant("Other").await;
-    let (s, _) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/integrations/{token}/acknowledge"),
-            Some(&other.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&other.key).acknowledge(token, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -378,12 +340,8 @@ async fn testing_events_are_made_for_the_tokens_own_tenant_only() {
     }
     // The other tenant got nothing.
     let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/comments?urlId=fastcomments-integration-test",
-            Some(&other.key),
-            None,
-        )
+        .api(&other.key)
+        .comments("urlId=fastcomments-integration-test")
         .await;
     assert_eq!(v["comments"], json!([]));
 }
@@ -403,35 +361,25 @@ async fn meta_from_the_api_reaches_events_and_downloads() {
     )
     .await;
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/comments",
-            Some(&t.key),
-            Some(
-                json!({"urlId": "12", "commenterName": "Reader", "comment": "From the widget",
+        .api(&t.key)
+        .create_comment(
+            json!({"urlId": "12", "commenterName": "Reader", "comment": "From the widget",
                         "meta": {"wpPostId": 12, "wpUserId": 0}}),
-            ),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let with_meta = v["comment"]["_id"].as_str().unwrap().to_owned();
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/comments",
-            Some(&t.key),
-            Some(json!({"urlId": "elsewhere", "commenterName": "Bot", "comment": "Not from WordPress"})),
+        .api(&t.key)
+        .create_comment(
+            json!({"urlId": "elsewhere", "commenterName": "Bot", "comment": "Not from WordPress"}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     // PATCH replaces meta.
     let (s, v) = hub
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/comments/{with_meta}"),
-            Some(&t.key),
-            Some(json!({"meta": {"wpPostId": 12, "wpUserId": 3}})),
-        )
+        .api(&t.key)
+        .update_comment(&with_meta, json!({"meta": {"wpPostId": 12, "wpUserId": 3}}))
         .await;
     assert_eq!(
         (s, &v["comment"]["meta"]["wpUserId"]),
@@ -441,11 +389,9 @@ async fn meta_from_the_api_reaches_events_and_downloads() {
     // Not an object, or too big: refused with a reason.
     for bad in [json!("x"), json!({"big": "y".repeat(20_000)})] {
         let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/comments",
-                Some(&t.key),
-                Some(json!({"urlId": "12", "commenterName": "R", "comment": "c", "meta": bad})),
+            .api(&t.key)
+            .create_comment(
+                json!({"urlId": "12", "commenterName": "R", "comment": "c", "meta": bad}),
             )
             .await;
         assert_eq!(
@@ -510,22 +456,12 @@ async fn vote_events_carry_the_voted_comment() {
     let c = hub.comment(&t, "p", "vote on me").await;
     let id = c["_id"].as_str().unwrap();
     let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/comments/{id}/votes"),
-            Some(&t.key),
-            Some(json!({"direction": -1, "userId": "u"})),
-        )
+        .api(&t.key)
+        .vote(id, json!({"direction": -1, "userId": "u"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let vote_id = v["vote"]["_id"].as_str().unwrap().to_owned();
-    hub.call(
-        Method::DELETE,
-        &format!("/api/v1/votes/{vote_id}"),
-        Some(&t.key),
-        None,
-    )
-    .await;
+    hub.api(&t.key).delete_vote(&vote_id).await;
 
     let (events, _, _) = hub.drain_stream(token, 0).await;
     let votes: Vec<&Value> = events
@@ -620,18 +556,14 @@ async fn a_parent_in_another_tenant_is_refused_on_both_paths() {
         )
         .await;
     let api = hub
-        .call(
-            Method::POST,
-            "/api/v1/comments",
-            Some(&t.key),
-            Some(json!({"urlId": "p", "commenterName": "x", "comment": "reply", "parentId": foreign})),
+        .api(&t.key)
+        .create_comment(
+            json!({"urlId": "p", "commenterName": "x", "comment": "reply", "parentId": foreign}),
         )
         .await;
     assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"), "{v}");
     assert_eq!((api.0, code(&api.1)), (s, code(&v)), "the same refusal");
-    let (_, v) = hub
-        .call(Method::GET, "/api/v1/comments?urlId=p", Some(&t.key), None)
-        .await;
+    let (_, v) = hub.api(&t.key).comments("urlId=p").await;
     assert_eq!(v["comments"], json!([]), "nothing stored");
     // Its own comments are fine parents; `"0"` and `""` mean none.
     let own = hub.comment(&t, "p", "parent").await["_id"]
@@ -734,12 +666,8 @@ async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
     let mut ids = Vec::new();
     for (event, domain) in [("comment-created", "*"), ("comment-deleted", "zap.example")] {
         let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/webhooks",
-                Some(&t.key),
-                Some(json!({"url": target, "event": event, "domain": domain, "method": "POST"})),
-            )
+            .api(&t.key)
+            .subscribe(json!({"url": target, "event": event, "domain": domain, "method": "POST"}))
             .await;
         assert!(s.as_u16() < 400, "{s}: {v}");
         assert_eq!(v["status"], "success", "{v}");
@@ -772,12 +700,8 @@ async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
 
     for event in ["comment-created", "comment-updated", "comment-deleted"] {
         let (s, v) = hub
-            .call(
-                Method::GET,
-                &format!("/api/v1/webhooks/sample-payloads?event={event}&limit=10"),
-                Some(&t.key),
-                None,
-            )
+            .api(&t.key)
+            .sample_payloads(&format!("event={event}&limit=10"))
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["status"], "success");
@@ -793,27 +717,13 @@ async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
         assert_eq!(payloads[0]["id"], c["_id"], "{v}");
         assert_eq!(payloads[0]["domain"], "zap.example");
     }
-    let (s, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhooks/sample-payloads?event=comment-moved",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).sample_payloads("event=comment-moved").await;
     assert_eq!(
         (s, code(&v)),
         (StatusCode::BAD_REQUEST, "invalid-query"),
         "{v}"
     );
-    let (s, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhooks/sample-payloads?limit=lots",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).sample_payloads("limit=lots").await;
     assert_eq!(
         (s, code(&v)),
         (StatusCode::BAD_REQUEST, "invalid-query"),
@@ -842,14 +752,7 @@ async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
     );
 
     for id in &ids {
-        let (s, v) = hub
-            .call(
-                Method::DELETE,
-                &format!("/api/v1/webhooks/{id}"),
-                Some(&t.key),
-                None,
-            )
-            .await;
+        let (s, v) = hub.api(&t.key).unsubscribe(id).await;
         assert_eq!(
             (s, v["status"].as_str()),
             (StatusCode::OK, Some("success")),

@@ -36,14 +36,7 @@ async fn internal_service() -> Receiver {
 }
 
 async fn deliveries(hub: &TestHub, t: &Tenant) -> Vec<Value> {
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-deliveries",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).deliveries("").await;
     v["deliveries"].as_array().unwrap().clone()
 }
 
@@ -71,12 +64,8 @@ async fn the_reported_request_reaches_nothing_and_leaks_nothing() {
     let url = format!("{}/internal-admin", internal.url);
     // Exactly the request of the issue: another tenant's (or nobody's) domain.
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-test",
-            Some(&evil.key),
-            Some(json!({"kind": "create", "domain": "localhost", "url": url})),
-        )
+        .api(&evil.key)
+        .send_test(json!({"kind": "create", "domain": "localhost", "url": url}))
         .await;
     assert_eq!(
         (s, code(&v)),
@@ -90,14 +79,7 @@ async fn the_reported_request_reaches_nothing_and_leaks_nothing() {
         json!({"kind": "update", "url": url}),
         json!({"kind": "delete", "url": url.replace("127.0.0.1", "localhost")}),
     ] {
-        let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/webhook-test",
-                Some(&evil.key),
-                Some(body.clone()),
-            )
-            .await;
+        let (s, v) = hub.api(&evil.key).send_test(body.clone()).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["ok"], false, "{v}");
         assert!(
@@ -128,11 +110,9 @@ async fn webhook_config_and_comments_only_for_owned_domains() {
         "evil.example.co",
     ] {
         let (s, v) = hub
-            .call(
-                Method::PUT,
-                "/api/v1/webhook-config",
-                Some(&evil.key),
-                Some(json!({"domain": domain, "create": {"url": "https://hooks.example.net/x"}})),
+            .api(&evil.key)
+            .put_webhook_config(
+                json!({"domain": domain, "create": {"url": "https://hooks.example.net/x"}}),
             )
             .await;
         assert_eq!(
@@ -141,13 +121,9 @@ async fn webhook_config_and_comments_only_for_owned_domains() {
             "{domain}: {v}"
         );
         let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/comments",
-                Some(&evil.key),
-                Some(
-                    json!({"urlId": "p", "commenterName": "x", "comment": "hi", "domain": domain}),
-                ),
+            .api(&evil.key)
+            .create_comment(
+                json!({"urlId": "p", "commenterName": "x", "comment": "hi", "domain": domain}),
             )
             .await;
         assert_eq!(
@@ -159,11 +135,9 @@ async fn webhook_config_and_comments_only_for_owned_domains() {
     // Owned: the domain itself, a subdomain of it, `*`; a comment without a domain.
     for domain in ["evil.example.com", "blog.evil.example.com", "*"] {
         let (s, v) = hub
-            .call(
-                Method::PUT,
-                "/api/v1/webhook-config",
-                Some(&evil.key),
-                Some(json!({"domain": domain, "create": {"url": "https://hooks.example.net/x"}})),
+            .api(&evil.key)
+            .put_webhook_config(
+                json!({"domain": domain, "create": {"url": "https://hooks.example.net/x"}}),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{domain}: {v}");
@@ -174,26 +148,15 @@ async fn webhook_config_and_comments_only_for_owned_domains() {
         Value::Null,
     ] {
         let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/comments",
-                Some(&evil.key),
-                Some(
-                    json!({"urlId": "p", "commenterName": "x", "comment": "hi", "domain": domain}),
-                ),
+            .api(&evil.key)
+            .create_comment(
+                json!({"urlId": "p", "commenterName": "x", "comment": "hi", "domain": domain}),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{domain}: {v}");
     }
     // The victim's own configuration is untouched by any of that.
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-config",
-            Some(&victim.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&victim.key).webhook_config("").await;
     assert_eq!(v["configs"], json!([]), "{v}");
 }
 
@@ -223,22 +186,11 @@ async fn an_owners_private_targets_are_refused_and_logged() {
     ];
     for (i, (target, domain)) in targets.iter().enumerate() {
         let (s, v) = hub
-            .call(
-                Method::PUT,
-                "/api/v1/webhook-config",
-                Some(&t.key),
-                Some(json!({"domain": domain, "create": {"url": target}})),
-            )
+            .api(&t.key)
+            .put_webhook_config(json!({"domain": domain, "create": {"url": target}}))
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
-        let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/comments",
-                Some(&t.key),
-                Some(json!({"urlId": format!("p{i}"), "commenterName": "x", "comment": "hi", "domain": domain})),
-            )
-            .await;
+        let (s, v) = hub.api(&t.key).create_comment(json!({"urlId": format!("p{i}"), "commenterName": "x", "comment": "hi", "domain": domain})).await;
         assert_eq!(s, StatusCode::OK, "{v}");
     }
     let list = settled(&hub, &t, targets.len()).await;
@@ -293,23 +245,15 @@ async fn with_the_operator_setting_redirects_are_still_not_followed() {
     .await;
     let t = hub.tenant_owning("Acme", &["acme.example"]).await;
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-test",
-            Some(&t.key),
-            Some(json!({"kind": "create", "url": first.url})),
-        )
+        .api(&t.key)
+        .send_test(json!({"kind": "create", "url": first.url}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["ok"], false, "{v}");
     assert_eq!(v["attempt"]["statusCode"], 302, "{v}");
     let (s, v) = hub
-        .call(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&t.key),
-            Some(json!({"domain": "acme.example", "create": {"url": first.url}})),
-        )
+        .api(&t.key)
+        .put_webhook_config(json!({"domain": "acme.example", "create": {"url": first.url}}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     hub.comment_on(&t, "acme.example", "redirected?").await;
@@ -331,12 +275,8 @@ async fn a_refused_name_says_the_same_whatever_it_resolved_to() {
     let mut errors = Vec::new();
     for host in ["localhost", "no-such-name.invalid"] {
         let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/webhook-test",
-                Some(&t.key),
-                Some(json!({"kind": "create", "url": format!("http://{host}:9/hook")})),
-            )
+            .api(&t.key)
+            .send_test(json!({"kind": "create", "url": format!("http://{host}:9/hook")}))
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let error = v["attempt"]["error"].as_str().unwrap().to_owned();

@@ -383,10 +383,10 @@ proptest! {
             let hub = TestHub::start_with(BACKEND, config, Arc::new(fastcomments_hub::SystemClock)).await;
             let receiver = Receiver::ok().await;
             let t = hub.tenant("Props").await;
-            let (s, v) = hub.call(Method::PUT, "/api/v1/webhook-config", Some(&t.key), Some(json!({
+            let (s, v) = hub.api(&t.key).put_webhook_config(json!({
                 "domain": "*", "create": {"url": receiver.url}, "update": {"url": receiver.url},
                 "fireOnImport": true
-            }))).await;
+            })).await;
             prop_assert_eq!(s, StatusCode::OK, "{}", v);
             let (uploader, reader) = ("props-uploader-1", "props-reader-01");
             hub.connect(&t, uploader, false).await;
@@ -412,7 +412,7 @@ proptest! {
             prop_assert_eq!(serde_json::from_value::<BTreeMap<String, String>>(v["commentIds"].clone()).unwrap(), ids.clone());
 
             // The tenant API.
-            let (s, v) = hub.call(Method::GET, "/api/v1/comments?urlId=4242", Some(&t.key), None).await;
+            let (s, v) = hub.api(&t.key).comments("urlId=4242").await;
             prop_assert_eq!(s, StatusCode::OK, "{}", v);
             let listed = v["comments"].as_array().unwrap().clone();
             prop_assert_eq!(listed.len(), expect.len(), "stored once each");
@@ -462,13 +462,11 @@ proptest! {
             }
             // Votes and replies on every uploaded comment.
             for (ext, id) in &ids {
-                let (s, v) = hub.call(Method::POST, &format!("/api/v1/comments/{id}/votes"), Some(&t.key),
-                    Some(json!({"direction": 1, "userId": "voter"}))).await;
+                let (s, v) = hub.api(&t.key).vote(id, json!({"direction": 1, "userId": "voter"})).await;
                 prop_assert_eq!(s, StatusCode::OK, "{}", v);
-                let (s, v) = hub.call(Method::POST, "/api/v1/comments", Some(&t.key),
-                    Some(json!({"urlId": "4242", "commenterName": "R", "comment": "reply", "parentId": id}))).await;
+                let (s, v) = hub.api(&t.key).create_comment(json!({"urlId": "4242", "commenterName": "R", "comment": "reply", "parentId": id})).await;
                 prop_assert_eq!(s, StatusCode::OK, "{}", v);
-                let (s, v) = hub.call(Method::GET, "/api/v1/comments?urlId=4242", Some(&t.key), None).await;
+                let (s, v) = hub.api(&t.key).comments("urlId=4242").await;
                 prop_assert_eq!(s, StatusCode::OK, "{}", v);
                 let c = v["comments"].as_array().unwrap().iter().find(|c| &c["_id"] == id).unwrap().clone();
                 let before = expect[ext].iter().find(|f| f.name == "votesUp").and_then(|f| f.read.as_i64()).unwrap_or(0);

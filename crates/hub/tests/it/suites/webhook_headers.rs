@@ -8,7 +8,7 @@ use crate::common;
 use common::raw_receiver::{RawReceiver, RawRequest, Reply};
 use common::{Tenant, TestHub};
 use fastcomments_hub::{HubConfig, SystemClock};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,13 +39,9 @@ async fn hub() -> TestHub {
 
 async fn configure(hub: &TestHub, t: &Tenant, url: &str) {
     let (s, v) = hub
-        .call(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&t.key),
-            Some(json!({"domain": "acme.example", "legacyTokenHeader": true,
-                        "create": {"url": url}, "update": {"url": url}, "delete": {"url": url}})),
-        )
+        .api(&t.key)
+        .put_webhook_config(json!({"domain": "acme.example", "legacyTokenHeader": true,
+                        "create": {"url": url}, "update": {"url": url}, "delete": {"url": url}}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
@@ -85,13 +81,9 @@ async fn deliveries_spell_every_header_as_documented_over_one_kept_alive_connect
     let id = c["_id"].as_str().unwrap();
     rx.wait_for(1, 10).await;
     for i in 0..9 {
-        hub.call(
-            Method::PATCH,
-            &format!("/api/v1/comments/{id}"),
-            Some(&t.key),
-            Some(json!({"comment": format!("edit {i}")})),
-        )
-        .await;
+        hub.api(&t.key)
+            .update_comment(id, json!({"comment": format!("edit {i}")}))
+            .await;
         rx.wait_for(i + 2, 10).await;
     }
     let got = rx.wait_for(10, 10).await;
@@ -135,12 +127,8 @@ async fn test_payloads_are_ascii_spelt_as_documented_and_report_a_verifying_rece
     configure(&hub, &t, &rx.url).await;
     for kind in ["create", "update", "delete"] {
         let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/webhook-test",
-                Some(&t.key),
-                Some(json!({"kind": kind, "domain": "acme.example"})),
-            )
+            .api(&t.key)
+            .send_test(json!({"kind": kind, "domain": "acme.example"}))
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["ok"], true, "{v}");
@@ -186,12 +174,8 @@ async fn a_receiver_that_accepts_a_forged_test_payload_is_told_so() {
     let t = hub.tenant("Acme").await;
     let rx = RawReceiver::ok().await;
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-test",
-            Some(&t.key),
-            Some(json!({"kind": "create", "url": rx.url})),
-        )
+        .api(&t.key)
+        .send_test(json!({"kind": "create", "url": rx.url}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["ok"], true, "{v}");
@@ -206,12 +190,8 @@ async fn a_receiver_that_accepts_a_forged_test_payload_is_told_so() {
     // A receiver that refuses the genuine request gets no forged one: it would prove nothing.
     let down = RawReceiver::start(|_| Reply::Status(500)).await;
     let (_, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-test",
-            Some(&t.key),
-            Some(json!({"kind": "create", "url": down.url})),
-        )
+        .api(&t.key)
+        .send_test(json!({"kind": "create", "url": down.url}))
         .await;
     assert_eq!(v["ok"], false, "{v}");
     assert_eq!(v["forged"], Value::Null, "{v}");
@@ -227,11 +207,9 @@ async fn a_test_payload_reports_its_headers_as_sent_and_takes_a_method() {
     let t = hub.tenant("Acme").await;
     let rx = RawReceiver::start(|_| Reply::Status(401)).await;
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-test",
-            Some(&t.key),
-            Some(json!({"kind": "update", "url": rx.url, "method": "post", "legacyTokenHeader": true})),
+        .api(&t.key)
+        .send_test(
+            json!({"kind": "update", "url": rx.url, "method": "post", "legacyTokenHeader": true}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -270,12 +248,8 @@ async fn a_test_payload_reports_its_headers_as_sent_and_takes_a_method() {
 
     for (kind, method) in [("create", "DELETE"), ("update", "GET"), ("delete", "PATCH")] {
         let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/webhook-test",
-                Some(&t.key),
-                Some(json!({"kind": kind, "url": rx.url, "method": method})),
-            )
+            .api(&t.key)
+            .send_test(json!({"kind": kind, "url": rx.url, "method": method}))
             .await;
         assert_eq!(
             (s, v["code"].as_str()),
@@ -286,12 +260,8 @@ async fn a_test_payload_reports_its_headers_as_sent_and_takes_a_method() {
     assert_eq!(rx.all().len(), 1, "refused tests send nothing");
     // A refused target is never contacted: nothing to report.
     let (_, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-test",
-            Some(&t.key),
-            Some(json!({"kind": "create", "url": "ftp://nowhere"})),
-        )
+        .api(&t.key)
+        .send_test(json!({"kind": "create", "url": "ftp://nowhere"}))
         .await;
     assert_eq!(v["headers"], json!([]), "{v}");
 }

@@ -468,17 +468,13 @@ async fn a_rotation_signs_with_both_secrets_until_the_old_one_retires() {
         key: new_key.clone(),
     };
     for _ in 0..100 {
-        let (s, _) = hub
-            .call(Method::GET, "/api/v1/api-secrets", Some(&old_key), None)
-            .await;
+        let (s, _) = hub.api(&old_key).secrets().await;
         if s == StatusCode::UNAUTHORIZED {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (s, _) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&old_key), None)
-        .await;
+    let (s, _) = hub.api(&old_key).secrets().await;
     assert_eq!(
         s,
         StatusCode::UNAUTHORIZED,
@@ -651,8 +647,7 @@ async fn metrics_count_attempts_by_outcome_and_tell_the_queue() {
 // ---------- subscriptions ----------
 
 async fn subscribe(hub: &TestHub, t: &Tenant, body: Value) -> (StatusCode, Value) {
-    hub.call(Method::POST, "/api/v1/webhooks", Some(&t.key), Some(body))
-        .await
+    hub.api(&t.key).subscribe(body).await
 }
 
 fn kinds_and_texts(got: &[common::receiver::Received]) -> Vec<(String, String)> {
@@ -851,14 +846,7 @@ async fn subscriptions_fan_out_each_in_order_and_a_dead_receiver_delays_no_one()
         None,
     )
     .await;
-    let (s, _) = hub
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/webhooks/{gone}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).unsubscribe(gone).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Up to 50 in all.
     for i in 3..50 {
@@ -1120,12 +1108,8 @@ async fn subscriptions_and_rotation_refuse_other_tenants_ids_and_bad_input() {
         assert!(v["code"].is_string(), "{path} {body}: {v}");
     }
     let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/api-secrets/{secret_id}/rotate"),
-            Some(&a.key),
-            Some(json!({"overlapSeconds": 365 * 24 * 3600})),
-        )
+        .api(&a.key)
+        .rotate_secret(&secret_id, json!({"overlapSeconds": 365 * 24 * 3600}))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 }
@@ -1154,21 +1138,15 @@ async fn a_rotated_secret_retires_when_its_overlap_ends_without_waiting_for_main
     )
     .await;
     let new_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
-    let (s, _) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
-        .await;
+    let (s, _) = hub.api(&t.key).secrets().await;
     assert_eq!(s, StatusCode::OK, "still valid during the overlap");
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let (s, _) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
-        .await;
+    let (s, _) = hub.api(&t.key).secrets().await;
     assert_eq!(
         s,
         StatusCode::UNAUTHORIZED,
         "retired when the overlap ended"
     );
-    let (s, _) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&new_key), None)
-        .await;
+    let (s, _) = hub.api(&new_key).secrets().await;
     assert_eq!(s, StatusCode::OK);
 }

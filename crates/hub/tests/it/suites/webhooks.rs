@@ -35,26 +35,12 @@ async fn hub_with(base_ms: u64, max_attempts: i64) -> TestHub {
 }
 
 async fn configure(hub: &TestHub, t: &Tenant, body: Value) {
-    let (s, v) = hub
-        .call(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&t.key),
-            Some(body),
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).put_webhook_config(body).await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
 
 async fn comment_on(hub: &TestHub, t: &Tenant, domain: &str, text: &str) -> Value {
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/comments",
-            Some(&t.key),
-            Some(json!({"urlId": "post/1", "url": "https://blog.example/post/1?x=1", "commenterName": "Ана", "comment": text, "domain": domain})),
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).create_comment(json!({"urlId": "post/1", "url": "https://blog.example/post/1?x=1", "commenterName": "Ана", "comment": text, "domain": domain})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     v["comment"].clone()
 }
@@ -91,27 +77,11 @@ async fn every_change_sends_the_right_kind_method_and_signed_body() {
     )
     .await;
     let id = c["_id"].as_str().unwrap();
-    hub.call(
-        Method::PATCH,
-        &format!("/api/v1/comments/{id}"),
-        Some(&t.key),
-        Some(json!({"comment": "edited ✓"})),
-    )
-    .await;
-    hub.call(
-        Method::POST,
-        &format!("/api/v1/comments/{id}/votes"),
-        Some(&t.key),
-        Some(json!({"direction": 1})),
-    )
-    .await;
-    hub.call(
-        Method::DELETE,
-        &format!("/api/v1/comments/{id}"),
-        Some(&t.key),
-        None,
-    )
-    .await;
+    hub.api(&t.key)
+        .update_comment(id, json!({"comment": "edited ✓"}))
+        .await;
+    hub.api(&t.key).vote(id, json!({"direction": 1})).await;
+    hub.api(&t.key).delete_comment(id).await;
     let got = rx.wait_for(4, 10).await;
     let summary: Vec<(String, String)> = got
         .iter()
@@ -174,14 +144,7 @@ async fn every_change_sends_the_right_kind_method_and_signed_body() {
 
     // The log: four succeeded deliveries, each with one attempt.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            &format!("/api/v1/webhook-deliveries?commentId={id}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).deliveries(&format!("commentId={id}")).await;
     let list = v["deliveries"].as_array().unwrap();
     assert_eq!(list.len(), 4);
     assert!(
@@ -190,25 +153,11 @@ async fn every_change_sends_the_right_kind_method_and_signed_body() {
         "{v}"
     );
     let did = list[0]["id"].as_str().unwrap();
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            &format!("/api/v1/webhook-deliveries/{did}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).delivery(did).await;
     assert_eq!(v["attempts"][0]["statusCode"], 200);
     assert_eq!(v["attempts"][0]["responseBody"], "ok");
     assert_eq!(v["attempts"][0]["method"], "DELETE");
-    let (s, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-deliveries?status=sideways",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).deliveries("status=sideways").await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
 }
 
@@ -234,13 +183,9 @@ async fn retries_follow_the_schedule_and_updates_never_overtake_creates() {
     configure(&hub, &t, json!({"domain": "acme.example", "create": {"url": rx.url.clone()}, "update": {"url": rx.url.clone()}})).await;
     let c = comment_on(&hub, &t, "acme.example", "first").await;
     let id = c["_id"].as_str().unwrap();
-    hub.call(
-        Method::PATCH,
-        &format!("/api/v1/comments/{id}"),
-        Some(&t.key),
-        Some(json!({"comment": "second"})),
-    )
-    .await;
+    hub.api(&t.key)
+        .update_comment(id, json!({"comment": "second"}))
+        .await;
     let got = rx.wait_for(5, 15).await;
     let events: Vec<String> = got
         .iter()
@@ -315,14 +260,7 @@ async fn attempts_run_out_and_long_answers_are_cut_to_4_kib() {
     rx.wait_for(3, 10).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rx.all().len(), 3, "no attempt after the last");
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-deliveries?status=failed",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).deliveries("status=failed").await;
     let d = &v["deliveries"][0];
     assert_eq!(d["attempts"], 3);
     let (_, v) = hub
@@ -362,23 +300,9 @@ async fn cancel_stops_attempts_and_retry_by_hand_resumes_them() {
     .await;
     comment_on(&hub, &t, "acme.example", "c").await;
     rx.wait_for(1, 10).await;
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-deliveries",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).deliveries("").await;
     let id = v["deliveries"][0]["id"].as_str().unwrap().to_owned();
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/webhook-deliveries/{id}/cancel"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).cancel_delivery(&id).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["delivery"]["status"], "cancelled");
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -387,25 +311,11 @@ async fn cancel_stops_attempts_and_retry_by_hand_resumes_them() {
         1,
         "a cancelled delivery is not attempted again"
     );
-    let (s, _) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/webhook-deliveries/{id}/cancel"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).cancel_delivery(&id).await;
     assert_eq!(s, StatusCode::CONFLICT);
 
     healthy.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/webhook-deliveries/{id}/retry"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).retry_delivery(&id).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let got = rx.wait_for(2, 10).await;
     assert_eq!(
@@ -413,37 +323,16 @@ async fn cancel_stops_attempts_and_retry_by_hand_resumes_them() {
         Some("2")
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            &format!("/api/v1/webhook-deliveries/{id}"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).delivery(&id).await;
     assert_eq!(v["delivery"]["status"], "succeeded");
-    let (s, _) = hub
-        .call(
-            Method::POST,
-            &format!("/api/v1/webhook-deliveries/{id}/retry"),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).retry_delivery(&id).await;
     assert_eq!(
         s,
         StatusCode::CONFLICT,
         "a succeeded delivery is not retried"
     );
     let other = hub.tenant("Other").await;
-    let (s, _) = hub
-        .call(
-            Method::GET,
-            &format!("/api/v1/webhook-deliveries/{id}"),
-            Some(&other.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&other.key).delivery(&id).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -454,12 +343,8 @@ async fn secrets_domains_and_legacy_header() {
     let t = hub.tenant("Acme").await;
     // A domain with its own secret signs with it; the legacy header carries it in clear.
     let (_, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/api-secrets",
-            Some(&t.key),
-            Some(json!({"domain": "acme.example"})),
-        )
+        .api(&t.key)
+        .create_secret(json!({"domain": "acme.example"}))
         .await;
     let local_secret = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
     configure(&hub, &t, json!({"domain": "acme.example", "create": {"url": rx.url.clone()}, "legacyTokenHeader": true})).await;
@@ -483,9 +368,7 @@ async fn secrets_domains_and_legacy_header() {
         json!({"domain": "*", "create": {"url": rx.url.clone()}}),
     )
     .await;
-    let (_, v) = hub
-        .call(Method::GET, "/api/v1/api-secrets", Some(&t.key), None)
-        .await;
+    let (_, v) = hub.api(&t.key).secrets().await;
     for s in v["apiSecrets"].as_array().unwrap() {
         if s["domain"] == "*" {
             let (status, _) = hub
@@ -506,14 +389,7 @@ async fn secrets_domains_and_legacy_header() {
     let hub2_rx = rx.all().len();
     comment_on(&hub, &t, "elsewhere.acme.example", "nobody can sign this").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-deliveries?status=failed",
-            Some(&local_secret),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&local_secret).deliveries("status=failed").await;
     assert!(
         v["deliveries"]
             .as_array()
@@ -536,14 +412,7 @@ async fn configuration_is_validated() {
         json!({"domain": "not a domain"}),
         json!({"domain": "acme.example", "surprise": 1}),
     ] {
-        let (s, v) = hub
-            .call(
-                Method::PUT,
-                "/api/v1/webhook-config",
-                Some(&t.key),
-                Some(bad.clone()),
-            )
-            .await;
+        let (s, v) = hub.api(&t.key).put_webhook_config(bad.clone()).await;
         assert_eq!(
             (s, code(&v)),
             (StatusCode::BAD_REQUEST, "invalid-body"),
@@ -551,28 +420,14 @@ async fn configuration_is_validated() {
         );
     }
     configure(&hub, &t, json!({"domain": "acme.example", "create": {"url": "http://127.0.0.1:9/c"}, "delete": {"url": "http://127.0.0.1:9/d", "method": "post"}})).await;
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-config?domain=acme.example",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).webhook_config("domain=acme.example").await;
     assert_eq!(
         v["config"]["create"]["method"], "PUT",
         "create defaults to PUT"
     );
     assert_eq!(v["config"]["delete"]["method"], "POST");
     assert_eq!(v["config"]["update"], Value::Null);
-    let (s, _) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-config?domain=nope.example",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, _) = hub.api(&t.key).webhook_config("domain=nope.example").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -583,23 +438,15 @@ async fn test_payloads_per_kind() {
     let t = hub.tenant("Acme").await;
     configure(&hub, &t, json!({"domain": "acme.example", "create": {"url": rx.url.clone()}, "delete": {"url": rx.url.clone()}})).await;
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-test",
-            Some(&t.key),
-            Some(json!({"kind": "create", "domain": "acme.example"})),
-        )
+        .api(&t.key)
+        .send_test(json!({"kind": "create", "domain": "acme.example"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["ok"], true);
     assert_eq!(v["attempt"]["statusCode"], 200);
     let (_, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-test",
-            Some(&t.key),
-            Some(json!({"kind": "delete", "domain": "acme.example"})),
-        )
+        .api(&t.key)
+        .send_test(json!({"kind": "delete", "domain": "acme.example"}))
         .await;
     assert_eq!(v["attempt"]["method"], "DELETE");
     // Each test is sent twice: genuine, then signed with a wrong secret (this receiver takes both).
@@ -618,7 +465,10 @@ async fn test_payloads_per_kind() {
         .unwrap();
     // A URL given in the call overrides the configuration; failures are reported, not hidden.
     let (s, v) = hub
-        .call(Method::POST, "/api/v1/webhook-test", Some(&t.key), Some(json!({"kind": "update", "domain": "acme.example", "url": "http://127.0.0.1:9/closed"})))
+        .api(&t.key)
+        .send_test(
+            json!({"kind": "update", "domain": "acme.example", "url": "http://127.0.0.1:9/closed"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["ok"], false);
@@ -629,14 +479,7 @@ async fn test_payloads_per_kind() {
             .starts_with("connect"),
         "{v}"
     );
-    let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/webhook-test",
-            Some(&t.key),
-            Some(json!({"kind": "upsert"})),
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).send_test(json!({"kind": "upsert"})).await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
 }
 
@@ -764,13 +607,9 @@ async fn a_python_receiver_with_the_guides_logic_over_raw_bytes_accepts_our_deli
         "Кирилица, emoji 🎉 and \"quotes\" / slashes — ½",
     )
     .await;
-    hub.call(
-        Method::PATCH,
-        &format!("/api/v1/comments/{id}"),
-        Some(&t.key),
-        Some(json!({"comment": "édité, naïve café ✓"})),
-    )
-    .await;
+    hub.api(&t.key)
+        .update_comment(id, json!({"comment": "édité, naïve café ✓"}))
+        .await;
     let mut verdicts = Vec::new();
     for _ in 0..3 {
         verdicts.push(next_verdict(&mut lines).await);
@@ -807,12 +646,8 @@ async fn the_guides_reserialising_python_receiver_accepts_test_payloads_of_every
     .await;
     for kind in ["create", "update", "delete"] {
         let (s, v) = hub
-            .call(
-                Method::POST,
-                "/api/v1/webhook-test",
-                Some(&t.key),
-                Some(json!({"kind": kind, "domain": "acme.example"})),
-            )
+            .api(&t.key)
+            .send_test(json!({"kind": kind, "domain": "acme.example"}))
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["ok"], true, "{kind}: {v}");
@@ -853,47 +688,22 @@ async fn the_deliveries_list_is_paged() {
             .map(|d| d["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let (s, all) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-deliveries",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, all) = hub.api(&t.key).deliveries("").await;
     assert_eq!(s, StatusCode::OK, "{all}");
     let all = ids(&all);
     assert_eq!(all.len(), 5);
     let mut paged = Vec::new();
     for page in 0..3 {
         let (_, v) = hub
-            .call(
-                Method::GET,
-                &format!("/api/v1/webhook-deliveries?limit=2&page={page}"),
-                Some(&t.key),
-                None,
-            )
+            .api(&t.key)
+            .deliveries(&format!("limit=2&page={page}"))
             .await;
         paged.extend(ids(&v));
     }
     assert_eq!(paged, all, "the pages, in order, are the whole list");
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-deliveries?limit=2&skip=4",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).deliveries("limit=2&skip=4").await;
     assert_eq!(ids(&v), all[4..].to_vec());
-    let (s, v) = hub
-        .call(
-            Method::GET,
-            "/api/v1/webhook-deliveries?skip=-1",
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (s, v) = hub.api(&t.key).deliveries("skip=-1").await;
     assert_eq!(
         (s, code(&v)),
         (StatusCode::BAD_REQUEST, "invalid-query"),

@@ -1,0 +1,219 @@
+//! A typed client of the hub's tenant API for the tests, in the manner of svix's test client:
+//! one method per route, named for what it does, so a test reads `api.delete_comment(id)`
+//! rather than building the method, path, key and body by hand. Each method answers the
+//! status and the JSON body: tests assert on refusals as much as on successes.
+
+use super::TestHub;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// What every call answers: the status and the JSON body.
+pub type Answer = (StatusCode, Value);
+
+/// The tenant API of `hub` with one API secret.
+#[derive(Clone, Copy)]
+pub struct TenantApi<'h> {
+    hub: &'h TestHub,
+    key: &'h str,
+}
+
+impl TestHub {
+    /// The tenant API as the holder of `key` calls it.
+    pub fn api<'h>(&'h self, key: &'h str) -> TenantApi<'h> {
+        TenantApi { hub: self, key }
+    }
+}
+
+/// `path`, with `?query` when the query is not empty.
+fn with_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+impl TenantApi<'_> {
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        self.hub.call(method, path, Some(self.key), body).await
+    }
+
+    // ---------- comments and votes ----------
+
+    /// `POST /api/v1/comments`.
+    pub async fn create_comment(&self, body: Value) -> Answer {
+        self.send(Method::POST, "/api/v1/comments", Some(body))
+            .await
+    }
+
+    /// `GET /api/v1/comments?query`.
+    pub async fn comments(&self, query: &str) -> Answer {
+        let path = with_query("/api/v1/comments", query);
+        self.send(Method::GET, &path, None).await
+    }
+
+    /// `PATCH /api/v1/comments/{id}`.
+    pub async fn update_comment(&self, id: &str, body: Value) -> Answer {
+        let path = format!("/api/v1/comments/{id}");
+        self.send(Method::PATCH, &path, Some(body)).await
+    }
+
+    /// `DELETE /api/v1/comments/{id}`.
+    pub async fn delete_comment(&self, id: &str) -> Answer {
+        let path = format!("/api/v1/comments/{id}");
+        self.send(Method::DELETE, &path, None).await
+    }
+
+    /// `POST /api/v1/comments/{id}/votes`.
+    pub async fn vote(&self, id: &str, body: Value) -> Answer {
+        let path = format!("/api/v1/comments/{id}/votes");
+        self.send(Method::POST, &path, Some(body)).await
+    }
+
+    /// `DELETE /api/v1/votes/{id}`.
+    pub async fn delete_vote(&self, id: &str) -> Answer {
+        let path = format!("/api/v1/votes/{id}");
+        self.send(Method::DELETE, &path, None).await
+    }
+
+    // ---------- API secrets ----------
+
+    /// `GET /api/v1/api-secrets`.
+    pub async fn secrets(&self) -> Answer {
+        self.send(Method::GET, "/api/v1/api-secrets", None).await
+    }
+
+    /// `POST /api/v1/api-secrets`.
+    pub async fn create_secret(&self, body: Value) -> Answer {
+        self.send(Method::POST, "/api/v1/api-secrets", Some(body))
+            .await
+    }
+
+    /// `DELETE /api/v1/api-secrets/{id}`.
+    pub async fn delete_secret(&self, id: &str) -> Answer {
+        let path = format!("/api/v1/api-secrets/{id}");
+        self.send(Method::DELETE, &path, None).await
+    }
+
+    /// `POST /api/v1/api-secrets/{id}/rotate`.
+    pub async fn rotate_secret(&self, id: &str, body: Value) -> Answer {
+        let path = format!("/api/v1/api-secrets/{id}/rotate");
+        self.send(Method::POST, &path, Some(body)).await
+    }
+
+    /// `GET /api/v1/api-secrets/rotations`.
+    pub async fn rotations(&self) -> Answer {
+        self.send(Method::GET, "/api/v1/api-secrets/rotations", None)
+            .await
+    }
+
+    // ---------- integration tokens ----------
+
+    /// `GET /api/v1/integrations`.
+    pub async fn integrations(&self) -> Answer {
+        self.send(Method::GET, "/api/v1/integrations", None).await
+    }
+
+    /// `POST /api/v1/integrations/{token}/acknowledge`, with a body or none.
+    pub async fn acknowledge(&self, token: &str, body: Option<Value>) -> Answer {
+        let path = format!("/api/v1/integrations/{token}/acknowledge");
+        self.send(Method::POST, &path, body).await
+    }
+
+    /// `POST /api/v1/integrations/{token}/resync`.
+    pub async fn resync(&self, token: &str) -> Answer {
+        let path = format!("/api/v1/integrations/{token}/resync");
+        self.send(Method::POST, &path, None).await
+    }
+
+    /// `DELETE /api/v1/integrations/{token}`.
+    pub async fn revoke(&self, token: &str) -> Answer {
+        let path = format!("/api/v1/integrations/{token}");
+        self.send(Method::DELETE, &path, None).await
+    }
+
+    // ---------- webhooks ----------
+
+    /// `GET /api/v1/webhook-config?query`.
+    pub async fn webhook_config(&self, query: &str) -> Answer {
+        let path = with_query("/api/v1/webhook-config", query);
+        self.send(Method::GET, &path, None).await
+    }
+
+    /// `PUT /api/v1/webhook-config`.
+    pub async fn put_webhook_config(&self, body: Value) -> Answer {
+        self.send(Method::PUT, "/api/v1/webhook-config", Some(body))
+            .await
+    }
+
+    /// `POST /api/v1/webhook-test`.
+    pub async fn send_test(&self, body: Value) -> Answer {
+        self.send(Method::POST, "/api/v1/webhook-test", Some(body))
+            .await
+    }
+
+    /// `GET /api/v1/webhook-deliveries?query`.
+    pub async fn deliveries(&self, query: &str) -> Answer {
+        let path = with_query("/api/v1/webhook-deliveries", query);
+        self.send(Method::GET, &path, None).await
+    }
+
+    /// `GET /api/v1/webhook-deliveries/{id}`.
+    pub async fn delivery(&self, id: &str) -> Answer {
+        let path = format!("/api/v1/webhook-deliveries/{id}");
+        self.send(Method::GET, &path, None).await
+    }
+
+    /// `POST /api/v1/webhook-deliveries/{id}/cancel`.
+    pub async fn cancel_delivery(&self, id: &str) -> Answer {
+        let path = format!("/api/v1/webhook-deliveries/{id}/cancel");
+        self.send(Method::POST, &path, None).await
+    }
+
+    /// `POST /api/v1/webhook-deliveries/{id}/retry`.
+    pub async fn retry_delivery(&self, id: &str) -> Answer {
+        let path = format!("/api/v1/webhook-deliveries/{id}/retry");
+        self.send(Method::POST, &path, None).await
+    }
+
+    /// `POST /api/v1/webhook-deliveries/retry-failed`.
+    pub async fn retry_failed(&self, body: Value) -> Answer {
+        let path = "/api/v1/webhook-deliveries/retry-failed";
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// `POST /api/v1/webhooks`.
+    pub async fn subscribe(&self, body: Value) -> Answer {
+        self.send(Method::POST, "/api/v1/webhooks", Some(body))
+            .await
+    }
+
+    /// `GET /api/v1/webhooks`.
+    pub async fn subscriptions(&self) -> Answer {
+        self.send(Method::GET, "/api/v1/webhooks", None).await
+    }
+
+    /// `DELETE /api/v1/webhooks/{id}`.
+    pub async fn unsubscribe(&self, id: &str) -> Answer {
+        let path = format!("/api/v1/webhooks/{id}");
+        self.send(Method::DELETE, &path, None).await
+    }
+
+    /// `POST /api/v1/webhooks/{id}/enable`.
+    pub async fn enable_subscription(&self, id: &str) -> Answer {
+        let path = format!("/api/v1/webhooks/{id}/enable");
+        self.send(Method::POST, &path, None).await
+    }
+
+    /// `POST /api/v1/webhooks/{id}/disable`.
+    pub async fn disable_subscription(&self, id: &str) -> Answer {
+        let path = format!("/api/v1/webhooks/{id}/disable");
+        self.send(Method::POST, &path, None).await
+    }
+
+    /// `GET /api/v1/webhooks/sample-payloads?query`.
+    pub async fn sample_payloads(&self, query: &str) -> Answer {
+        let path = with_query("/api/v1/webhooks/sample-payloads", query);
+        self.send(Method::GET, &path, None).await
+    }
+}
