@@ -10,8 +10,13 @@
 //! `--exit` starts the process-wide shared cluster and exits at once without running
 //! destructors, as a test process does: the cluster's watchdog must stop it (the testkit's
 //! own tests check that).
+//!
+//! `--keep DIR --port P --database NAME` starts (or finds running) a cluster that outlives
+//! this process, its data in DIR, prints `url=…` of database NAME and exits; `--stop DIR`
+//! stops it (`tools/serve-on-postgres`). Exit code 3: PostgreSQL is not installed.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use testkit::{PgCluster, PgOptions};
 use tokio::io::AsyncReadExt;
@@ -20,15 +25,36 @@ use tokio::io::AsyncReadExt;
 async fn main() -> ExitCode {
     let mut durable = false;
     let mut exit = false;
-    for arg in std::env::args().skip(1) {
+    let (mut keep, mut stop, mut port, mut database) = (None, None, None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--durable" => durable = true,
             "--exit" => exit = true,
-            _ => {
-                eprintln!("usage: pg-cluster [--durable] [--exit]");
-                return ExitCode::from(2);
-            }
+            "--keep" => keep = args.next().map(PathBuf::from),
+            "--stop" => stop = args.next().map(PathBuf::from),
+            "--port" => port = args.next().and_then(|p| p.parse::<u16>().ok()),
+            "--database" => database = args.next(),
+            _ => return usage(),
         }
+    }
+    if let Some(dir) = stop {
+        return match PgCluster::stop_kept(&dir).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        };
+    }
+    if let Some(dir) = keep {
+        let (Some(port), Some(database)) = (port, database) else {
+            return usage();
+        };
+        return match PgCluster::keep_in(&dir, port, &database).await {
+            Ok(url) => {
+                println!("url={url}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        };
     }
     if exit {
         match PgCluster::shared().await {
@@ -70,5 +96,16 @@ fn announce(cluster: &PgCluster) {
 
 fn fail(e: &testkit::PgError) -> ExitCode {
     eprintln!("pg-cluster: {e}");
-    ExitCode::FAILURE
+    if e.is_missing_postgres() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: pg-cluster [--durable] [--exit] | --keep DIR --port P --database NAME | --stop DIR"
+    );
+    ExitCode::from(2)
 }

@@ -35,6 +35,14 @@ impl PgError {
     }
 }
 
+impl PgError {
+    /// Whether it says PostgreSQL is not installed (the one a script may answer by installing
+    /// it).
+    pub fn is_missing_postgres(&self) -> bool {
+        self.0 == install::MISSING
+    }
+}
+
 impl fmt::Display for PgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -108,6 +116,9 @@ pub struct PgCluster {
     options: PgOptions,
     port: u16,
     watchdog: Option<Watchdog>,
+    /// A cluster that outlives this process ([`PgCluster::keep_in`]): dropping it stops and
+    /// removes nothing.
+    kept: bool,
 }
 
 impl PgCluster {
@@ -148,6 +159,7 @@ impl PgCluster {
             options,
             port: 0,
             watchdog: None,
+            kept: false,
         };
         // From here a failure drops `cluster`, which removes the directory.
         cluster.account.give(&cluster.root).map_err(|e| {
@@ -178,6 +190,81 @@ impl PgCluster {
         cluster.launch_on_a_free_port().await?;
         cluster.create_database(DEFAULT_DATABASE).await?;
         Ok(cluster)
+    }
+
+    /// A cluster in `dir` that outlives this process, for a developer's hub
+    /// (`tools/serve-on-postgres`), never for tests: made on first use (`initdb`, PostgreSQL's
+    /// durable settings), started on `127.0.0.1:port` when it is not running, with database
+    /// `database` created when missing. Returns that database's URL. Its data stays in `dir`;
+    /// [`PgCluster::stop_kept`] stops it.
+    pub async fn keep_in(dir: &Path, port: u16, database: &str) -> Result<String, PgError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| PgError::new(format!("creating {}: {e}", dir.display())))?;
+        let root = std::fs::canonicalize(dir)
+            .map_err(|e| PgError::new(format!("reading {}: {e}", dir.display())))?;
+        let mut cluster = PgCluster::kept(root)?;
+        cluster.account.give(&cluster.root).map_err(|e| {
+            PgError::new(format!(
+                "handing {} to the server's account: {e}",
+                cluster.root.display()
+            ))
+        })?;
+        cluster.port = port;
+        if !cluster.data.join("PG_VERSION").exists() {
+            cluster.initdb().await?;
+        }
+        if !cluster.is_running() {
+            remove_stale_lock(&cluster.data.join("postmaster.pid"));
+            cluster.write_settings(port)?;
+            let (out, log) = cluster.pg_ctl_start().await?;
+            check(&out, "pg_ctl start", &log)?;
+        }
+        if !cluster.has_database(database).await? {
+            cluster.create_database(database).await?;
+        }
+        Ok(cluster.url_for(database))
+    }
+
+    /// Stops the cluster [`PgCluster::keep_in`] keeps in `dir` (its data stays).
+    pub async fn stop_kept(dir: &Path) -> Result<(), PgError> {
+        let root = std::fs::canonicalize(dir)
+            .map_err(|e| PgError::new(format!("reading {}: {e}", dir.display())))?;
+        let cluster = PgCluster::kept(root)?;
+        if !cluster.is_running() {
+            return Ok(());
+        }
+        let out = cluster.pg_ctl(&["stop", "-m", "fast"]).await?;
+        check(&out, "pg_ctl stop", &cluster.log())
+    }
+
+    /// The handle of a kept cluster in `root` (nothing started or made).
+    fn kept(root: PathBuf) -> Result<PgCluster, PgError> {
+        Ok(PgCluster {
+            bin: Binaries::find()?,
+            account: Account::for_server()?,
+            data: root.join("data"),
+            root,
+            options: PgOptions::durable(),
+            port: 0,
+            watchdog: None,
+            kept: true,
+        })
+    }
+
+    /// Whether database `name` exists.
+    async fn has_database(&self, name: &str) -> Result<bool, PgError> {
+        let url = self.url_for("postgres");
+        let mut conn = sqlx::PgConnection::connect(&url)
+            .await
+            .map_err(|e| PgError::new(format!("connecting to {url}: {e}")))?;
+        let found = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_optional(&mut conn)
+            .await;
+        let _ = conn.close().await;
+        found
+            .map(|row| row.is_some())
+            .map_err(|e| PgError::new(format!("looking for database {name}: {e}")))
     }
 
     /// The cluster every test of this process shares, started by the first call. Tests take
@@ -409,6 +496,9 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
         if let Some(watchdog) = self.watchdog.take() {
             watchdog.finish();
         }

@@ -198,3 +198,45 @@ async fn many_databases_at_once() {
         done.unwrap();
     }
 }
+
+/// `keep_in`, what `tools/serve-on-postgres` runs: a cluster in a directory of the caller's
+/// that outlives its handle, found running on the next call, keeping its data across a stop.
+#[tokio::test]
+async fn a_kept_cluster_outlives_its_caller_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = PgCluster::keep_in(dir.path(), port, "kept").await.unwrap();
+    assert!(url.ends_with(&format!(":{port}/kept")), "{url}");
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    for statement in [
+        "CREATE TABLE kept_rows (n int)",
+        "INSERT INTO kept_rows VALUES (7)",
+    ] {
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    // Found running, same URL; then stopped and started again with its data.
+    assert_eq!(
+        PgCluster::keep_in(dir.path(), port, "kept").await.unwrap(),
+        url
+    );
+    PgCluster::stop_kept(dir.path()).await.unwrap();
+    assert!(PgConnection::connect(&url).await.is_err(), "stopped");
+    assert_eq!(
+        PgCluster::keep_in(dir.path(), port, "kept").await.unwrap(),
+        url
+    );
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    let n: i32 = sqlx::query("SELECT n FROM kept_rows")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 7);
+    conn.close().await.unwrap();
+    PgCluster::stop_kept(dir.path()).await.unwrap();
+}
