@@ -9,6 +9,7 @@ mod docs_hold;
 mod durability;
 mod hostile_clients;
 mod ops_pages;
+mod readme_walkthrough;
 mod serve;
 mod several_nodes;
 mod steps_1_to_4;
