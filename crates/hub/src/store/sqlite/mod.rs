@@ -22,6 +22,8 @@ use tokio::sync::{mpsc, oneshot};
 
 mod apply;
 mod comments;
+#[cfg(test)]
+mod fault_vfs;
 mod handle;
 mod listing;
 mod lock;

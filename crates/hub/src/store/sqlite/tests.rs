@@ -102,14 +102,6 @@ async fn store_with_token(dir: &std::path::Path) -> SqliteStore {
     add_token(store).await
 }
 
-/// Like [`store_with_token`], with the options [`SqliteStore::open`] uses but a busy timeout
-/// of `busy` (the production default, 10 s, would make a test that holds the lock past it
-/// slow).
-async fn store_with_token_and_busy_timeout(dir: &std::path::Path, busy: Duration) -> SqliteStore {
-    let options = SqliteStore::file_options(&dir.join("hub.db")).busy_timeout(busy);
-    add_token(SqliteStore::with_options(options).await.unwrap()).await
-}
-
 async fn add_token(store: SqliteStore) -> SqliteStore {
     store
         .register_token(&TokenRecord {
@@ -318,12 +310,61 @@ async fn an_unreadable_document_does_not_fail_its_page() {
     assert_eq!(store.comments_by_url("t1", "/page").await.unwrap().len(), 1);
 }
 
+/// What a write answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    /// `Ok`: it must be stored.
+    Ok,
+    /// An error that says nothing was stored (a full disk, a lock, a constraint).
+    Refused,
+    /// An I/O error: the commit may have reached the disk or not (an `fsync` that failed after
+    /// the WAL frames were written); the hub answers it `503`, "may not have been stored".
+    Unknown,
+}
+
+impl Done {
+    fn of<T>(r: &StoreResult<T>) -> Done {
+        match r {
+            Ok(_) => Done::Ok,
+            Err(e) if e.fault() == Some(crate::store::FaultKind::Io) => Done::Unknown,
+            Err(_) => Done::Refused,
+        }
+    }
+
+    /// Whether the write may be found stored (`Some(must)`), or either is right (`None`).
+    fn stored(self) -> Option<bool> {
+        match self {
+            Done::Ok => Some(true),
+            Done::Refused => Some(false),
+            Done::Unknown => None,
+        }
+    }
+}
+
 /// What one write of [`full_disk_round`] was, and what it answered.
 enum Acked {
-    Comment(String, bool),
-    Upload(Vec<String>, bool),
-    Token(String, bool),
-    Session(String, bool),
+    Comment(String, Done),
+    Upload(Vec<String>, Done),
+    Token(String, Done),
+    Session(String, Done),
+}
+
+impl Acked {
+    fn done(&self) -> Done {
+        match self {
+            Acked::Comment(_, d)
+            | Acked::Upload(_, d)
+            | Acked::Token(_, d)
+            | Acked::Session(_, d) => *d,
+        }
+    }
+}
+
+/// Asserts that `found` agrees with what the write answered.
+fn agrees(done: Done, found: bool, what: &str) {
+    if let Some(must) = done.stored() {
+        assert_eq!(found, must, "{what} answered {done:?}");
+    }
 }
 
 /// One round of concurrent writes of every kind the writer connection takes: API changes and
@@ -343,7 +384,7 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                     let r = store
                         .apply("t1", Change::CreateComment(Box::new(c.clone())), 10)
                         .await;
-                    Acked::Comment(c.id, r.is_ok())
+                    Acked::Comment(c.id, Done::of(&r))
                 }
                 1 => {
                     let exts: Vec<String> = (0..5).map(|k| format!("r{round}-{i}-{k}")).collect();
@@ -353,7 +394,7 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                         c.comment = text.clone();
                     }
                     let r = store.upload(batch, 10).await;
-                    Acked::Upload(exts, r.is_ok())
+                    Acked::Upload(exts, Done::of(&r))
                 }
                 2 => {
                     let token = format!("pending-{round}-{i}");
@@ -375,7 +416,7 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                             registered_from: None,
                         })
                         .await;
-                    Acked::Token(token, r.is_ok())
+                    Acked::Token(token, Done::of(&r))
                 }
                 _ => {
                     let id = format!("session-{round}-{i}");
@@ -391,7 +432,7 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                             100,
                         )
                         .await;
-                    Acked::Session(id, r.is_ok())
+                    Acked::Session(id, Done::of(&r))
                 }
             }
         });
@@ -405,18 +446,7 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
 
 /// Whether every write of a round was answered `Ok`, and whether any was.
 fn round_outcome(acked: &[Acked]) -> (bool, bool) {
-    let ok = acked
-        .iter()
-        .filter(|a| {
-            matches!(
-                a,
-                Acked::Comment(_, true)
-                    | Acked::Upload(_, true)
-                    | Acked::Token(_, true)
-                    | Acked::Session(_, true)
-            )
-        })
-        .count();
+    let ok = acked.iter().filter(|a| a.done() == Done::Ok).count();
     (ok == acked.len(), ok > 0)
 }
 
@@ -432,21 +462,23 @@ async fn assert_exactly_the_acknowledged(path: &std::path::Path, all: Vec<Acked>
         .collect();
     for a in all {
         match a {
-            Acked::Comment(id, ok) => assert_eq!(ids.contains(&id), ok, "comment {id}"),
-            Acked::Upload(batch, ok) => {
-                for e in batch {
-                    assert_eq!(exts.contains(&e), ok, "uploaded {e}");
-                }
+            Acked::Comment(id, done) => agrees(done, ids.contains(&id), &format!("comment {id}")),
+            Acked::Upload(batch, done) => {
+                let found: Vec<bool> = batch.iter().map(|e| exts.contains(e)).collect();
+                // A batch is one transaction: all of it or none.
+                assert!(
+                    found.iter().all(|f| *f == found[0]),
+                    "batch {batch:?} split: {found:?}"
+                );
+                agrees(done, found[0], &format!("upload {batch:?}"));
             }
-            Acked::Token(t, ok) => {
-                assert_eq!(store.token(&t).await.unwrap().is_some(), ok, "token {t}")
+            Acked::Token(t, done) => {
+                let found = store.token(&t).await.unwrap().is_some();
+                agrees(done, found, &format!("token {t}"))
             }
-            Acked::Session(s, ok) => {
-                assert_eq!(
-                    store.session(&s).await.unwrap().is_some(),
-                    ok,
-                    "session {s}"
-                )
+            Acked::Session(s, done) => {
+                let found = store.session(&s).await.unwrap().is_some();
+                agrees(done, found, &format!("session {s}"))
             }
         }
     }
@@ -509,6 +541,14 @@ enum Fault {
         hold_ms: u64,
         commit: bool,
     },
+    /// The store's own VFS fails the call of `kind`'s aim after `after` others of it: a page
+    /// or journal write (`SQLITE_FULL` from then on, or one `SQLITE_IOERR_WRITE`), a sync
+    /// (`SQLITE_IOERR_FSYNC`), a lock for writing (`SQLITE_BUSY` from then on). So the fault meets a
+    /// statement, a savepoint's journal, a commit's WAL frames or its sync, exactly.
+    Vfs {
+        kind: super::fault_vfs::Injected,
+        after: u32,
+    },
 }
 
 /// What the property test does next.
@@ -526,6 +566,16 @@ fn fault() -> impl proptest::strategy::Strategy<Value = Option<Fault>> {
     prop_oneof![
         1 => Just(None),
         2 => (0u64..15).prop_map(|after_ms| Some(Fault::Full { after_ms })),
+        3 => (
+            prop_oneof![
+                Just(super::fault_vfs::Injected::Full),
+                Just(super::fault_vfs::Injected::IoErrWrite),
+                Just(super::fault_vfs::Injected::IoErrSync),
+                Just(super::fault_vfs::Injected::Busy),
+            ],
+            0u32..80,
+        )
+            .prop_map(|(kind, after)| Some(Fault::Vfs { kind, after })),
         3 => (proptest::option::of(0u64..15), 0..busy * 4, any::<bool>()).prop_map(
             |(after_ms, hold_ms, commit)| {
                 Some(Fault::Lock {
@@ -578,13 +628,14 @@ proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 32, ..Default::default() })]
 
     /// Issue 19, as a property: random batches of writes of every kind, while the disk fills
-    /// (`SQLITE_FULL`) or another connection holds the write lock (`SQLITE_BUSY`, also
-    /// `SQLITE_BUSY_SNAPSHOT`) at random moments, and space comes back between them.
-    /// Afterwards the set of writes answered `Ok` is exactly the set found after reopening the
-    /// database, and once space is back and the lock let go a write succeeds, no restart.
-    /// (`SQLITE_IOERR` is not injected here: the one real way to make it, a file-size limit,
-    /// holds for the whole process and so for every test running beside this one; the hub's
-    /// I/O error is tested over HTTP in a process of its own, `crates/cli/tests/it/durability.rs`.)
+    /// (`SQLITE_FULL`), another connection holds the write lock (`SQLITE_BUSY`, also
+    /// `SQLITE_BUSY_SNAPSHOT`) at random moments, or the store's VFS fails a write, a sync or a
+    /// lock at a random call (`SQLITE_FULL`, `SQLITE_IOERR_WRITE`, `SQLITE_IOERR_FSYNC`,
+    /// `SQLITE_BUSY`: a statement, a savepoint's journal, a commit), and space comes back
+    /// between them. Afterwards every write answered `Ok` is found after reopening the
+    /// database and every write refused is not (an I/O error may have committed or not: either
+    /// is right), an upload batch is all there or not at all, and once the faults are gone a
+    /// write succeeds, no restart.
     #[test]
     fn the_acknowledged_writes_are_exactly_the_stored_ones(
         steps in proptest::collection::vec(disk_step(), 1..8)
@@ -597,7 +648,15 @@ proptest::proptest! {
         runtime.block_on(async {
             let disk = std::sync::Arc::new(testkit::SmallDisk::mount(6).unwrap());
             let path = disk.path().join("hub.db");
-            let store = store_with_token_and_busy_timeout(disk.path(), PROPERTY_BUSY_TIMEOUT).await;
+            static CASE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let case = CASE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // sqlx keeps the VFS's name for the store's life; SQLite keeps the VFS for good.
+            let vfs: &'static str = Box::leak(format!("fault-{case}").into_boxed_str());
+            let plan = super::fault_vfs::register(vfs);
+            let options = SqliteStore::file_options(&path)
+                .busy_timeout(PROPERTY_BUSY_TIMEOUT)
+                .vfs(vfs);
+            let store = add_token(SqliteStore::with_options(options).await.unwrap()).await;
             let mut all = Vec::new();
             for (round, step) in steps.into_iter().enumerate() {
                 match step {
@@ -606,11 +665,19 @@ proptest::proptest! {
                         let (disk, path) = (disk.clone(), path.clone());
                         let (held, lock_taken) = tokio::sync::oneshot::channel();
                         let before = matches!(fault, Some(Fault::Lock { after_ms: None, .. }));
+                        let (fault, vfs_fault) = match fault {
+                            Some(Fault::Vfs { kind, after }) => (None, Some((kind, after))),
+                            other => (other, None),
+                        };
+                        if let Some((kind, after)) = vfs_fault {
+                            plan.arm(kind, after);
+                        }
                         let injected = fault.map(|fault| {
                             tokio::spawn(async move {
                                 let after_ms = match fault {
                                     Fault::Full { after_ms } => Some(after_ms),
                                     Fault::Lock { after_ms, .. } => after_ms,
+                                    Fault::Vfs { .. } => None,
                                 };
                                 if let Some(ms) = after_ms {
                                     tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -622,6 +689,7 @@ proptest::proptest! {
                                     Fault::Lock { hold_ms, commit, .. } => {
                                         hold_write_lock(&path, hold_ms, commit, held);
                                     }
+                                    Fault::Vfs { .. } => {}
                                 })
                                 .await
                                 .unwrap()
@@ -634,6 +702,8 @@ proptest::proptest! {
                         if let Some(f) = injected {
                             f.await.unwrap();
                         }
+                        // The VFS's fault ends with the round, as a full disk's with `Free`.
+                        plan.disarm();
                     }
                 }
             }
@@ -680,6 +750,49 @@ async fn a_lock_held_past_the_busy_timeout_fails_writes_as_busy_and_loses_nothin
     let after = full_disk_round(&store, 2, 8).await;
     assert!(round_outcome(&after).0, "writes after the lock was let go");
     all.extend(after);
+    store.close().await;
+    drop(store);
+    assert_exactly_the_acknowledged(&path, all).await;
+}
+
+/// The fault VFS the property test uses hits what it aims at: a sync fails a write as an I/O
+/// error, a full disk fails every write until it is disarmed, a lock for writing fails one as
+/// busy; and after each, with the fault gone, the next write succeeds (no restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fault_vfs_fails_what_it_aims_at_and_the_writer_recovers() {
+    use super::fault_vfs::{register, Injected};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let plan = register("fault-deterministic");
+    let options = SqliteStore::file_options(&path)
+        .busy_timeout(Duration::from_millis(50))
+        .vfs("fault-deterministic");
+    let store = add_token(SqliteStore::with_options(options).await.unwrap()).await;
+    let mut all = Vec::new();
+    for (round, kind) in [
+        Injected::IoErrSync,
+        Injected::Full,
+        Injected::Busy,
+        Injected::IoErrWrite,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let before = plan.injected();
+        plan.arm(kind, 0);
+        let acked = full_disk_round(&store, round, 8).await;
+        plan.disarm();
+        assert!(plan.injected() > before, "{kind:?} was injected");
+        let refused = acked.iter().filter(|a| a.done() != Done::Ok).count();
+        assert!(refused > 0, "{kind:?}: some write failed");
+        if matches!(kind, Injected::Full | Injected::Busy) {
+            assert_eq!(refused, acked.len(), "{kind:?} fails every write");
+        }
+        all.extend(acked);
+        let after = full_disk_round(&store, 100 + round, 4).await;
+        assert!(round_outcome(&after).0, "{kind:?}: the writer recovered");
+        all.extend(after);
+    }
     store.close().await;
     drop(store);
     assert_exactly_the_acknowledged(&path, all).await;
