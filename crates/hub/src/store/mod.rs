@@ -20,7 +20,7 @@ use crate::records::{
     DeliveryAttempt, DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry,
     Notice, SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
     TimelineQuery, TokenRecord, TokenState, UploadBatch, UploadOutcome, WebhookConfig,
-    WebhookStats, WebhookTargets, MAX_SUBSCRIPTIONS,
+    WebhookStats, WebhookTargets,
 };
 
 use async_trait::async_trait;
@@ -474,7 +474,7 @@ pub trait Store: StoreReads + SessionStore {
     async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64>;
     /// Creates a subscription, unless the tenant has one of the same form (URL, method,
     /// kinds, domains, imports): then that one, and `false`. [`StoreError::Conflict`] when
-    /// the tenant has [`MAX_SUBSCRIPTIONS`] already.
+    /// the tenant has [`MAX_SUBSCRIPTIONS`](crate::records::MAX_SUBSCRIPTIONS) already.
     async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)>;
     /// Removes a subscription and cancels its waiting deliveries; `None` if there is none.
     async fn delete_subscription(

@@ -26,20 +26,25 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-mod apply;
 mod comments;
-mod listing;
+mod dialect;
 mod migrate;
 mod notify;
 mod retention;
-mod rotation;
-mod sessions;
-mod subscriptions;
-mod tenants;
 mod timeline;
 mod tokens;
 mod upload;
 mod webhooks;
+
+// The queries both backends run alike: one source, compiled here against this backend's
+// `dialect` (and in the other backend against its own; see `portable/mod.rs`).
+#[path = "../portable/mod.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once per backend on purpose, against each one's own types"
+)]
+mod portable;
+use portable::{apply, listing, rotation, sessions, stats, subscriptions, tenants};
 
 use comments::*;
 use notify::*;
@@ -154,7 +159,7 @@ impl StoreReads for PostgresStore {
     }
 
     async fn webhook_stats(&self) -> StoreResult<WebhookStats> {
-        retention::webhook_stats(self).await
+        stats::webhook_stats(self).await
     }
 
     async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>> {
@@ -425,8 +430,11 @@ impl Store for PostgresStore {
     }
 
     async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied> {
-        self.retrying("apply", || {
-            apply::apply(self, tenant, change.clone(), now_ms)
+        self.retrying("apply", || async {
+            let mut tx = self.pool.begin().await?;
+            let applied = apply::apply_in(&mut tx, tenant, change.clone(), now_ms).await?;
+            tx.commit().await?;
+            Ok(applied)
         })
         .await
     }

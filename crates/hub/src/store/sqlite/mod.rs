@@ -20,17 +20,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-mod apply;
 mod comments;
+mod dialect;
 mod handle;
-mod listing;
 mod lock;
 mod migrate;
 mod retention;
-mod rotation;
-mod sessions;
-mod subscriptions;
-mod tenants;
 #[cfg(test)]
 mod tests;
 mod timeline;
@@ -38,6 +33,16 @@ mod tokens;
 mod upload;
 mod webhooks;
 mod writer;
+
+// The queries both backends run alike: one source, compiled here against this backend's
+// `dialect` (and in the other backend against its own; see `portable/mod.rs`).
+#[path = "../portable/mod.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once per backend on purpose, against each one's own types"
+)]
+mod portable;
+use portable::{apply, listing, rotation, sessions, stats, subscriptions, tenants};
 
 use super::rows::*;
 use apply::*;
@@ -257,7 +262,7 @@ impl StoreReads for SqliteStore {
     }
 
     async fn webhook_stats(&self) -> StoreResult<WebhookStats> {
-        retention::webhook_stats(self).await
+        stats::webhook_stats(self).await
     }
 
     async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>> {

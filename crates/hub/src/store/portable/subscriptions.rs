@@ -1,25 +1,29 @@
-//! Webhook subscriptions (issue 13 §1, §2): create once per identical form, list, remove,
-//! disable (their pending deliveries wait as `paused`) and enable (queued again, in order).
+//! Webhook subscriptions (issue 13 §1, §2), for both backends (compiled once in each: see
+//! `portable/mod.rs`): create once per identical form, list, remove, disable (their pending
+//! deliveries wait as `paused`) and enable (queued again, in order).
 
-use super::*;
+use super::dialect::{announce, set_failing_since, sql, Backend, Conn, END_CLAIM};
+use crate::records::{AttemptOutcome, DeliveryStatus, Notice, Subscription, MAX_SUBSCRIPTIONS};
+use crate::store::rows::subscription_from_row;
+use crate::store::{StoreError, StoreResult};
 
 fn kinds_json(s: &Subscription) -> StoreResult<String> {
     let kinds: Vec<&str> = s.kinds.iter().map(|k| k.as_str()).collect();
     Ok(serde_json::to_string(&kinds)?)
 }
 
-pub(super) async fn create_subscription(
-    store: &PostgresStore,
+pub(in crate::store) async fn create_subscription(
+    store: &Backend,
     s: &Subscription,
 ) -> StoreResult<(Subscription, bool)> {
     let kinds = kinds_json(s)?;
     let domains = serde_json::to_string(&s.domains)?;
     let method = s.method.map_or("", |m| m.as_str());
-    let mut tx = store.pool.begin().await?;
-    let same = sqlx::query(
-        "SELECT * FROM webhook_subscriptions WHERE tenant_id = $1 AND url = $2 AND method = $3 \
-         AND kinds = $4 AND domains = $5 AND fire_on_import = $6 ORDER BY created_at, id LIMIT 1",
-    )
+    let mut tx = store.writes().begin().await?;
+    let same = sqlx::query(&sql(
+        "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? AND url = ? AND method = ? \
+         AND kinds = ? AND domains = ? AND fire_on_import = ? ORDER BY created_at, id LIMIT 1",
+    ))
     .bind(&s.tenant_id)
     .bind(&s.url)
     .bind(method)
@@ -31,20 +35,21 @@ pub(super) async fn create_subscription(
     if let Some(row) = same {
         return Ok((subscription_from_row(&row)?, false));
     }
-    let count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_subscriptions WHERE tenant_id = $1")
-            .bind(&s.tenant_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let count: i64 = sqlx::query_scalar(&sql(
+        "SELECT COUNT(*) FROM webhook_subscriptions WHERE tenant_id = ?",
+    ))
+    .bind(&s.tenant_id)
+    .fetch_one(&mut *tx)
+    .await?;
     if count as usize >= MAX_SUBSCRIPTIONS {
         return Err(StoreError::Conflict(format!(
             "a tenant has at most {MAX_SUBSCRIPTIONS} webhook subscriptions"
         )));
     }
-    sqlx::query(
+    sqlx::query(&sql(
         "INSERT INTO webhook_subscriptions (id, tenant_id, url, method, kinds, domains, fire_on_import, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ))
     .bind(&s.id)
     .bind(&s.tenant_id)
     .bind(&s.url)
@@ -65,29 +70,29 @@ pub(super) async fn create_subscription(
     Ok((stored, true))
 }
 
-pub(super) async fn subscriptions(
-    store: &PostgresStore,
+pub(in crate::store) async fn subscriptions(
+    store: &Backend,
     tenant: &str,
 ) -> StoreResult<Vec<Subscription>> {
-    let rows = sqlx::query(
-        "SELECT * FROM webhook_subscriptions WHERE tenant_id = $1 ORDER BY created_at, id",
-    )
+    let rows = sqlx::query(&sql(
+        "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id",
+    ))
     .bind(tenant)
-    .fetch_all(&store.pool)
+    .fetch_all(store.reads())
     .await?;
     rows.iter().map(subscription_from_row).collect()
 }
 
-pub(super) async fn delete_subscription(
-    store: &PostgresStore,
+pub(in crate::store) async fn delete_subscription(
+    store: &Backend,
     tenant: &str,
     id: &str,
     now_ms: i64,
 ) -> StoreResult<Option<Subscription>> {
-    let mut tx = store.pool.begin().await?;
-    let row = sqlx::query(
-        "DELETE FROM webhook_subscriptions WHERE tenant_id = $1 AND id = $2 RETURNING *",
-    )
+    let mut tx = store.writes().begin().await?;
+    let row = sqlx::query(&sql(
+        "DELETE FROM webhook_subscriptions WHERE tenant_id = ? AND id = ? RETURNING *",
+    ))
     .bind(tenant)
     .bind(id)
     .fetch_optional(&mut *tx)
@@ -95,14 +100,15 @@ pub(super) async fn delete_subscription(
     let removed = row.as_ref().map(subscription_from_row).transpose()?;
     if removed.is_some() {
         // Nobody wants them any more; their log stays.
-        sqlx::query(
-            "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = $1, lease_until = NULL, claimed_by = NULL \
-             WHERE subscription_id = $2 AND status IN ('queued', 'retrying', 'paused')",
-        )
-        .bind(now_ms)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        let text = format!(
+            "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ?, {END_CLAIM} \
+             WHERE subscription_id = ? AND status IN ('queued', 'retrying', 'paused')"
+        );
+        sqlx::query(&sql(&text))
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(removed)
@@ -111,7 +117,7 @@ pub(super) async fn delete_subscription(
 /// Disables or enables one subscription and moves its waiting deliveries with it, in the
 /// caller's transaction.
 async fn set_enabled_in(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     tenant: &str,
     id: &str,
     enabled: bool,
@@ -119,19 +125,19 @@ async fn set_enabled_in(
     now_ms: i64,
 ) -> StoreResult<Option<Subscription>> {
     let row = if enabled {
-        sqlx::query(
+        sqlx::query(&sql(
             "UPDATE webhook_subscriptions SET disabled_at = NULL, disabled_reason = NULL, failing_since = NULL \
-             WHERE tenant_id = $1 AND id = $2 RETURNING *",
-        )
+             WHERE tenant_id = ? AND id = ? RETURNING *",
+        ))
         .bind(tenant)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
     } else {
-        sqlx::query(
-            "UPDATE webhook_subscriptions SET disabled_at = COALESCE(disabled_at, $1), disabled_reason = $2 \
-             WHERE tenant_id = $3 AND id = $4 RETURNING *",
-        )
+        sqlx::query(&sql(
+            "UPDATE webhook_subscriptions SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ? \
+             WHERE tenant_id = ? AND id = ? RETURNING *",
+        ))
         .bind(now_ms)
         .bind(reason)
         .bind(tenant)
@@ -143,14 +149,17 @@ async fn set_enabled_in(
         return Ok(None);
     };
     // Paused deliveries keep their attempts and positions: enabled, they go out in order.
-    let sql = if enabled {
+    let text = if enabled {
         "UPDATE webhook_deliveries SET status = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END, \
-         next_attempt_at = $1, updated_at = $2 WHERE subscription_id = $3 AND status = 'paused'"
+         next_attempt_at = ?, updated_at = ? WHERE subscription_id = ? AND status = 'paused'"
+            .to_owned()
     } else {
-        "UPDATE webhook_deliveries SET status = 'paused', next_attempt_at = $1, updated_at = $2, lease_until = NULL, claimed_by = NULL \
-         WHERE subscription_id = $3 AND status IN ('queued', 'retrying')"
+        format!(
+            "UPDATE webhook_deliveries SET status = 'paused', next_attempt_at = ?, updated_at = ?, {END_CLAIM} \
+             WHERE subscription_id = ? AND status IN ('queued', 'retrying')"
+        )
     };
-    sqlx::query(sql)
+    sqlx::query(&sql(&text))
         .bind(now_ms)
         .bind(now_ms)
         .bind(id)
@@ -159,35 +168,36 @@ async fn set_enabled_in(
     Ok(Some(sub))
 }
 
-pub(super) async fn set_subscription_enabled(
-    store: &PostgresStore,
+pub(in crate::store) async fn set_subscription_enabled(
+    store: &Backend,
     tenant: &str,
     id: &str,
     enabled: bool,
     reason: Option<&str>,
     now_ms: i64,
 ) -> StoreResult<Subscription> {
-    let mut tx = store.pool.begin().await?;
+    let mut tx = store.writes().begin().await?;
     let sub = set_enabled_in(&mut tx, tenant, id, enabled, reason, now_ms)
         .await?
         .ok_or(StoreError::NotFound("webhook subscription"))?;
     if enabled {
+        // Its deliveries are due again: other nodes' dispatchers wake on it.
         announce(&mut tx, &Notice::Deliveries).await?;
     }
     tx.commit().await?;
     Ok(sub)
 }
 
-pub(super) async fn disable_failing_subscriptions(
-    store: &PostgresStore,
+pub(in crate::store) async fn disable_failing_subscriptions(
+    store: &Backend,
     failing_before_ms: i64,
     now_ms: i64,
 ) -> StoreResult<Vec<Subscription>> {
-    let mut tx = store.pool.begin().await?;
-    let due: Vec<(String, String, i64)> = sqlx::query_as(
+    let mut tx = store.writes().begin().await?;
+    let due: Vec<(String, String, i64)> = sqlx::query_as(&sql(
         "SELECT tenant_id, id, failing_since FROM webhook_subscriptions \
-         WHERE disabled_at IS NULL AND failing_since IS NOT NULL AND failing_since <= $1",
-    )
+         WHERE disabled_at IS NULL AND failing_since IS NOT NULL AND failing_since <= ?",
+    ))
     .bind(failing_before_ms)
     .fetch_all(&mut *tx)
     .await?;
@@ -208,8 +218,8 @@ pub(super) async fn disable_failing_subscriptions(
 
 /// Notes attempts' outcomes on their subscriptions, in the caller's transaction: a 2xx ends
 /// its subscription's failing streak, any other outcome starts one if none runs.
-pub(super) async fn note_health(
-    conn: &mut PgConnection,
+pub(in crate::store) async fn note_health(
+    conn: &mut Conn,
     outcomes: &[AttemptOutcome],
 ) -> StoreResult<()> {
     let (ok, failed): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
@@ -224,17 +234,7 @@ pub(super) async fn note_health(
             .iter()
             .map(|o| o.attempt.delivery_id.as_str())
             .collect();
-        sqlx::query(
-            "UPDATE webhook_subscriptions SET failing_since = CASE WHEN $1 THEN NULL \
-             ELSE COALESCE(failing_since, $2) END \
-             WHERE id IN (SELECT subscription_id FROM webhook_deliveries \
-             WHERE subscription_id <> '' AND id = ANY($3))",
-        )
-        .bind(healthy)
-        .bind(first)
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await?;
+        set_failing_since(conn, &ids, healthy, first).await?;
     }
     Ok(())
 }

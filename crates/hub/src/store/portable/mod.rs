@@ -1,0 +1,31 @@
+//! The queries both backends run alike, written once.
+//!
+//! This module is compiled twice, once inside each backend (`sqlite/mod.rs` and
+//! `postgres/mod.rs` both load it with `#[path]`), so each copy works on that backend's own
+//! concrete types: no generic bounds over `sqlx::Database`, and a compile error names the
+//! backend it is in. What the two dialects do differently stays in each backend's
+//! `dialect.rs`, which every file here reaches as `super::dialect`:
+//! - `Backend`, `Db`, `Conn`: the store, the sqlx database and its connection;
+//! - `Backend::reads()` and `Backend::writes()`: SQLite's read-only pool and its one writer,
+//!   PostgreSQL's one pool for both;
+//! - `sql(text)`: a statement written with `?` placeholders, as the backend takes it
+//!   (PostgreSQL numbers them: `$1`, `$2`, …);
+//! - `announce(conn, notice)`: tells the other nodes of a commit in the same transaction
+//!   (PostgreSQL's `pg_notify`; nothing on SQLite, which one hub serves alone);
+//! - statements or fragments whose SQL differs (`END_CLAIM`, `GREATEST`, the session upsert),
+//!   and the few steps that need arrays or row locks (`set_failing_since`, `read_comment`).
+//!
+//! What differs for a reason beyond spelling stays in the backends' own files: the timeline
+//! clock, uploads, comments, tokens, delivery claims, retention, migrations, notifications and
+//! SQLite's writer thread.
+
+// The backend's modules the portable queries use, under the names they use.
+use super::{dialect, timeline, webhooks};
+
+pub(super) mod apply;
+pub(super) mod listing;
+pub(super) mod rotation;
+pub(super) mod sessions;
+pub(super) mod stats;
+pub(super) mod subscriptions;
+pub(super) mod tenants;
