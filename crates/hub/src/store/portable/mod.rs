@@ -15,12 +15,19 @@
 //! - statements or fragments whose SQL differs (`END_CLAIM`, `GREATEST`, the session upsert),
 //!   and the few steps that need arrays or row locks (`set_failing_since`, `read_comment`).
 //!
+//! - hooks for what the trait methods do in the backend's own way (`probe_write`, `apply`,
+//!   `upload`, `release_claims`, `claim_for_serving`, `notices`, `write_fault`), and
+//!   `Backend::retrying` (PostgreSQL runs a write again that a concurrent one made it lose).
+//!
+//! `traits` implements the store's traits once, forwarding each method to its query here or
+//! in the backend's own files.
+//!
 //! What differs for a reason beyond spelling stays in the backends' own files: the timeline
 //! clock, uploads, comments, tokens, delivery claims, retention, migrations, notifications and
 //! SQLite's writer thread.
 
 // The backend's modules the portable queries use, under the names they use.
-use super::{dialect, timeline, webhooks};
+use super::{comments, dialect, retention, timeline, tokens, webhooks};
 
 pub(super) mod apply;
 pub(super) mod listing;
@@ -29,3 +36,4 @@ pub(super) mod sessions;
 pub(super) mod stats;
 pub(super) mod subscriptions;
 pub(super) mod tenants;
+mod traits;

@@ -1,13 +1,18 @@
-//! What the portable queries (`store/portable/`, compiled once per backend) need of
-//! PostgreSQL: the store and connection types, its one pool, numbered placeholders, and the
-//! few words of SQL in which it differs from SQLite.
+//! What the portable queries and trait methods (`store/portable/`, compiled once per
+//! backend) need of PostgreSQL: the store and connection types, its one pool, numbered
+//! placeholders, the few words of SQL in which it differs from SQLite, and the trait methods
+//! it answers its own way (notices, transactions run again on contention).
 
+use super::apply::apply_in;
 use super::comments::{load_comment, upsert_comments};
-use super::PostgresStore;
-use crate::store::StoreResult;
+use super::{upload, webhooks, PostgresStore};
+use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
+use crate::rules;
+use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::Comment;
 use sqlx::postgres::{PgConnection, PgPool};
 use std::borrow::Cow;
+use tokio::sync::broadcast;
 
 pub(super) use super::notify::announce;
 
@@ -95,4 +100,75 @@ pub(super) async fn set_failing_since(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Nothing to check: several nodes may write at once, and a failing database shows in every
+/// query (and in `/readyz`'s).
+pub(super) fn write_fault(_store: &Backend) -> Option<StoreError> {
+    None
+}
+
+/// Any number of hubs may serve one PostgreSQL database.
+pub(super) fn claim_for_serving(_store: &Backend) -> StoreResult<()> {
+    Ok(())
+}
+
+/// What the other nodes committed, as this node's listener hears it.
+pub(super) fn notices(store: &Backend) -> Option<broadcast::Receiver<Notice>> {
+    Some(store.notices.subscribe())
+}
+
+/// Taking a transaction id makes the commit write a WAL record: a write that touches no table.
+pub(super) async fn probe_write(store: &Backend) -> StoreResult<()> {
+    sqlx::query("SELECT txid_current()")
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+/// An API change in a transaction of its own, run again if a concurrent one wins.
+pub(super) async fn apply(
+    store: &Backend,
+    tenant: &str,
+    change: Change,
+    now_ms: i64,
+) -> StoreResult<Applied> {
+    store
+        .retrying("apply", || async {
+            let mut tx = store.pool.begin().await?;
+            let applied = apply_in(&mut tx, tenant, change.clone(), now_ms).await?;
+            tx.commit().await?;
+            Ok(applied)
+        })
+        .await
+}
+
+/// An upload batch in a transaction of its own, then the replies that waited for a parent
+/// another batch stored meanwhile, linked in a second one (see `upload::link_late`).
+pub(super) async fn upload(
+    store: &Backend,
+    batch: UploadBatch,
+    now_ms: i64,
+) -> StoreResult<UploadOutcome> {
+    let prepared = rules::upload::prepare_upload(&batch.comments, &batch.tenant_id, now_ms)?;
+    let (mut outcome, late_keys) = store
+        .retrying("upload", || {
+            let mut prepared = prepared.clone();
+            let batch = &batch;
+            async move { upload::upload(store, batch, &mut prepared, now_ms).await }
+        })
+        .await?;
+    let (entries, deliveries) = store
+        .retrying("upload links", || {
+            upload::link_late(store, &batch.tenant_id, &batch.token, &late_keys, now_ms)
+        })
+        .await?;
+    outcome.entries.extend(entries);
+    outcome.deliveries += deliveries;
+    Ok(outcome)
+}
+
+/// Gives back this node's claims on `ids`.
+pub(super) async fn release_claims(store: &Backend, ids: &[String]) -> StoreResult<()> {
+    webhooks::release_claims(store, ids).await
 }

@@ -1,15 +1,18 @@
-//! What the portable queries (`store/portable/`, compiled once per backend) need of SQLite:
-//! the store and connection types, its pools for reads and writes, and the few words of SQL
-//! in which it differs from PostgreSQL.
+//! What the portable queries and trait methods (`store/portable/`, compiled once per
+//! backend) need of SQLite: the store and connection types, its pools for reads and writes,
+//! the few words of SQL in which it differs from PostgreSQL, and the trait methods it
+//! answers its own way (the group-commit writer, the serving lock).
 
 use super::comments::{load_comment, upsert_comments};
-use super::{SqliteStore, MAX_PARAMS};
-use crate::records::Notice;
-use crate::store::StoreResult;
+use super::{lock, webhooks, writer, SqliteStore, MAX_PARAMS};
+use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
+use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::Comment;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, SqlitePool};
 use std::borrow::Cow;
+use std::future::Future;
+use tokio::sync::broadcast;
 
 pub(super) type Backend = SqliteStore;
 pub(super) type Db = sqlx::Sqlite;
@@ -103,4 +106,61 @@ pub(super) async fn set_failing_since(
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+impl SqliteStore {
+    /// Runs `work` once: the one writer runs transactions one at a time, so none is given up
+    /// for a concurrent one (PostgreSQL runs it again; see its `retrying`).
+    pub(super) async fn retrying<T, F, Fut>(&self, _what: &str, mut work: F) -> StoreResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = StoreResult<T>>,
+    {
+        work().await
+    }
+}
+
+/// While the writer's groups fail for a storage fault, the last error.
+pub(super) fn write_fault(store: &Backend) -> Option<StoreError> {
+    store.health.failing().filter(|e| e.fault().is_some())
+}
+
+/// Takes an exclusive advisory lock on `<db>-serving.lock` and writes this process's id into
+/// it. A second `serve` of the same file gets a conflict naming the holder's pid.
+pub(super) fn claim_for_serving(store: &Backend) -> StoreResult<()> {
+    lock::claim_for_serving(store)
+}
+
+/// No other node writes a SQLite file: no notices.
+pub(super) fn notices(_store: &Backend) -> Option<broadcast::Receiver<Notice>> {
+    None
+}
+
+/// Through the writer, like every write (see `writer::probe_write`).
+pub(super) async fn probe_write(store: &Backend) -> StoreResult<()> {
+    writer::probe_write(store).await
+}
+
+/// An API change goes to the group-commit writer.
+pub(super) async fn apply(
+    store: &Backend,
+    tenant: &str,
+    change: Change,
+    now_ms: i64,
+) -> StoreResult<Applied> {
+    writer::apply(store, tenant, change, now_ms).await
+}
+
+/// An upload batch goes to the group-commit writer.
+pub(super) async fn upload(
+    store: &Backend,
+    batch: UploadBatch,
+    now_ms: i64,
+) -> StoreResult<UploadOutcome> {
+    writer::upload(store, batch, now_ms).await
+}
+
+/// Gives back this hub's claims on `ids` (only the lease to clear).
+pub(super) async fn release_claims(store: &Backend, ids: &[String]) -> StoreResult<()> {
+    webhooks::release_some(store, ids).await
 }
