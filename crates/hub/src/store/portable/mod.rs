@@ -23,17 +23,19 @@
 //! in the backend's own files.
 //!
 //! What differs for a reason beyond spelling stays in the backends' own files: the timeline
-//! clock, uploads, comments, tokens, delivery claims, retention, migrations, notifications and
-//! SQLite's writer thread.
+//! clock, uploads (with PostgreSQL's token progress), comments, delivery claims, retention,
+//! migrations, notifications and SQLite's writer thread.
 
 // The backend's modules the portable queries use, under the names they use.
-use super::{comments, dialect, retention, timeline, tokens, webhooks};
+use super::{comments, dialect, retention, timeline, webhooks};
 
 pub(super) mod apply;
+mod comment_reads;
 pub(super) mod listing;
 pub(super) mod rotation;
 pub(super) mod sessions;
 pub(super) mod stats;
 pub(super) mod subscriptions;
 pub(super) mod tenants;
+pub(super) mod tokens;
 mod traits;

@@ -6,8 +6,8 @@
 //! in `retrying`, which runs it again on contention there and just once on SQLite.
 
 use super::dialect::{self, Backend};
+use super::{comment_reads, listing, rotation, sessions, stats, subscriptions, tenants};
 use super::{comments, retention, timeline, tokens, webhooks};
-use super::{listing, rotation, sessions, stats, subscriptions, tenants};
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
     DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, NewEntry, Notice, SecretRetirement,
@@ -58,11 +58,11 @@ impl StoreReads for Backend {
     }
 
     async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>> {
-        comments::comment(self, tenant, id).await
+        comment_reads::comment(self, tenant, id).await
     }
 
     async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>> {
-        comments::comments_by_url(self, tenant, url_id).await
+        comment_reads::comments_by_url(self, tenant, url_id).await
     }
 
     async fn comments_page(
@@ -71,7 +71,7 @@ impl StoreReads for Backend {
         skip: u64,
         limit: u64,
     ) -> StoreResult<Vec<Comment>> {
-        comments::comments_page(self, tenant, skip, limit).await
+        comment_reads::comments_page(self, tenant, skip, limit).await
     }
 
     async fn list_comments(
@@ -79,15 +79,15 @@ impl StoreReads for Backend {
         tenant: &str,
         q: &CommentsQuery<'_>,
     ) -> StoreResult<Vec<Comment>> {
-        comments::list_comments(self, tenant, q).await
+        comment_reads::list_comments(self, tenant, q).await
     }
 
     async fn count_comments(&self, tenant: &str) -> StoreResult<u64> {
-        comments::count_comments(self, tenant).await
+        comment_reads::count_comments(self, tenant).await
     }
 
     async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
-        comments::vote(self, tenant, id).await
+        comment_reads::vote(self, tenant, id).await
     }
 
     async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {

@@ -32,13 +32,16 @@ impl PostgresStore {
     }
 }
 
-/// The portable statement with PostgreSQL's numbered placeholders: the n-th `?` becomes `$n`.
-/// (The portable statements hold no `?` inside a string literal.)
+/// The portable statement with PostgreSQL's numbered placeholders: `?N` becomes `$N`, and
+/// the n-th plain `?` becomes `$n` (a statement uses one form or the other). The portable
+/// statements hold no `?` inside a string literal.
 pub(super) fn sql(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 16);
-    for (n, part) in text.split('?').enumerate() {
-        if n > 0 {
-            out.push('$');
+    let mut parts = text.split('?');
+    out.push_str(parts.next().unwrap_or_default());
+    for (n, part) in (1..).zip(parts) {
+        out.push('$');
+        if !part.starts_with(|c: char| c.is_ascii_digit()) {
             out.push_str(&n.to_string());
         }
         out.push_str(part);
@@ -171,4 +174,19 @@ pub(super) async fn upload(
 /// Gives back this node's claims on `ids`.
 pub(super) async fn release_claims(store: &Backend, ids: &[String]) -> StoreResult<()> {
     webhooks::release_claims(store, ids).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sql;
+
+    #[test]
+    fn placeholders_are_numbered_in_order_or_as_written() {
+        assert_eq!(sql("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+        assert_eq!(
+            sql("a = ?1 OR b = ?1 LIMIT ?2"),
+            "a = $1 OR b = $1 LIMIT $2"
+        );
+        assert_eq!(sql("no placeholder"), "no placeholder");
+    }
 }

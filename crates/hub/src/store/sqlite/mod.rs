@@ -9,8 +9,7 @@ use crate::rules;
 use crate::rules::upload::{Prepared, StoredComment};
 use fastcomments_protocol::WebhookEventKind;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::collections::{HashMap, HashSet};
@@ -29,7 +28,6 @@ mod retention;
 #[cfg(test)]
 mod tests;
 mod timeline;
-mod tokens;
 mod upload;
 mod webhooks;
 mod writer;
@@ -43,8 +41,8 @@ mod writer;
 )]
 mod portable;
 // What this backend's own files call: `apply_in` (a change inside a transaction they
-// opened) and `note_health` (when attempts are recorded).
-use portable::{apply, subscriptions};
+// opened), `note_health` (when attempts are recorded), the token's row (uploads).
+use portable::{apply, subscriptions, tokens};
 
 use super::rows::*;
 use apply::*;
