@@ -16,11 +16,11 @@ mod rows;
 pub mod sqlite;
 
 use crate::records::{
-    target_host, ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery,
-    DeliveryAttempt, DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry,
-    Notice, SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
+    ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry, Notice,
+    SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
     TimelineQuery, TokenRecord, TokenState, UploadBatch, UploadOutcome, WebhookConfig,
-    WebhookStats, WebhookTargets,
+    WebhookStats,
 };
 
 use async_trait::async_trait;

@@ -4,8 +4,8 @@
 //! the outbox rows.
 
 use super::dialect::{read_comment, save_comment, sql, Conn};
+use super::outbox::{enqueue_webhooks, load_webhook_targets};
 use super::timeline::append_entries;
-use super::webhooks::{enqueue_webhooks, load_webhook_targets};
 use crate::records::{Applied, Change, NewEntry};
 use crate::rules;
 use crate::store::rows::vote_from_row;

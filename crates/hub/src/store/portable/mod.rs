@@ -32,6 +32,7 @@ use super::{comments, dialect, retention, timeline, webhooks};
 pub(super) mod apply;
 mod comment_reads;
 pub(super) mod listing;
+pub(super) mod outbox;
 pub(super) mod rotation;
 pub(super) mod sessions;
 pub(super) mod stats;

@@ -6,7 +6,7 @@
 //! in `retrying`, which runs it again on contention there and just once on SQLite.
 
 use super::dialect::{self, Backend};
-use super::{comment_reads, listing, rotation, sessions, stats, subscriptions, tenants};
+use super::{comment_reads, listing, outbox, rotation, sessions, stats, subscriptions, tenants};
 use super::{comments, retention, timeline, tokens, webhooks};
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
@@ -103,11 +103,11 @@ impl StoreReads for Backend {
     }
 
     async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>> {
-        webhooks::webhook_configs(self, tenant).await
+        outbox::webhook_configs(self, tenant).await
     }
 
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>> {
-        webhooks::next_due_at(self, after_ms).await
+        outbox::next_due_at(self, after_ms).await
     }
 
     async fn deliveries(
@@ -117,7 +117,7 @@ impl StoreReads for Backend {
         comment_id: Option<&str>,
         limit: u64,
     ) -> StoreResult<Vec<Delivery>> {
-        webhooks::deliveries(self, tenant, status, comment_id, limit).await
+        outbox::deliveries(self, tenant, status, comment_id, limit).await
     }
 
     async fn delivery(
@@ -125,7 +125,7 @@ impl StoreReads for Backend {
         tenant: &str,
         id: &str,
     ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
-        webhooks::delivery(self, tenant, id).await
+        outbox::delivery(self, tenant, id).await
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
@@ -336,7 +336,7 @@ impl Store for Backend {
         config: &WebhookConfig,
         now_ms: i64,
     ) -> StoreResult<()> {
-        webhooks::put_webhook_config(self, tenant, config, now_ms).await
+        outbox::put_webhook_config(self, tenant, config, now_ms).await
     }
 
     async fn due_deliveries(&self, q: &DueQuery<'_>) -> StoreResult<Vec<Delivery>> {
@@ -352,7 +352,7 @@ impl Store for Backend {
     }
 
     async fn cancel_delivery(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<Delivery> {
-        webhooks::cancel_delivery(self, tenant, id, now_ms).await
+        outbox::cancel_delivery(self, tenant, id, now_ms).await
     }
 
     async fn retry_delivery(
@@ -362,7 +362,7 @@ impl Store for Backend {
         now_ms: i64,
         extra_attempts: i64,
     ) -> StoreResult<Delivery> {
-        webhooks::retry_delivery(self, tenant, id, now_ms, extra_attempts).await
+        outbox::retry_delivery(self, tenant, id, now_ms, extra_attempts).await
     }
 
     async fn retry_failed_since(

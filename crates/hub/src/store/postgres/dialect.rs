@@ -16,6 +16,9 @@ use tokio::sync::broadcast;
 
 pub(super) use super::notify::announce;
 
+/// Most bound values one statement carries: 3,000 rows of 19, under PostgreSQL's 65,535.
+pub(super) const MAX_PARAMS: usize = 57_000;
+
 pub(super) type Backend = PostgresStore;
 pub(super) type Db = sqlx::Postgres;
 pub(super) type Conn = PgConnection;

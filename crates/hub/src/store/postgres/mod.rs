@@ -45,13 +45,13 @@ mod webhooks;
 )]
 mod portable;
 // What this backend's own files call: `apply_in` (a change inside a transaction they
-// opened) and `note_health` (when attempts are recorded).
+// opened), `note_health` (when attempts are recorded) and the outbox (uploads).
+use portable::outbox::{enqueue_webhooks, load_webhook_targets};
 use portable::{apply, subscriptions};
 
 use comments::*;
 use notify::*;
 use timeline::*;
-use webhooks::*;
 
 /// How many times a write is run again after the database gave it up for a concurrent one.
 const CONTENTION_RETRIES: usize = 8;

@@ -4,7 +4,7 @@
 //! answers its own way (the group-commit writer, the serving lock).
 
 use super::comments::{load_comment, upsert_comments};
-use super::{lock, webhooks, writer, SqliteStore, MAX_PARAMS};
+use super::{lock, webhooks, writer, SqliteStore};
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::Comment;
@@ -13,6 +13,9 @@ use sqlx::{QueryBuilder, SqlitePool};
 use std::borrow::Cow;
 use std::future::Future;
 use tokio::sync::broadcast;
+
+/// Most bound values one statement carries (SQLite allows 32,766).
+pub(super) use super::MAX_PARAMS;
 
 pub(super) type Backend = SqliteStore;
 pub(super) type Db = sqlx::Sqlite;

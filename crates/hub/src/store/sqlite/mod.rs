@@ -41,7 +41,9 @@ mod writer;
 )]
 mod portable;
 // What this backend's own files call: `apply_in` (a change inside a transaction they
-// opened), `note_health` (when attempts are recorded), the token's row (uploads).
+// opened), `note_health` (when attempts are recorded), the outbox and the token's row
+// (uploads).
+use portable::outbox::{enqueue_webhooks, load_webhook_targets};
 use portable::{apply, subscriptions, tokens};
 
 use super::rows::*;
@@ -52,7 +54,6 @@ use migrate::*;
 use timeline::*;
 use tokens::*;
 use upload::*;
-use webhooks::*;
 use writer::*;
 
 /// Most bound values one statement carries (SQLite allows 32,766).
