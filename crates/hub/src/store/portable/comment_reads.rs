@@ -2,6 +2,7 @@
 //! `portable/mod.rs`).
 
 use super::dialect::{read_comment, sql, Backend};
+use super::{read_one, read_rows};
 use crate::records::CommentsQuery;
 use crate::store::rows::{readable_comments, vote_from_row};
 use crate::store::StoreResult;
@@ -21,14 +22,9 @@ pub(in crate::store) async fn comments_by_url(
     tenant: &str,
     url_id: &str,
 ) -> StoreResult<Vec<Comment>> {
-    let rows = sqlx::query(&sql(
-        "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id",
-    ))
-    .bind(tenant)
-    .bind(url_id)
-    .fetch_all(store.reads())
-    .await?;
-    readable_comments(&rows)
+    let text =
+        "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id";
+    readable_comments(&read_rows(store, text, &[tenant, url_id]).await?)
 }
 
 pub(in crate::store) async fn comments_page(
@@ -80,10 +76,6 @@ pub(in crate::store) async fn vote(
     tenant: &str,
     id: &str,
 ) -> StoreResult<Option<Vote>> {
-    let row = sqlx::query(&sql("SELECT doc FROM votes WHERE tenant_id = ? AND id = ?"))
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(store.reads())
-        .await?;
-    row.as_ref().map(vote_from_row).transpose()
+    let text = "SELECT doc FROM votes WHERE tenant_id = ? AND id = ?";
+    read_one(store, text, &[tenant, id], vote_from_row).await
 }

@@ -2,16 +2,20 @@
 //! `portable/mod.rs`).
 
 use super::dialect::{announce, sql, Backend, Db, END_CLAIM};
+use super::read_all;
 use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, Notice, Tenant};
 use crate::store::rows::{delivery_from_row, tenant_from_row};
 use crate::store::StoreResult;
 use sqlx::{QueryBuilder, Row};
 
 pub(in crate::store) async fn list_tenants(store: &Backend) -> StoreResult<Vec<Tenant>> {
-    let rows = sqlx::query("SELECT * FROM tenants ORDER BY name, id")
-        .fetch_all(store.reads())
-        .await?;
-    rows.iter().map(tenant_from_row).collect()
+    read_all(
+        store,
+        "SELECT * FROM tenants ORDER BY name, id",
+        &[],
+        tenant_from_row,
+    )
+    .await
 }
 
 pub(in crate::store) async fn find_deliveries(

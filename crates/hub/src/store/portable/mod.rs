@@ -29,6 +29,9 @@
 // The backend's modules the portable queries use, under the names they use.
 use super::{comments, dialect, retention, timeline, webhooks};
 
+use crate::store::StoreResult;
+use dialect::{sql, Backend, Row};
+
 pub(super) mod apply;
 mod comment_reads;
 pub(super) mod listing;
@@ -40,3 +43,41 @@ pub(super) mod subscriptions;
 pub(super) mod tenants;
 pub(super) mod tokens;
 mod traits;
+
+/// What maps a row to a record (the `*_from_row` functions of `store/rows.rs`).
+type FromRow<T> = fn(&Row) -> StoreResult<T>;
+
+/// The rows of a read on the store's read pool, its `?` placeholders bound to `args` in order
+/// (text: the ids and names most reads select by).
+async fn read_rows(store: &Backend, text: &str, args: &[&str]) -> StoreResult<Vec<Row>> {
+    let text = sql(text);
+    let mut query = sqlx::query(&text);
+    for arg in args {
+        query = query.bind(*arg);
+    }
+    Ok(query.fetch_all(store.reads()).await?)
+}
+
+/// Every row of a read (see [`read_rows`]), as records.
+async fn read_all<T>(
+    store: &Backend,
+    text: &str,
+    args: &[&str],
+    f: FromRow<T>,
+) -> StoreResult<Vec<T>> {
+    read_rows(store, text, args).await?.iter().map(f).collect()
+}
+
+/// The first row of a read (see [`read_rows`]; they select by a key), as a record.
+async fn read_one<T>(
+    store: &Backend,
+    text: &str,
+    args: &[&str],
+    f: FromRow<T>,
+) -> StoreResult<Option<T>> {
+    read_rows(store, text, args)
+        .await?
+        .first()
+        .map(f)
+        .transpose()
+}

@@ -4,6 +4,7 @@
 //! (their `webhooks.rs`).
 
 use super::dialect::{announce, sql, Backend, Conn, Db, END_CLAIM, GREATEST, MAX_PARAMS};
+use super::{read_all, read_one};
 use crate::records::{
     target_host, Delivery, DeliveryAttempt, DeliveryStatus, Notice, WebhookConfig, WebhookTargets,
 };
@@ -171,26 +172,12 @@ pub(in crate::store) async fn delivery(
     tenant: &str,
     id: &str,
 ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
-    let row = sqlx::query(&sql(
-        "SELECT * FROM webhook_deliveries WHERE tenant_id = ? AND id = ?",
-    ))
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(store.reads())
-    .await?;
-    let Some(d) = row.as_ref().map(delivery_from_row).transpose()? else {
+    let text = "SELECT * FROM webhook_deliveries WHERE tenant_id = ? AND id = ?";
+    let Some(d) = read_one(store, text, &[tenant, id], delivery_from_row).await? else {
         return Ok(None);
     };
-    let rows = sqlx::query(&sql(
-        "SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt",
-    ))
-    .bind(id)
-    .fetch_all(store.reads())
-    .await?;
-    let attempts = rows
-        .iter()
-        .map(attempt_from_row)
-        .collect::<StoreResult<_>>()?;
+    let text = "SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt";
+    let attempts = read_all(store, text, &[id], attempt_from_row).await?;
     Ok(Some((d, attempts)))
 }
 

@@ -2,6 +2,7 @@
 //! see `portable/mod.rs`).
 
 use super::dialect::{announce, sql, Backend, Conn};
+use super::{read_all, read_one};
 use crate::records::{ApiSecret, Notice, Tenant};
 use crate::store::rows::{secret_from_row, tenant_from_row};
 use crate::store::{StoreError, StoreResult};
@@ -68,35 +69,24 @@ pub(super) async fn insert_secret(conn: &mut Conn, s: &ApiSecret) -> StoreResult
 }
 
 pub(in crate::store) async fn tenant(store: &Backend, id: &str) -> StoreResult<Option<Tenant>> {
-    let row = sqlx::query(&sql("SELECT * FROM tenants WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(store.reads())
-        .await?;
-    row.as_ref().map(tenant_from_row).transpose()
+    let text = "SELECT * FROM tenants WHERE id = ?";
+    read_one(store, text, &[id], tenant_from_row).await
 }
 
 pub(in crate::store) async fn secret_by_value(
     store: &Backend,
     secret: &str,
 ) -> StoreResult<Option<ApiSecret>> {
-    let row = sqlx::query(&sql("SELECT * FROM api_secrets WHERE secret = ?"))
-        .bind(secret)
-        .fetch_optional(store.reads())
-        .await?;
-    row.as_ref().map(secret_from_row).transpose()
+    let text = "SELECT * FROM api_secrets WHERE secret = ?";
+    read_one(store, text, &[secret], secret_from_row).await
 }
 
 pub(in crate::store) async fn list_secrets(
     store: &Backend,
     tenant: &str,
 ) -> StoreResult<Vec<ApiSecret>> {
-    let rows = sqlx::query(&sql(
-        "SELECT * FROM api_secrets WHERE tenant_id = ? ORDER BY created_at, id",
-    ))
-    .bind(tenant)
-    .fetch_all(store.reads())
-    .await?;
-    rows.iter().map(secret_from_row).collect()
+    let text = "SELECT * FROM api_secrets WHERE tenant_id = ? ORDER BY created_at, id";
+    read_all(store, text, &[tenant], secret_from_row).await
 }
 
 /// Adds a secret and tells the other nodes (their secret caches).

@@ -4,6 +4,7 @@
 
 use super::dialect::{announce, sql, Backend, Conn, Db, GREATEST};
 use super::timeline::append_entries;
+use super::{read_all, read_one};
 use crate::records::{NewEntry, Notice, TimelineEntry, TokenRecord};
 use crate::store::rows::token_from_row;
 use crate::store::{StoreError, StoreResult};
@@ -60,11 +61,8 @@ pub(in crate::store) async fn token(
     store: &Backend,
     token: &str,
 ) -> StoreResult<Option<TokenRecord>> {
-    let row = sqlx::query(&sql("SELECT * FROM integration_tokens WHERE token = ?"))
-        .bind(token)
-        .fetch_optional(store.reads())
-        .await?;
-    row.as_ref().map(token_from_row).transpose()
+    let text = "SELECT * FROM integration_tokens WHERE token = ?";
+    read_one(store, text, &[token], token_from_row).await
 }
 
 pub(in crate::store) async fn register_token(
@@ -99,13 +97,8 @@ pub(in crate::store) async fn list_tokens(
     store: &Backend,
     tenant: &str,
 ) -> StoreResult<Vec<TokenRecord>> {
-    let rows = sqlx::query(&sql(
-        "SELECT * FROM integration_tokens WHERE tenant_id = ? ORDER BY created_at, token",
-    ))
-    .bind(tenant)
-    .fetch_all(store.reads())
-    .await?;
-    rows.iter().map(token_from_row).collect()
+    let text = "SELECT * FROM integration_tokens WHERE tenant_id = ? ORDER BY created_at, token";
+    read_all(store, text, &[tenant], token_from_row).await
 }
 
 pub(in crate::store) async fn save_token(

@@ -21,6 +21,7 @@ pub(super) const MAX_PARAMS: usize = 57_000;
 
 pub(super) type Backend = PostgresStore;
 pub(super) type Db = sqlx::Postgres;
+pub(super) type Row = sqlx::postgres::PgRow;
 pub(super) type Conn = PgConnection;
 
 impl PostgresStore {

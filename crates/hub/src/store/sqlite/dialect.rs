@@ -19,6 +19,7 @@ pub(super) use super::MAX_PARAMS;
 
 pub(super) type Backend = SqliteStore;
 pub(super) type Db = sqlx::Sqlite;
+pub(super) type Row = sqlx::sqlite::SqliteRow;
 pub(super) type Conn = SqliteConnection;
 
 impl SqliteStore {
