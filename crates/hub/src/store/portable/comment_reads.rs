@@ -2,11 +2,10 @@
 //! `portable/mod.rs`).
 
 use super::dialect::{read_comment, sql, Backend};
-use super::{read_one, read_rows};
 use crate::records::CommentsQuery;
-use crate::store::rows::{readable_comments, vote_from_row};
+use crate::store::rows::readable_comments;
 use crate::store::StoreResult;
-use fastcomments_protocol::{Comment, Vote};
+use fastcomments_protocol::Comment;
 
 pub(in crate::store) async fn comment(
     store: &Backend,
@@ -15,16 +14,6 @@ pub(in crate::store) async fn comment(
 ) -> StoreResult<Option<Comment>> {
     let mut conn = store.reads().acquire().await?;
     read_comment(&mut conn, tenant, id, false).await
-}
-
-pub(in crate::store) async fn comments_by_url(
-    store: &Backend,
-    tenant: &str,
-    url_id: &str,
-) -> StoreResult<Vec<Comment>> {
-    let text =
-        "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id";
-    readable_comments(&read_rows(store, text, &[tenant, url_id]).await?)
 }
 
 pub(in crate::store) async fn comments_page(
@@ -69,13 +58,4 @@ pub(in crate::store) async fn count_comments(store: &Backend, tenant: &str) -> S
         .fetch_one(store.reads())
         .await?;
     Ok(n.max(0) as u64)
-}
-
-pub(in crate::store) async fn vote(
-    store: &Backend,
-    tenant: &str,
-    id: &str,
-) -> StoreResult<Option<Vote>> {
-    let text = "SELECT doc FROM votes WHERE tenant_id = ? AND id = ?";
-    read_one(store, text, &[tenant, id], vote_from_row).await
 }

@@ -2,21 +2,10 @@
 //! `portable/mod.rs`).
 
 use super::dialect::{announce, sql, Backend, Db, END_CLAIM};
-use super::read_all;
-use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, Notice, Tenant};
-use crate::store::rows::{delivery_from_row, tenant_from_row};
+use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, Notice};
+use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
 use sqlx::{QueryBuilder, Row};
-
-pub(in crate::store) async fn list_tenants(store: &Backend) -> StoreResult<Vec<Tenant>> {
-    read_all(
-        store,
-        "SELECT * FROM tenants ORDER BY name, id",
-        &[],
-        tenant_from_row,
-    )
-    .await
-}
 
 pub(in crate::store) async fn find_deliveries(
     store: &Backend,

@@ -4,9 +4,7 @@
 //! minute per admin are no load for the group commit).
 
 use super::dialect::{sql, Backend, GREATEST, SAVE_SESSION, TRIM_ANONYMOUS_SESSIONS};
-use super::read_one;
 use crate::records::SessionRecord;
-use crate::store::rows::session_from_row;
 use crate::store::StoreResult;
 
 pub(in crate::store) async fn save_session(
@@ -31,14 +29,6 @@ pub(in crate::store) async fn save_session(
     }
     tx.commit().await?;
     Ok(())
-}
-
-pub(in crate::store) async fn session(
-    store: &Backend,
-    id: &str,
-) -> StoreResult<Option<SessionRecord>> {
-    let text = "SELECT * FROM admin_sessions WHERE id = ?";
-    read_one(store, text, &[id], session_from_row).await
 }
 
 pub(in crate::store) async fn touch_session(

@@ -3,7 +3,6 @@
 //! deliveries wait as `paused`) and enable (queued again, in order).
 
 use super::dialect::{announce, set_failing_since, sql, Backend, Conn, END_CLAIM};
-use super::read_all;
 use crate::records::{AttemptOutcome, DeliveryStatus, Notice, Subscription, MAX_SUBSCRIPTIONS};
 use crate::store::rows::subscription_from_row;
 use crate::store::{StoreError, StoreResult};
@@ -69,14 +68,6 @@ pub(in crate::store) async fn create_subscription(
         ..s.clone()
     };
     Ok((stored, true))
-}
-
-pub(in crate::store) async fn subscriptions(
-    store: &Backend,
-    tenant: &str,
-) -> StoreResult<Vec<Subscription>> {
-    let text = "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id";
-    read_all(store, text, &[tenant], subscription_from_row).await
 }
 
 pub(in crate::store) async fn delete_subscription(

@@ -2,9 +2,8 @@
 //! see `portable/mod.rs`).
 
 use super::dialect::{announce, sql, Backend, Conn};
-use super::{read_all, read_one};
 use crate::records::{ApiSecret, Notice, Tenant};
-use crate::store::rows::{secret_from_row, tenant_from_row};
+use crate::store::rows::secret_from_row;
 use crate::store::{StoreError, StoreResult};
 
 pub(in crate::store) async fn create_tenant(
@@ -66,27 +65,6 @@ pub(super) async fn insert_secret(conn: &mut Conn, s: &ApiSecret) -> StoreResult
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-pub(in crate::store) async fn tenant(store: &Backend, id: &str) -> StoreResult<Option<Tenant>> {
-    let text = "SELECT * FROM tenants WHERE id = ?";
-    read_one(store, text, &[id], tenant_from_row).await
-}
-
-pub(in crate::store) async fn secret_by_value(
-    store: &Backend,
-    secret: &str,
-) -> StoreResult<Option<ApiSecret>> {
-    let text = "SELECT * FROM api_secrets WHERE secret = ?";
-    read_one(store, text, &[secret], secret_from_row).await
-}
-
-pub(in crate::store) async fn list_secrets(
-    store: &Backend,
-    tenant: &str,
-) -> StoreResult<Vec<ApiSecret>> {
-    let text = "SELECT * FROM api_secrets WHERE tenant_id = ? ORDER BY created_at, id";
-    read_all(store, text, &[tenant], secret_from_row).await
 }
 
 /// Adds a secret and tells the other nodes (their secret caches).

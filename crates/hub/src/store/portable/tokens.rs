@@ -4,7 +4,6 @@
 
 use super::dialect::{announce, sql, Backend, Conn, Db, GREATEST};
 use super::timeline::append_entries;
-use super::{read_all, read_one};
 use crate::records::{NewEntry, Notice, TimelineEntry, TokenRecord};
 use crate::store::rows::token_from_row;
 use crate::store::{StoreError, StoreResult};
@@ -57,14 +56,6 @@ pub(in crate::store) async fn read_token(
     row.as_ref().map(token_from_row).transpose()
 }
 
-pub(in crate::store) async fn token(
-    store: &Backend,
-    token: &str,
-) -> StoreResult<Option<TokenRecord>> {
-    let text = "SELECT * FROM integration_tokens WHERE token = ?";
-    read_one(store, text, &[token], token_from_row).await
-}
-
 pub(in crate::store) async fn register_token(
     store: &Backend,
     r: &TokenRecord,
@@ -91,14 +82,6 @@ pub(in crate::store) async fn register_token(
     }
     tx.commit().await?;
     Ok(stored)
-}
-
-pub(in crate::store) async fn list_tokens(
-    store: &Backend,
-    tenant: &str,
-) -> StoreResult<Vec<TokenRecord>> {
-    let text = "SELECT * FROM integration_tokens WHERE tenant_id = ? ORDER BY created_at, token";
-    read_all(store, text, &[tenant], token_from_row).await
 }
 
 pub(in crate::store) async fn save_token(

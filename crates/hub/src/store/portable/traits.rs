@@ -1,6 +1,6 @@
 //! The store's three traits for both backends (compiled once in each: see `portable/mod.rs`):
-//! each method forwards to the query of the same name, in `portable/` or in the backend's own
-//! files. What a backend does in its own way at this level (claiming the database for one
+//! a read by key is written here; every other method forwards to the query of the same name,
+//! in `portable/` or in the backend's own files. What a backend does in its own way at this level (claiming the database for one
 //! hub, notices from other nodes, the probe write, applying a change and an upload, giving
 //! back claims) is in its `dialect.rs`; a write PostgreSQL may lose to a concurrent one runs
 //! in `retrying`, which runs it again on contention there and just once on SQLite.
@@ -8,11 +8,16 @@
 use super::dialect::{self, Backend};
 use super::{comment_reads, listing, outbox, rotation, sessions, stats, subscriptions, tenants};
 use super::{comments, retention, timeline, tokens, webhooks};
+use super::{read_all, read_one, read_rows};
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
     DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, NewEntry, Notice, SecretRetirement,
     SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord,
     UploadBatch, UploadOutcome, WebhookConfig, WebhookStats,
+};
+use crate::store::rows::{
+    readable_comments, secret_from_row, session_from_row, subscription_from_row, tenant_from_row,
+    token_from_row, vote_from_row,
 };
 use crate::store::{SessionStore, Store, StoreError, StoreReads, StoreResult};
 use async_trait::async_trait;
@@ -26,15 +31,18 @@ impl StoreReads for Backend {
     }
 
     async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
-        tenants::tenant(self, id).await
+        let text = "SELECT * FROM tenants WHERE id = ?";
+        read_one(self, text, &[id], tenant_from_row).await
     }
 
     async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>> {
-        tenants::secret_by_value(self, secret).await
+        let text = "SELECT * FROM api_secrets WHERE secret = ?";
+        read_one(self, text, &[secret], secret_from_row).await
     }
 
     async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>> {
-        tenants::list_secrets(self, tenant).await
+        let text = "SELECT * FROM api_secrets WHERE tenant_id = ? ORDER BY created_at, id";
+        read_all(self, text, &[tenant], secret_from_row).await
     }
 
     async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>> {
@@ -46,15 +54,20 @@ impl StoreReads for Backend {
     }
 
     async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>> {
-        subscriptions::subscriptions(self, tenant).await
+        let text =
+            "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id";
+        read_all(self, text, &[tenant], subscription_from_row).await
     }
 
     async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
-        tokens::token(self, token).await
+        let text = "SELECT * FROM integration_tokens WHERE token = ?";
+        read_one(self, text, &[token], token_from_row).await
     }
 
     async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>> {
-        tokens::list_tokens(self, tenant).await
+        let text =
+            "SELECT * FROM integration_tokens WHERE tenant_id = ? ORDER BY created_at, token";
+        read_all(self, text, &[tenant], token_from_row).await
     }
 
     async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>> {
@@ -62,7 +75,9 @@ impl StoreReads for Backend {
     }
 
     async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>> {
-        comment_reads::comments_by_url(self, tenant, url_id).await
+        let text =
+            "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id";
+        readable_comments(&read_rows(self, text, &[tenant, url_id]).await?)
     }
 
     async fn comments_page(
@@ -87,7 +102,8 @@ impl StoreReads for Backend {
     }
 
     async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
-        comment_reads::vote(self, tenant, id).await
+        let text = "SELECT doc FROM votes WHERE tenant_id = ? AND id = ?";
+        read_one(self, text, &[tenant, id], vote_from_row).await
     }
 
     async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {
@@ -129,7 +145,8 @@ impl StoreReads for Backend {
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
-        listing::list_tenants(self).await
+        let text = "SELECT * FROM tenants ORDER BY name, id";
+        read_all(self, text, &[], tenant_from_row).await
     }
 
     async fn find_deliveries(
@@ -156,7 +173,8 @@ impl SessionStore for Backend {
     }
 
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
-        sessions::session(self, id).await
+        let text = "SELECT * FROM admin_sessions WHERE id = ?";
+        read_one(self, text, &[id], session_from_row).await
     }
 
     async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()> {
