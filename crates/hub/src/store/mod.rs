@@ -10,6 +10,12 @@
 //! Nothing above this module may assume SQLite: no rowids, no single-writer ordering. Timeline
 //! order is `(tenant, created_at)`, with `created_at` drawn from the per-tenant clock row inside
 //! the writing transaction (SPEC §1.2), which also serialises one tenant's commits.
+//!
+//! The queries both backends run alike are written once, in `portable/`, and compiled inside
+//! each backend against its `dialect.rs` (its types, pools, placeholders and the few words of
+//! SQL that differ); a backend's own files hold only what differs for a reason: the timeline
+//! clock, uploads, comment upserts, delivery claims and attempt records, retention,
+//! migrations, PostgreSQL's notifications and SQLite's writer thread.
 
 pub mod postgres;
 mod rows;

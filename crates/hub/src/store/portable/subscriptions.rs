@@ -2,36 +2,57 @@
 //! `portable/mod.rs`): create once per identical form, list, remove, disable (their pending
 //! deliveries wait as `paused`) and enable (queued again, in order).
 
-use super::dialect::{announce, set_failing_since, sql, Backend, Conn, END_CLAIM};
+use super::dialect::{announce, set_failing_since, sql, Backend, Conn, Db, END_CLAIM};
 use crate::records::{AttemptOutcome, DeliveryStatus, Notice, Subscription, MAX_SUBSCRIPTIONS};
 use crate::store::rows::subscription_from_row;
 use crate::store::{StoreError, StoreResult};
+use sqlx::query::Query;
+use sqlx::Database;
 
 fn kinds_json(s: &Subscription) -> StoreResult<String> {
     let kinds: Vec<&str> = s.kinds.iter().map(|k| k.as_str()).collect();
     Ok(serde_json::to_string(&kinds)?)
 }
 
+/// A subscription's form as stored: its method (`""` for none), kinds and domains as JSON.
+struct Form {
+    method: &'static str,
+    kinds: String,
+    domains: String,
+}
+
+/// Binds what makes two subscriptions the same: tenant, URL, method, kinds, domains and
+/// imports, in that order.
+fn bind_form<'q>(
+    q: Query<'q, Db, <Db as Database>::Arguments<'q>>,
+    s: &'q Subscription,
+    form: &'q Form,
+) -> Query<'q, Db, <Db as Database>::Arguments<'q>> {
+    q.bind(&s.tenant_id)
+        .bind(&s.url)
+        .bind(form.method)
+        .bind(&form.kinds)
+        .bind(&form.domains)
+        .bind(s.fire_on_import)
+}
+
 pub(in crate::store) async fn create_subscription(
     store: &Backend,
     s: &Subscription,
 ) -> StoreResult<(Subscription, bool)> {
-    let kinds = kinds_json(s)?;
-    let domains = serde_json::to_string(&s.domains)?;
-    let method = s.method.map_or("", |m| m.as_str());
+    let form = Form {
+        method: s.method.map_or("", |m| m.as_str()),
+        kinds: kinds_json(s)?,
+        domains: serde_json::to_string(&s.domains)?,
+    };
     let mut tx = store.writes().begin().await?;
-    let same = sqlx::query(&sql(
+    let text = sql(
         "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? AND url = ? AND method = ? \
          AND kinds = ? AND domains = ? AND fire_on_import = ? ORDER BY created_at, id LIMIT 1",
-    ))
-    .bind(&s.tenant_id)
-    .bind(&s.url)
-    .bind(method)
-    .bind(&kinds)
-    .bind(&domains)
-    .bind(s.fire_on_import)
-    .fetch_optional(&mut *tx)
-    .await?;
+    );
+    let same = bind_form(sqlx::query(&text), s, &form)
+        .fetch_optional(&mut *tx)
+        .await?;
     if let Some(row) = same {
         return Ok((subscription_from_row(&row)?, false));
     }
@@ -46,20 +67,15 @@ pub(in crate::store) async fn create_subscription(
             "a tenant has at most {MAX_SUBSCRIPTIONS} webhook subscriptions"
         )));
     }
-    sqlx::query(&sql(
-        "INSERT INTO webhook_subscriptions (id, tenant_id, url, method, kinds, domains, fire_on_import, created_at) \
+    let text = sql(
+        "INSERT INTO webhook_subscriptions (tenant_id, url, method, kinds, domains, fire_on_import, id, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    ))
-    .bind(&s.id)
-    .bind(&s.tenant_id)
-    .bind(&s.url)
-    .bind(method)
-    .bind(&kinds)
-    .bind(&domains)
-    .bind(s.fire_on_import)
-    .bind(s.created_at)
-    .execute(&mut *tx)
-    .await?;
+    );
+    bind_form(sqlx::query(&text), s, &form)
+        .bind(&s.id)
+        .bind(s.created_at)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     let stored = Subscription {
         failing_since: None,

@@ -30,9 +30,9 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// See [`PostgresStore::reads`].
+    /// The same pool as [`PostgresStore::reads`].
     pub(super) fn writes(&self) -> &PgPool {
-        &self.pool
+        self.reads()
     }
 }
 
