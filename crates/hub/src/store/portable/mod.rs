@@ -5,26 +5,26 @@
 //! concrete types: no generic bounds over `sqlx::Database`, and a compile error names the
 //! backend it is in. What the two dialects do differently stays in each backend's
 //! `dialect.rs`, which every file here reaches as `super::dialect`:
-//! - `Backend`, `Db`, `Conn`: the store, the sqlx database and its connection;
+//! - `Backend`, `Db`, `Row`, `Conn`: the store, the sqlx database, its row and connection;
 //! - `Backend::reads()` and `Backend::writes()`: SQLite's read-only pool and its one writer,
 //!   PostgreSQL's one pool for both;
-//! - `sql(text)`: a statement written with `?` placeholders, as the backend takes it
-//!   (PostgreSQL numbers them: `$1`, `$2`, …);
+//! - `sql(text)`: a statement written with `?` (or `?N`) placeholders, as the backend takes
+//!   it (PostgreSQL numbers them: `$1`, `$2`, …); `MAX_PARAMS`, the bound values a
+//!   statement may carry;
 //! - `announce(conn, notice)`: tells the other nodes of a commit in the same transaction
 //!   (PostgreSQL's `pg_notify`; nothing on SQLite, which one hub serves alone);
 //! - statements or fragments whose SQL differs (`END_CLAIM`, `GREATEST`, the session upsert),
-//!   and the few steps that need arrays or row locks (`set_failing_since`, `read_comment`).
-//!
+//!   and the few steps that need arrays or row locks (`set_failing_since`, `read_comment`);
 //! - hooks for what the trait methods do in the backend's own way (`probe_write`, `apply`,
 //!   `upload`, `release_claims`, `claim_for_serving`, `notices`, `write_fault`), and
 //!   `Backend::retrying` (PostgreSQL runs a write again that a concurrent one made it lose).
 //!
-//! `traits` implements the store's traits once, forwarding each method to its query here or
-//! in the backend's own files.
+//! `traits` implements the store's three traits once: a read by key is written there, every
+//! other method forwards to its query here or in the backend's own files.
 //!
 //! What differs for a reason beyond spelling stays in the backends' own files: the timeline
-//! clock, uploads (with PostgreSQL's token progress), comments, delivery claims, retention,
-//! migrations, notifications and SQLite's writer thread.
+//! clock, uploads (with PostgreSQL's token progress), comment upserts, delivery claims and
+//! attempt records, retention, migrations, notifications and SQLite's writer thread.
 
 // The backend's modules the portable queries use, under the names they use.
 use super::{comments, dialect, retention, timeline, webhooks};
@@ -34,13 +34,13 @@ use dialect::{sql, Backend, Row};
 
 pub(super) mod apply;
 mod comment_reads;
-pub(super) mod listing;
+mod listing;
 pub(super) mod outbox;
-pub(super) mod rotation;
-pub(super) mod sessions;
-pub(super) mod stats;
+mod rotation;
+mod sessions;
+mod stats;
 pub(super) mod subscriptions;
-pub(super) mod tenants;
+mod tenants;
 pub(super) mod tokens;
 mod traits;
 
