@@ -10,17 +10,23 @@
 //! Nothing above this module may assume SQLite: no rowids, no single-writer ordering. Timeline
 //! order is `(tenant, created_at)`, with `created_at` drawn from the per-tenant clock row inside
 //! the writing transaction (SPEC §1.2), which also serialises one tenant's commits.
+//!
+//! The queries both backends run alike are written once, in `portable/`, and compiled inside
+//! each backend against its `dialect.rs` (its types, pools, placeholders and the few words of
+//! SQL that differ); a backend's own files hold only what differs for a reason: the timeline
+//! clock, uploads, comment upserts, delivery claims and attempt records, retention,
+//! migrations, PostgreSQL's notifications and SQLite's writer thread.
 
 pub mod postgres;
 mod rows;
 pub mod sqlite;
 
 use crate::records::{
-    target_host, ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery,
-    DeliveryAttempt, DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry,
-    Notice, SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
+    ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry, Notice,
+    SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
     TimelineQuery, TokenRecord, TokenState, UploadBatch, UploadOutcome, WebhookConfig,
-    WebhookStats, WebhookTargets, MAX_SUBSCRIPTIONS,
+    WebhookStats,
 };
 
 use async_trait::async_trait;
@@ -474,7 +480,7 @@ pub trait Store: StoreReads + SessionStore {
     async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64>;
     /// Creates a subscription, unless the tenant has one of the same form (URL, method,
     /// kinds, domains, imports): then that one, and `false`. [`StoreError::Conflict`] when
-    /// the tenant has [`MAX_SUBSCRIPTIONS`] already.
+    /// the tenant has [`MAX_SUBSCRIPTIONS`](crate::records::MAX_SUBSCRIPTIONS) already.
     async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)>;
     /// Removes a subscription and cancels its waiting deliveries; `None` if there is none.
     async fn delete_subscription(

@@ -1,7 +1,14 @@
 //! Comment rows on PostgreSQL: locked reads for read-modify-write, upserts over arrays, and
-//! the trait's comment and vote reads.
+//! plugin-local ids in one locked batch (the trait's reads are portable:
+//! `portable/comment_reads.rs`).
 
-use super::*;
+use super::PostgresStore;
+use crate::rules::upload::StoredComment;
+use crate::store::rows::{comment_from_row, StoreRow};
+use crate::store::StoreResult;
+use fastcomments_protocol::{Comment, CommentIdMapping};
+use sqlx::postgres::PgConnection;
+use std::collections::HashMap;
 
 /// A comment of the tenant; with `lock`, its row stays locked until the transaction ends, so
 /// concurrent changes of one comment (on any node) apply one after the other.
@@ -159,93 +166,6 @@ pub(super) async fn ids_by_external(
     .bind(keys)
     .fetch_all(&mut *conn)
     .await?)
-}
-
-pub(super) async fn comment(
-    store: &PostgresStore,
-    tenant: &str,
-    id: &str,
-) -> StoreResult<Option<Comment>> {
-    let mut conn = store.pool.acquire().await?;
-    load_comment(&mut conn, tenant, id, false).await
-}
-
-pub(super) async fn comments_by_url(
-    store: &PostgresStore,
-    tenant: &str,
-    url_id: &str,
-) -> StoreResult<Vec<Comment>> {
-    let rows = sqlx::query(
-        "SELECT id, doc FROM comments WHERE tenant_id = $1 AND url_id = $2 ORDER BY date_ms, id",
-    )
-    .bind(tenant)
-    .bind(url_id)
-    .fetch_all(&store.pool)
-    .await?;
-    readable_comments(&rows)
-}
-
-pub(super) async fn list_comments(
-    store: &PostgresStore,
-    tenant: &str,
-    q: &CommentsQuery<'_>,
-) -> StoreResult<Vec<Comment>> {
-    // The portable statement with PostgreSQL's numbered placeholders.
-    let mut sql = String::new();
-    for (n, part) in q.sql().split('?').enumerate() {
-        if n > 0 {
-            sql.push_str(&format!("${n}"));
-        }
-        sql.push_str(part);
-    }
-    let mut query = sqlx::query(&sql).bind(tenant);
-    if let Some(url_id) = q.url_id {
-        query = query.bind(url_id);
-    }
-    let rows = query
-        .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
-        .bind(i64::try_from(q.skip).unwrap_or(i64::MAX))
-        .fetch_all(&store.pool)
-        .await?;
-    readable_comments(&rows)
-}
-
-pub(super) async fn comments_page(
-    store: &PostgresStore,
-    tenant: &str,
-    skip: u64,
-    limit: u64,
-) -> StoreResult<Vec<Comment>> {
-    let rows = sqlx::query(
-        "SELECT id, doc FROM comments WHERE tenant_id = $1 ORDER BY date_ms, id LIMIT $2 OFFSET $3",
-    )
-    .bind(tenant)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .bind(i64::try_from(skip).unwrap_or(i64::MAX))
-    .fetch_all(&store.pool)
-    .await?;
-    readable_comments(&rows)
-}
-
-pub(super) async fn count_comments(store: &PostgresStore, tenant: &str) -> StoreResult<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE tenant_id = $1")
-        .bind(tenant)
-        .fetch_one(&store.pool)
-        .await?;
-    Ok(n.max(0) as u64)
-}
-
-pub(super) async fn vote(
-    store: &PostgresStore,
-    tenant: &str,
-    id: &str,
-) -> StoreResult<Option<Vote>> {
-    let row = sqlx::query("SELECT doc FROM votes WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&store.pool)
-        .await?;
-    row.as_ref().map(vote_from_row).transpose()
 }
 
 pub(super) async fn set_local_ids(

@@ -1,35 +1,9 @@
-//! Outbox totals for `/metrics` and retention of finished deliveries (issue 13 §4).
+//! Retention of finished deliveries (issue 13 §4) on PostgreSQL: `FOR UPDATE SKIP LOCKED`, so
+//! two nodes' maintenance split the work, and the attempts go by one array (the totals for
+//! `/metrics` are portable: `store/portable/stats.rs`).
 
-use super::*;
-
-pub(super) async fn webhook_stats(store: &PostgresStore) -> StoreResult<WebhookStats> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status")
-            .fetch_all(&store.pool)
-            .await?;
-    let oldest: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(created_at) FROM webhook_deliveries WHERE status IN ('queued', 'retrying')",
-    )
-    .fetch_one(&store.pool)
-    .await?;
-    Ok(WebhookStats {
-        by_status: rows
-            .into_iter()
-            .filter_map(|(s, n)| Some((DeliveryStatus::parse(&s)?, n.max(0) as u64)))
-            .collect(),
-        oldest_pending_at: oldest,
-        disabled_subscriptions: disabled_subscriptions(store).await?,
-    })
-}
-
-async fn disabled_subscriptions(store: &PostgresStore) -> StoreResult<u64> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM webhook_subscriptions WHERE disabled_at IS NOT NULL",
-    )
-    .fetch_one(&store.pool)
-    .await?;
-    Ok(n.max(0) as u64)
-}
+use super::PostgresStore;
+use crate::store::StoreResult;
 
 pub(super) async fn prune_deliveries(
     store: &PostgresStore,

@@ -1,7 +1,14 @@
-//! Comment rows: loading, upserting (keeping the lookup columns in step with `doc`) and the
-//! trait's comment and vote reads.
+//! Comment rows on SQLite: loading, upserting (keeping the lookup columns in step with `doc`)
+//! and plugin-local ids (the trait's reads are portable: `portable/comment_reads.rs`).
 
-use super::*;
+use super::handle::{on_own_handle, write_comment_rows};
+use super::SqliteStore;
+use crate::rules::upload::StoredComment;
+use crate::store::rows::comment_from_row;
+use crate::store::StoreResult;
+use fastcomments_protocol::{Comment, CommentIdMapping};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 pub(super) async fn load_comment(
     conn: &mut SqliteConnection,
@@ -111,82 +118,6 @@ pub(super) async fn comments_where_in(
     rows.iter()
         .map(|row| stored_comment(row.try_get("doc")?, row.try_get("upload_token")?))
         .collect()
-}
-
-pub(super) async fn comment(
-    store: &SqliteStore,
-    tenant: &str,
-    id: &str,
-) -> StoreResult<Option<Comment>> {
-    let mut conn = store.reader.acquire().await?;
-    load_comment(&mut conn, tenant, id).await
-}
-
-pub(super) async fn comments_by_url(
-    store: &SqliteStore,
-    tenant: &str,
-    url_id: &str,
-) -> StoreResult<Vec<Comment>> {
-    let rows = sqlx::query(
-        "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id",
-    )
-    .bind(tenant)
-    .bind(url_id)
-    .fetch_all(&store.reader)
-    .await?;
-    readable_comments(&rows)
-}
-
-pub(super) async fn comments_page(
-    store: &SqliteStore,
-    tenant: &str,
-    skip: u64,
-    limit: u64,
-) -> StoreResult<Vec<Comment>> {
-    let rows = sqlx::query(
-        "SELECT id, doc FROM comments WHERE tenant_id = ? ORDER BY date_ms, id LIMIT ? OFFSET ?",
-    )
-    .bind(tenant)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .bind(i64::try_from(skip).unwrap_or(i64::MAX))
-    .fetch_all(&store.reader)
-    .await?;
-    readable_comments(&rows)
-}
-
-pub(super) async fn list_comments(
-    store: &SqliteStore,
-    tenant: &str,
-    q: &CommentsQuery<'_>,
-) -> StoreResult<Vec<Comment>> {
-    let sql = q.sql();
-    let mut query = sqlx::query(&sql).bind(tenant);
-    if let Some(url_id) = q.url_id {
-        query = query.bind(url_id);
-    }
-    let rows = query
-        .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
-        .bind(i64::try_from(q.skip).unwrap_or(i64::MAX))
-        .fetch_all(&store.reader)
-        .await?;
-    readable_comments(&rows)
-}
-
-pub(super) async fn count_comments(store: &SqliteStore, tenant: &str) -> StoreResult<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE tenant_id = ?")
-        .bind(tenant)
-        .fetch_one(&store.reader)
-        .await?;
-    Ok(n.max(0) as u64)
-}
-
-pub(super) async fn vote(store: &SqliteStore, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
-    let row = sqlx::query("SELECT doc FROM votes WHERE tenant_id = ? AND id = ?")
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&store.reader)
-        .await?;
-    row.as_ref().map(vote_from_row).transpose()
 }
 
 pub(super) async fn set_local_ids(

@@ -1,35 +1,10 @@
-//! Outbox totals for `/metrics` and retention of finished deliveries (issue 13 §4).
+//! Retention of finished deliveries (issue 13 §4) on SQLite: it has no arrays and no row
+//! locks, so the ids go in chunked bound lists (the totals for `/metrics` are portable:
+//! `store/portable/stats.rs`).
 
-use super::*;
-
-pub(super) async fn webhook_stats(store: &SqliteStore) -> StoreResult<WebhookStats> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status")
-            .fetch_all(&store.reader)
-            .await?;
-    let oldest: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(created_at) FROM webhook_deliveries WHERE status IN ('queued', 'retrying')",
-    )
-    .fetch_one(&store.reader)
-    .await?;
-    Ok(WebhookStats {
-        by_status: rows
-            .into_iter()
-            .filter_map(|(s, n)| Some((DeliveryStatus::parse(&s)?, n.max(0) as u64)))
-            .collect(),
-        oldest_pending_at: oldest,
-        disabled_subscriptions: disabled_subscriptions(store).await?,
-    })
-}
-
-async fn disabled_subscriptions(store: &SqliteStore) -> StoreResult<u64> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM webhook_subscriptions WHERE disabled_at IS NOT NULL",
-    )
-    .fetch_one(&store.reader)
-    .await?;
-    Ok(n.max(0) as u64)
-}
+use super::{SqliteStore, MAX_PARAMS};
+use crate::store::StoreResult;
+use sqlx::{QueryBuilder, Sqlite};
 
 pub(super) async fn prune_deliveries(
     store: &SqliteStore,

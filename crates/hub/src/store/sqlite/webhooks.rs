@@ -1,91 +1,13 @@
-//! The webhook outbox: configurations, deliveries queued in the change's transaction,
-//! claiming due ones, attempt logs, cancel and retry.
+//! The webhook outbox on SQLite: claiming due deliveries and recording attempts (without
+//! their own fsync). The portable part (configurations, queuing, the log's reads, cancel and
+//! retry) is `portable/outbox.rs`.
 
-use super::*;
-
-pub(super) async fn load_webhook_configs(
-    conn: &mut SqliteConnection,
-    tenant: &str,
-) -> StoreResult<Vec<WebhookConfig>> {
-    let rows =
-        sqlx::query("SELECT config FROM webhook_configs WHERE tenant_id = ? ORDER BY domain")
-            .bind(tenant)
-            .fetch_all(&mut *conn)
-            .await?;
-    rows.iter()
-        .map(|r| {
-            let text: String = r.try_get("config")?;
-            Ok(serde_json::from_str(&text)?)
-        })
-        .collect()
-}
-
-/// The tenant's configurations and subscriptions, in the caller's transaction.
-pub(super) async fn load_webhook_targets(
-    conn: &mut SqliteConnection,
-    tenant: &str,
-) -> StoreResult<WebhookTargets> {
-    let configs = load_webhook_configs(&mut *conn, tenant).await?;
-    let rows = sqlx::query(
-        "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id",
-    )
-    .bind(tenant)
-    .fetch_all(&mut *conn)
-    .await?;
-    let subscriptions = rows
-        .iter()
-        .map(subscription_from_row)
-        .collect::<StoreResult<_>>()?;
-    Ok(WebhookTargets {
-        configs,
-        subscriptions,
-    })
-}
-
-/// Queues webhook deliveries for changed comments, in the caller's transaction (the outbox).
-pub(super) async fn enqueue_webhooks(
-    conn: &mut SqliteConnection,
-    tenant: &str,
-    targets: &WebhookTargets,
-    changes: &[(WebhookEventKind, &Comment, i64)],
-    imported: bool,
-    now_ms: i64,
-) -> StoreResult<Enqueued> {
-    let (rows, unmatched) = rules::webhooks::plan_deliveries(tenant, targets, changes, imported)?;
-    let per_row = 19;
-    for chunk in rows.chunks(MAX_PARAMS / per_row) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, subscription_id, url, target_host, method, \
-             legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at) ",
-        );
-        qb.push_values(chunk.iter(), |mut b, d| {
-            b.push_bind(d.id.as_str())
-                .push_bind(tenant)
-                .push_bind(d.comment.id.as_str())
-                .push_bind(d.position)
-                .push_bind(d.kind.as_str())
-                .push_bind(d.comment.domain.as_deref())
-                .push_bind(d.config_domain.as_str())
-                .push_bind(d.subscription_id.as_str())
-                .push_bind(d.url.as_str())
-                .push_bind(target_host(&d.url))
-                .push_bind(d.method.as_str())
-                .push_bind(d.legacy_token)
-                .push_bind(&*d.body)
-                .push_bind(d.status.as_str())
-                .push_bind(0i64)
-                .push_bind(0i64)
-                .push_bind(now_ms)
-                .push_bind(now_ms)
-                .push_bind(now_ms);
-        });
-        qb.build().execute(&mut *conn).await?;
-    }
-    Ok(Enqueued {
-        deliveries: rows.len(),
-        unmatched,
-    })
-}
+use super::{SqliteStore, MAX_PARAMS};
+use crate::records::{AttemptOutcome, Delivery, DueQuery};
+use crate::store::rows::delivery_from_row;
+use crate::store::StoreResult;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// Writes attempt logs and moves their deliveries on, in one transaction of `conn`.
 pub(super) async fn record_attempts_in(
@@ -141,33 +63,6 @@ pub(super) async fn record_attempts_in(
     }
     super::subscriptions::note_health(&mut tx, outcomes).await?;
     tx.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn webhook_configs(
-    store: &SqliteStore,
-    tenant: &str,
-) -> StoreResult<Vec<WebhookConfig>> {
-    let mut conn = store.reader.acquire().await?;
-    load_webhook_configs(&mut conn, tenant).await
-}
-
-pub(super) async fn put_webhook_config(
-    store: &SqliteStore,
-    tenant: &str,
-    config: &WebhookConfig,
-    now_ms: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO webhook_configs (tenant_id, domain, config, updated_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (tenant_id, domain) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
-    )
-    .bind(tenant)
-    .bind(&config.domain)
-    .bind(serde_json::to_string(config)?)
-    .bind(now_ms)
-    .execute(&store.writer)
-    .await?;
     Ok(())
 }
 
@@ -302,18 +197,6 @@ async fn restore_full(mut conn: sqlx::pool::PoolConnection<Sqlite>) {
     }
 }
 
-pub(super) async fn next_due_at(store: &SqliteStore, after_ms: i64) -> StoreResult<Option<i64>> {
-    // A claimed delivery is due again when its claim ends (if nobody records it first).
-    let next: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM webhook_deliveries \
-         WHERE status IN ('queued', 'retrying') AND MAX(next_attempt_at, COALESCE(lease_until, 0)) > ?",
-    )
-    .bind(after_ms)
-    .fetch_one(&store.reader)
-    .await?;
-    Ok(next)
-}
-
 pub(super) async fn record_attempts(
     store: &SqliteStore,
     outcomes: &[AttemptOutcome],
@@ -329,109 +212,4 @@ pub(super) async fn record_attempts(
     let result = record_attempts_in(&mut conn, outcomes, now_ms).await;
     restore_full(conn).await;
     result
-}
-
-pub(super) async fn deliveries(
-    store: &SqliteStore,
-    tenant: &str,
-    status: Option<DeliveryStatus>,
-    comment_id: Option<&str>,
-    limit: u64,
-) -> StoreResult<Vec<Delivery>> {
-    let mut qb: QueryBuilder<Sqlite> =
-        QueryBuilder::new("SELECT * FROM webhook_deliveries WHERE tenant_id = ");
-    qb.push_bind(tenant);
-    if let Some(s) = status {
-        qb.push(" AND status = ");
-        qb.push_bind(s.as_str());
-    }
-    if let Some(c) = comment_id {
-        qb.push(" AND comment_id = ");
-        qb.push_bind(c);
-    }
-    qb.push(" ORDER BY created_at DESC, position DESC LIMIT ");
-    qb.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-    let rows = qb.build().fetch_all(&store.reader).await?;
-    rows.iter().map(delivery_from_row).collect()
-}
-
-pub(super) async fn delivery(
-    store: &SqliteStore,
-    tenant: &str,
-    id: &str,
-) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
-    let row = sqlx::query("SELECT * FROM webhook_deliveries WHERE tenant_id = ? AND id = ?")
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&store.reader)
-        .await?;
-    let Some(d) = row.as_ref().map(delivery_from_row).transpose()? else {
-        return Ok(None);
-    };
-    let rows = sqlx::query("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt")
-        .bind(id)
-        .fetch_all(&store.reader)
-        .await?;
-    let attempts = rows
-        .iter()
-        .map(attempt_from_row)
-        .collect::<StoreResult<_>>()?;
-    Ok(Some((d, attempts)))
-}
-
-pub(super) async fn cancel_delivery(
-    store: &SqliteStore,
-    tenant: &str,
-    id: &str,
-    now_ms: i64,
-) -> StoreResult<Delivery> {
-    let row = sqlx::query(
-        "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ? \
-         WHERE tenant_id = ? AND id = ? AND status IN ('queued', 'retrying', 'paused') RETURNING *",
-    )
-    .bind(now_ms)
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&store.writer)
-    .await?;
-    match row.as_ref().map(delivery_from_row).transpose()? {
-        Some(d) => Ok(d),
-        None => match store.delivery(tenant, id).await? {
-            Some((d, _)) => Err(StoreError::Conflict(format!(
-                "only queued, retrying or paused deliveries can be cancelled; this one is {}",
-                d.status.as_str()
-            ))),
-            None => Err(StoreError::NotFound("webhook delivery")),
-        },
-    }
-}
-
-pub(super) async fn retry_delivery(
-    store: &SqliteStore,
-    tenant: &str,
-    id: &str,
-    now_ms: i64,
-    extra_attempts: i64,
-) -> StoreResult<Delivery> {
-    let row = sqlx::query(
-        "UPDATE webhook_deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ?, \
-         lease_until = NULL, max_attempts = attempts + ? WHERE tenant_id = ? AND id = ? AND status IN ('failed', 'cancelled') RETURNING *",
-    )
-    .bind(now_ms)
-    .bind(now_ms)
-    .bind(extra_attempts)
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&store.writer)
-    .await?;
-    match row.as_ref().map(delivery_from_row).transpose()? {
-        Some(d) => Ok(d),
-        None => match store.delivery(tenant, id).await? {
-            Some((d, _)) => Err(StoreError::Conflict(format!(
-                "only failed or cancelled deliveries can be retried; this one is {}",
-                d.status.as_str()
-            ))),
-            None => Err(StoreError::NotFound("webhook delivery")),
-        },
-    }
 }

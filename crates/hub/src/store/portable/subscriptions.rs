@@ -1,60 +1,81 @@
-//! Webhook subscriptions (issue 13 §1, §2): create once per identical form, list, remove,
-//! disable (their pending deliveries wait as `paused`) and enable (queued again, in order).
+//! Webhook subscriptions (issue 13 §1, §2), for both backends (compiled once in each: see
+//! `portable/mod.rs`): create once per identical form, list, remove, disable (their pending
+//! deliveries wait as `paused`) and enable (queued again, in order).
 
-use super::*;
+use super::dialect::{announce, set_failing_since, sql, Backend, Conn, Db, END_CLAIM};
+use crate::records::{AttemptOutcome, DeliveryStatus, Notice, Subscription, MAX_SUBSCRIPTIONS};
+use crate::store::rows::subscription_from_row;
+use crate::store::{StoreError, StoreResult};
+use sqlx::query::Query;
+use sqlx::Database;
 
 fn kinds_json(s: &Subscription) -> StoreResult<String> {
     let kinds: Vec<&str> = s.kinds.iter().map(|k| k.as_str()).collect();
     Ok(serde_json::to_string(&kinds)?)
 }
 
-pub(super) async fn create_subscription(
-    store: &SqliteStore,
+/// A subscription's form as stored: its method (`""` for none), kinds and domains as JSON.
+struct Form {
+    method: &'static str,
+    kinds: String,
+    domains: String,
+}
+
+/// Binds what makes two subscriptions the same: tenant, URL, method, kinds, domains and
+/// imports, in that order.
+fn bind_form<'q>(
+    q: Query<'q, Db, <Db as Database>::Arguments<'q>>,
+    s: &'q Subscription,
+    form: &'q Form,
+) -> Query<'q, Db, <Db as Database>::Arguments<'q>> {
+    q.bind(&s.tenant_id)
+        .bind(&s.url)
+        .bind(form.method)
+        .bind(&form.kinds)
+        .bind(&form.domains)
+        .bind(s.fire_on_import)
+}
+
+pub(in crate::store) async fn create_subscription(
+    store: &Backend,
     s: &Subscription,
 ) -> StoreResult<(Subscription, bool)> {
-    let kinds = kinds_json(s)?;
-    let domains = serde_json::to_string(&s.domains)?;
-    let method = s.method.map_or("", |m| m.as_str());
-    let mut tx = store.writer.begin().await?;
-    let same = sqlx::query(
+    let form = Form {
+        method: s.method.map_or("", |m| m.as_str()),
+        kinds: kinds_json(s)?,
+        domains: serde_json::to_string(&s.domains)?,
+    };
+    let mut tx = store.writes().begin().await?;
+    let text = sql(
         "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? AND url = ? AND method = ? \
          AND kinds = ? AND domains = ? AND fire_on_import = ? ORDER BY created_at, id LIMIT 1",
-    )
-    .bind(&s.tenant_id)
-    .bind(&s.url)
-    .bind(method)
-    .bind(&kinds)
-    .bind(&domains)
-    .bind(s.fire_on_import)
-    .fetch_optional(&mut *tx)
-    .await?;
+    );
+    let same = bind_form(sqlx::query(&text), s, &form)
+        .fetch_optional(&mut *tx)
+        .await?;
     if let Some(row) = same {
         return Ok((subscription_from_row(&row)?, false));
     }
-    let count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_subscriptions WHERE tenant_id = ?")
-            .bind(&s.tenant_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let count: i64 = sqlx::query_scalar(&sql(
+        "SELECT COUNT(*) FROM webhook_subscriptions WHERE tenant_id = ?",
+    ))
+    .bind(&s.tenant_id)
+    .fetch_one(&mut *tx)
+    .await?;
     if count as usize >= MAX_SUBSCRIPTIONS {
         return Err(StoreError::Conflict(format!(
             "a tenant has at most {MAX_SUBSCRIPTIONS} webhook subscriptions"
         )));
     }
-    sqlx::query(
-        "INSERT INTO webhook_subscriptions (id, tenant_id, url, method, kinds, domains, fire_on_import, created_at) \
+    let text = sql(
+        "INSERT INTO webhook_subscriptions (tenant_id, url, method, kinds, domains, fire_on_import, id, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&s.id)
-    .bind(&s.tenant_id)
-    .bind(&s.url)
-    .bind(method)
-    .bind(&kinds)
-    .bind(&domains)
-    .bind(s.fire_on_import)
-    .bind(s.created_at)
-    .execute(&mut *tx)
-    .await?;
+    );
+    bind_form(sqlx::query(&text), s, &form)
+        .bind(&s.id)
+        .bind(s.created_at)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     let stored = Subscription {
         failing_since: None,
@@ -65,43 +86,32 @@ pub(super) async fn create_subscription(
     Ok((stored, true))
 }
 
-pub(super) async fn subscriptions(
-    store: &SqliteStore,
-    tenant: &str,
-) -> StoreResult<Vec<Subscription>> {
-    let rows = sqlx::query(
-        "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id",
-    )
-    .bind(tenant)
-    .fetch_all(&store.reader)
-    .await?;
-    rows.iter().map(subscription_from_row).collect()
-}
-
-pub(super) async fn delete_subscription(
-    store: &SqliteStore,
+pub(in crate::store) async fn delete_subscription(
+    store: &Backend,
     tenant: &str,
     id: &str,
     now_ms: i64,
 ) -> StoreResult<Option<Subscription>> {
-    let mut tx = store.writer.begin().await?;
-    let row =
-        sqlx::query("DELETE FROM webhook_subscriptions WHERE tenant_id = ? AND id = ? RETURNING *")
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let mut tx = store.writes().begin().await?;
+    let row = sqlx::query(&sql(
+        "DELETE FROM webhook_subscriptions WHERE tenant_id = ? AND id = ? RETURNING *",
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let removed = row.as_ref().map(subscription_from_row).transpose()?;
     if removed.is_some() {
         // Nobody wants them any more; their log stays.
-        sqlx::query(
-            "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ?, lease_until = NULL \
-             WHERE subscription_id = ? AND status IN ('queued', 'retrying', 'paused')",
-        )
-        .bind(now_ms)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        let text = format!(
+            "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ?, {END_CLAIM} \
+             WHERE subscription_id = ? AND status IN ('queued', 'retrying', 'paused')"
+        );
+        sqlx::query(&sql(&text))
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(removed)
@@ -110,7 +120,7 @@ pub(super) async fn delete_subscription(
 /// Disables or enables one subscription and moves its waiting deliveries with it, in the
 /// caller's transaction.
 async fn set_enabled_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &str,
     id: &str,
     enabled: bool,
@@ -118,19 +128,19 @@ async fn set_enabled_in(
     now_ms: i64,
 ) -> StoreResult<Option<Subscription>> {
     let row = if enabled {
-        sqlx::query(
+        sqlx::query(&sql(
             "UPDATE webhook_subscriptions SET disabled_at = NULL, disabled_reason = NULL, failing_since = NULL \
              WHERE tenant_id = ? AND id = ? RETURNING *",
-        )
+        ))
         .bind(tenant)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
     } else {
-        sqlx::query(
+        sqlx::query(&sql(
             "UPDATE webhook_subscriptions SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ? \
              WHERE tenant_id = ? AND id = ? RETURNING *",
-        )
+        ))
         .bind(now_ms)
         .bind(reason)
         .bind(tenant)
@@ -142,14 +152,17 @@ async fn set_enabled_in(
         return Ok(None);
     };
     // Paused deliveries keep their attempts and positions: enabled, they go out in order.
-    let sql = if enabled {
+    let text = if enabled {
         "UPDATE webhook_deliveries SET status = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END, \
          next_attempt_at = ?, updated_at = ? WHERE subscription_id = ? AND status = 'paused'"
+            .to_owned()
     } else {
-        "UPDATE webhook_deliveries SET status = 'paused', next_attempt_at = ?, updated_at = ?, lease_until = NULL \
-         WHERE subscription_id = ? AND status IN ('queued', 'retrying')"
+        format!(
+            "UPDATE webhook_deliveries SET status = 'paused', next_attempt_at = ?, updated_at = ?, {END_CLAIM} \
+             WHERE subscription_id = ? AND status IN ('queued', 'retrying')"
+        )
     };
-    sqlx::query(sql)
+    sqlx::query(&sql(&text))
         .bind(now_ms)
         .bind(now_ms)
         .bind(id)
@@ -158,32 +171,36 @@ async fn set_enabled_in(
     Ok(Some(sub))
 }
 
-pub(super) async fn set_subscription_enabled(
-    store: &SqliteStore,
+pub(in crate::store) async fn set_subscription_enabled(
+    store: &Backend,
     tenant: &str,
     id: &str,
     enabled: bool,
     reason: Option<&str>,
     now_ms: i64,
 ) -> StoreResult<Subscription> {
-    let mut tx = store.writer.begin().await?;
+    let mut tx = store.writes().begin().await?;
     let sub = set_enabled_in(&mut tx, tenant, id, enabled, reason, now_ms)
         .await?
         .ok_or(StoreError::NotFound("webhook subscription"))?;
+    if enabled {
+        // Its deliveries are due again: other nodes' dispatchers wake on it.
+        announce(&mut tx, &Notice::Deliveries).await?;
+    }
     tx.commit().await?;
     Ok(sub)
 }
 
-pub(super) async fn disable_failing_subscriptions(
-    store: &SqliteStore,
+pub(in crate::store) async fn disable_failing_subscriptions(
+    store: &Backend,
     failing_before_ms: i64,
     now_ms: i64,
 ) -> StoreResult<Vec<Subscription>> {
-    let mut tx = store.writer.begin().await?;
-    let due: Vec<(String, String, i64)> = sqlx::query_as(
+    let mut tx = store.writes().begin().await?;
+    let due: Vec<(String, String, i64)> = sqlx::query_as(&sql(
         "SELECT tenant_id, id, failing_since FROM webhook_subscriptions \
          WHERE disabled_at IS NULL AND failing_since IS NOT NULL AND failing_since <= ?",
-    )
+    ))
     .bind(failing_before_ms)
     .fetch_all(&mut *tx)
     .await?;
@@ -204,8 +221,8 @@ pub(super) async fn disable_failing_subscriptions(
 
 /// Notes attempts' outcomes on their subscriptions, in the caller's transaction: a 2xx ends
 /// its subscription's failing streak, any other outcome starts one if none runs.
-pub(super) async fn note_health(
-    conn: &mut SqliteConnection,
+pub(in crate::store) async fn note_health(
+    conn: &mut Conn,
     outcomes: &[AttemptOutcome],
 ) -> StoreResult<()> {
     let (ok, failed): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) = outcomes
@@ -216,27 +233,11 @@ pub(super) async fn note_health(
         let Some(first) = group.iter().map(|o| o.attempt.at).min() else {
             continue;
         };
-        for chunk in group.chunks(MAX_PARAMS / 2) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("UPDATE webhook_subscriptions SET failing_since = ");
-            if healthy {
-                qb.push("NULL");
-            } else {
-                qb.push("COALESCE(failing_since, ");
-                qb.push_bind(first);
-                qb.push(")");
-            }
-            qb.push(
-                " WHERE id IN (SELECT subscription_id FROM webhook_deliveries \
-                 WHERE subscription_id <> '' AND id IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for o in chunk {
-                sep.push_bind(o.attempt.delivery_id.as_str());
-            }
-            qb.push("))");
-            qb.build().execute(&mut *conn).await?;
-        }
+        let ids: Vec<&str> = group
+            .iter()
+            .map(|o| o.attempt.delivery_id.as_str())
+            .collect();
+        set_failing_since(conn, &ids, healthy, first).await?;
     }
     Ok(())
 }

@@ -1,20 +1,18 @@
-//! The admin pages' reads and bulk retry on SQLite (see `store/listing.rs`).
+//! The admin pages' reads and bulk retry, for both backends (compiled once in each: see
+//! `portable/mod.rs`).
 
-use super::*;
+use super::dialect::{announce, sql, Backend, Db, END_CLAIM};
+use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, Notice};
+use crate::store::rows::delivery_from_row;
+use crate::store::StoreResult;
+use sqlx::{QueryBuilder, Row};
 
-pub(super) async fn list_tenants(store: &SqliteStore) -> StoreResult<Vec<Tenant>> {
-    let rows = sqlx::query("SELECT * FROM tenants ORDER BY name, id")
-        .fetch_all(&store.reader)
-        .await?;
-    rows.iter().map(tenant_from_row).collect()
-}
-
-pub(super) async fn find_deliveries(
-    store: &SqliteStore,
+pub(in crate::store) async fn find_deliveries(
+    store: &Backend,
     tenant: &str,
     f: &DeliveryFilter<'_>,
 ) -> StoreResult<Vec<Delivery>> {
-    let mut qb: QueryBuilder<Sqlite> =
+    let mut qb: QueryBuilder<Db> =
         QueryBuilder::new("SELECT * FROM webhook_deliveries WHERE tenant_id = ");
     qb.push_bind(tenant);
     if let Some(s) = f.status {
@@ -34,19 +32,19 @@ pub(super) async fn find_deliveries(
     qb.push_bind(i64::try_from(f.limit).unwrap_or(i64::MAX));
     qb.push(" OFFSET ")
         .push_bind(i64::try_from(f.offset).unwrap_or(i64::MAX));
-    let rows = qb.build().fetch_all(&store.reader).await?;
+    let rows = qb.build().fetch_all(store.reads()).await?;
     rows.iter().map(delivery_from_row).collect()
 }
 
-pub(super) async fn delivery_counts(
-    store: &SqliteStore,
+pub(in crate::store) async fn delivery_counts(
+    store: &Backend,
     tenant: &str,
 ) -> StoreResult<DeliveryCounts> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(&sql(
         "SELECT status, COUNT(*) AS n FROM webhook_deliveries WHERE tenant_id = ? GROUP BY status",
-    )
+    ))
     .bind(tenant)
-    .fetch_all(&store.reader)
+    .fetch_all(store.reads())
     .await?;
     let mut counts = DeliveryCounts::default();
     for r in &rows {
@@ -59,24 +57,31 @@ pub(super) async fn delivery_counts(
     Ok(counts)
 }
 
-pub(super) async fn retry_failed_since(
-    store: &SqliteStore,
+pub(in crate::store) async fn retry_failed_since(
+    store: &Backend,
     tenant: &str,
     since_ms: i64,
     now_ms: i64,
     extra_attempts: i64,
 ) -> StoreResult<u64> {
-    let done = sqlx::query(
+    let mut tx = store.writes().begin().await?;
+    let text = format!(
         "UPDATE webhook_deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ?, \
-         lease_until = NULL, max_attempts = attempts + ? \
-         WHERE tenant_id = ? AND status = 'failed' AND updated_at >= ?",
-    )
-    .bind(now_ms)
-    .bind(now_ms)
-    .bind(extra_attempts)
-    .bind(tenant)
-    .bind(since_ms)
-    .execute(&store.writer)
-    .await?;
+         max_attempts = attempts + ?, {END_CLAIM} \
+         WHERE tenant_id = ? AND status = 'failed' AND updated_at >= ?"
+    );
+    let done = sqlx::query(&sql(&text))
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(extra_attempts)
+        .bind(tenant)
+        .bind(since_ms)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() > 0 {
+        // Other nodes' dispatchers wake on it, as after a single retry.
+        announce(&mut tx, &Notice::Deliveries).await?;
+    }
+    tx.commit().await?;
     Ok(done.rows_affected())
 }

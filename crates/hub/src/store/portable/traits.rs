@@ -1,0 +1,395 @@
+//! The store's three traits for both backends (compiled once in each: see `portable/mod.rs`):
+//! a read by key is written here; every other method forwards to the query of the same name,
+//! in `portable/` or in the backend's own files. What a backend does in its own way at this level (claiming the database for one
+//! hub, notices from other nodes, the probe write, applying a change and an upload, giving
+//! back claims) is in its `dialect.rs`; a write PostgreSQL may lose to a concurrent one runs
+//! in `retrying`, which runs it again on contention there and just once on SQLite.
+
+use super::dialect::{self, Backend};
+use super::{comment_reads, listing, outbox, rotation, sessions, stats, subscriptions, tenants};
+use super::{comments, retention, timeline, tokens, webhooks};
+use super::{read_all, read_one, read_rows};
+use crate::records::{
+    ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, NewEntry, Notice, SecretRetirement,
+    SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord,
+    UploadBatch, UploadOutcome, WebhookConfig, WebhookStats,
+};
+use crate::store::rows::{
+    readable_comments, secret_from_row, session_from_row, subscription_from_row, tenant_from_row,
+    token_from_row, vote_from_row,
+};
+use crate::store::{SessionStore, Store, StoreError, StoreReads, StoreResult};
+use async_trait::async_trait;
+use fastcomments_protocol::{Comment, CommentIdMapping, Vote};
+use tokio::sync::broadcast;
+
+#[async_trait]
+impl StoreReads for Backend {
+    fn write_fault(&self) -> Option<StoreError> {
+        dialect::write_fault(self)
+    }
+
+    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
+        let text = "SELECT * FROM tenants WHERE id = ?";
+        read_one(self, text, &[id], tenant_from_row).await
+    }
+
+    async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>> {
+        let text = "SELECT * FROM api_secrets WHERE secret = ?";
+        read_one(self, text, &[secret], secret_from_row).await
+    }
+
+    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>> {
+        let text = "SELECT * FROM api_secrets WHERE tenant_id = ? ORDER BY created_at, id";
+        read_all(self, text, &[tenant], secret_from_row).await
+    }
+
+    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>> {
+        rotation::secret_retirements(self, tenant).await
+    }
+
+    async fn webhook_stats(&self) -> StoreResult<WebhookStats> {
+        stats::webhook_stats(self).await
+    }
+
+    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>> {
+        let text =
+            "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id";
+        read_all(self, text, &[tenant], subscription_from_row).await
+    }
+
+    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
+        let text = "SELECT * FROM integration_tokens WHERE token = ?";
+        read_one(self, text, &[token], token_from_row).await
+    }
+
+    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>> {
+        let text =
+            "SELECT * FROM integration_tokens WHERE tenant_id = ? ORDER BY created_at, token";
+        read_all(self, text, &[tenant], token_from_row).await
+    }
+
+    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>> {
+        comment_reads::comment(self, tenant, id).await
+    }
+
+    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>> {
+        let text =
+            "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id";
+        readable_comments(&read_rows(self, text, &[tenant, url_id]).await?)
+    }
+
+    async fn comments_page(
+        &self,
+        tenant: &str,
+        skip: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Comment>> {
+        comment_reads::comments_page(self, tenant, skip, limit).await
+    }
+
+    async fn list_comments(
+        &self,
+        tenant: &str,
+        q: &CommentsQuery<'_>,
+    ) -> StoreResult<Vec<Comment>> {
+        comment_reads::list_comments(self, tenant, q).await
+    }
+
+    async fn count_comments(&self, tenant: &str) -> StoreResult<u64> {
+        comment_reads::count_comments(self, tenant).await
+    }
+
+    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
+        let text = "SELECT doc FROM votes WHERE tenant_id = ? AND id = ?";
+        read_one(self, text, &[tenant, id], vote_from_row).await
+    }
+
+    async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {
+        timeline::read_timeline(self, q).await
+    }
+
+    async fn count_timeline(&self, q: &TimelineQuery, cap: u64) -> StoreResult<u64> {
+        timeline::count_timeline(self, q, cap).await
+    }
+
+    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds> {
+        timeline::timeline_bounds(self, tenant).await
+    }
+
+    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>> {
+        outbox::webhook_configs(self, tenant).await
+    }
+
+    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>> {
+        outbox::next_due_at(self, after_ms).await
+    }
+
+    async fn deliveries(
+        &self,
+        tenant: &str,
+        status: Option<DeliveryStatus>,
+        comment_id: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<Delivery>> {
+        outbox::deliveries(self, tenant, status, comment_id, limit).await
+    }
+
+    async fn delivery(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
+        outbox::delivery(self, tenant, id).await
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let text = "SELECT * FROM tenants ORDER BY name, id";
+        read_all(self, text, &[], tenant_from_row).await
+    }
+
+    async fn find_deliveries(
+        &self,
+        tenant: &str,
+        filter: &DeliveryFilter<'_>,
+    ) -> StoreResult<Vec<Delivery>> {
+        listing::find_deliveries(self, tenant, filter).await
+    }
+
+    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts> {
+        listing::delivery_counts(self, tenant).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for Backend {
+    async fn save_session(&self, s: &SessionRecord, keep_anonymous: u64) -> StoreResult<()> {
+        // Two sign-in forms opened at once trim the same anonymous rows.
+        self.retrying("save_session", || {
+            sessions::save_session(self, s, keep_anonymous)
+        })
+        .await
+    }
+
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        let text = "SELECT * FROM admin_sessions WHERE id = ?";
+        read_one(self, text, &[id], session_from_row).await
+    }
+
+    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()> {
+        sessions::touch_session(self, id, seen_at).await
+    }
+
+    async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        sessions::delete_session(self, id).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> StoreResult<u64> {
+        sessions::delete_expired_sessions(self, seen_before, created_before).await
+    }
+}
+
+#[async_trait]
+impl Store for Backend {
+    fn claim_for_serving(&self) -> StoreResult<()> {
+        dialect::claim_for_serving(self)
+    }
+
+    fn notices(&self) -> Option<broadcast::Receiver<Notice>> {
+        dialect::notices(self)
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        dialect::probe_write(self).await
+    }
+
+    async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
+        tenants::create_tenant(self, tenant, wildcard).await
+    }
+
+    async fn add_secret(&self, s: &ApiSecret) -> StoreResult<()> {
+        tenants::add_secret(self, s).await
+    }
+
+    async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>> {
+        tenants::delete_secret(self, tenant, id).await
+    }
+
+    async fn rotate_secret(
+        &self,
+        tenant: &str,
+        old_id: &str,
+        new: &ApiSecret,
+        retires_at: i64,
+    ) -> StoreResult<(ApiSecret, ApiSecret)> {
+        rotation::rotate_secret(self, tenant, old_id, new, retires_at).await
+    }
+
+    async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>> {
+        rotation::retire_secrets(self, now_ms).await
+    }
+
+    async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64> {
+        retention::prune_deliveries(self, before_ms, limit).await
+    }
+
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)> {
+        subscriptions::create_subscription(self, s).await
+    }
+
+    async fn delete_subscription(
+        &self,
+        tenant: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Subscription>> {
+        self.retrying("delete_subscription", || {
+            subscriptions::delete_subscription(self, tenant, id, now_ms)
+        })
+        .await
+    }
+
+    async fn set_subscription_enabled(
+        &self,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<Subscription> {
+        // Pausing or resuming rewrites the subscription's pending deliveries, which a
+        // dispatcher may be claiming at that moment (a deadlock PostgreSQL breaks): run again.
+        self.retrying("set_subscription_enabled", || {
+            subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now_ms)
+        })
+        .await
+    }
+
+    async fn disable_failing_subscriptions(
+        &self,
+        failing_before_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Subscription>> {
+        subscriptions::disable_failing_subscriptions(self, failing_before_ms, now_ms).await
+    }
+
+    async fn register_token(&self, r: &TokenRecord) -> StoreResult<TokenRecord> {
+        tokens::register_token(self, r).await
+    }
+
+    async fn save_token(
+        &self,
+        record: &TokenRecord,
+        entry: Option<NewEntry>,
+        now_ms: i64,
+    ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)> {
+        self.retrying("save_token", || {
+            tokens::save_token(self, record, entry.clone(), now_ms)
+        })
+        .await
+    }
+
+    async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord> {
+        tokens::halve_batch_size(self, token).await
+    }
+
+    async fn describe_token(
+        &self,
+        token: &str,
+        integration_type: Option<&str>,
+        domain: Option<&str>,
+    ) -> StoreResult<TokenRecord> {
+        tokens::describe_token(self, token, integration_type, domain).await
+    }
+
+    async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord> {
+        tokens::revoke_token(self, token).await
+    }
+
+    async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord> {
+        self.retrying("restart_upload", || tokens::restart_upload(self, record))
+            .await
+    }
+
+    async fn delete_expired_pending(&self, created_before: i64) -> StoreResult<u64> {
+        tokens::delete_expired_pending(self, created_before).await
+    }
+
+    async fn trim_pending_tokens(
+        &self,
+        from: &str,
+        per_address: u64,
+        overall: Option<u64>,
+    ) -> StoreResult<Vec<String>> {
+        tokens::trim_pending_tokens(self, from, per_address, overall).await
+    }
+
+    async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied> {
+        dialect::apply(self, tenant, change, now_ms).await
+    }
+
+    async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome> {
+        dialect::upload(self, batch, now_ms).await
+    }
+
+    async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64> {
+        self.retrying("set_local_ids", || {
+            comments::set_local_ids(self, tenant, mappings)
+        })
+        .await
+    }
+
+    async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64> {
+        timeline::prune_timeline(self, before_ms).await
+    }
+
+    async fn put_webhook_config(
+        &self,
+        tenant: &str,
+        config: &WebhookConfig,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        outbox::put_webhook_config(self, tenant, config, now_ms).await
+    }
+
+    async fn due_deliveries(&self, q: &DueQuery<'_>) -> StoreResult<Vec<Delivery>> {
+        webhooks::due_deliveries(self, q).await
+    }
+
+    async fn release_claims(&self, ids: &[String]) -> StoreResult<()> {
+        dialect::release_claims(self, ids).await
+    }
+
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()> {
+        webhooks::record_attempts(self, outcomes, now_ms).await
+    }
+
+    async fn cancel_delivery(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<Delivery> {
+        outbox::cancel_delivery(self, tenant, id, now_ms).await
+    }
+
+    async fn retry_delivery(
+        &self,
+        tenant: &str,
+        id: &str,
+        now_ms: i64,
+        extra_attempts: i64,
+    ) -> StoreResult<Delivery> {
+        outbox::retry_delivery(self, tenant, id, now_ms, extra_attempts).await
+    }
+
+    async fn retry_failed_since(
+        &self,
+        tenant: &str,
+        since_ms: i64,
+        now_ms: i64,
+        extra_attempts: i64,
+    ) -> StoreResult<u64> {
+        listing::retry_failed_since(self, tenant, since_ms, now_ms, extra_attempts).await
+    }
+}

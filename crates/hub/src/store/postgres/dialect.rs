@@ -1,0 +1,196 @@
+//! What the portable queries and trait methods (`store/portable/`, compiled once per
+//! backend) need of PostgreSQL: the store and connection types, its one pool, numbered
+//! placeholders, the few words of SQL in which it differs from SQLite, and the trait methods
+//! it answers its own way (notices, transactions run again on contention).
+
+use super::apply::apply_in;
+use super::comments::{load_comment, upsert_comments};
+use super::{upload, webhooks, PostgresStore};
+use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
+use crate::rules;
+use crate::store::{StoreError, StoreResult};
+use fastcomments_protocol::Comment;
+use sqlx::postgres::{PgConnection, PgPool};
+use std::borrow::Cow;
+use tokio::sync::broadcast;
+
+pub(super) use super::notify::announce;
+
+/// Most bound values one statement carries: 3,000 rows of 19, under PostgreSQL's 65,535.
+pub(super) const MAX_PARAMS: usize = 57_000;
+
+pub(super) type Backend = PostgresStore;
+pub(super) type Db = sqlx::Postgres;
+pub(super) type Row = sqlx::postgres::PgRow;
+pub(super) type Conn = PgConnection;
+
+impl PostgresStore {
+    /// Reads and writes share one pool: every node's connections are alike.
+    pub(super) fn reads(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The same pool as [`PostgresStore::reads`].
+    pub(super) fn writes(&self) -> &PgPool {
+        self.reads()
+    }
+}
+
+/// The portable statement with PostgreSQL's numbered placeholders: `?N` becomes `$N`, and
+/// the n-th plain `?` becomes `$n` (a statement uses one form or the other). The portable
+/// statements hold no `?` inside a string literal.
+pub(super) fn sql(text: &str) -> Cow<'_, str> {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut parts = text.split('?');
+    out.push_str(parts.next().unwrap_or_default());
+    for (n, part) in (1..).zip(parts) {
+        out.push('$');
+        if !part.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push_str(&n.to_string());
+        }
+        out.push_str(part);
+    }
+    Cow::Owned(out)
+}
+
+/// What ends a delivery's claim: the lease and the node that holds it (several nodes claim).
+pub(super) const END_CLAIM: &str = "lease_until = NULL, claimed_by = NULL";
+
+/// The larger of two values.
+pub(super) const GREATEST: &str = "GREATEST";
+
+/// Stores a session. On a conflict the row keeps its `created_at` and the later `seen_at`,
+/// since two nodes may save one session at once.
+pub(super) const SAVE_SESSION: &str =
+    "INSERT INTO admin_sessions (id, doc, anonymous, created_at, seen_at) \
+     VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, \
+     anonymous = excluded.anonymous, seen_at = GREATEST(admin_sessions.seen_at, excluded.seen_at)";
+
+/// Drops the anonymous sessions past the newest `?` (the flag is a boolean here).
+pub(super) const TRIM_ANONYMOUS_SESSIONS: &str =
+    "DELETE FROM admin_sessions WHERE id IN (SELECT id FROM admin_sessions \
+     WHERE anonymous ORDER BY seen_at DESC, id OFFSET ?)";
+
+/// A comment of the tenant; with `lock`, its row stays locked until the transaction ends, so
+/// concurrent changes of one comment (on any node) apply one after the other.
+pub(super) async fn read_comment(
+    conn: &mut Conn,
+    tenant: &str,
+    id: &str,
+    lock: bool,
+) -> StoreResult<Option<Comment>> {
+    load_comment(conn, tenant, id, lock).await
+}
+
+/// Writes one changed comment.
+pub(super) async fn save_comment(conn: &mut Conn, c: &Comment) -> StoreResult<()> {
+    upsert_comments(conn, &[c]).await
+}
+
+/// Ends (`healthy`) or starts (from `first`, unless one runs) the failing streak of the
+/// subscriptions of the deliveries `ids`, in one statement over an array.
+pub(super) async fn set_failing_since(
+    conn: &mut Conn,
+    ids: &[&str],
+    healthy: bool,
+    first: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE webhook_subscriptions SET failing_since = CASE WHEN $1 THEN NULL \
+         ELSE COALESCE(failing_since, $2) END \
+         WHERE id IN (SELECT subscription_id FROM webhook_deliveries \
+         WHERE subscription_id <> '' AND id = ANY($3))",
+    )
+    .bind(healthy)
+    .bind(first)
+    .bind(ids)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Nothing to check: several nodes may write at once, and a failing database shows in every
+/// query (and in `/readyz`'s).
+pub(super) fn write_fault(_store: &Backend) -> Option<StoreError> {
+    None
+}
+
+/// Any number of hubs may serve one PostgreSQL database.
+pub(super) fn claim_for_serving(_store: &Backend) -> StoreResult<()> {
+    Ok(())
+}
+
+/// What the other nodes committed, as this node's listener hears it.
+pub(super) fn notices(store: &Backend) -> Option<broadcast::Receiver<Notice>> {
+    Some(store.notices.subscribe())
+}
+
+/// Taking a transaction id makes the commit write a WAL record: a write that touches no table.
+pub(super) async fn probe_write(store: &Backend) -> StoreResult<()> {
+    sqlx::query("SELECT txid_current()")
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+/// An API change in a transaction of its own, run again if a concurrent one wins.
+pub(super) async fn apply(
+    store: &Backend,
+    tenant: &str,
+    change: Change,
+    now_ms: i64,
+) -> StoreResult<Applied> {
+    store
+        .retrying("apply", || async {
+            let mut tx = store.pool.begin().await?;
+            let applied = apply_in(&mut tx, tenant, change.clone(), now_ms).await?;
+            tx.commit().await?;
+            Ok(applied)
+        })
+        .await
+}
+
+/// An upload batch in a transaction of its own, then the replies that waited for a parent
+/// another batch stored meanwhile, linked in a second one (see `upload::link_late`).
+pub(super) async fn upload(
+    store: &Backend,
+    batch: UploadBatch,
+    now_ms: i64,
+) -> StoreResult<UploadOutcome> {
+    let prepared = rules::upload::prepare_upload(&batch.comments, &batch.tenant_id, now_ms)?;
+    let (mut outcome, late_keys) = store
+        .retrying("upload", || {
+            let mut prepared = prepared.clone();
+            let batch = &batch;
+            async move { upload::upload(store, batch, &mut prepared, now_ms).await }
+        })
+        .await?;
+    let (entries, deliveries) = store
+        .retrying("upload links", || {
+            upload::link_late(store, &batch.tenant_id, &batch.token, &late_keys, now_ms)
+        })
+        .await?;
+    outcome.entries.extend(entries);
+    outcome.deliveries += deliveries;
+    Ok(outcome)
+}
+
+/// Gives back this node's claims on `ids`.
+pub(super) async fn release_claims(store: &Backend, ids: &[String]) -> StoreResult<()> {
+    webhooks::release_claims(store, ids).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sql;
+
+    #[test]
+    fn placeholders_are_numbered_in_order_or_as_written() {
+        assert_eq!(sql("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+        assert_eq!(
+            sql("a = ?1 OR b = ?1 LIMIT ?2"),
+            "a = $1 OR b = $1 LIMIT $2"
+        );
+        assert_eq!(sql("no placeholder"), "no placeholder");
+    }
+}

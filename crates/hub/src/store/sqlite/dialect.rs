@@ -1,0 +1,170 @@
+//! What the portable queries and trait methods (`store/portable/`, compiled once per
+//! backend) need of SQLite: the store and connection types, its pools for reads and writes,
+//! the few words of SQL in which it differs from PostgreSQL, and the trait methods it
+//! answers its own way (the group-commit writer, the serving lock).
+
+use super::comments::{load_comment, upsert_comments};
+use super::{lock, webhooks, writer, SqliteStore};
+use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
+use crate::store::{StoreError, StoreResult};
+use fastcomments_protocol::Comment;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{QueryBuilder, SqlitePool};
+use std::borrow::Cow;
+use std::future::Future;
+use tokio::sync::broadcast;
+
+/// Most bound values one statement carries (SQLite allows 32,766).
+pub(super) use super::MAX_PARAMS;
+
+pub(super) type Backend = SqliteStore;
+pub(super) type Db = sqlx::Sqlite;
+pub(super) type Row = sqlx::sqlite::SqliteRow;
+pub(super) type Conn = SqliteConnection;
+
+impl SqliteStore {
+    /// Reads go to the pool of read-only connections.
+    pub(super) fn reads(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// Writes go to the one writer connection (SQLite takes one writer at a time anyway).
+    pub(super) fn writes(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
+/// The portable statement as SQLite takes it: `?` is its placeholder already.
+pub(super) fn sql(text: &str) -> Cow<'_, str> {
+    Cow::Borrowed(text)
+}
+
+/// What ends a delivery's claim. Only the lease: one hub serves a SQLite file, so there is no
+/// claiming node to name.
+pub(super) const END_CLAIM: &str = "lease_until = NULL";
+
+/// The larger of two values (SQLite's two-argument `MAX`; it has no `GREATEST`).
+pub(super) const GREATEST: &str = "MAX";
+
+/// Stores a session, replacing the row of the same id whole.
+pub(super) const SAVE_SESSION: &str =
+    "INSERT OR REPLACE INTO admin_sessions (id, doc, anonymous, created_at, seen_at) \
+     VALUES (?, ?, ?, ?, ?)";
+
+/// Drops the anonymous sessions past the newest `?` (SQLite's OFFSET needs a LIMIT: -1 is none;
+/// the flag is stored as 0/1).
+pub(super) const TRIM_ANONYMOUS_SESSIONS: &str =
+    "DELETE FROM admin_sessions WHERE id IN (SELECT id FROM admin_sessions \
+     WHERE anonymous = 1 ORDER BY seen_at DESC, id LIMIT -1 OFFSET ?)";
+
+/// Tells other hub nodes about a commit: none share a SQLite file (the serving lock), so
+/// there is nobody to tell.
+pub(super) async fn announce(_conn: &mut Conn, _notice: &Notice) -> StoreResult<()> {
+    Ok(())
+}
+
+/// A comment of the tenant. Nothing to lock (`_lock`): the one writer runs transactions one
+/// at a time.
+pub(super) async fn read_comment(
+    conn: &mut Conn,
+    tenant: &str,
+    id: &str,
+    _lock: bool,
+) -> StoreResult<Option<Comment>> {
+    load_comment(conn, tenant, id).await
+}
+
+/// Writes one changed comment (an API change: no upload token to set).
+pub(super) async fn save_comment(conn: &mut Conn, c: &Comment) -> StoreResult<()> {
+    upsert_comments(conn, &[(c, None)]).await
+}
+
+/// Ends (`healthy`) or starts (from `first`, unless one runs) the failing streak of the
+/// subscriptions of the deliveries `ids`. SQLite has no arrays: the ids go in bound lists,
+/// in chunks under its limit of bound values.
+pub(super) async fn set_failing_since(
+    conn: &mut Conn,
+    ids: &[&str],
+    healthy: bool,
+    first: i64,
+) -> StoreResult<()> {
+    for chunk in ids.chunks(MAX_PARAMS / 2) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("UPDATE webhook_subscriptions SET failing_since = ");
+        if healthy {
+            qb.push("NULL");
+        } else {
+            qb.push("COALESCE(failing_since, ");
+            qb.push_bind(first);
+            qb.push(")");
+        }
+        qb.push(
+            " WHERE id IN (SELECT subscription_id FROM webhook_deliveries \
+             WHERE subscription_id <> '' AND id IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        qb.push("))");
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Runs `work` once: the one writer runs transactions one at a time, so none is given up
+    /// for a concurrent one (PostgreSQL runs it again; see its `retrying`).
+    pub(super) async fn retrying<T, F, Fut>(&self, _what: &str, mut work: F) -> StoreResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = StoreResult<T>>,
+    {
+        work().await
+    }
+}
+
+/// While the writer's groups fail for a storage fault, the last error.
+pub(super) fn write_fault(store: &Backend) -> Option<StoreError> {
+    store.health.failing().filter(|e| e.fault().is_some())
+}
+
+/// Takes an exclusive advisory lock on `<db>-serving.lock` and writes this process's id into
+/// it. A second `serve` of the same file gets a conflict naming the holder's pid.
+pub(super) fn claim_for_serving(store: &Backend) -> StoreResult<()> {
+    lock::claim_for_serving(store)
+}
+
+/// No other node writes a SQLite file: no notices.
+pub(super) fn notices(_store: &Backend) -> Option<broadcast::Receiver<Notice>> {
+    None
+}
+
+/// Through the writer, like every write (see `writer::probe_write`).
+pub(super) async fn probe_write(store: &Backend) -> StoreResult<()> {
+    writer::probe_write(store).await
+}
+
+/// An API change goes to the group-commit writer.
+pub(super) async fn apply(
+    store: &Backend,
+    tenant: &str,
+    change: Change,
+    now_ms: i64,
+) -> StoreResult<Applied> {
+    writer::apply(store, tenant, change, now_ms).await
+}
+
+/// An upload batch goes to the group-commit writer.
+pub(super) async fn upload(
+    store: &Backend,
+    batch: UploadBatch,
+    now_ms: i64,
+) -> StoreResult<UploadOutcome> {
+    writer::upload(store, batch, now_ms).await
+}
+
+/// Gives back this hub's claims on `ids` (only the lease to clear).
+pub(super) async fn release_claims(store: &Backend, ids: &[String]) -> StoreResult<()> {
+    webhooks::release_some(store, ids).await
+}
