@@ -2,8 +2,10 @@
 //! PostgreSQL advisory lock, so several nodes starting at once apply each exactly once, and
 //! refuses a database whose applied migrations were changed since).
 
-use super::*;
+use crate::store::StoreError;
+use crate::store::StoreResult;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::postgres::PgPool;
 
 /// The migrations, in order. Never edit one that has shipped: add the next.
 const MIGRATIONS: &[(i64, &str, &str)] = &[

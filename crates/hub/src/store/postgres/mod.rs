@@ -16,13 +16,9 @@
 //! Schema changes are migrations applied on start ([`migrate`]), under sqlx's advisory lock, so
 //! nodes starting together apply each once.
 
-use super::rows::*;
 use super::*;
-use crate::rules;
-use crate::rules::upload::{Prepared, StoredComment};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Connection, Postgres, QueryBuilder, Row};
-use std::collections::{HashMap, HashSet};
+use sqlx::Connection;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -49,9 +45,7 @@ mod portable;
 use portable::outbox::{enqueue_webhooks, load_webhook_targets};
 use portable::{apply, subscriptions};
 
-use comments::*;
 use notify::*;
-use timeline::*;
 
 /// How many times a write is run again after the database gave it up for a concurrent one.
 const CONTENTION_RETRIES: usize = 8;

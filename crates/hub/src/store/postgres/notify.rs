@@ -2,8 +2,13 @@
 //! at commit, and not at all on rollback) and one listening connection per node that turns
 //! notifications back into [`Notice`]s.
 
-use super::*;
+use crate::records::Notice;
+use crate::store::StoreResult;
+use sqlx::postgres::PgConnection;
 use sqlx::postgres::PgListener;
+use sqlx::postgres::PgPool;
+use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// The channel every node listens on.
 pub(super) const CHANNEL: &str = "fastcomments_hub";

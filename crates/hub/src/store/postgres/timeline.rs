@@ -1,7 +1,19 @@
 //! The tenant timeline on PostgreSQL: positions from the tenant's clock row, entries written
 //! with their payloads, and the trait's reads, bounds and pruning.
 
-use super::*;
+use crate::records::NewEntry;
+use crate::records::Notice;
+use crate::records::TimelineBounds;
+use crate::records::TimelineEntry;
+use crate::records::TimelineQuery;
+use crate::store::postgres::announce;
+use crate::store::postgres::PostgresStore;
+use crate::store::rows::entry_from_row;
+use crate::store::StoreResult;
+use sqlx::postgres::PgConnection;
+use sqlx::Postgres;
+use sqlx::QueryBuilder;
+use sqlx::Row;
 
 /// Hands out the next `count` positions of a tenant's clock (`max(now, last + 1)` onwards,
 /// SPEC §1.2) in one statement. The row stays locked until the transaction ends, so the

@@ -11,8 +11,18 @@
 //! second sees both, whichever it was. A hub killed between the two leaves the plugin without
 //! an answer, and its re-send links them.
 
-use super::*;
-use fastcomments_protocol::{EventType, WebhookEventKind};
+use super::comments::{
+    comments_where_in, ids_by_external, insert_new_comment_rows, upsert_comment_rows, CommentRow,
+};
+use super::timeline::{insert_entries, reserve_positions};
+use super::{enqueue_webhooks, load_webhook_targets, tokens, PostgresStore};
+use crate::records::{EntryKind, NewEntry, TimelineEntry, UploadBatch, UploadOutcome};
+use crate::rules;
+use crate::rules::upload::{Prepared, StoredComment};
+use crate::store::rows::StoreRow;
+use crate::store::{Enqueued, StoreError, StoreResult};
+use fastcomments_protocol::{Comment, EventType, WebhookEventKind};
+use std::collections::{HashMap, HashSet};
 
 /// Stores `batch` with `prepared` (see [`rules::upload::prepare_upload`]); with the outcome,
 /// the plugin ids [`link_late`] must look at once this transaction has committed: the batch's

@@ -1,8 +1,11 @@
 //! Statements run through `rusqlite` on the writer connection's own SQLite handle: the
 //! upload path's many single-row writes and single-key lookups (see [`on_own_handle`]).
 
-use super::*;
-
+use super::comments::{stored_comment, CommentRow};
+use super::timeline::EntryRow;
+use crate::rules::upload::StoredComment;
+use crate::store::StoreResult;
+use sqlx::sqlite::SqliteConnection;
 /// Runs `work` with a `rusqlite` connection on `conn`'s own SQLite handle, inside whatever
 /// transaction `conn` has open, while sqlx's worker thread is locked out of the handle. For the
 /// upload path's many small statements: prepared once, values bound straight from Rust data,

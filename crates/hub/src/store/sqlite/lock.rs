@@ -1,7 +1,8 @@
 //! One serving hub per database file: an advisory lock next to it.
 
-use super::*;
-
+use super::SqliteStore;
+use crate::store::{StoreError, StoreResult};
+use std::path::{Path, PathBuf};
 /// The lock file next to a database: `hub.db` → `hub.db-serving.lock`.
 pub(super) fn serving_lock_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();

@@ -2,9 +2,10 @@
 //! schema, and one-time repairs of data older hubs wrote wrongly. Each repair runs once; the
 //! `schema_migrations` table remembers which ran.
 
-use super::*;
 use crate::clock::Clock;
-
+use crate::store::StoreResult;
+use fastcomments_protocol::Comment;
+use sqlx::SqlitePool;
 /// `ALTER TABLE … ADD COLUMN` unless the table has the column already.
 pub(super) async fn add_column_if_missing(
     pool: &SqlitePool,

@@ -3,21 +3,13 @@
 //! write transactions from waiting on locks) and a pool of readers.
 
 use super::*;
-use crate::clock::next_position;
-use crate::ids;
-use crate::rules;
-use crate::rules::upload::{Prepared, StoredComment};
-use fastcomments_protocol::WebhookEventKind;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
-use std::collections::{HashMap, HashSet};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 mod comments;
 mod dialect;

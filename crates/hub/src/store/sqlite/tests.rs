@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::records::CommentPatch;
+use crate::{ids, rules};
 use fastcomments_protocol::Millis;
+use std::collections::HashSet;
 
 #[tokio::test]
 async fn recording_attempts_leaves_the_writer_at_synchronous_full() {

@@ -1,7 +1,21 @@
 //! The tenant timeline: positions from the tenant's clock row, entry rows, visibility
 //! (echo suppression, token-only entries) and the reads, bounds and pruning of the trait.
 
-use super::*;
+use crate::clock::next_position;
+use crate::ids;
+use crate::records::NewEntry;
+use crate::records::TimelineBounds;
+use crate::records::TimelineEntry;
+use crate::records::TimelineQuery;
+use crate::store::sqlite::entry_from_row;
+use crate::store::sqlite::on_own_handle;
+use crate::store::sqlite::write_entry_rows;
+use crate::store::sqlite::SqliteStore;
+use crate::store::StoreResult;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::QueryBuilder;
+use sqlx::Row;
+use sqlx::Sqlite;
 
 /// Appends entries to a tenant's timeline at strictly increasing positions.
 pub(super) async fn append_entries(

@@ -1,6 +1,33 @@
 //! One upload batch (SPEC §1.4) inside the group-commit writer's transaction.
 
-use super::*;
+use crate::records::EntryKind;
+use crate::records::NewEntry;
+use crate::records::UploadBatch;
+use crate::records::UploadOutcome;
+use crate::rules;
+use crate::rules::upload::Prepared;
+use crate::rules::upload::StoredComment;
+use crate::store::sqlite::comment_rows_where_in;
+use crate::store::sqlite::comments_where_in;
+use crate::store::sqlite::enqueue_webhooks;
+use crate::store::sqlite::insert_entries;
+use crate::store::sqlite::load_webhook_targets;
+use crate::store::sqlite::lookup_by_external;
+use crate::store::sqlite::on_own_handle;
+use crate::store::sqlite::read_token;
+use crate::store::sqlite::reserve_positions;
+use crate::store::sqlite::upsert_comment_docs;
+use crate::store::sqlite::write_token;
+use crate::store::sqlite::CommentRow;
+use crate::store::sqlite::EntryRow;
+use crate::store::Enqueued;
+use crate::store::StoreError;
+use crate::store::StoreResult;
+use fastcomments_protocol::WebhookEventKind;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::Row;
+use std::collections::HashMap;
+use std::collections::HashSet;
 
 /// Stores one upload batch inside the caller's transaction (the group-commit writer's).
 pub(super) async fn upload_in(

@@ -1,6 +1,23 @@
 //! The group-commit writer: the one task that writes API changes and upload batches.
 
-use super::*;
+use crate::records::Applied;
+use crate::records::Change;
+use crate::records::UploadBatch;
+use crate::records::UploadOutcome;
+use crate::rules;
+use crate::rules::upload::Prepared;
+use crate::store::sqlite::apply_in;
+use crate::store::sqlite::on_own_handle;
+use crate::store::sqlite::upload_in;
+use crate::store::sqlite::writer_stopped;
+use crate::store::sqlite::SqliteStore;
+use crate::store::StoreError;
+use crate::store::StoreResult;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::SqlitePool;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
 /// A write waiting for the group-commit writer.
 pub(super) enum PendingWrite {
