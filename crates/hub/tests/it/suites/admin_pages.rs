@@ -885,14 +885,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let r = store.token(token).await.unwrap().unwrap();
     assert_eq!(r.state, fastcomments_hub::records::TokenState::Revoked);
-    let (s, v) = hub
-        .call(
-            Method::PUT,
-            &format!("/integrations/v1/token/{token}"),
-            None,
-            None,
-        )
-        .await;
+    let (s, v) = hub.register_token(&token).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     assert_eq!(v["code"], "token-revoked");
 }

@@ -337,13 +337,7 @@ async fn setup_page_acknowledges_a_token() {
     let hub = TestHub::start(BACKEND).await;
     let t = hub.tenant("Acme").await;
     let token = "page-token-123456";
-    hub.call(
-        Method::PUT,
-        &format!("/integrations/v1/token/{token}"),
-        None,
-        None,
-    )
-    .await;
+    hub.register_token(&token).await;
     let page = hub
         .client
         .get(format!(
@@ -384,14 +378,7 @@ async fn setup_page_acknowledges_a_token() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("connected"));
-    let (_, v): (_, Value) = hub
-        .call(
-            Method::PUT,
-            &format!("/integrations/v1/token/{token}"),
-            None,
-            None,
-        )
-        .await;
+    let (_, v): (_, Value) = hub.register_token(&token).await;
     assert_eq!(v["isTokenValidated"], true);
     let (_, v) = hub
         .get(&format!("/integrations/v1/stream?token={token}"))

@@ -9,7 +9,7 @@ use common::raw_receiver::RawReceiver;
 use common::receiver::Receiver;
 use common::{Tenant, TestHub};
 use fastcomments_hub::{HubConfig, SystemClock};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -119,14 +119,7 @@ async fn a_hanging_receiver_delays_only_its_own_deliveries() {
         for id in &a_ids {
             let (_, v) = hub.api(&a.key).deliveries(&format!("commentId={id}")).await;
             let d = v["deliveries"][0].clone();
-            let (_, detail) = hub
-                .call(
-                    Method::GET,
-                    &format!("/api/v1/webhook-deliveries/{}", d["id"].as_str().unwrap()),
-                    Some(&a.key),
-                    None,
-                )
-                .await;
+            let (_, detail) = hub.api(&a.key).delivery(d["id"].as_str().unwrap()).await;
             details.push(detail);
         }
         if details

@@ -18,14 +18,7 @@ async fn token_lifecycle_and_its_errors() {
 
     // Malformed.
     for bad in ["short", "has%20space%20inside", &"a".repeat(129)] {
-        let (s, v) = hub
-            .call(
-                Method::PUT,
-                &format!("/integrations/v1/token/{bad}"),
-                None,
-                None,
-            )
-            .await;
+        let (s, v) = hub.register_token(&bad).await;
         assert_eq!(
             (s, code(&v)),
             (StatusCode::BAD_REQUEST, "invalid-token"),
@@ -71,14 +64,7 @@ async fn token_lifecycle_and_its_errors() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["integration"]["domain"], "acme.example");
     assert_eq!(v["integration"]["integrationType"], "wordpress");
-    let (_, v) = hub
-        .call(
-            Method::PUT,
-            &format!("/integrations/v1/token/{TOKEN}"),
-            None,
-            None,
-        )
-        .await;
+    let (_, v) = hub.register_token(TOKEN).await;
     let r: TokenResponse = serde_json::from_value(v).unwrap();
     assert!(r.is_token_validated);
     assert_eq!(r.tenant_id.as_deref(), Some(t.id.as_str()));
@@ -95,14 +81,7 @@ async fn token_lifecycle_and_its_errors() {
     // Revoked: 403 everywhere, for good.
     let (s, _) = hub.api(&t.key).revoke(TOKEN).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, v) = hub
-        .call(
-            Method::PUT,
-            &format!("/integrations/v1/token/{TOKEN}"),
-            None,
-            None,
-        )
-        .await;
+    let (s, v) = hub.register_token(TOKEN).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "token-revoked"));
     for path in ["stream", "commands", "events", "comments", "api-secret"] {
         let (s, v) = hub
@@ -137,13 +116,7 @@ async fn pending_tokens_expire_after_seven_days() {
     )
     .await;
     let t = hub.tenant("Acme").await;
-    hub.call(
-        Method::PUT,
-        &format!("/integrations/v1/token/{TOKEN}"),
-        None,
-        None,
-    )
-    .await;
+    hub.register_token(TOKEN).await;
     clock.advance(7 * 24 * 3600 * 1000 + 1);
     let (s, v) = hub.api(&t.key).acknowledge(TOKEN, None).await;
     assert_eq!((s, code(&v)), (StatusCode::GONE, "token-expired"));
@@ -153,13 +126,7 @@ async fn pending_tokens_expire_after_seven_days() {
         .await;
     assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unknown-token"));
     // Registering again starts a fresh pending period.
-    hub.call(
-        Method::PUT,
-        &format!("/integrations/v1/token/{TOKEN}"),
-        None,
-        None,
-    )
-    .await;
+    hub.register_token(TOKEN).await;
     let (s, _) = hub.api(&t.key).acknowledge(TOKEN, None).await;
     assert_eq!(s, StatusCode::OK);
 }

@@ -7,7 +7,7 @@ use crate::common;
 use common::receiver::Receiver;
 use common::{code, Tenant, TestHub};
 use fastcomments_hub::{HubConfig, SystemClock};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -204,14 +204,7 @@ async fn an_owners_private_targets_are_refused_and_logged() {
                 .starts_with("target-refused"),
             "{d}"
         );
-        let (_, v) = hub
-            .call(
-                Method::GET,
-                &format!("/api/v1/webhook-deliveries/{}", d["id"].as_str().unwrap()),
-                Some(&t.key),
-                None,
-            )
-            .await;
+        let (_, v) = hub.api(&t.key).delivery(d["id"].as_str().unwrap()).await;
         let attempts = v["attempts"].as_array().unwrap();
         assert_eq!(attempts.len(), 1, "a refused target is not retried: {v}");
         assert_eq!(attempts[0]["statusCode"], Value::Null);
