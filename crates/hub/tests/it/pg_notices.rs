@@ -21,9 +21,8 @@ const TOKEN: &str = "pg-notices-token-001";
 async fn node(url: &str, cache_ttl: Duration) -> TestHub {
     let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(url).await.unwrap());
     let config = HubConfig {
-        admin_token: Some("admin-secret".into()),
         cache_ttl: Some(cache_ttl),
-        ..HubConfig::default()
+        ..common::admin_config()
     };
     TestHub::over_store(
         store,
@@ -155,10 +154,9 @@ async fn another_nodes_commit_wakes_this_nodes_dispatcher_at_once() {
     let b = TestHub::over_store(
         Arc::new(PostgresStore::connect(&url).await.unwrap()),
         HubConfig {
-            admin_token: Some("admin-secret".into()),
             webhook_allow_private_targets: true,
             cache_ttl: Some(Duration::from_secs(3600)),
-            ..HubConfig::default()
+            ..common::admin_config()
         },
         Arc::new(SystemClock),
         tempfile::tempdir().unwrap(),

@@ -27,9 +27,8 @@ struct SeenByB {
 
 async fn node(store: Arc<SqliteStore>, cache_ttl: Option<Duration>) -> TestHub {
     let config = HubConfig {
-        admin_token: Some("admin-secret".into()),
         cache_ttl,
-        ..HubConfig::default()
+        ..common::admin_config()
     };
     let dir = tempfile::tempdir().unwrap();
     TestHub::over_store(store, config, Arc::new(SystemClock), dir).await

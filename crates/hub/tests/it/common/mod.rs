@@ -47,15 +47,12 @@ impl Backend {
 
 impl TestHub {
     pub async fn start(backend: Backend) -> TestHub {
-        Self::start_with(
-            backend,
-            HubConfig {
-                admin_token: Some("admin-secret".into()),
-                ..HubConfig::default()
-            },
-            Arc::new(SystemClock),
-        )
-        .await
+        Self::start_with(backend, admin_config(), Arc::new(SystemClock)).await
+    }
+
+    /// A hub on `backend` with `config` and the system's clock.
+    pub async fn configured(backend: Backend, config: HubConfig) -> TestHub {
+        Self::start_with(backend, config, Arc::new(SystemClock)).await
     }
 
     pub async fn start_with(backend: Backend, config: HubConfig, clock: Arc<dyn Clock>) -> TestHub {
@@ -135,6 +132,18 @@ impl TestHub {
     pub async fn register_token(&self, token: &str) -> (StatusCode, Value) {
         let path = format!("/integrations/v1/token/{token}");
         self.call(Method::PUT, &path, None, None).await
+    }
+
+    /// `POST /integrations/v1/comments?token`, as a plugin uploads a batch.
+    pub async fn upload(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        let path = format!("/integrations/v1/comments?token={token}");
+        self.call(Method::POST, &path, None, Some(body)).await
+    }
+
+    /// `PATCH /integrations/v1/comment-ids?token`, as a plugin stores its local ids.
+    pub async fn set_comment_ids(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        let path = format!("/integrations/v1/comment-ids?token={token}");
+        self.call(Method::PATCH, &path, None, Some(body)).await
     }
 
     /// A hub on `backend` whose webhook deliveries retry after `base_ms × n` up to
@@ -286,13 +295,7 @@ pub async fn warm_two_nodes(
 ) -> (Tenant, String, String, i64) {
     let tenant = a.tenant("Shared").await;
     a.connect(&tenant, token, true).await;
-    let (s, v) = a
-        .api(&tenant.key)
-        .create_secret(json!({"domain": "shared.example"}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let extra_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
-    let extra_id = v["apiSecret"]["id"].as_str().unwrap().to_owned();
+    let (extra_key, extra_id) = a.api(&tenant.key).create_secret_for("shared.example").await;
 
     let (events, _, cursor) = b.drain_stream(token, 0).await;
     assert!(events.is_empty(), "{events:?}");
@@ -350,11 +353,19 @@ pub async fn wait_for_count<T>(
 /// `max_attempts` attempts.
 pub fn webhook_config(base_ms: u64, max_attempts: i64) -> HubConfig {
     HubConfig {
-        admin_token: Some("admin-secret".into()),
         webhook_retry_base: Duration::from_millis(base_ms),
         webhook_max_attempts: max_attempts,
         // The receivers listen on loopback, as a developer's do (SPEC §2.2).
         webhook_allow_private_targets: true,
+        ..admin_config()
+    }
+}
+
+/// The default configuration with the operator API on (token `admin-secret`), as every test
+/// hub runs unless it says otherwise.
+pub fn admin_config() -> HubConfig {
+    HubConfig {
+        admin_token: Some("admin-secret".into()),
         ..HubConfig::default()
     }
 }

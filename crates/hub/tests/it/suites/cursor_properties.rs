@@ -38,7 +38,7 @@ proptest! {
         page_size in 1u64..9,
     ) {
         proptest_runtime().block_on(async {
-            let config = HubConfig { admin_token: Some("admin-secret".into()), page_size, ..HubConfig::default() };
+            let config = HubConfig { page_size, ..common::admin_config() };
             let (hub, clock) = TestHub::with_manual_clock(BACKEND, config, 1_763_880_000_000).await;
             let t = hub.tenant("Acme").await;
             hub.connect(&t, TOKEN, true).await;

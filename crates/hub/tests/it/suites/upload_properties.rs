@@ -367,10 +367,9 @@ proptest! {
     ) {
         proptest_runtime().block_on(async {
             let config = HubConfig {
-                admin_token: Some("admin-secret".into()),
                 webhook_allow_private_targets: true,
                 webhook_retry_base: Duration::from_millis(10),
-                ..HubConfig::default()
+                ..common::admin_config()
             };
             let hub = TestHub::start_with(BACKEND, config, Arc::new(fastcomments_hub::SystemClock)).await;
             let receiver = Receiver::ok().await;

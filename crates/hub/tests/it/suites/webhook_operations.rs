@@ -7,7 +7,7 @@ use crate::common;
 
 use common::receiver::Receiver;
 use common::{webhook_config, Tenant, TestHub};
-use fastcomments_hub::{HubConfig, SystemClock};
+use fastcomments_hub::HubConfig;
 use fastcomments_webhooks::{
     AcceptedSchemes, CommentOrId, MemoryReplayStore, VerifiedWebhook, Verifier, WebhookEventKind,
 };
@@ -113,13 +113,9 @@ async fn retry_after_on_429_and_503_is_honoured() {
 /// loopback port they would reach proves nothing got through.
 #[tokio::test]
 async fn each_ssrf_form_is_refused_end_to_end() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
-        HubConfig {
-            admin_token: Some("admin-secret".into()),
-            ..HubConfig::default()
-        },
-        Arc::new(SystemClock),
+        common::admin_config(),
     )
     .await;
     let internal = Receiver::ok().await;
@@ -388,13 +384,12 @@ async fn deliveries_are_signed_both_ways_and_a_replayed_update_is_no_delete() {
 /// authenticates.
 #[tokio::test]
 async fn a_rotation_signs_with_both_secrets_until_the_old_one_retires() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
             maintenance_interval: Duration::from_millis(100),
             ..webhook_config(50, 5)
         },
-        Arc::new(SystemClock),
     )
     .await;
     let t = hub.tenant("Acme").await;
@@ -529,13 +524,12 @@ async fn hanging() -> String {
 /// their names.
 #[tokio::test]
 async fn metrics_count_attempts_by_outcome_and_tell_the_queue() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
             webhook_timeout: Duration::from_millis(300),
             ..webhook_config(60_000, 5)
         },
-        Arc::new(SystemClock),
     )
     .await;
     let answering = Receiver::with(|r, _| match r.path.as_str() {
@@ -649,13 +643,12 @@ fn kinds_and_texts(got: &[common::receiver::Received]) -> Vec<(String, String)> 
 /// one stops its deliveries; sample payloads, one per kind.
 #[tokio::test]
 async fn subscriptions_fan_out_each_in_order_and_a_dead_receiver_delays_no_one() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
             webhook_timeout: Duration::from_millis(2_000),
             ..webhook_config(40, 50)
         },
-        Arc::new(SystemClock),
     )
     .await;
     let t = hub
@@ -901,14 +894,13 @@ async fn a_410_gone_unsubscribes() {
 /// enabling it again sends every one of them, in the comment's order.
 #[tokio::test]
 async fn a_failing_subscription_is_disabled_and_resumes_in_order() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
             webhook_disable_after: Duration::from_millis(400),
             maintenance_interval: Duration::from_millis(100),
             ..webhook_config(40, 1_000)
         },
-        Arc::new(SystemClock),
     )
     .await;
     let t = hub.tenant_owning("Acme", &["acme.example"]).await;
@@ -1098,13 +1090,12 @@ async fn subscriptions_and_rotation_refuse_other_tenants_ids_and_bad_input() {
 /// a second after an overlap of one second, the old secret no longer authenticates.
 #[tokio::test]
 async fn a_rotated_secret_retires_when_its_overlap_ends_without_waiting_for_maintenance() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
             maintenance_interval: Duration::from_secs(3600),
             ..webhook_config(50, 5)
         },
-        Arc::new(SystemClock),
     )
     .await;
     let t = hub.tenant("Acme").await;

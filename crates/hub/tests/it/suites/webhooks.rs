@@ -402,11 +402,7 @@ async fn test_payloads_per_kind() {
     let rx = Receiver::ok().await;
     let t = hub.tenant("Acme").await;
     configure(&hub, &t, json!({"domain": "acme.example", "create": {"url": rx.url.clone()}, "delete": {"url": rx.url.clone()}})).await;
-    let (s, v) = hub
-        .api(&t.key)
-        .send_test(json!({"kind": "create", "domain": "acme.example"}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let v = hub.api(&t.key).send_test_ok("create", "acme.example").await;
     assert_eq!(v["ok"], true);
     assert_eq!(v["attempt"]["statusCode"], 200);
     let (_, v) = hub
@@ -610,11 +606,7 @@ async fn the_guides_reserialising_python_receiver_accepts_test_payloads_of_every
     )
     .await;
     for kind in ["create", "update", "delete"] {
-        let (s, v) = hub
-            .api(&t.key)
-            .send_test(json!({"kind": kind, "domain": "acme.example"}))
-            .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
+        let v = hub.api(&t.key).send_test_ok(kind, "acme.example").await;
         assert_eq!(v["ok"], true, "{kind}: {v}");
         assert_eq!(v["forgedAccepted"], false, "{kind}: {v}");
         let genuine = next_verdict(&mut lines).await;
