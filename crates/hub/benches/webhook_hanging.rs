@@ -131,14 +131,24 @@ struct Outcome {
     hanging: Option<(usize, HashMap<&'static str, usize>, i64, usize)>,
 }
 
+/// A hub with `config` on a free loopback port, over a new SQLite file in `dir`.
+async fn hub_in(dir: &std::path::Path, config: HubConfig) -> RunningHub {
+    let store = SqliteStore::open(&dir.join("hub.db")).await.expect("store");
+    RunningHub::bind(
+        "127.0.0.1:0",
+        Arc::new(store),
+        config,
+        std::future::pending(),
+    )
+    .await
+    .expect("hub")
+}
+
 async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
     let rate = arg("--rate", 200);
     let seconds = arg("--seconds", 30);
     let n = arg("--receivers", 10) as usize;
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("hub.db"))
-        .await
-        .expect("store");
     let mut config = HubConfig {
         admin_token: Some("bench".into()),
         webhook_allow_private_targets: true,
@@ -149,14 +159,7 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
         config.webhook_per_host_concurrency = config.webhook_concurrency;
         config.webhook_per_tenant_concurrency = config.webhook_concurrency;
     }
-    let hub = RunningHub::bind(
-        "127.0.0.1:0",
-        Arc::new(store),
-        config,
-        std::future::pending(),
-    )
-    .await
-    .expect("hub");
+    let hub = hub_in(dir.path(), config).await;
     let base = hub.url();
     let client = reqwest::Client::new();
     let mode = text_arg("--mode", "config");
@@ -325,22 +328,12 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
 /// enabling to the last arrival.
 async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("hub.db"))
-        .await
-        .expect("store");
     let config = HubConfig {
         admin_token: Some("bench".into()),
         webhook_allow_private_targets: true,
         ..HubConfig::default()
     };
-    let hub = RunningHub::bind(
-        "127.0.0.1:0",
-        Arc::new(store),
-        config,
-        std::future::pending(),
-    )
-    .await
-    .expect("hub");
+    let hub = hub_in(dir.path(), config).await;
     let base = hub.url();
     let client = reqwest::Client::new();
     let (_, secret) = hub

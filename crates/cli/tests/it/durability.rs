@@ -17,7 +17,6 @@ use crate::serve_support;
 
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::sync::Arc;
 use tokio::process::{Child, Command};
 
@@ -36,16 +35,8 @@ async fn start_hub_with(data_dir: &std::path::Path, database: Option<&str>) -> (
     if let Some(url) = database {
         command.args(["--database-url", url]);
     }
-    let mut child = command
-        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
-        // Every refused write logs an error; the assertions say what went wrong.
-        .env("RUST_LOG", "off")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let url = serve_support::listening_url(&mut child).await;
-    (child, url)
+    // Every refused write logs an error; the assertions say what went wrong.
+    serve_support::spawn_hub(&mut command, ADMIN, "off").await
 }
 
 /// Every write the test made, and whether it was answered 2xx.
@@ -74,6 +65,43 @@ impl Ledger {
         self.configs.extend(other.configs);
         self.refusals.extend(other.refusals);
         self.insufficient.extend(other.insufficient);
+    }
+
+    /// Every write answered 2xx is in `h` (a refused one may or may not be: the outage
+    /// left it unknown whether it committed).
+    fn assert_acknowledged_held(&self, h: &Held) {
+        for id in &self.comments {
+            assert!(h.ids.contains(id), "acknowledged comment {id} lost");
+        }
+        for (e, ok) in &self.uploads {
+            assert!(!ok || h.exts.contains(e), "acknowledged upload {e} lost");
+        }
+        for (t, ok) in &self.tokens {
+            assert!(!ok || h.tokens.contains(t), "acknowledged token {t} lost");
+        }
+        for (d, ok) in &self.configs {
+            assert!(
+                !ok || h.configs.contains(d),
+                "acknowledged configuration {d} lost"
+            );
+        }
+    }
+
+    /// `h` holds exactly the writes answered 2xx: every one of them, and no refused upload,
+    /// token or configuration.
+    fn assert_held_exactly(&self, h: &Held) {
+        for id in &self.comments {
+            assert!(h.ids.contains(id), "acknowledged comment {id} lost");
+        }
+        for (e, ok) in &self.uploads {
+            assert_eq!(h.exts.contains(e), *ok, "uploaded {e}");
+        }
+        for (t, ok) in &self.tokens {
+            assert_eq!(h.tokens.contains(t), *ok, "token {t}");
+        }
+        for (d, ok) in &self.configs {
+            assert_eq!(h.configs.contains(d), *ok, "webhook configuration {d}");
+        }
     }
 
     /// Notes `keys` as refused for a full disk when the last answer was a `507`.
@@ -214,17 +242,7 @@ async fn get_json(http: &reqwest::Client, url: &str, key: &str) -> (u16, Value) 
 
 /// Creates a tenant owning `example.com` and acknowledges [`TOKEN`] for it: its API key.
 async fn tenant_with_plugin(http: &reqwest::Client, url: &str) -> String {
-    let r: Value = http
-        .post(format!("{url}/admin/v1/tenants"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "Full disk", "domains": ["example.com"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = r["apiSecret"].as_str().unwrap().to_owned();
+    let key = serve_support::create_tenant(http, url, ADMIN, "Full disk", &["example.com"]).await;
     let r = http
         .post(format!("{url}/api/v1/integrations/{TOKEN}/acknowledge"))
         .header("x-api-key", &key)
@@ -334,18 +352,7 @@ async fn a_full_disk_is_answered_507_and_loses_no_acknowledged_write() {
     let (_hub, url) = start_hub(&data).await;
     let h = held(&http, &url, &key).await;
     for ledger in [&before, &full, &after] {
-        for id in &ledger.comments {
-            assert!(h.ids.contains(id), "acknowledged comment {id} lost");
-        }
-        for (e, ok) in &ledger.uploads {
-            assert_eq!(h.exts.contains(e), *ok, "uploaded {e}");
-        }
-        for (t, ok) in &ledger.tokens {
-            assert_eq!(h.tokens.contains(t), *ok, "token {t}");
-        }
-        for (d, ok) in &ledger.configs {
-            assert_eq!(h.configs.contains(d), *ok, "webhook configuration {d}");
-        }
+        ledger.assert_held_exactly(&h);
     }
     // API comments that were refused left nothing behind either.
     assert_eq!(
@@ -405,21 +412,7 @@ async fn postgres_killed_mid_writes_loses_no_acknowledged_write() {
         );
     }
     let h = held(&http, &url, &key).await;
-    for id in &ledger.comments {
-        assert!(h.ids.contains(id), "acknowledged comment {id} lost");
-    }
-    for (e, ok) in &ledger.uploads {
-        assert!(!ok || h.exts.contains(e), "acknowledged upload {e} lost");
-    }
-    for (t, ok) in &ledger.tokens {
-        assert!(!ok || h.tokens.contains(t), "acknowledged token {t} lost");
-    }
-    for (d, ok) in &ledger.configs {
-        assert!(
-            !ok || h.configs.contains(d),
-            "acknowledged configuration {d} lost"
-        );
-    }
+    ledger.assert_acknowledged_held(&h);
 }
 
 /// A real I/O error: the hub runs with a file-size limit (`ulimit -f`, `SIGXFSZ` ignored), so
@@ -432,19 +425,14 @@ async fn an_io_error_is_answered_503_and_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // 4,096 blocks of 512 bytes: 2 MiB per file.
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg("trap '' XFSZ; ulimit -S -f 4096 && exec \"$0\" serve --listen 127.0.0.1:0 --data-dir \"$1\"")
         .arg(env!("CARGO_BIN_EXE_fastcomments"))
-        .arg(&data)
-        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
-        .env("RUST_LOG", "off")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .arg(&data);
+    let (mut child, url) = serve_support::spawn_hub(&mut command, ADMIN, "off").await;
     let pid = child.id().unwrap();
-    let url = serve_support::listening_url(&mut child).await;
     let http = reqwest::Client::new();
     let key = tenant_with_plugin(&http, &url).await;
 
@@ -486,18 +474,7 @@ async fn an_io_error_is_answered_503_and_loses_no_acknowledged_write() {
     child.wait().await.unwrap();
     let (_hub, url) = start_hub(&data).await;
     let h = held(&http, &url, &key).await;
-    for id in &all.comments {
-        assert!(h.ids.contains(id), "acknowledged comment {id} lost");
-    }
-    for (e, ok) in &all.uploads {
-        assert_eq!(h.exts.contains(e), *ok, "uploaded {e}");
-    }
-    for (t, ok) in &all.tokens {
-        assert_eq!(h.tokens.contains(t), *ok, "token {t}");
-    }
-    for (d, ok) in &all.configs {
-        assert_eq!(h.configs.contains(d), *ok, "webhook configuration {d}");
-    }
+    all.assert_held_exactly(&h);
 }
 
 /// PostgreSQL whose disk fills up under writes of every kind: its whole data directory, tables
@@ -709,21 +686,7 @@ async fn postgres_out_of_disk_loses_no_acknowledged_write() {
     cluster.kill().await.unwrap();
     cluster.start_again().await.unwrap();
     let h = held(&http, &url, &key).await;
-    for id in &all.comments {
-        assert!(h.ids.contains(id), "acknowledged comment {id} lost");
-    }
-    for (e, ok) in &all.uploads {
-        assert!(!ok || h.exts.contains(e), "acknowledged upload {e} lost");
-    }
-    for (t, ok) in &all.tokens {
-        assert!(!ok || h.tokens.contains(t), "acknowledged token {t} lost");
-    }
-    for (d, ok) in &all.configs {
-        assert!(
-            !ok || h.configs.contains(d),
-            "acknowledged configuration {d} lost"
-        );
-    }
+    all.assert_acknowledged_held(&h);
     for k in &all.insufficient {
         let there = h.exts.contains(k) || h.tokens.contains(k) || h.configs.contains(k);
         assert!(!there, "{k} was answered 507 but is stored");

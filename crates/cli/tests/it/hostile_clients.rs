@@ -4,7 +4,6 @@
 
 use crate::serve_support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -20,18 +19,16 @@ async fn start_hub(dir: &std::path::Path, files: Option<u32>, flags: &[&str]) ->
         script.push(' ');
         script.push_str(f);
     }
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_fastcomments"))
-        .arg(dir)
-        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let url = serve_support::listening_url(&mut child).await;
+    let (child, url) = serve_support::spawn_hub(
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_fastcomments"))
+            .arg(dir),
+        ADMIN,
+        "error",
+    )
+    .await;
     (child, url)
 }
 
@@ -190,17 +187,8 @@ async fn throttled_within(
 /// A tenant and an acknowledged integration token: (API key, token).
 async fn tenant_and_token(url: &str) -> (String, String) {
     let http = client_from([127, 0, 0, 1]);
-    let t: serde_json::Value = http
-        .post(format!("{url}/admin/v1/tenants"))
-        .bearer_auth(ADMIN)
-        .json(&serde_json::json!({"name": "Guessed", "domains": ["guessed.example"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = t["apiSecret"].as_str().unwrap().to_owned();
+    let key =
+        serve_support::create_tenant(&http, url, ADMIN, "Guessed", &["guessed.example"]).await;
     let token = "a-real-plugin-token-0001".to_owned();
     let r = http
         .post(format!("{url}/api/v1/integrations/{token}/acknowledge"))
@@ -376,14 +364,8 @@ async fn anonymous_token_registrations_are_capped_per_address() {
         let c = client_from([127, 0, 0, 32]);
         let url = url.clone();
         async move {
-            let v: serde_json::Value = c
-                .get(format!("{url}/integrations/v1/stream?token={token}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let stream = c.get(format!("{url}/integrations/v1/stream?token={token}"));
+            let v = serve_support::json_answer(stream).await;
             v["code"].as_str().unwrap_or("").to_owned()
         }
     };

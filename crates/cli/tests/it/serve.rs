@@ -8,17 +8,32 @@ use tokio::process::Command;
 
 /// SIGTERM, then the hub must finish and exit 0 within 20 s.
 async fn stop_gracefully(child: &mut tokio::process::Child) {
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    serve_support::sigterm(child.id().unwrap());
     let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
         .unwrap()
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");
+}
+
+/// `out` is a successful run's; its stderr says why not.
+fn assert_succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `POST /admin/v1/tenants` with the operator token `op`.
+async fn create_ops_tenant(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    client
+        .post(format!("{url}/admin/v1/tenants"))
+        .bearer_auth("op")
+        .json(&serde_json::json!({"name": "Ops"}))
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -44,13 +59,7 @@ async fn serve_starts_with_defaults_answers_and_stops_gracefully_on_sigterm() {
         cwd.path().join("fastcomments-data/hub.db").exists(),
         "default data dir is ./fastcomments-data"
     );
-    let res = client
-        .post(format!("{url}/admin/v1/tenants"))
-        .bearer_auth("op")
-        .json(&serde_json::json!({"name": "Ops"}))
-        .send()
-        .await
-        .unwrap();
+    let res = create_ops_tenant(&client, &url).await;
     assert_eq!(res.status(), 200);
 
     // SIGTERM: finishes and exits 0.
@@ -66,13 +75,7 @@ async fn serve_starts_with_defaults_answers_and_stops_gracefully_on_sigterm() {
         .unwrap();
     let url = serve_support::listening_url(&mut child).await;
     // Without FASTCOMMENTS_ADMIN_TOKEN the operator API is off.
-    let res = client
-        .post(format!("{url}/admin/v1/tenants"))
-        .bearer_auth("op")
-        .json(&serde_json::json!({"name": "Ops"}))
-        .send()
-        .await
-        .unwrap();
+    let res = create_ops_tenant(&client, &url).await;
     assert_eq!(res.status(), 403);
 }
 
@@ -93,11 +96,7 @@ async fn tenant_create_prints_id_and_secret_and_bad_flags_are_explained() {
         .output()
         .await
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("tenant id:  t-"), "{text}");
     let secret = text
@@ -177,11 +176,7 @@ async fn a_second_hub_on_the_same_data_dir_is_refused_until_the_first_stops() {
         .output()
         .await
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
 
     stop_gracefully(&mut first).await;
 

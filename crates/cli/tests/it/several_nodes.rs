@@ -15,7 +15,6 @@ use axum::Router;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,31 +37,29 @@ fn free_port() -> u16 {
 }
 
 async fn start_node(database: &str, port: u16) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", database])
-        .args([
-            "--webhook-retry-base-ms",
-            "50",
-            "--webhook-timeout-ms",
-            "500",
-            // A node killed mid-send leaves its claims to the others after this.
-            "--webhook-claim-lease-ms",
-            "1500",
-            "--webhook-per-host-concurrency",
-            "8",
-            "--webhook-per-tenant-concurrency",
-            "8",
-            // The receiver is on loopback.
-            "--webhook-allow-private-targets",
-        ])
-        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let url = serve_support::listening_url(&mut child).await;
+    let (child, url) = serve_support::spawn_hub(
+        Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", database])
+            .args([
+                "--webhook-retry-base-ms",
+                "50",
+                "--webhook-timeout-ms",
+                "500",
+                // A node killed mid-send leaves its claims to the others after this.
+                "--webhook-claim-lease-ms",
+                "1500",
+                "--webhook-per-host-concurrency",
+                "8",
+                "--webhook-per-tenant-concurrency",
+                "8",
+                // The receiver is on loopback.
+                "--webhook-allow-private-targets",
+            ]),
+        ADMIN,
+        "warn",
+    )
+    .await;
     assert_eq!(url, format!("http://127.0.0.1:{port}"));
     Node { child, url, port }
 }
@@ -165,18 +162,7 @@ impl Client {
 /// A tenant owning `localhost`, made through the first node's operator API; its API secret.
 async fn tenant(client: &Client) -> String {
     let first = client.urls.lock()[0].clone();
-    let v: Value = client
-        .http
-        .post(format!("{first}/admin/v1/tenants"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "Several nodes", "domains": ["localhost"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["apiSecret"].as_str().unwrap().to_owned()
+    serve_support::create_tenant(&client.http, &first, ADMIN, "Several nodes", &["localhost"]).await
 }
 
 /// A registered token, acknowledged on another node than the one it was registered on.
@@ -641,12 +627,7 @@ async fn a_thousand_changes_on_mixed_nodes_each_delivered_in_order_through_a_kil
 
 /// Stops a node gracefully (SIGTERM, as a service manager does) and waits until it exited.
 async fn stop_gracefully(node: &mut Node) {
-    let pid = node.child.id().unwrap();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    serve_support::sigterm(node.child.id().unwrap());
     let exit = tokio::time::timeout(Duration::from_secs(20), node.child.wait())
         .await
         .expect("the node stops within 20 s of SIGTERM")

@@ -168,12 +168,7 @@ async fn logs_written_to_a_pipe_have_no_colour_codes() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    serve_support::sigterm(child.id().unwrap());
     let mut stderr = child.stderr.take().unwrap();
     let mut logs = String::new();
     tokio::time::timeout(Duration::from_secs(20), stderr.read_to_string(&mut logs))

@@ -9,7 +9,6 @@ use axum::Router;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,27 +18,25 @@ const ADMIN: &str = "kill-test-admin";
 const COMMENTS: usize = 1000;
 
 async fn start_hub(data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args([
-            "--webhook-retry-base-ms",
-            "50",
-            "--webhook-concurrency",
-            "32",
-            // One receiver takes all 32 slots here.
-            "--webhook-per-host-concurrency",
-            "32",
-            // The receiver is on loopback.
-            "--webhook-allow-private-targets",
-        ])
-        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let url = serve_support::listening_url(&mut child).await;
+    let (child, url) = serve_support::spawn_hub(
+        Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args([
+                "--webhook-retry-base-ms",
+                "50",
+                "--webhook-concurrency",
+                "32",
+                // One receiver takes all 32 slots here.
+                "--webhook-per-host-concurrency",
+                "32",
+                // The receiver is on loopback.
+                "--webhook-allow-private-targets",
+            ]),
+        ADMIN,
+        "warn",
+    )
+    .await;
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     (child, url)
 }
@@ -80,17 +77,8 @@ async fn killed_hub_delivers_every_queued_webhook_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (mut hub, base) = start_hub(dir.path()).await;
     let client = reqwest::Client::new();
-    let v: Value = client
-        .post(format!("{base}/admin/v1/tenants"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "Kill test", "domains": ["localhost"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = v["apiSecret"].as_str().unwrap().to_owned();
+    let key =
+        serve_support::create_tenant(&client, &base, ADMIN, "Kill test", &["localhost"]).await;
     let res = client
         .put(format!("{base}/api/v1/webhook-config"))
         .header("x-api-key", &key)
@@ -117,28 +105,16 @@ async fn killed_hub_delivers_every_queued_webhook_after_restart() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let v: Value = client
-        .get(format!("{base}/api/v1/webhook-deliveries?limit=1000"))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(v["deliveries"].as_array().unwrap().len(), COMMENTS);
+    let pending = deliveries(&client, &base, &key, "limit=1000").await;
+    assert_eq!(pending.len(), COMMENTS);
     // All still pending when the hub dies: queued, or retrying where a held request timed out.
     assert!(
-        v["deliveries"]
-            .as_array()
-            .unwrap()
+        pending
             .iter()
             .all(|d| d["status"] == "queued" || d["status"] == "retrying"),
         "all pending when the hub dies"
     );
-    let all_ids: HashSet<String> = v["deliveries"]
-        .as_array()
-        .unwrap()
+    let all_ids: HashSet<String> = pending
         .iter()
         .map(|d| d["id"].as_str().unwrap().to_owned())
         .collect();
@@ -165,16 +141,15 @@ async fn killed_hub_delivers_every_queued_webhook_after_restart() {
         "exactly the queued deliveries, none lost"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let v: Value = client
-        .get(format!(
-            "{base}/api/v1/webhook-deliveries?status=succeeded&limit=1000"
-        ))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(v["deliveries"].as_array().unwrap().len(), COMMENTS);
+    let succeeded = deliveries(&client, &base, &key, "status=succeeded&limit=1000").await;
+    assert_eq!(succeeded.len(), COMMENTS);
+}
+
+/// The tenant's webhook deliveries as `GET /api/v1/webhook-deliveries?query` lists them.
+async fn deliveries(client: &reqwest::Client, base: &str, key: &str, query: &str) -> Vec<Value> {
+    let list = client
+        .get(format!("{base}/api/v1/webhook-deliveries?{query}"))
+        .header("x-api-key", key);
+    let v = serve_support::json_answer(list).await;
+    v["deliveries"].as_array().unwrap().clone()
 }

@@ -10,7 +10,6 @@ use crate::Options;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
-use fastcomments_hub::{open_store, HubConfig, RunningHub};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -83,17 +82,7 @@ pub fn run(
     loadgen_rt: &Runtime,
 ) -> Result<StreamReport, String> {
     let (running, hello_addr) = server_rt.block_on(async {
-        let store = open_store(database_url, data_dir)
-            .await
-            .map_err(|e| format!("opening the store: {e}"))?;
-        let running = RunningHub::bind(
-            "127.0.0.1:0",
-            store,
-            HubConfig::default(),
-            std::future::pending(),
-        )
-        .await
-        .map_err(|e| format!("binding the hub: {e}"))?;
+        let running = crate::upload::bind_hub(data_dir, database_url).await?;
         let hello_addr = start_hello().await?;
         Ok::<_, String>((running, hello_addr))
     })?;

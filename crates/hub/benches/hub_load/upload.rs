@@ -175,19 +175,25 @@ pub fn start_in_process(
     database_url: Option<&str>,
 ) -> Result<HubUnderTest, String> {
     server_rt.block_on(async {
-        let store = open_store(database_url, data_dir)
-            .await
-            .map_err(|e| format!("opening the store: {e}"))?;
-        let running = RunningHub::bind(
-            "127.0.0.1:0",
-            store,
-            HubConfig::default(),
-            std::future::pending(),
-        )
-        .await
-        .map_err(|e| format!("binding the hub: {e}"))?;
+        let running = bind_hub(data_dir, database_url).await?;
         Ok(HubUnderTest::InProcess(running))
     })
+}
+
+/// A hub with the default configuration on a free loopback port, over the store at
+/// `database_url` or else in `data_dir`.
+pub async fn bind_hub(data_dir: &Path, database_url: Option<&str>) -> Result<RunningHub, String> {
+    let store = open_store(database_url, data_dir)
+        .await
+        .map_err(|e| format!("opening the store: {e}"))?;
+    RunningHub::bind(
+        "127.0.0.1:0",
+        store,
+        HubConfig::default(),
+        std::future::pending(),
+    )
+    .await
+    .map_err(|e| format!("binding the hub: {e}"))
 }
 
 /// Creates a tenant on the hub and returns its API secret.

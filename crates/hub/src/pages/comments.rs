@@ -2,8 +2,7 @@
 //! [`Change`] through [`crate::hub::Hub::apply`], the call the comments API makes, so it gets its
 //! timeline entry and webhook delivery the same way.
 
-use super::session::Flash;
-use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
+use super::{after_action, render, when, Admin, Layout, PageState};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::records::{Change, CommentPatch};
@@ -211,18 +210,11 @@ pub async fn act(
         "delete" => (Change::DeleteComment { id: id.clone() }, "deleted"),
         _ => return super::error_page(ApiError::not_found("action")),
     };
-    match state.hub.apply(&admin.tenant_id, change).await {
-        Ok(_) => {
-            redirect_with(
-                &state,
-                &admin,
-                Flash::Done(format!("Comment {id} {done}.")),
-                &back,
-            )
-            .await
-        }
-        Err(e) => after_error(&state, &admin, e, &back).await,
-    }
+    let applied = state.hub.apply(&admin.tenant_id, change).await;
+    after_action(&state, &admin, applied, &back, |_| {
+        format!("Comment {id} {done}.")
+    })
+    .await
 }
 
 #[cfg(test)]

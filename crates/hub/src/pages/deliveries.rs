@@ -3,8 +3,7 @@
 //! retry every failed one since a time. The counts by state refresh themselves (the page's
 //! script polls `counts.json`).
 
-use super::session::Flash;
-use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
+use super::{after_action, render, when, Admin, Layout, PageState};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::records::{Delivery, DeliveryAttempt, DeliveryCounts, DeliveryFilter, DeliveryStatus};
@@ -345,18 +344,10 @@ pub async fn act(
             .map(|_| "queued again"),
         _ => return super::error_page(ApiError::not_found("action")),
     };
-    match done {
-        Ok(what) => {
-            redirect_with(
-                &state,
-                &admin,
-                Flash::Done(format!("Delivery {id} {what}.")),
-                &back,
-            )
-            .await
-        }
-        Err(e) => after_error(&state, &admin, e.into(), &back).await,
-    }
+    after_action(&state, &admin, done, &back, |what| {
+        format!("Delivery {id} {what}.")
+    })
+    .await
 }
 
 /// The posted "retry all failed since" form.
@@ -398,22 +389,15 @@ pub async fn retry_failed(
         )
         .await;
     };
-    match state.hub.retry_failed_since(&admin.tenant_id, since).await {
-        Ok(n) => {
-            redirect_with(
-                &state,
-                &admin,
-                Flash::Done(format!(
-                    "{n} failed deliver{} since {} queued again.",
-                    if n == 1 { "y" } else { "ies" },
-                    when(since)
-                )),
-                "/admin/deliveries",
-            )
-            .await
-        }
-        Err(e) => after_error(&state, &admin, e.into(), "/admin/deliveries").await,
-    }
+    let retried = state.hub.retry_failed_since(&admin.tenant_id, since).await;
+    after_action(&state, &admin, retried, "/admin/deliveries", |n| {
+        format!(
+            "{n} failed deliver{} since {} queued again.",
+            if n == 1 { "y" } else { "ies" },
+            when(since)
+        )
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! acknowledging a pending token (the setup page's job, for a signed-in admin), resync and
 //! revoke. Resync and revoke call the API's own handlers, so both paths keep one set of rules.
 
-use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
+use super::{after_action, redirect_with, render, when, Admin, Layout, PageState};
 use crate::extract::QueryParams;
 use crate::ids;
 use crate::records::{TokenRecord, TokenState};
@@ -244,25 +244,15 @@ pub async fn resync(
     admin: Admin,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let done = state
-        .hub
-        .resync_integration(&admin.tenant_auth(), &form.token)
-        .await;
-    match done {
-        Ok(_) => {
-            redirect_with(
-                &state,
-                &admin,
-                super::session::Flash::Done(format!(
-                    "{}: the upload starts over on the plugin's next poll.",
-                    ids::redact(&form.token)
-                )),
-                "/admin/integrations",
-            )
-            .await
-        }
-        Err(e) => after_error(&state, &admin, e, "/admin/integrations").await,
-    }
+    let auth = admin.tenant_auth();
+    let done = state.hub.resync_integration(&auth, &form.token).await;
+    after_action(&state, &admin, done, "/admin/integrations", |_| {
+        format!(
+            "{}: the upload starts over on the plugin's next poll.",
+            ids::redact(&form.token)
+        )
+    })
+    .await
 }
 
 /// `POST /admin/integrations/revoke`: the token stops working for good.
@@ -271,20 +261,10 @@ pub async fn revoke(
     admin: Admin,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let done = state
-        .hub
-        .revoke_integration(&admin.tenant_auth(), &form.token)
-        .await;
-    match done {
-        Ok(_) => {
-            redirect_with(
-                &state,
-                &admin,
-                super::session::Flash::Done(format!("{} revoked.", ids::redact(&form.token))),
-                "/admin/integrations",
-            )
-            .await
-        }
-        Err(e) => after_error(&state, &admin, e, "/admin/integrations").await,
-    }
+    let auth = admin.tenant_auth();
+    let done = state.hub.revoke_integration(&auth, &form.token).await;
+    after_action(&state, &admin, done, "/admin/integrations", |_| {
+        format!("{} revoked.", ids::redact(&form.token))
+    })
+    .await
 }

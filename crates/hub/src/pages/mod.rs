@@ -359,6 +359,21 @@ pub async fn redirect_with(state: &PageState, admin: &Admin, flash: Flash, to: &
     }
 }
 
+/// Where an action's POST ends: back to `back` with the notice `done` makes of what the action
+/// answered, or what [`after_error`] makes of its refusal.
+pub async fn after_action<T, E: Into<ApiError>>(
+    state: &PageState,
+    admin: &Admin,
+    result: Result<T, E>,
+    back: &str,
+    done: impl FnOnce(T) -> String,
+) -> Response {
+    match result {
+        Ok(value) => redirect_with(state, admin, Flash::Done(done(value)), back).await,
+        Err(e) => after_error(state, admin, e.into(), back).await,
+    }
+}
+
 /// What an action's error becomes: "not found" is the 404 page (another tenant's id looks
 /// like no id at all); anything else a message on the page the action came from.
 pub async fn after_error(state: &PageState, admin: &Admin, e: ApiError, back: &str) -> Response {

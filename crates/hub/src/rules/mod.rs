@@ -125,8 +125,6 @@ impl NewCommentInput {
     pub fn into_comment(self, tenant_id: &str, id: String, now: Millis) -> Comment {
         let html = render_html(&self.comment);
         Comment {
-            id,
-            tenant_id: tenant_id.to_owned(),
             url_id_raw: Some(self.url_id.clone()),
             url_id: self.url_id.trim().to_owned(),
             url: self.url,
@@ -139,26 +137,50 @@ impl NewCommentInput {
             comment: self.comment,
             comment_html: html,
             parent_id: self.parent_id.filter(|p| !p.is_empty()),
-            external_id: None,
-            external_parent_id: None,
-            date: now,
-            votes: 0,
-            votes_up: 0,
-            votes_down: 0,
-            verified: false,
-            reviewed: false,
-            approved: true,
-            is_spam: false,
-            ai_determined_spam: false,
-            avatar_src: None,
-            locale: None,
-            is_by_admin: false,
-            is_by_moderator: false,
             domain: self.domain,
-            mentions: Vec::new(),
             meta: self.meta,
-            extra: Extra::new(),
+            ..blank_comment(tenant_id, &id, now)
         }
+    }
+}
+
+/// A comment with nothing written yet, made `now`: no text, no votes, approved, not spam. New
+/// comments, from the API or an upload, start from it, so both get the same defaults.
+pub(crate) fn blank_comment(tenant_id: &str, id: &str, now: Millis) -> Comment {
+    Comment {
+        id: id.to_owned(),
+        tenant_id: tenant_id.to_owned(),
+        url_id: String::new(),
+        url_id_raw: None,
+        url: None,
+        page_title: None,
+        user_id: None,
+        commenter_name: String::new(),
+        commenter_email: None,
+        comment: String::new(),
+        comment_html: String::new(),
+        parent_id: None,
+        external_id: None,
+        external_parent_id: None,
+        date: now,
+        votes: 0,
+        votes_up: 0,
+        votes_down: 0,
+        verified: false,
+        reviewed: false,
+        approved: true,
+        is_spam: false,
+        ai_determined_spam: false,
+        has_images: false,
+        has_links: false,
+        avatar_src: None,
+        locale: None,
+        is_by_admin: false,
+        is_by_moderator: false,
+        domain: None,
+        mentions: Vec::new(),
+        meta: None,
+        extra: Extra::new(),
     }
 }
 

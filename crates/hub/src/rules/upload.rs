@@ -1,7 +1,7 @@
 //! Uploads (SPEC §1.4): merging an uploaded comment over what is stored, and parents.
 
-use super::has_links;
-use fastcomments_protocol::{Comment, EventType, Extra, Millis, UploadComment};
+use super::{blank_comment, has_links};
+use fastcomments_protocol::{Comment, EventType, Millis, UploadComment};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The hub parent id an uploaded comment names, if any (`""` and `"0"`, which plugins send
@@ -23,41 +23,7 @@ pub fn merge_upload(
     now: Millis,
 ) -> Comment {
     let is_new = existing.is_none();
-    let mut c = existing.unwrap_or_else(|| Comment {
-        id: id.to_owned(),
-        tenant_id: tenant_id.to_owned(),
-        url_id: String::new(),
-        url_id_raw: None,
-        url: None,
-        page_title: None,
-        user_id: None,
-        commenter_name: String::new(),
-        commenter_email: None,
-        comment: String::new(),
-        comment_html: String::new(),
-        parent_id: None,
-        external_id: None,
-        external_parent_id: None,
-        date: now,
-        votes: 0,
-        votes_up: 0,
-        votes_down: 0,
-        verified: false,
-        reviewed: false,
-        approved: true,
-        is_spam: false,
-        ai_determined_spam: false,
-        has_images: false,
-        has_links: false,
-        avatar_src: None,
-        locale: None,
-        is_by_admin: false,
-        is_by_moderator: false,
-        domain: None,
-        mentions: Vec::new(),
-        meta: None,
-        extra: Extra::new(),
-    });
+    let mut c = existing.unwrap_or_else(|| blank_comment(tenant_id, id, now));
     let url_id = up
         .url_id
         .as_deref()

@@ -160,12 +160,11 @@ async fn an_admin_runs_the_guide_in_a_browser() {
     let hub = TestHub::start_with(
         common::Backend::Sqlite,
         HubConfig {
-            admin_token: Some("admin-secret".into()),
             // The receiver is on loopback: only the operator may allow that.
             webhook_allow_private_targets: true,
             webhook_retry_base: Duration::from_millis(300),
             webhook_max_attempts: 50,
-            ..HubConfig::default()
+            ..common::admin_config()
         },
         Arc::new(SystemClock),
     )
@@ -229,14 +228,7 @@ async fn an_admin_runs_the_guide_in_a_browser() {
     let record = store.token(token).await.unwrap().unwrap();
     assert_eq!(record.state, TokenState::Validated);
     assert_eq!(record.tenant_id.as_deref(), Some(t.id.as_str()));
-    let (_, v) = hub
-        .call(
-            Method::PUT,
-            &format!("/integrations/v1/token/{token}"),
-            None,
-            None,
-        )
-        .await;
+    let (_, v) = hub.register_token(token).await;
     assert_eq!(v["isTokenValidated"], true, "the plugin sees it: {v}");
     let bar = format!("#p-{}", token.replace('.', "\\."));
     let batch: Vec<Value> = (0..3)

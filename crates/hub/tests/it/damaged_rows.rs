@@ -26,9 +26,8 @@ async fn a_timeline_entry_that_is_not_json_is_skipped_not_a_500() {
     let hub = TestHub::start_with(
         common::Backend::Sqlite,
         HubConfig {
-            admin_token: Some("admin-secret".into()),
             page_size: 2,
-            ..HubConfig::default()
+            ..common::admin_config()
         },
         std::sync::Arc::new(fastcomments_hub::SystemClock),
     )

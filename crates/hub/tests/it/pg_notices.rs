@@ -21,9 +21,8 @@ const TOKEN: &str = "pg-notices-token-001";
 async fn node(url: &str, cache_ttl: Duration) -> TestHub {
     let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(url).await.unwrap());
     let config = HubConfig {
-        admin_token: Some("admin-secret".into()),
         cache_ttl: Some(cache_ttl),
-        ..HubConfig::default()
+        ..common::admin_config()
     };
     TestHub::over_store(
         store,
@@ -74,21 +73,7 @@ async fn node_b_hears_node_a_at_once_not_after_a_ttl() {
     // An hour: anything B learns within the test, it learns from a notice.
     let a = node(&url, Duration::from_secs(3600)).await;
     let b = node(&url, Duration::from_secs(3600)).await;
-    let t = a.tenant("Shared").await;
-    a.connect(&t, TOKEN, true).await;
-    let (s, v) = a
-        .api(&t.key)
-        .create_secret(json!({"domain": "shared.example"}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let extra_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
-    let extra_id = v["apiSecret"]["id"].as_str().unwrap().to_owned();
-
-    // B warms its caches: the token, the tenant's newest position (idle polls), the secret.
-    let (events, _, cursor) = b.drain_stream(TOKEN, 0).await;
-    assert!(events.is_empty(), "{events:?}");
-    let (s, _) = b.api(&extra_key).webhook_config("").await;
-    assert_eq!(s, StatusCode::OK);
+    let (t, extra_key, extra_id, cursor) = common::warm_two_nodes(&a, &b, TOKEN).await;
 
     let created = a.comment(&t, "/shared/", "written on node A").await;
     let id = created["_id"].as_str().unwrap().to_owned();
@@ -169,10 +154,9 @@ async fn another_nodes_commit_wakes_this_nodes_dispatcher_at_once() {
     let b = TestHub::over_store(
         Arc::new(PostgresStore::connect(&url).await.unwrap()),
         HubConfig {
-            admin_token: Some("admin-secret".into()),
             webhook_allow_private_targets: true,
             cache_ttl: Some(Duration::from_secs(3600)),
-            ..HubConfig::default()
+            ..common::admin_config()
         },
         Arc::new(SystemClock),
         tempfile::tempdir().unwrap(),

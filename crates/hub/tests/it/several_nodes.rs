@@ -9,7 +9,6 @@ use common::{code, TestHub};
 use fastcomments_hub::store::sqlite::SqliteStore;
 use fastcomments_hub::{HubConfig, SystemClock};
 use reqwest::StatusCode;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,9 +27,8 @@ struct SeenByB {
 
 async fn node(store: Arc<SqliteStore>, cache_ttl: Option<Duration>) -> TestHub {
     let config = HubConfig {
-        admin_token: Some("admin-secret".into()),
         cache_ttl,
-        ..HubConfig::default()
+        ..common::admin_config()
     };
     let dir = tempfile::tempdir().unwrap();
     TestHub::over_store(store, config, Arc::new(SystemClock), dir).await
@@ -42,21 +40,7 @@ async fn changes_on_a_seen_by_b(cache_ttl: Option<Duration>) -> SeenByB {
     let a = node(store.clone(), cache_ttl).await;
     let b = node(store, cache_ttl).await;
 
-    let t = a.tenant("Shared").await;
-    a.connect(&t, TOKEN, true).await;
-    let (s, v) = a
-        .api(&t.key)
-        .create_secret(json!({"domain": "shared.example"}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let extra_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
-    let extra_id = v["apiSecret"]["id"].as_str().unwrap().to_owned();
-
-    // B warms its caches: the token, the tenant's timeline bounds, the extra secret.
-    let (events, _, cursor) = b.drain_stream(TOKEN, 0).await;
-    assert!(events.is_empty(), "{events:?}");
-    let (s, _) = b.api(&extra_key).webhook_config("").await;
-    assert_eq!(s, StatusCode::OK);
+    let (t, extra_key, extra_id, cursor) = common::warm_two_nodes(&a, &b, TOKEN).await;
 
     // A: a new comment, then the secret revoked.
     let created = a.comment(&t, "/shared/", "written on node A").await;

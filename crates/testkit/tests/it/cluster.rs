@@ -1,6 +1,7 @@
 //! A real cluster: it answers, isolates databases, survives restarts and crashes, runs
 //! unprivileged, and leaves nothing behind when dropped.
 
+use crate::is_gone;
 use sqlx::{Connection, PgConnection, PgPool, Row};
 use std::time::{Duration, Instant};
 use testkit::{PgCluster, PgOptions};
@@ -19,16 +20,6 @@ fn uid_of(pid: u32) -> u32 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// Gone, or a zombie nobody reaps (this machine's init does not).
-fn is_gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-    }
 }
 
 #[tokio::test]

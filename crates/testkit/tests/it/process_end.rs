@@ -2,6 +2,7 @@
 //! `pg-cluster` (this crate's binary) starts one, and is then killed or exits without running
 //! destructors, as a test process does.
 
+use crate::is_gone;
 use sqlx::{Connection, PgConnection};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -37,15 +38,6 @@ fn start(args: &[&str]) -> Started {
         url,
         dir,
         postmaster,
-    }
-}
-
-fn is_gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
     }
 }
 

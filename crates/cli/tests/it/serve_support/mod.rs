@@ -1,8 +1,9 @@
 //! For tests that run `fastcomments serve` as a child process.
 
+use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
-use tokio::process::Child;
+use tokio::process::{Child, Command};
 
 /// The `http://ADDR` the hub prints on its first stdout line once it listens (the child must
 /// have been spawned with a piped stdout).
@@ -18,4 +19,49 @@ pub async fn listening_url(child: &mut Child) -> String {
         .next()
         .map(str::to_owned)
         .unwrap_or_default()
+}
+
+/// Sends `request`; its answer's JSON body (whatever the status: tests read refusals too).
+pub async fn json_answer(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// Creates a tenant owning `domains` through the operator API of the hub at `url` (whose
+/// operator token is `admin`); its API secret.
+pub async fn create_tenant(
+    http: &reqwest::Client,
+    url: &str,
+    admin: &str,
+    name: &str,
+    domains: &[&str],
+) -> String {
+    let request = http
+        .post(format!("{url}/admin/v1/tenants"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"name": name, "domains": domains}));
+    let v = json_answer(request).await;
+    v["apiSecret"].as_str().unwrap().to_owned()
+}
+
+/// Sends SIGTERM to the process `pid`, as an operator's service manager stops the hub.
+pub fn sigterm(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Spawns `command` (a `fastcomments serve` the caller put together) with the operator token
+/// `admin` and `RUST_LOG=log`, killed when dropped; the child and the URL it listens on.
+pub async fn spawn_hub(command: &mut Command, admin: &str, log: &str) -> (Child, String) {
+    let mut child = command
+        .env("FASTCOMMENTS_ADMIN_TOKEN", admin)
+        .env("RUST_LOG", log)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = listening_url(&mut child).await;
+    (child, url)
 }

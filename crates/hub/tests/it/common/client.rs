@@ -5,7 +5,7 @@
 
 use super::TestHub;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// What every call answers: the status and the JSON body.
 pub type Answer = (StatusCode, Value);
@@ -89,6 +89,18 @@ impl TenantApi<'_> {
             .await
     }
 
+    /// `POST /api/v1/api-secrets` for `domain`, which must succeed: the new secret in clear,
+    /// and its id.
+    pub async fn create_secret_for(&self, domain: &str) -> (String, String) {
+        let (s, v) = self.create_secret(json!({ "domain": domain })).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let secret = &v["apiSecret"];
+        (
+            secret["secret"].as_str().unwrap().to_owned(),
+            secret["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// `DELETE /api/v1/api-secrets/{id}`.
     pub async fn delete_secret(&self, id: &str) -> Answer {
         let path = format!("/api/v1/api-secrets/{id}");
@@ -150,6 +162,16 @@ impl TenantApi<'_> {
     pub async fn send_test(&self, body: Value) -> Answer {
         self.send(Method::POST, "/api/v1/webhook-test", Some(body))
             .await
+    }
+
+    /// `POST /api/v1/webhook-test` of `kind` for `domain`, which must answer 200: the report
+    /// of the test payload and its forged twin.
+    pub async fn send_test_ok(&self, kind: &str, domain: &str) -> Value {
+        let (s, v) = self
+            .send_test(json!({ "kind": kind, "domain": domain }))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
     }
 
     /// `GET /api/v1/webhook-deliveries?query`.

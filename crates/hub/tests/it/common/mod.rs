@@ -12,6 +12,7 @@ use fastcomments_hub::{Clock, HubConfig, ManualClock, RunningHub, SystemClock};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub struct TestHub {
     pub running: RunningHub,
@@ -46,15 +47,12 @@ impl Backend {
 
 impl TestHub {
     pub async fn start(backend: Backend) -> TestHub {
-        Self::start_with(
-            backend,
-            HubConfig {
-                admin_token: Some("admin-secret".into()),
-                ..HubConfig::default()
-            },
-            Arc::new(SystemClock),
-        )
-        .await
+        Self::start_with(backend, admin_config(), Arc::new(SystemClock)).await
+    }
+
+    /// A hub on `backend` with `config` and the system's clock.
+    pub async fn configured(backend: Backend, config: HubConfig) -> TestHub {
+        Self::start_with(backend, config, Arc::new(SystemClock)).await
     }
 
     pub async fn start_with(backend: Backend, config: HubConfig, clock: Arc<dyn Clock>) -> TestHub {
@@ -130,6 +128,35 @@ impl TestHub {
         self.call(Method::GET, path, None, None).await
     }
 
+    /// `PUT /integrations/v1/token/{token}`, as a plugin registers (or checks) its token.
+    pub async fn register_token(&self, token: &str) -> (StatusCode, Value) {
+        let path = format!("/integrations/v1/token/{token}");
+        self.call(Method::PUT, &path, None, None).await
+    }
+
+    /// `POST /integrations/v1/comments?token`, as a plugin uploads a batch.
+    pub async fn upload(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        let path = format!("/integrations/v1/comments?token={token}");
+        self.call(Method::POST, &path, None, Some(body)).await
+    }
+
+    /// `PATCH /integrations/v1/comment-ids?token`, as a plugin stores its local ids.
+    pub async fn set_comment_ids(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        let path = format!("/integrations/v1/comment-ids?token={token}");
+        self.call(Method::PATCH, &path, None, Some(body)).await
+    }
+
+    /// A hub on `backend` whose webhook deliveries retry after `base_ms × n` up to
+    /// `max_attempts` times, allowed to deliver to loopback.
+    pub async fn for_webhooks(backend: Backend, base_ms: u64, max_attempts: i64) -> TestHub {
+        Self::start_with(
+            backend,
+            webhook_config(base_ms, max_attempts),
+            Arc::new(SystemClock),
+        )
+        .await
+    }
+
     /// The body of `GET path` as text (`/metrics`).
     pub async fn get_text(&self, path: &str) -> String {
         self.client
@@ -177,22 +204,10 @@ impl TestHub {
         panic!("generation B never finished");
     }
 
-    /// Creates a tenant through the operator API.
+    /// Creates a tenant through the operator API, owning `<name in lower case>.example`.
     pub async fn tenant(&self, name: &str) -> Tenant {
-        let res = self
-            .client
-            .post(format!("{}/admin/v1/tenants", self.base))
-            .bearer_auth("admin-secret")
-            .json(&json!({"name": name, "domains": [format!("{}.example", name.to_lowercase())]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let v: Value = res.json().await.unwrap();
-        Tenant {
-            id: v["tenantId"].as_str().unwrap().to_owned(),
-            key: v["apiSecret"].as_str().unwrap().to_owned(),
-        }
+        let domain = format!("{}.example", name.to_lowercase());
+        self.tenant_owning(name, &[domain.as_str()]).await
     }
 
     /// Creates a tenant owning exactly `domains`.
@@ -222,14 +237,7 @@ impl TestHub {
 
     /// Registers `token` and acknowledges it for `tenant`.
     pub async fn connect(&self, tenant: &Tenant, token: &str, skip: bool) {
-        let (s, v) = self
-            .call(
-                Method::PUT,
-                &format!("/integrations/v1/token/{token}"),
-                None,
-                None,
-            )
-            .await;
+        let (s, v) = self.register_token(token).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let (s, v) = self
             .api(&tenant.key)
@@ -275,6 +283,27 @@ impl TestHub {
     }
 }
 
+/// Two nodes over one store, the second with warm caches: node A makes a tenant, connects
+/// `token` and adds a second API secret; node B then reads the token's (empty) stream and uses
+/// the secret, so it caches the token, the tenant's timeline bounds and the secret. A test then
+/// changes something on A and checks how soon B stops trusting what it cached. Answers the
+/// tenant, the second secret and its id, and where B's stream ended.
+pub async fn warm_two_nodes(
+    a: &TestHub,
+    b: &TestHub,
+    token: &str,
+) -> (Tenant, String, String, i64) {
+    let tenant = a.tenant("Shared").await;
+    a.connect(&tenant, token, true).await;
+    let (extra_key, extra_id) = a.api(&tenant.key).create_secret_for("shared.example").await;
+
+    let (events, _, cursor) = b.drain_stream(token, 0).await;
+    assert!(events.is_empty(), "{events:?}");
+    let (s, _) = b.api(&extra_key).webhook_config("").await;
+    assert_eq!(s, StatusCode::OK);
+    (tenant, extra_key, extra_id, cursor)
+}
+
 /// An empty store of `backend`: SQLite in `dir`, or a new PostgreSQL database.
 pub async fn fresh_store(backend: Backend, dir: &tempfile::TempDir) -> Arc<dyn Store> {
     if !backend.is_postgres() {
@@ -295,6 +324,59 @@ pub async fn postgres_database() -> String {
     let cluster = testkit::PgCluster::shared().await.unwrap();
     let name = format!("hub_{}", NEXT.fetch_add(1, Ordering::Relaxed));
     cluster.database(&name).await.unwrap()
+}
+
+/// Polls `all` every 5 ms until it holds at least `n` items, which it answers; panics after
+/// `secs` saying how many of the `n` `what` arrived. The receivers wait for requests with it.
+pub async fn wait_for_count<T>(
+    n: usize,
+    secs: u64,
+    what: &str,
+    all: impl Fn() -> Vec<T>,
+) -> Vec<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let got = all();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {n} {what} arrived",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The configuration of the webhook suites' hubs: retries after `base_ms × n`, at most
+/// `max_attempts` attempts.
+pub fn webhook_config(base_ms: u64, max_attempts: i64) -> HubConfig {
+    HubConfig {
+        webhook_retry_base: Duration::from_millis(base_ms),
+        webhook_max_attempts: max_attempts,
+        // The receivers listen on loopback, as a developer's do (SPEC §2.2).
+        webhook_allow_private_targets: true,
+        ..admin_config()
+    }
+}
+
+/// The default configuration with the operator API on (token `admin-secret`), as every test
+/// hub runs unless it says otherwise.
+pub fn admin_config() -> HubConfig {
+    HubConfig {
+        admin_token: Some("admin-secret".into()),
+        ..HubConfig::default()
+    }
+}
+
+/// The runtime a property test drives its hub with (proptest's cases are synchronous).
+pub fn proptest_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 pub fn code(v: &Value) -> &str {

@@ -6,7 +6,7 @@
 
 use parking_lot::Mutex;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -92,19 +92,7 @@ impl RawReceiver {
     }
 
     pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<RawRequest> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let all = self.all();
-            if all.len() >= n {
-                return all;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {n} requests arrived",
-                all.len()
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        super::wait_for_count(n, secs, "requests", || self.all()).await
     }
 }
 

@@ -106,18 +106,6 @@ impl Receiver {
 
     /// Waits until at least `n` requests arrived (or panics after `secs`).
     pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<Received> {
-        let deadline = Instant::now() + std::time::Duration::from_secs(secs);
-        loop {
-            let all = self.all();
-            if all.len() >= n {
-                return all;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {n} webhook requests arrived",
-                all.len()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        super::wait_for_count(n, secs, "webhook requests", || self.all()).await
     }
 }

@@ -10,16 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
-fn setup_entry(token: &str) -> NewEntry {
-    NewEntry {
-        kind: EntryKind::SetupCompleted,
-        url_id: String::new(),
-        origin_token: None,
-        only_token: Some(token.to_owned()),
-        payload: None,
-    }
-}
-
 /// Many tasks write one tenant at once through `apply`, `upload` and `save_token` (on a
 /// backend with a pool, over several connections), with a clock that stalls and steps back.
 /// Every entry gets its own position, at or after its `now_ms`; and a reader tailing the
@@ -101,7 +91,7 @@ pub async fn positions_strictly_increase_under_concurrent_writers(store: Arc<dyn
             let mut out = Vec::new();
             for i in 0..5 {
                 let now = T0 + 2 - i;
-                let entry = setup_entry(&record.token);
+                let entry = NewEntry::setup_completed(&record.token);
                 let (_, written) = store.save_token(&record, Some(entry), now).await.unwrap();
                 out.push((now, written.unwrap()));
             }
@@ -347,7 +337,7 @@ pub async fn echo_suppression_and_token_only_entries(store: Arc<dyn Store>) {
     store.upload(finishing, T0).await.unwrap();
     create(&*store, &t, "/p", "from the API").await;
     let (_, entry) = store
-        .save_token(&other, Some(setup_entry("other")), T0)
+        .save_token(&other, Some(NewEntry::setup_completed("other")), T0)
         .await
         .unwrap();
     assert_eq!(entry.unwrap().kind, EntryKind::SetupCompleted);

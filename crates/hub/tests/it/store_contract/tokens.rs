@@ -6,16 +6,6 @@ use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use std::sync::Arc;
 
-fn setup_entry(token: &str) -> NewEntry {
-    NewEntry {
-        kind: EntryKind::SetupCompleted,
-        url_id: String::new(),
-        origin_token: None,
-        only_token: Some(token.to_owned()),
-        payload: None,
-    }
-}
-
 /// Registering again returns the stored record untouched, pending or acknowledged.
 pub async fn register_is_idempotent(store: Arc<dyn Store>) {
     let first = store
@@ -49,7 +39,7 @@ pub async fn save_token_with_an_entry(store: Arc<dyn Store>) {
     record.skip_requested = true;
     record.upload_finished = true;
     let (saved, entry) = store
-        .save_token(&record, Some(setup_entry("tok")), T0 + 5)
+        .save_token(&record, Some(NewEntry::setup_completed("tok")), T0 + 5)
         .await
         .unwrap();
     let entry = entry.unwrap();
@@ -77,7 +67,7 @@ pub async fn save_token_with_an_entry(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let refused = store
-        .save_token(&pending, Some(setup_entry("unbound")), T0)
+        .save_token(&pending, Some(NewEntry::setup_completed("unbound")), T0)
         .await;
     assert!(
         matches!(refused, Err(StoreError::Invalid(_))),

@@ -215,10 +215,7 @@ async fn posts_without_the_csrf_token_are_refused() {
 async fn failed_sign_ins_make_the_address_wait_longer_each_time() {
     let (hub, clock) = TestHub::with_manual_clock(
         BACKEND,
-        HubConfig {
-            admin_token: Some("admin-secret".into()),
-            ..HubConfig::default()
-        },
+        common::admin_config(),
         1_700_000_000_000,
     )
     .await;
@@ -257,10 +254,7 @@ async fn failed_sign_ins_make_the_address_wait_longer_each_time() {
 async fn sessions_expire_and_end_with_their_secret() {
     let (hub, clock) = TestHub::with_manual_clock(
         BACKEND,
-        HubConfig {
-            admin_token: Some("admin-secret".into()),
-            ..HubConfig::default()
-        },
+        common::admin_config(),
         1_700_000_000_000,
     )
     .await;
@@ -313,10 +307,7 @@ async fn two_nodes() -> (TestHub, TestHub) {
         let s = common::fresh_store(BACKEND, &dir).await;
         (s.clone(), s)
     };
-    let config = HubConfig {
-        admin_token: Some("admin-secret".into()),
-        ..HubConfig::default()
-    };
+    let config = common::admin_config();
     let clock = || Arc::new(fastcomments_hub::clock::SystemClock);
     let one = TestHub::over_store(a, config.clone(), clock(), dir).await;
     let two = TestHub::over_store(b, config, clock(), tempfile::tempdir().unwrap()).await;
@@ -404,21 +395,19 @@ async fn failing_delivery(hub: &TestHub, t: &Tenant, receiver: &Receiver) -> Str
 
 /// A hub on the system clock that may send to loopback receivers, with hour-long retries.
 async fn private_hub(max_attempts: i64) -> TestHub {
-    TestHub::start_with(
+    TestHub::configured(
         BACKEND,
         private_hub_config(max_attempts),
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
     )
     .await
 }
 
 fn private_hub_config(max_attempts: i64) -> HubConfig {
     HubConfig {
-        admin_token: Some("admin-secret".into()),
         webhook_allow_private_targets: true,
         webhook_retry_base: Duration::from_secs(3600),
         webhook_max_attempts: max_attempts,
-        ..HubConfig::default()
+        ..common::admin_config()
     }
 }
 
@@ -885,14 +874,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let r = store.token(token).await.unwrap().unwrap();
     assert_eq!(r.state, fastcomments_hub::records::TokenState::Revoked);
-    let (s, v) = hub
-        .call(
-            Method::PUT,
-            &format!("/integrations/v1/token/{token}"),
-            None,
-            None,
-        )
-        .await;
+    let (s, v) = hub.register_token(token).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     assert_eq!(v["code"], "token-revoked");
 }

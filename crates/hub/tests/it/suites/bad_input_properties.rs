@@ -4,17 +4,9 @@
 use super::BACKEND;
 use crate::common;
 
-use common::TestHub;
+use common::{proptest_runtime, TestHub};
 use proptest::prelude::*;
 use reqwest::Method;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
@@ -60,7 +52,7 @@ proptest! {
         raw in prop::collection::vec(any::<u8>(), 0..256),
         body in json_value(),
     ) {
-        runtime().block_on(async {
+        proptest_runtime().block_on(async {
             let hub = TestHub::start(BACKEND).await;
             let t = hub.tenant("Acme").await;
             let token = "fuzz-token-abcdef";

@@ -50,10 +50,9 @@ async fn operator_api_guards_tenant_creation() {
     assert!(t.id.starts_with("t-"));
     assert_eq!(t.key.len(), 64);
 
-    let off = TestHub::start_with(
+    let off = TestHub::configured(
         BACKEND,
         Default::default(),
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
     )
     .await;
     let res = off
@@ -337,13 +336,7 @@ async fn setup_page_acknowledges_a_token() {
     let hub = TestHub::start(BACKEND).await;
     let t = hub.tenant("Acme").await;
     let token = "page-token-123456";
-    hub.call(
-        Method::PUT,
-        &format!("/integrations/v1/token/{token}"),
-        None,
-        None,
-    )
-    .await;
+    hub.register_token(token).await;
     let page = hub
         .client
         .get(format!(
@@ -384,14 +377,7 @@ async fn setup_page_acknowledges_a_token() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("connected"));
-    let (_, v): (_, Value) = hub
-        .call(
-            Method::PUT,
-            &format!("/integrations/v1/token/{token}"),
-            None,
-            None,
-        )
-        .await;
+    let (_, v): (_, Value) = hub.register_token(token).await;
     assert_eq!(v["isTokenValidated"], true);
     let (_, v) = hub
         .get(&format!("/integrations/v1/stream?token={token}"))
@@ -521,12 +507,7 @@ async fn a_domain_secret_acts_on_its_domain_only() {
     let t = hub
         .tenant_owning("Scoped", &["a.example", "b.example"])
         .await;
-    let (s, v) = hub
-        .api(&t.key)
-        .create_secret(json!({"domain": "a.example"}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let a_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
+    let (a_key, _) = hub.api(&t.key).create_secret_for("a.example").await;
     assert!(!a_key.contains('•'), "shown in clear when made");
     let b_comment = hub.comment_on(&t, "b.example", "B's").await;
     let b_id = b_comment["_id"].as_str().unwrap().to_owned();

@@ -6,19 +6,11 @@
 use super::BACKEND;
 use crate::common;
 
-use common::TestHub;
+use common::{proptest_runtime, TestHub};
 use fastcomments_hub::HubConfig;
 use proptest::prelude::*;
 
 const TOKEN: &str = "cursor-reader-token";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Writes comments with the clock moving by the given steps (0 = same millisecond; negative =
 /// clock went back), returns the comment ids in write order.
@@ -45,8 +37,8 @@ proptest! {
         steps in prop::collection::vec(prop_oneof![4 => Just(0i64), 3 => 1i64..5, 1 => 900i64..1600, 1 => -3i64..0], 1..60),
         page_size in 1u64..9,
     ) {
-        runtime().block_on(async {
-            let config = HubConfig { admin_token: Some("admin-secret".into()), page_size, ..HubConfig::default() };
+        proptest_runtime().block_on(async {
+            let config = HubConfig { page_size, ..common::admin_config() };
             let (hub, clock) = TestHub::with_manual_clock(BACKEND, config, 1_763_880_000_000).await;
             let t = hub.tenant("Acme").await;
             hub.connect(&t, TOKEN, true).await;

@@ -8,8 +8,8 @@ use crate::common;
 use common::raw_receiver::RawReceiver;
 use common::receiver::Receiver;
 use common::{Tenant, TestHub};
-use fastcomments_hub::{HubConfig, SystemClock};
-use reqwest::{Method, StatusCode};
+use fastcomments_hub::HubConfig;
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,19 +35,17 @@ async fn comment(hub: &TestHub, t: &Tenant, domain: &str, n: usize) -> String {
 async fn a_hanging_receiver_delays_only_its_own_deliveries() {
     // A small pool, so that without per-host and per-tenant limits A's hanging deliveries would
     // take all of it.
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
-            admin_token: Some("admin-secret".into()),
             webhook_concurrency: 8,
             webhook_per_host_concurrency: 2,
             webhook_per_tenant_concurrency: 4,
             webhook_timeout: Duration::from_millis(TIMEOUT_MS),
             webhook_retry_base: Duration::from_millis(RETRY_BASE_MS as u64),
             webhook_allow_private_targets: true, // receivers on loopback
-            ..HubConfig::default()
+            ..common::admin_config()
         },
-        Arc::new(SystemClock),
     )
     .await;
     let a = hub.tenant_owning("A", &["a.example"]).await;
@@ -119,14 +117,7 @@ async fn a_hanging_receiver_delays_only_its_own_deliveries() {
         for id in &a_ids {
             let (_, v) = hub.api(&a.key).deliveries(&format!("commentId={id}")).await;
             let d = v["deliveries"][0].clone();
-            let (_, detail) = hub
-                .call(
-                    Method::GET,
-                    &format!("/api/v1/webhook-deliveries/{}", d["id"].as_str().unwrap()),
-                    Some(&a.key),
-                    None,
-                )
-                .await;
+            let (_, detail) = hub.api(&a.key).delivery(d["id"].as_str().unwrap()).await;
             details.push(detail);
         }
         if details
@@ -187,16 +178,14 @@ async fn a_hanging_receiver_delays_only_its_own_deliveries() {
 /// delivery, and the dispatcher looks for it then, not at its next one-second tick.
 #[tokio::test]
 async fn an_update_follows_its_create_at_once_while_another_host_hangs() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
-            admin_token: Some("admin-secret".into()),
             // Long enough that the hanging attempts end no turn of the dispatcher meanwhile.
             webhook_timeout: Duration::from_secs(20),
             webhook_allow_private_targets: true, // receivers on loopback
-            ..HubConfig::default()
+            ..common::admin_config()
         },
-        Arc::new(SystemClock),
     )
     .await;
     let a = hub.tenant_owning("A", &["a.example"]).await;
@@ -235,18 +224,16 @@ async fn an_update_follows_its_create_at_once_while_another_host_hangs() {
 /// its share and gets every delivery at once.
 #[tokio::test]
 async fn a_hanging_subscription_holds_only_its_own_few_slots() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
-            admin_token: Some("admin-secret".into()),
             webhook_per_host_concurrency: 16,
             webhook_per_tenant_concurrency: 4,
             webhook_per_subscription_concurrency: 2,
             webhook_timeout: Duration::from_secs(20),
             webhook_allow_private_targets: true, // receivers on loopback
-            ..HubConfig::default()
+            ..common::admin_config()
         },
-        Arc::new(SystemClock),
     )
     .await;
     let t = hub.tenant_owning("A", &["a.example"]).await;

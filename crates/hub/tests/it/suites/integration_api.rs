@@ -18,14 +18,7 @@ async fn token_lifecycle_and_its_errors() {
 
     // Malformed.
     for bad in ["short", "has%20space%20inside", &"a".repeat(129)] {
-        let (s, v) = hub
-            .call(
-                Method::PUT,
-                &format!("/integrations/v1/token/{bad}"),
-                None,
-                None,
-            )
-            .await;
+        let (s, v) = hub.register_token(bad).await;
         assert_eq!(
             (s, code(&v)),
             (StatusCode::BAD_REQUEST, "invalid-token"),
@@ -71,14 +64,7 @@ async fn token_lifecycle_and_its_errors() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["integration"]["domain"], "acme.example");
     assert_eq!(v["integration"]["integrationType"], "wordpress");
-    let (_, v) = hub
-        .call(
-            Method::PUT,
-            &format!("/integrations/v1/token/{TOKEN}"),
-            None,
-            None,
-        )
-        .await;
+    let (_, v) = hub.register_token(TOKEN).await;
     let r: TokenResponse = serde_json::from_value(v).unwrap();
     assert!(r.is_token_validated);
     assert_eq!(r.tenant_id.as_deref(), Some(t.id.as_str()));
@@ -95,14 +81,7 @@ async fn token_lifecycle_and_its_errors() {
     // Revoked: 403 everywhere, for good.
     let (s, _) = hub.api(&t.key).revoke(TOKEN).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, v) = hub
-        .call(
-            Method::PUT,
-            &format!("/integrations/v1/token/{TOKEN}"),
-            None,
-            None,
-        )
-        .await;
+    let (s, v) = hub.register_token(TOKEN).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "token-revoked"));
     for path in ["stream", "commands", "events", "comments", "api-secret"] {
         let (s, v) = hub
@@ -115,11 +94,9 @@ async fn token_lifecycle_and_its_errors() {
         );
     }
     let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/integrations/v1/comments?token={TOKEN}"),
-            None,
-            Some(json!({"comments": []})),
+        .upload(
+            TOKEN,
+            json!({"comments": []}),
         )
         .await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "token-revoked"));
@@ -129,21 +106,12 @@ async fn token_lifecycle_and_its_errors() {
 async fn pending_tokens_expire_after_seven_days() {
     let (hub, clock) = TestHub::with_manual_clock(
         BACKEND,
-        HubConfig {
-            admin_token: Some("admin-secret".into()),
-            ..HubConfig::default()
-        },
+        common::admin_config(),
         1_763_880_000_000,
     )
     .await;
     let t = hub.tenant("Acme").await;
-    hub.call(
-        Method::PUT,
-        &format!("/integrations/v1/token/{TOKEN}"),
-        None,
-        None,
-    )
-    .await;
+    hub.register_token(TOKEN).await;
     clock.advance(7 * 24 * 3600 * 1000 + 1);
     let (s, v) = hub.api(&t.key).acknowledge(TOKEN, None).await;
     assert_eq!((s, code(&v)), (StatusCode::GONE, "token-expired"));
@@ -153,25 +121,9 @@ async fn pending_tokens_expire_after_seven_days() {
         .await;
     assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unknown-token"));
     // Registering again starts a fresh pending period.
-    hub.call(
-        Method::PUT,
-        &format!("/integrations/v1/token/{TOKEN}"),
-        None,
-        None,
-    )
-    .await;
+    hub.register_token(TOKEN).await;
     let (s, _) = hub.api(&t.key).acknowledge(TOKEN, None).await;
     assert_eq!(s, StatusCode::OK);
-}
-
-async fn upload(hub: &TestHub, token: &str, body: Value) -> (StatusCode, Value) {
-    hub.call(
-        Method::POST,
-        &format!("/integrations/v1/comments?token={token}"),
-        None,
-        Some(body),
-    )
-    .await
 }
 
 fn stream_of(v: Value) -> StreamResponse {
@@ -208,8 +160,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     let batch: Vec<Value> = (0..3)
         .map(|i| json!({"externalId": i, "urlId": "post-1", "comment": format!("c{i}"), "commenterName": "W"}))
         .collect();
-    let (s, v) = upload(
-        &hub,
+    let (s, v) = hub.upload(
         TOKEN,
         json!({"start": 0, "hasMore": true, "countRemaining": 2, "comments": batch}),
     )
@@ -218,8 +169,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     assert_eq!(v["received"], 3);
     assert_eq!(v["commentIds"].as_object().unwrap().len(), 3);
     // The same batch again (a retry after a lost answer): still three distinct comments.
-    let (_, v2) = upload(
-        &hub,
+    let (_, v2) = hub.upload(
         TOKEN,
         json!({"start": 0, "hasMore": true, "countRemaining": 2, "comments": batch}),
     )
@@ -241,8 +191,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     let last: Vec<Value> = (3..5)
         .map(|i| json!({"externalId": i, "urlId": "post-1", "comment": format!("c{i}")}))
         .collect();
-    let (s, _) = upload(
-        &hub,
+    let (s, _) = hub.upload(
         TOKEN,
         json!({"countRemaining": "0", "comments": last}),
     )
@@ -311,7 +260,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     let all: Vec<Value> = (0..5)
         .map(|i| json!({"externalId": i, "urlId": "post-1", "comment": format!("c{i}")}))
         .collect();
-    upload(&hub, TOKEN, json!({"countRemaining": 0, "comments": all})).await;
+    hub.upload(TOKEN, json!({"countRemaining": 0, "comments": all})).await;
     let (_, v) = hub.api(&t.key).integrations().await;
     let me = v["integrations"]
         .as_array()
@@ -329,7 +278,7 @@ async fn nothing_to_upload_and_skip_initial_sync() {
     let hub = TestHub::start(BACKEND).await;
     let t = hub.tenant("Acme").await;
     hub.connect(&t, TOKEN, false).await;
-    let (s, v) = upload(&hub, TOKEN, json!({"countRemaining": 0, "comments": []})).await;
+    let (s, v) = hub.upload(TOKEN, json!({"countRemaining": 0, "comments": []})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["received"], 0);
     let (_, v) = hub
@@ -364,8 +313,7 @@ async fn children_before_parents_are_linked_and_lenient_input_is_accepted() {
     let (_, _, cursor) = hub.drain_stream(watcher, 0).await;
 
     // Batch 1: a reply whose parent has not arrived; a reply to a parent later in the batch.
-    let (s, v) = upload(
-        &hub,
+    let (s, v) = hub.upload(
         TOKEN,
         json!({"hasMore": "true", "comments": [
             {"externalId": "11", "externalParentId": 10, "urlId": 42, "comment": "<p>reply to later</p>",
@@ -397,7 +345,7 @@ async fn children_before_parents_are_linked_and_lenient_input_is_accepted() {
     assert_eq!(by_ext(&v, "21")["date"], by_ext(&v, "20")["date"]);
 
     // Batch 2: the parent arrives; the waiting child is linked and others learn of it.
-    let (s, v) = upload(&hub, TOKEN, json!({"countRemaining": 0, "comments": [{"externalId": 10, "urlId": "42", "comment": "late parent"}]})).await;
+    let (s, v) = hub.upload(TOKEN, json!({"countRemaining": 0, "comments": [{"externalId": 10, "urlId": "42", "comment": "late parent"}]})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let parent_id = v["commentIds"]["10"].clone();
     let (_, v) = hub.api(&t.key).comments("urlId=42").await;
@@ -419,7 +367,7 @@ async fn children_before_parents_are_linked_and_lenient_input_is_accepted() {
         json!({"comments": "not a list"}),
         json!([1, 2]),
     ] {
-        let (s, v) = upload(&hub, TOKEN, bad.clone()).await;
+        let (s, v) = hub.upload(TOKEN, bad.clone()).await;
         assert_eq!(
             (s, code(&v)),
             (StatusCode::BAD_REQUEST, "invalid-body"),
@@ -442,14 +390,12 @@ async fn children_before_parents_are_linked_and_lenient_input_is_accepted() {
 #[tokio::test]
 async fn oversized_upload_is_413_and_the_hub_asks_for_smaller_batches() {
     let config = HubConfig {
-        admin_token: Some("admin-secret".into()),
         upload_limit_bytes: 4096,
-        ..HubConfig::default()
+        ..common::admin_config()
     };
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         config,
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
     )
     .await;
     let t = hub.tenant("Acme").await;
@@ -457,7 +403,7 @@ async fn oversized_upload_is_413_and_the_hub_asks_for_smaller_batches() {
     let big: Vec<Value> = (0..40)
         .map(|i| json!({"externalId": i, "urlId": "p", "comment": "x".repeat(200)}))
         .collect();
-    let (s, v) = upload(&hub, TOKEN, json!({"hasMore": true, "comments": big})).await;
+    let (s, v) = hub.upload(TOKEN, json!({"hasMore": true, "comments": big})).await;
     assert_eq!(
         (s, code(&v)),
         (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")
@@ -466,7 +412,7 @@ async fn oversized_upload_is_413_and_the_hub_asks_for_smaller_batches() {
         .get(&format!("/integrations/v1/stream?token={TOKEN}"))
         .await;
     assert_eq!(v["commands"][0]["count"], 250);
-    let (s, _) = upload(&hub, TOKEN, json!({"hasMore": true, "comments": big[..10]})).await;
+    let (s, _) = hub.upload(TOKEN, json!({"hasMore": true, "comments": big[..10]})).await;
     assert_eq!(s, StatusCode::OK);
     let (_, v) = hub
         .get(&format!("/integrations/v1/stream?token={TOKEN}"))
@@ -485,14 +431,12 @@ async fn tenant_isolation() {
     hub.connect(&b, tb, true).await;
     let ca = hub.comment(&a, "same-thread", "secret of A").await;
     hub.comment(&b, "same-thread", "words of B").await;
-    upload(
-        &hub,
+    hub.upload(
         ta,
         json!({"comments": [{"externalId": "e1", "urlId": "same-thread", "comment": "A upload"}]}),
     )
     .await;
-    upload(
-        &hub,
+    hub.upload(
         tb,
         json!({"comments": [{"externalId": "e1", "urlId": "same-thread", "comment": "B upload"}]}),
     )
@@ -534,17 +478,14 @@ async fn tenant_isolation() {
     let (s, _) = hub.api(&b.key).vote(id, json!({"direction": 1})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (_, v) = hub
-        .call(
-            Method::PATCH,
-            &format!("/integrations/v1/comment-ids?token={tb}"),
-            None,
-            Some(json!({"mappings": [{"fcId": id, "wpId": 9}]})),
+        .set_comment_ids(
+            tb,
+            json!({"mappings": [{"fcId": id, "wpId": 9}]}),
         )
         .await;
     assert_eq!(v["updated"], 0);
     // Uploading A's hub id from B's token makes a new B comment, never touches A's.
-    let (_, v) = upload(
-        &hub,
+    let (_, v) = hub.upload(
         tb,
         json!({"comments": [{"_id": id, "externalId": "x9", "urlId": "t", "comment": "hijack"}]}),
     )
@@ -630,11 +571,9 @@ async fn download_comment_ids_and_api_secret() {
         .map(|(i, id)| json!({"fcId": id, "wpId": i + 100}))
         .collect();
     let (s, v) = hub
-        .call(
-            Method::PATCH,
-            &format!("/integrations/v1/comment-ids?token={TOKEN}"),
-            None,
-            Some(json!({"mappings": mappings})),
+        .set_comment_ids(
+            TOKEN,
+            json!({"mappings": mappings}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -647,11 +586,9 @@ async fn download_comment_ids_and_api_secret() {
         .map(|i| json!({"fcId": format!("x{i}"), "wpId": i}))
         .collect();
     let (s, v) = hub
-        .call(
-            Method::PATCH,
-            &format!("/integrations/v1/comment-ids?token={TOKEN}"),
-            None,
-            Some(json!({"mappings": too_many})),
+        .set_comment_ids(
+            TOKEN,
+            json!({"mappings": too_many}),
         )
         .await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
@@ -796,9 +733,8 @@ async fn stream_and_events_carry_every_kind_with_vote_semantics() {
 #[tokio::test]
 async fn expired_cursor_is_reported_as_a_gap() {
     let config = HubConfig {
-        admin_token: Some("admin-secret".into()),
         retention: std::time::Duration::from_secs(3600),
-        ..HubConfig::default()
+        ..common::admin_config()
     };
     let (hub, clock) = TestHub::with_manual_clock(BACKEND, config, 1_763_880_000_000).await;
     let t = hub.tenant("Acme").await;

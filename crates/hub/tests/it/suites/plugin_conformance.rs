@@ -343,42 +343,20 @@ async fn run_steps(style: CursorStyle, acknowledge_first: bool, token: &str) {
     let hub = TestHub::start(BACKEND).await;
     let t = hub.tenant_owning("Blog", &["blog.example.com"]).await;
     // The site's SSO key: a secret of its domain, which the admin lets the plugin read.
-    let (s, v) = hub
-        .api(&t.key)
-        .create_secret(json!({"domain": "blog.example.com"}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let sso_key = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
+    let (sso_key, _) = hub.api(&t.key).create_secret_for("blog.example.com").await;
     let allow = Some(json!({"allowApiSecret": true}));
     let mut site = Plugin::new(&hub, token, style, site_comments(230));
 
     // Steps 1–2: the token, acknowledged before or after the plugin's first PUT.
-    if acknowledge_first {
-        let (s, v) = hub
-            .call(
-                Method::POST,
-                &format!("/api/v1/integrations/{token}/acknowledge"),
-                Some(&t.key),
-                allow.clone(),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-    } else {
+    if !acknowledge_first {
         assert_eq!(
             site.register("https://blog.example.com/blog", "wordpress")
                 .await,
             None
         );
-        let (s, v) = hub
-            .call(
-                Method::POST,
-                &format!("/api/v1/integrations/{token}/acknowledge"),
-                Some(&t.key),
-                allow.clone(),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
     }
+    let (s, v) = hub.api(&t.key).acknowledge(token, allow.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     let tenant = site
         .register("https://blog.example.com/blog", "wordpress")
         .await;

@@ -546,13 +546,11 @@ async fn a_parent_in_another_tenant_is_refused_on_both_paths() {
     let token = "parent-token-0001";
     hub.connect(&t, token, false).await;
     let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/integrations/v1/comments?token={token}"),
-            None,
-            Some(json!({"countRemaining": 0, "comments": [
+        .upload(
+            token,
+            json!({"countRemaining": 0, "comments": [
                 {"externalId": "e1", "urlId": "p", "comment": "reply", "parentId": foreign}
-            ]})),
+            ]}),
         )
         .await;
     let api = hub
@@ -571,14 +569,12 @@ async fn a_parent_in_another_tenant_is_refused_on_both_paths() {
         .unwrap()
         .to_owned();
     let (s, v) = hub
-        .call(
-            Method::POST,
-            &format!("/integrations/v1/comments?token={token}"),
-            None,
-            Some(json!({"countRemaining": 0, "comments": [
+        .upload(
+            token,
+            json!({"countRemaining": 0, "comments": [
                 {"externalId": "e1", "urlId": "p", "comment": "reply", "parentId": own},
                 {"externalId": "e2", "urlId": "p", "comment": "top", "parentId": "0"}
-            ]})),
+            ]}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -593,10 +589,7 @@ async fn a_seconds_cursor_never_skips_a_comment_written_later_in_the_same_second
     let second = 1_764_000_000_000;
     let (hub, clock) = TestHub::with_manual_clock(
         BACKEND,
-        fastcomments_hub::HubConfig {
-            admin_token: Some("admin-secret".into()),
-            ..fastcomments_hub::HubConfig::default()
-        },
+        common::admin_config(),
         second + 100,
     )
     .await;
@@ -650,14 +643,12 @@ async fn a_seconds_cursor_never_skips_a_comment_written_later_in_the_same_second
 /// `DELETE /api/v1/webhooks/{id}`. Each answer is `status: "success"` under 400.
 #[tokio::test]
 async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         fastcomments_hub::HubConfig {
-            admin_token: Some("admin-secret".into()),
             webhook_allow_private_targets: true,
-            ..fastcomments_hub::HubConfig::default()
+            ..common::admin_config()
         },
-        std::sync::Arc::new(fastcomments_hub::SystemClock),
     )
     .await;
     let t = hub.tenant("Zap").await;

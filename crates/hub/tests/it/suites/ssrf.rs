@@ -6,25 +6,22 @@ use crate::common;
 
 use common::receiver::Receiver;
 use common::{code, Tenant, TestHub};
-use fastcomments_hub::{HubConfig, SystemClock};
-use reqwest::{Method, StatusCode};
+use fastcomments_hub::HubConfig;
+use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A hub as `fastcomments serve` runs it (private targets refused), with fast retries and a
 /// short attempt timeout so an unrefused private address would fail quickly and visibly.
 async fn guarded_hub() -> TestHub {
-    TestHub::start_with(
+    TestHub::configured(
         BACKEND,
         HubConfig {
-            admin_token: Some("admin-secret".into()),
             webhook_retry_base: Duration::from_millis(20),
             webhook_max_attempts: 2,
             webhook_timeout: Duration::from_millis(1500),
-            ..HubConfig::default()
+            ..common::admin_config()
         },
-        Arc::new(SystemClock),
     )
     .await
 }
@@ -204,14 +201,7 @@ async fn an_owners_private_targets_are_refused_and_logged() {
                 .starts_with("target-refused"),
             "{d}"
         );
-        let (_, v) = hub
-            .call(
-                Method::GET,
-                &format!("/api/v1/webhook-deliveries/{}", d["id"].as_str().unwrap()),
-                Some(&t.key),
-                None,
-            )
-            .await;
+        let (_, v) = hub.api(&t.key).delivery(d["id"].as_str().unwrap()).await;
         let attempts = v["attempts"].as_array().unwrap();
         assert_eq!(attempts.len(), 1, "a refused target is not retried: {v}");
         assert_eq!(attempts[0]["statusCode"], Value::Null);
@@ -222,15 +212,13 @@ async fn an_owners_private_targets_are_refused_and_logged() {
 
 #[tokio::test]
 async fn with_the_operator_setting_redirects_are_still_not_followed() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
-            admin_token: Some("admin-secret".into()),
             webhook_retry_base: Duration::from_secs(60),
             webhook_allow_private_targets: true,
-            ..HubConfig::default()
+            ..common::admin_config()
         },
-        Arc::new(SystemClock),
     )
     .await;
     let second = internal_service().await;

@@ -8,7 +8,7 @@ use super::BACKEND;
 use crate::common;
 
 use common::receiver::Receiver;
-use common::TestHub;
+use common::{proptest_runtime, TestHub};
 use fastcomments_hub::HubConfig;
 use fastcomments_protocol::Millis;
 use proptest::prelude::*;
@@ -17,14 +17,6 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// One field as sent, and the value every read path must show for it.
 #[derive(Debug, Clone)]
@@ -373,12 +365,11 @@ proptest! {
         numeric_url in any::<bool>(),
         with_ids in any::<bool>(),
     ) {
-        runtime().block_on(async {
+        proptest_runtime().block_on(async {
             let config = HubConfig {
-                admin_token: Some("admin-secret".into()),
                 webhook_allow_private_targets: true,
                 webhook_retry_base: Duration::from_millis(10),
-                ..HubConfig::default()
+                ..common::admin_config()
             };
             let hub = TestHub::start_with(BACKEND, config, Arc::new(fastcomments_hub::SystemClock)).await;
             let receiver = Receiver::ok().await;

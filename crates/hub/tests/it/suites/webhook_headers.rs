@@ -7,10 +7,9 @@ use crate::common;
 
 use common::raw_receiver::{RawReceiver, RawRequest, Reply};
 use common::{Tenant, TestHub};
-use fastcomments_hub::{HubConfig, SystemClock};
+use fastcomments_hub::HubConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
 const EXACT_NAMES: [&str; 7] = [
@@ -24,15 +23,13 @@ const EXACT_NAMES: [&str; 7] = [
 ];
 
 async fn hub() -> TestHub {
-    TestHub::start_with(
+    TestHub::configured(
         BACKEND,
         HubConfig {
-            admin_token: Some("admin-secret".into()),
             webhook_retry_base: Duration::from_secs(60),
             webhook_allow_private_targets: true, // the receivers are on loopback
-            ..HubConfig::default()
+            ..common::admin_config()
         },
-        Arc::new(SystemClock),
     )
     .await
 }
@@ -126,11 +123,7 @@ async fn test_payloads_are_ascii_spelt_as_documented_and_report_a_verifying_rece
     .await;
     configure(&hub, &t, &rx.url).await;
     for kind in ["create", "update", "delete"] {
-        let (s, v) = hub
-            .api(&t.key)
-            .send_test(json!({"kind": kind, "domain": "acme.example"}))
-            .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
+        let v = hub.api(&t.key).send_test_ok(kind, "acme.example").await;
         assert_eq!(v["ok"], true, "{v}");
         assert_eq!(v["forgedAccepted"], false, "{v}");
         assert_eq!(v["forged"]["refused"], true, "{v}");

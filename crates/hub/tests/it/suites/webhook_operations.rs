@@ -6,8 +6,8 @@ use super::BACKEND;
 use crate::common;
 
 use common::receiver::Receiver;
-use common::{Tenant, TestHub};
-use fastcomments_hub::{HubConfig, SystemClock};
+use common::{webhook_config, Tenant, TestHub};
+use fastcomments_hub::HubConfig;
 use fastcomments_webhooks::{
     AcceptedSchemes, CommentOrId, MemoryReplayStore, VerifiedWebhook, Verifier, WebhookEventKind,
 };
@@ -16,26 +16,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn config(base_ms: u64, max_attempts: i64) -> HubConfig {
-    HubConfig {
-        admin_token: Some("admin-secret".into()),
-        webhook_retry_base: Duration::from_millis(base_ms),
-        webhook_max_attempts: max_attempts,
-        // The receivers listen on loopback, as a developer's do (SPEC §2.2).
-        webhook_allow_private_targets: true,
-        ..HubConfig::default()
-    }
-}
-
-async fn hub_with(base_ms: u64, max_attempts: i64) -> TestHub {
-    TestHub::start_with(
-        BACKEND,
-        config(base_ms, max_attempts),
-        Arc::new(SystemClock),
-    )
-    .await
-}
 
 async fn call_ok(
     hub: &TestHub,
@@ -74,7 +54,7 @@ fn gap_ms(got: &[common::receiver::Received], i: usize) -> u64 {
 #[tokio::test]
 async fn retry_after_on_429_and_503_is_honoured() {
     // 99 attempts of 50 ms: the longest step (and so the most a Retry-After gets) is 4.95 s.
-    let hub = hub_with(50, 99).await;
+    let hub = TestHub::for_webhooks(BACKEND, 50, 99).await;
     let rx = Receiver::with_headers(|r, earlier| {
         let n = earlier.iter().filter(|e| e.path == r.path).count();
         let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
@@ -133,13 +113,9 @@ async fn retry_after_on_429_and_503_is_honoured() {
 /// loopback port they would reach proves nothing got through.
 #[tokio::test]
 async fn each_ssrf_form_is_refused_end_to_end() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
-        HubConfig {
-            admin_token: Some("admin-secret".into()),
-            ..HubConfig::default()
-        },
-        Arc::new(SystemClock),
+        common::admin_config(),
     )
     .await;
     let internal = Receiver::ok().await;
@@ -302,7 +278,7 @@ fn v1_entries(r: &Accepted) -> usize {
 /// by a receiver with a replay store (`replayed`).
 #[tokio::test]
 async fn deliveries_are_signed_both_ways_and_a_replayed_update_is_no_delete() {
-    let hub = hub_with(50, 5).await;
+    let hub = TestHub::for_webhooks(BACKEND, 50, 5).await;
     let t = hub.tenant("Acme").await;
     let strict =
         Verifying::start(standard_only(&[&t.key]).with_replay_store(MemoryReplayStore::new()))
@@ -408,13 +384,12 @@ async fn deliveries_are_signed_both_ways_and_a_replayed_update_is_no_delete() {
 /// authenticates.
 #[tokio::test]
 async fn a_rotation_signs_with_both_secrets_until_the_old_one_retires() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
             maintenance_interval: Duration::from_millis(100),
-            ..config(50, 5)
+            ..webhook_config(50, 5)
         },
-        Arc::new(SystemClock),
     )
     .await;
     let t = hub.tenant("Acme").await;
@@ -549,13 +524,12 @@ async fn hanging() -> String {
 /// their names.
 #[tokio::test]
 async fn metrics_count_attempts_by_outcome_and_tell_the_queue() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
             webhook_timeout: Duration::from_millis(300),
-            ..config(60_000, 5)
+            ..webhook_config(60_000, 5)
         },
-        Arc::new(SystemClock),
     )
     .await;
     let answering = Receiver::with(|r, _| match r.path.as_str() {
@@ -669,13 +643,12 @@ fn kinds_and_texts(got: &[common::receiver::Received]) -> Vec<(String, String)> 
 /// one stops its deliveries; sample payloads, one per kind.
 #[tokio::test]
 async fn subscriptions_fan_out_each_in_order_and_a_dead_receiver_delays_no_one() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
             webhook_timeout: Duration::from_millis(2_000),
-            ..config(40, 50)
+            ..webhook_config(40, 50)
         },
-        Arc::new(SystemClock),
     )
     .await;
     let t = hub
@@ -870,7 +843,7 @@ async fn subscriptions_fan_out_each_in_order_and_a_dead_receiver_delays_no_one()
 /// waiting deliveries cancelled), a configuration loses that kind's target; no retry.
 #[tokio::test]
 async fn a_410_gone_unsubscribes() {
-    let hub = hub_with(30, 10).await;
+    let hub = TestHub::for_webhooks(BACKEND, 30, 10).await;
     let t = hub.tenant_owning("Acme", &["acme.example"]).await;
     let gone = Receiver::with(|_, _| (410, "gone".into())).await;
     configure(&hub, &t, json!({"domain": "*", "create": {"url": format!("{}/legacy", gone.url)}, "update": {"url": format!("{}/legacy", gone.url)}})).await;
@@ -921,14 +894,13 @@ async fn a_410_gone_unsubscribes() {
 /// enabling it again sends every one of them, in the comment's order.
 #[tokio::test]
 async fn a_failing_subscription_is_disabled_and_resumes_in_order() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
             webhook_disable_after: Duration::from_millis(400),
             maintenance_interval: Duration::from_millis(100),
-            ..config(40, 1_000)
+            ..webhook_config(40, 1_000)
         },
-        Arc::new(SystemClock),
     )
     .await;
     let t = hub.tenant_owning("Acme", &["acme.example"]).await;
@@ -1041,7 +1013,7 @@ async fn a_failing_subscription_is_disabled_and_resumes_in_order() {
 /// subscription or secret id is `404` and left as it was; bad input is a `400` with a code.
 #[tokio::test]
 async fn subscriptions_and_rotation_refuse_other_tenants_ids_and_bad_input() {
-    let hub = hub_with(1000, 3).await;
+    let hub = TestHub::for_webhooks(BACKEND, 1000, 3).await;
     let a = hub.tenant_owning("A", &["a.example"]).await;
     let b = hub.tenant_owning("B", &["b.example"]).await;
     let sub = call_ok(
@@ -1118,13 +1090,12 @@ async fn subscriptions_and_rotation_refuse_other_tenants_ids_and_bad_input() {
 /// a second after an overlap of one second, the old secret no longer authenticates.
 #[tokio::test]
 async fn a_rotated_secret_retires_when_its_overlap_ends_without_waiting_for_maintenance() {
-    let hub = TestHub::start_with(
+    let hub = TestHub::configured(
         BACKEND,
         HubConfig {
             maintenance_interval: Duration::from_secs(3600),
-            ..config(50, 5)
+            ..webhook_config(50, 5)
         },
-        Arc::new(SystemClock),
     )
     .await;
     let t = hub.tenant("Acme").await;

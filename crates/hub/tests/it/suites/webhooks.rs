@@ -6,33 +6,12 @@ use crate::common;
 
 use common::receiver::{Received, Receiver};
 use common::{code, Tenant, TestHub};
-use fastcomments_hub::{HubConfig, SystemClock};
 use fastcomments_protocol::{WebhookComment, WebhookEventKind};
 use fastcomments_webhooks::Verifier;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn config(base_ms: u64, max_attempts: i64) -> HubConfig {
-    HubConfig {
-        admin_token: Some("admin-secret".into()),
-        webhook_retry_base: Duration::from_millis(base_ms),
-        webhook_max_attempts: max_attempts,
-        // The receivers here listen on loopback, as a developer's do (SPEC §2.2).
-        webhook_allow_private_targets: true,
-        ..HubConfig::default()
-    }
-}
-
-async fn hub_with(base_ms: u64, max_attempts: i64) -> TestHub {
-    TestHub::start_with(
-        BACKEND,
-        config(base_ms, max_attempts),
-        Arc::new(SystemClock),
-    )
-    .await
-}
 
 async fn configure(hub: &TestHub, t: &Tenant, body: Value) {
     let (s, v) = hub.api(&t.key).put_webhook_config(body).await;
@@ -57,7 +36,7 @@ fn verify(r: &Received, key: &str) -> (fastcomments_webhooks::Verified, WebhookC
 
 #[tokio::test]
 async fn every_change_sends_the_right_kind_method_and_signed_body() {
-    let hub = hub_with(50, 5).await;
+    let hub = TestHub::for_webhooks(BACKEND, 50, 5).await;
     let rx = Receiver::ok().await;
     let t = hub.tenant("Acme").await;
     configure(
@@ -164,7 +143,7 @@ async fn every_change_sends_the_right_kind_method_and_signed_body() {
 #[tokio::test]
 async fn retries_follow_the_schedule_and_updates_never_overtake_creates() {
     let base = 150u64;
-    let hub = hub_with(base, 10).await;
+    let hub = TestHub::for_webhooks(BACKEND, base, 10).await;
     // The create fails three times, then succeeds; everything else succeeds.
     let rx = Receiver::with(|r, earlier| {
         let kind = r.header("x-fastcomments-event").unwrap_or_default();
@@ -226,14 +205,7 @@ async fn retries_follow_the_schedule_and_updates_never_overtake_creates() {
         .map(|r| verify(r, &t.key).0.delivery_id.unwrap().to_string())
         .collect();
     assert!(ids.windows(2).all(|w| w[0] == w[1]));
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            &format!("/api/v1/webhook-deliveries/{}", ids[0]),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).delivery(&ids[0]).await;
     let codes: Vec<Value> = v["attempts"]
         .as_array()
         .unwrap()
@@ -247,7 +219,7 @@ async fn retries_follow_the_schedule_and_updates_never_overtake_creates() {
 
 #[tokio::test]
 async fn attempts_run_out_and_long_answers_are_cut_to_4_kib() {
-    let hub = hub_with(20, 3).await;
+    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let rx = Receiver::with(|_, _| (503, "x".repeat(5000))).await;
     let t = hub.tenant("Acme").await;
     configure(
@@ -263,14 +235,7 @@ async fn attempts_run_out_and_long_answers_are_cut_to_4_kib() {
     let (_, v) = hub.api(&t.key).deliveries("status=failed").await;
     let d = &v["deliveries"][0];
     assert_eq!(d["attempts"], 3);
-    let (_, v) = hub
-        .call(
-            Method::GET,
-            &format!("/api/v1/webhook-deliveries/{}", d["id"].as_str().unwrap()),
-            Some(&t.key),
-            None,
-        )
-        .await;
+    let (_, v) = hub.api(&t.key).delivery(d["id"].as_str().unwrap()).await;
     assert_eq!(v["attempts"].as_array().unwrap().len(), 3);
     assert_eq!(
         v["attempts"][2]["responseBody"].as_str().unwrap().len(),
@@ -280,7 +245,7 @@ async fn attempts_run_out_and_long_answers_are_cut_to_4_kib() {
 
 #[tokio::test]
 async fn cancel_stops_attempts_and_retry_by_hand_resumes_them() {
-    let hub = hub_with(400, 50).await;
+    let hub = TestHub::for_webhooks(BACKEND, 400, 50).await;
     let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = healthy.clone();
     let rx = Receiver::with(move |_, _| {
@@ -338,7 +303,7 @@ async fn cancel_stops_attempts_and_retry_by_hand_resumes_them() {
 
 #[tokio::test]
 async fn secrets_domains_and_legacy_header() {
-    let hub = hub_with(20, 3).await;
+    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let rx = Receiver::ok().await;
     let t = hub.tenant("Acme").await;
     // A domain with its own secret signs with it; the legacy header carries it in clear.
@@ -403,7 +368,7 @@ async fn secrets_domains_and_legacy_header() {
 
 #[tokio::test]
 async fn configuration_is_validated() {
-    let hub = hub_with(20, 3).await;
+    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let t = hub.tenant("Acme").await;
     for bad in [
         json!({"domain": "acme.example", "create": {"url": "ftp://x"}}),
@@ -433,15 +398,11 @@ async fn configuration_is_validated() {
 
 #[tokio::test]
 async fn test_payloads_per_kind() {
-    let hub = hub_with(20, 3).await;
+    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let rx = Receiver::ok().await;
     let t = hub.tenant("Acme").await;
     configure(&hub, &t, json!({"domain": "acme.example", "create": {"url": rx.url.clone()}, "delete": {"url": rx.url.clone()}})).await;
-    let (s, v) = hub
-        .api(&t.key)
-        .send_test(json!({"kind": "create", "domain": "acme.example"}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let v = hub.api(&t.key).send_test_ok("create", "acme.example").await;
     assert_eq!(v["ok"], true);
     assert_eq!(v["attempt"]["statusCode"], 200);
     let (_, v) = hub
@@ -485,7 +446,7 @@ async fn test_payloads_per_kind() {
 
 #[tokio::test]
 async fn imports_fire_only_when_turned_on() {
-    let hub = hub_with(20, 3).await;
+    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let rx = Receiver::ok().await;
     let t = hub.tenant("Acme").await;
     hub.connect(&t, "importer-token-1", false).await;
@@ -589,7 +550,7 @@ async fn next_verdict(lines: &mut Lines) -> String {
 
 #[tokio::test]
 async fn a_python_receiver_with_the_guides_logic_over_raw_bytes_accepts_our_deliveries() {
-    let hub = hub_with(20, 3).await;
+    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let t = hub.tenant("Acme").await;
     let (mut child, mut lines, url) = python_receiver(&t.key, "raw").await;
     configure(
@@ -635,7 +596,7 @@ async fn a_python_receiver_with_the_guides_logic_over_raw_bytes_accepts_our_deli
 
 #[tokio::test]
 async fn the_guides_reserialising_python_receiver_accepts_test_payloads_of_every_kind() {
-    let hub = hub_with(20, 3).await;
+    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let t = hub.tenant("Acme").await;
     let (mut child, mut lines, url) = python_receiver(&t.key, "reserialise").await;
     configure(
@@ -645,11 +606,7 @@ async fn the_guides_reserialising_python_receiver_accepts_test_payloads_of_every
     )
     .await;
     for kind in ["create", "update", "delete"] {
-        let (s, v) = hub
-            .api(&t.key)
-            .send_test(json!({"kind": kind, "domain": "acme.example"}))
-            .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
+        let v = hub.api(&t.key).send_test_ok(kind, "acme.example").await;
         assert_eq!(v["ok"], true, "{kind}: {v}");
         assert_eq!(v["forgedAccepted"], false, "{kind}: {v}");
         let genuine = next_verdict(&mut lines).await;
@@ -667,7 +624,7 @@ async fn the_guides_reserialising_python_receiver_accepts_test_payloads_of_every
 /// Issue 20 §6: the deliveries list is paged (`limit`, `page`, `skip`), newest first.
 #[tokio::test]
 async fn the_deliveries_list_is_paged() {
-    let hub = hub_with(20, 3).await;
+    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let rx = Receiver::ok().await;
     let t = hub.tenant("Pages").await;
     configure(
