@@ -242,7 +242,7 @@ impl From<crate::store::StoreError> for ApiError {
                     "the hub is busy with concurrent writes; retry",
                 )
             }
-            StoreError::Database(err) => {
+            StoreError::Database { message: err, .. } => {
                 tracing::error!(error = %err, "storage failure");
                 ApiError::internal()
             }

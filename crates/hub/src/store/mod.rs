@@ -53,9 +53,16 @@ pub enum StoreError {
     /// The input cannot be stored as given.
     #[error("invalid: {0}")]
     Invalid(String),
-    /// The database failed.
-    #[error("database: {0}")]
-    Database(String),
+    /// The database failed: what failed, and the driver's error when there was one (kept for
+    /// `Error::source` chains; the message already holds its text).
+    #[error("database: {message}")]
+    Database {
+        /// What failed.
+        message: String,
+        /// The driver's (or the JSON parser's) own error.
+        #[source]
+        source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+    },
     /// The database gave up the transaction for a concurrent one (a deadlock, a serialisation
     /// failure, or a lost race to insert the same key); running it again may succeed.
     #[error("contended: {0}")]
@@ -159,6 +166,25 @@ impl StoreError {
         }
     }
 
+    /// A database failure the store itself found (no driver error behind it).
+    pub fn database(message: impl Into<String>) -> StoreError {
+        StoreError::Database {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A database failure with the error that caused it.
+    pub fn caused_by(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Database {
+            message: message.into(),
+            source: Some(std::sync::Arc::new(source)),
+        }
+    }
+
     /// The fault's kind, when this is one.
     pub fn fault(&self) -> Option<FaultKind> {
         match self {
@@ -217,7 +243,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::WorkerCrashed => {
                 StoreError::unavailable(FaultKind::Unreachable, e.to_string())
             }
-            e => StoreError::Database(e.to_string()),
+            e => StoreError::caused_by(e.to_string(), e),
         }
     }
 }
@@ -229,13 +255,13 @@ impl From<rusqlite::Error> for StoreError {
                 return StoreError::unavailable(kind, e.to_string());
             }
         }
-        StoreError::Database(e.to_string())
+        StoreError::caused_by(e.to_string(), e)
     }
 }
 
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> StoreError {
-        StoreError::Database(format!("stored JSON is corrupt: {e}"))
+        StoreError::caused_by(format!("stored JSON is corrupt: {e}"), e)
     }
 }
 
@@ -526,4 +552,25 @@ pub trait Store: StoreReads + SessionStore {
         now_ms: i64,
         extra_attempts: i64,
     ) -> StoreResult<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+    use std::error::Error;
+
+    /// A database error keeps the error behind it, so a log or a caller can walk the chain.
+    #[test]
+    fn a_database_error_keeps_its_source() {
+        let parse = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let e = StoreError::from(parse);
+        let source = e.source().expect("the JSON error is kept");
+        assert!(source.to_string().contains("EOF"), "{source}");
+        assert!(
+            e.to_string()
+                .starts_with("database: stored JSON is corrupt"),
+            "{e}"
+        );
+        assert!(StoreError::database("no source").source().is_none());
+    }
 }

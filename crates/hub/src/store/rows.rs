@@ -79,7 +79,7 @@ pub(crate) fn token_from_row<R: StoreRow>(row: &R) -> StoreResult<TokenRecord> {
         token: row.text("token")?,
         tenant_id: row.opt_text("tenant_id")?,
         state: TokenState::parse(&state)
-            .ok_or_else(|| StoreError::Database(format!("unknown token state {state:?}")))?,
+            .ok_or_else(|| StoreError::database(format!("unknown token state {state:?}")))?,
         integration_type: row.opt_text("integration_type")?,
         domain: row.opt_text("domain")?,
         skip_requested: row.flag("skip_requested")?,
@@ -106,7 +106,7 @@ pub(crate) fn readable_comments<R: StoreRow>(rows: &[R]) -> StoreResult<Vec<Comm
     for row in rows {
         match comment_from_row(row) {
             Ok(c) => out.push(c),
-            Err(StoreError::Database(e)) => {
+            Err(StoreError::Database { message: e, .. }) => {
                 let id = row.opt_text("id").ok().flatten();
                 tracing::error!(comment = ?id, error = %e, "left out a stored comment that cannot be read");
             }
@@ -126,7 +126,7 @@ pub(crate) fn entry_from_row<R: StoreRow>(row: &R) -> StoreResult<TimelineEntry>
         id: row.text("id")?,
         created_at: row.int("created_at")?,
         kind: EntryKind::parse(&kind)
-            .ok_or_else(|| StoreError::Database(format!("unknown entry kind {kind:?}")))?,
+            .ok_or_else(|| StoreError::database(format!("unknown entry kind {kind:?}")))?,
         url_id: row.text("url_id")?,
         payload: row.opt_text("payload")?,
     })
@@ -142,18 +142,18 @@ pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
         comment_id: row.text("comment_id")?,
         position: row.int("position")?,
         kind: WebhookEventKind::parse(&kind)
-            .ok_or_else(|| StoreError::Database(format!("unknown webhook kind {kind:?}")))?,
+            .ok_or_else(|| StoreError::database(format!("unknown webhook kind {kind:?}")))?,
         domain: row.opt_text("domain")?,
         config_domain: row.text("config_domain")?,
         subscription_id: row.text("subscription_id")?,
         url: row.text("url")?,
         target_host: row.text("target_host")?,
         method: HttpMethod::parse(&method)
-            .ok_or_else(|| StoreError::Database(format!("unknown method {method:?}")))?,
+            .ok_or_else(|| StoreError::database(format!("unknown method {method:?}")))?,
         legacy_token: row.flag("legacy_token")?,
         body: row.text("body")?,
         status: DeliveryStatus::parse(&status)
-            .ok_or_else(|| StoreError::Database(format!("unknown delivery status {status:?}")))?,
+            .ok_or_else(|| StoreError::database(format!("unknown delivery status {status:?}")))?,
         attempts: row.int("attempts")?,
         max_attempts: row.int("max_attempts")?,
         next_attempt_at: row.int("next_attempt_at")?,
@@ -188,14 +188,14 @@ pub(crate) fn subscription_from_row<R: StoreRow>(row: &R) -> StoreResult<Subscri
             None | Some("") => None,
             Some(m) => Some(
                 HttpMethod::parse(m)
-                    .ok_or_else(|| StoreError::Database(format!("unknown method {m:?}")))?,
+                    .ok_or_else(|| StoreError::database(format!("unknown method {m:?}")))?,
             ),
         },
         kinds: kinds
             .iter()
             .map(|k| {
                 WebhookEventKind::parse(k)
-                    .ok_or_else(|| StoreError::Database(format!("unknown webhook kind {k:?}")))
+                    .ok_or_else(|| StoreError::database(format!("unknown webhook kind {k:?}")))
             })
             .collect::<StoreResult<_>>()?,
         domains: serde_json::from_str(&row.text("domains")?)?,

@@ -100,7 +100,7 @@ pub(in crate::store) async fn save_token(
         let mut entries = append_entries(&mut tx, &tenant, vec![entry], now_ms).await?;
         let e = entries
             .pop()
-            .ok_or_else(|| StoreError::Database("entry not appended".into()))?;
+            .ok_or_else(|| StoreError::database("entry not appended"))?;
         record.setup_completed_at = Some(e.created_at);
         written = Some(e);
     }

@@ -63,9 +63,9 @@ impl<'s> MigrationSource<'s> for Embedded {
 pub(super) async fn run(pool: &PgPool) -> StoreResult<()> {
     let migrator = Migrator::new(Embedded)
         .await
-        .map_err(|e| StoreError::Database(format!("reading the migrations: {e}")))?;
+        .map_err(|e| StoreError::database(format!("reading the migrations: {e}")))?;
     migrator
         .run(pool)
         .await
-        .map_err(|e| StoreError::Database(format!("migrating the PostgreSQL schema: {e}")))
+        .map_err(|e| StoreError::database(format!("migrating the PostgreSQL schema: {e}")))
 }

@@ -71,7 +71,7 @@ impl PostgresStore {
         // host should hear so in seconds, told where the hub tried (without the password).
         let shown = crate::redact::url(url);
         let cannot = |why: String| {
-            StoreError::Database(format!("cannot connect to PostgreSQL at {shown}: {why}"))
+            StoreError::database(format!("cannot connect to PostgreSQL at {shown}: {why}"))
         };
         match tokio::time::timeout(FIRST_CONNECT_TIMEOUT, PgConnection::connect(url)).await {
             Err(_) => {

@@ -153,7 +153,7 @@ pub(super) async fn upload(
         let position = reserve_positions(&mut tx, tenant, 1, now_ms)
             .await?
             .pop()
-            .ok_or_else(|| StoreError::Database("no position for SetSetupCompleted".into()))?;
+            .ok_or_else(|| StoreError::database("no position for SetSetupCompleted"))?;
         new_entries.push((position, NewEntry::setup_completed(token)));
         record.setup_completed_at = Some(position);
         tokens::write_token(&mut tx, &record).await?;

@@ -28,7 +28,7 @@ pub(super) fn claim_for_serving(store: &SqliteStore) -> StoreResult<()> {
         .read(true)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", lock_path.display())))?;
+        .map_err(|e| StoreError::database(format!("cannot open {}: {e}", lock_path.display())))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -45,7 +45,7 @@ pub(super) fn claim_for_serving(store: &SqliteStore) -> StoreResult<()> {
             )));
         }
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(StoreError::Database(format!(
+            return Err(StoreError::database(format!(
                 "cannot lock {}: {e}",
                 lock_path.display()
             )))

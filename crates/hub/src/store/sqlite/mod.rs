@@ -69,7 +69,7 @@ pub struct SqliteStore {
 }
 
 fn writer_stopped() -> StoreError {
-    StoreError::Database("the SQLite writer has stopped".into())
+    StoreError::database("the SQLite writer has stopped")
 }
 
 impl SqliteStore {
@@ -83,7 +83,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Database(format!("cannot create {}: {e}", dir.display()))
+                    StoreError::database(format!("cannot create {}: {e}", dir.display()))
                 })?;
             }
         }
@@ -104,7 +104,7 @@ impl SqliteStore {
     /// Opens a `sqlite://…` URL.
     pub async fn open_url(url: &str) -> StoreResult<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Database(format!("bad SQLite URL {url:?}: {e}")))?
+            .map_err(|e| StoreError::database(format!("bad SQLite URL {url:?}: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)

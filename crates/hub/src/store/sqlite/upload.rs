@@ -143,9 +143,9 @@ pub(super) async fn upload_in(
         let upload_token = w.from_token.then_some(token);
         let event_pos = match kind {
             Some(kind) => {
-                let position = positions.next().ok_or_else(|| {
-                    StoreError::Database("fewer timeline positions than events".into())
-                })?;
+                let position = positions
+                    .next()
+                    .ok_or_else(|| StoreError::database("fewer timeline positions than events"))?;
                 entries.push(EntryRow {
                     position,
                     entry: NewEntry {
@@ -184,9 +184,9 @@ pub(super) async fn upload_in(
         });
     }
     if wants_setup_entry {
-        let position = positions.next().ok_or_else(|| {
-            StoreError::Database("no timeline position for SetSetupCompleted".into())
-        })?;
+        let position = positions
+            .next()
+            .ok_or_else(|| StoreError::database("no timeline position for SetSetupCompleted"))?;
         entries.push(EntryRow {
             position,
             entry: NewEntry::setup_completed(token),

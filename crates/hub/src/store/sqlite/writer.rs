@@ -185,11 +185,11 @@ pub(super) fn spawn_writer(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| StoreError::Database(format!("cannot start the writer's runtime: {e}")))?;
+        .map_err(|e| StoreError::database(format!("cannot start the writer's runtime: {e}")))?;
     std::thread::Builder::new()
         .name("hub-writer".into())
         .spawn(move || runtime.block_on(group_commit_writer(pool, health, queue)))
-        .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
+        .map_err(|e| StoreError::database(format!("cannot start the writer thread: {e}")))?;
     Ok(())
 }
 
@@ -294,8 +294,8 @@ impl PendingWrite {
                 let _ = reply.send(Ok(()));
             }
             // Results are made in the order of the writes, one each, of the same kind.
-            (p, _) => p.fail(&StoreError::Database(
-                "the SQLite writer lost track of a write".into(),
+            (p, _) => p.fail(&StoreError::database(
+                "the SQLite writer lost track of a write",
             )),
         }
     }
