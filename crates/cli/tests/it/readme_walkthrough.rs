@@ -1,5 +1,5 @@
-//! The README's webhook walk-through ("Receiving webhooks"), run as written (issue 21 §6: the
-//! README's commands run as tests). Its shell blocks are taken from README.md and run by bash,
+//! The README's commands, run as written (issue 21 §6): the set-up's `serve` and the first
+//! steps of "Using the hub", and the webhook walk-through ("Receiving webhooks"). Its shell blocks are taken from README.md and run by bash,
 //! with only what a test must change: `cargo run … --` becomes the built `fastcomments`, the
 //! hub's port 8080 (through `FASTCOMMENTS_LISTEN`) and the receiver's 8787 become free ones,
 //! and the two long-running commands
@@ -157,4 +157,71 @@ fn the_webhook_walk_through_works_as_written() {
         listened.contains("verdict=rejected"),
         "and the forged test copy, rejected: {all}"
     );
+}
+
+/// Runs `script` with bash in a fresh directory, with the test's binary as `$FC` and the hub's
+/// port in `FASTCOMMENTS_LISTEN`; answers its output and the hub's log.
+fn run_script(script: &str, ports: Ports) -> (std::process::Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir.path())
+        .env("FC", env!("CARGO_BIN_EXE_fastcomments"))
+        .env("HUB_PORT", ports.hub.to_string())
+        .env("FASTCOMMENTS_LISTEN", format!("127.0.0.1:{}", ports.hub))
+        .env("FASTCOMMENTS_DATA_DIR", dir.path().join("data"))
+        .env_remove("FASTCOMMENTS_DATABASE_URL")
+        .output()
+        .unwrap();
+    let hub_log = std::fs::read_to_string(dir.path().join("hub.log")).unwrap_or_default();
+    (out, hub_log)
+}
+
+/// The set-up's `serve` (with its operator token), then "Using the hub" in order: a tenant
+/// made by the command line, one made through the operator API, and `serve --help`.
+#[test]
+fn the_first_steps_work_as_written() {
+    let setup = shell_blocks("## Set-up");
+    let using = shell_blocks("## Using the hub");
+    assert!(setup[0].contains(" serve"), "{setup:?}");
+    assert!(using.len() >= 3, "{using:?}");
+    let ports = Ports {
+        hub: free_port(),
+        receiver: free_port(),
+    };
+    let mut script = String::from(
+        "set -euo pipefail\n\
+         trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n",
+    );
+    for line in setup[0].lines().filter(|l| !l.trim().is_empty()) {
+        script.push_str(&format!("{} > hub.log 2>&1 &\n", localised(line, ports)));
+    }
+    script.push_str(
+        "for _ in $(seq 200); do curl -sf localhost:$HUB_PORT/healthz >/dev/null && break; sleep 0.1; done\n",
+    );
+    for block in &using[..3] {
+        script.push_str(&with_echo_between(block, ports));
+    }
+    let (out, hub_log) = run_script(&script, ports);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!(
+        "stdout:\n{stdout}\nstderr:\n{}\nhub.log:\n{hub_log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(
+        stdout.contains("api secret: "),
+        "tenant create printed the secret: {all}"
+    );
+    let answer: serde_json::Value = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect(l))
+        .expect(&all);
+    assert_eq!(
+        answer["status"], "success",
+        "the operator API made the tenant: {all}"
+    );
+    assert!(stdout.contains("--database-url"), "serve --help: {all}");
 }
