@@ -146,6 +146,11 @@ static FAULTS: [std::sync::atomic::AtomicU64; 4] = [
     std::sync::atomic::AtomicU64::new(0),
 ];
 
+/// Full-disk faults met so far by this process.
+pub(crate) fn full_faults() -> u64 {
+    FAULTS[FaultKind::Full as usize].load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Storage faults met so far by this process, by kind, in [`FaultKind::ALL`]'s order.
 pub fn faults_seen() -> [(FaultKind, u64); 4] {
     FaultKind::ALL.map(|k| {

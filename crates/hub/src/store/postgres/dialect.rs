@@ -8,10 +8,11 @@ use super::comments::{load_comment, upsert_comments};
 use super::{upload, webhooks, PostgresStore};
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::rules;
-use crate::store::{StoreError, StoreResult};
+use crate::store::{full_faults, FaultKind, StoreError, StoreResult};
 use fastcomments_protocol::Comment;
 use sqlx::postgres::{PgConnection, PgPool};
 use std::borrow::Cow;
+use std::sync::atomic::Ordering;
 use tokio::sync::broadcast;
 
 pub(super) use super::notify::announce;
@@ -109,10 +110,17 @@ pub(super) async fn set_failing_since(
     Ok(())
 }
 
-/// Nothing to check: several nodes may write at once, and a failing database shows in every
-/// query (and in `/readyz`'s).
-pub(super) fn write_fault(_store: &Backend) -> Option<StoreError> {
-    None
+/// A full disk since the last probe that could write: a table that cannot grow answers
+/// `53100` to writes while reads (and `/readyz`'s query) go on, so `/readyz` must try a write
+/// that needs new space ([`probe_write`]). Other faults (a server gone) show in every query.
+/// Counted per process, so another store's full disk in the same process costs this one only a
+/// probe, never a wrong answer.
+pub(super) fn write_fault(store: &Backend) -> Option<StoreError> {
+    let seen = full_faults();
+    (seen > store.full_probed.load(Ordering::SeqCst)).then(|| StoreError::Unavailable {
+        kind: FaultKind::Full,
+        detail: "a write found the disk full".into(),
+    })
 }
 
 /// Any number of hubs may serve one PostgreSQL database.
@@ -125,11 +133,21 @@ pub(super) fn notices(store: &Backend) -> Option<broadcast::Receiver<Notice>> {
     Some(store.notices.subscribe())
 }
 
-/// Taking a transaction id makes the commit write a WAL record: a write that touches no table.
+/// A write that needs new space, as the hub's writes do: a row in a new temporary table makes
+/// PostgreSQL extend a relation by a page (`53100` on a full disk), and the commit writes WAL;
+/// the table goes with the transaction. Once it succeeds, [`write_fault`] says writes are
+/// well again.
 pub(super) async fn probe_write(store: &Backend) -> StoreResult<()> {
-    sqlx::query("SELECT txid_current()")
-        .execute(&store.pool)
+    let seen = full_faults();
+    let mut tx = store.pool.begin().await?;
+    sqlx::query("CREATE TEMPORARY TABLE readyz_probe (n int) ON COMMIT DROP")
+        .execute(&mut *tx)
         .await?;
+    sqlx::query("INSERT INTO readyz_probe VALUES (1)")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    store.full_probed.fetch_max(seen, Ordering::SeqCst);
     Ok(())
 }
 

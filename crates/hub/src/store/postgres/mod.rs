@@ -60,6 +60,9 @@ pub struct PostgresStore {
     notices: broadcast::Sender<Notice>,
     /// This process's name in delivery claims.
     node: String,
+    /// How many full-disk faults this process had met when a probe last wrote (see
+    /// `dialect::write_fault`).
+    full_probed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl PostgresStore {
@@ -96,6 +99,7 @@ impl PostgresStore {
         let (notices, _) = broadcast::channel(4096);
         spawn_listener(pool.clone(), notices.clone()).await?;
         Ok(PostgresStore {
+            full_probed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(full_faults())),
             pool,
             notices,
             node: format!("{}-{}", std::process::id(), crate::ids::object_id()),
