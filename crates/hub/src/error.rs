@@ -247,7 +247,16 @@ impl From<crate::store::StoreError> for ApiError {
                 ApiError::internal()
             }
             StoreError::Unavailable { kind, detail } => {
-                tracing::error!(kind = kind.as_str(), error = %detail, "storage failure; nothing was stored");
+                match kind {
+                    crate::store::FaultKind::Full => {
+                        tracing::error!(kind = kind.as_str(), error = %detail, "storage failure; nothing was stored")
+                    }
+                    // A lost connection or an I/O error may come after the commit reached the
+                    // disk: the outcome is unknown, as the answer says.
+                    _ => {
+                        tracing::error!(kind = kind.as_str(), error = %detail, "storage failure; the write may or may not have been stored")
+                    }
+                }
                 storage_unavailable(kind)
             }
         }
