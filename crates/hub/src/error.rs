@@ -248,7 +248,7 @@ impl From<crate::store::StoreError> for ApiError {
             }
             StoreError::Unavailable { kind, detail } => {
                 match kind {
-                    crate::store::FaultKind::Full => {
+                    crate::store::FaultKind::Full | crate::store::FaultKind::Busy => {
                         tracing::error!(kind = kind.as_str(), error = %detail, "storage failure; nothing was stored")
                     }
                     // A lost connection or an I/O error may come after the commit reached the
