@@ -456,8 +456,13 @@ async fn an_io_error_is_answered_503_and_loses_no_acknowledged_write() {
         );
     }
     all.absorb(refused);
-    // (`/readyz` is not asserted here: its probe is a one-row write, which can still fit below
-    // the limit, in the room the refused commits left in the log file.)
+    // Not ready while the hub's writes cannot commit, and it says why.
+    let (status, body) = get_json(&http, &format!("{url}/readyz"), "").await;
+    assert_eq!(status, 503, "/readyz past the file-size limit: {body}");
+    assert!(
+        body["reason"].as_str().unwrap_or("").contains("io-error"),
+        "{body}"
+    );
     assert!(storage_failures(&http, &url, "io-error").await > 0);
 
     // The limit is lifted on the running process: writes succeed again, no restart.
@@ -469,6 +474,8 @@ async fn an_io_error_is_answered_503_and_loses_no_acknowledged_write() {
     let after = write_concurrently(&url, &key, 9_000, 2).await;
     assert!(after.refusals.is_empty(), "{:?}", after.refusals);
     all.absorb(after);
+    let (status, body) = get_json(&http, &format!("{url}/readyz"), "").await;
+    assert_eq!(status, 200, "/readyz once the limit is lifted: {body}");
 
     child.start_kill().unwrap();
     child.wait().await.unwrap();

@@ -258,9 +258,13 @@ pub(super) async fn run_group(
                 }
             },
             PendingWrite::Probe { .. } => {
+                // 64 KiB of fresh pages, as a batch of comments needs: a probe of one small
+                // row could still fit in the room a refused commit left in the log, and say
+                // ready while the hub's own writes cannot (a file-size limit, a disk with a
+                // few pages free). The row is replaced by each probe, so it never grows.
                 sqlx::query(
-                    "INSERT INTO write_probe (id, n) VALUES (1, 1) \
-                     ON CONFLICT (id) DO UPDATE SET n = write_probe.n + 1",
+                    "INSERT INTO write_probe (id, n) VALUES (1, randomblob(65536)) \
+                     ON CONFLICT (id) DO UPDATE SET n = randomblob(65536)",
                 )
                 .execute(&mut *tx)
                 .await?;
