@@ -62,6 +62,23 @@ fn with_echo_between(block: &str, ports: Ports) -> String {
     out
 }
 
+/// The start of a walk-through's script: strict bash, background jobs killed at the end, and
+/// the `serve` lines of `block` in the background (their output in `hub.log`) until the hub
+/// answers.
+fn script_serving(block: &str, ports: Ports) -> String {
+    let mut script = String::from(
+        "set -euo pipefail\n\
+         trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n",
+    );
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        script.push_str(&format!("{} > hub.log 2>&1 &\n", localised(line, ports)));
+    }
+    script.push_str(
+        "for _ in $(seq 200); do curl -sf localhost:$HUB_PORT/healthz >/dev/null && break; sleep 0.1; done\n",
+    );
+    script
+}
+
 #[test]
 fn the_webhook_walk_through_works_as_written() {
     let blocks = shell_blocks("## Receiving webhooks");
@@ -77,17 +94,8 @@ fn the_webhook_walk_through_works_as_written() {
         hub: free_port(),
         receiver: free_port(),
     };
-    let mut script = String::from(
-        "set -euo pipefail\n\
-         trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n",
-    );
     // Step 1: the hub, in the background, until it answers.
-    for line in serve.lines().filter(|l| !l.trim().is_empty()) {
-        script.push_str(&format!("{} > hub.log 2>&1 &\n", localised(line, ports)));
-    }
-    script.push_str(
-        "for _ in $(seq 200); do curl -sf localhost:$HUB_PORT/healthz >/dev/null && break; sleep 0.1; done\n",
-    );
+    let mut script = script_serving(serve, ports);
     // Step 2: the tenant and its key, and the receiver in the background.
     for line in receiver.lines().filter(|l| !l.trim().is_empty()) {
         if line.contains("webhooks listen") {
@@ -107,24 +115,10 @@ fn the_webhook_walk_through_works_as_written() {
          echo '--- listen.log'\ncat listen.log\n",
     );
 
-    let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .current_dir(dir.path())
-        .env("FC", env!("CARGO_BIN_EXE_fastcomments"))
-        .env("HUB_PORT", ports.hub.to_string())
-        // `serve` as written listens on its default; the test's port comes in its environment
-        // fallback, as a user's would.
-        .env("FASTCOMMENTS_LISTEN", format!("127.0.0.1:{}", ports.hub))
-        .env("FASTCOMMENTS_DATA_DIR", dir.path().join("data"))
-        .env_remove("FASTCOMMENTS_DATABASE_URL")
-        .output()
-        .unwrap();
+    let (out, hub_log) = run_script(&script, ports);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let hub_log = std::fs::read_to_string(dir.path().join("hub.log")).unwrap_or_default();
     let all = format!("stdout:\n{stdout}\nstderr:\n{stderr}\nhub.log:\n{hub_log}");
     assert!(out.status.success(), "the walk-through failed: {all}");
     assert!(started.elapsed() < Duration::from_secs(60), "{all}");
@@ -160,7 +154,8 @@ fn the_webhook_walk_through_works_as_written() {
 }
 
 /// Runs `script` with bash in a fresh directory, with the test's binary as `$FC` and the hub's
-/// port in `FASTCOMMENTS_LISTEN`; answers its output and the hub's log.
+/// port in `FASTCOMMENTS_LISTEN` (`serve` as written listens on its default; the test's port
+/// comes in its environment fallback, as a user's would); answers its output and the hub's log.
 fn run_script(script: &str, ports: Ports) -> (std::process::Output, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new("bash")
@@ -190,16 +185,7 @@ fn the_first_steps_work_as_written() {
         hub: free_port(),
         receiver: free_port(),
     };
-    let mut script = String::from(
-        "set -euo pipefail\n\
-         trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n",
-    );
-    for line in setup[0].lines().filter(|l| !l.trim().is_empty()) {
-        script.push_str(&format!("{} > hub.log 2>&1 &\n", localised(line, ports)));
-    }
-    script.push_str(
-        "for _ in $(seq 200); do curl -sf localhost:$HUB_PORT/healthz >/dev/null && break; sleep 0.1; done\n",
-    );
+    let mut script = script_serving(&setup[0], ports);
     for block in &using[..3] {
         script.push_str(&with_echo_between(block, ports));
     }
