@@ -757,9 +757,9 @@ async fn a_lock_held_past_the_busy_timeout_fails_writes_as_busy_and_loses_nothin
     assert_exactly_the_acknowledged(&path, all).await;
 }
 
-/// The fault VFS the property test uses hits what it aims at: a sync fails a write as an I/O
-/// error, a full disk fails every write until it is disarmed, a lock for writing fails one as
-/// busy; and after each, with the fault gone, the next write succeeds (no restart).
+/// The fault VFS the property test uses hits what it aims at: a failed sync or write fails a
+/// write as an I/O error, a full disk and a held lock fail every write until disarmed; and
+/// after each, with the fault gone, the next write succeeds (no restart).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fault_vfs_fails_what_it_aims_at_and_the_writer_recovers() {
     use super::fault_vfs::{register, Injected};
