@@ -116,19 +116,33 @@ impl FromRequestParts<AppState> for TenantAuth {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|k| !k.is_empty());
+        let query = || -> QueryKey {
+            serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or(QueryKey {
+                api_key: None,
+                tenant_id: None,
+            })
+        };
         if let Some(key) = header {
             let owner = hub.api_key_owner(key).await?;
+            // The official SDKs send `?tenantId=` beside the header on every call: it must
+            // name the key's tenant, as with the query form. Parsed only when present.
+            let named = parts.uri.query().is_some_and(|q| q.contains("tenantId="));
+            if named {
+                if let Some(t) = query().tenant_id.as_deref().map(str::trim) {
+                    if !t.is_empty() && t != owner.tenant_id {
+                        return Err(ApiError::unauthorized(
+                            "the x-api-key header is not a secret of the tenant named by tenantId",
+                        ));
+                    }
+                }
+            }
             return Ok(TenantAuth {
                 scope: SecretScope::of(&owner.domain),
                 tenant_id: owner.tenant_id,
             });
         }
         // Only requests that carry no header pay for parsing the query.
-        let query: QueryKey = serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
-            .unwrap_or(QueryKey {
-                api_key: None,
-                tenant_id: None,
-            });
+        let query = query();
         let key = query
             .api_key
             .as_deref()

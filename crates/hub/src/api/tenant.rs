@@ -116,7 +116,25 @@ pub async fn update_comment(
     }))
 }
 
-/// `DELETE /api/v1/comments/{id}`: answers with the comment as it was.
+/// What a deletion did, as the hosted API names it (the official SDK requires it).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeleteAction {
+    /// The comment is gone (the hub keeps no tombstone; its delete event carries it).
+    HardRemoved,
+}
+
+/// `{status, action, comment}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedOut {
+    status: Status,
+    /// What was done: `hard-removed`.
+    action: DeleteAction,
+    /// The comment as it was.
+    comment: Comment,
+}
+
+/// `DELETE /api/v1/comments/{id}`: answers `hard-removed` with the comment as it was.
 #[utoipa::path(
     delete,
     path = "/comments/{id}",
@@ -124,20 +142,21 @@ pub async fn update_comment(
     summary = "Delete a comment",
     params(("id" = String, Path, description = "The comment's hub id")),
     security(("apiKey" = []), ("apiKeyQuery" = [])),
-    responses((status = 200, description = "The comment as it was", body = CommentOut), TenantErrors)
+    responses((status = 200, description = "What was done, and the comment as it was", body = DeletedOut), TenantErrors)
 )]
 pub async fn delete_comment(
     State(hub): State<AppState>,
     auth: TenantAuth,
     Path(id): Path<String>,
-) -> ApiResult<Json<CommentOut>> {
+) -> ApiResult<Json<DeletedOut>> {
     comment_in_scope(&hub, &auth, &id).await?;
     let applied = hub
         .apply(&auth.tenant_id, Change::DeleteComment { id })
         .await?;
     let comment = applied.comment.ok_or_else(ApiError::internal)?;
-    Ok(Json(CommentOut {
+    Ok(Json(DeletedOut {
         status: Status::Success,
+        action: DeleteAction::HardRemoved,
         comment,
     }))
 }

@@ -184,8 +184,34 @@ async fn comments_crud_threads_and_votes() {
         v["comment"]["votesDown"], 1,
         "delete answers with the comment as it was"
     );
+    // What the official SDK reads of a deletion (its DeleteCommentResult requires `action`).
+    assert_eq!(v["action"], "hard-removed", "{v}");
     let (s, _) = hub.api(&t.key).delete_comment(id).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// The official SDK sends `?tenantId=` beside the `x-api-key` header on every call: the
+/// tenant it names must be the key's, as with the query form of the key.
+#[tokio::test]
+async fn a_tenant_id_beside_the_header_key_must_be_the_keys_tenant() {
+    let hub = TestHub::start(BACKEND).await;
+    let a = hub.tenant("Alpha").await;
+    let b = hub.tenant("Beta").await;
+    let own = format!("/api/v1/comments?tenantId={}", a.id);
+    let (s, v) = hub.call(Method::GET, &own, Some(&a.key), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let other = format!("/api/v1/comments?tenantId={}", b.id);
+    let (s, v) = hub.call(Method::GET, &other, Some(&a.key), None).await;
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{v}");
+    let (s, v) = hub
+        .call(
+            Method::POST,
+            &other,
+            Some(&a.key),
+            Some(json!({"urlId": "t", "commenterName": "x", "comment": "y"})),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{v}");
 }
 
 #[tokio::test]
