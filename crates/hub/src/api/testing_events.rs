@@ -132,6 +132,7 @@ pub async fn create(
             user_id: None,
             domain: None,
             meta: None,
+            ..Default::default()
         };
         let comment = input.into_comment(&tenant, ids::object_id(), Millis(hub.now_ms()));
         let applied = hub

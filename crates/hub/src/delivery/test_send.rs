@@ -68,6 +68,7 @@ pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
         user_id: None,
         domain: domain.map(str::to_owned),
         meta: None,
+        ..Default::default()
     }
     .into_comment("test", ids::object_id(), Millis::now());
     crate::rules::webhook_comment(&c)

@@ -23,8 +23,11 @@ pub const MAX_COMMENT_BYTES: usize = 64 * 1024;
 /// Longest id, name, url id, e-mail and similar short field, in bytes.
 pub const MAX_SHORT_FIELD: usize = 2048;
 
-/// Body of `POST /api/v1/comments`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+/// Body of `POST /api/v1/comments`. Besides the fields the hub keeps, it accepts, and leaves
+/// aside, every other field of the hosted API's `CreateCommentParams` (what the official SDKs
+/// send: dates, votes, moderation flags, ratings, …): the hub dates, counts and moderates a
+/// comment itself (`PATCH` sets approval and review). Any other field is still `400`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewCommentInput {
     /// Thread id.
@@ -62,6 +65,108 @@ pub struct NewCommentInput {
         deserialize_with = "fastcomments_protocol::lenient::opt_object"
     )]
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The author's locale (`en_us`); the official SDKs always send it.
+    #[serde(default)]
+    pub locale: Option<String>,
+    /// The author's avatar.
+    #[serde(default)]
+    pub avatar_src: Option<String>,
+    /// `date`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "date")]
+    #[schema(value_type = Option<Object>)]
+    pub date: Option<serde::de::IgnoredAny>,
+    /// `localDateString`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "localDateString")]
+    #[schema(value_type = Option<Object>)]
+    pub local_date_string: Option<serde::de::IgnoredAny>,
+    /// `localDateHours`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "localDateHours")]
+    #[schema(value_type = Option<Object>)]
+    pub local_date_hours: Option<serde::de::IgnoredAny>,
+    /// `commenterLink`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "commenterLink")]
+    #[schema(value_type = Option<Object>)]
+    pub commenter_link: Option<serde::de::IgnoredAny>,
+    /// `productId`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "productId")]
+    #[schema(value_type = Option<Object>)]
+    pub product_id: Option<serde::de::IgnoredAny>,
+    /// `mentions`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "mentions")]
+    #[schema(value_type = Option<Object>)]
+    pub mentions: Option<serde::de::IgnoredAny>,
+    /// `hashTags`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "hashTags")]
+    #[schema(value_type = Option<Object>)]
+    pub hash_tags: Option<serde::de::IgnoredAny>,
+    /// `botId`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "botId")]
+    #[schema(value_type = Option<Object>)]
+    pub bot_id: Option<serde::de::IgnoredAny>,
+    /// `ip`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "ip")]
+    #[schema(value_type = Option<Object>)]
+    pub ip: Option<serde::de::IgnoredAny>,
+    /// `isFromMyAccountPage`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "isFromMyAccountPage")]
+    #[schema(value_type = Option<Object>)]
+    pub is_from_my_account_page: Option<serde::de::IgnoredAny>,
+    /// `fromOfflineRestore`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "fromOfflineRestore")]
+    #[schema(value_type = Option<Object>)]
+    pub from_offline_restore: Option<serde::de::IgnoredAny>,
+    /// `tos`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "tos")]
+    #[schema(value_type = Option<Object>)]
+    pub tos: Option<serde::de::IgnoredAny>,
+    /// `approved`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "approved")]
+    #[schema(value_type = Option<Object>)]
+    pub approved: Option<serde::de::IgnoredAny>,
+    /// `isPinned`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "isPinned")]
+    #[schema(value_type = Option<Object>)]
+    pub is_pinned: Option<serde::de::IgnoredAny>,
+    /// `reviewed`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "reviewed")]
+    #[schema(value_type = Option<Object>)]
+    pub reviewed: Option<serde::de::IgnoredAny>,
+    /// `verified`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "verified")]
+    #[schema(value_type = Option<Object>)]
+    pub verified: Option<serde::de::IgnoredAny>,
+    /// `moderationGroupIds`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "moderationGroupIds")]
+    #[schema(value_type = Option<Object>)]
+    pub moderation_group_ids: Option<serde::de::IgnoredAny>,
+    /// `feedbackIds`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "feedbackIds")]
+    #[schema(value_type = Option<Object>)]
+    pub feedback_ids: Option<serde::de::IgnoredAny>,
+    /// `rating`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "rating")]
+    #[schema(value_type = Option<Object>)]
+    pub rating: Option<serde::de::IgnoredAny>,
+    /// `autoplayDelayMS`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "autoplayDelayMS")]
+    #[schema(value_type = Option<Object>)]
+    pub autoplay_delay_ms: Option<serde::de::IgnoredAny>,
+    /// `questionValues`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "questionValues")]
+    #[schema(value_type = Option<Object>)]
+    pub question_values: Option<serde::de::IgnoredAny>,
+    /// `votes`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "votes")]
+    #[schema(value_type = Option<Object>)]
+    pub votes: Option<serde::de::IgnoredAny>,
+    /// `votesDown`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "votesDown")]
+    #[schema(value_type = Option<Object>)]
+    pub votes_down: Option<serde::de::IgnoredAny>,
+    /// `votesUp`: accepted as the SDKs send it, and left aside.
+    #[serde(default, rename = "votesUp")]
+    #[schema(value_type = Option<Object>)]
+    pub votes_up: Option<serde::de::IgnoredAny>,
 }
 
 /// Largest `meta` object accepted through the comments API, as compact JSON.
@@ -139,6 +244,8 @@ impl NewCommentInput {
             parent_id: self.parent_id.filter(|p| !p.is_empty()),
             domain: self.domain,
             meta: self.meta,
+            locale: self.locale.filter(|l| !l.trim().is_empty()),
+            avatar_src: self.avatar_src.filter(|a| !a.trim().is_empty()),
             ..blank_comment(tenant_id, &id, now)
         }
     }

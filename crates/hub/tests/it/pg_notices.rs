@@ -185,6 +185,7 @@ async fn another_nodes_commit_wakes_this_nodes_dispatcher_at_once() {
             user_id: None,
             domain: None,
             meta: None,
+            ..Default::default()
         }
         .into_comment(
             &t.id,

@@ -100,6 +100,7 @@ pub fn new_comment(tenant: &str, url_id: &str, text: &str) -> Comment {
         user_id: None,
         domain: None,
         meta: None,
+        ..Default::default()
     }
     .into_comment(tenant, ids::object_id(), Millis(T0))
 }

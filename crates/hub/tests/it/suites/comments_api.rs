@@ -789,3 +789,44 @@ async fn a_domain_secret_cannot_acknowledge_another_domains_plugin() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
+
+/// What the official SDK's `save_comment` sends: always `locale` beside the four fields, and
+/// any of the hosted API's other optional fields, some as `null`. All are accepted; the hub
+/// keeps the locale and the avatar and dates, counts and moderates the comment itself. A field
+/// the hosted API does not have is still refused.
+#[tokio::test]
+async fn a_comment_as_the_sdk_sends_it_is_accepted() {
+    let hub = TestHub::start(BACKEND).await;
+    let t = hub.tenant("Alpha").await;
+    let api = hub.api(&t.key);
+    let smallest = json!({"commenterName": "n", "comment": "c", "url": "https://example.com/p", "urlId": "p", "locale": "en_us"});
+    let (s, v) = api.create_comment(smallest).await;
+    assert!(s.is_success(), "{v}");
+    assert_eq!(v["comment"]["locale"], "en_us", "{v}");
+    let full = json!({
+        "commenterName": "n", "comment": "c", "url": "https://example.com/p", "urlId": "p",
+        "locale": "de_de", "date": 1_700_000_000_000_i64, "localDateString": "x",
+        "localDateHours": 3, "commenterEmail": null, "commenterLink": null, "userId": null,
+        "avatarSrc": "https://example.com/a.png", "parentId": null, "productId": 1,
+        "mentions": [], "hashTags": [{"tag": "x", "url": null}], "pageTitle": "P", "botId": "b",
+        "ip": "127.0.0.1", "isFromMyAccountPage": false, "fromOfflineRestore": false,
+        "tos": true, "approved": false, "isPinned": true, "reviewed": true, "verified": true,
+        "meta": {"k": "v"}, "moderationGroupIds": [], "feedbackIds": [], "rating": 4.5,
+        "autoplayDelayMS": 0, "questionValues": {}, "votes": 5, "votesDown": 1, "votesUp": 6
+    });
+    let (s, v) = api.create_comment(full).await;
+    assert!(s.is_success(), "{v}");
+    let c = &v["comment"];
+    assert_eq!(
+        (&c["locale"], &c["avatarSrc"], &c["pageTitle"], &c["meta"]["k"]),
+        (&json!("de_de"), &json!("https://example.com/a.png"), &json!("P"), &json!("v")),
+        "{v}"
+    );
+    // Dated, counted and moderated by the hub, not by what was sent.
+    assert_eq!((&c["votes"], &c["approved"], &c["verified"]), (&json!(0), &json!(true), &json!(false)), "{v}");
+    assert_ne!(c["date"], json!(1_700_000_000_000_i64));
+    let (s, v) = api
+        .create_comment(json!({"commenterName": "n", "comment": "c", "urlId": "p", "notAField": 1}))
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"), "{v}");
+}
