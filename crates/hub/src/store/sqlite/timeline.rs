@@ -9,7 +9,6 @@ use crate::records::TimelineEntry;
 use crate::records::TimelineQuery;
 use crate::store::sqlite::entry_from_row;
 use crate::store::sqlite::on_own_handle;
-use crate::store::sqlite::write_entry_rows;
 use crate::store::sqlite::SqliteStore;
 use crate::store::StoreResult;
 use sqlx::sqlite::SqliteConnection;
@@ -202,3 +201,34 @@ pub(super) async fn prune_timeline(store: &SqliteStore, before_ms: i64) -> Store
     tx.commit().await?;
     Ok(done.rows_affected())
 }
+
+/// Writes timeline rows, with their ids, on a connection's own handle, as
+/// [`write_comment_rows`](super::comments::write_comment_rows) does.
+pub(super) fn write_entry_rows(
+    db: &rusqlite::Connection,
+    tenant: &str,
+    entries: &[EntryRow],
+    entry_ids: &[String],
+) -> StoreResult<()> {
+    let mut timeline = db.prepare(&format!(
+        "{TIMELINE_COLUMNS}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))?;
+    for (r, id) in entries.iter().zip(entry_ids) {
+        let e = &r.entry;
+        timeline.execute(rusqlite::params![
+            tenant,
+            r.position,
+            id,
+            e.kind.as_str(),
+            e.url_id,
+            e.origin_token,
+            e.only_token,
+            r.own_payload(),
+            r.doc_of,
+        ])?;
+    }
+    Ok(())
+}
+
+/// The columns of a timeline row, in the order [`EntryRow`]s are bound.
+pub(super) const TIMELINE_COLUMNS: &str = "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, origin_token, only_token, payload, doc_ref) ";
