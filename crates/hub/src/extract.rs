@@ -79,7 +79,7 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
 }
 
 /// The query form of tenant authentication.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize)]
 struct QueryKey {
     #[serde(rename = "API_KEY")]
     api_key: Option<String>,
@@ -116,47 +116,26 @@ impl FromRequestParts<AppState> for TenantAuth {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|k| !k.is_empty());
-        let query = || -> QueryKey {
-            serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or(QueryKey {
-                api_key: None,
-                tenant_id: None,
-            })
+        // The query is read when it may hold the key or a `tenantId` (the official SDKs send
+        // one beside the header on every call), so a plain header request parses nothing.
+        let query_text = parts.uri.query().unwrap_or("");
+        let query: QueryKey = if header.is_none() || query_text.contains("tenantId=") {
+            serde_urlencoded::from_str(query_text).unwrap_or_default()
+        } else {
+            QueryKey::default()
         };
-        if let Some(key) = header {
-            let owner = hub.api_key_owner(key).await?;
-            // The official SDKs send `?tenantId=` beside the header on every call: it must
-            // name the key's tenant, as with the query form. Parsed only when present.
-            let named = parts.uri.query().is_some_and(|q| q.contains("tenantId="));
-            if named {
-                if let Some(t) = query().tenant_id.as_deref().map(str::trim) {
-                    if !t.is_empty() && t != owner.tenant_id {
-                        return Err(ApiError::unauthorized(
-                            "the x-api-key header is not a secret of the tenant named by tenantId",
-                        ));
-                    }
-                }
-            }
-            return Ok(TenantAuth {
-                scope: SecretScope::of(&owner.domain),
-                tenant_id: owner.tenant_id,
-            });
-        }
-        // Only requests that carry no header pay for parsing the query.
-        let query = query();
-        let key = query
-            .api_key
-            .as_deref()
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
+        let key = header
+            .or_else(|| query.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()))
             .ok_or_else(|| {
                 ApiError::unauthorized(
                     "send the tenant's API secret in the x-api-key header (or as ?tenantId=…&API_KEY=…)",
                 )
             })?;
         let owner = hub.api_key_owner(key).await?;
+        // A `tenantId` must name the key's tenant, however the key came.
         match query.tenant_id.as_deref().map(str::trim) {
             Some(t) if !t.is_empty() && t != owner.tenant_id => Err(ApiError::unauthorized(
-                "API_KEY is not a secret of the tenant named by tenantId",
+                "the API secret is not a secret of the tenant named by tenantId",
             )),
             _ => Ok(TenantAuth {
                 scope: SecretScope::of(&owner.domain),
