@@ -212,6 +212,19 @@ async fn a_tenant_id_beside_the_header_key_must_be_the_keys_tenant() {
         )
         .await;
     assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{v}");
+    // Each refusal is a failed credential check: a flood of them from one address is
+    // throttled like any other (429 before the key is even read).
+    let mut limited = None;
+    for _ in 0..100 {
+        let (s, v) = hub.call(Method::GET, &other, Some(&a.key), None).await;
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(v);
+            break;
+        }
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    }
+    let limited = limited.expect("a flood of mismatched tenantIds was throttled");
+    assert_eq!(code(&limited), "rate-limited", "{limited}");
 }
 
 #[tokio::test]
