@@ -68,16 +68,23 @@ async fn read_all<T>(
     read_rows(store, text, args).await?.iter().map(f).collect()
 }
 
-/// The first row of a read (see [`read_rows`]; they select by a key), as a record.
+/// The first row of a read (see [`read_rows`]; they select by a key), as a record: fetched
+/// alone, with no list built for it (these are the lookups behind cache misses).
 async fn read_one<T>(
     store: &Backend,
     text: &str,
     args: &[&str],
     f: FromRow<T>,
 ) -> StoreResult<Option<T>> {
-    read_rows(store, text, args)
+    let text = sql(text);
+    let mut query = sqlx::query(&text);
+    for arg in args {
+        query = query.bind(*arg);
+    }
+    query
+        .fetch_optional(store.reads())
         .await?
-        .first()
+        .as_ref()
         .map(f)
         .transpose()
 }
