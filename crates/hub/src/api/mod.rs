@@ -3,6 +3,8 @@
 //! what the OpenAPI document says besides the routes.
 
 pub mod admin;
+pub mod comment_view;
+pub mod comments;
 pub mod doc;
 pub mod integration;
 pub mod ops;
@@ -11,6 +13,7 @@ pub mod subscriptions;
 pub mod tenant;
 pub mod testing_events;
 pub mod throttle;
+pub mod votes;
 pub mod webhooks;
 
 use crate::error::{ApiError, Code};
@@ -75,10 +78,19 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(integration::comment_ids))
         .routes(routes!(integration::api_secret));
     let tenant_api = OpenApiRouter::new()
-        .routes(routes!(tenant::create_comment, tenant::list_comments))
-        .routes(routes!(tenant::update_comment, tenant::delete_comment))
-        .routes(routes!(tenant::vote))
-        .routes(routes!(tenant::delete_vote))
+        .routes(routes!(comments::create_comment, comments::list_comments))
+        .routes(routes!(comments::create_bulk))
+        .routes(routes!(
+            comments::get_comment,
+            comments::update_comment,
+            comments::delete_comment
+        ))
+        .routes(routes!(comments::flag))
+        .routes(routes!(comments::un_flag))
+        .routes(routes!(votes::vote))
+        .routes(routes!(votes::cast_vote, votes::list_votes))
+        .routes(routes!(votes::votes_for_user))
+        .routes(routes!(votes::delete_vote))
         .routes(routes!(tenant::list_secrets, tenant::create_secret))
         .routes(routes!(tenant::delete_secret))
         .routes(routes!(subscriptions::rotate_secret))

@@ -151,7 +151,7 @@ pub async fn create(
             &tenant,
             Change::UpdateComment {
                 id: first.clone(),
-                patch: edit,
+                patch: Box::new(edit),
             },
         )
         .await?

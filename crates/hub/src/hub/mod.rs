@@ -7,6 +7,7 @@
 //! hub nodes may change it behind this one's back.
 
 pub mod access;
+pub mod comments;
 mod outbox;
 mod progress;
 mod tenant_tokens;

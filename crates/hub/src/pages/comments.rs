@@ -153,7 +153,7 @@ pub async fn act(
     };
     let patch = |p: CommentPatch| Change::UpdateComment {
         id: id.clone(),
-        patch: p,
+        patch: Box::new(p),
     };
     let (change, done) = match action.as_str() {
         "approve" => (

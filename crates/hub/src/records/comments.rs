@@ -1,7 +1,7 @@
 //! Comment changes through the API, pages of comments, and plugin upload batches.
 
 use super::{TimelineEntry, TokenRecord};
-use fastcomments_protocol::{Comment, UploadComment, Vote};
+use fastcomments_protocol::{Comment, Millis, UploadComment, Vote};
 use std::collections::BTreeMap;
 
 /// A change through the comments API.
@@ -14,7 +14,7 @@ pub enum Change {
         /// The comment's id.
         id: String,
         /// What to change.
-        patch: CommentPatch,
+        patch: Box<CommentPatch>,
     },
     /// Delete a comment (and its votes).
     DeleteComment {
@@ -32,10 +32,16 @@ pub enum Change {
 }
 
 /// Which page of comments [`crate::store::Store::list_comments`] reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommentsQuery<'a> {
     /// One thread, or the whole tenant.
     pub url_id: Option<&'a str>,
+    /// Only the replies to this comment.
+    pub parent_id: Option<&'a str>,
+    /// Only comments written at or after this instant (epoch ms).
+    pub from_ms: Option<i64>,
+    /// Only comments written at or before this instant (epoch ms).
+    pub to_ms: Option<i64>,
     /// Comments passed over first.
     pub skip: u64,
     /// Most comments returned.
@@ -45,17 +51,24 @@ pub struct CommentsQuery<'a> {
 }
 
 impl CommentsQuery<'_> {
-    /// The statement, with `?` placeholders in the order tenant, url id (when given), limit,
-    /// skip. Built from the flags only: no input reaches the text.
+    /// The statement, with `?` placeholders in the order tenant, then each filter given (url
+    /// id, parent id, from, to), limit, skip. Built from the flags only: no input reaches the
+    /// text.
     pub fn sql(&self) -> String {
         let order = if self.newest_first { "DESC" } else { "ASC" };
-        let thread = if self.url_id.is_some() {
-            " AND url_id = ?"
-        } else {
-            ""
-        };
+        let mut filters = String::new();
+        for (given, clause) in [
+            (self.url_id.is_some(), " AND url_id = ?"),
+            (self.parent_id.is_some(), " AND parent_id = ?"),
+            (self.from_ms.is_some(), " AND date_ms >= ?"),
+            (self.to_ms.is_some(), " AND date_ms <= ?"),
+        ] {
+            if given {
+                filters.push_str(clause);
+            }
+        }
         format!(
-            "SELECT id, doc FROM comments WHERE tenant_id = ?{thread} \
+            "SELECT id, doc FROM comments WHERE tenant_id = ?{filters} \
              ORDER BY date_ms {order}, id {order} LIMIT ? OFFSET ?"
         )
     }
@@ -66,14 +79,43 @@ impl CommentsQuery<'_> {
 pub struct CommentPatch {
     /// New text (re-rendered to HTML).
     pub comment: Option<String>,
+    /// New HTML, as given.
+    pub comment_html: Option<String>,
     /// Visibility.
     pub approved: Option<bool>,
     /// Spam flag.
     pub is_spam: Option<bool>,
     /// Reviewed flag.
     pub reviewed: Option<bool>,
-    /// Replaces the comment's `meta` object.
+    /// The author verified their identity.
+    pub verified: Option<bool>,
+    /// Written by a site admin.
+    pub is_by_admin: Option<bool>,
+    /// Written by a moderator.
+    pub is_by_moderator: Option<bool>,
+    /// Author's name.
+    pub commenter_name: Option<String>,
+    /// Another thread.
+    pub url_id: Option<String>,
+    /// The thread id as the site gave it.
+    pub url_id_raw: Option<String>,
+    /// The page's URL.
+    pub url: Option<String>,
+    /// The site's id of the comment.
+    pub external_id: Option<String>,
+    /// `Some(None)` clears; likewise for the five after it.
+    pub page_title: Option<Option<String>>,
+    pub user_id: Option<Option<String>>,
+    pub commenter_email: Option<Option<String>>,
+    pub avatar_src: Option<Option<String>>,
+    pub parent_id: Option<Option<String>>,
+    pub external_parent_id: Option<Option<String>>,
+    /// When it was written.
+    pub date: Option<Millis>,
+    /// Keys set in the comment's `meta` (`null` removes the key).
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Keys set beside the comment's fields (`null` removes the key).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What [`Change`] did.

@@ -50,10 +50,31 @@ pub enum VoteAction {
     Add,
 }
 
-/// Decides [`VoteAction`] for `new` against `prior`, the same user's vote on the comment.
+/// The key under which a vote's voter has one vote per comment: the user's id, or for an
+/// anonymous visitor named by the hosted API's `anonUserId` (kept in the vote's `extra`)
+/// `anon:` and that id. `None`: a vote nobody can cast again (it never replaces another).
+pub fn voter(vote: &Vote) -> Option<String> {
+    let anon = vote.extra.get(ANON_USER_ID).and_then(|v| v.as_str());
+    voter_key(vote.user_id.as_deref(), anon)
+}
+
+/// The voter key of a user id, else of an anonymous id (see [`voter`]).
+pub fn voter_key(user_id: Option<&str>, anon_user_id: Option<&str>) -> Option<String> {
+    match user_id {
+        Some(user) => Some(user.to_owned()),
+        None => anon_user_id
+            .filter(|v| !v.is_empty())
+            .map(|anon| format!("anon:{anon}")),
+    }
+}
+
+/// Where a vote keeps the hosted API's anonymous voter id.
+pub const ANON_USER_ID: &str = "anonUserId";
+
+/// Decides [`VoteAction`] for `new` against `prior`, the same voter's vote on the comment.
 pub fn vote_action(prior: Option<&Vote>, new: &Vote) -> VoteAction {
     match prior {
-        Some(p) if new.user_id.is_some() && p.user_id == new.user_id => {
+        Some(p) if voter(new).is_some() && voter(p) == voter(new) => {
             if p.direction == new.direction {
                 VoteAction::KeepPrior
             } else {

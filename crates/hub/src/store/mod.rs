@@ -28,6 +28,7 @@ use crate::records::{
     TimelineQuery, TokenRecord, TokenState, UploadBatch, UploadOutcome, WebhookConfig,
     WebhookStats,
 };
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use fastcomments_protocol::{Comment, CommentIdMapping, Vote};
@@ -303,6 +304,12 @@ pub trait StoreReads: Send + Sync + 'static {
 
     /// A comment of the tenant.
     async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>>;
+    /// The tenant's comment the site knows as `external_id`.
+    async fn comment_by_external_id(
+        &self,
+        tenant: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<Comment>>;
     /// A thread's comments, oldest first.
     async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>>;
     /// All the tenant's comments by `(date, id)`, `skip` then at most `limit`.
@@ -316,6 +323,17 @@ pub trait StoreReads: Send + Sync + 'static {
     async fn count_comments(&self, tenant: &str) -> StoreResult<u64>;
     /// A vote of the tenant.
     async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>>;
+    /// The votes on thread `url_id`'s comments, oldest first, at most `limit`; only `voter`'s
+    /// when given (a user id, or `anon:` and an anonymous id).
+    async fn thread_votes(
+        &self,
+        tenant: &str,
+        url_id: &str,
+        voter: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<Vote>>;
+    /// How many flaggers flagged each of the comments `ids` (unflagged ones left out).
+    async fn flag_counts(&self, tenant: &str, ids: &[&str]) -> StoreResult<HashMap<String, u64>>;
 
     // --- the timeline ---
 
@@ -473,6 +491,16 @@ pub trait Store: StoreReads + SessionStore {
         per_address: u64,
         overall: Option<u64>,
     ) -> StoreResult<Vec<String>>;
+    /// Flags (or un-flags) a comment for one flagger: its flag count after, or `None` when
+    /// the tenant has no such comment. Idempotent per flagger.
+    async fn set_flag(
+        &self,
+        tenant: &str,
+        id: &str,
+        flagger: &str,
+        flagged: bool,
+        now_ms: i64,
+    ) -> StoreResult<Option<u64>>;
     /// Applies one API change with its timeline entries, atomically.
     async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied>;
     /// Upserts an upload batch from `token` (SPEC §1.4), atomically with its timeline entries

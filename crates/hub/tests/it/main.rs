@@ -29,6 +29,8 @@ macro_rules! backend_suites {
         mod hanging_receiver;
         #[path = "suites/integration_api.rs"]
         mod integration_api;
+        #[path = "suites/official_sdk.rs"]
+        mod official_sdk;
         #[path = "suites/plugin_conformance.rs"]
         mod plugin_conformance;
         #[path = "suites/real_plugins.rs"]

@@ -51,13 +51,14 @@ pub(in crate::store) async fn apply_in(
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(&sql(
-                "DELETE FROM votes WHERE tenant_id = ? AND comment_id = ?",
-            ))
-            .bind(tenant)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+            for table in ["votes", "comment_flags"] {
+                let text = format!("DELETE FROM {table} WHERE tenant_id = ? AND comment_id = ?");
+                sqlx::query(&sql(&text))
+                    .bind(tenant)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             entries.push(NewEntry::comment_event(E::DeletedComment, &c, None)?);
             (Some(c), None)
         }
@@ -67,7 +68,8 @@ pub(in crate::store) async fn apply_in(
                 .await?
                 .ok_or(StoreError::NotFound("comment"))?;
             let vote = rules::vote_for(*vote, &c);
-            let prior = match &vote.user_id {
+            let voter = rules::votes::voter(&vote);
+            let prior = match &voter {
                 Some(user) => sqlx::query(&sql(
                     "SELECT doc FROM votes WHERE comment_id = ? AND user_id = ? AND tenant_id = ?",
                 ))
@@ -105,7 +107,7 @@ pub(in crate::store) async fn apply_in(
             .bind(&vote.id)
             .bind(tenant)
             .bind(&vote.comment_id)
-            .bind(vote.user_id.as_deref())
+            .bind(voter.as_deref())
             .bind(vote.direction.as_i64())
             .bind(vote.created_at.0)
             .bind(serde_json::to_string(&vote)?)

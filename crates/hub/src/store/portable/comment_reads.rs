@@ -3,9 +3,9 @@
 
 use super::dialect::{read_comment, sql, Backend};
 use crate::records::CommentsQuery;
-use crate::store::rows::readable_comments;
+use crate::store::rows::{readable_comments, vote_from_row};
 use crate::store::StoreResult;
-use fastcomments_protocol::Comment;
+use fastcomments_protocol::{Comment, Vote};
 
 pub(in crate::store) async fn comment(
     store: &Backend,
@@ -14,6 +14,22 @@ pub(in crate::store) async fn comment(
 ) -> StoreResult<Option<Comment>> {
     let mut conn = store.reads().acquire().await?;
     read_comment(&mut conn, tenant, id, false).await
+}
+
+/// The tenant's comment with the site's id `external_id`.
+pub(in crate::store) async fn comment_by_external_id(
+    store: &Backend,
+    tenant: &str,
+    external_id: &str,
+) -> StoreResult<Option<Comment>> {
+    let rows = sqlx::query(&sql(
+        "SELECT id, doc FROM comments WHERE tenant_id = ? AND external_id = ?",
+    ))
+    .bind(tenant)
+    .bind(external_id)
+    .fetch_all(store.reads())
+    .await?;
+    Ok(readable_comments(&rows)?.pop())
 }
 
 pub(in crate::store) async fn comments_page(
@@ -41,8 +57,11 @@ pub(in crate::store) async fn list_comments(
     let text = q.sql();
     let text = sql(&text);
     let mut query = sqlx::query(&text).bind(tenant);
-    if let Some(url_id) = q.url_id {
-        query = query.bind(url_id);
+    for text in [q.url_id, q.parent_id].into_iter().flatten() {
+        query = query.bind(text);
+    }
+    for ms in [q.from_ms, q.to_ms].into_iter().flatten() {
+        query = query.bind(ms);
     }
     let rows = query
         .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
@@ -58,4 +77,35 @@ pub(in crate::store) async fn count_comments(store: &Backend, tenant: &str) -> S
         .fetch_one(store.reads())
         .await?;
     Ok(n.max(0) as u64)
+}
+
+/// The votes on a thread's comments, oldest first, at most `limit`; only `voter`'s when given
+/// (its key as [`crate::rules::votes::voter`] makes it).
+pub(in crate::store) async fn thread_votes(
+    store: &Backend,
+    tenant: &str,
+    url_id: &str,
+    voter: Option<&str>,
+    limit: u64,
+) -> StoreResult<Vec<Vote>> {
+    let by_voter = if voter.is_some() {
+        " AND v.user_id = ?"
+    } else {
+        ""
+    };
+    let text = format!(
+        "SELECT v.doc FROM comments c JOIN votes v ON v.comment_id = c.id \
+         WHERE c.tenant_id = ? AND c.url_id = ? AND v.tenant_id = ?{by_voter} \
+         ORDER BY v.created_at, v.id LIMIT ?"
+    );
+    let text = sql(&text);
+    let mut query = sqlx::query(&text).bind(tenant).bind(url_id).bind(tenant);
+    if let Some(voter) = voter {
+        query = query.bind(voter);
+    }
+    let rows = query
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(store.reads())
+        .await?;
+    rows.iter().map(vote_from_row).collect()
 }

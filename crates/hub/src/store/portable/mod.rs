@@ -34,6 +34,7 @@ use dialect::{sql, Backend, Row};
 
 pub(super) mod apply;
 mod comment_reads;
+mod flags;
 mod listing;
 pub(super) mod outbox;
 mod rotation;

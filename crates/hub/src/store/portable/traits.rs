@@ -6,7 +6,9 @@
 //! in `retrying`, which runs it again on contention there and just once on SQLite.
 
 use super::dialect::{self, Backend};
-use super::{comment_reads, listing, outbox, rotation, sessions, stats, subscriptions, tenants};
+use super::{
+    comment_reads, flags, listing, outbox, rotation, sessions, stats, subscriptions, tenants,
+};
 use super::{comments, retention, timeline, tokens, webhooks};
 use super::{read_all, read_one, read_rows};
 use crate::records::{
@@ -22,6 +24,7 @@ use crate::store::rows::{
 use crate::store::{SessionStore, Store, StoreError, StoreReads, StoreResult};
 use async_trait::async_trait;
 use fastcomments_protocol::{Comment, CommentIdMapping, Vote};
+use std::collections::HashMap;
 use tokio::sync::broadcast;
 
 #[async_trait]
@@ -74,6 +77,14 @@ impl StoreReads for Backend {
         comment_reads::comment(self, tenant, id).await
     }
 
+    async fn comment_by_external_id(
+        &self,
+        tenant: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<Comment>> {
+        comment_reads::comment_by_external_id(self, tenant, external_id).await
+    }
+
     async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>> {
         let text =
             "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id";
@@ -104,6 +115,20 @@ impl StoreReads for Backend {
     async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
         let text = "SELECT doc FROM votes WHERE tenant_id = ? AND id = ?";
         read_one(self, text, &[tenant, id], vote_from_row).await
+    }
+
+    async fn thread_votes(
+        &self,
+        tenant: &str,
+        url_id: &str,
+        voter: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<Vote>> {
+        comment_reads::thread_votes(self, tenant, url_id, voter, limit).await
+    }
+
+    async fn flag_counts(&self, tenant: &str, ids: &[&str]) -> StoreResult<HashMap<String, u64>> {
+        flags::flag_counts(self, tenant, ids).await
     }
 
     async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {
@@ -210,6 +235,17 @@ impl Store for Backend {
 
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
         tenants::create_tenant(self, tenant, wildcard).await
+    }
+
+    async fn set_flag(
+        &self,
+        tenant: &str,
+        id: &str,
+        flagger: &str,
+        flagged: bool,
+        now_ms: i64,
+    ) -> StoreResult<Option<u64>> {
+        flags::set_flag(self, tenant, id, flagger, flagged, now_ms).await
     }
 
     async fn add_secret(&self, s: &ApiSecret) -> StoreResult<()> {

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "api secret permission, pending token caps",
         include_str!("0005_integration_tokens.sql"),
     ),
+    (6, "comment flags", include_str!("0006_comment_flags.sql")),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

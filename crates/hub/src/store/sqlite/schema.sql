@@ -167,3 +167,12 @@ CREATE TABLE IF NOT EXISTS write_probe (
     id  INTEGER PRIMARY KEY,
     n   INTEGER NOT NULL
 );
+-- Who flagged which comment: one row per comment and flagger (`u:` + a user id, or `a:` +
+-- an anonymous user id), so flagging twice counts once.
+CREATE TABLE IF NOT EXISTS comment_flags (
+    comment_id  TEXT NOT NULL,
+    flagger     TEXT NOT NULL,
+    tenant_id   TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (comment_id, flagger)
+);

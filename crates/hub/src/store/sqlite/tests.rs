@@ -162,7 +162,7 @@ async fn events_keep_the_comment_as_of_the_event() {
             "t1",
             Change::UpdateComment {
                 id: id.clone(),
-                patch,
+                patch: Box::new(patch),
             },
             13,
         )

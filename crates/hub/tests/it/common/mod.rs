@@ -382,3 +382,8 @@ pub fn proptest_runtime() -> tokio::runtime::Runtime {
 pub fn code(v: &Value) -> &str {
     v["code"].as_str().unwrap_or("")
 }
+
+/// An ISO instant as the epoch milliseconds the tenant API writes.
+pub fn iso_ms(iso: &str) -> Value {
+    json!(fastcomments_protocol::Millis::parse(iso).unwrap().0)
+}

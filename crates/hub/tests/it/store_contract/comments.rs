@@ -47,10 +47,10 @@ pub async fn changes_to_missing_comments_are_not_found(store: Arc<dyn Store>) {
     let changes = vec![
         Change::UpdateComment {
             id: ghost.id.clone(),
-            patch: CommentPatch {
+            patch: Box::new(CommentPatch {
                 approved: Some(false),
                 ..Default::default()
-            },
+            }),
         },
         Change::DeleteComment {
             id: ghost.id.clone(),

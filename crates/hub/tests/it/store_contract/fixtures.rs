@@ -127,7 +127,7 @@ pub async fn edit(store: &dyn Store, tenant: &str, id: &str, text: &str, now: i6
             tenant,
             Change::UpdateComment {
                 id: id.to_owned(),
-                patch,
+                patch: Box::new(patch),
             },
             now,
         )

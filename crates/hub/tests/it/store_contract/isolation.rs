@@ -121,7 +121,7 @@ pub async fn writes_cannot_reach_another_tenant(store: Arc<dyn Store>) {
     };
     let update = Change::UpdateComment {
         id: theirs.clone(),
-        patch,
+        patch: Box::new(patch),
     };
     assert!(is_not_found(store.apply(t, update, T0 + 5).await));
     let delete = Change::DeleteComment { id: theirs.clone() };
