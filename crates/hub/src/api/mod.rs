@@ -8,6 +8,7 @@ pub mod comments;
 pub mod doc;
 pub mod integration;
 pub mod ops;
+pub mod pending_events;
 pub mod setup_page;
 pub mod subscriptions;
 pub mod tenant;
@@ -106,6 +107,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::cancel))
         .routes(routes!(webhooks::retry))
         .routes(routes!(webhooks::send_test))
+        .routes(routes!(pending_events::list))
+        .routes(routes!(pending_events::count))
+        .routes(routes!(pending_events::remove))
         .routes(routes!(subscriptions::create, subscriptions::list))
         .routes(routes!(subscriptions::sample_payloads))
         .routes(routes!(subscriptions::remove))

@@ -354,6 +354,7 @@ pub async fn list_deliveries(
         domain: None,
         offset,
         limit,
+        ..crate::records::DeliveryFilter::default()
     };
     let mut list = hub
         .reads()

@@ -209,6 +209,7 @@ async fn list_page(
         offset: page.saturating_mul(PAGE_SIZE),
         // One more than shown: whether there is a next page.
         limit: PAGE_SIZE + 1,
+        ..DeliveryFilter::default()
     };
     let (found, counts) = match (
         store.find_deliveries(&tenant, &filter).await,

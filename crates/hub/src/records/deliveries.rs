@@ -188,6 +188,16 @@ pub struct AttemptOutcome {
 pub struct DeliveryFilter<'a> {
     /// Only this state.
     pub status: Option<DeliveryStatus>,
+    /// Only those still to be sent (queued or retrying).
+    pub pending: bool,
+    /// Only those whose comment's domain is this one or one of its subdomains.
+    pub reach: Option<&'a str>,
+    /// Only those of the comment the site knows by this id.
+    pub external_id: Option<&'a str>,
+    /// Only those tried more than this many times.
+    pub attempts_over: Option<i64>,
+    /// Only those a subscription queued (`true`) or a domain's configuration (`false`).
+    pub by_subscription: Option<bool>,
     /// Only this event kind.
     pub kind: Option<WebhookEventKind>,
     /// Only this comment's.

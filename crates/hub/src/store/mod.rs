@@ -377,6 +377,9 @@ pub trait StoreReads: Send + Sync + 'static {
         tenant: &str,
         filter: &DeliveryFilter<'_>,
     ) -> StoreResult<Vec<Delivery>>;
+    /// How many of a tenant's deliveries match `filter` (its paging ignored).
+    async fn count_deliveries(&self, tenant: &str, filter: &DeliveryFilter<'_>)
+        -> StoreResult<u64>;
     /// How many of a tenant's deliveries are in each state.
     async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts>;
 }

@@ -7,14 +7,9 @@ use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
 use sqlx::{QueryBuilder, Row};
 
-pub(in crate::store) async fn find_deliveries(
-    store: &Backend,
-    tenant: &str,
-    f: &DeliveryFilter<'_>,
-) -> StoreResult<Vec<Delivery>> {
-    let mut qb: QueryBuilder<Db> =
-        QueryBuilder::new("SELECT * FROM webhook_deliveries WHERE tenant_id = ");
-    qb.push_bind(tenant);
+/// `WHERE` and the filter's conditions, after `qb`'s `FROM webhook_deliveries`.
+fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a str, f: &DeliveryFilter<'a>) {
+    qb.push(" WHERE tenant_id = ").push_bind(tenant);
     if let Some(s) = f.status {
         qb.push(" AND status = ").push_bind(s.as_str());
     }
@@ -28,12 +23,61 @@ pub(in crate::store) async fn find_deliveries(
         qb.push(" AND (domain = ").push_bind(d);
         qb.push(" OR config_domain = ").push_bind(d).push(")");
     }
+    if f.pending {
+        qb.push(" AND status IN ('queued', 'retrying')");
+    }
+    if let Some(d) = f.reach {
+        // The domain itself or a subdomain; LIKE's own characters in a name are escaped.
+        let escaped = d
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        qb.push(" AND (domain = ").push_bind(d);
+        qb.push(" OR domain LIKE ")
+            .push_bind(format!("%.{escaped}"))
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(e) = f.external_id {
+        qb.push(" AND comment_id IN (SELECT id FROM comments WHERE tenant_id = ")
+            .push_bind(tenant)
+            .push(" AND external_id = ")
+            .push_bind(e)
+            .push(")");
+    }
+    if let Some(n) = f.attempts_over {
+        qb.push(" AND attempts > ").push_bind(n);
+    }
+    match f.by_subscription {
+        Some(true) => qb.push(" AND subscription_id <> ''"),
+        Some(false) => qb.push(" AND subscription_id = ''"),
+        None => qb,
+    };
+}
+
+pub(in crate::store) async fn find_deliveries(
+    store: &Backend,
+    tenant: &str,
+    f: &DeliveryFilter<'_>,
+) -> StoreResult<Vec<Delivery>> {
+    let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT * FROM webhook_deliveries");
+    push_filter(&mut qb, tenant, f);
     qb.push(" ORDER BY created_at DESC, position DESC, id DESC LIMIT ");
     qb.push_bind(i64::try_from(f.limit).unwrap_or(i64::MAX));
     qb.push(" OFFSET ")
         .push_bind(i64::try_from(f.offset).unwrap_or(i64::MAX));
     let rows = qb.build().fetch_all(store.reads()).await?;
     rows.iter().map(delivery_from_row).collect()
+}
+
+pub(in crate::store) async fn count_deliveries(
+    store: &Backend,
+    tenant: &str,
+    f: &DeliveryFilter<'_>,
+) -> StoreResult<u64> {
+    let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM webhook_deliveries");
+    push_filter(&mut qb, tenant, f);
+    let n: i64 = qb.build_query_scalar().fetch_one(store.reads()).await?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 pub(in crate::store) async fn delivery_counts(

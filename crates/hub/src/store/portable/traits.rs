@@ -182,6 +182,14 @@ impl StoreReads for Backend {
         listing::find_deliveries(self, tenant, filter).await
     }
 
+    async fn count_deliveries(
+        &self,
+        tenant: &str,
+        filter: &DeliveryFilter<'_>,
+    ) -> StoreResult<u64> {
+        listing::count_deliveries(self, tenant, filter).await
+    }
+
     async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts> {
         listing::delivery_counts(self, tenant).await
     }

@@ -530,3 +530,153 @@ async fn the_sdk_reaches_only_what_its_key_may() {
     let e = sdk::update_comment(&cfg, sdk::UpdateCommentParams { tenant_id: alpha.id.clone(), id: beta_comment.id.clone(), updatable_comment_params: up, context_user_id: None, do_spam_check: None, is_live: None }).await.unwrap_err();
     assert_eq!(refused(e), (StatusCode::BAD_REQUEST, "invalid-body".into()));
 }
+
+fn pending_params(t: &Tenant) -> sdk::GetPendingWebhookEventsParams {
+    sdk::GetPendingWebhookEventsParams {
+        tenant_id: t.id.clone(),
+        comment_id: None,
+        external_id: None,
+        event_type: None,
+        r#type: None,
+        domain: None,
+        attempt_count_gt: None,
+        skip: None,
+    }
+}
+
+async fn pending_count(
+    cfg: &Configuration,
+    p: sdk::GetPendingWebhookEventsParams,
+) -> f64 {
+    sdk::get_pending_webhook_event_count(
+        cfg,
+        sdk::GetPendingWebhookEventCountParams {
+            tenant_id: p.tenant_id,
+            comment_id: p.comment_id,
+            external_id: p.external_id,
+            event_type: p.event_type,
+            r#type: p.r#type,
+            domain: p.domain,
+            attempt_count_gt: p.attempt_count_gt,
+        },
+    )
+    .await
+    .unwrap()
+    .count
+}
+
+/// The webhook queue as the hosted API shows it: deliveries to a receiver that refuses
+/// connections wait for their retry; they are listed, counted by every filter and cancelled.
+#[tokio::test]
+async fn pending_webhook_events_are_listed_counted_and_cancelled() {
+    // Retries ten minutes apart: what failed once stays pending through the test.
+    let hub = TestHub::for_webhooks(BACKEND, 600_000, 5).await;
+    let t = hub.tenant_owning("Alpha", &["alpha.example", "beta.example"]).await;
+    let other = hub.tenant("Other").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/in", closed.local_addr().unwrap());
+    drop(closed);
+    let (s, v) = hub
+        .api(&t.key)
+        .put_webhook_config(json!({"domain": "*", "create": {"url": url}, "update": {"url": url}}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let cfg = configured(&hub, &t.key);
+    let mut on_alpha = new_comment("p", "on alpha");
+    on_alpha.domain = Some("alpha.example".into());
+    let a = save(&cfg, &t, on_alpha).await;
+    let mut on_beta = new_comment("p", "on beta");
+    on_beta.domain = Some("beta.example".into());
+    let b = save(&cfg, &t, on_beta).await;
+    let mut change = models::UpdatableCommentParams::new();
+    change.comment = Some("edited".into());
+    sdk::update_comment(
+        &cfg,
+        sdk::UpdateCommentParams {
+            tenant_id: t.id.clone(),
+            id: a.id.clone(),
+            updatable_comment_params: change,
+            context_user_id: None,
+            do_spam_check: None,
+            is_live: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    // Both creates are tried (and refused); the update waits behind its create.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let tried = pending_params(&t);
+    while pending_count(&cfg, sdk::GetPendingWebhookEventsParams { attempt_count_gt: Some(0.0), ..tried.clone() }).await < 2.0 {
+        assert!(std::time::Instant::now() < deadline, "the creates were never tried");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let listed = sdk::get_pending_webhook_events(&cfg, pending_params(&t))
+        .await
+        .unwrap()
+        .pending_webhook_events;
+    assert_eq!(listed.len(), 3);
+    for e in &listed {
+        assert_eq!(e.tenant_id, t.id);
+        assert!(e.external_id.is_none());
+        assert!(e.webhook_id.is_none());
+        assert_eq!(e.r#type, 0.0);
+    }
+    let update = listed.iter().find(|e| e.event_type == 1.0).unwrap();
+    assert_eq!((update.comment_id.as_str(), update.attempt_count), (a.id.as_str(), 0.0));
+    let b_event = listed.iter().find(|e| e.comment_id == b.id).unwrap();
+    assert_eq!((b_event.domain.as_str(), b_event.attempt_count), ("beta.example", 1.0));
+    assert!(b_event.last_error.as_str().is_some_and(|e| !e.is_empty()), "{:?}", b_event.last_error);
+
+    let by = |f: fn(&mut sdk::GetPendingWebhookEventsParams)| {
+        let mut p = pending_params(&t);
+        f(&mut p);
+        p
+    };
+    assert_eq!(pending_count(&cfg, by(|p| p.event_type = Some("1".into()))).await, 1.0);
+    assert_eq!(pending_count(&cfg, by(|p| p.event_type = Some("create".into()))).await, 2.0);
+    assert_eq!(pending_count(&cfg, by(|p| p.domain = Some("beta.example".into()))).await, 1.0);
+    assert_eq!(pending_count(&cfg, by(|p| p.r#type = Some("1".into()))).await, 0.0);
+    assert_eq!(pending_count(&cfg, sdk::GetPendingWebhookEventsParams { comment_id: Some(a.id.clone()), ..pending_params(&t) }).await, 2.0);
+    let skipped = sdk::get_pending_webhook_events(&cfg, sdk::GetPendingWebhookEventsParams { skip: Some(2.0), ..pending_params(&t) })
+        .await
+        .unwrap();
+    assert_eq!(skipped.pending_webhook_events.len(), 1);
+    let e = sdk::get_pending_webhook_events(&cfg, by(|p| p.event_type = Some("sideways".into())))
+        .await
+        .unwrap_err();
+    assert_eq!(refused(e), (StatusCode::BAD_REQUEST, "invalid-query".into()));
+
+    // A domain's secret sees its domain's; another tenant sees none and cancels none.
+    let (alpha_secret, _) = hub.api(&t.key).create_secret_for("alpha.example").await;
+    let narrow = configured(&hub, &alpha_secret);
+    assert_eq!(pending_count(&narrow, pending_params(&t)).await, 2.0);
+    let theirs = configured(&hub, &other.key);
+    let e = cancel(&theirs, &other, b_event._id.clone()).await.unwrap_err();
+    assert_eq!(refused(e).0, StatusCode::NOT_FOUND);
+    let e = cancel(&narrow, &t, b_event._id.clone()).await.unwrap_err();
+    assert_eq!(refused(e).0, StatusCode::NOT_FOUND);
+
+    let done = cancel(&cfg, &t, b_event._id.clone()).await.unwrap();
+    assert_eq!(done.status, models::ApiStatus::Success);
+    assert_eq!(pending_count(&cfg, pending_params(&t)).await, 2.0);
+    let e = cancel(&cfg, &t, b_event._id.clone()).await.unwrap_err();
+    assert_eq!(refused(e).0, StatusCode::NOT_FOUND, "no longer pending");
+    let (_, v) = hub.api(&t.key).delivery(&b_event._id).await;
+    assert_eq!(v["delivery"]["status"], "cancelled", "{v}");
+}
+
+async fn cancel(
+    cfg: &Configuration,
+    tenant: &Tenant,
+    id: String,
+) -> Result<models::ApiEmptyResponse, Error<sdk::DeletePendingWebhookEventError>> {
+    sdk::delete_pending_webhook_event(
+        cfg,
+        sdk::DeletePendingWebhookEventParams {
+            tenant_id: tenant.id.clone(),
+            id,
+        },
+    )
+    .await
+}
