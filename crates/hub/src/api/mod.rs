@@ -8,6 +8,7 @@ pub mod comments;
 pub mod doc;
 pub mod integration;
 pub mod ops;
+pub mod pages;
 pub mod pending_events;
 pub mod setup_page;
 pub mod subscriptions;
@@ -107,6 +108,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::cancel))
         .routes(routes!(webhooks::retry))
         .routes(routes!(webhooks::send_test))
+        .routes(routes!(pages::add, pages::list))
+        .routes(routes!(pages::by_url_id))
+        .routes(routes!(pages::change, pages::remove))
         .routes(routes!(pending_events::list))
         .routes(routes!(pending_events::count))
         .routes(routes!(pending_events::remove))

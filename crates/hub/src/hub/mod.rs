@@ -9,6 +9,7 @@
 pub mod access;
 pub mod comments;
 mod outbox;
+pub mod pages;
 mod progress;
 mod tenant_tokens;
 pub mod throttle;

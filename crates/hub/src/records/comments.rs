@@ -16,6 +16,20 @@ pub enum Change {
         /// What to change.
         patch: Box<CommentPatch>,
     },
+    /// Move every comment of thread `from` (and its page) to thread `to`: one update event and
+    /// webhook per comment. A page already at `to` refuses it.
+    MoveThread {
+        /// The thread now.
+        from: String,
+        /// The thread after.
+        to: String,
+    },
+    /// Delete a thread: every comment of it (with their votes and flags, one delete event and
+    /// webhook each) and its page.
+    DeleteThread {
+        /// The thread.
+        url_id: String,
+    },
     /// Delete a comment (and its votes).
     DeleteComment {
         /// The comment's id.

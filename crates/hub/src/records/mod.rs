@@ -7,6 +7,7 @@
 pub mod comments;
 pub mod deliveries;
 pub mod notices;
+pub mod pages;
 pub mod sessions;
 pub mod tenants;
 pub mod timeline;
@@ -19,6 +20,7 @@ pub use deliveries::{
     DeliveryStatus, DueQuery, WebhookStats,
 };
 pub use notices::Notice;
+pub use pages::{Page, PageChange, PageSeed, PAGES_MAX};
 pub use sessions::SessionRecord;
 pub use tenants::{ApiSecret, SecretRetirement, Tenant};
 pub use timeline::{

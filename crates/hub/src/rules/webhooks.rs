@@ -73,8 +73,11 @@ pub fn webhook_kind(change: &crate::records::Change) -> fastcomments_protocol::W
     use fastcomments_protocol::WebhookEventKind as K;
     match change {
         Change::CreateComment(_) => K::Create,
-        Change::DeleteComment { .. } => K::Delete,
-        Change::UpdateComment { .. } | Change::AddVote(_) | Change::DeleteVote { .. } => K::Update,
+        Change::DeleteComment { .. } | Change::DeleteThread { .. } => K::Delete,
+        Change::UpdateComment { .. }
+        | Change::MoveThread { .. }
+        | Change::AddVote(_)
+        | Change::DeleteVote { .. } => K::Update,
     }
 }
 

@@ -23,10 +23,10 @@ pub mod sqlite;
 
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
-    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry, Notice,
-    SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
-    TimelineQuery, TokenRecord, TokenState, UploadBatch, UploadOutcome, WebhookConfig,
-    WebhookStats,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry, Notice, Page,
+    PageChange, SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds,
+    TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch, UploadOutcome,
+    WebhookConfig, WebhookStats,
 };
 use std::collections::HashMap;
 
@@ -332,6 +332,12 @@ pub trait StoreReads: Send + Sync + 'static {
         voter: Option<&str>,
         limit: u64,
     ) -> StoreResult<Vec<Vote>>;
+    /// The tenant's pages, oldest first, at most `limit`, with their comments counted.
+    async fn pages(&self, tenant: &str, limit: u64) -> StoreResult<Vec<Page>>;
+    /// The tenant's page `id`.
+    async fn page(&self, tenant: &str, id: &str) -> StoreResult<Option<Page>>;
+    /// The tenant's page of thread `url_id`.
+    async fn page_by_url_id(&self, tenant: &str, url_id: &str) -> StoreResult<Option<Page>>;
     /// How many flaggers flagged each of the comments `ids` (unflagged ones left out).
     async fn flag_counts(&self, tenant: &str, ids: &[&str]) -> StoreResult<HashMap<String, u64>>;
 
@@ -494,6 +500,10 @@ pub trait Store: StoreReads + SessionStore {
         per_address: u64,
         overall: Option<u64>,
     ) -> StoreResult<Vec<String>>;
+    /// Adds a page ([`StoreError::Conflict`] when its thread has one).
+    async fn add_page(&self, page: &Page) -> StoreResult<()>;
+    /// Changes a page's title, URL or mark; `false` when the tenant has no such page.
+    async fn change_page(&self, tenant: &str, id: &str, change: &PageChange) -> StoreResult<bool>;
     /// Flags (or un-flags) a comment for one flagger: its flag count after, or `None` when
     /// the tenant has no such comment. Idempotent per flagger.
     async fn set_flag(

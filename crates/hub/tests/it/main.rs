@@ -56,6 +56,8 @@ mod admin_routes;
 mod damaged_rows;
 /// `/openapi.json` against the routes the hub serves.
 mod openapi;
+/// An older PostgreSQL database brought up to date.
+mod pg_migrations;
 /// Several nodes on one PostgreSQL database tell each other what they committed.
 mod pg_notices;
 /// Several hubs over one SQLite file, one serving at a time.

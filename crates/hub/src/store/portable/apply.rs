@@ -5,8 +5,9 @@
 
 use super::dialect::{read_comment, save_comment, sql, Conn};
 use super::outbox::{enqueue_webhooks, load_webhook_targets};
+use super::pages::ensure_pages;
 use super::timeline::append_entries;
-use crate::records::{Applied, Change, NewEntry};
+use crate::records::{Applied, Change, NewEntry, PageSeed};
 use crate::rules;
 use crate::store::rows::vote_from_row;
 use crate::store::{Enqueued, StoreError, StoreResult};
@@ -21,6 +22,8 @@ pub(in crate::store) async fn apply_in(
 ) -> StoreResult<Applied> {
     use fastcomments_protocol::EventType as E;
     let mut entries = Vec::new();
+    // The comments a thread change changed, one entry each, in order.
+    let mut many = Vec::new();
     let webhook_kind = rules::webhooks::webhook_kind(&change);
     let (comment, vote) = match change {
         Change::CreateComment(c) => {
@@ -30,6 +33,7 @@ pub(in crate::store) async fn apply_in(
                 }
             }
             save_comment(tx, &c).await?;
+            ensure_pages(tx, tenant, &[PageSeed::of(&c)], now_ms).await?;
             entries.push(NewEntry::comment_event(E::NewComment, &c, None)?);
             (Some(*c), None)
         }
@@ -37,28 +41,71 @@ pub(in crate::store) async fn apply_in(
             let mut c = read_comment(tx, tenant, &id, true)
                 .await?
                 .ok_or(StoreError::NotFound("comment"))?;
+            let thread = c.url_id.clone();
             rules::apply_patch(&mut c, &patch);
             save_comment(tx, &c).await?;
+            if c.url_id != thread {
+                ensure_pages(tx, tenant, &[PageSeed::of(&c)], now_ms).await?;
+            }
             entries.push(NewEntry::comment_event(E::UpdatedComment, &c, None)?);
             (Some(c), None)
+        }
+        Change::MoveThread { from, to } => {
+            if from != to {
+                let taken: Option<String> = sqlx::query_scalar(&sql(
+                    "SELECT id FROM pages WHERE tenant_id = ? AND url_id = ?",
+                ))
+                .bind(tenant)
+                .bind(&to)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if taken.is_some() {
+                    return Err(StoreError::Conflict(format!(
+                        "thread {to:?} has a page already"
+                    )));
+                }
+                sqlx::query(&sql(
+                    "UPDATE pages SET url_id = ? WHERE tenant_id = ? AND url_id = ?",
+                ))
+                .bind(&to)
+                .bind(tenant)
+                .bind(&from)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for id in thread_ids(tx, tenant, &from).await? {
+                let Some(mut c) = read_comment(tx, tenant, &id, true).await? else {
+                    continue;
+                };
+                c.url_id = to.clone();
+                c.url_id_raw = Some(to.clone());
+                save_comment(tx, &c).await?;
+                entries.push(NewEntry::comment_event(E::UpdatedComment, &c, None)?);
+                many.push(c);
+            }
+            (None, None)
+        }
+        Change::DeleteThread { url_id } => {
+            for id in thread_ids(tx, tenant, &url_id).await? {
+                let Some(c) = read_comment(tx, tenant, &id, true).await? else {
+                    continue;
+                };
+                delete_comment_rows(tx, tenant, &id).await?;
+                entries.push(NewEntry::comment_event(E::DeletedComment, &c, None)?);
+                many.push(c);
+            }
+            sqlx::query(&sql("DELETE FROM pages WHERE tenant_id = ? AND url_id = ?"))
+                .bind(tenant)
+                .bind(&url_id)
+                .execute(&mut *tx)
+                .await?;
+            (None, None)
         }
         Change::DeleteComment { id } => {
             let c = read_comment(tx, tenant, &id, true)
                 .await?
                 .ok_or(StoreError::NotFound("comment"))?;
-            sqlx::query(&sql("DELETE FROM comments WHERE tenant_id = ? AND id = ?"))
-                .bind(tenant)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            for table in ["votes", "comment_flags"] {
-                let text = format!("DELETE FROM {table} WHERE tenant_id = ? AND comment_id = ?");
-                sqlx::query(&sql(&text))
-                    .bind(tenant)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            delete_comment_rows(tx, tenant, &id).await?;
             entries.push(NewEntry::comment_event(E::DeletedComment, &c, None)?);
             (Some(c), None)
         }
@@ -146,10 +193,17 @@ pub(in crate::store) async fn apply_in(
     };
     let entries = append_entries(tx, tenant, entries, now_ms).await?;
     let mut queued = Enqueued::default();
-    if let (Some(c), Some(last)) = (comment.as_ref(), entries.last()) {
+    let changes: Vec<_> = match (comment.as_ref(), entries.last()) {
+        (Some(c), Some(last)) => vec![(webhook_kind, c, last.created_at)],
+        _ => many
+            .iter()
+            .zip(&entries)
+            .map(|(c, e)| (webhook_kind, c, e.created_at))
+            .collect(),
+    };
+    if !changes.is_empty() {
         let targets = load_webhook_targets(tx, tenant).await?;
         if !targets.is_empty() {
-            let changes = [(webhook_kind, c, last.created_at)];
             queued = enqueue_webhooks(tx, tenant, &targets, &changes, false, now_ms).await?;
         }
     }
@@ -160,4 +214,33 @@ pub(in crate::store) async fn apply_in(
         deliveries: queued.deliveries,
         webhooks_unmatched: queued.unmatched,
     })
+}
+
+/// The ids of a thread's comments, oldest first.
+async fn thread_ids(tx: &mut Conn, tenant: &str, url_id: &str) -> StoreResult<Vec<String>> {
+    Ok(sqlx::query_scalar(&sql(
+        "SELECT id FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id",
+    ))
+    .bind(tenant)
+    .bind(url_id)
+    .fetch_all(&mut *tx)
+    .await?)
+}
+
+/// Deletes a comment's row with its votes and flags.
+async fn delete_comment_rows(tx: &mut Conn, tenant: &str, id: &str) -> StoreResult<()> {
+    for table in ["comments", "votes", "comment_flags"] {
+        let key = if table == "comments" {
+            "id"
+        } else {
+            "comment_id"
+        };
+        let text = format!("DELETE FROM {table} WHERE tenant_id = ? AND {key} = ?");
+        sqlx::query(&sql(&text))
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }

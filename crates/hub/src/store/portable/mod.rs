@@ -37,6 +37,7 @@ mod comment_reads;
 mod flags;
 mod listing;
 pub(super) mod outbox;
+pub(super) mod pages;
 mod rotation;
 mod sessions;
 mod stats;

@@ -7,15 +7,15 @@
 
 use super::dialect::{self, Backend};
 use super::{
-    comment_reads, flags, listing, outbox, rotation, sessions, stats, subscriptions, tenants,
+    comment_reads, flags, listing, outbox, pages, rotation, sessions, stats, subscriptions, tenants,
 };
 use super::{comments, retention, timeline, tokens, webhooks};
 use super::{read_all, read_one, read_rows};
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
-    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, NewEntry, Notice, SecretRetirement,
-    SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord,
-    UploadBatch, UploadOutcome, WebhookConfig, WebhookStats,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, NewEntry, Notice, Page, PageChange,
+    SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
+    TimelineQuery, TokenRecord, UploadBatch, UploadOutcome, WebhookConfig, WebhookStats,
 };
 use crate::store::rows::{
     readable_comments, secret_from_row, session_from_row, subscription_from_row, tenant_from_row,
@@ -125,6 +125,18 @@ impl StoreReads for Backend {
         limit: u64,
     ) -> StoreResult<Vec<Vote>> {
         comment_reads::thread_votes(self, tenant, url_id, voter, limit).await
+    }
+
+    async fn pages(&self, tenant: &str, limit: u64) -> StoreResult<Vec<Page>> {
+        pages::pages(self, tenant, limit).await
+    }
+
+    async fn page(&self, tenant: &str, id: &str) -> StoreResult<Option<Page>> {
+        pages::page_by(self, tenant, false, id).await
+    }
+
+    async fn page_by_url_id(&self, tenant: &str, url_id: &str) -> StoreResult<Option<Page>> {
+        pages::page_by(self, tenant, true, url_id).await
     }
 
     async fn flag_counts(&self, tenant: &str, ids: &[&str]) -> StoreResult<HashMap<String, u64>> {
@@ -243,6 +255,14 @@ impl Store for Backend {
 
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
         tenants::create_tenant(self, tenant, wildcard).await
+    }
+
+    async fn add_page(&self, page: &Page) -> StoreResult<()> {
+        pages::add_page(self, page).await
+    }
+
+    async fn change_page(&self, tenant: &str, id: &str, change: &PageChange) -> StoreResult<bool> {
+        pages::change_page(self, tenant, id, change).await
     }
 
     async fn set_flag(

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("0005_integration_tokens.sql"),
     ),
     (6, "comment flags", include_str!("0006_comment_flags.sql")),
+    (7, "pages", include_str!("0007_pages.sql")),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

@@ -14,9 +14,10 @@
 use super::comments::{
     comments_where_in, ids_by_external, insert_new_comment_rows, upsert_comment_rows, CommentRow,
 };
+use super::portable::pages::ensure_pages;
 use super::timeline::{insert_entries, reserve_positions};
 use super::{enqueue_webhooks, load_webhook_targets, tokens, PostgresStore};
-use crate::records::{EntryKind, NewEntry, TimelineEntry, UploadBatch, UploadOutcome};
+use crate::records::{EntryKind, NewEntry, PageSeed, TimelineEntry, UploadBatch, UploadOutcome};
 use crate::rules;
 use crate::rules::upload::{Prepared, StoredComment};
 use crate::store::rows::StoreRow;
@@ -130,6 +131,8 @@ pub(super) async fn upload(
         }
     }
     insert_new_comment_rows(&mut tx, fresh.iter().map(|(_, r)| r)).await?;
+    let seeds = PageSeed::of_threads(fresh.iter().map(|(_, r)| r.comment));
+    ensure_pages(&mut tx, tenant, &seeds, now_ms).await?;
     upsert_comment_rows(&mut tx, known_rows.iter().map(|(_, r)| r)).await?;
     let mut events: Vec<(E, CommentRow<'_>)> = fresh
         .into_iter()

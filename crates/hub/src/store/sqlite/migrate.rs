@@ -53,6 +53,19 @@ pub(super) async fn run_repairs(pool: &SqlitePool) -> StoreResult<()> {
         .await?;
         mark(pool, "index-tenant-domains").await?;
     }
+    if !ran(pool, "pages-for-existing-threads").await? {
+        // Threads stored before pages existed get theirs (a crash before `mark` runs this
+        // again: `OR IGNORE` and the unique index keep one page a thread).
+        sqlx::query(
+            "INSERT OR IGNORE INTO pages (id, tenant_id, url_id, url, title, created_at) \
+             SELECT lower(hex(randomblob(12))), tenant_id, url_id, max(json_extract(doc, '$.url')), \
+             max(json_extract(doc, '$.pageTitle')), min(date_ms) FROM comments \
+             GROUP BY tenant_id, url_id",
+        )
+        .execute(pool)
+        .await?;
+        mark(pool, "pages-for-existing-threads").await?;
+    }
     Ok(())
 }
 

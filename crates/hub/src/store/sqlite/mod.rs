@@ -38,6 +38,7 @@ mod portable;
 // opened), `note_health` (when attempts are recorded), the outbox and the token's row
 // (uploads).
 use portable::outbox::{enqueue_webhooks, load_webhook_targets};
+use portable::pages::ensure_pages;
 use portable::{apply, subscriptions, tokens};
 
 use super::rows::*;

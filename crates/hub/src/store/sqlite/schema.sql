@@ -176,3 +176,16 @@ CREATE TABLE IF NOT EXISTS comment_flags (
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (comment_id, flagger)
 );
+-- A thread's page: its stable id, title and URL (one per tenant and urlId). Made with the
+-- thread's first comment, or through the API; threads stored before pages existed get theirs
+-- once, in `migrate.rs`.
+CREATE TABLE IF NOT EXISTS pages (
+    id          TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL,
+    url_id      TEXT NOT NULL,
+    url         TEXT,
+    title       TEXT,
+    is_closed   INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS pages_by_thread ON pages (tenant_id, url_id);

@@ -799,3 +799,71 @@ async fn the_fault_vfs_fails_what_it_aims_at_and_the_writer_recovers() {
     drop(store);
     assert_exactly_the_acknowledged(&path, all).await;
 }
+
+/// A database from before pages: each thread gets its page once, on the next open, with a
+/// title and URL from its comments and its comments counted.
+#[tokio::test]
+async fn threads_stored_before_pages_get_their_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        sqlx::raw_sql(
+            "DELETE FROM schema_migrations WHERE name = 'pages-for-existing-threads'; \
+             DELETE FROM pages;",
+        )
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        for (id, thread, parent, title) in [
+            ("c1", "p", None, Some("Post")),
+            ("c2", "p", Some("c1"), None),
+            ("c3", "q", None, None),
+        ] {
+            let mut c = rules::NewCommentInput {
+                url_id: thread.into(),
+                url: Some(format!("https://blog.example/{thread}")),
+                page_title: title.map(str::to_owned),
+                commenter_name: "A".into(),
+                comment: "hi".into(),
+                ..Default::default()
+            }
+            .into_comment("t1", id.into(), Millis(5));
+            c.parent_id = parent.map(str::to_owned);
+            sqlx::query(
+                "INSERT INTO comments (id, tenant_id, url_id, parent_id, date_ms, doc) VALUES (?, 't1', ?, ?, 5, ?)",
+            )
+            .bind(id)
+            .bind(thread)
+            .bind(parent)
+            .bind(serde_json::to_string(&c).unwrap())
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        }
+        store.close().await;
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut pages = store.pages("t1", 10).await.unwrap();
+    pages.sort_by(|a, b| a.url_id.cmp(&b.url_id));
+    let summary: Vec<_> = pages
+        .iter()
+        .map(|p| {
+            (
+                p.url_id.as_str(),
+                p.title.as_deref(),
+                p.comment_count,
+                p.root_comment_count,
+            )
+        })
+        .collect();
+    assert_eq!(summary, vec![("p", Some("Post"), 2, 1), ("q", None, 1, 1)]);
+    assert_eq!(pages[0].url.as_deref(), Some("https://blog.example/p"));
+    let ids: Vec<String> = pages.iter().map(|p| p.id.clone()).collect();
+    store.close().await;
+    // Once only: opening again keeps the same pages.
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut again = store.pages("t1", 10).await.unwrap();
+    again.sort_by(|a, b| a.url_id.cmp(&b.url_id));
+    assert_eq!(again.into_iter().map(|p| p.id).collect::<Vec<_>>(), ids);
+}

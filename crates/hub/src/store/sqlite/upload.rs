@@ -2,6 +2,7 @@
 
 use crate::records::EntryKind;
 use crate::records::NewEntry;
+use crate::records::PageSeed;
 use crate::records::UploadBatch;
 use crate::records::UploadOutcome;
 use crate::rules;
@@ -10,6 +11,7 @@ use crate::rules::upload::StoredComment;
 use crate::store::sqlite::comment_rows_where_in;
 use crate::store::sqlite::comments_where_in;
 use crate::store::sqlite::enqueue_webhooks;
+use crate::store::sqlite::ensure_pages;
 use crate::store::sqlite::insert_entries;
 use crate::store::sqlite::load_webhook_targets;
 use crate::store::sqlite::lookup_by_external;
@@ -195,6 +197,8 @@ pub(super) async fn upload_in(
         record.setup_completed_at = Some(position);
     }
     upsert_comment_docs(tx, &rows).await?;
+    let seeds = PageSeed::of_threads(rows.iter().filter(|r| r.is_new).map(|r| r.comment));
+    ensure_pages(tx, tenant, &seeds, now_ms).await?;
     let entries = insert_entries(tx, tenant, entries).await?;
     let mut queued = Enqueued::default();
     // A batch that changed nothing (a re-send) has nothing to fire: no need to read targets.

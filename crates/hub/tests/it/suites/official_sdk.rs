@@ -680,3 +680,133 @@ async fn cancel(
     )
     .await
 }
+
+/// Threads as pages: made with the first comment or by the API, counted, renamed (the
+/// comments move, each an update webhook), deleted (the comments go, each a delete webhook).
+#[tokio::test]
+async fn pages_are_the_threads_and_move_and_go_with_their_comments() {
+    let hub = TestHub::for_webhooks(BACKEND, 600_000, 5).await;
+    let t = hub.tenant("Alpha").await;
+    let other = hub.tenant("Other").await;
+    let cfg = configured(&hub, &t.key);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/in", closed.local_addr().unwrap());
+    drop(closed);
+    let (s, v) = hub
+        .api(&t.key)
+        .put_webhook_config(json!({"domain": "*", "create": {"url": url}, "update": {"url": url}, "delete": {"url": url}}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    let added = sdk::add_page(
+        &cfg,
+        sdk::AddPageParams {
+            tenant_id: t.id.clone(),
+            create_api_page_data: models::CreateApiPageData::new(
+                "Before any comment".into(),
+                "https://alpha.example/early".into(),
+                "early".into(),
+            ),
+        },
+    )
+    .await
+    .unwrap();
+    let early = added.page.unwrap();
+    assert_eq!((early.url_id.as_str(), early.title.as_str(), early.comment_count), ("early", "Before any comment", 0));
+    let again = sdk::add_page(
+        &cfg,
+        sdk::AddPageParams {
+            tenant_id: t.id.clone(),
+            create_api_page_data: models::CreateApiPageData::new("x".into(), "y".into(), "early".into()),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused(again), (StatusCode::CONFLICT, "conflict".into()));
+
+    // A thread's first comment makes its page; replies count, but not as roots.
+    let mut first = new_comment("post-1", "first");
+    first.page_title = Some("Post one".into());
+    let top = save(&cfg, &t, first).await;
+    let mut reply = new_comment("post-1", "reply");
+    reply.parent_id = Some(Some(top.id.clone()));
+    save(&cfg, &t, reply).await;
+    let by_url = |url_id: &str| {
+        sdk::get_page_by_urlid(
+            &cfg,
+            sdk::GetPageByUrlidParams {
+                tenant_id: t.id.clone(),
+                url_id: url_id.into(),
+            },
+        )
+    };
+    let post = by_url("post-1").await.unwrap().page.unwrap();
+    assert_eq!(
+        (post.title.as_str(), post.url.as_deref(), post.comment_count, post.root_comment_count),
+        ("Post one", Some("https://alpha.example/post-1"), 2, 1)
+    );
+    let all = sdk::get_pages(&cfg, sdk::GetPagesParams { tenant_id: t.id.clone() })
+        .await
+        .unwrap()
+        .pages
+        .unwrap();
+    assert_eq!(all.iter().map(|p| p.url_id.as_str()).collect::<Vec<_>>(), vec!["early", "post-1"]);
+    let e = by_url("nowhere").await.unwrap_err();
+    assert_eq!(refused(e).0, StatusCode::NOT_FOUND);
+
+    // Renamed: the same page, its comments moved, one update webhook each.
+    let mut change = models::UpdateApiPageData::new();
+    change.url_id = Some("post-one".into());
+    change.title = Some("Post one, renamed".into());
+    change.is_closed = Some(true);
+    let patched = sdk::patch_page(
+        &cfg,
+        sdk::PatchPageParams {
+            tenant_id: t.id.clone(),
+            id: post.id.clone(),
+            update_api_page_data: change,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(patched.comments_updated, Some(2));
+    let moved = patched.page.unwrap();
+    assert_eq!((moved.id.as_str(), moved.url_id.as_str(), moved.is_closed), (post.id.as_str(), "post-one", Some(true)));
+    assert_eq!(moved.comment_count, 2);
+    assert_eq!(refused(by_url("post-1").await.unwrap_err()).0, StatusCode::NOT_FOUND);
+    let in_thread = sdk::get_comments(&cfg, sdk::GetCommentsParams { url_id: Some("post-one".into()), ..list_params(&t) })
+        .await
+        .unwrap();
+    assert_eq!(in_thread.comments.len(), 2);
+    let mut onto_early = models::UpdateApiPageData::new();
+    onto_early.url_id = Some("early".into());
+    let e = sdk::patch_page(&cfg, sdk::PatchPageParams { tenant_id: t.id.clone(), id: post.id.clone(), update_api_page_data: onto_early })
+        .await
+        .unwrap_err();
+    assert_eq!(refused(e), (StatusCode::CONFLICT, "conflict".into()));
+
+    // Another tenant and a domain's secret reach none of it.
+    let theirs = configured(&hub, &other.key);
+    let e = sdk::delete_page(&theirs, sdk::DeletePageParams { tenant_id: other.id.clone(), id: post.id.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(refused(e).0, StatusCode::NOT_FOUND);
+    let (narrow_key, _) = hub.api(&t.key).create_secret_for("alpha.example").await;
+    let e = sdk::get_pages(&configured(&hub, &narrow_key), sdk::GetPagesParams { tenant_id: t.id.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(refused(e), (StatusCode::FORBIDDEN, "all-domains-secret-required".into()));
+
+    // Deleted: the page and both comments, one delete webhook each.
+    let gone = sdk::delete_page(&cfg, sdk::DeletePageParams { tenant_id: t.id.clone(), id: post.id.clone() })
+        .await
+        .unwrap();
+    assert_eq!(gone.status, "success");
+    let left = sdk::get_comments(&cfg, list_params(&t)).await.unwrap();
+    assert!(left.comments.is_empty());
+    let (_, v) = hub.api(&t.key).deliveries("limit=100").await;
+    let kinds = |kind: &str| v["deliveries"].as_array().unwrap().iter().filter(|d| d["kind"] == kind).count();
+    assert_eq!((kinds("create"), kinds("update"), kinds("delete")), (2, 2, 2), "{v}");
+    let pages = sdk::get_pages(&cfg, sdk::GetPagesParams { tenant_id: t.id.clone() }).await.unwrap();
+    assert_eq!(pages.pages.unwrap().len(), 1);
+}

@@ -1,0 +1,140 @@
+//! Pages, for both backends (compiled once in each: see `portable/mod.rs`): a thread's page
+//! made with its first comment (`ensure_pages`, inside the writing transaction), read with its
+//! comments counted, made and changed through the API.
+
+use super::dialect::{sql, Backend, Conn, Row};
+use crate::records::{Page, PageChange, PageSeed};
+use crate::store::{StoreError, StoreResult};
+use sqlx::Row as _;
+
+/// A page with its comments counted (both counts read the `comments_by_thread` index).
+const PAGE_SELECT: &str = "SELECT p.id, p.tenant_id, p.url_id, p.url, p.title, p.is_closed, \
+     p.created_at, \
+     (SELECT COUNT(*) FROM comments c WHERE c.tenant_id = p.tenant_id AND c.url_id = p.url_id) \
+       AS comment_count, \
+     (SELECT COUNT(*) FROM comments c WHERE c.tenant_id = p.tenant_id AND c.url_id = p.url_id \
+       AND c.parent_id IS NULL) AS root_count \
+     FROM pages p";
+
+fn page_from_row(row: &Row) -> StoreResult<Page> {
+    let count = |column: &str| -> StoreResult<u64> {
+        let n: i64 = row.try_get(column)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    };
+    Ok(Page {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        url_id: row.try_get("url_id")?,
+        url: row.try_get("url")?,
+        title: row.try_get("title")?,
+        is_closed: row.try_get("is_closed")?,
+        created_at: row.try_get("created_at")?,
+        comment_count: count("comment_count")?,
+        root_comment_count: count("root_count")?,
+    })
+}
+
+/// Makes the page of each thread in `seeds` that has none, inside the caller's transaction.
+pub(in crate::store) async fn ensure_pages(
+    tx: &mut Conn,
+    tenant: &str,
+    seeds: &[PageSeed<'_>],
+    now_ms: i64,
+) -> StoreResult<()> {
+    for seed in seeds {
+        sqlx::query(&sql(
+            "INSERT INTO pages (id, tenant_id, url_id, url, title, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, url_id) DO NOTHING",
+        ))
+        .bind(crate::ids::object_id())
+        .bind(tenant)
+        .bind(seed.url_id)
+        .bind(seed.url)
+        .bind(seed.title)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The tenant's pages, oldest first, at most `limit`.
+pub(in crate::store) async fn pages(
+    store: &Backend,
+    tenant: &str,
+    limit: u64,
+) -> StoreResult<Vec<Page>> {
+    let text = format!("{PAGE_SELECT} WHERE p.tenant_id = ? ORDER BY p.created_at, p.id LIMIT ?");
+    let rows = sqlx::query(&sql(&text))
+        .bind(tenant)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(store.reads())
+        .await?;
+    rows.iter().map(page_from_row).collect()
+}
+
+/// The tenant's page whose `column` (`id` or `url_id`) is `key`.
+pub(in crate::store) async fn page_by(
+    store: &Backend,
+    tenant: &str,
+    by_url_id: bool,
+    key: &str,
+) -> StoreResult<Option<Page>> {
+    let column = if by_url_id { "url_id" } else { "id" };
+    let text = format!("{PAGE_SELECT} WHERE p.tenant_id = ? AND p.{column} = ?");
+    let row = sqlx::query(&sql(&text))
+        .bind(tenant)
+        .bind(key)
+        .fetch_optional(store.reads())
+        .await?;
+    row.as_ref().map(page_from_row).transpose()
+}
+
+/// Adds a page; [`StoreError::Conflict`] when its thread has one.
+pub(in crate::store) async fn add_page(store: &Backend, page: &Page) -> StoreResult<()> {
+    let mut tx = store.writes().begin().await?;
+    let done = sqlx::query(&sql(
+        "INSERT INTO pages (id, tenant_id, url_id, url, title, is_closed, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, url_id) DO NOTHING",
+    ))
+    .bind(&page.id)
+    .bind(&page.tenant_id)
+    .bind(&page.url_id)
+    .bind(page.url.as_deref())
+    .bind(page.title.as_deref())
+    .bind(page.is_closed)
+    .bind(page.created_at)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict(format!(
+            "thread {:?} has a page already",
+            page.url_id
+        )));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Changes a page's own fields; `false` when the tenant has no such page.
+pub(in crate::store) async fn change_page(
+    store: &Backend,
+    tenant: &str,
+    id: &str,
+    change: &PageChange,
+) -> StoreResult<bool> {
+    let mut tx = store.writes().begin().await?;
+    let done = sqlx::query(&sql(
+        "UPDATE pages SET title = COALESCE(?, title), url = COALESCE(?, url), \
+         is_closed = COALESCE(?, is_closed) WHERE tenant_id = ? AND id = ?",
+    ))
+    .bind(change.title.as_deref())
+    .bind(change.url.as_deref())
+    .bind(change.is_closed)
+    .bind(tenant)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() > 0)
+}
