@@ -331,6 +331,7 @@ pub async fn list_comments(
         skip,
         limit,
         newest_first,
+        flagged_only: false,
     };
     let mut comments = hub.reads().list_comments(&auth.tenant_id, &query).await?;
     comments.retain(|c| auth.reaches(c.domain.as_deref()));

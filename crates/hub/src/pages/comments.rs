@@ -1,11 +1,12 @@
-//! Comments, newest first and paged: approve, mark spam, edit, delete. Each change is a
+//! Comments, newest first and paged (all of them, or only the flagged ones, with how many users
+//! flagged each): approve, mark spam, edit, delete. Each change is a
 //! [`Change`] through [`crate::hub::Hub::apply`], the call the comments API makes, so it gets its
 //! timeline entry and webhook delivery the same way.
 
 use super::{after_action, render, when, Admin, Layout, PageState};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::records::{Change, CommentPatch};
+use crate::records::{Change, CommentPatch, CommentsQuery};
 use crate::rules;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -30,6 +31,8 @@ pub struct Row {
     approved: bool,
     spam: bool,
     votes: i64,
+    /// Users who flagged it.
+    flags: u64,
     /// The edit form failed: what was typed, and why it was refused.
     edit_error: Option<(String, String)>,
 }
@@ -45,6 +48,7 @@ impl Row {
             approved: c.approved,
             spam: c.is_spam,
             votes: c.votes,
+            flags: 0,
             edit_error: None,
             id: c.id,
         }
@@ -60,13 +64,42 @@ struct CommentsPage {
     page: u64,
     pages: u64,
     total: u64,
+    /// Only flagged comments are listed.
+    flagged: bool,
+    /// How many comments are flagged.
+    flagged_total: u64,
 }
 
-/// `?page=` (0 is the newest).
+/// `?page=` (0 is the newest), `&flagged=1` for the flagged comments only.
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
     #[serde(default, deserialize_with = "fastcomments_protocol::lenient::opt_int")]
     page: Option<i64>,
+    #[serde(
+        default,
+        deserialize_with = "fastcomments_protocol::lenient::opt_boolean"
+    )]
+    flagged: Option<bool>,
+}
+
+/// Which comments a page lists.
+#[derive(Debug, Clone, Copy)]
+struct Listing {
+    /// Page 0 is the newest.
+    page: u64,
+    /// Only the flagged ones.
+    flagged: bool,
+}
+
+impl Listing {
+    /// Where an action on this listing comes back to.
+    fn url(self) -> String {
+        match (self.page, self.flagged) {
+            (0, false) => "/admin/comments".to_owned(),
+            (p, false) => format!("/admin/comments?page={p}"),
+            (p, true) => format!("/admin/comments?flagged=1&page={p}"),
+        }
+    }
 }
 
 /// The window of page `page` (0 newest) among `total` comments kept oldest first.
@@ -79,24 +112,54 @@ fn window(total: u64, page: u64) -> (u64, u64) {
 async fn page(
     state: &PageState,
     layout: Layout,
-    page: u64,
+    listing: Listing,
     edit_error: Option<(String, String, String)>,
     status: StatusCode,
 ) -> Response {
     let store = state.hub.reads();
     let tenant = layout.tenant.clone();
-    let total = match store.count_comments(&tenant).await {
+    let counts = async {
+        Ok::<_, crate::store::StoreError>((
+            store.count_comments(&tenant).await?,
+            store.count_flagged(&tenant).await?,
+        ))
+    };
+    let (all, flagged_total) = match counts.await {
         Ok(n) => n,
         Err(e) => return super::error_page(e.into()),
     };
+    let total = if listing.flagged { flagged_total } else { all };
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = page.min(pages - 1);
-    let (skip, limit) = window(total, page);
-    let comments = match store.comments_page(&tenant, skip, limit).await {
+    let page = listing.page.min(pages - 1);
+    let comments = if listing.flagged {
+        let query = CommentsQuery {
+            skip: page.saturating_mul(PAGE_SIZE),
+            limit: PAGE_SIZE,
+            newest_first: true,
+            flagged_only: true,
+            ..CommentsQuery::default()
+        };
+        store.list_comments(&tenant, &query).await
+    } else {
+        let (skip, limit) = window(total, page);
+        store
+            .comments_page(&tenant, skip, limit)
+            .await
+            .map(|c| c.into_iter().rev().collect())
+    };
+    let comments = match comments {
         Ok(c) => c,
         Err(e) => return super::error_page(e.into()),
     };
-    let mut rows: Vec<Row> = comments.into_iter().rev().map(Row::of).collect();
+    let ids: Vec<&str> = comments.iter().map(|c| c.id.as_str()).collect();
+    let flags = match store.flag_counts(&tenant, &ids).await {
+        Ok(f) => f,
+        Err(e) => return super::error_page(e.into()),
+    };
+    let mut rows: Vec<Row> = comments.into_iter().map(Row::of).collect();
+    for r in &mut rows {
+        r.flags = flags.get(&r.id).copied().unwrap_or(0);
+    }
     if let Some((id, typed, why)) = edit_error {
         if let Some(r) = rows.iter_mut().find(|r| r.id == id) {
             r.edit_error = Some((typed, why));
@@ -110,21 +173,26 @@ async fn page(
             page,
             pages,
             total,
+            flagged: listing.flagged,
+            flagged_total,
         },
     )
 }
 
-/// `GET /admin/comments[?page=]`.
+/// `GET /admin/comments[?page=][&flagged=1]`.
 pub async fn show(
     State(state): State<PageState>,
     admin: Admin,
     QueryParams(q): QueryParams<PageQuery>,
 ) -> Response {
-    let n = u64::try_from(q.page.unwrap_or(0)).unwrap_or(0);
+    let listing = Listing {
+        page: u64::try_from(q.page.unwrap_or(0)).unwrap_or(0),
+        flagged: q.flagged.unwrap_or(false),
+    };
     page(
         &state,
         Layout::new(&admin, "comments"),
-        n,
+        listing,
         None,
         StatusCode::OK,
     )
@@ -138,6 +206,9 @@ pub struct ActForm {
     text: Option<String>,
     #[serde(default)]
     page: Option<u64>,
+    /// The listing was of the flagged comments.
+    #[serde(default)]
+    flagged: Option<String>,
 }
 
 /// `POST /admin/comments/{id}/{approve|unapprove|spam|not-spam|edit|delete}`.
@@ -147,10 +218,11 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ActForm>,
 ) -> Response {
-    let back = match form.page {
-        Some(p) if p > 0 => format!("/admin/comments?page={p}"),
-        _ => "/admin/comments".to_owned(),
+    let listing = Listing {
+        page: form.page.unwrap_or(0),
+        flagged: form.flagged.as_deref() == Some("1"),
     };
+    let back = listing.url();
     let patch = |p: CommentPatch| Change::UpdateComment {
         id: id.clone(),
         patch: Box::new(p),
@@ -195,11 +267,10 @@ pub async fn act(
             };
             if let Err(why) = rules::validate_patch(&p) {
                 let layout = Layout::new(&admin, "comments");
-                let n = form.page.unwrap_or(0);
                 return page(
                     &state,
                     layout,
-                    n,
+                    listing,
                     Some((id, text, why)),
                     StatusCode::BAD_REQUEST,
                 )

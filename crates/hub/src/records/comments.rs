@@ -56,6 +56,8 @@ pub struct CommentsQuery<'a> {
     pub from_ms: Option<i64>,
     /// Only comments written at or before this instant (epoch ms).
     pub to_ms: Option<i64>,
+    /// Only comments someone flagged.
+    pub flagged_only: bool,
     /// Comments passed over first.
     pub skip: u64,
     /// Most comments returned.
@@ -66,7 +68,7 @@ pub struct CommentsQuery<'a> {
 
 impl CommentsQuery<'_> {
     /// The statement, with `?` placeholders in the order tenant, then each filter given (url
-    /// id, parent id, from, to), limit, skip. Built from the flags only: no input reaches the
+    /// id, parent id, from, to, and the tenant again for `flagged_only`), limit, skip. Built from the flags only: no input reaches the
     /// text.
     pub fn sql(&self) -> String {
         let order = if self.newest_first { "DESC" } else { "ASC" };
@@ -76,6 +78,10 @@ impl CommentsQuery<'_> {
             (self.parent_id.is_some(), " AND parent_id = ?"),
             (self.from_ms.is_some(), " AND date_ms >= ?"),
             (self.to_ms.is_some(), " AND date_ms <= ?"),
+            (
+                self.flagged_only,
+                " AND id IN (SELECT comment_id FROM comment_flags WHERE tenant_id = ?)",
+            ),
         ] {
             if given {
                 filters.push_str(clause);

@@ -321,6 +321,8 @@ pub trait StoreReads: Send + Sync + 'static {
         -> StoreResult<Vec<Comment>>;
     /// How many comments the tenant has.
     async fn count_comments(&self, tenant: &str) -> StoreResult<u64>;
+    /// How many of the tenant's comments someone flagged.
+    async fn count_flagged(&self, tenant: &str) -> StoreResult<u64>;
     /// A vote of the tenant.
     async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>>;
     /// The votes on thread `url_id`'s comments, oldest first, at most `limit`; only `voter`'s

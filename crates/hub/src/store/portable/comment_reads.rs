@@ -63,6 +63,9 @@ pub(in crate::store) async fn list_comments(
     for ms in [q.from_ms, q.to_ms].into_iter().flatten() {
         query = query.bind(ms);
     }
+    if q.flagged_only {
+        query = query.bind(tenant);
+    }
     let rows = query
         .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
         .bind(i64::try_from(q.skip).unwrap_or(i64::MAX))
@@ -108,4 +111,15 @@ pub(in crate::store) async fn thread_votes(
         .fetch_all(store.reads())
         .await?;
     rows.iter().map(vote_from_row).collect()
+}
+
+/// How many of the tenant's comments someone flagged.
+pub(in crate::store) async fn count_flagged(store: &Backend, tenant: &str) -> StoreResult<u64> {
+    let n: i64 = sqlx::query_scalar(&sql(
+        "SELECT COUNT(DISTINCT comment_id) FROM comment_flags WHERE tenant_id = ?",
+    ))
+    .bind(tenant)
+    .fetch_one(store.reads())
+    .await?;
+    Ok(n.max(0) as u64)
 }

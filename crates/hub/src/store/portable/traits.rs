@@ -112,6 +112,10 @@ impl StoreReads for Backend {
         comment_reads::count_comments(self, tenant).await
     }
 
+    async fn count_flagged(&self, tenant: &str) -> StoreResult<u64> {
+        comment_reads::count_flagged(self, tenant).await
+    }
+
     async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
         let text = "SELECT doc FROM votes WHERE tenant_id = ? AND id = ?";
         read_one(self, text, &[tenant, id], vote_from_row).await

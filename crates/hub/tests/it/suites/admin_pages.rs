@@ -1269,3 +1269,39 @@ async fn anonymous_visits_store_nothing_and_cannot_push_a_visitor_out() {
     let res = stranger.get("/admin/integrations").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
 }
+
+/// Flags from the API show on the Comments page, which can list the flagged comments only; an
+/// action there comes back to that listing.
+#[tokio::test]
+async fn flagged_comments_are_shown_and_filtered() {
+    let hub = TestHub::start(BACKEND).await;
+    let t = hub.tenant("Blog").await;
+    let flagged = hub.comment(&t, "post/1", "flag me").await;
+    let id = flagged["_id"].as_str().unwrap();
+    hub.comment(&t, "post/1", "leave me alone").await;
+    for user in ["u1", "u2", "u2"] {
+        let (s, v) = hub
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/comments/{id}/flag?userId={user}"),
+                Some(&t.key),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let mut c = signed_in(&hub, &t).await;
+    let all = c.get("/admin/comments").await;
+    assert!(all.text.contains("flagged by 2 users"), "{}", all.text);
+    assert!(all.text.contains("leave me alone"));
+    assert!(all.text.contains("Flagged only (1)"), "{}", all.text);
+    let only = c.get("/admin/comments?flagged=1").await;
+    assert_eq!(only.status, StatusCode::OK);
+    assert!(only.text.contains("flag me"), "{}", only.text);
+    assert!(!only.text.contains("leave me alone"), "{}", only.text);
+    let res = c
+        .post(&format!("/admin/comments/{id}/spam"), &[("page", "0"), ("flagged", "1")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.location(), "/admin/comments?flagged=1&page=0");
+}
