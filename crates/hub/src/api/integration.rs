@@ -4,6 +4,7 @@ use super::doc::{RegisterErrors, TokenErrors, TooLarge};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::{parse_json, read_body, AppState, ClientAddr, QueryParams};
 use crate::hub::{revoked, Hub};
+use crate::ids::TenantId;
 use crate::records::{
     EntryKind, EventPayload, TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch,
 };
@@ -134,7 +135,7 @@ async fn register(
         TokenState::Validated => Ok(Json(TokenResponse {
             status: Status::Success,
             is_token_validated: true,
-            tenant_id: record.tenant_id,
+            tenant_id: record.tenant_id.map(TenantId::into_string),
         })),
     }
 }

@@ -143,7 +143,7 @@ pub async fn submit(State(hub): State<AppState>, Form(form): Form<SetupForm>) ->
     {
         Ok(_) => {
             let mut page = SetupPage::new("Connected");
-            page.connected_to = Some(owner.tenant_id);
+            page.connected_to = Some(owner.tenant_id.into_string());
             render(StatusCode::OK, &page)
         }
         Err(e) => failed(e.status, e.reason),

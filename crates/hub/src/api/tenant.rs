@@ -296,7 +296,7 @@ pub async fn vote(
         id: ids::object_id(),
         comment_id,
         comment_external_id: None,
-        tenant_id: auth.tenant_id.clone(),
+        tenant_id: auth.tenant_id.to_string(),
         url_id: String::new(),
         user_id: input.user_id.filter(|u| !u.is_empty()),
         direction: input.direction,

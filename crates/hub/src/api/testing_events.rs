@@ -9,7 +9,7 @@
 use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::{AppState, OperatorAuth, QueryParams};
 use crate::hub::access::TenantAuth;
-use crate::ids;
+use crate::ids::{self, TenantId};
 use crate::records::{Change, CommentPatch, TokenState};
 use crate::rules::NewCommentInput;
 use axum::extract::{FromRequestParts, State};
@@ -26,7 +26,7 @@ pub const TEST_URL_ID: &str = "fastcomments-integration-test";
 #[derive(Debug, Clone)]
 pub enum TenantOrOperator {
     /// A tenant's API secret.
-    Tenant(String),
+    Tenant(TenantId),
     /// The operator token.
     Operator,
 }
@@ -104,7 +104,7 @@ pub async fn create(
         .token_record(&token)
         .await?
         .filter(|r| match &who {
-            TenantOrOperator::Tenant(t) => r.tenant_id.as_deref() == Some(t.as_str()),
+            TenantOrOperator::Tenant(t) => r.tenant_id.as_ref() == Some(t),
             TenantOrOperator::Operator => true,
         })
         .ok_or_else(|| ApiError::not_found("integration token"))?;
@@ -161,7 +161,7 @@ pub async fn create(
         id: ids::object_id(),
         comment_id: second.clone(),
         comment_external_id: None,
-        tenant_id: tenant.clone(),
+        tenant_id: tenant.to_string(),
         url_id: String::new(),
         user_id: Some("fastcomments-test-voter".into()),
         direction: VoteDirection::Up,
@@ -181,10 +181,14 @@ pub async fn create(
         .await?
         .entries
         .len();
-    tracing::info!(tenant, events, "made integration test events");
+    tracing::info!(
+        tenant = tenant.as_str(),
+        events,
+        "made integration test events"
+    );
     Ok(Json(TestingEventsOut {
         status: Status::Success,
-        tenant_id: tenant,
+        tenant_id: tenant.into_string(),
         created,
         updated: first,
         deleted: third,

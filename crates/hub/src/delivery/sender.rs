@@ -16,6 +16,7 @@
 
 use super::guard::{refusal_in, GuardedConnector};
 use crate::hub::Hub;
+use crate::ids::TenantId;
 use crate::records::DeliveryAttempt;
 use bytes::Bytes;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
@@ -77,7 +78,7 @@ pub struct Outgoing<'a> {
     /// Delivery id (a test payload has its own).
     pub delivery_id: &'a str,
     /// Tenant (for the secret).
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     /// The comment's domain (picks the secret).
     pub domain: Option<&'a str>,
     /// Where.

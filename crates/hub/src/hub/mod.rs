@@ -17,7 +17,7 @@ mod writes;
 use crate::clock::Clock;
 use crate::config::HubConfig;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::ids;
+use crate::ids::{self, TenantId};
 use crate::metrics::Metrics;
 use crate::records::{
     ApiSecret, Applied, Change, Notice, Tenant, TimelineBounds, TimelineEntry, TokenRecord,
@@ -70,9 +70,9 @@ pub struct Hub {
     pending_registrations: AtomicU64,
     tokens: RwLock<HashMap<String, Cached<TokenRecord>>>,
     token_generation: AtomicU64,
-    tenant_secrets: RwLock<HashMap<String, Cached<Vec<ApiSecret>>>>,
+    tenant_secrets: RwLock<HashMap<TenantId, Cached<Vec<ApiSecret>>>>,
     secrets: RwLock<HashMap<String, Cached<ApiSecret>>>,
-    bounds: RwLock<HashMap<String, Cached<TimelineBounds>>>,
+    bounds: RwLock<HashMap<TenantId, Cached<TimelineBounds>>>,
     /// Per token, how many comments its running upload will have sent in all (see `progress`).
     upload_expected: RwLock<HashMap<String, i64>>,
     /// Per token, when its plugin last called (see `progress`).
@@ -131,7 +131,7 @@ impl Hub {
 
     /// Whether the store reads, and writes if writes were failing: the reason when not.
     pub async fn readiness(&self) -> Result<(), String> {
-        if let Err(e) = self.store.tenant("readyz-probe").await {
+        if let Err(e) = self.store.tenant(&TenantId::from("readyz-probe")).await {
             tracing::error!(error = %e, "readiness check: the store failed");
             return Err("the store does not answer queries".into());
         }
@@ -195,7 +195,7 @@ impl Hub {
     }
 
     /// The token's record if it may read and write its tenant's data; else the SPEC's error.
-    pub async fn validated_token(&self, token: &str) -> ApiResult<(TokenRecord, String)> {
+    pub async fn validated_token(&self, token: &str) -> ApiResult<(TokenRecord, TenantId)> {
         if !fastcomments_protocol::is_valid_token(token) {
             return Err(malformed_token());
         }
@@ -293,7 +293,7 @@ impl Hub {
 
     /// Whether the tenant may name `domain` (normalised) in a secret, a webhook, a test payload
     /// or a comment: `*`, one of its domains, or a subdomain of one (SPEC §2.2).
-    pub async fn owns_domain(&self, tenant: &str, domain: &str) -> StoreResult<bool> {
+    pub async fn owns_domain(&self, tenant: &TenantId, domain: &str) -> StoreResult<bool> {
         if domain == "*" {
             return Ok(true);
         }
@@ -302,7 +302,7 @@ impl Hub {
 
     /// The tenant's own domains, for a caller checking several names against one read
     /// (see [`domain_is_owned`]).
-    pub async fn owned_domains(&self, tenant: &str) -> StoreResult<Vec<String>> {
+    pub async fn owned_domains(&self, tenant: &TenantId) -> StoreResult<Vec<String>> {
         Ok(self
             .store
             .tenant(tenant)
@@ -321,7 +321,7 @@ impl Hub {
     /// The secret for `domain`, else the tenant's wildcard secret (cached per tenant).
     pub async fn secret_for_domain(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         domain: Option<&str>,
     ) -> StoreResult<Option<ApiSecret>> {
         Ok(self
@@ -337,7 +337,7 @@ impl Hub {
     /// Webhooks header (one `v1,` entry each), so a receiver knowing any one verifies.
     pub async fn signing_secrets(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         domain: Option<&str>,
     ) -> StoreResult<Vec<ApiSecret>> {
         let cached = self.fresh(self.tenant_secrets.read().get(tenant));
@@ -347,7 +347,7 @@ impl Hub {
                 let s = self.store.list_secrets(tenant).await?;
                 self.tenant_secrets
                     .write()
-                    .insert(tenant.to_owned(), Cached::new(s.clone()));
+                    .insert(tenant.clone(), Cached::new(s.clone()));
                 s
             }
         };
@@ -367,15 +367,13 @@ impl Hub {
     // ---------- the timeline ----------
 
     /// A tenant's newest position and prune mark, from memory when possible.
-    pub async fn bounds(&self, tenant: &str) -> StoreResult<TimelineBounds> {
+    pub async fn bounds(&self, tenant: &TenantId) -> StoreResult<TimelineBounds> {
         if let Some(b) = self.fresh(self.bounds.read().get(tenant)) {
             return Ok(b);
         }
         let b = self.store.timeline_bounds(tenant).await?;
         let mut map = self.bounds.write();
-        let entry = map
-            .entry(tenant.to_owned())
-            .or_insert_with(|| Cached::new(b));
+        let entry = map.entry(tenant.clone()).or_insert_with(|| Cached::new(b));
         entry.value.newest = entry.value.newest.max(b.newest);
         entry.value.pruned_through = entry.value.pruned_through.max(b.pruned_through);
         entry.loaded = Instant::now();
@@ -383,7 +381,7 @@ impl Hub {
     }
 
     /// Records committed entries so idle polls see them.
-    pub fn note_entries(&self, tenant: &str, entries: &[TimelineEntry]) {
+    pub fn note_entries(&self, tenant: &TenantId, entries: &[TimelineEntry]) {
         let Some(newest) = entries.iter().map(|e| e.created_at).max() else {
             return;
         };
@@ -392,7 +390,7 @@ impl Hub {
     }
 
     /// Raises a tenant's cached newest position (never lowers it).
-    fn note_newest(&self, tenant: &str, newest: i64) {
+    fn note_newest(&self, tenant: &TenantId, newest: i64) {
         let mut map = self.bounds.write();
         if let Some(b) = map.get_mut(tenant) {
             b.value.newest = b.value.newest.max(newest);
@@ -450,7 +448,7 @@ impl Hub {
     }
 
     /// Applies an API change and records its entries.
-    pub async fn apply(&self, tenant: &str, change: Change) -> ApiResult<Applied> {
+    pub async fn apply(&self, tenant: &TenantId, change: Change) -> ApiResult<Applied> {
         let applied = self.store.apply(tenant, change, self.now_ms()).await?;
         self.note_entries(tenant, &applied.entries);
         self.metrics

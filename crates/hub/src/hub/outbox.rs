@@ -3,6 +3,7 @@
 //! cancelling of a delivery. They are here so that the store stays private to the hub.
 
 use super::Hub;
+use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DueQuery};
 use crate::store::StoreResult;
 
@@ -23,7 +24,7 @@ impl Hub {
     }
 
     /// Cancels one of the tenant's waiting deliveries.
-    pub async fn cancel_delivery(&self, tenant: &str, id: &str) -> StoreResult<Delivery> {
+    pub async fn cancel_delivery(&self, tenant: &TenantId, id: &str) -> StoreResult<Delivery> {
         self.store.cancel_delivery(tenant, id, self.now_ms()).await
     }
 }

@@ -43,7 +43,7 @@ impl Hub {
     pub async fn tenant_token(&self, auth: &TenantAuth, token: &str) -> ApiResult<TokenRecord> {
         self.token_record(token)
             .await?
-            .filter(|r| r.tenant_id.as_deref() == Some(auth.tenant_id.as_str()))
+            .filter(|r| r.tenant_id.as_ref() == Some(&auth.tenant_id))
             .filter(|r| token_in_scope(auth, r))
             .ok_or_else(|| ApiError::not_found("integration token"))
     }

@@ -5,7 +5,7 @@
 
 use super::{revoked, Hub};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::ids;
+use crate::ids::{self, TenantId};
 use crate::records::{
     ApiSecret, Delivery, NewEntry, TokenRecord, TokenState, UploadBatch, UploadOutcome,
 };
@@ -113,7 +113,11 @@ impl Hub {
     }
 
     /// Removes one of a tenant's API secrets; `None` when it has none with that id.
-    pub async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>> {
+    pub async fn delete_secret(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> StoreResult<Option<ApiSecret>> {
         let removed = self.store.delete_secret(tenant, id).await?;
         if let Some(s) = &removed {
             self.forget_secret(s);
@@ -126,7 +130,7 @@ impl Hub {
     /// maintenance. Returns the old and the new secret and when the old one retires.
     pub async fn rotate_secret(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         overlap: std::time::Duration,
     ) -> StoreResult<(ApiSecret, ApiSecret, i64)> {
@@ -144,7 +148,7 @@ impl Hub {
             .rotate_secret(tenant, id, &new, retires_at)
             .await?;
         self.tenant_secrets.write().remove(tenant);
-        tracing::info!(tenant, old = %old.id, new = %new.id, domain = %new.domain, retires_at, "API secret rotation started");
+        tracing::info!(tenant = tenant.as_str(), old = %old.id, new = %new.id, domain = %new.domain, retires_at, "API secret rotation started");
         Ok((old, new, retires_at))
     }
 
@@ -152,7 +156,7 @@ impl Hub {
     /// deliveries.
     pub async fn set_subscription_enabled(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         enabled: bool,
     ) -> StoreResult<crate::records::Subscription> {
@@ -162,7 +166,7 @@ impl Hub {
             .set_subscription_enabled(tenant, id, enabled, reason, self.now_ms())
             .await?;
         tracing::info!(
-            tenant,
+            tenant = tenant.as_str(),
             subscription = id,
             enabled,
             "webhook subscription changed"
@@ -210,7 +214,7 @@ impl Hub {
     }
 
     /// Queues a failed or cancelled delivery again, with a fresh budget of attempts, due now.
-    pub async fn retry_delivery(&self, tenant: &str, id: &str) -> StoreResult<Delivery> {
+    pub async fn retry_delivery(&self, tenant: &TenantId, id: &str) -> StoreResult<Delivery> {
         let d = self
             .store
             .retry_delivery(tenant, id, self.now_ms(), self.config.webhook_max_attempts)
@@ -225,7 +229,7 @@ impl Hub {
     /// validated. `skip` (else what the plugin asked) skips the initial upload.
     pub async fn acknowledge_token(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         token: &str,
         skip: Option<bool>,
         allow_api_secret: Option<bool>,
@@ -248,7 +252,7 @@ impl Hub {
         };
         let ttl = self.config.pending_token_ttl.as_millis() as i64;
         match record.state {
-            TokenState::Validated if record.tenant_id.as_deref() == Some(tenant) => {
+            TokenState::Validated if record.tenant_id.as_ref() == Some(tenant) => {
                 // Acknowledging again may change only whether it may read an API secret.
                 return match allow_api_secret {
                     Some(allow) if allow != record.api_secret_allowed => {
@@ -286,13 +290,13 @@ impl Hub {
             self.note_entries(tenant, &[e]);
         }
         self.token_changed(&saved.token);
-        tracing::info!(token = %ids::redact(token), tenant, skip, "integration token acknowledged");
+        tracing::info!(token = %ids::redact(token), tenant = tenant.as_str(), skip, "integration token acknowledged");
         Ok(saved)
     }
 
     /// Queues again every failed delivery of `tenant` that failed at or after `since_ms`, each
     /// with a fresh budget of attempts, due now; returns how many.
-    pub async fn retry_failed_since(&self, tenant: &str, since_ms: i64) -> StoreResult<u64> {
+    pub async fn retry_failed_since(&self, tenant: &TenantId, since_ms: i64) -> StoreResult<u64> {
         let n = self
             .store
             .retry_failed_since(
@@ -312,7 +316,7 @@ impl Hub {
     /// No cache holds them: here so that the store stays private to the hub.
     pub async fn set_local_ids(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         mappings: &[fastcomments_protocol::CommentIdMapping],
     ) -> StoreResult<u64> {
         self.store.set_local_ids(tenant, mappings).await

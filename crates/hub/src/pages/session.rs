@@ -11,7 +11,7 @@
 //! database. Repeated failed sign-ins from one client address make it wait, longer each time
 //! ([`Throttle`], per node).
 
-use crate::ids;
+use crate::ids::{self, TenantId};
 use crate::records::SessionRecord;
 use crate::store::{SessionStore, StoreResult};
 use parking_lot::Mutex;
@@ -67,14 +67,14 @@ pub enum Principal {
     /// A tenant admin, signed in with one of the tenant's API secrets.
     Tenant {
         /// The tenant.
-        tenant_id: String,
+        tenant_id: TenantId,
         /// The id (never the text) of the secret used; deleting it ends the session.
         secret_id: String,
     },
     /// The operator (the hub's admin token); acts on the tenant it opened, if any.
     Operator {
         /// The tenant whose pages the operator opened.
-        acting_for: Option<String>,
+        acting_for: Option<TenantId>,
     },
 }
 
@@ -117,10 +117,10 @@ impl Session {
     }
 
     /// The tenant this session acts on, if any.
-    pub fn tenant(&self) -> Option<&str> {
+    pub fn tenant(&self) -> Option<&TenantId> {
         match &self.principal {
             Principal::Tenant { tenant_id, .. } => Some(tenant_id),
-            Principal::Operator { acting_for } => acting_for.as_deref(),
+            Principal::Operator { acting_for } => acting_for.as_ref(),
             Principal::Anonymous => None,
         }
     }

@@ -1,6 +1,7 @@
 //! Comment changes through the API, pages of comments, and plugin upload batches.
 
 use super::{TimelineEntry, TokenRecord};
+use crate::ids::TenantId;
 use fastcomments_protocol::{Comment, UploadComment, Vote};
 use std::collections::BTreeMap;
 
@@ -95,7 +96,7 @@ pub struct Applied {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UploadBatch {
     /// The token's tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The uploading token.
     pub token: String,
     /// The comments, already validated.

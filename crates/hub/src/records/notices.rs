@@ -1,5 +1,7 @@
 //! What one hub node tells the others sharing its database.
 
+use crate::ids::TenantId;
+
 /// A commit another hub node may have made, told to every node sharing the database.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -7,7 +9,7 @@ pub enum Notice {
     /// A tenant's timeline grew to `newest`.
     Timeline {
         /// The tenant.
-        tenant: String,
+        tenant: TenantId,
         /// Its newest position now.
         newest: i64,
     },
@@ -23,7 +25,7 @@ pub enum Notice {
     /// A tenant's API secrets changed.
     Secrets {
         /// The tenant.
-        tenant: String,
+        tenant: TenantId,
     },
     /// Webhook deliveries were queued or became due.
     Deliveries,

@@ -1,5 +1,6 @@
 //! The per-tenant timeline: entries to append, entries as stored, and how they are read.
 
+use crate::ids::TenantId;
 use fastcomments_protocol::{Comment, EventType, Vote};
 
 /// What a timeline entry records.
@@ -163,7 +164,7 @@ pub struct TimelineEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelineQuery {
     /// Whose timeline.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The reader (echo suppression and token-only entries).
     pub viewer_token: String,
     /// Entries with `created_at > after_ms`.

@@ -1,5 +1,7 @@
 //! Integration tokens: a plugin's credential and where its setup is.
 
+use crate::ids::TenantId;
+
 /// Where an integration token is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
@@ -38,7 +40,7 @@ pub struct TokenRecord {
     /// The token text.
     pub token: String,
     /// The tenant, once acknowledged.
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     /// Life stage.
     pub state: TokenState,
     /// `wordpress`, … as the plugin said.

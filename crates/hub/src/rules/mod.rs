@@ -14,6 +14,7 @@ pub use upload::{merge_upload, upload_parent_id};
 pub use votes::{count_vote, vote_for};
 pub use webhooks::{webhook_comment, WEBHOOK_COMMENT_FIELDS};
 
+use crate::ids::TenantId;
 use crate::records::CommentPatch;
 use fastcomments_protocol::{Comment, Extra, Millis, UploadComment};
 use serde::Deserialize;
@@ -227,7 +228,7 @@ impl NewCommentInput {
     }
 
     /// The comment to store.
-    pub fn into_comment(self, tenant_id: &str, id: String, now: Millis) -> Comment {
+    pub fn into_comment(self, tenant_id: &TenantId, id: String, now: Millis) -> Comment {
         let html = render_html(&self.comment);
         Comment {
             url_id_raw: Some(self.url_id.clone()),
@@ -253,10 +254,10 @@ impl NewCommentInput {
 
 /// A comment with nothing written yet, made `now`: no text, no votes, approved, not spam. New
 /// comments, from the API or an upload, start from it, so both get the same defaults.
-pub(crate) fn blank_comment(tenant_id: &str, id: &str, now: Millis) -> Comment {
+pub(crate) fn blank_comment(tenant_id: &TenantId, id: &str, now: Millis) -> Comment {
     Comment {
         id: id.to_owned(),
-        tenant_id: tenant_id.to_owned(),
+        tenant_id: tenant_id.to_string(),
         url_id: String::new(),
         url_id_raw: None,
         url: None,

@@ -1,6 +1,7 @@
 //! Uploads (SPEC §1.4): merging an uploaded comment over what is stored, and parents.
 
 use super::{blank_comment, has_links};
+use crate::ids::TenantId;
 use fastcomments_protocol::{Comment, EventType, Millis, UploadComment};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,7 +19,7 @@ pub fn upload_parent_id(up: &UploadComment) -> Option<&str> {
 pub fn merge_upload(
     existing: Option<Comment>,
     up: &UploadComment,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     now: Millis,
 ) -> Comment {
@@ -168,7 +169,7 @@ pub struct Prepared {
 /// [`Prepared`] comments of a batch, in batch order.
 pub fn prepare_upload(
     comments: &[UploadComment],
-    tenant: &str,
+    tenant: &TenantId,
     now_ms: i64,
 ) -> Result<Vec<Option<Prepared>>, serde_json::Error> {
     let none = HashMap::new();
@@ -237,7 +238,7 @@ pub struct UploadWrite<'a> {
 /// whose parent comes later in the same batch are linked to it.
 pub fn plan_upload(
     comments: &[UploadComment],
-    tenant: &str,
+    tenant: &TenantId,
     token: &str,
     context: UploadContext,
     prepared: &mut [Option<Prepared>],
@@ -404,7 +405,7 @@ mod tests {
                 "approved":"1","votesUp":"3","votesDown":"1","custom":true}"#,
         )
         .unwrap();
-        let c = merge_upload(None, &up, "t", "id1", Millis(5));
+        let c = merge_upload(None, &up, &"t".into(), "id1", Millis(5));
         assert_eq!(c.external_id.as_deref(), Some("7"));
         assert_eq!(c.comment_html, "<p>hi</p>");
         assert_eq!((c.votes, c.votes_up, c.votes_down), (2, 3, 1));
@@ -412,7 +413,7 @@ mod tests {
         assert_eq!(c.extra.get("custom"), Some(&serde_json::Value::Bool(true)));
         let again: UploadComment =
             serde_json::from_str(r#"{"externalId":"7","urlId":"p1","comment":""}"#).unwrap();
-        let c2 = merge_upload(Some(c.clone()), &again, "t", "ignored", Millis(9));
+        let c2 = merge_upload(Some(c.clone()), &again, &"t".into(), "ignored", Millis(9));
         assert_eq!(c2.comment, c.comment);
         assert_eq!(c2.date, c.date);
         assert_eq!(c2.id, "id1");

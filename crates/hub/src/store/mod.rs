@@ -21,6 +21,7 @@ pub mod postgres;
 mod rows;
 pub mod sqlite;
 
+use crate::ids::TenantId;
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
     DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry, Notice,
@@ -284,38 +285,45 @@ pub trait StoreReads: Send + Sync + 'static {
         None
     }
     /// A tenant by id.
-    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
     /// The API secret record holding this secret text, if any.
     async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>>;
     /// A tenant's secrets.
-    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>>;
+    async fn list_secrets(&self, tenant: &TenantId) -> StoreResult<Vec<ApiSecret>>;
     /// A tenant's secrets being retired, soonest first.
-    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>>;
+    async fn secret_retirements(&self, tenant: &TenantId) -> StoreResult<Vec<SecretRetirement>>;
 
     // --- integration tokens ---
 
     /// A token's record.
     async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>>;
     /// A tenant's tokens.
-    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>>;
+    async fn list_tokens(&self, tenant: &TenantId) -> StoreResult<Vec<TokenRecord>>;
 
     // --- comments and votes ---
 
     /// A comment of the tenant.
-    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>>;
+    async fn comment(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Comment>>;
     /// A thread's comments, oldest first.
-    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>>;
+    async fn comments_by_url(&self, tenant: &TenantId, url_id: &str) -> StoreResult<Vec<Comment>>;
     /// All the tenant's comments by `(date, id)`, `skip` then at most `limit`.
-    async fn comments_page(&self, tenant: &str, skip: u64, limit: u64)
-        -> StoreResult<Vec<Comment>>;
+    async fn comments_page(
+        &self,
+        tenant: &TenantId,
+        skip: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Comment>>;
     /// One page of a thread's comments, or of the whole tenant's, by `(date, id)` in the
     /// direction asked (issue 20 §6: every list is paged).
-    async fn list_comments(&self, tenant: &str, q: &CommentsQuery<'_>)
-        -> StoreResult<Vec<Comment>>;
+    async fn list_comments(
+        &self,
+        tenant: &TenantId,
+        q: &CommentsQuery<'_>,
+    ) -> StoreResult<Vec<Comment>>;
     /// How many comments the tenant has.
-    async fn count_comments(&self, tenant: &str) -> StoreResult<u64>;
+    async fn count_comments(&self, tenant: &TenantId) -> StoreResult<u64>;
     /// A vote of the tenant.
-    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>>;
+    async fn vote(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Vote>>;
 
     // --- the timeline ---
 
@@ -324,22 +332,22 @@ pub trait StoreReads: Send + Sync + 'static {
     /// How many entries after the cursor are visible to the reader (at most `cap`).
     async fn count_timeline(&self, query: &TimelineQuery, cap: u64) -> StoreResult<u64>;
     /// The tenant's newest position and how far the timeline was pruned.
-    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds>;
+    async fn timeline_bounds(&self, tenant: &TenantId) -> StoreResult<TimelineBounds>;
 
     // --- webhooks (SPEC §2) ---
 
     /// A tenant's webhook configurations.
-    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>>;
+    async fn webhook_configs(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookConfig>>;
     /// When the earliest pending delivery due strictly after `after_ms` is due.
     async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
     /// Totals of the outbox, for `/metrics`.
     async fn webhook_stats(&self) -> StoreResult<WebhookStats>;
     /// A tenant's subscriptions, oldest first.
-    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>>;
+    async fn subscriptions(&self, tenant: &TenantId) -> StoreResult<Vec<Subscription>>;
     /// A tenant's deliveries, newest first.
     async fn deliveries(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         status: Option<DeliveryStatus>,
         comment_id: Option<&str>,
         limit: u64,
@@ -347,7 +355,7 @@ pub trait StoreReads: Send + Sync + 'static {
     /// One delivery with its attempts.
     async fn delivery(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
     ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>>;
 
@@ -356,11 +364,11 @@ pub trait StoreReads: Send + Sync + 'static {
     /// A tenant's deliveries matching `filter`, newest first, paged.
     async fn find_deliveries(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         filter: &DeliveryFilter<'_>,
     ) -> StoreResult<Vec<Delivery>>;
     /// How many of a tenant's deliveries are in each state.
-    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts>;
+    async fn delivery_counts(&self, tenant: &TenantId) -> StoreResult<DeliveryCounts>;
 }
 
 /// The admin pages' sessions (no cache above them: the pages read and write them directly).
@@ -419,7 +427,7 @@ pub trait Store: StoreReads + SessionStore {
     /// Adds a secret.
     async fn add_secret(&self, secret: &ApiSecret) -> StoreResult<()>;
     /// Removes a secret; `false` when the tenant has none with that id.
-    async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>>;
+    async fn delete_secret(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ApiSecret>>;
 
     /// Starts a rotation: adds `new` (its domain is set to the old secret's) and schedules
     /// the secret `old_id` for removal at `retires_at`, in one transaction. Until then both
@@ -428,7 +436,7 @@ pub trait Store: StoreReads + SessionStore {
     /// it is already being retired.
     async fn rotate_secret(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         old_id: &str,
         new: &ApiSecret,
         retires_at: i64,
@@ -474,18 +482,22 @@ pub trait Store: StoreReads + SessionStore {
         overall: Option<u64>,
     ) -> StoreResult<Vec<String>>;
     /// Applies one API change with its timeline entries, atomically.
-    async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied>;
+    async fn apply(&self, tenant: &TenantId, change: Change, now_ms: i64) -> StoreResult<Applied>;
     /// Upserts an upload batch from `token` (SPEC §1.4), atomically with its timeline entries
     /// and the token's progress.
     async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome>;
     /// Stores plugin-local ids in `meta.wpId`; returns how many comments were found.
-    async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64>;
+    async fn set_local_ids(
+        &self,
+        tenant: &TenantId,
+        mappings: &[CommentIdMapping],
+    ) -> StoreResult<u64>;
     /// Deletes entries older than `before_ms` in every tenant; returns how many.
     async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64>;
     /// Creates or replaces the configuration of `config.domain`.
     async fn put_webhook_config(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         config: &WebhookConfig,
         now_ms: i64,
     ) -> StoreResult<()>;
@@ -516,7 +528,7 @@ pub trait Store: StoreReads + SessionStore {
     /// Removes a subscription and cancels its waiting deliveries; `None` if there is none.
     async fn delete_subscription(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         now_ms: i64,
     ) -> StoreResult<Option<Subscription>>;
@@ -524,7 +536,7 @@ pub trait Store: StoreReads + SessionStore {
     /// paused) or enables it (paused ones are due again at `now_ms`, in their order).
     async fn set_subscription_enabled(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         enabled: bool,
         reason: Option<&str>,
@@ -539,11 +551,16 @@ pub trait Store: StoreReads + SessionStore {
         now_ms: i64,
     ) -> StoreResult<Vec<Subscription>>;
     /// Cancels a queued or retrying delivery.
-    async fn cancel_delivery(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<Delivery>;
+    async fn cancel_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Delivery>;
     /// Queues a failed or cancelled delivery again, with `extra_attempts` more attempts.
     async fn retry_delivery(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         now_ms: i64,
         extra_attempts: i64,
@@ -552,7 +569,7 @@ pub trait Store: StoreReads + SessionStore {
     /// `since_ms`, each with `extra_attempts` more attempts, due at `now_ms`; returns how many.
     async fn retry_failed_since(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         since_ms: i64,
         now_ms: i64,
         extra_attempts: i64,

@@ -6,6 +6,7 @@
 use super::dialect::{read_comment, save_comment, sql, Conn};
 use super::outbox::{enqueue_webhooks, load_webhook_targets};
 use super::timeline::append_entries;
+use crate::ids::TenantId;
 use crate::records::{Applied, Change, NewEntry};
 use crate::rules;
 use crate::store::rows::vote_from_row;
@@ -15,7 +16,7 @@ use crate::store::{Enqueued, StoreError, StoreResult};
 /// writer's, on PostgreSQL its own).
 pub(in crate::store) async fn apply_in(
     tx: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     change: Change,
     now_ms: i64,
 ) -> StoreResult<Applied> {
@@ -47,14 +48,14 @@ pub(in crate::store) async fn apply_in(
                 .await?
                 .ok_or(StoreError::NotFound("comment"))?;
             sqlx::query(&sql("DELETE FROM comments WHERE tenant_id = ? AND id = ?"))
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(&sql(
                 "DELETE FROM votes WHERE tenant_id = ? AND comment_id = ?",
             ))
-            .bind(tenant)
+            .bind(tenant.as_str())
             .bind(&id)
             .execute(&mut *tx)
             .await?;
@@ -73,7 +74,7 @@ pub(in crate::store) async fn apply_in(
                 ))
                 .bind(&c.id)
                 .bind(user)
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
                 .as_ref()
@@ -103,7 +104,7 @@ pub(in crate::store) async fn apply_in(
             }
             sqlx::query(&sql("INSERT INTO votes (id, tenant_id, comment_id, user_id, direction, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)"))
             .bind(&vote.id)
-            .bind(tenant)
+            .bind(tenant.as_str())
             .bind(&vote.comment_id)
             .bind(vote.user_id.as_deref())
             .bind(vote.direction.as_i64())
@@ -120,7 +121,7 @@ pub(in crate::store) async fn apply_in(
             let row = sqlx::query(&sql(
                 "DELETE FROM votes WHERE tenant_id = ? AND id = ? RETURNING doc",
             ))
-            .bind(tenant)
+            .bind(tenant.as_str())
             .bind(&id)
             .fetch_optional(&mut *tx)
             .await?;

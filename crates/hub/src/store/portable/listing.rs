@@ -2,6 +2,7 @@
 //! `portable/mod.rs`).
 
 use super::dialect::{announce, sql, Backend, Db, END_CLAIM};
+use crate::ids::TenantId;
 use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, Notice};
 use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
@@ -9,12 +10,12 @@ use sqlx::{QueryBuilder, Row};
 
 pub(in crate::store) async fn find_deliveries(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     f: &DeliveryFilter<'_>,
 ) -> StoreResult<Vec<Delivery>> {
     let mut qb: QueryBuilder<Db> =
         QueryBuilder::new("SELECT * FROM webhook_deliveries WHERE tenant_id = ");
-    qb.push_bind(tenant);
+    qb.push_bind(tenant.as_str());
     if let Some(s) = f.status {
         qb.push(" AND status = ").push_bind(s.as_str());
     }
@@ -38,12 +39,12 @@ pub(in crate::store) async fn find_deliveries(
 
 pub(in crate::store) async fn delivery_counts(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<DeliveryCounts> {
     let rows = sqlx::query(&sql(
         "SELECT status, COUNT(*) AS n FROM webhook_deliveries WHERE tenant_id = ? GROUP BY status",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .fetch_all(store.reads())
     .await?;
     let mut counts = DeliveryCounts::default();
@@ -59,7 +60,7 @@ pub(in crate::store) async fn delivery_counts(
 
 pub(in crate::store) async fn retry_failed_since(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     since_ms: i64,
     now_ms: i64,
     extra_attempts: i64,
@@ -74,7 +75,7 @@ pub(in crate::store) async fn retry_failed_since(
         .bind(now_ms)
         .bind(now_ms)
         .bind(extra_attempts)
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(since_ms)
         .execute(&mut *tx)
         .await?;

@@ -5,6 +5,7 @@
 
 use super::dialect::{announce, sql, Backend, Conn, Db, END_CLAIM, GREATEST, MAX_PARAMS};
 use super::{read_all, read_one};
+use crate::ids::TenantId;
 use crate::records::{
     target_host, Delivery, DeliveryAttempt, DeliveryStatus, Notice, WebhookConfig, WebhookTargets,
 };
@@ -16,12 +17,12 @@ use sqlx::QueryBuilder;
 
 pub(in crate::store) async fn load_webhook_configs(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<Vec<WebhookConfig>> {
     let rows = sqlx::query(&sql(
         "SELECT config FROM webhook_configs WHERE tenant_id = ? ORDER BY domain",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -32,13 +33,13 @@ pub(in crate::store) async fn load_webhook_configs(
 /// The tenant's configurations and subscriptions, in the caller's transaction.
 pub(in crate::store) async fn load_webhook_targets(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<WebhookTargets> {
     let configs = load_webhook_configs(&mut *conn, tenant).await?;
     let rows = sqlx::query(&sql(
         "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await?;
     let subscriptions = rows
@@ -55,7 +56,7 @@ pub(in crate::store) async fn load_webhook_targets(
 /// and wakes every node's dispatcher at commit.
 pub(in crate::store) async fn enqueue_webhooks(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     targets: &WebhookTargets,
     changes: &[(WebhookEventKind, &Comment, i64)],
     imported: bool,
@@ -70,7 +71,7 @@ pub(in crate::store) async fn enqueue_webhooks(
         );
         qb.push_values(chunk.iter(), |mut b, d| {
             b.push_bind(d.id.as_str())
-                .push_bind(tenant)
+                .push_bind(tenant.as_str())
                 .push_bind(d.comment.id.as_str())
                 .push_bind(d.position)
                 .push_bind(d.kind.as_str())
@@ -102,7 +103,7 @@ pub(in crate::store) async fn enqueue_webhooks(
 
 pub(in crate::store) async fn webhook_configs(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<Vec<WebhookConfig>> {
     let mut conn = store.reads().acquire().await?;
     load_webhook_configs(&mut conn, tenant).await
@@ -110,7 +111,7 @@ pub(in crate::store) async fn webhook_configs(
 
 pub(in crate::store) async fn put_webhook_config(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     config: &WebhookConfig,
     now_ms: i64,
 ) -> StoreResult<()> {
@@ -118,7 +119,7 @@ pub(in crate::store) async fn put_webhook_config(
         "INSERT INTO webhook_configs (tenant_id, domain, config, updated_at) VALUES (?, ?, ?, ?) \
          ON CONFLICT (tenant_id, domain) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(&config.domain)
     .bind(serde_json::to_string(config)?)
     .bind(now_ms)
@@ -145,14 +146,14 @@ pub(in crate::store) async fn next_due_at(
 
 pub(in crate::store) async fn deliveries(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     status: Option<DeliveryStatus>,
     comment_id: Option<&str>,
     limit: u64,
 ) -> StoreResult<Vec<Delivery>> {
     let mut qb: QueryBuilder<Db> =
         QueryBuilder::new("SELECT * FROM webhook_deliveries WHERE tenant_id = ");
-    qb.push_bind(tenant);
+    qb.push_bind(tenant.as_str());
     if let Some(s) = status {
         qb.push(" AND status = ");
         qb.push_bind(s.as_str());
@@ -169,11 +170,11 @@ pub(in crate::store) async fn deliveries(
 
 pub(in crate::store) async fn delivery(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
 ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
     let text = "SELECT * FROM webhook_deliveries WHERE tenant_id = ? AND id = ?";
-    let Some(d) = read_one(store, text, &[tenant, id], delivery_from_row).await? else {
+    let Some(d) = read_one(store, text, &[tenant.as_str(), id], delivery_from_row).await? else {
         return Ok(None);
     };
     let text = "SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt";
@@ -186,7 +187,7 @@ pub(in crate::store) async fn delivery(
 /// whether the delivery is missing or in the wrong state.
 async fn change_delivery(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     text: &str,
     now_ms: i64,
@@ -199,7 +200,11 @@ async fn change_delivery(
     if let Some(n) = extra {
         q = q.bind(n);
     }
-    let row = q.bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
+    let row = q
+        .bind(tenant.as_str())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
     match row.as_ref().map(delivery_from_row).transpose()? {
         Some(d) => {
             if d.status.is_pending() {
@@ -224,7 +229,7 @@ async fn change_delivery(
 
 pub(in crate::store) async fn cancel_delivery(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     now_ms: i64,
 ) -> StoreResult<Delivery> {
@@ -243,7 +248,7 @@ pub(in crate::store) async fn cancel_delivery(
 
 pub(in crate::store) async fn retry_delivery(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     now_ms: i64,
     extra_attempts: i64,

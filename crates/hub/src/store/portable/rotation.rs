@@ -3,6 +3,7 @@
 //! maintenance removes what is due and tells the other nodes (their secret caches).
 
 use super::dialect::{announce, sql, Backend};
+use crate::ids::TenantId;
 use crate::records::{ApiSecret, Notice, SecretRetirement};
 use crate::store::rows::secret_from_row;
 use crate::store::{StoreError, StoreResult};
@@ -10,7 +11,7 @@ use sqlx::Row;
 
 pub(in crate::store) async fn rotate_secret(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     old_id: &str,
     new: &ApiSecret,
     retires_at: i64,
@@ -19,7 +20,7 @@ pub(in crate::store) async fn rotate_secret(
     let row = sqlx::query(&sql(
         "SELECT * FROM api_secrets WHERE tenant_id = ? AND id = ?",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(old_id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -49,7 +50,7 @@ pub(in crate::store) async fn rotate_secret(
         "INSERT INTO api_secret_retirements (secret_id, tenant_id, retires_at) VALUES (?, ?, ?)",
     ))
     .bind(old_id)
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(retires_at)
     .execute(&mut *tx)
     .await?;
@@ -61,13 +62,13 @@ pub(in crate::store) async fn rotate_secret(
 
 pub(in crate::store) async fn secret_retirements(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<Vec<SecretRetirement>> {
     let rows = sqlx::query(&sql(
         "SELECT s.*, r.retires_at FROM api_secret_retirements r JOIN api_secrets s ON s.id = r.secret_id \
          WHERE r.tenant_id = ? ORDER BY r.retires_at, s.id",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .fetch_all(store.reads())
     .await?;
     rows.iter()
@@ -102,11 +103,11 @@ pub(in crate::store) async fn retire_secrets(
         .iter()
         .map(secret_from_row)
         .collect::<StoreResult<_>>()?;
-    let mut tenants: Vec<&str> = removed.iter().map(|s| s.tenant_id.as_str()).collect();
+    let mut tenants: Vec<&TenantId> = removed.iter().map(|s| &s.tenant_id).collect();
     tenants.sort_unstable();
     tenants.dedup();
     for tenant in tenants {
-        let tenant = tenant.to_owned();
+        let tenant = tenant.clone();
         announce(&mut tx, &Notice::Secrets { tenant }).await?;
     }
     tx.commit().await?;

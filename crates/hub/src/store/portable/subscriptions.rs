@@ -3,6 +3,7 @@
 //! deliveries wait as `paused`) and enable (queued again, in order).
 
 use super::dialect::{announce, set_failing_since, sql, Backend, Conn, Db, END_CLAIM};
+use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, DeliveryStatus, Notice, Subscription, MAX_SUBSCRIPTIONS};
 use crate::store::rows::subscription_from_row;
 use crate::store::{StoreError, StoreResult};
@@ -28,7 +29,7 @@ fn bind_form<'q>(
     s: &'q Subscription,
     form: &'q Form,
 ) -> Query<'q, Db, <Db as Database>::Arguments<'q>> {
-    q.bind(&s.tenant_id)
+    q.bind(s.tenant_id.as_str())
         .bind(&s.url)
         .bind(form.method)
         .bind(&form.kinds)
@@ -59,7 +60,7 @@ pub(in crate::store) async fn create_subscription(
     let count: i64 = sqlx::query_scalar(&sql(
         "SELECT COUNT(*) FROM webhook_subscriptions WHERE tenant_id = ?",
     ))
-    .bind(&s.tenant_id)
+    .bind(s.tenant_id.as_str())
     .fetch_one(&mut *tx)
     .await?;
     if count as usize >= MAX_SUBSCRIPTIONS {
@@ -88,7 +89,7 @@ pub(in crate::store) async fn create_subscription(
 
 pub(in crate::store) async fn delete_subscription(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     now_ms: i64,
 ) -> StoreResult<Option<Subscription>> {
@@ -96,7 +97,7 @@ pub(in crate::store) async fn delete_subscription(
     let row = sqlx::query(&sql(
         "DELETE FROM webhook_subscriptions WHERE tenant_id = ? AND id = ? RETURNING *",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -121,7 +122,7 @@ pub(in crate::store) async fn delete_subscription(
 /// caller's transaction.
 async fn set_enabled_in(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     enabled: bool,
     reason: Option<&str>,
@@ -132,7 +133,7 @@ async fn set_enabled_in(
             "UPDATE webhook_subscriptions SET disabled_at = NULL, disabled_reason = NULL, failing_since = NULL \
              WHERE tenant_id = ? AND id = ? RETURNING *",
         ))
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -143,7 +144,7 @@ async fn set_enabled_in(
         ))
         .bind(now_ms)
         .bind(reason)
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -173,7 +174,7 @@ async fn set_enabled_in(
 
 pub(in crate::store) async fn set_subscription_enabled(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     enabled: bool,
     reason: Option<&str>,
@@ -210,6 +211,7 @@ pub(in crate::store) async fn disable_failing_subscriptions(
             "every attempt failed for {} s (since {since} ms after the epoch)",
             (now_ms - since).max(0) / 1000
         );
+        let tenant = TenantId::from(tenant);
         if let Some(s) = set_enabled_in(&mut tx, &tenant, &id, false, Some(&reason), now_ms).await?
         {
             disabled.push(s);

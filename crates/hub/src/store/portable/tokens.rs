@@ -4,6 +4,7 @@
 
 use super::dialect::{announce, sql, Backend, Conn, Db, GREATEST};
 use super::timeline::append_entries;
+use crate::ids::TenantId;
 use crate::records::{NewEntry, Notice, TimelineEntry, TokenRecord};
 use crate::store::rows::token_from_row;
 use crate::store::{StoreError, StoreResult};
@@ -16,7 +17,7 @@ fn bind_record<'q>(
     q: Query<'q, Db, <Db as Database>::Arguments<'q>>,
     r: &'q TokenRecord,
 ) -> Query<'q, Db, <Db as Database>::Arguments<'q>> {
-    q.bind(r.tenant_id.as_deref())
+    q.bind(r.tenant_id.as_ref().map(TenantId::as_str))
         .bind(r.state.as_str())
         .bind(r.integration_type.as_deref())
         .bind(r.domain.as_deref())

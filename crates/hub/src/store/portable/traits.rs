@@ -9,6 +9,7 @@ use super::dialect::{self, Backend};
 use super::{comment_reads, listing, outbox, rotation, sessions, stats, subscriptions, tenants};
 use super::{comments, retention, timeline, tokens, webhooks};
 use super::{read_all, read_one, read_rows};
+use crate::ids::TenantId;
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
     DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, NewEntry, Notice, SecretRetirement,
@@ -30,9 +31,9 @@ impl StoreReads for Backend {
         dialect::write_fault(self)
     }
 
-    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
         let text = "SELECT * FROM tenants WHERE id = ?";
-        read_one(self, text, &[id], tenant_from_row).await
+        read_one(self, text, &[id.as_str()], tenant_from_row).await
     }
 
     async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>> {
@@ -40,12 +41,12 @@ impl StoreReads for Backend {
         read_one(self, text, &[secret], secret_from_row).await
     }
 
-    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>> {
+    async fn list_secrets(&self, tenant: &TenantId) -> StoreResult<Vec<ApiSecret>> {
         let text = "SELECT * FROM api_secrets WHERE tenant_id = ? ORDER BY created_at, id";
-        read_all(self, text, &[tenant], secret_from_row).await
+        read_all(self, text, &[tenant.as_str()], secret_from_row).await
     }
 
-    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>> {
+    async fn secret_retirements(&self, tenant: &TenantId) -> StoreResult<Vec<SecretRetirement>> {
         rotation::secret_retirements(self, tenant).await
     }
 
@@ -53,10 +54,10 @@ impl StoreReads for Backend {
         stats::webhook_stats(self).await
     }
 
-    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>> {
+    async fn subscriptions(&self, tenant: &TenantId) -> StoreResult<Vec<Subscription>> {
         let text =
             "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id";
-        read_all(self, text, &[tenant], subscription_from_row).await
+        read_all(self, text, &[tenant.as_str()], subscription_from_row).await
     }
 
     async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
@@ -64,25 +65,25 @@ impl StoreReads for Backend {
         read_one(self, text, &[token], token_from_row).await
     }
 
-    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>> {
+    async fn list_tokens(&self, tenant: &TenantId) -> StoreResult<Vec<TokenRecord>> {
         let text =
             "SELECT * FROM integration_tokens WHERE tenant_id = ? ORDER BY created_at, token";
-        read_all(self, text, &[tenant], token_from_row).await
+        read_all(self, text, &[tenant.as_str()], token_from_row).await
     }
 
-    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>> {
+    async fn comment(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Comment>> {
         comment_reads::comment(self, tenant, id).await
     }
 
-    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>> {
+    async fn comments_by_url(&self, tenant: &TenantId, url_id: &str) -> StoreResult<Vec<Comment>> {
         let text =
             "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id";
-        readable_comments(&read_rows(self, text, &[tenant, url_id]).await?)
+        readable_comments(&read_rows(self, text, &[tenant.as_str(), url_id]).await?)
     }
 
     async fn comments_page(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         skip: u64,
         limit: u64,
     ) -> StoreResult<Vec<Comment>> {
@@ -91,19 +92,19 @@ impl StoreReads for Backend {
 
     async fn list_comments(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         q: &CommentsQuery<'_>,
     ) -> StoreResult<Vec<Comment>> {
         comment_reads::list_comments(self, tenant, q).await
     }
 
-    async fn count_comments(&self, tenant: &str) -> StoreResult<u64> {
+    async fn count_comments(&self, tenant: &TenantId) -> StoreResult<u64> {
         comment_reads::count_comments(self, tenant).await
     }
 
-    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
+    async fn vote(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Vote>> {
         let text = "SELECT doc FROM votes WHERE tenant_id = ? AND id = ?";
-        read_one(self, text, &[tenant, id], vote_from_row).await
+        read_one(self, text, &[tenant.as_str(), id], vote_from_row).await
     }
 
     async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {
@@ -114,11 +115,11 @@ impl StoreReads for Backend {
         timeline::count_timeline(self, q, cap).await
     }
 
-    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds> {
+    async fn timeline_bounds(&self, tenant: &TenantId) -> StoreResult<TimelineBounds> {
         timeline::timeline_bounds(self, tenant).await
     }
 
-    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>> {
+    async fn webhook_configs(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookConfig>> {
         outbox::webhook_configs(self, tenant).await
     }
 
@@ -128,7 +129,7 @@ impl StoreReads for Backend {
 
     async fn deliveries(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         status: Option<DeliveryStatus>,
         comment_id: Option<&str>,
         limit: u64,
@@ -138,7 +139,7 @@ impl StoreReads for Backend {
 
     async fn delivery(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
     ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
         outbox::delivery(self, tenant, id).await
@@ -151,13 +152,13 @@ impl StoreReads for Backend {
 
     async fn find_deliveries(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         filter: &DeliveryFilter<'_>,
     ) -> StoreResult<Vec<Delivery>> {
         listing::find_deliveries(self, tenant, filter).await
     }
 
-    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts> {
+    async fn delivery_counts(&self, tenant: &TenantId) -> StoreResult<DeliveryCounts> {
         listing::delivery_counts(self, tenant).await
     }
 }
@@ -216,13 +217,13 @@ impl Store for Backend {
         tenants::add_secret(self, s).await
     }
 
-    async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>> {
+    async fn delete_secret(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ApiSecret>> {
         tenants::delete_secret(self, tenant, id).await
     }
 
     async fn rotate_secret(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         old_id: &str,
         new: &ApiSecret,
         retires_at: i64,
@@ -244,7 +245,7 @@ impl Store for Backend {
 
     async fn delete_subscription(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         now_ms: i64,
     ) -> StoreResult<Option<Subscription>> {
@@ -256,7 +257,7 @@ impl Store for Backend {
 
     async fn set_subscription_enabled(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         enabled: bool,
         reason: Option<&str>,
@@ -329,7 +330,7 @@ impl Store for Backend {
         tokens::trim_pending_tokens(self, from, per_address, overall).await
     }
 
-    async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied> {
+    async fn apply(&self, tenant: &TenantId, change: Change, now_ms: i64) -> StoreResult<Applied> {
         dialect::apply(self, tenant, change, now_ms).await
     }
 
@@ -337,7 +338,11 @@ impl Store for Backend {
         dialect::upload(self, batch, now_ms).await
     }
 
-    async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64> {
+    async fn set_local_ids(
+        &self,
+        tenant: &TenantId,
+        mappings: &[CommentIdMapping],
+    ) -> StoreResult<u64> {
         self.retrying("set_local_ids", || {
             comments::set_local_ids(self, tenant, mappings)
         })
@@ -350,7 +355,7 @@ impl Store for Backend {
 
     async fn put_webhook_config(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         config: &WebhookConfig,
         now_ms: i64,
     ) -> StoreResult<()> {
@@ -369,13 +374,18 @@ impl Store for Backend {
         webhooks::record_attempts(self, outcomes, now_ms).await
     }
 
-    async fn cancel_delivery(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<Delivery> {
+    async fn cancel_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Delivery> {
         outbox::cancel_delivery(self, tenant, id, now_ms).await
     }
 
     async fn retry_delivery(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         now_ms: i64,
         extra_attempts: i64,
@@ -385,7 +395,7 @@ impl Store for Backend {
 
     async fn retry_failed_since(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         since_ms: i64,
         now_ms: i64,
         extra_attempts: i64,

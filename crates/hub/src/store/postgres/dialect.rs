@@ -6,6 +6,7 @@
 use super::apply::apply_in;
 use super::comments::{load_comment, upsert_comments};
 use super::{upload, webhooks, PostgresStore};
+use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::rules;
 use crate::store::{full_faults, FaultKind, StoreError, StoreResult};
@@ -76,7 +77,7 @@ pub(super) const TRIM_ANONYMOUS_SESSIONS: &str =
 /// concurrent changes of one comment (on any node) apply one after the other.
 pub(super) async fn read_comment(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     lock: bool,
 ) -> StoreResult<Option<Comment>> {
@@ -154,7 +155,7 @@ pub(super) async fn probe_write(store: &Backend) -> StoreResult<()> {
 /// An API change in a transaction of its own, run again if a concurrent one wins.
 pub(super) async fn apply(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     change: Change,
     now_ms: i64,
 ) -> StoreResult<Applied> {

@@ -1,6 +1,7 @@
 //! The tenant timeline on PostgreSQL: positions from the tenant's clock row, entries written
 //! with their payloads, and the trait's reads, bounds and pruning.
 
+use crate::ids::TenantId;
 use crate::records::NewEntry;
 use crate::records::Notice;
 use crate::records::TimelineBounds;
@@ -21,7 +22,7 @@ use sqlx::Row;
 /// tenant's appends commit in position order.
 pub(super) async fn reserve_positions(
     conn: &mut PgConnection,
-    tenant: &str,
+    tenant: &TenantId,
     count: usize,
     now_ms: i64,
 ) -> StoreResult<Vec<i64>> {
@@ -34,7 +35,7 @@ pub(super) async fn reserve_positions(
          ON CONFLICT (tenant_id) DO UPDATE SET last_ms = GREATEST($2, tenant_clock.last_ms + 1) + $3 - 1 \
          RETURNING last_ms",
     )
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(now_ms)
     .bind(n)
     .fetch_one(&mut *conn)
@@ -45,7 +46,7 @@ pub(super) async fn reserve_positions(
 /// Appends entries at fresh positions and tells the other nodes the tenant's new newest one.
 pub(super) async fn append_entries(
     conn: &mut PgConnection,
-    tenant: &str,
+    tenant: &TenantId,
     entries: Vec<NewEntry>,
     now_ms: i64,
 ) -> StoreResult<Vec<TimelineEntry>> {
@@ -57,7 +58,7 @@ pub(super) async fn append_entries(
 /// newest position.
 pub(super) async fn insert_entries(
     conn: &mut PgConnection,
-    tenant: &str,
+    tenant: &TenantId,
     rows: Vec<(i64, NewEntry)>,
 ) -> StoreResult<Vec<TimelineEntry>> {
     let Some(newest) = rows.iter().map(|(p, _)| *p).max() else {
@@ -77,7 +78,7 @@ pub(super) async fn insert_entries(
         "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, origin_token, only_token, payload) \
          SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
     )
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(&positions)
     .bind(&ids)
     .bind(&kinds)
@@ -111,7 +112,7 @@ pub(super) async fn insert_entries(
 /// The WHERE clause of a timeline read.
 fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, q: &TimelineQuery) {
     qb.push(" WHERE tenant_id = ");
-    qb.push_bind(q.tenant_id.clone());
+    qb.push_bind(q.tenant_id.as_str().to_owned());
     qb.push(" AND created_at > ");
     qb.push_bind(q.after_ms);
     if let Some(until) = q.until_ms {
@@ -158,10 +159,10 @@ pub(super) async fn count_timeline(
 
 pub(super) async fn timeline_bounds(
     store: &PostgresStore,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<TimelineBounds> {
     let row = sqlx::query("SELECT last_ms, pruned_through FROM tenant_clock WHERE tenant_id = $1")
-        .bind(tenant)
+        .bind(tenant.as_str())
         .fetch_optional(&store.pool)
         .await?;
     Ok(match row {

@@ -16,6 +16,7 @@ use super::comments::{
 };
 use super::timeline::{insert_entries, reserve_positions};
 use super::{enqueue_webhooks, load_webhook_targets, tokens, PostgresStore};
+use crate::ids::TenantId;
 use crate::records::{EntryKind, NewEntry, TimelineEntry, UploadBatch, UploadOutcome};
 use crate::rules;
 use crate::rules::upload::{Prepared, StoredComment};
@@ -34,7 +35,7 @@ pub(super) async fn upload(
     now_ms: i64,
 ) -> StoreResult<(UploadOutcome, Vec<String>)> {
     use EventType as E;
-    let tenant = batch.tenant_id.as_str();
+    let tenant = &batch.tenant_id;
     let token = batch.token.as_str();
     let mut tx = store.pool.begin().await?;
     if tokens::token_exists(&mut tx, token).await?.is_none() {
@@ -82,7 +83,7 @@ pub(super) async fn upload(
     if !hub_parents.is_empty() {
         let found: Vec<String> =
             sqlx::query_scalar("SELECT id FROM comments WHERE tenant_id = $1 AND id = ANY($2)")
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .bind(&hub_parents)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -215,7 +216,7 @@ fn event_entries<'r>(
 /// the same children in id order, and the second then finds them linked.
 pub(super) async fn link_late(
     store: &PostgresStore,
-    tenant: &str,
+    tenant: &TenantId,
     token: &str,
     keys: &[String],
     now_ms: i64,
@@ -230,7 +231,7 @@ pub(super) async fn link_late(
          WHERE c.tenant_id = $1 AND c.parent_id IS NULL AND c.external_parent_id IS NOT NULL \
          AND c.external_parent_id = ANY($2) ORDER BY c.id FOR UPDATE OF c",
     )
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(keys)
     .fetch_all(&mut *tx)
     .await?;

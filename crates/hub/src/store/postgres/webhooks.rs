@@ -4,6 +4,7 @@
 
 use super::notify::announce;
 use super::PostgresStore;
+use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DueQuery, Notice};
 use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
@@ -19,6 +20,7 @@ pub(super) async fn due_deliveries(
     store: &PostgresStore,
     q: &DueQuery<'_>,
 ) -> StoreResult<Vec<Delivery>> {
+    let skip_tenants: Vec<&str> = q.skip_tenants.iter().map(TenantId::as_str).collect();
     let rows = sqlx::query(
         "WITH RECURSIVE pairs(h, s) AS ( \
            (SELECT target_host, subscription_id FROM webhook_deliveries \
@@ -50,7 +52,7 @@ pub(super) async fn due_deliveries(
     )
     .bind(q.now_ms)
     .bind(q.exclude)
-    .bind(q.skip_tenants)
+    .bind(&skip_tenants)
     .bind(i64::try_from(q.per_host).unwrap_or(i64::MAX))
     .bind(q.skip_hosts)
     .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))

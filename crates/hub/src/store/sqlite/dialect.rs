@@ -5,6 +5,7 @@
 
 use super::comments::{load_comment, upsert_comments};
 use super::{lock, webhooks, writer, SqliteStore};
+use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::Comment;
@@ -67,7 +68,7 @@ pub(super) async fn announce(_conn: &mut Conn, _notice: &Notice) -> StoreResult<
 /// at a time.
 pub(super) async fn read_comment(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     _lock: bool,
 ) -> StoreResult<Option<Comment>> {
@@ -148,7 +149,7 @@ pub(super) async fn probe_write(store: &Backend) -> StoreResult<()> {
 /// An API change goes to the group-commit writer.
 pub(super) async fn apply(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     change: Change,
     now_ms: i64,
 ) -> StoreResult<Applied> {

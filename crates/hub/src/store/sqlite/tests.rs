@@ -7,6 +7,11 @@ use crate::{ids, rules};
 use fastcomments_protocol::Millis;
 use std::collections::HashSet;
 
+/// The tenant most of these tests write to.
+fn t1() -> TenantId {
+    TenantId::from("t1")
+}
+
 #[tokio::test]
 async fn recording_attempts_leaves_the_writer_at_synchronous_full() {
     let dir = tempfile::tempdir().unwrap();
@@ -61,22 +66,23 @@ async fn a_failing_upload_does_not_take_its_group_down() {
     let created = rules::merge_upload(
         None,
         &upload_comment("from-the-api"),
-        "t1",
+        &t1(),
         &ids::object_id(),
         Millis(5),
     );
     // All four are queued before the writer runs (one task, polled together): one group.
+    let t1 = t1();
     let (a, b, c, d) = tokio::join!(
         store.upload(upload_batch("tok", &["a1", "a2", "a3"]), 10),
         store.upload(upload_batch("no-such-token", &["b1"]), 10),
-        store.apply("t1", Change::CreateComment(Box::new(created.clone())), 10),
+        store.apply(&t1, Change::CreateComment(Box::new(created.clone())), 10),
         store.upload(upload_batch("tok", &["c1", "c2"]), 10),
     );
     assert_eq!(a.unwrap().received, 3);
     assert!(matches!(b, Err(StoreError::NotFound("token"))), "{b:?}");
     assert_eq!(c.unwrap().comment.map(|c| c.id), Some(created.id));
     assert_eq!(d.unwrap().received, 2);
-    assert_eq!(store.count_comments("t1").await.unwrap(), 6);
+    assert_eq!(store.count_comments(&t1).await.unwrap(), 6);
     let token = store.token("tok").await.unwrap().unwrap();
     assert_eq!(token.upload_received, 5);
     let entries = store
@@ -159,7 +165,7 @@ async fn events_keep_the_comment_as_of_the_event() {
     };
     store
         .apply(
-            "t1",
+            &t1(),
             Change::UpdateComment {
                 id: id.clone(),
                 patch,
@@ -169,7 +175,7 @@ async fn events_keep_the_comment_as_of_the_event() {
         .await
         .unwrap();
     store
-        .apply("t1", Change::DeleteComment { id: id.clone() }, 14)
+        .apply(&t1(), Change::DeleteComment { id: id.clone() }, 14)
         .await
         .unwrap();
     let seen = payloads(&store).await;
@@ -270,7 +276,7 @@ async fn documents_written_with_a_key_twice_are_repaired_on_open() {
         store.close().await;
     }
     let store = SqliteStore::open(&path).await.unwrap();
-    let c = store.comment("t1", "c1").await.unwrap().unwrap();
+    let c = store.comment(&t1(), "c1").await.unwrap().unwrap();
     assert!(c.has_images, "the last occurrence wins, as in JS and PHP");
     assert_eq!(c.extra.get("verifiedDate"), Some(&serde_json::Value::Null));
     let doc: String = sqlx::query_scalar("SELECT doc FROM comments WHERE id = 'c1'")
@@ -306,10 +312,13 @@ async fn an_unreadable_document_does_not_fail_its_page() {
         .execute(&store.writer)
         .await
         .unwrap();
-    let page = store.comments_page("t1", 0, 10).await.unwrap();
+    let page = store.comments_page(&t1(), 0, 10).await.unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].external_id.as_deref(), Some("b"));
-    assert_eq!(store.comments_by_url("t1", "/page").await.unwrap().len(), 1);
+    assert_eq!(
+        store.comments_by_url(&t1(), "/page").await.unwrap().len(),
+        1
+    );
 }
 
 /// What a write answered.
@@ -382,9 +391,9 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                 0 => {
                     let mut up = upload_comment(&format!("api-{round}-{i}"));
                     up.comment = text;
-                    let c = rules::merge_upload(None, &up, "t1", &ids::object_id(), Millis(5));
+                    let c = rules::merge_upload(None, &up, &t1(), &ids::object_id(), Millis(5));
                     let r = store
-                        .apply("t1", Change::CreateComment(Box::new(c.clone())), 10)
+                        .apply(&t1(), Change::CreateComment(Box::new(c.clone())), 10)
                         .await;
                     Acked::Comment(c.id, Done::of(&r))
                 }
@@ -456,7 +465,7 @@ fn round_outcome(acked: &[Acked]) -> (bool, bool) {
 /// with an error is.
 async fn assert_exactly_the_acknowledged(path: &std::path::Path, all: Vec<Acked>) {
     let store = SqliteStore::open(path).await.unwrap();
-    let stored = store.comments_page("t1", 0, 1_000_000).await.unwrap();
+    let stored = store.comments_page(&t1(), 0, 1_000_000).await.unwrap();
     let ids: HashSet<String> = stored.iter().map(|c| c.id.clone()).collect();
     let exts: HashSet<String> = stored
         .iter()

@@ -2,7 +2,7 @@
 //! (echo suppression, token-only entries) and the reads, bounds and pruning of the trait.
 
 use crate::clock::next_position;
-use crate::ids;
+use crate::ids::{self, TenantId};
 use crate::records::NewEntry;
 use crate::records::TimelineBounds;
 use crate::records::TimelineEntry;
@@ -19,7 +19,7 @@ use sqlx::Sqlite;
 /// Appends entries to a tenant's timeline at strictly increasing positions.
 pub(super) async fn append_entries(
     conn: &mut SqliteConnection,
-    tenant: &str,
+    tenant: &TenantId,
     entries: Vec<NewEntry>,
     now_ms: i64,
 ) -> StoreResult<Vec<TimelineEntry>> {
@@ -40,7 +40,7 @@ pub(super) async fn append_entries(
 /// behind `now_ms`'s past positions) and moves the clock past them.
 pub(super) async fn reserve_positions(
     conn: &mut SqliteConnection,
-    tenant: &str,
+    tenant: &TenantId,
     count: usize,
     now_ms: i64,
 ) -> StoreResult<Vec<i64>> {
@@ -49,7 +49,7 @@ pub(super) async fn reserve_positions(
     }
     let last: Option<i64> =
         sqlx::query_scalar("SELECT last_ms FROM tenant_clock WHERE tenant_id = ?")
-            .bind(tenant)
+            .bind(tenant.as_str())
             .fetch_optional(&mut *conn)
             .await?;
     let mut position = last.unwrap_or(0);
@@ -62,7 +62,7 @@ pub(super) async fn reserve_positions(
         "INSERT INTO tenant_clock (tenant_id, last_ms) VALUES (?, ?) \
          ON CONFLICT (tenant_id) DO UPDATE SET last_ms = excluded.last_ms",
     )
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(position)
     .execute(&mut *conn)
     .await?;
@@ -82,7 +82,7 @@ pub(super) struct EntryRow {
 /// Writes entries at their reserved positions.
 pub(super) async fn insert_entries(
     conn: &mut SqliteConnection,
-    tenant: &str,
+    tenant: &TenantId,
     rows: Vec<EntryRow>,
 ) -> StoreResult<Vec<TimelineEntry>> {
     let ids: Vec<String> = rows.iter().map(|_| ids::object_id()).collect();
@@ -117,7 +117,7 @@ impl EntryRow {
 /// The WHERE clause of a timeline read; the timeline is `t` in the query.
 pub(super) fn push_visibility(qb: &mut QueryBuilder<'_, Sqlite>, q: &TimelineQuery) {
     qb.push(" WHERE t.tenant_id = ");
-    qb.push_bind(q.tenant_id.clone());
+    qb.push_bind(q.tenant_id.as_str().to_owned());
     qb.push(" AND t.created_at > ");
     qb.push_bind(q.after_ms);
     if let Some(until) = q.until_ms {
@@ -168,10 +168,10 @@ pub(super) async fn count_timeline(
 
 pub(super) async fn timeline_bounds(
     store: &SqliteStore,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<TimelineBounds> {
     let row = sqlx::query("SELECT last_ms, pruned_through FROM tenant_clock WHERE tenant_id = ?")
-        .bind(tenant)
+        .bind(tenant.as_str())
         .fetch_optional(&store.reader)
         .await?;
     Ok(match row {
@@ -206,7 +206,7 @@ pub(super) async fn prune_timeline(store: &SqliteStore, before_ms: i64) -> Store
 /// [`write_comment_rows`](super::comments::write_comment_rows) does.
 pub(super) fn write_entry_rows(
     db: &rusqlite::Connection,
-    tenant: &str,
+    tenant: &TenantId,
     entries: &[EntryRow],
     entry_ids: &[String],
 ) -> StoreResult<()> {
@@ -216,7 +216,7 @@ pub(super) fn write_entry_rows(
     for (r, id) in entries.iter().zip(entry_ids) {
         let e = &r.entry;
         timeline.execute(rusqlite::params![
-            tenant,
+            tenant.as_str(),
             r.position,
             id,
             e.kind.as_str(),

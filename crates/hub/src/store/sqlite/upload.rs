@@ -37,7 +37,7 @@ pub(super) async fn upload_in(
     now_ms: i64,
 ) -> StoreResult<UploadOutcome> {
     use fastcomments_protocol::EventType as E;
-    let tenant = batch.tenant_id.as_str();
+    let tenant = &batch.tenant_id;
     let token = batch.token.as_str();
     let mut record = read_token(tx, token)
         .await?

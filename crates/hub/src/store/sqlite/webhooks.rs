@@ -3,6 +3,7 @@
 //! retry) is `portable/outbox.rs`.
 
 use super::{SqliteStore, MAX_PARAMS};
+use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DueQuery};
 use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
@@ -123,7 +124,8 @@ pub(super) async fn due_deliveries(
         }
     };
     not_in(&mut qb, "e.id", q.exclude);
-    not_in(&mut qb, "e.tenant_id", q.skip_tenants);
+    let skip_tenants: Vec<String> = q.skip_tenants.iter().map(TenantId::to_string).collect();
+    not_in(&mut qb, "e.tenant_id", &skip_tenants);
     qb.push(" ORDER BY e.next_attempt_at, e.position LIMIT ");
     let per_host = i64::try_from(q.per_host).unwrap_or(i64::MAX);
     qb.push_bind(per_host);

@@ -1,5 +1,6 @@
 //! The group-commit writer: the one task that writes API changes and upload batches.
 
+use crate::ids::TenantId;
 use crate::records::Applied;
 use crate::records::Change;
 use crate::records::UploadBatch;
@@ -23,7 +24,7 @@ use tokio::sync::oneshot;
 pub(super) enum PendingWrite {
     /// A comments/votes API change.
     Change {
-        tenant: String,
+        tenant: TenantId,
         change: Change,
         now_ms: i64,
         reply: oneshot::Sender<StoreResult<Applied>>,
@@ -322,14 +323,14 @@ impl PendingWrite {
 
 pub(super) async fn apply(
     store: &SqliteStore,
-    tenant: &str,
+    tenant: &TenantId,
     change: Change,
     now_ms: i64,
 ) -> StoreResult<Applied> {
     let (reply, answer) = oneshot::channel();
     store
         .queue_write(PendingWrite::Change {
-            tenant: tenant.to_owned(),
+            tenant: tenant.clone(),
             change,
             now_ms,
             reply,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 const BASE: &str = "https://hooks.example";
 
-async fn create_on(store: &dyn Store, t: &str, domain: Option<&str>, text: &str) -> String {
+async fn create_on(store: &dyn Store, t: &TenantId, domain: Option<&str>, text: &str) -> String {
     let mut c = new_comment(t, "/p", text);
     c.domain = domain.map(str::to_owned);
     let applied = store
@@ -201,7 +201,7 @@ pub async fn retry_failed_since_requeues_only_recent_failures(store: Arc<dyn Sto
         .await
         .unwrap();
     assert_eq!(n, 2);
-    let status = |id: String, tenant: String| {
+    let status = |id: String, tenant: TenantId| {
         let store = store.clone();
         async move { store.delivery(&tenant, &id).await.unwrap().unwrap().0 }
     };

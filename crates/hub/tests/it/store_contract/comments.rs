@@ -141,7 +141,11 @@ pub async fn tenants_and_secrets_round_trip(store: Arc<dyn Store>) {
             created_at: T0,
         }
     );
-    assert!(store.tenant("missing").await.unwrap().is_none());
+    assert!(store
+        .tenant(&TenantId::from("missing"))
+        .await
+        .unwrap()
+        .is_none());
     let wildcard = store.secret_by_value("secret-t1").await.unwrap().unwrap();
     assert_eq!(
         (wildcard.domain.as_str(), wildcard.tenant_id.as_str()),

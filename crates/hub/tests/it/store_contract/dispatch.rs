@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// Longer than any claim's lease: a call this much later finds every earlier claim ended.
 const LEASE_GONE: i64 = 10 * 60_000;
 
-async fn with_hooks(store: &dyn Store, id: &str) -> String {
+async fn with_hooks(store: &dyn Store, id: &str) -> TenantId {
     let t = tenant(store, id).await;
     store
         .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), T0)

@@ -6,7 +6,7 @@ use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use std::sync::Arc;
 
-fn secret(id: &str, tenant: &str, text: &str, at: i64) -> ApiSecret {
+fn secret(id: &str, tenant: &TenantId, text: &str, at: i64) -> ApiSecret {
     ApiSecret {
         id: id.to_owned(),
         tenant_id: tenant.to_owned(),
@@ -78,7 +78,13 @@ pub async fn a_rotation_keeps_the_old_secret_until_it_retires(store: Arc<dyn Sto
 }
 
 /// Queues `n` deliveries for tenant `t` in one upload (imports fire with `fireOnImport`).
-async fn queue_many(store: &dyn Store, t: &str, token: &str, n: usize, now: i64) -> Vec<Delivery> {
+async fn queue_many(
+    store: &dyn Store,
+    t: &TenantId,
+    token: &str,
+    n: usize,
+    now: i64,
+) -> Vec<Delivery> {
     store
         .put_webhook_config(t, &hooks("*", "https://hooks.example", true), T0)
         .await
@@ -179,7 +185,7 @@ pub async fn retention_prunes_finished_deliveries_in_bounded_batches(store: Arc<
     assert_eq!(stats.oldest_pending_at, Some(T0));
 }
 
-fn sub(id: &str, tenant: &str, url: &str, kinds: &[WebhookEventKind]) -> Subscription {
+fn sub(id: &str, tenant: &TenantId, url: &str, kinds: &[WebhookEventKind]) -> Subscription {
     Subscription {
         id: id.to_owned(),
         tenant_id: tenant.to_owned(),

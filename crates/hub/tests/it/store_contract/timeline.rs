@@ -167,13 +167,16 @@ pub async fn positions_of_tenants_are_independent(store: Arc<dyn Store>) {
         let positions: Vec<i64> = entries.iter().map(|e| e.created_at).collect();
         assert_eq!(positions, (T0..T0 + 10).collect::<Vec<_>>(), "tenant {t}");
         for e in &entries {
-            assert_eq!(&payload_comment(e).unwrap().tenant_id, t);
+            assert_eq!(payload_comment(e).unwrap().tenant_id, t.as_str());
         }
         let bounds = store.timeline_bounds(t).await.unwrap();
         assert_eq!(bounds.newest, T0 + 9);
     }
     assert_eq!(
-        store.timeline_bounds("nobody").await.unwrap(),
+        store
+            .timeline_bounds(&TenantId::from("nobody"))
+            .await
+            .unwrap(),
         TimelineBounds::default()
     );
 }

@@ -12,7 +12,11 @@ fn counts(c: &Comment) -> (i64, i64, i64) {
 }
 
 async fn stored(store: &dyn Store, c: &Comment) -> Comment {
-    store.comment(&c.tenant_id, &c.id).await.unwrap().unwrap()
+    store
+        .comment(&TenantId::from(c.tenant_id.as_str()), &c.id)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// The same user voting the same way again keeps the earlier vote: no new vote, no event, no

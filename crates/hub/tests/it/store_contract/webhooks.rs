@@ -35,7 +35,7 @@ pub async fn configs_are_replaced_by_domain(store: Arc<dyn Store>) {
     assert_eq!(configs, vec![replaced, blog]);
 }
 
-async fn create_on(store: &dyn Store, t: &str, domain: Option<&str>, text: &str) -> Applied {
+async fn create_on(store: &dyn Store, t: &TenantId, domain: Option<&str>, text: &str) -> Applied {
     let mut c = new_comment(t, "/p", text);
     c.domain = domain.map(str::to_owned);
     store
@@ -335,7 +335,7 @@ pub async fn deliveries_are_listed_newest_first(store: Arc<dyn Store>) {
 }
 
 /// Four queued deliveries of distinct comments of a new tenant with a `*` configuration.
-async fn four_queued(store: &dyn Store) -> (String, Vec<Delivery>) {
+async fn four_queued(store: &dyn Store) -> (TenantId, Vec<Delivery>) {
     let t = tenant(store, "t1").await;
     store
         .put_webhook_config(&t, &hooks("*", BASE, false), T0)

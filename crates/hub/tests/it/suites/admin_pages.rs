@@ -7,7 +7,7 @@ use crate::common;
 
 use common::receiver::Receiver;
 use common::{Tenant, TestHub};
-use fastcomments_hub::records::DeliveryStatus;
+use fastcomments_hub::records::{DeliveryStatus, TenantId};
 use fastcomments_hub::HubConfig;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
@@ -567,7 +567,7 @@ async fn the_operator_sees_the_tenants_and_opens_one() {
         .await;
     assert_eq!(open.location(), "/admin/integrations");
     let page = op.get("/admin/integrations").await;
-    assert!(page.text.contains(&a.id), "{}", page.text);
+    assert!(page.text.contains(a.id.as_str()), "{}", page.text);
 
     let mut tenant_admin = signed_in(&hub, &a).await;
     assert_eq!(
@@ -680,7 +680,7 @@ async fn the_retry_failed_route_requeues_the_tenants_failures() {
     let mine = failing_delivery(&hub, &t, &receiver).await;
     let theirs = failing_delivery(&hub, &other, &receiver).await;
     let store = hub.running.hub.reads();
-    let status = |tenant: String, id: String| async move {
+    let status = |tenant: TenantId, id: String| async move {
         store.delivery(&tenant, &id).await.unwrap().unwrap()
     };
     for _ in 0..500 {
@@ -1125,7 +1125,7 @@ async fn another_tenants_comments_secrets_and_domains_are_out_of_reach() {
         .await;
     assert!(res.status.is_client_error(), "{}", res.status);
     let page = stranger.get("/admin/integrations").await;
-    assert!(page.text.contains(&b.id) && !page.text.contains(&a.id));
+    assert!(page.text.contains(b.id.as_str()) && !page.text.contains(a.id.as_str()));
 }
 
 /// Issue 20 §7: the setup page and `/confirm` ask for an API secret, so they are sent with the
