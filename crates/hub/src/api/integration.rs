@@ -117,7 +117,7 @@ async fn register(
                 integration_type,
                 domain,
                 skip_requested: q.skip_initial_sync.unwrap_or(false),
-                ..TokenRecord::pending(token, hub.now_ms(), hub.config.initial_batch_size)
+                ..TokenRecord::pending(token, hub.now(), hub.config.initial_batch_size)
             };
             let from = crate::client_addr::AddressKey::of(client.0).to_string();
             let stored = hub.register_pending(&fresh, &from).await?;
@@ -473,13 +473,13 @@ struct EventsOut<'a> {
 /// a position in that second have landed by then (and nodes' clocks agree to within it).
 const SECOND_SETTLE_MS: i64 = 500;
 
-/// The last position a client whose cursor is whole epoch seconds may be given at `now_ms`:
+/// The last position a client whose cursor is whole epoch seconds may be given at `now`:
 /// the end of the newest second that ended at least [`SECOND_SETTLE_MS`] ago. Such a client
 /// resumes after the whole second it last saw, so a page holding part of a second that can
 /// still get entries (the clock is in it, or a commit holding a position in it is in flight)
 /// would make it skip the rest; that second is held back until it is settled.
-fn settled_seconds_end(now_ms: i64) -> i64 {
-    (now_ms - SECOND_SETTLE_MS).div_euclid(1000) * 1000 - 1
+fn settled_seconds_end(now: Millis) -> i64 {
+    (now.0 - SECOND_SETTLE_MS).div_euclid(1000) * 1000 - 1
 }
 
 /// The page of generation B: at most a page, then extended so it never ends inside a
@@ -573,7 +573,7 @@ pub async fn events(
     let bounds = hub.bounds(&tenant).await?;
     let gap_detected = cursor != Cursor::Start && after < bounds.pruned_through;
     let until_ms = match cursor {
-        Cursor::Seconds(_) => Some(settled_seconds_end(hub.now_ms())),
+        Cursor::Seconds(_) => Some(settled_seconds_end(hub.now())),
         _ => None,
     };
     let (entries, has_more) = if after < bounds.newest && until_ms.is_none_or(|u| after < u) {

@@ -51,7 +51,7 @@ pub async fn create_comment(
         hub.require_owned_domain(&auth.tenant_id, &host).await?;
         auth.require_domain(Some(&host))?;
     }
-    let comment = input.into_comment(&auth.tenant_id, ids::object_id(), Millis(hub.now_ms()));
+    let comment = input.into_comment(&auth.tenant_id, ids::object_id(), hub.now());
     let applied = hub
         .apply(&auth.tenant_id, Change::CreateComment(Box::new(comment)))
         .await?;
@@ -300,7 +300,7 @@ pub async fn vote(
         url_id: String::new(),
         user_id: input.user_id.filter(|u| !u.is_empty()),
         direction: input.direction,
-        created_at: Millis(hub.now_ms()),
+        created_at: hub.now(),
         extra: Default::default(),
     };
     let applied = hub
@@ -464,7 +464,7 @@ pub async fn create_secret(
         tenant_id: auth.tenant_id,
         domain,
         secret: ids::api_secret(),
-        created_at: hub.now_ms(),
+        created_at: hub.now().0,
     };
     hub.add_secret(&secret).await?;
     Ok(Json(SecretCreated {

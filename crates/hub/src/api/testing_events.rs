@@ -15,7 +15,7 @@ use crate::rules::NewCommentInput;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::Json;
-use fastcomments_protocol::{Millis, Status, Vote, VoteDirection};
+use fastcomments_protocol::{Status, Vote, VoteDirection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -134,7 +134,7 @@ pub async fn create(
             meta: None,
             ..Default::default()
         };
-        let comment = input.into_comment(&tenant, ids::object_id(), Millis(hub.now_ms()));
+        let comment = input.into_comment(&tenant, ids::object_id(), hub.now());
         let applied = hub
             .apply(&tenant, Change::CreateComment(Box::new(comment)))
             .await?;
@@ -165,7 +165,7 @@ pub async fn create(
         url_id: String::new(),
         user_id: Some("fastcomments-test-voter".into()),
         direction: VoteDirection::Up,
-        created_at: Millis(hub.now_ms()),
+        created_at: hub.now(),
         extra: Default::default(),
     };
     let cast = hub.apply(&tenant, Change::AddVote(Box::new(vote))).await?;

@@ -16,6 +16,7 @@ use crate::hub::Hub;
 use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, DueQuery};
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
@@ -37,7 +38,7 @@ pub fn outcome_of(
         hub.config.webhook_max_attempts
     };
     let n = attempt.attempt;
-    let now = hub.now_ms();
+    let now = hub.now().0;
     let status = match sent {
         s if s.is_success() => DeliveryStatus::Succeeded,
         super::Sent::Fatal(_) => DeliveryStatus::Failed,
@@ -293,9 +294,10 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
         // Sleep until something happens. New deliveries come with a commit's wake-up and
         // retries this loop scheduled are in `next_due`; the store is asked again when that
         // came due or every 250 ms (a retry by hand, or another writer).
-        let now = hub.now_ms();
+        let now = hub.now().0;
         if next_due.is_none_or(|t| t <= now) || now.saturating_sub(next_due_asked) >= 250 {
-            next_due = hub.reads().next_due_at(now).await.ok().flatten();
+            let due = hub.reads().next_due_at(Millis(now)).await.ok().flatten();
+            next_due = due.map(|t| t.0);
             next_due_asked = now;
         }
         let until_due = next_due
@@ -405,7 +407,7 @@ async fn claim(
         .cloned()
         .collect();
     let query = DueQuery {
-        now_ms: hub.now_ms(),
+        now: hub.now(),
         limit: free as u64,
         per_host: limits.per_host as u64,
         exclude: &exclude,
@@ -462,7 +464,7 @@ fn start(
         hub.metrics.attempt(super::sender::metric_outcome(&sent));
         if sent.is_success() {
             hub.metrics
-                .delivered_after(hub.now_ms().saturating_sub(d.created_at));
+                .delivered_after(hub.now().0.saturating_sub(d.created_at));
         }
         if let super::Sent::Fatal(reason) | super::Sent::Transient(reason) = &sent {
             tracing::info!(delivery = %d.id, attempt = out.attempt, reason, "webhook attempt failed");

@@ -177,7 +177,7 @@ async fn attempt_once(
     out: &Outgoing<'_>,
     shown: Option<&mut Vec<(String, String)>>,
 ) -> (Sent, DeliveryAttempt) {
-    let at = hub.now_ms();
+    let at = hub.now().0;
     let started = Instant::now();
     let sent = send_inner(hub, senders, out, shown).await;
     let (status_code, response_body, error) = match &sent {
@@ -251,7 +251,7 @@ async fn send_inner(
     } else {
         &senders.public_only
     };
-    let timestamp = hub.now_ms().div_euclid(1000);
+    let timestamp = hub.now().0.div_euclid(1000);
     let signature = fastcomments_webhooks::sign(secret.as_bytes(), timestamp, out.body);
     let standard = standard.sign(&message_id, timestamp, out.body);
     let method = match out.method {
@@ -296,7 +296,7 @@ async fn send_inner(
         request.extensions_mut().extend(case.clone());
     }
     // HTTP-dates in `Retry-After` are read against the hub's clock (tests move it).
-    let now = std::time::UNIX_EPOCH + Duration::from_millis(hub.now_ms().max(0) as u64);
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(hub.now().0.max(0) as u64);
     let exchange = async {
         let response = client.request(request).await?;
         let status = response.status().as_u16();

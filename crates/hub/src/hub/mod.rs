@@ -26,6 +26,7 @@ use crate::records::{
 use crate::site_domain::{domain_is_owned, normalize_domain};
 use crate::store::{SessionStore, Store, StoreReads, StoreResult};
 use axum::http::StatusCode;
+use fastcomments_protocol::Millis;
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -150,9 +151,9 @@ impl Hub {
         Ok(())
     }
 
-    /// Now, epoch ms.
-    pub fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+    /// Now.
+    pub fn now(&self) -> Millis {
+        self.clock.now()
     }
 
     /// The cached value if it may still be trusted (see `HubConfig::cache_ttl`).
@@ -250,7 +251,7 @@ impl Hub {
         }
         clean.sort();
         clean.dedup();
-        let now = self.now_ms();
+        let now = self.now().0;
         let tenant = Tenant {
             id: ids::tenant_id(),
             name: name.to_owned(),
@@ -449,7 +450,7 @@ impl Hub {
 
     /// Applies an API change and records its entries.
     pub async fn apply(&self, tenant: &TenantId, change: Change) -> ApiResult<Applied> {
-        let applied = self.store.apply(tenant, change, self.now_ms()).await?;
+        let applied = self.store.apply(tenant, change, self.now()).await?;
         self.note_entries(tenant, &applied.entries);
         self.metrics
             .webhooks_unmatched
@@ -465,11 +466,14 @@ impl Hub {
         // Addresses whose failed-credential budget is full again are forgotten, so the
         // throttle's memory follows the recent guessers, not every address ever seen.
         self.throttle.forget_idle();
-        let now = self.now_ms();
+        let now = self.now();
         let ttl = self.config.pending_token_ttl.as_millis() as i64;
         let keep = self.config.retention.as_millis() as i64;
-        let tokens = self.store.delete_expired_pending(now - ttl).await?;
-        let entries = self.store.prune_timeline(now - keep).await?;
+        let tokens = self
+            .store
+            .delete_expired_pending(Millis(now.0 - ttl))
+            .await?;
+        let entries = self.store.prune_timeline(Millis(now.0 - keep)).await?;
         let deliveries = self.prune_deliveries(now).await?;
         self.disable_failing_subscriptions(now).await?;
         self.retire_due_secrets().await?;
@@ -494,7 +498,7 @@ impl Hub {
     /// calls it, and so does the timer a rotation sets for its own end, so an overlap ends on
     /// time rather than at the next maintenance run.
     pub async fn retire_due_secrets(&self) -> StoreResult<()> {
-        for retired in self.store.retire_secrets(self.now_ms()).await? {
+        for retired in self.store.retire_secrets(self.now()).await? {
             tracing::info!(tenant = %retired.tenant_id, secret = %retired.id, domain = %retired.domain, "a rotated API secret was retired");
             self.forget_secret(&retired);
         }
@@ -503,12 +507,12 @@ impl Hub {
 
     /// Disables the subscriptions that failed for longer than `webhook_disable_after`
     /// (issue 13 §2), each logged and counted.
-    pub async fn disable_failing_subscriptions(&self, now: i64) -> StoreResult<usize> {
+    pub async fn disable_failing_subscriptions(&self, now: Millis) -> StoreResult<usize> {
         let after =
             i64::try_from(self.config.webhook_disable_after.as_millis()).unwrap_or(i64::MAX);
         let disabled = self
             .store
-            .disable_failing_subscriptions(now.saturating_sub(after), now)
+            .disable_failing_subscriptions(Millis(now.0.saturating_sub(after)), now)
             .await?;
         for s in &disabled {
             tracing::warn!(tenant = %s.tenant_id, subscription = %s.id, url = %crate::redact::url(&s.url), reason = ?s.disabled_reason, "webhook subscription disabled: its receiver failed for too long; its deliveries wait until it is enabled again");
@@ -520,7 +524,7 @@ impl Hub {
     /// Removes succeeded and cancelled deliveries older than the retention, a batch per
     /// transaction, yielding between batches so the writer serves API changes in between.
     /// Returns how many it removed.
-    pub async fn prune_deliveries(&self, now: i64) -> StoreResult<u64> {
+    pub async fn prune_deliveries(&self, now: Millis) -> StoreResult<u64> {
         let keep =
             i64::try_from(self.config.webhook_delivery_retention.as_millis()).unwrap_or(i64::MAX);
         let batch = self.config.webhook_prune_batch.max(1);
@@ -528,7 +532,7 @@ impl Hub {
         loop {
             let n = self
                 .store
-                .prune_deliveries(now.saturating_sub(keep), batch)
+                .prune_deliveries(Millis(now.0.saturating_sub(keep)), batch)
                 .await?;
             removed += n;
             self.metrics.deliveries_pruned.add(n);

@@ -38,7 +38,7 @@ impl Hub {
     /// Records that `token`'s plugin called the hub now (for "last poll" on the pages). Kept
     /// in memory: an atomic store under a read lock on every call after the first.
     pub fn note_seen(&self, token: &str) {
-        let now = self.now_ms();
+        let now = self.now().0;
         if let Some(at) = self.last_seen.read().get(token) {
             at.store(now, Ordering::Relaxed);
             return;

@@ -180,7 +180,7 @@ impl Hub {
             fire_on_import: input.fire_on_import,
         };
         self.store
-            .put_webhook_config(&auth.tenant_id, &config, self.now_ms())
+            .put_webhook_config(&auth.tenant_id, &config, self.now())
             .await?;
         Ok(config)
     }
@@ -239,7 +239,7 @@ impl Hub {
             kinds,
             domains,
             fire_on_import: input.fire_on_import,
-            created_at: self.now_ms(),
+            created_at: self.now().0,
             failing_since: None,
             disabled_at: None,
             disabled_reason: None,
@@ -263,7 +263,7 @@ impl Hub {
     pub async fn unsubscribe(&self, tenant: &TenantId, id: &str) -> ApiResult<Subscription> {
         let removed = self
             .store
-            .delete_subscription(tenant, id, self.now_ms())
+            .delete_subscription(tenant, id, self.now())
             .await?
             .ok_or_else(|| ApiError::not_found("webhook subscription"))?;
         tracing::info!(tenant = %tenant, subscription = %id, "webhook subscription removed");

@@ -11,6 +11,7 @@ use crate::records::{
 };
 use crate::store::StoreResult;
 use axum::http::StatusCode;
+use fastcomments_protocol::Millis;
 use std::sync::atomic::Ordering;
 
 impl Hub {
@@ -102,7 +103,7 @@ impl Hub {
             batch.token.clone(),
             batch.comments.len(),
         );
-        let outcome = self.store.upload(batch, self.now_ms()).await?;
+        let outcome = self.store.upload(batch, self.now()).await?;
         self.note_entries(&tenant, &outcome.entries);
         if outcome.deliveries > 0 {
             self.webhook_wake.notify_one();
@@ -133,22 +134,23 @@ impl Hub {
         tenant: &TenantId,
         id: &str,
         overlap: std::time::Duration,
-    ) -> StoreResult<(ApiSecret, ApiSecret, i64)> {
-        let now = self.now_ms();
-        let retires_at = now.saturating_add(i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX));
+    ) -> StoreResult<(ApiSecret, ApiSecret, Millis)> {
+        let now = self.now();
+        let overlap = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
+        let retires_at = Millis(now.0.saturating_add(overlap));
         let new = ApiSecret {
             id: crate::ids::object_id(),
             tenant_id: tenant.to_owned(),
             domain: String::new(), // the store sets the old secret's
             secret: crate::ids::api_secret(),
-            created_at: now,
+            created_at: now.0,
         };
         let (old, new) = self
             .store
             .rotate_secret(tenant, id, &new, retires_at)
             .await?;
         self.tenant_secrets.write().remove(tenant);
-        tracing::info!(tenant = tenant.as_str(), old = %old.id, new = %new.id, domain = %new.domain, retires_at, "API secret rotation started");
+        tracing::info!(tenant = tenant.as_str(), old = %old.id, new = %new.id, domain = %new.domain, retires_at = retires_at.0, "API secret rotation started");
         Ok((old, new, retires_at))
     }
 
@@ -163,7 +165,7 @@ impl Hub {
         let reason = (!enabled).then_some("disabled by the tenant");
         let s = self
             .store
-            .set_subscription_enabled(tenant, id, enabled, reason, self.now_ms())
+            .set_subscription_enabled(tenant, id, enabled, reason, self.now())
             .await?;
         tracing::info!(
             tenant = tenant.as_str(),
@@ -184,7 +186,7 @@ impl Hub {
         if !d.subscription_id.is_empty() {
             let removed = self
                 .store
-                .delete_subscription(&d.tenant_id, &d.subscription_id, self.now_ms())
+                .delete_subscription(&d.tenant_id, &d.subscription_id, self.now())
                 .await?;
             if removed.is_some() {
                 self.metrics.subscriptions_disabled_here.inc();
@@ -205,7 +207,7 @@ impl Hub {
         if slot.as_ref().is_some_and(|t| t.url == d.url) {
             *slot = None;
             self.store
-                .put_webhook_config(&d.tenant_id, &config, self.now_ms())
+                .put_webhook_config(&d.tenant_id, &config, self.now())
                 .await?;
             self.metrics.subscriptions_disabled_here.inc();
             tracing::warn!(tenant = %d.tenant_id, domain = %d.config_domain, kind = d.kind.as_str(), url = %crate::redact::url(&d.url), delivery = %d.id, "the receiver answered 410 Gone: the configuration's target for this kind removed (unsubscribed)");
@@ -217,7 +219,7 @@ impl Hub {
     pub async fn retry_delivery(&self, tenant: &TenantId, id: &str) -> StoreResult<Delivery> {
         let d = self
             .store
-            .retry_delivery(tenant, id, self.now_ms(), self.config.webhook_max_attempts)
+            .retry_delivery(tenant, id, self.now(), self.config.webhook_max_attempts)
             .await?;
         self.webhook_wake.notify_one();
         Ok(d)
@@ -244,7 +246,7 @@ impl Hub {
                 // first; a plugin `PUT` racing with this finds one record either way.
                 self.register_token(&TokenRecord::pending(
                     token,
-                    self.now_ms(),
+                    self.now(),
                     self.config.initial_batch_size,
                 ))
                 .await?
@@ -258,7 +260,7 @@ impl Hub {
                     Some(allow) if allow != record.api_secret_allowed => {
                         let mut next = record.clone();
                         next.api_secret_allowed = allow;
-                        let (saved, _) = self.store.save_token(&next, None, self.now_ms()).await?;
+                        let (saved, _) = self.store.save_token(&next, None, self.now()).await?;
                         self.token_changed(&saved.token);
                         Ok(saved)
                     }
@@ -267,7 +269,7 @@ impl Hub {
             }
             TokenState::Validated => return Err(ApiError::not_found("integration token")),
             TokenState::Revoked => return Err(revoked()),
-            TokenState::Pending if record.created_at + ttl < self.now_ms() => {
+            TokenState::Pending if record.created_at + ttl < self.now().0 => {
                 return Err(ApiError::new(
                     StatusCode::GONE,
                     Code::TokenExpired,
@@ -280,12 +282,12 @@ impl Hub {
         let mut next = record.clone();
         next.tenant_id = Some(tenant.to_owned());
         next.state = TokenState::Validated;
-        next.acknowledged_at = Some(self.now_ms());
+        next.acknowledged_at = Some(self.now().0);
         next.skip_requested = skip;
         next.upload_finished = skip;
         next.api_secret_allowed = allow_api_secret.unwrap_or(false);
         let entry = skip.then(|| NewEntry::setup_completed(token));
-        let (saved, written) = self.store.save_token(&next, entry, self.now_ms()).await?;
+        let (saved, written) = self.store.save_token(&next, entry, self.now()).await?;
         if let Some(e) = written {
             self.note_entries(tenant, &[e]);
         }
@@ -294,17 +296,12 @@ impl Hub {
         Ok(saved)
     }
 
-    /// Queues again every failed delivery of `tenant` that failed at or after `since_ms`, each
+    /// Queues again every failed delivery of `tenant` that failed at or after `since`, each
     /// with a fresh budget of attempts, due now; returns how many.
-    pub async fn retry_failed_since(&self, tenant: &TenantId, since_ms: i64) -> StoreResult<u64> {
+    pub async fn retry_failed_since(&self, tenant: &TenantId, since: Millis) -> StoreResult<u64> {
         let n = self
             .store
-            .retry_failed_since(
-                tenant,
-                since_ms,
-                self.now_ms(),
-                self.config.webhook_max_attempts,
-            )
+            .retry_failed_since(tenant, since, self.now(), self.config.webhook_max_attempts)
             .await?;
         if n > 0 {
             self.webhook_wake.notify_one();

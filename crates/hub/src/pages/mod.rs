@@ -131,7 +131,7 @@ fn session_cookie(parts: &axum::http::HeaderMap) -> Option<String> {
 
 /// Finds the session, checks the CSRF token of every `POST`, and adds the pages' headers.
 async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> Response {
-    let now = state.hub.now_ms();
+    let now = state.hub.now().0;
     // The pages' background polls (`*.json`) are not a person using the session.
     let used = !req.uri().path().ends_with(".json");
     let cookie = session_cookie(req.headers());

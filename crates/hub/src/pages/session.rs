@@ -14,6 +14,7 @@
 use crate::ids::{self, TenantId};
 use crate::records::SessionRecord;
 use crate::store::{SessionStore, StoreResult};
+use fastcomments_protocol::Millis;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -197,7 +198,7 @@ impl Sessions {
             flash: None,
         };
         self.store
-            .delete_expired_sessions(now - IDLE, now - LIFETIME)
+            .delete_expired_sessions(Millis(now - IDLE), Millis(now - LIFETIME))
             .await?;
         self.store.save_session(&s.record()?, MAX_ANONYMOUS).await?;
         Ok(s)
@@ -216,7 +217,7 @@ impl Sessions {
             return Ok(None);
         }
         if used && now - s.seen_at >= TOUCH_EVERY {
-            self.store.touch_session(id, now).await?;
+            self.store.touch_session(id, Millis(now)).await?;
             s.seen_at = now;
         }
         Ok(Some(s))

@@ -104,7 +104,7 @@ pub async fn submit(
         (None, None) => return message_page(StatusCode::FORBIDDEN, "Refused", "No session."),
     };
     let hub = &state.hub;
-    let now = hub.now_ms();
+    let now = hub.now().0;
     let form_again = |status: StatusCode, error: String| {
         render(
             status,

@@ -2,7 +2,7 @@
 //! dispatcher, `/metrics` and the admin pages.
 
 use crate::ids::TenantId;
-use fastcomments_protocol::WebhookEventKind;
+use fastcomments_protocol::{Millis, WebhookEventKind};
 
 /// Where a delivery is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,7 +120,7 @@ pub fn target_host(url: &str) -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct DueQuery<'a> {
     /// Due at or before this instant, epoch ms.
-    pub now_ms: i64,
+    pub now: Millis,
     /// At most this many in all.
     pub limit: u64,
     /// At most this many per target host.

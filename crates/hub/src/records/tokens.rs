@@ -1,6 +1,7 @@
 //! Integration tokens: a plugin's credential and where its setup is.
 
 use crate::ids::TenantId;
+use fastcomments_protocol::Millis;
 
 /// Where an integration token is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +72,7 @@ pub struct TokenRecord {
 
 impl TokenRecord {
     /// A token just registered: pending, no tenant, nothing uploaded.
-    pub fn pending(token: &str, now_ms: i64, batch_size: i64) -> TokenRecord {
+    pub fn pending(token: &str, now: Millis, batch_size: i64) -> TokenRecord {
         TokenRecord {
             token: token.to_owned(),
             tenant_id: None,
@@ -79,7 +80,7 @@ impl TokenRecord {
             integration_type: None,
             domain: None,
             skip_requested: false,
-            created_at: now_ms,
+            created_at: now.0,
             acknowledged_at: None,
             upload_received: 0,
             upload_finished: false,

@@ -170,14 +170,14 @@ pub struct Prepared {
 pub fn prepare_upload(
     comments: &[UploadComment],
     tenant: &TenantId,
-    now_ms: i64,
+    now: Millis,
 ) -> Result<Vec<Option<Prepared>>, serde_json::Error> {
     let none = HashMap::new();
     comments
         .iter()
         .map(|up| {
             let id = crate::ids::object_id();
-            let mut comment = merge_upload(None, up, tenant, &id, Millis(now_ms));
+            let mut comment = merge_upload(None, up, tenant, &id, now);
             set_upload_parent(&mut comment, up, &none);
             let doc = serde_json::to_string(&comment)?;
             Ok(Some(Prepared { comment, doc }))
@@ -242,13 +242,12 @@ pub fn plan_upload(
     token: &str,
     context: UploadContext,
     prepared: &mut [Option<Prepared>],
-    now_ms: i64,
+    now: Millis,
 ) -> UploadPlan {
     let UploadContext {
         known,
         mut ext_to_id,
     } = context;
-    let now = Millis(now_ms);
     let mut plan = UploadPlan::default();
     let mut counted: HashSet<String> = HashSet::new();
     for (i, up) in comments.iter().enumerate() {

@@ -31,7 +31,7 @@ use crate::records::{
 };
 
 use async_trait::async_trait;
-use fastcomments_protocol::{Comment, CommentIdMapping, Vote};
+use fastcomments_protocol::{Comment, CommentIdMapping, Millis, Vote};
 
 /// What queuing a change's webhooks did (inside a backend's transaction).
 #[derive(Debug, Default, Clone, Copy)]
@@ -338,8 +338,8 @@ pub trait StoreReads: Send + Sync + 'static {
 
     /// A tenant's webhook configurations.
     async fn webhook_configs(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookConfig>>;
-    /// When the earliest pending delivery due strictly after `after_ms` is due.
-    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
+    /// When the earliest pending delivery due strictly after `after` is due.
+    async fn next_due_at(&self, after: Millis) -> StoreResult<Option<Millis>>;
     /// Totals of the outbox, for `/metrics`.
     async fn webhook_stats(&self) -> StoreResult<WebhookStats>;
     /// A tenant's subscriptions, oldest first.
@@ -381,14 +381,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The session with this id.
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
     /// Marks a session used at `seen_at`.
-    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()>;
+    async fn touch_session(&self, id: &str, seen_at: Millis) -> StoreResult<()>;
     /// Ends a session.
     async fn delete_session(&self, id: &str) -> StoreResult<()>;
     /// Ends every session last used before `seen_before` or created before `created_before`.
     async fn delete_expired_sessions(
         &self,
-        seen_before: i64,
-        created_before: i64,
+        seen_before: Millis,
+        created_before: Millis,
     ) -> StoreResult<u64>;
 }
 
@@ -439,10 +439,10 @@ pub trait Store: StoreReads + SessionStore {
         tenant: &TenantId,
         old_id: &str,
         new: &ApiSecret,
-        retires_at: i64,
+        retires_at: Millis,
     ) -> StoreResult<(ApiSecret, ApiSecret)>;
-    /// Removes every secret whose retirement is due at `now_ms`; returns them.
-    async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>>;
+    /// Removes every secret whose retirement is due at `now`; returns them.
+    async fn retire_secrets(&self, now: Millis) -> StoreResult<Vec<ApiSecret>>;
     /// Inserts a pending token, or returns the record already stored under that token.
     async fn register_token(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
     /// Replaces a token's record; with `entry`, appends it to the record's tenant timeline in
@@ -452,7 +452,7 @@ pub trait Store: StoreReads + SessionStore {
         &self,
         record: &TokenRecord,
         entry: Option<NewEntry>,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)>;
     /// Halves the token's upload batch size (not below 1) after a 413, touching nothing else,
     /// so a concurrent upload's progress is never overwritten.
@@ -471,7 +471,7 @@ pub trait Store: StoreReads + SessionStore {
     /// the token forgets which comments it uploaded, so `start` counts from 0 again.
     async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
     /// Deletes pending tokens registered before `created_before`.
-    async fn delete_expired_pending(&self, created_before: i64) -> StoreResult<u64>;
+    async fn delete_expired_pending(&self, created_before: Millis) -> StoreResult<u64>;
     /// Keeps at most `per_address` pending tokens registered from `from` and, when `overall`
     /// is given, at most that many pending tokens in all, removing the oldest first (issue 20
     /// §3: anonymous registrations cannot fill the disk). Returns the tokens removed.
@@ -482,26 +482,26 @@ pub trait Store: StoreReads + SessionStore {
         overall: Option<u64>,
     ) -> StoreResult<Vec<String>>;
     /// Applies one API change with its timeline entries, atomically.
-    async fn apply(&self, tenant: &TenantId, change: Change, now_ms: i64) -> StoreResult<Applied>;
+    async fn apply(&self, tenant: &TenantId, change: Change, now: Millis) -> StoreResult<Applied>;
     /// Upserts an upload batch from `token` (SPEC §1.4), atomically with its timeline entries
     /// and the token's progress.
-    async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome>;
+    async fn upload(&self, batch: UploadBatch, now: Millis) -> StoreResult<UploadOutcome>;
     /// Stores plugin-local ids in `meta.wpId`; returns how many comments were found.
     async fn set_local_ids(
         &self,
         tenant: &TenantId,
         mappings: &[CommentIdMapping],
     ) -> StoreResult<u64>;
-    /// Deletes entries older than `before_ms` in every tenant; returns how many.
-    async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64>;
+    /// Deletes entries older than `before` in every tenant; returns how many.
+    async fn prune_timeline(&self, before: Millis) -> StoreResult<u64>;
     /// Creates or replaces the configuration of `config.domain`.
     async fn put_webhook_config(
         &self,
         tenant: &TenantId,
         config: &WebhookConfig,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<()>;
-    /// Hands this hub due deliveries to send: pending, due at `q.now_ms`, whose comment has no
+    /// Hands this hub due deliveries to send: pending, due at `q.now`, whose comment has no
     /// earlier pending delivery, in due order, at most `q.limit` in all and `q.per_host` per
     /// [`Delivery::target_host`], leaving out the ids in `q.exclude` (those in flight here) and
     /// the deliveries to `q.skip_hosts` and of `q.skip_tenants` (those at their in-flight
@@ -515,12 +515,12 @@ pub trait Store: StoreReads + SessionStore {
     async fn release_claims(&self, ids: &[String]) -> StoreResult<()>;
     /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile
     /// — and notes each subscription's health (a 2xx ends its failing streak).
-    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()>;
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: Millis) -> StoreResult<()>;
     /// Removes at most `limit` succeeded or cancelled deliveries last changed before
-    /// `before_ms`, with their attempts, in one short transaction; returns how many. The
+    /// `before`, with their attempts, in one short transaction; returns how many. The
     /// caller repeats it until it returns less than `limit`, so retention never holds the
     /// writer for long.
-    async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64>;
+    async fn prune_deliveries(&self, before: Millis, limit: u64) -> StoreResult<u64>;
     /// Creates a subscription, unless the tenant has one of the same form (URL, method,
     /// kinds, domains, imports): then that one, and `false`. [`StoreError::Conflict`] when
     /// the tenant has [`MAX_SUBSCRIPTIONS`](crate::records::MAX_SUBSCRIPTIONS) already.
@@ -530,48 +530,48 @@ pub trait Store: StoreReads + SessionStore {
         &self,
         tenant: &TenantId,
         id: &str,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Option<Subscription>>;
     /// Disables a subscription (its waiting deliveries become `paused`, new ones are queued
-    /// paused) or enables it (paused ones are due again at `now_ms`, in their order).
+    /// paused) or enables it (paused ones are due again at `now`, in their order).
     async fn set_subscription_enabled(
         &self,
         tenant: &TenantId,
         id: &str,
         enabled: bool,
         reason: Option<&str>,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Subscription>;
     /// Disables every enabled subscription whose attempts have all failed since
-    /// `failing_before_ms` or earlier (see [`Subscription::failing_since`], kept up to date by
+    /// `failing_before` or earlier (see [`Subscription::failing_since`], kept up to date by
     /// [`Store::record_attempts`]); returns them.
     async fn disable_failing_subscriptions(
         &self,
-        failing_before_ms: i64,
-        now_ms: i64,
+        failing_before: Millis,
+        now: Millis,
     ) -> StoreResult<Vec<Subscription>>;
     /// Cancels a queued or retrying delivery.
     async fn cancel_delivery(
         &self,
         tenant: &TenantId,
         id: &str,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Delivery>;
     /// Queues a failed or cancelled delivery again, with `extra_attempts` more attempts.
     async fn retry_delivery(
         &self,
         tenant: &TenantId,
         id: &str,
-        now_ms: i64,
+        now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<Delivery>;
     /// Queues again every failed delivery of the tenant that failed (last changed) at or after
-    /// `since_ms`, each with `extra_attempts` more attempts, due at `now_ms`; returns how many.
+    /// `since`, each with `extra_attempts` more attempts, due at `now`; returns how many.
     async fn retry_failed_since(
         &self,
         tenant: &TenantId,
-        since_ms: i64,
-        now_ms: i64,
+        since: Millis,
+        now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<u64>;
 }

@@ -11,6 +11,7 @@ use crate::records::{Applied, Change, NewEntry};
 use crate::rules;
 use crate::store::rows::vote_from_row;
 use crate::store::{Enqueued, StoreError, StoreResult};
+use fastcomments_protocol::Millis;
 
 /// Applies one API change inside the caller's transaction (on SQLite the group-commit
 /// writer's, on PostgreSQL its own).
@@ -18,7 +19,7 @@ pub(in crate::store) async fn apply_in(
     tx: &mut Conn,
     tenant: &TenantId,
     change: Change,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Applied> {
     use fastcomments_protocol::EventType as E;
     let mut entries = Vec::new();
@@ -143,13 +144,13 @@ pub(in crate::store) async fn apply_in(
             (comment, Some(vote))
         }
     };
-    let entries = append_entries(tx, tenant, entries, now_ms).await?;
+    let entries = append_entries(tx, tenant, entries, now).await?;
     let mut queued = Enqueued::default();
     if let (Some(c), Some(last)) = (comment.as_ref(), entries.last()) {
         let targets = load_webhook_targets(tx, tenant).await?;
         if !targets.is_empty() {
             let changes = [(webhook_kind, c, last.created_at)];
-            queued = enqueue_webhooks(tx, tenant, &targets, &changes, false, now_ms).await?;
+            queued = enqueue_webhooks(tx, tenant, &targets, &changes, false, now).await?;
         }
     }
     Ok(Applied {

@@ -6,6 +6,7 @@ use crate::ids::TenantId;
 use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, Notice};
 use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use sqlx::{QueryBuilder, Row};
 
 pub(in crate::store) async fn find_deliveries(
@@ -61,8 +62,8 @@ pub(in crate::store) async fn delivery_counts(
 pub(in crate::store) async fn retry_failed_since(
     store: &Backend,
     tenant: &TenantId,
-    since_ms: i64,
-    now_ms: i64,
+    since: Millis,
+    now: Millis,
     extra_attempts: i64,
 ) -> StoreResult<u64> {
     let mut tx = store.writes().begin().await?;
@@ -72,11 +73,11 @@ pub(in crate::store) async fn retry_failed_since(
          WHERE tenant_id = ? AND status = 'failed' AND updated_at >= ?"
     );
     let done = sqlx::query(&sql(&text))
-        .bind(now_ms)
-        .bind(now_ms)
+        .bind(now.0)
+        .bind(now.0)
         .bind(extra_attempts)
         .bind(tenant.as_str())
-        .bind(since_ms)
+        .bind(since.0)
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() > 0 {

@@ -12,7 +12,7 @@ use crate::records::{
 use crate::rules;
 use crate::store::rows::{attempt_from_row, delivery_from_row, subscription_from_row, StoreRow};
 use crate::store::{Enqueued, StoreError, StoreResult};
-use fastcomments_protocol::{Comment, WebhookEventKind};
+use fastcomments_protocol::{Comment, Millis, WebhookEventKind};
 use sqlx::QueryBuilder;
 
 pub(in crate::store) async fn load_webhook_configs(
@@ -60,7 +60,7 @@ pub(in crate::store) async fn enqueue_webhooks(
     targets: &WebhookTargets,
     changes: &[(WebhookEventKind, &Comment, i64)],
     imported: bool,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Enqueued> {
     let (rows, unmatched) = rules::webhooks::plan_deliveries(tenant, targets, changes, imported)?;
     let per_row = 19;
@@ -86,9 +86,9 @@ pub(in crate::store) async fn enqueue_webhooks(
                 .push_bind(d.status.as_str())
                 .push_bind(0i64)
                 .push_bind(0i64)
-                .push_bind(now_ms)
-                .push_bind(now_ms)
-                .push_bind(now_ms);
+                .push_bind(now.0)
+                .push_bind(now.0)
+                .push_bind(now.0);
         });
         qb.build().execute(&mut *conn).await?;
     }
@@ -113,7 +113,7 @@ pub(in crate::store) async fn put_webhook_config(
     store: &Backend,
     tenant: &TenantId,
     config: &WebhookConfig,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<()> {
     sqlx::query(&sql(
         "INSERT INTO webhook_configs (tenant_id, domain, config, updated_at) VALUES (?, ?, ?, ?) \
@@ -122,7 +122,7 @@ pub(in crate::store) async fn put_webhook_config(
     .bind(tenant.as_str())
     .bind(&config.domain)
     .bind(serde_json::to_string(config)?)
-    .bind(now_ms)
+    .bind(now.0)
     .execute(store.writes())
     .await?;
     Ok(())
@@ -130,18 +130,18 @@ pub(in crate::store) async fn put_webhook_config(
 
 pub(in crate::store) async fn next_due_at(
     store: &Backend,
-    after_ms: i64,
-) -> StoreResult<Option<i64>> {
+    after: Millis,
+) -> StoreResult<Option<Millis>> {
     // A claimed delivery is due again when its claim ends (if nobody records it first).
     let text = format!(
         "SELECT MIN({GREATEST}(next_attempt_at, COALESCE(lease_until, 0))) FROM webhook_deliveries \
          WHERE status IN ('queued', 'retrying') AND {GREATEST}(next_attempt_at, COALESCE(lease_until, 0)) > ?"
     );
     let next: Option<i64> = sqlx::query_scalar(&sql(&text))
-        .bind(after_ms)
+        .bind(after.0)
         .fetch_one(store.reads())
         .await?;
-    Ok(next)
+    Ok(next.map(Millis))
 }
 
 pub(in crate::store) async fn deliveries(
@@ -190,13 +190,13 @@ async fn change_delivery(
     tenant: &TenantId,
     id: &str,
     text: &str,
-    now_ms: i64,
+    now: Millis,
     extra: Option<i64>,
     wrong_state: &str,
 ) -> StoreResult<Delivery> {
     let mut tx = store.writes().begin().await?;
     let text = sql(text);
-    let mut q = sqlx::query(&text).bind(now_ms);
+    let mut q = sqlx::query(&text).bind(now.0);
     if let Some(n) = extra {
         q = q.bind(n);
     }
@@ -231,7 +231,7 @@ pub(in crate::store) async fn cancel_delivery(
     store: &Backend,
     tenant: &TenantId,
     id: &str,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Delivery> {
     change_delivery(
         store,
@@ -239,7 +239,7 @@ pub(in crate::store) async fn cancel_delivery(
         id,
         "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ?1 \
          WHERE tenant_id = ?2 AND id = ?3 AND status IN ('queued', 'retrying', 'paused') RETURNING *",
-        now_ms,
+        now,
         None,
         "only queued, retrying or paused deliveries can be cancelled",
     )
@@ -250,7 +250,7 @@ pub(in crate::store) async fn retry_delivery(
     store: &Backend,
     tenant: &TenantId,
     id: &str,
-    now_ms: i64,
+    now: Millis,
     extra_attempts: i64,
 ) -> StoreResult<Delivery> {
     let text = format!(
@@ -263,7 +263,7 @@ pub(in crate::store) async fn retry_delivery(
         tenant,
         id,
         &text,
-        now_ms,
+        now,
         Some(extra_attempts),
         "only failed or cancelled deliveries can be retried",
     )

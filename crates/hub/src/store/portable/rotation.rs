@@ -7,6 +7,7 @@ use crate::ids::TenantId;
 use crate::records::{ApiSecret, Notice, SecretRetirement};
 use crate::store::rows::secret_from_row;
 use crate::store::{StoreError, StoreResult};
+use fastcomments_protocol::Millis;
 use sqlx::Row;
 
 pub(in crate::store) async fn rotate_secret(
@@ -14,7 +15,7 @@ pub(in crate::store) async fn rotate_secret(
     tenant: &TenantId,
     old_id: &str,
     new: &ApiSecret,
-    retires_at: i64,
+    retires_at: Millis,
 ) -> StoreResult<(ApiSecret, ApiSecret)> {
     let mut tx = store.writes().begin().await?;
     let row = sqlx::query(&sql(
@@ -51,7 +52,7 @@ pub(in crate::store) async fn rotate_secret(
     ))
     .bind(old_id)
     .bind(tenant.as_str())
-    .bind(retires_at)
+    .bind(retires_at.0)
     .execute(&mut *tx)
     .await?;
     let tenant = tenant.to_owned();
@@ -83,20 +84,20 @@ pub(in crate::store) async fn secret_retirements(
 
 pub(in crate::store) async fn retire_secrets(
     store: &Backend,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Vec<ApiSecret>> {
     let mut tx = store.writes().begin().await?;
     let rows = sqlx::query(&sql(
         "DELETE FROM api_secrets WHERE id IN \
          (SELECT secret_id FROM api_secret_retirements WHERE retires_at <= ?) RETURNING *",
     ))
-    .bind(now_ms)
+    .bind(now.0)
     .fetch_all(&mut *tx)
     .await?;
     sqlx::query(&sql(
         "DELETE FROM api_secret_retirements WHERE retires_at <= ?",
     ))
-    .bind(now_ms)
+    .bind(now.0)
     .execute(&mut *tx)
     .await?;
     let removed: Vec<ApiSecret> = rows

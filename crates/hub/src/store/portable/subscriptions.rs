@@ -7,6 +7,7 @@ use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, DeliveryStatus, Notice, Subscription, MAX_SUBSCRIPTIONS};
 use crate::store::rows::subscription_from_row;
 use crate::store::{StoreError, StoreResult};
+use fastcomments_protocol::Millis;
 use sqlx::query::Query;
 use sqlx::Database;
 
@@ -91,7 +92,7 @@ pub(in crate::store) async fn delete_subscription(
     store: &Backend,
     tenant: &TenantId,
     id: &str,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Option<Subscription>> {
     let mut tx = store.writes().begin().await?;
     let row = sqlx::query(&sql(
@@ -109,7 +110,7 @@ pub(in crate::store) async fn delete_subscription(
              WHERE subscription_id = ? AND status IN ('queued', 'retrying', 'paused')"
         );
         sqlx::query(&sql(&text))
-            .bind(now_ms)
+            .bind(now.0)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -126,7 +127,7 @@ async fn set_enabled_in(
     id: &str,
     enabled: bool,
     reason: Option<&str>,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Option<Subscription>> {
     let row = if enabled {
         sqlx::query(&sql(
@@ -142,7 +143,7 @@ async fn set_enabled_in(
             "UPDATE webhook_subscriptions SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ? \
              WHERE tenant_id = ? AND id = ? RETURNING *",
         ))
-        .bind(now_ms)
+        .bind(now.0)
         .bind(reason)
         .bind(tenant.as_str())
         .bind(id)
@@ -164,8 +165,8 @@ async fn set_enabled_in(
         )
     };
     sqlx::query(&sql(&text))
-        .bind(now_ms)
-        .bind(now_ms)
+        .bind(now.0)
+        .bind(now.0)
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -178,10 +179,10 @@ pub(in crate::store) async fn set_subscription_enabled(
     id: &str,
     enabled: bool,
     reason: Option<&str>,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Subscription> {
     let mut tx = store.writes().begin().await?;
-    let sub = set_enabled_in(&mut tx, tenant, id, enabled, reason, now_ms)
+    let sub = set_enabled_in(&mut tx, tenant, id, enabled, reason, now)
         .await?
         .ok_or(StoreError::NotFound("webhook subscription"))?;
     if enabled {
@@ -194,26 +195,25 @@ pub(in crate::store) async fn set_subscription_enabled(
 
 pub(in crate::store) async fn disable_failing_subscriptions(
     store: &Backend,
-    failing_before_ms: i64,
-    now_ms: i64,
+    failing_before: Millis,
+    now: Millis,
 ) -> StoreResult<Vec<Subscription>> {
     let mut tx = store.writes().begin().await?;
     let due: Vec<(String, String, i64)> = sqlx::query_as(&sql(
         "SELECT tenant_id, id, failing_since FROM webhook_subscriptions \
          WHERE disabled_at IS NULL AND failing_since IS NOT NULL AND failing_since <= ?",
     ))
-    .bind(failing_before_ms)
+    .bind(failing_before.0)
     .fetch_all(&mut *tx)
     .await?;
     let mut disabled = Vec::new();
     for (tenant, id, since) in due {
         let reason = format!(
             "every attempt failed for {} s (since {since} ms after the epoch)",
-            (now_ms - since).max(0) / 1000
+            (now.0 - since).max(0) / 1000
         );
         let tenant = TenantId::from(tenant);
-        if let Some(s) = set_enabled_in(&mut tx, &tenant, &id, false, Some(&reason), now_ms).await?
-        {
+        if let Some(s) = set_enabled_in(&mut tx, &tenant, &id, false, Some(&reason), now).await? {
             disabled.push(s);
         }
     }

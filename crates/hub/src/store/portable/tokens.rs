@@ -8,6 +8,7 @@ use crate::ids::TenantId;
 use crate::records::{NewEntry, Notice, TimelineEntry, TokenRecord};
 use crate::store::rows::token_from_row;
 use crate::store::{StoreError, StoreResult};
+use fastcomments_protocol::Millis;
 use sqlx::query::Query;
 use sqlx::Database;
 
@@ -89,7 +90,7 @@ pub(in crate::store) async fn save_token(
     store: &Backend,
     record: &TokenRecord,
     entry: Option<NewEntry>,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)> {
     let mut tx = store.writes().begin().await?;
     let mut record = record.clone();
@@ -98,7 +99,7 @@ pub(in crate::store) async fn save_token(
         let tenant = record.tenant_id.clone().ok_or_else(|| {
             StoreError::Invalid("a timeline entry needs the token's tenant".into())
         })?;
-        let mut entries = append_entries(&mut tx, &tenant, vec![entry], now_ms).await?;
+        let mut entries = append_entries(&mut tx, &tenant, vec![entry], now).await?;
         let e = entries
             .pop()
             .ok_or_else(|| StoreError::database("entry not appended"))?;
@@ -198,13 +199,13 @@ pub(in crate::store) async fn restart_upload(
 
 pub(in crate::store) async fn delete_expired_pending(
     store: &Backend,
-    created_before: i64,
+    created_before: Millis,
 ) -> StoreResult<u64> {
     let mut tx = store.writes().begin().await?;
     let done = sqlx::query(&sql(
         "DELETE FROM integration_tokens WHERE state = 'pending' AND created_at < ?",
     ))
-    .bind(created_before)
+    .bind(created_before.0)
     .execute(&mut *tx)
     .await?
     .rows_affected();

@@ -22,7 +22,7 @@ use crate::store::rows::{
 };
 use crate::store::{SessionStore, Store, StoreError, StoreReads, StoreResult};
 use async_trait::async_trait;
-use fastcomments_protocol::{Comment, CommentIdMapping, Vote};
+use fastcomments_protocol::{Comment, CommentIdMapping, Millis, Vote};
 use tokio::sync::broadcast;
 
 #[async_trait]
@@ -123,8 +123,8 @@ impl StoreReads for Backend {
         outbox::webhook_configs(self, tenant).await
     }
 
-    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>> {
-        outbox::next_due_at(self, after_ms).await
+    async fn next_due_at(&self, after: Millis) -> StoreResult<Option<Millis>> {
+        outbox::next_due_at(self, after).await
     }
 
     async fn deliveries(
@@ -178,7 +178,7 @@ impl SessionStore for Backend {
         read_one(self, text, &[id], session_from_row).await
     }
 
-    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()> {
+    async fn touch_session(&self, id: &str, seen_at: Millis) -> StoreResult<()> {
         sessions::touch_session(self, id, seen_at).await
     }
 
@@ -188,8 +188,8 @@ impl SessionStore for Backend {
 
     async fn delete_expired_sessions(
         &self,
-        seen_before: i64,
-        created_before: i64,
+        seen_before: Millis,
+        created_before: Millis,
     ) -> StoreResult<u64> {
         sessions::delete_expired_sessions(self, seen_before, created_before).await
     }
@@ -226,17 +226,17 @@ impl Store for Backend {
         tenant: &TenantId,
         old_id: &str,
         new: &ApiSecret,
-        retires_at: i64,
+        retires_at: Millis,
     ) -> StoreResult<(ApiSecret, ApiSecret)> {
         rotation::rotate_secret(self, tenant, old_id, new, retires_at).await
     }
 
-    async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>> {
-        rotation::retire_secrets(self, now_ms).await
+    async fn retire_secrets(&self, now: Millis) -> StoreResult<Vec<ApiSecret>> {
+        rotation::retire_secrets(self, now).await
     }
 
-    async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64> {
-        retention::prune_deliveries(self, before_ms, limit).await
+    async fn prune_deliveries(&self, before: Millis, limit: u64) -> StoreResult<u64> {
+        retention::prune_deliveries(self, before, limit).await
     }
 
     async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)> {
@@ -247,10 +247,10 @@ impl Store for Backend {
         &self,
         tenant: &TenantId,
         id: &str,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Option<Subscription>> {
         self.retrying("delete_subscription", || {
-            subscriptions::delete_subscription(self, tenant, id, now_ms)
+            subscriptions::delete_subscription(self, tenant, id, now)
         })
         .await
     }
@@ -261,22 +261,22 @@ impl Store for Backend {
         id: &str,
         enabled: bool,
         reason: Option<&str>,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Subscription> {
         // Pausing or resuming rewrites the subscription's pending deliveries, which a
         // dispatcher may be claiming at that moment (a deadlock PostgreSQL breaks): run again.
         self.retrying("set_subscription_enabled", || {
-            subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now_ms)
+            subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now)
         })
         .await
     }
 
     async fn disable_failing_subscriptions(
         &self,
-        failing_before_ms: i64,
-        now_ms: i64,
+        failing_before: Millis,
+        now: Millis,
     ) -> StoreResult<Vec<Subscription>> {
-        subscriptions::disable_failing_subscriptions(self, failing_before_ms, now_ms).await
+        subscriptions::disable_failing_subscriptions(self, failing_before, now).await
     }
 
     async fn register_token(&self, r: &TokenRecord) -> StoreResult<TokenRecord> {
@@ -287,10 +287,10 @@ impl Store for Backend {
         &self,
         record: &TokenRecord,
         entry: Option<NewEntry>,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)> {
         self.retrying("save_token", || {
-            tokens::save_token(self, record, entry.clone(), now_ms)
+            tokens::save_token(self, record, entry.clone(), now)
         })
         .await
     }
@@ -317,7 +317,7 @@ impl Store for Backend {
             .await
     }
 
-    async fn delete_expired_pending(&self, created_before: i64) -> StoreResult<u64> {
+    async fn delete_expired_pending(&self, created_before: Millis) -> StoreResult<u64> {
         tokens::delete_expired_pending(self, created_before).await
     }
 
@@ -330,12 +330,12 @@ impl Store for Backend {
         tokens::trim_pending_tokens(self, from, per_address, overall).await
     }
 
-    async fn apply(&self, tenant: &TenantId, change: Change, now_ms: i64) -> StoreResult<Applied> {
-        dialect::apply(self, tenant, change, now_ms).await
+    async fn apply(&self, tenant: &TenantId, change: Change, now: Millis) -> StoreResult<Applied> {
+        dialect::apply(self, tenant, change, now).await
     }
 
-    async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome> {
-        dialect::upload(self, batch, now_ms).await
+    async fn upload(&self, batch: UploadBatch, now: Millis) -> StoreResult<UploadOutcome> {
+        dialect::upload(self, batch, now).await
     }
 
     async fn set_local_ids(
@@ -349,17 +349,17 @@ impl Store for Backend {
         .await
     }
 
-    async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64> {
-        timeline::prune_timeline(self, before_ms).await
+    async fn prune_timeline(&self, before: Millis) -> StoreResult<u64> {
+        timeline::prune_timeline(self, before).await
     }
 
     async fn put_webhook_config(
         &self,
         tenant: &TenantId,
         config: &WebhookConfig,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<()> {
-        outbox::put_webhook_config(self, tenant, config, now_ms).await
+        outbox::put_webhook_config(self, tenant, config, now).await
     }
 
     async fn due_deliveries(&self, q: &DueQuery<'_>) -> StoreResult<Vec<Delivery>> {
@@ -370,36 +370,36 @@ impl Store for Backend {
         dialect::release_claims(self, ids).await
     }
 
-    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()> {
-        webhooks::record_attempts(self, outcomes, now_ms).await
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: Millis) -> StoreResult<()> {
+        webhooks::record_attempts(self, outcomes, now).await
     }
 
     async fn cancel_delivery(
         &self,
         tenant: &TenantId,
         id: &str,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Delivery> {
-        outbox::cancel_delivery(self, tenant, id, now_ms).await
+        outbox::cancel_delivery(self, tenant, id, now).await
     }
 
     async fn retry_delivery(
         &self,
         tenant: &TenantId,
         id: &str,
-        now_ms: i64,
+        now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<Delivery> {
-        outbox::retry_delivery(self, tenant, id, now_ms, extra_attempts).await
+        outbox::retry_delivery(self, tenant, id, now, extra_attempts).await
     }
 
     async fn retry_failed_since(
         &self,
         tenant: &TenantId,
-        since_ms: i64,
-        now_ms: i64,
+        since: Millis,
+        now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<u64> {
-        listing::retry_failed_since(self, tenant, since_ms, now_ms, extra_attempts).await
+        listing::retry_failed_since(self, tenant, since, now, extra_attempts).await
     }
 }

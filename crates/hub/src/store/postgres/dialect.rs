@@ -10,7 +10,7 @@ use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::rules;
 use crate::store::{full_faults, FaultKind, StoreError, StoreResult};
-use fastcomments_protocol::Comment;
+use fastcomments_protocol::{Comment, Millis};
 use sqlx::postgres::{PgConnection, PgPool};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -157,12 +157,12 @@ pub(super) async fn apply(
     store: &Backend,
     tenant: &TenantId,
     change: Change,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Applied> {
     store
         .retrying("apply", || async {
             let mut tx = store.pool.begin().await?;
-            let applied = apply_in(&mut tx, tenant, change.clone(), now_ms).await?;
+            let applied = apply_in(&mut tx, tenant, change.clone(), now).await?;
             tx.commit().await?;
             Ok(applied)
         })
@@ -174,19 +174,19 @@ pub(super) async fn apply(
 pub(super) async fn upload(
     store: &Backend,
     batch: UploadBatch,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<UploadOutcome> {
-    let prepared = rules::upload::prepare_upload(&batch.comments, &batch.tenant_id, now_ms)?;
+    let prepared = rules::upload::prepare_upload(&batch.comments, &batch.tenant_id, now)?;
     let (mut outcome, late_keys) = store
         .retrying("upload", || {
             let mut prepared = prepared.clone();
             let batch = &batch;
-            async move { upload::upload(store, batch, &mut prepared, now_ms).await }
+            async move { upload::upload(store, batch, &mut prepared, now).await }
         })
         .await?;
     let (entries, deliveries) = store
         .retrying("upload links", || {
-            upload::link_late(store, &batch.tenant_id, &batch.token, &late_keys, now_ms)
+            upload::link_late(store, &batch.tenant_id, &batch.token, &late_keys, now)
         })
         .await?;
     outcome.entries.extend(entries);

@@ -11,6 +11,7 @@ use crate::store::postgres::announce;
 use crate::store::postgres::PostgresStore;
 use crate::store::rows::entry_from_row;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use sqlx::postgres::PgConnection;
 use sqlx::Postgres;
 use sqlx::QueryBuilder;
@@ -24,7 +25,7 @@ pub(super) async fn reserve_positions(
     conn: &mut PgConnection,
     tenant: &TenantId,
     count: usize,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Vec<i64>> {
     if count == 0 {
         return Ok(Vec::new());
@@ -36,7 +37,7 @@ pub(super) async fn reserve_positions(
          RETURNING last_ms",
     )
     .bind(tenant.as_str())
-    .bind(now_ms)
+    .bind(now.0)
     .bind(n)
     .fetch_one(&mut *conn)
     .await?;
@@ -48,9 +49,9 @@ pub(super) async fn append_entries(
     conn: &mut PgConnection,
     tenant: &TenantId,
     entries: Vec<NewEntry>,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Vec<TimelineEntry>> {
-    let positions = reserve_positions(conn, tenant, entries.len(), now_ms).await?;
+    let positions = reserve_positions(conn, tenant, entries.len(), now).await?;
     insert_entries(conn, tenant, positions.into_iter().zip(entries).collect()).await
 }
 
@@ -174,18 +175,18 @@ pub(super) async fn timeline_bounds(
     })
 }
 
-pub(super) async fn prune_timeline(store: &PostgresStore, before_ms: i64) -> StoreResult<u64> {
+pub(super) async fn prune_timeline(store: &PostgresStore, before: Millis) -> StoreResult<u64> {
     let mut tx = store.pool.begin().await?;
     sqlx::query(
         "UPDATE tenant_clock SET pruned_through = GREATEST(pruned_through, p.newest) \
          FROM (SELECT tenant_id, MAX(created_at) AS newest FROM timeline WHERE created_at < $1 GROUP BY tenant_id) p \
          WHERE tenant_clock.tenant_id = p.tenant_id",
     )
-    .bind(before_ms)
+    .bind(before.0)
     .execute(&mut *tx)
     .await?;
     let done = sqlx::query("DELETE FROM timeline WHERE created_at < $1")
-        .bind(before_ms)
+        .bind(before.0)
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() > 0 {

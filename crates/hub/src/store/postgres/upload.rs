@@ -22,7 +22,7 @@ use crate::rules;
 use crate::rules::upload::{Prepared, StoredComment};
 use crate::store::rows::StoreRow;
 use crate::store::{Enqueued, StoreError, StoreResult};
-use fastcomments_protocol::{Comment, EventType, WebhookEventKind};
+use fastcomments_protocol::{Comment, EventType, Millis, WebhookEventKind};
 use std::collections::{HashMap, HashSet};
 
 /// Stores `batch` with `prepared` (see [`rules::upload::prepare_upload`]); with the outcome,
@@ -32,7 +32,7 @@ pub(super) async fn upload(
     store: &PostgresStore,
     batch: &UploadBatch,
     prepared: &mut [Option<Prepared>],
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<(UploadOutcome, Vec<String>)> {
     use EventType as E;
     let tenant = &batch.tenant_id;
@@ -100,7 +100,7 @@ pub(super) async fn upload(
         token,
         rules::upload::UploadContext { known, ext_to_id },
         prepared,
-        now_ms,
+        now,
     );
     let mut late_keys: Vec<String> = plan.arrived().into_iter().map(str::to_owned).collect();
 
@@ -143,7 +143,7 @@ pub(super) async fn upload(
     } else {
         Some(load_webhook_targets(&mut tx, tenant).await?)
     };
-    let positions = reserve_positions(&mut tx, tenant, events.len(), now_ms).await?;
+    let positions = reserve_positions(&mut tx, tenant, events.len(), now).await?;
     let (mut new_entries, imported) = event_entries(&mut events, &positions, token);
 
     // 4. The token's progress (an increment: batches of one token may run side by side), and
@@ -151,7 +151,7 @@ pub(super) async fn upload(
     let mut record =
         tokens::add_progress(&mut tx, token, plan.new_for_token, batch.finishes_upload).await?;
     if record.upload_finished && record.setup_completed_at.is_none() {
-        let position = reserve_positions(&mut tx, tenant, 1, now_ms)
+        let position = reserve_positions(&mut tx, tenant, 1, now)
             .await?
             .pop()
             .ok_or_else(|| StoreError::database("no position for SetSetupCompleted"))?;
@@ -163,7 +163,7 @@ pub(super) async fn upload(
     let mut queued = Enqueued::default();
     // A batch that changed nothing (a re-send) has nothing to fire and read no targets.
     if let Some(targets) = targets.filter(|t| t.fire_on_import()) {
-        queued = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms).await?;
+        queued = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now).await?;
     }
     tx.commit().await?;
     let outcome = UploadOutcome {
@@ -219,7 +219,7 @@ pub(super) async fn link_late(
     tenant: &TenantId,
     token: &str,
     keys: &[String],
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<(Vec<TimelineEntry>, usize)> {
     if keys.is_empty() {
         return Ok((Vec::new(), 0));
@@ -258,12 +258,12 @@ pub(super) async fn link_late(
     }
     upsert_comment_rows(&mut tx, events.iter().map(|(_, r)| r)).await?;
     let targets = load_webhook_targets(&mut tx, tenant).await?;
-    let positions = reserve_positions(&mut tx, tenant, events.len(), now_ms).await?;
+    let positions = reserve_positions(&mut tx, tenant, events.len(), now).await?;
     let (new_entries, imported) = event_entries(&mut events, &positions, token);
     let entries = insert_entries(&mut tx, tenant, new_entries).await?;
     let mut deliveries = 0;
     if targets.fire_on_import() {
-        deliveries = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms)
+        deliveries = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now)
             .await?
             .deliveries;
     }

@@ -8,7 +8,7 @@ use super::{lock, webhooks, writer, SqliteStore};
 use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::store::{StoreError, StoreResult};
-use fastcomments_protocol::Comment;
+use fastcomments_protocol::{Comment, Millis};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, SqlitePool};
 use std::borrow::Cow;
@@ -151,18 +151,18 @@ pub(super) async fn apply(
     store: &Backend,
     tenant: &TenantId,
     change: Change,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Applied> {
-    writer::apply(store, tenant, change, now_ms).await
+    writer::apply(store, tenant, change, now).await
 }
 
 /// An upload batch goes to the group-commit writer.
 pub(super) async fn upload(
     store: &Backend,
     batch: UploadBatch,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<UploadOutcome> {
-    writer::upload(store, batch, now_ms).await
+    writer::upload(store, batch, now).await
 }
 
 /// Gives back this hub's claims on `ids` (only the lease to clear).

@@ -31,7 +31,7 @@ async fn recording_attempts_leaves_the_writer_at_synchronous_full() {
         status: DeliveryStatus::Succeeded,
         next_attempt_at: 1,
     };
-    store.record_attempts(&[outcome], 1).await.unwrap();
+    store.record_attempts(&[outcome], Millis(1)).await.unwrap();
     let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
         .fetch_one(&store.writer)
         .await
@@ -73,10 +73,14 @@ async fn a_failing_upload_does_not_take_its_group_down() {
     // All four are queued before the writer runs (one task, polled together): one group.
     let t1 = t1();
     let (a, b, c, d) = tokio::join!(
-        store.upload(upload_batch("tok", &["a1", "a2", "a3"]), 10),
-        store.upload(upload_batch("no-such-token", &["b1"]), 10),
-        store.apply(&t1, Change::CreateComment(Box::new(created.clone())), 10),
-        store.upload(upload_batch("tok", &["c1", "c2"]), 10),
+        store.upload(upload_batch("tok", &["a1", "a2", "a3"]), Millis(10)),
+        store.upload(upload_batch("no-such-token", &["b1"]), Millis(10)),
+        store.apply(
+            &t1,
+            Change::CreateComment(Box::new(created.clone())),
+            Millis(10)
+        ),
+        store.upload(upload_batch("tok", &["c1", "c2"]), Millis(10)),
     );
     assert_eq!(a.unwrap().received, 3);
     assert!(matches!(b, Err(StoreError::NotFound("token"))), "{b:?}");
@@ -152,13 +156,19 @@ async fn payloads(store: &SqliteStore) -> Vec<(String, Option<Comment>)> {
 async fn events_keep_the_comment_as_of_the_event() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_token(dir.path()).await;
-    let first = store.upload(upload_batch("tok", &["a"]), 10).await.unwrap();
+    let first = store
+        .upload(upload_batch("tok", &["a"]), Millis(10))
+        .await
+        .unwrap();
     let id = first.comment_ids["a"].clone();
     // The same comment again, unchanged: no event; then with a new text: an update event.
-    store.upload(upload_batch("tok", &["a"]), 11).await.unwrap();
+    store
+        .upload(upload_batch("tok", &["a"]), Millis(11))
+        .await
+        .unwrap();
     let mut edited = upload_batch("tok", &["a"]);
     edited.comments[0].comment = "edited by the plugin".into();
-    store.upload(edited, 12).await.unwrap();
+    store.upload(edited, Millis(12)).await.unwrap();
     let patch = CommentPatch {
         comment: Some("edited through the API".into()),
         ..Default::default()
@@ -170,12 +180,12 @@ async fn events_keep_the_comment_as_of_the_event() {
                 id: id.clone(),
                 patch,
             },
-            13,
+            Millis(13),
         )
         .await
         .unwrap();
     store
-        .apply(&t1(), Change::DeleteComment { id: id.clone() }, 14)
+        .apply(&t1(), Change::DeleteComment { id: id.clone() }, Millis(14))
         .await
         .unwrap();
     let seen = payloads(&store).await;
@@ -227,7 +237,10 @@ async fn a_database_from_before_payload_references_is_upgraded() {
         pool.close().await;
     }
     let store = store_with_token(dir.path()).await;
-    store.upload(upload_batch("tok", &["a"]), 10).await.unwrap();
+    store
+        .upload(upload_batch("tok", &["a"]), Millis(10))
+        .await
+        .unwrap();
     let kinds: Vec<String> = store
         .read_timeline(&everything_seen_by_another_token(false))
         .await
@@ -305,7 +318,7 @@ async fn an_unreadable_document_does_not_fail_its_page() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_token(dir.path()).await;
     store
-        .upload(upload_batch("tok", &["a", "b"]), 10)
+        .upload(upload_batch("tok", &["a", "b"]), Millis(10))
         .await
         .unwrap();
     sqlx::query("UPDATE comments SET doc = '{\"not\":\"a comment\"}' WHERE external_id = 'a'")
@@ -393,7 +406,11 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                     up.comment = text;
                     let c = rules::merge_upload(None, &up, &t1(), &ids::object_id(), Millis(5));
                     let r = store
-                        .apply(&t1(), Change::CreateComment(Box::new(c.clone())), 10)
+                        .apply(
+                            &t1(),
+                            Change::CreateComment(Box::new(c.clone())),
+                            Millis(10),
+                        )
                         .await;
                     Acked::Comment(c.id, Done::of(&r))
                 }
@@ -404,7 +421,7 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                     for c in &mut batch.comments {
                         c.comment = text.clone();
                     }
-                    let r = store.upload(batch, 10).await;
+                    let r = store.upload(batch, Millis(10)).await;
                     Acked::Upload(exts, Done::of(&r))
                 }
                 2 => {

@@ -11,6 +11,7 @@ use crate::store::sqlite::entry_from_row;
 use crate::store::sqlite::on_own_handle;
 use crate::store::sqlite::SqliteStore;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::QueryBuilder;
 use sqlx::Row;
@@ -21,9 +22,9 @@ pub(super) async fn append_entries(
     conn: &mut SqliteConnection,
     tenant: &TenantId,
     entries: Vec<NewEntry>,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Vec<TimelineEntry>> {
-    let positions = reserve_positions(conn, tenant, entries.len(), now_ms).await?;
+    let positions = reserve_positions(conn, tenant, entries.len(), now).await?;
     let rows: Vec<EntryRow> = entries
         .into_iter()
         .zip(positions)
@@ -37,12 +38,12 @@ pub(super) async fn append_entries(
 }
 
 /// Hands out the next `count` positions of a tenant's clock (strictly increasing, never
-/// behind `now_ms`'s past positions) and moves the clock past them.
+/// behind `now`'s past positions) and moves the clock past them.
 pub(super) async fn reserve_positions(
     conn: &mut SqliteConnection,
     tenant: &TenantId,
     count: usize,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Vec<i64>> {
     if count == 0 {
         return Ok(Vec::new());
@@ -55,7 +56,7 @@ pub(super) async fn reserve_positions(
     let mut position = last.unwrap_or(0);
     let mut positions = Vec::with_capacity(count);
     for _ in 0..count {
-        position = next_position(now_ms, position);
+        position = next_position(now, position);
         positions.push(position);
     }
     sqlx::query(
@@ -183,19 +184,19 @@ pub(super) async fn timeline_bounds(
     })
 }
 
-pub(super) async fn prune_timeline(store: &SqliteStore, before_ms: i64) -> StoreResult<u64> {
+pub(super) async fn prune_timeline(store: &SqliteStore, before: Millis) -> StoreResult<u64> {
     let mut tx = store.writer.begin().await?;
     sqlx::query(
         "UPDATE tenant_clock SET pruned_through = MAX(pruned_through, \
          (SELECT MAX(created_at) FROM timeline t WHERE t.tenant_id = tenant_clock.tenant_id AND t.created_at < ?)) \
          WHERE EXISTS (SELECT 1 FROM timeline t WHERE t.tenant_id = tenant_clock.tenant_id AND t.created_at < ?)",
     )
-    .bind(before_ms)
-    .bind(before_ms)
+    .bind(before.0)
+    .bind(before.0)
     .execute(&mut *tx)
     .await?;
     let done = sqlx::query("DELETE FROM timeline WHERE created_at < ?")
-        .bind(before_ms)
+        .bind(before.0)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

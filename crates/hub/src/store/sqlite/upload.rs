@@ -23,7 +23,7 @@ use crate::store::sqlite::EntryRow;
 use crate::store::Enqueued;
 use crate::store::StoreError;
 use crate::store::StoreResult;
-use fastcomments_protocol::WebhookEventKind;
+use fastcomments_protocol::{Millis, WebhookEventKind};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -34,7 +34,7 @@ pub(super) async fn upload_in(
     tx: &mut SqliteConnection,
     batch: &UploadBatch,
     prepared: &mut [Option<Prepared>],
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<UploadOutcome> {
     use fastcomments_protocol::EventType as E;
     let tenant = &batch.tenant_id;
@@ -107,7 +107,7 @@ pub(super) async fn upload_in(
         token,
         rules::upload::UploadContext { known, ext_to_id },
         prepared,
-        now_ms,
+        now,
     );
 
     // 3. Stored children that were waiting for a parent that arrived now.
@@ -131,10 +131,9 @@ pub(super) async fn upload_in(
     }
     let wants_setup_entry = record.upload_finished && record.setup_completed_at.is_none();
     let events = writes.iter().filter(|w| w.event.is_some()).count();
-    let mut positions =
-        reserve_positions(tx, tenant, events + usize::from(wants_setup_entry), now_ms)
-            .await?
-            .into_iter();
+    let mut positions = reserve_positions(tx, tenant, events + usize::from(wants_setup_entry), now)
+        .await?
+        .into_iter();
     let mut rows = Vec::with_capacity(writes.len());
     let mut entries = Vec::with_capacity(events + 1);
     let mut imported = Vec::new();
@@ -201,7 +200,7 @@ pub(super) async fn upload_in(
     if !imported.is_empty() {
         let targets = load_webhook_targets(tx, tenant).await?;
         if targets.fire_on_import() {
-            queued = enqueue_webhooks(tx, tenant, &targets, &imported, true, now_ms).await?;
+            queued = enqueue_webhooks(tx, tenant, &targets, &imported, true, now).await?;
         }
     }
     write_token(tx, &record).await?;

@@ -12,7 +12,7 @@ use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// A time the promises start at (epoch ms); positions are at or after the `now_ms` given.
+/// A time the promises start at (epoch ms); positions are at or after the `now` given.
 pub const T0: i64 = 1_700_000_000_000;
 
 /// A fresh, empty store, and whatever must live as long as it (a temporary directory).
@@ -77,14 +77,14 @@ pub async fn tenant(store: &dyn Store, id: &str) -> TenantId {
 /// Registers `token` and acknowledges it for `tenant`, as the setup page does.
 pub async fn validated_token(store: &dyn Store, tenant: &TenantId, token: &str) -> TokenRecord {
     let pending = store
-        .register_token(&TokenRecord::pending(token, T0, 100))
+        .register_token(&TokenRecord::pending(token, Millis(T0), 100))
         .await
         .unwrap();
     let mut record = pending;
     record.tenant_id = Some(tenant.clone());
     record.state = TokenState::Validated;
     record.acknowledged_at = Some(T0);
-    store.save_token(&record, None, T0).await.unwrap().0
+    store.save_token(&record, None, Millis(T0)).await.unwrap().0
 }
 
 /// A comment as the comments API makes it (not stored).
@@ -109,7 +109,7 @@ pub fn new_comment(tenant: &TenantId, url_id: &str, text: &str) -> Comment {
 pub async fn create(store: &dyn Store, tenant: &TenantId, url_id: &str, text: &str) -> Comment {
     let c = new_comment(tenant, url_id, text);
     store
-        .apply(tenant, Change::CreateComment(Box::new(c)), T0)
+        .apply(tenant, Change::CreateComment(Box::new(c)), Millis(T0))
         .await
         .unwrap()
         .comment
@@ -129,7 +129,7 @@ pub async fn edit(store: &dyn Store, tenant: &TenantId, id: &str, text: &str, no
                 id: id.to_owned(),
                 patch,
             },
-            now,
+            Millis(now),
         )
         .await
         .unwrap()
@@ -225,7 +225,7 @@ pub async fn cast(store: &dyn Store, vote: &Vote, now: i64) -> Applied {
         .apply(
             &TenantId::from(vote.tenant_id.as_str()),
             Change::AddVote(Box::new(vote.clone())),
-            now,
+            Millis(now),
         )
         .await
         .unwrap()

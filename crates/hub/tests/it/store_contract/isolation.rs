@@ -3,7 +3,7 @@
 use super::fixtures::*;
 use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
-use fastcomments_protocol::{Comment, CommentIdMapping, Vote, VoteDirection};
+use fastcomments_protocol::{Comment, CommentIdMapping, Millis, Vote, VoteDirection};
 use std::sync::Arc;
 
 /// One of everything for a tenant, on the thread `/same` that both tenants use.
@@ -28,14 +28,18 @@ async fn seed(store: &dyn Store, id: &str) -> Seeded {
     store.add_secret(&secret).await.unwrap();
     let url = format!("https://hooks.example/{id}");
     store
-        .put_webhook_config(&t, &hooks(&format!("{id}.example"), &url, false), T0)
+        .put_webhook_config(
+            &t,
+            &hooks(&format!("{id}.example"), &url, false),
+            Millis(T0),
+        )
         .await
         .unwrap();
     let mut c = new_comment(&t, "/same", &format!("{id}'s comment"));
     c.domain = Some(format!("{id}.example"));
     c.external_id = Some("shared-ext".into());
     let comment = store
-        .apply(&t, Change::CreateComment(Box::new(c)), T0)
+        .apply(&t, Change::CreateComment(Box::new(c)), Millis(T0))
         .await
         .unwrap()
         .comment
@@ -123,21 +127,21 @@ pub async fn writes_cannot_reach_another_tenant(store: Arc<dyn Store>) {
         id: theirs.clone(),
         patch,
     };
-    assert!(is_not_found(store.apply(t, update, T0 + 5).await));
+    assert!(is_not_found(store.apply(t, update, Millis(T0 + 5)).await));
     let delete = Change::DeleteComment { id: theirs.clone() };
-    assert!(is_not_found(store.apply(t, delete, T0 + 5).await));
+    assert!(is_not_found(store.apply(t, delete, Millis(T0 + 5)).await));
     let mut cross_vote = vote(&a.comment, Some("u9"), VoteDirection::Down);
     cross_vote.tenant_id = t.to_string();
     let add = Change::AddVote(Box::new(cross_vote));
-    assert!(is_not_found(store.apply(t, add, T0 + 5).await));
+    assert!(is_not_found(store.apply(t, add, Millis(T0 + 5)).await));
     let unvote = Change::DeleteVote {
         id: a.vote.id.clone(),
     };
-    assert!(is_not_found(store.apply(t, unvote, T0 + 5).await));
+    assert!(is_not_found(store.apply(t, unvote, Millis(T0 + 5)).await));
     let mut reply = new_comment(t, "/same", "a reply across tenants");
     reply.parent_id = Some(theirs.clone());
     let reply = Change::CreateComment(Box::new(reply));
-    assert!(is_not_found(store.apply(t, reply, T0 + 5).await));
+    assert!(is_not_found(store.apply(t, reply, Millis(T0 + 5)).await));
     let mapping = CommentIdMapping {
         fc_id: theirs.clone(),
         wp_id: "77".into(),
@@ -149,10 +153,14 @@ pub async fn writes_cannot_reach_another_tenant(store: Arc<dyn Store>) {
         .unwrap()
         .is_none());
     assert!(is_not_found(
-        store.cancel_delivery(t, &a.delivery.id, T0 + 5).await
+        store
+            .cancel_delivery(t, &a.delivery.id, Millis(T0 + 5))
+            .await
     ));
     assert!(is_not_found(
-        store.retry_delivery(t, &a.delivery.id, T0 + 5, 3).await
+        store
+            .retry_delivery(t, &a.delivery.id, Millis(T0 + 5), 3)
+            .await
     ));
 
     // An upload by b's token naming a's hub id, or a's plugin id, makes b's own comments.
@@ -163,7 +171,7 @@ pub async fn writes_cannot_reach_another_tenant(store: Arc<dyn Store>) {
     let outcome = store
         .upload(
             batch(t, "tok-b", vec![by_id, upload("shared-ext", "b's copy")]),
-            T0 + 6,
+            Millis(T0 + 6),
         )
         .await
         .unwrap();

@@ -4,17 +4,18 @@
 use super::fixtures::*;
 use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
+use fastcomments_protocol::Millis;
 use std::sync::Arc;
 
 /// Registering again returns the stored record untouched, pending or acknowledged.
 pub async fn register_is_idempotent(store: Arc<dyn Store>) {
     let first = store
-        .register_token(&TokenRecord::pending("tok", T0, 100))
+        .register_token(&TokenRecord::pending("tok", Millis(T0), 100))
         .await
         .unwrap();
-    assert_eq!(first, TokenRecord::pending("tok", T0, 100));
+    assert_eq!(first, TokenRecord::pending("tok", Millis(T0), 100));
     let again = store
-        .register_token(&TokenRecord::pending("tok", T0 + 5, 7))
+        .register_token(&TokenRecord::pending("tok", Millis(T0 + 5), 7))
         .await
         .unwrap();
     assert_eq!(again, first);
@@ -22,7 +23,7 @@ pub async fn register_is_idempotent(store: Arc<dyn Store>) {
     let validated = validated_token(&*store, &t, "tok").await;
     assert_eq!(validated.created_at, T0);
     let after = store
-        .register_token(&TokenRecord::pending("tok", T0 + 9, 7))
+        .register_token(&TokenRecord::pending("tok", Millis(T0 + 9), 7))
         .await
         .unwrap();
     assert_eq!(after, validated);
@@ -39,7 +40,11 @@ pub async fn save_token_with_an_entry(store: Arc<dyn Store>) {
     record.skip_requested = true;
     record.upload_finished = true;
     let (saved, entry) = store
-        .save_token(&record, Some(NewEntry::setup_completed("tok")), T0 + 5)
+        .save_token(
+            &record,
+            Some(NewEntry::setup_completed("tok")),
+            Millis(T0 + 5),
+        )
         .await
         .unwrap();
     let entry = entry.unwrap();
@@ -63,11 +68,15 @@ pub async fn save_token_with_an_entry(store: Arc<dyn Store>) {
     assert!(timeline(&*store, &t, "another").await.is_empty());
 
     let pending = store
-        .register_token(&TokenRecord::pending("unbound", T0, 100))
+        .register_token(&TokenRecord::pending("unbound", Millis(T0), 100))
         .await
         .unwrap();
     let refused = store
-        .save_token(&pending, Some(NewEntry::setup_completed("unbound")), T0)
+        .save_token(
+            &pending,
+            Some(NewEntry::setup_completed("unbound")),
+            Millis(T0),
+        )
         .await;
     assert!(
         matches!(refused, Err(StoreError::Invalid(_))),
@@ -82,7 +91,10 @@ pub async fn narrow_updates_touch_nothing_else(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     validated_token(&*store, &t, "tok").await;
     let comments = vec![upload("a", "A"), upload("b", "B"), upload("c", "C")];
-    store.upload(batch(&t, "tok", comments), T0).await.unwrap();
+    store
+        .upload(batch(&t, "tok", comments), Millis(T0))
+        .await
+        .unwrap();
     let halved = store.halve_batch_size("tok").await.unwrap();
     assert_eq!((halved.batch_size, halved.upload_received), (50, 3));
     for _ in 0..10 {
@@ -131,7 +143,11 @@ pub async fn restart_upload_counts_from_zero(store: Arc<dyn Store>) {
     validated_token(&*store, &t, "tok").await;
     let mut finishing = batch(&t, "tok", vec![upload("a", "A"), upload("b", "B")]);
     finishing.finishes_upload = true;
-    let done = store.upload(finishing.clone(), T0).await.unwrap().token;
+    let done = store
+        .upload(finishing.clone(), Millis(T0))
+        .await
+        .unwrap()
+        .token;
     assert_eq!(done.upload_received, 2);
     let first_setup = done.setup_completed_at.unwrap();
 
@@ -141,7 +157,7 @@ pub async fn restart_upload_counts_from_zero(store: Arc<dyn Store>) {
     assert_eq!(restarted.setup_completed_at, None);
     assert_eq!(store.token("tok").await.unwrap(), Some(restarted));
 
-    let again = store.upload(finishing, T0 + 1).await.unwrap();
+    let again = store.upload(finishing, Millis(T0 + 1)).await.unwrap();
     assert_eq!(again.token.upload_received, 2);
     assert_eq!(store.count_comments(&t).await.unwrap(), 2);
     assert!(again.token.upload_finished);
@@ -155,16 +171,28 @@ pub async fn expired_pending_tokens_are_deleted(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     for (token, at) in [("old", T0), ("new", T0 + 1000)] {
         store
-            .register_token(&TokenRecord::pending(token, at, 100))
+            .register_token(&TokenRecord::pending(token, Millis(at), 100))
             .await
             .unwrap();
     }
     validated_token(&*store, &t, "acknowledged").await;
-    assert_eq!(store.delete_expired_pending(T0 + 500).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .delete_expired_pending(Millis(T0 + 500))
+            .await
+            .unwrap(),
+        1
+    );
     assert!(store.token("old").await.unwrap().is_none());
     assert!(store.token("new").await.unwrap().is_some());
     assert!(store.token("acknowledged").await.unwrap().is_some());
-    assert_eq!(store.delete_expired_pending(T0 + 500).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .delete_expired_pending(Millis(T0 + 500))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 /// Issue 20 §3: pending tokens are capped per registering address and in all, the oldest
@@ -173,7 +201,7 @@ pub async fn expired_pending_tokens_are_deleted(store: Arc<dyn Store>) {
 pub async fn pending_tokens_are_capped_per_address_and_overall(store: Arc<dyn Store>) {
     let register = |token: &str, from: &str, at: i64| TokenRecord {
         registered_from: Some(from.to_owned()),
-        ..TokenRecord::pending(token, at, 100)
+        ..TokenRecord::pending(token, Millis(at), 100)
     };
     for i in 0..5 {
         store

@@ -8,6 +8,7 @@ use crate::common;
 use common::receiver::Receiver;
 use common::{Tenant, TestHub};
 use fastcomments_hub::records::{DeliveryStatus, TenantId};
+use fastcomments_protocol::Millis;
 use fastcomments_hub::HubConfig;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
@@ -1253,7 +1254,7 @@ async fn anonymous_visits_store_nothing_and_cannot_push_a_visitor_out() {
     }
     let store = hub.running.hub.session_store();
     let stored = store
-        .delete_expired_sessions(i64::MAX, i64::MAX)
+        .delete_expired_sessions(Millis(i64::MAX), Millis(i64::MAX))
         .await
         .unwrap();
     assert_eq!(stored, 0, "anonymous visits stored sessions");
