@@ -6,7 +6,8 @@ use crate::extract::{parse_json, read_body, AppState, ClientAddr, QueryParams};
 use crate::hub::{revoked, Hub};
 use crate::ids::TenantId;
 use crate::records::{
-    EntryKind, EventPayload, TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch,
+    EntryKind, EventPayload, IntegrationToken, TimelineEntry, TimelineQuery, TokenRecord,
+    TokenState, UploadBatch,
 };
 use crate::site_domain::normalize_domain;
 use axum::body::Body;
@@ -53,7 +54,7 @@ pub struct TokenQuery {
 pub async fn put_token_path(
     State(hub): State<AppState>,
     client: ClientAddr,
-    Path(token): Path<String>,
+    Path(token): Path<IntegrationToken>,
     QueryParams(q): QueryParams<TokenQuery>,
 ) -> ApiResult<Json<TokenResponse>> {
     register(&hub, client, &token, q).await
@@ -73,7 +74,7 @@ pub async fn put_token_query(
     client: ClientAddr,
     QueryParams(q): QueryParams<TokenQuery>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let token = q.token.clone().ok_or_else(|| {
+    let token = q.token.clone().map(IntegrationToken::from).ok_or_else(|| {
         ApiError::bad_request(
             Code::InvalidToken,
             "give the token as /token/{token} or ?token=",
@@ -85,10 +86,10 @@ pub async fn put_token_query(
 async fn register(
     hub: &Hub,
     client: ClientAddr,
-    token: &str,
+    token: &IntegrationToken,
     q: TokenQuery,
 ) -> ApiResult<Json<TokenResponse>> {
-    if !is_valid_token(token) {
+    if !is_valid_token(token.as_str()) {
         return Err(crate::hub::malformed_token());
     }
     let domain = match q.domain.as_deref().filter(|d| !d.trim().is_empty()) {
@@ -121,7 +122,7 @@ async fn register(
             };
             let from = crate::client_addr::AddressKey::of(client.0).to_string();
             let stored = hub.register_pending(&fresh, &from).await?;
-            tracing::info!(token = %crate::ids::redact(token), "integration token registered (pending)");
+            tracing::info!(token = %crate::ids::redact(token.as_str()), "integration token registered (pending)");
             stored
         }
     };
@@ -200,10 +201,13 @@ struct StreamOut<'a> {
     gap_detected: bool,
 }
 
-fn required_token(token: Option<String>) -> ApiResult<String> {
-    token.filter(|t| !t.is_empty()).ok_or_else(|| {
-        ApiError::bad_request(Code::InvalidToken, "the token query value is missing")
-    })
+fn required_token(token: Option<String>) -> ApiResult<IntegrationToken> {
+    token
+        .filter(|t| !t.is_empty())
+        .map(IntegrationToken::from)
+        .ok_or_else(|| {
+            ApiError::bad_request(Code::InvalidToken, "the token query value is missing")
+        })
 }
 
 fn parse_cursor(text: Option<&str>, name: &str) -> ApiResult<Cursor> {

@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppState, JsonBody, OptionalJson, QueryParams};
 use crate::hub::access::TenantAuth;
 use crate::ids;
-use crate::records::{ApiSecret, Change, CommentPatch, TokenRecord};
+use crate::records::{ApiSecret, Change, CommentPatch, IntegrationToken, TokenRecord};
 use crate::rules::{self, NewCommentInput};
 use crate::site_domain::normalize_domain;
 use axum::extract::{Path, State};
@@ -527,7 +527,7 @@ pub struct IntegrationOut {
 impl From<TokenRecord> for IntegrationOut {
     fn from(r: TokenRecord) -> Self {
         IntegrationOut {
-            token: r.token,
+            token: r.token.into_string(),
             state: r.state.as_str(),
             integration_type: r.integration_type,
             domain: r.domain,
@@ -606,7 +606,7 @@ pub struct AcknowledgeInput {
 pub async fn acknowledge(
     State(hub): State<AppState>,
     auth: TenantAuth,
-    Path(token): Path<String>,
+    Path(token): Path<IntegrationToken>,
     OptionalJson(input): OptionalJson<AcknowledgeInput>,
 ) -> ApiResult<Json<IntegrationResult>> {
     hub.may_acknowledge(&auth, &token).await?;
@@ -637,7 +637,7 @@ pub async fn acknowledge(
 pub async fn resync(
     State(hub): State<AppState>,
     auth: TenantAuth,
-    Path(token): Path<String>,
+    Path(token): Path<IntegrationToken>,
 ) -> ApiResult<Json<IntegrationResult>> {
     let saved = hub.resync_integration(&auth, &token).await?;
     Ok(Json(IntegrationResult {
@@ -659,7 +659,7 @@ pub async fn resync(
 pub async fn revoke(
     State(hub): State<AppState>,
     auth: TenantAuth,
-    Path(token): Path<String>,
+    Path(token): Path<IntegrationToken>,
 ) -> ApiResult<Json<IntegrationResult>> {
     let saved = hub.revoke_integration(&auth, &token).await?;
     Ok(Json(IntegrationResult {

@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::{AppState, OperatorAuth, QueryParams};
 use crate::hub::access::TenantAuth;
 use crate::ids::{self, TenantId};
-use crate::records::{Change, CommentPatch, TokenState};
+use crate::records::{Change, CommentPatch, IntegrationToken, TokenState};
 use crate::rules::NewCommentInput;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -99,6 +99,7 @@ pub async fn create(
     let token = q
         .token
         .filter(|t| !t.is_empty())
+        .map(IntegrationToken::from)
         .ok_or_else(|| ApiError::invalid_query("give the integration token as ?token="))?;
     let record = hub
         .token_record(&token)

@@ -20,8 +20,8 @@ use crate::error::{ApiError, ApiResult, Code};
 use crate::ids::{self, TenantId};
 use crate::metrics::Metrics;
 use crate::records::{
-    ApiSecret, Applied, Change, Notice, Tenant, TimelineBounds, TimelineEntry, TokenRecord,
-    TokenState,
+    ApiSecret, Applied, Change, IntegrationToken, Notice, Tenant, TimelineBounds, TimelineEntry,
+    TokenRecord, TokenState,
 };
 use crate::site_domain::{domain_is_owned, normalize_domain};
 use crate::store::{SessionStore, Store, StoreReads, StoreResult};
@@ -69,15 +69,15 @@ pub struct Hub {
     pub throttle: throttle::CredentialThrottle,
     /// New pending tokens this node registered (when to check the overall cap).
     pending_registrations: AtomicU64,
-    tokens: RwLock<HashMap<String, Cached<TokenRecord>>>,
+    tokens: RwLock<HashMap<IntegrationToken, Cached<TokenRecord>>>,
     token_generation: AtomicU64,
     tenant_secrets: RwLock<HashMap<TenantId, Cached<Vec<ApiSecret>>>>,
     secrets: RwLock<HashMap<String, Cached<ApiSecret>>>,
     bounds: RwLock<HashMap<TenantId, Cached<TimelineBounds>>>,
     /// Per token, how many comments its running upload will have sent in all (see `progress`).
-    upload_expected: RwLock<HashMap<String, i64>>,
+    upload_expected: RwLock<HashMap<IntegrationToken, i64>>,
     /// Per token, when its plugin last called (see `progress`).
-    last_seen: RwLock<HashMap<String, std::sync::atomic::AtomicI64>>,
+    last_seen: RwLock<HashMap<IntegrationToken, std::sync::atomic::AtomicI64>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -173,7 +173,7 @@ impl Hub {
     /// The cache is filled only by reads and emptied by every write ([`Hub::token_changed`]);
     /// a read that raced with a write does not fill it (the generation moved), so the cache
     /// never holds a state older than the store's.
-    pub async fn token_record(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
+    pub async fn token_record(&self, token: &IntegrationToken) -> StoreResult<Option<TokenRecord>> {
         if let Some(r) = self.fresh(self.tokens.read().get(token)) {
             return Ok(Some(r));
         }
@@ -189,15 +189,18 @@ impl Hub {
     }
 
     /// Call after any committed change of a token: drops it from the cache.
-    pub fn token_changed(&self, token: &str) {
+    pub fn token_changed(&self, token: &IntegrationToken) {
         let mut tokens = self.tokens.write();
         self.token_generation.fetch_add(1, Ordering::AcqRel);
         tokens.remove(token);
     }
 
     /// The token's record if it may read and write its tenant's data; else the SPEC's error.
-    pub async fn validated_token(&self, token: &str) -> ApiResult<(TokenRecord, TenantId)> {
-        if !fastcomments_protocol::is_valid_token(token) {
+    pub async fn validated_token(
+        &self,
+        token: &IntegrationToken,
+    ) -> ApiResult<(TokenRecord, TenantId)> {
+        if !fastcomments_protocol::is_valid_token(token.as_str()) {
             return Err(malformed_token());
         }
         let record = self.token_record(token).await?.ok_or_else(|| {

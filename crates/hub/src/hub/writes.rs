@@ -7,7 +7,8 @@ use super::{revoked, Hub};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::ids::{self, TenantId};
 use crate::records::{
-    ApiSecret, Delivery, NewEntry, TokenRecord, TokenState, UploadBatch, UploadOutcome,
+    ApiSecret, Delivery, IntegrationToken, NewEntry, TokenRecord, TokenState, UploadBatch,
+    UploadOutcome,
 };
 use crate::store::StoreResult;
 use axum::http::StatusCode;
@@ -62,7 +63,7 @@ impl Hub {
     /// first call.
     pub async fn describe_token(
         &self,
-        token: &str,
+        token: &IntegrationToken,
         integration_type: Option<&str>,
         domain: Option<&str>,
     ) -> StoreResult<TokenRecord> {
@@ -75,7 +76,7 @@ impl Hub {
     }
 
     /// Halves a token's upload batch size after a 413.
-    pub async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord> {
+    pub async fn halve_batch_size(&self, token: &IntegrationToken) -> StoreResult<TokenRecord> {
         let lowered = self.store.halve_batch_size(token).await?;
         self.token_changed(token);
         Ok(lowered)
@@ -89,10 +90,10 @@ impl Hub {
     }
 
     /// Revokes a token for good.
-    pub async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord> {
+    pub async fn revoke_token(&self, token: &IntegrationToken) -> StoreResult<TokenRecord> {
         let saved = self.store.revoke_token(token).await?;
         self.token_changed(token);
-        tracing::info!(token = %ids::redact(token), "integration token revoked");
+        tracing::info!(token = %ids::redact(token.as_str()), "integration token revoked");
         Ok(saved)
     }
 
@@ -232,14 +233,14 @@ impl Hub {
     pub async fn acknowledge_token(
         &self,
         tenant: &TenantId,
-        token: &str,
+        token: &IntegrationToken,
         skip: Option<bool>,
         allow_api_secret: Option<bool>,
     ) -> ApiResult<TokenRecord> {
         let record = match self.token_record(token).await? {
             Some(r) => r,
             None => {
-                if !fastcomments_protocol::is_valid_token(token) {
+                if !fastcomments_protocol::is_valid_token(token.as_str()) {
                     return Err(super::malformed_token());
                 }
                 // Registered as pending and acknowledged below, as if the plugin had called
@@ -292,7 +293,7 @@ impl Hub {
             self.note_entries(tenant, &[e]);
         }
         self.token_changed(&saved.token);
-        tracing::info!(token = %ids::redact(token), tenant = tenant.as_str(), skip, "integration token acknowledged");
+        tracing::info!(token = %ids::redact(token.as_str()), tenant = tenant.as_str(), skip, "integration token acknowledged");
         Ok(saved)
     }
 

@@ -26,7 +26,7 @@ pub use tenants::{ApiSecret, SecretRetirement, Tenant};
 pub use timeline::{
     EntryKind, EventPayload, NewEntry, TimelineBounds, TimelineEntry, TimelineQuery,
 };
-pub use tokens::{TokenRecord, TokenState};
+pub use tokens::{IntegrationToken, TokenRecord, TokenState};
 pub use webhooks::{
     Subscription, WebhookConfig, WebhookTarget, WebhookTargets, MAX_SUBSCRIPTIONS,
     SUBSCRIPTION_DEFAULT_METHOD,

@@ -1,5 +1,6 @@
 //! What one hub node tells the others sharing its database.
 
+use super::IntegrationToken;
 use crate::ids::TenantId;
 
 /// A commit another hub node may have made, told to every node sharing the database.
@@ -16,7 +17,7 @@ pub enum Notice {
     /// A token's record changed.
     Token {
         /// The token.
-        token: String,
+        token: IntegrationToken,
     },
     /// Pending tokens expired (maintenance).
     TokensExpired,

@@ -2,6 +2,7 @@
 
 use super::{blank_comment, has_links};
 use crate::ids::TenantId;
+use crate::records::IntegrationToken;
 use fastcomments_protocol::{Comment, EventType, Millis, UploadComment};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -239,7 +240,7 @@ pub struct UploadWrite<'a> {
 pub fn plan_upload(
     comments: &[UploadComment],
     tenant: &TenantId,
-    token: &str,
+    token: &IntegrationToken,
     context: UploadContext,
     prepared: &mut [Option<Prepared>],
     now: Millis,
@@ -299,7 +300,7 @@ pub fn plan_upload(
             plan.comment_ids.insert(ext.clone(), id.clone());
         }
         let previously_from_token =
-            known.get(&id).and_then(|e| e.upload_token.as_deref()) == Some(token);
+            known.get(&id).and_then(|e| e.upload_token.as_deref()) == Some(token.as_str());
         if !previously_from_token && counted.insert(id.clone()) {
             plan.new_for_token += 1;
         }

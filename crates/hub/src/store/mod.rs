@@ -24,10 +24,10 @@ pub mod sqlite;
 use crate::ids::TenantId;
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
-    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry, Notice,
-    SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
-    TimelineQuery, TokenRecord, TokenState, UploadBatch, UploadOutcome, WebhookConfig,
-    WebhookStats,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, IntegrationToken,
+    NewEntry, Notice, SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds,
+    TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch, UploadOutcome,
+    WebhookConfig, WebhookStats,
 };
 
 use async_trait::async_trait;
@@ -296,7 +296,7 @@ pub trait StoreReads: Send + Sync + 'static {
     // --- integration tokens ---
 
     /// A token's record.
-    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>>;
+    async fn token(&self, token: &IntegrationToken) -> StoreResult<Option<TokenRecord>>;
     /// A tenant's tokens.
     async fn list_tokens(&self, tenant: &TenantId) -> StoreResult<Vec<TokenRecord>>;
 
@@ -456,17 +456,17 @@ pub trait Store: StoreReads + SessionStore {
     ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)>;
     /// Halves the token's upload batch size (not below 1) after a 413, touching nothing else,
     /// so a concurrent upload's progress is never overwritten.
-    async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord>;
+    async fn halve_batch_size(&self, token: &IntegrationToken) -> StoreResult<TokenRecord>;
     /// Fills in a token's integration type and domain where they are still unknown (a token
     /// acknowledged before the plugin's first call), touching nothing else.
     async fn describe_token(
         &self,
-        token: &str,
+        token: &IntegrationToken,
         integration_type: Option<&str>,
         domain: Option<&str>,
     ) -> StoreResult<TokenRecord>;
     /// Revokes a token, touching nothing else.
-    async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord>;
+    async fn revoke_token(&self, token: &IntegrationToken) -> StoreResult<TokenRecord>;
     /// Starts a token's upload over (a re-sync): progress to zero, setup not completed, and
     /// the token forgets which comments it uploaded, so `start` counts from 0 again.
     async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
@@ -480,7 +480,7 @@ pub trait Store: StoreReads + SessionStore {
         from: &str,
         per_address: u64,
         overall: Option<u64>,
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<IntegrationToken>>;
     /// Applies one API change with its timeline entries, atomically.
     async fn apply(&self, tenant: &TenantId, change: Change, now: Millis) -> StoreResult<Applied>;
     /// Upserts an upload batch from `token` (SPEC §1.4), atomically with its timeline entries

@@ -76,7 +76,7 @@ pub(crate) fn secret_from_row<R: StoreRow>(row: &R) -> StoreResult<ApiSecret> {
 pub(crate) fn token_from_row<R: StoreRow>(row: &R) -> StoreResult<TokenRecord> {
     let state = row.text("state")?;
     Ok(TokenRecord {
-        token: row.text("token")?,
+        token: row.text("token")?.into(),
         tenant_id: row.opt_text("tenant_id")?.map(TenantId::from),
         state: TokenState::parse(&state)
             .ok_or_else(|| StoreError::database(format!("unknown token state {state:?}")))?,

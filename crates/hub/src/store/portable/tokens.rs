@@ -5,7 +5,7 @@
 use super::dialect::{announce, sql, Backend, Conn, Db, GREATEST};
 use super::timeline::append_entries;
 use crate::ids::TenantId;
-use crate::records::{NewEntry, Notice, TimelineEntry, TokenRecord};
+use crate::records::{IntegrationToken, NewEntry, Notice, TimelineEntry, TokenRecord};
 use crate::store::rows::token_from_row;
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::Millis;
@@ -29,7 +29,7 @@ fn bind_record<'q>(
         .bind(r.batch_size)
         .bind(r.setup_completed_at)
         .bind(r.api_secret_allowed)
-        .bind(&r.token)
+        .bind(r.token.as_str())
 }
 
 /// Writes every field of a token's record, in the caller's transaction.
@@ -49,10 +49,10 @@ pub(in crate::store) async fn write_token(conn: &mut Conn, r: &TokenRecord) -> S
 /// A token's record, in the caller's transaction.
 pub(in crate::store) async fn read_token(
     conn: &mut Conn,
-    token: &str,
+    token: &IntegrationToken,
 ) -> StoreResult<Option<TokenRecord>> {
     let row = sqlx::query(&sql("SELECT * FROM integration_tokens WHERE token = ?"))
-        .bind(token)
+        .bind(token.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(token_from_row).transpose()
@@ -117,7 +117,7 @@ async fn update_token(
     store: &Backend,
     text: &str,
     binds: &[Option<&str>],
-    token: &str,
+    token: &IntegrationToken,
 ) -> StoreResult<TokenRecord> {
     let mut tx = store.writes().begin().await?;
     let text = sql(text);
@@ -125,7 +125,7 @@ async fn update_token(
     for b in binds {
         q = q.bind(*b);
     }
-    let row = q.bind(token).fetch_optional(&mut *tx).await?;
+    let row = q.bind(token.as_str()).fetch_optional(&mut *tx).await?;
     let record = row
         .as_ref()
         .map(token_from_row)
@@ -139,7 +139,7 @@ async fn update_token(
 
 pub(in crate::store) async fn halve_batch_size(
     store: &Backend,
-    token: &str,
+    token: &IntegrationToken,
 ) -> StoreResult<TokenRecord> {
     let text = format!(
         "UPDATE integration_tokens SET batch_size = {GREATEST}(1, batch_size / 2) \
@@ -150,7 +150,7 @@ pub(in crate::store) async fn halve_batch_size(
 
 pub(in crate::store) async fn describe_token(
     store: &Backend,
-    token: &str,
+    token: &IntegrationToken,
     integration_type: Option<&str>,
     domain: Option<&str>,
 ) -> StoreResult<TokenRecord> {
@@ -166,7 +166,7 @@ pub(in crate::store) async fn describe_token(
 
 pub(in crate::store) async fn revoke_token(
     store: &Backend,
-    token: &str,
+    token: &IntegrationToken,
 ) -> StoreResult<TokenRecord> {
     update_token(
         store,
@@ -189,7 +189,7 @@ pub(in crate::store) async fn restart_upload(
     sqlx::query(&sql(
         "UPDATE comments SET upload_token = NULL WHERE upload_token = ?",
     ))
-    .bind(&record.token)
+    .bind(record.token.as_str())
     .execute(&mut *tx)
     .await?;
     write_token(&mut tx, &record).await?;
@@ -221,7 +221,7 @@ pub(in crate::store) async fn trim_pending_tokens(
     from: &str,
     per_address: u64,
     overall: Option<u64>,
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<Vec<IntegrationToken>> {
     let mut tx = store.writes().begin().await?;
     // The address's pending tokens through `integration_tokens_pending`: about the cap.
     let mut removed: Vec<String> = sqlx::query_scalar(&sql(
@@ -250,5 +250,5 @@ pub(in crate::store) async fn trim_pending_tokens(
         announce(&mut tx, &Notice::TokensExpired).await?;
     }
     tx.commit().await?;
-    Ok(removed)
+    Ok(removed.into_iter().map(IntegrationToken::from).collect())
 }

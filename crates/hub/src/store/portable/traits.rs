@@ -12,9 +12,9 @@ use super::{read_all, read_one, read_rows};
 use crate::ids::TenantId;
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
-    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, NewEntry, Notice, SecretRetirement,
-    SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord,
-    UploadBatch, UploadOutcome, WebhookConfig, WebhookStats,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, IntegrationToken, NewEntry, Notice,
+    SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
+    TimelineQuery, TokenRecord, UploadBatch, UploadOutcome, WebhookConfig, WebhookStats,
 };
 use crate::store::rows::{
     readable_comments, secret_from_row, session_from_row, subscription_from_row, tenant_from_row,
@@ -60,9 +60,9 @@ impl StoreReads for Backend {
         read_all(self, text, &[tenant.as_str()], subscription_from_row).await
     }
 
-    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
+    async fn token(&self, token: &IntegrationToken) -> StoreResult<Option<TokenRecord>> {
         let text = "SELECT * FROM integration_tokens WHERE token = ?";
-        read_one(self, text, &[token], token_from_row).await
+        read_one(self, text, &[token.as_str()], token_from_row).await
     }
 
     async fn list_tokens(&self, tenant: &TenantId) -> StoreResult<Vec<TokenRecord>> {
@@ -295,20 +295,20 @@ impl Store for Backend {
         .await
     }
 
-    async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord> {
+    async fn halve_batch_size(&self, token: &IntegrationToken) -> StoreResult<TokenRecord> {
         tokens::halve_batch_size(self, token).await
     }
 
     async fn describe_token(
         &self,
-        token: &str,
+        token: &IntegrationToken,
         integration_type: Option<&str>,
         domain: Option<&str>,
     ) -> StoreResult<TokenRecord> {
         tokens::describe_token(self, token, integration_type, domain).await
     }
 
-    async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord> {
+    async fn revoke_token(&self, token: &IntegrationToken) -> StoreResult<TokenRecord> {
         tokens::revoke_token(self, token).await
     }
 
@@ -326,7 +326,7 @@ impl Store for Backend {
         from: &str,
         per_address: u64,
         overall: Option<u64>,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<IntegrationToken>> {
         tokens::trim_pending_tokens(self, from, per_address, overall).await
     }
 

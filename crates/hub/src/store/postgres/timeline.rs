@@ -2,11 +2,11 @@
 //! with their payloads, and the trait's reads, bounds and pruning.
 
 use crate::ids::TenantId;
-use crate::records::NewEntry;
 use crate::records::Notice;
 use crate::records::TimelineBounds;
 use crate::records::TimelineEntry;
 use crate::records::TimelineQuery;
+use crate::records::{IntegrationToken, NewEntry};
 use crate::store::postgres::announce;
 use crate::store::postgres::PostgresStore;
 use crate::store::rows::entry_from_row;
@@ -71,9 +71,12 @@ pub(super) async fn insert_entries(
     let url_ids: Vec<&str> = rows.iter().map(|(_, e)| e.url_id.as_str()).collect();
     let origins: Vec<Option<&str>> = rows
         .iter()
-        .map(|(_, e)| e.origin_token.as_deref())
+        .map(|(_, e)| e.origin_token.as_ref().map(IntegrationToken::as_str))
         .collect();
-    let onlys: Vec<Option<&str>> = rows.iter().map(|(_, e)| e.only_token.as_deref()).collect();
+    let onlys: Vec<Option<&str>> = rows
+        .iter()
+        .map(|(_, e)| e.only_token.as_ref().map(IntegrationToken::as_str))
+        .collect();
     let payloads: Vec<Option<&str>> = rows.iter().map(|(_, e)| e.payload.as_deref()).collect();
     sqlx::query(
         "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, origin_token, only_token, payload) \
@@ -121,9 +124,9 @@ fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, q: &TimelineQuery) {
         qb.push_bind(until);
     }
     qb.push(" AND (origin_token IS NULL OR origin_token <> ");
-    qb.push_bind(q.viewer_token.clone());
+    qb.push_bind(q.viewer_token.as_str().to_owned());
     qb.push(") AND (only_token IS NULL OR only_token = ");
-    qb.push_bind(q.viewer_token.clone());
+    qb.push_bind(q.viewer_token.as_str().to_owned());
     qb.push(")");
     if !q.include_setup {
         qb.push(" AND kind <> 'SetSetupCompleted'");

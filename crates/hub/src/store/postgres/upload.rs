@@ -17,7 +17,9 @@ use super::comments::{
 use super::timeline::{insert_entries, reserve_positions};
 use super::{enqueue_webhooks, load_webhook_targets, tokens, PostgresStore};
 use crate::ids::TenantId;
-use crate::records::{EntryKind, NewEntry, TimelineEntry, UploadBatch, UploadOutcome};
+use crate::records::{
+    EntryKind, IntegrationToken, NewEntry, TimelineEntry, UploadBatch, UploadOutcome,
+};
 use crate::rules;
 use crate::rules::upload::{Prepared, StoredComment};
 use crate::store::rows::StoreRow;
@@ -36,7 +38,7 @@ pub(super) async fn upload(
 ) -> StoreResult<(UploadOutcome, Vec<String>)> {
     use EventType as E;
     let tenant = &batch.tenant_id;
-    let token = batch.token.as_str();
+    let token = &batch.token;
     let mut tx = store.pool.begin().await?;
     if tokens::token_exists(&mut tx, token).await?.is_none() {
         return Err(StoreError::NotFound("token"));
@@ -119,7 +121,7 @@ pub(super) async fn upload(
         }
         let row = CommentRow {
             comment: w.comment,
-            upload_token: w.from_token.then_some(token),
+            upload_token: w.from_token.then_some(token.as_str()),
             doc,
         };
         // A comment new to the hub has a fresh id: a plain INSERT (no conflict check on the
@@ -184,7 +186,7 @@ type Fired<'r> = (WebhookEventKind, &'r Comment, i64);
 fn event_entries<'r>(
     events: &mut [(EventType, CommentRow<'r>)],
     positions: &[i64],
-    token: &str,
+    token: &IntegrationToken,
 ) -> (Vec<(i64, NewEntry)>, Vec<Fired<'r>>) {
     let mut entries = Vec::with_capacity(events.len() + 1);
     let mut imported = Vec::with_capacity(events.len());
@@ -194,7 +196,7 @@ fn event_entries<'r>(
             NewEntry {
                 kind: EntryKind::Event(*kind),
                 url_id: row.comment.url_id.clone(),
-                origin_token: Some(token.to_owned()),
+                origin_token: Some(token.clone()),
                 only_token: None,
                 payload: Some(std::mem::take(&mut row.doc)),
             },
@@ -217,7 +219,7 @@ fn event_entries<'r>(
 pub(super) async fn link_late(
     store: &PostgresStore,
     tenant: &TenantId,
-    token: &str,
+    token: &IntegrationToken,
     keys: &[String],
     now: Millis,
 ) -> StoreResult<(Vec<TimelineEntry>, usize)> {

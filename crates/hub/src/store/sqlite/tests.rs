@@ -87,7 +87,7 @@ async fn a_failing_upload_does_not_take_its_group_down() {
     assert_eq!(c.unwrap().comment.map(|c| c.id), Some(created.id));
     assert_eq!(d.unwrap().received, 2);
     assert_eq!(store.count_comments(&t1).await.unwrap(), 6);
-    let token = store.token("tok").await.unwrap().unwrap();
+    let token = store.token(&"tok".into()).await.unwrap().unwrap();
     assert_eq!(token.upload_received, 5);
     let entries = store
         .read_timeline(&everything_seen_by_another_token(true))
@@ -428,7 +428,7 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                     let token = format!("pending-{round}-{i}");
                     let r = store
                         .register_token(&TokenRecord {
-                            token: token.clone(),
+                            token: token.as_str().into(),
                             tenant_id: None,
                             state: TokenState::Pending,
                             integration_type: Some(text),
@@ -501,7 +501,7 @@ async fn assert_exactly_the_acknowledged(path: &std::path::Path, all: Vec<Acked>
                 agrees(done, found[0], &format!("upload {batch:?}"));
             }
             Acked::Token(t, done) => {
-                let found = store.token(&t).await.unwrap().is_some();
+                let found = store.token(&t.as_str().into()).await.unwrap().is_some();
                 agrees(done, found, &format!("token {t}"))
             }
             Acked::Session(s, done) => {

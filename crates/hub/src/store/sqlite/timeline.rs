@@ -3,10 +3,10 @@
 
 use crate::clock::next_position;
 use crate::ids::{self, TenantId};
-use crate::records::NewEntry;
 use crate::records::TimelineBounds;
 use crate::records::TimelineEntry;
 use crate::records::TimelineQuery;
+use crate::records::{IntegrationToken, NewEntry};
 use crate::store::sqlite::entry_from_row;
 use crate::store::sqlite::on_own_handle;
 use crate::store::sqlite::SqliteStore;
@@ -126,9 +126,9 @@ pub(super) fn push_visibility(qb: &mut QueryBuilder<'_, Sqlite>, q: &TimelineQue
         qb.push_bind(until);
     }
     qb.push(" AND (t.origin_token IS NULL OR t.origin_token <> ");
-    qb.push_bind(q.viewer_token.clone());
+    qb.push_bind(q.viewer_token.as_str().to_owned());
     qb.push(") AND (t.only_token IS NULL OR t.only_token = ");
-    qb.push_bind(q.viewer_token.clone());
+    qb.push_bind(q.viewer_token.as_str().to_owned());
     qb.push(")");
     if !q.include_setup {
         qb.push(" AND t.kind <> 'SetSetupCompleted'");
@@ -222,8 +222,8 @@ pub(super) fn write_entry_rows(
             id,
             e.kind.as_str(),
             e.url_id,
-            e.origin_token,
-            e.only_token,
+            e.origin_token.as_ref().map(IntegrationToken::as_str),
+            e.only_token.as_ref().map(IntegrationToken::as_str),
             r.own_payload(),
             r.doc_of,
         ])?;

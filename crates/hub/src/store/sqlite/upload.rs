@@ -38,7 +38,7 @@ pub(super) async fn upload_in(
 ) -> StoreResult<UploadOutcome> {
     use fastcomments_protocol::EventType as E;
     let tenant = &batch.tenant_id;
-    let token = batch.token.as_str();
+    let token = &batch.token;
     let mut record = read_token(tx, token)
         .await?
         .ok_or(StoreError::NotFound("token"))?;
@@ -139,7 +139,7 @@ pub(super) async fn upload_in(
     let mut imported = Vec::new();
     for w in writes {
         let (c, kind) = (w.comment, w.event);
-        let upload_token = w.from_token.then_some(token);
+        let upload_token = w.from_token.then_some(token.as_str());
         let event_pos = match kind {
             Some(kind) => {
                 let position = positions
@@ -150,7 +150,7 @@ pub(super) async fn upload_in(
                     entry: NewEntry {
                         kind: EntryKind::Event(kind),
                         url_id: c.url_id.clone(),
-                        origin_token: Some(token.to_owned()),
+                        origin_token: Some(token.clone()),
                         only_token: None,
                         payload: None,
                     },

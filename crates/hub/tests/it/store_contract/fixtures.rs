@@ -77,7 +77,7 @@ pub async fn tenant(store: &dyn Store, id: &str) -> TenantId {
 /// Registers `token` and acknowledges it for `tenant`, as the setup page does.
 pub async fn validated_token(store: &dyn Store, tenant: &TenantId, token: &str) -> TokenRecord {
     let pending = store
-        .register_token(&TokenRecord::pending(token, Millis(T0), 100))
+        .register_token(&TokenRecord::pending(&token.into(), Millis(T0), 100))
         .await
         .unwrap();
     let mut record = pending;
@@ -150,7 +150,7 @@ pub fn upload(external_id: &str, text: &str) -> UploadComment {
 pub fn batch(tenant: &TenantId, token: &str, comments: Vec<UploadComment>) -> UploadBatch {
     UploadBatch {
         tenant_id: tenant.clone(),
-        token: token.to_owned(),
+        token: token.into(),
         comments,
         finishes_upload: false,
     }
@@ -160,7 +160,7 @@ pub fn batch(tenant: &TenantId, token: &str, comments: Vec<UploadComment>) -> Up
 pub fn everything(tenant: &TenantId, viewer: &str) -> TimelineQuery {
     TimelineQuery {
         tenant_id: tenant.clone(),
-        viewer_token: viewer.to_owned(),
+        viewer_token: viewer.into(),
         after_ms: 0,
         until_ms: None,
         limit: 100_000,

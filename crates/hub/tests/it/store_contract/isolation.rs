@@ -75,7 +75,7 @@ pub async fn reads_see_only_their_tenant(store: Arc<dyn Store>) {
             .await
             .unwrap()
             .into_iter()
-            .map(|r| r.token)
+            .map(|r| r.token.into_string())
             .collect();
         assert_eq!(tokens, vec![format!("tok-{t}")]);
         let secrets = store.list_secrets(t).await.unwrap();

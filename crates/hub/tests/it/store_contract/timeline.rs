@@ -353,7 +353,11 @@ pub async fn echo_suppression_and_token_only_entries(store: Arc<dyn Store>) {
     store.upload(finishing, Millis(T0)).await.unwrap();
     create(&*store, &t, "/p", "from the API").await;
     let (_, entry) = store
-        .save_token(&other, Some(NewEntry::setup_completed("other")), Millis(T0))
+        .save_token(
+            &other,
+            Some(NewEntry::setup_completed(&"other".into())),
+            Millis(T0),
+        )
         .await
         .unwrap();
     assert_eq!(entry.unwrap().kind, EntryKind::SetupCompleted);

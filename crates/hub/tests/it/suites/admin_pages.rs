@@ -834,7 +834,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
     hub.connect(&t, token, true).await;
     hub.connect(&other, foreign, false).await;
     let store = hub.running.hub.reads();
-    assert!(store.token(token).await.unwrap().unwrap().upload_finished);
+    assert!(store.token(&token.into()).await.unwrap().unwrap().upload_finished);
     let mut c = signed_in(&hub, &t).await;
     let page = c.get("/admin/integrations").await;
     assert!(page.text.contains("skipped"), "{}", page.text);
@@ -844,7 +844,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
         .post("/admin/integrations/resync", &[("token", token)])
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    let r = store.token(token).await.unwrap().unwrap();
+    let r = store.token(&token.into()).await.unwrap().unwrap();
     assert!(
         !r.upload_finished && r.setup_completed_at.is_none(),
         "{r:?}"
@@ -859,7 +859,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
             .await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{action}");
     }
-    let f = store.token(foreign).await.unwrap().unwrap();
+    let f = store.token(&foreign.into()).await.unwrap().unwrap();
     assert_eq!(f.state, fastcomments_hub::records::TokenState::Validated);
 
     let taken = c
@@ -873,7 +873,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
         .post("/admin/integrations/revoke", &[("token", token)])
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    let r = store.token(token).await.unwrap().unwrap();
+    let r = store.token(&token.into()).await.unwrap().unwrap();
     assert_eq!(r.state, fastcomments_hub::records::TokenState::Revoked);
     let (s, v) = hub.register_token(token).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
