@@ -1,13 +1,14 @@
 //! Time as the hub sees it. Everything that stamps or compares times asks a [`Clock`], so tests
 //! can drive expiry and retention without sleeping.
 
+use fastcomments_protocol::Millis;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-/// A source of epoch milliseconds.
+/// A source of instants.
 pub trait Clock: Send + Sync + 'static {
-    /// Now, in epoch milliseconds.
-    fn now_ms(&self) -> i64;
+    /// Now.
+    fn now(&self) -> Millis;
 }
 
 /// The wall clock.
@@ -15,8 +16,8 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        fastcomments_protocol::Millis::now().0
+    fn now(&self) -> Millis {
+        Millis::now()
     }
 }
 
@@ -42,15 +43,15 @@ impl ManualClock {
 }
 
 impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        *self.0.lock()
+    fn now(&self) -> Millis {
+        Millis(*self.0.lock())
     }
 }
 
 /// The next position of a tenant's timeline: strictly after `last`, and no earlier than `now`
 /// (SPEC §1.2), so a burst within one millisecond still gets distinct, ordered positions.
-pub fn next_position(now_ms: i64, last_ms: i64) -> i64 {
-    now_ms.max(last_ms.saturating_add(1))
+pub fn next_position(now: Millis, last_ms: i64) -> i64 {
+    now.0.max(last_ms.saturating_add(1))
 }
 
 #[cfg(test)]
@@ -61,7 +62,7 @@ mod tests {
     fn positions_strictly_increase_even_when_the_clock_stalls_or_goes_back() {
         let mut last = 0;
         for now in [5, 5, 5, 3, 10, 10, 9] {
-            let next = next_position(now, last);
+            let next = next_position(Millis(now), last);
             assert!(next > last);
             assert!(next >= now);
             last = next;

@@ -134,9 +134,11 @@ impl FromRequestParts<AppState> for TenantAuth {
         let owner = hub.api_key_owner(key).await?;
         // A `tenantId` must name the key's tenant, however the key came.
         match query.tenant_id.as_deref().map(str::trim) {
-            Some(t) if !t.is_empty() && t != owner.tenant_id => Err(ApiError::unauthorized(
-                "the API secret is not a secret of the tenant named by tenantId",
-            )),
+            Some(t) if !t.is_empty() && t != owner.tenant_id.as_str() => {
+                Err(ApiError::unauthorized(
+                    "the API secret is not a secret of the tenant named by tenantId",
+                ))
+            }
             _ => Ok(TenantAuth {
                 scope: SecretScope::of(&owner.domain),
                 tenant_id: owner.tenant_id,

@@ -52,9 +52,75 @@ pub fn api_secret() -> String {
     random_hex(32)
 }
 
-/// A tenant id: 12 hex characters prefixed so it is easy to tell apart in logs.
-pub fn tenant_id() -> String {
-    format!("t-{}", random_hex(8))
+/// A new tenant id: 12 hex characters prefixed so it is easy to tell apart in logs.
+pub fn tenant_id() -> TenantId {
+    TenantId(format!("t-{}", random_hex(8)))
+}
+
+/// A tenant's id (`t-…`; tenants made elsewhere may have any text). A type of its own, not a
+/// `&str`, so a tenant id cannot be passed where a domain, a thread's url id, a token or an
+/// API secret is expected, nor one of those as a tenant id: the compiler checks each call.
+/// Serialized as the bare text, so stored and sent forms are what they were as a `String`.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// The id's text (to bind in SQL, to compare with a request's text).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The id's text, owned (for a wire type that carries it as a string).
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for TenantId {
+    fn from(id: String) -> TenantId {
+        TenantId(id)
+    }
+}
+
+impl From<&str> for TenantId {
+    fn from(id: &str) -> TenantId {
+        TenantId(id.to_owned())
+    }
+}
+
+impl From<TenantId> for String {
+    fn from(id: TenantId) -> String {
+        id.0
+    }
+}
+
+// Compared with text as a `String` is (a query's `tenantId`, a test's literal); passing text
+// where a tenant id is expected still needs a conversion.
+impl PartialEq<str> for TenantId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for TenantId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl AsRef<str> for TenantId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Shortens a secret or token for logs: the first 4 characters and the length.

@@ -9,6 +9,7 @@
 //! scraper polling every second costs one store query per few seconds, and on several nodes
 //! every node tells the same totals.
 
+use fastcomments_protocol::Millis;
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter as PromCounter;
@@ -340,7 +341,7 @@ impl Metrics {
     }
 
     /// Sets the gauges read from the store, and when they were read.
-    pub fn set_store_gauges(&self, stats: &crate::records::WebhookStats, now_ms: i64) {
+    pub fn set_store_gauges(&self, stats: &crate::records::WebhookStats, now: Millis) {
         *self.refreshed.lock() = Some(Instant::now());
         for state in STATES {
             let n = stats
@@ -362,7 +363,7 @@ impl Metrics {
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
         let age = stats
             .oldest_pending_at
-            .map_or(0.0, |at| (now_ms - at).max(0) as f64 / 1000.0);
+            .map_or(0.0, |at| (now.0 - at).max(0) as f64 / 1000.0);
         self.oldest_pending_age.set(age);
         self.disabled_subscriptions
             .set(i64::try_from(stats.disabled_subscriptions).unwrap_or(i64::MAX));

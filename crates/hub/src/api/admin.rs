@@ -47,7 +47,7 @@ pub async fn create_tenant(
     let (tenant, secret) = hub.create_tenant(&input.name, input.domains).await?;
     Ok(Json(TenantCreated {
         status: Status::Success,
-        tenant_id: tenant.id,
+        tenant_id: tenant.id.into_string(),
         api_secret: secret.secret,
     }))
 }

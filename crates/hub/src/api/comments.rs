@@ -10,13 +10,14 @@ use crate::hub::access::TenantAuth;
 use crate::hub::comments::Flagger;
 use crate::hub::Hub;
 use crate::ids;
+use crate::ids::TenantId;
 use crate::records::{Change, CommentsQuery};
 use crate::rules::{CommentUpdateInput, NewCommentInput};
 use crate::site_domain::normalize_domain;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use fastcomments_protocol::{lenient, Comment, Millis, Status};
+use fastcomments_protocol::{lenient, Comment, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -29,7 +30,7 @@ fn given(v: &Option<String>) -> Option<&str> {
 /// The views of `comments`, with their flag counts.
 pub(super) async fn views(
     hub: &Hub,
-    tenant: &str,
+    tenant: &TenantId,
     comments: Vec<Comment>,
 ) -> ApiResult<Vec<CommentView>> {
     let ids: Vec<&str> = comments.iter().map(|c| c.id.as_str()).collect();
@@ -43,7 +44,7 @@ pub(super) async fn views(
         .collect())
 }
 
-async fn view(hub: &Hub, tenant: &str, comment: Comment) -> ApiResult<CommentView> {
+async fn view(hub: &Hub, tenant: &TenantId, comment: Comment) -> ApiResult<CommentView> {
     views(hub, tenant, vec![comment])
         .await?
         .pop()
@@ -89,7 +90,7 @@ async fn create_one(
         hub.require_owned_domain(&auth.tenant_id, &host).await?;
         auth.require_domain(Some(&host))?;
     }
-    let comment = input.into_comment(&auth.tenant_id, ids::object_id(), Millis(hub.now_ms()));
+    let comment = input.into_comment(&auth.tenant_id, ids::object_id(), hub.now());
     let applied = hub
         .apply(&auth.tenant_id, Change::CreateComment(Box::new(comment)))
         .await?;

@@ -4,8 +4,10 @@ use super::doc::{RegisterErrors, TokenErrors, TooLarge};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::{parse_json, read_body, AppState, ClientAddr, QueryParams};
 use crate::hub::{revoked, Hub};
+use crate::ids::TenantId;
 use crate::records::{
-    EntryKind, EventPayload, TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch,
+    EntryKind, EventPayload, IntegrationToken, TimelineEntry, TimelineQuery, TokenRecord,
+    TokenState, UploadBatch,
 };
 use crate::site_domain::normalize_domain;
 use axum::body::Body;
@@ -52,7 +54,7 @@ pub struct TokenQuery {
 pub async fn put_token_path(
     State(hub): State<AppState>,
     client: ClientAddr,
-    Path(token): Path<String>,
+    Path(token): Path<IntegrationToken>,
     QueryParams(q): QueryParams<TokenQuery>,
 ) -> ApiResult<Json<TokenResponse>> {
     register(&hub, client, &token, q).await
@@ -72,7 +74,7 @@ pub async fn put_token_query(
     client: ClientAddr,
     QueryParams(q): QueryParams<TokenQuery>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let token = q.token.clone().ok_or_else(|| {
+    let token = q.token.clone().map(IntegrationToken::from).ok_or_else(|| {
         ApiError::bad_request(
             Code::InvalidToken,
             "give the token as /token/{token} or ?token=",
@@ -84,10 +86,10 @@ pub async fn put_token_query(
 async fn register(
     hub: &Hub,
     client: ClientAddr,
-    token: &str,
+    token: &IntegrationToken,
     q: TokenQuery,
 ) -> ApiResult<Json<TokenResponse>> {
-    if !is_valid_token(token) {
+    if !is_valid_token(token.as_str()) {
         return Err(crate::hub::malformed_token());
     }
     let domain = match q.domain.as_deref().filter(|d| !d.trim().is_empty()) {
@@ -116,11 +118,11 @@ async fn register(
                 integration_type,
                 domain,
                 skip_requested: q.skip_initial_sync.unwrap_or(false),
-                ..TokenRecord::pending(token, hub.now_ms(), hub.config.initial_batch_size)
+                ..TokenRecord::pending(token, hub.now(), hub.config.initial_batch_size)
             };
             let from = crate::client_addr::AddressKey::of(client.0).to_string();
             let stored = hub.register_pending(&fresh, &from).await?;
-            tracing::info!(token = %crate::ids::redact(token), "integration token registered (pending)");
+            tracing::info!(token = %crate::ids::redact(token.as_str()), "integration token registered (pending)");
             stored
         }
     };
@@ -134,7 +136,7 @@ async fn register(
         TokenState::Validated => Ok(Json(TokenResponse {
             status: Status::Success,
             is_token_validated: true,
-            tenant_id: record.tenant_id,
+            tenant_id: record.tenant_id.map(TenantId::into_string),
         })),
     }
 }
@@ -199,10 +201,13 @@ struct StreamOut<'a> {
     gap_detected: bool,
 }
 
-fn required_token(token: Option<String>) -> ApiResult<String> {
-    token.filter(|t| !t.is_empty()).ok_or_else(|| {
-        ApiError::bad_request(Code::InvalidToken, "the token query value is missing")
-    })
+fn required_token(token: Option<String>) -> ApiResult<IntegrationToken> {
+    token
+        .filter(|t| !t.is_empty())
+        .map(IntegrationToken::from)
+        .ok_or_else(|| {
+            ApiError::bad_request(Code::InvalidToken, "the token query value is missing")
+        })
 }
 
 fn parse_cursor(text: Option<&str>, name: &str) -> ApiResult<Cursor> {
@@ -472,13 +477,13 @@ struct EventsOut<'a> {
 /// a position in that second have landed by then (and nodes' clocks agree to within it).
 const SECOND_SETTLE_MS: i64 = 500;
 
-/// The last position a client whose cursor is whole epoch seconds may be given at `now_ms`:
+/// The last position a client whose cursor is whole epoch seconds may be given at `now`:
 /// the end of the newest second that ended at least [`SECOND_SETTLE_MS`] ago. Such a client
 /// resumes after the whole second it last saw, so a page holding part of a second that can
 /// still get entries (the clock is in it, or a commit holding a position in it is in flight)
 /// would make it skip the rest; that second is held back until it is settled.
-fn settled_seconds_end(now_ms: i64) -> i64 {
-    (now_ms - SECOND_SETTLE_MS).div_euclid(1000) * 1000 - 1
+fn settled_seconds_end(now: Millis) -> i64 {
+    (now.0 - SECOND_SETTLE_MS).div_euclid(1000) * 1000 - 1
 }
 
 /// The page of generation B: at most a page, then extended so it never ends inside a
@@ -572,7 +577,7 @@ pub async fn events(
     let bounds = hub.bounds(&tenant).await?;
     let gap_detected = cursor != Cursor::Start && after < bounds.pruned_through;
     let until_ms = match cursor {
-        Cursor::Seconds(_) => Some(settled_seconds_end(hub.now_ms())),
+        Cursor::Seconds(_) => Some(settled_seconds_end(hub.now())),
         _ => None,
     };
     let (entries, has_more) = if after < bounds.newest && until_ms.is_none_or(|u| after < u) {

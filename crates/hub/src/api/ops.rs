@@ -167,7 +167,7 @@ pub async fn metrics(State(hub): State<AppState>) -> impl IntoResponse {
     // second costs one query per few seconds; a failed read keeps the previous values.
     if hub.metrics.store_gauges_stale() {
         match hub.reads().webhook_stats().await {
-            Ok(stats) => hub.metrics.set_store_gauges(&stats, hub.now_ms()),
+            Ok(stats) => hub.metrics.set_store_gauges(&stats, hub.now()),
             Err(e) => tracing::warn!(error = %e, "reading webhook statistics for /metrics failed"),
         }
     }

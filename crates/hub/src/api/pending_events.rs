@@ -65,7 +65,7 @@ impl From<Delivery> for PendingEvent {
         PendingEvent {
             external_id,
             comment_id: d.comment_id,
-            tenant_id: d.tenant_id,
+            tenant_id: d.tenant_id.to_string(),
             created_at: Millis(d.created_at),
             attempt_count: d.attempts,
             next_attempt_at: Millis(d.next_attempt_at),

@@ -7,6 +7,7 @@
 //! Rendered from `templates/setup.html` (escaped by default).
 
 use crate::extract::{AppState, QueryParams};
+use crate::records::IntegrationToken;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -130,7 +131,8 @@ pub async fn submit(State(hub): State<AppState>, Form(form): Form<SetupForm>) ->
         tenant_id: owner.tenant_id.clone(),
         scope: crate::hub::access::SecretScope::of(&owner.domain),
     };
-    if let Err(e) = hub.may_acknowledge(&auth, form.token.trim()).await {
+    let token = IntegrationToken::from(form.token.trim());
+    if let Err(e) = hub.may_acknowledge(&auth, &token).await {
         return failed(e.status, e.reason);
     }
     let checked = |v: &Option<String>| v.as_deref().map(|v| v == "true" || v == "on");
@@ -138,12 +140,12 @@ pub async fn submit(State(hub): State<AppState>, Form(form): Form<SetupForm>) ->
     // An unticked box is absent from the form: the permission is off.
     let allow = Some(checked(&form.allow_api_secret).unwrap_or(false));
     match hub
-        .acknowledge_token(&owner.tenant_id, form.token.trim(), skip, allow)
+        .acknowledge_token(&owner.tenant_id, &token, skip, allow)
         .await
     {
         Ok(_) => {
             let mut page = SetupPage::new("Connected");
-            page.connected_to = Some(owner.tenant_id);
+            page.connected_to = Some(owner.tenant_id.into_string());
             render(StatusCode::OK, &page)
         }
         Err(e) => failed(e.status, e.reason),

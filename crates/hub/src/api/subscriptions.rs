@@ -469,7 +469,7 @@ pub async fn rotate_secret(
         retiring: RetiringOut {
             id: old.id,
             domain: old.domain,
-            retires_at: Millis(retires_at),
+            retires_at,
         },
     }))
 }

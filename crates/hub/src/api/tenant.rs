@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppState, JsonBody, OptionalJson};
 use crate::hub::access::TenantAuth;
 use crate::ids;
-use crate::records::{ApiSecret, TokenRecord};
+use crate::records::{ApiSecret, IntegrationToken, TokenRecord};
 use crate::site_domain::normalize_domain;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -119,7 +119,7 @@ pub async fn create_secret(
         tenant_id: auth.tenant_id,
         domain,
         secret: ids::api_secret(),
-        created_at: hub.now_ms(),
+        created_at: hub.now().0,
     };
     hub.add_secret(&secret).await?;
     Ok(Json(SecretCreated {
@@ -182,7 +182,7 @@ pub struct IntegrationOut {
 impl From<TokenRecord> for IntegrationOut {
     fn from(r: TokenRecord) -> Self {
         IntegrationOut {
-            token: r.token,
+            token: r.token.into_string(),
             state: r.state.as_str(),
             integration_type: r.integration_type,
             domain: r.domain,
@@ -261,7 +261,7 @@ pub struct AcknowledgeInput {
 pub async fn acknowledge(
     State(hub): State<AppState>,
     auth: TenantAuth,
-    Path(token): Path<String>,
+    Path(token): Path<IntegrationToken>,
     OptionalJson(input): OptionalJson<AcknowledgeInput>,
 ) -> ApiResult<Json<IntegrationResult>> {
     hub.may_acknowledge(&auth, &token).await?;
@@ -292,7 +292,7 @@ pub async fn acknowledge(
 pub async fn resync(
     State(hub): State<AppState>,
     auth: TenantAuth,
-    Path(token): Path<String>,
+    Path(token): Path<IntegrationToken>,
 ) -> ApiResult<Json<IntegrationResult>> {
     let saved = hub.resync_integration(&auth, &token).await?;
     Ok(Json(IntegrationResult {
@@ -314,7 +314,7 @@ pub async fn resync(
 pub async fn revoke(
     State(hub): State<AppState>,
     auth: TenantAuth,
-    Path(token): Path<String>,
+    Path(token): Path<IntegrationToken>,
 ) -> ApiResult<Json<IntegrationResult>> {
     let saved = hub.revoke_integration(&auth, &token).await?;
     Ok(Json(IntegrationResult {

@@ -9,13 +9,13 @@
 use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::{AppState, OperatorAuth, QueryParams};
 use crate::hub::access::TenantAuth;
-use crate::ids;
-use crate::records::{Change, CommentPatch, TokenState};
+use crate::ids::{self, TenantId};
+use crate::records::{Change, CommentPatch, IntegrationToken, TokenState};
 use crate::rules::NewCommentInput;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::Json;
-use fastcomments_protocol::{Millis, Status, Vote, VoteDirection};
+use fastcomments_protocol::{Status, Vote, VoteDirection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -26,7 +26,7 @@ pub const TEST_URL_ID: &str = "fastcomments-integration-test";
 #[derive(Debug, Clone)]
 pub enum TenantOrOperator {
     /// A tenant's API secret.
-    Tenant(String),
+    Tenant(TenantId),
     /// The operator token.
     Operator,
 }
@@ -99,12 +99,13 @@ pub async fn create(
     let token = q
         .token
         .filter(|t| !t.is_empty())
+        .map(IntegrationToken::from)
         .ok_or_else(|| ApiError::invalid_query("give the integration token as ?token="))?;
     let record = hub
         .token_record(&token)
         .await?
         .filter(|r| match &who {
-            TenantOrOperator::Tenant(t) => r.tenant_id.as_deref() == Some(t.as_str()),
+            TenantOrOperator::Tenant(t) => r.tenant_id.as_ref() == Some(t),
             TenantOrOperator::Operator => true,
         })
         .ok_or_else(|| ApiError::not_found("integration token"))?;
@@ -134,7 +135,7 @@ pub async fn create(
             meta: None,
             ..Default::default()
         };
-        let comment = input.into_comment(&tenant, ids::object_id(), Millis(hub.now_ms()));
+        let comment = input.into_comment(&tenant, ids::object_id(), hub.now());
         let applied = hub
             .apply(&tenant, Change::CreateComment(Box::new(comment)))
             .await?;
@@ -161,11 +162,11 @@ pub async fn create(
         id: ids::object_id(),
         comment_id: second.clone(),
         comment_external_id: None,
-        tenant_id: tenant.clone(),
+        tenant_id: tenant.to_string(),
         url_id: String::new(),
         user_id: Some("fastcomments-test-voter".into()),
         direction: VoteDirection::Up,
-        created_at: Millis(hub.now_ms()),
+        created_at: hub.now(),
         extra: Default::default(),
     };
     let cast = hub.apply(&tenant, Change::AddVote(Box::new(vote))).await?;
@@ -181,10 +182,14 @@ pub async fn create(
         .await?
         .entries
         .len();
-    tracing::info!(tenant, events, "made integration test events");
+    tracing::info!(
+        tenant = tenant.as_str(),
+        events,
+        "made integration test events"
+    );
     Ok(Json(TestingEventsOut {
         status: Status::Success,
-        tenant_id: tenant,
+        tenant_id: tenant.into_string(),
         created,
         updated: first,
         deleted: third,

@@ -79,11 +79,11 @@ async fn cast(
         id: ids::object_id(),
         comment_id,
         comment_external_id: None,
-        tenant_id: auth.tenant_id.clone(),
+        tenant_id: auth.tenant_id.to_string(),
         url_id: String::new(),
         user_id,
         direction,
-        created_at: Millis(hub.now_ms()),
+        created_at: hub.now(),
         extra,
     };
     let applied = hub

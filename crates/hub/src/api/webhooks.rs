@@ -607,9 +607,7 @@ pub async fn retry_failed(
     JsonBody(input): JsonBody<RetryFailedInput>,
 ) -> ApiResult<Json<RetryFailedOut>> {
     auth.require_all_domains("retrying every failed delivery")?;
-    let retried = hub
-        .retry_failed_since(&auth.tenant_id, input.since.0)
-        .await?;
+    let retried = hub.retry_failed_since(&auth.tenant_id, input.since).await?;
     Ok(Json(RetryFailedOut {
         status: Status::Success,
         retried,

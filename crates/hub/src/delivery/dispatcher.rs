@@ -13,9 +13,12 @@
 
 use super::sender::{send_once, Outgoing, Senders};
 use crate::hub::Hub;
+use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, DueQuery};
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -35,7 +38,7 @@ pub fn outcome_of(
         hub.config.webhook_max_attempts
     };
     let n = attempt.attempt;
-    let now = hub.now_ms();
+    let now = hub.now().0;
     let status = match sent {
         s if s.is_success() => DeliveryStatus::Succeeded,
         super::Sent::Fatal(_) => DeliveryStatus::Failed,
@@ -73,7 +76,7 @@ struct InFlight {
     /// Delivery id → (host, tenant, subscription; empty for the per-domain configurations).
     ids: HashMap<String, Keys>,
     hosts: HashMap<String, usize>,
-    tenants: HashMap<String, usize>,
+    tenants: HashMap<TenantId, usize>,
     subscriptions: HashMap<String, usize>,
 }
 
@@ -81,7 +84,7 @@ struct InFlight {
 #[derive(Debug, Clone)]
 struct Keys {
     host: String,
-    tenant: String,
+    tenant: TenantId,
     subscription: String,
 }
 
@@ -106,7 +109,7 @@ struct Limits {
 /// Hosts, tenants and subscriptions with no free slot.
 struct Full {
     hosts: Vec<String>,
-    tenants: Vec<String>,
+    tenants: Vec<TenantId>,
     subscriptions: Vec<String>,
 }
 
@@ -116,12 +119,11 @@ impl InFlight {
     }
 
     fn has_room(&self, k: &Keys, l: Limits) -> bool {
-        let n = |m: &HashMap<String, usize>, key: &str| m.get(key).copied().unwrap_or(0);
-        n(&self.hosts, &k.host) < l.per_host
-            && n(&self.tenants, &k.tenant) < l.per_tenant
+        running(&self.hosts, &k.host) < l.per_host
+            && running(&self.tenants, &k.tenant) < l.per_tenant
             // The per-domain configurations are one stream of the tenant, not a subscription.
             && (k.subscription.is_empty()
-                || n(&self.subscriptions, &k.subscription) < l.per_subscription)
+                || running(&self.subscriptions, &k.subscription) < l.per_subscription)
     }
 
     fn add(&mut self, id: &str, k: Keys) {
@@ -140,33 +142,42 @@ impl InFlight {
         let Some(k) = self.ids.remove(id) else {
             return;
         };
-        for (map, key) in [
-            (&mut self.hosts, k.host),
-            (&mut self.tenants, k.tenant),
-            (&mut self.subscriptions, k.subscription),
-        ] {
-            if let Some(n) = map.get_mut(&key) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(&key);
-                }
-            }
-        }
+        release(&mut self.hosts, &k.host);
+        release(&mut self.tenants, &k.tenant);
+        release(&mut self.subscriptions, &k.subscription);
     }
 
     fn full(&self, l: Limits) -> Full {
-        let full = |m: &HashMap<String, usize>, limit: usize| {
-            m.iter()
-                .filter(|(_, n)| **n >= limit)
-                .map(|(k, _)| k.clone())
-                .collect::<Vec<_>>()
-        };
         Full {
-            hosts: full(&self.hosts, l.per_host),
-            tenants: full(&self.tenants, l.per_tenant),
-            subscriptions: full(&self.subscriptions, l.per_subscription),
+            hosts: at_limit(&self.hosts, l.per_host),
+            tenants: at_limit(&self.tenants, l.per_tenant),
+            subscriptions: at_limit(&self.subscriptions, l.per_subscription),
         }
     }
+}
+
+/// How many attempts run for `key`.
+fn running<K: Hash + Eq>(counts: &HashMap<K, usize>, key: &K) -> usize {
+    counts.get(key).copied().unwrap_or(0)
+}
+
+/// One attempt for `key` ended; a key with none left is dropped.
+fn release<K: Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = counts.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(key);
+        }
+    }
+}
+
+/// The keys with `limit` attempts or more running.
+fn at_limit<K: Clone>(counts: &HashMap<K, usize>, limit: usize) -> Vec<K> {
+    counts
+        .iter()
+        .filter(|(_, n)| **n >= limit)
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// The host key a delivery is limited by: the stored one, or for rows queued before that
@@ -283,9 +294,10 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
         // Sleep until something happens. New deliveries come with a commit's wake-up and
         // retries this loop scheduled are in `next_due`; the store is asked again when that
         // came due or every 250 ms (a retry by hand, or another writer).
-        let now = hub.now_ms();
+        let now = hub.now().0;
         if next_due.is_none_or(|t| t <= now) || now.saturating_sub(next_due_asked) >= 250 {
-            next_due = hub.reads().next_due_at(now).await.ok().flatten();
+            let due = hub.reads().next_due_at(Millis(now)).await.ok().flatten();
+            next_due = due.map(|t| t.0);
             next_due_asked = now;
         }
         let until_due = next_due
@@ -395,7 +407,7 @@ async fn claim(
         .cloned()
         .collect();
     let query = DueQuery {
-        now_ms: hub.now_ms(),
+        now: hub.now(),
         limit: free as u64,
         per_host: limits.per_host as u64,
         exclude: &exclude,
@@ -452,7 +464,7 @@ fn start(
         hub.metrics.attempt(super::sender::metric_outcome(&sent));
         if sent.is_success() {
             hub.metrics
-                .delivered_after(hub.now_ms().saturating_sub(d.created_at));
+                .delivered_after(hub.now().0.saturating_sub(d.created_at));
         }
         if let super::Sent::Fatal(reason) | super::Sent::Transient(reason) = &sent {
             tracing::info!(delivery = %d.id, attempt = out.attempt, reason, "webhook attempt failed");

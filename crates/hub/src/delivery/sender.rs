@@ -16,6 +16,7 @@
 
 use super::guard::{refusal_in, GuardedConnector};
 use crate::hub::Hub;
+use crate::ids::TenantId;
 use crate::records::DeliveryAttempt;
 use bytes::Bytes;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
@@ -77,7 +78,7 @@ pub struct Outgoing<'a> {
     /// Delivery id (a test payload has its own).
     pub delivery_id: &'a str,
     /// Tenant (for the secret).
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     /// The comment's domain (picks the secret).
     pub domain: Option<&'a str>,
     /// Where.
@@ -176,7 +177,7 @@ async fn attempt_once(
     out: &Outgoing<'_>,
     shown: Option<&mut Vec<(String, String)>>,
 ) -> (Sent, DeliveryAttempt) {
-    let at = hub.now_ms();
+    let at = hub.now().0;
     let started = Instant::now();
     let sent = send_inner(hub, senders, out, shown).await;
     let (status_code, response_body, error) = match &sent {
@@ -250,7 +251,7 @@ async fn send_inner(
     } else {
         &senders.public_only
     };
-    let timestamp = hub.now_ms().div_euclid(1000);
+    let timestamp = hub.now().0.div_euclid(1000);
     let signature = fastcomments_webhooks::sign(secret.as_bytes(), timestamp, out.body);
     let standard = standard.sign(&message_id, timestamp, out.body);
     let method = match out.method {
@@ -295,7 +296,7 @@ async fn send_inner(
         request.extensions_mut().extend(case.clone());
     }
     // HTTP-dates in `Retry-After` are read against the hub's clock (tests move it).
-    let now = std::time::UNIX_EPOCH + Duration::from_millis(hub.now_ms().max(0) as u64);
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(hub.now().0.max(0) as u64);
     let exchange = async {
         let response = client.request(request).await?;
         let status = response.status().as_u16();

@@ -7,7 +7,7 @@ use super::sender::{send_once, send_once_showing, Outgoing, Senders};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::access::TenantAuth;
 use crate::hub::Hub;
-use crate::ids;
+use crate::ids::{self, TenantId};
 use crate::records::DeliveryAttempt;
 use crate::rules::webhooks::method_for_kinds;
 use crate::site_domain::normalize_domain;
@@ -70,7 +70,7 @@ pub fn dummy_comment(domain: Option<&str>) -> WebhookComment {
         meta: None,
         ..Default::default()
     }
-    .into_comment("test", ids::object_id(), Millis::now());
+    .into_comment(&TenantId::from("test"), ids::object_id(), Millis::now());
     crate::rules::webhook_comment(&c)
 }
 

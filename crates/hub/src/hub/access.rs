@@ -4,12 +4,13 @@
 //! tenant; the hub's shared actions take it to check the scope.
 
 use crate::error::{ApiError, ApiResult, Code};
+use crate::ids::TenantId;
 
 /// A tenant, and what of it the caller's secret may act on.
 #[derive(Debug, Clone)]
 pub struct TenantAuth {
     /// The tenant id.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// What the secret may act on: everything of its tenant (the All Domains secret) or one
     /// domain (issue 20 §4, docs/security.md).
     pub scope: SecretScope,

@@ -5,6 +5,7 @@
 
 use super::Hub;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::TenantId;
 use fastcomments_protocol::Comment;
 
 /// Who flags: a site's user id, or an anonymous visitor's id. Kept apart by a prefix, so a
@@ -44,13 +45,13 @@ impl Hub {
     /// after. `404` when the tenant has no such comment.
     pub async fn set_flag(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         flagger: &Flagger,
         flagged: bool,
     ) -> ApiResult<u64> {
         self.store
-            .set_flag(tenant, id, &flagger.key(), flagged, self.now_ms())
+            .set_flag(tenant, id, &flagger.key(), flagged, self.now())
             .await?
             .ok_or_else(|| ApiError::not_found("comment"))
     }
@@ -62,7 +63,12 @@ const MAX_DEPTH: usize = 1000;
 impl Hub {
     /// Refuses to make `parent` the parent of comment `id`: `404` when the tenant has no such
     /// comment, `400` when it is `id` itself or one of its replies (a thread is a tree).
-    pub async fn check_new_parent(&self, tenant: &str, id: &str, parent: &str) -> ApiResult<()> {
+    pub async fn check_new_parent(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        parent: &str,
+    ) -> ApiResult<()> {
         let mut at = parent.to_owned();
         for _ in 0..MAX_DEPTH {
             if at == id {

@@ -19,15 +19,16 @@ mod writes;
 use crate::clock::Clock;
 use crate::config::HubConfig;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::ids;
+use crate::ids::{self, TenantId};
 use crate::metrics::Metrics;
 use crate::records::{
-    ApiSecret, Applied, Change, Notice, Tenant, TimelineBounds, TimelineEntry, TokenRecord,
-    TokenState,
+    ApiSecret, Applied, Change, IntegrationToken, Notice, Tenant, TimelineBounds, TimelineEntry,
+    TokenRecord, TokenState,
 };
 use crate::site_domain::{domain_is_owned, normalize_domain};
 use crate::store::{SessionStore, Store, StoreReads, StoreResult};
 use axum::http::StatusCode;
+use fastcomments_protocol::Millis;
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,15 +71,15 @@ pub struct Hub {
     pub throttle: throttle::CredentialThrottle,
     /// New pending tokens this node registered (when to check the overall cap).
     pending_registrations: AtomicU64,
-    tokens: RwLock<HashMap<String, Cached<TokenRecord>>>,
+    tokens: RwLock<HashMap<IntegrationToken, Cached<TokenRecord>>>,
     token_generation: AtomicU64,
-    tenant_secrets: RwLock<HashMap<String, Cached<Vec<ApiSecret>>>>,
+    tenant_secrets: RwLock<HashMap<TenantId, Cached<Vec<ApiSecret>>>>,
     secrets: RwLock<HashMap<String, Cached<ApiSecret>>>,
-    bounds: RwLock<HashMap<String, Cached<TimelineBounds>>>,
+    bounds: RwLock<HashMap<TenantId, Cached<TimelineBounds>>>,
     /// Per token, how many comments its running upload will have sent in all (see `progress`).
-    upload_expected: RwLock<HashMap<String, i64>>,
+    upload_expected: RwLock<HashMap<IntegrationToken, i64>>,
     /// Per token, when its plugin last called (see `progress`).
-    last_seen: RwLock<HashMap<String, std::sync::atomic::AtomicI64>>,
+    last_seen: RwLock<HashMap<IntegrationToken, std::sync::atomic::AtomicI64>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -133,7 +134,7 @@ impl Hub {
 
     /// Whether the store reads, and writes if writes were failing: the reason when not.
     pub async fn readiness(&self) -> Result<(), String> {
-        if let Err(e) = self.store.tenant("readyz-probe").await {
+        if let Err(e) = self.store.tenant(&TenantId::from("readyz-probe")).await {
             tracing::error!(error = %e, "readiness check: the store failed");
             return Err("the store does not answer queries".into());
         }
@@ -152,9 +153,9 @@ impl Hub {
         Ok(())
     }
 
-    /// Now, epoch ms.
-    pub fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+    /// Now.
+    pub fn now(&self) -> Millis {
+        self.clock.now()
     }
 
     /// The cached value if it may still be trusted (see `HubConfig::cache_ttl`).
@@ -174,7 +175,7 @@ impl Hub {
     /// The cache is filled only by reads and emptied by every write ([`Hub::token_changed`]);
     /// a read that raced with a write does not fill it (the generation moved), so the cache
     /// never holds a state older than the store's.
-    pub async fn token_record(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
+    pub async fn token_record(&self, token: &IntegrationToken) -> StoreResult<Option<TokenRecord>> {
         if let Some(r) = self.fresh(self.tokens.read().get(token)) {
             return Ok(Some(r));
         }
@@ -190,15 +191,18 @@ impl Hub {
     }
 
     /// Call after any committed change of a token: drops it from the cache.
-    pub fn token_changed(&self, token: &str) {
+    pub fn token_changed(&self, token: &IntegrationToken) {
         let mut tokens = self.tokens.write();
         self.token_generation.fetch_add(1, Ordering::AcqRel);
         tokens.remove(token);
     }
 
     /// The token's record if it may read and write its tenant's data; else the SPEC's error.
-    pub async fn validated_token(&self, token: &str) -> ApiResult<(TokenRecord, String)> {
-        if !fastcomments_protocol::is_valid_token(token) {
+    pub async fn validated_token(
+        &self,
+        token: &IntegrationToken,
+    ) -> ApiResult<(TokenRecord, TenantId)> {
+        if !fastcomments_protocol::is_valid_token(token.as_str()) {
             return Err(malformed_token());
         }
         let record = self.token_record(token).await?.ok_or_else(|| {
@@ -252,7 +256,7 @@ impl Hub {
         }
         clean.sort();
         clean.dedup();
-        let now = self.now_ms();
+        let now = self.now().0;
         let tenant = Tenant {
             id: ids::tenant_id(),
             name: name.to_owned(),
@@ -295,7 +299,7 @@ impl Hub {
 
     /// Whether the tenant may name `domain` (normalised) in a secret, a webhook, a test payload
     /// or a comment: `*`, one of its domains, or a subdomain of one (SPEC §2.2).
-    pub async fn owns_domain(&self, tenant: &str, domain: &str) -> StoreResult<bool> {
+    pub async fn owns_domain(&self, tenant: &TenantId, domain: &str) -> StoreResult<bool> {
         if domain == "*" {
             return Ok(true);
         }
@@ -304,7 +308,7 @@ impl Hub {
 
     /// The tenant's own domains, for a caller checking several names against one read
     /// (see [`domain_is_owned`]).
-    pub async fn owned_domains(&self, tenant: &str) -> StoreResult<Vec<String>> {
+    pub async fn owned_domains(&self, tenant: &TenantId) -> StoreResult<Vec<String>> {
         Ok(self
             .store
             .tenant(tenant)
@@ -323,7 +327,7 @@ impl Hub {
     /// The secret for `domain`, else the tenant's wildcard secret (cached per tenant).
     pub async fn secret_for_domain(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         domain: Option<&str>,
     ) -> StoreResult<Option<ApiSecret>> {
         Ok(self
@@ -339,7 +343,7 @@ impl Hub {
     /// Webhooks header (one `v1,` entry each), so a receiver knowing any one verifies.
     pub async fn signing_secrets(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         domain: Option<&str>,
     ) -> StoreResult<Vec<ApiSecret>> {
         let cached = self.fresh(self.tenant_secrets.read().get(tenant));
@@ -349,7 +353,7 @@ impl Hub {
                 let s = self.store.list_secrets(tenant).await?;
                 self.tenant_secrets
                     .write()
-                    .insert(tenant.to_owned(), Cached::new(s.clone()));
+                    .insert(tenant.clone(), Cached::new(s.clone()));
                 s
             }
         };
@@ -369,15 +373,13 @@ impl Hub {
     // ---------- the timeline ----------
 
     /// A tenant's newest position and prune mark, from memory when possible.
-    pub async fn bounds(&self, tenant: &str) -> StoreResult<TimelineBounds> {
+    pub async fn bounds(&self, tenant: &TenantId) -> StoreResult<TimelineBounds> {
         if let Some(b) = self.fresh(self.bounds.read().get(tenant)) {
             return Ok(b);
         }
         let b = self.store.timeline_bounds(tenant).await?;
         let mut map = self.bounds.write();
-        let entry = map
-            .entry(tenant.to_owned())
-            .or_insert_with(|| Cached::new(b));
+        let entry = map.entry(tenant.clone()).or_insert_with(|| Cached::new(b));
         entry.value.newest = entry.value.newest.max(b.newest);
         entry.value.pruned_through = entry.value.pruned_through.max(b.pruned_through);
         entry.loaded = Instant::now();
@@ -385,7 +387,7 @@ impl Hub {
     }
 
     /// Records committed entries so idle polls see them.
-    pub fn note_entries(&self, tenant: &str, entries: &[TimelineEntry]) {
+    pub fn note_entries(&self, tenant: &TenantId, entries: &[TimelineEntry]) {
         let Some(newest) = entries.iter().map(|e| e.created_at).max() else {
             return;
         };
@@ -394,7 +396,7 @@ impl Hub {
     }
 
     /// Raises a tenant's cached newest position (never lowers it).
-    fn note_newest(&self, tenant: &str, newest: i64) {
+    fn note_newest(&self, tenant: &TenantId, newest: i64) {
         let mut map = self.bounds.write();
         if let Some(b) = map.get_mut(tenant) {
             b.value.newest = b.value.newest.max(newest);
@@ -452,8 +454,8 @@ impl Hub {
     }
 
     /// Applies an API change and records its entries.
-    pub async fn apply(&self, tenant: &str, change: Change) -> ApiResult<Applied> {
-        let applied = self.store.apply(tenant, change, self.now_ms()).await?;
+    pub async fn apply(&self, tenant: &TenantId, change: Change) -> ApiResult<Applied> {
+        let applied = self.store.apply(tenant, change, self.now()).await?;
         self.note_entries(tenant, &applied.entries);
         self.metrics
             .webhooks_unmatched
@@ -469,11 +471,14 @@ impl Hub {
         // Addresses whose failed-credential budget is full again are forgotten, so the
         // throttle's memory follows the recent guessers, not every address ever seen.
         self.throttle.forget_idle();
-        let now = self.now_ms();
+        let now = self.now();
         let ttl = self.config.pending_token_ttl.as_millis() as i64;
         let keep = self.config.retention.as_millis() as i64;
-        let tokens = self.store.delete_expired_pending(now - ttl).await?;
-        let entries = self.store.prune_timeline(now - keep).await?;
+        let tokens = self
+            .store
+            .delete_expired_pending(Millis(now.0 - ttl))
+            .await?;
+        let entries = self.store.prune_timeline(Millis(now.0 - keep)).await?;
         let deliveries = self.prune_deliveries(now).await?;
         self.disable_failing_subscriptions(now).await?;
         self.retire_due_secrets().await?;
@@ -498,7 +503,7 @@ impl Hub {
     /// calls it, and so does the timer a rotation sets for its own end, so an overlap ends on
     /// time rather than at the next maintenance run.
     pub async fn retire_due_secrets(&self) -> StoreResult<()> {
-        for retired in self.store.retire_secrets(self.now_ms()).await? {
+        for retired in self.store.retire_secrets(self.now()).await? {
             tracing::info!(tenant = %retired.tenant_id, secret = %retired.id, domain = %retired.domain, "a rotated API secret was retired");
             self.forget_secret(&retired);
         }
@@ -507,12 +512,12 @@ impl Hub {
 
     /// Disables the subscriptions that failed for longer than `webhook_disable_after`
     /// (issue 13 §2), each logged and counted.
-    pub async fn disable_failing_subscriptions(&self, now: i64) -> StoreResult<usize> {
+    pub async fn disable_failing_subscriptions(&self, now: Millis) -> StoreResult<usize> {
         let after =
             i64::try_from(self.config.webhook_disable_after.as_millis()).unwrap_or(i64::MAX);
         let disabled = self
             .store
-            .disable_failing_subscriptions(now.saturating_sub(after), now)
+            .disable_failing_subscriptions(Millis(now.0.saturating_sub(after)), now)
             .await?;
         for s in &disabled {
             tracing::warn!(tenant = %s.tenant_id, subscription = %s.id, url = %crate::redact::url(&s.url), reason = ?s.disabled_reason, "webhook subscription disabled: its receiver failed for too long; its deliveries wait until it is enabled again");
@@ -524,7 +529,7 @@ impl Hub {
     /// Removes succeeded and cancelled deliveries older than the retention, a batch per
     /// transaction, yielding between batches so the writer serves API changes in between.
     /// Returns how many it removed.
-    pub async fn prune_deliveries(&self, now: i64) -> StoreResult<u64> {
+    pub async fn prune_deliveries(&self, now: Millis) -> StoreResult<u64> {
         let keep =
             i64::try_from(self.config.webhook_delivery_retention.as_millis()).unwrap_or(i64::MAX);
         let batch = self.config.webhook_prune_batch.max(1);
@@ -532,7 +537,7 @@ impl Hub {
         loop {
             let n = self
                 .store
-                .prune_deliveries(now.saturating_sub(keep), batch)
+                .prune_deliveries(Millis(now.0.saturating_sub(keep)), batch)
                 .await?;
             removed += n;
             self.metrics.deliveries_pruned.add(n);

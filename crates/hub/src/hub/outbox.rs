@@ -3,6 +3,7 @@
 //! cancelling of a delivery. They are here so that the store stays private to the hub.
 
 use super::Hub;
+use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DueQuery};
 use crate::store::StoreResult;
 
@@ -19,11 +20,11 @@ impl Hub {
 
     /// Records attempts and what they mean for their deliveries, ending their claims.
     pub async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
-        self.store.record_attempts(outcomes, self.now_ms()).await
+        self.store.record_attempts(outcomes, self.now()).await
     }
 
     /// Cancels one of the tenant's waiting deliveries.
-    pub async fn cancel_delivery(&self, tenant: &str, id: &str) -> StoreResult<Delivery> {
-        self.store.cancel_delivery(tenant, id, self.now_ms()).await
+    pub async fn cancel_delivery(&self, tenant: &TenantId, id: &str) -> StoreResult<Delivery> {
+        self.store.cancel_delivery(tenant, id, self.now()).await
     }
 }

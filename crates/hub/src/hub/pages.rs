@@ -5,6 +5,7 @@
 use super::Hub;
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+use crate::ids::TenantId;
 use crate::records::{Change, Page, PageChange};
 
 /// A page the API is asked to make.
@@ -20,15 +21,15 @@ pub struct NewPage {
 
 impl Hub {
     /// Makes the page of thread `url_id` (`409` when it has one); the page as stored.
-    pub async fn add_page(&self, tenant: &str, new: NewPage) -> ApiResult<Page> {
+    pub async fn add_page(&self, tenant: &TenantId, new: NewPage) -> ApiResult<Page> {
         let page = Page {
             id: ids::object_id(),
-            tenant_id: tenant.to_owned(),
+            tenant_id: tenant.clone(),
             url_id: new.url_id,
             url: new.url,
             title: new.title,
             is_closed: false,
-            created_at: self.now_ms(),
+            created_at: self.now().0,
             comment_count: 0,
             root_comment_count: 0,
         };
@@ -43,7 +44,7 @@ impl Hub {
     /// (one update event and webhook each). The page after, and how many comments moved.
     pub async fn change_page(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         change: &PageChange,
         url_id: Option<String>,
@@ -75,7 +76,7 @@ impl Hub {
 
     /// Deletes page `id` with every comment of its thread (one delete event and webhook each);
     /// how many comments went.
-    pub async fn delete_page(&self, tenant: &str, id: &str) -> ApiResult<usize> {
+    pub async fn delete_page(&self, tenant: &TenantId, id: &str) -> ApiResult<usize> {
         let page = self
             .reads()
             .page(tenant, id)

@@ -7,19 +7,25 @@
 //! a total until the next batch.
 
 use super::Hub;
+use crate::records::IntegrationToken;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 impl Hub {
     /// Records that `token`'s upload has `received` comments stored and, as its plugin said,
     /// `remaining` still to send (`None`: it did not say).
-    pub fn note_upload_remaining(&self, token: &str, received: u64, remaining: Option<i64>) {
+    pub fn note_upload_remaining(
+        &self,
+        token: &IntegrationToken,
+        received: u64,
+        remaining: Option<i64>,
+    ) {
         let mut map = self.upload_expected.write();
         match remaining {
             Some(r) if r > 0 => {
                 let total = i64::try_from(received)
                     .unwrap_or(i64::MAX)
                     .saturating_add(r);
-                map.insert(token.to_owned(), total);
+                map.insert(token.clone(), total);
             }
             // Finished (or no estimate): the stored count is the whole story.
             _ => {
@@ -29,7 +35,7 @@ impl Hub {
     }
 
     /// The expected total of `token`'s running upload, if its plugin said.
-    pub fn upload_expected(&self, token: &str) -> Option<i64> {
+    pub fn upload_expected(&self, token: &IntegrationToken) -> Option<i64> {
         self.upload_expected.read().get(token).copied()
     }
 }
@@ -37,21 +43,21 @@ impl Hub {
 impl Hub {
     /// Records that `token`'s plugin called the hub now (for "last poll" on the pages). Kept
     /// in memory: an atomic store under a read lock on every call after the first.
-    pub fn note_seen(&self, token: &str) {
-        let now = self.now_ms();
+    pub fn note_seen(&self, token: &IntegrationToken) {
+        let now = self.now().0;
         if let Some(at) = self.last_seen.read().get(token) {
             at.store(now, Ordering::Relaxed);
             return;
         }
         self.last_seen
             .write()
-            .entry(token.to_owned())
+            .entry(token.clone())
             .or_insert_with(|| AtomicI64::new(now))
             .store(now, Ordering::Relaxed);
     }
 
     /// When `token`'s plugin last called this hub since it started, epoch ms.
-    pub fn last_seen(&self, token: &str) -> Option<i64> {
+    pub fn last_seen(&self, token: &IntegrationToken) -> Option<i64> {
         self.last_seen
             .read()
             .get(token)

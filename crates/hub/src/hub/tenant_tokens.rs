@@ -6,7 +6,7 @@
 use super::access::{outside_domain, TenantAuth};
 use super::{revoked, Hub};
 use crate::error::{ApiError, ApiResult};
-use crate::records::{TokenRecord, TokenState};
+use crate::records::{IntegrationToken, TokenRecord, TokenState};
 use crate::site_domain::normalize_domain;
 
 /// Whether the secret reaches a token: the All Domains secret every one, a domain's secret
@@ -20,7 +20,11 @@ impl Hub {
     /// `Ok` when the secret may acknowledge `token`: the All Domains secret any, a domain's
     /// secret only one a plugin registered for its domain (the acknowledge call and the setup
     /// page).
-    pub async fn may_acknowledge(&self, auth: &TenantAuth, token: &str) -> ApiResult<()> {
+    pub async fn may_acknowledge(
+        &self,
+        auth: &TenantAuth,
+        token: &IntegrationToken,
+    ) -> ApiResult<()> {
         let Some(own) = auth.own_domain() else {
             return Ok(());
         };
@@ -40,10 +44,14 @@ impl Hub {
     }
 
     /// `token` when it is the tenant's and the secret reaches it; else `404`, as no token.
-    pub async fn tenant_token(&self, auth: &TenantAuth, token: &str) -> ApiResult<TokenRecord> {
+    pub async fn tenant_token(
+        &self,
+        auth: &TenantAuth,
+        token: &IntegrationToken,
+    ) -> ApiResult<TokenRecord> {
         self.token_record(token)
             .await?
-            .filter(|r| r.tenant_id.as_deref() == Some(auth.tenant_id.as_str()))
+            .filter(|r| r.tenant_id.as_ref() == Some(&auth.tenant_id))
             .filter(|r| token_in_scope(auth, r))
             .ok_or_else(|| ApiError::not_found("integration token"))
     }
@@ -52,7 +60,7 @@ impl Hub {
     pub async fn resync_integration(
         &self,
         auth: &TenantAuth,
-        token: &str,
+        token: &IntegrationToken,
     ) -> ApiResult<TokenRecord> {
         let record = self.tenant_token(auth, token).await?;
         if record.state == TokenState::Revoked {
@@ -65,7 +73,7 @@ impl Hub {
     pub async fn revoke_integration(
         &self,
         auth: &TenantAuth,
-        token: &str,
+        token: &IntegrationToken,
     ) -> ApiResult<TokenRecord> {
         self.tenant_token(auth, token).await?;
         Ok(self.revoke_token(token).await?)

@@ -7,7 +7,7 @@
 use super::access::TenantAuth;
 use super::Hub;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::ids;
+use crate::ids::{self, TenantId};
 use crate::records::{Subscription, WebhookConfig, WebhookTarget};
 use crate::rules::webhooks::{http_url, method_for_kinds};
 use crate::site_domain::{domain_is_owned, normalize_domain};
@@ -145,14 +145,14 @@ fn target(
 
 impl Hub {
     /// The tenant's per-domain webhook configurations.
-    pub async fn webhook_configs(&self, tenant: &str) -> ApiResult<Vec<WebhookConfig>> {
+    pub async fn webhook_configs(&self, tenant: &TenantId) -> ApiResult<Vec<WebhookConfig>> {
         Ok(self.store.webhook_configs(tenant).await?)
     }
 
     /// `403 domain-not-owned` unless the tenant owns `domain` (normalised) or it is `*`.
     /// Webhook configurations, test payloads and comments name a domain; another tenant's (or
     /// nobody's) is refused (SPEC §2.2).
-    pub async fn require_owned_domain(&self, tenant: &str, domain: &str) -> ApiResult<()> {
+    pub async fn require_owned_domain(&self, tenant: &TenantId, domain: &str) -> ApiResult<()> {
         if self.owns_domain(tenant, domain).await? {
             Ok(())
         } else {
@@ -180,7 +180,7 @@ impl Hub {
             fire_on_import: input.fire_on_import,
         };
         self.store
-            .put_webhook_config(&auth.tenant_id, &config, self.now_ms())
+            .put_webhook_config(&auth.tenant_id, &config, self.now())
             .await?;
         Ok(config)
     }
@@ -190,7 +190,7 @@ impl Hub {
     /// (`409 too-many-webhooks`).
     pub async fn subscribe(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         input: SubscriptionRequest,
     ) -> Result<(Subscription, bool), Refused> {
         let url = http_url(&input.url)
@@ -239,7 +239,7 @@ impl Hub {
             kinds,
             domains,
             fire_on_import: input.fire_on_import,
-            created_at: self.now_ms(),
+            created_at: self.now().0,
             failing_since: None,
             disabled_at: None,
             disabled_reason: None,
@@ -260,10 +260,10 @@ impl Hub {
 
     /// Unsubscribes; the subscription's waiting deliveries are cancelled. Another tenant's id
     /// is `404`, as no id at all.
-    pub async fn unsubscribe(&self, tenant: &str, id: &str) -> ApiResult<Subscription> {
+    pub async fn unsubscribe(&self, tenant: &TenantId, id: &str) -> ApiResult<Subscription> {
         let removed = self
             .store
-            .delete_subscription(tenant, id, self.now_ms())
+            .delete_subscription(tenant, id, self.now())
             .await?
             .ok_or_else(|| ApiError::not_found("webhook subscription"))?;
         tracing::info!(tenant = %tenant, subscription = %id, "webhook subscription removed");

@@ -5,12 +5,14 @@
 
 use super::{revoked, Hub};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::ids;
+use crate::ids::{self, TenantId};
 use crate::records::{
-    ApiSecret, Delivery, NewEntry, TokenRecord, TokenState, UploadBatch, UploadOutcome,
+    ApiSecret, Delivery, IntegrationToken, NewEntry, TokenRecord, TokenState, UploadBatch,
+    UploadOutcome,
 };
 use crate::store::StoreResult;
 use axum::http::StatusCode;
+use fastcomments_protocol::Millis;
 use std::sync::atomic::Ordering;
 
 impl Hub {
@@ -61,7 +63,7 @@ impl Hub {
     /// first call.
     pub async fn describe_token(
         &self,
-        token: &str,
+        token: &IntegrationToken,
         integration_type: Option<&str>,
         domain: Option<&str>,
     ) -> StoreResult<TokenRecord> {
@@ -74,7 +76,7 @@ impl Hub {
     }
 
     /// Halves a token's upload batch size after a 413.
-    pub async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord> {
+    pub async fn halve_batch_size(&self, token: &IntegrationToken) -> StoreResult<TokenRecord> {
         let lowered = self.store.halve_batch_size(token).await?;
         self.token_changed(token);
         Ok(lowered)
@@ -88,10 +90,10 @@ impl Hub {
     }
 
     /// Revokes a token for good.
-    pub async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord> {
+    pub async fn revoke_token(&self, token: &IntegrationToken) -> StoreResult<TokenRecord> {
         let saved = self.store.revoke_token(token).await?;
         self.token_changed(token);
-        tracing::info!(token = %ids::redact(token), "integration token revoked");
+        tracing::info!(token = %ids::redact(token.as_str()), "integration token revoked");
         Ok(saved)
     }
 
@@ -102,7 +104,7 @@ impl Hub {
             batch.token.clone(),
             batch.comments.len(),
         );
-        let outcome = self.store.upload(batch, self.now_ms()).await?;
+        let outcome = self.store.upload(batch, self.now()).await?;
         self.note_entries(&tenant, &outcome.entries);
         if outcome.deliveries > 0 {
             self.webhook_wake.notify_one();
@@ -113,7 +115,11 @@ impl Hub {
     }
 
     /// Removes one of a tenant's API secrets; `None` when it has none with that id.
-    pub async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>> {
+    pub async fn delete_secret(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> StoreResult<Option<ApiSecret>> {
         let removed = self.store.delete_secret(tenant, id).await?;
         if let Some(s) = &removed {
             self.forget_secret(s);
@@ -126,25 +132,26 @@ impl Hub {
     /// maintenance. Returns the old and the new secret and when the old one retires.
     pub async fn rotate_secret(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         overlap: std::time::Duration,
-    ) -> StoreResult<(ApiSecret, ApiSecret, i64)> {
-        let now = self.now_ms();
-        let retires_at = now.saturating_add(i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX));
+    ) -> StoreResult<(ApiSecret, ApiSecret, Millis)> {
+        let now = self.now();
+        let overlap = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
+        let retires_at = Millis(now.0.saturating_add(overlap));
         let new = ApiSecret {
             id: crate::ids::object_id(),
             tenant_id: tenant.to_owned(),
             domain: String::new(), // the store sets the old secret's
             secret: crate::ids::api_secret(),
-            created_at: now,
+            created_at: now.0,
         };
         let (old, new) = self
             .store
             .rotate_secret(tenant, id, &new, retires_at)
             .await?;
         self.tenant_secrets.write().remove(tenant);
-        tracing::info!(tenant, old = %old.id, new = %new.id, domain = %new.domain, retires_at, "API secret rotation started");
+        tracing::info!(tenant = tenant.as_str(), old = %old.id, new = %new.id, domain = %new.domain, retires_at = retires_at.0, "API secret rotation started");
         Ok((old, new, retires_at))
     }
 
@@ -152,17 +159,17 @@ impl Hub {
     /// deliveries.
     pub async fn set_subscription_enabled(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         enabled: bool,
     ) -> StoreResult<crate::records::Subscription> {
         let reason = (!enabled).then_some("disabled by the tenant");
         let s = self
             .store
-            .set_subscription_enabled(tenant, id, enabled, reason, self.now_ms())
+            .set_subscription_enabled(tenant, id, enabled, reason, self.now())
             .await?;
         tracing::info!(
-            tenant,
+            tenant = tenant.as_str(),
             subscription = id,
             enabled,
             "webhook subscription changed"
@@ -180,7 +187,7 @@ impl Hub {
         if !d.subscription_id.is_empty() {
             let removed = self
                 .store
-                .delete_subscription(&d.tenant_id, &d.subscription_id, self.now_ms())
+                .delete_subscription(&d.tenant_id, &d.subscription_id, self.now())
                 .await?;
             if removed.is_some() {
                 self.metrics.subscriptions_disabled_here.inc();
@@ -201,7 +208,7 @@ impl Hub {
         if slot.as_ref().is_some_and(|t| t.url == d.url) {
             *slot = None;
             self.store
-                .put_webhook_config(&d.tenant_id, &config, self.now_ms())
+                .put_webhook_config(&d.tenant_id, &config, self.now())
                 .await?;
             self.metrics.subscriptions_disabled_here.inc();
             tracing::warn!(tenant = %d.tenant_id, domain = %d.config_domain, kind = d.kind.as_str(), url = %crate::redact::url(&d.url), delivery = %d.id, "the receiver answered 410 Gone: the configuration's target for this kind removed (unsubscribed)");
@@ -210,10 +217,10 @@ impl Hub {
     }
 
     /// Queues a failed or cancelled delivery again, with a fresh budget of attempts, due now.
-    pub async fn retry_delivery(&self, tenant: &str, id: &str) -> StoreResult<Delivery> {
+    pub async fn retry_delivery(&self, tenant: &TenantId, id: &str) -> StoreResult<Delivery> {
         let d = self
             .store
-            .retry_delivery(tenant, id, self.now_ms(), self.config.webhook_max_attempts)
+            .retry_delivery(tenant, id, self.now(), self.config.webhook_max_attempts)
             .await?;
         self.webhook_wake.notify_one();
         Ok(d)
@@ -225,22 +232,22 @@ impl Hub {
     /// validated. `skip` (else what the plugin asked) skips the initial upload.
     pub async fn acknowledge_token(
         &self,
-        tenant: &str,
-        token: &str,
+        tenant: &TenantId,
+        token: &IntegrationToken,
         skip: Option<bool>,
         allow_api_secret: Option<bool>,
     ) -> ApiResult<TokenRecord> {
         let record = match self.token_record(token).await? {
             Some(r) => r,
             None => {
-                if !fastcomments_protocol::is_valid_token(token) {
+                if !fastcomments_protocol::is_valid_token(token.as_str()) {
                     return Err(super::malformed_token());
                 }
                 // Registered as pending and acknowledged below, as if the plugin had called
                 // first; a plugin `PUT` racing with this finds one record either way.
                 self.register_token(&TokenRecord::pending(
                     token,
-                    self.now_ms(),
+                    self.now(),
                     self.config.initial_batch_size,
                 ))
                 .await?
@@ -248,13 +255,13 @@ impl Hub {
         };
         let ttl = self.config.pending_token_ttl.as_millis() as i64;
         match record.state {
-            TokenState::Validated if record.tenant_id.as_deref() == Some(tenant) => {
+            TokenState::Validated if record.tenant_id.as_ref() == Some(tenant) => {
                 // Acknowledging again may change only whether it may read an API secret.
                 return match allow_api_secret {
                     Some(allow) if allow != record.api_secret_allowed => {
                         let mut next = record.clone();
                         next.api_secret_allowed = allow;
-                        let (saved, _) = self.store.save_token(&next, None, self.now_ms()).await?;
+                        let (saved, _) = self.store.save_token(&next, None, self.now()).await?;
                         self.token_changed(&saved.token);
                         Ok(saved)
                     }
@@ -263,7 +270,7 @@ impl Hub {
             }
             TokenState::Validated => return Err(ApiError::not_found("integration token")),
             TokenState::Revoked => return Err(revoked()),
-            TokenState::Pending if record.created_at + ttl < self.now_ms() => {
+            TokenState::Pending if record.created_at + ttl < self.now().0 => {
                 return Err(ApiError::new(
                     StatusCode::GONE,
                     Code::TokenExpired,
@@ -276,31 +283,26 @@ impl Hub {
         let mut next = record.clone();
         next.tenant_id = Some(tenant.to_owned());
         next.state = TokenState::Validated;
-        next.acknowledged_at = Some(self.now_ms());
+        next.acknowledged_at = Some(self.now().0);
         next.skip_requested = skip;
         next.upload_finished = skip;
         next.api_secret_allowed = allow_api_secret.unwrap_or(false);
         let entry = skip.then(|| NewEntry::setup_completed(token));
-        let (saved, written) = self.store.save_token(&next, entry, self.now_ms()).await?;
+        let (saved, written) = self.store.save_token(&next, entry, self.now()).await?;
         if let Some(e) = written {
             self.note_entries(tenant, &[e]);
         }
         self.token_changed(&saved.token);
-        tracing::info!(token = %ids::redact(token), tenant, skip, "integration token acknowledged");
+        tracing::info!(token = %ids::redact(token.as_str()), tenant = tenant.as_str(), skip, "integration token acknowledged");
         Ok(saved)
     }
 
-    /// Queues again every failed delivery of `tenant` that failed at or after `since_ms`, each
+    /// Queues again every failed delivery of `tenant` that failed at or after `since`, each
     /// with a fresh budget of attempts, due now; returns how many.
-    pub async fn retry_failed_since(&self, tenant: &str, since_ms: i64) -> StoreResult<u64> {
+    pub async fn retry_failed_since(&self, tenant: &TenantId, since: Millis) -> StoreResult<u64> {
         let n = self
             .store
-            .retry_failed_since(
-                tenant,
-                since_ms,
-                self.now_ms(),
-                self.config.webhook_max_attempts,
-            )
+            .retry_failed_since(tenant, since, self.now(), self.config.webhook_max_attempts)
             .await?;
         if n > 0 {
             self.webhook_wake.notify_one();
@@ -312,7 +314,7 @@ impl Hub {
     /// No cache holds them: here so that the store stays private to the hub.
     pub async fn set_local_ids(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         mappings: &[fastcomments_protocol::CommentIdMapping],
     ) -> StoreResult<u64> {
         self.store.set_local_ids(tenant, mappings).await

@@ -390,7 +390,10 @@ pub async fn retry_failed(
         )
         .await;
     };
-    let retried = state.hub.retry_failed_since(&admin.tenant_id, since).await;
+    let retried = state
+        .hub
+        .retry_failed_since(&admin.tenant_id, Millis(since))
+        .await;
     after_action(&state, &admin, retried, "/admin/deliveries", |n| {
         format!(
             "{n} failed deliver{} since {} queued again.",

@@ -5,7 +5,7 @@
 use super::{after_action, redirect_with, render, when, Admin, Layout, PageState};
 use crate::extract::QueryParams;
 use crate::ids;
-use crate::records::{TokenRecord, TokenState};
+use crate::records::{IntegrationToken, TokenRecord, TokenState};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -88,7 +88,7 @@ fn rows(hub: &crate::hub::Hub, tokens: Vec<TokenRecord>) -> Vec<Row> {
         .map(|r| {
             let progress = Progress::of(hub, &r);
             Row {
-                short: ids::redact(&r.token),
+                short: ids::redact(r.token.as_str()),
                 kind: r.integration_type.clone().unwrap_or_else(|| "—".into()),
                 domain: r.domain.clone().unwrap_or_else(|| "—".into()),
                 state: r.state.as_str(),
@@ -99,8 +99,8 @@ fn rows(hub: &crate::hub::Hub, tokens: Vec<TokenRecord>) -> Vec<Row> {
                     .map(when)
                     .unwrap_or_else(|| "not since the hub started".into()),
                 progress,
-                key: r.token.clone(),
-                token: r.token,
+                key: r.token.as_str().to_owned(),
+                token: r.token.into_string(),
             }
         })
         .collect()
@@ -166,11 +166,12 @@ pub async fn progress(State(state): State<PageState>, admin: Admin) -> Response 
     };
     for r in tokens {
         let p = Progress::of(&state.hub, &r);
-        out.text.insert(format!("t-{}", r.token), p.text());
+        out.text.insert(format!("t-{}", r.token.as_str()), p.text());
         if let Some(at) = state.hub.last_seen(&r.token) {
-            out.text.insert(format!("ls-{}", r.token), when(at));
+            out.text
+                .insert(format!("ls-{}", r.token.as_str()), when(at));
         }
-        out.progress.insert(format!("p-{}", r.token), p);
+        out.progress.insert(format!("p-{}", r.token.as_str()), p);
     }
     Json(out).into_response()
 }
@@ -190,7 +191,7 @@ pub async fn acknowledge(
     admin: Admin,
     Form(form): Form<AcknowledgeForm>,
 ) -> Response {
-    let token = form.token.trim().to_owned();
+    let token = IntegrationToken::from(form.token.trim());
     let skip = form
         .skip
         .as_deref()
@@ -206,7 +207,7 @@ pub async fn acknowledge(
                 &admin,
                 super::session::Flash::Done(format!(
                     "Acknowledged {}{}. The plugin picks this up on its next poll.",
-                    ids::redact(&saved.token),
+                    ids::redact(saved.token.as_str()),
                     if saved.skip_requested {
                         ", without the initial upload"
                     } else {
@@ -235,7 +236,7 @@ pub async fn acknowledge(
 /// A posted token action.
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
-    token: String,
+    token: IntegrationToken,
 }
 
 /// `POST /admin/integrations/resync`: the plugin uploads everything again.
@@ -249,7 +250,7 @@ pub async fn resync(
     after_action(&state, &admin, done, "/admin/integrations", |_| {
         format!(
             "{}: the upload starts over on the plugin's next poll.",
-            ids::redact(&form.token)
+            ids::redact(form.token.as_str())
         )
     })
     .await
@@ -264,7 +265,7 @@ pub async fn revoke(
     let auth = admin.tenant_auth();
     let done = state.hub.revoke_integration(&auth, &form.token).await;
     after_action(&state, &admin, done, "/admin/integrations", |_| {
-        format!("{} revoked.", ids::redact(&form.token))
+        format!("{} revoked.", ids::redact(form.token.as_str()))
     })
     .await
 }

@@ -23,6 +23,7 @@ pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::hub::Hub;
+use crate::ids::TenantId;
 use askama::Template;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -130,7 +131,7 @@ fn session_cookie(parts: &axum::http::HeaderMap) -> Option<String> {
 
 /// Finds the session, checks the CSRF token of every `POST`, and adds the pages' headers.
 async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> Response {
-    let now = state.hub.now_ms();
+    let now = state.hub.now().0;
     // The pages' background polls (`*.json`) are not a person using the session.
     let used = !req.uri().path().ends_with(".json");
     let cookie = session_cookie(req.headers());
@@ -210,7 +211,7 @@ pub struct Admin {
     /// The session.
     pub session: Session,
     /// The tenant whose pages these are.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The one-time message for this page.
     pub flash: Option<Flash>,
 }
@@ -233,7 +234,7 @@ impl FromRequestParts<PageState> for Admin {
         let current = Current::from_request_parts(parts, state).await?;
         let session = signed_in(state, current.session).await?;
         let tenant_id = match session.tenant() {
-            Some(t) => t.to_owned(),
+            Some(t) => t.clone(),
             None => return Err(Redirect::to("/admin/tenants").into_response()),
         };
         // A page's background poll must not swallow the message meant for the next page.
@@ -295,7 +296,7 @@ pub struct Layout {
     /// Which page is shown (its nav entry is marked).
     pub active: &'static str,
     /// The tenant the pages act on.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Signed in as the operator.
     pub operator: bool,
     /// A message from the last action.

@@ -133,7 +133,7 @@ pub async fn create(
         tenant_id: admin.tenant_id.clone(),
         domain: domain.clone(),
         secret: ids::api_secret(),
-        created_at: state.hub.now_ms(),
+        created_at: state.hub.now().0,
     };
     if let Err(e) = state.hub.add_secret(&secret).await {
         return super::error_page(e.into());

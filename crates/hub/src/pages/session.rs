@@ -11,9 +11,10 @@
 //! database. Repeated failed sign-ins from one client address make it wait, longer each time
 //! ([`Throttle`], per node).
 
-use crate::ids;
+use crate::ids::{self, TenantId};
 use crate::records::SessionRecord;
 use crate::store::{SessionStore, StoreResult};
+use fastcomments_protocol::Millis;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -67,14 +68,14 @@ pub enum Principal {
     /// A tenant admin, signed in with one of the tenant's API secrets.
     Tenant {
         /// The tenant.
-        tenant_id: String,
+        tenant_id: TenantId,
         /// The id (never the text) of the secret used; deleting it ends the session.
         secret_id: String,
     },
     /// The operator (the hub's admin token); acts on the tenant it opened, if any.
     Operator {
         /// The tenant whose pages the operator opened.
-        acting_for: Option<String>,
+        acting_for: Option<TenantId>,
     },
 }
 
@@ -117,10 +118,10 @@ impl Session {
     }
 
     /// The tenant this session acts on, if any.
-    pub fn tenant(&self) -> Option<&str> {
+    pub fn tenant(&self) -> Option<&TenantId> {
         match &self.principal {
             Principal::Tenant { tenant_id, .. } => Some(tenant_id),
-            Principal::Operator { acting_for } => acting_for.as_deref(),
+            Principal::Operator { acting_for } => acting_for.as_ref(),
             Principal::Anonymous => None,
         }
     }
@@ -197,7 +198,7 @@ impl Sessions {
             flash: None,
         };
         self.store
-            .delete_expired_sessions(now - IDLE, now - LIFETIME)
+            .delete_expired_sessions(Millis(now - IDLE), Millis(now - LIFETIME))
             .await?;
         self.store.save_session(&s.record()?, MAX_ANONYMOUS).await?;
         Ok(s)
@@ -216,7 +217,7 @@ impl Sessions {
             return Ok(None);
         }
         if used && now - s.seen_at >= TOUCH_EVERY {
-            self.store.touch_session(id, now).await?;
+            self.store.touch_session(id, Millis(now)).await?;
             s.seen_at = now;
         }
         Ok(Some(s))

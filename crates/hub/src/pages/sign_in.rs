@@ -6,6 +6,7 @@
 
 use super::session::{self, Principal, Session};
 use super::{error_page, message_page, render, Current, PageState};
+use crate::ids::TenantId;
 use crate::records::Tenant;
 use askama::Template;
 use axum::extract::State;
@@ -103,7 +104,7 @@ pub async fn submit(
         (None, None) => return message_page(StatusCode::FORBIDDEN, "Refused", "No session."),
     };
     let hub = &state.hub;
-    let now = hub.now_ms();
+    let now = hub.now().0;
     let form_again = |status: StatusCode, error: String| {
         render(
             status,
@@ -232,7 +233,7 @@ pub async fn tenants(State(state): State<PageState>, current: Current) -> Respon
         Ok(t) => t,
         Err(e) => return super::error_page(e.into()),
     };
-    let acting_for = session.tenant().map(str::to_owned);
+    let acting_for = session.tenant().map(TenantId::to_string);
     render(
         StatusCode::OK,
         &TenantsPage {
@@ -246,7 +247,7 @@ pub async fn tenants(State(state): State<PageState>, current: Current) -> Respon
 /// The posted choice of tenant.
 #[derive(Debug, Deserialize)]
 pub struct OpenForm {
-    tenant: String,
+    tenant: TenantId,
 }
 
 /// `POST /admin/tenants/open` (operator): the tenant pages now act on that tenant.

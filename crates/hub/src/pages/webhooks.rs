@@ -11,6 +11,7 @@ use super::{redirect_with, render, when, Admin, Layout, PageState};
 use crate::delivery::test_send::{self, TestReport, TestRequest};
 use crate::error::ApiError;
 use crate::hub::webhooks::{ConfigRequest, Field, TargetRequest};
+use crate::ids::TenantId;
 use crate::records::WebhookConfig;
 use askama::Template;
 use axum::extract::State;
@@ -130,7 +131,7 @@ fn from_config(domain: &str, c: Option<&WebhookConfig>) -> DomainForm {
 
 /// Every domain's form as stored: `*` first, then the tenant's domains, then any other
 /// configured one (a subdomain).
-async fn stored_forms(state: &PageState, tenant: &str) -> Result<Vec<DomainForm>, ApiError> {
+async fn stored_forms(state: &PageState, tenant: &TenantId) -> Result<Vec<DomainForm>, ApiError> {
     let configs = state.hub.reads().webhook_configs(tenant).await?;
     let owned = state
         .hub

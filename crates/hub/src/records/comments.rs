@@ -1,6 +1,7 @@
 //! Comment changes through the API, pages of comments, and plugin upload batches.
 
-use super::{TimelineEntry, TokenRecord};
+use super::{IntegrationToken, TimelineEntry, TokenRecord};
+use crate::ids::TenantId;
 use fastcomments_protocol::{Comment, Millis, UploadComment, Vote};
 use std::collections::BTreeMap;
 
@@ -157,9 +158,9 @@ pub struct Applied {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UploadBatch {
     /// The token's tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The uploading token.
-    pub token: String,
+    pub token: IntegrationToken,
     /// The comments, already validated.
     pub comments: Vec<UploadComment>,
     /// This is the last batch of the initial upload.

@@ -1,7 +1,8 @@
 //! The webhook outbox: deliveries, their states and attempts, and the reads of the
 //! dispatcher, `/metrics` and the admin pages.
 
-use fastcomments_protocol::WebhookEventKind;
+use crate::ids::TenantId;
+use fastcomments_protocol::{Millis, WebhookEventKind};
 
 /// Where a delivery is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,7 +60,7 @@ pub struct Delivery {
     /// The delivery id (`X-FastComments-Delivery`, stable across retries).
     pub id: String,
     /// Owner.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The comment.
     pub comment_id: String,
     /// The change's timeline position; deliveries of one comment go out in this order.
@@ -119,7 +120,7 @@ pub fn target_host(url: &str) -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct DueQuery<'a> {
     /// Due at or before this instant, epoch ms.
-    pub now_ms: i64,
+    pub now: Millis,
     /// At most this many in all.
     pub limit: u64,
     /// At most this many per target host.
@@ -129,7 +130,7 @@ pub struct DueQuery<'a> {
     /// Target hosts to leave out.
     pub skip_hosts: &'a [String],
     /// Tenants to leave out.
-    pub skip_tenants: &'a [String],
+    pub skip_tenants: &'a [TenantId],
     /// Subscriptions to leave out (those at their in-flight limit; the per-domain
     /// configurations, with an empty id, are never left out by this).
     pub skip_subscriptions: &'a [String],

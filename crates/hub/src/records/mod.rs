@@ -1,8 +1,9 @@
 //! Records: what the hub keeps, one file per entity, with the small facts about them that need
 //! nothing else (a token's state names, a delivery's states, a configuration's target for a
 //! kind). They stand below everything: the rules (`crate::rules`), the store and the hub take
-//! them; they take nothing of the hub but [`crate::site_domain`]. They are not wire types: the
-//! API and the pages show them through their own.
+//! them; they take nothing of the hub but [`crate::site_domain`] and the ids of
+//! [`crate::ids`] ([`TenantId`]). They are not wire types: the API and the pages show them
+//! through their own.
 
 pub mod comments;
 pub mod deliveries;
@@ -14,6 +15,7 @@ pub mod timeline;
 pub mod tokens;
 pub mod webhooks;
 
+pub use crate::ids::TenantId;
 pub use comments::{Applied, Change, CommentPatch, CommentsQuery, UploadBatch, UploadOutcome};
 pub use deliveries::{
     target_host, AttemptOutcome, Delivery, DeliveryAttempt, DeliveryCounts, DeliveryFilter,
@@ -26,7 +28,7 @@ pub use tenants::{ApiSecret, SecretRetirement, Tenant};
 pub use timeline::{
     EntryKind, EventPayload, NewEntry, TimelineBounds, TimelineEntry, TimelineQuery,
 };
-pub use tokens::{TokenRecord, TokenState};
+pub use tokens::{IntegrationToken, TokenRecord, TokenState};
 pub use webhooks::{
     Subscription, WebhookConfig, WebhookTarget, WebhookTargets, MAX_SUBSCRIPTIONS,
     SUBSCRIPTION_DEFAULT_METHOD,

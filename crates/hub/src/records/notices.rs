@@ -1,5 +1,8 @@
 //! What one hub node tells the others sharing its database.
 
+use super::IntegrationToken;
+use crate::ids::TenantId;
+
 /// A commit another hub node may have made, told to every node sharing the database.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -7,14 +10,14 @@ pub enum Notice {
     /// A tenant's timeline grew to `newest`.
     Timeline {
         /// The tenant.
-        tenant: String,
+        tenant: TenantId,
         /// Its newest position now.
         newest: i64,
     },
     /// A token's record changed.
     Token {
         /// The token.
-        token: String,
+        token: IntegrationToken,
     },
     /// Pending tokens expired (maintenance).
     TokensExpired,
@@ -23,7 +26,7 @@ pub enum Notice {
     /// A tenant's API secrets changed.
     Secrets {
         /// The tenant.
-        tenant: String,
+        tenant: TenantId,
     },
     /// Webhook deliveries were queued or became due.
     Deliveries,

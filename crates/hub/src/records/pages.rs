@@ -8,7 +8,7 @@ pub struct Page {
     /// Stable, whatever its `url_id` becomes.
     pub id: String,
     /// Owner.
-    pub tenant_id: String,
+    pub tenant_id: crate::ids::TenantId,
     /// The thread: the `urlId` of its comments.
     pub url_id: String,
     /// The page's URL.

@@ -1,10 +1,12 @@
 //! Tenants and their API secrets (and the secrets being retired after a rotation).
 
+use crate::ids::TenantId;
+
 /// A customer of the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     /// `t-…`.
-    pub id: String,
+    pub id: TenantId,
     /// Display name.
     pub name: String,
     /// Domains the tenant owns.
@@ -19,7 +21,7 @@ pub struct ApiSecret {
     /// Id for listing and revoking.
     pub id: String,
     /// Owner.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The domain it is for, or `*` for all domains.
     pub domain: String,
     /// The secret text.

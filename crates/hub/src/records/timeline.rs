@@ -1,5 +1,7 @@
 //! The per-tenant timeline: entries to append, entries as stored, and how they are read.
 
+use super::IntegrationToken;
+use crate::ids::TenantId;
 use fastcomments_protocol::{Comment, EventType, Vote};
 
 /// What a timeline entry records.
@@ -37,21 +39,21 @@ pub struct NewEntry {
     /// The thread.
     pub url_id: String,
     /// The token whose upload caused it: hidden from that token (echo suppression).
-    pub origin_token: Option<String>,
+    pub origin_token: Option<IntegrationToken>,
     /// Visible to this token only.
-    pub only_token: Option<String>,
+    pub only_token: Option<IntegrationToken>,
     /// The comment or vote JSON as of the event.
     pub payload: Option<String>,
 }
 
 impl NewEntry {
     /// `SetSetupCompleted` for `token`: the end of its setup, visible to it alone.
-    pub fn setup_completed(token: &str) -> NewEntry {
+    pub fn setup_completed(token: &IntegrationToken) -> NewEntry {
         NewEntry {
             kind: EntryKind::SetupCompleted,
             url_id: String::new(),
             origin_token: None,
-            only_token: Some(token.to_owned()),
+            only_token: Some(token.clone()),
             payload: None,
         }
     }
@@ -61,12 +63,12 @@ impl NewEntry {
     pub fn comment_event(
         kind: fastcomments_protocol::EventType,
         comment: &Comment,
-        origin: Option<&str>,
+        origin: Option<&IntegrationToken>,
     ) -> Result<NewEntry, serde_json::Error> {
         Ok(NewEntry {
             kind: EntryKind::Event(kind),
             url_id: comment.url_id.clone(),
-            origin_token: origin.map(str::to_owned),
+            origin_token: origin.cloned(),
             only_token: None,
             payload: Some(serde_json::to_string(comment)?),
         })
@@ -163,9 +165,9 @@ pub struct TimelineEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelineQuery {
     /// Whose timeline.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The reader (echo suppression and token-only entries).
-    pub viewer_token: String,
+    pub viewer_token: IntegrationToken,
     /// Entries with `created_at > after_ms`.
     pub after_ms: i64,
     /// And `created_at <= until_ms`, when set.

@@ -1,5 +1,62 @@
 //! Integration tokens: a plugin's credential and where its setup is.
 
+use crate::ids::TenantId;
+use fastcomments_protocol::Millis;
+
+/// An integration token's text: a plugin's credential. A type of its own so that a token
+/// cannot be passed where a tenant id, a comment id or a domain is expected, nor one of those
+/// as a token. It has no `Display`: a token is a credential, and logs name it through
+/// [`crate::ids::redact`]. Serialized as the bare text (a notice to other nodes carries one).
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct IntegrationToken(String);
+
+impl IntegrationToken {
+    /// The token's text (to bind in SQL, to check its form, to redact for a log).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The token's text, owned (for a wire type that carries it as a string).
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl From<String> for IntegrationToken {
+    fn from(token: String) -> IntegrationToken {
+        IntegrationToken(token)
+    }
+}
+
+impl From<&str> for IntegrationToken {
+    fn from(token: &str) -> IntegrationToken {
+        IntegrationToken(token.to_owned())
+    }
+}
+
+impl AsRef<str> for IntegrationToken {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+// Compared with text as a `String` is (a stored column, a test's literal); passing text where
+// a token is expected still needs a conversion.
+impl PartialEq<str> for IntegrationToken {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for IntegrationToken {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// Where an integration token is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
@@ -36,9 +93,9 @@ impl TokenState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     /// The token text.
-    pub token: String,
+    pub token: IntegrationToken,
     /// The tenant, once acknowledged.
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     /// Life stage.
     pub state: TokenState,
     /// `wordpress`, … as the plugin said.
@@ -69,15 +126,15 @@ pub struct TokenRecord {
 
 impl TokenRecord {
     /// A token just registered: pending, no tenant, nothing uploaded.
-    pub fn pending(token: &str, now_ms: i64, batch_size: i64) -> TokenRecord {
+    pub fn pending(token: &IntegrationToken, now: Millis, batch_size: i64) -> TokenRecord {
         TokenRecord {
-            token: token.to_owned(),
+            token: token.clone(),
             tenant_id: None,
             state: TokenState::Pending,
             integration_type: None,
             domain: None,
             skip_requested: false,
-            created_at: now_ms,
+            created_at: now.0,
             acknowledged_at: None,
             upload_received: 0,
             upload_finished: false,

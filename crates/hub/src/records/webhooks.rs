@@ -2,6 +2,7 @@
 //! subscriptions. A configuration is stored as JSON (its serde form); the API shows it through
 //! its own types.
 
+use crate::ids::TenantId;
 use crate::site_domain::normalize_domain;
 
 /// Where one kind of webhook goes.
@@ -56,7 +57,7 @@ pub struct Subscription {
     /// Its id.
     pub id: String,
     /// Owner.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// `http://` or `https://` URL.
     pub url: String,
     /// The method of every kind; `None`: [`SUBSCRIPTION_DEFAULT_METHOD`].

@@ -12,6 +12,7 @@
 use super::{
     blank_comment, check_meta, check_opt, check_short, check_text, has_links, render_html,
 };
+use crate::ids::TenantId;
 use crate::records::CommentPatch;
 use fastcomments_protocol::{lenient, Comment, Extra, Mention, MentionKind, Millis};
 use serde::Deserialize;
@@ -194,7 +195,7 @@ impl NewCommentInput {
 
     /// The comment to store ([`NewCommentInput::validate`] first: what it refuses is dropped
     /// here).
-    pub fn into_comment(self, tenant_id: &str, id: String, now: Millis) -> Comment {
+    pub fn into_comment(self, tenant_id: &TenantId, id: String, now: Millis) -> Comment {
         let html = render_html(&self.comment);
         let extra = sort_rest(self.rest, CREATE_KEPT, CREATE_LEFT_ASIDE).unwrap_or_default();
         Comment {
@@ -381,7 +382,7 @@ mod tests {
         }))
         .unwrap();
         input.validate().unwrap();
-        let c = input.into_comment("t", "id".into(), Millis(5));
+        let c = input.into_comment(&TenantId::from("t"), "id".into(), Millis(5));
         assert_eq!(c.extra.get("isPinned"), Some(&json!(true)));
         assert!(c.extra.get("ip").is_none(), "an address is not stored");
         assert_eq!(c.mentions[0].raw_tag, "@a");

@@ -16,6 +16,7 @@ pub use upload::{merge_upload, upload_parent_id};
 pub use votes::{count_vote, vote_for};
 pub use webhooks::{webhook_comment, WEBHOOK_COMMENT_FIELDS};
 
+use crate::ids::TenantId;
 use crate::records::CommentPatch;
 use fastcomments_protocol::{Comment, Extra, Millis, UploadComment};
 
@@ -59,10 +60,10 @@ pub(crate) fn check_text(value: &str) -> Result<(), String> {
 
 /// A comment with nothing written yet, made `now`: no text, no votes, approved, not spam. New
 /// comments, from the API or an upload, start from it, so both get the same defaults.
-pub(crate) fn blank_comment(tenant_id: &str, id: &str, now: Millis) -> Comment {
+pub(crate) fn blank_comment(tenant_id: &TenantId, id: &str, now: Millis) -> Comment {
     Comment {
         id: id.to_owned(),
-        tenant_id: tenant_id.to_owned(),
+        tenant_id: tenant_id.to_string(),
         url_id: String::new(),
         url_id_raw: None,
         url: None,

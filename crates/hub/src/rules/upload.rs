@@ -1,6 +1,8 @@
 //! Uploads (SPEC §1.4): merging an uploaded comment over what is stored, and parents.
 
 use super::{blank_comment, has_links};
+use crate::ids::TenantId;
+use crate::records::IntegrationToken;
 use fastcomments_protocol::{Comment, EventType, Millis, UploadComment};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,7 +20,7 @@ pub fn upload_parent_id(up: &UploadComment) -> Option<&str> {
 pub fn merge_upload(
     existing: Option<Comment>,
     up: &UploadComment,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: &str,
     now: Millis,
 ) -> Comment {
@@ -168,15 +170,15 @@ pub struct Prepared {
 /// [`Prepared`] comments of a batch, in batch order.
 pub fn prepare_upload(
     comments: &[UploadComment],
-    tenant: &str,
-    now_ms: i64,
+    tenant: &TenantId,
+    now: Millis,
 ) -> Result<Vec<Option<Prepared>>, serde_json::Error> {
     let none = HashMap::new();
     comments
         .iter()
         .map(|up| {
             let id = crate::ids::object_id();
-            let mut comment = merge_upload(None, up, tenant, &id, Millis(now_ms));
+            let mut comment = merge_upload(None, up, tenant, &id, now);
             set_upload_parent(&mut comment, up, &none);
             let doc = serde_json::to_string(&comment)?;
             Ok(Some(Prepared { comment, doc }))
@@ -237,17 +239,16 @@ pub struct UploadWrite<'a> {
 /// whose parent comes later in the same batch are linked to it.
 pub fn plan_upload(
     comments: &[UploadComment],
-    tenant: &str,
-    token: &str,
+    tenant: &TenantId,
+    token: &IntegrationToken,
     context: UploadContext,
     prepared: &mut [Option<Prepared>],
-    now_ms: i64,
+    now: Millis,
 ) -> UploadPlan {
     let UploadContext {
         known,
         mut ext_to_id,
     } = context;
-    let now = Millis(now_ms);
     let mut plan = UploadPlan::default();
     let mut counted: HashSet<String> = HashSet::new();
     for (i, up) in comments.iter().enumerate() {
@@ -299,7 +300,7 @@ pub fn plan_upload(
             plan.comment_ids.insert(ext.clone(), id.clone());
         }
         let previously_from_token =
-            known.get(&id).and_then(|e| e.upload_token.as_deref()) == Some(token);
+            known.get(&id).and_then(|e| e.upload_token.as_deref()) == Some(token.as_str());
         if !previously_from_token && counted.insert(id.clone()) {
             plan.new_for_token += 1;
         }
@@ -404,7 +405,7 @@ mod tests {
                 "approved":"1","votesUp":"3","votesDown":"1","custom":true}"#,
         )
         .unwrap();
-        let c = merge_upload(None, &up, "t", "id1", Millis(5));
+        let c = merge_upload(None, &up, &"t".into(), "id1", Millis(5));
         assert_eq!(c.external_id.as_deref(), Some("7"));
         assert_eq!(c.comment_html, "<p>hi</p>");
         assert_eq!((c.votes, c.votes_up, c.votes_down), (2, 3, 1));
@@ -412,7 +413,7 @@ mod tests {
         assert_eq!(c.extra.get("custom"), Some(&serde_json::Value::Bool(true)));
         let again: UploadComment =
             serde_json::from_str(r#"{"externalId":"7","urlId":"p1","comment":""}"#).unwrap();
-        let c2 = merge_upload(Some(c.clone()), &again, "t", "ignored", Millis(9));
+        let c2 = merge_upload(Some(c.clone()), &again, &"t".into(), "ignored", Millis(9));
         assert_eq!(c2.comment, c.comment);
         assert_eq!(c2.date, c.date);
         assert_eq!(c2.id, "id1");

@@ -28,8 +28,13 @@ mod tests {
             url_id: Some("p".into()),
             ..Default::default()
         };
-        let mut c =
-            crate::rules::merge_upload(None, &up, "t", "i", fastcomments_protocol::Millis(1));
+        let mut c = crate::rules::merge_upload(
+            None,
+            &up,
+            &"t".into(),
+            "i",
+            fastcomments_protocol::Millis(1),
+        );
         count_vote(&mut c, VoteDirection::Down, -1);
         assert_eq!((c.votes, c.votes_down), (0, 0));
         count_vote(&mut c, VoteDirection::Up, 1);

@@ -1,5 +1,6 @@
 //! Webhooks: the body a comment goes out as (SPEC §2.1).
 
+use crate::ids::TenantId;
 use fastcomments_protocol::{Comment, Extra};
 
 /// The comment fields a webhook body carries under the same name and with the same value
@@ -165,7 +166,7 @@ pub struct PlannedDelivery<'a> {
 /// many changes matched nothing while the tenant has configurations; the latter are logged at
 /// debug, as a user will ask why nothing fired.
 pub fn plan_deliveries<'a>(
-    tenant: &str,
+    tenant: &TenantId,
     targets: &crate::records::WebhookTargets,
     changes: &[(fastcomments_protocol::WebhookEventKind, &'a Comment, i64)],
     imported: bool,
@@ -225,7 +226,7 @@ pub fn plan_deliveries<'a>(
                 Fired::NoConfigForDomain | Fired::NoTargetForKind
             )
         {
-            tracing::debug!(tenant, comment = %comment.id, domain = ?comment.domain, kind = kind.as_str(), "no webhook configuration or subscription matches this change");
+            tracing::debug!(tenant = tenant.as_str(), comment = %comment.id, domain = ?comment.domain, kind = kind.as_str(), "no webhook configuration or subscription matches this change");
             unmatched += 1;
         }
     }

@@ -21,17 +21,18 @@ pub mod postgres;
 mod rows;
 pub mod sqlite;
 
+use crate::ids::TenantId;
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
-    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, NewEntry, Notice, Page,
-    PageChange, SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds,
-    TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch, UploadOutcome,
-    WebhookConfig, WebhookStats,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, IntegrationToken,
+    NewEntry, Notice, Page, PageChange, SecretRetirement, SessionRecord, Subscription, Tenant,
+    TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch,
+    UploadOutcome, WebhookConfig, WebhookStats,
 };
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use fastcomments_protocol::{Comment, CommentIdMapping, Vote};
+use fastcomments_protocol::{Comment, CommentIdMapping, Millis, Vote};
 
 /// What queuing a change's webhooks did (inside a backend's transaction).
 #[derive(Debug, Default, Clone, Copy)]
@@ -285,63 +286,74 @@ pub trait StoreReads: Send + Sync + 'static {
         None
     }
     /// A tenant by id.
-    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
     /// The API secret record holding this secret text, if any.
     async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>>;
     /// A tenant's secrets.
-    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>>;
+    async fn list_secrets(&self, tenant: &TenantId) -> StoreResult<Vec<ApiSecret>>;
     /// A tenant's secrets being retired, soonest first.
-    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>>;
+    async fn secret_retirements(&self, tenant: &TenantId) -> StoreResult<Vec<SecretRetirement>>;
 
     // --- integration tokens ---
 
     /// A token's record.
-    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>>;
+    async fn token(&self, token: &IntegrationToken) -> StoreResult<Option<TokenRecord>>;
     /// A tenant's tokens.
-    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>>;
+    async fn list_tokens(&self, tenant: &TenantId) -> StoreResult<Vec<TokenRecord>>;
 
     // --- comments and votes ---
 
     /// A comment of the tenant.
-    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>>;
+    async fn comment(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Comment>>;
     /// The tenant's comment the site knows as `external_id`.
     async fn comment_by_external_id(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         external_id: &str,
     ) -> StoreResult<Option<Comment>>;
     /// A thread's comments, oldest first.
-    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>>;
+    async fn comments_by_url(&self, tenant: &TenantId, url_id: &str) -> StoreResult<Vec<Comment>>;
     /// All the tenant's comments by `(date, id)`, `skip` then at most `limit`.
-    async fn comments_page(&self, tenant: &str, skip: u64, limit: u64)
-        -> StoreResult<Vec<Comment>>;
+    async fn comments_page(
+        &self,
+        tenant: &TenantId,
+        skip: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Comment>>;
     /// One page of a thread's comments, or of the whole tenant's, by `(date, id)` in the
     /// direction asked (issue 20 §6: every list is paged).
-    async fn list_comments(&self, tenant: &str, q: &CommentsQuery<'_>)
-        -> StoreResult<Vec<Comment>>;
+    async fn list_comments(
+        &self,
+        tenant: &TenantId,
+        q: &CommentsQuery<'_>,
+    ) -> StoreResult<Vec<Comment>>;
     /// How many comments the tenant has.
-    async fn count_comments(&self, tenant: &str) -> StoreResult<u64>;
+    async fn count_comments(&self, tenant: &TenantId) -> StoreResult<u64>;
     /// How many of the tenant's comments someone flagged.
-    async fn count_flagged(&self, tenant: &str) -> StoreResult<u64>;
+    async fn count_flagged(&self, tenant: &TenantId) -> StoreResult<u64>;
     /// A vote of the tenant.
-    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>>;
+    async fn vote(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Vote>>;
     /// The votes on thread `url_id`'s comments, oldest first, at most `limit`; only `voter`'s
     /// when given (a user id, or `anon:` and an anonymous id).
     async fn thread_votes(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         url_id: &str,
         voter: Option<&str>,
         limit: u64,
     ) -> StoreResult<Vec<Vote>>;
     /// The tenant's pages, oldest first, at most `limit`, with their comments counted.
-    async fn pages(&self, tenant: &str, limit: u64) -> StoreResult<Vec<Page>>;
+    async fn pages(&self, tenant: &TenantId, limit: u64) -> StoreResult<Vec<Page>>;
     /// The tenant's page `id`.
-    async fn page(&self, tenant: &str, id: &str) -> StoreResult<Option<Page>>;
+    async fn page(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Page>>;
     /// The tenant's page of thread `url_id`.
-    async fn page_by_url_id(&self, tenant: &str, url_id: &str) -> StoreResult<Option<Page>>;
+    async fn page_by_url_id(&self, tenant: &TenantId, url_id: &str) -> StoreResult<Option<Page>>;
     /// How many flaggers flagged each of the comments `ids` (unflagged ones left out).
-    async fn flag_counts(&self, tenant: &str, ids: &[&str]) -> StoreResult<HashMap<String, u64>>;
+    async fn flag_counts(
+        &self,
+        tenant: &TenantId,
+        ids: &[&str],
+    ) -> StoreResult<HashMap<String, u64>>;
 
     // --- the timeline ---
 
@@ -350,22 +362,22 @@ pub trait StoreReads: Send + Sync + 'static {
     /// How many entries after the cursor are visible to the reader (at most `cap`).
     async fn count_timeline(&self, query: &TimelineQuery, cap: u64) -> StoreResult<u64>;
     /// The tenant's newest position and how far the timeline was pruned.
-    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds>;
+    async fn timeline_bounds(&self, tenant: &TenantId) -> StoreResult<TimelineBounds>;
 
     // --- webhooks (SPEC §2) ---
 
     /// A tenant's webhook configurations.
-    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>>;
-    /// When the earliest pending delivery due strictly after `after_ms` is due.
-    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>>;
+    async fn webhook_configs(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookConfig>>;
+    /// When the earliest pending delivery due strictly after `after` is due.
+    async fn next_due_at(&self, after: Millis) -> StoreResult<Option<Millis>>;
     /// Totals of the outbox, for `/metrics`.
     async fn webhook_stats(&self) -> StoreResult<WebhookStats>;
     /// A tenant's subscriptions, oldest first.
-    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>>;
+    async fn subscriptions(&self, tenant: &TenantId) -> StoreResult<Vec<Subscription>>;
     /// A tenant's deliveries, newest first.
     async fn deliveries(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         status: Option<DeliveryStatus>,
         comment_id: Option<&str>,
         limit: u64,
@@ -373,7 +385,7 @@ pub trait StoreReads: Send + Sync + 'static {
     /// One delivery with its attempts.
     async fn delivery(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
     ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>>;
 
@@ -382,14 +394,17 @@ pub trait StoreReads: Send + Sync + 'static {
     /// A tenant's deliveries matching `filter`, newest first, paged.
     async fn find_deliveries(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         filter: &DeliveryFilter<'_>,
     ) -> StoreResult<Vec<Delivery>>;
     /// How many of a tenant's deliveries match `filter` (its paging ignored).
-    async fn count_deliveries(&self, tenant: &str, filter: &DeliveryFilter<'_>)
-        -> StoreResult<u64>;
+    async fn count_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter<'_>,
+    ) -> StoreResult<u64>;
     /// How many of a tenant's deliveries are in each state.
-    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts>;
+    async fn delivery_counts(&self, tenant: &TenantId) -> StoreResult<DeliveryCounts>;
 }
 
 /// The admin pages' sessions (no cache above them: the pages read and write them directly).
@@ -402,14 +417,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The session with this id.
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
     /// Marks a session used at `seen_at`.
-    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()>;
+    async fn touch_session(&self, id: &str, seen_at: Millis) -> StoreResult<()>;
     /// Ends a session.
     async fn delete_session(&self, id: &str) -> StoreResult<()>;
     /// Ends every session last used before `seen_before` or created before `created_before`.
     async fn delete_expired_sessions(
         &self,
-        seen_before: i64,
-        created_before: i64,
+        seen_before: Millis,
+        created_before: Millis,
     ) -> StoreResult<u64>;
 }
 
@@ -448,7 +463,7 @@ pub trait Store: StoreReads + SessionStore {
     /// Adds a secret.
     async fn add_secret(&self, secret: &ApiSecret) -> StoreResult<()>;
     /// Removes a secret; `false` when the tenant has none with that id.
-    async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>>;
+    async fn delete_secret(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ApiSecret>>;
 
     /// Starts a rotation: adds `new` (its domain is set to the old secret's) and schedules
     /// the secret `old_id` for removal at `retires_at`, in one transaction. Until then both
@@ -457,13 +472,13 @@ pub trait Store: StoreReads + SessionStore {
     /// it is already being retired.
     async fn rotate_secret(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         old_id: &str,
         new: &ApiSecret,
-        retires_at: i64,
+        retires_at: Millis,
     ) -> StoreResult<(ApiSecret, ApiSecret)>;
-    /// Removes every secret whose retirement is due at `now_ms`; returns them.
-    async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>>;
+    /// Removes every secret whose retirement is due at `now`; returns them.
+    async fn retire_secrets(&self, now: Millis) -> StoreResult<Vec<ApiSecret>>;
     /// Inserts a pending token, or returns the record already stored under that token.
     async fn register_token(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
     /// Replaces a token's record; with `entry`, appends it to the record's tenant timeline in
@@ -473,26 +488,26 @@ pub trait Store: StoreReads + SessionStore {
         &self,
         record: &TokenRecord,
         entry: Option<NewEntry>,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)>;
     /// Halves the token's upload batch size (not below 1) after a 413, touching nothing else,
     /// so a concurrent upload's progress is never overwritten.
-    async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord>;
+    async fn halve_batch_size(&self, token: &IntegrationToken) -> StoreResult<TokenRecord>;
     /// Fills in a token's integration type and domain where they are still unknown (a token
     /// acknowledged before the plugin's first call), touching nothing else.
     async fn describe_token(
         &self,
-        token: &str,
+        token: &IntegrationToken,
         integration_type: Option<&str>,
         domain: Option<&str>,
     ) -> StoreResult<TokenRecord>;
     /// Revokes a token, touching nothing else.
-    async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord>;
+    async fn revoke_token(&self, token: &IntegrationToken) -> StoreResult<TokenRecord>;
     /// Starts a token's upload over (a re-sync): progress to zero, setup not completed, and
     /// the token forgets which comments it uploaded, so `start` counts from 0 again.
     async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
     /// Deletes pending tokens registered before `created_before`.
-    async fn delete_expired_pending(&self, created_before: i64) -> StoreResult<u64>;
+    async fn delete_expired_pending(&self, created_before: Millis) -> StoreResult<u64>;
     /// Keeps at most `per_address` pending tokens registered from `from` and, when `overall`
     /// is given, at most that many pending tokens in all, removing the oldest first (issue 20
     /// §3: anonymous registrations cannot fill the disk). Returns the tokens removed.
@@ -501,38 +516,47 @@ pub trait Store: StoreReads + SessionStore {
         from: &str,
         per_address: u64,
         overall: Option<u64>,
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<IntegrationToken>>;
     /// Adds a page ([`StoreError::Conflict`] when its thread has one).
     async fn add_page(&self, page: &Page) -> StoreResult<()>;
     /// Changes a page's title, URL or mark; `false` when the tenant has no such page.
-    async fn change_page(&self, tenant: &str, id: &str, change: &PageChange) -> StoreResult<bool>;
+    async fn change_page(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        change: &PageChange,
+    ) -> StoreResult<bool>;
     /// Flags (or un-flags) a comment for one flagger: its flag count after, or `None` when
     /// the tenant has no such comment. Idempotent per flagger.
     async fn set_flag(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         flagger: &str,
         flagged: bool,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Option<u64>>;
     /// Applies one API change with its timeline entries, atomically.
-    async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied>;
+    async fn apply(&self, tenant: &TenantId, change: Change, now: Millis) -> StoreResult<Applied>;
     /// Upserts an upload batch from `token` (SPEC §1.4), atomically with its timeline entries
     /// and the token's progress.
-    async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome>;
+    async fn upload(&self, batch: UploadBatch, now: Millis) -> StoreResult<UploadOutcome>;
     /// Stores plugin-local ids in `meta.wpId`; returns how many comments were found.
-    async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64>;
-    /// Deletes entries older than `before_ms` in every tenant; returns how many.
-    async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64>;
+    async fn set_local_ids(
+        &self,
+        tenant: &TenantId,
+        mappings: &[CommentIdMapping],
+    ) -> StoreResult<u64>;
+    /// Deletes entries older than `before` in every tenant; returns how many.
+    async fn prune_timeline(&self, before: Millis) -> StoreResult<u64>;
     /// Creates or replaces the configuration of `config.domain`.
     async fn put_webhook_config(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         config: &WebhookConfig,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<()>;
-    /// Hands this hub due deliveries to send: pending, due at `q.now_ms`, whose comment has no
+    /// Hands this hub due deliveries to send: pending, due at `q.now`, whose comment has no
     /// earlier pending delivery, in due order, at most `q.limit` in all and `q.per_host` per
     /// [`Delivery::target_host`], leaving out the ids in `q.exclude` (those in flight here) and
     /// the deliveries to `q.skip_hosts` and of `q.skip_tenants` (those at their in-flight
@@ -546,12 +570,12 @@ pub trait Store: StoreReads + SessionStore {
     async fn release_claims(&self, ids: &[String]) -> StoreResult<()>;
     /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile
     /// — and notes each subscription's health (a 2xx ends its failing streak).
-    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()>;
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: Millis) -> StoreResult<()>;
     /// Removes at most `limit` succeeded or cancelled deliveries last changed before
-    /// `before_ms`, with their attempts, in one short transaction; returns how many. The
+    /// `before`, with their attempts, in one short transaction; returns how many. The
     /// caller repeats it until it returns less than `limit`, so retention never holds the
     /// writer for long.
-    async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64>;
+    async fn prune_deliveries(&self, before: Millis, limit: u64) -> StoreResult<u64>;
     /// Creates a subscription, unless the tenant has one of the same form (URL, method,
     /// kinds, domains, imports): then that one, and `false`. [`StoreError::Conflict`] when
     /// the tenant has [`MAX_SUBSCRIPTIONS`](crate::records::MAX_SUBSCRIPTIONS) already.
@@ -559,45 +583,50 @@ pub trait Store: StoreReads + SessionStore {
     /// Removes a subscription and cancels its waiting deliveries; `None` if there is none.
     async fn delete_subscription(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Option<Subscription>>;
     /// Disables a subscription (its waiting deliveries become `paused`, new ones are queued
-    /// paused) or enables it (paused ones are due again at `now_ms`, in their order).
+    /// paused) or enables it (paused ones are due again at `now`, in their order).
     async fn set_subscription_enabled(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         enabled: bool,
         reason: Option<&str>,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Subscription>;
     /// Disables every enabled subscription whose attempts have all failed since
-    /// `failing_before_ms` or earlier (see [`Subscription::failing_since`], kept up to date by
+    /// `failing_before` or earlier (see [`Subscription::failing_since`], kept up to date by
     /// [`Store::record_attempts`]); returns them.
     async fn disable_failing_subscriptions(
         &self,
-        failing_before_ms: i64,
-        now_ms: i64,
+        failing_before: Millis,
+        now: Millis,
     ) -> StoreResult<Vec<Subscription>>;
     /// Cancels a queued or retrying delivery.
-    async fn cancel_delivery(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<Delivery>;
+    async fn cancel_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: Millis,
+    ) -> StoreResult<Delivery>;
     /// Queues a failed or cancelled delivery again, with `extra_attempts` more attempts.
     async fn retry_delivery(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
-        now_ms: i64,
+        now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<Delivery>;
     /// Queues again every failed delivery of the tenant that failed (last changed) at or after
-    /// `since_ms`, each with `extra_attempts` more attempts, due at `now_ms`; returns how many.
+    /// `since`, each with `extra_attempts` more attempts, due at `now`; returns how many.
     async fn retry_failed_since(
         &self,
-        tenant: &str,
-        since_ms: i64,
-        now_ms: i64,
+        tenant: &TenantId,
+        since: Millis,
+        now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<u64>;
 }

@@ -56,7 +56,7 @@ pub(crate) fn session_from_row<R: StoreRow>(row: &R) -> StoreResult<SessionRecor
 
 pub(crate) fn tenant_from_row<R: StoreRow>(row: &R) -> StoreResult<Tenant> {
     Ok(Tenant {
-        id: row.text("id")?,
+        id: row.text("id")?.into(),
         name: row.text("name")?,
         domains: serde_json::from_str(&row.text("domains")?)?,
         created_at: row.int("created_at")?,
@@ -66,7 +66,7 @@ pub(crate) fn tenant_from_row<R: StoreRow>(row: &R) -> StoreResult<Tenant> {
 pub(crate) fn secret_from_row<R: StoreRow>(row: &R) -> StoreResult<ApiSecret> {
     Ok(ApiSecret {
         id: row.text("id")?,
-        tenant_id: row.text("tenant_id")?,
+        tenant_id: row.text("tenant_id")?.into(),
         domain: row.text("domain")?,
         secret: row.text("secret")?,
         created_at: row.int("created_at")?,
@@ -76,8 +76,8 @@ pub(crate) fn secret_from_row<R: StoreRow>(row: &R) -> StoreResult<ApiSecret> {
 pub(crate) fn token_from_row<R: StoreRow>(row: &R) -> StoreResult<TokenRecord> {
     let state = row.text("state")?;
     Ok(TokenRecord {
-        token: row.text("token")?,
-        tenant_id: row.opt_text("tenant_id")?,
+        token: row.text("token")?.into(),
+        tenant_id: row.opt_text("tenant_id")?.map(TenantId::from),
         state: TokenState::parse(&state)
             .ok_or_else(|| StoreError::database(format!("unknown token state {state:?}")))?,
         integration_type: row.opt_text("integration_type")?,
@@ -138,7 +138,7 @@ pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
     let status = row.text("status")?;
     Ok(Delivery {
         id: row.text("id")?,
-        tenant_id: row.text("tenant_id")?,
+        tenant_id: row.text("tenant_id")?.into(),
         comment_id: row.text("comment_id")?,
         position: row.int("position")?,
         kind: WebhookEventKind::parse(&kind)
@@ -182,7 +182,7 @@ pub(crate) fn subscription_from_row<R: StoreRow>(row: &R) -> StoreResult<Subscri
     let kinds: Vec<String> = serde_json::from_str(&row.text("kinds")?)?;
     Ok(Subscription {
         id: row.text("id")?,
-        tenant_id: row.text("tenant_id")?,
+        tenant_id: row.text("tenant_id")?.into(),
         url: row.text("url")?,
         method: match method.as_deref() {
             None | Some("") => None,

@@ -225,9 +225,9 @@ async fn an_admin_runs_the_guide_in_a_browser() {
     fill(&c, "#token", token).await;
     click(&c, "form[action='/admin/integrations/acknowledge'] button").await;
     wait_text(&c, ".notice.ok", |t| t.contains("Acknowledged")).await;
-    let record = store.token(token).await.unwrap().unwrap();
+    let record = store.token(&token.into()).await.unwrap().unwrap();
     assert_eq!(record.state, TokenState::Validated);
-    assert_eq!(record.tenant_id.as_deref(), Some(t.id.as_str()));
+    assert_eq!(record.tenant_id.as_ref(), Some(&t.id));
     let (_, v) = hub.register_token(token).await;
     assert_eq!(v["isTokenValidated"], true, "the plugin sees it: {v}");
     let bar = format!("#p-{}", token.replace('.', "\\."));

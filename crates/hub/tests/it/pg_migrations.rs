@@ -44,7 +44,7 @@ async fn threads_stored_before_pages_get_their_pages() {
     }
     db.close().await;
     let store = PostgresStore::connect(&url).await.unwrap();
-    let mut pages = store.pages("t1", 10).await.unwrap();
+    let mut pages = store.pages(&"t1".into(), 10).await.unwrap();
     pages.sort_by(|a, b| a.url_id.cmp(&b.url_id));
     let summary: Vec<_> = pages
         .iter()

@@ -10,6 +10,7 @@ use common::{code, TestHub};
 use fastcomments_hub::store::postgres::PostgresStore;
 use fastcomments_hub::store::Store;
 use fastcomments_hub::{HubConfig, SystemClock};
+use fastcomments_protocol::Millis;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
@@ -198,7 +199,7 @@ async fn another_nodes_commit_wakes_this_nodes_dispatcher_at_once() {
             .apply(
                 &t.id,
                 fastcomments_hub::records::Change::CreateComment(Box::new(comment)),
-                now,
+                Millis(now),
             )
             .await
             .unwrap();

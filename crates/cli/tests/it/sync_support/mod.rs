@@ -2,6 +2,7 @@
 //! the comparison "the mirror equals the hub on every field both hold".
 #![allow(dead_code)]
 
+use fastcomments_hub::ids::TenantId;
 use fastcomments_hub::store::sqlite::SqliteStore;
 use fastcomments_hub::{Clock, HubConfig, ManualClock, RunningHub, SystemClock};
 use fastcomments_integration::{MirrorComment, Origin, SqliteMirror};
@@ -15,7 +16,7 @@ pub struct TestHub {
     pub running: RunningHub,
     pub base: String,
     pub http: reqwest::Client,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub key: String,
     pub dir: tempfile::TempDir,
 }

@@ -7,18 +7,20 @@ use super::dialect::{read_comment, save_comment, sql, Conn};
 use super::outbox::{enqueue_webhooks, load_webhook_targets};
 use super::pages::ensure_pages;
 use super::timeline::append_entries;
+use crate::ids::TenantId;
 use crate::records::{Applied, Change, NewEntry, PageSeed};
 use crate::rules;
 use crate::store::rows::vote_from_row;
 use crate::store::{Enqueued, StoreError, StoreResult};
+use fastcomments_protocol::Millis;
 
 /// Applies one API change inside the caller's transaction (on SQLite the group-commit
 /// writer's, on PostgreSQL its own).
 pub(in crate::store) async fn apply_in(
     tx: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     change: Change,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Applied> {
     use fastcomments_protocol::EventType as E;
     let mut entries = Vec::new();
@@ -33,7 +35,7 @@ pub(in crate::store) async fn apply_in(
                 }
             }
             save_comment(tx, &c).await?;
-            ensure_pages(tx, tenant, &[PageSeed::of(&c)], now_ms).await?;
+            ensure_pages(tx, tenant, &[PageSeed::of(&c)], now).await?;
             entries.push(NewEntry::comment_event(E::NewComment, &c, None)?);
             (Some(*c), None)
         }
@@ -45,7 +47,7 @@ pub(in crate::store) async fn apply_in(
             rules::apply_patch(&mut c, &patch);
             save_comment(tx, &c).await?;
             if c.url_id != thread {
-                ensure_pages(tx, tenant, &[PageSeed::of(&c)], now_ms).await?;
+                ensure_pages(tx, tenant, &[PageSeed::of(&c)], now).await?;
             }
             entries.push(NewEntry::comment_event(E::UpdatedComment, &c, None)?);
             (Some(c), None)
@@ -55,7 +57,7 @@ pub(in crate::store) async fn apply_in(
                 let taken: Option<String> = sqlx::query_scalar(&sql(
                     "SELECT id FROM pages WHERE tenant_id = ? AND url_id = ?",
                 ))
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .bind(&to)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -68,7 +70,7 @@ pub(in crate::store) async fn apply_in(
                     "UPDATE pages SET url_id = ? WHERE tenant_id = ? AND url_id = ?",
                 ))
                 .bind(&to)
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .bind(&from)
                 .execute(&mut *tx)
                 .await?;
@@ -95,7 +97,7 @@ pub(in crate::store) async fn apply_in(
                 many.push(c);
             }
             sqlx::query(&sql("DELETE FROM pages WHERE tenant_id = ? AND url_id = ?"))
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .bind(&url_id)
                 .execute(&mut *tx)
                 .await?;
@@ -122,7 +124,7 @@ pub(in crate::store) async fn apply_in(
                 ))
                 .bind(&c.id)
                 .bind(user)
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
                 .as_ref()
@@ -152,7 +154,7 @@ pub(in crate::store) async fn apply_in(
             }
             sqlx::query(&sql("INSERT INTO votes (id, tenant_id, comment_id, user_id, direction, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)"))
             .bind(&vote.id)
-            .bind(tenant)
+            .bind(tenant.as_str())
             .bind(&vote.comment_id)
             .bind(voter.as_deref())
             .bind(vote.direction.as_i64())
@@ -169,7 +171,7 @@ pub(in crate::store) async fn apply_in(
             let row = sqlx::query(&sql(
                 "DELETE FROM votes WHERE tenant_id = ? AND id = ? RETURNING doc",
             ))
-            .bind(tenant)
+            .bind(tenant.as_str())
             .bind(&id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -191,7 +193,7 @@ pub(in crate::store) async fn apply_in(
             (comment, Some(vote))
         }
     };
-    let entries = append_entries(tx, tenant, entries, now_ms).await?;
+    let entries = append_entries(tx, tenant, entries, now).await?;
     let mut queued = Enqueued::default();
     let changes: Vec<_> = match (comment.as_ref(), entries.last()) {
         (Some(c), Some(last)) => vec![(webhook_kind, c, last.created_at)],
@@ -204,7 +206,7 @@ pub(in crate::store) async fn apply_in(
     if !changes.is_empty() {
         let targets = load_webhook_targets(tx, tenant).await?;
         if !targets.is_empty() {
-            queued = enqueue_webhooks(tx, tenant, &targets, &changes, false, now_ms).await?;
+            queued = enqueue_webhooks(tx, tenant, &targets, &changes, false, now).await?;
         }
     }
     Ok(Applied {
@@ -217,18 +219,18 @@ pub(in crate::store) async fn apply_in(
 }
 
 /// The ids of a thread's comments, oldest first.
-async fn thread_ids(tx: &mut Conn, tenant: &str, url_id: &str) -> StoreResult<Vec<String>> {
+async fn thread_ids(tx: &mut Conn, tenant: &TenantId, url_id: &str) -> StoreResult<Vec<String>> {
     Ok(sqlx::query_scalar(&sql(
         "SELECT id FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(url_id)
     .fetch_all(&mut *tx)
     .await?)
 }
 
 /// Deletes a comment's row with its votes and flags.
-async fn delete_comment_rows(tx: &mut Conn, tenant: &str, id: &str) -> StoreResult<()> {
+async fn delete_comment_rows(tx: &mut Conn, tenant: &TenantId, id: &str) -> StoreResult<()> {
     for table in ["comments", "votes", "comment_flags"] {
         let key = if table == "comments" {
             "id"
@@ -237,7 +239,7 @@ async fn delete_comment_rows(tx: &mut Conn, tenant: &str, id: &str) -> StoreResu
         };
         let text = format!("DELETE FROM {table} WHERE tenant_id = ? AND {key} = ?");
         sqlx::query(&sql(&text))
-            .bind(tenant)
+            .bind(tenant.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await?;

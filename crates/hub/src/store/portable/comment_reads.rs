@@ -2,6 +2,7 @@
 //! `portable/mod.rs`).
 
 use super::dialect::{read_comment, sql, Backend};
+use crate::ids::TenantId;
 use crate::records::CommentsQuery;
 use crate::store::rows::{readable_comments, vote_from_row};
 use crate::store::StoreResult;
@@ -9,7 +10,7 @@ use fastcomments_protocol::{Comment, Vote};
 
 pub(in crate::store) async fn comment(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
 ) -> StoreResult<Option<Comment>> {
     let mut conn = store.reads().acquire().await?;
@@ -19,13 +20,13 @@ pub(in crate::store) async fn comment(
 /// The tenant's comment with the site's id `external_id`.
 pub(in crate::store) async fn comment_by_external_id(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     external_id: &str,
 ) -> StoreResult<Option<Comment>> {
     let rows = sqlx::query(&sql(
         "SELECT id, doc FROM comments WHERE tenant_id = ? AND external_id = ?",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(external_id)
     .fetch_all(store.reads())
     .await?;
@@ -34,14 +35,14 @@ pub(in crate::store) async fn comment_by_external_id(
 
 pub(in crate::store) async fn comments_page(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     skip: u64,
     limit: u64,
 ) -> StoreResult<Vec<Comment>> {
     let rows = sqlx::query(&sql(
         "SELECT id, doc FROM comments WHERE tenant_id = ? ORDER BY date_ms, id LIMIT ? OFFSET ?",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .bind(i64::try_from(skip).unwrap_or(i64::MAX))
     .fetch_all(store.reads())
@@ -51,12 +52,12 @@ pub(in crate::store) async fn comments_page(
 
 pub(in crate::store) async fn list_comments(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     q: &CommentsQuery<'_>,
 ) -> StoreResult<Vec<Comment>> {
     let text = q.sql();
     let text = sql(&text);
-    let mut query = sqlx::query(&text).bind(tenant);
+    let mut query = sqlx::query(&text).bind(tenant.as_str());
     for text in [q.url_id, q.parent_id].into_iter().flatten() {
         query = query.bind(text);
     }
@@ -64,7 +65,7 @@ pub(in crate::store) async fn list_comments(
         query = query.bind(ms);
     }
     if q.flagged_only {
-        query = query.bind(tenant);
+        query = query.bind(tenant.as_str());
     }
     let rows = query
         .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
@@ -74,9 +75,12 @@ pub(in crate::store) async fn list_comments(
     readable_comments(&rows)
 }
 
-pub(in crate::store) async fn count_comments(store: &Backend, tenant: &str) -> StoreResult<u64> {
+pub(in crate::store) async fn count_comments(
+    store: &Backend,
+    tenant: &TenantId,
+) -> StoreResult<u64> {
     let n: i64 = sqlx::query_scalar(&sql("SELECT COUNT(*) FROM comments WHERE tenant_id = ?"))
-        .bind(tenant)
+        .bind(tenant.as_str())
         .fetch_one(store.reads())
         .await?;
     Ok(n.max(0) as u64)
@@ -86,7 +90,7 @@ pub(in crate::store) async fn count_comments(store: &Backend, tenant: &str) -> S
 /// (its key as [`crate::rules::votes::voter`] makes it).
 pub(in crate::store) async fn thread_votes(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     url_id: &str,
     voter: Option<&str>,
     limit: u64,
@@ -102,7 +106,10 @@ pub(in crate::store) async fn thread_votes(
          ORDER BY v.created_at, v.id LIMIT ?"
     );
     let text = sql(&text);
-    let mut query = sqlx::query(&text).bind(tenant).bind(url_id).bind(tenant);
+    let mut query = sqlx::query(&text)
+        .bind(tenant.as_str())
+        .bind(url_id)
+        .bind(tenant.as_str());
     if let Some(voter) = voter {
         query = query.bind(voter);
     }
@@ -114,11 +121,14 @@ pub(in crate::store) async fn thread_votes(
 }
 
 /// How many of the tenant's comments someone flagged.
-pub(in crate::store) async fn count_flagged(store: &Backend, tenant: &str) -> StoreResult<u64> {
+pub(in crate::store) async fn count_flagged(
+    store: &Backend,
+    tenant: &TenantId,
+) -> StoreResult<u64> {
     let n: i64 = sqlx::query_scalar(&sql(
         "SELECT COUNT(DISTINCT comment_id) FROM comment_flags WHERE tenant_id = ?",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .fetch_one(store.reads())
     .await?;
     Ok(n.max(0) as u64)

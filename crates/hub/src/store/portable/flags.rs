@@ -3,7 +3,9 @@
 //! counted, never kept, so it cannot drift from the rows.
 
 use super::dialect::{read_comment, sql, Backend, MAX_PARAMS};
+use crate::ids::TenantId;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use sqlx::Row as _;
 use std::collections::HashMap;
 
@@ -12,11 +14,11 @@ use std::collections::HashMap;
 /// flagged, changes nothing.
 pub(in crate::store) async fn set_flag(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     flagger: &str,
     flagged: bool,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Option<u64>> {
     let mut tx = store.writes().begin().await?;
     // Read with the row lock a change takes: a comment deleted meanwhile is not flagged.
@@ -30,8 +32,8 @@ pub(in crate::store) async fn set_flag(
         ))
         .bind(id)
         .bind(flagger)
-        .bind(tenant)
-        .bind(now_ms)
+        .bind(tenant.as_str())
+        .bind(now.0)
         .execute(&mut *tx)
         .await?;
     } else {
@@ -40,7 +42,7 @@ pub(in crate::store) async fn set_flag(
         ))
         .bind(id)
         .bind(flagger)
-        .bind(tenant)
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
     }
@@ -48,7 +50,7 @@ pub(in crate::store) async fn set_flag(
         "SELECT COUNT(*) FROM comment_flags WHERE comment_id = ? AND tenant_id = ?",
     ))
     .bind(id)
-    .bind(tenant)
+    .bind(tenant.as_str())
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -58,7 +60,7 @@ pub(in crate::store) async fn set_flag(
 /// How many users flagged each of the comments `ids` (those never flagged are left out).
 pub(in crate::store) async fn flag_counts(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     ids: &[&str],
 ) -> StoreResult<HashMap<String, u64>> {
     let mut counts = HashMap::new();
@@ -69,7 +71,7 @@ pub(in crate::store) async fn flag_counts(
              WHERE tenant_id = ? AND comment_id IN ({marks}) GROUP BY comment_id"
         );
         let text = sql(&text);
-        let mut query = sqlx::query(&text).bind(tenant);
+        let mut query = sqlx::query(&text).bind(tenant.as_str());
         for id in chunk {
             query = query.bind(*id);
         }

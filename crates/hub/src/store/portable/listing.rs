@@ -2,14 +2,16 @@
 //! `portable/mod.rs`).
 
 use super::dialect::{announce, sql, Backend, Db, END_CLAIM};
+use crate::ids::TenantId;
 use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, Notice};
 use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use sqlx::{QueryBuilder, Row};
 
 /// `WHERE` and the filter's conditions, after `qb`'s `FROM webhook_deliveries`.
-fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a str, f: &DeliveryFilter<'a>) {
-    qb.push(" WHERE tenant_id = ").push_bind(tenant);
+fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a TenantId, f: &DeliveryFilter<'a>) {
+    qb.push(" WHERE tenant_id = ").push_bind(tenant.as_str());
     if let Some(s) = f.status {
         qb.push(" AND status = ").push_bind(s.as_str());
     }
@@ -39,7 +41,7 @@ fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a str, f: &DeliveryF
     }
     if let Some(e) = f.external_id {
         qb.push(" AND comment_id IN (SELECT id FROM comments WHERE tenant_id = ")
-            .push_bind(tenant)
+            .push_bind(tenant.as_str())
             .push(" AND external_id = ")
             .push_bind(e)
             .push(")");
@@ -56,7 +58,7 @@ fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a str, f: &DeliveryF
 
 pub(in crate::store) async fn find_deliveries(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     f: &DeliveryFilter<'_>,
 ) -> StoreResult<Vec<Delivery>> {
     let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT * FROM webhook_deliveries");
@@ -71,7 +73,7 @@ pub(in crate::store) async fn find_deliveries(
 
 pub(in crate::store) async fn count_deliveries(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     f: &DeliveryFilter<'_>,
 ) -> StoreResult<u64> {
     let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM webhook_deliveries");
@@ -82,12 +84,12 @@ pub(in crate::store) async fn count_deliveries(
 
 pub(in crate::store) async fn delivery_counts(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<DeliveryCounts> {
     let rows = sqlx::query(&sql(
         "SELECT status, COUNT(*) AS n FROM webhook_deliveries WHERE tenant_id = ? GROUP BY status",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .fetch_all(store.reads())
     .await?;
     let mut counts = DeliveryCounts::default();
@@ -103,9 +105,9 @@ pub(in crate::store) async fn delivery_counts(
 
 pub(in crate::store) async fn retry_failed_since(
     store: &Backend,
-    tenant: &str,
-    since_ms: i64,
-    now_ms: i64,
+    tenant: &TenantId,
+    since: Millis,
+    now: Millis,
     extra_attempts: i64,
 ) -> StoreResult<u64> {
     let mut tx = store.writes().begin().await?;
@@ -115,11 +117,11 @@ pub(in crate::store) async fn retry_failed_since(
          WHERE tenant_id = ? AND status = 'failed' AND updated_at >= ?"
     );
     let done = sqlx::query(&sql(&text))
-        .bind(now_ms)
-        .bind(now_ms)
+        .bind(now.0)
+        .bind(now.0)
         .bind(extra_attempts)
-        .bind(tenant)
-        .bind(since_ms)
+        .bind(tenant.as_str())
+        .bind(since.0)
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() > 0 {

@@ -5,23 +5,24 @@
 
 use super::dialect::{announce, sql, Backend, Conn, Db, END_CLAIM, GREATEST, MAX_PARAMS};
 use super::{read_all, read_one};
+use crate::ids::TenantId;
 use crate::records::{
     target_host, Delivery, DeliveryAttempt, DeliveryStatus, Notice, WebhookConfig, WebhookTargets,
 };
 use crate::rules;
 use crate::store::rows::{attempt_from_row, delivery_from_row, subscription_from_row, StoreRow};
 use crate::store::{Enqueued, StoreError, StoreResult};
-use fastcomments_protocol::{Comment, WebhookEventKind};
+use fastcomments_protocol::{Comment, Millis, WebhookEventKind};
 use sqlx::QueryBuilder;
 
 pub(in crate::store) async fn load_webhook_configs(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<Vec<WebhookConfig>> {
     let rows = sqlx::query(&sql(
         "SELECT config FROM webhook_configs WHERE tenant_id = ? ORDER BY domain",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -32,13 +33,13 @@ pub(in crate::store) async fn load_webhook_configs(
 /// The tenant's configurations and subscriptions, in the caller's transaction.
 pub(in crate::store) async fn load_webhook_targets(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<WebhookTargets> {
     let configs = load_webhook_configs(&mut *conn, tenant).await?;
     let rows = sqlx::query(&sql(
         "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await?;
     let subscriptions = rows
@@ -55,11 +56,11 @@ pub(in crate::store) async fn load_webhook_targets(
 /// and wakes every node's dispatcher at commit.
 pub(in crate::store) async fn enqueue_webhooks(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     targets: &WebhookTargets,
     changes: &[(WebhookEventKind, &Comment, i64)],
     imported: bool,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Enqueued> {
     let (rows, unmatched) = rules::webhooks::plan_deliveries(tenant, targets, changes, imported)?;
     let per_row = 19;
@@ -70,7 +71,7 @@ pub(in crate::store) async fn enqueue_webhooks(
         );
         qb.push_values(chunk.iter(), |mut b, d| {
             b.push_bind(d.id.as_str())
-                .push_bind(tenant)
+                .push_bind(tenant.as_str())
                 .push_bind(d.comment.id.as_str())
                 .push_bind(d.position)
                 .push_bind(d.kind.as_str())
@@ -85,9 +86,9 @@ pub(in crate::store) async fn enqueue_webhooks(
                 .push_bind(d.status.as_str())
                 .push_bind(0i64)
                 .push_bind(0i64)
-                .push_bind(now_ms)
-                .push_bind(now_ms)
-                .push_bind(now_ms);
+                .push_bind(now.0)
+                .push_bind(now.0)
+                .push_bind(now.0);
         });
         qb.build().execute(&mut *conn).await?;
     }
@@ -102,7 +103,7 @@ pub(in crate::store) async fn enqueue_webhooks(
 
 pub(in crate::store) async fn webhook_configs(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<Vec<WebhookConfig>> {
     let mut conn = store.reads().acquire().await?;
     load_webhook_configs(&mut conn, tenant).await
@@ -110,18 +111,18 @@ pub(in crate::store) async fn webhook_configs(
 
 pub(in crate::store) async fn put_webhook_config(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     config: &WebhookConfig,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<()> {
     sqlx::query(&sql(
         "INSERT INTO webhook_configs (tenant_id, domain, config, updated_at) VALUES (?, ?, ?, ?) \
          ON CONFLICT (tenant_id, domain) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(&config.domain)
     .bind(serde_json::to_string(config)?)
-    .bind(now_ms)
+    .bind(now.0)
     .execute(store.writes())
     .await?;
     Ok(())
@@ -129,30 +130,30 @@ pub(in crate::store) async fn put_webhook_config(
 
 pub(in crate::store) async fn next_due_at(
     store: &Backend,
-    after_ms: i64,
-) -> StoreResult<Option<i64>> {
+    after: Millis,
+) -> StoreResult<Option<Millis>> {
     // A claimed delivery is due again when its claim ends (if nobody records it first).
     let text = format!(
         "SELECT MIN({GREATEST}(next_attempt_at, COALESCE(lease_until, 0))) FROM webhook_deliveries \
          WHERE status IN ('queued', 'retrying') AND {GREATEST}(next_attempt_at, COALESCE(lease_until, 0)) > ?"
     );
     let next: Option<i64> = sqlx::query_scalar(&sql(&text))
-        .bind(after_ms)
+        .bind(after.0)
         .fetch_one(store.reads())
         .await?;
-    Ok(next)
+    Ok(next.map(Millis))
 }
 
 pub(in crate::store) async fn deliveries(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     status: Option<DeliveryStatus>,
     comment_id: Option<&str>,
     limit: u64,
 ) -> StoreResult<Vec<Delivery>> {
     let mut qb: QueryBuilder<Db> =
         QueryBuilder::new("SELECT * FROM webhook_deliveries WHERE tenant_id = ");
-    qb.push_bind(tenant);
+    qb.push_bind(tenant.as_str());
     if let Some(s) = status {
         qb.push(" AND status = ");
         qb.push_bind(s.as_str());
@@ -169,11 +170,11 @@ pub(in crate::store) async fn deliveries(
 
 pub(in crate::store) async fn delivery(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
 ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
     let text = "SELECT * FROM webhook_deliveries WHERE tenant_id = ? AND id = ?";
-    let Some(d) = read_one(store, text, &[tenant, id], delivery_from_row).await? else {
+    let Some(d) = read_one(store, text, &[tenant.as_str(), id], delivery_from_row).await? else {
         return Ok(None);
     };
     let text = "SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt";
@@ -186,20 +187,24 @@ pub(in crate::store) async fn delivery(
 /// whether the delivery is missing or in the wrong state.
 async fn change_delivery(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     text: &str,
-    now_ms: i64,
+    now: Millis,
     extra: Option<i64>,
     wrong_state: &str,
 ) -> StoreResult<Delivery> {
     let mut tx = store.writes().begin().await?;
     let text = sql(text);
-    let mut q = sqlx::query(&text).bind(now_ms);
+    let mut q = sqlx::query(&text).bind(now.0);
     if let Some(n) = extra {
         q = q.bind(n);
     }
-    let row = q.bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
+    let row = q
+        .bind(tenant.as_str())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
     match row.as_ref().map(delivery_from_row).transpose()? {
         Some(d) => {
             if d.status.is_pending() {
@@ -224,9 +229,9 @@ async fn change_delivery(
 
 pub(in crate::store) async fn cancel_delivery(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Delivery> {
     change_delivery(
         store,
@@ -234,7 +239,7 @@ pub(in crate::store) async fn cancel_delivery(
         id,
         "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ?1 \
          WHERE tenant_id = ?2 AND id = ?3 AND status IN ('queued', 'retrying', 'paused') RETURNING *",
-        now_ms,
+        now,
         None,
         "only queued, retrying or paused deliveries can be cancelled",
     )
@@ -243,9 +248,9 @@ pub(in crate::store) async fn cancel_delivery(
 
 pub(in crate::store) async fn retry_delivery(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
-    now_ms: i64,
+    now: Millis,
     extra_attempts: i64,
 ) -> StoreResult<Delivery> {
     let text = format!(
@@ -258,7 +263,7 @@ pub(in crate::store) async fn retry_delivery(
         tenant,
         id,
         &text,
-        now_ms,
+        now,
         Some(extra_attempts),
         "only failed or cancelled deliveries can be retried",
     )

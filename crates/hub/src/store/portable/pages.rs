@@ -3,8 +3,10 @@
 //! comments counted, made and changed through the API.
 
 use super::dialect::{sql, Backend, Conn, Row};
+use crate::ids::TenantId;
 use crate::records::{Page, PageChange, PageSeed};
 use crate::store::{StoreError, StoreResult};
+use fastcomments_protocol::Millis;
 use sqlx::Row as _;
 
 /// A page with its comments counted (both counts read the `comments_by_thread` index).
@@ -23,7 +25,7 @@ fn page_from_row(row: &Row) -> StoreResult<Page> {
     };
     Ok(Page {
         id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
+        tenant_id: TenantId::from(row.try_get::<String, _>("tenant_id")?),
         url_id: row.try_get("url_id")?,
         url: row.try_get("url")?,
         title: row.try_get("title")?,
@@ -37,9 +39,9 @@ fn page_from_row(row: &Row) -> StoreResult<Page> {
 /// Makes the page of each thread in `seeds` that has none, inside the caller's transaction.
 pub(in crate::store) async fn ensure_pages(
     tx: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     seeds: &[PageSeed<'_>],
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<()> {
     for seed in seeds {
         sqlx::query(&sql(
@@ -47,11 +49,11 @@ pub(in crate::store) async fn ensure_pages(
              VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, url_id) DO NOTHING",
         ))
         .bind(crate::ids::object_id())
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(seed.url_id)
         .bind(seed.url)
         .bind(seed.title)
-        .bind(now_ms)
+        .bind(now.0)
         .execute(&mut *tx)
         .await?;
     }
@@ -61,12 +63,12 @@ pub(in crate::store) async fn ensure_pages(
 /// The tenant's pages, oldest first, at most `limit`.
 pub(in crate::store) async fn pages(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     limit: u64,
 ) -> StoreResult<Vec<Page>> {
     let text = format!("{PAGE_SELECT} WHERE p.tenant_id = ? ORDER BY p.created_at, p.id LIMIT ?");
     let rows = sqlx::query(&sql(&text))
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(store.reads())
         .await?;
@@ -76,14 +78,14 @@ pub(in crate::store) async fn pages(
 /// The tenant's page whose `column` (`id` or `url_id`) is `key`.
 pub(in crate::store) async fn page_by(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     by_url_id: bool,
     key: &str,
 ) -> StoreResult<Option<Page>> {
     let column = if by_url_id { "url_id" } else { "id" };
     let text = format!("{PAGE_SELECT} WHERE p.tenant_id = ? AND p.{column} = ?");
     let row = sqlx::query(&sql(&text))
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(key)
         .fetch_optional(store.reads())
         .await?;
@@ -98,7 +100,7 @@ pub(in crate::store) async fn add_page(store: &Backend, page: &Page) -> StoreRes
          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, url_id) DO NOTHING",
     ))
     .bind(&page.id)
-    .bind(&page.tenant_id)
+    .bind(page.tenant_id.as_str())
     .bind(&page.url_id)
     .bind(page.url.as_deref())
     .bind(page.title.as_deref())
@@ -119,7 +121,7 @@ pub(in crate::store) async fn add_page(store: &Backend, page: &Page) -> StoreRes
 /// Changes a page's own fields; `false` when the tenant has no such page.
 pub(in crate::store) async fn change_page(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     change: &PageChange,
 ) -> StoreResult<bool> {
@@ -131,7 +133,7 @@ pub(in crate::store) async fn change_page(
     .bind(change.title.as_deref())
     .bind(change.url.as_deref())
     .bind(change.is_closed)
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(id)
     .execute(&mut *tx)
     .await?;

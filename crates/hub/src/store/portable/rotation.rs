@@ -3,23 +3,25 @@
 //! maintenance removes what is due and tells the other nodes (their secret caches).
 
 use super::dialect::{announce, sql, Backend};
+use crate::ids::TenantId;
 use crate::records::{ApiSecret, Notice, SecretRetirement};
 use crate::store::rows::secret_from_row;
 use crate::store::{StoreError, StoreResult};
+use fastcomments_protocol::Millis;
 use sqlx::Row;
 
 pub(in crate::store) async fn rotate_secret(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     old_id: &str,
     new: &ApiSecret,
-    retires_at: i64,
+    retires_at: Millis,
 ) -> StoreResult<(ApiSecret, ApiSecret)> {
     let mut tx = store.writes().begin().await?;
     let row = sqlx::query(&sql(
         "SELECT * FROM api_secrets WHERE tenant_id = ? AND id = ?",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(old_id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -49,8 +51,8 @@ pub(in crate::store) async fn rotate_secret(
         "INSERT INTO api_secret_retirements (secret_id, tenant_id, retires_at) VALUES (?, ?, ?)",
     ))
     .bind(old_id)
-    .bind(tenant)
-    .bind(retires_at)
+    .bind(tenant.as_str())
+    .bind(retires_at.0)
     .execute(&mut *tx)
     .await?;
     let tenant = tenant.to_owned();
@@ -61,13 +63,13 @@ pub(in crate::store) async fn rotate_secret(
 
 pub(in crate::store) async fn secret_retirements(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<Vec<SecretRetirement>> {
     let rows = sqlx::query(&sql(
         "SELECT s.*, r.retires_at FROM api_secret_retirements r JOIN api_secrets s ON s.id = r.secret_id \
          WHERE r.tenant_id = ? ORDER BY r.retires_at, s.id",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .fetch_all(store.reads())
     .await?;
     rows.iter()
@@ -82,31 +84,31 @@ pub(in crate::store) async fn secret_retirements(
 
 pub(in crate::store) async fn retire_secrets(
     store: &Backend,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Vec<ApiSecret>> {
     let mut tx = store.writes().begin().await?;
     let rows = sqlx::query(&sql(
         "DELETE FROM api_secrets WHERE id IN \
          (SELECT secret_id FROM api_secret_retirements WHERE retires_at <= ?) RETURNING *",
     ))
-    .bind(now_ms)
+    .bind(now.0)
     .fetch_all(&mut *tx)
     .await?;
     sqlx::query(&sql(
         "DELETE FROM api_secret_retirements WHERE retires_at <= ?",
     ))
-    .bind(now_ms)
+    .bind(now.0)
     .execute(&mut *tx)
     .await?;
     let removed: Vec<ApiSecret> = rows
         .iter()
         .map(secret_from_row)
         .collect::<StoreResult<_>>()?;
-    let mut tenants: Vec<&str> = removed.iter().map(|s| s.tenant_id.as_str()).collect();
+    let mut tenants: Vec<&TenantId> = removed.iter().map(|s| &s.tenant_id).collect();
     tenants.sort_unstable();
     tenants.dedup();
     for tenant in tenants {
-        let tenant = tenant.to_owned();
+        let tenant = tenant.clone();
         announce(&mut tx, &Notice::Secrets { tenant }).await?;
     }
     tx.commit().await?;

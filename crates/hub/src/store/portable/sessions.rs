@@ -6,6 +6,7 @@
 use super::dialect::{sql, Backend, GREATEST, SAVE_SESSION, TRIM_ANONYMOUS_SESSIONS};
 use crate::records::SessionRecord;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 
 pub(in crate::store) async fn save_session(
     store: &Backend,
@@ -34,11 +35,11 @@ pub(in crate::store) async fn save_session(
 pub(in crate::store) async fn touch_session(
     store: &Backend,
     id: &str,
-    seen_at: i64,
+    seen_at: Millis,
 ) -> StoreResult<()> {
     let text = format!("UPDATE admin_sessions SET seen_at = {GREATEST}(seen_at, ?) WHERE id = ?");
     sqlx::query(&sql(&text))
-        .bind(seen_at)
+        .bind(seen_at.0)
         .bind(id)
         .execute(store.writes())
         .await?;
@@ -55,14 +56,14 @@ pub(in crate::store) async fn delete_session(store: &Backend, id: &str) -> Store
 
 pub(in crate::store) async fn delete_expired_sessions(
     store: &Backend,
-    seen_before: i64,
-    created_before: i64,
+    seen_before: Millis,
+    created_before: Millis,
 ) -> StoreResult<u64> {
     let done = sqlx::query(&sql(
         "DELETE FROM admin_sessions WHERE seen_at < ? OR created_at < ?",
     ))
-    .bind(seen_before)
-    .bind(created_before)
+    .bind(seen_before.0)
+    .bind(created_before.0)
     .execute(store.writes())
     .await?;
     Ok(done.rows_affected())

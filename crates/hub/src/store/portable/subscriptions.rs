@@ -3,9 +3,11 @@
 //! deliveries wait as `paused`) and enable (queued again, in order).
 
 use super::dialect::{announce, set_failing_since, sql, Backend, Conn, Db, END_CLAIM};
+use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, DeliveryStatus, Notice, Subscription, MAX_SUBSCRIPTIONS};
 use crate::store::rows::subscription_from_row;
 use crate::store::{StoreError, StoreResult};
+use fastcomments_protocol::Millis;
 use sqlx::query::Query;
 use sqlx::Database;
 
@@ -28,7 +30,7 @@ fn bind_form<'q>(
     s: &'q Subscription,
     form: &'q Form,
 ) -> Query<'q, Db, <Db as Database>::Arguments<'q>> {
-    q.bind(&s.tenant_id)
+    q.bind(s.tenant_id.as_str())
         .bind(&s.url)
         .bind(form.method)
         .bind(&form.kinds)
@@ -59,7 +61,7 @@ pub(in crate::store) async fn create_subscription(
     let count: i64 = sqlx::query_scalar(&sql(
         "SELECT COUNT(*) FROM webhook_subscriptions WHERE tenant_id = ?",
     ))
-    .bind(&s.tenant_id)
+    .bind(s.tenant_id.as_str())
     .fetch_one(&mut *tx)
     .await?;
     if count as usize >= MAX_SUBSCRIPTIONS {
@@ -88,15 +90,15 @@ pub(in crate::store) async fn create_subscription(
 
 pub(in crate::store) async fn delete_subscription(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Option<Subscription>> {
     let mut tx = store.writes().begin().await?;
     let row = sqlx::query(&sql(
         "DELETE FROM webhook_subscriptions WHERE tenant_id = ? AND id = ? RETURNING *",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -108,7 +110,7 @@ pub(in crate::store) async fn delete_subscription(
              WHERE subscription_id = ? AND status IN ('queued', 'retrying', 'paused')"
         );
         sqlx::query(&sql(&text))
-            .bind(now_ms)
+            .bind(now.0)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -121,18 +123,18 @@ pub(in crate::store) async fn delete_subscription(
 /// caller's transaction.
 async fn set_enabled_in(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     enabled: bool,
     reason: Option<&str>,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Option<Subscription>> {
     let row = if enabled {
         sqlx::query(&sql(
             "UPDATE webhook_subscriptions SET disabled_at = NULL, disabled_reason = NULL, failing_since = NULL \
              WHERE tenant_id = ? AND id = ? RETURNING *",
         ))
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -141,9 +143,9 @@ async fn set_enabled_in(
             "UPDATE webhook_subscriptions SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ? \
              WHERE tenant_id = ? AND id = ? RETURNING *",
         ))
-        .bind(now_ms)
+        .bind(now.0)
         .bind(reason)
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -163,8 +165,8 @@ async fn set_enabled_in(
         )
     };
     sqlx::query(&sql(&text))
-        .bind(now_ms)
-        .bind(now_ms)
+        .bind(now.0)
+        .bind(now.0)
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -173,14 +175,14 @@ async fn set_enabled_in(
 
 pub(in crate::store) async fn set_subscription_enabled(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     enabled: bool,
     reason: Option<&str>,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Subscription> {
     let mut tx = store.writes().begin().await?;
-    let sub = set_enabled_in(&mut tx, tenant, id, enabled, reason, now_ms)
+    let sub = set_enabled_in(&mut tx, tenant, id, enabled, reason, now)
         .await?
         .ok_or(StoreError::NotFound("webhook subscription"))?;
     if enabled {
@@ -193,25 +195,25 @@ pub(in crate::store) async fn set_subscription_enabled(
 
 pub(in crate::store) async fn disable_failing_subscriptions(
     store: &Backend,
-    failing_before_ms: i64,
-    now_ms: i64,
+    failing_before: Millis,
+    now: Millis,
 ) -> StoreResult<Vec<Subscription>> {
     let mut tx = store.writes().begin().await?;
     let due: Vec<(String, String, i64)> = sqlx::query_as(&sql(
         "SELECT tenant_id, id, failing_since FROM webhook_subscriptions \
          WHERE disabled_at IS NULL AND failing_since IS NOT NULL AND failing_since <= ?",
     ))
-    .bind(failing_before_ms)
+    .bind(failing_before.0)
     .fetch_all(&mut *tx)
     .await?;
     let mut disabled = Vec::new();
     for (tenant, id, since) in due {
         let reason = format!(
             "every attempt failed for {} s (since {since} ms after the epoch)",
-            (now_ms - since).max(0) / 1000
+            (now.0 - since).max(0) / 1000
         );
-        if let Some(s) = set_enabled_in(&mut tx, &tenant, &id, false, Some(&reason), now_ms).await?
-        {
+        let tenant = TenantId::from(tenant);
+        if let Some(s) = set_enabled_in(&mut tx, &tenant, &id, false, Some(&reason), now).await? {
             disabled.push(s);
         }
     }

@@ -2,6 +2,7 @@
 //! see `portable/mod.rs`).
 
 use super::dialect::{announce, sql, Backend, Conn};
+use crate::ids::TenantId;
 use crate::records::{ApiSecret, Notice, Tenant};
 use crate::store::rows::secret_from_row;
 use crate::store::{StoreError, StoreResult};
@@ -34,14 +35,14 @@ pub(in crate::store) async fn create_tenant(
             "INSERT INTO tenant_domains (domain, tenant_id) VALUES (?, ?)",
         ))
         .bind(domain)
-        .bind(&tenant.id)
+        .bind(tenant.id.as_str())
         .execute(&mut *tx)
         .await?;
     }
     sqlx::query(&sql(
         "INSERT INTO tenants (id, name, domains, created_at) VALUES (?, ?, ?, ?)",
     ))
-    .bind(&tenant.id)
+    .bind(tenant.id.as_str())
     .bind(&tenant.name)
     .bind(serde_json::to_string(&tenant.domains)?)
     .bind(tenant.created_at)
@@ -58,7 +59,7 @@ pub(super) async fn insert_secret(conn: &mut Conn, s: &ApiSecret) -> StoreResult
         "INSERT INTO api_secrets (id, tenant_id, domain, secret, created_at) VALUES (?, ?, ?, ?, ?)",
     ))
     .bind(&s.id)
-    .bind(&s.tenant_id)
+    .bind(s.tenant_id.as_str())
     .bind(&s.domain)
     .bind(&s.secret)
     .bind(s.created_at)
@@ -80,14 +81,14 @@ pub(in crate::store) async fn add_secret(store: &Backend, s: &ApiSecret) -> Stor
 /// Removes a secret and tells the other nodes (their secret caches).
 pub(in crate::store) async fn delete_secret(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
 ) -> StoreResult<Option<ApiSecret>> {
     let mut tx = store.writes().begin().await?;
     let row = sqlx::query(&sql(
         "DELETE FROM api_secrets WHERE tenant_id = ? AND id = ? RETURNING *",
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;

@@ -4,9 +4,11 @@
 
 use super::dialect::{announce, sql, Backend, Conn, Db, GREATEST};
 use super::timeline::append_entries;
-use crate::records::{NewEntry, Notice, TimelineEntry, TokenRecord};
+use crate::ids::TenantId;
+use crate::records::{IntegrationToken, NewEntry, Notice, TimelineEntry, TokenRecord};
 use crate::store::rows::token_from_row;
 use crate::store::{StoreError, StoreResult};
+use fastcomments_protocol::Millis;
 use sqlx::query::Query;
 use sqlx::Database;
 
@@ -16,7 +18,7 @@ fn bind_record<'q>(
     q: Query<'q, Db, <Db as Database>::Arguments<'q>>,
     r: &'q TokenRecord,
 ) -> Query<'q, Db, <Db as Database>::Arguments<'q>> {
-    q.bind(r.tenant_id.as_deref())
+    q.bind(r.tenant_id.as_ref().map(TenantId::as_str))
         .bind(r.state.as_str())
         .bind(r.integration_type.as_deref())
         .bind(r.domain.as_deref())
@@ -27,7 +29,7 @@ fn bind_record<'q>(
         .bind(r.batch_size)
         .bind(r.setup_completed_at)
         .bind(r.api_secret_allowed)
-        .bind(&r.token)
+        .bind(r.token.as_str())
 }
 
 /// Writes every field of a token's record, in the caller's transaction.
@@ -47,10 +49,10 @@ pub(in crate::store) async fn write_token(conn: &mut Conn, r: &TokenRecord) -> S
 /// A token's record, in the caller's transaction.
 pub(in crate::store) async fn read_token(
     conn: &mut Conn,
-    token: &str,
+    token: &IntegrationToken,
 ) -> StoreResult<Option<TokenRecord>> {
     let row = sqlx::query(&sql("SELECT * FROM integration_tokens WHERE token = ?"))
-        .bind(token)
+        .bind(token.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(token_from_row).transpose()
@@ -88,7 +90,7 @@ pub(in crate::store) async fn save_token(
     store: &Backend,
     record: &TokenRecord,
     entry: Option<NewEntry>,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)> {
     let mut tx = store.writes().begin().await?;
     let mut record = record.clone();
@@ -97,7 +99,7 @@ pub(in crate::store) async fn save_token(
         let tenant = record.tenant_id.clone().ok_or_else(|| {
             StoreError::Invalid("a timeline entry needs the token's tenant".into())
         })?;
-        let mut entries = append_entries(&mut tx, &tenant, vec![entry], now_ms).await?;
+        let mut entries = append_entries(&mut tx, &tenant, vec![entry], now).await?;
         let e = entries
             .pop()
             .ok_or_else(|| StoreError::database("entry not appended"))?;
@@ -115,7 +117,7 @@ async fn update_token(
     store: &Backend,
     text: &str,
     binds: &[Option<&str>],
-    token: &str,
+    token: &IntegrationToken,
 ) -> StoreResult<TokenRecord> {
     let mut tx = store.writes().begin().await?;
     let text = sql(text);
@@ -123,7 +125,7 @@ async fn update_token(
     for b in binds {
         q = q.bind(*b);
     }
-    let row = q.bind(token).fetch_optional(&mut *tx).await?;
+    let row = q.bind(token.as_str()).fetch_optional(&mut *tx).await?;
     let record = row
         .as_ref()
         .map(token_from_row)
@@ -137,7 +139,7 @@ async fn update_token(
 
 pub(in crate::store) async fn halve_batch_size(
     store: &Backend,
-    token: &str,
+    token: &IntegrationToken,
 ) -> StoreResult<TokenRecord> {
     let text = format!(
         "UPDATE integration_tokens SET batch_size = {GREATEST}(1, batch_size / 2) \
@@ -148,7 +150,7 @@ pub(in crate::store) async fn halve_batch_size(
 
 pub(in crate::store) async fn describe_token(
     store: &Backend,
-    token: &str,
+    token: &IntegrationToken,
     integration_type: Option<&str>,
     domain: Option<&str>,
 ) -> StoreResult<TokenRecord> {
@@ -164,7 +166,7 @@ pub(in crate::store) async fn describe_token(
 
 pub(in crate::store) async fn revoke_token(
     store: &Backend,
-    token: &str,
+    token: &IntegrationToken,
 ) -> StoreResult<TokenRecord> {
     update_token(
         store,
@@ -187,7 +189,7 @@ pub(in crate::store) async fn restart_upload(
     sqlx::query(&sql(
         "UPDATE comments SET upload_token = NULL WHERE upload_token = ?",
     ))
-    .bind(&record.token)
+    .bind(record.token.as_str())
     .execute(&mut *tx)
     .await?;
     write_token(&mut tx, &record).await?;
@@ -197,13 +199,13 @@ pub(in crate::store) async fn restart_upload(
 
 pub(in crate::store) async fn delete_expired_pending(
     store: &Backend,
-    created_before: i64,
+    created_before: Millis,
 ) -> StoreResult<u64> {
     let mut tx = store.writes().begin().await?;
     let done = sqlx::query(&sql(
         "DELETE FROM integration_tokens WHERE state = 'pending' AND created_at < ?",
     ))
-    .bind(created_before)
+    .bind(created_before.0)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -219,7 +221,7 @@ pub(in crate::store) async fn trim_pending_tokens(
     from: &str,
     per_address: u64,
     overall: Option<u64>,
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<Vec<IntegrationToken>> {
     let mut tx = store.writes().begin().await?;
     // The address's pending tokens through `integration_tokens_pending`: about the cap.
     let mut removed: Vec<String> = sqlx::query_scalar(&sql(
@@ -248,5 +250,5 @@ pub(in crate::store) async fn trim_pending_tokens(
         announce(&mut tx, &Notice::TokensExpired).await?;
     }
     tx.commit().await?;
-    Ok(removed)
+    Ok(removed.into_iter().map(IntegrationToken::from).collect())
 }

@@ -11,11 +11,13 @@ use super::{
 };
 use super::{comments, retention, timeline, tokens, webhooks};
 use super::{read_all, read_one, read_rows};
+use crate::ids::TenantId;
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
-    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, NewEntry, Notice, Page, PageChange,
-    SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry,
-    TimelineQuery, TokenRecord, UploadBatch, UploadOutcome, WebhookConfig, WebhookStats,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, IntegrationToken, NewEntry, Notice,
+    Page, PageChange, SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds,
+    TimelineEntry, TimelineQuery, TokenRecord, UploadBatch, UploadOutcome, WebhookConfig,
+    WebhookStats,
 };
 use crate::store::rows::{
     readable_comments, secret_from_row, session_from_row, subscription_from_row, tenant_from_row,
@@ -23,7 +25,7 @@ use crate::store::rows::{
 };
 use crate::store::{SessionStore, Store, StoreError, StoreReads, StoreResult};
 use async_trait::async_trait;
-use fastcomments_protocol::{Comment, CommentIdMapping, Vote};
+use fastcomments_protocol::{Comment, CommentIdMapping, Millis, Vote};
 use std::collections::HashMap;
 use tokio::sync::broadcast;
 
@@ -33,9 +35,9 @@ impl StoreReads for Backend {
         dialect::write_fault(self)
     }
 
-    async fn tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
         let text = "SELECT * FROM tenants WHERE id = ?";
-        read_one(self, text, &[id], tenant_from_row).await
+        read_one(self, text, &[id.as_str()], tenant_from_row).await
     }
 
     async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>> {
@@ -43,12 +45,12 @@ impl StoreReads for Backend {
         read_one(self, text, &[secret], secret_from_row).await
     }
 
-    async fn list_secrets(&self, tenant: &str) -> StoreResult<Vec<ApiSecret>> {
+    async fn list_secrets(&self, tenant: &TenantId) -> StoreResult<Vec<ApiSecret>> {
         let text = "SELECT * FROM api_secrets WHERE tenant_id = ? ORDER BY created_at, id";
-        read_all(self, text, &[tenant], secret_from_row).await
+        read_all(self, text, &[tenant.as_str()], secret_from_row).await
     }
 
-    async fn secret_retirements(&self, tenant: &str) -> StoreResult<Vec<SecretRetirement>> {
+    async fn secret_retirements(&self, tenant: &TenantId) -> StoreResult<Vec<SecretRetirement>> {
         rotation::secret_retirements(self, tenant).await
     }
 
@@ -56,44 +58,44 @@ impl StoreReads for Backend {
         stats::webhook_stats(self).await
     }
 
-    async fn subscriptions(&self, tenant: &str) -> StoreResult<Vec<Subscription>> {
+    async fn subscriptions(&self, tenant: &TenantId) -> StoreResult<Vec<Subscription>> {
         let text =
             "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id";
-        read_all(self, text, &[tenant], subscription_from_row).await
+        read_all(self, text, &[tenant.as_str()], subscription_from_row).await
     }
 
-    async fn token(&self, token: &str) -> StoreResult<Option<TokenRecord>> {
+    async fn token(&self, token: &IntegrationToken) -> StoreResult<Option<TokenRecord>> {
         let text = "SELECT * FROM integration_tokens WHERE token = ?";
-        read_one(self, text, &[token], token_from_row).await
+        read_one(self, text, &[token.as_str()], token_from_row).await
     }
 
-    async fn list_tokens(&self, tenant: &str) -> StoreResult<Vec<TokenRecord>> {
+    async fn list_tokens(&self, tenant: &TenantId) -> StoreResult<Vec<TokenRecord>> {
         let text =
             "SELECT * FROM integration_tokens WHERE tenant_id = ? ORDER BY created_at, token";
-        read_all(self, text, &[tenant], token_from_row).await
+        read_all(self, text, &[tenant.as_str()], token_from_row).await
     }
 
-    async fn comment(&self, tenant: &str, id: &str) -> StoreResult<Option<Comment>> {
+    async fn comment(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Comment>> {
         comment_reads::comment(self, tenant, id).await
     }
 
     async fn comment_by_external_id(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         external_id: &str,
     ) -> StoreResult<Option<Comment>> {
         comment_reads::comment_by_external_id(self, tenant, external_id).await
     }
 
-    async fn comments_by_url(&self, tenant: &str, url_id: &str) -> StoreResult<Vec<Comment>> {
+    async fn comments_by_url(&self, tenant: &TenantId, url_id: &str) -> StoreResult<Vec<Comment>> {
         let text =
             "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id";
-        readable_comments(&read_rows(self, text, &[tenant, url_id]).await?)
+        readable_comments(&read_rows(self, text, &[tenant.as_str(), url_id]).await?)
     }
 
     async fn comments_page(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         skip: u64,
         limit: u64,
     ) -> StoreResult<Vec<Comment>> {
@@ -102,28 +104,28 @@ impl StoreReads for Backend {
 
     async fn list_comments(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         q: &CommentsQuery<'_>,
     ) -> StoreResult<Vec<Comment>> {
         comment_reads::list_comments(self, tenant, q).await
     }
 
-    async fn count_comments(&self, tenant: &str) -> StoreResult<u64> {
+    async fn count_comments(&self, tenant: &TenantId) -> StoreResult<u64> {
         comment_reads::count_comments(self, tenant).await
     }
 
-    async fn count_flagged(&self, tenant: &str) -> StoreResult<u64> {
+    async fn count_flagged(&self, tenant: &TenantId) -> StoreResult<u64> {
         comment_reads::count_flagged(self, tenant).await
     }
 
-    async fn vote(&self, tenant: &str, id: &str) -> StoreResult<Option<Vote>> {
+    async fn vote(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Vote>> {
         let text = "SELECT doc FROM votes WHERE tenant_id = ? AND id = ?";
-        read_one(self, text, &[tenant, id], vote_from_row).await
+        read_one(self, text, &[tenant.as_str(), id], vote_from_row).await
     }
 
     async fn thread_votes(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         url_id: &str,
         voter: Option<&str>,
         limit: u64,
@@ -131,19 +133,23 @@ impl StoreReads for Backend {
         comment_reads::thread_votes(self, tenant, url_id, voter, limit).await
     }
 
-    async fn pages(&self, tenant: &str, limit: u64) -> StoreResult<Vec<Page>> {
+    async fn pages(&self, tenant: &TenantId, limit: u64) -> StoreResult<Vec<Page>> {
         pages::pages(self, tenant, limit).await
     }
 
-    async fn page(&self, tenant: &str, id: &str) -> StoreResult<Option<Page>> {
+    async fn page(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Page>> {
         pages::page_by(self, tenant, false, id).await
     }
 
-    async fn page_by_url_id(&self, tenant: &str, url_id: &str) -> StoreResult<Option<Page>> {
+    async fn page_by_url_id(&self, tenant: &TenantId, url_id: &str) -> StoreResult<Option<Page>> {
         pages::page_by(self, tenant, true, url_id).await
     }
 
-    async fn flag_counts(&self, tenant: &str, ids: &[&str]) -> StoreResult<HashMap<String, u64>> {
+    async fn flag_counts(
+        &self,
+        tenant: &TenantId,
+        ids: &[&str],
+    ) -> StoreResult<HashMap<String, u64>> {
         flags::flag_counts(self, tenant, ids).await
     }
 
@@ -155,21 +161,21 @@ impl StoreReads for Backend {
         timeline::count_timeline(self, q, cap).await
     }
 
-    async fn timeline_bounds(&self, tenant: &str) -> StoreResult<TimelineBounds> {
+    async fn timeline_bounds(&self, tenant: &TenantId) -> StoreResult<TimelineBounds> {
         timeline::timeline_bounds(self, tenant).await
     }
 
-    async fn webhook_configs(&self, tenant: &str) -> StoreResult<Vec<WebhookConfig>> {
+    async fn webhook_configs(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookConfig>> {
         outbox::webhook_configs(self, tenant).await
     }
 
-    async fn next_due_at(&self, after_ms: i64) -> StoreResult<Option<i64>> {
-        outbox::next_due_at(self, after_ms).await
+    async fn next_due_at(&self, after: Millis) -> StoreResult<Option<Millis>> {
+        outbox::next_due_at(self, after).await
     }
 
     async fn deliveries(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         status: Option<DeliveryStatus>,
         comment_id: Option<&str>,
         limit: u64,
@@ -179,7 +185,7 @@ impl StoreReads for Backend {
 
     async fn delivery(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
     ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
         outbox::delivery(self, tenant, id).await
@@ -192,7 +198,7 @@ impl StoreReads for Backend {
 
     async fn find_deliveries(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         filter: &DeliveryFilter<'_>,
     ) -> StoreResult<Vec<Delivery>> {
         listing::find_deliveries(self, tenant, filter).await
@@ -200,13 +206,13 @@ impl StoreReads for Backend {
 
     async fn count_deliveries(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         filter: &DeliveryFilter<'_>,
     ) -> StoreResult<u64> {
         listing::count_deliveries(self, tenant, filter).await
     }
 
-    async fn delivery_counts(&self, tenant: &str) -> StoreResult<DeliveryCounts> {
+    async fn delivery_counts(&self, tenant: &TenantId) -> StoreResult<DeliveryCounts> {
         listing::delivery_counts(self, tenant).await
     }
 }
@@ -226,7 +232,7 @@ impl SessionStore for Backend {
         read_one(self, text, &[id], session_from_row).await
     }
 
-    async fn touch_session(&self, id: &str, seen_at: i64) -> StoreResult<()> {
+    async fn touch_session(&self, id: &str, seen_at: Millis) -> StoreResult<()> {
         sessions::touch_session(self, id, seen_at).await
     }
 
@@ -236,8 +242,8 @@ impl SessionStore for Backend {
 
     async fn delete_expired_sessions(
         &self,
-        seen_before: i64,
-        created_before: i64,
+        seen_before: Millis,
+        created_before: Millis,
     ) -> StoreResult<u64> {
         sessions::delete_expired_sessions(self, seen_before, created_before).await
     }
@@ -265,45 +271,50 @@ impl Store for Backend {
         pages::add_page(self, page).await
     }
 
-    async fn change_page(&self, tenant: &str, id: &str, change: &PageChange) -> StoreResult<bool> {
+    async fn change_page(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        change: &PageChange,
+    ) -> StoreResult<bool> {
         pages::change_page(self, tenant, id, change).await
     }
 
     async fn set_flag(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         flagger: &str,
         flagged: bool,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Option<u64>> {
-        flags::set_flag(self, tenant, id, flagger, flagged, now_ms).await
+        flags::set_flag(self, tenant, id, flagger, flagged, now).await
     }
 
     async fn add_secret(&self, s: &ApiSecret) -> StoreResult<()> {
         tenants::add_secret(self, s).await
     }
 
-    async fn delete_secret(&self, tenant: &str, id: &str) -> StoreResult<Option<ApiSecret>> {
+    async fn delete_secret(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ApiSecret>> {
         tenants::delete_secret(self, tenant, id).await
     }
 
     async fn rotate_secret(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         old_id: &str,
         new: &ApiSecret,
-        retires_at: i64,
+        retires_at: Millis,
     ) -> StoreResult<(ApiSecret, ApiSecret)> {
         rotation::rotate_secret(self, tenant, old_id, new, retires_at).await
     }
 
-    async fn retire_secrets(&self, now_ms: i64) -> StoreResult<Vec<ApiSecret>> {
-        rotation::retire_secrets(self, now_ms).await
+    async fn retire_secrets(&self, now: Millis) -> StoreResult<Vec<ApiSecret>> {
+        rotation::retire_secrets(self, now).await
     }
 
-    async fn prune_deliveries(&self, before_ms: i64, limit: u64) -> StoreResult<u64> {
-        retention::prune_deliveries(self, before_ms, limit).await
+    async fn prune_deliveries(&self, before: Millis, limit: u64) -> StoreResult<u64> {
+        retention::prune_deliveries(self, before, limit).await
     }
 
     async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)> {
@@ -312,38 +323,38 @@ impl Store for Backend {
 
     async fn delete_subscription(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Option<Subscription>> {
         self.retrying("delete_subscription", || {
-            subscriptions::delete_subscription(self, tenant, id, now_ms)
+            subscriptions::delete_subscription(self, tenant, id, now)
         })
         .await
     }
 
     async fn set_subscription_enabled(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
         enabled: bool,
         reason: Option<&str>,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<Subscription> {
         // Pausing or resuming rewrites the subscription's pending deliveries, which a
         // dispatcher may be claiming at that moment (a deadlock PostgreSQL breaks): run again.
         self.retrying("set_subscription_enabled", || {
-            subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now_ms)
+            subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now)
         })
         .await
     }
 
     async fn disable_failing_subscriptions(
         &self,
-        failing_before_ms: i64,
-        now_ms: i64,
+        failing_before: Millis,
+        now: Millis,
     ) -> StoreResult<Vec<Subscription>> {
-        subscriptions::disable_failing_subscriptions(self, failing_before_ms, now_ms).await
+        subscriptions::disable_failing_subscriptions(self, failing_before, now).await
     }
 
     async fn register_token(&self, r: &TokenRecord) -> StoreResult<TokenRecord> {
@@ -354,28 +365,28 @@ impl Store for Backend {
         &self,
         record: &TokenRecord,
         entry: Option<NewEntry>,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)> {
         self.retrying("save_token", || {
-            tokens::save_token(self, record, entry.clone(), now_ms)
+            tokens::save_token(self, record, entry.clone(), now)
         })
         .await
     }
 
-    async fn halve_batch_size(&self, token: &str) -> StoreResult<TokenRecord> {
+    async fn halve_batch_size(&self, token: &IntegrationToken) -> StoreResult<TokenRecord> {
         tokens::halve_batch_size(self, token).await
     }
 
     async fn describe_token(
         &self,
-        token: &str,
+        token: &IntegrationToken,
         integration_type: Option<&str>,
         domain: Option<&str>,
     ) -> StoreResult<TokenRecord> {
         tokens::describe_token(self, token, integration_type, domain).await
     }
 
-    async fn revoke_token(&self, token: &str) -> StoreResult<TokenRecord> {
+    async fn revoke_token(&self, token: &IntegrationToken) -> StoreResult<TokenRecord> {
         tokens::revoke_token(self, token).await
     }
 
@@ -384,7 +395,7 @@ impl Store for Backend {
             .await
     }
 
-    async fn delete_expired_pending(&self, created_before: i64) -> StoreResult<u64> {
+    async fn delete_expired_pending(&self, created_before: Millis) -> StoreResult<u64> {
         tokens::delete_expired_pending(self, created_before).await
     }
 
@@ -393,36 +404,40 @@ impl Store for Backend {
         from: &str,
         per_address: u64,
         overall: Option<u64>,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<IntegrationToken>> {
         tokens::trim_pending_tokens(self, from, per_address, overall).await
     }
 
-    async fn apply(&self, tenant: &str, change: Change, now_ms: i64) -> StoreResult<Applied> {
-        dialect::apply(self, tenant, change, now_ms).await
+    async fn apply(&self, tenant: &TenantId, change: Change, now: Millis) -> StoreResult<Applied> {
+        dialect::apply(self, tenant, change, now).await
     }
 
-    async fn upload(&self, batch: UploadBatch, now_ms: i64) -> StoreResult<UploadOutcome> {
-        dialect::upload(self, batch, now_ms).await
+    async fn upload(&self, batch: UploadBatch, now: Millis) -> StoreResult<UploadOutcome> {
+        dialect::upload(self, batch, now).await
     }
 
-    async fn set_local_ids(&self, tenant: &str, mappings: &[CommentIdMapping]) -> StoreResult<u64> {
+    async fn set_local_ids(
+        &self,
+        tenant: &TenantId,
+        mappings: &[CommentIdMapping],
+    ) -> StoreResult<u64> {
         self.retrying("set_local_ids", || {
             comments::set_local_ids(self, tenant, mappings)
         })
         .await
     }
 
-    async fn prune_timeline(&self, before_ms: i64) -> StoreResult<u64> {
-        timeline::prune_timeline(self, before_ms).await
+    async fn prune_timeline(&self, before: Millis) -> StoreResult<u64> {
+        timeline::prune_timeline(self, before).await
     }
 
     async fn put_webhook_config(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         config: &WebhookConfig,
-        now_ms: i64,
+        now: Millis,
     ) -> StoreResult<()> {
-        outbox::put_webhook_config(self, tenant, config, now_ms).await
+        outbox::put_webhook_config(self, tenant, config, now).await
     }
 
     async fn due_deliveries(&self, q: &DueQuery<'_>) -> StoreResult<Vec<Delivery>> {
@@ -433,31 +448,36 @@ impl Store for Backend {
         dialect::release_claims(self, ids).await
     }
 
-    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now_ms: i64) -> StoreResult<()> {
-        webhooks::record_attempts(self, outcomes, now_ms).await
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: Millis) -> StoreResult<()> {
+        webhooks::record_attempts(self, outcomes, now).await
     }
 
-    async fn cancel_delivery(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<Delivery> {
-        outbox::cancel_delivery(self, tenant, id, now_ms).await
+    async fn cancel_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: Millis,
+    ) -> StoreResult<Delivery> {
+        outbox::cancel_delivery(self, tenant, id, now).await
     }
 
     async fn retry_delivery(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id: &str,
-        now_ms: i64,
+        now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<Delivery> {
-        outbox::retry_delivery(self, tenant, id, now_ms, extra_attempts).await
+        outbox::retry_delivery(self, tenant, id, now, extra_attempts).await
     }
 
     async fn retry_failed_since(
         &self,
-        tenant: &str,
-        since_ms: i64,
-        now_ms: i64,
+        tenant: &TenantId,
+        since: Millis,
+        now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<u64> {
-        listing::retry_failed_since(self, tenant, since_ms, now_ms, extra_attempts).await
+        listing::retry_failed_since(self, tenant, since, now, extra_attempts).await
     }
 }

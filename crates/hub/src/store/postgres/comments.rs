@@ -3,6 +3,7 @@
 //! `portable/comment_reads.rs`).
 
 use super::PostgresStore;
+use crate::ids::TenantId;
 use crate::rules::upload::StoredComment;
 use crate::store::rows::{comment_from_row, StoreRow};
 use crate::store::StoreResult;
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 /// concurrent changes of one comment (on any node) apply one after the other.
 pub(super) async fn load_comment(
     conn: &mut PgConnection,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     lock: bool,
 ) -> StoreResult<Option<Comment>> {
@@ -24,7 +25,7 @@ pub(super) async fn load_comment(
         "SELECT id, doc FROM comments WHERE tenant_id = $1 AND id = $2"
     };
     let row = sqlx::query(sql)
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
@@ -124,7 +125,7 @@ pub(super) async fn upsert_comments(
 /// wait rather than deadlock).
 pub(super) async fn comments_where_in(
     conn: &mut PgConnection,
-    tenant: &str,
+    tenant: &TenantId,
     column: &'static str,
     keys: &[&str],
     lock: bool,
@@ -136,7 +137,7 @@ pub(super) async fn comments_where_in(
     let rows = sqlx::query(&format!(
         "SELECT doc, upload_token FROM comments WHERE tenant_id = $1 AND {column} = ANY($2){lock}"
     ))
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(keys)
     .fetch_all(&mut *conn)
     .await?;
@@ -153,7 +154,7 @@ pub(super) async fn comments_where_in(
 /// `(plugin id, hub id)` of the tenant's comments whose plugin id is one of `keys`.
 pub(super) async fn ids_by_external(
     conn: &mut PgConnection,
-    tenant: &str,
+    tenant: &TenantId,
     keys: &[&str],
 ) -> StoreResult<Vec<(String, String)>> {
     if keys.is_empty() {
@@ -162,7 +163,7 @@ pub(super) async fn ids_by_external(
     Ok(sqlx::query_as(
         "SELECT external_id, id FROM comments WHERE tenant_id = $1 AND external_id = ANY($2)",
     )
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(keys)
     .fetch_all(&mut *conn)
     .await?)
@@ -170,7 +171,7 @@ pub(super) async fn ids_by_external(
 
 pub(super) async fn set_local_ids(
     store: &PostgresStore,
-    tenant: &str,
+    tenant: &TenantId,
     mappings: &[CommentIdMapping],
 ) -> StoreResult<u64> {
     let mut tx = store.pool.begin().await?;

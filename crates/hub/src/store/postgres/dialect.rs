@@ -6,10 +6,11 @@
 use super::apply::apply_in;
 use super::comments::{load_comment, upsert_comments};
 use super::{upload, webhooks, PostgresStore};
+use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::rules;
 use crate::store::{full_faults, FaultKind, StoreError, StoreResult};
-use fastcomments_protocol::Comment;
+use fastcomments_protocol::{Comment, Millis};
 use sqlx::postgres::{PgConnection, PgPool};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -76,7 +77,7 @@ pub(super) const TRIM_ANONYMOUS_SESSIONS: &str =
 /// concurrent changes of one comment (on any node) apply one after the other.
 pub(super) async fn read_comment(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     lock: bool,
 ) -> StoreResult<Option<Comment>> {
@@ -154,14 +155,14 @@ pub(super) async fn probe_write(store: &Backend) -> StoreResult<()> {
 /// An API change in a transaction of its own, run again if a concurrent one wins.
 pub(super) async fn apply(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     change: Change,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Applied> {
     store
         .retrying("apply", || async {
             let mut tx = store.pool.begin().await?;
-            let applied = apply_in(&mut tx, tenant, change.clone(), now_ms).await?;
+            let applied = apply_in(&mut tx, tenant, change.clone(), now).await?;
             tx.commit().await?;
             Ok(applied)
         })
@@ -173,19 +174,19 @@ pub(super) async fn apply(
 pub(super) async fn upload(
     store: &Backend,
     batch: UploadBatch,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<UploadOutcome> {
-    let prepared = rules::upload::prepare_upload(&batch.comments, &batch.tenant_id, now_ms)?;
+    let prepared = rules::upload::prepare_upload(&batch.comments, &batch.tenant_id, now)?;
     let (mut outcome, late_keys) = store
         .retrying("upload", || {
             let mut prepared = prepared.clone();
             let batch = &batch;
-            async move { upload::upload(store, batch, &mut prepared, now_ms).await }
+            async move { upload::upload(store, batch, &mut prepared, now).await }
         })
         .await?;
     let (entries, deliveries) = store
         .retrying("upload links", || {
-            upload::link_late(store, &batch.tenant_id, &batch.token, &late_keys, now_ms)
+            upload::link_late(store, &batch.tenant_id, &batch.token, &late_keys, now)
         })
         .await?;
     outcome.entries.extend(entries);

@@ -4,10 +4,11 @@
 
 use super::PostgresStore;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 
 pub(super) async fn prune_deliveries(
     store: &PostgresStore,
-    before_ms: i64,
+    before: Millis,
     limit: u64,
 ) -> StoreResult<u64> {
     let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
@@ -20,7 +21,7 @@ pub(super) async fn prune_deliveries(
            AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
          RETURNING id",
     )
-    .bind(before_ms)
+    .bind(before.0)
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;

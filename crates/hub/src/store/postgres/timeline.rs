@@ -1,15 +1,17 @@
 //! The tenant timeline on PostgreSQL: positions from the tenant's clock row, entries written
 //! with their payloads, and the trait's reads, bounds and pruning.
 
-use crate::records::NewEntry;
+use crate::ids::TenantId;
 use crate::records::Notice;
 use crate::records::TimelineBounds;
 use crate::records::TimelineEntry;
 use crate::records::TimelineQuery;
+use crate::records::{IntegrationToken, NewEntry};
 use crate::store::postgres::announce;
 use crate::store::postgres::PostgresStore;
 use crate::store::rows::entry_from_row;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use sqlx::postgres::PgConnection;
 use sqlx::Postgres;
 use sqlx::QueryBuilder;
@@ -21,9 +23,9 @@ use sqlx::Row;
 /// tenant's appends commit in position order.
 pub(super) async fn reserve_positions(
     conn: &mut PgConnection,
-    tenant: &str,
+    tenant: &TenantId,
     count: usize,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Vec<i64>> {
     if count == 0 {
         return Ok(Vec::new());
@@ -34,8 +36,8 @@ pub(super) async fn reserve_positions(
          ON CONFLICT (tenant_id) DO UPDATE SET last_ms = GREATEST($2, tenant_clock.last_ms + 1) + $3 - 1 \
          RETURNING last_ms",
     )
-    .bind(tenant)
-    .bind(now_ms)
+    .bind(tenant.as_str())
+    .bind(now.0)
     .bind(n)
     .fetch_one(&mut *conn)
     .await?;
@@ -45,11 +47,11 @@ pub(super) async fn reserve_positions(
 /// Appends entries at fresh positions and tells the other nodes the tenant's new newest one.
 pub(super) async fn append_entries(
     conn: &mut PgConnection,
-    tenant: &str,
+    tenant: &TenantId,
     entries: Vec<NewEntry>,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Vec<TimelineEntry>> {
-    let positions = reserve_positions(conn, tenant, entries.len(), now_ms).await?;
+    let positions = reserve_positions(conn, tenant, entries.len(), now).await?;
     insert_entries(conn, tenant, positions.into_iter().zip(entries).collect()).await
 }
 
@@ -57,7 +59,7 @@ pub(super) async fn append_entries(
 /// newest position.
 pub(super) async fn insert_entries(
     conn: &mut PgConnection,
-    tenant: &str,
+    tenant: &TenantId,
     rows: Vec<(i64, NewEntry)>,
 ) -> StoreResult<Vec<TimelineEntry>> {
     let Some(newest) = rows.iter().map(|(p, _)| *p).max() else {
@@ -69,15 +71,18 @@ pub(super) async fn insert_entries(
     let url_ids: Vec<&str> = rows.iter().map(|(_, e)| e.url_id.as_str()).collect();
     let origins: Vec<Option<&str>> = rows
         .iter()
-        .map(|(_, e)| e.origin_token.as_deref())
+        .map(|(_, e)| e.origin_token.as_ref().map(IntegrationToken::as_str))
         .collect();
-    let onlys: Vec<Option<&str>> = rows.iter().map(|(_, e)| e.only_token.as_deref()).collect();
+    let onlys: Vec<Option<&str>> = rows
+        .iter()
+        .map(|(_, e)| e.only_token.as_ref().map(IntegrationToken::as_str))
+        .collect();
     let payloads: Vec<Option<&str>> = rows.iter().map(|(_, e)| e.payload.as_deref()).collect();
     sqlx::query(
         "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, origin_token, only_token, payload) \
          SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
     )
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(&positions)
     .bind(&ids)
     .bind(&kinds)
@@ -111,7 +116,7 @@ pub(super) async fn insert_entries(
 /// The WHERE clause of a timeline read.
 fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, q: &TimelineQuery) {
     qb.push(" WHERE tenant_id = ");
-    qb.push_bind(q.tenant_id.clone());
+    qb.push_bind(q.tenant_id.as_str().to_owned());
     qb.push(" AND created_at > ");
     qb.push_bind(q.after_ms);
     if let Some(until) = q.until_ms {
@@ -119,9 +124,9 @@ fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, q: &TimelineQuery) {
         qb.push_bind(until);
     }
     qb.push(" AND (origin_token IS NULL OR origin_token <> ");
-    qb.push_bind(q.viewer_token.clone());
+    qb.push_bind(q.viewer_token.as_str().to_owned());
     qb.push(") AND (only_token IS NULL OR only_token = ");
-    qb.push_bind(q.viewer_token.clone());
+    qb.push_bind(q.viewer_token.as_str().to_owned());
     qb.push(")");
     if !q.include_setup {
         qb.push(" AND kind <> 'SetSetupCompleted'");
@@ -158,10 +163,10 @@ pub(super) async fn count_timeline(
 
 pub(super) async fn timeline_bounds(
     store: &PostgresStore,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<TimelineBounds> {
     let row = sqlx::query("SELECT last_ms, pruned_through FROM tenant_clock WHERE tenant_id = $1")
-        .bind(tenant)
+        .bind(tenant.as_str())
         .fetch_optional(&store.pool)
         .await?;
     Ok(match row {
@@ -173,18 +178,18 @@ pub(super) async fn timeline_bounds(
     })
 }
 
-pub(super) async fn prune_timeline(store: &PostgresStore, before_ms: i64) -> StoreResult<u64> {
+pub(super) async fn prune_timeline(store: &PostgresStore, before: Millis) -> StoreResult<u64> {
     let mut tx = store.pool.begin().await?;
     sqlx::query(
         "UPDATE tenant_clock SET pruned_through = GREATEST(pruned_through, p.newest) \
          FROM (SELECT tenant_id, MAX(created_at) AS newest FROM timeline WHERE created_at < $1 GROUP BY tenant_id) p \
          WHERE tenant_clock.tenant_id = p.tenant_id",
     )
-    .bind(before_ms)
+    .bind(before.0)
     .execute(&mut *tx)
     .await?;
     let done = sqlx::query("DELETE FROM timeline WHERE created_at < $1")
-        .bind(before_ms)
+        .bind(before.0)
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() > 0 {

@@ -3,7 +3,7 @@
 //! queries are portable (`portable/tokens.rs`).
 
 use super::notify::announce;
-use crate::records::{Notice, TokenRecord};
+use crate::records::{IntegrationToken, Notice, TokenRecord};
 use crate::store::rows::token_from_row;
 use crate::store::{StoreError, StoreResult};
 use sqlx::postgres::PgConnection;
@@ -11,10 +11,13 @@ use sqlx::postgres::PgConnection;
 pub(super) use super::portable::tokens::write_token;
 
 /// Whether the token exists (an upload's first check), without locking it.
-pub(super) async fn token_exists(conn: &mut PgConnection, token: &str) -> StoreResult<Option<()>> {
+pub(super) async fn token_exists(
+    conn: &mut PgConnection,
+    token: &IntegrationToken,
+) -> StoreResult<Option<()>> {
     let found: Option<i32> =
         sqlx::query_scalar("SELECT 1 FROM integration_tokens WHERE token = $1")
-            .bind(token)
+            .bind(token.as_str())
             .fetch_optional(&mut *conn)
             .await?;
     Ok(found.map(|_| ()))
@@ -24,7 +27,7 @@ pub(super) async fn token_exists(conn: &mut PgConnection, token: &str) -> StoreR
 /// each add theirs) and marks the upload finished when `finishes`; returns the record after.
 pub(super) async fn add_progress(
     conn: &mut PgConnection,
-    token: &str,
+    token: &IntegrationToken,
     received: i64,
     finishes: bool,
 ) -> StoreResult<TokenRecord> {
@@ -34,7 +37,7 @@ pub(super) async fn add_progress(
     )
     .bind(received)
     .bind(finishes)
-    .bind(token)
+    .bind(token.as_str())
     .fetch_optional(&mut *conn)
     .await?;
     let record = row

@@ -17,12 +17,15 @@ use super::comments::{
 use super::portable::pages::ensure_pages;
 use super::timeline::{insert_entries, reserve_positions};
 use super::{enqueue_webhooks, load_webhook_targets, tokens, PostgresStore};
-use crate::records::{EntryKind, NewEntry, PageSeed, TimelineEntry, UploadBatch, UploadOutcome};
+use crate::ids::TenantId;
+use crate::records::{
+    EntryKind, IntegrationToken, NewEntry, PageSeed, TimelineEntry, UploadBatch, UploadOutcome,
+};
 use crate::rules;
 use crate::rules::upload::{Prepared, StoredComment};
 use crate::store::rows::StoreRow;
 use crate::store::{Enqueued, StoreError, StoreResult};
-use fastcomments_protocol::{Comment, EventType, WebhookEventKind};
+use fastcomments_protocol::{Comment, EventType, Millis, WebhookEventKind};
 use std::collections::{HashMap, HashSet};
 
 /// Stores `batch` with `prepared` (see [`rules::upload::prepare_upload`]); with the outcome,
@@ -32,11 +35,11 @@ pub(super) async fn upload(
     store: &PostgresStore,
     batch: &UploadBatch,
     prepared: &mut [Option<Prepared>],
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<(UploadOutcome, Vec<String>)> {
     use EventType as E;
-    let tenant = batch.tenant_id.as_str();
-    let token = batch.token.as_str();
+    let tenant = &batch.tenant_id;
+    let token = &batch.token;
     let mut tx = store.pool.begin().await?;
     if tokens::token_exists(&mut tx, token).await?.is_none() {
         return Err(StoreError::NotFound("token"));
@@ -83,7 +86,7 @@ pub(super) async fn upload(
     if !hub_parents.is_empty() {
         let found: Vec<String> =
             sqlx::query_scalar("SELECT id FROM comments WHERE tenant_id = $1 AND id = ANY($2)")
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .bind(&hub_parents)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -100,7 +103,7 @@ pub(super) async fn upload(
         token,
         rules::upload::UploadContext { known, ext_to_id },
         prepared,
-        now_ms,
+        now,
     );
     let mut late_keys: Vec<String> = plan.arrived().into_iter().map(str::to_owned).collect();
 
@@ -119,7 +122,7 @@ pub(super) async fn upload(
         }
         let row = CommentRow {
             comment: w.comment,
-            upload_token: w.from_token.then_some(token),
+            upload_token: w.from_token.then_some(token.as_str()),
             doc,
         };
         // A comment new to the hub has a fresh id: a plain INSERT (no conflict check on the
@@ -132,7 +135,7 @@ pub(super) async fn upload(
     }
     insert_new_comment_rows(&mut tx, fresh.iter().map(|(_, r)| r)).await?;
     let seeds = PageSeed::of_threads(fresh.iter().map(|(_, r)| r.comment));
-    ensure_pages(&mut tx, tenant, &seeds, now_ms).await?;
+    ensure_pages(&mut tx, tenant, &seeds, now).await?;
     upsert_comment_rows(&mut tx, known_rows.iter().map(|(_, r)| r)).await?;
     let mut events: Vec<(E, CommentRow<'_>)> = fresh
         .into_iter()
@@ -145,7 +148,7 @@ pub(super) async fn upload(
     } else {
         Some(load_webhook_targets(&mut tx, tenant).await?)
     };
-    let positions = reserve_positions(&mut tx, tenant, events.len(), now_ms).await?;
+    let positions = reserve_positions(&mut tx, tenant, events.len(), now).await?;
     let (mut new_entries, imported) = event_entries(&mut events, &positions, token);
 
     // 4. The token's progress (an increment: batches of one token may run side by side), and
@@ -153,7 +156,7 @@ pub(super) async fn upload(
     let mut record =
         tokens::add_progress(&mut tx, token, plan.new_for_token, batch.finishes_upload).await?;
     if record.upload_finished && record.setup_completed_at.is_none() {
-        let position = reserve_positions(&mut tx, tenant, 1, now_ms)
+        let position = reserve_positions(&mut tx, tenant, 1, now)
             .await?
             .pop()
             .ok_or_else(|| StoreError::database("no position for SetSetupCompleted"))?;
@@ -165,7 +168,7 @@ pub(super) async fn upload(
     let mut queued = Enqueued::default();
     // A batch that changed nothing (a re-send) has nothing to fire and read no targets.
     if let Some(targets) = targets.filter(|t| t.fire_on_import()) {
-        queued = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms).await?;
+        queued = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now).await?;
     }
     tx.commit().await?;
     let outcome = UploadOutcome {
@@ -186,7 +189,7 @@ type Fired<'r> = (WebhookEventKind, &'r Comment, i64);
 fn event_entries<'r>(
     events: &mut [(EventType, CommentRow<'r>)],
     positions: &[i64],
-    token: &str,
+    token: &IntegrationToken,
 ) -> (Vec<(i64, NewEntry)>, Vec<Fired<'r>>) {
     let mut entries = Vec::with_capacity(events.len() + 1);
     let mut imported = Vec::with_capacity(events.len());
@@ -196,7 +199,7 @@ fn event_entries<'r>(
             NewEntry {
                 kind: EntryKind::Event(*kind),
                 url_id: row.comment.url_id.clone(),
-                origin_token: Some(token.to_owned()),
+                origin_token: Some(token.clone()),
                 only_token: None,
                 payload: Some(std::mem::take(&mut row.doc)),
             },
@@ -218,10 +221,10 @@ fn event_entries<'r>(
 /// the same children in id order, and the second then finds them linked.
 pub(super) async fn link_late(
     store: &PostgresStore,
-    tenant: &str,
-    token: &str,
+    tenant: &TenantId,
+    token: &IntegrationToken,
     keys: &[String],
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<(Vec<TimelineEntry>, usize)> {
     if keys.is_empty() {
         return Ok((Vec::new(), 0));
@@ -233,7 +236,7 @@ pub(super) async fn link_late(
          WHERE c.tenant_id = $1 AND c.parent_id IS NULL AND c.external_parent_id IS NOT NULL \
          AND c.external_parent_id = ANY($2) ORDER BY c.id FOR UPDATE OF c",
     )
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(keys)
     .fetch_all(&mut *tx)
     .await?;
@@ -260,12 +263,12 @@ pub(super) async fn link_late(
     }
     upsert_comment_rows(&mut tx, events.iter().map(|(_, r)| r)).await?;
     let targets = load_webhook_targets(&mut tx, tenant).await?;
-    let positions = reserve_positions(&mut tx, tenant, events.len(), now_ms).await?;
+    let positions = reserve_positions(&mut tx, tenant, events.len(), now).await?;
     let (new_entries, imported) = event_entries(&mut events, &positions, token);
     let entries = insert_entries(&mut tx, tenant, new_entries).await?;
     let mut deliveries = 0;
     if targets.fire_on_import() {
-        deliveries = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now_ms)
+        deliveries = enqueue_webhooks(&mut tx, tenant, &targets, &imported, true, now)
             .await?
             .deliveries;
     }

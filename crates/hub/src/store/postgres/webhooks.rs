@@ -4,9 +4,11 @@
 
 use super::notify::announce;
 use super::PostgresStore;
+use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DueQuery, Notice};
 use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 
 /// Claims due deliveries for this node: pending, due, not claimed by a live lease, and with
 /// no earlier pending delivery of their comment (per-comment order holds across nodes: an
@@ -19,6 +21,7 @@ pub(super) async fn due_deliveries(
     store: &PostgresStore,
     q: &DueQuery<'_>,
 ) -> StoreResult<Vec<Delivery>> {
+    let skip_tenants: Vec<&str> = q.skip_tenants.iter().map(TenantId::as_str).collect();
     let rows = sqlx::query(
         "WITH RECURSIVE pairs(h, s) AS ( \
            (SELECT target_host, subscription_id FROM webhook_deliveries \
@@ -48,9 +51,9 @@ pub(super) async fn due_deliveries(
          UPDATE webhook_deliveries w SET claimed_by = $7, lease_until = $1 + $8 \
          FROM due WHERE w.id = due.id RETURNING w.*",
     )
-    .bind(q.now_ms)
+    .bind(q.now.0)
     .bind(q.exclude)
-    .bind(q.skip_tenants)
+    .bind(&skip_tenants)
     .bind(i64::try_from(q.per_host).unwrap_or(i64::MAX))
     .bind(q.skip_hosts)
     .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
@@ -91,7 +94,7 @@ pub(super) async fn release_claims(store: &PostgresStore, ids: &[String]) -> Sto
 pub(super) async fn record_attempts(
     store: &PostgresStore,
     outcomes: &[AttemptOutcome],
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<()> {
     if outcomes.is_empty() {
         return Ok(());
@@ -149,7 +152,7 @@ pub(super) async fn record_attempts(
     .bind(&numbers)
     .bind(&next)
     .bind(&errors)
-    .bind(now_ms)
+    .bind(now.0)
     .execute(&mut *tx)
     .await?;
     super::subscriptions::note_health(&mut tx, outcomes).await?;

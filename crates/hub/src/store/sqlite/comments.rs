@@ -3,6 +3,7 @@
 
 use super::handle::on_own_handle;
 use super::SqliteStore;
+use crate::ids::TenantId;
 use crate::rules::upload::StoredComment;
 use crate::store::rows::comment_from_row;
 use crate::store::StoreResult;
@@ -12,11 +13,11 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 pub(super) async fn load_comment(
     conn: &mut SqliteConnection,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
 ) -> StoreResult<Option<Comment>> {
     let row = sqlx::query("SELECT doc FROM comments WHERE tenant_id = ? AND id = ?")
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
@@ -74,7 +75,7 @@ pub(super) async fn upsert_comment_docs(
 pub(super) async fn comment_rows_where_in(
     conn: &mut SqliteConnection,
     columns: &'static str,
-    tenant: &str,
+    tenant: &TenantId,
     column: &'static str,
     extra_condition: &'static str,
     keys: &[&str],
@@ -86,7 +87,7 @@ pub(super) async fn comment_rows_where_in(
         }
         let mut qb: QueryBuilder<Sqlite> =
             QueryBuilder::new(format!("SELECT {columns} FROM comments WHERE tenant_id = "));
-        qb.push_bind(tenant);
+        qb.push_bind(tenant.as_str());
         qb.push(format!(" {extra_condition} AND {column} IN ("));
         let mut sep = qb.separated(", ");
         for k in chunk {
@@ -101,7 +102,7 @@ pub(super) async fn comment_rows_where_in(
 /// Loads comments of a tenant whose `column` is one of `keys`.
 pub(super) async fn comments_where_in(
     conn: &mut SqliteConnection,
-    tenant: &str,
+    tenant: &TenantId,
     column: &'static str,
     extra_condition: &'static str,
     keys: &[&str],
@@ -122,7 +123,7 @@ pub(super) async fn comments_where_in(
 
 pub(super) async fn set_local_ids(
     store: &SqliteStore,
-    tenant: &str,
+    tenant: &TenantId,
     mappings: &[CommentIdMapping],
 ) -> StoreResult<u64> {
     let mut tx = store.writer.begin().await?;
@@ -149,7 +150,7 @@ pub(super) type ExternalLookup = (Vec<StoredComment>, Vec<(String, String)>);
 /// link to). One prepared single-key lookup each.
 pub(super) fn lookup_by_external(
     db: &rusqlite::Connection,
-    tenant: &str,
+    tenant: &TenantId,
     targets: &[&str],
     parents: &[&str],
 ) -> StoreResult<ExternalLookup> {
@@ -158,7 +159,7 @@ pub(super) fn lookup_by_external(
         "SELECT doc, upload_token FROM comments WHERE tenant_id = ?1 AND external_id = ?2",
     )?;
     for key in targets {
-        let mut rows = by_doc.query(rusqlite::params![tenant, key])?;
+        let mut rows = by_doc.query(rusqlite::params![tenant.as_str(), key])?;
         if let Some(row) = rows.next()? {
             let doc: String = row.get(0)?;
             found.push(stored_comment(&doc, row.get(1)?)?);
@@ -168,7 +169,7 @@ pub(super) fn lookup_by_external(
     let mut by_id =
         db.prepare("SELECT id FROM comments WHERE tenant_id = ?1 AND external_id = ?2")?;
     for key in parents {
-        let mut rows = by_id.query(rusqlite::params![tenant, key])?;
+        let mut rows = by_id.query(rusqlite::params![tenant.as_str(), key])?;
         if let Some(row) = rows.next()? {
             ids.push(((*key).to_owned(), row.get(0)?));
         }

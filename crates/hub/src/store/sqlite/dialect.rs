@@ -5,9 +5,10 @@
 
 use super::comments::{load_comment, upsert_comments};
 use super::{lock, webhooks, writer, SqliteStore};
+use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::store::{StoreError, StoreResult};
-use fastcomments_protocol::Comment;
+use fastcomments_protocol::{Comment, Millis};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, SqlitePool};
 use std::borrow::Cow;
@@ -67,7 +68,7 @@ pub(super) async fn announce(_conn: &mut Conn, _notice: &Notice) -> StoreResult<
 /// at a time.
 pub(super) async fn read_comment(
     conn: &mut Conn,
-    tenant: &str,
+    tenant: &TenantId,
     id: &str,
     _lock: bool,
 ) -> StoreResult<Option<Comment>> {
@@ -148,20 +149,20 @@ pub(super) async fn probe_write(store: &Backend) -> StoreResult<()> {
 /// An API change goes to the group-commit writer.
 pub(super) async fn apply(
     store: &Backend,
-    tenant: &str,
+    tenant: &TenantId,
     change: Change,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Applied> {
-    writer::apply(store, tenant, change, now_ms).await
+    writer::apply(store, tenant, change, now).await
 }
 
 /// An upload batch goes to the group-commit writer.
 pub(super) async fn upload(
     store: &Backend,
     batch: UploadBatch,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<UploadOutcome> {
-    writer::upload(store, batch, now_ms).await
+    writer::upload(store, batch, now).await
 }
 
 /// Gives back this hub's claims on `ids` (only the lease to clear).

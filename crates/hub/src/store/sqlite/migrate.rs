@@ -83,7 +83,7 @@ async fn ran(pool: &SqlitePool, name: &str) -> StoreResult<bool> {
 async fn mark(pool: &SqlitePool, name: &str) -> StoreResult<()> {
     sqlx::query("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)")
         .bind(name)
-        .bind(crate::clock::SystemClock.now_ms())
+        .bind(crate::clock::SystemClock.now().0)
         .execute(pool)
         .await?;
     Ok(())

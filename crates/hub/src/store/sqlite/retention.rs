@@ -4,11 +4,12 @@
 
 use super::{SqliteStore, MAX_PARAMS};
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use sqlx::{QueryBuilder, Sqlite};
 
 pub(super) async fn prune_deliveries(
     store: &SqliteStore,
-    before_ms: i64,
+    before: Millis,
     limit: u64,
 ) -> StoreResult<u64> {
     let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
@@ -18,7 +19,7 @@ pub(super) async fn prune_deliveries(
         "SELECT id FROM webhook_deliveries WHERE status IN ('succeeded', 'cancelled') \
          AND updated_at < ? ORDER BY updated_at LIMIT ?",
     )
-    .bind(before_ms)
+    .bind(before.0)
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;

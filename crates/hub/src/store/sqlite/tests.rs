@@ -7,6 +7,11 @@ use crate::{ids, rules};
 use fastcomments_protocol::Millis;
 use std::collections::HashSet;
 
+/// The tenant most of these tests write to.
+fn t1() -> TenantId {
+    TenantId::from("t1")
+}
+
 #[tokio::test]
 async fn recording_attempts_leaves_the_writer_at_synchronous_full() {
     let dir = tempfile::tempdir().unwrap();
@@ -26,7 +31,7 @@ async fn recording_attempts_leaves_the_writer_at_synchronous_full() {
         status: DeliveryStatus::Succeeded,
         next_attempt_at: 1,
     };
-    store.record_attempts(&[outcome], 1).await.unwrap();
+    store.record_attempts(&[outcome], Millis(1)).await.unwrap();
     let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
         .fetch_one(&store.writer)
         .await
@@ -61,23 +66,28 @@ async fn a_failing_upload_does_not_take_its_group_down() {
     let created = rules::merge_upload(
         None,
         &upload_comment("from-the-api"),
-        "t1",
+        &t1(),
         &ids::object_id(),
         Millis(5),
     );
     // All four are queued before the writer runs (one task, polled together): one group.
+    let t1 = t1();
     let (a, b, c, d) = tokio::join!(
-        store.upload(upload_batch("tok", &["a1", "a2", "a3"]), 10),
-        store.upload(upload_batch("no-such-token", &["b1"]), 10),
-        store.apply("t1", Change::CreateComment(Box::new(created.clone())), 10),
-        store.upload(upload_batch("tok", &["c1", "c2"]), 10),
+        store.upload(upload_batch("tok", &["a1", "a2", "a3"]), Millis(10)),
+        store.upload(upload_batch("no-such-token", &["b1"]), Millis(10)),
+        store.apply(
+            &t1,
+            Change::CreateComment(Box::new(created.clone())),
+            Millis(10)
+        ),
+        store.upload(upload_batch("tok", &["c1", "c2"]), Millis(10)),
     );
     assert_eq!(a.unwrap().received, 3);
     assert!(matches!(b, Err(StoreError::NotFound("token"))), "{b:?}");
     assert_eq!(c.unwrap().comment.map(|c| c.id), Some(created.id));
     assert_eq!(d.unwrap().received, 2);
-    assert_eq!(store.count_comments("t1").await.unwrap(), 6);
-    let token = store.token("tok").await.unwrap().unwrap();
+    assert_eq!(store.count_comments(&t1).await.unwrap(), 6);
+    let token = store.token(&"tok".into()).await.unwrap().unwrap();
     assert_eq!(token.upload_received, 5);
     let entries = store
         .read_timeline(&everything_seen_by_another_token(true))
@@ -146,30 +156,36 @@ async fn payloads(store: &SqliteStore) -> Vec<(String, Option<Comment>)> {
 async fn events_keep_the_comment_as_of_the_event() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_token(dir.path()).await;
-    let first = store.upload(upload_batch("tok", &["a"]), 10).await.unwrap();
+    let first = store
+        .upload(upload_batch("tok", &["a"]), Millis(10))
+        .await
+        .unwrap();
     let id = first.comment_ids["a"].clone();
     // The same comment again, unchanged: no event; then with a new text: an update event.
-    store.upload(upload_batch("tok", &["a"]), 11).await.unwrap();
+    store
+        .upload(upload_batch("tok", &["a"]), Millis(11))
+        .await
+        .unwrap();
     let mut edited = upload_batch("tok", &["a"]);
     edited.comments[0].comment = "edited by the plugin".into();
-    store.upload(edited, 12).await.unwrap();
+    store.upload(edited, Millis(12)).await.unwrap();
     let patch = CommentPatch {
         comment: Some("edited through the API".into()),
         ..Default::default()
     };
     store
         .apply(
-            "t1",
+            &t1(),
             Change::UpdateComment {
                 id: id.clone(),
                 patch: Box::new(patch),
             },
-            13,
+            Millis(13),
         )
         .await
         .unwrap();
     store
-        .apply("t1", Change::DeleteComment { id: id.clone() }, 14)
+        .apply(&t1(), Change::DeleteComment { id: id.clone() }, Millis(14))
         .await
         .unwrap();
     let seen = payloads(&store).await;
@@ -221,7 +237,10 @@ async fn a_database_from_before_payload_references_is_upgraded() {
         pool.close().await;
     }
     let store = store_with_token(dir.path()).await;
-    store.upload(upload_batch("tok", &["a"]), 10).await.unwrap();
+    store
+        .upload(upload_batch("tok", &["a"]), Millis(10))
+        .await
+        .unwrap();
     let kinds: Vec<String> = store
         .read_timeline(&everything_seen_by_another_token(false))
         .await
@@ -270,7 +289,7 @@ async fn documents_written_with_a_key_twice_are_repaired_on_open() {
         store.close().await;
     }
     let store = SqliteStore::open(&path).await.unwrap();
-    let c = store.comment("t1", "c1").await.unwrap().unwrap();
+    let c = store.comment(&t1(), "c1").await.unwrap().unwrap();
     assert!(c.has_images, "the last occurrence wins, as in JS and PHP");
     assert_eq!(c.extra.get("verifiedDate"), Some(&serde_json::Value::Null));
     let doc: String = sqlx::query_scalar("SELECT doc FROM comments WHERE id = 'c1'")
@@ -299,17 +318,20 @@ async fn an_unreadable_document_does_not_fail_its_page() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_token(dir.path()).await;
     store
-        .upload(upload_batch("tok", &["a", "b"]), 10)
+        .upload(upload_batch("tok", &["a", "b"]), Millis(10))
         .await
         .unwrap();
     sqlx::query("UPDATE comments SET doc = '{\"not\":\"a comment\"}' WHERE external_id = 'a'")
         .execute(&store.writer)
         .await
         .unwrap();
-    let page = store.comments_page("t1", 0, 10).await.unwrap();
+    let page = store.comments_page(&t1(), 0, 10).await.unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].external_id.as_deref(), Some("b"));
-    assert_eq!(store.comments_by_url("t1", "/page").await.unwrap().len(), 1);
+    assert_eq!(
+        store.comments_by_url(&t1(), "/page").await.unwrap().len(),
+        1
+    );
 }
 
 /// What a write answered.
@@ -382,9 +404,13 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                 0 => {
                     let mut up = upload_comment(&format!("api-{round}-{i}"));
                     up.comment = text;
-                    let c = rules::merge_upload(None, &up, "t1", &ids::object_id(), Millis(5));
+                    let c = rules::merge_upload(None, &up, &t1(), &ids::object_id(), Millis(5));
                     let r = store
-                        .apply("t1", Change::CreateComment(Box::new(c.clone())), 10)
+                        .apply(
+                            &t1(),
+                            Change::CreateComment(Box::new(c.clone())),
+                            Millis(10),
+                        )
                         .await;
                     Acked::Comment(c.id, Done::of(&r))
                 }
@@ -395,14 +421,14 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                     for c in &mut batch.comments {
                         c.comment = text.clone();
                     }
-                    let r = store.upload(batch, 10).await;
+                    let r = store.upload(batch, Millis(10)).await;
                     Acked::Upload(exts, Done::of(&r))
                 }
                 2 => {
                     let token = format!("pending-{round}-{i}");
                     let r = store
                         .register_token(&TokenRecord {
-                            token: token.clone(),
+                            token: token.as_str().into(),
                             tenant_id: None,
                             state: TokenState::Pending,
                             integration_type: Some(text),
@@ -456,7 +482,7 @@ fn round_outcome(acked: &[Acked]) -> (bool, bool) {
 /// with an error is.
 async fn assert_exactly_the_acknowledged(path: &std::path::Path, all: Vec<Acked>) {
     let store = SqliteStore::open(path).await.unwrap();
-    let stored = store.comments_page("t1", 0, 1_000_000).await.unwrap();
+    let stored = store.comments_page(&t1(), 0, 1_000_000).await.unwrap();
     let ids: HashSet<String> = stored.iter().map(|c| c.id.clone()).collect();
     let exts: HashSet<String> = stored
         .iter()
@@ -475,7 +501,7 @@ async fn assert_exactly_the_acknowledged(path: &std::path::Path, all: Vec<Acked>
                 agrees(done, found[0], &format!("upload {batch:?}"));
             }
             Acked::Token(t, done) => {
-                let found = store.token(&t).await.unwrap().is_some();
+                let found = store.token(&t.as_str().into()).await.unwrap().is_some();
                 agrees(done, found, &format!("token {t}"))
             }
             Acked::Session(s, done) => {
@@ -828,7 +854,7 @@ async fn threads_stored_before_pages_get_their_pages() {
                 comment: "hi".into(),
                 ..Default::default()
             }
-            .into_comment("t1", id.into(), Millis(5));
+            .into_comment(&"t1".into(), id.into(), Millis(5));
             c.parent_id = parent.map(str::to_owned);
             sqlx::query(
                 "INSERT INTO comments (id, tenant_id, url_id, parent_id, date_ms, doc) VALUES (?, 't1', ?, ?, 5, ?)",
@@ -844,7 +870,7 @@ async fn threads_stored_before_pages_get_their_pages() {
         store.close().await;
     }
     let store = SqliteStore::open(&path).await.unwrap();
-    let mut pages = store.pages("t1", 10).await.unwrap();
+    let mut pages = store.pages(&"t1".into(), 10).await.unwrap();
     pages.sort_by(|a, b| a.url_id.cmp(&b.url_id));
     let summary: Vec<_> = pages
         .iter()
@@ -863,7 +889,7 @@ async fn threads_stored_before_pages_get_their_pages() {
     store.close().await;
     // Once only: opening again keeps the same pages.
     let store = SqliteStore::open(&path).await.unwrap();
-    let mut again = store.pages("t1", 10).await.unwrap();
+    let mut again = store.pages(&"t1".into(), 10).await.unwrap();
     again.sort_by(|a, b| a.url_id.cmp(&b.url_id));
     assert_eq!(again.into_iter().map(|p| p.id).collect::<Vec<_>>(), ids);
 }

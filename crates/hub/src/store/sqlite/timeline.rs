@@ -2,15 +2,16 @@
 //! (echo suppression, token-only entries) and the reads, bounds and pruning of the trait.
 
 use crate::clock::next_position;
-use crate::ids;
-use crate::records::NewEntry;
+use crate::ids::{self, TenantId};
 use crate::records::TimelineBounds;
 use crate::records::TimelineEntry;
 use crate::records::TimelineQuery;
+use crate::records::{IntegrationToken, NewEntry};
 use crate::store::sqlite::entry_from_row;
 use crate::store::sqlite::on_own_handle;
 use crate::store::sqlite::SqliteStore;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::QueryBuilder;
 use sqlx::Row;
@@ -19,11 +20,11 @@ use sqlx::Sqlite;
 /// Appends entries to a tenant's timeline at strictly increasing positions.
 pub(super) async fn append_entries(
     conn: &mut SqliteConnection,
-    tenant: &str,
+    tenant: &TenantId,
     entries: Vec<NewEntry>,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Vec<TimelineEntry>> {
-    let positions = reserve_positions(conn, tenant, entries.len(), now_ms).await?;
+    let positions = reserve_positions(conn, tenant, entries.len(), now).await?;
     let rows: Vec<EntryRow> = entries
         .into_iter()
         .zip(positions)
@@ -37,32 +38,32 @@ pub(super) async fn append_entries(
 }
 
 /// Hands out the next `count` positions of a tenant's clock (strictly increasing, never
-/// behind `now_ms`'s past positions) and moves the clock past them.
+/// behind `now`'s past positions) and moves the clock past them.
 pub(super) async fn reserve_positions(
     conn: &mut SqliteConnection,
-    tenant: &str,
+    tenant: &TenantId,
     count: usize,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Vec<i64>> {
     if count == 0 {
         return Ok(Vec::new());
     }
     let last: Option<i64> =
         sqlx::query_scalar("SELECT last_ms FROM tenant_clock WHERE tenant_id = ?")
-            .bind(tenant)
+            .bind(tenant.as_str())
             .fetch_optional(&mut *conn)
             .await?;
     let mut position = last.unwrap_or(0);
     let mut positions = Vec::with_capacity(count);
     for _ in 0..count {
-        position = next_position(now_ms, position);
+        position = next_position(now, position);
         positions.push(position);
     }
     sqlx::query(
         "INSERT INTO tenant_clock (tenant_id, last_ms) VALUES (?, ?) \
          ON CONFLICT (tenant_id) DO UPDATE SET last_ms = excluded.last_ms",
     )
-    .bind(tenant)
+    .bind(tenant.as_str())
     .bind(position)
     .execute(&mut *conn)
     .await?;
@@ -82,7 +83,7 @@ pub(super) struct EntryRow {
 /// Writes entries at their reserved positions.
 pub(super) async fn insert_entries(
     conn: &mut SqliteConnection,
-    tenant: &str,
+    tenant: &TenantId,
     rows: Vec<EntryRow>,
 ) -> StoreResult<Vec<TimelineEntry>> {
     let ids: Vec<String> = rows.iter().map(|_| ids::object_id()).collect();
@@ -117,7 +118,7 @@ impl EntryRow {
 /// The WHERE clause of a timeline read; the timeline is `t` in the query.
 pub(super) fn push_visibility(qb: &mut QueryBuilder<'_, Sqlite>, q: &TimelineQuery) {
     qb.push(" WHERE t.tenant_id = ");
-    qb.push_bind(q.tenant_id.clone());
+    qb.push_bind(q.tenant_id.as_str().to_owned());
     qb.push(" AND t.created_at > ");
     qb.push_bind(q.after_ms);
     if let Some(until) = q.until_ms {
@@ -125,9 +126,9 @@ pub(super) fn push_visibility(qb: &mut QueryBuilder<'_, Sqlite>, q: &TimelineQue
         qb.push_bind(until);
     }
     qb.push(" AND (t.origin_token IS NULL OR t.origin_token <> ");
-    qb.push_bind(q.viewer_token.clone());
+    qb.push_bind(q.viewer_token.as_str().to_owned());
     qb.push(") AND (t.only_token IS NULL OR t.only_token = ");
-    qb.push_bind(q.viewer_token.clone());
+    qb.push_bind(q.viewer_token.as_str().to_owned());
     qb.push(")");
     if !q.include_setup {
         qb.push(" AND t.kind <> 'SetSetupCompleted'");
@@ -168,10 +169,10 @@ pub(super) async fn count_timeline(
 
 pub(super) async fn timeline_bounds(
     store: &SqliteStore,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> StoreResult<TimelineBounds> {
     let row = sqlx::query("SELECT last_ms, pruned_through FROM tenant_clock WHERE tenant_id = ?")
-        .bind(tenant)
+        .bind(tenant.as_str())
         .fetch_optional(&store.reader)
         .await?;
     Ok(match row {
@@ -183,19 +184,19 @@ pub(super) async fn timeline_bounds(
     })
 }
 
-pub(super) async fn prune_timeline(store: &SqliteStore, before_ms: i64) -> StoreResult<u64> {
+pub(super) async fn prune_timeline(store: &SqliteStore, before: Millis) -> StoreResult<u64> {
     let mut tx = store.writer.begin().await?;
     sqlx::query(
         "UPDATE tenant_clock SET pruned_through = MAX(pruned_through, \
          (SELECT MAX(created_at) FROM timeline t WHERE t.tenant_id = tenant_clock.tenant_id AND t.created_at < ?)) \
          WHERE EXISTS (SELECT 1 FROM timeline t WHERE t.tenant_id = tenant_clock.tenant_id AND t.created_at < ?)",
     )
-    .bind(before_ms)
-    .bind(before_ms)
+    .bind(before.0)
+    .bind(before.0)
     .execute(&mut *tx)
     .await?;
     let done = sqlx::query("DELETE FROM timeline WHERE created_at < ?")
-        .bind(before_ms)
+        .bind(before.0)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -206,7 +207,7 @@ pub(super) async fn prune_timeline(store: &SqliteStore, before_ms: i64) -> Store
 /// [`write_comment_rows`](super::comments::write_comment_rows) does.
 pub(super) fn write_entry_rows(
     db: &rusqlite::Connection,
-    tenant: &str,
+    tenant: &TenantId,
     entries: &[EntryRow],
     entry_ids: &[String],
 ) -> StoreResult<()> {
@@ -216,13 +217,13 @@ pub(super) fn write_entry_rows(
     for (r, id) in entries.iter().zip(entry_ids) {
         let e = &r.entry;
         timeline.execute(rusqlite::params![
-            tenant,
+            tenant.as_str(),
             r.position,
             id,
             e.kind.as_str(),
             e.url_id,
-            e.origin_token,
-            e.only_token,
+            e.origin_token.as_ref().map(IntegrationToken::as_str),
+            e.only_token.as_ref().map(IntegrationToken::as_str),
             r.own_payload(),
             r.doc_of,
         ])?;

@@ -25,7 +25,7 @@ use crate::store::sqlite::EntryRow;
 use crate::store::Enqueued;
 use crate::store::StoreError;
 use crate::store::StoreResult;
-use fastcomments_protocol::WebhookEventKind;
+use fastcomments_protocol::{Millis, WebhookEventKind};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -36,11 +36,11 @@ pub(super) async fn upload_in(
     tx: &mut SqliteConnection,
     batch: &UploadBatch,
     prepared: &mut [Option<Prepared>],
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<UploadOutcome> {
     use fastcomments_protocol::EventType as E;
-    let tenant = batch.tenant_id.as_str();
-    let token = batch.token.as_str();
+    let tenant = &batch.tenant_id;
+    let token = &batch.token;
     let mut record = read_token(tx, token)
         .await?
         .ok_or(StoreError::NotFound("token"))?;
@@ -109,7 +109,7 @@ pub(super) async fn upload_in(
         token,
         rules::upload::UploadContext { known, ext_to_id },
         prepared,
-        now_ms,
+        now,
     );
 
     // 3. Stored children that were waiting for a parent that arrived now.
@@ -133,16 +133,15 @@ pub(super) async fn upload_in(
     }
     let wants_setup_entry = record.upload_finished && record.setup_completed_at.is_none();
     let events = writes.iter().filter(|w| w.event.is_some()).count();
-    let mut positions =
-        reserve_positions(tx, tenant, events + usize::from(wants_setup_entry), now_ms)
-            .await?
-            .into_iter();
+    let mut positions = reserve_positions(tx, tenant, events + usize::from(wants_setup_entry), now)
+        .await?
+        .into_iter();
     let mut rows = Vec::with_capacity(writes.len());
     let mut entries = Vec::with_capacity(events + 1);
     let mut imported = Vec::new();
     for w in writes {
         let (c, kind) = (w.comment, w.event);
-        let upload_token = w.from_token.then_some(token);
+        let upload_token = w.from_token.then_some(token.as_str());
         let event_pos = match kind {
             Some(kind) => {
                 let position = positions
@@ -153,7 +152,7 @@ pub(super) async fn upload_in(
                     entry: NewEntry {
                         kind: EntryKind::Event(kind),
                         url_id: c.url_id.clone(),
-                        origin_token: Some(token.to_owned()),
+                        origin_token: Some(token.clone()),
                         only_token: None,
                         payload: None,
                     },
@@ -198,14 +197,14 @@ pub(super) async fn upload_in(
     }
     upsert_comment_docs(tx, &rows).await?;
     let seeds = PageSeed::of_threads(rows.iter().filter(|r| r.is_new).map(|r| r.comment));
-    ensure_pages(tx, tenant, &seeds, now_ms).await?;
+    ensure_pages(tx, tenant, &seeds, now).await?;
     let entries = insert_entries(tx, tenant, entries).await?;
     let mut queued = Enqueued::default();
     // A batch that changed nothing (a re-send) has nothing to fire: no need to read targets.
     if !imported.is_empty() {
         let targets = load_webhook_targets(tx, tenant).await?;
         if targets.fire_on_import() {
-            queued = enqueue_webhooks(tx, tenant, &targets, &imported, true, now_ms).await?;
+            queued = enqueue_webhooks(tx, tenant, &targets, &imported, true, now).await?;
         }
     }
     write_token(tx, &record).await?;

@@ -3,9 +3,11 @@
 //! retry) is `portable/outbox.rs`.
 
 use super::{SqliteStore, MAX_PARAMS};
+use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DueQuery};
 use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
@@ -13,7 +15,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 pub(super) async fn record_attempts_in(
     conn: &mut SqliteConnection,
     outcomes: &[AttemptOutcome],
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<()> {
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // One multi-row statement each for the logs and the status changes: the dispatcher
@@ -52,7 +54,7 @@ pub(super) async fn record_attempts_in(
             ") UPDATE webhook_deliveries SET attempts = MAX(webhook_deliveries.attempts, v.attempt), \
              lease_until = NULL, updated_at = ",
         );
-        qb.push_bind(now_ms);
+        qb.push_bind(now.0);
         qb.push(
             ", status = CASE WHEN webhook_deliveries.status IN ('queued', 'retrying') THEN v.status ELSE webhook_deliveries.status END, \
              next_attempt_at = CASE WHEN webhook_deliveries.status IN ('queued', 'retrying') THEN v.next_at ELSE webhook_deliveries.next_attempt_at END, \
@@ -80,7 +82,7 @@ pub(super) async fn due_deliveries(
     const PENDING: &str = "status IN ('queued', 'retrying')";
     let mut qb: QueryBuilder<Sqlite> =
         QueryBuilder::new("UPDATE webhook_deliveries SET lease_until = ");
-    qb.push_bind(q.now_ms + q.lease_ms);
+    qb.push_bind(q.now.0 + q.lease_ms);
     qb.push(format!(
         " WHERE id IN (WITH RECURSIVE pairs(h, s) AS ( \
            SELECT first.h, (SELECT MIN(subscription_id) FROM webhook_deliveries \
@@ -104,9 +106,9 @@ pub(super) async fn due_deliveries(
            WHERE e.target_host = pairs.h AND e.subscription_id = pairs.s AND e.{PENDING} \
              AND e.next_attempt_at <= "
     ));
-    qb.push_bind(q.now_ms);
+    qb.push_bind(q.now.0);
     qb.push(" AND (e.lease_until IS NULL OR e.lease_until <= ");
-    qb.push_bind(q.now_ms);
+    qb.push_bind(q.now.0);
     qb.push(
         ") AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f WHERE f.tenant_id = e.tenant_id \
            AND f.comment_id = e.comment_id AND f.subscription_id = e.subscription_id AND f.position < e.position AND f.status IN ('queued', 'retrying'))",
@@ -123,7 +125,8 @@ pub(super) async fn due_deliveries(
         }
     };
     not_in(&mut qb, "e.id", q.exclude);
-    not_in(&mut qb, "e.tenant_id", q.skip_tenants);
+    let skip_tenants: Vec<String> = q.skip_tenants.iter().map(TenantId::to_string).collect();
+    not_in(&mut qb, "e.tenant_id", &skip_tenants);
     qb.push(" ORDER BY e.next_attempt_at, e.position LIMIT ");
     let per_host = i64::try_from(q.per_host).unwrap_or(i64::MAX);
     qb.push_bind(per_host);
@@ -200,7 +203,7 @@ async fn restore_full(mut conn: sqlx::pool::PoolConnection<Sqlite>) {
 pub(super) async fn record_attempts(
     store: &SqliteStore,
     outcomes: &[AttemptOutcome],
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<()> {
     if outcomes.is_empty() {
         return Ok(());
@@ -209,7 +212,7 @@ pub(super) async fn record_attempts(
     // WAL is written), and the next API commit's fsync makes them durable. Only a power cut in
     // between could lose one, and that only means the delivery is sent again.
     let mut conn = relaxed_writer(&store.writer).await?;
-    let result = record_attempts_in(&mut conn, outcomes, now_ms).await;
+    let result = record_attempts_in(&mut conn, outcomes, now).await;
     restore_full(conn).await;
     result
 }

@@ -1,5 +1,6 @@
 //! The group-commit writer: the one task that writes API changes and upload batches.
 
+use crate::ids::TenantId;
 use crate::records::Applied;
 use crate::records::Change;
 use crate::records::UploadBatch;
@@ -13,6 +14,7 @@ use crate::store::sqlite::writer_stopped;
 use crate::store::sqlite::SqliteStore;
 use crate::store::StoreError;
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::SqlitePool;
 use std::sync::Arc;
@@ -23,16 +25,16 @@ use tokio::sync::oneshot;
 pub(super) enum PendingWrite {
     /// A comments/votes API change.
     Change {
-        tenant: String,
+        tenant: TenantId,
         change: Change,
-        now_ms: i64,
+        now: Millis,
         reply: oneshot::Sender<StoreResult<Applied>>,
     },
     /// An upload batch (step 3).
     Upload {
         batch: UploadBatch,
         prepared: Vec<Option<Prepared>>,
-        now_ms: i64,
+        now: Millis,
         reply: oneshot::Sender<StoreResult<UploadOutcome>>,
     },
     /// A write that changes nothing the hub reads ([`probe_write`]): whether a commit can
@@ -219,13 +221,13 @@ pub(super) async fn run_group(
             PendingWrite::Change {
                 tenant,
                 change,
-                now_ms,
+                now,
                 ..
             } => {
                 sqlx::query("SAVEPOINT pending_write")
                     .execute(&mut *tx)
                     .await?;
-                let result = apply_in(&mut tx, tenant, change.clone(), *now_ms).await;
+                let result = apply_in(&mut tx, tenant, change.clone(), *now).await;
                 if let Err(e) = &result {
                     // SQLite may have rolled the whole transaction back (a full disk, an I/O
                     // error): then there is no savepoint to return to, and the group's earlier
@@ -245,9 +247,9 @@ pub(super) async fn run_group(
             PendingWrite::Upload {
                 batch,
                 prepared,
-                now_ms,
+                now,
                 ..
-            } => match upload_in(&mut tx, batch, prepared, *now_ms).await {
+            } => match upload_in(&mut tx, batch, prepared, *now).await {
                 Ok(outcome) => results.push(WriteResult::Upload(Box::new(Ok(outcome)))),
                 // A storage fault fails the whole group: running the others again on the same
                 // full disk would only fail them one at a time.
@@ -322,16 +324,16 @@ impl PendingWrite {
 
 pub(super) async fn apply(
     store: &SqliteStore,
-    tenant: &str,
+    tenant: &TenantId,
     change: Change,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<Applied> {
     let (reply, answer) = oneshot::channel();
     store
         .queue_write(PendingWrite::Change {
-            tenant: tenant.to_owned(),
+            tenant: tenant.clone(),
             change,
-            now_ms,
+            now,
             reply,
         })
         .await?;
@@ -341,15 +343,15 @@ pub(super) async fn apply(
 pub(super) async fn upload(
     store: &SqliteStore,
     batch: UploadBatch,
-    now_ms: i64,
+    now: Millis,
 ) -> StoreResult<UploadOutcome> {
     let (reply, answer) = oneshot::channel();
-    let prepared = rules::upload::prepare_upload(&batch.comments, &batch.tenant_id, now_ms)?;
+    let prepared = rules::upload::prepare_upload(&batch.comments, &batch.tenant_id, now)?;
     store
         .queue_write(PendingWrite::Upload {
             batch,
             prepared,
-            now_ms,
+            now,
             reply,
         })
         .await?;

@@ -6,6 +6,7 @@ pub mod client;
 pub mod raw_receiver;
 pub mod receiver;
 
+use fastcomments_hub::ids::TenantId;
 use fastcomments_hub::store::sqlite::SqliteStore;
 use fastcomments_hub::store::Store;
 use fastcomments_hub::{Clock, HubConfig, ManualClock, RunningHub, SystemClock};
@@ -24,7 +25,7 @@ pub struct TestHub {
 }
 
 pub struct Tenant {
-    pub id: String,
+    pub id: TenantId,
     pub key: String,
 }
 
@@ -223,7 +224,7 @@ impl TestHub {
         assert_eq!(res.status(), StatusCode::OK);
         let v: Value = res.json().await.unwrap();
         Tenant {
-            id: v["tenantId"].as_str().unwrap().to_owned(),
+            id: TenantId::from(v["tenantId"].as_str().unwrap()),
             key: v["apiSecret"].as_str().unwrap().to_owned(),
         }
     }

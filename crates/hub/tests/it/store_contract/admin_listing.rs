@@ -4,16 +4,16 @@
 use super::fixtures::*;
 use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
-use fastcomments_protocol::WebhookEventKind;
+use fastcomments_protocol::{Millis, WebhookEventKind};
 use std::sync::Arc;
 
 const BASE: &str = "https://hooks.example";
 
-async fn create_on(store: &dyn Store, t: &str, domain: Option<&str>, text: &str) -> String {
+async fn create_on(store: &dyn Store, t: &TenantId, domain: Option<&str>, text: &str) -> String {
     let mut c = new_comment(t, "/p", text);
     c.domain = domain.map(str::to_owned);
     let applied = store
-        .apply(t, Change::CreateComment(Box::new(c)), T0)
+        .apply(t, Change::CreateComment(Box::new(c)), Millis(T0))
         .await
         .unwrap();
     applied.comment.unwrap().id
@@ -41,11 +41,11 @@ pub async fn deliveries_are_filtered_paged_and_counted(store: Arc<dyn Store>) {
     let other = tenant(&*store, "t2").await;
     for tenant in [&t, &other] {
         store
-            .put_webhook_config(tenant, &hooks("*", BASE, false), T0)
+            .put_webhook_config(tenant, &hooks("*", BASE, false), Millis(T0))
             .await
             .unwrap();
         store
-            .put_webhook_config(tenant, &hooks("blog.example", BASE, false), T0)
+            .put_webhook_config(tenant, &hooks("blog.example", BASE, false), Millis(T0))
             .await
             .unwrap();
     }
@@ -122,10 +122,16 @@ pub async fn deliveries_are_filtered_paged_and_counted(store: Arc<dyn Store>) {
 
     let first = &all[2];
     store
-        .record_attempts(&[outcome(first, 1, DeliveryStatus::Failed, 0)], T0 + 5)
+        .record_attempts(
+            &[outcome(first, 1, DeliveryStatus::Failed, 0)],
+            Millis(T0 + 5),
+        )
         .await
         .unwrap();
-    store.cancel_delivery(&t, &all[1].id, T0 + 6).await.unwrap();
+    store
+        .cancel_delivery(&t, &all[1].id, Millis(T0 + 6))
+        .await
+        .unwrap();
     let failed = store
         .find_deliveries(
             &t,
@@ -166,7 +172,7 @@ pub async fn retry_failed_since_requeues_only_recent_failures(store: Arc<dyn Sto
     let other = tenant(&*store, "t2").await;
     for tenant in [&t, &other] {
         store
-            .put_webhook_config(tenant, &hooks("*", BASE, false), T0)
+            .put_webhook_config(tenant, &hooks("*", BASE, false), Millis(T0))
             .await
             .unwrap();
     }
@@ -178,30 +184,33 @@ pub async fn retry_failed_since_requeues_only_recent_failures(store: Arc<dyn Sto
     let theirs = deliveries_oldest_first(&*store, &other).await;
     let fail = |delivery: &Delivery| outcome(delivery, 1, DeliveryStatus::Failed, 0);
     store
-        .record_attempts(&[fail(&d[0])], T0 + 100)
+        .record_attempts(&[fail(&d[0])], Millis(T0 + 100))
         .await
         .unwrap();
     store
-        .record_attempts(&[fail(&d[1])], T0 + 200)
+        .record_attempts(&[fail(&d[1])], Millis(T0 + 200))
         .await
         .unwrap();
     store
-        .record_attempts(&[fail(&d[2])], T0 + 300)
+        .record_attempts(&[fail(&d[2])], Millis(T0 + 300))
         .await
         .unwrap();
-    store.cancel_delivery(&t, &d[3].id, T0 + 300).await.unwrap();
     store
-        .record_attempts(&[fail(&theirs[0])], T0 + 300)
+        .cancel_delivery(&t, &d[3].id, Millis(T0 + 300))
+        .await
+        .unwrap();
+    store
+        .record_attempts(&[fail(&theirs[0])], Millis(T0 + 300))
         .await
         .unwrap();
 
     let now = T0 + 1000;
     let n = store
-        .retry_failed_since(&t, T0 + 200, now, 5)
+        .retry_failed_since(&t, Millis(T0 + 200), Millis(now), 5)
         .await
         .unwrap();
     assert_eq!(n, 2);
-    let status = |id: String, tenant: String| {
+    let status = |id: String, tenant: TenantId| {
         let store = store.clone();
         async move { store.delivery(&tenant, &id).await.unwrap().unwrap().0 }
     };
@@ -221,7 +230,7 @@ pub async fn retry_failed_since_requeues_only_recent_failures(store: Arc<dyn Sto
     // Nothing left to retry since then.
     assert_eq!(
         store
-            .retry_failed_since(&t, T0 + 200, now, 5)
+            .retry_failed_since(&t, Millis(T0 + 200), Millis(now), 5)
             .await
             .unwrap(),
         0

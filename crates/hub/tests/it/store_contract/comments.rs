@@ -14,7 +14,7 @@ pub async fn reads_are_ordered_and_paged(store: Arc<dyn Store>) {
         let mut c = new_comment(&t, url, &format!("{url} at {date}"));
         c.date = Millis(T0 + date);
         let applied = store
-            .apply(&t, Change::CreateComment(Box::new(c)), T0)
+            .apply(&t, Change::CreateComment(Box::new(c)), Millis(T0))
             .await
             .unwrap();
         made.push(applied.comment.unwrap());
@@ -62,7 +62,7 @@ pub async fn changes_to_missing_comments_are_not_found(store: Arc<dyn Store>) {
         Change::CreateComment(Box::new(orphan)),
     ];
     for change in changes {
-        let result = store.apply(&t, change.clone(), T0).await;
+        let result = store.apply(&t, change.clone(), Millis(T0)).await;
         assert!(
             matches!(result, Err(StoreError::NotFound(_))),
             "{change:?}: {result:?}"
@@ -76,7 +76,7 @@ pub async fn changes_to_missing_comments_are_not_found(store: Arc<dyn Store>) {
     let mut reply = new_comment(&t, "/p", "reply");
     reply.parent_id = Some(parent.id.clone());
     let applied = store
-        .apply(&t, Change::CreateComment(Box::new(reply)), T0)
+        .apply(&t, Change::CreateComment(Box::new(reply)), Millis(T0))
         .await
         .unwrap();
     assert_eq!(applied.comment.unwrap().parent_id, Some(parent.id));
@@ -91,7 +91,7 @@ pub async fn local_ids_are_stored_in_meta(store: Arc<dyn Store>) {
     meta.insert("wpPostId".into(), 5.into());
     first.meta = Some(meta);
     let first = store
-        .apply(&t, Change::CreateComment(Box::new(first)), T0)
+        .apply(&t, Change::CreateComment(Box::new(first)), Millis(T0))
         .await
         .unwrap()
         .comment
@@ -141,7 +141,11 @@ pub async fn tenants_and_secrets_round_trip(store: Arc<dyn Store>) {
             created_at: T0,
         }
     );
-    assert!(store.tenant("missing").await.unwrap().is_none());
+    assert!(store
+        .tenant(&TenantId::from("missing"))
+        .await
+        .unwrap()
+        .is_none());
     let wildcard = store.secret_by_value("secret-t1").await.unwrap().unwrap();
     assert_eq!(
         (wildcard.domain.as_str(), wildcard.tenant_id.as_str()),

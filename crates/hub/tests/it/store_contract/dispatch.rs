@@ -10,15 +10,16 @@
 use super::fixtures::*;
 use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
+use fastcomments_protocol::Millis;
 use std::sync::Arc;
 
 /// Longer than any claim's lease: a call this much later finds every earlier claim ended.
 const LEASE_GONE: i64 = 10 * 60_000;
 
-async fn with_hooks(store: &dyn Store, id: &str) -> String {
+async fn with_hooks(store: &dyn Store, id: &str) -> TenantId {
     let t = tenant(store, id).await;
     store
-        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), T0)
+        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), Millis(T0))
         .await
         .unwrap();
     t
@@ -30,7 +31,7 @@ const LEASE: i64 = 60_000;
 /// A claim at `now` of at most `limit`, with no per-host limit and nothing skipped.
 fn query<'a>(now: i64, limit: u64, exclude: &'a [String]) -> DueQuery<'a> {
     DueQuery {
-        now_ms: now,
+        now: Millis(now),
         limit,
         per_host: 1_000,
         exclude,
@@ -59,14 +60,17 @@ pub async fn only_due_deliveries_in_due_order(store: Arc<dyn Store>) {
     for (t, now) in [(&a, T0), (&b, T0 + 10), (&a, T0 + 20)] {
         let c = new_comment(t, "/p", "c");
         store
-            .apply(t, Change::CreateComment(Box::new(c)), now)
+            .apply(t, Change::CreateComment(Box::new(c)), Millis(now))
             .await
             .unwrap();
     }
     let mut d = deliveries_oldest_first(&*store, &a).await;
     d.insert(1, deliveries_oldest_first(&*store, &b).await.remove(0));
     let id = |i: usize| d[i].id.clone();
-    assert_eq!(store.next_due_at(T0).await.unwrap(), Some(T0 + 10));
+    assert_eq!(
+        store.next_due_at(Millis(T0)).await.unwrap(),
+        Some(Millis(T0 + 10))
+    );
 
     assert_eq!(due(&*store, T0 - 1, &[]).await, Vec::<String>::new());
     assert_eq!(due(&*store, T0 + 15, &[]).await, vec![id(0), id(1)]);
@@ -83,16 +87,19 @@ pub async fn only_due_deliveries_in_due_order(store: Arc<dyn Store>) {
     // A retry later than the others goes to the back.
     now += LEASE_GONE;
     let retry = outcome(&d[0], 1, DeliveryStatus::Retrying, now + 50);
-    store.record_attempts(&[retry], now).await.unwrap();
+    store.record_attempts(&[retry], Millis(now)).await.unwrap();
     assert_eq!(due(&*store, now + 30, &[]).await, vec![id(1), id(2)]);
     assert_eq!(due(&*store, now + 50, &[]).await, vec![id(0)]);
     let done: Vec<AttemptOutcome> = d
         .iter()
         .map(|d| outcome(d, 2, DeliveryStatus::Succeeded, 0))
         .collect();
-    store.record_attempts(&done, now + 60).await.unwrap();
+    store
+        .record_attempts(&done, Millis(now + 60))
+        .await
+        .unwrap();
     assert!(due(&*store, now + 2 * LEASE_GONE, &[]).await.is_empty());
-    assert_eq!(store.next_due_at(0).await.unwrap(), None);
+    assert_eq!(store.next_due_at(Millis(0)).await.unwrap(), None);
 }
 
 /// What is handed out is not handed out again while its claim lives: not to this dispatcher,
@@ -129,14 +136,17 @@ pub async fn a_claimed_delivery_is_handed_out_once_until_recorded_or_expired(
     // Recorded: the retry is handed out when due, without waiting for the lease.
     let now = T0 + LEASE_GONE + 10;
     store
-        .record_attempts(&[outcome(&d[0], 1, DeliveryStatus::Retrying, now + 5)], now)
+        .record_attempts(
+            &[outcome(&d[0], 1, DeliveryStatus::Retrying, now + 5)],
+            Millis(now),
+        )
         .await
         .unwrap();
     assert_eq!(due(&*store, now + 5, &[]).await, vec![ids[0].clone()]);
     // Never recorded: handed out again once the lease ran out, and `next_due_at` says when.
-    let next = store.next_due_at(now + 5).await.unwrap();
+    let next = store.next_due_at(Millis(now + 5)).await.unwrap();
     assert!(
-        next.is_some_and(|n| n > now + 5 && n <= now + 5 + LEASE_GONE),
+        next.is_some_and(|n| n > Millis(now + 5) && n <= Millis(now + 5 + LEASE_GONE)),
         "{next:?}"
     );
     let again = due(&*store, now + 5 + LEASE_GONE, &[]).await;
@@ -152,7 +162,11 @@ pub async fn one_comment_at_a_time_in_change_order(store: Arc<dyn Store>) {
     edit(&*store, &t, &c.id, "v1", T0 + 1).await;
     edit(&*store, &t, &c.id, "v2", T0 + 2).await;
     store
-        .apply(&t, Change::DeleteComment { id: c.id.clone() }, T0 + 3)
+        .apply(
+            &t,
+            Change::DeleteComment { id: c.id.clone() },
+            Millis(T0 + 3),
+        )
         .await
         .unwrap();
     let of_c = deliveries_oldest_first(&*store, &t).await;
@@ -180,7 +194,7 @@ pub async fn one_comment_at_a_time_in_change_order(store: Arc<dyn Store>) {
     );
 
     let retry = outcome(&of_c[0], 1, DeliveryStatus::Retrying, now + 100);
-    store.record_attempts(&[retry], now).await.unwrap();
+    store.record_attempts(&[retry], Millis(now)).await.unwrap();
     assert_eq!(due(&*store, now + 50, &[]).await, vec![other.id.clone()]);
     assert_eq!(due(&*store, now + 100, &[]).await, vec![id(0)]);
 
@@ -192,7 +206,7 @@ pub async fn one_comment_at_a_time_in_change_order(store: Arc<dyn Store>) {
     for (i, status, next) in steps {
         now += LEASE_GONE;
         let o = outcome(&of_c[i], 2, status, 0);
-        store.record_attempts(&[o], now).await.unwrap();
+        store.record_attempts(&[o], Millis(now)).await.unwrap();
         let offered = due(&*store, now, &[]).await;
         assert!(
             offered.contains(&id(next)),
@@ -211,7 +225,11 @@ pub async fn order_holds_across_cancel_and_manual_retry(store: Arc<dyn Store>) {
     let c = create(&*store, &t, "/p", "v0").await;
     edit(&*store, &t, &c.id, "v1", T0 + 1).await;
     store
-        .apply(&t, Change::DeleteComment { id: c.id.clone() }, T0 + 2)
+        .apply(
+            &t,
+            Change::DeleteComment { id: c.id.clone() },
+            Millis(T0 + 2),
+        )
         .await
         .unwrap();
     let d = deliveries_oldest_first(&*store, &t).await;
@@ -224,26 +242,32 @@ pub async fn order_holds_across_cancel_and_manual_retry(store: Arc<dyn Store>) {
     assert_eq!(due(&*store, next(), &[]).await, vec![id(0)]);
 
     let at = next();
-    store.cancel_delivery(&t, &id(0), at).await.unwrap();
+    store.cancel_delivery(&t, &id(0), Millis(at)).await.unwrap();
     assert_eq!(due(&*store, at, &[]).await, vec![id(1)]);
     let at = next();
-    store.retry_delivery(&t, &id(0), at, 3).await.unwrap();
+    store
+        .retry_delivery(&t, &id(0), Millis(at), 3)
+        .await
+        .unwrap();
     assert_eq!(due(&*store, at, &[]).await, vec![id(0)]);
     let at = next();
     let sent = outcome(&d[0], 1, DeliveryStatus::Succeeded, 0);
-    store.record_attempts(&[sent], at).await.unwrap();
+    store.record_attempts(&[sent], Millis(at)).await.unwrap();
     assert_eq!(due(&*store, at, &[]).await, vec![id(1)]);
 
     let at = next();
-    store.cancel_delivery(&t, &id(1), at).await.unwrap();
+    store.cancel_delivery(&t, &id(1), Millis(at)).await.unwrap();
     assert_eq!(due(&*store, at, &[]).await, vec![id(2)]);
     let at = next();
-    store.retry_delivery(&t, &id(1), at, 3).await.unwrap();
+    store
+        .retry_delivery(&t, &id(1), Millis(at), 3)
+        .await
+        .unwrap();
     assert_eq!(due(&*store, at, &[]).await, vec![id(1)]);
     let at = next();
     assert_eq!(due(&*store, at, &[id(1)]).await, Vec::<String>::new());
     let sent = outcome(&d[1], 1, DeliveryStatus::Succeeded, 0);
-    store.record_attempts(&[sent], at).await.unwrap();
+    store.record_attempts(&[sent], Millis(at)).await.unwrap();
     assert_eq!(due(&*store, at, &[]).await, vec![id(2)]);
 }
 
@@ -252,12 +276,20 @@ pub async fn order_holds_across_cancel_and_manual_retry(store: Arc<dyn Store>) {
 pub async fn per_host_limits_and_skips(store: Arc<dyn Store>) {
     let busy = tenant(&*store, "busy").await;
     store
-        .put_webhook_config(&busy, &hooks("*", "https://slow.example", false), T0)
+        .put_webhook_config(
+            &busy,
+            &hooks("*", "https://slow.example", false),
+            Millis(T0),
+        )
         .await
         .unwrap();
     let other = tenant(&*store, "other").await;
     store
-        .put_webhook_config(&other, &hooks("*", "https://fast.example:8443", false), T0)
+        .put_webhook_config(
+            &other,
+            &hooks("*", "https://fast.example:8443", false),
+            Millis(T0),
+        )
         .await
         .unwrap();
     for i in 0..5 {

@@ -12,7 +12,7 @@ use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// A time the promises start at (epoch ms); positions are at or after the `now_ms` given.
+/// A time the promises start at (epoch ms); positions are at or after the `now` given.
 pub const T0: i64 = 1_700_000_000_000;
 
 /// A fresh, empty store, and whatever must live as long as it (a temporary directory).
@@ -56,39 +56,39 @@ pub async fn postgres_database() -> String {
 }
 
 /// Creates tenant `id` (domain `<id>.example`, wildcard secret `secret-<id>`).
-pub async fn tenant(store: &dyn Store, id: &str) -> String {
+pub async fn tenant(store: &dyn Store, id: &str) -> TenantId {
     let tenant = Tenant {
-        id: id.to_owned(),
+        id: TenantId::from(id),
         name: format!("Tenant {id}"),
         domains: vec![format!("{id}.example")],
         created_at: T0,
     };
     let wildcard = ApiSecret {
         id: format!("s-{id}"),
-        tenant_id: id.to_owned(),
+        tenant_id: TenantId::from(id),
         domain: "*".into(),
         secret: format!("secret-{id}"),
         created_at: T0,
     };
     store.create_tenant(&tenant, &wildcard).await.unwrap();
-    id.to_owned()
+    tenant.id
 }
 
 /// Registers `token` and acknowledges it for `tenant`, as the setup page does.
-pub async fn validated_token(store: &dyn Store, tenant: &str, token: &str) -> TokenRecord {
+pub async fn validated_token(store: &dyn Store, tenant: &TenantId, token: &str) -> TokenRecord {
     let pending = store
-        .register_token(&TokenRecord::pending(token, T0, 100))
+        .register_token(&TokenRecord::pending(&token.into(), Millis(T0), 100))
         .await
         .unwrap();
     let mut record = pending;
-    record.tenant_id = Some(tenant.to_owned());
+    record.tenant_id = Some(tenant.clone());
     record.state = TokenState::Validated;
     record.acknowledged_at = Some(T0);
-    store.save_token(&record, None, T0).await.unwrap().0
+    store.save_token(&record, None, Millis(T0)).await.unwrap().0
 }
 
 /// A comment as the comments API makes it (not stored).
-pub fn new_comment(tenant: &str, url_id: &str, text: &str) -> Comment {
+pub fn new_comment(tenant: &TenantId, url_id: &str, text: &str) -> Comment {
     NewCommentInput {
         url_id: url_id.to_owned(),
         url: None,
@@ -106,10 +106,10 @@ pub fn new_comment(tenant: &str, url_id: &str, text: &str) -> Comment {
 }
 
 /// Creates a comment through `apply`; the stored comment.
-pub async fn create(store: &dyn Store, tenant: &str, url_id: &str, text: &str) -> Comment {
+pub async fn create(store: &dyn Store, tenant: &TenantId, url_id: &str, text: &str) -> Comment {
     let c = new_comment(tenant, url_id, text);
     store
-        .apply(tenant, Change::CreateComment(Box::new(c)), T0)
+        .apply(tenant, Change::CreateComment(Box::new(c)), Millis(T0))
         .await
         .unwrap()
         .comment
@@ -117,7 +117,7 @@ pub async fn create(store: &dyn Store, tenant: &str, url_id: &str, text: &str) -
 }
 
 /// Edits a comment's text through `apply`.
-pub async fn edit(store: &dyn Store, tenant: &str, id: &str, text: &str, now: i64) -> Applied {
+pub async fn edit(store: &dyn Store, tenant: &TenantId, id: &str, text: &str, now: i64) -> Applied {
     let patch = CommentPatch {
         comment: Some(text.to_owned()),
         ..Default::default()
@@ -129,7 +129,7 @@ pub async fn edit(store: &dyn Store, tenant: &str, id: &str, text: &str, now: i6
                 id: id.to_owned(),
                 patch: Box::new(patch),
             },
-            now,
+            Millis(now),
         )
         .await
         .unwrap()
@@ -147,20 +147,20 @@ pub fn upload(external_id: &str, text: &str) -> UploadComment {
     }
 }
 
-pub fn batch(tenant: &str, token: &str, comments: Vec<UploadComment>) -> UploadBatch {
+pub fn batch(tenant: &TenantId, token: &str, comments: Vec<UploadComment>) -> UploadBatch {
     UploadBatch {
-        tenant_id: tenant.to_owned(),
-        token: token.to_owned(),
+        tenant_id: tenant.clone(),
+        token: token.into(),
         comments,
         finishes_upload: false,
     }
 }
 
 /// The whole timeline of `tenant` as `viewer` sees it, setup entries included.
-pub fn everything(tenant: &str, viewer: &str) -> TimelineQuery {
+pub fn everything(tenant: &TenantId, viewer: &str) -> TimelineQuery {
     TimelineQuery {
-        tenant_id: tenant.to_owned(),
-        viewer_token: viewer.to_owned(),
+        tenant_id: tenant.clone(),
+        viewer_token: viewer.into(),
         after_ms: 0,
         until_ms: None,
         limit: 100_000,
@@ -168,7 +168,7 @@ pub fn everything(tenant: &str, viewer: &str) -> TimelineQuery {
     }
 }
 
-pub async fn timeline(store: &dyn Store, tenant: &str, viewer: &str) -> Vec<TimelineEntry> {
+pub async fn timeline(store: &dyn Store, tenant: &TenantId, viewer: &str) -> Vec<TimelineEntry> {
     store
         .read_timeline(&everything(tenant, viewer))
         .await
@@ -223,9 +223,9 @@ pub fn vote(comment: &Comment, user: Option<&str>, direction: VoteDirection) -> 
 pub async fn cast(store: &dyn Store, vote: &Vote, now: i64) -> Applied {
     store
         .apply(
-            &vote.tenant_id,
+            &TenantId::from(vote.tenant_id.as_str()),
             Change::AddVote(Box::new(vote.clone())),
-            now,
+            Millis(now),
         )
         .await
         .unwrap()
@@ -278,7 +278,7 @@ pub fn outcome(
 }
 
 /// A tenant's deliveries, oldest first.
-pub async fn deliveries_oldest_first(store: &dyn Store, tenant: &str) -> Vec<Delivery> {
+pub async fn deliveries_oldest_first(store: &dyn Store, tenant: &TenantId) -> Vec<Delivery> {
     let mut all = store.deliveries(tenant, None, None, 10_000).await.unwrap();
     all.reverse();
     all

@@ -3,12 +3,12 @@
 use super::fixtures::*;
 use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
-use fastcomments_protocol::{Comment, CommentIdMapping, Vote, VoteDirection};
+use fastcomments_protocol::{Comment, CommentIdMapping, Millis, Vote, VoteDirection};
 use std::sync::Arc;
 
 /// One of everything for a tenant, on the thread `/same` that both tenants use.
 struct Seeded {
-    tenant: String,
+    tenant: TenantId,
     comment: Comment,
     vote: Vote,
     secret: ApiSecret,
@@ -28,14 +28,18 @@ async fn seed(store: &dyn Store, id: &str) -> Seeded {
     store.add_secret(&secret).await.unwrap();
     let url = format!("https://hooks.example/{id}");
     store
-        .put_webhook_config(&t, &hooks(&format!("{id}.example"), &url, false), T0)
+        .put_webhook_config(
+            &t,
+            &hooks(&format!("{id}.example"), &url, false),
+            Millis(T0),
+        )
         .await
         .unwrap();
     let mut c = new_comment(&t, "/same", &format!("{id}'s comment"));
     c.domain = Some(format!("{id}.example"));
     c.external_id = Some("shared-ext".into());
     let comment = store
-        .apply(&t, Change::CreateComment(Box::new(c)), T0)
+        .apply(&t, Change::CreateComment(Box::new(c)), Millis(T0))
         .await
         .unwrap()
         .comment
@@ -57,7 +61,7 @@ pub async fn reads_see_only_their_tenant(store: Arc<dyn Store>) {
     let a = seed(&*store, "a").await;
     let b = seed(&*store, "b").await;
     for (me, them) in [(&b, &a), (&a, &b)] {
-        let t = me.tenant.as_str();
+        let t = &me.tenant;
         assert!(store.comment(t, &them.comment.id).await.unwrap().is_none());
         let ids = |cs: Vec<Comment>| cs.into_iter().map(|c| c.id).collect::<Vec<_>>();
         let mine = vec![me.comment.id.clone()];
@@ -71,16 +75,16 @@ pub async fn reads_see_only_their_tenant(store: Arc<dyn Store>) {
             .await
             .unwrap()
             .into_iter()
-            .map(|r| r.token)
+            .map(|r| r.token.into_string())
             .collect();
         assert_eq!(tokens, vec![format!("tok-{t}")]);
         let secrets = store.list_secrets(t).await.unwrap();
         assert_eq!(secrets.len(), 2);
-        assert!(secrets.iter().all(|s| s.tenant_id == t));
+        assert!(secrets.iter().all(|s| &s.tenant_id == t));
         let entries = timeline(&*store, t, "viewer").await;
         assert_eq!(entries.len(), 2);
         for e in &entries {
-            assert_eq!(payload_comment(e).unwrap().tenant_id, t);
+            assert_eq!(payload_comment(e).unwrap().tenant_id, t.as_str());
         }
         let q = everything(t, "viewer");
         assert_eq!(store.count_timeline(&q, 100).await.unwrap(), 2);
@@ -89,7 +93,7 @@ pub async fn reads_see_only_their_tenant(store: Arc<dyn Store>) {
         assert_eq!(domains, vec![format!("{t}.example")]);
         let deliveries = store.deliveries(t, None, None, 100).await.unwrap();
         assert_eq!(deliveries.len(), 2, "create and the vote's update");
-        assert!(deliveries.iter().all(|d| d.tenant_id == t));
+        assert!(deliveries.iter().all(|d| &d.tenant_id == t));
         let only_theirs = store
             .deliveries(t, None, Some(&them.comment.id), 100)
             .await
@@ -113,7 +117,7 @@ fn is_not_found<T: std::fmt::Debug>(result: StoreResult<T>) -> bool {
 pub async fn writes_cannot_reach_another_tenant(store: Arc<dyn Store>) {
     let a = seed(&*store, "a").await;
     let b = seed(&*store, "b").await;
-    let t = b.tenant.as_str();
+    let t = &b.tenant;
     let theirs = a.comment.id.clone();
     let patch = CommentPatch {
         comment: Some("hijacked".into()),
@@ -123,21 +127,21 @@ pub async fn writes_cannot_reach_another_tenant(store: Arc<dyn Store>) {
         id: theirs.clone(),
         patch: Box::new(patch),
     };
-    assert!(is_not_found(store.apply(t, update, T0 + 5).await));
+    assert!(is_not_found(store.apply(t, update, Millis(T0 + 5)).await));
     let delete = Change::DeleteComment { id: theirs.clone() };
-    assert!(is_not_found(store.apply(t, delete, T0 + 5).await));
+    assert!(is_not_found(store.apply(t, delete, Millis(T0 + 5)).await));
     let mut cross_vote = vote(&a.comment, Some("u9"), VoteDirection::Down);
-    cross_vote.tenant_id = t.to_owned();
+    cross_vote.tenant_id = t.to_string();
     let add = Change::AddVote(Box::new(cross_vote));
-    assert!(is_not_found(store.apply(t, add, T0 + 5).await));
+    assert!(is_not_found(store.apply(t, add, Millis(T0 + 5)).await));
     let unvote = Change::DeleteVote {
         id: a.vote.id.clone(),
     };
-    assert!(is_not_found(store.apply(t, unvote, T0 + 5).await));
+    assert!(is_not_found(store.apply(t, unvote, Millis(T0 + 5)).await));
     let mut reply = new_comment(t, "/same", "a reply across tenants");
     reply.parent_id = Some(theirs.clone());
     let reply = Change::CreateComment(Box::new(reply));
-    assert!(is_not_found(store.apply(t, reply, T0 + 5).await));
+    assert!(is_not_found(store.apply(t, reply, Millis(T0 + 5)).await));
     let mapping = CommentIdMapping {
         fc_id: theirs.clone(),
         wp_id: "77".into(),
@@ -149,10 +153,14 @@ pub async fn writes_cannot_reach_another_tenant(store: Arc<dyn Store>) {
         .unwrap()
         .is_none());
     assert!(is_not_found(
-        store.cancel_delivery(t, &a.delivery.id, T0 + 5).await
+        store
+            .cancel_delivery(t, &a.delivery.id, Millis(T0 + 5))
+            .await
     ));
     assert!(is_not_found(
-        store.retry_delivery(t, &a.delivery.id, T0 + 5, 3).await
+        store
+            .retry_delivery(t, &a.delivery.id, Millis(T0 + 5), 3)
+            .await
     ));
 
     // An upload by b's token naming a's hub id, or a's plugin id, makes b's own comments.
@@ -163,7 +171,7 @@ pub async fn writes_cannot_reach_another_tenant(store: Arc<dyn Store>) {
     let outcome = store
         .upload(
             batch(t, "tok-b", vec![by_id, upload("shared-ext", "b's copy")]),
-            T0 + 6,
+            Millis(T0 + 6),
         )
         .await
         .unwrap();
@@ -197,14 +205,14 @@ pub async fn names_of_no_public_site_are_shared_public_domains_are_not(store: Ar
     let make = |id: &str, domains: &[&str]| {
         (
             Tenant {
-                id: id.to_owned(),
+                id: TenantId::from(id),
                 name: id.to_owned(),
                 domains: domains.iter().map(|d| (*d).to_owned()).collect(),
                 created_at: T0,
             },
             ApiSecret {
                 id: format!("s-{id}"),
-                tenant_id: id.to_owned(),
+                tenant_id: TenantId::from(id),
                 domain: "*".into(),
                 secret: format!("secret-{id}"),
                 created_at: T0,
@@ -223,7 +231,13 @@ pub async fn names_of_no_public_site_are_shared_public_domains_are_not(store: Ar
     let (b, sb) = make("dev-b", &shared);
     store.create_tenant(&b, &sb).await.unwrap();
     assert_eq!(
-        store.tenant("dev-b").await.unwrap().unwrap().domains.len(),
+        store
+            .tenant(&TenantId::from("dev-b"))
+            .await
+            .unwrap()
+            .unwrap()
+            .domains
+            .len(),
         5
     );
     let (c, sc) = make("dev-c", &["localhost", "a-public.example"]);
@@ -233,7 +247,11 @@ pub async fn names_of_no_public_site_are_shared_public_domains_are_not(store: Ar
         "{refused:?}"
     );
     assert!(
-        store.tenant("dev-c").await.unwrap().is_none(),
+        store
+            .tenant(&TenantId::from("dev-c"))
+            .await
+            .unwrap()
+            .is_none(),
         "nothing of it stored"
     );
 }

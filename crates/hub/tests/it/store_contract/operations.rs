@@ -6,7 +6,7 @@ use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
 use std::sync::Arc;
 
-fn secret(id: &str, tenant: &str, text: &str, at: i64) -> ApiSecret {
+fn secret(id: &str, tenant: &TenantId, text: &str, at: i64) -> ApiSecret {
     ApiSecret {
         id: id.to_owned(),
         tenant_id: tenant.to_owned(),
@@ -23,7 +23,12 @@ pub async fn a_rotation_keeps_the_old_secret_until_it_retires(store: Arc<dyn Sto
     let t = tenant(&*store, "t1").await;
     let u = tenant(&*store, "t2").await;
     let (old, new) = store
-        .rotate_secret(&t, "s-t1", &secret("n1", &t, "new-t1", T0 + 1), T0 + 100)
+        .rotate_secret(
+            &t,
+            "s-t1",
+            &secret("n1", &t, "new-t1", T0 + 1),
+            Millis(T0 + 100),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -47,47 +52,69 @@ pub async fn a_rotation_keeps_the_old_secret_until_it_retires(store: Arc<dyn Sto
     );
     assert!(matches!(
         store
-            .rotate_secret(&t, "s-t1", &secret("n2", &t, "x", T0), T0)
+            .rotate_secret(&t, "s-t1", &secret("n2", &t, "x", T0), Millis(T0))
             .await,
         Err(StoreError::Conflict(_))
     ));
     for (tenant, id) in [(&t, "nope"), (&t, "s-t2"), (&u, "s-t1")] {
         assert!(matches!(
             store
-                .rotate_secret(tenant, id, &secret("n3", tenant, "y", T0), T0)
+                .rotate_secret(tenant, id, &secret("n3", tenant, "y", T0), Millis(T0))
                 .await,
             Err(StoreError::NotFound(_))
         ));
     }
     store
-        .rotate_secret(&u, "s-t2", &secret("n4", &u, "new-t2", T0 + 1), T0 + 200)
+        .rotate_secret(
+            &u,
+            "s-t2",
+            &secret("n4", &u, "new-t2", T0 + 1),
+            Millis(T0 + 200),
+        )
         .await
         .unwrap();
 
-    assert!(store.retire_secrets(T0 + 99).await.unwrap().is_empty());
-    let retired = store.retire_secrets(T0 + 150).await.unwrap();
+    assert!(store
+        .retire_secrets(Millis(T0 + 99))
+        .await
+        .unwrap()
+        .is_empty());
+    let retired = store.retire_secrets(Millis(T0 + 150)).await.unwrap();
     assert_eq!(retired, vec![old]);
     assert!(store.secret_by_value("secret-t1").await.unwrap().is_none());
     assert!(store.secret_by_value("new-t1").await.unwrap().is_some());
     assert!(store.secret_retirements(&t).await.unwrap().is_empty());
-    assert!(store.retire_secrets(T0 + 150).await.unwrap().is_empty());
-    let retired = store.retire_secrets(T0 + 200).await.unwrap();
+    assert!(store
+        .retire_secrets(Millis(T0 + 150))
+        .await
+        .unwrap()
+        .is_empty());
+    let retired = store.retire_secrets(Millis(T0 + 200)).await.unwrap();
     assert_eq!(retired.len(), 1);
     assert_eq!(retired[0].id, "s-t2");
     assert_eq!(store.list_secrets(&u).await.unwrap().len(), 1);
 }
 
 /// Queues `n` deliveries for tenant `t` in one upload (imports fire with `fireOnImport`).
-async fn queue_many(store: &dyn Store, t: &str, token: &str, n: usize, now: i64) -> Vec<Delivery> {
+async fn queue_many(
+    store: &dyn Store,
+    t: &TenantId,
+    token: &str,
+    n: usize,
+    now: i64,
+) -> Vec<Delivery> {
     store
-        .put_webhook_config(t, &hooks("*", "https://hooks.example", true), T0)
+        .put_webhook_config(t, &hooks("*", "https://hooks.example", true), Millis(T0))
         .await
         .unwrap();
     validated_token(store, t, token).await;
     let comments = (0..n)
         .map(|i| upload(&format!("{token}-{i}"), "text"))
         .collect();
-    let out = store.upload(batch(t, token, comments), now).await.unwrap();
+    let out = store
+        .upload(batch(t, token, comments), Millis(now))
+        .await
+        .unwrap();
     assert_eq!(out.deliveries, n);
     let mut all = store.deliveries(t, None, None, 100_000).await.unwrap();
     all.retain(|d| d.created_at == now);
@@ -96,7 +123,7 @@ async fn queue_many(store: &dyn Store, t: &str, token: &str, n: usize, now: i64)
 
 async fn record(store: &dyn Store, ds: &[Delivery], status: DeliveryStatus, at: i64) {
     let outcomes: Vec<AttemptOutcome> = ds.iter().map(|d| outcome(d, 1, status, at)).collect();
-    store.record_attempts(&outcomes, at).await.unwrap();
+    store.record_attempts(&outcomes, Millis(at)).await.unwrap();
 }
 
 /// Retention removes succeeded and cancelled deliveries last changed before the cut, with
@@ -109,7 +136,10 @@ pub async fn retention_prunes_finished_deliveries_in_bounded_batches(store: Arc<
     record(&*store, &old[..200], DeliveryStatus::Succeeded, T0 + 10).await;
     record(&*store, &old[200..210], DeliveryStatus::Failed, T0 + 10).await;
     for d in &old[210..220] {
-        store.cancel_delivery(&t, &d.id, T0 + 10).await.unwrap();
+        store
+            .cancel_delivery(&t, &d.id, Millis(T0 + 10))
+            .await
+            .unwrap();
     }
     // old[220..240] stay pending.
     let new = queue_many(&*store, &t, "new", 20, T0 + 1_000).await;
@@ -134,7 +164,11 @@ pub async fn retention_prunes_finished_deliveries_in_bounded_batches(store: Arc<
             for i in 0..30 {
                 let c = new_comment(&t, "/busy", &format!("during pruning {i}"));
                 store
-                    .apply(&t, Change::CreateComment(Box::new(c)), T0 + 2_000 + i)
+                    .apply(
+                        &t,
+                        Change::CreateComment(Box::new(c)),
+                        Millis(T0 + 2_000 + i),
+                    )
                     .await
                     .unwrap();
             }
@@ -142,7 +176,7 @@ pub async fn retention_prunes_finished_deliveries_in_bounded_batches(store: Arc<
     };
     let mut batches = Vec::new();
     loop {
-        let n = store.prune_deliveries(T0 + 500, 25).await.unwrap();
+        let n = store.prune_deliveries(Millis(T0 + 500), 25).await.unwrap();
         batches.push(n);
         if n < 25 {
             break;
@@ -179,7 +213,7 @@ pub async fn retention_prunes_finished_deliveries_in_bounded_batches(store: Arc<
     assert_eq!(stats.oldest_pending_at, Some(T0));
 }
 
-fn sub(id: &str, tenant: &str, url: &str, kinds: &[WebhookEventKind]) -> Subscription {
+fn sub(id: &str, tenant: &TenantId, url: &str, kinds: &[WebhookEventKind]) -> Subscription {
     Subscription {
         id: id.to_owned(),
         tenant_id: tenant.to_owned(),
@@ -195,12 +229,12 @@ fn sub(id: &str, tenant: &str, url: &str, kinds: &[WebhookEventKind]) -> Subscri
     }
 }
 
-use fastcomments_protocol::WebhookEventKind;
+use fastcomments_protocol::{Millis, WebhookEventKind};
 const ALL_KINDS: [WebhookEventKind; 3] = WebhookEventKind::ALL;
 
 fn claim(now: i64) -> DueQuery<'static> {
     DueQuery {
-        now_ms: now,
+        now: Millis(now),
         limit: 100,
         per_host: 100,
         exclude: &[],
@@ -259,7 +293,7 @@ pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
     ));
     for i in 3..MAX_SUBSCRIPTIONS {
         store
-            .delete_subscription(&t, &format!("n{i}"), T0)
+            .delete_subscription(&t, &format!("n{i}"), Millis(T0))
             .await
             .unwrap()
             .unwrap();
@@ -306,7 +340,10 @@ pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
         outcome(da[0], 1, DeliveryStatus::Succeeded, T0 + 20),
         outcome(db[0], 1, DeliveryStatus::Retrying, T0 + 1_000_000),
     ];
-    store.record_attempts(&outcomes, T0 + 20).await.unwrap();
+    store
+        .record_attempts(&outcomes, Millis(T0 + 20))
+        .await
+        .unwrap();
     let due = store.due_deliveries(&claim(T0 + 30)).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(
@@ -324,12 +361,12 @@ pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
 
     // b failing since T0 + 1: disabled by a cut at or after that, not before.
     assert!(store
-        .disable_failing_subscriptions(T0, T0 + 40)
+        .disable_failing_subscriptions(Millis(T0), Millis(T0 + 40))
         .await
         .unwrap()
         .is_empty());
     let disabled = store
-        .disable_failing_subscriptions(T0 + 5, T0 + 40)
+        .disable_failing_subscriptions(Millis(T0 + 5), Millis(T0 + 40))
         .await
         .unwrap();
     assert_eq!(disabled.len(), 1);
@@ -361,7 +398,7 @@ pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
     assert_eq!(stats.disabled_subscriptions, 1);
 
     let enabled = store
-        .set_subscription_enabled(&t, "b", true, None, T0 + 60)
+        .set_subscription_enabled(&t, "b", true, None, Millis(T0 + 60))
         .await
         .unwrap();
     assert_eq!((enabled.disabled_at, enabled.failing_since), (None, None));
@@ -374,12 +411,15 @@ pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
     );
     assert!(matches!(
         store
-            .set_subscription_enabled(&t, "nope", true, None, T0)
+            .set_subscription_enabled(&t, "nope", true, None, Millis(T0))
             .await,
         Err(StoreError::NotFound(_))
     ));
 
-    let removed = store.delete_subscription(&t, "b", T0 + 70).await.unwrap();
+    let removed = store
+        .delete_subscription(&t, "b", Millis(T0 + 70))
+        .await
+        .unwrap();
     assert_eq!(removed.map(|s| s.id), Some("b".to_owned()));
     let left = deliveries_oldest_first(&*store, &t).await;
     assert!(left
@@ -387,14 +427,14 @@ pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
         .filter(|d| d.subscription_id == "b")
         .all(|d| d.status == DeliveryStatus::Cancelled));
     assert!(store
-        .delete_subscription(&t, "b", T0 + 70)
+        .delete_subscription(&t, "b", Millis(T0 + 70))
         .await
         .unwrap()
         .is_none());
     let other = tenant(&*store, "t2").await;
     assert!(store.subscriptions(&other).await.unwrap().is_empty());
     assert!(store
-        .delete_subscription(&other, "a", T0)
+        .delete_subscription(&other, "a", Millis(T0))
         .await
         .unwrap()
         .is_none());
@@ -406,7 +446,7 @@ pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
 pub async fn an_attempt_of_a_cancelled_delivery_is_counted(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     store
-        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), T0)
+        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), Millis(T0))
         .await
         .unwrap();
     let c = create(&*store, &t, "/p", "one").await;
@@ -415,11 +455,14 @@ pub async fn an_attempt_of_a_cancelled_delivery_is_counted(store: Arc<dyn Store>
         .await
         .unwrap()
         .remove(0);
-    store.cancel_delivery(&t, &d.id, T0 + 1).await.unwrap();
+    store
+        .cancel_delivery(&t, &d.id, Millis(T0 + 1))
+        .await
+        .unwrap();
     store
         .record_attempts(
             &[outcome(&d, 1, DeliveryStatus::Retrying, T0 + 60_000)],
-            T0 + 2,
+            Millis(T0 + 2),
         )
         .await
         .unwrap();
@@ -428,7 +471,10 @@ pub async fn an_attempt_of_a_cancelled_delivery_is_counted(store: Arc<dyn Store>
         (after.status, after.attempts, attempts.len()),
         (DeliveryStatus::Cancelled, 1, 1)
     );
-    let retried = store.retry_delivery(&t, &d.id, T0 + 3, 5).await.unwrap();
+    let retried = store
+        .retry_delivery(&t, &d.id, Millis(T0 + 3), 5)
+        .await
+        .unwrap();
     assert_eq!((retried.attempts, retried.max_attempts), (1, 6));
 }
 
@@ -438,7 +484,11 @@ pub async fn an_attempt_of_a_cancelled_delivery_is_counted(store: Arc<dyn Store>
 pub async fn a_claim_leaves_out_full_subscriptions(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     store
-        .put_webhook_config(&t, &hooks("*", "https://config.example/", false), T0)
+        .put_webhook_config(
+            &t,
+            &hooks("*", "https://config.example/", false),
+            Millis(T0),
+        )
         .await
         .unwrap();
     for id in ["a", "b"] {

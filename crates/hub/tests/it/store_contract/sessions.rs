@@ -2,6 +2,7 @@
 
 use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
+use fastcomments_protocol::Millis;
 use std::sync::Arc;
 
 fn record(id: &str, anonymous: bool, at: i64) -> SessionRecord {
@@ -32,8 +33,8 @@ pub async fn sessions_round_trip_expire_and_cap_the_anonymous(store: Arc<dyn Sto
         changed.doc
     );
 
-    store.touch_session("signed", 500).await.unwrap();
-    store.touch_session("signed", 300).await.unwrap();
+    store.touch_session("signed", Millis(500)).await.unwrap();
+    store.touch_session("signed", Millis(300)).await.unwrap();
     assert_eq!(store.session("signed").await.unwrap().unwrap().seen_at, 500);
 
     for (i, at) in [10, 20, 30].into_iter().enumerate() {
@@ -56,7 +57,10 @@ pub async fn sessions_round_trip_expire_and_cap_the_anonymous(store: Arc<dyn Sto
 
     // Last used before 25 or created before 50: anon1 (used at 20) goes for its idleness,
     // anon2 (created at 30) for its age; signed (created at 100, used at 500) stays.
-    let gone = store.delete_expired_sessions(25, 50).await.unwrap();
+    let gone = store
+        .delete_expired_sessions(Millis(25), Millis(50))
+        .await
+        .unwrap();
     assert_eq!(gone, 2);
     assert!(store.session("signed").await.unwrap().is_some());
     assert_eq!(store.session("anon2").await.unwrap(), None);

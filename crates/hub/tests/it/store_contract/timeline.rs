@@ -4,7 +4,7 @@
 use super::fixtures::*;
 use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
-use fastcomments_protocol::VoteDirection;
+use fastcomments_protocol::{Millis, VoteDirection};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 /// Many tasks write one tenant at once through `apply`, `upload` and `save_token` (on a
 /// backend with a pool, over several connections), with a clock that stalls and steps back.
-/// Every entry gets its own position, at or after its `now_ms`; and a reader tailing the
+/// Every entry gets its own position, at or after its `now`; and a reader tailing the
 /// timeline meanwhile, cursor = the last position it saw, misses and repeats nothing: one
 /// tenant's entries commit in position order.
 pub async fn positions_strictly_increase_under_concurrent_writers(store: Arc<dyn Store>) {
@@ -51,7 +51,7 @@ pub async fn positions_strictly_increase_under_concurrent_writers(store: Arc<dyn
         }
     });
 
-    // Each writer returns (now_ms, entry) for every entry it wrote.
+    // Each writer returns (now, entry) for every entry it wrote.
     let mut writers: JoinSet<Vec<(i64, TimelineEntry)>> = JoinSet::new();
     for w in 0..8i64 {
         let (store, t) = (store.clone(), t.clone());
@@ -61,7 +61,7 @@ pub async fn positions_strictly_increase_under_concurrent_writers(store: Arc<dyn
                 let now = T0 + (w + i) % 5; // stalls and steps back
                 let c = new_comment(&t, &format!("/p{w}"), &format!("w{w} c{i}"));
                 let applied = store
-                    .apply(&t, Change::CreateComment(Box::new(c)), now)
+                    .apply(&t, Change::CreateComment(Box::new(c)), Millis(now))
                     .await
                     .unwrap();
                 out.extend(applied.entries.into_iter().map(|e| (now, e)));
@@ -78,7 +78,10 @@ pub async fn positions_strictly_increase_under_concurrent_writers(store: Arc<dyn
                     .map(|i| upload(&format!("u{u}-b{b}-{i}"), "uploaded"))
                     .collect();
                 let token = format!("uploader-{u}");
-                let outcome = store.upload(batch(&t, &token, comments), T0).await.unwrap();
+                let outcome = store
+                    .upload(batch(&t, &token, comments), Millis(T0))
+                    .await
+                    .unwrap();
                 assert_eq!(outcome.entries.len(), 4);
                 out.extend(outcome.entries.into_iter().map(|e| (T0, e)));
             }
@@ -92,7 +95,10 @@ pub async fn positions_strictly_increase_under_concurrent_writers(store: Arc<dyn
             for i in 0..5 {
                 let now = T0 + 2 - i;
                 let entry = NewEntry::setup_completed(&record.token);
-                let (_, written) = store.save_token(&record, Some(entry), now).await.unwrap();
+                let (_, written) = store
+                    .save_token(&record, Some(entry), Millis(now))
+                    .await
+                    .unwrap();
                 out.push((now, written.unwrap()));
             }
             out
@@ -153,7 +159,7 @@ pub async fn positions_of_tenants_are_independent(store: Arc<dyn Store>) {
             writers.spawn(async move {
                 let c = new_comment(&t, "/p", &format!("{t} {i}"));
                 store
-                    .apply(&t, Change::CreateComment(Box::new(c)), T0)
+                    .apply(&t, Change::CreateComment(Box::new(c)), Millis(T0))
                     .await
                     .unwrap();
             });
@@ -167,13 +173,16 @@ pub async fn positions_of_tenants_are_independent(store: Arc<dyn Store>) {
         let positions: Vec<i64> = entries.iter().map(|e| e.created_at).collect();
         assert_eq!(positions, (T0..T0 + 10).collect::<Vec<_>>(), "tenant {t}");
         for e in &entries {
-            assert_eq!(&payload_comment(e).unwrap().tenant_id, t);
+            assert_eq!(payload_comment(e).unwrap().tenant_id, t.as_str());
         }
         let bounds = store.timeline_bounds(t).await.unwrap();
         assert_eq!(bounds.newest, T0 + 9);
     }
     assert_eq!(
-        store.timeline_bounds("nobody").await.unwrap(),
+        store
+            .timeline_bounds(&TenantId::from("nobody"))
+            .await
+            .unwrap(),
         TimelineBounds::default()
     );
 }
@@ -184,7 +193,7 @@ pub async fn reads_honour_cursor_until_and_limit(store: Arc<dyn Store>) {
     for i in 0..10 {
         let c = new_comment(&t, "/p", &format!("c{i}"));
         store
-            .apply(&t, Change::CreateComment(Box::new(c)), T0 + 10 * i)
+            .apply(&t, Change::CreateComment(Box::new(c)), Millis(T0 + 10 * i))
             .await
             .unwrap();
     }
@@ -221,19 +230,22 @@ pub async fn payload_is_the_uploaded_comment_as_of_the_event(store: Arc<dyn Stor
     let t = tenant(&*store, "t1").await;
     validated_token(&*store, &t, "up").await;
     let up = |text: &str| batch(&t, "up", vec![upload("a", text)]);
-    let first = store.upload(up("hello"), T0).await.unwrap();
+    let first = store.upload(up("hello"), Millis(T0)).await.unwrap();
     let id = first.comment_ids["a"].clone();
-    let unchanged = store.upload(up("hello"), T0 + 1).await.unwrap();
+    let unchanged = store.upload(up("hello"), Millis(T0 + 1)).await.unwrap();
     assert!(
         unchanged.entries.is_empty(),
         "an unchanged re-upload is no event"
     );
     store
-        .upload(up("edited by the plugin"), T0 + 2)
+        .upload(up("edited by the plugin"), Millis(T0 + 2))
         .await
         .unwrap();
     edit(&*store, &t, &id, "edited through the API", T0 + 3).await;
-    store.upload(up("the plugin again"), T0 + 4).await.unwrap();
+    store
+        .upload(up("the plugin again"), Millis(T0 + 4))
+        .await
+        .unwrap();
     let comment = store.comment(&t, &id).await.unwrap().unwrap();
     cast(
         &*store,
@@ -249,11 +261,11 @@ pub async fn payload_is_the_uploaded_comment_as_of_the_event(store: Arc<dyn Stor
     .await;
     let down_id = down.vote.unwrap().id;
     store
-        .apply(&t, Change::DeleteVote { id: down_id }, T0 + 7)
+        .apply(&t, Change::DeleteVote { id: down_id }, Millis(T0 + 7))
         .await
         .unwrap();
     store
-        .apply(&t, Change::DeleteComment { id: id.clone() }, T0 + 8)
+        .apply(&t, Change::DeleteComment { id: id.clone() }, Millis(T0 + 8))
         .await
         .unwrap();
 
@@ -304,7 +316,11 @@ pub async fn payload_is_the_api_comment_as_of_the_event(store: Arc<dyn Store>) {
     edit(&*store, &t, &c.id, "two", T0 + 1).await;
     edit(&*store, &t, &c.id, "three", T0 + 2).await;
     let deleted = store
-        .apply(&t, Change::DeleteComment { id: c.id.clone() }, T0 + 3)
+        .apply(
+            &t,
+            Change::DeleteComment { id: c.id.clone() },
+            Millis(T0 + 3),
+        )
         .await
         .unwrap();
     assert_eq!(deleted.comment.unwrap().comment, "three");
@@ -334,10 +350,14 @@ pub async fn echo_suppression_and_token_only_entries(store: Arc<dyn Store>) {
     let other = validated_token(&*store, &t, "other").await;
     let mut finishing = batch(&t, "up", vec![upload("a", "A"), upload("b", "B")]);
     finishing.finishes_upload = true;
-    store.upload(finishing, T0).await.unwrap();
+    store.upload(finishing, Millis(T0)).await.unwrap();
     create(&*store, &t, "/p", "from the API").await;
     let (_, entry) = store
-        .save_token(&other, Some(NewEntry::setup_completed("other")), T0)
+        .save_token(
+            &other,
+            Some(NewEntry::setup_completed(&"other".into())),
+            Millis(T0),
+        )
         .await
         .unwrap();
     assert_eq!(entry.unwrap().kind, EntryKind::SetupCompleted);
@@ -385,18 +405,18 @@ pub async fn pruning_records_how_far_it_went(store: Arc<dyn Store>) {
     for now in [T0, T0 + 100, T0 + 200] {
         let c = new_comment(&a, "/p", "a");
         store
-            .apply(&a, Change::CreateComment(Box::new(c)), now)
+            .apply(&a, Change::CreateComment(Box::new(c)), Millis(now))
             .await
             .unwrap();
     }
     let c = new_comment(&b, "/p", "b");
     store
-        .apply(&b, Change::CreateComment(Box::new(c)), T0 + 500)
+        .apply(&b, Change::CreateComment(Box::new(c)), Millis(T0 + 500))
         .await
         .unwrap();
     assert_eq!(store.timeline_bounds(&a).await.unwrap().pruned_through, 0);
 
-    assert_eq!(store.prune_timeline(T0 + 150).await.unwrap(), 2);
+    assert_eq!(store.prune_timeline(Millis(T0 + 150)).await.unwrap(), 2);
     let bounds = store.timeline_bounds(&a).await.unwrap();
     assert_eq!(
         bounds,
@@ -413,8 +433,8 @@ pub async fn pruning_records_how_far_it_went(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(kept, vec![T0 + 200]);
 
-    assert_eq!(store.prune_timeline(T0 + 150).await.unwrap(), 0);
-    assert_eq!(store.prune_timeline(T0 + 50).await.unwrap(), 0);
+    assert_eq!(store.prune_timeline(Millis(T0 + 150)).await.unwrap(), 0);
+    assert_eq!(store.prune_timeline(Millis(T0 + 50)).await.unwrap(), 0);
     assert_eq!(
         store.timeline_bounds(&a).await.unwrap().pruned_through,
         T0 + 100,
@@ -424,12 +444,12 @@ pub async fn pruning_records_how_far_it_went(store: Arc<dyn Store>) {
     // The clock does not go back to pruned positions.
     let c = new_comment(&a, "/p", "after the prune");
     let applied = store
-        .apply(&a, Change::CreateComment(Box::new(c)), T0)
+        .apply(&a, Change::CreateComment(Box::new(c)), Millis(T0))
         .await
         .unwrap();
     assert_eq!(applied.entries[0].created_at, T0 + 201);
 
-    assert_eq!(store.prune_timeline(T0 + 1000).await.unwrap(), 3);
+    assert_eq!(store.prune_timeline(Millis(T0 + 1000)).await.unwrap(), 3);
     assert_eq!(
         store.timeline_bounds(&a).await.unwrap().pruned_through,
         T0 + 201

@@ -3,7 +3,7 @@
 
 use super::fixtures::*;
 use fastcomments_hub::store::*;
-use fastcomments_protocol::UploadComment;
+use fastcomments_protocol::{Millis, UploadComment};
 use std::sync::Arc;
 
 fn child(external_id: &str, parent: &str, text: &str) -> UploadComment {
@@ -20,11 +20,11 @@ pub async fn the_same_batch_twice_stores_once(store: Arc<dyn Store>) {
     validated_token(&*store, &t, "up").await;
     let comments = vec![upload("a", "A"), upload("b", "B"), child("c", "a", "C")];
     let first = store
-        .upload(batch(&t, "up", comments.clone()), T0)
+        .upload(batch(&t, "up", comments.clone()), Millis(T0))
         .await
         .unwrap();
     let again = store
-        .upload(batch(&t, "up", comments), T0 + 1)
+        .upload(batch(&t, "up", comments), Millis(T0 + 1))
         .await
         .unwrap();
     assert_eq!(first.received, 3);
@@ -37,7 +37,15 @@ pub async fn the_same_batch_twice_stores_once(store: Arc<dyn Store>) {
     assert!(again.entries.is_empty(), "{:?}", again.entries);
     assert_eq!(store.count_comments(&t).await.unwrap(), 3);
     assert_eq!(again.token.upload_received, 3);
-    assert_eq!(store.token("up").await.unwrap().unwrap().upload_received, 3);
+    assert_eq!(
+        store
+            .token(&"up".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .upload_received,
+        3
+    );
     let page = store.comments_page(&t, 0, 100).await.unwrap();
     let mut exts: Vec<_> = page.iter().filter_map(|c| c.external_id.clone()).collect();
     exts.sort();
@@ -59,7 +67,12 @@ pub async fn upserts_on_id_and_on_external_id(store: Arc<dyn Store>) {
     let send = |comments: Vec<UploadComment>| {
         let store = store.clone();
         let t = t.clone();
-        async move { store.upload(batch(&t, "up", comments), T0).await.unwrap() }
+        async move {
+            store
+                .upload(batch(&t, "up", comments), Millis(T0))
+                .await
+                .unwrap()
+        }
     };
     let id = send(vec![upload("a", "one")]).await.comment_ids["a"].clone();
     assert_eq!(send(vec![upload("a", "two")]).await.comment_ids["a"], id);
@@ -115,7 +128,7 @@ pub async fn children_before_parents_in_one_batch(store: Arc<dyn Store>) {
         child("g", "c", "grandchild"),
     ];
     let ids = store
-        .upload(batch(&t, "up", comments), T0)
+        .upload(batch(&t, "up", comments), Millis(T0))
         .await
         .unwrap()
         .comment_ids;
@@ -143,7 +156,7 @@ pub async fn children_before_parents_across_batches(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     validated_token(&*store, &t, "up").await;
     let first = store
-        .upload(batch(&t, "up", vec![child("c", "p", "child")]), T0)
+        .upload(batch(&t, "up", vec![child("c", "p", "child")]), Millis(T0))
         .await
         .unwrap();
     let c = first.comment_ids["c"].clone();
@@ -152,7 +165,7 @@ pub async fn children_before_parents_across_batches(store: Arc<dyn Store>) {
         None
     );
     let second = store
-        .upload(batch(&t, "up", vec![upload("p", "parent")]), T0 + 1)
+        .upload(batch(&t, "up", vec![upload("p", "parent")]), Millis(T0 + 1))
         .await
         .unwrap();
     let p = second.comment_ids["p"].clone();
@@ -198,8 +211,8 @@ pub async fn children_and_parents_in_concurrent_batches_are_linked(store: Arc<dy
         let (pb, cb) = (batch(&t, "up", parents), batch(&t, "up", replies));
         // Replies first on even rounds, parents first on odd ones.
         let (first, second) = if round % 2 == 0 { (cb, pb) } else { (pb, cb) };
-        let one = tokio::spawn(async move { a.upload(first, T0).await });
-        let two = tokio::spawn(async move { b.upload(second, T0).await });
+        let one = tokio::spawn(async move { a.upload(first, Millis(T0)).await });
+        let two = tokio::spawn(async move { b.upload(second, Millis(T0)).await });
         let (one, two) = (one.await.unwrap().unwrap(), two.await.unwrap().unwrap());
         let mut ids = one.comment_ids;
         ids.extend(two.comment_ids);
@@ -235,7 +248,7 @@ pub async fn a_foreign_hub_parent_refuses_the_whole_batch(store: Arc<dyn Store>)
             ..upload("y", "reply")
         };
         let result = store
-            .upload(batch(&a, "up", vec![upload("x", "fine"), bad]), T0)
+            .upload(batch(&a, "up", vec![upload("x", "fine"), bad]), Millis(T0))
             .await;
         assert!(
             matches!(result, Err(StoreError::NotFound(_))),
@@ -244,7 +257,15 @@ pub async fn a_foreign_hub_parent_refuses_the_whole_batch(store: Arc<dyn Store>)
     }
     assert_eq!(store.count_comments(&a).await.unwrap(), 0);
     assert!(timeline(&*store, &a, "other").await.is_empty());
-    assert_eq!(store.token("up").await.unwrap().unwrap().upload_received, 0);
+    assert_eq!(
+        store
+            .token(&"up".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .upload_received,
+        0
+    );
 
     let no_parent = |ext: &str, p: &str| UploadComment {
         parent_id: Some(p.to_owned()),
@@ -253,7 +274,7 @@ pub async fn a_foreign_hub_parent_refuses_the_whole_batch(store: Arc<dyn Store>)
     let outcome = store
         .upload(
             batch(&a, "up", vec![no_parent("e", ""), no_parent("z", "0")]),
-            T0,
+            Millis(T0),
         )
         .await
         .unwrap();
@@ -265,7 +286,9 @@ pub async fn a_foreign_hub_parent_refuses_the_whole_batch(store: Arc<dyn Store>)
             .unwrap();
         assert_eq!(c.parent_id, None);
     }
-    let unknown = store.upload(batch(&a, "no-such-token", vec![]), T0).await;
+    let unknown = store
+        .upload(batch(&a, "no-such-token", vec![]), Millis(T0))
+        .await;
     assert!(
         matches!(unknown, Err(StoreError::NotFound(_))),
         "{unknown:?}"
@@ -280,7 +303,7 @@ pub async fn the_finishing_batch_completes_setup_once(store: Arc<dyn Store>) {
     validated_token(&*store, &t, "up").await;
     let mut finishing = batch(&t, "up", vec![upload("a", "A")]);
     finishing.finishes_upload = true;
-    let outcome = store.upload(finishing.clone(), T0).await.unwrap();
+    let outcome = store.upload(finishing.clone(), Millis(T0)).await.unwrap();
     assert_eq!(
         kinds(&outcome.entries),
         vec!["new-comment", "SetSetupCompleted"]
@@ -288,10 +311,13 @@ pub async fn the_finishing_batch_completes_setup_once(store: Arc<dyn Store>) {
     let setup_at = outcome.entries[1].created_at;
     assert!(outcome.token.upload_finished);
     assert_eq!(outcome.token.setup_completed_at, Some(setup_at));
-    assert_eq!(store.token("up").await.unwrap().unwrap(), outcome.token);
+    assert_eq!(
+        store.token(&"up".into()).await.unwrap().unwrap(),
+        outcome.token
+    );
 
     finishing.comments = vec![upload("b", "B")];
-    let later = store.upload(finishing, T0 + 1).await.unwrap();
+    let later = store.upload(finishing, Millis(T0 + 1)).await.unwrap();
     assert_eq!(kinds(&later.entries), vec!["new-comment"]);
     assert_eq!(later.token.setup_completed_at, Some(setup_at));
     let own = timeline(&*store, &t, "up").await;
@@ -300,7 +326,7 @@ pub async fn the_finishing_batch_completes_setup_once(store: Arc<dyn Store>) {
     validated_token(&*store, &t, "empty").await;
     let mut nothing = batch(&t, "empty", vec![]);
     nothing.finishes_upload = true;
-    let outcome = store.upload(nothing, T0).await.unwrap();
+    let outcome = store.upload(nothing, Millis(T0)).await.unwrap();
     assert_eq!(outcome.received, 0);
     assert_eq!(kinds(&outcome.entries), vec!["SetSetupCompleted"]);
     assert!(outcome.token.upload_finished);

@@ -4,7 +4,7 @@
 use super::fixtures::*;
 use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
-use fastcomments_protocol::{Comment, VoteDirection};
+use fastcomments_protocol::{Comment, Millis, VoteDirection};
 use std::sync::Arc;
 
 fn counts(c: &Comment) -> (i64, i64, i64) {
@@ -12,7 +12,11 @@ fn counts(c: &Comment) -> (i64, i64, i64) {
 }
 
 async fn stored(store: &dyn Store, c: &Comment) -> Comment {
-    store.comment(&c.tenant_id, &c.id).await.unwrap().unwrap()
+    store
+        .comment(&TenantId::from(c.tenant_id.as_str()), &c.id)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// The same user voting the same way again keeps the earlier vote: no new vote, no event, no
@@ -20,7 +24,7 @@ async fn stored(store: &dyn Store, c: &Comment) -> Comment {
 pub async fn same_direction_keeps_the_earlier_vote(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     store
-        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), T0)
+        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), Millis(T0))
         .await
         .unwrap();
     let c = create(&*store, &t, "/p", "votable").await;
@@ -94,27 +98,31 @@ pub async fn deleting_votes_and_their_comment(store: Arc<dyn Store>) {
     let v = vote(&c, Some("u1"), VoteDirection::Up);
     cast(&*store, &v, T0 + 1).await;
     let removed = store
-        .apply(&t, Change::DeleteVote { id: v.id.clone() }, T0 + 2)
+        .apply(&t, Change::DeleteVote { id: v.id.clone() }, Millis(T0 + 2))
         .await
         .unwrap();
     assert_eq!(kinds_of(&removed), vec!["deleted-vote"]);
     assert_eq!(removed.vote.unwrap().id, v.id);
     assert_eq!(counts(&stored(&*store, &c).await), (0, 0, 0));
     let again = store
-        .apply(&t, Change::DeleteVote { id: v.id.clone() }, T0 + 3)
+        .apply(&t, Change::DeleteVote { id: v.id.clone() }, Millis(T0 + 3))
         .await;
     assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
 
     let other = vote(&c, Some("u2"), VoteDirection::Down);
     cast(&*store, &other, T0 + 4).await;
     store
-        .apply(&t, Change::DeleteComment { id: c.id.clone() }, T0 + 5)
+        .apply(
+            &t,
+            Change::DeleteComment { id: c.id.clone() },
+            Millis(T0 + 5),
+        )
         .await
         .unwrap();
     assert!(store.vote(&t, &other.id).await.unwrap().is_none());
     let late = vote(&c, Some("u3"), VoteDirection::Up);
     let late = store
-        .apply(&t, Change::AddVote(Box::new(late)), T0 + 6)
+        .apply(&t, Change::AddVote(Box::new(late)), Millis(T0 + 6))
         .await;
     assert!(matches!(late, Err(StoreError::NotFound(_))), "{late:?}");
 }

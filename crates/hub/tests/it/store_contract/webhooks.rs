@@ -4,7 +4,7 @@
 use super::fixtures::*;
 use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
-use fastcomments_protocol::{Comment, HttpMethod, VoteDirection, WebhookEventKind};
+use fastcomments_protocol::{Comment, HttpMethod, Millis, VoteDirection, WebhookEventKind};
 use std::sync::Arc;
 
 const BASE: &str = "https://hooks.example";
@@ -19,15 +19,21 @@ pub async fn configs_are_replaced_by_domain(store: Arc<dyn Store>) {
     assert!(store.webhook_configs(&t).await.unwrap().is_empty());
     let any = hooks("*", "https://one.example", false);
     let blog = hooks("blog.example", "https://two.example", true);
-    store.put_webhook_config(&t, &any, T0).await.unwrap();
-    store.put_webhook_config(&t, &blog, T0).await.unwrap();
+    store
+        .put_webhook_config(&t, &any, Millis(T0))
+        .await
+        .unwrap();
+    store
+        .put_webhook_config(&t, &blog, Millis(T0))
+        .await
+        .unwrap();
     let replaced = WebhookConfig {
         delete: None,
         legacy_token_header: true,
         ..hooks("*", "https://three.example", false)
     };
     store
-        .put_webhook_config(&t, &replaced, T0 + 1)
+        .put_webhook_config(&t, &replaced, Millis(T0 + 1))
         .await
         .unwrap();
     let mut configs = store.webhook_configs(&t).await.unwrap();
@@ -35,11 +41,11 @@ pub async fn configs_are_replaced_by_domain(store: Arc<dyn Store>) {
     assert_eq!(configs, vec![replaced, blog]);
 }
 
-async fn create_on(store: &dyn Store, t: &str, domain: Option<&str>, text: &str) -> Applied {
+async fn create_on(store: &dyn Store, t: &TenantId, domain: Option<&str>, text: &str) -> Applied {
     let mut c = new_comment(t, "/p", text);
     c.domain = domain.map(str::to_owned);
     store
-        .apply(t, Change::CreateComment(Box::new(c)), T0)
+        .apply(t, Change::CreateComment(Box::new(c)), Millis(T0))
         .await
         .unwrap()
 }
@@ -52,11 +58,14 @@ pub async fn a_change_queues_its_delivery_in_the_same_call(store: Arc<dyn Store>
     let quiet = create_on(&*store, &t, Some("blog.example"), "before any config").await;
     assert_eq!(quiet.deliveries, 0);
     store
-        .put_webhook_config(&t, &hooks("*", &format!("{BASE}/any"), false), T0)
+        .put_webhook_config(&t, &hooks("*", &format!("{BASE}/any"), false), Millis(T0))
         .await
         .unwrap();
     let blog = hooks("blog.example", &format!("{BASE}/blog"), false);
-    store.put_webhook_config(&t, &blog, T0).await.unwrap();
+    store
+        .put_webhook_config(&t, &blog, Millis(T0))
+        .await
+        .unwrap();
 
     let created = create_on(&*store, &t, Some("https://Blog.Example/post"), "hello").await;
     assert_eq!(created.deliveries, 1);
@@ -91,7 +100,11 @@ pub async fn a_change_queues_its_delivery_in_the_same_call(store: Arc<dyn Store>
     let edited = edit(&*store, &t, &c.id, "edited", T0 + 1).await;
     let voted = cast(&*store, &vote(&c, Some("u1"), VoteDirection::Up), T0 + 2).await;
     let deleted = store
-        .apply(&t, Change::DeleteComment { id: c.id.clone() }, T0 + 3)
+        .apply(
+            &t,
+            Change::DeleteComment { id: c.id.clone() },
+            Millis(T0 + 3),
+        )
         .await
         .unwrap();
     for applied in [&edited, &voted, &deleted] {
@@ -157,7 +170,10 @@ pub async fn a_change_queues_its_delivery_in_the_same_call(store: Arc<dyn Store>
         update: None,
         ..hooks("quiet.example", BASE, false)
     };
-    store.put_webhook_config(&t, &no_updates, T0).await.unwrap();
+    store
+        .put_webhook_config(&t, &no_updates, Millis(T0))
+        .await
+        .unwrap();
     let q = create_on(&*store, &t, Some("quiet.example"), "quiet").await;
     assert_eq!(q.deliveries, 1);
     let q = q.comment.unwrap();
@@ -183,11 +199,11 @@ pub async fn imports_fire_only_with_fire_on_import(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     validated_token(&*store, &t, "up").await;
     store
-        .put_webhook_config(&t, &hooks("*", BASE, false), T0)
+        .put_webhook_config(&t, &hooks("*", BASE, false), Millis(T0))
         .await
         .unwrap();
     let silent = store
-        .upload(batch(&t, "up", vec![upload("a", "A")]), T0)
+        .upload(batch(&t, "up", vec![upload("a", "A")]), Millis(T0))
         .await
         .unwrap();
     assert_eq!(silent.deliveries, 0);
@@ -198,7 +214,7 @@ pub async fn imports_fire_only_with_fire_on_import(store: Arc<dyn Store>) {
         .is_empty());
 
     store
-        .put_webhook_config(&t, &hooks("*", BASE, true), T0)
+        .put_webhook_config(&t, &hooks("*", BASE, true), Millis(T0))
         .await
         .unwrap();
     let child = fastcomments_protocol::UploadComment {
@@ -206,7 +222,10 @@ pub async fn imports_fire_only_with_fire_on_import(store: Arc<dyn Store>) {
         ..upload("c", "child")
     };
     let first = store
-        .upload(batch(&t, "up", vec![upload("b", "B"), child]), T0 + 1)
+        .upload(
+            batch(&t, "up", vec![upload("b", "B"), child]),
+            Millis(T0 + 1),
+        )
         .await
         .unwrap();
     assert_eq!(first.deliveries, 2);
@@ -221,7 +240,7 @@ pub async fn imports_fire_only_with_fire_on_import(store: Arc<dyn Store>) {
                     upload("a", "A"),
                 ],
             ),
-            T0 + 2,
+            Millis(T0 + 2),
         )
         .await
         .unwrap();
@@ -259,14 +278,14 @@ pub async fn imports_fire_only_with_fire_on_import(store: Arc<dyn Store>) {
 pub async fn deliveries_are_listed_newest_first(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     store
-        .put_webhook_config(&t, &hooks("*", BASE, false), T0)
+        .put_webhook_config(&t, &hooks("*", BASE, false), Millis(T0))
         .await
         .unwrap();
     let mut comments = Vec::new();
     for i in 0..3 {
         let c = new_comment(&t, "/p", &format!("c{i}"));
         let applied = store
-            .apply(&t, Change::CreateComment(Box::new(c)), T0 + i)
+            .apply(&t, Change::CreateComment(Box::new(c)), Millis(T0 + i))
             .await
             .unwrap();
         comments.push(applied.comment.unwrap());
@@ -295,12 +314,15 @@ pub async fn deliveries_are_listed_newest_first(store: Arc<dyn Store>) {
     store
         .record_attempts(
             &[outcome(&d, 1, DeliveryStatus::Retrying, T0 + 60_000)],
-            T0 + 10,
+            Millis(T0 + 10),
         )
         .await
         .unwrap();
     store
-        .record_attempts(&[outcome(&d, 2, DeliveryStatus::Succeeded, 0)], T0 + 60_000)
+        .record_attempts(
+            &[outcome(&d, 2, DeliveryStatus::Succeeded, 0)],
+            Millis(T0 + 60_000),
+        )
         .await
         .unwrap();
     let succeeded = store
@@ -335,10 +357,10 @@ pub async fn deliveries_are_listed_newest_first(store: Arc<dyn Store>) {
 }
 
 /// Four queued deliveries of distinct comments of a new tenant with a `*` configuration.
-async fn four_queued(store: &dyn Store) -> (String, Vec<Delivery>) {
+async fn four_queued(store: &dyn Store) -> (TenantId, Vec<Delivery>) {
     let t = tenant(store, "t1").await;
     store
-        .put_webhook_config(&t, &hooks("*", BASE, false), T0)
+        .put_webhook_config(&t, &hooks("*", BASE, false), Millis(T0))
         .await
         .unwrap();
     for i in 0..4 {
@@ -354,39 +376,48 @@ async fn four_queued(store: &dyn Store) -> (String, Vec<Delivery>) {
 pub async fn cancel_and_retry_follow_the_state_rules(store: Arc<dyn Store>) {
     let (t, d) = four_queued(&*store).await;
     let now = T0 + 1000;
-    let cancelled = store.cancel_delivery(&t, &d[0].id, now).await.unwrap();
+    let cancelled = store
+        .cancel_delivery(&t, &d[0].id, Millis(now))
+        .await
+        .unwrap();
     assert_eq!(cancelled.status, DeliveryStatus::Cancelled);
     assert_eq!(cancelled.updated_at, now);
-    let twice = store.cancel_delivery(&t, &d[0].id, now).await;
+    let twice = store.cancel_delivery(&t, &d[0].id, Millis(now)).await;
     assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
     let retried = store
-        .retry_delivery(&t, &d[0].id, now + 1, 3)
+        .retry_delivery(&t, &d[0].id, Millis(now + 1), 3)
         .await
         .unwrap();
     assert_eq!(retried.status, DeliveryStatus::Queued);
     assert_eq!(retried.next_attempt_at, now + 1);
     assert_eq!(retried.max_attempts, retried.attempts + 3);
-    let queued_retry = store.retry_delivery(&t, &d[0].id, now, 3).await;
+    let queued_retry = store.retry_delivery(&t, &d[0].id, Millis(now), 3).await;
     assert!(matches!(queued_retry, Err(StoreError::Conflict(_))));
 
     let retrying = outcome(&d[1], 1, DeliveryStatus::Retrying, now + 60_000);
-    store.record_attempts(&[retrying], now).await.unwrap();
-    let retrying_retry = store.retry_delivery(&t, &d[1].id, now, 3).await;
+    store
+        .record_attempts(&[retrying], Millis(now))
+        .await
+        .unwrap();
+    let retrying_retry = store.retry_delivery(&t, &d[1].id, Millis(now), 3).await;
     assert!(matches!(retrying_retry, Err(StoreError::Conflict(_))));
-    let cancelled = store.cancel_delivery(&t, &d[1].id, now).await.unwrap();
+    let cancelled = store
+        .cancel_delivery(&t, &d[1].id, Millis(now))
+        .await
+        .unwrap();
     assert_eq!(cancelled.status, DeliveryStatus::Cancelled);
 
     let ok = outcome(&d[2], 1, DeliveryStatus::Succeeded, 0);
-    store.record_attempts(&[ok], now).await.unwrap();
-    let late_cancel = store.cancel_delivery(&t, &d[2].id, now).await;
+    store.record_attempts(&[ok], Millis(now)).await.unwrap();
+    let late_cancel = store.cancel_delivery(&t, &d[2].id, Millis(now)).await;
     assert!(matches!(late_cancel, Err(StoreError::Conflict(_))));
-    let needless_retry = store.retry_delivery(&t, &d[2].id, now, 3).await;
+    let needless_retry = store.retry_delivery(&t, &d[2].id, Millis(now), 3).await;
     assert!(matches!(needless_retry, Err(StoreError::Conflict(_))));
 
     let failed = outcome(&d[3], 1, DeliveryStatus::Failed, 0);
-    store.record_attempts(&[failed], now).await.unwrap();
+    store.record_attempts(&[failed], Millis(now)).await.unwrap();
     let again = store
-        .retry_delivery(&t, &d[3].id, now + 5, 2)
+        .retry_delivery(&t, &d[3].id, Millis(now + 5), 2)
         .await
         .unwrap();
     assert_eq!(
@@ -400,8 +431,12 @@ pub async fn cancel_and_retry_follow_the_state_rules(store: Arc<dyn Store>) {
     );
 
     for result in [
-        store.cancel_delivery(&t, "no-such-delivery", now).await,
-        store.retry_delivery(&t, "no-such-delivery", now, 1).await,
+        store
+            .cancel_delivery(&t, "no-such-delivery", Millis(now))
+            .await,
+        store
+            .retry_delivery(&t, "no-such-delivery", Millis(now), 1)
+            .await,
     ] {
         assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
     }
@@ -422,7 +457,7 @@ pub async fn attempts_move_deliveries_on_but_not_cancelled_ones(store: Arc<dyn S
                 outcome(&d[0], 1, DeliveryStatus::Retrying, T0 + 60_000),
                 outcome(&d[1], 1, DeliveryStatus::Succeeded, 0),
             ],
-            T0 + 10,
+            Millis(T0 + 10),
         )
         .await
         .unwrap();
@@ -440,7 +475,7 @@ pub async fn attempts_move_deliveries_on_but_not_cancelled_ones(store: Arc<dyn S
     store
         .record_attempts(
             &[outcome(&d[0], 2, DeliveryStatus::Succeeded, 0)],
-            T0 + 60_000,
+            Millis(T0 + 60_000),
         )
         .await
         .unwrap();
@@ -455,9 +490,12 @@ pub async fn attempts_move_deliveries_on_but_not_cancelled_ones(store: Arc<dyn S
         (2, DeliveryStatus::Succeeded),
         (3, DeliveryStatus::Retrying),
     ] {
-        store.cancel_delivery(&t, &d[i].id, T0 + 20).await.unwrap();
         store
-            .record_attempts(&[outcome(&d[i], 1, late, T0 + 60_000)], T0 + 30)
+            .cancel_delivery(&t, &d[i].id, Millis(T0 + 20))
+            .await
+            .unwrap();
+        store
+            .record_attempts(&[outcome(&d[i], 1, late, T0 + 60_000)], Millis(T0 + 30))
             .await
             .unwrap();
         assert_eq!(
@@ -477,11 +515,14 @@ pub async fn attempts_move_deliveries_on_but_not_cancelled_ones(store: Arc<dyn S
 /// and its log entry is kept beside the first.
 pub async fn an_attempt_recorded_after_cancel_still_counts(store: Arc<dyn Store>) {
     let (t, d) = four_queued(&*store).await;
-    store.cancel_delivery(&t, &d[0].id, T0 + 20).await.unwrap();
+    store
+        .cancel_delivery(&t, &d[0].id, Millis(T0 + 20))
+        .await
+        .unwrap();
     store
         .record_attempts(
             &[outcome(&d[0], 1, DeliveryStatus::Retrying, T0 + 60_000)],
-            T0 + 30,
+            Millis(T0 + 30),
         )
         .await
         .unwrap();
@@ -492,7 +533,7 @@ pub async fn an_attempt_recorded_after_cancel_still_counts(store: Arc<dyn Store>
     );
     assert_eq!(log.len(), 1);
     let retried = store
-        .retry_delivery(&t, &d[0].id, T0 + 40, 3)
+        .retry_delivery(&t, &d[0].id, Millis(T0 + 40), 3)
         .await
         .unwrap();
     assert_eq!(
@@ -500,7 +541,10 @@ pub async fn an_attempt_recorded_after_cancel_still_counts(store: Arc<dyn Store>
         (DeliveryStatus::Queued, 1)
     );
     store
-        .record_attempts(&[outcome(&d[0], 2, DeliveryStatus::Succeeded, 0)], T0 + 50)
+        .record_attempts(
+            &[outcome(&d[0], 2, DeliveryStatus::Succeeded, 0)],
+            Millis(T0 + 50),
+        )
         .await
         .unwrap();
     let (done, log) = store.delivery(&t, &d[0].id).await.unwrap().unwrap();

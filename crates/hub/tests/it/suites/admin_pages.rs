@@ -7,7 +7,8 @@ use crate::common;
 
 use common::receiver::Receiver;
 use common::{Tenant, TestHub};
-use fastcomments_hub::records::DeliveryStatus;
+use fastcomments_hub::records::{DeliveryStatus, TenantId};
+use fastcomments_protocol::Millis;
 use fastcomments_hub::HubConfig;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
@@ -567,7 +568,7 @@ async fn the_operator_sees_the_tenants_and_opens_one() {
         .await;
     assert_eq!(open.location(), "/admin/integrations");
     let page = op.get("/admin/integrations").await;
-    assert!(page.text.contains(&a.id), "{}", page.text);
+    assert!(page.text.contains(a.id.as_str()), "{}", page.text);
 
     let mut tenant_admin = signed_in(&hub, &a).await;
     assert_eq!(
@@ -680,7 +681,7 @@ async fn the_retry_failed_route_requeues_the_tenants_failures() {
     let mine = failing_delivery(&hub, &t, &receiver).await;
     let theirs = failing_delivery(&hub, &other, &receiver).await;
     let store = hub.running.hub.reads();
-    let status = |tenant: String, id: String| async move {
+    let status = |tenant: TenantId, id: String| async move {
         store.delivery(&tenant, &id).await.unwrap().unwrap()
     };
     for _ in 0..500 {
@@ -833,7 +834,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
     hub.connect(&t, token, true).await;
     hub.connect(&other, foreign, false).await;
     let store = hub.running.hub.reads();
-    assert!(store.token(token).await.unwrap().unwrap().upload_finished);
+    assert!(store.token(&token.into()).await.unwrap().unwrap().upload_finished);
     let mut c = signed_in(&hub, &t).await;
     let page = c.get("/admin/integrations").await;
     assert!(page.text.contains("skipped"), "{}", page.text);
@@ -843,7 +844,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
         .post("/admin/integrations/resync", &[("token", token)])
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    let r = store.token(token).await.unwrap().unwrap();
+    let r = store.token(&token.into()).await.unwrap().unwrap();
     assert!(
         !r.upload_finished && r.setup_completed_at.is_none(),
         "{r:?}"
@@ -858,7 +859,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
             .await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{action}");
     }
-    let f = store.token(foreign).await.unwrap().unwrap();
+    let f = store.token(&foreign.into()).await.unwrap().unwrap();
     assert_eq!(f.state, fastcomments_hub::records::TokenState::Validated);
 
     let taken = c
@@ -872,7 +873,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
         .post("/admin/integrations/revoke", &[("token", token)])
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    let r = store.token(token).await.unwrap().unwrap();
+    let r = store.token(&token.into()).await.unwrap().unwrap();
     assert_eq!(r.state, fastcomments_hub::records::TokenState::Revoked);
     let (s, v) = hub.register_token(token).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
@@ -1125,7 +1126,7 @@ async fn another_tenants_comments_secrets_and_domains_are_out_of_reach() {
         .await;
     assert!(res.status.is_client_error(), "{}", res.status);
     let page = stranger.get("/admin/integrations").await;
-    assert!(page.text.contains(&b.id) && !page.text.contains(&a.id));
+    assert!(page.text.contains(b.id.as_str()) && !page.text.contains(a.id.as_str()));
 }
 
 /// Issue 20 §7: the setup page and `/confirm` ask for an API secret, so they are sent with the
@@ -1253,7 +1254,7 @@ async fn anonymous_visits_store_nothing_and_cannot_push_a_visitor_out() {
     }
     let store = hub.running.hub.session_store();
     let stored = store
-        .delete_expired_sessions(i64::MAX, i64::MAX)
+        .delete_expired_sessions(Millis(i64::MAX), Millis(i64::MAX))
         .await
         .unwrap();
     assert_eq!(stored, 0, "anonymous visits stored sessions");

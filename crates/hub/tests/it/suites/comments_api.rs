@@ -47,7 +47,7 @@ async fn operator_api_guards_tenant_creation() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let t = hub.tenant("Acme").await;
-    assert!(t.id.starts_with("t-"));
+    assert!(t.id.as_str().starts_with("t-"));
     assert_eq!(t.key.len(), 64);
 
     let off = TestHub::configured(

@@ -69,7 +69,7 @@ proptest! {
             // only once the clock has passed it, so move on from the newest position, not from
             // the clock.
             let newest = *positions.last().unwrap_or(&0);
-            clock.set(newest.max(fastcomments_hub::Clock::now_ms(&clock)) + 1_500);
+            clock.set(newest.max(fastcomments_hub::Clock::now(&clock).0) + 1_500);
             prop_assert_eq!(&dedup(hub.drain_events(TOKEN, true).await), &written);
             Ok(())
         })?;

@@ -52,7 +52,7 @@ async fn save(cfg: &Configuration, t: &Tenant, params: models::CreateCommentPara
     let saved = sdk::save_comment(
         cfg,
         sdk::SaveCommentParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             create_comment_params: params,
             is_live: Some(true),
             do_spam_check: Some(false),
@@ -68,7 +68,7 @@ async fn save(cfg: &Configuration, t: &Tenant, params: models::CreateCommentPara
 
 fn list_params(t: &Tenant) -> sdk::GetCommentsParams {
     sdk::GetCommentsParams {
-        tenant_id: t.id.clone(),
+        tenant_id: t.id.to_string(),
         page: None,
         limit: None,
         skip: None,
@@ -106,7 +106,7 @@ async fn comments_round_trip_through_the_sdk() {
     assert_eq!(top.commenter_link, Some(Some("https://ana.example".into())));
     assert_eq!(top.mentions.as_ref().map(|m| m[0].tag.as_str()), Some("@Bo"));
     assert!(top.date.is_some_and(|d| d > 1.7e12), "epoch ms: {:?}", top.date);
-    assert_eq!(top.tenant_id, t.id);
+    assert_eq!(top.tenant_id, t.id.as_str());
 
     let mut reply = new_comment("post-1", "A reply");
     reply.parent_id = Some(Some(top.id.clone()));
@@ -119,7 +119,7 @@ async fn comments_round_trip_through_the_sdk() {
     let one = sdk::get_comment(
         &cfg,
         sdk::GetCommentParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             id: top.id.clone(),
         },
     )
@@ -192,7 +192,7 @@ async fn comments_round_trip_through_the_sdk() {
     let done = sdk::update_comment(
         &cfg,
         sdk::UpdateCommentParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             id: top.id.clone(),
             updatable_comment_params: change,
             context_user_id: None,
@@ -206,7 +206,7 @@ async fn comments_round_trip_through_the_sdk() {
     let now = sdk::get_comment(
         &cfg,
         sdk::GetCommentParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             id: top.id.clone(),
         },
     )
@@ -223,7 +223,7 @@ async fn comments_round_trip_through_the_sdk() {
     let gone = sdk::delete_comment(
         &cfg,
         sdk::DeleteCommentParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             id: reply.id.clone(),
             context_user_id: None,
             is_live: None,
@@ -235,7 +235,7 @@ async fn comments_round_trip_through_the_sdk() {
     let e = sdk::get_comment(
         &cfg,
         sdk::GetCommentParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             id: reply.id.clone(),
         },
     )
@@ -255,7 +255,7 @@ async fn bulk_saves_each_comment_and_says_which_failed() {
     let got = sdk::save_comments_bulk(
         &cfg,
         sdk::SaveCommentsBulkParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             create_comment_params: items,
             is_live: None,
             do_spam_check: None,
@@ -285,7 +285,7 @@ async fn bulk_saves_each_comment_and_says_which_failed() {
     let e = sdk::save_comments_bulk(
         &cfg,
         sdk::SaveCommentsBulkParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             create_comment_params: many,
             is_live: None,
             do_spam_check: None,
@@ -343,7 +343,7 @@ async fn votes_and_flags_through_the_sdk() {
         sdk::create_vote(
             &cfg,
             sdk::CreateVoteParams {
-                tenant_id: t.id.clone(),
+                tenant_id: t.id.to_string(),
                 comment_id: c.id.clone(),
                 direction: direction.into(),
                 user_id: user.map(str::to_owned),
@@ -364,7 +364,7 @@ async fn votes_and_flags_through_the_sdk() {
     let all = sdk::get_votes(
         &cfg,
         sdk::GetVotesParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             url_id: "post-1".into(),
         },
     )
@@ -382,7 +382,7 @@ async fn votes_and_flags_through_the_sdk() {
     let mine = sdk::get_votes_for_user(
         &cfg,
         sdk::GetVotesForUserParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             url_id: "post-1".into(),
             user_id: None,
             anon_user_id: Some("visitor-1".into()),
@@ -394,7 +394,7 @@ async fn votes_and_flags_through_the_sdk() {
     let counted = sdk::get_comment(
         &cfg,
         sdk::GetCommentParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             id: c.id.clone(),
         },
     )
@@ -405,7 +405,7 @@ async fn votes_and_flags_through_the_sdk() {
     let removed = sdk::delete_vote(
         &cfg,
         sdk::DeleteVoteParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             id: first.vote_id.clone().unwrap(),
             edit_key: None,
         },
@@ -423,7 +423,7 @@ async fn votes_and_flags_through_the_sdk() {
                 sdk::flag_comment(
                     cfg,
                     sdk::FlagCommentParams {
-                        tenant_id: t.id.clone(),
+                        tenant_id: t.id.to_string(),
                         id,
                         user_id: Some(user),
                         anon_user_id: None,
@@ -435,7 +435,7 @@ async fn votes_and_flags_through_the_sdk() {
                 sdk::un_flag_comment(
                     cfg,
                     sdk::UnFlagCommentParams {
-                        tenant_id: t.id.clone(),
+                        tenant_id: t.id.to_string(),
                         id,
                         user_id: Some(user),
                         anon_user_id: None,
@@ -452,7 +452,7 @@ async fn votes_and_flags_through_the_sdk() {
     assert_eq!(r.status, models::ApiStatus::Success);
     flag("u3", false).await;
     let count = |id: String| async {
-        sdk::get_comment(&cfg, sdk::GetCommentParams { tenant_id: t.id.clone(), id })
+        sdk::get_comment(&cfg, sdk::GetCommentParams { tenant_id: t.id.to_string(), id })
             .await
             .unwrap()
             .comment
@@ -464,7 +464,7 @@ async fn votes_and_flags_through_the_sdk() {
     let e = sdk::flag_comment(
         &cfg,
         sdk::FlagCommentParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             id: c.id.clone(),
             user_id: None,
             anon_user_id: None,
@@ -492,33 +492,33 @@ async fn the_sdk_reaches_only_what_its_key_may() {
     let e = sdk::get_comments(&cfg, list_params(&other)).await.unwrap_err();
     assert_eq!(refused(e), (StatusCode::UNAUTHORIZED, "unauthorized".into()));
     // Other's comment through Alpha's key, by every call that takes an id.
-    let get = sdk::get_comment(&cfg, sdk::GetCommentParams { tenant_id: alpha.id.clone(), id: theirs.id.clone() }).await.unwrap_err();
+    let get = sdk::get_comment(&cfg, sdk::GetCommentParams { tenant_id: alpha.id.to_string(), id: theirs.id.clone() }).await.unwrap_err();
     assert_eq!(refused(get).0, StatusCode::NOT_FOUND);
-    let flag = sdk::flag_comment(&cfg, sdk::FlagCommentParams { tenant_id: alpha.id.clone(), id: theirs.id.clone(), user_id: Some("u".into()), anon_user_id: None }).await.unwrap_err();
+    let flag = sdk::flag_comment(&cfg, sdk::FlagCommentParams { tenant_id: alpha.id.to_string(), id: theirs.id.clone(), user_id: Some("u".into()), anon_user_id: None }).await.unwrap_err();
     assert_eq!(refused(flag).0, StatusCode::NOT_FOUND);
-    let vote = sdk::create_vote(&cfg, sdk::CreateVoteParams { tenant_id: alpha.id.clone(), comment_id: theirs.id.clone(), direction: "up".into(), user_id: Some("u".into()), anon_user_id: None }).await.unwrap_err();
+    let vote = sdk::create_vote(&cfg, sdk::CreateVoteParams { tenant_id: alpha.id.to_string(), comment_id: theirs.id.clone(), direction: "up".into(), user_id: Some("u".into()), anon_user_id: None }).await.unwrap_err();
     assert_eq!(refused(vote).0, StatusCode::NOT_FOUND);
     let mut change = models::UpdatableCommentParams::new();
     change.comment = Some("taken".into());
-    let update = sdk::update_comment(&cfg, sdk::UpdateCommentParams { tenant_id: alpha.id.clone(), id: theirs.id.clone(), updatable_comment_params: change, context_user_id: None, do_spam_check: None, is_live: None }).await.unwrap_err();
+    let update = sdk::update_comment(&cfg, sdk::UpdateCommentParams { tenant_id: alpha.id.to_string(), id: theirs.id.clone(), updatable_comment_params: change, context_user_id: None, do_spam_check: None, is_live: None }).await.unwrap_err();
     assert_eq!(refused(update).0, StatusCode::NOT_FOUND);
     let mut reparent = models::UpdatableCommentParams::new();
     reparent.parent_id = Some(Some(theirs.id.clone()));
-    let e = sdk::update_comment(&cfg, sdk::UpdateCommentParams { tenant_id: alpha.id.clone(), id: beta_comment.id.clone(), updatable_comment_params: reparent, context_user_id: None, do_spam_check: None, is_live: None }).await.unwrap_err();
+    let e = sdk::update_comment(&cfg, sdk::UpdateCommentParams { tenant_id: alpha.id.to_string(), id: beta_comment.id.clone(), updatable_comment_params: reparent, context_user_id: None, do_spam_check: None, is_live: None }).await.unwrap_err();
     assert_eq!(refused(e).0, StatusCode::NOT_FOUND, "a parent in another tenant");
-    let delete = sdk::delete_comment(&cfg, sdk::DeleteCommentParams { tenant_id: alpha.id.clone(), id: theirs.id.clone(), context_user_id: None, is_live: None }).await.unwrap_err();
+    let delete = sdk::delete_comment(&cfg, sdk::DeleteCommentParams { tenant_id: alpha.id.to_string(), id: theirs.id.clone(), context_user_id: None, is_live: None }).await.unwrap_err();
     assert_eq!(refused(delete).0, StatusCode::NOT_FOUND);
 
     // A secret of alpha.example cannot read, vote on or flag beta.example's comment.
     let (alpha_secret, _) = hub.api(&alpha.key).create_secret_for("alpha.example").await;
     let narrow = configured(&hub, &alpha_secret);
-    let e = sdk::get_comment(&narrow, sdk::GetCommentParams { tenant_id: alpha.id.clone(), id: beta_comment.id.clone() }).await.unwrap_err();
+    let e = sdk::get_comment(&narrow, sdk::GetCommentParams { tenant_id: alpha.id.to_string(), id: beta_comment.id.clone() }).await.unwrap_err();
     assert_eq!(refused(e).0, StatusCode::NOT_FOUND);
     let listed = sdk::get_comments(&narrow, list_params(&alpha)).await.unwrap();
     assert!(listed.comments.is_empty());
-    let votes = sdk::get_votes(&narrow, sdk::GetVotesParams { tenant_id: alpha.id.clone(), url_id: "p".into() }).await.unwrap();
+    let votes = sdk::get_votes(&narrow, sdk::GetVotesParams { tenant_id: alpha.id.to_string(), url_id: "p".into() }).await.unwrap();
     assert!(votes.applied_authorized_votes.is_empty());
-    let e = sdk::un_flag_comment(&narrow, sdk::UnFlagCommentParams { tenant_id: alpha.id.clone(), id: beta_comment.id.clone(), user_id: Some("u".into()), anon_user_id: None }).await.unwrap_err();
+    let e = sdk::un_flag_comment(&narrow, sdk::UnFlagCommentParams { tenant_id: alpha.id.to_string(), id: beta_comment.id.clone(), user_id: Some("u".into()), anon_user_id: None }).await.unwrap_err();
     assert_eq!(refused(e).0, StatusCode::NOT_FOUND);
 
     // A reply cannot become its own ancestor.
@@ -527,13 +527,13 @@ async fn the_sdk_reaches_only_what_its_key_may() {
     let child = save(&cfg, &alpha, child).await;
     let mut up = models::UpdatableCommentParams::new();
     up.parent_id = Some(Some(child.id.clone()));
-    let e = sdk::update_comment(&cfg, sdk::UpdateCommentParams { tenant_id: alpha.id.clone(), id: beta_comment.id.clone(), updatable_comment_params: up, context_user_id: None, do_spam_check: None, is_live: None }).await.unwrap_err();
+    let e = sdk::update_comment(&cfg, sdk::UpdateCommentParams { tenant_id: alpha.id.to_string(), id: beta_comment.id.clone(), updatable_comment_params: up, context_user_id: None, do_spam_check: None, is_live: None }).await.unwrap_err();
     assert_eq!(refused(e), (StatusCode::BAD_REQUEST, "invalid-body".into()));
 }
 
 fn pending_params(t: &Tenant) -> sdk::GetPendingWebhookEventsParams {
     sdk::GetPendingWebhookEventsParams {
-        tenant_id: t.id.clone(),
+        tenant_id: t.id.to_string(),
         comment_id: None,
         external_id: None,
         event_type: None,
@@ -593,7 +593,7 @@ async fn pending_webhook_events_are_listed_counted_and_cancelled() {
     sdk::update_comment(
         &cfg,
         sdk::UpdateCommentParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             id: a.id.clone(),
             updatable_comment_params: change,
             context_user_id: None,
@@ -617,7 +617,7 @@ async fn pending_webhook_events_are_listed_counted_and_cancelled() {
         .pending_webhook_events;
     assert_eq!(listed.len(), 3);
     for e in &listed {
-        assert_eq!(e.tenant_id, t.id);
+        assert_eq!(e.tenant_id, t.id.as_str());
         assert!(e.external_id.is_none());
         assert!(e.webhook_id.is_none());
         assert_eq!(e.r#type, 0.0);
@@ -674,7 +674,7 @@ async fn cancel(
     sdk::delete_pending_webhook_event(
         cfg,
         sdk::DeletePendingWebhookEventParams {
-            tenant_id: tenant.id.clone(),
+            tenant_id: tenant.id.to_string(),
             id,
         },
     )
@@ -701,7 +701,7 @@ async fn pages_are_the_threads_and_move_and_go_with_their_comments() {
     let added = sdk::add_page(
         &cfg,
         sdk::AddPageParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             create_api_page_data: models::CreateApiPageData::new(
                 "Before any comment".into(),
                 "https://alpha.example/early".into(),
@@ -716,7 +716,7 @@ async fn pages_are_the_threads_and_move_and_go_with_their_comments() {
     let again = sdk::add_page(
         &cfg,
         sdk::AddPageParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             create_api_page_data: models::CreateApiPageData::new("x".into(), "y".into(), "early".into()),
         },
     )
@@ -735,7 +735,7 @@ async fn pages_are_the_threads_and_move_and_go_with_their_comments() {
         sdk::get_page_by_urlid(
             &cfg,
             sdk::GetPageByUrlidParams {
-                tenant_id: t.id.clone(),
+                tenant_id: t.id.to_string(),
                 url_id: url_id.into(),
             },
         )
@@ -745,7 +745,7 @@ async fn pages_are_the_threads_and_move_and_go_with_their_comments() {
         (post.title.as_str(), post.url.as_deref(), post.comment_count, post.root_comment_count),
         ("Post one", Some("https://alpha.example/post-1"), 2, 1)
     );
-    let all = sdk::get_pages(&cfg, sdk::GetPagesParams { tenant_id: t.id.clone() })
+    let all = sdk::get_pages(&cfg, sdk::GetPagesParams { tenant_id: t.id.to_string() })
         .await
         .unwrap()
         .pages
@@ -762,7 +762,7 @@ async fn pages_are_the_threads_and_move_and_go_with_their_comments() {
     let patched = sdk::patch_page(
         &cfg,
         sdk::PatchPageParams {
-            tenant_id: t.id.clone(),
+            tenant_id: t.id.to_string(),
             id: post.id.clone(),
             update_api_page_data: change,
         },
@@ -780,25 +780,25 @@ async fn pages_are_the_threads_and_move_and_go_with_their_comments() {
     assert_eq!(in_thread.comments.len(), 2);
     let mut onto_early = models::UpdateApiPageData::new();
     onto_early.url_id = Some("early".into());
-    let e = sdk::patch_page(&cfg, sdk::PatchPageParams { tenant_id: t.id.clone(), id: post.id.clone(), update_api_page_data: onto_early })
+    let e = sdk::patch_page(&cfg, sdk::PatchPageParams { tenant_id: t.id.to_string(), id: post.id.clone(), update_api_page_data: onto_early })
         .await
         .unwrap_err();
     assert_eq!(refused(e), (StatusCode::CONFLICT, "conflict".into()));
 
     // Another tenant and a domain's secret reach none of it.
     let theirs = configured(&hub, &other.key);
-    let e = sdk::delete_page(&theirs, sdk::DeletePageParams { tenant_id: other.id.clone(), id: post.id.clone() })
+    let e = sdk::delete_page(&theirs, sdk::DeletePageParams { tenant_id: other.id.to_string(), id: post.id.clone() })
         .await
         .unwrap_err();
     assert_eq!(refused(e).0, StatusCode::NOT_FOUND);
     let (narrow_key, _) = hub.api(&t.key).create_secret_for("alpha.example").await;
-    let e = sdk::get_pages(&configured(&hub, &narrow_key), sdk::GetPagesParams { tenant_id: t.id.clone() })
+    let e = sdk::get_pages(&configured(&hub, &narrow_key), sdk::GetPagesParams { tenant_id: t.id.to_string() })
         .await
         .unwrap_err();
     assert_eq!(refused(e), (StatusCode::FORBIDDEN, "all-domains-secret-required".into()));
 
     // Deleted: the page and both comments, one delete webhook each.
-    let gone = sdk::delete_page(&cfg, sdk::DeletePageParams { tenant_id: t.id.clone(), id: post.id.clone() })
+    let gone = sdk::delete_page(&cfg, sdk::DeletePageParams { tenant_id: t.id.to_string(), id: post.id.clone() })
         .await
         .unwrap();
     assert_eq!(gone.status, "success");
@@ -807,6 +807,6 @@ async fn pages_are_the_threads_and_move_and_go_with_their_comments() {
     let (_, v) = hub.api(&t.key).deliveries("limit=100").await;
     let kinds = |kind: &str| v["deliveries"].as_array().unwrap().iter().filter(|d| d["kind"] == kind).count();
     assert_eq!((kinds("create"), kinds("update"), kinds("delete")), (2, 2, 2), "{v}");
-    let pages = sdk::get_pages(&cfg, sdk::GetPagesParams { tenant_id: t.id.clone() }).await.unwrap();
+    let pages = sdk::get_pages(&cfg, sdk::GetPagesParams { tenant_id: t.id.to_string() }).await.unwrap();
     assert_eq!(pages.pages.unwrap().len(), 1);
 }

@@ -75,7 +75,7 @@ async fn a_wordpress_upload_is_readable_on_every_path() {
     let t = hub.tenant("Blog").await;
     wp_connected(&hub, &t).await;
     let upload = format!("/integrations/v1/comments?token={WP_TOKEN}");
-    let (s, v) = wp(&hub, Method::POST, &upload, Some(&wp_batch(&t.id, None, 0))).await;
+    let (s, v) = wp(&hub, Method::POST, &upload, Some(&wp_batch(t.id.as_str(), None, 0))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let first = v["commentIds"]["1"].as_str().unwrap().to_owned();
     let reply = v["commentIds"]["2"].as_str().unwrap().to_owned();
@@ -148,7 +148,7 @@ async fn a_wordpress_upload_is_readable_on_every_path() {
             &hub,
             Method::POST,
             &upload,
-            Some(&wp_batch(&t.id, Some(&first), 142)),
+            Some(&wp_batch(t.id.as_str(), Some(&first), 142)),
         )
         .await;
         assert_eq!(s, StatusCode::OK, "{v}");
@@ -510,7 +510,7 @@ async fn the_tenant_api_accepts_the_query_form_of_the_key() {
     let list = |tenant: &str, key: &str| {
         format!("/api/v1/comments?urlId=drupal-node-42&API_KEY={key}&tenantId={tenant}")
     };
-    let (s, v) = hub.get(&list(&t.id, &t.key)).await;
+    let (s, v) = hub.get(&list(t.id.as_str(), &t.key)).await;
     assert_eq!(
         (s, v["comments"].as_array().map(Vec::len)),
         (StatusCode::OK, Some(1)),
@@ -524,13 +524,13 @@ async fn the_tenant_api_accepts_the_query_form_of_the_key() {
         .await;
     assert_eq!(s, StatusCode::OK);
     // A key of another tenant, or a tenant id that is not the key's owner: refused.
-    let (s, _) = hub.get(&list(&t.id, &other.key)).await;
+    let (s, _) = hub.get(&list(t.id.as_str(), &other.key)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = hub.get(&list(&other.id, &t.key)).await;
+    let (s, _) = hub.get(&list(other.id.as_str(), &t.key)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, v) = hub.get(&list(&other.id, &other.key)).await;
+    let (s, v) = hub.get(&list(other.id.as_str(), &other.key)).await;
     assert_eq!((s, &v["comments"]), (StatusCode::OK, &json!([])));
-    let (s, _) = hub.get(&list(&t.id, "not-a-key")).await;
+    let (s, _) = hub.get(&list(t.id.as_str(), "not-a-key")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
