@@ -42,6 +42,8 @@ pub enum Code {
     OutsideSecretDomain,
     /// `method-not-allowed`.
     MethodNotAllowed,
+    /// `not-supported`: a part of the hosted FastComments API this hub does not have.
+    NotSupported,
     /// `conflict`.
     Conflict,
     /// `too-many-webhooks`.
@@ -82,6 +84,7 @@ impl Code {
         Code::AllDomainsSecretRequired,
         Code::OutsideSecretDomain,
         Code::MethodNotAllowed,
+        Code::NotSupported,
         Code::Conflict,
         Code::TooManyWebhooks,
         Code::TokenExpired,
@@ -112,6 +115,7 @@ impl Code {
             Code::AllDomainsSecretRequired => "all-domains-secret-required",
             Code::OutsideSecretDomain => "outside-secret-domain",
             Code::MethodNotAllowed => "method-not-allowed",
+            Code::NotSupported => "not-supported",
             Code::Conflict => "conflict",
             Code::TooManyWebhooks => "too-many-webhooks",
             Code::TokenExpired => "token-expired",
@@ -138,7 +142,7 @@ impl Code {
             | Code::DomainNotOwned
             | Code::AllDomainsSecretRequired
             | Code::OutsideSecretDomain => &[403],
-            Code::NotFound | Code::NoApiSecret => &[404],
+            Code::NotFound | Code::NoApiSecret | Code::NotSupported => &[404],
             Code::MethodNotAllowed => &[405],
             Code::Conflict | Code::TooManyWebhooks => &[409],
             Code::TokenExpired => &[410],
@@ -327,21 +331,22 @@ mod tests {
                 Code::AllDomainsSecretRequired => 12,
                 Code::OutsideSecretDomain => 13,
                 Code::MethodNotAllowed => 14,
-                Code::Conflict => 15,
-                Code::TooManyWebhooks => 16,
-                Code::TokenExpired => 17,
-                Code::PayloadTooLarge => 18,
-                Code::RateLimited => 19,
-                Code::Internal => 20,
-                Code::Busy => 21,
-                Code::StorageUnavailable => 22,
-                Code::StoreUnavailable => 23,
-                Code::InsufficientStorage => 24,
+                Code::NotSupported => 15,
+                Code::Conflict => 16,
+                Code::TooManyWebhooks => 17,
+                Code::TokenExpired => 18,
+                Code::PayloadTooLarge => 19,
+                Code::RateLimited => 20,
+                Code::Internal => 21,
+                Code::Busy => 22,
+                Code::StorageUnavailable => 23,
+                Code::StoreUnavailable => 24,
+                Code::InsufficientStorage => 25,
             }
         };
         for (i, c) in Code::ALL.iter().enumerate() {
             assert_eq!(position(*c), i, "{}", c.as_str());
         }
-        assert_eq!(Code::ALL.len(), 25);
+        assert_eq!(Code::ALL.len(), 26);
     }
 }

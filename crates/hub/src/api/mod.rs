@@ -31,7 +31,42 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-async fn not_found() -> ApiError {
+/// The paths of the hosted FastComments API (the official SDKs' base paths) this hub has no
+/// part of: its account-level calls under `/api/v1` (users, moderators, notifications, email
+/// templates, badges, …), and the widget's public API with its SSO.
+const HOSTED_ONLY: &[&str] = &[
+    "/api/v1/",
+    "/comments/",
+    "/comments-for-user",
+    "/user-notifications",
+    "/page-reacts",
+    "/feed-posts",
+    "/pages/",
+    "/gifs",
+    "/event-log",
+    "/block-from-comment",
+    "/user-search",
+    "/user-presence-status",
+    "/upload-image",
+    "/translations",
+    "/flag-comment",
+    "/check-blocked-comments",
+    "/auth/",
+];
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    let path = uri.path();
+    if HOSTED_ONLY.iter().any(|p| path.starts_with(p)) {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            Code::NotSupported,
+            format!(
+                "{path} is a part of the hosted FastComments API this hub does not have: it \
+                 serves comments, votes, flags, pages and pending webhook events \
+                 (docs/protocol.md §8)"
+            ),
+        );
+    }
     ApiError::not_found("route")
 }
 

@@ -137,7 +137,8 @@ async fn probe(hub: &TestHub, method: &str, path: &str) -> Option<StatusCode> {
     let reason = body.as_ref().and_then(|b| b["reason"].as_str());
     let refused_by_router = (status == StatusCode::METHOD_NOT_ALLOWED
         && code == Some("method-not-allowed"))
-        || (status == StatusCode::NOT_FOUND && reason == Some("route not found"));
+        || (status == StatusCode::NOT_FOUND && reason == Some("route not found"))
+        || (status == StatusCode::NOT_FOUND && code == Some("not-supported"));
     (!refused_by_router).then_some(status)
 }
 

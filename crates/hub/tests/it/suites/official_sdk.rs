@@ -810,3 +810,26 @@ async fn pages_are_the_threads_and_move_and_go_with_their_comments() {
     let pages = sdk::get_pages(&cfg, sdk::GetPagesParams { tenant_id: t.id.to_string() }).await.unwrap();
     assert_eq!(pages.pages.unwrap().len(), 1);
 }
+
+/// The SDK's calls the hub has no part of answer `404 not-supported`, a code the SDK shows in
+/// its error, and every path outside the hosted API stays a plain `404 not-found`.
+#[tokio::test]
+async fn calls_outside_the_hubs_part_are_not_supported() {
+    let hub = TestHub::start(BACKEND).await;
+    let t = hub.tenant("Alpha").await;
+    let cfg = configured(&hub, &t.key);
+    let e = sdk::get_moderators(
+        &cfg,
+        sdk::GetModeratorsParams {
+            tenant_id: t.id.to_string(),
+            skip: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused(e), (StatusCode::NOT_FOUND, "not-supported".into()));
+    let (s, v) = hub.get(&format!("/comments/{}?urlId=p", t.id)).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-supported")), "{v}");
+    let (s, v) = hub.get("/no/such/path").await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-found")), "{v}");
+}
