@@ -54,10 +54,10 @@ mod admin_browser;
 mod admin_routes;
 /// Rows damaged on disk are reported, not served.
 mod damaged_rows;
+/// An older database brought up to date, on each backend.
+mod migrations;
 /// `/openapi.json` against the routes the hub serves.
 mod openapi;
-/// An older PostgreSQL database brought up to date.
-mod pg_migrations;
 /// Several nodes on one PostgreSQL database tell each other what they committed.
 mod pg_notices;
 /// Several hubs over one SQLite file, one serving at a time.

@@ -116,13 +116,7 @@ async fn comments_round_trip_through_the_sdk() {
         save(&cfg, &t, new_comment("post-2", &format!("other {n}"))).await;
     }
 
-    let one = sdk::get_comment(
-        &cfg,
-        sdk::GetCommentParams {
-            tenant_id: t.id.to_string(),
-            id: top.id.clone(),
-        },
-    )
+    let one = get_one(&cfg, t.id.to_string(), top.id.clone())
     .await
     .unwrap();
     assert_eq!((one.comment.id.as_str(), one.comment.comment.as_str()), (top.id.as_str(), "First!"));
@@ -189,27 +183,11 @@ async fn comments_round_trip_through_the_sdk() {
         wp_user_id: Some("3".into()),
         wp_post_id: None,
     }));
-    let done = sdk::update_comment(
-        &cfg,
-        sdk::UpdateCommentParams {
-            tenant_id: t.id.to_string(),
-            id: top.id.clone(),
-            updatable_comment_params: change,
-            context_user_id: None,
-            do_spam_check: None,
-            is_live: None,
-        },
-    )
+    let done = update(&cfg, t.id.to_string(), top.id.clone(), change)
     .await
     .unwrap();
     assert_eq!(done.status, models::ApiStatus::Success);
-    let now = sdk::get_comment(
-        &cfg,
-        sdk::GetCommentParams {
-            tenant_id: t.id.to_string(),
-            id: top.id.clone(),
-        },
-    )
+    let now = get_one(&cfg, t.id.to_string(), top.id.clone())
     .await
     .unwrap()
     .comment;
@@ -232,13 +210,7 @@ async fn comments_round_trip_through_the_sdk() {
     .await
     .unwrap();
     assert_eq!(gone.action, models::DeleteCommentAction::HardRemoved);
-    let e = sdk::get_comment(
-        &cfg,
-        sdk::GetCommentParams {
-            tenant_id: t.id.to_string(),
-            id: reply.id.clone(),
-        },
-    )
+    let e = get_one(&cfg, t.id.to_string(), reply.id.clone())
     .await
     .unwrap_err();
     assert_eq!(refused(e), (StatusCode::NOT_FOUND, "not-found".into()));
@@ -391,13 +363,7 @@ async fn votes_and_flags_through_the_sdk() {
     .await
     .unwrap();
     assert_eq!(mine.applied_anonymous_votes.len() + mine.applied_authorized_votes.len(), 1);
-    let counted = sdk::get_comment(
-        &cfg,
-        sdk::GetCommentParams {
-            tenant_id: t.id.to_string(),
-            id: c.id.clone(),
-        },
-    )
+    let counted = get_one(&cfg, t.id.to_string(), c.id.clone())
     .await
     .unwrap()
     .comment;
@@ -452,7 +418,7 @@ async fn votes_and_flags_through_the_sdk() {
     assert_eq!(r.status, models::ApiStatus::Success);
     flag("u3", false).await;
     let count = |id: String| async {
-        sdk::get_comment(&cfg, sdk::GetCommentParams { tenant_id: t.id.to_string(), id })
+        get_one(&cfg, t.id.to_string(), id)
             .await
             .unwrap()
             .comment
@@ -492,7 +458,7 @@ async fn the_sdk_reaches_only_what_its_key_may() {
     let e = sdk::get_comments(&cfg, list_params(&other)).await.unwrap_err();
     assert_eq!(refused(e), (StatusCode::UNAUTHORIZED, "unauthorized".into()));
     // Other's comment through Alpha's key, by every call that takes an id.
-    let get = sdk::get_comment(&cfg, sdk::GetCommentParams { tenant_id: alpha.id.to_string(), id: theirs.id.clone() }).await.unwrap_err();
+    let get = get_one(&cfg, alpha.id.to_string(), theirs.id.clone()).await.unwrap_err();
     assert_eq!(refused(get).0, StatusCode::NOT_FOUND);
     let flag = sdk::flag_comment(&cfg, sdk::FlagCommentParams { tenant_id: alpha.id.to_string(), id: theirs.id.clone(), user_id: Some("u".into()), anon_user_id: None }).await.unwrap_err();
     assert_eq!(refused(flag).0, StatusCode::NOT_FOUND);
@@ -500,11 +466,11 @@ async fn the_sdk_reaches_only_what_its_key_may() {
     assert_eq!(refused(vote).0, StatusCode::NOT_FOUND);
     let mut change = models::UpdatableCommentParams::new();
     change.comment = Some("taken".into());
-    let update = sdk::update_comment(&cfg, sdk::UpdateCommentParams { tenant_id: alpha.id.to_string(), id: theirs.id.clone(), updatable_comment_params: change, context_user_id: None, do_spam_check: None, is_live: None }).await.unwrap_err();
-    assert_eq!(refused(update).0, StatusCode::NOT_FOUND);
+    let changed = update(&cfg, alpha.id.to_string(), theirs.id.clone(), change).await.unwrap_err();
+    assert_eq!(refused(changed).0, StatusCode::NOT_FOUND);
     let mut reparent = models::UpdatableCommentParams::new();
     reparent.parent_id = Some(Some(theirs.id.clone()));
-    let e = sdk::update_comment(&cfg, sdk::UpdateCommentParams { tenant_id: alpha.id.to_string(), id: beta_comment.id.clone(), updatable_comment_params: reparent, context_user_id: None, do_spam_check: None, is_live: None }).await.unwrap_err();
+    let e = update(&cfg, alpha.id.to_string(), beta_comment.id.clone(), reparent).await.unwrap_err();
     assert_eq!(refused(e).0, StatusCode::NOT_FOUND, "a parent in another tenant");
     let delete = sdk::delete_comment(&cfg, sdk::DeleteCommentParams { tenant_id: alpha.id.to_string(), id: theirs.id.clone(), context_user_id: None, is_live: None }).await.unwrap_err();
     assert_eq!(refused(delete).0, StatusCode::NOT_FOUND);
@@ -512,7 +478,7 @@ async fn the_sdk_reaches_only_what_its_key_may() {
     // A secret of alpha.example cannot read, vote on or flag beta.example's comment.
     let (alpha_secret, _) = hub.api(&alpha.key).create_secret_for("alpha.example").await;
     let narrow = configured(&hub, &alpha_secret);
-    let e = sdk::get_comment(&narrow, sdk::GetCommentParams { tenant_id: alpha.id.to_string(), id: beta_comment.id.clone() }).await.unwrap_err();
+    let e = get_one(&narrow, alpha.id.to_string(), beta_comment.id.clone()).await.unwrap_err();
     assert_eq!(refused(e).0, StatusCode::NOT_FOUND);
     let listed = sdk::get_comments(&narrow, list_params(&alpha)).await.unwrap();
     assert!(listed.comments.is_empty());
@@ -527,7 +493,7 @@ async fn the_sdk_reaches_only_what_its_key_may() {
     let child = save(&cfg, &alpha, child).await;
     let mut up = models::UpdatableCommentParams::new();
     up.parent_id = Some(Some(child.id.clone()));
-    let e = sdk::update_comment(&cfg, sdk::UpdateCommentParams { tenant_id: alpha.id.to_string(), id: beta_comment.id.clone(), updatable_comment_params: up, context_user_id: None, do_spam_check: None, is_live: None }).await.unwrap_err();
+    let e = update(&cfg, alpha.id.to_string(), beta_comment.id.clone(), up).await.unwrap_err();
     assert_eq!(refused(e), (StatusCode::BAD_REQUEST, "invalid-body".into()));
 }
 
@@ -590,17 +556,7 @@ async fn pending_webhook_events_are_listed_counted_and_cancelled() {
     let b = save(&cfg, &t, on_beta).await;
     let mut change = models::UpdatableCommentParams::new();
     change.comment = Some("edited".into());
-    sdk::update_comment(
-        &cfg,
-        sdk::UpdateCommentParams {
-            tenant_id: t.id.to_string(),
-            id: a.id.clone(),
-            updatable_comment_params: change,
-            context_user_id: None,
-            do_spam_check: None,
-            is_live: None,
-        },
-    )
+    update(&cfg, t.id.to_string(), a.id.clone(), change)
     .await
     .unwrap();
 
@@ -832,4 +788,29 @@ async fn calls_outside_the_hubs_part_are_not_supported() {
     assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-supported")), "{v}");
     let (s, v) = hub.get("/no/such/path").await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-found")), "{v}");
+}
+
+async fn get_one(
+    cfg: &Configuration,
+    tenant_id: String,
+    id: String,
+) -> Result<models::ApiGetCommentResponse, Error<sdk::GetCommentError>> {
+    sdk::get_comment(cfg, sdk::GetCommentParams { tenant_id, id }).await
+}
+
+async fn update(
+    cfg: &Configuration,
+    tenant_id: String,
+    id: String,
+    change: models::UpdatableCommentParams,
+) -> Result<models::ApiEmptyResponse, Error<sdk::UpdateCommentError>> {
+    let params = sdk::UpdateCommentParams {
+        tenant_id,
+        id,
+        updatable_comment_params: change,
+        context_user_id: None,
+        do_spam_check: None,
+        is_live: None,
+    };
+    sdk::update_comment(cfg, params).await
 }
