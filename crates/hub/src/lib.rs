@@ -26,6 +26,7 @@ pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod ids;
+pub mod import;
 pub mod metrics;
 pub mod page_headers;
 pub mod pages;

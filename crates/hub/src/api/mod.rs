@@ -6,6 +6,7 @@ pub mod admin;
 pub mod comment_view;
 pub mod comments;
 pub mod doc;
+pub mod imports;
 pub mod integration;
 pub mod ops;
 pub mod pages;
@@ -143,6 +144,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::cancel))
         .routes(routes!(webhooks::retry))
         .routes(routes!(webhooks::send_test))
+        .routes(routes!(imports::start, imports::list))
+        .routes(routes!(imports::get))
         .routes(routes!(pages::add, pages::list))
         .routes(routes!(pages::by_url_id))
         .routes(routes!(pages::change, pages::remove))

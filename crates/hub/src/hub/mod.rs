@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod comments;
+pub mod imports;
 mod outbox;
 pub mod pages;
 mod progress;

@@ -7,6 +7,7 @@
 
 pub mod comments;
 pub mod deliveries;
+pub mod imports;
 pub mod notices;
 pub mod pages;
 pub mod sessions;
@@ -21,6 +22,7 @@ pub use deliveries::{
     target_host, AttemptOutcome, Delivery, DeliveryAttempt, DeliveryCounts, DeliveryFilter,
     DeliveryStatus, DueQuery, WebhookStats,
 };
+pub use imports::{ImportProblem, ImportRecord, ImportState};
 pub use notices::Notice;
 pub use pages::{Page, PageChange, PageSeed, PAGES_MAX};
 pub use sessions::SessionRecord;

@@ -24,10 +24,10 @@ pub mod sqlite;
 use crate::ids::TenantId;
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
-    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, IntegrationToken,
-    NewEntry, Notice, Page, PageChange, SecretRetirement, SessionRecord, Subscription, Tenant,
-    TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord, TokenState, UploadBatch,
-    UploadOutcome, WebhookConfig, WebhookStats,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, ImportRecord,
+    IntegrationToken, NewEntry, Notice, Page, PageChange, SecretRetirement, SessionRecord,
+    Subscription, Tenant, TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord, TokenState,
+    UploadBatch, UploadOutcome, WebhookConfig, WebhookStats,
 };
 use std::collections::HashMap;
 
@@ -342,6 +342,10 @@ pub trait StoreReads: Send + Sync + 'static {
         voter: Option<&str>,
         limit: u64,
     ) -> StoreResult<Vec<Vote>>;
+    /// The tenant's imports, newest first, at most `limit`.
+    async fn imports(&self, tenant: &TenantId, limit: u64) -> StoreResult<Vec<ImportRecord>>;
+    /// The tenant's import `id`.
+    async fn import(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ImportRecord>>;
     /// The tenant's pages, oldest first, at most `limit`, with their comments counted.
     async fn pages(&self, tenant: &TenantId, limit: u64) -> StoreResult<Vec<Page>>;
     /// The tenant's page `id`.
@@ -517,6 +521,8 @@ pub trait Store: StoreReads + SessionStore {
         per_address: u64,
         overall: Option<u64>,
     ) -> StoreResult<Vec<IntegrationToken>>;
+    /// Stores (or replaces) an import's record.
+    async fn save_import(&self, record: &ImportRecord) -> StoreResult<()>;
     /// Adds a page ([`StoreError::Conflict`] when its thread has one).
     async fn add_page(&self, page: &Page) -> StoreResult<()>;
     /// Changes a page's title, URL or mark; `false` when the tenant has no such page.

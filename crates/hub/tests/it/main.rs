@@ -27,6 +27,8 @@ macro_rules! backend_suites {
         mod cursor_properties;
         #[path = "suites/hanging_receiver.rs"]
         mod hanging_receiver;
+        #[path = "suites/imports.rs"]
+        mod imports;
         #[path = "suites/integration_api.rs"]
         mod integration_api;
         #[path = "suites/official_sdk.rs"]

@@ -35,6 +35,7 @@ use dialect::{sql, Backend, Row};
 pub(super) mod apply;
 mod comment_reads;
 mod flags;
+mod imports;
 mod listing;
 pub(super) mod outbox;
 pub(super) mod pages;

@@ -7,17 +7,18 @@
 
 use super::dialect::{self, Backend};
 use super::{
-    comment_reads, flags, listing, outbox, pages, rotation, sessions, stats, subscriptions, tenants,
+    comment_reads, flags, imports, listing, outbox, pages, rotation, sessions, stats,
+    subscriptions, tenants,
 };
 use super::{comments, retention, timeline, tokens, webhooks};
 use super::{read_all, read_one, read_rows};
 use crate::ids::TenantId;
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
-    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, IntegrationToken, NewEntry, Notice,
-    Page, PageChange, SecretRetirement, SessionRecord, Subscription, Tenant, TimelineBounds,
-    TimelineEntry, TimelineQuery, TokenRecord, UploadBatch, UploadOutcome, WebhookConfig,
-    WebhookStats,
+    DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, ImportRecord, IntegrationToken,
+    NewEntry, Notice, Page, PageChange, SecretRetirement, SessionRecord, Subscription, Tenant,
+    TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord, UploadBatch, UploadOutcome,
+    WebhookConfig, WebhookStats,
 };
 use crate::store::rows::{
     readable_comments, secret_from_row, session_from_row, subscription_from_row, tenant_from_row,
@@ -131,6 +132,14 @@ impl StoreReads for Backend {
         limit: u64,
     ) -> StoreResult<Vec<Vote>> {
         comment_reads::thread_votes(self, tenant, url_id, voter, limit).await
+    }
+
+    async fn imports(&self, tenant: &TenantId, limit: u64) -> StoreResult<Vec<ImportRecord>> {
+        imports::imports(self, tenant, None, limit).await
+    }
+
+    async fn import(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ImportRecord>> {
+        Ok(imports::imports(self, tenant, Some(id), 1).await?.pop())
     }
 
     async fn pages(&self, tenant: &TenantId, limit: u64) -> StoreResult<Vec<Page>> {
@@ -265,6 +274,10 @@ impl Store for Backend {
 
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
         tenants::create_tenant(self, tenant, wildcard).await
+    }
+
+    async fn save_import(&self, record: &ImportRecord) -> StoreResult<()> {
+        imports::save_import(self, record).await
     }
 
     async fn add_page(&self, page: &Page) -> StoreResult<()> {

@@ -189,3 +189,11 @@ CREATE TABLE IF NOT EXISTS pages (
     created_at  INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS pages_by_thread ON pages (tenant_id, url_id);
+-- Imports (issue 24): one row per file imported; `doc` is the record as JSON.
+CREATE TABLE IF NOT EXISTS imports (
+    id          TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    doc         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS imports_by_tenant ON imports (tenant_id, created_at);

@@ -238,4 +238,52 @@ impl TenantApi<'_> {
         let path = with_query("/api/v1/webhooks/sample-payloads", query);
         self.send(Method::GET, &path, None).await
     }
+
+    // ---------- imports ----------
+
+    /// `POST /api/v1/imports?query` with `file` as the body.
+    pub async fn start_import(&self, query: &str, file: &str) -> Answer {
+        let res = self
+            .hub
+            .client
+            .post(format!(
+                "{}{}",
+                self.hub.base,
+                with_query("/api/v1/imports", query)
+            ))
+            .header("x-api-key", self.key)
+            .body(file.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap())
+    }
+
+    /// `GET /api/v1/imports/{id}`.
+    pub async fn import(&self, id: &str) -> Answer {
+        self.send(Method::GET, &format!("/api/v1/imports/{id}"), None)
+            .await
+    }
+
+    /// `GET /api/v1/imports`.
+    pub async fn imports(&self) -> Answer {
+        self.send(Method::GET, "/api/v1/imports", None).await
+    }
+
+    /// Starts an import and waits for its end; the import's record.
+    pub async fn run_import(&self, query: &str, file: &str) -> Value {
+        let (s, v) = self.start_import(query, file).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        let id = v["import"]["id"].as_str().unwrap().to_owned();
+        for _ in 0..400 {
+            let (s, v) = self.import(&id).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            if v["import"]["state"] != "running" {
+                return v["import"].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("import {id} never ended");
+    }
 }

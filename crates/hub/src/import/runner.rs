@@ -1,0 +1,168 @@
+//! An import's life: the file, spooled to disk as it arrived, is read on a blocking thread by
+//! its format's parser; the comments it yields are stored in batches through the upload path,
+//! and the import's record is stored after each batch, so `GET /api/v1/imports/{id}` shows its
+//! progress from any node. Memory holds one batch and the parser's state, whatever the file's
+//! size.
+
+use super::{Format, Item, Problem};
+use crate::hub::Hub;
+use crate::ids::TenantId;
+use crate::records::{
+    EntryKind, ImportProblem, ImportRecord, ImportState, IntegrationToken, UploadBatch,
+};
+use fastcomments_protocol::{EventType, UploadComment};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Comments stored per transaction.
+pub const BATCH: usize = 500;
+
+fn problem(p: Problem) -> ImportProblem {
+    ImportProblem {
+        line: p.line,
+        column: p.column,
+        message: p.message,
+    }
+}
+
+/// Runs the import of `file` (removed when read) for `record`, to its end.
+pub async fn run(hub: Arc<Hub>, mut record: ImportRecord, format: Format, file: PathBuf) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Item>(4 * BATCH);
+    let parser = tokio::task::spawn_blocking(move || {
+        let read = std::fs::File::open(&file)
+            .map_err(|e| Problem::at((1, 1), format!("cannot open the spooled file: {e}")))
+            .and_then(|f| {
+                let r = std::io::BufReader::with_capacity(256 * 1024, f);
+                format.read(r, &mut |item| tx.blocking_send(item).is_ok())
+            });
+        if let Err(e) = std::fs::remove_file(&file) {
+            tracing::warn!(error = %e, file = %file.display(), "an import's spooled file was left behind");
+        }
+        read
+    });
+    let tenant = record.tenant_id.clone();
+    let token = if record.dry_run {
+        None
+    } else {
+        match hub.import_token(&tenant).await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                record.problem(problem(Problem::at((1, 1), e.reason)));
+                return finish(&hub, record, ImportState::Failed, None).await;
+            }
+        }
+    };
+    let mut batch: Vec<UploadComment> = Vec::with_capacity(BATCH);
+    let mut failed = false;
+    while let Some(item) = rx.recv().await {
+        record.read += 1;
+        match item {
+            Item::Comment(c) => batch.push(*c),
+            Item::Skipped(_) => record.skipped += 1,
+            Item::Problem(p) => record.problem(problem(p)),
+        }
+        if batch.len() >= BATCH
+            && !store(&hub, &mut record, &tenant, token.as_ref(), &mut batch).await
+        {
+            failed = true;
+            break;
+        }
+    }
+    // Dropping the receiver stops the parser at its next record.
+    drop(rx);
+    if !failed && !store(&hub, &mut record, &tenant, token.as_ref(), &mut batch).await {
+        failed = true;
+    }
+    let state = match parser.await {
+        Ok(Ok(())) if !failed => ImportState::Done,
+        Ok(Ok(())) => ImportState::Failed,
+        Ok(Err(p)) => {
+            record.problem(problem(p));
+            ImportState::Failed
+        }
+        Err(e) => {
+            record.problem(problem(Problem::at(
+                (1, 1),
+                format!("the parser stopped: {e}"),
+            )));
+            ImportState::Failed
+        }
+    };
+    finish(&hub, record, state, token).await;
+}
+
+/// Stores one batch and the record after it; `false` when storing failed (noted in the record).
+async fn store(
+    hub: &Hub,
+    record: &mut ImportRecord,
+    tenant: &TenantId,
+    token: Option<&IntegrationToken>,
+    batch: &mut Vec<UploadComment>,
+) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    let comments = std::mem::take(batch);
+    let Some(token) = token else {
+        // A dry run checks and counts; it stores nothing.
+        record.updated_at = hub.now().0;
+        return true;
+    };
+    let sent = comments.len() as u64;
+    let outcome = hub
+        .upload(UploadBatch {
+            tenant_id: tenant.clone(),
+            token: token.clone(),
+            comments,
+            finishes_upload: false,
+        })
+        .await;
+    match outcome {
+        Ok(outcome) => {
+            let count = |kind: EventType| {
+                outcome
+                    .entries
+                    .iter()
+                    .filter(|e| e.kind == EntryKind::Event(kind))
+                    .count() as u64
+            };
+            let created = count(EventType::NewComment);
+            // A waiting reply linked to its parent is an update of a comment not in the batch.
+            let updated = count(EventType::UpdatedComment).min(sent - created.min(sent));
+            record.created += created;
+            record.updated += updated;
+            record.unchanged += sent.saturating_sub(created + updated);
+        }
+        Err(e) => {
+            tracing::warn!(import = %record.id, error = %e, "an import's batch was not stored");
+            record.problem(problem(Problem::at(
+                (0, 0),
+                format!("a batch of {sent} comments was not stored ({e}); run the import again"),
+            )));
+            return false;
+        }
+    }
+    record.updated_at = hub.now().0;
+    if let Err(e) = hub.save_import(record).await {
+        tracing::warn!(import = %record.id, error = %e, "an import's progress was not stored");
+    }
+    true
+}
+
+async fn finish(
+    hub: &Hub,
+    mut record: ImportRecord,
+    state: ImportState,
+    token: Option<IntegrationToken>,
+) {
+    if let Some(token) = token {
+        if let Err(e) = hub.revoke_token(&token).await {
+            tracing::warn!(import = %record.id, error = %e, "an import's token was not revoked");
+        }
+    }
+    record.state = state;
+    record.updated_at = hub.now().0;
+    if let Err(e) = hub.save_import(&record).await {
+        tracing::error!(import = %record.id, error = %e, "an import's end was not stored");
+    }
+}

@@ -1,0 +1,49 @@
+//! Import records, for both backends (compiled once in each: see `portable/mod.rs`).
+
+use super::dialect::{sql, Backend};
+use crate::ids::TenantId;
+use crate::records::ImportRecord;
+use crate::store::StoreResult;
+
+/// Stores (or replaces) an import's record.
+pub(in crate::store) async fn save_import(
+    store: &Backend,
+    record: &ImportRecord,
+) -> StoreResult<()> {
+    let mut tx = store.writes().begin().await?;
+    sqlx::query(&sql(
+        "INSERT INTO imports (id, tenant_id, created_at, doc) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+    ))
+    .bind(&record.id)
+    .bind(record.tenant_id.as_str())
+    .bind(record.created_at)
+    .bind(serde_json::to_string(record)?)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The tenant's imports, newest first, at most `limit`; or the one `id`.
+pub(in crate::store) async fn imports(
+    store: &Backend,
+    tenant: &TenantId,
+    id: Option<&str>,
+    limit: u64,
+) -> StoreResult<Vec<ImportRecord>> {
+    let one = if id.is_some() { " AND id = ?" } else { "" };
+    let text = format!(
+        "SELECT doc FROM imports WHERE tenant_id = ?{one} ORDER BY created_at DESC, id DESC LIMIT ?"
+    );
+    let text = sql(&text);
+    let mut query = sqlx::query_scalar::<_, String>(&text).bind(tenant.as_str());
+    if let Some(id) = id {
+        query = query.bind(id);
+    }
+    let docs = query
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(store.reads())
+        .await?;
+    docs.iter().map(|d| Ok(serde_json::from_str(d)?)).collect()
+}
