@@ -6,6 +6,7 @@ pub mod admin;
 pub mod comment_view;
 pub mod comments;
 pub mod doc;
+pub mod export;
 pub mod imports;
 pub mod integration;
 pub mod ops;
@@ -144,6 +145,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::cancel))
         .routes(routes!(webhooks::retry))
         .routes(routes!(webhooks::send_test))
+        .routes(routes!(export::export))
         .routes(routes!(imports::start, imports::list))
         .routes(routes!(imports::get))
         .routes(routes!(pages::add, pages::list))

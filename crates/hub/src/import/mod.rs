@@ -12,6 +12,7 @@
 //!   in batches, its record kept current).
 
 pub mod disqus;
+pub mod export;
 mod html;
 pub mod jsonl;
 pub mod position;

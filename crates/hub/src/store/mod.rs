@@ -313,6 +313,14 @@ pub trait StoreReads: Send + Sync + 'static {
     ) -> StoreResult<Option<Comment>>;
     /// A thread's comments, oldest first.
     async fn comments_by_url(&self, tenant: &TenantId, url_id: &str) -> StoreResult<Vec<Comment>>;
+    /// The tenant's comments after `(date, id)` (from the first without it), by `(date, id)`,
+    /// at most `limit`: a walk over every comment that costs what it reads.
+    async fn comments_after(
+        &self,
+        tenant: &TenantId,
+        after: Option<(Millis, &str)>,
+        limit: u64,
+    ) -> StoreResult<Vec<Comment>>;
     /// All the tenant's comments by `(date, id)`, `skip` then at most `limit`.
     async fn comments_page(
         &self,

@@ -6,7 +6,7 @@ use crate::ids::TenantId;
 use crate::records::CommentsQuery;
 use crate::store::rows::{readable_comments, vote_from_row};
 use crate::store::StoreResult;
-use fastcomments_protocol::{Comment, Vote};
+use fastcomments_protocol::{Comment, Millis, Vote};
 
 pub(in crate::store) async fn comment(
     store: &Backend,
@@ -132,4 +132,40 @@ pub(in crate::store) async fn count_flagged(
     .fetch_one(store.reads())
     .await?;
     Ok(n.max(0) as u64)
+}
+
+/// The tenant's comments after `(date, id)`, by `(date, id)`, at most `limit` (keyset paging
+/// over `comments_by_date`).
+pub(in crate::store) async fn comments_after(
+    store: &Backend,
+    tenant: &TenantId,
+    after: Option<(Millis, &str)>,
+    limit: u64,
+) -> StoreResult<Vec<Comment>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = match after {
+        None => {
+            sqlx::query(&sql(
+                "SELECT id, doc FROM comments WHERE tenant_id = ? ORDER BY date_ms, id LIMIT ?",
+            ))
+            .bind(tenant.as_str())
+            .bind(limit)
+            .fetch_all(store.reads())
+            .await?
+        }
+        Some((date, id)) => {
+            sqlx::query(&sql(
+                "SELECT id, doc FROM comments WHERE tenant_id = ? \
+                 AND (date_ms > ? OR (date_ms = ? AND id > ?)) ORDER BY date_ms, id LIMIT ?",
+            ))
+            .bind(tenant.as_str())
+            .bind(date.0)
+            .bind(date.0)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(store.reads())
+            .await?
+        }
+    };
+    readable_comments(&rows)
 }

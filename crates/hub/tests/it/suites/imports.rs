@@ -159,3 +159,73 @@ async fn broken_files_dry_runs_and_credentials() {
     let (_, mine) = api.imports().await;
     assert_eq!(mine["imports"].as_array().unwrap().len(), 3);
 }
+
+/// Export as JSON lines, import into an empty tenant, export again: the same comments, threads,
+/// parents, dates, states and counts. Importing the export into its own tenant creates nothing.
+#[tokio::test]
+async fn an_export_imports_back_into_another_tenant_unchanged() {
+    let hub = TestHub::start(BACKEND).await;
+    let a = hub.tenant("Alpha").await;
+    let b = hub.tenant("Beta").await;
+    let api = hub.api(&a.key);
+    api.run_import("format=disqus", DISQUS).await;
+    let top = hub.comment(&a, "api-thread", "Made through the API").await;
+    let top_id = top["_id"].as_str().unwrap();
+    let (s, v) = api
+        .create_comment(json!({"urlId": "api-thread", "commenterName": "R", "comment": "A reply", "parentId": top_id, "meta": {"k": [1, 2]}}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = api.vote(top_id, json!({"direction": 1, "userId": "u1"})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = api.update_comment(top_id, json!({"isSpam": true})).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let export = |key: String| {
+        let hub = &hub;
+        async move {
+            let res = hub
+                .client
+                .get(format!("{}/api/v1/export?format=jsonl", hub.base))
+                .header("x-api-key", key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+            res.text().await.unwrap()
+        }
+    };
+    let first = export(a.key.clone()).await;
+    assert_eq!(first.lines().count(), 5, "{first}");
+    let done = hub.api(&b.key).run_import("format=jsonl", &first).await;
+    assert_eq!((&done["state"], &done["created"]), (&json!("done"), &json!(5)), "{done}");
+    let second = export(b.key.clone()).await;
+
+    // The same comments, compared by source id, hub ids and tenants aside.
+    let by_source = |text: &str| -> std::collections::BTreeMap<String, Value> {
+        text.lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                let o = v.as_object_mut().unwrap();
+                o.remove("_id");
+                (o["externalId"].as_str().unwrap().to_owned(), v)
+            })
+            .collect()
+    };
+    assert_eq!(by_source(&first), by_source(&second));
+    let (_, v) = hub.api(&b.key).comments("urlId=api-thread").await;
+    let list = v["comments"].as_array().unwrap();
+    let (parent, reply) = (&list[0], &list[1]);
+    assert_eq!(reply["parentId"], parent["id"], "{v}");
+    assert_eq!((&parent["isSpam"], &parent["votes"]), (&json!(true), &json!(1)), "{v}");
+    assert_ne!(parent["id"], json!(top_id), "a new tenant's own ids");
+
+    // Into its own tenant again: nothing new.
+    let again = api.run_import("format=jsonl", &first).await;
+    assert_eq!((&again["state"], &again["created"]), (&json!("done"), &json!(0)), "{again}");
+    let (_, v) = api.comments("").await;
+    assert_eq!(v["comments"].as_array().unwrap().len(), 5);
+    // Another tenant's key exports its own tenant only; a domain's secret may not export.
+    let (s, v) = hub.call(reqwest::Method::GET, "/api/v1/export?format=wxr", Some(&a.key), None).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
+}

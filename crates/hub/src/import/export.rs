@@ -1,0 +1,116 @@
+//! Export: the whole tenant as JSON lines, one comment a line in the upload shape, which an
+//! import reads back (issue 24 §2). Read from the store in keyset pages as the body is written,
+//! so memory holds one page whatever the tenant's size.
+//!
+//! Each line is the stored comment with what a round trip needs: `_id` (importing into the same
+//! tenant upserts on it), `externalId` (the site's id, else the hub id: importing into another
+//! tenant keys on it), `externalParentId` (the parent's such id: a reply links to its parent
+//! in the new tenant), and no `parentId` or `tenantId` (hub ids of this tenant).
+
+use crate::hub::Hub;
+use crate::ids::TenantId;
+use bytes::Bytes;
+use fastcomments_protocol::{Comment, Millis};
+use serde_json::Value;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// Comments read per page.
+pub const PAGE: u64 = 1000;
+
+/// The source id a comment is exported under: the site's, else the hub's.
+fn source_id(c: &Comment) -> String {
+    c.external_id.clone().unwrap_or_else(|| c.id.clone())
+}
+
+/// One comment as an export line (with its new-line).
+pub fn line(c: &Comment, parent_source: Option<String>) -> Result<String, serde_json::Error> {
+    let mut v = serde_json::to_value(c)?;
+    if let Value::Object(o) = &mut v {
+        o.remove("parentId");
+        o.remove("tenantId");
+        o.insert("externalId".into(), Value::String(source_id(c)));
+        o.insert(
+            "externalParentId".into(),
+            parent_source.map_or(Value::Null, Value::String),
+        );
+    }
+    let mut text = serde_json::to_string(&v)?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// The source id of `c`'s parent, as its export line names it.
+async fn parent_source(hub: &Hub, tenant: &TenantId, c: &Comment) -> Option<String> {
+    if let Some(ext) = &c.external_parent_id {
+        return Some(ext.clone());
+    }
+    let parent = c.parent_id.as_deref()?;
+    match hub.reads().comment(tenant, parent).await {
+        Ok(Some(p)) => Some(source_id(&p)),
+        // A parent gone (deleted) or unreadable: its hub id still names it.
+        _ => Some(parent.to_owned()),
+    }
+}
+
+/// The body of an export: its lines as they are read.
+pub struct Lines(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl futures_core::Stream for Lines {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// Starts writing `tenant`'s export; its lines come out of the answer as they are read. A store
+/// failure midway ends the body with an error, so the client sees a broken download, not a
+/// short one that looks whole.
+pub fn jsonl(hub: Arc<Hub>, tenant: TenantId) -> Lines {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut after: Option<(Millis, String)> = None;
+        loop {
+            let page = hub
+                .reads()
+                .comments_after(
+                    &tenant,
+                    after.as_ref().map(|(d, id)| (*d, id.as_str())),
+                    PAGE,
+                )
+                .await;
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "an export stopped: the store failed");
+                    let _ = tx
+                        .send(Err(std::io::Error::other("the store failed")))
+                        .await;
+                    return;
+                }
+            };
+            let Some(last) = page.last() else { return };
+            after = Some((last.date, last.id.clone()));
+            let mut chunk = String::new();
+            for c in &page {
+                let parent = parent_source(&hub, &tenant, c).await;
+                match line(c, parent) {
+                    Ok(l) => chunk.push_str(&l),
+                    Err(e) => {
+                        let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                        return;
+                    }
+                }
+            }
+            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                return; // The client went away.
+            }
+            if (page.len() as u64) < PAGE {
+                return;
+            }
+        }
+    });
+    Lines(rx)
+}
