@@ -6,6 +6,7 @@
 //! - `webhooks listen`: a verifying webhook receiver for local development.
 
 mod sync;
+mod transfer;
 mod webhooks;
 
 use anyhow::{Context, Result};
@@ -39,6 +40,10 @@ enum Cmd {
         #[command(subcommand)]
         command: WebhooksCmd,
     },
+    /// Import a Disqus export, a WordPress export (WXR) or JSON lines into a running hub.
+    Import(transfer::ImportArgs),
+    /// Export a tenant's comments from a running hub as JSON lines.
+    Export(transfer::ExportArgs),
     /// Manage tenants directly in the data directory (no running hub needed).
     Tenant {
         #[command(subcommand)]
@@ -454,6 +459,8 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Serve(args) => serve(args).await,
         Cmd::Sync(args) => sync::run(args).await,
+        Cmd::Import(args) => transfer::import(args).await,
+        Cmd::Export(args) => transfer::export(args).await,
         Cmd::Webhooks {
             command: WebhooksCmd::Listen(args),
         } => webhooks::listen(args).await,

@@ -67,6 +67,8 @@ fn all_help() -> String {
         vec!["sync", "--help"],
         vec!["webhooks", "listen", "--help"],
         vec!["tenant", "create", "--help"],
+        vec!["import", "--help"],
+        vec!["export", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
             .args(&args)
@@ -81,7 +83,7 @@ fn all_help() -> String {
 #[test]
 fn every_flag_the_docs_name_exists() {
     let help = all_help();
-    // Flags of other programs the documents run: cargo's, and tools/serve-on-postgres's.
+    // Flags of other programs the documents run: cargo's, curl's, and tools/serve-on-postgres's.
     let tool = std::fs::read_to_string(workspace().join("tools/serve-on-postgres")).unwrap();
     let cargo = [
         "--release",
@@ -90,6 +92,7 @@ fn every_flag_the_docs_name_exists() {
         "--help",
         "--bench",
         "--no-run",
+        "--data-binary",
     ];
     let mut missing = Vec::new();
     for (name, text) in documents() {

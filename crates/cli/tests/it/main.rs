@@ -16,6 +16,7 @@ mod steps_1_to_4;
 mod sync_edge_cases;
 mod sync_hub_bugs;
 mod sync_restart;
+mod transfer;
 mod user_errors;
 mod webhook_kill;
 mod webhooks_listen;

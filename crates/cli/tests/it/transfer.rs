@@ -1,0 +1,133 @@
+//! `fastcomments import` and `fastcomments export` against a running `serve`: a WordPress
+//! export in, counts and problems printed, JSON lines out, and the hub's refusals said plainly.
+
+use crate::serve_support;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+use tokio::process::Command;
+
+const ADMIN: &str = "transfer-admin";
+
+const WXR: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
+<rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/">
+<channel>
+  <item>
+    <title>Hello</title><link>https://blog.example/hello/</link><wp:post_id>12</wp:post_id>
+    <wp:comment><wp:comment_id>1</wp:comment_id><wp:comment_author>Ana</wp:comment_author>
+      <wp:comment_date_gmt>2024-05-01 12:00:00</wp:comment_date_gmt><wp:comment_content>First</wp:comment_content>
+      <wp:comment_approved>1</wp:comment_approved></wp:comment>
+    <wp:comment><wp:comment_id>2</wp:comment_id><wp:comment_author>Bo</wp:comment_author>
+      <wp:comment_date_gmt>2024-05-01 12:05:00</wp:comment_date_gmt><wp:comment_content>Reply</wp:comment_content>
+      <wp:comment_approved>1</wp:comment_approved><wp:comment_parent>1</wp:comment_parent></wp:comment>
+    <wp:comment><wp:comment_id>3</wp:comment_id><wp:comment_author>Other</wp:comment_author>
+      <wp:comment_content>ping</wp:comment_content><wp:comment_type>pingback</wp:comment_type></wp:comment>
+  </item>
+</channel>
+</rss>"#;
+
+async fn fastcomments(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+        .args(args)
+        .env_remove("FASTCOMMENTS_HUB")
+        .env_remove("FASTCOMMENTS_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+        .wait_with_output();
+    tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("the command ends")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_wordpress_export_goes_in_and_json_lines_come_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_child, url) = serve_support::spawn_hub(
+        Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data),
+        ADMIN,
+        "error",
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let key = serve_support::create_tenant(&http, &url, ADMIN, "Blog", &["blog.example"]).await;
+    let file = dir.path().join("export.xml");
+    std::fs::write(&file, WXR).unwrap();
+    let file = file.to_str().unwrap();
+
+    let out = fastcomments(&["import", "--hub", &url, "--api-key", &key, file]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("done: 3 read, 2 created, 0 updated, 0 unchanged, 1 skipped, 0 problems"),
+        "{stdout}"
+    );
+
+    let exported = dir.path().join("comments.jsonl");
+    let out = fastcomments(&[
+        "export",
+        "--hub",
+        &url,
+        "--api-key",
+        &key,
+        "-o",
+        exported.to_str().unwrap(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&exported).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (&lines[1]["externalId"], &lines[1]["externalParentId"]),
+        (&serde_json::json!("2"), &serde_json::json!("1"))
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 comments written"));
+
+    // The same file again through a dry run: checked, nothing stored; a wrong key: said.
+    let out = fastcomments(&[
+        "import",
+        "--hub",
+        &url,
+        "--api-key",
+        &key,
+        "--dry-run",
+        file,
+    ])
+    .await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("done: 3 read, 0 created"));
+    let out = fastcomments(&["import", "--hub", &url, "--api-key", "wrong", file]).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("401") && stderr.contains("unauthorized"),
+        "{stderr}"
+    );
+    let out = fastcomments(&[
+        "import",
+        "--hub",
+        &url,
+        "--api-key",
+        &key,
+        "/no/such/file.xml",
+    ])
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open /no/such/file.xml"));
+}
