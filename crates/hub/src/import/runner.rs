@@ -1,6 +1,6 @@
 //! An import's life: the file, spooled to disk as it arrived, is read on a blocking thread by
 //! its format's parser; the comments it yields are stored in batches through the upload path,
-//! and the import's record is stored after each batch, so `GET /api/v1/imports/{id}` shows its
+//! and the import's record is stored at most every second as batches are stored, so `GET /api/v1/imports/{id}` shows its
 //! progress from any node. Memory holds one batch and the parser's state, whatever the file's
 //! size.
 
@@ -15,7 +15,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Comments stored per transaction.
-pub const BATCH: usize = 500;
+pub const BATCH: usize = 1000;
+
+/// How often an import's progress is stored while it runs (each store is a commit of its own).
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn problem(p: Problem) -> ImportProblem {
     ImportProblem {
@@ -142,9 +145,12 @@ async fn store(
             return false;
         }
     }
-    record.updated_at = hub.now().0;
-    if let Err(e) = hub.save_import(record).await {
-        tracing::warn!(import = %record.id, error = %e, "an import's progress was not stored");
+    let now = hub.now().0;
+    if now - record.updated_at >= PROGRESS_EVERY.as_millis() as i64 {
+        record.updated_at = now;
+        if let Err(e) = hub.save_import(record).await {
+            tracing::warn!(import = %record.id, error = %e, "an import's progress was not stored");
+        }
     }
     true
 }
