@@ -2,7 +2,8 @@
 //! made with its first comment (`ensure_pages`, inside the writing transaction), read with its
 //! comments counted, made and changed through the API.
 
-use super::dialect::{sql, Backend, Conn, Row};
+use super::dialect::{sql, Backend, Conn, Db, Row, MAX_PARAMS};
+use sqlx::QueryBuilder;
 use crate::ids::TenantId;
 use crate::records::{Page, PageChange, PageSeed};
 use crate::store::{StoreError, StoreResult};
@@ -36,26 +37,28 @@ fn page_from_row(row: &Row) -> StoreResult<Page> {
     })
 }
 
-/// Makes the page of each thread in `seeds` that has none, inside the caller's transaction.
+/// Makes the page of each thread in `seeds` that has none, inside the caller's transaction: one
+/// statement for many threads (an upload batch may start hundreds).
 pub(in crate::store) async fn ensure_pages(
     tx: &mut Conn,
     tenant: &TenantId,
     seeds: &[PageSeed<'_>],
     now: Millis,
 ) -> StoreResult<()> {
-    for seed in seeds {
-        sqlx::query(&sql(
-            "INSERT INTO pages (id, tenant_id, url_id, url, title, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, url_id) DO NOTHING",
-        ))
-        .bind(crate::ids::object_id())
-        .bind(tenant.as_str())
-        .bind(seed.url_id)
-        .bind(seed.url)
-        .bind(seed.title)
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await?;
+    const PER_ROW: usize = 6;
+    for chunk in seeds.chunks(MAX_PARAMS / PER_ROW) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("INSERT INTO pages (id, tenant_id, url_id, url, title, created_at) ");
+        qb.push_values(chunk, |mut b, seed| {
+            b.push_bind(crate::ids::object_id())
+                .push_bind(tenant.as_str())
+                .push_bind(seed.url_id)
+                .push_bind(seed.url)
+                .push_bind(seed.title)
+                .push_bind(now.0);
+        });
+        qb.push(" ON CONFLICT (tenant_id, url_id) DO NOTHING");
+        qb.build().execute(&mut *tx).await?;
     }
     Ok(())
 }
