@@ -29,7 +29,11 @@ fn generate(path: &std::path::Path, n: usize) -> u64 {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create the export"));
     let threads = (n / 20).max(1);
     writeln!(f, r#"<?xml version="1.0" encoding="utf-8"?>"#).ok();
-    writeln!(f, r#"<disqus xmlns="http://disqus.com" xmlns:dsq="http://disqus.com/disqus-internals">"#).ok();
+    writeln!(
+        f,
+        r#"<disqus xmlns="http://disqus.com" xmlns:dsq="http://disqus.com/disqus-internals">"#
+    )
+    .ok();
     for t in 0..threads {
         writeln!(
             f,
@@ -82,7 +86,10 @@ async fn start_hub(store: &[&str]) -> (Child, String) {
         .await
         .expect("read the hub's stdout")
         .expect("the hub prints its address");
-    (child, line.rsplit(' ').next().unwrap_or_default().to_owned())
+    (
+        child,
+        line.rsplit(' ').next().unwrap_or_default().to_owned(),
+    )
 }
 
 /// The peak resident memory of process `pid`, in MiB.
@@ -90,9 +97,11 @@ fn peak_rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
         })
         .map_or(0.0, |kib| kib / 1024.0)
 }
@@ -124,7 +133,10 @@ async fn round(store: &[&str], file: &std::path::Path, n: usize) -> (f64, f64, f
         .json()
         .await
         .expect("a JSON answer");
-    let id = started["import"]["id"].as_str().expect("an import id").to_owned();
+    let id = started["import"]["id"]
+        .as_str()
+        .expect("an import id")
+        .to_owned();
     let done = loop {
         let v: Value = http
             .get(format!("{url}/api/v1/imports/{id}"))
@@ -179,7 +191,10 @@ async fn main() {
     for r in 0..rounds {
         let data = dir.path().join(format!("sqlite-{r}"));
         let sqlite = ["--data-dir", data.to_str().expect("a UTF-8 path")];
-        let pg_url = cluster.database(&format!("import_{r}")).await.expect("a database");
+        let pg_url = cluster
+            .database(&format!("import_{r}"))
+            .await
+            .expect("a database");
         let pg = ["--database-url", pg_url.as_str()];
         for (i, store) in [&sqlite[..], &pg[..]].into_iter().enumerate() {
             let got = round(store, &file, n).await;

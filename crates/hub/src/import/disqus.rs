@@ -6,6 +6,7 @@
 //! comment again; its parent is named the same way, so a reply linked before its parent waits
 //! for it.
 
+use super::xml::given;
 use super::xml::{attr, Step, Walker};
 use super::{html, Item, Problem};
 use fastcomments_protocol::{Millis, UploadComment};
@@ -95,14 +96,6 @@ pub fn read(r: impl BufRead, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), P
     }
 }
 
-fn given(fields: &HashMap<String, String>, key: &str) -> Option<String> {
-    fields
-        .get(key)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-}
-
 fn flag(fields: &HashMap<String, String>, key: &str) -> bool {
     given(fields, key).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
@@ -181,10 +174,7 @@ fn post(record: &Record, threads: &HashMap<String, Thread>) -> Item {
         extra,
         ..UploadComment::default()
     };
-    match crate::rules::validate_upload(&comment) {
-        Ok(()) => Item::Comment(Box::new(comment)),
-        Err(why) => Item::Problem(Problem::at(record.at, why)),
-    }
+    Item::checked(comment, record.at)
 }
 
 #[cfg(test)]

@@ -24,10 +24,7 @@ pub fn read(r: impl BufRead, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), P
             continue;
         }
         let item = match serde_json::from_str::<UploadComment>(text) {
-            Ok(c) => match crate::rules::validate_upload(&c) {
-                Ok(()) => Item::Comment(Box::new(c)),
-                Err(why) => Item::Problem(Problem::at(at, why)),
-            },
+            Ok(c) => Item::checked(c, at),
             Err(e) => Item::Problem(Problem::at(
                 (at.0, e.column() as u64),
                 format!("not a comment of the upload shape: {e}"),

@@ -118,3 +118,13 @@ pub enum Item {
     /// A record that cannot be stored; the import goes on past it.
     Problem(Problem),
 }
+
+impl Item {
+    /// `comment` when an upload may store it, else the reason as a problem at `at`.
+    pub fn checked(comment: UploadComment, at: (u64, u64)) -> Item {
+        match crate::rules::validate_upload(&comment) {
+            Ok(()) => Item::Comment(Box::new(comment)),
+            Err(why) => Item::Problem(Problem::at(at, why)),
+        }
+    }
+}

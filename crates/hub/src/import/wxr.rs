@@ -4,6 +4,7 @@
 //! the plugin recognise it and not upload it again. Pingbacks and trackbacks are left out and
 //! counted. What it keeps, field by field, is in docs/imports.md.
 
+use super::xml::given;
 use super::xml::{Step, Walker};
 use super::{html, Item, Problem};
 use fastcomments_protocol::{Millis, UploadComment};
@@ -53,14 +54,6 @@ pub fn read(r: impl BufRead, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), P
             }
         }
     }
-}
-
-fn given(fields: &HashMap<String, String>, key: &str) -> Option<String> {
-    fields
-        .get(key)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
 }
 
 /// A WordPress id as the plugin writes it in `meta`: a number when it is one.
@@ -127,10 +120,7 @@ fn comment_of(item: &HashMap<String, String>, f: &HashMap<String, String>, at: (
         extra,
         ..UploadComment::default()
     };
-    match crate::rules::validate_upload(&comment) {
-        Ok(()) => Item::Comment(Box::new(comment)),
-        Err(why) => Item::Problem(Problem::at(at, why)),
-    }
+    Item::checked(comment, at)
 }
 
 #[cfg(test)]

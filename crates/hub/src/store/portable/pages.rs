@@ -3,11 +3,11 @@
 //! comments counted, made and changed through the API.
 
 use super::dialect::{sql, Backend, Conn, Db, Row, MAX_PARAMS};
-use sqlx::QueryBuilder;
 use crate::ids::TenantId;
 use crate::records::{Page, PageChange, PageSeed};
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::Millis;
+use sqlx::QueryBuilder;
 use sqlx::Row as _;
 
 /// A page with its comments counted (both counts read the `comments_by_thread` index).
