@@ -31,6 +31,9 @@ mod timeline;
 mod tokens;
 mod upload;
 mod webhooks;
+/// The claim's SQL, for the bench that prints its plan (`crates/cli/benches/nodes_delivery.rs`).
+#[doc(hidden)]
+pub use webhooks::CLAIM_SQL;
 
 // The queries both backends run alike: one source, compiled here against this backend's
 // `dialect` (and in the other backend against its own; see `portable/mod.rs`).
