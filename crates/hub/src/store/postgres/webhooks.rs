@@ -22,10 +22,13 @@ use fastcomments_protocol::Millis;
 /// misjudge). The (host, subscription) pairs with a ready delivery are walked with one index
 /// seek each (a recursive row-wise MIN, PostgreSQL having no skip scan), so a subscription at
 /// its in-flight limit costs one seek; each pair gives at most `per_host`, then each host keeps
-/// its first `per_host`. Only then are rows locked, `SKIP LOCKED`, in due order up to the
-/// limit, and their conditions checked again on the locked row: a claim locks only what it
-/// hands out, so claims running at once (on any node) hand out each due delivery once between
-/// them, and what one of them skipped is left to the next claim, never lost.
+/// its first `per_host`. Only then are rows locked, one primary-key lookup each, `SKIP
+/// LOCKED`, in due order until the limit, and their conditions checked again on the locked
+/// row: a claim locks only what it hands out, so claims running at once (on any node) hand out
+/// each due delivery once between them, and what one of them skipped is left to the next
+/// claim, never lost. The lookups are a `LATERAL` whose row lock keeps it from being flattened
+/// into a join (on a freshly filled outbox the planner made that a loop over every ready row);
+/// the update takes its rows by an array of ids, an index lookup whatever the statistics say.
 #[doc(hidden)]
 pub const CLAIM_SQL: &str = "WITH RECURSIVE pairs(h, s) AS ( \
        (SELECT target_host, subscription_id FROM webhook_deliveries \
@@ -44,18 +47,19 @@ pub const CLAIM_SQL: &str = "WITH RECURSIVE pairs(h, s) AS ( \
            AND e.id <> ALL($2) AND e.tenant_id <> ALL($3) \
          ORDER BY e.next_attempt_at, e.position LIMIT $4) c \
        WHERE pairs.h <> ALL($5) AND pairs.s <> ALL($9)), \
-     ranked AS ( \
-       SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
-           (PARTITION BY h ORDER BY next_attempt_at, position) AS n FROM picked) r \
-       WHERE n <= $4), \
      due AS ( \
-       SELECT w.id FROM webhook_deliveries w WHERE w.id IN (SELECT id FROM ranked) \
-         AND w.ready AND w.status IN ('queued', 'retrying') \
-         AND w.next_attempt_at <= $1 AND (w.lease_until IS NULL OR w.lease_until <= $1) \
-       ORDER BY w.next_attempt_at, w.position LIMIT $6 \
-       FOR UPDATE OF w SKIP LOCKED) \
+       SELECT l.id FROM ( \
+         SELECT id, next_attempt_at, position FROM (SELECT id, next_attempt_at, position, ROW_NUMBER() OVER \
+             (PARTITION BY h ORDER BY next_attempt_at, position) AS n FROM picked) ranked \
+         WHERE n <= $4 ORDER BY next_attempt_at, position) r \
+       CROSS JOIN LATERAL ( \
+         SELECT w.id FROM webhook_deliveries w WHERE w.id = r.id \
+           AND w.ready AND w.status IN ('queued', 'retrying') \
+           AND w.next_attempt_at <= $1 AND (w.lease_until IS NULL OR w.lease_until <= $1) \
+         FOR UPDATE SKIP LOCKED) l \
+       LIMIT $6) \
      UPDATE webhook_deliveries w SET claimed_by = $7, lease_until = $1 + $8 \
-     FROM due WHERE w.id = due.id RETURNING w.*";
+     WHERE w.id = ANY(ARRAY(SELECT id FROM due)) RETURNING w.*";
 
 /// Claims due deliveries for this node ([`CLAIM_SQL`]): pending, due, ready (per-comment
 /// order holds across nodes: the next delivery of a stream becomes ready only when the
