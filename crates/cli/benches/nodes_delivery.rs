@@ -101,9 +101,8 @@ fn bind_claim<'q>(
 }
 
 /// The claim's plan (`EXPLAIN (ANALYZE, BUFFERS)`, rolled back so nothing stays claimed) and
-/// its median time over 30 calls, each rolled back, through one connection's prepared
-/// statement as the hub runs it (PostgreSQL switches such a statement to its generic plan
-/// after five calls).
+/// its median time over 30 calls, each rolled back, planned with its values at each call as
+/// the hub runs it (planning included).
 async fn explain_claim(database: &str, when: &str, per_host: usize) {
     let pool = match sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
@@ -151,7 +150,7 @@ async fn explain_claim(database: &str, when: &str, per_host: usize) {
         };
         let started = Instant::now();
         if let Ok(r) = bind_claim(
-            sqlx::query(fastcomments_hub::store::postgres::CLAIM_SQL),
+            sqlx::query(fastcomments_hub::store::postgres::CLAIM_SQL).persistent(false),
             per_host,
         )
         .fetch_all(&mut *tx)
