@@ -3,7 +3,14 @@
 //! limit?
 //!
 //! `cargo bench -p fastcomments --bench nodes_delivery [-- --deliveries 20000 --nodes 1,3
-//! --per-host 32 --pg-setting shared_preload_libraries=pg_stat_statements]`
+//! --per-host 32 --pg-setting shared_preload_libraries=pg_stat_statements --explain
+//! --sqlite]`
+//!
+//! `--explain` (issue 23) prints, in each PostgreSQL round, the claim's plan
+//! (`EXPLAIN (ANALYZE, BUFFERS)`, rolled back) and its time per call, on the empty outbox and
+//! again right after it was filled, before PostgreSQL's statistics catch up: the plan should
+//! be the same both times. `--sqlite` adds a round of one SQLite hub to each round, the same
+//! work on the other backend, as a baseline run alongside.
 //!
 //! Each round: a fresh database on a durable PostgreSQL (`testkit`, fsync on), one `serve`
 //! process fills the outbox with `--deliveries` comment creations while the receiver holds
@@ -71,6 +78,97 @@ async fn receiver() -> Receiver {
         let _ = axum::serve(listener, app).await;
     });
     Receiver { url, open, seen }
+}
+
+/// The claim's parameters as a dispatcher of `per_host` sends them (nothing in flight).
+fn bind_claim<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    per_host: usize,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let none: Vec<String> = Vec::new();
+    q.bind(now)
+        .bind(none.clone())
+        .bind(none.clone())
+        .bind(per_host as i64)
+        .bind(none.clone())
+        .bind(2 * per_host as i64)
+        .bind("bench-explain")
+        .bind(60_000i64)
+        .bind(none)
+}
+
+/// The claim's plan (`EXPLAIN (ANALYZE, BUFFERS)`, rolled back so nothing stays claimed) and
+/// its median time over 30 calls, each rolled back, planned with its values at each call as
+/// the hub runs it (planning included).
+async fn explain_claim(database: &str, when: &str, per_host: usize) {
+    let pool = match sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(database)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("  explain: cannot connect: {e}");
+            return;
+        }
+    };
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE status IN ('queued', 'retrying')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap_or(-1);
+    let explain = format!(
+        "EXPLAIN (ANALYZE, BUFFERS) {}",
+        fastcomments_hub::store::postgres::CLAIM_SQL
+    );
+    let Ok(mut tx) = pool.begin().await else {
+        return;
+    };
+    match bind_claim(sqlx::query(&explain), per_host)
+        .fetch_all(&mut *tx)
+        .await
+    {
+        Ok(lines) => {
+            println!("claim plan, {when} ({pending} pending):");
+            for l in lines {
+                let line: String = sqlx::Row::try_get(&l, 0).unwrap_or_default();
+                println!("    {line}");
+            }
+        }
+        Err(e) => eprintln!("  explain failed: {e}"),
+    }
+    let _ = tx.rollback().await;
+    let mut times = Vec::new();
+    let mut rows = 0;
+    for _ in 0..30 {
+        let Ok(mut tx) = pool.begin().await else {
+            return;
+        };
+        let started = Instant::now();
+        if let Ok(r) = bind_claim(
+            sqlx::query(fastcomments_hub::store::postgres::CLAIM_SQL).persistent(false),
+            per_host,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        {
+            rows = r.len();
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        let _ = tx.rollback().await;
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "claim time, {when}: median {:.2} ms, max {:.2} ms over {} calls, {rows} rows each",
+        times[times.len() / 2],
+        times[times.len() - 1],
+        times.len()
+    );
+    pool.close().await;
 }
 
 async fn start_node(database: &str, per_host: usize) -> (Child, String) {
@@ -178,13 +276,14 @@ async fn print_pending(http: &reqwest::Client, base: &str, key: &str) {
 
 /// One round: deliveries per second with `nodes` nodes.
 async fn round(
-    cluster: &testkit::PgCluster,
-    name: &str,
+    database: &str,
     nodes: usize,
     deliveries: usize,
     per_host: usize,
+    explain: bool,
 ) -> f64 {
-    let database = cluster.database(name).await.expect("a database");
+    let database = database.to_owned();
+    let explain = explain && database.starts_with("postgres");
     let rx = receiver().await;
     let (first, base) = start_node(&database, per_host).await;
     let mut children = vec![first];
@@ -208,6 +307,9 @@ async fn round(
         .await
         .expect("configure the webhook");
     assert!(res.status().is_success());
+    if explain {
+        explain_claim(&database, "empty outbox", per_host).await;
+    }
     // Fill the outbox, 16 writers at a time.
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writers: Vec<_> = (0..16)
@@ -233,6 +335,9 @@ async fn round(
         .collect();
     for w in writers {
         w.await.expect("writer");
+    }
+    if explain {
+        explain_claim(&database, "just filled", per_host).await;
     }
     for _ in 1..nodes {
         children.push(start_node(&database, per_host).await.0);
@@ -268,7 +373,9 @@ async fn round(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let rate = deliveries as f64 / started.elapsed().as_secs_f64();
-    print_statement_costs(&database);
+    if database.starts_with("postgres") {
+        print_statement_costs(&database);
+    }
     for mut c in children {
         let _ = c.kill().await;
     }
@@ -300,19 +407,26 @@ async fn main() {
     })
     .await
     .expect("start PostgreSQL (apt-get install -y postgresql)");
+    let explain = args.iter().any(|a| a == "--explain");
+    let sqlite = args.iter().any(|a| a == "--sqlite");
+    let dir = tempfile::tempdir().expect("a directory for the SQLite rounds");
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
+    let mut sqlite_rates = Vec::new();
     for r in 0..rounds {
         for (i, &nodes) in counts.iter().enumerate() {
-            let rate = round(
-                &cluster,
-                &format!("nodes_{r}_{nodes}"),
-                nodes,
-                deliveries,
-                per_host,
-            )
-            .await;
+            let database = cluster
+                .database(&format!("nodes_{r}_{nodes}"))
+                .await
+                .expect("a database");
+            let rate = round(&database, nodes, deliveries, per_host, explain).await;
             println!("round {r}: {nodes} node(s): {rate:.0} deliveries/s");
             rates[i].push(rate);
+        }
+        if sqlite {
+            let database = format!("sqlite://{}", dir.path().join(format!("r{r}.db")).display());
+            let rate = round(&database, 1, deliveries, per_host, false).await;
+            println!("round {r}: 1 SQLite hub: {rate:.0} deliveries/s");
+            sqlite_rates.push(rate);
         }
     }
     let median = |v: &[f64]| {
@@ -320,6 +434,13 @@ async fn main() {
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
     };
+    if !sqlite_rates.is_empty() {
+        let m = median(&sqlite_rates);
+        println!(
+            "1 SQLite hub: median {m:.0} deliveries/s; 1 PostgreSQL node {:.2}x of it",
+            median(&rates[0]) / m
+        );
+    }
     let baseline = median(&rates[0]);
     for (i, &nodes) in counts.iter().enumerate() {
         let m = median(&rates[i]);

@@ -88,6 +88,11 @@ pub struct Delivery {
     pub body: String,
     /// Life stage.
     pub status: DeliveryStatus,
+    /// The head of its stream (its comment's deliveries to its subscription, or to the
+    /// configurations): no earlier delivery of the comment in the stream is waiting (queued,
+    /// retrying or paused). Only a ready delivery is claimed; ending it (sent, failed for good,
+    /// cancelled) makes the next one ready in the same transaction. Meaningful while waiting.
+    pub ready: bool,
     /// Attempts made.
     pub attempts: i64,
     /// Attempt limit; 0 means the hub's default.

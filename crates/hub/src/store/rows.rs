@@ -154,6 +154,7 @@ pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
         body: row.text("body")?,
         status: DeliveryStatus::parse(&status)
             .ok_or_else(|| StoreError::database(format!("unknown delivery status {status:?}")))?,
+        ready: row.flag("ready")?,
         attempts: row.int("attempts")?,
         max_attempts: row.int("max_attempts")?,
         next_attempt_at: row.int("next_attempt_at")?,

@@ -62,6 +62,8 @@ mod migrations;
 mod openapi;
 /// Several nodes on one PostgreSQL database tell each other what they committed.
 mod pg_notices;
+/// Outboxes stored before the `ready` column get their streams' heads.
+mod ready_backfill;
 /// Several hubs over one SQLite file, one serving at a time.
 mod several_nodes;
 /// What every `Store` backend promises, per backend.

@@ -16,6 +16,7 @@ pub mod dispatch;
 pub mod fixtures;
 pub mod isolation;
 pub mod operations;
+pub mod ready;
 pub mod sessions;
 pub mod timeline;
 pub mod tokens;
@@ -83,6 +84,11 @@ macro_rules! tests {
                 dispatch::per_host_limits_and_skips,
                 dispatch::released_claims_are_due_again_at_once,
                 dispatch::order_holds_across_cancel_and_manual_retry,
+                ready::the_head_of_a_stream_is_ready_and_the_next_is_not,
+                ready::ending_the_head_makes_the_next_ready_at_once,
+                ready::streams_of_one_comment_are_independent,
+                ready::a_retried_delivery_keeps_its_stream_in_order,
+                ready::a_paused_stream_resumes_in_order,
                 admin_listing::tenants_are_listed_by_name,
                 admin_listing::deliveries_are_filtered_paged_and_counted,
                 admin_listing::retry_failed_since_requeues_only_recent_failures,

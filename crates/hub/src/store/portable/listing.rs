@@ -1,7 +1,8 @@
 //! The admin pages' reads and bulk retry, for both backends (compiled once in each: see
 //! `portable/mod.rs`).
 
-use super::dialect::{announce, sql, Backend, Db, END_CLAIM};
+use super::dialect::{announce, lock_streams, sql, Backend, Db, END_CLAIM};
+use super::outbox::settle_heads;
 use crate::ids::TenantId;
 use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, Notice};
 use crate::store::rows::delivery_from_row;
@@ -111,23 +112,39 @@ pub(in crate::store) async fn retry_failed_since(
     extra_attempts: i64,
 ) -> StoreResult<u64> {
     let mut tx = store.writes().begin().await?;
+    // The streams of what will be retried are locked first (on PostgreSQL), as for one retry.
+    let failed: Vec<String> = sqlx::query_scalar(&sql(
+        "SELECT id FROM webhook_deliveries WHERE tenant_id = ? AND status = 'failed' AND updated_at >= ?",
+    ))
+    .bind(tenant.as_str())
+    .bind(since.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    if failed.is_empty() {
+        return Ok(0);
+    }
+    let failed: Vec<&str> = failed.iter().map(String::as_str).collect();
+    lock_streams(&mut tx, &failed).await?;
     let text = format!(
         "UPDATE webhook_deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ?, \
          max_attempts = attempts + ?, {END_CLAIM} \
-         WHERE tenant_id = ? AND status = 'failed' AND updated_at >= ?"
+         WHERE tenant_id = ? AND status = 'failed' AND updated_at >= ? RETURNING id"
     );
-    let done = sqlx::query(&sql(&text))
+    let retried: Vec<String> = sqlx::query_scalar(&sql(&text))
         .bind(now.0)
         .bind(now.0)
         .bind(extra_attempts)
         .bind(tenant.as_str())
         .bind(since.0)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-    if done.rows_affected() > 0 {
+    if !retried.is_empty() {
+        // Each is its stream's head again when it is the earliest waiting one.
+        let ids: Vec<&str> = retried.iter().map(String::as_str).collect();
+        settle_heads(&mut tx, &ids).await?;
         // Other nodes' dispatchers wake on it, as after a single retry.
         announce(&mut tx, &Notice::Deliveries).await?;
     }
     tx.commit().await?;
-    Ok(done.rows_affected())
+    Ok(retried.len() as u64)
 }

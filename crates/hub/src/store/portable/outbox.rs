@@ -1,9 +1,26 @@
 //! The webhook outbox's portable part, for both backends (compiled once in each: see
-//! `portable/mod.rs`): configurations, deliveries queued in the change's transaction, the
-//! delivery log's reads, cancel and retry. Claims and attempt records differ per backend
-//! (their `webhooks.rs`).
+//! `portable/mod.rs`): configurations, deliveries queued in the change's transaction, each
+//! stream's ready head, the delivery log's reads, cancel and retry. Claims and attempt records
+//! differ per backend (their `webhooks.rs`).
+//!
+//! **Ready heads.** A comment's deliveries to one subscription (or to the per-domain
+//! configurations, which count as one) form a stream, sent in position order. The delivery at
+//! the least position among the stream's waiting ones (queued, retrying or paused) is its head
+//! and carries `ready`; the others do not. So a claim reads ready rows through one partial index
+//! and checks no order at all: what it costs does not depend on how full the outbox is or on
+//! the planner's statistics. Every write that changes which deliveries of a stream wait keeps
+//! the flag in the same transaction: queuing sets it (ready iff nothing of the stream waits),
+//! ending a delivery (sent, failed for good, cancelled) and retrying one by hand call
+//! [`settle_heads`]. Pausing and enabling a subscription change no head: a paused delivery
+//! keeps its place, so the stream resumes in order. Pruning removes only ended deliveries.
+//! On PostgreSQL the writers of one stream first lock its unfinished rows
+//! (`lock_streams`, `lock_new_streams` of the dialect), so two of them never decide the head
+//! from snapshots that miss each other's change.
 
-use super::dialect::{announce, sql, Backend, Conn, Db, END_CLAIM, GREATEST, MAX_PARAMS};
+use super::dialect::{
+    announce, lock_new_streams, lock_streams, sql, Backend, Conn, Db, END_CLAIM, GREATEST,
+    MAX_PARAMS,
+};
 use super::{read_all, read_one};
 use crate::ids::TenantId;
 use crate::records::{
@@ -63,13 +80,37 @@ pub(in crate::store) async fn enqueue_webhooks(
     now: Millis,
 ) -> StoreResult<Enqueued> {
     let (rows, unmatched) = rules::webhooks::plan_deliveries(tenant, targets, changes, imported)?;
-    let per_row = 19;
-    for chunk in rows.chunks(MAX_PARAMS / per_row) {
+    if rows.is_empty() {
+        return Ok(Enqueued {
+            deliveries: 0,
+            unmatched,
+        });
+    }
+    // Which rows start their stream here: the first of each (comment, subscription), and its
+    // twins at the same position (one change matching two configurations). They are ready
+    // when nothing of the stream waits; a later one of this call waits behind them.
+    let mut firsts: std::collections::HashMap<(&str, &str), i64> = Default::default();
+    let heads: Vec<bool> = rows
+        .iter()
+        .map(|d| {
+            let first = *firsts
+                .entry((d.comment.id.as_str(), d.subscription_id.as_str()))
+                .or_insert(d.position);
+            first == d.position
+        })
+        .collect();
+    let streams: Vec<(&str, &str)> = firsts.keys().copied().collect();
+    lock_new_streams(conn, tenant, &streams).await?;
+    let per_row = 22;
+    for (chunk, heads) in rows
+        .chunks(MAX_PARAMS / per_row)
+        .zip(heads.chunks(MAX_PARAMS / per_row))
+    {
         let mut qb: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, subscription_id, url, target_host, method, \
-             legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at) ",
+             legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at, ready) ",
         );
-        qb.push_values(chunk.iter(), |mut b, d| {
+        qb.push_values(chunk.iter().zip(heads), |mut b, (d, head)| {
             b.push_bind(d.id.as_str())
                 .push_bind(tenant.as_str())
                 .push_bind(d.comment.id.as_str())
@@ -89,16 +130,58 @@ pub(in crate::store) async fn enqueue_webhooks(
                 .push_bind(now.0)
                 .push_bind(now.0)
                 .push_bind(now.0);
+            if *head {
+                b.push(format!(
+                    "NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.{WAITING} AND o.tenant_id = "
+                ));
+                b.push_bind_unseparated(tenant.as_str())
+                    .push_unseparated(" AND o.comment_id = ")
+                    .push_bind_unseparated(d.comment.id.as_str())
+                    .push_unseparated(" AND o.subscription_id = ")
+                    .push_bind_unseparated(d.subscription_id.as_str())
+                    .push_unseparated(")");
+            } else {
+                b.push_bind(false);
+            }
         });
         qb.build().execute(&mut *conn).await?;
     }
-    if !rows.is_empty() {
-        announce(conn, &Notice::Deliveries).await?;
-    }
+    announce(conn, &Notice::Deliveries).await?;
     Ok(Enqueued {
         deliveries: rows.len(),
         unmatched,
     })
+}
+
+/// A delivery still waiting in its stream (a paused one keeps its place).
+pub(in crate::store) const WAITING: &str = "status IN ('queued', 'retrying', 'paused')";
+
+/// Whether a waiting delivery `s` is its stream's head: none of the stream waits at an
+/// earlier position. One probe of `webhook_deliveries_by_comment` per delivery.
+const IS_HEAD: &str = "s.position = (SELECT MIN(m.position) FROM webhook_deliveries m \
+     WHERE m.tenant_id = s.tenant_id AND m.comment_id = s.comment_id \
+     AND m.subscription_id = s.subscription_id AND m.status IN ('queued', 'retrying', 'paused'))";
+
+/// Makes the streams of the deliveries `ids` right again after a write that changed which of
+/// them wait (ended ones, retried ones): each stream's head is ready, its other waiting
+/// deliveries are not. In the caller's transaction, after the change; on PostgreSQL after
+/// [`lock_streams`] of the same ids, before the change. Touches only rows whose flag changes.
+pub(in crate::store) async fn settle_heads(conn: &mut Conn, ids: &[&str]) -> StoreResult<()> {
+    for chunk in ids.chunks(MAX_PARAMS) {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
+            "UPDATE webhook_deliveries SET ready = NOT ready WHERE id IN (SELECT s.id \
+             FROM webhook_deliveries k JOIN webhook_deliveries s ON s.tenant_id = k.tenant_id \
+             AND s.comment_id = k.comment_id AND s.subscription_id = k.subscription_id \
+             WHERE s.{WAITING} AND s.ready <> ({IS_HEAD}) AND k.id IN ("
+        ));
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        qb.push("))");
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 pub(in crate::store) async fn webhook_configs(
@@ -195,6 +278,7 @@ async fn change_delivery(
     wrong_state: &str,
 ) -> StoreResult<Delivery> {
     let mut tx = store.writes().begin().await?;
+    lock_streams(&mut tx, &[id]).await?;
     let text = sql(text);
     let mut q = sqlx::query(&text).bind(now.0);
     if let Some(n) = extra {
@@ -206,7 +290,15 @@ async fn change_delivery(
         .fetch_optional(&mut *tx)
         .await?;
     match row.as_ref().map(delivery_from_row).transpose()? {
-        Some(d) => {
+        Some(_) => {
+            // Cancelled, it hands its stream on; retried, it is the head again if it is the
+            // earliest waiting one (and a later one, not yet sent, waits for it again).
+            settle_heads(&mut tx, &[id]).await?;
+            let row = sqlx::query(&sql("SELECT * FROM webhook_deliveries WHERE id = ?"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let d = delivery_from_row(&row)?;
             if d.status.is_pending() {
                 // Other nodes' dispatchers wake on it.
                 announce(&mut tx, &Notice::Deliveries).await?;

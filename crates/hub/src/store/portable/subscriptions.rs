@@ -104,7 +104,8 @@ pub(in crate::store) async fn delete_subscription(
     .await?;
     let removed = row.as_ref().map(subscription_from_row).transpose()?;
     if removed.is_some() {
-        // Nobody wants them any more; their log stays.
+        // Nobody wants them any more; their log stays. Every waiting delivery of its streams
+        // ends here, so no head is left to settle.
         let text = format!(
             "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ?, {END_CLAIM} \
              WHERE subscription_id = ? AND status IN ('queued', 'retrying', 'paused')"
@@ -153,7 +154,8 @@ async fn set_enabled_in(
     let Some(sub) = row.as_ref().map(subscription_from_row).transpose()? else {
         return Ok(None);
     };
-    // Paused deliveries keep their attempts and positions: enabled, they go out in order.
+    // Paused deliveries keep their attempts, positions and `ready` (a paused one still waits
+    // in its stream, see `outbox.rs`): enabled, each stream's head goes first, in order.
     let text = if enabled {
         "UPDATE webhook_deliveries SET status = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END, \
          next_attempt_at = ?, updated_at = ? WHERE subscription_id = ? AND status = 'paused'"

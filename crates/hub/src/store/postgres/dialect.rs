@@ -84,6 +84,58 @@ pub(super) async fn read_comment(
     load_comment(conn, tenant, id, lock).await
 }
 
+/// Locks the unfinished deliveries of the streams (tenant, comment, subscription) of the
+/// deliveries `ids`, before a write ends or retries some of them and settles their heads.
+/// Under READ COMMITTED two such writes (or one and a queuing) would each decide the head
+/// from a snapshot without the other's change, and a stream could be left with no ready
+/// delivery (or two). The lock makes the later one wait and read the committed state. The
+/// rows are locked in one order (stream, position, id) by every writer, so they never wait on
+/// each other in a circle; failed and cancelled rows are locked too, as a retry makes them
+/// wait again. The claim takes its rows with `SKIP LOCKED` and never waits here.
+pub(super) async fn lock_streams(conn: &mut Conn, ids: &[&str]) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "SELECT 1 FROM webhook_deliveries s WHERE (s.tenant_id, s.comment_id, s.subscription_id) IN \
+         (SELECT k.tenant_id, k.comment_id, k.subscription_id FROM webhook_deliveries k WHERE k.id = ANY($1)) \
+         AND s.status <> 'succeeded' \
+         ORDER BY s.tenant_id, s.comment_id, s.subscription_id, s.position, s.id FOR NO KEY UPDATE OF s",
+    )
+    .bind(ids)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks (shared) the unfinished deliveries of the tenant's streams `(comment, subscription)`
+/// before deliveries are queued in them, for the reason and in the order of [`lock_streams`]:
+/// a queuing that waited for a write ending the stream's head then sees the head ended and
+/// queues a ready delivery. Queuings of one tenant do not race each other (the tenant's
+/// clock row orders them).
+pub(super) async fn lock_new_streams(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    streams: &[(&str, &str)],
+) -> StoreResult<()> {
+    if streams.is_empty() {
+        return Ok(());
+    }
+    let comments: Vec<&str> = streams.iter().map(|s| s.0).collect();
+    let subscriptions: Vec<&str> = streams.iter().map(|s| s.1).collect();
+    sqlx::query(
+        "SELECT 1 FROM webhook_deliveries WHERE tenant_id = $1 \
+         AND (comment_id, subscription_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[])) \
+         AND status <> 'succeeded' ORDER BY comment_id, subscription_id, position, id FOR SHARE",
+    )
+    .bind(tenant.as_str())
+    .bind(&comments)
+    .bind(&subscriptions)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Writes one changed comment.
 pub(super) async fn save_comment(conn: &mut Conn, c: &Comment) -> StoreResult<()> {
     upsert_comments(conn, &[c]).await

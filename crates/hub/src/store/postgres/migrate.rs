@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (6, "comment flags", include_str!("0006_comment_flags.sql")),
     (7, "pages", include_str!("0007_pages.sql")),
+    (8, "ready heads", include_str!("0008_ready_heads.sql")),
     (9, "imports", include_str!("0009_imports.sql")),
 ];
 

@@ -17,7 +17,7 @@
 //! nodes starting together apply each once.
 
 use super::*;
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::Connection;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -31,6 +31,9 @@ mod timeline;
 mod tokens;
 mod upload;
 mod webhooks;
+/// The claim's SQL, for the bench that prints its plan (`crates/cli/benches/nodes_delivery.rs`).
+#[doc(hidden)]
+pub use webhooks::CLAIM_SQL;
 
 // The queries both backends run alike: one source, compiled here against this backend's
 // `dialect` (and in the other backend against its own; see `portable/mod.rs`).
@@ -88,11 +91,18 @@ impl PostgresStore {
                 let _ = first.close().await;
             }
         }
+        // No JIT: every statement of the hub is a short one, and a plan whose estimate crosses
+        // the JIT's threshold on a large outbox or timeline spends 100 ms and more compiling
+        // what runs in a few (the claim did, before it was planned with its values).
+        let options = url
+            .parse::<PgConnectOptions>()
+            .map_err(|e| cannot(e.to_string()))?
+            .options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(|e| cannot(e.to_string()))?;
         migrate::run(&pool).await?;

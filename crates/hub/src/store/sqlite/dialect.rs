@@ -64,6 +64,21 @@ pub(super) async fn announce(_conn: &mut Conn, _notice: &Notice) -> StoreResult<
     Ok(())
 }
 
+/// Nothing to lock before a stream's head is decided: the one writer runs transactions one
+/// at a time, so every decision sees every committed change (see PostgreSQL's).
+pub(super) async fn lock_streams(_conn: &mut Conn, _ids: &[&str]) -> StoreResult<()> {
+    Ok(())
+}
+
+/// As [`lock_streams`], for streams deliveries are about to be queued in.
+pub(super) async fn lock_new_streams(
+    _conn: &mut Conn,
+    _tenant: &TenantId,
+    _streams: &[(&str, &str)],
+) -> StoreResult<()> {
+    Ok(())
+}
+
 /// A comment of the tenant. Nothing to lock (`_lock`): the one writer runs transactions one
 /// at a time.
 pub(super) async fn read_comment(

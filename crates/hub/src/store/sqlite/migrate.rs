@@ -66,8 +66,24 @@ pub(super) async fn run_repairs(pool: &SqlitePool) -> StoreResult<()> {
         .await?;
         mark(pool, "pages-for-existing-threads").await?;
     }
+    if !ran(pool, "ready-stream-heads").await? {
+        // Deliveries queued before the `ready` column (all 0) get it: the head of each
+        // comment's stream is ready. The same statement again after a crash before `mark`
+        // finds nothing left to change.
+        sqlx::query(BACKFILL_READY).execute(pool).await?;
+        mark(pool, "ready-stream-heads").await?;
+    }
     Ok(())
 }
+
+/// Sets `ready` on every stream's head and clears it on the rest of its waiting deliveries,
+/// over the whole outbox: the one-time backfill of a database made before the column (the
+/// same statement as PostgreSQL's migration 8).
+const BACKFILL_READY: &str =
+    "UPDATE webhook_deliveries SET ready = NOT ready WHERE id IN (SELECT s.id FROM webhook_deliveries s \
+     WHERE s.status IN ('queued', 'retrying', 'paused') AND s.ready <> (s.position = (SELECT MIN(m.position) \
+     FROM webhook_deliveries m WHERE m.tenant_id = s.tenant_id AND m.comment_id = s.comment_id \
+     AND m.subscription_id = s.subscription_id AND m.status IN ('queued', 'retrying', 'paused'))))";
 
 /// Whether the repair `name` ran on this database.
 async fn ran(pool: &SqlitePool, name: &str) -> StoreResult<bool> {

@@ -188,19 +188,29 @@ impl SqliteStore {
         )
         .execute(&writer)
         .await?;
-        // After the columns exist in old databases too: the outbox query walks pending
-        // deliveries by (host, subscription) through it. It replaces the per-host index of
-        // earlier versions, whose prefix it has.
+        add_column_if_missing(
+            &writer,
+            "webhook_deliveries",
+            "ready",
+            "INTEGER NOT NULL DEFAULT 0",
+        )
+        .await?;
+        // After the columns exist in old databases too: the claim walks the ready deliveries
+        // (each stream's head) by (host, subscription) through it, and reads nothing else. It
+        // replaces the index over every pending delivery of earlier versions (and that one the
+        // per-host index before it), whose columns it has.
         sqlx::query(
-            "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_target ON webhook_deliveries \
+            "CREATE INDEX IF NOT EXISTS webhook_deliveries_ready ON webhook_deliveries \
              (target_host, subscription_id, next_attempt_at, position) \
-             WHERE status IN ('queued', 'retrying')",
+             WHERE ready AND status IN ('queued', 'retrying')",
         )
         .execute(&writer)
         .await?;
-        sqlx::query("DROP INDEX IF EXISTS webhook_deliveries_by_host")
-            .execute(&writer)
-            .await?;
+        for old in ["webhook_deliveries_by_host", "webhook_deliveries_by_target"] {
+            sqlx::query(&format!("DROP INDEX IF EXISTS {old}"))
+                .execute(&writer)
+                .await?;
+        }
         sqlx::raw_sql(include_str!("schema_triggers.sql"))
             .execute(&writer)
             .await?;

@@ -109,7 +109,8 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     next_attempt_at  INTEGER NOT NULL,
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
-    last_error       TEXT
+    last_error       TEXT,
+    ready            INTEGER NOT NULL DEFAULT 0  -- 1: the head of its comment's stream (see migrate.rs)
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE status IN ('queued', 'retrying');

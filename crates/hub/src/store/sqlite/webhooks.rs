@@ -1,4 +1,4 @@
-//! The webhook outbox on SQLite: claiming due deliveries and recording attempts (without
+//! The webhook outbox on SQLite: claiming due, ready deliveries and recording attempts (without
 //! their own fsync). The portable part (configurations, queuing, the log's reads, cancel and
 //! retry) is `portable/outbox.rs`.
 
@@ -63,6 +63,12 @@ pub(super) async fn record_attempts_in(
         );
         qb.build().execute(&mut *tx).await?;
     }
+    // A sent or finally failed delivery hands its stream to the next one.
+    let ids: Vec<&str> = outcomes
+        .iter()
+        .map(|o| o.attempt.delivery_id.as_str())
+        .collect();
+    super::portable::outbox::settle_heads(&mut tx, &ids).await?;
     super::subscriptions::note_health(&mut tx, outcomes).await?;
     tx.commit().await?;
     Ok(())
@@ -72,14 +78,16 @@ pub(super) async fn due_deliveries(
     store: &SqliteStore,
     q: &DueQuery<'_>,
 ) -> StoreResult<Vec<Delivery>> {
-    // The pending (host, subscription) pairs are walked with a few index seeks each (a
-    // recursive MIN over `webhook_deliveries_by_target`), and each pair not left out gives its
-    // first `per_host` due deliveries; then each host keeps its first `per_host` of those. A
-    // pair with thousands due costs no more than one with a few, and a subscription at its
-    // in-flight limit costs one seek, not a walk over its backlog (a hanging receiver's
-    // thousands of queued deliveries made every claim 14x slower when they were skipped row
-    // by row). What comes out is claimed (`lease_until`) in the same statement.
-    const PENDING: &str = "status IN ('queued', 'retrying')";
+    // Only ready deliveries (each stream's head, see `portable/outbox.rs`) are read, all
+    // through `webhook_deliveries_ready`, and no order is checked here. The (host,
+    // subscription) pairs with a ready delivery are walked with a few index seeks each (a
+    // recursive MIN), and each pair not left out gives its first `per_host` due deliveries;
+    // then each host keeps its first `per_host` of those. A pair with thousands due costs no
+    // more than one with a few, and a subscription at its in-flight limit costs one seek, not
+    // a walk over its backlog (a hanging receiver's thousands of queued deliveries made every
+    // claim 14x slower when they were skipped row by row). What comes out is claimed
+    // (`lease_until`) in the same statement; the one writer runs claims one at a time.
+    const PENDING: &str = "ready AND status IN ('queued', 'retrying')";
     let mut qb: QueryBuilder<Sqlite> =
         QueryBuilder::new("UPDATE webhook_deliveries SET lease_until = ");
     qb.push_bind(q.now.0 + q.lease_ms);
@@ -109,10 +117,7 @@ pub(super) async fn due_deliveries(
     qb.push_bind(q.now.0);
     qb.push(" AND (e.lease_until IS NULL OR e.lease_until <= ");
     qb.push_bind(q.now.0);
-    qb.push(
-        ") AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f WHERE f.tenant_id = e.tenant_id \
-           AND f.comment_id = e.comment_id AND f.subscription_id = e.subscription_id AND f.position < e.position AND f.status IN ('queued', 'retrying'))",
-    );
+    qb.push(")");
     // In-flight ids are at most the dispatcher's concurrency, full hosts and tenants fewer.
     let not_in = |qb: &mut QueryBuilder<Sqlite>, column: &str, values: &[String]| {
         if !values.is_empty() {
