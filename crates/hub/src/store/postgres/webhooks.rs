@@ -23,9 +23,9 @@ use fastcomments_protocol::Millis;
 /// seek each (a recursive row-wise MIN, PostgreSQL having no skip scan), so a subscription at
 /// its in-flight limit costs one seek; each pair gives at most `per_host`, then each host keeps
 /// its first `per_host` (a pair's candidates are ordered by the ready index's own columns, the
-/// first two fixed: only that index gives the order, so the planner never takes them from
-/// `webhook_deliveries_due` filtered pair by pair, a walk over every host's due rows). Only
-/// then are rows locked, one primary-key lookup each, `SKIP
+/// first two fixed by the pair). No other index serves these conditions (the one over every
+/// pending `next_attempt_at`, which the planner used pair by pair on a freshly filled outbox,
+/// a walk over every host's due rows, is gone since migration 8). Only then are rows locked, one primary-key lookup each, `SKIP
 /// LOCKED`, in due order until the limit, and their conditions checked again on the locked
 /// row: a claim locks only what it hands out, so claims running at once (on any node) hand out
 /// each due delivery once between them, and what one of them skipped is left to the next
