@@ -64,6 +64,11 @@ async fn check(store: &dyn Store) {
         .collect();
     due.sort();
     assert_eq!(due, ["d2", "d4"]);
+    // The heads are claimed now: due again when their lease ends.
+    assert_eq!(
+        store.next_due_at(Millis(10)).await.unwrap(),
+        Some(Millis(60_010))
+    );
 }
 
 /// PostgreSQL: migration 8 over deliveries stored before it.
@@ -78,10 +83,13 @@ async fn postgres_migration_marks_the_heads_of_stored_streams() {
         .unwrap();
     // As a hub from before migration 8 left it.
     let mut script = String::from(
-        "DROP INDEX webhook_deliveries_ready; ALTER TABLE webhook_deliveries DROP COLUMN ready; \
+        "DROP INDEX webhook_deliveries_ready; DROP INDEX webhook_deliveries_next_due; \
+         ALTER TABLE webhook_deliveries DROP COLUMN ready; \
          CREATE INDEX webhook_deliveries_by_target ON webhook_deliveries \
          (target_host, subscription_id, next_attempt_at, position) WHERE status IN ('queued', 'retrying'); \
-         DELETE FROM _sqlx_migrations WHERE version = 8;",
+         CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) \
+         WHERE status IN ('queued', 'retrying'); \
+         DELETE FROM _sqlx_migrations WHERE version IN (8, 10);",
     );
     for (id, comment, sub, position, status) in ROWS {
         script.push_str(&insert(id, comment, sub, *position, status));
@@ -103,7 +111,10 @@ async fn sqlite_repair_marks_the_heads_of_stored_streams() {
         // As a hub from before the column left it (SQLite drops a column only without indexes
         // on it).
         let mut script = String::from(
-            "DROP INDEX webhook_deliveries_ready; ALTER TABLE webhook_deliveries DROP COLUMN ready; \
+            "DROP INDEX webhook_deliveries_ready; DROP INDEX webhook_deliveries_next_due; \
+             ALTER TABLE webhook_deliveries DROP COLUMN ready; \
+             CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) \
+             WHERE status IN ('queued', 'retrying'); \
              DELETE FROM schema_migrations WHERE name = 'ready-stream-heads';",
         );
         for (id, comment, sub, position, status) in ROWS {

@@ -215,10 +215,13 @@ pub(in crate::store) async fn next_due_at(
     store: &Backend,
     after: Millis,
 ) -> StoreResult<Option<Millis>> {
-    // A claimed delivery is due again when its claim ends (if nobody records it first).
+    // A claimed delivery is due again when its claim ends (if nobody records it first). Only
+    // ready ones count: the others are claimed after a write that makes them ready, which wakes
+    // the dispatcher. The expression is `webhook_deliveries_next_due`'s: its first entry past
+    // `after`, not a walk over the outbox.
     let text = format!(
         "SELECT MIN({GREATEST}(next_attempt_at, COALESCE(lease_until, 0))) FROM webhook_deliveries \
-         WHERE status IN ('queued', 'retrying') AND {GREATEST}(next_attempt_at, COALESCE(lease_until, 0)) > ?"
+         WHERE ready AND status IN ('queued', 'retrying') AND {GREATEST}(next_attempt_at, COALESCE(lease_until, 0)) > ?"
     );
     let next: Option<i64> = sqlx::query_scalar(&sql(&text))
         .bind(after.0)

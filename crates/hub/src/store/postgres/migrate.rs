@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "pages", include_str!("0007_pages.sql")),
     (8, "ready heads", include_str!("0008_ready_heads.sql")),
     (9, "imports", include_str!("0009_imports.sql")),
+    (10, "next due index", include_str!("0010_next_due.sql")),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

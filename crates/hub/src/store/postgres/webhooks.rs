@@ -22,7 +22,10 @@ use fastcomments_protocol::Millis;
 /// misjudge). The (host, subscription) pairs with a ready delivery are walked with one index
 /// seek each (a recursive row-wise MIN, PostgreSQL having no skip scan), so a subscription at
 /// its in-flight limit costs one seek; each pair gives at most `per_host`, then each host keeps
-/// its first `per_host`. Only then are rows locked, one primary-key lookup each, `SKIP
+/// its first `per_host` (a pair's candidates are ordered by the ready index's own columns, the
+/// first two fixed by the pair). No other index serves these conditions (the one over every
+/// pending `next_attempt_at`, which the planner used pair by pair on a freshly filled outbox,
+/// a walk over every host's due rows, is gone since migration 8). Only then are rows locked, one primary-key lookup each, `SKIP
 /// LOCKED`, in due order until the limit, and their conditions checked again on the locked
 /// row: a claim locks only what it hands out, so claims running at once (on any node) hand out
 /// each due delivery once between them, and what one of them skipped is left to the next
@@ -45,7 +48,7 @@ pub const CLAIM_SQL: &str = "WITH RECURSIVE pairs(h, s) AS ( \
            AND e.ready AND e.status IN ('queued', 'retrying') \
            AND e.next_attempt_at <= $1 AND (e.lease_until IS NULL OR e.lease_until <= $1) \
            AND e.id <> ALL($2) AND e.tenant_id <> ALL($3) \
-         ORDER BY e.next_attempt_at, e.position LIMIT $4) c \
+         ORDER BY e.target_host, e.subscription_id, e.next_attempt_at, e.position LIMIT $4) c \
        WHERE pairs.h <> ALL($5) AND pairs.s <> ALL($9)), \
      due AS ( \
        SELECT l.id FROM ( \

@@ -206,7 +206,20 @@ impl SqliteStore {
         )
         .execute(&writer)
         .await?;
-        for old in ["webhook_deliveries_by_host", "webhook_deliveries_by_target"] {
+        // When the next ready delivery is due (`next_due_at`): the first entry of this index.
+        // It replaces the index over every pending delivery's `next_attempt_at`.
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS webhook_deliveries_next_due ON webhook_deliveries \
+             (MAX(next_attempt_at, COALESCE(lease_until, 0))) \
+             WHERE ready AND status IN ('queued', 'retrying')",
+        )
+        .execute(&writer)
+        .await?;
+        for old in [
+            "webhook_deliveries_by_host",
+            "webhook_deliveries_by_target",
+            "webhook_deliveries_due",
+        ] {
             sqlx::query(&format!("DROP INDEX IF EXISTS {old}"))
                 .execute(&writer)
                 .await?;

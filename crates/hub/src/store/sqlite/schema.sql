@@ -112,8 +112,6 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     last_error       TEXT,
     ready            INTEGER NOT NULL DEFAULT 0  -- 1: the head of its comment's stream (see migrate.rs)
 );
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
-    WHERE status IN ('queued', 'retrying');
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_comment ON webhook_deliveries (tenant_id, comment_id, position);
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, created_at);
 CREATE TABLE IF NOT EXISTS webhook_attempts (

@@ -132,7 +132,8 @@ pub(super) async fn due_deliveries(
     not_in(&mut qb, "e.id", q.exclude);
     let skip_tenants: Vec<String> = q.skip_tenants.iter().map(TenantId::to_string).collect();
     not_in(&mut qb, "e.tenant_id", &skip_tenants);
-    qb.push(" ORDER BY e.next_attempt_at, e.position LIMIT ");
+    // In the ready index's own order (the first two columns fixed), which only it gives.
+    qb.push(" ORDER BY e.target_host, e.subscription_id, e.next_attempt_at, e.position LIMIT ");
     let per_host = i64::try_from(q.per_host).unwrap_or(i64::MAX);
     qb.push_bind(per_host);
     qb.push(") WHERE pairs.h IS NOT NULL");
