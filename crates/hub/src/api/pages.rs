@@ -10,7 +10,7 @@ use crate::extract::{AppState, JsonBody, QueryParams};
 use crate::hub::access::TenantAuth;
 use crate::hub::pages::NewPage;
 use crate::records::{Page, PageChange, PAGES_MAX};
-use crate::rules::MAX_SHORT_FIELD;
+use crate::rules;
 use axum::extract::{Path, State};
 use axum::Json;
 use fastcomments_protocol::{lenient, Millis, Status};
@@ -48,22 +48,13 @@ impl From<Page> for PageOut {
     }
 }
 
-fn check_text(name: &str, v: &str) -> ApiResult<()> {
-    if v.len() > MAX_SHORT_FIELD {
-        return Err(ApiError::invalid_body(format!(
-            "{name} is longer than {MAX_SHORT_FIELD} bytes"
-        )));
-    }
-    Ok(())
-}
-
 /// A non-empty thread id, trimmed.
 fn thread(url_id: &str) -> ApiResult<String> {
     let url_id = url_id.trim();
     if url_id.is_empty() {
         return Err(ApiError::invalid_body("urlId must not be empty"));
     }
-    check_text("urlId", url_id)?;
+    rules::check_short("urlId", url_id).map_err(ApiError::invalid_body)?;
     Ok(url_id.to_owned())
 }
 
@@ -119,7 +110,7 @@ pub async fn add(
     auth.require_all_domains("pages")?;
     let url_id = thread(&input.url_id)?;
     for (name, v) in [("url", &input.url), ("title", &input.title)] {
-        check_text(name, v.as_deref().unwrap_or_default())?;
+        rules::check_opt(name, v).map_err(ApiError::invalid_body)?;
     }
     let _ = (
         input.accessible_by_group_ids,
@@ -252,7 +243,7 @@ pub async fn change(
     let _ = input.accessible_by_group_ids;
     let url_id = input.url_id.as_deref().map(thread).transpose()?;
     for (name, v) in [("url", &input.url), ("title", &input.title)] {
-        check_text(name, v.as_deref().unwrap_or_default())?;
+        rules::check_opt(name, v).map_err(ApiError::invalid_body)?;
     }
     let change = PageChange {
         title: input.title,

@@ -2,7 +2,7 @@
 //! /votes/{id}`) and the hosted API's, as its official SDKs call them (`POST /votes?commentId=
 //! &direction=up|down&userId=|anonUserId=`, `GET /votes?urlId=`, `GET /votes/for-user`).
 
-use super::comments::comment_in_scope;
+use super::comments::{comment_in_scope, given};
 use super::doc::TenantErrors;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppState, JsonBody, QueryParams};
@@ -150,10 +150,6 @@ pub struct CastOut {
     is_verified: bool,
 }
 
-fn given(v: Option<String>) -> Option<String> {
-    v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
 /// `POST /api/v1/votes?commentId=&direction=up|down[&userId=|&anonUserId=]`.
 #[utoipa::path(
     post,
@@ -183,8 +179,8 @@ pub async fn cast_vote(
         &auth,
         q.comment_id,
         direction,
-        given(q.user_id),
-        given(q.anon_user_id),
+        given(&q.user_id).map(str::to_owned),
+        given(&q.anon_user_id).map(str::to_owned),
     )
     .await?;
     Ok(Json(CastOut {
@@ -324,8 +320,8 @@ pub async fn votes_for_user(
     auth: TenantAuth,
     QueryParams(q): QueryParams<ThreadVotesQuery>,
 ) -> ApiResult<Json<ThreadVotesOut>> {
-    let user_id = given(q.user_id);
-    let anon_user_id = given(q.anon_user_id);
+    let user_id = given(&q.user_id).map(str::to_owned);
+    let anon_user_id = given(&q.anon_user_id).map(str::to_owned);
     let key = voter_key(user_id.as_deref(), anon_user_id.as_deref())
         .ok_or_else(|| ApiError::invalid_query("give userId or anonUserId"))?;
     thread_votes(&hub, &auth, &q.url_id, Some(&key)).await

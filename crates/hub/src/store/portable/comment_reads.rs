@@ -142,30 +142,16 @@ pub(in crate::store) async fn comments_after(
     after: Option<(Millis, &str)>,
     limit: u64,
 ) -> StoreResult<Vec<Comment>> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = match after {
-        None => {
-            sqlx::query(&sql(
-                "SELECT id, doc FROM comments WHERE tenant_id = ? ORDER BY date_ms, id LIMIT ?",
-            ))
-            .bind(tenant.as_str())
-            .bind(limit)
-            .fetch_all(store.reads())
-            .await?
-        }
-        Some((date, id)) => {
-            sqlx::query(&sql(
-                "SELECT id, doc FROM comments WHERE tenant_id = ? \
-                 AND (date_ms > ? OR (date_ms = ? AND id > ?)) ORDER BY date_ms, id LIMIT ?",
-            ))
-            .bind(tenant.as_str())
-            .bind(date.0)
-            .bind(date.0)
-            .bind(id)
-            .bind(limit)
-            .fetch_all(store.reads())
-            .await?
-        }
-    };
+    // From the first comment on: before every instant a comment can have.
+    let (date, id) = after.unwrap_or((Millis(i64::MIN), ""));
+    let rows = sqlx::query(&sql("SELECT id, doc FROM comments WHERE tenant_id = ? \
+         AND (date_ms > ? OR (date_ms = ? AND id > ?)) ORDER BY date_ms, id LIMIT ?"))
+    .bind(tenant.as_str())
+    .bind(date.0)
+    .bind(date.0)
+    .bind(id)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(store.reads())
+    .await?;
     readable_comments(&rows)
 }
