@@ -105,6 +105,18 @@ impl SmallDisk {
         Ok(file.metadata()?.len())
     }
 
+    /// Fills the disk, then gives back `bytes` of it (rounded to whole pages by the kernel):
+    /// room for a few writes and no more, so a run of writes meets a full disk part way.
+    pub fn fill_leaving(&self, bytes: u64) -> Result<u64, SmallDiskError> {
+        let full = self.fill()?;
+        let left = full.saturating_sub(bytes);
+        File::options()
+            .write(true)
+            .open(&self.ballast)?
+            .set_len(left)?;
+        Ok(left)
+    }
+
     /// Gives the space back: the ballast file is removed.
     pub fn free(&self) -> Result<(), SmallDiskError> {
         match std::fs::remove_file(&self.ballast) {

@@ -361,6 +361,84 @@ async fn a_full_disk_is_answered_507_and_loses_no_acknowledged_write() {
     );
 }
 
+/// `POST /api/v1/comments/bulk` on a disk that fills part way through the call: the comments
+/// stored before the disk filled are answered `success` (an answer of `507` for the whole call
+/// made the SDK's caller send them all again, and store them twice), the one that met the full
+/// disk and every one after it `failed` with `insufficient-storage`, and exactly the `success`
+/// ones are there after a restart. A call that stores nothing is answered `507` as a whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_call_that_meets_a_full_disk_says_which_comments_were_stored() {
+    let disk = Arc::new(testkit::SmallDisk::mount(16).unwrap());
+    let data = disk.path().join("data");
+    let (mut hub, url) = start_hub(&data).await;
+    let http = reqwest::Client::new();
+    let key = tenant_with_plugin(&http, &url).await;
+    let text = "a comment of some length, so that pages fill ".repeat(40);
+    let bulk = |tag: &str| -> Vec<Value> {
+        (0..500)
+            .map(|i| json!({"urlId": "/thread", "commenterName": "Ann", "comment": format!("{tag} {i} {text}"), "domain": "example.com"}))
+            .collect()
+    };
+    // Room for a few dozen commits, not for 500.
+    let d = disk.clone();
+    tokio::task::spawn_blocking(move || d.fill_leaving(1 << 20))
+        .await
+        .unwrap()
+        .unwrap();
+    let r = http
+        .post(format!("{url}/api/v1/comments/bulk"))
+        .header("x-api-key", &key)
+        .json(&bulk("first"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let items: Vec<Value> = r.json().await.unwrap();
+    assert_eq!(items.len(), 500);
+    let stored: Vec<String> = items
+        .iter()
+        .take_while(|i| i["status"] == "success")
+        .map(|i| i["comment"]["_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !stored.is_empty() && stored.len() < 500,
+        "the disk should fill part way: {} stored",
+        stored.len()
+    );
+    for item in &items[stored.len()..] {
+        assert_eq!(item["status"], "failed", "{item}");
+        assert_eq!(item["code"], "insufficient-storage", "{item}");
+        assert!(item["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    }
+
+    // Now nothing fits: nothing is stored, and the whole call is refused as one.
+    let d = disk.clone();
+    tokio::task::spawn_blocking(move || d.fill())
+        .await
+        .unwrap()
+        .unwrap();
+    let r = http
+        .post(format!("{url}/api/v1/comments/bulk"))
+        .header("x-api-key", &key)
+        .json(&bulk("second"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 507);
+    assert!(r.headers().contains_key("retry-after"));
+
+    disk.free().unwrap();
+    hub.start_kill().unwrap();
+    hub.wait().await.unwrap();
+    let (_hub, url) = start_hub(&data).await;
+    let h = held(&http, &url, &key).await;
+    assert_eq!(
+        h.ids,
+        stored.into_iter().collect::<HashSet<_>>(),
+        "exactly the comments answered success are stored"
+    );
+}
+
 /// PostgreSQL killed and started again under writes of every kind: nothing answered 2xx is
 /// lost, and what the outage refused was refused as "retry later" (`503` + `Retry-After`).
 /// A commit cut off by the kill may have happened or not: such a write is answered 503 and

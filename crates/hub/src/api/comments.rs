@@ -165,7 +165,14 @@ pub async fn create_bulk(
         )));
     }
     let mut out = Vec::with_capacity(items.len());
+    // The storage failure that stopped the call, if one did.
+    let mut stopped: Option<(usize, ApiError)> = None;
     for (n, item) in items.into_iter().enumerate() {
+        if let Some((at, e)) = &stopped {
+            let reason = format!("not tried: comment {at} met a storage failure first");
+            out.push(BulkItemOut::failed(e.code, reason));
+            continue;
+        }
         let created = match serde_json::from_value::<NewCommentInput>(item) {
             Ok(input) => create_one(&hub, &auth, input).await,
             Err(e) => Err(ApiError::invalid_body(format!("comment {n}: {e}"))),
@@ -177,17 +184,38 @@ pub async fn create_bulk(
                 code: None,
                 reason: None,
             },
-            // A store that cannot write fails the rest the same way: say so once, for all.
-            Err(e) if e.status.is_server_error() => return Err(e),
-            Err(e) => BulkItemOut {
-                status: Status::Failed,
-                comment: None,
-                code: Some(e.code.to_owned()),
-                reason: Some(e.reason),
-            },
+            // A store that cannot write would fail the rest the same way: they are not tried.
+            // Before anything was stored, the whole call is refused with the store's status
+            // (and `Retry-After`), so sending it again is safe. After, it must say which
+            // comments are stored: a refusal of the whole call would have the caller send the
+            // stored ones again, and store them twice.
+            Err(e) if e.status.is_server_error() => {
+                if !out.iter().any(BulkItemOut::stored) {
+                    return Err(e);
+                }
+                let item = BulkItemOut::failed(e.code, e.reason.clone());
+                stopped = Some((n, e));
+                item
+            }
+            Err(e) => BulkItemOut::failed(e.code, e.reason),
         });
     }
     Ok(Json(BulkOut(out)))
+}
+
+impl BulkItemOut {
+    fn failed(code: &str, reason: String) -> BulkItemOut {
+        BulkItemOut {
+            status: Status::Failed,
+            comment: None,
+            code: Some(code.to_owned()),
+            reason: Some(reason),
+        }
+    }
+
+    fn stored(&self) -> bool {
+        self.status == Status::Success
+    }
 }
 
 // ---------- read ----------
