@@ -12,7 +12,7 @@ mod webhooks;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use fastcomments_hub::config::ConnectionLimits;
-use fastcomments_hub::{open_store, Hub, HubConfig, RunningHub, SystemClock};
+use fastcomments_hub::{open_store_within, Hub, HubConfig, RunningHub, SystemClock};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -64,6 +64,20 @@ struct StoreArgs {
     /// for a database several hub nodes share (each node runs its own `serve`).
     #[arg(long, env = "FASTCOMMENTS_DATABASE_URL")]
     database_url: Option<String>,
+    /// PostgreSQL only: the longest a request waits for a database connection, in
+    /// milliseconds. While the database is down or restarting, requests are answered 503 with
+    /// Retry-After after this instead of piling up.
+    #[arg(long, env = "FASTCOMMENTS_STORE_TIMEOUT_MS", default_value_t = 5_000)]
+    store_timeout_ms: u64,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> Result<Arc<dyn fastcomments_hub::store::Store>> {
+        let timeout = Duration::from_millis(self.store_timeout_ms.max(1));
+        open_store_within(self.database_url.as_deref(), &self.data_dir, timeout)
+            .await
+            .context("opening the store")
+    }
 }
 
 #[derive(Args, Debug)]
@@ -292,9 +306,7 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let store = open_store(args.store.database_url.as_deref(), &args.store.data_dir)
-        .await
-        .context("opening the store")?;
+    let store = args.store.open().await?;
     let admin_token = std::env::var("FASTCOMMENTS_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
@@ -368,9 +380,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn tenant_create(name: String, domains: Vec<String>, store: StoreArgs) -> Result<()> {
-    let store = open_store(store.database_url.as_deref(), &store.data_dir)
-        .await
-        .context("opening the store")?;
+    let store = store.open().await?;
     let hub = Hub::new(store, Arc::new(SystemClock), HubConfig::default());
     let (tenant, secret) = hub
         .create_tenant(&name, domains)

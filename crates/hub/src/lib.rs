@@ -40,4 +40,4 @@ pub mod store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::HubConfig;
 pub use hub::Hub;
-pub use server::{open_store, RunningHub};
+pub use server::{open_store, open_store_within, RunningHub};

@@ -37,10 +37,15 @@ fn free_port() -> u16 {
 }
 
 async fn start_node(database: &str, port: u16) -> Node {
+    start_node_with(database, port, &[]).await
+}
+
+async fn start_node_with(database: &str, port: u16, extra: &[&str]) -> Node {
     let (child, url) = serve_support::spawn_hub(
         Command::new(env!("CARGO_BIN_EXE_fastcomments"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--database-url", database])
+            .args(extra)
             .args([
                 "--webhook-retry-base-ms",
                 "50",
@@ -718,4 +723,155 @@ async fn a_rolling_restart_fails_no_request_of_a_client_that_retries_elsewhere()
         cursor = next;
     }
     assert_eq!(created_once_in_order(&events), written);
+}
+
+/// PostgreSQL killed (-9) for five seconds while a plugin uploads on two nodes with webhooks on,
+/// then started again. Requests made during the outage are answered `503` with `Retry-After`
+/// within the store timeout (`--store-timeout-ms`), not after the pool's long wait; when the
+/// database is back everything resumes by itself: each uploaded comment is stored once and
+/// its webhook arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_gone_fails_requests_fast_and_loses_nothing() {
+    const STORE_TIMEOUT_MS: u64 = 1_500;
+    const BATCHES: usize = 40;
+    const PER_BATCH: usize = 25;
+    // A cluster of its own: this test kills it.
+    let cluster = testkit::PgCluster::start_with(testkit::PgOptions::durable())
+        .await
+        .unwrap();
+    let database = cluster.database("outage").await.unwrap();
+    let timeout = STORE_TIMEOUT_MS.to_string();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let extra = ["--store-timeout-ms", timeout.as_str()];
+        nodes.push(start_node_with(&database, free_port(), &extra).await);
+    }
+    let client = Arc::new(Client::new(&nodes));
+    let key = tenant(&client).await;
+    let uploader = "several-nodes-outage-0001";
+    connected_token(&client, &key, uploader).await;
+    let receipts: Arc<Mutex<Receipts>> = Arc::default();
+    let hook = receiver(receipts.clone()).await;
+    client
+        .ok(
+            Method::PUT,
+            "/api/v1/webhook-config",
+            Some(&key),
+            Some(json!({"domain": "localhost", "create": {"url": hook}, "fireOnImport": true})),
+        )
+        .await;
+
+    // The plugin: each batch sent until a node takes it (an upload is idempotent by the
+    // plugin's ids, so sending one again stores nothing twice).
+    let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    let uploads = {
+        let (http, urls) = (client.http.clone(), urls.clone());
+        tokio::spawn(async move {
+            for b in 0..BATCHES {
+                let comments: Vec<Value> = (0..PER_BATCH)
+                    .map(|j| json!({"externalId": format!("b{b}-{j}"), "urlId": format!("page-{}", j % 3), "commenterName": "plugin", "comment": format!("uploaded {b} {j}"), "domain": "localhost", "approved": true}))
+                    .collect();
+                let body = json!({"countRemaining": 1000, "comments": comments});
+                for attempt in 0.. {
+                    let url = &urls[(b + attempt) % urls.len()];
+                    let sent = http
+                        .post(format!("{url}/integrations/v1/comments?token={uploader}"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    if sent.is_ok_and(|r| r.status().is_success()) {
+                        break;
+                    }
+                    assert!(attempt < 600, "batch {b} was never taken");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    cluster.kill().await.unwrap();
+
+    // During the outage: API writes on both nodes, each timed.
+    let outage = Instant::now();
+    let mut answers = Vec::new();
+    while outage.elapsed() < Duration::from_secs(5) {
+        let url = &urls[answers.len() % urls.len()];
+        let started = Instant::now();
+        let r = client
+            .http
+            .post(format!("{url}/api/v1/comments"))
+            .header("x-api-key", &key)
+            .json(&json!({"urlId": "during", "commenterName": "n", "comment": "in the outage", "domain": "localhost"}))
+            .send()
+            .await;
+        let took = started.elapsed();
+        let answer = r.map(|r| (r.status().as_u16(), r.headers().contains_key("retry-after")));
+        answers.push((answer.map_err(|e| e.to_string()), took));
+    }
+    cluster.start_again().await.unwrap();
+    assert!(answers.len() >= 2, "{answers:?}");
+    let bound = Duration::from_millis(STORE_TIMEOUT_MS + 1_000);
+    for (answer, took) in &answers {
+        assert_eq!(answer, &Ok((503, true)), "{answers:?}");
+        assert!(
+            *took < bound,
+            "a write waited {took:?} for a database that is gone"
+        );
+    }
+    eprintln!(
+        "outage: {} writes answered, slowest {:?}",
+        answers.len(),
+        answers.iter().map(|a| a.1).max()
+    );
+
+    // Back: the plugin finishes, every comment is stored once, every webhook arrives.
+    let back = Instant::now();
+    tokio::time::timeout(Duration::from_secs(120), uploads)
+        .await
+        .expect("the uploads finish once the database is back")
+        .unwrap();
+    let mut exts = Vec::new();
+    for page in 0.. {
+        let v = client
+            .ok(
+                Method::GET,
+                &format!("/api/v1/comments?limit=1000&page={page}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        let got = v["comments"].as_array().unwrap();
+        exts.extend(
+            got.iter()
+                .filter_map(|c| c["externalId"].as_str().map(str::to_owned)),
+        );
+        if got.len() < 1000 {
+            break;
+        }
+    }
+    let distinct: HashSet<&String> = exts.iter().collect();
+    assert_eq!(
+        exts.len(),
+        BATCHES * PER_BATCH,
+        "each uploaded comment stored once"
+    );
+    assert_eq!(distinct.len(), BATCHES * PER_BATCH);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let delivered: HashSet<String> = receipts.lock().all.iter().map(|r| r.2.clone()).collect();
+        if delivered.len() >= BATCHES * PER_BATCH {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} webhooks arrived",
+            delivered.len(),
+            BATCHES * PER_BATCH
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "everything delivered {:?} after the database came back",
+        back.elapsed()
+    );
 }

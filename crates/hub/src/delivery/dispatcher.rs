@@ -246,6 +246,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
     // The earliest future retry known, and when the store was last asked for it: asking on
     // every turn of a busy loop would be one more query per attempt.
     let (mut next_due, mut next_due_asked): (Option<i64>, i64) = (None, i64::MIN);
+    let mut store_down = StoreBackoff::default();
     loop {
         let lingered = |since: Option<Instant>| since.is_some_and(|t| t.elapsed() >= LINGER);
         if recording.is_none()
@@ -277,8 +278,9 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
             }
         } else if in_flight.len() < concurrency
             && (kick || freed >= batch || in_flight.len() == 0 || lingered(freed_since))
+            && store_down.may_ask()
         {
-            claim(
+            let claimed = claim(
                 &hub,
                 &senders,
                 &done_tx,
@@ -288,6 +290,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 concurrency,
             )
             .await;
+            store_down.after(claimed);
             (kick, freed, freed_since) = (false, 0, None);
         }
 
@@ -295,7 +298,8 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
         // retries this loop scheduled are in `next_due`; the store is asked again when that
         // came due or every 250 ms (a retry by hand, or another writer).
         let now = hub.now().0;
-        if next_due.is_none_or(|t| t <= now) || now.saturating_sub(next_due_asked) >= 250 {
+        let ask = next_due.is_none_or(|t| t <= now) || now.saturating_sub(next_due_asked) >= 250;
+        if ask && store_down.may_ask() {
             let due = hub.reads().next_due_at(Millis(now)).await.ok().flatten();
             next_due = due.map(|t| t.0);
             next_due_asked = now;
@@ -304,7 +308,8 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
             .map_or(Duration::from_secs(1), |at| {
                 Duration::from_millis(at.saturating_sub(now).max(1) as u64)
             })
-            .min(Duration::from_secs(1));
+            .min(Duration::from_secs(1))
+            .min(store_down.remaining().unwrap_or(Duration::MAX));
         let linger_from = [
             freed_since.filter(|_| !stopping),
             finished_since.filter(|_| recording.is_none()),
@@ -385,9 +390,43 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
     tracing::info!("webhook dispatcher stopped");
 }
 
-/// Starts what is due and has room. The query leaves out full hosts and tenants and gives at
-/// most `per_host` rows per host; a row whose host or tenant filled up while this batch was
-/// being started is handed back (its claim released) for a later turn.
+/// How long the dispatcher leaves the store alone after a claim failed: while the database is
+/// gone each claim waits out the pool's timeout and fails, and asking again at once would only
+/// log the same failure in a loop. Doubles from 100 ms to 5 s; one claim that works resets it.
+#[derive(Default)]
+struct StoreBackoff {
+    delay: Duration,
+    until: Option<Instant>,
+}
+
+impl StoreBackoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MOST: Duration = Duration::from_secs(5);
+
+    fn may_ask(&self) -> bool {
+        self.until.is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// What is left of the pause, if one runs.
+    fn remaining(&self) -> Option<Duration> {
+        self.until
+            .map(|t| t.saturating_duration_since(Instant::now()))
+    }
+
+    fn after(&mut self, worked: bool) {
+        if worked {
+            *self = StoreBackoff::default();
+        } else {
+            self.delay = (self.delay * 2).clamp(Self::FIRST, Self::MOST);
+            self.until = Some(Instant::now() + self.delay);
+        }
+    }
+}
+
+/// Starts what is due and has room; `false` when the store could not be asked. The query
+/// leaves out full hosts and tenants and gives at most `per_host` rows per host; a row whose
+/// host or tenant filled up while this batch was being started is handed back (its claim
+/// released) for a later turn.
 #[allow(clippy::too_many_arguments)]
 async fn claim(
     hub: &Arc<Hub>,
@@ -397,7 +436,7 @@ async fn claim(
     unrecorded: &HashSet<String>,
     limits: Limits,
     concurrency: usize,
-) {
+) -> bool {
     let free = concurrency.saturating_sub(in_flight.len());
     let full = in_flight.full(limits);
     let exclude: Vec<String> = in_flight
@@ -420,7 +459,7 @@ async fn claim(
         Ok(due) => due,
         Err(e) => {
             tracing::warn!(error = %e, "reading due webhook deliveries failed");
-            return;
+            return false;
         }
     };
     let mut unused = Vec::new();
@@ -439,6 +478,7 @@ async fn claim(
             tracing::warn!(error = %e, "giving back unused webhook claims failed; they wait for their lease");
         }
     }
+    true
 }
 
 fn start(
@@ -477,4 +517,30 @@ fn start(
         }
         let _ = done.send(outcome);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreBackoff;
+    use std::time::Duration;
+
+    /// While claims fail the pauses double from 100 ms up to 5 s; one claim that works ends
+    /// the pause at once.
+    #[test]
+    fn failed_claims_back_off_and_one_success_resets() {
+        let mut b = StoreBackoff::default();
+        assert!(b.may_ask());
+        let mut pauses = Vec::new();
+        for _ in 0..8 {
+            b.after(false);
+            assert!(!b.may_ask(), "asked again right after a failure");
+            pauses.push(b.delay);
+        }
+        let ms: Vec<u128> = pauses.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        assert!(b.remaining().is_some_and(|r| r <= Duration::from_secs(5)));
+        b.after(true);
+        assert!(b.may_ask());
+        assert_eq!(b.remaining(), None);
+    }
 }

@@ -3,7 +3,7 @@
 use crate::clock::{Clock, SystemClock};
 use crate::config::HubConfig;
 use crate::hub::Hub;
-use crate::store::postgres::PostgresStore;
+use crate::store::postgres::{PostgresStore, DEFAULT_STORE_TIMEOUT};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 use crate::{api, pages};
@@ -11,6 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -30,11 +31,22 @@ pub async fn open_store(
     database_url: Option<&str>,
     data_dir: &Path,
 ) -> Result<Arc<dyn Store>, StoreError> {
+    open_store_within(database_url, data_dir, DEFAULT_STORE_TIMEOUT).await
+}
+
+/// [`open_store`], with `timeout` as the longest a request waits for PostgreSQL to give it a
+/// connection (see [`PostgresStore::connect_within`]). SQLite is a file beside the hub and has
+/// no such wait.
+pub async fn open_store_within(
+    database_url: Option<&str>,
+    data_dir: &Path,
+    timeout: Duration,
+) -> Result<Arc<dyn Store>, StoreError> {
     match database_url {
         None => Ok(Arc::new(SqliteStore::open(&data_dir.join("hub.db")).await?)),
         Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::open_url(url).await?)),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Arc::new(PostgresStore::connect(url).await?))
+            Ok(Arc::new(PostgresStore::connect_within(url, timeout).await?))
         }
         Some(other) => Err(StoreError::Invalid(format!(
             "unsupported database URL {other:?}: expected sqlite://PATH or postgres://…"

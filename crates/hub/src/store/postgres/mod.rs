@@ -54,6 +54,10 @@ use notify::*;
 const CONTENTION_RETRIES: usize = 8;
 
 /// How long the first connection at start-up may take before the hub gives up and says so.
+/// How long a statement waits for a connection when `serve` is not told
+/// (`--store-timeout-ms`).
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
 const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL store.
@@ -72,6 +76,15 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://…`), applies the migrations this database lacks and
     /// starts listening for other nodes' notices.
     pub async fn connect(url: &str) -> StoreResult<PostgresStore> {
+        Self::connect_within(url, DEFAULT_STORE_TIMEOUT).await
+    }
+
+    /// [`PostgresStore::connect`], with `timeout` as the longest a statement waits for a
+    /// connection of the pool. While the server is gone (killed, restarting, out of reach) a
+    /// request is answered `503` with `Retry-After` after at most that, instead of piling up
+    /// behind a pool that keeps trying to connect; the notice listener and the dispatcher try
+    /// again at the same pace, so everything resumes within about `timeout` of its return.
+    pub async fn connect_within(url: &str, timeout: Duration) -> StoreResult<PostgresStore> {
         // One connection first, with a short limit: the pool retries a refused or silent
         // server for its whole acquire timeout without a word, and a user who mistyped the
         // host should hear so in seconds, told where the hub tried (without the password).
@@ -101,7 +114,7 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(timeout)
             .connect_with(options)
             .await
             .map_err(|e| cannot(e.to_string()))?;
