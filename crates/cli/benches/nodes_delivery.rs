@@ -182,10 +182,12 @@ async fn start_node(database: &str, per_host: usize) -> (Child, String) {
         ])
         .args(["--webhook-per-host-concurrency", &per_host.to_string()])
         .args(["--webhook-per-tenant-concurrency", &per_host.to_string()])
-        // Held requests must not time out while the outbox fills.
+        // Held requests must not time out while the outbox fills: filling 20,000 on a loaded
+        // machine took over two minutes, and the requests held that long timed out and came
+        // back a minute later (the late deliveries of earlier runs).
         .args([
             "--webhook-timeout-ms",
-            "120000",
+            "3600000",
             "--webhook-allow-private-targets",
         ])
         .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)

@@ -64,6 +64,9 @@ const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Connections whose commits do not wait for the log's flush, for the dispatcher's
+    /// claims and attempt records only.
+    bookkeeping: PgPool,
     notices: broadcast::Sender<Notice>,
     /// This process's name in delivery claims.
     node: String,
@@ -115,15 +118,23 @@ impl PostgresStore {
             .max_connections(16)
             .min_connections(1)
             .acquire_timeout(timeout)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| cannot(e.to_string()))?;
+        // The dispatcher's bookkeeping (see `webhooks.rs`) commits without waiting for the
+        // log's flush: sessions of their own, so no API write ever runs with that setting.
+        let bookkeeping = PgPoolOptions::new()
+            .max_connections(4)
+            .min_connections(0)
+            .acquire_timeout(timeout)
+            .connect_lazy_with(options.options([("synchronous_commit", "off")]));
         migrate::run(&pool).await?;
         let (notices, _) = broadcast::channel(4096);
         spawn_listener(pool.clone(), notices.clone()).await?;
         Ok(PostgresStore {
             full_probed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(full_faults())),
             pool,
+            bookkeeping,
             notices,
             node: format!("{}-{}", std::process::id(), crate::ids::object_id()),
         })
@@ -131,6 +142,7 @@ impl PostgresStore {
 
     /// Closes the pool (waits for in-flight statements).
     pub async fn close(&self) {
+        self.bookkeeping.close().await;
         self.pool.close().await;
     }
 

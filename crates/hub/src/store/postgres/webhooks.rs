@@ -1,6 +1,17 @@
 //! The webhook outbox on PostgreSQL: claims of ready deliveries with a lease and attempt
-//! records, announced to the other nodes. The portable part (configurations, queuing, the log's reads, cancel and
-//! retry) is `portable/outbox.rs`.
+//! records, announced to the other nodes. The portable part (configurations, queuing, the
+//! log's reads, cancel and retry) is `portable/outbox.rs`.
+//!
+//! The claims, their release and the attempts' records are the dispatcher's bookkeeping, which
+//! a node writes several times for each batch it sends: they run on the store's `bookkeeping`
+//! connections, whose commits do not wait for the log to reach the disk (`synchronous_commit`
+//! off). A PostgreSQL crash may lose the last of these commits, never a part of one: a lost
+//! claim or release only changes who sends a delivery; a lost record leaves its delivery
+//! pending with its stream's next delivery not ready (the flag moves in the same
+//! transaction), so it is sent again, in order: at least once, as documented. What queues a
+//! delivery, and every API write, stays durable before it is answered. Waiting for a flush
+//! at each of these commits made a node send half of what it sends without (20,000
+//! deliveries, BENCHMARKS.md).
 
 use super::dialect::lock_streams;
 use super::notify::announce;
@@ -89,7 +100,7 @@ pub(super) async fn due_deliveries(
         .bind(store.node.as_str())
         .bind(q.lease_ms)
         .bind(q.skip_subscriptions)
-        .fetch_all(&store.pool)
+        .fetch_all(&store.bookkeeping)
         .await?;
     let mut out: Vec<Delivery> = rows
         .iter()
@@ -104,7 +115,7 @@ pub(super) async fn release_claims(store: &PostgresStore, ids: &[String]) -> Sto
     if ids.is_empty() {
         return Ok(());
     }
-    let mut tx = store.pool.begin().await?;
+    let mut tx = store.bookkeeping.begin().await?;
     sqlx::query(
         "UPDATE webhook_deliveries SET claimed_by = NULL, lease_until = NULL \
          WHERE id = ANY($1) AND claimed_by = $2",
@@ -128,7 +139,7 @@ pub(super) async fn record_attempts(
     if outcomes.is_empty() {
         return Ok(());
     }
-    let mut tx = store.pool.begin().await?;
+    let mut tx = store.bookkeeping.begin().await?;
     let ids: Vec<&str> = outcomes
         .iter()
         .map(|o| o.attempt.delivery_id.as_str())
