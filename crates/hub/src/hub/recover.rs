@@ -72,7 +72,7 @@ impl Hub {
             target,
             since: since.0,
             until: now.0,
-            cursor: (since.0 - 1, String::new()),
+            cursor: (since.0, String::new()),
             queued: 0,
             started_at: now.0,
             finished_at: None,

@@ -161,7 +161,8 @@ pub struct Recovery {
     pub since: i64,
     /// The last: when it started, so that it ends.
     pub until: i64,
-    /// The last delivery copied so far, by (position, id): where the next page starts.
+    /// Where the next page starts: past this (position, id), the last delivery copied; at
+    /// first `(since, "")`, before every delivery at `since`.
     pub cursor: (i64, String),
     /// Copies queued so far.
     pub queued: u64,

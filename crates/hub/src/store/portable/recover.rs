@@ -81,7 +81,8 @@ pub(in crate::store) async fn begin_recovery(
     .bind(&r.id)
     .bind(r.since)
     .bind(r.until)
-    .bind(r.since - 1)
+    // Past (since, ''): every delivery at `since` or later (ids are never empty).
+    .bind(r.since)
     .bind(now.0)
     .bind(lease_until.0)
     .fetch_optional(&mut *tx)
