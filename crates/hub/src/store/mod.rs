@@ -645,7 +645,7 @@ pub trait Store: StoreReads + SessionStore {
         lease_until: Millis,
     ) -> StoreResult<()>;
     /// Queues the next page of recover `r` in one transaction: a copy of each of the next
-    /// `limit` ended deliveries its target was sent with positions in `since..=until`, by
+    /// `limit` deliveries (not copies themselves) its target was sent with positions in `since..=until`, by
     /// (position, id), past its cursor (a new delivery to where the target points now,
     /// naming the one it copies in `recovered_from`, at its position in its stream: each
     /// stream's head stays the earliest waiting delivery); moves the cursor past them and

@@ -190,11 +190,13 @@ pub(in crate::store) async fn recover_page(
     }
     let targets = load_webhook_targets(&mut tx, tenant).await?;
     // What the target was sent in the range, past the cursor: originals only (a copy's change
-    // is its original's), and only ended ones (a waiting one goes out anyway, in its turn).
+    // is its original's), whatever their state: one still waiting may be in flight already,
+    // its answer not yet recorded, and the receiver lose it too. It and its copy then both go
+    // out, with the same `webhook-id`.
     let (filter, name) = target_filter(&r.target);
     let text = format!(
         "SELECT * FROM webhook_deliveries WHERE {filter} AND recovered_from IS NULL \
-         AND status IN ('succeeded', 'failed', 'cancelled') AND position <= ? \
+         AND position <= ? \
          AND (position > ? OR (position = ? AND id > ?)) ORDER BY position, id LIMIT ?"
     );
     let rows = sqlx::query(&sql(&text))
