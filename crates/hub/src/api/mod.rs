@@ -12,6 +12,7 @@ pub mod integration;
 pub mod ops;
 pub mod pages;
 pub mod pending_events;
+pub mod recover;
 pub mod setup_page;
 pub mod subscriptions;
 pub mod tenant;
@@ -158,7 +159,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(subscriptions::sample_payloads))
         .routes(routes!(subscriptions::remove))
         .routes(routes!(subscriptions::enable))
-        .routes(routes!(subscriptions::disable));
+        .routes(routes!(subscriptions::disable))
+        .routes(routes!(recover::recover_subscription))
+        .routes(routes!(recover::recover_config));
     OpenApiRouter::with_openapi(
         doc::ApiDoc::openapi().merge_from(integration::EncodedSchemas::openapi()),
     )

@@ -238,6 +238,12 @@ pub struct DeliveryOut {
     updated_at: Millis,
     last_error: Option<String>,
     body: String,
+    /// A recover's copy (`POST /api/v1/webhooks/{id}/recover`).
+    recovered: bool,
+    /// For a recover's copy: the delivery it copies, whose id its `webhook-id` and
+    /// `X-FastComments-Delivery` carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovered_from: Option<String>,
 }
 
 impl From<Delivery> for DeliveryOut {
@@ -256,6 +262,8 @@ impl From<Delivery> for DeliveryOut {
             updated_at: Millis(d.updated_at),
             last_error: d.last_error,
             body: d.body,
+            recovered: d.recovered_from.is_some(),
+            recovered_from: d.recovered_from,
         }
     }
 }

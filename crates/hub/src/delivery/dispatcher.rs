@@ -490,6 +490,7 @@ fn start(
     tokio::spawn(async move {
         let out = Outgoing {
             delivery_id: &d.id,
+            message_id: d.message_id(),
             tenant_id: &d.tenant_id,
             domain: d.domain.as_deref(),
             url: &d.url,

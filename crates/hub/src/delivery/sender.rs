@@ -75,8 +75,13 @@ fn client(allow_private: bool, timeout: Duration) -> Result<HttpClient, rustls::
 /// What is to be sent: the parts of a delivery an attempt needs.
 #[derive(Debug, Clone)]
 pub struct Outgoing<'a> {
-    /// Delivery id (a test payload has its own).
+    /// Delivery id, which its attempt is logged under (a test payload has its own).
     pub delivery_id: &'a str,
+    /// The id the request carries (`X-FastComments-Delivery` and the signed `webhook-id`):
+    /// the delivery's own, or for a recover's copy the copied one's, so a receiver that
+    /// de-duplicates sees a copy. Both headers carry the same one: a receiver verifying
+    /// Standard Webhooks refuses a `X-FastComments-Delivery` that contradicts the signed id.
+    pub message_id: &'a str,
     /// Tenant (for the secret).
     pub tenant_id: &'a TenantId,
     /// The comment's domain (picks the secret).
@@ -232,8 +237,8 @@ async fn send_inner(
     // The kind goes into the signed `webhook-id` (`update_<delivery id>`): Standard Webhooks
     // signs only its own three headers and the body, and the body stays the `WebhookComment`
     // existing receivers parse (see `fastcomments_webhooks::standard`).
-    let Ok(message_id) = MessageId::for_delivery(out.kind, out.delivery_id) else {
-        return Sent::Fatal(format!("invalid-delivery-id: {}", out.delivery_id));
+    let Ok(message_id) = MessageId::for_delivery(out.kind, out.message_id) else {
+        return Sent::Fatal(format!("invalid-delivery-id: {}", out.message_id));
     };
     let signing: Vec<&[u8]> = secrets
         .iter()
@@ -267,7 +272,7 @@ async fn send_inner(
         (headers::TIMESTAMP, signature.timestamp_header()),
         (headers::SIGNATURE, signature.signature_header()),
         (headers::EVENT, out.kind.header_value()),
-        (headers::DELIVERY, out.delivery_id),
+        (headers::DELIVERY, out.message_id),
         (headers::ATTEMPT, &attempt),
         (headers::WEBHOOK_ID, standard.id().as_str()),
         (headers::WEBHOOK_TIMESTAMP, standard.timestamp_header()),

@@ -134,6 +134,7 @@ pub async fn send_test(hub: &Hub, auth: &TenantAuth, input: TestRequest) -> ApiR
     let delivery_id = format!("test-{}", ids::object_id());
     let out = Outgoing {
         delivery_id: &delivery_id,
+        message_id: &delivery_id,
         tenant_id: &auth.tenant_id,
         domain: domain.as_deref(),
         url: &url,
@@ -154,6 +155,7 @@ pub async fn send_test(hub: &Hub, auth: &TenantAuth, input: TestRequest) -> ApiR
         let forged_id = format!("{delivery_id}-forged");
         let forged_out = Outgoing {
             delivery_id: &forged_id,
+            message_id: &forged_id,
             secret_override: Some(&wrong),
             ..out
         };

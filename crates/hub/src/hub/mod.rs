@@ -12,6 +12,7 @@ pub mod imports;
 mod outbox;
 pub mod pages;
 mod progress;
+pub mod recover;
 mod tenant_tokens;
 pub mod throttle;
 pub mod webhooks;

@@ -44,6 +44,8 @@ pub struct Row {
     can_cancel: bool,
     can_retry: bool,
     body: String,
+    /// A recover's copy: the delivery it copies (empty otherwise).
+    recovered_from: String,
 }
 
 impl Row {
@@ -61,6 +63,7 @@ impl Row {
                 String::new()
             },
             last_error: d.last_error.unwrap_or_default(),
+            recovered_from: d.recovered_from.unwrap_or_default(),
             can_cancel: d.status.is_pending(),
             can_retry: matches!(d.status, DeliveryStatus::Failed | DeliveryStatus::Cancelled),
             url: d.url,
@@ -358,7 +361,7 @@ pub struct RetryFailedForm {
 }
 
 /// `2026-12-02T00:47` (a `datetime-local` field, read as UTC) or any date the API takes.
-fn parse_since(text: &str) -> Option<i64> {
+pub(super) fn parse_since(text: &str) -> Option<i64> {
     let t = text.trim();
     let with_seconds = if t.len() == 16 {
         format!("{t}:00Z")

@@ -15,6 +15,7 @@ pub mod comments;
 pub mod csrf;
 pub mod deliveries;
 pub mod integrations;
+pub mod recover;
 pub mod secrets;
 pub mod session;
 pub mod sign_in;
@@ -69,10 +70,12 @@ pub fn router(hub: Arc<Hub>) -> Router<Arc<Hub>> {
         .route("/comments/{id}/{action}", post(comments::act))
         .route("/webhooks", get(webhooks::show).post(webhooks::save))
         .route("/webhooks/test", post(webhooks::test))
+        .route("/webhooks/recover", post(recover::config))
         .route(
             "/subscriptions",
             get(subscriptions::show).post(subscriptions::add),
         )
+        .route("/subscriptions/{id}/recover", post(recover::subscription))
         .route("/subscriptions/{id}/{action}", post(subscriptions::act))
         .route("/deliveries", get(deliveries::list))
         .route("/deliveries/counts.json", get(deliveries::counts))

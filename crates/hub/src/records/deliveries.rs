@@ -105,6 +105,71 @@ pub struct Delivery {
     pub updated_at: i64,
     /// The last attempt's error.
     pub last_error: Option<String>,
+    /// Set on a recover's copy: the delivery it copies. Its `webhook-id` carries that id, so a
+    /// receiver that de-duplicates sees a copy; its own id is `X-FastComments-Delivery`.
+    pub recovered_from: Option<String>,
+}
+
+impl Delivery {
+    /// The delivery id its Standard Webhooks `webhook-id` carries: the copied delivery's for a
+    /// recover's copy, its own otherwise.
+    pub fn message_id(&self) -> &str {
+        self.recovered_from.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// What a recover re-sends to: one subscription, or one domain's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoverTarget {
+    /// A subscription, by id.
+    Subscription(String),
+    /// A domain's per-domain configuration (`*` included), by its domain.
+    Config(String),
+}
+
+impl RecoverTarget {
+    /// How the target is stored (`s:` + the subscription's id, `c:` + the domain).
+    pub fn key(&self) -> String {
+        match self {
+            RecoverTarget::Subscription(id) => format!("s:{id}"),
+            RecoverTarget::Config(domain) => format!("c:{domain}"),
+        }
+    }
+
+    /// Inverse of [`RecoverTarget::key`].
+    pub fn parse(key: &str) -> Option<RecoverTarget> {
+        if let Some(id) = key.strip_prefix("s:") {
+            Some(RecoverTarget::Subscription(id.to_owned()))
+        } else {
+            key.strip_prefix("c:")
+                .map(|d| RecoverTarget::Config(d.to_owned()))
+        }
+    }
+}
+
+/// A recover: every change of the tenant from `since` to `until` that went to its target,
+/// queued again as copies, a page at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Its id.
+    pub id: String,
+    /// Owner.
+    pub tenant_id: TenantId,
+    /// Where it re-sends to.
+    pub target: RecoverTarget,
+    /// The first change's position it re-sends, epoch ms.
+    pub since: i64,
+    /// The last: when it started, so that it ends.
+    pub until: i64,
+    /// Where the next page starts: past this (position, id), the last delivery copied; at
+    /// first `(since, "")`, before every delivery at `since`.
+    pub cursor: (i64, String),
+    /// Copies queued so far.
+    pub queued: u64,
+    /// Started, epoch ms.
+    pub started_at: i64,
+    /// Every delivery in its range copied, epoch ms.
+    pub finished_at: Option<i64>,
 }
 
 /// The host a webhook URL is sent to, as `host:port` with the scheme's port when none is given

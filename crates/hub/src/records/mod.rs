@@ -20,7 +20,7 @@ pub use crate::ids::TenantId;
 pub use comments::{Applied, Change, CommentPatch, CommentsQuery, UploadBatch, UploadOutcome};
 pub use deliveries::{
     target_host, AttemptOutcome, Delivery, DeliveryAttempt, DeliveryCounts, DeliveryFilter,
-    DeliveryStatus, DueQuery, WebhookStats,
+    DeliveryStatus, DueQuery, RecoverTarget, Recovery, WebhookStats,
 };
 pub use imports::{ImportProblem, ImportRecord, ImportState};
 pub use notices::Notice;

@@ -25,9 +25,9 @@ use crate::ids::TenantId;
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
     DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, EntryKind, ImportRecord,
-    IntegrationToken, NewEntry, Notice, Page, PageChange, SecretRetirement, SessionRecord,
-    Subscription, Tenant, TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord, TokenState,
-    UploadBatch, UploadOutcome, WebhookConfig, WebhookStats,
+    IntegrationToken, NewEntry, Notice, Page, PageChange, Recovery, SecretRetirement,
+    SessionRecord, Subscription, Tenant, TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord,
+    TokenState, UploadBatch, UploadOutcome, WebhookConfig, WebhookStats,
 };
 use std::collections::HashMap;
 
@@ -634,6 +634,31 @@ pub trait Store: StoreReads + SessionStore {
         now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<Delivery>;
+    /// Starts recover `r` (issue 23 §3), held by the caller until `lease_until`;
+    /// [`StoreError::Conflict`] while another recover of the same target runs: its queuing
+    /// holds a lease that has not run out, or copies it queued still wait (queued, retrying
+    /// or paused).
+    async fn begin_recovery(
+        &self,
+        r: &Recovery,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<()>;
+    /// Queues the next page of recover `r` in one transaction: a copy of each of the next
+    /// `limit` deliveries (not copies themselves) its target was sent with positions in `since..=until`, by
+    /// (position, id), past its cursor (a new delivery to where the target points now,
+    /// naming the one it copies in `recovered_from`, at its position in its stream: each
+    /// stream's head stays the earliest waiting delivery); moves the cursor past them and
+    /// holds the recover until `lease_until`. Returns the recover as it is after the page,
+    /// `finished_at` set once the range is done. A recover that is no longer its target's
+    /// queues nothing and comes back finished.
+    async fn recover_page(
+        &self,
+        r: &Recovery,
+        limit: u64,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Recovery>;
     /// Queues again every failed delivery of the tenant that failed (last changed) at or after
     /// `since`, each with `extra_attempts` more attempts, due at `now`; returns how many.
     async fn retry_failed_since(

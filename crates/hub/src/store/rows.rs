@@ -161,6 +161,7 @@ pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
         last_error: row.opt_text("last_error")?,
+        recovered_from: row.opt_text("recovered_from")?,
     })
 }
 

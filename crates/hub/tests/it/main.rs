@@ -45,6 +45,8 @@ macro_rules! backend_suites {
         mod webhook_headers;
         #[path = "suites/webhook_operations.rs"]
         mod webhook_operations;
+        #[path = "suites/webhook_recover.rs"]
+        mod webhook_recover;
         #[path = "suites/webhooks.rs"]
         mod webhooks;
     };

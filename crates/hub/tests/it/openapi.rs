@@ -81,6 +81,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/webhooks/{id}"),
     ("post", "/api/v1/webhooks/{id}/enable"),
     ("post", "/api/v1/webhooks/{id}/disable"),
+    ("post", "/api/v1/webhooks/{id}/recover"),
+    ("post", "/api/v1/webhook-config/recover"),
     ("post", "/api/v1/api-secrets/{id}/rotate"),
     ("get", "/api/v1/api-secrets/rotations"),
     ("get", "/api/v1/webhook-deliveries/{id}"),

@@ -17,6 +17,7 @@ pub mod fixtures;
 pub mod isolation;
 pub mod operations;
 pub mod ready;
+pub mod recover;
 pub mod sessions;
 pub mod timeline;
 pub mod tokens;
@@ -89,6 +90,9 @@ macro_rules! tests {
                 ready::streams_of_one_comment_are_independent,
                 ready::a_retried_delivery_keeps_its_stream_in_order,
                 ready::a_paused_stream_resumes_in_order,
+                recover::a_recover_copies_what_the_target_was_sent_in_pages,
+                recover::a_copy_goes_before_a_later_waiting_change,
+                recover::a_stopped_recover_frees_its_target,
                 admin_listing::tenants_are_listed_by_name,
                 admin_listing::deliveries_are_filtered_paged_and_counted,
                 admin_listing::retry_failed_since_requeues_only_recent_failures,

@@ -39,6 +39,7 @@ mod imports;
 mod listing;
 pub(super) mod outbox;
 pub(super) mod pages;
+mod recover;
 mod rotation;
 mod sessions;
 mod stats;

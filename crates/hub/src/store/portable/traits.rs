@@ -7,7 +7,7 @@
 
 use super::dialect::{self, Backend};
 use super::{
-    comment_reads, flags, imports, listing, outbox, pages, rotation, sessions, stats,
+    comment_reads, flags, imports, listing, outbox, pages, recover, rotation, sessions, stats,
     subscriptions, tenants,
 };
 use super::{comments, retention, timeline, tokens, webhooks};
@@ -16,8 +16,8 @@ use crate::ids::TenantId;
 use crate::records::{
     ApiSecret, Applied, AttemptOutcome, Change, CommentsQuery, Delivery, DeliveryAttempt,
     DeliveryCounts, DeliveryFilter, DeliveryStatus, DueQuery, ImportRecord, IntegrationToken,
-    NewEntry, Notice, Page, PageChange, SecretRetirement, SessionRecord, Subscription, Tenant,
-    TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord, UploadBatch, UploadOutcome,
+    NewEntry, Notice, Page, PageChange, Recovery, SecretRetirement, SessionRecord, Subscription,
+    Tenant, TimelineBounds, TimelineEntry, TimelineQuery, TokenRecord, UploadBatch, UploadOutcome,
     WebhookConfig, WebhookStats,
 };
 use crate::store::rows::{
@@ -491,6 +491,33 @@ impl Store for Backend {
         extra_attempts: i64,
     ) -> StoreResult<Delivery> {
         outbox::retry_delivery(self, tenant, id, now, extra_attempts).await
+    }
+
+    async fn begin_recovery(
+        &self,
+        r: &Recovery,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<()> {
+        self.retrying("begin_recovery", || {
+            recover::begin_recovery(self, r, now, lease_until)
+        })
+        .await
+    }
+
+    async fn recover_page(
+        &self,
+        r: &Recovery,
+        limit: u64,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Recovery> {
+        // A page takes its streams' rows as a change's queuing does, which a dispatcher's
+        // claim or record may hold at that moment (a deadlock PostgreSQL breaks): run again.
+        self.retrying("recover_page", || {
+            recover::recover_page(self, r, limit, now, lease_until)
+        })
+        .await
     }
 
     async fn retry_failed_since(

@@ -136,6 +136,18 @@ pub(super) async fn lock_new_streams(
     Ok(())
 }
 
+/// Takes the tenant's clock row before a recover queues copies in the tenant's streams: every
+/// queuing of a change takes it too (drawing its position), before its stream locks, so a
+/// recover's page and a change's deliveries are queued one after the other and each decides
+/// its streams' heads from the other's committed rows. Taken first, in that same order.
+pub(super) async fn lock_tenant_queuing(conn: &mut Conn, tenant: &TenantId) -> StoreResult<()> {
+    sqlx::query("SELECT 1 FROM tenant_clock WHERE tenant_id = $1 FOR UPDATE")
+        .bind(tenant.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Writes one changed comment.
 pub(super) async fn save_comment(conn: &mut Conn, c: &Comment) -> StoreResult<()> {
     upsert_comments(conn, &[c]).await

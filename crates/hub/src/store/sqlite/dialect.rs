@@ -79,6 +79,12 @@ pub(super) async fn lock_new_streams(
     Ok(())
 }
 
+/// Nothing to lock before a recover queues copies in the tenant's streams: the one writer
+/// runs them and every queuing one at a time (see PostgreSQL's).
+pub(super) async fn lock_tenant_queuing(_conn: &mut Conn, _tenant: &TenantId) -> StoreResult<()> {
+    Ok(())
+}
+
 /// A comment of the tenant. Nothing to lock (`_lock`): the one writer runs transactions one
 /// at a time.
 pub(super) async fn read_comment(

@@ -195,6 +195,14 @@ impl SqliteStore {
             "INTEGER NOT NULL DEFAULT 0",
         )
         .await?;
+        add_column_if_missing(&writer, "webhook_deliveries", "recovered_from", "TEXT").await?;
+        // A recover walks one target's deliveries by position, a page at a time.
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS webhook_deliveries_recover ON webhook_deliveries \
+             (tenant_id, subscription_id, position, id)",
+        )
+        .execute(&writer)
+        .await?;
         // After the columns exist in old databases too: the claim walks the ready deliveries
         // (each stream's head) by (host, subscription) through it, and reads nothing else. It
         // replaces the index over every pending delivery of earlier versions (and that one the

@@ -110,7 +110,8 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
     last_error       TEXT,
-    ready            INTEGER NOT NULL DEFAULT 0  -- 1: the head of its comment's stream (see migrate.rs)
+    ready            INTEGER NOT NULL DEFAULT 0,  -- 1: the head of its comment's stream (see migrate.rs)
+    recovered_from   TEXT                -- a recover's copy: the delivery it copies (its webhook-id)
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_comment ON webhook_deliveries (tenant_id, comment_id, position);
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, created_at);
@@ -196,3 +197,20 @@ CREATE TABLE IF NOT EXISTS imports (
     doc         TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS imports_by_tenant ON imports (tenant_id, created_at);
+-- Recovers (issue 23 §3): the last one of each target (`s:` + a subscription's id, `c:` + a
+-- configuration's domain), where its queuing got to, and until when the node queuing it
+-- holds it (a node that stops leaves it to be started again once that passed).
+CREATE TABLE IF NOT EXISTS webhook_recoveries (
+    tenant_id        TEXT NOT NULL,
+    target           TEXT NOT NULL,
+    id               TEXT NOT NULL,
+    since            INTEGER NOT NULL,
+    until            INTEGER NOT NULL,
+    cursor_position  INTEGER NOT NULL,
+    cursor_id        TEXT NOT NULL,
+    queued           INTEGER NOT NULL,
+    started_at       INTEGER NOT NULL,
+    lease_until      INTEGER NOT NULL,
+    finished_at      INTEGER,
+    PRIMARY KEY (tenant_id, target)
+);
