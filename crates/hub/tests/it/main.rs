@@ -47,6 +47,8 @@ macro_rules! backend_suites {
         mod webhook_operations;
         #[path = "suites/webhooks.rs"]
         mod webhooks;
+        #[path = "suites/wxr_export.rs"]
+        mod wxr_export;
     };
 }
 

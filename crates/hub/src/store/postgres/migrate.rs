@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "ready heads", include_str!("0008_ready_heads.sql")),
     (9, "imports", include_str!("0009_imports.sql")),
     (10, "next due index", include_str!("0010_next_due.sql")),
+    (
+        12,
+        "thread keyset index",
+        include_str!("0012_thread_keyset.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.
