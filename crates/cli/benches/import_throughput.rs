@@ -1,7 +1,8 @@
 //! Import and export throughput (issue 24 §3): a generated Disqus export of `--comments`
 //! comments imported into a fresh tenant of a release `serve`, on SQLite and on a durable
 //! PostgreSQL, rounds alternating between the two; comments per second, and the hub's peak
-//! resident memory (`VmHWM`). Then the tenant exported as JSON lines, comments per second.
+//! resident memory (`VmHWM`). Then the tenant exported as JSON lines and as a WordPress export
+//! (WXR), comments per second each.
 //!
 //! `cargo bench -p fastcomments --bench import_throughput [-- --comments 100000 --rounds 2]`
 
@@ -106,8 +107,9 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// One import and one export on a hub over `store`: (import/s, export/s, peak RSS MiB).
-async fn round(store: &[&str], file: &std::path::Path, n: usize) -> (f64, f64, f64) {
+/// One import and the two exports on a hub over `store`: (import/s, JSON-lines export/s, peak
+/// RSS MiB, WXR export/s).
+async fn round(store: &[&str], file: &std::path::Path, n: usize) -> (f64, f64, f64, f64) {
     let (child, url) = start_hub(store).await;
     let http = reqwest::Client::new();
     let tenant: Value = http
@@ -166,9 +168,26 @@ async fn round(store: &[&str], file: &std::path::Path, n: usize) -> (f64, f64, f
         .expect("the export's body");
     let export_secs = start.elapsed().as_secs_f64();
     assert_eq!(text.lines().count(), n);
+    let start = Instant::now();
+    let wxr = http
+        .get(format!("{url}/api/v1/export?format=wxr"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("the export's body");
+    let wxr_secs = start.elapsed().as_secs_f64();
+    assert_eq!(wxr.matches("<wp:comment>").count(), n);
     let rss = child.id().map_or(0.0, peak_rss_mib);
     drop(child);
-    (n as f64 / import_secs, n as f64 / export_secs, rss)
+    (
+        n as f64 / import_secs,
+        n as f64 / export_secs,
+        rss,
+        n as f64 / wxr_secs,
+    )
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -187,7 +206,7 @@ async fn main() {
     let cluster = testkit::PgCluster::start_with(testkit::PgOptions::durable())
         .await
         .expect("start PostgreSQL (apt-get install -y postgresql)");
-    let mut results: [Vec<(f64, f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    let mut results: [Vec<(f64, f64, f64, f64)>; 2] = [Vec::new(), Vec::new()];
     for r in 0..rounds {
         let data = dir.path().join(format!("sqlite-{r}"));
         let sqlite = ["--data-dir", data.to_str().expect("a UTF-8 path")];
@@ -199,10 +218,11 @@ async fn main() {
         for (i, store) in [&sqlite[..], &pg[..]].into_iter().enumerate() {
             let got = round(store, &file, n).await;
             println!(
-                "round {r} {}: import {:.0}/s, export {:.0}/s, hub peak RSS {:.0} MiB",
+                "round {r} {}: import {:.0}/s, export {:.0}/s, WXR export {:.0}/s, hub peak RSS {:.0} MiB",
                 ["SQLite", "PostgreSQL"][i],
                 got.0,
                 got.1,
+                got.3,
                 got.2
             );
             results[i].push(got);
@@ -211,9 +231,10 @@ async fn main() {
     for (i, name) in ["SQLite", "PostgreSQL"].iter().enumerate() {
         let r = &results[i];
         println!(
-            "{name}: median import {:.0}/s, export {:.0}/s, peak RSS {:.0} MiB",
+            "{name}: median import {:.0}/s, export {:.0}/s, WXR export {:.0}/s, peak RSS {:.0} MiB",
             median(r.iter().map(|x| x.0).collect()),
             median(r.iter().map(|x| x.1).collect()),
+            median(r.iter().map(|x| x.3).collect()),
             median(r.iter().map(|x| x.2).collect()),
         );
     }

@@ -1,6 +1,6 @@
 //! `fastcomments import` and `fastcomments export`: a site's comments into a running hub (a
-//! Disqus export, a WordPress export or JSON lines) and out of it (JSON lines), over the
-//! tenant API. The file is streamed both ways: memory stays flat whatever its size.
+//! Disqus export, a WordPress export or JSON lines) and out of it (JSON lines or a WordPress
+//! export), over the tenant API. The file is streamed both ways: memory stays flat whatever its size.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -41,8 +41,8 @@ pub struct ImportArgs {
 pub struct ExportArgs {
     #[command(flatten)]
     hub: HubArgs,
-    /// jsonl (the only format so far).
-    #[arg(long, default_value = "jsonl")]
+    /// jsonl (one comment a line, what an import reads back) or wxr (a WordPress export file).
+    #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "wxr"])]
     format: String,
     /// Where to write; standard output when not given.
     #[arg(short = 'o', long)]
@@ -177,16 +177,21 @@ pub async fn export(args: ExportArgs) -> Result<()> {
         ),
         None => Box::new(tokio::io::stdout()),
     };
-    let mut lines = 0u64;
+    let (mut lines, mut bytes) = (0u64, 0u64);
     while let Some(chunk) = res.chunk().await.context("the download broke off")? {
         lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        bytes += chunk.len() as u64;
         out.write_all(&chunk)
             .await
             .context("cannot write the export")?;
     }
     out.flush().await.context("cannot write the export")?;
     if let Some(path) = &args.output {
-        eprintln!("{lines} comments written to {}", path.display());
+        if args.format == "jsonl" {
+            eprintln!("{lines} comments written to {}", path.display());
+        } else {
+            eprintln!("{bytes} bytes written to {}", path.display());
+        }
     }
     Ok(())
 }

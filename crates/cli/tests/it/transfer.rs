@@ -100,6 +100,46 @@ async fn a_wordpress_export_goes_in_and_json_lines_come_out() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 comments written"));
 
+    // As a WordPress export: a WXR file, which imports back into the tenant as nothing new.
+    let wxr = dir.path().join("comments.xml");
+    let out = fastcomments(&[
+        "export",
+        "--hub",
+        &url,
+        "--api-key",
+        &key,
+        "--format",
+        "wxr",
+        "-o",
+        wxr.to_str().unwrap(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&wxr).unwrap();
+    assert!(
+        text.starts_with("<?xml") && text.contains("<wp:comment_id>2</wp:comment_id>"),
+        "{text}"
+    );
+    let out = fastcomments(&[
+        "import",
+        "--hub",
+        &url,
+        "--api-key",
+        &key,
+        wxr.to_str().unwrap(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("done: 2 read, 0 created, 0 updated, 2 unchanged"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The same file again through a dry run: checked, nothing stored; a wrong key: said.
     let out = fastcomments(&[
         "import",

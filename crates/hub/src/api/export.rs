@@ -1,11 +1,12 @@
-//! `GET /api/v1/export?format=jsonl`: the whole tenant as JSON lines, streamed as it is read
-//! ([`crate::import::export`]); an import reads it back.
+//! `GET /api/v1/export?format=jsonl|wxr`: the whole tenant as JSON lines
+//! ([`crate::import::export`]) or as a WordPress export ([`crate::import::export_wxr`]),
+//! streamed as it is read; an import reads either back.
 
 use super::doc::TenantErrors;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppState, QueryParams};
 use crate::hub::access::TenantAuth;
-use crate::import::export;
+use crate::import::{export, export_wxr};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
@@ -17,19 +18,22 @@ use utoipa::IntoParams;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// `jsonl` (the default; the only format so far).
+    /// `jsonl` (the default) or `wxr`.
     format: Option<String>,
 }
 
-/// `GET /api/v1/export[?format=jsonl]`.
+/// `GET /api/v1/export[?format=jsonl|wxr]`.
 #[utoipa::path(
     get,
     path = "/export",
     tag = "tenant",
-    summary = "Every comment of the tenant, one JSON line each",
+    summary = "Every comment of the tenant, as JSON lines or a WordPress export (WXR)",
     params(ExportQuery),
     security(("apiKey" = []), ("apiKeyQuery" = [])),
-    responses((status = 200, description = "The comments, one a line, in the upload shape", body = String, content_type = "application/x-ndjson"), TenantErrors)
+    responses(
+        (status = 200, description = "The comments: one a line in the upload shape (`jsonl`), or a WXR file, one item per thread (`wxr`)", content((String = "application/x-ndjson"), (String = "application/xml"))),
+        TenantErrors
+    )
 )]
 pub async fn export(
     State(hub): State<AppState>,
@@ -37,21 +41,31 @@ pub async fn export(
     QueryParams(q): QueryParams<ExportQuery>,
 ) -> ApiResult<Response> {
     auth.require_all_domains("exporting comments")?;
-    match q.format.as_deref().map(str::trim) {
-        None | Some("") | Some("jsonl") => {}
+    let hub = hub.clone();
+    let tenant = auth.tenant_id.clone();
+    let (body, content_type, name) = match q.format.as_deref().map(str::trim) {
+        None | Some("") | Some("jsonl") => (
+            Body::from_stream(export::jsonl(hub, tenant)),
+            "application/x-ndjson",
+            "comments.jsonl",
+        ),
+        Some("wxr") => (
+            Body::from_stream(export_wxr::wxr(hub, tenant)),
+            "application/xml; charset=utf-8",
+            "comments.wxr.xml",
+        ),
         Some(other) => {
             return Err(ApiError::invalid_query(format!(
-                "format must be jsonl, got {other:?}"
+                "format must be jsonl or wxr, got {other:?}"
             )))
         }
-    }
-    let body = Body::from_stream(export::jsonl(hub.clone(), auth.tenant_id.clone()));
+    };
     Ok((
         [
-            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"comments.jsonl\"",
+                format!("attachment; filename=\"{name}\""),
             ),
         ],
         body,

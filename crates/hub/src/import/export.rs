@@ -54,8 +54,15 @@ async fn parent_source(hub: &Hub, tenant: &TenantId, c: &Comment) -> Option<Stri
     }
 }
 
-/// The body of an export: its lines as they are read.
+/// The body of an export: its text as it is read.
 pub struct Lines(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl Lines {
+    /// The body that `rx`'s sender writes.
+    pub(super) fn new(rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Lines {
+        Lines(rx)
+    }
+}
 
 impl futures_core::Stream for Lines {
     type Item = Result<Bytes, std::io::Error>;

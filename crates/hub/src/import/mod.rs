@@ -8,11 +8,13 @@
 //! - `position`: line and column of what a parser reads;
 //! - `jsonl`, `disqus`, `wxr`: one parser per format, each turning a file into [`Item`]s;
 //! - `html`: the text of a comment's HTML;
+//! - `export`, `export_wxr`: the tenant as JSON lines, or as a WordPress export;
 //! - `runner`: an import's life (the file spooled to disk, parsed on a blocking thread, stored
 //!   in batches, its record kept current).
 
 pub mod disqus;
 pub mod export;
+pub mod export_wxr;
 mod html;
 pub mod jsonl;
 pub mod position;

@@ -321,6 +321,15 @@ pub trait StoreReads: Send + Sync + 'static {
         after: Option<(Millis, &str)>,
         limit: u64,
     ) -> StoreResult<Vec<Comment>>;
+    /// The tenant's comments after `(url_id, date, id)` (from the first without it), thread by
+    /// thread (by `url_id`) and by `(date, id)` within one, at most `limit`: a walk that meets
+    /// each thread's comments together (the WXR export writes one item per thread).
+    async fn comments_by_thread_after(
+        &self,
+        tenant: &TenantId,
+        after: Option<(&str, Millis, &str)>,
+        limit: u64,
+    ) -> StoreResult<Vec<Comment>>;
     /// All the tenant's comments by `(date, id)`, `skip` then at most `limit`.
     async fn comments_page(
         &self,

@@ -49,6 +49,8 @@ macro_rules! backend_suites {
         mod webhook_recover;
         #[path = "suites/webhooks.rs"]
         mod webhooks;
+        #[path = "suites/wxr_export.rs"]
+        mod wxr_export;
     };
 }
 

@@ -155,3 +155,39 @@ pub(in crate::store) async fn comments_after(
     .await?;
     readable_comments(&rows)
 }
+
+/// The tenant's comments after `(url_id, date, id)` (from the first without it), thread by
+/// thread and by `(date, id)` within one, at most `limit` (keyset paging over
+/// `comments_in_thread`).
+pub(in crate::store) async fn comments_by_thread_after(
+    store: &Backend,
+    tenant: &TenantId,
+    after: Option<(&str, Millis, &str)>,
+    limit: u64,
+) -> StoreResult<Vec<Comment>> {
+    let rows = match after {
+        None => {
+            sqlx::query(&sql("SELECT id, doc FROM comments WHERE tenant_id = ? \
+                 ORDER BY url_id, date_ms, id LIMIT ?"))
+            .bind(tenant.as_str())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(store.reads())
+            .await?
+        }
+        Some((url_id, date, id)) => {
+            sqlx::query(&sql("SELECT id, doc FROM comments WHERE tenant_id = ? \
+                 AND (url_id > ? OR (url_id = ? AND (date_ms > ? OR (date_ms = ? AND id > ?)))) \
+                 ORDER BY url_id, date_ms, id LIMIT ?"))
+            .bind(tenant.as_str())
+            .bind(url_id)
+            .bind(url_id)
+            .bind(date.0)
+            .bind(date.0)
+            .bind(id)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(store.reads())
+            .await?
+        }
+    };
+    readable_comments(&rows)
+}

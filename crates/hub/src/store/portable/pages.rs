@@ -10,7 +10,7 @@ use fastcomments_protocol::Millis;
 use sqlx::QueryBuilder;
 use sqlx::Row as _;
 
-/// A page with its comments counted (both counts read the `comments_by_thread` index).
+/// A page with its comments counted (both counts read the `comments_in_thread` index).
 const PAGE_SELECT: &str = "SELECT p.id, p.tenant_id, p.url_id, p.url, p.title, p.is_closed, \
      p.created_at, \
      (SELECT COUNT(*) FROM comments c WHERE c.tenant_id = p.tenant_id AND c.url_id = p.url_id) \

@@ -97,6 +97,15 @@ impl StoreReads for Backend {
         comment_reads::comments_after(self, tenant, after, limit).await
     }
 
+    async fn comments_by_thread_after(
+        &self,
+        tenant: &TenantId,
+        after: Option<(&str, Millis, &str)>,
+        limit: u64,
+    ) -> StoreResult<Vec<Comment>> {
+        comment_reads::comments_by_thread_after(self, tenant, after, limit).await
+    }
+
     async fn comments_by_url(&self, tenant: &TenantId, url_id: &str) -> StoreResult<Vec<Comment>> {
         let text =
             "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id";

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "imports", include_str!("0009_imports.sql")),
     (10, "next due index", include_str!("0010_next_due.sql")),
     (11, "recover", include_str!("0011_recover.sql")),
+    (
+        12,
+        "thread keyset index",
+        include_str!("0012_thread_keyset.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

@@ -54,7 +54,11 @@ CREATE TABLE IF NOT EXISTS comments (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS comments_by_external ON comments (tenant_id, external_id)
     WHERE external_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS comments_by_thread ON comments (tenant_id, url_id, date_ms);
+-- A thread's comments by (date, id), and the whole tenant thread by thread (the WXR export's
+-- keyset walk). It replaced `comments_by_thread (tenant_id, url_id, date_ms)`, which lacked
+-- `id` and so could not end a keyset page inside a run of equal dates without a sort.
+DROP INDEX IF EXISTS comments_by_thread;
+CREATE INDEX IF NOT EXISTS comments_in_thread ON comments (tenant_id, url_id, date_ms, id);
 CREATE INDEX IF NOT EXISTS comments_by_date ON comments (tenant_id, date_ms, id);
 CREATE INDEX IF NOT EXISTS comments_waiting_for_parent ON comments (tenant_id, external_parent_id)
     WHERE parent_id IS NULL AND external_parent_id IS NOT NULL;

@@ -271,6 +271,29 @@ impl TenantApi<'_> {
         self.send(Method::GET, "/api/v1/imports", None).await
     }
 
+    /// `GET /api/v1/export?query`: the status, the content type and the body as text.
+    pub async fn export(&self, query: &str) -> (StatusCode, String, String) {
+        let res = self
+            .hub
+            .client
+            .get(format!(
+                "{}{}",
+                self.hub.base,
+                with_query("/api/v1/export", query)
+            ))
+            .header("x-api-key", self.key)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let kind = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, kind, res.text().await.unwrap())
+    }
+
     /// Starts an import and waits for its end; the import's record.
     pub async fn run_import(&self, query: &str, file: &str) -> Value {
         let (s, v) = self.start_import(query, file).await;

@@ -35,6 +35,34 @@ pub async fn reads_are_ordered_and_paged(store: Arc<dyn Store>) {
         store.comment(&t, &made[0].id).await.unwrap().as_ref(),
         Some(&made[0])
     );
+    // Thread by thread, then by (date, id): every comment once, whatever the page size, even
+    // when a page ends between two comments of one thread written at the same instant.
+    let mut by_thread = made.clone();
+    by_thread.sort_by(|a, b| (&a.url_id, a.date, &a.id).cmp(&(&b.url_id, b.date, &b.id)));
+    for limit in [1, 2, 100] {
+        let mut walked = Vec::new();
+        loop {
+            let after = walked.last().map(|c: &fastcomments_protocol::Comment| {
+                (c.url_id.as_str(), c.date, c.id.as_str())
+            });
+            let page = store
+                .comments_by_thread_after(&t, after, limit)
+                .await
+                .unwrap();
+            let done = (page.len() as u64) < limit;
+            walked.extend(page);
+            if done {
+                break;
+            }
+        }
+        assert_eq!(ids(&walked), ids(&by_thread), "pages of {limit}");
+    }
+    let other = tenant(&*store, "t2").await;
+    assert!(store
+        .comments_by_thread_after(&other, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Changes naming a comment (or parent, or vote) that does not exist are "not found" and

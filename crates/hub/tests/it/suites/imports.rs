@@ -226,7 +226,7 @@ async fn an_export_imports_back_into_another_tenant_unchanged() {
     let (_, v) = api.comments("").await;
     assert_eq!(v["comments"].as_array().unwrap().len(), 5);
     // Another tenant's key exports its own tenant only; a domain's secret may not export.
-    let (s, v) = hub.call(reqwest::Method::GET, "/api/v1/export?format=wxr", Some(&a.key), None).await;
+    let (s, v) = hub.call(reqwest::Method::GET, "/api/v1/export?format=csv", Some(&a.key), None).await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
     let (narrow, _) = hub.api(&a.key).create_secret_for("alpha.example").await;
     let (s, v) = hub.call(reqwest::Method::GET, "/api/v1/export", Some(&narrow), None).await;
