@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "thread keyset index",
         include_str!("0012_thread_keyset.sql"),
     ),
+    (13, "stream index", include_str!("0013_stream_index.sql")),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

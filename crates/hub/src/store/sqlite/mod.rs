@@ -224,6 +224,7 @@ impl SqliteStore {
         .execute(&writer)
         .await?;
         for old in [
+            "webhook_deliveries_by_comment",
             "webhook_deliveries_by_host",
             "webhook_deliveries_by_target",
             "webhook_deliveries_due",

@@ -117,7 +117,11 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     ready            INTEGER NOT NULL DEFAULT 0,  -- 1: the head of its comment's stream (see migrate.rs)
     recovered_from   TEXT                -- a recover's copy: the delivery it copies (its webhook-id)
 );
-CREATE INDEX IF NOT EXISTS webhook_deliveries_by_comment ON webhook_deliveries (tenant_id, comment_id, position);
+-- One comment's deliveries of one stream (a stream is a comment's deliveries to one target),
+-- in order: what settling a stream's head reads. It names all three of the stream's columns,
+-- so no index over two of them (the recover index: a target's deliveries) can win the
+-- planner's choice. It replaced `webhook_deliveries_by_comment` (tenant, comment, position).
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_stream ON webhook_deliveries (tenant_id, comment_id, subscription_id, position);
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, created_at);
 CREATE TABLE IF NOT EXISTS webhook_attempts (
     delivery_id    TEXT NOT NULL,

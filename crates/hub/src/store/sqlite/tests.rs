@@ -568,6 +568,40 @@ async fn the_log_is_checkpointed_every_256_mib() {
     store.close().await;
 }
 
+/// Settling a stream's head reads that stream only: every lookup of the statement goes through
+/// the primary key or `webhook_deliveries_by_stream`, whatever other index covers two of its
+/// columns (the recover index, over a target's deliveries, won the planner's choice against
+/// the per-comment index and made each settle read the whole target's outbox).
+#[tokio::test]
+async fn settling_heads_reads_one_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+    let text = format!(
+        "EXPLAIN QUERY PLAN {}'some-delivery'))",
+        portable::outbox::settle_heads_sql()
+    );
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&text)
+        .fetch_all(&store.writer)
+        .await
+        .unwrap();
+    let reads: Vec<&str> = plan
+        .iter()
+        .map(|(.., detail)| detail.as_str())
+        .filter(|d| d.contains("webhook_deliveries"))
+        .collect();
+    assert!(!reads.is_empty(), "{plan:?}");
+    for read in &reads {
+        assert!(
+            read.contains("webhook_deliveries_by_stream")
+                || read.contains("sqlite_autoindex_webhook_deliveries")
+                || read.contains("INTEGER PRIMARY KEY")
+                || read.contains("USING PRIMARY KEY"),
+            "a settle reads more than its stream: {read} (plan: {reads:?})"
+        );
+    }
+    store.close().await;
+}
+
 /// The property test's busy timeout: short, so that a lock held past it costs little time.
 const PROPERTY_BUSY_TIMEOUT: Duration = Duration::from_millis(60);
 
