@@ -4,59 +4,12 @@
 //! `cargo bench -p fastcomments --bench webhook_delivery [-- --writes 1000 --burst 30000
 //! --per-host N --per-tenant N]` (the in-flight limits default to the hub's)
 
-use axum::body::Bytes;
-use axum::Router;
 use fastcomments_hub::store::sqlite::SqliteStore;
 use fastcomments_hub::{HubConfig, RunningHub};
-use parking_lot::Mutex;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-async fn receiver() -> (String, Arrivals) {
-    let arrivals: Arrivals = Arc::default();
-    let a = arrivals.clone();
-    let app = Router::new().fallback(move |body: Bytes| {
-        let a = a.clone();
-        async move {
-            let now = Instant::now();
-            if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                if let Some(id) = v.get("id").and_then(|i| i.as_str()) {
-                    a.lock().entry(id.to_owned()).or_insert(now);
-                }
-            }
-            "ok"
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind receiver");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, arrivals)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
+use testkit::bench::{arg, percentile, Arrivals, Receiver};
 
 async fn wait_for(arrivals: &Arrivals, n: usize, secs: u64) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -71,8 +24,8 @@ async fn wait_for(arrivals: &Arrivals, n: usize, secs: u64) -> bool {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let writes = arg("--writes", 1000);
-    let burst = arg("--burst", 30_000);
+    let writes = arg::<usize>("--writes", 1000);
+    let burst = arg::<usize>("--burst", 30_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(&dir.path().join("hub.db"))
         .await
@@ -104,7 +57,7 @@ async fn main() {
     .await
     .expect("hub");
     let base = hub.url();
-    let (url, arrivals) = receiver().await;
+    let Receiver { url, arrivals, .. } = Receiver::start(false).await;
     let client = reqwest::Client::new();
     let (_, secret) = hub
         .hub

@@ -25,8 +25,6 @@
 //! then all are enabled at once, and deliveries per second are counted from there to the last
 //! arrival.
 
-use axum::body::Bytes;
-use axum::Router;
 use fastcomments_hub::records::DeliveryStatus;
 use fastcomments_hub::store::sqlite::SqliteStore;
 use fastcomments_hub::{HubConfig, RunningHub};
@@ -36,17 +34,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use testkit::bench::{arg, percentile, Arrivals, Receiver};
 
 fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)
@@ -81,45 +69,6 @@ async fn subscribe(
     v["webhook"]["id"].as_str().unwrap_or_default().to_owned()
 }
 
-/// A receiver recording each comment id's first arrival; `hang`: never answers.
-async fn receiver(hang: bool) -> (String, Arrivals, Arc<AtomicUsize>) {
-    let arrivals: Arrivals = Arc::default();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let (a, r) = (arrivals.clone(), requests.clone());
-    let app = Router::new().fallback(move |body: Bytes| {
-        let (a, r) = (a.clone(), r.clone());
-        async move {
-            r.fetch_add(1, Ordering::Relaxed);
-            if hang {
-                std::future::pending::<()>().await;
-            }
-            let now = Instant::now();
-            if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                if let Some(id) = v.get("id").and_then(|i| i.as_str()) {
-                    a.lock().entry(id.to_owned()).or_insert(now);
-                }
-            }
-            "ok"
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind receiver");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, arrivals, requests)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 struct Outcome {
     name: &'static str,
     live_written: usize,
@@ -145,9 +94,9 @@ async fn hub_in(dir: &std::path::Path, config: HubConfig) -> RunningHub {
 }
 
 async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
-    let rate = arg("--rate", 200);
-    let seconds = arg("--seconds", 30);
-    let n = arg("--receivers", 10) as usize;
+    let rate = arg::<u64>("--rate", 200);
+    let seconds = arg::<u64>("--seconds", 30);
+    let n = arg::<u64>("--receivers", 10) as usize;
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = HubConfig {
         admin_token: Some("bench".into()),
@@ -171,7 +120,11 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
     let mut hang_url = String::new();
     for i in 0..n {
         let hang = hanging && i == 0;
-        let (url, a, requests) = receiver(hang).await;
+        let Receiver {
+            url,
+            arrivals: a,
+            requests,
+        } = Receiver::start(hang).await;
         if hang {
             hang_requests = Some(requests);
             hang_url = url.clone();
@@ -345,7 +298,7 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64) {
     let mut counters = Vec::new();
     let mut ids = Vec::new();
     for _ in 0..subs {
-        let (url, _, requests) = receiver(false).await;
+        let Receiver { url, requests, .. } = Receiver::start(false).await;
         counters.push(requests);
         let id = subscribe(&client, &base, &key, &url, "t.example").await;
         let res = client
@@ -408,7 +361,7 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     if flag("--throughput") {
-        let comments = arg("--comments", 2000) as usize;
+        let comments = arg::<u64>("--comments", 2000) as usize;
         println!("webhook fan-out throughput: {comments} comments, paused, then enabled at once");
         println!("| subscriptions | deliveries | seconds | deliveries/s |");
         println!("|---|---|---|---|");
@@ -426,14 +379,14 @@ async fn main() {
         "webhook hanging-receiver benchmark ({}): {} writes/s for {} s over {} receivers; \
          defaults: pool {}, per host {}, per tenant {}, timeout {} ms; retry base {} ms",
         text_arg("--mode", "config"),
-        arg("--rate", 200),
-        arg("--seconds", 30),
-        arg("--receivers", 10),
+        arg::<u64>("--rate", 200),
+        arg::<u64>("--seconds", 30),
+        arg::<u64>("--receivers", 10),
         defaults.webhook_concurrency,
         defaults.webhook_per_host_concurrency,
         defaults.webhook_per_tenant_concurrency,
         defaults.webhook_timeout.as_millis(),
-        arg("--retry-base-ms", 1000),
+        arg::<u64>("--retry-base-ms", 1000),
     );
     let mut outcomes = vec![
         run("all healthy", false, false).await,

@@ -12,7 +12,10 @@
 //! [`SmallDisk`] is a small `tmpfs` a test fills and empties: a real full disk for the
 //! durability tests, for SQLite's files or, through [`PgOptions::data_dir`], a cluster's
 //! data directory.
+//!
+//! [`bench`] holds what the webhook benchmarks share: arguments, a receiver, percentiles.
 
+pub mod bench;
 pub mod browser;
 mod pg;
 mod small_disk;

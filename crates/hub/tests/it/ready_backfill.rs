@@ -3,7 +3,7 @@
 //! paused) is ready, the rest are not, and the claim hands out the heads.
 
 use crate::common::postgres_database;
-use fastcomments_hub::records::DueQuery;
+use crate::store_contract::fixtures::{claim, claimed_ids};
 use fastcomments_hub::store::postgres::PostgresStore;
 use fastcomments_hub::store::sqlite::SqliteStore;
 use fastcomments_hub::store::Store;
@@ -45,23 +45,7 @@ async fn check(store: &dyn Store) {
         .collect();
     ready.sort();
     assert_eq!(ready, READY, "{all:?}");
-    let q = DueQuery {
-        now: Millis(10),
-        limit: 100,
-        per_host: 100,
-        exclude: &[],
-        skip_hosts: &[],
-        skip_tenants: &[],
-        skip_subscriptions: &[],
-        lease_ms: 60_000,
-    };
-    let mut due: Vec<String> = store
-        .due_deliveries(&q)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.id)
-        .collect();
+    let mut due = claimed_ids(store, &claim(10)).await;
     due.sort();
     assert_eq!(due, ["d2", "d4"]);
     // The heads are claimed now: due again when their lease ends.

@@ -16,15 +16,6 @@ use std::sync::Arc;
 /// Longer than any claim's lease: a call this much later finds every earlier claim ended.
 const LEASE_GONE: i64 = 10 * 60_000;
 
-async fn with_hooks(store: &dyn Store, id: &str) -> TenantId {
-    let t = tenant(store, id).await;
-    store
-        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), Millis(T0))
-        .await
-        .unwrap();
-    t
-}
-
 /// The claim's lease in these promises (shorter than [`LEASE_GONE`]).
 const LEASE: i64 = 60_000;
 
@@ -171,14 +162,7 @@ pub async fn one_comment_at_a_time_in_change_order(store: Arc<dyn Store>) {
     let c = create(&*store, &t, "/p", "v0").await;
     edit(&*store, &t, &c.id, "v1", T0 + 1).await;
     edit(&*store, &t, &c.id, "v2", T0 + 2).await;
-    store
-        .apply(
-            &t,
-            Change::DeleteComment { id: c.id.clone() },
-            Millis(T0 + 3),
-        )
-        .await
-        .unwrap();
+    delete(&*store, &t, &c.id, T0 + 3).await;
     let of_c = deliveries_oldest_first(&*store, &t).await;
     assert_eq!(of_c.len(), 4);
     let other = create(&*store, &t, "/p", "independent").await;
@@ -234,14 +218,7 @@ pub async fn order_holds_across_cancel_and_manual_retry(store: Arc<dyn Store>) {
     let t = with_hooks(&*store, "t1").await;
     let c = create(&*store, &t, "/p", "v0").await;
     edit(&*store, &t, &c.id, "v1", T0 + 1).await;
-    store
-        .apply(
-            &t,
-            Change::DeleteComment { id: c.id.clone() },
-            Millis(T0 + 2),
-        )
-        .await
-        .unwrap();
+    delete(&*store, &t, &c.id, T0 + 2).await;
     let d = deliveries_oldest_first(&*store, &t).await;
     let id = |i: usize| d[i].id.clone();
     let mut now = T0 + 10;
@@ -285,23 +262,14 @@ pub async fn order_holds_across_cancel_and_manual_retry(store: Arc<dyn Store>) {
 /// skipped tenant: a host with a long backlog neither fills the answer nor hides the others.
 pub async fn per_host_limits_and_skips(store: Arc<dyn Store>) {
     let busy = tenant(&*store, "busy").await;
-    store
-        .put_webhook_config(
-            &busy,
-            &hooks("*", "https://slow.example", false),
-            Millis(T0),
-        )
-        .await
-        .unwrap();
+    configure(&*store, &busy, &hooks("*", "https://slow.example", false)).await;
     let other = tenant(&*store, "other").await;
-    store
-        .put_webhook_config(
-            &other,
-            &hooks("*", "https://fast.example:8443", false),
-            Millis(T0),
-        )
-        .await
-        .unwrap();
+    configure(
+        &*store,
+        &other,
+        &hooks("*", "https://fast.example:8443", false),
+    )
+    .await;
     for i in 0..5 {
         create(&*store, &busy, &format!("/p{i}"), "c").await;
     }
@@ -313,37 +281,19 @@ pub async fn per_host_limits_and_skips(store: Arc<dyn Store>) {
 
     let mut q = query(T0 + 1, 100, &[]);
     q.per_host = 2;
-    let got: Vec<String> = store
-        .due_deliveries(&q)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.id)
-        .collect();
+    let got = claimed_ids(&*store, &q).await;
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got.contains(&fast[0].id) && got.contains(&slow[0].id) && got.contains(&slow[1].id));
 
     let hosts = vec!["slow.example:443".to_owned()];
     let mut q = query(T0 + LEASE_GONE, 100, &[]);
     q.skip_hosts = &hosts;
-    let got: Vec<String> = store
-        .due_deliveries(&q)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.id)
-        .collect();
+    let got = claimed_ids(&*store, &q).await;
     assert_eq!(got, vec![fast[0].id.clone()]);
     let tenants = vec![other.clone()];
     let mut q = query(T0 + 2 * LEASE_GONE, 100, &[]);
     q.skip_tenants = &tenants;
-    let got: Vec<String> = store
-        .due_deliveries(&q)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.id)
-        .collect();
+    let got = claimed_ids(&*store, &q).await;
     assert_eq!(got, slow.iter().map(|d| d.id.clone()).collect::<Vec<_>>());
 }
 

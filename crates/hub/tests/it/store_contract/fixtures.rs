@@ -7,6 +7,7 @@ use fastcomments_hub::store::sqlite::SqliteStore;
 use fastcomments_hub::store::*;
 use fastcomments_protocol::{
     Comment, EventType, Extra, HttpMethod, Millis, UploadComment, Vote, VoteDirection,
+    WebhookEventKind,
 };
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -247,6 +248,71 @@ pub fn hooks(domain: &str, base: &str, fire_on_import: bool) -> WebhookConfig {
         legacy_token_header: false,
         fire_on_import,
     }
+}
+
+/// Saves `config` for `tenant` at [`T0`].
+pub async fn configure(store: &dyn Store, tenant: &TenantId, config: &WebhookConfig) {
+    store
+        .put_webhook_config(tenant, config, Millis(T0))
+        .await
+        .unwrap();
+}
+
+/// Creates tenant `id` (as [`tenant`]) with the `*` configuration at `https://hooks.example`
+/// (as [`hooks`]): its deliveries are of the stream `""`.
+pub async fn with_hooks(store: &dyn Store, id: &str) -> TenantId {
+    let t = tenant(store, id).await;
+    configure(store, &t, &hooks("*", "https://hooks.example", false)).await;
+    t
+}
+
+/// A subscription of `tenant` to every kind on every domain, enabled (not stored).
+pub fn subscription(id: &str, tenant: &TenantId, url: &str) -> Subscription {
+    Subscription {
+        id: id.to_owned(),
+        tenant_id: tenant.to_owned(),
+        url: url.to_owned(),
+        method: None,
+        kinds: WebhookEventKind::ALL.to_vec(),
+        domains: vec!["*".to_owned()],
+        fire_on_import: false,
+        created_at: T0,
+        failing_since: None,
+        disabled_at: None,
+        disabled_reason: None,
+    }
+}
+
+/// Deletes a comment through `apply`.
+pub async fn delete(store: &dyn Store, tenant: &TenantId, id: &str, now: i64) -> Applied {
+    store
+        .apply(
+            tenant,
+            Change::DeleteComment { id: id.to_owned() },
+            Millis(now),
+        )
+        .await
+        .unwrap()
+}
+
+/// A claim at `now` of at most 100, at most 100 per host, nothing skipped, a one-minute lease.
+pub fn claim(now: i64) -> DueQuery<'static> {
+    DueQuery {
+        now: Millis(now),
+        limit: 100,
+        per_host: 100,
+        exclude: &[],
+        skip_hosts: &[],
+        skip_tenants: &[],
+        skip_subscriptions: &[],
+        lease_ms: 60_000,
+    }
+}
+
+/// The ids of what a claim hands out, in its order.
+pub async fn claimed_ids(store: &dyn Store, q: &DueQuery<'_>) -> Vec<String> {
+    let due = store.due_deliveries(q).await.unwrap();
+    due.into_iter().map(|d| d.id).collect()
 }
 
 /// What the dispatcher records after attempt `n` of `delivery`.

@@ -27,14 +27,7 @@ async fn seed(store: &dyn Store, id: &str) -> Seeded {
     };
     store.add_secret(&secret).await.unwrap();
     let url = format!("https://hooks.example/{id}");
-    store
-        .put_webhook_config(
-            &t,
-            &hooks(&format!("{id}.example"), &url, false),
-            Millis(T0),
-        )
-        .await
-        .unwrap();
+    configure(store, &t, &hooks(&format!("{id}.example"), &url, false)).await;
     let mut c = new_comment(&t, "/same", &format!("{id}'s comment"));
     c.domain = Some(format!("{id}.example"));
     c.external_id = Some("shared-ext".into());

@@ -103,10 +103,7 @@ async fn queue_many(
     n: usize,
     now: i64,
 ) -> Vec<Delivery> {
-    store
-        .put_webhook_config(t, &hooks("*", "https://hooks.example", true), Millis(T0))
-        .await
-        .unwrap();
+    configure(store, t, &hooks("*", "https://hooks.example", true)).await;
     validated_token(store, t, token).await;
     let comments = (0..n)
         .map(|i| upload(&format!("{token}-{i}"), "text"))
@@ -215,35 +212,13 @@ pub async fn retention_prunes_finished_deliveries_in_bounded_batches(store: Arc<
 
 fn sub(id: &str, tenant: &TenantId, url: &str, kinds: &[WebhookEventKind]) -> Subscription {
     Subscription {
-        id: id.to_owned(),
-        tenant_id: tenant.to_owned(),
-        url: url.to_owned(),
-        method: None,
         kinds: kinds.to_vec(),
-        domains: vec!["*".to_owned()],
-        fire_on_import: false,
-        created_at: T0,
-        failing_since: None,
-        disabled_at: None,
-        disabled_reason: None,
+        ..subscription(id, tenant, url)
     }
 }
 
 use fastcomments_protocol::{Millis, WebhookEventKind};
 const ALL_KINDS: [WebhookEventKind; 3] = WebhookEventKind::ALL;
-
-fn claim(now: i64) -> DueQuery<'static> {
-    DueQuery {
-        now: Millis(now),
-        limit: 100,
-        per_host: 100,
-        exclude: &[],
-        skip_hosts: &[],
-        skip_tenants: &[],
-        skip_subscriptions: &[],
-        lease_ms: 60_000,
-    }
-}
 
 /// Subscriptions: the same form twice is stored once, at most 50 a tenant; a change fans out
 /// to each matching one (kind, domain) beside the configuration; per comment, each
@@ -444,11 +419,7 @@ pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
 /// a retry by hand is then attempt 2, not a second attempt 1 (whose log row would be
 /// dropped as a duplicate). `tests/webhooks.rs`' cancel-and-retry test hit this race.
 pub async fn an_attempt_of_a_cancelled_delivery_is_counted(store: Arc<dyn Store>) {
-    let t = tenant(&*store, "t1").await;
-    store
-        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), Millis(T0))
-        .await
-        .unwrap();
+    let t = with_hooks(&*store, "t1").await;
     let c = create(&*store, &t, "/p", "one").await;
     let d = store
         .deliveries(&t, None, Some(&c.id), 10)
@@ -483,14 +454,7 @@ pub async fn an_attempt_of_a_cancelled_delivery_is_counted(store: Arc<dyn Store>
 /// no subscription) are handed out.
 pub async fn a_claim_leaves_out_full_subscriptions(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
-    store
-        .put_webhook_config(
-            &t,
-            &hooks("*", "https://config.example/", false),
-            Millis(T0),
-        )
-        .await
-        .unwrap();
+    configure(&*store, &t, &hooks("*", "https://config.example/", false)).await;
     for id in ["a", "b"] {
         store
             .create_subscription(&sub(id, &t, &format!("https://{id}.example/"), &ALL_KINDS))

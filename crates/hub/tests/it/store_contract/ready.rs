@@ -9,37 +9,11 @@
 use super::fixtures::*;
 use fastcomments_hub::records::*;
 use fastcomments_hub::store::*;
-use fastcomments_protocol::{Millis, WebhookEventKind};
+use fastcomments_protocol::Millis;
 use std::sync::Arc;
 
 /// Longer than any claim's lease.
 const LATER: i64 = 10 * 60_000;
-
-fn subscription(id: &str, tenant: &TenantId, url: &str) -> Subscription {
-    Subscription {
-        id: id.to_owned(),
-        tenant_id: tenant.to_owned(),
-        url: url.to_owned(),
-        method: None,
-        kinds: WebhookEventKind::ALL.to_vec(),
-        domains: vec!["*".to_owned()],
-        fire_on_import: false,
-        created_at: T0,
-        failing_since: None,
-        disabled_at: None,
-        disabled_reason: None,
-    }
-}
-
-/// A tenant with the `*` configuration (the stream `""`).
-async fn with_hooks(store: &dyn Store, id: &str) -> TenantId {
-    let t = tenant(store, id).await;
-    store
-        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), Millis(T0))
-        .await
-        .unwrap();
-    t
-}
 
 /// A comment created and edited `edits` times: its deliveries in stream `stream`, in order.
 async fn comment_with_changes(
@@ -90,13 +64,7 @@ async fn claimable(store: &dyn Store, now: i64) -> Vec<String> {
         skip_subscriptions: &[],
         lease_ms: 60_000,
     };
-    let ids: Vec<String> = store
-        .due_deliveries(&q)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.id)
-        .collect();
+    let ids = claimed_ids(store, &q).await;
     store.release_claims(&ids).await.unwrap();
     ids
 }

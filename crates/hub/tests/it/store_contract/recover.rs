@@ -8,22 +8,6 @@ use fastcomments_hub::store::*;
 use fastcomments_protocol::{Millis, WebhookEventKind};
 use std::sync::Arc;
 
-fn subscription(id: &str, tenant: &TenantId) -> Subscription {
-    Subscription {
-        id: id.to_owned(),
-        tenant_id: tenant.to_owned(),
-        url: "https://sub.example/hook".to_owned(),
-        method: None,
-        kinds: WebhookEventKind::ALL.to_vec(),
-        domains: vec!["*".to_owned()],
-        fire_on_import: false,
-        created_at: T0,
-        failing_since: None,
-        disabled_at: None,
-        disabled_reason: None,
-    }
-}
-
 fn recovery(id: &str, tenant: &TenantId, target: RecoverTarget, since: i64) -> Recovery {
     Recovery {
         id: id.to_owned(),
@@ -62,12 +46,9 @@ fn is_conflict<T: std::fmt::Debug>(r: StoreResult<T>) -> bool {
 /// the configuration's deliveries are not touched; each stream's earliest copy is its ready head.
 pub async fn a_recover_copies_what_the_target_was_sent_in_pages(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
+    configure(&*store, &t, &hooks("*", "https://conf.example", false)).await;
     store
-        .put_webhook_config(&t, &hooks("*", "https://conf.example", false), Millis(T0))
-        .await
-        .unwrap();
-    store
-        .create_subscription(&subscription("s1", &t))
+        .create_subscription(&subscription("s1", &t, "https://sub.example/hook"))
         .await
         .unwrap();
     let a = create(&*store, &t, "/p", "a0").await;
@@ -158,10 +139,7 @@ pub async fn a_recover_copies_what_the_target_was_sent_in_pages(store: Arc<dyn S
 /// waiting in its stream (that one stops being the head).
 pub async fn a_copy_goes_before_a_later_waiting_change(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
-    store
-        .put_webhook_config(&t, &hooks("*", "https://conf.example", false), Millis(T0))
-        .await
-        .unwrap();
+    configure(&*store, &t, &hooks("*", "https://conf.example", false)).await;
     let a = create(&*store, &t, "/p", "a0").await;
     deliver_all(&*store, &t).await;
     edit(&*store, &t, &a.id, "a1", T0 + 5).await;
@@ -217,7 +195,11 @@ pub async fn a_stopped_recover_frees_its_target(store: Arc<dyn Store>) {
     let u = tenant(&*store, "t2").await;
     for x in [&t, &u] {
         store
-            .create_subscription(&subscription(&format!("s-{}", x.as_str()), x))
+            .create_subscription(&subscription(
+                &format!("s-{}", x.as_str()),
+                x,
+                "https://sub.example/hook",
+            ))
             .await
             .unwrap();
         create(&*store, x, "/p", "x").await;

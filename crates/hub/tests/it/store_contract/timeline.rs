@@ -315,14 +315,7 @@ pub async fn payload_is_the_api_comment_as_of_the_event(store: Arc<dyn Store>) {
     let c = create(&*store, &t, "/p", "one").await;
     edit(&*store, &t, &c.id, "two", T0 + 1).await;
     edit(&*store, &t, &c.id, "three", T0 + 2).await;
-    let deleted = store
-        .apply(
-            &t,
-            Change::DeleteComment { id: c.id.clone() },
-            Millis(T0 + 3),
-        )
-        .await
-        .unwrap();
+    let deleted = delete(&*store, &t, &c.id, T0 + 3).await;
     assert_eq!(deleted.comment.unwrap().comment, "three");
     let entries = timeline(&*store, &t, "viewer").await;
     let texts: Vec<(&str, String)> = entries

@@ -22,11 +22,7 @@ async fn stored(store: &dyn Store, c: &Comment) -> Comment {
 /// The same user voting the same way again keeps the earlier vote: no new vote, no event, no
 /// webhook, counts unchanged.
 pub async fn same_direction_keeps_the_earlier_vote(store: Arc<dyn Store>) {
-    let t = tenant(&*store, "t1").await;
-    store
-        .put_webhook_config(&t, &hooks("*", "https://hooks.example", false), Millis(T0))
-        .await
-        .unwrap();
+    let t = with_hooks(&*store, "t1").await;
     let c = create(&*store, &t, "/p", "votable").await;
     let first = vote(&c, Some("u1"), VoteDirection::Up);
     let applied = cast(&*store, &first, T0 + 1).await;
@@ -111,14 +107,7 @@ pub async fn deleting_votes_and_their_comment(store: Arc<dyn Store>) {
 
     let other = vote(&c, Some("u2"), VoteDirection::Down);
     cast(&*store, &other, T0 + 4).await;
-    store
-        .apply(
-            &t,
-            Change::DeleteComment { id: c.id.clone() },
-            Millis(T0 + 5),
-        )
-        .await
-        .unwrap();
+    delete(&*store, &t, &c.id, T0 + 5).await;
     assert!(store.vote(&t, &other.id).await.unwrap().is_none());
     let late = vote(&c, Some("u3"), VoteDirection::Up);
     let late = store

@@ -19,14 +19,8 @@ pub async fn configs_are_replaced_by_domain(store: Arc<dyn Store>) {
     assert!(store.webhook_configs(&t).await.unwrap().is_empty());
     let any = hooks("*", "https://one.example", false);
     let blog = hooks("blog.example", "https://two.example", true);
-    store
-        .put_webhook_config(&t, &any, Millis(T0))
-        .await
-        .unwrap();
-    store
-        .put_webhook_config(&t, &blog, Millis(T0))
-        .await
-        .unwrap();
+    configure(&*store, &t, &any).await;
+    configure(&*store, &t, &blog).await;
     let replaced = WebhookConfig {
         delete: None,
         legacy_token_header: true,
@@ -57,15 +51,9 @@ pub async fn a_change_queues_its_delivery_in_the_same_call(store: Arc<dyn Store>
     let t = tenant(&*store, "t1").await;
     let quiet = create_on(&*store, &t, Some("blog.example"), "before any config").await;
     assert_eq!(quiet.deliveries, 0);
-    store
-        .put_webhook_config(&t, &hooks("*", &format!("{BASE}/any"), false), Millis(T0))
-        .await
-        .unwrap();
+    configure(&*store, &t, &hooks("*", &format!("{BASE}/any"), false)).await;
     let blog = hooks("blog.example", &format!("{BASE}/blog"), false);
-    store
-        .put_webhook_config(&t, &blog, Millis(T0))
-        .await
-        .unwrap();
+    configure(&*store, &t, &blog).await;
 
     let created = create_on(&*store, &t, Some("https://Blog.Example/post"), "hello").await;
     assert_eq!(created.deliveries, 1);
@@ -99,14 +87,7 @@ pub async fn a_change_queues_its_delivery_in_the_same_call(store: Arc<dyn Store>
 
     let edited = edit(&*store, &t, &c.id, "edited", T0 + 1).await;
     let voted = cast(&*store, &vote(&c, Some("u1"), VoteDirection::Up), T0 + 2).await;
-    let deleted = store
-        .apply(
-            &t,
-            Change::DeleteComment { id: c.id.clone() },
-            Millis(T0 + 3),
-        )
-        .await
-        .unwrap();
+    let deleted = delete(&*store, &t, &c.id, T0 + 3).await;
     for applied in [&edited, &voted, &deleted] {
         assert_eq!(applied.deliveries, 1);
     }
@@ -170,10 +151,7 @@ pub async fn a_change_queues_its_delivery_in_the_same_call(store: Arc<dyn Store>
         update: None,
         ..hooks("quiet.example", BASE, false)
     };
-    store
-        .put_webhook_config(&t, &no_updates, Millis(T0))
-        .await
-        .unwrap();
+    configure(&*store, &t, &no_updates).await;
     let q = create_on(&*store, &t, Some("quiet.example"), "quiet").await;
     assert_eq!(q.deliveries, 1);
     let q = q.comment.unwrap();
@@ -198,10 +176,7 @@ pub async fn a_change_queues_its_delivery_in_the_same_call(store: Arc<dyn Store>
 pub async fn imports_fire_only_with_fire_on_import(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     validated_token(&*store, &t, "up").await;
-    store
-        .put_webhook_config(&t, &hooks("*", BASE, false), Millis(T0))
-        .await
-        .unwrap();
+    configure(&*store, &t, &hooks("*", BASE, false)).await;
     let silent = store
         .upload(batch(&t, "up", vec![upload("a", "A")]), Millis(T0))
         .await
@@ -213,10 +188,7 @@ pub async fn imports_fire_only_with_fire_on_import(store: Arc<dyn Store>) {
         .unwrap()
         .is_empty());
 
-    store
-        .put_webhook_config(&t, &hooks("*", BASE, true), Millis(T0))
-        .await
-        .unwrap();
+    configure(&*store, &t, &hooks("*", BASE, true)).await;
     let child = fastcomments_protocol::UploadComment {
         external_parent_id: Some("p".into()),
         ..upload("c", "child")
@@ -277,10 +249,7 @@ pub async fn imports_fire_only_with_fire_on_import(store: Arc<dyn Store>) {
 /// attempts in order.
 pub async fn deliveries_are_listed_newest_first(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
-    store
-        .put_webhook_config(&t, &hooks("*", BASE, false), Millis(T0))
-        .await
-        .unwrap();
+    configure(&*store, &t, &hooks("*", BASE, false)).await;
     let mut comments = Vec::new();
     for i in 0..3 {
         let c = new_comment(&t, "/p", &format!("c{i}"));
@@ -359,10 +328,7 @@ pub async fn deliveries_are_listed_newest_first(store: Arc<dyn Store>) {
 /// Four queued deliveries of distinct comments of a new tenant with a `*` configuration.
 async fn four_queued(store: &dyn Store) -> (TenantId, Vec<Delivery>) {
     let t = tenant(store, "t1").await;
-    store
-        .put_webhook_config(&t, &hooks("*", BASE, false), Millis(T0))
-        .await
-        .unwrap();
+    configure(store, &t, &hooks("*", BASE, false)).await;
     for i in 0..4 {
         create(store, &t, "/p", &format!("c{i}")).await;
     }

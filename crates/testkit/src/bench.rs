@@ -1,0 +1,82 @@
+//! What the webhook benchmarks of the hub and the command line share: their command-line
+//! arguments, a loopback receiver that notes when each comment first arrived, and percentiles.
+
+use axum::body::Bytes;
+use axum::Router;
+use parking_lot::Mutex;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The value after `name` on the command line (`--rate 200`), or `default` when it is missing
+/// or does not parse.
+pub fn arg<T: FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Each comment id's first arrival at a receiver.
+pub type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// A webhook receiver on loopback, answering every request `ok` (or never, when it hangs).
+pub struct Receiver {
+    /// Where it listens, `http://127.0.0.1:<port>/hook`.
+    pub url: String,
+    /// When each comment id (the body's `id`) first arrived; a hanging receiver notes none.
+    pub arrivals: Arrivals,
+    /// Requests it saw, answered or not.
+    pub requests: Arc<AtomicUsize>,
+}
+
+impl Receiver {
+    /// Starts one on the current runtime; `hang`: it accepts every request and never answers.
+    pub async fn start(hang: bool) -> Receiver {
+        let arrivals: Arrivals = Arc::default();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (a, r) = (arrivals.clone(), requests.clone());
+        let app = Router::new().fallback(move |body: Bytes| {
+            let (a, r) = (a.clone(), r.clone());
+            async move {
+                r.fetch_add(1, Ordering::Relaxed);
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+                let now = Instant::now();
+                if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                    if let Some(id) = v.get("id").and_then(|i| i.as_str()) {
+                        a.lock().entry(id.to_owned()).or_insert(now);
+                    }
+                }
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver {
+            url,
+            arrivals,
+            requests,
+        }
+    }
+}
+
+/// The `p` quantile (0 to 1) of `sorted`: the element at the rounded rank; NaN for none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
