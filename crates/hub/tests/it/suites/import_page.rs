@@ -141,6 +141,9 @@ async fn head_only(hub: &TestHub, target: &str, headers: &[(&str, &str)]) -> (u1
     (status, text)
 }
 
+/// What a refused head is: what it stands for, its target, its headers.
+type Refusal<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+
 fn cookie_of(c: &Client) -> String {
     format!("fc_admin={}", c.cookie.clone().unwrap())
 }
@@ -159,7 +162,7 @@ async fn an_upload_without_the_token_is_refused_before_its_body_is_read() {
     let cookie = cookie_of(&c);
     let token = c.csrf.clone();
     let with_token = format!("/admin/imports?csrf={token}");
-    let refusals: [(&str, &str, Vec<(&str, &str)>); 5] = [
+    let refusals: [Refusal; 5] = [
         ("no token", "/admin/imports", vec![("cookie", &cookie)]),
         (
             "another token",
