@@ -7,9 +7,9 @@
 //! The Import form is the exception: its body is a file that may be gigabytes, streamed to
 //! disk, so it cannot be read first to find a field in it. Its token is in the form's action
 //! URL (`?csrf=`) or, for a script, in the [`HEADER`] header, and [`verify_upload`] checks it
-//! from the request's head alone, before a byte of the body is read. Such a URL is never
-//! shown after the post (the form's answer is a redirect) nor sent on (every page is
-//! `Referrer-Policy: no-referrer`). Because the body is not read first, the upload also
+//! from the request's head alone, before a byte of the body is read. Such a URL does not stay
+//! in the address bar (the form's answer is a redirect but on a server fault) and is not sent
+//! on (every page is `Referrer-Policy: no-referrer`). Because the body is not read first, the upload also
 //! refuses what a browser says came from another site (`Sec-Fetch-Site`, else `Origin`).
 
 use axum::body::{Body, Bytes};

@@ -142,7 +142,8 @@ pub async fn show(
 
 /// `POST /admin/imports?csrf=…`: the Import form (`multipart/form-data`: `format`, `dryRun`,
 /// then `file`), or a script's raw file with `format` and `dryRun` in the query. Answers with
-/// a redirect either way, so the URL holding the token does not stay in the address bar.
+/// a redirect (to the import, or back to the form with what went wrong; a server fault is an
+/// error page), so the URL holding the token does not stay in the address bar.
 pub async fn upload(
     State(state): State<PageState>,
     admin: Admin,
