@@ -1,32 +1,22 @@
 //! `/api/v1/imports…`: a tenant imports a Disqus export, a WordPress export (WXR) or a JSON-lines
-//! file. The body is written to disk as it arrives (memory stays flat whatever its size), the
-//! import is answered `202` with its id, and it goes on in the background ([`crate::import`]);
-//! its record shows its progress and problems.
+//! file. The body is written to disk as it arrives (memory stays flat whatever its size;
+//! [`crate::import::start`], shared with the admin pages' Import form), the import is answered
+//! `202` with its id, and it goes on in the background ([`crate::import`]); its record shows
+//! its progress and problems.
 
 use super::doc::TenantErrors;
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppState, QueryParams};
 use crate::hub::access::TenantAuth;
-use crate::ids;
-use crate::import::{runner, Format};
+use crate::import::start::{self, Spool};
 use crate::records::{ImportProblem, ImportRecord, ImportState};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use fastcomments_protocol::{lenient, Millis, Status};
-use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use utoipa::{IntoParams, ToSchema};
-
-/// Largest file one import takes.
-pub const IMPORT_MAX_BYTES: u64 = 16 * 1024 * 1024 * 1024;
-
-/// An import that has shown no progress for this long is taken as dead (its node stopped):
-/// another may start.
-const STALE: Duration = Duration::from_secs(600);
 
 /// A problem of an import, where in the file.
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,57 +101,6 @@ pub struct ImportResult {
     import: ImportOut,
 }
 
-/// Writes the body to a new file of the system's temporary folder; its size.
-async fn spool(body: Body, file: &std::path::Path) -> ApiResult<u64> {
-    let mut out = tokio::fs::File::create(file).await.map_err(|e| {
-        tracing::error!(error = %e, "an import could not be written to the temporary folder");
-        ApiError::internal()
-    })?;
-    let mut body = body;
-    let mut size = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| ApiError::invalid_body(format!("the upload broke off: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        size += data.len() as u64;
-        if size > IMPORT_MAX_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Code::PayloadTooLarge,
-                format!("an import takes at most {IMPORT_MAX_BYTES} bytes"),
-            ));
-        }
-        out.write_all(&data).await.map_err(|e| {
-            tracing::error!(error = %e, "an import could not be written to the temporary folder");
-            ApiError::internal()
-        })?;
-    }
-    out.sync_all().await.map_err(|_| ApiError::internal())?;
-    Ok(size)
-}
-
-/// The format of the spooled file, as asked or as its start says.
-async fn format_of(asked: Option<&str>, file: &std::path::Path) -> ApiResult<Format> {
-    if let Some(name) = asked.filter(|f| !f.trim().is_empty()) {
-        return Format::parse(name).ok_or_else(|| {
-            ApiError::invalid_query(format!("format must be disqus, wxr or jsonl, got {name:?}"))
-        });
-    }
-    let mut head = vec![0u8; 4096];
-    let n = match tokio::fs::File::open(file).await {
-        Ok(mut f) => f.read(&mut head).await.unwrap_or(0),
-        Err(_) => 0,
-    };
-    Format::guess(&head[..n]).ok_or_else(|| {
-        ApiError::invalid_body(
-            "the file is not one of the formats an import reads (a Disqus export, a WordPress \
-             export, JSON lines); name it with ?format= if it is",
-        )
-    })
-}
-
 /// `POST /api/v1/imports?format=disqus|wxr|jsonl[&dryRun=true]`, the file as the body.
 #[utoipa::path(
     post,
@@ -181,59 +120,13 @@ pub async fn start(
 ) -> ApiResult<(StatusCode, Json<ImportResult>)> {
     // Imported comments are of no one domain: the tenant's whole secret imports.
     auth.require_all_domains("importing comments")?;
-    if let Some(name) = q.format.as_deref().filter(|f| !f.trim().is_empty()) {
-        Format::parse(name).ok_or_else(|| {
-            ApiError::invalid_query(format!("format must be disqus, wxr or jsonl, got {name:?}"))
-        })?;
-    }
-    let now = hub.now();
-    let running = hub.reads().imports(&auth.tenant_id, 20).await?;
-    let stale_before = now.0 - STALE.as_millis() as i64;
-    if let Some(r) = running
-        .iter()
-        .find(|r| r.state == ImportState::Running && r.updated_at >= stale_before)
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            Code::Conflict,
-            format!("import {} is running; one at a time", r.id),
-        ));
-    }
-    let id = ids::object_id();
-    let file = std::env::temp_dir().join(format!("fastcomments-import-{id}"));
-    let spooled = spool(body, &file).await;
-    let format = match spooled {
-        Ok(_) => format_of(q.format.as_deref(), &file).await,
-        Err(e) => Err(e),
-    };
-    let format = match format {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&file).await;
-            return Err(e);
-        }
-    };
-    let record = ImportRecord {
-        id,
-        tenant_id: auth.tenant_id.clone(),
-        format: format.as_str().to_owned(),
-        state: ImportState::Running,
-        dry_run: q.dry_run.unwrap_or(false),
-        read: 0,
-        created: 0,
-        updated: 0,
-        unchanged: 0,
-        skipped: 0,
-        problems: Vec::new(),
-        problems_left_out: 0,
-        created_at: now.0,
-        updated_at: now.0,
-    };
-    if let Err(e) = hub.save_import(&record).await {
-        let _ = tokio::fs::remove_file(&file).await;
-        return Err(e.into());
-    }
-    tokio::spawn(runner::run(hub.clone(), record.clone(), format, file));
+    let format = start::asked_format(q.format.as_deref())?;
+    start::may_start(&hub, &auth.tenant_id).await?;
+    let mut spool = Spool::create().await?;
+    spool.write(body.into_data_stream()).await?;
+    let record = spool
+        .start(&hub, &auth.tenant_id, format, q.dry_run.unwrap_or(false))
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(ImportResult {

@@ -9,8 +9,10 @@
 //! - `jsonl`, `disqus`, `wxr`: one parser per format, each turning a file into [`Item`]s;
 //! - `html`: the text of a comment's HTML;
 //! - `export`, `export_wxr`: the tenant as JSON lines, or as a WordPress export;
-//! - `runner`: an import's life (the file spooled to disk, parsed on a blocking thread, stored
-//!   in batches, its record kept current).
+//! - `start`: what the API and the admin pages share to start one (the upload spooled to
+//!   disk as it arrives, the one-at-a-time check, the record);
+//! - `runner`: an import's life (the spooled file parsed on a blocking thread, stored in
+//!   batches, its record kept current).
 
 pub mod disqus;
 pub mod export;
@@ -19,6 +21,7 @@ mod html;
 pub mod jsonl;
 pub mod position;
 pub mod runner;
+pub mod start;
 pub mod wxr;
 mod xml;
 

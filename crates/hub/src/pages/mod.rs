@@ -7,13 +7,14 @@
 //! without the session's CSRF token ([`csrf`]) and adds headers that keep the pages from being
 //! framed, cached or made to load anything from elsewhere. Pages, one file each: [`sign_in`]
 //! (and the operator's tenant list), [`integrations`], [`comments`], [`webhooks`],
-//! [`subscriptions`], [`deliveries`], [`secrets`]; [`assets`] serves the stylesheet and the one
-//! small script.
+//! [`subscriptions`], [`deliveries`], [`secrets`], [`imports`]; [`assets`] serves the stylesheet
+//! and the one small script.
 
 pub mod assets;
 pub mod comments;
 pub mod csrf;
 pub mod deliveries;
+pub mod imports;
 pub mod integrations;
 pub mod recover;
 pub mod secrets;
@@ -84,6 +85,8 @@ pub fn router(hub: Arc<Hub>) -> Router<Arc<Hub>> {
         .route("/deliveries/{id}/{action}", post(deliveries::act))
         .route("/secrets", get(secrets::show).post(secrets::create))
         .route("/secrets/{id}/delete", post(secrets::delete))
+        .route("/imports", get(imports::list).post(imports::upload))
+        .route("/imports/{id}", get(imports::show))
         .route("/assets/admin.css", get(assets::css))
         .route("/assets/admin.js", get(assets::js))
         .fallback(not_found_page)
@@ -119,6 +122,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Current {
 
 /// Where the sign-in form is posted.
 const SIGN_IN_PATH: &str = "/admin/sign-in";
+/// Where the Import form is posted (its CSRF token in the URL, its body a file).
+const UPLOAD_PATH: &str = "/admin/imports";
 
 /// The session id the request's cookie names.
 fn session_cookie(parts: &axum::http::HeaderMap) -> Option<String> {
@@ -171,9 +176,17 @@ async fn guard(State(state): State<PageState>, mut req: Request, next: Next) -> 
             }
             _ => None,
         };
-        match csrf::verify(req, expected, state.hub.config.body_limit_bytes).await {
-            Ok(checked) => req = checked,
-            Err(why) => return with_page_headers(refused(why)),
+        if matches!(req.uri().path(), "/imports" | UPLOAD_PATH) {
+            // An upload's body may be gigabytes: its token is checked from the head alone,
+            // and the body is left to the handler to stream to disk.
+            if let Err(why) = csrf::verify_upload(req.headers(), req.uri().query(), expected) {
+                return with_page_headers(refused(why));
+            }
+        } else {
+            match csrf::verify(req, expected, state.hub.config.body_limit_bytes).await {
+                Ok(checked) => req = checked,
+                Err(why) => return with_page_headers(refused(why)),
+            }
         }
     }
     req.extensions_mut().insert(Current {
@@ -200,6 +213,9 @@ fn refused(why: csrf::Refusal) -> Response {
             "This form did not come from a page of this session, so it was not carried out. Open the page again and repeat what you did."
         }
         csrf::Refusal::BadBody => "The form could not be read.",
+        csrf::Refusal::CrossSite => {
+            "This form was sent from another site, so it was not carried out. Open the page again and repeat what you did."
+        }
     };
     message_page(StatusCode::FORBIDDEN, "Refused", text)
 }

@@ -20,6 +20,16 @@ use std::time::{Duration, Instant};
 use testkit::browser::fantoccini::{Client, Locator};
 use testkit::browser::Browser;
 
+/// A small Disqus export: a reply before its parent, and a post in a thread that is not there
+/// (a problem on line 6).
+const DISQUS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<disqus xmlns="http://disqus.com" xmlns:dsq="http://disqus.com/disqus-internals">
+<thread dsq:id="10"><id>post-1</id><link>https://blog.example/1</link><title>One</title></thread>
+<post dsq:id="101"><message>Before my parent</message><createdAt>2013-01-02T00:00:00Z</createdAt><author><name>Zoë</name></author><thread dsq:id="10"/><parent dsq:id="100"/></post>
+<post dsq:id="100"><message>Parent</message><createdAt>2013-01-01T00:00:00Z</createdAt><author><name>Ana</name></author><thread dsq:id="10"/></post>
+<post dsq:id="102"><message>Nowhere</message><createdAt>2013-01-03T00:00:00Z</createdAt><author><name>Lost</name></author><thread dsq:id="99"/></post>
+</disqus>"#;
+
 async fn fill(c: &Client, css: &str, text: &str) {
     let el = c.find(Locator::Css(css)).await.unwrap();
     el.clear().await.unwrap();
@@ -557,6 +567,39 @@ async fn an_admin_runs_the_guide_in_a_browser() {
         !c.source().await.unwrap().contains("theirs"),
         "nothing of theirs is shown"
     );
+
+    // ---- import a Disqus export through the form: its page shows the counts ----
+    let file = hub.dir.path().join("disqus-export.xml");
+    std::fs::write(&file, DISQUS).unwrap();
+    c.goto(&format!("{}/admin/imports", hub.base))
+        .await
+        .unwrap();
+    screenshot(&c, "imports").await;
+    c.find(Locator::Css("#import-file"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    click(&c, "#import-form button[type=submit]").await;
+    // The page reloads itself while the import runs.
+    wait_text(&c, "#import-state", |s| s == "done").await;
+    assert!(path(&c).await.starts_with("/admin/imports/"));
+    for (count, want) in [("read", "3"), ("created", "2"), ("skipped", "0")] {
+        assert_eq!(
+            text_of(&c, &format!("#import-{count}")).await,
+            want,
+            "{count}"
+        );
+    }
+    assert!(text_of(&c, "#import-problems")
+        .await
+        .contains("line 6, column"));
+    screenshot(&c, "import").await;
+    let imports = store.imports(&t.id, 10).await.unwrap();
+    assert_eq!((imports.len(), imports[0].created), (1, 2), "{imports:?}");
+    let (_, v) = hub.api(&fresh).comments("urlId=post-1").await;
+    assert_eq!(v["comments"].as_array().unwrap().len(), 2, "{v}");
 
     // ---- keyboard: the sign-out button is reachable with Tab and works with Enter ----
     c.goto(&format!("{}/admin/integrations", hub.base))

@@ -27,6 +27,8 @@ macro_rules! backend_suites {
         mod cursor_properties;
         #[path = "suites/hanging_receiver.rs"]
         mod hanging_receiver;
+        #[path = "suites/import_page.rs"]
+        mod import_page;
         #[path = "suites/imports.rs"]
         mod imports;
         #[path = "suites/integration_api.rs"]

@@ -15,23 +15,24 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// A browser stand-in: keeps the session cookie, reads the CSRF token off pages.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    cookie: Option<String>,
-    csrf: String,
+/// A browser stand-in: keeps the session cookie, reads the CSRF token off pages (also used by
+/// `import_page.rs`).
+pub(super) struct Client {
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
+    pub(super) cookie: Option<String>,
+    pub(super) csrf: String,
     forwarded_https: bool,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
+pub(super) struct Page {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) text: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(super) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -46,7 +47,7 @@ fn csrf_of(html: &str) -> Option<String> {
 }
 
 impl Client {
-    fn new(hub: &TestHub) -> Client {
+    pub(super) fn new(hub: &TestHub) -> Client {
         Client {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -71,7 +72,7 @@ impl Client {
         }
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+    pub(super) async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let mut req = req;
         if let Some(c) = &self.cookie {
             req = req.header("cookie", format!("fc_admin={c}"));
@@ -91,13 +92,13 @@ impl Client {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(super) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
     /// Posts `fields` with the session's CSRF token.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(super) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let mut all = vec![("csrf", self.csrf.clone())];
         all.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
         self.post_raw(path, &all).await
@@ -115,7 +116,7 @@ impl Client {
     }
 }
 
-async fn signed_in(hub: &TestHub, t: &Tenant) -> Client {
+pub(super) async fn signed_in(hub: &TestHub, t: &Tenant) -> Client {
     let mut c = Client::new(hub);
     let res = c.sign_in(&t.key).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
