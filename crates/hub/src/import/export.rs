@@ -12,6 +12,7 @@ use crate::ids::TenantId;
 use bytes::Bytes;
 use fastcomments_protocol::{Comment, Millis};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -19,8 +20,8 @@ use std::task::{Context, Poll};
 /// Comments read per page.
 pub const PAGE: u64 = 1000;
 
-/// The source id a comment is exported under: the site's, else the hub's.
-fn source_id(c: &Comment) -> String {
+/// The source id a comment is exported under, in both formats: the site's, else the hub's.
+pub(super) fn source_id(c: &Comment) -> String {
     c.external_id.clone().unwrap_or_else(|| c.id.clone())
 }
 
@@ -41,12 +42,44 @@ pub fn line(c: &Comment, parent_source: Option<String>) -> Result<String, serde_
     Ok(text)
 }
 
+/// The source ids of the comments of the last two pages written, by hub id: a reply usually
+/// comes soon after its parent, so most parents are found here instead of one read each (a
+/// quarter of the comments of a 1,000,000-comment export are replies; one read each made the
+/// export three times slower than at 100,000).
+#[derive(Default)]
+struct RecentSources {
+    this_page: HashMap<String, String>,
+    last_page: HashMap<String, String>,
+}
+
+impl RecentSources {
+    fn get(&self, id: &str) -> Option<&String> {
+        self.this_page.get(id).or_else(|| self.last_page.get(id))
+    }
+
+    fn note(&mut self, c: &Comment) {
+        self.this_page.insert(c.id.clone(), source_id(c));
+    }
+
+    fn next_page(&mut self) {
+        self.last_page = std::mem::take(&mut self.this_page);
+    }
+}
+
 /// The source id of `c`'s parent, as its export line names it.
-async fn parent_source(hub: &Hub, tenant: &TenantId, c: &Comment) -> Option<String> {
+async fn parent_source(
+    hub: &Hub,
+    tenant: &TenantId,
+    c: &Comment,
+    recent: &RecentSources,
+) -> Option<String> {
     if let Some(ext) = &c.external_parent_id {
         return Some(ext.clone());
     }
     let parent = c.parent_id.as_deref()?;
+    if let Some(source) = recent.get(parent) {
+        return Some(source.clone());
+    }
     match hub.reads().comment(tenant, parent).await {
         Ok(Some(p)) => Some(source_id(&p)),
         // A parent gone (deleted) or unreadable: its hub id still names it.
@@ -79,6 +112,7 @@ pub fn jsonl(hub: Arc<Hub>, tenant: TenantId) -> Lines {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
         let mut after: Option<(Millis, String)> = None;
+        let mut recent = RecentSources::default();
         loop {
             let page = hub
                 .reads()
@@ -101,8 +135,10 @@ pub fn jsonl(hub: Arc<Hub>, tenant: TenantId) -> Lines {
             let Some(last) = page.last() else { return };
             after = Some((last.date, last.id.clone()));
             let mut chunk = String::new();
+            recent.next_page();
             for c in &page {
-                let parent = parent_source(&hub, &tenant, c).await;
+                recent.note(c);
+                let parent = parent_source(&hub, &tenant, c, &recent).await;
                 match line(c, parent) {
                     Ok(l) => chunk.push_str(&l),
                     Err(e) => {

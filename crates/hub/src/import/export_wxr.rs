@@ -13,7 +13,7 @@
 //! approval) rides in the comment meta `fastcomments` as JSON, so importing the file back
 //! finds the same comments (docs/imports.md).
 
-use super::export::Lines;
+use super::export::{source_id, Lines};
 use crate::hub::Hub;
 use crate::ids::TenantId;
 use bytes::Bytes;
@@ -132,12 +132,6 @@ fn wp_number(v: Option<&Value>) -> Option<u64> {
 
 fn meta_number(c: &Comment, key: &str) -> Option<u64> {
     wp_number(c.meta.as_ref().and_then(|m| m.get(key)))
-}
-
-/// The id a comment is known by outside this tenant: the site's, else the hub's (as the
-/// JSON-lines export writes it).
-fn source_id(c: &Comment) -> String {
-    c.external_id.clone().unwrap_or_else(|| c.id.clone())
 }
 
 /// The comment's WordPress state: `trash`, `spam`, `1` (approved) or `0`.
