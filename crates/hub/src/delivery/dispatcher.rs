@@ -11,6 +11,7 @@
 //! tenants and subscriptions are full and gives a few rows per host, so it hands back work
 //! that can start now and is not slowed by a stuck host's backlog.
 
+use super::held::Held;
 use super::sender::{send_once, Outgoing, Senders};
 use crate::hub::Hub;
 use crate::ids::TenantId;
@@ -124,6 +125,17 @@ impl InFlight {
             // The per-domain configurations are one stream of the tenant, not a subscription.
             && (k.subscription.is_empty()
                 || running(&self.subscriptions, &k.subscription) < l.per_subscription)
+    }
+
+    /// Counts `d` in flight if its host, tenant and subscription have room and the pool has
+    /// a free slot; whether it did.
+    fn take_room(&mut self, d: &Delivery, l: Limits, concurrency: usize) -> bool {
+        let keys = Keys::of(d);
+        let fits = self.len() < concurrency && self.has_room(&keys, l);
+        if fits {
+            self.add(&d.id, keys);
+        }
+        fits
     }
 
     fn add(&mut self, id: &str, k: Keys) {
@@ -247,6 +259,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
     // every turn of a busy loop would be one more query per attempt.
     let (mut next_due, mut next_due_asked): (Option<i64>, i64) = (None, i64::MIN);
     let mut store_down = StoreBackoff::default();
+    let mut held: Held = Held::new(hub.config.webhook_claim_lease);
     loop {
         let lingered = |since: Option<Instant>| since.is_some_and(|t| t.elapsed() >= LINGER);
         if recording.is_none()
@@ -272,6 +285,14 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 }),
             ));
         }
+        // Held deliveries start first when they fit, and go back once held too long (all of
+        // them when stopping, so another node can take them at once).
+        give_back(&hub, held.take_expired(stopping)).await;
+        if !stopping {
+            for d in held.take_fitting(|d| in_flight.take_room(d, limits, concurrency)) {
+                start(hub.clone(), senders.clone(), done_tx.clone(), d);
+            }
+        }
         if stopping {
             if in_flight.len() == 0 && finished.is_empty() && recording.is_none() {
                 break;
@@ -285,6 +306,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 &senders,
                 &done_tx,
                 &mut in_flight,
+                &mut held,
                 &unrecorded,
                 limits,
                 concurrency,
@@ -309,7 +331,8 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 Duration::from_millis(at.saturating_sub(now).max(1) as u64)
             })
             .min(Duration::from_secs(1))
-            .min(store_down.remaining().unwrap_or(Duration::MAX));
+            .min(store_down.remaining().unwrap_or(Duration::MAX))
+            .min(held.next_expiry().unwrap_or(Duration::MAX));
         let linger_from = [
             freed_since.filter(|_| !stopping),
             finished_since.filter(|_| recording.is_none()),
@@ -433,6 +456,7 @@ async fn claim(
     senders: &Senders,
     done: &mpsc::UnboundedSender<AttemptOutcome>,
     in_flight: &mut InFlight,
+    held: &mut Held,
     unrecorded: &HashSet<String>,
     limits: Limits,
     concurrency: usize,
@@ -443,6 +467,7 @@ async fn claim(
         .ids
         .keys()
         .chain(unrecorded.iter())
+        .chain(held.ids())
         .cloned()
         .collect();
     let query = DueQuery {
@@ -462,23 +487,25 @@ async fn claim(
             return false;
         }
     };
-    let mut unused = Vec::new();
     for d in due {
-        let keys = Keys::of(&d);
-        if in_flight.has_room(&keys, limits) {
-            in_flight.add(&d.id, keys);
+        if in_flight.take_room(&d, limits, concurrency) {
             start(hub.clone(), senders.clone(), done.clone(), d);
         } else {
-            unused.push(d.id);
-        }
-    }
-    // Claimed but no room now: hand them back rather than hold them for a whole lease.
-    if !unused.is_empty() {
-        if let Err(e) = hub.release_claims(&unused).await {
-            tracing::warn!(error = %e, "giving back unused webhook claims failed; they wait for their lease");
+            // No room now: held until a slot frees, or given back (see `held`).
+            held.hold(d);
         }
     }
     true
+}
+
+/// Gives back claims this node will not use now, so that any node may take them.
+async fn give_back(hub: &Hub, ids: Vec<String>) {
+    if ids.is_empty() {
+        return;
+    }
+    if let Err(e) = hub.release_claims(&ids).await {
+        tracing::warn!(error = %e, "giving back unused webhook claims failed; they wait for their lease");
+    }
 }
 
 fn start(

@@ -15,9 +15,11 @@
 //! - [`sender`]: one signed attempt over HTTP (also used by test payloads).
 //! - [`test_send`]: a test payload and its forged twin, sent now, for the API and the pages.
 //! - [`dispatcher`]: the loop that claims, runs and records attempts.
+//! - `held`: claimed deliveries waiting for a free slot, briefly.
 
 pub mod dispatcher;
 pub mod guard;
+mod held;
 pub mod schedule;
 pub mod sender;
 pub mod test_send;
