@@ -9,6 +9,7 @@
 
 use crate::hub::Hub;
 use crate::ids::TenantId;
+use crate::store::StoreResult;
 use bytes::Bytes;
 use fastcomments_protocol::{Comment, Millis};
 use serde_json::Value;
@@ -110,19 +111,14 @@ impl futures_core::Stream for Lines {
 /// short one that looks whole.
 pub fn jsonl(hub: Arc<Hub>, tenant: TenantId) -> Lines {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
+    // The next page is read while this one is written: on PostgreSQL a page's query and
+    // transfer took about as long as writing its lines.
+    let (pages_tx, mut pages) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(read_pages(hub.clone(), tenant.clone(), pages_tx));
     tokio::spawn(async move {
-        let mut after: Option<(Millis, String)> = None;
         let mut recent = RecentSources::default();
-        loop {
-            let page = hub
-                .reads()
-                .comments_after(
-                    &tenant,
-                    after.as_ref().map(|(d, id)| (*d, id.as_str())),
-                    PAGE,
-                )
-                .await;
-            let page = match page {
+        while let Some(page) = pages.recv().await {
+            let page: Vec<Comment> = match page {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "an export stopped: the store failed");
@@ -132,8 +128,6 @@ pub fn jsonl(hub: Arc<Hub>, tenant: TenantId) -> Lines {
                     return;
                 }
             };
-            let Some(last) = page.last() else { return };
-            after = Some((last.date, last.id.clone()));
             let mut chunk = String::new();
             recent.next_page();
             for c in &page {
@@ -148,12 +142,42 @@ pub fn jsonl(hub: Arc<Hub>, tenant: TenantId) -> Lines {
                 }
             }
             if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
-                return; // The client went away.
-            }
-            if (page.len() as u64) < PAGE {
-                return;
+                return; // The client went away (dropping `pages` stops the reader).
             }
         }
     });
     Lines(rx)
+}
+
+/// Reads `tenant`'s comments a page at a time, by `(date, id)`, into `pages`, until the last
+/// page, a store failure (sent, then the end), or the writer is gone.
+async fn read_pages(
+    hub: Arc<Hub>,
+    tenant: TenantId,
+    pages: tokio::sync::mpsc::Sender<StoreResult<Vec<Comment>>>,
+) {
+    let mut after: Option<(Millis, String)> = None;
+    loop {
+        let page = hub
+            .reads()
+            .comments_after(
+                &tenant,
+                after.as_ref().map(|(d, id)| (*d, id.as_str())),
+                PAGE,
+            )
+            .await;
+        let more = match &page {
+            Ok(p) => match p.last() {
+                Some(last) => {
+                    after = Some((last.date, last.id.clone()));
+                    p.len() as u64 == PAGE
+                }
+                None => return,
+            },
+            Err(_) => false,
+        };
+        if pages.send(page).await.is_err() || !more {
+            return;
+        }
+    }
 }
