@@ -12,6 +12,7 @@ mod webhooks;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use fastcomments_hub::config::ConnectionLimits;
+use fastcomments_hub::store::postgres::DEFAULT_STORE_TIMEOUT;
 use fastcomments_hub::{open_store_within, Hub, HubConfig, RunningHub, SystemClock};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,7 +68,11 @@ struct StoreArgs {
     /// PostgreSQL only: the longest a request waits for a database connection, in
     /// milliseconds. While the database is down or restarting, requests are answered 503 with
     /// Retry-After after this instead of piling up.
-    #[arg(long, env = "FASTCOMMENTS_STORE_TIMEOUT_MS", default_value_t = 5_000)]
+    #[arg(
+        long,
+        env = "FASTCOMMENTS_STORE_TIMEOUT_MS",
+        default_value_t = DEFAULT_STORE_TIMEOUT.as_millis() as u64
+    )]
     store_timeout_ms: u64,
 }
 

@@ -361,6 +361,21 @@ async fn a_full_disk_is_answered_507_and_loses_no_acknowledged_write() {
     );
 }
 
+/// `POST /api/v1/comments/bulk` with `items`.
+async fn post_bulk(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    items: &[Value],
+) -> reqwest::Response {
+    http.post(format!("{url}/api/v1/comments/bulk"))
+        .header("x-api-key", key)
+        .json(items)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// `POST /api/v1/comments/bulk` on a disk that fills part way through the call: the comments
 /// stored before the disk filled are answered `success` (an answer of `507` for the whole call
 /// made the SDK's caller send them all again, and store them twice), the one that met the full
@@ -385,13 +400,7 @@ async fn a_bulk_call_that_meets_a_full_disk_says_which_comments_were_stored() {
         .await
         .unwrap()
         .unwrap();
-    let r = http
-        .post(format!("{url}/api/v1/comments/bulk"))
-        .header("x-api-key", &key)
-        .json(&bulk("first"))
-        .send()
-        .await
-        .unwrap();
+    let r = post_bulk(&http, &url, &key, &bulk("first")).await;
     assert_eq!(r.status().as_u16(), 200);
     let items: Vec<Value> = r.json().await.unwrap();
     assert_eq!(items.len(), 500);
@@ -417,13 +426,7 @@ async fn a_bulk_call_that_meets_a_full_disk_says_which_comments_were_stored() {
         .await
         .unwrap()
         .unwrap();
-    let r = http
-        .post(format!("{url}/api/v1/comments/bulk"))
-        .header("x-api-key", &key)
-        .json(&bulk("second"))
-        .send()
-        .await
-        .unwrap();
+    let r = post_bulk(&http, &url, &key, &bulk("second")).await;
     assert_eq!(r.status().as_u16(), 507);
     assert!(r.headers().contains_key("retry-after"));
 

@@ -13,7 +13,7 @@
 //! approval) rides in the comment meta `fastcomments` as JSON, so importing the file back
 //! finds the same comments (docs/imports.md).
 
-use super::export::{source_id, Lines};
+use super::export::{source_id, Lines, PAGE};
 use crate::hub::Hub;
 use crate::ids::TenantId;
 use bytes::Bytes;
@@ -22,9 +22,6 @@ use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
-
-/// Comments read per page.
-const PAGE: u64 = 1000;
 
 /// The first number given to a comment or thread without a WordPress id: far above any
 /// WordPress site's own ids, so the two never meet.
@@ -138,7 +135,14 @@ fn meta_number(c: &Comment, key: &str) -> Option<u64> {
 pub fn status(c: &Comment) -> &'static str {
     if is_deleted(c) {
         "trash"
-    } else if c.is_spam {
+    } else {
+        live_status(c)
+    }
+}
+
+/// The comment's state out of the bin: `spam`, `1` (approved) or `0`.
+fn live_status(c: &Comment) -> &'static str {
+    if c.is_spam {
         "spam"
     } else if c.approved {
         "1"
@@ -385,14 +389,13 @@ pub fn comment(
     plain(out, t, "wp:comment_user_id", wp_user);
     if is_deleted(c) {
         // What WordPress restores a comment to when it leaves the bin.
-        let before = if c.is_spam {
-            "spam"
-        } else if c.approved {
-            "1"
-        } else {
-            "0"
-        };
-        meta(out, t, "wp:commentmeta", "_wp_trash_meta_status", before);
+        meta(
+            out,
+            t,
+            "wp:commentmeta",
+            "_wp_trash_meta_status",
+            live_status(c),
+        );
     }
     meta(
         out,

@@ -167,29 +167,17 @@ pub(in crate::store) async fn comments_by_thread_after(
     after: Option<(&str, Millis, &str)>,
     limit: u64,
 ) -> StoreResult<Vec<Comment>> {
-    let rows = match after {
-        None => {
-            sqlx::query(&sql("SELECT id, doc FROM comments WHERE tenant_id = ? \
-                 ORDER BY url_id, date_ms, id LIMIT ?"))
-            .bind(tenant.as_str())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(store.reads())
-            .await?
-        }
-        Some((url_id, date, id)) => {
-            // One range of the index, as in `comments_after`.
-            sqlx::query(&sql(
-                "SELECT id, doc FROM comments WHERE tenant_id = ? \
-                 AND (url_id, date_ms, id) > (?, ?, ?) ORDER BY url_id, date_ms, id LIMIT ?",
-            ))
-            .bind(tenant.as_str())
-            .bind(url_id)
-            .bind(date.0)
-            .bind(id)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(store.reads())
-            .await?
-        }
-    };
+    // From the first comment on: before every thread, instant and id (ids are never empty).
+    let (url_id, date, id) = after.unwrap_or(("", Millis(i64::MIN), ""));
+    // One range of the index, as in `comments_after`.
+    let rows = sqlx::query(&sql("SELECT id, doc FROM comments WHERE tenant_id = ? \
+         AND (url_id, date_ms, id) > (?, ?, ?) ORDER BY url_id, date_ms, id LIMIT ?"))
+    .bind(tenant.as_str())
+    .bind(url_id)
+    .bind(date.0)
+    .bind(id)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(store.reads())
+    .await?;
     readable_comments(&rows)
 }

@@ -197,13 +197,14 @@ pub(in crate::store) async fn recover_page(
     let text = format!(
         "SELECT * FROM webhook_deliveries WHERE {filter} AND recovered_from IS NULL \
          AND position <= ? \
-         AND (position > ? OR (position = ? AND id > ?)) ORDER BY position, id LIMIT ?"
+         AND (position, id) > (?, ?) ORDER BY position, id LIMIT ?"
     );
     let rows = sqlx::query(&sql(&text))
         .bind(tenant.as_str())
         .bind(name)
         .bind(rec.until)
-        .bind(rec.cursor.0)
+        // A row comparison: one range of the recover index from the cursor on (the OR form
+        // is a filter over the target's deliveries from the first, each page).
         .bind(rec.cursor.0)
         .bind(&rec.cursor.1)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))

@@ -53,11 +53,11 @@ use notify::*;
 /// How many times a write is run again after the database gave it up for a concurrent one.
 const CONTENTION_RETRIES: usize = 8;
 
-/// How long the first connection at start-up may take before the hub gives up and says so.
 /// How long a statement waits for a connection when `serve` is not told
 /// (`--store-timeout-ms`).
 pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the first connection at start-up may take before the hub gives up and says so.
 const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL store.

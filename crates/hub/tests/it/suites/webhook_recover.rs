@@ -7,7 +7,7 @@ use super::BACKEND;
 use crate::common;
 
 use common::receiver::{Received, Receiver};
-use common::{Tenant, TestHub};
+use common::{code, Tenant, TestHub};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -24,10 +24,6 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-fn code(v: &Value) -> &str {
-    v["code"].as_str().unwrap_or_default()
 }
 
 /// (comment id, text, kind) of a received webhook.
