@@ -28,22 +28,11 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::bench::arg;
 use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, Command};
 
 const ADMIN: &str = "nodes-bench-admin";
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
-fn number(name: &str, default: usize) -> usize {
-    arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 struct Receiver {
     url: String,
@@ -386,11 +375,10 @@ async fn round(
 
 #[tokio::main]
 async fn main() {
-    let deliveries = number("--deliveries", 20_000);
-    let per_host = number("--per-host", 32);
-    let rounds = number("--rounds", 2);
-    let counts: Vec<usize> = arg("--nodes")
-        .unwrap_or_else(|| "1,3".into())
+    let deliveries = arg("--deliveries", 20_000usize);
+    let per_host = arg("--per-host", 32usize);
+    let rounds = arg("--rounds", 2usize);
+    let counts: Vec<usize> = arg("--nodes", String::from("1,3"))
         .split(',')
         .filter_map(|n| n.trim().parse().ok())
         .collect();
