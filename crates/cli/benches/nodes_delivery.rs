@@ -226,13 +226,15 @@ fn print_statement_costs(database: &str) {
         return;
     }
     let top = psql(
-        "SELECT round(total_exec_time)::bigint, calls, rows, \
+        "SELECT round(total_exec_time)::bigint, round(total_plan_time)::bigint, calls, rows, \
          left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements \
          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
          ORDER BY total_exec_time DESC LIMIT 10",
     );
     if let Some(top) = top {
-        eprintln!("  statements (ms | calls | rows | query):");
+        eprintln!(
+            "  statements (ms running | ms planning, with pg_stat_statements.track_planning | calls | rows | query):"
+        );
         for line in top.lines().filter(|l| !l.is_empty()) {
             eprintln!("    {line}");
         }

@@ -159,11 +159,23 @@ impl InFlight {
         release(&mut self.subscriptions, &k.subscription);
     }
 
-    fn full(&self, l: Limits) -> Full {
+    /// What a claim leaves out: the hosts, tenants and subscriptions whose attempts running
+    /// and deliveries held (claimed, waiting for a slot) reach twice their limit. Up to one
+    /// limit's worth is claimed ahead: a slot that frees takes a held delivery at once, while
+    /// the next claim is still on its way (on PostgreSQL a claim takes a few ms, about what
+    /// a fast receiver takes to answer a host's share of attempts).
+    fn full(&self, held: &Held, l: Limits) -> Full {
+        let mut both = InFlight::default();
+        for (id, k) in &self.ids {
+            both.add(id, k.clone());
+        }
+        for d in held.items() {
+            both.add(&d.id, Keys::of(d));
+        }
         Full {
-            hosts: at_limit(&self.hosts, l.per_host),
-            tenants: at_limit(&self.tenants, l.per_tenant),
-            subscriptions: at_limit(&self.subscriptions, l.per_subscription),
+            hosts: at_limit(&both.hosts, 2 * l.per_host),
+            tenants: at_limit(&both.tenants, 2 * l.per_tenant),
+            subscriptions: at_limit(&both.subscriptions, 2 * l.per_subscription),
         }
     }
 }
@@ -214,19 +226,26 @@ const LINGER: Duration = Duration::from_millis(2);
 enum Event {
     Wake,
     Done(AttemptOutcome),
+    Claimed(Result<StoreResult<Vec<Delivery>>, JoinError>),
     Recorded(
         Vec<String>,
-        Result<(Vec<AttemptOutcome>, StoreResult<()>), JoinError>,
+        Result<(Vec<AttemptOutcome>, StoreResult<bool>), JoinError>,
     ),
     Due,
     Linger,
     Stop(bool),
 }
 
+/// A claim being made by a task of its own: while the store answers, finished attempts
+/// free their slots and held deliveries start, instead of the whole loop waiting a round
+/// trip (on PostgreSQL a claim takes a few ms, and a loop that waited for each one sent
+/// about one claim's rows per claim's time).
+type Claiming = JoinHandle<StoreResult<Vec<Delivery>>>;
+
 /// Attempt logs being written by a task of their own, so that sending goes on meanwhile.
 type Recording = (
     Vec<String>,
-    JoinHandle<(Vec<AttemptOutcome>, StoreResult<()>)>,
+    JoinHandle<(Vec<AttemptOutcome>, StoreResult<bool>)>,
 );
 
 async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
@@ -251,6 +270,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
     let mut finished: Vec<AttemptOutcome> = Vec::new();
     let mut finished_since: Option<Instant> = None;
     let mut recording: Option<Recording> = None;
+    let mut claiming: Option<Claiming> = None;
     let (mut freed, mut freed_since) = (0usize, None::<Instant>);
     // New work may be due: a commit woke us, a retry came due, or this is the first turn.
     let mut kick = true;
@@ -294,33 +314,37 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
             }
         }
         if stopping {
-            if in_flight.len() == 0 && finished.is_empty() && recording.is_none() {
+            if in_flight.len() == 0
+                && finished.is_empty()
+                && recording.is_none()
+                && claiming.is_none()
+            {
                 break;
             }
-        } else if in_flight.len() < concurrency
-            && (kick || freed >= batch || in_flight.len() == 0 || lingered(freed_since))
+        } else if claiming.is_none()
+            && in_flight.len() < concurrency
+            && (kick
+                || (freed > 0 && (freed >= batch || in_flight.len() == 0 || lingered(freed_since))))
             && store_down.may_ask()
         {
-            let claimed = claim(
+            claiming = Some(claim(
                 &hub,
-                &senders,
-                &done_tx,
-                &mut in_flight,
-                &mut held,
+                &in_flight,
+                &held,
                 &unrecorded,
                 limits,
                 concurrency,
-            )
-            .await;
-            store_down.after(claimed);
+            ));
             (kick, freed, freed_since) = (false, 0, None);
         }
 
         // Sleep until something happens. New deliveries come with a commit's wake-up and
         // retries this loop scheduled are in `next_due`; the store is asked again when that
-        // came due or every 250 ms (a retry by hand, or another writer).
+        // came due or every 250 ms (a retry by hand, or another writer). Not at every turn
+        // while it knows of none: on a busy outbox everything is due already, and that was
+        // one more query for every few attempts.
         let now = hub.now().0;
-        let ask = next_due.is_none_or(|t| t <= now) || now.saturating_sub(next_due_asked) >= 250;
+        let ask = next_due.is_some_and(|t| t <= now) || now.saturating_sub(next_due_asked) >= 250;
         if ask && store_down.may_ask() {
             let due = hub.reads().next_due_at(Millis(now)).await.ok().flatten();
             next_due = due.map(|t| t.0);
@@ -357,6 +381,15 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 let ids = recording.take().map(|(ids, _)| ids).unwrap_or_default();
                 Event::Recorded(ids, r)
             }
+            r = async {
+                match &mut claiming {
+                    Some(task) => task.await,
+                    None => std::future::pending().await,
+                }
+            }, if claiming.is_some() => {
+                claiming = None;
+                Event::Claimed(r)
+            }
             _ = tokio::time::sleep(until_due), if !stopping => Event::Due,
             _ = tokio::time::sleep(until_linger.unwrap_or(until_due)), if until_linger.is_some() => Event::Linger,
             // A dropped sender stops the dispatcher too (its hub is gone).
@@ -377,7 +410,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 finished_since.get_or_insert(now);
                 freed_since.get_or_insert(now);
             }
-            Event::Recorded(ids, Ok((outcomes, Ok(())))) => {
+            Event::Recorded(ids, Ok((outcomes, Ok(readied)))) => {
                 for o in &outcomes {
                     if o.status == DeliveryStatus::Retrying {
                         next_due =
@@ -387,11 +420,12 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 for id in ids {
                     unrecorded.remove(&id);
                 }
-                // A recorded attempt may have been the last pending delivery of its comment
-                // (in its stream): the next one is due now. Without looking again, it would
-                // wait for a freed slot or the next tick, up to a second, whenever other
-                // attempts (a slow host's) keep the pool from running empty.
-                kick = true;
+                // A recorded attempt may have ended its stream's head (the comment's earlier
+                // change): the next one is ready now. Without looking again, it would wait
+                // for a freed slot or the next tick, up to a second, whenever other attempts
+                // (a slow host's) keep the pool from running empty. Only then: a claim after
+                // every record, most often for nothing, was half of a busy node's claims.
+                kick |= readied;
             }
             Event::Recorded(_, Ok((outcomes, Err(e)))) => {
                 tracing::warn!(error = %e, "recording webhook attempts failed; will retry");
@@ -405,6 +439,26 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 for id in ids {
                     unrecorded.remove(&id);
                 }
+            }
+            Event::Claimed(Ok(Ok(due))) => {
+                store_down.after(true);
+                for d in due {
+                    if !stopping && in_flight.take_room(&d, limits, concurrency) {
+                        start(hub.clone(), senders.clone(), done_tx.clone(), d);
+                    } else {
+                        // No room now: held until a slot frees, or given back (see `held`).
+                        held.hold(d);
+                    }
+                }
+            }
+            Event::Claimed(Ok(Err(e))) => {
+                tracing::warn!(error = %e, "reading due webhook deliveries failed");
+                store_down.after(false);
+            }
+            Event::Claimed(Err(e)) => {
+                // Whatever it claimed waits for its lease to end.
+                tracing::error!(error = %e, "the task claiming webhook deliveries failed");
+                store_down.after(false);
             }
             Event::Linger => {}
             Event::Stop(gone) => stopping = gone || *stop.borrow(),
@@ -446,23 +500,20 @@ impl StoreBackoff {
     }
 }
 
-/// Starts what is due and has room; `false` when the store could not be asked. The query
-/// leaves out full hosts and tenants and gives at most `per_host` rows per host; a row whose
-/// host or tenant filled up while this batch was being started is handed back (its claim
-/// released) for a later turn.
-#[allow(clippy::too_many_arguments)]
-async fn claim(
+/// Starts a claim of what is due, as a task: the query leaves out full hosts, tenants and
+/// subscriptions, and what is in flight, finished but not recorded, or held, and gives at
+/// most `per_host` rows per host. What comes back starts if it has room when it arrives,
+/// and is held otherwise (see `Event::Claimed`).
+fn claim(
     hub: &Arc<Hub>,
-    senders: &Senders,
-    done: &mpsc::UnboundedSender<AttemptOutcome>,
-    in_flight: &mut InFlight,
-    held: &mut Held,
+    in_flight: &InFlight,
+    held: &Held,
     unrecorded: &HashSet<String>,
     limits: Limits,
     concurrency: usize,
-) -> bool {
+) -> Claiming {
     let free = concurrency.saturating_sub(in_flight.len());
-    let full = in_flight.full(limits);
+    let full = in_flight.full(held, limits);
     let exclude: Vec<String> = in_flight
         .ids
         .keys()
@@ -470,32 +521,20 @@ async fn claim(
         .chain(held.ids())
         .cloned()
         .collect();
-    let query = DueQuery {
-        now: hub.now(),
-        limit: free as u64,
-        per_host: limits.per_host as u64,
-        exclude: &exclude,
-        skip_hosts: &full.hosts,
-        skip_tenants: &full.tenants,
-        skip_subscriptions: &full.subscriptions,
-        lease_ms: hub.config.webhook_claim_lease.as_millis() as i64,
-    };
-    let due = match hub.claim_due_deliveries(&query).await {
-        Ok(due) => due,
-        Err(e) => {
-            tracing::warn!(error = %e, "reading due webhook deliveries failed");
-            return false;
-        }
-    };
-    for d in due {
-        if in_flight.take_room(&d, limits, concurrency) {
-            start(hub.clone(), senders.clone(), done.clone(), d);
-        } else {
-            // No room now: held until a slot frees, or given back (see `held`).
-            held.hold(d);
-        }
-    }
-    true
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        let query = DueQuery {
+            now: hub.now(),
+            limit: free as u64,
+            per_host: limits.per_host as u64,
+            exclude: &exclude,
+            skip_hosts: &full.hosts,
+            skip_tenants: &full.tenants,
+            skip_subscriptions: &full.subscriptions,
+            lease_ms: hub.config.webhook_claim_lease.as_millis() as i64,
+        };
+        hub.claim_due_deliveries(&query).await
+    })
 }
 
 /// Gives back claims this node will not use now, so that any node may take them.

@@ -46,6 +46,11 @@ impl<T: Claimed> Held<T> {
         self.waiting.iter().map(|(d, _)| d.id())
     }
 
+    /// The deliveries held, oldest first.
+    pub(super) fn items(&self) -> impl Iterator<Item = &T> {
+        self.waiting.iter().map(|(d, _)| d)
+    }
+
     /// Takes out, oldest first, each delivery `fits` accepts (`fits` counts what it accepts,
     /// so a later one sees the room the earlier ones took).
     pub(super) fn take_fitting(&mut self, mut fits: impl FnMut(&T) -> bool) -> Vec<T> {

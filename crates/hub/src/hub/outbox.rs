@@ -18,8 +18,9 @@ impl Hub {
         self.store.release_claims(ids).await
     }
 
-    /// Records attempts and what they mean for their deliveries, ending their claims.
-    pub async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
+    /// Records attempts and what they mean for their deliveries, ending their claims; whether
+    /// another delivery became ready by it.
+    pub async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> StoreResult<bool> {
         self.store.record_attempts(outcomes, self.now()).await
     }
 

@@ -389,7 +389,8 @@ pub trait StoreReads: Send + Sync + 'static {
 
     /// A tenant's webhook configurations.
     async fn webhook_configs(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookConfig>>;
-    /// When the earliest pending delivery due strictly after `after` is due.
+    /// When the earliest ready pending delivery due strictly after `after` is due. Claims do
+    /// not count: one that ends without a record is found by the dispatcher's next look.
     async fn next_due_at(&self, after: Millis) -> StoreResult<Option<Millis>>;
     /// Totals of the outbox, for `/metrics`.
     async fn webhook_stats(&self) -> StoreResult<WebhookStats>;
@@ -592,8 +593,9 @@ pub trait Store: StoreReads + SessionStore {
     /// left for them): they are due again at once, for any dispatcher.
     async fn release_claims(&self, ids: &[String]) -> StoreResult<()>;
     /// Logs attempts and moves their deliveries on — unless a delivery was cancelled meanwhile
-    /// — and notes each subscription's health (a 2xx ends its failing streak).
-    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: Millis) -> StoreResult<()>;
+    /// — and notes each subscription's health (a 2xx ends its failing streak). Whether a
+    /// delivery became ready by it (the next one of a stream whose head ended).
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: Millis) -> StoreResult<bool>;
     /// Removes at most `limit` succeeded or cancelled deliveries last changed before
     /// `before`, with their attempts, in one short transaction; returns how many. The
     /// caller repeats it until it returns less than `limit`, so retention never holds the

@@ -18,8 +18,7 @@
 //! from snapshots that miss each other's change.
 
 use super::dialect::{
-    announce, lock_new_streams, lock_streams, sql, Backend, Conn, Db, END_CLAIM, GREATEST,
-    MAX_PARAMS,
+    announce, lock_new_streams, lock_streams, sql, Backend, Conn, Db, END_CLAIM, MAX_PARAMS,
 };
 use super::{read_all, read_one};
 use crate::ids::TenantId;
@@ -179,8 +178,10 @@ pub(in crate::store) fn settle_heads_sql() -> String {
 /// Makes the streams of the deliveries `ids` right again after a write that changed which of
 /// them wait (ended ones, retried ones): each stream's head is ready, its other waiting
 /// deliveries are not. In the caller's transaction, after the change; on PostgreSQL after
-/// [`lock_streams`] of the same ids, before the change. Touches only rows whose flag changes.
-pub(in crate::store) async fn settle_heads(conn: &mut Conn, ids: &[&str]) -> StoreResult<()> {
+/// [`lock_streams`] of the same ids, before the change. Touches only rows whose flag changes;
+/// returns how many did.
+pub(in crate::store) async fn settle_heads(conn: &mut Conn, ids: &[&str]) -> StoreResult<u64> {
+    let mut changed = 0;
     for chunk in ids.chunks(MAX_PARAMS) {
         let mut qb: QueryBuilder<Db> = QueryBuilder::new(settle_heads_sql());
         let mut sep = qb.separated(", ");
@@ -188,9 +189,9 @@ pub(in crate::store) async fn settle_heads(conn: &mut Conn, ids: &[&str]) -> Sto
             sep.push_bind(*id);
         }
         qb.push("))");
-        qb.build().execute(&mut *conn).await?;
+        changed += qb.build().execute(&mut *conn).await?.rows_affected();
     }
-    Ok(())
+    Ok(changed)
 }
 
 pub(in crate::store) async fn webhook_configs(
@@ -224,15 +225,14 @@ pub(in crate::store) async fn next_due_at(
     store: &Backend,
     after: Millis,
 ) -> StoreResult<Option<Millis>> {
-    // A claimed delivery is due again when its claim ends (if nobody records it first). Only
-    // ready ones count: the others are claimed after a write that makes them ready, which wakes
-    // the dispatcher. The expression is `webhook_deliveries_next_due`'s: its first entry past
-    // `after`, not a walk over the outbox.
-    let text = format!(
-        "SELECT MIN({GREATEST}(next_attempt_at, COALESCE(lease_until, 0))) FROM webhook_deliveries \
-         WHERE ready AND status IN ('queued', 'retrying') AND {GREATEST}(next_attempt_at, COALESCE(lease_until, 0)) > ?"
-    );
-    let next: Option<i64> = sqlx::query_scalar(&sql(&text))
+    // Only ready ones count: the others are claimed after a write that makes them ready, which
+    // wakes the dispatcher. The first entry of `webhook_deliveries_due_ready` past `after`,
+    // not a walk over the outbox. Claims are not in it: a claim that ends without a record
+    // (its node stopped) is found by a dispatcher's next look, at least once a second, and
+    // leaving the lease out of every index lets PostgreSQL write a claim in place.
+    let next: Option<i64> =
+        sqlx::query_scalar(&sql("SELECT MIN(next_attempt_at) FROM webhook_deliveries \
+         WHERE ready AND status IN ('queued', 'retrying') AND next_attempt_at > ?"))
         .bind(after.0)
         .fetch_one(store.reads())
         .await?;

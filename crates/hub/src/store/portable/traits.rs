@@ -479,7 +479,7 @@ impl Store for Backend {
         dialect::release_claims(self, ids).await
     }
 
-    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: Millis) -> StoreResult<()> {
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: Millis) -> StoreResult<bool> {
         webhooks::record_attempts(self, outcomes, now).await
     }
 

@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("0012_thread_keyset.sql"),
     ),
     (13, "stream index", include_str!("0013_stream_index.sql")),
+    (
+        15,
+        "claims in place",
+        include_str!("0015_claims_in_place.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

@@ -135,9 +135,9 @@ pub(super) async fn record_attempts(
     store: &PostgresStore,
     outcomes: &[AttemptOutcome],
     now: Millis,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     if outcomes.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let mut tx = store.bookkeeping.begin().await?;
     let ids: Vec<&str> = outcomes
@@ -198,11 +198,11 @@ pub(super) async fn record_attempts(
     .execute(&mut *tx)
     .await?;
     // A sent or finally failed delivery hands its stream to the next one.
-    settle_heads(&mut tx, &ids).await?;
+    let readied = settle_heads(&mut tx, &ids).await? > 0;
     super::subscriptions::note_health(&mut tx, outcomes).await?;
     if outcomes.iter().any(|o| o.status.is_pending()) {
         announce(&mut tx, &Notice::Deliveries).await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(readied)
 }

@@ -215,11 +215,11 @@ impl SqliteStore {
         .execute(&writer)
         .await?;
         // When the next ready delivery is due (`next_due_at`): the first entry of this index.
-        // It replaces the index over every pending delivery's `next_attempt_at`.
+        // It replaces the index over every pending delivery's `next_attempt_at`, and the one
+        // over each ready delivery's due instant or lease end.
         sqlx::query(
-            "CREATE INDEX IF NOT EXISTS webhook_deliveries_next_due ON webhook_deliveries \
-             (MAX(next_attempt_at, COALESCE(lease_until, 0))) \
-             WHERE ready AND status IN ('queued', 'retrying')",
+            "CREATE INDEX IF NOT EXISTS webhook_deliveries_due_ready ON webhook_deliveries \
+             (next_attempt_at) WHERE ready AND status IN ('queued', 'retrying')",
         )
         .execute(&writer)
         .await?;
@@ -228,6 +228,7 @@ impl SqliteStore {
             "webhook_deliveries_by_host",
             "webhook_deliveries_by_target",
             "webhook_deliveries_due",
+            "webhook_deliveries_next_due",
         ] {
             sqlx::query(&format!("DROP INDEX IF EXISTS {old}"))
                 .execute(&writer)

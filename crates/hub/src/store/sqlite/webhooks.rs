@@ -16,7 +16,7 @@ pub(super) async fn record_attempts_in(
     conn: &mut SqliteConnection,
     outcomes: &[AttemptOutcome],
     now: Millis,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // One multi-row statement each for the logs and the status changes: the dispatcher
     // records results in batches, and one commit covers the whole batch.
@@ -68,10 +68,10 @@ pub(super) async fn record_attempts_in(
         .iter()
         .map(|o| o.attempt.delivery_id.as_str())
         .collect();
-    super::portable::outbox::settle_heads(&mut tx, &ids).await?;
+    let readied = super::portable::outbox::settle_heads(&mut tx, &ids).await? > 0;
     super::subscriptions::note_health(&mut tx, outcomes).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(readied)
 }
 
 pub(super) async fn due_deliveries(
@@ -210,9 +210,9 @@ pub(super) async fn record_attempts(
     store: &SqliteStore,
     outcomes: &[AttemptOutcome],
     now: Millis,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     if outcomes.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     // Attempt logs are committed without their own fsync: a process crash loses nothing (the
     // WAL is written), and the next API commit's fsync makes them durable. Only a power cut in
