@@ -1,8 +1,10 @@
 //! `fastcomments serve` as an operator runs it: defaults, health, operator API, SIGTERM.
 
 use crate::serve_support;
+use serve_support::assert_succeeded;
 
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 use tokio::process::Command;
 
@@ -14,15 +16,6 @@ async fn stop_gracefully(child: &mut tokio::process::Child) {
         .unwrap()
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");
-}
-
-/// `out` is a successful run's; its stderr says why not.
-fn assert_succeeded(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `POST /admin/v1/tenants` with the operator token `op`.
@@ -79,23 +72,20 @@ async fn serve_starts_with_defaults_answers_and_stops_gracefully_on_sigterm() {
     assert_eq!(res.status(), 403);
 }
 
+/// `fastcomments tenant create --name NAME --domain DOMAIN --data-dir DIR`, run to its end.
+async fn tenant_create(name: &str, domain: &str, data_dir: &Path) -> Output {
+    let mut command = serve_support::fastcomments();
+    command
+        .args(["tenant", "create", "--name", name, "--domain", domain])
+        .arg("--data-dir")
+        .arg(data_dir);
+    serve_support::run_to_end(&mut command, Duration::from_secs(60)).await
+}
+
 #[tokio::test]
 async fn tenant_create_prints_id_and_secret_and_bad_flags_are_explained() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
-        .args([
-            "tenant",
-            "create",
-            "--name",
-            "Blog",
-            "--domain",
-            "blog.example.com",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .await
-        .unwrap();
+    let out = tenant_create("Blog", "blog.example.com", dir.path()).await;
     assert_succeeded(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("tenant id:  t-"), "{text}");
@@ -105,20 +95,7 @@ async fn tenant_create_prints_id_and_secret_and_bad_flags_are_explained() {
         .unwrap();
     assert_eq!(secret.len(), 64);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
-        .args([
-            "tenant",
-            "create",
-            "--name",
-            "x",
-            "--domain",
-            "not a domain",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .await
-        .unwrap();
+    let out = tenant_create("x", "not a domain", dir.path()).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a domain"));
 
@@ -142,13 +119,10 @@ async fn tenant_create_prints_id_and_secret_and_bad_flags_are_explained() {
 async fn a_second_hub_on_the_same_data_dir_is_refused_until_the_first_stops() {
     let data = tempfile::tempdir().unwrap();
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+        serve_support::fastcomments()
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
             .env_remove("FASTCOMMENTS_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
             .spawn()
             .unwrap()
     };

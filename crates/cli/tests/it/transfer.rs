@@ -2,7 +2,8 @@
 //! export in, counts and problems printed, JSON lines out, and the hub's refusals said plainly.
 
 use crate::serve_support;
-use std::process::{Output, Stdio};
+use serve_support::assert_succeeded;
+use std::process::Output;
 use std::time::Duration;
 use tokio::process::Command;
 
@@ -26,20 +27,18 @@ const WXR: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
 </rss>"#;
 
 async fn fastcomments(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+    let mut command = serve_support::fastcomments();
+    command
         .args(args)
         .env_remove("FASTCOMMENTS_HUB")
-        .env_remove("FASTCOMMENTS_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-        .wait_with_output();
-    tokio::time::timeout(Duration::from_secs(60), out)
-        .await
-        .expect("the command ends")
-        .unwrap()
+        .env_remove("FASTCOMMENTS_API_KEY");
+    serve_support::run_to_end(&mut command, Duration::from_secs(60)).await
+}
+
+/// `fastcomments VERB --hub URL --api-key KEY REST…` (`import` or `export`), run to its end.
+async fn against_hub(verb: &str, url: &str, key: &str, rest: &[&str]) -> Output {
+    let args = [&[verb, "--hub", url, "--api-key", key], rest].concat();
+    fastcomments(&args).await
 }
 
 #[tokio::test]
@@ -60,7 +59,7 @@ async fn a_wordpress_export_goes_in_and_json_lines_come_out() {
     std::fs::write(&file, WXR).unwrap();
     let file = file.to_str().unwrap();
 
-    let out = fastcomments(&["import", "--hub", &url, "--api-key", &key, file]).await;
+    let out = against_hub("import", &url, &key, &[file]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -73,21 +72,8 @@ async fn a_wordpress_export_goes_in_and_json_lines_come_out() {
     );
 
     let exported = dir.path().join("comments.jsonl");
-    let out = fastcomments(&[
-        "export",
-        "--hub",
-        &url,
-        "--api-key",
-        &key,
-        "-o",
-        exported.to_str().unwrap(),
-    ])
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = against_hub("export", &url, &key, &["-o", exported.to_str().unwrap()]).await;
+    assert_succeeded(&out);
     let text = std::fs::read_to_string(&exported).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -102,37 +88,20 @@ async fn a_wordpress_export_goes_in_and_json_lines_come_out() {
 
     // As a WordPress export: a WXR file, which imports back into the tenant as nothing new.
     let wxr = dir.path().join("comments.xml");
-    let out = fastcomments(&[
+    let out = against_hub(
         "export",
-        "--hub",
         &url,
-        "--api-key",
         &key,
-        "--format",
-        "wxr",
-        "-o",
-        wxr.to_str().unwrap(),
-    ])
+        &["--format", "wxr", "-o", wxr.to_str().unwrap()],
+    )
     .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let text = std::fs::read_to_string(&wxr).unwrap();
     assert!(
         text.starts_with("<?xml") && text.contains("<wp:comment_id>2</wp:comment_id>"),
         "{text}"
     );
-    let out = fastcomments(&[
-        "import",
-        "--hub",
-        &url,
-        "--api-key",
-        &key,
-        wxr.to_str().unwrap(),
-    ])
-    .await;
+    let out = against_hub("import", &url, &key, &[wxr.to_str().unwrap()]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("done: 2 read, 0 created, 0 updated, 2 unchanged"),
@@ -141,33 +110,16 @@ async fn a_wordpress_export_goes_in_and_json_lines_come_out() {
     );
 
     // The same file again through a dry run: checked, nothing stored; a wrong key: said.
-    let out = fastcomments(&[
-        "import",
-        "--hub",
-        &url,
-        "--api-key",
-        &key,
-        "--dry-run",
-        file,
-    ])
-    .await;
+    let out = against_hub("import", &url, &key, &["--dry-run", file]).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("done: 3 read, 0 created"));
-    let out = fastcomments(&["import", "--hub", &url, "--api-key", "wrong", file]).await;
+    let out = against_hub("import", &url, "wrong", &[file]).await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("401") && stderr.contains("unauthorized"),
         "{stderr}"
     );
-    let out = fastcomments(&[
-        "import",
-        "--hub",
-        &url,
-        "--api-key",
-        &key,
-        "/no/such/file.xml",
-    ])
-    .await;
+    let out = against_hub("import", &url, &key, &["/no/such/file.xml"]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open /no/such/file.xml"));
 }

@@ -12,24 +12,17 @@ use tokio::process::Command;
 
 /// `fastcomments ARGS` with a backtrace requested, colour not refused, run to its end.
 async fn run_with_backtrace(args: &[&str], data_dir: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+    let mut command = serve_support::fastcomments();
+    command
         .args(args)
         .current_dir(data_dir)
         .env("RUST_BACKTRACE", "1")
         .env_remove("NO_COLOR")
         .env_remove("FASTCOMMENTS_DATABASE_URL")
         .env_remove("FASTCOMMENTS_DATA_DIR")
-        .env_remove("FASTCOMMENTS_LISTEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-        .wait_with_output();
-    tokio::time::timeout(Duration::from_secs(30), out)
-        .await
-        .expect("a refused start ends at once")
-        .unwrap()
+        .env_remove("FASTCOMMENTS_LISTEN");
+    // A refused start ends at once.
+    serve_support::run_to_end(&mut command, Duration::from_secs(30)).await
 }
 
 /// Asserts the process failed and said so in exactly one `error:` line holding every `part`;
@@ -149,15 +142,12 @@ async fn a_second_hub_on_the_same_data_dir_is_one_error_line() {
 #[tokio::test]
 async fn logs_written_to_a_pipe_have_no_colour_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+    let mut child = serve_support::fastcomments()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .env_remove("NO_COLOR")
         .env_remove("FASTCOMMENTS_DATABASE_URL")
         .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let url = serve_support::listening_url(&mut child).await;

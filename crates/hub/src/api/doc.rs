@@ -3,8 +3,9 @@
 //! (`#[utoipa::path]` beside its handler); [`super::api_routes`] mounts and documents it in one
 //! call, and `GET /openapi.json` serves the result.
 
-use fastcomments_protocol::Failure;
+use std::collections::BTreeMap;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
 /// The tenant's API secret in the `x-api-key` header.
@@ -73,133 +74,105 @@ impl Modify for SecuritySchemes {
 // The error answers, one set per kind of caller. Each is documentation only (never built):
 // the handlers answer with `ApiError`, whose body is `Failure`.
 
-/// Errors of the calls a plugin makes with a registered token.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum TokenErrors {
-    /// Malformed input.
-    #[response(
-        status = 400,
-        description = "`invalid-token` (missing or not `[A-Za-z0-9._-]{8,128}`), \
-            `invalid-query` (e.g. a cursor that is not a date), `invalid-body`"
-    )]
-    BadRequest(Failure),
-    /// Unknown or unacknowledged token.
-    #[response(
-        status = 401,
-        description = "`unknown-token` (PUT it first), `token-not-validated` (a tenant admin \
-            has not acknowledged it yet)"
-    )]
-    Unauthorized(Failure),
-    /// Revoked.
-    #[response(status = 403, description = "`token-revoked`")]
-    Forbidden(Failure),
-    /// The hub failed.
-    #[response(status = 500, description = "`internal-error`: retry later")]
-    Internal(Failure),
-    /// Contention.
-    #[response(status = 503, description = "`busy`: concurrent writes; retry")]
-    Busy(Failure),
+/// The answers `statuses` name, each with its description and a `Failure` body.
+fn failures(statuses: &[(u16, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    let body = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Failure")))
+            .build()
+    };
+    statuses
+        .iter()
+        .map(|&(status, description)| {
+            let answer = ResponseBuilder::new()
+                .description(description)
+                .content("application/json", body())
+                .build();
+            (status.to_string(), RefOr::T(answer))
+        })
+        .collect()
 }
 
-/// Errors of `PUT /integrations/v1/token…`.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum RegisterErrors {
-    /// Malformed input.
-    #[response(
-        status = 400,
-        description = "`invalid-token`, `invalid-query` (a domain that is not a host name)"
-    )]
-    BadRequest(Failure),
-    /// Revoked.
-    #[response(status = 403, description = "`token-revoked`")]
-    Forbidden(Failure),
-    /// The hub failed.
-    #[response(status = 500, description = "`internal-error`: retry later")]
-    Internal(Failure),
-    /// Contention.
-    #[response(status = 503, description = "`busy`: concurrent writes; retry")]
-    Busy(Failure),
+/// Declares a set of error answers: a type a route's `responses(...)` names, and its table of
+/// statuses and descriptions.
+macro_rules! failure_set {
+    ($(#[$doc:meta])* $name:ident { $($status:literal => $description:expr,)+ }) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                failures(&[$(($status, $description)),+])
+            }
+        }
+    };
 }
 
-/// A body over the limit (uploads: the hub halves the token's batch size too).
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum TooLarge {
-    /// Over the limit.
-    #[response(
-        status = 413,
-        description = "`payload-too-large`: send smaller batches"
-    )]
-    PayloadTooLarge(Failure),
+/// The hub failed (the answer of every kind of caller).
+const INTERNAL: &str = "`internal-error`: retry later";
+/// Contention (likewise).
+const BUSY: &str = "`busy`: concurrent writes; retry";
+
+failure_set! {
+    /// Errors of the calls a plugin makes with a registered token.
+    TokenErrors {
+        400 => "`invalid-token` (missing or not `[A-Za-z0-9._-]{8,128}`), \
+            `invalid-query` (e.g. a cursor that is not a date), `invalid-body`",
+        401 => "`unknown-token` (PUT it first), `token-not-validated` (a tenant admin \
+            has not acknowledged it yet)",
+        403 => "`token-revoked`",
+        500 => INTERNAL,
+        503 => BUSY,
+    }
 }
 
-/// Errors of the tenant API.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum TenantErrors {
-    /// Malformed input.
-    #[response(status = 400, description = "`invalid-body`, `invalid-query`")]
-    BadRequest(Failure),
-    /// No or a wrong API secret.
-    #[response(status = 401, description = "`unauthorized`")]
-    Unauthorized(Failure),
-    /// Not the tenant's.
-    #[response(
-        status = 403,
-        description = "`domain-not-owned` (a domain that is not the tenant's), `token-revoked`"
-    )]
-    Forbidden(Failure),
-    /// No such object, or another tenant's.
-    #[response(status = 404, description = "`not-found`")]
-    NotFound(Failure),
-    /// Refused by the store.
-    #[response(status = 409, description = "`conflict`")]
-    Conflict(Failure),
-    /// Over the body limit.
-    #[response(status = 413, description = "`payload-too-large`")]
-    PayloadTooLarge(Failure),
-    /// The hub failed.
-    #[response(status = 500, description = "`internal-error`: retry later")]
-    Internal(Failure),
-    /// Contention.
-    #[response(status = 503, description = "`busy`: concurrent writes; retry")]
-    Busy(Failure),
+failure_set! {
+    /// Errors of `PUT /integrations/v1/token…`.
+    RegisterErrors {
+        400 => "`invalid-token`, `invalid-query` (a domain that is not a host name)",
+        403 => "`token-revoked`",
+        500 => INTERNAL,
+        503 => BUSY,
+    }
 }
 
-/// Errors of the operator API.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum OperatorErrors {
-    /// Malformed input.
-    #[response(status = 400, description = "`invalid-body`")]
-    BadRequest(Failure),
-    /// A wrong or missing bearer token.
-    #[response(status = 401, description = "`unauthorized`")]
-    Unauthorized(Failure),
-    /// The hub runs without an operator token.
-    #[response(status = 403, description = "`operator-api-disabled`")]
-    Disabled(Failure),
-    /// Refused by the store.
-    #[response(status = 409, description = "`conflict`")]
-    Conflict(Failure),
-    /// Over the body limit.
-    #[response(status = 413, description = "`payload-too-large`")]
-    PayloadTooLarge(Failure),
-    /// The hub failed.
-    #[response(status = 500, description = "`internal-error`: retry later")]
-    Internal(Failure),
-    /// Contention.
-    #[response(status = 503, description = "`busy`: concurrent writes; retry")]
-    Busy(Failure),
+failure_set! {
+    /// A body over the limit (uploads: the hub halves the token's batch size too).
+    TooLarge {
+        413 => "`payload-too-large`: send smaller batches",
+    }
 }
 
-/// The one error of a call that reads nothing from outside the process.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum InternalError {
-    /// The hub failed.
-    #[response(status = 500, description = "`internal-error`")]
-    Internal(Failure),
+failure_set! {
+    /// Errors of the tenant API.
+    TenantErrors {
+        400 => "`invalid-body`, `invalid-query`",
+        401 => "`unauthorized`",
+        403 => "`domain-not-owned` (a domain that is not the tenant's), `token-revoked`",
+        404 => "`not-found`",
+        409 => "`conflict`",
+        413 => "`payload-too-large`",
+        500 => INTERNAL,
+        503 => BUSY,
+    }
+}
+
+failure_set! {
+    /// Errors of the operator API.
+    OperatorErrors {
+        400 => "`invalid-body`",
+        401 => "`unauthorized`",
+        403 => "`operator-api-disabled`",
+        409 => "`conflict`",
+        413 => "`payload-too-large`",
+        500 => INTERNAL,
+        503 => BUSY,
+    }
+}
+
+failure_set! {
+    /// The one error of a call that reads nothing from outside the process.
+    InternalError {
+        500 => "`internal-error`",
+    }
 }

@@ -1,9 +1,38 @@
 //! For tests that run `fastcomments serve` as a child process.
 
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, Command};
+
+/// The `fastcomments` binary with both its outputs piped (to read them) and killed when
+/// dropped (a failed test leaves no process behind); the caller adds the arguments.
+pub fn fastcomments() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fastcomments"));
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// `out` is a successful run's; its stderr says why not.
+pub fn assert_succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `command` to its end, which must come within `limit`: its status and outputs.
+pub async fn run_to_end(command: &mut Command, limit: Duration) -> Output {
+    let out = command.spawn().unwrap().wait_with_output();
+    tokio::time::timeout(limit, out)
+        .await
+        .expect("the command ends in time")
+        .unwrap()
+}
 
 /// The `http://ADDR` the hub prints on its first stdout line once it listens (the child must
 /// have been spawned with a piped stdout).

@@ -4,6 +4,7 @@
 //! the outbox rows.
 
 use super::dialect::{read_comment, save_comment, sql, Conn};
+use super::one_in;
 use super::outbox::{enqueue_webhooks, load_webhook_targets};
 use super::pages::ensure_pages;
 use super::timeline::append_entries;
@@ -119,17 +120,11 @@ pub(in crate::store) async fn apply_in(
             let vote = rules::vote_for(*vote, &c);
             let voter = rules::votes::voter(&vote);
             let prior = match &voter {
-                Some(user) => sqlx::query(&sql(
-                    "SELECT doc FROM votes WHERE comment_id = ? AND user_id = ? AND tenant_id = ?",
-                ))
-                .bind(&c.id)
-                .bind(user)
-                .bind(tenant.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .as_ref()
-                .map(vote_from_row)
-                .transpose()?,
+                Some(user) => {
+                    let select =
+                        "SELECT doc FROM votes WHERE comment_id = ? AND user_id = ? AND tenant_id = ?";
+                    one_in(tx, select, &[&c.id, user, tenant.as_str()], vote_from_row).await?
+                }
                 None => None,
             };
             match (rules::votes::vote_action(prior.as_ref(), &vote), prior) {
@@ -168,17 +163,9 @@ pub(in crate::store) async fn apply_in(
             (Some(c), Some(vote))
         }
         Change::DeleteVote { id } => {
-            let row = sqlx::query(&sql(
-                "DELETE FROM votes WHERE tenant_id = ? AND id = ? RETURNING doc",
-            ))
-            .bind(tenant.as_str())
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let vote = row
-                .as_ref()
-                .map(vote_from_row)
-                .transpose()?
+            let delete = "DELETE FROM votes WHERE tenant_id = ? AND id = ? RETURNING doc";
+            let vote = one_in(tx, delete, &[tenant.as_str(), &id], vote_from_row)
+                .await?
                 .ok_or(StoreError::NotFound("vote"))?;
             let mut comment = read_comment(tx, tenant, &vote.comment_id, true).await?;
             if let Some(c) = comment.as_mut() {

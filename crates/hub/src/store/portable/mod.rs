@@ -30,7 +30,9 @@
 use super::{comments, dialect, retention, timeline, webhooks};
 
 use crate::store::StoreResult;
-use dialect::{sql, Backend, Row};
+use dialect::{sql, Backend, Conn, Db, Row};
+use sqlx::query::Query;
+use sqlx::Database;
 
 pub(super) mod apply;
 mod comment_reads;
@@ -51,15 +53,17 @@ mod traits;
 /// What maps a row to a record (the `*_from_row` functions of `store/rows.rs`).
 type FromRow<T> = fn(&Row) -> StoreResult<T>;
 
-/// The rows of a read on the store's read pool, its `?` placeholders bound to `args` in order
-/// (text: the ids and names most reads select by).
+/// A statement written with `?` placeholders (already through [`sql`]), each bound to `args`
+/// in order (text: the ids and names most statements select by).
+fn bound<'q>(text: &'q str, args: &[&'q str]) -> Query<'q, Db, <Db as Database>::Arguments<'q>> {
+    args.iter()
+        .fold(sqlx::query(text), |query, arg| query.bind(*arg))
+}
+
+/// The rows of a read on the store's read pool, its `?` placeholders bound to `args` in order.
 async fn read_rows(store: &Backend, text: &str, args: &[&str]) -> StoreResult<Vec<Row>> {
     let text = sql(text);
-    let mut query = sqlx::query(&text);
-    for arg in args {
-        query = query.bind(*arg);
-    }
-    Ok(query.fetch_all(store.reads()).await?)
+    Ok(bound(&text, args).fetch_all(store.reads()).await?)
 }
 
 /// Every row of a read (see [`read_rows`]), as records.
@@ -81,14 +85,19 @@ async fn read_one<T>(
     f: FromRow<T>,
 ) -> StoreResult<Option<T>> {
     let text = sql(text);
-    let mut query = sqlx::query(&text);
-    for arg in args {
-        query = query.bind(*arg);
-    }
-    query
-        .fetch_optional(store.reads())
-        .await?
-        .as_ref()
-        .map(f)
-        .transpose()
+    let row = bound(&text, args).fetch_optional(store.reads()).await?;
+    row.as_ref().map(f).transpose()
+}
+
+/// The row a statement selects by a key in the caller's transaction (or a write's
+/// `RETURNING` row), as a record; `?` placeholders bound to `args` as in [`bound`].
+async fn one_in<T>(
+    conn: &mut Conn,
+    text: &str,
+    args: &[&str],
+    f: FromRow<T>,
+) -> StoreResult<Option<T>> {
+    let text = sql(text);
+    let row = bound(&text, args).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(f).transpose()
 }

@@ -3,6 +3,7 @@
 //! comments counted, made and changed through the API.
 
 use super::dialect::{sql, Backend, Conn, Db, Row, MAX_PARAMS};
+use super::read_one;
 use crate::ids::TenantId;
 use crate::records::{Page, PageChange, PageSeed};
 use crate::store::{StoreError, StoreResult};
@@ -87,12 +88,7 @@ pub(in crate::store) async fn page_by(
 ) -> StoreResult<Option<Page>> {
     let column = if by_url_id { "url_id" } else { "id" };
     let text = format!("{PAGE_SELECT} WHERE p.tenant_id = ? AND p.{column} = ?");
-    let row = sqlx::query(&sql(&text))
-        .bind(tenant.as_str())
-        .bind(key)
-        .fetch_optional(store.reads())
-        .await?;
-    row.as_ref().map(page_from_row).transpose()
+    read_one(store, &text, &[tenant.as_str(), key], page_from_row).await
 }
 
 /// Adds a page; [`StoreError::Conflict`] when its thread has one.

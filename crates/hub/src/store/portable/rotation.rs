@@ -3,6 +3,7 @@
 //! maintenance removes what is due and tells the other nodes (their secret caches).
 
 use super::dialect::{announce, sql, Backend};
+use super::one_in;
 use crate::ids::TenantId;
 use crate::records::{ApiSecret, Notice, SecretRetirement};
 use crate::store::rows::secret_from_row;
@@ -18,17 +19,9 @@ pub(in crate::store) async fn rotate_secret(
     retires_at: Millis,
 ) -> StoreResult<(ApiSecret, ApiSecret)> {
     let mut tx = store.writes().begin().await?;
-    let row = sqlx::query(&sql(
-        "SELECT * FROM api_secrets WHERE tenant_id = ? AND id = ?",
-    ))
-    .bind(tenant.as_str())
-    .bind(old_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let old = row
-        .as_ref()
-        .map(secret_from_row)
-        .transpose()?
+    let select = "SELECT * FROM api_secrets WHERE tenant_id = ? AND id = ?";
+    let old = one_in(&mut tx, select, &[tenant.as_str(), old_id], secret_from_row)
+        .await?
         .ok_or(StoreError::NotFound("API secret"))?;
     let retiring: Option<i64> = sqlx::query_scalar(&sql(
         "SELECT retires_at FROM api_secret_retirements WHERE secret_id = ?",

@@ -3,6 +3,7 @@
 //! deliveries wait as `paused`) and enable (queued again, in order).
 
 use super::dialect::{announce, set_failing_since, sql, Backend, Conn, Db, END_CLAIM};
+use super::one_in;
 use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, DeliveryStatus, Notice, Subscription, MAX_SUBSCRIPTIONS};
 use crate::store::rows::subscription_from_row;
@@ -95,14 +96,14 @@ pub(in crate::store) async fn delete_subscription(
     now: Millis,
 ) -> StoreResult<Option<Subscription>> {
     let mut tx = store.writes().begin().await?;
-    let row = sqlx::query(&sql(
-        "DELETE FROM webhook_subscriptions WHERE tenant_id = ? AND id = ? RETURNING *",
-    ))
-    .bind(tenant.as_str())
-    .bind(id)
-    .fetch_optional(&mut *tx)
+    let delete = "DELETE FROM webhook_subscriptions WHERE tenant_id = ? AND id = ? RETURNING *";
+    let removed = one_in(
+        &mut tx,
+        delete,
+        &[tenant.as_str(), id],
+        subscription_from_row,
+    )
     .await?;
-    let removed = row.as_ref().map(subscription_from_row).transpose()?;
     if removed.is_some() {
         // Nobody wants them any more; their log stays. Every waiting delivery of its streams
         // ends here, so no head is left to settle.

@@ -2,6 +2,7 @@
 //! see `portable/mod.rs`).
 
 use super::dialect::{announce, sql, Backend, Conn};
+use super::one_in;
 use crate::ids::TenantId;
 use crate::records::{ApiSecret, Notice, Tenant};
 use crate::store::rows::secret_from_row;
@@ -85,14 +86,8 @@ pub(in crate::store) async fn delete_secret(
     id: &str,
 ) -> StoreResult<Option<ApiSecret>> {
     let mut tx = store.writes().begin().await?;
-    let row = sqlx::query(&sql(
-        "DELETE FROM api_secrets WHERE tenant_id = ? AND id = ? RETURNING *",
-    ))
-    .bind(tenant.as_str())
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let removed = row.as_ref().map(secret_from_row).transpose()?;
+    let delete = "DELETE FROM api_secrets WHERE tenant_id = ? AND id = ? RETURNING *";
+    let removed = one_in(&mut tx, delete, &[tenant.as_str(), id], secret_from_row).await?;
     if removed.is_some() {
         let tenant = tenant.to_owned();
         announce(&mut tx, &Notice::Secrets { tenant }).await?;

@@ -3,6 +3,7 @@
 //! once.
 
 use super::dialect::{announce, sql, Backend, Conn, Db, GREATEST};
+use super::one_in;
 use super::timeline::append_entries;
 use crate::ids::TenantId;
 use crate::records::{IntegrationToken, NewEntry, Notice, TimelineEntry, TokenRecord};
@@ -51,11 +52,8 @@ pub(in crate::store) async fn read_token(
     conn: &mut Conn,
     token: &IntegrationToken,
 ) -> StoreResult<Option<TokenRecord>> {
-    let row = sqlx::query(&sql("SELECT * FROM integration_tokens WHERE token = ?"))
-        .bind(token.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(token_from_row).transpose()
+    let select = "SELECT * FROM integration_tokens WHERE token = ?";
+    one_in(conn, select, &[token.as_str()], token_from_row).await
 }
 
 pub(in crate::store) async fn register_token(

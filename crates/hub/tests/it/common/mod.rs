@@ -384,6 +384,18 @@ pub fn code(v: &Value) -> &str {
     v["code"].as_str().unwrap_or("")
 }
 
+/// Asserts an answer (`status`, `body`) is the refusal `want` (a status and an error code);
+/// when it is not, the message shows `context` (which case it was) and the body.
+#[track_caller]
+pub fn assert_refused(
+    status: StatusCode,
+    body: &Value,
+    want: (StatusCode, &str),
+    context: impl std::fmt::Display,
+) {
+    assert_eq!((status, code(body)), want, "{context}: {body}");
+}
+
 /// An ISO instant as the epoch milliseconds the tenant API writes.
 pub fn iso_ms(iso: &str) -> Value {
     json!(fastcomments_protocol::Millis::parse(iso).unwrap().0)

@@ -3,7 +3,7 @@
 use super::BACKEND;
 use crate::common;
 
-use common::{code, TestHub};
+use common::{assert_refused, code, TestHub};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -11,41 +11,20 @@ use serde_json::{json, Value};
 async fn operator_api_guards_tenant_creation() {
     let hub = TestHub::start(BACKEND).await;
     let url = format!("{}/admin/v1/tenants", hub.base);
-    let res = hub
-        .client
-        .post(&url)
-        .json(&json!({"name": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = hub
-        .client
-        .post(&url)
-        .bearer_auth("wrong")
-        .json(&json!({"name": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = hub
-        .client
-        .post(&url)
-        .bearer_auth("admin-secret")
-        .json(&json!({"name": ""}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let res = hub
-        .client
-        .post(&url)
-        .bearer_auth("admin-secret")
-        .json(&json!({"name": "x", "domains": ["not a domain"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let bad_domain = json!({"name": "x", "domains": ["not a domain"]});
+    for (token, body, refused) in [
+        (None, json!({"name": "x"}), StatusCode::UNAUTHORIZED),
+        (Some("wrong"), json!({"name": "x"}), StatusCode::UNAUTHORIZED),
+        (Some("admin-secret"), json!({"name": ""}), StatusCode::BAD_REQUEST),
+        (Some("admin-secret"), bad_domain, StatusCode::BAD_REQUEST),
+    ] {
+        let mut req = hub.client.post(&url).json(&body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), refused, "{token:?} {body}");
+    }
     let t = hub.tenant("Acme").await;
     assert!(t.id.as_str().starts_with("t-"));
     assert_eq!(t.key.len(), 64);
@@ -89,7 +68,7 @@ async fn comments_crud_threads_and_votes() {
     assert_eq!(reply["comment"]["parentId"], id);
     assert_eq!(reply["comment"]["userId"], "7");
     let (s, v) = hub.api(&t.key).create_comment(json!({"urlId": "thread-1", "commenterName": "x", "comment": "orphan", "parentId": "nope"})).await;
-    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
+    assert_refused(s, &v, (StatusCode::NOT_FOUND, "not-found"), "");
 
     let (_, v) = hub.api(&t.key).comments("urlId=thread-1").await;
     assert_eq!(v["comments"].as_array().unwrap().len(), 2);
@@ -111,16 +90,12 @@ async fn comments_crud_threads_and_votes() {
         (json!(false), json!(true))
     );
     let (s, v) = hub.api(&t.key).update_comment(id, json!({})).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-body"), "");
     let (s, v) = hub
         .api(&t.key)
         .update_comment(id, json!({"approvd": true}))
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::BAD_REQUEST, "invalid-body"),
-        "unknown fields are refused: {v}"
-    );
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-body"), "unknown fields are refused");
 
     // Votes: up from two users, one changes its mind, one is removed.
     let vote = |dir: i64, user: &str| {
@@ -139,44 +114,21 @@ async fn comments_crud_threads_and_votes() {
     let (_, flipped) = vote(-1, "u2").await;
     assert_ne!(again["vote"]["_id"], flipped["vote"]["_id"]);
     let (s, v) = vote(2, "u3").await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
-    let (_, v) = hub.api(&t.key).comments("urlId=thread-1").await;
-    let c = v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["_id"] == id)
-        .unwrap()
-        .clone();
-    assert_eq!(
-        (
-            c["votes"].clone(),
-            c["votesUp"].clone(),
-            c["votesDown"].clone()
-        ),
-        (json!(0), json!(1), json!(1))
-    );
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-body"), "");
+    // The root comment's (votes, votesUp, votesDown) as the thread lists it.
+    let counts = || async {
+        let (_, v) = hub.api(&t.key).comments("urlId=thread-1").await;
+        let comments = v["comments"].as_array().unwrap();
+        let c = comments.iter().find(|c| c["_id"] == id).unwrap();
+        (c["votes"].clone(), c["votesUp"].clone(), c["votesDown"].clone())
+    };
+    assert_eq!(counts().await, (json!(0), json!(1), json!(1)));
     let vid = v1["vote"]["_id"].as_str().unwrap();
     let (s, _) = hub.api(&t.key).delete_vote(vid).await;
     assert_eq!(s, StatusCode::OK);
     let (s, v) = hub.api(&t.key).delete_vote(vid).await;
-    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
-    let (_, v) = hub.api(&t.key).comments("urlId=thread-1").await;
-    let c = v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["_id"] == id)
-        .unwrap()
-        .clone();
-    assert_eq!(
-        (
-            c["votes"].clone(),
-            c["votesUp"].clone(),
-            c["votesDown"].clone()
-        ),
-        (json!(-1), json!(0), json!(1))
-    );
+    assert_refused(s, &v, (StatusCode::NOT_FOUND, "not-found"), "");
+    assert_eq!(counts().await, (json!(-1), json!(0), json!(1)));
 
     let (s, v) = hub.api(&t.key).delete_comment(id).await;
     assert_eq!(s, StatusCode::OK);
@@ -202,7 +154,7 @@ async fn a_tenant_id_beside_the_header_key_must_be_the_keys_tenant() {
     assert_eq!(s, StatusCode::OK, "{v}");
     let other = format!("/api/v1/comments?tenantId={}", b.id);
     let (s, v) = hub.call(Method::GET, &other, Some(&a.key), None).await;
-    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{v}");
+    assert_refused(s, &v, (StatusCode::UNAUTHORIZED, "unauthorized"), "");
     let (s, v) = hub
         .call(
             Method::POST,
@@ -211,7 +163,7 @@ async fn a_tenant_id_beside_the_header_key_must_be_the_keys_tenant() {
             Some(json!({"urlId": "t", "commenterName": "x", "comment": "y"})),
         )
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{v}");
+    assert_refused(s, &v, (StatusCode::UNAUTHORIZED, "unauthorized"), "");
     // Each refusal is a failed credential check: a flood of them from one address is
     // throttled like any other (429 before the key is even read).
     let mut limited = None;
@@ -234,9 +186,9 @@ async fn bad_requests_get_json_errors_not_500s() {
     let (s, v) = hub
         .call(Method::GET, "/api/v1/comments?urlId=x", None, None)
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_refused(s, &v, (StatusCode::UNAUTHORIZED, "unauthorized"), "");
     let (s, v) = hub.api("not-a-key").comments("urlId=x").await;
-    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_refused(s, &v, (StatusCode::UNAUTHORIZED, "unauthorized"), "");
     for body in [
         json!({}),
         json!({"urlId": "x", "commenterName": "n"}),
@@ -246,11 +198,7 @@ async fn bad_requests_get_json_errors_not_500s() {
         json!("string"),
     ] {
         let (s, v) = hub.api(&t.key).create_comment(body.clone()).await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::BAD_REQUEST, "invalid-body"),
-            "{body}"
-        );
+        assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-body"), format_args!("{body}"));
     }
     let res = hub
         .client
@@ -262,24 +210,21 @@ async fn bad_requests_get_json_errors_not_500s() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let (s, v) = hub.get("/no/such/route").await;
-    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
+    assert_refused(s, &v, (StatusCode::NOT_FOUND, "not-found"), "");
     let (s, v) = hub
         .call(Method::DELETE, "/integrations/v1/stream", None, None)
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed")
-    );
+    assert_refused(s, &v, (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"), "");
     let (s, v) = hub
         .get("/integrations/v1/stream?token=abcdefgh123&lastFetchDate=-3")
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-query"), "");
     let (s, v) = hub.get("/integrations/v1/stream").await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-token"));
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-token"), "");
     let (s, v) = hub
         .get("/integrations/v1/comments?token=abcdefgh123&skip=lots")
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-query"), "");
 }
 
 #[tokio::test]
@@ -303,11 +248,7 @@ async fn api_secrets_are_listed_created_and_revoked() {
             .api(&t.key)
             .create_secret(json!({"domain": foreign}))
             .await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::FORBIDDEN, "domain-not-owned"),
-            "{foreign}"
-        );
+        assert_refused(s, &v, (StatusCode::FORBIDDEN, "domain-not-owned"), format_args!("{foreign}"));
     }
     let (_, v) = hub.api(&t.key).secrets().await;
     assert_eq!(v["apiSecrets"].as_array().unwrap().len(), 2);
@@ -318,7 +259,7 @@ async fn api_secrets_are_listed_created_and_revoked() {
         .api(&t.key)
         .create_secret(json!({"domain": "a b"}))
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-body"), "");
     let (s, _) = hub.api(&t.key).delete_secret(&new_id).await;
     assert_eq!(s, StatusCode::OK);
     let (s, _) = hub.api(&new_key).secrets().await;
@@ -389,29 +330,14 @@ async fn setup_page_acknowledges_a_token() {
         .await
         .unwrap();
     assert!(page.contains(&format!("value=\"{token}\"")), "{page}");
-    let res = hub
-        .client
-        .post(format!(
-            "{}/auth/my-account/integrations/v1/setup",
-            hub.base
-        ))
-        .form(&[("token", token), ("apiKey", "wrong")])
-        .send()
+    let setup = format!("{}/auth/my-account/integrations/v1/setup", hub.base);
+    let submit = |form: &[(&str, &str)]| hub.client.post(&setup).form(form).send();
+    let res = submit(&[("token", token), ("apiKey", "wrong")])
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = hub
-        .client
-        .post(format!(
-            "{}/auth/my-account/integrations/v1/setup",
-            hub.base
-        ))
-        .form(&[
-            ("token", token),
-            ("apiKey", t.key.as_str()),
-            ("skipInitialSync", "true"),
-        ])
-        .send()
+    let key = t.key.as_str();
+    let res = submit(&[("token", token), ("apiKey", key), ("skipInitialSync", "true")])
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -444,7 +370,7 @@ async fn concurrent_writes_share_commits_and_a_failing_one_fails_alone() {
     for (i, task) in tasks.into_iter().enumerate() {
         let (s, v) = task.await.unwrap();
         if i % 10 == 0 {
-            assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
+            assert_refused(s, &v, (StatusCode::NOT_FOUND, "not-found"), "");
         } else {
             assert_eq!(s, StatusCode::OK, "{v}");
             created.push(v["comment"]["_id"].as_str().unwrap().to_owned());
@@ -495,18 +421,14 @@ async fn a_domain_belongs_to_one_tenant() {
         json!(["other.example", "https://Blog.Example.com/x"]),
     ] {
         let (s, v) = create(again).await;
-        assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "{v}");
+        assert_refused(s, &v, (StatusCode::CONFLICT, "conflict"), "");
         assert!(v["reason"].as_str().unwrap().contains(owner), "{v}");
     }
     // Nothing half-made: other.example is still free.
     let (s, v) = create(json!(["other.example"])).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let (s, v) = create(json!(["*"])).await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::BAD_REQUEST, "invalid-body"),
-        "{v}"
-    );
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-body"), "");
 }
 
 /// Issue 14 §4: a comment change that matches none of the tenant's webhook configurations is
@@ -577,11 +499,7 @@ async fn a_domain_secret_acts_on_its_domain_only() {
         ),
     ] {
         let (s, v) = hub.call(method.clone(), &path, Some(&a_key), body).await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::FORBIDDEN, "all-domains-secret-required"),
-            "{method} {path}: {v}"
-        );
+        assert_refused(s, &v, (StatusCode::FORBIDDEN, "all-domains-secret-required"), format_args!("{method} {path}"));
     }
 
     // Another domain's comments are not found; its domain is refused for writes.
@@ -613,11 +531,7 @@ async fn a_domain_secret_acts_on_its_domain_only() {
         ),
     ] {
         let (s, v) = hub.call(Method::POST, path, Some(&a_key), Some(body)).await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::FORBIDDEN, "outside-secret-domain"),
-            "{path}: {v}"
-        );
+        assert_refused(s, &v, (StatusCode::FORBIDDEN, "outside-secret-domain"), format_args!("{path}"));
     }
     for domain in ["b.example", "*"] {
         let (s, v) = hub
@@ -626,11 +540,7 @@ async fn a_domain_secret_acts_on_its_domain_only() {
                 json!({"domain": domain, "create": target, "update": target, "delete": target}),
             )
             .await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::FORBIDDEN, "outside-secret-domain"),
-            "{domain}: {v}"
-        );
+        assert_refused(s, &v, (StatusCode::FORBIDDEN, "outside-secret-domain"), format_args!("{domain}"));
     }
     // B's comment is untouched.
     let (_, v) = hub.api(&t.key).comments("urlId=post/1").await;
@@ -740,11 +650,7 @@ async fn comment_lists_are_paged() {
     );
     for bad in ["limit=-1", "page=x", "direction=sideways", "skip=-5"] {
         let (s, v) = list(bad.into()).await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::BAD_REQUEST, "invalid-query"),
-            "{bad}: {v}"
-        );
+        assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-query"), format_args!("{bad}"));
     }
     // An oversized limit is clamped, not refused.
     let (s, _) = list("urlId=thread&limit=100000000".into()).await;
@@ -772,33 +678,17 @@ async fn a_domain_secret_cannot_acknowledge_another_domains_plugin() {
         .await;
     assert_eq!(s, StatusCode::OK);
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/integrations/b-plugin-token-01/acknowledge",
-            Some(&a_key),
-            Some(json!({"allowApiSecret": true})),
-        )
+        .api(&a_key)
+        .acknowledge("b-plugin-token-01", Some(json!({"allowApiSecret": true})))
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::FORBIDDEN, "outside-secret-domain"),
-        "{v}"
-    );
+    assert_refused(s, &v, (StatusCode::FORBIDDEN, "outside-secret-domain"), "");
     let (s, v) = hub
         .get("/integrations/v1/api-secret?token=b-plugin-token-01")
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::UNAUTHORIZED, "token-not-validated"),
-        "still pending: {v}"
-    );
+    assert_refused(s, &v, (StatusCode::UNAUTHORIZED, "token-not-validated"), "still pending");
     let (s, v) = hub
-        .call(
-            Method::POST,
-            "/api/v1/integrations/b-plugin-token-01/acknowledge",
-            Some(&t.key),
-            Some(json!({"allowApiSecret": true})),
-        )
+        .api(&t.key)
+        .acknowledge("b-plugin-token-01", Some(json!({"allowApiSecret": true})))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
@@ -841,5 +731,5 @@ async fn a_comment_as_the_sdk_sends_it_is_accepted() {
     let (s, v) = api
         .create_comment(json!({"commenterName": "n", "comment": "c", "urlId": "p", "notAField": 1}))
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"), "{v}");
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-body"), "");
 }

@@ -3,7 +3,7 @@
 use super::BACKEND;
 use crate::common;
 
-use common::{code, TestHub};
+use common::{assert_refused, TestHub};
 use fastcomments_hub::HubConfig;
 use fastcomments_protocol::{CommandsResponse, EventsResponse, StreamResponse, TokenResponse};
 use reqwest::{Method, StatusCode};
@@ -19,22 +19,18 @@ async fn token_lifecycle_and_its_errors() {
     // Malformed.
     for bad in ["short", "has%20space%20inside", &"a".repeat(129)] {
         let (s, v) = hub.register_token(bad).await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::BAD_REQUEST, "invalid-token"),
-            "{bad}"
-        );
+        assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-token"), format_args!("{bad}"));
     }
     let (s, v) = hub
         .call(Method::PUT, "/integrations/v1/token", None, None)
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-token"));
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-token"), "");
 
     // Unknown token reads nothing.
     let (s, v) = hub
         .get(&format!("/integrations/v1/stream?token={TOKEN}"))
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unknown-token"));
+    assert_refused(s, &v, (StatusCode::UNAUTHORIZED, "unknown-token"), "");
 
     // Pending, repeated: both forms are the same call.
     for path in [
@@ -52,11 +48,7 @@ async fn token_lifecycle_and_its_errors() {
         let (s, v) = hub
             .get(&format!("/integrations/v1/{path}?token={TOKEN}"))
             .await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::UNAUTHORIZED, "token-not-validated"),
-            "{path}"
-        );
+        assert_refused(s, &v, (StatusCode::UNAUTHORIZED, "token-not-validated"), format_args!("{path}"));
     }
 
     // Acknowledged: bound to the tenant, domain kept from the first PUT.
@@ -72,7 +64,7 @@ async fn token_lifecycle_and_its_errors() {
     // Another tenant cannot take it over, nor see it.
     let other = hub.tenant("Other").await;
     let (s, v) = hub.api(&other.key).acknowledge(TOKEN, None).await;
-    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not-found"));
+    assert_refused(s, &v, (StatusCode::NOT_FOUND, "not-found"), "");
     let (_, v) = hub.api(&other.key).integrations().await;
     assert_eq!(v["integrations"], json!([]));
     let (s, _) = hub.api(&other.key).revoke(TOKEN).await;
@@ -82,16 +74,12 @@ async fn token_lifecycle_and_its_errors() {
     let (s, _) = hub.api(&t.key).revoke(TOKEN).await;
     assert_eq!(s, StatusCode::OK);
     let (s, v) = hub.register_token(TOKEN).await;
-    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "token-revoked"));
+    assert_refused(s, &v, (StatusCode::FORBIDDEN, "token-revoked"), "");
     for path in ["stream", "commands", "events", "comments", "api-secret"] {
         let (s, v) = hub
             .get(&format!("/integrations/v1/{path}?token={TOKEN}"))
             .await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::FORBIDDEN, "token-revoked"),
-            "{path}"
-        );
+        assert_refused(s, &v, (StatusCode::FORBIDDEN, "token-revoked"), format_args!("{path}"));
     }
     let (s, v) = hub
         .upload(
@@ -99,7 +87,7 @@ async fn token_lifecycle_and_its_errors() {
             json!({"comments": []}),
         )
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "token-revoked"));
+    assert_refused(s, &v, (StatusCode::FORBIDDEN, "token-revoked"), "");
 }
 
 #[tokio::test]
@@ -114,12 +102,12 @@ async fn pending_tokens_expire_after_seven_days() {
     hub.register_token(TOKEN).await;
     clock.advance(7 * 24 * 3600 * 1000 + 1);
     let (s, v) = hub.api(&t.key).acknowledge(TOKEN, None).await;
-    assert_eq!((s, code(&v)), (StatusCode::GONE, "token-expired"));
+    assert_refused(s, &v, (StatusCode::GONE, "token-expired"), "");
     hub.running.hub.run_maintenance().await.unwrap();
     let (s, v) = hub
         .get(&format!("/integrations/v1/stream?token={TOKEN}"))
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unknown-token"));
+    assert_refused(s, &v, (StatusCode::UNAUTHORIZED, "unknown-token"), "");
     // Registering again starts a fresh pending period.
     hub.register_token(TOKEN).await;
     let (s, _) = hub.api(&t.key).acknowledge(TOKEN, None).await;
@@ -369,11 +357,7 @@ async fn children_before_parents_are_linked_and_lenient_input_is_accepted() {
         json!([1, 2]),
     ] {
         let (s, v) = hub.upload(TOKEN, bad.clone()).await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::BAD_REQUEST, "invalid-body"),
-            "{bad} → {v}"
-        );
+        assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-body"), format_args!("{bad} →"));
     }
     let res = hub
         .client
@@ -405,10 +389,7 @@ async fn oversized_upload_is_413_and_the_hub_asks_for_smaller_batches() {
         .map(|i| json!({"externalId": i, "urlId": "p", "comment": "x".repeat(200)}))
         .collect();
     let (s, v) = hub.upload(TOKEN, json!({"hasMore": true, "comments": big})).await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")
-    );
+    assert_refused(s, &v, (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"), "");
     let (_, v) = hub
         .get(&format!("/integrations/v1/stream?token={TOKEN}"))
         .await;
@@ -502,10 +483,7 @@ async fn tenant_isolation() {
     let (s, v) = hub
         .get(&format!("/integrations/v1/api-secret?token={tb}"))
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::FORBIDDEN, "api-secret-not-allowed")
-    );
+    assert_refused(s, &v, (StatusCode::FORBIDDEN, "api-secret-not-allowed"), "");
     assert!(!v.to_string().contains(&a.key) && !v.to_string().contains(&b.key));
 }
 
@@ -563,7 +541,7 @@ async fn download_comment_ids_and_api_secret() {
     let (s, v) = hub
         .get(&format!("/integrations/v1/comments?token={TOKEN}&skip=-1"))
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-query"), "");
 
     let mappings: Vec<Value> = ids
         .iter()
@@ -592,18 +570,14 @@ async fn download_comment_ids_and_api_secret() {
             json!({"mappings": too_many}),
         )
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-body"));
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-body"), "");
 
     // Issue 20 §2: no secret unless the acknowledging admin allowed it, and then only one of
     // the integration's own domain, never the All Domains one.
     let (s, v) = hub
         .get(&format!("/integrations/v1/api-secret?token={TOKEN}"))
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::FORBIDDEN, "api-secret-not-allowed"),
-        "{v}"
-    );
+    assert_refused(s, &v, (StatusCode::FORBIDDEN, "api-secret-not-allowed"), "");
     let (s, v) = hub
         .api(&t.key)
         .acknowledge(TOKEN, Some(json!({"allowApiSecret": true})))
@@ -613,11 +587,7 @@ async fn download_comment_ids_and_api_secret() {
     let (s, v) = hub
         .get(&format!("/integrations/v1/api-secret?token={TOKEN}"))
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::NOT_FOUND, "no-api-secret"),
-        "{v}"
-    );
+    assert_refused(s, &v, (StatusCode::NOT_FOUND, "no-api-secret"), "");
     assert!(
         !v.to_string().contains(&t.key),
         "never the All Domains secret"
@@ -722,7 +692,7 @@ async fn stream_and_events_carry_every_kind_with_vote_semantics() {
             "/integrations/v1/events?token={TOKEN}&fromDateTime=yesterday"
         ))
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"));
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-query"), "");
     let (_, v) = hub
         .get(&format!(
             "/integrations/v1/events?token={TOKEN}&fromDateTime={end}"

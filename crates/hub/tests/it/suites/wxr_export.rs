@@ -4,7 +4,7 @@
 //! tenant's All Domains secret exports it.
 
 use super::BACKEND;
-use crate::common::{code, TestHub};
+use crate::common::{assert_refused, TestHub};
 use quick_xml::events::Event;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -174,7 +174,7 @@ async fn only_the_tenants_all_domains_secret_exports_it_as_wxr() {
     // A domain's secret may not export the whole tenant.
     let (narrow, _) = hub.api(&a.key).create_secret_for("alpha.example").await;
     let (s, v) = hub.call(reqwest::Method::GET, "/api/v1/export?format=wxr", Some(&narrow), None).await;
-    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "all-domains-secret-required"), "{v}");
+    assert_refused(s, &v, (StatusCode::FORBIDDEN, "all-domains-secret-required"), "");
     // No key; a key of no tenant.
     let (s, _) = hub.call(reqwest::Method::GET, "/api/v1/export?format=wxr", None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -182,6 +182,6 @@ async fn only_the_tenants_all_domains_secret_exports_it_as_wxr() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // A format it does not write: said clearly.
     let (s, v) = hub.call(reqwest::Method::GET, "/api/v1/export?format=xml", Some(&a.key), None).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid-query"), "{v}");
+    assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-query"), "");
     assert!(v["reason"].as_str().unwrap().contains("jsonl or wxr"), "{v}");
 }
