@@ -475,6 +475,54 @@ async fn an_admin_runs_the_guide_in_a_browser() {
             .then_some(())
     })
     .await;
+
+    // ---- recover: the subscription's changes since ten minutes ago go out again ----
+    let sub = subs[0].id.clone();
+    c.find(Locator::XPath(&format!(
+        "//tr[@id='s-{sub}']//details[.//form[contains(@action, '/recover')]]/summary"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    // A `datetime-local` field takes typed keys in the browser's locale's order: its value is
+    // set as the form submits it, in UTC as the label says.
+    let since = time::OffsetDateTime::now_utc() - time::Duration::minutes(10);
+    let since = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        since.year(),
+        u8::from(since.month()),
+        since.day(),
+        since.hour(),
+        since.minute()
+    );
+    c.execute(
+        "document.getElementById(arguments[0]).value = arguments[1];",
+        vec![json!(format!("rs-{sub}")), json!(since)],
+    )
+    .await
+    .unwrap();
+    click(&c, &format!("#s-{sub} form[action$='/recover'] button")).await;
+    wait_text(&c, ".notice.ok", |t| t.contains("Recover started")).await;
+    screenshot(&c, "recover").await;
+    let again = fanout.wait_for(2, 15).await;
+    let copy: Value = serde_json::from_slice(&again[1].body).unwrap();
+    assert_eq!(copy["id"].as_str(), Some(both_id.as_str()));
+    assert_eq!(
+        again[1].header("webhook-id"),
+        again[0].header("webhook-id"),
+        "a copy carries its original's webhook-id"
+    );
+    assert!(signed_with(&again[1], &t.key));
+    // The deliveries page marks the copy.
+    c.goto(&format!("{}/admin/deliveries", hub.base))
+        .await
+        .unwrap();
+    wait_text(&c, "main", |t| t.contains("recovered")).await;
+    c.goto(&format!("{}/admin/subscriptions", hub.base))
+        .await
+        .unwrap();
     click(
         &c,
         &format!("#s-{} form[action$='/disable'] button", subs[0].id),
