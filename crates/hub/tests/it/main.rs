@@ -29,6 +29,8 @@ macro_rules! backend_suites {
         mod hanging_receiver;
         #[path = "suites/import_page.rs"]
         mod import_page;
+        #[path = "suites/import_upload.rs"]
+        mod import_upload;
         #[path = "suites/imports.rs"]
         mod imports;
         #[path = "suites/integration_api.rs"]
