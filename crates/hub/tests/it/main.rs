@@ -25,6 +25,8 @@ macro_rules! backend_suites {
         mod comments_api;
         #[path = "suites/cursor_properties.rs"]
         mod cursor_properties;
+        #[path = "suites/export_slots.rs"]
+        mod export_slots;
         #[path = "suites/hanging_receiver.rs"]
         mod hanging_receiver;
         #[path = "suites/import_page.rs"]
