@@ -114,9 +114,16 @@ pub async fn receive<E: std::fmt::Display>(
         ));
     }
     let Some(format) = asked.or_else(|| Format::guess(&head)) else {
-        // Read to its end, unwritten, so the client gets the answer rather than a reset.
+        // Read to its end (or the size limit), unwritten, so the client gets the answer
+        // rather than a reset.
         drop(reader);
-        while let Some(Ok(_)) = next_chunk(&mut body).await {}
+        let mut received = writer.received();
+        while let Some(Ok(data)) = next_chunk(&mut body).await {
+            received += data.len() as u64;
+            if received > MAX_BYTES {
+                break;
+            }
+        }
         return Err(ApiError::invalid_body(
             "the file is not one of the formats an import reads (a Disqus export, a \
              WordPress export, JSON lines); name its format if it is one",
