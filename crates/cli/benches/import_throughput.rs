@@ -1,32 +1,34 @@
-//! Import and export throughput (issue 24 §3): a generated Disqus export of `--comments`
-//! comments imported into a fresh tenant of a release `serve`, on SQLite and on a durable
-//! PostgreSQL, rounds alternating between the two; comments per second, and the hub's peak
-//! resident memory (`VmHWM`). Then the tenant exported as JSON lines and as a WordPress export
-//! (WXR), comments per second each.
+//! Import and export throughput (issue 24 §3): a generated Disqus export (or, with `--format
+//! wxr`, a WordPress export of the same comments) of `--comments` comments imported into a
+//! fresh tenant of a release `serve`, on SQLite and on a durable PostgreSQL, rounds
+//! alternating between the two; comments per second from the first byte sent to the import's
+//! `done` (the hub parses the upload as it arrives), and the hub's peak resident memory
+//! (`VmHWM`). Then the tenant exported as JSON lines and as a WordPress export (WXR),
+//! comments per second each.
 //!
-//! `cargo bench -p fastcomments --bench import_throughput [-- --comments 100000 --rounds 2]`
+//! `--upload-mib-per-s R` sends the file at most that fast (a client on a real network
+//! rather than loopback); by default it goes as fast as loopback takes it.
+//!
+//! `--hub-bin PATH` runs another build of `fastcomments` (say, an earlier commit's) instead of
+//! this one's, to compare two commits on one machine in one run of the same bench.
+//!
+//! `cargo bench -p fastcomments --bench import_throughput [-- --comments 100000 --rounds 2
+//! --format disqus|wxr --upload-mib-per-s 0 --hub-bin PATH]`
 
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use testkit::bench::arg;
 use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, Command};
 
 const ADMIN: &str = "import-bench-admin";
 
-fn number(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// A Disqus export of `n` comments on `n / 20` threads, one in four a reply to the comment
-/// before it, written to `path`; its size in bytes.
-fn generate(path: &std::path::Path, n: usize) -> u64 {
+/// before it, written to `path`; its size in bytes, and the comments an import creates of it.
+fn generate_disqus(path: &std::path::Path, n: usize) -> (u64, usize) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create the export"));
     let threads = (n / 20).max(1);
     writeln!(f, r#"<?xml version="1.0" encoding="utf-8"?>"#).ok();
@@ -67,11 +69,121 @@ fn generate(path: &std::path::Path, n: usize) -> u64 {
     writeln!(f, "</disqus>").ok();
     f.flush().expect("write the export");
     drop(f);
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    (std::fs::metadata(path).map(|m| m.len()).unwrap_or(0), n)
+}
+
+/// A comment's `wp:comment_approved` in the WordPress export: mostly approved, some held,
+/// spam or in the bin.
+fn wp_state(i: usize) -> &'static str {
+    match i % 200 {
+        7 | 57 | 107 | 157 => "0",
+        13 | 113 => "spam",
+        17 => "trash",
+        _ => "1",
+    }
+}
+
+/// A WordPress export (WXR) of `n` comments (`wp:comment`s with ids, parents, dates, states)
+/// on `n / 20` posts, twenty comments each, one in four a reply to the comment before it, one
+/// in a thousand a pingback (skipped by the import), written to `path`; its size in bytes,
+/// and the comments an import creates of it.
+fn generate_wxr(path: &std::path::Path, n: usize) -> (u64, usize) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create the export"));
+    writeln!(f, r#"<?xml version="1.0" encoding="UTF-8" ?>"#).ok();
+    writeln!(
+        f,
+        r#"<rss version="2.0" xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:wfw="http://wellformedweb.org/CommentAPI/" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:wp="http://wordpress.org/export/1.2/">"#
+    )
+    .ok();
+    writeln!(
+        f,
+        "<channel><title>Bench</title><link>https://blog.example</link>\
+         <language>en-US</language><wp:wxr_version>1.2</wp:wxr_version>\
+         <wp:base_site_url>https://blog.example</wp:base_site_url>"
+    )
+    .ok();
+    let mut pingbacks = 0;
+    for t in 0..n.div_ceil(20) {
+        let post_id = t + 1;
+        writeln!(
+            f,
+            "<item><title><![CDATA[Post {t} & more]]></title><link>https://blog.example/{t}/</link>\
+             <pubDate>Tue, 01 Jan 2013 00:00:00 +0000</pubDate><dc:creator><![CDATA[admin]]></dc:creator>\
+             <guid isPermaLink=\"false\">https://blog.example/?p={post_id}</guid>\
+             <description></description><content:encoded><![CDATA[<p>Post {t}</p>]]></content:encoded>\
+             <wp:post_id>{post_id}</wp:post_id><wp:post_date><![CDATA[2013-01-01 00:00:00]]></wp:post_date>\
+             <wp:post_date_gmt><![CDATA[2013-01-01 00:00:00]]></wp:post_date_gmt>\
+             <wp:post_name><![CDATA[post-{t}]]></wp:post_name><wp:status><![CDATA[publish]]></wp:status>\
+             <wp:post_type><![CDATA[post]]></wp:post_type>"
+        )
+        .ok();
+        for i in t * 20..(t * 20 + 20).min(n) {
+            let comment_id = i + 1;
+            let parent = if i % 4 == 3 { comment_id - 1 } else { 0 };
+            let kind = if i % 1000 == 999 {
+                pingbacks += 1;
+                "pingback"
+            } else {
+                "comment"
+            };
+            writeln!(
+                f,
+                "<wp:comment><wp:comment_id>{comment_id}</wp:comment_id>\
+                 <wp:comment_author><![CDATA[User {i}]]></wp:comment_author>\
+                 <wp:comment_author_email><![CDATA[user{i}@example.com]]></wp:comment_author_email>\
+                 <wp:comment_author_url>https://example.com/u{i}</wp:comment_author_url>\
+                 <wp:comment_author_IP><![CDATA[127.0.0.1]]></wp:comment_author_IP>\
+                 <wp:comment_date><![CDATA[2013-01-01 00:00:{s:02}]]></wp:comment_date>\
+                 <wp:comment_date_gmt><![CDATA[2013-01-01 00:00:{s:02}]]></wp:comment_date_gmt>\
+                 <wp:comment_content><![CDATA[<p>Comment number {i}, with a \
+                 <a href=\"https://example.com\">link</a> and some text to make it the size of a \
+                 real comment: Zoë wrote this on a train.</p>]]></wp:comment_content>\
+                 <wp:comment_approved><![CDATA[{state}]]></wp:comment_approved>\
+                 <wp:comment_type><![CDATA[{kind}]]></wp:comment_type>\
+                 <wp:comment_parent>{parent}</wp:comment_parent>\
+                 <wp:comment_user_id>0</wp:comment_user_id></wp:comment>",
+                s = i % 60,
+                state = wp_state(i),
+            )
+            .ok();
+        }
+        writeln!(f, "</item>").ok();
+    }
+    writeln!(f, "</channel>\n</rss>").ok();
+    f.flush().expect("write the export");
+    drop(f);
+    (
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        n - pingbacks,
+    )
+}
+
+/// The file as a request body, at most `mib_per_s` MiB a second (0: as fast as it goes).
+async fn body_of(file: &std::path::Path, mib_per_s: f64) -> reqwest::Body {
+    let f = tokio::fs::File::open(file).await.expect("open the export");
+    let chunks = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024);
+    if mib_per_s <= 0.0 {
+        return reqwest::Body::wrap_stream(chunks);
+    }
+    let start = Instant::now();
+    let mut sent = 0u64;
+    let paced = chunks.then(move |chunk| {
+        if let Ok(c) = &chunk {
+            sent += c.len() as u64;
+        }
+        let due = start + Duration::from_secs_f64(sent as f64 / (mib_per_s * 1024.0 * 1024.0));
+        async move {
+            tokio::time::sleep_until(due.into()).await;
+            chunk
+        }
+    });
+    reqwest::Body::wrap_stream(paced)
 }
 
 async fn start_hub(store: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+    // `--hub-bin PATH`: another build of the binary, to compare two commits on one machine.
+    let bin: String = arg("--hub-bin", env!("CARGO_BIN_EXE_fastcomments").to_owned());
+    let mut child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(store)
         .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
@@ -107,9 +219,35 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// One import and the two exports on a hub over `store`: (import/s, JSON-lines export/s, peak
-/// RSS MiB, WXR export/s).
-async fn round(store: &[&str], file: &std::path::Path, n: usize) -> (f64, f64, f64, f64) {
+/// The file a round imports.
+struct Input<'a> {
+    file: &'a std::path::Path,
+    /// `disqus` or `wxr`.
+    format: &'a str,
+    /// Records in the file (comments and pingbacks).
+    records: usize,
+    /// Comments an import creates of it.
+    comments: usize,
+    /// The upload's pace, MiB/s (0: unpaced).
+    mib_per_s: f64,
+}
+
+/// What one round measured.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    /// Records per second, from the first byte sent to `done`.
+    import_per_s: f64,
+    /// Seconds from the first byte sent to the `202` (the whole file received).
+    upload_secs: f64,
+    /// Seconds from the first byte sent to `done`.
+    import_secs: f64,
+    export_per_s: f64,
+    wxr_export_per_s: f64,
+    peak_rss_mib: f64,
+}
+
+/// One import and the two exports on a hub over `store`.
+async fn round(store: &[&str], input: &Input<'_>) -> Measured {
     let (child, url) = start_hub(store).await;
     let http = reqwest::Client::new();
     let tenant: Value = http
@@ -123,10 +261,10 @@ async fn round(store: &[&str], file: &std::path::Path, n: usize) -> (f64, f64, f
         .await
         .expect("a JSON answer");
     let key = tenant["apiSecret"].as_str().expect("a secret").to_owned();
-    let body = tokio::fs::read(file).await.expect("read the export");
+    let body = body_of(input.file, input.mib_per_s).await;
     let start = Instant::now();
     let started: Value = http
-        .post(format!("{url}/api/v1/imports?format=disqus"))
+        .post(format!("{url}/api/v1/imports?format={}", input.format))
         .header("x-api-key", &key)
         .body(body)
         .send()
@@ -135,9 +273,10 @@ async fn round(store: &[&str], file: &std::path::Path, n: usize) -> (f64, f64, f
         .json()
         .await
         .expect("a JSON answer");
+    let upload_secs = start.elapsed().as_secs_f64();
     let id = started["import"]["id"]
         .as_str()
-        .expect("an import id")
+        .unwrap_or_else(|| panic!("an import id in {started}"))
         .to_owned();
     let done = loop {
         let v: Value = http
@@ -155,7 +294,12 @@ async fn round(store: &[&str], file: &std::path::Path, n: usize) -> (f64, f64, f
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let import_secs = start.elapsed().as_secs_f64();
-    assert_eq!(done["created"].as_u64(), Some(n as u64), "{done}");
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(
+        done["created"].as_u64(),
+        Some(input.comments as u64),
+        "{done}"
+    );
     let start = Instant::now();
     let text = http
         .get(format!("{url}/api/v1/export?format=jsonl"))
@@ -167,7 +311,8 @@ async fn round(store: &[&str], file: &std::path::Path, n: usize) -> (f64, f64, f
         .await
         .expect("the export's body");
     let export_secs = start.elapsed().as_secs_f64();
-    assert_eq!(text.lines().count(), n);
+    assert_eq!(text.lines().count(), input.comments);
+    drop(text);
     let start = Instant::now();
     let wxr = http
         .get(format!("{url}/api/v1/export?format=wxr"))
@@ -179,15 +324,17 @@ async fn round(store: &[&str], file: &std::path::Path, n: usize) -> (f64, f64, f
         .await
         .expect("the export's body");
     let wxr_secs = start.elapsed().as_secs_f64();
-    assert_eq!(wxr.matches("<wp:comment>").count(), n);
-    let rss = child.id().map_or(0.0, peak_rss_mib);
+    assert_eq!(wxr.matches("<wp:comment>").count(), input.comments);
+    let peak_rss_mib = child.id().map_or(0.0, peak_rss_mib);
     drop(child);
-    (
-        n as f64 / import_secs,
-        n as f64 / export_secs,
-        rss,
-        n as f64 / wxr_secs,
-    )
+    Measured {
+        import_per_s: input.records as f64 / import_secs,
+        upload_secs,
+        import_secs,
+        export_per_s: input.comments as f64 / export_secs,
+        wxr_export_per_s: input.comments as f64 / wxr_secs,
+        peak_rss_mib,
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -195,18 +342,52 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+fn report(what: &str, m: &Measured) {
+    println!(
+        "{what}: import {:.0}/s ({:.1} s from the first byte to done, the whole file received \
+         after {:.1} s), export {:.0}/s, WXR export {:.0}/s, hub peak RSS {:.0} MiB",
+        m.import_per_s,
+        m.import_secs,
+        m.upload_secs,
+        m.export_per_s,
+        m.wxr_export_per_s,
+        m.peak_rss_mib
+    );
+}
+
 #[tokio::main]
 async fn main() {
-    let n = number("--comments", 100_000);
-    let rounds = number("--rounds", 2);
+    let n: usize = arg("--comments", 100_000);
+    let rounds: usize = arg("--rounds", 2);
+    let format: String = arg("--format", "disqus".to_owned());
+    let mib_per_s: f64 = arg("--upload-mib-per-s", 0.0);
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let file = dir.path().join("disqus.xml");
-    let size = generate(&file, n);
-    println!("{n} comments, {:.1} MB of Disqus export", size as f64 / 1e6);
+    let file = dir.path().join(format!("{format}.xml"));
+    let (size, comments) = match format.as_str() {
+        "disqus" => generate_disqus(&file, n),
+        "wxr" => generate_wxr(&file, n),
+        other => panic!("--format is disqus or wxr, not {other}"),
+    };
+    println!(
+        "{n} records ({comments} comments), {:.1} MB of {format} export, sent {}",
+        size as f64 / 1e6,
+        if mib_per_s > 0.0 {
+            format!("at {mib_per_s} MiB/s")
+        } else {
+            "unpaced".to_owned()
+        }
+    );
+    let input = Input {
+        file: &file,
+        format: &format,
+        records: n,
+        comments,
+        mib_per_s,
+    };
     let cluster = testkit::PgCluster::start_with(testkit::PgOptions::durable())
         .await
         .expect("start PostgreSQL (apt-get install -y postgresql)");
-    let mut results: [Vec<(f64, f64, f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    let mut results: [Vec<Measured>; 2] = [Vec::new(), Vec::new()];
     for r in 0..rounds {
         let data = dir.path().join(format!("sqlite-{r}"));
         let sqlite = ["--data-dir", data.to_str().expect("a UTF-8 path")];
@@ -216,26 +397,24 @@ async fn main() {
             .expect("a database");
         let pg = ["--database-url", pg_url.as_str()];
         for (i, store) in [&sqlite[..], &pg[..]].into_iter().enumerate() {
-            let got = round(store, &file, n).await;
-            println!(
-                "round {r} {}: import {:.0}/s, export {:.0}/s, WXR export {:.0}/s, hub peak RSS {:.0} MiB",
-                ["SQLite", "PostgreSQL"][i],
-                got.0,
-                got.1,
-                got.3,
-                got.2
-            );
+            let got = round(store, &input).await;
+            report(&format!("round {r} {}", ["SQLite", "PostgreSQL"][i]), &got);
             results[i].push(got);
         }
     }
     for (i, name) in ["SQLite", "PostgreSQL"].iter().enumerate() {
         let r = &results[i];
-        println!(
-            "{name}: median import {:.0}/s, export {:.0}/s, WXR export {:.0}/s, peak RSS {:.0} MiB",
-            median(r.iter().map(|x| x.0).collect()),
-            median(r.iter().map(|x| x.1).collect()),
-            median(r.iter().map(|x| x.3).collect()),
-            median(r.iter().map(|x| x.2).collect()),
+        let med = |f: fn(&Measured) -> f64| median(r.iter().map(f).collect());
+        report(
+            &format!("{name} median"),
+            &Measured {
+                import_per_s: med(|m| m.import_per_s),
+                upload_secs: med(|m| m.upload_secs),
+                import_secs: med(|m| m.import_secs),
+                export_per_s: med(|m| m.export_per_s),
+                wxr_export_per_s: med(|m| m.wxr_export_per_s),
+                peak_rss_mib: med(|m| m.peak_rss_mib),
+            },
         );
     }
 }

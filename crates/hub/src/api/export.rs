@@ -1,16 +1,20 @@
 //! `GET /api/v1/export?format=jsonl|wxr`: the whole tenant as JSON lines
 //! ([`crate::import::export`]) or as a WordPress export ([`crate::import::export_wxr`]),
-//! streamed as it is read; an import reads either back.
+//! streamed as it is read; an import reads either back. Each export holds one of the hub's
+//! export slots while it streams ([`crate::hub::export_slots`]: a few per tenant, a few more
+//! per hub); one past them is `429` with `Retry-After`.
 
 use super::doc::TenantErrors;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::{AppState, QueryParams};
 use crate::hub::access::TenantAuth;
+use crate::hub::export_slots::{Full, IN_ALL, PER_TENANT, RETRY_AFTER_SECS};
 use crate::import::{export, export_wxr};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use fastcomments_protocol::Failure;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -32,6 +36,7 @@ pub struct ExportQuery {
     security(("apiKey" = []), ("apiKeyQuery" = [])),
     responses(
         (status = 200, description = "The comments: one a line in the upload shape (`jsonl`), or a WXR file, one item per thread (`wxr`)", content((String = "application/x-ndjson"), (String = "application/xml"))),
+        (status = 429, description = "`rate-limited`: as many exports of this tenant (2), or of this hub (8), are streaming as it takes at once; try again after `Retry-After` seconds", body = Failure),
         TenantErrors
     )
 )]
@@ -41,24 +46,30 @@ pub async fn export(
     QueryParams(q): QueryParams<ExportQuery>,
 ) -> ApiResult<Response> {
     auth.require_all_domains("exporting comments")?;
-    let hub = hub.clone();
-    let tenant = auth.tenant_id.clone();
-    let (body, content_type, name) = match q.format.as_deref().map(str::trim) {
-        None | Some("") | Some("jsonl") => (
-            Body::from_stream(export::jsonl(hub, tenant)),
-            "application/x-ndjson",
-            "comments.jsonl",
-        ),
-        Some("wxr") => (
-            Body::from_stream(export_wxr::wxr(hub, tenant)),
-            "application/xml; charset=utf-8",
-            "comments.wxr.xml",
-        ),
+    let wxr = match q.format.as_deref().map(str::trim) {
+        None | Some("") | Some("jsonl") => false,
+        Some("wxr") => true,
         Some(other) => {
             return Err(ApiError::invalid_query(format!(
                 "format must be jsonl or wxr, got {other:?}"
             )))
         }
+    };
+    let slot = hub.export_slots.take(&auth.tenant_id).map_err(refused)?;
+    let hub = hub.clone();
+    let tenant = auth.tenant_id.clone();
+    let (body, content_type, name) = if wxr {
+        (
+            Body::from_stream(export_wxr::wxr(hub, tenant).holding(slot)),
+            "application/xml; charset=utf-8",
+            "comments.wxr.xml",
+        )
+    } else {
+        (
+            Body::from_stream(export::jsonl(hub, tenant).holding(slot)),
+            "application/x-ndjson",
+            "comments.jsonl",
+        )
     };
     Ok((
         [
@@ -71,4 +82,20 @@ pub async fn export(
         body,
     )
         .into_response())
+}
+
+/// The answer to an export past a limit.
+fn refused(full: Full) -> ApiError {
+    let reason = match full {
+        Full::Tenant => format!(
+            "{PER_TENANT} exports of this tenant are streaming; at most {PER_TENANT} at once, \
+             try again when one ends"
+        ),
+        Full::Hub => format!(
+            "{IN_ALL} exports are streaming on this hub; at most {IN_ALL} at once, try again \
+             when one ends"
+        ),
+    };
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, Code::RateLimited, reason)
+        .retry_after(RETRY_AFTER_SECS)
 }

@@ -1,14 +1,14 @@
 //! `/api/v1/imports…`: a tenant imports a Disqus export, a WordPress export (WXR) or a JSON-lines
-//! file. The body is written to disk as it arrives (memory stays flat whatever its size;
-//! [`crate::import::start`], shared with the admin pages' Import form), the import is answered
-//! `202` with its id, and it goes on in the background ([`crate::import`]); its record shows
-//! its progress and problems.
+//! file. The body is written to disk as it arrives and parsed as it is written (memory stays
+//! flat whatever its size; [`crate::import::start`], shared with the admin pages' Import
+//! form); once the whole body is in, the import is answered `202` with its record, and it goes
+//! on in the background ([`crate::import`]); its record shows its progress and problems.
 
 use super::doc::TenantErrors;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppState, QueryParams};
 use crate::hub::access::TenantAuth;
-use crate::import::start::{self, Spool};
+use crate::import::start;
 use crate::records::{ImportProblem, ImportRecord, ImportState};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -110,7 +110,7 @@ pub struct ImportResult {
     params(StartQuery),
     request_body(content = String, description = "The file", content_type = "application/octet-stream"),
     security(("apiKey" = []), ("apiKeyQuery" = [])),
-    responses((status = 202, description = "Started", body = ImportResult), TenantErrors)
+    responses((status = 202, description = "The whole file was received and its import runs (its first batches may be stored already)", body = ImportResult), TenantErrors)
 )]
 pub async fn start(
     State(hub): State<AppState>,
@@ -122,11 +122,14 @@ pub async fn start(
     auth.require_all_domains("importing comments")?;
     let format = start::asked_format(q.format.as_deref())?;
     start::may_start(&hub, &auth.tenant_id).await?;
-    let mut spool = Spool::create().await?;
-    spool.write(body.into_data_stream()).await?;
-    let record = spool
-        .start(&hub, &auth.tenant_id, format, q.dry_run.unwrap_or(false))
-        .await?;
+    let record = start::receive(
+        &hub,
+        &auth.tenant_id,
+        format,
+        q.dry_run.unwrap_or(false),
+        body.into_data_stream(),
+    )
+    .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(ImportResult {

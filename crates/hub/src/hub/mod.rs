@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod comments;
+pub mod export_slots;
 pub mod imports;
 mod outbox;
 pub mod pages;
@@ -71,6 +72,8 @@ pub struct Hub {
     pub webhook_wake: Arc<tokio::sync::Notify>,
     /// Failed credential checks per client address (see [`throttle`]).
     pub throttle: throttle::CredentialThrottle,
+    /// Exports streaming now (see [`export_slots`]).
+    pub export_slots: export_slots::ExportSlots,
     /// New pending tokens this node registered (when to check the overall cap).
     pending_registrations: AtomicU64,
     tokens: RwLock<HashMap<IntegrationToken, Cached<TokenRecord>>>,
@@ -108,6 +111,7 @@ impl Hub {
             metrics: Metrics::default(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
             throttle,
+            export_slots: export_slots::ExportSlots::default(),
             pending_registrations: AtomicU64::new(0),
             tokens: RwLock::new(HashMap::new()),
             token_generation: AtomicU64::new(0),

@@ -7,6 +7,7 @@
 //! tenant keys on it), `externalParentId` (the parent's such id: a reply links to its parent
 //! in the new tenant), and no `parentId` or `tenantId` (hub ids of this tenant).
 
+use crate::hub::export_slots::ExportSlot;
 use crate::hub::Hub;
 use crate::ids::TenantId;
 use crate::store::StoreResult;
@@ -88,13 +89,23 @@ async fn parent_source(
     }
 }
 
-/// The body of an export: its text as it is read.
-pub struct Lines(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+/// The body of an export: its text as it is read, and the export's slot
+/// ([`crate::hub::export_slots`]) until the text ends or the body is dropped (its client gone).
+pub struct Lines {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    slot: Option<ExportSlot>,
+}
 
 impl Lines {
     /// The body that `rx`'s sender writes.
     pub(super) fn new(rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Lines {
-        Lines(rx)
+        Lines { rx, slot: None }
+    }
+
+    /// The body, holding `slot` for its life.
+    pub fn holding(mut self, slot: ExportSlot) -> Lines {
+        self.slot = Some(slot);
+        self
     }
 }
 
@@ -102,7 +113,11 @@ impl futures_core::Stream for Lines {
     type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
+        let next = self.rx.poll_recv(cx);
+        if let Poll::Ready(None) = next {
+            self.slot = None;
+        }
+        next
     }
 }
 
@@ -146,7 +161,7 @@ pub fn jsonl(hub: Arc<Hub>, tenant: TenantId) -> Lines {
             }
         }
     });
-    Lines(rx)
+    Lines::new(rx)
 }
 
 /// Reads `tenant`'s comments a page at a time, by `(date, id)`, into `pages`, until the last

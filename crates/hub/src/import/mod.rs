@@ -9,9 +9,11 @@
 //! - `jsonl`, `disqus`, `wxr`: one parser per format, each turning a file into [`Item`]s;
 //! - `html`: the text of a comment's HTML;
 //! - `export`, `export_wxr`: the tenant as JSON lines, or as a WordPress export;
-//! - `start`: what the API and the admin pages share to start one (the upload spooled to
-//!   disk as it arrives, the one-at-a-time check, the record);
-//! - `runner`: an import's life (the spooled file parsed on a blocking thread, stored in
+//! - `spool`: the file between an upload and its import, read as it is written;
+//! - `start`: what the API and the admin pages share to start one (the one-at-a-time check,
+//!   the format from the file's first bytes, the record, the rest of the upload spooled while
+//!   the import reads it);
+//! - `runner`: an import's life (the spool parsed on a blocking thread as it grows, stored in
 //!   batches, its record kept current).
 
 pub mod disqus;
@@ -21,6 +23,7 @@ mod html;
 pub mod jsonl;
 pub mod position;
 pub mod runner;
+pub mod spool;
 pub mod start;
 pub mod wxr;
 mod xml;

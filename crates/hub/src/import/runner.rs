@@ -1,9 +1,12 @@
-//! An import's life: the file, spooled to disk as it arrived, is read on a blocking thread by
-//! its format's parser; the comments it yields are stored in batches through the upload path,
-//! and the import's record is stored at most every second as batches are stored, so `GET /api/v1/imports/{id}` shows its
-//! progress from any node. Memory holds one batch and the parser's state, whatever the file's
-//! size.
+//! An import's life: the file, spooled to disk as it arrives, is read as it grows on a
+//! blocking thread by its format's parser (so parsing overlaps the upload); the comments it
+//! yields are stored in batches through the upload path, and the import's record is stored at
+//! most every second while it runs (after a batch, or while it waits for more of the upload),
+//! so `GET /api/v1/imports/{id}` shows its progress from any node. Memory holds one batch and
+//! the parser's state, whatever the file's size. An upload that stops short ends the import
+//! `failed` with where it stopped; the batches stored before stay (a rerun converges).
 
+use super::spool::SpoolReader;
 use super::{Format, Item, Problem};
 use crate::hub::Hub;
 use crate::ids::TenantId;
@@ -11,7 +14,6 @@ use crate::records::{
     EntryKind, ImportProblem, ImportRecord, ImportState, IntegrationToken, UploadBatch,
 };
 use fastcomments_protocol::{EventType, UploadComment};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Comments stored per transaction.
@@ -28,20 +30,13 @@ fn problem(p: Problem) -> ImportProblem {
     }
 }
 
-/// Runs the import of `file` (removed when read) for `record`, to its end.
-pub async fn run(hub: Arc<Hub>, mut record: ImportRecord, format: Format, file: PathBuf) {
+/// Runs the import of the upload `spool` reads for `record`, to its end.
+pub async fn run(hub: Arc<Hub>, mut record: ImportRecord, format: Format, spool: SpoolReader) {
+    let watch = spool.watch();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Item>(4 * BATCH);
     let parser = tokio::task::spawn_blocking(move || {
-        let read = std::fs::File::open(&file)
-            .map_err(|e| Problem::at((1, 1), format!("cannot open the spooled file: {e}")))
-            .and_then(|f| {
-                let r = std::io::BufReader::with_capacity(256 * 1024, f);
-                format.read(r, &mut |item| tx.blocking_send(item).is_ok())
-            });
-        if let Err(e) = std::fs::remove_file(&file) {
-            tracing::warn!(error = %e, file = %file.display(), "an import's spooled file was left behind");
-        }
-        read
+        let r = std::io::BufReader::with_capacity(256 * 1024, spool);
+        format.read(r, &mut |item| tx.blocking_send(item).is_ok())
     });
     let tenant = record.tenant_id.clone();
     let token = if record.dry_run {
@@ -50,6 +45,7 @@ pub async fn run(hub: Arc<Hub>, mut record: ImportRecord, format: Format, file: 
         match hub.import_token(&tenant).await {
             Ok(t) => Some(t),
             Err(e) => {
+                watch.stop();
                 record.problem(problem(Problem::at((1, 1), e.reason)));
                 return finish(&hub, record, ImportState::Failed, None).await;
             }
@@ -57,30 +53,53 @@ pub async fn run(hub: Arc<Hub>, mut record: ImportRecord, format: Format, file: 
     };
     let mut batch: Vec<UploadComment> = Vec::with_capacity(BATCH);
     let mut failed = false;
-    while let Some(item) = rx.recv().await {
+    let mut progress = Progress::new(&record);
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let item = tokio::select! {
+            item = rx.recv() => item,
+            // Waiting for more of a slow upload: what was read so far is shown all the same.
+            _ = tick.tick() => {
+                progress.save(&hub, &mut record).await;
+                continue;
+            }
+        };
+        let Some(item) = item else { break };
         record.read += 1;
         match item {
             Item::Comment(c) => batch.push(*c),
             Item::Skipped(_) => record.skipped += 1,
             Item::Problem(p) => record.problem(problem(p)),
         }
-        if batch.len() >= BATCH
-            && !store(&hub, &mut record, &tenant, token.as_ref(), &mut batch).await
-        {
-            failed = true;
-            break;
+        if batch.len() >= BATCH {
+            if !store(&hub, &mut record, &tenant, token.as_ref(), &mut batch).await {
+                failed = true;
+                break;
+            }
+            progress.save(&hub, &mut record).await;
         }
     }
-    // Dropping the receiver stops the parser at its next record.
+    // Dropping the receiver stops the parser at its next record; a parser waiting for more of
+    // the upload is stopped by the watch.
     drop(rx);
-    if !failed && !store(&hub, &mut record, &tenant, token.as_ref(), &mut batch).await {
+    if failed {
+        watch.stop();
+    } else if !store(&hub, &mut record, &tenant, token.as_ref(), &mut batch).await {
         failed = true;
     }
     let state = match parser.await {
         Ok(Ok(())) if !failed => ImportState::Done,
         Ok(Ok(())) => ImportState::Failed,
+        Ok(Err(p)) if failed => {
+            // The parser was stopped by the failure already noted.
+            tracing::debug!(import = %record.id, problem = %p.message, "an import's parser stopped");
+            ImportState::Failed
+        }
         Ok(Err(p)) => {
-            record.problem(problem(p));
+            // At the end of a cut-short upload the parser's error is the cut: said as such.
+            let message = watch.cut().unwrap_or(p.message);
+            record.problem(problem(Problem::at((p.line, p.column), message)));
             ImportState::Failed
         }
         Err(e) => {
@@ -92,6 +111,30 @@ pub async fn run(hub: Arc<Hub>, mut record: ImportRecord, format: Format, file: 
         }
     };
     finish(&hub, record, state, token).await;
+}
+
+/// When an import's record was last stored, and what it said then.
+struct Progress {
+    read: u64,
+}
+
+impl Progress {
+    fn new(record: &ImportRecord) -> Progress {
+        Progress { read: record.read }
+    }
+
+    /// Stores the record when it moved on and the last store is a second old.
+    async fn save(&mut self, hub: &Hub, record: &mut ImportRecord) {
+        let now = hub.now().0;
+        if record.read == self.read || now - record.updated_at < PROGRESS_EVERY.as_millis() as i64 {
+            return;
+        }
+        record.updated_at = now;
+        self.read = record.read;
+        if let Err(e) = hub.save_import(record).await {
+            tracing::warn!(import = %record.id, error = %e, "an import's progress was not stored");
+        }
+    }
 }
 
 /// Stores one batch and the record after it; `false` when storing failed (noted in the record).
@@ -108,7 +151,6 @@ async fn store(
     let comments = std::mem::take(batch);
     let Some(token) = token else {
         // A dry run checks and counts; it stores nothing.
-        record.updated_at = hub.now().0;
         return true;
     };
     let sent = comments.len() as u64;
@@ -143,13 +185,6 @@ async fn store(
                 format!("a batch of {sent} comments was not stored ({e}); run the import again"),
             )));
             return false;
-        }
-    }
-    let now = hub.now().0;
-    if now - record.updated_at >= PROGRESS_EVERY.as_millis() as i64 {
-        record.updated_at = now;
-        if let Err(e) = hub.save_import(record).await {
-            tracing::warn!(import = %record.id, error = %e, "an import's progress was not stored");
         }
     }
     true

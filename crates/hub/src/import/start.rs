@@ -1,9 +1,13 @@
 //! Starting an import, for both doors it comes in by: the API (`POST /api/v1/imports`, the
 //! file as the raw body) and the admin pages' Import form (the file as one part of a
-//! `multipart/form-data` body). Each hands the file's bytes to a [`Spool`] as they arrive (memory
-//! stays flat whatever the size), then [`Spool::start`] stores the import's record and hands
-//! the file to the [`runner`](super::runner).
+//! `multipart/form-data` body). Each hands the file's bytes to [`receive`] as they arrive. Once
+//! the file's first bytes say its format (the format asked for, or its first 4 KiB guessed),
+//! the import's record is stored and its [`runner`](super::runner) starts reading the
+//! [`spool`](super::spool) while the rest is still arriving; `receive` returns when the whole
+//! file is in. An upload that stops short (the client gone, a body that breaks off, past the
+//! size limit) ends its import `failed`, at the byte where it stopped.
 
+use super::spool::{self, SpoolWriter};
 use super::{runner, Format};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::hub::Hub;
@@ -12,13 +16,15 @@ use crate::records::{ImportRecord, ImportState};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use futures_core::Stream;
-use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Largest file one import takes, whichever door it came in by.
 pub const MAX_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+
+/// What a file's format is guessed from, at most.
+const HEAD: usize = 4096;
 
 /// An import that has shown no progress for this long is taken as dead (its node stopped):
 /// another may start.
@@ -58,125 +64,135 @@ fn not_written(e: std::io::Error) -> ApiError {
     ApiError::internal()
 }
 
-/// An upload being written to a new file of the system's temporary folder. The file is
-/// removed when the spool is dropped unless [`Spool::start`] handed it to the runner, so an
-/// upload that breaks off, is refused or whose client goes away leaves nothing behind.
-pub struct Spool {
-    id: String,
-    path: PathBuf,
-    file: tokio::fs::File,
-    size: u64,
-    handed_on: bool,
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Code::PayloadTooLarge,
+        format!("an import takes at most {MAX_BYTES} bytes"),
+    )
 }
 
-impl Spool {
-    /// A new, empty spool file.
-    pub async fn create() -> ApiResult<Spool> {
-        let id = ids::object_id();
-        let path = std::env::temp_dir().join(format!("fastcomments-import-{id}"));
-        let file = tokio::fs::File::create(&path).await.map_err(not_written)?;
-        Ok(Spool {
-            id,
-            path,
-            file,
-            size: 0,
-            handed_on: false,
-        })
-    }
+/// The next chunk of `body`, or why it broke off.
+async fn next_chunk<E: std::fmt::Display>(
+    body: &mut Pin<&mut impl Stream<Item = Result<Bytes, E>>>,
+) -> Option<Result<Bytes, String>> {
+    std::future::poll_fn(|cx| body.as_mut().poll_next(cx))
+        .await
+        .map(|chunk| chunk.map_err(|e| e.to_string()))
+}
 
-    /// How many bytes it holds.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Appends every chunk of `body` as it arrives; `413` past [`MAX_BYTES`] in all.
-    pub async fn write<E: std::fmt::Display>(
-        &mut self,
-        body: impl Stream<Item = Result<Bytes, E>>,
-    ) -> ApiResult<()> {
-        let mut body = std::pin::pin!(body);
-        while let Some(chunk) = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
-            let data =
-                chunk.map_err(|e| ApiError::invalid_body(format!("the upload broke off: {e}")))?;
-            self.size += data.len() as u64;
-            if self.size > MAX_BYTES {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    Code::PayloadTooLarge,
-                    format!("an import takes at most {MAX_BYTES} bytes"),
-                ));
-            }
-            self.file.write_all(&data).await.map_err(not_written)?;
-        }
-        Ok(())
-    }
-
-    /// The format asked for, or the one the file's start says.
-    async fn format(&self, asked: Option<Format>) -> ApiResult<Format> {
-        if let Some(f) = asked {
-            return Ok(f);
-        }
-        let mut head = vec![0u8; 4096];
-        let n = match tokio::fs::File::open(&self.path).await {
-            Ok(mut f) => f.read(&mut head).await.unwrap_or(0),
-            Err(_) => 0,
+/// Receives the file `body` and imports it as it arrives, for `tenant` (format `asked`, or
+/// guessed from the file's start). Answers once every byte arrived: the import's record as it
+/// stands then (`running`, or already ended). Refused before any record is stored: an empty
+/// file, one whose format cannot be guessed, a body that broke off before its first bytes.
+pub async fn receive<E: std::fmt::Display>(
+    hub: &Arc<Hub>,
+    tenant: &TenantId,
+    asked: Option<Format>,
+    dry_run: bool,
+    body: impl Stream<Item = Result<Bytes, E>>,
+) -> ApiResult<ImportRecord> {
+    let mut body = std::pin::pin!(body);
+    let id = ids::object_id();
+    let (mut writer, reader) = spool::create(&id).await.map_err(not_written)?;
+    // The head: the first bytes when the format is named, else enough to guess it.
+    let mut head: Vec<u8> = Vec::new();
+    let mut whole = false;
+    while head.is_empty() || (asked.is_none() && head.len() < HEAD) {
+        let Some(chunk) = next_chunk(&mut body).await else {
+            whole = true;
+            break;
         };
-        Format::guess(&head[..n]).ok_or_else(|| {
-            ApiError::invalid_body(
-                "the file is not one of the formats an import reads (a Disqus export, a \
-                 WordPress export, JSON lines); name its format if it is one",
-            )
-        })
+        let data =
+            chunk.map_err(|e| ApiError::invalid_body(format!("the upload broke off: {e}")))?;
+        head.extend_from_slice(&data[..data.len().min(HEAD.saturating_sub(head.len()))]);
+        writer.append(&data).await.map_err(not_written)?;
     }
-
-    /// Stores the import's record (`running`) and starts reading the file in the background;
-    /// the record as stored.
-    pub async fn start(
-        mut self,
-        hub: &Arc<Hub>,
-        tenant: &TenantId,
-        asked: Option<Format>,
-        dry_run: bool,
-    ) -> ApiResult<ImportRecord> {
-        self.file.sync_all().await.map_err(not_written)?;
-        let format = self.format(asked).await?;
-        let now = hub.now().0;
-        let record = ImportRecord {
-            id: self.id.clone(),
-            tenant_id: tenant.clone(),
-            format: format.as_str().to_owned(),
-            state: ImportState::Running,
-            dry_run,
-            read: 0,
-            created: 0,
-            updated: 0,
-            unchanged: 0,
-            skipped: 0,
-            problems: Vec::new(),
-            problems_left_out: 0,
-            created_at: now,
-            updated_at: now,
-        };
-        hub.save_import(&record).await?;
-        // From here the runner owns the file (it removes it once read).
-        self.handed_on = true;
-        tokio::spawn(runner::run(
-            hub.clone(),
-            record.clone(),
-            format,
-            self.path.clone(),
+    if writer.received() == 0 {
+        return Err(ApiError::invalid_body(
+            "the file is empty: choose a file to import",
         ));
-        Ok(record)
     }
-}
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        if !self.handed_on {
-            // One unlink; blocking, but short, and the only way a dropped upload cleans up.
-            if let Err(e) = std::fs::remove_file(&self.path) {
-                tracing::warn!(error = %e, file = %self.path.display(), "an import's spooled file was left behind");
+    let Some(format) = asked.or_else(|| Format::guess(&head)) else {
+        // Read to its end (or the size limit), unwritten, so the client gets the answer
+        // rather than a reset.
+        drop(reader);
+        let mut received = writer.received();
+        while let Some(Ok(data)) = next_chunk(&mut body).await {
+            received += data.len() as u64;
+            if received > MAX_BYTES {
+                break;
             }
         }
+        return Err(ApiError::invalid_body(
+            "the file is not one of the formats an import reads (a Disqus export, a \
+             WordPress export, JSON lines); name its format if it is one",
+        ));
+    };
+    let now = hub.now().0;
+    let record = ImportRecord {
+        id,
+        tenant_id: tenant.clone(),
+        format: format.as_str().to_owned(),
+        state: ImportState::Running,
+        dry_run,
+        read: 0,
+        created: 0,
+        updated: 0,
+        unchanged: 0,
+        skipped: 0,
+        problems: Vec::new(),
+        problems_left_out: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    hub.save_import(&record).await?;
+    tokio::spawn(runner::run(hub.clone(), record.clone(), format, reader));
+    if !whole {
+        receive_rest(&mut body, &mut writer).await.inspect_err(|_| {
+            tracing::info!(import = %record.id, bytes = writer.received(), "an import's upload stopped short");
+        })?;
     }
+    writer.finish();
+    Ok(hub
+        .reads()
+        .import(tenant, &record.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(record))
+}
+
+/// The upload past its head, into the spool while its import reads it.
+async fn receive_rest<E: std::fmt::Display>(
+    body: &mut Pin<&mut impl Stream<Item = Result<Bytes, E>>>,
+    writer: &mut SpoolWriter,
+) -> ApiResult<()> {
+    // The error answered, and the reason the import is told (after "the upload ended after N
+    // bytes: ").
+    let (error, why) = loop {
+        let data = match next_chunk(body).await {
+            None => return Ok(()),
+            Some(Ok(data)) => data,
+            Some(Err(e)) => {
+                break (
+                    ApiError::invalid_body(format!("the upload broke off: {e}")),
+                    format!("the body broke off ({e})"),
+                )
+            }
+        };
+        if writer.received() + data.len() as u64 > MAX_BYTES {
+            break (
+                too_large(),
+                format!("the file is larger than the {MAX_BYTES} bytes an import takes"),
+            );
+        }
+        if let Err(e) = writer.append(&data).await {
+            let why = format!("it could not be written to the temporary folder ({e})");
+            break (not_written(e), why);
+        }
+    };
+    // Told here, not left to the writer's drop, so the import learns the reason.
+    writer.cut(&why);
+    Err(error)
 }

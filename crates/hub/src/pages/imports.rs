@@ -3,13 +3,15 @@
 //! reloads itself while the import runs) and its result, problems with their place in the file.
 //!
 //! The upload is started as the API starts one ([`crate::import::start`]: the file spooled to
-//! disk as it arrives, one import at a time per tenant, the same size limit), so the two doors
-//! cannot drift apart. Its CSRF token is checked from the request's head by the guard
+//! disk and parsed as it arrives, one import at a time per tenant, the same size limit), so the
+//! two doors cannot drift apart. The form's fields come before its file (a browser sends them
+//! in the form's order): the import starts with the file's first bytes, so parts after the file
+//! are read past, unused. Its CSRF token is checked from the request's head by the guard
 //! ([`super::csrf::verify_upload`]) before this handler reads a byte of the body.
 
 use super::{after_error, render, when, Admin, Layout, PageState};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::import::start::{self, Spool, MAX_BYTES};
+use crate::import::start::{self, MAX_BYTES};
 use crate::records::{ImportRecord, ImportState};
 use askama::Template;
 use axum::body::Body;
@@ -176,7 +178,7 @@ fn unreadable(e: multer::Error) -> ApiError {
     }
 }
 
-/// Spools the upload and starts its import.
+/// Receives the upload and runs its import as it arrives.
 async fn receive(
     state: &PageState,
     admin: &Admin,
@@ -190,41 +192,10 @@ async fn receive(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mut spool = Spool::create().await?;
-    let (format, dry_run) = if content_type
+    if !content_type
         .get(..19)
         .is_some_and(|t| t.eq_ignore_ascii_case("multipart/form-data"))
     {
-        let boundary = multer::parse_boundary(content_type).map_err(unreadable)?;
-        let constraints = multer::Constraints::new()
-            .allowed_fields(vec!["format", "dryRun", "file"])
-            .size_limit(
-                multer::SizeLimit::new()
-                    // The file and the two small fields' framing.
-                    .whole_stream(MAX_BYTES + 64 * 1024)
-                    .for_field("format", 64)
-                    .for_field("dryRun", 64),
-            );
-        let mut parts =
-            multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
-        let (mut format, mut dry_run, mut file) = (None, false, false);
-        while let Some(part) = parts.next_field().await.map_err(unreadable)? {
-            match part.name() {
-                // A form lists its fields before the file: a bad format is refused before
-                // the file is read.
-                Some("format") => {
-                    format = start::asked_format(Some(&part.text().await.map_err(unreadable)?))?
-                }
-                Some("dryRun") => dry_run = flag(&part.text().await.map_err(unreadable)?),
-                Some("file") if !file => {
-                    file = true;
-                    spool.write(part).await?;
-                }
-                _ => return Err(ApiError::invalid_body("the form holds one file only")),
-            }
-        }
-        (format, dry_run)
-    } else {
         let fields: Vec<(String, String)> =
             serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
         let field = |name: &str| {
@@ -234,13 +205,46 @@ async fn receive(
                 .map(|(_, v)| v.as_str())
         };
         let format = start::asked_format(field("format"))?;
-        spool.write(body.into_data_stream()).await?;
-        (format, field("dryRun").is_some_and(flag))
-    };
-    if spool.size() == 0 {
-        return Err(ApiError::invalid_body("Choose a file to import."));
+        let dry_run = field("dryRun").is_some_and(flag);
+        return start::receive(
+            &state.hub,
+            &admin.tenant_id,
+            format,
+            dry_run,
+            body.into_data_stream(),
+        )
+        .await;
     }
-    spool
-        .start(&state.hub, &admin.tenant_id, format, dry_run)
-        .await
+    let boundary = multer::parse_boundary(content_type).map_err(unreadable)?;
+    let constraints = multer::Constraints::new()
+        .allowed_fields(vec!["format", "dryRun", "file"])
+        .size_limit(
+            multer::SizeLimit::new()
+                // The file and the two small fields' framing.
+                .whole_stream(MAX_BYTES + 64 * 1024)
+                .for_field("format", 64)
+                .for_field("dryRun", 64),
+        );
+    let mut parts =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let (mut format, mut dry_run) = (None, false);
+    while let Some(part) = parts.next_field().await.map_err(unreadable)? {
+        match part.name() {
+            // A form lists its fields before the file: a bad format is refused before the
+            // file is read.
+            Some("format") => {
+                format = start::asked_format(Some(&part.text().await.map_err(unreadable)?))?
+            }
+            Some("dryRun") => dry_run = flag(&part.text().await.map_err(unreadable)?),
+            Some("file") => {
+                let record =
+                    start::receive(&state.hub, &admin.tenant_id, format, dry_run, part).await?;
+                // The closing boundary, and whatever a form put after its file: read, unused.
+                while let Ok(Some(_)) = parts.next_field().await {}
+                return Ok(record);
+            }
+            _ => return Err(ApiError::invalid_body("the form holds one file only")),
+        }
+    }
+    Err(ApiError::invalid_body("Choose a file to import."))
 }

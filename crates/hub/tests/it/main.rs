@@ -25,10 +25,14 @@ macro_rules! backend_suites {
         mod comments_api;
         #[path = "suites/cursor_properties.rs"]
         mod cursor_properties;
+        #[path = "suites/export_slots.rs"]
+        mod export_slots;
         #[path = "suites/hanging_receiver.rs"]
         mod hanging_receiver;
         #[path = "suites/import_page.rs"]
         mod import_page;
+        #[path = "suites/import_upload.rs"]
+        mod import_upload;
         #[path = "suites/imports.rs"]
         mod imports;
         #[path = "suites/integration_api.rs"]
