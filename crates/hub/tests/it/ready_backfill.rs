@@ -70,7 +70,7 @@ async fn postgres_migration_marks_the_heads_of_stored_streams() {
          (target_host, subscription_id, next_attempt_at, position) WHERE status IN ('queued', 'retrying'); \
          CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) \
          WHERE status IN ('queued', 'retrying'); \
-         DELETE FROM _sqlx_migrations WHERE version IN (8, 10, 15);",
+         DELETE FROM _sqlx_migrations WHERE version IN (8, 10, 14);",
     );
     for (id, comment, sub, position, status) in ROWS {
         script.push_str(&insert(id, comment, sub, *position, status));

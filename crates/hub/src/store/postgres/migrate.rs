@@ -39,9 +39,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (13, "stream index", include_str!("0013_stream_index.sql")),
     (
-        15,
+        14,
         "claims in place",
-        include_str!("0015_claims_in_place.sql"),
+        include_str!("0014_claims_in_place.sql"),
     ),
 ];
 
