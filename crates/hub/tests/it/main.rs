@@ -64,8 +64,8 @@ macro_rules! backend_suites {
 mod admin_browser;
 /// The admin pages' routes against docs/admin.md.
 mod admin_routes;
-/// PostgreSQL writes a claim and its release in place.
-mod claims_in_place;
+/// What a claim costs on PostgreSQL: written in place, a full tenant skipped whole.
+mod claim_costs;
 /// Rows damaged on disk are reported, not served.
 mod damaged_rows;
 /// An older database brought up to date, on each backend.

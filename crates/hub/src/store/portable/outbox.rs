@@ -229,13 +229,15 @@ pub(in crate::store) async fn next_due_at(
     // wakes the dispatcher. The first entry of `webhook_deliveries_due_ready` past `after`,
     // not a walk over the outbox. Claims are not in it: a claim that ends without a record
     // (its node stopped) is found by a dispatcher's next look, at least once a second, and
-    // leaving the lease out of every index lets PostgreSQL write a claim in place.
-    let next: Option<i64> =
-        sqlx::query_scalar(&sql("SELECT MIN(next_attempt_at) FROM webhook_deliveries \
-         WHERE ready AND status IN ('queued', 'retrying') AND next_attempt_at > ?"))
-        .bind(after.0)
-        .fetch_one(store.reads())
-        .await?;
+    // leaving the lease out of every index lets PostgreSQL write a claim in place. The index
+    // is over `next_attempt_at + 0` so that no claim is planned through it.
+    let next: Option<i64> = sqlx::query_scalar(&sql(
+        "SELECT MIN(next_attempt_at + 0) FROM webhook_deliveries \
+         WHERE ready AND status IN ('queued', 'retrying') AND next_attempt_at + 0 > ?",
+    ))
+    .bind(after.0)
+    .fetch_one(store.reads())
+    .await?;
     Ok(next.map(Millis))
 }
 

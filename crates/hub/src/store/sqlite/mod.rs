@@ -216,10 +216,11 @@ impl SqliteStore {
         .await?;
         // When the next ready delivery is due (`next_due_at`): the first entry of this index.
         // It replaces the index over every pending delivery's `next_attempt_at`, and the one
-        // over each ready delivery's due instant or lease end.
+        // over each ready delivery's due instant or lease end. Over `next_attempt_at + 0`, which
+        // the claim does not name: it must not be the claim's way to a pair's candidates.
         sqlx::query(
             "CREATE INDEX IF NOT EXISTS webhook_deliveries_due_ready ON webhook_deliveries \
-             (next_attempt_at) WHERE ready AND status IN ('queued', 'retrying')",
+             (next_attempt_at + 0) WHERE ready AND status IN ('queued', 'retrying')",
         )
         .execute(&writer)
         .await?;

@@ -139,6 +139,16 @@ pub(super) async fn due_deliveries(
     qb.push(") WHERE pairs.h IS NOT NULL");
     not_in(&mut qb, "pairs.h", q.skip_hosts);
     not_in(&mut qb, "pairs.s", q.skip_subscriptions);
+    // A full tenant's subscriptions are left out as pairs (one lookup each), not row by row
+    // above: that read a fan-out tenant's whole backlog at every claim while it was full.
+    if !skip_tenants.is_empty() {
+        qb.push(" AND pairs.s NOT IN (SELECT id FROM webhook_subscriptions WHERE tenant_id IN (");
+        let mut sep = qb.separated(", ");
+        for t in skip_tenants.iter().take(MAX_PARAMS / 4) {
+            sep.push_bind(t.clone());
+        }
+        qb.push("))");
+    }
     qb.push(
         "), ranked AS (SELECT id, next_attempt_at, position, ROW_NUMBER() OVER \
            (PARTITION BY target_host ORDER BY next_attempt_at, position) AS n FROM picked) \
