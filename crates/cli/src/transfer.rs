@@ -153,19 +153,41 @@ pub async fn import(args: ImportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Streams the tenant's comments to a file or standard output.
+/// How many times an export refused as busy (`429`: the tenant's or the hub's exports at once,
+/// docs/imports.md) is asked again, each after the hub's `Retry-After` (1 to 60 s).
+const BUSY_TRIES: u32 = 30;
+
+/// Streams the tenant's comments to a file or standard output. While the hub answers that too
+/// many exports run, it waits as told and asks again.
 pub async fn export(args: ExportArgs) -> Result<()> {
     let url = format!(
         "{}/api/v1/export?format={}",
         base(&args.hub.hub),
         args.format
     );
-    let mut res = reqwest::Client::new()
-        .get(url)
-        .header("x-api-key", &args.hub.api_key)
-        .send()
-        .await
-        .context("cannot reach the hub")?;
+    let client = reqwest::Client::new();
+    let mut tries = 0;
+    let mut res = loop {
+        let res = client
+            .get(&url)
+            .header("x-api-key", &args.hub.api_key)
+            .send()
+            .await
+            .context("cannot reach the hub")?;
+        if res.status() != reqwest::StatusCode::TOO_MANY_REQUESTS || tries == BUSY_TRIES {
+            break res;
+        }
+        tries += 1;
+        let wait = res
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(10)
+            .clamp(1, 60);
+        eprintln!("the hub runs as many exports as it takes; asking again in {wait} s");
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+    };
     if !res.status().is_success() {
         return Err(refusal(res).await);
     }

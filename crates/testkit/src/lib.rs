@@ -14,10 +14,13 @@
 //! data directory.
 //!
 //! [`bench`] holds what the webhook benchmarks share: arguments, a receiver, percentiles.
+//!
+//! [`slow_reader`] asks for a long answer and reads only its head, holding it open.
 
 pub mod bench;
 pub mod browser;
 mod pg;
+pub mod slow_reader;
 mod small_disk;
 
 pub use pg::{PgCluster, PgError, PgOptions};

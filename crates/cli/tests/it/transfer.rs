@@ -123,3 +123,57 @@ async fn a_wordpress_export_goes_in_and_json_lines_come_out() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open /no/such/file.xml"));
 }
+
+/// While the tenant has as many exports running as the hub takes (2, docs/imports.md), the
+/// hub answers `429` with `Retry-After`; `fastcomments export` waits as told, says so, and gets
+/// the whole export once a place frees.
+#[tokio::test]
+async fn an_export_waits_while_the_tenants_exports_are_all_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, url) = serve_support::spawn_hub(
+        Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data")),
+        ADMIN,
+        "error",
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let key = serve_support::create_tenant(&http, &url, ADMIN, "Blog", &["blog.example"]).await;
+    // About 24 MB to export: more than the socket buffers of a client that does not read.
+    let file = dir.path().join("big.jsonl");
+    let lines: String = (0..400)
+        .map(|i| {
+            let c = serde_json::json!({"externalId": format!("big-{i}"), "urlId": "big",
+                "commenterName": "Ana", "comment": format!("{i} {}", "0123456789".repeat(3000))});
+            format!("{c}\n")
+        })
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    assert_succeeded(&against_hub("import", &url, &key, &[file.to_str().unwrap()]).await);
+
+    let addr = url.trim_start_matches("http://");
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (status, tcp) =
+            testkit::slow_reader::get_head_only(addr, "/api/v1/export", &[("x-api-key", &key)])
+                .await
+                .unwrap();
+        assert_eq!(status, 200);
+        held.push(tcp);
+    }
+    let out = dir.path().join("out.jsonl");
+    let export = tokio::spawn({
+        let (url, key, out) = (url.clone(), key.clone(), out.clone());
+        async move { against_hub("export", &url, &key, &["-o", out.to_str().unwrap()]).await }
+    });
+    // Refused once at least (the hub says 10 s), then a place frees.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(held);
+    let done = export.await.unwrap();
+    assert_succeeded(&done);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(stderr.contains("asking again in 10 s"), "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 400);
+}

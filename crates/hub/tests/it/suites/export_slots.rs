@@ -7,8 +7,7 @@ use crate::common::{code, TestHub};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 /// Exports of one tenant at once (`hub::export_slots::PER_TENANT`).
 const PER_TENANT: usize = 2;
@@ -29,28 +28,13 @@ fn large_file() -> String {
         .collect()
 }
 
-/// An export of the holder of `key` by a client that reads its answer's head and then nothing
-/// (its receive buffer kept small): the status, and the connection that holds it open.
+/// An export of the holder of `key` by a client that reads its answer's head and then nothing:
+/// the status, and the connection that holds it open.
 async fn slow_export(hub: &TestHub, key: &str) -> (u16, TcpStream) {
     let addr = hub.base.trim_start_matches("http://");
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut tcp = socket.connect(addr.parse().unwrap()).await.unwrap();
-    let head = format!("GET /api/v1/export HTTP/1.1\r\nHost: {addr}\r\nx-api-key: {key}\r\n\r\n");
-    tcp.write_all(head.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
-            .await
-            .expect("an answer's head")
-            .unwrap();
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8_lossy(&got);
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, tcp)
+    testkit::slow_reader::get_head_only(addr, "/api/v1/export", &[("x-api-key", key)])
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
