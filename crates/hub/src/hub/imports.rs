@@ -6,6 +6,7 @@ use crate::error::ApiResult;
 use crate::ids::TenantId;
 use crate::records::{ImportRecord, IntegrationToken, TokenRecord};
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 
 /// The `integrationType` of an import's token.
 pub const IMPORT_INTEGRATION: &str = "import";
@@ -14,6 +15,16 @@ impl Hub {
     /// Stores an import's record as it is now.
     pub async fn save_import(&self, record: &ImportRecord) -> StoreResult<()> {
         self.store.save_import(record).await
+    }
+
+    /// Stores a new import's record unless another import of the tenant runs (its record
+    /// changed at or after `fresh_since`), which it answers instead.
+    pub async fn start_import(
+        &self,
+        record: &ImportRecord,
+        fresh_since: Millis,
+    ) -> StoreResult<Option<ImportRecord>> {
+        self.store.start_import(record, fresh_since).await
     }
 
     /// A validated token of `tenant` for one import: its uploads are the import's batches.

@@ -15,6 +15,7 @@ use crate::ids::{self, TenantId};
 use crate::records::{ImportRecord, ImportState};
 use axum::http::StatusCode;
 use bytes::Bytes;
+use fastcomments_protocol::Millis;
 use futures_core::Stream;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -44,19 +45,29 @@ pub fn asked_format(name: Option<&str>) -> ApiResult<Option<Format>> {
 /// Refuses (`409`) while another import of `tenant` runs: one at a time, checked before the
 /// upload is read so a second one is not written to disk for nothing.
 pub async fn may_start(hub: &Hub, tenant: &TenantId) -> ApiResult<()> {
-    let stale_before = hub.now().0 - STALE.as_millis() as i64;
+    let stale_before = fresh_since(hub).0;
     let recent = hub.reads().imports(tenant, 20).await?;
     match recent
         .iter()
         .find(|r| r.state == ImportState::Running && r.updated_at >= stale_before)
     {
-        Some(r) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            Code::Conflict,
-            format!("import {} is running; one at a time", r.id),
-        )),
+        Some(r) => Err(running(r)),
         None => Ok(()),
     }
+}
+
+/// Since when a running import's record must have changed for it to count as running.
+fn fresh_since(hub: &Hub) -> Millis {
+    Millis(hub.now().0 - STALE.as_millis() as i64)
+}
+
+/// The `409` for a start while `r` runs.
+fn running(r: &ImportRecord) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        Code::Conflict,
+        format!("import {} is running; one at a time", r.id),
+    )
 }
 
 fn not_written(e: std::io::Error) -> ApiError {
@@ -146,7 +157,11 @@ pub async fn receive<E: std::fmt::Display>(
         created_at: now,
         updated_at: now,
     };
-    hub.save_import(&record).await?;
+    // Checked again as the record is stored, atomically: uploads that all passed `may_start`
+    // before any of them had a record would otherwise all run.
+    if let Some(other) = hub.start_import(&record, fresh_since(hub)).await? {
+        return Err(running(&other));
+    }
     tokio::spawn(runner::run(hub.clone(), record.clone(), format, reader));
     if !whole {
         receive_rest(&mut body, &mut writer).await.inspect_err(|_| {

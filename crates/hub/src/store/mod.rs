@@ -541,6 +541,14 @@ pub trait Store: StoreReads + SessionStore {
     ) -> StoreResult<Vec<IntegrationToken>>;
     /// Stores (or replaces) an import's record.
     async fn save_import(&self, record: &ImportRecord) -> StoreResult<()>;
+    /// Stores a new import's record unless another import of its tenant runs (one whose record
+    /// changed at or after `fresh_since`): then that one, and nothing is stored. Atomic across
+    /// nodes, so two imports started at once cannot both run.
+    async fn start_import(
+        &self,
+        record: &ImportRecord,
+        fresh_since: Millis,
+    ) -> StoreResult<Option<ImportRecord>>;
     /// Adds a page ([`StoreError::Conflict`] when its thread has one).
     async fn add_page(&self, page: &Page) -> StoreResult<()>;
     /// Changes a page's title, URL or mark; `false` when the tenant has no such page.

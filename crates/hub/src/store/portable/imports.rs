@@ -1,9 +1,10 @@
 //! Import records, for both backends (compiled once in each: see `portable/mod.rs`).
 
-use super::dialect::{sql, Backend};
+use super::dialect::{lock_tenant_imports, sql, Backend};
 use crate::ids::TenantId;
-use crate::records::ImportRecord;
+use crate::records::{ImportRecord, ImportState};
 use crate::store::StoreResult;
+use fastcomments_protocol::Millis;
 
 /// Stores (or replaces) an import's record.
 pub(in crate::store) async fn save_import(
@@ -23,6 +24,41 @@ pub(in crate::store) async fn save_import(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Stores `record` unless another import of its tenant runs (its record changed at or after
+/// `fresh_since`), which it answers instead. The check and the insert are one transaction,
+/// under a lock of the tenant's imports (on SQLite the one writer is that lock).
+pub(in crate::store) async fn start_import(
+    store: &Backend,
+    record: &ImportRecord,
+    fresh_since: Millis,
+) -> StoreResult<Option<ImportRecord>> {
+    let mut tx = store.writes().begin().await?;
+    lock_tenant_imports(&mut tx, &record.tenant_id).await?;
+    let docs: Vec<String> = sqlx::query_scalar(&sql(
+        "SELECT doc FROM imports WHERE tenant_id = ? ORDER BY created_at DESC, id DESC LIMIT 20",
+    ))
+    .bind(record.tenant_id.as_str())
+    .fetch_all(&mut *tx)
+    .await?;
+    for doc in docs {
+        let other: ImportRecord = serde_json::from_str(&doc)?;
+        if other.state == ImportState::Running && other.updated_at >= fresh_since.0 {
+            return Ok(Some(other));
+        }
+    }
+    sqlx::query(&sql(
+        "INSERT INTO imports (id, tenant_id, created_at, doc) VALUES (?, ?, ?, ?)",
+    ))
+    .bind(&record.id)
+    .bind(record.tenant_id.as_str())
+    .bind(record.created_at)
+    .bind(serde_json::to_string(record)?)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(None)
 }
 
 /// The tenant's imports, newest first, at most `limit`; or the one `id`.

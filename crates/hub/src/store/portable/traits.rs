@@ -298,6 +298,14 @@ impl Store for Backend {
         imports::save_import(self, record).await
     }
 
+    async fn start_import(
+        &self,
+        record: &ImportRecord,
+        fresh_since: Millis,
+    ) -> StoreResult<Option<ImportRecord>> {
+        imports::start_import(self, record, fresh_since).await
+    }
+
     async fn add_page(&self, page: &Page) -> StoreResult<()> {
         pages::add_page(self, page).await
     }

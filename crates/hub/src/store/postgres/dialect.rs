@@ -92,6 +92,16 @@ pub(super) async fn read_comment(
 /// rows are locked in one order (stream, position, id) by every writer, so they never wait on
 /// each other in a circle; failed and cancelled rows are locked too, as a retry makes them
 /// wait again. The claim takes its rows with `SKIP LOCKED` and never waits here.
+/// Holds, until the transaction ends, the right to start an import of `tenant`: starts of one
+/// tenant's imports on any node run one after the other.
+pub(super) async fn lock_tenant_imports(conn: &mut Conn, tenant: &TenantId) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('imports:' || $1, 0))")
+        .bind(tenant.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn lock_streams(conn: &mut Conn, ids: &[&str]) -> StoreResult<()> {
     if ids.is_empty() {
         return Ok(());

@@ -66,6 +66,11 @@ pub(super) async fn announce(_conn: &mut Conn, _notice: &Notice) -> StoreResult<
 
 /// Nothing to lock before a stream's head is decided: the one writer runs transactions one
 /// at a time, so every decision sees every committed change (see PostgreSQL's).
+/// As PostgreSQL's: nothing to do, the one writer runs one transaction at a time.
+pub(super) async fn lock_tenant_imports(_conn: &mut Conn, _tenant: &TenantId) -> StoreResult<()> {
+    Ok(())
+}
+
 pub(super) async fn lock_streams(_conn: &mut Conn, _ids: &[&str]) -> StoreResult<()> {
     Ok(())
 }

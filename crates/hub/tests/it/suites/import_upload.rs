@@ -158,3 +158,35 @@ async fn a_body_that_breaks_off_fails_the_import_where_it_broke() {
     let whole_lines = chunk.iter().filter(|b| **b == b'\n').count() as u64;
     assert_eq!(failed["created"].as_u64(), Some(whole_lines), "{failed}");
 }
+
+/// Uploads that all arrive while no import of the tenant runs yet, and so all pass the check
+/// made on the request's head: one import runs, the others are `409` once their first bytes
+/// come (the check is made again, atomically, as the record is stored).
+#[tokio::test]
+async fn uploads_started_at_once_run_one_import() {
+    let hub = TestHub::start(BACKEND).await;
+    let t = hub.tenant("Blog").await;
+    let mut uploads = Vec::new();
+    for _ in 0..4 {
+        uploads.push(post_head(&hub, &t.key, "format=jsonl", "Transfer-Encoding: chunked\r\n").await);
+    }
+    // Every head is in (and checked) before any body byte.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let line = comments(1);
+    for tcp in &mut uploads {
+        tcp.write_all(format!("{:x}\r\n{line}\r\n0\r\n\r\n", line.len()).as_bytes())
+            .await
+            .unwrap();
+    }
+    let mut statuses = Vec::new();
+    for mut tcp in uploads {
+        let mut answer = vec![0u8; 12];
+        tokio::time::timeout(Duration::from_secs(10), tcp.read_exact(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        statuses.push(String::from_utf8_lossy(&answer[9..12]).into_owned());
+    }
+    statuses.sort();
+    assert_eq!(statuses, ["202", "409", "409", "409"]);
+}
