@@ -41,20 +41,26 @@ async fn against_hub(verb: &str, url: &str, key: &str, rest: &[&str]) -> Output 
     fastcomments(&args).await
 }
 
-#[tokio::test]
-async fn a_wordpress_export_goes_in_and_json_lines_come_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (_child, url) = serve_support::spawn_hub(
+/// A hub serving on a data folder in `dir`, with one tenant: the hub (stopped when dropped),
+/// its URL and the tenant's API key.
+async fn hub_with_a_tenant(dir: &tempfile::TempDir) -> (tokio::process::Child, String, String) {
+    let (child, url) = serve_support::spawn_hub(
         Command::new(env!("CARGO_BIN_EXE_fastcomments"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data),
+            .arg(dir.path().join("data")),
         ADMIN,
         "error",
     )
     .await;
     let http = reqwest::Client::new();
     let key = serve_support::create_tenant(&http, &url, ADMIN, "Blog", &["blog.example"]).await;
+    (child, url, key)
+}
+
+#[tokio::test]
+async fn a_wordpress_export_goes_in_and_json_lines_come_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, url, key) = hub_with_a_tenant(&dir).await;
     let file = dir.path().join("export.xml");
     std::fs::write(&file, WXR).unwrap();
     let file = file.to_str().unwrap();
@@ -130,16 +136,7 @@ async fn a_wordpress_export_goes_in_and_json_lines_come_out() {
 #[tokio::test]
 async fn an_export_waits_while_the_tenants_exports_are_all_running() {
     let dir = tempfile::tempdir().unwrap();
-    let (_child, url) = serve_support::spawn_hub(
-        Command::new(env!("CARGO_BIN_EXE_fastcomments"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data")),
-        ADMIN,
-        "error",
-    )
-    .await;
-    let http = reqwest::Client::new();
-    let key = serve_support::create_tenant(&http, &url, ADMIN, "Blog", &["blog.example"]).await;
+    let (_child, url, key) = hub_with_a_tenant(&dir).await;
     // About 24 MB to export: more than the socket buffers of a client that does not read.
     let file = dir.path().join("big.jsonl");
     let lines: String = (0..400)

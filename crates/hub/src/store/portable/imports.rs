@@ -1,6 +1,6 @@
 //! Import records, for both backends (compiled once in each: see `portable/mod.rs`).
 
-use super::dialect::{lock_tenant_imports, sql, Backend};
+use super::dialect::{lock_tenant_imports, sql, Backend, Conn};
 use crate::ids::TenantId;
 use crate::records::{ImportRecord, ImportState};
 use crate::store::StoreResult;
@@ -12,6 +12,13 @@ pub(in crate::store) async fn save_import(
     record: &ImportRecord,
 ) -> StoreResult<()> {
     let mut tx = store.writes().begin().await?;
+    write_record(&mut tx, record).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stores (or replaces) `record` in the caller's transaction.
+async fn write_record(conn: &mut Conn, record: &ImportRecord) -> StoreResult<()> {
     sqlx::query(&sql(
         "INSERT INTO imports (id, tenant_id, created_at, doc) VALUES (?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
@@ -20,9 +27,8 @@ pub(in crate::store) async fn save_import(
     .bind(record.tenant_id.as_str())
     .bind(record.created_at)
     .bind(serde_json::to_string(record)?)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -48,15 +54,7 @@ pub(in crate::store) async fn start_import(
             return Ok(Some(other));
         }
     }
-    sqlx::query(&sql(
-        "INSERT INTO imports (id, tenant_id, created_at, doc) VALUES (?, ?, ?, ?)",
-    ))
-    .bind(&record.id)
-    .bind(record.tenant_id.as_str())
-    .bind(record.created_at)
-    .bind(serde_json::to_string(record)?)
-    .execute(&mut *tx)
-    .await?;
+    write_record(&mut tx, record).await?;
     tx.commit().await?;
     Ok(None)
 }
