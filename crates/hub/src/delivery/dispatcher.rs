@@ -442,13 +442,10 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
             }
             Event::Claimed(Ok(Ok(due))) => {
                 store_down.after(true);
+                // Started at the loop's top as room allows, held until a slot frees, or given
+                // back (see `held`).
                 for d in due {
-                    if !stopping && in_flight.take_room(&d, limits, concurrency) {
-                        start(hub.clone(), senders.clone(), done_tx.clone(), d);
-                    } else {
-                        // No room now: held until a slot frees, or given back (see `held`).
-                        held.hold(d);
-                    }
+                    held.hold(d);
                 }
             }
             Event::Claimed(Ok(Err(e))) => {

@@ -47,10 +47,7 @@ pub fn asked_format(name: Option<&str>) -> ApiResult<Option<Format>> {
 pub async fn may_start(hub: &Hub, tenant: &TenantId) -> ApiResult<()> {
     let stale_before = fresh_since(hub).0;
     let recent = hub.reads().imports(tenant, 20).await?;
-    match recent
-        .iter()
-        .find(|r| r.state == ImportState::Running && r.updated_at >= stale_before)
-    {
+    match recent.iter().find(|r| r.runs_since(stale_before)) {
         Some(r) => Err(running(r)),
         None => Ok(()),
     }

@@ -64,6 +64,12 @@ pub struct ImportRecord {
 }
 
 impl ImportRecord {
+    /// Whether it runs still: `running`, and its record changed at or after `fresh_since`
+    /// (one that stopped moving long ago lost its node).
+    pub fn runs_since(&self, fresh_since: i64) -> bool {
+        self.state == ImportState::Running && self.updated_at >= fresh_since
+    }
+
     /// Notes a problem (kept while there are fewer than [`MAX_PROBLEMS`]).
     pub fn problem(&mut self, p: ImportProblem) {
         if self.problems.len() < MAX_PROBLEMS {

@@ -22,8 +22,8 @@ async fn updates(db: &PgPool) -> (i64, i64) {
     .unwrap()
 }
 
-#[tokio::test]
-async fn a_claim_and_its_release_are_written_in_place() {
+/// A store on a new database, and a connection of its own to look at that database with.
+async fn opened() -> (PostgresStore, PgPool) {
     let url = postgres_database().await;
     let store = PostgresStore::connect(&url).await.unwrap();
     let db = PgPoolOptions::new()
@@ -31,6 +31,12 @@ async fn a_claim_and_its_release_are_written_in_place() {
         .connect(&url)
         .await
         .unwrap();
+    (store, db)
+}
+
+#[tokio::test]
+async fn a_claim_and_its_release_are_written_in_place() {
+    let (store, db) = opened().await;
     let indexed: Vec<(String,)> = sqlx::query_as(
         "SELECT indexdef FROM pg_indexes WHERE tablename = 'webhook_deliveries' \
          AND (indexdef LIKE '%lease_until%' OR indexdef LIKE '%claimed_by%')",
@@ -104,13 +110,7 @@ fn removed(node: &serde_json::Value) -> u64 {
 
 #[tokio::test]
 async fn a_full_tenants_subscription_is_skipped_without_reading_its_backlog() {
-    let url = postgres_database().await;
-    let store = PostgresStore::connect(&url).await.unwrap();
-    let db = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .unwrap();
+    let (store, db) = opened().await;
     let t = tenant(&store, "t1").await;
     store
         .create_subscription(&subscription("s1", &t, "https://fan.example/"))

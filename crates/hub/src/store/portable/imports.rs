@@ -2,7 +2,7 @@
 
 use super::dialect::{lock_tenant_imports, sql, Backend, Conn};
 use crate::ids::TenantId;
-use crate::records::{ImportRecord, ImportState};
+use crate::records::ImportRecord;
 use crate::store::StoreResult;
 use fastcomments_protocol::Millis;
 
@@ -50,7 +50,7 @@ pub(in crate::store) async fn start_import(
     .await?;
     for doc in docs {
         let other: ImportRecord = serde_json::from_str(&doc)?;
-        if other.state == ImportState::Running && other.updated_at >= fresh_since.0 {
+        if other.runs_since(fresh_since.0) {
             return Ok(Some(other));
         }
     }
