@@ -282,6 +282,12 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
     let mut held: Held = Held::new(hub.config.webhook_claim_lease);
     loop {
         let lingered = |since: Option<Instant>| since.is_some_and(|t| t.elapsed() >= LINGER);
+        // A retry known to be due now is claimed now. `Event::Due` says so only when the sleep
+        // ran out; a record landing after its retry's instant (a short schedule, a slow store)
+        // does not, and the look below forgets past instants (it asks for future ones).
+        if next_due.is_some_and(|t| t <= hub.now().0) {
+            kick = true;
+        }
         if recording.is_none()
             && !finished.is_empty()
             && (stopping
