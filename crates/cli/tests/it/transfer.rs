@@ -5,6 +5,7 @@ use crate::serve_support;
 use serve_support::assert_succeeded;
 use std::process::Output;
 use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 const ADMIN: &str = "transfer-admin";
@@ -160,17 +161,33 @@ async fn an_export_waits_while_the_tenants_exports_are_all_running() {
         held.push(tcp);
     }
     let out = dir.path().join("out.jsonl");
-    let export = tokio::spawn({
-        let (url, key, out) = (url.clone(), key.clone(), out.clone());
-        async move { against_hub("export", &url, &key, &["-o", out.to_str().unwrap()]).await }
-    });
-    // Refused once at least (the hub says 10 s), then a place frees.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut export = serve_support::fastcomments()
+        .args(["export", "--hub", &url, "--api-key", &key, "-o"])
+        .arg(&out)
+        .env_remove("FASTCOMMENTS_HUB")
+        .env_remove("FASTCOMMENTS_API_KEY")
+        .spawn()
+        .unwrap();
+    // Refused (the hub says 10 s), and only then a place frees: a fixed pause before freeing
+    // it lost the race on a loaded machine, where the command had not asked yet.
+    let mut stderr = BufReader::new(export.stderr.take().unwrap()).lines();
+    let refused = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line.contains("asking again in 10 s") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the export was refused within 60 s");
+    assert!(refused, "the export ended without being refused");
     drop(held);
-    let done = export.await.unwrap();
-    assert_succeeded(&done);
-    let stderr = String::from_utf8_lossy(&done.stderr);
-    assert!(stderr.contains("asking again in 10 s"), "{stderr}");
+    let status = tokio::time::timeout(Duration::from_secs(60), export.wait())
+        .await
+        .expect("the export ends once a place frees")
+        .unwrap();
+    assert!(status.success(), "{status}");
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 400);
 }
