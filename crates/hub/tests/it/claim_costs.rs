@@ -133,3 +133,91 @@ async fn a_full_tenants_subscription_is_skipped_without_reading_its_backlog() {
         "rows read and skipped: {full}"
     );
 }
+
+/// Sequential scans of the outbox and scans of its recover index so far, once the server has
+/// counted them (a session's counts reach the view when it next idles).
+async fn outbox_scans(db: &PgPool) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT t.seq_scan, i.idx_scan FROM pg_stat_user_tables t, pg_stat_user_indexes i \
+         WHERE t.relname = 'webhook_deliveries' AND i.indexrelname = 'webhook_deliveries_recover'",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// Pausing, resuming and removing a subscription find its deliveries by tenant and
+/// subscription, through the recover index, on an outbox just filled (statistics still
+/// describing an empty table): never a walk over everyone's deliveries. The outbox has no
+/// index over the subscription alone, which each queued delivery and each record paid for.
+#[tokio::test]
+async fn a_subscriptions_deliveries_are_found_without_reading_the_outbox() {
+    let (store, db) = opened().await;
+    let (busy, quiet) = (tenant(&store, "t1").await, tenant(&store, "t2").await);
+    for (id, t, url) in [
+        ("s1", &busy, "https://busy.example/"),
+        ("s2", &quiet, "https://quiet.example/"),
+    ] {
+        store
+            .create_subscription(&subscription(id, t, url))
+            .await
+            .unwrap();
+    }
+    for i in 0..300 {
+        create(&store, &busy, &format!("/p{i}"), "c").await;
+    }
+    create(&store, &quiet, "/q", "c").await;
+    let only_subscription: Vec<(String,)> = sqlx::query_as(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'webhook_deliveries' \
+         AND indexdef LIKE '%(subscription_id)%'",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert!(only_subscription.is_empty(), "{only_subscription:?}");
+    let settled = |before: (i64, i64)| {
+        let db = db.clone();
+        async move {
+            let started = Instant::now();
+            loop {
+                let now = outbox_scans(&db).await;
+                if now.1 > before.1 || started.elapsed() > Duration::from_secs(30) {
+                    return now;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let before = settled((i64::MIN, i64::MIN)).await;
+    let s2 = "s2";
+    store
+        .set_subscription_enabled(
+            &quiet,
+            s2,
+            false,
+            Some("test"),
+            fastcomments_protocol::Millis(T0 + 1),
+        )
+        .await
+        .unwrap();
+    store
+        .set_subscription_enabled(
+            &quiet,
+            s2,
+            true,
+            None,
+            fastcomments_protocol::Millis(T0 + 2),
+        )
+        .await
+        .unwrap();
+    store
+        .delete_subscription(&quiet, s2, fastcomments_protocol::Millis(T0 + 3))
+        .await
+        .unwrap();
+    let after = settled(before).await;
+    assert!(
+        after.1 > before.1,
+        "the recover index was not used: {after:?}"
+    );
+    assert_eq!(after.0, before.0, "the outbox was read whole");
+}

@@ -109,10 +109,11 @@ pub(in crate::store) async fn delete_subscription(
         // ends here, so no head is left to settle.
         let text = format!(
             "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ?, {END_CLAIM} \
-             WHERE subscription_id = ? AND status IN ('queued', 'retrying', 'paused')"
+             WHERE tenant_id = ? AND subscription_id = ? AND status IN ('queued', 'retrying', 'paused')"
         );
         sqlx::query(&sql(&text))
             .bind(now.0)
+            .bind(tenant.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -159,17 +160,19 @@ async fn set_enabled_in(
     // in its stream, see `outbox.rs`): enabled, each stream's head goes first, in order.
     let text = if enabled {
         "UPDATE webhook_deliveries SET status = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END, \
-         next_attempt_at = ?, updated_at = ? WHERE subscription_id = ? AND status = 'paused'"
+         next_attempt_at = ?, updated_at = ? WHERE tenant_id = ? AND subscription_id = ? AND status = 'paused'"
             .to_owned()
     } else {
         format!(
             "UPDATE webhook_deliveries SET status = 'paused', next_attempt_at = ?, updated_at = ?, {END_CLAIM} \
-             WHERE subscription_id = ? AND status IN ('queued', 'retrying')"
+             WHERE tenant_id = ? AND subscription_id = ? AND status IN ('queued', 'retrying')"
         )
     };
+    // By tenant and subscription: the recover index's first two columns.
     sqlx::query(&sql(&text))
         .bind(now.0)
         .bind(now.0)
+        .bind(tenant.as_str())
         .bind(id)
         .execute(&mut *conn)
         .await?;

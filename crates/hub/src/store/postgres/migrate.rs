@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "claims in place",
         include_str!("0014_claims_in_place.sql"),
     ),
+    (
+        15,
+        "no subscription index",
+        include_str!("0015_no_subscription_index.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

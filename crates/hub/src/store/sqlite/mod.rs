@@ -182,12 +182,6 @@ impl SqliteStore {
             "TEXT NOT NULL DEFAULT ''",
         )
         .await?;
-        sqlx::query(
-            "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_subscription ON webhook_deliveries \
-             (subscription_id) WHERE subscription_id <> ''",
-        )
-        .execute(&writer)
-        .await?;
         add_column_if_missing(
             &writer,
             "webhook_deliveries",
@@ -196,7 +190,8 @@ impl SqliteStore {
         )
         .await?;
         add_column_if_missing(&writer, "webhook_deliveries", "recovered_from", "TEXT").await?;
-        // A recover walks one target's deliveries by position, a page at a time.
+        // A recover walks one target's deliveries by position, a page at a time; pausing,
+        // resuming and removing a subscription find its deliveries through it too.
         sqlx::query(
             "CREATE INDEX IF NOT EXISTS webhook_deliveries_recover ON webhook_deliveries \
              (tenant_id, subscription_id, position, id)",
@@ -227,6 +222,7 @@ impl SqliteStore {
         for old in [
             "webhook_deliveries_by_comment",
             "webhook_deliveries_by_host",
+            "webhook_deliveries_by_subscription",
             "webhook_deliveries_by_target",
             "webhook_deliveries_due",
             "webhook_deliveries_next_due",
