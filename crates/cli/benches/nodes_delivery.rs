@@ -4,13 +4,21 @@
 //!
 //! `cargo bench -p fastcomments --bench nodes_delivery [-- --deliveries 20000 --nodes 1,3
 //! --per-host 32 --pg-setting shared_preload_libraries=pg_stat_statements --explain
-//! --sqlite]`
+//! --sqlite --fill upload --backlogs 10000,100000]`
 //!
 //! `--explain` (issue 23) prints, in each PostgreSQL round, the claim's plan
 //! (`EXPLAIN (ANALYZE, BUFFERS)`, rolled back) and its time per call, on the empty outbox and
 //! again right after it was filled, before PostgreSQL's statistics catch up: the plan should
 //! be the same both times. `--sqlite` adds a round of one SQLite hub to each round, the same
 //! work on the other backend, as a baseline run alongside.
+//!
+//! `--fill upload` fills the outbox with a plugin's initial upload (`fastcomments sync` from a
+//! mirror of the comments, the target firing on imports) instead of one API call per comment:
+//! a tenant's API writes are serialized by its clock row, and 100,000 of them took ten minutes
+//! on PostgreSQL. `--backlogs A,B` (issue 23 §2: does the drain rate hold as the backlog
+//! grows?) compares backlog sizes instead of node counts: each round drains A, then B, on one
+//! PostgreSQL node (and one SQLite hub with `--sqlite`), and prints B's rate as a ratio of A's
+//! for each backend.
 //!
 //! Each round: a fresh database on a durable PostgreSQL (`testkit`, fsync on), one `serve`
 //! process fills the outbox with `--deliveries` comment creations while the receiver holds
@@ -21,6 +29,8 @@
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::Router;
+use fastcomments_integration::{IntegrationState, SqliteMirror};
+use fastcomments_protocol::UploadComment;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -267,6 +277,15 @@ async fn print_pending(http: &reqwest::Client, base: &str, key: &str) {
     }
 }
 
+/// How a round fills the outbox.
+#[derive(Clone, Copy, PartialEq)]
+enum Fill {
+    /// One `POST /api/v1/comments` per delivery, 16 writers at a time.
+    Api,
+    /// A plugin's initial upload by `fastcomments sync`.
+    Upload,
+}
+
 /// One round: deliveries per second with `nodes` nodes.
 async fn round(
     database: &str,
@@ -274,6 +293,7 @@ async fn round(
     deliveries: usize,
     per_host: usize,
     explain: bool,
+    fill: Fill,
 ) -> f64 {
     let database = database.to_owned();
     let explain = explain && database.starts_with("postgres");
@@ -295,7 +315,7 @@ async fn round(
     let res = http
         .put(format!("{base}/api/v1/webhook-config"))
         .header("x-api-key", &key)
-        .json(&json!({"domain": "localhost", "create": {"url": rx.url}}))
+        .json(&json!({"domain": "*", "create": {"url": rx.url}, "fireOnImport": true}))
         .send()
         .await
         .expect("configure the webhook");
@@ -303,31 +323,9 @@ async fn round(
     if explain {
         explain_claim(&database, "empty outbox", per_host).await;
     }
-    // Fill the outbox, 16 writers at a time.
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let writers: Vec<_> = (0..16)
-        .map(|_| {
-            let (http, base, key, next) = (http.clone(), base.clone(), key.clone(), next.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= deliveries {
-                        break;
-                    }
-                    let res = http
-                        .post(format!("{base}/api/v1/comments"))
-                        .header("x-api-key", &key)
-                        .json(&json!({"urlId": format!("p{}", i % 50), "commenterName": "n", "comment": format!("c{i}"), "domain": "localhost"}))
-                        .send()
-                        .await
-                        .expect("write a comment");
-                    assert!(res.status().is_success());
-                }
-            })
-        })
-        .collect();
-    for w in writers {
-        w.await.expect("writer");
+    match fill {
+        Fill::Api => fill_by_api(&http, &base, &key, deliveries).await,
+        Fill::Upload => fill_by_upload(&http, &base, &key, deliveries).await,
     }
     if explain {
         explain_claim(&database, "just filled", per_host).await;
@@ -375,6 +373,161 @@ async fn round(
     rate
 }
 
+/// Fills the outbox with one API call per comment, 16 writers at a time.
+async fn fill_by_api(http: &reqwest::Client, base: &str, key: &str, deliveries: usize) {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writers: Vec<_> = (0..16)
+        .map(|_| {
+            let (http, base, key, next) = (
+                http.clone(),
+                base.to_owned(),
+                key.to_owned(),
+                next.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= deliveries {
+                        break;
+                    }
+                    let res = http
+                        .post(format!("{base}/api/v1/comments"))
+                        .header("x-api-key", &key)
+                        .json(&json!({"urlId": format!("p{}", i % 50), "commenterName": "n", "comment": format!("c{i}"), "domain": "localhost"}))
+                        .send()
+                        .await
+                        .expect("write a comment");
+                    assert!(res.status().is_success());
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+}
+
+/// Fills the outbox with a plugin's initial upload of `deliveries` comments: a mirror seeded
+/// here, sent by the `fastcomments sync` binary once its token is acknowledged.
+async fn fill_by_upload(http: &reqwest::Client, base: &str, key: &str, deliveries: usize) {
+    let dir = tempfile::tempdir().expect("a directory for the site's mirror");
+    let mirror = SqliteMirror::open(&dir.path().join("mirror.db"))
+        .await
+        .expect("the site's mirror");
+    mirror
+        .import((0..deliveries).map(|i| UploadComment {
+            external_id: Some(format!("site-{i}")),
+            url_id: Some(format!("http://localhost/p{}", i % 50)),
+            commenter_name: Some("n".into()),
+            comment: format!("c{i}"),
+            ..Default::default()
+        }))
+        .await
+        .expect("seed the mirror");
+    drop(mirror);
+    let state = dir.path().join("state.json");
+    let mut sync = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+        .args(["sync", "--hub", base, "--exit-when-synced"])
+        .arg("--state")
+        .arg(&state)
+        .arg("--mirror")
+        .arg(dir.path().join("mirror.db"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start fastcomments sync");
+    let token = loop {
+        let saved = std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<IntegrationState>(&b).ok());
+        if let Some(t) = saved.and_then(|s| s.token) {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    // The token is saved before the hub has seen it: acknowledged once its first call came.
+    while !http
+        .post(format!("{base}/api/v1/integrations/{token}/acknowledge"))
+        .header("x-api-key", key)
+        .json(&json!({ "skipInitialSync": false }))
+        .send()
+        .await
+        .expect("acknowledge the token")
+        .status()
+        .is_success()
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let status = sync.wait().await.expect("wait for fastcomments sync");
+    assert!(status.success(), "the upload failed: {status}");
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// `--backlogs A,B`: each round drains A deliveries, then B, on one PostgreSQL node and (with
+/// `--sqlite`) one SQLite hub; B's rate as a ratio of A's, per round and as medians.
+async fn compare_backlogs(
+    cluster: &testkit::PgCluster,
+    backlogs: &[usize],
+    rounds: usize,
+    sqlite: bool,
+    per_host: usize,
+    fill: Fill,
+) {
+    let dir = tempfile::tempdir().expect("a directory for the SQLite rounds");
+    let backends: &[&str] = if sqlite {
+        &["PostgreSQL", "SQLite"]
+    } else {
+        &["PostgreSQL"]
+    };
+    // rates[backend][backlog]: one rate per round.
+    let mut rates = vec![vec![Vec::new(); backlogs.len()]; backends.len()];
+    for r in 0..rounds {
+        for (b, &backend) in backends.iter().enumerate() {
+            for (i, &n) in backlogs.iter().enumerate() {
+                let database = if backend == "SQLite" {
+                    format!(
+                        "sqlite://{}",
+                        dir.path().join(format!("r{r}_{n}.db")).display()
+                    )
+                } else {
+                    cluster
+                        .database(&format!("backlog_{r}_{n}"))
+                        .await
+                        .expect("a database")
+                };
+                let rate = round(&database, 1, n, per_host, false, fill).await;
+                println!("round {r}: {backend}, {n} deliveries: {rate:.0} deliveries/s");
+                rates[b][i].push(rate);
+            }
+            let first = rates[b][0][r];
+            for (i, &n) in backlogs.iter().enumerate().skip(1) {
+                println!(
+                    "round {r}: {backend}, {n} against {}: {:.2}x",
+                    backlogs[0],
+                    rates[b][i][r] / first
+                );
+            }
+        }
+    }
+    for (b, backend) in backends.iter().enumerate() {
+        let first = median(&rates[b][0]);
+        for (i, &n) in backlogs.iter().enumerate() {
+            println!(
+                "{backend}, {n} deliveries: median {:.0} deliveries/s, {:.2}x of {}",
+                median(&rates[b][i]),
+                median(&rates[b][i]) / first,
+                backlogs[0]
+            );
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let deliveries = arg("--deliveries", 20_000usize);
@@ -384,6 +537,14 @@ async fn main() {
         .split(',')
         .filter_map(|n| n.trim().parse().ok())
         .collect();
+    let backlogs: Vec<usize> = arg("--backlogs", String::new())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let fill = match arg("--fill", String::from("api")).as_str() {
+        "upload" => Fill::Upload,
+        _ => Fill::Api,
+    };
     // `--pg-setting name=value` (repeatable): e.g. shared_preload_libraries=pg_stat_statements,
     // and each round then prints what PostgreSQL spent its time on.
     let args: Vec<String> = std::env::args().collect();
@@ -401,6 +562,10 @@ async fn main() {
     .expect("start PostgreSQL (apt-get install -y postgresql)");
     let explain = args.iter().any(|a| a == "--explain");
     let sqlite = args.iter().any(|a| a == "--sqlite");
+    if !backlogs.is_empty() {
+        compare_backlogs(&cluster, &backlogs, rounds, sqlite, per_host, fill).await;
+        return;
+    }
     let dir = tempfile::tempdir().expect("a directory for the SQLite rounds");
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
     let mut sqlite_rates = Vec::new();
@@ -410,22 +575,17 @@ async fn main() {
                 .database(&format!("nodes_{r}_{nodes}"))
                 .await
                 .expect("a database");
-            let rate = round(&database, nodes, deliveries, per_host, explain).await;
+            let rate = round(&database, nodes, deliveries, per_host, explain, fill).await;
             println!("round {r}: {nodes} node(s): {rate:.0} deliveries/s");
             rates[i].push(rate);
         }
         if sqlite {
             let database = format!("sqlite://{}", dir.path().join(format!("r{r}.db")).display());
-            let rate = round(&database, 1, deliveries, per_host, false).await;
+            let rate = round(&database, 1, deliveries, per_host, false, fill).await;
             println!("round {r}: 1 SQLite hub: {rate:.0} deliveries/s");
             sqlite_rates.push(rate);
         }
     }
-    let median = |v: &[f64]| {
-        let mut v = v.to_vec();
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
     if !sqlite_rates.is_empty() {
         let m = median(&sqlite_rates);
         println!(
