@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p fastcomments --bench nodes_delivery [-- --deliveries 20000 --nodes 1,3
 //! --per-host 32 --pg-setting shared_preload_libraries=pg_stat_statements --explain
-//! --sqlite --fill upload --backlogs 10000,100000]`
+//! --sqlite --fill upload --backlogs 10000,100000 --recover]`
 //!
 //! `--explain` (issue 23) prints, in each PostgreSQL round, the claim's plan
 //! (`EXPLAIN (ANALYZE, BUFFERS)`, rolled back) and its time per call, on the empty outbox and
@@ -18,7 +18,8 @@
 //! on PostgreSQL. `--backlogs A,B` (issue 23 §2: does the drain rate hold as the backlog
 //! grows?) compares backlog sizes instead of node counts: each round drains A, then B, on one
 //! PostgreSQL node (and one SQLite hub with `--sqlite`), and prints B's rate as a ratio of A's
-//! for each backend.
+//! for each backend. `--recover` then recovers every change of each round (issue 23 §3) and
+//! times the copies' drain against the first.
 //!
 //! Each round: a fresh database on a durable PostgreSQL (`testkit`, fsync on), one `serve`
 //! process fills the outbox with `--deliveries` comment creations while the receiver holds
@@ -35,7 +36,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use testkit::bench::arg;
@@ -48,14 +49,17 @@ struct Receiver {
     url: String,
     open: Arc<AtomicBool>,
     seen: Arc<Mutex<HashSet<String>>>,
+    /// Every request, copies of a recover included.
+    requests: Arc<AtomicUsize>,
 }
 
 async fn receiver() -> Receiver {
     let open = Arc::new(AtomicBool::new(false));
     let seen: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let (o, s) = (open.clone(), seen.clone());
+    let requests: Arc<AtomicUsize> = Arc::default();
+    let (o, s, n) = (open.clone(), seen.clone(), requests.clone());
     let app = Router::new().fallback(move |headers: HeaderMap, _body: Bytes| {
-        let (open, seen) = (o.clone(), s.clone());
+        let (open, seen, requests) = (o.clone(), s.clone(), n.clone());
         async move {
             while !open.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -66,6 +70,7 @@ async fn receiver() -> Receiver {
             {
                 seen.lock().insert(id.to_owned());
             }
+            requests.fetch_add(1, Ordering::Relaxed);
             "ok"
         }
     });
@@ -76,7 +81,12 @@ async fn receiver() -> Receiver {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Receiver { url, open, seen }
+    Receiver {
+        url,
+        open,
+        seen,
+        requests,
+    }
 }
 
 /// The claim's parameters as a dispatcher of `per_host` sends them (nothing in flight).
@@ -286,15 +296,26 @@ enum Fill {
     Upload,
 }
 
-/// One round: deliveries per second with `nodes` nodes.
-async fn round(
-    database: &str,
-    nodes: usize,
-    deliveries: usize,
+/// What every round does alike.
+#[derive(Clone, Copy)]
+struct Options {
+    /// A host's (and the tenant's) in-flight limit.
     per_host: usize,
+    /// Print the claim's plan (PostgreSQL rounds).
     explain: bool,
     fill: Fill,
-) -> f64 {
+    /// After the drain, recover every change and time its copies' drain too.
+    recover: bool,
+}
+
+/// One round: deliveries per second with `nodes` nodes.
+async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f64 {
+    let Options {
+        per_host,
+        explain,
+        fill,
+        recover,
+    } = o;
     let database = database.to_owned();
     let explain = explain && database.starts_with("postgres");
     let rx = receiver().await;
@@ -337,40 +358,92 @@ async fn round(
     reset_statement_costs(&database);
     let started = Instant::now();
     rx.open.store(true, Ordering::Relaxed);
-    let mut reported = Instant::now();
-    let mut last_seen = 0;
-    loop {
-        let seen = rx.seen.lock().len();
-        if seen >= deliveries {
-            break;
-        }
-        if reported.elapsed() >= Duration::from_secs(5) {
-            // A round that stalls shows where.
-            eprintln!(
-                "  {nodes} node(s): {seen} of {deliveries} after {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
-            if seen == last_seen {
-                print_pending(&http, &base, &key).await;
-            }
-            last_seen = seen;
-            reported = Instant::now();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "only {} of {deliveries} deliveries arrived",
-            rx.seen.lock().len()
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let arrived = || rx.seen.lock().len();
+    wait_until(
+        &arrived,
+        deliveries,
+        started,
+        &format!("{nodes} node(s)"),
+        &http,
+        &base,
+        &key,
+    )
+    .await;
     let rate = deliveries as f64 / started.elapsed().as_secs_f64();
     if database.starts_with("postgres") {
         print_statement_costs(&database);
+    }
+    if recover {
+        // Every change again (issue 23 §3): copies carry their original's delivery id, so
+        // they are counted as requests, not as new ids.
+        let started = Instant::now();
+        let res = http
+            .post(format!("{base}/api/v1/webhook-config/recover"))
+            .header("x-api-key", &key)
+            .json(&json!({"domain": "*", "since": 1}))
+            .send()
+            .await
+            .expect("start the recover");
+        assert!(res.status().is_success(), "recover: {}", res.status());
+        let requests = || rx.requests.load(Ordering::Relaxed);
+        wait_until(
+            &requests,
+            2 * deliveries,
+            started,
+            "recover",
+            &http,
+            &base,
+            &key,
+        )
+        .await;
+        let recovered = deliveries as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "  recover of {deliveries}: {recovered:.0} deliveries/s, {:.2}x of the first drain",
+            recovered / rate
+        );
     }
     for mut c in children {
         let _ = c.kill().await;
     }
     rate
+}
+
+/// Waits until `arrived()` reaches `target`, saying every 5 s how far it got (and what waits,
+/// when nothing moved): a round that stalls shows where.
+async fn wait_until(
+    arrived: &dyn Fn() -> usize,
+    target: usize,
+    started: Instant,
+    what: &str,
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+) {
+    let mut reported = Instant::now();
+    let mut last = 0;
+    loop {
+        let now = arrived();
+        if now >= target {
+            return;
+        }
+        if reported.elapsed() >= Duration::from_secs(5) {
+            eprintln!(
+                "  {what}: {now} of {target} after {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            if now == last {
+                print_pending(http, base, key).await;
+            }
+            last = now;
+            reported = Instant::now();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "{what}: only {} of {target} arrived",
+            arrived()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// Fills the outbox with one API call per comment, 16 writers at a time.
@@ -476,8 +549,7 @@ async fn compare_backlogs(
     backlogs: &[usize],
     rounds: usize,
     sqlite: bool,
-    per_host: usize,
-    fill: Fill,
+    options: Options,
 ) {
     let dir = tempfile::tempdir().expect("a directory for the SQLite rounds");
     let backends: &[&str] = if sqlite {
@@ -501,7 +573,7 @@ async fn compare_backlogs(
                         .await
                         .expect("a database")
                 };
-                let rate = round(&database, 1, n, per_host, false, fill).await;
+                let rate = round(&database, 1, n, options).await;
                 println!("round {r}: {backend}, {n} deliveries: {rate:.0} deliveries/s");
                 rates[b][i].push(rate);
             }
@@ -560,10 +632,15 @@ async fn main() {
     })
     .await
     .expect("start PostgreSQL (apt-get install -y postgresql)");
-    let explain = args.iter().any(|a| a == "--explain");
     let sqlite = args.iter().any(|a| a == "--sqlite");
+    let options = Options {
+        per_host,
+        explain: args.iter().any(|a| a == "--explain"),
+        fill,
+        recover: args.iter().any(|a| a == "--recover"),
+    };
     if !backlogs.is_empty() {
-        compare_backlogs(&cluster, &backlogs, rounds, sqlite, per_host, fill).await;
+        compare_backlogs(&cluster, &backlogs, rounds, sqlite, options).await;
         return;
     }
     let dir = tempfile::tempdir().expect("a directory for the SQLite rounds");
@@ -575,13 +652,13 @@ async fn main() {
                 .database(&format!("nodes_{r}_{nodes}"))
                 .await
                 .expect("a database");
-            let rate = round(&database, nodes, deliveries, per_host, explain, fill).await;
+            let rate = round(&database, nodes, deliveries, options).await;
             println!("round {r}: {nodes} node(s): {rate:.0} deliveries/s");
             rates[i].push(rate);
         }
         if sqlite {
             let database = format!("sqlite://{}", dir.path().join(format!("r{r}.db")).display());
-            let rate = round(&database, 1, deliveries, per_host, false, fill).await;
+            let rate = round(&database, 1, deliveries, options).await;
             println!("round {r}: 1 SQLite hub: {rate:.0} deliveries/s");
             sqlite_rates.push(rate);
         }
