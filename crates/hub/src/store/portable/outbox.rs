@@ -155,6 +155,15 @@ pub(in crate::store) async fn enqueue_webhooks(
 /// A delivery still waiting in its stream (a paused one keeps its place).
 pub(in crate::store) const WAITING: &str = "status IN ('queued', 'retrying', 'paused')";
 
+/// A delivery's target (its subscription, `''` for the configurations) as the index of a
+/// target's deliveries by position, `webhook_deliveries_of_target`, holds it: statements that
+/// walk a target (a recover, pausing or removing a subscription) name it this way. An
+/// expression, not the column, so that the lookups of one comment's stream (tenant, comment,
+/// subscription) find no index but `webhook_deliveries_by_stream` to use: with no statistics
+/// yet, PostgreSQL priced an index over (tenant, subscription) like the stream's and took it,
+/// a walk over the whole target's deliveries for each stream a record settled.
+pub(in crate::store) const TARGET: &str = "(subscription_id || '')";
+
 /// Whether a waiting delivery `s` is its stream's head: none of the stream waits at an
 /// earlier position. One probe of `webhook_deliveries_by_stream` per delivery.
 const IS_HEAD: &str = "s.position = (SELECT MIN(m.position) FROM webhook_deliveries m \
@@ -165,7 +174,9 @@ const IS_HEAD: &str = "s.position = (SELECT MIN(m.position) FROM webhook_deliver
 /// is found, and its head checked, through `webhook_deliveries_by_stream`, one comment's
 /// deliveries of one stream: an index that named fewer of the stream's columns could lose the
 /// planner's choice to one over a whole target's deliveries (SQLite took the recover index,
-/// and a settle read every delivery of the tenant's stream: over a second each on 20,000).
+/// and a settle read every delivery of the tenant's stream: over a second each on 20,000), and
+/// so could one over the same number of them (PostgreSQL with no statistics yet): the index of
+/// a target's deliveries is over an expression the stream's lookups do not name ([`TARGET`]).
 pub(in crate::store) fn settle_heads_sql() -> String {
     format!(
         "UPDATE webhook_deliveries SET ready = NOT ready WHERE id IN (SELECT s.id \

@@ -12,7 +12,7 @@
 use super::dialect::{
     announce, lock_new_streams, lock_tenant_queuing, sql, Backend, Conn, Db, MAX_PARAMS,
 };
-use super::outbox::{load_webhook_targets, settle_heads, WAITING};
+use super::outbox::{load_webhook_targets, settle_heads, TARGET, WAITING};
 use crate::ids::{self, TenantId};
 use crate::records::{
     target_host, Delivery, DeliveryStatus, Notice, RecoverTarget, Recovery, WebhookTargets,
@@ -24,11 +24,11 @@ use sqlx::QueryBuilder;
 
 /// The deliveries a target was sent: a subscription's, or a configuration's (its domain's
 /// deliveries in the configurations' stream `''`). Binds the tenant and the target's name.
-fn target_filter(target: &RecoverTarget) -> (&'static str, &str) {
+fn target_filter(target: &RecoverTarget) -> (String, &str) {
     match target {
-        RecoverTarget::Subscription(id) => ("tenant_id = ? AND subscription_id = ?", id),
+        RecoverTarget::Subscription(id) => (format!("tenant_id = ? AND {TARGET} = ?"), id),
         RecoverTarget::Config(domain) => (
-            "tenant_id = ? AND subscription_id = '' AND config_domain = ?",
+            format!("tenant_id = ? AND {TARGET} = '' AND config_domain = ?"),
             domain,
         ),
     }
@@ -203,7 +203,7 @@ pub(in crate::store) async fn recover_page(
         .bind(tenant.as_str())
         .bind(name)
         .bind(rec.until)
-        // A row comparison: one range of the recover index from the cursor on (the OR form
+        // A row comparison: one range of the target's index from the cursor on (the OR form
         // is a filter over the target's deliveries from the first, each page).
         .bind(rec.cursor.0)
         .bind(&rec.cursor.1)

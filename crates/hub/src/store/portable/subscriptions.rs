@@ -4,6 +4,7 @@
 
 use super::dialect::{announce, set_failing_since, sql, Backend, Conn, Db, END_CLAIM};
 use super::one_in;
+use super::outbox::TARGET;
 use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, DeliveryStatus, Notice, Subscription, MAX_SUBSCRIPTIONS};
 use crate::store::rows::subscription_from_row;
@@ -109,7 +110,7 @@ pub(in crate::store) async fn delete_subscription(
         // ends here, so no head is left to settle.
         let text = format!(
             "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ?, {END_CLAIM} \
-             WHERE tenant_id = ? AND subscription_id = ? AND status IN ('queued', 'retrying', 'paused')"
+             WHERE tenant_id = ? AND {TARGET} = ? AND status IN ('queued', 'retrying', 'paused')"
         );
         sqlx::query(&sql(&text))
             .bind(now.0)
@@ -159,16 +160,17 @@ async fn set_enabled_in(
     // Paused deliveries keep their attempts, positions and `ready` (a paused one still waits
     // in its stream, see `outbox.rs`): enabled, each stream's head goes first, in order.
     let text = if enabled {
-        "UPDATE webhook_deliveries SET status = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END, \
-         next_attempt_at = ?, updated_at = ? WHERE tenant_id = ? AND subscription_id = ? AND status = 'paused'"
-            .to_owned()
+        format!(
+            "UPDATE webhook_deliveries SET status = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END, \
+             next_attempt_at = ?, updated_at = ? WHERE tenant_id = ? AND {TARGET} = ? AND status = 'paused'"
+        )
     } else {
         format!(
             "UPDATE webhook_deliveries SET status = 'paused', next_attempt_at = ?, updated_at = ?, {END_CLAIM} \
-             WHERE tenant_id = ? AND subscription_id = ? AND status IN ('queued', 'retrying')"
+             WHERE tenant_id = ? AND {TARGET} = ? AND status IN ('queued', 'retrying')"
         )
     };
-    // By tenant and subscription: the recover index's first two columns.
+    // By tenant and target: `webhook_deliveries_of_target` (see `TARGET`).
     sqlx::query(&sql(&text))
         .bind(now.0)
         .bind(now.0)

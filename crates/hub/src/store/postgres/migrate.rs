@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "no subscription index",
         include_str!("0015_no_subscription_index.sql"),
     ),
+    (
+        16,
+        "target index over an expression",
+        include_str!("0016_target_index.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

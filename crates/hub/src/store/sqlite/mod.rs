@@ -191,10 +191,13 @@ impl SqliteStore {
         .await?;
         add_column_if_missing(&writer, "webhook_deliveries", "recovered_from", "TEXT").await?;
         // A recover walks one target's deliveries by position, a page at a time; pausing,
-        // resuming and removing a subscription find its deliveries through it too.
+        // resuming and removing a subscription find its deliveries through it too. Over the
+        // target as an expression (`portable/outbox.rs`, `TARGET`), which only those
+        // statements name: the lookups of one comment's stream must have no index but the
+        // stream's to choose.
         sqlx::query(
-            "CREATE INDEX IF NOT EXISTS webhook_deliveries_recover ON webhook_deliveries \
-             (tenant_id, subscription_id, position, id)",
+            "CREATE INDEX IF NOT EXISTS webhook_deliveries_of_target ON webhook_deliveries \
+             (tenant_id, (subscription_id || ''), position, id)",
         )
         .execute(&writer)
         .await?;
@@ -226,6 +229,7 @@ impl SqliteStore {
             "webhook_deliveries_by_target",
             "webhook_deliveries_due",
             "webhook_deliveries_next_due",
+            "webhook_deliveries_recover",
         ] {
             sqlx::query(&format!("DROP INDEX IF EXISTS {old}"))
                 .execute(&writer)

@@ -119,8 +119,9 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 );
 -- One comment's deliveries of one stream (a stream is a comment's deliveries to one target),
 -- in order: what settling a stream's head reads. It names all three of the stream's columns,
--- so no index over two of them (the recover index: a target's deliveries) can win the
--- planner's choice. It replaced `webhook_deliveries_by_comment` (tenant, comment, position).
+-- and the index of a target's deliveries (mod.rs) is over an expression of the subscription,
+-- so no other index can win the planner's choice. It replaced `webhook_deliveries_by_comment`
+-- (tenant, comment, position).
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_stream ON webhook_deliveries (tenant_id, comment_id, subscription_id, position);
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, created_at);
 CREATE TABLE IF NOT EXISTS webhook_attempts (

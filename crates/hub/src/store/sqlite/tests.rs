@@ -568,10 +568,40 @@ async fn the_log_is_checkpointed_every_256_mib() {
     store.close().await;
 }
 
+/// A target's deliveries, named as the statements that walk a target name them
+/// (`portable::outbox::TARGET`), are read through `webhook_deliveries_of_target`, in position
+/// order (no sort), and a stream's lookup cannot take that index (see the test below).
+#[tokio::test]
+async fn a_targets_deliveries_are_read_through_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+    let target = portable::outbox::TARGET;
+    let text = format!(
+        "EXPLAIN QUERY PLAN SELECT id FROM webhook_deliveries WHERE tenant_id = 't' \
+         AND {target} = 's' AND (position, id) > (0, '') ORDER BY position, id LIMIT 10"
+    );
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&text)
+        .fetch_all(&store.writer)
+        .await
+        .unwrap();
+    let details: Vec<&str> = plan.iter().map(|(.., d)| d.as_str()).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("webhook_deliveries_of_target")),
+        "{details:?}"
+    );
+    assert!(
+        !details.iter().any(|d| d.contains("TEMP B-TREE")),
+        "{details:?}"
+    );
+}
+
 /// Settling a stream's head reads that stream only: every lookup of the statement goes through
 /// the primary key or `webhook_deliveries_by_stream`, whatever other index covers two of its
-/// columns (the recover index, over a target's deliveries, won the planner's choice against
-/// the per-comment index and made each settle read the whole target's outbox).
+/// columns (the index of a target's deliveries, over (tenant, subscription) then, won the
+/// planner's choice against the per-comment index and made each settle read the whole
+/// target's outbox).
 #[tokio::test]
 async fn settling_heads_reads_one_stream() {
     let dir = tempfile::tempdir().unwrap();
