@@ -639,8 +639,15 @@ async fn main() {
         fill,
         recover: args.iter().any(|a| a == "--recover"),
     };
+    // `--server-log`: PostgreSQL's log at the end (with `--pg-setting
+    // shared_preload_libraries=auto_explain --pg-setting auto_explain.log_min_duration=50`,
+    // the plans of the slow statements).
+    let server_log = args.iter().any(|a| a == "--server-log");
     if !backlogs.is_empty() {
         compare_backlogs(&cluster, &backlogs, rounds, sqlite, options).await;
+        if server_log {
+            eprintln!("{}", cluster.log());
+        }
         return;
     }
     let dir = tempfile::tempdir().expect("a directory for the SQLite rounds");
