@@ -22,7 +22,8 @@ pub const RECOVER_PAGE: u64 = 500;
 const RECOVER_LEASE: Duration = Duration::from_secs(60);
 
 impl Hub {
-    /// Starts a recover of `target` from `since` (epoch ms, a change's position) to now, for
+    /// Starts a recover of `target` from `since` (epoch ms, a change's position) to the
+    /// tenant's latest change, for
     /// the All Domains secret only: checks the time and the target (another tenant's is not
     /// found, a disabled subscription is refused), starts it (`409` while one runs for the
     /// target) and queues it in the background, page by page. Returns it as started.
@@ -66,12 +67,16 @@ impl Hub {
                 RecoverTarget::Config(c.domain)
             }
         };
+        // Positions are epoch ms, but an upload numbers a batch's changes ahead of the clock:
+        // the range ends at the tenant's latest change, so that a recover right after an
+        // upload has all of it.
+        let newest = self.reads().timeline_bounds(tenant).await?.newest;
         let r = Recovery {
             id: ids::object_id(),
             tenant_id: tenant.to_owned(),
             target,
             since: since.0,
-            until: now.0,
+            until: now.0.max(newest),
             cursor: (since.0, String::new()),
             queued: 0,
             started_at: now.0,

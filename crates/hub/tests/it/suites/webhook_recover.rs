@@ -187,3 +187,39 @@ async fn a_second_recover_while_one_runs_and_bad_input_are_refused() {
     }
     assert!(limited, "a flood of bad keys on the recover route is throttled");
 }
+
+/// A plugin's upload numbers its changes ahead of the clock (a batch takes as many positions
+/// at once, from now on), so right after a large upload the tenant's latest changes have
+/// positions past the present. A recover started then sends them all again: it ends at the
+/// tenant's latest change, not at the clock's reading (which left out all but the first).
+#[tokio::test]
+async fn a_recover_right_after_an_upload_sends_every_uploaded_change() {
+    let start = now_ms();
+    let (hub, _clock) = TestHub::with_manual_clock(BACKEND, common::webhook_config(50, 5), start).await;
+    let t = hub.tenant_owning("Acme", &["acme.example"]).await;
+    let rx = Receiver::ok().await;
+    let config = json!({"domain": "*", "create": {"url": rx.url}, "fireOnImport": true});
+    call_ok(&hub, &t, Method::PUT, "/api/v1/webhook-config", Some(config)).await;
+    hub.connect(&t, "upload-token", false).await;
+    let comments: Vec<Value> = (0..100)
+        .map(|i| json!({"externalId": i, "urlId": "post-1", "comment": format!("c{i}"), "commenterName": "W"}))
+        .collect();
+    let (s, v) = hub
+        .upload("upload-token", json!({"start": 0, "hasMore": false, "countRemaining": 0, "comments": comments}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    rx.wait_for(100, 20).await;
+
+    let (s, v) = hub
+        .call(Method::POST, "/api/v1/webhook-config/recover", Some(&t.key), Some(json!({"domain": "*", "since": start})))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // Ends at the last uploaded change (99 ms past the clock's reading), not at the clock's.
+    assert_ne!(v["recovery"]["until"], v["recovery"]["startedAt"], "{v}");
+    let all = rx.wait_for(200, 20).await;
+    let again: Vec<String> = all[100..].iter().map(|r| what(r).1).collect();
+    let mut sorted = again.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 100, "each uploaded comment once: {again:?}");
+}
