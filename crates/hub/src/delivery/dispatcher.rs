@@ -356,12 +356,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
             next_due = due.map(|t| t.0);
             next_due_asked = now;
         }
-        let until_due = next_due
-            .map_or(Duration::from_secs(1), |at| {
-                Duration::from_millis(at.saturating_sub(now).max(1) as u64)
-            })
-            .min(Duration::from_secs(1))
-            .min(store_down.remaining().unwrap_or(Duration::MAX))
+        let until_due = until_due(now, next_due, store_down.remaining())
             .min(held.next_expiry().unwrap_or(Duration::MAX));
         let linger_from = [
             freed_since.filter(|_| !stopping),
@@ -468,6 +463,21 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
         }
     }
     tracing::info!("webhook dispatcher stopped");
+}
+
+/// How long the loop sleeps unless something happens: until the next due retry, at most a
+/// second (the store is looked at again then); while the store is left alone after a failed
+/// claim, until that pause ends, since nothing due can be claimed before.
+fn until_due(now: i64, next_due: Option<i64>, store_pause: Option<Duration>) -> Duration {
+    let due = next_due
+        .map_or(Duration::from_secs(1), |at| {
+            Duration::from_millis(at.saturating_sub(now).max(1) as u64)
+        })
+        .min(Duration::from_secs(1));
+    match store_pause.filter(|p| !p.is_zero()) {
+        Some(pause) => pause,
+        None => due,
+    }
 }
 
 /// How long the dispatcher leaves the store alone after a claim failed: while the database is
@@ -591,8 +601,25 @@ fn start(
 
 #[cfg(test)]
 mod tests {
-    use super::StoreBackoff;
+    use super::{until_due, StoreBackoff};
     use std::time::Duration;
+
+    /// A retry already due while the store is paused (it failed a claim) waits for the pause's
+    /// end, not a millisecond at a time: the loop woke a thousand times a second during an
+    /// outage. Otherwise: until the next retry, at most a second.
+    #[test]
+    fn the_loop_sleeps_until_the_next_retry_or_the_end_of_a_store_pause() {
+        let ms = Duration::from_millis;
+        assert_eq!(until_due(1_000, Some(1_040), None), ms(40));
+        assert_eq!(until_due(1_000, Some(9_000), None), ms(1_000));
+        assert_eq!(until_due(1_000, None, None), ms(1_000));
+        assert_eq!(until_due(1_000, Some(900), None), ms(1));
+        assert_eq!(until_due(1_000, Some(900), Some(ms(800))), ms(800));
+        assert_eq!(until_due(1_000, None, Some(ms(300))), ms(300));
+        assert_eq!(until_due(1_000, Some(1_040), Some(ms(300))), ms(300));
+        // A pause that just ended: the store may be asked at once.
+        assert_eq!(until_due(1_000, Some(900), Some(Duration::ZERO)), ms(1));
+    }
 
     /// While claims fail the pauses double from 100 ms up to 5 s; one claim that works ends
     /// the pause at once.
