@@ -147,6 +147,15 @@ async fn app() -> (String, Seen) {
 const API_SECRET: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 /// The headers the hub sends for one delivery, signed both ways at `ts`.
+/// Sends `req` with `headers` and `body`; the answer.
+async fn send(
+    req: reqwest::RequestBuilder,
+    headers: HeaderMap,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    req.headers(headers).body(body).send().await.unwrap()
+}
+
 fn hub_headers(kind: WebhookEventKind, delivery: &str, ts: i64, body: &[u8]) -> HeaderMap {
     let mut map = HeaderMap::new();
     let id = MessageId::for_delivery(kind, delivery).unwrap();
@@ -227,13 +236,12 @@ async fn forward_passes_verified_requests_on_unchanged() {
     for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
         fc_only.remove(name);
     }
-    let res = client
-        .post(format!("{url}hooks/new"))
-        .headers(fc_only)
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        client.post(format!("{url}hooks/new")),
+        fc_only,
+        body.clone(),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let line = next(&mut lines).await;
     assert!(
@@ -262,13 +270,12 @@ async fn forward_passes_verified_requests_on_unchanged() {
         ),
     ];
     for (method, headers, sent, reason) in refusals {
-        let res = client
-            .request(method, format!("{url}hooks/comment"))
-            .headers(headers)
-            .body(sent)
-            .send()
-            .await
-            .unwrap();
+        let res = send(
+            client.request(method, format!("{url}hooks/comment")),
+            headers,
+            sent,
+        )
+        .await;
         assert_eq!(res.status(), 401);
         assert!(res.text().await.unwrap().contains(reason));
         let line = next(&mut lines).await;
@@ -284,13 +291,12 @@ async fn forward_passes_verified_requests_on_unchanged() {
     );
 
     // The app's redirect is passed back, not followed.
-    let res = client
-        .post(format!("{url}redirect"))
-        .headers(hub_headers(WebhookEventKind::Create, "dlv-4", now(), b"{}"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        client.post(format!("{url}redirect")),
+        hub_headers(WebhookEventKind::Create, "dlv-4", now(), b"{}"),
+        "{}",
+    )
+    .await;
     assert_eq!(res.status(), 302);
     assert_eq!(res.headers()["location"], "http://elsewhere.invalid/");
     assert!(next(&mut lines).await.ends_with("forwarded=302"));
@@ -305,13 +311,12 @@ async fn forward_to_an_app_that_is_down_answers_502() {
     drop(closed);
     let (_child, mut lines, url) = listen(&["--secret", API_SECRET, "--forward", &app_url]).await;
     next(&mut lines).await;
-    let res = reqwest::Client::new()
-        .put(format!("{url}hooks"))
-        .headers(hub_headers(WebhookEventKind::Create, "dlv-1", now(), b"{}"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        reqwest::Client::new().put(format!("{url}hooks")),
+        hub_headers(WebhookEventKind::Create, "dlv-1", now(), b"{}"),
+        "{}",
+    )
+    .await;
     assert_eq!(res.status(), 502);
     let line = next(&mut lines).await;
     assert!(
@@ -328,21 +333,14 @@ async fn standard_only_refuses_the_fastcomments_scheme() {
     fc_only.remove("webhook-timestamp");
     fc_only.remove("webhook-signature");
     let client = reqwest::Client::new();
-    let res = client
-        .put(&url)
-        .headers(fc_only)
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let res = send(client.put(&url), fc_only, "{}").await;
     assert_eq!(res.status(), 401);
     assert!(next(&mut lines).await.contains("missing webhook-id header"));
-    let res = client
-        .put(&url)
-        .headers(hub_headers(WebhookEventKind::Create, "dlv-1", now(), b"{}"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        client.put(&url),
+        hub_headers(WebhookEventKind::Create, "dlv-1", now(), b"{}"),
+        "{}",
+    )
+    .await;
     assert_eq!(res.status(), 200);
 }

@@ -94,6 +94,11 @@ fn hub_request(
         .body(body.to_vec())
 }
 
+/// The answer to `req` with `body`, signed with [`SECRET`] at [`TS`] as the hub sends it.
+async fn signed_answer(req: reqwest::RequestBuilder, body: &[u8]) -> (u16, Value) {
+    answer(hub_request(req, SECRET, TS, body)).await
+}
+
 async fn answer(req: reqwest::RequestBuilder) -> (u16, Value) {
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
@@ -127,7 +132,7 @@ async fn signed_comment_reaches_the_handler() {
     let body = bulgarian_comment().to_body();
     for method in [reqwest::Method::PUT, reqwest::Method::POST] {
         let req = client.request(method, format!("{base}/hooks/comment"));
-        let (status, value) = answer(hub_request(req, SECRET, TS, &body)).await;
+        let (status, value) = signed_answer(req, &body).await;
         assert_eq!(status, 200, "{value}");
         assert_eq!(value["id"], "6741a2b3c4d5e6f708192a3b");
         assert_eq!(value["commenterName"], "Иван Петров");
@@ -150,12 +155,10 @@ async fn verified_bytes_are_handed_over_unchanged() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.unwrap(), body);
     // Any JSON, as a Value.
-    let (status, value) = answer(hub_request(
+    let (status, value) = signed_answer(
         client.post(format!("{base}/hooks/value")),
-        SECRET,
-        TS,
         r#"{"anything":["at",1,"all/ü"]}"#.as_bytes(),
-    ))
+    )
     .await;
     assert_eq!(status, 200);
     assert_eq!(value, json!({"anything": ["at", 1, "all/ü"]}));
@@ -166,19 +169,13 @@ async fn delete_accepts_the_full_comment_and_the_id_only_test_payload() {
     let base = serve(app(verifier())).await;
     let client = reqwest::Client::new();
     let url = format!("{base}/hooks/delete");
-    let (status, value) = answer(hub_request(
-        client.delete(&url),
-        SECRET,
-        TS,
-        br#"{"id":"abc"}"#,
-    ))
-    .await;
+    let (status, value) = signed_answer(client.delete(&url), br#"{"id":"abc"}"#).await;
     assert_eq!(
         (status, value),
         (200, json!({"status":"success","id":"abc","full":false}))
     );
     let full = bulgarian_comment().to_body();
-    let (status, value) = answer(hub_request(client.delete(&url), SECRET, TS, &full)).await;
+    let (status, value) = signed_answer(client.delete(&url), &full).await;
     assert_eq!(status, 200);
     assert_eq!(value["id"], "6741a2b3c4d5e6f708192a3b");
     assert_eq!(value["full"], true);
@@ -264,7 +261,7 @@ async fn authentic_body_of_the_wrong_shape_is_400_invalid_body() {
     let url = format!("{base}/hooks/comment");
     for body in [&br#"{"id":"abc"}"#[..], b"not json at all", b""] {
         assert_failed(
-            &answer(hub_request(client.put(&url), SECRET, TS, body)).await,
+            &signed_answer(client.put(&url), body).await,
             400,
             "invalid-body",
         );
@@ -277,37 +274,21 @@ async fn oversized_bodies_are_413() {
     let body = bulgarian_comment().to_body();
     assert!(body.len() > 900);
 
-    // Over the verifier's own limit (seen from Content-Length).
-    let base = serve(app(verifier().with_max_body_bytes(512))).await;
-    let got = answer(hub_request(
-        client.put(format!("{base}/hooks/comment")),
-        SECRET,
-        TS,
-        &body,
-    ))
-    .await;
-    assert_failed(&got, 413, "payload-too-large");
-
-    // Over a DefaultBodyLimit layer set lower than the verifier's limit (seen while reading).
-    let base = serve(app(verifier()).layer(DefaultBodyLimit::max(256))).await;
-    let got = answer(hub_request(
-        client.put(format!("{base}/hooks/comment")),
-        SECRET,
-        TS,
-        &body,
-    ))
-    .await;
-    assert_failed(&got, 413, "payload-too-large");
+    for limited in [
+        // Over the verifier's own limit (seen from Content-Length).
+        app(verifier().with_max_body_bytes(512)),
+        // Over a DefaultBodyLimit layer set lower than the verifier's limit (seen while
+        // reading).
+        app(verifier()).layer(DefaultBodyLimit::max(256)),
+    ] {
+        let base = serve(limited).await;
+        let got = signed_answer(client.put(format!("{base}/hooks/comment")), &body).await;
+        assert_failed(&got, 413, "payload-too-large");
+    }
 
     // Exactly at the limit: read.
     let base = serve(app(verifier().with_max_body_bytes(body.len()))).await;
-    let (status, _) = answer(hub_request(
-        client.put(format!("{base}/hooks/comment")),
-        SECRET,
-        TS,
-        &body,
-    ))
-    .await;
+    let (status, _) = signed_answer(client.put(format!("{base}/hooks/comment")), &body).await;
     assert_eq!(status, 200);
 }
 
@@ -316,12 +297,10 @@ async fn receiver_without_secret_is_a_500() {
     let none: [&str; 0] = [];
     let base = serve(app(Verifier::new(none))).await;
     let client = reqwest::Client::new();
-    let got = answer(hub_request(
+    let got = signed_answer(
         client.put(format!("{base}/hooks/comment")),
-        SECRET,
-        TS,
         &bulgarian_comment().to_body(),
-    ))
+    )
     .await;
     assert_failed(&got, 500, "no-api-secret");
 }
@@ -389,7 +368,7 @@ async fn standard_webhooks_reach_the_handler_with_the_kind_signed() {
 
     // The FastComments scheme alone still works, and signs no kind.
     let req = client.put(format!("{base}/hooks/comment"));
-    let (status, value) = answer(hub_request(req, SECRET, TS, &body)).await;
+    let (status, value) = signed_answer(req, &body).await;
     assert_eq!(status, 200, "{value}");
     assert_eq!(value["signedEvent"], Value::Null);
 }
@@ -426,13 +405,7 @@ async fn an_update_replayed_as_a_delete_is_refused() {
         fastcomments_webhooks::AcceptedSchemes::StandardWebhooksOnly,
     )))
     .await;
-    let got = answer(hub_request(
-        client.delete(format!("{strict}/hooks/delete")),
-        SECRET,
-        TS,
-        &body,
-    ))
-    .await;
+    let got = signed_answer(client.delete(format!("{strict}/hooks/delete")), &body).await;
     assert_failed(&got, 401, "missing-webhook-id");
     // A real delete passes, as DELETE or POST.
     for req in [client.delete(&url), client.post(&url)] {

@@ -117,20 +117,10 @@ async fn store_with_token(dir: &std::path::Path) -> SqliteStore {
 async fn add_token(store: SqliteStore) -> SqliteStore {
     store
         .register_token(&TokenRecord {
-            token: "tok".into(),
             tenant_id: Some("t1".into()),
             state: TokenState::Validated,
-            integration_type: None,
-            domain: None,
-            skip_requested: false,
-            created_at: 1,
             acknowledged_at: Some(1),
-            upload_received: 0,
-            upload_finished: false,
-            batch_size: 500,
-            setup_completed_at: None,
-            api_secret_allowed: false,
-            registered_from: None,
+            ..TokenRecord::pending(&"tok".into(), Millis(1), 500)
         })
         .await
         .unwrap();
@@ -428,20 +418,8 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                     let token = format!("pending-{round}-{i}");
                     let r = store
                         .register_token(&TokenRecord {
-                            token: token.as_str().into(),
-                            tenant_id: None,
-                            state: TokenState::Pending,
                             integration_type: Some(text),
-                            domain: None,
-                            skip_requested: false,
-                            created_at: 1,
-                            acknowledged_at: None,
-                            upload_received: 0,
-                            upload_finished: false,
-                            batch_size: 500,
-                            setup_completed_at: None,
-                            api_secret_allowed: false,
-                            registered_from: None,
+                            ..TokenRecord::pending(&token.as_str().into(), Millis(1), 500)
                         })
                         .await;
                     Acked::Token(token, Done::of(&r))
@@ -476,6 +454,24 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
 fn round_outcome(acked: &[Acked]) -> (bool, bool) {
     let ok = acked.iter().filter(|a| a.done() == Done::Ok).count();
     (ok == acked.len(), ok > 0)
+}
+
+/// A last round of `writes`, each of which must succeed (`why` says when); then, with the
+/// store closed, what was answered `Ok` over every round is exactly what is stored.
+async fn ends_with_every_write_kept(
+    store: SqliteStore,
+    path: &std::path::Path,
+    mut all: Vec<Acked>,
+    round: usize,
+    writes: usize,
+    why: &str,
+) {
+    let after = full_disk_round(&store, round, writes).await;
+    assert!(round_outcome(&after).0, "{why}");
+    all.extend(after);
+    store.close().await;
+    drop(store);
+    assert_exactly_the_acknowledged(path, all).await;
 }
 
 /// After the store is opened again: every write answered `Ok` is there, and no write answered
@@ -795,12 +791,8 @@ proptest::proptest! {
             }
             disk.free().unwrap();
             // Space is back and no lock is held: a write succeeds without a restart.
-            let after = full_disk_round(&store, 99, 4).await;
-            assert!(round_outcome(&after).0, "space is back but a write failed");
-            all.extend(after);
-            store.close().await;
-            drop(store);
-            assert_exactly_the_acknowledged(&path, all).await;
+            ends_with_every_write_kept(store, &path, all, 99, 4, "space is back but a write failed")
+                .await;
         });
     }
 }
@@ -833,12 +825,7 @@ async fn a_lock_held_past_the_busy_timeout_fails_writes_as_busy_and_loses_nothin
     assert!(!every, "no write waited out the busy timeout");
     all.extend(during);
     holder.await.unwrap();
-    let after = full_disk_round(&store, 2, 8).await;
-    assert!(round_outcome(&after).0, "writes after the lock was let go");
-    all.extend(after);
-    store.close().await;
-    drop(store);
-    assert_exactly_the_acknowledged(&path, all).await;
+    ends_with_every_write_kept(store, &path, all, 2, 8, "writes after the lock was let go").await;
 }
 
 /// The fault VFS the property test uses hits what it aims at: a failed sync or write fails a

@@ -174,15 +174,11 @@ impl TestHub {
     /// cursor is the last event's `createdAt`, floored to whole seconds when asked); the
     /// comment ids of every event, in order.
     pub async fn drain_events(&self, token: &str, floor_to_seconds: bool) -> Vec<String> {
+        let path =
+            |cursor: &str| format!("/integrations/v1/events?token={token}&fromDateTime={cursor}");
         let mut cursor = "0".to_owned();
         let mut got = Vec::new();
-        for _ in 0..10_000 {
-            let (s, v) = self
-                .get(&format!(
-                    "/integrations/v1/events?token={token}&fromDateTime={cursor}"
-                ))
-                .await;
-            assert_eq!(s, StatusCode::OK, "{v}");
+        self.page_through(path(&cursor), "generation B never finished", |v| {
             let events = v["events"].as_array().unwrap();
             for e in events {
                 let data: Value = serde_json::from_str(e["data"].as_str().unwrap()).unwrap();
@@ -198,11 +194,29 @@ impl TestHub {
                     ms.to_string()
                 };
             }
+            path(&cursor)
+        })
+        .await;
+        got
+    }
+
+    /// `GET`s `path`, then the path `next` makes of each answer, until an answer says
+    /// `hasMore: false`; after 10,000 pages it panics with `never_ended`.
+    async fn page_through(
+        &self,
+        mut path: String,
+        never_ended: &str,
+        mut next: impl FnMut(&Value) -> String,
+    ) {
+        for _ in 0..10_000 {
+            let (s, v) = self.get(&path).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            path = next(&v);
             if !v["hasMore"].as_bool().unwrap() {
-                return got;
+                return;
             }
         }
-        panic!("generation B never finished");
+        panic!("{never_ended}");
     }
 
     /// Creates a tenant through the operator API, owning `<name in lower case>.example`.
@@ -262,25 +276,20 @@ impl TestHub {
         token: &str,
         mut cursor: i64,
     ) -> (Vec<Value>, Vec<Value>, i64) {
+        let path =
+            |cursor: i64| format!("/integrations/v1/stream?token={token}&lastFetchDate={cursor}");
         let mut events = Vec::new();
         let mut commands = Vec::new();
-        for _ in 0..10_000 {
-            let (s, v) = self
-                .get(&format!(
-                    "/integrations/v1/stream?token={token}&lastFetchDate={cursor}"
-                ))
-                .await;
-            assert_eq!(s, StatusCode::OK, "{v}");
+        self.page_through(path(cursor), "stream never ended", |v| {
             events.extend(v["events"].as_array().unwrap().iter().cloned());
             commands.extend(v["commands"].as_array().unwrap().iter().cloned());
             let next = v["nextFetchDate"].as_i64().unwrap();
             assert!(next >= cursor, "cursor went back: {cursor} -> {next}");
             cursor = next;
-            if !v["hasMore"].as_bool().unwrap() {
-                return (events, commands, cursor);
-            }
-        }
-        panic!("stream never ended");
+            path(cursor)
+        })
+        .await;
+        (events, commands, cursor)
     }
 }
 

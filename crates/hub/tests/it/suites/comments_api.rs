@@ -318,17 +318,10 @@ async fn setup_page_acknowledges_a_token() {
     let token = "page-token-123456";
     hub.register_token(token).await;
     let page = hub
-        .client
-        .get(format!(
-            "{}/auth/my-account/integrations/v1/setup?token={token}",
-            hub.base
+        .get_text(&format!(
+            "/auth/my-account/integrations/v1/setup?token={token}"
         ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .await;
     assert!(page.contains(&format!("value=\"{token}\"")), "{page}");
     let setup = format!("{}/auth/my-account/integrations/v1/setup", hub.base);
     let submit = |form: &[(&str, &str)]| hub.client.post(&setup).form(form).send();
