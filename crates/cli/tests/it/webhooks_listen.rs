@@ -3,7 +3,7 @@
 //! response.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use fastcomments_webhooks::{MessageId, Secret, StandardSigner, WebhookEventKind};
 use std::process::Stdio;
@@ -24,6 +24,12 @@ async fn next(lines: &mut Lines) -> String {
 
 /// Starts `fastcomments webhooks listen --port 0 <extra>` and returns it, its output lines
 /// and its URL.
+/// Checks the answer's status; the line the listener logged for the request.
+async fn logged(res: &reqwest::Response, status: u16, lines: &mut Lines) -> String {
+    assert_eq!(res.status(), status);
+    next(lines).await
+}
+
 async fn listen(extra: &[&str]) -> (Child, Lines, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
         .args(["webhooks", "listen", "--port", "0"])
@@ -67,8 +73,7 @@ async fn listen_prints_kind_comment_and_verdict() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200);
-    let line = next(&mut lines).await;
+    let line = logged(&res, 200, &mut lines).await;
     assert!(
         line.contains("kind=comment.created")
             && line.contains("comment=c1")
@@ -89,8 +94,7 @@ async fn listen_prints_kind_comment_and_verdict() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 401);
-    let line = next(&mut lines).await;
+    let line = logged(&res, 401, &mut lines).await;
     assert!(line.contains("verdict=rejected"), "{line}");
     assert!(
         !line.contains(sig.hex()),
@@ -190,15 +194,16 @@ async fn forward_passes_verified_requests_on_unchanged() {
     body.extend_from_slice(&[0xff, 0x00, b'\n']);
     let ts = now();
     let headers = hub_headers(WebhookEventKind::Update, "dlv-1", ts, &body);
-    let res = client
-        .put(format!("{url}hooks/comment?x=1&y=%C3%A9"))
-        .headers(headers.clone())
-        .header("x-multi", "one")
-        .header("x-multi", "two")
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let mut with_multi = headers.clone();
+    for value in ["one", "two"] {
+        with_multi.append("x-multi", HeaderValue::from_static(value));
+    }
+    let res = send(
+        client.put(format!("{url}hooks/comment?x=1&y=%C3%A9")),
+        with_multi,
+        body.clone(),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["x-app"], "yes");
     assert_eq!(res.headers()["set-cookie"], "a=1");
@@ -242,8 +247,7 @@ async fn forward_passes_verified_requests_on_unchanged() {
         body.clone(),
     )
     .await;
-    assert_eq!(res.status(), 201);
-    let line = next(&mut lines).await;
+    let line = logged(&res, 201, &mut lines).await;
     assert!(
         line.contains("scheme=fastcomments") && line.ends_with("forwarded=201"),
         "{line}"
@@ -317,8 +321,7 @@ async fn forward_to_an_app_that_is_down_answers_502() {
         "{}",
     )
     .await;
-    assert_eq!(res.status(), 502);
-    let line = next(&mut lines).await;
+    let line = logged(&res, 502, &mut lines).await;
     assert!(
         line.contains("verdict=valid") && line.contains("forwarded=failed"),
         "{line}"

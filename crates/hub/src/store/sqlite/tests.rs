@@ -261,20 +261,16 @@ async fn documents_written_with_a_key_twice_are_repaired_on_open() {
             .execute(&store.writer)
             .await
             .unwrap();
-        sqlx::query(
+        for insert in [
             "INSERT INTO comments (id, tenant_id, url_id, external_id, date_ms, doc) VALUES ('c1', 't1', 'p', 'e1', 1, ?)",
-        )
-        .bind(broken)
-        .execute(&store.writer)
-        .await
-        .unwrap();
-        sqlx::query(
             "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, payload) VALUES ('t1', 7, 'e7', 'updated-comment', 'p', ?)",
-        )
-        .bind(broken)
-        .execute(&store.writer)
-        .await
-        .unwrap();
+        ] {
+            sqlx::query(insert)
+                .bind(broken)
+                .execute(&store.writer)
+                .await
+                .unwrap();
+        }
         assert!(serde_json::from_str::<Comment>(broken).is_err());
         store.close().await;
     }

@@ -225,18 +225,26 @@ impl TestHub {
         self.tenant_owning(name, &[domain.as_str()]).await
     }
 
-    /// Creates a tenant owning exactly `domains`.
-    pub async fn tenant_owning(&self, name: &str, domains: &[&str]) -> Tenant {
+    /// `POST /admin/v1/tenants` with `body`, as the operator: the answer, whatever it is.
+    pub async fn create_tenant(&self, body: Value) -> (StatusCode, Value) {
         let res = self
             .client
             .post(format!("{}/admin/v1/tenants", self.base))
             .bearer_auth("admin-secret")
-            .json(&json!({"name": name, "domains": domains}))
+            .json(&body)
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let v: Value = res.json().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap())
+    }
+
+    /// Creates a tenant owning exactly `domains`.
+    pub async fn tenant_owning(&self, name: &str, domains: &[&str]) -> Tenant {
+        let (s, v) = self
+            .create_tenant(json!({"name": name, "domains": domains}))
+            .await;
+        assert_eq!(s, StatusCode::OK);
         Tenant {
             id: TenantId::from(v["tenantId"].as_str().unwrap()),
             key: v["apiSecret"].as_str().unwrap().to_owned(),

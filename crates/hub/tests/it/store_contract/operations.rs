@@ -74,22 +74,15 @@ pub async fn a_rotation_keeps_the_old_secret_until_it_retires(store: Arc<dyn Sto
     }
     rotate(&*store, &u, "s-t2", ("n4", "new-t2"), T0 + 200).await;
 
-    assert!(store
-        .retire_secrets(Millis(T0 + 99))
-        .await
-        .unwrap()
-        .is_empty());
-    let retired = store.retire_secrets(Millis(T0 + 150)).await.unwrap();
+    let retire = |at: i64| store.retire_secrets(Millis(at));
+    assert!(retire(T0 + 99).await.unwrap().is_empty());
+    let retired = retire(T0 + 150).await.unwrap();
     assert_eq!(retired, vec![old]);
     assert!(store.secret_by_value("secret-t1").await.unwrap().is_none());
     assert!(store.secret_by_value("new-t1").await.unwrap().is_some());
     assert!(store.secret_retirements(&t).await.unwrap().is_empty());
-    assert!(store
-        .retire_secrets(Millis(T0 + 150))
-        .await
-        .unwrap()
-        .is_empty());
-    let retired = store.retire_secrets(Millis(T0 + 200)).await.unwrap();
+    assert!(retire(T0 + 150).await.unwrap().is_empty());
+    let retired = retire(T0 + 200).await.unwrap();
     assert_eq!(retired.len(), 1);
     assert_eq!(retired[0].id, "s-t2");
     assert_eq!(store.list_secrets(&u).await.unwrap().len(), 1);

@@ -391,21 +391,7 @@ async fn concurrent_writes_share_commits_and_a_failing_one_fails_alone() {
 #[tokio::test]
 async fn a_domain_belongs_to_one_tenant() {
     let hub = TestHub::start(BACKEND).await;
-    let create = |domains: Value| {
-        let hub = &hub;
-        async move {
-            let res = hub
-                .client
-                .post(format!("{}/admin/v1/tenants", hub.base))
-                .bearer_auth("admin-secret")
-                .json(&json!({"name": "My blog", "domains": domains}))
-                .send()
-                .await
-                .unwrap();
-            let status = res.status();
-            (status, res.json::<Value>().await.unwrap())
-        }
-    };
+    let create = |domains: Value| hub.create_tenant(json!({"name": "My blog", "domains": domains}));
     let (s, first) = create(json!(["blog.example.com"])).await;
     assert_eq!(s, StatusCode::OK, "{first}");
     let owner = first["tenantId"].as_str().unwrap();
