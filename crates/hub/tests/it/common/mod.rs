@@ -158,6 +158,11 @@ impl TestHub {
         .await
     }
 
+    /// What the hub reads its store through.
+    pub fn reads(&self) -> &dyn fastcomments_hub::store::StoreReads {
+        self.running.hub.reads()
+    }
+
     /// The body of `GET path` as text (`/metrics`).
     pub async fn get_text(&self, path: &str) -> String {
         self.client
