@@ -166,36 +166,52 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The client of a request from `peer` with one header, the proxies being 10.0.0.0/8.
+    fn behind_10_8(peer: &str, header: (&'static str, &str)) -> IpAddr {
+        client_ip(ip(peer), &headers(&[header]), &nets(&["10.0.0.0/8"]))
+    }
+
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
-        let h = headers(&[("x-forwarded-for", "198.51.100.7")]);
-        assert_eq!(client_ip(ip("192.0.2.1"), &h, &[]), ip("192.0.2.1"));
-        let proxies = nets(&["10.0.0.0/8"]);
-        assert_eq!(client_ip(ip("192.0.2.1"), &h, &proxies), ip("192.0.2.1"));
+        let claim = ("x-forwarded-for", "198.51.100.7");
+        assert_eq!(
+            client_ip(ip("192.0.2.1"), &headers(&[claim]), &[]),
+            ip("192.0.2.1")
+        );
+        assert_eq!(behind_10_8("192.0.2.1", claim), ip("192.0.2.1"));
     }
 
     #[test]
     fn behind_a_trusted_proxy_the_nearest_untrusted_hop_is_the_client() {
-        let proxies = nets(&["10.0.0.0/8"]);
-        // The client wrote a fake first hop; the proxy appended the real one.
-        let h = headers(&[("x-forwarded-for", "1.2.3.4, 198.51.100.7, 10.0.0.2")]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("198.51.100.7"));
-        let h = headers(&[(
-            "forwarded",
-            "for=1.2.3.4, for=\"[2001:db8::7]:4711\";proto=https",
-        )]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("2001:db8::7"));
-        let h = headers(&[("x-forwarded-for", "198.51.100.7:5555")]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("198.51.100.7"));
+        for (header, client) in [
+            // The client wrote a fake first hop; the proxy appended the real one.
+            (
+                ("x-forwarded-for", "1.2.3.4, 198.51.100.7, 10.0.0.2"),
+                "198.51.100.7",
+            ),
+            (
+                (
+                    "forwarded",
+                    "for=1.2.3.4, for=\"[2001:db8::7]:4711\";proto=https",
+                ),
+                "2001:db8::7",
+            ),
+            (("x-forwarded-for", "198.51.100.7:5555"), "198.51.100.7"),
+        ] {
+            assert_eq!(behind_10_8("10.0.0.1", header), ip(client), "{header:?}");
+        }
     }
 
     #[test]
     fn a_trusted_proxy_without_a_usable_header_is_the_client() {
-        let proxies = nets(&["10.0.0.0/8"]);
-        let h = headers(&[("x-forwarded-for", "unknown, garbage")]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("10.0.0.1"));
+        let garbage = ("x-forwarded-for", "unknown, garbage");
+        assert_eq!(behind_10_8("10.0.0.1", garbage), ip("10.0.0.1"));
         assert_eq!(
-            client_ip(ip("::ffff:10.0.0.1"), &HeaderMap::new(), &proxies),
+            client_ip(
+                ip("::ffff:10.0.0.1"),
+                &HeaderMap::new(),
+                &nets(&["10.0.0.0/8"])
+            ),
             ip("10.0.0.1")
         );
     }

@@ -212,44 +212,46 @@ impl HubClient {
         self.call(Method::PUT, url, None).await
     }
 
+    /// `GET {path}?token&{place}={at}`: what the token reads from a place.
+    async fn read_from<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &str,
+        place: &str,
+        at: impl ToString,
+    ) -> Result<T> {
+        let at = at.to_string();
+        let url = self.url(path, &[("token", token), (place, &at)])?;
+        self.call(Method::GET, url, None).await
+    }
+
     /// `GET /integrations/v1/stream?token&lastFetchDate` (generation A).
     pub async fn stream(&self, token: &str, last_fetch_date: i64) -> Result<StreamResponse> {
-        let cursor = last_fetch_date.to_string();
-        let url = self.url(
+        self.read_from(
             "integrations/v1/stream",
-            &[("token", token), ("lastFetchDate", &cursor)],
-        )?;
-        self.call(Method::GET, url, None).await
+            token,
+            "lastFetchDate",
+            last_fetch_date,
+        )
+        .await
     }
 
     /// `GET /integrations/v1/commands?token&fromDateTime` (generation B).
     pub async fn commands(&self, token: &str, from: i64) -> Result<CommandsResponse> {
-        let cursor = from.to_string();
-        let url = self.url(
-            "integrations/v1/commands",
-            &[("token", token), ("fromDateTime", &cursor)],
-        )?;
-        self.call(Method::GET, url, None).await
+        self.read_from("integrations/v1/commands", token, "fromDateTime", from)
+            .await
     }
 
     /// `GET /integrations/v1/events?token&fromDateTime` (generation B).
     pub async fn events(&self, token: &str, from: i64) -> Result<EventsResponse> {
-        let cursor = from.to_string();
-        let url = self.url(
-            "integrations/v1/events",
-            &[("token", token), ("fromDateTime", &cursor)],
-        )?;
-        self.call(Method::GET, url, None).await
+        self.read_from("integrations/v1/events", token, "fromDateTime", from)
+            .await
     }
 
     /// `GET /integrations/v1/comments?token&skip&includeCount` (download, for a re-sync).
     pub async fn download(&self, token: &str, skip: u64) -> Result<CommentsPage> {
-        let skip = skip.to_string();
-        let url = self.url(
-            "integrations/v1/comments",
-            &[("token", token), ("skip", &skip)],
-        )?;
-        self.call(Method::GET, url, None).await
+        self.read_from("integrations/v1/comments", token, "skip", skip)
+            .await
     }
 
     /// `POST /integrations/v1/comments?token` (step 3). A 413 comes back as

@@ -160,14 +160,26 @@ impl UploadCtx<'_> {
             state.upload.after = Some(last);
         }
         state.upload.sent += acc.count;
-        self.store
-            .save(state, Durability::Progress)
-            .await
-            .map_err(Error::State)?;
-        (self.progress)(&Progress::Uploaded {
+        let uploaded = Progress::Uploaded {
             sent: state.upload.sent,
             total: total.max(state.upload.sent),
-        });
+        };
+        self.save_then_report(state, Durability::Progress, uploaded)
+            .await
+    }
+
+    /// Saves `state` (as `durability` says), then reports `progress`.
+    async fn save_then_report(
+        &self,
+        state: &IntegrationState,
+        durability: Durability,
+        progress: Progress,
+    ) -> Result<()> {
+        self.store
+            .save(state, durability)
+            .await
+            .map_err(Error::State)?;
+        (self.progress)(&progress);
         Ok(())
     }
 
@@ -232,13 +244,11 @@ impl UploadCtx<'_> {
         let acc = send_batch(self.sender, last, dispatched, 0, &limit).await?;
         self.accept(state, acc, total).await?;
         state.upload.finished = true;
-        self.store
-            .save(state, Durability::Durable)
-            .await
-            .map_err(Error::State)?;
-        (self.progress)(&Progress::UploadFinished {
+        let finished = Progress::UploadFinished {
             sent: state.upload.sent,
-        });
+        };
+        self.save_then_report(state, Durability::Durable, finished)
+            .await?;
         Ok(state.upload.sent - sent_before)
     }
 }

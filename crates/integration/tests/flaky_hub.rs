@@ -116,10 +116,22 @@ fn config(base: String, attempts: u32) -> Config {
     c
 }
 
+/// Serves a fake hub whose first `failures` stream calls misbehave, and makes an integration
+/// against it that tries a request `attempts` times.
 async fn integration(
-    base: String,
+    failures: usize,
     attempts: u32,
-) -> (Integration, Arc<MemoryStateStore>, Arc<MemorySink>) {
+) -> (
+    Arc<Fake>,
+    Integration,
+    Arc<MemoryStateStore>,
+    Arc<MemorySink>,
+) {
+    let fake = Arc::new(Fake {
+        failures,
+        ..Fake::default()
+    });
+    let base = start(fake.clone()).await;
     let store = Arc::new(MemoryStateStore::new());
     let sink = Arc::new(MemorySink::new());
     let i = Integration::new(
@@ -130,17 +142,12 @@ async fn integration(
     )
     .await
     .unwrap();
-    (i, store, sink)
+    (fake, i, store, sink)
 }
 
 #[tokio::test]
 async fn every_kind_of_failure_is_retried_then_the_page_applies() {
-    let fake = Arc::new(Fake {
-        failures: 5,
-        ..Fake::default()
-    });
-    let base = start(fake.clone()).await;
-    let (mut i, store, sink) = integration(base, 8).await;
+    let (fake, mut i, store, sink) = integration(5, 8).await;
     let outcome = i.tick().await.unwrap();
     assert_eq!(outcome.events_applied, 1);
     assert_eq!(fake.stream_calls.load(Ordering::SeqCst), 6);
@@ -155,12 +162,7 @@ async fn every_kind_of_failure_is_retried_then_the_page_applies() {
 
 #[tokio::test]
 async fn giving_up_leaves_the_saved_state_as_it_was() {
-    let fake = Arc::new(Fake {
-        failures: 100,
-        ..Fake::default()
-    });
-    let base = start(fake.clone()).await;
-    let (mut i, store, sink) = integration(base, 3).await;
+    let (_, mut i, store, sink) = integration(100, 3).await;
     let before = store.load().await.unwrap();
     let err = i.tick().await.unwrap_err();
     assert!(
@@ -179,9 +181,7 @@ async fn giving_up_leaves_the_saved_state_as_it_was() {
 
 #[tokio::test]
 async fn a_hub_that_forgot_the_token_gets_it_registered_again_from_the_start() {
-    let fake = Arc::new(Fake::default());
-    let base = start(fake.clone()).await;
-    let (mut i, store, sink) = integration(base, 3).await;
+    let (fake, mut i, store, sink) = integration(0, 3).await;
     assert_eq!(i.tick().await.unwrap().events_applied, 1);
     assert_eq!(store.snapshot().unwrap().cursor, 1_000);
     fake.forget.store(1, Ordering::SeqCst);

@@ -186,6 +186,46 @@ impl Comment {
         "meta",
     ];
 
+    /// A comment with nothing written yet, dated `date`: no text, no votes, approved, not
+    /// spam.
+    pub fn blank(tenant_id: &str, id: &str, date: Millis) -> Comment {
+        Comment {
+            id: id.to_owned(),
+            tenant_id: tenant_id.to_owned(),
+            url_id: String::new(),
+            url_id_raw: None,
+            url: None,
+            page_title: None,
+            user_id: None,
+            commenter_name: String::new(),
+            commenter_email: None,
+            comment: String::new(),
+            comment_html: String::new(),
+            parent_id: None,
+            external_id: None,
+            external_parent_id: None,
+            date,
+            votes: 0,
+            votes_up: 0,
+            votes_down: 0,
+            verified: false,
+            reviewed: false,
+            approved: true,
+            is_spam: false,
+            ai_determined_spam: false,
+            has_images: false,
+            has_links: false,
+            avatar_src: None,
+            locale: None,
+            is_by_admin: false,
+            is_by_moderator: false,
+            domain: None,
+            mentions: Vec::new(),
+            meta: None,
+            extra: Extra::new(),
+        }
+    }
+
     /// Whether `key` is one of [`Comment::FIELDS`].
     pub fn is_field(key: &str) -> bool {
         Comment::FIELDS.contains(&key)

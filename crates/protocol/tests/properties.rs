@@ -68,39 +68,11 @@ fn comment_keys() -> Vec<String> {
 
 fn sample_comment() -> Comment {
     Comment {
-        id: "c1".into(),
-        tenant_id: "t1".into(),
         url_id: "page-1".into(),
-        url_id_raw: None,
-        url: None,
-        page_title: None,
-        user_id: None,
         commenter_name: "Ana".into(),
-        commenter_email: None,
         comment: "hi".into(),
         comment_html: "<p>hi</p>".into(),
-        parent_id: None,
-        external_id: None,
-        external_parent_id: None,
-        date: Millis(1_763_880_000_123),
-        votes: 0,
-        votes_up: 0,
-        votes_down: 0,
-        verified: false,
-        reviewed: false,
-        approved: true,
-        is_spam: false,
-        ai_determined_spam: false,
-        has_images: false,
-        has_links: false,
-        avatar_src: None,
-        locale: None,
-        is_by_admin: false,
-        is_by_moderator: false,
-        domain: None,
-        mentions: vec![],
-        meta: None,
-        extra: Map::new(),
+        ..Comment::blank("t1", "c1", Millis(1_763_880_000_123))
     }
 }
 

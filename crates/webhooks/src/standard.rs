@@ -34,7 +34,8 @@ use crate::error::{StandardSignatureError, VerifyError};
 use crate::headers::{HeaderLookup, WebhookHeader, WebhookHeaderValues};
 use crate::sign::{ascii, keyed_mac, write_decimal, HmacSha256, MAX_TIMESTAMP_LEN};
 use crate::verify::{
-    check_freshness, event_kind, parse_attempt, parse_timestamp, text, trim_ows, Scheme, Verified,
+    check_freshness, event_kind, parse_attempt, parse_timestamp, text, trim_ows, verify_with,
+    Scheme, SignedParts, Verified,
 };
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -399,8 +400,19 @@ pub(crate) struct StandardHeaders<'h> {
 }
 
 impl<'h> StandardHeaders<'h> {
-    /// Runs every check that needs no secret.
-    pub(crate) fn read(
+    /// The message id, as signed.
+    pub(crate) fn id(&self) -> &'h str {
+        self.id
+    }
+
+    /// The signed instant.
+    pub(crate) fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+}
+
+impl<'h> SignedParts<'h> for StandardHeaders<'h> {
+    fn read(
         values: &WebhookHeaderValues<'h>,
         now: i64,
         tolerance_secs: u64,
@@ -460,20 +472,10 @@ impl<'h> StandardHeaders<'h> {
         })
     }
 
-    /// The message id, as signed.
-    pub(crate) fn id(&self) -> &'h str {
-        self.id
-    }
-
-    /// The signed instant.
-    pub(crate) fn timestamp(&self) -> i64 {
-        self.timestamp
-    }
-
     /// Whether the MAC keyed with one secret matches any of the signatures, each compared in
     /// constant time.
     #[inline]
-    pub(crate) fn matches(&self, keyed: &HmacSha256, body: &[u8]) -> bool {
+    fn matches(&self, keyed: &HmacSha256, body: &[u8]) -> bool {
         let mut mac = keyed.clone();
         feed(&mut mac, self.id.as_bytes(), self.timestamp_text, body);
         let mut text = [0u8; TAG_BASE64_LEN];
@@ -494,7 +496,7 @@ impl<'h> StandardHeaders<'h> {
 
     /// The result: kind and delivery from the signed id, refusing unsigned FastComments headers
     /// that contradict them.
-    pub(crate) fn verified(
+    fn verified(
         &self,
         values: &WebhookHeaderValues<'_>,
         secret_index: usize,
@@ -550,18 +552,8 @@ where
     H: HeaderLookup + ?Sized,
     S: AsRef<[u8]>,
 {
-    if secrets.iter().all(|s| s.as_ref().is_empty()) {
-        return Err(VerifyError::NoSecret);
-    }
     let values = headers.webhook_headers();
-    let signed = StandardHeaders::read(&values, now_unix_secs, tolerance_secs)?;
-    for (index, secret) in secrets.iter().enumerate() {
-        let secret = secret.as_ref();
-        if !secret.is_empty() && signed.matches(&keyed_mac(secret), raw_body) {
-            return signed.verified(&values, index);
-        }
-    }
-    Err(VerifyError::SignatureMismatch)
+    verify_with::<StandardHeaders>(&values, raw_body, secrets, now_unix_secs, tolerance_secs)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::headers::{HeaderLookup, WebhookHeaderValues};
 use crate::replay::ReplayStore;
 use crate::sign::{keyed_mac, HmacSha256};
 use crate::standard::StandardHeaders;
-use crate::verify::{SignedHeaders, Verified, DEFAULT_TOLERANCE_SECS};
+use crate::verify::{SignedHeaders, SignedParts, Verified, DEFAULT_TOLERANCE_SECS};
 use std::sync::Arc;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -241,7 +241,7 @@ impl Verifier {
         let signed = SignedHeaders::read(&values, now_unix_secs, settings.tolerance_secs)?;
         for (index, keyed) in &settings.keys {
             if signed.matches(keyed, raw_body) {
-                return Ok(signed.verified(&values, *index));
+                return signed.verified(&values, *index);
             }
         }
         Err(VerifyError::SignatureMismatch)

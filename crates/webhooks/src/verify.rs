@@ -288,10 +288,52 @@ pub(crate) fn text(value: Option<&[u8]>) -> Option<&str> {
         .and_then(|v| std::str::from_utf8(v).ok())
 }
 
-impl<'h> SignedHeaders<'h> {
+/// The signed headers of one scheme, read and checked before any secret is tried.
+pub(crate) trait SignedParts<'h>: Sized {
     /// Runs every check that needs no secret on the webhook headers.
+    fn read(
+        values: &WebhookHeaderValues<'h>,
+        now: i64,
+        tolerance_secs: u64,
+    ) -> Result<Self, VerifyError>;
+
+    /// Whether the MAC keyed with one secret (`keyed` is cloned, not consumed) matches,
+    /// compared in constant time.
+    fn matches(&self, keyed: &HmacSha256, body: &[u8]) -> bool;
+
+    /// The result once a secret matched, `secret_index` being that secret's place.
+    fn verified(
+        &self,
+        values: &WebhookHeaderValues<'_>,
+        secret_index: usize,
+    ) -> Result<Verified, VerifyError>;
+}
+
+/// [`verify`] and [`verify_standard`](crate::standard::verify_standard): the scheme's headers
+/// `P`, then each non-empty secret until one matches.
+pub(crate) fn verify_with<'h, P: SignedParts<'h>>(
+    values: &WebhookHeaderValues<'h>,
+    raw_body: &[u8],
+    secrets: &[impl AsRef<[u8]>],
+    now_unix_secs: i64,
+    tolerance_secs: u64,
+) -> Result<Verified, VerifyError> {
+    if secrets.iter().all(|s| s.as_ref().is_empty()) {
+        return Err(VerifyError::NoSecret);
+    }
+    let signed = P::read(values, now_unix_secs, tolerance_secs)?;
+    for (index, secret) in secrets.iter().enumerate() {
+        let secret = secret.as_ref();
+        if !secret.is_empty() && signed.matches(&keyed_mac(secret), raw_body) {
+            return signed.verified(values, index);
+        }
+    }
+    Err(VerifyError::SignatureMismatch)
+}
+
+impl<'h> SignedParts<'h> for SignedHeaders<'h> {
     #[inline]
-    pub(crate) fn read(
+    fn read(
         values: &WebhookHeaderValues<'h>,
         now: i64,
         tolerance_secs: u64,
@@ -314,10 +356,8 @@ impl<'h> SignedHeaders<'h> {
         })
     }
 
-    /// Whether the MAC keyed with one secret (`keyed` is cloned, not consumed) matches, compared
-    /// in constant time.
     #[inline]
-    pub(crate) fn matches(&self, keyed: &HmacSha256, body: &[u8]) -> bool {
+    fn matches(&self, keyed: &HmacSha256, body: &[u8]) -> bool {
         let mut mac = keyed.clone();
         feed(&mut mac, self.timestamp_text, body);
         let computed: [u8; 32] = mac.finalize().into_bytes().into();
@@ -331,12 +371,12 @@ impl<'h> SignedHeaders<'h> {
 
     /// The result, with the unsigned extension headers read.
     #[inline]
-    pub(crate) fn verified(
+    fn verified(
         &self,
         values: &WebhookHeaderValues<'_>,
         secret_index: usize,
-    ) -> Verified {
-        Verified {
+    ) -> Result<Verified, VerifyError> {
+        Ok(Verified {
             timestamp: self.timestamp,
             secret_index,
             event: values.event.map(trim_ows).and_then(event_kind),
@@ -345,7 +385,7 @@ impl<'h> SignedHeaders<'h> {
                 .map(DeliveryId::new),
             attempt: values.attempt.map(trim_ows).and_then(parse_attempt),
             scheme: Scheme::FastComments,
-        }
+        })
     }
 }
 
@@ -387,18 +427,8 @@ where
     H: HeaderLookup + ?Sized,
     S: AsRef<[u8]>,
 {
-    if secrets.iter().all(|s| s.as_ref().is_empty()) {
-        return Err(VerifyError::NoSecret);
-    }
     let values = headers.webhook_headers();
-    let signed = SignedHeaders::read(&values, now_unix_secs, tolerance_secs)?;
-    for (index, secret) in secrets.iter().enumerate() {
-        let secret = secret.as_ref();
-        if !secret.is_empty() && signed.matches(&keyed_mac(secret), raw_body) {
-            return Ok(signed.verified(&values, index));
-        }
-    }
-    Err(VerifyError::SignatureMismatch)
+    verify_with::<SignedHeaders>(&values, raw_body, secrets, now_unix_secs, tolerance_secs)
 }
 
 #[cfg(test)]

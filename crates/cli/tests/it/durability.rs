@@ -300,24 +300,67 @@ async fn held(http: &reqwest::Client, url: &str, key: &str) -> Held {
     }
 }
 
+/// A hub on SQLite whose data lives on a small disk of its own (16 MiB), with a tenant
+/// connected as a plugin.
+struct OnSmallDisk {
+    disk: Arc<testkit::SmallDisk>,
+    data: std::path::PathBuf,
+    hub: Child,
+    url: String,
+    http: reqwest::Client,
+    key: String,
+}
+
+impl OnSmallDisk {
+    async fn start() -> OnSmallDisk {
+        let disk = Arc::new(testkit::SmallDisk::mount(16).unwrap());
+        let data = disk.path().join("data");
+        let (hub, url) = start_hub(&data).await;
+        let http = reqwest::Client::new();
+        let key = tenant_with_plugin(&http, &url).await;
+        OnSmallDisk {
+            disk,
+            data,
+            hub,
+            url,
+            http,
+            key,
+        }
+    }
+
+    /// Fills the disk (off the async threads), leaving `room` bytes free, or none.
+    async fn fill(&self, room: Option<u64>) {
+        let d = self.disk.clone();
+        tokio::task::spawn_blocking(move || match room {
+            Some(bytes) => d.fill_leaving(bytes),
+            None => d.fill(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    }
+
+    /// Kills the hub without a graceful stop, starts it again on the same data, and reads
+    /// what it holds.
+    async fn killed_and_restarted(&mut self) -> Held {
+        self.hub.start_kill().unwrap();
+        self.hub.wait().await.unwrap();
+        (self.hub, self.url) = start_hub(&self.data).await;
+        held(&self.http, &self.url, &self.key).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_answered_507_and_loses_no_acknowledged_write() {
-    let disk = Arc::new(testkit::SmallDisk::mount(16).unwrap());
-    let data = disk.path().join("data");
-    let (mut hub, url) = start_hub(&data).await;
-    let http = reqwest::Client::new();
-    let key = tenant_with_plugin(&http, &url).await;
+    let mut on = OnSmallDisk::start().await;
+    let (url, key, http) = (on.url.clone(), on.key.clone(), on.http.clone());
 
     // Space on the disk: everything is stored.
     let before = write_concurrently(&url, &key, 0, 5).await;
     assert!(before.refusals.is_empty(), "{:?}", before.refusals);
 
     // The disk fills up: every write is refused with 507 and Retry-After, none is a 2xx.
-    let d = disk.clone();
-    tokio::task::spawn_blocking(move || d.fill())
-        .await
-        .unwrap()
-        .unwrap();
+    on.fill(None).await;
     let full = write_concurrently(&url, &key, 100, 3).await;
     assert!(
         full.comments.is_empty(),
@@ -340,17 +383,14 @@ async fn a_full_disk_is_answered_507_and_loses_no_acknowledged_write() {
     assert!(storage_failures(&http, &url, "disk-full").await > 0);
 
     // Space comes back: ready again and writes succeed, without a restart.
-    disk.free().unwrap();
+    on.disk.free().unwrap();
     let (status, body) = get_json(&http, &format!("{url}/readyz"), "").await;
     assert_eq!(status, 200, "{body}");
     let after = write_concurrently(&url, &key, 200, 3).await;
     assert!(after.refusals.is_empty(), "{:?}", after.refusals);
 
     // Killed without a graceful stop, started again: every 2xx is there, and no refused write.
-    hub.start_kill().unwrap();
-    hub.wait().await.unwrap();
-    let (_hub, url) = start_hub(&data).await;
-    let h = held(&http, &url, &key).await;
+    let h = on.killed_and_restarted().await;
     for ledger in [&before, &full, &after] {
         ledger.assert_held_exactly(&h);
     }
@@ -383,11 +423,8 @@ async fn post_bulk(
 /// ones are there after a restart. A call that stores nothing is answered `507` as a whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_call_that_meets_a_full_disk_says_which_comments_were_stored() {
-    let disk = Arc::new(testkit::SmallDisk::mount(16).unwrap());
-    let data = disk.path().join("data");
-    let (mut hub, url) = start_hub(&data).await;
-    let http = reqwest::Client::new();
-    let key = tenant_with_plugin(&http, &url).await;
+    let mut on = OnSmallDisk::start().await;
+    let (url, key, http) = (on.url.clone(), on.key.clone(), on.http.clone());
     let text = "a comment of some length, so that pages fill ".repeat(40);
     let bulk = |tag: &str| -> Vec<Value> {
         (0..500)
@@ -395,11 +432,7 @@ async fn a_bulk_call_that_meets_a_full_disk_says_which_comments_were_stored() {
             .collect()
     };
     // Room for a few dozen commits, not for 500.
-    let d = disk.clone();
-    tokio::task::spawn_blocking(move || d.fill_leaving(1 << 20))
-        .await
-        .unwrap()
-        .unwrap();
+    on.fill(Some(1 << 20)).await;
     let r = post_bulk(&http, &url, &key, &bulk("first")).await;
     assert_eq!(r.status().as_u16(), 200);
     let items: Vec<Value> = r.json().await.unwrap();
@@ -421,25 +454,31 @@ async fn a_bulk_call_that_meets_a_full_disk_says_which_comments_were_stored() {
     }
 
     // Now nothing fits: nothing is stored, and the whole call is refused as one.
-    let d = disk.clone();
-    tokio::task::spawn_blocking(move || d.fill())
-        .await
-        .unwrap()
-        .unwrap();
+    on.fill(None).await;
     let r = post_bulk(&http, &url, &key, &bulk("second")).await;
     assert_eq!(r.status().as_u16(), 507);
     assert!(r.headers().contains_key("retry-after"));
 
-    disk.free().unwrap();
-    hub.start_kill().unwrap();
-    hub.wait().await.unwrap();
-    let (_hub, url) = start_hub(&data).await;
-    let h = held(&http, &url, &key).await;
+    on.disk.free().unwrap();
+    let h = on.killed_and_restarted().await;
     assert_eq!(
         h.ids,
         stored.into_iter().collect::<HashSet<_>>(),
         "exactly the comments answered success are stored"
     );
+}
+
+/// A hub on a new database of `cluster`, with a tenant connected as a plugin: the hub's
+/// folder (removed when dropped), the hub, its URL, a client and the tenant's API secret.
+async fn hub_on_postgres(
+    cluster: &testkit::PgCluster,
+) -> (tempfile::TempDir, Child, String, reqwest::Client, String) {
+    let database = cluster.database("durability").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, url) = start_hub_with(dir.path(), Some(&database)).await;
+    let http = reqwest::Client::new();
+    let key = tenant_with_plugin(&http, &url).await;
+    (dir, hub, url, http, key)
 }
 
 /// PostgreSQL killed and started again under writes of every kind: nothing answered 2xx is
@@ -451,11 +490,7 @@ async fn postgres_killed_mid_writes_loses_no_acknowledged_write() {
     let cluster = testkit::PgCluster::start_with(testkit::PgOptions::durable())
         .await
         .unwrap();
-    let database = cluster.database("durability").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (_hub, url) = start_hub_with(dir.path(), Some(&database)).await;
-    let http = reqwest::Client::new();
-    let key = tenant_with_plugin(&http, &url).await;
+    let (_dir, _hub, url, http, key) = hub_on_postgres(&cluster).await;
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers = {
@@ -598,11 +633,7 @@ async fn postgres_out_of_disk_loses_no_acknowledged_write() {
     })
     .await
     .unwrap();
-    let database = cluster.database("durability").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (_hub, url) = start_hub_with(dir.path(), Some(&database)).await;
-    let http = reqwest::Client::new();
-    let key = tenant_with_plugin(&http, &url).await;
+    let (_dir, _hub, url, http, key) = hub_on_postgres(&cluster).await;
     let fill = || {
         let disk = disk.clone();
         async move {

@@ -12,6 +12,22 @@ use tokio::process::{Child, Command};
 const ADMIN: &str = "hostile-clients-operator-token";
 
 /// Starts `fastcomments serve` with these extra flags, under `ulimit -n <files>` when given.
+/// A hub whose request heads must arrive within `head` seconds and whose kept-alive
+/// connections close after `idle` idle seconds.
+async fn start_hub_timing_out(
+    dir: &std::path::Path,
+    files: Option<u32>,
+    (head, idle): (&str, &str),
+) -> (Child, String) {
+    let flags = [
+        "--header-read-timeout-secs",
+        head,
+        "--idle-timeout-secs",
+        idle,
+    ];
+    start_hub(dir, files, &flags).await
+}
+
 async fn start_hub(dir: &std::path::Path, files: Option<u32>, flags: &[&str]) -> (Child, String) {
     let limit = files.map_or(String::new(), |n| format!("ulimit -n {n} && "));
     let mut script = format!("{limit}exec \"$0\" serve --listen 127.0.0.1:0 --data-dir \"$1\"");
@@ -38,6 +54,18 @@ async fn connect_from(from: [u8; 4], url: &str) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(std::net::SocketAddr::from((from, 0)))?;
     socket.connect(addr).await
+}
+
+/// A kept-alive connection from `from` that asked `GET /healthz` and got its `200`.
+async fn answered_once(from: [u8; 4], url: &str) -> TcpStream {
+    let mut s = connect_from(from, url).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    s
 }
 
 /// `GET /healthz` on a fresh connection from `from`: the status line's code, if any came.
@@ -105,17 +133,7 @@ async fn one_address_holding_idle_connections_does_not_lock_out_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_slow_and_idle_connections_are_closed_in_time() {
     let dir = tempfile::tempdir().unwrap();
-    let (_hub, url) = start_hub(
-        dir.path(),
-        Some(1024),
-        &[
-            "--header-read-timeout-secs",
-            "2",
-            "--idle-timeout-secs",
-            "1",
-        ],
-    )
-    .await;
+    let (_hub, url) = start_hub_timing_out(dir.path(), Some(1024), ("2", "1")).await;
 
     let mut silent = connect_from([127, 0, 0, 4], &url).await.unwrap();
     let started = Instant::now();
@@ -146,13 +164,7 @@ async fn silent_slow_and_idle_connections_are_closed_in_time() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    let mut kept = connect_from([127, 0, 0, 4], &url).await.unwrap();
-    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 1024];
-    let n = kept.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let mut kept = answered_once([127, 0, 0, 4], &url).await;
     let started = Instant::now();
     assert!(closed_within(&mut kept, Duration::from_secs(3)).await);
     let took = started.elapsed();
@@ -291,44 +303,30 @@ async fn failed_credential_checks_are_throttled_per_client() {
         "wrong operator tokens were never throttled"
     );
 
+    // The stream polled with `token`, the request saying it is forwarded for `client`.
+    let forwarded = |c: &reqwest::Client, token: &str, client: &'static str| {
+        c.get(format!("{url}/integrations/v1/stream?token={token}"))
+            .header("x-forwarded-for", client)
+    };
+
     // A forged X-Forwarded-For from an untrusted peer is ignored: still throttled.
-    let forged = guesser
-        .get(format!("{url}/integrations/v1/stream?token={token}"))
-        .header("x-forwarded-for", "198.51.100.99")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 429);
+    let forged = forwarded(&guesser, &token, "198.51.100.99");
+    assert_eq!(forged.send().await.unwrap().status(), 429);
 
     // Behind the trusted proxy, one client's guesses do not lock out another.
     let proxy = client_from([127, 0, 0, 20]);
-    let proxied_guess = |i: usize| {
-        proxy
-            .get(format!(
-                "{url}/integrations/v1/stream?token=proxied-guess-{i:04}"
-            ))
-            .header("x-forwarded-for", "198.51.100.1")
-    };
+    let proxied_guess =
+        |i: usize| forwarded(&proxy, &format!("proxied-guess-{i:04}"), "198.51.100.1");
     throttled_within(100, proxied_guess).await;
-    let behind = proxy
-        .get(format!("{url}/integrations/v1/stream?token={token}"))
-        .header("x-forwarded-for", "198.51.100.1")
-        .send()
-        .await
-        .unwrap();
+    let behind = forwarded(&proxy, &token, "198.51.100.1");
     assert_eq!(
-        behind.status(),
+        behind.send().await.unwrap().status(),
         429,
         "the guesser behind the proxy is throttled"
     );
-    let neighbour = proxy
-        .get(format!("{url}/integrations/v1/stream?token={token}"))
-        .header("x-forwarded-for", "198.51.100.2")
-        .send()
-        .await
-        .unwrap();
+    let neighbour = forwarded(&proxy, &token, "198.51.100.2");
     assert_eq!(
-        neighbour.status(),
+        neighbour.send().await.unwrap().status(),
         200,
         "its neighbour behind the proxy is not"
     );
@@ -443,24 +441,8 @@ async fn a_trickling_body_is_cut_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_head_after_an_answer_is_closed_on_the_head_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let (_hub, url) = start_hub(
-        dir.path(),
-        None,
-        &[
-            "--header-read-timeout-secs",
-            "2",
-            "--idle-timeout-secs",
-            "8",
-        ],
-    )
-    .await;
-    let mut s = connect_from([127, 0, 0, 41], &url).await.unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 1024];
-    let n = s.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let (_hub, url) = start_hub_timing_out(dir.path(), None, ("2", "8")).await;
+    let mut s = answered_once([127, 0, 0, 41], &url).await;
     // Longer than the head timeout, shorter than the idle one: the watchdog now sleeps
     // towards the idle deadline.
     tokio::time::sleep(Duration::from_millis(2500)).await;

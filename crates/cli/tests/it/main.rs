@@ -2,6 +2,22 @@
 //! `fastcomments` (`serve`, `sync`, `tenant create`, `webhooks listen`) as a user or an
 //! operator would, over loopback, with real PostgreSQL where a module says so.
 
+/// Two tests of one check, one per protocol generation: `$stream` runs `$check` on generation
+/// A's stream, `$commands` on generation B's commands. (A macro: a function cannot make tests.)
+macro_rules! on_both_protocols {
+    ($check:ident: $stream:ident, $commands:ident) => {
+        #[tokio::test]
+        async fn $stream() {
+            $check(fastcomments_integration::Protocol::Stream).await;
+        }
+
+        #[tokio::test]
+        async fn $commands() {
+            $check(fastcomments_integration::Protocol::Commands).await;
+        }
+    };
+}
+
 mod serve_support;
 mod sync_support;
 

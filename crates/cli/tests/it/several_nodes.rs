@@ -421,6 +421,26 @@ impl Drop for OutOfFlightOnDrop {
     }
 }
 
+/// Starts a receiver and sets the tenant's webhook configuration to `config` of its URL; what
+/// the receiver gets.
+async fn hooked(
+    client: &Client,
+    key: &str,
+    config: impl FnOnce(&str) -> Value,
+) -> Arc<Mutex<Receipts>> {
+    let receipts: Arc<Mutex<Receipts>> = Arc::default();
+    let hook = receiver(receipts.clone()).await;
+    client
+        .ok(
+            Method::PUT,
+            "/api/v1/webhook-config",
+            Some(key),
+            Some(config(&hook)),
+        )
+        .await;
+    receipts
+}
+
 async fn receiver(receipts: Arc<Mutex<Receipts>>) -> String {
     let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
         let receipts = receipts.clone();
@@ -527,16 +547,7 @@ async fn a_thousand_changes_on_mixed_nodes_each_delivered_in_order_through_a_kil
     let (_db, mut nodes) = three_nodes("deliveries").await;
     let client = Arc::new(Client::new(&nodes));
     let key = tenant(&client).await;
-    let receipts: Arc<Mutex<Receipts>> = Arc::default();
-    let hook = receiver(receipts.clone()).await;
-    client
-        .ok(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&key),
-            Some(json!({"domain": "localhost", "create": {"url": hook}, "update": {"url": hook}, "delete": {"url": hook}})),
-        )
-        .await;
+    let receipts = hooked(&client, &key, |hook| json!({"domain": "localhost", "create": {"url": hook}, "update": {"url": hook}, "delete": {"url": hook}})).await;
 
     // A third of the comments on all three nodes; then the rest on two of them, and while
     // those are written and sent, the third node (still sending: every node dispatches) is
@@ -750,16 +761,12 @@ async fn postgres_gone_fails_requests_fast_and_loses_nothing() {
     let key = tenant(&client).await;
     let uploader = "several-nodes-outage-0001";
     connected_token(&client, &key, uploader).await;
-    let receipts: Arc<Mutex<Receipts>> = Arc::default();
-    let hook = receiver(receipts.clone()).await;
-    client
-        .ok(
-            Method::PUT,
-            "/api/v1/webhook-config",
-            Some(&key),
-            Some(json!({"domain": "localhost", "create": {"url": hook}, "fireOnImport": true})),
-        )
-        .await;
+    let receipts = hooked(
+        &client,
+        &key,
+        |hook| json!({"domain": "localhost", "create": {"url": hook}, "fireOnImport": true}),
+    )
+    .await;
 
     // The plugin: each batch sent until a node takes it (an upload is idempotent by the
     // plugin's ids, so sending one again stores nothing twice).

@@ -166,15 +166,7 @@ async fn steps_1_to_4(protocol: Protocol) {
     assert_mirror_equals_hub(&mirror, &hub).await;
 }
 
-#[tokio::test]
-async fn steps_1_to_4_stream_protocol() {
-    steps_1_to_4(Protocol::Stream).await;
-}
-
-#[tokio::test]
-async fn steps_1_to_4_commands_protocol() {
-    steps_1_to_4(Protocol::Commands).await;
-}
+on_both_protocols!(steps_1_to_4: steps_1_to_4_stream_protocol, steps_1_to_4_commands_protocol);
 
 /// The admin skips the initial upload: nothing is sent, setup completes, events still flow.
 #[tokio::test]

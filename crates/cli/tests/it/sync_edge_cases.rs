@@ -24,6 +24,19 @@ fn config(hub: &TestHub, protocol: Protocol, max_batch: usize) -> Config {
     c
 }
 
+/// An integration with `hub` in batches of 100, its state in memory, reading and writing
+/// `mirror`.
+async fn on_mirror(hub: &TestHub, protocol: Protocol, mirror: &SqliteMirror) -> Integration {
+    Integration::new(
+        config(hub, protocol, 100),
+        Arc::new(MemoryStateStore::new()),
+        Arc::new(mirror.clone()),
+        Arc::new(mirror.clone()),
+    )
+    .await
+    .unwrap()
+}
+
 async fn split_on_413(protocol: Protocol) {
     let hub = TestHub::start(HubConfig {
         upload_limit_bytes: 6 * 1024,
@@ -34,14 +47,7 @@ async fn split_on_413(protocol: Protocol) {
     let mirror = SqliteMirror::in_memory().await.unwrap();
     let local = local_comments(300);
     mirror.import(local.clone()).await.unwrap();
-    let mut i = Integration::new(
-        config(&hub, protocol, 100),
-        Arc::new(MemoryStateStore::new()),
-        Arc::new(mirror.clone()),
-        Arc::new(mirror.clone()),
-    )
-    .await
-    .unwrap();
+    let mut i = on_mirror(&hub, protocol, &mirror).await;
     i.tick().await.unwrap();
     hub.acknowledge(i.state().token.as_deref().unwrap(), false)
         .await;
@@ -65,15 +71,7 @@ async fn split_on_413(protocol: Protocol) {
     assert_mirror_equals_hub(&mirror, &hub).await;
 }
 
-#[tokio::test]
-async fn oversized_batches_are_split_stream() {
-    split_on_413(Protocol::Stream).await;
-}
-
-#[tokio::test]
-async fn oversized_batches_are_split_commands() {
-    split_on_413(Protocol::Commands).await;
-}
+on_both_protocols!(split_on_413: oversized_batches_are_split_stream, oversized_batches_are_split_commands);
 
 async fn gap_resync(protocol: Protocol) {
     let t0 = 1_763_880_000_000;
@@ -88,17 +86,11 @@ async fn gap_resync(protocol: Protocol) {
     let mirror = SqliteMirror::in_memory().await.unwrap();
     let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
     let log = seen.clone();
-    let mut i = Integration::new(
-        config(&hub, protocol, 100),
-        Arc::new(MemoryStateStore::new()),
-        Arc::new(mirror.clone()),
-        Arc::new(mirror.clone()),
-    )
-    .await
-    .unwrap()
-    .with_progress(Arc::new(move |p: &Progress| {
-        log.lock().unwrap().push(p.clone())
-    }));
+    let mut i = on_mirror(&hub, protocol, &mirror)
+        .await
+        .with_progress(Arc::new(move |p: &Progress| {
+            log.lock().unwrap().push(p.clone())
+        }));
     i.tick().await.unwrap();
     hub.acknowledge(i.state().token.as_deref().unwrap(), true)
         .await;
@@ -137,15 +129,7 @@ async fn gap_resync(protocol: Protocol) {
     assert!(!texts.contains(&"B".to_owned()));
 }
 
-#[tokio::test]
-async fn gap_detected_resyncs_stream() {
-    gap_resync(Protocol::Stream).await;
-}
-
-#[tokio::test]
-async fn gap_detected_resyncs_commands() {
-    gap_resync(Protocol::Commands).await;
-}
+on_both_protocols!(gap_resync: gap_detected_resyncs_stream, gap_detected_resyncs_commands);
 
 /// A revoked token stops the run loop with a fatal error; `forget_token` starts over with a
 /// fresh token that waits for acknowledgement.
@@ -153,14 +137,7 @@ async fn gap_detected_resyncs_commands() {
 async fn revoked_token_is_fatal_until_forgotten() {
     let hub = TestHub::start(HubConfig::default()).await;
     let mirror = SqliteMirror::in_memory().await.unwrap();
-    let mut i = Integration::new(
-        config(&hub, Protocol::Stream, 100),
-        Arc::new(MemoryStateStore::new()),
-        Arc::new(mirror.clone()),
-        Arc::new(mirror.clone()),
-    )
-    .await
-    .unwrap();
+    let mut i = on_mirror(&hub, Protocol::Stream, &mirror).await;
     i.tick().await.unwrap();
     let old = i.state().token.clone().unwrap();
     hub.acknowledge(&old, true).await;

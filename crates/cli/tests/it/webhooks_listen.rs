@@ -3,7 +3,7 @@
 //! response.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use fastcomments_webhooks::{MessageId, Secret, StandardSigner, WebhookEventKind};
 use std::process::Stdio;
@@ -24,6 +24,12 @@ async fn next(lines: &mut Lines) -> String {
 
 /// Starts `fastcomments webhooks listen --port 0 <extra>` and returns it, its output lines
 /// and its URL.
+/// Checks the answer's status; the line the listener logged for the request.
+async fn logged(res: &reqwest::Response, status: u16, lines: &mut Lines) -> String {
+    assert_eq!(res.status(), status);
+    next(lines).await
+}
+
 async fn listen(extra: &[&str]) -> (Child, Lines, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
         .args(["webhooks", "listen", "--port", "0"])
@@ -67,8 +73,7 @@ async fn listen_prints_kind_comment_and_verdict() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200);
-    let line = next(&mut lines).await;
+    let line = logged(&res, 200, &mut lines).await;
     assert!(
         line.contains("kind=comment.created")
             && line.contains("comment=c1")
@@ -89,8 +94,7 @@ async fn listen_prints_kind_comment_and_verdict() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 401);
-    let line = next(&mut lines).await;
+    let line = logged(&res, 401, &mut lines).await;
     assert!(line.contains("verdict=rejected"), "{line}");
     assert!(
         !line.contains(sig.hex()),
@@ -147,6 +151,15 @@ async fn app() -> (String, Seen) {
 const API_SECRET: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 /// The headers the hub sends for one delivery, signed both ways at `ts`.
+/// Sends `req` with `headers` and `body`; the answer.
+async fn send(
+    req: reqwest::RequestBuilder,
+    headers: HeaderMap,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    req.headers(headers).body(body).send().await.unwrap()
+}
+
 fn hub_headers(kind: WebhookEventKind, delivery: &str, ts: i64, body: &[u8]) -> HeaderMap {
     let mut map = HeaderMap::new();
     let id = MessageId::for_delivery(kind, delivery).unwrap();
@@ -181,15 +194,16 @@ async fn forward_passes_verified_requests_on_unchanged() {
     body.extend_from_slice(&[0xff, 0x00, b'\n']);
     let ts = now();
     let headers = hub_headers(WebhookEventKind::Update, "dlv-1", ts, &body);
-    let res = client
-        .put(format!("{url}hooks/comment?x=1&y=%C3%A9"))
-        .headers(headers.clone())
-        .header("x-multi", "one")
-        .header("x-multi", "two")
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let mut with_multi = headers.clone();
+    for value in ["one", "two"] {
+        with_multi.append("x-multi", HeaderValue::from_static(value));
+    }
+    let res = send(
+        client.put(format!("{url}hooks/comment?x=1&y=%C3%A9")),
+        with_multi,
+        body.clone(),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["x-app"], "yes");
     assert_eq!(res.headers()["set-cookie"], "a=1");
@@ -227,15 +241,13 @@ async fn forward_passes_verified_requests_on_unchanged() {
     for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
         fc_only.remove(name);
     }
-    let res = client
-        .post(format!("{url}hooks/new"))
-        .headers(fc_only)
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let line = next(&mut lines).await;
+    let res = send(
+        client.post(format!("{url}hooks/new")),
+        fc_only,
+        body.clone(),
+    )
+    .await;
+    let line = logged(&res, 201, &mut lines).await;
     assert!(
         line.contains("scheme=fastcomments") && line.ends_with("forwarded=201"),
         "{line}"
@@ -262,13 +274,12 @@ async fn forward_passes_verified_requests_on_unchanged() {
         ),
     ];
     for (method, headers, sent, reason) in refusals {
-        let res = client
-            .request(method, format!("{url}hooks/comment"))
-            .headers(headers)
-            .body(sent)
-            .send()
-            .await
-            .unwrap();
+        let res = send(
+            client.request(method, format!("{url}hooks/comment")),
+            headers,
+            sent,
+        )
+        .await;
         assert_eq!(res.status(), 401);
         assert!(res.text().await.unwrap().contains(reason));
         let line = next(&mut lines).await;
@@ -284,13 +295,12 @@ async fn forward_passes_verified_requests_on_unchanged() {
     );
 
     // The app's redirect is passed back, not followed.
-    let res = client
-        .post(format!("{url}redirect"))
-        .headers(hub_headers(WebhookEventKind::Create, "dlv-4", now(), b"{}"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        client.post(format!("{url}redirect")),
+        hub_headers(WebhookEventKind::Create, "dlv-4", now(), b"{}"),
+        "{}",
+    )
+    .await;
     assert_eq!(res.status(), 302);
     assert_eq!(res.headers()["location"], "http://elsewhere.invalid/");
     assert!(next(&mut lines).await.ends_with("forwarded=302"));
@@ -305,15 +315,13 @@ async fn forward_to_an_app_that_is_down_answers_502() {
     drop(closed);
     let (_child, mut lines, url) = listen(&["--secret", API_SECRET, "--forward", &app_url]).await;
     next(&mut lines).await;
-    let res = reqwest::Client::new()
-        .put(format!("{url}hooks"))
-        .headers(hub_headers(WebhookEventKind::Create, "dlv-1", now(), b"{}"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 502);
-    let line = next(&mut lines).await;
+    let res = send(
+        reqwest::Client::new().put(format!("{url}hooks")),
+        hub_headers(WebhookEventKind::Create, "dlv-1", now(), b"{}"),
+        "{}",
+    )
+    .await;
+    let line = logged(&res, 502, &mut lines).await;
     assert!(
         line.contains("verdict=valid") && line.contains("forwarded=failed"),
         "{line}"
@@ -328,21 +336,14 @@ async fn standard_only_refuses_the_fastcomments_scheme() {
     fc_only.remove("webhook-timestamp");
     fc_only.remove("webhook-signature");
     let client = reqwest::Client::new();
-    let res = client
-        .put(&url)
-        .headers(fc_only)
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let res = send(client.put(&url), fc_only, "{}").await;
     assert_eq!(res.status(), 401);
     assert!(next(&mut lines).await.contains("missing webhook-id header"));
-    let res = client
-        .put(&url)
-        .headers(hub_headers(WebhookEventKind::Create, "dlv-1", now(), b"{}"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let res = send(
+        client.put(&url),
+        hub_headers(WebhookEventKind::Create, "dlv-1", now(), b"{}"),
+        "{}",
+    )
+    .await;
     assert_eq!(res.status(), 200);
 }

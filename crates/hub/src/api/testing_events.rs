@@ -127,12 +127,7 @@ pub async fn create(
             url: Some(format!("https://example.com/{TEST_URL_ID}")),
             page_title: Some("Integration test".into()),
             commenter_name: "FastComments Test".into(),
-            commenter_email: None,
             comment: format!("Test comment {n} from create-testing-events"),
-            parent_id: None,
-            user_id: None,
-            domain: None,
-            meta: None,
             ..Default::default()
         };
         let comment = input.into_comment(&tenant, ids::object_id(), hub.now());

@@ -170,6 +170,24 @@ fn count_list(c: DeliveryCounts) -> Vec<(&'static str, u64)> {
     ]
 }
 
+/// One filter box of the list: `None` when it is empty, or when it names no `what` (then
+/// `error` says so).
+fn filter_by<T>(
+    text: &str,
+    what: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    error: &mut Option<String>,
+) -> Option<T> {
+    if text.is_empty() {
+        return None;
+    }
+    let parsed = parse(text);
+    if parsed.is_none() {
+        *error = Some(format!("No such {what}: {text:?}."));
+    }
+    parsed
+}
+
 async fn list_page(
     state: &PageState,
     layout: Layout,
@@ -181,26 +199,8 @@ async fn list_page(
     let store = state.hub.reads();
     let tenant = layout.tenant.clone();
     let mut filter_error = None;
-    let status_filter = match q.state.as_str() {
-        "" => None,
-        s => {
-            let parsed = DeliveryStatus::parse(s);
-            if parsed.is_none() {
-                filter_error = Some(format!("No such state: {s:?}."));
-            }
-            parsed
-        }
-    };
-    let kind = match q.kind.as_str() {
-        "" => None,
-        k => {
-            let parsed = WebhookEventKind::parse(k);
-            if parsed.is_none() {
-                filter_error = Some(format!("No such kind: {k:?}."));
-            }
-            parsed
-        }
-    };
+    let status_filter = filter_by(&q.state, "state", DeliveryStatus::parse, &mut filter_error);
+    let kind = filter_by(&q.kind, "kind", WebhookEventKind::parse, &mut filter_error);
     let page = u64::try_from(q.page.unwrap_or(0)).unwrap_or(0);
     let comment = q.comment.trim();
     let domain = q.domain.trim().to_ascii_lowercase();

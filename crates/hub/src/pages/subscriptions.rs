@@ -271,20 +271,20 @@ pub async fn act(
 ) -> Response {
     let (hub, tenant) = (&state.hub, &admin.tenant_id);
     let (done, result) = match action.as_str() {
-        "disable" => (
-            "Disabled: its deliveries wait, paused, until it is enabled again.",
-            hub.set_subscription_enabled(tenant, &id, false)
+        "disable" | "enable" => {
+            let enabled = action == "enable";
+            let done = if enabled {
+                "Enabled: its paused deliveries go out first, in their order."
+            } else {
+                "Disabled: its deliveries wait, paused, until it is enabled again."
+            };
+            let result = hub
+                .set_subscription_enabled(tenant, &id, enabled)
                 .await
                 .map(|_| ())
-                .map_err(ApiError::from),
-        ),
-        "enable" => (
-            "Enabled: its paused deliveries go out first, in their order.",
-            hub.set_subscription_enabled(tenant, &id, true)
-                .await
-                .map(|_| ())
-                .map_err(ApiError::from),
-        ),
+                .map_err(ApiError::from);
+            (done, result)
+        }
         "delete" => (
             "Deleted: its waiting deliveries were cancelled.",
             hub.unsubscribe(tenant, &id).await.map(|_| ()),

@@ -18,7 +18,7 @@ pub use webhooks::{webhook_comment, WEBHOOK_COMMENT_FIELDS};
 
 use crate::ids::TenantId;
 use crate::records::CommentPatch;
-use fastcomments_protocol::{Comment, Extra, Millis, UploadComment};
+use fastcomments_protocol::{Comment, Millis, UploadComment};
 
 /// Longest comment text accepted, in bytes.
 pub const MAX_COMMENT_BYTES: usize = 64 * 1024;
@@ -61,41 +61,7 @@ pub(crate) fn check_text(value: &str) -> Result<(), String> {
 /// A comment with nothing written yet, made `now`: no text, no votes, approved, not spam. New
 /// comments, from the API or an upload, start from it, so both get the same defaults.
 pub(crate) fn blank_comment(tenant_id: &TenantId, id: &str, now: Millis) -> Comment {
-    Comment {
-        id: id.to_owned(),
-        tenant_id: tenant_id.to_string(),
-        url_id: String::new(),
-        url_id_raw: None,
-        url: None,
-        page_title: None,
-        user_id: None,
-        commenter_name: String::new(),
-        commenter_email: None,
-        comment: String::new(),
-        comment_html: String::new(),
-        parent_id: None,
-        external_id: None,
-        external_parent_id: None,
-        date: now,
-        votes: 0,
-        votes_up: 0,
-        votes_down: 0,
-        verified: false,
-        reviewed: false,
-        approved: true,
-        is_spam: false,
-        ai_determined_spam: false,
-        has_images: false,
-        has_links: false,
-        avatar_src: None,
-        locale: None,
-        is_by_admin: false,
-        is_by_moderator: false,
-        domain: None,
-        mentions: Vec::new(),
-        meta: None,
-        extra: Extra::new(),
-    }
+    Comment::blank(tenant_id.as_str(), id, now)
 }
 
 /// Renders plain comment text to HTML: escapes markup, keeps line breaks.

@@ -177,15 +177,8 @@ async fn another_nodes_commit_wakes_this_nodes_dispatcher_at_once() {
     for i in 0..8u64 {
         let comment = fastcomments_hub::rules::NewCommentInput {
             url_id: "post/1".into(),
-            url: None,
-            page_title: None,
             commenter_name: "n".into(),
-            commenter_email: None,
             comment: format!("from the other node {i}"),
-            parent_id: None,
-            user_id: None,
-            domain: None,
-            meta: None,
             ..Default::default()
         }
         .into_comment(

@@ -66,6 +66,12 @@ fn app(verifier: Verifier) -> Router {
 }
 
 /// Serves `app` on 127.0.0.1, port 0, and returns its base URL.
+/// The default app, served: a client, and the URL of `path` on it.
+async fn served(path: &str) -> (reqwest::Client, String) {
+    let base = serve(app(verifier())).await;
+    (reqwest::Client::new(), format!("{base}{path}"))
+}
+
 async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -92,6 +98,11 @@ fn hub_request(
         .header("X-FastComments-Delivery", "dlv-0001")
         .header("X-FastComments-Attempt", "2")
         .body(body.to_vec())
+}
+
+/// The answer to `req` with `body`, signed with [`SECRET`] at [`TS`] as the hub sends it.
+async fn signed_answer(req: reqwest::RequestBuilder, body: &[u8]) -> (u16, Value) {
+    answer(hub_request(req, SECRET, TS, body)).await
 }
 
 async fn answer(req: reqwest::RequestBuilder) -> (u16, Value) {
@@ -127,7 +138,7 @@ async fn signed_comment_reaches_the_handler() {
     let body = bulgarian_comment().to_body();
     for method in [reqwest::Method::PUT, reqwest::Method::POST] {
         let req = client.request(method, format!("{base}/hooks/comment"));
-        let (status, value) = answer(hub_request(req, SECRET, TS, &body)).await;
+        let (status, value) = signed_answer(req, &body).await;
         assert_eq!(status, 200, "{value}");
         assert_eq!(value["id"], "6741a2b3c4d5e6f708192a3b");
         assert_eq!(value["commenterName"], "Иван Петров");
@@ -150,12 +161,10 @@ async fn verified_bytes_are_handed_over_unchanged() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.unwrap(), body);
     // Any JSON, as a Value.
-    let (status, value) = answer(hub_request(
+    let (status, value) = signed_answer(
         client.post(format!("{base}/hooks/value")),
-        SECRET,
-        TS,
         r#"{"anything":["at",1,"all/ü"]}"#.as_bytes(),
-    ))
+    )
     .await;
     assert_eq!(status, 200);
     assert_eq!(value, json!({"anything": ["at", 1, "all/ü"]}));
@@ -163,22 +172,14 @@ async fn verified_bytes_are_handed_over_unchanged() {
 
 #[tokio::test]
 async fn delete_accepts_the_full_comment_and_the_id_only_test_payload() {
-    let base = serve(app(verifier())).await;
-    let client = reqwest::Client::new();
-    let url = format!("{base}/hooks/delete");
-    let (status, value) = answer(hub_request(
-        client.delete(&url),
-        SECRET,
-        TS,
-        br#"{"id":"abc"}"#,
-    ))
-    .await;
+    let (client, url) = served("/hooks/delete").await;
+    let (status, value) = signed_answer(client.delete(&url), br#"{"id":"abc"}"#).await;
     assert_eq!(
         (status, value),
         (200, json!({"status":"success","id":"abc","full":false}))
     );
     let full = bulgarian_comment().to_body();
-    let (status, value) = answer(hub_request(client.delete(&url), SECRET, TS, &full)).await;
+    let (status, value) = signed_answer(client.delete(&url), &full).await;
     assert_eq!(status, 200);
     assert_eq!(value["id"], "6741a2b3c4d5e6f708192a3b");
     assert_eq!(value["full"], true);
@@ -186,9 +187,7 @@ async fn delete_accepts_the_full_comment_and_the_id_only_test_payload() {
 
 #[tokio::test]
 async fn failed_checks_are_401_with_their_code() {
-    let base = serve(app(verifier())).await;
-    let client = reqwest::Client::new();
-    let url = format!("{base}/hooks/comment");
+    let (client, url) = served("/hooks/comment").await;
     let body = bulgarian_comment().to_body();
     let sig = sign(SECRET, TS, &body);
 
@@ -229,42 +228,50 @@ async fn failed_checks_are_401_with_their_code() {
     let (status, _) = answer(hub_request(client.put(&url), SECRET, TS - 300, &body)).await;
     assert_eq!(status, 200);
 
-    // Missing headers.
-    let only_sig = client
-        .put(&url)
-        .header("X-FastComments-Signature", sig.signature_header())
-        .body(body.clone());
-    assert_failed(&answer(only_sig).await, 401, "missing-timestamp");
-    let only_ts = client
-        .put(&url)
-        .header("X-FastComments-Timestamp", sig.timestamp_header())
-        .header("token", "secret")
-        .body(body.clone());
-    assert_failed(&answer(only_ts).await, 401, "missing-signature");
-
-    // Malformed headers.
-    let bad_ts = client
-        .put(&url)
-        .header("X-FastComments-Timestamp", "yesterday")
-        .header("X-FastComments-Signature", sig.signature_header())
-        .body(body.clone());
-    assert_failed(&answer(bad_ts).await, 401, "malformed-timestamp");
-    let no_prefix = client
-        .put(&url)
-        .header("X-FastComments-Timestamp", sig.timestamp_header())
-        .header("X-FastComments-Signature", sig.hex())
-        .body(body.clone());
-    assert_failed(&answer(no_prefix).await, 401, "malformed-signature");
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        // Missing headers.
+        (
+            &[("X-FastComments-Signature", sig.signature_header())],
+            "missing-timestamp",
+        ),
+        (
+            &[
+                ("X-FastComments-Timestamp", sig.timestamp_header()),
+                ("token", "secret"),
+            ],
+            "missing-signature",
+        ),
+        // Malformed headers.
+        (
+            &[
+                ("X-FastComments-Timestamp", "yesterday"),
+                ("X-FastComments-Signature", sig.signature_header()),
+            ],
+            "malformed-timestamp",
+        ),
+        (
+            &[
+                ("X-FastComments-Timestamp", sig.timestamp_header()),
+                ("X-FastComments-Signature", sig.hex()),
+            ],
+            "malformed-signature",
+        ),
+    ];
+    for (headers, code) in cases {
+        let mut req = client.put(&url).body(body.clone());
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        assert_failed(&answer(req).await, 401, code);
+    }
 }
 
 #[tokio::test]
 async fn authentic_body_of_the_wrong_shape_is_400_invalid_body() {
-    let base = serve(app(verifier())).await;
-    let client = reqwest::Client::new();
-    let url = format!("{base}/hooks/comment");
+    let (client, url) = served("/hooks/comment").await;
     for body in [&br#"{"id":"abc"}"#[..], b"not json at all", b""] {
         assert_failed(
-            &answer(hub_request(client.put(&url), SECRET, TS, body)).await,
+            &signed_answer(client.put(&url), body).await,
             400,
             "invalid-body",
         );
@@ -277,37 +284,21 @@ async fn oversized_bodies_are_413() {
     let body = bulgarian_comment().to_body();
     assert!(body.len() > 900);
 
-    // Over the verifier's own limit (seen from Content-Length).
-    let base = serve(app(verifier().with_max_body_bytes(512))).await;
-    let got = answer(hub_request(
-        client.put(format!("{base}/hooks/comment")),
-        SECRET,
-        TS,
-        &body,
-    ))
-    .await;
-    assert_failed(&got, 413, "payload-too-large");
-
-    // Over a DefaultBodyLimit layer set lower than the verifier's limit (seen while reading).
-    let base = serve(app(verifier()).layer(DefaultBodyLimit::max(256))).await;
-    let got = answer(hub_request(
-        client.put(format!("{base}/hooks/comment")),
-        SECRET,
-        TS,
-        &body,
-    ))
-    .await;
-    assert_failed(&got, 413, "payload-too-large");
+    for limited in [
+        // Over the verifier's own limit (seen from Content-Length).
+        app(verifier().with_max_body_bytes(512)),
+        // Over a DefaultBodyLimit layer set lower than the verifier's limit (seen while
+        // reading).
+        app(verifier()).layer(DefaultBodyLimit::max(256)),
+    ] {
+        let base = serve(limited).await;
+        let got = signed_answer(client.put(format!("{base}/hooks/comment")), &body).await;
+        assert_failed(&got, 413, "payload-too-large");
+    }
 
     // Exactly at the limit: read.
     let base = serve(app(verifier().with_max_body_bytes(body.len()))).await;
-    let (status, _) = answer(hub_request(
-        client.put(format!("{base}/hooks/comment")),
-        SECRET,
-        TS,
-        &body,
-    ))
-    .await;
+    let (status, _) = signed_answer(client.put(format!("{base}/hooks/comment")), &body).await;
     assert_eq!(status, 200);
 }
 
@@ -316,12 +307,10 @@ async fn receiver_without_secret_is_a_500() {
     let none: [&str; 0] = [];
     let base = serve(app(Verifier::new(none))).await;
     let client = reqwest::Client::new();
-    let got = answer(hub_request(
+    let got = signed_answer(
         client.put(format!("{base}/hooks/comment")),
-        SECRET,
-        TS,
         &bulgarian_comment().to_body(),
-    ))
+    )
     .await;
     assert_failed(&got, 500, "no-api-secret");
 }
@@ -389,16 +378,14 @@ async fn standard_webhooks_reach_the_handler_with_the_kind_signed() {
 
     // The FastComments scheme alone still works, and signs no kind.
     let req = client.put(format!("{base}/hooks/comment"));
-    let (status, value) = answer(hub_request(req, SECRET, TS, &body)).await;
+    let (status, value) = signed_answer(req, &body).await;
     assert_eq!(status, 200, "{value}");
     assert_eq!(value["signedEvent"], Value::Null);
 }
 
 #[tokio::test]
 async fn an_update_replayed_as_a_delete_is_refused() {
-    let base = serve(app(verifier())).await;
-    let client = reqwest::Client::new();
-    let url = format!("{base}/hooks/delete");
+    let (client, url) = served("/hooks/delete").await;
     let body = bulgarian_comment().to_body();
     // Signed as an update, sent as DELETE.
     let got = answer(hub_request_both(
@@ -426,13 +413,7 @@ async fn an_update_replayed_as_a_delete_is_refused() {
         fastcomments_webhooks::AcceptedSchemes::StandardWebhooksOnly,
     )))
     .await;
-    let got = answer(hub_request(
-        client.delete(format!("{strict}/hooks/delete")),
-        SECRET,
-        TS,
-        &body,
-    ))
-    .await;
+    let got = signed_answer(client.delete(format!("{strict}/hooks/delete")), &body).await;
     assert_failed(&got, 401, "missing-webhook-id");
     // A real delete passes, as DELETE or POST.
     for req in [client.delete(&url), client.post(&url)] {

@@ -35,10 +35,16 @@ fn verifier(store: Arc<MemoryReplayStore>) -> (Verifier, Arc<AtomicI64>) {
     (verifier, now)
 }
 
-#[test]
-fn a_copy_is_refused_and_a_retry_is_not() {
+/// A verifier with a replay store of its own: the store, the verifier and its clock.
+fn with_a_new_store() -> (Arc<MemoryReplayStore>, Verifier, Arc<AtomicI64>) {
     let store = Arc::new(MemoryReplayStore::new());
     let (verifier, now) = verifier(Arc::clone(&store));
+    (store, verifier, now)
+}
+
+#[test]
+fn a_copy_is_refused_and_a_retry_is_not() {
+    let (store, verifier, now) = with_a_new_store();
     let body = bulgarian_comment().to_body();
     let first = signed("dlv-1", TS, &body);
     assert!(verifier.verify(&headers(&first), &body).is_ok());
@@ -67,8 +73,7 @@ fn a_copy_is_refused_and_a_retry_is_not() {
 
 #[test]
 fn only_authentic_messages_are_recorded() {
-    let store = Arc::new(MemoryReplayStore::new());
-    let (verifier, _) = verifier(Arc::clone(&store));
+    let (store, verifier, _) = with_a_new_store();
     let body = br#"{"id":"abc"}"#;
     let genuine = signed("dlv-1", TS, body);
     // Someone who knows the next id and timestamp but not the secret sends first…
@@ -90,8 +95,7 @@ fn only_authentic_messages_are_recorded() {
 
 #[test]
 fn the_store_forgets_what_the_tolerance_refuses_anyway() {
-    let store = Arc::new(MemoryReplayStore::new());
-    let (verifier, now) = verifier(Arc::clone(&store));
+    let (store, verifier, now) = with_a_new_store();
     let body = b"{}";
     for i in 0..1000 {
         let sig = signed(&format!("d{i}"), TS, body);
@@ -116,8 +120,7 @@ fn the_store_forgets_what_the_tolerance_refuses_anyway() {
 
 #[test]
 fn a_timestamp_ahead_of_the_clock_is_kept_until_it_is_stale() {
-    let store = Arc::new(MemoryReplayStore::new());
-    let (verifier, now) = verifier(Arc::clone(&store));
+    let (_, verifier, now) = with_a_new_store();
     // Signed 300 s ahead of the receiver's clock (the sender's clock runs fast).
     let ahead = signed("dlv-1", TS + 300, b"{}");
     assert!(verifier.verify(&headers(&ahead), b"{}").is_ok());
@@ -149,8 +152,7 @@ fn verifiers_sharing_a_store_share_what_they_saw() {
 
 #[test]
 fn concurrent_copies_admit_exactly_one() {
-    let store = Arc::new(MemoryReplayStore::new());
-    let (verifier, _) = verifier(store);
+    let (_, verifier, _) = with_a_new_store();
     let body = bulgarian_comment().to_body();
     let sig = signed("dlv-1", TS, &body);
     let accepted: usize = (0..8)
@@ -174,8 +176,7 @@ fn concurrent_copies_admit_exactly_one() {
 #[test]
 fn the_fastcomments_scheme_is_not_held_against_the_store() {
     // It signs no message id: the same bytes twice in one second may be two deliveries.
-    let store = Arc::new(MemoryReplayStore::new());
-    let (verifier, _) = verifier(Arc::clone(&store));
+    let (store, verifier, _) = with_a_new_store();
     let sig = sign(SECRET, TS, b"{}");
     let headers = [
         ("X-FastComments-Timestamp", sig.timestamp_header()),

@@ -129,19 +129,15 @@ fn unknown_versions_and_unusable_entries_are_skipped() {
         assert_eq!(at(&accepted).map(|v| v.secret_index), Ok(1), "{accepted}");
     }
     let malformed = |e| Err(VerifyError::MalformedWebhookSignature(e));
-    assert_eq!(
-        at(&format!("v1a,{good_b64}")),
-        malformed(StandardSignatureError::NoV1Signature)
-    );
-    assert_eq!(
-        at(&format!("V1,{good_b64}")),
-        malformed(StandardSignatureError::NoV1Signature)
-    );
-    assert_eq!(
-        at(&format!("sha256={}", "0".repeat(64))),
-        malformed(StandardSignatureError::NoV1Signature)
-    );
-    assert_eq!(at(""), malformed(StandardSignatureError::NoV1Signature));
+    for no_v1 in [
+        format!("v1a,{good_b64}"),
+        format!("V1,{good_b64}"),
+        format!("sha256={}", "0".repeat(64)),
+        String::new(),
+    ] {
+        let want = malformed(StandardSignatureError::NoV1Signature);
+        assert_eq!(at(&no_v1), want, "{no_v1}");
+    }
     for bad in [
         "v1,".to_owned(),
         "v1,dawfeoifkpqwoekfpqoekf".into(),
@@ -211,22 +207,7 @@ fn id_timestamp_and_body_are_all_covered() {
 fn tolerance_is_300_seconds_both_ways() {
     let sig = signed(&["secret"], WebhookEventKind::Create, TS, b"{}");
     let at = |now: i64| verifier().verify_at(&of(&sig), b"{}", now);
-    assert!(at(TS + 300).is_ok());
-    assert!(at(TS - 300).is_ok());
-    assert_eq!(
-        at(TS + 301),
-        Err(VerifyError::StaleTimestamp {
-            age_secs: 301,
-            tolerance_secs: 300
-        })
-    );
-    assert_eq!(
-        at(TS - 301),
-        Err(VerifyError::FutureTimestamp {
-            ahead_secs: 301,
-            tolerance_secs: 300
-        })
-    );
+    support::assert_tolerance_is_300_seconds(at);
     // Freshness comes before the MAC: a stale request with a wrong signature says "stale".
     let wrong = headers(
         sig.id().as_str(),

@@ -1,12 +1,40 @@
 //! The trait's comment and vote reads, for both backends (compiled once in each: see
 //! `portable/mod.rs`).
 
-use super::dialect::{read_comment, sql, Backend};
+use super::dialect::{read_comment, sql, Backend, Db};
+use super::{read_rows, rows_up_to};
 use crate::ids::TenantId;
 use crate::records::CommentsQuery;
 use crate::store::rows::{readable_comments, vote_from_row};
 use crate::store::StoreResult;
 use fastcomments_protocol::{Comment, Millis, Vote};
+use sqlx::query::Query;
+use sqlx::Database;
+
+/// What a `SELECT COUNT(…)` whose one placeholder is the tenant counts.
+async fn tenant_count(store: &Backend, text: &str, tenant: &TenantId) -> StoreResult<u64> {
+    let n: i64 = sqlx::query_scalar(&sql(text))
+        .bind(tenant.as_str())
+        .fetch_one(store.reads())
+        .await?;
+    Ok(n.max(0) as u64)
+}
+
+/// The comments a read selects: `query`'s last placeholders bound to `limit` and then, when
+/// given, `skip`; its rows read as `readable_comments` reads them.
+async fn comments_of<'q>(
+    store: &Backend,
+    query: Query<'q, Db, <Db as Database>::Arguments<'q>>,
+    limit: u64,
+    skip: Option<u64>,
+) -> StoreResult<Vec<Comment>> {
+    let mut query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    if let Some(skip) = skip {
+        query = query.bind(i64::try_from(skip).unwrap_or(i64::MAX));
+    }
+    let rows = query.fetch_all(store.reads()).await?;
+    readable_comments(&rows)
+}
 
 pub(in crate::store) async fn comment(
     store: &Backend,
@@ -23,13 +51,8 @@ pub(in crate::store) async fn comment_by_external_id(
     tenant: &TenantId,
     external_id: &str,
 ) -> StoreResult<Option<Comment>> {
-    let rows = sqlx::query(&sql(
-        "SELECT id, doc FROM comments WHERE tenant_id = ? AND external_id = ?",
-    ))
-    .bind(tenant.as_str())
-    .bind(external_id)
-    .fetch_all(store.reads())
-    .await?;
+    let text = "SELECT id, doc FROM comments WHERE tenant_id = ? AND external_id = ?";
+    let rows = read_rows(store, text, &[tenant.as_str(), external_id]).await?;
     Ok(readable_comments(&rows)?.pop())
 }
 
@@ -39,15 +62,11 @@ pub(in crate::store) async fn comments_page(
     skip: u64,
     limit: u64,
 ) -> StoreResult<Vec<Comment>> {
-    let rows = sqlx::query(&sql(
+    let text = sql(
         "SELECT id, doc FROM comments WHERE tenant_id = ? ORDER BY date_ms, id LIMIT ? OFFSET ?",
-    ))
-    .bind(tenant.as_str())
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .bind(i64::try_from(skip).unwrap_or(i64::MAX))
-    .fetch_all(store.reads())
-    .await?;
-    readable_comments(&rows)
+    );
+    let query = sqlx::query(&text).bind(tenant.as_str());
+    comments_of(store, query, limit, Some(skip)).await
 }
 
 pub(in crate::store) async fn list_comments(
@@ -67,23 +86,19 @@ pub(in crate::store) async fn list_comments(
     if q.flagged_only {
         query = query.bind(tenant.as_str());
     }
-    let rows = query
-        .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
-        .bind(i64::try_from(q.skip).unwrap_or(i64::MAX))
-        .fetch_all(store.reads())
-        .await?;
-    readable_comments(&rows)
+    comments_of(store, query, q.limit, Some(q.skip)).await
 }
 
 pub(in crate::store) async fn count_comments(
     store: &Backend,
     tenant: &TenantId,
 ) -> StoreResult<u64> {
-    let n: i64 = sqlx::query_scalar(&sql("SELECT COUNT(*) FROM comments WHERE tenant_id = ?"))
-        .bind(tenant.as_str())
-        .fetch_one(store.reads())
-        .await?;
-    Ok(n.max(0) as u64)
+    tenant_count(
+        store,
+        "SELECT COUNT(*) FROM comments WHERE tenant_id = ?",
+        tenant,
+    )
+    .await
 }
 
 /// The votes on a thread's comments, oldest first, at most `limit`; only `voter`'s when given
@@ -113,10 +128,7 @@ pub(in crate::store) async fn thread_votes(
     if let Some(voter) = voter {
         query = query.bind(voter);
     }
-    let rows = query
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(store.reads())
-        .await?;
+    let rows = rows_up_to(store, query, limit).await?;
     rows.iter().map(vote_from_row).collect()
 }
 
@@ -125,13 +137,8 @@ pub(in crate::store) async fn count_flagged(
     store: &Backend,
     tenant: &TenantId,
 ) -> StoreResult<u64> {
-    let n: i64 = sqlx::query_scalar(&sql(
-        "SELECT COUNT(DISTINCT comment_id) FROM comment_flags WHERE tenant_id = ?",
-    ))
-    .bind(tenant.as_str())
-    .fetch_one(store.reads())
-    .await?;
-    Ok(n.max(0) as u64)
+    let text = "SELECT COUNT(DISTINCT comment_id) FROM comment_flags WHERE tenant_id = ?";
+    tenant_count(store, text, tenant).await
 }
 
 /// The tenant's comments after `(date, id)`, by `(date, id)`, at most `limit` (keyset paging
@@ -147,15 +154,13 @@ pub(in crate::store) async fn comments_after(
     // A row comparison, not `date_ms > ? OR (date_ms = ? AND id > ?)`: PostgreSQL reads the
     // row form as one range of the index and the OR form as a filter over every comment of
     // the tenant, 1.2 s a page at 1,000,000 comments.
-    let rows = sqlx::query(&sql("SELECT id, doc FROM comments WHERE tenant_id = ? \
-         AND (date_ms, id) > (?, ?) ORDER BY date_ms, id LIMIT ?"))
-    .bind(tenant.as_str())
-    .bind(date.0)
-    .bind(id)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(store.reads())
-    .await?;
-    readable_comments(&rows)
+    let text = sql("SELECT id, doc FROM comments WHERE tenant_id = ? \
+         AND (date_ms, id) > (?, ?) ORDER BY date_ms, id LIMIT ?");
+    let query = sqlx::query(&text)
+        .bind(tenant.as_str())
+        .bind(date.0)
+        .bind(id);
+    comments_of(store, query, limit, None).await
 }
 
 /// The tenant's comments after `(url_id, date, id)` (from the first without it), thread by
@@ -170,14 +175,12 @@ pub(in crate::store) async fn comments_by_thread_after(
     // From the first comment on: before every thread, instant and id (ids are never empty).
     let (url_id, date, id) = after.unwrap_or(("", Millis(i64::MIN), ""));
     // One range of the index, as in `comments_after`.
-    let rows = sqlx::query(&sql("SELECT id, doc FROM comments WHERE tenant_id = ? \
-         AND (url_id, date_ms, id) > (?, ?, ?) ORDER BY url_id, date_ms, id LIMIT ?"))
-    .bind(tenant.as_str())
-    .bind(url_id)
-    .bind(date.0)
-    .bind(id)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(store.reads())
-    .await?;
-    readable_comments(&rows)
+    let text = sql("SELECT id, doc FROM comments WHERE tenant_id = ? \
+         AND (url_id, date_ms, id) > (?, ?, ?) ORDER BY url_id, date_ms, id LIMIT ?");
+    let query = sqlx::query(&text)
+        .bind(tenant.as_str())
+        .bind(url_id)
+        .bind(date.0)
+        .bind(id);
+    comments_of(store, query, limit, None).await
 }

@@ -66,6 +66,17 @@ async fn read_rows(store: &Backend, text: &str, args: &[&str]) -> StoreResult<Ve
     Ok(bound(&text, args).fetch_all(store.reads()).await?)
 }
 
+/// The rows `query` reads on the store's read pool, its last placeholder (a `LIMIT`) bound to
+/// `limit`.
+async fn rows_up_to<'q>(
+    store: &Backend,
+    query: Query<'q, Db, <Db as Database>::Arguments<'q>>,
+    limit: u64,
+) -> StoreResult<Vec<Row>> {
+    let query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    Ok(query.fetch_all(store.reads()).await?)
+}
+
 /// Every row of a read (see [`read_rows`]), as records.
 async fn read_all<T>(
     store: &Backend,

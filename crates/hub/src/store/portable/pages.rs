@@ -3,7 +3,7 @@
 //! comments counted, made and changed through the API.
 
 use super::dialect::{sql, Backend, Conn, Db, Row, MAX_PARAMS};
-use super::read_one;
+use super::{read_one, rows_up_to};
 use crate::ids::TenantId;
 use crate::records::{Page, PageChange, PageSeed};
 use crate::store::{StoreError, StoreResult};
@@ -71,11 +71,8 @@ pub(in crate::store) async fn pages(
     limit: u64,
 ) -> StoreResult<Vec<Page>> {
     let text = format!("{PAGE_SELECT} WHERE p.tenant_id = ? ORDER BY p.created_at, p.id LIMIT ?");
-    let rows = sqlx::query(&sql(&text))
-        .bind(tenant.as_str())
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(store.reads())
-        .await?;
+    let text = sql(&text);
+    let rows = rows_up_to(store, sqlx::query(&text).bind(tenant.as_str()), limit).await?;
     rows.iter().map(page_from_row).collect()
 }
 

@@ -144,84 +144,9 @@ impl SqliteStore {
         sqlx::raw_sql(include_str!("schema.sql"))
             .execute(&writer)
             .await?;
-        // Columns added after the first schema: a database made before them gets them here.
-        add_column_if_missing(&writer, "comments", "event_pos", "INTEGER").await?;
-        add_column_if_missing(&writer, "timeline", "doc_ref", "TEXT").await?;
-        add_column_if_missing(&writer, "webhook_deliveries", "lease_until", "INTEGER").await?;
-        add_column_if_missing(
-            &writer,
-            "integration_tokens",
-            "api_secret_allowed",
-            "INTEGER NOT NULL DEFAULT 0",
-        )
-        .await?;
-        add_column_if_missing(&writer, "integration_tokens", "registered_from", "TEXT").await?;
-        sqlx::query(
-            "CREATE INDEX IF NOT EXISTS integration_tokens_pending ON integration_tokens \
-             (registered_from, created_at) WHERE state = 'pending'",
-        )
-        .execute(&writer)
-        .await?;
-        sqlx::query(
-            "CREATE INDEX IF NOT EXISTS integration_tokens_pending_by_age ON integration_tokens \
-             (created_at) WHERE state = 'pending'",
-        )
-        .execute(&writer)
-        .await?;
-        add_column_if_missing(
-            &writer,
-            "webhook_deliveries",
-            "target_host",
-            "TEXT NOT NULL DEFAULT ''",
-        )
-        .await?;
-        add_column_if_missing(
-            &writer,
-            "webhook_deliveries",
-            "subscription_id",
-            "TEXT NOT NULL DEFAULT ''",
-        )
-        .await?;
-        add_column_if_missing(
-            &writer,
-            "webhook_deliveries",
-            "ready",
-            "INTEGER NOT NULL DEFAULT 0",
-        )
-        .await?;
-        add_column_if_missing(&writer, "webhook_deliveries", "recovered_from", "TEXT").await?;
-        // A recover walks one target's deliveries by position, a page at a time; pausing,
-        // resuming and removing a subscription find its deliveries through it too. Over the
-        // target as an expression (`portable/outbox.rs`, `TARGET`), which only those
-        // statements name: the lookups of one comment's stream must have no index but the
-        // stream's to choose.
-        sqlx::query(
-            "CREATE INDEX IF NOT EXISTS webhook_deliveries_of_target ON webhook_deliveries \
-             (tenant_id, (subscription_id || ''), position, id)",
-        )
-        .execute(&writer)
-        .await?;
-        // After the columns exist in old databases too: the claim walks the ready deliveries
-        // (each stream's head) by (host, subscription) through it, and reads nothing else. It
-        // replaces the index over every pending delivery of earlier versions (and that one the
-        // per-host index before it), whose columns it has.
-        sqlx::query(
-            "CREATE INDEX IF NOT EXISTS webhook_deliveries_ready ON webhook_deliveries \
-             (target_host, subscription_id, next_attempt_at, position) \
-             WHERE ready AND status IN ('queued', 'retrying')",
-        )
-        .execute(&writer)
-        .await?;
-        // When the next ready delivery is due (`next_due_at`): the first entry of this index.
-        // It replaces the index over every pending delivery's `next_attempt_at`, and the one
-        // over each ready delivery's due instant or lease end. Over `next_attempt_at + 0`, which
-        // the claim does not name: it must not be the claim's way to a pair's candidates.
-        sqlx::query(
-            "CREATE INDEX IF NOT EXISTS webhook_deliveries_due_ready ON webhook_deliveries \
-             (next_attempt_at + 0) WHERE ready AND status IN ('queued', 'retrying')",
-        )
-        .execute(&writer)
-        .await?;
+        // Columns and indexes added after the first schema: a database made before them gets
+        // them here.
+        upgrade(&writer).await?;
         for old in [
             "webhook_deliveries_by_comment",
             "webhook_deliveries_by_host",

@@ -117,20 +117,10 @@ async fn store_with_token(dir: &std::path::Path) -> SqliteStore {
 async fn add_token(store: SqliteStore) -> SqliteStore {
     store
         .register_token(&TokenRecord {
-            token: "tok".into(),
             tenant_id: Some("t1".into()),
             state: TokenState::Validated,
-            integration_type: None,
-            domain: None,
-            skip_requested: false,
-            created_at: 1,
             acknowledged_at: Some(1),
-            upload_received: 0,
-            upload_finished: false,
-            batch_size: 500,
-            setup_completed_at: None,
-            api_secret_allowed: false,
-            registered_from: None,
+            ..TokenRecord::pending(&"tok".into(), Millis(1), 500)
         })
         .await
         .unwrap();
@@ -271,20 +261,16 @@ async fn documents_written_with_a_key_twice_are_repaired_on_open() {
             .execute(&store.writer)
             .await
             .unwrap();
-        sqlx::query(
+        for insert in [
             "INSERT INTO comments (id, tenant_id, url_id, external_id, date_ms, doc) VALUES ('c1', 't1', 'p', 'e1', 1, ?)",
-        )
-        .bind(broken)
-        .execute(&store.writer)
-        .await
-        .unwrap();
-        sqlx::query(
             "INSERT INTO timeline (tenant_id, created_at, id, kind, url_id, payload) VALUES ('t1', 7, 'e7', 'updated-comment', 'p', ?)",
-        )
-        .bind(broken)
-        .execute(&store.writer)
-        .await
-        .unwrap();
+        ] {
+            sqlx::query(insert)
+                .bind(broken)
+                .execute(&store.writer)
+                .await
+                .unwrap();
+        }
         assert!(serde_json::from_str::<Comment>(broken).is_err());
         store.close().await;
     }
@@ -428,20 +414,8 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
                     let token = format!("pending-{round}-{i}");
                     let r = store
                         .register_token(&TokenRecord {
-                            token: token.as_str().into(),
-                            tenant_id: None,
-                            state: TokenState::Pending,
                             integration_type: Some(text),
-                            domain: None,
-                            skip_requested: false,
-                            created_at: 1,
-                            acknowledged_at: None,
-                            upload_received: 0,
-                            upload_finished: false,
-                            batch_size: 500,
-                            setup_completed_at: None,
-                            api_secret_allowed: false,
-                            registered_from: None,
+                            ..TokenRecord::pending(&token.as_str().into(), Millis(1), 500)
                         })
                         .await;
                     Acked::Token(token, Done::of(&r))
@@ -476,6 +450,24 @@ async fn full_disk_round(store: &SqliteStore, round: usize, writes: usize) -> Ve
 fn round_outcome(acked: &[Acked]) -> (bool, bool) {
     let ok = acked.iter().filter(|a| a.done() == Done::Ok).count();
     (ok == acked.len(), ok > 0)
+}
+
+/// A last round of `writes`, each of which must succeed (`why` says when); then, with the
+/// store closed, what was answered `Ok` over every round is exactly what is stored.
+async fn ends_with_every_write_kept(
+    store: SqliteStore,
+    path: &std::path::Path,
+    mut all: Vec<Acked>,
+    round: usize,
+    writes: usize,
+    why: &str,
+) {
+    let after = full_disk_round(&store, round, writes).await;
+    assert!(round_outcome(&after).0, "{why}");
+    all.extend(after);
+    store.close().await;
+    drop(store);
+    assert_exactly_the_acknowledged(path, all).await;
 }
 
 /// After the store is opened again: every write answered `Ok` is there, and no write answered
@@ -825,12 +817,8 @@ proptest::proptest! {
             }
             disk.free().unwrap();
             // Space is back and no lock is held: a write succeeds without a restart.
-            let after = full_disk_round(&store, 99, 4).await;
-            assert!(round_outcome(&after).0, "space is back but a write failed");
-            all.extend(after);
-            store.close().await;
-            drop(store);
-            assert_exactly_the_acknowledged(&path, all).await;
+            ends_with_every_write_kept(store, &path, all, 99, 4, "space is back but a write failed")
+                .await;
         });
     }
 }
@@ -863,12 +851,7 @@ async fn a_lock_held_past_the_busy_timeout_fails_writes_as_busy_and_loses_nothin
     assert!(!every, "no write waited out the busy timeout");
     all.extend(during);
     holder.await.unwrap();
-    let after = full_disk_round(&store, 2, 8).await;
-    assert!(round_outcome(&after).0, "writes after the lock was let go");
-    all.extend(after);
-    store.close().await;
-    drop(store);
-    assert_exactly_the_acknowledged(&path, all).await;
+    ends_with_every_write_kept(store, &path, all, 2, 8, "writes after the lock was let go").await;
 }
 
 /// The fault VFS the property test uses hits what it aims at: a failed sync or write fails a

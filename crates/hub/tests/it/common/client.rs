@@ -174,6 +174,16 @@ impl TenantApi<'_> {
         v
     }
 
+    /// `POST /api/v1/webhook-test` of a `create` payload to `url`, which must answer 200: the
+    /// report.
+    pub async fn send_test_to(&self, url: &str) -> Value {
+        let (s, v) = self
+            .send_test(json!({ "kind": "create", "url": url }))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
+    }
+
     /// `GET /api/v1/webhook-deliveries?query`.
     pub async fn deliveries(&self, query: &str) -> Answer {
         let path = with_query("/api/v1/webhook-deliveries", query);

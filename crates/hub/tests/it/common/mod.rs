@@ -158,6 +158,11 @@ impl TestHub {
         .await
     }
 
+    /// What the hub reads its store through.
+    pub fn reads(&self) -> &dyn fastcomments_hub::store::StoreReads {
+        self.running.hub.reads()
+    }
+
     /// The body of `GET path` as text (`/metrics`).
     pub async fn get_text(&self, path: &str) -> String {
         self.client
@@ -174,15 +179,11 @@ impl TestHub {
     /// cursor is the last event's `createdAt`, floored to whole seconds when asked); the
     /// comment ids of every event, in order.
     pub async fn drain_events(&self, token: &str, floor_to_seconds: bool) -> Vec<String> {
+        let path =
+            |cursor: &str| format!("/integrations/v1/events?token={token}&fromDateTime={cursor}");
         let mut cursor = "0".to_owned();
         let mut got = Vec::new();
-        for _ in 0..10_000 {
-            let (s, v) = self
-                .get(&format!(
-                    "/integrations/v1/events?token={token}&fromDateTime={cursor}"
-                ))
-                .await;
-            assert_eq!(s, StatusCode::OK, "{v}");
+        self.page_through(path(&cursor), "generation B never finished", |v| {
             let events = v["events"].as_array().unwrap();
             for e in events {
                 let data: Value = serde_json::from_str(e["data"].as_str().unwrap()).unwrap();
@@ -198,11 +199,29 @@ impl TestHub {
                     ms.to_string()
                 };
             }
+            path(&cursor)
+        })
+        .await;
+        got
+    }
+
+    /// `GET`s `path`, then the path `next` makes of each answer, until an answer says
+    /// `hasMore: false`; after 10,000 pages it panics with `never_ended`.
+    async fn page_through(
+        &self,
+        mut path: String,
+        never_ended: &str,
+        mut next: impl FnMut(&Value) -> String,
+    ) {
+        for _ in 0..10_000 {
+            let (s, v) = self.get(&path).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            path = next(&v);
             if !v["hasMore"].as_bool().unwrap() {
-                return got;
+                return;
             }
         }
-        panic!("generation B never finished");
+        panic!("{never_ended}");
     }
 
     /// Creates a tenant through the operator API, owning `<name in lower case>.example`.
@@ -211,18 +230,26 @@ impl TestHub {
         self.tenant_owning(name, &[domain.as_str()]).await
     }
 
-    /// Creates a tenant owning exactly `domains`.
-    pub async fn tenant_owning(&self, name: &str, domains: &[&str]) -> Tenant {
+    /// `POST /admin/v1/tenants` with `body`, as the operator: the answer, whatever it is.
+    pub async fn create_tenant(&self, body: Value) -> (StatusCode, Value) {
         let res = self
             .client
             .post(format!("{}/admin/v1/tenants", self.base))
             .bearer_auth("admin-secret")
-            .json(&json!({"name": name, "domains": domains}))
+            .json(&body)
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let v: Value = res.json().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap())
+    }
+
+    /// Creates a tenant owning exactly `domains`.
+    pub async fn tenant_owning(&self, name: &str, domains: &[&str]) -> Tenant {
+        let (s, v) = self
+            .create_tenant(json!({"name": name, "domains": domains}))
+            .await;
+        assert_eq!(s, StatusCode::OK);
         Tenant {
             id: TenantId::from(v["tenantId"].as_str().unwrap()),
             key: v["apiSecret"].as_str().unwrap().to_owned(),
@@ -262,25 +289,20 @@ impl TestHub {
         token: &str,
         mut cursor: i64,
     ) -> (Vec<Value>, Vec<Value>, i64) {
+        let path =
+            |cursor: i64| format!("/integrations/v1/stream?token={token}&lastFetchDate={cursor}");
         let mut events = Vec::new();
         let mut commands = Vec::new();
-        for _ in 0..10_000 {
-            let (s, v) = self
-                .get(&format!(
-                    "/integrations/v1/stream?token={token}&lastFetchDate={cursor}"
-                ))
-                .await;
-            assert_eq!(s, StatusCode::OK, "{v}");
+        self.page_through(path(cursor), "stream never ended", |v| {
             events.extend(v["events"].as_array().unwrap().iter().cloned());
             commands.extend(v["commands"].as_array().unwrap().iter().cloned());
             let next = v["nextFetchDate"].as_i64().unwrap();
             assert!(next >= cursor, "cursor went back: {cursor} -> {next}");
             cursor = next;
-            if !v["hasMore"].as_bool().unwrap() {
-                return (events, commands, cursor);
-            }
-        }
-        panic!("stream never ended");
+            path(cursor)
+        })
+        .await;
+        (events, commands, cursor)
     }
 }
 

@@ -34,36 +34,38 @@ pub async fn tenants_are_listed_by_name(store: Arc<dyn Store>) {
     assert_eq!(names, vec!["Tenant a", "Tenant b"]);
 }
 
+/// The tenant's deliveries that `filter` finds (at most 10, whatever its limit).
+async fn find_up_to_10(
+    store: &dyn Store,
+    t: &TenantId,
+    filter: DeliveryFilter<'_>,
+) -> Vec<Delivery> {
+    let filter = DeliveryFilter {
+        limit: 10,
+        ..filter
+    };
+    store.find_deliveries(t, &filter).await.unwrap()
+}
+
 /// Filters by state, kind, comment and domain combine; pages are newest first without overlap;
 /// counts are per state; another tenant's deliveries are in none of them.
 pub async fn deliveries_are_filtered_paged_and_counted(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     let other = tenant(&*store, "t2").await;
     for tenant in [&t, &other] {
-        store
-            .put_webhook_config(tenant, &hooks("*", BASE, false), Millis(T0))
-            .await
-            .unwrap();
-        store
-            .put_webhook_config(tenant, &hooks("blog.example", BASE, false), Millis(T0))
-            .await
-            .unwrap();
+        configure(&*store, tenant, &hooks("*", BASE, false)).await;
+        configure(&*store, tenant, &hooks("blog.example", BASE, false)).await;
     }
     let on_blog = create_on(&*store, &t, Some("blog.example"), "on blog").await;
     let plain = create_on(&*store, &t, None, "plain").await;
     edit(&*store, &t, &plain, "plain edited", T0 + 1).await;
     create_on(&*store, &other, Some("blog.example"), "other tenant").await;
+    let find = {
+        let (store, t) = (&*store, &t);
+        move |filter| find_up_to_10(store, t, filter)
+    };
 
-    let all = store
-        .find_deliveries(
-            &t,
-            &DeliveryFilter {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let all = find(DeliveryFilter::default()).await;
     assert_eq!(all.len(), 3);
     assert!(all.iter().all(|d| d.tenant_id == t));
     assert_eq!(all, store.deliveries(&t, None, None, 10).await.unwrap());
@@ -77,72 +79,44 @@ pub async fn deliveries_are_filtered_paged_and_counted(store: Arc<dyn Store>) {
     let second = store.find_deliveries(&t, &page(2)).await.unwrap();
     assert_eq!([first, second].concat(), all);
 
-    let updates = store
-        .find_deliveries(
-            &t,
-            &DeliveryFilter {
-                kind: Some(WebhookEventKind::Update),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let updates = find(DeliveryFilter {
+        kind: Some(WebhookEventKind::Update),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].comment_id, plain);
 
-    let blog = store
-        .find_deliveries(
-            &t,
-            &DeliveryFilter {
-                domain: Some("blog.example"),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let blog = find(DeliveryFilter {
+        domain: Some("blog.example"),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(
         blog.iter().map(|d| &d.comment_id).collect::<Vec<_>>(),
         vec![&on_blog]
     );
-    let of_plain_created = store
-        .find_deliveries(
-            &t,
-            &DeliveryFilter {
-                comment_id: Some(&plain),
-                kind: Some(WebhookEventKind::Create),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let of_plain_created = find(DeliveryFilter {
+        comment_id: Some(&plain),
+        kind: Some(WebhookEventKind::Create),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(of_plain_created.len(), 1);
 
     let first = &all[2];
-    store
-        .record_attempts(
-            &[outcome(first, 1, DeliveryStatus::Failed, 0)],
-            Millis(T0 + 5),
-        )
-        .await
-        .unwrap();
-    store
-        .cancel_delivery(&t, &all[1].id, Millis(T0 + 6))
-        .await
-        .unwrap();
-    let failed = store
-        .find_deliveries(
-            &t,
-            &DeliveryFilter {
-                status: Some(DeliveryStatus::Failed),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    record(
+        &*store,
+        &[outcome(first, 1, DeliveryStatus::Failed, 0)],
+        T0 + 5,
+    )
+    .await;
+    cancel(&*store, &t, &all[1].id, T0 + 6).await;
+    let failed = find(DeliveryFilter {
+        status: Some(DeliveryStatus::Failed),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(
         failed.iter().map(|d| &d.id).collect::<Vec<_>>(),
         vec![&first.id]
@@ -171,10 +145,7 @@ pub async fn retry_failed_since_requeues_only_recent_failures(store: Arc<dyn Sto
     let t = tenant(&*store, "t1").await;
     let other = tenant(&*store, "t2").await;
     for tenant in [&t, &other] {
-        store
-            .put_webhook_config(tenant, &hooks("*", BASE, false), Millis(T0))
-            .await
-            .unwrap();
+        configure(&*store, tenant, &hooks("*", BASE, false)).await;
     }
     for i in 0..4 {
         create(&*store, &t, "/p", &format!("c{i}")).await;
@@ -183,26 +154,11 @@ pub async fn retry_failed_since_requeues_only_recent_failures(store: Arc<dyn Sto
     let d = deliveries_oldest_first(&*store, &t).await;
     let theirs = deliveries_oldest_first(&*store, &other).await;
     let fail = |delivery: &Delivery| outcome(delivery, 1, DeliveryStatus::Failed, 0);
-    store
-        .record_attempts(&[fail(&d[0])], Millis(T0 + 100))
-        .await
-        .unwrap();
-    store
-        .record_attempts(&[fail(&d[1])], Millis(T0 + 200))
-        .await
-        .unwrap();
-    store
-        .record_attempts(&[fail(&d[2])], Millis(T0 + 300))
-        .await
-        .unwrap();
-    store
-        .cancel_delivery(&t, &d[3].id, Millis(T0 + 300))
-        .await
-        .unwrap();
-    store
-        .record_attempts(&[fail(&theirs[0])], Millis(T0 + 300))
-        .await
-        .unwrap();
+    record(&*store, &[fail(&d[0])], T0 + 100).await;
+    record(&*store, &[fail(&d[1])], T0 + 200).await;
+    record(&*store, &[fail(&d[2])], T0 + 300).await;
+    cancel(&*store, &t, &d[3].id, T0 + 300).await;
+    record(&*store, &[fail(&theirs[0])], T0 + 300).await;
 
     let now = T0 + 1000;
     let n = store

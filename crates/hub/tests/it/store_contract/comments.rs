@@ -118,12 +118,7 @@ pub async fn local_ids_are_stored_in_meta(store: Arc<dyn Store>) {
     let mut meta = serde_json::Map::new();
     meta.insert("wpPostId".into(), 5.into());
     first.meta = Some(meta);
-    let first = store
-        .apply(&t, Change::CreateComment(Box::new(first)), Millis(T0))
-        .await
-        .unwrap()
-        .comment
-        .unwrap();
+    let first = store_new(&*store, &t, first).await;
     let second = create(&*store, &t, "/p", "without").await;
     let map = |fc: &str, wp: &str| CommentIdMapping {
         fc_id: fc.to_owned(),

@@ -78,17 +78,14 @@ pub async fn only_due_deliveries_in_due_order(store: Arc<dyn Store>) {
     // A retry later than the others goes to the back.
     now += LEASE_GONE;
     let retry = outcome(&d[0], 1, DeliveryStatus::Retrying, now + 50);
-    store.record_attempts(&[retry], Millis(now)).await.unwrap();
+    record(&*store, &[retry], now).await;
     assert_eq!(due(&*store, now + 30, &[]).await, vec![id(1), id(2)]);
     assert_eq!(due(&*store, now + 50, &[]).await, vec![id(0)]);
     let done: Vec<AttemptOutcome> = d
         .iter()
         .map(|d| outcome(d, 2, DeliveryStatus::Succeeded, 0))
         .collect();
-    store
-        .record_attempts(&done, Millis(now + 60))
-        .await
-        .unwrap();
+    record(&*store, &done, now + 60).await;
     assert!(due(&*store, now + 2 * LEASE_GONE, &[]).await.is_empty());
     assert_eq!(store.next_due_at(Millis(0)).await.unwrap(), None);
 }
@@ -136,13 +133,12 @@ pub async fn a_claimed_delivery_is_handed_out_once_until_recorded_or_expired(
     }
     // Recorded: the retry is handed out when due, without waiting for the lease.
     let now = T0 + rounds * LEASE_GONE + 10;
-    store
-        .record_attempts(
-            &[outcome(&d[0], 1, DeliveryStatus::Retrying, now + 5)],
-            Millis(now),
-        )
-        .await
-        .unwrap();
+    record(
+        &*store,
+        &[outcome(&d[0], 1, DeliveryStatus::Retrying, now + 5)],
+        now,
+    )
+    .await;
     assert_eq!(due(&*store, now + 5, &[]).await, vec![ids[0].clone()]);
     // `next_due_at` names the retry, not the claims: a claim that ends unrecorded is found
     // by the dispatcher's next look (at least once a second), so no index holds the lease.
@@ -168,11 +164,7 @@ pub async fn one_comment_at_a_time_in_change_order(store: Arc<dyn Store>) {
     let of_c = deliveries_oldest_first(&*store, &t).await;
     assert_eq!(of_c.len(), 4);
     let other = create(&*store, &t, "/p", "independent").await;
-    let other = store
-        .deliveries(&t, None, Some(&other.id), 1)
-        .await
-        .unwrap()
-        .remove(0);
+    let other = newest_delivery_of(&*store, &t, &other.id).await;
     let id = |i: usize| of_c[i].id.clone();
 
     let mut now = T0 + 10;
@@ -190,7 +182,7 @@ pub async fn one_comment_at_a_time_in_change_order(store: Arc<dyn Store>) {
     );
 
     let retry = outcome(&of_c[0], 1, DeliveryStatus::Retrying, now + 100);
-    store.record_attempts(&[retry], Millis(now)).await.unwrap();
+    record(&*store, &[retry], now).await;
     assert_eq!(due(&*store, now + 50, &[]).await, vec![other.id.clone()]);
     assert_eq!(due(&*store, now + 100, &[]).await, vec![id(0)]);
 
@@ -202,7 +194,7 @@ pub async fn one_comment_at_a_time_in_change_order(store: Arc<dyn Store>) {
     for (i, status, next) in steps {
         now += LEASE_GONE;
         let o = outcome(&of_c[i], 2, status, 0);
-        store.record_attempts(&[o], Millis(now)).await.unwrap();
+        record(&*store, &[o], now).await;
         let offered = due(&*store, now, &[]).await;
         assert!(
             offered.contains(&id(next)),
@@ -230,34 +222,24 @@ pub async fn order_holds_across_cancel_and_manual_retry(store: Arc<dyn Store>) {
     };
     assert_eq!(due(&*store, next(), &[]).await, vec![id(0)]);
 
-    let at = next();
-    store.cancel_delivery(&t, &id(0), Millis(at)).await.unwrap();
-    assert_eq!(due(&*store, at, &[]).await, vec![id(1)]);
-    let at = next();
-    store
-        .retry_delivery(&t, &id(0), Millis(at), 3)
-        .await
-        .unwrap();
-    assert_eq!(due(&*store, at, &[]).await, vec![id(0)]);
-    let at = next();
-    let sent = outcome(&d[0], 1, DeliveryStatus::Succeeded, 0);
-    store.record_attempts(&[sent], Millis(at)).await.unwrap();
-    assert_eq!(due(&*store, at, &[]).await, vec![id(1)]);
-
-    let at = next();
-    store.cancel_delivery(&t, &id(1), Millis(at)).await.unwrap();
-    assert_eq!(due(&*store, at, &[]).await, vec![id(2)]);
-    let at = next();
-    store
-        .retry_delivery(&t, &id(1), Millis(at), 3)
-        .await
-        .unwrap();
-    assert_eq!(due(&*store, at, &[]).await, vec![id(1)]);
-    let at = next();
-    assert_eq!(due(&*store, at, &[id(1)]).await, Vec::<String>::new());
-    let sent = outcome(&d[1], 1, DeliveryStatus::Succeeded, 0);
-    store.record_attempts(&[sent], Millis(at)).await.unwrap();
-    assert_eq!(due(&*store, at, &[]).await, vec![id(2)]);
+    // The first two in turn: cancelled, the next one goes; retried by hand, it is first
+    // again and holds the next back while it is in flight, until it is sent.
+    for (i, delivery) in d.iter().enumerate().take(2) {
+        let at = next();
+        cancel(&*store, &t, &id(i), at).await;
+        assert_eq!(due(&*store, at, &[]).await, vec![id(i + 1)]);
+        let at = next();
+        store
+            .retry_delivery(&t, &id(i), Millis(at), 3)
+            .await
+            .unwrap();
+        assert_eq!(due(&*store, at, &[]).await, vec![id(i)]);
+        let at = next();
+        assert_eq!(due(&*store, at, &[id(i)]).await, Vec::<String>::new());
+        let sent = outcome(delivery, 1, DeliveryStatus::Succeeded, 0);
+        record(&*store, &[sent], at).await;
+        assert_eq!(due(&*store, at, &[]).await, vec![id(i + 1)]);
+    }
 }
 
 /// At most `per_host` deliveries per target host (`host:port`), none to a skipped host or of a

@@ -88,6 +88,11 @@ pub async fn validated_token(store: &dyn Store, tenant: &TenantId, token: &str) 
     store.save_token(&record, None, Millis(T0)).await.unwrap().0
 }
 
+/// The stored record of `token`, which must be there.
+pub async fn stored_token(store: &dyn Store, token: &str) -> TokenRecord {
+    store.token(&token.into()).await.unwrap().unwrap()
+}
+
 /// A comment as the comments API makes it (not stored).
 pub fn new_comment(tenant: &TenantId, url_id: &str, text: &str) -> Comment {
     NewCommentInput {
@@ -108,7 +113,11 @@ pub fn new_comment(tenant: &TenantId, url_id: &str, text: &str) -> Comment {
 
 /// Creates a comment through `apply`; the stored comment.
 pub async fn create(store: &dyn Store, tenant: &TenantId, url_id: &str, text: &str) -> Comment {
-    let c = new_comment(tenant, url_id, text);
+    store_new(store, tenant, new_comment(tenant, url_id, text)).await
+}
+
+/// Stores `c` as a new comment through `apply` at [`T0`]; the stored comment.
+pub async fn store_new(store: &dyn Store, tenant: &TenantId, c: Comment) -> Comment {
     store
         .apply(tenant, Change::CreateComment(Box::new(c)), Millis(T0))
         .await
@@ -341,6 +350,32 @@ pub fn outcome(
         status,
         next_attempt_at,
     }
+}
+
+/// Cancels delivery `id` at `now`; the delivery as it is then.
+pub async fn cancel(store: &dyn Store, tenant: &TenantId, id: &str, now: i64) -> Delivery {
+    store
+        .cancel_delivery(tenant, id, Millis(now))
+        .await
+        .unwrap()
+}
+
+/// The newest delivery of comment `comment_id`.
+pub async fn newest_delivery_of(
+    store: &dyn Store,
+    tenant: &TenantId,
+    comment_id: &str,
+) -> Delivery {
+    store
+        .deliveries(tenant, None, Some(comment_id), 1)
+        .await
+        .unwrap()
+        .remove(0)
+}
+
+/// Records the attempts' outcomes at `now`, as the dispatcher does.
+pub async fn record(store: &dyn Store, outcomes: &[AttemptOutcome], now: i64) {
+    store.record_attempts(outcomes, Millis(now)).await.unwrap();
 }
 
 /// A tenant's deliveries, oldest first.

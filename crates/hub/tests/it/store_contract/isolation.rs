@@ -31,12 +31,7 @@ async fn seed(store: &dyn Store, id: &str) -> Seeded {
     let mut c = new_comment(&t, "/same", &format!("{id}'s comment"));
     c.domain = Some(format!("{id}.example"));
     c.external_id = Some("shared-ext".into());
-    let comment = store
-        .apply(&t, Change::CreateComment(Box::new(c)), Millis(T0))
-        .await
-        .unwrap()
-        .comment
-        .unwrap();
+    let comment = store_new(store, &t, c).await;
     let vote = vote(&comment, Some("u1"), VoteDirection::Up);
     cast(store, &vote, T0 + 1).await;
     let delivery = deliveries_oldest_first(store, &t).await.remove(0);

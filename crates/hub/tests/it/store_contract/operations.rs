@@ -16,21 +16,29 @@ fn secret(id: &str, tenant: &TenantId, text: &str, at: i64) -> ApiSecret {
     }
 }
 
+/// Rotates secret `id` of `tenant` to a new one (its id and value, made at `T0 + 1`), the old
+/// one retiring at `retires_at`; the old and the new secret.
+async fn rotate(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &str,
+    (new_id, value): (&str, &str),
+    retires_at: i64,
+) -> (ApiSecret, ApiSecret) {
+    let new = secret(new_id, tenant, value, T0 + 1);
+    store
+        .rotate_secret(tenant, id, &new, Millis(retires_at))
+        .await
+        .unwrap()
+}
+
 /// A rotation adds the new secret for the old one's domain and keeps the old one, listed as
 /// retiring, until its time: retiring removes exactly the due ones, of every tenant, and only
 /// once. Unknown ids, other tenants' secrets and a second rotation of the same secret fail.
 pub async fn a_rotation_keeps_the_old_secret_until_it_retires(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     let u = tenant(&*store, "t2").await;
-    let (old, new) = store
-        .rotate_secret(
-            &t,
-            "s-t1",
-            &secret("n1", &t, "new-t1", T0 + 1),
-            Millis(T0 + 100),
-        )
-        .await
-        .unwrap();
+    let (old, new) = rotate(&*store, &t, "s-t1", ("n1", "new-t1"), T0 + 100).await;
     assert_eq!(
         (old.id.as_str(), old.secret.as_str()),
         ("s-t1", "secret-t1")
@@ -64,32 +72,17 @@ pub async fn a_rotation_keeps_the_old_secret_until_it_retires(store: Arc<dyn Sto
             Err(StoreError::NotFound(_))
         ));
     }
-    store
-        .rotate_secret(
-            &u,
-            "s-t2",
-            &secret("n4", &u, "new-t2", T0 + 1),
-            Millis(T0 + 200),
-        )
-        .await
-        .unwrap();
+    rotate(&*store, &u, "s-t2", ("n4", "new-t2"), T0 + 200).await;
 
-    assert!(store
-        .retire_secrets(Millis(T0 + 99))
-        .await
-        .unwrap()
-        .is_empty());
-    let retired = store.retire_secrets(Millis(T0 + 150)).await.unwrap();
+    let retire = |at: i64| store.retire_secrets(Millis(at));
+    assert!(retire(T0 + 99).await.unwrap().is_empty());
+    let retired = retire(T0 + 150).await.unwrap();
     assert_eq!(retired, vec![old]);
     assert!(store.secret_by_value("secret-t1").await.unwrap().is_none());
     assert!(store.secret_by_value("new-t1").await.unwrap().is_some());
     assert!(store.secret_retirements(&t).await.unwrap().is_empty());
-    assert!(store
-        .retire_secrets(Millis(T0 + 150))
-        .await
-        .unwrap()
-        .is_empty());
-    let retired = store.retire_secrets(Millis(T0 + 200)).await.unwrap();
+    assert!(retire(T0 + 150).await.unwrap().is_empty());
+    let retired = retire(T0 + 200).await.unwrap();
     assert_eq!(retired.len(), 1);
     assert_eq!(retired[0].id, "s-t2");
     assert_eq!(store.list_secrets(&u).await.unwrap().len(), 1);
@@ -118,9 +111,10 @@ async fn queue_many(
     all
 }
 
-async fn record(store: &dyn Store, ds: &[Delivery], status: DeliveryStatus, at: i64) {
+/// Records a first attempt of each of `ds` that left it `status`.
+async fn record_each(store: &dyn Store, ds: &[Delivery], status: DeliveryStatus, at: i64) {
     let outcomes: Vec<AttemptOutcome> = ds.iter().map(|d| outcome(d, 1, status, at)).collect();
-    store.record_attempts(&outcomes, Millis(at)).await.unwrap();
+    record(store, &outcomes, at).await;
 }
 
 /// Retention removes succeeded and cancelled deliveries last changed before the cut, with
@@ -130,17 +124,14 @@ async fn record(store: &dyn Store, ds: &[Delivery], status: DeliveryStatus, at: 
 pub async fn retention_prunes_finished_deliveries_in_bounded_batches(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
     let old = queue_many(&*store, &t, "old", 240, T0).await;
-    record(&*store, &old[..200], DeliveryStatus::Succeeded, T0 + 10).await;
-    record(&*store, &old[200..210], DeliveryStatus::Failed, T0 + 10).await;
+    record_each(&*store, &old[..200], DeliveryStatus::Succeeded, T0 + 10).await;
+    record_each(&*store, &old[200..210], DeliveryStatus::Failed, T0 + 10).await;
     for d in &old[210..220] {
-        store
-            .cancel_delivery(&t, &d.id, Millis(T0 + 10))
-            .await
-            .unwrap();
+        cancel(&*store, &t, &d.id, T0 + 10).await;
     }
     // old[220..240] stay pending.
     let new = queue_many(&*store, &t, "new", 20, T0 + 1_000).await;
-    record(&*store, &new, DeliveryStatus::Succeeded, T0 + 1_000).await;
+    record_each(&*store, &new, DeliveryStatus::Succeeded, T0 + 1_000).await;
     let attempt_of = old[0].id.clone();
     assert_eq!(
         store
@@ -315,10 +306,7 @@ pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
         outcome(da[0], 1, DeliveryStatus::Succeeded, T0 + 20),
         outcome(db[0], 1, DeliveryStatus::Retrying, T0 + 1_000_000),
     ];
-    store
-        .record_attempts(&outcomes, Millis(T0 + 20))
-        .await
-        .unwrap();
+    record(&*store, &outcomes, T0 + 20).await;
     let due = store.due_deliveries(&claim(T0 + 30)).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(
@@ -421,22 +409,14 @@ pub async fn subscriptions_fan_out_pause_and_resume(store: Arc<dyn Store>) {
 pub async fn an_attempt_of_a_cancelled_delivery_is_counted(store: Arc<dyn Store>) {
     let t = with_hooks(&*store, "t1").await;
     let c = create(&*store, &t, "/p", "one").await;
-    let d = store
-        .deliveries(&t, None, Some(&c.id), 10)
-        .await
-        .unwrap()
-        .remove(0);
-    store
-        .cancel_delivery(&t, &d.id, Millis(T0 + 1))
-        .await
-        .unwrap();
-    store
-        .record_attempts(
-            &[outcome(&d, 1, DeliveryStatus::Retrying, T0 + 60_000)],
-            Millis(T0 + 2),
-        )
-        .await
-        .unwrap();
+    let d = newest_delivery_of(&*store, &t, &c.id).await;
+    cancel(&*store, &t, &d.id, T0 + 1).await;
+    record(
+        &*store,
+        &[outcome(&d, 1, DeliveryStatus::Retrying, T0 + 60_000)],
+        T0 + 2,
+    )
+    .await;
     let (after, attempts) = store.delivery(&t, &d.id).await.unwrap().unwrap();
     assert_eq!(
         (after.status, after.attempts, attempts.len()),

@@ -93,27 +93,21 @@ pub async fn ending_the_head_makes_the_next_ready_at_once(store: Arc<dyn Store>)
     let (c, d) = comment_with_changes(&*store, &t, 4).await;
     let now = T0 + LATER;
     let retry = outcome(&d[0], 1, DeliveryStatus::Retrying, now + 100);
-    store.record_attempts(&[retry], Millis(now)).await.unwrap();
+    record(&*store, &[retry], now).await;
     assert_eq!(
         ready(&*store, &t, &c, "").await,
         [true, false, false, false, false]
     );
     let sent = outcome(&d[0], 2, DeliveryStatus::Succeeded, 0);
-    store.record_attempts(&[sent], Millis(now)).await.unwrap();
+    record(&*store, &[sent], now).await;
     assert!(ready(&*store, &t, &c, "").await[1], "after a success");
     let failed = outcome(&d[1], 1, DeliveryStatus::Failed, 0);
-    store.record_attempts(&[failed], Millis(now)).await.unwrap();
+    record(&*store, &[failed], now).await;
     assert!(ready(&*store, &t, &c, "").await[2], "after a final failure");
     // Not the head: cancelling it leaves the head as it is and the stream skips it.
-    store
-        .cancel_delivery(&t, &d[3].id, Millis(now))
-        .await
-        .unwrap();
+    cancel(&*store, &t, &d[3].id, now).await;
     assert_eq!(ready(&*store, &t, &c, "").await[2..], [true, false, false]);
-    store
-        .cancel_delivery(&t, &d[2].id, Millis(now))
-        .await
-        .unwrap();
+    cancel(&*store, &t, &d[2].id, now).await;
     let after = stream(&*store, &t, &c, "").await;
     assert!(after[4].ready, "after a cancel: {after:?}");
     assert_eq!(claimable(&*store, now).await, vec![d[4].id.clone()]);
@@ -137,7 +131,7 @@ pub async fn streams_of_one_comment_are_independent(store: Arc<dyn Store>) {
     let now = T0 + LATER;
     let of_a = stream(&*store, &t, &c.id, "a").await;
     let sent = outcome(&of_a[0], 1, DeliveryStatus::Succeeded, 0);
-    store.record_attempts(&[sent], Millis(now)).await.unwrap();
+    record(&*store, &[sent], now).await;
     assert!(ready(&*store, &t, &c.id, "a").await[1]);
     for s in ["", "b"] {
         assert_eq!(ready(&*store, &t, &c.id, s).await, [true, false], "{s:?}");
@@ -160,10 +154,7 @@ pub async fn a_retried_delivery_keeps_its_stream_in_order(store: Arc<dyn Store>)
     let t = with_hooks(&*store, "t1").await;
     let (c, d) = comment_with_changes(&*store, &t, 3).await;
     let mut now = T0 + LATER;
-    store
-        .cancel_delivery(&t, &d[0].id, Millis(now))
-        .await
-        .unwrap();
+    cancel(&*store, &t, &d[0].id, now).await;
     assert_eq!(ready(&*store, &t, &c, "").await[1..], [true, false, false]);
     store
         .retry_delivery(&t, &d[0].id, Millis(now), 3)
@@ -176,10 +167,7 @@ pub async fn a_retried_delivery_keeps_its_stream_in_order(store: Arc<dyn Store>)
     assert_eq!(claimable(&*store, now).await, vec![d[0].id.clone()]);
 
     // Later than the head: it waits.
-    store
-        .cancel_delivery(&t, &d[2].id, Millis(now))
-        .await
-        .unwrap();
+    cancel(&*store, &t, &d[2].id, now).await;
     let back = store
         .retry_delivery(&t, &d[2].id, Millis(now), 3)
         .await
@@ -193,10 +181,10 @@ pub async fn a_retried_delivery_keeps_its_stream_in_order(store: Arc<dyn Store>)
     // Every recent failure at once: the earliest waiting one is the head.
     now += LATER;
     let failed = outcome(&d[0], 1, DeliveryStatus::Failed, 0);
-    store.record_attempts(&[failed], Millis(now)).await.unwrap();
+    record(&*store, &[failed], now).await;
     assert_eq!(ready(&*store, &t, &c, "").await[1..], [true, false, false]);
     let failed = outcome(&d[1], 1, DeliveryStatus::Failed, 0);
-    store.record_attempts(&[failed], Millis(now)).await.unwrap();
+    record(&*store, &[failed], now).await;
     assert_eq!(ready(&*store, &t, &c, "").await[2..], [true, false]);
     let retried = store
         .retry_failed_since(&t, Millis(now), Millis(now + 1), 3)
@@ -257,7 +245,7 @@ pub async fn a_paused_stream_resumes_in_order(store: Arc<dyn Store>) {
     }
     for (i, d) in resumed.iter().enumerate() {
         let sent = outcome(d, 1, DeliveryStatus::Succeeded, 0);
-        store.record_attempts(&[sent], Millis(now)).await.unwrap();
+        record(&*store, &[sent], now).await;
         if let Some(next) = resumed.get(i + 1) {
             assert!(claimable(&*store, now).await.contains(&next.id));
         }

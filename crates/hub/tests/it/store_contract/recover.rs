@@ -30,10 +30,7 @@ async fn deliver_all(store: &dyn Store, tenant: &TenantId) {
         .filter(|d| d.status.is_pending())
         .map(|d| outcome(d, 1, DeliveryStatus::Succeeded, 0))
         .collect();
-    store
-        .record_attempts(&outcomes, Millis(T0 + 10))
-        .await
-        .unwrap();
+    record(store, &outcomes, T0 + 10).await;
 }
 
 fn is_conflict<T: std::fmt::Debug>(r: StoreResult<T>) -> bool {

@@ -103,15 +103,7 @@ pub async fn narrow_updates_touch_nothing_else(store: Arc<dyn Store>) {
     for _ in 0..10 {
         store.halve_batch_size(&"tok".into()).await.unwrap();
     }
-    assert_eq!(
-        store
-            .token(&"tok".into())
-            .await
-            .unwrap()
-            .unwrap()
-            .batch_size,
-        1
-    );
+    assert_eq!(stored_token(&*store, "tok").await.batch_size, 1);
 
     let described = store
         .describe_token(&"tok".into(), Some("wordpress"), None)

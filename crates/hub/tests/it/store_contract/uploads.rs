@@ -37,15 +37,7 @@ pub async fn the_same_batch_twice_stores_once(store: Arc<dyn Store>) {
     assert!(again.entries.is_empty(), "{:?}", again.entries);
     assert_eq!(store.count_comments(&t).await.unwrap(), 3);
     assert_eq!(again.token.upload_received, 3);
-    assert_eq!(
-        store
-            .token(&"up".into())
-            .await
-            .unwrap()
-            .unwrap()
-            .upload_received,
-        3
-    );
+    assert_eq!(stored_token(&*store, "up").await.upload_received, 3);
     let page = store.comments_page(&t, 0, 100).await.unwrap();
     let mut exts: Vec<_> = page.iter().filter_map(|c| c.external_id.clone()).collect();
     exts.sort();
@@ -257,15 +249,7 @@ pub async fn a_foreign_hub_parent_refuses_the_whole_batch(store: Arc<dyn Store>)
     }
     assert_eq!(store.count_comments(&a).await.unwrap(), 0);
     assert!(timeline(&*store, &a, "other").await.is_empty());
-    assert_eq!(
-        store
-            .token(&"up".into())
-            .await
-            .unwrap()
-            .unwrap()
-            .upload_received,
-        0
-    );
+    assert_eq!(stored_token(&*store, "up").await.upload_received, 0);
 
     let no_parent = |ext: &str, p: &str| UploadComment {
         parent_id: Some(p.to_owned()),
@@ -311,10 +295,7 @@ pub async fn the_finishing_batch_completes_setup_once(store: Arc<dyn Store>) {
     let setup_at = outcome.entries[1].created_at;
     assert!(outcome.token.upload_finished);
     assert_eq!(outcome.token.setup_completed_at, Some(setup_at));
-    assert_eq!(
-        store.token(&"up".into()).await.unwrap().unwrap(),
-        outcome.token
-    );
+    assert_eq!(stored_token(&*store, "up").await, outcome.token);
 
     finishing.comments = vec![upload("b", "B")];
     let later = store.upload(finishing, Millis(T0 + 1)).await.unwrap();

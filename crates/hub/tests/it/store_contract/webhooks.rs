@@ -280,20 +280,18 @@ pub async fn deliveries_are_listed_newest_first(store: Arc<dyn Store>) {
     assert_eq!(of_first, vec![all[0].clone(), all[3].clone()]);
 
     let d = all[3].clone();
-    store
-        .record_attempts(
-            &[outcome(&d, 1, DeliveryStatus::Retrying, T0 + 60_000)],
-            Millis(T0 + 10),
-        )
-        .await
-        .unwrap();
-    store
-        .record_attempts(
-            &[outcome(&d, 2, DeliveryStatus::Succeeded, 0)],
-            Millis(T0 + 60_000),
-        )
-        .await
-        .unwrap();
+    record(
+        &*store,
+        &[outcome(&d, 1, DeliveryStatus::Retrying, T0 + 60_000)],
+        T0 + 10,
+    )
+    .await;
+    record(
+        &*store,
+        &[outcome(&d, 2, DeliveryStatus::Succeeded, 0)],
+        T0 + 60_000,
+    )
+    .await;
     let succeeded = store
         .deliveries(&t, Some(DeliveryStatus::Succeeded), None, 10)
         .await
@@ -342,10 +340,7 @@ async fn four_queued(store: &dyn Store) -> (TenantId, Vec<Delivery>) {
 pub async fn cancel_and_retry_follow_the_state_rules(store: Arc<dyn Store>) {
     let (t, d) = four_queued(&*store).await;
     let now = T0 + 1000;
-    let cancelled = store
-        .cancel_delivery(&t, &d[0].id, Millis(now))
-        .await
-        .unwrap();
+    let cancelled = cancel(&*store, &t, &d[0].id, now).await;
     assert_eq!(cancelled.status, DeliveryStatus::Cancelled);
     assert_eq!(cancelled.updated_at, now);
     let twice = store.cancel_delivery(&t, &d[0].id, Millis(now)).await;
@@ -361,27 +356,21 @@ pub async fn cancel_and_retry_follow_the_state_rules(store: Arc<dyn Store>) {
     assert!(matches!(queued_retry, Err(StoreError::Conflict(_))));
 
     let retrying = outcome(&d[1], 1, DeliveryStatus::Retrying, now + 60_000);
-    store
-        .record_attempts(&[retrying], Millis(now))
-        .await
-        .unwrap();
+    record(&*store, &[retrying], now).await;
     let retrying_retry = store.retry_delivery(&t, &d[1].id, Millis(now), 3).await;
     assert!(matches!(retrying_retry, Err(StoreError::Conflict(_))));
-    let cancelled = store
-        .cancel_delivery(&t, &d[1].id, Millis(now))
-        .await
-        .unwrap();
+    let cancelled = cancel(&*store, &t, &d[1].id, now).await;
     assert_eq!(cancelled.status, DeliveryStatus::Cancelled);
 
     let ok = outcome(&d[2], 1, DeliveryStatus::Succeeded, 0);
-    store.record_attempts(&[ok], Millis(now)).await.unwrap();
+    record(&*store, &[ok], now).await;
     let late_cancel = store.cancel_delivery(&t, &d[2].id, Millis(now)).await;
     assert!(matches!(late_cancel, Err(StoreError::Conflict(_))));
     let needless_retry = store.retry_delivery(&t, &d[2].id, Millis(now), 3).await;
     assert!(matches!(needless_retry, Err(StoreError::Conflict(_))));
 
     let failed = outcome(&d[3], 1, DeliveryStatus::Failed, 0);
-    store.record_attempts(&[failed], Millis(now)).await.unwrap();
+    record(&*store, &[failed], now).await;
     let again = store
         .retry_delivery(&t, &d[3].id, Millis(now + 5), 2)
         .await
@@ -417,16 +406,15 @@ pub async fn attempts_move_deliveries_on_but_not_cancelled_ones(store: Arc<dyn S
         let t = t.clone();
         async move { store.delivery(&t, &id).await.unwrap().unwrap().0 }
     };
-    store
-        .record_attempts(
-            &[
-                outcome(&d[0], 1, DeliveryStatus::Retrying, T0 + 60_000),
-                outcome(&d[1], 1, DeliveryStatus::Succeeded, 0),
-            ],
-            Millis(T0 + 10),
-        )
-        .await
-        .unwrap();
+    record(
+        &*store,
+        &[
+            outcome(&d[0], 1, DeliveryStatus::Retrying, T0 + 60_000),
+            outcome(&d[1], 1, DeliveryStatus::Succeeded, 0),
+        ],
+        T0 + 10,
+    )
+    .await;
     let first = status(d[0].id.clone()).await;
     assert_eq!(
         (first.status, first.attempts, first.next_attempt_at),
@@ -438,13 +426,12 @@ pub async fn attempts_move_deliveries_on_but_not_cancelled_ones(store: Arc<dyn S
         status(d[1].id.clone()).await.status,
         DeliveryStatus::Succeeded
     );
-    store
-        .record_attempts(
-            &[outcome(&d[0], 2, DeliveryStatus::Succeeded, 0)],
-            Millis(T0 + 60_000),
-        )
-        .await
-        .unwrap();
+    record(
+        &*store,
+        &[outcome(&d[0], 2, DeliveryStatus::Succeeded, 0)],
+        T0 + 60_000,
+    )
+    .await;
     let first = status(d[0].id.clone()).await;
     assert_eq!(
         (first.status, first.attempts),
@@ -456,14 +443,8 @@ pub async fn attempts_move_deliveries_on_but_not_cancelled_ones(store: Arc<dyn S
         (2, DeliveryStatus::Succeeded),
         (3, DeliveryStatus::Retrying),
     ] {
-        store
-            .cancel_delivery(&t, &d[i].id, Millis(T0 + 20))
-            .await
-            .unwrap();
-        store
-            .record_attempts(&[outcome(&d[i], 1, late, T0 + 60_000)], Millis(T0 + 30))
-            .await
-            .unwrap();
+        cancel(&*store, &t, &d[i].id, T0 + 20).await;
+        record(&*store, &[outcome(&d[i], 1, late, T0 + 60_000)], T0 + 30).await;
         assert_eq!(
             status(d[i].id.clone()).await.status,
             DeliveryStatus::Cancelled
@@ -481,17 +462,13 @@ pub async fn attempts_move_deliveries_on_but_not_cancelled_ones(store: Arc<dyn S
 /// and its log entry is kept beside the first.
 pub async fn an_attempt_recorded_after_cancel_still_counts(store: Arc<dyn Store>) {
     let (t, d) = four_queued(&*store).await;
-    store
-        .cancel_delivery(&t, &d[0].id, Millis(T0 + 20))
-        .await
-        .unwrap();
-    store
-        .record_attempts(
-            &[outcome(&d[0], 1, DeliveryStatus::Retrying, T0 + 60_000)],
-            Millis(T0 + 30),
-        )
-        .await
-        .unwrap();
+    cancel(&*store, &t, &d[0].id, T0 + 20).await;
+    record(
+        &*store,
+        &[outcome(&d[0], 1, DeliveryStatus::Retrying, T0 + 60_000)],
+        T0 + 30,
+    )
+    .await;
     let (after, log) = store.delivery(&t, &d[0].id).await.unwrap().unwrap();
     assert_eq!(
         (after.status, after.attempts),
@@ -506,13 +483,12 @@ pub async fn an_attempt_recorded_after_cancel_still_counts(store: Arc<dyn Store>
         (retried.status, retried.attempts),
         (DeliveryStatus::Queued, 1)
     );
-    store
-        .record_attempts(
-            &[outcome(&d[0], 2, DeliveryStatus::Succeeded, 0)],
-            Millis(T0 + 50),
-        )
-        .await
-        .unwrap();
+    record(
+        &*store,
+        &[outcome(&d[0], 2, DeliveryStatus::Succeeded, 0)],
+        T0 + 50,
+    )
+    .await;
     let (done, log) = store.delivery(&t, &d[0].id).await.unwrap().unwrap();
     assert_eq!((done.status, done.attempts), (DeliveryStatus::Succeeded, 2));
     assert_eq!(

@@ -202,12 +202,12 @@ async fn posts_without_the_csrf_token_are_refused() {
     stranger.csrf = c.csrf.clone();
     let no_session = stranger.post(&path, &[]).await;
     assert_eq!(no_session.status, StatusCode::FORBIDDEN);
-    let stored = hub.running.hub.reads().comment(&t.id, id).await.unwrap();
+    let stored = hub.reads().comment(&t.id, id).await.unwrap();
     assert!(stored.is_some(), "nothing was deleted");
 
     let ok = c.post(&path, &[]).await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
-    let stored = hub.running.hub.reads().comment(&t.id, id).await.unwrap();
+    let stored = hub.reads().comment(&t.id, id).await.unwrap();
     assert!(stored.is_none());
 }
 
@@ -280,7 +280,7 @@ async fn sessions_expire_and_end_with_their_secret() {
     let mut c = signed_in(&hub, &t).await;
     let (_, v) = hub.api(&t.key).create_secret(json!({"domain": "*"})).await;
     let other = v["apiSecret"]["secret"].as_str().unwrap().to_owned();
-    let secrets = hub.running.hub.reads().list_secrets(&t.id).await.unwrap();
+    let secrets = hub.reads().list_secrets(&t.id).await.unwrap();
     let first = secrets.iter().find(|s| s.secret == t.key).unwrap();
     let res = c
         .post(&format!("/admin/secrets/{}/delete", first.id), &[])
@@ -377,10 +377,7 @@ async fn failing_delivery(hub: &TestHub, t: &Tenant, receiver: &Receiver) -> Str
     // The receiver has answered; the attempt is recorded a moment later.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let list = hub
-            .running
-            .hub
-            .reads()
+        let list = hub.reads()
             .deliveries(&t.id, None, None, 10)
             .await
             .unwrap();
@@ -435,10 +432,7 @@ async fn another_tenants_delivery_is_not_found() {
             .await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{action}");
     }
-    let (d, _) = hub
-        .running
-        .hub
-        .reads()
+    let (d, _) = hub.reads()
         .delivery(&a.id, &id)
         .await
         .unwrap()
@@ -481,10 +475,7 @@ async fn moderating_a_comment_changes_the_store_and_queues_a_webhook() {
     let mut c = signed_in(&hub, &t).await;
     let res = c.post(&format!("/admin/comments/{id}/spam"), &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    let stored = hub
-        .running
-        .hub
-        .reads()
+    let stored = hub.reads()
         .comment(&t.id, id)
         .await
         .unwrap()
@@ -514,10 +505,7 @@ async fn moderating_a_comment_changes_the_store_and_queues_a_webhook() {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    let stored = hub
-        .running
-        .hub
-        .reads()
+    let stored = hub.reads()
         .comment(&t.id, id)
         .await
         .unwrap()
@@ -531,10 +519,7 @@ async fn moderating_a_comment_changes_the_store_and_queues_a_webhook() {
         let res = c.post(&format!("/admin/comments/{id}/{action}"), &[]).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{action}");
     }
-    let stored = hub
-        .running
-        .hub
-        .reads()
+    let stored = hub.reads()
         .comment(&t.id, id)
         .await
         .unwrap()
@@ -595,7 +580,7 @@ async fn failed_deliveries_since_a_time_are_retried() {
     let id = failing_delivery(&hub, &t, &receiver).await;
     hub.comment(&t, "post/2", "second").await;
     receiver.wait_for(2, 10).await;
-    let store = hub.running.hub.reads();
+    let store = hub.reads();
     for _ in 0..200 {
         let c = store.delivery_counts(&t.id).await.unwrap();
         if c.failed == 2 {
@@ -681,7 +666,7 @@ async fn the_retry_failed_route_requeues_the_tenants_failures() {
     let receiver = Receiver::with(|_, _| (500, "down".into())).await;
     let mine = failing_delivery(&hub, &t, &receiver).await;
     let theirs = failing_delivery(&hub, &other, &receiver).await;
-    let store = hub.running.hub.reads();
+    let store = hub.reads();
     let status = |tenant: TenantId, id: String| async move {
         store.delivery(&tenant, &id).await.unwrap().unwrap()
     };
@@ -795,10 +780,7 @@ async fn the_webhooks_form_tests_then_saves() {
     );
     assert!(refused.text.contains("value=\"ftp://x\""), "kept as typed");
     assert!(refused.text.contains(&format!("value=\"{url}\"")));
-    assert!(hub
-        .running
-        .hub
-        .reads()
+    assert!(hub.reads()
         .webhook_configs(&t.id)
         .await
         .unwrap()
@@ -808,10 +790,7 @@ async fn the_webhooks_form_tests_then_saves() {
     with_csrf.extend(form("POST").into_iter().filter(|(k, _)| *k != "delete_url"));
     let saved = c.post_raw("/admin/webhooks", &with_csrf).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
-    let configs = hub
-        .running
-        .hub
-        .reads()
+    let configs = hub.reads()
         .webhook_configs(&t.id)
         .await
         .unwrap();
@@ -834,7 +813,7 @@ async fn integrations_resync_and_revoke_through_the_page() {
     let foreign = "page-foreign-token-01";
     hub.connect(&t, token, true).await;
     hub.connect(&other, foreign, false).await;
-    let store = hub.running.hub.reads();
+    let store = hub.reads();
     assert!(store.token(&token.into()).await.unwrap().unwrap().upload_finished);
     let mut c = signed_in(&hub, &t).await;
     let page = c.get("/admin/integrations").await;

@@ -318,17 +318,10 @@ async fn setup_page_acknowledges_a_token() {
     let token = "page-token-123456";
     hub.register_token(token).await;
     let page = hub
-        .client
-        .get(format!(
-            "{}/auth/my-account/integrations/v1/setup?token={token}",
-            hub.base
+        .get_text(&format!(
+            "/auth/my-account/integrations/v1/setup?token={token}"
         ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .await;
     assert!(page.contains(&format!("value=\"{token}\"")), "{page}");
     let setup = format!("{}/auth/my-account/integrations/v1/setup", hub.base);
     let submit = |form: &[(&str, &str)]| hub.client.post(&setup).form(form).send();
@@ -398,21 +391,7 @@ async fn concurrent_writes_share_commits_and_a_failing_one_fails_alone() {
 #[tokio::test]
 async fn a_domain_belongs_to_one_tenant() {
     let hub = TestHub::start(BACKEND).await;
-    let create = |domains: Value| {
-        let hub = &hub;
-        async move {
-            let res = hub
-                .client
-                .post(format!("{}/admin/v1/tenants", hub.base))
-                .bearer_auth("admin-secret")
-                .json(&json!({"name": "My blog", "domains": domains}))
-                .send()
-                .await
-                .unwrap();
-            let status = res.status();
-            (status, res.json::<Value>().await.unwrap())
-        }
-    };
+    let create = |domains: Value| hub.create_tenant(json!({"name": "My blog", "domains": domains}));
     let (s, first) = create(json!(["blog.example.com"])).await;
     assert_eq!(s, StatusCode::OK, "{first}");
     let owner = first["tenantId"].as_str().unwrap();

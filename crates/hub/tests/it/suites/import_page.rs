@@ -101,6 +101,12 @@ fn text_by_id(page: &Page, id: &str) -> String {
     rest[..rest.find('<').unwrap()].trim().to_owned()
 }
 
+/// [`head_only`] of an import as `client` sends it: its cookie, and its form token in the URL.
+async fn import_head_from(hub: &TestHub, client: &Client) -> (u16, String) {
+    let target = format!("/admin/imports?csrf={}", client.csrf);
+    head_only(hub, &target, &[("cookie", &cookie_of(client))]).await
+}
+
 /// Sends only the head of an upload whose body is said to be 5 GB, and reads the answer: an
 /// answer at all proves the hub decided without reading the body (none was sent).
 async fn head_only(hub: &TestHub, target: &str, headers: &[(&str, &str)]) -> (u16, String) {
@@ -189,12 +195,7 @@ async fn an_upload_without_the_token_is_refused_before_its_body_is_read() {
     // The sign-in form's cookie (no one signed in) with its own token: no session, no import.
     let mut anonymous = Client::new(&hub);
     anonymous.get("/admin/sign-in").await;
-    let (status, text) = head_only(
-        &hub,
-        &format!("/admin/imports?csrf={}", anonymous.csrf),
-        &[("cookie", &cookie_of(&anonymous))],
-    )
-    .await;
+    let (status, text) = import_head_from(&hub, &anonymous).await;
     assert_eq!(status, 403, "{text}");
     // Nothing was spooled, nothing started.
     assert!(imports_of(&hub, &t).await.is_empty());
@@ -321,12 +322,7 @@ async fn an_address_over_its_budget_is_throttled_before_the_upload() {
     for _ in 0..3 {
         hub.api("not-a-key").imports().await;
     }
-    let (status, text) = head_only(
-        &hub,
-        &format!("/admin/imports?csrf={}", c.csrf),
-        &[("cookie", &cookie_of(&c))],
-    )
-    .await;
+    let (status, text) = import_head_from(&hub, &c).await;
     assert_eq!(status, 429, "{text}");
     assert!(imports_of_unthrottled(&hub, &t).await);
 }

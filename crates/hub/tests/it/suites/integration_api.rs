@@ -114,7 +114,13 @@ async fn pending_tokens_expire_after_seven_days() {
     assert_eq!(s, StatusCode::OK);
 }
 
-fn stream_of(v: Value) -> StreamResponse {
+/// The stream of the token as read from `cursor`.
+async fn stream_from(hub: &TestHub, cursor: i64) -> StreamResponse {
+    let (_, v) = hub
+        .get(&format!(
+            "/integrations/v1/stream?token={TOKEN}&lastFetchDate={cursor}"
+        ))
+        .await;
     serde_json::from_value(v).unwrap()
 }
 
@@ -124,12 +130,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     let t = hub.tenant("Acme").await;
     hub.connect(&t, TOKEN, false).await;
 
-    let (_, v) = hub
-        .get(&format!(
-            "/integrations/v1/stream?token={TOKEN}&lastFetchDate=0"
-        ))
-        .await;
-    let s = stream_of(v);
+    let s = stream_from(&hub, 0).await;
     assert_eq!(
         serde_json::to_value(&s.commands).unwrap(),
         json!([{"command":"SendNextCommentsPayload","id":"send-0","start":0,"count":500}])
@@ -163,12 +164,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     )
     .await;
     assert_eq!(v2["commentIds"], v["commentIds"]);
-    let (_, v) = hub
-        .get(&format!(
-            "/integrations/v1/stream?token={TOKEN}&lastFetchDate=0"
-        ))
-        .await;
-    let s = stream_of(v);
+    let s = stream_from(&hub, 0).await;
     assert_eq!(
         serde_json::to_value(&s.commands).unwrap(),
         json!([{"command":"SendNextCommentsPayload","id":"send-3","start":3,"count":500}])
@@ -185,12 +181,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    let (_, v) = hub
-        .get(&format!(
-            "/integrations/v1/stream?token={TOKEN}&lastFetchDate=0"
-        ))
-        .await;
-    let s = stream_of(v);
+    let s = stream_from(&hub, 0).await;
     assert_eq!(s.commands.len(), 1);
     let done_at = match &s.commands[0] {
         fastcomments_protocol::StreamCommand::SetSetupCompleted { created_at, .. } => *created_at,
@@ -198,13 +189,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
     };
     assert_eq!(s.next_fetch_date, done_at.0);
     // Once in cursor order: not again after the cursor passed it.
-    let (_, v) = hub
-        .get(&format!(
-            "/integrations/v1/stream?token={TOKEN}&lastFetchDate={}",
-            s.next_fetch_date
-        ))
-        .await;
-    let again = stream_of(v);
+    let again = stream_from(&hub, s.next_fetch_date).await;
     assert!(again.commands.is_empty() && again.events.is_empty() && !again.has_more);
     assert_eq!(again.next_fetch_date, s.next_fetch_date);
     // Generation B says SetSyncDone until the cursor passes that entry.

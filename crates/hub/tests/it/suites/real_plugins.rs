@@ -672,7 +672,7 @@ async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
         );
         ids.push(w["id"].as_str().unwrap().to_owned());
     }
-    let subs = hub.running.hub.reads().subscriptions(&t.id).await.unwrap();
+    let subs = hub.reads().subscriptions(&t.id).await.unwrap();
     assert_eq!(subs.len(), 2);
     assert_eq!(
         subs[0].kinds,
@@ -740,10 +740,7 @@ async fn the_zapier_apps_subscribe_samples_and_unsubscribe_calls_work() {
             "{v}"
         );
     }
-    assert!(hub
-        .running
-        .hub
-        .reads()
+    assert!(hub.reads()
         .subscriptions(&t.id)
         .await
         .unwrap()

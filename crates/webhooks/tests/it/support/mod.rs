@@ -3,11 +3,33 @@
 #![allow(dead_code)]
 
 use fastcomments_protocol::{Extra, Mention, MentionKind, Millis, WebhookComment};
+use fastcomments_webhooks::{Verified, VerifyError};
 
 /// The secret of every vector.
 pub const SECRET: &[u8] = b"secret";
 /// The timestamp of every vector (2025-11-23T06:40:00Z).
 pub const TS: i64 = 1_763_880_000;
+
+/// `at(now)` verifies a request signed at [`TS`] as of `now`: accepted 300 seconds away
+/// either way, refused as stale or as from the future one second beyond.
+pub fn assert_tolerance_is_300_seconds(at: impl Fn(i64) -> Result<Verified, VerifyError>) {
+    assert!(at(TS + 300).is_ok());
+    assert!(at(TS - 300).is_ok());
+    assert_eq!(
+        at(TS + 301),
+        Err(VerifyError::StaleTimestamp {
+            age_secs: 301,
+            tolerance_secs: 300
+        })
+    );
+    assert_eq!(
+        at(TS - 301),
+        Err(VerifyError::FutureTimestamp {
+            ahead_secs: 301,
+            tolerance_secs: 300
+        })
+    );
+}
 
 /// A comment in Bulgarian with emoji, quotes, a newline and URLs full of `/`.
 pub fn bulgarian_comment() -> WebhookComment {
