@@ -5,7 +5,7 @@
 
 use super::apply::apply_in;
 use super::comments::{load_comment, upsert_comments};
-use super::{upload, webhooks, PostgresStore};
+use super::{upload, PostgresStore};
 use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::rules;
@@ -84,14 +84,6 @@ pub(super) async fn read_comment(
     load_comment(conn, tenant, id, lock).await
 }
 
-/// Locks the unfinished deliveries of the streams (tenant, comment, subscription) of the
-/// deliveries `ids`, before a write ends or retries some of them and settles their heads.
-/// Under READ COMMITTED two such writes (or one and a queuing) would each decide the head
-/// from a snapshot without the other's change, and a stream could be left with no ready
-/// delivery (or two). The lock makes the later one wait and read the committed state. The
-/// rows are locked in one order (stream, position, id) by every writer, so they never wait on
-/// each other in a circle; failed and cancelled rows are locked too, as a retry makes them
-/// wait again. The claim takes its rows with `SKIP LOCKED` and never waits here.
 /// Holds, until the transaction ends, the right to start an import of `tenant`: starts of one
 /// tenant's imports on any node run one after the other.
 pub(super) async fn lock_tenant_imports(conn: &mut Conn, tenant: &TenantId) -> StoreResult<()> {
@@ -102,6 +94,14 @@ pub(super) async fn lock_tenant_imports(conn: &mut Conn, tenant: &TenantId) -> S
     Ok(())
 }
 
+/// Locks the unfinished deliveries of the streams (tenant, comment, subscription) of the
+/// deliveries `ids`, before a write ends or retries some of them and settles their heads.
+/// Under READ COMMITTED two such writes (or one and a queuing) would each decide the head
+/// from a snapshot without the other's change, and a stream could be left with no ready
+/// delivery (or two). The lock makes the later one wait and read the committed state. The
+/// rows are locked in one order (stream, position, id) by every writer, so they never wait on
+/// each other in a circle; failed and cancelled rows are locked too, as a retry makes them
+/// wait again. The claim takes its rows with `SKIP LOCKED` and never waits here.
 pub(super) async fn lock_streams(conn: &mut Conn, ids: &[&str]) -> StoreResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -268,9 +268,24 @@ pub(super) async fn upload(
     Ok(outcome)
 }
 
-/// Gives back this node's claims on `ids`.
+/// Gives back this node's claims on `ids`, and wakes the other nodes' dispatchers for them.
+/// On the bookkeeping connections, as the claims were made (`webhooks.rs`).
 pub(super) async fn release_claims(store: &Backend, ids: &[String]) -> StoreResult<()> {
-    webhooks::release_claims(store, ids).await
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = store.bookkeeping.begin().await?;
+    sqlx::query(
+        "UPDATE webhook_deliveries SET claimed_by = NULL, lease_until = NULL \
+         WHERE id = ANY($1) AND claimed_by = $2",
+    )
+    .bind(ids)
+    .bind(store.node.as_str())
+    .execute(&mut *tx)
+    .await?;
+    announce(&mut tx, &Notice::Deliveries).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

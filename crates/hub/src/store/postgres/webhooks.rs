@@ -115,25 +115,6 @@ pub(super) async fn due_deliveries(
     Ok(out)
 }
 
-/// Gives back this node's claims on `ids`, and wakes the other nodes' dispatchers for them.
-pub(super) async fn release_claims(store: &PostgresStore, ids: &[String]) -> StoreResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut tx = store.bookkeeping.begin().await?;
-    sqlx::query(
-        "UPDATE webhook_deliveries SET claimed_by = NULL, lease_until = NULL \
-         WHERE id = ANY($1) AND claimed_by = $2",
-    )
-    .bind(ids)
-    .bind(store.node.as_str())
-    .execute(&mut *tx)
-    .await?;
-    announce(&mut tx, &Notice::Deliveries).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Logs attempts and moves their deliveries on (releasing the claims), unless a delivery
 /// was cancelled meanwhile. Retries are announced, so an idle node's dispatcher can take them.
 pub(super) async fn record_attempts(
