@@ -161,7 +161,9 @@ async fn a_body_that_breaks_off_fails_the_import_where_it_broke() {
 
 /// Uploads that all arrive while no import of the tenant runs yet, and so all pass the check
 /// made on the request's head: one import runs, the others are `409` once their first bytes
-/// come (the check is made again, atomically, as the record is stored).
+/// come (the check is made again, atomically, as the record is stored). Every body stays open
+/// until the refusals are in: a body sent whole let a one-comment import end before the next
+/// upload's first bytes on a loaded machine, and that one then ran too, rightly.
 #[tokio::test]
 async fn uploads_started_at_once_run_one_import() {
     let hub = TestHub::start(BACKEND).await;
@@ -174,19 +176,38 @@ async fn uploads_started_at_once_run_one_import() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let line = comments(1);
     for tcp in &mut uploads {
-        tcp.write_all(format!("{:x}\r\n{line}\r\n0\r\n\r\n", line.len()).as_bytes())
+        tcp.write_all(format!("{:x}\r\n{line}\r\n", line.len()).as_bytes())
             .await
             .unwrap();
     }
-    let mut statuses = Vec::new();
-    for mut tcp in uploads {
-        let mut answer = vec![0u8; 12];
-        tokio::time::timeout(Duration::from_secs(10), tcp.read_exact(&mut answer))
-            .await
-            .unwrap()
-            .unwrap();
-        statuses.push(String::from_utf8_lossy(&answer[9..12]).into_owned());
+    // The answers that come while every body is still open: the refusals.
+    let (answered, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    let mut readers = Vec::new();
+    for (n, tcp) in uploads.into_iter().enumerate() {
+        let (mut reader, writer) = tcp.into_split();
+        let answered = answered.clone();
+        readers.push((
+            writer,
+            tokio::spawn(async move {
+                let mut answer = vec![0u8; 12];
+                reader.read_exact(&mut answer).await.unwrap();
+                let _ = answered.send((n, String::from_utf8_lossy(&answer[9..12]).into_owned()));
+            }),
+        ));
     }
-    statuses.sort();
-    assert_eq!(statuses, ["202", "409", "409", "409"]);
+    let mut refused = Vec::new();
+    while refused.len() < 3 {
+        let got = tokio::time::timeout(Duration::from_secs(20), answers.recv())
+            .await
+            .expect("three uploads answered while their bodies were open");
+        refused.push(got.unwrap());
+    }
+    assert!(refused.iter().all(|(_, s)| s == "409"), "{refused:?}");
+    // The one running ends its body and is accepted.
+    let running = (0..4).find(|n| refused.iter().all(|(r, _)| r != n)).unwrap();
+    let (writer, reader) = &mut readers[running];
+    writer.write_all(b"0\r\n\r\n").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), reader).await.unwrap().unwrap();
+    let (n, status) = answers.recv().await.unwrap();
+    assert_eq!((n, status.as_str()), (running, "202"));
 }
