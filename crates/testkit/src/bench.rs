@@ -80,3 +80,29 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// Starts `serve` as `command` describes it (its arguments set), with `admin` as the admin
+/// token and warnings only in the log, and waits for the line it prints first, which ends with
+/// its address: the child (killed when dropped) and that address (`http://127.0.0.1:<port>`).
+pub async fn spawn_serve(
+    mut command: tokio::process::Command,
+    admin: &str,
+) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = command
+        .env("FASTCOMMENTS_ADMIN_TOKEN", admin)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start fastcomments serve");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let line = tokio::io::BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await
+        .expect("read the hub's stdout")
+        .expect("the hub prints its address");
+    let url = line.rsplit(' ').next().unwrap_or_default().to_owned();
+    (child, url)
+}

@@ -165,6 +165,17 @@ pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
     })
 }
 
+/// The deliveries a claim took, in the order they are served: earliest due first, then by
+/// position in their stream.
+pub(crate) fn claimed_in_order<R: StoreRow>(rows: &[R]) -> StoreResult<Vec<Delivery>> {
+    let mut out: Vec<Delivery> = rows
+        .iter()
+        .map(delivery_from_row)
+        .collect::<StoreResult<_>>()?;
+    out.sort_by_key(|d| (d.next_attempt_at, d.position));
+    Ok(out)
+}
+
 pub(crate) fn attempt_from_row<R: StoreRow>(row: &R) -> StoreResult<DeliveryAttempt> {
     Ok(DeliveryAttempt {
         delivery_id: row.text("delivery_id")?,

@@ -4,7 +4,7 @@
 
 use super::dialect::{announce, sql, Backend, Conn, Db, GREATEST};
 use super::one_in;
-use super::timeline::append_entries;
+use super::timeline_log::append_entries;
 use crate::ids::TenantId;
 use crate::records::{IntegrationToken, NewEntry, Notice, TimelineEntry, TokenRecord};
 use crate::store::rows::token_from_row;

@@ -15,7 +15,8 @@ use super::comments::{
     comments_where_in, ids_by_external, insert_new_comment_rows, upsert_comment_rows, CommentRow,
 };
 use super::portable::pages::ensure_pages;
-use super::timeline::{insert_entries, reserve_positions};
+use super::portable::timeline_log::reserve_positions;
+use super::timeline::insert_entries;
 use super::{enqueue_webhooks, load_webhook_targets, tokens, PostgresStore};
 use crate::ids::TenantId;
 use crate::records::{
