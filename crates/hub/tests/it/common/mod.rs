@@ -422,3 +422,12 @@ pub fn assert_refused(
 pub fn iso_ms(iso: &str) -> Value {
     json!(fastcomments_protocol::Millis::parse(iso).unwrap().0)
 }
+
+/// The elements of the array `v` (a list in an answer, such as `v["deliveries"]`); panics when
+/// it is not an array.
+#[track_caller]
+pub fn items(v: &Value) -> std::slice::Iter<'_, Value> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("an array: {v}"))
+        .iter()
+}
