@@ -263,6 +263,14 @@ impl TestHub {
         v["comment"].clone()
     }
 
+    /// Creates a tenant (as [`TestHub::tenant`]) and connects the plugin token `token` to it
+    /// (as [`TestHub::connect`]).
+    pub async fn connected_tenant(&self, name: &str, token: &str, skip: bool) -> Tenant {
+        let tenant = self.tenant(name).await;
+        self.connect(&tenant, token, skip).await;
+        tenant
+    }
+
     /// Registers `token` and acknowledges it for `tenant`.
     pub async fn connect(&self, tenant: &Tenant, token: &str, skip: bool) {
         let (s, v) = self.register_token(token).await;

@@ -390,12 +390,10 @@ async fn oversized_upload_is_413_and_the_hub_asks_for_smaller_batches() {
 #[tokio::test]
 async fn tenant_isolation() {
     let hub = TestHub::start(BACKEND).await;
-    let a = hub.tenant("A").await;
-    let b = hub.tenant("B").await;
     let ta = "token-of-tenant-a";
     let tb = "token-of-tenant-b";
-    hub.connect(&a, ta, true).await;
-    hub.connect(&b, tb, true).await;
+    let a = hub.connected_tenant("A", ta, true).await;
+    let b = hub.connected_tenant("B", tb, true).await;
     let ca = hub.comment(&a, "same-thread", "secret of A").await;
     hub.comment(&b, "same-thread", "words of B").await;
     hub.upload(

@@ -265,10 +265,9 @@ async fn the_confirm_link_serves_the_setup_page() {
 #[tokio::test]
 async fn testing_events_are_made_for_the_tokens_own_tenant_only() {
     let hub = TestHub::start(BACKEND).await;
-    let t = hub.tenant("Harness").await;
-    let other = hub.tenant("Other").await;
     let token = "5f0c8a1b2c3d4";
-    hub.connect(&t, token, true).await;
+    let t = hub.connected_tenant("Harness", token, true).await;
+    let other = hub.tenant("Other").await;
     let path = format!("/auth/my-account/integrations/v1/create-testing-events?token={token}");
     let (s, v) = hub.call(Method::GET, &path, None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
@@ -448,9 +447,8 @@ async fn meta_from_the_api_reaches_events_and_downloads() {
 #[tokio::test]
 async fn vote_events_carry_the_voted_comment() {
     let hub = TestHub::start(BACKEND).await;
-    let t = hub.tenant("Votes").await;
     let token = "votes-token-0001";
-    hub.connect(&t, token, true).await;
+    let t = hub.connected_tenant("Votes", token, true).await;
     let c = hub.comment(&t, "p", "vote on me").await;
     let id = c["_id"].as_str().unwrap();
     let (s, v) = hub
