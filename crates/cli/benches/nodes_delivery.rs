@@ -39,7 +39,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use testkit::bench::{arg, spawn_serve};
+use testkit::bench::{arg, serve_hook, spawn_serve};
 use tokio::process::{Child, Command};
 
 const ADMIN: &str = "nodes-bench-admin";
@@ -73,13 +73,7 @@ async fn receiver() -> Receiver {
             "ok"
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the receiver");
-    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let url = serve_hook(app).await;
     Receiver {
         url,
         open,

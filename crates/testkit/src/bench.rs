@@ -57,19 +57,26 @@ impl Receiver {
                 "ok"
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = serve_hook(app).await;
         Receiver {
             url,
             arrivals,
             requests,
         }
     }
+}
+
+/// Serves `app` on a free loopback port, on the current runtime, until the process ends;
+/// returns its webhook URL, `http://127.0.0.1:<port>/hook`.
+pub async fn serve_hook(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the receiver");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
 }
 
 /// The `p` quantile (0 to 1) of `sorted`: the element at the rounded rank; NaN for none.
