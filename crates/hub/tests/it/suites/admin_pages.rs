@@ -6,7 +6,7 @@ use super::BACKEND;
 use crate::common;
 
 use common::receiver::Receiver;
-use common::{Tenant, TestHub};
+use common::{items, Tenant, TestHub};
 use fastcomments_hub::records::{DeliveryStatus, TenantId};
 use fastcomments_protocol::Millis;
 use fastcomments_hub::HubConfig;
@@ -1200,10 +1200,7 @@ async fn the_setup_page_asks_whether_the_plugin_may_read_a_secret() {
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         let (_, v) = hub.api(&t.key).integrations().await;
-        let listed = v["integrations"]
-            .as_array()
-            .unwrap()
-            .iter()
+        let listed = items(&v["integrations"])
             .find(|i| i["token"] == token)
             .cloned()
             .unwrap();

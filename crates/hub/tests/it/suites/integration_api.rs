@@ -3,7 +3,7 @@
 use super::BACKEND;
 use crate::common;
 
-use common::{assert_refused, TestHub};
+use common::{assert_refused, items, TestHub};
 use fastcomments_hub::HubConfig;
 use fastcomments_protocol::{CommandsResponse, EventsResponse, StreamResponse, TokenResponse};
 use reqwest::{Method, StatusCode};
@@ -235,10 +235,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
         .collect();
     hub.upload(TOKEN, json!({"countRemaining": 0, "comments": all})).await;
     let (_, v) = hub.api(&t.key).integrations().await;
-    let me = v["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let me = items(&v["integrations"])
         .find(|i| i["token"] == TOKEN)
         .unwrap()
         .clone();
@@ -300,10 +297,7 @@ async fn children_before_parents_are_linked_and_lenient_input_is_accepted() {
     let ids = v["commentIds"].clone();
     let (_, v) = hub.api(&t.key).comments("urlId=42").await;
     let by_ext = |v: &Value, e: &str| -> Value {
-        v["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
+        items(&v["comments"])
             .find(|c| c["externalId"] == e)
             .unwrap()
             .clone()
@@ -423,10 +417,7 @@ async fn tenant_isolation() {
         ))
         .await;
     assert_eq!(v["totalCount"], 2);
-    assert!(v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
+    assert!(items(&v["comments"])
         .all(|c| c["tenantId"] == b.id.as_str()));
     let (_, v) = hub.api(&b.key).comments("urlId=same-thread").await;
     assert_eq!(v["comments"].as_array().unwrap().len(), 2);
@@ -457,10 +448,7 @@ async fn tenant_isolation() {
     .await;
     assert_ne!(v["commentIds"]["x9"], id);
     let (_, v) = hub.api(&a.key).comments("urlId=same-thread").await;
-    assert!(v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
+    assert!(items(&v["comments"])
         .any(|c| c["comment"] == "secret of A"));
     // B's token reads no API secret (its admin did not allow it), and never A's.
     let (s, v) = hub
@@ -499,10 +487,7 @@ async fn download_comment_ids_and_api_secret() {
         .await;
     assert_eq!(v["totalCount"], 130);
     assert_eq!(v["hasMore"], true);
-    let mut seen: Vec<Value> = v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let mut seen: Vec<Value> = items(&v["comments"])
         .map(|c| c["_id"].clone())
         .collect();
     let (_, v) = hub
@@ -514,10 +499,7 @@ async fn download_comment_ids_and_api_secret() {
     assert_eq!(v["hasMore"], false);
     assert!(v.get("totalCount").is_none());
     seen.extend(
-        v["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
+        items(&v["comments"])
             .map(|c| c["_id"].clone()),
     );
     assert_eq!(seen, ids);

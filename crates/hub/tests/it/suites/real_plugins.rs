@@ -5,7 +5,7 @@
 use super::BACKEND;
 use crate::common;
 
-use common::{assert_refused, code, Tenant, TestHub};
+use common::{assert_refused, code, items, Tenant, TestHub};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -159,10 +159,7 @@ async fn a_wordpress_upload_is_readable_on_every_path() {
         (s, v["comments"].as_array().unwrap().len()),
         (StatusCode::OK, 3)
     );
-    let b = v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let b = items(&v["comments"])
         .find(|c| c["externalId"] == "2")
         .unwrap();
     assert_eq!(
@@ -478,10 +475,7 @@ async fn vote_events_carry_the_voted_comment() {
             "/integrations/v1/events?token={token}&fromDateTime=0"
         ))
         .await;
-    let datas: Vec<Value> = v["events"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let datas: Vec<Value> = items(&v["events"])
         .map(|e| serde_json::from_str(e["data"].as_str().unwrap()).unwrap())
         .filter(|d: &Value| d["type"].as_str().unwrap().ends_with("-vote"))
         .collect();
