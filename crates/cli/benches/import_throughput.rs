@@ -18,10 +18,8 @@
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use testkit::bench::arg;
-use tokio::io::AsyncBufReadExt;
+use testkit::bench::{arg, spawn_serve};
 use tokio::process::{Child, Command};
 
 const ADMIN: &str = "import-bench-admin";
@@ -183,26 +181,11 @@ async fn body_of(file: &std::path::Path, mib_per_s: f64) -> reqwest::Body {
 async fn start_hub(store: &[&str]) -> (Child, String) {
     // `--hub-bin PATH`: another build of the binary, to compare two commits on one machine.
     let bin: String = arg("--hub-bin", env!("CARGO_BIN_EXE_fastcomments").to_owned());
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    command
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(store)
-        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start fastcomments serve");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let line = tokio::io::BufReader::new(stdout)
-        .lines()
-        .next_line()
-        .await
-        .expect("read the hub's stdout")
-        .expect("the hub prints its address");
-    (
-        child,
-        line.rsplit(' ').next().unwrap_or_default().to_owned(),
-    )
+        .args(store);
+    spawn_serve(command, ADMIN).await
 }
 
 /// The peak resident memory of process `pid`, in MiB.
@@ -246,48 +229,65 @@ struct Measured {
     peak_rss_mib: f64,
 }
 
+/// The JSON answer to `request`; `what` names the request when it fails.
+async fn json_of(request: reqwest::RequestBuilder, what: &str) -> Value {
+    request
+        .send()
+        .await
+        .expect(what)
+        .json()
+        .await
+        .expect("a JSON answer")
+}
+
+/// The tenant's export in `format` (`jsonl` or `wxr`), and the seconds it took.
+async fn timed_export(http: &reqwest::Client, url: &str, key: &str, format: &str) -> (String, f64) {
+    let start = Instant::now();
+    let text = http
+        .get(format!("{url}/api/v1/export?format={format}"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("the export's body");
+    (text, start.elapsed().as_secs_f64())
+}
+
 /// One import and the two exports on a hub over `store`.
 async fn round(store: &[&str], input: &Input<'_>) -> Measured {
     let (child, url) = start_hub(store).await;
     let http = reqwest::Client::new();
-    let tenant: Value = http
-        .post(format!("{url}/admin/v1/tenants"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "Bench", "domains": ["bench.example"]}))
-        .send()
-        .await
-        .expect("create a tenant")
-        .json()
-        .await
-        .expect("a JSON answer");
+    let tenant = json_of(
+        http.post(format!("{url}/admin/v1/tenants"))
+            .bearer_auth(ADMIN)
+            .json(&json!({"name": "Bench", "domains": ["bench.example"]})),
+        "create a tenant",
+    )
+    .await;
     let key = tenant["apiSecret"].as_str().expect("a secret").to_owned();
     let body = body_of(input.file, input.mib_per_s).await;
     let start = Instant::now();
-    let started: Value = http
-        .post(format!("{url}/api/v1/imports?format={}", input.format))
-        .header("x-api-key", &key)
-        .body(body)
-        .send()
-        .await
-        .expect("start the import")
-        .json()
-        .await
-        .expect("a JSON answer");
+    let started = json_of(
+        http.post(format!("{url}/api/v1/imports?format={}", input.format))
+            .header("x-api-key", &key)
+            .body(body),
+        "start the import",
+    )
+    .await;
     let upload_secs = start.elapsed().as_secs_f64();
     let id = started["import"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("an import id in {started}"))
         .to_owned();
     let done = loop {
-        let v: Value = http
-            .get(format!("{url}/api/v1/imports/{id}"))
-            .header("x-api-key", &key)
-            .send()
-            .await
-            .expect("read the import")
-            .json()
-            .await
-            .expect("a JSON answer");
+        let v = json_of(
+            http.get(format!("{url}/api/v1/imports/{id}"))
+                .header("x-api-key", &key),
+            "read the import",
+        )
+        .await;
         if v["import"]["state"] != "running" {
             break v["import"].clone();
         }
@@ -300,30 +300,10 @@ async fn round(store: &[&str], input: &Input<'_>) -> Measured {
         Some(input.comments as u64),
         "{done}"
     );
-    let start = Instant::now();
-    let text = http
-        .get(format!("{url}/api/v1/export?format=jsonl"))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("the export's body");
-    let export_secs = start.elapsed().as_secs_f64();
+    let (text, export_secs) = timed_export(&http, &url, &key, "jsonl").await;
     assert_eq!(text.lines().count(), input.comments);
     drop(text);
-    let start = Instant::now();
-    let wxr = http
-        .get(format!("{url}/api/v1/export?format=wxr"))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("the export's body");
-    let wxr_secs = start.elapsed().as_secs_f64();
+    let (wxr, wxr_secs) = timed_export(&http, &url, &key, "wxr").await;
     assert_eq!(wxr.matches("<wp:comment>").count(), input.comments);
     let peak_rss_mib = child.id().map_or(0.0, peak_rss_mib);
     drop(child);

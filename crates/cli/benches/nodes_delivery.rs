@@ -39,8 +39,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use testkit::bench::arg;
-use tokio::io::AsyncBufReadExt;
+use testkit::bench::{arg, serve_hook, spawn_serve};
 use tokio::process::{Child, Command};
 
 const ADMIN: &str = "nodes-bench-admin";
@@ -74,13 +73,7 @@ async fn receiver() -> Receiver {
             "ok"
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the receiver");
-    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let url = serve_hook(app).await;
     Receiver {
         url,
         open,
@@ -181,7 +174,8 @@ async fn explain_claim(database: &str, when: &str, per_host: usize) {
 }
 
 async fn start_node(database: &str, per_host: usize) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fastcomments"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fastcomments"));
+    command
         .args([
             "serve",
             "--listen",
@@ -198,22 +192,8 @@ async fn start_node(database: &str, per_host: usize) -> (Child, String) {
             "--webhook-timeout-ms",
             "3600000",
             "--webhook-allow-private-targets",
-        ])
-        .env("FASTCOMMENTS_ADMIN_TOKEN", ADMIN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start fastcomments serve");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let line = tokio::io::BufReader::new(stdout)
-        .lines()
-        .next_line()
-        .await
-        .expect("read the hub's stdout")
-        .expect("the hub prints its address");
-    let url = line.rsplit(' ').next().unwrap_or_default().to_owned();
-    (child, url)
+        ]);
+    spawn_serve(command, ADMIN).await
 }
 
 /// With pg_stat_statements preloaded (`--pg-setting`), the costliest statements since the

@@ -69,6 +69,23 @@ async fn subscribe(
     v["webhook"]["id"].as_str().unwrap_or_default().to_owned()
 }
 
+/// Turns the subscription `id` on or off (`action`: `enable` or `disable`).
+async fn switch_subscription(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+    action: &str,
+) {
+    let res = client
+        .post(format!("{base}/api/v1/webhooks/{id}/{action}"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .expect(action);
+    assert!(res.status().is_success());
+}
+
 struct Outcome {
     name: &'static str,
     live_written: usize,
@@ -301,13 +318,7 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64) {
         let Receiver { url, requests, .. } = Receiver::start(false).await;
         counters.push(requests);
         let id = subscribe(&client, &base, &key, &url, "t.example").await;
-        let res = client
-            .post(format!("{base}/api/v1/webhooks/{id}/disable"))
-            .header("x-api-key", &key)
-            .send()
-            .await
-            .expect("disable");
-        assert!(res.status().is_success());
+        switch_subscription(&client, &base, &key, &id, "disable").await;
         ids.push(id);
     }
     // The comments, 8 writers at a time; every delivery waits, paused.
@@ -334,13 +345,7 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64) {
     let total = comments * subs;
     let started = Instant::now();
     for id in &ids {
-        let res = client
-            .post(format!("{base}/api/v1/webhooks/{id}/enable"))
-            .header("x-api-key", &key)
-            .send()
-            .await
-            .expect("enable");
-        assert!(res.status().is_success());
+        switch_subscription(&client, &base, &key, id, "enable").await;
     }
     let arrived = || {
         counters

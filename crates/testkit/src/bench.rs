@@ -57,19 +57,26 @@ impl Receiver {
                 "ok"
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = serve_hook(app).await;
         Receiver {
             url,
             arrivals,
             requests,
         }
     }
+}
+
+/// Serves `app` on a free loopback port, on the current runtime, until the process ends;
+/// returns its webhook URL, `http://127.0.0.1:<port>/hook`.
+pub async fn serve_hook(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the receiver");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
 }
 
 /// The `p` quantile (0 to 1) of `sorted`: the element at the rounded rank; NaN for none.
@@ -79,4 +86,30 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
+}
+
+/// Starts `serve` as `command` describes it (its arguments set), with `admin` as the admin
+/// token and warnings only in the log, and waits for the line it prints first, which ends with
+/// its address: the child (killed when dropped) and that address (`http://127.0.0.1:<port>`).
+pub async fn spawn_serve(
+    mut command: tokio::process::Command,
+    admin: &str,
+) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = command
+        .env("FASTCOMMENTS_ADMIN_TOKEN", admin)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start fastcomments serve");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let line = tokio::io::BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await
+        .expect("read the hub's stdout")
+        .expect("the hub prints its address");
+    let url = line.rsplit(' ').next().unwrap_or_default().to_owned();
+    (child, url)
 }

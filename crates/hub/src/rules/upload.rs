@@ -195,6 +195,71 @@ pub struct UploadContext {
     pub ext_to_id: HashMap<String, String>,
 }
 
+impl UploadContext {
+    /// What the store found: the stored comments the batch names, and the hub ids of plugin
+    /// parents outside the batch (`parents`, plugin id → hub id; a stored comment's own plugin
+    /// id wins).
+    pub fn found(
+        stored: Vec<StoredComment>,
+        parents: impl IntoIterator<Item = (String, String)>,
+    ) -> UploadContext {
+        let mut context = UploadContext::default();
+        for e in stored {
+            if let Some(ext) = &e.comment.external_id {
+                context.ext_to_id.insert(ext.clone(), e.comment.id.clone());
+            }
+            context.known.insert(e.comment.id.clone(), e);
+        }
+        for (ext, id) in parents {
+            context.ext_to_id.entry(ext).or_insert(id);
+        }
+        context
+    }
+
+    /// The hub parent ids of `comments` that name no known comment: the store checks that
+    /// each names a comment of the tenant, as the comments API does.
+    pub fn unknown_hub_parents<'b>(&self, comments: &'b [UploadComment]) -> Vec<&'b str> {
+        comments
+            .iter()
+            .filter_map(upload_parent_id)
+            .filter(|p| !self.known.contains_key(*p))
+            .collect()
+    }
+}
+
+/// The ids an upload batch names, which the store looks up before planning it.
+#[derive(Debug)]
+pub struct BatchKeys<'b> {
+    /// The hub ids (`_id`) the batch's comments give.
+    pub hub_ids: Vec<&'b str>,
+    /// The plugin ids (`externalId`) of the batch's comments.
+    pub external_ids: Vec<&'b str>,
+    /// The plugin parent ids (`externalParentId`) that name no comment of the batch.
+    pub outside_parents: Vec<&'b str>,
+}
+
+impl<'b> BatchKeys<'b> {
+    /// The ids `comments` name, in batch order.
+    pub fn of(comments: &'b [UploadComment]) -> BatchKeys<'b> {
+        let hub_ids = comments.iter().filter_map(|c| c.id.as_deref()).collect();
+        let external_ids: Vec<&str> = comments
+            .iter()
+            .filter_map(|c| c.external_id.as_deref())
+            .collect();
+        let in_batch: HashSet<&str> = external_ids.iter().copied().collect();
+        let outside_parents = comments
+            .iter()
+            .filter_map(|c| c.external_parent_id.as_deref())
+            .filter(|p| !in_batch.contains(p))
+            .collect();
+        BatchKeys {
+            hub_ids,
+            external_ids,
+            outside_parents,
+        }
+    }
+}
+
 /// A comment of the batch as the plan leaves it.
 #[derive(Debug, Clone)]
 pub struct Planned {

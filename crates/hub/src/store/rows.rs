@@ -44,6 +44,21 @@ macro_rules! store_row {
 store_row!(sqlx::sqlite::SqliteRow);
 store_row!(sqlx::postgres::PgRow);
 
+/// Every row as a record, in order (`from_row`: one of the `*_from_row` functions here).
+pub(crate) fn records<R: StoreRow, T>(
+    rows: &[R],
+    from_row: fn(&R) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    rows.iter().map(from_row).collect()
+}
+
+/// The token row a statement returned, or `NotFound` when it matched no token.
+pub(crate) fn returned_token<R: StoreRow>(row: Option<&R>) -> StoreResult<TokenRecord> {
+    row.map(token_from_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound("token"))
+}
+
 pub(crate) fn session_from_row<R: StoreRow>(row: &R) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
         id: row.text("id")?,
@@ -163,6 +178,14 @@ pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
         last_error: row.opt_text("last_error")?,
         recovered_from: row.opt_text("recovered_from")?,
     })
+}
+
+/// The deliveries a claim took, in the order they are served: earliest due first, then by
+/// position in their stream.
+pub(crate) fn claimed_in_order<R: StoreRow>(rows: &[R]) -> StoreResult<Vec<Delivery>> {
+    let mut out = records(rows, delivery_from_row)?;
+    out.sort_by_key(|d| (d.next_attempt_at, d.position));
+    Ok(out)
 }
 
 pub(crate) fn attempt_from_row<R: StoreRow>(row: &R) -> StoreResult<DeliveryAttempt> {

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::TestHub;
+use common::{items, TestHub};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -327,10 +327,7 @@ async fn schemas_name_the_fields_of_the_real_bodies() {
     let next = &resolve(&doc, &stream)["properties"]["nextFetchDate"]["type"];
     assert_eq!(next, "integer");
     let stream_op = op("get", "/integrations/v1/stream");
-    let stream_params: BTreeSet<&str> = stream_op["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let stream_params: BTreeSet<&str> = items(&stream_op["parameters"])
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(stream_params, BTreeSet::from(["token", "lastFetchDate"]));

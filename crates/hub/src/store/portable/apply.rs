@@ -7,7 +7,7 @@ use super::dialect::{read_comment, save_comment, sql, Conn};
 use super::one_in;
 use super::outbox::{enqueue_webhooks, load_webhook_targets};
 use super::pages::ensure_pages;
-use super::timeline::append_entries;
+use super::timeline_log::append_entries;
 use crate::ids::TenantId;
 use crate::records::{Applied, Change, NewEntry, PageSeed};
 use crate::rules;

@@ -13,7 +13,8 @@
 //!   statement may carry;
 //! - `announce(conn, notice)`: tells the other nodes of a commit in the same transaction
 //!   (PostgreSQL's `pg_notify`; nothing on SQLite, which one hub serves alone);
-//! - statements or fragments whose SQL differs (`END_CLAIM`, `GREATEST`, the session upsert),
+//! - statements or fragments whose SQL differs (`END_CLAIM`, `GREATEST`, the session upsert,
+//!   the timeline's read columns and prune mark),
 //!   and the few steps that need arrays or row locks (`set_failing_since`, `read_comment`);
 //! - hooks for what the trait methods do in the backend's own way (`probe_write`, `apply`,
 //!   `upload`, `release_claims`, `claim_for_serving`, `notices`, `write_fault`), and
@@ -47,6 +48,7 @@ mod sessions;
 mod stats;
 pub(super) mod subscriptions;
 mod tenants;
+pub(super) mod timeline_log;
 pub(super) mod tokens;
 mod traits;
 

@@ -26,7 +26,9 @@ use crate::records::{
     target_host, Delivery, DeliveryAttempt, DeliveryStatus, Notice, WebhookConfig, WebhookTargets,
 };
 use crate::rules;
-use crate::store::rows::{attempt_from_row, delivery_from_row, subscription_from_row, StoreRow};
+use crate::store::rows::{
+    attempt_from_row, delivery_from_row, records, subscription_from_row, StoreRow,
+};
 use crate::store::{Enqueued, StoreError, StoreResult};
 use fastcomments_protocol::{Comment, Millis, WebhookEventKind};
 use sqlx::QueryBuilder;
@@ -58,10 +60,7 @@ pub(in crate::store) async fn load_webhook_targets(
     .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await?;
-    let subscriptions = rows
-        .iter()
-        .map(subscription_from_row)
-        .collect::<StoreResult<_>>()?;
+    let subscriptions = records(&rows, subscription_from_row)?;
     Ok(WebhookTargets {
         configs,
         subscriptions,

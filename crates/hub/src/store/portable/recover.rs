@@ -17,7 +17,7 @@ use crate::ids::{self, TenantId};
 use crate::records::{
     target_host, Delivery, DeliveryStatus, Notice, RecoverTarget, Recovery, WebhookTargets,
 };
-use crate::store::rows::{delivery_from_row, StoreRow};
+use crate::store::rows::{delivery_from_row, records, StoreRow};
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::{HttpMethod, Millis};
 use sqlx::QueryBuilder;
@@ -210,10 +210,7 @@ pub(in crate::store) async fn recover_page(
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await?;
-    let originals: Vec<Delivery> = rows
-        .iter()
-        .map(delivery_from_row)
-        .collect::<StoreResult<_>>()?;
+    let originals = records(&rows, delivery_from_row)?;
     let copies: Vec<(Delivery, String)> = originals
         .iter()
         .filter_map(|d| {

@@ -6,7 +6,7 @@ use super::dialect::{announce, sql, Backend};
 use super::one_in;
 use crate::ids::TenantId;
 use crate::records::{ApiSecret, Notice, SecretRetirement};
-use crate::store::rows::secret_from_row;
+use crate::store::rows::{records, secret_from_row};
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::Millis;
 use sqlx::Row;
@@ -93,10 +93,7 @@ pub(in crate::store) async fn retire_secrets(
     .bind(now.0)
     .execute(&mut *tx)
     .await?;
-    let removed: Vec<ApiSecret> = rows
-        .iter()
-        .map(secret_from_row)
-        .collect::<StoreResult<_>>()?;
+    let removed = records(&rows, secret_from_row)?;
     let mut tenants: Vec<&TenantId> = removed.iter().map(|s| &s.tenant_id).collect();
     tenants.sort_unstable();
     tenants.dedup();

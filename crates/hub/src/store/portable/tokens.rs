@@ -4,10 +4,10 @@
 
 use super::dialect::{announce, sql, Backend, Conn, Db, GREATEST};
 use super::one_in;
-use super::timeline::append_entries;
+use super::timeline_log::append_entries;
 use crate::ids::TenantId;
 use crate::records::{IntegrationToken, NewEntry, Notice, TimelineEntry, TokenRecord};
-use crate::store::rows::token_from_row;
+use crate::store::rows::{returned_token, token_from_row};
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::Millis;
 use sqlx::query::Query;
@@ -124,11 +124,7 @@ async fn update_token(
         q = q.bind(*b);
     }
     let row = q.bind(token.as_str()).fetch_optional(&mut *tx).await?;
-    let record = row
-        .as_ref()
-        .map(token_from_row)
-        .transpose()?
-        .ok_or(StoreError::NotFound("token"))?;
+    let record = returned_token(row.as_ref())?;
     let token = token.to_owned();
     announce(&mut tx, &Notice::Token { token }).await?;
     tx.commit().await?;

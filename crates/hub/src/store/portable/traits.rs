@@ -10,7 +10,7 @@ use super::{
     comment_reads, flags, imports, listing, outbox, pages, recover, rotation, sessions, stats,
     subscriptions, tenants,
 };
-use super::{comments, retention, timeline, tokens, webhooks};
+use super::{comments, retention, timeline_log, tokens, webhooks};
 use super::{read_all, read_one, read_rows};
 use crate::ids::TenantId;
 use crate::records::{
@@ -181,15 +181,15 @@ impl StoreReads for Backend {
     }
 
     async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {
-        timeline::read_timeline(self, q).await
+        timeline_log::read_timeline(self, q).await
     }
 
     async fn count_timeline(&self, q: &TimelineQuery, cap: u64) -> StoreResult<u64> {
-        timeline::count_timeline(self, q, cap).await
+        timeline_log::count_timeline(self, q, cap).await
     }
 
     async fn timeline_bounds(&self, tenant: &TenantId) -> StoreResult<TimelineBounds> {
-        timeline::timeline_bounds(self, tenant).await
+        timeline_log::timeline_bounds(self, tenant).await
     }
 
     async fn webhook_configs(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookConfig>> {
@@ -467,7 +467,7 @@ impl Store for Backend {
     }
 
     async fn prune_timeline(&self, before: Millis) -> StoreResult<u64> {
-        timeline::prune_timeline(self, before).await
+        timeline_log::prune_timeline(self, before).await
     }
 
     async fn put_webhook_config(
@@ -488,6 +488,9 @@ impl Store for Backend {
     }
 
     async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: Millis) -> StoreResult<bool> {
+        if outcomes.is_empty() {
+            return Ok(false);
+        }
         webhooks::record_attempts(self, outcomes, now).await
     }
 

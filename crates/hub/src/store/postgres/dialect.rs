@@ -61,6 +61,16 @@ pub(super) const END_CLAIM: &str = "lease_until = NULL, claimed_by = NULL";
 /// The larger of two values.
 pub(super) const GREATEST: &str = "GREATEST";
 
+/// The columns of a timeline read, the timeline as `t` (the payload is the entry's own).
+pub(super) const READ_TIMELINE: &str =
+    "SELECT t.id, t.created_at, t.kind, t.url_id, t.payload FROM timeline t";
+
+/// Moves each tenant's prune mark up to the newest of its entries before `?1`.
+pub(super) const MARK_PRUNED: &str =
+    "UPDATE tenant_clock SET pruned_through = GREATEST(pruned_through, p.newest) \
+     FROM (SELECT tenant_id, MAX(created_at) AS newest FROM timeline WHERE created_at < ?1 GROUP BY tenant_id) p \
+     WHERE tenant_clock.tenant_id = p.tenant_id";
+
 /// Stores a session. On a conflict the row keeps its `created_at` and the later `seen_at`,
 /// since two nodes may save one session at once.
 pub(super) const SAVE_SESSION: &str =
@@ -286,6 +296,30 @@ pub(super) async fn release_claims(store: &Backend, ids: &[String]) -> StoreResu
     announce(&mut tx, &Notice::Deliveries).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The next `count` (at least one) positions of a tenant's clock (`max(now, last + 1)`
+/// onwards, SPEC §1.2), taken in one statement. The row stays locked until the transaction
+/// ends, so the tenant's next writer, on any node, waits and then continues past these
+/// positions: one tenant's appends commit in position order.
+pub(super) async fn take_positions(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    count: usize,
+    now: Millis,
+) -> StoreResult<Vec<i64>> {
+    let n = count as i64;
+    let last: i64 = sqlx::query_scalar(
+        "INSERT INTO tenant_clock (tenant_id, last_ms) VALUES ($1, $2 + $3 - 1) \
+         ON CONFLICT (tenant_id) DO UPDATE SET last_ms = GREATEST($2, tenant_clock.last_ms + 1) + $3 - 1 \
+         RETURNING last_ms",
+    )
+    .bind(tenant.as_str())
+    .bind(now.0)
+    .bind(n)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((last - n + 1..=last).collect())
 }
 
 #[cfg(test)]

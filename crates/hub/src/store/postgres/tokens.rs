@@ -4,8 +4,8 @@
 
 use super::notify::announce;
 use crate::records::{IntegrationToken, Notice, TokenRecord};
-use crate::store::rows::token_from_row;
-use crate::store::{StoreError, StoreResult};
+use crate::store::rows::returned_token;
+use crate::store::StoreResult;
 use sqlx::postgres::PgConnection;
 
 pub(super) use super::portable::tokens::write_token;
@@ -40,11 +40,7 @@ pub(super) async fn add_progress(
     .bind(token.as_str())
     .fetch_optional(&mut *conn)
     .await?;
-    let record = row
-        .as_ref()
-        .map(token_from_row)
-        .transpose()?
-        .ok_or(StoreError::NotFound("token"))?;
+    let record = returned_token(row.as_ref())?;
     announce(
         conn,
         &Notice::Token {

@@ -15,18 +15,18 @@ use super::comments::{
     comments_where_in, ids_by_external, insert_new_comment_rows, upsert_comment_rows, CommentRow,
 };
 use super::portable::pages::ensure_pages;
-use super::timeline::{insert_entries, reserve_positions};
+use super::portable::timeline_log::reserve_positions;
+use super::timeline::insert_entries;
 use super::{enqueue_webhooks, load_webhook_targets, tokens, PostgresStore};
 use crate::ids::TenantId;
 use crate::records::{
     EntryKind, IntegrationToken, NewEntry, PageSeed, TimelineEntry, UploadBatch, UploadOutcome,
 };
 use crate::rules;
-use crate::rules::upload::{Prepared, StoredComment};
+use crate::rules::upload::Prepared;
 use crate::store::rows::StoreRow;
 use crate::store::{Enqueued, StoreError, StoreResult};
 use fastcomments_protocol::{Comment, EventType, Millis, WebhookEventKind};
-use std::collections::{HashMap, HashSet};
 
 /// Stores `batch` with `prepared` (see [`rules::upload::prepare_upload`]); with the outcome,
 /// the plugin ids [`link_late`] must look at once this transaction has committed: the batch's
@@ -46,43 +46,14 @@ pub(super) async fn upload(
     }
 
     // 1. What the batch may touch: comments by hub id and by plugin id (locked), parents.
-    let by_id_keys: Vec<&str> = batch
-        .comments
-        .iter()
-        .filter_map(|c| c.id.as_deref())
-        .collect();
-    let ext_keys: Vec<&str> = batch
-        .comments
-        .iter()
-        .filter_map(|c| c.external_id.as_deref())
-        .collect();
-    let mut known: HashMap<String, StoredComment> = HashMap::new();
-    let mut ext_to_id: HashMap<String, String> = HashMap::new();
-    let mut fetched = comments_where_in(&mut tx, tenant, "id", &by_id_keys, true).await?;
-    fetched.extend(comments_where_in(&mut tx, tenant, "external_id", &ext_keys, true).await?);
-    for e in fetched {
-        if let Some(ext) = &e.comment.external_id {
-            ext_to_id.insert(ext.clone(), e.comment.id.clone());
-        }
-        known.insert(e.comment.id.clone(), e);
-    }
-    let batch_exts: HashSet<&str> = ext_keys.iter().copied().collect();
-    let outside_parents: Vec<&str> = batch
-        .comments
-        .iter()
-        .filter_map(|c| c.external_parent_id.as_deref())
-        .filter(|p| !batch_exts.contains(p))
-        .collect();
-    for (ext, id) in ids_by_external(&mut tx, tenant, &outside_parents).await? {
-        ext_to_id.entry(ext).or_insert(id);
-    }
+    let keys = rules::upload::BatchKeys::of(&batch.comments);
+    let mut fetched = comments_where_in(&mut tx, tenant, "id", &keys.hub_ids, true).await?;
+    fetched
+        .extend(comments_where_in(&mut tx, tenant, "external_id", &keys.external_ids, true).await?);
+    let parents = ids_by_external(&mut tx, tenant, &keys.outside_parents).await?;
+    let context = rules::upload::UploadContext::found(fetched, parents);
     // A hub parent id must name a comment of this tenant, as in the comments API.
-    let hub_parents: Vec<&str> = batch
-        .comments
-        .iter()
-        .filter_map(rules::upload_parent_id)
-        .filter(|p| !known.contains_key(*p))
-        .collect();
+    let hub_parents = context.unknown_hub_parents(&batch.comments);
     if !hub_parents.is_empty() {
         let found: Vec<String> =
             sqlx::query_scalar("SELECT id FROM comments WHERE tenant_id = $1 AND id = ANY($2)")
@@ -97,14 +68,8 @@ pub(super) async fn upload(
 
     // 2. The plan (domain rules). Stored children waiting for a parent that arrives here are
     //    linked by `link_late`, after the commit, where it sees every committed batch.
-    let mut plan = rules::upload::plan_upload(
-        &batch.comments,
-        tenant,
-        token,
-        rules::upload::UploadContext { known, ext_to_id },
-        prepared,
-        now,
-    );
+    let mut plan =
+        rules::upload::plan_upload(&batch.comments, tenant, token, context, prepared, now);
     let mut late_keys: Vec<String> = plan.arrived().into_iter().map(str::to_owned).collect();
 
     // 3. Comment rows (new ones inserted, known ones replaced), then, with the clock taken,

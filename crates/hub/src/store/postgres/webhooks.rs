@@ -19,7 +19,7 @@ use super::portable::outbox::settle_heads;
 use super::PostgresStore;
 use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DueQuery, Notice};
-use crate::store::rows::delivery_from_row;
+use crate::store::rows::claimed_in_order;
 use crate::store::StoreResult;
 use fastcomments_protocol::Millis;
 
@@ -107,12 +107,7 @@ pub(super) async fn due_deliveries(
         .bind(q.skip_subscriptions)
         .fetch_all(&store.bookkeeping)
         .await?;
-    let mut out: Vec<Delivery> = rows
-        .iter()
-        .map(delivery_from_row)
-        .collect::<StoreResult<_>>()?;
-    out.sort_by_key(|d| (d.next_attempt_at, d.position));
-    Ok(out)
+    claimed_in_order(&rows)
 }
 
 /// Logs attempts and moves their deliveries on (releasing the claims), unless a delivery
@@ -122,9 +117,6 @@ pub(super) async fn record_attempts(
     outcomes: &[AttemptOutcome],
     now: Millis,
 ) -> StoreResult<bool> {
-    if outcomes.is_empty() {
-        return Ok(false);
-    }
     let mut tx = store.bookkeeping.begin().await?;
     let ids: Vec<&str> = outcomes
         .iter()

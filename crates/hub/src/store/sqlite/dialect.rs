@@ -5,6 +5,7 @@
 
 use super::comments::{load_comment, upsert_comments};
 use super::{lock, webhooks, writer, SqliteStore};
+use crate::clock::next_position;
 use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::store::{StoreError, StoreResult};
@@ -46,6 +47,18 @@ pub(super) const END_CLAIM: &str = "lease_until = NULL";
 
 /// The larger of two values (SQLite's two-argument `MAX`; it has no `GREATEST`).
 pub(super) const GREATEST: &str = "MAX";
+
+/// The columns of a timeline read, the timeline as `t`. An entry without a payload of its own
+/// (`doc_ref`) takes its comment's document.
+pub(super) const READ_TIMELINE: &str =
+    "SELECT t.id, t.created_at, t.kind, t.url_id, COALESCE(t.payload, c.doc) AS payload \
+     FROM timeline t LEFT JOIN comments c ON t.payload IS NULL AND c.id = t.doc_ref";
+
+/// Moves each tenant's prune mark up to the newest of its entries before `?1`.
+pub(super) const MARK_PRUNED: &str =
+    "UPDATE tenant_clock SET pruned_through = MAX(pruned_through, \
+     (SELECT MAX(created_at) FROM timeline t WHERE t.tenant_id = tenant_clock.tenant_id AND t.created_at < ?1)) \
+     WHERE EXISTS (SELECT 1 FROM timeline t WHERE t.tenant_id = tenant_clock.tenant_id AND t.created_at < ?1)";
 
 /// Stores a session, replacing the row of the same id whole.
 pub(super) const SAVE_SESSION: &str =
@@ -194,4 +207,34 @@ pub(super) async fn upload(
 /// Gives back this hub's claims on `ids` (only the lease to clear).
 pub(super) async fn release_claims(store: &Backend, ids: &[String]) -> StoreResult<()> {
     webhooks::release_some(store, ids).await
+}
+
+/// The next `count` (at least one) positions of a tenant's clock (strictly increasing, never
+/// behind `now`'s past positions), and the clock moved past them.
+pub(super) async fn take_positions(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    count: usize,
+    now: Millis,
+) -> StoreResult<Vec<i64>> {
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT last_ms FROM tenant_clock WHERE tenant_id = ?")
+            .bind(tenant.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let mut position = last.unwrap_or(0);
+    let mut positions = Vec::with_capacity(count);
+    for _ in 0..count {
+        position = next_position(now, position);
+        positions.push(position);
+    }
+    sqlx::query(
+        "INSERT INTO tenant_clock (tenant_id, last_ms) VALUES (?, ?) \
+         ON CONFLICT (tenant_id) DO UPDATE SET last_ms = excluded.last_ms",
+    )
+    .bind(tenant.as_str())
+    .bind(position)
+    .execute(&mut *conn)
+    .await?;
+    Ok(positions)
 }

@@ -39,9 +39,9 @@ mod portable;
 // (uploads).
 use portable::outbox::{enqueue_webhooks, load_webhook_targets};
 use portable::pages::ensure_pages;
+use portable::timeline_log::reserve_positions;
 use portable::{apply, subscriptions, tokens};
 
-use super::rows::*;
 use apply::*;
 use comments::*;
 use handle::*;

@@ -7,7 +7,6 @@ use crate::records::UploadBatch;
 use crate::records::UploadOutcome;
 use crate::rules;
 use crate::rules::upload::Prepared;
-use crate::rules::upload::StoredComment;
 use crate::store::sqlite::comment_rows_where_in;
 use crate::store::sqlite::comments_where_in;
 use crate::store::sqlite::enqueue_webhooks;
@@ -28,7 +27,6 @@ use crate::store::StoreResult;
 use fastcomments_protocol::{Millis, WebhookEventKind};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
-use std::collections::HashMap;
 use std::collections::HashSet;
 
 /// Stores one upload batch inside the caller's transaction (the group-commit writer's).
@@ -46,51 +44,18 @@ pub(super) async fn upload_in(
         .ok_or(StoreError::NotFound("token"))?;
 
     // 1. Prefetch what the batch may touch: comments by hub id, by plugin id, and parents.
-    let by_id_keys: Vec<&str> = batch
-        .comments
-        .iter()
-        .filter_map(|c| c.id.as_deref())
-        .collect();
-    let ext_keys: Vec<&str> = batch
-        .comments
-        .iter()
-        .filter_map(|c| c.external_id.as_deref())
-        .collect();
-    let parent_keys: Vec<&str> = batch
-        .comments
-        .iter()
-        .filter_map(|c| c.external_parent_id.as_deref())
-        .collect();
-    let mut known: HashMap<String, StoredComment> = HashMap::new();
-    let mut ext_to_id: HashMap<String, String> = HashMap::new();
-    let mut fetched = comments_where_in(tx, tenant, "id", "", &by_id_keys).await?;
+    let keys = rules::upload::BatchKeys::of(&batch.comments);
+    let mut fetched = comments_where_in(tx, tenant, "id", "", &keys.hub_ids).await?;
     // Parents are only linked to: their hub ids are enough (no documents to read and parse).
-    let batch_exts: HashSet<&str> = ext_keys.iter().copied().collect();
-    let outside: Vec<&str> = parent_keys
-        .iter()
-        .copied()
-        .filter(|p| !batch_exts.contains(p))
-        .collect();
-    let (by_ext, parent_ids) =
-        on_own_handle(tx, |db| lookup_by_external(db, tenant, &ext_keys, &outside)).await?;
+    let (by_ext, parent_ids) = on_own_handle(tx, |db| {
+        lookup_by_external(db, tenant, &keys.external_ids, &keys.outside_parents)
+    })
+    .await?;
     fetched.extend(by_ext);
-    for e in fetched {
-        if let Some(ext) = &e.comment.external_id {
-            ext_to_id.insert(ext.clone(), e.comment.id.clone());
-        }
-        known.insert(e.comment.id.clone(), e);
-    }
-    for (ext, id) in parent_ids {
-        ext_to_id.entry(ext).or_insert(id);
-    }
+    let context = rules::upload::UploadContext::found(fetched, parent_ids);
     // A hub parent id must name a comment of this tenant, as in the comments API: another
     // tenant's id (or an unknown one) refuses the batch instead of storing a dangling parent.
-    let hub_parents: Vec<&str> = batch
-        .comments
-        .iter()
-        .filter_map(rules::upload_parent_id)
-        .filter(|p| !known.contains_key(*p))
-        .collect();
+    let hub_parents = context.unknown_hub_parents(&batch.comments);
     if !hub_parents.is_empty() {
         let rows = comment_rows_where_in(tx, "id", tenant, "id", "", &hub_parents).await?;
         let found: HashSet<String> = rows
@@ -103,14 +68,8 @@ pub(super) async fn upload_in(
     }
 
     // 2. Merge each uploaded comment over what is stored, in batch order (domain rules).
-    let mut plan = rules::upload::plan_upload(
-        &batch.comments,
-        tenant,
-        token,
-        rules::upload::UploadContext { known, ext_to_id },
-        prepared,
-        now,
-    );
+    let mut plan =
+        rules::upload::plan_upload(&batch.comments, tenant, token, context, prepared, now);
 
     // 3. Stored children that were waiting for a parent that arrived now.
     let waiting = comments_where_in(

@@ -5,7 +5,7 @@
 use super::{SqliteStore, MAX_PARAMS};
 use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DueQuery};
-use crate::store::rows::delivery_from_row;
+use crate::store::rows::claimed_in_order;
 use crate::store::StoreResult;
 use fastcomments_protocol::Millis;
 use sqlx::sqlite::SqliteConnection;
@@ -163,12 +163,7 @@ pub(super) async fn due_deliveries(
     let rows = qb.build().fetch_all(&mut *conn).await;
     restore_full(conn).await;
     let rows = rows?;
-    let mut out: Vec<Delivery> = rows
-        .iter()
-        .map(delivery_from_row)
-        .collect::<StoreResult<_>>()?;
-    out.sort_by_key(|d| (d.next_attempt_at, d.position));
-    Ok(out)
+    claimed_in_order(&rows)
 }
 
 /// Gives back the claims on `ids`.
@@ -221,9 +216,6 @@ pub(super) async fn record_attempts(
     outcomes: &[AttemptOutcome],
     now: Millis,
 ) -> StoreResult<bool> {
-    if outcomes.is_empty() {
-        return Ok(false);
-    }
     // Attempt logs are committed without their own fsync: a process crash loses nothing (the
     // WAL is written), and the next API commit's fsync makes them durable. Only a power cut in
     // between could lose one, and that only means the delivery is sent again.

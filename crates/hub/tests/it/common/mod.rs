@@ -263,6 +263,14 @@ impl TestHub {
         v["comment"].clone()
     }
 
+    /// Creates a tenant (as [`TestHub::tenant`]) and connects the plugin token `token` to it
+    /// (as [`TestHub::connect`]).
+    pub async fn connected_tenant(&self, name: &str, token: &str, skip: bool) -> Tenant {
+        let tenant = self.tenant(name).await;
+        self.connect(&tenant, token, skip).await;
+        tenant
+    }
+
     /// Registers `token` and acknowledges it for `tenant`.
     pub async fn connect(&self, tenant: &Tenant, token: &str, skip: bool) {
         let (s, v) = self.register_token(token).await;
@@ -421,4 +429,13 @@ pub fn assert_refused(
 /// An ISO instant as the epoch milliseconds the tenant API writes.
 pub fn iso_ms(iso: &str) -> Value {
     json!(fastcomments_protocol::Millis::parse(iso).unwrap().0)
+}
+
+/// The elements of the array `v` (a list in an answer, such as `v["deliveries"]`); panics when
+/// it is not an array.
+#[track_caller]
+pub fn items(v: &Value) -> std::slice::Iter<'_, Value> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("an array: {v}"))
+        .iter()
 }

@@ -6,7 +6,7 @@ use super::BACKEND;
 use crate::common;
 
 use common::receiver::Receiver;
-use common::{Tenant, TestHub};
+use common::{items, Tenant, TestHub};
 use fastcomments_hub::records::{DeliveryStatus, TenantId};
 use fastcomments_protocol::Millis;
 use fastcomments_hub::HubConfig;
@@ -807,12 +807,10 @@ async fn the_webhooks_form_tests_then_saves() {
 #[tokio::test]
 async fn integrations_resync_and_revoke_through_the_page() {
     let hub = TestHub::start(BACKEND).await;
-    let t = hub.tenant("Blog").await;
-    let other = hub.tenant("Other").await;
     let token = "page-resync-token-01";
     let foreign = "page-foreign-token-01";
-    hub.connect(&t, token, true).await;
-    hub.connect(&other, foreign, false).await;
+    let t = hub.connected_tenant("Blog", token, true).await;
+    hub.connected_tenant("Other", foreign, false).await;
     let store = hub.reads();
     assert!(store.token(&token.into()).await.unwrap().unwrap().upload_finished);
     let mut c = signed_in(&hub, &t).await;
@@ -1202,10 +1200,7 @@ async fn the_setup_page_asks_whether_the_plugin_may_read_a_secret() {
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         let (_, v) = hub.api(&t.key).integrations().await;
-        let listed = v["integrations"]
-            .as_array()
-            .unwrap()
-            .iter()
+        let listed = items(&v["integrations"])
             .find(|i| i["token"] == token)
             .cloned()
             .unwrap();

@@ -3,7 +3,7 @@
 use super::BACKEND;
 use crate::common;
 
-use common::{assert_refused, code, TestHub};
+use common::{assert_refused, code, items, TestHub};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -552,10 +552,7 @@ async fn a_domain_secret_acts_on_its_domain_only() {
     let (s, v) = hub.api(&a_key).webhook_config("").await;
     assert_eq!(s, StatusCode::OK);
     assert!(
-        v["configs"]
-            .as_array()
-            .unwrap()
-            .iter()
+        items(&v["configs"])
             .all(|c| c["domain"] == "a.example"),
         "{v}"
     );
@@ -599,10 +596,7 @@ async fn comment_lists_are_paged() {
         }
     };
     let texts = |v: &Value| -> Vec<String> {
-        v["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
+        items(&v["comments"])
             .map(|c| c["comment"].as_str().unwrap().to_owned())
             .collect()
     };

@@ -4,7 +4,7 @@
 //! who may import.
 
 use super::BACKEND;
-use crate::common::{code, TestHub};
+use crate::common::{code, items, Tenant, TestHub};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -50,21 +50,25 @@ const DISQUS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <post dsq:id="103"><message>On two</message><createdAt>2013-01-04T00:00:00Z</createdAt><isDeleted>true</isDeleted><author><name>Gone</name></author><thread dsq:id="11"/></post>
 </disqus>"#;
 
+/// A hub with a tenant, Blog, that imported `file` (`query`: the import's query string): the
+/// hub, the tenant and the finished import.
+async fn blog_that_imported(query: &str, file: &str) -> (TestHub, Tenant, Value) {
+    let hub = TestHub::start(BACKEND).await;
+    let t = hub.tenant("Blog").await;
+    let done = hub.api(&t.key).run_import(query, file).await;
+    (hub, t, done)
+}
+
 fn by_external<'v>(comments: &'v Value, ext: &str) -> &'v Value {
-    comments["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
+    items(&comments["comments"])
         .find(|c| c["externalId"] == ext)
         .unwrap_or_else(|| panic!("no comment {ext} in {comments}"))
 }
 
 #[tokio::test]
 async fn a_wordpress_export_is_stored_as_the_plugin_would_and_again_changes_nothing() {
-    let hub = TestHub::start(BACKEND).await;
-    let t = hub.tenant("Blog").await;
+    let (hub, t, done) = blog_that_imported("", WXR).await;
     let api = hub.api(&t.key);
-    let done = api.run_import("", WXR).await;
     assert_eq!(
         (&done["state"], &done["format"], &done["read"], &done["created"], &done["skipped"]),
         (&json!("done"), &json!("wxr"), &json!(3), &json!(2), &json!(1)),
@@ -98,10 +102,8 @@ async fn a_wordpress_export_is_stored_as_the_plugin_would_and_again_changes_noth
 
 #[tokio::test]
 async fn a_disqus_export_links_replies_keeps_states_and_reports_problems_where_they_are() {
-    let hub = TestHub::start(BACKEND).await;
-    let t = hub.tenant("Blog").await;
+    let (hub, t, done) = blog_that_imported("format=disqus", DISQUS).await;
     let api = hub.api(&t.key);
-    let done = api.run_import("format=disqus", DISQUS).await;
     assert_eq!((&done["state"], &done["created"], &done["read"]), (&json!("done"), &json!(3), &json!(4)), "{done}");
     let problems = done["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{done}");

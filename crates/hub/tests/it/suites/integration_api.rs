@@ -3,7 +3,7 @@
 use super::BACKEND;
 use crate::common;
 
-use common::{assert_refused, TestHub};
+use common::{assert_refused, items, TestHub};
 use fastcomments_hub::HubConfig;
 use fastcomments_protocol::{CommandsResponse, EventsResponse, StreamResponse, TokenResponse};
 use reqwest::{Method, StatusCode};
@@ -235,10 +235,7 @@ async fn initial_upload_commands_progress_and_setup_completed_once() {
         .collect();
     hub.upload(TOKEN, json!({"countRemaining": 0, "comments": all})).await;
     let (_, v) = hub.api(&t.key).integrations().await;
-    let me = v["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let me = items(&v["integrations"])
         .find(|i| i["token"] == TOKEN)
         .unwrap()
         .clone();
@@ -300,10 +297,7 @@ async fn children_before_parents_are_linked_and_lenient_input_is_accepted() {
     let ids = v["commentIds"].clone();
     let (_, v) = hub.api(&t.key).comments("urlId=42").await;
     let by_ext = |v: &Value, e: &str| -> Value {
-        v["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
+        items(&v["comments"])
             .find(|c| c["externalId"] == e)
             .unwrap()
             .clone()
@@ -390,12 +384,10 @@ async fn oversized_upload_is_413_and_the_hub_asks_for_smaller_batches() {
 #[tokio::test]
 async fn tenant_isolation() {
     let hub = TestHub::start(BACKEND).await;
-    let a = hub.tenant("A").await;
-    let b = hub.tenant("B").await;
     let ta = "token-of-tenant-a";
     let tb = "token-of-tenant-b";
-    hub.connect(&a, ta, true).await;
-    hub.connect(&b, tb, true).await;
+    let a = hub.connected_tenant("A", ta, true).await;
+    let b = hub.connected_tenant("B", tb, true).await;
     let ca = hub.comment(&a, "same-thread", "secret of A").await;
     hub.comment(&b, "same-thread", "words of B").await;
     hub.upload(
@@ -425,10 +417,7 @@ async fn tenant_isolation() {
         ))
         .await;
     assert_eq!(v["totalCount"], 2);
-    assert!(v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
+    assert!(items(&v["comments"])
         .all(|c| c["tenantId"] == b.id.as_str()));
     let (_, v) = hub.api(&b.key).comments("urlId=same-thread").await;
     assert_eq!(v["comments"].as_array().unwrap().len(), 2);
@@ -459,10 +448,7 @@ async fn tenant_isolation() {
     .await;
     assert_ne!(v["commentIds"]["x9"], id);
     let (_, v) = hub.api(&a.key).comments("urlId=same-thread").await;
-    assert!(v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
+    assert!(items(&v["comments"])
         .any(|c| c["comment"] == "secret of A"));
     // B's token reads no API secret (its admin did not allow it), and never A's.
     let (s, v) = hub
@@ -501,10 +487,7 @@ async fn download_comment_ids_and_api_secret() {
         .await;
     assert_eq!(v["totalCount"], 130);
     assert_eq!(v["hasMore"], true);
-    let mut seen: Vec<Value> = v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let mut seen: Vec<Value> = items(&v["comments"])
         .map(|c| c["_id"].clone())
         .collect();
     let (_, v) = hub
@@ -516,10 +499,7 @@ async fn download_comment_ids_and_api_secret() {
     assert_eq!(v["hasMore"], false);
     assert!(v.get("totalCount").is_none());
     seen.extend(
-        v["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
+        items(&v["comments"])
             .map(|c| c["_id"].clone()),
     );
     assert_eq!(seen, ids);

@@ -275,9 +275,8 @@ async fn bulk_saves_each_comment_and_says_which_failed() {
 #[tokio::test]
 async fn uploaded_comments_are_readable_by_the_sdk() {
     let hub = TestHub::start(BACKEND).await;
-    let t = hub.tenant("Alpha").await;
     let token = "5b3e0a2c-1f4d-4e8b-9c7a-2d6f8e1b3a5c";
-    hub.connect(&t, token, false).await;
+    let t = hub.connected_tenant("Alpha", token, false).await;
     let (s, v) = hub
         .upload(
             token,

@@ -9,7 +9,7 @@
 use super::BACKEND;
 use crate::common;
 
-use common::{Tenant, TestHub};
+use common::{items, Tenant, TestHub};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -108,10 +108,7 @@ impl<'a> Plugin<'a> {
         );
         let v = self.call(Method::GET, &q, None).await;
         assert_eq!(v["status"], "success", "{v}");
-        let names: Vec<String> = v["commands"]
-            .as_array()
-            .unwrap()
-            .iter()
+        let names: Vec<String> = items(&v["commands"])
             .map(|c| c["command"].as_str().unwrap().to_owned())
             .collect();
         for name in names {
@@ -498,10 +495,7 @@ async fn run_steps(style: CursorStyle, acknowledge_first: bool, token: &str) {
             None,
         )
         .await;
-    let h = v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let h = items(&v["comments"])
         .find(|x| x["_id"] == written[5].as_str())
         .unwrap();
     assert_eq!(h["meta"]["wpId"], c.local_id.to_string());

@@ -5,7 +5,7 @@
 use super::BACKEND;
 use crate::common;
 
-use common::{assert_refused, code, Tenant, TestHub};
+use common::{assert_refused, code, items, Tenant, TestHub};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -159,10 +159,7 @@ async fn a_wordpress_upload_is_readable_on_every_path() {
         (s, v["comments"].as_array().unwrap().len()),
         (StatusCode::OK, 3)
     );
-    let b = v["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let b = items(&v["comments"])
         .find(|c| c["externalId"] == "2")
         .unwrap();
     assert_eq!(
@@ -265,10 +262,9 @@ async fn the_confirm_link_serves_the_setup_page() {
 #[tokio::test]
 async fn testing_events_are_made_for_the_tokens_own_tenant_only() {
     let hub = TestHub::start(BACKEND).await;
-    let t = hub.tenant("Harness").await;
-    let other = hub.tenant("Other").await;
     let token = "5f0c8a1b2c3d4";
-    hub.connect(&t, token, true).await;
+    let t = hub.connected_tenant("Harness", token, true).await;
+    let other = hub.tenant("Other").await;
     let path = format!("/auth/my-account/integrations/v1/create-testing-events?token={token}");
     let (s, v) = hub.call(Method::GET, &path, None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
@@ -448,9 +444,8 @@ async fn meta_from_the_api_reaches_events_and_downloads() {
 #[tokio::test]
 async fn vote_events_carry_the_voted_comment() {
     let hub = TestHub::start(BACKEND).await;
-    let t = hub.tenant("Votes").await;
     let token = "votes-token-0001";
-    hub.connect(&t, token, true).await;
+    let t = hub.connected_tenant("Votes", token, true).await;
     let c = hub.comment(&t, "p", "vote on me").await;
     let id = c["_id"].as_str().unwrap();
     let (s, v) = hub
@@ -480,10 +475,7 @@ async fn vote_events_carry_the_voted_comment() {
             "/integrations/v1/events?token={token}&fromDateTime=0"
         ))
         .await;
-    let datas: Vec<Value> = v["events"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let datas: Vec<Value> = items(&v["events"])
         .map(|e| serde_json::from_str(e["data"].as_str().unwrap()).unwrap())
         .filter(|d: &Value| d["type"].as_str().unwrap().ends_with("-vote"))
         .collect();

@@ -26,6 +26,17 @@ struct Field {
     read: Value,
 }
 
+impl Field {
+    /// A field read back as it was sent.
+    fn kept(name: &'static str, value: Value) -> Field {
+        Field {
+            name,
+            sent: value.clone(),
+            read: value,
+        }
+    }
+}
+
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-zA-Z0-9 .,!?]{1,24}",
@@ -35,11 +46,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn string_field(name: &'static str) -> impl Strategy<Value = Field> {
-    text().prop_map(move |s| Field {
-        name,
-        sent: json!(s),
-        read: json!(s),
-    })
+    text().prop_map(move |s| Field::kept(name, json!(s)))
 }
 
 /// An id-like value: numbers arrive as JSON numbers or numeric strings; reads give text.
@@ -55,11 +62,7 @@ fn id_field(name: &'static str) -> impl Strategy<Value = Field> {
             sent: json!(n.to_string()),
             read: json!(n.to_string())
         }),
-        "[a-z]{3,10}".prop_map(move |s| Field {
-            name,
-            sent: json!(s),
-            read: json!(s)
-        }),
+        "[a-z]{3,10}".prop_map(move |s| Field::kept(name, json!(s))),
     ]
 }
 
@@ -125,11 +128,7 @@ fn mentions_field() -> impl Strategy<Value = Field> {
                            "type": if sso { "sso" } else { "user" }, "sent": sent})
             })
             .collect();
-        Field {
-            name: "mentions",
-            sent: json!(list),
-            read: json!(list),
-        }
+        Field::kept("mentions", json!(list))
     })
 }
 
@@ -144,11 +143,7 @@ fn meta_field() -> impl Strategy<Value = Field> {
     )
     .prop_map(|m| {
         let obj: Map<String, Value> = m.into_iter().collect();
-        Field {
-            name: "meta",
-            sent: Value::Object(obj.clone()),
-            read: Value::Object(obj),
-        }
+        Field::kept("meta", Value::Object(obj))
     })
 }
 
@@ -171,11 +166,7 @@ fn unknown_field() -> impl Strategy<Value = Field> {
             text().prop_map(Value::from)
         ],
     )
-        .prop_map(|(name, v)| Field {
-            name,
-            sent: v.clone(),
-            read: v,
-        })
+        .prop_map(|(name, v)| Field::kept(name, v))
 }
 
 /// Every optional field of a comment, each present or not.

@@ -6,7 +6,7 @@ use super::BACKEND;
 use crate::common;
 
 use common::raw_receiver::{RawReceiver, RawRequest, Reply};
-use common::{Tenant, TestHub};
+use common::{items, Tenant, TestHub};
 use fastcomments_hub::HubConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -205,10 +205,7 @@ async fn a_test_payload_reports_its_headers_as_sent_and_takes_a_method() {
     let got = rx.all();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].method, "POST");
-    let reported: Vec<(String, String)> = v["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let reported: Vec<(String, String)> = items(&v["headers"])
         .map(|h| {
             (
                 h["name"].as_str().unwrap().to_owned(),

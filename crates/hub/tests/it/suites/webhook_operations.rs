@@ -6,7 +6,7 @@ use super::BACKEND;
 use crate::common;
 
 use common::receiver::Receiver;
-use common::{webhook_config, Tenant, TestHub};
+use common::{items, webhook_config, Tenant, TestHub};
 use fastcomments_hub::HubConfig;
 use fastcomments_webhooks::{
     AcceptedSchemes, CommentOrId, MemoryReplayStore, VerifiedWebhook, Verifier, WebhookEventKind,
@@ -250,10 +250,7 @@ fn fastcomments_only(keys: &[&str]) -> Verifier {
 
 async fn wildcard_secret_id(hub: &TestHub, t: &Tenant) -> String {
     let v = call_ok(hub, t, Method::GET, "/api/v1/api-secrets", None).await;
-    v["apiSecrets"]
-        .as_array()
-        .unwrap()
-        .iter()
+    items(&v["apiSecrets"])
         .find(|s| s["domain"] == "*")
         .unwrap()["id"]
         .as_str()
@@ -774,10 +771,7 @@ async fn subscriptions_fan_out_each_in_order_and_a_dead_receiver_delays_no_one()
     .await;
     // create: legacy + 3 subscriptions; update: 3; delete: 2 (healthy, hanging); each names
     // its subscription but the configuration's.
-    let with_sub = ds["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let with_sub = items(&ds["deliveries"])
         .filter(|d| d["subscriptionId"].is_string())
         .count();
     assert_eq!(with_sub, 3 + 3 + 2, "{ds}");
@@ -797,10 +791,7 @@ async fn subscriptions_fan_out_each_in_order_and_a_dead_receiver_delays_no_one()
         None,
     )
     .await;
-    let kinds: Vec<&str> = samples["samples"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let kinds: Vec<&str> = items(&samples["samples"])
         .map(|s| s["event"].as_str().unwrap())
         .collect();
     assert_eq!(
@@ -877,10 +868,7 @@ async fn a_410_gone_unsubscribes() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(gone.all().len(), 2, "a 410 was retried");
     let ds = call_ok(&hub, &t, Method::GET, "/api/v1/webhook-deliveries", None).await;
-    let statuses: Vec<&str> = ds["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let statuses: Vec<&str> = items(&ds["deliveries"])
         .map(|d| d["status"].as_str().unwrap())
         .collect();
     assert!(
@@ -972,10 +960,7 @@ async fn a_failing_subscription_is_disabled_and_resumes_in_order() {
         None,
     )
     .await;
-    let statuses: Vec<&str> = ds["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let statuses: Vec<&str> = items(&ds["deliveries"])
         .map(|d| d["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["paused"; 4], "{ds}");

@@ -5,7 +5,7 @@ use super::BACKEND;
 use crate::common;
 
 use common::receiver::{Received, Receiver};
-use common::{assert_refused, Tenant, TestHub};
+use common::{assert_refused, items, Tenant, TestHub};
 use fastcomments_protocol::{WebhookComment, WebhookEventKind};
 use fastcomments_webhooks::Verifier;
 use reqwest::{Method, StatusCode};
@@ -16,6 +16,19 @@ use std::time::Duration;
 async fn configure(hub: &TestHub, t: &Tenant, body: Value) {
     let (s, v) = hub.api(&t.key).put_webhook_config(body).await;
     assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+/// A new tenant called `name` with the webhook configuration `hooks`.
+async fn tenant_with_hooks(hub: &TestHub, name: &str, hooks: Value) -> Tenant {
+    let t = hub.tenant(name).await;
+    configure(hub, &t, hooks).await;
+    t
+}
+
+/// A new tenant called `name` whose comments created on `domain` go to `rx`.
+async fn tenant_creating_to(hub: &TestHub, name: &str, domain: &str, rx: &Receiver) -> Tenant {
+    let hooks = json!({"domain": domain, "create": {"url": rx.url.clone()}});
+    tenant_with_hooks(hub, name, hooks).await
 }
 
 async fn comment_on(hub: &TestHub, t: &Tenant, domain: &str, text: &str) -> Value {
@@ -38,10 +51,9 @@ fn verify(r: &Received, key: &str) -> (fastcomments_webhooks::Verified, WebhookC
 async fn every_change_sends_the_right_kind_method_and_signed_body() {
     let hub = TestHub::for_webhooks(BACKEND, 50, 5).await;
     let rx = Receiver::ok().await;
-    let t = hub.tenant("Acme").await;
-    configure(
+    let t = tenant_with_hooks(
         &hub,
-        &t,
+        "Acme",
         json!({"domain": "acme.example",
                "create": {"url": format!("{}/hooks/create", rx.url)},
                "update": {"url": format!("{}/hooks/update", rx.url), "method": "POST"},
@@ -158,8 +170,7 @@ async fn retries_follow_the_schedule_and_updates_never_overtake_creates() {
         }
     })
     .await;
-    let t = hub.tenant("Acme").await;
-    configure(&hub, &t, json!({"domain": "acme.example", "create": {"url": rx.url.clone()}, "update": {"url": rx.url.clone()}})).await;
+    let t = tenant_with_hooks(&hub, "Acme", json!({"domain": "acme.example", "create": {"url": rx.url.clone()}, "update": {"url": rx.url.clone()}})).await;
     let c = comment_on(&hub, &t, "acme.example", "first").await;
     let id = c["_id"].as_str().unwrap();
     hub.api(&t.key)
@@ -206,10 +217,7 @@ async fn retries_follow_the_schedule_and_updates_never_overtake_creates() {
         .collect();
     assert!(ids.windows(2).all(|w| w[0] == w[1]));
     let (_, v) = hub.api(&t.key).delivery(&ids[0]).await;
-    let codes: Vec<Value> = v["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let codes: Vec<Value> = items(&v["attempts"])
         .map(|a| a["statusCode"].clone())
         .collect();
     assert_eq!(codes, [json!(500), json!(500), json!(500), json!(200)]);
@@ -221,13 +229,7 @@ async fn retries_follow_the_schedule_and_updates_never_overtake_creates() {
 async fn attempts_run_out_and_long_answers_are_cut_to_4_kib() {
     let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let rx = Receiver::with(|_, _| (503, "x".repeat(5000))).await;
-    let t = hub.tenant("Acme").await;
-    configure(
-        &hub,
-        &t,
-        json!({"domain": "acme.example", "create": {"url": rx.url.clone()}}),
-    )
-    .await;
+    let t = tenant_creating_to(&hub, "Acme", "acme.example", &rx).await;
     comment_on(&hub, &t, "acme.example", "doomed").await;
     rx.wait_for(3, 10).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -250,13 +252,7 @@ async fn attempts_run_out_and_long_answers_are_cut_to_4_kib() {
 async fn a_retry_due_before_its_record_landed_is_not_left_for_the_next_look() {
     let hub = TestHub::for_webhooks(BACKEND, 1, 10).await;
     let rx = Receiver::with(|_, _| (500, "down".into())).await;
-    let t = hub.tenant("Acme").await;
-    configure(
-        &hub,
-        &t,
-        json!({"domain": "acme.example", "create": {"url": rx.url.clone()}}),
-    )
-    .await;
+    let t = tenant_creating_to(&hub, "Acme", "acme.example", &rx).await;
     comment_on(&hub, &t, "acme.example", "again").await;
     rx.wait_for(1, 10).await;
     let first = std::time::Instant::now();
@@ -281,13 +277,7 @@ async fn cancel_stops_attempts_and_retry_by_hand_resumes_them() {
         }
     })
     .await;
-    let t = hub.tenant("Acme").await;
-    configure(
-        &hub,
-        &t,
-        json!({"domain": "acme.example", "create": {"url": rx.url.clone()}}),
-    )
-    .await;
+    let t = tenant_creating_to(&hub, "Acme", "acme.example", &rx).await;
     comment_on(&hub, &t, "acme.example", "c").await;
     rx.wait_for(1, 10).await;
     let (_, v) = hub.api(&t.key).deliveries("").await;
@@ -381,10 +371,7 @@ async fn secrets_domains_and_legacy_header() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, v) = hub.api(&local_secret).deliveries("status=failed").await;
     assert!(
-        v["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
+        items(&v["deliveries"])
             .any(|d| d["lastError"] == "no-api-secret"),
         "{v}"
     );
@@ -403,7 +390,12 @@ async fn configuration_is_validated() {
         json!({"domain": "acme.example", "surprise": 1}),
     ] {
         let (s, v) = hub.api(&t.key).put_webhook_config(bad.clone()).await;
-        assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-body"), format_args!("{bad}"));
+        assert_refused(
+            s,
+            &v,
+            (StatusCode::BAD_REQUEST, "invalid-body"),
+            format_args!("{bad}"),
+        );
     }
     configure(&hub, &t, json!({"domain": "acme.example", "create": {"url": "http://127.0.0.1:9/c"}, "delete": {"url": "http://127.0.0.1:9/d", "method": "post"}})).await;
     let (_, v) = hub.api(&t.key).webhook_config("domain=acme.example").await;
@@ -421,8 +413,7 @@ async fn configuration_is_validated() {
 async fn test_payloads_per_kind() {
     let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let rx = Receiver::ok().await;
-    let t = hub.tenant("Acme").await;
-    configure(&hub, &t, json!({"domain": "acme.example", "create": {"url": rx.url.clone()}, "delete": {"url": rx.url.clone()}})).await;
+    let t = tenant_with_hooks(&hub, "Acme", json!({"domain": "acme.example", "create": {"url": rx.url.clone()}, "delete": {"url": rx.url.clone()}})).await;
     let v = hub.api(&t.key).send_test_ok("create", "acme.example").await;
     assert_eq!(v["ok"], true);
     assert_eq!(v["attempt"]["statusCode"], 200);
@@ -561,6 +552,23 @@ async fn python_receiver(key: &str, mode: &str) -> (tokio::process::Child, Lines
     (child, lines, format!("http://127.0.0.1:{port}/hook"))
 }
 
+/// A hub with a tenant, Acme, whose `kinds` of change on acme.example go to a new Python
+/// receiver in `mode`: the hub, the tenant, the receiver and its output lines.
+async fn hooked_python_receiver(
+    mode: &str,
+    kinds: &[&str],
+) -> (TestHub, Tenant, tokio::process::Child, Lines) {
+    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
+    let t = hub.tenant("Acme").await;
+    let (child, lines, url) = python_receiver(&t.key, mode).await;
+    let mut hooks = json!({"domain": "acme.example"});
+    for kind in kinds {
+        hooks[*kind] = json!({"url": url});
+    }
+    configure(&hub, &t, hooks).await;
+    (hub, t, child, lines)
+}
+
 async fn next_verdict(lines: &mut Lines) -> String {
     tokio::time::timeout(Duration::from_secs(10), lines.next_line())
         .await
@@ -571,15 +579,7 @@ async fn next_verdict(lines: &mut Lines) -> String {
 
 #[tokio::test]
 async fn a_python_receiver_with_the_guides_logic_over_raw_bytes_accepts_our_deliveries() {
-    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
-    let t = hub.tenant("Acme").await;
-    let (mut child, mut lines, url) = python_receiver(&t.key, "raw").await;
-    configure(
-        &hub,
-        &t,
-        json!({"domain": "acme.example", "create": {"url": url}, "update": {"url": url}}),
-    )
-    .await;
+    let (hub, t, mut child, mut lines) = hooked_python_receiver("raw", &["create", "update"]).await;
     let c = comment_on(&hub, &t, "acme.example", "plain ASCII text").await;
     let id = c["_id"].as_str().unwrap();
     comment_on(
@@ -617,15 +617,8 @@ async fn a_python_receiver_with_the_guides_logic_over_raw_bytes_accepts_our_deli
 
 #[tokio::test]
 async fn the_guides_reserialising_python_receiver_accepts_test_payloads_of_every_kind() {
-    let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
-    let t = hub.tenant("Acme").await;
-    let (mut child, mut lines, url) = python_receiver(&t.key, "reserialise").await;
-    configure(
-        &hub,
-        &t,
-        json!({"domain": "acme.example", "create": {"url": url}, "update": {"url": url}, "delete": {"url": url}}),
-    )
-    .await;
+    let (hub, t, mut child, mut lines) =
+        hooked_python_receiver("reserialise", &["create", "update", "delete"]).await;
     for kind in ["create", "update", "delete"] {
         let v = hub.api(&t.key).send_test_ok(kind, "acme.example").await;
         assert_eq!(v["ok"], true, "{kind}: {v}");
@@ -647,22 +640,13 @@ async fn the_guides_reserialising_python_receiver_accepts_test_payloads_of_every
 async fn the_deliveries_list_is_paged() {
     let hub = TestHub::for_webhooks(BACKEND, 20, 3).await;
     let rx = Receiver::ok().await;
-    let t = hub.tenant("Pages").await;
-    configure(
-        &hub,
-        &t,
-        json!({"domain": "*", "create": {"url": rx.url.clone()}}),
-    )
-    .await;
+    let t = tenant_creating_to(&hub, "Pages", "*", &rx).await;
     for i in 0..5 {
         comment_on(&hub, &t, "pages.example", &format!("n{i}")).await;
     }
     rx.wait_for(5, 10).await;
     let ids = |v: &Value| -> Vec<String> {
-        v["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
+        items(&v["deliveries"])
             .map(|d| d["id"].as_str().unwrap().to_owned())
             .collect()
     };
