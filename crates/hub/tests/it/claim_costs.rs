@@ -26,6 +26,12 @@ async fn updates(db: &PgPool) -> (i64, i64) {
 
 /// A store on a new database, and a connection of its own to look at that database with.
 async fn opened() -> (PostgresStore, PgPool) {
+    let (_, store, db) = opened_at_url().await;
+    (store, db)
+}
+
+/// [`opened`], with the database's URL (to open the store again).
+async fn opened_at_url() -> (String, PostgresStore, PgPool) {
     let url = postgres_database().await;
     let store = PostgresStore::connect(&url).await.unwrap();
     let db = PgPoolOptions::new()
@@ -33,7 +39,7 @@ async fn opened() -> (PostgresStore, PgPool) {
         .connect(&url)
         .await
         .unwrap();
-    (store, db)
+    (url, store, db)
 }
 
 #[tokio::test]
@@ -170,13 +176,7 @@ async fn outbox_scans_once_closed(db: &PgPool, store: PostgresStore) -> (i64, i6
 /// index over the subscription alone, which each queued delivery and each record paid for.
 #[tokio::test]
 async fn a_subscriptions_deliveries_are_found_without_reading_the_outbox() {
-    let url = postgres_database().await;
-    let store = PostgresStore::connect(&url).await.unwrap();
-    let db = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .unwrap();
+    let (url, store, db) = opened_at_url().await;
     let (busy, quiet) = (tenant(&store, "t1").await, tenant(&store, "t2").await);
     for (id, t, url) in [
         ("s1", &busy, "https://busy.example/"),
