@@ -2,22 +2,35 @@
 //! blocking thread by its format's parser (so parsing overlaps the upload); the comments it
 //! yields are stored in batches through the upload path, and the import's record is stored at
 //! most every second while it runs (after a batch, or while it waits for more of the upload),
-//! so `GET /api/v1/imports/{id}` shows its progress from any node. Memory holds one batch and
-//! the parser's state, whatever the file's size. An upload that stops short ends the import
+//! so `GET /api/v1/imports/{id}` shows its progress from any node. Memory holds a few batches
+//! and the parser's state, whatever the file's size. An upload that stops short ends the import
 //! `failed` with where it stopped; the batches stored before stay (a rerun converges).
+//!
+//! [`IN_FLIGHT`] batches are stored at once, as a plugin's uploads may be: while one commits
+//! (waiting for the disk), the next is checked and written. A reply whose parent is in a batch
+//! still running is linked when the later of the two commits, as for a plugin (`link_late` in
+//! the stores); counts are taken from each batch's outcome, in the file's order.
 
 use super::spool::SpoolReader;
 use super::{Format, Item, Problem};
 use crate::hub::Hub;
 use crate::ids::TenantId;
+use crate::records::UploadOutcome;
 use crate::records::{
     EntryKind, ImportProblem, ImportRecord, ImportState, IntegrationToken, UploadBatch,
 };
+use crate::store::StoreResult;
 use fastcomments_protocol::{EventType, UploadComment};
+use std::collections::VecDeque;
 use std::sync::Arc;
+use tokio::task::JoinHandle;
 
 /// Comments stored per transaction.
 pub const BATCH: usize = 1000;
+
+/// Batches being stored at once. Two keep the store busy while the next batch is prepared; a
+/// third gained nothing on two cores and only held another batch in memory.
+const IN_FLIGHT: usize = 2;
 
 /// How often an import's progress is stored while it runs (each store is a commit of its own).
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -52,6 +65,7 @@ pub async fn run(hub: Arc<Hub>, mut record: ImportRecord, format: Format, spool:
         }
     };
     let mut batch: Vec<UploadComment> = Vec::with_capacity(BATCH);
+    let mut running = Running::default();
     let mut failed = false;
     let mut progress = Progress::new(&record);
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
@@ -59,6 +73,17 @@ pub async fn run(hub: Arc<Hub>, mut record: ImportRecord, format: Format, spool:
     loop {
         let item = tokio::select! {
             item = rx.recv() => item,
+            // A batch stored is counted at once, not when the next one is full.
+            stored = running.oldest(), if !running.is_empty() => {
+                if let Some((sent, outcome)) = stored {
+                    if !account(&mut record, sent, outcome) {
+                        failed = true;
+                        break;
+                    }
+                }
+                progress.save(&hub, &mut record).await;
+                continue;
+            }
             // Waiting for more of a slow upload: what was read so far is shown all the same.
             _ = tick.tick() => {
                 progress.save(&hub, &mut record).await;
@@ -73,20 +98,28 @@ pub async fn run(hub: Arc<Hub>, mut record: ImportRecord, format: Format, spool:
             Item::Problem(p) => record.problem(problem(p)),
         }
         if batch.len() >= BATCH {
-            if !store(&hub, &mut record, &tenant, token.as_ref(), &mut batch).await {
+            if running.len() >= IN_FLIGHT && !running.finish_oldest(&mut record).await {
                 failed = true;
                 break;
             }
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            running.start(&hub, &tenant, token.as_ref(), full);
             progress.save(&hub, &mut record).await;
         }
     }
     // Dropping the receiver stops the parser at its next record; a parser waiting for more of
     // the upload is stopped by the watch.
     drop(rx);
+    if !failed {
+        running.start(&hub, &tenant, token.as_ref(), batch);
+    }
+    // Batches already sent are waited for even after a failure: they may have committed, and
+    // the counts say what is stored.
+    while !running.is_empty() {
+        failed |= !running.finish_oldest(&mut record).await;
+    }
     if failed {
         watch.stop();
-    } else if !store(&hub, &mut record, &tenant, token.as_ref(), &mut batch).await {
-        failed = true;
     }
     let state = match parser.await {
         Ok(Ok(())) if !failed => ImportState::Done,
@@ -137,46 +170,73 @@ impl Progress {
     }
 }
 
-/// Stores one batch and the record after it; `false` when storing failed (noted in the record).
-async fn store(
-    hub: &Hub,
-    record: &mut ImportRecord,
-    tenant: &TenantId,
-    token: Option<&IntegrationToken>,
-    batch: &mut Vec<UploadComment>,
-) -> bool {
-    if batch.is_empty() {
-        return true;
+/// The batches being stored, oldest first, each with its size.
+#[derive(Default)]
+struct Running {
+    batches: VecDeque<(u64, JoinHandle<StoreResult<UploadOutcome>>)>,
+}
+
+impl Running {
+    fn len(&self) -> usize {
+        self.batches.len()
     }
-    let comments = std::mem::take(batch);
-    let Some(token) = token else {
-        // A dry run checks and counts; it stores nothing.
-        return true;
-    };
-    let sent = comments.len() as u64;
-    let outcome = hub
-        .upload(UploadBatch {
+
+    fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// Starts storing `comments` (nothing for an empty batch or a dry run, which checks and
+    /// counts but stores nothing).
+    fn start(
+        &mut self,
+        hub: &Arc<Hub>,
+        tenant: &TenantId,
+        token: Option<&IntegrationToken>,
+        comments: Vec<UploadComment>,
+    ) {
+        let Some(token) = token.filter(|_| !comments.is_empty()) else {
+            return;
+        };
+        let sent = comments.len() as u64;
+        let batch = UploadBatch {
             tenant_id: tenant.clone(),
             token: token.clone(),
             comments,
             finishes_upload: false,
-        })
-        .await;
+        };
+        let hub = hub.clone();
+        let task = tokio::spawn(async move { hub.upload(batch).await });
+        self.batches.push_back((sent, task));
+    }
+
+    /// Waits for the oldest batch to be stored; its size and outcome. Cancel-safe: dropped
+    /// before the batch ends, it leaves the batch where it was.
+    async fn oldest(&mut self) -> Option<(u64, StoreResult<UploadOutcome>)> {
+        let (sent, task) = self.batches.front_mut()?;
+        let sent = *sent;
+        let outcome = task
+            .await
+            .unwrap_or_else(|e| Err(crate::store::StoreError::database(e.to_string())));
+        self.batches.pop_front();
+        Some((sent, outcome))
+    }
+
+    /// Waits for the oldest batch and counts it in `record`; `false` when it was not stored.
+    async fn finish_oldest(&mut self, record: &mut ImportRecord) -> bool {
+        match self.oldest().await {
+            Some((sent, outcome)) => account(record, sent, outcome),
+            None => true,
+        }
+    }
+}
+
+/// Counts a batch of `sent` comments in `record`; `false` when it was not stored (noted in the
+/// record as a problem).
+fn account(record: &mut ImportRecord, sent: u64, outcome: StoreResult<UploadOutcome>) -> bool {
     match outcome {
         Ok(outcome) => {
-            let count = |kind: EventType| {
-                outcome
-                    .entries
-                    .iter()
-                    .filter(|e| e.kind == EntryKind::Event(kind))
-                    .count() as u64
-            };
-            let created = count(EventType::NewComment);
-            // A waiting reply linked to its parent is an update of a comment not in the batch.
-            let updated = count(EventType::UpdatedComment).min(sent - created.min(sent));
-            record.created += created;
-            record.updated += updated;
-            record.unchanged += sent.saturating_sub(created + updated);
+            count(record, sent, &outcome);
+            true
         }
         Err(e) => {
             tracing::warn!(import = %record.id, error = %e, "an import's batch was not stored");
@@ -184,10 +244,26 @@ async fn store(
                 (0, 0),
                 format!("a batch of {sent} comments was not stored ({e}); run the import again"),
             )));
-            return false;
+            false
         }
     }
-    true
+}
+
+/// Counts a stored batch of `sent` comments in `record`.
+fn count(record: &mut ImportRecord, sent: u64, outcome: &UploadOutcome) {
+    let events = |kind: EventType| {
+        outcome
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Event(kind))
+            .count() as u64
+    };
+    let created = events(EventType::NewComment);
+    // A waiting reply linked to its parent is an update of a comment not in the batch.
+    let updated = events(EventType::UpdatedComment).min(sent - created.min(sent));
+    record.created += created;
+    record.updated += updated;
+    record.unchanged += sent.saturating_sub(created + updated);
 }
 
 async fn finish(

@@ -234,3 +234,48 @@ async fn an_export_imports_back_into_another_tenant_unchanged() {
     let (s, v) = hub.call(reqwest::Method::GET, "/api/v1/export", Some(&narrow), None).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "all-domains-secret-required"), "{v}");
 }
+
+/// Batches are stored two at a time: a reply whose parent is in the batch stored beside its own,
+/// or in a batch later in the file, is linked all the same, and running the file again changes
+/// nothing. Each comment answers the one before it; the first answers the file's last line.
+#[tokio::test]
+async fn replies_across_batches_stored_at_once_are_linked() {
+    let n = 3000;
+    let line = |ext: &str, parent: Option<String>| {
+        let c = json!({"externalId": ext, "externalParentId": parent, "urlId": "t",
+            "commenterName": "Ana", "comment": format!("Comment {ext}"),
+            "date": "2024-05-01T12:00:00.000Z"});
+        format!("{c}\n")
+    };
+    let mut file = line("c0", Some("last".to_owned()));
+    for i in 1..n {
+        file.push_str(&line(&format!("c{i}"), Some(format!("c{}", i - 1))));
+    }
+    file.push_str(&line("last", None));
+    let (hub, t, done) = blog_that_imported("format=jsonl", &file).await;
+    assert_eq!((&done["state"], &done["created"]), (&json!("done"), &json!(n + 1)), "{done}");
+
+    let api = hub.api(&t.key);
+    let mut stored: Vec<Value> = Vec::new();
+    for page in 0..4 {
+        let (_, v) = api.comments(&format!("urlId=t&limit=1000&page={page}")).await;
+        stored.extend(items(&v["comments"]).cloned());
+    }
+    assert_eq!(stored.len(), n + 1);
+    let by_ext: std::collections::HashMap<&str, &Value> = stored
+        .iter()
+        .map(|c| (c["externalId"].as_str().unwrap(), c))
+        .collect();
+    let parent_of = |ext: &str| &by_ext[ext]["parentId"];
+    let id_of = |ext: &str| &by_ext[ext]["id"];
+    assert_eq!(parent_of("c0"), id_of("last"));
+    for i in 1..n {
+        assert_eq!(parent_of(&format!("c{i}")), id_of(&format!("c{}", i - 1)), "c{i}");
+    }
+    let again = api.run_import("format=jsonl", &file).await;
+    assert_eq!(
+        (&again["state"], &again["created"], &again["unchanged"]),
+        (&json!("done"), &json!(0), &json!(n + 1)),
+        "{again}"
+    );
+}
