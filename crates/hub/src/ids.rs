@@ -57,6 +57,58 @@ pub fn tenant_id() -> TenantId {
     TenantId(format!("t-{}", random_hex(8)))
 }
 
+/// What a type of its own over a `String` ([`TenantId`], [`crate::records::IntegrationToken`])
+/// has alike: it is made from text, read as text, and compared with text as a `String` is (a
+/// query's `tenantId`, a stored column, a test's literal); passing text where one is expected
+/// still needs a conversion, which is what the type is for. What differs (a `Display`, which a
+/// credential must not have) each type says itself.
+macro_rules! text_newtype {
+    ($name:ident) => {
+        impl $name {
+            /// The text (to bind in SQL, to compare with a request's text, to redact for a log).
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The text, owned (for a wire type that carries it as a string).
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> $name {
+                $name(text)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> $name {
+                $name(text.to_owned())
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+pub(crate) use text_newtype;
+
 /// A tenant's id (`t-…`; tenants made elsewhere may have any text). A type of its own, not a
 /// `&str`, so a tenant id cannot be passed where a domain, a thread's url id, a token or an
 /// API secret is expected, nor one of those as a tenant id: the compiler checks each call.
@@ -67,17 +119,7 @@ pub fn tenant_id() -> TenantId {
 #[serde(transparent)]
 pub struct TenantId(String);
 
-impl TenantId {
-    /// The id's text (to bind in SQL, to compare with a request's text).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The id's text, owned (for a wire type that carries it as a string).
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
+text_newtype!(TenantId);
 
 impl std::fmt::Display for TenantId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,41 +127,9 @@ impl std::fmt::Display for TenantId {
     }
 }
 
-impl From<String> for TenantId {
-    fn from(id: String) -> TenantId {
-        TenantId(id)
-    }
-}
-
-impl From<&str> for TenantId {
-    fn from(id: &str) -> TenantId {
-        TenantId(id.to_owned())
-    }
-}
-
 impl From<TenantId> for String {
     fn from(id: TenantId) -> String {
         id.0
-    }
-}
-
-// Compared with text as a `String` is (a query's `tenantId`, a test's literal); passing text
-// where a tenant id is expected still needs a conversion.
-impl PartialEq<str> for TenantId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for TenantId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-impl AsRef<str> for TenantId {
-    fn as_ref(&self) -> &str {
-        &self.0
     }
 }
 

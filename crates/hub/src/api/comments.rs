@@ -4,8 +4,9 @@
 
 use super::comment_view::CommentView;
 use super::doc::TenantErrors;
+use super::TenantCall;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::extract::{AppState, JsonBody, QueryParams};
+use crate::extract::{JsonBody, QueryParams};
 use crate::hub::access::TenantAuth;
 use crate::hub::comments::Flagger;
 use crate::hub::Hub;
@@ -14,7 +15,7 @@ use crate::ids::TenantId;
 use crate::records::{Change, CommentsQuery};
 use crate::rules::{CommentUpdateInput, NewCommentInput};
 use crate::site_domain::normalize_domain;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use fastcomments_protocol::{lenient, Comment, Status};
@@ -109,8 +110,7 @@ async fn create_one(
     responses((status = 200, description = "The comment", body = SavedOut), TenantErrors)
 )]
 pub async fn create_comment(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     JsonBody(input): JsonBody<NewCommentInput>,
 ) -> ApiResult<Json<SavedOut>> {
     let comment = create_one(&hub, &auth, input).await?;
@@ -154,8 +154,7 @@ pub struct BulkOut(Vec<BulkItemOut>);
     responses((status = 200, description = "One result per comment, in order", body = BulkOut), TenantErrors)
 )]
 pub async fn create_bulk(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     JsonBody(items): JsonBody<Vec<Value>>,
 ) -> ApiResult<Json<BulkOut>> {
     if items.len() > BULK_MAX {
@@ -238,8 +237,7 @@ pub struct CommentOut {
     responses((status = 200, description = "The comment", body = CommentOut), TenantErrors)
 )]
 pub async fn get_comment(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CommentOut>> {
     let comment = comment_in_scope(&hub, &auth, &id).await?;
@@ -311,8 +309,7 @@ pub struct CommentsOut {
     responses((status = 200, description = "The comments", body = CommentsOut), TenantErrors)
 )]
 pub async fn list_comments(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<CommentsOut>> {
     for (name, given) in [
@@ -384,8 +381,7 @@ pub async fn list_comments(
     responses((status = 200, description = "The comment as it is now", body = CommentOut), TenantErrors)
 )]
 pub async fn update_comment(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<CommentUpdateInput>,
 ) -> ApiResult<Json<CommentOut>> {
@@ -452,8 +448,7 @@ pub struct DeletedOut {
     responses((status = 200, description = "What was done, and the comment as it was", body = DeletedOut), TenantErrors)
 )]
 pub async fn delete_comment(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeletedOut>> {
     comment_in_scope(&hub, &auth, &id).await?;
@@ -521,8 +516,7 @@ async fn set_flag(
     responses((status = 200, description = "The comment's flag count", body = FlagOut), TenantErrors)
 )]
 pub async fn flag(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
     QueryParams(q): QueryParams<FlagQuery>,
 ) -> ApiResult<Json<FlagOut>> {
@@ -540,8 +534,7 @@ pub async fn flag(
     responses((status = 200, description = "The comment's flag count", body = FlagOut), TenantErrors)
 )]
 pub async fn un_flag(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
     QueryParams(q): QueryParams<FlagQuery>,
 ) -> ApiResult<Json<FlagOut>> {

@@ -5,13 +5,12 @@
 //! per hub); one past them is `429` with `Retry-After`.
 
 use super::doc::TenantErrors;
+use super::TenantCall;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::extract::{AppState, QueryParams};
-use crate::hub::access::TenantAuth;
+use crate::extract::QueryParams;
 use crate::hub::export_slots::{Full, IN_ALL, PER_TENANT, RETRY_AFTER_SECS};
 use crate::import::{export, export_wxr};
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fastcomments_protocol::Failure;
@@ -41,8 +40,7 @@ pub struct ExportQuery {
     )
 )]
 pub async fn export(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<ExportQuery>,
 ) -> ApiResult<Response> {
     auth.require_all_domains("exporting comments")?;

@@ -5,13 +5,13 @@
 //! on in the background ([`crate::import`]); its record shows its progress and problems.
 
 use super::doc::TenantErrors;
+use super::TenantCall;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppState, QueryParams};
-use crate::hub::access::TenantAuth;
+use crate::extract::QueryParams;
 use crate::import::start;
 use crate::records::{ImportProblem, ImportRecord, ImportState};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use fastcomments_protocol::{lenient, Millis, Status};
@@ -113,8 +113,7 @@ pub struct ImportResult {
     responses((status = 202, description = "The whole file was received and its import runs (its first batches may be stored already)", body = ImportResult), TenantErrors)
 )]
 pub async fn start(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<StartQuery>,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<ImportResult>)> {
@@ -150,8 +149,7 @@ pub async fn start(
     responses((status = 200, description = "The import", body = ImportResult), TenantErrors)
 )]
 pub async fn get(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ImportResult>> {
     auth.require_all_domains("imports")?;
@@ -182,7 +180,7 @@ pub struct ImportsOut {
     security(("apiKey" = []), ("apiKeyQuery" = [])),
     responses((status = 200, description = "The imports", body = ImportsOut), TenantErrors)
 )]
-pub async fn list(State(hub): State<AppState>, auth: TenantAuth) -> ApiResult<Json<ImportsOut>> {
+pub async fn list(TenantCall { hub, auth }: TenantCall) -> ApiResult<Json<ImportsOut>> {
     auth.require_all_domains("imports")?;
     let records = hub.reads().imports(&auth.tenant_id, 100).await?;
     Ok(Json(ImportsOut {

@@ -23,8 +23,10 @@ pub mod webhooks;
 
 use crate::error::{ApiError, Code};
 use crate::extract::AppState;
+use crate::hub::access::TenantAuth;
 use crate::hub::Hub;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -56,6 +58,27 @@ const HOSTED_ONLY: &[&str] = &[
     "/check-blocked-comments",
     "/auth/",
 ];
+
+/// What every handler of the tenant API takes: the hub, and the tenant credential the request
+/// came with (a missing or unknown API secret is refused before the handler runs, as
+/// [`TenantAuth`] refuses it).
+pub struct TenantCall {
+    /// The hub.
+    pub hub: AppState,
+    /// Whose API secret the call came with, and what it reaches.
+    pub auth: TenantAuth,
+}
+
+impl FromRequestParts<AppState> for TenantCall {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, hub: &AppState) -> Result<Self, ApiError> {
+        let auth = TenantAuth::from_request_parts(parts, hub).await?;
+        Ok(TenantCall {
+            hub: hub.clone(),
+            auth,
+        })
+    }
+}
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     let path = uri.path();

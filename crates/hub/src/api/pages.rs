@@ -5,13 +5,13 @@
 //! secret.
 
 use super::doc::TenantErrors;
+use super::TenantCall;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppState, JsonBody, QueryParams};
-use crate::hub::access::TenantAuth;
+use crate::extract::{JsonBody, QueryParams};
 use crate::hub::pages::NewPage;
 use crate::records::{Page, PageChange, PAGES_MAX};
 use crate::rules;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::Json;
 use fastcomments_protocol::{lenient, Millis, Status};
 use serde::de::IgnoredAny;
@@ -103,8 +103,7 @@ pub struct PageResult {
     responses((status = 200, description = "The page", body = PageResult), TenantErrors)
 )]
 pub async fn add(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     JsonBody(input): JsonBody<PageInput>,
 ) -> ApiResult<Json<PageResult>> {
     auth.require_all_domains("pages")?;
@@ -145,7 +144,7 @@ pub struct PagesOut {
     security(("apiKey" = []), ("apiKeyQuery" = [])),
     responses((status = 200, description = "The pages", body = PagesOut), TenantErrors)
 )]
-pub async fn list(State(hub): State<AppState>, auth: TenantAuth) -> ApiResult<Json<PagesOut>> {
+pub async fn list(TenantCall { hub, auth }: TenantCall) -> ApiResult<Json<PagesOut>> {
     auth.require_all_domains("pages")?;
     let pages = hub.reads().pages(&auth.tenant_id, PAGES_MAX).await?;
     Ok(Json(PagesOut {
@@ -174,8 +173,7 @@ pub struct ByUrlIdQuery {
     responses((status = 200, description = "The page", body = PageResult), TenantErrors)
 )]
 pub async fn by_url_id(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<ByUrlIdQuery>,
 ) -> ApiResult<Json<PageResult>> {
     auth.require_all_domains("pages")?;
@@ -234,8 +232,7 @@ pub struct PageChanged {
     responses((status = 200, description = "The page", body = PageChanged), TenantErrors)
 )]
 pub async fn change(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<PagePatch>,
 ) -> ApiResult<Json<PageChanged>> {
@@ -280,8 +277,7 @@ pub struct PageDeleted {
     responses((status = 200, description = "Deleted", body = PageDeleted), TenantErrors)
 )]
 pub async fn remove(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PageDeleted>> {
     auth.require_all_domains("pages")?;

@@ -3,11 +3,12 @@
 //! deleting one cancels the delivery. The hub's own, fuller view is `/webhook-deliveries`.
 
 use super::doc::TenantErrors;
+use super::TenantCall;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppState, QueryParams};
+use crate::extract::QueryParams;
 use crate::hub::access::TenantAuth;
 use crate::records::{Delivery, DeliveryFilter};
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::Json;
 use fastcomments_protocol::{Millis, Status, WebhookEventKind};
 use serde::{Deserialize, Serialize};
@@ -170,8 +171,7 @@ pub struct PendingEventsOut {
     responses((status = 200, description = "A page of pending events", body = PendingEventsOut), TenantErrors)
 )]
 pub async fn list(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<PendingQuery>,
 ) -> ApiResult<Json<PendingEventsOut>> {
     let f = filter(&auth, &q)?;
@@ -200,8 +200,7 @@ pub struct PendingCountOut {
     responses((status = 200, description = "The count", body = PendingCountOut), TenantErrors)
 )]
 pub async fn count(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<PendingQuery>,
 ) -> ApiResult<Json<PendingCountOut>> {
     let count = hub
@@ -232,8 +231,7 @@ pub struct CancelledOut {
     responses((status = 200, description = "Cancelled", body = CancelledOut), TenantErrors)
 )]
 pub async fn remove(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CancelledOut>> {
     let pending = hub

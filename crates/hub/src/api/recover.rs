@@ -5,11 +5,11 @@
 //! copies are queued in the background, a page at a time.
 
 use super::doc::TenantErrors;
+use super::TenantCall;
 use crate::error::ApiResult;
-use crate::extract::{AppState, JsonBody};
-use crate::hub::access::TenantAuth;
+use crate::extract::JsonBody;
 use crate::records::{RecoverTarget, Recovery};
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use fastcomments_protocol::{Millis, Status};
@@ -88,8 +88,7 @@ pub struct RecoveryStarted {
     responses((status = 202, description = "Started; the copies are queued in the background", body = RecoveryStarted), TenantErrors)
 )]
 pub async fn recover_subscription(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<RecoverInput>,
 ) -> ApiResult<(StatusCode, Json<RecoveryStarted>)> {
@@ -110,8 +109,7 @@ pub async fn recover_subscription(
     responses((status = 202, description = "Started; the copies are queued in the background", body = RecoveryStarted), TenantErrors)
 )]
 pub async fn recover_config(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     JsonBody(input): JsonBody<ConfigRecoverInput>,
 ) -> ApiResult<(StatusCode, Json<RecoveryStarted>)> {
     let r = hub

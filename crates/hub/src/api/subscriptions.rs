@@ -4,14 +4,14 @@
 
 use super::doc::TenantErrors;
 use super::tenant::SecretOut;
+use super::TenantCall;
 use crate::delivery::test_send::dummy_comment;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppState, JsonBody, OptionalJson, QueryParams};
-use crate::hub::access::TenantAuth;
+use crate::extract::{JsonBody, OptionalJson, QueryParams};
 use crate::hub::webhooks::SubscriptionRequest;
 
 use crate::records::Subscription;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use fastcomments_protocol::{HttpMethod, Millis, Status, WebhookComment, WebhookEventKind};
@@ -127,8 +127,7 @@ pub struct SubscriptionCreated {
     responses((status = 200, description = "The subscription", body = SubscriptionCreated), (status = 201, description = "Created", body = SubscriptionCreated), TenantErrors)
 )]
 pub async fn create(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     JsonBody(input): JsonBody<SubscriptionInput>,
 ) -> ApiResult<(StatusCode, Json<SubscriptionCreated>)> {
     auth.require_all_domains("managing webhook subscriptions")?;
@@ -198,10 +197,7 @@ pub struct SubscriptionsOut {
     security(("apiKey" = []), ("apiKeyQuery" = [])),
     responses((status = 200, description = "Every subscription", body = SubscriptionsOut), TenantErrors)
 )]
-pub async fn list(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
-) -> ApiResult<Json<SubscriptionsOut>> {
+pub async fn list(TenantCall { hub, auth }: TenantCall) -> ApiResult<Json<SubscriptionsOut>> {
     auth.require_all_domains("managing webhook subscriptions")?;
     let subs = hub.reads().subscriptions(&auth.tenant_id).await?;
     Ok(Json(SubscriptionsOut {
@@ -228,8 +224,7 @@ pub struct SubscriptionOne {
     responses((status = 200, description = "The removed subscription", body = SubscriptionOne), TenantErrors)
 )]
 pub async fn remove(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SubscriptionOne>> {
     auth.require_all_domains("managing webhook subscriptions")?;
@@ -252,8 +247,7 @@ pub async fn remove(
     responses((status = 200, description = "The subscription", body = SubscriptionOne), TenantErrors)
 )]
 pub async fn enable(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SubscriptionOne>> {
     auth.require_all_domains("managing webhook subscriptions")?;
@@ -277,8 +271,7 @@ pub async fn enable(
     responses((status = 200, description = "The subscription", body = SubscriptionOne), TenantErrors)
 )]
 pub async fn disable(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SubscriptionOne>> {
     auth.require_all_domains("managing webhook subscriptions")?;
@@ -344,8 +337,7 @@ const MAX_SAMPLE_PAYLOADS: u64 = 100;
     responses((status = 200, description = "The samples", body = SamplesOut), TenantErrors)
 )]
 pub async fn sample_payloads(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<SamplesQuery>,
 ) -> ApiResult<Json<SamplesOut>> {
     auth.require_all_domains("reading sample payloads of the whole tenant")?;
@@ -438,8 +430,7 @@ pub struct Rotated {
     responses((status = 200, description = "The new secret, and when the old retires", body = Rotated), TenantErrors)
 )]
 pub async fn rotate_secret(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
     OptionalJson(input): OptionalJson<RotateInput>,
 ) -> ApiResult<Json<Rotated>> {
@@ -491,10 +482,7 @@ pub struct RotationsOut {
     security(("apiKey" = []), ("apiKeyQuery" = [])),
     responses((status = 200, description = "Retiring secrets", body = RotationsOut), TenantErrors)
 )]
-pub async fn list_rotations(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
-) -> ApiResult<Json<RotationsOut>> {
+pub async fn list_rotations(TenantCall { hub, auth }: TenantCall) -> ApiResult<Json<RotationsOut>> {
     auth.require_all_domains("listing API secret rotations")?;
     let retiring = hub.reads().secret_retirements(&auth.tenant_id).await?;
     Ok(Json(RotationsOut {

@@ -2,13 +2,13 @@
 //! [`super::comments`] and [`super::votes`]), authenticated by an API secret in `x-api-key`.
 
 use super::doc::TenantErrors;
+use super::TenantCall;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppState, JsonBody, OptionalJson};
-use crate::hub::access::TenantAuth;
+use crate::extract::{JsonBody, OptionalJson};
 use crate::ids;
 use crate::records::{ApiSecret, IntegrationToken, TokenRecord};
 use crate::site_domain::normalize_domain;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::Json;
 use fastcomments_protocol::{lenient, Millis, Status};
 use serde::{Deserialize, Serialize};
@@ -65,10 +65,7 @@ pub struct SecretsOut {
     security(("apiKey" = []), ("apiKeyQuery" = [])),
     responses((status = 200, description = "The secrets", body = SecretsOut), TenantErrors)
 )]
-pub async fn list_secrets(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
-) -> ApiResult<Json<SecretsOut>> {
+pub async fn list_secrets(TenantCall { hub, auth }: TenantCall) -> ApiResult<Json<SecretsOut>> {
     auth.require_all_domains("listing API secrets")?;
     let secrets = hub.reads().list_secrets(&auth.tenant_id).await?;
     // Shown in clear once, when created or rotated; listed masked.
@@ -104,8 +101,7 @@ pub struct SecretCreated {
     responses((status = 200, description = "The new secret", body = SecretCreated), TenantErrors)
 )]
 pub async fn create_secret(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     JsonBody(input): JsonBody<SecretInput>,
 ) -> ApiResult<Json<SecretCreated>> {
     auth.require_all_domains("creating API secrets")?;
@@ -145,8 +141,7 @@ pub struct Done {
     responses((status = 200, description = "Revoked", body = Done), TenantErrors)
 )]
 pub async fn delete_secret(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Done>> {
     auth.require_all_domains("removing API secrets")?;
@@ -213,8 +208,7 @@ pub struct IntegrationsOut {
     responses((status = 200, description = "The tokens", body = IntegrationsOut), TenantErrors)
 )]
 pub async fn list_integrations(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
 ) -> ApiResult<Json<IntegrationsOut>> {
     let tokens = hub.tenant_tokens(&auth).await?;
     Ok(Json(IntegrationsOut {
@@ -259,8 +253,7 @@ pub struct AcknowledgeInput {
     )
 )]
 pub async fn acknowledge(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(token): Path<IntegrationToken>,
     OptionalJson(input): OptionalJson<AcknowledgeInput>,
 ) -> ApiResult<Json<IntegrationResult>> {
@@ -290,8 +283,7 @@ pub async fn acknowledge(
     responses((status = 200, description = "The token", body = IntegrationResult), TenantErrors)
 )]
 pub async fn resync(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(token): Path<IntegrationToken>,
 ) -> ApiResult<Json<IntegrationResult>> {
     let saved = hub.resync_integration(&auth, &token).await?;
@@ -312,8 +304,7 @@ pub async fn resync(
     responses((status = 200, description = "The token", body = IntegrationResult), TenantErrors)
 )]
 pub async fn revoke(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(token): Path<IntegrationToken>,
 ) -> ApiResult<Json<IntegrationResult>> {
     let saved = hub.revoke_integration(&auth, &token).await?;

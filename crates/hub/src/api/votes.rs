@@ -4,14 +4,15 @@
 
 use super::comments::{comment_in_scope, given};
 use super::doc::TenantErrors;
+use super::TenantCall;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppState, JsonBody, QueryParams};
+use crate::extract::{JsonBody, QueryParams};
 use crate::hub::access::TenantAuth;
 use crate::hub::Hub;
 use crate::ids;
 use crate::records::Change;
 use crate::rules::votes::{voter_key, ANON_USER_ID};
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::Json;
 use fastcomments_protocol::{lenient, Millis, Status, Vote, VoteDirection};
 use serde::{Deserialize, Serialize};
@@ -47,8 +48,7 @@ pub struct VoteOut {
     responses((status = 200, description = "The vote", body = VoteOut), TenantErrors)
 )]
 pub async fn vote(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(comment_id): Path<String>,
     JsonBody(input): JsonBody<VoteInput>,
 ) -> ApiResult<Json<VoteOut>> {
@@ -103,8 +103,7 @@ async fn cast(
     responses((status = 200, description = "The vote as it was", body = VoteOut), TenantErrors)
 )]
 pub async fn delete_vote(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<VoteOut>> {
     let vote = hub
@@ -161,8 +160,7 @@ pub struct CastOut {
     responses((status = 200, description = "The vote's id", body = CastOut), TenantErrors)
 )]
 pub async fn cast_vote(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<CastQuery>,
 ) -> ApiResult<Json<CastOut>> {
     let direction = match q.direction.trim().to_ascii_lowercase().as_str() {
@@ -298,8 +296,7 @@ async fn thread_votes(
     responses((status = 200, description = "The votes", body = ThreadVotesOut), TenantErrors)
 )]
 pub async fn list_votes(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<ThreadVotesQuery>,
 ) -> ApiResult<Json<ThreadVotesOut>> {
     thread_votes(&hub, &auth, &q.url_id, None).await
@@ -316,8 +313,7 @@ pub async fn list_votes(
     responses((status = 200, description = "The votes", body = ThreadVotesOut), TenantErrors)
 )]
 pub async fn votes_for_user(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<ThreadVotesQuery>,
 ) -> ApiResult<Json<ThreadVotesOut>> {
     let user_id = given(&q.user_id).map(str::to_owned);

@@ -2,16 +2,17 @@
 //! (SPEC §2, §3).
 
 use super::doc::TenantErrors;
+use super::TenantCall;
 use crate::delivery::test_send::{self, TestRequest};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppState, JsonBody, QueryParams};
+use crate::extract::{JsonBody, QueryParams};
 use crate::hub::access::TenantAuth;
 use crate::hub::webhooks::{ConfigRequest, TargetRequest};
 use crate::hub::Hub;
 use crate::site_domain::normalize_domain;
 
 use crate::records::{Delivery, DeliveryAttempt, DeliveryStatus, WebhookConfig, WebhookTarget};
-use axum::extract::{Path, State};
+use axum::extract::Path;
 
 use axum::Json;
 use fastcomments_protocol::{HttpMethod, Millis, Status, WebhookEventKind};
@@ -137,8 +138,7 @@ pub struct ConfigOut {
     responses((status = 200, description = "The configuration", body = ConfigOut), TenantErrors)
 )]
 pub async fn put_config(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     JsonBody(input): JsonBody<ConfigInput>,
 ) -> ApiResult<Json<ConfigOut>> {
     let config = hub
@@ -188,8 +188,7 @@ pub enum ConfigAnswer {
     responses((status = 200, description = "The configuration(s)", body = ConfigAnswer), TenantErrors)
 )]
 pub async fn get_config(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<ConfigQuery>,
 ) -> ApiResult<Json<ConfigAnswer>> {
     let mut configs = hub.webhook_configs(&auth.tenant_id).await?;
@@ -335,8 +334,7 @@ pub struct DeliveriesOut {
     responses((status = 200, description = "The deliveries", body = DeliveriesOut), TenantErrors)
 )]
 pub async fn list_deliveries(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     QueryParams(q): QueryParams<DeliveriesQuery>,
 ) -> ApiResult<Json<DeliveriesOut>> {
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
@@ -395,8 +393,7 @@ pub struct DeliveryDetail {
     responses((status = 200, description = "The delivery", body = DeliveryDetail), TenantErrors)
 )]
 pub async fn get_delivery(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryDetail>> {
     let (d, attempts) = hub
@@ -430,8 +427,7 @@ pub struct DeliveryResult {
     responses((status = 200, description = "The delivery", body = DeliveryResult), TenantErrors)
 )]
 pub async fn cancel(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryResult>> {
     delivery_in_scope(&hub, &auth, &id).await?;
@@ -453,8 +449,7 @@ pub async fn cancel(
     responses((status = 200, description = "The delivery", body = DeliveryResult), TenantErrors)
 )]
 pub async fn retry(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryResult>> {
     delivery_in_scope(&hub, &auth, &id).await?;
@@ -549,8 +544,7 @@ pub struct ForgedOut {
     responses((status = 200, description = "Both attempts", body = TestOut), TenantErrors)
 )]
 pub async fn send_test(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     JsonBody(input): JsonBody<TestInput>,
 ) -> ApiResult<Json<TestOut>> {
     let request = TestRequest {
@@ -610,8 +604,7 @@ pub struct RetryFailedOut {
     responses((status = 200, description = "How many were queued again", body = RetryFailedOut), TenantErrors)
 )]
 pub async fn retry_failed(
-    State(hub): State<AppState>,
-    auth: TenantAuth,
+    TenantCall { hub, auth }: TenantCall,
     JsonBody(input): JsonBody<RetryFailedInput>,
 ) -> ApiResult<Json<RetryFailedOut>> {
     auth.require_all_domains("retrying every failed delivery")?;

@@ -3,13 +3,13 @@
 //! [`Change`] through [`crate::hub::Hub::apply`], the call the comments API makes, so it gets its
 //! timeline entry and webhook delivery the same way.
 
-use super::{after_action, render, when, Admin, Layout, PageState};
+use super::{after_action, render, when, Layout, PageState, TenantPage};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::records::{Change, CommentPatch, CommentsQuery};
 use crate::rules;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
@@ -181,8 +181,7 @@ async fn page(
 
 /// `GET /admin/comments[?page=][&flagged=1]`.
 pub async fn show(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     QueryParams(q): QueryParams<PageQuery>,
 ) -> Response {
     let listing = Listing {
@@ -213,8 +212,7 @@ pub struct ActForm {
 
 /// `POST /admin/comments/{id}/{approve|unapprove|spam|not-spam|edit|delete}`.
 pub async fn act(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ActForm>,
 ) -> Response {

@@ -3,12 +3,12 @@
 //! retry every failed one since a time. The counts by state refresh themselves (the page's
 //! script polls `counts.json`).
 
-use super::{after_action, render, when, Admin, Layout, PageState};
+use super::{after_action, render, when, Layout, PageState, TenantPage};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::records::{Delivery, DeliveryAttempt, DeliveryCounts, DeliveryFilter, DeliveryStatus};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -258,8 +258,7 @@ async fn list_page(
 
 /// `GET /admin/deliveries?state=&kind=&comment=&domain=&page=`.
 pub async fn list(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Response {
     let layout = Layout::new(&admin, "deliveries");
@@ -267,7 +266,7 @@ pub async fn list(
 }
 
 /// `GET /admin/deliveries/counts.json`: `{queued, retrying, paused, succeeded, failed, cancelled}`.
-pub async fn counts(State(state): State<PageState>, admin: Admin) -> Response {
+pub async fn counts(TenantPage { state, admin }: TenantPage) -> Response {
     match state.hub.reads().delivery_counts(&admin.tenant_id).await {
         Ok(c) => {
             let text: std::collections::BTreeMap<String, String> = count_list(c)
@@ -290,11 +289,7 @@ struct DetailPage {
 }
 
 /// `GET /admin/deliveries/{id}`: another tenant's id is not found.
-pub async fn show(
-    State(state): State<PageState>,
-    admin: Admin,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn show(TenantPage { state, admin }: TenantPage, Path(id): Path<String>) -> Response {
     match state.hub.reads().delivery(&admin.tenant_id, &id).await {
         Ok(Some((d, attempts))) => render(
             StatusCode::OK,
@@ -330,8 +325,7 @@ fn back_to(back: Option<String>, id: &str) -> String {
 
 /// `POST /admin/deliveries/{id}/{cancel|retry}`.
 pub async fn act(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ActForm>,
 ) -> Response {
@@ -376,8 +370,7 @@ pub(super) fn parse_since(text: &str) -> Option<i64> {
 
 /// `POST /admin/deliveries/retry-failed`.
 pub async fn retry_failed(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Form(form): Form<RetryFailedForm>,
 ) -> Response {
     let Some(since) = parse_since(&form.since) else {

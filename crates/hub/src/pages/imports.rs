@@ -9,13 +9,13 @@
 //! are read past, unused. Its CSRF token is checked from the request's head by the guard
 //! ([`super::csrf::verify_upload`]) before this handler reads a byte of the body.
 
-use super::{after_error, render, when, Admin, Layout, PageState};
+use super::{after_error, render, when, Admin, Layout, PageState, TenantPage};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::import::start::{self, MAX_BYTES};
 use crate::records::{ImportRecord, ImportState};
 use askama::Template;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -57,7 +57,7 @@ struct ImportsPage {
 }
 
 /// `GET /admin/imports`.
-pub async fn list(State(state): State<PageState>, admin: Admin) -> Response {
+pub async fn list(TenantPage { state, admin }: TenantPage) -> Response {
     let records = match state.hub.reads().imports(&admin.tenant_id, LISTED).await {
         Ok(r) => r,
         Err(e) => return super::error_page(e.into()),
@@ -106,11 +106,7 @@ struct ImportPage {
 }
 
 /// `GET /admin/imports/{id}`: another tenant's import, like an unknown id, is not found.
-pub async fn show(
-    State(state): State<PageState>,
-    admin: Admin,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn show(TenantPage { state, admin }: TenantPage, Path(id): Path<String>) -> Response {
     let record = match state.hub.reads().import(&admin.tenant_id, &id).await {
         Ok(Some(r)) => r,
         Ok(None) => return super::error_page(ApiError::not_found("import")),
@@ -147,8 +143,7 @@ pub async fn show(
 /// a redirect (to the import, or back to the form with what went wrong; a server fault is an
 /// error page), so the URL holding the token does not stay in the address bar.
 pub async fn upload(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,

@@ -2,12 +2,11 @@
 //! acknowledging a pending token (the setup page's job, for a signed-in admin), resync and
 //! revoke. Resync and revoke call the API's own handlers, so both paths keep one set of rules.
 
-use super::{after_action, redirect_with, render, when, Admin, Layout, PageState};
+use super::{after_action, redirect_with, render, when, Layout, PageState, TenantPage};
 use crate::extract::QueryParams;
 use crate::ids;
 use crate::records::{IntegrationToken, TokenRecord, TokenState};
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -138,8 +137,7 @@ async fn page(
 
 /// `GET /admin/integrations[?token=]`.
 pub async fn show(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     QueryParams(q): QueryParams<ShowQuery>,
 ) -> Response {
     let layout = Layout::new(&admin, "integrations");
@@ -155,7 +153,7 @@ pub struct ProgressOut {
 }
 
 /// `GET /admin/integrations.json`: every token's upload progress, for the bars to move.
-pub async fn progress(State(state): State<PageState>, admin: Admin) -> Response {
+pub async fn progress(TenantPage { state, admin }: TenantPage) -> Response {
     let tokens = match state.hub.reads().list_tokens(&admin.tenant_id).await {
         Ok(t) => t,
         Err(e) => return super::error_page(e.into()),
@@ -187,8 +185,7 @@ pub struct AcknowledgeForm {
 /// `POST /admin/integrations/acknowledge`: binds a pending (or not yet seen) token to the
 /// tenant, as the setup page does.
 pub async fn acknowledge(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Form(form): Form<AcknowledgeForm>,
 ) -> Response {
     let token = IntegrationToken::from(form.token.trim());
@@ -241,8 +238,7 @@ pub struct TokenForm {
 
 /// `POST /admin/integrations/resync`: the plugin uploads everything again.
 pub async fn resync(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Form(form): Form<TokenForm>,
 ) -> Response {
     let auth = admin.tenant_auth();
@@ -258,8 +254,7 @@ pub async fn resync(
 
 /// `POST /admin/integrations/revoke`: the token stops working for good.
 pub async fn revoke(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Form(form): Form<TokenForm>,
 ) -> Response {
     let auth = admin.tenant_auth();

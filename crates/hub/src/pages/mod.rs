@@ -222,9 +222,7 @@ fn refused(why: csrf::Refusal) -> Response {
 
 // ---------- who is signed in ----------
 
-/// A signed-in admin acting on a tenant: the extractor of every tenant page. Without a
-/// session it redirects to the sign-in page; an operator who opened no tenant goes to the
-/// tenant list.
+/// A signed-in admin acting on a tenant (a tenant page gets one in its [`TenantPage`]).
 #[derive(Debug, Clone)]
 pub struct Admin {
     /// The session.
@@ -247,9 +245,22 @@ impl Admin {
     }
 }
 
-impl FromRequestParts<PageState> for Admin {
+/// What every tenant page's handler takes: the pages' state and the signed-in admin, which
+/// its helpers ([`redirect_with`], [`after_action`], …) take together too. Without a session
+/// it redirects to the sign-in page; an operator who opened no tenant goes to the tenant list.
+pub struct TenantPage {
+    /// The pages' state.
+    pub state: PageState,
+    /// Who is signed in, and the tenant the page is for.
+    pub admin: Admin,
+}
+
+impl FromRequestParts<PageState> for TenantPage {
     type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, state: &PageState) -> Result<Admin, Response> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &PageState,
+    ) -> Result<TenantPage, Response> {
         let current = Current::from_request_parts(parts, state).await?;
         let session = signed_in(state, current.session).await?;
         let tenant_id = match session.tenant() {
@@ -266,10 +277,13 @@ impl FromRequestParts<PageState> for Admin {
                 .await
                 .map_err(|e| error_page(e.into()))?
         };
-        Ok(Admin {
-            session,
-            tenant_id,
-            flash,
+        Ok(TenantPage {
+            state: state.clone(),
+            admin: Admin {
+                session,
+                tenant_id,
+                flash,
+            },
         })
     }
 }

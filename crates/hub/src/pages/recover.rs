@@ -4,10 +4,10 @@
 
 use super::deliveries::parse_since;
 use super::session::Flash;
-use super::{after_error, redirect_with, when, Admin, PageState};
+use super::{after_error, redirect_with, when, Admin, PageState, TenantPage};
 use crate::error::ApiError;
 use crate::records::{RecoverTarget, Recovery};
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use axum::Form;
 use fastcomments_protocol::Millis;
@@ -23,8 +23,7 @@ pub struct RecoverForm {
 
 /// `POST /admin/subscriptions/{id}/recover`.
 pub async fn subscription(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Path(id): Path<String>,
     Form(form): Form<RecoverForm>,
 ) -> Response {
@@ -34,8 +33,7 @@ pub async fn subscription(
 
 /// `POST /admin/webhooks/recover`.
 pub async fn config(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Form(form): Form<RecoverForm>,
 ) -> Response {
     let target = RecoverTarget::Config(form.domain);

@@ -3,12 +3,12 @@
 //! Deleting the secret a tenant admin signed in with ends that session on its next request.
 
 use super::session::{Flash, Principal};
-use super::{redirect_with, render, when, Admin, Layout, PageState};
+use super::{redirect_with, render, when, Admin, Layout, PageState, TenantPage};
 use crate::ids;
 use crate::records::ApiSecret;
 use crate::site_domain::normalize_domain;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
@@ -86,7 +86,7 @@ async fn page(
 }
 
 /// `GET /admin/secrets`.
-pub async fn show(State(state): State<PageState>, admin: Admin) -> Response {
+pub async fn show(TenantPage { state, admin }: TenantPage) -> Response {
     page(&state, &admin, "*".into(), None, StatusCode::OK).await
 }
 
@@ -99,8 +99,7 @@ pub struct CreateForm {
 /// `POST /admin/secrets`: a new secret for one of the tenant's domains (or a subdomain), or
 /// `*`.
 pub async fn create(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Form(form): Form<CreateForm>,
 ) -> Response {
     let typed = form.domain.trim();
@@ -152,11 +151,7 @@ pub async fn create(
 }
 
 /// `POST /admin/secrets/{id}/delete`.
-pub async fn delete(
-    State(state): State<PageState>,
-    admin: Admin,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn delete(TenantPage { state, admin }: TenantPage, Path(id): Path<String>) -> Response {
     match state.hub.delete_secret(&admin.tenant_id, &id).await {
         Ok(Some(s)) => {
             redirect_with(

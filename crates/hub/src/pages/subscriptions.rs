@@ -6,12 +6,12 @@
 //! neighbours in [`crate::hub::webhooks`]), so the rules are the same.
 
 use super::session::Flash;
-use super::{after_error, redirect_with, render, when, Admin, Layout, PageState};
+use super::{after_error, redirect_with, render, when, Layout, PageState, TenantPage};
 use crate::error::ApiError;
 use crate::hub::webhooks::{Field, SubscriptionRequest};
 use crate::records::{Subscription, MAX_SUBSCRIPTIONS, SUBSCRIPTION_DEFAULT_METHOD};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
@@ -140,7 +140,7 @@ async fn page(state: &PageState, layout: Layout, form: AddForm, status: StatusCo
 }
 
 /// `GET /admin/subscriptions`.
-pub async fn show(State(state): State<PageState>, admin: Admin) -> Response {
+pub async fn show(TenantPage { state, admin }: TenantPage) -> Response {
     page(
         &state,
         Layout::new(&admin, "subscriptions"),
@@ -218,11 +218,7 @@ impl AddInput {
 }
 
 /// `POST /admin/subscriptions`: adds one (the same one twice: the first is kept).
-pub async fn add(
-    State(state): State<PageState>,
-    admin: Admin,
-    Form(input): Form<AddInput>,
-) -> Response {
+pub async fn add(TenantPage { state, admin }: TenantPage, Form(input): Form<AddInput>) -> Response {
     match state
         .hub
         .subscribe(&admin.tenant_id, input.to_request())
@@ -265,8 +261,7 @@ pub async fn add(
 /// `POST /admin/subscriptions/{id}/{action}`: `disable`, `enable` or `delete`. Another
 /// tenant's id is not found, as no id at all.
 pub async fn act(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
     let (hub, tenant) = (&state.hub, &admin.tenant_id);

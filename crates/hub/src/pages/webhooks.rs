@@ -7,14 +7,13 @@
 //! [`test_send`]), so the rules and the test's signed request and forged twin are the same.
 
 use super::session::Flash;
-use super::{redirect_with, render, when, Admin, Layout, PageState};
+use super::{redirect_with, render, when, Layout, PageState, TenantPage};
 use crate::delivery::test_send::{self, TestReport, TestRequest};
 use crate::error::ApiError;
 use crate::hub::webhooks::{ConfigRequest, Field, TargetRequest};
 use crate::ids::TenantId;
 use crate::records::WebhookConfig;
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
@@ -173,7 +172,7 @@ async fn page(
 }
 
 /// `GET /admin/webhooks`.
-pub async fn show(State(state): State<PageState>, admin: Admin) -> Response {
+pub async fn show(TenantPage { state, admin }: TenantPage) -> Response {
     page(
         &state,
         Layout::new(&admin, "webhooks"),
@@ -257,8 +256,7 @@ impl DomainInput {
 
 /// `POST /admin/webhooks`: saves one domain's configuration.
 pub async fn save(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Form(input): Form<DomainInput>,
 ) -> Response {
     let saved = state
@@ -309,8 +307,7 @@ fn shown(domain: &str) -> String {
 /// `POST /admin/webhooks/test`: sends one kind's test payload to the URL as typed, and shows
 /// the form again (unsaved, as typed) with what was sent and what came back.
 pub async fn test(
-    State(state): State<PageState>,
-    admin: Admin,
+    TenantPage { state, admin }: TenantPage,
     Form(input): Form<DomainInput>,
 ) -> Response {
     let Some(kind) = input.test.as_deref().and_then(WebhookEventKind::parse) else {

@@ -13,49 +13,7 @@ use fastcomments_protocol::Millis;
 #[serde(transparent)]
 pub struct IntegrationToken(String);
 
-impl IntegrationToken {
-    /// The token's text (to bind in SQL, to check its form, to redact for a log).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The token's text, owned (for a wire type that carries it as a string).
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
-impl From<String> for IntegrationToken {
-    fn from(token: String) -> IntegrationToken {
-        IntegrationToken(token)
-    }
-}
-
-impl From<&str> for IntegrationToken {
-    fn from(token: &str) -> IntegrationToken {
-        IntegrationToken(token.to_owned())
-    }
-}
-
-impl AsRef<str> for IntegrationToken {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-// Compared with text as a `String` is (a stored column, a test's literal); passing text where
-// a token is expected still needs a conversion.
-impl PartialEq<str> for IntegrationToken {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for IntegrationToken {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
+crate::ids::text_newtype!(IntegrationToken);
 
 /// Where an integration token is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

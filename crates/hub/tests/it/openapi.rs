@@ -94,12 +94,7 @@ const ROUTES: &[(&str, &str)] = &[
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch"];
 
 async fn document(hub: &TestHub) -> Value {
-    let res = hub
-        .client
-        .get(format!("{}/openapi.json", hub.base))
-        .send()
-        .await
-        .unwrap();
+    let res = hub.get_raw("/openapi.json").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.headers()["content-type"].to_str().unwrap(),

@@ -163,16 +163,19 @@ impl TestHub {
         self.running.hub.reads()
     }
 
-    /// The body of `GET path` as text (`/metrics`).
-    pub async fn get_text(&self, path: &str) -> String {
+    /// The answer of `GET path` as it came, for a test that reads its status or headers
+    /// before its body (`/openapi.json`, `/metrics`).
+    pub async fn get_raw(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))
             .send()
             .await
             .unwrap()
-            .text()
-            .await
-            .unwrap()
+    }
+
+    /// The body of `GET path` as text (`/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get_raw(path).await.text().await.unwrap()
     }
 
     /// Reads generation B's `/events` from the start to the end, as a plugin does (the next

@@ -489,12 +489,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 }
 
 async fn metrics_text(hub: &TestHub) -> String {
-    let res = hub
-        .client
-        .get(format!("{}/metrics", hub.base))
-        .send()
-        .await
-        .unwrap();
+    let res = hub.get_raw("/metrics").await;
     assert!(res.headers()["content-type"]
         .to_str()
         .unwrap()
