@@ -3,17 +3,19 @@
 //! fresh tenant of a release `serve`, on SQLite and on a durable PostgreSQL, rounds
 //! alternating between the two; comments per second from the first byte sent to the import's
 //! `done` (the hub parses the upload as it arrives), and the hub's peak resident memory
-//! (`VmHWM`). Then the tenant exported as JSON lines and as a WordPress export (WXR),
-//! comments per second each.
+//! (`VmHWM`) when the import ended. Then the tenant exported as JSON lines and as a WordPress
+//! export (WXR), comments per second each, and the peak memory again.
 //!
 //! `--upload-mib-per-s R` sends the file at most that fast (a client on a real network
 //! rather than loopback); by default it goes as fast as loopback takes it.
+//!
+//! `--only sqlite` or `--only postgres` runs one store's rounds.
 //!
 //! `--hub-bin PATH` runs another build of `fastcomments` (say, an earlier commit's) instead of
 //! this one's, to compare two commits on one machine in one run of the same bench.
 //!
 //! `cargo bench -p fastcomments --bench import_throughput [-- --comments 100000 --rounds 2
-//! --format disqus|wxr --upload-mib-per-s 0 --hub-bin PATH]`
+//! --format disqus|wxr --upload-mib-per-s 0 --only sqlite|postgres --hub-bin PATH]`
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -226,6 +228,9 @@ struct Measured {
     import_secs: f64,
     export_per_s: f64,
     wxr_export_per_s: f64,
+    /// The hub's peak resident memory when the import ended (before the exports).
+    import_rss_mib: f64,
+    /// The hub's peak resident memory after the exports.
     peak_rss_mib: f64,
 }
 
@@ -294,6 +299,7 @@ async fn round(store: &[&str], input: &Input<'_>) -> Measured {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let import_secs = start.elapsed().as_secs_f64();
+    let import_rss_mib = child.id().map_or(0.0, peak_rss_mib);
     assert_eq!(done["state"], "done", "{done}");
     assert_eq!(
         done["created"].as_u64(),
@@ -313,6 +319,7 @@ async fn round(store: &[&str], input: &Input<'_>) -> Measured {
         import_secs,
         export_per_s: input.comments as f64 / export_secs,
         wxr_export_per_s: input.comments as f64 / wxr_secs,
+        import_rss_mib,
         peak_rss_mib,
     }
 }
@@ -325,13 +332,17 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn report(what: &str, m: &Measured) {
     println!(
         "{what}: import {:.0}/s ({:.1} s from the first byte to done, the whole file received \
-         after {:.1} s), export {:.0}/s, WXR export {:.0}/s, hub peak RSS {:.0} MiB",
+         after {:.1} s), export {:.0}/s, WXR export {:.0}/s, hub peak RSS {:.0} MiB ({:.0} MB) \
+         by the import's end, {:.0} MiB ({:.0} MB) after the exports",
         m.import_per_s,
         m.import_secs,
         m.upload_secs,
         m.export_per_s,
         m.wxr_export_per_s,
-        m.peak_rss_mib
+        m.import_rss_mib,
+        m.import_rss_mib * 1.048_576,
+        m.peak_rss_mib,
+        m.peak_rss_mib * 1.048_576
     );
 }
 
@@ -341,6 +352,12 @@ async fn main() {
     let rounds: usize = arg("--rounds", 2);
     let format: String = arg("--format", "disqus".to_owned());
     let mib_per_s: f64 = arg("--upload-mib-per-s", 0.0);
+    let only: String = arg("--only", String::new());
+    let wanted = |i: usize| only.is_empty() || only == ["sqlite", "postgres"][i];
+    assert!(
+        only.is_empty() || (0..2).any(wanted),
+        "--only is sqlite or postgres, not {only}"
+    );
     let dir = tempfile::tempdir().expect("a temporary folder");
     let file = dir.path().join(format!("{format}.xml"));
     let (size, comments) = match format.as_str() {
@@ -377,6 +394,9 @@ async fn main() {
             .expect("a database");
         let pg = ["--database-url", pg_url.as_str()];
         for (i, store) in [&sqlite[..], &pg[..]].into_iter().enumerate() {
+            if !wanted(i) {
+                continue;
+            }
             let got = round(store, &input).await;
             report(&format!("round {r} {}", ["SQLite", "PostgreSQL"][i]), &got);
             results[i].push(got);
@@ -384,6 +404,9 @@ async fn main() {
     }
     for (i, name) in ["SQLite", "PostgreSQL"].iter().enumerate() {
         let r = &results[i];
+        if r.is_empty() {
+            continue;
+        }
         let med = |f: fn(&Measured) -> f64| median(r.iter().map(f).collect());
         report(
             &format!("{name} median"),
@@ -393,6 +416,7 @@ async fn main() {
                 import_secs: med(|m| m.import_secs),
                 export_per_s: med(|m| m.export_per_s),
                 wxr_export_per_s: med(|m| m.wxr_export_per_s),
+                import_rss_mib: med(|m| m.import_rss_mib),
                 peak_rss_mib: med(|m| m.peak_rss_mib),
             },
         );

@@ -120,15 +120,18 @@ impl SqliteStore {
             && name != Path::new(":memory:")
             && !name.to_string_lossy().starts_with("file:"))
         .then(|| name.to_path_buf());
-        // The writer gets a 64 MiB page cache, in-memory statement journals and a checkpoint
+        // The writer gets a 48 MiB page cache, in-memory statement journals and a checkpoint
         // every 65,536 WAL pages (256 MiB) instead of SQLite's 1,000: index leaves that many
         // commits rewrite go back to the database file once per checkpoint, not once per few
         // commits (1M-comment upload, four A/B pairs against 16,384 pages: +3 to +14 %). The
         // WAL file keeps that size on disk, and opening after a crash reads it back. The
-        // readers keep SQLite's defaults.
+        // readers keep SQLite's defaults. The cache is most of the hub's memory: 64 MiB put a
+        // 1,000,000-comment import at 151 MB resident against its 150 MB bound, 48 MiB at
+        // 132 MB, imported as fast (two A/B pairs) and exported no slower; 32 MiB slowed the
+        // exports that follow a large import (BENCHMARKS.md, issue 24).
         let writer_options = options
             .clone()
-            .pragma("cache_size", "-65536")
+            .pragma("cache_size", "-49152")
             .pragma("temp_store", "memory")
             .pragma("wal_autocheckpoint", "65536");
         // A connection an error left inside a transaction is closed, not reused (see
