@@ -211,3 +211,32 @@ async fn uploads_started_at_once_run_one_import() {
     let (n, status) = answers.recv().await.unwrap();
     assert_eq!((n, status.as_str()), (running, "202"));
 }
+
+/// An import whose node stopped leaves its record `running`; once it has not moved for ten
+/// minutes it no longer holds the tenant's one place, and another import starts.
+#[tokio::test]
+async fn an_import_still_for_ten_minutes_no_longer_blocks_the_next() {
+    let (hub, clock) =
+        TestHub::with_manual_clock(BACKEND, crate::common::admin_config(), 1_763_880_000_000)
+            .await;
+    let t = hub.tenant("Blog").await;
+    // The first upload sends one line and then nothing more, as if its node had stopped.
+    let mut stalled = post_head(&hub, &t.key, "format=jsonl", "Transfer-Encoding: chunked\r\n").await;
+    let line = comments(1);
+    stalled
+        .write_all(format!("{:x}\r\n{line}\r\n", line.len()).as_bytes())
+        .await
+        .unwrap();
+    newest_import_when(&hub, &t.key, |i| i["state"] == "running").await;
+    let api = hub.api(&t.key);
+    let (s, v) = api.start_import("format=jsonl", &comments(2)).await;
+    assert_eq!(s, reqwest::StatusCode::CONFLICT, "{v}");
+
+    clock.advance(10 * 60 * 1000 - 1000);
+    let (s, v) = api.start_import("format=jsonl", &comments(2)).await;
+    assert_eq!(s, reqwest::StatusCode::CONFLICT, "still within ten minutes: {v}");
+    clock.advance(2000);
+    let (s, v) = api.start_import("format=jsonl", &comments(2)).await;
+    assert_eq!(s, reqwest::StatusCode::ACCEPTED, "{v}");
+    drop(stalled);
+}
