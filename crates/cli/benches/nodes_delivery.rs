@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p fastcomments --bench nodes_delivery [-- --deliveries 20000 --nodes 1,3
 //! --per-host 32 --pg-setting shared_preload_libraries=pg_stat_statements --explain
-//! --sqlite --fill upload --backlogs 10000,100000 --recover]`
+//! --sqlite --fill upload --backlogs 10000,100000 --recover --hub-bin PATH]`
 //!
 //! `--explain` (issue 23) prints, in each PostgreSQL round, the claim's plan
 //! (`EXPLAIN (ANALYZE, BUFFERS)`, rolled back) and its time per call, on the empty outbox and
@@ -173,8 +173,14 @@ async fn explain_claim(database: &str, when: &str, per_host: usize) {
     pool.close().await;
 }
 
+/// The `fastcomments` the nodes run: this build, or `--hub-bin PATH` (another commit's build,
+/// to compare two on one machine).
+static HUB_BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 async fn start_node(database: &str, per_host: usize) -> (Child, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fastcomments"));
+    let bin =
+        HUB_BIN.get_or_init(|| arg("--hub-bin", env!("CARGO_BIN_EXE_fastcomments").to_owned()));
+    let mut command = Command::new(bin);
     command
         .args([
             "serve",

@@ -154,6 +154,10 @@ pub struct Metrics {
     pub deliveries_pruned: Counter,
     /// Subscriptions disabled or removed (410) by this process.
     pub subscriptions_disabled_here: Counter,
+    /// Claims of due deliveries this process's dispatcher made, and the deliveries they
+    /// handed out: what a claim costs the store is mostly per claim, not per delivery.
+    pub webhook_claims: Counter,
+    pub webhook_claimed: Counter,
     deliveries: Family<StateLabel, Gauge>,
     queue_depth: Gauge,
     oldest_pending_age: Gauge<f64, AtomicU64>,
@@ -259,6 +263,16 @@ impl Metrics {
             "fastcomments_webhook_subscriptions_disabled",
             "Webhook subscriptions this process disabled (failing too long) or removed (410 Gone)",
         );
+        let webhook_claims = counter(
+            &mut registry,
+            "fastcomments_webhook_claims",
+            "Claims of due webhook deliveries this process made (one store query each)",
+        );
+        let webhook_claimed = counter(
+            &mut registry,
+            "fastcomments_webhook_claimed",
+            "Webhook deliveries this process's claims handed out",
+        );
         let deliveries = Family::<StateLabel, Gauge>::default();
         registry.register(
             "fastcomments_webhook_deliveries",
@@ -310,6 +324,8 @@ impl Metrics {
             latency,
             deliveries_pruned,
             subscriptions_disabled_here,
+            webhook_claims,
+            webhook_claimed,
             deliveries,
             queue_depth,
             oldest_pending_age,

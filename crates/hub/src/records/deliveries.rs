@@ -193,7 +193,8 @@ pub struct DueQuery<'a> {
     pub now: Millis,
     /// At most this many in all.
     pub limit: u64,
-    /// At most this many per target host.
+    /// At most this many per target host (the dispatcher asks for two in-flight limits'
+    /// worth).
     pub per_host: u64,
     /// Delivery ids to leave out (in flight).
     pub exclude: &'a [String],

@@ -510,6 +510,58 @@ async fn hanging() -> String {
     url
 }
 
+/// A backlog for one receiver is claimed up to twice its host's share at a time, and a slot
+/// freeing while the host holds that much already asks the store for nothing (issue 23 §2: a
+/// claim costs the store about the same for 1 row as for 64). `/metrics` counts the claims:
+/// about deliveries / (2 × per host), where a claim at every freed batch, a share at most,
+/// made at least deliveries / per host, one in two of them finding nothing.
+#[tokio::test]
+async fn a_backlog_is_claimed_two_shares_at_a_time_and_never_for_nothing() {
+    let hub = TestHub::configured(
+        BACKEND,
+        HubConfig {
+            webhook_concurrency: 64,
+            webhook_per_host_concurrency: 4,
+            webhook_per_tenant_concurrency: 64,
+            webhook_per_subscription_concurrency: 64,
+            ..webhook_config(60_000, 5)
+        },
+    )
+    .await;
+    let t = hub.tenant_owning("Acme", &["acme.example"]).await;
+    let rx = Receiver::ok().await;
+    configure(
+        &hub,
+        &t,
+        json!({"domain": "*", "create": {"url": rx.url}, "fireOnImport": true}),
+    )
+    .await;
+    hub.connect(&t, "claims-token", false).await;
+    const N: usize = 240;
+    let comments: Vec<Value> = (0..N)
+        .map(|i| json!({"externalId": i, "urlId": format!("post-{i}"), "comment": format!("c{i}"), "commenterName": "W"}))
+        .collect();
+    let claims_before = sample(&metrics_text(&hub).await, "fastcomments_webhook_claims_total")
+        .expect("the claims counter");
+    let (s, v) = hub
+        .upload(
+            "claims-token",
+            json!({"start": 0, "hasMore": false, "countRemaining": 0, "comments": comments}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    rx.wait_for(N, 30).await;
+    let text = metrics_text(&hub).await;
+    let claims = sample(&text, "fastcomments_webhook_claims_total").unwrap() - claims_before;
+    let claimed = sample(&text, "fastcomments_webhook_claimed_total").unwrap();
+    assert!(claimed >= N as f64, "{claimed} handed out for {N} sent");
+    // 240 / 8 = 30 claims of 8, and a few a wake-up or the second's look asks for.
+    assert!(
+        claims <= 40.0,
+        "{claims} claims for {N} deliveries to one host of 4 slots"
+    );
+}
+
 /// `/metrics` (through `prometheus-client`) counts attempts by outcome, observes the latency
 /// from commit to 2xx in a histogram, and tells the store's deliveries by state, queue depth,
 /// the oldest pending delivery's age and disabled subscriptions; the older counters keep
