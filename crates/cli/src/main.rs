@@ -67,7 +67,9 @@ struct StoreArgs {
     database_url: Option<String>,
     /// PostgreSQL only: the longest a request waits for a database connection, in
     /// milliseconds. While the database is down or restarting, requests are answered 503 with
-    /// Retry-After after this instead of piling up.
+    /// Retry-After after this instead of piling up. A call that waited half of it makes the
+    /// node ask the server whether it answers (within the other half); one that does not ends
+    /// the call with 503 too.
     #[arg(
         long,
         env = "FASTCOMMENTS_STORE_TIMEOUT_MS",

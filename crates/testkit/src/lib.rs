@@ -23,5 +23,5 @@ mod pg;
 pub mod slow_reader;
 mod small_disk;
 
-pub use pg::{PgCluster, PgError, PgOptions};
+pub use pg::{Frozen, PgCluster, PgError, PgOptions};
 pub use small_disk::{SmallDisk, SmallDiskError};

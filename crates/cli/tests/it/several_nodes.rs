@@ -743,6 +743,26 @@ async fn a_rolling_restart_fails_no_request_of_a_client_that_retries_elsewhere()
 /// its webhook arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_gone_fails_requests_fast_and_loses_nothing() {
+    through_an_outage(Outage::Killed).await;
+}
+
+/// The same with PostgreSQL frozen (SIGSTOP to every one of its processes) for five seconds:
+/// its connections stay open and nothing answers, as when its machine hangs or the network
+/// drops packets. Statements already sent would wait until the connections break; each store
+/// call is ended once the server does not answer a probe (`postgres/liveness.rs`), so the
+/// writes made meanwhile are still answered `503` within the store timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_frozen_fails_requests_fast_and_loses_nothing() {
+    through_an_outage(Outage::Frozen).await;
+}
+
+/// How the database goes away in [`through_an_outage`].
+enum Outage {
+    Killed,
+    Frozen,
+}
+
+async fn through_an_outage(outage: Outage) {
     const STORE_TIMEOUT_MS: u64 = 1_500;
     const BATCHES: usize = 40;
     const PER_BATCH: usize = 25;
@@ -796,7 +816,39 @@ async fn postgres_gone_fails_requests_fast_and_loses_nothing() {
         })
     };
     tokio::time::sleep(Duration::from_millis(800)).await;
-    cluster.kill().await.unwrap();
+    // Frozen: one write is on the server when it stops, waiting for a lock this test holds.
+    // Its statement was sent; only the bound on each store call ends it before the thaw.
+    let mut in_flight = None;
+    let frozen = match outage {
+        Outage::Killed => {
+            cluster.kill().await.unwrap();
+            None
+        }
+        Outage::Frozen => {
+            use sqlx::{Connection, Executor};
+            let mut holder = sqlx::PgConnection::connect(&database).await.unwrap();
+            holder
+                .execute("BEGIN; LOCK TABLE comments IN ACCESS EXCLUSIVE MODE")
+                .await
+                .unwrap();
+            let (http, url, key) = (client.http.clone(), urls[0].clone(), key.clone());
+            let write = tokio::spawn(async move {
+                let started = Instant::now();
+                let r = http
+                    .post(format!("{url}/api/v1/comments"))
+                    .header("x-api-key", &key)
+                    .json(&json!({"urlId": "frozen", "commenterName": "n", "comment": "sent before the freeze", "domain": "localhost"}))
+                    .send()
+                    .await;
+                let answer =
+                    r.map(|r| (r.status().as_u16(), r.headers().contains_key("retry-after")));
+                (answer.map_err(|e| e.to_string()), started.elapsed())
+            });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            in_flight = Some((holder, write));
+            Some(cluster.freeze().unwrap())
+        }
+    };
 
     // During the outage: API writes on both nodes, each timed.
     let outage = Instant::now();
@@ -815,7 +867,20 @@ async fn postgres_gone_fails_requests_fast_and_loses_nothing() {
         let answer = r.map(|r| (r.status().as_u16(), r.headers().contains_key("retry-after")));
         answers.push((answer.map_err(|e| e.to_string()), took));
     }
-    cluster.start_again().await.unwrap();
+    if let Some((_, write)) = &mut in_flight {
+        let answered = tokio::time::timeout(Duration::from_secs(10), write)
+            .await
+            .expect("a write sent before the freeze still waits 10 s later");
+        answers.push(answered.unwrap());
+    }
+    match frozen {
+        Some(frozen) => frozen.thaw(),
+        None => cluster.start_again().await.unwrap(),
+    }
+    if let Some((mut holder, _)) = in_flight {
+        use sqlx::Executor;
+        holder.execute("COMMIT").await.unwrap();
+    }
     assert!(answers.len() >= 2, "{answers:?}");
     let bound = Duration::from_millis(STORE_TIMEOUT_MS + 1_000);
     for (answer, took) in &answers {

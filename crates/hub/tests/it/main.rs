@@ -73,6 +73,7 @@ mod migrations;
 /// `/openapi.json` against the routes the hub serves.
 mod openapi;
 /// Several nodes on one PostgreSQL database tell each other what they committed.
+mod pg_liveness;
 mod pg_notices;
 /// Outboxes stored before the `ready` column get their streams' heads.
 mod ready_backfill;

@@ -348,6 +348,23 @@ impl PgCluster {
         Ok(())
     }
 
+    /// Freezes the server as a hung machine or a network that drops packets would: SIGSTOP to
+    /// the postmaster and every process it started, so connections stay open and nothing
+    /// answers (new connections are accepted by the kernel and then left waiting). The server
+    /// runs on when the returned [`Frozen`] is thawed or dropped.
+    pub fn freeze(&self) -> Result<Frozen, PgError> {
+        let pid = self
+            .postmaster_pid()
+            .ok_or_else(|| PgError::new("freeze: the server is not running"))?;
+        let mut pids = vec![pid];
+        pids.extend(children_of(pid));
+        let frozen = Frozen { pids };
+        for &p in &frozen.pids {
+            signal(p, libc::SIGSTOP)?;
+        }
+        Ok(frozen)
+    }
+
     /// Starts the server again after [`PgCluster::stop`] or [`PgCluster::kill`], on the same
     /// port and data, and waits until it accepts connections.
     pub async fn start_again(&self) -> Result<(), PgError> {
@@ -565,4 +582,61 @@ fn is_postgres(pid: u32) -> bool {
     let comm = head.split_once('(').map_or("", |(_, c)| c);
     let state = tail.trim_start().chars().next();
     comm.starts_with("postgres") && !matches!(state, Some('Z' | 'X'))
+}
+
+/// A server [`PgCluster::freeze`] stopped; it runs on when this is thawed or dropped (so a
+/// failing test leaves no stopped server behind).
+#[derive(Debug)]
+pub struct Frozen {
+    pids: Vec<u32>,
+}
+
+impl Frozen {
+    /// Lets the server run on.
+    pub fn thaw(mut self) {
+        self.resume();
+    }
+
+    fn resume(&mut self) {
+        for p in std::mem::take(&mut self.pids) {
+            let _ = signal(p, libc::SIGCONT);
+        }
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        self.resume();
+    }
+}
+
+/// Sends `sig` to `pid`.
+fn signal(pid: u32, sig: libc::c_int) -> Result<(), PgError> {
+    let pid_t =
+        libc::pid_t::try_from(pid).map_err(|_| PgError::new(format!("pid {pid} out of range")))?;
+    // SAFETY: kill has no memory-safety preconditions; the pid is one of the cluster's.
+    if unsafe { libc::kill(pid_t, sig) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(PgError::new(format!("signal {sig} to {pid}: {e}")));
+    }
+    Ok(())
+}
+
+/// The processes whose parent is `pid` (the postmaster's backends and helpers), from /proc.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // pid (comm) state ppid …: the name may hold spaces, so read after its ')'.
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
 }

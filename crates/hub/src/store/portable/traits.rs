@@ -5,7 +5,7 @@
 //! back claims) is in its `dialect.rs`; a write PostgreSQL may lose to a concurrent one runs
 //! in `retrying`, which runs it again on contention there and just once on SQLite.
 
-use super::dialect::{self, Backend};
+use super::dialect::{self, bounded, Backend};
 use super::{
     comment_reads, flags, imports, listing, outbox, pages, recover, rotation, sessions, stats,
     subscriptions, tenants,
@@ -37,47 +37,71 @@ impl StoreReads for Backend {
     }
 
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
-        let text = "SELECT * FROM tenants WHERE id = ?";
-        read_one(self, text, &[id.as_str()], tenant_from_row).await
+        bounded(self, async move {
+            let text = "SELECT * FROM tenants WHERE id = ?";
+            read_one(self, text, &[id.as_str()], tenant_from_row).await
+        })
+        .await
     }
 
     async fn secret_by_value(&self, secret: &str) -> StoreResult<Option<ApiSecret>> {
-        let text = "SELECT * FROM api_secrets WHERE secret = ?";
-        read_one(self, text, &[secret], secret_from_row).await
+        bounded(self, async move {
+            let text = "SELECT * FROM api_secrets WHERE secret = ?";
+            read_one(self, text, &[secret], secret_from_row).await
+        })
+        .await
     }
 
     async fn list_secrets(&self, tenant: &TenantId) -> StoreResult<Vec<ApiSecret>> {
-        let text = "SELECT * FROM api_secrets WHERE tenant_id = ? ORDER BY created_at, id";
-        read_all(self, text, &[tenant.as_str()], secret_from_row).await
+        bounded(self, async move {
+            let text = "SELECT * FROM api_secrets WHERE tenant_id = ? ORDER BY created_at, id";
+            read_all(self, text, &[tenant.as_str()], secret_from_row).await
+        })
+        .await
     }
 
     async fn secret_retirements(&self, tenant: &TenantId) -> StoreResult<Vec<SecretRetirement>> {
-        rotation::secret_retirements(self, tenant).await
+        bounded(self, async move {
+            rotation::secret_retirements(self, tenant).await
+        })
+        .await
     }
 
     async fn webhook_stats(&self) -> StoreResult<WebhookStats> {
-        stats::webhook_stats(self).await
+        bounded(self, async move { stats::webhook_stats(self).await }).await
     }
 
     async fn subscriptions(&self, tenant: &TenantId) -> StoreResult<Vec<Subscription>> {
-        let text =
-            "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id";
-        read_all(self, text, &[tenant.as_str()], subscription_from_row).await
+        bounded(self, async move {
+            let text =
+                "SELECT * FROM webhook_subscriptions WHERE tenant_id = ? ORDER BY created_at, id";
+            read_all(self, text, &[tenant.as_str()], subscription_from_row).await
+        })
+        .await
     }
 
     async fn token(&self, token: &IntegrationToken) -> StoreResult<Option<TokenRecord>> {
-        let text = "SELECT * FROM integration_tokens WHERE token = ?";
-        read_one(self, text, &[token.as_str()], token_from_row).await
+        bounded(self, async move {
+            let text = "SELECT * FROM integration_tokens WHERE token = ?";
+            read_one(self, text, &[token.as_str()], token_from_row).await
+        })
+        .await
     }
 
     async fn list_tokens(&self, tenant: &TenantId) -> StoreResult<Vec<TokenRecord>> {
-        let text =
-            "SELECT * FROM integration_tokens WHERE tenant_id = ? ORDER BY created_at, token";
-        read_all(self, text, &[tenant.as_str()], token_from_row).await
+        bounded(self, async move {
+            let text =
+                "SELECT * FROM integration_tokens WHERE tenant_id = ? ORDER BY created_at, token";
+            read_all(self, text, &[tenant.as_str()], token_from_row).await
+        })
+        .await
     }
 
     async fn comment(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Comment>> {
-        comment_reads::comment(self, tenant, id).await
+        bounded(self, async move {
+            comment_reads::comment(self, tenant, id).await
+        })
+        .await
     }
 
     async fn comment_by_external_id(
@@ -85,7 +109,10 @@ impl StoreReads for Backend {
         tenant: &TenantId,
         external_id: &str,
     ) -> StoreResult<Option<Comment>> {
-        comment_reads::comment_by_external_id(self, tenant, external_id).await
+        bounded(self, async move {
+            comment_reads::comment_by_external_id(self, tenant, external_id).await
+        })
+        .await
     }
 
     async fn comments_after(
@@ -94,7 +121,10 @@ impl StoreReads for Backend {
         after: Option<(Millis, &str)>,
         limit: u64,
     ) -> StoreResult<Vec<Comment>> {
-        comment_reads::comments_after(self, tenant, after, limit).await
+        bounded(self, async move {
+            comment_reads::comments_after(self, tenant, after, limit).await
+        })
+        .await
     }
 
     async fn comments_by_thread_after(
@@ -103,13 +133,19 @@ impl StoreReads for Backend {
         after: Option<(&str, Millis, &str)>,
         limit: u64,
     ) -> StoreResult<Vec<Comment>> {
-        comment_reads::comments_by_thread_after(self, tenant, after, limit).await
+        bounded(self, async move {
+            comment_reads::comments_by_thread_after(self, tenant, after, limit).await
+        })
+        .await
     }
 
     async fn comments_by_url(&self, tenant: &TenantId, url_id: &str) -> StoreResult<Vec<Comment>> {
-        let text =
-            "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id";
-        readable_comments(&read_rows(self, text, &[tenant.as_str(), url_id]).await?)
+        bounded(self, async move {
+            let text =
+                "SELECT id, doc FROM comments WHERE tenant_id = ? AND url_id = ? ORDER BY date_ms, id";
+            readable_comments(&read_rows(self, text, &[tenant.as_str(), url_id]).await?)
+        })
+        .await
     }
 
     async fn comments_page(
@@ -118,7 +154,10 @@ impl StoreReads for Backend {
         skip: u64,
         limit: u64,
     ) -> StoreResult<Vec<Comment>> {
-        comment_reads::comments_page(self, tenant, skip, limit).await
+        bounded(self, async move {
+            comment_reads::comments_page(self, tenant, skip, limit).await
+        })
+        .await
     }
 
     async fn list_comments(
@@ -126,20 +165,32 @@ impl StoreReads for Backend {
         tenant: &TenantId,
         q: &CommentsQuery<'_>,
     ) -> StoreResult<Vec<Comment>> {
-        comment_reads::list_comments(self, tenant, q).await
+        bounded(self, async move {
+            comment_reads::list_comments(self, tenant, q).await
+        })
+        .await
     }
 
     async fn count_comments(&self, tenant: &TenantId) -> StoreResult<u64> {
-        comment_reads::count_comments(self, tenant).await
+        bounded(self, async move {
+            comment_reads::count_comments(self, tenant).await
+        })
+        .await
     }
 
     async fn count_flagged(&self, tenant: &TenantId) -> StoreResult<u64> {
-        comment_reads::count_flagged(self, tenant).await
+        bounded(self, async move {
+            comment_reads::count_flagged(self, tenant).await
+        })
+        .await
     }
 
     async fn vote(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Vote>> {
-        let text = "SELECT doc FROM votes WHERE tenant_id = ? AND id = ?";
-        read_one(self, text, &[tenant.as_str(), id], vote_from_row).await
+        bounded(self, async move {
+            let text = "SELECT doc FROM votes WHERE tenant_id = ? AND id = ?";
+            read_one(self, text, &[tenant.as_str(), id], vote_from_row).await
+        })
+        .await
     }
 
     async fn thread_votes(
@@ -149,27 +200,42 @@ impl StoreReads for Backend {
         voter: Option<&str>,
         limit: u64,
     ) -> StoreResult<Vec<Vote>> {
-        comment_reads::thread_votes(self, tenant, url_id, voter, limit).await
+        bounded(self, async move {
+            comment_reads::thread_votes(self, tenant, url_id, voter, limit).await
+        })
+        .await
     }
 
     async fn imports(&self, tenant: &TenantId, limit: u64) -> StoreResult<Vec<ImportRecord>> {
-        imports::imports(self, tenant, None, limit).await
+        bounded(self, async move {
+            imports::imports(self, tenant, None, limit).await
+        })
+        .await
     }
 
     async fn import(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ImportRecord>> {
-        Ok(imports::imports(self, tenant, Some(id), 1).await?.pop())
+        bounded(self, async move {
+            Ok(imports::imports(self, tenant, Some(id), 1).await?.pop())
+        })
+        .await
     }
 
     async fn pages(&self, tenant: &TenantId, limit: u64) -> StoreResult<Vec<Page>> {
-        pages::pages(self, tenant, limit).await
+        bounded(self, async move { pages::pages(self, tenant, limit).await }).await
     }
 
     async fn page(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Page>> {
-        pages::page_by(self, tenant, false, id).await
+        bounded(self, async move {
+            pages::page_by(self, tenant, false, id).await
+        })
+        .await
     }
 
     async fn page_by_url_id(&self, tenant: &TenantId, url_id: &str) -> StoreResult<Option<Page>> {
-        pages::page_by(self, tenant, true, url_id).await
+        bounded(self, async move {
+            pages::page_by(self, tenant, true, url_id).await
+        })
+        .await
     }
 
     async fn flag_counts(
@@ -177,27 +243,45 @@ impl StoreReads for Backend {
         tenant: &TenantId,
         ids: &[&str],
     ) -> StoreResult<HashMap<String, u64>> {
-        flags::flag_counts(self, tenant, ids).await
+        bounded(
+            self,
+            async move { flags::flag_counts(self, tenant, ids).await },
+        )
+        .await
     }
 
     async fn read_timeline(&self, q: &TimelineQuery) -> StoreResult<Vec<TimelineEntry>> {
-        timeline_log::read_timeline(self, q).await
+        bounded(
+            self,
+            async move { timeline_log::read_timeline(self, q).await },
+        )
+        .await
     }
 
     async fn count_timeline(&self, q: &TimelineQuery, cap: u64) -> StoreResult<u64> {
-        timeline_log::count_timeline(self, q, cap).await
+        bounded(self, async move {
+            timeline_log::count_timeline(self, q, cap).await
+        })
+        .await
     }
 
     async fn timeline_bounds(&self, tenant: &TenantId) -> StoreResult<TimelineBounds> {
-        timeline_log::timeline_bounds(self, tenant).await
+        bounded(self, async move {
+            timeline_log::timeline_bounds(self, tenant).await
+        })
+        .await
     }
 
     async fn webhook_configs(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookConfig>> {
-        outbox::webhook_configs(self, tenant).await
+        bounded(
+            self,
+            async move { outbox::webhook_configs(self, tenant).await },
+        )
+        .await
     }
 
     async fn next_due_at(&self, after: Millis) -> StoreResult<Option<Millis>> {
-        outbox::next_due_at(self, after).await
+        bounded(self, async move { outbox::next_due_at(self, after).await }).await
     }
 
     async fn deliveries(
@@ -207,7 +291,10 @@ impl StoreReads for Backend {
         comment_id: Option<&str>,
         limit: u64,
     ) -> StoreResult<Vec<Delivery>> {
-        outbox::deliveries(self, tenant, status, comment_id, limit).await
+        bounded(self, async move {
+            outbox::deliveries(self, tenant, status, comment_id, limit).await
+        })
+        .await
     }
 
     async fn delivery(
@@ -215,12 +302,19 @@ impl StoreReads for Backend {
         tenant: &TenantId,
         id: &str,
     ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
-        outbox::delivery(self, tenant, id).await
+        bounded(
+            self,
+            async move { outbox::delivery(self, tenant, id).await },
+        )
+        .await
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
-        let text = "SELECT * FROM tenants ORDER BY name, id";
-        read_all(self, text, &[], tenant_from_row).await
+        bounded(self, async move {
+            let text = "SELECT * FROM tenants ORDER BY name, id";
+            read_all(self, text, &[], tenant_from_row).await
+        })
+        .await
     }
 
     async fn find_deliveries(
@@ -228,7 +322,10 @@ impl StoreReads for Backend {
         tenant: &TenantId,
         filter: &DeliveryFilter<'_>,
     ) -> StoreResult<Vec<Delivery>> {
-        listing::find_deliveries(self, tenant, filter).await
+        bounded(self, async move {
+            listing::find_deliveries(self, tenant, filter).await
+        })
+        .await
     }
 
     async fn count_deliveries(
@@ -236,35 +333,55 @@ impl StoreReads for Backend {
         tenant: &TenantId,
         filter: &DeliveryFilter<'_>,
     ) -> StoreResult<u64> {
-        listing::count_deliveries(self, tenant, filter).await
+        bounded(self, async move {
+            listing::count_deliveries(self, tenant, filter).await
+        })
+        .await
     }
 
     async fn delivery_counts(&self, tenant: &TenantId) -> StoreResult<DeliveryCounts> {
-        listing::delivery_counts(self, tenant).await
+        bounded(
+            self,
+            async move { listing::delivery_counts(self, tenant).await },
+        )
+        .await
     }
 }
 
 #[async_trait]
 impl SessionStore for Backend {
     async fn save_session(&self, s: &SessionRecord, keep_anonymous: u64) -> StoreResult<()> {
-        // Two sign-in forms opened at once trim the same anonymous rows.
-        self.retrying("save_session", || {
-            sessions::save_session(self, s, keep_anonymous)
+        bounded(self, async move {
+            // Two sign-in forms opened at once trim the same anonymous rows.
+            self.retrying("save_session", || {
+                sessions::save_session(self, s, keep_anonymous)
+            })
+            .await
         })
         .await
     }
 
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
-        let text = "SELECT * FROM admin_sessions WHERE id = ?";
-        read_one(self, text, &[id], session_from_row).await
+        bounded(self, async move {
+            let text = "SELECT * FROM admin_sessions WHERE id = ?";
+            read_one(self, text, &[id], session_from_row).await
+        })
+        .await
     }
 
     async fn touch_session(&self, id: &str, seen_at: Millis) -> StoreResult<()> {
-        sessions::touch_session(self, id, seen_at).await
+        bounded(self, async move {
+            sessions::touch_session(self, id, seen_at).await
+        })
+        .await
     }
 
     async fn delete_session(&self, id: &str) -> StoreResult<()> {
-        sessions::delete_session(self, id).await
+        bounded(
+            self,
+            async move { sessions::delete_session(self, id).await },
+        )
+        .await
     }
 
     async fn delete_expired_sessions(
@@ -272,7 +389,10 @@ impl SessionStore for Backend {
         seen_before: Millis,
         created_before: Millis,
     ) -> StoreResult<u64> {
-        sessions::delete_expired_sessions(self, seen_before, created_before).await
+        bounded(self, async move {
+            sessions::delete_expired_sessions(self, seen_before, created_before).await
+        })
+        .await
     }
 }
 
@@ -287,15 +407,22 @@ impl Store for Backend {
     }
 
     async fn probe_write(&self) -> StoreResult<()> {
-        dialect::probe_write(self).await
+        bounded(self, async move { dialect::probe_write(self).await }).await
     }
 
     async fn create_tenant(&self, tenant: &Tenant, wildcard: &ApiSecret) -> StoreResult<()> {
-        tenants::create_tenant(self, tenant, wildcard).await
+        bounded(self, async move {
+            tenants::create_tenant(self, tenant, wildcard).await
+        })
+        .await
     }
 
     async fn save_import(&self, record: &ImportRecord) -> StoreResult<()> {
-        imports::save_import(self, record).await
+        bounded(
+            self,
+            async move { imports::save_import(self, record).await },
+        )
+        .await
     }
 
     async fn start_import(
@@ -303,11 +430,14 @@ impl Store for Backend {
         record: &ImportRecord,
         fresh_since: Millis,
     ) -> StoreResult<Option<ImportRecord>> {
-        imports::start_import(self, record, fresh_since).await
+        bounded(self, async move {
+            imports::start_import(self, record, fresh_since).await
+        })
+        .await
     }
 
     async fn add_page(&self, page: &Page) -> StoreResult<()> {
-        pages::add_page(self, page).await
+        bounded(self, async move { pages::add_page(self, page).await }).await
     }
 
     async fn change_page(
@@ -316,7 +446,10 @@ impl Store for Backend {
         id: &str,
         change: &PageChange,
     ) -> StoreResult<bool> {
-        pages::change_page(self, tenant, id, change).await
+        bounded(self, async move {
+            pages::change_page(self, tenant, id, change).await
+        })
+        .await
     }
 
     async fn set_flag(
@@ -327,15 +460,21 @@ impl Store for Backend {
         flagged: bool,
         now: Millis,
     ) -> StoreResult<Option<u64>> {
-        flags::set_flag(self, tenant, id, flagger, flagged, now).await
+        bounded(self, async move {
+            flags::set_flag(self, tenant, id, flagger, flagged, now).await
+        })
+        .await
     }
 
     async fn add_secret(&self, s: &ApiSecret) -> StoreResult<()> {
-        tenants::add_secret(self, s).await
+        bounded(self, async move { tenants::add_secret(self, s).await }).await
     }
 
     async fn delete_secret(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ApiSecret>> {
-        tenants::delete_secret(self, tenant, id).await
+        bounded(self, async move {
+            tenants::delete_secret(self, tenant, id).await
+        })
+        .await
     }
 
     async fn rotate_secret(
@@ -345,19 +484,32 @@ impl Store for Backend {
         new: &ApiSecret,
         retires_at: Millis,
     ) -> StoreResult<(ApiSecret, ApiSecret)> {
-        rotation::rotate_secret(self, tenant, old_id, new, retires_at).await
+        bounded(self, async move {
+            rotation::rotate_secret(self, tenant, old_id, new, retires_at).await
+        })
+        .await
     }
 
     async fn retire_secrets(&self, now: Millis) -> StoreResult<Vec<ApiSecret>> {
-        rotation::retire_secrets(self, now).await
+        bounded(
+            self,
+            async move { rotation::retire_secrets(self, now).await },
+        )
+        .await
     }
 
     async fn prune_deliveries(&self, before: Millis, limit: u64) -> StoreResult<u64> {
-        retention::prune_deliveries(self, before, limit).await
+        bounded(self, async move {
+            retention::prune_deliveries(self, before, limit).await
+        })
+        .await
     }
 
     async fn create_subscription(&self, s: &Subscription) -> StoreResult<(Subscription, bool)> {
-        subscriptions::create_subscription(self, s).await
+        bounded(self, async move {
+            subscriptions::create_subscription(self, s).await
+        })
+        .await
     }
 
     async fn delete_subscription(
@@ -366,8 +518,11 @@ impl Store for Backend {
         id: &str,
         now: Millis,
     ) -> StoreResult<Option<Subscription>> {
-        self.retrying("delete_subscription", || {
-            subscriptions::delete_subscription(self, tenant, id, now)
+        bounded(self, async move {
+            self.retrying("delete_subscription", || {
+                subscriptions::delete_subscription(self, tenant, id, now)
+            })
+            .await
         })
         .await
     }
@@ -380,10 +535,13 @@ impl Store for Backend {
         reason: Option<&str>,
         now: Millis,
     ) -> StoreResult<Subscription> {
-        // Pausing or resuming rewrites the subscription's pending deliveries, which a
-        // dispatcher may be claiming at that moment (a deadlock PostgreSQL breaks): run again.
-        self.retrying("set_subscription_enabled", || {
-            subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now)
+        bounded(self, async move {
+            // Pausing or resuming rewrites the subscription's pending deliveries, which a
+            // dispatcher may be claiming at that moment (a deadlock PostgreSQL breaks): run again.
+            self.retrying("set_subscription_enabled", || {
+                subscriptions::set_subscription_enabled(self, tenant, id, enabled, reason, now)
+            })
+            .await
         })
         .await
     }
@@ -393,11 +551,14 @@ impl Store for Backend {
         failing_before: Millis,
         now: Millis,
     ) -> StoreResult<Vec<Subscription>> {
-        subscriptions::disable_failing_subscriptions(self, failing_before, now).await
+        bounded(self, async move {
+            subscriptions::disable_failing_subscriptions(self, failing_before, now).await
+        })
+        .await
     }
 
     async fn register_token(&self, r: &TokenRecord) -> StoreResult<TokenRecord> {
-        tokens::register_token(self, r).await
+        bounded(self, async move { tokens::register_token(self, r).await }).await
     }
 
     async fn save_token(
@@ -406,14 +567,21 @@ impl Store for Backend {
         entry: Option<NewEntry>,
         now: Millis,
     ) -> StoreResult<(TokenRecord, Option<TimelineEntry>)> {
-        self.retrying("save_token", || {
-            tokens::save_token(self, record, entry.clone(), now)
+        bounded(self, async move {
+            self.retrying("save_token", || {
+                tokens::save_token(self, record, entry.clone(), now)
+            })
+            .await
         })
         .await
     }
 
     async fn halve_batch_size(&self, token: &IntegrationToken) -> StoreResult<TokenRecord> {
-        tokens::halve_batch_size(self, token).await
+        bounded(
+            self,
+            async move { tokens::halve_batch_size(self, token).await },
+        )
+        .await
     }
 
     async fn describe_token(
@@ -422,20 +590,29 @@ impl Store for Backend {
         integration_type: Option<&str>,
         domain: Option<&str>,
     ) -> StoreResult<TokenRecord> {
-        tokens::describe_token(self, token, integration_type, domain).await
+        bounded(self, async move {
+            tokens::describe_token(self, token, integration_type, domain).await
+        })
+        .await
     }
 
     async fn revoke_token(&self, token: &IntegrationToken) -> StoreResult<TokenRecord> {
-        tokens::revoke_token(self, token).await
+        bounded(self, async move { tokens::revoke_token(self, token).await }).await
     }
 
     async fn restart_upload(&self, record: &TokenRecord) -> StoreResult<TokenRecord> {
-        self.retrying("restart_upload", || tokens::restart_upload(self, record))
-            .await
+        bounded(self, async move {
+            self.retrying("restart_upload", || tokens::restart_upload(self, record))
+                .await
+        })
+        .await
     }
 
     async fn delete_expired_pending(&self, created_before: Millis) -> StoreResult<u64> {
-        tokens::delete_expired_pending(self, created_before).await
+        bounded(self, async move {
+            tokens::delete_expired_pending(self, created_before).await
+        })
+        .await
     }
 
     async fn trim_pending_tokens(
@@ -444,15 +621,21 @@ impl Store for Backend {
         per_address: u64,
         overall: Option<u64>,
     ) -> StoreResult<Vec<IntegrationToken>> {
-        tokens::trim_pending_tokens(self, from, per_address, overall).await
+        bounded(self, async move {
+            tokens::trim_pending_tokens(self, from, per_address, overall).await
+        })
+        .await
     }
 
     async fn apply(&self, tenant: &TenantId, change: Change, now: Millis) -> StoreResult<Applied> {
-        dialect::apply(self, tenant, change, now).await
+        bounded(self, async move {
+            dialect::apply(self, tenant, change, now).await
+        })
+        .await
     }
 
     async fn upload(&self, batch: UploadBatch, now: Millis) -> StoreResult<UploadOutcome> {
-        dialect::upload(self, batch, now).await
+        bounded(self, async move { dialect::upload(self, batch, now).await }).await
     }
 
     async fn set_local_ids(
@@ -460,14 +643,20 @@ impl Store for Backend {
         tenant: &TenantId,
         mappings: &[CommentIdMapping],
     ) -> StoreResult<u64> {
-        self.retrying("set_local_ids", || {
-            comments::set_local_ids(self, tenant, mappings)
+        bounded(self, async move {
+            self.retrying("set_local_ids", || {
+                comments::set_local_ids(self, tenant, mappings)
+            })
+            .await
         })
         .await
     }
 
     async fn prune_timeline(&self, before: Millis) -> StoreResult<u64> {
-        timeline_log::prune_timeline(self, before).await
+        bounded(self, async move {
+            timeline_log::prune_timeline(self, before).await
+        })
+        .await
     }
 
     async fn put_webhook_config(
@@ -476,22 +665,32 @@ impl Store for Backend {
         config: &WebhookConfig,
         now: Millis,
     ) -> StoreResult<()> {
-        outbox::put_webhook_config(self, tenant, config, now).await
+        bounded(self, async move {
+            outbox::put_webhook_config(self, tenant, config, now).await
+        })
+        .await
     }
 
     async fn due_deliveries(&self, q: &DueQuery<'_>) -> StoreResult<Vec<Delivery>> {
-        webhooks::due_deliveries(self, q).await
+        bounded(self, async move { webhooks::due_deliveries(self, q).await }).await
     }
 
     async fn release_claims(&self, ids: &[String]) -> StoreResult<()> {
-        dialect::release_claims(self, ids).await
+        bounded(
+            self,
+            async move { dialect::release_claims(self, ids).await },
+        )
+        .await
     }
 
     async fn record_attempts(&self, outcomes: &[AttemptOutcome], now: Millis) -> StoreResult<bool> {
-        if outcomes.is_empty() {
-            return Ok(false);
-        }
-        webhooks::record_attempts(self, outcomes, now).await
+        bounded(self, async move {
+            if outcomes.is_empty() {
+                return Ok(false);
+            }
+            webhooks::record_attempts(self, outcomes, now).await
+        })
+        .await
     }
 
     async fn cancel_delivery(
@@ -500,7 +699,10 @@ impl Store for Backend {
         id: &str,
         now: Millis,
     ) -> StoreResult<Delivery> {
-        outbox::cancel_delivery(self, tenant, id, now).await
+        bounded(self, async move {
+            outbox::cancel_delivery(self, tenant, id, now).await
+        })
+        .await
     }
 
     async fn retry_delivery(
@@ -510,7 +712,10 @@ impl Store for Backend {
         now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<Delivery> {
-        outbox::retry_delivery(self, tenant, id, now, extra_attempts).await
+        bounded(self, async move {
+            outbox::retry_delivery(self, tenant, id, now, extra_attempts).await
+        })
+        .await
     }
 
     async fn begin_recovery(
@@ -519,8 +724,11 @@ impl Store for Backend {
         now: Millis,
         lease_until: Millis,
     ) -> StoreResult<()> {
-        self.retrying("begin_recovery", || {
-            recover::begin_recovery(self, r, now, lease_until)
+        bounded(self, async move {
+            self.retrying("begin_recovery", || {
+                recover::begin_recovery(self, r, now, lease_until)
+            })
+            .await
         })
         .await
     }
@@ -532,10 +740,13 @@ impl Store for Backend {
         now: Millis,
         lease_until: Millis,
     ) -> StoreResult<Recovery> {
-        // A page takes its streams' rows as a change's queuing does, which a dispatcher's
-        // claim or record may hold at that moment (a deadlock PostgreSQL breaks): run again.
-        self.retrying("recover_page", || {
-            recover::recover_page(self, r, limit, now, lease_until)
+        bounded(self, async move {
+            // A page takes its streams' rows as a change's queuing does, which a dispatcher's
+            // claim or record may hold at that moment (a deadlock PostgreSQL breaks): run again.
+            self.retrying("recover_page", || {
+                recover::recover_page(self, r, limit, now, lease_until)
+            })
+            .await
         })
         .await
     }
@@ -547,6 +758,9 @@ impl Store for Backend {
         now: Millis,
         extra_attempts: i64,
     ) -> StoreResult<u64> {
-        listing::retry_failed_since(self, tenant, since, now, extra_attempts).await
+        bounded(self, async move {
+            listing::retry_failed_since(self, tenant, since, now, extra_attempts).await
+        })
+        .await
     }
 }

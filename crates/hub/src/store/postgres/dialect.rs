@@ -55,6 +55,15 @@ pub(super) fn sql(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Runs a trait method's work, ended `Unavailable` if the server stops answering meanwhile
+/// (`liveness.rs`): every method of the store's traits goes through here.
+pub(super) async fn bounded<T>(
+    store: &Backend,
+    call: impl std::future::Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
+    store.liveness.bounded(call).await
+}
+
 /// What ends a delivery's claim: the lease and the node that holds it (several nodes claim).
 pub(super) const END_CLAIM: &str = "lease_until = NULL, claimed_by = NULL";
 

@@ -24,6 +24,7 @@ use tokio::sync::broadcast;
 
 mod comments;
 mod dialect;
+mod liveness;
 mod migrate;
 mod notify;
 mod retention;
@@ -73,6 +74,8 @@ pub struct PostgresStore {
     /// How many full-disk faults this process had met when a probe last wrote (see
     /// `dialect::write_fault`).
     full_probed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Whether the server still answers, asked when a call waits long (`liveness.rs`).
+    liveness: std::sync::Arc<liveness::Liveness>,
 }
 
 impl PostgresStore {
@@ -114,6 +117,7 @@ impl PostgresStore {
             .parse::<PgConnectOptions>()
             .map_err(|e| cannot(e.to_string()))?
             .options([("jit", "off")]);
+        let liveness = std::sync::Arc::new(liveness::Liveness::new(options.clone(), timeout));
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(1)
@@ -133,6 +137,7 @@ impl PostgresStore {
         spawn_listener(pool.clone(), notices.clone()).await?;
         Ok(PostgresStore {
             full_probed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(full_faults())),
+            liveness,
             pool,
             bookkeeping,
             notices,

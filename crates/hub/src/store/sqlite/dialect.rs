@@ -45,6 +45,16 @@ pub(super) fn sql(text: &str) -> Cow<'_, str> {
 /// claiming node to name.
 pub(super) const END_CLAIM: &str = "lease_until = NULL";
 
+/// Runs a trait method's work as it is. PostgreSQL's calls are ended when its server stops
+/// answering (`postgres/liveness.rs`); SQLite has no server that could: its calls end when the
+/// file system answers, and a write the writer thread has begun is never given up halfway.
+pub(super) async fn bounded<T>(
+    _store: &Backend,
+    call: impl std::future::Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
+    call.await
+}
+
 /// The larger of two values (SQLite's two-argument `MAX`; it has no `GREATEST`).
 pub(super) const GREATEST: &str = "MAX";
 
