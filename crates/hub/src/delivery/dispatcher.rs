@@ -237,6 +237,10 @@ pub fn spawn(hub: Arc<Hub>, senders: Senders, stop: watch::Receiver<bool>) -> Jo
 /// How long a finished attempt may wait for others to share its log write or its refill.
 const LINGER: Duration = Duration::from_millis(2);
 
+/// How long a claim that stopped short of its limit spares the store the next ones (see
+/// `found_all` in [`run`]).
+const FOUND_ALL_FOR: Duration = Duration::from_secs(1);
+
 /// What woke the loop.
 enum Event {
     Wake,
@@ -286,10 +290,12 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
     let mut finished_since: Option<Instant> = None;
     let mut recording: Option<Recording> = None;
     let mut claiming: Option<Claiming> = None;
-    // What the claim on its way left out, and what the last claim that found nothing left
-    // out: while all of that is still full, a slot freeing asks for no claim (it would find
-    // nothing again; new or newly ready work wakes the loop, and it looks every second).
-    let (mut claimed_without, mut found_all) = ((Full::default(), 0), None::<Full>);
+    // What the claim on its way left out (and its limit); and, after a claim that stopped
+    // short of its limit, what it left out with the hosts it handed out for, and when: while
+    // all of that is still full, a slot freeing asks for no claim (it would find nothing new).
+    // New or newly ready work wakes the loop; what nothing announces (a lease of a node that
+    // died running out) is claimed within a second, when that memory is dropped.
+    let (mut claimed_without, mut found_all) = ((Full::default(), 0), None::<(Full, Instant)>);
     let (mut freed, mut freed_since) = (0usize, None::<Instant>);
     // New work may be due: a commit woke us, a retry came due, or this is the first turn.
     let mut kick = true;
@@ -353,7 +359,10 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
             && store_down.may_ask()
         {
             let full = in_flight.full(&held, limits);
-            if kick || !found_all.as_ref().is_some_and(|f| full.covers(f)) {
+            let nothing_new = found_all
+                .as_ref()
+                .is_some_and(|(f, at)| at.elapsed() < FOUND_ALL_FOR && full.covers(f));
+            if kick || !nothing_new {
                 let limit = concurrency.saturating_sub(in_flight.len());
                 claimed_without = (full.clone(), limit);
                 claiming = Some(claim(
@@ -479,7 +488,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                             without.hosts.push(host);
                         }
                     }
-                    without
+                    (without, Instant::now())
                 });
                 // Started at the loop's top as room allows, held until a slot frees, or given
                 // back (see `held`).

@@ -12,7 +12,8 @@
 //! the other half). A server that answers is left to finish the call, however long it takes
 //! (a whole thread moved, a large page): a slow statement on a live database is not a fault. A
 //! server that does not is a fault: the call ends `Unavailable` (`503` with `Retry-After`), a
-//! store timeout after it began. Dropping the call ends its transaction without a commit,
+//! store timeout after it began (one and a half at most, when the server stopped just after
+//! answering another call's question). Dropping the call ends its transaction without a commit,
 //! unless the COMMIT itself was on its way, which `503` allows (it never says "stored"). Probes
 //! of concurrent calls are shared: one at a time, its answer trusted for half the timeout.
 
@@ -89,8 +90,7 @@ impl Liveness {
         if self.recent() == Some(false) {
             return Err(self.fault());
         }
-        let call = std::pin::pin!(call);
-        let mut call = call;
+        let mut call = std::pin::pin!(call);
         loop {
             if let Ok(done) = tokio::time::timeout(self.half(), &mut call).await {
                 return done;
