@@ -12,10 +12,10 @@
 //! the other half). A server that answers is left to finish the call, however long it takes
 //! (a whole thread moved, a large page): a slow statement on a live database is not a fault. A
 //! server that does not is a fault: the call ends `Unavailable` (`503` with `Retry-After`), a
-//! store timeout after it began (one and a half at most, when the server stopped just after
-//! answering another call's question). Dropping the call ends its transaction without a commit,
+//! store timeout or so after it began. Dropping the call ends its transaction without a commit,
 //! unless the COMMIT itself was on its way, which `503` allows (it never says "stored"). Probes
-//! of concurrent calls are shared: one at a time, its answer trusted for half the timeout.
+//! are made one at a time; calls that asked while one ran take its answer. A "no" makes the
+//! calls of the next half timeout fail at once instead of each waiting to find out again.
 
 use crate::store::{FaultKind, StoreError, StoreResult};
 use parking_lot::Mutex;
@@ -24,7 +24,7 @@ use sqlx::Connection;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Whether the server answers, asked at most once per half timeout.
+/// Whether the server answers, asked by calls that waited half the store timeout.
 #[derive(Debug)]
 pub(super) struct Liveness {
     options: PgConnectOptions,
@@ -61,13 +61,16 @@ impl Liveness {
     }
 
     /// Whether the server answers a fresh connection's `SELECT 1` within half the timeout.
+    /// Asked now: an answer from before is not taken (the server may have stopped since, and
+    /// a call would then wait half a timeout more), but one that came while this call waited
+    /// for its turn is.
     pub(super) async fn answers(&self) -> bool {
-        if let Some(alive) = self.recent() {
-            return alive;
-        }
+        let asked = Instant::now();
         let _one = self.probing.lock().await;
-        if let Some(alive) = self.recent() {
-            return alive;
+        if let Some((at, alive)) = *self.last.lock() {
+            if at >= asked {
+                return alive;
+            }
         }
         let probe = async {
             let mut conn = PgConnection::connect_with(&self.options).await?;
