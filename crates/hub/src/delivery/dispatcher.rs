@@ -446,6 +446,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 freed_since.get_or_insert(now);
             }
             Event::Recorded(ids, Ok((outcomes, Ok(readied)))) => {
+                store_down.after(true);
                 for o in &outcomes {
                     if o.status == DeliveryStatus::Retrying {
                         next_due =
@@ -466,7 +467,12 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 tracing::warn!(error = %e, "recording webhook attempts failed; will retry");
                 finished.extend(outcomes);
                 finished_since.get_or_insert(Instant::now());
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // Left alone a while, as after a failed claim: while PostgreSQL does not answer,
+                // a record fails at once (the store's bound knows), and trying again every few
+                // ms would only log the same failure.
+                store_down.after(false);
+                let pause = store_down.remaining().unwrap_or(StoreBackoff::FIRST);
+                tokio::time::sleep(pause).await;
             }
             Event::Recorded(ids, Err(e)) => {
                 // The logs are lost, the deliveries still pending: they go out again.
