@@ -383,6 +383,10 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
         )
         .await;
         let recovered = deliveries as f64 / started.elapsed().as_secs_f64();
+        if database.starts_with("postgres") {
+            // What the recover's queuing and the copies' drain cost, apart from the first drain.
+            print_statement_costs(&database);
+        }
         println!(
             "  recover of {deliveries}: {recovered:.0} deliveries/s, {:.2}x of the first drain",
             recovered / rate
