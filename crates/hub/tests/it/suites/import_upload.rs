@@ -228,6 +228,11 @@ async fn an_import_still_for_ten_minutes_no_longer_blocks_the_next() {
         .await
         .unwrap();
     newest_import_when(&hub, &t.key, |i| i["state"] == "running").await;
+    // Its progress (the line read) is stored once a second has passed on the hub's clock, at
+    // the runner's next tick: let that happen now, or it lands between the advances below and
+    // the record looks a few seconds old, not ten minutes (a failure seen once on CI).
+    clock.advance(1000);
+    newest_import_when(&hub, &t.key, |i| i["read"] == 1).await;
     let api = hub.api(&t.key);
     let (s, v) = api.start_import("format=jsonl", &comments(2)).await;
     assert_eq!(s, reqwest::StatusCode::CONFLICT, "{v}");
