@@ -331,13 +331,7 @@ impl PgCluster {
         let pid = self
             .postmaster_pid()
             .ok_or_else(|| PgError::new("kill: the server is not running"))?;
-        let pid_t = libc::pid_t::try_from(pid)
-            .map_err(|_| PgError::new(format!("kill: pid {pid} out of range")))?;
-        // SAFETY: kill has no memory-safety preconditions; the pid is the postmaster's.
-        if unsafe { libc::kill(pid_t, libc::SIGKILL) } != 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(PgError::new(format!("kill -9 {pid}: {e}")));
-        }
+        signal(pid, libc::SIGKILL)?;
         let deadline = Instant::now() + RESTART_PATIENCE;
         while is_postgres(pid) {
             if Instant::now() > deadline {
@@ -592,21 +586,15 @@ pub struct Frozen {
 }
 
 impl Frozen {
-    /// Lets the server run on.
-    pub fn thaw(mut self) {
-        self.resume();
-    }
-
-    fn resume(&mut self) {
-        for p in std::mem::take(&mut self.pids) {
-            let _ = signal(p, libc::SIGCONT);
-        }
-    }
+    /// Lets the server run on (as dropping it does).
+    pub fn thaw(self) {}
 }
 
 impl Drop for Frozen {
     fn drop(&mut self) {
-        self.resume();
+        for &p in &self.pids {
+            let _ = signal(p, libc::SIGCONT);
+        }
     }
 }
 
