@@ -245,7 +245,7 @@ const FOUND_ALL_FOR: Duration = Duration::from_secs(1);
 enum Event {
     Wake,
     Done(AttemptOutcome),
-    Claimed(Result<StoreResult<Vec<Delivery>>, JoinError>),
+    Claimed(Result<Claimed, JoinError>),
     Recorded(
         Vec<String>,
         Result<(Vec<AttemptOutcome>, StoreResult<bool>), JoinError>,
@@ -259,7 +259,10 @@ enum Event {
 /// free their slots and held deliveries start, instead of the whole loop waiting a round
 /// trip (on PostgreSQL a claim takes a few ms, and a loop that waited for each one sent
 /// about one claim's rows per claim's time).
-type Claiming = JoinHandle<StoreResult<Vec<Delivery>>>;
+type Claiming = JoinHandle<Claimed>;
+
+/// A claim's answer, with what it left out and the most it could hand out.
+type Claimed = (Full, usize, StoreResult<Vec<Delivery>>);
 
 /// Attempt logs being written by a task of their own, so that sending goes on meanwhile.
 type Recording = (
@@ -290,12 +293,12 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
     let mut finished_since: Option<Instant> = None;
     let mut recording: Option<Recording> = None;
     let mut claiming: Option<Claiming> = None;
-    // What the claim on its way left out (and its limit); and, after a claim that stopped
-    // short of its limit, what it left out with the hosts it handed out for, and when: while
+    // After a claim that stopped short of its limit: what it left out with the hosts it handed
+    // out for, and when. While
     // all of that is still full, a slot freeing asks for no claim (it would find nothing new).
     // New or newly ready work wakes the loop; what nothing announces (a lease of a node that
     // died running out) is claimed within a second, when that memory is dropped.
-    let (mut claimed_without, mut found_all) = ((Full::default(), 0), None::<(Full, Instant)>);
+    let mut found_all: Option<(Full, Instant)> = None;
     let (mut freed, mut freed_since) = (0usize, None::<Instant>);
     // New work may be due: a commit woke us, a retry came due, or this is the first turn.
     let mut kick = true;
@@ -364,7 +367,6 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 .is_some_and(|(f, at)| at.elapsed() < FOUND_ALL_FOR && full.covers(f));
             if kick || !nothing_new {
                 let limit = concurrency.saturating_sub(in_flight.len());
-                claimed_without = (full.clone(), limit);
                 claiming = Some(claim(
                     &hub,
                     &in_flight,
@@ -481,12 +483,11 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                     unrecorded.remove(&id);
                 }
             }
-            Event::Claimed(Ok(Ok(due))) => {
+            Event::Claimed(Ok((mut without, limit, Ok(due)))) => {
                 store_down.after(true);
                 // A claim that stopped short of its limit handed out all there was but for
                 // what it left out: once the hosts it handed out for are full too, the next
                 // one would find nothing.
-                let (mut without, limit) = std::mem::take(&mut claimed_without);
                 found_all = (due.len() < limit).then(|| {
                     for d in &due {
                         let host = host_of(d);
@@ -502,7 +503,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                     held.hold(d);
                 }
             }
-            Event::Claimed(Ok(Err(e))) => {
+            Event::Claimed(Ok((_, _, Err(e)))) => {
                 tracing::warn!(error = %e, "reading due webhook deliveries failed");
                 store_down.after(false);
             }
@@ -606,7 +607,7 @@ fn claim(
         if let Ok(rows) = &claimed {
             hub.metrics.webhook_claimed.add(rows.len() as u64);
         }
-        claimed
+        (full, free, claimed)
     })
 }
 
