@@ -88,7 +88,7 @@ pub(in crate::store) async fn enqueue_webhooks(
     // twins at the same position (one change matching two configurations). They are ready
     // when nothing of the stream waits; a later one of this call waits behind them.
     let mut firsts: std::collections::HashMap<(&str, &str), i64> = Default::default();
-    let heads: Vec<bool> = rows
+    let starts: Vec<bool> = rows
         .iter()
         .map(|d| {
             let first = *firsts
@@ -98,7 +98,12 @@ pub(in crate::store) async fn enqueue_webhooks(
         })
         .collect();
     let streams: Vec<(&str, &str)> = firsts.keys().copied().collect();
-    lock_new_streams(conn, tenant, &streams).await?;
+    let waiting = Waiting::lock(conn, tenant, &streams).await?;
+    let heads: Vec<bool> = rows
+        .iter()
+        .zip(starts)
+        .map(|(d, start)| start && waiting.first(&d.comment.id, &d.subscription_id).is_none())
+        .collect();
     let per_row = 22;
     for (chunk, heads) in rows
         .chunks(MAX_PARAMS / per_row)
@@ -127,20 +132,8 @@ pub(in crate::store) async fn enqueue_webhooks(
                 .push_bind(0i64)
                 .push_bind(now.0)
                 .push_bind(now.0)
-                .push_bind(now.0);
-            if *head {
-                b.push(format!(
-                    "NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.{WAITING} AND o.tenant_id = "
-                ));
-                b.push_bind_unseparated(tenant.as_str())
-                    .push_unseparated(" AND o.comment_id = ")
-                    .push_bind_unseparated(d.comment.id.as_str())
-                    .push_unseparated(" AND o.subscription_id = ")
-                    .push_bind_unseparated(d.subscription_id.as_str())
-                    .push_unseparated(")");
-            } else {
-                b.push_bind(false);
-            }
+                .push_bind(now.0)
+                .push_bind(*head);
         });
         qb.build().execute(&mut *conn).await?;
     }
@@ -149,6 +142,35 @@ pub(in crate::store) async fn enqueue_webhooks(
         deliveries: rows.len(),
         unmatched,
     })
+}
+
+/// The streams deliveries are about to be queued in, as the dialect's `lock_new_streams`
+/// found them (locked on PostgreSQL): the earliest waiting position of each that has a
+/// delivery waiting. The new rows' `ready` flags are set from it, so an insert of a page of
+/// deliveries carries no check per row (one subquery each, which PostgreSQL planned anew for
+/// every statement: seconds for a large upload or recover).
+pub(in crate::store) struct Waiting(Vec<(String, String, i64)>);
+
+impl Waiting {
+    /// Locks (PostgreSQL) and reads the tenant's `streams` (comment, subscription).
+    pub(in crate::store) async fn lock(
+        conn: &mut Conn,
+        tenant: &TenantId,
+        streams: &[(&str, &str)],
+    ) -> StoreResult<Self> {
+        let mut firsts = lock_new_streams(conn, tenant, streams).await?;
+        // Sorted here, in Rust's order: the database's collation may sort text otherwise.
+        firsts.sort_unstable();
+        Ok(Self(firsts))
+    }
+
+    /// The earliest waiting position of the stream, `None` when nothing of it waits.
+    pub(in crate::store) fn first(&self, comment: &str, subscription: &str) -> Option<i64> {
+        self.0
+            .binary_search_by(|(c, s, _)| (c.as_str(), s.as_str()).cmp(&(comment, subscription)))
+            .ok()
+            .map(|i| self.0[i].2)
+    }
 }
 
 /// A delivery still waiting in its stream (a paused one keeps its place).

@@ -5,14 +5,12 @@
 //! the same comment, position, kind and body, to where the target points now, naming the
 //! delivery it copies in `recovered_from` (its `webhook-id`). It joins its comment's stream at
 //! its position, so each comment's changes go out in order, and the stream's head stays the
-//! earliest waiting delivery ([`settle_heads`]). A recover of many changes is queued a page at
+//! earliest waiting delivery (`queue_copies`). A recover of many changes is queued a page at
 //! a time, each page one short transaction that also moves the recover's cursor, so no
 //! transaction holds the outbox for all of it and a page is never queued twice.
 
-use super::dialect::{
-    announce, lock_new_streams, lock_tenant_queuing, sql, Backend, Conn, Db, MAX_PARAMS,
-};
-use super::outbox::{load_webhook_targets, settle_heads, TARGET, WAITING};
+use super::dialect::{announce, lock_tenant_queuing, sql, Backend, Conn, Db, MAX_PARAMS};
+use super::outbox::{load_webhook_targets, settle_heads, Waiting, TARGET, WAITING};
 use crate::ids::{self, TenantId};
 use crate::records::{
     target_host, Delivery, DeliveryStatus, Notice, RecoverTarget, Recovery, WebhookTargets,
@@ -21,6 +19,7 @@ use crate::store::rows::{delivery_from_row, records, StoreRow};
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::{HttpMethod, Millis};
 use sqlx::QueryBuilder;
+use std::collections::HashMap;
 
 /// The deliveries a target was sent: a subscription's, or a configuration's (its domain's
 /// deliveries in the configurations' stream `''`). Binds the tenant and the target's name.
@@ -211,7 +210,7 @@ pub(in crate::store) async fn recover_page(
         .fetch_all(&mut *tx)
         .await?;
     let originals = records(&rows, delivery_from_row)?;
-    let copies: Vec<(Delivery, String)> = originals
+    let copies: Vec<Delivery> = originals
         .iter()
         .filter_map(|d| {
             let to = route(&targets, &r.target, d)?;
@@ -223,26 +222,17 @@ pub(in crate::store) async fn recover_page(
             copy.legacy_token = to.legacy_token;
             copy.status = to.status;
             copy.recovered_from = Some(d.id.clone());
-            Some((copy, d.id.clone()))
+            Some(copy)
         })
         .collect();
+    let queued = copies.len();
     if !copies.is_empty() {
-        let streams: Vec<(&str, &str)> = copies
-            .iter()
-            .map(|(c, _)| (c.comment_id.as_str(), c.subscription_id.as_str()))
-            .collect();
-        lock_new_streams(&mut tx, tenant, &streams).await?;
-        insert_copies(&mut tx, &copies, now).await?;
-        // Each copy waits at its change's position: the head of its stream if nothing earlier
-        // waits (a later waiting one, not yet sent, waits for it), else it waits its turn.
-        let ids: Vec<&str> = copies.iter().map(|(c, _)| c.id.as_str()).collect();
-        settle_heads(&mut tx, &ids).await?;
-        announce(&mut tx, &Notice::Deliveries).await?;
+        queue_copies(&mut tx, tenant, copies, now).await?;
     }
     if let Some(last) = originals.last() {
         rec.cursor = (last.position, last.id.clone());
     }
-    rec.queued += copies.len() as u64;
+    rec.queued += queued as u64;
     let done = (originals.len() as u64) < limit;
     rec.finished_at = done.then_some(now.0);
     sqlx::query(&sql(
@@ -263,19 +253,58 @@ pub(in crate::store) async fn recover_page(
     Ok(rec)
 }
 
-/// Inserts the copies, not ready (their streams are settled next).
-async fn insert_copies(
+/// Queues a page's copies (in position order) in their streams. Each waits at its change's
+/// position: the head of its stream if nothing earlier waits, else it waits its turn. Their
+/// flags are set from what waits in their streams ([`Waiting`]); only a copy that goes before a
+/// stream's waiting head (a later change not yet sent, which then waits for it) makes a
+/// stream settle again ([`settle_heads`]).
+async fn queue_copies(
     conn: &mut Conn,
-    copies: &[(Delivery, String)],
+    tenant: &TenantId,
+    mut copies: Vec<Delivery>,
     now: Millis,
 ) -> StoreResult<()> {
+    let mut firsts: HashMap<(&str, &str), i64> = HashMap::new();
+    for c in &copies {
+        firsts
+            .entry((c.comment_id.as_str(), c.subscription_id.as_str()))
+            .or_insert(c.position);
+    }
+    let streams: Vec<(&str, &str)> = firsts.keys().copied().collect();
+    let waiting = Waiting::lock(conn, tenant, &streams).await?;
+    let mut heads: Vec<bool> = Vec::with_capacity(copies.len());
+    let mut displaced: Vec<String> = Vec::new();
+    for c in &copies {
+        let first = firsts[&(c.comment_id.as_str(), c.subscription_id.as_str())];
+        let earliest = waiting.first(&c.comment_id, &c.subscription_id);
+        if earliest.is_some_and(|e| first < e) {
+            displaced.push(c.id.clone());
+            heads.push(false);
+        } else {
+            heads.push(c.position == first && earliest.is_none_or(|e| first <= e));
+        }
+    }
+    drop(firsts);
+    for (c, ready) in copies.iter_mut().zip(heads) {
+        c.ready = ready;
+    }
+    insert_copies(conn, &copies, now).await?;
+    if !displaced.is_empty() {
+        let ids: Vec<&str> = displaced.iter().map(String::as_str).collect();
+        settle_heads(conn, &ids).await?;
+    }
+    announce(conn, &Notice::Deliveries).await
+}
+
+/// Inserts the copies with their `ready` flags as set.
+async fn insert_copies(conn: &mut Conn, copies: &[Delivery], now: Millis) -> StoreResult<()> {
     let per_row = 21;
     for chunk in copies.chunks(MAX_PARAMS / per_row) {
         let mut qb: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, subscription_id, url, target_host, method, \
              legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at, ready, recovered_from) ",
         );
-        qb.push_values(chunk, |mut b, (d, original)| {
+        qb.push_values(chunk, |mut b, d| {
             b.push_bind(d.id.as_str())
                 .push_bind(d.tenant_id.as_str())
                 .push_bind(d.comment_id.as_str())
@@ -295,8 +324,8 @@ async fn insert_copies(
                 .push_bind(now.0)
                 .push_bind(now.0)
                 .push_bind(now.0)
-                .push_bind(false)
-                .push_bind(original.as_str());
+                .push_bind(d.ready)
+                .push_bind(d.recovered_from.as_deref());
         });
         qb.build().execute(&mut *conn).await?;
     }

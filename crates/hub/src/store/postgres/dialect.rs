@@ -141,28 +141,41 @@ pub(super) async fn lock_streams(conn: &mut Conn, ids: &[&str]) -> StoreResult<(
 /// before deliveries are queued in them, for the reason and in the order of [`lock_streams`]:
 /// a queuing that waited for a write ending the stream's head then sees the head ended and
 /// queues a ready delivery. Queuings of one tenant do not race each other (the tenant's
-/// clock row orders them).
+/// clock row orders them). Returns, from the rows it locked, the earliest waiting position of
+/// each stream that has a delivery waiting, so the caller sets its new rows' `ready` flags
+/// from the answer (no check per row in the insert).
 pub(super) async fn lock_new_streams(
     conn: &mut Conn,
     tenant: &TenantId,
     streams: &[(&str, &str)],
-) -> StoreResult<()> {
+) -> StoreResult<Vec<(String, String, i64)>> {
     if streams.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let comments: Vec<&str> = streams.iter().map(|s| s.0).collect();
     let subscriptions: Vec<&str> = streams.iter().map(|s| s.1).collect();
-    sqlx::query(
-        "SELECT 1 FROM webhook_deliveries WHERE tenant_id = $1 \
+    let rows: Vec<(String, String, i64, bool)> = sqlx::query_as(
+        "SELECT comment_id, subscription_id, position, status IN ('queued', 'retrying', 'paused') \
+         FROM webhook_deliveries WHERE tenant_id = $1 \
          AND (comment_id, subscription_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[])) \
          AND status <> 'succeeded' ORDER BY comment_id, subscription_id, position, id FOR SHARE",
     )
     .bind(tenant.as_str())
     .bind(&comments)
     .bind(&subscriptions)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(())
+    // In stream and position order: a stream's first waiting row is its earliest.
+    let mut firsts: Vec<(String, String, i64)> = Vec::new();
+    for (comment, subscription, position, waiting) in rows {
+        let seen = firsts
+            .last()
+            .is_some_and(|(c, s, _)| *c == comment && *s == subscription);
+        if waiting && !seen {
+            firsts.push((comment, subscription, position));
+        }
+    }
+    Ok(firsts)
 }
 
 /// Takes the tenant's clock row before a recover queues copies in the tenant's streams: every

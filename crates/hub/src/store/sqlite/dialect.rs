@@ -98,13 +98,41 @@ pub(super) async fn lock_streams(_conn: &mut Conn, _ids: &[&str]) -> StoreResult
     Ok(())
 }
 
-/// As [`lock_streams`], for streams deliveries are about to be queued in.
+/// As [`lock_streams`], for streams deliveries are about to be queued in: nothing to lock.
+/// Returns the earliest waiting position of each of the tenant's `streams` that has a
+/// delivery waiting, as PostgreSQL's does (read through `webhook_deliveries_by_stream`, one
+/// range per comment), so the caller sets its new rows' `ready` flags from the answer.
 pub(super) async fn lock_new_streams(
-    _conn: &mut Conn,
-    _tenant: &TenantId,
-    _streams: &[(&str, &str)],
-) -> StoreResult<()> {
-    Ok(())
+    conn: &mut Conn,
+    tenant: &TenantId,
+    streams: &[(&str, &str)],
+) -> StoreResult<Vec<(String, String, i64)>> {
+    let mut comments: Vec<&str> = streams.iter().map(|s| s.0).collect();
+    comments.sort_unstable();
+    comments.dedup();
+    let mut firsts = Vec::new();
+    for chunk in comments.chunks(MAX_PARAMS - 1) {
+        let text = first_waiting_sql(chunk.len());
+        let query = chunk
+            .iter()
+            .fold(sqlx::query_as(&text).bind(tenant.as_str()), |q, c| {
+                q.bind(*c)
+            });
+        let rows: Vec<(String, String, i64)> = query.fetch_all(&mut *conn).await?;
+        firsts.extend(rows);
+    }
+    Ok(firsts)
+}
+
+/// The earliest waiting position of each stream of `comments` comments (bound after the
+/// tenant) that has a delivery waiting.
+pub(super) fn first_waiting_sql(comments: usize) -> String {
+    format!(
+        "SELECT comment_id, subscription_id, MIN(position) FROM webhook_deliveries \
+         WHERE tenant_id = ? AND status IN ('queued', 'retrying', 'paused') \
+         AND comment_id IN ({}) GROUP BY comment_id, subscription_id",
+        vec!["?"; comments].join(", ")
+    )
 }
 
 /// Nothing to lock before a recover queues copies in the tenant's streams: the one writer

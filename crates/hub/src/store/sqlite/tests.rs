@@ -624,6 +624,39 @@ async fn settling_heads_reads_one_stream() {
     store.close().await;
 }
 
+/// What a queuing reads of its streams (their earliest waiting positions) goes through
+/// `webhook_deliveries_by_stream`, one range per comment, and sorts nothing: not the index of a
+/// target's deliveries, nor a walk over the waiting ones.
+#[tokio::test]
+async fn a_queuing_reads_its_streams_by_comment() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+    let text = format!(
+        "EXPLAIN QUERY PLAN {}",
+        super::dialect::first_waiting_sql(3)
+    );
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&text)
+        .bind("t")
+        .bind("a")
+        .bind("b")
+        .bind("c")
+        .fetch_all(&store.writer)
+        .await
+        .unwrap();
+    let details: Vec<&str> = plan.iter().map(|(.., d)| d.as_str()).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("webhook_deliveries_by_stream") && d.contains("comment_id=?")),
+        "{details:?}"
+    );
+    assert!(
+        !details.iter().any(|d| d.contains("TEMP B-TREE")),
+        "{details:?}"
+    );
+    store.close().await;
+}
+
 /// The property test's busy timeout: short, so that a lock held past it costs little time.
 const PROPERTY_BUSY_TIMEOUT: Duration = Duration::from_millis(60);
 
