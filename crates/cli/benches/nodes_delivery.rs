@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p fastcomments --bench nodes_delivery [-- --deliveries 20000 --nodes 1,3
 //! --per-host 32 --pg-setting shared_preload_libraries=pg_stat_statements --explain
-//! --sqlite --fill upload --backlogs 10000,100000 --recover --hub-bin PATH]`
+//! --sqlite --fill upload --backlogs 10000,100000 --recover --analyze-drained --hub-bin PATH]`
 //!
 //! `--explain` (issue 23) prints, in each PostgreSQL round, the claim's plan
 //! (`EXPLAIN (ANALYZE, BUFFERS)`, rolled back) and its time per call, on the empty outbox and
@@ -19,7 +19,9 @@
 //! grows?) compares backlog sizes instead of node counts: each round drains A, then B, on one
 //! PostgreSQL node (and one SQLite hub with `--sqlite`), and prints B's rate as a ratio of A's
 //! for each backend. `--recover` then recovers every change of each round (issue 23 §3) and
-//! times the copies' drain against the first.
+//! times the copies' drain against the first; with `--analyze-drained`, after a `VACUUM
+//! ANALYZE` of the drained outbox (PostgreSQL), the statistics autovacuum leaves between two
+//! bursts.
 //!
 //! Each round: a fresh database on a durable PostgreSQL (`testkit`, fsync on), one `serve`
 //! process fills the outbox with `--deliveries` comment creations while the receiver holds
@@ -292,6 +294,9 @@ struct Options {
     fill: Fill,
     /// After the drain, recover every change and time its copies' drain too.
     recover: bool,
+    /// Before the recover, `VACUUM ANALYZE` the drained outbox (PostgreSQL rounds): what
+    /// autovacuum finds between two bursts, statistics that say no delivery is ready.
+    analyze_drained: bool,
 }
 
 /// One round: deliveries per second with `nodes` nodes.
@@ -301,6 +306,7 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
         explain,
         fill,
         recover,
+        analyze_drained,
     } = o;
     let database = database.to_owned();
     let explain = explain && database.starts_with("postgres");
@@ -362,6 +368,9 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
     if recover {
         // Every change again (issue 23 §3): copies carry their original's delivery id, so
         // they are counted as requests, not as new ids.
+        if analyze_drained && database.starts_with("postgres") {
+            psql(&database, "VACUUM ANALYZE webhook_deliveries").expect("psql: VACUUM ANALYZE");
+        }
         let started = Instant::now();
         let res = http
             .post(format!("{base}/api/v1/webhook-config/recover"))
@@ -628,6 +637,7 @@ async fn main() {
         explain: args.iter().any(|a| a == "--explain"),
         fill,
         recover: args.iter().any(|a| a == "--recover"),
+        analyze_drained: args.iter().any(|a| a == "--analyze-drained"),
     };
     // `--server-log`: PostgreSQL's log at the end (with `--pg-setting
     // shared_preload_libraries=auto_explain --pg-setting auto_explain.log_min_duration=50`,

@@ -64,13 +64,13 @@ async fn postgres_migration_marks_the_heads_of_stored_streams() {
         .unwrap();
     // As a hub from before migration 8 left it.
     let mut script = String::from(
-        "DROP INDEX webhook_deliveries_ready; DROP INDEX webhook_deliveries_due_ready; \
+        "DROP INDEX webhook_deliveries_ready; DROP INDEX webhook_deliveries_next_ready; \
          ALTER TABLE webhook_deliveries DROP COLUMN ready; \
          CREATE INDEX webhook_deliveries_by_target ON webhook_deliveries \
          (target_host, subscription_id, next_attempt_at, position) WHERE status IN ('queued', 'retrying'); \
          CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) \
          WHERE status IN ('queued', 'retrying'); \
-         DELETE FROM _sqlx_migrations WHERE version IN (8, 10, 14);",
+         DELETE FROM _sqlx_migrations WHERE version IN (8, 10, 14, 17);",
     );
     for (id, comment, sub, position, status) in ROWS {
         script.push_str(&insert(id, comment, sub, *position, status));
@@ -92,7 +92,7 @@ async fn sqlite_repair_marks_the_heads_of_stored_streams() {
         // As a hub from before the column left it (SQLite drops a column only without indexes
         // on it).
         let mut script = String::from(
-            "DROP INDEX webhook_deliveries_ready; DROP INDEX webhook_deliveries_due_ready; \
+            "DROP INDEX webhook_deliveries_ready; DROP INDEX webhook_deliveries_next_ready; \
              ALTER TABLE webhook_deliveries DROP COLUMN ready; \
              CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) \
              WHERE status IN ('queued', 'retrying'); \

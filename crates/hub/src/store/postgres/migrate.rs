@@ -53,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "target index over an expression",
         include_str!("0016_target_index.sql"),
     ),
+    (
+        17,
+        "next-due index apart from the claim",
+        include_str!("0017_next_due_apart.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

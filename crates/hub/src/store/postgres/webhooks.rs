@@ -38,11 +38,17 @@ use fastcomments_protocol::Millis;
 /// pending `next_attempt_at`, which the planner used pair by pair on a freshly filled outbox,
 /// a walk over every host's due rows, is gone since migration 8). Only then are rows locked, one primary-key lookup each, `SKIP
 /// LOCKED`, in due order until the limit, and their conditions checked again on the locked
-/// row: a claim locks only what it hands out, so claims running at once (on any node) hand out
+/// row: a claim locks only what it hands out (and, rarely, a row that changed since it was
+/// picked, until the claim's statement ends), so claims running at once (on any node) hand out
 /// each due delivery once between them, and what one of them skipped is left to the next
 /// claim, never lost. The lookups are a `LATERAL` whose row lock keeps it from being flattened
-/// into a join (on a freshly filled outbox the planner made that a loop over every ready row);
-/// the update takes its rows by an array of ids, an index lookup whatever the statistics say.
+/// into a join (on a freshly filled outbox the planner made that a loop over every ready row).
+/// Each names the primary key alone in its `WHERE` and checks the row's state in its output
+/// (`still`), behind a `LIMIT` that keeps that check from being pushed down into it: with the
+/// conditions in its `WHERE`, a partial index over ready rows was a way to it too, and on an
+/// outbox whose statistics were taken while it held none ready the planner took that index
+/// for each lookup, a walk over every ready row per row handed out. The update takes its rows
+/// by an array of ids, an index lookup whatever the statistics say.
 /// A subscription of a tenant left out (at its in-flight limit) is left out as a pair, before
 /// its candidates are read (the tenants' subscriptions are looked up once per claim; as a
 /// `NOT EXISTS` the planner checked it after reading them): skipped row by row, a fan-out
@@ -72,10 +78,10 @@ pub const CLAIM_SQL: &str = "WITH RECURSIVE pairs(h, s) AS ( \
              (PARTITION BY h ORDER BY next_attempt_at, position) AS n FROM picked) ranked \
          WHERE n <= $4 ORDER BY next_attempt_at, position) r \
        CROSS JOIN LATERAL ( \
-         SELECT w.id FROM webhook_deliveries w WHERE w.id = r.id \
-           AND w.ready AND w.status IN ('queued', 'retrying') \
-           AND w.next_attempt_at <= $1 AND (w.lease_until IS NULL OR w.lease_until <= $1) \
-         FOR UPDATE SKIP LOCKED) l \
+         SELECT w.id, w.ready AND w.status IN ('queued', 'retrying') \
+           AND w.next_attempt_at <= $1 AND (w.lease_until IS NULL OR w.lease_until <= $1) AS still \
+         FROM webhook_deliveries w WHERE w.id = r.id LIMIT 1 FOR UPDATE SKIP LOCKED) l \
+       WHERE l.still \
        LIMIT $6) \
      UPDATE webhook_deliveries w SET claimed_by = $7, lease_until = $1 + $8 \
      WHERE w.id = ANY(ARRAY(SELECT id FROM due)) RETURNING w.*";

@@ -63,13 +63,17 @@ const UPGRADES: &[Upgrade] = &[
              (target_host, subscription_id, next_attempt_at, position) \
              WHERE ready AND status IN ('queued', 'retrying')",
     ),
-    // When the next ready delivery is due (`next_due_at`): the first entry of this index.
-    // It replaces the index over every pending delivery's `next_attempt_at`, and the one
-    // over each ready delivery's due instant or lease end. Over `next_attempt_at + 0`, which
-    // the claim does not name: it must not be the claim's way to a pair's candidates.
+    // When the next ready delivery is due (`next_due_at`): the first entry of this index,
+    // over an expression no other statement names (`NEXT_READY` of `portable/outbox.rs`), so
+    // that no claim is planned through it. It replaces the index over `next_attempt_at + 0`
+    // with the claim's own predicate, and the ones over every pending delivery's
+    // `next_attempt_at` and each ready delivery's due instant or lease end before it.
+    Upgrade::Statement("DROP INDEX IF EXISTS webhook_deliveries_due_ready"),
     Upgrade::Statement(
-        "CREATE INDEX IF NOT EXISTS webhook_deliveries_due_ready ON webhook_deliveries \
-             (next_attempt_at + 0) WHERE ready AND status IN ('queued', 'retrying')",
+        "CREATE INDEX IF NOT EXISTS webhook_deliveries_next_ready ON webhook_deliveries \
+             ((CASE WHEN ready AND status IN ('queued', 'retrying') THEN next_attempt_at END)) \
+             WHERE (CASE WHEN ready AND status IN ('queued', 'retrying') THEN next_attempt_at END) \
+             IS NOT NULL",
     ),
 ];
 

@@ -657,6 +657,27 @@ async fn a_queuing_reads_its_streams_by_comment() {
     store.close().await;
 }
 
+/// When the next ready delivery is due is one entry of `webhook_deliveries_next_ready`, read
+/// in its order (no sort, no other index).
+#[tokio::test]
+async fn the_next_due_instant_is_read_from_its_own_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+    let text = format!("EXPLAIN QUERY PLAN {}", portable::outbox::next_due_sql());
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&text)
+        .bind(0i64)
+        .fetch_all(&store.writer)
+        .await
+        .unwrap();
+    let details: Vec<&str> = plan.iter().map(|(.., d)| d.as_str()).collect();
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert!(
+        details[0].contains("USING INDEX webhook_deliveries_next_ready"),
+        "{details:?}"
+    );
+    store.close().await;
+}
+
 /// The property test's busy timeout: short, so that a lock held past it costs little time.
 const PROPERTY_BUSY_TIMEOUT: Duration = Duration::from_millis(60);
 
