@@ -20,10 +20,14 @@
 //! every comment fans out to all of them and the hanging one holds deliveries of the very
 //! comments the others get.
 //!
-//! `--throughput [--comments 2000]` measures fan-out instead: for 1 and for 10 subscriptions of
-//! one tenant (all healthy), the comments are written while the subscriptions are disabled,
-//! then all are enabled at once, and deliveries per second are counted from there to the last
-//! arrival.
+//! `--throughput [--comments 2000 | --deliveries 20000] [--rounds 3]` measures fan-out instead:
+//! for 1 and for 10 subscriptions of one tenant (all healthy), the comments are written while
+//! the subscriptions are disabled, then all are enabled at once, and deliveries per second are
+//! counted from there to the last arrival. `--comments` writes that many comments in both runs
+//! (ten subscriptions then drain ten times the backlog); `--deliveries` writes that many
+//! deliveries' worth in each (a tenth of the comments for ten), so both drain one backlog size.
+//! Rounds alternate the two; each prints ten's rate over one's. `--per-tenant N` sets the
+//! tenant's in-flight limit (32 by default; one subscription is held to its own 8).
 
 use fastcomments_hub::records::DeliveryStatus;
 use fastcomments_hub::store::sqlite::SqliteStore;
@@ -296,12 +300,17 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
 /// Fan-out throughput: `subs` healthy subscriptions of one tenant, `comments` comments
 /// written while they are disabled, then all enabled at once; deliveries per second from the
 /// enabling to the last arrival.
-async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64) {
+async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64, (u64, u64)) {
     let dir = tempfile::tempdir().expect("temp dir");
+    let defaults = HubConfig::default();
     let config = HubConfig {
         admin_token: Some("bench".into()),
         webhook_allow_private_targets: true,
-        ..HubConfig::default()
+        webhook_per_tenant_concurrency: arg(
+            "--per-tenant",
+            defaults.webhook_per_tenant_concurrency,
+        ),
+        ..defaults
     };
     let hub = hub_in(dir.path(), config).await;
     let base = hub.url();
@@ -343,6 +352,8 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64) {
         let _ = w.await;
     }
     let total = comments * subs;
+    let before = claims_so_far(&client, &base).await;
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     for id in &ids {
         switch_subscription(&client, &base, &key, id, "enable").await;
@@ -358,25 +369,104 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "  {subs} subscription(s): {:.2} s of CPU (hub, receivers, bench) for {secs:.2} s of drain",
+        cpu_seconds() - cpu_before,
+    );
     let got = arrived();
+    let after = claims_so_far(&client, &base).await;
+    let claims = (after.0 - before.0, after.1 - before.1);
     let _ = hub.shutdown().await;
-    (got, secs, got as f64 / secs)
+    (got, secs, got as f64 / secs, claims)
+}
+
+/// CPU time this process (the hub, its receivers and the bench) used so far, in seconds, from
+/// `/proc/self/stat` (user and system time, in clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok());
+    ticks(14).unwrap_or(0.0) / 100.0 + ticks(15).unwrap_or(0.0) / 100.0
+}
+
+/// The hub's claims so far and the deliveries they handed out, from `/metrics`.
+async fn claims_so_far(client: &reqwest::Client, base: &str) -> (u64, u64) {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0) as u64
+    };
+    (
+        value("fastcomments_webhook_claims_total "),
+        value("fastcomments_webhook_claimed_total "),
+    )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     if flag("--throughput") {
         let comments = arg::<u64>("--comments", 2000) as usize;
-        println!("webhook fan-out throughput: {comments} comments, paused, then enabled at once");
-        println!("| subscriptions | deliveries | seconds | deliveries/s |");
-        println!("|---|---|---|---|");
-        for subs in [1, 10] {
-            let (got, secs, rate) = throughput(subs, comments).await;
-            println!(
-                "| {subs} | {got} of {} | {secs:.2} | {rate:.0} |",
-                comments * subs
-            );
+        // With `--deliveries`, each run drains that many: a tenth of the comments fan out to
+        // ten subscriptions, so both drain a backlog of one size and only the fan-out differs.
+        let deliveries = arg::<u64>("--deliveries", 0) as usize;
+        let rounds = arg::<u64>("--rounds", 1).max(1);
+        let per_run = |subs: usize| {
+            if deliveries > 0 {
+                deliveries.div_ceil(subs)
+            } else {
+                comments
+            }
+        };
+        println!(
+            "webhook fan-out throughput: {}, paused, then enabled at once; {rounds} round(s)",
+            if deliveries > 0 {
+                format!("{deliveries} deliveries per run")
+            } else {
+                format!("{comments} comments")
+            }
+        );
+        println!(
+            "| round | subscriptions | deliveries | seconds | deliveries/s | 10 / 1 | claims, of (mean) |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        let mut ratios = Vec::new();
+        for round in 0..rounds {
+            let mut one = 0.0;
+            for subs in [1, 10] {
+                let comments = per_run(subs);
+                let (got, secs, rate, (claims, claimed)) = throughput(subs, comments).await;
+                let ratio = if subs == 1 {
+                    one = rate;
+                    String::new()
+                } else {
+                    ratios.push(rate / one);
+                    format!("{:.2}x", rate / one)
+                };
+                println!(
+                    "| {round} | {subs} | {got} of {} | {secs:.2} | {rate:.0} | {ratio} | {claims} of {:.0} |",
+                    comments * subs,
+                    claimed as f64 / claims.max(1) as f64
+                );
+            }
         }
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "10 / 1, median of {rounds}: {:.2}x",
+            ratios[ratios.len() / 2]
+        );
         return;
     }
     let defaults = HubConfig::default();
