@@ -110,15 +110,11 @@ impl AttemptOutcome {
     ];
 }
 
-/// Delivery states, as stored.
-const STATES: [&str; 6] = [
-    "queued",
-    "retrying",
-    "succeeded",
-    "failed",
-    "cancelled",
-    "paused",
-];
+/// The delivery states the store's gauge counts, as stored: the open ones (waiting, or failed
+/// for good and waiting for a retry by hand). Sent and cancelled deliveries are not counted:
+/// the store keeps them for the retention period, and counting them would read every one at
+/// each refresh; what was sent is `fastcomments_webhook_attempts_total`.
+const STATES: [&str; 4] = ["queued", "retrying", "paused", "failed"];
 
 /// Everything the hub counts.
 #[derive(Debug)]
@@ -276,7 +272,7 @@ impl Metrics {
         let deliveries = Family::<StateLabel, Gauge>::default();
         registry.register(
             "fastcomments_webhook_deliveries",
-            "Webhook deliveries in the store, by state",
+            "Open webhook deliveries in the store (waiting, or failed for good), by state",
             deliveries.clone(),
         );
         let queue_depth = Gauge::default();

@@ -213,7 +213,8 @@ pub struct DueQuery<'a> {
 /// Totals of the webhook outbox, for `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WebhookStats {
-    /// Deliveries by state (states with none may be missing).
+    /// Open deliveries (queued, retrying, paused, failed) by state; states with none may be
+    /// missing, and sent or cancelled ones are not counted.
     pub by_status: Vec<(DeliveryStatus, u64)>,
     /// When the oldest pending delivery was queued, epoch ms.
     pub oldest_pending_at: Option<i64>,

@@ -45,7 +45,7 @@ pub(super) mod pages;
 mod recover;
 mod rotation;
 mod sessions;
-mod stats;
+pub(super) mod stats;
 pub(super) mod subscriptions;
 mod tenants;
 pub(super) mod timeline_log;

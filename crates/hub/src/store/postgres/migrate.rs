@@ -58,6 +58,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "next-due index apart from the claim",
         include_str!("0017_next_due_apart.sql"),
     ),
+    (
+        18,
+        "open deliveries index",
+        include_str!("0018_open_index.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

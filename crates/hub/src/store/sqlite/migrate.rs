@@ -75,6 +75,15 @@ const UPGRADES: &[Upgrade] = &[
              WHERE (CASE WHEN ready AND status IN ('queued', 'retrying') THEN next_attempt_at END) \
              IS NOT NULL",
     ),
+    // The open deliveries by state, for `/metrics` (`OPEN_STATE` of `portable/stats.rs`):
+    // its gauges read this index, not every delivery the retention keeps.
+    Upgrade::Statement(
+        "CREATE INDEX IF NOT EXISTS webhook_deliveries_open ON webhook_deliveries \
+             ((CASE WHEN status IN ('queued', 'retrying', 'paused', 'failed') THEN status END), \
+             created_at) \
+             WHERE (CASE WHEN status IN ('queued', 'retrying', 'paused', 'failed') THEN status END) \
+             IS NOT NULL",
+    ),
 ];
 
 /// Makes every upgrade the database lacks (each is a no-op on one that has it).

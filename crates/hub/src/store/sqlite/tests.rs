@@ -678,6 +678,32 @@ async fn the_next_due_instant_is_read_from_its_own_index() {
     store.close().await;
 }
 
+/// `/metrics`' counts of open deliveries read `webhook_deliveries_open`, one range per state,
+/// and nothing else of the outbox.
+#[tokio::test]
+async fn the_outbox_gauges_read_the_open_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+    let text = format!("EXPLAIN QUERY PLAN {}", portable::stats::open_counts_sql());
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&text)
+        .fetch_all(&store.writer)
+        .await
+        .unwrap();
+    let reads: Vec<&str> = plan
+        .iter()
+        .map(|(.., d)| d.as_str())
+        .filter(|d| d.contains("webhook_deliveries"))
+        .collect();
+    assert_eq!(reads.len(), 4, "{plan:?}");
+    for read in reads {
+        assert!(
+            read.contains("INDEX webhook_deliveries_open"),
+            "{read} (plan: {plan:?})"
+        );
+    }
+    store.close().await;
+}
+
 /// The property test's busy timeout: short, so that a lock held past it costs little time.
 const PROPERTY_BUSY_TIMEOUT: Duration = Duration::from_millis(60);
 
