@@ -9,6 +9,7 @@
 //! scraper polling every second costs one store query per few seconds, and on several nodes
 //! every node tells the same totals.
 
+use crate::records::DeliveryStatus;
 use fastcomments_protocol::Millis;
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -109,12 +110,6 @@ impl AttemptOutcome {
         AttemptOutcome::Error,
     ];
 }
-
-/// The delivery states the store's gauge counts, as stored: the open ones (waiting, or failed
-/// for good and waiting for a retry by hand). Sent and cancelled deliveries are not counted:
-/// the store keeps them for the retention period, and counting them would read every one at
-/// each refresh; what was sent is `fastcomments_webhook_attempts_total`.
-const STATES: [&str; 4] = ["queued", "retrying", "paused", "failed"];
 
 /// Everything the hub counts.
 #[derive(Debug)]
@@ -355,14 +350,19 @@ impl Metrics {
     /// Sets the gauges read from the store, and when they were read.
     pub fn set_store_gauges(&self, stats: &crate::records::WebhookStats, now: Millis) {
         *self.refreshed.lock() = Some(Instant::now());
-        for state in STATES {
+        // The open states only: sent and cancelled deliveries are history the retention keeps,
+        // and counting them would read every one at each refresh (what was sent is
+        // `fastcomments_webhook_attempts_total`).
+        for status in DeliveryStatus::OPEN {
             let n = stats
                 .by_status
                 .iter()
-                .find(|(s, _)| s.as_str() == state)
+                .find(|(s, _)| *s == status)
                 .map_or(0, |(_, n)| *n);
             self.deliveries
-                .get_or_create(&StateLabel { state })
+                .get_or_create(&StateLabel {
+                    state: status.as_str(),
+                })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         let pending: u64 = stats

@@ -48,6 +48,16 @@ impl DeliveryStatus {
         })
     }
 
+    /// The open states (waiting, or failed for good and waiting for a retry by hand): what
+    /// `/metrics` counts in the store, sent and cancelled deliveries being history the
+    /// retention keeps.
+    pub const OPEN: [DeliveryStatus; 4] = [
+        DeliveryStatus::Queued,
+        DeliveryStatus::Retrying,
+        DeliveryStatus::Paused,
+        DeliveryStatus::Failed,
+    ];
+
     /// Still to be sent.
     pub fn is_pending(self) -> bool {
         matches!(self, DeliveryStatus::Queued | DeliveryStatus::Retrying)

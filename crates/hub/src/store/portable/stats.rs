@@ -5,16 +5,13 @@ use super::dialect::Backend;
 use crate::records::{DeliveryStatus, WebhookStats};
 use crate::store::StoreResult;
 
-/// A delivery's state while it is open (waiting, or failed for good and waiting for a retry
-/// by hand), null once it is sent or cancelled: the expression `webhook_deliveries_open` is
+/// A delivery's state while it is open ([`DeliveryStatus::OPEN`]), null once it is sent or
+/// cancelled: the expression `webhook_deliveries_open` is
 /// built over (and partial on), spelled as in its migration. No other statement names it, so
 /// none is planned through that index (a partial index whose predicate a claim implies was a
 /// claim's way on stale statistics: migration 17).
 pub(in crate::store) const OPEN_STATE: &str =
     "(CASE WHEN status IN ('queued', 'retrying', 'paused', 'failed') THEN status END)";
-
-/// The states [`OPEN_STATE`] keeps.
-const OPEN_STATES: [&str; 4] = ["queued", "retrying", "paused", "failed"];
 
 /// [`webhook_stats`]' statement: each open state's count and oldest delivery, read from
 /// `webhook_deliveries_open` alone, whatever the retention keeps of sent ones. One equality
@@ -22,9 +19,10 @@ const OPEN_STATES: [&str; 4] = ["queued", "retrying", "paused", "failed"];
 /// planner, with no estimate for the expression, counted on most rows matching and read the
 /// whole table.
 pub(in crate::store) fn open_counts_sql() -> String {
-    OPEN_STATES
+    DeliveryStatus::OPEN
         .iter()
-        .map(|state| {
+        .map(|status| {
+            let state = status.as_str();
             format!(
                 "SELECT '{state}', COUNT(*), MIN(created_at) FROM webhook_deliveries \
                  WHERE {OPEN_STATE} = '{state}'"
