@@ -384,3 +384,48 @@ async fn the_outbox_gauges_read_only_open_deliveries() {
     let after = outbox_scans_once_closed(&db, store).await;
     assert_eq!(after.0, before.0, "sequential scans of the outbox");
 }
+
+/// Recording a healthy subscription's successes writes no subscription row: its failing streak
+/// is already ended. Each record rewrote every subscription it touched (a new row version per
+/// batch on a small, hot table; with fan-out, ten per batch).
+#[tokio::test]
+async fn a_healthy_subscriptions_successes_leave_it_unwritten() {
+    let (store, db) = opened().await;
+    let t = tenant(&store, "t1").await;
+    store
+        .create_subscription(&subscription("s1", &t, "https://fan.example/"))
+        .await
+        .unwrap();
+    for i in 0..40 {
+        create(&store, &t, &format!("/p{i}"), "c").await;
+    }
+    let written = |db: PgPool| async move {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'webhook_subscriptions'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        n
+    };
+    let mut batches = 0;
+    loop {
+        let mut q = claim(T0 + 1);
+        q.limit = 10;
+        let due = store.due_deliveries(&q).await.unwrap();
+        if due.is_empty() {
+            break;
+        }
+        batches += 1;
+        let outcomes: Vec<_> = due
+            .iter()
+            .map(|d| outcome(d, 1, DeliveryStatus::Succeeded, 0))
+            .collect();
+        record(&store, &outcomes, T0 + 2).await;
+    }
+    assert_eq!(batches, 4);
+    // The server counts a session's writes when it idles or ends.
+    let db2 = db.clone();
+    wait_alone(&db, store).await;
+    assert_eq!(written(db2).await, 0, "subscription rows written");
+}

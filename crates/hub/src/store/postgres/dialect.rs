@@ -196,7 +196,8 @@ pub(super) async fn save_comment(conn: &mut Conn, c: &Comment) -> StoreResult<()
 }
 
 /// Ends (`healthy`) or starts (from `first`, unless one runs) the failing streak of the
-/// subscriptions of the deliveries `ids`, in one statement over an array.
+/// subscriptions of the deliveries `ids`, in one statement over an array. Only rows whose
+/// streak changes are written: most records find a healthy subscription healthy.
 pub(super) async fn set_failing_since(
     conn: &mut Conn,
     ids: &[&str],
@@ -204,9 +205,9 @@ pub(super) async fn set_failing_since(
     first: i64,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE webhook_subscriptions SET failing_since = CASE WHEN $1 THEN NULL \
-         ELSE COALESCE(failing_since, $2) END \
-         WHERE id IN (SELECT subscription_id FROM webhook_deliveries \
+        "UPDATE webhook_subscriptions SET failing_since = CASE WHEN $1 THEN NULL ELSE $2 END \
+         WHERE (failing_since IS NULL) = NOT $1 \
+         AND id IN (SELECT subscription_id FROM webhook_deliveries \
          WHERE subscription_id <> '' AND id = ANY($3))",
     )
     .bind(healthy)

@@ -169,15 +169,16 @@ pub(super) async fn set_failing_since(
     for chunk in ids.chunks(MAX_PARAMS / 2) {
         let mut qb: QueryBuilder<Db> =
             QueryBuilder::new("UPDATE webhook_subscriptions SET failing_since = ");
+        // Only rows whose streak changes are written (most records find a healthy
+        // subscription healthy).
         if healthy {
-            qb.push("NULL");
+            qb.push("NULL WHERE failing_since IS NOT NULL");
         } else {
-            qb.push("COALESCE(failing_since, ");
             qb.push_bind(first);
-            qb.push(")");
+            qb.push(" WHERE failing_since IS NULL");
         }
         qb.push(
-            " WHERE id IN (SELECT subscription_id FROM webhook_deliveries \
+            " AND id IN (SELECT subscription_id FROM webhook_deliveries \
              WHERE subscription_id <> '' AND id IN (",
         );
         let mut sep = qb.separated(", ");
