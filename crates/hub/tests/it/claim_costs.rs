@@ -119,17 +119,23 @@ fn removed(node: &serde_json::Value) -> u64 {
         .map_or(0, |plans| plans.iter().map(removed).sum())
 }
 
-#[tokio::test]
-async fn a_full_tenants_subscription_is_skipped_without_reading_its_backlog() {
-    let (store, db) = opened().await;
-    let t = tenant(&store, "t1").await;
+/// Tenant `t1` with subscription `s1` to everything, and `comments` new comments (each a
+/// delivery to it).
+async fn subscribed_with(store: &PostgresStore, comments: usize) {
+    let t = tenant(store, "t1").await;
     store
         .create_subscription(&subscription("s1", &t, "https://fan.example/"))
         .await
         .unwrap();
-    for i in 0..300 {
-        create(&store, &t, &format!("/p{i}"), "c").await;
+    for i in 0..comments {
+        create(store, &t, &format!("/p{i}"), "c").await;
     }
+}
+
+#[tokio::test]
+async fn a_full_tenants_subscription_is_skipped_without_reading_its_backlog() {
+    let (store, db) = opened().await;
+    subscribed_with(&store, 300).await;
     let open = claim_plan(&db, &[]).await;
     assert_eq!(open[0]["Plan"]["Actual Rows"].as_u64(), Some(32), "{open}");
     // Not through the next-due index (a walk over every host's due rows with many hosts).
@@ -292,6 +298,27 @@ async fn only_the_stream_index_begins_with_the_streams_columns() {
     }
 }
 
+/// Claims and records as sent every due delivery, `limit` per claim, until none is left;
+/// returns the claims that found some and the deliveries sent.
+async fn drain(store: &PostgresStore, limit: u64) -> (usize, usize) {
+    let (mut claims, mut sent) = (0, 0);
+    loop {
+        let mut q = claim(T0 + 1);
+        q.limit = limit;
+        let due = store.due_deliveries(&q).await.unwrap();
+        if due.is_empty() {
+            return (claims, sent);
+        }
+        claims += 1;
+        sent += due.len();
+        let outcomes: Vec<_> = due
+            .iter()
+            .map(|d| outcome(d, 1, DeliveryStatus::Succeeded, 0))
+            .collect();
+        record(store, &outcomes, T0 + 2).await;
+    }
+}
+
 /// A claim on an outbox whose statistics were taken while it was drained (every delivery
 /// sent, none ready: what autovacuum's ANALYZE finds between two bursts) reads what it hands
 /// out, not the ready deliveries queued since. With those statistics every index over ready
@@ -306,20 +333,7 @@ async fn a_claim_after_statistics_of_a_drained_outbox_reads_only_what_it_hands_o
     for i in 0..400 {
         create(&store, &t, &format!("/p{i}"), "c").await;
     }
-    let mut sent = 0;
-    loop {
-        let due = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
-        if due.is_empty() {
-            break;
-        }
-        sent += due.len();
-        let outcomes: Vec<_> = due
-            .iter()
-            .map(|d| outcome(d, 1, DeliveryStatus::Succeeded, 0))
-            .collect();
-        record(&store, &outcomes, T0 + 2).await;
-    }
-    assert_eq!(sent, 400);
+    assert_eq!(drain(&store, 100).await.1, 400);
     sqlx::query("VACUUM ANALYZE webhook_deliveries")
         .execute(&db)
         .await
@@ -355,17 +369,7 @@ async fn the_outbox_gauges_read_only_open_deliveries() {
     for i in 0..600 {
         create(&store, &t, &format!("/p{i}"), "c").await;
     }
-    loop {
-        let due = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
-        if due.is_empty() {
-            break;
-        }
-        let outcomes: Vec<_> = due
-            .iter()
-            .map(|d| outcome(d, 1, DeliveryStatus::Succeeded, 0))
-            .collect();
-        record(&store, &outcomes, T0 + 2).await;
-    }
+    assert_eq!(drain(&store, 100).await.1, 600);
     for i in 0..3 {
         create(&store, &t, &format!("/q{i}"), "c").await;
     }
@@ -391,14 +395,7 @@ async fn the_outbox_gauges_read_only_open_deliveries() {
 #[tokio::test]
 async fn a_healthy_subscriptions_successes_leave_it_unwritten() {
     let (store, db) = opened().await;
-    let t = tenant(&store, "t1").await;
-    store
-        .create_subscription(&subscription("s1", &t, "https://fan.example/"))
-        .await
-        .unwrap();
-    for i in 0..40 {
-        create(&store, &t, &format!("/p{i}"), "c").await;
-    }
+    subscribed_with(&store, 40).await;
     let written = |db: PgPool| async move {
         let (n,): (i64,) = sqlx::query_as(
             "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'webhook_subscriptions'",
@@ -408,22 +405,7 @@ async fn a_healthy_subscriptions_successes_leave_it_unwritten() {
         .unwrap();
         n
     };
-    let mut batches = 0;
-    loop {
-        let mut q = claim(T0 + 1);
-        q.limit = 10;
-        let due = store.due_deliveries(&q).await.unwrap();
-        if due.is_empty() {
-            break;
-        }
-        batches += 1;
-        let outcomes: Vec<_> = due
-            .iter()
-            .map(|d| outcome(d, 1, DeliveryStatus::Succeeded, 0))
-            .collect();
-        record(&store, &outcomes, T0 + 2).await;
-    }
-    assert_eq!(batches, 4);
+    assert_eq!(drain(&store, 10).await, (4, 40));
     // The server counts a session's writes when it idles or ends.
     let db2 = db.clone();
     wait_alone(&db, store).await;

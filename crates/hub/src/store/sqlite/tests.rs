@@ -589,6 +589,20 @@ async fn a_targets_deliveries_are_read_through_its_index() {
     );
 }
 
+/// The `detail` column of SQLite's plan for `statement` (its parameters left unbound: the
+/// plan does not depend on them), on a new store.
+async fn plan_of(statement: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
+    let plan: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as(&format!("EXPLAIN QUERY PLAN {statement}"))
+            .fetch_all(&store.writer)
+            .await
+            .unwrap();
+    store.close().await;
+    plan.into_iter().map(|(.., detail)| detail).collect()
+}
+
 /// Settling a stream's head reads that stream only: every lookup of the statement goes through
 /// the primary key or `webhook_deliveries_by_stream`, whatever other index covers two of its
 /// columns (the index of a target's deliveries, over (tenant, subscription) then, won the
@@ -596,19 +610,13 @@ async fn a_targets_deliveries_are_read_through_its_index() {
 /// target's outbox).
 #[tokio::test]
 async fn settling_heads_reads_one_stream() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
-    let text = format!(
-        "EXPLAIN QUERY PLAN {}'some-delivery'))",
+    let plan = plan_of(&format!(
+        "{}'some-delivery'))",
         portable::outbox::settle_heads_sql()
-    );
-    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&text)
-        .fetch_all(&store.writer)
-        .await
-        .unwrap();
-    let reads: Vec<&str> = plan
+    ))
+    .await;
+    let reads: Vec<&String> = plan
         .iter()
-        .map(|(.., detail)| detail.as_str())
         .filter(|d| d.contains("webhook_deliveries"))
         .collect();
     assert!(!reads.is_empty(), "{plan:?}");
@@ -621,7 +629,6 @@ async fn settling_heads_reads_one_stream() {
             "a settle reads more than its stream: {read} (plan: {reads:?})"
         );
     }
-    store.close().await;
 }
 
 /// What a queuing reads of its streams (their earliest waiting positions) goes through
@@ -629,69 +636,34 @@ async fn settling_heads_reads_one_stream() {
 /// target's deliveries, nor a walk over the waiting ones.
 #[tokio::test]
 async fn a_queuing_reads_its_streams_by_comment() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
-    let text = format!(
-        "EXPLAIN QUERY PLAN {}",
-        super::dialect::first_waiting_sql(3)
-    );
-    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&text)
-        .bind("t")
-        .bind("a")
-        .bind("b")
-        .bind("c")
-        .fetch_all(&store.writer)
-        .await
-        .unwrap();
-    let details: Vec<&str> = plan.iter().map(|(.., d)| d.as_str()).collect();
+    let plan = plan_of(&super::dialect::first_waiting_sql(3)).await;
     assert!(
-        details
-            .iter()
+        plan.iter()
             .any(|d| d.contains("webhook_deliveries_by_stream") && d.contains("comment_id=?")),
-        "{details:?}"
+        "{plan:?}"
     );
-    assert!(
-        !details.iter().any(|d| d.contains("TEMP B-TREE")),
-        "{details:?}"
-    );
-    store.close().await;
+    assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
 }
 
 /// When the next ready delivery is due is one entry of `webhook_deliveries_next_ready`, read
 /// in its order (no sort, no other index).
 #[tokio::test]
 async fn the_next_due_instant_is_read_from_its_own_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
-    let text = format!("EXPLAIN QUERY PLAN {}", portable::outbox::next_due_sql());
-    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&text)
-        .bind(0i64)
-        .fetch_all(&store.writer)
-        .await
-        .unwrap();
-    let details: Vec<&str> = plan.iter().map(|(.., d)| d.as_str()).collect();
-    assert_eq!(details.len(), 1, "{details:?}");
+    let plan = plan_of(&portable::outbox::next_due_sql()).await;
+    assert_eq!(plan.len(), 1, "{plan:?}");
     assert!(
-        details[0].contains("USING INDEX webhook_deliveries_next_ready"),
-        "{details:?}"
+        plan[0].contains("USING INDEX webhook_deliveries_next_ready"),
+        "{plan:?}"
     );
-    store.close().await;
 }
 
 /// `/metrics`' counts of open deliveries read `webhook_deliveries_open`, one range per state,
 /// and nothing else of the outbox.
 #[tokio::test]
 async fn the_outbox_gauges_read_the_open_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("hub.db")).await.unwrap();
-    let text = format!("EXPLAIN QUERY PLAN {}", portable::stats::open_counts_sql());
-    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&text)
-        .fetch_all(&store.writer)
-        .await
-        .unwrap();
-    let reads: Vec<&str> = plan
+    let plan = plan_of(&portable::stats::open_counts_sql()).await;
+    let reads: Vec<&String> = plan
         .iter()
-        .map(|(.., d)| d.as_str())
         .filter(|d| d.contains("webhook_deliveries"))
         .collect();
     assert_eq!(reads.len(), 4, "{plan:?}");
@@ -701,7 +673,6 @@ async fn the_outbox_gauges_read_the_open_index() {
             "{read} (plan: {plan:?})"
         );
     }
-    store.close().await;
 }
 
 /// The property test's busy timeout: short, so that a lock held past it costs little time.
