@@ -497,6 +497,59 @@ async fn metrics_text(hub: &TestHub) -> String {
     res.text().await.unwrap()
 }
 
+/// The backticked words of a Markdown table row, in order.
+fn backticked(row: &str) -> Vec<&str> {
+    row.split('`').skip(1).step_by(2).collect()
+}
+
+/// Every series the metrics table of docs/webhooks.md names is on `/metrics`, and the
+/// deliveries gauge has a sample for each state that row names and for no other: a statement
+/// of the docs the hub does not make is a bug.
+#[tokio::test]
+async fn the_metrics_docs_name_what_metrics_shows() {
+    let hub = TestHub::configured(BACKEND, webhook_config(60_000, 5)).await;
+    let text = metrics_text(&hub).await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/webhooks.md");
+    let doc = std::fs::read_to_string(path).unwrap();
+    let rows: Vec<&str> = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("## Watching deliveries"))
+        .filter(|l| l.starts_with("| `fastcomments_"))
+        .collect();
+    assert!(rows.len() >= 8, "{rows:?}");
+    for row in &rows {
+        for series in backticked(row)
+            .into_iter()
+            .filter(|w| w.starts_with("fastcomments_"))
+        {
+            let name = series.split('{').next().unwrap_or(series);
+            let family = name.strip_suffix("_total").unwrap_or(name);
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "docs/webhooks.md names {series}, /metrics has no {family}:\n{text}"
+            );
+        }
+    }
+    let gauge = rows
+        .iter()
+        .find(|r| r.starts_with("| `fastcomments_webhook_deliveries{state}`"))
+        .unwrap();
+    let states: Vec<&str> = backticked(gauge)
+        .into_iter()
+        .filter(|w| !w.starts_with("fastcomments_"))
+        .collect();
+    assert!(!states.is_empty(), "{gauge}");
+    for state in &states {
+        let series = format!("fastcomments_webhook_deliveries{{state=\"{state}\"}}");
+        assert!(sample(&text, &series).is_some(), "{series}\n{text}");
+    }
+    let shown = text
+        .lines()
+        .filter(|l| l.starts_with("fastcomments_webhook_deliveries{state="))
+        .count();
+    assert_eq!(shown, states.len(), "{states:?}\n{text}");
+}
+
 /// A receiver that accepts connections and never answers.
 async fn hanging() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
