@@ -260,6 +260,15 @@ pub(in crate::store) async fn put_webhook_config(
 pub(in crate::store) const NEXT_READY: &str =
     "(CASE WHEN ready AND status IN ('queued', 'retrying') THEN next_attempt_at END)";
 
+/// When a sent or cancelled delivery finished, null for every other delivery: the expression
+/// `webhook_deliveries_finished_at` is built over (and partial on), spelled as in its
+/// migration. Only the retention names it, so a tenant's log filtered by a finished state
+/// cannot be planned through that index: over `updated_at` with `status IN ('succeeded',
+/// 'cancelled')` as its predicate, on statistics taken while every delivery waited, it looked
+/// empty and PostgreSQL walked every tenant's finished deliveries for one tenant's page.
+pub(in crate::store) const FINISHED_AT: &str =
+    "(CASE WHEN status IN ('succeeded', 'cancelled') THEN updated_at END)";
+
 /// [`next_due_at`]'s statement: the first ready delivery's due instant past `?`.
 pub(in crate::store) fn next_due_sql() -> String {
     format!(

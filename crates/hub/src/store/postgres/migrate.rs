@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "open deliveries index",
         include_str!("0018_open_index.sql"),
     ),
+    (
+        19,
+        "finished deliveries by when they finished",
+        include_str!("0019_finished_at.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

@@ -75,6 +75,9 @@ const UPGRADES: &[Upgrade] = &[
              WHERE (CASE WHEN ready AND status IN ('queued', 'retrying') THEN next_attempt_at END) \
              IS NOT NULL",
     ),
+    // The index of finished deliveries over `updated_at` (schema.sql makes its replacement,
+    // `webhook_deliveries_finished_at`, which only the retention can use).
+    Upgrade::Statement("DROP INDEX IF EXISTS webhook_deliveries_finished"),
     // The open deliveries by state, for `/metrics` (`OPEN_STATE` of `portable/stats.rs`):
     // its gauges read this index, not every delivery the retention keeps.
     Upgrade::Statement(

@@ -2,10 +2,21 @@
 //! locks, so the ids go in chunked bound lists (the totals for `/metrics` are portable:
 //! `store/portable/stats.rs`).
 
+use super::portable::outbox::FINISHED_AT;
 use super::{SqliteStore, MAX_PARAMS};
 use crate::store::StoreResult;
 use fastcomments_protocol::Millis;
 use sqlx::{QueryBuilder, Sqlite};
+
+/// The retention's read: at most `?2` finished deliveries that finished before `?1`, oldest
+/// first, through the index of finished deliveries by when they finished (`FINISHED_AT`),
+/// which no other statement can use: a batch reads only what it removes.
+pub(super) fn prune_sql() -> String {
+    format!(
+        "SELECT id FROM webhook_deliveries WHERE {FINISHED_AT} IS NOT NULL \
+         AND {FINISHED_AT} < ? ORDER BY {FINISHED_AT} LIMIT ?"
+    )
+}
 
 pub(super) async fn prune_deliveries(
     store: &SqliteStore,
@@ -14,15 +25,12 @@ pub(super) async fn prune_deliveries(
 ) -> StoreResult<u64> {
     let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
     let mut tx = store.writer.begin().await?;
-    // Through the partial index of finished deliveries: a batch reads only what it removes.
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM webhook_deliveries WHERE status IN ('succeeded', 'cancelled') \
-         AND updated_at < ? ORDER BY updated_at LIMIT ?",
-    )
-    .bind(before.0)
-    .bind(limit)
-    .fetch_all(&mut *tx)
-    .await?;
+    let text = prune_sql();
+    let ids: Vec<String> = sqlx::query_scalar(&text)
+        .bind(before.0)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
     for chunk in ids.chunks(MAX_PARAMS) {
         for table in ["webhook_attempts", "webhook_deliveries"] {
             let column = if table == "webhook_attempts" {

@@ -143,9 +143,11 @@ CREATE TABLE IF NOT EXISTS api_secret_retirements (
     retires_at  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS api_secret_retirements_due ON api_secret_retirements (retires_at);
--- Retention walks finished deliveries by age (issue 13 §4).
-CREATE INDEX IF NOT EXISTS webhook_deliveries_finished ON webhook_deliveries (updated_at)
-    WHERE status IN ('succeeded', 'cancelled');
+-- Retention walks finished deliveries by age (issue 13 §4), over an expression only it names
+-- (`FINISHED_AT`, portable/outbox.rs): see the PostgreSQL migration 19.
+CREATE INDEX IF NOT EXISTS webhook_deliveries_finished_at ON webhook_deliveries
+    ((CASE WHEN status IN ('succeeded', 'cancelled') THEN updated_at END))
+    WHERE (CASE WHEN status IN ('succeeded', 'cancelled') THEN updated_at END) IS NOT NULL;
 -- Webhook subscriptions (issue 13 §1): a URL for some kinds of some domains' changes.
 CREATE TABLE IF NOT EXISTS webhook_subscriptions (
     id               TEXT PRIMARY KEY,

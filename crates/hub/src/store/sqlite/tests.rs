@@ -675,6 +675,25 @@ async fn the_outbox_gauges_read_the_open_index() {
     }
 }
 
+/// The retention reads finished deliveries through `webhook_deliveries_finished_at`, in its
+/// order; a tenant's log filtered by a finished state reads that tenant's deliveries
+/// (`webhook_deliveries_by_tenant`), never that index.
+#[tokio::test]
+async fn the_retention_alone_reads_the_finished_index() {
+    let plan = plan_of(&super::retention::prune_sql()).await;
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert!(
+        plan[0].contains("USING INDEX webhook_deliveries_finished_at"),
+        "{plan:?}"
+    );
+    let log = plan_of(
+        "SELECT * FROM webhook_deliveries WHERE tenant_id = 't' AND status = 'succeeded' \
+         ORDER BY created_at DESC, position DESC LIMIT 25",
+    )
+    .await;
+    assert!(log.iter().all(|d| !d.contains("finished_at")), "{log:?}");
+}
+
 /// The property test's busy timeout: short, so that a lock held past it costs little time.
 const PROPERTY_BUSY_TIMEOUT: Duration = Duration::from_millis(60);
 
