@@ -502,9 +502,9 @@ fn backticked(row: &str) -> Vec<&str> {
     row.split('`').skip(1).step_by(2).collect()
 }
 
-/// Every series the metrics table of docs/webhooks.md names is on `/metrics`, and the
-/// deliveries gauge has a sample for each state that row names and for no other: a statement
-/// of the docs the hub does not make is a bug.
+/// Every series the metrics table of docs/webhooks.md names is on `/metrics`, the deliveries
+/// gauge has a sample for each state that row names and for no other, and every counter the
+/// README and docs/ name exists: a statement of the docs the hub does not make is a bug.
 #[tokio::test]
 async fn the_metrics_docs_name_what_metrics_shows() {
     let hub = TestHub::configured(BACKEND, webhook_config(60_000, 5)).await;
@@ -548,6 +548,30 @@ async fn the_metrics_docs_name_what_metrics_shows() {
         .filter(|l| l.starts_with("fastcomments_webhook_deliveries{state="))
         .count();
     assert_eq!(shown, states.len(), "{states:?}\n{text}");
+    // Every counter the README and the other docs name (`…_total`) is on `/metrics` too.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            files.push(path);
+        }
+    }
+    for file in files {
+        let doc = std::fs::read_to_string(&file).unwrap();
+        for word in doc.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if let Some(family) = word
+                .strip_prefix("fastcomments_")
+                .and_then(|w| w.strip_suffix("_total"))
+            {
+                assert!(
+                    text.contains(&format!("# TYPE fastcomments_{family} counter")),
+                    "{} names {word}, /metrics has no such counter",
+                    file.display()
+                );
+            }
+        }
+    }
 }
 
 /// A receiver that accepts connections and never answers.
