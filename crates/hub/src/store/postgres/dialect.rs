@@ -122,29 +122,19 @@ pub(super) async fn lock_tenant_imports(conn: &mut Conn, tenant: &TenantId) -> S
 /// each other in a circle; failed and cancelled rows are locked too, as a retry makes them
 /// wait again. The claim takes its rows with `SKIP LOCKED` and never waits here.
 pub(super) async fn lock_streams(conn: &mut Conn, ids: &[&str]) -> StoreResult<()> {
-    locked_streams(conn, ids).await.map(drop)
-}
-
-/// [`lock_streams`], returning the rows it locked: each one's id and whether it waits
-/// (queued, retrying or paused). A write can tell from them whether any stream of `ids` has a
-/// waiting delivery besides `ids` themselves, without reading the streams again.
-pub(super) async fn locked_streams(
-    conn: &mut Conn,
-    ids: &[&str],
-) -> StoreResult<Vec<(String, bool)>> {
     if ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    Ok(sqlx::query_as(
-        "SELECT s.id, s.status IN ('queued', 'retrying', 'paused') \
-         FROM webhook_deliveries s WHERE (s.tenant_id, s.comment_id, s.subscription_id) IN \
+    sqlx::query(
+        "SELECT 1 FROM webhook_deliveries s WHERE (s.tenant_id, s.comment_id, s.subscription_id) IN \
          (SELECT k.tenant_id, k.comment_id, k.subscription_id FROM webhook_deliveries k WHERE k.id = ANY($1)) \
          AND s.status <> 'succeeded' \
          ORDER BY s.tenant_id, s.comment_id, s.subscription_id, s.position, s.id FOR NO KEY UPDATE OF s",
     )
     .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Locks (shared) the unfinished deliveries of the tenant's streams `(comment, subscription)`

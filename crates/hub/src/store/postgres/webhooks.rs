@@ -13,7 +13,7 @@
 //! at each of these commits made a node send half of what it sends without (20,000
 //! deliveries, BENCHMARKS.md).
 
-use super::dialect::locked_streams;
+use super::dialect::lock_streams;
 use super::notify::announce;
 use super::portable::outbox::settle_heads;
 use super::PostgresStore;
@@ -128,15 +128,8 @@ pub(super) async fn record_attempts(
         .iter()
         .map(|o| o.attempt.delivery_id.as_str())
         .collect();
-    // Before anything changes: this write may end the heads of these streams. What it locked
-    // says whether any of them has a delivery waiting besides these: if none, ending these
-    // readies nothing, and the streams need no settling (a record of each stream's only
-    // delivery, the common case, skips that statement).
-    let recorded: std::collections::HashSet<&str> = ids.iter().copied().collect();
-    let successors = locked_streams(&mut tx, &ids)
-        .await?
-        .iter()
-        .any(|(id, waiting)| *waiting && !recorded.contains(id.as_str()));
+    // Before anything changes: this write may end the heads of these streams.
+    lock_streams(&mut tx, &ids).await?;
     let numbers: Vec<i64> = outcomes.iter().map(|o| o.attempt.attempt).collect();
     let ats: Vec<i64> = outcomes.iter().map(|o| o.attempt.at).collect();
     let urls: Vec<&str> = outcomes.iter().map(|o| o.attempt.url.as_str()).collect();
@@ -189,7 +182,7 @@ pub(super) async fn record_attempts(
     .execute(&mut *tx)
     .await?;
     // A sent or finally failed delivery hands its stream to the next one.
-    let readied = successors && settle_heads(&mut tx, &ids).await? > 0;
+    let readied = settle_heads(&mut tx, &ids).await? > 0;
     super::subscriptions::note_health(&mut tx, outcomes).await?;
     if outcomes.iter().any(|o| o.status.is_pending()) {
         announce(&mut tx, &Notice::Deliveries).await?;
