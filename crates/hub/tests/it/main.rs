@@ -75,6 +75,8 @@ mod openapi;
 /// Several nodes on one PostgreSQL database tell each other what they committed.
 mod pg_liveness;
 mod pg_notices;
+/// A comment's stream on PostgreSQL when a record waits for a queuing of the same stream.
+mod pg_streams;
 /// Outboxes stored before the `ready` column get their streams' heads.
 mod ready_backfill;
 /// Several hubs over one SQLite file, one serving at a time.

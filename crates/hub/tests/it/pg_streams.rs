@@ -1,0 +1,88 @@
+//! A comment's stream on PostgreSQL under an interleaving one SQLite writer never has: a record
+//! that ends the stream's head while a queuing of the same stream holds its lock. The record's
+//! stream lock waits for the queuing and then cannot see the delivery the queuing inserted (its
+//! snapshot is older); the delivery must still be readied when the head ends.
+
+use crate::store_contract::fixtures::{
+    claim, create, outcome, postgres_database, record, with_hooks, T0,
+};
+use fastcomments_hub::records::DeliveryStatus;
+use fastcomments_hub::store::postgres::PostgresStore;
+use fastcomments_hub::store::{Store, StoreReads};
+use sqlx::postgres::PgPoolOptions;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn a_record_readies_what_a_queuing_it_waited_for_put_behind_the_head() {
+    let url = postgres_database().await;
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let db = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    let t = with_hooks(&store, "t1").await;
+    create(&store, &t, "/p", "c").await;
+    let head = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
+    assert_eq!(head.len(), 1);
+    let head = head[0].clone();
+
+    // A queuing of the same stream, as the store runs one: the stream's unfinished rows locked
+    // (FOR SHARE), then a delivery behind the head, not ready (the head still waits).
+    let mut queuing = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR SHARE")
+        .bind(&head.id)
+        .execute(&mut *queuing)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, \
+         config_domain, subscription_id, url, target_host, method, legacy_token, body, status, \
+         attempts, max_attempts, next_attempt_at, created_at, updated_at, ready) \
+         SELECT 'behind', tenant_id, comment_id, position + 1, kind, domain, config_domain, \
+         subscription_id, url, target_host, method, legacy_token, body, 'queued', 0, 0, \
+         next_attempt_at, created_at, updated_at, false FROM webhook_deliveries WHERE id = $1",
+    )
+    .bind(&head.id)
+    .execute(&mut *queuing)
+    .await
+    .unwrap();
+
+    // The head's success is recorded meanwhile: its stream lock waits for the queuing.
+    let recording = {
+        let store = store.clone();
+        let done = outcome(&head, 1, DeliveryStatus::Succeeded, 0);
+        tokio::spawn(async move { record(&store, &[done], T0 + 2).await })
+    };
+    let started = Instant::now();
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the record never waited for the queuing"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    queuing.commit().await.unwrap();
+    recording.await.unwrap();
+
+    let (behind, _) = store.delivery(&t, "behind").await.unwrap().unwrap();
+    assert!(
+        behind.ready,
+        "the delivery queued behind the ended head is its stream's head now"
+    );
+    let next = store.due_deliveries(&claim(T0 + 3)).await.unwrap();
+    assert_eq!(
+        next.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["behind"]
+    );
+}
