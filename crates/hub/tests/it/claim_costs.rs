@@ -7,14 +7,14 @@
 //! say.
 
 use crate::store_contract::fixtures::{
-    claim, claimed_ids, create, outcome, postgres_database, record, subscription, tenant,
+    claim, claimed_ids, create, outcome, postgres_store_and_pool, record, subscription, tenant,
     with_hooks, T0,
 };
 use fastcomments_hub::records::DeliveryStatus;
 use fastcomments_hub::store::postgres::{prune_sql, PostgresStore, CLAIM_SQL};
 use fastcomments_hub::store::{Store, StoreReads};
 use fastcomments_protocol::Millis;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -36,14 +36,7 @@ async fn opened() -> (PostgresStore, PgPool) {
 
 /// [`opened`], with the database's URL (to open the store again).
 async fn opened_at_url() -> (String, PostgresStore, PgPool) {
-    let url = postgres_database().await;
-    let store = PostgresStore::connect(&url).await.unwrap();
-    let db = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .unwrap();
-    (url, store, db)
+    postgres_store_and_pool(1).await
 }
 
 #[tokio::test]

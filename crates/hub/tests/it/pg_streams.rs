@@ -4,23 +4,16 @@
 //! snapshot is older); the delivery must still be readied when the head ends.
 
 use crate::store_contract::fixtures::{
-    claim, create, outcome, postgres_database, record, with_hooks, T0,
+    claim, create, outcome, postgres_store_and_pool, record, with_hooks, T0,
 };
 use fastcomments_hub::records::DeliveryStatus;
-use fastcomments_hub::store::postgres::PostgresStore;
 use fastcomments_hub::store::{Store, StoreReads};
-use sqlx::postgres::PgPoolOptions;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn a_record_readies_what_a_queuing_it_waited_for_put_behind_the_head() {
-    let url = postgres_database().await;
-    let store = PostgresStore::connect(&url).await.unwrap();
-    let db = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .unwrap();
+    // Two connections: the queuing's transaction, and the look at who waits.
+    let (_, store, db) = postgres_store_and_pool(2).await;
     let t = with_hooks(&store, "t1").await;
     create(&store, &t, "/p", "c").await;
     let head = store.due_deliveries(&claim(T0 + 1)).await.unwrap();

@@ -32,6 +32,7 @@ use crate::store::rows::{
 use crate::store::{Enqueued, StoreError, StoreResult};
 use fastcomments_protocol::{Comment, Millis, WebhookEventKind};
 use sqlx::QueryBuilder;
+use std::collections::HashMap;
 
 pub(in crate::store) async fn load_webhook_configs(
     conn: &mut Conn,
@@ -84,25 +85,24 @@ pub(in crate::store) async fn enqueue_webhooks(
             unmatched,
         });
     }
-    // Which rows start their stream here: the first of each (comment, subscription), and its
-    // twins at the same position (one change matching two configurations). They are ready
-    // when nothing of the stream waits; a later one of this call waits behind them.
-    let mut firsts: std::collections::HashMap<(&str, &str), i64> = Default::default();
-    let starts: Vec<bool> = rows
-        .iter()
-        .map(|d| {
-            let first = *firsts
-                .entry((d.comment.id.as_str(), d.subscription_id.as_str()))
-                .or_insert(d.position);
-            first == d.position
-        })
-        .collect();
+    // A row is ready when it starts its stream here (the first of its (comment, subscription),
+    // or a twin at the same position: one change matching two configurations) and nothing of
+    // the stream waits; a later one of this call waits behind them.
+    let firsts = first_positions(rows.iter().map(|d| {
+        (
+            d.comment.id.as_str(),
+            d.subscription_id.as_str(),
+            d.position,
+        )
+    }));
     let streams: Vec<(&str, &str)> = firsts.keys().copied().collect();
     let waiting = Waiting::lock(conn, tenant, &streams).await?;
     let heads: Vec<bool> = rows
         .iter()
-        .zip(starts)
-        .map(|(d, start)| start && waiting.first(&d.comment.id, &d.subscription_id).is_none())
+        .map(|d| {
+            let (c, s) = (d.comment.id.as_str(), d.subscription_id.as_str());
+            firsts[&(c, s)] == d.position && waiting.first(c, s).is_none()
+        })
         .collect();
     let per_row = 22;
     for (chunk, heads) in rows
@@ -142,6 +142,18 @@ pub(in crate::store) async fn enqueue_webhooks(
         deliveries: rows.len(),
         unmatched,
     })
+}
+
+/// The first position of each stream (comment, subscription) among `rows`, given in position
+/// order: where what a call queues in the stream starts.
+pub(in crate::store) fn first_positions<'a>(
+    rows: impl IntoIterator<Item = (&'a str, &'a str, i64)>,
+) -> HashMap<(&'a str, &'a str), i64> {
+    let mut firsts = HashMap::new();
+    for (comment, subscription, position) in rows {
+        firsts.entry((comment, subscription)).or_insert(position);
+    }
+    firsts
 }
 
 /// The streams deliveries are about to be queued in, as the dialect's `lock_new_streams`

@@ -10,7 +10,9 @@
 //! transaction holds the outbox for all of it and a page is never queued twice.
 
 use super::dialect::{announce, lock_tenant_queuing, sql, Backend, Conn, Db, MAX_PARAMS};
-use super::outbox::{load_webhook_targets, settle_heads, Waiting, TARGET, WAITING};
+use super::outbox::{
+    first_positions, load_webhook_targets, settle_heads, Waiting, TARGET, WAITING,
+};
 use crate::ids::{self, TenantId};
 use crate::records::{
     target_host, Delivery, DeliveryStatus, Notice, RecoverTarget, Recovery, WebhookTargets,
@@ -19,7 +21,6 @@ use crate::store::rows::{delivery_from_row, records, StoreRow};
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::{HttpMethod, Millis};
 use sqlx::QueryBuilder;
-use std::collections::HashMap;
 
 /// The deliveries a target was sent: a subscription's, or a configuration's (its domain's
 /// deliveries in the configurations' stream `''`). Binds the tenant and the target's name.
@@ -264,12 +265,13 @@ async fn queue_copies(
     mut copies: Vec<Delivery>,
     now: Millis,
 ) -> StoreResult<()> {
-    let mut firsts: HashMap<(&str, &str), i64> = HashMap::new();
-    for c in &copies {
-        firsts
-            .entry((c.comment_id.as_str(), c.subscription_id.as_str()))
-            .or_insert(c.position);
-    }
+    let firsts = first_positions(copies.iter().map(|c| {
+        (
+            c.comment_id.as_str(),
+            c.subscription_id.as_str(),
+            c.position,
+        )
+    }));
     let streams: Vec<(&str, &str)> = firsts.keys().copied().collect();
     let waiting = Waiting::lock(conn, tenant, &streams).await?;
     let mut heads: Vec<bool> = Vec::with_capacity(copies.len());

@@ -603,6 +603,15 @@ async fn plan_of(statement: &str) -> Vec<String> {
     plan.into_iter().map(|(.., detail)| detail).collect()
 }
 
+/// `plan` is one step: a read through `index`, in its order (no sort, no other table).
+fn assert_one_read_through(plan: &[String], index: &str) {
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert!(
+        plan[0].contains(&format!("USING INDEX {index}")),
+        "{plan:?}"
+    );
+}
+
 /// Settling a stream's head reads that stream only: every lookup of the statement goes through
 /// the primary key or `webhook_deliveries_by_stream`, whatever other index covers two of its
 /// columns (the index of a target's deliveries, over (tenant, subscription) then, won the
@@ -650,11 +659,7 @@ async fn a_queuing_reads_its_streams_by_comment() {
 #[tokio::test]
 async fn the_next_due_instant_is_read_from_its_own_index() {
     let plan = plan_of(&portable::outbox::next_due_sql()).await;
-    assert_eq!(plan.len(), 1, "{plan:?}");
-    assert!(
-        plan[0].contains("USING INDEX webhook_deliveries_next_ready"),
-        "{plan:?}"
-    );
+    assert_one_read_through(&plan, "webhook_deliveries_next_ready");
 }
 
 /// `/metrics`' counts of open deliveries read `webhook_deliveries_open`, one range per state,
@@ -681,11 +686,7 @@ async fn the_outbox_gauges_read_the_open_index() {
 #[tokio::test]
 async fn the_retention_alone_reads_the_finished_index() {
     let plan = plan_of(&super::retention::prune_sql()).await;
-    assert_eq!(plan.len(), 1, "{plan:?}");
-    assert!(
-        plan[0].contains("USING INDEX webhook_deliveries_finished_at"),
-        "{plan:?}"
-    );
+    assert_one_read_through(&plan, "webhook_deliveries_finished_at");
     let log = plan_of(
         "SELECT * FROM webhook_deliveries WHERE tenant_id = 't' AND status = 'succeeded' \
          ORDER BY created_at DESC, position DESC LIMIT 25",

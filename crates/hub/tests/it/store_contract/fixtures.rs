@@ -56,6 +56,28 @@ pub async fn postgres_database() -> String {
     cluster.database(&name).await.unwrap()
 }
 
+/// A PostgreSQL store on a new database, with the database's URL (to open the store again)
+/// and a pool of `connections` of its own to look at the database with (one, for a test that
+/// waits until it is the database's only session).
+pub async fn postgres_store_and_pool(
+    connections: u32,
+) -> (
+    String,
+    fastcomments_hub::store::postgres::PostgresStore,
+    sqlx::PgPool,
+) {
+    let url = postgres_database().await;
+    let store = fastcomments_hub::store::postgres::PostgresStore::connect(&url)
+        .await
+        .unwrap();
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(connections)
+        .connect(&url)
+        .await
+        .unwrap();
+    (url, store, db)
+}
+
 /// Creates tenant `id` (domain `<id>.example`, wildcard secret `secret-<id>`).
 pub async fn tenant(store: &dyn Store, id: &str) -> TenantId {
     let tenant = Tenant {
