@@ -1,6 +1,6 @@
 //! Rows to records, for every backend: the column names of each table are the same in all of
 //! them, so one mapping serves all (through [`StoreRow`], which each backend's row type
-//! implements).
+//! implements). And [`RecoverCopy`], the one row each backend writes its own way from parts.
 
 use super::*;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
@@ -147,8 +147,14 @@ pub(crate) fn entry_from_row<R: StoreRow>(row: &R) -> StoreResult<TimelineEntry>
     })
 }
 
-pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
+/// A delivery's `kind` column.
+pub(crate) fn webhook_kind<R: StoreRow>(row: &R) -> StoreResult<WebhookEventKind> {
     let kind = row.text("kind")?;
+    WebhookEventKind::parse(&kind)
+        .ok_or_else(|| StoreError::database(format!("unknown webhook kind {kind:?}")))
+}
+
+pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
     let method = row.text("method")?;
     let status = row.text("status")?;
     Ok(Delivery {
@@ -156,8 +162,7 @@ pub(crate) fn delivery_from_row<R: StoreRow>(row: &R) -> StoreResult<Delivery> {
         tenant_id: row.text("tenant_id")?.into(),
         comment_id: row.text("comment_id")?,
         position: row.int("position")?,
-        kind: WebhookEventKind::parse(&kind)
-            .ok_or_else(|| StoreError::database(format!("unknown webhook kind {kind:?}")))?,
+        kind: webhook_kind(row)?,
         domain: row.opt_text("domain")?,
         config_domain: row.text("config_domain")?,
         subscription_id: row.text("subscription_id")?,
@@ -230,4 +235,24 @@ pub(crate) fn subscription_from_row<R: StoreRow>(row: &R) -> StoreResult<Subscri
         disabled_at: row.opt_int("disabled_at")?,
         disabled_reason: row.opt_text("disabled_reason")?,
     })
+}
+
+/// A recover's copy of a delivery as the backends' `insert_copies` write it: its own id,
+/// where it goes now and its flags, beside the id of the delivery it copies. The rest (tenant,
+/// comment, position, kind, domains, body) each backend takes from the copied row in one
+/// `INSERT … SELECT`, so a page's bodies never travel to the hub and back. Its stream
+/// (comment, subscription, position) is carried for the `ready` flags set before the insert.
+#[derive(Debug)]
+pub(crate) struct RecoverCopy<'a> {
+    pub id: String,
+    pub original: &'a str,
+    pub comment_id: &'a str,
+    pub subscription_id: &'a str,
+    pub position: i64,
+    pub url: &'a str,
+    pub target_host: String,
+    pub method: HttpMethod,
+    pub legacy_token: bool,
+    pub status: DeliveryStatus,
+    pub ready: bool,
 }

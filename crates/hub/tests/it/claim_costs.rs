@@ -10,7 +10,7 @@ use crate::store_contract::fixtures::{
     claim, claimed_ids, create, outcome, postgres_store_and_pool, record, subscription, tenant,
     with_hooks, T0,
 };
-use fastcomments_hub::records::DeliveryStatus;
+use fastcomments_hub::records::{DeliveryStatus, RecoverTarget, Recovery};
 use fastcomments_hub::store::postgres::{prune_sql, PostgresStore, CLAIM_SQL};
 use fastcomments_hub::store::{Store, StoreReads};
 use fastcomments_protocol::Millis;
@@ -488,4 +488,55 @@ async fn a_tenants_log_of_sent_deliveries_reads_that_tenant_only() {
             .unwrap(),
         401
     );
+}
+
+/// A recover's page takes its copies' bodies from their originals in one `INSERT … SELECT`,
+/// joining the page's ids to the outbox: each original by its primary key, whatever the
+/// statistics say. Taken while the outbox was empty, they price a read of the whole table
+/// low; a page that read it whole would make a recover of N changes cost N² / page rows.
+#[tokio::test]
+async fn a_recover_page_finds_its_originals_by_key() {
+    let (url, store, db) = opened_at_url().await;
+    sqlx::query("VACUUM ANALYZE webhook_deliveries")
+        .execute(&db)
+        .await
+        .unwrap();
+    let t = with_hooks(&store, "t1").await;
+    for i in 0..400 {
+        create(&store, &t, &format!("/p{i}"), "c").await;
+    }
+    assert_eq!(drain(&store, 100).await.1, 400);
+    let before = outbox_scans_once_closed(&db, store).await;
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let r = Recovery {
+        id: "r1".into(),
+        tenant_id: t.clone(),
+        target: RecoverTarget::Config("*".into()),
+        since: 0,
+        until: i64::MAX,
+        cursor: (0, String::new()),
+        queued: 0,
+        started_at: T0,
+        finished_at: None,
+    };
+    let lease = Millis(T0 + 60_000);
+    store.begin_recovery(&r, Millis(T0), lease).await.unwrap();
+    let mut now = r;
+    while now.finished_at.is_none() {
+        now = store
+            .recover_page(&now, 150, Millis(T0 + 20), lease)
+            .await
+            .unwrap();
+    }
+    assert_eq!(now.queued, 400);
+    let (copies,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM webhook_deliveries c JOIN webhook_deliveries o \
+         ON o.id = c.recovered_from AND o.body = c.body AND o.position = c.position",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(copies, 400);
+    let after = outbox_scans_once_closed(&db, store).await;
+    assert_eq!(after.0, before.0, "the outbox was read whole");
 }

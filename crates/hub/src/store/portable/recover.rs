@@ -9,18 +9,17 @@
 //! a time, each page one short transaction that also moves the recover's cursor, so no
 //! transaction holds the outbox for all of it and a page is never queued twice.
 
-use super::dialect::{announce, lock_tenant_queuing, sql, Backend, Conn, Db, MAX_PARAMS};
+use super::dialect::{announce, insert_copies, lock_tenant_queuing, sql, Backend, Conn};
 use super::outbox::{
     first_positions, load_webhook_targets, settle_heads, Waiting, TARGET, WAITING,
 };
 use crate::ids::{self, TenantId};
 use crate::records::{
-    target_host, Delivery, DeliveryStatus, Notice, RecoverTarget, Recovery, WebhookTargets,
+    target_host, DeliveryStatus, Notice, RecoverTarget, Recovery, WebhookTargets,
 };
-use crate::store::rows::{delivery_from_row, records, StoreRow};
+use crate::store::rows::{records, webhook_kind, RecoverCopy, StoreRow};
 use crate::store::{StoreError, StoreResult};
-use fastcomments_protocol::{HttpMethod, Millis};
-use sqlx::QueryBuilder;
+use fastcomments_protocol::{HttpMethod, Millis, WebhookEventKind};
 
 /// The deliveries a target was sent: a subscription's, or a configuration's (its domain's
 /// deliveries in the configurations' stream `''`). Binds the tenant and the target's name.
@@ -131,17 +130,17 @@ struct Route<'a> {
     status: DeliveryStatus,
 }
 
-/// Where the target sends a delivery of `d`'s kind now; `None` when it no longer does (a
+/// Where the target sends a delivery of `kind` now; `None` when it no longer does (a
 /// subscription that dropped the kind, a configuration without a target for it).
 fn route<'a>(
     targets: &'a WebhookTargets,
     target: &RecoverTarget,
-    d: &Delivery,
+    kind: WebhookEventKind,
 ) -> Option<Route<'a>> {
     match target {
         RecoverTarget::Subscription(id) => {
             let s = targets.subscriptions.iter().find(|s| &s.id == id)?;
-            s.kinds.contains(&d.kind).then(|| Route {
+            s.kinds.contains(&kind).then(|| Route {
                 url: &s.url,
                 method: s.method(),
                 legacy_token: false,
@@ -155,7 +154,7 @@ fn route<'a>(
         }
         RecoverTarget::Config(domain) => {
             let c = targets.configs.iter().find(|c| &c.domain == domain)?;
-            c.target(d.kind).map(|t| Route {
+            c.target(kind).map(|t| Route {
                 url: &t.url,
                 method: t.method,
                 legacy_token: c.legacy_token_header,
@@ -194,9 +193,11 @@ pub(in crate::store) async fn recover_page(
     // its answer not yet recorded, and the receiver lose it too. It and its copy then both go
     // out, with the same `webhook-id`.
     let (filter, name) = target_filter(&r.target);
+    // Not their bodies: the copies take them from the originals in the database
+    // ([`RecoverCopy`]).
     let text = format!(
-        "SELECT * FROM webhook_deliveries WHERE {filter} AND recovered_from IS NULL \
-         AND position <= ? \
+        "SELECT id, comment_id, subscription_id, position, kind FROM webhook_deliveries \
+         WHERE {filter} AND recovered_from IS NULL AND position <= ? \
          AND (position, id) > (?, ?) ORDER BY position, id LIMIT ?"
     );
     let rows = sqlx::query(&sql(&text))
@@ -210,20 +211,24 @@ pub(in crate::store) async fn recover_page(
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await?;
-    let originals = records(&rows, delivery_from_row)?;
-    let copies: Vec<Delivery> = originals
+    let originals = records(&rows, Original::from_row)?;
+    let copies: Vec<RecoverCopy> = originals
         .iter()
-        .filter_map(|d| {
-            let to = route(&targets, &r.target, d)?;
-            let mut copy = d.clone();
-            copy.id = ids::object_id();
-            copy.url = to.url.to_owned();
-            copy.target_host = target_host(to.url);
-            copy.method = to.method;
-            copy.legacy_token = to.legacy_token;
-            copy.status = to.status;
-            copy.recovered_from = Some(d.id.clone());
-            Some(copy)
+        .filter_map(|o| {
+            let to = route(&targets, &r.target, o.kind)?;
+            Some(RecoverCopy {
+                id: ids::object_id(),
+                original: &o.id,
+                comment_id: &o.comment_id,
+                subscription_id: &o.subscription_id,
+                position: o.position,
+                url: to.url,
+                target_host: target_host(to.url),
+                method: to.method,
+                legacy_token: to.legacy_token,
+                status: to.status,
+                ready: false,
+            })
         })
         .collect();
     let queued = copies.len();
@@ -254,6 +259,28 @@ pub(in crate::store) async fn recover_page(
     Ok(rec)
 }
 
+/// One delivery of a recover's page, as far as its copy needs it: the rest (its body, domains,
+/// tenant) is taken from its row by the copies' insert.
+struct Original {
+    id: String,
+    comment_id: String,
+    subscription_id: String,
+    position: i64,
+    kind: WebhookEventKind,
+}
+
+impl Original {
+    fn from_row<R: StoreRow>(row: &R) -> StoreResult<Self> {
+        Ok(Self {
+            id: row.text("id")?,
+            comment_id: row.text("comment_id")?,
+            subscription_id: row.text("subscription_id")?,
+            position: row.int("position")?,
+            kind: webhook_kind(row)?,
+        })
+    }
+}
+
 /// Queues a page's copies (in position order) in their streams. Each waits at its change's
 /// position: the head of its stream if nothing earlier waits, else it waits its turn. Their
 /// flags are set from what waits in their streams ([`Waiting`]); only a copy that goes before a
@@ -262,23 +289,21 @@ pub(in crate::store) async fn recover_page(
 async fn queue_copies(
     conn: &mut Conn,
     tenant: &TenantId,
-    mut copies: Vec<Delivery>,
+    mut copies: Vec<RecoverCopy<'_>>,
     now: Millis,
 ) -> StoreResult<()> {
-    let firsts = first_positions(copies.iter().map(|c| {
-        (
-            c.comment_id.as_str(),
-            c.subscription_id.as_str(),
-            c.position,
-        )
-    }));
+    let firsts = first_positions(
+        copies
+            .iter()
+            .map(|c| (c.comment_id, c.subscription_id, c.position)),
+    );
     let streams: Vec<(&str, &str)> = firsts.keys().copied().collect();
     let waiting = Waiting::lock(conn, tenant, &streams).await?;
     let mut heads: Vec<bool> = Vec::with_capacity(copies.len());
     let mut displaced: Vec<String> = Vec::new();
     for c in &copies {
-        let first = firsts[&(c.comment_id.as_str(), c.subscription_id.as_str())];
-        let earliest = waiting.first(&c.comment_id, &c.subscription_id);
+        let first = firsts[&(c.comment_id, c.subscription_id)];
+        let earliest = waiting.first(c.comment_id, c.subscription_id);
         if earliest.is_some_and(|e| first < e) {
             displaced.push(c.id.clone());
             heads.push(false);
@@ -296,40 +321,4 @@ async fn queue_copies(
         settle_heads(conn, &ids).await?;
     }
     announce(conn, &Notice::Deliveries).await
-}
-
-/// Inserts the copies with their `ready` flags as set.
-async fn insert_copies(conn: &mut Conn, copies: &[Delivery], now: Millis) -> StoreResult<()> {
-    let per_row = 21;
-    for chunk in copies.chunks(MAX_PARAMS / per_row) {
-        let mut qb: QueryBuilder<Db> = QueryBuilder::new(
-            "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, config_domain, subscription_id, url, target_host, method, \
-             legacy_token, body, status, attempts, max_attempts, next_attempt_at, created_at, updated_at, ready, recovered_from) ",
-        );
-        qb.push_values(chunk, |mut b, d| {
-            b.push_bind(d.id.as_str())
-                .push_bind(d.tenant_id.as_str())
-                .push_bind(d.comment_id.as_str())
-                .push_bind(d.position)
-                .push_bind(d.kind.as_str())
-                .push_bind(d.domain.as_deref())
-                .push_bind(d.config_domain.as_str())
-                .push_bind(d.subscription_id.as_str())
-                .push_bind(d.url.as_str())
-                .push_bind(d.target_host.as_str())
-                .push_bind(d.method.as_str())
-                .push_bind(d.legacy_token)
-                .push_bind(d.body.as_str())
-                .push_bind(d.status.as_str())
-                .push_bind(0i64)
-                .push_bind(0i64)
-                .push_bind(now.0)
-                .push_bind(now.0)
-                .push_bind(now.0)
-                .push_bind(d.ready)
-                .push_bind(d.recovered_from.as_deref());
-        });
-        qb.build().execute(&mut *conn).await?;
-    }
-    Ok(())
 }

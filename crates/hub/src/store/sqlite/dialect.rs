@@ -8,6 +8,7 @@ use super::{lock, webhooks, writer, SqliteStore};
 use crate::clock::next_position;
 use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
+use crate::store::rows::RecoverCopy;
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::{Comment, Millis};
 use sqlx::sqlite::SqliteConnection;
@@ -132,6 +133,50 @@ pub(super) fn first_waiting_sql(comments: usize) -> String {
          WHERE tenant_id = ? AND status IN ('queued', 'retrying', 'paused') \
          AND comment_id IN ({}) GROUP BY comment_id, subscription_id",
         vec!["?"; comments].join(", ")
+    )
+}
+
+/// Inserts a recover's copies, each with its original's tenant, comment, position, kind,
+/// domains and body taken from the original's row ([`RecoverCopy`]): bodies are copied
+/// inside SQLite, not read out and bound again.
+pub(super) async fn insert_copies(
+    conn: &mut Conn,
+    copies: &[RecoverCopy<'_>],
+    now: Millis,
+) -> StoreResult<()> {
+    for chunk in copies.chunks((MAX_PARAMS - 3) / 8) {
+        let text = copies_sql(chunk.len());
+        let timed = sqlx::query(&text).bind(now.0).bind(now.0).bind(now.0);
+        let query = chunk.iter().fold(timed, |q, c| {
+            q.bind(c.id.as_str())
+                .bind(c.original)
+                .bind(c.url)
+                .bind(c.target_host.as_str())
+                .bind(c.method.as_str())
+                .bind(c.legacy_token)
+                .bind(c.status.as_str())
+                .bind(c.ready)
+        });
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// [`insert_copies`]' statement for `rows` copies: the instant three times, then eight values
+/// per copy, all plain `?` (sqlx counts plain ones apart: after `?1`, the first `?` was given
+/// the first value again, and no copy matched its original). Each original is found by its
+/// primary key.
+pub(super) fn copies_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, \
+         config_domain, subscription_id, url, target_host, method, legacy_token, body, status, \
+         attempts, max_attempts, next_attempt_at, created_at, updated_at, ready, recovered_from) \
+         SELECT v.column1, o.tenant_id, o.comment_id, o.position, o.kind, o.domain, \
+         o.config_domain, o.subscription_id, v.column3, v.column4, v.column5, v.column6, o.body, \
+         v.column7, 0, 0, ?, ?, ?, v.column8, o.id \
+         FROM (VALUES {}) AS v JOIN webhook_deliveries o ON o.id = v.column2 \
+         ORDER BY o.position, o.id",
+        vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ")
     )
 }
 

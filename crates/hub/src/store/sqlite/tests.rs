@@ -654,6 +654,22 @@ async fn a_queuing_reads_its_streams_by_comment() {
     assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
 }
 
+/// A recover's copies find their originals by primary key, one lookup per copy: no read of
+/// the outbox as a whole, nor through another of its indexes.
+#[tokio::test]
+async fn a_recovers_copies_find_their_originals_by_key() {
+    let plan = plan_of(&super::dialect::copies_sql(3)).await;
+    let reads: Vec<&String> = plan
+        .iter()
+        .filter(|d| d.contains("webhook_deliveries"))
+        .collect();
+    assert_eq!(reads.len(), 1, "{plan:?}");
+    assert!(
+        reads[0].contains("sqlite_autoindex_webhook_deliveries_1") && reads[0].contains("id=?"),
+        "{plan:?}"
+    );
+}
+
 /// When the next ready delivery is due is one entry of `webhook_deliveries_next_ready`, read
 /// in its order (no sort, no other index).
 #[tokio::test]

@@ -105,6 +105,21 @@ pub async fn a_recover_copies_what_the_target_was_sent_in_pages(store: Arc<dyn S
         );
         assert_eq!(copy.subscription_id, "s1");
         assert_eq!(copy.status, DeliveryStatus::Queued);
+        // The rest of the change is the original's; where it goes is the target's now.
+        assert_eq!(
+            (&copy.tenant_id, &copy.domain, &copy.config_domain),
+            (
+                &original.tenant_id,
+                &original.domain,
+                &original.config_domain
+            )
+        );
+        assert_eq!(
+            (copy.url.as_str(), copy.method, copy.legacy_token),
+            ("https://sub.example/hook", original.method, false)
+        );
+        assert_eq!(copy.target_host, original.target_host);
+        assert_eq!((copy.attempts, copy.created_at), (0, T0 + 20));
     }
     // Each comment's earliest copy is ready, the later ones wait for it.
     for c in [&a.id, &b.id] {
