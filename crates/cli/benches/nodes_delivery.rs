@@ -41,7 +41,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use testkit::bench::{arg, serve_hook, spawn_serve};
+use testkit::bench::{arg, counter, serve_hook, spawn_serve};
 use tokio::process::{Child, Command};
 
 const ADMIN: &str = "nodes-bench-admin";
@@ -343,8 +343,11 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
     if explain {
         explain_claim(&database, "just filled", per_host).await;
     }
+    let mut bases = vec![base.clone()];
     for _ in 1..nodes {
-        children.push(start_node(&database, per_host).await.0);
+        let (child, address) = start_node(&database, per_host).await;
+        children.push(child);
+        bases.push(address);
     }
     // Statement costs count from here: the delivery part, not the filling.
     reset_statement_costs(&database);
@@ -364,6 +367,9 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
     let rate = deliveries as f64 / started.elapsed().as_secs_f64();
     if database.starts_with("postgres") {
         print_statement_costs(&database);
+    }
+    if nodes > 1 {
+        print_claims_per_node(&http, &bases).await;
     }
     if recover {
         // Every change again (issue 23 §3): copies carry their original's delivery id, so
@@ -405,6 +411,26 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
         let _ = c.kill().await;
     }
     rate
+}
+
+/// Each node's claims and the deliveries they handed out, from its `/metrics`: how the work
+/// was shared, and how many claims found nothing.
+async fn print_claims_per_node(http: &reqwest::Client, bases: &[String]) {
+    for (i, base) in bases.iter().enumerate() {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        println!(
+            "  node {i}: {} claims handed out {} deliveries",
+            counter(&text, "fastcomments_webhook_claims"),
+            counter(&text, "fastcomments_webhook_claimed")
+        );
+    }
 }
 
 /// Waits until `arrived()` reaches `target`, saying every 5 s how far it got (and what waits,

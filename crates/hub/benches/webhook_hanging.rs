@@ -404,14 +404,9 @@ async fn claims_so_far(client: &reqwest::Client, base: &str) -> (u64, u64) {
         .text()
         .await
         .expect("metrics text");
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
-            .unwrap_or(0.0) as u64
-    };
     (
-        value("fastcomments_webhook_claims_total "),
-        value("fastcomments_webhook_claimed_total "),
+        testkit::bench::counter(&text, "fastcomments_webhook_claims"),
+        testkit::bench::counter(&text, "fastcomments_webhook_claimed"),
     )
 }
 

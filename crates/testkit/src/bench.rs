@@ -113,3 +113,12 @@ pub async fn spawn_serve(
     let url = line.rsplit(' ').next().unwrap_or_default().to_owned();
     (child, url)
 }
+
+/// The value of counter `name` (without its `_total`) in a `/metrics` page, 0 when absent.
+pub fn counter(metrics: &str, name: &str) -> u64 {
+    let prefix = format!("{name}_total ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.trim().parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
+}

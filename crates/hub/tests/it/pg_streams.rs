@@ -4,7 +4,7 @@
 //! snapshot is older); the delivery must still be readied when the head ends.
 
 use crate::store_contract::fixtures::{
-    claim, create, outcome, postgres_store_and_pool, record, with_hooks, T0,
+    claim, claimed_ids, create, outcome, postgres_store_and_pool, record, with_hooks, T0,
 };
 use fastcomments_hub::records::DeliveryStatus;
 use fastcomments_hub::store::{Store, StoreReads};
@@ -78,4 +78,34 @@ async fn a_record_readies_what_a_queuing_it_waited_for_put_behind_the_head() {
         next.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
         ["behind"]
     );
+}
+
+/// Two nodes' claims at once: while one claim holds the first ready deliveries locked (its
+/// statement still running), a claim beside it hands out the next ones. It used to pick its
+/// candidates without locks, the same first ones, skip each the other held, and come back
+/// empty; a dispatcher takes an empty claim for an empty outbox and waits up to a second, so
+/// of three nodes draining 10,000 deliveries one sent 93–95 % of them.
+#[tokio::test]
+async fn a_claim_beside_another_hands_out_what_that_one_holds_not() {
+    let (_, store, db) = postgres_store_and_pool(2).await;
+    let t = with_hooks(&store, "t1").await;
+    for i in 0..10 {
+        create(&store, &t, &format!("/p{i}"), "c").await;
+    }
+    // The other claim: the first four in the claim's order, locked until it ends.
+    let mut other = db.begin().await.unwrap();
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM webhook_deliveries WHERE ready \
+         ORDER BY next_attempt_at, position LIMIT 4 FOR UPDATE",
+    )
+    .fetch_all(&mut *other)
+    .await
+    .unwrap();
+    assert_eq!(held.len(), 4);
+    let mut q = claim(T0 + 1);
+    (q.per_host, q.limit) = (4, 4);
+    let due = claimed_ids(&store, &q).await;
+    assert_eq!(due.len(), 4, "handed out {due:?} beside {held:?}");
+    assert!(due.iter().all(|id| !held.contains(id)), "{due:?} {held:?}");
+    other.rollback().await.unwrap();
 }
