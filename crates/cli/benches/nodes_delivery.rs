@@ -235,13 +235,13 @@ fn print_statement_costs(database: &str) {
     }
     let top = psql(
         "SELECT round(total_exec_time)::bigint, round(total_plan_time)::bigint, calls, rows, \
-         left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements \
+         wal_records, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements \
          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
          ORDER BY total_exec_time DESC LIMIT 10",
     );
     if let Some(top) = top {
         eprintln!(
-            "  statements (ms running | ms planning, with pg_stat_statements.track_planning | calls | rows | query):"
+            "  statements (ms running | ms planning, with pg_stat_statements.track_planning | calls | rows | WAL records | query):"
         );
         for line in top.lines().filter(|l| !l.is_empty()) {
             eprintln!("    {line}");
@@ -409,8 +409,38 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
     }
     for mut c in children {
         let _ = c.kill().await;
+        let _ = c.wait().await;
+    }
+    if database.starts_with("postgres") {
+        print_outbox_reads(&database).await;
     }
     rate
+}
+
+/// How the round's statements read and wrote the outbox, as PostgreSQL counted them once the
+/// nodes' sessions ended: a sequential scan, or updates that were not heap-only, show a plan
+/// or a write that costs more than the rows it touched.
+async fn print_outbox_reads(database: &str) {
+    let query = "SELECT seq_scan, seq_tup_read, idx_scan, idx_tup_fetch, n_tup_ins, n_tup_upd, \
+                 n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'webhook_deliveries'";
+    // A session's counts reach the view when it ends; the last may take a moment.
+    for _ in 0..50 {
+        let others = psql(
+            database,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid()",
+        );
+        if others.as_deref().map(str::trim) == Some("0") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if let Some(counts) = psql(database, query) {
+        eprintln!(
+            "  outbox (seq scans | rows they read | index scans | rows fetched | inserted | updated | heap-only): {}",
+            counts.trim()
+        );
+    }
 }
 
 /// Each node's claims and the deliveries they handed out, from its `/metrics`: how the work

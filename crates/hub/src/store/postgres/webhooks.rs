@@ -25,7 +25,7 @@ use fastcomments_protocol::Millis;
 
 /// The claim, with its parameters: `$1` now, `$2` ids to leave out, `$3` tenants to leave out,
 /// `$4` at most this many per host (and per pair), `$5` hosts to leave out, `$6` at most this
-/// many in all, `$7` this node, `$8` the lease in ms, `$9` subscriptions to leave out.
+/// many in all (and per pair), `$7` this node, `$8` the lease in ms, `$9` subscriptions to leave out.
 ///
 /// It reads ready deliveries only (each stream's head, see `portable/outbox.rs`), all through
 /// `webhook_deliveries_ready`, and checks no order: its cost is that of the pending streams'
@@ -43,8 +43,9 @@ use fastcomments_protocol::Millis;
 /// skipping all of them, came back empty, which its dispatcher takes for an empty outbox
 /// (three nodes on a 10,000 backlog: one sent 93–95 % of it). A pair left out (a full host,
 /// subscription or tenant) is left out in the pair's own lookup, before it reads or locks a
-/// row. A candidate the per-host share or the limit then drops stays locked until the claim's
-/// statement ends. Then rows are taken in due order until the limit, one primary-key lookup
+/// row. A pair gives at most the claim's limit (more could not be handed out: a claim for 20
+/// with a host's share of 64 would lock 64); a candidate that the per-host share or the limit
+/// then drops (several pairs) stays locked until the claim's statement ends. Then rows are taken in due order until the limit, one primary-key lookup
 /// each (a lock the claim holds already), and their conditions checked again on the locked
 /// row, so claims hand out each due delivery once between them, and what one of them skipped
 /// is left to the next claim, never lost. The lookups are a `LATERAL` whose row lock keeps it
@@ -79,7 +80,7 @@ pub const CLAIM_SQL: &str = "WITH RECURSIVE pairs(h, s) AS ( \
            AND e.id <> ALL($2) AND e.tenant_id <> ALL($3) \
            AND pairs.h <> ALL($5) AND pairs.s <> ALL($9) \
            AND pairs.s <> ALL(ARRAY(SELECT ws.id FROM webhook_subscriptions ws WHERE ws.tenant_id = ANY($3))) \
-         ORDER BY e.target_host, e.subscription_id, e.next_attempt_at, e.position LIMIT $4 \
+         ORDER BY e.target_host, e.subscription_id, e.next_attempt_at, e.position LIMIT LEAST($4, $6) \
          FOR UPDATE OF e SKIP LOCKED) c), \
      due AS ( \
        SELECT l.id FROM ( \
