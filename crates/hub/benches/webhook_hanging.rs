@@ -97,6 +97,8 @@ struct Outcome {
     p50: f64,
     p99: f64,
     max: f64,
+    /// The hub's claims and the deliveries they handed out.
+    claims: (u64, u64),
     /// Deliveries to the hanging receiver by status, attempts made, requests it saw.
     hanging: Option<(usize, HashMap<&'static str, usize>, i64, usize)>,
 }
@@ -285,9 +287,14 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
     } else {
         None
     };
+    let claims = (
+        hub.hub.metrics.webhook_claims.get(),
+        hub.hub.metrics.webhook_claimed.get(),
+    );
     let _ = hub.shutdown().await;
     Outcome {
         name,
+        claims,
         live_written: live.len(),
         live_arrived: lat.len(),
         p50: percentile(&lat, 0.50),
@@ -485,12 +492,12 @@ async fn main() {
     if flag("--unlimited") {
         outcomes.push(run("1 hanging, no per-host/tenant limit", true, true).await);
     }
-    println!("| run | live deliveries arrived | p50 | p99 | max |");
-    println!("|---|---|---|---|---|");
+    println!("| run | live deliveries arrived | p50 | p99 | max | claims (handed out) |");
+    println!("|---|---|---|---|---|---|");
     for o in &outcomes {
         println!(
-            "| {} | {} of {} | {:.2} ms | {:.2} ms | {:.1} ms |",
-            o.name, o.live_arrived, o.live_written, o.p50, o.p99, o.max
+            "| {} | {} of {} | {:.2} ms | {:.2} ms | {:.1} ms | {} ({}) |",
+            o.name, o.live_arrived, o.live_written, o.p50, o.p99, o.max, o.claims.0, o.claims.1
         );
     }
     for o in &outcomes {

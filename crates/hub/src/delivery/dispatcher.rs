@@ -164,13 +164,13 @@ impl InFlight {
         self.ids.insert(id.to_owned(), k);
     }
 
-    fn remove(&mut self, id: &str) {
-        let Some(k) = self.ids.remove(id) else {
-            return;
-        };
+    /// Ends the attempt of `id`; what it counted against.
+    fn remove(&mut self, id: &str) -> Option<Keys> {
+        let k = self.ids.remove(id)?;
         release(&mut self.hosts, &k.host);
         release(&mut self.tenants, &k.tenant);
         release(&mut self.subscriptions, &k.subscription);
+        Some(k)
     }
 
     /// What a claim leaves out: the hosts, tenants and subscriptions whose attempts running
@@ -179,7 +179,8 @@ impl InFlight {
     /// still on its way (on PostgreSQL a claim takes a few ms, about what a fast receiver takes
     /// to answer a host's share of attempts). A host under that mark may get up to two limits'
     /// worth in one claim (see [`claim`]), so it may hold up to three shares ahead a moment.
-    fn full(&self, held: &Held, l: Limits) -> Full {
+    /// A [`Slow`] one gets nothing ahead: it is left out once it holds its limit.
+    fn full(&self, held: &Held, l: Limits, slow: &Slow) -> Full {
         let mut both = InFlight::default();
         for (id, k) in &self.ids {
             both.add(id, k.clone());
@@ -187,10 +188,77 @@ impl InFlight {
         for d in held.items() {
             both.add(&d.id, Keys::of(d));
         }
-        Full {
+        let mut full = Full {
             hosts: at_limit(&both.hosts, 2 * l.per_host),
             tenants: at_limit(&both.tenants, 2 * l.per_tenant),
             subscriptions: at_limit(&both.subscriptions, 2 * l.per_subscription),
+        };
+        add_slow(&mut full.hosts, &slow.hosts, &both.hosts, l.per_host);
+        add_slow(
+            &mut full.tenants,
+            &slow.tenants,
+            &both.tenants,
+            l.per_tenant,
+        );
+        add_slow(
+            &mut full.subscriptions,
+            &slow.subscriptions,
+            &both.subscriptions,
+            l.per_subscription,
+        );
+        full
+    }
+}
+
+/// The hosts, tenants and subscriptions a held delivery waited the whole hold bound for, with
+/// no slot free: slow (a receiver that never answers keeps its slots until the attempt
+/// timeout). Claimed ahead, its work was held that bound, given back and claimed again at
+/// once, a claim and a write each second for nothing while it hung; now nothing is claimed
+/// ahead for it ([`InFlight::full`]) until one of its attempts succeeds.
+#[derive(Debug, Default)]
+struct Slow {
+    hosts: HashSet<String>,
+    tenants: HashSet<TenantId>,
+    subscriptions: HashSet<String>,
+}
+
+impl Slow {
+    /// `expired` waited the whole bound: each of its keys that has no free slot is slow.
+    fn note(&mut self, expired: &[Delivery], in_flight: &InFlight, l: Limits) {
+        for d in expired {
+            let k = Keys::of(d);
+            if running(&in_flight.hosts, &k.host) >= l.per_host {
+                self.hosts.insert(k.host.clone());
+            }
+            if running(&in_flight.tenants, &k.tenant) >= l.per_tenant {
+                self.tenants.insert(k.tenant.clone());
+            }
+            if !k.subscription.is_empty()
+                && running(&in_flight.subscriptions, &k.subscription) >= l.per_subscription
+            {
+                self.subscriptions.insert(k.subscription);
+            }
+        }
+    }
+
+    /// An attempt counted against `k` succeeded: its keys answer.
+    fn answered(&mut self, k: &Keys) {
+        self.hosts.remove(&k.host);
+        self.tenants.remove(&k.tenant);
+        self.subscriptions.remove(&k.subscription);
+    }
+}
+
+/// Adds to `full` each of `slow` that holds `limit` or more (`counts`).
+fn add_slow<K: Clone + Hash + Eq>(
+    full: &mut Vec<K>,
+    slow: &HashSet<K>,
+    counts: &HashMap<K, usize>,
+    limit: usize,
+) {
+    for k in slow {
+        if running(counts, k) >= limit && !full.contains(k) {
+            full.push(k.clone());
         }
     }
 }
@@ -308,6 +376,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
     let (mut next_due, mut next_due_asked): (Option<i64>, i64) = (None, i64::MIN);
     let mut store_down = StoreBackoff::default();
     let mut held: Held = Held::new(hub.config.webhook_claim_lease);
+    let mut slow = Slow::default();
     loop {
         let lingered = |since: Option<Instant>| since.is_some_and(|t| t.elapsed() >= LINGER);
         // A retry known to be due now is claimed now. `Event::Due` says so only when the sleep
@@ -341,7 +410,11 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
         }
         // Held deliveries start first when they fit, and go back once held too long (all of
         // them when stopping, so another node can take them at once).
-        give_back(&hub, held.take_expired(stopping)).await;
+        let expired = held.take_expired(stopping);
+        if !stopping {
+            slow.note(&expired, &in_flight, limits);
+        }
+        give_back(&hub, expired.into_iter().map(|d| d.id).collect()).await;
         if !stopping {
             for d in held.take_fitting(|d| in_flight.take_room(d, limits, concurrency)) {
                 start(hub.clone(), senders.clone(), done_tx.clone(), d);
@@ -361,7 +434,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 || (freed > 0 && (freed >= batch || in_flight.len() == 0 || lingered(freed_since))))
             && store_down.may_ask()
         {
-            let full = in_flight.full(&held, limits);
+            let full = in_flight.full(&held, limits, &slow);
             let nothing_new = found_all
                 .as_ref()
                 .is_some_and(|(f, at)| at.elapsed() < FOUND_ALL_FOR && full.covers(f));
@@ -437,7 +510,10 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
             Event::Done(o) => {
                 let mut next = Some(o);
                 while let Some(o) = next {
-                    in_flight.remove(&o.attempt.delivery_id);
+                    let keys = in_flight.remove(&o.attempt.delivery_id);
+                    if let Some(k) = keys.filter(|_| o.status == DeliveryStatus::Succeeded) {
+                        slow.answered(&k);
+                    }
                     unrecorded.insert(o.attempt.delivery_id.clone());
                     finished.push(o);
                     freed += 1;

@@ -67,18 +67,15 @@ impl<T: Claimed> Held<T> {
         taken
     }
 
-    /// Takes out the ids of the deliveries held past the bound, or of all with `all`.
-    pub(super) fn take_expired(&mut self, all: bool) -> Vec<String> {
+    /// Takes out the deliveries held past the bound, or all with `all`, oldest first.
+    pub(super) fn take_expired(&mut self, all: bool) -> Vec<T> {
         let at_most = self.at_most;
-        let mut expired = Vec::new();
-        self.waiting.retain(|(d, at)| {
-            let keep = !all && at.elapsed() < at_most;
-            if !keep {
-                expired.push(d.id().clone());
-            }
-            keep
-        });
-        expired
+        let (expired, kept) = self
+            .waiting
+            .drain(..)
+            .partition(|(_, at)| all || at.elapsed() >= at_most);
+        self.waiting = kept;
+        expired.into_iter().map(|(d, _)| d).collect()
     }
 
     /// How long until the oldest one is past the bound.
@@ -129,15 +126,16 @@ mod tests {
         let ids: Vec<&str> = started.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);
         assert_eq!(held.ids().cloned().collect::<Vec<_>>(), ["b", "d"]);
+        let ids = |ds: Vec<Claim>| ds.into_iter().map(|d| d.id).collect::<Vec<_>>();
         assert!(held.take_expired(false).is_empty());
         assert!(held
             .next_expiry()
             .is_some_and(|e| e <= Duration::from_millis(10)));
         std::thread::sleep(Duration::from_millis(12));
-        assert_eq!(held.take_expired(false), ["b", "d"]);
+        assert_eq!(ids(held.take_expired(false)), ["b", "d"]);
         assert_eq!(held.next_expiry(), None);
         held.hold(delivery("e", "x"));
-        assert_eq!(held.take_expired(true), ["e"]);
+        assert_eq!(ids(held.take_expired(true)), ["e"]);
         let long: Held<Claim> = Held::new(Duration::from_secs(60));
         assert_eq!(long.at_most, Duration::from_secs(1));
     }

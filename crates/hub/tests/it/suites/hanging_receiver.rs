@@ -258,3 +258,43 @@ async fn a_hanging_subscription_holds_only_its_own_few_slots() {
         "the hanging subscription holds exactly its limit, no more"
     );
 }
+
+/// A host whose attempts all hang keeps its slots until the attempt timeout. What was claimed
+/// ahead for it waited for a slot, was given back after the hold bound (a second), and was
+/// claimed again at once: a claim and a write each second for nothing, for as long as the host
+/// hangs (about 28 deliveries a second handed out and given back in the hanging-receiver
+/// bench, on the one writer the live deliveries need). A host a held delivery waited the whole
+/// bound for gets nothing claimed ahead until one of its attempts succeeds.
+#[tokio::test]
+async fn a_hanging_hosts_backlog_is_claimed_ahead_once() {
+    let hub = TestHub::configured(
+        BACKEND,
+        HubConfig {
+            webhook_per_host_concurrency: 2,
+            webhook_per_tenant_concurrency: 8,
+            webhook_timeout: Duration::from_secs(30),
+            webhook_allow_private_targets: true, // receivers on loopback
+            ..common::admin_config()
+        },
+    )
+    .await;
+    let t = hub.tenant_owning("A", &["a.example"]).await;
+    let hang = RawReceiver::hanging().await;
+    configure(&hub, &t, "a.example", &hang.url).await;
+    for n in 0..20 {
+        comment(&hub, &t, "a.example", n).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while hang.hanging.lock().0 < 2 {
+        assert!(Instant::now() < deadline, "the host's attempts never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Three and a half hold bounds.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let handed_out = hub.running.hub.metrics.webhook_claimed.get();
+    assert!(
+        handed_out <= 4,
+        "{handed_out} deliveries handed out for a host that holds 2 (and 2 ahead)"
+    );
+    assert_eq!(hang.hanging.lock().1, 2, "its limit held");
+}
