@@ -223,8 +223,14 @@ struct Slow {
 }
 
 impl Slow {
-    /// `expired` waited the whole bound: each of its keys that has no free slot is slow.
+    /// `expired` waited the whole bound: each of its keys that has no free slot is slow. A key
+    /// with nothing running is forgotten (so the set stays as small as what runs): when its
+    /// attempts' slots all free, its held work starts, and it is found slow again if it waits.
     fn note(&mut self, expired: &[Delivery], in_flight: &InFlight, l: Limits) {
+        self.hosts.retain(|k| in_flight.hosts.contains_key(k));
+        self.tenants.retain(|k| in_flight.tenants.contains_key(k));
+        self.subscriptions
+            .retain(|k| in_flight.subscriptions.contains_key(k));
         for d in expired {
             let k = Keys::of(d);
             if running(&in_flight.hosts, &k.host) >= l.per_host {
