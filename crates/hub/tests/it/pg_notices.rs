@@ -206,3 +206,27 @@ async fn another_nodes_commit_wakes_this_nodes_dispatcher_at_once() {
         "deliveries waited {waits:?}"
     );
 }
+
+/// A node hears the other nodes' notices, not its own: what it committed, it has applied
+/// already (a single SQLite hub has no notices at all). Its own came back through its
+/// listener, and each queued delivery woke its dispatcher twice: two claims for each webhook
+/// written one at a time, the second finding nothing.
+#[tokio::test]
+async fn a_node_hears_the_others_notices_not_its_own() {
+    use crate::store_contract::fixtures::{create, postgres_database, tenant};
+    let url = postgres_database().await;
+    let a = PostgresStore::connect(&url).await.unwrap();
+    let b = PostgresStore::connect(&url).await.unwrap();
+    let (mut heard_by_a, mut heard_by_b) = (a.notices().unwrap(), b.notices().unwrap());
+    let t = tenant(&a, "t1").await;
+    create(&a, &t, "/p", "c").await;
+    let on_b = tokio::time::timeout(Duration::from_secs(5), heard_by_b.recv()).await;
+    assert!(
+        matches!(on_b, Ok(Ok(_))),
+        "B heard nothing of A's commit: {on_b:?}"
+    );
+    // A's own notices would have arrived with B's.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let on_a = heard_by_a.try_recv();
+    assert!(on_a.is_err(), "A heard its own notice: {on_a:?}");
+}

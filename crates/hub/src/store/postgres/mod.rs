@@ -114,10 +114,12 @@ impl PostgresStore {
         // No JIT: every statement of the hub is a short one, and a plan whose estimate crosses
         // the JIT's threshold on a large outbox or timeline spends 100 ms and more compiling
         // what runs in a few (the claim did, before it was planned with its values).
+        // Each session also names its node, so the notices it sends say who sent them.
+        let node = format!("{}-{}", std::process::id(), crate::ids::object_id());
         let options = url
             .parse::<PgConnectOptions>()
             .map_err(|e| cannot(e.to_string()))?
-            .options([("jit", "off")]);
+            .options([("jit", "off"), (notify::NODE_SETTING, node.as_str())]);
         let liveness = std::sync::Arc::new(liveness::Liveness::new(options.clone(), timeout));
         let pool = PgPoolOptions::new()
             .max_connections(16)
@@ -135,14 +137,14 @@ impl PostgresStore {
             .connect_lazy_with(options.options([("synchronous_commit", "off")]));
         migrate::run(&pool).await?;
         let (notices, _) = broadcast::channel(4096);
-        spawn_listener(pool.clone(), notices.clone()).await?;
+        spawn_listener(pool.clone(), notices.clone(), node.clone()).await?;
         Ok(PostgresStore {
             full_probed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(full_faults())),
             liveness,
             pool,
             bookkeeping,
             notices,
-            node: format!("{}-{}", std::process::id(), crate::ids::object_id()),
+            node,
         })
     }
 
