@@ -568,11 +568,13 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
             Event::Claimed(Ok((mut without, limit, Ok(due)))) => {
                 store_down.after(true);
                 // A claim that stopped short of its limit handed out all there was but for
-                // what it left out: once the hosts it handed out for are full too, the next
-                // one would find nothing.
+                // what it left out, and for what a host's share cut: a host handed its whole
+                // share may have more. Once those are full too, the next claim would find
+                // nothing. A host handed less than its share had no more: a slot of it
+                // freeing is no reason to ask (it was, and every second claim of a
+                // delivery at a time found nothing).
                 found_all = (due.len() < limit).then(|| {
-                    for d in &due {
-                        let host = host_of(d);
+                    for host in cut_by_share(&due, 2 * limits.per_host) {
                         if !without.hosts.contains(&host) {
                             without.hosts.push(host);
                         }
@@ -691,6 +693,16 @@ fn claim(
         }
         (full, free, claimed)
     })
+}
+
+/// The hosts a claim handed `share` deliveries or more (a claim gives a host at most its
+/// share, [`claim`]): what the share may have cut.
+fn cut_by_share(due: &[Delivery], share: usize) -> Vec<String> {
+    let mut per_host: HashMap<String, usize> = HashMap::new();
+    for d in due {
+        *per_host.entry(host_of(d)).or_default() += 1;
+    }
+    at_limit(&per_host, share)
 }
 
 /// Gives back claims this node will not use now, so that any node may take them.

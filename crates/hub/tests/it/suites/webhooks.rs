@@ -687,3 +687,26 @@ async fn the_deliveries_list_is_paged() {
     let (s, v) = hub.api(&t.key).deliveries("skip=-1").await;
     assert_refused(s, &v, (StatusCode::BAD_REQUEST, "invalid-query"), "");
 }
+
+/// Comments written one at a time, each sent before the next: about one claim each. A claim
+/// that found fewer than a host's share found all that host had, so a slot of that host
+/// freeing is no reason to ask again (it was, and every second claim found nothing: 11,965
+/// claims for 6,000 deliveries at 200 writes/s in the hanging-receiver bench, each one a
+/// write on SQLite's one writer).
+#[tokio::test]
+async fn a_delivery_at_a_time_costs_about_one_claim() {
+    let hub = TestHub::for_webhooks(BACKEND, 50, 5).await;
+    let rx = Receiver::ok().await;
+    let t = tenant_creating_to(&hub, "Acme", "acme.example", &rx).await;
+    let before = hub.running.hub.metrics.webhook_claims.get();
+    for n in 0..20 {
+        comment_on(&hub, &t, "acme.example", &format!("c{n}")).await;
+        rx.wait_for(n + 1, 5).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let claims = hub.running.hub.metrics.webhook_claims.get() - before;
+    assert!(
+        claims <= 30,
+        "{claims} claims for 20 deliveries sent one at a time"
+    );
+}
