@@ -107,6 +107,13 @@ struct Limits {
     per_subscription: usize,
 }
 
+impl Limits {
+    /// The most one claim gives a host: two limits' worth (see [`claim`]).
+    fn share(self) -> usize {
+        2 * self.per_host
+    }
+}
+
 /// Hosts, tenants and subscriptions with no free slot.
 #[derive(Debug, Clone, Default)]
 struct Full {
@@ -574,7 +581,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 // freeing is no reason to ask (it was, and every second claim of a
                 // delivery at a time found nothing).
                 found_all = (due.len() < limit).then(|| {
-                    for host in cut_by_share(&due, 2 * limits.per_host) {
+                    for host in cut_by_share(&due, limits.share()) {
                         if !without.hosts.contains(&host) {
                             without.hosts.push(host);
                         }
@@ -679,7 +686,7 @@ fn claim(
         let query = DueQuery {
             now: hub.now(),
             limit: free as u64,
-            per_host: 2 * limits.per_host as u64,
+            per_host: limits.share() as u64,
             exclude: &exclude,
             skip_hosts: &full.hosts,
             skip_tenants: &full.tenants,
