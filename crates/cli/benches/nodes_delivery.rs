@@ -41,7 +41,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use testkit::bench::{arg, counter, serve_hook, spawn_serve};
+use testkit::bench::{arg, claims, serve_hook, spawn_serve};
 use tokio::process::{Child, Command};
 
 const ADMIN: &str = "nodes-bench-admin";
@@ -447,19 +447,8 @@ async fn print_outbox_reads(database: &str) {
 /// was shared, and how many claims found nothing.
 async fn print_claims_per_node(http: &reqwest::Client, bases: &[String]) {
     for (i, base) in bases.iter().enumerate() {
-        let text = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics text");
-        println!(
-            "  node {i}: {} claims handed out {} deliveries",
-            counter(&text, "fastcomments_webhook_claims"),
-            counter(&text, "fastcomments_webhook_claimed")
-        );
+        let (claims, claimed) = claims(http, base).await;
+        println!("  node {i}: {claims} claims handed out {claimed} deliveries");
     }
 }
 

@@ -359,7 +359,7 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64, (u64, u64
         let _ = w.await;
     }
     let total = comments * subs;
-    let before = claims_so_far(&client, &base).await;
+    let before = testkit::bench::claims(&client, &base).await;
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     for id in &ids {
@@ -381,7 +381,7 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64, (u64, u64
         cpu_seconds() - cpu_before,
     );
     let got = arrived();
-    let after = claims_so_far(&client, &base).await;
+    let after = testkit::bench::claims(&client, &base).await;
     let claims = (after.0 - before.0, after.1 - before.1);
     let _ = hub.shutdown().await;
     (got, secs, got as f64 / secs, claims)
@@ -399,22 +399,6 @@ fn cpu_seconds() -> f64 {
         .collect();
     let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok());
     ticks(14).unwrap_or(0.0) / 100.0 + ticks(15).unwrap_or(0.0) / 100.0
-}
-
-/// The hub's claims so far and the deliveries they handed out, from `/metrics`.
-async fn claims_so_far(client: &reqwest::Client, base: &str) -> (u64, u64) {
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    (
-        testkit::bench::counter(&text, "fastcomments_webhook_claims"),
-        testkit::bench::counter(&text, "fastcomments_webhook_claimed"),
-    )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

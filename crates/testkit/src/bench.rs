@@ -114,8 +114,24 @@ pub async fn spawn_serve(
     (child, url)
 }
 
+/// A hub's claims so far and the deliveries they handed out, from its `/metrics` at `base`.
+pub async fn claims(http: &reqwest::Client, base: &str) -> (u64, u64) {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    (
+        counter(&text, "fastcomments_webhook_claims"),
+        counter(&text, "fastcomments_webhook_claimed"),
+    )
+}
+
 /// The value of counter `name` (without its `_total`) in a `/metrics` page, 0 when absent.
-pub fn counter(metrics: &str, name: &str) -> u64 {
+fn counter(metrics: &str, name: &str) -> u64 {
     let prefix = format!("{name}_total ");
     metrics
         .lines()

@@ -261,10 +261,10 @@ async fn a_hanging_subscription_holds_only_its_own_few_slots() {
 
 /// A host whose attempts all hang keeps its slots until the attempt timeout. What was claimed
 /// ahead for it waited for a slot, was given back after the hold bound (a second), and was
-/// claimed again at once: a claim and a write each second for nothing, for as long as the host
-/// hangs (about 28 deliveries a second handed out and given back in the hanging-receiver
-/// bench, on the one writer the live deliveries need). A host a held delivery waited the whole
-/// bound for gets nothing claimed ahead until one of its attempts succeeds.
+/// claimed again at once: a claim and a write each second for nothing, for as long as the
+/// host hangs (8 handed out again in 2.5 s here; about 28 a second in the hanging-receiver
+/// bench, on the one writer the live deliveries need). A host a held delivery waited the
+/// whole bound for gets nothing claimed ahead until one of its attempts succeeds.
 #[tokio::test]
 async fn a_hanging_hosts_backlog_is_claimed_ahead_once() {
     let hub = TestHub::configured(
@@ -289,12 +289,17 @@ async fn a_hanging_hosts_backlog_is_claimed_ahead_once() {
         assert!(Instant::now() < deadline, "the host's attempts never started");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    // Three and a half hold bounds.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-    let handed_out = hub.running.hub.metrics.webhook_claimed.get();
-    assert!(
-        handed_out <= 4,
-        "{handed_out} deliveries handed out for a host that holds 2 (and 2 ahead)"
+    // Past the first hold bound (what was claimed ahead is given back): from there on,
+    // nothing more for the host over two and a half bounds. How much was claimed ahead
+    // before depends on how many deliveries each early claim found committed.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let claimed = || hub.running.hub.metrics.webhook_claimed.get();
+    let before = claimed();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let again = claimed() - before;
+    assert_eq!(
+        again, 0,
+        "{again} deliveries handed out again for a host that holds its 2 slots"
     );
     assert_eq!(hang.hanging.lock().1, 2, "its limit held");
 }
