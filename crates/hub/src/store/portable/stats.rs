@@ -42,7 +42,7 @@ pub(in crate::store) async fn webhook_stats(store: &Backend) -> StoreResult<Webh
         .collect();
     let oldest_pending_at = by_status
         .iter()
-        .filter(|(s, ..)| matches!(s, DeliveryStatus::Queued | DeliveryStatus::Retrying))
+        .filter(|(s, ..)| s.is_pending())
         .filter_map(|(.., oldest)| *oldest)
         .min();
     Ok(WebhookStats {

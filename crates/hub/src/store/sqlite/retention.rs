@@ -32,12 +32,10 @@ pub(super) async fn prune_deliveries(
         .fetch_all(&mut *tx)
         .await?;
     for chunk in ids.chunks(MAX_PARAMS) {
-        for table in ["webhook_attempts", "webhook_deliveries"] {
-            let column = if table == "webhook_attempts" {
-                "delivery_id"
-            } else {
-                "id"
-            };
+        for (table, column) in [
+            ("webhook_attempts", "delivery_id"),
+            ("webhook_deliveries", "id"),
+        ] {
             let mut qb: QueryBuilder<Sqlite> =
                 QueryBuilder::new(format!("DELETE FROM {table} WHERE {column} IN ("));
             let mut sep = qb.separated(", ");
