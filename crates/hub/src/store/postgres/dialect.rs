@@ -179,6 +179,21 @@ pub(super) async fn lock_new_streams(
     Ok(firsts)
 }
 
+/// [`insert_copies`]' statement: `$1`–`$8` the copies' columns as arrays (id, original, url,
+/// host, method, legacy token, status, ready), `$9` the instant.
+#[doc(hidden)]
+pub const COPIES_SQL: &str =
+    "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, \
+         config_domain, subscription_id, url, target_host, method, legacy_token, body, status, \
+         attempts, max_attempts, next_attempt_at, created_at, updated_at, ready, recovered_from) \
+         SELECT v.id, o.tenant_id, o.comment_id, o.position, o.kind, o.domain, o.config_domain, \
+         o.subscription_id, v.url, v.host, v.method, v.legacy, o.body, v.status, 0, 0, $9, $9, $9, \
+         v.ready, o.id \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], \
+         $7::text[], $8::bool[]) AS v(id, original, url, host, method, legacy, status, ready) \
+         CROSS JOIN LATERAL (SELECT * FROM webhook_deliveries w WHERE w.id = v.original LIMIT 1) o \
+         ORDER BY o.position, o.id";
+
 /// Inserts a recover's copies, each with its original's tenant, comment, position, kind,
 /// domains and body taken from the original's row ([`RecoverCopy`]): one statement whatever
 /// the page's size (its values as arrays), prepared once per connection. Each original is
@@ -198,29 +213,18 @@ pub(super) async fn insert_copies(
     let legacy: Vec<bool> = copies.iter().map(|c| c.legacy_token).collect();
     let statuses: Vec<&str> = copies.iter().map(|c| c.status.as_str()).collect();
     let ready: Vec<bool> = copies.iter().map(|c| c.ready).collect();
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, \
-         config_domain, subscription_id, url, target_host, method, legacy_token, body, status, \
-         attempts, max_attempts, next_attempt_at, created_at, updated_at, ready, recovered_from) \
-         SELECT v.id, o.tenant_id, o.comment_id, o.position, o.kind, o.domain, o.config_domain, \
-         o.subscription_id, v.url, v.host, v.method, v.legacy, o.body, v.status, 0, 0, $9, $9, $9, \
-         v.ready, o.id \
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], \
-         $7::text[], $8::bool[]) AS v(id, original, url, host, method, legacy, status, ready) \
-         CROSS JOIN LATERAL (SELECT * FROM webhook_deliveries w WHERE w.id = v.original LIMIT 1) o \
-         ORDER BY o.position, o.id",
-    )
-    .bind(&ids)
-    .bind(&originals)
-    .bind(&urls)
-    .bind(&hosts)
-    .bind(&methods)
-    .bind(&legacy)
-    .bind(&statuses)
-    .bind(&ready)
-    .bind(now.0)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(COPIES_SQL)
+        .bind(&ids)
+        .bind(&originals)
+        .bind(&urls)
+        .bind(&hosts)
+        .bind(&methods)
+        .bind(&legacy)
+        .bind(&statuses)
+        .bind(&ready)
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

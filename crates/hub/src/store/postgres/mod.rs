@@ -34,6 +34,7 @@ mod upload;
 mod webhooks;
 /// The claim's SQL, for the bench that prints its plan (`crates/cli/benches/nodes_delivery.rs`).
 #[doc(hidden)]
+pub use dialect::COPIES_SQL;
 pub use retention::prune_sql;
 pub use webhooks::CLAIM_SQL;
 
