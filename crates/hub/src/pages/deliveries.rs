@@ -145,7 +145,7 @@ impl ListQuery {
 #[template(path = "admin/deliveries.html")]
 struct ListPage {
     layout: Layout,
-    counts: Vec<(&'static str, u64)>,
+    counts: Vec<(&'static str, String)>,
     states: Vec<(&'static str, bool)>,
     kinds: Vec<(&'static str, bool)>,
     q: ListQuery,
@@ -159,14 +159,28 @@ struct ListPage {
     here: String,
 }
 
-fn count_list(c: DeliveryCounts) -> Vec<(&'static str, u64)> {
+/// How many sent (or cancelled) deliveries the counts show before they say "more than":
+/// the store keeps a month of them, and the counts are asked for every 2 s while the page is
+/// open, so each costs at most this many index entries, not the tenant's whole history.
+pub const FINISHED_SHOWN_UP_TO: u64 = 10_000;
+
+/// Each state's count as shown: a finished state's beyond [`FINISHED_SHOWN_UP_TO`] as
+/// `10000+`.
+fn count_list(c: DeliveryCounts) -> Vec<(&'static str, String)> {
+    let finished = |n: u64| {
+        if n > FINISHED_SHOWN_UP_TO {
+            format!("{FINISHED_SHOWN_UP_TO}+")
+        } else {
+            n.to_string()
+        }
+    };
     vec![
-        ("queued", c.queued),
-        ("retrying", c.retrying),
-        ("paused", c.paused),
-        ("succeeded", c.succeeded),
-        ("failed", c.failed),
-        ("cancelled", c.cancelled),
+        ("queued", c.queued.to_string()),
+        ("retrying", c.retrying.to_string()),
+        ("paused", c.paused.to_string()),
+        ("succeeded", finished(c.succeeded)),
+        ("failed", c.failed.to_string()),
+        ("cancelled", finished(c.cancelled)),
     ]
 }
 
@@ -216,7 +230,7 @@ async fn list_page(
     };
     let (found, counts) = match (
         store.find_deliveries(&tenant, &filter).await,
-        store.delivery_counts(&tenant).await,
+        store.delivery_counts(&tenant, FINISHED_SHOWN_UP_TO).await,
     ) {
         (Ok(f), Ok(c)) => (f, c),
         (Err(e), _) | (_, Err(e)) => return super::error_page(e.into()),
@@ -265,13 +279,19 @@ pub async fn list(
     list_page(&state, layout, q, String::new(), None, StatusCode::OK).await
 }
 
-/// `GET /admin/deliveries/counts.json`: `{queued, retrying, paused, succeeded, failed, cancelled}`.
+/// `GET /admin/deliveries/counts.json`: `{queued, retrying, paused, succeeded, failed, cancelled}`
+/// (sent and cancelled ones up to [`FINISHED_SHOWN_UP_TO`], then `10000+`).
 pub async fn counts(TenantPage { state, admin }: TenantPage) -> Response {
-    match state.hub.reads().delivery_counts(&admin.tenant_id).await {
+    match state
+        .hub
+        .reads()
+        .delivery_counts(&admin.tenant_id, FINISHED_SHOWN_UP_TO)
+        .await
+    {
         Ok(c) => {
             let text: std::collections::BTreeMap<String, String> = count_list(c)
                 .into_iter()
-                .map(|(k, n)| (format!("count-{k}"), n.to_string()))
+                .map(|(k, n)| (format!("count-{k}"), n))
                 .collect();
             Json(serde_json::json!({ "text": text })).into_response()
         }
@@ -402,7 +422,26 @@ pub async fn retry_failed(
 
 #[cfg(test)]
 mod tests {
-    use super::{back_to, parse_since};
+    use super::{back_to, count_list, parse_since, DeliveryCounts, FINISHED_SHOWN_UP_TO};
+
+    #[test]
+    fn finished_counts_past_the_bound_show_as_more() {
+        let shown = count_list(DeliveryCounts {
+            queued: 25_000,
+            succeeded: FINISHED_SHOWN_UP_TO + 1,
+            cancelled: FINISHED_SHOWN_UP_TO,
+            ..DeliveryCounts::default()
+        });
+        let of = |state: &str| {
+            shown
+                .iter()
+                .find(|(s, _)| *s == state)
+                .map(|(_, n)| n.as_str())
+        };
+        assert_eq!(of("queued"), Some("25000"), "open ones are counted whole");
+        assert_eq!(of("succeeded"), Some("10000+"));
+        assert_eq!(of("cancelled"), Some("10000"));
+    }
 
     #[test]
     fn back_takes_only_our_pages_as_clean_paths() {

@@ -425,8 +425,15 @@ pub trait StoreReads: Send + Sync + 'static {
         tenant: &TenantId,
         filter: &DeliveryFilter<'_>,
     ) -> StoreResult<u64>;
-    /// How many of a tenant's deliveries are in each state.
-    async fn delivery_counts(&self, tenant: &TenantId) -> StoreResult<DeliveryCounts>;
+    /// How many of a tenant's deliveries are in each state: the open ones (waiting, paused,
+    /// failed for good) exactly, the finished ones (sent, cancelled) up to `finished_up_to`;
+    /// more than that is counted as `finished_up_to + 1`. A tenant's history is kept for the
+    /// retention period (a month of sent deliveries), and the admin page asks every 2 s.
+    async fn delivery_counts(
+        &self,
+        tenant: &TenantId,
+        finished_up_to: u64,
+    ) -> StoreResult<DeliveryCounts>;
 }
 
 /// The admin pages' sessions (no cache above them: the pages read and write them directly).

@@ -10,7 +10,8 @@ use crate::store_contract::fixtures::{
     claim, claimed_ids, create, outcome, postgres_store_and_pool, record, subscription, tenant,
     with_hooks, T0,
 };
-use fastcomments_hub::records::{DeliveryStatus, RecoverTarget, Recovery};
+use fastcomments_hub::ids::TenantId;
+use fastcomments_hub::records::{DeliveryCounts, DeliveryStatus, RecoverTarget, Recovery};
 use fastcomments_hub::store::postgres::{prune_sql, PostgresStore, CLAIM_SQL, COPIES_SQL};
 use fastcomments_hub::store::{Store, StoreReads};
 use fastcomments_protocol::Millis;
@@ -364,6 +365,7 @@ async fn the_outbox_gauges_read_only_open_deliveries() {
         create(&store, &t, &format!("/p{i}"), "c").await;
     }
     assert_eq!(drain(&store, 100).await.1, 600);
+    add_history(&db, &t, 20_000).await;
     for i in 0..3 {
         create(&store, &t, &format!("/q{i}"), "c").await;
     }
@@ -565,4 +567,90 @@ async fn a_recover_page_finds_its_originals_by_key() {
     .await
     .unwrap();
     assert_eq!(copies, 400);
+}
+
+/// Adds `n` sent deliveries to `tenant`'s history, older copies of one of its sent ones: a
+/// retention period's worth of them, made by the database (on a few hundred rows, reading the
+/// table whole is rightly the cheapest way to count anything).
+async fn add_history(db: &PgPool, tenant: &TenantId, n: i64) {
+    let added = sqlx::query(
+        "INSERT INTO webhook_deliveries (id, tenant_id, comment_id, position, kind, domain, \
+           config_domain, url, target_host, method, legacy_token, body, status, attempts, \
+           max_attempts, next_attempt_at, created_at, updated_at, subscription_id, ready) \
+         SELECT 'history-' || g, tenant_id, comment_id, position - g, kind, domain, \
+           config_domain, url, target_host, method, legacy_token, body, 'succeeded', attempts, \
+           max_attempts, next_attempt_at, created_at - g, updated_at, subscription_id, false \
+         FROM (SELECT * FROM webhook_deliveries WHERE tenant_id = $1 AND status = 'succeeded' \
+               LIMIT 1) d, generate_series(1, $2) g",
+    )
+    .bind(tenant.as_str())
+    .bind(n)
+    .execute(db)
+    .await
+    .unwrap();
+    assert_eq!(added.rows_affected(), n as u64);
+}
+
+/// Rows the server read from the outbox so far (by sequential scans, and fetched through any
+/// of its indexes), counted once every other session ended; the store is opened again at
+/// `url` for what comes next.
+async fn outbox_rows_read_between(
+    db: &PgPool,
+    store: PostgresStore,
+    url: &str,
+) -> (i64, PostgresStore) {
+    wait_alone(db, store).await;
+    let (read,): (i64,) = sqlx::query_as(
+        "SELECT seq_tup_read + COALESCE(idx_tup_fetch, 0) FROM pg_stat_user_tables \
+         WHERE relname = 'webhook_deliveries'",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap();
+    (read, PostgresStore::connect(url).await.unwrap())
+}
+
+/// A tenant's counts by state (the admin page asks for them every 2 s while it is open) read
+/// its open deliveries and at most the bound of its finished ones per state, with the
+/// statistics of a table filled since and with those of the filled one: a count by state over
+/// the tenant's deliveries read every one the retention keeps (150 ms a poll on a tenant of
+/// 900,000 sent ones, `psql`).
+#[tokio::test]
+async fn a_tenants_counts_read_its_open_deliveries_and_a_bounded_share_of_its_history() {
+    let (url, mut store, db) = opened_at_url().await;
+    let (busy, other) = (
+        with_hooks(&store, "t1").await,
+        with_hooks(&store, "t2").await,
+    );
+    for i in 0..600 {
+        create(&store, &busy, &format!("/p{i}"), "c").await;
+    }
+    create(&store, &other, "/q", "c").await;
+    assert_eq!(drain(&store, 100).await.1, 601);
+    add_history(&db, &busy, 20_000).await;
+    for i in 0..3 {
+        create(&store, &busy, &format!("/r{i}"), "c").await;
+    }
+    let expected = DeliveryCounts {
+        queued: 3,
+        succeeded: 51,
+        ..Default::default()
+    };
+    for analyzed in [false, true] {
+        if analyzed {
+            sqlx::query("ANALYZE webhook_deliveries")
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+        let (before, again) = outbox_rows_read_between(&db, store, &url).await;
+        assert_eq!(again.delivery_counts(&busy, 50).await.unwrap(), expected);
+        let (after, again) = outbox_rows_read_between(&db, again, &url).await;
+        assert!(
+            after - before <= 3 + 51,
+            "rows read for the counts (analyzed: {analyzed}): {}",
+            after - before
+        );
+        store = again;
+    }
 }

@@ -8,7 +8,7 @@ use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, N
 use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
 use fastcomments_protocol::Millis;
-use sqlx::{QueryBuilder, Row};
+use sqlx::QueryBuilder;
 
 /// `WHERE` and the filter's conditions, after `qb`'s `FROM webhook_deliveries`.
 fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a TenantId, f: &DeliveryFilter<'a>) {
@@ -86,17 +86,21 @@ pub(in crate::store) async fn count_deliveries(
 pub(in crate::store) async fn delivery_counts(
     store: &Backend,
     tenant: &TenantId,
+    finished_up_to: u64,
 ) -> StoreResult<DeliveryCounts> {
-    let rows = sqlx::query(&sql(
-        "SELECT status, COUNT(*) AS n FROM webhook_deliveries WHERE tenant_id = ? GROUP BY status",
-    ))
-    .bind(tenant.as_str())
-    .fetch_all(store.reads())
-    .await?;
+    let text = super::stats::tenant_counts_sql();
+    let text = sql(&text);
+    let mut q = sqlx::query_as::<_, (String, i64)>(&text);
+    for _ in DeliveryStatus::OPEN {
+        q = q.bind(tenant.as_str());
+    }
+    // One more than the bound: whether there are more.
+    let limit = i64::try_from(finished_up_to.saturating_add(1)).unwrap_or(i64::MAX);
+    for _ in DeliveryStatus::FINISHED {
+        q = q.bind(tenant.as_str()).bind(limit);
+    }
     let mut counts = DeliveryCounts::default();
-    for r in &rows {
-        let status: String = r.try_get("status")?;
-        let n: i64 = r.try_get("n")?;
+    for (status, n) in q.fetch_all(store.reads()).await? {
         if let Some(s) = DeliveryStatus::parse(&status) {
             counts.add(s, u64::try_from(n).unwrap_or(0));
         }

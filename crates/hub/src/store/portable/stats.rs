@@ -1,23 +1,20 @@
-//! Outbox totals for `/metrics` (issue 13 §4), for both backends (compiled once in each: see
-//! `portable/mod.rs`).
+//! Outbox totals by state for `/metrics` (issue 13 §4) and a tenant's for the admin page, for
+//! both backends (compiled once in each: see `portable/mod.rs`).
 
 use super::dialect::Backend;
 use crate::records::{DeliveryStatus, WebhookStats};
 use crate::store::StoreResult;
 
-/// A delivery's state while it is open ([`DeliveryStatus::OPEN`]), null once it is sent or
-/// cancelled: the expression `webhook_deliveries_open` is
-/// built over (and partial on), spelled as in its migration. No other statement names it, so
-/// none is planned through that index (a partial index whose predicate a claim implies was a
-/// claim's way on stale statistics: migration 17).
-pub(in crate::store) const OPEN_STATE: &str =
-    "(CASE WHEN status IN ('queued', 'retrying', 'paused', 'failed') THEN status END)";
+/// A delivery's state as `webhook_deliveries_by_state` holds it, with the tenant and the
+/// creation time after it: spelled as in its migration, and named by no statement but the
+/// counts by state, so no claim or stream read is planned through that index (a partial
+/// index whose predicate a claim implies was a claim's way on stale statistics: migration 17).
+pub(in crate::store) const STATE: &str = "(status || '')";
 
-/// [`webhook_stats`]' statement: each open state's count and oldest delivery, read from
-/// `webhook_deliveries_open` alone, whatever the retention keeps of sent ones. One equality
-/// per state, each a range of the index: as a `GROUP BY` over `OPEN_STATE IS NOT NULL`, the
-/// planner, with no estimate for the expression, counted on most rows matching and read the
-/// whole table.
+/// [`webhook_stats`]' statement: each open state's count and oldest delivery, one range of
+/// `webhook_deliveries_by_state` per state, whatever the retention keeps of sent ones. One
+/// equality per state: as a `GROUP BY` over the open states, the planner, with no estimate
+/// for the expression, counted on most rows matching and read the whole table.
 pub(in crate::store) fn open_counts_sql() -> String {
     DeliveryStatus::OPEN
         .iter()
@@ -25,11 +22,34 @@ pub(in crate::store) fn open_counts_sql() -> String {
             let state = status.as_str();
             format!(
                 "SELECT '{state}', COUNT(*), MIN(created_at) FROM webhook_deliveries \
-                 WHERE {OPEN_STATE} = '{state}'"
+                 WHERE {STATE} = '{state}'"
             )
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
+}
+
+/// The admin page's counts of one tenant's deliveries by state (`?` the tenant, once per
+/// state, then the bound of the finished ones, once per finished state): each state one range
+/// of `webhook_deliveries_by_state`, the open ones counted whole (what is open, the tenant's
+/// backlog), the finished ones up to the bound, in the index's order, so that the planner
+/// reads them through it whatever it believes of their number.
+pub(in crate::store) fn tenant_counts_sql() -> String {
+    let open = DeliveryStatus::OPEN.iter().map(|status| {
+        let state = status.as_str();
+        format!(
+            "SELECT '{state}', (SELECT COUNT(*) FROM webhook_deliveries \
+             WHERE {STATE} = '{state}' AND tenant_id = ?)"
+        )
+    });
+    let finished = DeliveryStatus::FINISHED.iter().map(|status| {
+        let state = status.as_str();
+        format!(
+            "SELECT '{state}', (SELECT COUNT(*) FROM (SELECT created_at FROM webhook_deliveries \
+             WHERE {STATE} = '{state}' AND tenant_id = ? ORDER BY created_at LIMIT ?) f)"
+        )
+    });
+    open.chain(finished).collect::<Vec<_>>().join(" UNION ALL ")
 }
 
 pub(in crate::store) async fn webhook_stats(store: &Backend) -> StoreResult<WebhookStats> {

@@ -339,11 +339,14 @@ impl StoreReads for Backend {
         .await
     }
 
-    async fn delivery_counts(&self, tenant: &TenantId) -> StoreResult<DeliveryCounts> {
-        bounded(
-            self,
-            async move { listing::delivery_counts(self, tenant).await },
-        )
+    async fn delivery_counts(
+        &self,
+        tenant: &TenantId,
+        finished_up_to: u64,
+    ) -> StoreResult<DeliveryCounts> {
+        bounded(self, async move {
+            listing::delivery_counts(self, tenant, finished_up_to).await
+        })
         .await
     }
 }

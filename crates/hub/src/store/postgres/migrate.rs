@@ -68,6 +68,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "finished deliveries by when they finished",
         include_str!("0019_finished_at.sql"),
     ),
+    (
+        20,
+        "deliveries by state and tenant",
+        include_str!("0020_by_state.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.

@@ -78,14 +78,14 @@ const UPGRADES: &[Upgrade] = &[
     // The index of finished deliveries over `updated_at` (schema.sql makes its replacement,
     // `webhook_deliveries_finished_at`, which only the retention can use).
     Upgrade::Statement("DROP INDEX IF EXISTS webhook_deliveries_finished"),
-    // The open deliveries by state, for `/metrics` (`OPEN_STATE` of `portable/stats.rs`):
-    // its gauges read this index, not every delivery the retention keeps.
+    // Every delivery by state, tenant and age, for `/metrics` (the open states over the whole
+    // outbox) and the admin page's counts of one tenant (`STATE` of `portable/stats.rs`):
+    // each a range of this index, not every delivery the retention keeps. It replaces the
+    // index over the open ones only, which the tenant's counts could not use.
+    Upgrade::Statement("DROP INDEX IF EXISTS webhook_deliveries_open"),
     Upgrade::Statement(
-        "CREATE INDEX IF NOT EXISTS webhook_deliveries_open ON webhook_deliveries \
-             ((CASE WHEN status IN ('queued', 'retrying', 'paused', 'failed') THEN status END), \
-             created_at) \
-             WHERE (CASE WHEN status IN ('queued', 'retrying', 'paused', 'failed') THEN status END) \
-             IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_state ON webhook_deliveries \
+             ((status || ''), tenant_id, created_at)",
     ),
 ];
 

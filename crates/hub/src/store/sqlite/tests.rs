@@ -678,21 +678,36 @@ async fn the_next_due_instant_is_read_from_its_own_index() {
     assert_one_read_through(&plan, "webhook_deliveries_next_ready");
 }
 
-/// `/metrics`' counts of open deliveries read `webhook_deliveries_open`, one range per state,
-/// and nothing else of the outbox.
+/// `/metrics`' counts of open deliveries read `webhook_deliveries_by_state`, one range per
+/// state, and nothing else of the outbox.
 #[tokio::test]
-async fn the_outbox_gauges_read_the_open_index() {
+async fn the_outbox_gauges_read_the_index_by_state() {
     let plan = plan_of(&portable::stats::open_counts_sql()).await;
-    let reads: Vec<&String> = plan
+    assert_each_read_through(&plan, 4, "INDEX webhook_deliveries_by_state");
+}
+
+/// The admin page's counts of one tenant read `webhook_deliveries_by_state`, one range per
+/// state and tenant: never the tenant's deliveries whole (`webhook_deliveries_by_tenant`),
+/// which a month of retention makes large.
+#[tokio::test]
+async fn a_tenants_counts_read_the_index_by_state() {
+    let plan = plan_of(&portable::stats::tenant_counts_sql()).await;
+    assert_each_read_through(&plan, 6, "webhook_deliveries_by_state");
+    for read in plan.iter().filter(|d| d.contains("webhook_deliveries")) {
+        assert!(read.contains("tenant_id=?"), "{read} (plan: {plan:?})");
+    }
+    assert!(plan.iter().all(|d| !d.contains("TEMP B-TREE")), "{plan:?}");
+}
+
+/// `plan` reads the outbox `reads` times, each through `index`.
+fn assert_each_read_through(plan: &[String], reads: usize, index: &str) {
+    let read: Vec<&String> = plan
         .iter()
         .filter(|d| d.contains("webhook_deliveries"))
         .collect();
-    assert_eq!(reads.len(), 4, "{plan:?}");
-    for read in reads {
-        assert!(
-            read.contains("INDEX webhook_deliveries_open"),
-            "{read} (plan: {plan:?})"
-        );
+    assert_eq!(read.len(), reads, "{plan:?}");
+    for r in read {
+        assert!(r.contains(index), "{r} (plan: {plan:?})");
     }
 }
 

@@ -122,7 +122,7 @@ pub async fn deliveries_are_filtered_paged_and_counted(store: Arc<dyn Store>) {
         vec![&first.id]
     );
     assert_eq!(
-        store.delivery_counts(&t).await.unwrap(),
+        store.delivery_counts(&t, 10).await.unwrap(),
         DeliveryCounts {
             queued: 1,
             failed: 1,
@@ -131,12 +131,46 @@ pub async fn deliveries_are_filtered_paged_and_counted(store: Arc<dyn Store>) {
         }
     );
     assert_eq!(
-        store.delivery_counts(&other).await.unwrap(),
+        store.delivery_counts(&other, 10).await.unwrap(),
         DeliveryCounts {
             queued: 1,
             ..Default::default()
         }
     );
+}
+
+/// The open states are counted whole; the finished ones (sent, cancelled: a month of history)
+/// up to the bound asked for, more than it counted as one more.
+pub async fn finished_deliveries_are_counted_up_to_the_bound(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t1").await;
+    configure(&*store, &t, &hooks("*", BASE, false)).await;
+    for i in 0..6 {
+        create_on(&*store, &t, None, &format!("c{i}")).await;
+    }
+    let due = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
+    assert_eq!(due.len(), 6);
+    let sent: Vec<_> = due[..4]
+        .iter()
+        .map(|d| outcome(d, 1, DeliveryStatus::Succeeded, 0))
+        .collect();
+    record(&*store, &sent, T0 + 2).await;
+    cancel(&*store, &t, &due[4].id, T0 + 3).await;
+    let counts = |up_to| {
+        let store = store.clone();
+        let t = t.clone();
+        async move { store.delivery_counts(&t, up_to).await.unwrap() }
+    };
+    let expected = |succeeded, cancelled| DeliveryCounts {
+        queued: 1,
+        succeeded,
+        cancelled,
+        ..Default::default()
+    };
+    assert_eq!(counts(10).await, expected(4, 1));
+    assert_eq!(counts(4).await, expected(4, 1));
+    assert_eq!(counts(3).await, expected(4, 1), "more than 3: 4");
+    assert_eq!(counts(2).await, expected(3, 1), "more than 2: 3");
+    assert_eq!(counts(0).await, expected(1, 1), "more than 0: 1");
 }
 
 /// Only the tenant's deliveries that failed at or after the time are queued again (due now, a

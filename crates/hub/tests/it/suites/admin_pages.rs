@@ -582,13 +582,13 @@ async fn failed_deliveries_since_a_time_are_retried() {
     receiver.wait_for(2, 10).await;
     let store = hub.reads();
     for _ in 0..200 {
-        let c = store.delivery_counts(&t.id).await.unwrap();
+        let c = store.delivery_counts(&t.id, 10).await.unwrap();
         if c.failed == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(store.delivery_counts(&t.id).await.unwrap().failed, 2);
+    assert_eq!(store.delivery_counts(&t.id, 10).await.unwrap().failed, 2);
     let (s, v) = hub
         .api(&t.key)
         .retry_failed(json!({"since": "2999-01-01T00:00:00Z"}))
@@ -617,7 +617,7 @@ async fn failed_deliveries_since_a_time_are_retried() {
     assert!(page.text.contains("2 failed deliveries"), "{}", page.text);
     receiver.wait_for(4, 10).await;
     for _ in 0..200 {
-        if store.delivery_counts(&t.id).await.unwrap().succeeded == 2 {
+        if store.delivery_counts(&t.id, 10).await.unwrap().succeeded == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
