@@ -425,14 +425,14 @@ pub trait StoreReads: Send + Sync + 'static {
         tenant: &TenantId,
         filter: &DeliveryFilter<'_>,
     ) -> StoreResult<u64>;
-    /// How many of a tenant's deliveries are in each state: the open ones (waiting, paused,
-    /// failed for good) exactly, the finished ones (sent, cancelled) up to `finished_up_to`;
-    /// more than that is counted as `finished_up_to + 1`. A tenant's history is kept for the
-    /// retention period (a month of sent deliveries), and the admin page asks every 2 s.
+    /// How many of a tenant's deliveries are in each state: every state exactly but sent,
+    /// the sent ones up to `sent_up_to` (more than that counted as `sent_up_to + 1`). The
+    /// store keeps a tenant's sent deliveries for the retention period (30 days by default),
+    /// and the admin page asks every 2 s.
     async fn delivery_counts(
         &self,
         tenant: &TenantId,
-        finished_up_to: u64,
+        sent_up_to: u64,
     ) -> StoreResult<DeliveryCounts>;
 }
 

@@ -95,7 +95,7 @@ macro_rules! tests {
                 recover::a_stopped_recover_frees_its_target,
                 admin_listing::tenants_are_listed_by_name,
                 admin_listing::deliveries_are_filtered_paged_and_counted,
-                admin_listing::finished_deliveries_are_counted_up_to_the_bound,
+                admin_listing::sent_deliveries_are_counted_up_to_the_bound,
                 admin_listing::retry_failed_since_requeues_only_recent_failures,
                 operations::a_rotation_keeps_the_old_secret_until_it_retires,
                 operations::retention_prunes_finished_deliveries_in_bounded_batches,

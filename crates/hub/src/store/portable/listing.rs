@@ -4,7 +4,7 @@
 use super::dialect::{announce, lock_streams, sql, Backend, Db, END_CLAIM};
 use super::outbox::settle_heads;
 use crate::ids::TenantId;
-use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, Notice};
+use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, Notice};
 use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
 use fastcomments_protocol::Millis;
@@ -86,26 +86,22 @@ pub(in crate::store) async fn count_deliveries(
 pub(in crate::store) async fn delivery_counts(
     store: &Backend,
     tenant: &TenantId,
-    finished_up_to: u64,
+    sent_up_to: u64,
 ) -> StoreResult<DeliveryCounts> {
     let text = super::stats::tenant_counts_sql();
     let text = sql(&text);
     let mut q = sqlx::query_as::<_, (String, i64)>(&text);
-    for _ in DeliveryStatus::OPEN {
+    for _ in super::stats::UNSENT_STATES {
         q = q.bind(tenant.as_str());
     }
-    // One more than the bound: whether there are more.
-    let limit = i64::try_from(finished_up_to.saturating_add(1)).unwrap_or(i64::MAX);
-    for _ in DeliveryStatus::FINISHED {
-        q = q.bind(tenant.as_str()).bind(limit);
-    }
-    let mut counts = DeliveryCounts::default();
-    for (status, n) in q.fetch_all(store.reads()).await? {
-        if let Some(s) = DeliveryStatus::parse(&status) {
-            counts.add(s, u64::try_from(n).unwrap_or(0));
-        }
-    }
-    Ok(counts)
+    // The bound plus one: whether there are more.
+    let limit = i64::try_from(sent_up_to.saturating_add(1)).unwrap_or(i64::MAX);
+    let rows = q
+        .bind(tenant.as_str())
+        .bind(limit)
+        .fetch_all(store.reads())
+        .await?;
+    Ok(super::stats::tenant_counts(&rows, sent_up_to))
 }
 
 pub(in crate::store) async fn retry_failed_since(

@@ -2,7 +2,7 @@
 //! both backends (compiled once in each: see `portable/mod.rs`).
 
 use super::dialect::Backend;
-use crate::records::{DeliveryStatus, WebhookStats};
+use crate::records::{DeliveryCounts, DeliveryStatus, WebhookStats};
 use crate::store::StoreResult;
 
 /// A delivery's state as `webhook_deliveries_by_state` holds it, with the tenant and the
@@ -10,6 +10,13 @@ use crate::store::StoreResult;
 /// counts by state, so no claim or stream read is planned through that index (a partial
 /// index whose predicate a claim implies was a claim's way on stale statistics: migration 17).
 pub(in crate::store) const STATE: &str = "(status || '')";
+
+/// The predicate of `webhook_deliveries_by_state`, spelled as in its migration: every
+/// delivery not sent (waiting, paused, failed for good, cancelled). A sent one's new version
+/// enters no entry into it, so a record costs nothing there. Each statement that reads the
+/// index says it in its `WHERE` (SQLite uses a partial index only for a statement that
+/// names its condition).
+pub(in crate::store) const UNSENT: &str = "(status || '') <> 'succeeded'";
 
 /// [`webhook_stats`]' statement: each open state's count and oldest delivery, one range of
 /// `webhook_deliveries_by_state` per state, whatever the retention keeps of sent ones. One
@@ -22,34 +29,74 @@ pub(in crate::store) fn open_counts_sql() -> String {
             let state = status.as_str();
             format!(
                 "SELECT '{state}', COUNT(*), MIN(created_at) FROM webhook_deliveries \
-                 WHERE {STATE} = '{state}'"
+                 WHERE {STATE} = '{state}' AND {UNSENT}"
             )
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
 }
 
-/// The admin page's counts of one tenant's deliveries by state (`?` the tenant, once per
-/// state, then the bound of the finished ones, once per finished state): each state one range
-/// of `webhook_deliveries_by_state`, the open ones counted whole (what is open, the tenant's
-/// backlog), the finished ones up to the bound, in the index's order, so that the planner
-/// reads them through it whatever it believes of their number.
+/// The states a tenant's counts read from `webhook_deliveries_by_state`, each counted whole:
+/// every state but sent.
+pub(in crate::store) const UNSENT_STATES: [DeliveryStatus; 5] = [
+    DeliveryStatus::Queued,
+    DeliveryStatus::Retrying,
+    DeliveryStatus::Paused,
+    DeliveryStatus::Failed,
+    DeliveryStatus::Cancelled,
+];
+
+/// The admin page's counts of one tenant's deliveries (`?` the tenant once per unsent state,
+/// then the tenant and the bound of the sent ones plus one): a row per unsent state, each one
+/// range of `webhook_deliveries_by_state`; then `all`, the tenant's deliveries counted in
+/// `webhook_deliveries_by_tenant` up to the unsent ones plus that bound. A sent delivery is in
+/// no index by state (each record would pay for it), so the sent ones are `all` less the
+/// unsent ones, and at the limit there are more than the bound: what a poll reads is the
+/// tenant's unsent deliveries twice and at most the bound of its sent ones, not the month of
+/// them the retention keeps. One statement, so one snapshot on either backend.
 pub(in crate::store) fn tenant_counts_sql() -> String {
-    let open = DeliveryStatus::OPEN.iter().map(|status| {
-        let state = status.as_str();
-        format!(
-            "SELECT '{state}', (SELECT COUNT(*) FROM webhook_deliveries \
-             WHERE {STATE} = '{state}' AND tenant_id = ?)"
-        )
-    });
-    let finished = DeliveryStatus::FINISHED.iter().map(|status| {
-        let state = status.as_str();
-        format!(
-            "SELECT '{state}', (SELECT COUNT(*) FROM (SELECT created_at FROM webhook_deliveries \
-             WHERE {STATE} = '{state}' AND tenant_id = ? ORDER BY created_at LIMIT ?) f)"
-        )
-    });
-    open.chain(finished).collect::<Vec<_>>().join(" UNION ALL ")
+    let unsent = UNSENT_STATES
+        .iter()
+        .map(|status| {
+            let state = status.as_str();
+            format!(
+                "SELECT '{state}', (SELECT COUNT(*) FROM webhook_deliveries \
+                 WHERE {STATE} = '{state}' AND {UNSENT} AND tenant_id = ?)"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    format!(
+        "WITH unsent(state, n) AS ({unsent}) \
+         SELECT state, n FROM unsent UNION ALL \
+         SELECT 'all', (SELECT COUNT(*) FROM (SELECT created_at FROM webhook_deliveries \
+           WHERE tenant_id = ? ORDER BY created_at \
+           LIMIT ? + (SELECT CAST(SUM(n) AS BIGINT) FROM unsent)) a)"
+    )
+}
+
+/// A tenant's counts from [`tenant_counts_sql`]'s rows, sent ones up to `sent_up_to` (more
+/// as one more).
+pub(in crate::store) fn tenant_counts(rows: &[(String, i64)], sent_up_to: u64) -> DeliveryCounts {
+    let mut counts = DeliveryCounts::default();
+    let (mut unsent, mut all) = (0u64, 0u64);
+    for (state, n) in rows {
+        let n = u64::try_from(*n).unwrap_or(0);
+        match DeliveryStatus::parse(state) {
+            Some(s) => {
+                counts.add(s, n);
+                unsent = unsent.saturating_add(n);
+            }
+            None => all = n,
+        }
+    }
+    let limit = unsent.saturating_add(sent_up_to).saturating_add(1);
+    counts.succeeded = if all >= limit {
+        sent_up_to.saturating_add(1)
+    } else {
+        all.saturating_sub(unsent)
+    };
+    counts
 }
 
 pub(in crate::store) async fn webhook_stats(store: &Backend) -> StoreResult<WebhookStats> {

@@ -342,10 +342,10 @@ impl StoreReads for Backend {
     async fn delivery_counts(
         &self,
         tenant: &TenantId,
-        finished_up_to: u64,
+        sent_up_to: u64,
     ) -> StoreResult<DeliveryCounts> {
         bounded(self, async move {
-            listing::delivery_counts(self, tenant, finished_up_to).await
+            listing::delivery_counts(self, tenant, sent_up_to).await
         })
         .await
     }

@@ -78,14 +78,15 @@ const UPGRADES: &[Upgrade] = &[
     // The index of finished deliveries over `updated_at` (schema.sql makes its replacement,
     // `webhook_deliveries_finished_at`, which only the retention can use).
     Upgrade::Statement("DROP INDEX IF EXISTS webhook_deliveries_finished"),
-    // Every delivery by state, tenant and age, for `/metrics` (the open states over the whole
-    // outbox) and the admin page's counts of one tenant (`STATE` of `portable/stats.rs`):
-    // each a range of this index, not every delivery the retention keeps. It replaces the
-    // index over the open ones only, which the tenant's counts could not use.
+    // Every delivery not sent by state, tenant and age, for `/metrics` (the open states over
+    // the whole outbox) and the admin page's counts of one tenant (`STATE` and `UNSENT` of
+    // `portable/stats.rs`): each a range of this index, not every delivery the retention
+    // keeps. It replaces the index over the open ones only, which the tenant's counts could
+    // not use.
     Upgrade::Statement("DROP INDEX IF EXISTS webhook_deliveries_open"),
     Upgrade::Statement(
         "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_state ON webhook_deliveries \
-             ((status || ''), tenant_id, created_at)",
+             ((status || ''), tenant_id, created_at) WHERE (status || '') <> 'succeeded'",
     ),
 ];
 

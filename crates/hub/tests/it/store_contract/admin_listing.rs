@@ -139,38 +139,52 @@ pub async fn deliveries_are_filtered_paged_and_counted(store: Arc<dyn Store>) {
     );
 }
 
-/// The open states are counted whole; the finished ones (sent, cancelled: a month of history)
-/// up to the bound asked for, more than it counted as one more.
-pub async fn finished_deliveries_are_counted_up_to_the_bound(store: Arc<dyn Store>) {
+/// Every state is counted whole but sent, which is counted up to the bound asked for (the
+/// retention keeps a month of them), more than it counted as one more.
+pub async fn sent_deliveries_are_counted_up_to_the_bound(store: Arc<dyn Store>) {
     let t = tenant(&*store, "t1").await;
-    configure(&*store, &t, &hooks("*", BASE, false)).await;
-    for i in 0..6 {
+    let other = tenant(&*store, "t2").await;
+    for tenant in [&t, &other] {
+        configure(&*store, tenant, &hooks("*", BASE, false)).await;
+    }
+    for i in 0..7 {
         create_on(&*store, &t, None, &format!("c{i}")).await;
     }
-    let due = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
-    assert_eq!(due.len(), 6);
-    let sent: Vec<_> = due[..4]
+    create_on(&*store, &other, None, "other").await;
+    let mut due = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
+    due.retain(|d| d.tenant_id == t);
+    assert_eq!(due.len(), 7);
+    let outcomes: Vec<_> = due[..5]
         .iter()
-        .map(|d| outcome(d, 1, DeliveryStatus::Succeeded, 0))
+        .enumerate()
+        .map(|(i, d)| {
+            let status = if i == 0 {
+                DeliveryStatus::Failed
+            } else {
+                DeliveryStatus::Succeeded
+            };
+            outcome(d, 1, status, 0)
+        })
         .collect();
-    record(&*store, &sent, T0 + 2).await;
-    cancel(&*store, &t, &due[4].id, T0 + 3).await;
+    record(&*store, &outcomes, T0 + 2).await;
+    cancel(&*store, &t, &due[5].id, T0 + 3).await;
     let counts = |up_to| {
         let store = store.clone();
         let t = t.clone();
         async move { store.delivery_counts(&t, up_to).await.unwrap() }
     };
-    let expected = |succeeded, cancelled| DeliveryCounts {
+    let expected = |succeeded| DeliveryCounts {
         queued: 1,
         succeeded,
-        cancelled,
+        failed: 1,
+        cancelled: 1,
         ..Default::default()
     };
-    assert_eq!(counts(10).await, expected(4, 1));
-    assert_eq!(counts(4).await, expected(4, 1));
-    assert_eq!(counts(3).await, expected(4, 1), "more than 3: 4");
-    assert_eq!(counts(2).await, expected(3, 1), "more than 2: 3");
-    assert_eq!(counts(0).await, expected(1, 1), "more than 0: 1");
+    assert_eq!(counts(10).await, expected(4));
+    assert_eq!(counts(4).await, expected(4));
+    assert_eq!(counts(3).await, expected(4), "more than 3: 4");
+    assert_eq!(counts(2).await, expected(3), "more than 2: 3");
+    assert_eq!(counts(0).await, expected(1), "more than 0: 1");
 }
 
 /// Only the tenant's deliveries that failed at or after the time are queued again (due now, a
