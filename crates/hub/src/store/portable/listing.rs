@@ -3,8 +3,9 @@
 
 use super::dialect::{announce, lock_streams, sql, Backend, Db, END_CLAIM};
 use super::outbox::settle_heads;
+use super::stats::{STATE, UNSENT};
 use crate::ids::TenantId;
-use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, Notice};
+use crate::records::{Delivery, DeliveryCounts, DeliveryFilter, DeliveryStatus, Notice};
 use crate::store::rows::delivery_from_row;
 use crate::store::StoreResult;
 use fastcomments_protocol::Millis;
@@ -25,9 +26,6 @@ fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a TenantId, f: &Deli
     if let Some(d) = f.domain {
         qb.push(" AND (domain = ").push_bind(d);
         qb.push(" OR config_domain = ").push_bind(d).push(")");
-    }
-    if f.pending {
-        qb.push(" AND status IN ('queued', 'retrying')");
     }
     if let Some(d) = f.reach {
         // The domain itself or a subdomain; LIKE's own characters in a name are escaped.
@@ -57,19 +55,91 @@ fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a TenantId, f: &Deli
     };
 }
 
+/// The order of a delivery log: newest first.
+const NEWEST_FIRST: &str = " ORDER BY created_at DESC, position DESC, id DESC";
+
+/// The states that a pending filter reads, each one range of `webhook_deliveries_by_state`
+/// with the tenant: a tenant's waiting deliveries, not the month of sent ones its
+/// deliveries by tenant also hold. Filtered by state over those, a page walked them newest
+/// first until it found what it shows (all of them when what waits is older than what was
+/// sent), and a count read them all.
+const PENDING: [DeliveryStatus; 2] = [DeliveryStatus::Queued, DeliveryStatus::Retrying];
+
+/// `f`'s deliveries from `webhook_deliveries` with `state`'s condition after `f`'s.
+fn push_one_state<'a>(
+    qb: &mut QueryBuilder<'a, Db>,
+    tenant: &'a TenantId,
+    f: &DeliveryFilter<'a>,
+    state: DeliveryStatus,
+) {
+    push_filter(qb, tenant, f);
+    qb.push(format!(" AND {STATE} = '{}' AND {UNSENT}", state.as_str()));
+}
+
+/// The statement of [`find_deliveries`].
+pub(in crate::store) fn find_query<'a>(
+    tenant: &'a TenantId,
+    f: &DeliveryFilter<'a>,
+) -> QueryBuilder<'a, Db> {
+    let limit = i64::try_from(f.limit).unwrap_or(i64::MAX);
+    let offset = i64::try_from(f.offset).unwrap_or(i64::MAX);
+    let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT * FROM ");
+    if f.pending {
+        // Each state's newest in its own range, in that range's order; then merged.
+        qb.push("(");
+        for (i, state) in PENDING.into_iter().enumerate() {
+            if i > 0 {
+                qb.push(" UNION ALL ");
+            }
+            qb.push("SELECT * FROM (SELECT * FROM webhook_deliveries");
+            push_one_state(&mut qb, tenant, f, state);
+            qb.push(NEWEST_FIRST)
+                .push(" LIMIT ")
+                .push_bind(limit.saturating_add(offset))
+                .push(") s");
+        }
+        qb.push(") p");
+    } else {
+        qb.push("webhook_deliveries");
+        push_filter(&mut qb, tenant, f);
+    }
+    qb.push(NEWEST_FIRST).push(" LIMIT ").push_bind(limit);
+    qb.push(" OFFSET ").push_bind(offset);
+    qb
+}
+
 pub(in crate::store) async fn find_deliveries(
     store: &Backend,
     tenant: &TenantId,
     f: &DeliveryFilter<'_>,
 ) -> StoreResult<Vec<Delivery>> {
-    let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT * FROM webhook_deliveries");
-    push_filter(&mut qb, tenant, f);
-    qb.push(" ORDER BY created_at DESC, position DESC, id DESC LIMIT ");
-    qb.push_bind(i64::try_from(f.limit).unwrap_or(i64::MAX));
-    qb.push(" OFFSET ")
-        .push_bind(i64::try_from(f.offset).unwrap_or(i64::MAX));
-    let rows = qb.build().fetch_all(store.reads()).await?;
+    let rows = find_query(tenant, f)
+        .build()
+        .fetch_all(store.reads())
+        .await?;
     rows.iter().map(delivery_from_row).collect()
+}
+
+/// The statement of [`count_deliveries`].
+pub(in crate::store) fn count_query<'a>(
+    tenant: &'a TenantId,
+    f: &DeliveryFilter<'a>,
+) -> QueryBuilder<'a, Db> {
+    let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT ");
+    if f.pending {
+        for (i, state) in PENDING.into_iter().enumerate() {
+            if i > 0 {
+                qb.push(" + ");
+            }
+            qb.push("(SELECT COUNT(*) FROM webhook_deliveries");
+            push_one_state(&mut qb, tenant, f, state);
+            qb.push(")");
+        }
+    } else {
+        qb.push("COUNT(*) FROM webhook_deliveries");
+        push_filter(&mut qb, tenant, f);
+    }
+    qb
 }
 
 pub(in crate::store) async fn count_deliveries(
@@ -77,9 +147,10 @@ pub(in crate::store) async fn count_deliveries(
     tenant: &TenantId,
     f: &DeliveryFilter<'_>,
 ) -> StoreResult<u64> {
-    let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM webhook_deliveries");
-    push_filter(&mut qb, tenant, f);
-    let n: i64 = qb.build_query_scalar().fetch_one(store.reads()).await?;
+    let n: i64 = count_query(tenant, f)
+        .build_query_scalar()
+        .fetch_one(store.reads())
+        .await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 

@@ -39,7 +39,7 @@ pub(super) mod apply;
 mod comment_reads;
 mod flags;
 mod imports;
-mod listing;
+pub(super) mod listing;
 pub(super) mod outbox;
 pub(super) mod pages;
 mod recover;

@@ -710,6 +710,31 @@ async fn a_tenants_counts_read_the_index_by_state() {
     assert!(plan.iter().all(|d| !d.contains("TEMP B-TREE")), "{plan:?}");
 }
 
+/// The hosted API's pending events, a page and their count, read the tenant's waiting
+/// deliveries in `webhook_deliveries_by_state`, one range per pending state: never the
+/// tenant's deliveries whole (`webhook_deliveries_by_tenant`), sent ones included.
+#[tokio::test]
+async fn the_pending_events_read_the_index_by_state() {
+    let tenant = crate::ids::TenantId::from("t1");
+    let pending = crate::records::DeliveryFilter {
+        pending: true,
+        kind: Some(fastcomments_protocol::WebhookEventKind::Create),
+        limit: 100,
+        ..Default::default()
+    };
+    for statement in [
+        portable::listing::find_query(&tenant, &pending),
+        portable::listing::count_query(&tenant, &pending),
+    ] {
+        let plan = plan_of(statement.sql()).await;
+        assert_each_read_through(
+            &plan,
+            2,
+            "INDEX webhook_deliveries_by_state (<expr>=? AND tenant_id=?)",
+        );
+    }
+}
+
 /// `plan` reads the outbox `reads` times, each through `index`.
 fn assert_each_read_through(plan: &[String], reads: usize, index: &str) {
     let read: Vec<&String> = plan
