@@ -712,12 +712,13 @@ async fn a_tenants_counts_read_its_unsent_deliveries_and_a_bounded_share_of_its_
 }
 
 /// The hosted API's pending events (a page, and their count: what the official SDKs call)
-/// read the tenant's waiting deliveries, not its history: one delivery retrying since before
-/// 20,000 sent ones is found by reading it, whatever the statistics say. Filtered by state
-/// over the tenant's deliveries, the page walked them newest first until it found what it
-/// shows, and the count read them all (340 ms a call on 1,000,000 in `psql`).
+/// and a delivery log filtered by an unsent state (the API's and the queue page's) read the
+/// tenant's deliveries in that state, not its history: one delivery retrying and one failed
+/// since before 20,000 sent ones are found by reading them, whatever the statistics say.
+/// Filtered by state over the tenant's deliveries, a page walked them newest first until it
+/// found what it shows, and the count read them all (340 ms a call on 1,000,000 in `psql`).
 #[tokio::test]
-async fn the_pending_events_read_the_tenants_waiting_deliveries_only() {
+async fn pending_events_and_logs_by_state_read_that_state_only() {
     let (url, mut store, db) = opened_at_url().await;
     let t = with_hooks(&store, "t1").await;
     for i in 0..3 {
@@ -725,10 +726,18 @@ async fn the_pending_events_read_the_tenants_waiting_deliveries_only() {
     }
     assert_eq!(drain(&store, 100).await.1, 3);
     add_history(&db, &t, 20_000).await;
-    sqlx::query("UPDATE webhook_deliveries SET status = 'retrying' WHERE id = 'history-20000'")
-        .execute(&db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = CASE id WHEN 'history-20000' THEN 'retrying' \
+         ELSE 'failed' END WHERE id IN ('history-20000', 'history-19999')",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let failed = DeliveryFilter {
+        status: Some(DeliveryStatus::Failed),
+        limit: 25,
+        ..Default::default()
+    };
     let pending = DeliveryFilter {
         pending: true,
         limit: 100,
@@ -748,10 +757,18 @@ async fn the_pending_events_read_the_tenants_waiting_deliveries_only() {
             ["history-20000"]
         );
         assert_eq!(again.count_deliveries(&t, &pending).await.unwrap(), 1);
+        let log = again.find_deliveries(&t, &failed).await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].id, "history-19999");
+        let api_log = again
+            .deliveries(&t, Some(DeliveryStatus::Failed), None, 25)
+            .await
+            .unwrap();
+        assert_eq!(api_log, log);
         let (after, again) = outbox_rows_read_between(&db, again, &url).await;
         assert!(
             after - before <= 10,
-            "rows read for the page and the count (analyzed: {analyzed}): {}",
+            "rows read for the pages and the count (analyzed: {analyzed}): {}",
             after - before
         );
         store = again;

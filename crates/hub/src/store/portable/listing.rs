@@ -58,12 +58,29 @@ fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a TenantId, f: &Deli
 /// The order of a delivery log: newest first.
 const NEWEST_FIRST: &str = " ORDER BY created_at DESC, position DESC, id DESC";
 
-/// The states that a pending filter reads, each one range of `webhook_deliveries_by_state`
-/// with the tenant: a tenant's waiting deliveries, not the month of sent ones its
-/// deliveries by tenant also hold. Filtered by state over those, a page walked them newest
-/// first until it found what it shows (all of them when what waits is older than what was
-/// sent), and a count read them all.
+/// The states that a pending filter reads, each one range of `webhook_deliveries_by_state`.
 const PENDING: [DeliveryStatus; 2] = [DeliveryStatus::Queued, DeliveryStatus::Retrying];
+
+/// The states whose ranges of `webhook_deliveries_by_state` (with the tenant) hold what `f`
+/// asks for: the pending ones, or the one unsent state it names; none when it asks for sent
+/// ones or any state (those read the tenant's deliveries, `webhook_deliveries_by_tenant`,
+/// newest first). Filtered by state over the tenant's deliveries, a page walked them newest
+/// first until it found what it shows (all of them, a month of sent ones, when what it asks
+/// for is older than they are), and a count read them all.
+fn ranges(f: &DeliveryFilter<'_>) -> &'static [DeliveryStatus] {
+    use DeliveryStatus::*;
+    if f.pending {
+        return &PENDING;
+    }
+    match f.status {
+        Some(Queued) => &[Queued],
+        Some(Retrying) => &[Retrying],
+        Some(Paused) => &[Paused],
+        Some(Failed) => &[Failed],
+        Some(Cancelled) => &[Cancelled],
+        Some(Succeeded) | None => &[],
+    }
+}
 
 /// `f`'s deliveries from `webhook_deliveries` with `state`'s condition after `f`'s.
 fn push_one_state<'a>(
@@ -84,10 +101,11 @@ pub(in crate::store) fn find_query<'a>(
     let limit = i64::try_from(f.limit).unwrap_or(i64::MAX);
     let offset = i64::try_from(f.offset).unwrap_or(i64::MAX);
     let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT * FROM ");
-    if f.pending {
+    let states = ranges(f);
+    if !states.is_empty() {
         // Each state's newest in its own range, in that range's order; then merged.
         qb.push("(");
-        for (i, state) in PENDING.into_iter().enumerate() {
+        for (i, state) in states.iter().copied().enumerate() {
             if i > 0 {
                 qb.push(" UNION ALL ");
             }
@@ -126,8 +144,9 @@ pub(in crate::store) fn count_query<'a>(
     f: &DeliveryFilter<'a>,
 ) -> QueryBuilder<'a, Db> {
     let mut qb: QueryBuilder<Db> = QueryBuilder::new("SELECT ");
-    if f.pending {
-        for (i, state) in PENDING.into_iter().enumerate() {
+    let states = ranges(f);
+    if !states.is_empty() {
+        for (i, state) in states.iter().copied().enumerate() {
             if i > 0 {
                 qb.push(" + ");
             }

@@ -23,7 +23,8 @@ use super::dialect::{
 use super::{read_all, read_one};
 use crate::ids::TenantId;
 use crate::records::{
-    target_host, Delivery, DeliveryAttempt, DeliveryStatus, Notice, WebhookConfig, WebhookTargets,
+    target_host, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, Notice, WebhookConfig,
+    WebhookTargets,
 };
 use crate::rules;
 use crate::store::rows::{
@@ -314,21 +315,13 @@ pub(in crate::store) async fn deliveries(
     comment_id: Option<&str>,
     limit: u64,
 ) -> StoreResult<Vec<Delivery>> {
-    let mut qb: QueryBuilder<Db> =
-        QueryBuilder::new("SELECT * FROM webhook_deliveries WHERE tenant_id = ");
-    qb.push_bind(tenant.as_str());
-    if let Some(s) = status {
-        qb.push(" AND status = ");
-        qb.push_bind(s.as_str());
-    }
-    if let Some(c) = comment_id {
-        qb.push(" AND comment_id = ");
-        qb.push_bind(c);
-    }
-    qb.push(" ORDER BY created_at DESC, position DESC LIMIT ");
-    qb.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-    let rows = qb.build().fetch_all(store.reads()).await?;
-    rows.iter().map(delivery_from_row).collect()
+    let filter = DeliveryFilter {
+        status,
+        comment_id,
+        limit,
+        ..DeliveryFilter::default()
+    };
+    super::listing::find_deliveries(store, tenant, &filter).await
 }
 
 pub(in crate::store) async fn delivery(

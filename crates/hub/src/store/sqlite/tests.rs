@@ -711,10 +711,11 @@ async fn a_tenants_counts_read_the_index_by_state() {
 }
 
 /// The hosted API's pending events, a page and their count, read the tenant's waiting
-/// deliveries in `webhook_deliveries_by_state`, one range per pending state: never the
-/// tenant's deliveries whole (`webhook_deliveries_by_tenant`), sent ones included.
+/// deliveries in `webhook_deliveries_by_state`, one range per pending state, and a log of
+/// failed ones that state's range: never the tenant's deliveries whole
+/// (`webhook_deliveries_by_tenant`), sent ones included.
 #[tokio::test]
-async fn the_pending_events_read_the_index_by_state() {
+async fn pending_events_and_logs_by_state_read_the_index_by_state() {
     let tenant = crate::ids::TenantId::from("t1");
     let pending = crate::records::DeliveryFilter {
         pending: true,
@@ -733,6 +734,17 @@ async fn the_pending_events_read_the_index_by_state() {
             "INDEX webhook_deliveries_by_state (<expr>=? AND tenant_id=?)",
         );
     }
+    let failed = crate::records::DeliveryFilter {
+        status: Some(crate::records::DeliveryStatus::Failed),
+        limit: 25,
+        ..Default::default()
+    };
+    let plan = plan_of(portable::listing::find_query(&tenant, &failed).sql()).await;
+    assert_each_read_through(
+        &plan,
+        1,
+        "INDEX webhook_deliveries_by_state (<expr>=? AND tenant_id=?)",
+    );
 }
 
 /// `plan` reads the outbox `reads` times, each through `index`.
