@@ -58,10 +58,6 @@ impl DeliveryStatus {
         DeliveryStatus::Failed,
     ];
 
-    /// The finished states: history the retention keeps for its period.
-    pub const FINISHED: [DeliveryStatus; 2] =
-        [DeliveryStatus::Succeeded, DeliveryStatus::Cancelled];
-
     /// Still to be sent.
     pub fn is_pending(self) -> bool {
         matches!(self, DeliveryStatus::Queued | DeliveryStatus::Retrying)
