@@ -759,6 +759,65 @@ fn assert_each_read_through(plan: &[String], reads: usize, index: &str) {
     }
 }
 
+/// The dispatcher's claim is one statement text whatever its lists of left-out deliveries,
+/// hosts, tenants and subscriptions hold, so it is prepared once per connection: spelled
+/// out as placeholders, each count of each list was a statement of its own, prepared again
+/// as sqlx's cache turned over. And it still walks the ready index only, each left-out
+/// list read once.
+#[tokio::test]
+async fn a_claim_is_one_statement_whatever_it_leaves_out() {
+    let query = |exclude: &'static [String], hosts: &'static [String]| crate::records::DueQuery {
+        now: Millis(1),
+        limit: 64,
+        per_host: 32,
+        exclude,
+        skip_hosts: hosts,
+        skip_tenants: &[],
+        skip_subscriptions: &[],
+        lease_ms: 60_000,
+    };
+    let some: &'static [String] =
+        Box::leak(vec!["a".to_owned(), "b".to_owned()].into_boxed_slice());
+    let texts: HashSet<String> = [query(&[], &[]), query(some, &[]), query(some, some)]
+        .iter()
+        .map(|q| super::webhooks::claim_query(q).unwrap().sql().to_owned())
+        .collect();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    let text = texts.into_iter().next().unwrap();
+    let plan = plan_of(&text).await;
+    let outbox: Vec<&String> = plan
+        .iter()
+        .filter(|d| d.contains("webhook_deliveries"))
+        .collect();
+    // The ready index for the walk, each picked row by its rowid, the update by primary key.
+    let by_key = |d: &str| {
+        d.contains("USING INTEGER PRIMARY KEY")
+            || d.contains("sqlite_autoindex_webhook_deliveries_1 (id=?)")
+    };
+    assert!(
+        outbox
+            .iter()
+            .all(|d| d.contains("webhook_deliveries_ready") || by_key(d)),
+        "{plan:?}"
+    );
+}
+
+/// An attempts' record moves each delivery by its primary key, one lookup per row of its
+/// JSON list.
+#[tokio::test]
+async fn a_record_moves_its_deliveries_by_key() {
+    let plan = plan_of(super::webhooks::MOVE_ON_SQL).await;
+    let outbox: Vec<&String> = plan
+        .iter()
+        .filter(|d| d.contains("webhook_deliveries"))
+        .collect();
+    assert_eq!(outbox.len(), 1, "{plan:?}");
+    assert!(
+        outbox[0].contains("sqlite_autoindex_webhook_deliveries_1") && outbox[0].contains("id=?"),
+        "{plan:?}"
+    );
+}
+
 /// The retention reads finished deliveries through `webhook_deliveries_finished_at`, in its
 /// order; a tenant's log filtered by a finished state reads that tenant's deliveries
 /// (`webhook_deliveries_by_tenant`), never that index.
