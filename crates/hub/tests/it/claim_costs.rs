@@ -494,6 +494,32 @@ async fn a_tenants_log_of_sent_deliveries_reads_that_tenant_only() {
     );
 }
 
+/// Recovers everything `t`'s per-domain configurations were sent, `page` copies at a time,
+/// to the end; returns how many were queued.
+async fn recover_all(store: &PostgresStore, t: &TenantId, page: u64) -> u64 {
+    let r = Recovery {
+        id: "r1".into(),
+        tenant_id: t.clone(),
+        target: RecoverTarget::Config("*".into()),
+        since: 0,
+        until: i64::MAX,
+        cursor: (0, String::new()),
+        queued: 0,
+        started_at: T0,
+        finished_at: None,
+    };
+    let lease = Millis(T0 + 60_000);
+    store.begin_recovery(&r, Millis(T0), lease).await.unwrap();
+    let mut now = r;
+    while now.finished_at.is_none() {
+        now = store
+            .recover_page(&now, page, Millis(T0 + 20), lease)
+            .await
+            .unwrap();
+    }
+    now.queued
+}
+
 /// A recover's page takes its copies' bodies from their originals in one `INSERT … SELECT`,
 /// joining the page's ids to the outbox: each original by its primary key, whatever the
 /// statistics say. Taken while the outbox was empty, they price a read of the whole table
@@ -540,27 +566,7 @@ async fn a_recover_page_finds_its_originals_by_key() {
         "{plan}"
     );
     let store = PostgresStore::connect(&url).await.unwrap();
-    let r = Recovery {
-        id: "r1".into(),
-        tenant_id: t.clone(),
-        target: RecoverTarget::Config("*".into()),
-        since: 0,
-        until: i64::MAX,
-        cursor: (0, String::new()),
-        queued: 0,
-        started_at: T0,
-        finished_at: None,
-    };
-    let lease = Millis(T0 + 60_000);
-    store.begin_recovery(&r, Millis(T0), lease).await.unwrap();
-    let mut now = r;
-    while now.finished_at.is_none() {
-        now = store
-            .recover_page(&now, 150, Millis(T0 + 20), lease)
-            .await
-            .unwrap();
-    }
-    assert_eq!(now.queued, 400);
+    assert_eq!(recover_all(&store, &t, 150).await, 400);
     let (copies,): (i64,) = sqlx::query_as(
         "SELECT count(*) FROM webhook_deliveries c JOIN webhook_deliveries o \
          ON o.id = c.recovered_from AND o.body = c.body AND o.position = c.position",
@@ -595,27 +601,7 @@ async fn a_recover_on_a_large_outbox_reads_it_through_indexes_only() {
     add_history(&db, &other, 20_000).await;
     let (before, _) = outbox_scans_once_closed(&db, store).await;
     let store = PostgresStore::connect(&url).await.unwrap();
-    let r = Recovery {
-        id: "r1".into(),
-        tenant_id: t.clone(),
-        target: RecoverTarget::Config("*".into()),
-        since: 0,
-        until: i64::MAX,
-        cursor: (0, String::new()),
-        queued: 0,
-        started_at: T0,
-        finished_at: None,
-    };
-    let lease = Millis(T0 + 60_000);
-    store.begin_recovery(&r, Millis(T0), lease).await.unwrap();
-    let mut now = r;
-    while now.finished_at.is_none() {
-        now = store
-            .recover_page(&now, 100, Millis(T0 + 20), lease)
-            .await
-            .unwrap();
-    }
-    assert_eq!(now.queued, 300);
+    assert_eq!(recover_all(&store, &t, 100).await, 300);
     let (after, _) = outbox_scans_once_closed(&db, store).await;
     assert_eq!(
         after - before,
