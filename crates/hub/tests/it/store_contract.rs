@@ -96,6 +96,7 @@ macro_rules! tests {
                 admin_listing::tenants_are_listed_by_name,
                 admin_listing::deliveries_are_filtered_paged_and_counted,
                 admin_listing::sent_deliveries_are_counted_up_to_the_bound,
+                admin_listing::pending_deliveries_merge_their_states_newest_first,
                 admin_listing::retry_failed_since_requeues_only_recent_failures,
                 operations::a_rotation_keeps_the_old_secret_until_it_retires,
                 operations::retention_prunes_finished_deliveries_in_bounded_batches,

@@ -187,6 +187,75 @@ pub async fn sent_deliveries_are_counted_up_to_the_bound(store: Arc<dyn Store>) 
     assert_eq!(counts(0).await, expected(1), "more than 0: 1");
 }
 
+/// Pending deliveries (queued and retrying, each read from its own range) come back merged
+/// newest first, paged without overlap, and counted; another tenant's are in none of them.
+pub async fn pending_deliveries_merge_their_states_newest_first(store: Arc<dyn Store>) {
+    let t = tenant(&*store, "t1").await;
+    let other = tenant(&*store, "t2").await;
+    for tenant in [&t, &other] {
+        configure(&*store, tenant, &hooks("*", BASE, false)).await;
+    }
+    for i in 0..5 {
+        create_on(&*store, &t, None, &format!("c{i}")).await;
+    }
+    create_on(&*store, &other, None, "other").await;
+    let mut due = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
+    due.retain(|d| d.tenant_id == t);
+    // The second and fourth wait for a retry, the fifth was sent.
+    let outcomes = [
+        outcome(&due[1], 1, DeliveryStatus::Retrying, T0 + 60_000),
+        outcome(&due[3], 1, DeliveryStatus::Retrying, T0 + 60_000),
+        outcome(&due[4], 1, DeliveryStatus::Succeeded, 0),
+    ];
+    record(&*store, &outcomes, T0 + 2).await;
+    let every = find_up_to_10(&*store, &t, DeliveryFilter::default()).await;
+    let waiting: Vec<&String> = every
+        .iter()
+        .filter(|d| d.status.is_pending())
+        .map(|d| &d.id)
+        .collect();
+    assert_eq!(waiting.len(), 4);
+    let pending = |offset, limit| DeliveryFilter {
+        pending: true,
+        offset,
+        limit,
+        ..Default::default()
+    };
+    let all = store.find_deliveries(&t, &pending(0, 10)).await.unwrap();
+    assert_eq!(all.iter().map(|d| &d.id).collect::<Vec<_>>(), waiting);
+    let mut paged = Vec::new();
+    for offset in [0, 3] {
+        paged.extend(
+            store
+                .find_deliveries(&t, &pending(offset, 3))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(paged, all);
+    assert_eq!(
+        store.count_deliveries(&t, &pending(0, 10)).await.unwrap(),
+        4
+    );
+    let theirs = store
+        .find_deliveries(&other, &pending(0, 10))
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].tenant_id, other);
+    let retrying = DeliveryFilter {
+        status: Some(DeliveryStatus::Retrying),
+        limit: 10,
+        ..Default::default()
+    };
+    let found = store.find_deliveries(&t, &retrying).await.unwrap();
+    assert_eq!(
+        found.iter().map(|d| &d.id).collect::<Vec<_>>(),
+        [&due[3].id, &due[1].id]
+    );
+    assert_eq!(store.count_deliveries(&t, &retrying).await.unwrap(), 2);
+}
+
 /// Only the tenant's deliveries that failed at or after the time are queued again (due now, a
 /// fresh budget); earlier failures, cancelled ones and another tenant's stay as they were.
 pub async fn retry_failed_since_requeues_only_recent_failures(store: Arc<dyn Store>) {
