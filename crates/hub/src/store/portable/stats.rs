@@ -7,9 +7,9 @@ use crate::store::StoreResult;
 
 /// A delivery's state as `webhook_deliveries_by_state` holds it, with the tenant and the
 /// creation time after it: spelled as in its migration, and named by no statement but the
-/// counts by state and the reads of pending deliveries (`listing.rs`), so no claim or stream
-/// read is planned through that index (a partial index whose predicate a claim implies was a
-/// claim's way on stale statistics: migration 17).
+/// counts by state and the logs' reads of pending or unsent states (`listing.rs`), so no
+/// claim or stream read is planned through that index (a partial index whose predicate a
+/// claim implies was a claim's way on stale statistics: migration 17).
 pub(in crate::store) const STATE: &str = "(status || '')";
 
 /// The predicate of `webhook_deliveries_by_state`, spelled as in its migration: every

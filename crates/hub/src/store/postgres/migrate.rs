@@ -116,3 +116,62 @@ pub(super) async fn run(pool: &PgPool) -> StoreResult<()> {
         .await
         .map_err(|e| StoreError::database(format!("migrating the PostgreSQL schema: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use sqlx::migrate::{Migration, MigrationType};
+
+    /// The first 16 hex digits of each migration's checksum, as sqlx records it in
+    /// `_sqlx_migrations` when it applies one. A database keeps what it applied, and a node
+    /// whose migration of the same version reads differently (even a comment changed) refuses
+    /// to start: a migration on main is never edited; a change is a new migration, whose
+    /// checksum is added here.
+    const APPLIED: [(i64, &str); 20] = [
+        (1, "8e712098abb6054f"),
+        (2, "b911428e53db50d6"),
+        (3, "75dca98250e7c08f"),
+        (4, "8e1b46d0ca7887fd"),
+        (5, "23e133fa9e6dd2ec"),
+        (6, "47b9d0557eb4021b"),
+        (7, "5b0aca29950017e9"),
+        (8, "08b453ac25d5db22"),
+        (9, "01ae4202a7e88fc1"),
+        (10, "38d10e1561ef96fa"),
+        (11, "6497f54c8feb2cfa"),
+        (12, "46684c17abbf8244"),
+        (13, "e0f8f7772c7cbe5e"),
+        (14, "9ebbd3537cfe3913"),
+        (15, "376d99e42ea85a5f"),
+        (16, "df8fdf78b6e8400e"),
+        (17, "e995ef0a7f156a2e"),
+        (18, "fe850aeceee534ee"),
+        (19, "38342dafd5144f79"),
+        (20, "556ec886ca3902f9"),
+    ];
+
+    #[test]
+    fn migrations_on_main_are_never_edited() {
+        let now: Vec<(i64, String)> = MIGRATIONS
+            .iter()
+            .map(|(version, name, sql)| {
+                let m = Migration::new(
+                    *version,
+                    (*name).into(),
+                    MigrationType::Simple,
+                    (*sql).into(),
+                    false,
+                );
+                let hex = m.checksum.iter().take(8).map(|b| format!("{b:02x}"));
+                (*version, hex.collect())
+            })
+            .collect();
+        let pinned: Vec<(i64, String)> =
+            APPLIED.iter().map(|(v, c)| (*v, (*c).to_owned())).collect();
+        assert_eq!(
+            now, pinned,
+            "a migration changed or was added: edit none that is on main, and pin a new one's \
+             checksum in APPLIED"
+        );
+    }
+}
