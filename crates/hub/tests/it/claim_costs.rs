@@ -21,6 +21,15 @@ use sqlx::postgres::PgPool;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+/// Takes the outbox's statistics now (`ANALYZE`, or `VACUUM ANALYZE`), so what follows is
+/// planned on what it holds at this moment.
+async fn analyze(db: &PgPool, how: &str) {
+    sqlx::query(&format!("{how} webhook_deliveries"))
+        .execute(db)
+        .await
+        .unwrap();
+}
+
 /// Updates of the outbox's rows so far, and how many of them were heap-only.
 async fn updates(db: &PgPool) -> (i64, i64) {
     sqlx::query_as(
@@ -331,10 +340,7 @@ async fn a_claim_after_statistics_of_a_drained_outbox_reads_only_what_it_hands_o
         create(&store, &t, &format!("/p{i}"), "c").await;
     }
     assert_eq!(drain(&store, 100).await.1, 400);
-    sqlx::query("VACUUM ANALYZE webhook_deliveries")
-        .execute(&db)
-        .await
-        .unwrap();
+    analyze(&db, "VACUUM ANALYZE").await;
     for i in 0..400 {
         create(&store, &t, &format!("/q{i}"), "c").await;
     }
@@ -371,10 +377,7 @@ async fn the_outbox_gauges_read_only_open_deliveries() {
     for i in 0..3 {
         create(&store, &t, &format!("/q{i}"), "c").await;
     }
-    sqlx::query("ANALYZE webhook_deliveries")
-        .execute(&db)
-        .await
-        .unwrap();
+    analyze(&db, "ANALYZE").await;
     let before = outbox_scans_once_closed(&db, store).await;
     let store = PostgresStore::connect(&url).await.unwrap();
     let stats = store.webhook_stats().await.unwrap();
@@ -447,10 +450,7 @@ async fn a_tenants_log_of_sent_deliveries_reads_that_tenant_only() {
         create(&store, &busy, &format!("/p{i}"), "c").await;
     }
     create(&store, &quiet, "/q", "c").await;
-    sqlx::query("ANALYZE webhook_deliveries")
-        .execute(&db)
-        .await
-        .unwrap();
+    analyze(&db, "ANALYZE").await;
     assert_eq!(drain(&store, 100).await.1, 401);
     let (before, store) = index_scans_between(&db, store, &url).await;
     let log = store
@@ -530,10 +530,7 @@ async fn recover_all(store: &PostgresStore, t: &TenantId, page: u64) -> u64 {
 #[tokio::test]
 async fn a_recover_page_finds_its_originals_by_key() {
     let (url, store, db) = opened_at_url().await;
-    sqlx::query("VACUUM ANALYZE webhook_deliveries")
-        .execute(&db)
-        .await
-        .unwrap();
+    analyze(&db, "VACUUM ANALYZE").await;
     let t = with_hooks(&store, "t1").await;
     for i in 0..400 {
         create(&store, &t, &format!("/p{i}"), "c").await;
@@ -585,10 +582,7 @@ async fn a_recover_page_finds_its_originals_by_key() {
 #[tokio::test]
 async fn a_recover_on_a_large_outbox_reads_it_through_indexes_only() {
     let (url, store, db) = opened_at_url().await;
-    sqlx::query("VACUUM ANALYZE webhook_deliveries")
-        .execute(&db)
-        .await
-        .unwrap();
+    analyze(&db, "VACUUM ANALYZE").await;
     let (t, other) = (
         with_hooks(&store, "t1").await,
         with_hooks(&store, "t2").await,
@@ -679,10 +673,7 @@ async fn a_tenants_counts_read_its_unsent_deliveries_and_a_bounded_share_of_its_
     };
     for analyzed in [false, true] {
         if analyzed {
-            sqlx::query("ANALYZE webhook_deliveries")
-                .execute(&db)
-                .await
-                .unwrap();
+            analyze(&db, "ANALYZE").await;
         }
         let (before, again) = outbox_rows_read_between(&db, store, &url).await;
         assert_eq!(again.delivery_counts(&busy, 50).await.unwrap(), expected);
@@ -731,10 +722,7 @@ async fn pending_events_and_logs_by_state_read_that_state_only() {
     };
     for analyzed in [false, true] {
         if analyzed {
-            sqlx::query("ANALYZE webhook_deliveries")
-                .execute(&db)
-                .await
-                .unwrap();
+            analyze(&db, "ANALYZE").await;
         }
         let (before, again) = outbox_rows_read_between(&db, store, &url).await;
         let page = again.find_deliveries(&t, &pending).await.unwrap();
