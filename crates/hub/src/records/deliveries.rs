@@ -58,9 +58,22 @@ impl DeliveryStatus {
         DeliveryStatus::Failed,
     ];
 
+    /// Every state but sent: what the store keeps an index by state of (a sent delivery's
+    /// record would pay for an entry in it).
+    pub const UNSENT: [DeliveryStatus; 5] = [
+        DeliveryStatus::Queued,
+        DeliveryStatus::Retrying,
+        DeliveryStatus::Paused,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Cancelled,
+    ];
+
+    /// The states still to be sent.
+    pub const PENDING: [DeliveryStatus; 2] = [DeliveryStatus::Queued, DeliveryStatus::Retrying];
+
     /// Still to be sent.
     pub fn is_pending(self) -> bool {
-        matches!(self, DeliveryStatus::Queued | DeliveryStatus::Retrying)
+        Self::PENDING.contains(&self)
     }
 }
 

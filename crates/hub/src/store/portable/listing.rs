@@ -58,8 +58,10 @@ fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a TenantId, f: &Deli
 /// The order of a delivery log: newest first.
 const NEWEST_FIRST: &str = " ORDER BY created_at DESC, position DESC, id DESC";
 
-/// The states that a pending filter reads, each one range of `webhook_deliveries_by_state`.
-const PENDING: [DeliveryStatus; 2] = [DeliveryStatus::Queued, DeliveryStatus::Retrying];
+/// The states that a pending filter reads, and the unsent ones: each one range of
+/// `webhook_deliveries_by_state` (statics, so one state's range is a slice of them).
+static PENDING_STATES: [DeliveryStatus; 2] = DeliveryStatus::PENDING;
+static UNSENT_STATES: [DeliveryStatus; 5] = DeliveryStatus::UNSENT;
 
 /// The states whose ranges of `webhook_deliveries_by_state` (with the tenant) hold what `f`
 /// asks for: the pending ones, or the one unsent state it names; none when it asks for sent
@@ -68,18 +70,13 @@ const PENDING: [DeliveryStatus; 2] = [DeliveryStatus::Queued, DeliveryStatus::Re
 /// first until it found what it shows (all of them, a month of sent ones, when what it asks
 /// for is older than they are), and a count read them all.
 fn ranges(f: &DeliveryFilter<'_>) -> &'static [DeliveryStatus] {
-    use DeliveryStatus::*;
     if f.pending {
-        return &PENDING;
+        return &PENDING_STATES;
     }
-    match f.status {
-        Some(Queued) => &[Queued],
-        Some(Retrying) => &[Retrying],
-        Some(Paused) => &[Paused],
-        Some(Failed) => &[Failed],
-        Some(Cancelled) => &[Cancelled],
-        Some(Succeeded) | None => &[],
-    }
+    let unsent = f
+        .status
+        .and_then(|s| UNSENT_STATES.iter().position(|u| *u == s));
+    unsent.map_or(&[], |i| &UNSENT_STATES[i..=i])
 }
 
 /// `f`'s deliveries from `webhook_deliveries` with `state`'s condition after `f`'s.
@@ -181,7 +178,7 @@ pub(in crate::store) async fn delivery_counts(
     let text = super::stats::tenant_counts_sql();
     let text = sql(&text);
     let mut q = sqlx::query_as::<_, (String, i64)>(&text);
-    for _ in super::stats::UNSENT_STATES {
+    for _ in DeliveryStatus::UNSENT {
         q = q.bind(tenant.as_str());
     }
     // The bound plus one: whether there are more.

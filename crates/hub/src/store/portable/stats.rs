@@ -37,16 +37,6 @@ pub(in crate::store) fn open_counts_sql() -> String {
         .join(" UNION ALL ")
 }
 
-/// The states a tenant's counts read from `webhook_deliveries_by_state`, each counted whole:
-/// every state but sent.
-pub(in crate::store) const UNSENT_STATES: [DeliveryStatus; 5] = [
-    DeliveryStatus::Queued,
-    DeliveryStatus::Retrying,
-    DeliveryStatus::Paused,
-    DeliveryStatus::Failed,
-    DeliveryStatus::Cancelled,
-];
-
 /// The admin page's counts of one tenant's deliveries (`?` the tenant once per unsent state,
 /// then the tenant and the bound of the sent ones plus one): a row per unsent state, each one
 /// range of `webhook_deliveries_by_state`; then `all`, the tenant's deliveries counted in
@@ -56,7 +46,7 @@ pub(in crate::store) const UNSENT_STATES: [DeliveryStatus; 5] = [
 /// tenant's unsent deliveries twice and at most the bound of its sent ones, not the month of
 /// them the retention keeps. One statement, so one snapshot on either backend.
 pub(in crate::store) fn tenant_counts_sql() -> String {
-    let unsent = UNSENT_STATES
+    let unsent = DeliveryStatus::UNSENT
         .iter()
         .map(|status| {
             let state = status.as_str();
