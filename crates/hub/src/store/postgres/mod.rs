@@ -32,10 +32,14 @@ mod timeline;
 mod tokens;
 mod upload;
 mod webhooks;
-/// The claim's SQL, for the bench that prints its plan (`crates/cli/benches/nodes_delivery.rs`).
+/// Statements whose plans the cost tests (`tests/it/claim_costs.rs`) and the nodes bench
+/// (`crates/cli/benches/nodes_delivery.rs`) look at: a recover's copies, the retention's
+/// prune, the claim.
 #[doc(hidden)]
 pub use dialect::COPIES_SQL;
+#[doc(hidden)]
 pub use retention::prune_sql;
+#[doc(hidden)]
 pub use webhooks::CLAIM_SQL;
 
 // The queries both backends run alike: one source, compiled here against this backend's
