@@ -37,6 +37,11 @@ impl<T: Claimed> Held<T> {
         }
     }
 
+    /// How long a delivery may be held.
+    pub(super) fn bound(&self) -> Duration {
+        self.at_most
+    }
+
     pub(super) fn hold(&mut self, d: T) {
         self.waiting.push_back((d, Instant::now()));
     }
