@@ -284,10 +284,10 @@ impl Quick {
     /// The attempt counted against `k` was answered after `took`.
     fn answered(&mut self, k: &Keys, took: Duration, bound: Duration) {
         let quick = took.saturating_mul(10) <= bound;
-        mark(&mut self.hosts, &k.host, quick);
-        mark(&mut self.tenants, &k.tenant, quick);
+        put_or_drop(&mut self.hosts, &k.host, quick);
+        put_or_drop(&mut self.tenants, &k.tenant, quick);
         if !k.subscription.is_empty() {
-            mark(&mut self.subscriptions, &k.subscription, quick);
+            put_or_drop(&mut self.subscriptions, &k.subscription, quick);
         }
     }
 
@@ -301,7 +301,8 @@ impl Quick {
     }
 }
 
-fn mark<K: Clone + Hash + Eq>(set: &mut HashSet<K>, k: &K, on: bool) {
+/// Puts `k` in `set` when `on`, takes it out otherwise.
+fn put_or_drop<K: Clone + Hash + Eq>(set: &mut HashSet<K>, k: &K, on: bool) {
     if on {
         if !set.contains(k) {
             set.insert(k.clone());
