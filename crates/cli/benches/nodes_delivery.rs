@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p fastcomments --bench nodes_delivery [-- --deliveries 20000 --nodes 1,3
 //! --per-host 32 --pg-setting shared_preload_libraries=pg_stat_statements --explain
-//! --sqlite --fill upload --backlogs 10000,100000 --recover --analyze-drained --hub-bin PATH]`
+//! --sqlite --fill upload --backlogs 10000,100000 --recover --analyze-drained --hub-bin PATH
+//! --vs PATH]`
 //!
 //! `--explain` (issue 23) prints, in each PostgreSQL round, the claim's plan
 //! (`EXPLAIN (ANALYZE, BUFFERS)`, rolled back) and its time per call, on the empty outbox and
@@ -27,7 +28,9 @@
 //! process fills the outbox with `--deliveries` comment creations while the receiver holds
 //! every request (so nothing is sent yet but the first few claims), then the other nodes start,
 //! the receiver lets go, and the clock runs until every delivery has arrived. Rounds alternate
-//! node counts, so the machine's drift hits both alike; the ratio is the result.
+//! node counts, so the machine's drift hits both alike; the ratio is the result. `--vs PATH`
+//! (another commit's `fastcomments`) runs each round on that build first and then on this
+//! one, and prints this build's rate as a ratio of that one's, per round and as medians.
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
@@ -175,13 +178,7 @@ async fn explain_claim(database: &str, when: &str, per_host: usize) {
     pool.close().await;
 }
 
-/// The `fastcomments` the nodes run: this build, or `--hub-bin PATH` (another commit's build,
-/// to compare two on one machine).
-static HUB_BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-async fn start_node(database: &str, per_host: usize) -> (Child, String) {
-    let bin =
-        HUB_BIN.get_or_init(|| arg("--hub-bin", env!("CARGO_BIN_EXE_fastcomments").to_owned()));
+async fn start_node(database: &str, per_host: usize, bin: &str) -> (Child, String) {
     let mut command = Command::new(bin);
     command
         .args([
@@ -297,6 +294,9 @@ struct Options {
     /// Before the recover, `VACUUM ANALYZE` the drained outbox (PostgreSQL rounds): what
     /// autovacuum finds between two bursts, statistics that say no delivery is ready.
     analyze_drained: bool,
+    /// The `fastcomments` the nodes run: this build, `--hub-bin PATH`, or the baseline of
+    /// `--vs PATH`.
+    hub_bin: &'static str,
 }
 
 /// One round: deliveries per second with `nodes` nodes.
@@ -307,11 +307,12 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
         fill,
         recover,
         analyze_drained,
+        hub_bin,
     } = o;
     let database = database.to_owned();
     let explain = explain && database.starts_with("postgres");
     let rx = receiver().await;
-    let (first, base) = start_node(&database, per_host).await;
+    let (first, base) = start_node(&database, per_host, hub_bin).await;
     let mut children = vec![first];
     let http = reqwest::Client::new();
     let v: Value = http
@@ -345,7 +346,7 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
     }
     let mut bases = vec![base.clone()];
     for _ in 1..nodes {
-        let (child, address) = start_node(&database, per_host).await;
+        let (child, address) = start_node(&database, per_host, hub_bin).await;
         children.push(child);
         bases.push(address);
     }
@@ -580,6 +581,11 @@ async fn fill_by_upload(http: &reqwest::Client, base: &str, key: &str, deliverie
     assert!(status.success(), "the upload failed: {status}");
 }
 
+/// A flag's value for the rest of the run (the options are copied into every round).
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
@@ -683,11 +689,24 @@ async fn main() {
         fill,
         recover: args.iter().any(|a| a == "--recover"),
         analyze_drained: args.iter().any(|a| a == "--analyze-drained"),
+        hub_bin: leak(arg(
+            "--hub-bin",
+            env!("CARGO_BIN_EXE_fastcomments").to_owned(),
+        )),
     };
+    // `--vs PATH`: each round runs PATH (another commit's build) first, then this one, with
+    // the same node count, and the ratio is this build's rate over PATH's.
+    let vs = Some(arg("--vs", String::new()))
+        .filter(|p| !p.is_empty())
+        .map(leak);
     // `--server-log`: PostgreSQL's log at the end (with `--pg-setting
     // shared_preload_libraries=auto_explain --pg-setting auto_explain.log_min_duration=50`,
     // the plans of the slow statements).
     let server_log = args.iter().any(|a| a == "--server-log");
+    assert!(
+        vs.is_none() || backlogs.is_empty(),
+        "--vs compares builds over node counts, not --backlogs"
+    );
     if !backlogs.is_empty() {
         compare_backlogs(&cluster, &backlogs, rounds, sqlite, options).await;
         if server_log {
@@ -698,14 +717,34 @@ async fn main() {
     let dir = tempfile::tempdir().expect("a directory for the SQLite rounds");
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
     let mut sqlite_rates = Vec::new();
+    let mut baseline_rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
     for r in 0..rounds {
         for (i, &nodes) in counts.iter().enumerate() {
+            if let Some(bin) = vs {
+                let database = cluster
+                    .database(&format!("vs_{r}_{nodes}"))
+                    .await
+                    .expect("a database");
+                let o = Options {
+                    hub_bin: bin,
+                    ..options
+                };
+                let rate = round(&database, nodes, deliveries, o).await;
+                println!("round {r}: {nodes} node(s) of {bin}: {rate:.0} deliveries/s");
+                baseline_rates[i].push(rate);
+            }
             let database = cluster
                 .database(&format!("nodes_{r}_{nodes}"))
                 .await
                 .expect("a database");
             let rate = round(&database, nodes, deliveries, options).await;
             println!("round {r}: {nodes} node(s): {rate:.0} deliveries/s");
+            if let Some(before) = baseline_rates[i].last() {
+                println!(
+                    "round {r}: {nodes} node(s): {:.2}x of the baseline",
+                    rate / before
+                );
+            }
             rates[i].push(rate);
         }
         if sqlite {
@@ -721,6 +760,23 @@ async fn main() {
             "1 SQLite hub: median {m:.0} deliveries/s; 1 PostgreSQL node {:.2}x of it",
             median(&rates[0]) / m
         );
+    }
+    if let Some(bin) = vs {
+        for (i, &nodes) in counts.iter().enumerate() {
+            let ratios: Vec<f64> = rates[i]
+                .iter()
+                .zip(&baseline_rates[i])
+                .map(|(now, before)| now / before)
+                .collect();
+            println!(
+                "{nodes} node(s): median {:.0} deliveries/s against {:.0} of {bin}: {:.2}x \
+                 (median of the rounds' ratios {:.2}x)",
+                median(&rates[i]),
+                median(&baseline_rates[i]),
+                median(&rates[i]) / median(&baseline_rates[i]),
+                median(&ratios)
+            );
+        }
     }
     let baseline = median(&rates[0]);
     for (i, &nodes) in counts.iter().enumerate() {
