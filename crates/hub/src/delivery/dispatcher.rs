@@ -498,9 +498,6 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
         let expired = held.take_expired(stopping);
         if !stopping {
             slow.note(&expired, &in_flight, limits);
-            if let Some(since) = Instant::now().checked_sub(held.bound()) {
-                quick.forget_before(since);
-            }
         }
         give_back(&hub, expired.into_iter().map(|d| d.id).collect()).await;
         if !stopping {
@@ -522,6 +519,11 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                 || (freed > 0 && (freed >= batch || in_flight.len() == 0 || lingered(freed_since))))
             && store_down.may_ask()
         {
+            // Here, not at every turn: the map holds every key that answered within the
+            // bound, and a busy loop turns thousands of times a second.
+            if let Some(since) = Instant::now().checked_sub(held.bound()) {
+                quick.forget_before(since);
+            }
             let full = in_flight.full(&held, limits, &slow, &quick);
             let nothing_new = found_all
                 .as_ref()
