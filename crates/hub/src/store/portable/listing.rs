@@ -58,11 +58,6 @@ fn push_filter<'a>(qb: &mut QueryBuilder<'a, Db>, tenant: &'a TenantId, f: &Deli
 /// The order of a delivery log: newest first.
 const NEWEST_FIRST: &str = " ORDER BY created_at DESC, position DESC, id DESC";
 
-/// The states that a pending filter reads, and the unsent ones: each one range of
-/// `webhook_deliveries_by_state` (statics, so one state's range is a slice of them).
-static PENDING_STATES: [DeliveryStatus; 2] = DeliveryStatus::PENDING;
-static UNSENT_STATES: [DeliveryStatus; 5] = DeliveryStatus::UNSENT;
-
 /// The states whose ranges of `webhook_deliveries_by_state` (with the tenant) hold what `f`
 /// asks for: the pending ones, or the one unsent state it names; none when it asks for sent
 /// ones or any state (those read the tenant's deliveries, `webhook_deliveries_by_tenant`,
@@ -71,12 +66,11 @@ static UNSENT_STATES: [DeliveryStatus; 5] = DeliveryStatus::UNSENT;
 /// for is older than they are), and a count read them all.
 fn ranges(f: &DeliveryFilter<'_>) -> &'static [DeliveryStatus] {
     if f.pending {
-        return &PENDING_STATES;
+        return &DeliveryStatus::PENDING;
     }
-    let unsent = f
-        .status
-        .and_then(|s| UNSENT_STATES.iter().position(|u| *u == s));
-    unsent.map_or(&[], |i| &UNSENT_STATES[i..=i])
+    let unsent: &'static [DeliveryStatus] = &DeliveryStatus::UNSENT;
+    let i = f.status.and_then(|s| unsent.iter().position(|u| *u == s));
+    i.map_or(&[], |i| &unsent[i..=i])
 }
 
 /// `f`'s deliveries from `webhook_deliveries` with `state`'s condition after `f`'s.
