@@ -43,42 +43,43 @@ pub(super) async fn record_attempts_in(
     outcomes: &[AttemptOutcome],
     now: Millis,
 ) -> StoreResult<bool> {
-    let logs: Vec<serde_json::Value> = outcomes
+    // Tuples serialize as JSON arrays: the rows the statements read with `->>`.
+    let logs: Vec<_> = outcomes
         .iter()
         .map(|o| {
             let a = &o.attempt;
-            serde_json::json!([
-                a.delivery_id,
+            (
+                &a.delivery_id,
                 a.attempt,
                 a.at,
-                a.url,
-                a.method,
+                &a.url,
+                &a.method,
                 a.status_code,
-                a.response_body,
+                &a.response_body,
                 a.duration_ms,
-                a.error
-            ])
+                &a.error,
+            )
         })
         .collect();
-    let moves: Vec<serde_json::Value> = outcomes
+    let moves: Vec<_> = outcomes
         .iter()
         .map(|o| {
-            serde_json::json!([
-                o.attempt.delivery_id,
+            (
+                &o.attempt.delivery_id,
                 o.status.as_str(),
                 o.attempt.attempt,
                 o.next_attempt_at,
-                o.attempt.error
-            ])
+                &o.attempt.error,
+            )
         })
         .collect();
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     sqlx::query(RECORD_ATTEMPTS_SQL)
-        .bind(serde_json::Value::Array(logs).to_string())
+        .bind(serde_json::to_string(&logs)?)
         .execute(&mut *tx)
         .await?;
     sqlx::query(MOVE_ON_SQL)
-        .bind(serde_json::Value::Array(moves).to_string())
+        .bind(serde_json::to_string(&moves)?)
         .bind(now.0)
         .execute(&mut *tx)
         .await?;
