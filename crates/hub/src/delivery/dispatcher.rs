@@ -598,6 +598,7 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
         match event {
             Event::Wake | Event::Due => kick = true,
             Event::Done(o) => {
+                let now = Instant::now();
                 let mut next = Some(o);
                 while let Some(o) = next {
                     if let Some(k) = in_flight.remove(&o.attempt.delivery_id) {
@@ -605,14 +606,13 @@ async fn run(hub: Arc<Hub>, senders: Senders, mut stop: watch::Receiver<bool>) {
                             slow.answered(&k);
                         }
                         let took = Duration::from_millis(o.attempt.duration_ms.max(0) as u64);
-                        quick.answered(&k, took, held.bound(), Instant::now());
+                        quick.answered(&k, took, held.bound(), now);
                     }
                     unrecorded.insert(o.attempt.delivery_id.clone());
                     finished.push(o);
                     freed += 1;
                     next = done_rx.try_recv().ok();
                 }
-                let now = Instant::now();
                 finished_since.get_or_insert(now);
                 freed_since.get_or_insert(now);
             }
