@@ -139,20 +139,30 @@ pub async fn deliveries_are_filtered_paged_and_counted(store: Arc<dyn Store>) {
     );
 }
 
+/// Tenant `t1` with `n` deliveries claimed (one per comment, to the configurations) and
+/// tenant `t2` with one of its own, unclaimed by the caller; `t1`'s claimed, in claim order.
+async fn claimed_beside_another(
+    store: &dyn Store,
+    n: usize,
+) -> (TenantId, TenantId, Vec<Delivery>) {
+    let t = tenant(store, "t1").await;
+    let other = tenant(store, "t2").await;
+    for tenant in [&t, &other] {
+        configure(store, tenant, &hooks("*", BASE, false)).await;
+    }
+    for i in 0..n {
+        create_on(store, &t, None, &format!("c{i}")).await;
+    }
+    create_on(store, &other, None, "other").await;
+    let mut due = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
+    due.retain(|d| d.tenant_id == t);
+    (t, other, due)
+}
+
 /// Every state is counted whole but sent, which is counted up to the bound asked for (the
 /// retention keeps a month of them), more than it counted as one more.
 pub async fn sent_deliveries_are_counted_up_to_the_bound(store: Arc<dyn Store>) {
-    let t = tenant(&*store, "t1").await;
-    let other = tenant(&*store, "t2").await;
-    for tenant in [&t, &other] {
-        configure(&*store, tenant, &hooks("*", BASE, false)).await;
-    }
-    for i in 0..7 {
-        create_on(&*store, &t, None, &format!("c{i}")).await;
-    }
-    create_on(&*store, &other, None, "other").await;
-    let mut due = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
-    due.retain(|d| d.tenant_id == t);
+    let (t, _, due) = claimed_beside_another(&*store, 7).await;
     assert_eq!(due.len(), 7);
     let outcomes: Vec<_> = due[..5]
         .iter()
@@ -190,17 +200,7 @@ pub async fn sent_deliveries_are_counted_up_to_the_bound(store: Arc<dyn Store>) 
 /// Pending deliveries (queued and retrying, each read from its own range) come back merged
 /// newest first, paged without overlap, and counted; another tenant's are in none of them.
 pub async fn pending_deliveries_merge_their_states_newest_first(store: Arc<dyn Store>) {
-    let t = tenant(&*store, "t1").await;
-    let other = tenant(&*store, "t2").await;
-    for tenant in [&t, &other] {
-        configure(&*store, tenant, &hooks("*", BASE, false)).await;
-    }
-    for i in 0..5 {
-        create_on(&*store, &t, None, &format!("c{i}")).await;
-    }
-    create_on(&*store, &other, None, "other").await;
-    let mut due = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
-    due.retain(|d| d.tenant_id == t);
+    let (t, other, due) = claimed_beside_another(&*store, 5).await;
     // The second and fourth wait for a retry, the fifth was sent.
     let outcomes = [
         outcome(&due[1], 1, DeliveryStatus::Retrying, T0 + 60_000),
