@@ -882,31 +882,20 @@ mod tests {
             hosts
         };
         assert_eq!(full(&in_flight, &quick), ["fast", "slow"]);
-        quick.answered(
-            &keys("fast"),
-            Duration::from_millis(100),
-            held.bound(),
-            at(0),
-        );
-        quick.answered(
-            &keys("slow"),
-            Duration::from_millis(101),
-            held.bound(),
-            at(0),
-        );
+        let answer = |quick: &mut Quick, host, took_ms, at_ms| {
+            let took = Duration::from_millis(took_ms);
+            quick.answered(&keys(host), took, held.bound(), at(at_ms));
+        };
+        answer(&mut quick, "fast", 100, 0);
+        answer(&mut quick, "slow", 101, 0);
         assert_eq!(full(&in_flight, &quick), ["slow"]);
         for i in 9..12 {
             in_flight.add(&format!("f{i}"), keys("fast"));
         }
         assert_eq!(full(&in_flight, &quick), ["fast", "slow"]);
-        quick.answered(
-            &keys("fast"),
-            Duration::from_millis(900),
-            held.bound(),
-            at(10),
-        );
+        answer(&mut quick, "fast", 900, 10);
         assert!(quick.hosts.is_empty(), "{quick:?}");
-        quick.answered(&keys("fast"), Duration::ZERO, held.bound(), at(20));
+        answer(&mut quick, "fast", 0, 20);
         // Every attempt of the host ended at once: it is still quick for the next claim.
         for i in 0..12 {
             in_flight.remove(&format!("f{i}"));
