@@ -13,9 +13,9 @@
 //!   statement may carry;
 //! - `announce(conn, notice)`: tells the other nodes of a commit in the same transaction
 //!   (PostgreSQL's `pg_notify`; nothing on SQLite, which one hub serves alone);
-//! - statements or fragments whose SQL differs (`END_CLAIM`, `GREATEST`, the session upsert,
-//!   the timeline's read columns and prune mark),
-//!   and the few steps that need arrays or row locks (`set_failing_since`, `read_comment`);
+//! - statements or fragments whose SQL differs (`END_CLAIM`, `GREATEST`, a list of ids as one
+//!   parameter `ID_LIST`, the session upsert, the timeline's read columns and prune mark),
+//!   and the few steps that need row locks (`read_comment`);
 //! - hooks for what the trait methods do in the backend's own way (`probe_write`, `apply`,
 //!   `upload`, `release_claims`, `claim_for_serving`, `notices`, `write_fault`), and
 //!   `Backend::retrying` (PostgreSQL runs a write again that a concurrent one made it lose).

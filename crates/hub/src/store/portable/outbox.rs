@@ -18,7 +18,8 @@
 //! from snapshots that miss each other's change.
 
 use super::dialect::{
-    announce, lock_new_streams, lock_streams, sql, Backend, Conn, Db, END_CLAIM, MAX_PARAMS,
+    announce, id_list, lock_new_streams, lock_streams, sql, Backend, Conn, Db, END_CLAIM, ID_LIST,
+    MAX_PARAMS,
 };
 use super::{read_all, read_one};
 use crate::ids::TenantId;
@@ -204,19 +205,22 @@ const IS_HEAD: &str = "s.position = (SELECT MIN(m.position) FROM webhook_deliver
      WHERE m.tenant_id = s.tenant_id AND m.comment_id = s.comment_id \
      AND m.subscription_id = s.subscription_id AND m.status IN ('queued', 'retrying', 'paused'))";
 
-/// [`settle_heads`]'s statement up to its list of ids (which ends it with `))`). Each stream
-/// is found, and its head checked, through `webhook_deliveries_by_stream`, one comment's
-/// deliveries of one stream: an index that named fewer of the stream's columns could lose the
-/// planner's choice to one over a whole target's deliveries (SQLite took the recover index,
-/// and a settle read every delivery of the tenant's stream: over a second each on 20,000), and
-/// so could one over the same number of them (PostgreSQL with no statistics yet): the index of
-/// a target's deliveries is over an expression the stream's lookups do not name ([`TARGET`]).
+/// [`settle_heads`]'s statement, its list of ids one parameter ([`ID_LIST`]): one text
+/// whatever the batch, prepared once per connection (a text per count of ids was planned
+/// afresh at every record on PostgreSQL, and turned SQLite's cache of prepared statements
+/// over). Each stream is found, and its head checked, through `webhook_deliveries_by_stream`,
+/// one comment's deliveries of one stream: an index that named fewer of the stream's columns
+/// could lose the planner's choice to one over a whole target's deliveries (SQLite took the
+/// recover index, and a settle read every delivery of the tenant's stream: over a second each
+/// on 20,000), and so could one over the same number of them (PostgreSQL with no statistics
+/// yet): the index of a target's deliveries is over an expression the stream's lookups do not
+/// name ([`TARGET`]).
 pub(in crate::store) fn settle_heads_sql() -> String {
     format!(
         "UPDATE webhook_deliveries SET ready = NOT ready WHERE id IN (SELECT s.id \
          FROM webhook_deliveries k JOIN webhook_deliveries s ON s.tenant_id = k.tenant_id \
          AND s.comment_id = k.comment_id AND s.subscription_id = k.subscription_id \
-         WHERE s.{WAITING} AND s.ready <> ({IS_HEAD}) AND k.id IN ("
+         WHERE s.{WAITING} AND s.ready <> ({IS_HEAD}) AND k.id IN ({ID_LIST}))"
     )
 }
 
@@ -226,17 +230,12 @@ pub(in crate::store) fn settle_heads_sql() -> String {
 /// [`lock_streams`] of the same ids, before the change. Touches only rows whose flag changes;
 /// returns how many did.
 pub(in crate::store) async fn settle_heads(conn: &mut Conn, ids: &[&str]) -> StoreResult<u64> {
-    let mut changed = 0;
-    for chunk in ids.chunks(MAX_PARAMS) {
-        let mut qb: QueryBuilder<Db> = QueryBuilder::new(settle_heads_sql());
-        let mut sep = qb.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        qb.push("))");
-        changed += qb.build().execute(&mut *conn).await?.rows_affected();
-    }
-    Ok(changed)
+    let text = settle_heads_sql();
+    Ok(sqlx::query(&sql(&text))
+        .bind(id_list(ids)?)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
 }
 
 pub(in crate::store) async fn webhook_configs(

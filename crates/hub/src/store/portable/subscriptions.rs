@@ -2,7 +2,7 @@
 //! `portable/mod.rs`): create once per identical form, list, remove, disable (their pending
 //! deliveries wait as `paused`) and enable (queued again, in order).
 
-use super::dialect::{announce, set_failing_since, sql, Backend, Conn, Db, END_CLAIM};
+use super::dialect::{announce, id_list, sql, Backend, Conn, Db, END_CLAIM, ID_LIST};
 use super::one_in;
 use super::outbox::TARGET;
 use crate::ids::TenantId;
@@ -249,5 +249,30 @@ pub(in crate::store) async fn note_health(
             .collect();
         set_failing_since(conn, &ids, healthy, first).await?;
     }
+    Ok(())
+}
+
+/// Ends (`healthy`) or starts (from `first`, unless one runs) the failing streak of the
+/// subscriptions of the deliveries `ids`. Only rows whose streak changes are written: most
+/// records find a healthy subscription healthy. The ids are one parameter ([`ID_LIST`]), so
+/// this is one statement text whatever the batch.
+async fn set_failing_since(
+    conn: &mut Conn,
+    ids: &[&str],
+    healthy: bool,
+    first: i64,
+) -> StoreResult<()> {
+    let text = format!(
+        "UPDATE webhook_subscriptions SET failing_since = CASE WHEN ? THEN NULL ELSE ? END \
+         WHERE (failing_since IS NULL) = NOT ? AND id IN (SELECT subscription_id \
+         FROM webhook_deliveries WHERE subscription_id <> '' AND id IN ({ID_LIST}))"
+    );
+    sqlx::query(&sql(&text))
+        .bind(healthy)
+        .bind(first)
+        .bind(healthy)
+        .bind(id_list(ids)?)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

@@ -65,6 +65,15 @@ pub(super) async fn bounded<T>(
     store.liveness.bounded(call).await
 }
 
+/// A list of ids as one bound parameter, for `IN (...)`: one statement text whatever its
+/// length ([`id_list`] binds it).
+pub(super) const ID_LIST: &str = "SELECT unnest(CAST(? AS text[]))";
+
+/// The value [`ID_LIST`] binds: the ids as an array.
+pub(super) fn id_list<'a>(ids: &'a [&'a str]) -> StoreResult<&'a [&'a str]> {
+    Ok(ids)
+}
+
 /// What ends a delivery's claim: the lease and the node that holds it (several nodes claim).
 pub(super) const END_CLAIM: &str = "lease_until = NULL, claimed_by = NULL";
 
@@ -243,29 +252,6 @@ pub(super) async fn lock_tenant_queuing(conn: &mut Conn, tenant: &TenantId) -> S
 /// Writes one changed comment.
 pub(super) async fn save_comment(conn: &mut Conn, c: &Comment) -> StoreResult<()> {
     upsert_comments(conn, &[c]).await
-}
-
-/// Ends (`healthy`) or starts (from `first`, unless one runs) the failing streak of the
-/// subscriptions of the deliveries `ids`, in one statement over an array. Only rows whose
-/// streak changes are written: most records find a healthy subscription healthy.
-pub(super) async fn set_failing_since(
-    conn: &mut Conn,
-    ids: &[&str],
-    healthy: bool,
-    first: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE webhook_subscriptions SET failing_since = CASE WHEN $1 THEN NULL ELSE $2 END \
-         WHERE (failing_since IS NULL) = NOT $1 \
-         AND id IN (SELECT subscription_id FROM webhook_deliveries \
-         WHERE subscription_id <> '' AND id = ANY($3))",
-    )
-    .bind(healthy)
-    .bind(first)
-    .bind(ids)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// A full disk since the last probe that could write: a table that cannot grow answers

@@ -12,7 +12,7 @@ use crate::store::rows::RecoverCopy;
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::{Comment, Millis};
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{QueryBuilder, SqlitePool};
+use sqlx::SqlitePool;
 use std::borrow::Cow;
 use std::future::Future;
 use tokio::sync::broadcast;
@@ -40,6 +40,15 @@ impl SqliteStore {
 /// The portable statement as SQLite takes it: `?` is its placeholder already.
 pub(super) fn sql(text: &str) -> Cow<'_, str> {
     Cow::Borrowed(text)
+}
+
+/// A list of ids as one bound parameter, for `IN (...)`: one statement text whatever its
+/// length ([`id_list`] binds it).
+pub(super) const ID_LIST: &str = "SELECT value FROM json_each(?)";
+
+/// The value [`ID_LIST`] binds: the ids as a JSON array.
+pub(super) fn id_list(ids: &[&str]) -> StoreResult<String> {
+    Ok(serde_json::to_string(ids)?)
 }
 
 /// What ends a delivery's claim. Only the lease: one hub serves a SQLite file, so there is no
@@ -200,40 +209,6 @@ pub(super) async fn read_comment(
 /// Writes one changed comment (an API change: no upload token to set).
 pub(super) async fn save_comment(conn: &mut Conn, c: &Comment) -> StoreResult<()> {
     upsert_comments(conn, &[(c, None)]).await
-}
-
-/// Ends (`healthy`) or starts (from `first`, unless one runs) the failing streak of the
-/// subscriptions of the deliveries `ids`. SQLite has no arrays: the ids go in bound lists,
-/// in chunks under its limit of bound values.
-pub(super) async fn set_failing_since(
-    conn: &mut Conn,
-    ids: &[&str],
-    healthy: bool,
-    first: i64,
-) -> StoreResult<()> {
-    for chunk in ids.chunks(MAX_PARAMS / 2) {
-        let mut qb: QueryBuilder<Db> =
-            QueryBuilder::new("UPDATE webhook_subscriptions SET failing_since = ");
-        // Only rows whose streak changes are written (most records find a healthy
-        // subscription healthy).
-        if healthy {
-            qb.push("NULL WHERE failing_since IS NOT NULL");
-        } else {
-            qb.push_bind(first);
-            qb.push(" WHERE failing_since IS NULL");
-        }
-        qb.push(
-            " AND id IN (SELECT subscription_id FROM webhook_deliveries \
-             WHERE subscription_id <> '' AND id IN (",
-        );
-        let mut sep = qb.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        qb.push("))");
-        qb.build().execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 impl SqliteStore {

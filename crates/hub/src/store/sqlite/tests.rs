@@ -619,11 +619,8 @@ fn assert_one_read_through(plan: &[String], index: &str) {
 /// target's outbox).
 #[tokio::test]
 async fn settling_heads_reads_one_stream() {
-    let plan = plan_of(&format!(
-        "{}'some-delivery'))",
-        portable::outbox::settle_heads_sql()
-    ))
-    .await;
+    let plan =
+        plan_of(&portable::outbox::settle_heads_sql().replace('?', "'[\"some-delivery\"]'")).await;
     let reads: Vec<&String> = plan
         .iter()
         .filter(|d| d.contains("webhook_deliveries"))
