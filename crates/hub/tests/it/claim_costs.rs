@@ -361,6 +361,26 @@ async fn a_claim_after_statistics_of_a_drained_outbox_reads_only_what_it_hands_o
     assert!(scans >= 1, "{scans}");
 }
 
+/// The dispatcher's sessions plan each statement with its values at every call. The claim is
+/// a prepared statement, parsed once per session (parsing it at each call was a twentieth of
+/// PostgreSQL's work in a drain), and after five calls PostgreSQL's plan cache may swap a
+/// prepared statement to its generic plan when that looks no dearer: the claim's generic plan
+/// cannot see what the arrays of left-out rows hold nor the small per-pair `LIMIT`, and read
+/// every due delivery of a pair at each claim (a bitmap scan and a sort, 46 ms for 64 rows on
+/// 30,000, BENCHMARKS.md).
+#[tokio::test]
+async fn the_dispatchers_sessions_plan_every_call_with_its_values() {
+    let (store, _db) = opened().await;
+    let mode = store.bookkeeping_setting("plan_cache_mode").await.unwrap();
+    assert_eq!(mode, "force_custom_plan");
+    // And still without waiting for the log's flush (`webhooks.rs`).
+    let commit = store
+        .bookkeeping_setting("synchronous_commit")
+        .await
+        .unwrap();
+    assert_eq!(commit, "off");
+}
+
 /// `/metrics` reads the outbox's open deliveries (waiting, or failed for good), not every
 /// delivery the retention keeps: its gauges are refreshed each second a scraper (anyone: the
 /// endpoint is public) asks, and a count by state over a month of sent deliveries read the

@@ -135,11 +135,16 @@ impl PostgresStore {
             .map_err(|e| cannot(e.to_string()))?;
         // The dispatcher's bookkeeping (see `webhooks.rs`) commits without waiting for the
         // log's flush: sessions of their own, so no API write ever runs with that setting.
+        // Their statements are prepared once per session and planned with their values at
+        // every call, never from a cached generic plan (the claim's, `webhooks.rs`).
         let bookkeeping = PgPoolOptions::new()
             .max_connections(4)
             .min_connections(0)
             .acquire_timeout(timeout)
-            .connect_lazy_with(options.options([("synchronous_commit", "off")]));
+            .connect_lazy_with(options.options([
+                ("synchronous_commit", "off"),
+                ("plan_cache_mode", "force_custom_plan"),
+            ]));
         migrate::run(&pool).await?;
         let (notices, _) = broadcast::channel(4096);
         spawn_listener(pool.clone(), notices.clone(), node.clone()).await?;
@@ -151,6 +156,16 @@ impl PostgresStore {
             notices,
             node,
         })
+    }
+
+    /// A setting as the dispatcher's sessions see it (for the tests).
+    #[doc(hidden)]
+    pub async fn bookkeeping_setting(&self, name: &str) -> StoreResult<String> {
+        let (value,): (String,) = sqlx::query_as("SELECT current_setting($1)")
+            .bind(name)
+            .fetch_one(&self.bookkeeping)
+            .await?;
+        Ok(value)
     }
 
     /// Closes the pool (waits for in-flight statements).

@@ -104,14 +104,13 @@ pub(super) async fn due_deliveries(
     q: &DueQuery<'_>,
 ) -> StoreResult<Vec<Delivery>> {
     let skip_tenants: Vec<&str> = q.skip_tenants.iter().map(TenantId::as_str).collect();
-    // Planned at every call with its values (an unnamed statement), never from a cached
-    // generic plan: the generic plan cannot see the small `LIMIT` per pair nor what the
-    // arrays hold, took the whole due outbox for each pair's candidates (a bitmap scan of
-    // every due row and a sort), and crossed the JIT's cost threshold. On a 100,000-delivery
-    // outbox that was 123 ms per claim (115 of them compiling), against 1.9 ms planned with
-    // the values, planning included.
+    // Planned at every call with its values, never from a cached generic plan (the
+    // bookkeeping sessions' `plan_cache_mode`; parsed once per session): the generic plan
+    // cannot see the small `LIMIT` per pair nor what the arrays hold, took the whole due
+    // outbox for each pair's candidates (a bitmap scan of every due row and a sort), and
+    // crossed the JIT's cost threshold. On a 100,000-delivery outbox that was 123 ms per claim
+    // (115 of them compiling), against 1.9 ms planned with the values, planning included.
     let rows = sqlx::query(CLAIM_SQL)
-        .persistent(false)
         .bind(q.now.0)
         .bind(q.exclude)
         .bind(&skip_tenants)
