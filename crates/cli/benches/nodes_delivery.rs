@@ -787,4 +787,7 @@ async fn main() {
             counts[0]
         );
     }
+    if server_log {
+        eprintln!("{}", cluster.log());
+    }
 }
