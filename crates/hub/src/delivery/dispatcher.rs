@@ -18,6 +18,7 @@ use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, DueQuery};
 use crate::store::StoreResult;
 use fastcomments_protocol::Millis;
+use std::borrow::{Borrow, Cow};
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
@@ -92,7 +93,7 @@ struct Keys {
 impl Keys {
     fn of(d: &Delivery) -> Keys {
         Keys {
-            host: host_of(d),
+            host: host_of(d).into_owned(),
             tenant: d.tenant_id.clone(),
             subscription: d.subscription_id.clone(),
         }
@@ -140,21 +141,22 @@ impl InFlight {
         self.ids.len()
     }
 
-    fn has_room(&self, k: &Keys, l: Limits) -> bool {
-        running(&self.hosts, &k.host) < l.per_host
-            && running(&self.tenants, &k.tenant) < l.per_tenant
+    fn has_room(&self, d: &Delivery, l: Limits) -> bool {
+        running(&self.hosts, host_of(d).as_ref()) < l.per_host
+            && running(&self.tenants, &d.tenant_id) < l.per_tenant
             // The per-domain configurations are one stream of the tenant, not a subscription.
-            && (k.subscription.is_empty()
-                || running(&self.subscriptions, &k.subscription) < l.per_subscription)
+            && (d.subscription_id.is_empty()
+                || running(&self.subscriptions, d.subscription_id.as_str()) < l.per_subscription)
     }
 
     /// Counts `d` in flight if its host, tenant and subscription have room and the pool has
     /// a free slot; whether it did.
+    /// The keys are copied only for one that fits: each turn of the loop asks this of every
+    /// delivery held, and most wait.
     fn take_room(&mut self, d: &Delivery, l: Limits, concurrency: usize) -> bool {
-        let keys = Keys::of(d);
-        let fits = self.len() < concurrency && self.has_room(&keys, l);
+        let fits = self.len() < concurrency && self.has_room(d, l);
         if fits {
-            self.add(&d.id, keys);
+            self.add(&d.id, Keys::of(d));
         }
         fits
     }
@@ -348,7 +350,11 @@ fn add_slow<K: Clone + Hash + Eq>(
 }
 
 /// How many attempts run for `key`.
-fn running<K: Hash + Eq>(counts: &HashMap<K, usize>, key: &K) -> usize {
+fn running<K, Q>(counts: &HashMap<K, usize>, key: &Q) -> usize
+where
+    K: Borrow<Q> + Hash + Eq,
+    Q: Hash + Eq + ?Sized,
+{
     counts.get(key).copied().unwrap_or(0)
 }
 
@@ -373,11 +379,11 @@ fn at_limit<K: Clone>(counts: &HashMap<K, usize>, limit: usize) -> Vec<K> {
 
 /// The host key a delivery is limited by: the stored one, or for rows queued before that
 /// column existed, the one its URL gives.
-fn host_of(d: &Delivery) -> String {
+fn host_of(d: &Delivery) -> Cow<'_, str> {
     if d.target_host.is_empty() {
-        crate::records::target_host(&d.url)
+        Cow::Owned(crate::records::target_host(&d.url))
     } else {
-        d.target_host.clone()
+        Cow::Borrowed(&d.target_host)
     }
 }
 
@@ -787,7 +793,7 @@ fn claim(
 fn cut_by_share(due: &[Delivery], share: usize) -> Vec<String> {
     let mut per_host: HashMap<String, usize> = HashMap::new();
     for d in due {
-        *per_host.entry(host_of(d)).or_default() += 1;
+        *per_host.entry(host_of(d).into_owned()).or_default() += 1;
     }
     at_limit(&per_host, share)
 }
