@@ -230,11 +230,14 @@ fn print_statement_costs(database: &str) {
     if psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").is_none() {
         return;
     }
+    // Texts alike in their first 100 characters are summed: a statement spelled with one
+    // placeholder per value is a text per count of values.
     let top = psql(
-        "SELECT round(total_exec_time)::bigint, round(total_plan_time)::bigint, calls, rows, \
-         wal_records, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements \
-         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-         ORDER BY total_exec_time DESC LIMIT 10",
+        "SELECT round(sum(total_exec_time))::bigint, round(sum(total_plan_time))::bigint, \
+         sum(calls), sum(rows), sum(wal_records), q FROM (SELECT *, \
+         left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS q FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) s \
+         GROUP BY q ORDER BY 1 DESC LIMIT 10",
     );
     if let Some(top) = top {
         eprintln!(
