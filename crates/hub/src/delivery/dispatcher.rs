@@ -151,6 +151,7 @@ impl InFlight {
 
     /// Counts `d` in flight if its host, tenant and subscription have room and the pool has
     /// a free slot; whether it did.
+    ///
     /// The keys are copied only for one that fits: each turn of the loop asks this of every
     /// delivery held, and most wait.
     fn take_room(&mut self, d: &Delivery, l: Limits, concurrency: usize) -> bool {

@@ -27,7 +27,8 @@ impl Claimed for Delivery {
 pub(super) struct Held<T = Delivery> {
     /// Boxed, and kept in place: every turn of the dispatcher looks at each one and keeps
     /// most, and a delivery is some 400 bytes to move (moved into a new queue twice a turn,
-    /// they were about 3 % of a node's CPU in a drain to a fast receiver, `perf`).
+    /// the two takes were 7.7 % of a node's CPU samples in a drain to a fast receiver,
+    /// `perf`; BENCHMARKS.md).
     waiting: VecDeque<(Box<T>, Instant)>,
     at_most: Duration,
 }
