@@ -355,6 +355,7 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
     }
     // Statement costs count from here: the delivery part, not the filling.
     reset_statement_costs(&database);
+    let claimed_before = claim_seconds(&http, &bases).await;
     let started = Instant::now();
     rx.open.store(true, Ordering::Relaxed);
     let arrived = || rx.seen.lock().len();
@@ -368,7 +369,14 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
         &key,
     )
     .await;
-    let rate = deliveries as f64 / started.elapsed().as_secs_f64();
+    let drained = started.elapsed().as_secs_f64();
+    let rate = deliveries as f64 / drained;
+    // One claim at a time per node: near 100 % per node, the claims' latency bounds the drain.
+    let claiming = claim_seconds(&http, &bases).await - claimed_before;
+    println!(
+        "  claims in flight {:.0} % of the drain (per node)",
+        claiming / drained / bases.len() as f64 * 100.0
+    );
     if database.starts_with("postgres") {
         print_statement_costs(&database);
     }
@@ -451,9 +459,18 @@ async fn print_outbox_reads(database: &str) {
 /// was shared, and how many claims found nothing.
 async fn print_claims_per_node(http: &reqwest::Client, bases: &[String]) {
     for (i, base) in bases.iter().enumerate() {
-        let (claims, claimed) = claims(http, base).await;
+        let (claims, claimed, _) = claims(http, base).await;
         println!("  node {i}: {claims} claims handed out {claimed} deliveries");
     }
+}
+
+/// The seconds the nodes' claims took so far, all nodes together.
+async fn claim_seconds(http: &reqwest::Client, bases: &[String]) -> f64 {
+    let mut total = 0.0;
+    for base in bases {
+        total += claims(http, base).await.2;
+    }
+    total
 }
 
 /// Waits until `arrived()` reaches `target`, saying every 5 s how far it got (and what waits,

@@ -376,12 +376,14 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64, (u64, u64
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "  {subs} subscription(s): {:.2} s of CPU (hub, receivers, bench) for {secs:.2} s of drain",
-        cpu_seconds() - cpu_before,
-    );
+    let cpu = cpu_seconds() - cpu_before;
     let got = arrived();
     let after = testkit::bench::claims(&client, &base).await;
+    eprintln!(
+        "  {subs} subscription(s): {cpu:.2} s of CPU (hub, receivers, bench) for {secs:.2} s of \
+         drain; a claim in flight for {:.0} % of it",
+        (after.2 - before.2) / secs * 100.0
+    );
     let claims = (after.0 - before.0, after.1 - before.1);
     let _ = hub.shutdown().await;
     (got, secs, got as f64 / secs, claims)

@@ -47,6 +47,17 @@ impl Counter {
     }
 }
 
+/// A counter of seconds spent (a handle; clones count together).
+#[derive(Debug, Clone, Default)]
+pub struct Seconds(PromCounter<f64, AtomicU64>);
+
+impl Seconds {
+    /// Adds `d`.
+    pub fn add(&self, d: Duration) {
+        self.0.inc_by(d.as_secs_f64());
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ClassLabel {
     class: &'static str,
@@ -149,6 +160,9 @@ pub struct Metrics {
     /// handed out: what a claim costs the store is mostly per claim, not per delivery.
     pub webhook_claims: Counter,
     pub webhook_claimed: Counter,
+    /// Seconds the claims took, asked to answered: one node claims one batch at a time, so
+    /// a busy host's drain is bound by how long each takes (BENCHMARKS.md).
+    pub webhook_claim_seconds: Seconds,
     deliveries: Family<StateLabel, Gauge>,
     queue_depth: Gauge,
     oldest_pending_age: Gauge<f64, AtomicU64>,
@@ -264,6 +278,12 @@ impl Metrics {
             "fastcomments_webhook_claimed",
             "Webhook deliveries this process's claims handed out",
         );
+        let webhook_claim_seconds = Seconds::default();
+        registry.register(
+            "fastcomments_webhook_claim_seconds",
+            "Seconds this process's claims of due webhook deliveries took, asked to answered",
+            webhook_claim_seconds.0.clone(),
+        );
         let deliveries = Family::<StateLabel, Gauge>::default();
         registry.register(
             "fastcomments_webhook_deliveries",
@@ -317,6 +337,7 @@ impl Metrics {
             subscriptions_disabled_here,
             webhook_claims,
             webhook_claimed,
+            webhook_claim_seconds,
             deliveries,
             queue_depth,
             oldest_pending_age,

@@ -114,8 +114,9 @@ pub async fn spawn_serve(
     (child, url)
 }
 
-/// A hub's claims so far and the deliveries they handed out, from its `/metrics` at `base`.
-pub async fn claims(http: &reqwest::Client, base: &str) -> (u64, u64) {
+/// A hub's claims so far, the deliveries they handed out and the seconds they took, from its
+/// `/metrics` at `base`.
+pub async fn claims(http: &reqwest::Client, base: &str) -> (u64, u64, f64) {
     let text = http
         .get(format!("{base}/metrics"))
         .send()
@@ -125,16 +126,17 @@ pub async fn claims(http: &reqwest::Client, base: &str) -> (u64, u64) {
         .await
         .expect("metrics text");
     (
-        counter(&text, "fastcomments_webhook_claims"),
-        counter(&text, "fastcomments_webhook_claimed"),
+        counter(&text, "fastcomments_webhook_claims") as u64,
+        counter(&text, "fastcomments_webhook_claimed") as u64,
+        counter(&text, "fastcomments_webhook_claim_seconds"),
     )
 }
 
 /// The value of counter `name` (without its `_total`) in a `/metrics` page, 0 when absent.
-fn counter(metrics: &str, name: &str) -> u64 {
+fn counter(metrics: &str, name: &str) -> f64 {
     let prefix = format!("{name}_total ");
     metrics
         .lines()
         .find_map(|l| l.strip_prefix(&prefix)?.trim().parse::<f64>().ok())
-        .unwrap_or(0.0) as u64
+        .unwrap_or(0.0)
 }

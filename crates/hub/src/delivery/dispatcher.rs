@@ -780,7 +780,9 @@ fn claim(
             skip_subscriptions: &full.subscriptions,
             lease_ms: hub.config.webhook_claim_lease.as_millis() as i64,
         };
+        let asked = Instant::now();
         let claimed = hub.claim_due_deliveries(&query).await;
+        hub.metrics.webhook_claim_seconds.add(asked.elapsed());
         hub.metrics.webhook_claims.inc();
         if let Ok(rows) = &claimed {
             hub.metrics.webhook_claimed.add(rows.len() as u64);

@@ -632,6 +632,9 @@ async fn a_backlog_is_claimed_two_shares_at_a_time_and_never_for_nothing() {
     let claims = sample(&text, "fastcomments_webhook_claims_total").unwrap() - claims_before;
     let claimed = sample(&text, "fastcomments_webhook_claimed_total").unwrap();
     assert!(claimed >= N as f64, "{claimed} handed out for {N} sent");
+    // And how long they took, each at least the store's round trip.
+    let took = sample(&text, "fastcomments_webhook_claim_seconds_total").unwrap();
+    assert!(took > 0.0 && took < 30.0, "claims took {took} s");
     // 240 / 8 = 30 claims of 8, and a few a wake-up or the second's look asks for.
     assert!(
         claims <= 40.0,
