@@ -46,8 +46,8 @@ pub(super) fn sql(text: &str) -> Cow<'_, str> {
 /// length ([`id_list`] binds it).
 pub(super) const ID_LIST: &str = "SELECT value FROM json_each(?)";
 
-/// The value [`ID_LIST`] binds: the ids as a JSON array.
-pub(super) fn id_list(ids: &[&str]) -> StoreResult<String> {
+/// The value [`ID_LIST`] (and any `json_each(?)` list) binds: the values as a JSON array.
+pub(super) fn id_list<T: serde::Serialize>(ids: &[T]) -> StoreResult<String> {
     Ok(serde_json::to_string(ids)?)
 }
 

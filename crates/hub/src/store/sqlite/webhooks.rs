@@ -2,6 +2,7 @@
 //! their own fsync). The portable part (configurations, queuing, the log's reads, cancel and
 //! retry) is `portable/outbox.rs`.
 
+use super::dialect::{id_list, ID_LIST};
 use super::SqliteStore;
 use crate::ids::TenantId;
 use crate::records::{AttemptOutcome, Delivery, DueQuery};
@@ -107,7 +108,6 @@ pub(super) fn claim_query<'a>(q: &DueQuery<'a>) -> StoreResult<QueryBuilder<'a, 
     // claim 14x slower when they were skipped row by row). What comes out is claimed
     // (`lease_until`) in the same statement; the one writer runs claims one at a time.
     const PENDING: &str = "ready AND status IN ('queued', 'retrying')";
-    let list = |values: &[String]| serde_json::to_string(values);
     let skip_tenants: Vec<String> = q.skip_tenants.iter().map(TenantId::to_string).collect();
     let mut qb: QueryBuilder<Sqlite> =
         QueryBuilder::new("UPDATE webhook_deliveries SET lease_until = ");
@@ -140,9 +140,9 @@ pub(super) fn claim_query<'a>(q: &DueQuery<'a>) -> StoreResult<QueryBuilder<'a, 
     qb.push_bind(q.now.0);
     // In flight, and of a full tenant.
     qb.push(") AND e.id NOT IN (SELECT value FROM json_each(");
-    qb.push_bind(list(q.exclude)?);
+    qb.push_bind(id_list(q.exclude)?);
     qb.push(")) AND e.tenant_id NOT IN (SELECT value FROM json_each(");
-    qb.push_bind(list(&skip_tenants)?);
+    qb.push_bind(id_list(&skip_tenants)?);
     // In the ready index's own order (the first two columns fixed), which only it gives.
     qb.push(")) ORDER BY e.target_host, e.subscription_id, e.next_attempt_at, e.position LIMIT ");
     let per_host = i64::try_from(q.per_host).unwrap_or(i64::MAX);
@@ -151,14 +151,14 @@ pub(super) fn claim_query<'a>(q: &DueQuery<'a>) -> StoreResult<QueryBuilder<'a, 
     // lookup each), not row by row above: that read a fan-out tenant's whole backlog at every
     // claim while it was full.
     qb.push(") WHERE pairs.h IS NOT NULL AND pairs.h NOT IN (SELECT value FROM json_each(");
-    qb.push_bind(list(q.skip_hosts)?);
+    qb.push_bind(id_list(q.skip_hosts)?);
     qb.push(")) AND pairs.s NOT IN (SELECT value FROM json_each(");
-    qb.push_bind(list(q.skip_subscriptions)?);
+    qb.push_bind(id_list(q.skip_subscriptions)?);
     qb.push(
         ")) AND pairs.s NOT IN (SELECT id FROM webhook_subscriptions WHERE tenant_id IN \
          (SELECT value FROM json_each(",
     );
-    qb.push_bind(list(&skip_tenants)?);
+    qb.push_bind(id_list(&skip_tenants)?);
     qb.push(
         ")))), ranked AS (SELECT id, next_attempt_at, position, ROW_NUMBER() OVER \
            (PARTITION BY target_host ORDER BY next_attempt_at, position) AS n FROM picked) \
@@ -186,11 +186,10 @@ pub(super) async fn due_deliveries(
 
 /// Gives back the claims on `ids` (one statement text, the ids one JSON parameter).
 pub(super) async fn release_some(store: &SqliteStore, ids: &[String]) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE webhook_deliveries SET lease_until = NULL \
-         WHERE id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(serde_json::to_string(ids)?)
+    sqlx::query(&format!(
+        "UPDATE webhook_deliveries SET lease_until = NULL WHERE id IN ({ID_LIST})"
+    ))
+    .bind(id_list(ids)?)
     .execute(&store.writer)
     .await?;
     Ok(())
