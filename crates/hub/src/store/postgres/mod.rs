@@ -137,9 +137,14 @@ impl PostgresStore {
         // log's flush: sessions of their own, so no API write ever runs with that setting.
         // Their statements are prepared once per session and planned with their values at
         // every call, never from a cached generic plan (the claim's, `webhooks.rs`).
+        // No ping when one is taken (sqlx pings at every acquire and again at every
+        // release): a claim waited for that round trip before its statement went out, and a
+        // connection that broke while idle still fails its ping at release and is dropped,
+        // so a dead one costs the dispatcher one failed call and its back-off, nothing more.
         let bookkeeping = PgPoolOptions::new()
             .max_connections(4)
             .min_connections(0)
+            .test_before_acquire(false)
             .acquire_timeout(timeout)
             .connect_lazy_with(options.options([
                 ("synchronous_commit", "off"),
