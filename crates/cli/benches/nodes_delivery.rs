@@ -356,8 +356,8 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
     // Statement costs count from here: the delivery part, not the filling.
     reset_statement_costs(&database);
     if database.starts_with("postgres") {
-        // The fill's pages are written out before the clock starts: a checkpoint that falls
-        // in one round's drain and not in another's was the rounds' widest swing.
+        // The fill's pages are written out before the clock starts, so a checkpoint they
+        // would start does not fall in one round's drain and not in another's.
         psql(&database, "CHECKPOINT").expect("psql: CHECKPOINT");
     }
     let claimed_before = claim_seconds(&http, &bases).await;
