@@ -45,18 +45,16 @@ use fastcomments_protocol::Millis;
 /// subscription or tenant) is left out in the pair's own lookup, before it reads or locks a
 /// row. A pair gives at most the claim's limit (more could not be handed out: a claim for 20
 /// with a host's share of 64 would lock 64); a candidate that the per-host share or the limit
-/// then drops (several pairs) stays locked until the claim's statement ends. Then rows are taken in due order until the limit, one primary-key lookup
-/// each (a lock the claim holds already), and their conditions checked again on the locked
-/// row, so claims hand out each due delivery once between them, and what one of them skipped
-/// is left to the next claim, never lost. The lookups are a `LATERAL` whose row lock keeps it
-/// from being flattened into a join (on a freshly filled outbox the planner made that a loop
-/// over every ready row).
-/// Each names the primary key alone in its `WHERE` and checks the row's state in its output
-/// (`still`), behind a `LIMIT` that keeps that check from being pushed down into it: with the
-/// conditions in its `WHERE`, a partial index over ready rows was a way to it too, and on an
-/// outbox whose statistics were taken while it held none ready the planner took that index
-/// for each lookup, a walk over every ready row per row handed out. The update takes its rows
-/// by an array of ids, an index lookup whatever the statistics say.
+/// then drops (several pairs) stays locked until the claim's statement ends. Then the rows
+/// are taken in due order until the limit, as they were locked: in READ COMMITTED a row lock
+/// checks the lookup's conditions again on the row's latest version (one changed since the
+/// claim's snapshot is taken only if it still qualifies, SKIP LOCKED or not), and nobody
+/// changes a row the claim holds, so claims hand out each due delivery once between them, and
+/// what one of them skipped is left to the next claim, never lost. A second lookup of each
+/// row by its primary key, checking its state once more, was left from picks made without
+/// locks: a quarter of the claim's execution (`psql`, a 30,000 outbox: about 1.0 ms against
+/// 0.75 ms). The update takes its rows by an array of ids, an index lookup whatever the
+/// statistics say.
 /// A subscription of a tenant left out (at its in-flight limit) is left out as a pair, before
 /// its candidates are read (the tenants' subscriptions are looked up once per claim, an
 /// uncorrelated subquery; as a `NOT EXISTS` the planner checked it after reading them):
@@ -83,16 +81,9 @@ pub const CLAIM_SQL: &str = "WITH RECURSIVE pairs(h, s) AS ( \
          ORDER BY e.target_host, e.subscription_id, e.next_attempt_at, e.position LIMIT LEAST($4, $6) \
          FOR UPDATE OF e SKIP LOCKED) c), \
      due AS ( \
-       SELECT l.id FROM ( \
-         SELECT id, next_attempt_at, position FROM (SELECT id, next_attempt_at, position, ROW_NUMBER() OVER \
-             (PARTITION BY h ORDER BY next_attempt_at, position) AS n FROM picked) ranked \
-         WHERE n <= $4 ORDER BY next_attempt_at, position) r \
-       CROSS JOIN LATERAL ( \
-         SELECT w.id, w.ready AND w.status IN ('queued', 'retrying') \
-           AND w.next_attempt_at <= $1 AND (w.lease_until IS NULL OR w.lease_until <= $1) AS still \
-         FROM webhook_deliveries w WHERE w.id = r.id LIMIT 1 FOR UPDATE SKIP LOCKED) l \
-       WHERE l.still \
-       LIMIT $6) \
+       SELECT id FROM (SELECT id, next_attempt_at, position, ROW_NUMBER() OVER \
+           (PARTITION BY h ORDER BY next_attempt_at, position) AS n FROM picked) ranked \
+       WHERE n <= $4 ORDER BY next_attempt_at, position LIMIT $6) \
      UPDATE webhook_deliveries w SET claimed_by = $7, lease_until = $1 + $8 \
      WHERE w.id = ANY(ARRAY(SELECT id FROM due)) RETURNING w.*";
 
