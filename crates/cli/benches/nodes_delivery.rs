@@ -31,6 +31,11 @@
 //! node counts, so the machine's drift hits both alike; the ratio is the result. `--vs PATH`
 //! (another commit's `fastcomments`) runs each round on that build first and then on this
 //! one, and prints this build's rate as a ratio of that one's, per round and as medians.
+//!
+//! Each drain also prints what it cost in CPU per 1,000 deliveries, by the nodes, PostgreSQL
+//! and this bench (the receiver), and the machine's idle and stolen time (`/proc`). On a
+//! virtual machine, stolen time is CPU its host gave to other machines: the slowest rounds
+//! were those where it took a large share, so a round's rate is read beside it.
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
@@ -361,6 +366,8 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
         psql(&database, "CHECKPOINT").expect("psql: CHECKPOINT");
     }
     let claimed_before = claim_seconds(&http, &bases).await;
+    let node_pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
+    let cpu_before = Cpu::now(&database, &node_pids);
     let started = Instant::now();
     rx.open.store(true, Ordering::Relaxed);
     let arrived = || rx.seen.lock().len();
@@ -376,6 +383,7 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
     .await;
     let drained = started.elapsed().as_secs_f64();
     let rate = deliveries as f64 / drained;
+    Cpu::now(&database, &node_pids).print_since(&cpu_before, deliveries);
     // One claim at a time per node: near 100 % per node, the claims' latency bounds the drain.
     let claiming = claim_seconds(&http, &bases).await - claimed_before;
     println!(
@@ -615,6 +623,105 @@ fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
+}
+
+/// CPU seconds so far of the nodes, of PostgreSQL's processes and of this bench (the
+/// receiver), and the machine's idle and stolen seconds (a virtual machine's CPU time its
+/// host gave to others), from `/proc`: what a drain costs besides how fast it went, on two
+/// cores shared by all of them, where the rate swings by up to 1.5x between rounds.
+struct Cpu {
+    nodes: f64,
+    postgres: f64,
+    bench: f64,
+    idle: f64,
+    stolen: f64,
+}
+
+impl Cpu {
+    fn now(database: &str, nodes: &[u32]) -> Cpu {
+        let postgres = if database.starts_with("postgres") {
+            postgres_cpu(database)
+        } else {
+            0.0
+        };
+        Cpu {
+            nodes: nodes.iter().map(|&p| cpu_of(p)).sum(),
+            postgres,
+            bench: cpu_of(std::process::id()),
+            idle: machine_seconds(4),
+            stolen: machine_seconds(8),
+        }
+    }
+
+    fn print_since(&self, before: &Cpu, deliveries: usize) {
+        let per_k = |now: f64, then: f64| (now - then) * 1e6 / deliveries as f64;
+        println!(
+            "  CPU ms per 1,000 deliveries: nodes {:.0}, PostgreSQL {:.0}, bench (receiver) {:.0}; idle {:.0}, stolen {:.0}",
+            per_k(self.nodes, before.nodes),
+            per_k(self.postgres, before.postgres),
+            per_k(self.bench, before.bench),
+            per_k(self.idle, before.idle),
+            per_k(self.stolen, before.stolen),
+        );
+    }
+}
+
+/// `/proc` counts CPU time in USER_HZ ticks, 100 a second on Linux whatever the kernel's own
+/// tick.
+const TICKS: f64 = 100.0;
+
+/// A process's fields in `/proc/PID/stat` after its command's closing parenthesis (the state
+/// is the first, the parent the second, user CPU the 12th); none once it is gone.
+fn stat_fields(pid: u32) -> Vec<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')').map_or(vec![], |(_, rest)| {
+        rest.split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect()
+    })
+}
+
+/// CPU seconds of a process so far: user and system (fields 11 and 12 from 0), and with
+/// `waited` those of its children it has waited for (13 and 14).
+fn ticks(fields: &[u64], waited: bool) -> f64 {
+    let last = if waited { 15 } else { 13 };
+    fields.get(11..last).map_or(0, |t| t.iter().sum::<u64>()) as f64 / TICKS
+}
+
+fn cpu_of(pid: u32) -> f64 {
+    ticks(&stat_fields(pid), false)
+}
+
+/// A column of the machine's CPU line in `/proc/stat` (4 idle, 8 stolen), in seconds.
+fn machine_seconds(column: usize) -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    stat.lines()
+        .next()
+        .and_then(|cpu| cpu.split_whitespace().nth(column))
+        .and_then(|t| t.parse::<f64>().ok())
+        .map_or(0.0, |t| t / TICKS)
+}
+
+/// PostgreSQL's CPU seconds so far: the postmaster (the parent of a session's backend),
+/// those of its children that ended (it waits for each), and its live children (the nodes'
+/// sessions, the server's own workers).
+fn postgres_cpu(database: &str) -> f64 {
+    let parent = |pid: u32| stat_fields(pid).get(1).map(|&p| p as u32);
+    let Some(postmaster) = psql(database, "SELECT pg_backend_pid()")
+        .and_then(|pid| pid.trim().parse().ok())
+        .and_then(parent)
+    else {
+        return 0.0;
+    };
+    let children: f64 = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|p| p.parse().ok()))
+        .filter(|&pid| parent(pid) == Some(postmaster))
+        .map(cpu_of)
+        .sum();
+    ticks(&stat_fields(postmaster), true) + children
 }
 
 /// `--backlogs A,B`: each round drains A deliveries, then B, on one PostgreSQL node and (with
