@@ -49,7 +49,9 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use testkit::bench::{arg, claims, serve_hook, spawn_serve};
+use testkit::bench::{
+    arg, claims, cpu_seconds, idle_seconds, serve_hook, spawn_serve, stat_fields, stolen_seconds,
+};
 use tokio::process::{Child, Command};
 
 const ADMIN: &str = "nodes-bench-admin";
@@ -648,8 +650,8 @@ impl Cpu {
             nodes: nodes.iter().map(|&p| cpu_of(p)).sum(),
             postgres,
             bench: cpu_of(std::process::id()),
-            idle: machine_seconds(4),
-            stolen: machine_seconds(8),
+            idle: idle_seconds(),
+            stolen: stolen_seconds(),
         }
     }
 
@@ -666,40 +668,8 @@ impl Cpu {
     }
 }
 
-/// `/proc` counts CPU time in USER_HZ ticks, 100 a second on Linux whatever the kernel's own
-/// tick.
-const TICKS: f64 = 100.0;
-
-/// A process's fields in `/proc/PID/stat` after its command's closing parenthesis (the state
-/// is the first, the parent the second, user CPU the 12th); none once it is gone.
-fn stat_fields(pid: u32) -> Vec<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    stat.rsplit_once(')').map_or(vec![], |(_, rest)| {
-        rest.split_whitespace()
-            .map(|f| f.parse().unwrap_or(0))
-            .collect()
-    })
-}
-
-/// CPU seconds of a process so far: user and system (fields 11 and 12 from 0), and with
-/// `waited` those of its children it has waited for (13 and 14).
-fn ticks(fields: &[u64], waited: bool) -> f64 {
-    let last = if waited { 15 } else { 13 };
-    fields.get(11..last).map_or(0, |t| t.iter().sum::<u64>()) as f64 / TICKS
-}
-
 fn cpu_of(pid: u32) -> f64 {
-    ticks(&stat_fields(pid), false)
-}
-
-/// A column of the machine's CPU line in `/proc/stat` (4 idle, 8 stolen), in seconds.
-fn machine_seconds(column: usize) -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    stat.lines()
-        .next()
-        .and_then(|cpu| cpu.split_whitespace().nth(column))
-        .and_then(|t| t.parse::<f64>().ok())
-        .map_or(0.0, |t| t / TICKS)
+    cpu_seconds(&stat_fields(pid), false)
 }
 
 /// PostgreSQL's CPU seconds so far: the postmaster (the parent of a session's backend),
@@ -721,7 +691,7 @@ fn postgres_cpu(database: &str) -> f64 {
         .filter(|&pid| parent(pid) == Some(postmaster))
         .map(cpu_of)
         .sum();
-    ticks(&stat_fields(postmaster), true) + children
+    cpu_seconds(&stat_fields(postmaster), true) + children
 }
 
 /// `--backlogs A,B`: each round drains A deliveries, then B, on one PostgreSQL node and (with

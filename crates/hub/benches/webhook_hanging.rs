@@ -28,6 +28,9 @@
 //! deliveries' worth in each (a tenth of the comments for ten), so both drain one backlog size.
 //! Rounds alternate the two; each prints ten's rate over one's. `--per-tenant N` sets the
 //! tenant's in-flight limit (32 by default; one subscription is held to its own 8).
+//!
+//! Every run also reports the seconds the machine's host took from it (stolen time, on a
+//! virtual machine): the rounds that miss are read beside it.
 
 use fastcomments_hub::records::DeliveryStatus;
 use fastcomments_hub::store::sqlite::SqliteStore;
@@ -99,6 +102,8 @@ struct Outcome {
     max: f64,
     /// The hub's claims and the deliveries they handed out.
     claims: (u64, u64),
+    /// Seconds the machine's host took from it while the writes ran (a slow round's cause).
+    stolen: f64,
     /// Deliveries to the hanging receiver by status, attempts made, requests it saw.
     hanging: Option<(usize, HashMap<&'static str, usize>, i64, usize)>,
 }
@@ -183,6 +188,7 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
         }
     }
     let writers_of = if fanout { 1 } else { n };
+    let stolen_before = testkit::bench::stolen_seconds();
 
     // Open-loop writes: one task per write, every 1/rate s.
     let answered: Arc<Mutex<Vec<(usize, String, Instant)>>> = Arc::default();
@@ -252,6 +258,7 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
         })
         .collect();
     lat.sort_by(|a, b| a.total_cmp(b));
+    let stolen = testkit::bench::stolen_seconds() - stolen_before;
 
     let hanging_report = if hanging {
         let list = hub
@@ -295,6 +302,7 @@ async fn run(name: &'static str, hanging: bool, unlimited: bool) -> Outcome {
     Outcome {
         name,
         claims,
+        stolen,
         live_written: live.len(),
         live_arrived: lat.len(),
         p50: percentile(&lat, 0.50),
@@ -361,6 +369,7 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64, (u64, u64
     let total = comments * subs;
     let before = testkit::bench::claims(&client, &base).await;
     let cpu_before = cpu_seconds();
+    let stolen_before = testkit::bench::stolen_seconds();
     let started = Instant::now();
     for id in &ids {
         switch_subscription(&client, &base, &key, id, "enable").await;
@@ -377,11 +386,12 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64, (u64, u64
     }
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
+    let stolen = testkit::bench::stolen_seconds() - stolen_before;
     let got = arrived();
     let after = testkit::bench::claims(&client, &base).await;
     eprintln!(
         "  {subs} subscription(s): {cpu:.2} s of CPU (hub, receivers, bench) for {secs:.2} s of \
-         drain; a claim in flight for {:.0} % of it",
+         drain; a claim in flight for {:.0} % of it; {stolen:.2} s stolen by the machine's host",
         (after.2 - before.2) / secs * 100.0
     );
     let claims = (after.0 - before.0, after.1 - before.1);
@@ -389,18 +399,9 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64, (u64, u64
     (got, secs, got as f64 / secs, claims)
 }
 
-/// CPU time this process (the hub, its receivers and the bench) used so far, in seconds, from
-/// `/proc/self/stat` (user and system time, in clock ticks of 1/100 s).
+/// CPU time this process (the hub, its receivers and the bench) used so far, in seconds.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok());
-    ticks(14).unwrap_or(0.0) / 100.0 + ticks(15).unwrap_or(0.0) / 100.0
+    testkit::bench::cpu_seconds(&testkit::bench::stat_fields(std::process::id()), false)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -489,12 +490,22 @@ async fn main() {
             ));
         }
     }
-    println!("| round | run | live deliveries arrived | p50 | p99 | max | claims (handed out) |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| round | run | live deliveries arrived | p50 | p99 | max | claims (handed out) | stolen |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (round, o) in &outcomes {
         println!(
-            "| {round} | {} | {} of {} | {:.2} ms | {:.2} ms | {:.1} ms | {} ({}) |",
-            o.name, o.live_arrived, o.live_written, o.p50, o.p99, o.max, o.claims.0, o.claims.1
+            "| {round} | {} | {} of {} | {:.2} ms | {:.2} ms | {:.1} ms | {} ({}) | {:.1} s |",
+            o.name,
+            o.live_arrived,
+            o.live_written,
+            o.p50,
+            o.p99,
+            o.max,
+            o.claims.0,
+            o.claims.1,
+            o.stolen
         );
     }
     for (round, o) in &outcomes {

@@ -1,5 +1,6 @@
 //! What the webhook benchmarks of the hub and the command line share: their command-line
-//! arguments, a loopback receiver that notes when each comment first arrived, and percentiles.
+//! arguments, a loopback receiver that notes when each comment first arrived, percentiles,
+//! and CPU time read from `/proc`.
 
 use axum::body::Bytes;
 use axum::Router;
@@ -139,4 +140,48 @@ fn counter(metrics: &str, name: &str) -> f64 {
         .lines()
         .find_map(|l| l.strip_prefix(&prefix)?.trim().parse::<f64>().ok())
         .unwrap_or(0.0)
+}
+
+/// `/proc` counts CPU time in USER_HZ ticks, 100 a second on Linux whatever the kernel's own
+/// tick.
+const TICKS: f64 = 100.0;
+
+/// A process's fields in `/proc/PID/stat` after its command's closing parenthesis, as numbers
+/// (the state, 0, is the first; the parent the second; user CPU the 12th); none once it is
+/// gone.
+pub fn stat_fields(pid: u32) -> Vec<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')').map_or(vec![], |(_, rest)| {
+        rest.split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect()
+    })
+}
+
+/// CPU seconds of a process so far (all its threads), from its [`stat_fields`]: user and
+/// system, and with `waited` those of its children it has waited for.
+pub fn cpu_seconds(fields: &[u64], waited: bool) -> f64 {
+    let last = if waited { 15 } else { 13 };
+    fields.get(11..last).map_or(0, |t| t.iter().sum::<u64>()) as f64 / TICKS
+}
+
+/// The machine's idle seconds so far, all cores together (`/proc/stat`).
+pub fn idle_seconds() -> f64 {
+    machine_seconds(4)
+}
+
+/// The machine's stolen seconds so far: on a virtual machine, CPU time its host gave to other
+/// machines while this one had work to run.
+pub fn stolen_seconds() -> f64 {
+    machine_seconds(8)
+}
+
+/// A column of the machine's CPU line in `/proc/stat`, in seconds.
+fn machine_seconds(column: usize) -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    stat.lines()
+        .next()
+        .and_then(|cpu| cpu.split_whitespace().nth(column))
+        .and_then(|t| t.parse::<f64>().ok())
+        .map_or(0.0, |t| t / TICKS)
 }
