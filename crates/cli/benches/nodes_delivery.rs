@@ -642,7 +642,7 @@ struct Cpu {
 impl Cpu {
     fn now(database: &str, nodes: &[u32]) -> Cpu {
         let postgres = if database.starts_with("postgres") {
-            postgres_cpu(database)
+            postgres_cpu()
         } else {
             0.0
         };
@@ -672,15 +672,15 @@ fn cpu_of(pid: u32) -> f64 {
     cpu_seconds(&stat_fields(pid), false)
 }
 
-/// PostgreSQL's CPU seconds so far: the postmaster (the parent of a session's backend),
-/// those of its children that ended (it waits for each), and its live children (the nodes'
-/// sessions, the server's own workers).
-fn postgres_cpu(database: &str) -> f64 {
-    let parent = |pid: u32| stat_fields(pid).get(1).map(|&p| p as u32);
-    let Some(postmaster) = psql(database, "SELECT pg_backend_pid()")
-        .and_then(|pid| pid.trim().parse().ok())
-        .and_then(parent)
-    else {
+/// The cluster's postmaster, set once it started.
+static POSTMASTER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// PostgreSQL's CPU seconds so far: the postmaster, those of its children that ended (it
+/// waits for each), and its live children (the nodes' sessions, the server's own workers).
+/// Found from the cluster, not through a session: when the `psql` asking for it failed, the
+/// server read as none, and a round as minus (or plus) all of the server's past CPU.
+fn postgres_cpu() -> f64 {
+    let Some(&postmaster) = POSTMASTER.get() else {
         return 0.0;
     };
     let children: f64 = std::fs::read_dir("/proc")
@@ -688,7 +688,7 @@ fn postgres_cpu(database: &str) -> f64 {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str().and_then(|p| p.parse().ok()))
-        .filter(|&pid| parent(pid) == Some(postmaster))
+        .filter(|&pid| stat_fields(pid).get(1) == Some(&u64::from(postmaster)))
         .map(cpu_of)
         .sum();
     cpu_seconds(&stat_fields(postmaster), true) + children
@@ -784,6 +784,9 @@ async fn main() {
     })
     .await
     .expect("start PostgreSQL (apt-get install -y postgresql)");
+    if let Some(pid) = cluster.postmaster_pid() {
+        let _ = POSTMASTER.set(pid);
+    }
     let sqlite = args.iter().any(|a| a == "--sqlite");
     let options = Options {
         per_host,
