@@ -147,8 +147,8 @@ fn counter(metrics: &str, name: &str) -> f64 {
 const TICKS: f64 = 100.0;
 
 /// A process's fields in `/proc/PID/stat` after its command's closing parenthesis, as numbers
-/// (the state, 0, is the first; the parent the second; user CPU the 12th); none once it is
-/// gone.
+/// (0 is the state, a letter, read as 0; 1 the parent; 11 and 12 user and system CPU); none
+/// once it is gone.
 pub fn stat_fields(pid: u32) -> Vec<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     stat.rsplit_once(')').map_or(vec![], |(_, rest)| {
@@ -184,4 +184,41 @@ fn machine_seconds(column: usize) -> f64 {
         .and_then(|cpu| cpu.split_whitespace().nth(column))
         .and_then(|t| t.parse::<f64>().ok())
         .map_or(0.0, |t| t / TICKS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_reads_its_own_cpu_and_parent_and_a_gone_one_reads_none() {
+        // Busy until the counts grow by 50 ms (5 ticks), or for ten seconds on a machine that
+        // gives this thread nothing.
+        let before = cpu_seconds(&stat_fields(std::process::id()), false);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut spin = 0u64;
+        while cpu_seconds(&stat_fields(std::process::id()), false) < before + 0.05
+            && std::time::Instant::now() < deadline
+        {
+            for _ in 0..100_000 {
+                spin = std::hint::black_box(spin.wrapping_add(1));
+            }
+        }
+        let own = stat_fields(std::process::id());
+        assert!(cpu_seconds(&own, false) >= before + 0.05, "{own:?}");
+        assert!(cpu_seconds(&own, true) >= cpu_seconds(&own, false));
+        assert_eq!(
+            own.get(1).copied(),
+            Some(u64::from(std::os::unix::process::parent_id()))
+        );
+        // Pid 0 has no `/proc` entry.
+        assert!(stat_fields(0).is_empty());
+        assert_eq!(cpu_seconds(&stat_fields(0), true), 0.0);
+    }
+
+    #[test]
+    fn the_machine_has_been_idle_some_time_since_it_booted() {
+        assert!(idle_seconds() > 0.0);
+        assert!(stolen_seconds() >= 0.0);
+    }
 }
