@@ -50,7 +50,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use testkit::bench::{
-    arg, claims, cpu_seconds, idle_seconds, serve_hook, spawn_serve, stat_fields, stolen_seconds,
+    arg, claims, cpu_seconds, idle_seconds, process_cpu_seconds, serve_hook, spawn_serve,
+    stat_fields, stolen_seconds,
 };
 use tokio::process::{Child, Command};
 
@@ -647,9 +648,9 @@ impl Cpu {
             0.0
         };
         Cpu {
-            nodes: nodes.iter().map(|&p| cpu_of(p)).sum(),
+            nodes: nodes.iter().map(|&p| process_cpu_seconds(p)).sum(),
             postgres,
-            bench: cpu_of(std::process::id()),
+            bench: process_cpu_seconds(std::process::id()),
             idle: idle_seconds(),
             stolen: stolen_seconds(),
         }
@@ -668,10 +669,6 @@ impl Cpu {
     }
 }
 
-fn cpu_of(pid: u32) -> f64 {
-    cpu_seconds(&stat_fields(pid), false)
-}
-
 /// The cluster's postmaster, set once it started.
 static POSTMASTER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
 
@@ -688,8 +685,9 @@ fn postgres_cpu() -> f64 {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str().and_then(|p| p.parse().ok()))
-        .filter(|&pid| stat_fields(pid).get(1) == Some(&u64::from(postmaster)))
-        .map(cpu_of)
+        .map(stat_fields)
+        .filter(|fields| fields.get(1) == Some(&u64::from(postmaster)))
+        .map(|fields| cpu_seconds(&fields, false))
         .sum();
     cpu_seconds(&stat_fields(postmaster), true) + children
 }

@@ -368,7 +368,7 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64, (u64, u64
     }
     let total = comments * subs;
     let before = testkit::bench::claims(&client, &base).await;
-    let cpu_before = cpu_seconds();
+    let cpu_before = testkit::bench::process_cpu_seconds(std::process::id());
     let stolen_before = testkit::bench::stolen_seconds();
     let started = Instant::now();
     for id in &ids {
@@ -385,7 +385,7 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64, (u64, u64
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu_before;
+    let cpu = testkit::bench::process_cpu_seconds(std::process::id()) - cpu_before;
     let stolen = testkit::bench::stolen_seconds() - stolen_before;
     let got = arrived();
     let after = testkit::bench::claims(&client, &base).await;
@@ -397,11 +397,6 @@ async fn throughput(subs: usize, comments: usize) -> (usize, f64, f64, (u64, u64
     let claims = (after.0 - before.0, after.1 - before.1);
     let _ = hub.shutdown().await;
     (got, secs, got as f64 / secs, claims)
-}
-
-/// CPU time this process (the hub, its receivers and the bench) used so far, in seconds.
-fn cpu_seconds() -> f64 {
-    testkit::bench::cpu_seconds(&testkit::bench::stat_fields(std::process::id()), false)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

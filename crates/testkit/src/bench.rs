@@ -165,6 +165,12 @@ pub fn cpu_seconds(fields: &[u64], waited: bool) -> f64 {
     fields.get(11..last).map_or(0, |t| t.iter().sum::<u64>()) as f64 / TICKS
 }
 
+/// CPU seconds of the process `pid` so far, user and system, all its threads; 0 once it is
+/// gone.
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    cpu_seconds(&stat_fields(pid), false)
+}
+
 /// The machine's idle seconds so far, all cores together (`/proc/stat`).
 pub fn idle_seconds() -> f64 {
     machine_seconds(4)
