@@ -19,10 +19,11 @@
 //! on PostgreSQL. `--backlogs A,B` (issue 23 §2: does the drain rate hold as the backlog
 //! grows?) compares backlog sizes instead of node counts: each round drains A, then B, on one
 //! PostgreSQL node (and one SQLite hub with `--sqlite`), and prints B's rate as a ratio of A's
-//! for each backend. `--recover` then recovers every change of each round (issue 23 §3) and
-//! times the copies' drain against the first; with `--analyze-drained`, after a `VACUUM
-//! ANALYZE` of the drained outbox (PostgreSQL), the statistics autovacuum leaves between two
-//! bursts.
+//! for each backend. `--recover` then recovers every change of each round twice (issue 23 §3)
+//! and times the copies against the first drain: queued and sent together, and then queued
+//! while the receiver holds its requests (timed apart) and drained like the first backlog; with
+//! `--analyze-drained`, each after a `VACUUM ANALYZE` of the drained outbox (PostgreSQL), the
+//! dead rows and statistics autovacuum leaves between two bursts.
 //!
 //! Each round: a fresh database on a durable PostgreSQL (`testkit`, fsync on), one `serve`
 //! process fills the outbox with `--deliveries` comment creations while the receiver holds
@@ -302,7 +303,7 @@ struct Options {
     fill: Fill,
     /// After the drain, recover every change and time its copies' drain too.
     recover: bool,
-    /// Before the recover, `VACUUM ANALYZE` the drained outbox (PostgreSQL rounds): what
+    /// Before each recover, `VACUUM ANALYZE` the drained outbox (PostgreSQL rounds): what
     /// autovacuum finds between two bursts, statistics that say no delivery is ready.
     analyze_drained: bool,
     /// The `fastcomments` the nodes run: this build, `--hub-bin PATH`, or the baseline of
@@ -317,7 +318,7 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
         explain,
         fill,
         recover,
-        analyze_drained,
+        analyze_drained: _,
         hub_bin,
     } = o;
     let database = database.to_owned();
@@ -400,40 +401,12 @@ async fn round(database: &str, nodes: usize, deliveries: usize, o: Options) -> f
         print_claims_per_node(&http, &bases).await;
     }
     if recover {
-        // Every change again (issue 23 §3): copies carry their original's delivery id, so
-        // they are counted as requests, not as new ids.
-        if analyze_drained && database.starts_with("postgres") {
-            psql(&database, "VACUUM ANALYZE webhook_deliveries").expect("psql: VACUUM ANALYZE");
-        }
-        let started = Instant::now();
-        let res = http
-            .post(format!("{base}/api/v1/webhook-config/recover"))
-            .header("x-api-key", &key)
-            .json(&json!({"domain": "*", "since": 1}))
-            .send()
-            .await
-            .expect("start the recover");
-        assert!(res.status().is_success(), "recover: {}", res.status());
-        let requests = || rx.requests.load(Ordering::Relaxed);
-        wait_until(
-            &requests,
-            2 * deliveries,
-            started,
-            "recover",
-            &http,
-            &base,
-            &key,
-        )
-        .await;
-        let recovered = deliveries as f64 / started.elapsed().as_secs_f64();
-        if database.starts_with("postgres") {
-            // What the recover's queuing and the copies' drain cost, apart from the first drain.
-            print_statement_costs(&database);
-        }
-        println!(
-            "  recover of {deliveries}: {recovered:.0} deliveries/s, {:.2}x of the first drain",
-            recovered / rate
-        );
+        let first = Drained {
+            deliveries,
+            rate,
+            node_pids: &node_pids,
+        };
+        recover_twice(&database, o, &rx, &http, &base, &key, first).await;
     }
     for mut c in children {
         let _ = c.kill().await;
@@ -468,6 +441,153 @@ async fn print_outbox_reads(database: &str) {
             "  outbox (seq scans | rows they read | index scans | rows fetched | inserted | updated | heap-only): {}",
             counts.trim()
         );
+    }
+}
+
+/// A round's first drain, as the recovers compare with it.
+struct Drained<'a> {
+    deliveries: usize,
+    rate: f64,
+    node_pids: &'a [u32],
+}
+
+/// Recovers every change of the round twice (issue 23 §3). First with the receiver open, so
+/// the copies are queued and sent at once: the rate from the request to the last copy. Then
+/// as the first drain was measured: the receiver holds its requests while the recover queues
+/// (timed apart, until the store says it finished), and the clock runs from when it lets go,
+/// so the copies' drain is a backlog's drain like the first. Copies carry their original's
+/// delivery id, so they are counted as requests, not as new ids.
+async fn recover_twice(
+    database: &str,
+    o: Options,
+    rx: &Receiver,
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    first: Drained<'_>,
+) {
+    let Drained {
+        deliveries,
+        rate,
+        node_pids,
+    } = first;
+    let requests = || rx.requests.load(Ordering::Relaxed);
+    let start_recover = || async {
+        let res = http
+            .post(format!("{base}/api/v1/webhook-config/recover"))
+            .header("x-api-key", key)
+            .json(&json!({"domain": "*", "since": 1}))
+            .send()
+            .await
+            .expect("start the recover");
+        assert!(res.status().is_success(), "recover: {}", res.status());
+    };
+    // Each recover finds the outbox as autovacuum leaves it between two bursts, not with the
+    // last one's dead row versions (with `--analyze-drained`).
+    let vacuum = || {
+        if o.analyze_drained && database.starts_with("postgres") {
+            psql(database, "VACUUM ANALYZE webhook_deliveries").expect("psql: VACUUM ANALYZE");
+        }
+    };
+    vacuum();
+    let started = Instant::now();
+    start_recover().await;
+    wait_until(
+        &requests,
+        2 * deliveries,
+        started,
+        "recover",
+        http,
+        base,
+        key,
+    )
+    .await;
+    let together = deliveries as f64 / started.elapsed().as_secs_f64();
+    if database.starts_with("postgres") {
+        // What the recover's queuing and the copies' drain cost, apart from the first drain.
+        print_statement_costs(database);
+    }
+    println!(
+        "  recover of {deliveries}, queued and sent together: {together:.0} deliveries/s, {:.2}x of the first drain",
+        together / rate
+    );
+    rx.open.store(false, Ordering::Relaxed);
+    vacuum();
+    let started = Instant::now();
+    start_recover().await;
+    let mut store = Recoveries::open(database).await;
+    while store.queuing().await > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the second recover is still queuing after 600 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let queuing = started.elapsed().as_secs_f64();
+    if o.explain && database.starts_with("postgres") {
+        explain_claim(database, "a recover's copies queued", o.per_host).await;
+    }
+    if database.starts_with("postgres") {
+        reset_statement_costs(database);
+        psql(database, "CHECKPOINT").expect("psql: CHECKPOINT");
+    }
+    let cpu_before = Cpu::now(database, node_pids);
+    let started = Instant::now();
+    rx.open.store(true, Ordering::Relaxed);
+    wait_until(
+        &requests,
+        3 * deliveries,
+        started,
+        "recover's drain",
+        http,
+        base,
+        key,
+    )
+    .await;
+    let drained = deliveries as f64 / started.elapsed().as_secs_f64();
+    Cpu::now(database, node_pids).print_since(&cpu_before, deliveries);
+    if database.starts_with("postgres") {
+        print_statement_costs(database);
+    }
+    println!(
+        "  recover of {deliveries}, queued first ({:.0} copies/s) and then sent: {drained:.0} deliveries/s, {:.2}x of the first drain",
+        deliveries as f64 / queuing,
+        drained / rate
+    );
+}
+
+/// A connection to the round's database that reads how many recovers are still queuing.
+enum Recoveries {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl Recoveries {
+    async fn open(database: &str) -> Recoveries {
+        use sqlx::Connection;
+        if database.starts_with("postgres") {
+            Recoveries::Postgres(
+                sqlx::PgConnection::connect(database)
+                    .await
+                    .expect("connect to PostgreSQL"),
+            )
+        } else {
+            Recoveries::Sqlite(
+                sqlx::SqliteConnection::connect(database)
+                    .await
+                    .expect("open the SQLite hub's file"),
+            )
+        }
+    }
+
+    /// Recovers not yet finished queuing.
+    async fn queuing(&mut self) -> i64 {
+        const COUNT: &str = "SELECT count(*) FROM webhook_recoveries WHERE finished_at IS NULL";
+        match self {
+            Recoveries::Postgres(c) => sqlx::query_scalar(COUNT).fetch_one(c).await,
+            Recoveries::Sqlite(c) => sqlx::query_scalar(COUNT).fetch_one(c).await,
+        }
+        .expect("count the recovers queuing")
     }
 }
 
