@@ -1,6 +1,8 @@
 //! Rows to records, for every backend: the column names of each table are the same in all of
 //! them, so one mapping serves all (through [`StoreRow`], which each backend's row type
-//! implements). And [`RecoverCopy`], the one row each backend writes its own way from parts.
+//! implements). And [`RecoverCopy`], the one row each backend writes its own way from parts,
+//! and [`unsent_position`], the expression over the outbox's columns that each backend's walks
+//! of a comment's stream name.
 
 use super::*;
 use fastcomments_protocol::{HttpMethod, WebhookEventKind};
@@ -255,4 +257,16 @@ pub(crate) struct RecoverCopy<'a> {
     pub legacy_token: bool,
     pub status: DeliveryStatus,
     pub ready: bool,
+}
+
+/// Delivery `alias`'s position while it is not sent (waiting, paused, failed for good,
+/// cancelled), null once it is: the expression `webhook_deliveries_unsent_by_stream` ends
+/// with (and is partial on), spelled as in its migration (21). The statements that walk what
+/// is left in a comment's stream (locking the streams a write ends, settling their heads, a
+/// new delivery's head check) name it, `IS NOT NULL`, and so read that stream's unsent
+/// deliveries only: over the stream's every delivery they stepped through its sent history
+/// for each one's state, and a comment voted on for a month, or recovered again, made each of
+/// its records walk all of it. No other statement names it, so none is planned through it.
+pub(crate) fn unsent_position(alias: &str) -> String {
+    format!("(CASE WHEN {alias}.status <> 'succeeded' THEN {alias}.position END)")
 }

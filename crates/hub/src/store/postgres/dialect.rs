@@ -9,7 +9,7 @@ use super::{upload, PostgresStore};
 use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
 use crate::rules;
-use crate::store::rows::RecoverCopy;
+use crate::store::rows::{unsent_position, RecoverCopy};
 use crate::store::{full_faults, FaultKind, StoreError, StoreResult};
 use fastcomments_protocol::{Comment, Millis};
 use sqlx::postgres::{PgConnection, PgPool};
@@ -135,15 +135,16 @@ pub(super) async fn lock_streams(conn: &mut Conn, ids: &[&str]) -> StoreResult<(
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    // The unsent rows only, through the index over them (`unsent_position`): not the
+    // stream's sent history.
+    let text = format!(
         "SELECT 1 FROM webhook_deliveries s WHERE (s.tenant_id, s.comment_id, s.subscription_id) IN \
          (SELECT k.tenant_id, k.comment_id, k.subscription_id FROM webhook_deliveries k WHERE k.id = ANY($1)) \
-         AND s.status <> 'succeeded' \
+         AND {} IS NOT NULL \
          ORDER BY s.tenant_id, s.comment_id, s.subscription_id, s.position, s.id FOR NO KEY UPDATE OF s",
-    )
-    .bind(ids)
-    .execute(&mut *conn)
-    .await?;
+        unsent_position("s")
+    );
+    sqlx::query(&text).bind(ids).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -164,17 +165,19 @@ pub(super) async fn lock_new_streams(
     }
     let comments: Vec<&str> = streams.iter().map(|s| s.0).collect();
     let subscriptions: Vec<&str> = streams.iter().map(|s| s.1).collect();
-    let rows: Vec<(String, String, i64, bool)> = sqlx::query_as(
-        "SELECT comment_id, subscription_id, position, status IN ('queued', 'retrying', 'paused') \
-         FROM webhook_deliveries WHERE tenant_id = $1 \
-         AND (comment_id, subscription_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[])) \
-         AND status <> 'succeeded' ORDER BY comment_id, subscription_id, position, id FOR SHARE",
-    )
-    .bind(tenant.as_str())
-    .bind(&comments)
-    .bind(&subscriptions)
-    .fetch_all(&mut *conn)
-    .await?;
+    let text = format!(
+        "SELECT d.comment_id, d.subscription_id, d.position, d.status IN ('queued', 'retrying', 'paused') \
+         FROM webhook_deliveries d WHERE d.tenant_id = $1 \
+         AND (d.comment_id, d.subscription_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[])) \
+         AND {} IS NOT NULL ORDER BY d.comment_id, d.subscription_id, d.position, d.id FOR SHARE",
+        unsent_position("d")
+    );
+    let rows: Vec<(String, String, i64, bool)> = sqlx::query_as(&text)
+        .bind(tenant.as_str())
+        .bind(&comments)
+        .bind(&subscriptions)
+        .fetch_all(&mut *conn)
+        .await?;
     // In stream and position order: a stream's first waiting row is its earliest.
     let mut firsts: Vec<(String, String, i64)> = Vec::new();
     for (comment, subscription, position, waiting) in rows {

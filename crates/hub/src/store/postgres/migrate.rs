@@ -73,6 +73,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "deliveries by state and tenant",
         include_str!("0020_by_state.sql"),
     ),
+    (
+        21,
+        "a stream's unsent deliveries",
+        include_str!("0021_unsent_stream_index.sql"),
+    ),
 ];
 
 /// [`MIGRATIONS`] as sqlx's migration source.
@@ -127,7 +132,7 @@ mod tests {
     /// whose migration of the same version reads differently (even a comment changed) refuses
     /// to start: a migration on main is never edited; a change is a new migration, whose
     /// checksum is added here.
-    const APPLIED: [(i64, &str); 20] = [
+    const APPLIED: [(i64, &str); 21] = [
         (1, "8e712098abb6054f"),
         (2, "b911428e53db50d6"),
         (3, "75dca98250e7c08f"),
@@ -148,6 +153,7 @@ mod tests {
         (18, "fe850aeceee534ee"),
         (19, "38342dafd5144f79"),
         (20, "556ec886ca3902f9"),
+        (21, "ffba21cd8d810eb7"),
     ];
 
     #[test]
