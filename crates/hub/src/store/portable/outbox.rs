@@ -194,18 +194,17 @@ pub(in crate::store) const WAITING: &str = "status IN ('queued', 'retrying', 'pa
 /// target's deliveries by position, `webhook_deliveries_of_target`, holds it: statements that
 /// walk a target (a recover, pausing or removing a subscription) name it this way. An
 /// expression, not the column, so that the lookups of one comment's stream (tenant, comment,
-/// subscription) find no index but `webhook_deliveries_unsent_by_stream` to use: with no statistics
-/// yet, PostgreSQL priced an index over (tenant, subscription) like the stream's and took it,
+/// subscription) find no index but the stream's to use: with no statistics yet, PostgreSQL
+/// priced an index over (tenant, subscription) like the stream's and took it,
 /// a walk over the whole target's deliveries for each stream a record settled.
 pub(in crate::store) const TARGET: &str = "(subscription_id || '')";
 
 /// Whether a waiting delivery `s` is its stream's head: none of the stream waits at an
-/// earlier position. One range of `webhook_deliveries_unsent_by_stream` per delivery, in its
-/// order (the minimum of its expression, which is the position of every row it holds).
+/// earlier position. One range of the stream's index per delivery (see [`settle_heads_sql`]).
 fn is_head() -> String {
     let m = unsent_position("m");
     format!(
-        "s.position = (SELECT MIN({m}) FROM webhook_deliveries m \
+        "s.position = (SELECT MIN(m.position) FROM webhook_deliveries m \
          WHERE m.tenant_id = s.tenant_id AND m.comment_id = s.comment_id \
          AND m.subscription_id = s.subscription_id AND {m} IS NOT NULL \
          AND m.status IN ('queued', 'retrying', 'paused'))"
@@ -215,9 +214,10 @@ fn is_head() -> String {
 /// [`settle_heads`]'s statement, its list of ids one parameter ([`ID_LIST`]): one text
 /// whatever the batch, prepared once per connection (a text per count of ids was planned
 /// afresh at every record on PostgreSQL, and turned SQLite's cache of prepared statements
-/// over). Each stream is found, and its head checked, through
-/// `webhook_deliveries_unsent_by_stream`, one comment's unsent deliveries of one stream
-/// ([`unsent_position`]): an index that named fewer of the stream's columns could lose the
+/// over). Each stream is found, and its head checked, through the stream's index: on
+/// PostgreSQL `webhook_deliveries_unsent_by_stream`, one comment's unsent deliveries of one
+/// stream ([`unsent_position`]); on SQLite `webhook_deliveries_by_stream`, all of them (see
+/// `unsent_position` for why). An index that named fewer of the stream's columns could lose the
 /// planner's choice to one over a whole target's deliveries (SQLite took the recover index,
 /// and a settle read every delivery of the tenant's stream: over a second each on 20,000), and
 /// so could one over the same number of them (PostgreSQL with no statistics yet): the index of

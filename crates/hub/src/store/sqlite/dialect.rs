@@ -8,7 +8,7 @@ use super::{lock, webhooks, writer, SqliteStore};
 use crate::clock::next_position;
 use crate::ids::TenantId;
 use crate::records::{Applied, Change, Notice, UploadBatch, UploadOutcome};
-use crate::store::rows::{unsent_position, RecoverCopy};
+use crate::store::rows::RecoverCopy;
 use crate::store::{StoreError, StoreResult};
 use fastcomments_protocol::{Comment, Millis};
 use sqlx::sqlite::SqliteConnection;
@@ -110,8 +110,8 @@ pub(super) async fn lock_streams(_conn: &mut Conn, _ids: &[&str]) -> StoreResult
 
 /// As [`lock_streams`], for streams deliveries are about to be queued in: nothing to lock.
 /// Returns the earliest waiting position of each of the tenant's `streams` that has a
-/// delivery waiting, as PostgreSQL's does (read through `webhook_deliveries_unsent_by_stream`,
-/// one range per comment), so the caller sets its new rows' `ready` flags from the answer.
+/// delivery waiting, as PostgreSQL's does (read through `webhook_deliveries_by_stream`, one
+/// range per comment), so the caller sets its new rows' `ready` flags from the answer.
 pub(super) async fn lock_new_streams(
     conn: &mut Conn,
     tenant: &TenantId,
@@ -138,10 +138,9 @@ pub(super) async fn lock_new_streams(
 /// tenant) that has a delivery waiting.
 pub(super) fn first_waiting_sql(comments: usize) -> String {
     format!(
-        "SELECT d.comment_id, d.subscription_id, MIN(d.position) FROM webhook_deliveries d \
-         WHERE d.tenant_id = ? AND {} IS NOT NULL AND d.status IN ('queued', 'retrying', 'paused') \
-         AND d.comment_id IN ({}) GROUP BY d.comment_id, d.subscription_id",
-        unsent_position("d"),
+        "SELECT comment_id, subscription_id, MIN(position) FROM webhook_deliveries \
+         WHERE tenant_id = ? AND status IN ('queued', 'retrying', 'paused') \
+         AND comment_id IN ({}) GROUP BY comment_id, subscription_id",
         vec!["?"; comments].join(", ")
     )
 }

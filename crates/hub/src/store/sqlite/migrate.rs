@@ -63,16 +63,6 @@ const UPGRADES: &[Upgrade] = &[
              (target_host, subscription_id, next_attempt_at, position) \
              WHERE ready AND status IN ('queued', 'retrying')",
     ),
-    // What is left in a comment's stream, for the reason of PostgreSQL's migration 21 (after
-    // the subscription's column exists in old databases too). Partial here: SQLite keeps no
-    // statistics (the hub never runs ANALYZE) and plans a partial index by its predicate, so a
-    // sent delivery leaves it. `webhook_deliveries_by_stream` (schema.sql) stays for the log
-    // of one comment.
-    Upgrade::Statement(
-        "CREATE INDEX IF NOT EXISTS webhook_deliveries_unsent_by_stream ON webhook_deliveries \
-             (tenant_id, comment_id, subscription_id, (CASE WHEN status <> 'succeeded' THEN position END)) \
-             WHERE (CASE WHEN status <> 'succeeded' THEN position END) IS NOT NULL",
-    ),
     // When the next ready delivery is due (`next_due_at`): the first entry of this index,
     // over an expression no other statement names (`NEXT_READY` of `portable/outbox.rs`), so
     // that no claim is planned through it. It replaces the index over `next_attempt_at + 0`

@@ -118,11 +118,10 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     recovered_from   TEXT                -- a recover's copy: the delivery it copies (its webhook-id)
 );
 -- One comment's deliveries of one stream (a stream is a comment's deliveries to one target),
--- in order: the log of one comment reads it. The stream's walks (settling its head, a new
--- delivery's head check) read `webhook_deliveries_unsent_by_stream` (migrate.rs), its unsent
--- deliveries only. The index of a target's deliveries (migrate.rs) is over an expression of
--- the subscription, so it cannot win a stream lookup. It replaced
--- `webhook_deliveries_by_comment` (tenant, comment, position).
+-- in order: what settling a stream's head reads. It names all three of the stream's columns,
+-- and the index of a target's deliveries (mod.rs) is over an expression of the subscription,
+-- so no other index can win the planner's choice. It replaced `webhook_deliveries_by_comment`
+-- (tenant, comment, position).
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_stream ON webhook_deliveries (tenant_id, comment_id, subscription_id, position);
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, created_at);
 CREATE TABLE IF NOT EXISTS webhook_attempts (

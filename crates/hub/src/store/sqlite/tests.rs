@@ -612,12 +612,11 @@ fn assert_one_read_through(plan: &[String], index: &str) {
     );
 }
 
-/// Settling a stream's head reads what is left in that stream only: every lookup of the
-/// statement goes through the primary key or `webhook_deliveries_unsent_by_stream`, whatever
-/// other index covers two of its columns (the index of a target's deliveries, over (tenant,
-/// subscription) then, won the planner's choice against the per-comment index and made each
-/// settle read the whole target's outbox), and not through the stream's every delivery (its
-/// sent history, for each one's state).
+/// Settling a stream's head reads that stream only: every lookup of the statement goes through
+/// the primary key or `webhook_deliveries_by_stream`, whatever other index covers two of its
+/// columns (the index of a target's deliveries, over (tenant, subscription) then, won the
+/// planner's choice against the per-comment index and made each settle read the whole
+/// target's outbox).
 #[tokio::test]
 async fn settling_heads_reads_one_stream() {
     let plan =
@@ -629,7 +628,7 @@ async fn settling_heads_reads_one_stream() {
     assert!(!reads.is_empty(), "{plan:?}");
     for read in &reads {
         assert!(
-            read.contains("webhook_deliveries_unsent_by_stream")
+            read.contains("webhook_deliveries_by_stream")
                 || read.contains("sqlite_autoindex_webhook_deliveries")
                 || read.contains("INTEGER PRIMARY KEY")
                 || read.contains("USING PRIMARY KEY"),
@@ -639,16 +638,14 @@ async fn settling_heads_reads_one_stream() {
 }
 
 /// What a queuing reads of its streams (their earliest waiting positions) goes through
-/// `webhook_deliveries_unsent_by_stream`, one range per comment, and sorts nothing: not the
-/// index of a target's deliveries, nor a walk over the waiting ones, nor over the streams'
-/// sent history.
+/// `webhook_deliveries_by_stream`, one range per comment, and sorts nothing: not the index of a
+/// target's deliveries, nor a walk over the waiting ones.
 #[tokio::test]
 async fn a_queuing_reads_its_streams_by_comment() {
     let plan = plan_of(&super::dialect::first_waiting_sql(3)).await;
     assert!(
-        plan.iter().any(
-            |d| d.contains("webhook_deliveries_unsent_by_stream") && d.contains("comment_id=?")
-        ),
+        plan.iter()
+            .any(|d| d.contains("webhook_deliveries_by_stream") && d.contains("comment_id=?")),
         "{plan:?}"
     );
     assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
