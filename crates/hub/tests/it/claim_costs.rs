@@ -779,9 +779,9 @@ async fn pending_events_and_logs_by_state_read_that_state_only() {
 /// stream's sent history: a stream of 3,000 sent deliveries (a comment voted on for a month,
 /// or recovered again and again) costs its queuing, its claim and its record a few rows,
 /// with statistics taken before the history and after it. The stream's lock and its head's
-/// settle walked every delivery of the stream for its state: a recover's copies, each the
-/// third of its stream, drained at 0.74-0.91x of the first drain on PostgreSQL, the lock's
-/// statement taking three times as long (the `nodes_delivery` bench with `--recover`).
+/// settle walked every delivery of the stream for its state: with a recover's copies, each
+/// the third of its stream, the streams' lock took three times as long as in the first drain
+/// (the `nodes_delivery` bench with `--recover` and pg_stat_statements).
 #[tokio::test]
 async fn a_streams_next_delivery_reads_what_waits_in_it_not_its_history() {
     let (url, mut store, db) = opened_at_url().await;
