@@ -19,7 +19,7 @@
 
 use super::dialect::{
     announce, id_list, lock_new_streams, lock_streams, sql, Backend, Conn, Db, END_CLAIM, ID_LIST,
-    MAX_PARAMS,
+    MAX_PARAMS, STREAMS_BY_LATERAL,
 };
 use super::{read_all, read_one};
 use crate::ids::TenantId;
@@ -222,15 +222,34 @@ fn is_head() -> String {
 /// and a settle read every delivery of the tenant's stream: over a second each on 20,000), and
 /// so could one over the same number of them (PostgreSQL with no statistics yet): the index of
 /// a target's deliveries is over an expression the stream's lookups do not name ([`TARGET`]).
+///
+/// On PostgreSQL each stream named is looked up on its own, a lateral lookup
+/// ([`STREAMS_BY_LATERAL`]): as a join, statistics of a drained outbox (no delivery unsent)
+/// made it read every unsent delivery and then look its stream up in the list, at every
+/// record (`claim_costs::records_after_statistics_of_a_drained_outbox_read_their_streams`).
 pub(in crate::store) fn settle_heads_sql() -> String {
-    format!(
-        "UPDATE webhook_deliveries SET ready = NOT ready WHERE id IN (SELECT s.id \
-         FROM webhook_deliveries k JOIN webhook_deliveries s ON s.tenant_id = k.tenant_id \
-         AND s.comment_id = k.comment_id AND s.subscription_id = k.subscription_id \
-         WHERE {} IS NOT NULL AND s.{WAITING} AND s.ready <> ({}) AND k.id IN ({ID_LIST}))",
-        unsent_position("s"),
-        is_head()
-    )
+    let unsent = unsent_position("s");
+    let head = is_head();
+    if STREAMS_BY_LATERAL {
+        format!(
+            "UPDATE webhook_deliveries SET ready = NOT ready WHERE id IN (SELECT s.id \
+             FROM (SELECT DISTINCT k.tenant_id, k.comment_id, k.subscription_id \
+             FROM webhook_deliveries k WHERE k.id IN ({ID_LIST})) k \
+             CROSS JOIN LATERAL (SELECT s.id, s.tenant_id, s.comment_id, s.subscription_id, \
+             s.position, s.ready FROM webhook_deliveries s WHERE s.tenant_id = k.tenant_id \
+             AND s.comment_id = k.comment_id AND s.subscription_id = k.subscription_id \
+             AND {unsent} IS NOT NULL AND s.{WAITING} OFFSET 0) s \
+             WHERE s.ready <> ({head}))"
+        )
+    } else {
+        format!(
+            "UPDATE webhook_deliveries SET ready = NOT ready WHERE id IN (SELECT s.id \
+             FROM webhook_deliveries k JOIN webhook_deliveries s ON s.tenant_id = k.tenant_id \
+             AND s.comment_id = k.comment_id AND s.subscription_id = k.subscription_id \
+             WHERE {unsent} IS NOT NULL AND s.{WAITING} AND s.ready <> ({head}) \
+             AND k.id IN ({ID_LIST}))"
+        )
+    }
 }
 
 /// Makes the streams of the deliveries `ids` right again after a write that changed which of

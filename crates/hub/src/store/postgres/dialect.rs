@@ -69,6 +69,12 @@ pub(super) async fn bounded<T>(
 /// length ([`id_list`] binds it).
 pub(super) const ID_LIST: &str = "SELECT unnest(CAST(? AS text[]))";
 
+/// Walks of a stream start from the streams named, one lateral lookup each
+/// (`portable/outbox.rs`, `settle_heads_sql`): on statistics of a drained outbox, which say no
+/// delivery is unsent, PostgreSQL read every unsent delivery and then looked each one's stream
+/// up in the list, at every record.
+pub(super) const STREAMS_BY_LATERAL: bool = true;
+
 /// The value [`ID_LIST`] binds: the ids as an array.
 pub(super) fn id_list<'a>(ids: &'a [&'a str]) -> StoreResult<&'a [&'a str]> {
     Ok(ids)
@@ -136,12 +142,15 @@ pub(super) async fn lock_streams(conn: &mut Conn, ids: &[&str]) -> StoreResult<(
         return Ok(());
     }
     // The unsent rows only, through the index over them (`unsent_position`): not the
-    // stream's sent history.
+    // stream's sent history. Each stream named is looked up on its own (a lateral lookup, in
+    // stream order, each locked in position order): as a join, statistics of a drained outbox
+    // (no delivery unsent) made PostgreSQL read every unsent delivery first.
     let text = format!(
-        "SELECT 1 FROM webhook_deliveries s WHERE (s.tenant_id, s.comment_id, s.subscription_id) IN \
-         (SELECT k.tenant_id, k.comment_id, k.subscription_id FROM webhook_deliveries k WHERE k.id = ANY($1)) \
-         AND {} IS NOT NULL \
-         ORDER BY s.tenant_id, s.comment_id, s.subscription_id, s.position, s.id FOR NO KEY UPDATE OF s",
+        "SELECT 1 FROM (SELECT DISTINCT k.tenant_id, k.comment_id, k.subscription_id \
+         FROM webhook_deliveries k WHERE k.id = ANY($1) ORDER BY 1, 2, 3) k \
+         CROSS JOIN LATERAL (SELECT s.id FROM webhook_deliveries s WHERE s.tenant_id = k.tenant_id \
+         AND s.comment_id = k.comment_id AND s.subscription_id = k.subscription_id AND {} IS NOT NULL \
+         ORDER BY s.position, s.id FOR NO KEY UPDATE) l",
         unsent_position("s")
     );
     sqlx::query(&text).bind(ids).execute(&mut *conn).await?;

@@ -46,6 +46,9 @@ pub(super) fn sql(text: &str) -> Cow<'_, str> {
 /// length ([`id_list`] binds it).
 pub(super) const ID_LIST: &str = "SELECT value FROM json_each(?)";
 
+/// SQLite has no lateral joins, and keeps no statistics to mislead a join (see PostgreSQL's).
+pub(super) const STREAMS_BY_LATERAL: bool = false;
+
 /// The value [`ID_LIST`] (and any `json_each(?)` list) binds: the values as a JSON array.
 pub(super) fn id_list<T: serde::Serialize>(ids: &[T]) -> StoreResult<String> {
     Ok(serde_json::to_string(ids)?)
