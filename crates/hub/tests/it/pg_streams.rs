@@ -109,3 +109,74 @@ async fn a_claim_beside_another_hands_out_what_that_one_holds_not() {
     assert!(due.iter().all(|id| !held.contains(id)), "{due:?} {held:?}");
     other.rollback().await.unwrap();
 }
+
+/// Two writes that end deliveries of the same two streams lock them in one order, whatever
+/// order their ids come in, so neither holds one stream while it waits for the other. Held
+/// here: the first stream (in the order every writer takes, tenant, comment, subscription) by
+/// another transaction; a record of the second stream's head and then the first's waits for it
+/// holding nothing, so the second stream can still be taken beside it. A record that locked in
+/// its ids' order would hold the second stream while it waited, and a write holding it that
+/// then came for the first would deadlock with it.
+#[tokio::test]
+async fn a_record_locks_its_streams_in_one_order_whatever_order_its_ids_come_in() {
+    let (_, store, db) = postgres_store_and_pool(2).await;
+    let t = with_hooks(&store, "t1").await;
+    create(&store, &t, "/pa", "a").await;
+    create(&store, &t, "/pb", "b").await;
+    let mut heads = store.due_deliveries(&claim(T0 + 1)).await.unwrap();
+    assert_eq!(heads.len(), 2);
+    heads.sort_by(|x, y| x.comment_id.cmp(&y.comment_id));
+    let (first, second) = (heads[0].clone(), heads[1].clone());
+
+    let mut holder = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(&first.id)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+
+    // The second stream's id first.
+    let recording = {
+        let store = store.clone();
+        let done = [
+            outcome(&second, 1, DeliveryStatus::Succeeded, 0),
+            outcome(&first, 1, DeliveryStatus::Succeeded, 0),
+        ];
+        tokio::spawn(async move { record(&store, &done, T0 + 2).await })
+    };
+    let started = Instant::now();
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the record never waited for the first stream"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut beside = db.begin().await.unwrap();
+    let taken =
+        sqlx::query("SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR NO KEY UPDATE NOWAIT")
+            .bind(&second.id)
+            .execute(&mut *beside)
+            .await;
+    assert!(
+        taken.is_ok(),
+        "the record held the second stream while it waited for the first: {taken:?}"
+    );
+    beside.rollback().await.unwrap();
+    holder.commit().await.unwrap();
+    recording.await.unwrap();
+    for d in [&first, &second] {
+        let (stored, _) = store.delivery(&t, &d.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, DeliveryStatus::Succeeded, "{}", d.id);
+    }
+}
