@@ -35,6 +35,7 @@ use crate::store::{Enqueued, StoreError, StoreResult};
 use fastcomments_protocol::{Comment, Millis, WebhookEventKind};
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 pub(in crate::store) async fn load_webhook_configs(
     conn: &mut Conn,
@@ -252,14 +253,16 @@ pub(in crate::store) fn settle_heads_sql() -> String {
     }
 }
 
+/// [`settle_heads_sql`] in the backend's parameters, built once (a record runs it).
+static SETTLE_HEADS: LazyLock<String> = LazyLock::new(|| sql(&settle_heads_sql()).into_owned());
+
 /// Makes the streams of the deliveries `ids` right again after a write that changed which of
 /// them wait (ended ones, retried ones): each stream's head is ready, its other waiting
 /// deliveries are not. In the caller's transaction, after the change; on PostgreSQL after
 /// [`lock_streams`] of the same ids, before the change. Touches only rows whose flag changes;
 /// returns how many did.
 pub(in crate::store) async fn settle_heads(conn: &mut Conn, ids: &[&str]) -> StoreResult<u64> {
-    let text = settle_heads_sql();
-    Ok(sqlx::query(&sql(&text))
+    Ok(sqlx::query(SETTLE_HEADS.as_str())
         .bind(id_list(ids)?)
         .execute(&mut *conn)
         .await?

@@ -15,6 +15,7 @@ use fastcomments_protocol::{Comment, Millis};
 use sqlx::postgres::{PgConnection, PgPool};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
+use std::sync::LazyLock;
 use tokio::sync::broadcast;
 
 pub(super) use super::notify::announce;
@@ -141,21 +142,28 @@ pub(super) async fn lock_streams(conn: &mut Conn, ids: &[&str]) -> StoreResult<(
     if ids.is_empty() {
         return Ok(());
     }
-    // The unsent rows only, through the index over them (`unsent_position`): not the
-    // stream's sent history. Each stream named is looked up on its own (a lateral lookup, in
-    // stream order, each locked in position order): as a join, statistics of a drained outbox
-    // (no delivery unsent) made PostgreSQL read every unsent delivery first.
-    let text = format!(
+    sqlx::query(LOCK_STREAMS.as_str())
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// [`lock_streams`]' statement, built once (a record runs it). The unsent rows only, through
+/// the index over them (`unsent_position`): not the stream's sent history. Each stream named
+/// is looked up on its own (a lateral lookup, in stream order, each locked in position order):
+/// as a join, statistics of a drained outbox (no delivery unsent) made PostgreSQL read every
+/// unsent delivery first.
+static LOCK_STREAMS: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "SELECT 1 FROM (SELECT DISTINCT k.tenant_id, k.comment_id, k.subscription_id \
          FROM webhook_deliveries k WHERE k.id = ANY($1) ORDER BY 1, 2, 3) k \
          CROSS JOIN LATERAL (SELECT s.id FROM webhook_deliveries s WHERE s.tenant_id = k.tenant_id \
          AND s.comment_id = k.comment_id AND s.subscription_id = k.subscription_id AND {} IS NOT NULL \
          ORDER BY s.position, s.id FOR NO KEY UPDATE) l",
         unsent_position("s")
-    );
-    sqlx::query(&text).bind(ids).execute(&mut *conn).await?;
-    Ok(())
-}
+    )
+});
 
 /// Locks (shared) the unfinished deliveries of the tenant's streams `(comment, subscription)`
 /// before deliveries are queued in them, for the reason and in the order of [`lock_streams`]:
@@ -174,14 +182,7 @@ pub(super) async fn lock_new_streams(
     }
     let comments: Vec<&str> = streams.iter().map(|s| s.0).collect();
     let subscriptions: Vec<&str> = streams.iter().map(|s| s.1).collect();
-    let text = format!(
-        "SELECT d.comment_id, d.subscription_id, d.position, d.status IN ('queued', 'retrying', 'paused') \
-         FROM webhook_deliveries d WHERE d.tenant_id = $1 \
-         AND (d.comment_id, d.subscription_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[])) \
-         AND {} IS NOT NULL ORDER BY d.comment_id, d.subscription_id, d.position, d.id FOR SHARE",
-        unsent_position("d")
-    );
-    let rows: Vec<(String, String, i64, bool)> = sqlx::query_as(&text)
+    let rows: Vec<(String, String, i64, bool)> = sqlx::query_as(LOCK_NEW_STREAMS.as_str())
         .bind(tenant.as_str())
         .bind(&comments)
         .bind(&subscriptions)
@@ -199,6 +200,17 @@ pub(super) async fn lock_new_streams(
     }
     Ok(firsts)
 }
+
+/// [`lock_new_streams`]' statement, built once (a queuing runs it).
+static LOCK_NEW_STREAMS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT d.comment_id, d.subscription_id, d.position, d.status IN ('queued', 'retrying', 'paused') \
+         FROM webhook_deliveries d WHERE d.tenant_id = $1 \
+         AND (d.comment_id, d.subscription_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[])) \
+         AND {} IS NOT NULL ORDER BY d.comment_id, d.subscription_id, d.position, d.id FOR SHARE",
+        unsent_position("d")
+    )
+});
 
 /// [`insert_copies`]' statement: `$1`–`$8` the copies' columns as arrays (id, original, url,
 /// host, method, legacy token, status, ready), `$9` the instant.
