@@ -208,10 +208,16 @@ pub(in crate::store) async fn recover_page(
         // is a filter over the target's deliveries from the first, each page).
         .bind(rec.cursor.0)
         .bind(&rec.cursor.1)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        // One more than the page: whether anything is left after it. A page that read only
+        // up to its limit could not tell, and a recover whose count was a multiple of the page
+        // stayed unfinished after its last copies were queued, until a page that found none
+        // (a second recover of the target meanwhile was refused).
+        .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await?;
-    let originals = records(&rows, Original::from_row)?;
+    let mut originals = records(&rows, Original::from_row)?;
+    let done = originals.len() as u64 <= limit;
+    originals.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let copies: Vec<RecoverCopy> = originals
         .iter()
         .filter_map(|o| {
@@ -239,7 +245,6 @@ pub(in crate::store) async fn recover_page(
         rec.cursor = (last.position, last.id.clone());
     }
     rec.queued += queued as u64;
-    let done = (originals.len() as u64) < limit;
     rec.finished_at = done.then_some(now.0);
     sqlx::query(&sql(
         "UPDATE webhook_recoveries SET cursor_position = ?, cursor_id = ?, queued = ?, \

@@ -84,6 +84,12 @@ pub async fn a_recover_copies_what_the_target_was_sent_in_pages(store: Arc<dyn S
         pages += 1;
         assert!(pages <= 3, "2 pages of 2 and one that finds none at most");
     }
+    // Finished with its last copies, not by a page after them that finds nothing: until it
+    // is, a second recover of the target is refused.
+    assert_eq!(
+        pages, 2,
+        "the page that queued the last copies finished the recover"
+    );
     assert_eq!(now.queued, wanted.len() as u64);
 
     let all = deliveries_oldest_first(&*store, &t).await;
