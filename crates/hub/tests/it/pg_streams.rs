@@ -10,6 +10,25 @@ use fastcomments_hub::records::DeliveryStatus;
 use fastcomments_hub::store::{Store, StoreReads};
 use std::time::{Duration, Instant};
 
+/// Returns once a session of the database waits for a lock; fails with `never` after 10 s.
+async fn until_a_session_waits_for_a_lock(db: &sqlx::PgPool, never: &str) {
+    let started = Instant::now();
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{never}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_record_readies_what_a_queuing_it_waited_for_put_behind_the_head() {
     // Two connections: the queuing's transaction, and the look at who waits.
@@ -47,24 +66,7 @@ async fn a_record_readies_what_a_queuing_it_waited_for_put_behind_the_head() {
         let done = outcome(&head, 1, DeliveryStatus::Succeeded, 0);
         tokio::spawn(async move { record(&store, &[done], T0 + 2).await })
     };
-    let started = Instant::now();
-    loop {
-        let (waiting,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&db)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the record never waited for the queuing"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_a_session_waits_for_a_lock(&db, "the record never waited for the queuing").await;
     queuing.commit().await.unwrap();
     recording.await.unwrap();
 
@@ -144,24 +146,7 @@ async fn a_record_locks_its_streams_in_one_order_whatever_order_its_ids_come_in(
         ];
         tokio::spawn(async move { record(&store, &done, T0 + 2).await })
     };
-    let started = Instant::now();
-    loop {
-        let (waiting,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&db)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the record never waited for the first stream"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_a_session_waits_for_a_lock(&db, "the record never waited for the first stream").await;
     let mut beside = db.begin().await.unwrap();
     let taken =
         sqlx::query("SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR NO KEY UPDATE NOWAIT")
