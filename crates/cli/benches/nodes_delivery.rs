@@ -471,6 +471,7 @@ async fn recover_twice(
         rate,
         node_pids,
     } = first;
+    let postgres = database.starts_with("postgres");
     let requests = || rx.requests.load(Ordering::Relaxed);
     let start_recover = || async {
         let res = http
@@ -485,7 +486,7 @@ async fn recover_twice(
     // Each recover finds the outbox as autovacuum leaves it between two bursts, not with the
     // last one's dead row versions (with `--analyze-drained`).
     let vacuum = || {
-        if o.analyze_drained && database.starts_with("postgres") {
+        if o.analyze_drained && postgres {
             psql(database, "VACUUM ANALYZE webhook_deliveries").expect("psql: VACUUM ANALYZE");
         }
     };
@@ -503,7 +504,7 @@ async fn recover_twice(
     )
     .await;
     let together = deliveries as f64 / started.elapsed().as_secs_f64();
-    if database.starts_with("postgres") {
+    if postgres {
         // What the recover's queuing and the copies' drain cost, apart from the first drain.
         print_statement_costs(database);
     }
@@ -516,35 +517,34 @@ async fn recover_twice(
     // finished (its last page does, with its last copies) and none of its copies waits: the
     // receiver has them all, but the hub may not have recorded the last answers yet.
     let mut store = Recoveries::open(database).await;
-    let arrived = Instant::now();
-    while store.queuing().await > 0 || store.copies_waiting().await > 0 {
-        assert!(
-            arrived.elapsed() < Duration::from_secs(60),
-            "the first recover has not ended 60 s after its copies arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    if arrived.elapsed() > Duration::from_millis(100) {
+    let ended = store
+        .until_none(
+            Recoveries::RUNNING,
+            Duration::from_secs(60),
+            "the first recover's end",
+        )
+        .await;
+    if ended > Duration::from_millis(100) {
         println!(
             "  the first recover ended {} ms after its copies arrived",
-            arrived.elapsed().as_millis()
+            ended.as_millis()
         );
     }
     vacuum();
     let started = Instant::now();
     start_recover().await;
-    while store.queuing().await > 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "the second recover is still queuing after 600 s"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    store
+        .until_none(
+            Recoveries::QUEUING,
+            Duration::from_secs(600),
+            "the second recover's queuing",
+        )
+        .await;
     let queuing = started.elapsed().as_secs_f64();
-    if o.explain && database.starts_with("postgres") {
+    if o.explain && postgres {
         explain_claim(database, "a recover's copies queued", o.per_host).await;
     }
-    if database.starts_with("postgres") {
+    if postgres {
         reset_statement_costs(database);
         psql(database, "CHECKPOINT").expect("psql: CHECKPOINT");
     }
@@ -563,7 +563,7 @@ async fn recover_twice(
     .await;
     let drained = deliveries as f64 / started.elapsed().as_secs_f64();
     Cpu::now(database, node_pids).print_since(&cpu_before, deliveries);
-    if database.starts_with("postgres") {
+    if postgres {
         print_statement_costs(database);
     }
     println!(
@@ -573,7 +573,7 @@ async fn recover_twice(
     );
 }
 
-/// A connection to the round's database that reads how many recovers are still queuing.
+/// A connection to the round's database that waits for its recovers.
 enum Recoveries {
     Postgres(sqlx::PgConnection),
     Sqlite(sqlx::SqliteConnection),
@@ -597,25 +597,32 @@ impl Recoveries {
         }
     }
 
-    /// Recovers' copies not yet sent (or given up).
-    async fn copies_waiting(&mut self) -> i64 {
-        const COUNT: &str = "SELECT count(*) FROM webhook_deliveries \
-             WHERE recovered_from IS NOT NULL AND status IN ('queued', 'retrying', 'paused')";
-        match self {
-            Recoveries::Postgres(c) => sqlx::query_scalar(COUNT).fetch_one(c).await,
-            Recoveries::Sqlite(c) => sqlx::query_scalar(COUNT).fetch_one(c).await,
-        }
-        .expect("count the copies waiting")
-    }
-
     /// Recovers not yet finished queuing.
-    async fn queuing(&mut self) -> i64 {
-        const COUNT: &str = "SELECT count(*) FROM webhook_recoveries WHERE finished_at IS NULL";
-        match self {
-            Recoveries::Postgres(c) => sqlx::query_scalar(COUNT).fetch_one(c).await,
-            Recoveries::Sqlite(c) => sqlx::query_scalar(COUNT).fetch_one(c).await,
+    const QUEUING: &str = "SELECT count(*) FROM webhook_recoveries WHERE finished_at IS NULL";
+
+    /// Recovers not yet finished queuing, and their copies not yet sent (or given up): what
+    /// makes the hub refuse another recover of the target.
+    const RUNNING: &str =
+        "SELECT (SELECT count(*) FROM webhook_recoveries WHERE finished_at IS NULL) \
+         + (SELECT count(*) FROM webhook_deliveries \
+         WHERE recovered_from IS NOT NULL AND status IN ('queued', 'retrying', 'paused'))";
+
+    /// Waits until the count `sql` reads is 0, at most `most` (then fails, naming `what`);
+    /// returns how long it took.
+    async fn until_none(&mut self, sql: &'static str, most: Duration, what: &str) -> Duration {
+        let started = Instant::now();
+        loop {
+            let left: i64 = match self {
+                Recoveries::Postgres(c) => sqlx::query_scalar(sql).fetch_one(c).await,
+                Recoveries::Sqlite(c) => sqlx::query_scalar(sql).fetch_one(c).await,
+            }
+            .expect("count the recovers");
+            if left == 0 {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < most, "{what}: not within {most:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        .expect("count the recovers queuing")
     }
 }
 

@@ -671,6 +671,20 @@ async fn outbox_rows_read_between(
     (read, PostgresStore::connect(url).await.unwrap())
 }
 
+/// The outbox rows `work` read, counted as [`outbox_rows_read_between`] counts them, and the
+/// store opened again for what comes next.
+async fn outbox_rows_read_by(
+    db: &PgPool,
+    store: PostgresStore,
+    url: &str,
+    work: impl AsyncFnOnce(&PostgresStore),
+) -> (i64, PostgresStore) {
+    let (before, store) = outbox_rows_read_between(db, store, url).await;
+    work(&store).await;
+    let (after, store) = outbox_rows_read_between(db, store, url).await;
+    (after - before, store)
+}
+
 /// A tenant's counts by state (the admin page asks for them every 2 s while it is open) read
 /// its unsent deliveries and at most the bound of its sent ones, with the
 /// statistics of a table filled since and with those of the filled one: a count by state over
@@ -701,14 +715,14 @@ async fn a_tenants_counts_read_its_unsent_deliveries_and_a_bounded_share_of_its_
         if analyzed {
             analyze(&db, "ANALYZE").await;
         }
-        let (before, again) = outbox_rows_read_between(&db, store, &url).await;
-        assert_eq!(again.delivery_counts(&busy, 50).await.unwrap(), expected);
-        let (after, again) = outbox_rows_read_between(&db, again, &url).await;
+        let (read, again) = outbox_rows_read_by(&db, store, &url, async |s| {
+            assert_eq!(s.delivery_counts(&busy, 50).await.unwrap(), expected);
+        })
+        .await;
         // The 3 waiting ones by state, then the tenant's newest 3 + 51 by tenant.
         assert!(
-            after - before <= 3 + 3 + 51,
-            "rows read for the counts (analyzed: {analyzed}): {}",
-            after - before
+            read <= 3 + 3 + 51,
+            "rows read for the counts (analyzed: {analyzed}): {read}"
         );
         store = again;
     }
@@ -750,26 +764,26 @@ async fn pending_events_and_logs_by_state_read_that_state_only() {
         if analyzed {
             analyze(&db, "ANALYZE").await;
         }
-        let (before, again) = outbox_rows_read_between(&db, store, &url).await;
-        let page = again.find_deliveries(&t, &pending).await.unwrap();
-        assert_eq!(
-            page.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
-            ["history-20000"]
-        );
-        assert_eq!(again.count_deliveries(&t, &pending).await.unwrap(), 1);
-        let log = again.find_deliveries(&t, &failed).await.unwrap();
-        assert_eq!(log.len(), 1);
-        assert_eq!(log[0].id, "history-19999");
-        let api_log = again
-            .deliveries(&t, Some(DeliveryStatus::Failed), None, 25)
-            .await
-            .unwrap();
-        assert_eq!(api_log, log);
-        let (after, again) = outbox_rows_read_between(&db, again, &url).await;
+        let (read, again) = outbox_rows_read_by(&db, store, &url, async |s| {
+            let page = s.find_deliveries(&t, &pending).await.unwrap();
+            assert_eq!(
+                page.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+                ["history-20000"]
+            );
+            assert_eq!(s.count_deliveries(&t, &pending).await.unwrap(), 1);
+            let log = s.find_deliveries(&t, &failed).await.unwrap();
+            assert_eq!(log.len(), 1);
+            assert_eq!(log[0].id, "history-19999");
+            let api_log = s
+                .deliveries(&t, Some(DeliveryStatus::Failed), None, 25)
+                .await
+                .unwrap();
+            assert_eq!(api_log, log);
+        })
+        .await;
         assert!(
-            after - before <= 10,
-            "rows read for the pages and the count (analyzed: {analyzed}): {}",
-            after - before
+            read <= 10,
+            "rows read for the pages and the count (analyzed: {analyzed}): {read}"
         );
         store = again;
     }
@@ -793,14 +807,14 @@ async fn a_streams_next_delivery_reads_what_waits_in_it_not_its_history() {
         if analyzed {
             analyze(&db, "VACUUM ANALYZE").await;
         }
-        let (before, again) = outbox_rows_read_between(&db, store, &url).await;
-        edit(&again, &t, &c.id, &format!("edit {i}"), T0 + 1).await;
-        assert_eq!(drain(&again, 10).await.1, 1);
-        let (after, again) = outbox_rows_read_between(&db, again, &url).await;
+        let (read, again) = outbox_rows_read_by(&db, store, &url, async |s| {
+            edit(s, &t, &c.id, &format!("edit {i}"), T0 + 1).await;
+            assert_eq!(drain(s, 10).await.1, 1);
+        })
+        .await;
         assert!(
-            after - before <= 20,
-            "rows read for a change of a stream with 3,000 sent (analyzed: {analyzed}): {}",
-            after - before
+            read <= 20,
+            "rows read for a change of a stream with 3,000 sent (analyzed: {analyzed}): {read}"
         );
         store = again;
     }
@@ -822,13 +836,13 @@ async fn records_after_statistics_of_a_drained_outbox_read_their_streams() {
     for i in 0..400 {
         create(&store, &t, &format!("/q{i}"), "c").await;
     }
-    let (before, again) = outbox_rows_read_between(&db, store, &url).await;
-    assert_eq!(drain(&again, 10).await.1, 400);
-    let (after, _) = outbox_rows_read_between(&db, again, &url).await;
+    let (read, _) = outbox_rows_read_by(&db, store, &url, async |s| {
+        assert_eq!(drain(s, 10).await.1, 400);
+    })
+    .await;
     // Each delivery: its claim, its stream's lock, its settle and its head check.
     assert!(
-        after - before <= 400 * 8,
-        "rows read to send 400 in claims of 10: {}",
-        after - before
+        read <= 400 * 8,
+        "rows read to send 400 in claims of 10: {read}"
     );
 }
