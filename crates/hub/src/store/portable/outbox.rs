@@ -228,6 +228,8 @@ fn is_head() -> String {
 /// ([`STREAMS_BY_LATERAL`]): as a join, statistics of a drained outbox (no delivery unsent)
 /// made it read every unsent delivery and then look its stream up in the list, at every
 /// record (`claim_costs::records_after_statistics_of_a_drained_outbox_read_their_streams`).
+/// The lookup ends in `OFFSET 0` because PostgreSQL pulls a plain lateral subquery up into
+/// the join, and would plan that join again.
 pub(in crate::store) fn settle_heads_sql() -> String {
     let unsent = unsent_position("s");
     let head = is_head();
